@@ -1,0 +1,94 @@
+// The `cairn` command. Exit codes: 0 success, 1 the operation failed, 2 bad usage or input,
+// 3 a snapshot was made but some files could not be read. Errors are one line on stderr
+// (the stack only with --debug).
+import { Command, CommanderError, Option } from 'commander';
+import { CairnError, EXIT_FAILED, EXIT_USAGE } from '../util/errors.js';
+import { backupCommand } from './commands/backup.js';
+import { checkCommand } from './commands/check.js';
+import { diffCommand } from './commands/diff.js';
+import { exportCommand } from './commands/export.js';
+import { initCommand } from './commands/init.js';
+import { lsCommand } from './commands/ls.js';
+import { restoreCommand } from './commands/restore.js';
+import { snapshotsCommand } from './commands/snapshots.js';
+import { makeContext, type Context, type GlobalOptions } from './context.js';
+
+let debug = process.argv.includes('--debug');
+
+function common(cmd: Command): Command {
+  return cmd
+    .option('--json', 'print machine-readable JSON')
+    .option('--passphrase-file <file>', 'read the passphrase from the first line of FILE (else CAIRN_PASSPHRASE, else a prompt)')
+    .option('--debug', 'print stack traces on errors')
+    .addOption(new Option('--home <dir>', 'the Cairn home (default: CAIRN_HOME or ~/.cairn)'));
+}
+
+function action<A extends unknown[]>(fn: (ctx: Context, ...args: A) => Promise<number | void>) {
+  return async (...args: unknown[]) => {
+    const cmd = args[args.length - 1] as Command;
+    const opts = cmd.optsWithGlobals() as GlobalOptions;
+    debug = opts.debug === true;
+    const code = await fn(makeContext(opts), ...(args.slice(0, -1) as A));
+    if (typeof code === 'number') process.exitCode = code;
+  };
+}
+
+const collect = (v: string, prev: string[] = []) => [...prev, v];
+
+const program = new Command('cairn')
+  .description('Encrypted, deduplicated backups of Docker volumes and directories, kept locally and at friends')
+  .version('0.1.0')
+  .exitOverride()
+  .configureOutput({ outputError: (str, write) => write(str) })
+  .showHelpAfterError('(run "cairn --help" for usage)');
+
+common(program.command('init').description('create the home and repository; prints the recovery phrase once')).action(action((ctx) => initCommand(ctx)));
+
+common(program.command('backup').description('make one snapshot of PATH...').argument('<path...>', 'files or directories to back up'))
+  .option('--tag <tag>', 'tag the snapshot (repeatable)', collect)
+  .action(action((ctx, paths: string[], opts: { tag?: string[] }) => backupCommand(ctx, paths, opts)));
+
+common(program.command('snapshots').description('list snapshots')).action(action((ctx) => snapshotsCommand(ctx)));
+
+common(program.command('ls').description('list the files of a snapshot, below PATH if given').argument('<snapshot>', 'snapshot ID, unique prefix, or "latest"').argument('[path]'))
+  .action(action((ctx, snap: string, path: string | undefined) => lsCommand(ctx, snap, path)));
+
+common(program.command('diff').description('show what changed between two snapshots').argument('<snapshot1>').argument('<snapshot2>'))
+  .action(action((ctx, a: string, b: string) => diffCommand(ctx, a, b)));
+
+common(program.command('restore').description('restore a snapshot into a directory').argument('<snapshot>', 'snapshot ID, unique prefix, or "latest"'))
+  .requiredOption('--target <dir>', 'directory to restore into (created if missing)')
+  .option('--include <path>', 'restore only this path (repeatable)', collect)
+  .option('--overwrite', 'replace existing files that differ')
+  .action(action((ctx, snap: string, opts: { target: string; include?: string[]; overwrite?: boolean }) => restoreCommand(ctx, snap, opts)));
+
+common(program.command('export').description('write a snapshot (or PATH in it) as a tar stream to stdout').argument('<snapshot>').argument('[path]'))
+  .action(action((ctx, snap: string, path: string | undefined) => exportCommand(ctx, snap, path)));
+
+common(program.command('check').description('verify the repository structure; with --read-data, every byte'))
+  .option('--read-data', 'read and verify every pack')
+  .action(action((ctx, opts: { readData?: boolean }) => checkCommand(ctx, opts)));
+
+function fail(err: unknown): void {
+  if (err instanceof CommanderError) {
+    if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.exitCode === 0) {
+      process.exitCode = 0;
+      return;
+    }
+    process.exitCode = EXIT_USAGE;
+    return;
+  }
+  const code = err instanceof CairnError ? err.exitCode : EXIT_FAILED;
+  const message = err instanceof Error ? err.message : String(err);
+  const errno = (err as NodeJS.ErrnoException).code;
+  const hint = errno === 'ENOSPC' ? ' (the disk is full: free space and run the command again; nothing committed was lost)' : '';
+  process.stderr.write(`cairn: ${message.split('\n')[0]}${hint}\n`);
+  if (debug && err instanceof Error && err.stack) process.stderr.write(`${err.stack}\n`);
+  process.exitCode = code;
+}
+
+try {
+  await program.parseAsync(process.argv);
+} catch (err) {
+  fail(err);
+}

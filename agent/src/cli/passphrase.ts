@@ -1,0 +1,57 @@
+// Where the passphrase comes from: CAIRN_PASSPHRASE, --passphrase-file, or a prompt on a TTY.
+import { readFile } from 'node:fs/promises';
+import { UsageError } from '../util/errors.js';
+
+async function prompt(question: string): Promise<string> {
+  const { stdin, stderr } = process;
+  stderr.write(question);
+  stdin.setRawMode?.(true);
+  stdin.resume();
+  let answer = '';
+  try {
+    return await new Promise<string>((resolve, reject) => {
+      const onData = (buf: Buffer) => {
+        for (const ch of buf.toString('utf8')) {
+          if (ch === '\r' || ch === '\n') {
+            stdin.off('data', onData);
+            resolve(answer);
+            return;
+          }
+          if (ch === '\u0003') {
+            stdin.off('data', onData);
+            reject(new UsageError('cancelled'));
+            return;
+          }
+          if (ch === '\u007f') answer = answer.slice(0, -1);
+          else answer += ch;
+        }
+      };
+      stdin.on('data', onData);
+    });
+  } finally {
+    stdin.setRawMode?.(false);
+    stdin.pause();
+    stderr.write('\n');
+  }
+}
+
+export async function getPassphrase(opts: { passphraseFile?: string; confirm?: boolean }): Promise<string> {
+  if (opts.passphraseFile) {
+    let text: string;
+    try {
+      text = await readFile(opts.passphraseFile, 'utf8');
+    } catch (err) {
+      throw new UsageError(`cannot read passphrase file ${opts.passphraseFile}: ${(err as Error).message}`);
+    }
+    const line = text.split('\n')[0] ?? '';
+    if (!line) throw new UsageError(`passphrase file ${opts.passphraseFile} is empty`);
+    return line;
+  }
+  const env = process.env.CAIRN_PASSPHRASE;
+  if (env !== undefined && env !== '') return env;
+  if (!process.stdin.isTTY) throw new UsageError('no passphrase: set CAIRN_PASSPHRASE, use --passphrase-file FILE, or run on a terminal to be asked');
+  const first = await prompt('Passphrase: ');
+  if (!first) throw new UsageError('the passphrase must not be empty');
+  if (opts.confirm && (await prompt('Passphrase again: ')) !== first) throw new UsageError('the passphrases do not match');
+  return first;
+}

@@ -1,0 +1,28 @@
+// Where a Cairn home keeps what (see protocol/SPEC.md "Home layout").
+import { homedir } from 'node:os';
+import { join, resolve } from 'node:path';
+
+export interface HomePaths {
+  home: string;
+  repo: string;
+  config: string;
+  keyFile: string;
+  packs: string;
+  state: string;
+}
+
+export function defaultHome(): string {
+  return process.env.CAIRN_HOME ? resolve(process.env.CAIRN_HOME) : join(homedir(), '.cairn');
+}
+
+export function homePaths(home: string): HomePaths {
+  const repo = join(home, 'repo');
+  return {
+    home,
+    repo,
+    config: join(repo, 'config.json'),
+    keyFile: join(repo, 'key.json'),
+    packs: join(repo, 'packs'),
+    state: join(home, 'state'),
+  };
+}

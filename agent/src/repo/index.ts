@@ -1,0 +1,66 @@
+// The blob index: blob ID -> where its sealed bytes live. Kept in memory for dedup lookups and
+// persisted in LevelDB; it can always be rebuilt from the pack headers.
+import type { Sublevels } from '../state/db.js';
+import { CorruptionError } from '../util/errors.js';
+import { isBlobType, type BlobType } from './blob.js';
+import type { PackEntry } from './pack-format.js';
+
+export interface IndexEntry {
+  packId: string;
+  offset: number;
+  sealedLength: number;
+  rawLength: number;
+  type: BlobType;
+  flags: number;
+}
+
+function encode(e: IndexEntry): string {
+  return `${e.packId}:${e.offset}:${e.sealedLength}:${e.rawLength}:${e.type}:${e.flags}`;
+}
+
+function decode(id: string, v: string): IndexEntry {
+  const [packId, offset, sealedLength, rawLength, type, flags] = v.split(':');
+  const t = Number(type);
+  if (!packId || !isBlobType(t)) throw new CorruptionError(`index entry for blob ${id} is malformed: ${v}`);
+  return { packId, offset: Number(offset), sealedLength: Number(sealedLength), rawLength: Number(rawLength), type: t, flags: Number(flags) };
+}
+
+export class BlobIndex {
+  private readonly entries = new Map<string, IndexEntry>();
+  private readonly sub: Sublevels['index'];
+
+  constructor(sub: Sublevels['index']) {
+    this.sub = sub;
+  }
+
+  async load(): Promise<void> {
+    for await (const [id, v] of this.sub.iterator()) this.entries.set(id, decode(id, v));
+  }
+
+  get(id: string): IndexEntry | undefined {
+    return this.entries.get(id);
+  }
+
+  has(id: string): boolean {
+    return this.entries.has(id);
+  }
+
+  get size(): number {
+    return this.entries.size;
+  }
+
+  all(): IterableIterator<[string, IndexEntry]> {
+    return this.entries.entries();
+  }
+
+  /** Records every blob of a pack that is already durably stored. */
+  async addPack(packId: string, packEntries: PackEntry[]): Promise<void> {
+    const batch = this.sub.batch();
+    for (const e of packEntries) {
+      const entry: IndexEntry = { packId, offset: e.offset, sealedLength: e.sealedLength, rawLength: e.rawLength, type: e.type, flags: e.flags };
+      this.entries.set(e.id, entry);
+      batch.put(e.id, encode(entry));
+    }
+    await batch.write();
+  }
+}

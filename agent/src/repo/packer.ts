@@ -1,0 +1,89 @@
+// Collects sealed blobs into packs of about PACK_TARGET_BYTES and hands finished packs to the store.
+// Data blobs and metadata blobs (trees, snapshots) go to separate packs. A finished pack is written
+// (fsync, rename) before its blobs enter the index, so the index never points at bytes that are not
+// durable. At most MAX_PACKS_IN_FLIGHT finished packs wait for the disk at once (bounded memory).
+import { sha256Hex } from '../crypto/ids.js';
+import type { PackStore } from '../store/pack-store.js';
+import { BlobType } from './blob.js';
+import type { BlobIndex } from './index.js';
+import { encodeHeader, PACK_MAGIC, type PackEntry } from './pack-format.js';
+
+export const PACK_TARGET_BYTES = 16 * 1024 * 1024;
+const MAX_PACKS_IN_FLIGHT = 2;
+
+interface OpenPack {
+  parts: Buffer[];
+  entries: PackEntry[];
+  bytes: number;
+}
+
+function emptyPack(): OpenPack {
+  return { parts: [PACK_MAGIC], entries: [], bytes: PACK_MAGIC.length };
+}
+
+export class Packer {
+  private readonly store: PackStore;
+  private readonly index: BlobIndex;
+  private readonly metaKey: Buffer;
+  private readonly open = { data: emptyPack(), meta: emptyPack() };
+  private readonly inFlight = new Set<Promise<void>>();
+  private failure: unknown;
+  /** Bytes of packs written by this packer. */
+  packedBytes = 0;
+  packsWritten = 0;
+
+  constructor(store: PackStore, index: BlobIndex, metaKey: Buffer) {
+    this.store = store;
+    this.index = index;
+    this.metaKey = metaKey;
+  }
+
+  /** Adds a sealed blob; resolves once the blob is in an open pack (not yet durable). */
+  async add(type: BlobType, id: string, flags: number, rawLength: number, sealed: Buffer): Promise<void> {
+    this.throwIfFailed();
+    const kind = type === BlobType.data ? 'data' : 'meta';
+    const pack = this.open[kind];
+    pack.entries.push({ type, flags, id, offset: pack.bytes, sealedLength: sealed.length, rawLength });
+    pack.parts.push(sealed);
+    pack.bytes += sealed.length;
+    if (pack.bytes >= PACK_TARGET_BYTES) {
+      this.open[kind] = emptyPack();
+      await this.write(pack);
+    }
+  }
+
+  /** Writes every open pack and waits until all packs are durable and indexed. */
+  async flush(): Promise<void> {
+    for (const kind of ['data', 'meta'] as const) {
+      const pack = this.open[kind];
+      if (pack.entries.length > 0) {
+        this.open[kind] = emptyPack();
+        await this.write(pack);
+      }
+    }
+    while (this.inFlight.size > 0) await Promise.allSettled([...this.inFlight]);
+    this.throwIfFailed();
+  }
+
+  private throwIfFailed(): void {
+    if (this.failure !== undefined) throw this.failure;
+  }
+
+  private async write(pack: OpenPack): Promise<void> {
+    while (this.inFlight.size >= MAX_PACKS_IN_FLIGHT) await Promise.race(this.inFlight);
+    this.throwIfFailed();
+    const parts = [...pack.parts, encodeHeader(this.metaKey, pack.entries)];
+    const packId = sha256Hex(parts);
+    const size = parts.reduce((n, p) => n + p.length, 0);
+    const job = (async () => {
+      await this.store.put(packId, parts);
+      await this.index.addPack(packId, pack.entries);
+      this.packedBytes += size;
+      this.packsWritten += 1;
+    })().catch((err: unknown) => {
+      this.failure ??= err;
+    });
+    const tracked = job.finally(() => this.inFlight.delete(tracked));
+    this.inFlight.add(tracked);
+  }
+}

@@ -1,0 +1,218 @@
+// The repository engine: keys, config, the pack store, the blob index and the snapshot list.
+// Commit order: data packs -> index -> tree packs -> index -> snapshot blob -> snapshot record
+// (LevelDB, sync). A crash at any point leaves every committed snapshot readable; an unfinished
+// one never appears (its packs are merely unreferenced).
+import { randomBytes } from 'node:crypto';
+import { access, mkdir, readFile } from 'node:fs/promises';
+import { FastCdc, gearTable } from '../chunker/fastcdc.js';
+import { DEFAULT_CHUNKER, parseChunkerName } from '../chunker/params.js';
+import { open as openSealed, seal } from '../crypto/aead.js';
+import { blobId } from '../crypto/ids.js';
+import { deriveKeys, repoIdFromRoot, ROOT_SECRET_BYTES, type RepoKeys } from '../crypto/kdf.js';
+import { makeKeyFile, parseKeyFile, unlockKeyFile } from '../crypto/key-file.js';
+import { rootToPhrase } from '../crypto/phrase.js';
+import { LocalPackStore } from '../store/local-pack-store.js';
+import type { PackStore } from '../store/pack-store.js';
+import { openStateDb, type StateDb, type Sublevels } from '../state/db.js';
+import { CairnError, CorruptionError, UsageError } from '../util/errors.js';
+import { writeFileAtomic } from '../util/fsx.js';
+import { blobAd, BLOB_TYPE_NAMES, BlobType } from './blob.js';
+import { compress, decompress } from './compress.js';
+import { homePaths, type HomePaths } from './home.js';
+import { BlobIndex, type IndexEntry } from './index.js';
+import { FLAG_ZSTD } from './pack-format.js';
+import { Packer } from './packer.js';
+import type { Snapshot } from '../../../protocol/snapshot.js';
+
+export const REPO_CONFIG_VERSION = 1;
+/** LevelDB write options that fsync the log before returning (classic-level honours `sync`). */
+const SYNC = { sync: true } as object;
+
+export interface RepoConfig {
+  version: number;
+  repoId: string;
+  chunker: string;
+  createdAt: string;
+}
+
+export interface SavedBlob {
+  id: string;
+  /** Sealed bytes added to the repository; 0 when the blob was already there. */
+  addedBytes: number;
+}
+
+export class Repository {
+  readonly paths: HomePaths;
+  readonly config: RepoConfig;
+  readonly keys: RepoKeys;
+  readonly store: PackStore;
+  readonly index: BlobIndex;
+  readonly chunker: FastCdc;
+  private readonly db: StateDb;
+  private readonly sub: Sublevels;
+  private readonly packer: Packer;
+  private readonly pending = new Set<string>();
+
+  private constructor(paths: HomePaths, config: RepoConfig, keys: RepoKeys, store: PackStore, db: StateDb, sub: Sublevels) {
+    this.paths = paths;
+    this.config = config;
+    this.keys = keys;
+    this.store = store;
+    this.db = db;
+    this.sub = sub;
+    this.index = new BlobIndex(sub.index);
+    this.packer = new Packer(store, this.index, keys.meta);
+    this.chunker = new FastCdc(parseChunkerName(config.chunker), gearTable(keys.chunker));
+  }
+
+  /** Creates a repository in `home`; returns it with the recovery phrase (shown once). */
+  static async init(home: string, passphrase: string, now: Date, root: Buffer = randomBytes(ROOT_SECRET_BYTES)): Promise<{ repo: Repository; recoveryPhrase: string }> {
+    const paths = homePaths(home);
+    if (await exists(paths.config)) throw new UsageError(`a repository already exists in ${paths.repo}; refusing to overwrite it`, 'E_EXISTS');
+    await mkdir(paths.repo, { recursive: true, mode: 0o700 });
+    const repoId = repoIdFromRoot(root);
+    const config: RepoConfig = { version: REPO_CONFIG_VERSION, repoId, chunker: DEFAULT_CHUNKER, createdAt: now.toISOString() };
+    await writeFileAtomic(paths.keyFile, Buffer.from(JSON.stringify(makeKeyFile(root, repoId, passphrase), null, 2) + '\n'));
+    await writeFileAtomic(paths.config, Buffer.from(JSON.stringify(config, null, 2) + '\n'));
+    const repo = await Repository.openWithRoot(paths, config, root);
+    return { repo, recoveryPhrase: rootToPhrase(root) };
+  }
+
+  static async open(home: string, passphrase: string): Promise<Repository> {
+    const paths = homePaths(home);
+    const config = await readConfig(paths);
+    let keyText: string;
+    try {
+      keyText = await readFile(paths.keyFile, 'utf8');
+    } catch {
+      throw new CairnError('E_KEYFILE', `key file ${paths.keyFile} is missing; recover with the recovery phrase`);
+    }
+    const root = unlockKeyFile(parseKeyFile(keyText, paths.keyFile), passphrase, paths.keyFile);
+    if (repoIdFromRoot(root) !== config.repoId) throw new CairnError('E_KEYFILE', `key file ${paths.keyFile} belongs to another repository than ${paths.config}`);
+    return Repository.openWithRoot(paths, config, root);
+  }
+
+  private static async openWithRoot(paths: HomePaths, config: RepoConfig, root: Buffer): Promise<Repository> {
+    const store = new LocalPackStore(paths.packs);
+    const { db, sub } = await openStateDb(paths.state);
+    try {
+      await store.open();
+      const repo = new Repository(paths, config, deriveKeys(root), store, db, sub);
+      await repo.index.load();
+      return repo;
+    } catch (err) {
+      await db.close();
+      throw err;
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.db.close();
+  }
+
+  /** True when the blob is stored or on its way into a pack. */
+  known(id: string): boolean {
+    return this.index.has(id) || this.pending.has(id);
+  }
+
+  blobIdOf(data: Uint8Array): string {
+    return blobId(this.keys.ids, data);
+  }
+
+  /** Stores a blob unless the repository already has it. */
+  async saveBlob(type: BlobType, data: Buffer, knownId?: string): Promise<SavedBlob> {
+    const id = knownId ?? this.blobIdOf(data);
+    if (this.known(id)) return { id, addedBytes: 0 };
+    this.pending.add(id);
+    const z = await compress(data);
+    const key = type === BlobType.data ? this.keys.data : this.keys.meta;
+    const sealed = seal(key, z ?? data, blobAd(type, id));
+    await this.packer.add(type, id, z ? FLAG_ZSTD : 0, data.length, sealed);
+    return { id, addedBytes: sealed.length };
+  }
+
+  /** Reads, authenticates, decompresses and re-verifies one blob. */
+  async loadBlob(id: string, type: BlobType): Promise<Buffer> {
+    const entry = this.index.get(id);
+    if (!entry) throw new CorruptionError(`${BLOB_TYPE_NAMES[type]} blob ${id} is not in the index`);
+    const sealed = await this.store.getRange(entry.packId, entry.offset, entry.sealedLength);
+    return this.openBlob(id, type, entry, sealed);
+  }
+
+  /** Verifies a sealed blob read from `entry.packId` and returns its plaintext. */
+  openBlob(id: string, type: BlobType, entry: IndexEntry, sealed: Buffer): Buffer {
+    const what = `pack ${entry.packId}: ${BLOB_TYPE_NAMES[type]} blob ${id}`;
+    if (entry.type !== type) throw new CorruptionError(`${what} is indexed as ${BLOB_TYPE_NAMES[entry.type]}`, entry.packId);
+    const key = type === BlobType.data ? this.keys.data : this.keys.meta;
+    const payload = openSealed(key, sealed, blobAd(type, id));
+    if (!payload) throw new CorruptionError(`${what} fails authentication (damaged or replaced)`, entry.packId);
+    const data = entry.flags & FLAG_ZSTD ? decompress(payload, entry.rawLength, what) : payload;
+    if (data.length !== entry.rawLength || this.blobIdOf(data) !== id) throw new CorruptionError(`${what} does not match its ID`, entry.packId);
+    return data;
+  }
+
+  /** Makes every saved blob durable and indexed. */
+  async flush(): Promise<void> {
+    await this.packer.flush();
+    this.pending.clear();
+  }
+
+  /** Flushes, then records the snapshot; the snapshot exists only once this returns. */
+  async commitSnapshot(snapshot: Snapshot): Promise<string> {
+    await this.flush();
+    const json = Buffer.from(JSON.stringify(snapshot));
+    const { id } = await this.saveBlob(BlobType.snapshot, json);
+    await this.flush();
+    await this.db.batch([{ type: 'put', sublevel: this.sub.snapshots, key: id, value: json.toString('utf8') }], SYNC);
+    return id;
+  }
+
+  async listSnapshots(): Promise<Array<{ id: string; snapshot: Snapshot }>> {
+    const out: Array<{ id: string; snapshot: Snapshot }> = [];
+    for await (const [id, json] of this.sub.snapshots.iterator()) out.push({ id, snapshot: JSON.parse(json) as Snapshot });
+    return out.sort((a, b) => a.snapshot.time.localeCompare(b.snapshot.time) || a.id.localeCompare(b.id));
+  }
+
+  /** Resolves `latest`, a full ID or a unique prefix of at least 8 hex characters. */
+  async resolveSnapshot(ref: string): Promise<{ id: string; snapshot: Snapshot }> {
+    const all = await this.listSnapshots();
+    if (ref === 'latest') {
+      const last = all.at(-1);
+      if (!last) throw new CairnError('E_NO_SNAPSHOT', 'the repository has no snapshots yet');
+      return last;
+    }
+    if (!/^[0-9a-f]{8,64}$/.test(ref)) throw new UsageError(`"${ref}" is not a snapshot ID (use "latest" or at least 8 hex characters)`, 'E_BAD_SNAPSHOT_ID');
+    const matches = all.filter((s) => s.id.startsWith(ref));
+    if (matches.length === 0) throw new CairnError('E_NO_SNAPSHOT', `no snapshot ${ref} in this repository`);
+    if (matches.length > 1) throw new UsageError(`snapshot prefix ${ref} is ambiguous: it matches ${matches.length} snapshots`, 'E_AMBIGUOUS');
+    return matches[0] as { id: string; snapshot: Snapshot };
+  }
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await access(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function readConfig(paths: HomePaths): Promise<RepoConfig> {
+  let text: string;
+  try {
+    text = await readFile(paths.config, 'utf8');
+  } catch {
+    throw new UsageError(`no repository in ${paths.home} (run "cairn init" first, or set CAIRN_HOME)`, 'E_NO_REPO');
+  }
+  let config: RepoConfig;
+  try {
+    config = JSON.parse(text) as RepoConfig;
+  } catch {
+    throw new CairnError('E_CONFIG', `repository config ${paths.config} is not valid JSON`);
+  }
+  if (config.version !== REPO_CONFIG_VERSION || typeof config.repoId !== 'string' || typeof config.chunker !== 'string') {
+    throw new CairnError('E_CONFIG', `repository config ${paths.config} has an unknown version or missing fields`);
+  }
+  return config;
+}

@@ -1,0 +1,316 @@
+// The archiver: walks source paths and turns them into tree and data blobs, then a snapshot.
+// Files unchanged since the parent snapshot (same size, mtime, ctime, inode) are not read again.
+// A file that changes while it is read is recorded with `changedDuringBackup` and a warning.
+import { constants } from 'node:fs';
+import { lstat, open, readdir, readlink, type FileHandle } from 'node:fs/promises';
+import { hostname } from 'node:os';
+import { join, parse, resolve, sep } from 'node:path';
+import { BlobType } from '../repo/blob.js';
+import type { Repository } from '../repo/repository.js';
+import { loadTree, saveTree } from '../repo/trees.js';
+import type { Clock } from '../util/clock.js';
+import { CairnError, UsageError } from '../util/errors.js';
+import { mapLimit, Semaphore } from '../util/semaphore.js';
+import { baseNode, nodeType, unchangedSince, xattrsOf } from './node-meta.js';
+import { SNAPSHOT_VERSION, type Snapshot, type TreeNode } from '../../../protocol/snapshot.js';
+
+/** Files read at once. */
+const FILE_CONCURRENCY = 8;
+/** Entries of one directory handled at once. */
+const DIR_CONCURRENCY = 8;
+/** Chunk bytes read but not yet sealed into a pack, across all files (bounds memory). */
+const BYTES_IN_FLIGHT = 48 * 1024 * 1024;
+
+export interface ArchiveProgress {
+  filesDone: number;
+  bytesDone: number;
+  filesRead: number;
+  filesReused: number;
+  dirs: number;
+  addedBytes: number;
+  currentPath: string;
+}
+
+export interface ArchiveOptions {
+  paths: string[];
+  tags: string[];
+  parent?: { id: string; snapshot: Snapshot };
+  clock: Clock;
+  /** Paths never backed up (the Cairn home itself). */
+  skip?: string[];
+}
+
+interface TrieNode {
+  children: Map<string, TrieNode>;
+  leaf: boolean;
+}
+
+function isErrno(err: unknown, ...codes: string[]): boolean {
+  return codes.includes((err as NodeJS.ErrnoException).code ?? '');
+}
+
+export class Archiver {
+  readonly progress: ArchiveProgress = { filesDone: 0, bytesDone: 0, filesRead: 0, filesReused: 0, dirs: 0, addedBytes: 0, currentPath: '' };
+  readonly warnings: string[] = [];
+  /** Entries skipped because they could not be read (permissions, I/O errors). */
+  unreadable = 0;
+  private readonly repo: Repository;
+  private readonly opts: ArchiveOptions;
+  private readonly files = new Semaphore(FILE_CONCURRENCY);
+  private readonly budget = new Semaphore(BYTES_IN_FLIGHT);
+  private readonly skip: Set<string>;
+
+  constructor(repo: Repository, opts: ArchiveOptions) {
+    this.repo = repo;
+    this.opts = opts;
+    this.skip = new Set((opts.skip ?? []).map((p) => resolve(p)));
+  }
+
+  private warn(msg: string): void {
+    this.warnings.push(msg);
+  }
+
+  async run(): Promise<{ id: string; snapshot: Snapshot }> {
+    const started = this.opts.clock.now();
+    const paths = [...new Set(this.opts.paths.map((p) => resolve(p)))].sort();
+    if (paths.length === 0) throw new UsageError('nothing to back up: give at least one path');
+    for (const p of paths) {
+      try {
+        await lstat(p);
+      } catch (err) {
+        throw new UsageError(`cannot back up ${p}: ${isErrno(err, 'ENOENT') ? 'no such file or directory' : (err as Error).message}`, 'E_SOURCE');
+      }
+    }
+    const trie: TrieNode = { children: new Map(), leaf: false };
+    for (const p of paths) {
+      let node = trie;
+      for (const part of p.split(sep).filter((s) => s.length > 0)) {
+        if (node.leaf) break; // already covered by an enclosing path
+        let child = node.children.get(part);
+        if (!child) node.children.set(part, (child = { children: new Map(), leaf: false }));
+        node = child;
+      }
+      node.leaf = true;
+      node.children.clear();
+    }
+    const parentRoot = this.opts.parent?.snapshot.tree;
+    const root = parse(paths[0] as string).root;
+    const treeId = trie.leaf ? await this.archiveDir(root, parentRoot) : await this.archiveVirtual(root, trie, parentRoot);
+    const p = this.progress;
+    const snapshot: Snapshot = {
+      version: SNAPSHOT_VERSION,
+      time: new Date(this.opts.clock.now()).toISOString(),
+      hostname: hostname(),
+      paths,
+      tags: [...this.opts.tags].sort(),
+      tree: treeId,
+      ...(this.opts.parent ? { parent: this.opts.parent.id } : {}),
+      summary: {
+        files: p.filesDone,
+        dirs: p.dirs,
+        sizeBytes: p.bytesDone,
+        addedBytes: p.addedBytes,
+        filesRead: p.filesRead,
+        filesReused: p.filesReused,
+        warnings: this.warnings,
+        durationMs: this.opts.clock.now() - started,
+      },
+    };
+    await this.repo.flush();
+    const id = await this.repo.commitSnapshot(snapshot);
+    return { id, snapshot };
+  }
+
+  private async parentEntries(treeId: string | undefined): Promise<Map<string, TreeNode>> {
+    if (!treeId) return new Map();
+    try {
+      const tree = await loadTree(this.repo, treeId);
+      return new Map(tree.nodes.map((n) => [n.name, n]));
+    } catch (err) {
+      this.warn(`parent tree ${treeId} unreadable, reading files again: ${(err as Error).message}`);
+      return new Map();
+    }
+  }
+
+  /** A directory above the source paths: only the named children, with the directory's own metadata. */
+  private async archiveVirtual(dir: string, trie: TrieNode, parentTreeId: string | undefined): Promise<string> {
+    const parents = await this.parentEntries(parentTreeId);
+    const nodes: TreeNode[] = [];
+    for (const [name, child] of [...trie.children].sort(([a], [b]) => (a < b ? -1 : 1))) {
+      const path = join(dir, name);
+      const parent = parents.get(name);
+      if (child.leaf) {
+        const node = await this.archiveEntry(path, name, parent);
+        if (node) nodes.push(node);
+        continue;
+      }
+      const st = await lstat(path, { bigint: true });
+      const node = baseNode(name, 'dir', st);
+      node.subtree = await this.archiveVirtual(path, child, parent?.type === 'dir' ? parent.subtree : undefined);
+      nodes.push(node);
+    }
+    return this.saveTreeCounted(nodes);
+  }
+
+  private async saveTreeCounted(nodes: TreeNode[]): Promise<string> {
+    const { id, addedBytes } = await saveTree(this.repo, nodes);
+    this.progress.addedBytes += addedBytes;
+    this.progress.dirs += 1;
+    return id;
+  }
+
+  private async archiveDir(dir: string, parentTreeId: string | undefined): Promise<string> {
+    const names = (await readdir(dir)).sort();
+    const parents = await this.parentEntries(parentTreeId);
+    const nodes = await mapLimit(names, DIR_CONCURRENCY, (name) => this.archiveEntry(join(dir, name), name, parents.get(name)));
+    return this.saveTreeCounted(nodes.filter((n): n is TreeNode => n !== undefined));
+  }
+
+  private async archiveEntry(path: string, name: string, parent: TreeNode | undefined): Promise<TreeNode | undefined> {
+    if (this.skip.has(path)) {
+      this.warn(`${path}: skipped (it is the Cairn home)`);
+      return undefined;
+    }
+    if (Buffer.from(name, 'utf8').toString('utf8') !== name || name.includes('\uFFFD')) {
+      this.warn(`${path}: skipped: its name is not valid UTF-8`);
+      return undefined;
+    }
+    let st;
+    try {
+      st = await lstat(path, { bigint: true });
+    } catch (err) {
+      if (isErrno(err, 'ENOENT')) {
+        this.warn(`${path}: vanished during backup`);
+        return undefined;
+      }
+      throw err;
+    }
+    const type = nodeType(st);
+    if (!type) {
+      this.warn(`${path}: skipped: unknown file type`);
+      return undefined;
+    }
+    const node = baseNode(name, type, st);
+    const xattrs = xattrsOf(path, (m) => this.warn(m));
+    if (xattrs) node.xattrs = xattrs;
+    this.progress.currentPath = path;
+    try {
+      switch (type) {
+        case 'dir':
+          node.subtree = await this.archiveDir(path, parent?.type === 'dir' ? parent.subtree : undefined);
+          break;
+        case 'file':
+          await this.archiveFile(path, node, parent);
+          break;
+        case 'symlink':
+          node.target = await readlink(path);
+          break;
+        case 'chardev':
+        case 'blockdev':
+          node.rdev = Number(st.rdev);
+          break;
+        default:
+          break;
+      }
+    } catch (err) {
+      if (isErrno(err, 'ENOENT')) {
+        this.warn(`${path}: vanished during backup`);
+        return undefined;
+      }
+      if (isErrno(err, 'EACCES', 'EPERM', 'EIO')) {
+        this.unreadable += 1;
+        this.warn(`${path}: cannot be read: ${(err as Error).message}`);
+        return undefined;
+      }
+      throw err;
+    }
+    return node;
+  }
+
+  private async archiveFile(path: string, node: TreeNode, parent: TreeNode | undefined): Promise<void> {
+    if (unchangedSince(parent, node) && parent.content.every((id) => this.repo.index.has(id))) {
+      node.content = parent.content;
+      this.progress.filesReused += 1;
+      this.progress.filesDone += 1;
+      this.progress.bytesDone += node.size;
+      return;
+    }
+    await this.files.with(1, async () => {
+      const fh = await openNoAtime(path);
+      try {
+        const { ids, total } = await this.readChunks(fh, node.size);
+        node.content = ids;
+        const after = await fh.stat({ bigint: true });
+        if (total !== node.size || after.size !== BigInt(node.size) || after.mtimeNs.toString() !== node.mtimeNs || after.ctimeNs.toString() !== node.ctimeNs) {
+          node.changedDuringBackup = true;
+          node.size = total; // what the snapshot holds, so a restore is self-consistent
+          this.warn(`${path}: changed while it was read; the snapshot holds a possibly inconsistent copy`);
+        }
+      } finally {
+        await fh.close();
+      }
+    });
+    this.progress.filesRead += 1;
+    this.progress.filesDone += 1;
+  }
+
+  /** Reads a file through the chunker; returns its chunk IDs. Saves run concurrently within the byte budget. */
+  private async readChunks(fh: FileHandle, expectedSize: number): Promise<{ ids: string[]; total: number }> {
+    const { maxBytes } = this.repo.chunker.params;
+    const ids: string[] = [];
+    const saves: Promise<void>[] = [];
+    const saveChunk = async (chunk: Buffer) => {
+      const index = ids.length;
+      ids.push('');
+      const got = await this.budget.acquire(chunk.length);
+      const job = (async () => {
+        try {
+          const id = this.repo.blobIdOf(chunk);
+          ids[index] = id;
+          const saved = await this.repo.saveBlob(BlobType.data, chunk, id);
+          this.progress.addedBytes += saved.addedBytes;
+          this.progress.bytesDone += chunk.length;
+        } finally {
+          this.budget.release(got);
+        }
+      })();
+      saves.push(job);
+    };
+    // Small files get a buffer of their size (+1 to see growth); a buffer never exceeds the max chunk.
+    let buf = Buffer.allocUnsafe(Math.min(maxBytes, expectedSize + 1));
+    let filled = 0;
+    let eof = false;
+    let total = 0;
+    while (!eof || filled > 0) {
+      while (!eof && filled < buf.length) {
+        const { bytesRead } = await fh.read(buf, filled, buf.length - filled, null);
+        if (bytesRead === 0) eof = true;
+        filled += bytesRead;
+      }
+      if (filled === 0) break;
+      const len = this.repo.chunker.cut(buf, 0, filled, eof);
+      if (len < 0) {
+        if (buf.length >= maxBytes) throw new CairnError('E_INTERNAL', 'chunker asked for more data with a full buffer');
+        const bigger = Buffer.allocUnsafe(maxBytes); // the file grew while we read it
+        buf.copy(bigger, 0, 0, filled);
+        buf = bigger;
+        continue;
+      }
+      await saveChunk(Buffer.from(buf.subarray(0, len)));
+      total += len;
+      buf.copyWithin(0, len, filled);
+      filled -= len;
+    }
+    await Promise.all(saves);
+    return { ids, total };
+  }
+}
+
+async function openNoAtime(path: string): Promise<FileHandle> {
+  try {
+    return await open(path, constants.O_RDONLY | constants.O_NOATIME);
+  } catch (err) {
+    if (isErrno(err, 'EPERM')) return open(path, constants.O_RDONLY);
+    throw err;
+  }
+}

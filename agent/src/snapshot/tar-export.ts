@@ -1,0 +1,112 @@
+// Exports a snapshot as a POSIX pax tar stream (tar-stream). Every entry carries a pax header that
+// we build ourselves, because values may be binary (xattrs) and times need nanoseconds:
+// path, linkpath, mtime/atime (sec.nsec), uid, gid, size, SCHILY.xattr.*. Hardlinks after the first
+// name become tar hardlink entries. Paths are relative (the snapshot's absolute paths minus "/").
+import type { Writable } from 'node:stream';
+import { pack as tarPack, type Header, type Pack } from 'tar-stream';
+import { BlobType } from '../repo/blob.js';
+import type { Repository } from '../repo/repository.js';
+import { walkTree } from './tree-walk.js';
+import type { TreeNode } from '../../../protocol/snapshot.js';
+
+type Headers = Partial<Header> & Pick<Header, 'name'>;
+/** tar-stream writes any typeflag it knows; its typings omit the pax one. */
+const PAX_HEADER = 'pax-header' as Header['type'];
+/** The parts of tar-stream's entry stream we use (its typings follow streamx). */
+interface EntrySink {
+  write(data: Buffer): boolean;
+  once(event: 'drain', fn: () => void): void;
+  end(): void;
+  destroy(err: Error): void;
+}
+
+function paxRecord(key: string, value: Buffer): Buffer {
+  const body = Buffer.concat([Buffer.from(` ${key}=`), value, Buffer.from('\n')]);
+  let len = body.length + 1;
+  while (String(len).length + body.length !== len) len = String(len).length + body.length;
+  return Buffer.concat([Buffer.from(String(len)), body]);
+}
+
+function nsTime(ns: string): string {
+  const n = BigInt(ns);
+  const neg = n < 0n;
+  const abs = neg ? -n : n;
+  return `${neg ? '-' : ''}${abs / 1_000_000_000n}.${(abs % 1_000_000_000n).toString().padStart(9, '0')}`;
+}
+
+/** A ustar-safe stand-in name (ASCII, short); the pax `path` record holds the real one. */
+function safeName(path: string): string {
+  return path.replace(/[^\x20-\x7e]/g, '_').slice(-99) || 'x';
+}
+
+function paxFor(path: string, node: TreeNode, linkpath?: string): Buffer {
+  const rec: Buffer[] = [
+    paxRecord('path', Buffer.from(path)),
+    paxRecord('mtime', Buffer.from(nsTime(node.mtimeNs))),
+    paxRecord('atime', Buffer.from(nsTime(node.atimeNs))),
+    paxRecord('uid', Buffer.from(String(node.uid))),
+    paxRecord('gid', Buffer.from(String(node.gid))),
+  ];
+  if (linkpath !== undefined) rec.push(paxRecord('linkpath', Buffer.from(linkpath)));
+  if (node.type === 'file' && linkpath === undefined) rec.push(paxRecord('size', Buffer.from(String(node.size))));
+  for (const [name, value] of Object.entries(node.xattrs ?? {})) rec.push(paxRecord(`SCHILY.xattr.${name}`, Buffer.from(value, 'base64')));
+  return Buffer.concat(rec);
+}
+
+function entry(pack: Pack, header: Headers, body?: Buffer): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const done = (err?: Error | null) => (err ? reject(err) : resolve());
+    if (body) pack.entry(header, body, done);
+    else pack.entry(header, done);
+  });
+}
+
+export async function exportTar(repo: Repository, rootTree: string, includes: string[], out: Writable): Promise<void> {
+  const pack = tarPack();
+  const piped = new Promise<void>((resolve, reject) => {
+    pack.on('error', reject);
+    out.on('error', reject);
+    pack.pipe(out).on('finish', resolve);
+  });
+  const firstName = new Map<string, string>();
+  for await (const { rel, node } of walkTree(repo, rootTree, includes)) {
+    const typeMap = { file: 'file', dir: 'directory', symlink: 'symlink', fifo: 'fifo', chardev: 'character-device', blockdev: 'block-device' } as const;
+    if (node.type === 'socket') continue;
+    const path = node.type === 'dir' ? `${rel}/` : rel;
+    const linkKey = node.type === 'file' && node.nlink > 1 ? `${node.dev}:${node.inode}` : undefined;
+    const hardTarget = linkKey ? firstName.get(linkKey) : undefined;
+    if (linkKey && !hardTarget) firstName.set(linkKey, rel);
+    const linkpath = hardTarget ?? (node.type === 'symlink' ? node.target : undefined);
+    const pax = paxFor(path, node, linkpath);
+    const common = { mode: node.mode, uid: node.uid, gid: node.gid, mtime: new Date(Number(BigInt(node.mtimeNs) / 1_000_000n)) };
+    await entry(pack, { ...common, name: 'PaxHeader', type: PAX_HEADER, size: pax.length }, pax);
+    const header: Headers = { ...common, name: safeName(path), type: hardTarget ? 'link' : typeMap[node.type], size: 0 };
+    if (linkpath !== undefined) header.linkname = safeName(linkpath);
+    if (node.rdev !== undefined) {
+      header.devmajor = (node.rdev >> 8) & 0xfff;
+      header.devminor = (node.rdev & 0xff) | ((node.rdev >> 12) & 0xfff00);
+    }
+    if (node.type !== 'file' || hardTarget) {
+      await entry(pack, header);
+      continue;
+    }
+    header.size = node.size;
+    await new Promise<void>((resolve, reject) => {
+      const stream = pack.entry(header, (err) => (err ? reject(err) : resolve())) as unknown as EntrySink;
+      void (async () => {
+        try {
+          for (const id of node.content ?? []) {
+            const data = await repo.loadBlob(id, BlobType.data);
+            if (!stream.write(data)) await new Promise<void>((r) => stream.once('drain', r));
+          }
+          stream.end();
+        } catch (err) {
+          stream.destroy(err as Error);
+          reject(err);
+        }
+      })();
+    });
+  }
+  pack.finalize();
+  await piped;
+}

@@ -1,0 +1,31 @@
+// The agent's LevelDB and every sublevel in it, declared once here.
+import { Level } from 'level';
+import { CairnError } from '../util/errors.js';
+
+export type StateDb = Level<string, string>;
+
+function sublevels(db: StateDb) {
+  const utf8 = { valueEncoding: 'utf8' } as const;
+  return {
+    /** blob ID (hex) -> "packId:offset:sealedLength:rawLength:type:flags" (see repo/index.ts) */
+    index: db.sublevel<string, string>('index', utf8),
+    /** snapshot ID (hex) -> snapshot JSON (protocol/snapshot.ts Snapshot) */
+    snapshots: db.sublevel<string, string>('snapshots', utf8),
+  };
+}
+
+export type Sublevels = ReturnType<typeof sublevels>;
+
+export async function openStateDb(dir: string): Promise<{ db: StateDb; sub: Sublevels }> {
+  const db = new Level<string, string>(dir, { valueEncoding: 'utf8' });
+  try {
+    await db.open();
+  } catch (err) {
+    const cause = (err as { cause?: { code?: string; message?: string } }).cause;
+    if (cause?.code === 'LEVEL_LOCKED' || /lock/i.test(cause?.message ?? '')) {
+      throw new CairnError('E_LOCKED', `the state database ${dir} is in use by another cairn process (an agent or a running command)`);
+    }
+    throw new CairnError('E_STATE', `cannot open the state database ${dir}: ${cause?.message ?? (err as Error).message}`);
+  }
+  return { db, sub: sublevels(db) };
+}

@@ -1,0 +1,47 @@
+// Error base classes. Every error that reaches a user carries a stable code and an exit code:
+// 1 = the operation failed (transient or permanent), 2 = bad usage or input.
+
+export const EXIT_OK = 0;
+export const EXIT_FAILED = 1;
+export const EXIT_USAGE = 2;
+
+export class CairnError extends Error {
+  readonly code: string;
+  readonly exitCode: number;
+  constructor(code: string, message: string, exitCode: number = EXIT_FAILED, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'CairnError';
+    this.code = code;
+    this.exitCode = exitCode;
+  }
+}
+
+/** Bad usage or input: exit 2. */
+export class UsageError extends CairnError {
+  constructor(message: string, code = 'E_USAGE') {
+    super(code, message, EXIT_USAGE);
+    this.name = 'UsageError';
+  }
+}
+
+/** Stored data failed verification: a pack or blob is damaged, truncated or missing. */
+export class CorruptionError extends CairnError {
+  readonly packId: string | undefined;
+  constructor(message: string, packId?: string, code = 'E_CORRUPT') {
+    super(code, message);
+    this.name = 'CorruptionError';
+    this.packId = packId;
+  }
+}
+
+export class WrongPassphraseError extends CairnError {
+  constructor(keyFile: string) {
+    super('E_PASSPHRASE', `wrong passphrase: it does not unlock the key file ${keyFile}`);
+    this.name = 'WrongPassphraseError';
+  }
+}
+
+export function errorMessage(err: unknown): string {
+  if (err instanceof Error) return err.message;
+  return String(err);
+}

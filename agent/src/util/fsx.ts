@@ -1,0 +1,39 @@
+// Crash-safe file writing: write a temp file, fsync it, rename over the target, fsync the directory.
+import { randomBytes } from 'node:crypto';
+import { open, rename, rm } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
+
+export const TEMP_PREFIX = '.tmp-';
+
+export async function fsyncDir(dir: string): Promise<void> {
+  const fh = await open(dir, 'r');
+  try {
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+}
+
+/** Writes `data` to `path` so that after a crash the path holds either the old or the new bytes. */
+export async function writeFileAtomic(path: string, data: Uint8Array | Uint8Array[], mode = 0o600): Promise<void> {
+  const dir = dirname(path);
+  const tmp = join(dir, `${TEMP_PREFIX}${basename(path)}-${randomBytes(6).toString('hex')}`);
+  const fh = await open(tmp, 'wx', mode);
+  try {
+    for (const part of Array.isArray(data) ? data : [data]) {
+      let off = 0;
+      while (off < part.length) {
+        const { bytesWritten } = await fh.write(part, off, part.length - off);
+        off += bytesWritten;
+      }
+    }
+    await fh.sync();
+  } catch (err) {
+    await fh.close().catch(() => undefined);
+    await rm(tmp, { force: true });
+    throw err;
+  }
+  await fh.close();
+  await rename(tmp, path);
+  await fsyncDir(dir);
+}

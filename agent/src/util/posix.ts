@@ -1,0 +1,113 @@
+// The few POSIX calls Node's fs lacks, through koffi (FFI to libc): nanosecond timestamps
+// (utimensat), extended attributes (l*xattr) and special files (mknod). Linux only.
+import koffi from 'koffi';
+
+const AT_FDCWD = -100;
+const AT_SYMLINK_NOFOLLOW = 0x100;
+const ERANGE = 34;
+const ENODATA = 61;
+const ENOTSUP = 95;
+const NS_PER_S = 1_000_000_000n;
+
+const libc = koffi.load('libc.so.6');
+const Timespec = koffi.struct('cairn_timespec', { tv_sec: 'int64_t', tv_nsec: 'long' });
+const TimespecPair = koffi.array(Timespec, 2);
+const utimensat = libc.func('int utimensat(int dirfd, const char *path, _In_ cairn_timespec *times, int flags)');
+const lgetxattr = libc.func('intptr_t lgetxattr(const char *path, const char *name, _Out_ void *value, size_t size)');
+const llistxattr = libc.func('intptr_t llistxattr(const char *path, _Out_ void *list, size_t size)');
+const lsetxattr = libc.func('int lsetxattr(const char *path, const char *name, const void *value, size_t size, int flags)');
+const mknod = libc.func('int mknod(const char *path, uint32_t mode, uint64_t dev)');
+void TimespecPair;
+
+export class PosixError extends Error {
+  constructor(
+    readonly call: string,
+    readonly errno: number,
+    readonly path: string,
+  ) {
+    super(`${call} ${path}: ${errnoName(errno)}`);
+    this.name = 'PosixError';
+  }
+}
+
+function errnoName(errno: number): string {
+  const names: Record<number, string> = { 1: 'EPERM', 2: 'ENOENT', 13: 'EACCES', 22: 'EINVAL', 28: 'ENOSPC', 30: 'EROFS', [ERANGE]: 'ERANGE', [ENODATA]: 'ENODATA', [ENOTSUP]: 'ENOTSUP' };
+  return names[errno] ?? `errno ${errno}`;
+}
+
+function split(ns: bigint): { tv_sec: bigint; tv_nsec: number } {
+  let sec = ns / NS_PER_S;
+  let nsec = ns % NS_PER_S;
+  if (nsec < 0n) {
+    nsec += NS_PER_S;
+    sec -= 1n;
+  }
+  return { tv_sec: sec, tv_nsec: Number(nsec) };
+}
+
+/** Sets atime and mtime with nanosecond precision, without following a final symlink. */
+export function setTimesNs(path: string, atimeNs: bigint, mtimeNs: bigint): void {
+  const rc = utimensat(AT_FDCWD, path, [split(atimeNs), split(mtimeNs)], AT_SYMLINK_NOFOLLOW) as number;
+  if (rc !== 0) throw new PosixError('utimensat', koffi.errno(), path);
+}
+
+/** Extended attribute names of a path (not following symlinks); [] where unsupported. */
+export function listXattrs(path: string): string[] {
+  for (;;) {
+    const size = Number(llistxattr(path, null, 0));
+    if (size < 0) {
+      const e = koffi.errno();
+      if (e === ENOTSUP) return [];
+      throw new PosixError('llistxattr', e, path);
+    }
+    if (size === 0) return [];
+    const buf = Buffer.alloc(size);
+    const got = Number(llistxattr(path, buf, size));
+    if (got < 0) {
+      if (koffi.errno() === ERANGE) continue; // grew in between: ask again
+      throw new PosixError('llistxattr', koffi.errno(), path);
+    }
+    return buf.subarray(0, got).toString('utf8').split('\0').filter((n) => n.length > 0);
+  }
+}
+
+/** The value of one extended attribute, or undefined when it vanished. */
+export function getXattr(path: string, name: string): Buffer | undefined {
+  for (;;) {
+    const size = Number(lgetxattr(path, name, null, 0));
+    if (size < 0) {
+      const e = koffi.errno();
+      if (e === ENODATA) return undefined;
+      throw new PosixError('lgetxattr', e, path);
+    }
+    const buf = Buffer.alloc(size);
+    if (size === 0) return buf;
+    const got = Number(lgetxattr(path, name, buf, size));
+    if (got < 0) {
+      if (koffi.errno() === ERANGE) continue;
+      throw new PosixError('lgetxattr', koffi.errno(), path);
+    }
+    return buf.subarray(0, got);
+  }
+}
+
+/** All extended attributes of a path as name → value. */
+export function readXattrs(path: string): Map<string, Buffer> {
+  const out = new Map<string, Buffer>();
+  for (const name of listXattrs(path)) {
+    const v = getXattr(path, name);
+    if (v !== undefined) out.set(name, v);
+  }
+  return out;
+}
+
+export function setXattr(path: string, name: string, value: Buffer): void {
+  const rc = lsetxattr(path, name, value, value.length, 0) as number;
+  if (rc !== 0) throw new PosixError('lsetxattr', koffi.errno(), path);
+}
+
+/** Creates a FIFO, character or block device, or socket node. `mode` includes the S_IF* type bits. */
+export function makeNode(path: string, mode: number, rdev: number): void {
+  const rc = mknod(path, mode, BigInt(rdev)) as number;
+  if (rc !== 0) throw new PosixError('mknod', koffi.errno(), path);
+}

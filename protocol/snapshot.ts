@@ -1,0 +1,80 @@
+// The snapshot and tree object formats (JSON inside encrypted blobs). See SPEC.md "Trees" and "Snapshots".
+
+export const SNAPSHOT_VERSION = 1;
+export const TREE_VERSION = 1;
+
+export type NodeType = 'file' | 'dir' | 'symlink' | 'fifo' | 'chardev' | 'blockdev' | 'socket';
+
+export interface TreeNode {
+  name: string;
+  type: NodeType;
+  /** Permission bits including setuid, setgid and sticky (mode & 0o7777). */
+  mode: number;
+  uid: number;
+  gid: number;
+  /** Nanoseconds since the epoch, as a decimal string (exceeds 2^53). */
+  mtimeNs: string;
+  atimeNs: string;
+  ctimeNs: string;
+  /** Inode and device: used to find unchanged files and hardlinks; never restored. */
+  inode: string;
+  dev: string;
+  nlink: number;
+  size: number;
+  /** file: chunk IDs in order. */
+  content?: string[];
+  /** dir: the tree ID of its entries. */
+  subtree?: string;
+  /** symlink: the target, as stored. */
+  target?: string;
+  /** chardev/blockdev: device number. */
+  rdev?: number;
+  /** Extended attributes: name -> base64 value. */
+  xattrs?: Record<string, string>;
+  /** The file changed while it was read: its content may mix old and new bytes. */
+  changedDuringBackup?: boolean;
+}
+
+export interface Tree {
+  version: number;
+  nodes: TreeNode[];
+}
+
+export interface SnapshotSummary {
+  files: number;
+  dirs: number;
+  /** Logical bytes of all files in the snapshot. */
+  sizeBytes: number;
+  /** Bytes this snapshot added to the repository (sealed blob bytes of new blobs). */
+  addedBytes: number;
+  /** Files read again (new or changed since the parent) versus reused from the parent. */
+  filesRead: number;
+  filesReused: number;
+  warnings: string[];
+  durationMs: number;
+}
+
+export interface Snapshot {
+  version: number;
+  time: string;
+  hostname: string;
+  paths: string[];
+  tags: string[];
+  tree: string;
+  parent?: string;
+  summary: SnapshotSummary;
+}
+
+/** One row of `cairn snapshots --json`. */
+export interface SnapshotListing {
+  id: string;
+  shortId: string;
+  time: string;
+  hostname: string;
+  paths: string[];
+  tags: string[];
+  sizeBytes: number;
+  addedBytes: number;
+  files: number;
+  parent?: string;
+}
