@@ -1,0 +1,130 @@
+// Crash safety: a backup killed with SIGKILL at any moment must leave a repository that passes
+// `check --read-data`, accepts the next backup, and restores exactly. The kill moments are seeded
+// (CAIRN_TEST_SEED) and spread over the measured duration of a full backup.
+import { mkdir, open, readdir, rm, utimes, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { performance } from 'node:perf_hooks';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { cairn, cairnJson, initHome, tempDir } from '../helpers/cli.js';
+import { collect, describeResult, killGroup, spawnCairnGroup } from '../helpers/damage-cli.js';
+import { listPacks, strayPackFiles } from '../helpers/damage-packs.js';
+import { compareTree, compressibleText, mixedTreeSpec, Rng, snapshotTree, writeSampleTree } from '../helpers/sample-tree.js';
+
+const SEED = Number(process.env.CAIRN_TEST_SEED ?? 424242);
+const ITERATIONS = Number(process.env.CAIRN_CRASH_ITERATIONS ?? 50);
+const MiB = 1024 * 1024;
+
+let work: string;
+let src: string;
+let home: string;
+let fullBackupMs = 0;
+
+interface BackupJson {
+  id: string;
+  addedBytes: number;
+  sizeBytes: number;
+}
+
+async function listFiles(root: string, rel = ''): Promise<string[]> {
+  const out: string[] = [];
+  for (const e of await readdir(join(root, rel), { withFileTypes: true })) {
+    const r = rel ? `${rel}/${e.name}` : e.name;
+    if (e.isDirectory()) out.push(...(await listFiles(root, r)));
+    else if (e.isFile()) out.push(r);
+  }
+  return out.sort();
+}
+
+beforeAll(async () => {
+  work = await tempDir('cairn-crash-');
+  src = join(work, 'src');
+  // ~150 MiB: 96 MiB incompressible, 36 MiB compressible text, ~3000 small files (~12 MiB).
+  await writeSampleTree(
+    src,
+    mixedTreeSpec({ seed: SEED, bigRandom: Array<number>(8).fill(12 * MiB), bigText: Array<number>(3).fill(12 * MiB), smallFiles: 3000, smallMax: 8 * 1024, dirs: 40 }),
+  );
+  // Measure one full backup in a scratch home.
+  const scratch = await initHome();
+  const t0 = performance.now();
+  await cairnJson<BackupJson>(['backup', src], { home: scratch });
+  fullBackupMs = performance.now() - t0;
+  await rm(dirname(scratch), { recursive: true, force: true });
+  home = await initHome();
+}, 600_000);
+
+afterAll(async () => {
+  if (work) await rm(work, { recursive: true, force: true });
+  if (home) await rm(dirname(home), { recursive: true, force: true });
+});
+
+/** Changes the source so that the next backup has new data to write and old files to re-read. */
+async function mutate(rng: Rng, iteration: number): Promise<void> {
+  const files = await listFiles(src);
+  const big = files.filter((f) => f.startsWith('big-') || f.startsWith('media/') || f.startsWith('logs/'));
+  const small = files.filter((f) => f.startsWith('small/') || f.startsWith('new/'));
+  // Overwrite 1-2 MiB somewhere inside one big file (new chunks around it).
+  const victim = join(src, rng.pick(big));
+  const fh = await open(victim, 'r+');
+  try {
+    const size = (await fh.stat()).size;
+    const len = rng.range(MiB, 2 * MiB);
+    await fh.write(rng.bytes(len), 0, len, rng.int(Math.max(1, size - len)));
+  } finally {
+    await fh.close();
+  }
+  // Touch every big file (new mtime => changed ctime), so the backup must read them all again.
+  const when = new Date(Date.UTC(2026, 0, 1) + iteration * 1000);
+  for (const f of big) await utimes(join(src, f), when, when);
+  // Rewrite some small files, delete a few, add a few.
+  for (let i = 0; i < 10; i++) await writeFile(join(src, rng.pick(small)), rng.bytes(rng.range(1, 8192)));
+  for (let i = 0; i < 3; i++) await rm(join(src, rng.pick(small)), { force: true });
+  const dir = join(src, 'new', `iter-${iteration}`);
+  await mkdir(dir, { recursive: true });
+  for (let i = 0; i < 5; i++) await writeFile(join(dir, `n${i}.txt`), compressibleText(rng, rng.range(100, 64 * 1024)));
+}
+
+describe('SIGKILL during backup', () => {
+  test(`${ITERATIONS} backups killed at random moments leave a sound, usable repository`, async () => {
+    const rng = new Rng(SEED ^ 0xc4a5);
+    let killedWhileRunning = 0;
+    const log: string[] = [];
+    for (let i = 0; i < ITERATIONS; i++) {
+      if (i > 0) await mutate(rng, i);
+      const delayMs = rng.next() * fullBackupMs;
+      const child = spawnCairnGroup(['backup', src, '--json'], { home });
+      const done = collect(child);
+      await sleep(delayMs);
+      const running = child.exitCode === null && child.signalCode === null;
+      await killGroup(child);
+      const killed = await done;
+      if (running && killed.signal === 'SIGKILL') killedWhileRunning++;
+      else if (killed.code !== 0) throw new Error(`iteration ${i}: backup failed before it was killed: ${describeResult(killed)}`);
+
+      const check = await cairn(['check', '--read-data'], { home });
+      expect(check.code, `iteration ${i}: check --read-data after a kill at ${delayMs.toFixed(0)} ms: ${describeResult(check)}`).toBe(0);
+
+      const t0 = performance.now();
+      const next = await cairn(['backup', src, '--json'], { home });
+      expect(next.code, `iteration ${i}: backup after a kill at ${delayMs.toFixed(0)} ms: ${describeResult(next)}`).toBe(0);
+      const b = JSON.parse(next.stdout) as BackupJson;
+      expect(b.id).toMatch(/^[0-9a-f]{8,64}$/);
+      log.push(`#${i} kill@${delayMs.toFixed(0)}ms ${running ? 'mid-backup' : 'after-exit'}, next backup ${(performance.now() - t0).toFixed(0)} ms, +${b.addedBytes} B`);
+    }
+    console.log(`full backup ${fullBackupMs.toFixed(0)} ms; ${killedWhileRunning}/${ITERATIONS} kills hit a running backup\n${log.join('\n')}`);
+
+    // The kills must actually interrupt backups most of the time, or this test proves little.
+    expect(killedWhileRunning).toBeGreaterThanOrEqual(Math.ceil(ITERATIONS * 0.4));
+
+    // Crashes must not leave garbage behind once the repository has been opened again.
+    expect(await strayPackFiles(home)).toEqual([]);
+    expect((await listPacks(home)).length).toBeGreaterThan(0);
+
+    const final = await cairn(['check', '--read-data'], { home });
+    expect(final.code, describeResult(final)).toBe(0);
+    const target = join(work, 'restore');
+    const r = await cairn(['restore', 'latest', '--target', target], { home });
+    expect(r.code, describeResult(r)).toBe(0);
+    expect(await compareTree(await snapshotTree(src), join(target, src), { allowMissing: false })).toEqual([]);
+  }, 900_000);
+});
