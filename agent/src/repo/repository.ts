@@ -124,7 +124,7 @@ export class Repository {
     const id = knownId ?? this.blobIdOf(data);
     if (this.known(id)) return { id, addedBytes: 0 };
     this.pending.add(id);
-    const z = await compress(data);
+    const z = compress(data);
     const key = type === BlobType.data ? this.keys.data : this.keys.meta;
     const sealed = seal(key, z ?? data, blobAd(type, id));
     await this.packer.add(type, id, z ? FLAG_ZSTD : 0, data.length, sealed);
