@@ -25,6 +25,8 @@ let facts: Map<string, FileFacts>;
 let packs: PackFile[];
 let fileNames: string[];
 let caseNo = 0;
+/** What check and restore did in each damage case (printed at the end, for the record). */
+const outcomes: string[] = [];
 
 interface BackupJson {
   id: string;
@@ -46,6 +48,8 @@ beforeAll(async () => {
 }, 300_000);
 
 afterAll(async () => {
+  const restored = outcomes.filter((o) => o.endsWith('restore 0'));
+  console.log(`${outcomes.length} damage cases; restore succeeded (exactly, since no problem was reported) in ${restored.length}:\n  ${restored.join('\n  ')}`);
   if (work) await rm(work, { recursive: true, force: true });
   if (home) await rm(dirname(home), { recursive: true, force: true });
 });
@@ -76,13 +80,16 @@ async function verifyDamaged(label: string, copy: string, pack: PackFile, target
 
   const restore: CliResult = await cairn(['restore', 'latest', '--target', target], { home: copy });
   const restoredSrc = join(target, src);
+  outcomes.push(`${label}: check ${check.code}, restore ${restore.code}`);
   if (restore.code === 0) {
     // Only acceptable when the damaged bytes were genuinely not needed: then the restore must be complete and exact.
     const diff = await compareTree(facts, restoredSrc, { allowMissing: false });
     if (diff.length > 0) problems.push(`${label}: restore exited 0 but the target is not identical to the source:\n    ${diff.slice(0, 10).join('\n    ')}`);
   } else {
     if (restore.code !== 1) problems.push(`${label}: restore should exit 1 on damaged data, got ${describeResult(restore)}`);
-    for (const p of stderrProblems(restore, 1)) problems.push(`${label}: restore error report: ${p}`);
+    // One line per item that could not be restored (plus a summary) is fine; stack traces and
+    // multi-line dumps are not.
+    for (const p of stderrProblems(restore, facts.size + 1)) problems.push(`${label}: restore error report: ${p}`);
     if (!mentionsPack(restore.stderr, pack.id) && !mentionsAffectedFile(restore.stderr)) {
       problems.push(`${label}: restore error names neither pack ${pack.id} nor an affected file: ${describeResult(restore)}`);
     }

@@ -6,10 +6,16 @@ import { CAIRN_BIN, ROOT, TEST_PASSPHRASE, collect, type CliOptions, type CliRes
 
 const STACK_LINE = /^\s+at\s+\S|node:internal|\.(?:js|ts|mjs):\d+:\d+/m;
 
-/** Problems with stderr as a user-facing error report: empty, stack traces, or over `maxLines` lines. */
+/** A pointer to the help text after a usage error; not counted as part of the error message. */
+const HELP_HINT = /^\(?\s*(?:run|see|try)\b.*--help/i;
+
+/**
+ * Problems with stderr as a user-facing error report: empty, stack traces, or more than `maxLines`
+ * lines (a trailing "(run cairn --help for usage)" hint is not counted).
+ */
 export function stderrProblems(r: CliResult, maxLines = 1): string[] {
   const problems: string[] = [];
-  const lines = r.stderr.split('\n').filter((l) => l.trim().length > 0);
+  const lines = r.stderr.split('\n').filter((l) => l.trim().length > 0 && !HELP_HINT.test(l.trim()));
   if (lines.length === 0) problems.push('stderr is empty');
   if (lines.length > maxLines) problems.push(`stderr has ${lines.length} lines (expected at most ${maxLines}): ${JSON.stringify(r.stderr.slice(0, 600))}`);
   if (STACK_LINE.test(r.stderr) || STACK_LINE.test(r.stdout)) problems.push(`output contains a stack trace: ${JSON.stringify((r.stderr + r.stdout).slice(0, 600))}`);

@@ -1,7 +1,7 @@
 // Finding and damaging pack files in a Cairn home, the way a bad disk or a careless hand would.
 import { execFile } from 'node:child_process';
-import { open, readdir, rm, stat, truncate } from 'node:fs/promises';
-import { join } from 'node:path';
+import { mkdir, open, readdir, rm, stat, truncate } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 
 const run = promisify(execFile);
@@ -50,6 +50,7 @@ export async function strayPackFiles(home: string): Promise<string[]> {
 
 /** `cp -a src dst` (dst must not exist): a byte-exact, metadata-preserving copy of a home. */
 export async function copyHome(src: string, dst: string): Promise<void> {
+  await mkdir(dirname(dst), { recursive: true });
   await run('cp', ['-a', src, dst]);
 }
 
