@@ -3,10 +3,11 @@
 // owner, size, nanosecond mtimes, content, symlink targets, xattrs, hardlink groups, FIFOs,
 // sparseness for restore). Runs as root (chown, set-id bits, foreign owners).
 import { spawn, type ChildProcess } from 'node:child_process';
-import { lstat, mkdir, readdir, rm } from 'node:fs/promises';
+import { chmod, lchown, lstat, mkdir, readdir, rm, symlink, unlink, writeFile } from 'node:fs/promises';
 import { dirname, join, sep } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { cairnJson, cairnOk, initHome, spawnCairn, tempDir } from '../helpers/cli.js';
+import { cairn, cairnJson, initHome, spawnCairn, tempDir } from '../helpers/cli.js';
+import { setTimesNs, setXattr } from '../../src/util/posix.js';
 import { buildNastyTree, type NastyTree } from '../helpers/nasty-tree.js';
 import { compareTrees, diffSummary, formatDiffs } from '../helpers/tree-compare.js';
 
@@ -57,6 +58,21 @@ async function pipeIntoTar(producer: ChildProcess, what: string, dest: string): 
   return tStderr;
 }
 
+/** `cairn restore ... --json`, reduced to its errors and warnings. */
+async function restoreJson(args: string[]): Promise<{ errors: string[]; warnings: string[] }> {
+  const r = await cairnJson<{ errors: string[]; warnings: string[] }>(args, { home });
+  return { errors: r.errors, warnings: r.warnings };
+}
+
+/** Only the included paths, what is below them, and the directories leading to them exist under `target`. */
+async function expectOnly(target: string, includes: string[]): Promise<string[]> {
+  const included = includes.map((p) => underTarget(target, p).slice(target.length + 1));
+  const allowed = (rel: string) => included.some((inc) => rel === inc || rel.startsWith(`${inc}/`) || inc.startsWith(`${rel}/`));
+  const all = await listAll(target);
+  expect(all.filter((r) => !allowed(r))).toEqual([]);
+  return all;
+}
+
 /** Every path below `dir` (relative, '/'-separated), directories included, symlinks not followed. */
 async function listAll(dir: string, rel = ''): Promise<string[]> {
   const out: string[] = [];
@@ -78,8 +94,9 @@ beforeAll(async () => {
   expect(rel).toBeGreaterThan(3500);
   tree = await buildNastyTree(src, { deepPathBytes: rel });
   home = await initHome();
-  const backup = await cairnJson<{ id: string }>(['backup', src], { home });
+  const backup = await cairnJson<{ id: string; warnings: string[] }>(['backup', src], { home });
   expect(backup.id).toMatch(/^[0-9a-f]+$/);
+  expect(backup.warnings).toEqual([]);
   snapshotId = backup.id;
 }, SLOW);
 
@@ -99,12 +116,13 @@ describe('round trip of a nasty tree', () => {
     'restore reproduces every entry and its metadata, the sparse file sparse',
     async () => {
       const target = join(work, 'r');
-      await cairnOk(['restore', snapshotId, '--target', target], { home });
+      expect(await restoreJson(['restore', snapshotId, '--target', target])).toEqual({ errors: [], warnings: [] });
       // Only the absolute source path sits under the target (the prefix directories above it are not compared).
       expect(await readdir(target)).toEqual([src.split(sep)[1]]);
       const diffs = await compareTrees(src, underTarget(target, src), { sparse: [tree.sparseFile] });
       expect(diffSummary(diffs)).toEqual({});
       expect(formatDiffs(diffs)).toBe('');
+      await rm(target, { recursive: true });
     },
     SLOW,
   );
@@ -147,21 +165,71 @@ describe('round trip of a nasty tree', () => {
       const target = join(work, 'i');
       const dirInc = join(src, tree.unicodeDir);
       const fileInc = join(src, tree.hardlinks[2] as string);
-      await cairnOk(['restore', snapshotId, '--target', target, '--include', dirInc, '--include', fileInc], { home });
+      expect(await restoreJson(['restore', snapshotId, '--target', target, '--include', dirInc, '--include', fileInc])).toEqual({ errors: [], warnings: [] });
 
       expect(formatDiffs(await compareTrees(dirInc, underTarget(target, dirInc)))).toBe('');
       expect(formatDiffs(await compareTrees(fileInc, underTarget(target, fileInc)))).toBe('');
 
       // Nothing else: only the included paths, what is below them, and the directories leading to them.
-      const included = [dirInc, fileInc].map((p) => underTarget(target, p).slice(target.length + 1));
-      const allowed = (rel: string) => included.some((inc) => rel === inc || rel.startsWith(`${inc}/`) || inc.startsWith(`${rel}/`));
-      const all = await listAll(target);
-      expect(all.filter((r) => !allowed(r))).toEqual([]);
+      const all = await expectOnly(target, [dirInc, fileInc]);
       expect(all.length).toBeGreaterThan(20);
       // The hardlink partners outside the include list were not restored.
       for (const other of tree.hardlinks.slice(0, 2)) {
         await expect(lstat(underTarget(target, join(src, other)))).rejects.toThrow(/ENOENT/);
       }
+      await rm(target, { recursive: true });
+    },
+    SLOW,
+  );
+
+  it(
+    'export of a sub-path | GNU tar -x reproduces just that sub-tree',
+    async () => {
+      const dest = join(work, 's');
+      await mkdir(dest);
+      const sub = join(src, tree.unicodeDir);
+      expect(await pipeIntoTar(spawnCairn(['export', snapshotId, sub], { home }), `cairn export ${snapshotId} ${sub}`, dest)).toBe('');
+      expect(formatDiffs(await compareTrees(sub, underTarget(dest, sub)))).toBe('');
+      await expectOnly(dest, [sub]);
+      await rm(dest, { recursive: true });
+    },
+    SLOW,
+  );
+
+  it(
+    'restore --overwrite puts back content, metadata, links and missing entries after damage',
+    async () => {
+      const target = join(work, 'o');
+      const includes = ['hard', 'modes', 'owners', 'times', 'links', 'special', 'xattrs', tree.unicodeDir].map((p) => join(src, p));
+      const args = ['restore', snapshotId, '--target', target, ...includes.flatMap((p) => ['--include', p])];
+      expect(await restoreJson(args)).toEqual({ errors: [], warnings: [] });
+      const r = underTarget(target, src);
+      const at = (rel: string) => join(r, rel);
+
+      // Damage: content (of a hardlinked inode), mode, owner, mtime, xattr, symlink target, type, missing entries.
+      await writeFile(at(tree.hardlinks[0] as string), 'changed content of all three names\n');
+      await chmod(at('modes/f4755'), 0o755);
+      await chmod(at('modes/d1777'), 0o755);
+      await lchown(at('owners/u1234-g5678.txt'), 0, 0);
+      const epoch = await lstat(at('times/epoch'), { bigint: true });
+      setTimesNs(at('times/epoch'), epoch.atimeNs, 5_000_000_123n);
+      setXattr(at(tree.xattrFile), 'user.binary', Buffer.from('not the original'));
+      await unlink(at('links/relative'));
+      await symlink('somewhere/else', at('links/relative'));
+      await unlink(at(tree.fifo));
+      await writeFile(at(tree.fifo), '');
+      await unlink(at(`${tree.unicodeDir}/UPPER`));
+      await rm(at('modes/d0000'), { recursive: true });
+      expect((await compareTrees(src, r).then((d) => d.filter((x) => x.kind !== 'missing' && x.kind !== 'extra'))).length).toBeGreaterThan(0);
+
+      // Without --overwrite a restore over differing files is refused (exit 1)...
+      const refused = await cairn(args, { home });
+      expect(refused.code).toBe(1);
+      // ...with it, the target matches the snapshot again.
+      expect(await restoreJson([...args, '--overwrite'])).toEqual({ errors: [], warnings: [] });
+      for (const inc of includes) expect(formatDiffs(await compareTrees(inc, underTarget(target, inc)))).toBe('');
+      await expectOnly(target, includes);
+      await rm(target, { recursive: true });
     },
     SLOW,
   );
