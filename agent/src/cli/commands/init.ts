@@ -1,11 +1,9 @@
 import { Repository } from '../../repo/repository.js';
-import type { Context } from '../context.js';
+import { passphraseFor, type Context } from '../context.js';
 import { printJson } from '../format.js';
-import { getPassphrase } from '../passphrase.js';
 
 export async function initCommand(ctx: Context): Promise<void> {
-  const passphrase = await getPassphrase({ ...(ctx.passphraseFile ? { passphraseFile: ctx.passphraseFile } : {}), confirm: true });
-  const { repo, recoveryPhrase } = await Repository.init(ctx.home, passphrase, new Date(ctx.clock.now()));
+  const { repo, recoveryPhrase } = await Repository.init(ctx.home, await passphraseFor(ctx, true), new Date(ctx.clock.now()));
   await repo.close();
   if (ctx.json) {
     printJson({ repoId: repo.config.repoId, home: ctx.home, recoveryPhrase });

@@ -1,0 +1,24 @@
+import { resolve } from 'node:path';
+import { Archiver } from '../snapshot/archiver.js';
+import type { BackupArgs, BackupResult } from '../../../protocol/api.js';
+import type { Services } from './services.js';
+
+/** Makes one snapshot of `paths`; the parent is the latest snapshot of the same set of paths. */
+export async function backupOp(svc: Services, args: BackupArgs, onStart?: (a: Archiver) => void): Promise<BackupResult> {
+  const abs = [...new Set(args.paths.map((p) => resolve(p)))].sort();
+  const previous = (await svc.repo.listSnapshots()).filter((s) => JSON.stringify(s.snapshot.paths) === JSON.stringify(abs));
+  const parent = previous.at(-1);
+  const archiver = new Archiver(svc.repo, { paths: abs, tags: args.tags, clock: svc.clock, skip: [svc.home], ...(parent ? { parent } : {}) });
+  onStart?.(archiver);
+  const { id, snapshot } = await archiver.run();
+  return {
+    id,
+    shortId: id.slice(0, 8),
+    time: snapshot.time,
+    paths: snapshot.paths,
+    tags: snapshot.tags,
+    parent: snapshot.parent ?? null,
+    unreadable: archiver.unreadable,
+    ...snapshot.summary,
+  };
+}

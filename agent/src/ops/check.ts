@@ -1,0 +1,8 @@
+import { checkRepository } from '../repo/checker.js';
+import type { CheckArgs, CheckResult } from '../../../protocol/api.js';
+import type { Services } from './services.js';
+
+export async function checkOp(svc: Services, args: CheckArgs, onPack?: (done: number, total: number) => void): Promise<CheckResult> {
+  const report = await checkRepository(svc.repo, { readData: args.readData, ...(onPack ? { onPack } : {}) });
+  return { ok: report.problems.every((p) => p.severity !== 'error'), ...report };
+}

@@ -1,0 +1,140 @@
+// The agent's operations as the CLI, the HTTP API and the console see them: names, arguments and
+// results, defined once. Each operation is POST /api/v1/ops/<name> with a JSON body of its args.
+import type { SnapshotListing, SnapshotSummary } from './snapshot.js';
+
+export const API_PREFIX = '/api/v1';
+/** Header carrying the API token for scripts and the CLI. */
+export const API_TOKEN_HEADER = 'x-cairn-token';
+
+export interface BackupArgs {
+  paths: string[];
+  tags: string[];
+}
+export interface BackupResult extends SnapshotSummary {
+  id: string;
+  shortId: string;
+  time: string;
+  paths: string[];
+  tags: string[];
+  parent: string | null;
+  /** Entries skipped because they could not be read. */
+  unreadable: number;
+}
+
+export type SnapshotsArgs = Record<string, never>;
+export type SnapshotsResult = SnapshotListing[];
+
+export interface LsArgs {
+  snapshot: string;
+  path?: string;
+}
+export interface LsEntry {
+  path: string;
+  type: string;
+  mode: number;
+  uid: number;
+  gid: number;
+  size: number;
+  mtime: string;
+  mtimeNs: string;
+  target?: string;
+}
+export type LsResult = LsEntry[];
+
+export interface DiffArgs {
+  from: string;
+  to: string;
+}
+export interface DiffResult {
+  from: string;
+  to: string;
+  changes: Array<{ kind: '+' | '-' | 'M' | 'T' | 'm'; path: string; type: string }>;
+}
+
+export interface RestoreArgs {
+  snapshot: string;
+  target: string;
+  include: string[];
+  overwrite: boolean;
+}
+export interface RestoreResult {
+  snapshot: string;
+  target: string;
+  files: number;
+  bytes: number;
+  errors: string[];
+  warnings: string[];
+  /** Packs fetched from friends during this restore, by friend name. */
+  fetched: Record<string, number>;
+}
+
+export interface CheckArgs {
+  readData: boolean;
+}
+export interface CheckResult {
+  ok: boolean;
+  problems: Array<{ severity: 'error' | 'warning'; message: string; packId?: string }>;
+  snapshots: number;
+  trees: number;
+  blobs: number;
+  packs: number;
+  packsRead: number;
+}
+
+export interface InviteArgs {
+  quotaBytes: number;
+  expiresInMs: number;
+}
+export interface InviteResult {
+  code: string;
+  expiresAt: string;
+  quotaBytes: number;
+}
+
+export interface PairArgs {
+  code: string;
+  quotaBytes: number;
+}
+export interface PairResult {
+  peerId: string;
+  name: string;
+  /** Bytes we let the friend store here. */
+  grantToPeer: number;
+  /** Bytes the friend lets us store there. */
+  grantFromPeer: number;
+}
+
+export type PeersArgs = Record<string, never>;
+export interface PeerListing {
+  name: string;
+  peerId: string;
+  addresses: string[];
+  online: boolean;
+  lastSeen: string | null;
+  /** Bytes we hold for them, and what we granted them. */
+  storedForPeerBytes: number;
+  grantToPeer: number;
+  /** Bytes they hold for us, and what they granted us. */
+  storedAtPeerBytes: number;
+  grantFromPeer: number;
+  packsAtPeer: number;
+  health: 'ok' | 'degraded' | 'failing' | 'unknown';
+  /** Why the last write to this friend was refused, if it was (e.g. over quota). */
+  shortfall: string | null;
+  problems: string[];
+}
+export type PeersResult = PeerListing[];
+
+export interface ReplicateArgs {
+  wait: boolean;
+}
+export interface ReplicateResult {
+  packs: number;
+  /** Packs with fewer copies than wanted, after this round. */
+  underReplicated: number;
+  wantedCopies: number;
+  pushed: number;
+  pushedBytes: number;
+  headSeq: number;
+  problems: string[];
+}
