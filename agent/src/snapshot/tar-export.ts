@@ -6,12 +6,11 @@ import type { Writable } from 'node:stream';
 import { pack as tarPack, type Header, type Pack } from 'tar-stream';
 import { BlobType } from '../repo/blob.js';
 import type { Repository } from '../repo/repository.js';
+import { CairnError } from '../util/errors.js';
 import { walkTree } from './tree-walk.js';
 import type { TreeNode } from '../../../protocol/snapshot.js';
 
 type Headers = Partial<Header> & Pick<Header, 'name'>;
-/** tar-stream writes any typeflag it knows; its typings omit the pax one. */
-const PAX_HEADER = 'pax-header' as Header['type'];
 /** The parts of tar-stream's entry stream we use (its typings follow streamx). */
 interface EntrySink {
   write(data: Buffer): boolean;
@@ -53,6 +52,33 @@ function paxFor(path: string, node: TreeNode, linkpath?: string): Buffer {
   return Buffer.concat(rec);
 }
 
+const BLOCK = 512;
+
+/**
+ * A pax extended header ('x') written straight into the pack stream between entries: tar-stream
+ * refuses bodies on non-file entries and builds pax records as UTF-8 text, which would mangle
+ * binary xattr values, so this one block we encode ourselves (POSIX ustar header layout).
+ */
+function pushPax(pack: Pack, body: Buffer): void {
+  const h = Buffer.alloc(BLOCK);
+  const oct = (n: number, width: number, at: number) => h.write(n.toString(8).padStart(width - 1, '0') + '\0', at, 'ascii');
+  h.write('PaxHeader', 0, 'ascii');
+  oct(0o644, 8, 100);
+  oct(0, 8, 108);
+  oct(0, 8, 116);
+  oct(body.length, 12, 124);
+  oct(0, 12, 136);
+  h.write('        ', 148, 'ascii');
+  h.write('x', 156, 'ascii');
+  h.write('ustar\0', 257, 'binary');
+  h.write('00', 263, 'ascii');
+  let sum = 0;
+  for (const b of h) sum += b;
+  h.write(sum.toString(8).padStart(6, '0') + '\0 ', 148, 'ascii');
+  const pad = (BLOCK - (body.length % BLOCK)) % BLOCK;
+  pack.push(Buffer.concat([h, body, Buffer.alloc(pad)]));
+}
+
 function entry(pack: Pack, header: Headers, body?: Buffer): Promise<void> {
   return new Promise((resolve, reject) => {
     const done = (err?: Error | null) => (err ? reject(err) : resolve());
@@ -63,13 +89,20 @@ function entry(pack: Pack, header: Headers, body?: Buffer): Promise<void> {
 
 export async function exportTar(repo: Repository, rootTree: string, includes: string[], out: Writable): Promise<void> {
   const pack = tarPack();
+  let failure: Error | undefined;
   const piped = new Promise<void>((resolve, reject) => {
-    pack.on('error', reject);
-    out.on('error', reject);
+    const fail = (err: Error) => {
+      failure ??= (err as NodeJS.ErrnoException).code === 'EPIPE' ? new CairnError('E_OUTPUT_CLOSED', 'the reader of the tar stream closed it early') : err;
+      reject(failure);
+    };
+    pack.on('error', fail);
+    out.on('error', fail);
     pack.pipe(out).on('finish', resolve);
   });
+  piped.catch(() => undefined); // observed below and through `failure`
   const firstName = new Map<string, string>();
   for await (const { rel, node } of walkTree(repo, rootTree, includes)) {
+    if (failure) throw failure;
     const typeMap = { file: 'file', dir: 'directory', symlink: 'symlink', fifo: 'fifo', chardev: 'character-device', blockdev: 'block-device' } as const;
     if (node.type === 'socket') continue;
     const path = node.type === 'dir' ? `${rel}/` : rel;
@@ -79,7 +112,7 @@ export async function exportTar(repo: Repository, rootTree: string, includes: st
     const linkpath = hardTarget ?? (node.type === 'symlink' ? node.target : undefined);
     const pax = paxFor(path, node, linkpath);
     const common = { mode: node.mode, uid: node.uid, gid: node.gid, mtime: new Date(Number(BigInt(node.mtimeNs) / 1_000_000n)) };
-    await entry(pack, { ...common, name: 'PaxHeader', type: PAX_HEADER, size: pax.length }, pax);
+    pushPax(pack, pax);
     const header: Headers = { ...common, name: safeName(path), type: hardTarget ? 'link' : typeMap[node.type], size: 0 };
     if (linkpath !== undefined) header.linkname = safeName(linkpath);
     if (node.rdev !== undefined) {
