@@ -45,21 +45,26 @@ export class Repository {
   readonly paths: HomePaths;
   readonly config: RepoConfig;
   readonly keys: RepoKeys;
-  readonly store: PackStore;
+  /** Where packs are written: the local pack directory. */
+  readonly store: LocalPackStore;
+  /** Where packs are read from: the local store, or (with friends) local first, then friends. */
+  reader: PackStore;
   readonly index: BlobIndex;
   readonly chunker: FastCdc;
-  private readonly db: StateDb;
-  private readonly sub: Sublevels;
+  readonly db: StateDb;
+  /** The state database's sublevels (state/db.ts), shared with the mesh. */
+  readonly state: Sublevels;
   private readonly packer: Packer;
   private readonly pending = new Set<string>();
 
-  private constructor(paths: HomePaths, config: RepoConfig, keys: RepoKeys, store: PackStore, db: StateDb, sub: Sublevels) {
+  private constructor(paths: HomePaths, config: RepoConfig, keys: RepoKeys, store: LocalPackStore, db: StateDb, sub: Sublevels) {
     this.paths = paths;
     this.config = config;
     this.keys = keys;
     this.store = store;
+    this.reader = store;
     this.db = db;
-    this.sub = sub;
+    this.state = sub;
     this.index = new BlobIndex(sub.index);
     this.packer = new Packer(store, this.index, keys.meta);
     this.chunker = new FastCdc(parseChunkerName(config.chunker), gearTable(keys.chunker));
@@ -135,8 +140,16 @@ export class Repository {
   async loadBlob(id: string, type: BlobType): Promise<Buffer> {
     const entry = this.index.get(id);
     if (!entry) throw new CorruptionError(`${BLOB_TYPE_NAMES[type]} blob ${id} is not in the index`);
-    const sealed = await this.store.getRange(entry.packId, entry.offset, entry.sealedLength);
-    return this.openBlob(id, type, entry, sealed);
+    const sealed = await this.reader.getRange(entry.packId, entry.offset, entry.sealedLength);
+    try {
+      return this.openBlob(id, type, entry, sealed);
+    } catch (err) {
+      // A damaged local copy: a reader that can fetch a fresh one from friends gets one chance.
+      const refetch = (this.reader as Partial<{ refetch(packId: string): Promise<void> }>).refetch;
+      if (!(err instanceof CorruptionError) || !refetch) throw err;
+      await refetch.call(this.reader, entry.packId);
+      return this.openBlob(id, type, entry, await this.reader.getRange(entry.packId, entry.offset, entry.sealedLength));
+    }
   }
 
   /** Verifies a sealed blob read from `entry.packId` and returns its plaintext. */
@@ -163,13 +176,13 @@ export class Repository {
     const json = Buffer.from(JSON.stringify(snapshot));
     const { id } = await this.saveBlob(BlobType.snapshot, json);
     await this.flush();
-    await this.db.batch([{ type: 'put', sublevel: this.sub.snapshots, key: id, value: json.toString('utf8') }], SYNC);
+    await this.db.batch([{ type: 'put', sublevel: this.state.snapshots, key: id, value: json.toString('utf8') }], SYNC);
     return id;
   }
 
   async listSnapshots(): Promise<Array<{ id: string; snapshot: Snapshot }>> {
     const out: Array<{ id: string; snapshot: Snapshot }> = [];
-    for await (const [id, json] of this.sub.snapshots.iterator()) out.push({ id, snapshot: JSON.parse(json) as Snapshot });
+    for await (const [id, json] of this.state.snapshots.iterator()) out.push({ id, snapshot: JSON.parse(json) as Snapshot });
     return out.sort((a, b) => a.snapshot.time.localeCompare(b.snapshot.time) || a.id.localeCompare(b.id));
   }
 

@@ -11,6 +11,18 @@ function sublevels(db: StateDb) {
     index: db.sublevel<string, string>('index', utf8),
     /** snapshot ID (hex) -> snapshot JSON (protocol/snapshot.ts Snapshot) */
     snapshots: db.sublevel<string, string>('snapshots', utf8),
+    /** friend PeerId -> Friendship JSON (mesh/friends.ts) */
+    friends: db.sublevel<string, string>('friends', utf8),
+    /** invite ID -> OpenInvite JSON (mesh/friends.ts): hash of the secret, expiry, quota, attempts */
+    invites: db.sublevel<string, string>('invites', utf8),
+    /** "<friend PeerId>!<pack ID>" -> size in bytes: packs we hold for friends */
+    hosted: db.sublevel<string, string>('hosted', utf8),
+    /** "<pack ID>!<friend PeerId>" -> size in bytes: our packs a friend confirmed it stores */
+    replicas: db.sublevel<string, string>('replicas', utf8),
+    /** friend PeerId -> SignedHead JSON: the newest head each friend gave us to keep */
+    heads: db.sublevel<string, string>('heads', utf8),
+    /** name -> JSON singletons: "head" (our newest SignedHead) */
+    meta: db.sublevel<string, string>('meta', utf8),
   };
 }
 

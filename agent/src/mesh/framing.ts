@@ -1,0 +1,82 @@
+// Length-prefixed frames on a libp2p stream: JSON messages and raw byte frames, with the limits of
+// protocol/mesh.ts. A length prefix above MAX_FRAME_BYTES makes lpStream throw before allocating;
+// the stream is then reset.
+import type { Stream } from '@libp2p/interface';
+import { lpStream, type LengthPrefixedStream } from '@libp2p/utils';
+import { isRefusal, MalformedMessageError, MAX_FRAME_BYTES, MAX_MESSAGE_BYTES, STREAM_TIMEOUT_MS, WireError, type WireErrorCode } from '../../../protocol/mesh.js';
+import { CairnError } from '../util/errors.js';
+
+/** A friend refused a request with a wire error code. */
+export class RefusedError extends CairnError {
+  readonly wireCode: WireErrorCode;
+  constructor(wireCode: WireErrorCode, message: string) {
+    super(wireCode, message);
+    this.name = 'RefusedError';
+    this.wireCode = wireCode;
+  }
+}
+
+export class Frames {
+  readonly stream: Stream;
+  private readonly lp: LengthPrefixedStream<Stream>;
+
+  constructor(stream: Stream) {
+    this.stream = stream;
+    this.lp = lpStream(stream, { maxDataLength: MAX_FRAME_BYTES });
+  }
+
+  async readBytes(): Promise<Uint8Array> {
+    const list = await this.lp.read({ signal: AbortSignal.timeout(STREAM_TIMEOUT_MS) });
+    return list.subarray();
+  }
+
+  async readJson(): Promise<unknown> {
+    const bytes = await this.readBytes();
+    if (bytes.length > MAX_MESSAGE_BYTES) throw new MalformedMessageError(`message of ${bytes.length} bytes exceeds ${MAX_MESSAGE_BYTES}`);
+    try {
+      return JSON.parse(Buffer.from(bytes).toString('utf8')) as unknown;
+    } catch {
+      throw new MalformedMessageError('frame is not valid JSON');
+    }
+  }
+
+  /** Reads a response; a refusal becomes a RefusedError. */
+  async readReply<T>(): Promise<T> {
+    const v = await this.readJson();
+    if (isRefusal(v)) throw new RefusedError(v.code, v.message);
+    if (typeof v !== 'object' || v === null || (v as { ok?: unknown }).ok !== true) throw new MalformedMessageError('reply is neither ok nor a refusal');
+    return v as T;
+  }
+
+  async writeJson(v: unknown): Promise<void> {
+    await this.lp.write(Buffer.from(JSON.stringify(v)), { signal: AbortSignal.timeout(STREAM_TIMEOUT_MS) });
+  }
+
+  async writeBytes(b: Uint8Array): Promise<void> {
+    await this.lp.write(b, { signal: AbortSignal.timeout(STREAM_TIMEOUT_MS) });
+  }
+
+  async refuse(code: WireErrorCode, message: string): Promise<void> {
+    await this.writeJson({ ok: false, code, message });
+    await this.stream.close().catch(() => undefined);
+  }
+}
+
+/** Runs a protocol handler: malformed input is refused with E_MALFORMED, other failures reset the stream. */
+export async function serve(stream: Stream, fn: (f: Frames) => Promise<void>): Promise<void> {
+  const f = new Frames(stream);
+  try {
+    await fn(f);
+    await stream.close().catch(() => undefined);
+  } catch (err) {
+    if (err instanceof MalformedMessageError) {
+      await f.refuse(WireError.malformed, err.message).catch(() => undefined);
+      return;
+    }
+    if (err instanceof RefusedError) {
+      await f.refuse(err.wireCode, err.message).catch(() => undefined);
+      return;
+    }
+    stream.abort(err instanceof Error ? err : new Error(String(err)));
+  }
+}

@@ -1,0 +1,75 @@
+// Heads: the owner's list of live snapshots, signed with its peer key (Ed25519), numbered, and
+// chained by the SHA-256 of the previous head. Friends keep the newest and refuse older ones; a
+// restoring owner takes the newest valid head across friends and reports friends that lag.
+import { createHash } from 'node:crypto';
+import type { PrivateKey, PublicKey } from '@libp2p/interface';
+import { canonicalHead, type Head, type SignedHead } from '../../../protocol/mesh.js';
+import { open, seal } from '../crypto/aead.js';
+import type { Repository } from '../repo/repository.js';
+import { CorruptionError } from '../util/errors.js';
+import type { Friendship } from './friends.js';
+
+const FRIENDS_AD = Buffer.from('cairn/v1/head-friends');
+
+export type FriendRecord = Pick<Friendship, 'peerId' | 'name' | 'addrs' | 'grantToPeer' | 'grantFromPeer' | 'createdAt'>;
+
+export function headHash(h: Head): string {
+  return createHash('sha256').update(canonicalHead(h)).digest('hex');
+}
+
+export async function signHead(key: PrivateKey, head: Head): Promise<SignedHead> {
+  const sig = await key.sign(canonicalHead(head));
+  return { head, signature: Buffer.from(sig).toString('base64') };
+}
+
+export async function verifyHead(pub: PublicKey, s: SignedHead): Promise<boolean> {
+  try {
+    return await pub.verify(canonicalHead(s.head), Buffer.from(s.signature, 'base64'));
+  } catch {
+    return false;
+  }
+}
+
+export async function currentHead(repo: Repository): Promise<SignedHead | undefined> {
+  const v = await repo.state.meta.get('head');
+  return v === undefined ? undefined : (JSON.parse(v) as SignedHead);
+}
+
+export async function saveHead(repo: Repository, s: SignedHead): Promise<void> {
+  await repo.db.batch([{ type: 'put', sublevel: repo.state.meta, key: 'head', value: JSON.stringify(s) }], { sync: true } as object);
+}
+
+export function sealFriends(repo: Repository, friends: Friendship[]): string {
+  const records: FriendRecord[] = friends.map(({ peerId, name, addrs, grantToPeer, grantFromPeer, createdAt }) => ({ peerId, name, addrs, grantToPeer, grantFromPeer, createdAt }));
+  return seal(repo.keys.meta, Buffer.from(JSON.stringify(records)), FRIENDS_AD).toString('base64');
+}
+
+export function openFriends(repo: Repository, head: Head): FriendRecord[] {
+  const plain = open(repo.keys.meta, Buffer.from(head.sealedFriends, 'base64'), FRIENDS_AD);
+  if (!plain) throw new CorruptionError('the head\'s friend list does not decrypt with this repository\'s key');
+  return JSON.parse(plain.toString('utf8')) as FriendRecord[];
+}
+
+/** A new head when the snapshot list or the friends changed since `prev`; else `prev`. */
+export async function nextHead(repo: Repository, key: PrivateKey, friends: Friendship[], now: Date): Promise<{ head: SignedHead; changed: boolean }> {
+  const prev = await currentHead(repo);
+  const snapshots = (await repo.listSnapshots()).map((s) => s.id).sort();
+  const friendIds = friends.map((f) => `${f.peerId}:${f.grantFromPeer}:${f.grantToPeer}`).sort();
+  const prevFriends = prev ? openFriends(repo, prev.head).map((f) => `${f.peerId}:${f.grantFromPeer}:${f.grantToPeer}`).sort() : [];
+  if (prev && JSON.stringify(prev.head.snapshots) === JSON.stringify(snapshots) && JSON.stringify(prevFriends) === JSON.stringify(friendIds)) {
+    return { head: prev, changed: false };
+  }
+  const head: Head = {
+    version: 1,
+    repoId: repo.config.repoId,
+    seq: (prev?.head.seq ?? 0) + 1,
+    prev: prev ? headHash(prev.head) : null,
+    time: now.toISOString(),
+    snapshots,
+    chunker: repo.config.chunker,
+    sealedFriends: sealFriends(repo, friends),
+  };
+  const signed = await signHead(key, head);
+  await saveHead(repo, signed);
+  return { head: signed, changed: true };
+}

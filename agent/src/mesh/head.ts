@@ -1,0 +1,54 @@
+// /cairn/head/1.0.0: an owner stores its signed head at a friend ("put") or asks for the newest the
+// friend keeps ("get"). The friend verifies the signature with the owner's PeerId (Ed25519 public
+// key) and refuses a head whose sequence number is lower than one it already has.
+import type { Connection, PeerId, Stream } from '@libp2p/interface';
+import { parseHeadRequest, parseSignedHead, PROTOCOLS, WireError, type HeadResponse, type SignedHead } from '../../../protocol/mesh.js';
+import type { MeshContext } from './context.js';
+import { Frames, RefusedError, serve } from './framing.js';
+import { verifyHead } from './head-chain.js';
+
+export function headHandler(ctx: MeshContext) {
+  return async (stream: Stream, connection: Connection) =>
+    serve(stream, async (f) => {
+      const remote = connection.remotePeer;
+      if (!(await ctx.book.get(remote.toString()))) throw new RefusedError(WireError.notFriend, 'not a friend of this agent');
+      const req = parseHeadRequest(await f.readJson());
+      const storedJson = await ctx.book.friendHead(remote.toString());
+      const stored = storedJson ? (JSON.parse(storedJson) as SignedHead) : null;
+      if (req.op === 'get') {
+        const reply: HeadResponse = { ok: true, head: stored };
+        await f.writeJson(reply);
+        return;
+      }
+      if (!remote.publicKey || !(await verifyHead(remote.publicKey, req.head))) throw new RefusedError(WireError.badSignature, 'head signature does not verify with your peer key');
+      if (stored && req.head.head.seq < stored.head.seq) {
+        throw new RefusedError(WireError.staleHead, `head seq ${req.head.head.seq} is older than seq ${stored.head.seq} already kept here`);
+      }
+      if (stored && req.head.head.seq === stored.head.seq && JSON.stringify(req.head) !== storedJson) {
+        throw new RefusedError(WireError.staleHead, `a different head with seq ${stored.head.seq} is already kept here`);
+      }
+      await ctx.book.putFriendHead(remote.toString(), JSON.stringify(req.head));
+      const reply: HeadResponse = { ok: true, head: req.head };
+      await f.writeJson(reply);
+    });
+}
+
+async function headRequest(ctx: MeshContext, peer: PeerId, body: unknown): Promise<SignedHead | null> {
+  const stream = await ctx.node.dialProtocol(peer, PROTOCOLS.head, { signal: AbortSignal.timeout(15_000) });
+  const f = new Frames(stream);
+  try {
+    await f.writeJson(body);
+    const reply = await f.readReply<HeadResponse>();
+    return reply.head === null ? null : parseSignedHead(reply.head);
+  } finally {
+    await stream.close().catch(() => undefined);
+  }
+}
+
+export async function putHead(ctx: MeshContext, peer: PeerId, head: SignedHead): Promise<void> {
+  await headRequest(ctx, peer, { op: 'put', head });
+}
+
+export async function getHead(ctx: MeshContext, peer: PeerId): Promise<SignedHead | null> {
+  return headRequest(ctx, peer, { op: 'get' });
+}

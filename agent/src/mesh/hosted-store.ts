@@ -1,0 +1,95 @@
+// Packs we hold for friends: $CAIRN_HOME/hosted/<friend PeerId>/XX/<pack ID>, opaque to us.
+// Space is reserved before a pack is accepted: the friend's grant and a free-disk floor both bound
+// it, so a friend can never make us store more than we granted or fill our disk.
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdir, open, rename, rm, statfs } from 'node:fs/promises';
+import { join } from 'node:path';
+import { LocalPackStore } from '../store/local-pack-store.js';
+import { fsyncDir, TEMP_PREFIX } from '../util/fsx.js';
+import { WireError } from '../../../protocol/mesh.js';
+import { RefusedError } from './framing.js';
+import type { FriendBook } from './friends.js';
+
+export class HostedStore {
+  readonly dir: string;
+  private readonly book: FriendBook;
+  private readonly floorBytes: number;
+  private readonly reserved = new Map<string, number>();
+  private readonly stores = new Map<string, LocalPackStore>();
+
+  constructor(dir: string, book: FriendBook, floorBytes: number) {
+    this.dir = dir;
+    this.book = book;
+    this.floorBytes = floorBytes;
+  }
+
+  async storeFor(peerId: string): Promise<LocalPackStore> {
+    let s = this.stores.get(peerId);
+    if (!s) {
+      s = new LocalPackStore(join(this.dir, peerId));
+      await s.open();
+      this.stores.set(peerId, s);
+    }
+    return s;
+  }
+
+  /** Reserves room for a pack or refuses with E_QUOTA / E_DISK_FLOOR. Returns a release function. */
+  async reserve(peerId: string, grantBytes: number, size: number): Promise<() => void> {
+    const used = (await this.book.hostedBytes(peerId)) + (this.reserved.get(peerId) ?? 0);
+    if (used + size > grantBytes) {
+      throw new RefusedError(WireError.quota, `over quota: storing ${size} more bytes would make ${used + size} of the ${grantBytes} bytes granted`);
+    }
+    await mkdir(this.dir, { recursive: true, mode: 0o700 });
+    const fs = await statfs(this.dir);
+    const free = fs.bavail * fs.bsize;
+    if (free - size < this.floorBytes) {
+      throw new RefusedError(WireError.diskFloor, `disk nearly full: ${free} bytes free, keeping at least ${this.floorBytes} free`);
+    }
+    this.reserved.set(peerId, (this.reserved.get(peerId) ?? 0) + size);
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      this.reserved.set(peerId, (this.reserved.get(peerId) ?? 0) - size);
+    };
+  }
+
+  /**
+   * Writes a pack from `frames`, verifying that its bytes hash to its name and have the announced
+   * size; only then is it renamed into place and recorded.
+   */
+  async receive(peerId: string, packId: string, size: number, frames: () => Promise<Uint8Array>): Promise<void> {
+    const store = await this.storeFor(peerId);
+    const final = store.path(packId);
+    await mkdir(join(final, '..'), { recursive: true, mode: 0o700 });
+    const tmp = join(final, '..', `${TEMP_PREFIX}${packId}-${randomBytes(4).toString('hex')}`);
+    const fh = await open(tmp, 'wx', 0o600);
+    const hash = createHash('sha256');
+    let got = 0;
+    try {
+      while (got < size) {
+        const chunk = await frames();
+        if (chunk.length === 0 || got + chunk.length > size) throw new RefusedError(WireError.badPack, `pack ${packId}: more bytes than announced (${size})`);
+        hash.update(chunk);
+        let off = 0;
+        while (off < chunk.length) off += (await fh.write(chunk, off, chunk.length - off)).bytesWritten;
+        got += chunk.length;
+      }
+      if (hash.digest('hex') !== packId) throw new RefusedError(WireError.badPack, `pack ${packId}: bytes do not hash to the pack ID`);
+      await fh.sync();
+      await fh.close();
+      await rename(tmp, final);
+      await fsyncDir(join(final, '..'));
+    } catch (err) {
+      await fh.close().catch(() => undefined);
+      await rm(tmp, { force: true });
+      throw err;
+    }
+    await this.book.addHosted(peerId, packId, size);
+  }
+
+  async remove(peerId: string, packId: string): Promise<void> {
+    await (await this.storeFor(peerId)).delete(packId);
+    await this.book.removeHosted(peerId, packId);
+  }
+}

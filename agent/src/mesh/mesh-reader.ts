@@ -1,0 +1,118 @@
+// Reading packs when friends hold copies: the local store first; a pack missing locally (or found
+// damaged) is fetched from a friend that holds it, verified (SHA-256 = pack ID) and kept locally.
+// A friend serving damaged or no bytes is reported and the next holder is tried.
+import { sha256Hex } from '../crypto/ids.js';
+import type { LocalPackStore } from '../store/local-pack-store.js';
+import { PackMissingError, type PackInfo, type PackStore } from '../store/pack-store.js';
+import { CorruptionError, errorMessage } from '../util/errors.js';
+
+export interface PackFetcher {
+  /** Friends to try for a pack, best first. */
+  holdersOf(packId: string): Promise<Array<{ peerId: string; name: string }>>;
+  fetch(peerId: string, packId: string): Promise<Buffer>;
+  report(peerId: string, problem: string, packId: string): Promise<void>;
+}
+
+export class MeshPackReader implements PackStore {
+  /** Packs fetched per friend name during this reader's life. */
+  readonly fetched = new Map<string, number>();
+  private readonly local: LocalPackStore;
+  private readonly fetcher: PackFetcher;
+  private readonly inFlight = new Map<string, Promise<void>>();
+
+  constructor(local: LocalPackStore, fetcher: PackFetcher) {
+    this.local = local;
+    this.fetcher = fetcher;
+  }
+
+  /** Makes a verified copy of the pack local, from the first friend that has an intact one. */
+  async fetchFromFriends(packId: string, skip: Set<string> = new Set()): Promise<void> {
+    let p = this.inFlight.get(packId);
+    if (!p) {
+      p = this.doFetch(packId, skip).finally(() => this.inFlight.delete(packId));
+      this.inFlight.set(packId, p);
+    }
+    return p;
+  }
+
+  private async doFetch(packId: string, skip: Set<string>): Promise<void> {
+    const tried: string[] = [];
+    for (const { peerId, name } of await this.fetcher.holdersOf(packId)) {
+      if (skip.has(peerId)) continue;
+      tried.push(name);
+      let bytes: Buffer;
+      try {
+        bytes = await this.fetcher.fetch(peerId, packId);
+      } catch (err) {
+        await this.fetcher.report(peerId, `could not serve pack ${packId}: ${errorMessage(err)}`, packId);
+        continue;
+      }
+      if (sha256Hex(bytes) !== packId) {
+        await this.fetcher.report(peerId, `served a damaged copy of pack ${packId} (SHA-256 mismatch)`, packId);
+        continue;
+      }
+      await this.local.delete(packId);
+      await this.local.put(packId, [bytes]);
+      this.fetched.set(name, (this.fetched.get(name) ?? 0) + 1);
+      return;
+    }
+    throw new CorruptionError(`pack ${packId} is missing locally and no friend has an intact copy${tried.length ? ` (tried ${tried.join(', ')})` : ' (no friend holds it)'}`, packId);
+  }
+
+  /** Fetches many packs at once, spreading them over the friends that hold them. */
+  async prefetch(packIds: string[], concurrency: number): Promise<string[]> {
+    const missing: string[] = [];
+    for (const id of packIds) if (!(await this.local.stat(id))) missing.push(id);
+    const errors: string[] = [];
+    let next = 0;
+    const worker = async () => {
+      while (next < missing.length) {
+        const id = missing[next++] as string;
+        await this.fetchFromFriends(id).catch((err: unknown) => errors.push(errorMessage(err)));
+      }
+    };
+    await Promise.all(Array.from({ length: Math.max(1, concurrency) }, worker));
+    return errors;
+  }
+
+  async getRange(id: string, offset: number, length: number): Promise<Buffer> {
+    try {
+      return await this.local.getRange(id, offset, length);
+    } catch (err) {
+      if (!(err instanceof CorruptionError)) throw err;
+      await this.fetchFromFriends(id);
+      return this.local.getRange(id, offset, length);
+    }
+  }
+
+  async get(id: string): Promise<Buffer> {
+    try {
+      return await this.local.get(id);
+    } catch (err) {
+      if (!(err instanceof PackMissingError)) throw err;
+      await this.fetchFromFriends(id);
+      return this.local.get(id);
+    }
+  }
+
+  /** A local copy failed verification: replace it from a friend. */
+  async refetch(id: string): Promise<void> {
+    await this.fetchFromFriends(id);
+  }
+
+  put(id: string, parts: Uint8Array[]): Promise<void> {
+    return this.local.put(id, parts);
+  }
+
+  stat(id: string): Promise<PackInfo | undefined> {
+    return this.local.stat(id);
+  }
+
+  list(): AsyncIterable<PackInfo> {
+    return this.local.list();
+  }
+
+  delete(id: string): Promise<void> {
+    return this.local.delete(id);
+  }
+}

@@ -1,0 +1,218 @@
+// The friend mesh as one service: the libp2p node, its protocol handlers, the friend book, packs
+// held for friends, and the owner-side operations (invite, pair, peers, replicate).
+import { randomBytes } from 'node:crypto';
+import { join } from 'node:path';
+import { KEEP_ALIVE, type Libp2p, type PeerId } from '@libp2p/interface';
+import { peerIdFromString } from '@libp2p/peer-id';
+import { multiaddr } from '@multiformats/multiaddr';
+import type { InviteResult, PairResult, PeerListing, PeersResult, ReplicateResult } from '../../../protocol/api.js';
+import { decodeInvite, encodeInvite, INVITE_SECRET_BYTES, InviteFormatError, inviteId } from '../../../protocol/invite.js';
+import { PROTOCOLS } from '../../../protocol/mesh.js';
+import type { Repository } from '../repo/repository.js';
+import type { Clock } from '../util/clock.js';
+import { UsageError } from '../util/errors.js';
+import type { MeshContext } from './context.js';
+import { FriendBook } from './friends.js';
+import { headHandler } from './head.js';
+import { HostedStore } from './hosted-store.js';
+import { MeshPackReader } from './mesh-reader.js';
+import { createMeshNode, peerKeyFromSeed } from './node.js';
+import { getPack, packGetHandler } from './pack-get.js';
+import { packListHandler } from './pack-list.js';
+import { packPutHandler } from './pack-put.js';
+import { pairHandler, pairWith } from './pair.js';
+import { replicateOnce } from './replicator.js';
+
+export interface MeshOptions {
+  listen: string[];
+  name: string;
+  replicas: number;
+  /** Keep at least this many bytes free on the disk holding friends' packs. */
+  diskFloorBytes: number;
+  clock: Clock;
+}
+
+const MAX_INBOUND_STREAMS = 32;
+
+export class Mesh {
+  readonly ctx: MeshContext;
+  readonly book: FriendBook;
+  readonly reader: MeshPackReader;
+  private readonly repo: Repository;
+  private readonly opts: MeshOptions;
+  private readonly friendIds = new Set<string>();
+  private openInvites = 0;
+  private readonly fetchLoad = new Map<string, number>();
+
+  private constructor(repo: Repository, opts: MeshOptions, ctx: MeshContext, book: FriendBook) {
+    this.repo = repo;
+    this.opts = opts;
+    this.ctx = ctx;
+    this.book = book;
+    this.reader = new MeshPackReader(repo.store, {
+      holdersOf: (packId) => this.holdersOf(packId),
+      fetch: async (peerId, packId) => {
+        this.fetchLoad.set(peerId, (this.fetchLoad.get(peerId) ?? 0) + 1);
+        try {
+          return await getPack(this.ctx, peerIdFromString(peerId), packId);
+        } finally {
+          this.fetchLoad.set(peerId, (this.fetchLoad.get(peerId) ?? 1) - 1);
+        }
+      },
+      report: async (peerId, problem, packId) => {
+        await this.book.addProblem(peerId, problem);
+        await this.book.removeReplica(packId, peerId);
+        process.stderr.write(`warning: friend ${(await this.book.get(peerId))?.name ?? peerId} ${problem}\n`);
+      },
+    });
+  }
+
+  static async start(repo: Repository, opts: MeshOptions): Promise<Mesh> {
+    const book = new FriendBook(repo.state);
+    const privateKey = await peerKeyFromSeed(repo.keys.sign);
+    let mesh: Mesh | undefined;
+    const node: Libp2p = await createMeshNode({ privateKey, listen: opts.listen, admit: (peer: PeerId) => mesh?.admits(peer) ?? false });
+    const ctx: MeshContext = {
+      node,
+      privateKey,
+      book,
+      hosted: new HostedStore(join(repo.paths.home, 'hosted'), book, opts.diskFloorBytes),
+      clock: opts.clock,
+      name: opts.name,
+      onFriend: async (peerId) => mesh?.welcome(peerId),
+    };
+    mesh = new Mesh(repo, opts, ctx, book);
+    for (const f of await book.list()) mesh.friendIds.add(f.peerId);
+    mesh.openInvites = (await book.openInvites(opts.clock.now() / 1000)).length;
+    const handlerOpts = { maxInboundStreams: MAX_INBOUND_STREAMS };
+    await node.handle(PROTOCOLS.pair, pairHandler(ctx), handlerOpts);
+    await node.handle(PROTOCOLS.packPut, packPutHandler(ctx), handlerOpts);
+    await node.handle(PROTOCOLS.packGet, packGetHandler(ctx), handlerOpts);
+    await node.handle(PROTOCOLS.packList, packListHandler(ctx), handlerOpts);
+    await node.handle(PROTOCOLS.head, headHandler(ctx), handlerOpts);
+    node.addEventListener('peer:connect', (evt) => {
+      const id = evt.detail.toString();
+      if (mesh?.friendIds.has(id)) void book.update(id, (f) => (f.lastSeen = new Date(opts.clock.now()).toISOString())).catch(() => undefined);
+    });
+    repo.reader = mesh.reader;
+    for (const f of await book.list()) await mesh.remember(f.peerId, f.addrs);
+    return mesh;
+  }
+
+  async stop(): Promise<void> {
+    this.repo.reader = this.repo.store;
+    await this.ctx.node.stop();
+  }
+
+  get peerId(): string {
+    return this.ctx.node.peerId.toString();
+  }
+
+  /** Addresses friends can dial (listening on 0.0.0.0 expands to every interface). */
+  addresses(): string[] {
+    return this.ctx.node.getMultiaddrs().map((a) => a.toString().replace(/\/p2p\/[^/]+$/, ''));
+  }
+
+  admits(peer: PeerId): boolean {
+    if (this.friendIds.has(peer.toString())) return true;
+    return this.openInvites > 0;
+  }
+
+  private async remember(peerId: string, addrs: string[]): Promise<void> {
+    const valid = addrs.flatMap((a) => {
+      try {
+        return [multiaddr(a)];
+      } catch {
+        return [];
+      }
+    });
+    await this.ctx.node.peerStore.merge(peerIdFromString(peerId), { multiaddrs: valid, tags: { [KEEP_ALIVE]: { value: 1 } } });
+  }
+
+  private async welcome(peerId: string): Promise<void> {
+    this.friendIds.add(peerId);
+    this.openInvites = (await this.book.openInvites(this.opts.clock.now() / 1000)).length;
+    const f = await this.book.get(peerId);
+    if (f) await this.remember(peerId, f.addrs);
+  }
+
+  isOnline(peerId: string): boolean {
+    return this.ctx.node.getConnections(peerIdFromString(peerId)).length > 0;
+  }
+
+  private async holdersOf(packId: string): Promise<Array<{ peerId: string; name: string }>> {
+    const recorded = await this.book.holders(packId);
+    const friends = await this.book.list();
+    const byId = new Map(friends.map((f) => [f.peerId, f]));
+    const ids = recorded.length > 0 ? recorded.filter((id) => byId.has(id)) : friends.map((f) => f.peerId);
+    // least busy first, so a restore spreads over every friend that holds copies
+    ids.sort((a, b) => (this.fetchLoad.get(a) ?? 0) - (this.fetchLoad.get(b) ?? 0) || Number(this.isOnline(b)) - Number(this.isOnline(a)));
+    return ids.map((id) => ({ peerId: id, name: byId.get(id)?.name ?? id }));
+  }
+
+  async invite(quotaBytes: number, expiresInMs: number): Promise<InviteResult> {
+    const secret = randomBytes(INVITE_SECRET_BYTES).toString('hex');
+    const expiresAt = Math.floor((this.opts.clock.now() + expiresInMs) / 1000);
+    await this.book.putInvite({ id: inviteId(secret), secret, expiresAt, quotaBytes, failures: 0, used: false });
+    this.openInvites += 1;
+    const code = encodeInvite({ peerId: this.peerId, addrs: this.addresses(), expiresAt, quotaBytes, secret });
+    return { code, expiresAt: new Date(expiresAt * 1000).toISOString(), quotaBytes };
+  }
+
+  async pair(code: string, quotaBytes: number): Promise<PairResult> {
+    let invite;
+    try {
+      invite = decodeInvite(code);
+    } catch (err) {
+      if (err instanceof InviteFormatError) throw new UsageError(err.message, 'E_INVITE_FORMAT');
+      throw err;
+    }
+    if (invite.peerId === this.peerId) throw new UsageError('this invite was made by this agent: give it to a friend', 'E_INVITE_SELF');
+    const accept = await pairWith(this.ctx, invite, quotaBytes);
+    const now = new Date(this.opts.clock.now()).toISOString();
+    const existing = await this.book.get(invite.peerId);
+    await this.book.put({
+      peerId: invite.peerId,
+      name: accept.name.slice(0, 64) || invite.peerId.slice(-8),
+      addrs: invite.addrs,
+      grantToPeer: existing && accept.known ? existing.grantToPeer : quotaBytes,
+      grantFromPeer: accept.grantBytes,
+      createdAt: existing?.createdAt ?? now,
+      lastSeen: now,
+      shortfall: null,
+      problems: existing?.problems ?? [],
+    });
+    await this.welcome(invite.peerId);
+    const f = await this.book.get(invite.peerId);
+    return { peerId: invite.peerId, name: f?.name ?? '', grantToPeer: f?.grantToPeer ?? 0, grantFromPeer: f?.grantFromPeer ?? 0 };
+  }
+
+  async peers(): Promise<PeersResult> {
+    const { bytesAt, packsAt } = await this.book.replicaMap();
+    const out: PeerListing[] = [];
+    for (const f of await this.book.list()) {
+      const online = this.isOnline(f.peerId);
+      const recent = f.problems.slice(-3);
+      out.push({
+        name: f.name,
+        peerId: f.peerId,
+        addresses: f.addrs,
+        online,
+        lastSeen: f.lastSeen,
+        storedForPeerBytes: await this.book.hostedBytes(f.peerId),
+        grantToPeer: f.grantToPeer,
+        storedAtPeerBytes: bytesAt.get(f.peerId) ?? 0,
+        grantFromPeer: f.grantFromPeer,
+        packsAtPeer: packsAt.get(f.peerId) ?? 0,
+        health: recent.length > 0 ? 'degraded' : f.lastSeen ? 'ok' : 'unknown',
+        shortfall: f.shortfall,
+        problems: recent,
+      });
+    }
+    return out;
+  }
+
+  async replicate(): Promise<ReplicateResult> {
+    return replicateOnce(this.ctx, this.repo, this.opts.replicas);
+  }
+}

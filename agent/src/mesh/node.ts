@@ -1,0 +1,33 @@
+// The libp2p node: TCP + Noise + Yamux, a stable identity, and a gater that admits only friends
+// (and strangers only while an invite is open, for the pairing protocol alone; every other
+// handler checks friendship itself).
+import { noise } from '@chainsafe/libp2p-noise';
+import { yamux } from '@chainsafe/libp2p-yamux';
+import { generateKeyPairFromSeed } from '@libp2p/crypto/keys';
+import { identify } from '@libp2p/identify';
+import type { Libp2p, PeerId, PrivateKey } from '@libp2p/interface';
+import { tcp } from '@libp2p/tcp';
+import { createLibp2p } from 'libp2p';
+
+export const DEFAULT_LISTEN = '/ip4/0.0.0.0/tcp/4001';
+
+/** The agent's peer key, derived from the repository's signing seed: a recovered host keeps its PeerId. */
+export async function peerKeyFromSeed(seed: Buffer): Promise<PrivateKey> {
+  return generateKeyPairFromSeed('Ed25519', seed);
+}
+
+export async function createMeshNode(opts: { privateKey: PrivateKey; listen: string[]; admit: (peer: PeerId) => boolean }): Promise<Libp2p> {
+  return createLibp2p({
+    privateKey: opts.privateKey,
+    addresses: { listen: opts.listen },
+    transports: [tcp()],
+    connectionEncrypters: [noise()],
+    streamMuxers: [yamux()],
+    services: { identify: identify() },
+    connectionGater: {
+      denyInboundEncryptedConnection: (peer) => !opts.admit(peer),
+      // loopback and private addresses are where friends on a LAN live
+      denyDialMultiaddr: () => false,
+    },
+  });
+}

@@ -1,0 +1,49 @@
+// /cairn/pack-put/1.0.0: an owner pushes one pack to a friend. The friend checks friendship,
+// reserves space (grant and free-disk floor) before reading any pack byte, verifies the bytes hash
+// to the pack ID, and only then stores and records it.
+import type { Connection, PeerId, Stream } from '@libp2p/interface';
+import { PACK_FRAME_BYTES, parsePackPutRequest, PROTOCOLS, WireError, type PackPutDone, type PackPutReady, type PackPutRequest } from '../../../protocol/mesh.js';
+import type { MeshContext } from './context.js';
+import { Frames, RefusedError, serve } from './framing.js';
+
+export function packPutHandler(ctx: MeshContext) {
+  return async (stream: Stream, connection: Connection) =>
+    serve(stream, async (f) => {
+      const remote = connection.remotePeer.toString();
+      const friend = await ctx.book.get(remote);
+      if (!friend) throw new RefusedError(WireError.notFriend, 'not a friend of this agent');
+      const req = parsePackPutRequest(await f.readJson());
+      if (await ctx.book.hasHosted(remote, req.packId)) {
+        const have: PackPutReady = { ok: true, have: true };
+        await f.writeJson(have);
+        return;
+      }
+      const release = await ctx.hosted.reserve(remote, friend.grantToPeer, req.sizeBytes);
+      try {
+        const ready: PackPutReady = { ok: true, have: false };
+        await f.writeJson(ready);
+        await ctx.hosted.receive(remote, req.packId, req.sizeBytes, () => f.readBytes());
+      } finally {
+        release();
+      }
+      const done: PackPutDone = { ok: true, storedBytes: req.sizeBytes };
+      await f.writeJson(done);
+    });
+}
+
+/** Pushes a pack; resolves 'stored' or 'had', or throws RefusedError (quota, disk floor, ...). */
+export async function putPack(ctx: MeshContext, peer: PeerId, packId: string, bytes: Buffer): Promise<'stored' | 'had'> {
+  const stream = await ctx.node.dialProtocol(peer, PROTOCOLS.packPut, { signal: AbortSignal.timeout(15_000) });
+  const f = new Frames(stream);
+  try {
+    const req: PackPutRequest = { packId, sizeBytes: bytes.length };
+    await f.writeJson(req);
+    const ready = await f.readReply<PackPutReady>();
+    if (ready.have) return 'had';
+    for (let off = 0; off < bytes.length; off += PACK_FRAME_BYTES) await f.writeBytes(bytes.subarray(off, off + PACK_FRAME_BYTES));
+    await f.readReply<PackPutDone>();
+    return 'stored';
+  } finally {
+    await stream.close().catch(() => undefined);
+  }
+}

@@ -1,0 +1,88 @@
+// Replication: every pack of ours should live at `replicas` friends (capped by the number of
+// friends). Packs go one at a time to the friend with the most unused grant; a refusal (over
+// quota, disk floor) is recorded as that friend's shortfall and the next friend is tried. Each
+// push is atomic at the friend, so an interrupted round simply resumes with the next one. After
+// the packs, the signed head goes to every friend.
+import { peerIdFromString } from '@libp2p/peer-id';
+import type { ReplicateResult } from '../../../protocol/api.js';
+import type { Repository } from '../repo/repository.js';
+import { errorMessage } from '../util/errors.js';
+import type { MeshContext } from './context.js';
+import { RefusedError } from './framing.js';
+import { nextHead } from './head-chain.js';
+import { putHead } from './head.js';
+import { putPack } from './pack-put.js';
+
+export const DEFAULT_REPLICAS = 2;
+
+export async function replicateOnce(ctx: MeshContext, repo: Repository, replicas: number): Promise<ReplicateResult> {
+  const friends = await ctx.book.list();
+  const wanted = Math.min(replicas, friends.length);
+  const problems: string[] = [];
+  const packIds = new Set<string>();
+  for (const [, e] of repo.index.all()) packIds.add(e.packId);
+  const { byPack, bytesAt } = await ctx.book.replicaMap();
+  const unreachable = new Set<string>();
+  const full = new Set<string>();
+  let pushed = 0;
+  let pushedBytes = 0;
+  let under = 0;
+  for (const packId of [...packIds].sort()) {
+    const holders = byPack.get(packId) ?? new Set<string>();
+    if (holders.size >= wanted) continue;
+    const info = await repo.store.stat(packId);
+    if (!info) {
+      if (holders.size === 0) problems.push(`pack ${packId} is neither local nor at any friend`);
+      under += 1;
+      continue;
+    }
+    const candidates = friends
+      .filter((f) => !holders.has(f.peerId) && !unreachable.has(f.peerId) && !full.has(f.peerId))
+      .sort((a, b) => b.grantFromPeer - (bytesAt.get(b.peerId) ?? 0) - (a.grantFromPeer - (bytesAt.get(a.peerId) ?? 0)));
+    let bytes: Buffer | undefined;
+    for (const f of candidates) {
+      if (holders.size >= wanted) break;
+      if ((bytesAt.get(f.peerId) ?? 0) + info.sizeBytes > f.grantFromPeer) {
+        await ctx.book.update(f.peerId, (x) => (x.shortfall = `our packs need more than the ${f.grantFromPeer} bytes ${f.name} granted`));
+        full.add(f.peerId);
+        continue;
+      }
+      bytes ??= await repo.store.get(packId);
+      try {
+        const r = await putPack(ctx, peerIdFromString(f.peerId), packId, bytes);
+        await ctx.book.addReplica(packId, f.peerId, info.sizeBytes);
+        holders.add(f.peerId);
+        bytesAt.set(f.peerId, (bytesAt.get(f.peerId) ?? 0) + info.sizeBytes);
+        if (r === 'stored') {
+          pushed += 1;
+          pushedBytes += info.sizeBytes;
+        }
+        await ctx.book.update(f.peerId, (x) => {
+          x.shortfall = null;
+          x.lastSeen = new Date(ctx.clock.now()).toISOString();
+        });
+      } catch (err) {
+        if (err instanceof RefusedError) {
+          full.add(f.peerId);
+          await ctx.book.update(f.peerId, (x) => (x.shortfall = `${err.wireCode}: ${err.message}`));
+          problems.push(`${f.name} refused pack ${packId.slice(0, 12)}: ${err.message}`);
+        } else {
+          unreachable.add(f.peerId);
+          problems.push(`${f.name} is unreachable: ${errorMessage(err)}`);
+        }
+      }
+    }
+    if (holders.size < wanted) under += 1;
+  }
+  const { head } = await nextHead(repo, ctx.privateKey, friends, new Date(ctx.clock.now()));
+  for (const f of friends) {
+    if (unreachable.has(f.peerId)) continue;
+    try {
+      await putHead(ctx, peerIdFromString(f.peerId), head);
+    } catch (err) {
+      problems.push(`${f.name} did not take our head seq ${head.head.seq}: ${errorMessage(err)}`);
+      if (err instanceof RefusedError) await ctx.book.addProblem(f.peerId, `refused head seq ${head.head.seq}: ${err.message}`);
+    }
+  }
+  return { packs: packIds.size, underReplicated: under, wantedCopies: wanted, pushed, pushedBytes, headSeq: head.head.seq, problems };
+}

@@ -1,0 +1,208 @@
+// The friend mesh on the wire: protocol IDs, limits, messages and their runtime validation.
+// Every request and response is one length-prefixed JSON frame (unsigned varint length, then
+// UTF-8 JSON); pack bytes travel as raw length-prefixed frames of at most PACK_FRAME_BYTES.
+// See SPEC.md section 14.
+
+export const PROTOCOLS = {
+  pair: '/cairn/pair/1.0.0',
+  packPut: '/cairn/pack-put/1.0.0',
+  packGet: '/cairn/pack-get/1.0.0',
+  packList: '/cairn/pack-list/1.0.0',
+  head: '/cairn/head/1.0.0',
+} as const;
+
+/** Largest frame anyone may send; a longer length prefix resets the stream before allocation. */
+export const MAX_FRAME_BYTES = 1024 * 1024 + 1024;
+/** Pack bytes per data frame. */
+export const PACK_FRAME_BYTES = 1024 * 1024;
+/** Largest pack a friend accepts. */
+export const MAX_PACK_BYTES = 64 * 1024 * 1024;
+/** Largest JSON message (requests, responses, heads). */
+export const MAX_MESSAGE_BYTES = 256 * 1024;
+/** Pack IDs per pack-list response frame. */
+export const MAX_LIST_PAGE = 2000;
+export const MAX_NAME_CHARS = 64;
+export const STREAM_TIMEOUT_MS = 60_000;
+
+/** Wire error codes: a refused request answers `{ ok: false, code, message }`. */
+export const WireError = {
+  notFriend: 'E_NOT_FRIEND',
+  malformed: 'E_MALFORMED',
+  quota: 'E_QUOTA',
+  diskFloor: 'E_DISK_FLOOR',
+  badPack: 'E_BAD_PACK',
+  notFound: 'E_NOT_FOUND',
+  staleHead: 'E_STALE_HEAD',
+  badSignature: 'E_BAD_SIGNATURE',
+  inviteUnknown: 'E_INVITE_UNKNOWN',
+  inviteExpired: 'E_INVITE_EXPIRED',
+  inviteUsed: 'E_INVITE_USED',
+  inviteBadProof: 'E_INVITE_PROOF',
+  rateLimited: 'E_RATE_LIMITED',
+  internal: 'E_INTERNAL',
+} as const;
+export type WireErrorCode = (typeof WireError)[keyof typeof WireError];
+
+export interface WireRefusal {
+  ok: false;
+  code: WireErrorCode;
+  message: string;
+}
+
+export interface PairRequest {
+  inviteId: string;
+  /** HMAC-SHA256(secret, "cairn/v1/pair" || inviterPeerId || joinerPeerId), hex. */
+  proof: string;
+  name: string;
+  /** Bytes the joiner lets the inviter store. */
+  grantBytes: number;
+}
+export interface PairAccept {
+  ok: true;
+  name: string;
+  /** Bytes the inviter lets the joiner store. */
+  grantBytes: number;
+  /** True when the joiner was already a friend (a recovered host). */
+  known: boolean;
+}
+
+export interface PackPutRequest {
+  packId: string;
+  sizeBytes: number;
+}
+export interface PackPutReady {
+  ok: true;
+  /** The friend already holds this pack: send nothing. */
+  have: boolean;
+}
+export interface PackPutDone {
+  ok: true;
+  storedBytes: number;
+}
+
+export interface PackGetRequest {
+  packId: string;
+  /** Byte range; the whole pack when absent. */
+  offset?: number;
+  length?: number;
+}
+export interface PackGetReady {
+  ok: true;
+  sizeBytes: number;
+}
+
+export interface PackListRequest {
+  after?: string;
+}
+export interface PackListPage {
+  ok: true;
+  packs: Array<{ id: string; sizeBytes: number }>;
+  more: boolean;
+}
+
+export type HeadRequest = { op: 'get' } | { op: 'put'; head: SignedHead };
+export interface HeadResponse {
+  ok: true;
+  head: SignedHead | null;
+}
+
+/** The owner's signed, sequence-numbered, hash-chained list of live snapshots. */
+export interface Head {
+  version: 1;
+  repoId: string;
+  seq: number;
+  /** SHA-256 (hex) of the previous head's canonical bytes; null for seq 1. */
+  prev: string | null;
+  time: string;
+  snapshots: string[];
+  chunker: string;
+  /** The owner's friends, sealed with its metadata key (base64): only the owner can read it. */
+  sealedFriends: string;
+}
+export interface SignedHead {
+  head: Head;
+  /** Ed25519 signature (base64) by the owner's peer key over canonicalHead(head). */
+  signature: string;
+}
+
+// ---- validation -------------------------------------------------------------------------
+
+export class MalformedMessageError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'MalformedMessageError';
+  }
+}
+
+type Shape = Record<string, 'string' | 'number' | 'boolean' | 'object' | 'string?' | 'number?' | 'object?' | 'array'>;
+
+function check<T>(value: unknown, shape: Shape, what: string): T {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new MalformedMessageError(`${what}: not an object`);
+  const v = value as Record<string, unknown>;
+  for (const [key, type] of Object.entries(shape)) {
+    const optional = type.endsWith('?');
+    const t = type.replace('?', '');
+    const x = v[key];
+    if (x === undefined && optional) continue;
+    const ok = t === 'array' ? Array.isArray(x) : t === 'object' ? typeof x === 'object' && x !== null : typeof x === t;
+    if (!ok) throw new MalformedMessageError(`${what}: field ${key} must be ${t}`);
+    if (t === 'number' && (!Number.isSafeInteger(x) || (x as number) < 0)) throw new MalformedMessageError(`${what}: field ${key} must be a non-negative integer`);
+  }
+  return value as T;
+}
+
+const HEX64 = /^[0-9a-f]{64}$/;
+
+export function parsePairRequest(v: unknown): PairRequest {
+  const m = check<PairRequest>(v, { inviteId: 'string', proof: 'string', name: 'string', grantBytes: 'number' }, 'pair request');
+  if (!/^[0-9a-f]{32}$/.test(m.inviteId) || !HEX64.test(m.proof)) throw new MalformedMessageError('pair request: bad inviteId or proof');
+  if (m.name.length > MAX_NAME_CHARS) throw new MalformedMessageError('pair request: name too long');
+  return m;
+}
+
+export function parsePackPutRequest(v: unknown): PackPutRequest {
+  const m = check<PackPutRequest>(v, { packId: 'string', sizeBytes: 'number' }, 'pack-put request');
+  if (!HEX64.test(m.packId)) throw new MalformedMessageError('pack-put request: bad packId');
+  if (m.sizeBytes > MAX_PACK_BYTES) throw new MalformedMessageError(`pack-put request: pack of ${m.sizeBytes} bytes exceeds ${MAX_PACK_BYTES}`);
+  return m;
+}
+
+export function parsePackGetRequest(v: unknown): PackGetRequest {
+  const m = check<PackGetRequest>(v, { packId: 'string', offset: 'number?', length: 'number?' }, 'pack-get request');
+  if (!HEX64.test(m.packId)) throw new MalformedMessageError('pack-get request: bad packId');
+  if ((m.offset === undefined) !== (m.length === undefined)) throw new MalformedMessageError('pack-get request: offset and length go together');
+  if (m.length !== undefined && m.length > MAX_PACK_BYTES) throw new MalformedMessageError('pack-get request: range too long');
+  return m;
+}
+
+export function parsePackListRequest(v: unknown): PackListRequest {
+  const m = check<PackListRequest>(v, { after: 'string?' }, 'pack-list request');
+  if (m.after !== undefined && !HEX64.test(m.after)) throw new MalformedMessageError('pack-list request: bad cursor');
+  return m;
+}
+
+export function parseSignedHead(v: unknown): SignedHead {
+  const s = check<SignedHead>(v, { head: 'object', signature: 'string' }, 'signed head');
+  const h = check<Head>(s.head, { repoId: 'string', seq: 'number', time: 'string', snapshots: 'array', chunker: 'string', sealedFriends: 'string' }, 'head');
+  if (h.version !== 1) throw new MalformedMessageError('head: unknown version');
+  if (h.prev !== null && (typeof h.prev !== 'string' || !HEX64.test(h.prev))) throw new MalformedMessageError('head: bad prev');
+  if (!h.snapshots.every((x) => typeof x === 'string' && HEX64.test(x))) throw new MalformedMessageError('head: bad snapshot ID');
+  return s;
+}
+
+export function parseHeadRequest(v: unknown): HeadRequest {
+  const m = check<{ op: string }>(v, { op: 'string' }, 'head request');
+  if (m.op === 'get') return { op: 'get' };
+  if (m.op === 'put') return { op: 'put', head: parseSignedHead((v as { head: unknown }).head) };
+  throw new MalformedMessageError('head request: op must be get or put');
+}
+
+/** Canonical bytes of a head for signing and chaining: JSON with keys in a fixed order. */
+export function canonicalHead(h: Head): Buffer {
+  const ordered = { version: h.version, repoId: h.repoId, seq: h.seq, prev: h.prev, time: h.time, snapshots: h.snapshots, chunker: h.chunker, sealedFriends: h.sealedFriends };
+  return Buffer.from(JSON.stringify(ordered));
+}
+
+export function isRefusal(v: unknown): v is WireRefusal {
+  return typeof v === 'object' && v !== null && (v as { ok?: unknown }).ok === false && typeof (v as { code?: unknown }).code === 'string';
+}
