@@ -1,4 +1,4 @@
-// Invite codes: `cairn1-<base64url payload>-<checksum>`; the checksum is the first 4 bytes (hex) of
+// Invite codes: `cairn1.<base64url payload>.<checksum>` (base64url never contains a dot); the checksum is the first 4 bytes (hex) of
 // SHA-256 over the payload text, so a mistyped or altered code is refused before any dial.
 import { createHash } from 'node:crypto';
 
@@ -30,12 +30,12 @@ function checksum(payload: string): string {
 
 export function encodeInvite(inv: Invite): string {
   const payload = Buffer.from(JSON.stringify({ p: inv.peerId, a: inv.addrs, e: inv.expiresAt, q: inv.quotaBytes, s: inv.secret })).toString('base64url');
-  return `${INVITE_PREFIX}-${payload}-${checksum(payload)}`;
+  return `${INVITE_PREFIX}.${payload}.${checksum(payload)}`;
 }
 
 export function decodeInvite(code: string): Invite {
-  const parts = code.trim().split('-');
-  if (parts.length !== 3 || parts[0] !== INVITE_PREFIX) throw new InviteFormatError('not a Cairn invite code (it should start with "cairn1-")');
+  const parts = code.trim().split('.');
+  if (parts.length !== 3 || parts[0] !== INVITE_PREFIX) throw new InviteFormatError('not a Cairn invite code (it should look like cairn1.<letters>.<8 hex digits>)');
   const [, payload, sum] = parts as [string, string, string];
   if (checksum(payload) !== sum) throw new InviteFormatError('invite code is damaged or altered (checksum mismatch): copy it again');
   let raw: { p?: unknown; a?: unknown; e?: unknown; q?: unknown; s?: unknown };

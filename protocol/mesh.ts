@@ -22,6 +22,8 @@ export const MAX_MESSAGE_BYTES = 256 * 1024;
 /** Pack IDs per pack-list response frame. */
 export const MAX_LIST_PAGE = 2000;
 export const MAX_NAME_CHARS = 64;
+export const MAX_ADDRS = 16;
+export const MAX_ADDR_CHARS = 256;
 export const STREAM_TIMEOUT_MS = 60_000;
 
 /** Wire error codes: a refused request answers `{ ok: false, code, message }`. */
@@ -56,6 +58,8 @@ export interface PairRequest {
   name: string;
   /** Bytes the joiner lets the inviter store. */
   grantBytes: number;
+  /** Where the joiner listens (multiaddrs), so the inviter can dial it later. */
+  addrs: string[];
 }
 export interface PairAccept {
   ok: true;
@@ -154,7 +158,8 @@ function check<T>(value: unknown, shape: Shape, what: string): T {
 const HEX64 = /^[0-9a-f]{64}$/;
 
 export function parsePairRequest(v: unknown): PairRequest {
-  const m = check<PairRequest>(v, { inviteId: 'string', proof: 'string', name: 'string', grantBytes: 'number' }, 'pair request');
+  const m = check<PairRequest>(v, { inviteId: 'string', proof: 'string', name: 'string', grantBytes: 'number', addrs: 'array' }, 'pair request');
+  if (m.addrs.length > MAX_ADDRS || !m.addrs.every((a) => typeof a === 'string' && a.length <= MAX_ADDR_CHARS)) throw new MalformedMessageError('pair request: bad addrs');
   if (!/^[0-9a-f]{32}$/.test(m.inviteId) || !HEX64.test(m.proof)) throw new MalformedMessageError('pair request: bad inviteId or proof');
   if (m.name.length > MAX_NAME_CHARS) throw new MalformedMessageError('pair request: name too long');
   return m;

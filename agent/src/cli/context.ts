@@ -1,10 +1,15 @@
 // What every command gets: global options, and a way to run an operation: through the running
-// agent's API when one holds this home, else by opening the home directly.
+// agent's API when one holds this home, else by opening the home directly (starting a short-lived
+// mesh node when the operation needs friends).
 import { resolve } from 'node:path';
+import { DEFAULT_REPLICAS } from '../mesh/replicator.js';
+import { Mesh } from '../mesh/mesh.js';
 import { defaultHome } from '../repo/home.js';
 import { Repository } from '../repo/repository.js';
 import type { Services } from '../ops/services.js';
 import { systemClock, type Clock } from '../util/clock.js';
+import { UsageError } from '../util/errors.js';
+import { callOp, findAgent } from './agent-client.js';
 import { getPassphrase } from './passphrase.js';
 
 export interface GlobalOptions {
@@ -21,20 +26,45 @@ export interface Context {
   passphraseFile: string | undefined;
 }
 
+/** A mesh node started by a CLI command listens on an ephemeral loopback port. */
+const CLI_MESH_LISTEN = ['/ip4/127.0.0.1/tcp/0'];
+
 export function makeContext(opts: GlobalOptions): Context {
   return { home: opts.home ? resolve(opts.home) : defaultHome(), json: opts.json === true, clock: systemClock, passphraseFile: opts.passphraseFile };
 }
 
 export async function passphraseFor(ctx: Context, confirm = false): Promise<string> {
-  return getPassphrase({ ...(ctx.passphraseFile ? { passphraseFile: ctx.passphraseFile } : {}), confirm });
+  return getPassphrase({ home: ctx.home, ...(ctx.passphraseFile ? { passphraseFile: ctx.passphraseFile } : {}), confirm });
+}
+
+export interface LocalOptions {
+  /** Start a mesh node when the repository has friends (restore from friends). */
+  mesh?: boolean;
+  /** The operation only makes sense in the running agent. */
+  agentOnly?: string;
 }
 
 /** Opens the home directly for the duration of `fn`. */
-export async function withServices<T>(ctx: Context, fn: (svc: Services) => Promise<T>): Promise<T> {
+export async function withServices<T>(ctx: Context, fn: (svc: Services) => Promise<T>, opts: LocalOptions = {}): Promise<T> {
   const repo = await Repository.open(ctx.home, await passphraseFor(ctx));
+  let mesh: Mesh | undefined;
   try {
-    return await fn({ home: ctx.home, repo, clock: ctx.clock });
+    if (opts.mesh) {
+      let hasFriends = false;
+      for await (const _ of repo.state.friends.keys({ limit: 1 })) hasFriends = true;
+      if (hasFriends) mesh = await Mesh.start(repo, { listen: CLI_MESH_LISTEN, name: 'cli', replicas: DEFAULT_REPLICAS, diskFloorBytes: 0, clock: ctx.clock });
+    }
+    return await fn({ home: ctx.home, repo, clock: ctx.clock, ...(mesh ? { mesh } : {}) });
   } finally {
+    await mesh?.stop();
     await repo.close();
   }
+}
+
+/** Runs an operation in the running agent if there is one, else locally. */
+export async function runOp<A, R>(ctx: Context, name: string, args: A, local: (svc: Services) => Promise<R>, opts: LocalOptions = {}): Promise<R> {
+  const agent = await findAgent(ctx.home);
+  if (agent) return callOp<R>(agent, name, args);
+  if (opts.agentOnly) throw new UsageError(`${opts.agentOnly} needs the running agent: start it with "cairn agent" (or npm start)`, 'E_NO_AGENT');
+  return withServices(ctx, local, opts);
 }

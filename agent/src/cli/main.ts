@@ -9,6 +9,10 @@ import { diffCommand, lsCommand } from './commands/browse.js';
 import { exportCommand } from './commands/export.js';
 import { initCommand } from './commands/init.js';
 import { restoreCommand } from './commands/restore.js';
+import { AGENT_DEFAULTS, agentCommand, type AgentCliOptions } from './commands/agent.js';
+import { inviteCommand, pairCommand, peersCommand, replicateCommand } from './commands/friends.js';
+import { recoverCommand } from './commands/recover.js';
+import { DEFAULT_LISTEN } from '../mesh/node.js';
 import { snapshotsCommand } from './commands/snapshots.js';
 import { makeContext, type Context, type GlobalOptions } from './context.js';
 
@@ -67,6 +71,35 @@ common(program.command('export').description('write a snapshot (or PATH in it) a
 common(program.command('check').description('verify the repository structure; with --read-data, every byte'))
   .option('--read-data', 'read and verify every pack')
   .action(action((ctx, opts: { readData?: boolean }) => checkCommand(ctx, opts)));
+
+common(program.command('agent').description('run the agent: friend mesh, replication, local API'))
+  .option('--listen <multiaddr>', `libp2p listen address (repeatable; default ${DEFAULT_LISTEN})`, collect)
+  .option('--api <host:port>', 'local API address', AGENT_DEFAULTS.api)
+  .option('--name <name>', 'the name friends see (default: hostname)')
+  .option('--replicas <n>', 'copies of each pack at friends (capped by the number of friends)', AGENT_DEFAULTS.replicas)
+  .option('--disk-floor <size>', 'refuse friends\' packs when free disk would drop below this', AGENT_DEFAULTS.diskFloor)
+  .option('--replicate-every <duration>', 'replication interval', AGENT_DEFAULTS.replicateEvery)
+  .option('--init', 'create the repository on first start')
+  .action(action((ctx, opts: AgentCliOptions) => agentCommand(ctx, opts)));
+
+common(program.command('invite').description('make a one-time invite code for a friend (needs the running agent)'))
+  .option('--quota <size>', 'space offered to the friend', '10G')
+  .option('--expires <duration>', 'how long the code is valid', '24h')
+  .action(action((ctx, opts: { quota: string; expires: string }) => inviteCommand(ctx, opts)));
+
+common(program.command('pair').description('pair with a friend using their invite code').argument('<code>'))
+  .option('--quota <size>', 'space offered to the friend', '10G')
+  .action(action((ctx, code: string, opts: { quota: string }) => pairCommand(ctx, code, opts)));
+
+common(program.command('peers').description('list friends, their space both ways and their health')).action(action((ctx) => peersCommand(ctx)));
+
+common(program.command('replicate').description('push packs and the snapshot list to friends now'))
+  .option('--wait', 'return when every pack has its copies, or say why not')
+  .action(action((ctx, opts: { wait?: boolean }) => replicateCommand(ctx, opts)));
+
+common(program.command('recover').description('rebuild a lost host\'s home from a friend (recovery phrase from CAIRN_RECOVERY_PHRASE or a prompt)'))
+  .requiredOption('--invite <code>', 'an invite code from any friend of the lost host')
+  .action(action((ctx, opts: { invite: string }) => recoverCommand(ctx, opts)));
 
 function fail(err: unknown): void {
   if (err instanceof CommanderError) {

@@ -1,5 +1,7 @@
 // Where the passphrase comes from: CAIRN_PASSPHRASE, --passphrase-file, or a prompt on a TTY.
+import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { UsageError } from '../util/errors.js';
 
 async function prompt(question: string): Promise<string> {
@@ -35,11 +37,19 @@ async function prompt(question: string): Promise<string> {
   }
 }
 
-export async function getPassphrase(opts: { passphraseFile?: string; confirm?: boolean }): Promise<string> {
-  if (opts.passphraseFile) {
+/** A passphrase file kept in the home by unattended first-start setup (npm start without a TTY). */
+export function homePassphraseFile(home: string): string {
+  return join(home, 'passphrase');
+}
+
+export async function getPassphrase(opts: { home?: string; passphraseFile?: string; confirm?: boolean }): Promise<string> {
+  const homeFile = opts.home ? homePassphraseFile(opts.home) : undefined;
+  const passphraseFile = opts.passphraseFile ?? (homeFile && !process.env.CAIRN_PASSPHRASE && existsSync(homeFile) ? homeFile : undefined);
+  if (passphraseFile) {
+    opts = { ...opts, passphraseFile };
     let text: string;
     try {
-      text = await readFile(opts.passphraseFile, 'utf8');
+      text = await readFile(passphraseFile, 'utf8');
     } catch (err) {
       throw new UsageError(`cannot read passphrase file ${opts.passphraseFile}: ${(err as Error).message}`);
     }

@@ -16,6 +16,10 @@ export class RefusedError extends CairnError {
   }
 }
 
+/** Unacknowledged data frames in flight: 3 x 1 MiB stays under libp2p's 4 MiB read buffer. */
+export const WINDOW_FRAMES = 3;
+const ACK = Uint8Array.of(6);
+
 export class Frames {
   readonly stream: Stream;
   private readonly lp: LengthPrefixedStream<Stream>;
@@ -54,6 +58,41 @@ export class Frames {
 
   async writeBytes(b: Uint8Array): Promise<void> {
     await this.lp.write(b, { signal: AbortSignal.timeout(STREAM_TIMEOUT_MS) });
+  }
+
+  /**
+   * Sends `total` bytes, produced by `frameAt`, in frames of at most `frameBytes`, with at most WINDOW_FRAMES unacknowledged:
+   * libp2p's byte streams buffer whatever arrives and reset the stream past 4 MiB, so the
+   * receiver acknowledges each frame once it has consumed it.
+   */
+  async sendWindowed(total: number, frameBytes: number, frameAt: (offset: number, length: number) => Promise<Uint8Array>): Promise<void> {
+    let unacked = 0;
+    for (let off = 0; off < total; off += frameBytes) {
+      if (unacked === WINDOW_FRAMES) {
+        await this.readAckFrame();
+        unacked -= 1;
+      }
+      await this.writeBytes(await frameAt(off, Math.min(frameBytes, total - off)));
+      unacked += 1;
+    }
+    for (; unacked > 0; unacked--) await this.readAckFrame();
+  }
+
+  /** Receives `total` bytes sent with sendWindowed, handing each frame to `consume` before acking it. */
+  async receiveWindowed(total: number, consume: (chunk: Uint8Array) => Promise<void>): Promise<void> {
+    let got = 0;
+    while (got < total) {
+      const chunk = await this.readBytes();
+      if (chunk.length === 0 || got + chunk.length > total) throw new MalformedMessageError(`more bytes than the ${total} announced`);
+      await consume(chunk);
+      got += chunk.length;
+      await this.writeBytes(ACK);
+    }
+  }
+
+  async readAckFrame(): Promise<void> {
+    const b = await this.readBytes();
+    if (b.length !== 1 || b[0] !== ACK[0]) throw new MalformedMessageError('expected a frame acknowledgement');
   }
 
   async refuse(code: WireErrorCode, message: string): Promise<void> {

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { LocalPackStore } from '../store/local-pack-store.js';
 import { fsyncDir, TEMP_PREFIX } from '../util/fsx.js';
 import { WireError } from '../../../protocol/mesh.js';
-import { RefusedError } from './framing.js';
+import { RefusedError, type Frames } from './framing.js';
 import type { FriendBook } from './friends.js';
 
 export class HostedStore {
@@ -55,26 +55,22 @@ export class HostedStore {
   }
 
   /**
-   * Writes a pack from `frames`, verifying that its bytes hash to its name and have the announced
+   * Writes a pack from the stream, verifying that its bytes hash to its name and have the announced
    * size; only then is it renamed into place and recorded.
    */
-  async receive(peerId: string, packId: string, size: number, frames: () => Promise<Uint8Array>): Promise<void> {
+  async receive(peerId: string, packId: string, size: number, f: Frames): Promise<void> {
     const store = await this.storeFor(peerId);
     const final = store.path(packId);
     await mkdir(join(final, '..'), { recursive: true, mode: 0o700 });
     const tmp = join(final, '..', `${TEMP_PREFIX}${packId}-${randomBytes(4).toString('hex')}`);
     const fh = await open(tmp, 'wx', 0o600);
     const hash = createHash('sha256');
-    let got = 0;
     try {
-      while (got < size) {
-        const chunk = await frames();
-        if (chunk.length === 0 || got + chunk.length > size) throw new RefusedError(WireError.badPack, `pack ${packId}: more bytes than announced (${size})`);
+      await f.receiveWindowed(size, async (chunk) => {
         hash.update(chunk);
         let off = 0;
         while (off < chunk.length) off += (await fh.write(chunk, off, chunk.length - off)).bytesWritten;
-        got += chunk.length;
-      }
+      });
       if (hash.digest('hex') !== packId) throw new RefusedError(WireError.badPack, `pack ${packId}: bytes do not hash to the pack ID`);
       await fh.sync();
       await fh.close();

@@ -70,8 +70,9 @@ export class Mesh {
   static async start(repo: Repository, opts: MeshOptions): Promise<Mesh> {
     const book = new FriendBook(repo.state);
     const privateKey = await peerKeyFromSeed(repo.keys.sign);
-    let mesh: Mesh | undefined;
-    const node: Libp2p = await createMeshNode({ privateKey, listen: opts.listen, admit: (peer: PeerId) => mesh?.admits(peer) ?? false });
+    // the gater and handlers need the mesh, which needs the node: a late-bound reference
+    const late: { mesh?: Mesh } = {};
+    const node: Libp2p = await createMeshNode({ privateKey, listen: opts.listen, admit: (peer: PeerId) => late.mesh?.admits(peer) ?? false });
     const ctx: MeshContext = {
       node,
       privateKey,
@@ -79,9 +80,10 @@ export class Mesh {
       hosted: new HostedStore(join(repo.paths.home, 'hosted'), book, opts.diskFloorBytes),
       clock: opts.clock,
       name: opts.name,
-      onFriend: async (peerId) => mesh?.welcome(peerId),
+      onFriend: async (peerId) => late.mesh?.welcome(peerId),
     };
-    mesh = new Mesh(repo, opts, ctx, book);
+    const mesh = new Mesh(repo, opts, ctx, book);
+    late.mesh = mesh;
     for (const f of await book.list()) mesh.friendIds.add(f.peerId);
     mesh.openInvites = (await book.openInvites(opts.clock.now() / 1000)).length;
     const handlerOpts = { maxInboundStreams: MAX_INBOUND_STREAMS };
@@ -92,7 +94,12 @@ export class Mesh {
     await node.handle(PROTOCOLS.head, headHandler(ctx), handlerOpts);
     node.addEventListener('peer:connect', (evt) => {
       const id = evt.detail.toString();
-      if (mesh?.friendIds.has(id)) void book.update(id, (f) => (f.lastSeen = new Date(opts.clock.now()).toISOString())).catch(() => undefined);
+      if (mesh.friendIds.has(id)) void book.update(id, (f) => (f.lastSeen = new Date(opts.clock.now()).toISOString())).catch(() => undefined);
+    });
+    node.addEventListener('peer:identify', (evt) => {
+      const id = evt.detail.peerId.toString();
+      const addrs = evt.detail.listenAddrs.map((a) => a.toString());
+      if (mesh.friendIds.has(id) && addrs.length > 0) void book.update(id, (f) => (f.addrs = addrs)).catch(() => undefined);
     });
     repo.reader = mesh.reader;
     for (const f of await book.list()) await mesh.remember(f.peerId, f.addrs);
@@ -118,8 +125,16 @@ export class Mesh {
     return this.openInvites > 0;
   }
 
-  private async remember(peerId: string, addrs: string[]): Promise<void> {
-    const valid = addrs.flatMap((a) => {
+  /** Puts every friend (or one) in the peer store with its addresses, tagged keep-alive. */
+  async remember(peerId?: string, addrs?: string[]): Promise<void> {
+    if (peerId === undefined) {
+      for (const f of await this.book.list()) {
+        this.friendIds.add(f.peerId);
+        await this.remember(f.peerId, f.addrs);
+      }
+      return;
+    }
+    const valid = (addrs ?? []).flatMap((a) => {
       try {
         return [multiaddr(a)];
       } catch {

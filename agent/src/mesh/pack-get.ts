@@ -20,9 +20,7 @@ export function packGetHandler(ctx: MeshContext) {
       if (offset + length > info.sizeBytes) throw new RefusedError(WireError.notFound, `range ${offset}+${length} is beyond the pack's ${info.sizeBytes} bytes`);
       const ready: PackGetReady = { ok: true, sizeBytes: length };
       await f.writeJson(ready);
-      for (let off = 0; off < length; off += PACK_FRAME_BYTES) {
-        await f.writeBytes(await store.getRange(req.packId, offset + off, Math.min(PACK_FRAME_BYTES, length - off)));
-      }
+      await f.sendWindowed(length, PACK_FRAME_BYTES, (off, len) => store.getRange(req.packId, offset + off, len));
     });
 }
 
@@ -37,12 +35,10 @@ export async function getPack(ctx: MeshContext, peer: PeerId, packId: string, ra
     if (ready.sizeBytes > (range?.length ?? Number.MAX_SAFE_INTEGER)) throw new CairnError(WireError.malformed, `friend announced ${ready.sizeBytes} bytes for a ${range?.length}-byte range`);
     const out = Buffer.allocUnsafe(ready.sizeBytes);
     let got = 0;
-    while (got < ready.sizeBytes) {
-      const chunk = await f.readBytes();
-      if (chunk.length === 0 || got + chunk.length > ready.sizeBytes) throw new CairnError(WireError.malformed, 'friend sent more bytes than announced');
+    await f.receiveWindowed(ready.sizeBytes, async (chunk) => {
       out.set(chunk, got);
       got += chunk.length;
-    }
+    });
     return out;
   } finally {
     await stream.close().catch(() => undefined);

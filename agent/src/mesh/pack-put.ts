@@ -22,7 +22,7 @@ export function packPutHandler(ctx: MeshContext) {
       try {
         const ready: PackPutReady = { ok: true, have: false };
         await f.writeJson(ready);
-        await ctx.hosted.receive(remote, req.packId, req.sizeBytes, () => f.readBytes());
+        await ctx.hosted.receive(remote, req.packId, req.sizeBytes, f);
       } finally {
         release();
       }
@@ -40,7 +40,7 @@ export async function putPack(ctx: MeshContext, peer: PeerId, packId: string, by
     await f.writeJson(req);
     const ready = await f.readReply<PackPutReady>();
     if (ready.have) return 'had';
-    for (let off = 0; off < bytes.length; off += PACK_FRAME_BYTES) await f.writeBytes(bytes.subarray(off, off + PACK_FRAME_BYTES));
+    await f.sendWindowed(bytes.length, PACK_FRAME_BYTES, async (off, len) => bytes.subarray(off, off + len));
     await f.readReply<PackPutDone>();
     return 'stored';
   } finally {

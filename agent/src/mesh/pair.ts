@@ -47,7 +47,7 @@ export function pairHandler(ctx: MeshContext) {
       inv.used = true;
       await ctx.book.putInvite(inv);
       const existing = await ctx.book.get(remote);
-      const addrs = [connection.remoteAddr.toString()];
+      const addrs = req.addrs.length > 0 ? req.addrs : [connection.remoteAddr.toString()];
       if (existing) {
         await ctx.book.put({ ...existing, addrs, lastSeen: new Date(ctx.clock.now()).toISOString() });
       } else {
@@ -85,7 +85,8 @@ export async function pairWith(ctx: MeshContext, invite: Invite, grantBytes: num
   if (invite.expiresAt * 1000 <= ctx.clock.now()) throw new CairnError(WireError.inviteExpired, 'this invite has expired; ask for a new one');
   const stream = await dialInviter(ctx, invite, PROTOCOLS.pair);
   const f = new Frames(stream);
-  const req: PairRequest = { inviteId: inviteId(invite.secret), proof: pairProof(invite.secret, invite.peerId, ctx.node.peerId.toString()), name: ctx.name, grantBytes };
+  const addrs = ctx.node.getMultiaddrs().map((a) => a.toString().replace(/\/p2p\/[^/]+$/, ''));
+  const req: PairRequest = { inviteId: inviteId(invite.secret), proof: pairProof(invite.secret, invite.peerId, ctx.node.peerId.toString()), name: ctx.name, grantBytes, addrs };
   await f.writeJson(req);
   const reply = await f.readReply<PairAccept>();
   await stream.close().catch(() => undefined);

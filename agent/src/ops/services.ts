@@ -1,10 +1,20 @@
 // What an operation needs from the running system: the open repository, the clock, and (when
 // the friend mesh is up) the mesh. The CLI builds these for one command; the daemon holds them.
+import type { Mesh } from '../mesh/mesh.js';
 import type { Repository } from '../repo/repository.js';
 import type { Clock } from '../util/clock.js';
+import { UsageError } from '../util/errors.js';
 
 export interface Services {
   home: string;
   repo: Repository;
   clock: Clock;
+  mesh?: Mesh;
+  /** Called after a snapshot is committed (the daemon replicates soon after). */
+  afterBackup?: () => void;
+}
+
+export function needMesh(svc: Services, what: string): Mesh {
+  if (!svc.mesh) throw new UsageError(`${what} needs the running agent: start it with "cairn agent" (or npm start)`, 'E_NO_AGENT');
+  return svc.mesh;
 }

@@ -180,6 +180,11 @@ export class Repository {
     return id;
   }
 
+  /** Records a snapshot whose blob is already stored (recovery). */
+  async putSnapshotRecord(id: string, json: Buffer): Promise<void> {
+    await this.db.batch([{ type: 'put', sublevel: this.state.snapshots, key: id, value: json.toString('utf8') }], SYNC);
+  }
+
   async listSnapshots(): Promise<Array<{ id: string; snapshot: Snapshot }>> {
     const out: Array<{ id: string; snapshot: Snapshot }> = [];
     for await (const [id, json] of this.state.snapshots.iterator()) out.push({ id, snapshot: JSON.parse(json) as Snapshot });

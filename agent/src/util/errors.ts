@@ -43,5 +43,9 @@ export class WrongPassphraseError extends CairnError {
 
 export function errorMessage(err: unknown): string {
   if (err instanceof Error) return err.message;
+  // libp2p sometimes rejects with a close/abort Event that carries the error
+  const inner = (err as { error?: unknown } | null)?.error;
+  if (inner !== undefined && inner !== null) return errorMessage(inner);
+  if (typeof Event !== 'undefined' && err instanceof Event) return `stream ${err.type}`;
   return String(err);
 }

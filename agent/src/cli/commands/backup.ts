@@ -1,7 +1,8 @@
+import { resolve } from 'node:path';
 import { backupOp } from '../../ops/backup.js';
 import type { Archiver } from '../../snapshot/archiver.js';
 import { scan, type ScanTotals } from '../../snapshot/scanner.js';
-import { withServices, type Context } from '../context.js';
+import { runOp, type Context } from '../context.js';
 import { formatBytes, formatDuration, printJson } from '../format.js';
 import { ProgressLine } from '../progress.js';
 
@@ -22,7 +23,8 @@ export async function backupCommand(ctx: Context, paths: string[], opts: { tag?:
   };
   let r;
   try {
-    r = await withServices(ctx, (svc) => backupOp(svc, { paths, tags: opts.tag ?? [] }, onStart));
+    const args = { paths: paths.map((p) => resolve(p)), tags: opts.tag ?? [] };
+    r = await runOp(ctx, 'backup', args, (svc) => backupOp(svc, args, onStart));
   } finally {
     progress?.stop();
     abort.abort();

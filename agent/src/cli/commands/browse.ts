@@ -1,5 +1,5 @@
 import { diffOp, lsOp } from '../../ops/browse.js';
-import { withServices, type Context } from '../context.js';
+import { runOp, type Context } from '../context.js';
 import { printJson } from '../format.js';
 
 function modeString(type: string, mode: number): string {
@@ -10,7 +10,8 @@ function modeString(type: string, mode: number): string {
 }
 
 export async function lsCommand(ctx: Context, snapshot: string, path: string | undefined): Promise<void> {
-  const rows = await withServices(ctx, (svc) => lsOp(svc, { snapshot, ...(path ? { path } : {}) }));
+  const args = { snapshot, ...(path ? { path } : {}) };
+  const rows = await runOp(ctx, 'ls', args, (svc) => lsOp(svc, args));
   if (ctx.json) return printJson(rows);
   for (const r of rows) {
     process.stdout.write(`${modeString(r.type, r.mode)} ${String(r.uid).padStart(5)} ${String(r.gid).padStart(5)} ${String(r.size).padStart(12)} ${r.mtime.slice(0, 19).replace('T', ' ')} ${r.path}${r.target !== undefined ? ` -> ${r.target}` : ''}\n`);
@@ -18,7 +19,7 @@ export async function lsCommand(ctx: Context, snapshot: string, path: string | u
 }
 
 export async function diffCommand(ctx: Context, from: string, to: string): Promise<void> {
-  const r = await withServices(ctx, (svc) => diffOp(svc, { from, to }));
+  const r = await runOp(ctx, 'diff', { from, to }, (svc) => diffOp(svc, { from, to }));
   if (ctx.json) return printJson(r);
   for (const c of r.changes) process.stdout.write(`${c.kind} ${c.path}${c.type === 'dir' ? '/' : ''}\n`);
 }

@@ -1,6 +1,6 @@
 import { checkOp } from '../../ops/check.js';
 import { CairnError } from '../../util/errors.js';
-import { withServices, type Context } from '../context.js';
+import { runOp, type Context } from '../context.js';
 import { printJson } from '../format.js';
 import { ProgressLine } from '../progress.js';
 
@@ -10,7 +10,8 @@ export async function checkCommand(ctx: Context, opts: { readData?: boolean }): 
   const progress = new ProgressLine('check', () => ({ files: done, bytes: 0, totalFiles: total }), ctx.clock);
   let r;
   try {
-    r = await withServices(ctx, (svc) => checkOp(svc, { readData: opts.readData === true }, (d, t) => ((done = d), (total = t))));
+    const args = { readData: opts.readData === true };
+    r = await runOp(ctx, 'check', args, (svc) => checkOp(svc, args, (d, t) => ((done = d), (total = t))));
   } finally {
     progress.stop();
   }

@@ -1,7 +1,8 @@
+import { resolve } from 'node:path';
 import { restoreOp } from '../../ops/restore.js';
 import type { Restorer } from '../../snapshot/restorer.js';
 import { CairnError } from '../../util/errors.js';
-import { withServices, type Context } from '../context.js';
+import { runOp, type Context } from '../context.js';
 import { formatBytes, printJson } from '../format.js';
 import { ProgressLine } from '../progress.js';
 
@@ -12,12 +13,14 @@ export async function restoreCommand(ctx: Context, snapshot: string, opts: { tar
   };
   let r;
   try {
-    r = await withServices(ctx, (svc) => restoreOp(svc, { snapshot, target: opts.target, include: opts.include ?? [], overwrite: opts.overwrite === true }, onStart));
+    const args = { snapshot, target: resolve(opts.target), include: opts.include ?? [], overwrite: opts.overwrite === true };
+    r = await runOp(ctx, 'restore', args, (svc) => restoreOp(svc, args, onStart), { mesh: true });
   } finally {
     progress?.stop();
   }
   for (const w of r.warnings) process.stderr.write(`warning: ${w}\n`);
   for (const e of r.errors) process.stderr.write(`error: ${e}\n`);
+  for (const [friend, n] of Object.entries(r.fetched)) process.stderr.write(`fetched ${n} pack${n === 1 ? '' : 's'} from ${friend}\n`);
   if (ctx.json) printJson(r);
   else process.stdout.write(`restored ${r.files} files (${formatBytes(r.bytes)}) from snapshot ${r.snapshot.slice(0, 8)} to ${r.target}\n`);
   if (r.errors.length > 0) {

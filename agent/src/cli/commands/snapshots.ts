@@ -1,9 +1,9 @@
 import { snapshotsOp } from '../../ops/snapshots.js';
-import { withServices, type Context } from '../context.js';
+import { runOp, type Context } from '../context.js';
 import { formatBytes, printJson, table } from '../format.js';
 
 export async function snapshotsCommand(ctx: Context): Promise<void> {
-  const rows = await withServices(ctx, (svc) => snapshotsOp(svc));
+  const rows = await runOp(ctx, 'snapshots', {}, (svc) => snapshotsOp(svc));
   if (ctx.json) return printJson(rows);
   if (rows.length === 0) return void process.stdout.write('no snapshots yet\n');
   const lines = [['ID', 'Time', 'Host', 'Tags', 'Size', 'Added', 'Paths']];

@@ -1,0 +1,57 @@
+// Every operation as POST /api/v1/ops/<name>, plus GET /api/v1/export for tar streams. The CLI and
+// the console use exactly these.
+import { PassThrough } from 'node:stream';
+import type { FastifyInstance } from 'fastify';
+import { API_PREFIX } from '../../../protocol/api.js';
+import { backupOp } from '../ops/backup.js';
+import { diffOp, lsOp } from '../ops/browse.js';
+import { checkOp } from '../ops/check.js';
+import { exportOp } from '../ops/export.js';
+import { inviteOp, pairOp, peersOp, replicateOp } from '../ops/friends.js';
+import { restoreOp } from '../ops/restore.js';
+import type { Services } from '../ops/services.js';
+import { snapshotsOp } from '../ops/snapshots.js';
+import { Semaphore } from '../util/semaphore.js';
+
+type Op = (svc: Services, args: never) => Promise<unknown>;
+
+const str = { type: 'string', maxLength: 4096 } as const;
+const strList = { type: 'array', items: str, maxItems: 1000 } as const;
+const uint = { type: 'integer', minimum: 0 } as const;
+
+/** name -> [operation, JSON schema of its arguments, holds the repository write lock]. */
+export const OPS: Record<string, [Op, object, boolean]> = {
+  backup: [backupOp as Op, { type: 'object', required: ['paths', 'tags'], additionalProperties: false, properties: { paths: { ...strList, minItems: 1 }, tags: strList } }, true],
+  snapshots: [snapshotsOp as Op, { type: 'object', additionalProperties: false, properties: {} }, false],
+  ls: [lsOp as Op, { type: 'object', required: ['snapshot'], additionalProperties: false, properties: { snapshot: str, path: str } }, false],
+  diff: [diffOp as Op, { type: 'object', required: ['from', 'to'], additionalProperties: false, properties: { from: str, to: str } }, false],
+  restore: [
+    restoreOp as Op,
+    { type: 'object', required: ['snapshot', 'target', 'include', 'overwrite'], additionalProperties: false, properties: { snapshot: str, target: str, include: strList, overwrite: { type: 'boolean' } } },
+    false,
+  ],
+  check: [checkOp as Op, { type: 'object', required: ['readData'], additionalProperties: false, properties: { readData: { type: 'boolean' } } }, true],
+  invite: [inviteOp as Op, { type: 'object', required: ['quotaBytes', 'expiresInMs'], additionalProperties: false, properties: { quotaBytes: uint, expiresInMs: { ...uint, minimum: 1000 } } }, false],
+  pair: [pairOp as Op, { type: 'object', required: ['code', 'quotaBytes'], additionalProperties: false, properties: { code: str, quotaBytes: uint } }, false],
+  peers: [peersOp as Op, { type: 'object', additionalProperties: false, properties: {} }, false],
+  replicate: [replicateOp as Op, { type: 'object', required: ['wait'], additionalProperties: false, properties: { wait: { type: 'boolean' } } }, false],
+};
+
+export function registerOpsRoutes(app: FastifyInstance, svc: Services): void {
+  const writeLock = new Semaphore(1);
+  for (const [name, [op, schema, writes]] of Object.entries(OPS)) {
+    app.post(`${API_PREFIX}/ops/${name}`, { schema: { body: schema } }, async (req) => {
+      const run = () => op(svc, req.body as never);
+      const result = writes ? await writeLock.with(1, run) : await run();
+      if (name === 'backup') svc.afterBackup?.();
+      return result;
+    });
+  }
+  app.get(`${API_PREFIX}/export`, { schema: { querystring: { type: 'object', required: ['snapshot'], additionalProperties: false, properties: { snapshot: str, path: str } } } }, async (req, reply) => {
+    const q = req.query as { snapshot: string; path?: string };
+    reply.type('application/x-tar');
+    const out = new PassThrough();
+    void exportOp(svc, q, out).catch((err: unknown) => out.destroy(err as Error));
+    return reply.send(out);
+  });
+}

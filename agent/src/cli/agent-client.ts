@@ -1,0 +1,53 @@
+// Talking to a running agent: CAIRN_HOME/agent.json names its API and token.
+import { readFile } from 'node:fs/promises';
+import type { Writable } from 'node:stream';
+import { API_PREFIX, API_TOKEN_HEADER } from '../../../protocol/api.js';
+import { agentInfoPath, type AgentInfo } from '../daemon.js';
+import { CairnError, EXIT_FAILED } from '../util/errors.js';
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** The running agent of this home, or undefined (no agent.json, or its process is gone). */
+export async function findAgent(home: string): Promise<AgentInfo | undefined> {
+  let info: AgentInfo;
+  try {
+    info = JSON.parse(await readFile(agentInfoPath(home), 'utf8')) as AgentInfo;
+  } catch {
+    return undefined;
+  }
+  return typeof info.pid === 'number' && alive(info.pid) ? info : undefined;
+}
+
+async function request(agent: AgentInfo, path: string, init: RequestInit): Promise<Response> {
+  try {
+    return await fetch(`${agent.api}${path}`, { ...init, headers: { ...(init.headers as Record<string, string>), [API_TOKEN_HEADER]: agent.token } });
+  } catch (err) {
+    throw new CairnError('E_AGENT_UNREACHABLE', `the agent (pid ${agent.pid}) holds this home but its API at ${agent.api} does not answer: ${(err as Error).message}`);
+  }
+}
+
+async function fail(res: Response): Promise<never> {
+  const body = (await res.json().catch(() => ({}))) as { code?: string; message?: string; exitCode?: number };
+  throw new CairnError(body.code ?? 'E_AGENT', body.message ?? `the agent answered HTTP ${res.status}`, body.exitCode ?? EXIT_FAILED);
+}
+
+export async function callOp<R>(agent: AgentInfo, name: string, args: unknown): Promise<R> {
+  const res = await request(agent, `${API_PREFIX}/ops/${name}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(args) });
+  if (!res.ok) return fail(res);
+  return (await res.json()) as R;
+}
+
+export async function streamExport(agent: AgentInfo, query: Record<string, string>, out: Writable): Promise<void> {
+  const res = await request(agent, `${API_PREFIX}/export?${new URLSearchParams(query)}`, { method: 'GET' });
+  if (!res.ok || !res.body) return fail(res);
+  for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
+    if (!out.write(chunk)) await new Promise((r) => out.once('drain', r));
+  }
+}

@@ -1,0 +1,91 @@
+import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { mkdir } from 'node:fs/promises';
+import { hostname } from 'node:os';
+import { Agent } from '../../daemon.js';
+import { DEFAULT_LISTEN } from '../../mesh/node.js';
+import { DEFAULT_REPLICAS } from '../../mesh/replicator.js';
+import { homePaths } from '../../repo/home.js';
+import { Repository } from '../../repo/repository.js';
+import { UsageError } from '../../util/errors.js';
+import { writeFileAtomic } from '../../util/fsx.js';
+import { passphraseFor, type Context } from '../context.js';
+import { homePassphraseFile } from '../passphrase.js';
+import { parseDuration, parseSize } from '../units.js';
+
+export interface AgentCliOptions {
+  listen?: string[];
+  api: string;
+  name?: string;
+  replicas: string;
+  diskFloor: string;
+  replicateEvery: string;
+  init?: boolean;
+}
+
+function say(line: string): void {
+  process.stderr.write(`${new Date().toISOString()} ${line}\n`);
+}
+
+/** First start: create the repository, explaining what happened and what to keep safe. */
+async function firstStart(ctx: Context): Promise<void> {
+  let passphrase: string;
+  if (process.env.CAIRN_PASSPHRASE || ctx.passphraseFile || process.stdin.isTTY) {
+    say(`first start: creating a repository in ${ctx.home}`);
+    passphrase = await passphraseFor(ctx, true);
+  } else {
+    await mkdir(ctx.home, { recursive: true, mode: 0o700 });
+    passphrase = randomBytes(24).toString('base64url');
+    await writeFileAtomic(homePassphraseFile(ctx.home), Buffer.from(passphrase + '\n'), 0o600);
+    say(`first start: no CAIRN_PASSPHRASE and no terminal, so a random passphrase was generated and kept in ${homePassphraseFile(ctx.home)} (mode 600)`);
+  }
+  const { repo, recoveryPhrase } = await Repository.init(ctx.home, passphrase, new Date(ctx.clock.now()));
+  await repo.close();
+  process.stdout.write(
+    `\nRecovery phrase (shown ONCE; write it down and keep it away from this machine):\n\n  ${recoveryPhrase}\n\n` +
+      `If this host is lost: install Cairn anywhere, get an invite from any friend, and run\n` +
+      `  cairn recover --invite <code>     (it asks for this phrase)\n\n`,
+  );
+}
+
+export async function agentCommand(ctx: Context, opts: AgentCliOptions): Promise<void> {
+  if (!existsSync(homePaths(ctx.home).config)) {
+    if (!opts.init) throw new UsageError(`no repository in ${ctx.home}: run "cairn init" first (or "cairn agent --init")`, 'E_NO_REPO');
+    await firstStart(ctx);
+  }
+  const m = /^(.+):(\d+)$/.exec(opts.api);
+  if (!m) throw new UsageError(`--api ${opts.api}: expected HOST:PORT, e.g. 127.0.0.1:8080`);
+  const apiHost = (m[1] as string).replace(/^\[|\]$/g, '');
+  if (!['127.0.0.1', 'localhost', '::1'].includes(apiHost)) say(`warning: the API listens on ${apiHost}, not loopback: anyone who can reach it and holds the token controls this agent`);
+  const replicas = Number(opts.replicas);
+  if (!Number.isInteger(replicas) || replicas < 1) throw new UsageError(`--replicas ${opts.replicas}: expected a whole number >= 1`);
+  const agent = await Agent.start({
+    home: ctx.home,
+    passphrase: await passphraseFor(ctx),
+    listen: opts.listen && opts.listen.length > 0 ? opts.listen : [DEFAULT_LISTEN],
+    apiHost,
+    apiPort: Number(m[2]),
+    name: opts.name ?? hostname(),
+    replicas,
+    diskFloorBytes: parseSize(opts.diskFloor, '--disk-floor'),
+    replicateIntervalMs: parseDuration(opts.replicateEvery, '--replicate-every'),
+    clock: ctx.clock,
+    log: say,
+  });
+  say(`agent ${agent.info.peerId} running; home ${ctx.home}`);
+  say(`friends reach it at ${agent.info.addrs.join(' ')}`);
+  say(`API at ${agent.info.api} (token in ${ctx.home}/agent.json); stop with Ctrl-C`);
+  await new Promise<void>((resolve) => {
+    const stop = (sig: string) => {
+      say(`${sig}: stopping`);
+      agent.stop().then(resolve, (err: unknown) => {
+        say(`stop failed: ${(err as Error).message}`);
+        resolve();
+      });
+    };
+    process.once('SIGINT', () => stop('SIGINT'));
+    process.once('SIGTERM', () => stop('SIGTERM'));
+  });
+}
+
+export const AGENT_DEFAULTS = { api: '127.0.0.1:8080', replicas: String(DEFAULT_REPLICAS), diskFloor: '1G', replicateEvery: '15m' };

@@ -1,0 +1,60 @@
+import { inviteOp, pairOp, peersOp, replicateOp } from '../../ops/friends.js';
+import { CairnError } from '../../util/errors.js';
+import { runOp, type Context } from '../context.js';
+import { formatBytes, printJson, table } from '../format.js';
+import { parseDuration, parseSize } from '../units.js';
+
+export async function inviteCommand(ctx: Context, opts: { quota: string; expires: string }): Promise<void> {
+  const args = { quotaBytes: parseSize(opts.quota, '--quota'), expiresInMs: parseDuration(opts.expires, '--expires') };
+  const r = await runOp(ctx, 'invite', args, (svc) => inviteOp(svc, args), { agentOnly: 'creating an invite' });
+  if (ctx.json) return printJson(r);
+  process.stdout.write(
+    `Invite (offers ${formatBytes(r.quotaBytes)} of space here, valid until ${r.expiresAt}, works once):\n\n  ${r.code}\n\n` + `Your friend runs: cairn pair <code> --quota <space they offer you>\n`,
+  );
+}
+
+export async function pairCommand(ctx: Context, code: string, opts: { quota: string }): Promise<void> {
+  const args = { code, quotaBytes: parseSize(opts.quota, '--quota') };
+  const r = await runOp(ctx, 'pair', args, (svc) => pairOp(svc, args), { agentOnly: 'pairing' });
+  if (ctx.json) return printJson(r);
+  process.stdout.write(`paired with ${r.name} (${r.peerId}): they may store ${formatBytes(r.grantToPeer)} here, we may store ${formatBytes(r.grantFromPeer)} there\n`);
+}
+
+export async function peersCommand(ctx: Context): Promise<void> {
+  const rows = await runOp(ctx, 'peers', {}, (svc) => peersOp(svc), { agentOnly: 'listing friends' });
+  if (ctx.json) return printJson(rows);
+  if (rows.length === 0) return void process.stdout.write('no friends yet: "cairn invite" makes a code for a friend\n');
+  const lines = [['Name', 'Online', 'Last seen', 'We hold for them', 'They hold for us', 'Packs', 'Health', 'PeerId']];
+  for (const r of rows) {
+    lines.push([
+      r.name,
+      r.online ? 'yes' : 'no',
+      r.lastSeen ? r.lastSeen.replace('T', ' ').slice(0, 19) : 'never',
+      `${formatBytes(r.storedForPeerBytes)} / ${formatBytes(r.grantToPeer)}`,
+      `${formatBytes(r.storedAtPeerBytes)} / ${formatBytes(r.grantFromPeer)}`,
+      String(r.packsAtPeer),
+      r.health,
+      r.peerId,
+    ]);
+  }
+  process.stdout.write(table(lines) + '\n');
+  for (const r of rows) {
+    if (r.shortfall) process.stdout.write(`shortfall at ${r.name}: ${r.shortfall}\n`);
+    for (const p of r.problems) process.stdout.write(`problem with ${r.name}: ${p}\n`);
+  }
+}
+
+export async function replicateCommand(ctx: Context, opts: { wait?: boolean }): Promise<void> {
+  const args = { wait: opts.wait === true };
+  const r = await runOp(ctx, 'replicate', args, (svc) => replicateOp(svc, args), { agentOnly: 'replication' });
+  if (ctx.json) printJson(r);
+  else {
+    process.stdout.write(`replicated: ${r.pushed} packs pushed (${formatBytes(r.pushedBytes)}); ${r.packs - r.underReplicated} of ${r.packs} packs have ${r.wantedCopies} copies at friends; head seq ${r.headSeq}\n`);
+    for (const p of r.problems) process.stdout.write(`problem: ${p}\n`);
+  }
+  if (args.wait && r.underReplicated > 0) {
+    const why = r.wantedCopies === 0 ? 'there are no friends yet' : r.problems[0] ?? 'friends lack space or are offline';
+    throw new CairnError('E_UNDER_REPLICATED', `${r.underReplicated} of ${r.packs} packs still have fewer than ${r.wantedCopies} copies: ${why}`);
+  }
+}
+

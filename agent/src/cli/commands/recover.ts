@@ -1,0 +1,41 @@
+import { createInterface } from 'node:readline/promises';
+import { phraseToRoot } from '../../crypto/phrase.js';
+import { recoverFromFriends } from '../../mesh/recover.js';
+import { Mesh } from '../../mesh/mesh.js';
+import { DEFAULT_REPLICAS } from '../../mesh/replicator.js';
+import { Repository } from '../../repo/repository.js';
+import { UsageError } from '../../util/errors.js';
+import { passphraseFor, type Context } from '../context.js';
+import { printJson } from '../format.js';
+
+async function recoveryPhrase(): Promise<string> {
+  const env = process.env.CAIRN_RECOVERY_PHRASE;
+  if (env) return env;
+  if (!process.stdin.isTTY) throw new UsageError('no recovery phrase: set CAIRN_RECOVERY_PHRASE or run on a terminal to be asked');
+  const rl = createInterface({ input: process.stdin, output: process.stderr });
+  try {
+    return await rl.question('Recovery phrase (24 words): ');
+  } finally {
+    rl.close();
+  }
+}
+
+export async function recoverCommand(ctx: Context, opts: { invite: string }): Promise<void> {
+  const root = phraseToRoot(await recoveryPhrase());
+  const passphrase = await passphraseFor(ctx, true);
+  const { repo } = await Repository.init(ctx.home, passphrase, new Date(ctx.clock.now()), root);
+  let mesh: Mesh | undefined;
+  try {
+    mesh = await Mesh.start(repo, { listen: ['/ip4/127.0.0.1/tcp/0'], name: 'recovering', replicas: DEFAULT_REPLICAS, diskFloorBytes: 0, clock: ctx.clock });
+    const r = await recoverFromFriends(repo, mesh, opts.invite);
+    if (ctx.json) return printJson({ repoId: repo.config.repoId, peerId: mesh.peerId, ...r });
+    for (const w of r.warnings) process.stderr.write(`warning: ${w}\n`);
+    process.stdout.write(
+      `recovered repository ${repo.config.repoId}: ${r.snapshots} snapshots (head seq ${r.headSeq}), ${r.packs} packs at friends, friends: ${r.friends.join(', ')}\n` +
+        `next: "cairn restore latest --target DIR" fetches data from friends; "cairn agent" resumes replication\n`,
+    );
+  } finally {
+    await mesh?.stop();
+    await repo.close();
+  }
+}

@@ -1,0 +1,119 @@
+// The composition root: opens the repository, starts the friend mesh and the local API, replicates
+// after each backup and on an interval, and owns start and stop. CAIRN_HOME/agent.json tells the
+// CLI where the API listens and holds its token (mode 0600); it is removed on a clean stop.
+import { randomBytes } from 'node:crypto';
+import { rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { FastifyInstance } from 'fastify';
+import { buildApi } from './api/server.js';
+import { Mesh } from './mesh/mesh.js';
+import type { Services } from './ops/services.js';
+import { Repository } from './repo/repository.js';
+import type { Clock } from './util/clock.js';
+import { errorMessage } from './util/errors.js';
+import { writeFileAtomic } from './util/fsx.js';
+
+export interface AgentOptions {
+  home: string;
+  passphrase: string;
+  listen: string[];
+  apiHost: string;
+  apiPort: number;
+  name: string;
+  replicas: number;
+  diskFloorBytes: number;
+  replicateIntervalMs: number;
+  clock: Clock;
+  log: (line: string) => void;
+}
+
+export interface AgentInfo {
+  api: string;
+  token: string;
+  pid: number;
+  peerId: string;
+  addrs: string[];
+}
+
+/** Delay between a backup and the replication it triggers (coalesces bursts of backups). */
+const REPLICATE_AFTER_BACKUP_MS = 1000;
+
+export function agentInfoPath(home: string): string {
+  return join(home, 'agent.json');
+}
+
+export class Agent {
+  readonly info: AgentInfo;
+  private readonly repo: Repository;
+  private readonly mesh: Mesh;
+  private readonly api: FastifyInstance;
+  private readonly opts: AgentOptions;
+  private timer: NodeJS.Timeout | undefined;
+  private replicating: Promise<void> | undefined;
+  private again = false;
+
+  private constructor(opts: AgentOptions, repo: Repository, mesh: Mesh, api: FastifyInstance, info: AgentInfo) {
+    this.opts = opts;
+    this.repo = repo;
+    this.mesh = mesh;
+    this.api = api;
+    this.info = info;
+  }
+
+  static async start(opts: AgentOptions): Promise<Agent> {
+    const repo = await Repository.open(opts.home, opts.passphrase);
+    let mesh: Mesh | undefined;
+    try {
+      mesh = await Mesh.start(repo, { listen: opts.listen, name: opts.name, replicas: opts.replicas, diskFloorBytes: opts.diskFloorBytes, clock: opts.clock });
+      const token = randomBytes(24).toString('base64url');
+      const svc: Services = { home: opts.home, repo, clock: opts.clock, mesh };
+      const m = mesh;
+      const api = buildApi(svc, { host: opts.apiHost, port: opts.apiPort, token }, () => m.peerId);
+      const address = await api.listen({ host: opts.apiHost, port: opts.apiPort });
+      const info: AgentInfo = { api: address, token, pid: process.pid, peerId: mesh.peerId, addrs: mesh.addresses() };
+      await writeFileAtomic(agentInfoPath(opts.home), Buffer.from(JSON.stringify(info, null, 2) + '\n'), 0o600);
+      const agent = new Agent(opts, repo, mesh, api, info);
+      svc.afterBackup = () => agent.replicateSoon(REPLICATE_AFTER_BACKUP_MS);
+      agent.timer = setInterval(() => agent.replicateSoon(0), opts.replicateIntervalMs);
+      agent.timer.unref();
+      agent.replicateSoon(REPLICATE_AFTER_BACKUP_MS);
+      return agent;
+    } catch (err) {
+      await mesh?.stop().catch(() => undefined);
+      await repo.close();
+      throw err;
+    }
+  }
+
+  /** Runs a replication round soon; a request during a round runs one more after it. */
+  replicateSoon(delayMs: number): void {
+    setTimeout(() => {
+      if (this.replicating) {
+        this.again = true;
+        return;
+      }
+      this.replicating = this.mesh
+        .replicate()
+        .then((r) => {
+          if (r.pushed > 0 || r.problems.length > 0) this.opts.log(`replication: ${r.pushed} packs pushed, ${r.underReplicated} of ${r.packs} below ${r.wantedCopies} copies${r.problems.length ? `; ${r.problems.join('; ')}` : ''}`);
+        })
+        .catch((err: unknown) => this.opts.log(`replication failed: ${errorMessage(err)}`))
+        .finally(() => {
+          this.replicating = undefined;
+          if (this.again) {
+            this.again = false;
+            this.replicateSoon(0);
+          }
+        });
+    }, delayMs).unref();
+  }
+
+  async stop(): Promise<void> {
+    if (this.timer) clearInterval(this.timer);
+    await this.api.close();
+    await this.replicating;
+    await this.mesh.stop();
+    await this.repo.close();
+    await rm(agentInfoPath(this.opts.home), { force: true });
+  }
+}

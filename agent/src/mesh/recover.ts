@@ -1,0 +1,126 @@
+// Disaster recovery: a fresh home holding only the root secret (from the recovery phrase) has the
+// same PeerId as the lost host, so its friends recognise it. From the friend that issued an invite
+// it learns the newest signed head (checked with its own key; the newest valid head across every
+// friend wins, and friends that lag are reported), the friend list (sealed in the head), which
+// packs each friend holds, and the pack headers (fetched as byte ranges) to rebuild the index;
+// then the snapshot blobs listed in the head. Pack data stays at friends until a restore needs it.
+import { peerIdFromString } from '@libp2p/peer-id';
+import type { SignedHead } from '../../../protocol/mesh.js';
+import { BlobType } from '../repo/blob.js';
+import { decodeHeader, headerLength, PACK_TRAILER_BYTES } from '../repo/pack-format.js';
+import type { Repository } from '../repo/repository.js';
+import { CairnError, errorMessage } from '../util/errors.js';
+import { currentHead, openFriends, saveHead, verifyHead } from './head-chain.js';
+import { getHead } from './head.js';
+import type { Mesh } from './mesh.js';
+import { getPack } from './pack-get.js';
+import { listPacks } from './pack-list.js';
+
+export interface RecoverResult {
+  headSeq: number;
+  snapshots: number;
+  friends: string[];
+  packs: number;
+  warnings: string[];
+}
+
+export async function recoverFromFriends(repo: Repository, mesh: Mesh, code: string): Promise<RecoverResult> {
+  const warnings: string[] = [];
+  const accept = await mesh.pair(code, 0);
+  const inviter = (await mesh.book.list()).find((f) => f.name === accept.name && f.peerId === accept.peerId);
+  if (!inviter) throw new CairnError('E_RECOVER', 'pairing with the inviter did not record a friendship');
+  const ctx = mesh.ctx;
+  const self = ctx.node.peerId;
+  if (!self.publicKey) throw new CairnError('E_RECOVER', 'this agent has no public key');
+
+  const valid = async (peerId: string): Promise<SignedHead | null> => {
+    const h = await getHead(ctx, peerIdFromString(peerId));
+    if (h === null) return null;
+    if (!(await verifyHead(self.publicKey!, h)) || h.head.repoId !== repo.config.repoId) {
+      warnings.push(`friend ${peerId} served a head that is not ours or not validly signed: ignored`);
+      await mesh.book.addProblem(peerId, 'served an invalid head');
+      return null;
+    }
+    return h;
+  };
+  const first = await valid(inviter.peerId);
+  if (!first) throw new CairnError('E_RECOVER', `${inviter.name} holds no snapshot list for this repository: is this the right recovery phrase, and did this host ever replicate to ${inviter.name}?`);
+
+  // Friends from the head; the inviter's record (current grants) wins over the old copy.
+  const now = new Date(ctx.clock.now()).toISOString();
+  for (const f of openFriends(repo, first.head)) {
+    const isInviter = f.peerId === inviter.peerId;
+    await mesh.book.put({
+      ...f,
+      ...(isInviter ? { addrs: inviter.addrs, grantFromPeer: accept.grantFromPeer, lastSeen: now } : { lastSeen: null }),
+      shortfall: null,
+      problems: [],
+    });
+  }
+  await mesh.remember();
+
+  // Newest valid head across every friend that answers; lagging friends are reported.
+  const heads: Array<{ peerId: string; name: string; head: SignedHead | null }> = [];
+  for (const f of await mesh.book.list()) {
+    try {
+      heads.push({ peerId: f.peerId, name: f.name, head: f.peerId === inviter.peerId ? first : await valid(f.peerId) });
+    } catch (err) {
+      warnings.push(`${f.name} is unreachable: ${errorMessage(err)}`);
+    }
+  }
+  const best = heads.reduce<SignedHead>((b, h) => (h.head && h.head.head.seq > b.head.seq ? h.head : b), first);
+  for (const h of heads) {
+    if (h.head && h.head.head.seq < best.head.seq) {
+      const msg = `${h.name} serves an older snapshot list (seq ${h.head.head.seq}) than ${best.head.seq} seen elsewhere: it may be rolling us back`;
+      warnings.push(msg);
+      await mesh.book.addProblem(h.peerId, msg);
+    }
+  }
+
+  // Which packs each friend holds, then the index from the pack headers.
+  const sizes = new Map<string, { size: number; holders: string[] }>();
+  for (const h of heads) {
+    try {
+      for (const p of await listPacks(ctx, peerIdFromString(h.peerId))) {
+        await mesh.book.addReplica(p.id, h.peerId, p.sizeBytes);
+        const e = sizes.get(p.id) ?? { size: p.sizeBytes, holders: [] };
+        e.holders.push(h.peerId);
+        sizes.set(p.id, e);
+      }
+    } catch (err) {
+      warnings.push(`cannot list packs at ${h.name}: ${errorMessage(err)}`);
+    }
+  }
+  for (const [packId, { size, holders }] of sizes) {
+    let done = false;
+    for (const peerId of holders) {
+      try {
+        const peer = peerIdFromString(peerId);
+        const trailer = await getPack(ctx, peer, packId, { offset: size - PACK_TRAILER_BYTES, length: PACK_TRAILER_BYTES });
+        const hlen = headerLength(packId, size, trailer);
+        const header = await getPack(ctx, peer, packId, { offset: size - PACK_TRAILER_BYTES - hlen, length: hlen });
+        await repo.index.addPack(packId, decodeHeader(packId, repo.keys.meta, header, size));
+        done = true;
+        break;
+      } catch (err) {
+        warnings.push(`pack ${packId} header from ${peerId}: ${errorMessage(err)}`);
+      }
+    }
+    if (!done) warnings.push(`pack ${packId}: no friend served a valid header`);
+  }
+
+  // The snapshots the head lists.
+  let restored = 0;
+  for (const id of best.head.snapshots) {
+    try {
+      const json = await repo.loadBlob(id, BlobType.snapshot);
+      await repo.putSnapshotRecord(id, json);
+      restored += 1;
+    } catch (err) {
+      warnings.push(`snapshot ${id.slice(0, 8)} cannot be recovered: ${errorMessage(err)}`);
+    }
+  }
+  const mine = await currentHead(repo);
+  if (!mine || mine.head.seq < best.head.seq) await saveHead(repo, best);
+  return { headSeq: best.head.seq, snapshots: restored, friends: (await mesh.book.list()).map((f) => f.name), packs: sizes.size, warnings };
+}
