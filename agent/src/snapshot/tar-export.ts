@@ -53,6 +53,8 @@ function paxFor(path: string, node: TreeNode, linkpath?: string): Buffer {
 }
 
 const BLOCK = 512;
+/** Largest uid/gid a 7-digit octal ustar field holds. */
+const USTAR_MAX_ID = 0o7777777;
 
 /**
  * A pax extended header ('x') written straight into the pack stream between entries: tar-stream
@@ -111,7 +113,10 @@ export async function exportTar(repo: Repository, rootTree: string, includes: st
     if (linkKey && !hardTarget) firstName.set(linkKey, rel);
     const linkpath = hardTarget ?? (node.type === 'symlink' ? node.target : undefined);
     const pax = paxFor(path, node, linkpath);
-    const common = { mode: node.mode, uid: node.uid, gid: node.gid, mtime: new Date(Number(BigInt(node.mtimeNs) / 1_000_000n)) };
+    // The ustar fields get values they can hold (the pax records carry the exact ones): GNU tar
+    // reads a negative time or an oversized id written there as an obsolete base-64 number.
+    const ustarId = (n: number) => (n <= USTAR_MAX_ID ? n : 0);
+    const common = { mode: node.mode, uid: ustarId(node.uid), gid: ustarId(node.gid), mtime: new Date(Math.max(0, Number(BigInt(node.mtimeNs) / 1_000_000n))) };
     pushPax(pack, pax);
     const header: Headers = { ...common, name: safeName(path), type: hardTarget ? 'link' : typeMap[node.type], size: 0 };
     if (linkpath !== undefined) header.linkname = safeName(linkpath);
