@@ -101,6 +101,25 @@ export async function runOk(cmd: string, args: string[], opts: RunOptions = {}):
   return r;
 }
 
+/**
+ * Waits until the machine is quiet (all cores together busy less than `maxBusyCores` over a
+ * one-second sample), for at most `maxWaitMs`. Returns whether it got quiet and how long it waited.
+ */
+export async function waitForQuiet(maxBusyCores: number, maxWaitMs: number): Promise<{ quiet: boolean; waitedSeconds: number; busyCores: number }> {
+  const started = process.hrtime.bigint();
+  const elapsedMs = () => Number(process.hrtime.bigint() - started) / 1e6;
+  let busyCores = 0;
+  for (;;) {
+    const a = await busyCpuSeconds();
+    await new Promise((r) => setTimeout(r, 1000));
+    const b = await busyCpuSeconds();
+    if (a === null || b === null) return { quiet: true, waitedSeconds: 0, busyCores: 0 };
+    busyCores = b - a;
+    if (busyCores < maxBusyCores) return { quiet: true, waitedSeconds: elapsedMs() / 1000, busyCores };
+    if (elapsedMs() >= maxWaitMs) return { quiet: false, waitedSeconds: elapsedMs() / 1000, busyCores };
+  }
+}
+
 /** Seconds of CPU time all cores have spent busy since boot (/proc/stat; USER_HZ is 100 on Linux). */
 async function busyCpuSeconds(): Promise<number | null> {
   const stat = await readFile('/proc/stat', 'utf8').catch(() => null);

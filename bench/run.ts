@@ -7,6 +7,8 @@
 //   CAIRN_BENCH_WORK    working dir: copy of the data, stores, restores (default bench/work; wiped)
 //   CAIRN_BENCH_TOOLS   comma-separated subset of cairn,restic,borg (default: all)
 //   CAIRN_BENCH_REPORT  where to write the report (default BENCHMARKS.md)
+//   CAIRN_BENCH_QUIET_S before each measured command, wait up to this many seconds for the machine
+//                       to be idle (< QUIET_BUSY_CORES busy), default 120; 0 disables
 //
 // The run is a list of steps (STEPS below). A tool step runs once per tool, in tool order, before
 // the next step starts; a global step runs once. A new row in the report is an entry in
@@ -16,13 +18,17 @@ import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { loadavg } from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
 import { copyDataset, datasetScale, datasetScript, diskUsage, ensureDataset, mutateDataset, SOURCE_DIRS, treeStats, type TreeStats } from './dataset.js';
-import { CommandError, describeFailure, hasGnuTime, runOk, type RunResult } from './exec.js';
+import { CommandError, describeFailure, hasGnuTime, runOk, waitForQuiet, type RunResult } from './exec.js';
 import { machineInfo } from './machine.js';
 import { MB, MIB, METRICS, renderReport, resultsTable } from './report.js';
 import { Results } from './results.js';
 import { TOOL_FACTORIES, type Tool } from './tools.js';
 
+/** "Idle" for the pre-command wait: all cores together busier than this means someone else is working. */
+const QUIET_BUSY_CORES = 0.3;
+
 interface Config {
+  quietWaitS: number;
   root: string;
   dataDir: string;
   workDir: string;
@@ -186,6 +192,7 @@ async function main(): Promise<void> {
   const root = findRoot(import.meta.dirname);
   const env = process.env;
   const cfg: Config = {
+    quietWaitS: Number(env.CAIRN_BENCH_QUIET_S ?? '120'),
     root,
     dataDir: resolve(root, env.CAIRN_BENCH_DATA ?? 'bench/data/dataset'),
     workDir: resolve(root, env.CAIRN_BENCH_WORK ?? 'bench/work'),
@@ -224,7 +231,7 @@ async function main(): Promise<void> {
     before,
     after: null,
     timings: { build, copy, mutate: null },
-    measure: (tool, step, fn) => measure(results, tool, step, fn),
+    measure: (tool, step, fn) => measure(results, cfg.quietWaitS, tool, step, fn),
   };
 
   const broken = new Map<string, string>();
@@ -280,6 +287,7 @@ async function main(): Promise<void> {
       `pg/ ${mb(perDir[0]?.bytes ?? 0)} in ${perDir[0]?.files ?? 0} files, files/ ${mb(perDir[1]?.bytes ?? 0)} in ${perDir[1]?.files ?? 0} files; ` +
       `total ${mb(before.bytes)}, ${before.files} files, ${before.symlinks} symlinks` +
       (ctx.after === null ? '' : `; after mutate (${(ctx.timings.mutate ?? 0).toFixed(0)} s) ${mb(ctx.after.bytes)}`),
+    `- **Idle wait:** ${cfg.quietWaitS > 0 ? `before each measured command the harness waited up to ${cfg.quietWaitS} s for the machine to be idle (< ${QUIET_BUSY_CORES} cores busy over 1 s); it cannot keep other work from starting during a command` : 'off (CAIRN_BENCH_QUIET_S=0)'}`,
     `- **Cache:** warm. The page cache cannot be dropped here; the data set was copied just before the run and fits in RAM, so every tool reads its source from memory. \`sync\` runs (untimed) before every measured command so no tool pays for another's dirty pages.`,
     `- **Order:** each step runs for ${tools.map((t) => t.name).join(', ')} in turn before the next step; \`make-dataset.sh mutate\` runs once, between the unchanged re-run and the incremental backup.`,
   ];
@@ -288,6 +296,7 @@ async function main(): Promise<void> {
     '',
     '- Throughput = bytes of regular files in the data set (apparent size, MB = 10^6 bytes) / wall-clock seconds of the command.',
     '- Peak RSS = `ru_maxrss` reported by GNU time (`/usr/bin/time -f %M`): the largest RSS of the command or any child it waited for (MiB).',
+    '- CPU s = user + system seconds of the command (GNU time). Other CPU s = seconds all cores were busy during the command (`/proc/stat`) minus the command\'s own: other processes, and also kernel threads flushing the command\'s own writes. On 2 cores, other work near 1 core can slow multi-threaded tools (restic, Cairn) more than single-threaded borg; compare rows with similar "other CPU s".',
     '- Store = `du -s -B1` of the repository (restic, borg) or of the whole `CAIRN_HOME` (Cairn, including its local state). Client caches that restic (`RESTIC_CACHE_DIR`) and borg (`BORG_BASE_DIR`) keep outside the repository are shown on their own row.',
     '- Incremental "added to store" = store size after the incremental backup minus before it.',
     '- Restores go into an empty directory and are checked afterwards (untimed): the multiset of file contents and symlink targets must equal the mutated source.',
@@ -299,8 +308,13 @@ async function main(): Promise<void> {
   process.stdout.write(`\n${preamble.join('\n')}\n\n${resultsTable(markdown)}\n\nwritten to ${cfg.reportPath}\n`);
 }
 
-async function measure(results: Results, tool: Tool, step: string, fn: () => Promise<RunResult>): Promise<RunResult> {
+async function measure(results: Results, quietWaitS: number, tool: Tool, step: string, fn: () => Promise<RunResult>): Promise<RunResult> {
   await runOk('sync', []);
+  if (quietWaitS > 0) {
+    const q = await waitForQuiet(QUIET_BUSY_CORES, quietWaitS * 1000);
+    if (!q.quiet) log(`machine still busy (${q.busyCores.toFixed(2)} cores) after waiting ${q.waitedSeconds.toFixed(0)} s; measuring anyway`);
+    else if (q.waitedSeconds > 2) log(`waited ${q.waitedSeconds.toFixed(0)} s for the machine to go idle`);
+  }
   log(`${tool.name}: ${step}...`);
   const started = process.hrtime.bigint();
   try {
