@@ -23,17 +23,15 @@ function tokenMatches(given: unknown, token: string): boolean {
 
 export function buildApi(svc: Services, opts: ApiOptions, peerId: () => string): FastifyInstance {
   const app = Fastify({ logger: false, trustProxy: false, bodyLimit: 1024 * 1024 });
-  const allowedHosts = new Set<string>();
-  const allowHost = (port: number) => {
-    for (const h of ['127.0.0.1', 'localhost', '[::1]', opts.host.includes(':') ? `[${opts.host}]` : opts.host]) allowedHosts.add(`${h}:${port}`);
-  };
-  allowHost(opts.port);
-  app.addHook('onReady', async () => {
+  const hostNames = new Set(['127.0.0.1', 'localhost', '[::1]', opts.host.includes(':') ? `[${opts.host}]` : opts.host]);
+  /** Host must name this listener (by a loopback name or the configured host) and its actual port. */
+  const hostAllowed = (host: string | undefined): boolean => {
+    const m = /^(.+):(\d+)$/.exec(host ?? '');
     const addr = app.server.address();
-    if (addr && typeof addr === 'object') allowHost(addr.port);
-  });
+    return m !== null && hostNames.has(m[1] as string) && addr !== null && typeof addr === 'object' && Number(m[2]) === addr.port;
+  };
   app.addHook('onRequest', async (req, reply) => {
-    if (!allowedHosts.has(req.headers.host ?? '')) return reply.code(421).send({ code: 'E_HOST', message: `Host ${req.headers.host ?? '(none)'} is not this agent` });
+    if (!hostAllowed(req.headers.host)) return reply.code(421).send({ code: 'E_HOST', message: `Host ${req.headers.host ?? '(none)'} is not this agent` });
     if (req.url === '/health') return;
     if (!tokenMatches(req.headers[API_TOKEN_HEADER], opts.token)) return reply.code(401).send({ code: 'E_AUTH', message: 'missing or wrong API token' });
   });

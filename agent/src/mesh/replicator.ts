@@ -10,7 +10,7 @@ import { errorMessage } from '../util/errors.js';
 import type { MeshContext } from './context.js';
 import { RefusedError } from './framing.js';
 import { nextHead } from './head-chain.js';
-import { putHead } from './head.js';
+import { getHead, putHead } from './head.js';
 import { putPack } from './pack-put.js';
 
 export const DEFAULT_REPLICAS = 2;
@@ -78,7 +78,15 @@ export async function replicateOnce(ctx: MeshContext, repo: Repository, replicas
   for (const f of friends) {
     if (unreachable.has(f.peerId)) continue;
     try {
-      await putHead(ctx, peerIdFromString(f.peerId), head);
+      const peer = peerIdFromString(f.peerId);
+      await putHead(ctx, peer, head);
+      // audit: a friend must give back what it keeps; an older head means it is rolling us back
+      const kept = await getHead(ctx, peer);
+      if (!kept || kept.head.seq < head.head.seq) {
+        const msg = `serves ${kept ? `an older snapshot list (seq ${kept.head.seq})` : 'no snapshot list'} after taking seq ${head.head.seq}: possible rollback`;
+        problems.push(`${f.name} ${msg}`);
+        await ctx.book.addProblem(f.peerId, msg);
+      }
     } catch (err) {
       problems.push(`${f.name} did not take our head seq ${head.head.seq}: ${errorMessage(err)}`);
       if (err instanceof RefusedError) await ctx.book.addProblem(f.peerId, `refused head seq ${head.head.seq}: ${err.message}`);

@@ -1,6 +1,6 @@
 // The restorer: writes a snapshot (or the selected part of it) below a target directory.
 // Files are written to a temp name and renamed into place; metadata goes last (owner, mode, xattrs,
-// then nanosecond times; directories after their contents). All-zero chunks become holes, so sparse
+// then nanosecond times; directories after their contents). All-zero 4 KiB blocks become holes, so sparse
 // files come back sparse. Existing files that differ are refused unless `overwrite` is set; every
 // conflict is found before anything is written. A file whose data fails verification is not
 // created, the others are, and every failure is reported.
@@ -33,12 +33,25 @@ export interface RestoreProgress {
   currentPath: string;
 }
 
-function isAllZero(buf: Buffer): boolean {
-  for (let i = 0; i < buf.length; i += 8192) {
-    const end = Math.min(buf.length, i + 8192);
-    for (let j = i; j < end; j++) if (buf[j] !== 0) return false;
+/** Holes are made at this granularity (the usual filesystem block size). */
+const HOLE_BLOCK_BYTES = 4096;
+const ZERO_BLOCK = Buffer.alloc(HOLE_BLOCK_BYTES);
+
+/** Runs [start, end) of `buf` that hold a non-zero byte, in HOLE_BLOCK_BYTES steps. */
+function dataRuns(buf: Buffer): Array<[number, number]> {
+  const runs: Array<[number, number]> = [];
+  let start = -1;
+  for (let off = 0; off < buf.length; off += HOLE_BLOCK_BYTES) {
+    const end = Math.min(buf.length, off + HOLE_BLOCK_BYTES);
+    const zero = buf.subarray(off, end).equals(end - off === HOLE_BLOCK_BYTES ? ZERO_BLOCK : ZERO_BLOCK.subarray(0, end - off));
+    if (!zero && start < 0) start = off;
+    if (zero && start >= 0) {
+      runs.push([start, off]);
+      start = -1;
+    }
   }
-  return true;
+  if (start >= 0) runs.push([start, buf.length]);
+  return runs;
 }
 
 async function lstatOrUndefined(path: string) {
@@ -234,11 +247,11 @@ export class Restorer {
           continue;
         }
         const data = await this.repo.loadBlob(id, BlobType.data);
-        if (isAllZero(data)) {
-          this.zeroChunks.add(id);
-        } else {
-          let off = 0;
-          while (off < data.length) off += (await fh.write(data, off, data.length - off, pos + off)).bytesWritten;
+        const runs = dataRuns(data);
+        if (runs.length === 0) this.zeroChunks.add(id);
+        for (const [start, end] of runs) {
+          let off = start;
+          while (off < end) off += (await fh.write(data, off, end - off, pos + off)).bytesWritten;
         }
         pos += data.length;
         this.progress.bytesDone += data.length;

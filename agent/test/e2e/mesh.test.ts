@@ -1,0 +1,110 @@
+// Three real agents (separate processes, libp2p over TCP on loopback): pairing, replication with
+// replicas 2, restore from friends while one is stopped, and disaster recovery on an empty home.
+import { readdir, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { pairAgents, startAgent, type TestAgent } from '../helpers/agents.js';
+import { cairnJson, tempDir } from '../helpers/cli.js';
+import { buildNastyTree, type NastyTree } from '../helpers/nasty-tree.js';
+import { compareTrees, formatDiffs } from '../helpers/tree-compare.js';
+
+interface Peer {
+  name: string;
+  storedAtPeerBytes: number;
+  storedForPeerBytes: number;
+  grantFromPeer: number;
+  packsAtPeer: number;
+  online: boolean;
+}
+
+async function packFiles(dir: string): Promise<string[]> {
+  const out: string[] = [];
+  for (const sub of await readdir(dir).catch(() => [] as string[])) {
+    for (const f of await readdir(join(dir, sub)).catch(() => [] as string[])) if (/^[0-9a-f]{64}$/.test(f)) out.push(f);
+  }
+  return out;
+}
+
+describe('a mesh of three agents', () => {
+  let alice: TestAgent;
+  let bob: TestAgent;
+  let carol: TestAgent;
+  let tree: NastyTree;
+  const agents: TestAgent[] = [];
+
+  beforeAll(async () => {
+    tree = await buildNastyTree(join(await tempDir('cairn-mesh-src-'), 'src'), { tinyFiles: 300, tinyDirs: 10, bigFileBytes: 12 * 1024 * 1024, sparseFileBytes: 64 * 1024 * 1024, deepPathBytes: 1500 });
+    alice = await startAgent('alice');
+    bob = await startAgent('bob');
+    carol = await startAgent('carol');
+    agents.push(alice, bob, carol);
+  }, 180_000);
+
+  afterAll(async () => {
+    for (const a of agents) await a.stop();
+  });
+
+  it('pairs, backs up and replicates every pack to two friends', async () => {
+    await pairAgents(alice, bob);
+    await pairAgents(alice, carol);
+    const snap = await alice.cli<{ id: string }>(['backup', tree.root]);
+    expect(snap.id).toMatch(/^[0-9a-f]{64}$/);
+    const r = await alice.cli<{ packs: number; underReplicated: number; wantedCopies: number }>(['replicate', '--wait']);
+    expect(r.wantedCopies).toBe(2);
+    expect(r.underReplicated).toBe(0);
+    const local = await packFiles(join(alice.home, 'repo', 'packs'));
+    expect(r.packs).toBe(local.length);
+    for (const friend of [bob, carol]) {
+      const held = await packFiles(join(friend.home, 'hosted', alice.info.peerId));
+      expect(held.sort()).toEqual([...local].sort());
+    }
+    const peers = await alice.cli<Peer[]>(['peers']);
+    expect(peers.map((p) => p.name).sort()).toEqual(['bob', 'carol']);
+    for (const p of peers) {
+      expect(p.packsAtPeer).toBe(local.length);
+      expect(p.storedAtPeerBytes).toBeGreaterThan(12 * 1024 * 1024);
+      expect(p.online).toBe(true);
+    }
+    const bobView = await bob.cli<Peer[]>(['peers']);
+    expect(bobView.find((p) => p.name === 'alice')?.storedForPeerBytes).toBe(peers.find((p) => p.name === 'bob')?.storedAtPeerBytes);
+  }, 300_000);
+
+  it('restores from the remaining friend when one friend is stopped and the local packs are gone', async () => {
+    await bob.stop();
+    await rm(join(alice.home, 'repo', 'packs'), { recursive: true, force: true });
+    const target = await tempDir('cairn-mesh-restore-');
+    const r = await alice.cli<{ errors: string[]; fetched: Record<string, number> }>(['restore', 'latest', '--target', target]);
+    expect(r.errors).toEqual([]);
+    expect(Object.keys(r.fetched)).toEqual(['carol']);
+    const diffs = await compareTrees(tree.root, join(target, tree.root), { sparse: [tree.sparseFile] });
+    expect(formatDiffs(diffs)).toBe('');
+  }, 300_000);
+
+  it('recovers on an empty home from a friend\'s invite, restores identically, and replicates again', async () => {
+    await alice.stop();
+    await rm(alice.home, { recursive: true, force: true });
+    const { code } = await carol.cli<{ code: string }>(['invite']);
+    const home = join(await tempDir('cairn-alice-again-'), 'home');
+    const recovered = await cairnJson<{ snapshots: number; friends: string[]; peerId: string; warnings: string[] }>(['recover', '--invite', code], {
+      home,
+      env: { CAIRN_RECOVERY_PHRASE: alice.recoveryPhrase },
+    });
+    expect(recovered.peerId).toBe(alice.info.peerId);
+    expect(recovered.snapshots).toBe(1);
+    expect(recovered.friends.sort()).toEqual(['bob', 'carol']);
+    const snaps = await cairnJson<Array<{ paths: string[] }>>(['snapshots'], { home });
+    expect(snaps[0]?.paths).toEqual([tree.root]);
+    const target = await tempDir('cairn-mesh-recovered-');
+    await cairnJson(['restore', 'latest', '--target', target], { home });
+    expect(formatDiffs(await compareTrees(tree.root, join(target, tree.root), { sparse: [tree.sparseFile] }))).toBe('');
+
+    // The recovered agent replicates to its old friends again: a new backup reaches carol.
+    const again = await startAgent('alice', { home, existing: { recoveryPhrase: alice.recoveryPhrase } });
+    agents.push(again);
+    const before = (await packFiles(join(carol.home, 'hosted', alice.info.peerId))).length;
+    await again.cli(['backup', tree.root, '--tag', 'after-recovery']);
+    await again.cli(['replicate']);
+    const after = (await packFiles(join(carol.home, 'hosted', alice.info.peerId))).length;
+    expect(after).toBeGreaterThan(before);
+  }, 300_000);
+});
