@@ -14,6 +14,7 @@ import { compareTree, compressibleText, mixedTreeSpec, Rng, snapshotTree, writeS
 const SEED = Number(process.env.CAIRN_TEST_SEED ?? 424242);
 const ITERATIONS = Number(process.env.CAIRN_CRASH_ITERATIONS ?? 50);
 const MiB = 1024 * 1024;
+const FIRST_BACKUP_KILLS = Number(process.env.CAIRN_CRASH_FIRST_KILLS ?? 4);
 
 let work: string;
 let src: string;
@@ -135,4 +136,37 @@ describe('SIGKILL during backup', () => {
     expect(r.code, describeResult(r)).toBe(0);
     expect(await compareTree(await snapshotTree(src), join(target, src), { allowMissing: false })).toEqual([]);
   }, 1_200_000); // ~6 min on an idle 2-core machine; generous for a loaded one
+
+  test(`${FIRST_BACKUP_KILLS} first backups of fresh repositories, killed at random moments`, async () => {
+    // A first backup writes full 16 MiB data packs all along (the incremental backups above write
+    // small packs at the end), and there is no earlier snapshot to fall back on.
+    const rng = new Rng(SEED ^ 0xf1e57);
+    const source = await snapshotTree(src);
+    for (let i = 0; i < FIRST_BACKUP_KILLS; i++) {
+      const fresh = await initHome();
+      try {
+        const delayMs = rng.next() * fullBackupMs;
+        const child = spawnCairnGroup(['backup', src, '--json'], { home: fresh });
+        const done = collect(child);
+        await sleep(delayMs);
+        await killGroup(child);
+        const killed = await done;
+        if (killed.signal !== 'SIGKILL' && killed.code !== 0) throw new Error(`first backup #${i} failed before it was killed: ${describeResult(killed)}`);
+        const check = await cairn(['check', '--read-data'], { home: fresh });
+        expect(check.code, `fresh repository #${i}, kill at ${delayMs.toFixed(0)} ms: ${describeResult(check)}`).toBe(0);
+        const next = await cairn(['backup', src, '--json'], { home: fresh });
+        expect(next.code, `fresh repository #${i}: backup after the kill: ${describeResult(next)}`).toBe(0);
+        if (i === FIRST_BACKUP_KILLS - 1) {
+          const again = await cairn(['check', '--read-data'], { home: fresh });
+          expect(again.code, describeResult(again)).toBe(0);
+          const target = join(work, `restore-fresh-${i}`);
+          const r = await cairn(['restore', 'latest', '--target', target], { home: fresh });
+          expect(r.code, describeResult(r)).toBe(0);
+          expect(await compareTree(source, join(target, src), { allowMissing: false })).toEqual([]);
+        }
+      } finally {
+        await rm(dirname(fresh), { recursive: true, force: true });
+      }
+    }
+  }, 600_000);
 });
