@@ -3,11 +3,11 @@
 // CLI where the API listens and holds its token (mode 0600); it is removed on a clean stop.
 import { randomBytes } from 'node:crypto';
 import { rm } from 'node:fs/promises';
-import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { buildApi } from './api/server.js';
 import { Mesh } from './mesh/mesh.js';
 import type { Services } from './ops/services.js';
+import { agentInfoPath, type AgentInfo } from './repo/home.js';
 import { Repository } from './repo/repository.js';
 import type { Clock } from './util/clock.js';
 import { errorMessage } from './util/errors.js';
@@ -27,20 +27,8 @@ export interface AgentOptions {
   log: (line: string) => void;
 }
 
-export interface AgentInfo {
-  api: string;
-  token: string;
-  pid: number;
-  peerId: string;
-  addrs: string[];
-}
-
 /** Delay between a backup and the replication it triggers (coalesces bursts of backups). */
 const REPLICATE_AFTER_BACKUP_MS = 1000;
-
-export function agentInfoPath(home: string): string {
-  return join(home, 'agent.json');
-}
 
 export class Agent {
   readonly info: AgentInfo;

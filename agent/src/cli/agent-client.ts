@@ -2,7 +2,7 @@
 import { readFile } from 'node:fs/promises';
 import type { Writable } from 'node:stream';
 import { API_PREFIX, API_TOKEN_HEADER } from '../../../protocol/api.js';
-import { agentInfoPath, type AgentInfo } from '../daemon.js';
+import { agentInfoPath, type AgentInfo } from '../repo/home.js';
 import { CairnError, EXIT_FAILED } from '../util/errors.js';
 
 function alive(pid: number): boolean {

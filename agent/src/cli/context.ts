@@ -2,14 +2,14 @@
 // agent's API when one holds this home, else by opening the home directly (starting a short-lived
 // mesh node when the operation needs friends).
 import { resolve } from 'node:path';
-import { DEFAULT_REPLICAS } from '../mesh/replicator.js';
-import { Mesh } from '../mesh/mesh.js';
+import type { Mesh } from '../mesh/mesh.js';
 import { defaultHome } from '../repo/home.js';
 import { Repository } from '../repo/repository.js';
 import type { Services } from '../ops/services.js';
 import { systemClock, type Clock } from '../util/clock.js';
 import { UsageError } from '../util/errors.js';
 import { callOp, findAgent } from './agent-client.js';
+import { DEFAULT_REPLICAS } from './defaults.js';
 import { getPassphrase } from './passphrase.js';
 
 export interface GlobalOptions {
@@ -52,7 +52,7 @@ export async function withServices<T>(ctx: Context, fn: (svc: Services) => Promi
     if (opts.mesh) {
       let hasFriends = false;
       for await (const _ of repo.state.friends.keys({ limit: 1 })) hasFriends = true;
-      if (hasFriends) mesh = await Mesh.start(repo, { listen: CLI_MESH_LISTEN, name: 'cli', replicas: DEFAULT_REPLICAS, diskFloorBytes: 0, clock: ctx.clock });
+      if (hasFriends) mesh = await (await import('../mesh/mesh.js')).Mesh.start(repo, { listen: CLI_MESH_LISTEN, name: 'cli', replicas: DEFAULT_REPLICAS, diskFloorBytes: 0, clock: ctx.clock });
     }
     return await fn({ home: ctx.home, repo, clock: ctx.clock, ...(mesh ? { mesh } : {}) });
   } finally {

@@ -3,17 +3,8 @@
 // (the stack only with --debug).
 import { Command, CommanderError, Option } from 'commander';
 import { CairnError, EXIT_FAILED, EXIT_USAGE } from '../util/errors.js';
-import { backupCommand } from './commands/backup.js';
-import { checkCommand } from './commands/check.js';
-import { diffCommand, lsCommand } from './commands/browse.js';
-import { exportCommand } from './commands/export.js';
-import { initCommand } from './commands/init.js';
-import { restoreCommand } from './commands/restore.js';
-import { AGENT_DEFAULTS, agentCommand, type AgentCliOptions } from './commands/agent.js';
-import { inviteCommand, pairCommand, peersCommand, replicateCommand } from './commands/friends.js';
-import { recoverCommand } from './commands/recover.js';
-import { DEFAULT_LISTEN } from '../mesh/node.js';
-import { snapshotsCommand } from './commands/snapshots.js';
+import { AGENT_DEFAULTS, DEFAULT_LISTEN } from './defaults.js';
+import type { AgentCliOptions } from './commands/agent.js';
 import { makeContext, type Context, type GlobalOptions } from './context.js';
 
 let debug = process.argv.includes('--debug');
@@ -45,32 +36,32 @@ const program = new Command('cairn')
   .configureOutput({ outputError: (str, write) => write(str) })
   .showHelpAfterError('(run "cairn --help" for usage)');
 
-common(program.command('init').description('create the home and repository; prints the recovery phrase once')).action(action((ctx) => initCommand(ctx)));
+common(program.command('init').description('create the home and repository; prints the recovery phrase once')).action(action(async (ctx) => (await import('./commands/init.js')).initCommand(ctx)));
 
 common(program.command('backup').description('make one snapshot of PATH...').argument('<path...>', 'files or directories to back up'))
   .option('--tag <tag>', 'tag the snapshot (repeatable)', collect)
-  .action(action((ctx, paths: string[], opts: { tag?: string[] }) => backupCommand(ctx, paths, opts)));
+  .action(action(async (ctx, paths: string[], opts: { tag?: string[] }) => (await import('./commands/backup.js')).backupCommand(ctx, paths, opts)));
 
-common(program.command('snapshots').description('list snapshots')).action(action((ctx) => snapshotsCommand(ctx)));
+common(program.command('snapshots').description('list snapshots')).action(action(async (ctx) => (await import('./commands/snapshots.js')).snapshotsCommand(ctx)));
 
 common(program.command('ls').description('list the files of a snapshot, below PATH if given').argument('<snapshot>', 'snapshot ID, unique prefix, or "latest"').argument('[path]'))
-  .action(action((ctx, snap: string, path: string | undefined) => lsCommand(ctx, snap, path)));
+  .action(action(async (ctx, snap: string, path: string | undefined) => (await import('./commands/browse.js')).lsCommand(ctx, snap, path)));
 
 common(program.command('diff').description('show what changed between two snapshots').argument('<snapshot1>').argument('<snapshot2>'))
-  .action(action((ctx, a: string, b: string) => diffCommand(ctx, a, b)));
+  .action(action(async (ctx, a: string, b: string) => (await import('./commands/browse.js')).diffCommand(ctx, a, b)));
 
 common(program.command('restore').description('restore a snapshot into a directory').argument('<snapshot>', 'snapshot ID, unique prefix, or "latest"'))
   .requiredOption('--target <dir>', 'directory to restore into (created if missing)')
   .option('--include <path>', 'restore only this path (repeatable)', collect)
   .option('--overwrite', 'replace existing files that differ')
-  .action(action((ctx, snap: string, opts: { target: string; include?: string[]; overwrite?: boolean }) => restoreCommand(ctx, snap, opts)));
+  .action(action(async (ctx, snap: string, opts: { target: string; include?: string[]; overwrite?: boolean }) => (await import('./commands/restore.js')).restoreCommand(ctx, snap, opts)));
 
 common(program.command('export').description('write a snapshot (or PATH in it) as a tar stream to stdout').argument('<snapshot>').argument('[path]'))
-  .action(action((ctx, snap: string, path: string | undefined) => exportCommand(ctx, snap, path)));
+  .action(action(async (ctx, snap: string, path: string | undefined) => (await import('./commands/export.js')).exportCommand(ctx, snap, path)));
 
 common(program.command('check').description('verify the repository structure; with --read-data, every byte'))
   .option('--read-data', 'read and verify every pack')
-  .action(action((ctx, opts: { readData?: boolean }) => checkCommand(ctx, opts)));
+  .action(action(async (ctx, opts: { readData?: boolean }) => (await import('./commands/check.js')).checkCommand(ctx, opts)));
 
 common(program.command('agent').description('run the agent: friend mesh, replication, local API'))
   .option('--listen <multiaddr>', `libp2p listen address (repeatable; default ${DEFAULT_LISTEN})`, collect)
@@ -80,26 +71,26 @@ common(program.command('agent').description('run the agent: friend mesh, replica
   .option('--disk-floor <size>', 'refuse friends\' packs when free disk would drop below this', AGENT_DEFAULTS.diskFloor)
   .option('--replicate-every <duration>', 'replication interval', AGENT_DEFAULTS.replicateEvery)
   .option('--init', 'create the repository on first start')
-  .action(action((ctx, opts: AgentCliOptions) => agentCommand(ctx, opts)));
+  .action(action(async (ctx, opts: AgentCliOptions) => (await import('./commands/agent.js')).agentCommand(ctx, opts)));
 
 common(program.command('invite').description('make a one-time invite code for a friend (needs the running agent)'))
   .option('--quota <size>', 'space offered to the friend', '10G')
   .option('--expires <duration>', 'how long the code is valid', '24h')
-  .action(action((ctx, opts: { quota: string; expires: string }) => inviteCommand(ctx, opts)));
+  .action(action(async (ctx, opts: { quota: string; expires: string }) => (await import('./commands/friends.js')).inviteCommand(ctx, opts)));
 
 common(program.command('pair').description('pair with a friend using their invite code').argument('<code>'))
   .option('--quota <size>', 'space offered to the friend', '10G')
-  .action(action((ctx, code: string, opts: { quota: string }) => pairCommand(ctx, code, opts)));
+  .action(action(async (ctx, code: string, opts: { quota: string }) => (await import('./commands/friends.js')).pairCommand(ctx, code, opts)));
 
-common(program.command('peers').description('list friends, their space both ways and their health')).action(action((ctx) => peersCommand(ctx)));
+common(program.command('peers').description('list friends, their space both ways and their health')).action(action(async (ctx) => (await import('./commands/friends.js')).peersCommand(ctx)));
 
 common(program.command('replicate').description('push packs and the snapshot list to friends now'))
   .option('--wait', 'return when every pack has its copies, or say why not')
-  .action(action((ctx, opts: { wait?: boolean }) => replicateCommand(ctx, opts)));
+  .action(action(async (ctx, opts: { wait?: boolean }) => (await import('./commands/friends.js')).replicateCommand(ctx, opts)));
 
 common(program.command('recover').description('rebuild a lost host\'s home from a friend (recovery phrase from CAIRN_RECOVERY_PHRASE or a prompt)'))
   .requiredOption('--invite <code>', 'an invite code from any friend of the lost host')
-  .action(action((ctx, opts: { invite: string }) => recoverCommand(ctx, opts)));
+  .action(action(async (ctx, opts: { invite: string }) => (await import('./commands/recover.js')).recoverCommand(ctx, opts)));
 
 function fail(err: unknown): void {
   if (err instanceof CommanderError) {

@@ -9,8 +9,6 @@ import type { Libp2p, PeerId, PrivateKey } from '@libp2p/interface';
 import { tcp } from '@libp2p/tcp';
 import { createLibp2p } from 'libp2p';
 
-export const DEFAULT_LISTEN = '/ip4/0.0.0.0/tcp/4001';
-
 /** The agent's peer key, derived from the repository's signing seed: a recovered host keeps its PeerId. */
 export async function peerKeyFromSeed(seed: Buffer): Promise<PrivateKey> {
   return generateKeyPairFromSeed('Ed25519', seed);

@@ -13,8 +13,6 @@ import { nextHead } from './head-chain.js';
 import { getHead, putHead } from './head.js';
 import { putPack } from './pack-put.js';
 
-export const DEFAULT_REPLICAS = 2;
-
 export async function replicateOnce(ctx: MeshContext, repo: Repository, replicas: number): Promise<ReplicateResult> {
   const friends = await ctx.book.list();
   const wanted = Math.min(replicas, friends.length);

@@ -11,6 +11,19 @@ export interface HomePaths {
   state: string;
 }
 
+/** What a running agent publishes in CAIRN_HOME/agent.json (mode 0600) for the CLI. */
+export interface AgentInfo {
+  api: string;
+  token: string;
+  pid: number;
+  peerId: string;
+  addrs: string[];
+}
+
+export function agentInfoPath(home: string): string {
+  return join(home, 'agent.json');
+}
+
 export function defaultHome(): string {
   return process.env.CAIRN_HOME ? resolve(process.env.CAIRN_HOME) : join(homedir(), '.cairn');
 }

@@ -112,6 +112,7 @@ export class Repository {
   }
 
   async close(): Promise<void> {
+    await this.store.close();
     await this.db.close();
   }
 

@@ -1,6 +1,6 @@
 // Packs as files: DIR/<first two hex digits>/<64 hex digits>, written crash-safe (temp, fsync,
 // rename, fsync dir). Leftover temp files from a crash are removed when the store opens.
-import { mkdir, open, readdir, readFile, rm, stat } from 'node:fs/promises';
+import { mkdir, open, readdir, readFile, rm, stat, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { TEMP_PREFIX, writeFileAtomic } from '../util/fsx.js';
 import { PackMissingError, PackTruncatedError, type PackInfo, type PackStore } from './pack-store.js';
@@ -9,8 +9,18 @@ function isNotFound(err: unknown): boolean {
   return (err as NodeJS.ErrnoException).code === 'ENOENT';
 }
 
+/** Pack files kept open for range reads (restores and tree loads read many small ranges). */
+const OPEN_PACKS = 16;
+
+interface OpenPack {
+  fh: Promise<FileHandle>;
+  refs: number;
+  evicted: boolean;
+}
+
 export class LocalPackStore implements PackStore {
   readonly dir: string;
+  private readonly handles = new Map<string, OpenPack>();
 
   constructor(dir: string) {
     this.dir = dir;
@@ -36,6 +46,7 @@ export class LocalPackStore implements PackStore {
 
   async put(id: string, parts: Uint8Array[]): Promise<void> {
     if (await this.stat(id)) return;
+    this.evict(id);
     await mkdir(join(this.dir, id.slice(0, 2)), { recursive: true, mode: 0o700 });
     await writeFileAtomic(this.path(id), parts);
   }
@@ -49,13 +60,51 @@ export class LocalPackStore implements PackStore {
     }
   }
 
-  async getRange(id: string, offset: number, length: number): Promise<Buffer> {
-    let fh;
+  private async acquire(id: string): Promise<OpenPack> {
+    let h = this.handles.get(id);
+    if (h) {
+      this.handles.delete(id); // re-insert: most recently used last
+      this.handles.set(id, h);
+    } else {
+      h = { fh: open(this.path(id), 'r'), refs: 0, evicted: false };
+      this.handles.set(id, h);
+      h.fh.catch(() => this.handles.get(id) === h && this.handles.delete(id));
+      if (this.handles.size > OPEN_PACKS) this.evict(this.handles.keys().next().value as string);
+    }
+    h.refs += 1;
     try {
-      fh = await open(this.path(id), 'r');
+      await h.fh;
     } catch (err) {
+      h.refs -= 1;
       if (isNotFound(err)) throw new PackMissingError(id);
       throw err;
+    }
+    return h;
+  }
+
+  private release(h: OpenPack): void {
+    h.refs -= 1;
+    if (h.evicted && h.refs === 0) void h.fh.then((fh) => fh.close()).catch(() => undefined);
+  }
+
+  /** Forgets an open handle (after the file is replaced or removed). */
+  private evict(id: string): void {
+    const h = this.handles.get(id);
+    if (!h) return;
+    this.handles.delete(id);
+    h.evicted = true;
+    if (h.refs === 0) void h.fh.then((fh) => fh.close()).catch(() => undefined);
+  }
+
+  async getRange(id: string, offset: number, length: number): Promise<Buffer> {
+    let h = await this.acquire(id);
+    let fh = await h.fh;
+    if ((await fh.stat()).nlink === 0) {
+      // deleted or replaced behind our back since it was opened: read what is there now
+      this.release(h);
+      this.evict(id);
+      h = await this.acquire(id);
+      fh = await h.fh;
     }
     try {
       const buf = Buffer.allocUnsafe(length);
@@ -67,8 +116,13 @@ export class LocalPackStore implements PackStore {
       }
       return buf;
     } finally {
-      await fh.close();
+      this.release(h);
     }
+  }
+
+  /** Closes every cached file handle. */
+  async close(): Promise<void> {
+    for (const id of [...this.handles.keys()]) this.evict(id);
   }
 
   async stat(id: string): Promise<PackInfo | undefined> {
@@ -93,6 +147,7 @@ export class LocalPackStore implements PackStore {
   }
 
   async delete(id: string): Promise<void> {
+    this.evict(id);
     await rm(this.path(id), { force: true });
   }
 }

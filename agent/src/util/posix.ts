@@ -51,24 +51,24 @@ export function setTimesNs(path: string, atimeNs: bigint, mtimeNs: bigint): void
   if (rc !== 0) throw new PosixError('utimensat', koffi.errno(), path);
 }
 
+/** Most files have no xattrs: one call with a reused buffer answers that (a size query first doubles the calls). */
+const LIST_BUFFER = Buffer.alloc(64 * 1024);
+
 /** Extended attribute names of a path (not following symlinks); [] where unsupported. */
 export function listXattrs(path: string): string[] {
-  for (;;) {
-    const size = Number(llistxattr(path, null, 0));
-    if (size < 0) {
-      const e = koffi.errno();
-      if (e === ENOTSUP) return [];
-      throw new PosixError('llistxattr', e, path);
-    }
-    if (size === 0) return [];
-    const buf = Buffer.alloc(size);
-    const got = Number(llistxattr(path, buf, size));
-    if (got < 0) {
-      if (koffi.errno() === ERANGE) continue; // grew in between: ask again
-      throw new PosixError('llistxattr', koffi.errno(), path);
-    }
-    return buf.subarray(0, got).toString('utf8').split('\0').filter((n) => n.length > 0);
+  let got = Number(llistxattr(path, LIST_BUFFER, LIST_BUFFER.length));
+  let buf = LIST_BUFFER;
+  while (got < 0) {
+    const e = koffi.errno();
+    if (e === ENOTSUP) return [];
+    if (e !== ERANGE) throw new PosixError('llistxattr', e, path);
+    const size = Number(llistxattr(path, null, 0)); // larger than 64 KiB: ask for the size
+    if (size < 0) throw new PosixError('llistxattr', koffi.errno(), path);
+    buf = Buffer.alloc(size);
+    got = Number(llistxattr(path, buf, size));
   }
+  if (got === 0) return [];
+  return buf.subarray(0, got).toString('utf8').split('\0').filter((n) => n.length > 0);
 }
 
 /** The value of one extended attribute, or undefined when it vanished. */

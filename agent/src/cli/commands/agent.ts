@@ -3,8 +3,7 @@ import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { Agent } from '../../daemon.js';
-import { DEFAULT_LISTEN } from '../../mesh/node.js';
-import { DEFAULT_REPLICAS } from '../../mesh/replicator.js';
+import { DEFAULT_LISTEN } from '../defaults.js';
 import { homePaths } from '../../repo/home.js';
 import { Repository } from '../../repo/repository.js';
 import { UsageError } from '../../util/errors.js';
@@ -87,5 +86,3 @@ export async function agentCommand(ctx: Context, opts: AgentCliOptions): Promise
     process.once('SIGTERM', () => stop('SIGTERM'));
   });
 }
-
-export const AGENT_DEFAULTS = { api: '127.0.0.1:8080', replicas: String(DEFAULT_REPLICAS), diskFloor: '1G', replicateEvery: '15m' };

@@ -2,7 +2,7 @@ import { createInterface } from 'node:readline/promises';
 import { phraseToRoot } from '../../crypto/phrase.js';
 import { recoverFromFriends } from '../../mesh/recover.js';
 import { Mesh } from '../../mesh/mesh.js';
-import { DEFAULT_REPLICAS } from '../../mesh/replicator.js';
+import { DEFAULT_REPLICAS } from '../defaults.js';
 import { Repository } from '../../repo/repository.js';
 import { UsageError } from '../../util/errors.js';
 import { passphraseFor, type Context } from '../context.js';
