@@ -9,16 +9,38 @@ import type { BlobIndex } from './index.js';
 import { encodeHeader, PACK_MAGIC, type PackEntry } from './pack-format.js';
 
 export const PACK_TARGET_BYTES = 16 * 1024 * 1024;
-const MAX_PACKS_IN_FLIGHT = 2;
+const MAX_PACKS_IN_FLIGHT = 1;
+
+/** Small sealed blobs are copied into slabs of this size owned by the pack. */
+const SLAB_BYTES = 1024 * 1024;
+const SLAB_MAX_BLOB_BYTES = 64 * 1024;
 
 interface OpenPack {
   parts: Buffer[];
   entries: PackEntry[];
   bytes: number;
+  slab: Buffer | undefined;
+  slabUsed: number;
 }
 
 function emptyPack(): OpenPack {
-  return { parts: [PACK_MAGIC], entries: [], bytes: PACK_MAGIC.length };
+  return { parts: [PACK_MAGIC], entries: [], bytes: PACK_MAGIC.length, slab: undefined, slabUsed: 0 };
+}
+
+/**
+ * Keeps a small blob in the pack's own slab: a small Buffer is usually a slice of a shared 8 KiB
+ * pool, and thousands of them in an open pack would pin thousands of pools (8x the memory).
+ */
+function keep(pack: OpenPack, sealed: Buffer): Buffer {
+  if (sealed.length > SLAB_MAX_BLOB_BYTES) return sealed;
+  if (!pack.slab || pack.slabUsed + sealed.length > pack.slab.length) {
+    pack.slab = Buffer.allocUnsafeSlow(SLAB_BYTES);
+    pack.slabUsed = 0;
+  }
+  const copy = pack.slab.subarray(pack.slabUsed, pack.slabUsed + sealed.length);
+  sealed.copy(copy);
+  pack.slabUsed += sealed.length;
+  return copy;
 }
 
 export class Packer {
@@ -44,7 +66,7 @@ export class Packer {
     const kind = type === BlobType.data ? 'data' : 'meta';
     const pack = this.open[kind];
     pack.entries.push({ type, flags, id, offset: pack.bytes, sealedLength: sealed.length, rawLength });
-    pack.parts.push(sealed);
+    pack.parts.push(keep(pack, sealed));
     pack.bytes += sealed.length;
     if (pack.bytes >= PACK_TARGET_BYTES) {
       this.open[kind] = emptyPack();

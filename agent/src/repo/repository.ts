@@ -6,7 +6,7 @@ import { randomBytes } from 'node:crypto';
 import { access, mkdir, readFile } from 'node:fs/promises';
 import { FastCdc, gearTable } from '../chunker/fastcdc.js';
 import { DEFAULT_CHUNKER, parseChunkerName } from '../chunker/params.js';
-import { open as openSealed, seal } from '../crypto/aead.js';
+import { open as openSealed } from '../crypto/aead.js';
 import { blobId } from '../crypto/ids.js';
 import { deriveKeys, repoIdFromRoot, ROOT_SECRET_BYTES, type RepoKeys } from '../crypto/kdf.js';
 import { makeKeyFile, parseKeyFile, unlockKeyFile } from '../crypto/key-file.js';
@@ -17,11 +17,12 @@ import { openStateDb, type StateDb, type Sublevels } from '../state/db.js';
 import { CairnError, CorruptionError, UsageError } from '../util/errors.js';
 import { writeFileAtomic } from '../util/fsx.js';
 import { blobAd, BLOB_TYPE_NAMES, BlobType } from './blob.js';
-import { compress, decompress } from './compress.js';
+import { decompress } from './compress.js';
 import { homePaths, type HomePaths } from './home.js';
 import { BlobIndex, type IndexEntry } from './index.js';
 import { FLAG_ZSTD } from './pack-format.js';
 import { Packer } from './packer.js';
+import { SealPool } from './seal-pool.js';
 import type { Snapshot } from '../../../protocol/snapshot.js';
 
 export const REPO_CONFIG_VERSION = 1;
@@ -56,6 +57,7 @@ export class Repository {
   readonly state: Sublevels;
   private readonly packer: Packer;
   private readonly pending = new Set<string>();
+  private sealPool: SealPool | undefined;
 
   private constructor(paths: HomePaths, config: RepoConfig, keys: RepoKeys, store: LocalPackStore, db: StateDb, sub: Sublevels) {
     this.paths = paths;
@@ -111,7 +113,14 @@ export class Repository {
     }
   }
 
+  /** Worker threads for compress + seal, started on the first write. */
+  private sealer(): SealPool {
+    this.sealPool ??= new SealPool();
+    return this.sealPool;
+  }
+
   async close(): Promise<void> {
+    await this.sealPool?.close();
     await this.store.close();
     await this.db.close();
   }
@@ -130,10 +139,11 @@ export class Repository {
     const id = knownId ?? this.blobIdOf(data);
     if (this.known(id)) return { id, addedBytes: 0 };
     this.pending.add(id);
-    const z = compress(data);
+    const rawLength = data.length;
     const key = type === BlobType.data ? this.keys.data : this.keys.meta;
-    const sealed = seal(key, z ?? data, blobAd(type, id));
-    await this.packer.add(type, id, z ? FLAG_ZSTD : 0, data.length, sealed);
+    // `data` may be handed to a worker thread (transferred): do not use it after this line
+    const { flags, sealed } = await this.sealer().run(type, id, data, key);
+    await this.packer.add(type, id, flags, rawLength, sealed);
     return { id, addedBytes: sealed.length };
   }
 
@@ -174,10 +184,10 @@ export class Repository {
   /** Flushes, then records the snapshot; the snapshot exists only once this returns. */
   async commitSnapshot(snapshot: Snapshot): Promise<string> {
     await this.flush();
-    const json = Buffer.from(JSON.stringify(snapshot));
-    const { id } = await this.saveBlob(BlobType.snapshot, json);
+    const text = JSON.stringify(snapshot);
+    const { id } = await this.saveBlob(BlobType.snapshot, Buffer.from(text));
     await this.flush();
-    await this.db.batch([{ type: 'put', sublevel: this.state.snapshots, key: id, value: json.toString('utf8') }], SYNC);
+    await this.db.batch([{ type: 'put', sublevel: this.state.snapshots, key: id, value: text }], SYNC);
     return id;
   }
 

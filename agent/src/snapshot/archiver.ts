@@ -1,8 +1,8 @@
 // The archiver: walks source paths and turns them into tree and data blobs, then a snapshot.
 // Files unchanged since the parent snapshot (same size, mtime, ctime, inode) are not read again.
 // A file that changes while it is read is recorded with `changedDuringBackup` and a warning.
-import { constants, lstatSync } from 'node:fs';
-import { lstat, open, readdir, readlink, type FileHandle } from 'node:fs/promises';
+import { closeSync, constants, fstatSync, lstatSync, openSync, readSync } from 'node:fs';
+import { lstat, readdir, readlink } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join, parse, resolve, sep } from 'node:path';
 import { BlobType } from '../repo/blob.js';
@@ -19,7 +19,11 @@ const FILE_CONCURRENCY = 8;
 /** Entries of one directory handled at once. */
 const DIR_CONCURRENCY = 8;
 /** Chunk bytes read but not yet sealed into a pack, across all files (bounds memory). */
-const BYTES_IN_FLIGHT = 48 * 1024 * 1024;
+const CHUNK_BYTES_IN_FLIGHT = 16 * 1024 * 1024;
+/** Read buffers of files being read at once (one max-chunk buffer per large file). */
+const READ_BUFFER_BYTES = 16 * 1024 * 1024;
+/** Chunks at least this large get their own ArrayBuffer (transferable to a seal worker). */
+const TRANSFER_MIN_BYTES = 64 * 1024;
 
 export interface ArchiveProgress {
   filesDone: number;
@@ -57,7 +61,8 @@ export class Archiver {
   private readonly repo: Repository;
   private readonly opts: ArchiveOptions;
   private readonly files = new Semaphore(FILE_CONCURRENCY);
-  private readonly budget = new Semaphore(BYTES_IN_FLIGHT);
+  private readonly chunkBudget = new Semaphore(CHUNK_BYTES_IN_FLIGHT);
+  private readonly bufferBudget = new Semaphore(READ_BUFFER_BYTES);
   private readonly skip: Set<string>;
 
   constructor(repo: Repository, opts: ArchiveOptions) {
@@ -237,81 +242,95 @@ export class Archiver {
       return;
     }
     await this.files.with(1, async () => {
-      const fh = await openNoAtime(path);
+      const fd = openNoAtime(path);
       try {
-        const { ids, total } = await this.readChunks(fh, node.size);
+        const { ids, total } = await this.readChunks(fd, node.size);
         node.content = ids;
-        const after = await fh.stat({ bigint: true });
+        const after = fstatSync(fd, { bigint: true });
         if (total !== node.size || after.size !== BigInt(node.size) || after.mtimeNs.toString() !== node.mtimeNs || after.ctimeNs.toString() !== node.ctimeNs) {
           node.changedDuringBackup = true;
           node.size = total; // what the snapshot holds, so a restore is self-consistent
           this.warn(`${path}: changed while it was read; the snapshot holds a possibly inconsistent copy`);
         }
       } finally {
-        await fh.close();
+        closeSync(fd);
       }
     });
     this.progress.filesRead += 1;
     this.progress.filesDone += 1;
   }
 
-  /** Reads a file through the chunker; returns its chunk IDs. Saves run concurrently within the byte budget. */
-  private async readChunks(fh: FileHandle, expectedSize: number): Promise<{ ids: string[]; total: number }> {
+  /**
+   * Reads a file through the chunker and returns its chunk IDs. Reads are synchronous (cheap on a
+   * warm cache); compressing and sealing happen in worker threads while reading goes on, bounded
+   * by the bytes-in-flight budget. The read buffer has a budget of its own (no cross waiting).
+   */
+  private async readChunks(fd: number, expectedSize: number): Promise<{ ids: string[]; total: number }> {
     const { maxBytes } = this.repo.chunker.params;
     const ids: string[] = [];
     const saves: Promise<void>[] = [];
     const saveChunk = async (chunk: Buffer) => {
       const index = ids.length;
+      const length = chunk.length; // the chunk may be transferred to a worker: note its length first
       ids.push('');
-      const got = await this.budget.acquire(chunk.length);
+      const got = await this.chunkBudget.acquire(length);
       const job = (async () => {
         try {
           const id = this.repo.blobIdOf(chunk);
           ids[index] = id;
           const saved = await this.repo.saveBlob(BlobType.data, chunk, id);
           this.progress.addedBytes += saved.addedBytes;
-          this.progress.bytesDone += chunk.length;
+          this.progress.bytesDone += length;
         } finally {
-          this.budget.release(got);
+          this.chunkBudget.release(got);
         }
       })();
       saves.push(job);
     };
     // Small files get a buffer of their size (+1 to see growth); a buffer never exceeds the max chunk.
-    let buf = Buffer.allocUnsafe(Math.min(maxBytes, expectedSize + 1));
-    let filled = 0;
-    let eof = false;
-    let total = 0;
-    while (!eof || filled > 0) {
-      while (!eof && filled < buf.length) {
-        const { bytesRead } = await fh.read(buf, filled, buf.length - filled, null);
-        if (bytesRead === 0) eof = true;
-        filled += bytesRead;
+    const bufBytes = Math.min(maxBytes, expectedSize + 1);
+    const bufGot = await this.bufferBudget.acquire(bufBytes);
+    try {
+      let buf = Buffer.allocUnsafe(bufBytes);
+      let filled = 0;
+      let eof = false;
+      let total = 0;
+      while (!eof || filled > 0) {
+        while (!eof && filled < buf.length) {
+          const bytesRead = readSync(fd, buf, filled, buf.length - filled, null);
+          if (bytesRead === 0) eof = true;
+          filled += bytesRead;
+        }
+        if (filled === 0) break;
+        const len = this.repo.chunker.cut(buf, 0, filled, eof);
+        if (len < 0) {
+          if (buf.length >= maxBytes) throw new CairnError('E_INTERNAL', 'chunker asked for more data with a full buffer');
+          const bigger = Buffer.allocUnsafe(maxBytes); // the file grew while we read it
+          buf.copy(bigger, 0, 0, filled);
+          buf = bigger;
+          continue;
+        }
+        // large chunks get an ArrayBuffer of their own, so they can move to a worker without a copy
+        const chunk = len >= TRANSFER_MIN_BYTES ? Buffer.allocUnsafeSlow(len) : Buffer.allocUnsafe(len);
+        buf.copy(chunk, 0, 0, len);
+        await saveChunk(chunk);
+        total += len;
+        buf.copyWithin(0, len, filled);
+        filled -= len;
       }
-      if (filled === 0) break;
-      const len = this.repo.chunker.cut(buf, 0, filled, eof);
-      if (len < 0) {
-        if (buf.length >= maxBytes) throw new CairnError('E_INTERNAL', 'chunker asked for more data with a full buffer');
-        const bigger = Buffer.allocUnsafe(maxBytes); // the file grew while we read it
-        buf.copy(bigger, 0, 0, filled);
-        buf = bigger;
-        continue;
-      }
-      await saveChunk(Buffer.from(buf.subarray(0, len)));
-      total += len;
-      buf.copyWithin(0, len, filled);
-      filled -= len;
+      await Promise.all(saves);
+      return { ids, total };
+    } finally {
+      this.bufferBudget.release(bufGot);
     }
-    await Promise.all(saves);
-    return { ids, total };
   }
 }
 
-async function openNoAtime(path: string): Promise<FileHandle> {
+function openNoAtime(path: string): number {
   try {
-    return await open(path, constants.O_RDONLY | constants.O_NOATIME);
+    return openSync(path, constants.O_RDONLY | constants.O_NOATIME);
   } catch (err) {
-    if (isErrno(err, 'EPERM')) return open(path, constants.O_RDONLY);
+    if (isErrno(err, 'EPERM')) return openSync(path, constants.O_RDONLY);
     throw err;
   }
 }
