@@ -138,3 +138,57 @@ export interface ReplicateResult {
   headSeq: number;
   problems: string[];
 }
+
+// ---- Docker volumes ---------------------------------------------------------------------------
+
+export type VolumesArgs = Record<string, never>;
+/** A container that mounts a volume, as `docker ps -a` shows it. */
+export interface VolumeContainer {
+  id: string;
+  /** Without Docker's leading slash. */
+  name: string;
+  /** created, running, paused, restarting, exited, dead. */
+  state: string;
+  image: string;
+  /** Where the volume is mounted in the container, and whether writable. */
+  destination: string;
+  rw: boolean;
+  /** The container's labels that configure Cairn (cairn.stop, cairn.pause, cairn.exec.before, cairn.exec.after, ...). */
+  labels: Record<string, string>;
+}
+export interface VolumeListing {
+  name: string;
+  driver: string;
+  mountpoint: string;
+  /** The volume's own Docker labels. */
+  labels: Record<string, string>;
+  /** From the engine's disk-usage report; null when the engine does not know it. */
+  sizeBytes: number | null;
+  containers: VolumeContainer[];
+  /** The latest snapshot tagged `volume:NAME`. */
+  lastSnapshot: { id: string; shortId: string; time: string } | null;
+}
+export type VolumesResult = VolumeListing[];
+
+/** `cairn backup volume:NAME... [PATH...]`: one snapshot of the volumes' mountpoints and the paths. */
+export interface VolumeBackupArgs {
+  /** Plain directories or files backed up alongside (absolute). */
+  paths: string[];
+  /** Volume names, without the `volume:` prefix. */
+  volumes: string[];
+  tags: string[];
+}
+/** One step of the consistency hooks around a volume backup, kept in the job log. */
+export interface HookLogEntry {
+  time: string;
+  container: string;
+  action: 'recover' | 'stop' | 'start' | 'pause' | 'unpause' | 'exec.before' | 'exec.after';
+  message: string;
+  /** exec: the command's exit code and its combined stdout and stderr. */
+  exitCode?: number;
+  output?: string;
+}
+export interface VolumeBackupResult extends BackupResult {
+  volumes: Array<{ name: string; path: string; via: 'mountpoint' }>;
+  log: HookLogEntry[];
+}

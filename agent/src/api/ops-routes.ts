@@ -11,6 +11,7 @@ import { inviteOp, pairOp, peersOp, replicateOp } from '../ops/friends.js';
 import { restoreOp } from '../ops/restore.js';
 import type { Services } from '../ops/services.js';
 import { snapshotsOp } from '../ops/snapshots.js';
+import { volumeBackupOp, volumesOp } from '../ops/volumes.js';
 import { Semaphore } from '../util/semaphore.js';
 
 type Op = (svc: Services, args: never) => Promise<unknown>;
@@ -34,6 +35,12 @@ export const OPS: Record<string, [Op, object, boolean]> = {
   invite: [inviteOp as Op, { type: 'object', required: ['quotaBytes', 'expiresInMs'], additionalProperties: false, properties: { quotaBytes: uint, expiresInMs: { ...uint, minimum: 1000 } } }, false],
   pair: [pairOp as Op, { type: 'object', required: ['code', 'quotaBytes'], additionalProperties: false, properties: { code: str, quotaBytes: uint } }, false],
   peers: [peersOp as Op, { type: 'object', additionalProperties: false, properties: {} }, false],
+  volumes: [volumesOp as Op, { type: 'object', additionalProperties: false, properties: {} }, false],
+  volumeBackup: [
+    volumeBackupOp as Op,
+    { type: 'object', required: ['paths', 'volumes', 'tags'], additionalProperties: false, properties: { paths: strList, volumes: { ...strList, minItems: 1 }, tags: strList } },
+    true,
+  ],
   replicate: [replicateOp as Op, { type: 'object', required: ['wait'], additionalProperties: false, properties: { wait: { type: 'boolean' } } }, false],
 };
 
@@ -43,7 +50,7 @@ export function registerOpsRoutes(app: FastifyInstance, svc: Services): void {
     app.post(`${API_PREFIX}/ops/${name}`, { schema: { body: schema } }, async (req) => {
       const run = () => op(svc, req.body as never);
       const result = writes ? await writeLock.with(1, run) : await run();
-      if (name === 'backup') svc.afterBackup?.();
+      if (name === 'backup' || name === 'volumeBackup') svc.afterBackup?.();
       return result;
     });
   }

@@ -38,9 +38,12 @@ const program = new Command('cairn')
 
 common(program.command('init').description('create the home and repository; prints the recovery phrase once')).action(action(async (ctx) => (await import('./commands/init.js')).initCommand(ctx)));
 
-common(program.command('backup').description('make one snapshot of PATH...').argument('<path...>', 'files or directories to back up'))
+common(program.command('backup').description('make one snapshot of PATH... (volume:NAME for a Docker volume)').argument('<path...>', 'files or directories to back up, or volume:NAME'))
   .option('--tag <tag>', 'tag the snapshot (repeatable)', collect)
   .action(action(async (ctx, paths: string[], opts: { tag?: string[] }) => (await import('./commands/backup.js')).backupCommand(ctx, paths, opts)));
+
+common(program.command('volumes').description('list Docker volumes: driver, size, containers mounting them, their cairn.* labels, last snapshot'))
+  .action(action(async (ctx) => (await import('./commands/volumes.js')).volumesCommand(ctx)));
 
 common(program.command('snapshots').description('list snapshots')).action(action(async (ctx) => (await import('./commands/snapshots.js')).snapshotsCommand(ctx)));
 

@@ -10,6 +10,7 @@ import { ProgressLine } from '../progress.js';
 export const EXIT_INCOMPLETE = 3;
 
 export async function backupCommand(ctx: Context, paths: string[], opts: { tag?: string[] }): Promise<number> {
+  if (paths.some((p) => p.startsWith('volume:'))) return (await import('./volumes.js')).volumeBackupCommand(ctx, paths, opts);
   const totals: ScanTotals = { files: 0, bytes: 0, done: false };
   const abort = new AbortController();
   let progress: ProgressLine | undefined;
