@@ -193,6 +193,22 @@ describeDocker('cairn backup volume:NAME', () => {
     expect(await cairnJson<unknown[]>(['snapshots'], { home })).toHaveLength(before.length);
   });
 
+  test('an exec hook past its timeout (cairn.exec.timeout) fails the backup; a failing exec.after fails it after the snapshot was saved', async () => {
+    const vol = await scratch.volume('slow');
+    const c = await scratch.container('slow', { volumes: [vol], mode: 'detach', script: WRITER_SCRIPT, labels: { 'cairn.exec.before': 'echo started; sleep 30', 'cairn.exec.timeout': '1s' } });
+    const r = await cairn(['backup', `volume:${vol}`], { home });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain(`cairn: exec.before in container ${c} did not finish within 1s: echo started; sleep 30 — output: started`);
+    await scratch.removeContainer(c);
+
+    const vol2 = await scratch.volume('after');
+    const c2 = await scratch.container('after', { volumes: [vol2], mode: 'detach', script: WRITER_SCRIPT, labels: { 'cairn.stop': 'true', 'cairn.exec.after': 'echo after-ran; exit 5' } });
+    const r2 = await cairn(['backup', `volume:${vol2}`], { home });
+    expect(r2.code).toBe(1);
+    expect(r2.stderr).toMatch(new RegExp(`cairn: exec.after in container ${c2} exited 5: .* — output: after-ran \\(snapshot [0-9a-f]{8} was saved\\)`));
+    expect((await scratch.inspect(c2)).State.Running).toBe(true);
+  });
+
   test('a CLI killed during the snapshot leaves a record; the next volume backup starts the container again', async () => {
     const big = await scratch.volume('big');
     await scratch.container('fill', { volumes: [big], mode: 'run', script: 'dd if=/dev/urandom of=/data/blob bs=1M count=96 2>/dev/null' });
