@@ -56,6 +56,8 @@ export interface RestoreArgs {
   target: string;
   include: string[];
   overwrite: boolean;
+  /** Restore the contents of this directory of the snapshot directly into target (e.g. a volume). */
+  from?: string;
 }
 export interface RestoreResult {
   snapshot: string;

@@ -28,7 +28,7 @@ export const OPS: Record<string, [Op, object, boolean]> = {
   diff: [diffOp as Op, { type: 'object', required: ['from', 'to'], additionalProperties: false, properties: { from: str, to: str } }, false],
   restore: [
     restoreOp as Op,
-    { type: 'object', required: ['snapshot', 'target', 'include', 'overwrite'], additionalProperties: false, properties: { snapshot: str, target: str, include: strList, overwrite: { type: 'boolean' } } },
+    { type: 'object', required: ['snapshot', 'target', 'include', 'overwrite'], additionalProperties: false, properties: { snapshot: str, target: str, include: strList, overwrite: { type: 'boolean' }, from: str } },
     false,
   ],
   check: [checkOp as Op, { type: 'object', required: ['readData'], additionalProperties: false, properties: { readData: { type: 'boolean' } } }, true],

@@ -1,6 +1,7 @@
 import { resolve } from 'node:path';
 import { Restorer } from '../snapshot/restorer.js';
-import { normalizeIncludes, walkTree } from '../snapshot/tree-walk.js';
+import { findNode, normalizeIncludes, walkTree } from '../snapshot/tree-walk.js';
+import { UsageError } from '../util/errors.js';
 import type { RestoreArgs, RestoreResult } from '../../../protocol/api.js';
 import type { Services } from './services.js';
 
@@ -17,11 +18,15 @@ export async function restoreOp(svc: Services, args: RestoreArgs, onStart?: (r: 
   if (svc.mesh) {
     // Packs missing locally come from friends: fetch them all first, spread over every holder.
     svc.mesh.reader.fetched.clear();
-    const packs = await packsOf(svc, snapshot.tree, includes);
+    const packs = await packsOf(svc, snapshot.tree, args.from !== undefined ? normalizeIncludes([args.from]) : includes);
     const online = (await svc.mesh.peers()).filter((p) => p.online).length;
     warnings.push(...(await svc.mesh.reader.prefetch(packs, Math.max(2, online * PREFETCH_PER_FRIEND))));
   }
-  await restorer.run(snapshot.tree);
+  if (args.from !== undefined) {
+    const dir = await findNode(svc.repo, snapshot.tree, args.from);
+    if (!dir) throw new UsageError(`${args.from} is not in snapshot ${args.snapshot}`, 'E_NOT_FOUND');
+    await restorer.runInto(dir);
+  } else await restorer.run(snapshot.tree);
   const fetched = Object.fromEntries(svc.mesh?.reader.fetched ?? []);
   return { snapshot: id, target, files: restorer.progress.filesDone, bytes: restorer.progress.bytesDone, errors: restorer.errors, warnings: [...warnings, ...restorer.warnings], fetched };
 }

@@ -91,6 +91,13 @@ export class Restorer {
     await this.restoreDir(rootTree, '', this.opts.includes);
   }
 
+  /** Restores the contents of one directory of the snapshot straight into the target (a volume). */
+  async runInto(dir: TreeNode): Promise<void> {
+    if (dir.type !== 'dir' || !dir.subtree) throw new CairnError('E_NOT_A_DIRECTORY', `${dir.name} is not a directory in the snapshot`);
+    await this.run(dir.subtree);
+    await this.applyMeta(this.opts.target, dir);
+  }
+
   private targetPath(rel: string): string {
     return join(this.opts.target, rel);
   }
