@@ -55,6 +55,8 @@ function paxFor(path: string, node: TreeNode, linkpath?: string): Buffer {
 const BLOCK = 512;
 /** Largest uid/gid a 7-digit octal ustar field holds. */
 const USTAR_MAX_ID = 0o7777777;
+/** tar-stream writes the ustar mtime through a 32-bit integer: later times would wrap negative. */
+const USTAR_MAX_SECONDS = 2 ** 31 - 1;
 
 /**
  * A pax extended header ('x') written straight into the pack stream between entries: tar-stream
@@ -116,7 +118,10 @@ export async function exportTar(repo: Repository, rootTree: string, includes: st
     // The ustar fields get values they can hold (the pax records carry the exact ones): GNU tar
     // reads a negative time or an oversized id written there as an obsolete base-64 number.
     const ustarId = (n: number) => (n <= USTAR_MAX_ID ? n : 0);
-    const common = { mode: node.mode, uid: ustarId(node.uid), gid: ustarId(node.gid), mtime: new Date(Math.max(0, Number(BigInt(node.mtimeNs) / 1_000_000n))) };
+    const ustarMs = Math.min(USTAR_MAX_SECONDS * 1000, Math.max(0, Number(BigInt(node.mtimeNs) / 1_000_000n)));
+    // tar-stream replaces a falsy mode with 0644/0755; the string '0' is truthy and encodes as 0.
+    const mode = node.mode === 0 ? ('0' as unknown as number) : node.mode;
+    const common = { mode, uid: ustarId(node.uid), gid: ustarId(node.gid), mtime: new Date(ustarMs) };
     pushPax(pack, pax);
     const header: Headers = { ...common, name: safeName(path), type: hardTarget ? 'link' : typeMap[node.type], size: 0 };
     if (linkpath !== undefined) header.linkname = safeName(linkpath);
