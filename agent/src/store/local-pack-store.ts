@@ -1,5 +1,6 @@
 // Packs as files: DIR/<first two hex digits>/<64 hex digits>, written crash-safe (temp, fsync,
 // rename, fsync dir). Leftover temp files from a crash are removed when the store opens.
+import { fstatSync } from 'node:fs';
 import { mkdir, open, readdir, readFile, rm, stat, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { TEMP_PREFIX, writeFileAtomic } from '../util/fsx.js';
@@ -99,7 +100,7 @@ export class LocalPackStore implements PackStore {
   async getRange(id: string, offset: number, length: number): Promise<Buffer> {
     let h = await this.acquire(id);
     let fh = await h.fh;
-    if ((await fh.stat()).nlink === 0) {
+    if (fstatSync(fh.fd).nlink === 0) {
       // deleted or replaced behind our back since it was opened: read what is there now
       this.release(h);
       this.evict(id);
