@@ -1,7 +1,9 @@
 // What the protocol handlers share: the libp2p node, the friend book, hosted packs, our identity.
-import type { Libp2p, PeerId, PrivateKey } from '@libp2p/interface';
+import type { Connection, Libp2p, PrivateKey } from '@libp2p/interface';
+import { WireError } from '../../../protocol/mesh.js';
 import type { Clock } from '../util/clock.js';
-import type { FriendBook } from './friends.js';
+import { RefusedError } from './framing.js';
+import type { FriendBook, Friendship } from './friends.js';
 import type { HostedStore } from './hosted-store.js';
 
 export interface MeshContext {
@@ -15,6 +17,9 @@ export interface MeshContext {
   onFriend(peerId: string): Promise<void>;
 }
 
-export function peerString(p: PeerId): string {
-  return p.toString();
+/** The remote's friendship, or a refusal with E_NOT_FRIEND: every protocol but pairing starts here. */
+export async function requireFriend(ctx: MeshContext, connection: Connection): Promise<Friendship> {
+  const friend = await ctx.book.get(connection.remotePeer.toString());
+  if (!friend) throw new RefusedError(WireError.notFriend, 'not a friend of this agent');
+  return friend;
 }

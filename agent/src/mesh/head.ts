@@ -3,15 +3,15 @@
 // key) and refuses a head whose sequence number is lower than one it already has.
 import type { Connection, PeerId, Stream } from '@libp2p/interface';
 import { parseHeadRequest, parseSignedHead, PROTOCOLS, WireError, type HeadResponse, type SignedHead } from '../../../protocol/mesh.js';
-import type { MeshContext } from './context.js';
+import { requireFriend, type MeshContext } from './context.js';
 import { Frames, RefusedError, serve } from './framing.js';
 import { verifyHead } from './head-chain.js';
 
 export function headHandler(ctx: MeshContext) {
   return async (stream: Stream, connection: Connection) =>
     serve(stream, async (f) => {
+      await requireFriend(ctx, connection);
       const remote = connection.remotePeer;
-      if (!(await ctx.book.get(remote.toString()))) throw new RefusedError(WireError.notFriend, 'not a friend of this agent');
       const req = parseHeadRequest(await f.readJson());
       const storedJson = await ctx.book.friendHead(remote.toString());
       const stored = storedJson ? (JSON.parse(storedJson) as SignedHead) : null;

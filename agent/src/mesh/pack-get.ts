@@ -3,14 +3,14 @@
 import type { Connection, PeerId, Stream } from '@libp2p/interface';
 import { PACK_FRAME_BYTES, parsePackGetRequest, PROTOCOLS, WireError, type PackGetReady, type PackGetRequest } from '../../../protocol/mesh.js';
 import { CairnError } from '../util/errors.js';
-import type { MeshContext } from './context.js';
+import { requireFriend, type MeshContext } from './context.js';
 import { Frames, RefusedError, serve } from './framing.js';
 
 export function packGetHandler(ctx: MeshContext) {
   return async (stream: Stream, connection: Connection) =>
     serve(stream, async (f) => {
+      await requireFriend(ctx, connection);
       const remote = connection.remotePeer.toString();
-      if (!(await ctx.book.get(remote))) throw new RefusedError(WireError.notFriend, 'not a friend of this agent');
       const req = parsePackGetRequest(await f.readJson());
       const store = await ctx.hosted.storeFor(remote);
       const info = (await ctx.book.hasHosted(remote, req.packId)) ? await store.stat(req.packId) : undefined;

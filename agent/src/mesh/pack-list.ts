@@ -1,15 +1,15 @@
 // /cairn/pack-list/1.0.0: which of our packs a friend holds (paged), so an owner can resume
 // replication and a recovering host can find its packs.
 import type { Connection, PeerId, Stream } from '@libp2p/interface';
-import { MAX_LIST_PAGE, parsePackListRequest, PROTOCOLS, WireError, type PackListPage } from '../../../protocol/mesh.js';
-import type { MeshContext } from './context.js';
-import { Frames, RefusedError, serve } from './framing.js';
+import { MAX_LIST_PAGE, parsePackListRequest, PROTOCOLS, type PackListPage } from '../../../protocol/mesh.js';
+import { requireFriend, type MeshContext } from './context.js';
+import { Frames, serve } from './framing.js';
 
 export function packListHandler(ctx: MeshContext) {
   return async (stream: Stream, connection: Connection) =>
     serve(stream, async (f) => {
+      await requireFriend(ctx, connection);
       const remote = connection.remotePeer.toString();
-      if (!(await ctx.book.get(remote))) throw new RefusedError(WireError.notFriend, 'not a friend of this agent');
       const req = parsePackListRequest(await f.readJson());
       const packs: PackListPage['packs'] = [];
       let more = false;

@@ -2,16 +2,15 @@
 // reserves space (grant and free-disk floor) before reading any pack byte, verifies the bytes hash
 // to the pack ID, and only then stores and records it.
 import type { Connection, PeerId, Stream } from '@libp2p/interface';
-import { PACK_FRAME_BYTES, parsePackPutRequest, PROTOCOLS, WireError, type PackPutDone, type PackPutReady, type PackPutRequest } from '../../../protocol/mesh.js';
-import type { MeshContext } from './context.js';
-import { Frames, RefusedError, serve } from './framing.js';
+import { PACK_FRAME_BYTES, parsePackPutRequest, PROTOCOLS, type PackPutDone, type PackPutReady, type PackPutRequest } from '../../../protocol/mesh.js';
+import { requireFriend, type MeshContext } from './context.js';
+import { Frames, serve } from './framing.js';
 
 export function packPutHandler(ctx: MeshContext) {
   return async (stream: Stream, connection: Connection) =>
     serve(stream, async (f) => {
-      const remote = connection.remotePeer.toString();
-      const friend = await ctx.book.get(remote);
-      if (!friend) throw new RefusedError(WireError.notFriend, 'not a friend of this agent');
+      const friend = await requireFriend(ctx, connection);
+      const remote = friend.peerId;
       const req = parsePackPutRequest(await f.readJson());
       if (await ctx.book.hasHosted(remote, req.packId)) {
         const have: PackPutReady = { ok: true, have: true };
