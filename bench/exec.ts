@@ -121,7 +121,7 @@ export async function waitForQuiet(maxBusyCores: number, maxWaitMs: number): Pro
 }
 
 /** Seconds of CPU time all cores have spent busy since boot (/proc/stat; USER_HZ is 100 on Linux). */
-async function busyCpuSeconds(): Promise<number | null> {
+export async function busyCpuSeconds(): Promise<number | null> {
   const stat = await readFile('/proc/stat', 'utf8').catch(() => null);
   const fields = stat?.split('\n')[0]?.trim().split(/\s+/).slice(1).map(Number);
   if (fields === undefined || fields.length < 8) return null;

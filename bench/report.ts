@@ -117,7 +117,7 @@ function judge(m: Metric, r: Results): { target: string; met: string } {
   return { target: text, met: ok ? 'met' : '**not met**' };
 }
 
-function commandRow(c: CommandRecord, abbreviate: (s: string) => string): string {
+export function commandRow(c: CommandRecord, abbreviate: (s: string) => string): string {
   const rss = c.peakRssBytes === null ? '?' : mib(c.peakRssBytes);
   const result = c.ok ? 'ok' : `**failed**: ${escape(c.error ?? '')}`;
   const cpu = (v: number | null) => (v === null ? '?' : v.toFixed(1));

@@ -6,6 +6,10 @@
 //   CAIRN_BENCH_SCALE   pgbench scale when the data set has to be built (make-dataset.sh default: 30)
 //   CAIRN_BENCH_WORK    working dir: copy of the data, stores, restores (default bench/work; wiped)
 //   CAIRN_BENCH_TOOLS   comma-separated subset of cairn,restic,borg (default: all)
+//   CAIRN_BENCH_ONLY    comma-separated parts to run: engine (the tool comparison), mesh (friend
+//                       mesh on loopback, bench/mesh.ts); default both. A part that does not run
+//                       keeps its previous section of the report.
+//   CAIRN_BENCH_MESH_BYTES  data size of the mesh part (default 1G; see bench/mesh.ts)
 //   CAIRN_BENCH_REPORT  where to write the report (default BENCHMARKS.md)
 //   CAIRN_BENCH_QUIET_S before each measured command, wait up to this many seconds for the machine
 //                       to be idle (< QUIET_BUSY_CORES busy), default 120; 0 disables
@@ -14,14 +18,15 @@
 // the next step starts; a global step runs once. A new row in the report is an entry in
 // report.ts METRICS plus a step here that fills it.
 import { existsSync } from 'node:fs';
-import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { loadavg } from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
 import { copyDataset, datasetScale, datasetScript, diskUsage, ensureDataset, mutateDataset, SOURCE_DIRS, treeStats, type TreeStats } from './dataset.js';
 import { CommandError, describeFailure, hasGnuTime, runOk, waitForQuiet, type RunResult } from './exec.js';
 import { machineInfo } from './machine.js';
+import { existingMeshSection, mergeMeshSection, renderMeshSection, runMeshBench } from './mesh.js';
 import { MB, MIB, METRICS, renderReport, resultsTable } from './report.js';
-import { Results } from './results.js';
+import { Results, type CommandRecord } from './results.js';
 import { TOOL_FACTORIES, type Tool } from './tools.js';
 
 /** "Idle" for the pre-command wait: all cores together busier than this means someone else is working. */
@@ -34,6 +39,7 @@ interface Config {
   workDir: string;
   scale: string | undefined;
   tools: string[];
+  parts: string[];
   reportPath: string;
 }
 
@@ -198,8 +204,39 @@ async function main(): Promise<void> {
     workDir: resolve(root, env.CAIRN_BENCH_WORK ?? 'bench/work'),
     scale: env.CAIRN_BENCH_SCALE,
     tools: (env.CAIRN_BENCH_TOOLS ?? 'cairn,restic,borg').split(',').map((s) => s.trim().toLowerCase()).filter((s) => s.length > 0),
+    parts: (env.CAIRN_BENCH_ONLY ?? 'engine,mesh').split(',').map((s) => s.trim().toLowerCase()).filter((s) => s.length > 0),
     reportPath: resolve(root, env.CAIRN_BENCH_REPORT ?? 'BENCHMARKS.md'),
   };
+  const unknown = cfg.parts.filter((p) => p !== 'engine' && p !== 'mesh');
+  if (unknown.length > 0) throw new Error(`CAIRN_BENCH_ONLY: unknown part(s) ${unknown.join(', ')} (engine, mesh)`);
+  const previous = await readFile(cfg.reportPath, 'utf8').catch(() => null);
+  let markdown = previous ?? '';
+  if (cfg.parts.includes('engine')) {
+    markdown = await engine(cfg);
+    const kept = existingMeshSection(previous);
+    if (!cfg.parts.includes('mesh') && kept !== null) markdown = mergeMeshSection(markdown, kept);
+  }
+  if (cfg.parts.includes('mesh')) {
+    if (!cfg.parts.includes('engine')) await mkdir(cfg.workDir, { recursive: true });
+    const loadBefore = loadavg()[0] ?? 0;
+    const report = await runMeshBench({ root, workDir: cfg.workDir, quietWaitS: cfg.quietWaitS, quietBusyCores: QUIET_BUSY_CORES, log }, env);
+    const m = await machineInfo(cfg.workDir);
+    const section = renderMeshSection(report, {
+      command: commandLine(),
+      machine: `${m.cores} cores, ${m.cpu}, ${m.memoryGiB} GiB RAM, Linux ${m.kernel}, harness on Node ${m.node} (agents and CLI on the Node bin/cairn.js picks), working dir on ${m.filesystem}`,
+      load: otherLoad(report.commands, m.cores, loadBefore),
+      abbreviate: (s) => s.split(cfg.workDir).join('$WORK').split(`${root}/`).join(''),
+    });
+    markdown = mergeMeshSection(markdown, section);
+    process.stdout.write(`\n${section}\n`);
+  }
+  await writeFile(cfg.reportPath, markdown);
+  process.stdout.write(`\nwritten to ${cfg.reportPath}\n`);
+}
+
+/** The tool comparison (restic, borg, Cairn on the reference data set): the report's markdown. */
+async function engine(cfg: Config): Promise<string> {
+  const root = cfg.root;
   const startedAt = new Date();
   const loadBefore = loadavg()[0] ?? 0;
   const script = datasetScript(root);
@@ -280,7 +317,7 @@ async function main(): Promise<void> {
     `- **Command:** \`${command}\``,
     `- **Machine:** ${machine.cores} cores (\`nproc\`), ${machine.cpu}, ${machine.memoryGiB} GiB RAM, ${machine.os}, Linux ${machine.kernel}, working dir on ${machine.filesystem}`,
     `- **Node:** ${machine.node} (runs Cairn)`,
-    `- **Other load:** ${otherLoad(results, machine.cores, loadBefore)}`,
+    `- **Other load:** ${otherLoad(results.commands, machine.cores, loadBefore)}`,
     `- **Tools:** ${versions.join('; ')}`,
     `- **Data set:** \`make-dataset.sh\` (${scale === null ? 'scale unknown' : `scale ${scale}`}) at \`${relative(root, cfg.dataDir) || '.'}\`` +
       ` (${build === 0 ? 'reused' : `built in ${build.toFixed(0)} s`}), copied to \`$WORK/data\` in ${copy.toFixed(0)} s: ` +
@@ -304,8 +341,8 @@ async function main(): Promise<void> {
     '- Targets come from the benchmark issue and compare Cairn with restic measured in the same run.',
   ];
   const markdown = renderReport({ tools: allTools.map((t) => t.name), results, title: 'Benchmarks', preamble, notes, abbreviate });
-  await writeFile(cfg.reportPath, markdown);
-  process.stdout.write(`\n${preamble.join('\n')}\n\n${resultsTable(markdown)}\n\nwritten to ${cfg.reportPath}\n`);
+  process.stdout.write(`\n${preamble.join('\n')}\n\n${resultsTable(markdown)}\n`);
+  return markdown;
 }
 
 async function measure(results: Results, quietWaitS: number, tool: Tool, step: string, fn: () => Promise<RunResult>): Promise<RunResult> {
@@ -331,8 +368,8 @@ async function measure(results: Results, quietWaitS: number, tool: Tool, step: s
   }
 }
 
-function otherLoad(results: Results, cores: number, loadBefore: number): string {
-  const measured = results.commands.filter((c) => c.otherCpuSeconds !== null);
+function otherLoad(commands: CommandRecord[], cores: number, loadBefore: number): string {
+  const measured = commands.filter((c) => c.otherCpuSeconds !== null);
   const wall = measured.reduce((a, c) => a + c.seconds, 0);
   const other = measured.reduce((a, c) => a + (c.otherCpuSeconds as number), 0);
   const start = `1-minute load average ${loadBefore.toFixed(2)} at the start`;

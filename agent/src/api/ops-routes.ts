@@ -11,6 +11,7 @@ import { inviteOp, pairOp, peersOp, replicateOp } from '../ops/friends.js';
 import { restoreOp } from '../ops/restore.js';
 import type { Services } from '../ops/services.js';
 import { snapshotsOp } from '../ops/snapshots.js';
+import { benchSinkEnabled, benchStreamOp } from '../mesh/bench-sink.js';
 import { volumeBackupOp, volumesOp } from '../ops/volumes.js';
 import { Semaphore } from '../util/semaphore.js';
 
@@ -43,6 +44,15 @@ export const OPS: Record<string, [Op, object, boolean]> = {
   ],
   replicate: [replicateOp as Op, { type: 'object', required: ['wait'], additionalProperties: false, properties: { wait: { type: 'boolean' } } }, false],
 };
+
+// benchmark only (npm run bench, CAIRN_BENCH_SINK=1): stream bytes to a friend's bench sink and time it
+if (benchSinkEnabled()) {
+  OPS.benchStream = [
+    benchStreamOp as Op,
+    { type: 'object', required: ['peerId', 'bytes'], additionalProperties: false, properties: { peerId: str, bytes: { ...uint, maximum: 2 ** 40 }, mode: { enum: ['windowed', 'raw'] } } },
+    false,
+  ];
+}
 
 export function registerOpsRoutes(app: FastifyInstance, svc: Services): void {
   const writeLock = new Semaphore(1);

@@ -11,6 +11,7 @@ import { PROTOCOLS } from '../../../protocol/mesh.js';
 import type { Repository } from '../repo/repository.js';
 import type { Clock } from '../util/clock.js';
 import { UsageError } from '../util/errors.js';
+import { BENCH_SINK_PROTOCOL, benchSinkEnabled, benchSinkHandler } from './bench-sink.js';
 import type { MeshContext } from './context.js';
 import { FriendBook } from './friends.js';
 import { headHandler } from './head.js';
@@ -92,6 +93,8 @@ export class Mesh {
     await node.handle(PROTOCOLS.packGet, packGetHandler(ctx), handlerOpts);
     await node.handle(PROTOCOLS.packList, packListHandler(ctx), handlerOpts);
     await node.handle(PROTOCOLS.head, headHandler(ctx), handlerOpts);
+    // benchmark only (npm run bench): a friend-only sink that discards bytes
+    if (benchSinkEnabled()) await node.handle(BENCH_SINK_PROTOCOL, benchSinkHandler(ctx), handlerOpts);
     node.addEventListener('peer:connect', (evt) => {
       const id = evt.detail.toString();
       if (mesh.friendIds.has(id)) void book.update(id, (f) => (f.lastSeen = new Date(opts.clock.now()).toISOString())).catch(() => undefined);

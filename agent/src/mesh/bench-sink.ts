@@ -1,0 +1,184 @@
+// /cairn/bench-sink/1.0.0: a benchmark-only protocol that reads and discards bytes from a friend, so
+// `npm run bench` can compare replication with a bare Noise+Yamux stream between the same two agent
+// processes. Registered (with the benchStream API op) only when CAIRN_BENCH_SINK=1.
+//
+// The sender opens the stream and writes one JSON frame { mode, bytes }; the sink answers
+// { ok: true } and then receives:
+// - mode "windowed": `bytes` in 1 MiB frames with Frames.sendWindowed's acknowledgements, exactly
+//   the flow control pack-put and pack-get use;
+// - mode "raw": `bytes` written with stream.send() and, when it returns false, onDrain(): no
+//   framing, no acknowledgements, only Yamux's own window;
+// and finally answers { ok: true, bytes: <count received> }.
+import type { Connection, PeerId, Stream } from '@libp2p/interface';
+import { peerIdFromString } from '@libp2p/peer-id';
+import { lpStream } from '@libp2p/utils';
+import { MalformedMessageError, MAX_FRAME_BYTES, MAX_MESSAGE_BYTES, PACK_FRAME_BYTES, STREAM_TIMEOUT_MS, WireError } from '../../../protocol/mesh.js';
+import { needMesh, type Services } from '../ops/services.js';
+import { UsageError } from '../util/errors.js';
+import type { MeshContext } from './context.js';
+import { Frames, RefusedError, serve } from './framing.js';
+
+export const BENCH_SINK_PROTOCOL = '/cairn/bench-sink/1.0.0';
+/** Largest transfer one request may announce. */
+const MAX_BENCH_BYTES = 2 ** 40;
+
+export type BenchStreamMode = 'windowed' | 'raw';
+
+export interface BenchStreamArgs {
+  peerId: string;
+  bytes: number;
+  mode?: BenchStreamMode;
+}
+
+export interface BenchStreamResult {
+  mode: BenchStreamMode;
+  bytes: number;
+  /** From the first data byte handed to the stream until the sink confirmed the count. */
+  ms: number;
+}
+
+/** True when this process should expose the bench sink and the benchStream op. */
+export function benchSinkEnabled(): boolean {
+  return process.env.CAIRN_BENCH_SINK === '1';
+}
+
+function parseRequest(v: unknown): { mode: BenchStreamMode; bytes: number } {
+  const r = v as { mode?: unknown; bytes?: unknown } | null;
+  if (typeof r !== 'object' || r === null) throw new MalformedMessageError('bench-sink request is not an object');
+  if (r.mode !== 'windowed' && r.mode !== 'raw') throw new MalformedMessageError('bench-sink mode must be "windowed" or "raw"');
+  if (typeof r.bytes !== 'number' || !Number.isSafeInteger(r.bytes) || r.bytes < 0 || r.bytes > MAX_BENCH_BYTES) throw new MalformedMessageError('bench-sink bytes out of range');
+  return { mode: r.mode, bytes: r.bytes };
+}
+
+async function readJson(lp: ReturnType<typeof lpStream<Stream>>): Promise<unknown> {
+  const bytes = (await lp.read({ signal: AbortSignal.timeout(STREAM_TIMEOUT_MS) })).subarray();
+  if (bytes.length > MAX_MESSAGE_BYTES) throw new MalformedMessageError(`message of ${bytes.length} bytes exceeds ${MAX_MESSAGE_BYTES}`);
+  try {
+    return JSON.parse(Buffer.from(bytes).toString('utf8')) as unknown;
+  } catch {
+    throw new MalformedMessageError('frame is not valid JSON');
+  }
+}
+
+/** Counts `total` raw bytes arriving on `stream`, discarding them as they come (nothing is buffered). */
+function discardRaw(stream: Stream, total: number): Promise<number> {
+  return new Promise((resolve, reject) => {
+    let got = 0;
+    const timer = setTimeout(() => finish(new Error(`bench-sink: no end after ${STREAM_TIMEOUT_MS} ms idle`)), STREAM_TIMEOUT_MS);
+    const onMessage = (evt: { data: Uint8Array | { byteLength: number } }) => {
+      got += evt.data.byteLength;
+      timer.refresh();
+      if (got >= total) finish();
+    };
+    const onClose = () => finish(got >= total ? undefined : new Error(`bench-sink: stream ended after ${got} of ${total} bytes`));
+    const finish = (err?: Error) => {
+      clearTimeout(timer);
+      stream.removeEventListener('message', onMessage);
+      stream.removeEventListener('close', onClose);
+      stream.removeEventListener('remoteCloseWrite', onClose);
+      if (err) reject(err);
+      else if (got > total) reject(new MalformedMessageError(`more bytes than the ${total} announced`));
+      else resolve(got);
+    };
+    if (total === 0) {
+      finish();
+      return;
+    }
+    stream.addEventListener('message', onMessage);
+    stream.addEventListener('close', onClose);
+    stream.addEventListener('remoteCloseWrite', onClose);
+  });
+}
+
+export function benchSinkHandler(ctx: MeshContext) {
+  return async (stream: Stream, connection: Connection) => {
+    const remote = connection.remotePeer.toString();
+    if (!(await ctx.book.get(remote))) {
+      await serve(stream, async () => {
+        throw new RefusedError(WireError.notFriend, 'not a friend of this agent');
+      });
+      return;
+    }
+    // The request frame is read with a private length-prefixed reader that is then unwrapped,
+    // so raw bytes that follow reach the stream's own message events, never a bounded buffer.
+    let req: { mode: BenchStreamMode; bytes: number };
+    const lp = lpStream(stream, { maxDataLength: MAX_FRAME_BYTES });
+    try {
+      req = parseRequest(await readJson(lp));
+    } catch (err) {
+      lp.unwrap();
+      await serve(stream, async () => {
+        throw err;
+      });
+      return;
+    }
+    const raw = lp.unwrap();
+    if (req.mode === 'windowed') {
+      await serve(raw, async (f) => {
+        await f.writeJson({ ok: true });
+        let got = 0;
+        await f.receiveWindowed(req.bytes, async (chunk) => {
+          got += chunk.length;
+        });
+        await f.writeJson({ ok: true, bytes: got });
+      });
+      return;
+    }
+    // raw: no Frames (its reader would buffer the bytes) until every byte has been counted
+    try {
+      const counted = discardRaw(raw, req.bytes);
+      raw.send(lengthPrefixed(Buffer.from(JSON.stringify({ ok: true }))));
+      const got = await counted;
+      await serve(raw, async (f) => f.writeJson({ ok: true, bytes: got }));
+    } catch (err) {
+      raw.abort(err instanceof Error ? err : new Error(String(err)));
+    }
+  };
+}
+
+/** One frame as lpStream writes it: unsigned varint length, then the bytes. */
+function lengthPrefixed(bytes: Uint8Array): Uint8Array {
+  const prefix: number[] = [];
+  let n = bytes.length;
+  while (n >= 0x80) {
+    prefix.push((n & 0x7f) | 0x80);
+    n >>>= 7;
+  }
+  prefix.push(n);
+  return Buffer.concat([Uint8Array.from(prefix), bytes]);
+}
+
+/** Sends `bytes` to a friend's bench sink and times it. */
+export async function benchStream(ctx: MeshContext, peer: PeerId, bytes: number, mode: BenchStreamMode): Promise<BenchStreamResult> {
+  const frame = Buffer.alloc(Math.min(PACK_FRAME_BYTES, Math.max(1, bytes)));
+  // incompressible content, though nothing on the path compresses
+  for (let i = 0; i < frame.length; i += 4) frame.writeUInt32LE((Math.imul(i + 1, 2654435761) ^ (i >>> 7)) >>> 0, i);
+  const stream = await ctx.node.dialProtocol(peer, BENCH_SINK_PROTOCOL, { signal: AbortSignal.timeout(15_000) });
+  const f = new Frames(stream);
+  try {
+    await f.writeJson({ mode, bytes });
+    await f.readReply<{ ok: true }>();
+    const started = process.hrtime.bigint();
+    if (mode === 'windowed') {
+      await f.sendWindowed(bytes, PACK_FRAME_BYTES, async (_off, len) => (len === frame.length ? frame : frame.subarray(0, len)));
+    } else {
+      for (let off = 0; off < bytes; off += PACK_FRAME_BYTES) {
+        const len = Math.min(PACK_FRAME_BYTES, bytes - off);
+        if (!stream.send(len === frame.length ? frame : frame.subarray(0, len))) await stream.onDrain({ signal: AbortSignal.timeout(STREAM_TIMEOUT_MS) });
+      }
+    }
+    const done = await f.readReply<{ ok: true; bytes: number }>();
+    const ms = Number(process.hrtime.bigint() - started) / 1e6;
+    if (done.bytes !== bytes) throw new UsageError(`bench sink counted ${done.bytes} of ${bytes} bytes`, 'E_BENCH');
+    return { mode, bytes: done.bytes, ms };
+  } finally {
+    await stream.close().catch(() => undefined);
+  }
+}
+
+/** API op (registered only with CAIRN_BENCH_SINK=1): stream `bytes` to the friend `peerId`. */
+export async function benchStreamOp(svc: Services, args: BenchStreamArgs): Promise<BenchStreamResult> {
+  const mesh = needMesh(svc, 'benchStream');
+  if (!(await mesh.book.get(args.peerId))) throw new UsageError(`${args.peerId} is not a friend`, 'E_NOT_FRIEND');
+  return benchStream(mesh.ctx, peerIdFromString(args.peerId), args.bytes, args.mode ?? 'windowed');
+}
