@@ -7,11 +7,15 @@ import { peerIdFromString } from '@libp2p/peer-id';
 import type { ReplicateResult } from '../../../protocol/api.js';
 import type { Repository } from '../repo/repository.js';
 import { errorMessage } from '../util/errors.js';
+import { mapLimit } from '../util/semaphore.js';
 import type { MeshContext } from './context.js';
 import { RefusedError } from './framing.js';
 import { nextHead } from './head-chain.js';
 import { getHead, putHead } from './head.js';
 import { putPack } from './pack-put.js';
+
+/** Packs pushed at once (to one friend or several). */
+const PUSH_CONCURRENCY = 3;
 
 export async function replicateOnce(ctx: MeshContext, repo: Repository, replicas: number): Promise<ReplicateResult> {
   const friends = await ctx.book.list();
@@ -25,14 +29,14 @@ export async function replicateOnce(ctx: MeshContext, repo: Repository, replicas
   let pushed = 0;
   let pushedBytes = 0;
   let under = 0;
-  for (const packId of [...packIds].sort()) {
+  const pushOne = async (packId: string): Promise<void> => {
     const holders = byPack.get(packId) ?? new Set<string>();
-    if (holders.size >= wanted) continue;
+    if (holders.size >= wanted) return;
     const info = await repo.store.stat(packId);
     if (!info) {
       if (holders.size === 0) problems.push(`pack ${packId} is neither local nor at any friend`);
       under += 1;
-      continue;
+      return;
     }
     const candidates = friends
       .filter((f) => !holders.has(f.peerId) && !unreachable.has(f.peerId) && !full.has(f.peerId))
@@ -71,7 +75,9 @@ export async function replicateOnce(ctx: MeshContext, repo: Repository, replicas
       }
     }
     if (holders.size < wanted) under += 1;
-  }
+  };
+  // a few packs at once: the friend's disk work (write, fsync) overlaps our sending
+  await mapLimit([...packIds].sort(), PUSH_CONCURRENCY, pushOne);
   const { head } = await nextHead(repo, ctx.privateKey, friends, new Date(ctx.clock.now()));
   for (const f of friends) {
     if (unreachable.has(f.peerId)) continue;
