@@ -24,6 +24,8 @@ const CHUNK_BYTES_IN_FLIGHT = 16 * 1024 * 1024;
 const READ_BUFFER_BYTES = 16 * 1024 * 1024;
 /** Chunks at least this large get their own ArrayBuffer (transferable to a seal worker). */
 const TRANSFER_MIN_BYTES = 64 * 1024;
+/** One byte read past the expected end tells whether a file grew. */
+const PROBE = Buffer.alloc(1);
 
 export interface ArchiveProgress {
   filesDone: number;
@@ -287,6 +289,20 @@ export class Archiver {
       })();
       saves.push(job);
     };
+    if (expectedSize > 0 && expectedSize <= this.repo.chunker.params.minBytes) {
+      // One chunk for sure: read it straight into its own buffer (no read buffer, no copy).
+      const chunk = expectedSize >= TRANSFER_MIN_BYTES ? Buffer.allocUnsafeSlow(expectedSize) : Buffer.allocUnsafe(expectedSize);
+      let got = 0;
+      // positional reads leave the file offset at 0 for the general path below
+      for (let n = -1; got < expectedSize && n !== 0; got += n) n = readSync(fd, chunk, got, expectedSize - got, got);
+      if (got === expectedSize && readSync(fd, PROBE, 0, 1, expectedSize) === 0) {
+        await saveChunk(chunk);
+        await Promise.all(saves);
+        return { ids, total: expectedSize };
+      }
+      // it shrank or grew while we read it: start over through the general path below
+      ids.length = 0;
+    }
     // Small files get a buffer of their size (+1 to see growth); a buffer never exceeds the max chunk.
     const bufBytes = Math.min(maxBytes, expectedSize + 1);
     const bufGot = await this.bufferBudget.acquire(bufBytes);
