@@ -23,6 +23,8 @@ export interface AgentOptions {
   replicas: number;
   diskFloorBytes: number;
   replicateIntervalMs: number;
+  /** Upload limit for replication, bytes per second; 0 = unlimited. */
+  bandwidthBytesPerSec: number;
   clock: Clock;
   log: (line: string) => void;
 }
@@ -52,7 +54,7 @@ export class Agent {
     const repo = await Repository.open(opts.home, opts.passphrase);
     let mesh: Mesh | undefined;
     try {
-      mesh = await Mesh.start(repo, { listen: opts.listen, name: opts.name, replicas: opts.replicas, diskFloorBytes: opts.diskFloorBytes, clock: opts.clock });
+      mesh = await Mesh.start(repo, { listen: opts.listen, name: opts.name, replicas: opts.replicas, diskFloorBytes: opts.diskFloorBytes, clock: opts.clock, ...(opts.bandwidthBytesPerSec > 0 ? { bandwidthBytesPerSec: opts.bandwidthBytesPerSec } : {}) });
       const token = randomBytes(24).toString('base64url');
       const svc: Services = { home: opts.home, repo, clock: opts.clock, mesh };
       const m = mesh;

@@ -73,6 +73,7 @@ common(program.command('agent').description('run the agent: friend mesh, replica
   .option('--replicas <n>', 'copies of each pack at friends (capped by the number of friends)', AGENT_DEFAULTS.replicas)
   .option('--disk-floor <size>', 'refuse friends\' packs when free disk would drop below this', AGENT_DEFAULTS.diskFloor)
   .option('--replicate-every <duration>', 'replication interval', AGENT_DEFAULTS.replicateEvery)
+  .option('--bwlimit <size>', 'upload limit for replication per second, e.g. 5M (default: unlimited)')
   .option('--init', 'create the repository on first start')
   .action(action(async (ctx, opts: AgentCliOptions) => (await import('./commands/agent.js')).agentCommand(ctx, opts)));
 

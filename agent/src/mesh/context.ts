@@ -2,6 +2,7 @@
 import type { Connection, Libp2p, PrivateKey } from '@libp2p/interface';
 import { WireError } from '../../../protocol/mesh.js';
 import type { Clock } from '../util/clock.js';
+import type { TokenBucket } from '../util/rate-limit.js';
 import { RefusedError } from './framing.js';
 import type { FriendBook, Friendship } from './friends.js';
 import type { HostedStore } from './hosted-store.js';
@@ -13,6 +14,8 @@ export interface MeshContext {
   hosted: HostedStore;
   clock: Clock;
   name: string;
+  /** Upload limit for packs we push (replication), when the user set one. */
+  throttle?: TokenBucket;
   /** Called when a friendship is made or renewed, so the gater and keep-alive follow. */
   onFriend(peerId: string): Promise<void>;
 }

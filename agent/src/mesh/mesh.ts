@@ -10,6 +10,7 @@ import { decodeInvite, encodeInvite, INVITE_SECRET_BYTES, InviteFormatError, inv
 import { PROTOCOLS } from '../../../protocol/mesh.js';
 import type { Repository } from '../repo/repository.js';
 import type { Clock } from '../util/clock.js';
+import { TokenBucket } from '../util/rate-limit.js';
 import { UsageError } from '../util/errors.js';
 import { BENCH_SINK_PROTOCOL, benchSinkEnabled, benchSinkHandler } from './bench-sink.js';
 import type { MeshContext } from './context.js';
@@ -30,6 +31,8 @@ export interface MeshOptions {
   replicas: number;
   /** Keep at least this many bytes free on the disk holding friends' packs. */
   diskFloorBytes: number;
+  /** Upload limit for replication in bytes per second; unlimited when absent. */
+  bandwidthBytesPerSec?: number;
   clock: Clock;
 }
 
@@ -82,6 +85,7 @@ export class Mesh {
       clock: opts.clock,
       name: opts.name,
       onFriend: async (peerId) => late.mesh?.welcome(peerId),
+      ...(opts.bandwidthBytesPerSec ? { throttle: new TokenBucket(opts.bandwidthBytesPerSec, opts.clock) } : {}),
     };
     const mesh = new Mesh(repo, opts, ctx, book);
     late.mesh = mesh;

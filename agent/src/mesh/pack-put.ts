@@ -39,7 +39,10 @@ export async function putPack(ctx: MeshContext, peer: PeerId, packId: string, by
     await f.writeJson(req);
     const ready = await f.readReply<PackPutReady>();
     if (ready.have) return 'had';
-    await f.sendWindowed(bytes.length, PACK_FRAME_BYTES, async (off, len) => bytes.subarray(off, off + len));
+    await f.sendWindowed(bytes.length, PACK_FRAME_BYTES, async (off, len) => {
+      await ctx.throttle?.take(len);
+      return bytes.subarray(off, off + len);
+    });
     await f.readReply<PackPutDone>();
     return 'stored';
   } finally {

@@ -19,6 +19,7 @@ export interface AgentCliOptions {
   replicas: string;
   diskFloor: string;
   replicateEvery: string;
+  bwlimit?: string;
   init?: boolean;
 }
 
@@ -68,6 +69,7 @@ export async function agentCommand(ctx: Context, opts: AgentCliOptions): Promise
     replicas,
     diskFloorBytes: parseSize(opts.diskFloor, '--disk-floor'),
     replicateIntervalMs: parseDuration(opts.replicateEvery, '--replicate-every'),
+    bandwidthBytesPerSec: opts.bwlimit ? parseSize(opts.bwlimit, '--bwlimit') : 0,
     clock: ctx.clock,
     log: say,
   });

@@ -1,0 +1,37 @@
+// A token bucket for bandwidth limits: take(n) waits until n bytes may pass. One second of burst.
+import type { Clock } from './clock.js';
+
+export type Sleep = (ms: number) => Promise<void>;
+
+export const realSleep: Sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+export class TokenBucket {
+  private readonly rate: number;
+  private readonly clock: Clock;
+  private readonly sleep: Sleep;
+  private tokens: number;
+  private last: number;
+
+  /** `bytesPerSecond` > 0. */
+  constructor(bytesPerSecond: number, clock: Clock, sleep: Sleep = realSleep) {
+    this.rate = bytesPerSecond;
+    this.clock = clock;
+    this.sleep = sleep;
+    this.tokens = bytesPerSecond;
+    this.last = clock.now();
+  }
+
+  async take(n: number): Promise<void> {
+    for (;;) {
+      const now = this.clock.now();
+      this.tokens = Math.min(this.rate, this.tokens + ((now - this.last) / 1000) * this.rate);
+      this.last = now;
+      // a request larger than the bucket passes once the bucket is full, leaving it in debt
+      if (this.tokens >= Math.min(n, this.rate)) {
+        this.tokens -= n;
+        return;
+      }
+      await this.sleep(Math.ceil(((Math.min(n, this.rate) - this.tokens) / this.rate) * 1000));
+    }
+  }
+}
