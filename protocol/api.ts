@@ -193,4 +193,49 @@ export interface HookLogEntry {
 export interface VolumeBackupResult extends BackupResult {
   volumes: Array<{ name: string; path: string; via: 'mountpoint' }>;
   log: HookLogEntry[];
+  /** How each volume was used at backup time (from `docker inspect` of the containers mounting it). */
+  usage?: VolumeUsage[];
+  /** Where the full `docker inspect` output was kept: CAIRN_HOME/volume-inspect/<snapshot id>.json (local, not in the snapshot). */
+  inspectFile?: string | null;
+}
+/** A volume and the containers that mounted it when it was backed up. */
+export interface VolumeUsage {
+  volume: string;
+  containers: Array<{ name: string; image: string; state: string; destination: string; rw: boolean }>;
+}
+
+/** `cairn restore SNAP --to-volume NAME [--from-volume NAME] [--force] [--dry-run]`. */
+export interface VolumeRestoreArgs {
+  snapshot: string;
+  /** The Docker volume to restore into (created when missing). */
+  volume: string;
+  /** Which volume of the snapshot, when it holds several. */
+  fromVolume?: string;
+  /** Replace an existing volume (stopping the containers that mount it). */
+  force: boolean;
+  /** Show what would change, change nothing. */
+  dryRun: boolean;
+}
+export interface VolumeRestoreResult {
+  snapshot: string;
+  volume: string;
+  /** The volume of the snapshot restored, and its directory in the snapshot. */
+  fromVolume: string;
+  from: string;
+  /** The target volume's mountpoint (null in a dry run for a volume that does not exist yet). */
+  mountpoint: string | null;
+  /** The volume was (dry run: would be) created. */
+  createdVolume: boolean;
+  dryRun: boolean;
+  /** Paths below the volume (as /rel) that are (would be) created, replaced, deleted. Directories whose only difference is metadata are not listed. */
+  changes: { created: string[]; replaced: string[]; deleted: string[] };
+  /** Containers that are (would be) stopped and started again. */
+  stopped: string[];
+  /** How the volume was used when backed up, when the agent kept the record. */
+  usage: VolumeUsage | null;
+  files: number;
+  bytes: number;
+  errors: string[];
+  warnings: string[];
+  log: HookLogEntry[];
 }

@@ -9,6 +9,7 @@ import { Mesh } from './mesh/mesh.js';
 import type { Services } from './ops/services.js';
 import { agentInfoPath, type AgentInfo } from './repo/home.js';
 import { Repository } from './repo/repository.js';
+import { recoverStoppedAtStart } from './sources/hooks.js';
 import type { Clock } from './util/clock.js';
 import { errorMessage } from './util/errors.js';
 import { writeFileAtomic } from './util/fsx.js';
@@ -67,6 +68,9 @@ export class Agent {
       agent.timer = setInterval(() => agent.replicateSoon(0), opts.replicateIntervalMs);
       agent.timer.unref();
       agent.replicateSoon(REPLICATE_AFTER_BACKUP_MS);
+      // Containers a killed run left stopped (docker-stopped.json) run again; Docker is only
+      // contacted when there is such a record, and an unreachable engine is one log line.
+      void recoverStoppedAtStart(opts.home, opts.clock, opts.log).catch((err: unknown) => opts.log(`docker: recovering stopped containers failed: ${errorMessage(err)}`));
       return agent;
     } catch (err) {
       await mesh?.stop().catch(() => undefined);

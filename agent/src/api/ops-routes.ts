@@ -12,7 +12,7 @@ import { restoreOp } from '../ops/restore.js';
 import type { Services } from '../ops/services.js';
 import { snapshotsOp } from '../ops/snapshots.js';
 import { benchSinkEnabled, benchStreamOp } from '../mesh/bench-sink.js';
-import { volumeBackupOp, volumesOp } from '../ops/volumes.js';
+import { volumeBackupOp, volumeRestoreOp, volumesOp } from '../ops/volumes.js';
 import { Semaphore } from '../util/semaphore.js';
 
 type Op = (svc: Services, args: never) => Promise<unknown>;
@@ -41,6 +41,11 @@ export const OPS: Record<string, [Op, object, boolean]> = {
     volumeBackupOp as Op,
     { type: 'object', required: ['paths', 'volumes', 'tags'], additionalProperties: false, properties: { paths: strList, volumes: { ...strList, minItems: 1 }, tags: strList } },
     true,
+  ],
+  volumeRestore: [
+    volumeRestoreOp as Op,
+    { type: 'object', required: ['snapshot', 'volume', 'force', 'dryRun'], additionalProperties: false, properties: { snapshot: str, volume: str, fromVolume: str, force: { type: 'boolean' }, dryRun: { type: 'boolean' } } },
+    false,
   ],
   replicate: [replicateOp as Op, { type: 'object', required: ['wait'], additionalProperties: false, properties: { wait: { type: 'boolean' } } }, false],
 };

@@ -53,11 +53,15 @@ common(program.command('ls').description('list the files of a snapshot, below PA
 common(program.command('diff').description('show what changed between two snapshots').argument('<snapshot1>').argument('<snapshot2>'))
   .action(action(async (ctx, a: string, b: string) => (await import('./commands/browse.js')).diffCommand(ctx, a, b)));
 
-common(program.command('restore').description('restore a snapshot into a directory').argument('<snapshot>', 'snapshot ID, unique prefix, or "latest"'))
-  .requiredOption('--target <dir>', 'directory to restore into (created if missing)')
+common(program.command('restore').description('restore a snapshot into a directory (--target) or a Docker volume (--to-volume)').argument('<snapshot>', 'snapshot ID, unique prefix, or "latest"'))
+  .option('--target <dir>', 'directory to restore into (created if missing)')
   .option('--include <path>', 'restore only this path (repeatable)', collect)
   .option('--overwrite', 'replace existing files that differ')
-  .action(action(async (ctx, snap: string, opts: { target: string; include?: string[]; overwrite?: boolean }) => (await import('./commands/restore.js')).restoreCommand(ctx, snap, opts)));
+  .option('--to-volume <name>', 'restore the volume the snapshot holds into Docker volume NAME (created if missing)')
+  .option('--from-volume <name>', 'with --to-volume: which volume of the snapshot, when it holds several')
+  .option('--force', 'with --to-volume: replace an existing volume (its containers are stopped and started again)')
+  .option('--dry-run', 'with --to-volume: show what would change, change nothing')
+  .action(action(async (ctx, snap: string, opts: import('./commands/restore.js').RestoreCliOptions) => (await import('./commands/restore.js')).restoreCommand(ctx, snap, opts)));
 
 common(program.command('export').description('write a snapshot (or PATH in it) as a tar stream to stdout').argument('<snapshot>').argument('[path]'))
   .action(action(async (ctx, snap: string, path: string | undefined) => (await import('./commands/export.js')).exportCommand(ctx, snap, path)));

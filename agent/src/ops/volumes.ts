@@ -1,15 +1,20 @@
 // Docker volumes as sources: `cairn volumes` (discovery with each volume's last snapshot) and
 // `cairn backup volume:NAME...` (through the volume's mountpoint, with the consistency hooks of the
 // containers that mount it). A snapshot of volume NAME is tagged `volume:NAME`.
-import { constants } from 'node:fs';
-import { access, stat } from 'node:fs/promises';
-import { resolve } from 'node:path';
-import type { BackupResult, VolumeBackupArgs, VolumeBackupResult, VolumesResult } from '../../../protocol/api.js';
+import { constants, type BigIntStats } from 'node:fs';
+import { access, lstat, mkdir, readdir, readFile, readlink, rm, stat } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import type Docker from 'dockerode';
+import type { BackupResult, HookLogEntry, LsEntry, VolumeBackupArgs, VolumeBackupResult, VolumeRestoreArgs, VolumeRestoreResult, VolumesResult, VolumeUsage } from '../../../protocol/api.js';
 import type { Archiver } from '../snapshot/archiver.js';
+import type { Restorer } from '../snapshot/restorer.js';
 import { connectDocker, discoverVolumes, type DiscoveredVolume } from '../sources/docker.js';
 import { Hooks, HookFailedError, type HookLogger } from '../sources/hooks.js';
-import { CairnError, UsageError } from '../util/errors.js';
+import { CairnError, errorMessage, UsageError } from '../util/errors.js';
+import { writeFileAtomic } from '../util/fsx.js';
 import { backupOp } from './backup.js';
+import { lsOp } from './browse.js';
+import { restoreOp } from './restore.js';
 import type { Services } from './services.js';
 
 export const VOLUME_PREFIX = 'volume:';
@@ -86,6 +91,8 @@ export async function volumeBackupOp(svc: Services, args: VolumeBackupArgs, onSt
   const sources = await resolveVolumeSources(discovered, args.volumes);
   const tags = [...new Set([...args.tags, ...args.volumes.map(volumeTag)])];
   const paths = [...args.paths.map((p) => resolve(p)), ...sources.map((s) => s.path)];
+  // How the volumes are used, taken before any container is stopped (so the states are the usual ones).
+  const inspected = await inspectUsers(docker, sources);
   let result: BackupResult | undefined;
   try {
     await hooks.around(
@@ -100,5 +107,255 @@ export async function volumeBackupOp(svc: Services, args: VolumeBackupArgs, onSt
     }
     throw err;
   }
-  return { ...(result as BackupResult), volumes: sources.map((s) => ({ name: s.volume.name, path: s.path, via: s.via })), log: hooks.log };
+  const saved = result as BackupResult;
+  const warnings = [...saved.warnings];
+  let inspectFile: string | null = inspectRecordPath(svc.home, saved.id);
+  try {
+    const record: InspectRecord = { snapshot: saved.id, time: saved.time, volumes: inspected };
+    await mkdir(join(svc.home, INSPECT_DIR), { recursive: true, mode: 0o700 });
+    await writeFileAtomic(inspectFile, Buffer.from(JSON.stringify(record, null, 2) + '\n'), 0o600);
+  } catch (err) {
+    warnings.push(`the docker inspect of the volumes' containers could not be kept in ${inspectFile}: ${errorMessage(err)}`);
+    inspectFile = null;
+  }
+  return {
+    ...saved,
+    warnings,
+    volumes: sources.map((s) => ({ name: s.volume.name, path: s.path, via: s.via })),
+    log: hooks.log,
+    usage: inspected.map(usageOf),
+    inspectFile,
+  };
+}
+
+// ---- docker inspect kept with each volume backup -----------------------------------------------
+
+/** CAIRN_HOME/volume-inspect/<snapshot id>.json: local only, not (yet) stored inside the snapshot. */
+export const INSPECT_DIR = 'volume-inspect';
+export const inspectRecordPath = (home: string, snapshotId: string): string => join(home, INSPECT_DIR, `${snapshotId}.json`);
+
+interface InspectRecord {
+  snapshot: string;
+  time: string;
+  /** Each volume backed up, where it was read, and the full `docker inspect` of the containers mounting it. */
+  volumes: Array<{ name: string; path: string; containers: Docker.ContainerInspectInfo[] }>;
+}
+
+async function inspectUsers(docker: Docker, sources: VolumeSource[]): Promise<InspectRecord['volumes']> {
+  const out: InspectRecord['volumes'] = [];
+  for (const s of sources) {
+    const containers: Docker.ContainerInspectInfo[] = [];
+    for (const c of s.volume.containers) {
+      try {
+        containers.push(await docker.getContainer(c.id).inspect());
+      } catch (err) {
+        // Removed since discovery: nothing to keep.
+        if ((err as { statusCode?: number }).statusCode !== 404) throw err;
+      }
+    }
+    out.push({ name: s.volume.name, path: s.path, containers });
+  }
+  return out;
+}
+
+function usageOf(v: InspectRecord['volumes'][number]): VolumeUsage {
+  return {
+    volume: v.name,
+    containers: v.containers.map((c) => {
+      const m = (c.Mounts ?? []).find((x) => x.Type === 'volume' && x.Name === v.name);
+      return { name: c.Name.replace(/^\//, ''), image: c.Config?.Image ?? c.Image, state: c.State?.Status ?? '?', destination: m?.Destination ?? '?', rw: m?.RW ?? false };
+    }),
+  };
+}
+
+async function readInspectRecord(home: string, snapshotId: string): Promise<InspectRecord | null> {
+  try {
+    return JSON.parse(await readFile(inspectRecordPath(home, snapshotId), 'utf8')) as InspectRecord;
+  } catch {
+    return null;
+  }
+}
+
+// ---- restore --to-volume ------------------------------------------------------------------------
+
+/** Where Docker's local driver keeps a volume's files: <root>/volumes/NAME/_data. */
+function mountpointName(path: string): string | undefined {
+  const m = /\/volumes\/([^/]+)\/_data$/.exec(path);
+  return m?.[1];
+}
+
+/** The volumes a snapshot holds: name -> its path in the snapshot (from the volume:NAME tags, the record, and mountpoint-shaped paths). */
+function volumesOfSnapshot(snapshot: { paths: string[]; tags: string[] }, record: InspectRecord | null): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const v of record?.volumes ?? []) if (snapshot.paths.includes(v.path)) out.set(v.name, v.path);
+  const tagged = snapshot.tags.filter((t) => t.startsWith(VOLUME_PREFIX)).map((t) => t.slice(VOLUME_PREFIX.length));
+  for (const p of snapshot.paths) {
+    const name = mountpointName(p);
+    if (name !== undefined && !out.has(name)) out.set(name, p);
+  }
+  // A tagged volume whose mountpoint does not have the usual shape: only when it is the one path.
+  const unmatched = tagged.filter((n) => !out.has(n));
+  if (unmatched.length === 1 && snapshot.paths.length === 1 && out.size === 0) out.set(unmatched[0] as string, snapshot.paths[0] as string);
+  return out;
+}
+
+interface Present {
+  st: BigIntStats;
+  target?: string;
+}
+
+/** Everything below `root` (as /rel), never following symlinks. */
+async function listVolume(root: string): Promise<Map<string, Present>> {
+  const out = new Map<string, Present>();
+  const walk = async (dir: string, rel: string): Promise<void> => {
+    for (const name of (await readdir(dir)).sort()) {
+      const path = join(dir, name);
+      const r = `${rel}/${name}`;
+      const st = await lstat(path, { bigint: true });
+      out.set(r, st.isSymbolicLink() ? { st, target: await readlink(path) } : { st });
+      if (st.isDirectory()) await walk(path, r);
+    }
+  };
+  await walk(root, '');
+  return out;
+}
+
+function typeOf(st: BigIntStats): string {
+  if (st.isFile()) return 'file';
+  if (st.isDirectory()) return 'dir';
+  if (st.isSymbolicLink()) return 'symlink';
+  if (st.isFIFO()) return 'fifo';
+  if (st.isCharacterDevice()) return 'chardev';
+  if (st.isBlockDevice()) return 'blockdev';
+  if (st.isSocket()) return 'socket';
+  return 'unknown';
+}
+
+/** What restoring `want` (snapshot entries below the volume, keyed /rel) over `have` changes. */
+function planChanges(want: Map<string, LsEntry>, have: Map<string, Present>): VolumeRestoreResult['changes'] & { typeChanged: string[] } {
+  const created: string[] = [];
+  const replaced: string[] = [];
+  const deleted: string[] = [];
+  const typeChanged: string[] = [];
+  for (const [rel, e] of want) {
+    const h = have.get(rel);
+    if (!h) {
+      created.push(rel);
+      continue;
+    }
+    if (typeOf(h.st) !== e.type) {
+      replaced.push(rel);
+      typeChanged.push(rel);
+      continue;
+    }
+    const meta = (h.st.mode & 0o7777n) !== BigInt(e.mode & 0o7777) || Number(h.st.uid) !== e.uid || Number(h.st.gid) !== e.gid;
+    if (e.type === 'dir') {
+      if (meta) replaced.push(rel);
+    } else if (meta || h.st.mtimeNs.toString() !== e.mtimeNs || (e.type === 'file' && Number(h.st.size) !== e.size) || (e.type === 'symlink' && h.target !== e.target)) {
+      replaced.push(rel);
+    }
+  }
+  for (const rel of have.keys()) if (!want.has(rel)) deleted.push(rel);
+  return { created, replaced, deleted, typeChanged };
+}
+
+/** Removes `paths` (and what is below them) under root, parents first so nothing is removed twice. */
+async function removeBelow(root: string, paths: string[]): Promise<void> {
+  const sorted = [...paths].sort();
+  let last: string | undefined;
+  for (const rel of sorted) {
+    if (last !== undefined && rel.startsWith(`${last}/`)) continue;
+    last = rel;
+    // rm never follows a symlink: a link is removed, not what it points to.
+    await rm(join(root, rel), { recursive: true, force: true });
+  }
+}
+
+/**
+ * Restores the one volume a snapshot holds into Docker volume `args.volume`: a missing volume is
+ * created; an existing one is replaced only with `force` (its containers stopped and started again
+ * around it), and afterwards holds exactly the snapshot's files (extra files are deleted).
+ */
+export async function volumeRestoreOp(svc: Services, args: VolumeRestoreArgs, onStart?: (r: Restorer, totalBytes?: number) => void, onLog?: HookLogger): Promise<VolumeRestoreResult> {
+  if (!args.volume) throw new UsageError('--to-volume needs a volume name');
+  const { id, snapshot } = await svc.repo.resolveSnapshot(args.snapshot);
+  const record = await readInspectRecord(svc.home, id);
+  const held = volumesOfSnapshot(snapshot, record);
+  const listing = [...held.keys()].sort().join(', ');
+  let fromVolume: string;
+  if (args.fromVolume !== undefined) {
+    if (!held.has(args.fromVolume)) throw new UsageError(`snapshot ${id.slice(0, 8)} does not hold volume ${args.fromVolume}; it holds: ${listing || 'no volume'}`, 'E_NO_VOLUME');
+    fromVolume = args.fromVolume;
+  } else if (held.size === 1) fromVolume = [...held.keys()][0] as string;
+  else if (held.size === 0) throw new UsageError(`snapshot ${id.slice(0, 8)} holds no Docker volume (paths: ${snapshot.paths.join(', ')}); use "cairn restore --target DIR"`, 'E_NO_VOLUME');
+  else throw new UsageError(`snapshot ${id.slice(0, 8)} holds ${held.size} volumes (${listing}): choose one with --from-volume NAME`, 'E_NO_VOLUME');
+  const from = held.get(fromVolume) as string;
+  const usageRecord = record?.volumes.find((v) => v.name === fromVolume);
+  const usage = usageRecord ? usageOf(usageRecord) : null;
+
+  const docker = await connectDocker();
+  const log: HookLogEntry[] = [];
+  const hooks = new Hooks(docker, svc.home, svc.clock, (e) => {
+    log.push(e);
+    onLog?.(e);
+  });
+  await hooks.recoverStopped();
+  const existing = (await discoverVolumes(docker)).find((v) => v.name === args.volume);
+  if (existing && !args.force && !args.dryRun) {
+    const users = existing.containers.map((c) => c.name);
+    throw new UsageError(`volume ${args.volume} exists${users.length ? ` (mounted by ${users.join(', ')})` : ''}: use --force to replace its content with the snapshot's, or --dry-run to see what would change`, 'E_VOLUME_EXISTS');
+  }
+  const stopped = (existing?.containers ?? []).filter((c) => c.state === 'running' || c.state === 'paused').map((c) => c.name);
+
+  // The snapshot's entries below the volume directory, keyed /rel (the directory itself is "").
+  const want = new Map<string, LsEntry>();
+  const prefix = from.replace(/\/+$/, '');
+  for (const e of await lsOp(svc, { snapshot: id, path: from })) {
+    if (e.path === prefix) continue;
+    if (!e.path.startsWith(`${prefix}/`)) continue;
+    want.set(e.path.slice(prefix.length), e);
+  }
+
+  const base = { snapshot: id, volume: args.volume, fromVolume, from, dryRun: args.dryRun, stopped, usage };
+  if (args.dryRun) {
+    const have = existing ? await listVolume(await checkedMountpoint(existing.mountpoint, args.volume)) : new Map<string, Present>();
+    const { created, replaced, deleted } = planChanges(want, have);
+    return { ...base, mountpoint: existing?.mountpoint ?? null, createdVolume: !existing, changes: { created, replaced, deleted }, files: 0, bytes: 0, errors: [], warnings: [], log };
+  }
+
+  let mountpoint: string;
+  if (!existing) {
+    await docker.createVolume({ Name: args.volume, Labels: { 'cairn.restored-from': `${id}:${fromVolume}` } });
+    mountpoint = await checkedMountpoint((await docker.getVolume(args.volume).inspect()).Mountpoint, args.volume);
+  } else mountpoint = await checkedMountpoint(existing.mountpoint, args.volume);
+
+  let changes: VolumeRestoreResult['changes'] = { created: [], replaced: [], deleted: [] };
+  let restored: Awaited<ReturnType<typeof restoreOp>> | undefined;
+  const run = async (): Promise<void> => {
+    // With the containers down: remove what the snapshot does not have (and entries of another
+    // type), then restore over the rest, so the volume ends up equal to the snapshot.
+    const plan = planChanges(want, await listVolume(mountpoint));
+    changes = { created: plan.created, replaced: plan.replaced, deleted: plan.deleted };
+    await removeBelow(mountpoint, [...plan.deleted, ...plan.typeChanged]);
+    restored = await restoreOp(svc, { snapshot: id, target: mountpoint, include: [], overwrite: true, from }, onStart);
+  };
+  if (existing) await hooks.around([existing], run, 'restore');
+  else await run();
+  const r = restored as NonNullable<typeof restored>;
+  return { ...base, mountpoint, createdVolume: !existing, changes, files: r.files, bytes: r.bytes, errors: r.errors, warnings: r.warnings, log };
+}
+
+/** A volume's mountpoint, which must be a directory the agent can write. */
+async function checkedMountpoint(path: string, name: string): Promise<string> {
+  const p = resolve(path);
+  try {
+    if (p === '/' || !(await stat(p)).isDirectory()) throw new Error('not a directory');
+    await access(p, constants.W_OK | constants.X_OK);
+  } catch (err) {
+    throw new CairnError(
+      'E_VOLUME_UNREADABLE',
+      `volume ${name}: its mountpoint ${p} is not writable here (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}); mount /var/lib/docker/volumes into the agent`,
+    );
+  }
+  return p;
 }

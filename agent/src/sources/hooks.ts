@@ -5,7 +5,9 @@
 //
 // Containers are recorded in CAIRN_HOME/docker-stopped.json before they are stopped or paused, and
 // removed once they run again; a later volume backup (or agent start) calls recoverStopped first, so
-// an interrupted backup does not leave them down.
+// an interrupted backup does not leave them down. A `restore --to-volume --force` stops the
+// containers of the volume it replaces the same way.
+import { existsSync } from 'node:fs';
 import { readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
@@ -14,7 +16,7 @@ import type { HookLogEntry } from '../../../protocol/api.js';
 import type { Clock } from '../util/clock.js';
 import { CairnError } from '../util/errors.js';
 import { writeFileAtomic } from '../util/fsx.js';
-import { LABEL_EXEC_AFTER, LABEL_EXEC_BEFORE, LABEL_EXEC_TIMEOUT, LABEL_PAUSE, LABEL_STOP, labelTrue, type DiscoveredVolume } from './docker.js';
+import { connectDocker, LABEL_EXEC_AFTER, LABEL_EXEC_BEFORE, LABEL_EXEC_TIMEOUT, LABEL_PAUSE, LABEL_STOP, labelTrue, type DiscoveredVolume } from './docker.js';
 
 export const STOPPED_FILE = 'docker-stopped.json';
 export const DEFAULT_EXEC_TIMEOUT_MS = 5 * 60_000;
@@ -143,6 +145,11 @@ export class Hooks {
     }
   }
 
+  /** Whether an interrupted run left a record of stopped or paused containers. */
+  async hasRecords(): Promise<boolean> {
+    return (await this.readRecords()).length > 0;
+  }
+
   private async resume(r: Pick<StoppedRecord, 'id' | 'action'>): Promise<void> {
     const c = this.docker.getContainer(r.id);
     const state = (await c.inspect()).State;
@@ -151,9 +158,13 @@ export class Hooks {
     } else if (!state.Running) await c.start();
   }
 
-  /** Runs `fn` with the containers of `volumes` made consistent around it. */
-  async around<T>(volumes: DiscoveredVolume[], fn: () => Promise<T>): Promise<T> {
-    const plans = planHooks(volumes);
+  /**
+   * Runs `fn` with the containers of `volumes` made consistent around it. With `purpose: 'restore'`
+   * every running (or paused) container that mounts them is stopped, whatever its labels, and no
+   * exec hook runs: the volume is being replaced under it.
+   */
+  async around<T>(volumes: DiscoveredVolume[], fn: () => Promise<T>, purpose: 'snapshot' | 'restore' = 'snapshot'): Promise<T> {
+    const plans = purpose === 'snapshot' ? planHooks(volumes) : planHooks(volumes).map((p) => ({ ...p, stop: true, pause: false, execBefore: undefined, execAfter: undefined }));
     const held: Array<{ plan: HookPlan; action: 'stopped' | 'paused' }> = [];
     const failures: string[] = [];
     let result: T;
@@ -165,7 +176,7 @@ export class Hooks {
           await this.record({ id: p.id, name: p.name, action: 'stopped', since: new Date(this.clock.now()).toISOString() });
           held.push({ plan: p, action: 'stopped' });
           await this.docker.getContainer(p.id).stop();
-          this.note({ container: p.name, action: 'stop', message: 'stopped for the snapshot' });
+          this.note({ container: p.name, action: 'stop', message: `stopped for the ${purpose}` });
         } else if (p.pause && p.running && !p.paused) {
           await this.record({ id: p.id, name: p.name, action: 'paused', since: new Date(this.clock.now()).toISOString() });
           held.push({ plan: p, action: 'paused' });
@@ -248,4 +259,21 @@ function oneLine(output: string): string {
   const s = output.replace(/\s+/g, ' ').trim();
   if (!s) return ' (no output)';
   return ` — output: ${s.length > 500 ? `${s.slice(0, 500)}…` : s}`;
+}
+
+/**
+ * At agent start: starts (unpauses) the containers a killed run left stopped (paused). Talks to
+ * Docker only when CAIRN_HOME/docker-stopped.json lists some; an unreachable engine is one log line.
+ */
+export async function recoverStoppedAtStart(home: string, clock: Clock, log: (line: string) => void): Promise<void> {
+  if (!existsSync(join(home, STOPPED_FILE))) return;
+  let docker: Docker;
+  try {
+    docker = await connectDocker();
+  } catch (err) {
+    log(`docker: ${STOPPED_FILE} lists containers a killed run left stopped, but they cannot be started: ${(err as Error).message}`);
+    return;
+  }
+  const hooks = new Hooks(docker, home, clock, (e) => log(`docker: container ${e.container}: ${e.message}`));
+  await hooks.recoverStopped();
 }

@@ -1,19 +1,36 @@
 import { resolve } from 'node:path';
 import { restoreOp } from '../../ops/restore.js';
 import type { Restorer } from '../../snapshot/restorer.js';
-import { CairnError } from '../../util/errors.js';
+import { CairnError, UsageError } from '../../util/errors.js';
 import { runOp, type Context } from '../context.js';
 import { formatBytes, printJson } from '../format.js';
 import { ProgressLine } from '../progress.js';
 
-export async function restoreCommand(ctx: Context, snapshot: string, opts: { target: string; include?: string[]; overwrite?: boolean }): Promise<void> {
+export interface RestoreCliOptions {
+  target?: string;
+  include?: string[];
+  overwrite?: boolean;
+  toVolume?: string;
+  fromVolume?: string;
+  force?: boolean;
+  dryRun?: boolean;
+}
+
+export async function restoreCommand(ctx: Context, snapshot: string, opts: RestoreCliOptions): Promise<void> {
+  if (opts.toVolume !== undefined) {
+    if (opts.target !== undefined || opts.include !== undefined || opts.overwrite) throw new UsageError('--to-volume restores the whole volume: it does not go with --target, --include or --overwrite (use --force to replace an existing volume)');
+    return (await import('./volumes.js')).volumeRestoreCommand(ctx, snapshot, { volume: opts.toVolume, fromVolume: opts.fromVolume, force: opts.force === true, dryRun: opts.dryRun === true });
+  }
+  if (opts.target === undefined) throw new UsageError('say where to restore: --target DIR, or --to-volume NAME for a Docker volume');
+  if (opts.force || opts.dryRun || opts.fromVolume !== undefined) throw new UsageError('--force, --dry-run and --from-volume go with --to-volume (for a directory, use --overwrite)');
+  const target = opts.target;
   let progress: ProgressLine | undefined;
   const onStart = (r: Restorer, totalBytes?: number) => {
     progress = new ProgressLine('restore', () => ({ files: r.progress.filesDone, bytes: r.progress.bytesDone, ...(totalBytes !== undefined ? { totalBytes } : {}) }), ctx.clock);
   };
   let r;
   try {
-    const args = { snapshot, target: resolve(opts.target), include: opts.include ?? [], overwrite: opts.overwrite === true };
+    const args = { snapshot, target: resolve(target), include: opts.include ?? [], overwrite: opts.overwrite === true };
     r = await runOp(ctx, 'restore', args, (svc) => restoreOp(svc, args, onStart), { mesh: true });
   } finally {
     progress?.stop();

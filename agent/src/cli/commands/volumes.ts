@@ -1,8 +1,10 @@
-// `cairn volumes` and `cairn backup volume:NAME...`.
+// `cairn volumes`, `cairn backup volume:NAME...` and `cairn restore SNAP --to-volume NAME`.
 import { resolve } from 'node:path';
-import type { HookLogEntry, VolumeBackupArgs } from '../../../../protocol/api.js';
-import { splitVolumeArgs, volumeBackupOp, volumesOp } from '../../ops/volumes.js';
+import type { HookLogEntry, VolumeBackupArgs, VolumeRestoreArgs, VolumeRestoreResult } from '../../../../protocol/api.js';
+import { splitVolumeArgs, volumeBackupOp, volumeRestoreOp, volumesOp } from '../../ops/volumes.js';
 import type { Archiver } from '../../snapshot/archiver.js';
+import type { Restorer } from '../../snapshot/restorer.js';
+import { CairnError } from '../../util/errors.js';
 import { runOp, type Context } from '../context.js';
 import { formatBytes, formatDuration, printJson, table } from '../format.js';
 import { ProgressLine } from '../progress.js';
@@ -63,4 +65,56 @@ export async function volumeBackupCommand(ctx: Context, args: string[], opts: { 
     );
   }
   return r.unreadable > 0 ? EXIT_INCOMPLETE : 0;
+}
+
+/** `cairn restore SNAP --to-volume NAME [--from-volume NAME] [--force] [--dry-run]`. */
+export async function volumeRestoreCommand(ctx: Context, snapshot: string, opts: { volume: string; fromVolume: string | undefined; force: boolean; dryRun: boolean }): Promise<void> {
+  const args: VolumeRestoreArgs = { snapshot, volume: opts.volume, force: opts.force, dryRun: opts.dryRun, ...(opts.fromVolume !== undefined ? { fromVolume: opts.fromVolume } : {}) };
+  let progress: ProgressLine | undefined;
+  let logged = false;
+  const onStart = (r: Restorer, totalBytes?: number) => {
+    progress = new ProgressLine('restore', () => ({ files: r.progress.filesDone, bytes: r.progress.bytesDone, ...(totalBytes !== undefined ? { totalBytes } : {}) }), ctx.clock);
+  };
+  const onLog = (e: HookLogEntry) => {
+    logged = true;
+    process.stderr.write(formatHookLog(e) + '\n');
+  };
+  let r: VolumeRestoreResult;
+  try {
+    r = await runOp(ctx, 'volumeRestore', args, (svc) => volumeRestoreOp(svc, args, onStart, onLog), { mesh: true });
+  } finally {
+    progress?.stop();
+  }
+  if (!logged) for (const e of r.log) process.stderr.write(formatHookLog(e) + '\n');
+  for (const w of r.warnings) process.stderr.write(`warning: ${w}\n`);
+  for (const e of r.errors) process.stderr.write(`error: ${e}\n`);
+  if (ctx.json) printJson(r);
+  else {
+    const out: string[] = [];
+    const snap = r.snapshot.slice(0, 8);
+    const { created, replaced, deleted } = r.changes;
+    if (r.dryRun) {
+      out.push(`dry run: nothing changed`);
+      out.push(`snapshot ${snap}, volume ${r.fromVolume} (${r.from}) -> volume ${r.volume}: ${r.createdVolume ? 'does not exist, would be created' : `exists at ${r.mountpoint}, ${'would be replaced (needs --force)'}`}`);
+      if (r.stopped.length > 0) out.push(`would stop and start again: ${r.stopped.join(', ')}`);
+      if (r.usage) {
+        out.push(`when backed up, volume ${r.usage.volume} was mounted by:${r.usage.containers.length === 0 ? ' no container' : ''}`);
+        for (const c of r.usage.containers) out.push(`  ${c.name} (image ${c.image}, ${c.state}) at ${c.destination}${c.rw ? '' : ' (read-only)'}`);
+      } else out.push('how the volume was used is not known (no docker inspect kept for this snapshot here)');
+      out.push(`would create ${created.length}, replace ${replaced.length}, delete ${deleted.length} path${created.length + replaced.length + deleted.length === 1 ? '' : 's'}`);
+      const lines = [...created.map((p) => `  + ${p}`), ...replaced.map((p) => `  ~ ${p}`), ...deleted.map((p) => `  - ${p}`)];
+      const LIMIT = 1000;
+      out.push(...lines.slice(0, LIMIT));
+      if (lines.length > LIMIT) out.push(`  ... and ${lines.length - LIMIT} more (--json lists all)`);
+    } else {
+      out.push(
+        `restored ${r.files} files (${formatBytes(r.bytes)}) of volume ${r.fromVolume} from snapshot ${snap} into ${r.createdVolume ? 'new ' : ''}volume ${r.volume}` +
+          (r.createdVolume ? '' : `: ${created.length} created, ${replaced.length} replaced, ${deleted.length} deleted`),
+      );
+    }
+    process.stdout.write(out.join('\n') + '\n');
+  }
+  if (r.errors.length > 0) {
+    throw new CairnError('E_RESTORE_INCOMPLETE', `restore incomplete: ${r.errors.length} item${r.errors.length === 1 ? '' : 's'} could not be restored; first: ${r.errors[0]}`);
+  }
 }
