@@ -340,7 +340,18 @@ export async function volumeRestoreOp(svc: Services, args: VolumeRestoreArgs, on
     restored = await restoreOp(svc, { snapshot: id, target: mountpoint, include: [], overwrite: true, from }, onStart);
   };
   if (existing) await hooks.around([existing], run, 'restore');
-  else await run();
+  else {
+    try {
+      await run();
+    } catch (err) {
+      // A volume this restore created and could not fill is removed again, so a retry needs no --force.
+      await docker
+        .getVolume(args.volume)
+        .remove()
+        .catch(() => undefined);
+      throw err;
+    }
+  }
   const r = restored as NonNullable<typeof restored>;
   return { ...base, mountpoint, createdVolume: !existing, changes, files: r.files, bytes: r.bytes, errors: r.errors, warnings: r.warnings, log };
 }

@@ -145,11 +145,6 @@ export class Hooks {
     }
   }
 
-  /** Whether an interrupted run left a record of stopped or paused containers. */
-  async hasRecords(): Promise<boolean> {
-    return (await this.readRecords()).length > 0;
-  }
-
   private async resume(r: Pick<StoppedRecord, 'id' | 'action'>): Promise<void> {
     const c = this.docker.getContainer(r.id);
     const state = (await c.inspect()).State;

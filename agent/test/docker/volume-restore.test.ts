@@ -217,6 +217,19 @@ describeDocker('cairn restore --to-volume', () => {
         expect(again.log()).toContain(`docker: container ${c}: started again after an interrupted backup`);
         const listed = await cairnJson<VolumesResult>(['volumes'], { home: agentHome });
         expect(listed.find((v) => v.name === vol)?.containers.find((x) => x.name === c)?.state).toBe('running');
+
+        // Through the agent's API: the same restore op (dry run, then for real).
+        const small = await scratch.volume('viaagent');
+        const fills = await scratch.container('fills', { volumes: [small], mode: 'run', script: 'echo via-agent > /data/f && ln -s /etc /data/e' });
+        const b = await cairnJson<VolumeBackupResult>(['backup', `volume:${small}`], { home: agentHome });
+        const target = scratch.name('viaagent-new');
+        made.push(target);
+        const dry = await cairnJson<VolumeRestoreResult>(['restore', b.id, '--to-volume', target, '--dry-run'], { home: agentHome });
+        expect(dry.changes.created.sort()).toEqual(['/e', '/f']);
+        expect(dry.usage?.containers.map((x) => [x.name, x.state])).toEqual([[fills, 'exited']]);
+        const res = await cairnJson<VolumeRestoreResult>(['restore', b.id, '--to-volume', target], { home: agentHome });
+        const d = await compareTrees(await mountpoint(small), res.mountpoint as string);
+        expect(d, formatDiffs(d)).toEqual([]);
       } finally {
         await again.stop();
       }
