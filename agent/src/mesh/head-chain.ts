@@ -54,8 +54,10 @@ export function openFriends(repo: Repository, head: Head): FriendRecord[] {
 export async function nextHead(repo: Repository, key: PrivateKey, friends: Friendship[], now: Date): Promise<{ head: SignedHead; changed: boolean }> {
   const prev = await currentHead(repo);
   const snapshots = (await repo.listSnapshots()).map((s) => s.id).sort();
-  const friendIds = friends.map((f) => `${f.peerId}:${f.grantFromPeer}:${f.grantToPeer}`).sort();
-  const prevFriends = prev ? openFriends(repo, prev.head).map((f) => `${f.peerId}:${f.grantFromPeer}:${f.grantToPeer}`).sort() : [];
+  // addresses count too: a recovering host dials friends at the addresses its head lists
+  const friendKey = (f: FriendRecord) => `${f.peerId}:${f.grantFromPeer}:${f.grantToPeer}:${[...f.addrs].sort().join(',')}`;
+  const friendIds = friends.map(friendKey).sort();
+  const prevFriends = prev ? openFriends(repo, prev.head).map(friendKey).sort() : [];
   if (prev && JSON.stringify(prev.head.snapshots) === JSON.stringify(snapshots) && JSON.stringify(prevFriends) === JSON.stringify(friendIds)) {
     return { head: prev, changed: false };
   }

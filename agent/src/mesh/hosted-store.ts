@@ -6,6 +6,7 @@ import { mkdir, open, rename, rm, statfs } from 'node:fs/promises';
 import { join } from 'node:path';
 import { LocalPackStore } from '../store/local-pack-store.js';
 import { fsyncDir, TEMP_PREFIX } from '../util/fsx.js';
+import { Semaphore } from '../util/semaphore.js';
 import { WireError } from '../../../protocol/mesh.js';
 import { RefusedError, type Frames } from './framing.js';
 import type { FriendBook } from './friends.js';
@@ -16,6 +17,7 @@ export class HostedStore {
   private readonly floorBytes: number;
   private readonly reserved = new Map<string, number>();
   private readonly stores = new Map<string, LocalPackStore>();
+  private readonly reserving = new Semaphore(1);
 
   constructor(dir: string, book: FriendBook, floorBytes: number) {
     this.dir = dir;
@@ -35,6 +37,11 @@ export class HostedStore {
 
   /** Reserves room for a pack or refuses with E_QUOTA / E_DISK_FLOOR. Returns a release function. */
   async reserve(peerId: string, grantBytes: number, size: number): Promise<() => void> {
+    // one reservation at a time: concurrent uploads must not all pass the same check
+    return this.reserving.with(1, () => this.reserveNow(peerId, grantBytes, size));
+  }
+
+  private async reserveNow(peerId: string, grantBytes: number, size: number): Promise<() => void> {
     const used = (await this.book.hostedBytes(peerId)) + (this.reserved.get(peerId) ?? 0);
     if (used + size > grantBytes) {
       throw new RefusedError(WireError.quota, `over quota: storing ${size} more bytes would make ${used + size} of the ${grantBytes} bytes granted`);

@@ -9,6 +9,9 @@ import type { Libp2p, PeerId, PrivateKey } from '@libp2p/interface';
 import { tcp } from '@libp2p/tcp';
 import { createLibp2p } from 'libp2p';
 
+/** Inbound connection attempts accepted per second from one host. */
+const INBOUND_CONNECTIONS_PER_SECOND = 100;
+
 /** The agent's peer key, derived from the repository's signing seed: a recovered host keeps its PeerId. */
 export async function peerKeyFromSeed(seed: Buffer): Promise<PrivateKey> {
   return generateKeyPairFromSeed('Ed25519', seed);
@@ -22,6 +25,9 @@ export async function createMeshNode(opts: { privateKey: PrivateKey; listen: str
     connectionEncrypters: [noise()],
     streamMuxers: [yamux()],
     services: { identify: identify() },
+    // libp2p's default (5 inbound connections per second per host) refuses friends behind one
+    // NAT address and retries after a refused stranger; the gater decides who is admitted.
+    connectionManager: { inboundConnectionThreshold: INBOUND_CONNECTIONS_PER_SECOND },
     connectionGater: {
       denyInboundEncryptedConnection: (peer) => !opts.admit(peer),
       // loopback and private addresses are where friends on a LAN live

@@ -9,7 +9,7 @@ import { peerIdFromString } from '@libp2p/peer-id';
 import { multiaddr } from '@multiformats/multiaddr';
 import { inviteId, type Invite } from '../../../protocol/invite.js';
 import { MAX_NAME_CHARS, parsePairRequest, PROTOCOLS, WireError, type PairAccept, type PairRequest } from '../../../protocol/mesh.js';
-import { CairnError } from '../util/errors.js';
+import { CairnError, errorMessage } from '../util/errors.js';
 import type { MeshContext } from './context.js';
 import { Frames, RefusedError, serve } from './framing.js';
 
@@ -76,7 +76,7 @@ export async function dialInviter(ctx: MeshContext, invite: Invite, protocol: st
   try {
     return await ctx.node.dialProtocol(peer, protocol, { signal: AbortSignal.timeout(15_000) });
   } catch (err) {
-    throw new CairnError('E_UNREACHABLE', `cannot reach the inviter at ${invite.addrs.join(', ') || '(no address)'}: ${(err as Error).message}`);
+    throw new CairnError('E_UNREACHABLE', `cannot reach the inviter at ${invite.addrs.join(', ') || '(no address)'}: ${errorMessage(err)} (the invite may be used or expired, or the agent stopped)`);
   }
 }
 

@@ -49,12 +49,13 @@ export async function replicateOnce(ctx: MeshContext, repo: Repository, replicas
         full.add(f.peerId);
         continue;
       }
+      // count the bytes before pushing: concurrent pushes must not all fit the same remaining grant
+      bytesAt.set(f.peerId, (bytesAt.get(f.peerId) ?? 0) + info.sizeBytes);
       bytes ??= await repo.store.get(packId);
       try {
         const r = await putPack(ctx, peerIdFromString(f.peerId), packId, bytes);
         await ctx.book.addReplica(packId, f.peerId, info.sizeBytes);
         holders.add(f.peerId);
-        bytesAt.set(f.peerId, (bytesAt.get(f.peerId) ?? 0) + info.sizeBytes);
         if (r === 'stored') {
           pushed += 1;
           pushedBytes += info.sizeBytes;
@@ -64,6 +65,7 @@ export async function replicateOnce(ctx: MeshContext, repo: Repository, replicas
           x.lastSeen = new Date(ctx.clock.now()).toISOString();
         });
       } catch (err) {
+        bytesAt.set(f.peerId, (bytesAt.get(f.peerId) ?? 0) - info.sizeBytes);
         if (err instanceof RefusedError) {
           full.add(f.peerId);
           await ctx.book.update(f.peerId, (x) => (x.shortfall = `${err.wireCode}: ${err.message}`));
