@@ -2,6 +2,7 @@
 // `cairn backup volume:NAME...` (through the volume's mountpoint, with the consistency hooks of the
 // containers that mount it). A snapshot of volume NAME is tagged `volume:NAME`.
 import { constants, type BigIntStats } from 'node:fs';
+import { nodeType } from '../snapshot/node-meta.js';
 import { access, lstat, mkdir, readdir, readFile, readlink, rm, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type Docker from 'dockerode';
@@ -221,14 +222,7 @@ async function listVolume(root: string): Promise<Map<string, Present>> {
 }
 
 function typeOf(st: BigIntStats): string {
-  if (st.isFile()) return 'file';
-  if (st.isDirectory()) return 'dir';
-  if (st.isSymbolicLink()) return 'symlink';
-  if (st.isFIFO()) return 'fifo';
-  if (st.isCharacterDevice()) return 'chardev';
-  if (st.isBlockDevice()) return 'blockdev';
-  if (st.isSocket()) return 'socket';
-  return 'unknown';
+  return nodeType(st) ?? 'unknown';
 }
 
 /** What restoring `want` (snapshot entries below the volume, keyed /rel) over `have` changes. */
