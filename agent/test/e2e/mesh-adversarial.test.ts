@@ -3,6 +3,7 @@
 // reported, and routed around; a pack damaged at every friend fails the restore loudly and names
 // the pack; a friend serving an older head is caught at recovery; grants and the disk floor bound
 // what friends store; invites work once and a tampered code is refused before any dial.
+import type { PeerListing, ReplicateResult } from '../../../protocol/api.js';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -15,28 +16,8 @@ import { compareTrees, formatDiffs } from '../helpers/tree-compare.js';
 
 const MiB = 1024 * 1024;
 
-interface Peer {
-  name: string;
-  peerId: string;
-  online: boolean;
-  storedForPeerBytes: number;
-  grantToPeer: number;
-  storedAtPeerBytes: number;
-  grantFromPeer: number;
-  packsAtPeer: number;
-  health: string;
-  shortfall: string | null;
-  problems: string[];
-}
-interface ReplicateJson {
-  packs: number;
-  underReplicated: number;
-  wantedCopies: number;
-  pushed: number;
-  pushedBytes: number;
-  headSeq: number;
-  problems: string[];
-}
+type Peer = PeerListing;
+type ReplicateJson = ReplicateResult;
 interface RestoreJson {
   errors: string[];
   warnings: string[];

@@ -16,11 +16,10 @@ export function packsDir(home: string): string {
   return join(home, 'repo', 'packs');
 }
 
-/** Every pack file: $HOME/repo/packs/<2 hex>/<64 hex>. Temp files and other names are ignored. */
-export async function listPacks(home: string): Promise<PackFile[]> {
-  const dir = packsDir(home);
+/** Pack files below a pack directory (<2 hex>/<64 hex>), sorted by ID; [] when the directory is absent. */
+export async function packFilesIn(dir: string): Promise<PackFile[]> {
   const out: PackFile[] = [];
-  for (const sub of (await readdir(dir)).sort()) {
+  for (const sub of (await readdir(dir).catch(() => [] as string[])).sort()) {
     if (!/^[0-9a-f]{2}$/.test(sub)) continue;
     for (const name of (await readdir(join(dir, sub))).sort()) {
       if (!/^[0-9a-f]{64}$/.test(name)) continue;
@@ -29,6 +28,11 @@ export async function listPacks(home: string): Promise<PackFile[]> {
     }
   }
   return out;
+}
+
+/** Every pack file: $HOME/repo/packs/<2 hex>/<64 hex>. Temp files and other names are ignored. */
+export async function listPacks(home: string): Promise<PackFile[]> {
+  return packFilesIn(packsDir(home));
 }
 
 /** Names in packs/ (recursively) that are not <2 hex>/<64 hex>: leftovers such as temp files. */

@@ -2,10 +2,10 @@
 // listed, copied aside and put back (files only: the friend's LevelDB keeps believing it holds them).
 import { execFile } from 'node:child_process';
 import { createServer } from 'node:net';
-import { readdir, rm, stat } from 'node:fs/promises';
+import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import type { PackFile } from './damage-packs.js';
+import { packFilesIn, type PackFile } from './damage-packs.js';
 
 const run = promisify(execFile);
 
@@ -15,17 +15,7 @@ export function hostedDir(friendHome: string, ownerPeerId: string): string {
 
 /** Pack files a friend holds for an owner, sorted by ID; [] when it holds none. */
 export async function hostedPacks(friendHome: string, ownerPeerId: string): Promise<PackFile[]> {
-  const dir = hostedDir(friendHome, ownerPeerId);
-  const out: PackFile[] = [];
-  for (const sub of (await readdir(dir).catch(() => [] as string[])).sort()) {
-    if (!/^[0-9a-f]{2}$/.test(sub)) continue;
-    for (const name of (await readdir(join(dir, sub))).sort()) {
-      if (!/^[0-9a-f]{64}$/.test(name)) continue;
-      const path = join(dir, sub, name);
-      out.push({ id: name, path, size: (await stat(path)).size });
-    }
-  }
-  return out;
+  return packFilesIn(hostedDir(friendHome, ownerPeerId));
 }
 
 /** `cp -a` of a directory to a path that must not exist yet. */
