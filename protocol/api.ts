@@ -9,6 +9,8 @@ export const API_TOKEN_HEADER = 'x-cairn-token';
 export interface BackupArgs {
   paths: string[];
   tags: string[];
+  /** A configured source name: the parent is that source's latest snapshot, and the snapshot records it. */
+  source?: string;
 }
 export interface BackupResult extends SnapshotSummary {
   id: string;

@@ -60,6 +60,8 @@ export interface Snapshot {
   hostname: string;
   paths: string[];
   tags: string[];
+  /** The configured source this snapshot belongs to (cairn.yaml `sources`); absent for ad-hoc backups, which are grouped by their paths. */
+  source?: string;
   tree: string;
   parent?: string;
   summary: SnapshotSummary;
@@ -73,6 +75,7 @@ export interface SnapshotListing {
   hostname: string;
   paths: string[];
   tags: string[];
+  source?: string;
   sizeBytes: number;
   addedBytes: number;
   files: number;

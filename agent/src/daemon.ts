@@ -12,6 +12,7 @@ import { Repository } from './repo/repository.js';
 import { recoverStoppedAtStart } from './sources/hooks.js';
 import type { Clock } from './util/clock.js';
 import { errorMessage } from './util/errors.js';
+import { Semaphore } from './util/semaphore.js';
 import { writeFileAtomic } from './util/fsx.js';
 
 export interface AgentOptions {
@@ -57,7 +58,7 @@ export class Agent {
     try {
       mesh = await Mesh.start(repo, { listen: opts.listen, name: opts.name, replicas: opts.replicas, diskFloorBytes: opts.diskFloorBytes, clock: opts.clock, ...(opts.bandwidthBytesPerSec > 0 ? { bandwidthBytesPerSec: opts.bandwidthBytesPerSec } : {}) });
       const token = randomBytes(24).toString('base64url');
-      const svc: Services = { home: opts.home, repo, clock: opts.clock, mesh };
+      const svc: Services = { home: opts.home, repo, clock: opts.clock, mesh, writeLock: new Semaphore(1) };
       const m = mesh;
       const api = buildApi(svc, { host: opts.apiHost, port: opts.apiPort, token }, () => m.peerId);
       const address = await api.listen({ host: opts.apiHost, port: opts.apiPort });

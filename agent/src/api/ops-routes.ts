@@ -13,7 +13,6 @@ import type { Services } from '../ops/services.js';
 import { snapshotsOp } from '../ops/snapshots.js';
 import { benchSinkEnabled, benchStreamOp } from '../mesh/bench-sink.js';
 import { volumeBackupOp, volumeRestoreOp, volumesOp } from '../ops/volumes.js';
-import { Semaphore } from '../util/semaphore.js';
 
 type Op = (svc: Services, args: never) => Promise<unknown>;
 
@@ -23,7 +22,7 @@ const uint = { type: 'integer', minimum: 0 } as const;
 
 /** name -> [operation, JSON schema of its arguments, holds the repository write lock]. */
 export const OPS: Record<string, [Op, object, boolean]> = {
-  backup: [backupOp as Op, { type: 'object', required: ['paths', 'tags'], additionalProperties: false, properties: { paths: { ...strList, minItems: 1 }, tags: strList } }, true],
+  backup: [backupOp as Op, { type: 'object', required: ['paths', 'tags'], additionalProperties: false, properties: { paths: { ...strList, minItems: 1 }, tags: strList, source: str } }, true],
   snapshots: [snapshotsOp as Op, { type: 'object', additionalProperties: false, properties: {} }, false],
   ls: [lsOp as Op, { type: 'object', required: ['snapshot'], additionalProperties: false, properties: { snapshot: str, path: str } }, false],
   diff: [diffOp as Op, { type: 'object', required: ['from', 'to'], additionalProperties: false, properties: { from: str, to: str } }, false],
@@ -60,11 +59,10 @@ if (benchSinkEnabled()) {
 }
 
 export function registerOpsRoutes(app: FastifyInstance, svc: Services): void {
-  const writeLock = new Semaphore(1);
   for (const [name, [op, schema, writes]] of Object.entries(OPS)) {
     app.post(`${API_PREFIX}/ops/${name}`, { schema: { body: schema } }, async (req) => {
       const run = () => op(svc, req.body as never);
-      const result = writes ? await writeLock.with(1, run) : await run();
+      const result = writes ? await svc.writeLock.with(1, run) : await run();
       if (name === 'backup' || name === 'volumeBackup') svc.afterBackup?.();
       return result;
     });

@@ -3,12 +3,12 @@ import { Archiver } from '../snapshot/archiver.js';
 import type { BackupArgs, BackupResult } from '../../../protocol/api.js';
 import type { Services } from './services.js';
 
-/** Makes one snapshot of `paths`; the parent is the latest snapshot of the same set of paths. */
+/** Makes one snapshot of `paths`; the parent is the latest snapshot of the same source (or, for ad-hoc backups, of the same set of paths). */
 export async function backupOp(svc: Services, args: BackupArgs, onStart?: (a: Archiver) => void): Promise<BackupResult> {
   const abs = [...new Set(args.paths.map((p) => resolve(p)))].sort();
-  const previous = (await svc.repo.listSnapshots()).filter((s) => JSON.stringify(s.snapshot.paths) === JSON.stringify(abs));
-  const parent = previous.at(-1);
-  const archiver = new Archiver(svc.repo, { paths: abs, tags: args.tags, clock: svc.clock, skip: [svc.home], ...(parent ? { parent } : {}) });
+  const sameSource = (s: { paths: string[]; source?: string }) => (args.source !== undefined ? s.source === args.source : s.source === undefined && JSON.stringify(s.paths) === JSON.stringify(abs));
+  const parent = (await svc.repo.listSnapshots()).filter((s) => sameSource(s.snapshot)).at(-1);
+  const archiver = new Archiver(svc.repo, { paths: abs, tags: args.tags, clock: svc.clock, skip: [svc.home], ...(args.source !== undefined ? { source: args.source } : {}), ...(parent ? { parent } : {}) });
   onStart?.(archiver);
   const { id, snapshot } = await archiver.run();
   return {

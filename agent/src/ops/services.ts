@@ -3,6 +3,7 @@
 import type { Mesh } from '../mesh/mesh.js';
 import type { Repository } from '../repo/repository.js';
 import type { Clock } from '../util/clock.js';
+import type { Semaphore } from '../util/semaphore.js';
 import { UsageError } from '../util/errors.js';
 
 export interface Services {
@@ -10,6 +11,8 @@ export interface Services {
   repo: Repository;
   clock: Clock;
   mesh?: Mesh;
+  /** Held (1 permit) by every operation that writes the repository: backup, check, forget, prune. */
+  writeLock: Semaphore;
   /** Called after a snapshot is committed (the daemon replicates soon after). */
   afterBackup?: () => void;
 }

@@ -9,6 +9,7 @@ export async function snapshotsOp(svc: Services): Promise<SnapshotsResult> {
     hostname: s.hostname,
     paths: s.paths,
     tags: s.tags,
+    ...(s.source !== undefined ? { source: s.source } : {}),
     sizeBytes: s.summary.sizeBytes,
     addedBytes: s.summary.addedBytes,
     files: s.summary.files,

@@ -40,6 +40,8 @@ export interface ArchiveProgress {
 export interface ArchiveOptions {
   paths: string[];
   tags: string[];
+  /** The configured source name, recorded in the snapshot. */
+  source?: string;
   parent?: { id: string; snapshot: Snapshot };
   clock: Clock;
   /** Paths never backed up (the Cairn home itself). */
@@ -110,6 +112,7 @@ export class Archiver {
       hostname: hostname(),
       paths,
       tags: [...this.opts.tags].sort(),
+      ...(this.opts.source !== undefined ? { source: this.opts.source } : {}),
       tree: treeId,
       ...(this.opts.parent ? { parent: this.opts.parent.id } : {}),
       summary: {

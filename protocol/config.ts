@@ -1,0 +1,58 @@
+// The validated shape of cairn.yaml (CAIRN_HOME/cairn.yaml or --config). The loader in
+// agent/src/config/ turns YAML into these types with line-numbered errors; the scheduler, the
+// daemon and the console read only these. Sizes are bytes, durations milliseconds, after parsing.
+
+/** restic `forget` options, same meaning (see SPEC.md "Retention"). Absent = not used. */
+export interface RetentionPolicy {
+  keepLast?: number;
+  keepHourly?: number;
+  keepDaily?: number;
+  keepWeekly?: number;
+  keepMonthly?: number;
+  keepYearly?: number;
+  /** Keep every snapshot younger than this, relative to the newest snapshot of the group (ms). */
+  keepWithinMs?: number;
+  /** Keep every snapshot carrying any of these tags. */
+  keepTags?: string[];
+}
+
+export interface SourceConfig {
+  /** Unique, [a-z0-9][a-z0-9._-]*: recorded in each snapshot as `source`. */
+  name: string;
+  /** Docker volume names. */
+  volumes: string[];
+  /** Docker label selectors ("key" or "key=value"): every volume whose containers (or itself) carry the label. */
+  volumeSelectors: string[];
+  /** Absolute directories. */
+  paths: string[];
+  /** Glob patterns of paths never backed up (gitignore-like: `*.tmp`, `cache/`, `/abs/path`). */
+  exclude: string[];
+  /** A cron expression (5 or 6 fields, node-cron syntax), or absent: only `cairn run NAME`. */
+  schedule?: string;
+  retention: RetentionPolicy;
+  tags: string[];
+}
+
+export interface FriendDefaults {
+  /** Space offered to a new friend by default (bytes). */
+  grantBytes: number;
+  /** How long a friend waits before applying our delete requests (ms). */
+  deletionGraceMs: number;
+}
+
+export interface CairnConfig {
+  sources: SourceConfig[];
+  /** Copies of each pack at friends. */
+  replicas: number;
+  friends: FriendDefaults;
+  /** Upload limit for replication, bytes per second; 0 = unlimited. */
+  bandwidthBytesPerSec: number;
+  /** libp2p listen multiaddrs. */
+  listen: string[];
+  /** The console and API address, host:port. Non-loopback needs `allowRemote: true` and warns. */
+  console: { address: string; allowRemote: boolean };
+  /** When forget (by each source's retention) and prune run on their own; absent = never. */
+  maintenance: { forgetSchedule?: string; pruneSchedule?: string };
+  /** Refuse friends' packs when free disk would drop below this (bytes). */
+  diskFloorBytes: number;
+}
