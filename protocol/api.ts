@@ -1,5 +1,6 @@
 // The agent's operations as the CLI, the HTTP API and the console see them: names, arguments and
 // results, defined once. Each operation is POST /api/v1/ops/<name> with a JSON body of its args.
+import type { RetentionPolicy } from './config.js';
 import type { SnapshotListing, SnapshotSummary } from './snapshot.js';
 
 export const API_PREFIX = '/api/v1';
@@ -25,6 +26,60 @@ export interface BackupResult extends SnapshotSummary {
 
 export type SnapshotsArgs = Record<string, never>;
 export type SnapshotsResult = SnapshotListing[];
+
+// ---- Retention: forget, pin, unpin (SPEC.md "Retention") ----------------------------------------
+
+export interface ForgetArgs {
+  /** The policy for every group; absent: each source's configured retention (cairn.yaml). */
+  policy?: RetentionPolicy;
+  /** Only the snapshots of this configured source. */
+  source?: string;
+  /** Decide and report, remove nothing. */
+  dryRun: boolean;
+  /** IANA zone for calendar buckets; default: the agent's local zone. */
+  timeZone?: string;
+}
+export interface ForgetSnapshot {
+  id: string;
+  shortId: string;
+  time: string;
+  tags: string[];
+  pinned: boolean;
+  keep: boolean;
+  /** Every rule that keeps it ("daily 3 of 7", "within 2d", "tag release", "pinned", "latest"); empty when removed. */
+  reasons: string[];
+}
+export interface ForgetGroup {
+  source?: string;
+  /** For ad-hoc snapshots (no source): the path set that groups them. */
+  paths?: string[];
+  /** The policy applied, readable ("keep 7 daily, 4 weekly"). */
+  policy: string;
+  /** Newest first. */
+  snapshots: ForgetSnapshot[];
+}
+export interface ForgetResult {
+  dryRun: boolean;
+  timeZone: string;
+  groups: ForgetGroup[];
+  kept: number;
+  /** Snapshots removed (or, with dryRun, that would be). */
+  removed: number;
+  removedIds: string[];
+}
+
+export interface PinArgs {
+  snapshot: string;
+}
+export interface PinResult {
+  id: string;
+  shortId: string;
+  pinned: boolean;
+  /** When it was pinned (pin), or null (unpin). */
+  pinnedAt: string | null;
+  /** Nothing changed: it already was pinned (pin) or was not pinned (unpin). */
+  unchanged: boolean;
+}
 
 export interface LsArgs {
   snapshot: string;

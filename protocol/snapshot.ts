@@ -80,4 +80,6 @@ export interface SnapshotListing {
   addedBytes: number;
   files: number;
   parent?: string;
+  /** Pinned (`cairn pin`): never removed by forget. */
+  pinned: boolean;
 }

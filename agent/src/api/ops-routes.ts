@@ -8,6 +8,8 @@ import { diffOp, lsOp } from '../ops/browse.js';
 import { checkOp } from '../ops/check.js';
 import { exportOp } from '../ops/export.js';
 import { inviteOp, pairOp, peersOp, replicateOp } from '../ops/friends.js';
+import { forgetOp } from '../ops/forget.js';
+import { pinOp, unpinOp } from '../ops/pin.js';
 import { restoreOp } from '../ops/restore.js';
 import type { Services } from '../ops/services.js';
 import { snapshotsOp } from '../ops/snapshots.js';
@@ -19,6 +21,8 @@ type Op = (svc: Services, args: never) => Promise<unknown>;
 const str = { type: 'string', maxLength: 4096 } as const;
 const strList = { type: 'array', items: str, maxItems: 1000 } as const;
 const uint = { type: 'integer', minimum: 0 } as const;
+/** A retention count: a number of snapshots, or -1 = unlimited. */
+const count = { type: 'integer', minimum: -1 } as const;
 
 /** name -> [operation, JSON schema of its arguments, holds the repository write lock]. */
 export const OPS: Record<string, [Op, object, boolean]> = {
@@ -46,6 +50,36 @@ export const OPS: Record<string, [Op, object, boolean]> = {
     { type: 'object', required: ['snapshot', 'volume', 'force', 'dryRun'], additionalProperties: false, properties: { snapshot: str, volume: str, fromVolume: str, force: { type: 'boolean' }, dryRun: { type: 'boolean' } } },
     false,
   ],
+  forget: [
+    forgetOp as Op,
+    {
+      type: 'object',
+      required: ['dryRun'],
+      additionalProperties: false,
+      properties: {
+        policy: {
+          type: 'object',
+          additionalProperties: false,
+          properties: {
+            keepLast: count,
+            keepHourly: count,
+            keepDaily: count,
+            keepWeekly: count,
+            keepMonthly: count,
+            keepYearly: count,
+            keepWithinMs: { ...uint, minimum: 1 },
+            keepTags: strList,
+          },
+        },
+        source: str,
+        dryRun: { type: 'boolean' },
+        timeZone: str,
+      },
+    },
+    true,
+  ],
+  pin: [pinOp as Op, { type: 'object', required: ['snapshot'], additionalProperties: false, properties: { snapshot: str } }, true],
+  unpin: [unpinOp as Op, { type: 'object', required: ['snapshot'], additionalProperties: false, properties: { snapshot: str } }, true],
   replicate: [replicateOp as Op, { type: 'object', required: ['wait'], additionalProperties: false, properties: { wait: { type: 'boolean' } } }, false],
 };
 

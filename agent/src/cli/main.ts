@@ -47,6 +47,26 @@ common(program.command('volumes').description('list Docker volumes: driver, size
 
 common(program.command('snapshots').description('list snapshots')).action(action(async (ctx) => (await import('./commands/snapshots.js')).snapshotsCommand(ctx)));
 
+common(program.command('forget').description('remove snapshots a retention policy does not keep (their data goes with "cairn prune")'))
+  .option('--keep-last <n>', 'keep the N newest snapshots ("unlimited" = all)')
+  .option('--keep-hourly <n>', 'keep the newest snapshot of each of the N newest hours that have one')
+  .option('--keep-daily <n>', 'keep the newest snapshot of each of the N newest days that have one')
+  .option('--keep-weekly <n>', 'keep the newest snapshot of each of the N newest ISO weeks that have one')
+  .option('--keep-monthly <n>', 'keep the newest snapshot of each of the N newest months that have one')
+  .option('--keep-yearly <n>', 'keep the newest snapshot of each of the N newest years that have one')
+  .option('--keep-within <duration>', 'keep every snapshot within DURATION (e.g. 36h, 7d, 2w) of the newest one')
+  .option('--keep-tag <tag>', 'keep every snapshot carrying TAG (repeatable)', collect)
+  .option('--source <name>', 'only the snapshots of this configured source')
+  .option('--time-zone <zone>', 'IANA time zone for hours, days, weeks, months and years (default: the local zone)')
+  .option('--dry-run', 'show what would be removed, remove nothing')
+  .action(action(async (ctx, opts: import('./commands/forget.js').ForgetCliOptions) => (await import('./commands/forget.js')).forgetCommand(ctx, opts)));
+
+common(program.command('pin').description('pin a snapshot: forget never removes it').argument('<snapshot>', 'snapshot ID, unique prefix, or "latest"'))
+  .action(action(async (ctx, snap: string) => (await import('./commands/pin.js')).pinCommand(ctx, snap, false)));
+
+common(program.command('unpin').description('unpin a snapshot').argument('<snapshot>', 'snapshot ID, unique prefix, or "latest"'))
+  .action(action(async (ctx, snap: string) => (await import('./commands/pin.js')).pinCommand(ctx, snap, true)));
+
 common(program.command('ls').description('list the files of a snapshot, below PATH if given').argument('<snapshot>', 'snapshot ID, unique prefix, or "latest"').argument('[path]'))
   .action(action(async (ctx, snap: string, path: string | undefined) => (await import('./commands/browse.js')).lsCommand(ctx, snap, path)));
 

@@ -13,7 +13,7 @@ export interface Services {
   mesh?: Mesh;
   /** Held (1 permit) by every operation that writes the repository: backup, check, forget, prune. */
   writeLock: Semaphore;
-  /** Called after a snapshot is committed (the daemon replicates soon after). */
+  /** Called after the snapshot list changed: a snapshot was committed, or forget removed some (the daemon replicates, and sends the new head, soon after). */
   afterBackup?: () => void;
 }
 

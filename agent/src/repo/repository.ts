@@ -196,6 +196,48 @@ export class Repository {
     await this.db.batch([{ type: 'put', sublevel: this.state.snapshots, key: id, value: json.toString('utf8') }], SYNC);
   }
 
+  /**
+   * Removes snapshot records in one synced batch (forget). Only the records go: their blobs stay
+   * until prune, and the next head sent to friends no longer lists them, so recovery cannot bring
+   * them back. Refuses (and removes nothing) when an ID is unknown or pinned.
+   */
+  async removeSnapshots(ids: string[]): Promise<void> {
+    const unique = [...new Set(ids)];
+    for (const id of unique) {
+      if ((await this.state.snapshots.get(id)) === undefined) throw new CairnError('E_NO_SNAPSHOT', `no snapshot ${id} in this repository`);
+      if ((await this.state.pins.get(id)) !== undefined) throw new CairnError('E_PINNED', `snapshot ${id.slice(0, 8)} is pinned: unpin it first`);
+    }
+    if (unique.length === 0) return;
+    await this.db.batch(
+      unique.map((id) => ({ type: 'del' as const, sublevel: this.state.snapshots, key: id })),
+      SYNC,
+    );
+  }
+
+  /** Pinned snapshot IDs -> when they were pinned (ISO). */
+  async pins(): Promise<Map<string, string>> {
+    const out = new Map<string, string>();
+    for await (const [id, json] of this.state.pins.iterator()) out.set(id, (JSON.parse(json) as { pinnedAt: string }).pinnedAt);
+    return out;
+  }
+
+  /** Pins a snapshot; returns when it was pinned (the first time, if it already was). */
+  async pinSnapshot(id: string, now: Date): Promise<{ pinnedAt: string; already: boolean }> {
+    if ((await this.state.snapshots.get(id)) === undefined) throw new CairnError('E_NO_SNAPSHOT', `no snapshot ${id} in this repository`);
+    const prev = await this.state.pins.get(id);
+    if (prev !== undefined) return { pinnedAt: (JSON.parse(prev) as { pinnedAt: string }).pinnedAt, already: true };
+    const pinnedAt = now.toISOString();
+    await this.db.batch([{ type: 'put', sublevel: this.state.pins, key: id, value: JSON.stringify({ pinnedAt }) }], SYNC);
+    return { pinnedAt, already: false };
+  }
+
+  /** Unpins a snapshot; returns false when it was not pinned. */
+  async unpinSnapshot(id: string): Promise<boolean> {
+    if ((await this.state.pins.get(id)) === undefined) return false;
+    await this.db.batch([{ type: 'del', sublevel: this.state.pins, key: id }], SYNC);
+    return true;
+  }
+
   async listSnapshots(): Promise<Array<{ id: string; snapshot: Snapshot }>> {
     const out: Array<{ id: string; snapshot: Snapshot }> = [];
     for await (const [id, json] of this.state.snapshots.iterator()) out.push({ id, snapshot: JSON.parse(json) as Snapshot });

@@ -21,6 +21,8 @@ function sublevels(db: StateDb) {
     replicas: db.sublevel<string, string>('replicas', utf8),
     /** friend PeerId -> SignedHead JSON: the newest head each friend gave us to keep */
     heads: db.sublevel<string, string>('heads', utf8),
+    /** snapshot ID (hex) -> JSON {pinnedAt: ISO time}: pinned snapshots, never forgotten (snapshot/retention.ts) */
+    pins: db.sublevel<string, string>('pins', utf8),
     /** name -> JSON singletons: "head" (our newest SignedHead) */
     meta: db.sublevel<string, string>('meta', utf8),
   };
