@@ -43,6 +43,8 @@ export class Agent {
   private timer: NodeJS.Timeout | undefined;
   private replicating: Promise<void> | undefined;
   private again = false;
+  /** The head (signed snapshot list) sequence number of the last replication round. */
+  private headSeq = 0;
 
   private constructor(opts: AgentOptions, repo: Repository, mesh: Mesh, api: FastifyInstance, info: AgentInfo) {
     this.opts = opts;
@@ -91,6 +93,10 @@ export class Agent {
         .replicate()
         .then((r) => {
           if (r.pushed > 0 || r.problems.length > 0) this.opts.log(`replication: ${r.pushed} packs pushed, ${r.underReplicated} of ${r.packs} below ${r.wantedCopies} copies${r.problems.length ? `; ${r.problems.join('; ')}` : ''}`);
+          if (r.headSeq !== this.headSeq) {
+            this.headSeq = r.headSeq;
+            this.opts.log(`replication: snapshot list seq ${r.headSeq} offered to friends`);
+          }
         })
         .catch((err: unknown) => this.opts.log(`replication failed: ${errorMessage(err)}`))
         .finally(() => {
