@@ -2,15 +2,25 @@
 // until prune; friends learn the shorter snapshot list from the next head (svc.afterBackup).
 import type { ForgetArgs, ForgetResult } from '../../../protocol/api.js';
 import { applyRetention, checkTimeZone, describePolicy, localTimeZone, validatePolicy, type RetentionSnapshot } from '../snapshot/retention.js';
+import type { RetentionPolicy } from '../../../protocol/config.js';
 import { UsageError } from '../util/errors.js';
 import type { Services } from './services.js';
 
+export const POLICY_FLAGS = '--keep-last, --keep-hourly, --keep-daily, --keep-weekly, --keep-monthly, --keep-yearly, --keep-within, --keep-tag';
+
 export async function forgetOp(svc: Services, args: ForgetArgs): Promise<ForgetResult> {
-  const policy = args.policy;
-  if (policy === undefined) {
-    throw new UsageError('forget needs a policy: give --keep-last, --keep-hourly, --keep-daily, --keep-weekly, --keep-monthly, --keep-yearly, --keep-within or --keep-tag (per-source retention from cairn.yaml is not available yet)', 'E_NO_POLICY');
+  // an explicit policy for every group, else each source's configured retention (ad-hoc groups and
+  // sources without one keep everything)
+  const configured = svc.retentionFor;
+  let policyFor: RetentionPolicy | ((g: { source?: string }) => RetentionPolicy | undefined);
+  if (args.policy !== undefined) {
+    validatePolicy(args.policy);
+    policyFor = args.policy;
+  } else if (configured) {
+    policyFor = (g) => (g.source !== undefined ? configured(g.source) : undefined);
+  } else {
+    throw new UsageError(`forget needs a policy: give at least one of ${POLICY_FLAGS} (per-source retention from cairn.yaml is not available yet)`, 'E_NO_POLICY');
   }
-  validatePolicy(policy);
   const timeZone = checkTimeZone(args.timeZone ?? localTimeZone());
   const pins = await svc.repo.pins();
   const snapshots: RetentionSnapshot[] = [];
@@ -18,7 +28,7 @@ export async function forgetOp(svc: Services, args: ForgetArgs): Promise<ForgetR
     if (args.source !== undefined && s.source !== args.source) continue;
     snapshots.push({ id, time: s.time, tags: s.tags, paths: s.paths, pinned: pins.has(id), ...(s.source !== undefined ? { source: s.source } : {}) });
   }
-  const groups = applyRetention(snapshots, policy, { timeZone, nowMs: svc.clock.now() });
+  const groups = applyRetention(snapshots, policyFor, { timeZone, nowMs: svc.clock.now() });
   const removedIds = groups.flatMap((g) => g.decisions.filter((d) => !d.keep).map((d) => d.snapshot.id));
   if (!args.dryRun && removedIds.length > 0) {
     await svc.repo.removeSnapshots(removedIds);
@@ -30,7 +40,7 @@ export async function forgetOp(svc: Services, args: ForgetArgs): Promise<ForgetR
     groups: groups.map((g) => ({
       ...(g.source !== undefined ? { source: g.source } : {}),
       ...(g.paths !== undefined ? { paths: g.paths } : {}),
-      policy: describePolicy(policy),
+      policy: describePolicy(g.policy),
       snapshots: g.decisions.map(({ snapshot: s, keep, reasons }) => ({ id: s.id, shortId: s.id.slice(0, 8), time: s.time, tags: s.tags, pinned: s.pinned, keep, reasons: reasons.map((r) => r.text) })),
     })),
     kept: snapshots.length - removedIds.length,

@@ -42,6 +42,8 @@ export interface RetentionGroup {
   source?: string;
   /** For a group without a source: its path set. */
   paths?: string[];
+  /** The policy applied ({} when none applies: everything is kept). */
+  policy: RetentionPolicy;
   /** Newest first. */
   decisions: RetentionDecision[];
 }
@@ -230,7 +232,7 @@ export function applyRetention(snapshots: RetentionSnapshot[], policyFor: Retent
     const first = list[0] as RetentionSnapshot;
     const ident = first.source !== undefined ? { source: first.source } : { paths: [...first.paths].sort() };
     const policy = typeof policyFor === 'function' ? policyFor({ ...ident, paths: [...first.paths].sort() }) : policyFor;
-    out.push({ key, ...ident, decisions: applyPolicyToGroup(list, policy ?? {}, opts) });
+    out.push({ key, ...ident, policy: policy ?? {}, decisions: applyPolicyToGroup(list, policy ?? {}, opts) });
   }
   return out;
 }

@@ -133,6 +133,25 @@ describe('forgetOp', () => {
     expect((await forgetOp(svc, { policy: { keepLast: 1 }, dryRun: false, timeZone: 'UTC' })).removedIds).toEqual([s1]);
   });
 
+  test('without a policy: each source\'s configured retention; ad-hoc groups and unconfigured sources keep everything', async () => {
+    const { svc, backupAt, setNow } = await setup();
+    const db = [await backupAt('2024-03-01T10:00:00Z', { source: 'db' }), await backupAt('2024-03-02T10:00:00Z', { source: 'db' }), await backupAt('2024-03-03T10:00:00Z', { source: 'db' })];
+    const gone = [await backupAt('2024-03-01T11:00:00Z', { source: 'gone' }), await backupAt('2024-03-02T11:00:00Z', { source: 'gone' })];
+    const adhoc = [await backupAt('2024-03-01T12:00:00Z'), await backupAt('2024-03-02T12:00:00Z')];
+    setNow('2024-04-01T00:00:00Z');
+    svc.retentionFor = (name) => (name === 'db' ? { keepLast: 2 } : undefined);
+    const r = await forgetOp(svc, { dryRun: false, timeZone: 'UTC' });
+    expect(r.removedIds).toEqual([db[0]]);
+    expect(r.groups.map((g) => [g.source ?? 'adhoc', g.policy])).toEqual([
+      ['adhoc', 'empty policy (keeps everything)'],
+      ['db', 'keep last 2'],
+      ['gone', 'empty policy (keeps everything)'],
+    ]);
+    expect((await snapshotsOp(svc)).map((s) => s.id).sort()).toEqual([db[1], db[2], ...gone, ...adhoc].sort());
+    // an explicit policy still wins over the configured one
+    expect((await forgetOp(svc, { policy: { keepLast: 1 }, source: 'db', dryRun: true, timeZone: 'UTC' })).removedIds).toEqual([db[1]]);
+  });
+
   test('without a policy: a usage error naming the flags', async () => {
     const { svc } = await setup();
     await expect(forgetOp(svc, { dryRun: true })).rejects.toMatchObject({ exitCode: 2, code: 'E_NO_POLICY' });

@@ -65,11 +65,9 @@ function wallClock(iso: string, zone: string): string {
 }
 
 export async function forgetCommand(ctx: Context, o: ForgetCliOptions): Promise<void> {
+  // no policy flags: the op uses each source's configured retention, or refuses (exit 2)
   const policy = policyFromFlags(o);
-  if (policy === undefined) {
-    throw new UsageError('forget needs a policy: give at least one of --keep-last, --keep-hourly, --keep-daily, --keep-weekly, --keep-monthly, --keep-yearly, --keep-within, --keep-tag (per-source retention from cairn.yaml is not available yet)', 'E_NO_POLICY');
-  }
-  const args: ForgetArgs = { policy, dryRun: o.dryRun === true, ...(o.source !== undefined ? { source: o.source } : {}), ...(o.timeZone !== undefined ? { timeZone: checkTimeZone(o.timeZone) } : {}) };
+  const args: ForgetArgs = { ...(policy !== undefined ? { policy } : {}), dryRun: o.dryRun === true, ...(o.source !== undefined ? { source: o.source } : {}), ...(o.timeZone !== undefined ? { timeZone: checkTimeZone(o.timeZone) } : {}) };
   const r = await runOp(ctx, 'forget', args, (svc) => forgetOp(svc, args));
   if (ctx.json) return printJson(r);
   process.stdout.write(formatForget(r, o.source));
