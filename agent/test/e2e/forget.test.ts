@@ -79,6 +79,9 @@ describe('cairn forget', () => {
     expect(again).toMatchObject({ unchanged: true, pinnedAt: pin.pinnedAt });
     const listed = await cairnJson<SnapshotListing[]>(['snapshots'], { home });
     expect(listed.filter((s) => s.pinned).map((s) => s.id)).toEqual([madeA[1]]);
+    const table = (await cairnOk(['snapshots'], { home })).stdout;
+    expect(table).toContain(`${madeA[1]!.slice(0, 8)}* `);
+    expect(table).toContain('6 snapshots (* = pinned: 1)');
 
     const human = await cairnOk(['forget', '--keep-last', '1'], { home });
     expect(human.stdout).toContain('removed 3 snapshots, kept 3 snapshots');
