@@ -41,6 +41,8 @@ export interface FriendDefaults {
 }
 
 export interface CairnConfig {
+  /** The name friends see (default: the hostname). */
+  name?: string;
   sources: SourceConfig[];
   /** Copies of each pack at friends. */
   replicas: number;
@@ -55,4 +57,19 @@ export interface CairnConfig {
   maintenance: { forgetSchedule?: string; pruneSchedule?: string };
   /** Refuse friends' packs when free disk would drop below this (bytes). */
   diskFloorBytes: number;
+  /** How often the agent replicates on its own, besides after each backup (ms). */
+  replicateIntervalMs: number;
 }
+
+const GIB = 1024 ** 3;
+
+/** What an absent key means. The CLI's own defaults (cli/defaults.ts) are these too. */
+export const CONFIG_DEFAULTS = {
+  replicas: 2,
+  friends: { grantBytes: 10 * GIB, deletionGraceMs: 7 * 86_400_000 },
+  bandwidthBytesPerSec: 0,
+  listen: ['/ip4/0.0.0.0/tcp/4001'],
+  console: { address: '127.0.0.1:8080', allowRemote: false },
+  diskFloorBytes: GIB,
+  replicateIntervalMs: 15 * 60_000,
+} as const;

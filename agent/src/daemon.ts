@@ -5,11 +5,13 @@ import { randomBytes } from 'node:crypto';
 import { rm } from 'node:fs/promises';
 import type { FastifyInstance } from 'fastify';
 import { buildApi } from './api/server.js';
+import type { ConfigWatcher } from './config/watch.js';
 import { Mesh } from './mesh/mesh.js';
 import type { Services } from './ops/services.js';
 import { agentInfoPath, type AgentInfo } from './repo/home.js';
 import { Repository } from './repo/repository.js';
 import { recoverStoppedAtStart } from './sources/hooks.js';
+import type { CairnConfig } from '../../protocol/config.js';
 import type { Clock } from './util/clock.js';
 import { errorMessage } from './util/errors.js';
 import { Semaphore } from './util/semaphore.js';
@@ -29,6 +31,8 @@ export interface AgentOptions {
   bandwidthBytesPerSec: number;
   clock: Clock;
   log: (line: string) => void;
+  /** cairn.yaml, kept current; the options above are its effective values at start. */
+  config?: ConfigWatcher;
 }
 
 /** Delay between a backup and the replication it triggers (coalesces bursts of backups). */
@@ -60,7 +64,15 @@ export class Agent {
     try {
       mesh = await Mesh.start(repo, { listen: opts.listen, name: opts.name, replicas: opts.replicas, diskFloorBytes: opts.diskFloorBytes, clock: opts.clock, ...(opts.bandwidthBytesPerSec > 0 ? { bandwidthBytesPerSec: opts.bandwidthBytesPerSec } : {}) });
       const token = randomBytes(24).toString('base64url');
-      const svc: Services = { home: opts.home, repo, clock: opts.clock, mesh, writeLock: new Semaphore(1) };
+      const config = opts.config;
+      const svc: Services = {
+        home: opts.home,
+        repo,
+        clock: opts.clock,
+        mesh,
+        writeLock: new Semaphore(1),
+        ...(config ? { config: () => config.current } : {}),
+      };
       const m = mesh;
       const api = buildApi(svc, { host: opts.apiHost, port: opts.apiPort, token }, () => m.peerId);
       const address = await api.listen({ host: opts.apiHost, port: opts.apiPort });
@@ -71,6 +83,7 @@ export class Agent {
       agent.timer = setInterval(() => agent.replicateSoon(0), opts.replicateIntervalMs);
       agent.timer.unref();
       agent.replicateSoon(REPLICATE_AFTER_BACKUP_MS);
+      config?.onChange((next, prev) => agent.applyConfig(next, prev));
       // Containers a killed run left stopped (docker-stopped.json) run again; Docker is only
       // contacted when there is such a record, and an unreachable engine is one log line.
       void recoverStoppedAtStart(opts.home, opts.clock, opts.log).catch((err: unknown) => opts.log(`docker: recovering stopped containers failed: ${errorMessage(err)}`));
@@ -80,6 +93,18 @@ export class Agent {
       await repo.close();
       throw err;
     }
+  }
+
+  /** A reloaded config: what can change while running changes now; the rest is logged. */
+  private applyConfig(next: CairnConfig, prev: CairnConfig): void {
+    this.mesh.retune({ replicas: next.replicas, bandwidthBytesPerSec: next.bandwidthBytesPerSec });
+    if (next.replicateIntervalMs !== prev.replicateIntervalMs) {
+      if (this.timer) clearInterval(this.timer);
+      this.timer = setInterval(() => this.replicateSoon(0), next.replicateIntervalMs);
+      this.timer.unref();
+    }
+    const needRestart = (['listen', 'console', 'diskFloorBytes', 'name'] as const).filter((k) => JSON.stringify(next[k]) !== JSON.stringify(prev[k]));
+    if (needRestart.length > 0) this.opts.log(`config: ${needRestart.join(', ')} changed: takes effect when the agent restarts`);
   }
 
   /** Runs a replication round soon; a request during a round runs one more after it. */
@@ -110,6 +135,7 @@ export class Agent {
   }
 
   async stop(): Promise<void> {
+    this.opts.config?.stop();
     if (this.timer) clearInterval(this.timer);
     await this.api.close();
     await this.replicating;

@@ -6,6 +6,7 @@ import { API_PREFIX } from '../../../protocol/api.js';
 import { backupOp } from '../ops/backup.js';
 import { diffOp, lsOp } from '../ops/browse.js';
 import { checkOp } from '../ops/check.js';
+import { configOp } from '../ops/config.js';
 import { exportOp } from '../ops/export.js';
 import { inviteOp, pairOp, peersOp, replicateOp } from '../ops/friends.js';
 import { forgetOp } from '../ops/forget.js';
@@ -27,6 +28,7 @@ const count = { type: 'integer', minimum: -1 } as const;
 /** name -> [operation, JSON schema of its arguments, holds the repository write lock]. */
 export const OPS: Record<string, [Op, object, boolean]> = {
   backup: [backupOp as Op, { type: 'object', required: ['paths', 'tags'], additionalProperties: false, properties: { paths: { ...strList, minItems: 1 }, tags: strList, source: str } }, true],
+  config: [configOp as Op, { type: 'object', additionalProperties: false, properties: {} }, false],
   snapshots: [snapshotsOp as Op, { type: 'object', additionalProperties: false, properties: {} }, false],
   ls: [lsOp as Op, { type: 'object', required: ['snapshot'], additionalProperties: false, properties: { snapshot: str, path: str } }, false],
   diff: [diffOp as Op, { type: 'object', required: ['from', 'to'], additionalProperties: false, properties: { from: str, to: str } }, false],

@@ -3,7 +3,8 @@
 // mesh node when the operation needs friends).
 import { resolve } from 'node:path';
 import type { Mesh } from '../mesh/mesh.js';
-import { defaultHome } from '../repo/home.js';
+import type { CairnConfig } from '../../../protocol/config.js';
+import { configPath, defaultHome } from '../repo/home.js';
 import { Repository } from '../repo/repository.js';
 import { Semaphore } from '../util/semaphore.js';
 import type { Services } from '../ops/services.js';
@@ -18,6 +19,7 @@ export interface GlobalOptions {
   debug?: boolean;
   passphraseFile?: string;
   home?: string;
+  config?: string;
 }
 
 export interface Context {
@@ -25,13 +27,23 @@ export interface Context {
   json: boolean;
   clock: Clock;
   passphraseFile: string | undefined;
+  /** cairn.yaml: --config, else CAIRN_HOME/cairn.yaml (which may be absent: then the defaults). */
+  configFile: string;
+  configGiven: boolean;
 }
 
 /** A mesh node started by a CLI command listens on an ephemeral loopback port. */
 const CLI_MESH_LISTEN = ['/ip4/127.0.0.1/tcp/0'];
 
 export function makeContext(opts: GlobalOptions): Context {
-  return { home: opts.home ? resolve(opts.home) : defaultHome(), json: opts.json === true, clock: systemClock, passphraseFile: opts.passphraseFile };
+  const home = opts.home ? resolve(opts.home) : defaultHome();
+  return { home, json: opts.json === true, clock: systemClock, passphraseFile: opts.passphraseFile, configFile: opts.config ? resolve(opts.config) : configPath(home), configGiven: opts.config !== undefined };
+}
+
+/** The config file as this command sees it (an invalid file fails the command: ConfigError, exit 2). */
+export async function configFor(ctx: Context): Promise<CairnConfig> {
+  const { loadConfig } = await import('../config/load.js');
+  return loadConfig(ctx.configFile, { optional: !ctx.configGiven });
 }
 
 export async function passphraseFor(ctx: Context, confirm = false): Promise<string> {
@@ -47,6 +59,7 @@ export interface LocalOptions {
 
 /** Opens the home directly for the duration of `fn`. */
 export async function withServices<T>(ctx: Context, fn: (svc: Services) => Promise<T>, opts: LocalOptions = {}): Promise<T> {
+  const config = await configFor(ctx);
   const repo = await Repository.open(ctx.home, await passphraseFor(ctx));
   let mesh: Mesh | undefined;
   try {
@@ -55,7 +68,7 @@ export async function withServices<T>(ctx: Context, fn: (svc: Services) => Promi
       for await (const _ of repo.state.friends.keys({ limit: 1 })) hasFriends = true;
       if (hasFriends) mesh = await (await import('../mesh/mesh.js')).Mesh.start(repo, { listen: CLI_MESH_LISTEN, name: 'cli', replicas: DEFAULT_REPLICAS, diskFloorBytes: 0, clock: ctx.clock });
     }
-    return await fn({ home: ctx.home, repo, clock: ctx.clock, writeLock: new Semaphore(1), ...(mesh ? { mesh } : {}) });
+    return await fn({ home: ctx.home, repo, clock: ctx.clock, writeLock: new Semaphore(1), config: () => config, ...(mesh ? { mesh } : {}) });
   } finally {
     await mesh?.stop();
     await repo.close();

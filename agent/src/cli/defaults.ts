@@ -1,5 +1,6 @@
 // Command-line defaults, kept apart so parsing the command line loads no heavy module.
+import { CONFIG_DEFAULTS } from '../../../protocol/config.js';
 
-export const DEFAULT_LISTEN = '/ip4/0.0.0.0/tcp/4001';
-export const DEFAULT_REPLICAS = 2;
-export const AGENT_DEFAULTS = { api: '127.0.0.1:8080', replicas: String(DEFAULT_REPLICAS), diskFloor: '1G', replicateEvery: '15m' };
+export const DEFAULT_LISTEN = CONFIG_DEFAULTS.listen[0];
+export const DEFAULT_REPLICAS = CONFIG_DEFAULTS.replicas;
+export const AGENT_DEFAULTS = { api: CONFIG_DEFAULTS.console.address, replicas: String(DEFAULT_REPLICAS), diskFloor: '1G', replicateEvery: '15m' };

@@ -14,7 +14,8 @@ function common(cmd: Command): Command {
     .option('--json', 'print machine-readable JSON')
     .option('--passphrase-file <file>', 'read the passphrase from the first line of FILE (else CAIRN_PASSPHRASE, else a prompt)')
     .option('--debug', 'print stack traces on errors')
-    .addOption(new Option('--home <dir>', 'the Cairn home (default: CAIRN_HOME or ~/.cairn)'));
+    .addOption(new Option('--home <dir>', 'the Cairn home (default: CAIRN_HOME or ~/.cairn)'))
+    .addOption(new Option('--config <file>', 'the settings file (default: cairn.yaml in the home)'));
 }
 
 function action<A extends unknown[]>(fn: (ctx: Context, ...args: A) => Promise<number | void>) {
@@ -92,14 +93,18 @@ common(program.command('check').description('verify the repository structure; wi
 
 common(program.command('agent').description('run the agent: friend mesh, replication, local API'))
   .option('--listen <multiaddr>', `libp2p listen address (repeatable; default ${DEFAULT_LISTEN})`, collect)
-  .option('--api <host:port>', 'local API address', AGENT_DEFAULTS.api)
+  .option('--api <host:port>', `local API and console address (default ${AGENT_DEFAULTS.api})`)
   .option('--name <name>', 'the name friends see (default: hostname)')
-  .option('--replicas <n>', 'copies of each pack at friends (capped by the number of friends)', AGENT_DEFAULTS.replicas)
-  .option('--disk-floor <size>', 'refuse friends\' packs when free disk would drop below this', AGENT_DEFAULTS.diskFloor)
-  .option('--replicate-every <duration>', 'replication interval', AGENT_DEFAULTS.replicateEvery)
+  .option('--replicas <n>', `copies of each pack at friends, capped by the number of friends (default ${AGENT_DEFAULTS.replicas})`)
+  .option('--disk-floor <size>', `refuse friends' packs when free disk would drop below this (default ${AGENT_DEFAULTS.diskFloor})`)
+  .option('--replicate-every <duration>', `replication interval (default ${AGENT_DEFAULTS.replicateEvery})`)
   .option('--bwlimit <size>', 'upload limit for replication per second, e.g. 5M (default: unlimited)')
   .option('--init', 'create the repository on first start')
   .action(action(async (ctx, opts: AgentCliOptions) => (await import('./commands/agent.js')).agentCommand(ctx, opts)));
+
+const configCmd = program.command('config').description('the settings file (cairn.yaml)');
+common(configCmd.command('check').description('validate the settings file and print the effective settings; exit 2 naming each problem\'s line'))
+  .action(action(async (ctx) => (await import('./commands/config.js')).configCheckCommand(ctx)));
 
 common(program.command('invite').description('make a one-time invite code for a friend (needs the running agent)'))
   .option('--quota <size>', 'space offered to the friend', '10G')
@@ -133,7 +138,10 @@ function fail(err: unknown): void {
   const message = err instanceof Error ? err.message : String(err);
   const errno = (err as NodeJS.ErrnoException).code;
   const hint = errno === 'ENOSPC' ? ' (the disk is full: free space and run the command again; nothing committed was lost)' : '';
-  process.stderr.write(`cairn: ${message.split('\n')[0]}${hint}\n`);
+  // one line per problem: a config file can have several, each naming its line
+  const problems = (err as { lines?: unknown }).lines;
+  const lines = err instanceof CairnError && Array.isArray(problems) && problems.length > 0 ? problems.map(String) : [`${message.split('\n')[0]}${hint}`];
+  for (const line of lines) process.stderr.write(`cairn: ${line}\n`);
   if (debug && err instanceof Error && err.stack) process.stderr.write(`${err.stack}\n`);
   process.exitCode = code;
 }

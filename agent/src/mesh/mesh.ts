@@ -113,6 +113,13 @@ export class Mesh {
     return mesh;
   }
 
+  /** Applies the settings that can change while running (a config reload). */
+  retune(s: { replicas: number; bandwidthBytesPerSec: number }): void {
+    this.opts.replicas = s.replicas;
+    if (s.bandwidthBytesPerSec > 0) this.ctx.throttle = new TokenBucket(s.bandwidthBytesPerSec, this.opts.clock);
+    else delete this.ctx.throttle;
+  }
+
   async stop(): Promise<void> {
     this.repo.reader = this.repo.store;
     await this.ctx.node.stop();

@@ -11,15 +11,16 @@ export const POLICY_FLAGS = '--keep-last, --keep-hourly, --keep-daily, --keep-we
 export async function forgetOp(svc: Services, args: ForgetArgs): Promise<ForgetResult> {
   // an explicit policy for every group, else each source's configured retention (ad-hoc groups and
   // sources without one keep everything)
-  const configured = svc.retentionFor;
+  const sources = svc.config?.().sources ?? [];
+  const configured = (name: string) => sources.find((s) => s.name === name)?.retention;
   let policyFor: RetentionPolicy | ((g: { source?: string }) => RetentionPolicy | undefined);
   if (args.policy !== undefined) {
     validatePolicy(args.policy);
     policyFor = args.policy;
-  } else if (configured) {
+  } else if (sources.some((s) => Object.keys(s.retention).length > 0)) {
     policyFor = (g) => (g.source !== undefined ? configured(g.source) : undefined);
   } else {
-    throw new UsageError(`forget needs a policy: give at least one of ${POLICY_FLAGS} (per-source retention from cairn.yaml is not available yet)`, 'E_NO_POLICY');
+    throw new UsageError(`forget needs a policy: give at least one of ${POLICY_FLAGS} or set a retention for sources in cairn.yaml`, 'E_NO_POLICY');
   }
   const timeZone = checkTimeZone(args.timeZone ?? localTimeZone());
   const pins = await svc.repo.pins();

@@ -1,6 +1,6 @@
 // What an operation needs from the running system: the open repository, the clock, and (when
 // the friend mesh is up) the mesh. The CLI builds these for one command; the daemon holds them.
-import type { RetentionPolicy } from '../../../protocol/config.js';
+import type { CairnConfig } from '../../../protocol/config.js';
 import type { Mesh } from '../mesh/mesh.js';
 import type { Repository } from '../repo/repository.js';
 import type { Clock } from '../util/clock.js';
@@ -14,11 +14,8 @@ export interface Services {
   mesh?: Mesh;
   /** Held (1 permit) by every operation that writes the repository: backup, check, forget, prune. */
   writeLock: Semaphore;
-  /**
-   * The configured retention of a source (cairn.yaml `sources[].retention`), set by whoever loads
-   * the config; forget without an explicit policy uses it. Absent: forget needs an explicit policy.
-   */
-  retentionFor?: (source: string) => RetentionPolicy | undefined;
+  /** The effective config (cairn.yaml plus command-line overrides), current after reloads; forget without a policy uses its sources' retention. */
+  config?: () => CairnConfig;
   /** Called after the snapshot list changed: a snapshot was committed, or forget removed some (the daemon replicates, and sends the new head, soon after). */
   afterBackup?: () => void;
 }

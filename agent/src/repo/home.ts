@@ -20,6 +20,11 @@ export interface AgentInfo {
   addrs: string[];
 }
 
+/** The agent's settings file (protocol/config.ts; loaded by agent/src/config). */
+export function configPath(home: string): string {
+  return join(home, 'cairn.yaml');
+}
+
 export function agentInfoPath(home: string): string {
   return join(home, 'agent.json');
 }

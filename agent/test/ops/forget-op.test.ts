@@ -1,6 +1,7 @@
 // The forget, pin and snapshots operations on a real repository (real LevelDB, real packs) whose
 // snapshots were made by real backups at chosen times (an injected clock): sources, --source,
 // calendar policies in a zone, pins, the after-change hook, and removeSnapshots' refusals.
+import { parseConfig } from '../../src/config/load.js';
 import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -139,7 +140,8 @@ describe('forgetOp', () => {
     const gone = [await backupAt('2024-03-01T11:00:00Z', { source: 'gone' }), await backupAt('2024-03-02T11:00:00Z', { source: 'gone' })];
     const adhoc = [await backupAt('2024-03-01T12:00:00Z'), await backupAt('2024-03-02T12:00:00Z')];
     setNow('2024-04-01T00:00:00Z');
-    svc.retentionFor = (name) => (name === 'db' ? { keepLast: 2 } : undefined);
+    const config = parseConfig('sources:\n  - name: db\n    paths: [/srv/db]\n    retention:\n      keep-last: 2\n  - name: gone\n    paths: [/srv/gone]\n', 'cairn.yaml');
+    svc.config = () => config;
     const r = await forgetOp(svc, { dryRun: false, timeZone: 'UTC' });
     expect(r.removedIds).toEqual([db[0]]);
     expect(r.groups.map((g) => [g.source ?? 'adhoc', g.policy])).toEqual([
@@ -154,6 +156,10 @@ describe('forgetOp', () => {
 
   test('without a policy: a usage error naming the flags', async () => {
     const { svc } = await setup();
+    await expect(forgetOp(svc, { dryRun: true })).rejects.toMatchObject({ exitCode: 2, code: 'E_NO_POLICY' });
+    // a config whose sources set no retention is no policy either
+    const config = parseConfig('sources:\n  - name: db\n    paths: [/srv/db]\n', 'cairn.yaml');
+    svc.config = () => config;
     await expect(forgetOp(svc, { dryRun: true })).rejects.toMatchObject({ exitCode: 2, code: 'E_NO_POLICY' });
     await expect(forgetOp(svc, { policy: { keepLast: -5 }, dryRun: true })).rejects.toMatchObject({ exitCode: 2 });
   });

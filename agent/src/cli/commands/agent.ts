@@ -3,24 +3,44 @@ import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { Agent } from '../../daemon.js';
-import { DEFAULT_LISTEN } from '../defaults.js';
+import type { CairnConfig } from '../../../../protocol/config.js';
+import { ConfigWatcher } from '../../config/watch.js';
+import { EXAMPLE_CONFIG } from '../../config/example.js';
 import { homePaths } from '../../repo/home.js';
 import { Repository } from '../../repo/repository.js';
 import { UsageError } from '../../util/errors.js';
 import { writeFileAtomic } from '../../util/fsx.js';
-import { passphraseFor, type Context } from '../context.js';
+import { configFor, passphraseFor, type Context } from '../context.js';
 import { homePassphraseFile } from '../passphrase.js';
-import { parseDuration, parseSize } from '../units.js';
+import { parseDuration, parseSize } from '../../util/units.js';
 
+/** Flags given on the command line override cairn.yaml (absent = the file's value or its default). */
 export interface AgentCliOptions {
   listen?: string[];
-  api: string;
+  api?: string;
   name?: string;
-  replicas: string;
-  diskFloor: string;
-  replicateEvery: string;
+  replicas?: string;
+  diskFloor?: string;
+  replicateEvery?: string;
   bwlimit?: string;
   init?: boolean;
+}
+
+/** The file's config with the command-line flags applied on top (also after each reload). */
+function overrides(opts: AgentCliOptions): (c: CairnConfig) => CairnConfig {
+  const replicas = opts.replicas === undefined ? undefined : Number(opts.replicas);
+  if (replicas !== undefined && (!Number.isInteger(replicas) || replicas < 1)) throw new UsageError(`--replicas ${opts.replicas}: expected a whole number >= 1`);
+  if (opts.api !== undefined && !/^(.+):(\d+)$/.test(opts.api)) throw new UsageError(`--api ${opts.api}: expected HOST:PORT, e.g. 127.0.0.1:8080`);
+  const o: Partial<CairnConfig> = {
+    ...(opts.listen && opts.listen.length > 0 ? { listen: opts.listen } : {}),
+    ...(opts.name !== undefined ? { name: opts.name } : {}),
+    ...(replicas !== undefined ? { replicas } : {}),
+    ...(opts.diskFloor !== undefined ? { diskFloorBytes: parseSize(opts.diskFloor, '--disk-floor') } : {}),
+    ...(opts.replicateEvery !== undefined ? { replicateIntervalMs: parseDuration(opts.replicateEvery, '--replicate-every') } : {}),
+    ...(opts.bwlimit !== undefined ? { bandwidthBytesPerSec: parseSize(opts.bwlimit, '--bwlimit') } : {}),
+  };
+  // --api is the operator's explicit choice: it counts as allowing a remote address (with the warning below)
+  return (c) => ({ ...c, ...o, ...(opts.api !== undefined ? { console: { address: opts.api, allowRemote: true } } : {}) });
 }
 
 function say(line: string): void {
@@ -49,30 +69,38 @@ async function firstStart(ctx: Context): Promise<void> {
 }
 
 export async function agentCommand(ctx: Context, opts: AgentCliOptions): Promise<void> {
+  // the config is checked before anything starts: an invalid file stops here with exit 2
+  const effective = overrides(opts);
+  const config = effective(await configFor(ctx));
   if (!existsSync(homePaths(ctx.home).config)) {
     if (!opts.init) throw new UsageError(`no repository in ${ctx.home}: run "cairn init" first (or "cairn agent --init")`, 'E_NO_REPO');
     await firstStart(ctx);
   }
-  const m = /^(.+):(\d+)$/.exec(opts.api);
-  if (!m) throw new UsageError(`--api ${opts.api}: expected HOST:PORT, e.g. 127.0.0.1:8080`);
+  if (opts.init && !existsSync(ctx.configFile)) {
+    await writeFileAtomic(ctx.configFile, Buffer.from(EXAMPLE_CONFIG), 0o600);
+    say(`wrote an example config to ${ctx.configFile} (everything in it is commented out; edit it and the agent reloads it)`);
+  }
+  const m = /^(.+):(\d+)$/.exec(config.console.address) as RegExpExecArray;
   const apiHost = (m[1] as string).replace(/^\[|\]$/g, '');
   if (!['127.0.0.1', 'localhost', '::1'].includes(apiHost)) say(`warning: the API listens on ${apiHost}, not loopback: anyone who can reach it and holds the token controls this agent`);
-  const replicas = Number(opts.replicas);
-  if (!Number.isInteger(replicas) || replicas < 1) throw new UsageError(`--replicas ${opts.replicas}: expected a whole number >= 1`);
+  const watcher = new ConfigWatcher(ctx.configFile, config, effective, say);
   const agent = await Agent.start({
     home: ctx.home,
     passphrase: await passphraseFor(ctx),
-    listen: opts.listen && opts.listen.length > 0 ? opts.listen : [DEFAULT_LISTEN],
+    listen: config.listen,
     apiHost,
     apiPort: Number(m[2]),
-    name: opts.name ?? hostname(),
-    replicas,
-    diskFloorBytes: parseSize(opts.diskFloor, '--disk-floor'),
-    replicateIntervalMs: parseDuration(opts.replicateEvery, '--replicate-every'),
-    bandwidthBytesPerSec: opts.bwlimit ? parseSize(opts.bwlimit, '--bwlimit') : 0,
+    name: config.name ?? hostname(),
+    replicas: config.replicas,
+    diskFloorBytes: config.diskFloorBytes,
+    replicateIntervalMs: config.replicateIntervalMs,
+    bandwidthBytesPerSec: config.bandwidthBytesPerSec,
     clock: ctx.clock,
     log: say,
+    config: watcher,
   });
+  watcher.start();
+  say(`config: ${existsSync(ctx.configFile) ? ctx.configFile : `${ctx.configFile} (absent: defaults)`}, ${config.sources.length} source(s); reloads on change and SIGHUP`);
   say(`agent ${agent.info.peerId} running; home ${ctx.home}`);
   say(`friends reach it at ${agent.info.addrs.join(' ')}`);
   say(`API at ${agent.info.api} (token in ${ctx.home}/agent.json); stop with Ctrl-C`);

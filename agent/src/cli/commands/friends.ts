@@ -2,7 +2,7 @@ import { inviteOp, pairOp, peersOp, replicateOp } from '../../ops/friends.js';
 import { CairnError } from '../../util/errors.js';
 import { runOp, type Context } from '../context.js';
 import { formatBytes, printJson, table } from '../format.js';
-import { parseDuration, parseSize } from '../units.js';
+import { parseDuration, parseSize } from '../../util/units.js';
 
 export async function inviteCommand(ctx: Context, opts: { quota: string; expires: string }): Promise<void> {
   const args = { quotaBytes: parseSize(opts.quota, '--quota'), expiresInMs: parseDuration(opts.expires, '--expires') };

@@ -1,0 +1,49 @@
+// The commented cairn.yaml that `cairn agent --init` writes. Every line is a comment, so it changes
+// nothing until edited; the tests check that uncommenting it gives a valid config.
+export const EXAMPLE_CONFIG = `# Cairn agent settings. The agent reloads this file when it changes (or on SIGHUP); an invalid
+# edit is reported in the agent's log and the running settings stay. Check it with:
+#   cairn config check
+# Command-line flags of "cairn agent" override what is written here. Secrets never go in this
+# file: the passphrase comes from CAIRN_PASSPHRASE or --passphrase-file.
+#
+# name: nas-at-home             # the name friends see (default: the hostname)
+# replicas: 2                   # copies of each pack at friends (capped by the number of friends)
+# replicate-every: 15m          # replication also runs after every backup
+# bandwidth-limit: 5M           # upload limit for replication, per second (default: unlimited)
+# disk-floor: 1G                # refuse friends' packs when free disk would drop below this
+# listen:                       # libp2p addresses friends dial
+#   - /ip4/0.0.0.0/tcp/4001
+# console:
+#   address: 127.0.0.1:8080     # console and API; another address needs allow-remote: true
+#   allow-remote: false
+# friends:
+#   grant: 10G                  # space offered to a new friend by default
+#   deletion-grace: 7d          # how long we keep a friend's packs after they ask us to delete them
+# maintenance:
+#   forget: "0 3 * * *"         # apply each source's retention every night at 03:00
+#   prune: "30 3 * * 0"         # then give space back, locally and at friends, every Sunday
+# sources:
+#   - name: postgres
+#     volumes: [pgdata]          # Docker volumes by name
+#     schedule: "0 * * * *"      # cron: every hour on the hour
+#     tags: [db]
+#     retention:
+#       keep-hourly: 24
+#       keep-daily: 7
+#       keep-weekly: 4
+#       keep-monthly: 12
+#   - name: labelled
+#     volume-selectors: ["cairn.backup=true"]   # every volume whose containers carry this label
+#     schedule: "15 */6 * * *"
+#     retention:
+#       keep-last: 10
+#       keep-within: 30d
+#       keep-tag: [release]
+#   - name: photos
+#     paths: [/srv/photos]
+#     exclude: ["*.tmp", "cache/", "/srv/photos/thumbnails"]
+#     schedule: "0 2 * * *"
+#     retention:
+#       keep-daily: 14
+#       keep-monthly: unlimited
+`;

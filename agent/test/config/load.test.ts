@@ -1,0 +1,101 @@
+// cairn.yaml parsing: every kind of mistake is reported with its line and field, all at once;
+// valid files give the expected effective config with defaults filled in.
+import { describe, expect, test } from 'vitest';
+import { CONFIG_DEFAULTS } from '../../../protocol/config.js';
+import { EXAMPLE_CONFIG } from '../../src/config/example.js';
+import { ConfigError, parseConfig } from '../../src/config/load.js';
+
+function problems(text: string): string[] {
+  try {
+    parseConfig(text, '/etc/cairn/cairn.yaml');
+  } catch (err) {
+    expect(err).toBeInstanceOf(ConfigError);
+    expect((err as ConfigError).exitCode).toBe(2);
+    return (err as ConfigError).lines;
+  }
+  throw new Error('expected the config to be refused');
+}
+
+describe('invalid configs name the line and the field', () => {
+  const cases: Array<[string, string, string[]]> = [
+    ['unknown top-level key, with a hint', 'replicas: 2\nreplica: 3\n', ['cairn.yaml:2: replica: unknown key (did you mean "replicas"?)']],
+    ['unknown key without a near match', 'colour: blue\n', ['cairn.yaml:1: colour: unknown key (known: ']],
+    ['unknown key inside a source', 'sources:\n  - name: db\n    paths: [/srv]\n    shedule: "0 * * * *"\n', ['cairn.yaml:4: sources[0].shedule: unknown key (did you mean "schedule"?)']],
+    ['bad cron field', 'sources:\n  - name: db\n    paths: [/srv]\n    schedule: "61 * * * *"\n', ['cairn.yaml:4: sources[0].schedule: "61 * * * *" is not a valid cron expression (minute: 61 is a invalid expression for minute)']],
+    ['cron with too few fields', 'maintenance:\n  prune: "0 3"\n', ['cairn.yaml:2: maintenance.prune: "0 3" is not a valid cron expression (expected 5 or 6 fields but got 2)']],
+    ['bad size', 'friends:\n  grant: 10 gigs\n', ['cairn.yaml:2: friends.grant: "10 gigs" is not a size (examples: 500M, 20G, 1T)']],
+    ['bad duration', 'friends:\n  deletion-grace: soon\n', ['cairn.yaml:2: friends.deletion-grace: "soon" is not a duration']],
+    ['wrong type: string for a number', 'replicas: two\n', ['cairn.yaml:1: replicas: expected a whole number from 1 to 16, got "two"']],
+    ['wrong type: list for a mapping', 'console: [a, b]\n', ['cairn.yaml:1: console: expected a mapping of keys to values']],
+    ['wrong type: mapping for a scalar', 'sources:\n  - name:\n      first: x\n    paths: [/a]\n', ['cairn.yaml:3: sources[0].name: expected a single value, got a mapping']],
+    ['negative retention count', 'sources:\n  - name: db\n    paths: [/srv]\n    retention:\n      keep-daily: -3\n', ['cairn.yaml:5: sources[0].retention.keep-daily: expected a whole number >= 0 or "unlimited", got -3']],
+    ['relative path', 'sources:\n  - name: db\n    paths: [srv/data]\n', ['cairn.yaml:3: sources[0].paths[0]: "srv/data" is not an absolute path']],
+    ['bad source name', 'sources:\n  - name: My DB\n    paths: [/srv]\n', ['cairn.yaml:2: sources[0].name: "My DB" is not a source name']],
+    ['missing source name', 'sources:\n  - paths: [/srv]\n', ['cairn.yaml:2: sources[0]: missing name']],
+    ['duplicate source names', 'sources:\n  - name: db\n    paths: [/a]\n  - name: db\n    paths: [/b]\n', ['cairn.yaml:4: sources[1].name: "db" is already the name of sources[0]']],
+    ['source with nothing to back up', 'sources:\n  - name: db\n    schedule: "0 * * * *"\n', ['cairn.yaml:2: sources[0]: source "db" has nothing to back up']],
+    ['remote console without allow-remote', 'console:\n  address: 0.0.0.0:8080\n', ['cairn.yaml:2: console.address: 0.0.0.0:8080 is not a loopback address: set "allow-remote: true"']],
+    ['bad listen multiaddr', 'listen: [tcp://0.0.0.0:4001]\n', ['cairn.yaml:1: listen[0]: "tcp://0.0.0.0:4001" is not a TCP multiaddr']],
+    ['key given twice', 'replicas: 2\nreplicas: 3\n', ['cairn.yaml:2: replicas: given twice']],
+    ['not YAML at all', 'sources: [\n', ['cairn.yaml:']],
+    ['top level is a list', '- a\n- b\n', ['cairn.yaml:1: (top level): expected a mapping of keys to values']],
+  ];
+  for (const [what, text, expected] of cases) {
+    test(what, () => {
+      const got = problems(text);
+      expect(got).toHaveLength(expected.length);
+      expected.forEach((e, i) => expect(got[i]).toContain(e));
+      for (const line of got) expect(line).not.toContain('\n');
+    });
+  }
+
+  test('every problem in a file is reported, in line order', () => {
+    const got = problems(['replicas: 0', 'sources:', '  - name: ok', '    paths: [/a]', '    schedule: "* * *"', '  - name: Bad!', '    paths: [rel]', 'bandwidth-limit: fast', ''].join('\n'));
+    expect(got.map((l) => l.split(':').slice(0, 2).join(':'))).toEqual(['cairn.yaml:1', 'cairn.yaml:5', 'cairn.yaml:6', 'cairn.yaml:7', 'cairn.yaml:8']);
+  });
+});
+
+describe('valid configs', () => {
+  test('an empty file is the defaults', () => {
+    const c = parseConfig('', 'cairn.yaml');
+    expect(c).toEqual({
+      sources: [],
+      replicas: CONFIG_DEFAULTS.replicas,
+      friends: { ...CONFIG_DEFAULTS.friends },
+      bandwidthBytesPerSec: 0,
+      listen: [...CONFIG_DEFAULTS.listen],
+      console: { ...CONFIG_DEFAULTS.console },
+      maintenance: {},
+      diskFloorBytes: CONFIG_DEFAULTS.diskFloorBytes,
+      replicateIntervalMs: CONFIG_DEFAULTS.replicateIntervalMs,
+    });
+  });
+
+  test('the example written by --init is all comments, and valid once uncommented', () => {
+    expect(parseConfig(EXAMPLE_CONFIG, 'cairn.yaml')).toEqual(parseConfig('', 'cairn.yaml'));
+    // the settings start at "# name:"; the lines above them are prose
+    const lines = EXAMPLE_CONFIG.split('\n');
+    const uncommented = lines
+      .slice(lines.findIndex((l) => l.startsWith('# name:')))
+      .map((l) => l.replace(/^# ?/, ''))
+      .join('\n');
+    const c = parseConfig(uncommented, 'cairn.yaml');
+    expect(c.name).toBe('nas-at-home');
+    expect(c.bandwidthBytesPerSec).toBe(5 * 1024 ** 2);
+    expect(c.maintenance).toEqual({ forgetSchedule: '0 3 * * *', pruneSchedule: '30 3 * * 0' });
+    expect(c.sources.map((s) => s.name)).toEqual(['postgres', 'labelled', 'photos']);
+    expect(c.sources[0]).toEqual({ name: 'postgres', volumes: ['pgdata'], volumeSelectors: [], paths: [], exclude: [], schedule: '0 * * * *', retention: { keepHourly: 24, keepDaily: 7, keepWeekly: 4, keepMonthly: 12 }, tags: ['db'] });
+    expect(c.sources[1]?.retention).toEqual({ keepLast: 10, keepWithinMs: 30 * 86_400_000, keepTags: ['release'] });
+    expect(c.sources[2]?.retention.keepMonthly).toBe(-1);
+    expect(c.sources[2]?.exclude).toEqual(['*.tmp', 'cache/', '/srv/photos/thumbnails']);
+  });
+
+  test('single values stand for one-element lists; sizes as numbers or text', () => {
+    const c = parseConfig('listen: /ip4/127.0.0.1/tcp/4002\ndisk-floor: 1048576\nbandwidth-limit: 1.5M\nsources:\n  - name: a\n    paths: /srv\n    tags: x\n', 'cairn.yaml');
+    expect(c.listen).toEqual(['/ip4/127.0.0.1/tcp/4002']);
+    expect(c.diskFloorBytes).toBe(1048576);
+    expect(c.bandwidthBytesPerSec).toBe(Math.floor(1.5 * 1024 ** 2));
+    expect(c.sources[0]?.paths).toEqual(['/srv']);
+    expect(c.sources[0]?.tags).toEqual(['x']);
+  });
+});
