@@ -4,6 +4,7 @@
 // silently turns a setting off.
 import { validateDetailed } from 'node-cron';
 import { DURATION_EXAMPLES, durationOrNull, SIZE_EXAMPLES, sizeOrNull } from '../util/units.js';
+import { parseKeepWithin } from '../snapshot/retention.js';
 
 /** A checked scalar: the value, or a message saying what is wrong with it. */
 export type Check = (v: unknown) => { value: unknown } | { error: string };
@@ -58,6 +59,16 @@ export const duration = scalar((v) => {
   return ms === null ? { error: `${show(v)} is not a duration (examples: ${DURATION_EXAMPLES})` } : { value: ms };
 });
 
+/** keep-within: hours, days, weeks ("36h", "30d", "1d12h"); restic's "m" (months) and "y" are refused, never read as minutes. */
+export const keepWithin = scalar((v) => {
+  if (typeof v !== 'string') return { error: `expected a duration like 36h, 30d or 2w, got ${show(v)}` };
+  try {
+    return { value: parseKeepWithin(v) };
+  } catch (err) {
+    return { error: (err as Error).message.replace(/^keep-within: /, '') };
+  }
+});
+
 export const cron = scalar((v) => {
   if (typeof v !== 'string') return { error: `expected a cron expression in quotes, got ${show(v)}` };
   const r = validateDetailed(v);
@@ -82,7 +93,7 @@ export const retentionSpec: MapSpec = {
     'keep-weekly': ['keepWeekly', count],
     'keep-monthly': ['keepMonthly', count],
     'keep-yearly': ['keepYearly', count],
-    'keep-within': ['keepWithinMs', duration],
+    'keep-within': ['keepWithinMs', keepWithin],
     'keep-tag': ['keepTags', list(str(), true)],
   },
 };

@@ -154,6 +154,14 @@ describe('forgetOp', () => {
     expect((await forgetOp(svc, { policy: { keepLast: 1 }, source: 'db', dryRun: true, timeZone: 'UTC' })).removedIds).toEqual([db[1]]);
   });
 
+  test('cairn.yaml keep-within reads like --keep-within: restic\'s months are refused, never taken as minutes', () => {
+    const within = (v: string) => parseConfig(`sources:\n  - name: db\n    paths: [/srv/db]\n    retention:\n      keep-within: ${v}\n`, 'cairn.yaml').sources[0]?.retention.keepWithinMs;
+    expect(within('30d')).toBe(30 * 86_400_000);
+    expect(within('1d12h')).toBe(36 * 3_600_000);
+    expect(() => within('6m')).toThrow(/cairn\.yaml:5: .*keep-within: "6m": m \(months in restic\)/);
+    expect(() => within('1y')).toThrow(/keep-within/);
+  });
+
   test('without a policy: a usage error naming the flags', async () => {
     const { svc } = await setup();
     await expect(forgetOp(svc, { dryRun: true })).rejects.toMatchObject({ exitCode: 2, code: 'E_NO_POLICY' });
