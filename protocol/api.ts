@@ -296,3 +296,24 @@ export interface VolumeRestoreResult {
   warnings: string[];
   log: HookLogEntry[];
 }
+
+export interface PruneArgs {
+  dryRun: boolean;
+  /** Repack packs with more than this percentage of unneeded bytes (default 20). */
+  maxUnusedPercent?: number;
+}
+export interface PruneResult {
+  dryRun: boolean;
+  snapshots: number;
+  packsDeleted: number;
+  packsRepacked: number;
+  strayPacks: number;
+  packsWritten: number;
+  blobsForgotten: number;
+  storedBytesBefore: number;
+  storedBytesAfter: number;
+  /** Local pack bytes given back (deleted packs, minus the new packs repacking wrote). */
+  freedBytes: number;
+  /** Packs friends hold that we asked them to delete (after their deletion grace), per friend name. */
+  deleteRequests: Array<{ friend: string; packs: number; bytes: number; sent: boolean; detail: string }>;
+}

@@ -9,6 +9,7 @@ export const PROTOCOLS = {
   packGet: '/cairn/pack-get/1.0.0',
   packList: '/cairn/pack-list/1.0.0',
   head: '/cairn/head/1.0.0',
+  packDelete: '/cairn/pack-delete/1.0.0',
 } as const;
 
 /** Largest frame anyone may send; a longer length prefix resets the stream before allocation. */
@@ -25,6 +26,8 @@ export const MAX_NAME_CHARS = 64;
 export const MAX_ADDRS = 16;
 export const MAX_ADDR_CHARS = 256;
 export const STREAM_TIMEOUT_MS = 60_000;
+/** Pack IDs per delete request (a request is one JSON message). */
+export const MAX_DELETE_PACKS = 2000;
 
 /** Wire error codes: a refused request answers `{ ok: false, code, message }`. */
 export const WireError = {
@@ -35,6 +38,7 @@ export const WireError = {
   badPack: 'E_BAD_PACK',
   notFound: 'E_NOT_FOUND',
   staleHead: 'E_STALE_HEAD',
+  staleRequest: 'E_STALE_REQUEST',
   badSignature: 'E_BAD_SIGNATURE',
   inviteUnknown: 'E_INVITE_UNKNOWN',
   inviteExpired: 'E_INVITE_EXPIRED',
@@ -129,6 +133,31 @@ export interface SignedHead {
   signature: string;
 }
 
+/** An owner asks a friend to delete packs it no longer needs; signed like heads. */
+export interface DeleteRequest {
+  version: 1;
+  /** The owner's PeerId: must be the peer sending it. */
+  owner: string;
+  /** Strictly increasing per owner: an older or repeated request is refused. */
+  seq: number;
+  time: string;
+  packs: string[];
+}
+export interface SignedDeleteRequest {
+  request: DeleteRequest;
+  /** Ed25519 signature (base64) by the owner's peer key over canonicalDeleteRequest(request). */
+  signature: string;
+}
+export interface DeleteAccepted {
+  ok: true;
+  /** Packs the friend holds for the owner and will delete once its grace has passed. */
+  accepted: number;
+  /** Packs named that the friend does not hold for this owner (nothing happens to them). */
+  notHeld: string[];
+  /** When the friend deletes them (ISO). */
+  dueAt: string;
+}
+
 // ---- validation -------------------------------------------------------------------------
 
 export class MalformedMessageError extends Error {
@@ -200,6 +229,20 @@ export function parseHeadRequest(v: unknown): HeadRequest {
   if (m.op === 'get') return { op: 'get' };
   if (m.op === 'put') return { op: 'put', head: parseSignedHead((v as { head: unknown }).head) };
   throw new MalformedMessageError('head request: op must be get or put');
+}
+
+export function parseSignedDeleteRequest(v: unknown): SignedDeleteRequest {
+  const s = check<SignedDeleteRequest>(v, { request: 'object', signature: 'string' }, 'delete request');
+  const r = check<DeleteRequest>(s.request, { owner: 'string', seq: 'number', time: 'string', packs: 'array' }, 'delete request');
+  if (r.version !== 1) throw new MalformedMessageError('delete request: unknown version');
+  if (r.packs.length === 0 || r.packs.length > MAX_DELETE_PACKS) throw new MalformedMessageError(`delete request: 1 to ${MAX_DELETE_PACKS} packs`);
+  if (!r.packs.every((p) => typeof p === 'string' && HEX64.test(p))) throw new MalformedMessageError('delete request: bad pack ID');
+  return s;
+}
+
+/** Canonical bytes of a delete request for signing: JSON with keys in a fixed order. */
+export function canonicalDeleteRequest(r: DeleteRequest): Buffer {
+  return Buffer.from(JSON.stringify({ version: r.version, owner: r.owner, seq: r.seq, time: r.time, packs: r.packs }));
 }
 
 /** Canonical bytes of a head for signing and chaining: JSON with keys in a fixed order. */

@@ -37,6 +37,8 @@ export interface AgentOptions {
 
 /** Delay between a backup and the replication it triggers (coalesces bursts of backups). */
 const REPLICATE_AFTER_BACKUP_MS = 1000;
+/** How often due deletions of friends' packs are looked for. */
+const DELETION_SWEEP_MS = 5000;
 
 export class Agent {
   readonly info: AgentInfo;
@@ -45,6 +47,7 @@ export class Agent {
   private readonly api: FastifyInstance;
   private readonly opts: AgentOptions;
   private timer: NodeJS.Timeout | undefined;
+  private sweeper: NodeJS.Timeout | undefined;
   private replicating: Promise<void> | undefined;
   private again = false;
   /** The head (signed snapshot list) sequence number of the last replication round. */
@@ -62,7 +65,7 @@ export class Agent {
     const repo = await Repository.open(opts.home, opts.passphrase);
     let mesh: Mesh | undefined;
     try {
-      mesh = await Mesh.start(repo, { listen: opts.listen, name: opts.name, replicas: opts.replicas, diskFloorBytes: opts.diskFloorBytes, clock: opts.clock, ...(opts.bandwidthBytesPerSec > 0 ? { bandwidthBytesPerSec: opts.bandwidthBytesPerSec } : {}) });
+      mesh = await Mesh.start(repo, { listen: opts.listen, name: opts.name, replicas: opts.replicas, diskFloorBytes: opts.diskFloorBytes, clock: opts.clock, ...(opts.bandwidthBytesPerSec > 0 ? { bandwidthBytesPerSec: opts.bandwidthBytesPerSec } : {}), ...(opts.config ? { deletionGraceMs: opts.config.current.friends.deletionGraceMs } : {}) });
       const token = randomBytes(24).toString('base64url');
       const config = opts.config;
       const svc: Services = {
@@ -84,6 +87,11 @@ export class Agent {
       agent.timer.unref();
       agent.replicateSoon(REPLICATE_AFTER_BACKUP_MS);
       config?.onChange((next, prev) => agent.applyConfig(next, prev));
+      // friends' packs they asked us to delete go once their grace has passed (checked now and every few seconds)
+      const sweep = () => void m.applyDueDeletions().then((n) => n > 0 && opts.log(`deleted ${n} packs friends asked us to delete (their grace has passed)`), (err: unknown) => opts.log(`deleting friends' packs failed: ${errorMessage(err)}`));
+      sweep();
+      agent.sweeper = setInterval(sweep, DELETION_SWEEP_MS);
+      agent.sweeper.unref();
       // Containers a killed run left stopped (docker-stopped.json) run again; Docker is only
       // contacted when there is such a record, and an unreachable engine is one log line.
       void recoverStoppedAtStart(opts.home, opts.clock, opts.log).catch((err: unknown) => opts.log(`docker: recovering stopped containers failed: ${errorMessage(err)}`));
@@ -97,7 +105,7 @@ export class Agent {
 
   /** A reloaded config: what can change while running changes now; the rest is logged. */
   private applyConfig(next: CairnConfig, prev: CairnConfig): void {
-    this.mesh.retune({ replicas: next.replicas, bandwidthBytesPerSec: next.bandwidthBytesPerSec });
+    this.mesh.retune({ replicas: next.replicas, bandwidthBytesPerSec: next.bandwidthBytesPerSec, deletionGraceMs: next.friends.deletionGraceMs });
     if (next.replicateIntervalMs !== prev.replicateIntervalMs) {
       if (this.timer) clearInterval(this.timer);
       this.timer = setInterval(() => this.replicateSoon(0), next.replicateIntervalMs);
@@ -137,6 +145,7 @@ export class Agent {
   async stop(): Promise<void> {
     this.opts.config?.stop();
     if (this.timer) clearInterval(this.timer);
+    if (this.sweeper) clearInterval(this.sweeper);
     await this.api.close();
     await this.replicating;
     await this.mesh.stop();

@@ -6,6 +6,7 @@ import { API_PREFIX } from '../../../protocol/api.js';
 import { backupOp } from '../ops/backup.js';
 import { diffOp, lsOp } from '../ops/browse.js';
 import { checkOp } from '../ops/check.js';
+import { pruneOp } from '../ops/prune.js';
 import { configOp } from '../ops/config.js';
 import { exportOp } from '../ops/export.js';
 import { inviteOp, pairOp, peersOp, replicateOp } from '../ops/friends.js';
@@ -37,6 +38,7 @@ export const OPS: Record<string, [Op, object, boolean]> = {
     { type: 'object', required: ['snapshot', 'target', 'include', 'overwrite'], additionalProperties: false, properties: { snapshot: str, target: str, include: strList, overwrite: { type: 'boolean' }, from: str } },
     false,
   ],
+  prune: [pruneOp as Op, { type: 'object', required: ['dryRun'], additionalProperties: false, properties: { dryRun: { type: 'boolean' }, maxUnusedPercent: { type: 'number', minimum: 0, maximum: 100 } } }, true],
   check: [checkOp as Op, { type: 'object', required: ['readData'], additionalProperties: false, properties: { readData: { type: 'boolean' } } }, true],
   invite: [inviteOp as Op, { type: 'object', required: ['quotaBytes', 'expiresInMs'], additionalProperties: false, properties: { quotaBytes: uint, expiresInMs: { ...uint, minimum: 1000 } } }, false],
   pair: [pairOp as Op, { type: 'object', required: ['code', 'quotaBytes'], additionalProperties: false, properties: { code: str, quotaBytes: uint } }, false],

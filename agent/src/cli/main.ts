@@ -87,6 +87,11 @@ common(program.command('restore').description('restore a snapshot into a directo
 common(program.command('export').description('write a snapshot (or PATH in it) as a tar stream to stdout').argument('<snapshot>').argument('[path]'))
   .action(action(async (ctx, snap: string, path: string | undefined) => (await import('./commands/export.js')).exportCommand(ctx, snap, path)));
 
+common(program.command('prune').description('remove data no snapshot needs, locally, and ask friends to delete their copies (after their grace)'))
+  .option('--dry-run', 'show what would be removed, change nothing')
+  .option('--max-unused <percent>', 'repack packs with more than this share of unneeded bytes (default 20)')
+  .action(action(async (ctx, opts: { dryRun?: boolean; maxUnused?: string }) => (await import('./commands/prune.js')).pruneCommand(ctx, opts)));
+
 common(program.command('check').description('verify the repository structure; with --read-data, every byte'))
   .option('--read-data', 'read and verify every pack')
   .action(action(async (ctx, opts: { readData?: boolean }) => (await import('./commands/check.js')).checkCommand(ctx, opts)));

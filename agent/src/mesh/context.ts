@@ -14,6 +14,8 @@ export interface MeshContext {
   hosted: HostedStore;
   clock: Clock;
   name: string;
+  /** How long we keep a friend's packs after it asked us to delete them (ms); follows the config. */
+  deletionGraceMs: number;
   /** Upload limit for packs we push (replication), when the user set one. */
   throttle?: TokenBucket;
   /** Called when a friendship is made or renewed, so the gater and keep-alive follow. */

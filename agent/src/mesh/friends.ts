@@ -16,6 +16,8 @@ export interface Friendship {
   shortfall: string | null;
   /** Recent problems seen with this friend (damaged packs, stale heads, failed audits), newest last. */
   problems: string[];
+  /** The sequence number of the last delete request this friend sent us (replays are refused). */
+  lastDeleteSeq?: number;
 }
 
 export interface OpenInvite {
@@ -139,6 +141,57 @@ export class FriendBook {
       packsAt.set(peerId, (packsAt.get(peerId) ?? 0) + 1);
     }
     return { byPack, bytesAt, packsAt };
+  }
+
+  // ---- deletions: ours at friends (outbox), theirs here (pending until the grace has passed)
+
+  /** Queues a delete request to every friend holding one of `packIds` (prune). */
+  async queueDeletes(packIds: string[]): Promise<void> {
+    const ops: Array<{ type: 'put'; key: string; value: string }> = [];
+    for (const packId of packIds) {
+      for await (const [k, size] of this.s.replicas.iterator({ gte: `${packId}!`, lt: `${packId}!~` })) ops.push({ type: 'put', key: `${k.slice(packId.length + 1)}!${packId}`, value: size });
+    }
+    if (ops.length > 0) await this.s.deleteOutbox.batch(ops);
+  }
+
+  /** friend -> packs (and sizes) we still have to ask it to delete. */
+  async outbox(): Promise<Map<string, Map<string, number>>> {
+    const out = new Map<string, Map<string, number>>();
+    for await (const [k, v] of this.s.deleteOutbox.iterator()) {
+      const [peerId, packId] = k.split('!') as [string, string];
+      let m = out.get(peerId);
+      if (!m) out.set(peerId, (m = new Map()));
+      m.set(packId, Number(v));
+    }
+    return out;
+  }
+
+  /** The friend took our delete request: the packs leave the outbox and no longer count as its copies. */
+  async deletesAccepted(peerId: string, packIds: string[]): Promise<void> {
+    await this.s.deleteOutbox.batch(packIds.map((p) => ({ type: 'del' as const, key: `${peerId}!${p}` })));
+    await this.s.replicas.batch(packIds.map((p) => ({ type: 'del' as const, key: `${p}!${peerId}` })));
+  }
+
+  async addPendingDeletions(owner: string, packIds: string[], dueMs: number, seq: number): Promise<void> {
+    await this.s.deletions.batch(packIds.map((p) => ({ type: 'put' as const, key: `${owner}!${p}`, value: JSON.stringify({ dueMs, seq }) })));
+  }
+
+  /** A pack pushed again while its deletion was pending stays (the owner wants it after all). */
+  async cancelDeletion(owner: string, packId: string): Promise<void> {
+    await this.s.deletions.del(`${owner}!${packId}`);
+  }
+
+  async pendingDeletions(): Promise<Array<{ owner: string; packId: string; dueMs: number }>> {
+    const out: Array<{ owner: string; packId: string; dueMs: number }> = [];
+    for await (const [k, v] of this.s.deletions.iterator()) {
+      const [owner, packId] = k.split('!') as [string, string];
+      out.push({ owner, packId, dueMs: (JSON.parse(v) as { dueMs: number }).dueMs });
+    }
+    return out;
+  }
+
+  async deletionDone(owner: string, packId: string): Promise<void> {
+    await this.s.deletions.del(`${owner}!${packId}`);
   }
 
   // ---- heads friends gave us to keep

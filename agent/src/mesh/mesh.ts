@@ -5,13 +5,14 @@ import { join } from 'node:path';
 import { KEEP_ALIVE, type Libp2p, type PeerId } from '@libp2p/interface';
 import { peerIdFromString } from '@libp2p/peer-id';
 import { multiaddr } from '@multiformats/multiaddr';
-import type { InviteResult, PairResult, PeerListing, PeersResult, ReplicateResult } from '../../../protocol/api.js';
+import type { InviteResult, PairResult, PeerListing, PeersResult, PruneResult, ReplicateResult } from '../../../protocol/api.js';
+import { CONFIG_DEFAULTS } from '../../../protocol/config.js';
 import { decodeInvite, encodeInvite, INVITE_SECRET_BYTES, InviteFormatError, inviteId } from '../../../protocol/invite.js';
-import { PROTOCOLS } from '../../../protocol/mesh.js';
+import { MAX_DELETE_PACKS, PROTOCOLS } from '../../../protocol/mesh.js';
 import type { Repository } from '../repo/repository.js';
 import type { Clock } from '../util/clock.js';
 import { TokenBucket } from '../util/rate-limit.js';
-import { UsageError } from '../util/errors.js';
+import { errorMessage, UsageError } from '../util/errors.js';
 import { BENCH_SINK_PROTOCOL, benchSinkEnabled, benchSinkHandler } from './bench-sink.js';
 import type { MeshContext } from './context.js';
 import { FriendBook } from './friends.js';
@@ -20,6 +21,7 @@ import { HostedStore } from './hosted-store.js';
 import { MeshPackReader } from './mesh-reader.js';
 import { createMeshNode, peerKeyFromSeed } from './node.js';
 import { getPack, packGetHandler } from './pack-get.js';
+import { applyDueDeletions, packDeleteHandler, requestDeletes } from './pack-delete.js';
 import { packListHandler } from './pack-list.js';
 import { packPutHandler } from './pack-put.js';
 import { pairHandler, pairWith } from './pair.js';
@@ -33,6 +35,8 @@ export interface MeshOptions {
   diskFloorBytes: number;
   /** Upload limit for replication in bytes per second; unlimited when absent. */
   bandwidthBytesPerSec?: number;
+  /** How long friends' packs stay after they ask us to delete them (ms; default 7 days). */
+  deletionGraceMs?: number;
   clock: Clock;
 }
 
@@ -85,6 +89,7 @@ export class Mesh {
       clock: opts.clock,
       name: opts.name,
       onFriend: async (peerId) => late.mesh?.welcome(peerId),
+      deletionGraceMs: opts.deletionGraceMs ?? CONFIG_DEFAULTS.friends.deletionGraceMs,
       ...(opts.bandwidthBytesPerSec ? { throttle: new TokenBucket(opts.bandwidthBytesPerSec, opts.clock) } : {}),
     };
     const mesh = new Mesh(repo, opts, ctx, book);
@@ -97,6 +102,7 @@ export class Mesh {
     await node.handle(PROTOCOLS.packGet, packGetHandler(ctx), handlerOpts);
     await node.handle(PROTOCOLS.packList, packListHandler(ctx), handlerOpts);
     await node.handle(PROTOCOLS.head, headHandler(ctx), handlerOpts);
+    await node.handle(PROTOCOLS.packDelete, packDeleteHandler(ctx), handlerOpts);
     // benchmark only (npm run bench): a friend-only sink that discards bytes
     if (benchSinkEnabled()) await node.handle(BENCH_SINK_PROTOCOL, benchSinkHandler(ctx), handlerOpts);
     node.addEventListener('peer:connect', (evt) => {
@@ -114,8 +120,9 @@ export class Mesh {
   }
 
   /** Applies the settings that can change while running (a config reload). */
-  retune(s: { replicas: number; bandwidthBytesPerSec: number }): void {
+  retune(s: { replicas: number; bandwidthBytesPerSec: number; deletionGraceMs: number }): void {
     this.opts.replicas = s.replicas;
+    this.ctx.deletionGraceMs = s.deletionGraceMs;
     if (s.bandwidthBytesPerSec > 0) this.ctx.throttle = new TokenBucket(s.bandwidthBytesPerSec, this.opts.clock);
     else delete this.ctx.throttle;
   }
@@ -241,7 +248,47 @@ export class Mesh {
     return out;
   }
 
+  /** Pushes packs and the head; then sends pending delete requests (prune) to friends. */
   async replicate(): Promise<ReplicateResult> {
-    return replicateOnce(this.ctx, this.repo, this.opts.replicas);
+    const r = await replicateOnce(this.ctx, this.repo, this.opts.replicas);
+    for (const d of await this.sendDeletes()) if (!d.sent) r.problems.push(`${d.friend} did not take our delete request for ${d.packs} packs: ${d.detail}`);
+    return r;
+  }
+
+  /** Sends each friend the delete requests queued by prune; per friend what happened. */
+  async sendDeletes(): Promise<PruneResult['deleteRequests']> {
+    const out: PruneResult['deleteRequests'] = [];
+    for (const [peerId, packs] of await this.book.outbox()) {
+      const friend = await this.book.get(peerId);
+      const name = friend?.name ?? peerId;
+      const ids = [...packs.keys()];
+      const bytes = [...packs.values()].reduce((a, b) => a + b, 0);
+      if (!friend) {
+        await this.book.deletesAccepted(peerId, ids); // no longer a friend: nothing to ask
+        continue;
+      }
+      try {
+        let due = '';
+        for (let i = 0; i < ids.length; i += MAX_DELETE_PACKS) {
+          const stored = Number((await this.repo.state.meta.get('deleteSeq')) ?? 0);
+          // time-based: a recovered home (whose counter restarts) still sends newer numbers
+          const seq = Math.max(stored + 1, this.opts.clock.now());
+          await this.repo.state.meta.put('deleteSeq', String(seq));
+          const chunk = ids.slice(i, i + MAX_DELETE_PACKS);
+          const r = await requestDeletes(this.ctx, peerIdFromString(peerId), chunk, seq);
+          await this.book.deletesAccepted(peerId, chunk);
+          due = r.dueAt;
+        }
+        out.push({ friend: name, packs: ids.length, bytes, sent: true, detail: `deleted there after ${due}` });
+      } catch (err) {
+        out.push({ friend: name, packs: ids.length, bytes, sent: false, detail: `${errorMessage(err)} (sent again at the next replication)` });
+      }
+    }
+    return out;
+  }
+
+  /** Deletes friends' packs whose deletion grace has passed. */
+  async applyDueDeletions(): Promise<number> {
+    return applyDueDeletions(this.ctx);
   }
 }

@@ -53,6 +53,16 @@ export class BlobIndex {
     return this.entries.entries();
   }
 
+  /** Forgets blobs (prune), in one synced batch. */
+  async remove(ids: string[]): Promise<void> {
+    if (ids.length === 0) return;
+    await this.sub.batch(
+      ids.map((id) => ({ type: 'del' as const, key: id })),
+      { sync: true } as object,
+    );
+    for (const id of ids) this.entries.delete(id);
+  }
+
   /** Records every blob of a pack that is already durably stored. */
   async addPack(packId: string, packEntries: PackEntry[]): Promise<void> {
     const batch = this.sub.batch();

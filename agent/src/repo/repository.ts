@@ -175,6 +175,16 @@ export class Repository {
     return data;
   }
 
+  /** Puts an already sealed blob into a new pack (prune's repacking); the index follows once the pack is durable. */
+  async addSealedBlob(id: string, entry: IndexEntry, sealed: Buffer): Promise<void> {
+    await this.packer.add(entry.type, id, entry.flags, entry.rawLength, sealed);
+  }
+
+  /** Packs and bytes this repository object has written so far. */
+  packStats(): { packsWritten: number; packedBytes: number } {
+    return { packsWritten: this.packer.packsWritten, packedBytes: this.packer.packedBytes };
+  }
+
   /** Makes every saved blob durable and indexed. */
   async flush(): Promise<void> {
     await this.packer.flush();

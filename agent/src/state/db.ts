@@ -23,6 +23,10 @@ function sublevels(db: StateDb) {
     heads: db.sublevel<string, string>('heads', utf8),
     /** snapshot ID (hex) -> JSON {pinnedAt: ISO time}: pinned snapshots, never forgotten (snapshot/retention.ts) */
     pins: db.sublevel<string, string>('pins', utf8),
+    /** "<friend PeerId>!<pack ID>" -> size in bytes: our packs pruned locally that this friend should delete (sent until accepted) */
+    deleteOutbox: db.sublevel<string, string>('deleteOutbox', utf8),
+    /** "<friend PeerId>!<pack ID>" -> JSON {dueMs, seq}: a friend's packs it asked us to delete, removed once the deletion grace has passed */
+    deletions: db.sublevel<string, string>('deletions', utf8),
     /** name -> JSON singletons: "head" (our newest SignedHead) */
     meta: db.sublevel<string, string>('meta', utf8),
   };
