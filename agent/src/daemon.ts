@@ -4,7 +4,10 @@
 import { randomBytes } from 'node:crypto';
 import { rm } from 'node:fs/promises';
 import type { FastifyInstance } from 'fastify';
+import { ConsoleAuth } from './api/auth.js';
 import { buildApi } from './api/server.js';
+import { Notifier } from './notify/notifier.js';
+import { Activity } from './ops/activity.js';
 import type { ConfigWatcher } from './config/watch.js';
 import { Mesh } from './mesh/mesh.js';
 import type { Services } from './ops/services.js';
@@ -48,6 +51,7 @@ export class Agent {
   private readonly opts: AgentOptions;
   private timer: NodeJS.Timeout | undefined;
   private sweeper: NodeJS.Timeout | undefined;
+  private activity: Activity | undefined;
   private replicating: Promise<void> | undefined;
   private again = false;
   /** The head (signed snapshot list) sequence number of the last replication round. */
@@ -74,15 +78,21 @@ export class Agent {
         clock: opts.clock,
         mesh,
         writeLock: new Semaphore(1),
-        ...(config ? { config: () => config.current } : {}),
+        ...(config ? { config: () => config.current, sources: () => config.current.sources } : {}),
+        activity: new Activity(opts.clock),
+        agentName: opts.name,
       };
       const m = mesh;
-      const api = buildApi(svc, { host: opts.apiHost, port: opts.apiPort, token }, () => m.peerId);
+      const auth = await ConsoleAuth.open(opts.home, opts.clock, token, opts.log);
+      const notifier = await Notifier.open({ home: opts.home, clock: opts.clock, agentName: opts.name, log: opts.log });
+      notifier.watch(svc.activity as Activity);
+      const api = buildApi(svc, { host: opts.apiHost, port: opts.apiPort, auth, hooks: { notifier } }, () => m.peerId);
       const address = await api.listen({ host: opts.apiHost, port: opts.apiPort });
       const info: AgentInfo = { api: address, token, pid: process.pid, peerId: mesh.peerId, addrs: mesh.addresses() };
       await writeFileAtomic(agentInfoPath(opts.home), Buffer.from(JSON.stringify(info, null, 2) + '\n'), 0o600);
       const agent = new Agent(opts, repo, mesh, api, info);
       svc.afterBackup = () => agent.replicateSoon(REPLICATE_AFTER_BACKUP_MS);
+      agent.activity = svc.activity;
       agent.timer = setInterval(() => agent.replicateSoon(0), opts.replicateIntervalMs);
       agent.timer.unref();
       agent.replicateSoon(REPLICATE_AFTER_BACKUP_MS);
@@ -125,13 +135,17 @@ export class Agent {
       this.replicating = this.mesh
         .replicate()
         .then((r) => {
+          this.activity?.replication({ ok: r.problems.length === 0, time: new Date(this.opts.clock.now()).toISOString(), packs: r.packs, underReplicated: r.underReplicated, wantedCopies: r.wantedCopies, problems: r.problems, error: null });
           if (r.pushed > 0 || r.problems.length > 0) this.opts.log(`replication: ${r.pushed} packs pushed, ${r.underReplicated} of ${r.packs} below ${r.wantedCopies} copies${r.problems.length ? `; ${r.problems.join('; ')}` : ''}`);
           if (r.headSeq !== this.headSeq) {
             this.headSeq = r.headSeq;
             this.opts.log(`replication: snapshot list seq ${r.headSeq} offered to friends`);
           }
         })
-        .catch((err: unknown) => this.opts.log(`replication failed: ${errorMessage(err)}`))
+        .catch((err: unknown) => {
+          this.activity?.replication({ ok: false, time: new Date(this.opts.clock.now()).toISOString(), packs: 0, underReplicated: 0, wantedCopies: 0, problems: [], error: errorMessage(err) });
+          this.opts.log(`replication failed: ${errorMessage(err)}`);
+        })
         .finally(() => {
           this.replicating = undefined;
           if (this.again) {

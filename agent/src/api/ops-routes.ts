@@ -96,13 +96,31 @@ if (benchSinkEnabled()) {
   ];
 }
 
+/** A backup asked for through the API (a person or script; the scheduler records its own runs). */
+function recordBackup(svc: Services, body: unknown, started: number, snapshot: string | null, error: string | null): void {
+  const b = body as { source?: string; paths?: string[]; volumes?: string[] };
+  const source = b.source ?? [...(b.volumes ?? []).map((v) => `volume:${v}`), ...(b.paths ?? [])].join(', ');
+  const now = svc.clock.now();
+  svc.activity?.backup({ source, ok: error === null, time: new Date(now).toISOString(), durationMs: now - started, snapshot, error, scheduled: false });
+}
+
 export function registerOpsRoutes(app: FastifyInstance, svc: Services): void {
   for (const [name, [op, schema, writes]] of Object.entries(OPS)) {
     app.post(`${API_PREFIX}/ops/${name}`, { schema: { body: schema } }, async (req) => {
       const run = () => op(svc, req.body as never);
-      const result = writes ? await svc.writeLock.with(1, run) : await run();
-      if (name === 'backup' || name === 'volumeBackup') svc.afterBackup?.();
-      return result;
+      const isBackup = name === 'backup' || name === 'volumeBackup';
+      const started = svc.clock.now();
+      try {
+        const result = writes ? await svc.writeLock.with(1, run) : await run();
+        if (isBackup) {
+          recordBackup(svc, req.body, started, (result as { id: string }).id, null);
+          svc.afterBackup?.();
+        }
+        return result;
+      } catch (err) {
+        if (isBackup) recordBackup(svc, req.body, started, null, err instanceof Error ? err.message : String(err));
+        throw err;
+      }
     });
   }
   app.get(`${API_PREFIX}/export`, { schema: { querystring: { type: 'object', required: ['snapshot'], additionalProperties: false, properties: { snapshot: str, path: str } } } }, async (req, reply) => {

@@ -1,47 +1,157 @@
-// The agent's local HTTP API (fastify), bound to loopback by default. Scripts and the CLI
-// authenticate with the API token kept in CAIRN_HOME/agent.json (mode 0600); requests whose Host
-// header is not this listener's are refused (DNS rebinding); /health needs no auth.
-import { timingSafeEqual } from 'node:crypto';
-import Fastify, { type FastifyInstance } from 'fastify';
+// The agent's local HTTP API (fastify) and the console's static files, bound to loopback by
+// default. Every request's Host header must name this listener (DNS rebinding). Under /api/ and
+// /metrics a request needs an API token (x-cairn-token or Authorization: Bearer; the CLI uses the
+// one in CAIRN_HOME/agent.json) or a console session cookie; a session's state-changing request
+// (every POST) must also carry its CSRF token in x-cairn-csrf. Bodies are exactly
+// application/json, checked against one schema per route. /health needs no auth.
+import { existsSync } from 'node:fs';
+import { hostname, networkInterfaces } from 'node:os';
+import { basename, dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import fastifyCookie from '@fastify/cookie';
+import fastifyStatic from '@fastify/static';
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { API_TOKEN_HEADER } from '../../../protocol/api.js';
+import { CSRF_HEADER, HTTP_ERRORS, ROUTES, SESSION_COOKIE, type HttpErrorCode } from '../../../protocol/console-api.js';
 import type { Services } from '../ops/services.js';
+import type { StatusOptions } from '../ops/status.js';
 import { CairnError, EXIT_USAGE } from '../util/errors.js';
+import type { ConsoleAuth } from './auth.js';
+import { registerConsoleRoutes, type ConsoleHooks } from './console-routes.js';
+import { buildMetrics } from './metrics.js';
 import { registerOpsRoutes } from './ops-routes.js';
 
 export interface ApiOptions {
   host: string;
   port: number;
-  token: string;
+  auth: ConsoleAuth;
+  /** More names the Host header may carry (a LAN name, a reverse proxy's name). */
+  allowedHosts?: string[];
+  /** Where the built console is (default: dist/console of this installation). */
+  consoleDir?: string;
+  statusOptions?: () => StatusOptions;
+  hooks?: ConsoleHooks;
 }
 
-function tokenMatches(given: unknown, token: string): boolean {
-  if (typeof given !== 'string') return false;
-  const a = Buffer.from(given);
-  const b = Buffer.from(token);
-  return a.length === b.length && timingSafeEqual(a, b);
+const LOOPBACK = new Set(['127.0.0.1', 'localhost', '::1']);
+
+export function isLoopback(host: string): boolean {
+  return LOOPBACK.has(host.replace(/^\[|\]$/g, '')) || /^127\./.test(host);
+}
+
+/** The built console: dist/console next to the compiled agent, or under the repository when run from source. */
+export function defaultConsoleDir(): string {
+  if (process.env.CAIRN_CONSOLE_DIR) return resolve(process.env.CAIRN_CONSOLE_DIR);
+  const root = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
+  return basename(root) === 'dist' ? join(root, 'console') : join(root, 'dist', 'console');
+}
+
+function bracket(h: string): string {
+  return h.includes(':') && !h.startsWith('[') ? `[${h}]` : h;
+}
+
+/** Host names a request may use: loopback names, the bound address, and for a wildcard bind this machine's names and addresses. */
+function allowedHostNames(bind: string, extra: string[]): Set<string> {
+  const names = new Set(['127.0.0.1', 'localhost', '[::1]', bracket(bind)]);
+  if (bind === '0.0.0.0' || bind === '::') {
+    names.add(hostname());
+    names.add(`${hostname()}.local`);
+    for (const list of Object.values(networkInterfaces())) for (const a of list ?? []) names.add(bracket(a.address));
+  }
+  for (const e of extra) names.add(bracket(e.toLowerCase()));
+  return names;
+}
+
+export function sendError(reply: FastifyReply, code: HttpErrorCode, message: string): FastifyReply {
+  return reply.code(HTTP_ERRORS[code]).send({ code, message, ...(code === 'E_BAD_REQUEST' ? { exitCode: EXIT_USAGE } : {}) });
+}
+
+const JSON_TYPE_RE = /^application\/json\s*(;\s*charset=utf-8\s*)?$/i;
+
+function bearer(req: FastifyRequest): string | undefined {
+  const t = req.headers[API_TOKEN_HEADER];
+  if (typeof t === 'string') return t;
+  const a = req.headers.authorization;
+  return typeof a === 'string' && a.startsWith('Bearer ') ? a.slice(7) : undefined;
+}
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** The console session's cookie value, when the request came from a logged-in browser. */
+    sessionId?: string;
+    authVia?: 'session' | 'token';
+  }
 }
 
 export function buildApi(svc: Services, opts: ApiOptions, peerId: () => string): FastifyInstance {
   const app = Fastify({ logger: false, trustProxy: false, bodyLimit: 1024 * 1024 });
-  const hostNames = new Set(['127.0.0.1', 'localhost', '[::1]', opts.host.includes(':') ? `[${opts.host}]` : opts.host]);
-  /** Host must name this listener (by a loopback name or the configured host) and its actual port. */
+  const { auth } = opts;
+  const hostNames = allowedHostNames(opts.host, opts.allowedHosts ?? []);
+  /** Host must name this listener (by an allowed name) and its actual port. */
   const hostAllowed = (host: string | undefined): boolean => {
     const m = /^(.+):(\d+)$/.exec(host ?? '');
     const addr = app.server.address();
-    return m !== null && hostNames.has(m[1] as string) && addr !== null && typeof addr === 'object' && Number(m[2]) === addr.port;
+    return m !== null && hostNames.has((m[1] as string).toLowerCase()) && addr !== null && typeof addr === 'object' && Number(m[2]) === addr.port;
   };
+  const loginPath: string = ROUTES.login.path;
+  app.register(fastifyCookie);
   app.addHook('onRequest', async (req, reply) => {
-    if (!hostAllowed(req.headers.host)) return reply.code(421).send({ code: 'E_HOST', message: `Host ${req.headers.host ?? '(none)'} is not this agent` });
-    if (req.url === '/health') return;
-    if (!tokenMatches(req.headers[API_TOKEN_HEADER], opts.token)) return reply.code(401).send({ code: 'E_AUTH', message: 'missing or wrong API token' });
+    if (!hostAllowed(req.headers.host)) return sendError(reply, 'E_HOST', `Host ${req.headers.host ?? '(none)'} is not this agent`);
+    const path = req.url.split('?')[0] as string;
+    const changes = req.method !== 'GET' && req.method !== 'HEAD';
+    if (changes && !JSON_TYPE_RE.test(req.headers['content-type'] ?? '')) {
+      return sendError(reply, 'E_CONTENT_TYPE', `request bodies must be ${'application/json'}, not ${req.headers['content-type'] ?? 'absent'}`);
+    }
+    const protectedPath = path.startsWith('/api/') || path === '/metrics';
+    if (!protectedPath || path === loginPath) return;
+    const token = bearer(req);
+    if (token !== undefined) {
+      if (!auth.tokenMatches(token)) return sendError(reply, 'E_AUTH', 'missing or wrong API token');
+      req.authVia = 'token';
+      return;
+    }
+    const session = auth.session(req.cookies[SESSION_COOKIE]);
+    if (!session) return sendError(reply, 'E_AUTH', 'not logged in (or the session expired), and no API token');
+    req.sessionId = session.id;
+    req.authVia = 'session';
+    if (changes && !auth.csrfMatches(session.id, req.headers[CSRF_HEADER])) return sendError(reply, 'E_CSRF', `missing or wrong ${CSRF_HEADER} header`);
+  });
+  app.addHook('onSend', async (_req, reply, payload) => {
+    reply.header('x-content-type-options', 'nosniff');
+    reply.header('x-frame-options', 'DENY');
+    reply.header('referrer-policy', 'no-referrer');
+    reply.header('cache-control', 'no-store');
+    reply.header('content-security-policy', "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'");
+    return payload;
   });
   app.setErrorHandler(async (err, _req, reply) => {
-    if (err instanceof CairnError) return reply.code(err.exitCode === EXIT_USAGE ? 400 : 500).send({ code: err.code, message: err.message, exitCode: err.exitCode });
+    if (err instanceof CairnError) {
+      const status = err.code === 'E_LOGIN' ? 401 : err.code === 'E_NOT_FOUND' ? 404 : err.exitCode === EXIT_USAGE ? 400 : 500;
+      return reply.code(status).send({ code: err.code, message: err.message, exitCode: err.exitCode });
+    }
     const e = err as { validation?: unknown; statusCode?: number; message: string; code?: string };
-    if (e.validation || e.statusCode === 400 || e.statusCode === 415) return reply.code(e.statusCode ?? 400).send({ code: 'E_BAD_REQUEST', message: e.message, exitCode: EXIT_USAGE });
+    if (e.statusCode === 415) return sendError(reply, 'E_CONTENT_TYPE', e.message);
+    if (e.validation || e.statusCode === 400) return sendError(reply, 'E_BAD_REQUEST', e.message);
+    if (e.statusCode === 413) return reply.code(413).send({ code: 'E_BAD_REQUEST', message: e.message, exitCode: EXIT_USAGE });
     return reply.code(500).send({ code: 'E_INTERNAL', message: e.message, exitCode: 1 });
   });
-  app.get('/health', async () => ({ ok: true, peerId: peerId() }));
+  app.setNotFoundHandler(async (req, reply) => sendError(reply, 'E_ROUTE', `no route ${req.method} ${req.url.split('?')[0]}`));
+
+  app.get(ROUTES.health.path, async () => ({ ok: true, peerId: peerId() }));
+  const statusOptions = opts.statusOptions ?? (() => ({ staleAfterMs: 2 * 86400_000, friendOfflineAfterMs: 3 * 86400_000 }));
+  const registry = buildMetrics(svc, statusOptions);
+  app.get(ROUTES.metrics.path, async (_req, reply) => {
+    const text = await registry.metrics();
+    return reply.type(registry.contentType).send(text);
+  });
   registerOpsRoutes(app, svc);
+  registerConsoleRoutes(app, svc, { auth, peerId, statusOptions, hooks: opts.hooks ?? {} });
+
+  const consoleDir = opts.consoleDir ?? defaultConsoleDir();
+  if (existsSync(join(consoleDir, 'index.html'))) {
+    app.register(fastifyStatic, { root: consoleDir, prefix: '/', index: ['index.html'], wildcard: true, serveDotFiles: false });
+  } else {
+    app.get('/', async (_req, reply) => reply.type('text/plain; charset=utf-8').send(`The console is not built (${consoleDir} has no index.html): run "npm run build".\n`));
+  }
   return app;
 }

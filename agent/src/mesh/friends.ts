@@ -61,6 +61,15 @@ export class FriendBook {
     await this.put(f);
   }
 
+  /** Forgets a friend: the friendship, our records of copies at them, and the head they gave us (packs we hold for them are removed by the caller). */
+  async remove(peerId: string): Promise<void> {
+    const mine: string[] = [];
+    for await (const k of this.s.replicas.keys()) if (k.endsWith(`!${peerId}`)) mine.push(k);
+    await this.s.replicas.batch(mine.map((key) => ({ type: 'del' as const, key })));
+    await this.s.heads.del(peerId);
+    await this.s.friends.del(peerId);
+  }
+
   async addProblem(peerId: string, problem: string): Promise<void> {
     await this.update(peerId, (f) => {
       f.problems = [...f.problems, problem].slice(-MAX_PROBLEMS);

@@ -7,6 +7,7 @@ import { peerIdFromString } from '@libp2p/peer-id';
 import { multiaddr } from '@multiformats/multiaddr';
 import type { InviteResult, PairResult, PeerListing, PeersResult, PruneResult, ReplicateResult } from '../../../protocol/api.js';
 import { CONFIG_DEFAULTS } from '../../../protocol/config.js';
+import type { FriendRemoveResult } from '../../../protocol/console-api.js';
 import { decodeInvite, encodeInvite, INVITE_SECRET_BYTES, InviteFormatError, inviteId } from '../../../protocol/invite.js';
 import { MAX_DELETE_PACKS, PROTOCOLS } from '../../../protocol/mesh.js';
 import type { Repository } from '../repo/repository.js';
@@ -132,6 +133,11 @@ export class Mesh {
     await this.ctx.node.stop();
   }
 
+  /** Copies of each pack wanted at friends (before capping by the number of friends). */
+  get replicas(): number {
+    return this.opts.replicas;
+  }
+
   get peerId(): string {
     return this.ctx.node.peerId.toString();
   }
@@ -246,6 +252,36 @@ export class Mesh {
       });
     }
     return out;
+  }
+
+  /** What removing a friend means both ways; unless `dryRun`, does it: forgets them, deletes the packs we hold for them, hangs up. */
+  async removeFriend(peerId: string, dryRun: boolean): Promise<FriendRemoveResult> {
+    const f = await this.book.get(peerId);
+    if (!f) throw new UsageError(`no friend with peer ID ${peerId}`, 'E_NOT_FOUND');
+    const { bytesAt, packsAt } = await this.book.replicaMap();
+    const theirs: string[] = [];
+    let theirBytes = 0;
+    for await (const [k, v] of await this.book.hostedPacks(peerId)) {
+      theirs.push(k.slice(peerId.length + 1));
+      theirBytes += Number(v);
+    }
+    const result: FriendRemoveResult = {
+      name: f.name,
+      peerId,
+      removed: false,
+      ourPacksAtThem: packsAt.get(peerId) ?? 0,
+      ourBytesAtThem: bytesAt.get(peerId) ?? 0,
+      theirPacksHere: theirs.length,
+      theirBytesHere: theirBytes,
+    };
+    if (dryRun) return result;
+    this.friendIds.delete(peerId);
+    await this.book.remove(peerId);
+    for (const packId of theirs) await this.ctx.hosted.remove(peerId, packId);
+    const peer = peerIdFromString(peerId);
+    await this.ctx.node.peerStore.merge(peer, { tags: { [KEEP_ALIVE]: undefined } }).catch(() => undefined);
+    await this.ctx.node.hangUp(peer).catch(() => undefined);
+    return { ...result, removed: true };
   }
 
   /** Pushes packs and the head; then sends pending delete requests (prune) to friends. */

@@ -1,11 +1,12 @@
 // What an operation needs from the running system: the open repository, the clock, and (when
 // the friend mesh is up) the mesh. The CLI builds these for one command; the daemon holds them.
-import type { CairnConfig } from '../../../protocol/config.js';
+import type { CairnConfig, SourceConfig } from '../../../protocol/config.js';
 import type { Mesh } from '../mesh/mesh.js';
 import type { Repository } from '../repo/repository.js';
 import type { Clock } from '../util/clock.js';
 import type { Semaphore } from '../util/semaphore.js';
 import { UsageError } from '../util/errors.js';
+import type { Activity } from './activity.js';
 
 export interface Services {
   home: string;
@@ -18,6 +19,13 @@ export interface Services {
   config?: () => CairnConfig;
   /** Called after the snapshot list changed: a snapshot was committed, or forget removed some (the daemon replicates, and sends the new head, soon after). */
   afterBackup?: () => void;
+  /** The running agent's recent outcomes (dashboard, metrics, notifications). */
+  activity?: Activity;
+  /** The configured sources (cairn.yaml), and when each runs next (the scheduler); absent in the CLI. */
+  sources?: () => SourceConfig[];
+  nextRun?: (source: string) => string | null;
+  /** The name friends see. */
+  agentName?: string;
 }
 
 export function needMesh(svc: Services, what: string): Mesh {

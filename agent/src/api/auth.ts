@@ -1,0 +1,223 @@
+// Console authentication: the admin password (generated at first start, printed once to the agent
+// log, kept only as an Argon2id hash in CAIRN_HOME/console-auth.json, mode 0600), browser sessions
+// with a CSRF token each, named API tokens for scripts (kept as SHA-256), and a per-client limit
+// on login attempts. The agent's own token in agent.json (used by the CLI) is also accepted.
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import sodium from 'sodium-native';
+import type { TokenCreateResult, TokenListing } from '../../../protocol/console-api.js';
+import { ARGON2_MEMLIMIT_BYTES, ARGON2_OPSLIMIT } from '../crypto/key-file.js';
+import type { Clock } from '../util/clock.js';
+import { CairnError, UsageError } from '../util/errors.js';
+import { writeFileAtomic } from '../util/fsx.js';
+
+export const AUTH_FILE = 'console-auth.json';
+const AUTH_VERSION = 1;
+
+/** Sessions end after this long without a request. */
+export const SESSION_IDLE_MS = 12 * 3600_000;
+const MAX_SESSIONS = 64;
+/** Login attempts per client address per window; more answer 429 until the window passes. */
+export const LOGIN_ATTEMPTS = 5;
+export const LOGIN_WINDOW_MS = 60_000;
+const MAX_TOKENS = 50;
+
+interface AuthFile {
+  version: number;
+  /** crypto_pwhash_str output ($argon2id$...). */
+  passwordHash: string;
+  tokens: Array<{ id: string; name: string; sha256: string; createdAt: string }>;
+}
+
+interface Session {
+  csrf: string;
+  lastUsed: number;
+}
+
+/** Readable, unambiguous password: 4 groups of 5 from 32 letters and digits (100 bits). */
+function generatePassword(): string {
+  const alphabet = 'abcdefghjkmnpqrstuvwxyz23456789'; // no i, l, o, 0, 1
+  const bytes = randomBytes(20);
+  let out = '';
+  for (let i = 0; i < 20; i++) {
+    if (i > 0 && i % 5 === 0) out += '-';
+    out += alphabet[(bytes[i] as number) % alphabet.length];
+  }
+  return out;
+}
+
+/** sodium-native's promise forms (no callback given); its published types only know the callback forms. */
+const pwhash = sodium as unknown as {
+  crypto_pwhash_str_async(out: Buffer, passwd: Buffer, opslimit: number, memlimit: number): Promise<void>;
+  crypto_pwhash_str_verify_async(str: Buffer, passwd: Buffer): Promise<boolean>;
+};
+
+async function hashPassword(password: string): Promise<string> {
+  const out = Buffer.alloc(sodium.crypto_pwhash_STRBYTES);
+  await pwhash.crypto_pwhash_str_async(out, Buffer.from(password, 'utf8'), ARGON2_OPSLIMIT, ARGON2_MEMLIMIT_BYTES);
+  return out.toString('utf8').replace(/\0+$/, '');
+}
+
+async function verifyPassword(hash: string, password: string): Promise<boolean> {
+  if (password.length === 0) return false;
+  const str = Buffer.alloc(sodium.crypto_pwhash_STRBYTES);
+  str.write(hash, 'utf8');
+  try {
+    return await pwhash.crypto_pwhash_str_verify_async(str, Buffer.from(password, 'utf8'));
+  } catch {
+    return false;
+  }
+}
+
+const sha256 = (s: string) => createHash('sha256').update(s).digest();
+
+function sameSecret(a: string, b: string): boolean {
+  const x = Buffer.from(a);
+  const y = Buffer.from(b);
+  return x.length === y.length && timingSafeEqual(x, y);
+}
+
+export class ConsoleAuth {
+  private file: AuthFile;
+  private readonly path: string;
+  private readonly clock: Clock;
+  private readonly agentToken: string;
+  private readonly sessions = new Map<string, Session>();
+  private readonly attempts = new Map<string, { windowStart: number; count: number }>();
+
+  private constructor(path: string, file: AuthFile, clock: Clock, agentToken: string) {
+    this.path = path;
+    this.file = file;
+    this.clock = clock;
+    this.agentToken = agentToken;
+  }
+
+  /** Loads CAIRN_HOME/console-auth.json, or creates it with a new admin password that `log` prints once. */
+  static async open(home: string, clock: Clock, agentToken: string, log: (line: string) => void): Promise<ConsoleAuth> {
+    const path = join(home, AUTH_FILE);
+    let text: string | undefined;
+    try {
+      text = await readFile(path, 'utf8');
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+    }
+    if (text === undefined) {
+      const password = generatePassword();
+      const file: AuthFile = { version: AUTH_VERSION, passwordHash: await hashPassword(password), tokens: [] };
+      await writeFileAtomic(path, Buffer.from(JSON.stringify(file, null, 2) + '\n'), 0o600);
+      log(`console: first start: the admin password is ${password} (shown once; only its Argon2id hash is kept in ${path}; change it in Settings, or delete that file and restart for a new one)`);
+      return new ConsoleAuth(path, file, clock, agentToken);
+    }
+    let file: AuthFile;
+    try {
+      file = JSON.parse(text) as AuthFile;
+    } catch {
+      throw new CairnError('E_AUTH_FILE', `${path} is not valid JSON: delete it and restart the agent for a new admin password`);
+    }
+    if (file.version !== AUTH_VERSION || typeof file.passwordHash !== 'string' || !file.passwordHash.startsWith('$argon2id$') || !Array.isArray(file.tokens)) {
+      throw new CairnError('E_AUTH_FILE', `${path} has an unknown version or missing fields: delete it and restart the agent for a new admin password`);
+    }
+    return new ConsoleAuth(path, file, clock, agentToken);
+  }
+
+  private async save(): Promise<void> {
+    await writeFileAtomic(this.path, Buffer.from(JSON.stringify(this.file, null, 2) + '\n'), 0o600);
+  }
+
+  /** Counts a login attempt by `client`; false when it is over the limit (answer 429). */
+  allowAttempt(client: string): boolean {
+    const now = this.clock.now();
+    const a = this.attempts.get(client);
+    if (!a || now - a.windowStart >= LOGIN_WINDOW_MS) {
+      if (this.attempts.size > 10_000) this.attempts.clear();
+      this.attempts.set(client, { windowStart: now, count: 1 });
+      return true;
+    }
+    a.count += 1;
+    return a.count <= LOGIN_ATTEMPTS;
+  }
+
+  /** Seconds until `client` may try again. */
+  retryAfter(client: string): number {
+    const a = this.attempts.get(client);
+    return a ? Math.max(1, Math.ceil((a.windowStart + LOGIN_WINDOW_MS - this.clock.now()) / 1000)) : 1;
+  }
+
+  /** A new session (its ID for the cookie, and its CSRF token), or undefined for a wrong password. */
+  async login(password: string): Promise<{ id: string; csrf: string } | undefined> {
+    if (!(await verifyPassword(this.file.passwordHash, password))) return undefined;
+    this.expire();
+    if (this.sessions.size >= MAX_SESSIONS) {
+      const oldest = [...this.sessions.entries()].sort((a, b) => a[1].lastUsed - b[1].lastUsed)[0];
+      if (oldest) this.sessions.delete(oldest[0]);
+    }
+    const id = randomBytes(32).toString('base64url');
+    const csrf = randomBytes(32).toString('base64url');
+    this.sessions.set(id, { csrf, lastUsed: this.clock.now() });
+    return { id, csrf };
+  }
+
+  private expire(): void {
+    const now = this.clock.now();
+    for (const [id, s] of this.sessions) if (now - s.lastUsed > SESSION_IDLE_MS) this.sessions.delete(id);
+  }
+
+  /** The session for a cookie value, refreshed; undefined when unknown or idle too long. */
+  session(id: string | undefined): { id: string; csrf: string } | undefined {
+    if (!id) return undefined;
+    const s = this.sessions.get(id);
+    if (!s) return undefined;
+    const now = this.clock.now();
+    if (now - s.lastUsed > SESSION_IDLE_MS) {
+      this.sessions.delete(id);
+      return undefined;
+    }
+    s.lastUsed = now;
+    return { id, csrf: s.csrf };
+  }
+
+  csrfMatches(sessionId: string, given: unknown): boolean {
+    const s = this.sessions.get(sessionId);
+    return s !== undefined && typeof given === 'string' && sameSecret(given, s.csrf);
+  }
+
+  logout(id: string): void {
+    this.sessions.delete(id);
+  }
+
+  /** The agent's own token (agent.json) or a named API token. */
+  tokenMatches(given: unknown): boolean {
+    if (typeof given !== 'string' || given.length === 0 || given.length > 256) return false;
+    if (sameSecret(given, this.agentToken)) return true;
+    const h = sha256(given);
+    return this.file.tokens.some((t) => timingSafeEqual(Buffer.from(t.sha256, 'hex'), h));
+  }
+
+  async changePassword(current: string, next: string, keepSession?: string): Promise<void> {
+    if (!(await verifyPassword(this.file.passwordHash, current))) throw new UsageError('the current password is wrong', 'E_LOGIN');
+    this.file = { ...this.file, passwordHash: await hashPassword(next) };
+    await this.save();
+    for (const id of [...this.sessions.keys()]) if (id !== keepSession) this.sessions.delete(id);
+  }
+
+  listTokens(): TokenListing[] {
+    return this.file.tokens.map(({ id, name, createdAt }) => ({ id, name, createdAt }));
+  }
+
+  async createToken(name: string): Promise<TokenCreateResult> {
+    if (this.file.tokens.length >= MAX_TOKENS) throw new UsageError(`at most ${MAX_TOKENS} API tokens: revoke one first`, 'E_TOKENS_FULL');
+    const token = `cairn_${randomBytes(24).toString('base64url')}`;
+    const id = randomBytes(6).toString('hex');
+    this.file.tokens.push({ id, name, sha256: sha256(token).toString('hex'), createdAt: new Date(this.clock.now()).toISOString() });
+    await this.save();
+    return { id, name, token };
+  }
+
+  async revokeToken(id: string): Promise<void> {
+    const before = this.file.tokens.length;
+    this.file.tokens = this.file.tokens.filter((t) => t.id !== id);
+    if (this.file.tokens.length === before) throw new UsageError(`no API token with id ${id}`, 'E_NOT_FOUND');
+    await this.save();
+  }
+}

@@ -1,0 +1,149 @@
+// Notifications: a failed backup at once, and staleness (no successful backup or replication for
+// a while, a friend offline for days, a friend's failed audit) when it starts, again daily while
+// it lasts. Channels: a webhook (JSON POST, works with ntfy and gotify) and e-mail over SMTP
+// (nodemailer). Settings live in CAIRN_HOME/notifications.json (mode 0600), edited in the console.
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import nodemailer from 'nodemailer';
+import type { Alert, NotificationMessage, NotificationSettings, NotificationTestResult } from '../../../protocol/console-api.js';
+import type { Activity, ActivityEvent } from '../ops/activity.js';
+import { DEFAULT_FRIEND_OFFLINE_AFTER_MS, DEFAULT_STALE_AFTER_MS } from '../ops/status.js';
+import type { Clock } from '../util/clock.js';
+import { CairnError, errorMessage } from '../util/errors.js';
+import { writeFileAtomic } from '../util/fsx.js';
+
+export const NOTIFY_FILE = 'notifications.json';
+/** An alert that lasts is sent again after this long. */
+export const REPEAT_AFTER_MS = 24 * 3600_000;
+const WEBHOOK_TIMEOUT_MS = 10_000;
+/** Shown instead of a stored SMTP password. */
+export const MASKED = '********';
+
+export const DEFAULT_SETTINGS: NotificationSettings = { webhook: null, email: null, staleAfterMs: DEFAULT_STALE_AFTER_MS, friendOfflineAfterMs: DEFAULT_FRIEND_OFFLINE_AFTER_MS };
+
+export interface NotifierOptions {
+  home: string;
+  clock: Clock;
+  agentName: string;
+  log: (line: string) => void;
+}
+
+const PRIORITY = { info: 3, warning: 4, error: 5 } as const;
+
+export class Notifier {
+  private settings: NotificationSettings;
+  private readonly opts: NotifierOptions;
+  private readonly sentAt = new Map<string, number>();
+  /** Every message sent (or tried), newest last: the console shows them. */
+  readonly recent: Array<NotificationMessage & { delivered: string[]; failed: string[] }> = [];
+
+  private constructor(opts: NotifierOptions, settings: NotificationSettings) {
+    this.opts = opts;
+    this.settings = settings;
+  }
+
+  static async open(opts: NotifierOptions): Promise<Notifier> {
+    const path = join(opts.home, NOTIFY_FILE);
+    let settings = DEFAULT_SETTINGS;
+    try {
+      settings = { ...DEFAULT_SETTINGS, ...(JSON.parse(await readFile(path, 'utf8')) as Partial<NotificationSettings>) };
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw new CairnError('E_NOTIFY_FILE', `${path} is not valid JSON: ${errorMessage(err)}`);
+    }
+    return new Notifier(opts, settings);
+  }
+
+  get(): NotificationSettings {
+    return this.settings;
+  }
+
+  /** Settings as the console sees them: the SMTP password masked. */
+  masked(): NotificationSettings {
+    const s = this.settings;
+    return { ...s, email: s.email ? { ...s.email, pass: s.email.pass ? MASKED : '' } : null };
+  }
+
+  async set(next: NotificationSettings): Promise<void> {
+    const email = next.email && next.email.pass === MASKED ? { ...next.email, pass: this.settings.email?.pass ?? '' } : next.email;
+    this.settings = { ...next, email };
+    await writeFileAtomic(join(this.opts.home, NOTIFY_FILE), Buffer.from(JSON.stringify(this.settings, null, 2) + '\n'), 0o600);
+  }
+
+  /** Sends failed backups on as they happen. */
+  watch(activity: Activity): () => void {
+    return activity.on((e: ActivityEvent) => {
+      if (e.type !== 'backup' || e.run.ok) return;
+      const r = e.run;
+      void this.send({
+        kind: 'job-failed',
+        level: 'error',
+        title: `Cairn: ${r.scheduled ? 'scheduled ' : ''}backup of ${r.source} failed`,
+        message: `The ${r.scheduled ? 'scheduled ' : ''}backup of ${r.source} on ${this.opts.agentName} failed at ${r.time}: ${r.error ?? 'unknown error'}`,
+        source: r.source,
+        ...(r.jobId ? { jobId: r.jobId } : {}),
+      });
+    });
+  }
+
+  /** Sends alerts that are new (or have lasted another day); forgets those that cleared. */
+  async alerts(list: Alert[]): Promise<void> {
+    const now = this.opts.clock.now();
+    const live = new Set<string>();
+    for (const a of list) {
+      if (a.kind === 'job-failed' || a.kind === 'friend-shortfall' || a.kind === 'under-replicated') continue; // sent when they happen, or shown only
+      const key = `${a.kind}\n${a.message}`;
+      live.add(key);
+      const last = this.sentAt.get(key);
+      if (last !== undefined && now - last < REPEAT_AFTER_MS) continue;
+      this.sentAt.set(key, now);
+      await this.send({ kind: a.kind, level: a.level, title: `Cairn: ${a.message}`, message: `${a.message} (agent ${this.opts.agentName})` });
+    }
+    for (const k of [...this.sentAt.keys()]) if (!live.has(k)) this.sentAt.delete(k);
+  }
+
+  async send(m: Omit<NotificationMessage, 'agent' | 'time' | 'priority'>): Promise<NotificationTestResult> {
+    const s = this.settings;
+    const msg: NotificationMessage = {
+      ...m,
+      agent: this.opts.agentName,
+      time: new Date(this.opts.clock.now()).toISOString(),
+      priority: PRIORITY[m.level],
+      ...(s.webhook?.topic ? { topic: s.webhook.topic } : {}),
+    };
+    const result: NotificationTestResult = { sent: [], failed: [] };
+    if (s.webhook) {
+      try {
+        await postWebhook(s.webhook.url, s.webhook.headers, msg);
+        result.sent.push('webhook');
+      } catch (err) {
+        result.failed.push({ channel: 'webhook', error: errorMessage(err) });
+      }
+    }
+    if (s.email) {
+      try {
+        const e = s.email;
+        const transport = nodemailer.createTransport({ host: e.host, port: e.port, secure: e.secure, ...(e.user ? { auth: { user: e.user, pass: e.pass } } : {}) });
+        await transport.sendMail({ from: e.from, to: e.to, subject: msg.title, text: `${msg.message}\n\n${msg.time}\n` });
+        result.sent.push('email');
+      } catch (err) {
+        result.failed.push({ channel: 'email', error: errorMessage(err) });
+      }
+    }
+    for (const f of result.failed) this.opts.log(`notification (${msg.kind}) by ${f.channel} failed: ${f.error}`);
+    this.recent.push({ ...msg, delivered: result.sent, failed: result.failed.map((f) => f.channel) });
+    if (this.recent.length > 50) this.recent.shift();
+    return result;
+  }
+}
+
+async function postWebhook(url: string, headers: Record<string, string>, msg: NotificationMessage): Promise<void> {
+  const res = await fetch(url, {
+    method: 'POST',
+    headers: { ...headers, 'content-type': 'application/json' },
+    body: JSON.stringify(msg),
+    signal: AbortSignal.timeout(WEBHOOK_TIMEOUT_MS),
+    redirect: 'error',
+  });
+  await res.arrayBuffer().catch(() => undefined);
+  if (!res.ok) throw new Error(`${url} answered HTTP ${res.status}`);
+}

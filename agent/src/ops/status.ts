@@ -1,0 +1,150 @@
+// The dashboard's view of the agent: every source with its last and next run and state, where its
+// newest snapshot's packs have copies, friends online, space both ways, and alerts. /metrics and
+// the staleness notifier read the same numbers.
+import type { PeerListing } from '../../../protocol/api.js';
+import type { Alert, SourceState, SourceStatus, StatusResult } from '../../../protocol/console-api.js';
+import type { Snapshot } from '../../../protocol/snapshot.js';
+import { loadTree } from '../repo/trees.js';
+import { sourceKey } from './activity.js';
+import type { Services } from './services.js';
+
+export const AGENT_VERSION = '0.1.0';
+
+/** Defaults of the staleness thresholds (settings can change them). */
+export const DEFAULT_STALE_AFTER_MS = 2 * 24 * 3600_000;
+export const DEFAULT_FRIEND_OFFLINE_AFTER_MS = 3 * 24 * 3600_000;
+
+export interface StatusOptions {
+  staleAfterMs: number;
+  friendOfflineAfterMs: number;
+}
+
+/** snapshot ID -> the packs holding its trees and file contents (snapshots never change). */
+const packsCache = new Map<string, Set<string>>();
+const PACKS_CACHE_MAX = 256;
+
+export async function snapshotPacks(svc: Services, id: string, snapshot: Snapshot): Promise<Set<string>> {
+  const cached = packsCache.get(id);
+  if (cached) return cached;
+  const packs = new Set<string>();
+  const trees = [snapshot.tree];
+  while (trees.length > 0) {
+    const treeId = trees.pop() as string;
+    const te = svc.repo.index.get(treeId);
+    if (te) packs.add(te.packId);
+    for (const node of (await loadTree(svc.repo, treeId)).nodes) {
+      if (node.subtree) trees.push(node.subtree);
+      for (const c of node.content ?? []) {
+        const e = svc.repo.index.get(c);
+        if (e) packs.add(e.packId);
+      }
+    }
+  }
+  if (packsCache.size >= PACKS_CACHE_MAX) packsCache.clear();
+  packsCache.set(id, packs);
+  return packs;
+}
+
+export async function statusOp(svc: Services, opts: StatusOptions): Promise<StatusResult> {
+  const now = svc.clock.now();
+  const snaps = await svc.repo.listSnapshots();
+  const peers: PeerListing[] = svc.mesh ? await svc.mesh.peers() : [];
+  const replicaMap = svc.mesh ? await svc.mesh.book.replicaMap() : { byPack: new Map<string, Set<string>>(), bytesAt: new Map(), packsAt: new Map() };
+  const configured = svc.sources?.() ?? [];
+  const activity = svc.activity;
+
+  const bySource = new Map<string, Array<{ id: string; snapshot: Snapshot }>>();
+  for (const s of snaps) {
+    const key = sourceKey(s.snapshot);
+    let list = bySource.get(key);
+    if (!list) bySource.set(key, (list = []));
+    list.push(s);
+  }
+  const names = [...configured.map((c) => c.name), ...[...bySource.keys()].filter((k) => !configured.some((c) => c.name === k)).sort()];
+  for (const k of activity?.lastRun.keys() ?? []) if (!names.includes(k)) names.push(k);
+
+  const alerts: Alert[] = [];
+  const sources: SourceStatus[] = [];
+  for (const name of names) {
+    const conf = configured.find((c) => c.name === name);
+    const list = bySource.get(name) ?? [];
+    const newest = list.at(-1);
+    const run = activity?.lastRun.get(name) ?? null;
+    const lastSuccess = newest ? new Date(Date.parse(newest.snapshot.time) + newest.snapshot.summary.durationMs).toISOString() : null;
+    let state: SourceState = 'never';
+    if (run && !run.ok && (!lastSuccess || Date.parse(run.time) >= Date.parse(lastSuccess))) state = 'failed';
+    else if (lastSuccess) state = now - Date.parse(lastSuccess) > opts.staleAfterMs ? 'stale' : 'ok';
+    const friendsCopies: SourceStatus['copies']['friends'] = [];
+    let local = false;
+    if (newest) {
+      const packs = await snapshotPacks(svc, newest.id, newest.snapshot);
+      local = true;
+      for (const p of packs) {
+        if (!(await svc.repo.store.stat(p))) {
+          local = false;
+          break;
+        }
+      }
+      for (const peer of peers) {
+        let held = 0;
+        for (const p of packs) if (replicaMap.byPack.get(p)?.has(peer.peerId)) held += 1;
+        friendsCopies.push({ name: peer.name, peerId: peer.peerId, packs: held, of: packs.size });
+      }
+    }
+    if (state === 'failed' && run) alerts.push({ level: 'error', kind: 'job-failed', message: `the last backup of ${name} failed: ${run.error ?? 'unknown error'}`, since: run.time });
+    if (state === 'stale' && lastSuccess) alerts.push({ level: 'warning', kind: 'stale-backup', message: `no successful backup of ${name} since ${lastSuccess}`, since: lastSuccess });
+    if (state === 'never' && conf) alerts.push({ level: 'warning', kind: 'stale-backup', message: `${name} has never been backed up`, since: null });
+    sources.push({
+      name,
+      configured: conf !== undefined,
+      paths: conf?.paths ?? newest?.snapshot.paths ?? [],
+      volumes: conf?.volumes ?? [],
+      schedule: conf?.schedule ?? null,
+      lastRun: run ? { time: run.time, ok: run.ok, snapshot: run.snapshot, error: run.error } : newest ? { time: newest.snapshot.time, ok: true, snapshot: newest.id, error: null } : null,
+      lastSuccess,
+      nextRun: svc.nextRun?.(name) ?? null,
+      state,
+      snapshots: list.length,
+      copies: { local, friends: friendsCopies },
+    });
+  }
+
+  for (const p of peers) {
+    const seen = p.lastSeen ? Date.parse(p.lastSeen) : null;
+    if (!p.online && (seen === null || now - seen > opts.friendOfflineAfterMs)) {
+      alerts.push({ level: 'warning', kind: 'friend-offline', message: `friend ${p.name} has been offline since ${p.lastSeen ?? 'pairing'}`, since: p.lastSeen });
+    }
+    if (p.problems.length > 0) alerts.push({ level: 'warning', kind: 'friend-problem', message: `friend ${p.name}: ${p.problems.at(-1) ?? ''}`, since: null });
+    if (p.shortfall) alerts.push({ level: 'warning', kind: 'friend-shortfall', message: `friend ${p.name} refused our packs: ${p.shortfall}`, since: null });
+  }
+
+  const packIds = new Set<string>();
+  for (const [, e] of svc.repo.index.all()) packIds.add(e.packId);
+  const wanted = Math.min(svc.mesh ? (svc.mesh.replicas ?? 0) : 0, peers.length);
+  let under = 0;
+  if (wanted > 0) for (const p of packIds) if ((replicaMap.byPack.get(p)?.size ?? 0) < wanted) under += 1;
+  const repl = activity?.lastReplication ?? null;
+  const replSuccess = activity?.lastReplicationSuccess ?? null;
+  if (wanted > 0 && under > 0) alerts.push({ level: 'warning', kind: 'under-replicated', message: `${under} of ${packIds.size} packs have fewer than ${wanted} copies at friends`, since: null });
+  if (peers.length > 0 && activity) {
+    const since = replSuccess ? Date.parse(replSuccess.time) : activity.started;
+    if (now - since > opts.staleAfterMs) alerts.push({ level: 'warning', kind: 'stale-replication', message: `no successful replication since ${replSuccess?.time ?? 'the agent started'}`, since: replSuccess?.time ?? null });
+  }
+
+  let localBytes = 0;
+  for await (const p of svc.repo.store.list()) localBytes += p.sizeBytes;
+  return {
+    agent: { name: svc.agentName ?? '', peerId: svc.mesh?.peerId ?? '', version: AGENT_VERSION, addresses: svc.mesh?.addresses() ?? [], home: svc.home },
+    sources,
+    friends: { total: peers.length, online: peers.filter((p) => p.online).length },
+    space: {
+      localBytes,
+      atFriendsBytes: peers.reduce((a, p) => a + p.storedAtPeerBytes, 0),
+      grantedByFriendsBytes: peers.reduce((a, p) => a + p.grantFromPeer, 0),
+      forFriendsBytes: peers.reduce((a, p) => a + p.storedForPeerBytes, 0),
+      grantedToFriendsBytes: peers.reduce((a, p) => a + p.grantToPeer, 0),
+    },
+    replication: { packs: packIds.size, underReplicated: under, wantedCopies: wanted, lastRun: repl?.time ?? null, lastSuccess: replSuccess?.time ?? null },
+    alerts,
+  };
+}

@@ -1,0 +1,254 @@
+// The agent's HTTP API beyond the operations table (protocol/api.ts): authentication, the
+// dashboard, settings and health. Every route is listed once in ROUTES with its method, whether it
+// needs auth and whether it changes state (then a browser session must send the CSRF token), and
+// one JSON schema for its body or query. The agent and the console both read this file.
+
+import { API_PREFIX } from './api.js';
+/** Session cookie set by login: HttpOnly, SameSite=Strict, Path=/. */
+export const SESSION_COOKIE = 'cairn_session';
+/** Header carrying the session's CSRF token on every state-changing request from a browser. */
+export const CSRF_HEADER = 'x-cairn-csrf';
+/** The only accepted request body type (with an optional `; charset=utf-8`). */
+export const JSON_TYPE = 'application/json';
+
+/** Stable error codes of the HTTP layer, with their status. Operation errors keep their own codes (E_NOT_FOUND, E_USAGE, ...). */
+export const HTTP_ERRORS = {
+  E_HOST: 421,
+  E_AUTH: 401,
+  E_LOGIN: 401,
+  E_CSRF: 403,
+  E_CONTENT_TYPE: 415,
+  E_RATE_LIMITED: 429,
+  E_BAD_REQUEST: 400,
+  E_ROUTE: 404,
+  E_INTERNAL: 500,
+} as const;
+export type HttpErrorCode = keyof typeof HTTP_ERRORS;
+
+/** Every error body the API returns. */
+export interface ApiError {
+  code: string;
+  message: string;
+  exitCode?: number;
+}
+
+// ---- auth -------------------------------------------------------------------------------------
+
+export interface LoginArgs {
+  password: string;
+}
+export interface SessionInfo {
+  /** How this request was authenticated. */
+  via: 'session' | 'token';
+  /** Send it back in the x-cairn-csrf header on every POST (browser sessions only). */
+  csrfToken: string | null;
+  agent: { name: string; peerId: string; version: string };
+}
+export interface PasswordChangeArgs {
+  current: string;
+  next: string;
+}
+export interface TokenCreateArgs {
+  name: string;
+}
+export interface TokenCreateResult {
+  id: string;
+  name: string;
+  /** Shown once; only its SHA-256 is kept. */
+  token: string;
+}
+export interface TokenListing {
+  id: string;
+  name: string;
+  createdAt: string;
+}
+export interface TokenRevokeArgs {
+  id: string;
+}
+
+// ---- dashboard --------------------------------------------------------------------------------
+
+export type SourceState = 'ok' | 'running' | 'stale' | 'failed' | 'never';
+
+export interface SourceStatus {
+  /** A configured source name, or the paths of an ad-hoc backup joined with ", ". */
+  name: string;
+  configured: boolean;
+  paths: string[];
+  volumes: string[];
+  schedule: string | null;
+  lastRun: { time: string; ok: boolean; snapshot: string | null; error: string | null } | null;
+  lastSuccess: string | null;
+  nextRun: string | null;
+  state: SourceState;
+  snapshots: number;
+  /** Copies of the newest snapshot's packs: local, and at each friend (by name) how many of its packs they hold of how many. */
+  copies: { local: boolean; friends: Array<{ name: string; peerId: string; packs: number; of: number }> };
+}
+
+export interface Alert {
+  level: 'warning' | 'error';
+  /** Stable kind: stale-backup, stale-replication, friend-offline, friend-problem, job-failed, under-replicated. */
+  kind: string;
+  message: string;
+  since: string | null;
+}
+
+export interface StatusResult {
+  agent: { name: string; peerId: string; version: string; addresses: string[]; home: string };
+  sources: SourceStatus[];
+  friends: { total: number; online: number };
+  space: {
+    /** Repository bytes on this disk (packs). */
+    localBytes: number;
+    /** Bytes friends hold for us, and what they granted us. */
+    atFriendsBytes: number;
+    grantedByFriendsBytes: number;
+    /** Bytes we hold for friends, and what we granted them. */
+    forFriendsBytes: number;
+    grantedToFriendsBytes: number;
+  };
+  replication: { packs: number; underReplicated: number; wantedCopies: number; lastRun: string | null; lastSuccess: string | null };
+  alerts: Alert[];
+}
+
+// ---- friends ------------------------------------------------------------------------------------
+
+export interface FriendRemoveArgs {
+  peerId: string;
+}
+/** What removing a friend does, both ways (also the answer of the dry run). */
+export interface FriendRemoveResult {
+  name: string;
+  peerId: string;
+  removed: boolean;
+  /** Our packs they held: no longer counted as copies; replication makes new copies elsewhere. */
+  ourPacksAtThem: number;
+  ourBytesAtThem: number;
+  /** Their packs we held: deleted from this disk. */
+  theirPacksHere: number;
+  theirBytesHere: number;
+}
+
+// ---- settings -----------------------------------------------------------------------------------
+
+/** Where notifications go (also the `notifications` block of cairn.yaml; see protocol/config.ts). */
+export interface NotificationSettings {
+  webhook: {
+    /** Receives a JSON POST of NotificationMessage (gotify: https://HOST/message; ntfy: https://HOST/ with `topic`). */
+    url: string;
+    /** Extra headers, e.g. Authorization (ntfy) or X-Gotify-Key (gotify). */
+    headers: Record<string, string>;
+    /** ntfy: the topic, sent in the body (ntfy's JSON publishing). */
+    topic?: string;
+  } | null;
+  email: { host: string; port: number; secure: boolean; user: string; pass: string; from: string; to: string[] } | null;
+  /** No successful backup of a source (or replication round) for this long is an alert (ms). */
+  staleAfterMs: number;
+  /** A friend not seen for this long is an alert (ms). */
+  friendOfflineAfterMs: number;
+}
+
+export interface NotificationTestResult {
+  sent: string[];
+  failed: Array<{ channel: string; error: string }>;
+}
+
+/** One notification, as the webhook receives it (JSON POST). */
+export interface NotificationMessage {
+  /** job-failed, stale-backup, stale-replication, friend-offline, friend-problem, test. */
+  kind: string;
+  level: 'warning' | 'error' | 'info';
+  title: string;
+  message: string;
+  agent: string;
+  time: string;
+  /** ntfy and gotify read these (1 low .. 5 urgent for ntfy; gotify 0..10). */
+  priority: number;
+  /** ntfy's topic, when configured. */
+  topic?: string;
+  source?: string;
+  friend?: string;
+  jobId?: string;
+}
+
+export interface RecoveryPhraseCheckArgs {
+  phrase: string;
+}
+export interface RecoveryPhraseCheckResult {
+  matches: boolean;
+  /** Why not, in one line (misspelled word, wrong length, another repository). */
+  problem: string | null;
+}
+export interface PassphraseChangeArgs {
+  current: string;
+  next: string;
+}
+export interface PassphraseChangeResult {
+  /** CAIRN_HOME/passphrase, when the agent reads its passphrase from there and it was rewritten; else null (update CAIRN_PASSPHRASE yourself). */
+  updatedFile: string | null;
+}
+
+// ---- routes -------------------------------------------------------------------------------------
+
+export interface RouteDef {
+  method: 'GET' | 'POST';
+  path: string;
+  /** 'none': /health, login and the static console files; 'any': a session or an API token. */
+  auth: 'none' | 'any';
+  /** JSON schema of the body (POST) or the query (GET). */
+  schema: object;
+}
+
+const str = { type: 'string', maxLength: 4096 } as const;
+const none = { type: 'object', additionalProperties: false, properties: {} } as const;
+const body = (required: string[], properties: Record<string, object>) => ({ type: 'object', required, additionalProperties: false, properties });
+
+export const API_V1 = API_PREFIX;
+
+/** Routes besides the operations (POST /api/v1/ops/<name>, see OPS in agent/src/api/ops-routes.ts) and GET /api/v1/export. */
+export const ROUTES = {
+  health: { method: 'GET', path: '/health', auth: 'none', schema: none },
+  metrics: { method: 'GET', path: '/metrics', auth: 'any', schema: none },
+  login: { method: 'POST', path: `${API_V1}/auth/login`, auth: 'none', schema: body(['password'], { password: { type: 'string', minLength: 1, maxLength: 1024 } }) },
+  logout: { method: 'POST', path: `${API_V1}/auth/logout`, auth: 'any', schema: none },
+  session: { method: 'GET', path: `${API_V1}/auth/session`, auth: 'any', schema: none },
+  passwordChange: { method: 'POST', path: `${API_V1}/auth/password`, auth: 'any', schema: body(['current', 'next'], { current: { type: 'string', maxLength: 1024 }, next: { type: 'string', minLength: 12, maxLength: 1024 } }) },
+  tokenCreate: { method: 'POST', path: `${API_V1}/auth/tokens`, auth: 'any', schema: body(['name'], { name: { type: 'string', minLength: 1, maxLength: 64 } }) },
+  tokenList: { method: 'GET', path: `${API_V1}/auth/tokens`, auth: 'any', schema: none },
+  tokenRevoke: { method: 'POST', path: `${API_V1}/auth/tokens/revoke`, auth: 'any', schema: body(['id'], { id: str }) },
+  status: { method: 'GET', path: `${API_V1}/status`, auth: 'any', schema: none },
+  friendRemove: { method: 'POST', path: `${API_V1}/friends/remove`, auth: 'any', schema: body(['peerId', 'dryRun'], { peerId: str, dryRun: { type: 'boolean' } }) },
+  notificationsGet: { method: 'GET', path: `${API_V1}/settings/notifications`, auth: 'any', schema: none },
+  notificationsSet: {
+    method: 'POST',
+    path: `${API_V1}/settings/notifications`,
+    auth: 'any',
+    schema: body(['webhook', 'email', 'staleAfterMs', 'friendOfflineAfterMs'], {
+      webhook: {
+        anyOf: [{ type: 'null' }, body(['url', 'headers'], { url: { type: 'string', pattern: '^https?://', maxLength: 2048 }, topic: { type: 'string', maxLength: 256 }, headers: { type: 'object', maxProperties: 20, additionalProperties: { type: 'string', maxLength: 1024 } } })],
+      },
+      email: {
+        anyOf: [
+          { type: 'null' },
+          body(['host', 'port', 'secure', 'user', 'pass', 'from', 'to'], {
+            host: { type: 'string', minLength: 1, maxLength: 255 },
+            port: { type: 'integer', minimum: 1, maximum: 65535 },
+            secure: { type: 'boolean' },
+            user: { type: 'string', maxLength: 255 },
+            pass: { type: 'string', maxLength: 1024 },
+            from: { type: 'string', minLength: 3, maxLength: 255 },
+            to: { type: 'array', minItems: 1, maxItems: 20, items: { type: 'string', minLength: 3, maxLength: 255 } },
+          }),
+        ],
+      },
+      staleAfterMs: { type: 'integer', minimum: 60_000 },
+      friendOfflineAfterMs: { type: 'integer', minimum: 60_000 },
+    }),
+  },
+  notificationsTest: { method: 'POST', path: `${API_V1}/settings/notifications/test`, auth: 'any', schema: none },
+  recoveryPhraseCheck: { method: 'POST', path: `${API_V1}/settings/recovery-phrase/check`, auth: 'any', schema: body(['phrase'], { phrase: { type: 'string', maxLength: 1024 } }) },
+  passphraseChange: { method: 'POST', path: `${API_V1}/settings/passphrase`, auth: 'any', schema: body(['current', 'next'], { current: { type: 'string', maxLength: 1024 }, next: { type: 'string', minLength: 8, maxLength: 1024 } }) },
+} as const satisfies Record<string, RouteDef>;
+
+export type RouteName = keyof typeof ROUTES;
