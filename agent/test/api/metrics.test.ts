@@ -73,7 +73,7 @@ describe('/metrics', () => {
     const after1 = await scrape();
     expect(get(after1, 'cairn_source_backup_successes_total', { source: data })).toBe(1);
     const t1 = get(after1, 'cairn_source_last_success_timestamp_seconds', { source: data }) ?? 0;
-    expect(t1).toBeGreaterThan(Date.now() / 1000 - 120);
+    expect(t1).toBeGreaterThan(new Date().getTime() / 1000 - 120);
     expect(get(after1, 'cairn_repository_bytes') ?? 0).toBeGreaterThan(get(before, 'cairn_repository_bytes') ?? 0);
 
     await a.cliOk(['backup', data]);
