@@ -1,0 +1,128 @@
+// The console in a real browser (Debian's chromium via playwright-core) against real agents
+// (separate processes, libp2p on loopback): log in with the first-start password, pair two agents
+// through their consoles, see a backup on the dashboard, browse a snapshot and restore one file
+// through the wizard, see a friend go offline; a friend's name made of HTML stays text.
+// With CAIRN_SCREENSHOTS=1 it also writes the README's screenshots to docs/screenshots/.
+import { mkdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Browser, Page } from 'playwright-core';
+import { afterAll, beforeAll, expect, test } from 'vitest';
+import { startAgent, type TestAgent } from '../helpers/agents.js';
+import { describeBrowser, launchBrowser } from '../helpers/browser.js';
+import { ROOT, tempDir } from '../helpers/cli.js';
+import { writeSampleTree, mixedTreeSpec } from '../helpers/sample-tree.js';
+
+const HOSTILE_NAME = '<b>bob</b><img src=x onerror="window.__pwned=1">';
+const shots = process.env.CAIRN_SCREENSHOTS === '1';
+
+function passwordOf(agent: TestAgent): string {
+  const m = /admin password is (\S+)/.exec(agent.log());
+  if (!m) throw new Error(`no admin password in ${agent.name}'s log:\n${agent.log()}`);
+  return m[1] as string;
+}
+
+async function logIn(page: Page, agent: TestAgent): Promise<void> {
+  await page.goto(agent.info.api);
+  await page.fill('input[name=password]', passwordOf(agent));
+  await page.click('button[type=submit]');
+  await page.waitForSelector('header');
+}
+
+async function shot(page: Page, name: string): Promise<void> {
+  if (!shots) return;
+  await mkdir(join(ROOT, 'docs', 'screenshots'), { recursive: true });
+  await page.screenshot({ path: join(ROOT, 'docs', 'screenshots', `${name}.png`), fullPage: true });
+}
+
+describeBrowser('the console in a browser', () => {
+  let browser: Browser;
+  let alice: TestAgent;
+  let bob: TestAgent;
+  let a: Page;
+  let b: Page;
+  let data: string;
+
+  beforeAll(async () => {
+    alice = await startAgent('alice');
+    bob = await startAgent(HOSTILE_NAME, { home: join(await tempDir('cairn-bob-'), 'home') });
+    browser = await launchBrowser();
+    a = await (await browser.newContext({ viewport: { width: 1200, height: 800 } })).newPage();
+    b = await (await browser.newContext()).newPage();
+    data = join(await tempDir('cairn-console-'), 'data');
+    await writeSampleTree(data, mixedTreeSpec({ seed: 3, bigRandom: [200_000], bigText: [50_000], smallFiles: 12 }));
+  });
+  afterAll(async () => {
+    await browser?.close();
+    await alice?.stop();
+    await bob?.stop();
+  });
+
+  test('log in with the first-start password (a wrong one is refused)', async () => {
+    await a.goto(alice.info.api);
+    await a.fill('input[name=password]', 'not-the-password');
+    await a.click('button[type=submit]');
+    await expect.poll(() => a.textContent('[role=alert]')).toContain('wrong password');
+    await a.fill('input[name=password]', passwordOf(alice));
+    await a.click('button[type=submit]');
+    await a.waitForSelector('header');
+    expect(await a.textContent('header')).toContain('alice');
+    // the session survives a reload (HttpOnly cookie; the page never sees it)
+    await a.reload();
+    await a.waitForSelector('header');
+    expect(await a.evaluate('document.cookie')).toBe('');
+  });
+
+  test('pair the two agents through their consoles; the friend\'s HTML name is shown as text', async () => {
+    await a.goto(`${alice.info.api}/#/friends`);
+    await a.click('button.make-invite');
+    const code = (await (await a.waitForSelector('.invite-code')).textContent())?.trim() ?? '';
+    expect(code).toMatch(/^cairn1\./);
+    await a.waitForSelector('img.qr');
+    await shot(a, 'friends-invite');
+
+    await logIn(b, bob);
+    await b.goto(`${bob.info.api}/#/friends`);
+    await b.fill('input[name=code]', code);
+    await b.click('button.pair');
+    await expect.poll(() => b.textContent('.paired'), { timeout: 20_000 }).toContain('Paired with alice');
+
+    await a.goto(`${alice.info.api}/#/friends`);
+    await a.waitForSelector('table.friends .friend-name');
+    expect(await a.textContent('table.friends .friend-name')).toBe(HOSTILE_NAME);
+    expect(await a.$$('table.friends img')).toHaveLength(0);
+    expect(await a.$$('table.friends b')).toHaveLength(0);
+    expect(await a.evaluate('window.__pwned')).toBeUndefined();
+    await expect.poll(() => a.textContent('table.friends .online-state'), { timeout: 20_000 }).toBe('online');
+    await shot(a, 'friends');
+  });
+
+  test('a backup shows on the dashboard; browse it and restore one file through the wizard', async () => {
+    await alice.cliOk(['backup', data]);
+    await a.goto(`${alice.info.api}/#/`);
+    await a.waitForSelector(`tr[data-source="${data}"] .state`);
+    expect(await a.textContent(`tr[data-source="${data}"] .state`)).toBe('ok');
+    await shot(a, 'dashboard');
+
+    await a.goto(`${alice.info.api}/#/snapshots`);
+    await a.click('table.snapshots button.browse');
+    // walk down to the file through the directory links
+    for (const part of data.split('/').filter(Boolean)) await a.click(`table.files a.dir:text-is("${part}/")`);
+    await a.click('table.files a.dir:text-is("logs/")');
+    const file = `${data}/logs/app-0.log`;
+    await a.click(`tr[data-path="${file}"] button.restore`);
+    const target = join(await tempDir('cairn-console-restore-'), 'out');
+    await a.fill('.restore-wizard input[name=target]', target);
+    await a.click('.restore-wizard button:text("Next")');
+    expect(await a.textContent('.restore-wizard .confirm-text')).toContain('Existing files that differ are left alone');
+    await shot(a, 'restore');
+    await a.click('.restore-wizard button:text("Restore now")');
+    await expect.poll(() => a.textContent('.restore-done'), { timeout: 30_000 }).toContain('Restored 1 files');
+    expect(await readFile(join(target, file))).toEqual(await readFile(file));
+  });
+
+  test('a friend that stops shows as offline', async () => {
+    await bob.stop();
+    await a.goto(`${alice.info.api}/#/friends`);
+    await expect.poll(() => a.textContent('table.friends .online-state'), { timeout: 30_000 }).toMatch(/^offline/);
+  });
+});

@@ -1,0 +1,29 @@
+// Debian's chromium driven by playwright-core. Tests that need it use describeBrowser: without
+// chromium they FAIL under CI (process.env.CI set) and are skipped with the reason otherwise.
+import { existsSync } from 'node:fs';
+import { chromium, type Browser } from 'playwright-core';
+import { describe, test } from 'vitest';
+
+export const CHROMIUM = process.env.CAIRN_CHROMIUM ?? '/usr/bin/chromium';
+const FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+
+export async function launchBrowser(): Promise<Browser> {
+  return chromium.launch({ executablePath: CHROMIUM, args: FLAGS, headless: true });
+}
+
+export function describeBrowser(name: string, fn: () => void): void {
+  if (existsSync(CHROMIUM)) {
+    describe(name, fn);
+    return;
+  }
+  const why = `no chromium at ${CHROMIUM} (apt-get install chromium, or set CAIRN_CHROMIUM)`;
+  if (process.env.CI) {
+    describe(name, () => {
+      test('chromium is required under CI', () => {
+        throw new Error(why);
+      });
+    });
+    return;
+  }
+  describe.skip(`${name} (skipped: ${why})`, fn);
+}

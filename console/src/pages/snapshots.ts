@@ -1,0 +1,131 @@
+// Snapshots: the list; browsing one snapshot's files; restoring a file or a folder through a
+// wizard that shows exactly what will happen and asks before anything is written; diff of two.
+import { useState } from 'preact/hooks';
+import type { DiffResult, LsResult, RestoreResult } from '../../../protocol/api.js';
+import type { SnapshotListing } from '../../../protocol/snapshot.js';
+import { op } from '../api.js';
+import { bytes, when } from '../format.js';
+import { html } from '../html.js';
+import { useLoad } from '../use-load.js';
+
+function parentOf(path: string): string {
+  const i = path.lastIndexOf('/');
+  return i <= 0 ? '/' : path.slice(0, i);
+}
+
+function RestoreWizard({ snapshot, path, onClose }: { snapshot: SnapshotListing; path: string; onClose: () => void }) {
+  const [target, setTarget] = useState('');
+  const [overwrite, setOverwrite] = useState(false);
+  const [step, setStep] = useState<'choose' | 'confirm' | 'running' | 'done'>('choose');
+  const [result, setResult] = useState<RestoreResult | null>(null);
+  const [error, setError] = useState('');
+  const run = async () => {
+    setStep('running');
+    setError('');
+    try {
+      setResult(await op<RestoreResult>('restore', { snapshot: snapshot.id, target, include: [path], overwrite }));
+      setStep('done');
+    } catch (err) {
+      setError((err as Error).message);
+      setStep('confirm');
+    }
+  };
+  return html`<section class="dialog restore-wizard">
+    <h2>Restore ${path}</h2>
+    <p class="muted">From snapshot <code>${snapshot.shortId}</code> of ${when(snapshot.time)}.</p>
+    ${step === 'choose' &&
+    html`<div>
+      <div class="row"><label>Restore into directory (on the agent's machine) <input name="target" placeholder="/srv/restored" value=${target} onInput=${(e: Event) => setTarget((e.target as HTMLInputElement).value)} /></label></div>
+      <div class="row"><label><input type="checkbox" name="overwrite" checked=${overwrite} onChange=${(e: Event) => setOverwrite((e.target as HTMLInputElement).checked)} /> replace existing files that differ</label></div>
+      <div class="row"><button class="primary" disabled=${!target.startsWith('/')} onClick=${() => setStep('confirm')}>Next</button><button onClick=${onClose}>Cancel</button></div>
+    </div>`}
+    ${(step === 'confirm' || step === 'running') &&
+    html`<div>
+      <p class="confirm-text">
+        ${path} will be written below <code>${target}</code> (as <code>${target.replace(/\/$/, '')}${path}</code>).
+        ${overwrite ? ' Existing files there that differ WILL BE REPLACED.' : ' Existing files that differ are left alone: the restore stops and names them.'}
+      </p>
+      <div class="row"><button class="primary" disabled=${step === 'running'} onClick=${run}>${step === 'running' ? 'Restoring…' : 'Restore now'}</button><button onClick=${() => setStep('choose')}>Back</button></div>
+      ${error && html`<p class="error" role="alert">${error}</p>`}
+    </div>`}
+    ${step === 'done' &&
+    result &&
+    html`<div>
+      <p class="restore-done">Restored ${result.files} files (${bytes(result.bytes)}) into <code>${result.target}</code>.</p>
+      ${result.errors.map((e) => html`<p class="error">${e}</p>`)}
+      <button onClick=${onClose}>Close</button>
+    </div>`}
+  </section>`;
+}
+
+function Browser({ snapshot }: { snapshot: SnapshotListing }) {
+  const { data: rows, error } = useLoad(() => op<LsResult>('ls', { snapshot: snapshot.id }), [snapshot.id]);
+  const [cwd, setCwd] = useState('/');
+  const [restoring, setRestoring] = useState<string | null>(null);
+  if (error) return html`<p class="error">${error}</p>`;
+  if (!rows) return html`<p class="muted">Reading the snapshot…</p>`;
+  const here = rows.filter((r) => parentOf(r.path) === cwd && r.path !== '/');
+  const parts = cwd.split('/').filter(Boolean);
+  return html`<section>
+    <h2>Files of <code>${snapshot.shortId}</code></h2>
+    <p class="crumbs"><a onClick=${() => setCwd('/')}>/</a>${parts.map((p, i) => html`<a onClick=${() => setCwd(`/${parts.slice(0, i + 1).join('/')}`)}>${p}/</a>`)}</p>
+    ${restoring && html`<${RestoreWizard} snapshot=${snapshot} path=${restoring} onClose=${() => setRestoring(null)} />`}
+    <table class="files">
+      <thead><tr><th>Name</th><th>Size</th><th>Modified</th><th></th></tr></thead>
+      <tbody>
+        ${here.map(
+          (r) => html`<tr data-path=${r.path}>
+            <td>${r.type === 'dir' ? html`<a class="dir" onClick=${() => setCwd(r.path)}>${r.path.slice(cwd.length).replace(/^\//, '')}/</a>` : r.path.slice(cwd.length).replace(/^\//, '')}${r.type === 'symlink' ? html` <span class="muted">→ ${r.target}</span>` : ''}</td>
+            <td>${r.type === 'file' ? bytes(r.size) : r.type}</td>
+            <td>${when(r.mtime)}</td>
+            <td><button class="restore" onClick=${() => setRestoring(r.path)}>Restore…</button></td>
+          </tr>`,
+        )}
+      </tbody>
+    </table>
+  </section>`;
+}
+
+function Diff({ from, to }: { from: string; to: string }) {
+  const { data, error } = useLoad(() => op<DiffResult>('diff', { from, to }), [from, to]);
+  if (error) return html`<p class="error">${error}</p>`;
+  if (!data) return html`<p class="muted">Comparing…</p>`;
+  return html`<section><h2>Changes from <code>${from.slice(0, 8)}</code> to <code>${to.slice(0, 8)}</code></h2>
+    ${data.changes.length === 0 ? html`<p class="muted">No changes.</p>` : html`<table>${data.changes.map((c) => html`<tr><td><code>${c.kind}</code></td><td>${c.path}</td></tr>`)}</table>`}
+  </section>`;
+}
+
+export function Snapshots() {
+  const { data: list, error } = useLoad(() => op<SnapshotListing[]>('snapshots'), [], 10_000);
+  const [open, setOpen] = useState<SnapshotListing | null>(null);
+  const [picked, setPicked] = useState<string[]>([]);
+  if (error) return html`<p class="error">${error}</p>`;
+  if (!list) return html`<p class="muted">Loading…</p>`;
+  const toggle = (id: string) => setPicked((p) => (p.includes(id) ? p.filter((x) => x !== id) : [...p.slice(-1), id]));
+  return html`<div>
+    <section>
+      <h2>Snapshots</h2>
+      ${list.length === 0
+        ? html`<p class="muted">No snapshots yet.</p>`
+        : html`<table class="snapshots">
+            <thead><tr><th></th><th>ID</th><th>Time</th><th>Source / paths</th><th>Size</th><th>Files</th><th></th></tr></thead>
+            <tbody>
+              ${[...list].reverse().map(
+                (s) => html`<tr data-snapshot=${s.id}>
+                  <td><input type="checkbox" title="compare" checked=${picked.includes(s.id)} onChange=${() => toggle(s.id)} /></td>
+                  <td><code>${s.shortId}</code>${s.pinned ? ' 📌' : ''}</td>
+                  <td>${when(s.time)}</td>
+                  <td>${s.source ?? s.paths.join(', ')}</td>
+                  <td>${bytes(s.sizeBytes)}</td>
+                  <td>${s.files}</td>
+                  <td><button class="browse" onClick=${() => setOpen(s)}>Browse</button></td>
+                </tr>`,
+              )}
+            </tbody>
+          </table>`}
+      <p class="muted">Tick two snapshots to see what changed between them.</p>
+    </section>
+    ${picked.length === 2 && html`<${Diff} from=${picked[0]} to=${picked[1]} />`}
+    ${open && html`<${Browser} snapshot=${open} />`}
+  </div>`;
+}
