@@ -12,6 +12,8 @@ export interface BackupArgs {
   tags: string[];
   /** A configured source name: the parent is that source's latest snapshot, and the snapshot records it. */
   source?: string;
+  /** Exclude patterns (SPEC "Excludes"): globs on names, or on whole paths when they start with "/". */
+  exclude?: string[];
 }
 export interface BackupResult extends SnapshotSummary {
   id: string;
@@ -236,6 +238,9 @@ export interface VolumeBackupArgs {
   /** Volume names, without the `volume:` prefix. */
   volumes: string[];
   tags: string[];
+  /** A configured source name (the scheduler's runs): recorded in the snapshot. */
+  source?: string;
+  exclude?: string[];
 }
 /** One step of the consistency hooks around a volume backup, kept in the job log. */
 export interface HookLogEntry {
@@ -316,4 +321,50 @@ export interface PruneResult {
   freedBytes: number;
   /** Packs friends hold that we asked them to delete (after their deletion grace), per friend name. */
   deleteRequests: Array<{ friend: string; packs: number; bytes: number; sent: boolean; detail: string }>;
+}
+
+// ---- jobs (the scheduler) ----------------------------------------------------------------------
+
+export type JobKind = 'backup' | 'forget' | 'prune';
+export type JobState = 'running' | 'succeeded' | 'failed' | 'skipped';
+export type JobTrigger = 'schedule' | 'retry' | 'manual';
+
+export interface JobProgress {
+  files: number;
+  bytes: number;
+  /** Bytes per second over the run so far. */
+  bytesPerSec: number;
+  currentPath: string;
+}
+
+export interface Job {
+  /** Sortable by creation time. */
+  id: string;
+  kind: JobKind;
+  /** The source name, or null for maintenance (forget, prune of everything). */
+  source: string | null;
+  trigger: JobTrigger;
+  /** 1 for a slot's first run; retries count up. */
+  attempt: number;
+  state: JobState;
+  createdAt: string;
+  startedAt: string | null;
+  finishedAt: string | null;
+  progress: JobProgress;
+  /** Log lines (capped), each prefixed with its time. */
+  log: string[];
+  /** The snapshot a backup made. */
+  snapshot: string | null;
+  error: string | null;
+}
+
+export interface RunSourceArgs {
+  source: string;
+}
+export interface JobsArgs {
+  source?: string;
+  limit?: number;
+}
+export interface JobShowArgs {
+  id: string;
 }

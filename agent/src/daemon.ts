@@ -8,6 +8,10 @@ import { ConsoleAuth } from './api/auth.js';
 import { buildApi } from './api/server.js';
 import { Notifier } from './notify/notifier.js';
 import { Activity } from './ops/activity.js';
+import { scheduledRunners } from './ops/scheduled-runs.js';
+import { JobStore } from './scheduler/job-store.js';
+import { Scheduler } from './scheduler/scheduler.js';
+import { systemTimers } from './util/timers.js';
 import type { ConfigWatcher } from './config/watch.js';
 import { Mesh } from './mesh/mesh.js';
 import type { Services } from './ops/services.js';
@@ -52,6 +56,7 @@ export class Agent {
   private timer: NodeJS.Timeout | undefined;
   private sweeper: NodeJS.Timeout | undefined;
   private activity: Activity | undefined;
+  private scheduler: Scheduler | undefined;
   private replicating: Promise<void> | undefined;
   private again = false;
   /** The head (signed snapshot list) sequence number of the last replication round. */
@@ -86,6 +91,16 @@ export class Agent {
       const auth = await ConsoleAuth.open(opts.home, opts.clock, token, opts.log);
       const notifier = await Notifier.open({ home: opts.home, clock: opts.clock, agentName: opts.name, log: opts.log });
       notifier.watch(svc.activity as Activity);
+      const jobs = new JobStore(repo.state.jobs);
+      const scheduler = new Scheduler(jobs, systemTimers, scheduledRunners(svc), opts.log);
+      svc.scheduler = scheduler;
+      svc.jobs = jobs;
+      svc.nextRun = (source) => {
+        const t = scheduler.nextRun(source);
+        return t === null ? null : new Date(t).toISOString();
+      };
+      await scheduler.start(config?.current ?? { sources: [], maintenance: {} });
+      config?.onChange((next) => scheduler.update(next));
       const api = buildApi(svc, { host: opts.apiHost, port: opts.apiPort, auth, hooks: { notifier } }, () => m.peerId);
       const address = await api.listen({ host: opts.apiHost, port: opts.apiPort });
       const info: AgentInfo = { api: address, token, pid: process.pid, peerId: mesh.peerId, addrs: mesh.addresses() };
@@ -93,6 +108,7 @@ export class Agent {
       const agent = new Agent(opts, repo, mesh, api, info);
       svc.afterBackup = () => agent.replicateSoon(REPLICATE_AFTER_BACKUP_MS);
       agent.activity = svc.activity;
+      agent.scheduler = scheduler;
       agent.timer = setInterval(() => agent.replicateSoon(0), opts.replicateIntervalMs);
       agent.timer.unref();
       agent.replicateSoon(REPLICATE_AFTER_BACKUP_MS);
@@ -158,6 +174,7 @@ export class Agent {
 
   async stop(): Promise<void> {
     this.opts.config?.stop();
+    await this.scheduler?.stop();
     if (this.timer) clearInterval(this.timer);
     if (this.sweeper) clearInterval(this.sweeper);
     await this.api.close();

@@ -7,6 +7,8 @@ import { backupOp } from '../ops/backup.js';
 import { diffOp, lsOp } from '../ops/browse.js';
 import { checkOp } from '../ops/check.js';
 import { pruneOp } from '../ops/prune.js';
+import { jobShowOp, jobsOp, runSourceOp } from '../ops/jobs.js';
+import type { JobEvent } from '../scheduler/scheduler.js';
 import { configOp } from '../ops/config.js';
 import { exportOp } from '../ops/export.js';
 import { inviteOp, pairOp, peersOp, replicateOp } from '../ops/friends.js';
@@ -38,6 +40,9 @@ export const OPS: Record<string, [Op, object, boolean]> = {
     { type: 'object', required: ['snapshot', 'target', 'include', 'overwrite'], additionalProperties: false, properties: { snapshot: str, target: str, include: strList, overwrite: { type: 'boolean' }, from: str } },
     false,
   ],
+  run: [runSourceOp as Op, { type: 'object', required: ['source'], additionalProperties: false, properties: { source: str } }, false],
+  jobs: [jobsOp as Op, { type: 'object', additionalProperties: false, properties: { source: str, limit: { type: 'integer', minimum: 1, maximum: 2000 } } }, false],
+  jobShow: [jobShowOp as Op, { type: 'object', required: ['id'], additionalProperties: false, properties: { id: str } }, false],
   prune: [pruneOp as Op, { type: 'object', required: ['dryRun'], additionalProperties: false, properties: { dryRun: { type: 'boolean' }, maxUnusedPercent: { type: 'number', minimum: 0, maximum: 100 } } }, true],
   check: [checkOp as Op, { type: 'object', required: ['readData'], additionalProperties: false, properties: { readData: { type: 'boolean' } } }, true],
   invite: [inviteOp as Op, { type: 'object', required: ['quotaBytes', 'expiresInMs'], additionalProperties: false, properties: { quotaBytes: uint, expiresInMs: { ...uint, minimum: 1000 } } }, false],
@@ -123,6 +128,22 @@ export function registerOpsRoutes(app: FastifyInstance, svc: Services): void {
       }
     });
   }
+  // live job events (created, progress, log, finished) as Server-Sent Events, for the console
+  app.get(`${API_PREFIX}/jobs/events`, async (req, reply) => {
+    const scheduler = svc.scheduler;
+    if (!scheduler) return reply.code(404).send({ code: 'E_ROUTE', message: 'no scheduler in this process' });
+    reply.hijack();
+    const res = reply.raw;
+    res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-store', 'x-content-type-options': 'nosniff', connection: 'keep-alive' });
+    res.write(': cairn job events\n\n');
+    const on = (e: JobEvent) => res.write(`event: ${e.type}\ndata: ${JSON.stringify(e.job)}\n\n`);
+    scheduler.events.on('job', on);
+    const ping = setInterval(() => res.write(': ping\n\n'), 15_000);
+    req.raw.on('close', () => {
+      clearInterval(ping);
+      scheduler.events.off('job', on);
+    });
+  });
   app.get(`${API_PREFIX}/export`, { schema: { querystring: { type: 'object', required: ['snapshot'], additionalProperties: false, properties: { snapshot: str, path: str } } } }, async (req, reply) => {
     const q = req.query as { snapshot: string; path?: string };
     reply.type('application/x-tar');

@@ -87,6 +87,16 @@ common(program.command('restore').description('restore a snapshot into a directo
 common(program.command('export').description('write a snapshot (or PATH in it) as a tar stream to stdout').argument('<snapshot>').argument('[path]'))
   .action(action(async (ctx, snap: string, path: string | undefined) => (await import('./commands/export.js')).exportCommand(ctx, snap, path)));
 
+common(program.command('run').description('run a configured source now (needs the running agent)').argument('<source>'))
+  .option('--wait', 'follow the job and exit with its outcome (0 succeeded, 1 failed)')
+  .action(action(async (ctx, source: string, opts: { wait?: boolean }) => (await import('./commands/jobs.js')).runCommand(ctx, source, opts)));
+
+const jobsCmd = common(program.command('jobs').description('list the agent\'s jobs (scheduled and manual runs), newest first'))
+  .option('--source <name>', 'only this source\'s jobs')
+  .action(action(async (ctx, opts: { source?: string }) => (await import('./commands/jobs.js')).jobsCommand(ctx, opts)));
+common(jobsCmd.command('show').description('one job with its log').argument('<id>'))
+  .action(action(async (ctx, id: string) => (await import('./commands/jobs.js')).jobShowCommand(ctx, id)));
+
 common(program.command('prune').description('remove data no snapshot needs, locally, and ask friends to delete their copies (after their grace)'))
   .option('--dry-run', 'show what would be removed, change nothing')
   .option('--max-unused <percent>', 'repack packs with more than this share of unneeded bytes (default 20)')

@@ -8,7 +8,7 @@ export async function backupOp(svc: Services, args: BackupArgs, onStart?: (a: Ar
   const abs = [...new Set(args.paths.map((p) => resolve(p)))].sort();
   const sameSource = (s: { paths: string[]; source?: string }) => (args.source !== undefined ? s.source === args.source : s.source === undefined && JSON.stringify(s.paths) === JSON.stringify(abs));
   const parent = (await svc.repo.listSnapshots()).filter((s) => sameSource(s.snapshot)).at(-1);
-  const archiver = new Archiver(svc.repo, { paths: abs, tags: args.tags, clock: svc.clock, skip: [svc.home], ...(args.source !== undefined ? { source: args.source } : {}), ...(parent ? { parent } : {}) });
+  const archiver = new Archiver(svc.repo, { paths: abs, tags: args.tags, clock: svc.clock, skip: [svc.home], ...(args.source !== undefined ? { source: args.source } : {}), ...(args.exclude ? { exclude: args.exclude } : {}), ...(parent ? { parent } : {}) });
   onStart?.(archiver);
   const { id, snapshot } = await archiver.run();
   return {

@@ -2,6 +2,8 @@
 // the friend mesh is up) the mesh. The CLI builds these for one command; the daemon holds them.
 import type { CairnConfig, SourceConfig } from '../../../protocol/config.js';
 import type { Mesh } from '../mesh/mesh.js';
+import type { JobStore } from '../scheduler/job-store.js';
+import type { Scheduler } from '../scheduler/scheduler.js';
 import type { Repository } from '../repo/repository.js';
 import type { Clock } from '../util/clock.js';
 import type { Semaphore } from '../util/semaphore.js';
@@ -24,6 +26,9 @@ export interface Services {
   /** The configured sources (cairn.yaml), and when each runs next (the scheduler); absent in the CLI. */
   sources?: () => SourceConfig[];
   nextRun?: (source: string) => string | null;
+  /** The agent's scheduler and its job records (absent in the CLI). */
+  scheduler?: Scheduler;
+  jobs?: JobStore;
   /** The name friends see. */
   agentName?: string;
 }

@@ -99,7 +99,7 @@ export async function volumeBackupOp(svc: Services, args: VolumeBackupArgs, onSt
     await hooks.around(
       sources.map((s) => s.volume),
       async () => {
-        result = await backupOp(svc, { paths, tags }, onStart);
+        result = await backupOp(svc, { paths, tags, ...(args.source !== undefined ? { source: args.source } : {}), ...(args.exclude ? { exclude: args.exclude } : {}) }, onStart);
       },
     );
   } catch (err) {

@@ -4,7 +4,7 @@
 import { closeSync, constants, fstatSync, lstatSync, openSync, readSync } from 'node:fs';
 import { lstat, readdir, readlink } from 'node:fs/promises';
 import { hostname } from 'node:os';
-import { join, parse, resolve, sep } from 'node:path';
+import { join, matchesGlob, parse, resolve, sep } from 'node:path';
 import { BlobType } from '../repo/blob.js';
 import type { Repository } from '../repo/repository.js';
 import { loadTree, saveTree } from '../repo/trees.js';
@@ -46,6 +46,11 @@ export interface ArchiveOptions {
   clock: Clock;
   /** Paths never backed up (the Cairn home itself). */
   skip?: string[];
+  /**
+   * Exclude patterns (globs): a pattern starting with "/" matches whole paths, any other one matches
+   * names at any depth; a trailing "/" matches directories only. An excluded directory is skipped whole.
+   */
+  exclude?: string[];
 }
 
 interface TrieNode {
@@ -73,6 +78,16 @@ export class Archiver {
     this.repo = repo;
     this.opts = opts;
     this.skip = new Set((opts.skip ?? []).map((p) => resolve(p)));
+  }
+
+  private excluded(path: string, name: string, isDir: boolean): boolean {
+    for (const raw of this.opts.exclude ?? []) {
+      const dirOnly = raw.endsWith('/') && raw.length > 1;
+      const pattern = dirOnly ? raw.slice(0, -1) : raw;
+      if (dirOnly && !isDir) continue;
+      if (matchesGlob(pattern.startsWith('/') ? path : name, pattern)) return true;
+    }
+    return false;
   }
 
   private warn(msg: string): void {
@@ -197,6 +212,7 @@ export class Archiver {
       throw err;
     }
     const type = nodeType(st);
+    if (this.excluded(path, name, type === 'dir')) return undefined;
     if (!type) {
       this.warn(`${path}: skipped: unknown file type`);
       return undefined;

@@ -118,3 +118,12 @@ export async function discoverVolumes(docker: Docker): Promise<DiscoveredVolume[
     }))
     .sort((a, b) => a.name.localeCompare(b.name));
 }
+
+/** Volumes a label selector ("key" or "key=value") picks: by the volume's own labels or its containers' cairn.* labels. */
+export function selectVolumes(volumes: DiscoveredVolume[], selectors: string[]): string[] {
+  const matches = (labels: Record<string, string>, sel: string) => {
+    const i = sel.indexOf('=');
+    return i < 0 ? sel in labels : labels[sel.slice(0, i)] === sel.slice(i + 1);
+  };
+  return volumes.filter((v) => selectors.some((sel) => matches(v.labels, sel) || v.containers.some((c) => matches(c.labels, sel)))).map((v) => v.name);
+}

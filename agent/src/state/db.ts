@@ -27,6 +27,8 @@ function sublevels(db: StateDb) {
     deleteOutbox: db.sublevel<string, string>('deleteOutbox', utf8),
     /** "<friend PeerId>!<pack ID>" -> JSON {dueMs, seq}: a friend's packs it asked us to delete, removed once the deletion grace has passed */
     deletions: db.sublevel<string, string>('deletions', utf8),
+    /** job ID (creation time, sortable) -> Job JSON (protocol/api.ts): the scheduler's runs */
+    jobs: db.sublevel<string, string>('jobs', utf8),
     /** name -> JSON singletons: "head" (our newest SignedHead) */
     meta: db.sublevel<string, string>('meta', utf8),
   };

@@ -1,0 +1,224 @@
+// The scheduler: each configured source runs at its cron slots, forget and prune at theirs. A run
+// never overlaps itself (a slot that comes while the previous run still works is recorded as
+// skipped, with the reason); a failed run is retried with backoff (1, 2, 4 … minutes) as long as the
+// retry starts before the next slot. Every run is a job (job-store.ts) with a log and progress,
+// announced on `events` as it changes. Time comes from injected timers, so a fake clock can drive it.
+import { EventEmitter } from 'node:events';
+import { randomBytes } from 'node:crypto';
+import type { Job, JobKind, JobProgress, JobTrigger } from '../../../protocol/api.js';
+import type { CairnConfig, SourceConfig } from '../../../protocol/config.js';
+import { CairnError, errorMessage, UsageError } from '../util/errors.js';
+import type { Timers } from '../util/timers.js';
+import { nextFire, parseCron, type CronSpec } from './cron.js';
+import { MAX_JOB_LOG_LINES, type JobStore } from './job-store.js';
+
+/** Retries after a failure: waits of 1, 2, 4, 8 minutes (never past the next slot). */
+export const RETRY_BASE_MS = 60_000;
+export const MAX_ATTEMPTS = 5;
+
+/** What a running job can report. */
+export interface JobHandle {
+  readonly job: Job;
+  log(line: string): void;
+  progress(p: Partial<JobProgress>): void;
+}
+
+/** Does the work of a job; resolves with the snapshot a backup made (if any). */
+export interface Runners {
+  backup(source: SourceConfig, job: JobHandle): Promise<{ snapshot?: string }>;
+  forget(job: JobHandle): Promise<void>;
+  prune(job: JobHandle): Promise<void>;
+}
+
+/** The parts of the config the scheduler follows. */
+export type ScheduleConfig = Pick<CairnConfig, 'sources' | 'maintenance'>;
+
+export type JobEvent = { type: 'created' | 'progress' | 'log' | 'finished'; job: Job };
+
+interface Slot {
+  key: string;
+  kind: JobKind;
+  source: SourceConfig | null;
+  cron: CronSpec;
+  next: number | null;
+  cancel?: () => void;
+}
+
+const MAINTENANCE = { forget: '(forget)', prune: '(prune)' } as const;
+
+export class Scheduler {
+  readonly events = new EventEmitter();
+  private readonly store: JobStore;
+  private readonly timers: Timers;
+  private readonly runners: Runners;
+  private readonly log: (line: string) => void;
+  private readonly slots = new Map<string, Slot>();
+  private readonly running = new Map<string, Promise<void>>();
+  private readonly retries = new Map<string, () => void>();
+  private readonly live = new Map<string, Job>();
+  private sources: SourceConfig[] = [];
+  private seq = 0;
+  private stopped = false;
+
+  constructor(store: JobStore, timers: Timers, runners: Runners, log: (line: string) => void) {
+    this.store = store;
+    this.timers = timers;
+    this.runners = runners;
+    this.log = log;
+    this.events.setMaxListeners(100);
+  }
+
+  /** Marks jobs a killed agent left running as failed; then arms the slots of `config`. */
+  async start(config: ScheduleConfig): Promise<void> {
+    const fixed = await this.store.tidy(new Date(this.timers.now()).toISOString());
+    if (fixed > 0) this.log(`scheduler: ${fixed} job(s) were running when the agent stopped: marked failed`);
+    this.update(config);
+  }
+
+  /** Applies a (re)loaded config: changed schedules re-arm; running jobs go on untouched. */
+  update(config: ScheduleConfig): void {
+    this.sources = config.sources;
+    const wanted = new Map<string, { kind: JobKind; source: SourceConfig | null; expr: string }>();
+    for (const s of config.sources) if (s.schedule) wanted.set(s.name, { kind: 'backup', source: s, expr: s.schedule });
+    if (config.maintenance.forgetSchedule) wanted.set(MAINTENANCE.forget, { kind: 'forget', source: null, expr: config.maintenance.forgetSchedule });
+    if (config.maintenance.pruneSchedule) wanted.set(MAINTENANCE.prune, { kind: 'prune', source: null, expr: config.maintenance.pruneSchedule });
+    for (const [key, slot] of this.slots) {
+      const w = wanted.get(key);
+      if (!w || w.expr !== slot.cron.expr || JSON.stringify(w.source) !== JSON.stringify(slot.source)) {
+        slot.cancel?.();
+        this.slots.delete(key);
+      }
+    }
+    for (const [key, w] of wanted) {
+      if (this.slots.has(key)) continue;
+      const slot: Slot = { key, kind: w.kind, source: w.source, cron: parseCron(w.expr), next: null };
+      this.slots.set(key, slot);
+      this.arm(slot);
+    }
+  }
+
+  /** When a source (or "(forget)", "(prune)") runs next, by its schedule. */
+  nextRun(key: string): number | null {
+    return this.slots.get(key)?.next ?? null;
+  }
+
+  /** A job still running, with its live progress and log. */
+  liveJob(id: string): Job | undefined {
+    return this.live.get(id);
+  }
+
+  isRunning(key: string): boolean {
+    return this.running.has(key);
+  }
+
+  /** Starts a source's backup now (`cairn run`); refuses when it is already running. */
+  async runNow(sourceName: string): Promise<Job> {
+    const source = this.sources.find((s) => s.name === sourceName);
+    if (!source) throw new UsageError(`no source "${sourceName}" in the config (known: ${this.sources.map((s) => s.name).join(', ') || 'none'})`, 'E_NO_SOURCE');
+    if (this.running.has(source.name)) throw new CairnError('E_BUSY', `source ${source.name} is already running: a run never overlaps itself`);
+    return this.begin(source.name, 'backup', source, 'manual', 1);
+  }
+
+  /** Waits for every running job (agent stop). */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    for (const s of this.slots.values()) s.cancel?.();
+    for (const c of this.retries.values()) c();
+    await Promise.allSettled([...this.running.values()]);
+  }
+
+  private arm(slot: Slot): void {
+    slot.next = nextFire(slot.cron, this.timers.now());
+    if (slot.next === null || this.stopped) return;
+    slot.cancel = this.timers.at(slot.next, () => {
+      if (this.slots.get(slot.key) !== slot) return;
+      void this.onSlot(slot);
+      this.arm(slot);
+    });
+  }
+
+  private async onSlot(slot: Slot): Promise<void> {
+    if (this.running.has(slot.key)) {
+      const job = this.newJob(slot.kind, slot.source?.name ?? null, 'schedule', 1);
+      job.state = 'skipped';
+      job.error = 'the previous run was still running at this slot: a run never overlaps itself';
+      job.finishedAt = job.createdAt;
+      await this.store.put(job);
+      this.emit('finished', job);
+      return;
+    }
+    this.retries.get(slot.key)?.(); // a slot supersedes a pending retry
+    this.retries.delete(slot.key);
+    await this.begin(slot.key, slot.kind, slot.source, 'schedule', 1);
+  }
+
+  private newJob(kind: JobKind, source: string | null, trigger: JobTrigger, attempt: number): Job {
+    const now = this.timers.now();
+    const id = `${now.toString(36).padStart(9, '0')}-${(this.seq++).toString(36).padStart(4, '0')}-${randomBytes(3).toString('hex')}`;
+    return { id, kind, source, trigger, attempt, state: 'running', createdAt: new Date(now).toISOString(), startedAt: null, finishedAt: null, progress: { files: 0, bytes: 0, bytesPerSec: 0, currentPath: '' }, log: [], snapshot: null, error: null };
+  }
+
+  private emit(type: JobEvent['type'], job: Job): void {
+    this.events.emit('job', { type, job } satisfies JobEvent);
+  }
+
+  /** Creates and starts a job; resolves once it is recorded (not when it ends). */
+  private async begin(key: string, kind: JobKind, source: SourceConfig | null, trigger: JobTrigger, attempt: number): Promise<Job> {
+    const job = this.newJob(kind, source?.name ?? null, trigger, attempt);
+    job.startedAt = job.createdAt;
+    const started = this.timers.now();
+    await this.store.put(job);
+    this.live.set(job.id, job);
+    this.emit('created', job);
+    const handle: JobHandle = {
+      job,
+      log: (line) => {
+        job.log.push(`${new Date(this.timers.now()).toISOString()} ${line}`);
+        if (job.log.length > MAX_JOB_LOG_LINES) job.log.splice(0, job.log.length - MAX_JOB_LOG_LINES);
+        this.emit('log', job);
+      },
+      progress: (p) => {
+        Object.assign(job.progress, p);
+        const secs = (this.timers.now() - started) / 1000;
+        job.progress.bytesPerSec = secs > 0 ? Math.round(job.progress.bytes / secs) : 0;
+        this.emit('progress', job);
+      },
+    };
+    const work = (async () => {
+      try {
+        if (kind === 'backup' && source) job.snapshot = (await this.runners.backup(source, handle)).snapshot ?? null;
+        else if (kind === 'forget') await this.runners.forget(handle);
+        else await this.runners.prune(handle);
+        job.state = 'succeeded';
+      } catch (err) {
+        job.state = 'failed';
+        job.error = errorMessage(err);
+        handle.log(`failed: ${job.error}`);
+      }
+      job.finishedAt = new Date(this.timers.now()).toISOString();
+      await this.store.put(job).catch((err: unknown) => this.log(`scheduler: recording job ${job.id} failed: ${errorMessage(err)}`));
+      this.running.delete(key);
+      this.live.delete(job.id);
+      this.emit('finished', job);
+      if (job.state === 'failed' && trigger !== 'manual') this.maybeRetry(key, kind, source, attempt);
+    })();
+    this.running.set(key, work);
+    return job;
+  }
+
+  private maybeRetry(key: string, kind: JobKind, source: SourceConfig | null, attempt: number): void {
+    if (this.stopped || attempt >= MAX_ATTEMPTS) return;
+    const at = this.timers.now() + RETRY_BASE_MS * 2 ** (attempt - 1);
+    const next = this.slots.get(key)?.next;
+    if (next !== null && next !== undefined && at >= next) {
+      this.log(`scheduler: ${key} failed; no retry before its next slot at ${new Date(next).toISOString()}`);
+      return;
+    }
+    const cancel = this.timers.at(at, () => {
+      this.retries.delete(key);
+      if (this.running.has(key) || this.stopped) return;
+      void this.begin(key, kind, source, 'retry', attempt + 1);
+    });
+    this.retries.set(key, cancel);
+  }
+}
