@@ -5,6 +5,7 @@ import { currentSession, login, logout } from './api.js';
 import { html } from './html.js';
 import { Dashboard } from './pages/dashboard.js';
 import { Friends } from './pages/friends.js';
+import { Jobs } from './pages/jobs.js';
 import { Settings } from './pages/settings.js';
 import { Snapshots } from './pages/snapshots.js';
 
@@ -12,6 +13,7 @@ const PAGES: Array<[string, string, () => unknown]> = [
   ['', 'Dashboard', () => html`<${Dashboard} />`],
   ['snapshots', 'Snapshots', () => html`<${Snapshots} />`],
   ['friends', 'Friends', () => html`<${Friends} />`],
+  ['jobs', 'Jobs', () => html`<${Jobs} />`],
   ['settings', 'Settings', () => html`<${Settings} />`],
 ];
 

@@ -1,0 +1,52 @@
+// The Jobs page in a real browser: start a configured source's backup from the console and watch
+// its progress advance live (Server-Sent Events) until it succeeds.
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Browser } from 'playwright-core';
+import { afterAll, expect, test } from 'vitest';
+import { startAgent, type TestAgent } from '../helpers/agents.js';
+import { describeBrowser, launchBrowser } from '../helpers/browser.js';
+import { initHome, tempDir } from '../helpers/cli.js';
+import { writeSampleTree } from '../helpers/sample-tree.js';
+
+const MIB = 1024 * 1024;
+
+describeBrowser('the Jobs page', () => {
+  let browser: Browser | undefined;
+  let agent: TestAgent | undefined;
+  afterAll(async () => {
+    await browser?.close();
+    await agent?.stop();
+  });
+
+  test('run a backup from the console and watch its progress advance', async () => {
+    const data = join(await tempDir('cairn-jobs-ui-'), 'data');
+    // big enough that the backup takes several progress samples (every 500 ms)
+    await writeSampleTree(data, { seed: 9, entries: Array.from({ length: 12 }, (_, i) => ({ kind: 'random' as const, path: `f${i}.bin`, size: 40 * MIB })) });
+    const home = await initHome();
+    await writeFile(join(home, 'cairn.yaml'), `sources:\n  - name: big\n    paths: [${data}]\n`);
+    agent = await startAgent('jobs-ui', { home, existing: { recoveryPhrase: '' } });
+    const password = /admin password is (\S+)/.exec(agent.log())?.[1] ?? '';
+    browser = await launchBrowser();
+    const page = await browser.newPage();
+    await page.goto(agent.info.api);
+    await page.fill('input[name=password]', password);
+    await page.click('button[type=submit]');
+    await page.waitForSelector('header');
+    await page.goto(`${agent.info.api}/#/jobs`);
+    await page.click('button.run-source[data-source=big]');
+    await page.waitForSelector('tr.job.running .job-bytes', { timeout: 20_000 });
+    const seen: string[] = [];
+    for (let i = 0; i < 400; i++) {
+      const running = await page.$('tr.job.running .job-bytes');
+      if (!running) break;
+      const text = (await running.textContent()) ?? '';
+      if (seen.at(-1) !== text) seen.push(text);
+      await page.waitForTimeout(100);
+    }
+    // the page showed at least three different amounts while the job ran, growing
+    expect(seen.length, seen.join(' | ')).toBeGreaterThanOrEqual(3);
+    await page.waitForSelector('tr.job.succeeded', { timeout: 60_000 });
+    expect(await page.textContent('tr.job.succeeded')).toContain('snapshot');
+  });
+});
