@@ -1,17 +1,22 @@
-// Jobs in LevelDB (sublevel `jobs`): one record per run, newest kept, oldest dropped past a cap.
+// Jobs in LevelDB (sublevel `jobs`): one record per run; each source (and each maintenance kind)
+// keeps its newest MAX_JOBS_PER_SOURCE, so a source on a seconds schedule cannot push out the
+// history of the others.
 import type { Job } from '../../../protocol/api.js';
 import type { Sublevels } from '../state/db.js';
 
-/** Job records kept in total (every source and maintenance together). */
-export const MAX_JOBS_KEPT = 2000;
+/** Job records kept per source (maintenance jobs: per kind). */
+export const MAX_JOBS_PER_SOURCE = 200;
 /** Log lines kept per job. */
 export const MAX_JOB_LOG_LINES = 200;
 
 export class JobStore {
   private readonly sub: Sublevels['jobs'];
+  private readonly perSource: number;
 
-  constructor(sub: Sublevels['jobs']) {
+  /** `perSource`: records kept per source (tests of long histories raise it). */
+  constructor(sub: Sublevels['jobs'], perSource = MAX_JOBS_PER_SOURCE) {
     this.sub = sub;
+    this.perSource = perSource;
   }
 
   async put(job: Job): Promise<void> {
@@ -35,27 +40,34 @@ export class JobStore {
     return out;
   }
 
-  /** Jobs a killed agent left "running" become failed; the oldest beyond the cap go. */
+  /** Jobs a killed agent left "running" become failed ("the agent stopped"); then the history is trimmed. */
   async tidy(nowIso: string): Promise<number> {
     let fixed = 0;
-    let n = 0;
+    for await (const v of this.sub.values()) {
+      const j = JSON.parse(v) as Job;
+      if (j.state !== 'running') continue;
+      j.state = 'failed';
+      j.error = 'the agent stopped while this job ran';
+      j.finishedAt = nowIso;
+      await this.put(j);
+      fixed += 1;
+    }
+    await this.trim();
+    return fixed;
+  }
+
+  /** Drops the oldest records of every source (maintenance: of every kind) beyond the cap (MAX_JOBS_PER_SOURCE). */
+  async trim(): Promise<number> {
+    const seen = new Map<string, number>();
     const drop: string[] = [];
     for await (const [k, v] of this.sub.iterator({ reverse: true })) {
-      n += 1;
-      if (n > MAX_JOBS_KEPT) {
-        drop.push(k);
-        continue;
-      }
       const j = JSON.parse(v) as Job;
-      if (j.state === 'running') {
-        j.state = 'failed';
-        j.error = 'the agent stopped while this job ran';
-        j.finishedAt = nowIso;
-        await this.put(j);
-        fixed += 1;
-      }
+      const group = j.source ?? `(${j.kind})`;
+      const n = (seen.get(group) ?? 0) + 1;
+      seen.set(group, n);
+      if (n > this.perSource) drop.push(k);
     }
     if (drop.length > 0) await this.sub.batch(drop.map((key) => ({ type: 'del' as const, key })));
-    return fixed;
+    return drop.length;
   }
 }

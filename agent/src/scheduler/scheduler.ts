@@ -15,6 +15,8 @@ import { MAX_JOB_LOG_LINES, type JobStore } from './job-store.js';
 /** Retries after a failure: waits of 1, 2, 4, 8 minutes (never past the next slot). */
 export const RETRY_BASE_MS = 60_000;
 export const MAX_ATTEMPTS = 5;
+/** The history is trimmed (job-store.ts MAX_JOBS_PER_SOURCE) after this many finished jobs, so it stays bounded while the agent runs. */
+const TRIM_EVERY = 25;
 
 /** What a running job can report. */
 export interface JobHandle {
@@ -58,6 +60,7 @@ export class Scheduler {
   private readonly live = new Map<string, Job>();
   private sources: SourceConfig[] = [];
   private seq = 0;
+  private finishedSinceTrim = 0;
   private stopped = false;
 
   constructor(store: JobStore, timers: Timers, runners: Runners, log: (line: string) => void) {
@@ -145,6 +148,7 @@ export class Scheduler {
       job.finishedAt = job.createdAt;
       await this.store.put(job);
       this.emit('finished', job);
+      await this.finished();
       return;
     }
     this.retries.get(slot.key)?.(); // a slot supersedes a pending retry
@@ -201,9 +205,17 @@ export class Scheduler {
       this.live.delete(job.id);
       this.emit('finished', job);
       if (job.state === 'failed' && trigger !== 'manual') this.maybeRetry(key, kind, source, attempt);
+      await this.finished();
     })();
     this.running.set(key, work);
     return job;
+  }
+
+  /** Counts a finished job; every TRIM_EVERY, the history is trimmed. */
+  private async finished(): Promise<void> {
+    if (++this.finishedSinceTrim < TRIM_EVERY) return;
+    this.finishedSinceTrim = 0;
+    await this.store.trim().catch((err: unknown) => this.log(`scheduler: trimming the job history failed: ${errorMessage(err)}`));
   }
 
   private maybeRetry(key: string, kind: JobKind, source: SourceConfig | null, attempt: number): void {

@@ -8,7 +8,7 @@ import { describe, expect, test } from 'vitest';
 import type { Job } from '../../../protocol/api.js';
 import type { SourceConfig } from '../../../protocol/config.js';
 import { nextFire, parseCron } from '../../src/scheduler/cron.js';
-import { JobStore } from '../../src/scheduler/job-store.js';
+import { JobStore, MAX_JOBS_PER_SOURCE } from '../../src/scheduler/job-store.js';
 import { Scheduler, type Runners } from '../../src/scheduler/scheduler.js';
 import { openStateDb } from '../../src/state/db.js';
 import { FakeTimers } from '../../src/util/timers.js';
@@ -38,10 +38,10 @@ function fakeRunners(timers: FakeTimers, durationMs: number, fails: (n: number) 
   return { runners, calls };
 }
 
-async function store(): Promise<{ jobs: JobStore; close: () => Promise<void>; dir: string }> {
+async function store(perSource?: number): Promise<{ jobs: JobStore; close: () => Promise<void>; dir: string }> {
   const dir = join(await mkdtemp(join(tmpdir(), 'cairn-sched-')), 'state');
   const { db, sub } = await openStateDb(dir);
-  return { jobs: new JobStore(sub.jobs), close: () => db.close(), dir };
+  return { jobs: new JobStore(sub.jobs, perSource), close: () => db.close(), dir };
 }
 
 const ms = (iso: string | null) => new Date(iso ?? 0).getTime();
@@ -71,7 +71,8 @@ describe('cron', () => {
 
 describe('scheduler on a fake clock', () => {
   test('a week of hourly slots: 168 jobs, none overlapping, failures retried before the next slot', async () => {
-    const { jobs, close } = await store();
+    // a week of runs and retries is more than the 200 kept per source: this test keeps them all
+    const { jobs, close } = await store(1000);
     const timers = new FakeTimers(new Date('2026-03-02T00:00:30').getTime());
     const { runners } = fakeRunners(timers, 10 * MIN, (n) => n % 5 === 0);
     const s = new Scheduler(jobs, timers, runners, () => undefined);
@@ -139,6 +140,101 @@ describe('scheduler on a fake clock', () => {
     expect(back?.state).toBe('failed');
     expect(back?.error).toMatch(/agent stopped/);
     await s2.stop();
+    await db.close();
+  });
+
+  test('backoff: retries after 1, 2, 4, 8 minutes, at most 5 attempts', async () => {
+    const { jobs, close } = await store();
+    const timers = new FakeTimers(new Date('2026-03-02T00:00:30').getTime());
+    const { runners } = fakeRunners(timers, 0, () => true);
+    const s = new Scheduler(jobs, timers, runners, () => undefined);
+    await s.start({ sources: [source('nightly', '0 3 * * *')], maintenance: {} });
+    await timers.advance(4 * HOUR);
+    await s.stop();
+    const all = (await jobs.list({ limit: 100 })).reverse();
+    expect(all.map((j) => [j.trigger, j.attempt, j.state])).toEqual([
+      ['schedule', 1, 'failed'],
+      ['retry', 2, 'failed'],
+      ['retry', 3, 'failed'],
+      ['retry', 4, 'failed'],
+      ['retry', 5, 'failed'],
+    ]);
+    const starts = all.map((j) => ms(j.startedAt));
+    expect(starts[0]).toBe(new Date('2026-03-02T03:00:00').getTime());
+    expect(starts.slice(1).map((t, i) => (t - (starts[i] as number)) / MIN)).toEqual([1, 2, 4, 8]);
+    await close();
+  });
+
+  test('no retry that would start at or after the next slot; the slot runs as attempt 1', async () => {
+    const { jobs, close } = await store();
+    const timers = new FakeTimers(new Date('2026-03-02T00:00:30').getTime());
+    const { runners } = fakeRunners(timers, 0, (n) => n <= 3);
+    const lines: string[] = [];
+    const s = new Scheduler(jobs, timers, runners, (l) => lines.push(l));
+    await s.start({ sources: [source('often', '*/5 * * * *')], maintenance: {} });
+    await timers.advance(10 * MIN);
+    await s.stop();
+    const all = (await jobs.list({ limit: 100 })).reverse();
+    // 00:05 fails, 00:06 retry fails, 00:08 retry fails; the next wait (4 min) reaches 00:12 >= 00:10: no retry
+    expect(all.map((j) => [new Date(ms(j.startedAt)).toTimeString().slice(0, 8), j.trigger, j.attempt, j.state])).toEqual([
+      ['00:05:00', 'schedule', 1, 'failed'],
+      ['00:06:00', 'retry', 2, 'failed'],
+      ['00:08:00', 'retry', 3, 'failed'],
+      ['00:10:00', 'schedule', 1, 'succeeded'],
+    ]);
+    expect(lines.join('\n')).toMatch(/often failed; no retry before its next slot/);
+    await close();
+  });
+
+  test('a changed schedule applies at once without dropping the running job; its slots during the run are skipped', async () => {
+    const { jobs, close } = await store();
+    const timers = new FakeTimers(new Date('2026-03-02T00:00:30').getTime());
+    const { runners } = fakeRunners(timers, 40 * MIN, () => false);
+    const s = new Scheduler(jobs, timers, runners, () => undefined);
+    await s.start({ sources: [source('docs', '0 3 * * *')], maintenance: {} });
+    const manual = await s.runNow('docs');
+    s.update({ sources: [source('docs', '*/10 * * * *')], maintenance: {} });
+    expect(s.nextRun('docs')).toBe(new Date('2026-03-02T00:10:00').getTime());
+    await timers.advance(60 * MIN);
+    const all = (await jobs.list({ limit: 100 })).reverse();
+    const done = await jobs.get(manual.id);
+    expect(done).toMatchObject({ state: 'succeeded', snapshot: 'snap-docs-1', finishedAt: new Date('2026-03-02T00:40:30').toISOString() });
+    // 00:10, 00:20, 00:30, 00:40 came while the manual run worked (it ends 00:40:30); 00:50 runs
+    // (until 01:30), so 01:00 is skipped too
+    expect(all.filter((j) => j.state === 'skipped').map((j) => new Date(ms(j.createdAt)).toTimeString().slice(0, 5))).toEqual(['00:10', '00:20', '00:30', '00:40', '01:00']);
+    const slotRuns = all.filter((j) => j.trigger === 'schedule' && j.state !== 'skipped');
+    expect(slotRuns.map((j) => new Date(ms(j.startedAt)).toTimeString().slice(0, 5))).toEqual(['00:50']);
+    // the source removed from the config while it runs: the run still finishes, no more slots
+    s.update({ sources: [], maintenance: {} });
+    expect(s.nextRun('docs')).toBeNull();
+    await timers.advance(60 * MIN);
+    expect(await jobs.get(slotRuns[0]?.id ?? '')).toMatchObject({ state: 'succeeded', snapshot: 'snap-docs-2', finishedAt: new Date('2026-03-02T01:30:00').toISOString() });
+    expect((await jobs.list({ limit: 100 })).filter((j) => ms(j.createdAt) > new Date('2026-03-02T01:00:30').getTime())).toEqual([]);
+    await s.stop();
+    await close();
+  });
+
+  test('the history keeps the newest 200 jobs of each source, bounded while the agent runs', async () => {
+    const { jobs, close, dir } = await store();
+    const timers = new FakeTimers(new Date('2026-03-02T00:00:30').getTime());
+    const { runners } = fakeRunners(timers, 0, () => false);
+    const s = new Scheduler(jobs, timers, runners, () => undefined);
+    await s.start({ sources: [source('busy', '* * * * *'), source('quiet', '0 * * * *')], maintenance: {} });
+    for (let m = 0; m < 240; m++) await timers.advance(MIN);
+    await s.stop();
+    const busy = await jobs.list({ source: 'busy', limit: 1000 });
+    expect(busy.length).toBeLessThanOrEqual(MAX_JOBS_PER_SOURCE + 25);
+    expect(busy.length).toBeGreaterThan(MAX_JOBS_PER_SOURCE - 1);
+    // a restart trims to exactly the cap, keeping the newest; the quiet source keeps all of its 4
+    await close();
+    const { db, sub } = await openStateDb(dir);
+    const again = new JobStore(sub.jobs);
+    await new Scheduler(again, timers, runners, () => undefined).start({ sources: [], maintenance: {} });
+    const kept = await again.list({ source: 'busy', limit: 1000 });
+    expect(kept).toHaveLength(MAX_JOBS_PER_SOURCE);
+    expect(kept[0]?.snapshot).toBe('snap-busy-240');
+    expect(kept.at(-1)?.snapshot).toBe(`snap-busy-${240 - MAX_JOBS_PER_SOURCE + 1}`);
+    expect((await again.list({ source: 'quiet', limit: 1000 })).map((j) => j.snapshot)).toEqual(['snap-quiet-4', 'snap-quiet-3', 'snap-quiet-2', 'snap-quiet-1']);
     await db.close();
   });
 });
