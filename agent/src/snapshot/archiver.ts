@@ -47,8 +47,9 @@ export interface ArchiveOptions {
   /** Paths never backed up (the Cairn home itself). */
   skip?: string[];
   /**
-   * Exclude patterns (globs): a pattern starting with "/" matches whole paths, any other one matches
-   * names at any depth; a trailing "/" matches directories only. An excluded directory is skipped whole.
+   * Exclude patterns (globs): a pattern starting with "/" matches whole paths, one with a "/" inside
+   * matches the end of paths ("logs/*.gz"), any other one matches names at any depth; a trailing "/"
+   * matches directories only. An excluded directory is skipped whole.
    */
   exclude?: string[];
 }
@@ -85,7 +86,9 @@ export class Archiver {
       const dirOnly = raw.endsWith('/') && raw.length > 1;
       const pattern = dirOnly ? raw.slice(0, -1) : raw;
       if (dirOnly && !isDir) continue;
-      if (matchesGlob(pattern.startsWith('/') ? path : name, pattern)) return true;
+      // "/abs/glob": the whole path; "dir/glob" (a slash inside): the end of the path; "glob": the name.
+      const hit = pattern.startsWith('/') ? matchesGlob(path, pattern) : pattern.includes('/') ? matchesGlob(path, `**/${pattern}`) : matchesGlob(name, pattern);
+      if (hit) return true;
     }
     return false;
   }
