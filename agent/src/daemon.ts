@@ -56,7 +56,8 @@ export class Agent {
   private timer: NodeJS.Timeout | undefined;
   private sweeper: NodeJS.Timeout | undefined;
   private activity: Activity | undefined;
-  private scheduler: Scheduler | undefined;
+  /** The scheduler (jobs, live job events), for the console and tests. */
+  scheduler: Scheduler | undefined;
   private replicating: Promise<void> | undefined;
   private again = false;
   /** The head (signed snapshot list) sequence number of the last replication round. */
