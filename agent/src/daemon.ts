@@ -9,6 +9,7 @@ import { buildApi } from './api/server.js';
 import { Notifier } from './notify/notifier.js';
 import { Activity } from './ops/activity.js';
 import { scheduledRunners } from './ops/scheduled-runs.js';
+import { statusOp } from './ops/status.js';
 import { JobStore } from './scheduler/job-store.js';
 import { Scheduler } from './scheduler/scheduler.js';
 import { systemTimers } from './util/timers.js';
@@ -44,6 +45,9 @@ export interface AgentOptions {
 
 /** Delay between a backup and the replication it triggers (coalesces bursts of backups). */
 const REPLICATE_AFTER_BACKUP_MS = 1000;
+/** How often the alerts (staleness, friends offline) are looked at for notifications. */
+const ALERT_CHECK_MS = 5 * 60_000;
+
 /** How often due deletions of friends' packs are looked for. */
 const DELETION_SWEEP_MS = 5000;
 
@@ -55,6 +59,7 @@ export class Agent {
   private readonly opts: AgentOptions;
   private timer: NodeJS.Timeout | undefined;
   private sweeper: NodeJS.Timeout | undefined;
+  private alerter: NodeJS.Timeout | undefined;
   private activity: Activity | undefined;
   /** The scheduler (jobs, live job events), for the console and tests. */
   scheduler: Scheduler | undefined;
@@ -102,7 +107,8 @@ export class Agent {
       };
       await scheduler.start(config?.current ?? { sources: [], maintenance: {} });
       config?.onChange((next) => scheduler.update(next));
-      const api = buildApi(svc, { host: opts.apiHost, port: opts.apiPort, auth, hooks: { notifier } }, () => m.peerId);
+      const statusOptions = () => ({ staleAfterMs: notifier.get().staleAfterMs, friendOfflineAfterMs: notifier.get().friendOfflineAfterMs });
+      const api = buildApi(svc, { host: opts.apiHost, port: opts.apiPort, auth, hooks: { notifier }, statusOptions }, () => m.peerId);
       const address = await api.listen({ host: opts.apiHost, port: opts.apiPort });
       const info: AgentInfo = { api: address, token, pid: process.pid, peerId: mesh.peerId, addrs: mesh.addresses() };
       await writeFileAtomic(agentInfoPath(opts.home), Buffer.from(JSON.stringify(info, null, 2) + '\n'), 0o600);
@@ -119,6 +125,11 @@ export class Agent {
       sweep();
       agent.sweeper = setInterval(sweep, DELETION_SWEEP_MS);
       agent.sweeper.unref();
+      // staleness (no backup or replication for too long, a friend offline for days, failed audits)
+      // goes to the notification channels; each alert is sent when it appears and again daily
+      const watchAlerts = () => void statusOp(svc, statusOptions()).then((s) => notifier.alerts(s.alerts), (err: unknown) => opts.log(`alerts: ${errorMessage(err)}`));
+      agent.alerter = setInterval(watchAlerts, ALERT_CHECK_MS);
+      agent.alerter.unref();
       // Containers a killed run left stopped (docker-stopped.json) run again; Docker is only
       // contacted when there is such a record, and an unreachable engine is one log line.
       void recoverStoppedAtStart(opts.home, opts.clock, opts.log).catch((err: unknown) => opts.log(`docker: recovering stopped containers failed: ${errorMessage(err)}`));
@@ -178,6 +189,7 @@ export class Agent {
     await this.scheduler?.stop();
     if (this.timer) clearInterval(this.timer);
     if (this.sweeper) clearInterval(this.sweeper);
+    if (this.alerter) clearInterval(this.alerter);
     await this.api.close();
     await this.replicating;
     await this.mesh.stop();

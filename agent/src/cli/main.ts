@@ -122,13 +122,13 @@ common(configCmd.command('check').description('validate the settings file and pr
   .action(action(async (ctx) => (await import('./commands/config.js')).configCheckCommand(ctx)));
 
 common(program.command('invite').description('make a one-time invite code for a friend (needs the running agent)'))
-  .option('--quota <size>', 'space offered to the friend', '10G')
+  .option('--quota <size>', 'space offered to the friend (default: friends.grant in cairn.yaml, else 10G)')
   .option('--expires <duration>', 'how long the code is valid', '24h')
-  .action(action(async (ctx, opts: { quota: string; expires: string }) => (await import('./commands/friends.js')).inviteCommand(ctx, opts)));
+  .action(action(async (ctx, opts: { quota?: string; expires: string }) => (await import('./commands/friends.js')).inviteCommand(ctx, opts)));
 
 common(program.command('pair').description('pair with a friend using their invite code').argument('<code>'))
-  .option('--quota <size>', 'space offered to the friend', '10G')
-  .action(action(async (ctx, code: string, opts: { quota: string }) => (await import('./commands/friends.js')).pairCommand(ctx, code, opts)));
+  .option('--quota <size>', 'space offered to the friend (default: friends.grant in cairn.yaml, else 10G)')
+  .action(action(async (ctx, code: string, opts: { quota?: string }) => (await import('./commands/friends.js')).pairCommand(ctx, code, opts)));
 
 common(program.command('peers').description('list friends, their space both ways and their health')).action(action(async (ctx) => (await import('./commands/friends.js')).peersCommand(ctx)));
 

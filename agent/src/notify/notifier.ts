@@ -113,7 +113,8 @@ export class Notifier {
     const result: NotificationTestResult = { sent: [], failed: [] };
     if (s.webhook) {
       try {
-        await postWebhook(s.webhook.url, s.webhook.headers, msg);
+        const auth = process.env.CAIRN_WEBHOOK_AUTHORIZATION;
+        await postWebhook(s.webhook.url, { ...s.webhook.headers, ...(auth ? { authorization: auth } : {}) }, msg);
         result.sent.push('webhook');
       } catch (err) {
         result.failed.push({ channel: 'webhook', error: errorMessage(err) });
@@ -122,7 +123,9 @@ export class Notifier {
     if (s.email) {
       try {
         const e = s.email;
-        const transport = nodemailer.createTransport({ host: e.host, port: e.port, secure: e.secure, ...(e.user ? { auth: { user: e.user, pass: e.pass } } : {}) });
+        // the environment overrides the stored secret (so it need not be kept in CAIRN_HOME)
+        const pass = process.env.CAIRN_SMTP_PASSWORD ?? e.pass;
+        const transport = nodemailer.createTransport({ host: e.host, port: e.port, secure: e.secure, ...(e.user ? { auth: { user: e.user, pass } } : {}) });
         await transport.sendMail({ from: e.from, to: e.to, subject: msg.title, text: `${msg.message}\n\n${msg.time}\n` });
         result.sent.push('email');
       } catch (err) {

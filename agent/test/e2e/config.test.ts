@@ -104,5 +104,10 @@ describe('a running agent reloads its config', () => {
     process.kill(a.info.pid, 'SIGHUP');
     c = await until(a, (x) => x.bandwidthBytesPerSec === 3 * 1024 ** 2, 'the 3M limit');
     expect(c.sources).toEqual([]);
+
+    // friends.grant is what an invite offers when --quota is not given
+    await writeFile(file, 'friends:\n  grant: 3G\n');
+    expect((await a.cli<{ quotaBytes: number }>(['invite'])).quotaBytes).toBe(3 * 1024 ** 3);
+    expect((await a.cli<{ quotaBytes: number }>(['invite', '--quota', '1G'])).quotaBytes).toBe(1024 ** 3);
   });
 });

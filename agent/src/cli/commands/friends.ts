@@ -1,11 +1,16 @@
 import { inviteOp, pairOp, peersOp, replicateOp } from '../../ops/friends.js';
 import { CairnError } from '../../util/errors.js';
-import { runOp, type Context } from '../context.js';
+import { configFor, runOp, type Context } from '../context.js';
 import { formatBytes, printJson, table } from '../format.js';
 import { parseDuration, parseSize } from '../../util/units.js';
 
-export async function inviteCommand(ctx: Context, opts: { quota: string; expires: string }): Promise<void> {
-  const args = { quotaBytes: parseSize(opts.quota, '--quota'), expiresInMs: parseDuration(opts.expires, '--expires') };
+/** --quota, else the config's default grant for friends. */
+async function quotaBytes(ctx: Context, quota: string | undefined): Promise<number> {
+  return quota !== undefined ? parseSize(quota, '--quota') : (await configFor(ctx)).friends.grantBytes;
+}
+
+export async function inviteCommand(ctx: Context, opts: { quota?: string; expires: string }): Promise<void> {
+  const args = { quotaBytes: await quotaBytes(ctx, opts.quota), expiresInMs: parseDuration(opts.expires, '--expires') };
   const r = await runOp(ctx, 'invite', args, (svc) => inviteOp(svc, args), { agentOnly: 'creating an invite' });
   if (ctx.json) return printJson(r);
   process.stdout.write(
@@ -13,8 +18,8 @@ export async function inviteCommand(ctx: Context, opts: { quota: string; expires
   );
 }
 
-export async function pairCommand(ctx: Context, code: string, opts: { quota: string }): Promise<void> {
-  const args = { code, quotaBytes: parseSize(opts.quota, '--quota') };
+export async function pairCommand(ctx: Context, code: string, opts: { quota?: string }): Promise<void> {
+  const args = { code, quotaBytes: await quotaBytes(ctx, opts.quota) };
   const r = await runOp(ctx, 'pair', args, (svc) => pairOp(svc, args), { agentOnly: 'pairing' });
   if (ctx.json) return printJson(r);
   process.stdout.write(`paired with ${r.name} (${r.peerId}): they may store ${formatBytes(r.grantToPeer)} here, we may store ${formatBytes(r.grantFromPeer)} there\n`);
