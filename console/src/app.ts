@@ -8,9 +8,11 @@ import { Friends } from './pages/friends.js';
 import { Jobs } from './pages/jobs.js';
 import { Settings } from './pages/settings.js';
 import { Snapshots } from './pages/snapshots.js';
+import { Volumes } from './pages/volumes.js';
 
 const PAGES: Array<[string, string, () => unknown]> = [
   ['', 'Dashboard', () => html`<${Dashboard} />`],
+  ['volumes', 'Volumes', () => html`<${Volumes} />`],
   ['snapshots', 'Snapshots', () => html`<${Snapshots} />`],
   ['friends', 'Friends', () => html`<${Friends} />`],
   ['jobs', 'Jobs', () => html`<${Jobs} />`],

@@ -1,7 +1,7 @@
 // Snapshots: the list; browsing one snapshot's files; restoring a file or a folder through a
 // wizard that shows exactly what will happen and asks before anything is written; diff of two.
 import { useState } from 'preact/hooks';
-import type { DiffResult, LsResult, RestoreResult } from '../../../protocol/api.js';
+import type { DiffResult, LsResult, RestoreResult, VolumeRestoreResult } from '../../../protocol/api.js';
 import type { SnapshotListing } from '../../../protocol/snapshot.js';
 import { op } from '../api.js';
 import { bytes, when } from '../format.js';
@@ -58,6 +58,47 @@ function RestoreWizard({ snapshot, path, onClose }: { snapshot: SnapshotListing;
   </section>`;
 }
 
+/** Restores a whole Docker volume from a snapshot: a dry run first, then an explicit confirmation. */
+function VolumeWizard({ snapshot, from, onClose }: { snapshot: SnapshotListing; from: string; onClose: () => void }) {
+  const [target, setTarget] = useState(from);
+  const [force, setForce] = useState(false);
+  const [plan, setPlan] = useState<VolumeRestoreResult | null>(null);
+  const [done, setDone] = useState<VolumeRestoreResult | null>(null);
+  const [error, setError] = useState('');
+  const [busy, setBusy] = useState(false);
+  const call = async (dryRun: boolean) => {
+    setBusy(true);
+    setError('');
+    try {
+      const r = await op<VolumeRestoreResult>('volumeRestore', { snapshot: snapshot.id, volume: target, fromVolume: from, force, dryRun });
+      if (dryRun) setPlan(r);
+      else setDone(r);
+    } catch (err) {
+      setError((err as Error).message);
+    }
+    setBusy(false);
+  };
+  const c = plan?.changes;
+  return html`<section class="dialog volume-wizard">
+    <h2>Restore volume ${from}</h2>
+    <p class="muted">From snapshot <code>${snapshot.shortId}</code> of ${when(snapshot.time)}.</p>
+    ${!done &&
+    html`<div>
+      <div class="row"><label>Into Docker volume <input name="volume" value=${target} onInput=${(e: Event) => (setTarget((e.target as HTMLInputElement).value), setPlan(null))} /></label></div>
+      <div class="row"><label><input type="checkbox" name="force" checked=${force} onChange=${(e: Event) => (setForce((e.target as HTMLInputElement).checked), setPlan(null))} /> replace it if it exists (its containers are stopped and started again)</label></div>
+      <div class="row"><button disabled=${busy || !target} onClick=${() => call(true)}>Dry run</button><button onClick=${onClose}>Cancel</button></div>
+      ${plan &&
+      c &&
+      html`<div class="plan">
+        <p>${plan.createdVolume ? `Volume ${plan.volume} will be created.` : `Volume ${plan.volume} exists:`} ${c.created.length} paths created, ${c.replaced.length} replaced, ${c.deleted.length} deleted.</p>
+        <button class="primary" disabled=${busy} onClick=${() => call(false)}>Restore now</button>
+      </div>`}
+    </div>`}
+    ${error && html`<p class="error" role="alert">${error}</p>`}
+    ${done && html`<div><p class="restore-done">Volume ${done.volume} restored from ${done.fromVolume}.</p><button onClick=${onClose}>Close</button></div>`}
+  </section>`;
+}
+
 function Browser({ snapshot }: { snapshot: SnapshotListing }) {
   const { data: rows, error } = useLoad(() => op<LsResult>('ls', { snapshot: snapshot.id }), [snapshot.id]);
   const [cwd, setCwd] = useState('/');
@@ -98,6 +139,7 @@ function Diff({ from, to }: { from: string; to: string }) {
 export function Snapshots() {
   const { data: list, error } = useLoad(() => op<SnapshotListing[]>('snapshots'), [], 10_000);
   const [open, setOpen] = useState<SnapshotListing | null>(null);
+  const [volume, setVolume] = useState<{ snapshot: SnapshotListing; from: string } | null>(null);
   const [picked, setPicked] = useState<string[]>([]);
   if (error) return html`<p class="error">${error}</p>`;
   if (!list) return html`<p class="muted">Loading…</p>`;
@@ -118,13 +160,14 @@ export function Snapshots() {
                   <td>${s.source ?? s.paths.join(', ')}</td>
                   <td>${bytes(s.sizeBytes)}</td>
                   <td>${s.files}</td>
-                  <td><button class="browse" onClick=${() => setOpen(s)}>Browse</button></td>
+                  <td><button class="browse" onClick=${() => setOpen(s)}>Browse</button>${s.tags.filter((t) => t.startsWith('volume:')).map((t) => html` <button class="restore-volume" onClick=${() => setVolume({ snapshot: s, from: t.slice('volume:'.length) })}>Restore ${t.slice('volume:'.length)}…</button>`)}</td>
                 </tr>`,
               )}
             </tbody>
           </table>`}
       <p class="muted">Tick two snapshots to see what changed between them.</p>
     </section>
+    ${volume && html`<${VolumeWizard} snapshot=${volume.snapshot} from=${volume.from} onClose=${() => setVolume(null)} />`}
     ${picked.length === 2 && html`<${Diff} from=${picked[0]} to=${picked[1]} />`}
     ${open && html`<${Browser} snapshot=${open} />`}
   </div>`;
