@@ -335,6 +335,9 @@ export interface JobProgress {
   /** Bytes per second over the run so far. */
   bytesPerSec: number;
   currentPath: string;
+  /** What the backup will read in all, once a scan of the source has finished (absent before, and for sources with excludes). */
+  totalFiles?: number;
+  totalBytes?: number;
 }
 
 export interface Job {

@@ -5,6 +5,7 @@
 import type { SourceConfig } from '../../../protocol/config.js';
 import type { JobHandle, Runners } from '../scheduler/scheduler.js';
 import type { Archiver } from '../snapshot/archiver.js';
+import { scan, type ScanTotals } from '../snapshot/scanner.js';
 import { connectDocker, discoverVolumes, selectVolumes } from '../sources/docker.js';
 import { UsageError } from '../util/errors.js';
 import { backupOp } from './backup.js';
@@ -18,14 +19,20 @@ const PROGRESS_EVERY_MS = 500;
 
 async function backupSource(svc: Services, source: SourceConfig, job: JobHandle): Promise<{ snapshot?: string }> {
   let archiver: Archiver | undefined;
+  // The totals come from a scan beside the backup; it does not know the excludes, so a source with
+  // excludes reports no totals rather than wrong ones.
+  const totals: ScanTotals = { files: 0, bytes: 0, done: false };
+  const scanning = new AbortController();
+  let scanned: Promise<void> = Promise.resolve();
   const sample = () => {
     const p = archiver?.progress;
-    if (p) job.progress({ files: p.filesDone, bytes: p.bytesDone, currentPath: p.currentPath });
+    if (p) job.progress({ files: p.filesDone, bytes: p.bytesDone, currentPath: p.currentPath, ...(totals.done ? { totalFiles: totals.files, totalBytes: totals.bytes } : {}) });
   };
   const timer = setInterval(sample, PROGRESS_EVERY_MS);
   timer.unref();
   const onStart = (a: Archiver) => {
     archiver = a;
+    if (source.exclude.length === 0) scanned = scan(a.sourcePaths, totals, scanning.signal).catch(() => undefined);
   };
   try {
     let volumes = [...source.volumes];
@@ -42,12 +49,15 @@ async function backupSource(svc: Services, source: SourceConfig, job: JobHandle)
         ? volumeBackupOp(svc, { ...args, volumes }, onStart, (e) => job.log(`${e.container}: ${e.action}: ${e.message}${e.exitCode !== undefined ? ` (exit ${e.exitCode})` : ''}${e.output ? `\n${e.output}` : ''}`))
         : backupOp(svc, args, onStart),
     );
+    // the finished job carries the totals too (the scan reads no more than the backup did)
+    await scanned;
     sample();
     job.log(`snapshot ${r.shortId}: ${r.files} files, ${r.sizeBytes} bytes, ${r.addedBytes} bytes new`);
     svc.afterBackup?.();
     return { snapshot: r.id };
   } finally {
     clearInterval(timer);
+    scanning.abort();
   }
 }
 

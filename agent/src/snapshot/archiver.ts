@@ -93,6 +93,11 @@ export class Archiver {
     return false;
   }
 
+  /** The source paths as given (absolute). */
+  get sourcePaths(): string[] {
+    return this.opts.paths.map((p) => resolve(p));
+  }
+
   private warn(msg: string): void {
     this.warnings.push(msg);
   }

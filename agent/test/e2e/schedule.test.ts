@@ -96,10 +96,25 @@ describe('scheduled sources in a running agent', () => {
     expect(run).toMatchObject({ state: 'succeeded', trigger: 'manual', source: 'manual' });
     const shown = await a.cli<Job>(['jobs', 'show', run.id]);
     expect(shown.log.join('\n')).toMatch(/snapshot [0-9a-f]{8}/);
+    // progress: what was read, and the totals of the scan beside it (3 files, no excludes on "manual")
+    expect(shown.progress).toMatchObject({ files: 3, totalFiles: 3 });
+    expect(shown.progress.bytes).toBe(shown.progress.totalBytes);
+    expect(shown.progress.bytes).toBeGreaterThan(0);
     const failing = await cairn(['run', 'broken', '--wait'], { home });
     expect(failing.code === 1 || /already running/.test(failing.stderr), failing.stderr).toBe(true);
     const unknown = await cairn(['run', 'nope'], { home });
     expect(unknown.code).toBe(2);
     expect(unknown.stderr).toContain('no source "nope"');
+  });
+
+  test('run and jobs without a running agent: one line saying so, exit 2', async () => {
+    const home = await initHome();
+    for (const args of [['jobs'], ['jobs', 'show', 'x'], ['run', 'docs', '--wait'], ['jobs', '--json']]) {
+      const r = await cairn(args, { home });
+      expect(r.code, `${args.join(' ')}: ${r.stderr}`).toBe(2);
+      expect(r.stderr.trim().split('\n')).toHaveLength(1);
+      expect(r.stderr).toMatch(/needs the running agent: start it with "cairn agent"/);
+      expect(r.stdout).toBe('');
+    }
   });
 });
