@@ -61,6 +61,8 @@ export class Scheduler {
   private sources: SourceConfig[] = [];
   private seq = 0;
   private finishedSinceTrim = 0;
+  /** Slots, retries and job endings being recorded right now (see idle()). */
+  private readonly bookkeeping = new Set<Promise<unknown>>();
   private stopped = false;
 
   constructor(store: JobStore, timers: Timers, runners: Runners, log: (line: string) => void) {
@@ -135,7 +137,7 @@ export class Scheduler {
     if (slot.next === null || this.stopped) return;
     slot.cancel = this.timers.at(slot.next, () => {
       if (this.slots.get(slot.key) !== slot) return;
-      void this.onSlot(slot);
+      void this.track(this.onSlot(slot));
       this.arm(slot);
     });
   }
@@ -200,15 +202,35 @@ export class Scheduler {
         handle.log(`failed: ${job.error}`);
       }
       job.finishedAt = new Date(this.timers.now()).toISOString();
-      await this.store.put(job).catch((err: unknown) => this.log(`scheduler: recording job ${job.id} failed: ${errorMessage(err)}`));
-      this.running.delete(key);
-      this.live.delete(job.id);
-      this.emit('finished', job);
-      if (job.state === 'failed' && trigger !== 'manual') this.maybeRetry(key, kind, source, attempt);
-      await this.finished();
+      await this.track(
+        (async () => {
+          await this.store.put(job).catch((err: unknown) => this.log(`scheduler: recording job ${job.id} failed: ${errorMessage(err)}`));
+          this.running.delete(key);
+          this.live.delete(job.id);
+          this.emit('finished', job);
+          if (job.state === 'failed' && trigger !== 'manual') this.maybeRetry(key, kind, source, attempt);
+          await this.finished();
+        })(),
+      );
     })();
     this.running.set(key, work);
     return job;
+  }
+
+  private track<T>(p: Promise<T>): Promise<T> {
+    this.bookkeeping.add(p);
+    const drop = () => this.bookkeeping.delete(p);
+    p.then(drop, drop);
+    return p;
+  }
+
+  /**
+   * Resolves once no slot, retry or job ending is being recorded (the jobs' own work aside). A fake
+   * clock waits for it before moving on (FakeTimers.waitFor), so a slot's job has called its runner
+   * before the next timer fires, however slow the LevelDB write was.
+   */
+  async idle(): Promise<void> {
+    while (this.bookkeeping.size > 0) await Promise.allSettled([...this.bookkeeping]);
   }
 
   /** Counts a finished job; every TRIM_EVERY, the history is trimmed. */
@@ -229,7 +251,7 @@ export class Scheduler {
     const cancel = this.timers.at(at, () => {
       this.retries.delete(key);
       if (this.running.has(key) || this.stopped) return;
-      void this.begin(key, kind, source, 'retry', attempt + 1);
+      void this.track(this.begin(key, kind, source, 'retry', attempt + 1));
     });
     this.retries.set(key, cancel);
   }

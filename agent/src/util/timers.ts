@@ -33,6 +33,7 @@ export class FakeTimers implements Timers {
   private t: number;
   private seq = 0;
   private readonly pending = new Map<number, { at: number; fn: () => void }>();
+  private readonly waits: Array<() => Promise<void>> = [];
 
   constructor(startMs: number) {
     this.t = startMs;
@@ -48,11 +49,21 @@ export class FakeTimers implements Timers {
     return () => this.pending.delete(id);
   }
 
+  /** Before time moves on, also wait for `fn` (e.g. Scheduler.idle: work started by a timer has reached its next timer). */
+  waitFor(fn: () => Promise<void>): void {
+    this.waits.push(fn);
+  }
+
+  private async quiesce(): Promise<void> {
+    await settle();
+    for (const w of this.waits) await w();
+  }
+
   /** Moves time forward by `ms`, firing every timer that comes due on the way (and letting promises settle). */
   async advance(ms: number): Promise<void> {
     const end = this.t + ms;
     for (;;) {
-      await settle();
+      await this.quiesce();
       let next: [number, { at: number; fn: () => void }] | undefined;
       for (const e of this.pending) if (e[1].at <= end && (!next || e[1].at < next[1].at || (e[1].at === next[1].at && e[0] < next[0]))) next = e;
       if (!next) break;
@@ -61,7 +72,7 @@ export class FakeTimers implements Timers {
       next[1].fn();
     }
     this.t = end;
-    await settle();
+    await this.quiesce();
   }
 }
 

@@ -46,6 +46,20 @@ async function store(perSource?: number): Promise<{ jobs: JobStore; close: () =>
 
 const ms = (iso: string | null) => new Date(iso ?? 0).getTime();
 
+/**
+ * Stops the scheduler, moving fake time on until its running jobs have ended: on a busy machine a
+ * job's first LevelDB write can outlast FakeTimers.advance's settling, so its fake-time wait is
+ * registered only after the advance returned.
+ */
+async function stopDriving(s: Scheduler, timers: FakeTimers): Promise<void> {
+  let done = false;
+  const stopped = s.stop().then(() => {
+    done = true;
+  });
+  for (let i = 0; i < 1000 && !done; i++) await timers.advance(MIN);
+  await stopped;
+}
+
 function assertNoOverlap(jobs: Job[]): void {
   const ran = jobs.filter((j) => j.state !== 'skipped').sort((a, b) => ms(a.startedAt) - ms(b.startedAt));
   for (let i = 1; i < ran.length; i++) {
@@ -76,10 +90,11 @@ describe('scheduler on a fake clock', () => {
     const timers = new FakeTimers(new Date('2026-03-02T00:00:30').getTime());
     const { runners } = fakeRunners(timers, 10 * MIN, (n) => n % 5 === 0);
     const s = new Scheduler(jobs, timers, runners, () => undefined);
+    timers.waitFor(() => s.idle());
     await s.start({ sources: [source('db', '0 * * * *')], maintenance: {} });
     for (let h = 0; h < 168; h++) await timers.advance(HOUR);
     await timers.advance(30 * MIN);
-    await s.stop();
+    await stopDriving(s, timers);
     const all = await jobs.list({ source: 'db', limit: 1000 });
     const firsts = all.filter((j) => j.trigger === 'schedule');
     expect(firsts).toHaveLength(168);
@@ -106,12 +121,11 @@ describe('scheduler on a fake clock', () => {
     // 70-minute runs on an hourly schedule; every run fails, so retries (1, 2, 4... min) compete with slots
     const { runners } = fakeRunners(timers, 70 * MIN, () => true);
     const s = new Scheduler(jobs, timers, runners, () => undefined);
+    timers.waitFor(() => s.idle());
     await s.start({ sources: [source('slow', '0 * * * *')], maintenance: {} });
     for (let h = 0; h < 9; h++) await timers.advance(HOUR);
     // stop waits for the running job, which ends on the fake clock
-    const stopped = s.stop();
-    await timers.advance(2 * HOUR);
-    await stopped;
+    await stopDriving(s, timers);
     const all = await jobs.list({ limit: 100 });
     assertNoOverlap(all);
     const skipped = all.filter((j) => j.state === 'skipped');
@@ -125,6 +139,7 @@ describe('scheduler on a fake clock', () => {
     const timers = new FakeTimers(new Date('2026-03-02T00:00:30').getTime());
     const { runners } = fakeRunners(timers, 10 * MIN, () => false);
     const s = new Scheduler(jobs, timers, runners, () => undefined);
+    timers.waitFor(() => s.idle());
     await s.start({ sources: [source('docs', '0 3 * * *')], maintenance: {} });
     const job = await s.runNow('docs');
     expect(job.trigger).toBe('manual');
@@ -135,11 +150,12 @@ describe('scheduler on a fake clock', () => {
     const { db, sub } = await openStateDb(dir);
     const again = new JobStore(sub.jobs);
     const s2 = new Scheduler(again, timers, runners, () => undefined);
+    timers.waitFor(() => s2.idle());
     await s2.start({ sources: [], maintenance: {} });
     const back = await again.get(job.id);
     expect(back?.state).toBe('failed');
     expect(back?.error).toMatch(/agent stopped/);
-    await s2.stop();
+    await stopDriving(s2, timers);
     await db.close();
   });
 
@@ -148,9 +164,10 @@ describe('scheduler on a fake clock', () => {
     const timers = new FakeTimers(new Date('2026-03-02T00:00:30').getTime());
     const { runners } = fakeRunners(timers, 0, () => true);
     const s = new Scheduler(jobs, timers, runners, () => undefined);
+    timers.waitFor(() => s.idle());
     await s.start({ sources: [source('nightly', '0 3 * * *')], maintenance: {} });
     await timers.advance(4 * HOUR);
-    await s.stop();
+    await stopDriving(s, timers);
     const all = (await jobs.list({ limit: 100 })).reverse();
     expect(all.map((j) => [j.trigger, j.attempt, j.state])).toEqual([
       ['schedule', 1, 'failed'],
@@ -171,9 +188,10 @@ describe('scheduler on a fake clock', () => {
     const { runners } = fakeRunners(timers, 0, (n) => n <= 3);
     const lines: string[] = [];
     const s = new Scheduler(jobs, timers, runners, (l) => lines.push(l));
+    timers.waitFor(() => s.idle());
     await s.start({ sources: [source('often', '*/5 * * * *')], maintenance: {} });
     await timers.advance(10 * MIN);
-    await s.stop();
+    await stopDriving(s, timers);
     const all = (await jobs.list({ limit: 100 })).reverse();
     // 00:05 fails, 00:06 retry fails, 00:08 retry fails; the next wait (4 min) reaches 00:12 >= 00:10: no retry
     expect(all.map((j) => [new Date(ms(j.startedAt)).toTimeString().slice(0, 8), j.trigger, j.attempt, j.state])).toEqual([
@@ -191,6 +209,7 @@ describe('scheduler on a fake clock', () => {
     const timers = new FakeTimers(new Date('2026-03-02T00:00:30').getTime());
     const { runners } = fakeRunners(timers, 40 * MIN, () => false);
     const s = new Scheduler(jobs, timers, runners, () => undefined);
+    timers.waitFor(() => s.idle());
     await s.start({ sources: [source('docs', '0 3 * * *')], maintenance: {} });
     const manual = await s.runNow('docs');
     s.update({ sources: [source('docs', '*/10 * * * *')], maintenance: {} });
@@ -210,7 +229,7 @@ describe('scheduler on a fake clock', () => {
     await timers.advance(60 * MIN);
     expect(await jobs.get(slotRuns[0]?.id ?? '')).toMatchObject({ state: 'succeeded', snapshot: 'snap-docs-2', finishedAt: new Date('2026-03-02T01:30:00').toISOString() });
     expect((await jobs.list({ limit: 100 })).filter((j) => ms(j.createdAt) > new Date('2026-03-02T01:00:30').getTime())).toEqual([]);
-    await s.stop();
+    await stopDriving(s, timers);
     await close();
   });
 
@@ -219,9 +238,10 @@ describe('scheduler on a fake clock', () => {
     const timers = new FakeTimers(new Date('2026-03-02T00:00:30').getTime());
     const { runners } = fakeRunners(timers, 0, () => false);
     const s = new Scheduler(jobs, timers, runners, () => undefined);
+    timers.waitFor(() => s.idle());
     await s.start({ sources: [source('busy', '* * * * *'), source('quiet', '0 * * * *')], maintenance: {} });
     for (let m = 0; m < 240; m++) await timers.advance(MIN);
-    await s.stop();
+    await stopDriving(s, timers);
     const busy = await jobs.list({ source: 'busy', limit: 1000 });
     expect(busy.length).toBeLessThanOrEqual(MAX_JOBS_PER_SOURCE + 25);
     expect(busy.length).toBeGreaterThan(MAX_JOBS_PER_SOURCE - 1);
@@ -229,7 +249,9 @@ describe('scheduler on a fake clock', () => {
     await close();
     const { db, sub } = await openStateDb(dir);
     const again = new JobStore(sub.jobs);
-    await new Scheduler(again, timers, runners, () => undefined).start({ sources: [], maintenance: {} });
+    const s2 = new Scheduler(again, timers, runners, () => undefined);
+    timers.waitFor(() => s2.idle());
+    await s2.start({ sources: [], maintenance: {} });
     const kept = await again.list({ source: 'busy', limit: 1000 });
     expect(kept).toHaveLength(MAX_JOBS_PER_SOURCE);
     expect(kept[0]?.snapshot).toBe('snap-busy-240');
