@@ -1,7 +1,9 @@
 // When a cron expression fires next. node-cron checks the syntax and expands the fields (its
 // `parse`); its own timers run on the wall clock, so the next time is computed here, in local time,
 // which lets the scheduler run on an injected (fake) clock. As in Vixie cron, when both day of
-// month and day of week are restricted, a day matching either one fires.
+// month and day of week are restricted, a day matching either one fires. Local time because that
+// is how people write schedules ("nightly at 02:30"); across DST each local wall-clock time fires at
+// most once (SPEC section 17; agent/test/scheduler/cron-dst.test.ts).
 import { parse, validate } from 'node-cron';
 import { UsageError } from '../util/errors.js';
 
