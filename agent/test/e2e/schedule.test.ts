@@ -41,6 +41,8 @@ describe('scheduled sources in a running agent', () => {
         '    schedule: "*/4 * * * * *"',
         '  - name: manual',
         `    paths: [${data}]`,
+        '  - name: broken-manual',
+        `    paths: [${join(work, 'missing-too')}]`,
         '',
       ].join('\n'),
     );
@@ -100,8 +102,13 @@ describe('scheduled sources in a running agent', () => {
     expect(shown.progress).toMatchObject({ files: 3, totalFiles: 3 });
     expect(shown.progress.bytes).toBe(shown.progress.totalBytes);
     expect(shown.progress.bytes).toBeGreaterThan(0);
-    const failing = await cairn(['run', 'broken', '--wait'], { home });
-    expect(failing.code === 1 || /already running/.test(failing.stderr), failing.stderr).toBe(true);
+    const failing = await cairn(['run', 'broken-manual', '--wait'], { home });
+    expect(failing.code, failing.stderr).toBe(1);
+    expect(failing.stderr).toMatch(/^cairn: job \S+ failed: .*missing-too/m);
+    expect(failing.stderr.trim().split('\n').filter((l) => l.startsWith('cairn:'))).toHaveLength(1);
+    // recorded as one failed manual job
+    const manualJobs = await a.cli<Job[]>(['jobs', '--source', 'broken-manual']);
+    expect(manualJobs.map((j) => [j.trigger, j.attempt, j.state])).toEqual([['manual', 1, 'failed']]);
     const unknown = await cairn(['run', 'nope'], { home });
     expect(unknown.code).toBe(2);
     expect(unknown.stderr).toContain('no source "nope"');
