@@ -51,6 +51,11 @@ export interface CairnConfig {
   bandwidthBytesPerSec: number;
   /** libp2p listen multiaddrs. */
   listen: string[];
+  /**
+   * Addresses friends are told besides those the agent sees on its interfaces: the public address
+   * or DNS name (and forwarded port) of a host behind a router, e.g. /dns4/nas.example.org/tcp/4001.
+   */
+  announce: string[];
   /** The console and API address, host:port. Non-loopback needs `allowRemote: true` and warns. */
   console: { address: string; allowRemote: boolean };
   /** When forget (by each source's retention) and prune run on their own; absent = never. */
@@ -69,6 +74,7 @@ export const CONFIG_DEFAULTS = {
   friends: { grantBytes: 10 * GIB, deletionGraceMs: 7 * 86_400_000 },
   bandwidthBytesPerSec: 0,
   listen: ['/ip4/0.0.0.0/tcp/4001'],
+  announce: [],
   console: { address: '127.0.0.1:8080', allowRemote: false },
   diskFloorBytes: GIB,
   replicateIntervalMs: 15 * 60_000,

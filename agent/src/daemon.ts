@@ -29,6 +29,8 @@ export interface AgentOptions {
   home: string;
   passphrase: string;
   listen: string[];
+  /** Addresses friends are told besides the interfaces' (cairn.yaml announce). */
+  announce?: string[];
   apiHost: string;
   apiPort: number;
   name: string;
@@ -80,7 +82,7 @@ export class Agent {
     const repo = await Repository.open(opts.home, opts.passphrase);
     let mesh: Mesh | undefined;
     try {
-      mesh = await Mesh.start(repo, { listen: opts.listen, name: opts.name, replicas: opts.replicas, diskFloorBytes: opts.diskFloorBytes, clock: opts.clock, ...(opts.bandwidthBytesPerSec > 0 ? { bandwidthBytesPerSec: opts.bandwidthBytesPerSec } : {}), ...(opts.config ? { deletionGraceMs: opts.config.current.friends.deletionGraceMs } : {}) });
+      mesh = await Mesh.start(repo, { listen: opts.listen, ...(opts.announce && opts.announce.length > 0 ? { announce: opts.announce } : {}), name: opts.name, replicas: opts.replicas, diskFloorBytes: opts.diskFloorBytes, clock: opts.clock, ...(opts.bandwidthBytesPerSec > 0 ? { bandwidthBytesPerSec: opts.bandwidthBytesPerSec } : {}), ...(opts.config ? { deletionGraceMs: opts.config.current.friends.deletionGraceMs } : {}) });
       const token = randomBytes(24).toString('base64url');
       const config = opts.config;
       const svc: Services = {
@@ -149,7 +151,7 @@ export class Agent {
       this.timer = setInterval(() => this.replicateSoon(0), next.replicateIntervalMs);
       this.timer.unref();
     }
-    const needRestart = (['listen', 'console', 'diskFloorBytes', 'name'] as const).filter((k) => JSON.stringify(next[k]) !== JSON.stringify(prev[k]));
+    const needRestart = (['listen', 'announce', 'console', 'diskFloorBytes', 'name'] as const).filter((k) => JSON.stringify(next[k]) !== JSON.stringify(prev[k]));
     if (needRestart.length > 0) this.opts.log(`config: ${needRestart.join(', ')} changed: takes effect when the agent restarts`);
   }
 

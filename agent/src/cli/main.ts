@@ -108,6 +108,7 @@ common(program.command('check').description('verify the repository structure; wi
 
 common(program.command('agent').description('run the agent: friend mesh, replication, local API'))
   .option('--listen <multiaddr>', `libp2p listen address (repeatable; default ${DEFAULT_LISTEN})`, collect)
+  .option('--announce <multiaddr>', 'also tell friends this address, e.g. /dns4/nas.example.org/tcp/4001 for a forwarded port (repeatable)', collect)
   .option('--api <host:port>', `local API and console address (default ${AGENT_DEFAULTS.api})`)
   .option('--name <name>', 'the name friends see (default: hostname)')
   .option('--replicas <n>', `copies of each pack at friends, capped by the number of friends (default ${AGENT_DEFAULTS.replicas})`)

@@ -13,6 +13,8 @@ export const EXAMPLE_CONFIG = `# Cairn agent settings. The agent reloads this fi
 # disk-floor: 1G                # refuse friends' packs when free disk would drop below this
 # listen:                       # libp2p addresses friends dial
 #   - /ip4/0.0.0.0/tcp/4001
+# announce:                     # also tell friends these (a router's forwarded port, a DNS name)
+#   - /dns4/nas.example.org/tcp/4001
 # console:
 #   address: 127.0.0.1:8080     # console and API; another address needs allow-remote: true
 #   allow-remote: false

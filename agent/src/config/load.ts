@@ -136,6 +136,7 @@ function withDefaults(raw: Record<string, unknown>): CairnConfig {
     friends: { ...d.friends, ...r.friends },
     bandwidthBytesPerSec: r.bandwidthBytesPerSec ?? d.bandwidthBytesPerSec,
     listen: r.listen ?? [...d.listen],
+    announce: r.announce ?? [...d.announce],
     console: { ...d.console, ...r.console },
     maintenance: { ...r.maintenance },
     diskFloorBytes: r.diskFloorBytes ?? d.diskFloorBytes,

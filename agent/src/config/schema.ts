@@ -131,6 +131,7 @@ export const configSpec: MapSpec = {
     ],
     'bandwidth-limit': ['bandwidthBytesPerSec', size],
     listen: ['listen', list(multiaddr, true)],
+    announce: ['announce', list(multiaddr, true)],
     console: [
       'console',
       {

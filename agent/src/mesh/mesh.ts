@@ -30,6 +30,8 @@ import { replicateOnce } from './replicator.js';
 
 export interface MeshOptions {
   listen: string[];
+  /** Addresses friends are told besides the ones the node sees on its interfaces. */
+  announce?: string[];
   name: string;
   replicas: number;
   /** Keep at least this many bytes free on the disk holding friends' packs. */
@@ -81,7 +83,7 @@ export class Mesh {
     const privateKey = await peerKeyFromSeed(repo.keys.sign);
     // the gater and handlers need the mesh, which needs the node: a late-bound reference
     const late: { mesh?: Mesh } = {};
-    const node: Libp2p = await createMeshNode({ privateKey, listen: opts.listen, admit: (peer: PeerId) => late.mesh?.admits(peer) ?? false });
+    const node: Libp2p = await createMeshNode({ privateKey, listen: opts.listen, announce: opts.announce ?? [], admit: (peer: PeerId) => late.mesh?.admits(peer) ?? false });
     const ctx: MeshContext = {
       node,
       privateKey,

@@ -17,10 +17,11 @@ export async function peerKeyFromSeed(seed: Buffer): Promise<PrivateKey> {
   return generateKeyPairFromSeed('Ed25519', seed);
 }
 
-export async function createMeshNode(opts: { privateKey: PrivateKey; listen: string[]; admit: (peer: PeerId) => boolean }): Promise<Libp2p> {
+export async function createMeshNode(opts: { privateKey: PrivateKey; listen: string[]; announce?: string[]; admit: (peer: PeerId) => boolean }): Promise<Libp2p> {
   return createLibp2p({
     privateKey: opts.privateKey,
-    addresses: { listen: opts.listen },
+    // appended, not replacing: friends on the LAN keep the interface addresses
+    addresses: { listen: opts.listen, appendAnnounce: opts.announce ?? [] },
     transports: [tcp()],
     connectionEncrypters: [noise()],
     streamMuxers: [yamux()],

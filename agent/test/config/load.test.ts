@@ -64,6 +64,7 @@ describe('valid configs', () => {
       friends: { ...CONFIG_DEFAULTS.friends },
       bandwidthBytesPerSec: 0,
       listen: [...CONFIG_DEFAULTS.listen],
+      announce: [],
       console: { ...CONFIG_DEFAULTS.console },
       maintenance: {},
       diskFloorBytes: CONFIG_DEFAULTS.diskFloorBytes,

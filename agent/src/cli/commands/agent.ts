@@ -17,6 +17,7 @@ import { parseDuration, parseSize } from '../../util/units.js';
 /** Flags given on the command line override cairn.yaml (absent = the file's value or its default). */
 export interface AgentCliOptions {
   listen?: string[];
+  announce?: string[];
   api?: string;
   name?: string;
   replicas?: string;
@@ -26,13 +27,18 @@ export interface AgentCliOptions {
   init?: boolean;
 }
 
+/** What --announce accepts: what cairn.yaml's announce accepts (config/schema.ts). */
+const ANNOUNCE_RE = /^\/(ip4|ip6|dns4|dns6|dns)\/[^/]+\/tcp\/\d+$/;
+
 /** The file's config with the command-line flags applied on top (also after each reload). */
 function overrides(opts: AgentCliOptions): (c: CairnConfig) => CairnConfig {
   const replicas = opts.replicas === undefined ? undefined : Number(opts.replicas);
   if (replicas !== undefined && (!Number.isInteger(replicas) || replicas < 1)) throw new UsageError(`--replicas ${opts.replicas}: expected a whole number >= 1`);
+  for (const a of opts.announce ?? []) if (!ANNOUNCE_RE.test(a)) throw new UsageError(`--announce ${a}: expected a TCP multiaddr such as /dns4/nas.example.org/tcp/4001 or /ip4/203.0.113.7/tcp/4001`);
   if (opts.api !== undefined && !/^(.+):(\d+)$/.test(opts.api)) throw new UsageError(`--api ${opts.api}: expected HOST:PORT, e.g. 127.0.0.1:8080`);
   const o: Partial<CairnConfig> = {
     ...(opts.listen && opts.listen.length > 0 ? { listen: opts.listen } : {}),
+    ...(opts.announce && opts.announce.length > 0 ? { announce: opts.announce } : {}),
     ...(opts.name !== undefined ? { name: opts.name } : {}),
     ...(replicas !== undefined ? { replicas } : {}),
     ...(opts.diskFloor !== undefined ? { diskFloorBytes: parseSize(opts.diskFloor, '--disk-floor') } : {}),
@@ -88,6 +94,7 @@ export async function agentCommand(ctx: Context, opts: AgentCliOptions): Promise
     home: ctx.home,
     passphrase: await passphraseFor(ctx),
     listen: config.listen,
+    announce: config.announce,
     apiHost,
     apiPort: Number(m[2]),
     name: config.name ?? hostname(),
