@@ -86,6 +86,12 @@ describe('deploy/Dockerfile', () => {
     expect(text).toMatch(/^CMD \["agent", "--init"\]$/m);
   });
 
+  test('the build context leaves out secrets and local build output (.dockerignore)', async () => {
+    // the build stage copies the whole checkout: .env (the passphrase) must never reach a layer
+    const ignored = (await readFile(join(ROOT, '.dockerignore'), 'utf8')).split('\n').map((l) => l.trim());
+    for (const p of ['.env', 'node_modules', 'dist', '.cairn', '.git']) expect(ignored, p).toContain(p);
+  });
+
   test('the container tests\' image takes its runtime settings from this Dockerfile', async () => {
     const runtime = await dockerfileRuntime();
     for (const kind of ['ENV', 'VOLUME', 'EXPOSE', 'WORKDIR', 'USER', 'HEALTHCHECK', 'ENTRYPOINT', 'CMD']) expect(runtime.some((l) => l.startsWith(`${kind} `)), kind).toBe(true);
