@@ -53,6 +53,8 @@ export class Mesh {
   private readonly opts: MeshOptions;
   private readonly friendIds = new Set<string>();
   private openInvites = 0;
+  /** The last replication round asked for; the next one starts after it. */
+  private replicationTail: Promise<unknown> = Promise.resolve();
   private readonly fetchLoad = new Map<string, number>();
 
   private constructor(repo: Repository, opts: MeshOptions, ctx: MeshContext, book: FriendBook) {
@@ -286,11 +288,19 @@ export class Mesh {
     return { ...result, removed: true };
   }
 
-  /** Pushes packs and the head; then sends pending delete requests (prune) to friends. */
+  /**
+   * Pushes packs and the head; then sends pending delete requests (prune) to friends. Rounds run
+   * one at a time (the daemon's and a `cairn replicate` may ask at once): two rounds side by side
+   * would each sign a different head with the same seq, and friends rightly refuse the second.
+   */
   async replicate(): Promise<ReplicateResult> {
-    const r = await replicateOnce(this.ctx, this.repo, this.opts.replicas);
-    for (const d of await this.sendDeletes()) if (!d.sent) r.problems.push(`${d.friend} did not take our delete request for ${d.packs} packs: ${d.detail}`);
-    return r;
+    const round = this.replicationTail.then(async () => {
+      const r = await replicateOnce(this.ctx, this.repo, this.opts.replicas);
+      for (const d of await this.sendDeletes()) if (!d.sent) r.problems.push(`${d.friend} did not take our delete request for ${d.packs} packs: ${d.detail}`);
+      return r;
+    });
+    this.replicationTail = round.catch(() => undefined);
+    return round;
   }
 
   /** Sends each friend the delete requests queued by prune; per friend what happened. */

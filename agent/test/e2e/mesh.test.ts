@@ -1,21 +1,15 @@
 // Three real agents (separate processes, libp2p over TCP on loopback): pairing, replication with
 // replicas 2, restore from friends while one is stopped, and disaster recovery on an empty home.
-import { readdir, rm } from 'node:fs/promises';
+import { readdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { PeerListing } from '../../../protocol/api.js';
 import { pairAgents, startAgent, type TestAgent } from '../helpers/agents.js';
 import { cairnJson, tempDir } from '../helpers/cli.js';
 import { buildNastyTree, type NastyTree } from '../helpers/nasty-tree.js';
 import { compareTrees, formatDiffs } from '../helpers/tree-compare.js';
 
-interface Peer {
-  name: string;
-  storedAtPeerBytes: number;
-  storedForPeerBytes: number;
-  grantFromPeer: number;
-  packsAtPeer: number;
-  online: boolean;
-}
+type Peer = PeerListing;
 
 async function packFiles(dir: string): Promise<string[]> {
   const out: string[] = [];
@@ -106,5 +100,28 @@ describe('a mesh of three agents', () => {
     await again.cli(['replicate']);
     const after = (await packFiles(join(carol.home, 'hosted', alice.info.peerId))).length;
     expect(after).toBeGreaterThan(before);
+  }, 300_000);
+});
+
+describe('replication rounds asked for at once', () => {
+  const two: TestAgent[] = [];
+  afterAll(async () => {
+    for (const a of two) await a.stop();
+  });
+
+  it('(daemon and CLI) sign one head per seq: no friend refuses one', async () => {
+    const owner = await startAgent('owner');
+    two.push(owner);
+    const friend = await startAgent('friend');
+    two.push(friend);
+    await pairAgents(owner, friend);
+    for (let i = 0; i < 3; i++) {
+      const dir = await tempDir('cairn-mesh-race-');
+      await writeFile(join(dir, 'f'), `round ${i}`);
+      await owner.cliOk(['backup', dir]); // the daemon starts its own round after a backup
+      const rounds = await Promise.all([0, 1, 2].map(() => owner.cli<{ problems: string[]; headSeq: number }>(['replicate'])));
+      for (const r of rounds) expect(r.problems).toEqual([]);
+    }
+    for (const p of await owner.cli<Peer[]>(['peers'])) expect(p.problems, p.name).toEqual([]);
   }, 300_000);
 });

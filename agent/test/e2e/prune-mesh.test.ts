@@ -132,6 +132,16 @@ describe('prune with a friend', () => {
     try {
       const { code } = await bob.cli<{ code: string }>(['invite', '--quota', '1G']);
       expect((await pairNode(node, code, 'mallory', 1024 ** 3)).kind).toBe('reply');
+      // the racing test above left deletions alice asked for legitimately: let them run out
+      // (bob's grace plus his sweep), so that whatever disappears from here on was not hers to lose
+      await alice.cliOk(['replicate', '--wait']);
+      const alicesOwn = async () => ids(await packFilesIn(join(alice.home, 'repo', 'packs')));
+      let settled = false;
+      for (let i = 0; i < 60 && !settled; i++) {
+        settled = JSON.stringify(ids(await atBobOf(bob, alice))) === JSON.stringify(await alicesOwn());
+        if (!settled) await sleep(500);
+      }
+      expect(settled, 'bob holds exactly the packs alice keeps').toBe(true);
       const alicesAtBob = ids(await atBobOf(bob, alice));
       expect(alicesAtBob.length).toBeGreaterThan(0);
       const send = async (request: DeleteRequest, signer = key) => {
