@@ -124,7 +124,7 @@ describe('prune with a friend', () => {
       expect(await compareTree(facts, join(target, data), { allowMissing: false }), `round ${i}`).toEqual([]);
       await rm(target, { recursive: true });
     }
-  });
+  }, 600_000);
 
   test('forged, foreign and replayed delete requests delete nothing', async () => {
     // a third party that pairs with bob and stores nothing; alice's packs are at bob
