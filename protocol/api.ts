@@ -340,6 +340,19 @@ export interface JobProgress {
   totalBytes?: number;
 }
 
+/** Seconds left at the current rate, once the total is known and bytes are moving; else null. */
+export function jobEtaSeconds(p: JobProgress): number | null {
+  if (p.totalBytes === undefined || p.bytesPerSec <= 0) return null;
+  return Math.max(0, Math.ceil((p.totalBytes - p.bytes) / p.bytesPerSec));
+}
+
+/** "12 s", "4 min", "2 h 5 min": a duration for people. */
+export function humanSeconds(s: number): string {
+  if (s < 60) return `${s} s`;
+  if (s < 3600) return `${Math.round(s / 60)} min`;
+  return `${Math.floor(s / 3600)} h ${Math.round((s % 3600) / 60)} min`;
+}
+
 export interface Job {
   /** Sortable by creation time. */
   id: string;

@@ -4,6 +4,7 @@
 // one JSON schema for its body or query. The agent and the console both read this file.
 
 import { API_PREFIX } from './api.js';
+import type { CairnConfig } from './config.js';
 /** Session cookie set by login: HttpOnly, SameSite=Strict, Path=/. */
 export const SESSION_COOKIE = 'cairn_session';
 /** Header carrying the session's CSRF token on every state-changing request from a browser. */
@@ -189,6 +190,35 @@ export interface PassphraseChangeResult {
   updatedFile: string | null;
 }
 
+/**
+ * One source as cairn.yaml writes it (its keys, not the parsed names), for the console's editor:
+ * what it saves is exactly what a hand edit would write, checked by the same rules.
+ */
+export interface SourceFileForm {
+  name: string;
+  paths?: string[];
+  volumes?: string[];
+  'volume-selectors'?: string[];
+  exclude?: string[];
+  /** A cron expression; absent: only on demand. */
+  schedule?: string;
+  /** keep-last, keep-hourly, keep-daily, keep-weekly, keep-monthly, keep-yearly (a count or "unlimited"), keep-within ("30d"), keep-tag (list). */
+  retention?: Record<string, number | string | string[]>;
+  tags?: string[];
+}
+export interface SourceSaveArgs {
+  source: SourceFileForm;
+}
+export interface SourceRemoveArgs {
+  name: string;
+}
+export interface SourcesResult {
+  /** The config file that was edited. */
+  file: string;
+  /** The sources now in effect (after the agent reloaded the file). */
+  sources: CairnConfig['sources'];
+}
+
 // ---- routes -------------------------------------------------------------------------------------
 
 export interface RouteDef {
@@ -247,6 +277,24 @@ export const ROUTES = {
     }),
   },
   notificationsTest: { method: 'POST', path: `${API_V1}/settings/notifications/test`, auth: 'any', schema: none },
+  sourceSave: {
+    method: 'POST',
+    path: `${API_V1}/settings/sources`,
+    auth: 'any',
+    schema: body(['source'], {
+      source: body(['name'], {
+        name: { type: 'string', minLength: 1, maxLength: 64 },
+        paths: { type: 'array', maxItems: 100, items: str },
+        volumes: { type: 'array', maxItems: 100, items: str },
+        'volume-selectors': { type: 'array', maxItems: 100, items: str },
+        exclude: { type: 'array', maxItems: 1000, items: str },
+        schedule: { type: 'string', maxLength: 256 },
+        retention: { type: 'object', maxProperties: 8, additionalProperties: { anyOf: [{ type: 'integer' }, str, { type: 'array', maxItems: 100, items: str }] } },
+        tags: { type: 'array', maxItems: 100, items: str },
+      }),
+    }),
+  },
+  sourceRemove: { method: 'POST', path: `${API_V1}/settings/sources/remove`, auth: 'any', schema: body(['name'], { name: { type: 'string', minLength: 1, maxLength: 64 } }) },
   recoveryPhraseCheck: { method: 'POST', path: `${API_V1}/settings/recovery-phrase/check`, auth: 'any', schema: body(['phrase'], { phrase: { type: 'string', maxLength: 1024 } }) },
   passphraseChange: { method: 'POST', path: `${API_V1}/settings/passphrase`, auth: 'any', schema: body(['current', 'next'], { current: { type: 'string', maxLength: 1024 }, next: { type: 'string', minLength: 8, maxLength: 1024 } }) },
 } as const satisfies Record<string, RouteDef>;

@@ -110,7 +110,7 @@ export class Agent {
       await scheduler.start(config?.current ?? { sources: [], maintenance: {} });
       config?.onChange((next) => scheduler.update(next));
       const statusOptions = () => ({ staleAfterMs: notifier.get().staleAfterMs, friendOfflineAfterMs: notifier.get().friendOfflineAfterMs });
-      const api = buildApi(svc, { host: opts.apiHost, port: opts.apiPort, auth, hooks: { notifier }, statusOptions }, () => m.peerId);
+      const api = buildApi(svc, { host: opts.apiHost, port: opts.apiPort, auth, hooks: { notifier, ...(config ? { config } : {}) }, statusOptions }, () => m.peerId);
       const address = await api.listen({ host: opts.apiHost, port: opts.apiPort });
       const info: AgentInfo = { api: address, token, pid: process.pid, peerId: mesh.peerId, addrs: mesh.addresses() };
       await writeFileAtomic(agentInfoPath(opts.home), Buffer.from(JSON.stringify(info, null, 2) + '\n'), 0o600);

@@ -10,6 +10,9 @@ import {
   type PassphraseChangeArgs,
   type PasswordChangeArgs,
   type RecoveryPhraseCheckArgs,
+  type SourceRemoveArgs,
+  type SourceSaveArgs,
+  type SourcesResult,
   type SessionInfo,
   type TokenCreateArgs,
   type TokenRevokeArgs,
@@ -19,12 +22,16 @@ import { passphraseChangeOp, recoveryPhraseCheckOp } from '../ops/keys.js';
 import type { Services } from '../ops/services.js';
 import { AGENT_VERSION, statusOp, type StatusOptions } from '../ops/status.js';
 import type { Notifier } from '../notify/notifier.js';
+import { editConfigFile, withoutSource, withSource } from '../config/edit.js';
+import type { ConfigWatcher } from '../config/watch.js';
 import type { ConsoleAuth } from './auth.js';
 import { sendError } from './server.js';
 
 /** Parts of the running agent the console routes use when present. */
 export interface ConsoleHooks {
   notifier?: Notifier;
+  /** cairn.yaml, reloaded after the console edits its sources. */
+  config?: ConfigWatcher;
 }
 
 export interface ConsoleDeps {
@@ -95,6 +102,15 @@ export function registerConsoleRoutes(app: FastifyInstance, svc: Services, deps:
     if (!n) return sendError(reply, 'E_ROUTE', 'notifications are not available in this agent');
     return n.send({ kind: 'test', level: 'info', title: 'Cairn: test notification', message: `A test notification from ${svc.agentName ?? 'the agent'}: this channel works.` });
   });
+  const editSources = async (reply: FastifyReply, change: (text: string, file: string) => string): Promise<SourcesResult | FastifyReply> => {
+    const watcher = deps.hooks.config;
+    if (!watcher) return sendError(reply, 'E_ROUTE', 'this agent runs without a config file');
+    await svc.writeLock.with(1, () => editConfigFile(watcher.file, (text) => change(text, watcher.file)));
+    if (!(await watcher.reload('changed from the console'))) return sendError(reply, 'E_INTERNAL', `${watcher.file} was written but does not load: see the agent's log`);
+    return { file: watcher.file, sources: watcher.current.sources };
+  };
+  route('sourceSave', async (req, reply) => editSources(reply, (text, file) => withSource(text, file, (req.body as SourceSaveArgs).source)));
+  route('sourceRemove', async (req, reply) => editSources(reply, (text, file) => withoutSource(text, file, (req.body as SourceRemoveArgs).name)));
   route('recoveryPhraseCheck', async (req) => recoveryPhraseCheckOp(svc, req.body as RecoveryPhraseCheckArgs));
   route('passphraseChange', async (req) => svc.writeLock.with(1, () => passphraseChangeOp(svc, req.body as PassphraseChangeArgs)));
 }

@@ -1,5 +1,5 @@
 // The Jobs page in a real browser: start a configured source's backup from the console and watch
-// its progress advance live (Server-Sent Events) until it succeeds.
+// its progress advance live (Server-Sent Events), with the total and the time left, until it succeeds.
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Browser } from 'playwright-core';
@@ -19,7 +19,7 @@ describeBrowser('the Jobs page', () => {
     await agent?.stop();
   });
 
-  test('run a backup from the console and watch its progress advance', async () => {
+  test('run a backup from the console and watch its progress advance, with the time left', async () => {
     const data = join(await tempDir('cairn-jobs-ui-'), 'data');
     // big enough that the backup takes several progress samples (every 500 ms)
     await writeSampleTree(data, { seed: 9, entries: Array.from({ length: 12 }, (_, i) => ({ kind: 'random' as const, path: `f${i}.bin`, size: 40 * MIB })) });
@@ -37,16 +37,20 @@ describeBrowser('the Jobs page', () => {
     await page.click('button.run-source[data-source=big]');
     await page.waitForSelector('tr.job.running .job-bytes', { timeout: 20_000 });
     const seen: string[] = [];
+    const cells: string[] = [];
     for (let i = 0; i < 400; i++) {
       const running = await page.$('tr.job.running .job-bytes');
       if (!running) break;
       const text = (await running.textContent()) ?? '';
       if (seen.at(-1) !== text) seen.push(text);
+      cells.push((await page.textContent('tr.job.running .job-progress').catch(() => null)) ?? '');
       await page.waitForTimeout(100);
     }
+    // once the scan beside the backup has the total: how much of it, and the time left
+    expect(cells.some((c) => /of 480\.0 MiB \(\d+%\).*about \d+ (s|min) left/.test(c)), cells.slice(-3).join(' | ')).toBe(true);
     // the page showed at least three different amounts while the job ran, growing
     expect(seen.length, seen.join(' | ')).toBeGreaterThanOrEqual(3);
     await page.waitForSelector('tr.job.succeeded', { timeout: 60_000 });
     expect(await page.textContent('tr.job.succeeded')).toContain('snapshot');
-  });
+  }, 300_000); // 480 MiB: ~30 s alone, much longer beside other suites
 });

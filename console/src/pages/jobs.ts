@@ -1,10 +1,10 @@
 // Jobs: what runs now, with live progress (Server-Sent Events from the agent), and the history with
 // each job's log; configured sources can be started from here.
 import { useEffect, useState } from 'preact/hooks';
-import type { Job } from '../../../protocol/api.js';
+import { humanSeconds, jobEtaSeconds, type Job } from '../../../protocol/api.js';
 import type { CairnConfig } from '../../../protocol/config.js';
 import { op } from '../api.js';
-import { bytes, when } from '../format.js';
+import { bytes, percent, when } from '../format.js';
 import { html } from '../html.js';
 import { useLoad } from '../use-load.js';
 
@@ -24,11 +24,12 @@ function useLiveJobs(): Map<string, Job> {
 
 function JobRow({ job, open, onOpen }: { job: Job; open: boolean; onOpen: () => void }) {
   const p = job.progress;
+  const eta = jobEtaSeconds(p);
   return html`<tr data-job=${job.id} class=${`job ${job.state}`}>
       <td><a onClick=${onOpen}><code>${job.id.slice(-6)}</code></a></td>
       <td>${job.kind} ${job.source ?? ''}</td>
       <td><span class=${`state ${job.state === 'succeeded' ? 'ok' : job.state}`}>${job.state}</span>${job.attempt > 1 ? ` (attempt ${job.attempt})` : ''}</td>
-      <td class="job-progress">${p.files} files, <span class="job-bytes">${bytes(p.bytes)}</span>${job.state === 'running' ? `, ${bytes(p.bytesPerSec)}/s` : ''}</td>
+      <td class="job-progress">${p.files}${p.totalFiles !== undefined ? ` of ${p.totalFiles}` : ''} files, <span class="job-bytes">${bytes(p.bytes)}</span>${p.totalBytes !== undefined ? ` of ${bytes(p.totalBytes)} (${percent(p.bytes, p.totalBytes)})` : ''}${job.state === 'running' ? `, ${bytes(p.bytesPerSec)}/s` : ''}${job.state === 'running' && eta !== null ? html`, <span class="job-eta">about ${humanSeconds(eta)} left</span>` : ''}</td>
       <td>${when(job.startedAt)}</td>
       <td>${job.error ? html`<span class="error">${job.error}</span>` : job.snapshot ? html`snapshot <code>${job.snapshot.slice(0, 8)}</code>` : ''}</td>
     </tr>

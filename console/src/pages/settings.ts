@@ -7,6 +7,7 @@ import { ROUTES, type NotificationSettings, type NotificationTestResult, type Pa
 import { api, op } from '../api.js';
 import { html } from '../html.js';
 import { useLoad } from '../use-load.js';
+import { SourcesEditor } from './sources.js';
 
 function retentionText(r: CairnConfig['sources'][number]['retention']): string {
   const parts = Object.entries(r).map(([k, v]) => `${k.replace(/^keep/, '').replace(/Ms$/, '').toLowerCase()} ${Array.isArray(v) ? v.join(',') : k === 'keepWithinMs' ? `${Math.round(Number(v) / 3_600_000)}h` : v === -1 ? 'unlimited' : v}`);
@@ -81,40 +82,61 @@ function Passphrase() {
   </section>`;
 }
 
+type Email = NonNullable<NotificationSettings['email']>;
+const NO_EMAIL: Email = { host: '', port: 587, secure: false, user: '', pass: '', from: '', to: [] };
+
+/** Webhook and e-mail (SMTP) channels and the staleness thresholds; the SMTP password comes back masked. */
 function Notifications() {
   const { data } = useLoad(() => api<{ settings: NotificationSettings }>('GET', ROUTES.notificationsGet.path), []);
-  const [url, setUrl] = useState<string | null>(null);
+  const [edit, setEdit] = useState<{ hook: string; email: Email; to: string; staleH: string; offlineH: string } | null>(null);
   const [msg, setMsg] = useState('');
   if (!data) return html`<section><h2>Notifications</h2><p class="muted">Loading…</p></section>`;
   const s = data.settings;
-  const hook = url ?? s.webhook?.url ?? '';
-  const save = () =>
-    api('POST', ROUTES.notificationsSet.path, { ...s, webhook: hook ? { url: hook, headers: s.webhook?.headers ?? {}, ...(s.webhook?.topic ? { topic: s.webhook.topic } : {}) } : null }).then(
-      () => setMsg('Saved.'),
+  const f = edit ?? { hook: s.webhook?.url ?? '', email: s.email ?? NO_EMAIL, to: (s.email?.to ?? []).join(', '), staleH: String(Math.round(s.staleAfterMs / 3_600_000)), offlineH: String(Math.round(s.friendOfflineAfterMs / 3_600_000)) };
+  const set = (patch: Partial<typeof f>) => setEdit({ ...f, ...patch });
+  const setMail = (patch: Partial<Email>) => set({ email: { ...f.email, ...patch } });
+  const input = (name: string, value: string, on: (v: string) => void, attrs: Record<string, unknown> = {}) =>
+    html`<input name=${name} value=${value} onInput=${(e: Event) => on((e.target as HTMLInputElement).value)} ...${attrs} />`;
+  const save = () => {
+    const to = f.to.split(',').map((t) => t.trim()).filter(Boolean);
+    const email = f.email.host.trim() ? { ...f.email, host: f.email.host.trim(), port: Number(f.email.port), to } : null;
+    const body: NotificationSettings = {
+      webhook: f.hook.trim() ? { url: f.hook.trim(), headers: s.webhook?.headers ?? {}, ...(s.webhook?.topic ? { topic: s.webhook.topic } : {}) } : null,
+      email,
+      staleAfterMs: Math.round(Number(f.staleH) * 3_600_000),
+      friendOfflineAfterMs: Math.round(Number(f.offlineH) * 3_600_000),
+    };
+    api('POST', ROUTES.notificationsSet.path, body).then(
+      () => {
+        setEdit(null);
+        setMsg('Saved.');
+      },
       (err: unknown) => setMsg((err as Error).message),
     );
-  const testIt = () => api<NotificationTestResult>('POST', ROUTES.notificationsTest.path).then((r) => setMsg(`sent: ${r.sent.join(', ') || 'nothing'}${r.failed.length ? `; failed: ${r.failed.map((f) => `${f.channel} (${f.error})`).join(', ')}` : ''}`), (err: unknown) => setMsg((err as Error).message));
-  return html`<section>
+  };
+  const testIt = () => api<NotificationTestResult>('POST', ROUTES.notificationsTest.path).then((r) => setMsg(`sent: ${r.sent.join(', ') || 'nothing'}${r.failed.length ? `; failed: ${r.failed.map((x) => `${x.channel} (${x.error})`).join(', ')}` : ''}`), (err: unknown) => setMsg((err as Error).message));
+  return html`<section class="notifications">
     <h2>Notifications</h2>
-    <p class="muted">Failed backups and staleness (no backup for ${Math.round(s.staleAfterMs / 3_600_000)} h, a friend offline for ${Math.round(s.friendOfflineAfterMs / 3_600_000)} h) go to a webhook (JSON; ntfy and gotify understand it)${s.email ? ` and by e-mail to ${s.email.to.join(', ')}` : ''}.</p>
-    <div class="row"><input name="webhook" size="60" placeholder="https://ntfy.example/cairn" value=${hook} onInput=${(e: Event) => setUrl((e.target as HTMLInputElement).value)} /><button onClick=${save}>Save</button><button onClick=${testIt}>Send a test</button></div>
+    <p class="muted">Failed backups, and staleness: no successful backup or replication for a while, a friend offline, a failed audit.</p>
+    <div class="row"><label>Webhook (JSON; ntfy and gotify understand it) ${input('webhook', f.hook, (v) => set({ hook: v }), { size: 50, placeholder: 'https://ntfy.example/cairn' })}</label></div>
+    <div class="row"><label>SMTP server ${input('smtp-host', f.email.host, (v) => setMail({ host: v }), { size: 24, placeholder: 'smtp.example.org (empty: no e-mail)' })}</label>
+      <label>port ${input('smtp-port', String(f.email.port), (v) => setMail({ port: Number(v) || 0 }), { size: 5 })}</label>
+      <label><input type="checkbox" name="smtp-secure" checked=${f.email.secure} onChange=${(e: Event) => setMail({ secure: (e.target as HTMLInputElement).checked })} /> TLS from the start (port 465)</label></div>
+    <div class="row"><label>user ${input('smtp-user', f.email.user, (v) => setMail({ user: v }), { size: 20 })}</label>
+      <label>password ${input('smtp-pass', f.email.pass, (v) => setMail({ pass: v }), { size: 16, type: 'password' })}</label></div>
+    <div class="row"><label>from ${input('smtp-from', f.email.from, (v) => setMail({ from: v }), { size: 28, placeholder: 'cairn@example.org' })}</label>
+      <label>to ${input('smtp-to', f.to, (v) => set({ to: v }), { size: 36, placeholder: 'me@example.org, partner@example.org' })}</label></div>
+    <div class="row"><label>Alert when no backup for ${input('stale-hours', f.staleH, (v) => set({ staleH: v }), { size: 4 })} hours</label>
+      <label>or a friend is offline for ${input('offline-hours', f.offlineH, (v) => set({ offlineH: v }), { size: 4 })} hours</label></div>
+    <div class="row"><button class="primary save-notifications" onClick=${save}>Save</button><button onClick=${testIt}>Send a test</button></div>
+    <p class="muted">The SMTP password is kept in the agent's home (mode 0600); CAIRN_SMTP_PASSWORD overrides it.</p>
     ${msg && html`<p class="notify-msg">${msg}</p>`}
   </section>`;
 }
 
 export function Settings() {
-  const { data: config, error } = useLoad(() => op<CairnConfig>('config'), []);
   return html`<div>
-    <section>
-      <h2>Sources and schedules</h2>
-      ${error && html`<p class="error">${error}</p>`}
-      ${config &&
-      html`<table>
-        <thead><tr><th>Source</th><th>What</th><th>Schedule</th><th>Retention</th></tr></thead>
-        <tbody>${config.sources.map((s) => html`<tr><td>${s.name}</td><td>${[...s.volumes.map((v) => `volume ${v}`), ...s.volumeSelectors.map((l) => `volumes labelled ${l}`), ...s.paths].join(', ')}</td><td><code>${s.schedule ?? 'manual'}</code></td><td>${retentionText(s.retention)}</td></tr>`)}</tbody>
-      </table>
-      <p class="muted">Edit cairn.yaml in the agent's home; the agent reloads it (see "cairn config check"). Replicas: ${config.replicas}; console at ${config.console.address}.</p>`}
-    </section>
+    <${SourcesEditor} retentionText=${retentionText} />
     <${RetentionPreview} />
     <${Notifications} />
     <${Passphrase} />

@@ -1,5 +1,6 @@
 // Volumes and sources: the Docker volumes the engine has, the containers that use them and their
-// cairn.* labels, each volume's last snapshot; back up a volume or a directory now.
+// cairn.* labels, each volume's last snapshot; back up a volume or a directory now, or go to the
+// source editor (Settings) with it filled in.
 import { useState } from 'preact/hooks';
 import type { BackupResult, VolumesResult } from '../../../protocol/api.js';
 import { op } from '../api.js';
@@ -40,7 +41,7 @@ export function Volumes() {
               <td>${v.sizeBytes === null ? '?' : bytes(v.sizeBytes)}</td>
               <td>${v.containers.length === 0 ? html`<span class="muted">no container</span>` : v.containers.map((c) => html`<div>${c.name} <span class="muted">${c.state}, ${c.image}</span>${Object.entries(c.labels).map(([k, val]) => html` <code>${k}=${val}</code>`)}</div>`)}</td>
               <td>${v.lastSnapshot ? html`<code>${v.lastSnapshot.shortId}</code> ${when(v.lastSnapshot.time)}` : html`<span class="muted">never</span>`}</td>
-              <td><button disabled=${busy} onClick=${() => backup({ volumes: [v.name] })}>Back up now</button></td>
+              <td><button disabled=${busy} onClick=${() => backup({ volumes: [v.name] })}>Back up now</button> <a class="protect" href=${`#/settings/source?volume=${encodeURIComponent(v.name)}`}>Back up on a schedule…</a></td>
             </tr>`,
           )}
         </tbody>
@@ -48,8 +49,9 @@ export function Volumes() {
     </section>
     <section>
       <h2>Back up a directory</h2>
-      <p class="muted">A one-off snapshot of a directory on the agent's machine. For a regular schedule, add it as a source with <code>paths:</code> in cairn.yaml.</p>
-      <div class="row"><input name="dir" size="50" placeholder="/srv/data" value=${dir} onInput=${(e: Event) => setDir((e.target as HTMLInputElement).value)} /><button class="primary backup-dir" disabled=${busy || !dir.startsWith('/')} onClick=${() => backup({ paths: [dir] })}>Back up now</button></div>
+      <p class="muted">A one-off snapshot of a directory on the agent's machine, or add it as a source that runs on a schedule.</p>
+      <div class="row"><input name="dir" size="50" placeholder="/srv/data" value=${dir} onInput=${(e: Event) => setDir((e.target as HTMLInputElement).value)} /><button class="primary backup-dir" disabled=${busy || !dir.startsWith('/')} onClick=${() => backup({ paths: [dir] })}>Back up now</button>
+        ${dir.startsWith('/') && html`<a class="protect-dir" href=${`#/settings/source?path=${encodeURIComponent(dir)}`}>Back up on a schedule…</a>`}</div>
     </section>
     ${msg && html`<p class="backup-msg">${msg}</p>`}
   </div>`;

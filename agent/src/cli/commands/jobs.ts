@@ -1,5 +1,5 @@
 // `cairn run SOURCE [--wait]`, `cairn jobs [--source S]`, `cairn jobs show ID`: the agent's scheduler.
-import type { Job } from '../../../../protocol/api.js';
+import { humanSeconds, jobEtaSeconds, type Job } from '../../../../protocol/api.js';
 import { jobShowOp, jobsOp, runSourceOp } from '../../ops/jobs.js';
 import { CairnError } from '../../util/errors.js';
 import { runOp, type Context } from '../context.js';
@@ -27,7 +27,12 @@ export async function runCommand(ctx: Context, source: string, opts: { wait?: bo
     if (!ctx.json) {
       for (const l of job.log.slice(shown)) process.stderr.write(`${l}\n`);
       shown = job.log.length;
-      if (job.state === 'running' && process.stderr.isTTY) process.stderr.write(`\r${job.progress.files} files, ${formatBytes(job.progress.bytes)}, ${formatBytes(job.progress.bytesPerSec)}/s   `);
+      if (job.state === 'running' && process.stderr.isTTY) {
+        const p = job.progress;
+        const eta = jobEtaSeconds(p);
+        const of = p.totalBytes !== undefined ? ` of ${formatBytes(p.totalBytes)}` : '';
+        process.stderr.write(`\r${p.files} files, ${formatBytes(p.bytes)}${of}, ${formatBytes(p.bytesPerSec)}/s${eta === null ? '' : `, about ${humanSeconds(eta)} left`}   `);
+      }
     }
   }
   if (ctx.json) printJson(job);
