@@ -87,11 +87,14 @@ export function buildApi(svc: Services, opts: ApiOptions, peerId: () => string):
   const app = Fastify({ logger: false, trustProxy: false, bodyLimit: 1024 * 1024 });
   const { auth } = opts;
   const hostNames = allowedHostNames(opts.host, opts.allowedHosts ?? []);
-  /** Host must name this listener (by an allowed name) and its actual port. */
+  /**
+   * Host must name this listener by an allowed name. Any port (or none) is fine: a published
+   * port (docker -p 18080:8080) or a reverse proxy changes it, and a rebinding attacker's page
+   * can only send its own name, which the name check refuses.
+   */
   const hostAllowed = (host: string | undefined): boolean => {
-    const m = /^(.+):(\d+)$/.exec(host ?? '');
-    const addr = app.server.address();
-    return m !== null && hostNames.has((m[1] as string).toLowerCase()) && addr !== null && typeof addr === 'object' && Number(m[2]) === addr.port;
+    const m = /^(\[[^\]]+\]|[^:]+)(?::\d{1,5})?$/.exec(host ?? '');
+    return m !== null && hostNames.has((m[1] as string).toLowerCase());
   };
   const loginPath: string = ROUTES.login.path;
   app.register(fastifyCookie);

@@ -80,6 +80,12 @@ describe('HTTP API: every route', () => {
     });
   }
 
+  test('the Host check is by name: a published or proxied port is fine, a foreign name never is', async () => {
+    const status = async (host: string) => (await app.inject({ method: 'GET', url: ROUTES.health.path, headers: { host } })).statusCode;
+    for (const ok of ['localhost:18080', '127.0.0.1:8080', 'localhost', '[::1]:9000', 'LOCALHOST:1']) expect(await status(ok), ok).toBe(200);
+    for (const bad of ['evil.example', 'evil.example:8080', '127.0.0.1.evil.example:8080', 'localhost.evil.example', 'localhost:notaport', 'localhost:8080:1']) expect(await status(bad), bad).toBe(421);
+  });
+
   for (const r of routes.filter((x) => x.method === 'POST')) {
     test(`POST ${r.name}: a body that is not application/json -> 415`, async () => {
       for (const type of ['text/plain', 'application/x-www-form-urlencoded', 'multipart/form-data; boundary=x']) {

@@ -38,7 +38,7 @@ describe('announced addresses', () => {
     expect(seen).toContain(ANNOUNCED);
   }, 120_000);
 
-  test('cairn.yaml announce applies; a malformed --announce is a usage error', async () => {
+  test('cairn.yaml announce applies; a malformed --announce or an overlong --name is a usage error', async () => {
     const home = join(await tempDir('cairn-announce-'), 'home');
     await cairnJson(['init'], { home });
     await writeFile(join(home, 'cairn.yaml'), 'announce:\n  - /dns4/nas.example.org/tcp/4001\n');
@@ -50,5 +50,9 @@ describe('announced addresses', () => {
     const bad = await cairn(['agent', '--announce', '203.0.113.7:4001', '--api', '127.0.0.1:0'], { home: join(await tempDir('cairn-announce-bad-'), 'home') });
     expect(bad.code).toBe(2);
     expect(bad.stderr).toMatch(/--announce 203\.0\.113\.7:4001: expected a TCP multiaddr/);
+    // a name friends could not be sent (pairing limits names to 64 characters) is refused up front too
+    const long = await cairn(['agent', '--name', 'n'.repeat(65), '--api', '127.0.0.1:0'], { home: join(await tempDir('cairn-name-bad-'), 'home') });
+    expect(long.code).toBe(2);
+    expect(long.stderr.trim()).toMatch(/^.*--name: expected one line of 1 to 64 characters \(friends see it\), got 65$/);
   }, 120_000);
 });

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { hostname } from 'node:os';
+import { MAX_NAME_CHARS } from '../../../../protocol/mesh.js';
 import { Agent } from '../../daemon.js';
 import type { CairnConfig } from '../../../../protocol/config.js';
 import { ConfigWatcher } from '../../config/watch.js';
@@ -35,6 +36,7 @@ function overrides(opts: AgentCliOptions): (c: CairnConfig) => CairnConfig {
   const replicas = opts.replicas === undefined ? undefined : Number(opts.replicas);
   if (replicas !== undefined && (!Number.isInteger(replicas) || replicas < 1)) throw new UsageError(`--replicas ${opts.replicas}: expected a whole number >= 1`);
   for (const a of opts.announce ?? []) if (!ANNOUNCE_RE.test(a)) throw new UsageError(`--announce ${a}: expected a TCP multiaddr such as /dns4/nas.example.org/tcp/4001 or /ip4/203.0.113.7/tcp/4001`);
+  if (opts.name !== undefined && (opts.name.length === 0 || opts.name.length > MAX_NAME_CHARS || /[\n\r]/.test(opts.name))) throw new UsageError(`--name: expected one line of 1 to ${MAX_NAME_CHARS} characters (friends see it), got ${opts.name.length}`);
   if (opts.api !== undefined && !/^(.+):(\d+)$/.test(opts.api)) throw new UsageError(`--api ${opts.api}: expected HOST:PORT, e.g. 127.0.0.1:8080`);
   const o: Partial<CairnConfig> = {
     ...(opts.listen && opts.listen.length > 0 ? { listen: opts.listen } : {}),
@@ -97,7 +99,7 @@ export async function agentCommand(ctx: Context, opts: AgentCliOptions): Promise
     announce: config.announce,
     apiHost,
     apiPort: Number(m[2]),
-    name: config.name ?? hostname(),
+    name: config.name ?? hostname().slice(0, MAX_NAME_CHARS),
     replicas: config.replicas,
     diskFloorBytes: config.diskFloorBytes,
     replicateIntervalMs: config.replicateIntervalMs,
