@@ -186,6 +186,17 @@ export class Mesh {
     return this.ctx.node.getConnections(peerIdFromString(peerId)).length > 0;
   }
 
+  /** Our packs that friends confirmed storing: pack ID -> the friends' names. */
+  async packHolderNames(): Promise<Map<string, string[]>> {
+    const names = new Map((await this.book.list()).map((f) => [f.peerId, f.name]));
+    const out = new Map<string, string[]>();
+    for (const [packId, peers] of (await this.book.replicaMap()).byPack) {
+      const held = [...peers].flatMap((p) => (names.has(p) ? [names.get(p) as string] : []));
+      if (held.length > 0) out.set(packId, held.sort());
+    }
+    return out;
+  }
+
   private async holdersOf(packId: string): Promise<Array<{ peerId: string; name: string }>> {
     const recorded = await this.book.holders(packId);
     const friends = await this.book.list();

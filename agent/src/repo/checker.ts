@@ -27,7 +27,14 @@ export interface CheckReport {
 /** Where a blob is used: "snapshot 1a2b3c4d path tmp/x/file". */
 type Users = Map<string, string>;
 
-export async function checkRepository(repo: Repository, opts: { readData: boolean; onPack?: (done: number, total: number) => void }): Promise<CheckReport> {
+export interface CheckOptions {
+  readData: boolean;
+  onPack?: (done: number, total: number) => void;
+  /** Friends that confirmed holding a pack (names): a pack missing here but held there is a warning, not an error. */
+  heldBy?: Map<string, string[]>;
+}
+
+export async function checkRepository(repo: Repository, opts: CheckOptions): Promise<CheckReport> {
   const problems: CheckProblem[] = [];
   const users: Users = new Map();
   const seenTrees = new Set<string>();
@@ -87,7 +94,9 @@ export async function checkRepository(repo: Repository, opts: { readData: boolea
   };
   for (const [packId, minSize] of packsInIndex) {
     const size = stored.get(packId);
-    if (size === undefined) error(`pack ${packId} is missing${affected(packId)}`, packId);
+    const friends = opts.heldBy?.get(packId) ?? [];
+    if (size === undefined && friends.length > 0) problems.push({ severity: 'warning', message: `pack ${packId} is not on this machine, only at ${friends.join(', ')} (restores fetch it from there)${affected(packId)}`, packId });
+    else if (size === undefined) error(`pack ${packId} is missing${affected(packId)}`, packId);
     else if (size < minSize + PACK_TRAILER_BYTES) error(`pack ${packId} is truncated: ${size} bytes, the index needs more than ${minSize}${affected(packId)}`, packId);
   }
   for (const packId of stored.keys()) {

@@ -72,6 +72,11 @@ describe('a mesh of three agents', () => {
     expect(Object.keys(r.fetched)).toEqual(['carol']);
     const diffs = await compareTrees(tree.root, join(target, tree.root), { sparse: [tree.sparseFile] });
     expect(formatDiffs(diffs)).toBe('');
+    // check knows the packs are at friends: warnings naming them, not errors
+    const check = await alice.cli<{ ok: boolean; problems: Array<{ severity: string; message: string }> }>(['check']);
+    expect(check.ok).toBe(true);
+    expect(check.problems.length).toBeGreaterThan(0);
+    for (const p of check.problems) expect(p).toMatchObject({ severity: 'warning', message: expect.stringMatching(/^pack [0-9a-f]{64} is not on this machine, only at bob, carol \(restores fetch it from there\)/) });
   }, 300_000);
 
   it('recovers on an empty home from a friend\'s invite, restores identically, and replicates again', async () => {
