@@ -11,7 +11,7 @@ import { jobShowOp, jobsOp, runSourceOp } from '../ops/jobs.js';
 import type { JobEvent } from '../scheduler/scheduler.js';
 import { configOp } from '../ops/config.js';
 import { exportOp } from '../ops/export.js';
-import { inviteOp, pairOp, peersOp, replicateOp } from '../ops/friends.js';
+import { friendRemoveOp, inviteOp, pairOp, peersOp, replicateOp } from '../ops/friends.js';
 import { forgetOp } from '../ops/forget.js';
 import { pinOp, unpinOp } from '../ops/pin.js';
 import { restoreOp } from '../ops/restore.js';
@@ -48,6 +48,7 @@ export const OPS: Record<string, [Op, object, boolean]> = {
   invite: [inviteOp as Op, { type: 'object', required: ['quotaBytes', 'expiresInMs'], additionalProperties: false, properties: { quotaBytes: uint, expiresInMs: { ...uint, minimum: 1000 } } }, false],
   pair: [pairOp as Op, { type: 'object', required: ['code', 'quotaBytes'], additionalProperties: false, properties: { code: str, quotaBytes: uint } }, false],
   peers: [peersOp as Op, { type: 'object', additionalProperties: false, properties: {} }, false],
+  unpair: [friendRemoveOp as Op, { type: 'object', required: ['peerId', 'dryRun'], additionalProperties: false, properties: { peerId: str, dryRun: { type: 'boolean' } } }, false],
   volumes: [volumesOp as Op, { type: 'object', additionalProperties: false, properties: {} }, false],
   volumeBackup: [
     volumeBackupOp as Op,

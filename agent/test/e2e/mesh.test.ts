@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { PeerListing } from '../../../protocol/api.js';
 import { pairAgents, startAgent, type TestAgent } from '../helpers/agents.js';
-import { cairnJson, tempDir } from '../helpers/cli.js';
+import { cairn, cairnJson, tempDir } from '../helpers/cli.js';
 import { buildNastyTree, type NastyTree } from '../helpers/nasty-tree.js';
 import { compareTrees, formatDiffs } from '../helpers/tree-compare.js';
 
@@ -129,4 +129,18 @@ describe('replication rounds asked for at once', () => {
     }
     for (const p of await owner.cli<Peer[]>(['peers'])) expect(p.problems, p.name).toEqual([]);
   }, 300_000);
+
+  it('cairn unpair: a dry run changes nothing; then the friend is gone; an unknown name is a usage error', async () => {
+    const [owner, friend] = two as [TestAgent, TestAgent];
+    const dry = await owner.cli<{ removed: boolean; name: string; ourPacksAtThem: number }>(['unpair', 'friend', '--dry-run']);
+    expect(dry).toMatchObject({ removed: false, name: 'friend' });
+    expect(dry.ourPacksAtThem).toBeGreaterThan(0);
+    expect((await owner.cli<Peer[]>(['peers'])).map((p) => p.name)).toEqual(['friend']);
+    const human = await owner.cliOk(['unpair', friend.info.peerId]);
+    expect(human).toMatch(/^removed friend: \d+ of our packs .* at friend no longer count as copies/);
+    expect(await owner.cli<Peer[]>(['peers'])).toEqual([]);
+    const unknown = await cairn(['unpair', 'nobody'], { home: owner.home });
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toMatch(/no friend "nobody" \(friends: none\)/);
+  }, 120_000);
 });

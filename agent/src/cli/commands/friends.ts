@@ -1,5 +1,5 @@
-import { inviteOp, pairOp, peersOp, replicateOp } from '../../ops/friends.js';
-import { CairnError } from '../../util/errors.js';
+import { friendRemoveOp, inviteOp, pairOp, peersOp, replicateOp } from '../../ops/friends.js';
+import { CairnError, UsageError } from '../../util/errors.js';
 import { configFor, runOp, type Context } from '../context.js';
 import { formatBytes, printJson, table } from '../format.js';
 import { parseDuration, parseSize } from '../../util/units.js';
@@ -63,3 +63,20 @@ export async function replicateCommand(ctx: Context, opts: { wait?: boolean }): 
   }
 }
 
+
+/** Removes a friend (by name, PeerId or a unique PeerId prefix), saying what happens to the data both ways. */
+export async function unpairCommand(ctx: Context, friend: string, opts: { dryRun?: boolean }): Promise<void> {
+  const friends = await runOp(ctx, 'peers', {}, (svc) => peersOp(svc), { agentOnly: 'removing a friend' });
+  const matches = friends.filter((f) => f.name === friend || f.peerId === friend || (friend.length >= 8 && f.peerId.startsWith(friend)));
+  if (matches.length !== 1) {
+    const known = friends.map((f) => f.name).join(', ') || 'none';
+    throw new UsageError(matches.length === 0 ? `no friend "${friend}" (friends: ${known})` : `"${friend}" names ${matches.length} friends: give the PeerId (cairn peers)`, matches.length === 0 ? 'E_NOT_FOUND' : 'E_USAGE');
+  }
+  const args = { peerId: (matches[0] as (typeof friends)[number]).peerId, dryRun: opts.dryRun === true };
+  const r = await runOp(ctx, 'unpair', args, (svc) => friendRemoveOp(svc, args), { agentOnly: 'removing a friend' });
+  if (ctx.json) return printJson(r);
+  const what =
+    `${r.ourPacksAtThem} of our packs (${formatBytes(r.ourBytesAtThem)}) at ${r.name} no longer count as copies: replication makes new copies at other friends; ` +
+    `their ${r.theirPacksHere} packs (${formatBytes(r.theirBytesHere)}) here are deleted`;
+  process.stdout.write(r.removed ? `removed ${r.name}: ${what}\n` : `would remove ${r.name} (dry run, nothing changed): ${what}\n`);
+}
