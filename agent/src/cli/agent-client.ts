@@ -44,6 +44,13 @@ export async function callOp<R>(agent: AgentInfo, name: string, args: unknown): 
   return (await res.json()) as R;
 }
 
+/** GET one of the agent's routes (protocol/console-api.ts ROUTES) with its token. */
+export async function getRoute<R>(agent: AgentInfo, path: string): Promise<R> {
+  const res = await request(agent, path, { method: 'GET' });
+  if (!res.ok) return fail(res);
+  return (await res.json()) as R;
+}
+
 export async function streamExport(agent: AgentInfo, query: Record<string, string>, out: Writable): Promise<void> {
   const res = await request(agent, `${API_PREFIX}/export?${new URLSearchParams(query)}`, { method: 'GET' });
   if (!res.ok || !res.body) return fail(res);

@@ -131,6 +131,9 @@ common(program.command('pair').description('pair with a friend using their invit
   .option('--quota <size>', 'space offered to the friend (default: friends.grant in cairn.yaml, else 10G)')
   .action(action(async (ctx, code: string, opts: { quota?: string }) => (await import('./commands/friends.js')).pairCommand(ctx, code, opts)));
 
+common(program.command('status').description('what the dashboard shows: sources, last and next runs, copies, friends, space, alerts; exit 1 on an error alert'))
+  .action(action(async (ctx) => (await import('./commands/status.js')).statusCommand(ctx)));
+
 common(program.command('unpair').description('remove a friend (name or PeerId): our copies there stop counting, theirs here are deleted').argument('<friend>'))
   .option('--dry-run', 'say what would happen, change nothing')
   .action(action(async (ctx, friend: string, opts: { dryRun?: boolean }) => (await import('./commands/friends.js')).unpairCommand(ctx, friend, opts)));

@@ -130,8 +130,17 @@ describe('replication rounds asked for at once', () => {
     for (const p of await owner.cli<Peer[]>(['peers'])) expect(p.problems, p.name).toEqual([]);
   }, 300_000);
 
-  it('cairn unpair: a dry run changes nothing; then the friend is gone; an unknown name is a usage error', async () => {
+  it('cairn status; cairn unpair: a dry run changes nothing; then the friend is gone; an unknown name is a usage error', async () => {
     const [owner, friend] = two as [TestAgent, TestAgent];
+    // (cairn status first, while the friend is there: what the dashboard shows, in a terminal)
+    const st = await cairn(['status'], { home: owner.home });
+    expect(st.code, st.stderr).toBe(0);
+    expect(st.stdout).toMatch(/^owner \(cairn [^)]+\), 1 of 1 friends online$/m);
+    expect(st.stdout).toMatch(/local, friend (\d+)\/\1/);
+    expect(st.stdout).toMatch(/^replication: (\d+) of \1 packs have 1 copies/m);
+    const noAgent = await cairn(['status'], { home: join(await tempDir('cairn-status-'), 'home') });
+    expect(noAgent.code).toBe(2);
+    expect(noAgent.stderr).toMatch(/no agent is running for .*: nothing runs on schedule/);
     const dry = await owner.cli<{ removed: boolean; name: string; ourPacksAtThem: number }>(['unpair', 'friend', '--dry-run']);
     expect(dry).toMatchObject({ removed: false, name: 'friend' });
     expect(dry.ourPacksAtThem).toBeGreaterThan(0);

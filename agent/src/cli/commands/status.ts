@@ -1,0 +1,37 @@
+// cairn status: what the console's dashboard shows, for a terminal: each source's state, last and
+// next run and where its copies are; friends online; space; alerts. Exit 1 when an alert is an
+// error (a failed or stale backup, no copies anywhere), so a cron job or monitor can act on it.
+import { ROUTES, type StatusResult } from '../../../../protocol/console-api.js';
+import { getRoute, findAgent } from '../agent-client.js';
+import type { Context } from '../context.js';
+import { formatBytes, printJson, table } from '../format.js';
+import { CairnError, UsageError } from '../../util/errors.js';
+
+const short = (iso: string | null) => (iso ? iso.replace('T', ' ').slice(0, 16) : '-');
+
+export async function statusCommand(ctx: Context): Promise<void> {
+  const agent = await findAgent(ctx.home);
+  if (!agent) throw new UsageError(`no agent is running for ${ctx.home}: nothing runs on schedule and nothing replicates; start it with "cairn agent" (or npm start)`, 'E_NO_AGENT');
+  const s = await getRoute<StatusResult>(agent, ROUTES.status.path);
+  if (ctx.json) printJson(s);
+  else {
+    const out: string[] = [`${s.agent.name} (cairn ${s.agent.version}), ${s.friends.online} of ${s.friends.total} friends online`];
+    if (s.sources.length === 0) out.push('no sources and no snapshots yet');
+    else {
+      const rows = [['Source', 'State', 'Last success', 'Next run', 'Snapshots', 'Copies of the latest']];
+      for (const src of s.sources) {
+        const copies = [src.copies.local ? 'local' : 'NOT local', ...src.copies.friends.map((f) => `${f.name} ${f.packs}/${f.of}`)].join(', ');
+        rows.push([src.name, src.state, short(src.lastSuccess), short(src.nextRun), String(src.snapshots), copies]);
+      }
+      out.push(table(rows));
+    }
+    const sp = s.space;
+    out.push(`space: ${formatBytes(sp.localBytes)} here; friends hold ${formatBytes(sp.atFriendsBytes)} of ${formatBytes(sp.grantedByFriendsBytes)} they granted; we hold ${formatBytes(sp.forFriendsBytes)} of ${formatBytes(sp.grantedToFriendsBytes)} we granted`);
+    const r = s.replication;
+    out.push(`replication: ${r.packs - r.underReplicated} of ${r.packs} packs have ${r.wantedCopies} copies; last success ${short(r.lastSuccess)}`);
+    for (const a of s.alerts) out.push(`${a.level}: ${a.message}`);
+    process.stdout.write(out.join('\n') + '\n');
+  }
+  const errors = s.alerts.filter((a) => a.level === 'error');
+  if (errors.length > 0) throw new CairnError('E_ALERTS', `${errors.length} alert${errors.length > 1 ? 's' : ''} need attention: ${errors[0]?.message ?? ''}`);
+}
