@@ -9,7 +9,7 @@ import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import type { CairnConfig } from '../../../protocol/config.js';
 import { startAgent, type TestAgent } from '../helpers/agents.js';
-import { describeBrowser, launchBrowser } from '../helpers/browser.js';
+import { describeBrowser, launchBrowser, loggedInPage } from '../helpers/browser.js';
 import { cairn, initHome, tempDir } from '../helpers/cli.js';
 
 const HAND_WRITTEN = `# my settings, written by hand\nname: settings-ui   # the name friends see\nreplicas: 1\n`;
@@ -30,12 +30,8 @@ describeBrowser('the Settings page', () => {
     await writeFile(yamlFile, HAND_WRITTEN);
     agent = await startAgent('settings-ui', { home, existing: { recoveryPhrase: '' } });
     browser = await launchBrowser();
-    page = await browser.newPage();
+    page = await loggedInPage(browser, agent);
     page.on('dialog', (d) => void d.accept());
-    await page.goto(agent.info.api);
-    await page.fill('input[name=password]', /admin password is (\S+)/.exec(agent.log())?.[1] ?? '');
-    await page.click('button[type=submit]');
-    await page.waitForSelector('header');
   });
   afterAll(async () => {
     await browser?.close();

@@ -4,7 +4,7 @@ import { existsSync } from 'node:fs';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import { startAgent, type TestAgent } from '../helpers/agents.js';
-import { CHROMIUM, launchBrowser } from '../helpers/browser.js';
+import { CHROMIUM, launchBrowser, loggedInPage } from '../helpers/browser.js';
 import { describeDocker, docker, TEST_IMAGE } from '../helpers/docker-env.js';
 
 describeDocker('console: volumes, volume restore, retention preview', () => {
@@ -20,11 +20,7 @@ describeDocker('console: volumes, volume restore, retention preview', () => {
     await docker(['run', '--rm', '-v', `${vol}:/d`, TEST_IMAGE, 'sh', '-c', 'echo one > /d/a.txt && mkdir /d/sub && echo two > /d/sub/b.txt']);
     agent = await startAgent('volumes-ui');
     browser = await launchBrowser();
-    page = await browser.newPage();
-    await page.goto(agent.info.api);
-    await page.fill('input[name=password]', /admin password is (\S+)/.exec(agent.log())?.[1] ?? '');
-    await page.click('button[type=submit]');
-    await page.waitForSelector('header');
+    page = await loggedInPage(browser, agent);
   });
   afterAll(async () => {
     await browser?.close();
