@@ -39,15 +39,31 @@ export async function saveHead(repo: Repository, s: SignedHead): Promise<void> {
   await repo.db.batch([{ type: 'put', sublevel: repo.state.meta, key: 'head', value: JSON.stringify(s) }], { sync: true } as object);
 }
 
-export function sealFriends(repo: Repository, friends: Friendship[]): string {
+/**
+ * What a head seals with the meta key: the friend list (a recovering host dials them) and the pins
+ * (a recovered host must not forget what was pinned). Heads before pins sealed a bare array.
+ */
+export interface SealedState {
+  friends: FriendRecord[];
+  /** Pinned snapshot ID -> when it was pinned. */
+  pins: Record<string, string>;
+}
+
+export function sealState(repo: Repository, friends: Friendship[], pins: Map<string, string>): string {
   const records: FriendRecord[] = friends.map(({ peerId, name, addrs, grantToPeer, grantFromPeer, createdAt }) => ({ peerId, name, addrs, grantToPeer, grantFromPeer, createdAt }));
-  return seal(repo.keys.meta, Buffer.from(JSON.stringify(records)), FRIENDS_AD).toString('base64');
+  const state: SealedState = { friends: records, pins: Object.fromEntries([...pins].sort(([a], [b]) => (a < b ? -1 : 1))) };
+  return seal(repo.keys.meta, Buffer.from(JSON.stringify(state)), FRIENDS_AD).toString('base64');
+}
+
+export function openState(repo: Repository, head: Head): SealedState {
+  const plain = open(repo.keys.meta, Buffer.from(head.sealedFriends, 'base64'), FRIENDS_AD);
+  if (!plain) throw new CorruptionError('the head\'s friend list does not decrypt with this repository\'s key');
+  const v = JSON.parse(plain.toString('utf8')) as FriendRecord[] | SealedState;
+  return Array.isArray(v) ? { friends: v, pins: {} } : v;
 }
 
 export function openFriends(repo: Repository, head: Head): FriendRecord[] {
-  const plain = open(repo.keys.meta, Buffer.from(head.sealedFriends, 'base64'), FRIENDS_AD);
-  if (!plain) throw new CorruptionError('the head\'s friend list does not decrypt with this repository\'s key');
-  return JSON.parse(plain.toString('utf8')) as FriendRecord[];
+  return openState(repo, head).friends;
 }
 
 /** A new head when the snapshot list or the friends changed since `prev`; else `prev`. */
@@ -57,8 +73,12 @@ export async function nextHead(repo: Repository, key: PrivateKey, friends: Frien
   // addresses count too: a recovering host dials friends at the addresses its head lists
   const friendKey = (f: FriendRecord) => `${f.peerId}:${f.grantFromPeer}:${f.grantToPeer}:${[...f.addrs].sort().join(',')}`;
   const friendIds = friends.map(friendKey).sort();
-  const prevFriends = prev ? openFriends(repo, prev.head).map(friendKey).sort() : [];
-  if (prev && JSON.stringify(prev.head.snapshots) === JSON.stringify(snapshots) && JSON.stringify(prevFriends) === JSON.stringify(friendIds)) {
+  const pins = await repo.pins();
+  const pinKey = (p: Record<string, string>) => JSON.stringify(Object.keys(p).sort());
+  const prevState = prev ? openState(repo, prev.head) : { friends: [], pins: {} };
+  const prevFriends = prevState.friends.map(friendKey).sort();
+  const samePins = pinKey(prevState.pins) === pinKey(Object.fromEntries(pins));
+  if (prev && JSON.stringify(prev.head.snapshots) === JSON.stringify(snapshots) && JSON.stringify(prevFriends) === JSON.stringify(friendIds) && samePins) {
     return { head: prev, changed: false };
   }
   const head: Head = {
@@ -69,7 +89,7 @@ export async function nextHead(repo: Repository, key: PrivateKey, friends: Frien
     time: now.toISOString(),
     snapshots,
     chunker: repo.config.chunker,
-    sealedFriends: sealFriends(repo, friends),
+    sealedFriends: sealState(repo, friends, pins),
   };
   const signed = await signHead(key, head);
   await saveHead(repo, signed);

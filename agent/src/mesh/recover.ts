@@ -10,7 +10,7 @@ import { BlobType } from '../repo/blob.js';
 import { decodeHeader, headerLength, PACK_TRAILER_BYTES } from '../repo/pack-format.js';
 import type { Repository } from '../repo/repository.js';
 import { CairnError, errorMessage } from '../util/errors.js';
-import { currentHead, openFriends, saveHead, verifyHead } from './head-chain.js';
+import { currentHead, openFriends, openState, saveHead, verifyHead } from './head-chain.js';
 import { getHead } from './head.js';
 import type { Mesh } from './mesh.js';
 import { getPack } from './pack-get.js';
@@ -119,6 +119,11 @@ export async function recoverFromFriends(repo: Repository, mesh: Mesh, code: str
     } catch (err) {
       warnings.push(`snapshot ${id.slice(0, 8)} cannot be recovered: ${errorMessage(err)}`);
     }
+  }
+  // pins travel in the head: a recovered host keeps what its owner pinned
+  for (const [id, pinnedAt] of Object.entries(openState(repo, best.head).pins)) {
+    if (!best.head.snapshots.includes(id)) continue;
+    await repo.pinSnapshot(id, new Date(pinnedAt)).catch((err: unknown) => warnings.push(`snapshot ${id.slice(0, 8)} was pinned but cannot be pinned again: ${errorMessage(err)}`));
   }
   const mine = await currentHead(repo);
   if (!mine || mine.head.seq < best.head.seq) await saveHead(repo, best);

@@ -1,6 +1,7 @@
 // forget in a running agent with a friend: the agent sends the shorter snapshot list (a new signed
 // head) to its friend on its own, so a disaster recovery from that friend brings back only the kept
-// snapshots, never a forgotten one, and they restore.
+// snapshots, never a forgotten one, and they restore; pins travel in that list, so the recovered
+// host keeps what was pinned.
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -54,6 +55,10 @@ describe('forget with a friend', () => {
     const wanted = `snapshot list seq ${before.headSeq + 1} offered to friends`;
     for (let i = 0; i < 600 && !alice.log().includes(wanted); i++) await sleep(100);
     expect(alice.log()).toContain(wanted);
+    // a pin is part of the signed list too: the next round publishes it
+    await alice.cliOk(['pin', made[1]!]);
+    const pinned = await alice.cli<ReplicateResult>(['replicate', '--wait']);
+    expect(pinned.headSeq).toBeGreaterThan(before.headSeq + 1);
 
     const phrase = alice.recoveryPhrase;
     await alice.stop();
@@ -63,7 +68,14 @@ describe('forget with a friend', () => {
     const rec = await cairnJson<{ snapshots: number; warnings: string[] }>(['recover', '--invite', code], { home, env: { CAIRN_RECOVERY_PHRASE: phrase } });
     expect(rec.warnings).toEqual([]);
     expect(rec.snapshots).toBe(2);
-    expect((await cairnJson<SnapshotListing[]>(['snapshots'], { home })).map((s) => s.id)).toEqual([made[1], made[3]]);
+    const listed = await cairnJson<SnapshotListing[]>(['snapshots'], { home });
+    expect(listed.map((s) => [s.id, s.pinned])).toEqual([
+      [made[1], true],
+      [made[3], false],
+    ]);
+    // so the recovered host's next forget keeps it, as the lost host would have
+    const again = await cairnJson<ForgetResult>(['forget', '--keep-last', '1'], { home });
+    expect(again.removedIds).toEqual([]);
     const target = await tempDir('cairn-forget-mesh-restore-');
     await cairnJson(['restore', made[1]!, '--target', target], { home });
     expect(await readFile(join(target, src, 'f'), 'utf8')).toBe('content 1\n'.repeat(1000));
