@@ -5,6 +5,7 @@ import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { cairn, cairnJson, cairnOk, initHome, tempDir } from '../helpers/cli.js';
 import { describeResult, stderrProblems } from '../helpers/damage-cli.js';
+import { deletePack, listPacks } from '../helpers/damage-packs.js';
 import { compareTree, mixedTreeSpec, snapshotTree, writeSampleTree, type FileFacts } from '../helpers/sample-tree.js';
 
 const KiB = 1024;
@@ -167,6 +168,25 @@ describe('restore never clobbers silently', () => {
     const again = await cairn(['restore', 'latest', '--target', target], { home });
     expect(again.code, describeResult(again)).toBe(0);
     expect(await compareTree(facts, join(target, src), { allowMissing: false })).toEqual([]);
+  });
+
+  test('a lost data pack: restore names the first 20 failed items, counts the rest, --json lists all; exit 1', async () => {
+    const many = join(work, 'many');
+    await writeSampleTree(many, { seed: 5, entries: Array.from({ length: 50 }, (_, i) => ({ kind: 'random' as const, path: `f${String(i).padStart(2, '0')}.bin`, size: 2 * KiB })) });
+    const h = await initHome();
+    await cairnOk(['backup', many], { home: h });
+    const packs = await listPacks(h);
+    const data = packs.reduce((a, b) => (b.size > a.size ? b : a)); // 100 KiB of random data vs a small tree pack
+    await deletePack(data.path);
+    const r = await cairn(['restore', 'latest', '--target', join(work, 'many-target')], { home: h });
+    expect(r.code, describeResult(r)).toBe(1);
+    const lines = r.stderr.trim().split('\n');
+    expect(lines.filter((l) => /^error: \//.test(l))).toHaveLength(20);
+    expect(lines).toContain('error: ... and 30 more items (--json lists every one)');
+    expect(lines.at(-1)).toMatch(/restore incomplete: 50 items could not be restored; first: /);
+    const j = await cairn(['restore', 'latest', '--target', join(work, 'many-target-json'), '--json'], { home: h });
+    expect(j.code).toBe(1);
+    expect((JSON.parse(j.stdout) as { errors: string[] }).errors).toHaveLength(50);
   });
 
   test('--include restores only the named path', async () => {

@@ -6,6 +6,9 @@ import { runOp, type Context } from '../context.js';
 import { formatBytes, printJson } from '../format.js';
 import { ProgressLine } from '../progress.js';
 
+/** Error lines printed before the rest are only counted. */
+const MAX_ERROR_LINES = 20;
+
 export interface RestoreCliOptions {
   target?: string;
   include?: string[];
@@ -36,7 +39,9 @@ export async function restoreCommand(ctx: Context, snapshot: string, opts: Resto
     progress?.stop();
   }
   for (const w of r.warnings) process.stderr.write(`warning: ${w}\n`);
-  for (const e of r.errors) process.stderr.write(`error: ${e}\n`);
+  // one lost pack can fail thousands of files: the first few, then how many more (--json lists all)
+  for (const e of r.errors.slice(0, MAX_ERROR_LINES)) process.stderr.write(`error: ${e}\n`);
+  if (r.errors.length > MAX_ERROR_LINES) process.stderr.write(`error: ... and ${r.errors.length - MAX_ERROR_LINES} more items (--json lists every one)\n`);
   for (const [friend, n] of Object.entries(r.fetched)) process.stderr.write(`fetched ${n} pack${n === 1 ? '' : 's'} from ${friend}\n`);
   if (ctx.json) printJson(r);
   else process.stdout.write(`restored ${r.files} files (${formatBytes(r.bytes)}) from snapshot ${r.snapshot.slice(0, 8)} to ${r.target}\n`);
