@@ -130,7 +130,7 @@ export async function volumeBackupOp(svc: Services, args: VolumeBackupArgs, onSt
     entries: (excluded) =>
       s.via === 'mountpoint'
         ? mountpointEntries(s.path, { excluded, skip: new Set([resolve(svc.home)]), warn: (m) => warnings.push(m) })
-        : helperEntries(docker, s.volume.name),
+        : helperEntries(docker, s.volume.name, resolve(svc.home)),
   }));
   const warnings: string[] = [];
   // How the volumes are used, taken before any container is stopped (so the states are the usual ones).

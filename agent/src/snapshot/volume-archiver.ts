@@ -220,6 +220,8 @@ export class VolumeTreeBuilder {
           throw new CairnError('E_VOLUME_ARCHIVE', `${where}: hardlink ${e.rel} points to ${e.linkTo ?? '?'}, which is not an earlier (not excluded) file of the volume`);
         }
         pending.linkTo = e.linkTo as string;
+        // A further name of a file already read: never read again, counted as reused.
+        this.progress.filesReused += 1;
         this.progress.filesDone += 1;
         this.progress.bytesDone += first.node.size;
       } else if (e.type === 'file') await this.file(pending.node, e, `${where}/${e.rel}`);

@@ -2,7 +2,8 @@
 // read-only at /v is created (never started: the engine serves archives of created containers,
 // their volume mounts included), GET /containers/ID/archive?path=/v streams an uncompressed tar,
 // and parseVolumeTar turns it into VolumeEntry values, refusing names that could escape the volume.
-// The helper container is always removed, also when the read fails or is abandoned.
+// The helper container is always removed, also when the read fails or is abandoned; one left by a
+// killed process is removed by the next helper read of the same Cairn home.
 //
 // Its image: cairn-volume-helper:empty, an empty image made once by importing an empty tar
 // (POST /images/create?fromSrc=-), labelled cairn.helper=volume-read. No registry is needed and
@@ -48,13 +49,26 @@ export async function ensureHelperImage(docker: Docker): Promise<void> {
   });
 }
 
-/** The volume's entries as the engine archives them through a helper container. */
-export async function* helperEntries(docker: Docker, volume: string): AsyncGenerator<VolumeEntry> {
+/**
+ * Helper containers a killed process of this home left behind (labelled with the home): removed
+ * before a new one is made. The home's lock means no other process of it is reading right now.
+ */
+async function removeLeftovers(docker: Docker, owner: string): Promise<void> {
+  const left = await docker.listContainers({ all: true, filters: { label: [`${HELPER_LABEL}=${HELPER_LABEL_VALUE}`, `${HELPER_OWNER_LABEL}=${owner}`] } });
+  for (const c of left) await docker.getContainer(c.Id).remove({ force: true }).catch(() => undefined);
+}
+
+/** Labels the helper container with the Cairn home that made it. */
+const HELPER_OWNER_LABEL = 'cairn.helper.home';
+
+/** The volume's entries as the engine archives them through a helper container; `owner` (the Cairn home) labels it. */
+export async function* helperEntries(docker: Docker, volume: string, owner: string): AsyncGenerator<VolumeEntry> {
   await ensureHelperImage(docker);
+  await removeLeftovers(docker, owner);
   const container = await docker.createContainer({
     Image: HELPER_IMAGE,
     Cmd: NEVER_RUN,
-    Labels: { [HELPER_LABEL]: HELPER_LABEL_VALUE, 'cairn.helper.volume': volume },
+    Labels: { [HELPER_LABEL]: HELPER_LABEL_VALUE, [HELPER_OWNER_LABEL]: owner, 'cairn.helper.volume': volume },
     NetworkDisabled: true,
     HostConfig: { Mounts: [{ Type: 'volume', Source: volume, Target: `/${MOUNT_DIR}`, ReadOnly: true }], NetworkMode: 'none' },
   });
