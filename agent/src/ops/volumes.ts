@@ -127,12 +127,8 @@ export async function volumeBackupOp(svc: Services, args: VolumeBackupArgs, onSt
     name: s.volume.name,
     path: s.path,
     cache: s.via === 'mountpoint',
-    entries: (excluded) =>
-      s.via === 'mountpoint'
-        ? mountpointEntries(s.path, { excluded, skip: new Set([resolve(svc.home)]), warn: (m) => warnings.push(m) })
-        : helperEntries(docker, s.volume.name, resolve(svc.home)),
+    entries: (excluded, warn) => (s.via === 'mountpoint' ? mountpointEntries(s.path, { excluded, skip: new Set([resolve(svc.home)]), warn }) : helperEntries(docker, s.volume.name, resolve(svc.home))),
   }));
-  const warnings: string[] = [];
   // How the volumes are used, taken before any container is stopped (so the states are the usual ones).
   const inspected = await inspectUsers(docker, sources);
   const meta: SnapshotMeta = { version: 1, volumes: inspected };
@@ -158,7 +154,6 @@ export async function volumeBackupOp(svc: Services, args: VolumeBackupArgs, onSt
   const saved = result as BackupResult;
   return {
     ...saved,
-    warnings: [...saved.warnings, ...warnings.filter((w) => !saved.warnings.includes(w))],
     volumes: sources.map((s) => ({ name: s.volume.name, path: s.path, via: s.via })),
     log: hooks.log,
     usage: inspected.map(usageOf),

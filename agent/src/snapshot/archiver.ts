@@ -69,7 +69,7 @@ export interface VolumeSpec {
   /** Absolute path of the volume's root in the snapshot. */
   path: string;
   /** The volume's entries; `excluded` tells which to leave out (the builder drops them too). */
-  entries(excluded: ExcludeFn): AsyncIterable<VolumeEntry>;
+  entries(excluded: ExcludeFn, warn: (m: string) => void): AsyncIterable<VolumeEntry>;
   /** Use the local unchanged-file cache (mountpoint path only). */
   cache: boolean;
 }
@@ -199,7 +199,7 @@ export class Archiver {
     const excluded: ExcludeFn = (rel, base, isDir) => this.excluded(join(root, rel), base, isDir);
     const builder = new VolumeTreeBuilder(this.repo, this.progress, (m) => this.warn(m), v.cache ? { volume: v.name, state: this.repo.state } : undefined, excluded);
     this.volumeBuilders.push(builder);
-    return builder.build(name, v.entries(excluded), root);
+    return builder.build(name, v.entries(excluded, (m) => this.warn(m)), root);
   }
 
   private async parentEntries(treeId: string | undefined): Promise<Map<string, TreeNode>> {

@@ -8,6 +8,7 @@
 // Unchanged-file skipping on the mountpoint path cannot use the tree (it holds no ctime or real
 // inode): a local cache (state sublevel `volumeFiles`, SPEC 8) maps volume+path to the full stat and
 // the content IDs. The helper path reads every byte again and relies on dedup.
+import { createHash } from 'node:crypto';
 import { closeSync, constants, lstatSync, openSync, readSync } from 'node:fs';
 import { readdir, readlink } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -229,7 +230,7 @@ export class VolumeTreeBuilder {
       this.seen.set(e.rel, pending);
     }
     if (!this.seen.has('')) throw new CairnError('E_VOLUME_ARCHIVE', `${where}: no entry for the volume's root`);
-    this.resolveHardlinks();
+    this.resolveHardlinks(volumeDev(where));
     return this.save('');
   }
 
@@ -325,8 +326,11 @@ export class VolumeTreeBuilder {
     return { ids, total };
   }
 
-  /** Hardlink groups get inode numbers 1, 2, ... in tree order (depth first, names sorted), dev "0", nlink = names in the volume. */
-  private resolveHardlinks(): void {
+  /**
+   * Hardlink groups get inode numbers 1, 2, ... in tree order (depth first, names sorted), nlink =
+   * names in the volume, and `dev` (the volume's path number): groups of two volumes in one snapshot never meet.
+   */
+  private resolveHardlinks(dev: string): void {
     const groups = new Map<string, string[]>();
     for (const [rel, p] of this.seen) if (p.linkTo !== undefined) groups.set(p.linkTo, [...(groups.get(p.linkTo) ?? [p.linkTo]), rel]);
     if (groups.size === 0) return;
@@ -342,6 +346,7 @@ export class VolumeTreeBuilder {
           const node = (this.seen.get(first) as Pending).node;
           if (node.inode === '0') {
             node.inode = String(next++);
+            node.dev = dev;
             node.nlink = (groups.get(first) as string[]).length;
           }
         }
@@ -373,6 +378,11 @@ export class VolumeTreeBuilder {
 }
 
 const byName = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
+
+/** The `dev` of a volume's hardlink groups: the first 48 bits of SHA-256 of its path in the snapshot, decimal. */
+export function volumeDev(path: string): string {
+  return BigInt(`0x${createHash('sha256').update(path).digest('hex').slice(0, 12)}`).toString();
+}
 
 async function* emptyData(): AsyncGenerator<Uint8Array> {
   // a file without data: nothing to yield

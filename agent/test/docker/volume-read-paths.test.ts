@@ -13,6 +13,7 @@ import type { SnapshotMeta, TreeNode } from '../../../protocol/snapshot.js';
 import { BlobType } from '../../src/repo/blob.js';
 import { Repository } from '../../src/repo/repository.js';
 import { loadTree } from '../../src/repo/trees.js';
+import { volumeDev } from '../../src/snapshot/volume-archiver.js';
 import { cairnJson, initHome, TEST_PASSPHRASE } from '../helpers/cli.js';
 import { DockerScratch, describeDocker, docker } from '../helpers/docker-env.js';
 import { compareTrees, formatDiffs } from '../helpers/tree-compare.js';
@@ -118,7 +119,10 @@ describeDocker('volumes read through the mountpoint and through a helper contain
     expect(h!.tree).toBe(m!.tree);
     // The portable profile: whole-second mtimes, no atime/ctime, hardlinks as one synthetic inode.
     const big = m!.nodes[`${mp}/a/big`]!;
-    expect(big).toMatchObject({ uid: 1234, gid: 5678, dev: '0', nlink: 3 });
+    // Groups numbered in tree order: a/b/c/small-link (of a/b/small) comes before a/big.
+    expect(big).toMatchObject({ uid: 1234, gid: 5678, inode: '2', dev: volumeDev(mp), nlink: 3 });
+    expect(m!.nodes[`${mp}/a/b/small`]).toMatchObject({ inode: '1', dev: volumeDev(mp), nlink: 2, mode: 0o4755 });
+    expect(m!.nodes[`${mp}/zero`]).toMatchObject({ inode: '0', dev: '0', nlink: 1, mode: 0 });
     expect(big.atimeNs).toBeUndefined();
     expect(big.ctimeNs).toBeUndefined();
     expect(m!.nodes[`${mp}/deep/er/big-link`]).toEqual({ ...big, name: 'big-link' });
