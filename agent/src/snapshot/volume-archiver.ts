@@ -98,7 +98,7 @@ export async function* mountpointEntries(root: string, opts: { excluded?: Exclud
         firstOf.set(key, rel);
       }
       e.local = { size: e.size, mtimeNs: st.mtimeNs.toString(), ctimeNs: st.ctimeNs.toString(), inode: st.ino.toString(), dev: st.dev.toString() };
-      e.data = () => readFileChunks(path);
+      e.data = () => readFileChunks(path, e.size);
     }
     return e;
   };
@@ -142,7 +142,9 @@ function floorDiv(a: bigint, b: bigint): bigint {
   return a % b !== 0n && a < 0n ? q - 1n : q;
 }
 
-async function* readFileChunks(path: string): AsyncGenerator<Uint8Array> {
+async function* readFileChunks(path: string, size: number): AsyncGenerator<Uint8Array> {
+  // Small files: a buffer of their size (+1 to see growth), not a whole READ_BYTES.
+  const bytes = Math.min(READ_BYTES, Math.max(size + 1, 4096));
   let fd: number;
   try {
     fd = openSync(path, constants.O_RDONLY | constants.O_NOATIME);
@@ -152,8 +154,8 @@ async function* readFileChunks(path: string): AsyncGenerator<Uint8Array> {
   }
   try {
     for (;;) {
-      const buf = Buffer.allocUnsafe(READ_BYTES);
-      const n = readSync(fd, buf, 0, READ_BYTES, null);
+      const buf = Buffer.allocUnsafe(bytes);
+      const n = readSync(fd, buf, 0, bytes, null);
       if (n === 0) return;
       yield buf.subarray(0, n);
     }
@@ -175,6 +177,9 @@ interface Pending {
  */
 export class VolumeTreeBuilder {
   private readonly chunkBudget = new Semaphore(CHUNK_BYTES_IN_FLIGHT);
+  /** Blob saves still running: the next file is read meanwhile (memory bounded by chunkBudget). */
+  private readonly saves: Promise<void>[] = [];
+  private buf: Buffer | undefined;
   private readonly seen = new Map<string, Pending>();
   private readonly cacheOut: Array<[string, CachedFile]> = [];
 
@@ -229,6 +234,8 @@ export class VolumeTreeBuilder {
       parent.children.push(base);
       this.seen.set(e.rel, pending);
     }
+    await Promise.all(this.saves);
+    this.saves.length = 0;
     if (!this.seen.has('')) throw new CairnError('E_VOLUME_ARCHIVE', `${where}: no entry for the volume's root`);
     this.resolveHardlinks(volumeDev(where));
     return this.save('');
@@ -267,35 +274,38 @@ export class VolumeTreeBuilder {
     this.progress.filesDone += 1;
   }
 
-  /** Content through the chunker, the same cut points as the directory archiver's. */
+  /**
+   * Content through the chunker, the same cut points as the directory archiver's. The IDs are
+   * known when it returns; the blobs are sealed and stored in the background (awaited by build).
+   */
   private async chunks(src: AsyncIterable<Uint8Array>): Promise<{ ids: string[]; total: number }> {
     const chunker = this.repo.chunker;
     const { maxBytes } = chunker.params;
     const ids: string[] = [];
-    const saves: Promise<void>[] = [];
+    const saves = this.saves;
     let total = 0;
     const emit = async (buf: Buffer, len: number) => {
       const chunk = Buffer.allocUnsafeSlow(len);
       buf.copy(chunk, 0, 0, len);
-      const index = ids.length;
-      ids.push('');
       total += len;
+      const id = this.repo.blobIdOf(chunk);
+      ids.push(id);
       const got = await this.chunkBudget.acquire(len);
-      saves.push(
-        (async () => {
-          try {
-            const id = this.repo.blobIdOf(chunk);
-            ids[index] = id;
-            const saved = await this.repo.saveBlob(BlobType.data, chunk, id);
-            this.progress.addedBytes += saved.addedBytes;
-            this.progress.bytesDone += len;
-          } finally {
-            this.chunkBudget.release(got);
-          }
-        })(),
-      );
+      const job = (async () => {
+        try {
+          const saved = await this.repo.saveBlob(BlobType.data, chunk, id);
+          this.progress.addedBytes += saved.addedBytes;
+          this.progress.bytesDone += len;
+        } finally {
+          this.chunkBudget.release(got);
+        }
+      })();
+      // Rejections are seen by build's Promise.all; until then they must not count as unhandled.
+      job.catch(() => undefined);
+      saves.push(job);
     };
-    const buf = Buffer.allocUnsafe(maxBytes);
+    // One buffer for every file of the volume (files are read one after another; chunks are copied out).
+    const buf = (this.buf ??= Buffer.allocUnsafe(maxBytes));
     let filled = 0;
     try {
       for await (const piece of src) {
@@ -319,10 +329,10 @@ export class VolumeTreeBuilder {
         buf.copyWithin(0, len, filled);
         filled -= len;
       }
-    } finally {
+    } catch (err) {
       await Promise.allSettled(saves);
+      throw err;
     }
-    await Promise.all(saves);
     return { ids, total };
   }
 

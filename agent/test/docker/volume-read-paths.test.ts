@@ -14,7 +14,8 @@ import { BlobType } from '../../src/repo/blob.js';
 import { Repository } from '../../src/repo/repository.js';
 import { loadTree } from '../../src/repo/trees.js';
 import { volumeDev } from '../../src/snapshot/volume-archiver.js';
-import { cairnJson, initHome, TEST_PASSPHRASE } from '../helpers/cli.js';
+import { startAgent } from '../helpers/agents.js';
+import { cairn, cairnJson, initHome, TEST_PASSPHRASE } from '../helpers/cli.js';
 import { DockerScratch, describeDocker, docker } from '../helpers/docker-env.js';
 import { compareTrees, formatDiffs } from '../helpers/tree-compare.js';
 
@@ -158,6 +159,22 @@ describeDocker('volumes read through the mountpoint and through a helper contain
     ]);
     const diffs = await compareTrees(mp, r.mountpoint as string, { mtimeSeconds: true });
     expect(diffs, formatDiffs(diffs)).toEqual([]);
+  });
+
+  test('through a running agent: --volume-read reaches the agent', async () => {
+    const agent = await startAgent('readpath');
+    try {
+      const vol = await scratch.volume('agent');
+      await scratch.container('fill', { volumes: [vol], mode: 'run', script: 'echo x > /data/x && ln /data/x /data/y' });
+      const r = await cairn(['backup', `volume:${vol}`, '--volume-read', 'helper', '--json'], { home: agent.home });
+      expect(r.code, r.stderr).toBe(0);
+      const res = JSON.parse(r.stdout) as VolumeBackupResult;
+      expect(res.volumes.map((v) => v.via)).toEqual(['helper']);
+      expect(res.files).toBe(2);
+    } finally {
+      await agent.stop();
+      await rm(dirname(agent.home), { recursive: true, force: true });
+    }
   });
 
   test('an unknown --volume-read is refused', async () => {
