@@ -145,7 +145,11 @@ export function renderVolumeSection(r: VolumeReport, info: { command: string; ma
   lines.push('', '### Volume commands', '');
   lines.push('| tool | step | wall s | CPU s | other CPU s | peak RSS (MiB) | result | command |', '|---|---|---:|---:|---:|---:|---|---|');
   for (const c of r.commands) lines.push(commandRow(c, info.abbreviate));
-  lines.push('', 'Throughput = bytes of regular files in the volume (MB = 10^6 bytes) / wall-clock seconds of the command, CLI start-up included. Both paths give the same trees (SPEC 6.1).', VOLUME_END);
+  lines.push(
+    '',
+    'Throughput = bytes of regular files in the volume (MB = 10^6 bytes) / wall-clock seconds of the command, CLI start-up included. Both paths give the same trees (SPEC 6.1). On the helper path the engine (dockerd) walks the volume and writes the tar: its CPU counts as "other CPU s", not as the command\'s.',
+    VOLUME_END,
+  );
   return lines.join('\n');
 }
 
