@@ -159,6 +159,14 @@ describeDocker('volumes read through the mountpoint and through a helper contain
     ]);
     const diffs = await compareTrees(mp, r.mountpoint as string, { mtimeSeconds: true });
     expect(diffs, formatDiffs(diffs)).toEqual([]);
+
+    // Prune (repacking every pack with any unneeded byte) keeps the metadata blobs; check verifies them.
+    const pruned = await cairn(['prune', '--max-unused', '0'], { home });
+    expect(pruned.code, pruned.stderr).toBe(0);
+    const check = await cairn(['check', '--read-data'], { home });
+    expect(check.code, `${check.stdout}${check.stderr}`).toBe(0);
+    const [afterPrune] = await inspectSnapshots([viaHelper.id]);
+    expect(afterPrune!.meta).toEqual(h!.meta);
   });
 
   test('through a running agent: --volume-read reaches the agent', async () => {
