@@ -7,8 +7,10 @@
 //   CAIRN_BENCH_WORK    working dir: copy of the data, stores, restores (default bench/work; wiped)
 //   CAIRN_BENCH_TOOLS   comma-separated subset of cairn,restic,borg (default: all)
 //   CAIRN_BENCH_ONLY    comma-separated parts to run: engine (the tool comparison), mesh (friend
-//                       mesh on loopback, bench/mesh.ts); default both. A part that does not run
-//                       keeps its previous section of the report.
+//                       mesh on loopback, bench/mesh.ts), volume (the data set in a Docker volume,
+//                       read through its mountpoint vs a helper container, bench/volume.ts; needs
+//                       DOCKER_HOST's engine); default all three. A part that does not run keeps
+//                       its previous section of the report.
 //   CAIRN_BENCH_MESH_BYTES  data size of the mesh part (default 1G; see bench/mesh.ts)
 //   CAIRN_BENCH_REPORT  where to write the report (default BENCHMARKS.md)
 //   CAIRN_BENCH_QUIET_S before each measured command, wait up to this many seconds for the machine
@@ -25,6 +27,7 @@ import { copyDataset, datasetScale, datasetScript, diskUsage, ensureDataset, mut
 import { CommandError, describeFailure, hasGnuTime, runOk, waitForQuiet, type RunResult } from './exec.js';
 import { machineInfo } from './machine.js';
 import { existingMeshSection, mergeMeshSection, renderMeshSection, runMeshBench } from './mesh.js';
+import { existingVolumeSection, mergeVolumeSection, renderVolumeSection, runVolumeBench } from './volume.js';
 import { MB, MIB, METRICS, renderReport, resultsTable } from './report.js';
 import { Results, type CommandRecord } from './results.js';
 import { TOOL_FACTORIES, type Tool } from './tools.js';
@@ -204,17 +207,19 @@ async function main(): Promise<void> {
     workDir: resolve(root, env.CAIRN_BENCH_WORK ?? 'bench/work'),
     scale: env.CAIRN_BENCH_SCALE,
     tools: (env.CAIRN_BENCH_TOOLS ?? 'cairn,restic,borg').split(',').map((s) => s.trim().toLowerCase()).filter((s) => s.length > 0),
-    parts: (env.CAIRN_BENCH_ONLY ?? 'engine,mesh').split(',').map((s) => s.trim().toLowerCase()).filter((s) => s.length > 0),
+    parts: (env.CAIRN_BENCH_ONLY ?? 'engine,mesh,volume').split(',').map((s) => s.trim().toLowerCase()).filter((s) => s.length > 0),
     reportPath: resolve(root, env.CAIRN_BENCH_REPORT ?? 'BENCHMARKS.md'),
   };
-  const unknown = cfg.parts.filter((p) => p !== 'engine' && p !== 'mesh');
-  if (unknown.length > 0) throw new Error(`CAIRN_BENCH_ONLY: unknown part(s) ${unknown.join(', ')} (engine, mesh)`);
+  const unknown = cfg.parts.filter((p) => p !== 'engine' && p !== 'mesh' && p !== 'volume');
+  if (unknown.length > 0) throw new Error(`CAIRN_BENCH_ONLY: unknown part(s) ${unknown.join(', ')} (engine, mesh, volume)`);
   const previous = await readFile(cfg.reportPath, 'utf8').catch(() => null);
   let markdown = previous ?? '';
   if (cfg.parts.includes('engine')) {
     markdown = await engine(cfg);
     const kept = existingMeshSection(previous);
     if (!cfg.parts.includes('mesh') && kept !== null) markdown = mergeMeshSection(markdown, kept);
+    const keptVolume = existingVolumeSection(previous);
+    if (!cfg.parts.includes('volume') && keptVolume !== null) markdown = mergeVolumeSection(markdown, keptVolume);
   }
   if (cfg.parts.includes('mesh')) {
     if (!cfg.parts.includes('engine')) await mkdir(cfg.workDir, { recursive: true });
@@ -228,6 +233,23 @@ async function main(): Promise<void> {
       abbreviate: (s) => s.split(cfg.workDir).join('$WORK').split(`${root}/`).join(''),
     });
     markdown = mergeMeshSection(markdown, section);
+    process.stdout.write(`\n${section}\n`);
+  }
+  if (cfg.parts.includes('volume')) {
+    await mkdir(cfg.workDir, { recursive: true });
+    log(`data set ${cfg.dataDir}`);
+    await ensureDataset(datasetScript(root), cfg.dataDir, cfg.scale);
+    const loadBefore = loadavg()[0] ?? 0;
+    const report = await runVolumeBench({ root, workDir: cfg.workDir, dataDir: cfg.dataDir, quietWaitS: cfg.quietWaitS, quietBusyCores: QUIET_BUSY_CORES, log });
+    const m = await machineInfo(cfg.workDir);
+    const scale = await datasetScale(cfg.dataDir);
+    const section = renderVolumeSection(report, {
+      command: commandLine(),
+      machine: `${m.cores} cores, ${m.cpu}, ${m.memoryGiB} GiB RAM, Linux ${m.kernel}, Node ${m.node}, working dir on ${m.filesystem}; data set ${scale === null ? '(scale unknown)' : `scale ${scale}`}; Docker engine at ${process.env.DOCKER_HOST ?? 'unix:///var/run/docker.sock'}`,
+      load: otherLoad(report.commands, m.cores, loadBefore),
+      abbreviate: (s) => s.split(cfg.workDir).join('$WORK').split(`${root}/`).join(''),
+    });
+    markdown = markdown.trim() === '' ? `# Benchmarks\n\n${section}\n` : mergeVolumeSection(markdown, section);
     process.stdout.write(`\n${section}\n`);
   }
   await writeFile(cfg.reportPath, markdown);

@@ -24,6 +24,8 @@ export interface BackupResult extends SnapshotSummary {
   parent: string | null;
   /** Entries skipped because they could not be read. */
   unreadable: number;
+  /** The snapshot's metadata blob (SPEC 7 `meta`; volume backups: the docker inspect record), if it has one. */
+  meta?: string;
 }
 
 export type SnapshotsArgs = Record<string, never>;
@@ -241,7 +243,14 @@ export interface VolumeBackupArgs {
   /** A configured source name (the scheduler's runs): recorded in the snapshot. */
   source?: string;
   exclude?: string[];
+  /** How volumes are read (default: CAIRN_VOLUME_READ, else auto). */
+  volumeRead?: VolumeReadMode;
 }
+/**
+ * auto: through the volume's mountpoint when the agent can read it, else through a helper container;
+ * mountpoint / helper: only that way (tests, benchmarks, or to rule one out).
+ */
+export type VolumeReadMode = 'auto' | 'mountpoint' | 'helper';
 /** One step of the consistency hooks around a volume backup, kept in the job log. */
 export interface HookLogEntry {
   time: string;
@@ -253,12 +262,11 @@ export interface HookLogEntry {
   output?: string;
 }
 export interface VolumeBackupResult extends BackupResult {
-  volumes: Array<{ name: string; path: string; via: 'mountpoint' }>;
+  /** Each volume, its path in the snapshot (its mountpoint), and how it was read. */
+  volumes: Array<{ name: string; path: string; via: 'mountpoint' | 'helper' }>;
   log: HookLogEntry[];
-  /** How each volume was used at backup time (from `docker inspect` of the containers mounting it). */
+  /** How each volume was used at backup time (from `docker inspect` of the containers mounting it; the full output is the snapshot's metadata blob `meta`). */
   usage?: VolumeUsage[];
-  /** Where the full `docker inspect` output was kept: CAIRN_HOME/volume-inspect/<snapshot id>.json (local, not in the snapshot). */
-  inspectFile?: string | null;
 }
 /** A volume and the containers that mounted it when it was backed up. */
 export interface VolumeUsage {

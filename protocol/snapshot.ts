@@ -12,11 +12,12 @@ export interface TreeNode {
   mode: number;
   uid: number;
   gid: number;
-  /** Nanoseconds since the epoch, as a decimal string (exceeds 2^53). */
+  /** Nanoseconds since the epoch, as a decimal string (exceeds 2^53). Whole seconds in the portable volume profile. */
   mtimeNs: string;
-  atimeNs: string;
-  ctimeNs: string;
-  /** Inode and device: used to find unchanged files and hardlinks; never restored. */
+  /** Absent in the portable volume profile (SPEC 6.1): restore then sets atime to mtime. */
+  atimeNs?: string;
+  ctimeNs?: string;
+  /** Inode and device: used to find unchanged files and hardlinks; never restored. Portable volume profile: synthetic (SPEC 6.1). */
   inode: string;
   dev: string;
   nlink: number;
@@ -64,7 +65,16 @@ export interface Snapshot {
   source?: string;
   tree: string;
   parent?: string;
+  /** The blob ID of a metadata blob (a data blob holding SnapshotMeta JSON), e.g. the docker inspect of the volumes' containers (SPEC 7). */
+  meta?: string;
   summary: SnapshotSummary;
+}
+
+/** The metadata blob a snapshot may reference (`meta`): JSON, sealed like file data. */
+export interface SnapshotMeta {
+  version: 1;
+  /** Each Docker volume backed up: its path in the snapshot, how it was read, and the full `docker inspect` of the containers mounting it. */
+  volumes?: Array<{ name: string; path: string; via: 'mountpoint' | 'helper'; containers: unknown[] }>;
 }
 
 /** One row of `cairn snapshots --json`. */

@@ -52,7 +52,7 @@ export const OPS: Record<string, [Op, object, boolean]> = {
   volumes: [volumesOp as Op, { type: 'object', additionalProperties: false, properties: {} }, false],
   volumeBackup: [
     volumeBackupOp as Op,
-    { type: 'object', required: ['paths', 'volumes', 'tags'], additionalProperties: false, properties: { paths: strList, volumes: { ...strList, minItems: 1 }, tags: strList } },
+    { type: 'object', required: ['paths', 'volumes', 'tags'], additionalProperties: false, properties: { paths: strList, volumes: { ...strList, minItems: 1 }, tags: strList, volumeRead: { type: 'string', enum: ['auto', 'mountpoint', 'helper'] } } },
     true,
   ],
   volumeRestore: [

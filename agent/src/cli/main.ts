@@ -41,7 +41,8 @@ common(program.command('init').description('create the home and repository; prin
 
 common(program.command('backup').description('make one snapshot of PATH... (volume:NAME for a Docker volume)').argument('<path...>', 'files or directories to back up, or volume:NAME'))
   .option('--tag <tag>', 'tag the snapshot (repeatable)', collect)
-  .action(action(async (ctx, paths: string[], opts: { tag?: string[] }) => (await import('./commands/backup.js')).backupCommand(ctx, paths, opts)));
+  .option('--volume-read <how>', 'how volume:NAME is read: auto (its mountpoint when readable here, else a helper container), mountpoint, helper (default: CAIRN_VOLUME_READ, else auto)')
+  .action(action(async (ctx, paths: string[], opts: { tag?: string[]; volumeRead?: string }) => (await import('./commands/backup.js')).backupCommand(ctx, paths, opts)));
 
 common(program.command('volumes').description('list Docker volumes: driver, size, containers mounting them, their cairn.* labels, last snapshot'))
   .action(action(async (ctx) => (await import('./commands/volumes.js')).volumesCommand(ctx)));

@@ -1,14 +1,17 @@
 import { resolve } from 'node:path';
-import { Archiver } from '../snapshot/archiver.js';
+import { Archiver, type VolumeSpec } from '../snapshot/archiver.js';
 import type { BackupArgs, BackupResult } from '../../../protocol/api.js';
 import type { Services } from './services.js';
 
-/** Makes one snapshot of `paths`; the parent is the latest snapshot of the same source (or, for ad-hoc backups, of the same set of paths). */
-export async function backupOp(svc: Services, args: BackupArgs, onStart?: (a: Archiver) => void): Promise<BackupResult> {
-  const abs = [...new Set(args.paths.map((p) => resolve(p)))].sort();
+/**
+ * Makes one snapshot of `paths` (and `extra.volumes`, Docker volumes read by ops/volumes.ts); the
+ * parent is the latest snapshot of the same source (or, for ad-hoc backups, of the same set of paths).
+ */
+export async function backupOp(svc: Services, args: BackupArgs, onStart?: (a: Archiver) => void, extra: { volumes?: VolumeSpec[]; meta?: Buffer } = {}): Promise<BackupResult> {
+  const abs = [...new Set([...args.paths, ...(extra.volumes ?? []).map((v) => v.path)].map((p) => resolve(p)))].sort();
   const sameSource = (s: { paths: string[]; source?: string }) => (args.source !== undefined ? s.source === args.source : s.source === undefined && JSON.stringify(s.paths) === JSON.stringify(abs));
   const parent = (await svc.repo.listSnapshots()).filter((s) => sameSource(s.snapshot)).at(-1);
-  const archiver = new Archiver(svc.repo, { paths: abs, tags: args.tags, clock: svc.clock, skip: [svc.home], ...(args.source !== undefined ? { source: args.source } : {}), ...(args.exclude ? { exclude: args.exclude } : {}), ...(parent ? { parent } : {}) });
+  const archiver = new Archiver(svc.repo, { paths: abs, tags: args.tags, clock: svc.clock, skip: [svc.home], ...(args.source !== undefined ? { source: args.source } : {}), ...(args.exclude ? { exclude: args.exclude } : {}), ...(parent ? { parent } : {}), ...extra });
   onStart?.(archiver);
   const { id, snapshot } = await archiver.run();
   return {
@@ -19,6 +22,7 @@ export async function backupOp(svc: Services, args: BackupArgs, onStart?: (a: Ar
     tags: snapshot.tags,
     parent: snapshot.parent ?? null,
     unreadable: archiver.unreadable,
+    ...(snapshot.meta ? { meta: snapshot.meta } : {}),
     ...snapshot.summary,
   };
 }

@@ -1,18 +1,24 @@
 // Docker volumes as sources: `cairn volumes` (discovery with each volume's last snapshot) and
-// `cairn backup volume:NAME...` (through the volume's mountpoint, with the consistency hooks of the
-// containers that mount it). A snapshot of volume NAME is tagged `volume:NAME`.
+// `cairn backup volume:NAME...` (through the volume's mountpoint when the agent can read it, else
+// through a helper container streaming a tar, with the consistency hooks of the containers that
+// mount it). A snapshot of volume NAME is tagged `volume:NAME`; the volume sits at its mountpoint
+// path in the snapshot, in the portable volume profile (SPEC 6.1), whichever way it was read. The
+// `docker inspect` of the containers mounting it is a metadata blob of the snapshot (SPEC 7).
 import { constants, type BigIntStats } from 'node:fs';
 import { nodeType } from '../snapshot/node-meta.js';
-import { access, lstat, mkdir, readdir, readFile, readlink, rm, stat } from 'node:fs/promises';
+import { access, lstat, readdir, readFile, readlink, rm, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type Docker from 'dockerode';
-import type { BackupResult, HookLogEntry, LsEntry, VolumeBackupArgs, VolumeBackupResult, VolumeRestoreArgs, VolumeRestoreResult, VolumesResult, VolumeUsage } from '../../../protocol/api.js';
-import type { Archiver } from '../snapshot/archiver.js';
+import type { BackupResult, HookLogEntry, LsEntry, VolumeBackupArgs, VolumeBackupResult, VolumeReadMode, VolumeRestoreArgs, VolumeRestoreResult, VolumesResult, VolumeUsage } from '../../../protocol/api.js';
+import type { SnapshotMeta } from '../../../protocol/snapshot.js';
+import { BlobType } from '../repo/blob.js';
+import type { Archiver, VolumeSpec } from '../snapshot/archiver.js';
+import { mountpointEntries } from '../snapshot/volume-archiver.js';
+import { helperEntries } from '../sources/volume-helper.js';
 import type { Restorer } from '../snapshot/restorer.js';
 import { connectDocker, discoverVolumes, type DiscoveredVolume } from '../sources/docker.js';
 import { Hooks, HookFailedError, type HookLogger } from '../sources/hooks.js';
-import { CairnError, errorMessage, UsageError } from '../util/errors.js';
-import { writeFileAtomic } from '../util/fsx.js';
+import { CairnError, UsageError } from '../util/errors.js';
 import { backupOp } from './backup.js';
 import { lsOp } from './browse.js';
 import { restoreOp } from './restore.js';
@@ -49,12 +55,36 @@ export async function volumesOp(svc: Services): Promise<VolumesResult> {
 
 export interface VolumeSource {
   volume: DiscoveredVolume;
+  /** The volume's mountpoint: where it is read on the mountpoint path, and its path in the snapshot either way. */
   path: string;
-  via: 'mountpoint';
+  via: 'mountpoint' | 'helper';
 }
 
-/** Where each named volume can be read. Unknown volumes are a usage error; unreadable mountpoints fail clearly. */
-export async function resolveVolumeSources(all: DiscoveredVolume[], names: string[]): Promise<VolumeSource[]> {
+export const VOLUME_READ_MODES: readonly VolumeReadMode[] = ['auto', 'mountpoint', 'helper'];
+
+/** The read path asked for: the argument, else CAIRN_VOLUME_READ, else auto. */
+export function volumeReadMode(arg: string | undefined, env: NodeJS.ProcessEnv = process.env): VolumeReadMode {
+  const v = (arg ?? env.CAIRN_VOLUME_READ ?? 'auto').trim() || 'auto';
+  if (!(VOLUME_READ_MODES as readonly string[]).includes(v)) throw new UsageError(`volume read path "${v}" is not one of ${VOLUME_READ_MODES.join(', ')}`);
+  return v as VolumeReadMode;
+}
+
+/** Why the agent cannot read a mountpoint itself, or undefined when it can (a directory it may list and enter). */
+async function mountpointProblem(path: string): Promise<string | undefined> {
+  try {
+    if (!(await stat(path)).isDirectory()) return 'not a directory';
+    await access(path, constants.R_OK | constants.X_OK);
+    return undefined;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code ?? (err as Error).message;
+  }
+}
+
+/**
+ * How each named volume is read. auto: through the mountpoint when the agent can list and enter it
+ * (stat + access R_OK|X_OK), else through a helper container. Unknown volumes are a usage error.
+ */
+export async function resolveVolumeSources(all: DiscoveredVolume[], names: string[], mode: VolumeReadMode = 'auto'): Promise<VolumeSource[]> {
   const byName = new Map(all.map((v) => [v.name, v]));
   const missing = names.filter((n) => !byName.has(n));
   if (missing.length > 0) throw new UsageError(`no such Docker volume: ${missing.join(', ')} (see "cairn volumes")`, 'E_NO_VOLUME');
@@ -62,44 +92,57 @@ export async function resolveVolumeSources(all: DiscoveredVolume[], names: strin
   for (const name of names) {
     const volume = byName.get(name) as DiscoveredVolume;
     const path = resolve(volume.mountpoint);
-    try {
-      if (!(await stat(path)).isDirectory()) throw new Error('not a directory');
-      await access(path, constants.R_OK | constants.X_OK);
-    } catch (err) {
-      // The helper-container path (a read-only mount streamed as tar through the API) is not built yet.
+    if (mode === 'helper') {
+      out.push({ volume, path, via: 'helper' });
+      continue;
+    }
+    const problem = await mountpointProblem(path);
+    if (problem === undefined) out.push({ volume, path, via: 'mountpoint' });
+    else if (mode === 'auto') out.push({ volume, path, via: 'helper' });
+    else {
       throw new CairnError(
         'E_VOLUME_UNREADABLE',
-        `volume ${name}: its mountpoint ${path} is not readable here (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}); ` +
-          'mount /var/lib/docker/volumes into the agent (reading through a helper container is not supported yet)',
+        `volume ${name}: its mountpoint ${path} is not readable here (${problem}); mount /var/lib/docker/volumes into the agent, or read it through a helper container (--volume-read helper or auto)`,
       );
     }
-    out.push({ volume, path, via: 'mountpoint' });
   }
   return out;
 }
 
 /**
- * One snapshot of the volumes' mountpoints (plus any plain paths), tagged `volume:NAME` for each
- * volume, with the containers that mount them stopped / paused / exec'd per their labels.
+ * One snapshot of the volumes (plus any plain paths), tagged `volume:NAME` for each volume, with
+ * the containers that mount them stopped / paused / exec'd per their labels.
  */
 export async function volumeBackupOp(svc: Services, args: VolumeBackupArgs, onStart?: (a: Archiver) => void, onLog?: HookLogger): Promise<VolumeBackupResult> {
   if (args.volumes.length === 0) throw new UsageError('no volumes given: use "cairn backup volume:NAME"');
+  const mode = volumeReadMode(args.volumeRead);
   const docker = await connectDocker();
   const hooks = new Hooks(docker, svc.home, svc.clock, onLog);
   // Containers an interrupted backup left stopped or paused run again before anything else.
   await hooks.recoverStopped();
   const discovered = await discoverVolumes(docker);
-  const sources = await resolveVolumeSources(discovered, args.volumes);
+  const sources = await resolveVolumeSources(discovered, args.volumes, mode);
   const tags = [...new Set([...args.tags, ...args.volumes.map(volumeTag)])];
-  const paths = [...args.paths.map((p) => resolve(p)), ...sources.map((s) => s.path)];
+  const specs: VolumeSpec[] = sources.map((s) => ({
+    name: s.volume.name,
+    path: s.path,
+    cache: s.via === 'mountpoint',
+    entries: (excluded, warn) => (s.via === 'mountpoint' ? mountpointEntries(s.path, { excluded, skip: new Set([resolve(svc.home)]), warn }) : helperEntries(docker, s.volume.name, resolve(svc.home))),
+  }));
   // How the volumes are used, taken before any container is stopped (so the states are the usual ones).
   const inspected = await inspectUsers(docker, sources);
+  const meta: SnapshotMeta = { version: 1, volumes: inspected };
   let result: BackupResult | undefined;
   try {
     await hooks.around(
       sources.map((s) => s.volume),
       async () => {
-        result = await backupOp(svc, { paths, tags, ...(args.source !== undefined ? { source: args.source } : {}), ...(args.exclude ? { exclude: args.exclude } : {}) }, onStart);
+        result = await backupOp(
+          svc,
+          { paths: args.paths, tags, ...(args.source !== undefined ? { source: args.source } : {}), ...(args.exclude ? { exclude: args.exclude } : {}) },
+          onStart,
+          { volumes: specs, meta: Buffer.from(JSON.stringify(meta)) },
+        );
       },
     );
   } catch (err) {
@@ -109,38 +152,20 @@ export async function volumeBackupOp(svc: Services, args: VolumeBackupArgs, onSt
     throw err;
   }
   const saved = result as BackupResult;
-  const warnings = [...saved.warnings];
-  let inspectFile: string | null = inspectRecordPath(svc.home, saved.id);
-  try {
-    const record: InspectRecord = { snapshot: saved.id, time: saved.time, volumes: inspected };
-    await mkdir(join(svc.home, INSPECT_DIR), { recursive: true, mode: 0o700 });
-    await writeFileAtomic(inspectFile, Buffer.from(JSON.stringify(record, null, 2) + '\n'), 0o600);
-  } catch (err) {
-    warnings.push(`the docker inspect of the volumes' containers could not be kept in ${inspectFile}: ${errorMessage(err)}`);
-    inspectFile = null;
-  }
   return {
     ...saved,
-    warnings,
     volumes: sources.map((s) => ({ name: s.volume.name, path: s.path, via: s.via })),
     log: hooks.log,
     usage: inspected.map(usageOf),
-    inspectFile,
   };
 }
 
 // ---- docker inspect kept with each volume backup -----------------------------------------------
 
-/** CAIRN_HOME/volume-inspect/<snapshot id>.json: local only, not (yet) stored inside the snapshot. */
-export const INSPECT_DIR = 'volume-inspect';
-export const inspectRecordPath = (home: string, snapshotId: string): string => join(home, INSPECT_DIR, `${snapshotId}.json`);
+/** Before the record moved into the snapshot (SPEC 7 `meta`), it was CAIRN_HOME/volume-inspect/<snapshot id>.json: still read for such snapshots. */
+const LEGACY_INSPECT_DIR = 'volume-inspect';
 
-interface InspectRecord {
-  snapshot: string;
-  time: string;
-  /** Each volume backed up, where it was read, and the full `docker inspect` of the containers mounting it. */
-  volumes: Array<{ name: string; path: string; containers: Docker.ContainerInspectInfo[] }>;
-}
+type InspectRecord = Required<SnapshotMeta>;
 
 async function inspectUsers(docker: Docker, sources: VolumeSource[]): Promise<InspectRecord['volumes']> {
   const out: InspectRecord['volumes'] = [];
@@ -154,7 +179,7 @@ async function inspectUsers(docker: Docker, sources: VolumeSource[]): Promise<In
         if ((err as { statusCode?: number }).statusCode !== 404) throw err;
       }
     }
-    out.push({ name: s.volume.name, path: s.path, containers });
+    out.push({ name: s.volume.name, path: s.path, via: s.via, containers });
   }
   return out;
 }
@@ -162,16 +187,21 @@ async function inspectUsers(docker: Docker, sources: VolumeSource[]): Promise<In
 function usageOf(v: InspectRecord['volumes'][number]): VolumeUsage {
   return {
     volume: v.name,
-    containers: v.containers.map((c) => {
+    containers: (v.containers as Docker.ContainerInspectInfo[]).map((c) => {
       const m = (c.Mounts ?? []).find((x) => x.Type === 'volume' && x.Name === v.name);
       return { name: c.Name.replace(/^\//, ''), image: c.Config?.Image ?? c.Image, state: c.State?.Status ?? '?', destination: m?.Destination ?? '?', rw: m?.RW ?? false };
     }),
   };
 }
 
-async function readInspectRecord(home: string, snapshotId: string): Promise<InspectRecord | null> {
+/** The snapshot's record of its volumes: its metadata blob, or for older snapshots the local file. */
+export async function readInspectRecord(svc: Services, snapshotId: string, snapshot: { meta?: string }): Promise<InspectRecord | null> {
+  if (snapshot.meta) {
+    const meta = JSON.parse((await svc.repo.loadBlob(snapshot.meta, BlobType.data)).toString('utf8')) as SnapshotMeta;
+    return meta.volumes ? { version: 1, volumes: meta.volumes } : null;
+  }
   try {
-    return JSON.parse(await readFile(inspectRecordPath(home, snapshotId), 'utf8')) as InspectRecord;
+    return JSON.parse(await readFile(join(svc.home, LEGACY_INSPECT_DIR, `${snapshotId}.json`), 'utf8')) as InspectRecord;
   } catch {
     return null;
   }
@@ -273,7 +303,7 @@ async function removeBelow(root: string, paths: string[]): Promise<void> {
 export async function volumeRestoreOp(svc: Services, args: VolumeRestoreArgs, onStart?: (r: Restorer, totalBytes?: number) => void, onLog?: HookLogger): Promise<VolumeRestoreResult> {
   if (!args.volume) throw new UsageError('--to-volume needs a volume name');
   const { id, snapshot } = await svc.repo.resolveSnapshot(args.snapshot);
-  const record = await readInspectRecord(svc.home, id);
+  const record = await readInspectRecord(svc, id, snapshot);
   const held = volumesOfSnapshot(snapshot, record);
   const listing = [...held.keys()].sort().join(', ');
   let fromVolume: string;

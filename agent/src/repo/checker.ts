@@ -71,6 +71,10 @@ export async function checkRepository(repo: Repository, opts: CheckOptions): Pro
       }
     };
     await walk(snapshot.tree, '');
+    if (snapshot.meta) {
+      use(snapshot.meta, `${label} metadata`);
+      if (!repo.index.has(snapshot.meta)) error(`${label}: needs metadata blob ${snapshot.meta}, which is not in the index`);
+    }
   }
 
   const packsInIndex = new Map<string, number>();

@@ -56,6 +56,7 @@ export async function liveBlobs(repo: Repository): Promise<{ live: Set<string>; 
   };
   for (const { id, snapshot } of snapshots) {
     live.add(id);
+    if (snapshot.meta) live.add(snapshot.meta);
     await walk(snapshot.tree);
   }
   return { live, snapshots: snapshots.length };

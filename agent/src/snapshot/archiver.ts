@@ -12,6 +12,7 @@ import type { Clock } from '../util/clock.js';
 import { CairnError, UsageError } from '../util/errors.js';
 import { mapLimit, Semaphore } from '../util/semaphore.js';
 import { baseNode, nodeType, unchangedSince, xattrsOf } from './node-meta.js';
+import { syntheticDirNode, VolumeTreeBuilder, type ExcludeFn, type VolumeEntry } from './volume-archiver.js';
 import { SNAPSHOT_VERSION, type Snapshot, type TreeNode } from '../../../protocol/snapshot.js';
 
 /** Files read at once. */
@@ -52,11 +53,37 @@ export interface ArchiveOptions {
    * matches directories only. An excluded directory is skipped whole.
    */
   exclude?: string[];
+  /**
+   * Docker volumes, recorded in the portable volume profile (SPEC 6.1) at `path` (their mountpoint,
+   * whether or not it is readable here); directories above them that lead only to volumes are
+   * synthetic (0755 root:root, mtime 0), so the read path never shows in the trees.
+   */
+  volumes?: VolumeSpec[];
+  /** A metadata blob (SnapshotMeta JSON) stored with the snapshot and referenced as `meta`. */
+  meta?: Buffer;
+}
+
+export interface VolumeSpec {
+  /** Docker volume name (keys the mountpoint path's file cache). */
+  name: string;
+  /** Absolute path of the volume's root in the snapshot. */
+  path: string;
+  /** The volume's entries; `excluded` tells which to leave out (the builder drops them too). */
+  entries(excluded: ExcludeFn, warn: (m: string) => void): AsyncIterable<VolumeEntry>;
+  /** Use the local unchanged-file cache (mountpoint path only). */
+  cache: boolean;
 }
 
 interface TrieNode {
   children: Map<string, TrieNode>;
   leaf: boolean;
+  volume?: VolumeSpec;
+}
+
+/** Only volumes below: the directory gets synthetic metadata. */
+function onlyVolumes(node: TrieNode): boolean {
+  if (node.leaf) return node.volume !== undefined;
+  return [...node.children.values()].every(onlyVolumes);
 }
 
 function isErrno(err: unknown, ...codes: string[]): boolean {
@@ -74,6 +101,7 @@ export class Archiver {
   private readonly chunkBudget = new Semaphore(CHUNK_BYTES_IN_FLIGHT);
   private readonly bufferBudget = new Semaphore(READ_BUFFER_BYTES);
   private readonly skip: Set<string>;
+  private readonly volumeBuilders: VolumeTreeBuilder[] = [];
 
   constructor(repo: Repository, opts: ArchiveOptions) {
     this.repo = repo;
@@ -104,9 +132,11 @@ export class Archiver {
 
   async run(): Promise<{ id: string; snapshot: Snapshot }> {
     const started = this.opts.clock.now();
-    const paths = [...new Set(this.opts.paths.map((p) => resolve(p)))].sort();
+    const volumes = new Map((this.opts.volumes ?? []).map((v) => [resolve(v.path), v]));
+    const paths = [...new Set([...this.opts.paths.map((p) => resolve(p)), ...volumes.keys()])].sort();
     if (paths.length === 0) throw new UsageError('nothing to back up: give at least one path');
     for (const p of paths) {
+      if (volumes.has(p)) continue;
       try {
         await lstat(p);
       } catch (err) {
@@ -124,6 +154,8 @@ export class Archiver {
       }
       node.leaf = true;
       node.children.clear();
+      const volume = volumes.get(p);
+      if (volume) node.volume = volume;
     }
     const parentRoot = this.opts.parent?.snapshot.tree;
     const root = parse(paths[0] as string).root;
@@ -138,6 +170,7 @@ export class Archiver {
       ...(this.opts.source !== undefined ? { source: this.opts.source } : {}),
       tree: treeId,
       ...(this.opts.parent ? { parent: this.opts.parent.id } : {}),
+      ...(this.opts.meta ? { meta: await this.saveMeta(this.opts.meta) } : {}),
       summary: {
         files: p.filesDone,
         dirs: p.dirs,
@@ -151,7 +184,22 @@ export class Archiver {
     };
     await this.repo.flush();
     const id = await this.repo.commitSnapshot(snapshot);
+    for (const b of this.volumeBuilders) await b.commitCache();
     return { id, snapshot };
+  }
+
+  private async saveMeta(data: Buffer): Promise<string> {
+    const { id, addedBytes } = await this.repo.saveBlob(BlobType.data, data);
+    this.progress.addedBytes += addedBytes;
+    return id;
+  }
+
+  private async archiveVolume(v: VolumeSpec, name: string): Promise<TreeNode> {
+    const root = resolve(v.path);
+    const excluded: ExcludeFn = (rel, base, isDir) => this.excluded(join(root, rel), base, isDir);
+    const builder = new VolumeTreeBuilder(this.repo, this.progress, (m) => this.warn(m), v.cache ? { volume: v.name, state: this.repo.state } : undefined, excluded);
+    this.volumeBuilders.push(builder);
+    return builder.build(name, v.entries(excluded, (m) => this.warn(m)), root);
   }
 
   private async parentEntries(treeId: string | undefined): Promise<Map<string, TreeNode>> {
@@ -172,13 +220,16 @@ export class Archiver {
     for (const [name, child] of [...trie.children].sort(([a], [b]) => (a < b ? -1 : 1))) {
       const path = join(dir, name);
       const parent = parents.get(name);
+      if (child.volume) {
+        nodes.push(await this.archiveVolume(child.volume, name));
+        continue;
+      }
       if (child.leaf) {
         const node = await this.archiveEntry(path, name, parent);
         if (node) nodes.push(node);
         continue;
       }
-      const st = await lstat(path, { bigint: true });
-      const node = baseNode(name, 'dir', st);
+      const node = onlyVolumes(child) ? syntheticDirNode(name) : baseNode(name, 'dir', await lstat(path, { bigint: true }));
       node.subtree = await this.archiveVirtual(path, child, parent?.type === 'dir' ? parent.subtree : undefined);
       nodes.push(node);
     }

@@ -317,6 +317,7 @@ export class Restorer {
         this.warnings.push(`${path}: cannot set extended attribute ${name}: ${errorMessage(err)}`);
       }
     }
-    setTimesNs(path, BigInt(node.atimeNs), BigInt(node.mtimeNs));
+    // Portable volume nodes carry no atime (SPEC 6.1): atime is set to mtime.
+    setTimesNs(path, BigInt(node.atimeNs ?? node.mtimeNs), BigInt(node.mtimeNs));
   }
 }

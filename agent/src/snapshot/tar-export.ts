@@ -42,7 +42,7 @@ function paxFor(path: string, node: TreeNode, linkpath?: string): Buffer {
   const rec: Buffer[] = [
     paxRecord('path', Buffer.from(path)),
     paxRecord('mtime', Buffer.from(nsTime(node.mtimeNs))),
-    paxRecord('atime', Buffer.from(nsTime(node.atimeNs))),
+    paxRecord('atime', Buffer.from(nsTime(node.atimeNs ?? node.mtimeNs))),
     paxRecord('uid', Buffer.from(String(node.uid))),
     paxRecord('gid', Buffer.from(String(node.gid))),
   ];

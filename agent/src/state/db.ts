@@ -29,6 +29,8 @@ function sublevels(db: StateDb) {
     deletions: db.sublevel<string, string>('deletions', utf8),
     /** job ID (creation time, sortable) -> Job JSON (protocol/api.ts): the scheduler's runs */
     jobs: db.sublevel<string, string>('jobs', utf8),
+    /** "<volume>!<path below it>" -> JSON {size, mtimeNs, ctimeNs, inode, dev, content}: unchanged-file cache of volumes read through their mountpoint (snapshot/volume-archiver.ts) */
+    volumeFiles: db.sublevel<string, string>('volumeFiles', utf8),
     /** name -> JSON singletons: "head" (our newest SignedHead) */
     meta: db.sublevel<string, string>('meta', utf8),
   };

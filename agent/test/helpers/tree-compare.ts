@@ -2,7 +2,7 @@
 // difference a faithful backup/restore must not introduce: missing or extra entries, type, mode
 // (including set-id and sticky bits), owner, size, nanosecond mtime (symlinks and directories
 // too), file content, symlink target, device number, extended attributes and hardlink groups.
-// Not compared: atime, ctime, inode numbers, directory sizes.
+// Not compared: atime, ctime, inode numbers, directory sizes. With mtimeSeconds, mtimes to the second.
 import type { BigIntStats } from 'node:fs';
 import { lstat, open, readdir, readlink } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -35,6 +35,8 @@ export interface TreeDiff {
 export interface CompareOptions {
   /** Relative paths whose mtime is not compared. */
   ignoreMtime?: string[];
+  /** Compare mtimes to the second only (the portable volume profile keeps whole seconds, SPEC 6.1). */
+  mtimeSeconds?: boolean;
   /** Relative paths that must be sparse in the actual tree: allocated bytes at most `sparseMaxFraction` of the size. */
   sparse?: string[];
   /** Default 1/16. */
@@ -157,7 +159,8 @@ export async function compareTrees(expectedRoot: string, actualRoot: string, opt
     if ((es.mode & 0o7777n) !== (as.mode & 0o7777n)) add(rel, 'mode', fmtMode(es.mode), fmtMode(as.mode));
     if (es.uid !== as.uid) add(rel, 'uid', String(es.uid), String(as.uid));
     if (es.gid !== as.gid) add(rel, 'gid', String(es.gid), String(as.gid));
-    if (!ignoreMtime.has(rel) && es.mtimeNs !== as.mtimeNs) add(rel, 'mtime', fmtNs(es.mtimeNs), fmtNs(as.mtimeNs));
+    const sec = (ns: bigint) => (opts.mtimeSeconds ? ns / 1_000_000_000n : ns);
+    if (!ignoreMtime.has(rel) && sec(es.mtimeNs) !== sec(as.mtimeNs)) add(rel, 'mtime', fmtNs(es.mtimeNs), fmtNs(as.mtimeNs));
     if ((et === 'chardev' || et === 'blockdev') && es.rdev !== as.rdev) add(rel, 'rdev', String(es.rdev), String(as.rdev));
 
     const [ex, ax] = [readXattrs(ePath), readXattrs(aPath)];

@@ -1,7 +1,7 @@
 // `cairn volumes`, `cairn backup volume:NAME...` and `cairn restore SNAP --to-volume NAME`.
 import { resolve } from 'node:path';
 import type { HookLogEntry, VolumeBackupArgs, VolumeRestoreArgs, VolumeRestoreResult } from '../../../../protocol/api.js';
-import { splitVolumeArgs, volumeBackupOp, volumeRestoreOp, volumesOp } from '../../ops/volumes.js';
+import { splitVolumeArgs, volumeBackupOp, volumeReadMode, volumeRestoreOp, volumesOp } from '../../ops/volumes.js';
 import type { Archiver } from '../../snapshot/archiver.js';
 import type { Restorer } from '../../snapshot/restorer.js';
 import { CairnError } from '../../util/errors.js';
@@ -36,9 +36,9 @@ export function formatHookLog(e: HookLogEntry): string {
 }
 
 /** `cairn backup` with at least one `volume:NAME` argument. */
-export async function volumeBackupCommand(ctx: Context, args: string[], opts: { tag?: string[] }): Promise<number> {
+export async function volumeBackupCommand(ctx: Context, args: string[], opts: { tag?: string[]; volumeRead?: string }): Promise<number> {
   const { paths, volumes } = splitVolumeArgs(args);
-  const opArgs: VolumeBackupArgs = { paths: paths.map((p) => resolve(p)), volumes, tags: opts.tag ?? [] };
+  const opArgs: VolumeBackupArgs = { paths: paths.map((p) => resolve(p)), volumes, tags: opts.tag ?? [], ...(opts.volumeRead !== undefined ? { volumeRead: volumeReadMode(opts.volumeRead) } : {}) };
   let progress: ProgressLine | undefined;
   let logged = false;
   const onStart = (archiver: Archiver) => {
@@ -60,7 +60,7 @@ export async function volumeBackupCommand(ctx: Context, args: string[], opts: { 
   else {
     for (const w of r.warnings) process.stderr.write(`warning: ${w}\n`);
     process.stdout.write(
-      `snapshot ${r.shortId} saved (${r.volumes.map((v) => `volume ${v.name}`).join(', ')}): ${r.files} files (${r.filesRead} read, ${r.filesReused} unchanged), ${r.dirs} dirs, ` +
+      `snapshot ${r.shortId} saved (${r.volumes.map((v) => `volume ${v.name} via ${v.via === 'helper' ? 'a helper container' : 'its mountpoint'}`).join(', ')}): ${r.files} files (${r.filesRead} read, ${r.filesReused} unchanged), ${r.dirs} dirs, ` +
         `${formatBytes(r.sizeBytes)}, added ${formatBytes(r.addedBytes)} in ${formatDuration(r.durationMs)}\n`,
     );
   }

@@ -1,0 +1,419 @@
+// Docker volumes as trees in the portable volume profile (SPEC 6.1). A volume is read either through
+// its mountpoint (mountpointEntries) or as a tar streamed by the engine from a helper container
+// (sources/volume-helper.ts); both produce the same stream of VolumeEntry values, and
+// VolumeTreeBuilder turns that stream into trees. Only what a Docker archive can carry is recorded:
+// mtime in whole seconds, no atime/ctime, no xattrs, synthetic inode/dev/nlink numbers for hardlink
+// groups. So both read paths give equal tree IDs, and dedup and parents work across them.
+//
+// Unchanged-file skipping on the mountpoint path cannot use the tree (it holds no ctime or real
+// inode): a local cache (state sublevel `volumeFiles`, SPEC 8) maps volume+path to the full stat and
+// the content IDs. The helper path reads every byte again and relies on dedup.
+import { createHash } from 'node:crypto';
+import { closeSync, constants, lstatSync, openSync, readSync } from 'node:fs';
+import { readdir, readlink } from 'node:fs/promises';
+import { join } from 'node:path';
+import { BlobType } from '../repo/blob.js';
+import type { Repository } from '../repo/repository.js';
+import { saveTree } from '../repo/trees.js';
+import type { Sublevels } from '../state/db.js';
+import { CairnError } from '../util/errors.js';
+import { Semaphore } from '../util/semaphore.js';
+import { nodeType } from './node-meta.js';
+import type { ArchiveProgress } from './archiver.js';
+import type { NodeType, TreeNode } from '../../../protocol/snapshot.js';
+
+/** One entry of a volume, in either read path. */
+export interface VolumeEntry {
+  /** Below the volume root, '/'-separated; '' is the root itself. */
+  rel: string;
+  /** 'link': a hardlink to the earlier entry `linkTo`. */
+  type: NodeType | 'link';
+  mode: number;
+  uid: number;
+  gid: number;
+  /** Whole seconds since the epoch (floored). */
+  mtimeSec: bigint;
+  size: number;
+  target?: string;
+  linkTo?: string;
+  rdev?: number;
+  /** Files: the content, read at most once (not at all when the cache has it). */
+  data?: () => AsyncIterable<Uint8Array>;
+  /** Mountpoint path only: the full stat, for the local file cache. */
+  local?: CachedStat;
+}
+
+interface CachedStat {
+  size: number;
+  mtimeNs: string;
+  ctimeNs: string;
+  inode: string;
+  dev: string;
+}
+
+interface CachedFile extends CachedStat {
+  content: string[];
+}
+
+/** Chunk bytes read but not yet sealed (bounds memory, as the archiver does). */
+const CHUNK_BYTES_IN_FLIGHT = 16 * 1024 * 1024;
+const READ_BYTES = 1024 * 1024;
+
+/** A directory node above volumes, the same for every read path: 0755 root:root, mtime 0. */
+export function syntheticDirNode(name: string): TreeNode {
+  return { name, type: 'dir', mode: 0o755, uid: 0, gid: 0, mtimeNs: '0', inode: '0', dev: '0', nlink: 1, size: 0 };
+}
+
+/** Where the state keeps a volume's file cache: "<volume>!<rel>" (volume names never hold "!"). */
+const cacheKey = (volume: string, rel: string) => `${volume}!${rel}`;
+
+export type ExcludeFn = (rel: string, name: string, isDir: boolean) => boolean;
+
+/** The entries below a readable mountpoint, sorted like tree nodes, hardlinks as 'link' entries. */
+export async function* mountpointEntries(root: string, opts: { excluded?: ExcludeFn; skip?: Set<string>; warn: (m: string) => void }): AsyncGenerator<VolumeEntry> {
+  const firstOf = new Map<string, string>();
+  const entryOf = (rel: string, path: string): VolumeEntry | undefined => {
+    const st = lstatSync(path, { bigint: true });
+    const type = nodeType(st);
+    if (rel !== '' && opts.excluded?.(rel, rel.slice(rel.lastIndexOf('/') + 1), type === 'dir')) return undefined;
+    if (!type || type === 'socket') {
+      opts.warn(`${path}: skipped: ${type ?? 'unknown file type'} (a Docker archive cannot carry it)`);
+      return undefined;
+    }
+    const e: VolumeEntry = {
+      rel,
+      type,
+      mode: Number(st.mode & 0o7777n),
+      uid: Number(st.uid),
+      gid: Number(st.gid),
+      mtimeSec: floorDiv(st.mtimeNs, 1_000_000_000n),
+      size: type === 'file' ? Number(st.size) : 0,
+    };
+    if (type === 'chardev' || type === 'blockdev') e.rdev = Number(st.rdev);
+    if (type === 'file') {
+      if (st.nlink > 1n) {
+        const key = `${st.dev}:${st.ino}`;
+        const first = firstOf.get(key);
+        if (first !== undefined) return { ...e, type: 'link', linkTo: first, size: 0 };
+        firstOf.set(key, rel);
+      }
+      e.local = { size: e.size, mtimeNs: st.mtimeNs.toString(), ctimeNs: st.ctimeNs.toString(), inode: st.ino.toString(), dev: st.dev.toString() };
+      e.data = () => readFileChunks(path, e.size);
+    }
+    return e;
+  };
+  const rootEntry = entryOf('', root);
+  if (!rootEntry || rootEntry.type !== 'dir') throw new CairnError('E_SOURCE', `${root} is not a directory`);
+  yield rootEntry;
+  async function* walk(dir: string, rel: string): AsyncGenerator<VolumeEntry> {
+    const names = (await readdir(dir)).sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+    for (const name of names) {
+      const path = join(dir, name);
+      const r = rel ? `${rel}/${name}` : name;
+      if (opts.skip?.has(path)) {
+        opts.warn(`${path}: skipped (it is the Cairn home)`);
+        continue;
+      }
+      if (Buffer.from(name, 'utf8').toString('utf8') !== name || name.includes('\uFFFD')) {
+        opts.warn(`${path}: skipped: its name is not valid UTF-8`);
+        continue;
+      }
+      let e: VolumeEntry | undefined;
+      try {
+        e = entryOf(r, path);
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
+          opts.warn(`${path}: vanished during backup`);
+          continue;
+        }
+        throw err;
+      }
+      if (!e) continue;
+      if (e.type === 'symlink') e.target = await readlink(path);
+      yield e;
+      if (e.type === 'dir') yield* walk(path, r);
+    }
+  }
+  yield* walk(root, '');
+}
+
+function floorDiv(a: bigint, b: bigint): bigint {
+  const q = a / b;
+  return a % b !== 0n && a < 0n ? q - 1n : q;
+}
+
+async function* readFileChunks(path: string, size: number): AsyncGenerator<Uint8Array> {
+  // Small files: a buffer of their size (+1 to see growth), not a whole READ_BYTES.
+  const bytes = Math.min(READ_BYTES, Math.max(size + 1, 4096));
+  let fd: number;
+  try {
+    fd = openSync(path, constants.O_RDONLY | constants.O_NOATIME);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EPERM') throw err;
+    fd = openSync(path, constants.O_RDONLY);
+  }
+  try {
+    for (;;) {
+      const buf = Buffer.allocUnsafe(bytes);
+      const n = readSync(fd, buf, 0, bytes, null);
+      if (n === 0) return;
+      yield buf.subarray(0, n);
+    }
+  } finally {
+    closeSync(fd);
+  }
+}
+
+interface Pending {
+  node: TreeNode;
+  /** Directories: names of the children. */
+  children?: string[];
+  linkTo?: string;
+}
+
+/**
+ * Builds the trees of one volume from its entries and returns the node of the volume's root
+ * directory (named `name`). Progress and added bytes go to the archiver's counters.
+ */
+export class VolumeTreeBuilder {
+  private readonly chunkBudget = new Semaphore(CHUNK_BYTES_IN_FLIGHT);
+  /** Blob saves still running: the next file is read meanwhile (memory bounded by chunkBudget). */
+  private readonly saves: Promise<void>[] = [];
+  private buf: Buffer | undefined;
+  private readonly seen = new Map<string, Pending>();
+  private readonly cacheOut: Array<[string, CachedFile]> = [];
+
+  constructor(
+    private readonly repo: Repository,
+    private readonly progress: ArchiveProgress,
+    private readonly warn: (m: string) => void,
+    /** Volume name and state sublevels: the mountpoint path's file cache. */
+    private readonly cache?: { volume: string; state: Sublevels },
+    /** Drops entries (and what is below excluded directories), the same for both read paths. */
+    private readonly excluded?: ExcludeFn,
+  ) {}
+
+  async build(name: string, entries: AsyncIterable<VolumeEntry>, where: string): Promise<TreeNode> {
+    const dropped = new Set<string>();
+    for await (const e of entries) {
+      if (e.rel === '') {
+        if (this.seen.size > 0) throw new CairnError('E_VOLUME_ARCHIVE', `${where}: the volume's root appears twice`);
+        if (e.type !== 'dir') throw new CairnError('E_VOLUME_ARCHIVE', `${where}: the volume's root is not a directory`);
+        this.seen.set('', { node: portableNode(name, e), children: [] });
+        continue;
+      }
+      const slash = e.rel.lastIndexOf('/');
+      const parentRel = slash < 0 ? '' : e.rel.slice(0, slash);
+      const base = e.rel.slice(slash + 1);
+      if (dropped.has(parentRel)) {
+        dropped.add(e.rel);
+        continue;
+      }
+      const parent = this.seen.get(parentRel);
+      if (!parent?.children) throw new CairnError('E_VOLUME_ARCHIVE', `${where}: ${e.rel} comes before its directory`);
+      if (this.seen.has(e.rel)) throw new CairnError('E_VOLUME_ARCHIVE', `${where}: ${e.rel} appears twice`);
+      const isDir = e.type === 'dir';
+      if (this.excluded?.(e.rel, base, isDir)) {
+        dropped.add(e.rel);
+        continue;
+      }
+      this.progress.currentPath = `${where}/${e.rel}`;
+      const pending: Pending = { node: portableNode(base, e) };
+      if (isDir) pending.children = [];
+      if (e.type === 'link') {
+        const first = this.seen.get(e.linkTo ?? '');
+        if (!first || first.node.type !== 'file' || first.linkTo !== undefined) {
+          throw new CairnError('E_VOLUME_ARCHIVE', `${where}: hardlink ${e.rel} points to ${e.linkTo ?? '?'}, which is not an earlier (not excluded) file of the volume`);
+        }
+        pending.linkTo = e.linkTo as string;
+        // A further name of a file already read: never read again, counted as reused.
+        this.progress.filesReused += 1;
+        this.progress.filesDone += 1;
+        this.progress.bytesDone += first.node.size;
+      } else if (e.type === 'file') await this.file(pending.node, e, `${where}/${e.rel}`);
+      parent.children.push(base);
+      this.seen.set(e.rel, pending);
+    }
+    await Promise.all(this.saves);
+    this.saves.length = 0;
+    if (!this.seen.has('')) throw new CairnError('E_VOLUME_ARCHIVE', `${where}: no entry for the volume's root`);
+    this.resolveHardlinks(volumeDev(where));
+    return this.save('');
+  }
+
+  /** Writes the mountpoint path's file cache: call after the snapshot was committed. */
+  async commitCache(): Promise<void> {
+    if (!this.cache) return;
+    const { volume, state } = this.cache;
+    await state.volumeFiles.clear({ gte: `${volume}!`, lt: `${volume}"` });
+    await state.volumeFiles.batch(this.cacheOut.map(([rel, v]) => ({ type: 'put' as const, key: cacheKey(volume, rel), value: JSON.stringify(v) })));
+  }
+
+  private async file(node: TreeNode, e: VolumeEntry, path: string): Promise<void> {
+    if (this.cache && e.local) {
+      const raw = await this.cache.state.volumeFiles.get(cacheKey(this.cache.volume, e.rel));
+      const c = raw === undefined ? undefined : (JSON.parse(raw) as CachedFile);
+      const l = e.local;
+      if (c && c.size === l.size && c.mtimeNs === l.mtimeNs && c.ctimeNs === l.ctimeNs && c.inode === l.inode && c.dev === l.dev && c.content.every((id) => this.repo.index.has(id))) {
+        node.content = c.content;
+        this.cacheOut.push([e.rel, c]);
+        this.progress.filesReused += 1;
+        this.progress.filesDone += 1;
+        this.progress.bytesDone += node.size;
+        return;
+      }
+    }
+    const { ids, total } = await this.chunks(e.data ? e.data() : emptyData());
+    node.content = ids;
+    if (total !== node.size) {
+      node.changedDuringBackup = true;
+      node.size = total;
+      this.warn(`${path}: changed while it was read; the snapshot holds a possibly inconsistent copy`);
+    } else if (this.cache && e.local) this.cacheOut.push([e.rel, { ...e.local, content: ids }]);
+    this.progress.filesRead += 1;
+    this.progress.filesDone += 1;
+  }
+
+  /**
+   * Content through the chunker, the same cut points as the directory archiver's. The IDs are
+   * known when it returns; the blobs are sealed and stored in the background (awaited by build).
+   */
+  private async chunks(src: AsyncIterable<Uint8Array>): Promise<{ ids: string[]; total: number }> {
+    const chunker = this.repo.chunker;
+    const { maxBytes } = chunker.params;
+    const ids: string[] = [];
+    const saves = this.saves;
+    let total = 0;
+    const emit = async (buf: Buffer, len: number) => {
+      const chunk = Buffer.allocUnsafeSlow(len);
+      buf.copy(chunk, 0, 0, len);
+      total += len;
+      const id = this.repo.blobIdOf(chunk);
+      ids.push(id);
+      const got = await this.chunkBudget.acquire(len);
+      const job = (async () => {
+        try {
+          const saved = await this.repo.saveBlob(BlobType.data, chunk, id);
+          this.progress.addedBytes += saved.addedBytes;
+          this.progress.bytesDone += len;
+        } finally {
+          this.chunkBudget.release(got);
+        }
+      })();
+      // Rejections are seen by build's Promise.all; until then they must not count as unhandled.
+      job.catch(() => undefined);
+      saves.push(job);
+    };
+    // One buffer for every file of the volume (files are read one after another; chunks are copied out).
+    const buf = (this.buf ??= Buffer.allocUnsafe(maxBytes));
+    let filled = 0;
+    try {
+      for await (const piece of src) {
+        let off = 0;
+        while (off < piece.length) {
+          const n = Math.min(piece.length - off, maxBytes - filled);
+          buf.set(piece.subarray(off, off + n), filled);
+          filled += n;
+          off += n;
+          while (filled === maxBytes) {
+            const len = chunker.cut(buf, 0, filled, false);
+            await emit(buf, len);
+            buf.copyWithin(0, len, filled);
+            filled -= len;
+          }
+        }
+      }
+      while (filled > 0) {
+        const len = chunker.cut(buf, 0, filled, true);
+        await emit(buf, len);
+        buf.copyWithin(0, len, filled);
+        filled -= len;
+      }
+    } catch (err) {
+      await Promise.allSettled(saves);
+      throw err;
+    }
+    return { ids, total };
+  }
+
+  /**
+   * Hardlink groups get inode numbers 1, 2, ... in tree order (depth first, names sorted), nlink =
+   * names in the volume, and `dev` (the volume's path number): groups of two volumes in one snapshot never meet.
+   */
+  private resolveHardlinks(dev: string): void {
+    const groups = new Map<string, string[]>();
+    for (const [rel, p] of this.seen) if (p.linkTo !== undefined) groups.set(p.linkTo, [...(groups.get(p.linkTo) ?? [p.linkTo]), rel]);
+    if (groups.size === 0) return;
+    const firstOf = new Map<string, string>();
+    for (const [first, members] of groups) for (const m of members) firstOf.set(m, first);
+    let next = 1;
+    const visit = (rel: string): void => {
+      const p = this.seen.get(rel) as Pending;
+      for (const name of [...(p.children ?? [])].sort(byName)) {
+        const r = rel ? `${rel}/${name}` : name;
+        const first = firstOf.get(r);
+        if (first !== undefined) {
+          const node = (this.seen.get(first) as Pending).node;
+          if (node.inode === '0') {
+            node.inode = String(next++);
+            node.dev = dev;
+            node.nlink = (groups.get(first) as string[]).length;
+          }
+        }
+        visit(r);
+      }
+    };
+    visit('');
+    // A link is the first name's node under its own name (one inode: the same metadata and content).
+    for (const [rel, p] of this.seen) {
+      if (p.linkTo === undefined) continue;
+      p.node = { ...(this.seen.get(p.linkTo) as Pending).node, name: rel.slice(rel.lastIndexOf('/') + 1) };
+    }
+  }
+
+  private async save(rel: string): Promise<TreeNode> {
+    const p = this.seen.get(rel) as Pending;
+    const nodes: TreeNode[] = [];
+    for (const name of p.children ?? []) {
+      const r = rel ? `${rel}/${name}` : name;
+      const child = this.seen.get(r) as Pending;
+      nodes.push(child.node.type === 'dir' ? await this.save(r) : child.node);
+    }
+    const { id, addedBytes } = await saveTree(this.repo, nodes);
+    this.progress.addedBytes += addedBytes;
+    this.progress.dirs += 1;
+    p.node.subtree = id;
+    return p.node;
+  }
+}
+
+const byName = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
+
+/** The `dev` of a volume's hardlink groups: the first 48 bits of SHA-256 of its path in the snapshot, decimal. */
+export function volumeDev(path: string): string {
+  return BigInt(`0x${createHash('sha256').update(path).digest('hex').slice(0, 12)}`).toString();
+}
+
+async function* emptyData(): AsyncGenerator<Uint8Array> {
+  // a file without data: nothing to yield
+}
+
+/** The portable node of an entry: field order fixed so equal entries encode to equal bytes. */
+function portableNode(name: string, e: VolumeEntry): TreeNode {
+  const type: NodeType = e.type === 'link' ? 'file' : e.type;
+  const node: TreeNode = {
+    name,
+    type,
+    mode: e.mode & 0o7777,
+    uid: e.uid,
+    gid: e.gid,
+    mtimeNs: (e.mtimeSec * 1_000_000_000n).toString(),
+    inode: '0',
+    dev: '0',
+    nlink: 1,
+    size: type === 'file' ? e.size : 0,
+  };
+  if (type === 'symlink') node.target = e.target ?? '';
+  if (type === 'chardev' || type === 'blockdev') node.rdev = e.rdev ?? 0;
+  return node;
+}
