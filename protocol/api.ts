@@ -1,6 +1,6 @@
 // The agent's operations as the CLI, the HTTP API and the console see them: names, arguments and
 // results, defined once. Each operation is POST /api/v1/ops/<name> with a JSON body of its args.
-import type { RetentionPolicy } from './config.js';
+import type { ConsistencyOverride, RetentionPolicy } from './config.js';
 import type { SnapshotListing, SnapshotSummary } from './snapshot.js';
 
 export const API_PREFIX = '/api/v1';
@@ -245,6 +245,8 @@ export interface VolumeBackupArgs {
   exclude?: string[];
   /** How volumes are read (default: CAIRN_VOLUME_READ, else auto). */
   volumeRead?: VolumeReadMode;
+  /** A configured source's consistency settings, over the containers' labels. */
+  consistency?: ConsistencyOverride;
 }
 /**
  * auto: through the volume's mountpoint when the agent can read it, else through a helper container;

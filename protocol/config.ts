@@ -31,6 +31,21 @@ export interface SourceConfig {
   schedule?: string;
   retention: RetentionPolicy;
   tags: string[];
+  /** Overrides the cairn.* labels of the containers that mount this source's volumes; absent fields leave the labels in charge. */
+  consistency?: ConsistencyOverride;
+  /** How this source's volumes are read (default: CAIRN_VOLUME_READ, else auto). */
+  volumeRead?: 'auto' | 'mountpoint' | 'helper';
+}
+
+/** cairn.stop / cairn.pause / cairn.exec.* set in cairn.yaml instead of (or over) container labels. */
+export interface ConsistencyOverride {
+  stop?: boolean;
+  pause?: boolean;
+  execBefore?: string;
+  execAfter?: string;
+  execTimeoutMs?: number;
+  /** Run exec-before/after only in this container (by name); absent: in every container mounting the volumes. */
+  execContainer?: string;
 }
 
 export interface FriendDefaults {

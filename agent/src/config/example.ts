@@ -29,6 +29,12 @@ export const EXAMPLE_CONFIG = `# Cairn agent settings. The agent reloads this fi
 #     volumes: [pgdata]          # Docker volumes by name
 #     schedule: "0 * * * *"      # cron: every hour on the hour
 #     tags: [db]
+#     consistency:               # overrides the containers' cairn.* labels for these volumes
+#       exec-before: "pg_dump -U postgres -f /var/lib/postgresql/data/dump.sql"
+#       exec-container: postgres # run it only there (default: every container using the volumes)
+#       exec-timeout: 10m
+#       stop: false              # true: stop the containers for the snapshot; pause: true pauses
+#     volume-read: auto          # auto, mountpoint or helper (a short-lived helper container)
 #     retention:
 #       keep-hourly: 24
 #       keep-daily: 7

@@ -131,6 +131,8 @@ function withDefaults(raw: Record<string, unknown>): CairnConfig {
       ...(s.schedule !== undefined ? { schedule: s.schedule } : {}),
       retention: s.retention ?? {},
       tags: s.tags ?? [],
+      ...(s.consistency !== undefined ? { consistency: s.consistency } : {}),
+      ...(s.volumeRead !== undefined ? { volumeRead: s.volumeRead } : {}),
     })),
     replicas: r.replicas ?? d.replicas,
     friends: { ...d.friends, ...r.friends },
@@ -152,6 +154,8 @@ function crossChecks(c: CairnConfig, fail: (path: string, text: string) => void)
     if (first !== undefined) fail(`sources[${i}].name`, `"${s.name}" is already the name of sources[${first}]`);
     else names.set(s.name, i);
     if (s.volumes.length + s.volumeSelectors.length + s.paths.length === 0) fail(`sources[${i}]`, `source "${s.name}" has nothing to back up: give volumes, volume-selectors or paths`);
+    if (s.consistency?.stop && s.consistency.pause) fail(`sources[${i}].consistency.pause`, 'stop and pause are both true: choose one (stop wins for a consistent copy, pause is shorter)');
+    if (s.consistency && s.volumes.length + s.volumeSelectors.length === 0) fail(`sources[${i}].consistency`, `source "${s.name}" has no volumes: consistency applies to the containers that mount its volumes`);
   });
   const host = /^(.+):\d+$/.exec(c.console.address)?.[1] ?? '';
   if (!LOOPBACK.has(host) && !c.console.allowRemote) fail('console.address', `${c.console.address} is not a loopback address: set "allow-remote: true" to serve the console beyond this machine`);

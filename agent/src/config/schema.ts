@@ -110,6 +110,21 @@ export const sourceSpec: MapSpec = {
     schedule: ['schedule', cron],
     retention: ['retention', retentionSpec],
     tags: ['tags', list(str(/^[^\s,]+$/, 'is not a tag (no spaces or commas)'), true)],
+    consistency: [
+      'consistency',
+      {
+        kind: 'map',
+        fields: {
+          stop: ['stop', bool],
+          pause: ['pause', bool],
+          'exec-before': ['execBefore', str(/\S/, 'is empty')],
+          'exec-after': ['execAfter', str(/\S/, 'is empty')],
+          'exec-timeout': ['execTimeoutMs', duration],
+          'exec-container': ['execContainer', str(/^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/, 'is not a container name')],
+        },
+      },
+    ],
+    'volume-read': ['volumeRead', str(/^(auto|mountpoint|helper)$/, 'is not one of auto, mountpoint, helper')],
   },
 };
 

@@ -46,7 +46,7 @@ async function backupSource(svc: Services, source: SourceConfig, job: JobHandle)
     const args = { paths: source.paths, tags: source.tags, source: source.name, ...(source.exclude.length ? { exclude: source.exclude } : {}) };
     const r = await svc.writeLock.with(1, () =>
       volumes.length > 0
-        ? volumeBackupOp(svc, { ...args, volumes }, onStart, (e) => job.log(`${e.container}: ${e.action}: ${e.message}${e.exitCode !== undefined ? ` (exit ${e.exitCode})` : ''}${e.output ? `\n${e.output}` : ''}`))
+        ? volumeBackupOp(svc, { ...args, volumes, ...(source.consistency ? { consistency: source.consistency } : {}), ...(source.volumeRead ? { volumeRead: source.volumeRead } : {}) }, onStart, (e) => job.log(`${e.container}: ${e.action}: ${e.message}${e.exitCode !== undefined ? ` (exit ${e.exitCode})` : ''}${e.output ? `\n${e.output}` : ''}`))
         : backupOp(svc, args, onStart),
     );
     // the finished job carries the totals too (the scan reads no more than the backup did)

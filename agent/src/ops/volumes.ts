@@ -144,6 +144,8 @@ export async function volumeBackupOp(svc: Services, args: VolumeBackupArgs, onSt
           { volumes: specs, meta: Buffer.from(JSON.stringify(meta)) },
         );
       },
+      'snapshot',
+      args.consistency,
     );
   } catch (err) {
     if (result && err instanceof HookFailedError) {

@@ -16,6 +16,7 @@ import type { HookLogEntry } from '../../../protocol/api.js';
 import type { Clock } from '../util/clock.js';
 import { CairnError } from '../util/errors.js';
 import { writeFileAtomic } from '../util/fsx.js';
+import type { ConsistencyOverride } from '../../../protocol/config.js';
 import { connectDocker, LABEL_EXEC_AFTER, LABEL_EXEC_BEFORE, LABEL_EXEC_TIMEOUT, LABEL_PAUSE, LABEL_STOP, labelTrue, type DiscoveredVolume } from './docker.js';
 
 export const STOPPED_FILE = 'docker-stopped.json';
@@ -64,22 +65,28 @@ function parseTimeout(v: string | undefined): number {
   return Math.max(1, Math.round(Number(m[1]) * unit));
 }
 
-/** The containers mounting `volumes`, once each, in name order. */
-export function planHooks(volumes: DiscoveredVolume[]): HookPlan[] {
+/**
+ * The containers mounting `volumes`, once each, in name order, with what their labels ask for; a
+ * source's `consistency` in cairn.yaml overrides the labels field by field (exec only in
+ * `execContainer` when that is set).
+ */
+export function planHooks(volumes: DiscoveredVolume[], override: ConsistencyOverride = {}): HookPlan[] {
   const byId = new Map<string, HookPlan>();
   for (const v of volumes) {
     for (const c of v.containers) {
       if (byId.has(c.id)) continue;
+      const execHere = override.execContainer === undefined || override.execContainer === c.name;
+      const stop = override.stop ?? labelTrue(c.labels[LABEL_STOP]);
       byId.set(c.id, {
         id: c.id,
         name: c.name,
         running: c.state === 'running' || c.state === 'paused',
         paused: c.state === 'paused',
-        stop: labelTrue(c.labels[LABEL_STOP]),
-        pause: !labelTrue(c.labels[LABEL_STOP]) && labelTrue(c.labels[LABEL_PAUSE]),
-        execBefore: c.labels[LABEL_EXEC_BEFORE]?.trim() || undefined,
-        execAfter: c.labels[LABEL_EXEC_AFTER]?.trim() || undefined,
-        execTimeoutMs: parseTimeout(c.labels[LABEL_EXEC_TIMEOUT]),
+        stop,
+        pause: !stop && (override.pause ?? labelTrue(c.labels[LABEL_PAUSE])),
+        execBefore: (execHere ? override.execBefore : undefined) ?? (c.labels[LABEL_EXEC_BEFORE]?.trim() || undefined),
+        execAfter: (execHere ? override.execAfter : undefined) ?? (c.labels[LABEL_EXEC_AFTER]?.trim() || undefined),
+        execTimeoutMs: (execHere ? override.execTimeoutMs : undefined) ?? parseTimeout(c.labels[LABEL_EXEC_TIMEOUT]),
       });
     }
   }
@@ -158,8 +165,8 @@ export class Hooks {
    * every running (or paused) container that mounts them is stopped, whatever its labels, and no
    * exec hook runs: the volume is being replaced under it.
    */
-  async around<T>(volumes: DiscoveredVolume[], fn: () => Promise<T>, purpose: 'snapshot' | 'restore' = 'snapshot'): Promise<T> {
-    const plans = purpose === 'snapshot' ? planHooks(volumes) : planHooks(volumes).map((p) => ({ ...p, stop: true, pause: false, execBefore: undefined, execAfter: undefined }));
+  async around<T>(volumes: DiscoveredVolume[], fn: () => Promise<T>, purpose: 'snapshot' | 'restore' = 'snapshot', override: ConsistencyOverride = {}): Promise<T> {
+    const plans = purpose === 'snapshot' ? planHooks(volumes, override) : planHooks(volumes).map((p) => ({ ...p, stop: true, pause: false, execBefore: undefined, execAfter: undefined }));
     const held: Array<{ plan: HookPlan; action: 'stopped' | 'paused' }> = [];
     const failures: string[] = [];
     let result: T;

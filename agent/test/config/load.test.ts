@@ -36,6 +36,10 @@ describe('invalid configs name the line and the field', () => {
     ['source with nothing to back up', 'sources:\n  - name: db\n    schedule: "0 * * * *"\n', ['cairn.yaml:2: sources[0]: source "db" has nothing to back up']],
     ['remote console without allow-remote', 'console:\n  address: 0.0.0.0:8080\n', ['cairn.yaml:2: console.address: 0.0.0.0:8080 is not a loopback address: set "allow-remote: true"']],
     ['bad listen multiaddr', 'listen: [tcp://0.0.0.0:4001]\n', ['cairn.yaml:1: listen[0]: "tcp://0.0.0.0:4001" is not a TCP multiaddr']],
+    ['consistency: stop and pause both', 'sources:\n  - name: db\n    volumes: [pg]\n    consistency:\n      stop: true\n      pause: true\n', ['cairn.yaml:6: sources[0].consistency.pause: stop and pause are both true']],
+    ['consistency on a source without volumes', 'sources:\n  - name: db\n    paths: [/a]\n    consistency:\n      stop: true\n', ['cairn.yaml:5: sources[0].consistency: source "db" has no volumes']],
+    ['consistency: bad exec-timeout', 'sources:\n  - name: db\n    volumes: [pg]\n    consistency:\n      exec-timeout: forever\n', ['cairn.yaml:5: sources[0].consistency.exec-timeout: "forever" is not a duration']],
+    ['bad volume-read', 'sources:\n  - name: db\n    volumes: [pg]\n    volume-read: tar\n', ['cairn.yaml:4: sources[0].volume-read: "tar" is not one of auto, mountpoint, helper']],
     ['key given twice', 'replicas: 2\nreplicas: 3\n', ['cairn.yaml:2: replicas: given twice']],
     ['not YAML at all', 'sources: [\n', ['cairn.yaml:']],
     ['top level is a list', '- a\n- b\n', ['cairn.yaml:1: (top level): expected a mapping of keys to values']],
@@ -85,7 +89,7 @@ describe('valid configs', () => {
     expect(c.bandwidthBytesPerSec).toBe(5 * 1024 ** 2);
     expect(c.maintenance).toEqual({ forgetSchedule: '0 3 * * *', pruneSchedule: '30 3 * * 0' });
     expect(c.sources.map((s) => s.name)).toEqual(['postgres', 'labelled', 'photos']);
-    expect(c.sources[0]).toEqual({ name: 'postgres', volumes: ['pgdata'], volumeSelectors: [], paths: [], exclude: [], schedule: '0 * * * *', retention: { keepHourly: 24, keepDaily: 7, keepWeekly: 4, keepMonthly: 12 }, tags: ['db'] });
+    expect(c.sources[0]).toEqual({ name: 'postgres', volumes: ['pgdata'], volumeSelectors: [], paths: [], exclude: [], schedule: '0 * * * *', retention: { keepHourly: 24, keepDaily: 7, keepWeekly: 4, keepMonthly: 12 }, tags: ['db'], consistency: { execBefore: 'pg_dump -U postgres -f /var/lib/postgresql/data/dump.sql', execContainer: 'postgres', execTimeoutMs: 600_000, stop: false }, volumeRead: 'auto' });
     expect(c.sources[1]?.retention).toEqual({ keepLast: 10, keepWithinMs: 30 * 86_400_000, keepTags: ['release'] });
     expect(c.sources[2]?.retention.keepMonthly).toBe(-1);
     expect(c.sources[2]?.exclude).toEqual(['*.tmp', 'cache/', '/srv/photos/thumbnails']);
