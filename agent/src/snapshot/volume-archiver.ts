@@ -106,7 +106,15 @@ export async function* mountpointEntries(root: string, opts: { excluded?: Exclud
   if (!rootEntry || rootEntry.type !== 'dir') throw new CairnError('E_SOURCE', `${root} is not a directory`);
   yield rootEntry;
   async function* walk(dir: string, rel: string): AsyncGenerator<VolumeEntry> {
-    const names = (await readdir(dir)).sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+    let names: string[];
+    try {
+      names = (await readdir(dir)).sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+    } catch (err) {
+      // a live database removes directories while we walk: the directory stays, empty, with a warning
+      if (rel === '' || (err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+      opts.warn(`${dir}: vanished during backup (kept as an empty directory)`);
+      return;
+    }
     for (const name of names) {
       const path = join(dir, name);
       const r = rel ? `${rel}/${name}` : name;
@@ -129,7 +137,15 @@ export async function* mountpointEntries(root: string, opts: { excluded?: Exclud
         throw err;
       }
       if (!e) continue;
-      if (e.type === 'symlink') e.target = await readlink(path);
+      if (e.type === 'symlink') {
+        try {
+          e.target = await readlink(path);
+        } catch (err) {
+          if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+          opts.warn(`${path}: vanished during backup`);
+          continue;
+        }
+      }
       yield e;
       if (e.type === 'dir') yield* walk(path, r);
     }
@@ -220,6 +236,12 @@ export class VolumeTreeBuilder {
       this.progress.currentPath = `${where}/${e.rel}`;
       const pending: Pending = { node: portableNode(base, e) };
       if (isDir) pending.children = [];
+      if (e.type === 'link' && dropped.has(e.linkTo ?? '')) {
+        // its first name vanished while we read it: this name goes too (said, not silent)
+        this.warn(`${where}/${e.rel}: skipped: a hardlink of ${e.linkTo ?? '?'}, which vanished during backup`);
+        dropped.add(e.rel);
+        continue;
+      }
       if (e.type === 'link') {
         const first = this.seen.get(e.linkTo ?? '');
         if (!first || first.node.type !== 'file' || first.linkTo !== undefined) {
@@ -230,7 +252,10 @@ export class VolumeTreeBuilder {
         this.progress.filesReused += 1;
         this.progress.filesDone += 1;
         this.progress.bytesDone += first.node.size;
-      } else if (e.type === 'file') await this.file(pending.node, e, `${where}/${e.rel}`);
+      } else if (e.type === 'file' && !(await this.file(pending.node, e, `${where}/${e.rel}`))) {
+        dropped.add(e.rel);
+        continue;
+      }
       parent.children.push(base);
       this.seen.set(e.rel, pending);
     }
@@ -249,7 +274,8 @@ export class VolumeTreeBuilder {
     await state.volumeFiles.batch(this.cacheOut.map(([rel, v]) => ({ type: 'put' as const, key: cacheKey(volume, rel), value: JSON.stringify(v) })));
   }
 
-  private async file(node: TreeNode, e: VolumeEntry, path: string): Promise<void> {
+  /** Reads a file's content into `node`; false when the file vanished before it could be opened (warned). */
+  private async file(node: TreeNode, e: VolumeEntry, path: string): Promise<boolean> {
     if (this.cache && e.local) {
       const raw = await this.cache.state.volumeFiles.get(cacheKey(this.cache.volume, e.rel));
       const c = raw === undefined ? undefined : (JSON.parse(raw) as CachedFile);
@@ -260,10 +286,18 @@ export class VolumeTreeBuilder {
         this.progress.filesReused += 1;
         this.progress.filesDone += 1;
         this.progress.bytesDone += node.size;
-        return;
+        return true;
       }
     }
-    const { ids, total } = await this.chunks(e.data ? e.data() : emptyData());
+    let read: { ids: string[]; total: number };
+    try {
+      read = await this.chunks(e.data ? e.data() : emptyData());
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+      this.warn(`${path}: vanished during backup`);
+      return false;
+    }
+    const { ids, total } = read;
     node.content = ids;
     if (total !== node.size) {
       node.changedDuringBackup = true;
@@ -272,6 +306,7 @@ export class VolumeTreeBuilder {
     } else if (this.cache && e.local) this.cacheOut.push([e.rel, { ...e.local, content: ids }]);
     this.progress.filesRead += 1;
     this.progress.filesDone += 1;
+    return true;
   }
 
   /**
