@@ -62,7 +62,7 @@ async function removeLeftovers(docker: Docker, owner: string): Promise<void> {
 const HELPER_OWNER_LABEL = 'cairn.helper.home';
 
 /** The volume's entries as the engine archives them through a helper container; `owner` (the Cairn home) labels it. */
-export async function* helperEntries(docker: Docker, volume: string, owner: string): AsyncGenerator<VolumeEntry> {
+export async function* helperEntries(docker: Docker, volume: string, owner: string, warn: (m: string) => void = () => undefined): AsyncGenerator<VolumeEntry> {
   await ensureHelperImage(docker);
   await removeLeftovers(docker, owner);
   const container = await docker.createContainer({
@@ -75,7 +75,7 @@ export async function* helperEntries(docker: Docker, volume: string, owner: stri
   let stream: NodeJS.ReadableStream | undefined;
   try {
     stream = (await container.getArchive({ path: `/${MOUNT_DIR}` })) as NodeJS.ReadableStream;
-    yield* parseVolumeTar(stream as Readable, MOUNT_DIR, `volume ${volume} (helper container)`);
+    yield* parseVolumeTar(stream as Readable, MOUNT_DIR, `volume ${volume} (helper container)`, warn);
   } finally {
     (stream as Readable | undefined)?.destroy?.();
     await container.remove({ force: true }).catch(() => undefined);
@@ -111,7 +111,9 @@ function makedev(major: number, minor: number): number {
 }
 
 /** An uncompressed tar of one directory `top` (names "top/...") as VolumeEntry values. Each entry's data is consumed or skipped before the next. */
-export async function* parseVolumeTar(input: Readable, top: string, where: string): AsyncGenerator<VolumeEntry> {
+export async function* parseVolumeTar(input: Readable, top: string, where: string, warn: (m: string) => void = () => undefined): AsyncGenerator<VolumeEntry> {
+  /** Names that are not valid UTF-8 (tar-stream decodes them with U+FFFD): skipped with what is below them, as the mountpoint path does. */
+  const badDirs: string[] = [];
   const extract = tarExtract();
   input.on('error', (err: Error) => extract.destroy(err));
   input.pipe(extract as unknown as NodeJS.WritableStream);
@@ -119,6 +121,19 @@ export async function* parseVolumeTar(input: Readable, top: string, where: strin
     for await (const entry of extract) {
       const h = entry.header;
       const rel = archiveRel(h.name, top, where);
+      const drain = async () => {
+        for await (const piece of entry as unknown as AsyncIterable<Uint8Array>) void piece;
+      };
+      if (badDirs.some((d) => rel.startsWith(`${d}/`))) {
+        await drain();
+        continue;
+      }
+      if (rel.includes('\uFFFD') || (h.type === 'link' && h.linkname?.includes('\uFFFD'))) {
+        warn(`${where}: ${rel}: skipped: its name${h.type === 'link' ? " (or its hardlink's first name)" : ''} is not valid UTF-8`);
+        if (h.type === 'directory') badDirs.push(rel);
+        await drain();
+        continue;
+      }
       const type = TYPES[h.type];
       if (!type) throw new UnsafeArchiveError(`${where}: tar entry ${JSON.stringify(h.name)} has unsupported type ${h.type}`);
       const e: VolumeEntry = {
@@ -141,10 +156,8 @@ export async function* parseVolumeTar(input: Readable, top: string, where: strin
         };
       }
       yield e;
-      if (!consumed) {
-        // Skip what was not read (a cache hit never happens here, but an excluded file's data may).
-        for await (const piece of entry as unknown as AsyncIterable<Uint8Array>) void piece;
-      }
+      // Skip what was not read (a cache hit never happens here, but an excluded file's data may).
+      if (!consumed) await drain();
     }
   } finally {
     input.unpipe(extract as unknown as NodeJS.WritableStream);

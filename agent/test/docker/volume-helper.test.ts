@@ -2,6 +2,11 @@
 // volume (absolute, "..", ".", outside the top directory, hardlinks pointing out), and reads good
 // entries; `auto` picks the helper when the mountpoint is not there; and, against the real engine,
 // the helper container is removed when the read fails midway.
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { afterAll, describe, expect, test } from 'vitest';
 import { pack as tarPack, type Header } from 'tar-stream';
@@ -62,6 +67,27 @@ describe('parseVolumeTar', () => {
     expect(entries[3]?.linkTo).toBe('a');
     // A symlink's target is data: kept verbatim (restore never follows it).
     expect(entries[4]?.target).toBe('../../../etc/passwd');
+  });
+
+  test('names that are not valid UTF-8 are skipped with a warning, with everything below them', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'cairn-badnames-'));
+    const v = Buffer.from(`${dir}/v`);
+    mkdirSync(v);
+    writeFileSync(Buffer.concat([v, Buffer.from('/good')]), 'good');
+    writeFileSync(Buffer.concat([v, Buffer.from('/bad\xfefile', 'latin1')]), 'bad');
+    mkdirSync(Buffer.concat([v, Buffer.from('/bad\xffdir', 'latin1')]));
+    writeFileSync(Buffer.concat([v, Buffer.from('/bad\xffdir/inner', 'latin1')]), 'inner');
+    const tar = spawnSync('tar', ['-C', dir, '--format=gnu', '-cf', '-', 'v'], { maxBuffer: 1 << 20 });
+    expect(tar.status, tar.stderr.toString()).toBe(0);
+    const warnings: string[] = [];
+    const rels: string[] = [];
+    for await (const e of parseVolumeTar(Readable.from([tar.stdout]), 'v', 'test tar', (m) => warnings.push(m))) {
+      rels.push(e.rel);
+      if (e.data) for await (const piece of e.data()) void piece;
+    }
+    expect(rels.sort()).toEqual(['', 'good']);
+    expect(warnings.sort()).toEqual(['test tar: bad\uFFFDdir: skipped: its name is not valid UTF-8', 'test tar: bad\uFFFDfile: skipped: its name is not valid UTF-8']);
+    await rm(dir, { recursive: true });
   });
 
   test.each([
