@@ -117,8 +117,8 @@ export function benchSinkHandler(ctx: MeshContext) {
       await serve(raw, async (f) => {
         await f.writeJson({ ok: true });
         let got = 0;
-        await f.receiveWindowed(req.bytes, async (chunk) => {
-          got += chunk.length;
+        await f.receiveWindowed(req.bytes, async (_parts, length) => {
+          got += length;
         });
         await f.writeJson({ ok: true, bytes: got });
       });

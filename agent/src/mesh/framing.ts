@@ -78,14 +78,18 @@ export class Frames {
     for (; unacked > 0; unacked--) await this.readAckFrame();
   }
 
-  /** Receives `total` bytes sent with sendWindowed, handing each frame to `consume` before acking it. */
-  async receiveWindowed(total: number, consume: (chunk: Uint8Array) => Promise<void>): Promise<void> {
+  /**
+   * Receives `total` bytes sent with sendWindowed, handing each frame to `consume` before acking it.
+   * A frame comes as the pieces the transport delivered (not copied into one buffer: a 1 MiB copy
+   * per frame was a fifth of a receiving friend's CPU).
+   */
+  async receiveWindowed(total: number, consume: (parts: Uint8Array[], length: number) => Promise<void>): Promise<void> {
     let got = 0;
     while (got < total) {
-      const chunk = await this.readBytes();
-      if (chunk.length === 0 || got + chunk.length > total) throw new MalformedMessageError(`more bytes than the ${total} announced`);
-      await consume(chunk);
-      got += chunk.length;
+      const frame = await this.lp.read({ signal: AbortSignal.timeout(STREAM_TIMEOUT_MS) });
+      if (frame.byteLength === 0 || got + frame.byteLength > total) throw new MalformedMessageError(`more bytes than the ${total} announced`);
+      await consume([...frame], frame.byteLength);
+      got += frame.byteLength;
       await this.writeBytes(ACK);
     }
   }

@@ -73,10 +73,16 @@ export class HostedStore {
     const fh = await open(tmp, 'wx', 0o600);
     const hash = createHash('sha256');
     try {
-      await f.receiveWindowed(size, async (chunk) => {
-        hash.update(chunk);
-        let off = 0;
-        while (off < chunk.length) off += (await fh.write(chunk, off, chunk.length - off)).bytesWritten;
+      await f.receiveWindowed(size, async (parts) => {
+        for (const part of parts) hash.update(part);
+        // one writev per frame; a short write (rare, on files) finishes piece by piece
+        let done = (await fh.writev(parts)).bytesWritten;
+        for (const part of parts) {
+          const skip = Math.min(done, part.length);
+          done -= skip;
+          let off = skip;
+          while (off < part.length) off += (await fh.write(part, off, part.length - off)).bytesWritten;
+        }
       });
       if (hash.digest('hex') !== packId) throw new RefusedError(WireError.badPack, `pack ${packId}: bytes do not hash to the pack ID`);
       await fh.sync();

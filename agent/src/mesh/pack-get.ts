@@ -35,9 +35,11 @@ export async function getPack(ctx: MeshContext, peer: PeerId, packId: string, ra
     if (ready.sizeBytes > (range?.length ?? Number.MAX_SAFE_INTEGER)) throw new CairnError(WireError.malformed, `friend announced ${ready.sizeBytes} bytes for a ${range?.length}-byte range`);
     const out = Buffer.allocUnsafe(ready.sizeBytes);
     let got = 0;
-    await f.receiveWindowed(ready.sizeBytes, async (chunk) => {
-      out.set(chunk, got);
-      got += chunk.length;
+    await f.receiveWindowed(ready.sizeBytes, async (parts) => {
+      for (const part of parts) {
+        out.set(part, got);
+        got += part.length;
+      }
     });
     return out;
   } finally {

@@ -41,7 +41,6 @@ export async function replicateOnce(ctx: MeshContext, repo: Repository, replicas
     const candidates = friends
       .filter((f) => !holders.has(f.peerId) && !unreachable.has(f.peerId) && !full.has(f.peerId))
       .sort((a, b) => b.grantFromPeer - (bytesAt.get(b.peerId) ?? 0) - (a.grantFromPeer - (bytesAt.get(a.peerId) ?? 0)));
-    let bytes: Buffer | undefined;
     for (const f of candidates) {
       if (holders.size >= wanted) break;
       if ((bytesAt.get(f.peerId) ?? 0) + info.sizeBytes > f.grantFromPeer) {
@@ -51,9 +50,8 @@ export async function replicateOnce(ctx: MeshContext, repo: Repository, replicas
       }
       // count the bytes before pushing: concurrent pushes must not all fit the same remaining grant
       bytesAt.set(f.peerId, (bytesAt.get(f.peerId) ?? 0) + info.sizeBytes);
-      bytes ??= await repo.store.get(packId);
       try {
-        const r = await putPack(ctx, peerIdFromString(f.peerId), packId, bytes);
+        const r = await putPack(ctx, peerIdFromString(f.peerId), packId, info.sizeBytes, (off, len) => repo.store.getRange(packId, off, len));
         await ctx.book.addReplica(packId, f.peerId, info.sizeBytes);
         holders.add(f.peerId);
         if (r === 'stored') {
