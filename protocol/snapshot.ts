@@ -74,7 +74,18 @@ export interface Snapshot {
 export interface SnapshotMeta {
   version: 1;
   /** Each Docker volume backed up: its path in the snapshot, how it was read, and the full `docker inspect` of the containers mounting it. */
-  volumes?: Array<{ name: string; path: string; via: 'mountpoint' | 'helper'; containers: unknown[] }>;
+  volumes?: Array<{
+    name: string;
+    path: string;
+    via: 'mountpoint' | 'helper';
+    containers: unknown[];
+    /**
+     * Mountpoint reads only: the exact mtime (ns since the epoch, decimal) of each entry whose mtime
+     * is not a whole second, by path below the volume ('' = its root). Trees keep whole seconds
+     * (both read paths give the same trees); restores put these back.
+     */
+    mtimesNs?: Record<string, string>;
+  }>;
 }
 
 /** One row of `cairn snapshots --json`. */

@@ -1,8 +1,10 @@
 import { resolve } from 'node:path';
 import { Restorer } from '../snapshot/restorer.js';
 import { findNode, normalizeIncludes, walkTree } from '../snapshot/tree-walk.js';
-import { UsageError } from '../util/errors.js';
+import { errorMessage, UsageError } from '../util/errors.js';
 import type { RestoreArgs, RestoreResult } from '../../../protocol/api.js';
+import type { Snapshot, SnapshotMeta } from '../../../protocol/snapshot.js';
+import { BlobType } from '../repo/blob.js';
 import type { Services } from './services.js';
 
 /** Concurrent pack fetches per online friend during a restore. */
@@ -12,15 +14,25 @@ export async function restoreOp(svc: Services, args: RestoreArgs, onStart?: (r: 
   const { id, snapshot } = await svc.repo.resolveSnapshot(args.snapshot);
   const includes = normalizeIncludes(args.include);
   const target = resolve(args.target);
-  const restorer = new Restorer(svc.repo, { target, includes, overwrite: args.overwrite });
+  const from = args.from !== undefined ? (normalizeIncludes([args.from])[0] ?? '') : '';
+  let exact = new Map<string, bigint>(); // filled once the snapshot's metadata blob is at hand (below)
+  const exactMtimeNs = (rel: string) => exact.get(from && rel ? `${from}/${rel}` : from || rel);
+  const restorer = new Restorer(svc.repo, { target, includes, overwrite: args.overwrite, exactMtimeNs });
   onStart?.(restorer, includes.length === 0 ? snapshot.summary.sizeBytes : undefined);
   const warnings: string[] = [];
   if (svc.mesh) {
     // Packs missing locally come from friends: fetch them all first, spread over every holder.
     svc.mesh.reader.fetched.clear();
     const packs = await packsOf(svc, snapshot.tree, args.from !== undefined ? normalizeIncludes([args.from]) : includes);
+    const metaPack = snapshot.meta ? svc.repo.index.get(snapshot.meta)?.packId : undefined;
+    if (metaPack && !packs.includes(metaPack)) packs.push(metaPack);
     const online = (await svc.mesh.peers()).filter((p) => p.online).length;
     warnings.push(...(await svc.mesh.reader.prefetch(packs, Math.max(2, online * PREFETCH_PER_FRIEND))));
+  }
+  try {
+    exact = await exactMtimes(svc, snapshot);
+  } catch (err) {
+    warnings.push(`the snapshot's metadata cannot be read (${errorMessage(err)}): volume mtimes are restored to the second`);
   }
   if (args.from !== undefined) {
     const dir = await findNode(svc.repo, snapshot.tree, args.from);
@@ -29,6 +41,21 @@ export async function restoreOp(svc: Services, args: RestoreArgs, onStart?: (r: 
   } else await restorer.run(snapshot.tree);
   const fetched = Object.fromEntries(svc.mesh?.reader.fetched ?? []);
   return { snapshot: id, target, files: restorer.progress.filesDone, bytes: restorer.progress.bytesDone, errors: restorer.errors, warnings: [...warnings, ...restorer.warnings], fetched };
+}
+
+/**
+ * The exact mtimes the snapshot's metadata keeps for volumes read through their mountpoint, by
+ * path in the snapshot (no leading slash); empty when it has none.
+ */
+async function exactMtimes(svc: Services, snapshot: Snapshot): Promise<Map<string, bigint>> {
+  const out = new Map<string, bigint>();
+  if (!snapshot.meta) return out;
+  const meta = JSON.parse((await svc.repo.loadBlob(snapshot.meta, BlobType.data)).toString('utf8')) as SnapshotMeta;
+  for (const v of meta.volumes ?? []) {
+    const root = normalizeIncludes([v.path])[0] ?? '';
+    for (const [rel, ns] of Object.entries(v.mtimesNs ?? {})) out.set(rel ? `${root}/${rel}` : root, BigInt(ns));
+  }
+  return out;
 }
 
 /** Every data pack the selected part of a snapshot needs. */

@@ -141,7 +141,7 @@ export async function volumeBackupOp(svc: Services, args: VolumeBackupArgs, onSt
           svc,
           { paths: args.paths, tags, ...(args.source !== undefined ? { source: args.source } : {}), ...(args.exclude ? { exclude: args.exclude } : {}) },
           onStart,
-          { volumes: specs, meta: Buffer.from(JSON.stringify(meta)) },
+          { volumes: specs, meta },
         );
       },
       'snapshot',
@@ -257,6 +257,12 @@ function typeOf(st: BigIntStats): string {
   return nodeType(st) ?? 'unknown';
 }
 
+/** Volume trees keep mtimes to the second (SPEC 6.1): a restored file's exact sub-second part is no change. */
+function sameSecond(haveNs: bigint, wantNs: string): boolean {
+  const s = (ns: bigint) => (ns >= 0n ? ns / 1_000_000_000n : (ns - 999_999_999n) / 1_000_000_000n);
+  return s(haveNs) === s(BigInt(wantNs));
+}
+
 /** What restoring `want` (snapshot entries below the volume, keyed /rel) over `have` changes. */
 function planChanges(want: Map<string, LsEntry>, have: Map<string, Present>): VolumeRestoreResult['changes'] & { typeChanged: string[] } {
   const created: string[] = [];
@@ -277,7 +283,7 @@ function planChanges(want: Map<string, LsEntry>, have: Map<string, Present>): Vo
     const meta = (h.st.mode & 0o7777n) !== BigInt(e.mode & 0o7777) || Number(h.st.uid) !== e.uid || Number(h.st.gid) !== e.gid;
     if (e.type === 'dir') {
       if (meta) replaced.push(rel);
-    } else if (meta || h.st.mtimeNs.toString() !== e.mtimeNs || (e.type === 'file' && Number(h.st.size) !== e.size) || (e.type === 'symlink' && h.target !== e.target)) {
+    } else if (meta || !sameSecond(h.st.mtimeNs, e.mtimeNs) || (e.type === 'file' && Number(h.st.size) !== e.size) || (e.type === 'symlink' && h.target !== e.target)) {
       replaced.push(rel);
     }
   }

@@ -13,7 +13,7 @@ import { CairnError, UsageError } from '../util/errors.js';
 import { mapLimit, Semaphore } from '../util/semaphore.js';
 import { baseNode, nodeType, unchangedSince, xattrsOf } from './node-meta.js';
 import { syntheticDirNode, VolumeTreeBuilder, type ExcludeFn, type VolumeEntry } from './volume-archiver.js';
-import { SNAPSHOT_VERSION, type Snapshot, type TreeNode } from '../../../protocol/snapshot.js';
+import { SNAPSHOT_VERSION, type Snapshot, type SnapshotMeta, type TreeNode } from '../../../protocol/snapshot.js';
 
 /** Files read at once. */
 const FILE_CONCURRENCY = 8;
@@ -59,8 +59,8 @@ export interface ArchiveOptions {
    * synthetic (0755 root:root, mtime 0), so the read path never shows in the trees.
    */
   volumes?: VolumeSpec[];
-  /** A metadata blob (SnapshotMeta JSON) stored with the snapshot and referenced as `meta`. */
-  meta?: Buffer;
+  /** Stored with the snapshot as a metadata blob (JSON) referenced as `meta`; the volumes' exact mtimes are added to it. */
+  meta?: SnapshotMeta;
 }
 
 export interface VolumeSpec {
@@ -101,7 +101,7 @@ export class Archiver {
   private readonly chunkBudget = new Semaphore(CHUNK_BYTES_IN_FLIGHT);
   private readonly bufferBudget = new Semaphore(READ_BUFFER_BYTES);
   private readonly skip: Set<string>;
-  private readonly volumeBuilders: VolumeTreeBuilder[] = [];
+  private readonly volumeBuilders: Array<{ path: string; builder: VolumeTreeBuilder }> = [];
 
   constructor(repo: Repository, opts: ArchiveOptions) {
     this.repo = repo;
@@ -184,11 +184,17 @@ export class Archiver {
     };
     await this.repo.flush();
     const id = await this.repo.commitSnapshot(snapshot);
-    for (const b of this.volumeBuilders) await b.commitCache();
+    for (const { builder } of this.volumeBuilders) await builder.commitCache();
     return { id, snapshot };
   }
 
-  private async saveMeta(data: Buffer): Promise<string> {
+  private async saveMeta(meta: SnapshotMeta): Promise<string> {
+    const exact = new Map(this.volumeBuilders.map(({ path, builder }) => [path, builder.preciseMtimes]));
+    const volumes = meta.volumes?.map((v) => {
+      const m = exact.get(resolve(v.path));
+      return m && Object.keys(m).length > 0 ? { ...v, mtimesNs: m } : v;
+    });
+    const data = Buffer.from(JSON.stringify({ ...meta, ...(volumes ? { volumes } : {}) }));
     const { id, addedBytes } = await this.repo.saveBlob(BlobType.data, data);
     this.progress.addedBytes += addedBytes;
     return id;
@@ -198,7 +204,7 @@ export class Archiver {
     const root = resolve(v.path);
     const excluded: ExcludeFn = (rel, base, isDir) => this.excluded(join(root, rel), base, isDir);
     const builder = new VolumeTreeBuilder(this.repo, this.progress, (m) => this.warn(m), v.cache ? { volume: v.name, state: this.repo.state } : undefined, excluded);
-    this.volumeBuilders.push(builder);
+    this.volumeBuilders.push({ path: root, builder });
     return builder.build(name, v.entries(excluded, (m) => this.warn(m)), root);
   }
 

@@ -7,7 +7,7 @@
 import { randomBytes } from 'node:crypto';
 import { chmodSync, closeSync, existsSync, ftruncateSync, lchownSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { link, lstat, mkdir, open, readlink, rm, symlink } from 'node:fs/promises';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 import { BlobType } from '../repo/blob.js';
 import type { Repository } from '../repo/repository.js';
 import { loadTree } from '../repo/trees.js';
@@ -26,6 +26,8 @@ export interface RestoreOptions {
   target: string;
   includes: string[];
   overwrite: boolean;
+  /** The exact mtime of a path (relative to the target) when the tree keeps only whole seconds (volumes read through their mountpoint). */
+  exactMtimeNs?: (rel: string) => bigint | undefined;
 }
 
 export interface RestoreProgress {
@@ -317,7 +319,9 @@ export class Restorer {
         this.warnings.push(`${path}: cannot set extended attribute ${name}: ${errorMessage(err)}`);
       }
     }
-    // Portable volume nodes carry no atime (SPEC 6.1): atime is set to mtime.
-    setTimesNs(path, BigInt(node.atimeNs ?? node.mtimeNs), BigInt(node.mtimeNs));
+    // Portable volume nodes carry no atime (SPEC 6.1): atime is set to mtime; the exact mtime, when
+    // the snapshot's metadata has it, replaces the tree's whole second.
+    const mtime = this.opts.exactMtimeNs?.(relative(this.opts.target, path)) ?? BigInt(node.mtimeNs);
+    setTimesNs(path, node.atimeNs !== undefined ? BigInt(node.atimeNs) : mtime, mtime);
   }
 }

@@ -41,6 +41,8 @@ export interface VolumeEntry {
   data?: () => AsyncIterable<Uint8Array>;
   /** Mountpoint path only: the full stat, for the local file cache. */
   local?: CachedStat;
+  /** Mountpoint path only: the exact mtime (the tree keeps whole seconds). */
+  mtimeNs?: bigint;
 }
 
 interface CachedStat {
@@ -87,6 +89,7 @@ export async function* mountpointEntries(root: string, opts: { excluded?: Exclud
       uid: Number(st.uid),
       gid: Number(st.gid),
       mtimeSec: floorDiv(st.mtimeNs, 1_000_000_000n),
+      mtimeNs: st.mtimeNs,
       size: type === 'file' ? Number(st.size) : 0,
     };
     if (type === 'chardev' || type === 'blockdev') e.rdev = Number(st.rdev);
@@ -198,6 +201,8 @@ export class VolumeTreeBuilder {
   private buf: Buffer | undefined;
   private readonly seen = new Map<string, Pending>();
   private readonly cacheOut: Array<[string, CachedFile]> = [];
+  /** Exact mtimes of the entries kept whose mtime is not a whole second (mountpoint path), by path below the volume. */
+  readonly preciseMtimes: Record<string, string> = {};
 
   constructor(
     private readonly repo: Repository,
@@ -216,6 +221,7 @@ export class VolumeTreeBuilder {
         if (this.seen.size > 0) throw new CairnError('E_VOLUME_ARCHIVE', `${where}: the volume's root appears twice`);
         if (e.type !== 'dir') throw new CairnError('E_VOLUME_ARCHIVE', `${where}: the volume's root is not a directory`);
         this.seen.set('', { node: portableNode(name, e), children: [] });
+        this.notePrecise(e);
         continue;
       }
       const slash = e.rel.lastIndexOf('/');
@@ -258,12 +264,17 @@ export class VolumeTreeBuilder {
       }
       parent.children.push(base);
       this.seen.set(e.rel, pending);
+      this.notePrecise(e);
     }
     await Promise.all(this.saves);
     this.saves.length = 0;
     if (!this.seen.has('')) throw new CairnError('E_VOLUME_ARCHIVE', `${where}: no entry for the volume's root`);
     this.resolveHardlinks(volumeDev(where));
     return this.save('');
+  }
+
+  private notePrecise(e: VolumeEntry): void {
+    if (e.mtimeNs !== undefined && e.mtimeNs !== e.mtimeSec * 1_000_000_000n) this.preciseMtimes[e.rel] = e.mtimeNs.toString();
   }
 
   /** Writes the mountpoint path's file cache: call after the snapshot was committed. */
