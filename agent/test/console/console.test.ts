@@ -61,7 +61,7 @@ describeBrowser('the console in a browser', () => {
     await a.goto(alice.info.api);
     await a.fill('input[name=password]', 'not-the-password');
     await a.click('button[type=submit]');
-    await expect.poll(() => a.textContent('[role=alert]')).toContain('wrong password');
+    await expect.poll(() => a.textContent('[role=alert]'), { timeout: 30_000 }).toContain('wrong password'); // Argon2id takes a while on a busy machine
     await a.fill('input[name=password]', passwordOf(alice));
     await a.click('button[type=submit]');
     await a.waitForSelector('header');
