@@ -1,6 +1,6 @@
 // The agent's operations as the CLI, the HTTP API and the console see them: names, arguments and
 // results, defined once. Each operation is POST /api/v1/ops/<name> with a JSON body of its args.
-import type { ConsistencyOverride, RetentionPolicy } from './config.js';
+import type { ConsistencyOverride, RetentionPolicy, VolumeReadMode } from './config.js';
 import type { SnapshotListing, SnapshotSummary } from './snapshot.js';
 
 export const API_PREFIX = '/api/v1';
@@ -248,11 +248,7 @@ export interface VolumeBackupArgs {
   /** A configured source's consistency settings, over the containers' labels. */
   consistency?: ConsistencyOverride;
 }
-/**
- * auto: through the volume's mountpoint when the agent can read it, else through a helper container;
- * mountpoint / helper: only that way (tests, benchmarks, or to rule one out).
- */
-export type VolumeReadMode = 'auto' | 'mountpoint' | 'helper';
+export type { VolumeReadMode } from './config.js';
 /** One step of the consistency hooks around a volume backup, kept in the job log. */
 export interface HookLogEntry {
   time: string;

@@ -34,8 +34,15 @@ export interface SourceConfig {
   /** Overrides the cairn.* labels of the containers that mount this source's volumes; absent fields leave the labels in charge. */
   consistency?: ConsistencyOverride;
   /** How this source's volumes are read (default: CAIRN_VOLUME_READ, else auto). */
-  volumeRead?: 'auto' | 'mountpoint' | 'helper';
+  volumeRead?: VolumeReadMode;
 }
+
+/**
+ * auto: through the volume's mountpoint when the agent can read it, else through a helper container;
+ * mountpoint / helper: only that way (tests, benchmarks, or to rule one out).
+ */
+export const VOLUME_READ_MODES = ['auto', 'mountpoint', 'helper'] as const;
+export type VolumeReadMode = (typeof VOLUME_READ_MODES)[number];
 
 /** cairn.stop / cairn.pause / cairn.exec.* set in cairn.yaml instead of (or over) container labels. */
 export interface ConsistencyOverride {

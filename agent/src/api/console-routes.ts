@@ -22,7 +22,7 @@ import { passphraseChangeOp, recoveryPhraseCheckOp } from '../ops/keys.js';
 import type { Services } from '../ops/services.js';
 import { AGENT_VERSION, statusOp, type StatusOptions } from '../ops/status.js';
 import type { Notifier } from '../notify/notifier.js';
-import { editConfigFile, withoutSource, withSource } from '../config/edit.js';
+import { withoutSource, withSource } from '../config/edit.js';
 import type { ConfigWatcher } from '../config/watch.js';
 import type { ConsoleAuth } from './auth.js';
 import { sendError } from './server.js';
@@ -105,8 +105,7 @@ export function registerConsoleRoutes(app: FastifyInstance, svc: Services, deps:
   const editSources = async (reply: FastifyReply, change: (text: string, file: string) => string): Promise<SourcesResult | FastifyReply> => {
     const watcher = deps.hooks.config;
     if (!watcher) return sendError(reply, 'E_ROUTE', 'this agent runs without a config file');
-    await svc.writeLock.with(1, () => editConfigFile(watcher.file, (text) => change(text, watcher.file)));
-    if (!(await watcher.reload('changed from the console'))) return sendError(reply, 'E_INTERNAL', `${watcher.file} was written but does not load: see the agent's log`);
+    if (!(await watcher.edit((text) => change(text, watcher.file), 'changed from the console'))) return sendError(reply, 'E_INTERNAL', `${watcher.file} was written but does not load: see the agent's log`);
     return { file: watcher.file, sources: watcher.current.sources };
   };
   route('sourceSave', async (req, reply) => editSources(reply, (text, file) => withSource(text, file, (req.body as SourceSaveArgs).source)));

@@ -3,6 +3,7 @@
 import { PassThrough } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
 import { API_PREFIX } from '../../../protocol/api.js';
+import { VOLUME_READ_MODES } from '../../../protocol/config.js';
 import { backupOp } from '../ops/backup.js';
 import { diffOp, lsOp } from '../ops/browse.js';
 import { checkOp } from '../ops/check.js';
@@ -52,7 +53,7 @@ export const OPS: Record<string, [Op, object, boolean]> = {
   volumes: [volumesOp as Op, { type: 'object', additionalProperties: false, properties: {} }, false],
   volumeBackup: [
     volumeBackupOp as Op,
-    { type: 'object', required: ['paths', 'volumes', 'tags'], additionalProperties: false, properties: { paths: strList, volumes: { ...strList, minItems: 1 }, tags: strList, volumeRead: { type: 'string', enum: ['auto', 'mountpoint', 'helper'] } } },
+    { type: 'object', required: ['paths', 'volumes', 'tags'], additionalProperties: false, properties: { paths: strList, volumes: { ...strList, minItems: 1 }, tags: strList, volumeRead: { type: 'string', enum: [...VOLUME_READ_MODES] } } },
     true,
   ],
   volumeRestore: [

@@ -5,7 +5,6 @@
 import { readFile } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { isMap, isSeq, parseDocument, YAMLSeq } from 'yaml';
-import type { CairnConfig } from '../../../protocol/config.js';
 import type { SourceFileForm } from '../../../protocol/console-api.js';
 import { writeFileAtomic } from '../util/fsx.js';
 import { ConfigError, parseConfig } from './load.js';
@@ -63,12 +62,7 @@ function edit(text: string, file: string, change: (s: SourcesSeq) => void): stri
   return next;
 }
 
-/**
- * Applies `change` to the file on disk (read, edit, check, write atomically). The caller reloads
- * the running config afterwards; the returned config is the file's, without command-line flags.
- */
-export async function editConfigFile(file: string, change: (text: string) => string): Promise<CairnConfig> {
-  const next = change(await readText(file));
-  await writeFileAtomic(file, Buffer.from(next), 0o600);
-  return parseConfig(next, file);
+/** Applies `change` (which checks its result) to the file on disk and writes it atomically; ConfigWatcher.edit reloads after it. */
+export async function editConfigFile(file: string, change: (text: string) => string): Promise<void> {
+  await writeFileAtomic(file, Buffer.from(change(await readText(file))), 0o600);
 }

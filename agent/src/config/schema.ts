@@ -5,6 +5,7 @@
 import { validateDetailed } from 'node-cron';
 import { DURATION_EXAMPLES, durationOrNull, SIZE_EXAMPLES, sizeOrNull } from '../util/units.js';
 import { parseKeepWithin } from '../snapshot/retention.js';
+import { VOLUME_READ_MODES } from '../../../protocol/config.js';
 
 /** A checked scalar: the value, or a message saying what is wrong with it. */
 export type Check = (v: unknown) => { value: unknown } | { error: string };
@@ -124,7 +125,7 @@ export const sourceSpec: MapSpec = {
         },
       },
     ],
-    'volume-read': ['volumeRead', str(/^(auto|mountpoint|helper)$/, 'is not one of auto, mountpoint, helper')],
+    'volume-read': ['volumeRead', str(new RegExp(`^(${VOLUME_READ_MODES.join('|')})$`), `is not one of ${VOLUME_READ_MODES.join(', ')}`)],
   },
 };
 

@@ -6,6 +6,7 @@ import { watch, type FSWatcher } from 'node:fs';
 import { basename, dirname } from 'node:path';
 import type { CairnConfig } from '../../../protocol/config.js';
 import { errorMessage } from '../util/errors.js';
+import { editConfigFile } from './edit.js';
 import { ConfigError, loadConfig } from './load.js';
 
 /** Wait after the last file event before reading (editors write in several steps). */
@@ -57,6 +58,20 @@ export class ConfigWatcher {
       this.log(`config: cannot watch ${this.file}: ${errorMessage(err)} (SIGHUP still reloads)`);
     }
     process.on('SIGHUP', this.onHup);
+  }
+
+  /**
+   * Rewrites the file with `change` (which checks the new text and throws ConfigError when it would
+   * not load), then reloads; queued with reloads, so two edits never interleave. True when the new
+   * file is in place and running.
+   */
+  edit(change: (text: string) => string, why: string): Promise<boolean> {
+    const done = this.reloading.then(async () => {
+      await editConfigFile(this.file, change);
+      return this.reloadNow(why);
+    });
+    this.reloading = done.catch(() => false);
+    return done;
   }
 
   /** Reloads now; true when a valid config is in place afterwards (changed or not). */

@@ -3,8 +3,8 @@ import { Restorer } from '../snapshot/restorer.js';
 import { findNode, normalizeIncludes, walkTree } from '../snapshot/tree-walk.js';
 import { errorMessage, UsageError } from '../util/errors.js';
 import type { RestoreArgs, RestoreResult } from '../../../protocol/api.js';
-import type { Snapshot, SnapshotMeta } from '../../../protocol/snapshot.js';
-import { BlobType } from '../repo/blob.js';
+import type { Snapshot } from '../../../protocol/snapshot.js';
+import { loadSnapshotMeta } from '../snapshot/snapshot-meta.js';
 import type { Services } from './services.js';
 
 /** Concurrent pack fetches per online friend during a restore. */
@@ -49,9 +49,7 @@ export async function restoreOp(svc: Services, args: RestoreArgs, onStart?: (r: 
  */
 async function exactMtimes(svc: Services, snapshot: Snapshot): Promise<Map<string, bigint>> {
   const out = new Map<string, bigint>();
-  if (!snapshot.meta) return out;
-  const meta = JSON.parse((await svc.repo.loadBlob(snapshot.meta, BlobType.data)).toString('utf8')) as SnapshotMeta;
-  for (const v of meta.volumes ?? []) {
+  for (const v of (await loadSnapshotMeta(svc.repo, snapshot))?.volumes ?? []) {
     const root = normalizeIncludes([v.path])[0] ?? '';
     for (const [rel, ns] of Object.entries(v.mtimesNs ?? {})) out.set(rel ? `${root}/${rel}` : root, BigInt(ns));
   }

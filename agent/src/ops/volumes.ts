@@ -11,7 +11,8 @@ import { join, resolve } from 'node:path';
 import type Docker from 'dockerode';
 import type { BackupResult, HookLogEntry, LsEntry, VolumeBackupArgs, VolumeBackupResult, VolumeReadMode, VolumeRestoreArgs, VolumeRestoreResult, VolumesResult, VolumeUsage } from '../../../protocol/api.js';
 import type { SnapshotMeta } from '../../../protocol/snapshot.js';
-import { BlobType } from '../repo/blob.js';
+import { VOLUME_READ_MODES } from '../../../protocol/config.js';
+import { loadSnapshotMeta } from '../snapshot/snapshot-meta.js';
 import type { Archiver, VolumeSpec } from '../snapshot/archiver.js';
 import { mountpointEntries } from '../snapshot/volume-archiver.js';
 import { helperEntries } from '../sources/volume-helper.js';
@@ -60,7 +61,6 @@ export interface VolumeSource {
   via: 'mountpoint' | 'helper';
 }
 
-export const VOLUME_READ_MODES: readonly VolumeReadMode[] = ['auto', 'mountpoint', 'helper'];
 
 /** The read path asked for: the argument, else CAIRN_VOLUME_READ, else auto. */
 export function volumeReadMode(arg: string | undefined, env: NodeJS.ProcessEnv = process.env): VolumeReadMode {
@@ -198,10 +198,8 @@ function usageOf(v: InspectRecord['volumes'][number]): VolumeUsage {
 
 /** The snapshot's record of its volumes: its metadata blob, or for older snapshots the local file. */
 export async function readInspectRecord(svc: Services, snapshotId: string, snapshot: { meta?: string }): Promise<InspectRecord | null> {
-  if (snapshot.meta) {
-    const meta = JSON.parse((await svc.repo.loadBlob(snapshot.meta, BlobType.data)).toString('utf8')) as SnapshotMeta;
-    return meta.volumes ? { version: 1, volumes: meta.volumes } : null;
-  }
+  const meta = await loadSnapshotMeta(svc.repo, snapshot);
+  if (meta) return meta.volumes ? { version: 1, volumes: meta.volumes } : null;
   try {
     return JSON.parse(await readFile(join(svc.home, LEGACY_INSPECT_DIR, `${snapshotId}.json`), 'utf8')) as InspectRecord;
   } catch {
