@@ -1,9 +1,10 @@
 // Packs we hold for friends: $CAIRN_HOME/hosted/<friend PeerId>/XX/<pack ID>, opaque to us.
 // Space is reserved before a pack is accepted: the friend's grant and a free-disk floor both bound
 // it, so a friend can never make us store more than we granted or fill our disk.
-import { createHash, randomBytes } from 'node:crypto';
-import { mkdir, open, rename, rm, statfs } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { mkdir, rename, rm, statfs } from 'node:fs/promises';
 import { join } from 'node:path';
+import { HashingWriter } from '../store/hashing-writer.js';
 import { LocalPackStore } from '../store/local-pack-store.js';
 import { fsyncDir, TEMP_PREFIX } from '../util/fsx.js';
 import { Semaphore } from '../util/semaphore.js';
@@ -70,27 +71,15 @@ export class HostedStore {
     const final = store.path(packId);
     await mkdir(join(final, '..'), { recursive: true, mode: 0o700 });
     const tmp = join(final, '..', `${TEMP_PREFIX}${packId}-${randomBytes(4).toString('hex')}`);
-    const fh = await open(tmp, 'wx', 0o600);
-    const hash = createHash('sha256');
+    // hashed and written on a worker thread while this one keeps reading the stream
+    const file = await HashingWriter.create(tmp);
     try {
-      await f.receiveWindowed(size, async (parts) => {
-        for (const part of parts) hash.update(part);
-        // one writev per frame; a short write (rare, on files) finishes piece by piece
-        let done = (await fh.writev(parts)).bytesWritten;
-        for (const part of parts) {
-          const skip = Math.min(done, part.length);
-          done -= skip;
-          let off = skip;
-          while (off < part.length) off += (await fh.write(part, off, part.length - off)).bytesWritten;
-        }
-      });
-      if (hash.digest('hex') !== packId) throw new RefusedError(WireError.badPack, `pack ${packId}: bytes do not hash to the pack ID`);
-      await fh.sync();
-      await fh.close();
+      await f.receiveWindowed(size, (parts, length) => file.write(parts, length));
+      if ((await file.finish({ dropCache: true })) !== packId) throw new RefusedError(WireError.badPack, `pack ${packId}: bytes do not hash to the pack ID`);
       await rename(tmp, final);
       await fsyncDir(join(final, '..'));
     } catch (err) {
-      await fh.close().catch(() => undefined);
+      await file.abort();
       await rm(tmp, { force: true });
       throw err;
     }

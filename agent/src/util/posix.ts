@@ -1,5 +1,6 @@
 // The few POSIX calls Node's fs lacks, through koffi (FFI to libc): nanosecond timestamps
-// (utimensat), extended attributes (l*xattr) and special files (mknod). Linux only.
+// (utimensat), extended attributes (l*xattr), special files (mknod) and page-cache advice
+// (posix_fadvise). Linux only.
 import koffi from 'koffi';
 
 const AT_FDCWD = -100;
@@ -17,6 +18,8 @@ const lgetxattr = libc.func('intptr_t lgetxattr(const char *path, const char *na
 const llistxattr = libc.func('intptr_t llistxattr(const char *path, _Out_ void *list, size_t size)');
 const lsetxattr = libc.func('int lsetxattr(const char *path, const char *name, const void *value, size_t size, int flags)');
 const mknod = libc.func('int mknod(const char *path, uint32_t mode, uint64_t dev)');
+const posixFadvise = libc.func('int posix_fadvise(int fd, int64_t offset, int64_t len, int advice)');
+const POSIX_FADV_DONTNEED = 4;
 void TimespecPair;
 
 export class PosixError extends Error {
@@ -110,4 +113,14 @@ export function setXattr(path: string, name: string, value: Buffer): void {
 export function makeNode(path: string, mode: number, rdev: number): void {
   const rc = mknod(path, mode, BigInt(rdev)) as number;
   if (rc !== 0) throw new PosixError('mknod', koffi.errno(), path);
+}
+
+/**
+ * Tells the kernel the file's cached pages are not needed again (posix_fadvise DONTNEED): after an
+ * fsync they are clean and are dropped. For cold data such as friends' packs, so they do not push
+ * the host's own services out of the page cache. Advice only: a failure changes nothing and is
+ * ignored.
+ */
+export function dropFromPageCache(fd: number): void {
+  posixFadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
 }
