@@ -46,7 +46,6 @@ class HashingThread {
 
   private constructor(script: URL) {
     this.worker = new Worker(script);
-    this.worker.unref();
     this.worker.on('message', (m: HashingReply) => {
       const w = this.waiters.get(m.id);
       if (m.op === 'written') {
@@ -54,6 +53,7 @@ class HashingThread {
         w?.written(m);
       } else {
         this.waiters.delete(m.id);
+        if (this.waiters.size === 0) this.worker.unref();
         w?.digest(m.hex);
       }
     });
@@ -63,10 +63,15 @@ class HashingThread {
       for (const w of this.waiters.values()) w.failed(err);
       this.waiters.clear();
     });
+    // idle, the worker must not keep the process alive (an agent that was told to stop would
+    // never exit); a 'message' listener refs it, so this comes after the listeners
+    this.worker.unref();
   }
 
+  /** A file in flight keeps the process alive until its digest is back. */
   register(w: Waiter): number {
     const id = this.nextId++;
+    if (this.waiters.size === 0) this.worker.ref();
     this.waiters.set(id, w);
     return id;
   }
