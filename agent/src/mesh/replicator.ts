@@ -1,8 +1,9 @@
 // Replication: every pack of ours should live at `replicas` friends (capped by the number of
-// friends). Packs go one at a time to the friend with the most unused grant; a refusal (over
-// quota, disk floor) is recorded as that friend's shortfall and the next friend is tried. Each
-// push is atomic at the friend, so an interrupted round simply resumes with the next one. After
-// the packs, the signed head goes to every friend.
+// friends). Packs go one at a time to the friend with the most unused grant; a pack that does not
+// fit what is left of a friend's grant goes elsewhere (smaller ones may still fit there); a refusal
+// (over quota, disk floor) is recorded as that friend's shortfall, the friend gets no more packs
+// this round, and the next friend is tried. Each push is atomic at the friend, so an interrupted
+// round simply resumes with the next one. After the packs, the signed head goes to every friend.
 import { peerIdFromString } from '@libp2p/peer-id';
 import type { ReplicateResult } from '../../../protocol/api.js';
 import type { Repository } from '../repo/repository.js';
@@ -44,8 +45,9 @@ export async function replicateOnce(ctx: MeshContext, repo: Repository, replicas
     for (const f of candidates) {
       if (holders.size >= wanted) break;
       if ((bytesAt.get(f.peerId) ?? 0) + info.sizeBytes > f.grantFromPeer) {
+        // this pack does not fit what is left of the grant; a smaller one may, so the friend
+        // stays a candidate (a round fills the grant, and the next one finds nothing more to add)
         await ctx.book.update(f.peerId, (x) => (x.shortfall = `our packs need more than the ${f.grantFromPeer} bytes ${f.name} granted`));
-        full.add(f.peerId);
         continue;
       }
       // count the bytes before pushing: concurrent pushes must not all fit the same remaining grant
