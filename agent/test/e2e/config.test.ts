@@ -80,8 +80,9 @@ describe('a running agent reloads its config', () => {
 
     // an invalid edit: logged with its line, the running config stays
     await writeFile(file, 'bandwidth-limit: lots\n');
-    for (let i = 0; i < 100 && logLines(a, 'is invalid; keeping the running config') < 1; i++) await sleep(100);
-    expect(a.log()).toContain('config:   cairn.yaml:1: bandwidth-limit: "lots" is not a size');
+    // the headline and the error under it are separate log writes: wait for the error itself
+    await expect.poll(() => a.log(), { timeout: 10_000 }).toContain('config:   cairn.yaml:1: bandwidth-limit: "lots" is not a size');
+    expect(logLines(a, 'is invalid; keeping the running config')).toBe(1);
     expect((await running(a)).bandwidthBytesPerSec).toBe(1024 ** 2);
 
     // the same invalid file on SIGHUP: logged again, still the old config
