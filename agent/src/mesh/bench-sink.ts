@@ -160,7 +160,7 @@ export async function benchStream(ctx: MeshContext, peer: PeerId, bytes: number,
     await f.readReply<{ ok: true }>();
     const started = process.hrtime.bigint();
     if (mode === 'windowed') {
-      await f.sendWindowed(bytes, PACK_FRAME_BYTES, async (_off, len) => (len === frame.length ? frame : frame.subarray(0, len)));
+      await f.sendWindowed(bytes, PACK_FRAME_BYTES, async (_off, target) => target.set(frame.subarray(0, target.length)));
     } else {
       for (let off = 0; off < bytes; off += PACK_FRAME_BYTES) {
         const len = Math.min(PACK_FRAME_BYTES, bytes - off);

@@ -4,6 +4,7 @@
 import type { Stream } from '@libp2p/interface';
 import { lpStream, type LengthPrefixedStream } from '@libp2p/utils';
 import { isRefusal, MalformedMessageError, MAX_FRAME_BYTES, MAX_MESSAGE_BYTES, STREAM_TIMEOUT_MS, WireError, type WireErrorCode } from '../../../protocol/mesh.js';
+import { framePool } from '../util/buffer-pool.js';
 import { CairnError } from '../util/errors.js';
 
 /** A friend refused a request with a wire error code. */
@@ -61,21 +62,48 @@ export class Frames {
   }
 
   /**
-   * Sends `total` bytes, produced by `frameAt`, in frames of at most `frameBytes`, with at most WINDOW_FRAMES unacknowledged:
-   * libp2p's byte streams buffer whatever arrives and reset the stream past 4 MiB, so the
-   * receiver acknowledges each frame once it has consumed it.
+   * Sends `total` bytes in frames of at most `frameBytes`, each filled in place by `fill(offset,
+   * target)`, with at most WINDOW_FRAMES unacknowledged: libp2p's byte streams buffer whatever
+   * arrives and reset the stream past 4 MiB, so the receiver acknowledges each frame once it has
+   * consumed it. The next frame is filled (read from disk) while the current one is being sent.
+   * Frames take turns in WINDOW_FRAMES + 1 pooled buffers: frame i + 1 starts filling once frame
+   * i is handed to the transport, which happens only when at most WINDOW_FRAMES - 1 frames are
+   * unacknowledged, so frame i - WINDOW_FRAMES, the last one in the same buffer, has been
+   * acknowledged, hence fully sent (and encrypted) by the transport.
    */
-  async sendWindowed(total: number, frameBytes: number, frameAt: (offset: number, length: number) => Promise<Uint8Array>): Promise<void> {
+  async sendWindowed(total: number, frameBytes: number, fill: (offset: number, target: Uint8Array) => Promise<void>): Promise<void> {
+    const frames = Math.ceil(total / frameBytes);
+    const ring = Array.from({ length: Math.min(WINDOW_FRAMES + 1, frames) }, () => framePool.take(frameBytes));
+    const filled = (i: number): { target: Uint8Array; done: Promise<void> } => {
+      const off = i * frameBytes;
+      const target = new Uint8Array(ring[i % ring.length] as ArrayBuffer, 0, Math.min(frameBytes, total - off));
+      const done = fill(off, target);
+      done.catch(() => undefined); // read ahead: a failure surfaces when this frame's turn comes
+      return { target, done };
+    };
+    let next = frames > 0 ? filled(0) : null;
     let unacked = 0;
-    for (let off = 0; off < total; off += frameBytes) {
-      if (unacked === WINDOW_FRAMES) {
-        await this.readAckFrame();
-        unacked -= 1;
+    try {
+      for (let i = 0; i < frames; i++) {
+        const frame = next as { target: Uint8Array; done: Promise<void> };
+        next = null;
+        if (unacked === WINDOW_FRAMES) {
+          await this.readAckFrame();
+          unacked -= 1;
+        }
+        await frame.done;
+        const sent = this.writeBytes(frame.target);
+        if (i + 1 < frames) next = filled(i + 1);
+        await sent;
+        unacked += 1;
       }
-      await this.writeBytes(await frameAt(off, Math.min(frameBytes, total - off)));
-      unacked += 1;
+      for (; unacked > 0; unacked--) await this.readAckFrame();
+    } catch (err) {
+      await next?.done.catch(() => undefined); // no read may land in a buffer after we return
+      throw err;
     }
-    for (; unacked > 0; unacked--) await this.readAckFrame();
+    // only now: after a failure the transport may still hold a frame, and the buffer is dropped
+    for (const buf of ring) framePool.give(buf);
   }
 
   /**

@@ -20,7 +20,7 @@ export function packGetHandler(ctx: MeshContext) {
       if (offset + length > info.sizeBytes) throw new RefusedError(WireError.notFound, `range ${offset}+${length} is beyond the pack's ${info.sizeBytes} bytes`);
       const ready: PackGetReady = { ok: true, sizeBytes: length };
       await f.writeJson(ready);
-      await f.sendWindowed(length, PACK_FRAME_BYTES, (off, len) => store.getRange(req.packId, offset + off, len));
+      await f.sendWindowed(length, PACK_FRAME_BYTES, (off, target) => store.readInto(req.packId, offset + off, target));
     });
 }
 

@@ -32,11 +32,12 @@ export function packPutHandler(ctx: MeshContext) {
 }
 
 /**
- * Pushes a pack of `size` bytes, read a frame at a time by `read` (each frame is encrypted while it
- * is still in the CPU's cache, and no whole pack sits in memory); resolves 'stored' or 'had', or
+ * Pushes a pack of `size` bytes, read a frame at a time by `read` into a reused buffer (each
+ * frame is encrypted while it is still in the CPU's cache, and no whole pack sits in memory);
+ * resolves 'stored' or 'had', or
  * throws RefusedError (quota, disk floor, ...).
  */
-export async function putPack(ctx: MeshContext, peer: PeerId, packId: string, size: number, read: (offset: number, length: number) => Promise<Uint8Array>): Promise<'stored' | 'had'> {
+export async function putPack(ctx: MeshContext, peer: PeerId, packId: string, size: number, read: (offset: number, target: Uint8Array) => Promise<void>): Promise<'stored' | 'had'> {
   const stream = await ctx.node.dialProtocol(peer, PROTOCOLS.packPut, { signal: AbortSignal.timeout(15_000) });
   const f = new Frames(stream);
   try {
@@ -44,9 +45,9 @@ export async function putPack(ctx: MeshContext, peer: PeerId, packId: string, si
     await f.writeJson(req);
     const ready = await f.readReply<PackPutReady>();
     if (ready.have) return 'had';
-    await f.sendWindowed(size, PACK_FRAME_BYTES, async (off, len) => {
-      await ctx.throttle?.take(len);
-      return read(off, len);
+    await f.sendWindowed(size, PACK_FRAME_BYTES, async (off, target) => {
+      await ctx.throttle?.take(target.length);
+      await read(off, target);
     });
     await f.readReply<PackPutDone>();
     return 'stored';

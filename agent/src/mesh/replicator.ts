@@ -53,7 +53,7 @@ export async function replicateOnce(ctx: MeshContext, repo: Repository, replicas
       // count the bytes before pushing: concurrent pushes must not all fit the same remaining grant
       bytesAt.set(f.peerId, (bytesAt.get(f.peerId) ?? 0) + info.sizeBytes);
       try {
-        const r = await putPack(ctx, peerIdFromString(f.peerId), packId, info.sizeBytes, (off, len) => repo.store.getRange(packId, off, len));
+        const r = await putPack(ctx, peerIdFromString(f.peerId), packId, info.sizeBytes, (off, target) => repo.store.readInto(packId, off, target));
         await ctx.book.addReplica(packId, f.peerId, info.sizeBytes);
         holders.add(f.peerId);
         if (r === 'stored') {

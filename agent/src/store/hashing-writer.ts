@@ -10,18 +10,11 @@ import { existsSync } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
+import { framePool } from '../util/buffer-pool.js';
 import { dropFromPageCache } from '../util/posix.js';
 import type { HashingJob, HashingReply } from './hashing-writer-worker.js';
 
-const POOL_BUFFER_BYTES = 1024 * 1024;
-const POOL_KEEP = 16;
 const MAX_QUEUED_FRAMES = 4;
-
-const pool: ArrayBuffer[] = [];
-const takeBuffer = (length: number): ArrayBuffer => (length <= POOL_BUFFER_BYTES ? (pool.pop() ?? new ArrayBuffer(POOL_BUFFER_BYTES)) : new ArrayBuffer(length));
-const giveBuffer = (buf: ArrayBuffer): void => {
-  if (buf.byteLength === POOL_BUFFER_BYTES && pool.length < POOL_KEEP) pool.push(buf);
-};
 
 interface Waiter {
   written(reply: Extract<HashingReply, { op: 'written' }>): void;
@@ -49,7 +42,7 @@ class HashingThread {
     this.worker.on('message', (m: HashingReply) => {
       const w = this.waiters.get(m.id);
       if (m.op === 'written') {
-        giveBuffer(m.buf);
+        framePool.give(m.buf);
         w?.written(m);
       } else {
         this.waiters.delete(m.id);
@@ -151,7 +144,7 @@ export class HashingWriter {
     }
     while (this.queued >= MAX_QUEUED_FRAMES && !this.error) await new Promise<void>((r) => (this.roomWaiter = r));
     if (this.error) throw this.error;
-    const buf = takeBuffer(length);
+    const buf = framePool.take(length);
     const view = new Uint8Array(buf, 0, length);
     let off = 0;
     for (const p of parts) {

@@ -98,6 +98,13 @@ export class LocalPackStore implements PackStore {
   }
 
   async getRange(id: string, offset: number, length: number): Promise<Buffer> {
+    const buf = Buffer.allocUnsafe(length);
+    await this.readInto(id, offset, buf);
+    return buf;
+  }
+
+  /** Fills `target` with the pack's bytes from `offset` (no allocation: senders reuse their frame buffers). */
+  async readInto(id: string, offset: number, target: Uint8Array): Promise<void> {
     let h = await this.acquire(id);
     let fh = await h.fh;
     if (fstatSync(fh.fd).nlink === 0) {
@@ -108,14 +115,12 @@ export class LocalPackStore implements PackStore {
       fh = await h.fh;
     }
     try {
-      const buf = Buffer.allocUnsafe(length);
       let got = 0;
-      while (got < length) {
-        const { bytesRead } = await fh.read(buf, got, length - got, offset + got);
-        if (bytesRead === 0) throw new PackTruncatedError(id, length, got);
+      while (got < target.length) {
+        const { bytesRead } = await fh.read(target, got, target.length - got, offset + got);
+        if (bytesRead === 0) throw new PackTruncatedError(id, target.length, got);
         got += bytesRead;
       }
-      return buf;
     } finally {
       this.release(h);
     }
