@@ -40,13 +40,13 @@ let bob: Libp2p;
 let consumeDelayMs = 0;
 
 beforeAll(async () => {
-  [alice, bob] = await Promise.all(
-    [0, 1].map(async () => {
-      const node = await createMeshNode({ privateKey: await generateKeyPair('Ed25519'), listen: ['/ip4/127.0.0.1/tcp/0'], admit: () => true });
-      await node.start();
-      return node;
-    }),
-  );
+  const start = async (): Promise<Libp2p> => {
+    const node = await createMeshNode({ privateKey: await generateKeyPair('Ed25519'), listen: ['/ip4/127.0.0.1/tcp/0'], admit: () => true });
+    await node.start();
+    return node;
+  };
+  alice = await start();
+  bob = await start();
   // bob hashes what arrives and answers with the digest and the byte count
   await bob.handle(PROTOCOL, (stream) =>
     serve(stream, async (f) => {
