@@ -1,6 +1,7 @@
 // The friend book: friendships, open invites, the packs we hold for friends and the copies of our
 // packs friends confirmed. All in LevelDB (state/db.ts), so usage both ways survives restarts.
 import type { Sublevels } from '../state/db.js';
+import { Semaphore } from '../util/semaphore.js';
 
 export interface Friendship {
   peerId: string;
@@ -31,6 +32,20 @@ export interface OpenInvite {
 }
 
 const MAX_PROBLEMS = 10;
+
+/**
+ * Bytes held for each friend, summed from LevelDB once and then kept up to date by every write,
+ * per database (every FriendBook on it shares them): a pack-put reservation, which runs under a
+ * lock for each incoming pack, must not scan all the packs the friend already has here.
+ */
+interface HostedTotals {
+  totals: Map<string, number>;
+  /** Writes per friend, so a sum that raced with a write is not kept. */
+  writes: Map<string, number>;
+  /** Hosted writes one at a time: each reads the old size to adjust the total. */
+  lock: Semaphore;
+}
+const hostedTotals = new WeakMap<object, HostedTotals>();
 
 export class FriendBook {
   private readonly s: Sublevels;
@@ -98,10 +113,35 @@ export class FriendBook {
 
   // ---- packs we hold for friends
 
+  private hostedTotals(): HostedTotals {
+    let t = hostedTotals.get(this.s.hosted);
+    if (!t) hostedTotals.set(this.s.hosted, (t = { totals: new Map(), writes: new Map(), lock: new Semaphore(1) }));
+    return t;
+  }
+
   async hostedBytes(peerId: string): Promise<number> {
+    const t = this.hostedTotals();
+    const cached = t.totals.get(peerId);
+    if (cached !== undefined) return cached;
+    const writesBefore = t.writes.get(peerId) ?? 0;
     let total = 0;
     for await (const v of this.s.hosted.values({ gte: `${peerId}!`, lt: `${peerId}!~` })) total += Number(v);
+    if ((t.writes.get(peerId) ?? 0) === writesBefore) t.totals.set(peerId, total);
     return total;
+  }
+
+  /** Writes one hosted entry (size, or undefined to delete) and adjusts the friend's total. */
+  private async setHosted(peerId: string, packId: string, size: number | undefined): Promise<void> {
+    const t = this.hostedTotals();
+    const key = `${peerId}!${packId}`;
+    await t.lock.with(1, async () => {
+      const old = await this.s.hosted.get(key);
+      if (size === undefined) await this.s.hosted.del(key);
+      else await this.s.hosted.put(key, String(size));
+      t.writes.set(peerId, (t.writes.get(peerId) ?? 0) + 1);
+      const total = t.totals.get(peerId);
+      if (total !== undefined) t.totals.set(peerId, total + (size ?? 0) - (old === undefined ? 0 : Number(old)));
+    });
   }
 
   async hostedPacks(peerId: string, after?: string): Promise<AsyncIterable<[string, string]>> {
@@ -113,11 +153,11 @@ export class FriendBook {
   }
 
   async addHosted(peerId: string, packId: string, size: number): Promise<void> {
-    await this.s.hosted.put(`${peerId}!${packId}`, String(size));
+    await this.setHosted(peerId, packId, size);
   }
 
   async removeHosted(peerId: string, packId: string): Promise<void> {
-    await this.s.hosted.del(`${peerId}!${packId}`);
+    await this.setHosted(peerId, packId, undefined);
   }
 
   // ---- copies of our packs at friends

@@ -1,0 +1,94 @@
+// FriendBook's bytes held per friend, on a real LevelDB: the running totals (kept so a pack-put
+// reservation does not scan every pack a friend has here) must always equal a fresh sum, across
+// adds, overwrites, removals, concurrent writes, a second FriendBook on the same database, and a
+// reopen of the database.
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { FriendBook } from '../../src/mesh/friends.js';
+import { openStateDb, type StateDb, type Sublevels } from '../../src/state/db.js';
+
+const A = '12D3KooWalice';
+const B = '12D3KooWbob';
+const pack = (i: number) => i.toString(16).padStart(64, '0');
+
+let dir: string;
+let db: StateDb | undefined;
+
+async function open(): Promise<Sublevels> {
+  dir ??= await mkdtemp(join(tmpdir(), 'cairn-friendbook-'));
+  const opened = await openStateDb(join(dir, 'state'));
+  db = opened.db;
+  return opened.sub;
+}
+
+/** What a scan of the database says, independent of any cached total. */
+async function scanned(sub: Sublevels, peerId: string): Promise<number> {
+  let total = 0;
+  for await (const v of sub.hosted.values({ gte: `${peerId}!`, lt: `${peerId}!~` })) total += Number(v);
+  return total;
+}
+
+afterEach(async () => {
+  await db?.close();
+  db = undefined;
+  if (dir) await rm(dir, { recursive: true, force: true });
+  dir = undefined as unknown as string;
+});
+
+describe('FriendBook hosted bytes', () => {
+  it('follows adds, overwrites and removals, per friend', async () => {
+    const sub = await open();
+    const book = new FriendBook(sub);
+    expect(await book.hostedBytes(A)).toBe(0); // sums (nothing) and keeps the total from here on
+    await book.addHosted(A, pack(1), 1000);
+    await book.addHosted(A, pack(2), 250);
+    await book.addHosted(B, pack(1), 7);
+    expect(await book.hostedBytes(A)).toBe(1250);
+    await book.addHosted(A, pack(2), 300); // the same pack again, another size: replaced, not added
+    expect(await book.hostedBytes(A)).toBe(1300);
+    await book.removeHosted(A, pack(1));
+    await book.removeHosted(A, pack(99)); // never held: no change
+    expect(await book.hostedBytes(A)).toBe(300);
+    expect(await book.hostedBytes(B)).toBe(7);
+    expect(await book.hostedBytes(A)).toBe(await scanned(sub, A));
+    expect(await book.hostedBytes(B)).toBe(await scanned(sub, B));
+  });
+
+  it('does not keep a first sum that a write raced', async () => {
+    const sub = await open();
+    const book = new FriendBook(sub);
+    // held before this process started: the first sum has many entries to read
+    await sub.hosted.batch(Array.from({ length: 5000 }, (_, i) => ({ type: 'put' as const, key: `${A}!${pack(i)}`, value: '10' })));
+    const sum = book.hostedBytes(A);
+    for (let i = 5000; i < 5050; i++) await book.addHosted(A, pack(i), 1); // while the sum reads
+    await sum;
+    expect(await book.hostedBytes(A)).toBe(await scanned(sub, A));
+  });
+
+  it('stays exact when writes to the same pack race each other', async () => {
+    const sub = await open();
+    const book = new FriendBook(sub);
+    expect(await book.hostedBytes(A)).toBe(0);
+    const writes: Promise<void>[] = [];
+    for (let i = 0; i < 100; i++) {
+      writes.push(book.addHosted(A, pack(i % 7), 100 + i)); // the same few packs, other sizes
+      if (i % 3 === 0) writes.push(book.removeHosted(A, pack((i + 1) % 7)));
+    }
+    await Promise.all(writes);
+    expect(await book.hostedBytes(A)).toBe(await scanned(sub, A));
+  });
+
+  it('is shared by every FriendBook on the database and rebuilt after a reopen', async () => {
+    let sub = await open();
+    const one = new FriendBook(sub);
+    const two = new FriendBook(sub); // as prune's book next to the mesh's
+    expect(await one.hostedBytes(A)).toBe(0);
+    await two.addHosted(A, pack(1), 4096);
+    expect(await one.hostedBytes(A)).toBe(4096);
+    await db?.close();
+    sub = await open();
+    expect(await new FriendBook(sub).hostedBytes(A)).toBe(4096);
+  });
+});
