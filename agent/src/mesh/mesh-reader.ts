@@ -59,15 +59,20 @@ export class MeshPackReader implements PackStore {
     throw new CorruptionError(`pack ${packId} is missing locally and no friend has an intact copy${tried.length ? ` (tried ${tried.join(', ')})` : ' (no friend holds it)'}`, packId);
   }
 
-  /** Fetches many packs at once, spreading them over the friends that hold them. */
-  async prefetch(packIds: string[], concurrency: number): Promise<string[]> {
+  /**
+   * Fetches many packs at once, in order, spreading them over the friends that hold them; returns
+   * what could not be fetched. Readers may run meanwhile: a pack they fetched first is skipped.
+   * Once `signal` aborts, no further pack is started.
+   */
+  async prefetch(packIds: string[], concurrency: number, signal?: AbortSignal): Promise<string[]> {
     const missing: string[] = [];
     for (const id of packIds) if (!(await this.local.stat(id))) missing.push(id);
     const errors: string[] = [];
     let next = 0;
     const worker = async () => {
-      while (next < missing.length) {
+      while (next < missing.length && !signal?.aborted) {
         const id = missing[next++] as string;
+        if (!this.inFlight.has(id) && (await this.local.stat(id))) continue;
         await this.fetchFromFriends(id).catch((err: unknown) => errors.push(errorMessage(err)));
       }
     };

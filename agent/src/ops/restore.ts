@@ -20,25 +20,37 @@ export async function restoreOp(svc: Services, args: RestoreArgs, onStart?: (r: 
   const restorer = new Restorer(svc.repo, { target, includes, overwrite: args.overwrite, exactMtimeNs });
   onStart?.(restorer, includes.length === 0 ? snapshot.summary.sizeBytes : undefined);
   const warnings: string[] = [];
+  let fetching: Promise<string[]> | null = null;
+  const stopFetching = new AbortController();
   if (svc.mesh) {
-    // Packs missing locally come from friends: fetch them all first, spread over every holder.
+    // Packs missing locally come from friends, spread over every holder, while the restore runs:
+    // it reads a pack as soon as it is here (joining its fetch, or fetching it itself if it gets
+    // there first), so writing files overlaps the transfers.
     svc.mesh.reader.fetched.clear();
     const packs = await packsOf(svc, snapshot.tree, args.from !== undefined ? normalizeIncludes([args.from]) : includes);
     const metaPack = snapshot.meta ? svc.repo.index.get(snapshot.meta)?.packId : undefined;
-    if (metaPack && !packs.includes(metaPack)) packs.push(metaPack);
+    if (metaPack && !packs.includes(metaPack)) packs.unshift(metaPack);
     const online = (await svc.mesh.peers()).filter((p) => p.online).length;
-    warnings.push(...(await svc.mesh.reader.prefetch(packs, Math.max(2, online * PREFETCH_PER_FRIEND))));
+    fetching = svc.mesh.reader.prefetch(packs, Math.max(2, online * PREFETCH_PER_FRIEND), stopFetching.signal);
   }
   try {
-    exact = await exactMtimes(svc, snapshot);
+    try {
+      exact = await exactMtimes(svc, snapshot);
+    } catch (err) {
+      warnings.push(`the snapshot's metadata cannot be read (${errorMessage(err)}): volume mtimes are restored to the second`);
+    }
+    if (args.from !== undefined) {
+      const dir = await findNode(svc.repo, snapshot.tree, args.from);
+      if (!dir) throw new UsageError(`${args.from} is not in snapshot ${args.snapshot}`, 'E_NOT_FOUND');
+      await restorer.runInto(dir);
+    } else await restorer.run(snapshot.tree);
   } catch (err) {
-    warnings.push(`the snapshot's metadata cannot be read (${errorMessage(err)}): volume mtimes are restored to the second`);
+    stopFetching.abort(); // the restore failed: no more packs (those in flight finish)
+    throw err;
+  } finally {
+    // never leave fetches running behind a finished (or failed) restore
+    if (fetching) warnings.unshift(...(await fetching));
   }
-  if (args.from !== undefined) {
-    const dir = await findNode(svc.repo, snapshot.tree, args.from);
-    if (!dir) throw new UsageError(`${args.from} is not in snapshot ${args.snapshot}`, 'E_NOT_FOUND');
-    await restorer.runInto(dir);
-  } else await restorer.run(snapshot.tree);
   const fetched = Object.fromEntries(svc.mesh?.reader.fetched ?? []);
   return { snapshot: id, target, files: restorer.progress.filesDone, bytes: restorer.progress.bytesDone, errors: restorer.errors, warnings: [...warnings, ...restorer.warnings], fetched };
 }

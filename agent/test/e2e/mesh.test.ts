@@ -70,6 +70,8 @@ describe('a mesh of three agents', () => {
     const r = await alice.cli<{ errors: string[]; fetched: Record<string, number> }>(['restore', 'latest', '--target', target]);
     expect(r.errors).toEqual([]);
     expect(Object.keys(r.fetched)).toEqual(['carol']);
+    // each pack came once, whether the restore or the fetching running beside it asked first
+    expect(r.fetched.carol).toBe((await packFiles(join(alice.home, 'repo', 'packs'))).length);
     const diffs = await compareTrees(tree.root, join(target, tree.root), { sparse: [tree.sparseFile] });
     expect(formatDiffs(diffs)).toBe('');
     // check knows the packs are at friends: warnings naming them, not errors
