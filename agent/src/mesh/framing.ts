@@ -74,11 +74,14 @@ export class Frames {
   async sendWindowed(total: number, frameBytes: number, fill: (offset: number, target: Uint8Array) => Promise<void>): Promise<void> {
     const frames = Math.ceil(total / frameBytes);
     const ring = Array.from({ length: Math.min(WINDOW_FRAMES + 1, frames) }, () => framePool.take(frameBytes));
+    /** The newest fill started: the only one that can still be running. */
+    let lastFill: Promise<void> = Promise.resolve();
     const filled = (i: number): { target: Uint8Array; done: Promise<void> } => {
       const off = i * frameBytes;
       const target = new Uint8Array(ring[i % ring.length] as ArrayBuffer, 0, Math.min(frameBytes, total - off));
       const done = fill(off, target);
       done.catch(() => undefined); // read ahead: a failure surfaces when this frame's turn comes
+      lastFill = done;
       return { target, done };
     };
     let next = frames > 0 ? filled(0) : null;
@@ -99,7 +102,7 @@ export class Frames {
       }
       for (; unacked > 0; unacked--) await this.readAckFrame();
     } catch (err) {
-      await next?.done.catch(() => undefined); // no read may land in a buffer after we return
+      await lastFill.catch(() => undefined); // nothing keeps reading after we return
       throw err;
     }
     // only now: after a failure the transport may still hold a frame, and the buffer is dropped
