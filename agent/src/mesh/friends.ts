@@ -40,9 +40,7 @@ const MAX_PROBLEMS = 10;
  */
 interface HostedTotals {
   totals: Map<string, number>;
-  /** Writes per friend, so a sum that raced with a write is not kept. */
-  writes: Map<string, number>;
-  /** Hosted writes one at a time: each reads the old size to adjust the total. */
+  /** Hosted writes and first sums one at a time: a write reads the old size to adjust the total. */
   lock: Semaphore;
 }
 const hostedTotals = new WeakMap<object, HostedTotals>();
@@ -115,7 +113,7 @@ export class FriendBook {
 
   private hostedTotals(): HostedTotals {
     let t = hostedTotals.get(this.s.hosted);
-    if (!t) hostedTotals.set(this.s.hosted, (t = { totals: new Map(), writes: new Map(), lock: new Semaphore(1) }));
+    if (!t) hostedTotals.set(this.s.hosted, (t = { totals: new Map(), lock: new Semaphore(1) }));
     return t;
   }
 
@@ -123,11 +121,15 @@ export class FriendBook {
     const t = this.hostedTotals();
     const cached = t.totals.get(peerId);
     if (cached !== undefined) return cached;
-    const writesBefore = t.writes.get(peerId) ?? 0;
-    let total = 0;
-    for await (const v of this.s.hosted.values({ gte: `${peerId}!`, lt: `${peerId}!~` })) total += Number(v);
-    if ((t.writes.get(peerId) ?? 0) === writesBefore) t.totals.set(peerId, total);
-    return total;
+    // the first sum holds the write lock, so no write can slip between it and the cached total
+    return t.lock.with(1, async () => {
+      let total = t.totals.get(peerId);
+      if (total !== undefined) return total;
+      total = 0;
+      for await (const v of this.s.hosted.values({ gte: `${peerId}!`, lt: `${peerId}!~` })) total += Number(v);
+      t.totals.set(peerId, total);
+      return total;
+    });
   }
 
   /** Writes one hosted entry (size, or undefined to delete) and adjusts the friend's total. */
@@ -138,7 +140,6 @@ export class FriendBook {
       const old = await this.s.hosted.get(key);
       if (size === undefined) await this.s.hosted.del(key);
       else await this.s.hosted.put(key, String(size));
-      t.writes.set(peerId, (t.writes.get(peerId) ?? 0) + 1);
       const total = t.totals.get(peerId);
       if (total !== undefined) t.totals.set(peerId, total + (size ?? 0) - (old === undefined ? 0 : Number(old)));
     });

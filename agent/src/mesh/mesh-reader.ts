@@ -65,14 +65,12 @@ export class MeshPackReader implements PackStore {
    * Once `signal` aborts, no further pack is started.
    */
   async prefetch(packIds: string[], concurrency: number, signal?: AbortSignal): Promise<string[]> {
-    const missing: string[] = [];
-    for (const id of packIds) if (!(await this.local.stat(id))) missing.push(id);
     const errors: string[] = [];
     let next = 0;
     const worker = async () => {
-      while (next < missing.length && !signal?.aborted) {
-        const id = missing[next++] as string;
-        if (!this.inFlight.has(id) && (await this.local.stat(id))) continue;
+      while (next < packIds.length && !signal?.aborted) {
+        const id = packIds[next++] as string;
+        if (!this.inFlight.has(id) && (await this.local.stat(id))) continue; // local, or a reader fetched it
         await this.fetchFromFriends(id).catch((err: unknown) => errors.push(errorMessage(err)));
       }
     };

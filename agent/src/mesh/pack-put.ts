@@ -34,8 +34,7 @@ export function packPutHandler(ctx: MeshContext) {
 /**
  * Pushes a pack of `size` bytes, read a frame at a time by `read` into a reused buffer (each
  * frame is encrypted while it is still in the CPU's cache, and no whole pack sits in memory);
- * resolves 'stored' or 'had', or
- * throws RefusedError (quota, disk floor, ...).
+ * resolves 'stored' or 'had', or throws RefusedError (quota, disk floor, ...).
  */
 export async function putPack(ctx: MeshContext, peer: PeerId, packId: string, size: number, read: (offset: number, target: Uint8Array) => Promise<void>): Promise<'stored' | 'had'> {
   const stream = await ctx.node.dialProtocol(peer, PROTOCOLS.packPut, { signal: AbortSignal.timeout(15_000) });

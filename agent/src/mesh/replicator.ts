@@ -1,9 +1,10 @@
 // Replication: every pack of ours should live at `replicas` friends (capped by the number of
-// friends). Packs go one at a time to the friend with the most unused grant; a pack that does not
-// fit what is left of a friend's grant goes elsewhere (smaller ones may still fit there); a refusal
-// (over quota, disk floor) is recorded as that friend's shortfall, the friend gets no more packs
-// this round, and the next friend is tried. Each push is atomic at the friend, so an interrupted
-// round simply resumes with the next one. After the packs, the signed head goes to every friend.
+// friends). Each pack goes to the friend with the most unused grant (PUSH_CONCURRENCY packs in
+// flight at once, each on a stream of its own); a pack that does not fit what is left of a
+// friend's grant goes elsewhere (smaller ones may still fit there); a refusal (over quota, disk
+// floor) is recorded as that friend's shortfall, the friend gets no more packs this round, and the
+// next friend is tried. Each push is atomic at the friend, so an interrupted round simply resumes
+// with the next one. After the packs, the signed head goes to every friend.
 import { peerIdFromString } from '@libp2p/peer-id';
 import type { ReplicateResult } from '../../../protocol/api.js';
 import type { Repository } from '../repo/repository.js';

@@ -1,9 +1,9 @@
-// Reusable 1 MiB buffers for streaming pack bytes (frames sent to and received from friends).
-// Memory a process touches for the first time is costly on some hosts, VMs especially: reading
-// 512 MiB into fresh 1 MiB buffers took 300-570 ms of kernel time on the reference machine, into
-// reused ones 22 ms. A buffer goes back only once nothing else can still read or write it.
-
-export const FRAME_BUFFER_BYTES = 1024 * 1024;
+// Reusable buffers of one pack frame (PACK_FRAME_BYTES) for streaming pack bytes to and from
+// friends. Memory a process touches for the first time is costly on some hosts, VMs especially:
+// reading 512 MiB into fresh 1 MiB buffers took 300-570 ms of kernel time on the reference
+// machine, into reused ones 22 ms. A buffer goes back only once nothing else can still read or
+// write it.
+import { PACK_FRAME_BYTES } from '../../../protocol/mesh.js';
 
 export class BufferPool {
   private readonly free: ArrayBuffer[] = [];
@@ -28,4 +28,4 @@ export class BufferPool {
 }
 
 /** The process's frame buffers: enough for a few packs in flight each way. */
-export const framePool = new BufferPool(FRAME_BUFFER_BYTES, 32);
+export const framePool = new BufferPool(PACK_FRAME_BYTES, 32);
