@@ -22,6 +22,7 @@ import { recoverStoppedAtStart } from './sources/hooks.js';
 import type { CairnConfig } from '../../protocol/config.js';
 import type { Clock } from './util/clock.js';
 import { errorMessage } from './util/errors.js';
+import { keepFreedMemory } from './util/posix.js';
 import { Semaphore } from './util/semaphore.js';
 import { writeFileAtomic } from './util/fsx.js';
 
@@ -79,6 +80,7 @@ export class Agent {
   }
 
   static async start(opts: AgentOptions): Promise<Agent> {
+    keepFreedMemory(); // this process moves packs: keep freed buffers for the next ones
     const repo = await Repository.open(opts.home, opts.passphrase);
     let mesh: Mesh | undefined;
     try {

@@ -6,6 +6,7 @@ import type { Mesh } from '../mesh/mesh.js';
 import type { CairnConfig } from '../../../protocol/config.js';
 import { configPath, defaultHome } from '../repo/home.js';
 import { Repository } from '../repo/repository.js';
+import { keepFreedMemory } from '../util/posix.js';
 import { Semaphore } from '../util/semaphore.js';
 import type { Services } from '../ops/services.js';
 import { systemClock, type Clock } from '../util/clock.js';
@@ -60,6 +61,7 @@ export interface LocalOptions {
 /** Opens the home directly for the duration of `fn`. */
 export async function withServices<T>(ctx: Context, fn: (svc: Services) => Promise<T>, opts: LocalOptions = {}): Promise<T> {
   const config = await configFor(ctx);
+  keepFreedMemory(); // this process moves packs: keep freed buffers for the next ones
   const repo = await Repository.open(ctx.home, await passphraseFor(ctx));
   let mesh: Mesh | undefined;
   try {
