@@ -22,9 +22,9 @@ export class SealPool {
     if (!existsSync(fileURLToPath(script))) size = 0;
     for (let i = 0; i < size; i++) {
       const w = new Worker(script);
-      w.unref();
       w.on('message', (m: SealDone) => {
         this.load[i] = (this.load[i] ?? 1) - 1;
+        if (this.load[i] === 0) w.unref();
         const p = this.pending.get(m.n);
         this.pending.delete(m.n);
         p?.resolve({ flags: m.flags, sealed: Buffer.from(m.sealed.buffer, m.sealed.byteOffset, m.sealed.byteLength) });
@@ -33,6 +33,10 @@ export class SealPool {
         for (const p of this.pending.values()) p.reject(err);
         this.pending.clear();
       });
+      // idle, a worker must not keep the process alive (a command that failed before close()
+      // would never exit); a 'message' listener refs it, so this comes after the listeners, and
+      // run() refs it while it has work
+      w.unref();
       this.workers.push(w);
       this.load.push(0);
     }
@@ -43,6 +47,7 @@ export class SealPool {
     let best = 0;
     for (let i = 1; i < this.workers.length; i++) if ((this.load[i] ?? 0) < (this.load[best] ?? 0)) best = i;
     this.load[best] = (this.load[best] ?? 0) + 1;
+    if (this.load[best] === 1) (this.workers[best] as Worker).ref();
     const n = this.next++;
     const job: SealJob = { n, type, id, data, key };
     const owned = data.byteOffset === 0 && data.byteLength === data.buffer.byteLength;
