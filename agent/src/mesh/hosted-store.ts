@@ -1,16 +1,14 @@
 // Packs we hold for friends: $CAIRN_HOME/hosted/<friend PeerId>/XX/<pack ID>, opaque to us.
 // Space is reserved before a pack is accepted: the friend's grant and a free-disk floor both bound
 // it, so a friend can never make us store more than we granted or fill our disk.
-import { randomBytes } from 'node:crypto';
-import { mkdir, rename, rm, statfs } from 'node:fs/promises';
+import { mkdir, statfs } from 'node:fs/promises';
 import { join } from 'node:path';
-import { HashingWriter } from '../store/hashing-writer.js';
 import { LocalPackStore } from '../store/local-pack-store.js';
-import { fsyncDir, TEMP_PREFIX } from '../util/fsx.js';
 import { Semaphore } from '../util/semaphore.js';
 import { WireError } from '../../../protocol/mesh.js';
 import { RefusedError, type Frames } from './framing.js';
 import type { FriendBook } from './friends.js';
+import { PackHashMismatchError, receivePack } from './pack-receive.js';
 
 export class HostedStore {
   readonly dir: string;
@@ -64,23 +62,13 @@ export class HostedStore {
 
   /**
    * Writes a pack from the stream, verifying that its bytes hash to its name and have the announced
-   * size; only then is it renamed into place and recorded.
+   * size; only then is it moved into place and recorded.
    */
   async receive(peerId: string, packId: string, size: number, f: Frames): Promise<void> {
-    const store = await this.storeFor(peerId);
-    const final = store.path(packId);
-    await mkdir(join(final, '..'), { recursive: true, mode: 0o700 });
-    const tmp = join(final, '..', `${TEMP_PREFIX}${packId}-${randomBytes(4).toString('hex')}`);
-    // hashed and written on a worker thread while this one keeps reading the stream
-    const file = await HashingWriter.create(tmp);
     try {
-      await f.receiveWindowed(size, (parts, length) => file.write(parts, length));
-      if ((await file.finish({ dropCache: true })) !== packId) throw new RefusedError(WireError.badPack, `pack ${packId}: bytes do not hash to the pack ID`);
-      await rename(tmp, final);
-      await fsyncDir(join(final, '..'));
+      await receivePack(await this.storeFor(peerId), packId, size, f, { dropCache: true });
     } catch (err) {
-      await file.abort();
-      await rm(tmp, { force: true });
+      if (err instanceof PackHashMismatchError) throw new RefusedError(WireError.badPack, err.message);
       throw err;
     }
     await this.book.addHosted(peerId, packId, size);

@@ -1,15 +1,16 @@
 // Reading packs when friends hold copies: the local store first; a pack missing locally (or found
-// damaged) is fetched from a friend that holds it, verified (SHA-256 = pack ID) and kept locally.
-// A friend serving damaged or no bytes is reported and the next holder is tried.
-import { sha256Hex } from '../crypto/ids.js';
+// damaged) is fetched from a friend that holds it into the local store, verified on the way
+// (SHA-256 = pack ID). A friend serving damaged or no bytes is reported and the next holder is tried.
 import type { LocalPackStore } from '../store/local-pack-store.js';
 import { PackMissingError, type PackInfo, type PackStore } from '../store/pack-store.js';
 import { CorruptionError, errorMessage } from '../util/errors.js';
+import { PackHashMismatchError } from './pack-receive.js';
 
 export interface PackFetcher {
   /** Friends to try for a pack, best first. */
   holdersOf(packId: string): Promise<Array<{ peerId: string; name: string }>>;
-  fetch(peerId: string, packId: string): Promise<Buffer>;
+  /** Fetches the whole pack into `into`, where it lands only verified; PackHashMismatchError when the friend's copy is damaged. */
+  fetch(peerId: string, packId: string, into: LocalPackStore): Promise<void>;
   report(peerId: string, problem: string, packId: string): Promise<void>;
 }
 
@@ -40,19 +41,13 @@ export class MeshPackReader implements PackStore {
     for (const { peerId, name } of await this.fetcher.holdersOf(packId)) {
       if (skip.has(peerId)) continue;
       tried.push(name);
-      let bytes: Buffer;
       try {
-        bytes = await this.fetcher.fetch(peerId, packId);
+        await this.fetcher.fetch(peerId, packId, this.local);
       } catch (err) {
-        await this.fetcher.report(peerId, `could not serve pack ${packId}: ${errorMessage(err)}`, packId);
+        const problem = err instanceof PackHashMismatchError ? `served a damaged copy of pack ${packId} (SHA-256 mismatch)` : `could not serve pack ${packId}: ${errorMessage(err)}`;
+        await this.fetcher.report(peerId, problem, packId);
         continue;
       }
-      if (sha256Hex(bytes) !== packId) {
-        await this.fetcher.report(peerId, `served a damaged copy of pack ${packId} (SHA-256 mismatch)`, packId);
-        continue;
-      }
-      await this.local.delete(packId);
-      await this.local.put(packId, [bytes]);
       this.fetched.set(name, (this.fetched.get(name) ?? 0) + 1);
       return;
     }

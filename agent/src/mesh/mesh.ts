@@ -21,7 +21,7 @@ import { headHandler } from './head.js';
 import { HostedStore } from './hosted-store.js';
 import { MeshPackReader } from './mesh-reader.js';
 import { createMeshNode, peerKeyFromSeed } from './node.js';
-import { getPack, packGetHandler } from './pack-get.js';
+import { fetchPack, packGetHandler } from './pack-get.js';
 import { applyDueDeletions, packDeleteHandler, requestDeletes } from './pack-delete.js';
 import { packListHandler } from './pack-list.js';
 import { packPutHandler } from './pack-put.js';
@@ -64,10 +64,10 @@ export class Mesh {
     this.book = book;
     this.reader = new MeshPackReader(repo.store, {
       holdersOf: (packId) => this.holdersOf(packId),
-      fetch: async (peerId, packId) => {
+      fetch: async (peerId, packId, into) => {
         this.fetchLoad.set(peerId, (this.fetchLoad.get(peerId) ?? 0) + 1);
         try {
-          return await getPack(this.ctx, peerIdFromString(peerId), packId);
+          await fetchPack(this.ctx, peerIdFromString(peerId), packId, into);
         } finally {
           this.fetchLoad.set(peerId, (this.fetchLoad.get(peerId) ?? 1) - 1);
         }

@@ -1,10 +1,11 @@
 // /cairn/pack-get/1.0.0: an owner fetches one of its packs (or a byte range of it) from a friend.
 // The friend serves what it holds; the owner verifies (pack ID = SHA-256 of the bytes) before use.
 import type { Connection, PeerId, Stream } from '@libp2p/interface';
-import { PACK_FRAME_BYTES, parsePackGetRequest, PROTOCOLS, WireError, type PackGetReady, type PackGetRequest } from '../../../protocol/mesh.js';
-import { CairnError } from '../util/errors.js';
+import { MalformedMessageError, MAX_PACK_BYTES, PACK_FRAME_BYTES, parsePackGetRequest, PROTOCOLS, WireError, type PackGetReady, type PackGetRequest } from '../../../protocol/mesh.js';
+import type { LocalPackStore } from '../store/local-pack-store.js';
 import { requireFriend, type MeshContext } from './context.js';
 import { Frames, RefusedError, serve } from './framing.js';
+import { receivePack } from './pack-receive.js';
 
 export function packGetHandler(ctx: MeshContext) {
   return async (stream: Stream, connection: Connection) =>
@@ -24,25 +25,40 @@ export function packGetHandler(ctx: MeshContext) {
     });
 }
 
-/** Fetches a pack (or a range); the caller verifies it. */
-export async function getPack(ctx: MeshContext, peer: PeerId, packId: string, range?: { offset: number; length: number }): Promise<Buffer> {
+/** Asks a friend for a pack (or a range) and hands the stream to `receive` once the friend has announced the byte count. */
+async function requestPack<T>(ctx: MeshContext, peer: PeerId, req: PackGetRequest, receive: (f: Frames, sizeBytes: number) => Promise<T>): Promise<T> {
   const stream = await ctx.node.dialProtocol(peer, PROTOCOLS.packGet, { signal: AbortSignal.timeout(15_000) });
   const f = new Frames(stream);
   try {
-    const req: PackGetRequest = { packId, ...(range ?? {}) };
     await f.writeJson(req);
     const ready = await f.readReply<PackGetReady>();
-    if (ready.sizeBytes > (range?.length ?? Number.MAX_SAFE_INTEGER)) throw new CairnError(WireError.malformed, `friend announced ${ready.sizeBytes} bytes for a ${range?.length}-byte range`);
-    const out = Buffer.allocUnsafe(ready.sizeBytes);
+    const limit = req.length ?? MAX_PACK_BYTES;
+    if (ready.sizeBytes > limit) throw new MalformedMessageError(`friend announced ${ready.sizeBytes} bytes for ${req.length === undefined ? `a pack (at most ${MAX_PACK_BYTES})` : `a ${req.length}-byte range`}`);
+    return await receive(f, ready.sizeBytes);
+  } finally {
+    await stream.close().catch(() => undefined);
+  }
+}
+
+/** Fetches a range of a pack; the caller verifies it. */
+export async function getPackRange(ctx: MeshContext, peer: PeerId, packId: string, range: { offset: number; length: number }): Promise<Buffer> {
+  return requestPack(ctx, peer, { packId, ...range }, async (f, sizeBytes) => {
+    const out = Buffer.allocUnsafe(sizeBytes);
     let got = 0;
-    await f.receiveWindowed(ready.sizeBytes, async (parts) => {
+    await f.receiveWindowed(sizeBytes, async (parts) => {
       for (const part of parts) {
         out.set(part, got);
         got += part.length;
       }
     });
     return out;
-  } finally {
-    await stream.close().catch(() => undefined);
-  }
+  });
+}
+
+/**
+ * Fetches a whole pack into `store`, verified as it arrives: it lands there only if its bytes hash
+ * to its ID (else PackHashMismatchError, and nothing is left behind).
+ */
+export async function fetchPack(ctx: MeshContext, peer: PeerId, packId: string, store: LocalPackStore): Promise<void> {
+  await requestPack(ctx, peer, { packId }, (f, sizeBytes) => receivePack(store, packId, sizeBytes, f, { dropCache: false }));
 }

@@ -13,7 +13,7 @@ import { CairnError, errorMessage } from '../util/errors.js';
 import { currentHead, openFriends, openState, saveHead, verifyHead } from './head-chain.js';
 import { getHead } from './head.js';
 import type { Mesh } from './mesh.js';
-import { getPack } from './pack-get.js';
+import { getPackRange } from './pack-get.js';
 import { listPacks } from './pack-list.js';
 
 export interface RecoverResult {
@@ -96,9 +96,9 @@ export async function recoverFromFriends(repo: Repository, mesh: Mesh, code: str
     for (const peerId of holders) {
       try {
         const peer = peerIdFromString(peerId);
-        const trailer = await getPack(ctx, peer, packId, { offset: size - PACK_TRAILER_BYTES, length: PACK_TRAILER_BYTES });
+        const trailer = await getPackRange(ctx, peer, packId, { offset: size - PACK_TRAILER_BYTES, length: PACK_TRAILER_BYTES });
         const hlen = headerLength(packId, size, trailer);
-        const header = await getPack(ctx, peer, packId, { offset: size - PACK_TRAILER_BYTES - hlen, length: hlen });
+        const header = await getPackRange(ctx, peer, packId, { offset: size - PACK_TRAILER_BYTES - hlen, length: hlen });
         await repo.index.addPack(packId, decodeHeader(packId, repo.keys.meta, header, size));
         done = true;
         break;

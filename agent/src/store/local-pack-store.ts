@@ -1,9 +1,10 @@
 // Packs as files: DIR/<first two hex digits>/<64 hex digits>, written crash-safe (temp, fsync,
 // rename, fsync dir). Leftover temp files from a crash are removed when the store opens.
 import { fstatSync } from 'node:fs';
-import { mkdir, open, readdir, readFile, rm, stat, type FileHandle } from 'node:fs/promises';
-import { join } from 'node:path';
-import { TEMP_PREFIX, writeFileAtomic } from '../util/fsx.js';
+import { randomBytes } from 'node:crypto';
+import { mkdir, open, readdir, readFile, rename, rm, stat, type FileHandle } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { fsyncDir, TEMP_PREFIX, writeFileAtomic } from '../util/fsx.js';
 import { PackMissingError, PackTruncatedError, type PackInfo, type PackStore } from './pack-store.js';
 
 function isNotFound(err: unknown): boolean {
@@ -50,6 +51,23 @@ export class LocalPackStore implements PackStore {
     this.evict(id);
     await mkdir(join(this.dir, id.slice(0, 2)), { recursive: true, mode: 0o700 });
     await writeFileAtomic(this.path(id), parts);
+  }
+
+  /**
+   * A new temp file name next to where pack `id` goes (its directory created), for writing a pack
+   * as it arrives and then adopt()ing it. Temp files a crash leaves are removed by open().
+   */
+  async tempPathFor(id: string): Promise<string> {
+    const dir = dirname(this.path(id));
+    await mkdir(dir, { recursive: true, mode: 0o700 });
+    return join(dir, `${TEMP_PREFIX}${id}-${randomBytes(4).toString('hex')}`);
+  }
+
+  /** Moves a complete, fsynced temp file from tempPathFor() into place as pack `id` (replacing any copy there), durably. */
+  async adopt(id: string, tmp: string): Promise<void> {
+    this.evict(id);
+    await rename(tmp, this.path(id));
+    await fsyncDir(dirname(this.path(id)));
   }
 
   async get(id: string): Promise<Buffer> {
