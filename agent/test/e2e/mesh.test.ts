@@ -127,9 +127,9 @@ describe('replication rounds asked for at once', () => {
       await writeFile(join(dir, 'f'), `round ${i}`);
       await owner.cliOk(['backup', dir]); // the daemon starts its own round after a backup
       const rounds = await Promise.all([0, 1, 2].map(() => owner.cli<{ problems: string[]; headSeq: number }>(['replicate'])));
-      for (const r of rounds) expect(r.problems).toEqual([]);
+      for (const r of rounds) expect(r.problems, `round ${i}: ${r.problems.join(' | ')}`).toEqual([]);
     }
-    for (const p of await owner.cli<Peer[]>(['peers'])) expect(p.problems, p.name).toEqual([]);
+    for (const p of await owner.cli<Peer[]>(['peers'])) expect(p.problems, `${p.name}: ${p.problems.join(' | ')}`).toEqual([]);
   }, 300_000);
 
   it('cairn status; cairn unpair: a dry run changes nothing; then the friend is gone; an unknown name is a usage error', async () => {
