@@ -1,10 +1,9 @@
 // Packs as files: DIR/<first two hex digits>/<64 hex digits>, written crash-safe (temp, fsync,
 // rename, fsync dir). Leftover temp files from a crash are removed when the store opens.
 import { fstatSync } from 'node:fs';
-import { randomBytes } from 'node:crypto';
-import { mkdir, open, readdir, readFile, rename, rm, stat, type FileHandle } from 'node:fs/promises';
+import { mkdir, open, readdir, readFile, rm, stat, type FileHandle } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { fsyncDir, TEMP_PREFIX, writeFileAtomic } from '../util/fsx.js';
+import { commitTemp, TEMP_PREFIX, tempPathFor, writeFileAtomic } from '../util/fsx.js';
 import { PackMissingError, PackTruncatedError, type PackInfo, type PackStore } from './pack-store.js';
 
 function isNotFound(err: unknown): boolean {
@@ -58,16 +57,14 @@ export class LocalPackStore implements PackStore {
    * as it arrives and then adopt()ing it. Temp files a crash leaves are removed by open().
    */
   async tempPathFor(id: string): Promise<string> {
-    const dir = dirname(this.path(id));
-    await mkdir(dir, { recursive: true, mode: 0o700 });
-    return join(dir, `${TEMP_PREFIX}${id}-${randomBytes(4).toString('hex')}`);
+    await mkdir(dirname(this.path(id)), { recursive: true, mode: 0o700 });
+    return tempPathFor(this.path(id));
   }
 
   /** Moves a complete, fsynced temp file from tempPathFor() into place as pack `id` (replacing any copy there), durably. */
   async adopt(id: string, tmp: string): Promise<void> {
     this.evict(id);
-    await rename(tmp, this.path(id));
-    await fsyncDir(dirname(this.path(id)));
+    await commitTemp(tmp, this.path(id));
   }
 
   async get(id: string): Promise<Buffer> {

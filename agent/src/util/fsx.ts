@@ -14,10 +14,20 @@ export async function fsyncDir(dir: string): Promise<void> {
   }
 }
 
+/** A fresh temp file name next to `path`, for writing it and then commitTemp()ing it. */
+export function tempPathFor(path: string): string {
+  return join(dirname(path), `${TEMP_PREFIX}${basename(path)}-${randomBytes(6).toString('hex')}`);
+}
+
+/** Renames a complete, fsynced temp file over `path` and fsyncs the directory: durable once this returns. */
+export async function commitTemp(tmp: string, path: string): Promise<void> {
+  await rename(tmp, path);
+  await fsyncDir(dirname(path));
+}
+
 /** Writes `data` to `path` so that after a crash the path holds either the old or the new bytes. */
 export async function writeFileAtomic(path: string, data: Uint8Array | Uint8Array[], mode = 0o600): Promise<void> {
-  const dir = dirname(path);
-  const tmp = join(dir, `${TEMP_PREFIX}${basename(path)}-${randomBytes(6).toString('hex')}`);
+  const tmp = tempPathFor(path);
   const fh = await open(tmp, 'wx', mode);
   try {
     for (const part of Array.isArray(data) ? data : [data]) {
@@ -34,6 +44,5 @@ export async function writeFileAtomic(path: string, data: Uint8Array | Uint8Arra
     throw err;
   }
   await fh.close();
-  await rename(tmp, path);
-  await fsyncDir(dir);
+  await commitTemp(tmp, path);
 }

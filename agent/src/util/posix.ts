@@ -132,10 +132,11 @@ export function dropFromPageCache(fd: number): void {
  * Makes the allocator keep memory this process frees for its next allocations, instead of handing
  * it back to the kernel as it goes. Moving packs churns through buffers of 64 KiB to 1 MiB (each
  * transport message is one); by default glibc gives most of them back (unmapped or trimmed) and the
- * next ones fault in fresh pages. On VMs whose freed memory goes back to the host (free page
- * reporting) that cost a fifth of replication's throughput and a quarter of a bare stream's on the
- * reference machine. Allocations up to 8 MiB come from the heap, and up to 256 MiB free at its top
- * stay there. Tuning only: a libc that refuses changes nothing. Returns whether both were taken.
+ * next ones fault in fresh pages, which is slow on VMs whose freed memory goes back to the host
+ * (free page reporting): on the reference machine, in alternating runs on loopback, replication
+ * was about a quarter faster with this and a bare stream about half. Allocations up to 8 MiB come
+ * from the heap, and up to 256 MiB free at its top stay there. Tuning only: a libc that refuses
+ * changes nothing. Returns whether both were taken.
  */
 export function keepFreedMemory(): boolean {
   const mmap = mallopt(M_MMAP_THRESHOLD, 8 * 1024 * 1024) as number;
