@@ -15,7 +15,8 @@ export class HostedStore {
   private readonly book: FriendBook;
   private readonly floorBytes: number;
   private readonly reserved = new Map<string, number>();
-  private readonly stores = new Map<string, LocalPackStore>();
+  /** One store per friend, opened once: open() sweeps temp files, so a second open while a pack is arriving would delete it. */
+  private readonly stores = new Map<string, Promise<LocalPackStore>>();
   private readonly reserving = new Semaphore(1);
 
   constructor(dir: string, book: FriendBook, floorBytes: number) {
@@ -25,13 +26,14 @@ export class HostedStore {
   }
 
   async storeFor(peerId: string): Promise<LocalPackStore> {
-    let s = this.stores.get(peerId);
-    if (!s) {
-      s = new LocalPackStore(join(this.dir, peerId));
-      await s.open();
-      this.stores.set(peerId, s);
-    }
-    return s;
+    const known = this.stores.get(peerId);
+    if (known) return known;
+    const store = new LocalPackStore(join(this.dir, peerId));
+    const opened = store.open().then(() => store);
+    this.stores.set(peerId, opened);
+    // a failed open is tried again by the next caller
+    opened.catch(() => this.stores.get(peerId) === opened && this.stores.delete(peerId));
+    return opened;
   }
 
   /** Reserves room for a pack or refuses with E_QUOTA / E_DISK_FLOOR. Returns a release function. */
