@@ -11,6 +11,7 @@ import type { FriendRemoveResult } from '../../../protocol/console-api.js';
 import { decodeInvite, encodeInvite, INVITE_SECRET_BYTES, InviteFormatError, inviteId } from '../../../protocol/invite.js';
 import { MAX_DELETE_PACKS, PROTOCOLS } from '../../../protocol/mesh.js';
 import type { Repository } from '../repo/repository.js';
+import { startHashingThread } from '../store/hashing-writer.js';
 import type { Clock } from '../util/clock.js';
 import { TokenBucket } from '../util/rate-limit.js';
 import { errorMessage, UsageError } from '../util/errors.js';
@@ -97,6 +98,8 @@ export class Mesh {
       deletionGraceMs: opts.deletionGraceMs ?? CONFIG_DEFAULTS.friends.deletionGraceMs,
       ...(opts.bandwidthBytesPerSec ? { throttle: new TokenBucket(opts.bandwidthBytesPerSec, opts.clock) } : {}),
     };
+    // friends' packs and our fetched ones are hashed and written on this thread: boot it now
+    startHashingThread();
     const mesh = new Mesh(repo, opts, ctx, book);
     late.mesh = mesh;
     for (const f of await book.list()) mesh.friendIds.add(f.peerId);

@@ -74,6 +74,15 @@ class HashingThread {
   }
 }
 
+/**
+ * Starts the hashing worker now instead of at the first file: booting a worker thread costs about
+ * a tenth of a CPU second, which an agent should not pay while a friend's first pack is arriving.
+ * Idle, the worker does not keep the process alive.
+ */
+export function startHashingThread(): void {
+  HashingThread.get();
+}
+
 export class HashingWriter {
   private readonly fh: FileHandle;
   private readonly thread: HashingThread | null;

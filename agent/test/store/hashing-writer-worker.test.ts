@@ -26,4 +26,21 @@ describe('the hashing worker and the process', () => {
     expect(r.status, r.stderr).toBe(0);
     expect(r.stdout.trim()).toBe(`true ${createHash('sha256').update(Buffer.alloc(3000, 7)).digest('hex')}`);
   });
+
+  it('a worker started ahead (as the agent does) lets the process exit while idle, and takes files', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'cairn-hashing-start-'));
+    const path = join(dir, 'f');
+    const script = `const { HashingWriter, startHashingThread } = await import(${JSON.stringify(compiled)});
+      startHashingThread();
+      await new Promise((r) => setTimeout(r, 300));
+      const w = await HashingWriter.create(${JSON.stringify(path)});
+      await w.write([Buffer.alloc(5000, 9)], 5000);
+      console.log(w.onWorker, await w.finish());
+      startHashingThread();`;
+    await writeFile(join(dir, 'run.mjs'), script);
+    const r = spawnSync(process.execPath, [join(dir, 'run.mjs')], { encoding: 'utf8', timeout: 60_000 });
+    expect(r.signal, 'the process had to be killed: the worker started ahead kept it alive').toBeNull();
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout.trim()).toBe(`true ${createHash('sha256').update(Buffer.alloc(5000, 9)).digest('hex')}`);
+  });
 });
