@@ -26,7 +26,7 @@ export async function receivePack(store: LocalPackStore, packId: string, size: n
   const file = await HashingWriter.create(tmp);
   try {
     await f.receiveWindowed(size, (parts, length) => file.write(parts, length));
-    if ((await file.finish({ dropCache: opts.dropCache })) !== packId) throw new PackHashMismatchError(packId);
+    if ((await file.finish({ dropCache: opts.dropCache, expectDigest: packId })) !== packId) throw new PackHashMismatchError(packId);
     await store.adopt(packId, tmp);
   } catch (err) {
     await file.abort();

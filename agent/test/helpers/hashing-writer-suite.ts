@@ -4,10 +4,10 @@
 // are registered once per process).
 import { createHash, randomBytes } from 'node:crypto';
 import { fstatSync } from 'node:fs';
-import { mkdtemp, readFile, stat, writeFile } from 'node:fs/promises';
+import { mkdtemp, open, readFile, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import type * as HashingWriterModule from '../../src/store/hashing-writer.js';
 
 type Module = typeof HashingWriterModule;
@@ -41,6 +41,31 @@ export function hashingWriterSuite(name: string, worker: boolean, load: () => Pr
     expect(await w.finish({ dropCache: true })).toBe(sha(bytes));
     expect((await readFile(path)).equals(bytes)).toBe(true);
     expect((await stat(path)).mode & 0o777).toBe(0o600);
+  });
+
+  it('a file that does not hash to the expected digest is closed without an fsync, its digest returned', async () => {
+    const { HashingWriter } = await load();
+    const bytes = randomBytes(200_000);
+    const d = await dir();
+    const syncs: string[] = [];
+    const probe = await open(join(d, 'probe'), 'w');
+    const proto = Object.getPrototypeOf(probe) as { sync(): Promise<void> };
+    await probe.close();
+    const spy = vi.spyOn(proto, 'sync').mockImplementation(async function (this: { fd: number }) {
+      syncs.push(String(this.fd));
+    });
+    try {
+      const bad = await HashingWriter.create(join(d, 'bad'));
+      await bad.write([bytes], bytes.length);
+      expect(await bad.finish({ expectDigest: '0'.repeat(64) })).toBe(sha(bytes));
+      expect(syncs, 'a file about to be thrown away was fsynced').toEqual([]);
+      const good = await HashingWriter.create(join(d, 'good'));
+      await good.write([bytes], bytes.length);
+      expect(await good.finish({ expectDigest: sha(bytes) })).toBe(sha(bytes));
+      expect(syncs).toHaveLength(1);
+    } finally {
+      spy.mockRestore();
+    }
   });
 
   it('keeps files apart when many are written at once', async () => {
