@@ -193,12 +193,14 @@ export interface ReplicateArgs {
 }
 export interface ReplicateResult {
   packs: number;
-  /** Packs with fewer copies than wanted, after this round. */
+  /** Packs with fewer copies than wanted, after the last round. */
   underReplicated: number;
   wantedCopies: number;
+  /** Packs (and their bytes) friends newly stored, over every round of this call. */
   pushed: number;
   pushedBytes: number;
   headSeq: number;
+  /** The last round's problems, then those of earlier rounds (with `wait`), marked "round N (retried): ". */
   problems: string[];
 }
 

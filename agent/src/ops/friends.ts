@@ -18,11 +18,25 @@ export async function peersOp(svc: Services): Promise<PeersResult> {
   return needMesh(svc, 'listing friends').peers();
 }
 
+/**
+ * One replication round, or with `wait` more while they make progress. The counts pushed add up
+ * over the rounds; the state (copies, head) is the last round's; problems of earlier rounds are
+ * kept after the last round's, marked with their round (a friend that reset a stream and took the
+ * pack on the next try is still worth knowing about).
+ */
 export async function replicateOp(svc: Services, args: ReplicateArgs): Promise<ReplicateResult> {
   const mesh = needMesh(svc, 'replication');
   let r = await mesh.replicate();
-  for (let round = 1; args.wait && round < REPLICATE_WAIT_ROUNDS && r.underReplicated > 0 && r.pushed > 0; round++) r = await mesh.replicate();
-  return r;
+  let pushed = r.pushed;
+  let pushedBytes = r.pushedBytes;
+  const earlier: string[] = [];
+  for (let round = 1; args.wait && round < REPLICATE_WAIT_ROUNDS && r.underReplicated > 0 && r.pushed > 0; round++) {
+    earlier.push(...r.problems.map((p) => `round ${round} (retried): ${p}`));
+    r = await mesh.replicate();
+    pushed += r.pushed;
+    pushedBytes += r.pushedBytes;
+  }
+  return { ...r, pushed, pushedBytes, problems: [...r.problems, ...earlier] };
 }
 
 export async function friendRemoveOp(svc: Services, args: FriendRemoveArgs & { dryRun: boolean }): Promise<FriendRemoveResult> {
