@@ -75,8 +75,8 @@ class HashingThread {
 }
 
 /**
- * Starts the hashing worker now instead of at the first file: booting a worker thread costs about
- * a tenth of a CPU second, which an agent should not pay while a friend's first pack is arriving.
+ * Starts the hashing worker now instead of at the first file: booting a worker thread took 0.1-0.2
+ * CPU-seconds here, which an agent should not pay while a friend's first pack is arriving.
  * Idle, the worker does not keep the process alive.
  */
 export function startHashingThread(): void {
