@@ -4,16 +4,19 @@
 // friend's grant goes elsewhere (smaller ones may still fit there); a refusal (over quota, disk
 // floor) is recorded as that friend's shortfall, the friend gets no more packs this round, and the
 // next friend is tried. Each push is atomic at the friend, so an interrupted round simply resumes
-// with the next one. After the packs, the signed head goes to every friend.
+// with the next one. Before the packs, each connected friend lists what it holds of ours, and
+// copies it no longer has stop counting; after them, the signed head goes to every friend.
 import { peerIdFromString } from '@libp2p/peer-id';
 import type { ReplicateResult } from '../../../protocol/api.js';
 import type { Repository } from '../repo/repository.js';
 import { errorMessage } from '../util/errors.js';
 import { mapLimit } from '../util/semaphore.js';
 import type { MeshContext } from './context.js';
+import type { Friendship } from './friends.js';
 import { RefusedError } from './framing.js';
 import { nextHead } from './head-chain.js';
 import { getHead, putHead } from './head.js';
+import { listPacks } from './pack-list.js';
 import { putPack } from './pack-put.js';
 
 /** Packs pushed at once (to one friend or several). */
@@ -25,6 +28,8 @@ export async function replicateOnce(ctx: MeshContext, repo: Repository, replicas
   const problems: string[] = [];
   const packIds = new Set<string>();
   for (const [, e] of repo.index.all()) packIds.add(e.packId);
+  // copies a friend no longer has stop counting first, so the pushes below make new ones
+  await auditFriends(ctx, friends, problems);
   const { byPack, bytesAt } = await ctx.book.replicaMap();
   const unreachable = new Set<string>();
   const full = new Set<string>();
@@ -100,4 +105,35 @@ export async function replicateOnce(ctx: MeshContext, repo: Repository, replicas
     }
   }
   return { packs: packIds.size, underReplicated: under, wantedCopies: wanted, pushed, pushedBytes, headSeq: head.head.seq, problems };
+}
+
+/**
+ * Asks every friend we are connected to which of our packs it holds (pack-list). A pack we counted
+ * at a friend that it does not list is gone there (a friend that put back an older copy of its
+ * disk, or lost it): it stops counting as a copy, so this round copies it again, and the friend's
+ * problems say so. Friends we are not connected to are left for the pushes to reach (no dial
+ * here: an offline friend must not cost a round twice); a friend that cannot answer is reported.
+ * Only a friend's word is taken here; damaged bytes are caught when packs are fetched.
+ */
+async function auditFriends(ctx: MeshContext, friends: Friendship[], problems: string[]): Promise<void> {
+  const counted = new Map<string, string[]>();
+  for (const [packId, holders] of (await ctx.book.replicaMap()).byPack) for (const h of holders) counted.set(h, [...(counted.get(h) ?? []), packId]);
+  for (const f of friends) {
+    const ours = counted.get(f.peerId) ?? [];
+    const peer = peerIdFromString(f.peerId);
+    if (ours.length === 0 || ctx.node.getConnections(peer).length === 0) continue;
+    let held: Set<string>;
+    try {
+      held = new Set((await listPacks(ctx, peer)).map((p) => p.id));
+    } catch (err) {
+      problems.push(`${f.name} did not list the packs it holds for us: ${errorMessage(err)}`);
+      continue;
+    }
+    const gone = ours.filter((id) => !held.has(id));
+    if (gone.length === 0) continue;
+    for (const id of gone) await ctx.book.removeReplica(id, f.peerId);
+    const msg = `no longer holds ${gone.length} of the ${ours.length} packs it had taken (e.g. ${(gone[0] as string).slice(0, 12)}): they no longer count as copies there and are copied again`;
+    problems.push(`${f.name} ${msg}`);
+    await ctx.book.addProblem(f.peerId, msg);
+  }
 }
