@@ -10,9 +10,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pairAgents, startAgent, type TestAgent } from '../helpers/agents.js';
 import { cairn, cairnJson, tempDir } from '../helpers/cli.js';
 import { deletePack, flipByte, truncatePack, type PackFile } from '../helpers/damage-packs.js';
-import { copyDir, freePort, hostedDir, hostedPacks, replaceDir } from '../helpers/mesh-hosted.js';
+import { copyDir, hostedDir, hostedPacks, replaceDir } from '../helpers/mesh-hosted.js';
 import { compareTree, duBytes, Rng, snapshotTree, writeSampleTree, type SampleEntry } from '../helpers/sample-tree.js';
 import { compareTrees, formatDiffs } from '../helpers/tree-compare.js';
+import { Trio } from '../helpers/trio.js';
 
 const MiB = 1024 * 1024;
 
@@ -199,50 +200,30 @@ describe('a friend that lies about the packs it keeps', () => {
 });
 
 describe('a friend that rolls back the snapshot list', () => {
-  let alice: TestAgent;
-  let bob: TestAgent;
-  let carol: TestAgent;
+  let trio: Trio;
   let work: string;
   let src: string;
-  const agents: TestAgent[] = [];
-  let bobPort: number;
   const extraDirs: string[] = [];
-
-  const startBob = async (home?: string) => {
-    // bob keeps a fixed address besides the ephemeral one, as a friend's agent normally does
-    const b = await startAgent('bob', { ...(home ? { home, existing: { recoveryPhrase: bob.recoveryPhrase } } : {}), extraArgs: ['--listen', `/ip4/127.0.0.1/tcp/${bobPort}`] });
-    agents.push(b);
-    return b;
-  };
 
   beforeAll(async () => {
     work = await tempDir('cairn-rollback-');
     src = join(work, 'src');
-    bobPort = await freePort();
-    alice = await startAgent('alice', { replicas: 2 });
-    bob = await startBob();
-    carol = await startAgent('carol');
-    agents.push(alice, carol);
-    await pairAgents(alice, bob);
-    await pairAgents(alice, carol);
+    trio = await Trio.start();
   }, 180_000);
 
   afterAll(async () => {
-    for (const a of agents) await a.stop();
-    for (const a of agents) await rm(join(a.home, '..'), { recursive: true, force: true });
+    await trio?.stop();
     if (work) await rm(work, { recursive: true, force: true });
     for (const d of extraDirs) await rm(d, { recursive: true, force: true });
   });
 
   it('recovery takes the newest head and warns that bob serves an older one', async () => {
+    const { alice, carol } = trio;
     await writeSampleTree(src, { seed: 7, entries: stepEntries(0, 256 * 1024) });
     await alice.cli(['backup', src]);
     const first = await alice.cli<ReplicateJson>(['replicate', '--wait']);
     // bob's home as it was when he held head seq N
-    await bob.stop();
-    const oldBob = join(work, 'bob-old-home');
-    await copyDir(bob.home, oldBob);
-    bob = await startBob(bob.home);
+    const putBackBobsOldHome = await trio.keepBobsHome(join(work, 'bob-old-home'));
 
     await writeSampleTree(src, { seed: 8, entries: stepEntries(1, 256 * 1024) });
     await alice.cli(['backup', src]);
@@ -251,9 +232,7 @@ describe('a friend that rolls back the snapshot list', () => {
     expect(second.problems).toEqual([]);
 
     // bob puts back his old home: he now serves head seq `first.headSeq`
-    await bob.stop();
-    await replaceDir(oldBob, bob.home);
-    bob = await startBob(bob.home);
+    await putBackBobsOldHome();
     await alice.stop();
 
     const viaCarol = await recoverWith(carol);
@@ -271,7 +250,7 @@ describe('a friend that rolls back the snapshot list', () => {
     expect(viaCarol.warnings.filter((w) => w.startsWith('carol'))).toEqual([]);
 
     // the same from the liar's own invite: the inviter's head is not trusted over a newer one
-    const viaBob = await recoverWith(bob);
+    const viaBob = await recoverWith(trio.bob);
     expect(viaBob.headSeq).toBe(viaCarol.headSeq);
     expect(viaBob.snapshots).toBe(2);
     expect(viaBob.warnings).toContain(rollback?.[0]);
@@ -288,7 +267,7 @@ describe('a friend that rolls back the snapshot list', () => {
     const dir = await tempDir('cairn-recovered-');
     extraDirs.push(dir);
     const home = join(dir, 'home');
-    const r = await cairnJson<RecoverJson>(['recover', '--invite', code], { home, env: { CAIRN_RECOVERY_PHRASE: alice.recoveryPhrase } });
+    const r = await cairnJson<RecoverJson>(['recover', '--invite', code], { home, env: { CAIRN_RECOVERY_PHRASE: trio.alice.recoveryPhrase } });
     return { ...r, home };
   }
 });

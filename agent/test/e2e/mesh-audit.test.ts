@@ -7,10 +7,11 @@ import type { PeerListing, ReplicateResult } from '../../../protocol/api.js';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { pairAgents, startAgent, type TestAgent } from '../helpers/agents.js';
+import type { TestAgent } from '../helpers/agents.js';
 import { tempDir } from '../helpers/cli.js';
-import { copyDir, freePort, hostedPacks, replaceDir } from '../helpers/mesh-hosted.js';
+import { hostedPacks } from '../helpers/mesh-hosted.js';
 import { Rng, writeSampleTree, type SampleEntry } from '../helpers/sample-tree.js';
+import { Trio } from '../helpers/trio.js';
 
 const MiB = 1024 * 1024;
 
@@ -22,48 +23,28 @@ function stepEntries(step: number): SampleEntry[] {
 }
 
 describe('a friend that put back an older copy of its disk', () => {
-  let alice: TestAgent;
-  let bob: TestAgent;
-  let carol: TestAgent;
+  let trio: Trio;
   let work: string;
-  let bobPort: number;
-  const agents: TestAgent[] = [];
-
-  const startBob = async (home?: string) => {
-    // a fixed address, so alice finds bob again after his restart
-    const b = await startAgent('bob', { ...(home ? { home, existing: { recoveryPhrase: bob.recoveryPhrase } } : {}), extraArgs: ['--listen', `/ip4/127.0.0.1/tcp/${bobPort}`] });
-    agents.push(b);
-    return b;
-  };
-  const ids = async (friend: TestAgent) => (await hostedPacks(friend.home, alice.info.peerId)).map((p) => p.id);
+  const ids = async (friend: TestAgent) => (await hostedPacks(friend.home, trio.alice.info.peerId)).map((p) => p.id);
 
   beforeAll(async () => {
     work = await tempDir('cairn-audit-');
-    bobPort = await freePort();
-    alice = await startAgent('alice', { replicas: 2 });
-    bob = await startBob();
-    carol = await startAgent('carol');
-    agents.push(alice, carol);
-    await pairAgents(alice, bob);
-    await pairAgents(alice, carol);
+    trio = await Trio.start();
   }, 180_000);
 
   afterAll(async () => {
-    for (const a of agents) await a.stop();
-    for (const a of agents) await rm(join(a.home, '..'), { recursive: true, force: true });
+    await trio?.stop();
     if (work) await rm(work, { recursive: true, force: true });
   });
 
   it('is asked what it holds at the next round: the missing copies stop counting, are reported, and are made again', async () => {
+    const { alice, carol } = trio;
     const src = join(work, 'src');
     await writeSampleTree(src, { seed: 1, entries: stepEntries(0) });
     await alice.cli(['backup', src]);
     expect((await alice.cli<ReplicateResult>(['replicate', '--wait'])).underReplicated).toBe(0);
-    await bob.stop();
-    const oldBob = join(work, 'bob-old-home');
-    await copyDir(bob.home, oldBob);
-    const before = await ids(bob);
-    bob = await startBob(bob.home);
+    const putBackBobsOldHome = await trio.keepBobsHome(join(work, 'bob-old-home'));
+    const before = await ids(trio.bob);
 
     await writeSampleTree(src, { seed: 2, entries: stepEntries(1) });
     await alice.cli(['backup', src]);
@@ -71,15 +52,13 @@ describe('a friend that put back an older copy of its disk', () => {
     expect(second.underReplicated).toBe(0);
     expect(second.problems).toEqual([]);
     const all = await ids(carol);
-    expect(await ids(bob)).toEqual(all);
+    expect(await ids(trio.bob)).toEqual(all);
     const missing = all.filter((id) => !before.includes(id));
     expect(missing.length).toBeGreaterThan(0);
 
     // bob's disk goes back to the copy from before the second backup
-    await bob.stop();
-    await replaceDir(oldBob, bob.home);
-    bob = await startBob(bob.home);
-    expect(await ids(bob)).toEqual(before);
+    await putBackBobsOldHome();
+    expect(await ids(trio.bob)).toEqual(before);
     let online = false;
     for (let i = 0; i < 150 && !online; i++) {
       online = (await alice.cli<PeerListing[]>(['peers'])).some((p) => p.name === 'bob' && p.online);
@@ -93,7 +72,7 @@ describe('a friend that put back an older copy of its disk', () => {
     expect(said[0]).toMatch(new RegExp(`^bob no longer holds ${missing.length} of the ${all.length} packs it had taken \\(e\\.g\\. [0-9a-f]{12}\\)`));
     expect(r.pushed).toBe(missing.length);
     expect(r.underReplicated).toBe(0);
-    expect(await ids(bob)).toEqual(all);
+    expect(await ids(trio.bob)).toEqual(all);
     const peer = (await alice.cli<PeerListing[]>(['peers'])).find((p) => p.name === 'bob');
     expect(peer?.problems.some((p) => p.startsWith(`no longer holds ${missing.length} of the`))).toBe(true);
 
