@@ -171,6 +171,11 @@ export class FriendBook {
     await this.s.replicas.del(`${packId}!${peerId}`);
   }
 
+  /** `packIds` no longer count as copies at `peerId`. */
+  async removeReplicas(peerId: string, packIds: string[]): Promise<void> {
+    await this.s.replicas.batch(packIds.map((p) => ({ type: 'del' as const, key: `${p}!${peerId}` })));
+  }
+
   async holders(packId: string): Promise<string[]> {
     const out: string[] = [];
     for await (const k of this.s.replicas.keys({ gte: `${packId}!`, lt: `${packId}!~` })) out.push(k.slice(packId.length + 1));
@@ -219,7 +224,7 @@ export class FriendBook {
   /** The friend took our delete request: the packs leave the outbox and no longer count as its copies. */
   async deletesAccepted(peerId: string, packIds: string[]): Promise<void> {
     await this.s.deleteOutbox.batch(packIds.map((p) => ({ type: 'del' as const, key: `${peerId}!${p}` })));
-    await this.s.replicas.batch(packIds.map((p) => ({ type: 'del' as const, key: `${p}!${peerId}` })));
+    await this.removeReplicas(peerId, packIds);
   }
 
   async addPendingDeletions(owner: string, packIds: string[], dueMs: number, seq: number): Promise<void> {

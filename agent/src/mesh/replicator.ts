@@ -28,9 +28,10 @@ export async function replicateOnce(ctx: MeshContext, repo: Repository, replicas
   const problems: string[] = [];
   const packIds = new Set<string>();
   for (const [, e] of repo.index.all()) packIds.add(e.packId);
+  let counted = await ctx.book.replicaMap();
   // copies a friend no longer has stop counting first, so the pushes below make new ones
-  await auditFriends(ctx, friends, problems);
-  const { byPack, bytesAt } = await ctx.book.replicaMap();
+  if (await auditFriends(ctx, friends, counted.byPack, problems)) counted = await ctx.book.replicaMap();
+  const { byPack, bytesAt } = counted;
   const unreachable = new Set<string>();
   const full = new Set<string>();
   let pushed = 0;
@@ -114,10 +115,18 @@ export async function replicateOnce(ctx: MeshContext, repo: Repository, replicas
  * problems say so. Friends we are not connected to are left for the pushes to reach (no dial
  * here: an offline friend must not cost a round twice); a friend that cannot answer is reported.
  * Only a friend's word is taken here; damaged bytes are caught when packs are fetched.
+ * Returns whether any copy stopped counting.
  */
-async function auditFriends(ctx: MeshContext, friends: Friendship[], problems: string[]): Promise<void> {
+async function auditFriends(ctx: MeshContext, friends: Friendship[], byPack: Map<string, Set<string>>, problems: string[]): Promise<boolean> {
   const counted = new Map<string, string[]>();
-  for (const [packId, holders] of (await ctx.book.replicaMap()).byPack) for (const h of holders) counted.set(h, [...(counted.get(h) ?? []), packId]);
+  for (const [packId, holders] of byPack) {
+    for (const h of holders) {
+      const list = counted.get(h);
+      if (list) list.push(packId);
+      else counted.set(h, [packId]);
+    }
+  }
+  let lost = false;
   for (const f of friends) {
     const ours = counted.get(f.peerId) ?? [];
     const peer = peerIdFromString(f.peerId);
@@ -131,9 +140,11 @@ async function auditFriends(ctx: MeshContext, friends: Friendship[], problems: s
     }
     const gone = ours.filter((id) => !held.has(id));
     if (gone.length === 0) continue;
-    for (const id of gone) await ctx.book.removeReplica(id, f.peerId);
+    lost = true;
+    await ctx.book.removeReplicas(f.peerId, gone);
     const msg = `no longer holds ${gone.length} of the ${ours.length} packs it had taken (e.g. ${(gone[0] as string).slice(0, 12)}): they no longer count as copies there and are copied again`;
     problems.push(`${f.name} ${msg}`);
     await ctx.book.addProblem(f.peerId, msg);
   }
+  return lost;
 }

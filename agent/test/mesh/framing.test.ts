@@ -8,10 +8,9 @@
 // whatever the transport does.)
 import { createHash } from 'node:crypto';
 import type { Libp2p } from '@libp2p/interface';
-import { generateKeyPair } from '@libp2p/crypto/keys';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Frames, serve } from '../../src/mesh/framing.js';
-import { createMeshNode } from '../../src/mesh/node.js';
+import { startWireNode } from '../helpers/mesh-wire.js';
 
 const PROTOCOL = '/cairn-test/windowed/1.0.0';
 const FRAME = 1024 * 1024;
@@ -40,13 +39,8 @@ let bob: Libp2p;
 let consumeDelayMs = 0;
 
 beforeAll(async () => {
-  const start = async (): Promise<Libp2p> => {
-    const node = await createMeshNode({ privateKey: await generateKeyPair('Ed25519'), listen: ['/ip4/127.0.0.1/tcp/0'], admit: () => true });
-    await node.start();
-    return node;
-  };
-  alice = await start();
-  bob = await start();
+  alice = (await startWireNode()).node;
+  bob = (await startWireNode()).node;
   // bob hashes what arrives and answers with the digest and the byte count
   await bob.handle(PROTOCOL, (stream) =>
     serve(stream, async (f) => {

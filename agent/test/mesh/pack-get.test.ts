@@ -7,15 +7,14 @@ import { mkdir, mkdtemp, readdir, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import type { Libp2p } from '@libp2p/interface';
-import { generateKeyPair } from '@libp2p/crypto/keys';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MalformedMessageError, PACK_FRAME_BYTES, PROTOCOLS } from '../../../protocol/mesh.js';
 import type { MeshContext } from '../../src/mesh/context.js';
 import { serve } from '../../src/mesh/framing.js';
-import { createMeshNode } from '../../src/mesh/node.js';
 import { fetchPack } from '../../src/mesh/pack-get.js';
 import { PackHashMismatchError } from '../../src/mesh/pack-receive.js';
 import { LocalPackStore } from '../../src/store/local-pack-store.js';
+import { startWireNode } from '../helpers/mesh-wire.js';
 
 type Behaviour = 'honest' | 'flip' | 'huge' | 'cut';
 
@@ -26,13 +25,8 @@ let owner: Libp2p;
 let friend: Libp2p;
 
 beforeAll(async () => {
-  const start = async (): Promise<Libp2p> => {
-    const node = await createMeshNode({ privateKey: await generateKeyPair('Ed25519'), listen: ['/ip4/127.0.0.1/tcp/0'], admit: () => true });
-    await node.start();
-    return node;
-  };
-  owner = await start();
-  friend = await start();
+  owner = (await startWireNode()).node;
+  friend = (await startWireNode()).node;
   await friend.handle(PROTOCOLS.packGet, (stream) =>
     serve(stream, async (f) => {
       await f.readJson();
