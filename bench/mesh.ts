@@ -6,7 +6,9 @@
 // (b) just before each replication, between the same two agent processes, a bare Noise+Yamux
 //     stream to the friend's bench sink (/cairn/bench-sink/1.0.0, API op benchStream; agents run
 //     with CAIRN_BENCH_SINK=1): once with the packs' flow control (Frames.sendWindowed: 1 MiB
-//     frames, 3 unacknowledged) and once raw (stream.send + onDrain, no acknowledgements).
+//     frames, 3 unacknowledged), once raw (stream.send + onDrain, no acknowledgements), and once
+//     "stored": windowed, alice reading her pack files and the friend hashing, writing and
+//     fsyncing what arrives (replication's unavoidable work without its per-pack protocol).
 // (c) every friend now holds every pack; alice's local packs are deleted and `cairn restore
 //     latest` runs through her agent with all three friends up, then again with carol and dave
 //     stopped: each with the friends' links unlimited and with each friend's uplink limited
@@ -228,7 +230,7 @@ export async function runMeshBench(cfg: MeshConfig, env: NodeJS.ProcessEnv): Pro
    * A measured call of an API op on alice's agent: sync, idle wait, then timed from the request to
    * the answer (as the bare streams are timed inside the agent); recorded either way.
    */
-  const measuredApi = async <T>(step: string, op: string, args: unknown): Promise<{ body: T; seconds: number }> => {
+  const measuredApi = async <T>(step: string, op: string, args: unknown): Promise<{ body: T; seconds: number; cpuSeconds: number | null }> => {
     const alice = agents.get('alice') as BenchAgent;
     await quiet();
     cfg.log(`mesh: ${step}...`);
@@ -238,9 +240,10 @@ export async function runMeshBench(cfg: MeshConfig, env: NodeJS.ProcessEnv): Pro
     try {
       const body = await api<T>(alice, op, args);
       const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-      record(step, { command, seconds, peakRssBytes: null, ...(await meter(null)) }, true, null);
+      const cpu = await meter(null);
+      record(step, { command, seconds, peakRssBytes: null, ...cpu }, true, null);
       cfg.log(`mesh: ${step} ${seconds.toFixed(2)} s`);
-      return { body, seconds };
+      return { body, seconds, cpuSeconds: cpu.cpuSeconds };
     } catch (e) {
       const seconds = Number(process.hrtime.bigint() - started) / 1e9;
       record(step, { command, seconds, peakRssBytes: null, ...(await meter(null)) }, false, e instanceof Error ? e.message : String(e));
@@ -330,9 +333,12 @@ export async function runMeshBench(cfg: MeshConfig, env: NodeJS.ProcessEnv): Pro
     // (a) and (b), once per friend: bob, carol and dave in turn start, pair with alice, take the
     // bare streams from her, then every pack by replication (--replicas 3: each new friend is one
     // more copy wanted). Three samples of each over identical links, best counts on both sides.
-    const bare = { raw: [] as number[], windowed: [] as number[] };
+    const bare = { raw: [] as number[], windowed: [] as number[], stored: [] as number[] };
+    /** CPU seconds of both agents per GiB moved, per sample. */
+    const cpuPerGib = { windowed: [] as (number | null)[], stored: [] as (number | null)[], replication: [] as (number | null)[] };
+    const perGib = (cpu: number | null, bytes: number) => (cpu === null ? null : cpu / (bytes / 2 ** 30));
     const bareStream = async (friend: BenchAgent) => {
-      for (const mode of ['raw', 'windowed'] as const) {
+      for (const mode of ['raw', 'windowed', 'stored'] as const) {
         await api(alice, 'benchStream', { peerId: friend.info.peerId, bytes: WARMUP_BYTES, mode });
         await quiet();
         cfg.log(`mesh: bare stream ${mode} to ${friend.name}...`);
@@ -341,6 +347,7 @@ export async function runMeshBench(cfg: MeshConfig, env: NodeJS.ProcessEnv): Pro
         const cpu = await meter(null);
         const s = r.ms / 1000;
         bare[mode].push(mbps(r.bytes, s));
+        if (mode !== 'raw') cpuPerGib[mode].push(perGib(cpu.cpuSeconds, r.bytes));
         record(`bare stream ${mode}, alice → ${friend.name}`, { command: `POST /api/v1/ops/benchStream {"bytes":${dataBytes},"mode":"${mode}"} (alice → ${friend.name} sink)`, seconds: s, peakRssBytes: null, ...cpu }, true, null);
         cfg.log(`mesh: bare stream ${mode} ${mbps(r.bytes, s).toFixed(1)} MB/s`);
       }
@@ -353,16 +360,18 @@ export async function runMeshBench(cfg: MeshConfig, env: NodeJS.ProcessEnv): Pro
       await pair(name, 'alice');
       await bareStream(friend);
       rssReset = (await resetPeakRss(alice.info.pid)) && (await resetPeakRss(friend.info.pid)) && rssReset;
-      const { body: out, seconds } = await measuredApi<{ packs: number; pushed: number; pushedBytes: number; underReplicated: number; problems: string[] }>(`replicate alice → ${name}`, 'replicate', { wait: true });
+      const { body: out, seconds, cpuSeconds } = await measuredApi<{ packs: number; pushed: number; pushedBytes: number; underReplicated: number; problems: string[] }>(`replicate alice → ${name}`, 'replicate', { wait: true });
       if (out.underReplicated > 0 || out.problems.length > 0) throw new Error(`replicate to ${name} left ${out.underReplicated} packs short: ${out.problems.join('; ')}`);
       if (reps.length > 0 && out.pushedBytes !== reps[0]?.bytes) throw new Error(`replicate to ${name} pushed ${out.pushedBytes} bytes, to bob ${reps[0]?.bytes}: not every pack went to the new friend`);
       reps.push({ friend: name, seconds, packs: out.pushed, bytes: out.pushedBytes, rss: { alice: await peakRss(alice.info.pid), friend: await peakRss(friend.info.pid) } });
+      cpuPerGib.replication.push(perGib(cpuSeconds, out.pushedBytes));
     }
     const noopApi = await measuredApi('replicate, nothing to push (API)', 'replicate', { wait: true });
     const noopCli = await measuredCli('replicate, nothing to push (CLI)', 'alice', ['replicate', '--wait', '--json']);
 
     const rawBest = Math.max(...bare.raw);
     const winBest = Math.max(...bare.windowed);
+    const storedBest = Math.max(...bare.stored);
     const samples = (xs: number[]) => xs.map((v, i) => `${FRIENDS[i]} ${v.toFixed(1)}`).join(', ');
     rows.push({ label: 'Bare Noise+Yamux stream alice → friend, raw `send`/`onDrain`, no acks (MB/s; best of 3)', value: `${rawBest.toFixed(1)} (${samples(bare.raw)})` });
     rows.push({ label: 'Bare stream with the packs\' flow control, `Frames.sendWindowed` 3 × 1 MiB acked (MB/s; best of 3)', value: `${winBest.toFixed(1)} (${samples(bare.windowed)})` });
@@ -379,6 +388,10 @@ export async function runMeshBench(cfg: MeshConfig, env: NodeJS.ProcessEnv): Pro
       met: repMbps >= bareBest * REPLICATION_TARGET,
     });
     rows.push({ label: 'Replication as share of bare raw / of bare windowed (best against best)', value: `${((repMbps / rawBest) * 100).toFixed(0)}% / ${((repMbps / winBest) * 100).toFixed(0)}%` });
+    rows.push({ label: 'Bare windowed stream plus only the disk and hashing work replication cannot avoid ("stored": alice reads her pack files, the friend hashes and writes them in 16 MiB files on its worker thread, each fsynced and dropped from the page cache; no per-pack stream, request or LevelDB record) (MB/s; best of 3)', value: `${storedBest.toFixed(1)} (${samples(bare.stored)}); ${((storedBest / bareBest) * 100).toFixed(0)}% of the faster bare stream` });
+    rows.push({ label: 'Replication as share of "stored" (best against best): what Cairn\'s per-pack protocol costs', value: `${((repMbps / storedBest) * 100).toFixed(0)}%` });
+    const cpuCell = (xs: (number | null)[]) => (xs.some((x) => x === null) ? '?' : xs.map((x) => (x as number).toFixed(1)).join(', '));
+    rows.push({ label: 'CPU of both agents per GiB moved: bare windowed / "stored" / replication (CPU-s; per sample: bob, carol, dave)', value: `${cpuCell(cpuPerGib.windowed)} / ${cpuCell(cpuPerGib.stored)} / ${cpuCell(cpuPerGib.replication)}` });
     rows.push({ label: 'The same op with nothing to push (s): replica bookkeeping, asking each friend for its pack list, signed-head exchange; included above', value: noopApi.seconds.toFixed(2) });
     rows.push({ label: '`cairn replicate --wait` with nothing to push (s): the same plus the CLI process starting, not included above', value: noopCli.seconds.toFixed(2) });
     const peak = (f: (r: Replication) => number | null) => (rssReset ? Math.max(...reps.map((r) => f(r) ?? 0)) : null);
@@ -484,6 +497,7 @@ export function renderMeshSection(r: MeshReport, info: { command: string; machin
     '- MB = 10^6 bytes. Replication throughput = bytes pushed (sum of pack sizes, as the op reports) / time of the whole `replicate` op (`{"wait": true}`, what `cairn replicate --wait` sends) on alice\'s agent, from the HTTP request to its answer: every pack\'s stream, request, transfer and confirmation, the LevelDB bookkeeping on both sides, the pack-list audit of friends already holding packs and the signed-head exchange are included (the "nothing to push" rows show the fixed cost). The CLI process starting is not: it is no part of moving packs between two agents, and the bare streams below are timed inside the agent too. Runs before 2026-11-30 timed the whole CLI command instead (0.35-0.45 s more per sample).',
     '- Replication and bare streams are sampled three times, once per friend: bob, carol and dave in turn start, pair with alice, take both bare streams from her, and then every pack by replication (`--replicas 3`, so each new friend is one more copy wanted and gets all of them). Each friend has an identical link of its own, so the three samples measure the same thing; the machine is shared and single runs vary by ±20% or more, so the best of three counts on both sides of the comparison.',
     '- The bare stream is measured between the same two agent processes through the API op `benchStream` (agent/src/mesh/bench-sink.ts): alice\'s agent opens `/cairn/bench-sink/1.0.0` to the friend, which discards the bytes and reports the count; time runs from the first data byte to the friend\'s count (after an untimed 32 MiB warm-up). "raw" writes 1 MiB buffers with `stream.send` and waits on `onDrain` (only Yamux flow control): the plainest bare Noise+Yamux stream. It is not always the faster variant: on this machine many small `send` calls and per-chunk message events cost more CPU than the acknowledged 1 MiB frames (over a veth pair raw ran at half of windowed). The target is judged against the faster of the two, the stricter comparison. "windowed" sends the same 1 MiB frames with `Frames.sendWindowed` (at most 3 unacknowledged, as pack-put and pack-get do); the gap between the two is the cost of Cairn\'s flow control, the gap between windowed and replication the cost of everything else (reading packs, the friend hashing, writing and fsyncing them on a worker thread, LevelDB bookkeeping, a new stream per pack with three packs in flight).',
+    '- "stored" splits that gap in two. It is the windowed stream with only the work no replication can skip: alice fills the frames by reading her own pack files back to back, and the friend hashes (SHA-256) and writes what arrives on its hashing worker into files of 16 MiB (the pack size), fsyncing each and dropping it from the page cache while the next arrives, then deletes them; time runs until the last file is fsynced. There is no stream, request, reservation, rename or LevelDB record per pack. Windowed to stored is the price of storing and verifying the bytes at all; stored to replication is what Cairn\'s protocol adds. All agents share the machine\'s cores, so the bare stream, stored and replication all run with both cores busy, and their throughputs are roughly in the inverse ratio of their CPU per GiB (the CPU row).',
     '- Restores go through alice\'s agent after `rm -r $HOME/repo/packs` (data and metadata packs); every pack is then fetched from friends, verified and stored locally while the restore writes the files (it reads each pack as soon as it is here), and the restored files are compared with the source (untimed). The three-friend restores run first (links unlimited, then uplinks limited), then carol and dave are stopped (SIGTERM) and the one-friend restores run the same way: a stopped friend that the agent tries first fails on connection refused and is dropped from that pack\'s holders. The speed-up target is judged with limited uplinks when friends have links of their own: fetching from several friends at once is for when each friend\'s connection is the limit. With unlimited links (or all on loopback) every agent shares the same two cores, the restoring agent\'s CPU (receiving, verifying, decrypting, writing) is the limit, and more friends cannot make it faster; those rows are there to show that cost.',
     '- CPU s of a mesh command = its own (GNU time) plus every running agent\'s (/proc/PID/stat) over the command; other CPU s = machine busy time (/proc/stat) minus that, i.e. processes outside the benchmark.',
     '- Peak RSS of an agent = VmHWM of its process, reset (`/proc/PID/clear_refs`) just before the measured command. The CLI commands\' own peak RSS is in the command table (GNU time).',

@@ -98,7 +98,7 @@ export const OPS: Record<string, [Op, object, boolean]> = {
 if (benchSinkEnabled()) {
   OPS.benchStream = [
     benchStreamOp as Op,
-    { type: 'object', required: ['peerId', 'bytes'], additionalProperties: false, properties: { peerId: str, bytes: { ...uint, maximum: 2 ** 40 }, mode: { enum: ['windowed', 'raw'] } } },
+    { type: 'object', required: ['peerId', 'bytes'], additionalProperties: false, properties: { peerId: str, bytes: { ...uint, maximum: 2 ** 40 }, mode: { enum: ['windowed', 'raw', 'stored'] } } },
     false,
   ];
 }

@@ -8,12 +8,22 @@
 //   the flow control pack-put and pack-get use;
 // - mode "raw": `bytes` written with stream.send() and, when it returns false, onDrain(): no
 //   framing, no acknowledgements, only Yamux's own window;
+// - mode "stored": like "windowed", but the sender fills the frames by reading its own pack files
+//   and the sink hashes and writes them on its hashing worker into files of PACK_TARGET_BYTES,
+//   each fsynced and dropped from the page cache while the next arrives, then deleted: the disk
+//   and hashing work replication cannot avoid, without its protocol (no stream, request or
+//   LevelDB record per pack);
 // and finally answers { ok: true, bytes: <count received> }.
+import { mkdir, rm } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import type { Connection, PeerId, Stream } from '@libp2p/interface';
 import { peerIdFromString } from '@libp2p/peer-id';
 import { lpStream } from '@libp2p/utils';
 import { MalformedMessageError, MAX_FRAME_BYTES, MAX_MESSAGE_BYTES, PACK_FRAME_BYTES, STREAM_TIMEOUT_MS, WireError } from '../../../protocol/mesh.js';
 import { needMesh, type Services } from '../ops/services.js';
+import { PACK_TARGET_BYTES } from '../repo/packer.js';
+import { HashingWriter } from '../store/hashing-writer.js';
+import type { LocalPackStore } from '../store/local-pack-store.js';
 import { UsageError } from '../util/errors.js';
 import type { MeshContext } from './context.js';
 import { Frames, RefusedError, serve } from './framing.js';
@@ -22,7 +32,7 @@ export const BENCH_SINK_PROTOCOL = '/cairn/bench-sink/1.0.0';
 /** Largest transfer one request may announce. */
 const MAX_BENCH_BYTES = 2 ** 40;
 
-export type BenchStreamMode = 'windowed' | 'raw';
+export type BenchStreamMode = 'windowed' | 'raw' | 'stored';
 
 export interface BenchStreamArgs {
   peerId: string;
@@ -45,7 +55,7 @@ export function benchSinkEnabled(): boolean {
 function parseRequest(v: unknown): { mode: BenchStreamMode; bytes: number } {
   const r = v as { mode?: unknown; bytes?: unknown } | null;
   if (typeof r !== 'object' || r === null) throw new MalformedMessageError('bench-sink request is not an object');
-  if (r.mode !== 'windowed' && r.mode !== 'raw') throw new MalformedMessageError('bench-sink mode must be "windowed" or "raw"');
+  if (r.mode !== 'windowed' && r.mode !== 'raw' && r.mode !== 'stored') throw new MalformedMessageError('bench-sink mode must be "windowed", "raw" or "stored"');
   if (typeof r.bytes !== 'number' || !Number.isSafeInteger(r.bytes) || r.bytes < 0 || r.bytes > MAX_BENCH_BYTES) throw new MalformedMessageError('bench-sink bytes out of range');
   return { mode: r.mode, bytes: r.bytes };
 }
@@ -113,13 +123,11 @@ export function benchSinkHandler(ctx: MeshContext) {
       return;
     }
     const raw = lp.unwrap();
-    if (req.mode === 'windowed') {
+    if (req.mode === 'windowed' || req.mode === 'stored') {
+      const dir = join(dirname(ctx.hosted.dir), 'bench-sink');
       await serve(raw, async (f) => {
         await f.writeJson({ ok: true });
-        let got = 0;
-        await f.receiveWindowed(req.bytes, async (_parts, length) => {
-          got += length;
-        });
+        const got = req.mode === 'windowed' ? await receiveDiscarding(f, req.bytes) : await receiveStoring(f, req.bytes, dir);
         await f.writeJson({ ok: true, bytes: got });
       });
       return;
@@ -136,6 +144,74 @@ export function benchSinkHandler(ctx: MeshContext) {
   };
 }
 
+async function receiveDiscarding(f: Frames, total: number): Promise<number> {
+  let got = 0;
+  await f.receiveWindowed(total, async (_parts, length) => {
+    got += length;
+  });
+  return got;
+}
+
+/**
+ * Hashes and writes what arrives into files of PACK_TARGET_BYTES under `dir` (as a friend stores
+ * packs: on the hashing worker, each file fsynced and dropped from the page cache, the next one
+ * arriving meanwhile), then deletes them.
+ */
+async function receiveStoring(f: Frames, total: number, dir: string): Promise<number> {
+  await rm(dir, { recursive: true, force: true });
+  await mkdir(dir, { recursive: true });
+  const finishing: Promise<string>[] = [];
+  let file: HashingWriter | null = null;
+  let inFile = 0;
+  let got = 0;
+  try {
+    await f.receiveWindowed(total, async (parts, length) => {
+      file ??= await HashingWriter.create(join(dir, String(finishing.length)));
+      await file.write(parts, length);
+      got += length;
+      inFile += length;
+      if (inFile >= PACK_TARGET_BYTES || got === total) {
+        const done = file.finish({ dropCache: true });
+        done.catch(() => undefined); // awaited below
+        finishing.push(done);
+        file = null;
+        inFile = 0;
+      }
+    });
+    await Promise.all(finishing);
+  } finally {
+    await (file as HashingWriter | null)?.abort();
+    await Promise.allSettled(finishing);
+    await rm(dir, { recursive: true, force: true });
+  }
+  return got;
+}
+
+/** Reads from the first `total` bytes of our own pack files laid one after another (the bytes replication sends). */
+export async function packReader(store: LocalPackStore, total: number): Promise<(offset: number, target: Uint8Array) => Promise<void>> {
+  const packs: { id: string; start: number; size: number }[] = [];
+  let have = 0;
+  for await (const p of store.list()) {
+    if (have >= total) break;
+    packs.push({ id: p.id, start: have, size: p.sizeBytes });
+    have += p.sizeBytes;
+  }
+  if (have < total) throw new UsageError(`stored mode sends our own packs: ${total} bytes asked, ${have} held`, 'E_BENCH');
+  let i = 0;
+  return async (offset, target) => {
+    let done = 0;
+    while (done < target.length) {
+      const at = offset + done;
+      if (at < (packs[i] as { start: number }).start) i = 0;
+      while (at >= (packs[i] as { start: number; size: number }).start + (packs[i] as { size: number }).size) i += 1;
+      const p = packs[i] as { id: string; start: number; size: number };
+      const n = Math.min(target.length - done, p.start + p.size - at);
+      await store.readInto(p.id, at - p.start, target.subarray(done, done + n));
+      done += n;
+    }
+  };
+}
+
 /** One frame as lpStream writes it: unsigned varint length, then the bytes. */
 function lengthPrefixed(bytes: Uint8Array): Uint8Array {
   const prefix: number[] = [];
@@ -148,8 +224,12 @@ function lengthPrefixed(bytes: Uint8Array): Uint8Array {
   return Buffer.concat([Uint8Array.from(prefix), bytes]);
 }
 
-/** Sends `bytes` to a friend's bench sink and times it. */
-export async function benchStream(ctx: MeshContext, peer: PeerId, bytes: number, mode: BenchStreamMode): Promise<BenchStreamResult> {
+/**
+ * Sends `bytes` to a friend's bench sink and times it; mode "stored" reads them from `ownPacks`
+ * (so the time includes reading them).
+ */
+export async function benchStream(ctx: MeshContext, peer: PeerId, bytes: number, mode: BenchStreamMode, ownPacks?: LocalPackStore): Promise<BenchStreamResult> {
+  const readPacks = mode === 'stored' ? await packReader(ownPacks as LocalPackStore, bytes) : null;
   const frame = Buffer.alloc(Math.min(PACK_FRAME_BYTES, Math.max(1, bytes)));
   // incompressible content, though nothing on the path compresses
   for (let i = 0; i < frame.length; i += 4) frame.writeUInt32LE((Math.imul(i + 1, 2654435761) ^ (i >>> 7)) >>> 0, i);
@@ -159,7 +239,9 @@ export async function benchStream(ctx: MeshContext, peer: PeerId, bytes: number,
     await f.writeJson({ mode, bytes });
     await f.readReply<{ ok: true }>();
     const started = process.hrtime.bigint();
-    if (mode === 'windowed') {
+    if (readPacks) {
+      await f.sendWindowed(bytes, PACK_FRAME_BYTES, readPacks);
+    } else if (mode === 'windowed') {
       await f.sendWindowed(bytes, PACK_FRAME_BYTES, async (_off, target) => target.set(frame.subarray(0, target.length)));
     } else {
       for (let off = 0; off < bytes; off += PACK_FRAME_BYTES) {
@@ -180,5 +262,5 @@ export async function benchStream(ctx: MeshContext, peer: PeerId, bytes: number,
 export async function benchStreamOp(svc: Services, args: BenchStreamArgs): Promise<BenchStreamResult> {
   const mesh = needMesh(svc, 'benchStream');
   if (!(await mesh.book.get(args.peerId))) throw new UsageError(`${args.peerId} is not a friend`, 'E_NOT_FRIEND');
-  return benchStream(mesh.ctx, peerIdFromString(args.peerId), args.bytes, args.mode ?? 'windowed');
+  return benchStream(mesh.ctx, peerIdFromString(args.peerId), args.bytes, args.mode ?? 'windowed', svc.repo.store);
 }
