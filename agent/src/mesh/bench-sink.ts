@@ -14,7 +14,7 @@
 //   and hashing work replication cannot avoid, without its protocol (no stream, request or
 //   LevelDB record per pack);
 // and finally answers { ok: true, bytes: <count received> }.
-import { mkdir, rm } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { Connection, PeerId, Stream } from '@libp2p/interface';
 import { peerIdFromString } from '@libp2p/peer-id';
@@ -124,10 +124,10 @@ export function benchSinkHandler(ctx: MeshContext) {
     }
     const raw = lp.unwrap();
     if (req.mode === 'windowed' || req.mode === 'stored') {
-      const dir = join(dirname(ctx.hosted.dir), 'bench-sink');
+      const home = dirname(ctx.hosted.dir);
       await serve(raw, async (f) => {
         await f.writeJson({ ok: true });
-        const got = req.mode === 'windowed' ? await receiveDiscarding(f, req.bytes) : await receiveStoring(f, req.bytes, dir);
+        const got = req.mode === 'windowed' ? await receiveDiscarding(f, req.bytes) : await receiveStoring(f, req.bytes, home);
         await f.writeJson({ ok: true, bytes: got });
       });
       return;
@@ -153,13 +153,12 @@ async function receiveDiscarding(f: Frames, total: number): Promise<number> {
 }
 
 /**
- * Hashes and writes what arrives into files of PACK_TARGET_BYTES under `dir` (as a friend stores
- * packs: on the hashing worker, each file fsynced and dropped from the page cache, the next one
- * arriving meanwhile), then deletes them.
+ * Hashes and writes what arrives into files of PACK_TARGET_BYTES in a directory of its own under
+ * `home` (as a friend stores packs: on the hashing worker, each file fsynced and dropped from the
+ * page cache, the next one arriving meanwhile), then deletes them.
  */
-async function receiveStoring(f: Frames, total: number, dir: string): Promise<number> {
-  await rm(dir, { recursive: true, force: true });
-  await mkdir(dir, { recursive: true });
+async function receiveStoring(f: Frames, total: number, home: string): Promise<number> {
+  const dir = await mkdtemp(join(home, 'bench-sink-'));
   const finishing: Promise<string>[] = [];
   let file: HashingWriter | null = null;
   let inFile = 0;
@@ -189,23 +188,23 @@ async function receiveStoring(f: Frames, total: number, dir: string): Promise<nu
 
 /** Reads from the first `total` bytes of our own pack files laid one after another (the bytes replication sends). */
 export async function packReader(store: LocalPackStore, total: number): Promise<(offset: number, target: Uint8Array) => Promise<void>> {
-  const packs: { id: string; start: number; size: number }[] = [];
+  type Span = { id: string; start: number; end: number };
+  const spans: Span[] = [];
   let have = 0;
   for await (const p of store.list()) {
     if (have >= total) break;
-    packs.push({ id: p.id, start: have, size: p.sizeBytes });
+    spans.push({ id: p.id, start: have, end: have + p.sizeBytes });
     have += p.sizeBytes;
   }
   if (have < total) throw new UsageError(`stored mode sends our own packs: ${total} bytes asked, ${have} held`, 'E_BENCH');
-  let i = 0;
+  let i = 0; // frames come in order: the search resumes where the last one ended
   return async (offset, target) => {
-    let done = 0;
-    while (done < target.length) {
+    for (let done = 0; done < target.length; ) {
       const at = offset + done;
-      if (at < (packs[i] as { start: number }).start) i = 0;
-      while (at >= (packs[i] as { start: number; size: number }).start + (packs[i] as { size: number }).size) i += 1;
-      const p = packs[i] as { id: string; start: number; size: number };
-      const n = Math.min(target.length - done, p.start + p.size - at);
+      if (at < (spans[i] as Span).start) i = 0;
+      while (at >= (spans[i] as Span).end) i += 1;
+      const p = spans[i] as Span;
+      const n = Math.min(target.length - done, p.end - at);
       await store.readInto(p.id, at - p.start, target.subarray(done, done + n));
       done += n;
     }
