@@ -18,7 +18,7 @@ import { pinOp, unpinOp } from '../ops/pin.js';
 import { restoreOp } from '../ops/restore.js';
 import type { Services } from '../ops/services.js';
 import { snapshotsOp } from '../ops/snapshots.js';
-import { benchSinkEnabled, benchStreamOp } from '../mesh/bench-sink.js';
+import { BENCH_STREAM_MODES, benchSinkEnabled, benchStreamOp } from '../mesh/bench-sink.js';
 import { volumeBackupOp, volumeRestoreOp, volumesOp } from '../ops/volumes.js';
 
 type Op = (svc: Services, args: never) => Promise<unknown>;
@@ -98,7 +98,7 @@ export const OPS: Record<string, [Op, object, boolean]> = {
 if (benchSinkEnabled()) {
   OPS.benchStream = [
     benchStreamOp as Op,
-    { type: 'object', required: ['peerId', 'bytes'], additionalProperties: false, properties: { peerId: str, bytes: { ...uint, maximum: 2 ** 40 }, mode: { enum: ['windowed', 'raw', 'stored'] } } },
+    { type: 'object', required: ['peerId', 'bytes'], additionalProperties: false, properties: { peerId: str, bytes: { ...uint, maximum: 2 ** 40 }, mode: { enum: [...BENCH_STREAM_MODES] } } },
     false,
   ];
 }

@@ -32,7 +32,8 @@ export const BENCH_SINK_PROTOCOL = '/cairn/bench-sink/1.0.0';
 /** Largest transfer one request may announce. */
 const MAX_BENCH_BYTES = 2 ** 40;
 
-export type BenchStreamMode = 'windowed' | 'raw' | 'stored';
+export const BENCH_STREAM_MODES = ['windowed', 'raw', 'stored'] as const;
+export type BenchStreamMode = (typeof BENCH_STREAM_MODES)[number];
 
 export interface BenchStreamArgs {
   peerId: string;
@@ -55,9 +56,10 @@ export function benchSinkEnabled(): boolean {
 function parseRequest(v: unknown): { mode: BenchStreamMode; bytes: number } {
   const r = v as { mode?: unknown; bytes?: unknown } | null;
   if (typeof r !== 'object' || r === null) throw new MalformedMessageError('bench-sink request is not an object');
-  if (r.mode !== 'windowed' && r.mode !== 'raw' && r.mode !== 'stored') throw new MalformedMessageError('bench-sink mode must be "windowed", "raw" or "stored"');
+  const mode = BENCH_STREAM_MODES.find((m) => m === r.mode);
+  if (mode === undefined) throw new MalformedMessageError(`bench-sink mode must be one of ${BENCH_STREAM_MODES.join(', ')}`);
   if (typeof r.bytes !== 'number' || !Number.isSafeInteger(r.bytes) || r.bytes < 0 || r.bytes > MAX_BENCH_BYTES) throw new MalformedMessageError('bench-sink bytes out of range');
-  return { mode: r.mode, bytes: r.bytes };
+  return { mode, bytes: r.bytes };
 }
 
 async function readJson(lp: ReturnType<typeof lpStream<Stream>>): Promise<unknown> {
@@ -179,7 +181,7 @@ async function receiveStoring(f: Frames, total: number, home: string): Promise<n
     });
     await Promise.all(finishing);
   } finally {
-    await (file as HashingWriter | null)?.abort();
+    await (file as HashingWriter | null)?.abort(); // set inside the callback: TS cannot see it
     await Promise.allSettled(finishing);
     await rm(dir, { recursive: true, force: true });
   }
@@ -227,8 +229,8 @@ function lengthPrefixed(bytes: Uint8Array): Uint8Array {
  * Sends `bytes` to a friend's bench sink and times it; mode "stored" reads them from `ownPacks`
  * (so the time includes reading them).
  */
-export async function benchStream(ctx: MeshContext, peer: PeerId, bytes: number, mode: BenchStreamMode, ownPacks?: LocalPackStore): Promise<BenchStreamResult> {
-  const readPacks = mode === 'stored' ? await packReader(ownPacks as LocalPackStore, bytes) : null;
+export async function benchStream(ctx: MeshContext, peer: PeerId, bytes: number, mode: BenchStreamMode, ownPacks: LocalPackStore): Promise<BenchStreamResult> {
+  const readPacks = mode === 'stored' ? await packReader(ownPacks, bytes) : null;
   const frame = Buffer.alloc(Math.min(PACK_FRAME_BYTES, Math.max(1, bytes)));
   // incompressible content, though nothing on the path compresses
   for (let i = 0; i < frame.length; i += 4) frame.writeUInt32LE((Math.imul(i + 1, 2654435761) ^ (i >>> 7)) >>> 0, i);

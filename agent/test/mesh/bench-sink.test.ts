@@ -72,7 +72,7 @@ describe('bench sink', () => {
     try {
       await expect(benchStream(ctxOf(owner), friend.peerId, 2 * MIB, 'stored', ownPacks)).rejects.toThrow();
       // the windowed mode writes nothing and still works
-      await expect(benchStream(ctxOf(owner), friend.peerId, 2 * MIB, 'windowed')).resolves.toMatchObject({ bytes: 2 * MIB });
+      await expect(benchStream(ctxOf(owner), friend.peerId, 2 * MIB, 'windowed', ownPacks)).resolves.toMatchObject({ bytes: 2 * MIB });
     } finally {
       hosted.dir = join(friendHome, 'hosted');
       await rm(notADir);
@@ -90,6 +90,6 @@ describe('bench sink', () => {
   });
 
   it('a stranger is refused', async () => {
-    await expect(benchStream(ctxOf(stranger), friend.peerId, MIB, 'windowed')).rejects.toThrow(/not a friend/);
+    await expect(benchStream(ctxOf(stranger), friend.peerId, MIB, 'windowed', ownPacks)).rejects.toThrow(/not a friend/);
   });
 });
