@@ -18,6 +18,7 @@ export const HTTP_ERRORS = {
   E_AUTH: 401,
   E_LOGIN: 401,
   E_CSRF: 403,
+  E_SCOPE: 403,
   E_CONTENT_TYPE: 415,
   E_RATE_LIMITED: 429,
   E_BAD_REQUEST: 400,
@@ -49,18 +50,30 @@ export interface PasswordChangeArgs {
   current: string;
   next: string;
 }
+/**
+ * What an API token may do. 'admin': every route a logged-in session may use. 'read': only the
+ * routes marked `auth: 'read'` (/metrics and the status summary): for a monitoring system, which
+ * then cannot start operations, read files or mint tokens.
+ */
+export const TOKEN_SCOPES = ['admin', 'read'] as const;
+export type TokenScope = (typeof TOKEN_SCOPES)[number];
+
 export interface TokenCreateArgs {
   name: string;
+  /** Default 'admin'. */
+  scope?: TokenScope;
 }
 export interface TokenCreateResult {
   id: string;
   name: string;
+  scope: TokenScope;
   /** Shown once; only its SHA-256 is kept. */
   token: string;
 }
 export interface TokenListing {
   id: string;
   name: string;
+  scope: TokenScope;
   createdAt: string;
 }
 export interface TokenRevokeArgs {
@@ -221,11 +234,18 @@ export interface SourcesResult {
 
 // ---- routes -------------------------------------------------------------------------------------
 
+/**
+ * Who may call a route; every route the agent registers declares one (the server refuses to start
+ * otherwise). 'none': /health, login and the static console files. 'read': a session or any API
+ * token, including a read-scoped one. 'admin': a session or an admin-scoped API token.
+ */
+export const ROUTE_AUTH = ['none', 'read', 'admin'] as const;
+export type RouteAuth = (typeof ROUTE_AUTH)[number];
+
 export interface RouteDef {
   method: 'GET' | 'POST';
   path: string;
-  /** 'none': /health, login and the static console files; 'any': a session or an API token. */
-  auth: 'none' | 'any';
+  auth: RouteAuth;
   /** JSON schema of the body (POST) or the query (GET). */
   schema: object;
 }
@@ -239,21 +259,21 @@ export const API_V1 = API_PREFIX;
 /** Routes besides the operations (POST /api/v1/ops/<name>, see OPS in agent/src/api/ops-routes.ts) and GET /api/v1/export. */
 export const ROUTES = {
   health: { method: 'GET', path: '/health', auth: 'none', schema: none },
-  metrics: { method: 'GET', path: '/metrics', auth: 'any', schema: none },
+  metrics: { method: 'GET', path: '/metrics', auth: 'read', schema: none },
   login: { method: 'POST', path: `${API_V1}/auth/login`, auth: 'none', schema: body(['password'], { password: { type: 'string', minLength: 1, maxLength: 1024 } }) },
-  logout: { method: 'POST', path: `${API_V1}/auth/logout`, auth: 'any', schema: none },
-  session: { method: 'GET', path: `${API_V1}/auth/session`, auth: 'any', schema: none },
-  passwordChange: { method: 'POST', path: `${API_V1}/auth/password`, auth: 'any', schema: body(['current', 'next'], { current: { type: 'string', maxLength: 1024 }, next: { type: 'string', minLength: 12, maxLength: 1024 } }) },
-  tokenCreate: { method: 'POST', path: `${API_V1}/auth/tokens`, auth: 'any', schema: body(['name'], { name: { type: 'string', minLength: 1, maxLength: 64 } }) },
-  tokenList: { method: 'GET', path: `${API_V1}/auth/tokens`, auth: 'any', schema: none },
-  tokenRevoke: { method: 'POST', path: `${API_V1}/auth/tokens/revoke`, auth: 'any', schema: body(['id'], { id: str }) },
-  status: { method: 'GET', path: `${API_V1}/status`, auth: 'any', schema: none },
-  friendRemove: { method: 'POST', path: `${API_V1}/friends/remove`, auth: 'any', schema: body(['peerId', 'dryRun'], { peerId: str, dryRun: { type: 'boolean' } }) },
-  notificationsGet: { method: 'GET', path: `${API_V1}/settings/notifications`, auth: 'any', schema: none },
+  logout: { method: 'POST', path: `${API_V1}/auth/logout`, auth: 'admin', schema: none },
+  session: { method: 'GET', path: `${API_V1}/auth/session`, auth: 'admin', schema: none },
+  passwordChange: { method: 'POST', path: `${API_V1}/auth/password`, auth: 'admin', schema: body(['current', 'next'], { current: { type: 'string', maxLength: 1024 }, next: { type: 'string', minLength: 12, maxLength: 1024 } }) },
+  tokenCreate: { method: 'POST', path: `${API_V1}/auth/tokens`, auth: 'admin', schema: body(['name'], { name: { type: 'string', minLength: 1, maxLength: 64 }, scope: { enum: [...TOKEN_SCOPES] } }) },
+  tokenList: { method: 'GET', path: `${API_V1}/auth/tokens`, auth: 'admin', schema: none },
+  tokenRevoke: { method: 'POST', path: `${API_V1}/auth/tokens/revoke`, auth: 'admin', schema: body(['id'], { id: str }) },
+  status: { method: 'GET', path: `${API_V1}/status`, auth: 'read', schema: none },
+  friendRemove: { method: 'POST', path: `${API_V1}/friends/remove`, auth: 'admin', schema: body(['peerId', 'dryRun'], { peerId: str, dryRun: { type: 'boolean' } }) },
+  notificationsGet: { method: 'GET', path: `${API_V1}/settings/notifications`, auth: 'admin', schema: none },
   notificationsSet: {
     method: 'POST',
     path: `${API_V1}/settings/notifications`,
-    auth: 'any',
+    auth: 'admin',
     schema: body(['webhook', 'email', 'staleAfterMs', 'friendOfflineAfterMs'], {
       webhook: {
         anyOf: [{ type: 'null' }, body(['url', 'headers'], { url: { type: 'string', pattern: '^https?://', maxLength: 2048 }, topic: { type: 'string', maxLength: 256 }, headers: { type: 'object', maxProperties: 20, additionalProperties: { type: 'string', maxLength: 1024 } } })],
@@ -276,11 +296,11 @@ export const ROUTES = {
       friendOfflineAfterMs: { type: 'integer', minimum: 60_000 },
     }),
   },
-  notificationsTest: { method: 'POST', path: `${API_V1}/settings/notifications/test`, auth: 'any', schema: none },
+  notificationsTest: { method: 'POST', path: `${API_V1}/settings/notifications/test`, auth: 'admin', schema: none },
   sourceSave: {
     method: 'POST',
     path: `${API_V1}/settings/sources`,
-    auth: 'any',
+    auth: 'admin',
     schema: body(['source'], {
       source: body(['name'], {
         name: { type: 'string', minLength: 1, maxLength: 64 },
@@ -294,9 +314,9 @@ export const ROUTES = {
       }),
     }),
   },
-  sourceRemove: { method: 'POST', path: `${API_V1}/settings/sources/remove`, auth: 'any', schema: body(['name'], { name: { type: 'string', minLength: 1, maxLength: 64 } }) },
-  recoveryPhraseCheck: { method: 'POST', path: `${API_V1}/settings/recovery-phrase/check`, auth: 'any', schema: body(['phrase'], { phrase: { type: 'string', maxLength: 1024 } }) },
-  passphraseChange: { method: 'POST', path: `${API_V1}/settings/passphrase`, auth: 'any', schema: body(['current', 'next'], { current: { type: 'string', maxLength: 1024 }, next: { type: 'string', minLength: 8, maxLength: 1024 } }) },
+  sourceRemove: { method: 'POST', path: `${API_V1}/settings/sources/remove`, auth: 'admin', schema: body(['name'], { name: { type: 'string', minLength: 1, maxLength: 64 } }) },
+  recoveryPhraseCheck: { method: 'POST', path: `${API_V1}/settings/recovery-phrase/check`, auth: 'admin', schema: body(['phrase'], { phrase: { type: 'string', maxLength: 1024 } }) },
+  passphraseChange: { method: 'POST', path: `${API_V1}/settings/passphrase`, auth: 'admin', schema: body(['current', 'next'], { current: { type: 'string', maxLength: 1024 }, next: { type: 'string', minLength: 8, maxLength: 1024 } }) },
 } as const satisfies Record<string, RouteDef>;
 
 export type RouteName = keyof typeof ROUTES;

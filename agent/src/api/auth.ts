@@ -6,7 +6,7 @@ import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import sodium from 'sodium-native';
-import type { TokenCreateResult, TokenListing } from '../../../protocol/console-api.js';
+import type { TokenCreateResult, TokenListing, TokenScope } from '../../../protocol/console-api.js';
 import { ARGON2_MEMLIMIT_BYTES, ARGON2_OPSLIMIT } from '../crypto/key-file.js';
 import type { Clock } from '../util/clock.js';
 import { CairnError, UsageError } from '../util/errors.js';
@@ -27,7 +27,8 @@ interface AuthFile {
   version: number;
   /** crypto_pwhash_str output ($argon2id$...). */
   passwordHash: string;
-  tokens: Array<{ id: string; name: string; sha256: string; createdAt: string }>;
+  /** A token without `scope` was made before scopes existed, when every token could do everything. */
+  tokens: Array<{ id: string; name: string; sha256: string; createdAt: string; scope?: TokenScope }>;
 }
 
 interface Session {
@@ -186,12 +187,13 @@ export class ConsoleAuth {
     this.sessions.delete(id);
   }
 
-  /** The agent's own token (agent.json) or a named API token. */
-  tokenMatches(given: unknown): boolean {
-    if (typeof given !== 'string' || given.length === 0 || given.length > 256) return false;
-    if (sameSecret(given, this.agentToken)) return true;
+  /** The scope of the agent's own token (agent.json: admin) or of a named API token; undefined when it is neither. */
+  tokenScope(given: unknown): TokenScope | undefined {
+    if (typeof given !== 'string' || given.length === 0 || given.length > 256) return undefined;
+    if (sameSecret(given, this.agentToken)) return 'admin';
     const h = sha256(given);
-    return this.file.tokens.some((t) => timingSafeEqual(Buffer.from(t.sha256, 'hex'), h));
+    const t = this.file.tokens.find((x) => timingSafeEqual(Buffer.from(x.sha256, 'hex'), h));
+    return t ? (t.scope ?? 'admin') : undefined;
   }
 
   async changePassword(current: string, next: string, keepSession?: string): Promise<void> {
@@ -202,16 +204,16 @@ export class ConsoleAuth {
   }
 
   listTokens(): TokenListing[] {
-    return this.file.tokens.map(({ id, name, createdAt }) => ({ id, name, createdAt }));
+    return this.file.tokens.map(({ id, name, createdAt, scope }) => ({ id, name, createdAt, scope: scope ?? 'admin' }));
   }
 
-  async createToken(name: string): Promise<TokenCreateResult> {
+  async createToken(name: string, scope: TokenScope = 'admin'): Promise<TokenCreateResult> {
     if (this.file.tokens.length >= MAX_TOKENS) throw new UsageError(`at most ${MAX_TOKENS} API tokens: revoke one first`, 'E_TOKENS_FULL');
     const token = `cairn_${randomBytes(24).toString('base64url')}`;
     const id = randomBytes(6).toString('hex');
-    this.file.tokens.push({ id, name, sha256: sha256(token).toString('hex'), createdAt: new Date(this.clock.now()).toISOString() });
+    this.file.tokens.push({ id, name, sha256: sha256(token).toString('hex'), createdAt: new Date(this.clock.now()).toISOString(), scope });
     await this.save();
-    return { id, name, token };
+    return { id, name, scope, token };
   }
 
   async revokeToken(id: string): Promise<void> {

@@ -48,7 +48,7 @@ export function registerConsoleRoutes(app: FastifyInstance, svc: Services, deps:
   const route = (name: keyof typeof ROUTES, handler: Handler) => {
     const r = ROUTES[name];
     const schema = r.method === 'GET' ? { querystring: r.schema } : { body: r.schema };
-    app.route({ method: r.method, url: r.path, schema, handler });
+    app.route({ method: r.method, url: r.path, schema, handler, config: { auth: r.auth } });
   };
   const sessionInfo = (req: FastifyRequest, csrf: string | null): SessionInfo => ({
     via: req.authVia ?? 'session',
@@ -78,7 +78,10 @@ export function registerConsoleRoutes(app: FastifyInstance, svc: Services, deps:
     await auth.changePassword(a.current, a.next, req.sessionId);
     return { ok: true };
   });
-  route('tokenCreate', async (req) => auth.createToken((req.body as TokenCreateArgs).name));
+  route('tokenCreate', async (req) => {
+    const { name, scope } = req.body as TokenCreateArgs;
+    return auth.createToken(name, scope);
+  });
   route('tokenList', async () => auth.listTokens());
   route('tokenRevoke', async (req) => {
     await auth.revokeToken((req.body as TokenRevokeArgs).id);

@@ -113,7 +113,7 @@ function recordBackup(svc: Services, body: unknown, started: number, snapshot: s
 
 export function registerOpsRoutes(app: FastifyInstance, svc: Services): void {
   for (const [name, [op, schema, writes]] of Object.entries(OPS)) {
-    app.post(`${API_PREFIX}/ops/${name}`, { schema: { body: schema } }, async (req) => {
+    app.post(`${API_PREFIX}/ops/${name}`, { schema: { body: schema }, config: { auth: 'admin' } }, async (req) => {
       const run = () => op(svc, req.body as never);
       const isBackup = name === 'backup' || name === 'volumeBackup';
       const started = svc.clock.now();
@@ -131,7 +131,7 @@ export function registerOpsRoutes(app: FastifyInstance, svc: Services): void {
     });
   }
   // live job events (created, progress, log, finished) as Server-Sent Events, for the console
-  app.get(`${API_PREFIX}/jobs/events`, async (req, reply) => {
+  app.get(`${API_PREFIX}/jobs/events`, { config: { auth: 'admin' } }, async (req, reply) => {
     const scheduler = svc.scheduler;
     if (!scheduler) return reply.code(404).send({ code: 'E_ROUTE', message: 'no scheduler in this process' });
     reply.hijack();
@@ -146,7 +146,7 @@ export function registerOpsRoutes(app: FastifyInstance, svc: Services): void {
       scheduler.events.off('job', on);
     });
   });
-  app.get(`${API_PREFIX}/export`, { schema: { querystring: { type: 'object', required: ['snapshot'], additionalProperties: false, properties: { snapshot: str, path: str } } } }, async (req, reply) => {
+  app.get(`${API_PREFIX}/export`, { config: { auth: 'admin' }, schema: { querystring: { type: 'object', required: ['snapshot'], additionalProperties: false, properties: { snapshot: str, path: str } } } }, async (req, reply) => {
     const q = req.query as { snapshot: string; path?: string };
     reply.type('application/x-tar');
     const out = new PassThrough();

@@ -1,18 +1,21 @@
 // The agent's local HTTP API (fastify) and the console's static files, bound to loopback by
-// default. Every request's Host header must name this listener (DNS rebinding). Under /api/ and
-// /metrics a request needs an API token (x-cairn-token or Authorization: Bearer; the CLI uses the
-// one in CAIRN_HOME/agent.json) or a console session cookie; a session's state-changing request
-// (every POST) must also carry its CSRF token in x-cairn-csrf. Bodies are exactly
-// application/json, checked against one schema per route. /health needs no auth.
+// default. Every request's Host header must name this listener (DNS rebinding). Every route
+// declares who may call it (config.auth, see ROUTE_AUTH; a route without one stops the server from
+// starting), and the check runs on the route the router matched, not on the URL's text: only
+// /health, login and the console's static files are public. The rest need an API token
+// (x-cairn-token or Authorization: Bearer; the CLI uses the one in CAIRN_HOME/agent.json; a
+// read-scoped token reaches only the 'read' routes) or a console session cookie; a session's
+// state-changing request (every POST) must also carry its CSRF token in x-cairn-csrf. Bodies are
+// exactly application/json, checked against one schema per route.
 import { existsSync } from 'node:fs';
 import { hostname, networkInterfaces } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import fastifyCookie from '@fastify/cookie';
 import fastifyStatic from '@fastify/static';
-import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest, type RouteOptions } from 'fastify';
 import { API_TOKEN_HEADER } from '../../../protocol/api.js';
-import { CSRF_HEADER, HTTP_ERRORS, ROUTES, SESSION_COOKIE, type HttpErrorCode } from '../../../protocol/console-api.js';
+import { CSRF_HEADER, HTTP_ERRORS, ROUTE_AUTH, ROUTES, SESSION_COOKIE, type HttpErrorCode, type RouteAuth } from '../../../protocol/console-api.js';
 import type { Services } from '../ops/services.js';
 import type { StatusOptions } from '../ops/status.js';
 import { CairnError, EXIT_USAGE } from '../util/errors.js';
@@ -20,6 +23,8 @@ import type { ConsoleAuth } from './auth.js';
 import { registerConsoleRoutes, type ConsoleHooks } from './console-routes.js';
 import { buildMetrics } from './metrics.js';
 import { registerOpsRoutes } from './ops-routes.js';
+
+export type RegisteredRoute = RouteOptions & { config?: { auth?: RouteAuth } };
 
 export interface ApiOptions {
   host: string;
@@ -81,6 +86,14 @@ declare module 'fastify' {
     sessionId?: string;
     authVia?: 'session' | 'token';
   }
+  interface FastifyInstance {
+    /** Every route registered, with its options (the route-auth tests walk them all). */
+    cairnRoutes: RegisteredRoute[];
+  }
+  interface FastifyContextConfig {
+    /** Who may call the route (required on every route, checked when it is registered). */
+    auth?: RouteAuth;
+  }
 }
 
 export function buildApi(svc: Services, opts: ApiOptions, peerId: () => string): FastifyInstance {
@@ -96,20 +109,35 @@ export function buildApi(svc: Services, opts: ApiOptions, peerId: () => string):
     const m = /^(\[[^\]]+\]|[^:]+)(?::\d{1,5})?$/.exec(host ?? '');
     return m !== null && hostNames.has((m[1] as string).toLowerCase());
   };
-  const loginPath: string = ROUTES.login.path;
   app.register(fastifyCookie);
+  // Every route declares who may call it (config.auth); the server refuses to start when one does
+  // not (checked once all plugins added theirs: the static files' scope marks its routes itself).
+  const routes: RegisteredRoute[] = [];
+  app.decorate('cairnRoutes', routes);
+  app.addHook('onRoute', (route) => {
+    routes.push(route);
+  });
+  app.addHook('onReady', async () => {
+    for (const r of routes) {
+      if (!(ROUTE_AUTH as readonly unknown[]).includes(r.config?.auth)) throw new Error(`route ${String(r.method)} ${r.url} declares no auth (config.auth: ${ROUTE_AUTH.join(' | ')})`);
+    }
+  });
   app.addHook('onRequest', async (req, reply) => {
     if (!hostAllowed(req.headers.host)) return sendError(reply, 'E_HOST', `Host ${req.headers.host ?? '(none)'} is not this agent`);
-    const path = req.url.split('?')[0] as string;
     const changes = req.method !== 'GET' && req.method !== 'HEAD';
     if (changes && !JSON_TYPE_RE.test(req.headers['content-type'] ?? '')) {
       return sendError(reply, 'E_CONTENT_TYPE', `request bodies must be ${'application/json'}, not ${req.headers['content-type'] ?? 'absent'}`);
     }
-    const protectedPath = path.startsWith('/api/') || path === '/metrics';
-    if (!protectedPath || path === loginPath) return;
+    // Decided by the route the router matched (whatever spelling of the URL led there), never by
+    // the URL text; a request no route matched only reaches the 404 answer.
+    if (req.is404) return;
+    const need = req.routeOptions.config.auth ?? 'admin'; // deny by default (onReady makes it moot)
+    if (need === 'none') return;
     const token = bearer(req);
     if (token !== undefined) {
-      if (!auth.tokenMatches(token)) return sendError(reply, 'E_AUTH', 'missing or wrong API token');
+      const scope = auth.tokenScope(token);
+      if (scope === undefined) return sendError(reply, 'E_AUTH', 'missing or wrong API token');
+      if (scope !== 'admin' && need !== scope) return sendError(reply, 'E_SCOPE', `this API token is ${scope}-only; ${req.method} ${req.routeOptions.url} needs an admin token`);
       req.authVia = 'token';
       return;
     }
@@ -127,7 +155,7 @@ export function buildApi(svc: Services, opts: ApiOptions, peerId: () => string):
     reply.header('content-security-policy', "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'");
     return payload;
   });
-  app.setErrorHandler(async (err, _req, reply) => {
+  app.setErrorHandler(async (err, req, reply) => {
     if (err instanceof CairnError) {
       const status = err.code === 'E_LOGIN' ? 401 : err.code === 'E_NOT_FOUND' ? 404 : err.exitCode === EXIT_USAGE ? 400 : 500;
       return reply.code(status).send({ code: err.code, message: err.message, exitCode: err.exitCode });
@@ -136,14 +164,16 @@ export function buildApi(svc: Services, opts: ApiOptions, peerId: () => string):
     if (e.statusCode === 415) return sendError(reply, 'E_CONTENT_TYPE', e.message);
     if (e.validation || e.statusCode === 400) return sendError(reply, 'E_BAD_REQUEST', e.message);
     if (e.statusCode === 413) return reply.code(413).send({ code: 'E_BAD_REQUEST', message: e.message, exitCode: EXIT_USAGE });
+    // the static files refuse dot segments, dot files and the like (403): to a client, no such route
+    if (e.statusCode === 403 || e.statusCode === 404) return sendError(reply, 'E_ROUTE', `no route ${req.method} ${req.url.split('?')[0]}`);
     return reply.code(500).send({ code: 'E_INTERNAL', message: e.message, exitCode: 1 });
   });
   app.setNotFoundHandler(async (req, reply) => sendError(reply, 'E_ROUTE', `no route ${req.method} ${req.url.split('?')[0]}`));
 
-  app.get(ROUTES.health.path, async () => ({ ok: true, peerId: peerId() }));
+  app.get(ROUTES.health.path, { config: { auth: ROUTES.health.auth } }, async () => ({ ok: true, peerId: peerId() }));
   const statusOptions = opts.statusOptions ?? (() => ({ staleAfterMs: 2 * 86400_000, friendOfflineAfterMs: 3 * 86400_000 }));
   const registry = buildMetrics(svc, statusOptions);
-  app.get(ROUTES.metrics.path, async (_req, reply) => {
+  app.get(ROUTES.metrics.path, { config: { auth: ROUTES.metrics.auth } }, async (_req, reply) => {
     const text = await registry.metrics();
     return reply.type(registry.contentType).send(text);
   });
@@ -152,9 +182,15 @@ export function buildApi(svc: Services, opts: ApiOptions, peerId: () => string):
 
   const consoleDir = opts.consoleDir ?? defaultConsoleDir();
   if (existsSync(join(consoleDir, 'index.html'))) {
-    app.register(fastifyStatic, { root: consoleDir, prefix: '/', index: ['index.html'], wildcard: true, serveDotFiles: false });
+    // the console's files are public: a scope of their own marks the plugin's routes so
+    app.register(async (files) => {
+      files.addHook('onRoute', (route) => {
+        route.config = { ...route.config, auth: 'none' };
+      });
+      await files.register(fastifyStatic, { root: consoleDir, prefix: '/', index: ['index.html'], wildcard: true, serveDotFiles: false });
+    });
   } else {
-    app.get('/', async (_req, reply) => reply.type('text/plain; charset=utf-8').send(`The console is not built (${consoleDir} has no index.html): run "npm run build".\n`));
+    app.get('/', { config: { auth: 'none' } }, async (_req, reply) => reply.type('text/plain; charset=utf-8').send(`The console is not built (${consoleDir} has no index.html): run "npm run build".\n`));
   }
   return app;
 }
