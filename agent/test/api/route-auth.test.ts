@@ -19,27 +19,13 @@ import type { Services } from '../../src/ops/services.js';
 import { Repository } from '../../src/repo/repository.js';
 import { systemClock } from '../../src/util/clock.js';
 import { Semaphore } from '../../src/util/semaphore.js';
-import { concretePath, sendRaw, spellings } from '../helpers/route-spellings.js';
+import { concretePath, sendRaw, spellings } from '../../../bench/adversarial/route-spellings.js';
+import { refusedBeforeHandler, runRouteCampaign } from '../../../bench/adversarial/routes.js';
 
 const AGENT_TOKEN = 'agent-token-for-the-cli-0123456789';
 
 /** The public routes, decided here and nowhere else: a new public route must be added on purpose. */
 const PUBLIC = new Set([`GET ${ROUTES.health.path}`, `HEAD ${ROUTES.health.path}`, `POST ${ROUTES.login.path}`, 'GET /*', 'HEAD /*']);
-
-/**
- * What a protected route may answer to a request without credentials: refused (401), or not
- * matched at all (404; the static files' 404 included), or a URL the router could not decode (400
- * FST_ERR_BAD_URL, answered before any route). A 400 from a body or query schema would mean the
- * request got past the auth check into the route, and fails the test.
- */
-function refused(method: string, a: { status: number; body: string }): boolean {
-  if (a.status === 401) return method === 'HEAD' || a.body.includes('"E_AUTH"');
-  if (a.status === 404) return true;
-  // Node's HTTP parser refusing the request target (fastify's clientError answer), or the router
-  // refusing to decode it: both before any route
-  if (a.status === 400) return a.body.includes('"message":"Client Error"') || /is not a valid url component/.test(a.body) || (method === 'HEAD' && a.body === '');
-  return false;
-}
 
 async function startApi(): Promise<{ app: FastifyInstance; repo: Repository; port: number; host: string; auth: ConsoleAuth }> {
   const base = await mkdtemp(join(tmpdir(), 'cairn-route-auth-'));
@@ -103,12 +89,12 @@ describe('API authentication by matched route', () => {
         const answers = await Promise.all(batch.map((t) => sendRaw(api.port, r.method, t, api.host)));
         sent += batch.length;
         answers.forEach((a, j) => {
-          if (!refused(r.method, a)) leaks.push(`${r.method} ${batch[j]} -> ${a.status} ${a.body.slice(0, 120)}`);
+          if (!refusedBeforeHandler(r.method, a)) leaks.push(`${r.method} ${batch[j]} -> ${a.status} ${a.body.slice(0, 120)}`);
         });
       }
       // the absolute form of the request target, too
       const abs = await sendRaw(api.port, r.method, `http://${api.host}${concretePath(r.url)}`, api.host);
-      if (!refused(r.method, abs)) leaks.push(`${r.method} absolute-form -> ${abs.status} ${abs.body.slice(0, 120)}`);
+      if (!refusedBeforeHandler(r.method, abs)) leaks.push(`${r.method} absolute-form -> ${abs.status} ${abs.body.slice(0, 120)}`);
     }
     expect(sent).toBeGreaterThan(3000);
     expect(leaks, leaks.slice(0, 20).join('\n')).toEqual([]);
@@ -121,6 +107,13 @@ describe('API authentication by matched route', () => {
     expect(exp.status).toBe(401);
     const token = await sendRaw(api.port, 'POST', '/api/v1/auth/%74okens', api.host);
     expect(token.status).toBe(401);
+  });
+
+  test('the fuzzing campaign, short: 3,000 random stacked mutations without valid credentials, none let through', async () => {
+    const r = await runRouteCampaign({ requests: 3000, seed: 16 });
+    expect(r.routes).toBeGreaterThan(30);
+    expect(r.byStatus['401'] ?? 0).toBeGreaterThan(100);
+    expect(r.leaks, r.leaks.join('\n')).toEqual([]);
   });
 
   test('the public routes answer without credentials', async () => {

@@ -116,14 +116,14 @@ const keepAlive = new Agent({ keepAlive: true, maxSockets: 8 });
  * 127.0.0.1:port, with a JSON body for methods that carry one; no credentials. A request the HTTP
  * layer refuses to send (invalid characters) answers status 0.
  */
-export async function sendRaw(port: number, method: string, target: string, host: string): Promise<RawAnswer> {
-  const first = await sendOnce(port, method, target, host, keepAlive);
+export async function sendRaw(port: number, method: string, target: string, host: string, extra: Record<string, string> = {}): Promise<RawAnswer> {
+  const first = await sendOnce(port, method, target, { host, ...extra }, keepAlive);
   // a kept-alive socket the server closed after its previous answer, or an answer Node's client
   // cannot parse (a body on a HEAD answer): once more on a raw socket, reading the status line
-  return first.status === -1 ? sendOnSocket(port, method, target, host) : first;
+  return first.status === -1 ? sendOnSocket(port, method, target, { host, ...extra }) : first;
 }
 
-function sendOnSocket(port: number, method: string, target: string, host: string): Promise<RawAnswer> {
+function sendOnSocket(port: number, method: string, target: string, headers: Record<string, string>): Promise<RawAnswer> {
   return new Promise((resolve) => {
     const body = method === 'GET' || method === 'HEAD' ? '' : '{}';
     const socket = connect(port, '127.0.0.1');
@@ -137,17 +137,17 @@ function sendOnSocket(port: number, method: string, target: string, host: string
       const at = text.indexOf('\r\n\r\n');
       resolve({ status: m ? Number(m[1]) : -1, body: at < 0 ? '' : text.slice(at + 4, at + 304) });
     });
-    const head = [`${method} ${target} HTTP/1.1`, `host: ${host}`, 'connection: close', ...(body ? ['content-type: application/json', `content-length: ${body.length}`] : [])];
+    const head = [`${method} ${target} HTTP/1.1`, ...Object.entries(headers).map(([k, v]) => `${k}: ${v}`), 'connection: close', ...(body ? ['content-type: application/json', `content-length: ${body.length}`] : [])];
     socket.write(`${head.join('\r\n')}\r\n\r\n${body}`);
   });
 }
 
-function sendOnce(port: number, method: string, target: string, host: string, agent: Agent | false): Promise<RawAnswer> {
+function sendOnce(port: number, method: string, target: string, headers: Record<string, string>, agent: Agent | false): Promise<RawAnswer> {
   return new Promise((resolve) => {
     const body = method === 'GET' || method === 'HEAD' ? undefined : '{}';
     let req;
     try {
-      req = request({ host: '127.0.0.1', port, method, path: target, agent, headers: { host, ...(body ? { 'content-type': 'application/json', 'content-length': String(body.length) } : {}) } }, (res) => {
+      req = request({ host: '127.0.0.1', port, method, path: target, agent, headers: { ...headers, ...(body ? { 'content-type': 'application/json', 'content-length': String(body.length) } : {}) } }, (res) => {
         const parts: Buffer[] = [];
         res.on('data', (d: Buffer) => parts.push(d));
         res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(parts).toString('utf8').slice(0, 300) }));
