@@ -3,11 +3,16 @@
 // `<!-- /campaign:NAME -->`); the command exits 1 when any campaign found a problem.
 //
 // Environment:
-//   CAIRN_ADV_ONLY        comma-separated campaigns to run (default: all): routes
+//   CAIRN_ADV_ONLY        comma-separated campaigns to run (default: all): routes, mesh
 //   CAIRN_ADV_REQUESTS    requests of the routes campaign (default 100000)
+//   CAIRN_ADV_FRAMES      hostile frames of the mesh soak (default 1000000); the soak itself is
+//                         agent/test/adversarial/mesh-soak.test.ts, run here through vitest
 //   CAIRN_ADV_SEED        seed of the random mutations (default: the time)
 //   CAIRN_ADV_REPORT      the file to update (default SECURITY.md)
-import { readFile, writeFile } from 'node:fs/promises';
+import { spawnSync } from 'node:child_process';
+import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { runRouteCampaign, type RouteCampaignResult } from './routes.js';
 
 function renderRoutes(r: RouteCampaignResult, when: string): string {
@@ -32,7 +37,37 @@ async function replaceBlock(path: string, name: string, text: string): Promise<v
   await writeFile(path, `${doc.slice(0, a + open.length)}\n${text}\n${doc.slice(b)}`);
 }
 
-const only = (process.env.CAIRN_ADV_ONLY ?? 'routes').split(',').map((s) => s.trim());
+interface SoakResult {
+  frames: number;
+  exchanges: number;
+  seconds: number;
+  seed: number;
+  rssBeforeMiB: number;
+  rssPeakMiB: number;
+  rssAfterMiB: number;
+  honest: { baselineP50: number; baselineP99: number; underP50: number; underP99: number; puts: number; errorCount: number; errors: string[] };
+  rounds: { count: number; maxMs: number; stalled: number; lastDetail: string };
+  grants: Array<{ name: string; held: number; grant: number }>;
+  alive: boolean;
+}
+
+function renderSoak(r: SoakResult | null, passed: boolean, when: string): string {
+  if (!r) return `Last run ${when}: the soak did not finish (see its output). **Failed.**`;
+  const ratio = r.honest.baselineP99 > 0 ? r.honest.underP99 / r.honest.baselineP99 : 0;
+  return [
+    `Last run ${when}: ${r.frames.toLocaleString('en')} hostile frames in ${r.exchanges.toLocaleString('en')} exchanges, seed ${r.seed}, ${r.seconds.toFixed(0)} s. ${passed ? 'Passed.' : '**Failed.**'}`,
+    '',
+    '| measure | result | bound |',
+    '|---|---|---|',
+    `| agent alive and healthy | ${r.alive ? 'yes' : '**no**'} | yes |`,
+    `| RSS before / peak / after (MiB) | ${r.rssBeforeMiB.toFixed(0)} / ${r.rssPeakMiB.toFixed(0)} / ${r.rssAfterMiB.toFixed(0)} | growth < 64 |`,
+    `| honest friend's pack-put p99, idle / under attack (ms) | ${r.honest.baselineP99.toFixed(0)} / ${r.honest.underP99.toFixed(0)} (${ratio.toFixed(2)}x; ${r.honest.puts} puts, ${r.honest.errorCount} failed) | < 2x |`,
+    `| replication rounds, longest (s), stalled | ${r.rounds.count}, ${(r.rounds.maxMs / 1000).toFixed(1)}, ${r.rounds.stalled} | 0 stalled |`,
+    `| held for each friend / granted (bytes) | ${r.grants.map((g) => `${g.name} ${g.held} / ${g.grant}`).join('; ')} | held <= granted |`,
+  ].join('\n');
+}
+
+const only = (process.env.CAIRN_ADV_ONLY ?? 'routes,mesh').split(',').map((s) => s.trim());
 const report = process.env.CAIRN_ADV_REPORT ?? 'SECURITY.md';
 const when = new Date().toISOString().slice(0, 16).replace('T', ' ') + ' UTC';
 let failed = false;
@@ -45,6 +80,18 @@ if (only.includes('routes')) {
   process.stdout.write(`${JSON.stringify({ campaign: 'routes', ...r })}\n`);
   await replaceBlock(report, 'routes', renderRoutes(r, when));
   if (r.leaks.length > 0) failed = true;
+}
+
+if (only.includes('mesh')) {
+  const frames = Number(process.env.CAIRN_ADV_FRAMES ?? 1_000_000);
+  const out = join(await mkdtemp(join(tmpdir(), 'cairn-adv-')), 'soak.json');
+  process.stderr.write(`mesh: hostile friend and stranger soak, ${frames} frames\n`);
+  const run = spawnSync('npx', ['vitest', 'run', 'agent/test/adversarial/mesh-soak.test.ts'], { stdio: 'inherit', env: { ...process.env, CAIRN_ADV_FRAMES: String(frames), CAIRN_ADV_RESULT: out } });
+  const result = await readFile(out, 'utf8').then((t) => JSON.parse(t) as SoakResult, () => null);
+  const ratioOk = result !== null && (result.honest.baselineP99 === 0 || result.honest.underP99 < 2 * result.honest.baselineP99);
+  const passed = run.status === 0 && ratioOk;
+  await replaceBlock(report, 'mesh', renderSoak(result, passed, when));
+  if (!passed) failed = true;
 }
 
 process.exit(failed ? 1 : 0);
