@@ -23,7 +23,6 @@ import type { CairnConfig } from '../../protocol/config.js';
 import type { Clock } from './util/clock.js';
 import { errorMessage } from './util/errors.js';
 import { keepFreedMemory } from './util/posix.js';
-import { Semaphore } from './util/semaphore.js';
 import { writeFileAtomic } from './util/fsx.js';
 
 export interface AgentOptions {
@@ -92,7 +91,7 @@ export class Agent {
         repo,
         clock: opts.clock,
         mesh,
-        writeLock: new Semaphore(1),
+        writeLock: repo.writeLock,
         ...(config ? { config: () => config.current, sources: () => config.current.sources } : {}),
         activity: new Activity(opts.clock),
         agentName: opts.name,

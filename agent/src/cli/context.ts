@@ -7,7 +7,6 @@ import type { CairnConfig } from '../../../protocol/config.js';
 import { configPath, defaultHome } from '../repo/home.js';
 import { Repository } from '../repo/repository.js';
 import { keepFreedMemory } from '../util/posix.js';
-import { Semaphore } from '../util/semaphore.js';
 import type { Services } from '../ops/services.js';
 import { systemClock, type Clock } from '../util/clock.js';
 import { UsageError } from '../util/errors.js';
@@ -70,7 +69,7 @@ export async function withServices<T>(ctx: Context, fn: (svc: Services) => Promi
       for await (const _ of repo.state.friends.keys({ limit: 1 })) hasFriends = true;
       if (hasFriends) mesh = await (await import('../mesh/mesh.js')).Mesh.start(repo, { listen: CLI_MESH_LISTEN, name: 'cli', replicas: DEFAULT_REPLICAS, diskFloorBytes: 0, clock: ctx.clock });
     }
-    return await fn({ home: ctx.home, repo, clock: ctx.clock, writeLock: new Semaphore(1), config: () => config, ...(mesh ? { mesh } : {}) });
+    return await fn({ home: ctx.home, repo, clock: ctx.clock, writeLock: repo.writeLock, config: () => config, ...(mesh ? { mesh } : {}) });
   } finally {
     await mesh?.stop();
     await repo.close();

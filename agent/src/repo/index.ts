@@ -2,6 +2,7 @@
 // persisted in LevelDB; it can always be rebuilt from the pack headers.
 import type { Sublevels } from '../state/db.js';
 import { CorruptionError } from '../util/errors.js';
+import { writeError } from '../util/write-errors.js';
 import { isBlobType, type BlobType } from './blob.js';
 import type { PackEntry } from './pack-format.js';
 
@@ -63,14 +64,18 @@ export class BlobIndex {
     for (const id of ids) this.entries.delete(id);
   }
 
-  /** Records every blob of a pack that is already durably stored. */
+  /**
+   * Records every blob of a pack that is already durably stored. The blobs count as known (dedup)
+   * only once LevelDB took the batch: a failed write (a full disk) must not leave entries in memory
+   * that a later snapshot could lean on and that a restart would not find.
+   */
   async addPack(packId: string, packEntries: PackEntry[]): Promise<void> {
-    const batch = this.sub.batch();
-    for (const e of packEntries) {
-      const entry: IndexEntry = { packId, offset: e.offset, sealedLength: e.sealedLength, rawLength: e.rawLength, type: e.type, flags: e.flags };
-      this.entries.set(e.id, entry);
-      batch.put(e.id, encode(entry));
+    const entries = packEntries.map((e) => [e.id, { packId, offset: e.offset, sealedLength: e.sealedLength, rawLength: e.rawLength, type: e.type, flags: e.flags }] as const);
+    try {
+      await this.sub.batch(entries.map(([id, entry]) => ({ type: 'put' as const, key: id, value: encode(entry) })));
+    } catch (err) {
+      throw writeError(`the index entries of pack ${packId}`, err);
     }
-    await batch.write();
+    for (const [id, entry] of entries) this.entries.set(id, entry);
   }
 }

@@ -2,6 +2,10 @@
 // Data blobs and metadata blobs (trees, snapshots) go to separate packs. A finished pack is written
 // (fsync, rename) before its blobs enter the index, so the index never points at bytes that are not
 // durable. At most MAX_PACKS_IN_FLIGHT finished packs wait for the disk at once (bounded memory).
+// A pack that cannot be written (a full disk) fails the operation that is filling the packer: every
+// later add() and flush() throws, so that operation cannot commit anything that leans on the lost
+// blobs. abandon() then drops what that operation left (open packs, the failure), and the packer
+// serves the next operation as new (Repository.writeLock calls it when a writer fails).
 import { sha256Hex } from '../crypto/ids.js';
 import type { PackStore } from '../store/pack-store.js';
 import { BlobType } from './blob.js';
@@ -85,6 +89,25 @@ export class Packer {
     }
     while (this.inFlight.size > 0) await Promise.allSettled([...this.inFlight]);
     this.throwIfFailed();
+  }
+
+  /** A pack write failed since the last abandon(): the current operation cannot commit. */
+  get failed(): boolean {
+    return this.failure !== undefined;
+  }
+
+  /**
+   * Forgets a failed (or given up) operation's blobs: waits until no pack is being written, then
+   * drops the open packs and the failure. Blobs already in written packs stay indexed (durable,
+   * merely unreferenced until prune); the others are gone, and `dropped` (called in the same
+   * synchronous step) lets the caller forget that it was about to store them (Repository: pending).
+   */
+  async abandon(dropped: () => void = () => undefined): Promise<void> {
+    while (this.inFlight.size > 0) await Promise.allSettled([...this.inFlight]);
+    this.open.data = emptyPack();
+    this.open.meta = emptyPack();
+    this.failure = undefined;
+    dropped();
   }
 
   private throwIfFailed(): void {

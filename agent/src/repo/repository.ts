@@ -23,6 +23,7 @@ import { BlobIndex, type IndexEntry } from './index.js';
 import { FLAG_ZSTD } from './pack-format.js';
 import { Packer } from './packer.js';
 import { SealPool } from './seal-pool.js';
+import { RepoWriteLock } from './write-lock.js';
 import type { Snapshot } from '../../../protocol/snapshot.js';
 
 export const REPO_CONFIG_VERSION = 1;
@@ -56,7 +57,10 @@ export class Repository {
   /** The state database's sublevels (state/db.ts), shared with the mesh. */
   readonly state: Sublevels;
   private readonly packer: Packer;
+  /** Blobs on their way into a pack: known for dedup, not yet indexed. */
   private readonly pending = new Set<string>();
+  /** Held by every operation that writes the repository; a failed one's unwritten blobs are abandoned. */
+  readonly writeLock: RepoWriteLock = new RepoWriteLock(this);
   private sealPool: SealPool | undefined;
 
   private constructor(paths: HomePaths, config: RepoConfig, keys: RepoKeys, store: LocalPackStore, db: StateDb, sub: Sublevels) {
@@ -183,6 +187,20 @@ export class Repository {
   /** Packs and bytes this repository object has written so far. */
   packStats(): { packsWritten: number; packedBytes: number } {
     return { packsWritten: this.packer.packsWritten, packedBytes: this.packer.packedBytes };
+  }
+
+  /** A pack write failed and the operation that met it has not been abandoned yet. */
+  get writeFailed(): boolean {
+    return this.packer.failed;
+  }
+
+  /**
+   * Abandons an unfinished operation's writes: blobs not yet in a written pack are dropped and no
+   * longer count as stored (pending), and a write failure no longer fails the next operation.
+   */
+  async abandonWrites(): Promise<void> {
+    // cleared in the same step as the open packs are dropped: a pending blob was in one of them
+    await this.packer.abandon(() => this.pending.clear());
   }
 
   /** Makes every saved blob durable and indexed. */

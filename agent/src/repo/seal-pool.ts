@@ -10,54 +10,84 @@ import { compressAndSeal, type SealDone, type SealJob } from './seal-worker.js';
 
 const WORKER_MIN_BYTES = 64 * 1024;
 
+interface Slot {
+  worker: Worker;
+  /** Jobs sent to this worker and not answered yet. */
+  load: number;
+  pending: Map<number, { resolve: (r: { flags: number; sealed: Buffer }) => void; reject: (e: Error) => void }>;
+}
+
+/** A seal worker died (it threw, or ran out of memory) with jobs in hand. */
+export class SealWorkerError extends Error {
+  constructor(cause: unknown) {
+    super(`a compress-and-seal worker thread stopped: ${cause instanceof Error ? cause.message : String(cause)}`, { cause });
+    this.name = 'SealWorkerError';
+  }
+}
+
 export class SealPool {
-  private readonly workers: Worker[] = [];
-  private readonly pending = new Map<number, { resolve: (r: { flags: number; sealed: Buffer }) => void; reject: (e: Error) => void }>();
-  private readonly load: number[] = [];
+  private readonly slots: Slot[] = [];
+  private readonly script: URL;
   private next = 0;
+  private closing = false;
 
   constructor(size = Math.max(0, availableParallelism() - 1)) {
     // Run from TypeScript sources (unit tests) there is no compiled worker file: work inline.
-    const script = new URL('./seal-worker.js', import.meta.url);
-    if (!existsSync(fileURLToPath(script))) size = 0;
-    for (let i = 0; i < size; i++) {
-      const w = new Worker(script);
-      w.on('message', (m: SealDone) => {
-        this.load[i] = (this.load[i] ?? 1) - 1;
-        if (this.load[i] === 0) w.unref();
-        const p = this.pending.get(m.n);
-        this.pending.delete(m.n);
-        p?.resolve({ flags: m.flags, sealed: Buffer.from(m.sealed.buffer, m.sealed.byteOffset, m.sealed.byteLength) });
-      });
-      w.on('error', (err) => {
-        for (const p of this.pending.values()) p.reject(err);
-        this.pending.clear();
-      });
-      // idle, a worker must not keep the process alive (a command that failed before close()
-      // would never exit); a 'message' listener refs it, so this comes after the listeners, and
-      // run() refs it while it has work
-      w.unref();
-      this.workers.push(w);
-      this.load.push(0);
-    }
+    this.script = new URL('./seal-worker.js', import.meta.url);
+    if (!existsSync(fileURLToPath(this.script))) size = 0;
+    for (let i = 0; i < size; i++) this.slots.push(this.spawn(i));
+  }
+
+  /**
+   * Starts the worker of slot `i`. A worker that dies fails only the jobs it had and is replaced at
+   * once: the pool (one per repository, for the life of the agent) never keeps a dead worker that
+   * would leave every later job it is given unanswered.
+   */
+  private spawn(i: number): Slot {
+    const w = new Worker(this.script);
+    const slot: Slot = { worker: w, load: 0, pending: new Map() };
+    w.on('message', (m: SealDone) => {
+      slot.load -= 1;
+      if (slot.load === 0) w.unref();
+      const p = slot.pending.get(m.n);
+      slot.pending.delete(m.n);
+      p?.resolve({ flags: m.flags, sealed: Buffer.from(m.sealed.buffer, m.sealed.byteOffset, m.sealed.byteLength) });
+    });
+    const lost = (cause: unknown) => {
+      if (this.slots[i] !== slot) return;
+      const err = new SealWorkerError(cause);
+      for (const p of slot.pending.values()) p.reject(err);
+      slot.pending.clear();
+      if (this.closing) return;
+      this.slots[i] = this.spawn(i);
+      void w.terminate().catch(() => undefined);
+    };
+    w.on('error', lost);
+    w.on('exit', (code) => lost(`exit code ${code}`));
+    // idle, a worker must not keep the process alive (a command that failed before close()
+    // would never exit); a 'message' listener refs it, so this comes after the listeners, and
+    // run() refs it while it has work
+    w.unref();
+    return slot;
   }
 
   async run(type: BlobType, id: string, data: Buffer, key: Buffer): Promise<{ flags: number; sealed: Buffer }> {
-    if (this.workers.length === 0 || data.length < WORKER_MIN_BYTES) return compressAndSeal(type, id, data, key);
-    let best = 0;
-    for (let i = 1; i < this.workers.length; i++) if ((this.load[i] ?? 0) < (this.load[best] ?? 0)) best = i;
-    this.load[best] = (this.load[best] ?? 0) + 1;
-    if (this.load[best] === 1) (this.workers[best] as Worker).ref();
+    if (this.slots.length === 0 || data.length < WORKER_MIN_BYTES) return compressAndSeal(type, id, data, key);
+    let best = this.slots[0] as Slot;
+    for (const s of this.slots) if (s.load < best.load) best = s;
+    best.load += 1;
+    if (best.load === 1) best.worker.ref();
     const n = this.next++;
     const job: SealJob = { n, type, id, data, key };
     const owned = data.byteOffset === 0 && data.byteLength === data.buffer.byteLength;
     return new Promise((resolve, reject) => {
-      this.pending.set(n, { resolve, reject });
-      (this.workers[best] as Worker).postMessage(job, owned ? [data.buffer as ArrayBuffer] : []);
+      best.pending.set(n, { resolve, reject });
+      best.worker.postMessage(job, owned ? [data.buffer as ArrayBuffer] : []);
     });
   }
 
   async close(): Promise<void> {
-    await Promise.all(this.workers.map((w) => w.terminate()));
+    this.closing = true;
+    await Promise.all(this.slots.map((s) => s.worker.terminate()));
   }
 }

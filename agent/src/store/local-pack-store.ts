@@ -4,6 +4,7 @@ import { fstatSync } from 'node:fs';
 import { mkdir, open, readdir, readFile, rm, stat, type FileHandle } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { commitTemp, TEMP_PREFIX, tempPathFor, writeFileAtomic } from '../util/fsx.js';
+import { writeError } from '../util/write-errors.js';
 import { PackMissingError, PackTruncatedError, type PackInfo, type PackStore } from './pack-store.js';
 
 function isNotFound(err: unknown): boolean {
@@ -45,11 +46,16 @@ export class LocalPackStore implements PackStore {
     return join(this.dir, id.slice(0, 2), id);
   }
 
+  /** Writes a pack durably; a failure (a full disk: DiskFullError) leaves no file behind, temp or final. */
   async put(id: string, parts: Uint8Array[]): Promise<void> {
     if (await this.stat(id)) return;
     this.evict(id);
-    await mkdir(join(this.dir, id.slice(0, 2)), { recursive: true, mode: 0o700 });
-    await writeFileAtomic(this.path(id), parts);
+    try {
+      await mkdir(join(this.dir, id.slice(0, 2)), { recursive: true, mode: 0o700 });
+      await writeFileAtomic(this.path(id), parts);
+    } catch (err) {
+      throw writeError(`pack ${id} to ${this.dir}`, err);
+    }
   }
 
   /**

@@ -25,24 +25,34 @@ export async function commitTemp(tmp: string, path: string): Promise<void> {
   await fsyncDir(dirname(path));
 }
 
-/** Writes `data` to `path` so that after a crash the path holds either the old or the new bytes. */
+/**
+ * Writes `data` to `path` so that after a crash the path holds either the old or the new bytes.
+ * When it fails (a full disk), the temp file is gone again: a failed write leaves nothing behind.
+ */
 export async function writeFileAtomic(path: string, data: Uint8Array | Uint8Array[], mode = 0o600): Promise<void> {
   const tmp = tempPathFor(path);
   const fh = await open(tmp, 'wx', mode);
+  let renamed = false;
   try {
-    for (const part of Array.isArray(data) ? data : [data]) {
-      let off = 0;
-      while (off < part.length) {
-        const { bytesWritten } = await fh.write(part, off, part.length - off);
-        off += bytesWritten;
+    try {
+      for (const part of Array.isArray(data) ? data : [data]) {
+        let off = 0;
+        while (off < part.length) {
+          const { bytesWritten } = await fh.write(part, off, part.length - off);
+          off += bytesWritten;
+        }
       }
+      await fh.sync();
+    } catch (err) {
+      await fh.close().catch(() => undefined);
+      throw err;
     }
-    await fh.sync();
+    await fh.close();
+    await rename(tmp, path);
+    renamed = true;
+    await fsyncDir(dirname(path));
   } catch (err) {
-    await fh.close().catch(() => undefined);
-    await rm(tmp, { force: true });
+    if (!renamed) await rm(tmp, { force: true }).catch(() => undefined);
     throw err;
   }
-  await fh.close();
-  await commitTemp(tmp, path);
 }

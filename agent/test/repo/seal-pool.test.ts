@@ -26,3 +26,24 @@ describe('SealPool workers and the process', () => {
     expect(r.stdout.trim(), 'the job in flight did not keep the process alive until its result').toBe('sealed true');
   });
 });
+
+describe('SealPool after a worker dies', () => {
+  it('fails only the job the dead worker had; the next jobs are sealed by a new worker', async () => {
+    const { SealPool } = (await import(compiled)) as typeof import('../../src/repo/seal-pool.js');
+    const pool = new SealPool(1);
+    try {
+      const data = () => randomBytes(256 * 1024); // above the inline size: goes to the worker
+      // a key of the wrong length makes the worker throw outside any try: the thread dies
+      await expect(pool.run(0, 'a'.repeat(64), data(), Buffer.alloc(3))).rejects.toThrow();
+      for (let i = 0; i < 3; i++) {
+        const r = await Promise.race([
+          pool.run(0, 'b'.repeat(64), data(), Buffer.alloc(32, 1)),
+          new Promise<never>((_, reject) => setTimeout(() => reject(new Error('job never answered: the pool kept its dead worker')), 10_000)),
+        ]);
+        expect(r.sealed.length).toBeGreaterThan(256 * 1024);
+      }
+    } finally {
+      await pool.close();
+    }
+  });
+});
