@@ -13,6 +13,7 @@ import { UsageError } from '../../util/errors.js';
 import { writeFileAtomic } from '../../util/fsx.js';
 import { configFor, passphraseFor, type Context } from '../context.js';
 import { homePassphraseFile } from '../passphrase.js';
+import { phraseBlock, phraseMayShow, SHOW_PHRASE_HINT } from '../recovery-phrase.js';
 import { parseDuration, parseSize } from '../../util/units.js';
 
 /** Flags given on the command line override cairn.yaml (absent = the file's value or its default). */
@@ -69,11 +70,14 @@ async function firstStart(ctx: Context): Promise<void> {
   }
   const { repo, recoveryPhrase } = await Repository.init(ctx.home, passphrase, new Date(ctx.clock.now()));
   await repo.close();
-  process.stdout.write(
-    `\nRecovery phrase (shown ONCE; write it down and keep it away from this machine):\n\n  ${recoveryPhrase}\n\n` +
-      `If this host is lost: install Cairn anywhere, get an invite from any friend, and run\n` +
-      `  cairn recover --invite <code>     (it asks for this phrase)\n\n`,
-  );
+  // on a terminal only: a container's or service's output is kept in its log
+  if (phraseMayShow()) {
+    process.stdout.write(
+      `\n${phraseBlock(recoveryPhrase)}` +
+        `If this host is lost: install Cairn anywhere, get an invite from any friend, and run\n` +
+        `  cairn recover --invite <code>     (it asks for this phrase)\n\n`,
+    );
+  } else say(`first start: the recovery phrase is not printed here (no terminal: logs would keep it); write it down now: ${SHOW_PHRASE_HINT}`);
 }
 
 export async function agentCommand(ctx: Context, opts: AgentCliOptions): Promise<void> {
