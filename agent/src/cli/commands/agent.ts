@@ -49,7 +49,7 @@ function overrides(opts: AgentCliOptions): (c: CairnConfig) => CairnConfig {
     ...(opts.bwlimit !== undefined ? { bandwidthBytesPerSec: parseSize(opts.bwlimit, '--bwlimit') } : {}),
   };
   // --api is the operator's explicit choice: it counts as allowing a remote address (with the warning below)
-  return (c) => ({ ...c, ...o, ...(opts.api !== undefined ? { console: { address: opts.api, allowRemote: true } } : {}) });
+  return (c) => ({ ...c, ...o, ...(opts.api !== undefined ? { console: { ...c.console, address: opts.api, allowRemote: true } } : {}) });
 }
 
 function say(line: string): void {
@@ -94,7 +94,7 @@ export async function agentCommand(ctx: Context, opts: AgentCliOptions): Promise
   }
   const m = /^(.+):(\d+)$/.exec(config.console.address) as RegExpExecArray;
   const apiHost = (m[1] as string).replace(/^\[|\]$/g, '');
-  if (!['127.0.0.1', 'localhost', '::1'].includes(apiHost)) say(`warning: the API listens on ${apiHost}, not loopback: anyone who can reach it and holds the token controls this agent`);
+  if (!['127.0.0.1', 'localhost', '::1'].includes(apiHost)) say(`warning: the API listens on ${apiHost}, not loopback (over TLS): anyone who can reach it and holds the token or the admin password controls this agent`);
   const watcher = new ConfigWatcher(ctx.configFile, config, effective, say);
   const agent = await Agent.start({
     home: ctx.home,
@@ -103,6 +103,7 @@ export async function agentCommand(ctx: Context, opts: AgentCliOptions): Promise
     announce: config.announce,
     apiHost,
     apiPort: Number(m[2]),
+    consoleTls: { ...(config.console.tlsCert !== undefined ? { certFile: config.console.tlsCert } : {}), ...(config.console.tlsKey !== undefined ? { keyFile: config.console.tlsKey } : {}) },
     name: config.name ?? hostname().slice(0, MAX_NAME_CHARS),
     replicas: config.replicas,
     diskFloorBytes: config.diskFloorBytes,
