@@ -8,9 +8,13 @@ import { promptHidden } from './passphrase.js';
 /** Where to see the phrase when it was not shown (no terminal). */
 export const SHOW_PHRASE_HINT = 'run "cairn key show-phrase" on a terminal (in Docker: docker compose exec cairn cairn key show-phrase)';
 
-/** True when stdout is a terminal: only then is the phrase printed. */
-export function phraseMayShow(out: NodeJS.WriteStream = process.stdout): boolean {
-  return out.isTTY === true;
+/**
+ * True when stdout is a terminal and this process is not a container's or init's own child: the
+ * main process of a container (PID 1, or the child of docker-init) or a systemd service writes
+ * into a log even when it has a terminal (`docker run -it` keeps the pty's output in `docker logs`).
+ */
+export function phraseMayShow(out: { isTTY?: boolean } = process.stdout, proc: { pid: number; ppid: number } = process): boolean {
+  return out.isTTY === true && proc.pid !== 1 && proc.ppid !== 1;
 }
 
 /** The phrase as a block to write down. */

@@ -8,6 +8,7 @@ import { dirname, join } from 'node:path';
 import { afterAll, describe, expect, test } from 'vitest';
 import { repoIdFromRoot } from '../../src/crypto/kdf.js';
 import { phraseToRoot } from '../../src/crypto/phrase.js';
+import { phraseMayShow } from '../../src/cli/recovery-phrase.js';
 import { startAgent } from '../helpers/agents.js';
 import { cairn, CAIRN_BIN, ROOT, TEST_PASSPHRASE, tempDir } from '../helpers/cli.js';
 
@@ -73,7 +74,7 @@ describe('the recovery phrase is shown on a terminal only', () => {
     const home = await freshHome();
     const r = await cairn(['init'], { home });
     expect(r.code, r.stderr).toBe(0);
-    expect(r.stdout).toMatch(/not printed: stdout is not a terminal/);
+    expect(r.stdout).toMatch(/not printed: stdout is not a terminal of yours/);
     expect(r.stdout).toMatch(/cairn key show-phrase/);
     const phrase = await showPhrase(home);
     expectNoPhrase(r.stdout + r.stderr, phrase);
@@ -114,6 +115,19 @@ describe('the recovery phrase is shown on a terminal only', () => {
     const wrong = await onTerminal(['key', 'show-phrase'], home, { env: { CAIRN_PASSPHRASE: 'wrong' } });
     expect(wrong.code).not.toBe(0);
     expect(wrong.out).not.toMatch(PHRASE_RE);
+  });
+});
+
+describe('phraseMayShow', () => {
+  test('a terminal, unless this is a container\'s main process or a child of init (their output is a log even on a pty)', () => {
+    expect(phraseMayShow({ isTTY: true }, { pid: 4242, ppid: 4000 })).toBe(true);
+    // docker exec: the parent is outside the container's PID namespace
+    expect(phraseMayShow({ isTTY: true }, { pid: 57, ppid: 0 })).toBe(true);
+    expect(phraseMayShow({ isTTY: false }, { pid: 4242, ppid: 4000 })).toBe(false);
+    expect(phraseMayShow({}, { pid: 4242, ppid: 4000 })).toBe(false);
+    // docker run -it IMAGE agent --init (PID 1), with --init (child of docker-init), a systemd service
+    expect(phraseMayShow({ isTTY: true }, { pid: 1, ppid: 0 })).toBe(false);
+    expect(phraseMayShow({ isTTY: true }, { pid: 7, ppid: 1 })).toBe(false);
   });
 });
 

@@ -77,7 +77,7 @@ async function firstStart(ctx: Context): Promise<void> {
         `If this host is lost: install Cairn anywhere, get an invite from any friend, and run\n` +
         `  cairn recover --invite <code>     (it asks for this phrase)\n\n`,
     );
-  } else say(`first start: the recovery phrase is not printed here (no terminal: logs would keep it); write it down now: ${SHOW_PHRASE_HINT}`);
+  } else say(`first start: the recovery phrase is not printed here (this output is not a terminal of yours: a log would keep it); write it down now: ${SHOW_PHRASE_HINT}`);
 }
 
 export async function agentCommand(ctx: Context, opts: AgentCliOptions): Promise<void> {
