@@ -7,8 +7,9 @@ import { UsageError } from '../util/errors.js';
 /** Asks on the terminal with echo off (raw mode: the typed characters are never written back). */
 export async function promptHidden(question: string): Promise<string> {
   const { stdin, stderr } = process;
-  stderr.write(question);
+  // echo off before the question appears: what is typed (or pasted) after it is never echoed
   stdin.setRawMode?.(true);
+  stderr.write(question);
   stdin.resume();
   let answer = '';
   try {

@@ -25,16 +25,22 @@ async function freshHome(): Promise<string> {
  * `cairn ARGS` on a pseudo-terminal (util-linux script): its transcript, with CR LF made LF. When
  * `answer` is given, it is typed (then Enter) once `waitFor` appears in the output.
  */
-function onTerminal(args: string[], home: string, opts: { waitFor?: string; answer?: string; env?: Record<string, string> } = {}): Promise<{ code: number | null; out: string }> {
+function onTerminal(args: string[], home: string, opts: { waitFor?: string; answer?: string; answers?: Array<[string, string]>; env?: Record<string, string> } = {}): Promise<{ code: number | null; out: string }> {
   const cmd = [process.execPath, CAIRN_BIN, ...args].map((a) => `'${a.replace(/'/g, `'\\''`)}'`).join(' ');
-  const child = spawn('script', ['-qfec', cmd, '/dev/null'], { cwd: ROOT, env: { ...process.env, CAIRN_HOME: home, CAIRN_PASSPHRASE: TEST_PASSPHRASE, ...opts.env }, stdio: ['pipe', 'pipe', 'pipe'] });
+  const env: Record<string, string | undefined> = { ...process.env, CAIRN_HOME: home, CAIRN_PASSPHRASE: TEST_PASSPHRASE, ...opts.env };
+  if (env.CAIRN_PASSPHRASE === '') delete env.CAIRN_PASSPHRASE;
+  const child = spawn('script', ['-qfec', cmd, '/dev/null'], { cwd: ROOT, env, stdio: ['pipe', 'pipe', 'pipe'] });
   let out = '';
-  let typed = false;
+  // each answer is typed once its prompt appears after the previous answer
+  const answers = [...(opts.answers ?? []), ...(opts.waitFor !== undefined && opts.answer !== undefined ? [[opts.waitFor, opts.answer] as [string, string]] : [])];
+  let from = 0;
   child.stdout.on('data', (b: Buffer) => {
     out += b.toString('utf8');
-    if (opts.answer !== undefined && !typed && opts.waitFor && out.includes(opts.waitFor)) {
-      typed = true;
-      child.stdin.write(`${opts.answer}\r`);
+    const next = answers[0];
+    if (next && out.indexOf(next[0], from) >= 0) {
+      from = out.indexOf(next[0], from) + next[0].length;
+      answers.shift();
+      child.stdin.write(`${next[1]}\r`);
     }
   });
   child.stderr.on('data', (b: Buffer) => (out += b.toString('utf8')));
@@ -99,6 +105,16 @@ describe('the recovery phrase is shown on a terminal only', () => {
     expect(log).toMatch(/recovery phrase is not printed here/);
     expect(log).toMatch(/cairn key show-phrase/);
     expectNoPhrase(log, await showPhrase(home));
+  });
+
+  test('the passphrase prompts do not echo either', async () => {
+    const home = await freshHome();
+    const secret = 'a passphrase nobody may see';
+    const r = await onTerminal(['init'], home, { env: { CAIRN_PASSPHRASE: '' }, answers: [['Passphrase: ', secret], ['Passphrase again: ', secret]] });
+    expect(r.code, r.out).toBe(0);
+    expect(r.out).toMatch(/Passphrase again: /);
+    expect(r.out).not.toContain(secret);
+    expect(r.out).not.toContain('nobody');
   });
 
   test('cairn key show-phrase refuses a pipe, and --json, with one line', async () => {
