@@ -78,8 +78,12 @@ export interface CairnConfig {
    * or DNS name (and forwarded port) of a host behind a router, e.g. /dns4/nas.example.org/tcp/4001.
    */
   announce: string[];
-  /** The console and API address, host:port. Non-loopback needs `allowRemote: true` and warns. */
-  console: { address: string; allowRemote: boolean };
+  /**
+   * The console and API address, host:port. Non-loopback needs `allowRemote: true` and is always
+   * served over TLS: with `tlsCert`/`tlsKey` (PEM files, both or neither), else a self-signed
+   * certificate the agent makes in its home. With the files, loopback is served over TLS too.
+   */
+  console: { address: string; allowRemote: boolean; tlsCert?: string; tlsKey?: string };
   /** When forget (by each source's retention) and prune run on their own; absent = never. */
   maintenance: { forgetSchedule?: string; pruneSchedule?: string };
   /** Refuse friends' packs when free disk would drop below this (bytes). */

@@ -6,6 +6,7 @@ import { rm } from 'node:fs/promises';
 import type { FastifyInstance } from 'fastify';
 import { ConsoleAuth } from './api/auth.js';
 import { buildApi } from './api/server.js';
+import { consoleTls } from './api/tls.js';
 import { Notifier } from './notify/notifier.js';
 import { Activity } from './ops/activity.js';
 import { scheduledRunners } from './ops/scheduled-runs.js';
@@ -33,6 +34,8 @@ export interface AgentOptions {
   announce?: string[];
   apiHost: string;
   apiPort: number;
+  /** console.tls-cert / tls-key (api/tls.ts); beyond loopback a self-signed certificate otherwise. */
+  consoleTls?: { certFile?: string; keyFile?: string };
   name: string;
   replicas: number;
   diskFloorBytes: number;
@@ -80,6 +83,8 @@ export class Agent {
 
   static async start(opts: AgentOptions): Promise<Agent> {
     keepFreedMemory(); // this process moves packs: keep freed buffers for the next ones
+    // before anything starts: a remote console without usable TLS stops here, in one line
+    const tls = await consoleTls(opts.home, opts.apiHost, opts.consoleTls ?? {}, new Date(opts.clock.now()));
     const repo = await Repository.open(opts.home, opts.passphrase);
     let mesh: Mesh | undefined;
     try {
@@ -111,9 +116,10 @@ export class Agent {
       await scheduler.start(config?.current ?? { sources: [], maintenance: {} });
       config?.onChange((next) => scheduler.update(next));
       const statusOptions = () => ({ staleAfterMs: notifier.get().staleAfterMs, friendOfflineAfterMs: notifier.get().friendOfflineAfterMs });
-      const api = buildApi(svc, { host: opts.apiHost, port: opts.apiPort, auth, hooks: { notifier, ...(config ? { config } : {}) }, statusOptions }, () => m.peerId);
+      const api = buildApi(svc, { host: opts.apiHost, port: opts.apiPort, auth, hooks: { notifier, ...(config ? { config } : {}) }, statusOptions, ...(tls ? { tls } : {}) }, () => m.peerId);
       const address = await api.listen({ host: opts.apiHost, port: opts.apiPort });
-      const info: AgentInfo = { api: address, token, pid: process.pid, peerId: mesh.peerId, addrs: mesh.addresses() };
+      if (tls) opts.log(`console over TLS with ${tls.selfSigned ? 'a self-signed' : 'the configured'} certificate ${tls.certFile}; its SHA-256 fingerprint (compare it with the browser's) is ${tls.fingerprint256}`);
+      const info: AgentInfo = { api: address, token, pid: process.pid, peerId: mesh.peerId, addrs: mesh.addresses(), ...(tls ? { tls: { certPem: tls.cert, fingerprint256: tls.fingerprint256 } } : {}) };
       await writeFileAtomic(agentInfoPath(opts.home), Buffer.from(JSON.stringify(info, null, 2) + '\n'), 0o600);
       const agent = new Agent(opts, repo, mesh, api, info);
       svc.afterBackup = () => agent.replicateSoon(REPLICATE_AFTER_BACKUP_MS);

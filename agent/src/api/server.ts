@@ -20,6 +20,7 @@ import type { Services } from '../ops/services.js';
 import type { StatusOptions } from '../ops/status.js';
 import { CairnError, EXIT_USAGE } from '../util/errors.js';
 import type { ConsoleAuth } from './auth.js';
+import { ConsoleTlsError } from './tls.js';
 import { registerConsoleRoutes, type ConsoleHooks } from './console-routes.js';
 import { buildMetrics } from './metrics.js';
 import { registerOpsRoutes } from './ops-routes.js';
@@ -36,6 +37,8 @@ export interface ApiOptions {
   consoleDir?: string;
   statusOptions?: () => StatusOptions;
   hooks?: ConsoleHooks;
+  /** HTTPS (api/tls.ts): required beyond loopback; cookies are then Secure. */
+  tls?: { key: string; cert: string };
 }
 
 const LOOPBACK = new Set(['127.0.0.1', 'localhost', '::1']);
@@ -97,7 +100,11 @@ declare module 'fastify' {
 }
 
 export function buildApi(svc: Services, opts: ApiOptions, peerId: () => string): FastifyInstance {
-  const app = Fastify({ logger: false, trustProxy: false, bodyLimit: 1024 * 1024 });
+  // beyond loopback the password, session cookie and tokens must not travel in clear
+  if (!isLoopback(opts.host) && !opts.tls) throw new ConsoleTlsError(`the console would listen on ${opts.host} beyond this machine without TLS: give console tls-cert and tls-key, or let the agent make a self-signed certificate`);
+  const base = { logger: false, trustProxy: false, bodyLimit: 1024 * 1024 } as const;
+  // with https the instance's server type differs (https.Server); the routes and hooks are the same
+  const app = (opts.tls ? Fastify({ ...base, https: { key: opts.tls.key, cert: opts.tls.cert } }) : Fastify(base)) as unknown as FastifyInstance;
   const { auth } = opts;
   const hostNames = allowedHostNames(opts.host, opts.allowedHosts ?? []);
   /**
@@ -109,7 +116,8 @@ export function buildApi(svc: Services, opts: ApiOptions, peerId: () => string):
     const m = /^(\[[^\]]+\]|[^:]+)(?::\d{1,5})?$/.exec(host ?? '');
     return m !== null && hostNames.has((m[1] as string).toLowerCase());
   };
-  app.register(fastifyCookie);
+  // parseOptions are also setCookie's defaults: over TLS every cookie is Secure
+  app.register(fastifyCookie, opts.tls ? { parseOptions: { secure: true } } : {});
   // Every route declares who may call it (config.auth); the server refuses to start when one does
   // not (checked once all plugins added theirs: the static files' scope marks its routes itself).
   const routes: RegisteredRoute[] = [];

@@ -4,6 +4,7 @@ import type { Writable } from 'node:stream';
 import { API_PREFIX, API_TOKEN_HEADER } from '../../../protocol/api.js';
 import { agentInfoPath, type AgentInfo } from '../repo/home.js';
 import { CairnError, EXIT_FAILED } from '../util/errors.js';
+import { pinnedFetch } from './pinned-https.js';
 
 function alive(pid: number): boolean {
   try {
@@ -25,9 +26,15 @@ export async function findAgent(home: string): Promise<AgentInfo | undefined> {
   return typeof info.pid === 'number' && alive(info.pid) ? info : undefined;
 }
 
-async function request(agent: AgentInfo, path: string, init: RequestInit): Promise<Response> {
+async function request(agent: AgentInfo, path: string, init: { method: string; headers?: Record<string, string>; body?: string }): Promise<Response> {
+  const headers = { ...init.headers, [API_TOKEN_HEADER]: agent.token };
   try {
-    return await fetch(`${agent.api}${path}`, { ...init, headers: { ...(init.headers as Record<string, string>), [API_TOKEN_HEADER]: agent.token } });
+    // an agent serving TLS: its certificate is pinned, the token never goes to another server
+    if (agent.api.startsWith('https:')) {
+      if (!agent.tls) throw new Error('it serves TLS but agent.json has no certificate to check it against');
+      return await pinnedFetch(`${agent.api}${path}`, { method: init.method, headers, ...(init.body !== undefined ? { body: init.body } : {}) }, agent.tls);
+    }
+    return await fetch(`${agent.api}${path}`, { ...init, headers });
   } catch (err) {
     throw new CairnError('E_AGENT_UNREACHABLE', `the agent (pid ${agent.pid}) holds this home but its API at ${agent.api} does not answer: ${(err as Error).message}`);
   }

@@ -37,7 +37,7 @@ const program = new Command('cairn')
   .configureOutput({ outputError: (str, write) => write(str) })
   .showHelpAfterError('(run "cairn --help" for usage)');
 
-common(program.command('init').description('create the home and repository; prints the recovery phrase once')).action(action(async (ctx) => (await import('./commands/init.js')).initCommand(ctx)));
+common(program.command('init').description('create the home and repository; prints the recovery phrase on a terminal only')).action(action(async (ctx) => (await import('./commands/init.js')).initCommand(ctx)));
 
 common(program.command('backup').description('make one snapshot of PATH... (volume:NAME for a Docker volume)').argument('<path...>', 'files or directories to back up, or volume:NAME'))
   .option('--tag <tag>', 'tag the snapshot (repeatable)', collect)
@@ -119,6 +119,9 @@ common(program.command('agent').description('run the agent: friend mesh, replica
   .option('--init', 'create the repository on first start')
   .action(action(async (ctx, opts: AgentCliOptions) => (await import('./commands/agent.js')).agentCommand(ctx, opts)));
 
+const keyCmd = program.command('key').description('the repository\'s key');
+common(keyCmd.command('show-phrase').description('print the recovery phrase (asks for the passphrase; on a terminal only, never into a pipe or log)')).action(action(async (ctx) => (await import('./commands/key.js')).showPhraseCommand(ctx)));
+
 const configCmd = program.command('config').description('the settings file (cairn.yaml)');
 common(configCmd.command('check').description('validate the settings file and print the effective settings; exit 2 naming each problem\'s line'))
   .action(action(async (ctx) => (await import('./commands/config.js')).configCheckCommand(ctx)));
@@ -145,9 +148,10 @@ common(program.command('replicate').description('push packs and the snapshot lis
   .option('--wait', 'return when every pack has its copies, or say why not')
   .action(action(async (ctx, opts: { wait?: boolean }) => (await import('./commands/friends.js')).replicateCommand(ctx, opts)));
 
-common(program.command('recover').description('rebuild a lost host\'s home from a friend (recovery phrase from CAIRN_RECOVERY_PHRASE or a prompt)'))
+common(program.command('recover').description('rebuild a lost host\'s home from a friend (recovery phrase from --phrase-file or a prompt without echo)'))
   .requiredOption('--invite <code>', 'an invite code from any friend of the lost host')
-  .action(action(async (ctx, opts: { invite: string }) => (await import('./commands/recover.js')).recoverCommand(ctx, opts)));
+  .option('--phrase-file <file>', 'read the recovery phrase from the first line of FILE (mode 600: only its owner may read it)')
+  .action(action(async (ctx, opts: { invite: string; phraseFile?: string }) => (await import('./commands/recover.js')).recoverCommand(ctx, opts)));
 
 function fail(err: unknown): void {
   if (err instanceof CommanderError) {

@@ -4,10 +4,12 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { UsageError } from '../util/errors.js';
 
-async function prompt(question: string): Promise<string> {
+/** Asks on the terminal with echo off (raw mode: the typed characters are never written back). */
+export async function promptHidden(question: string): Promise<string> {
   const { stdin, stderr } = process;
-  stderr.write(question);
+  // echo off before the question appears: what is typed (or pasted) after it is never echoed
   stdin.setRawMode?.(true);
+  stderr.write(question);
   stdin.resume();
   let answer = '';
   try {
@@ -60,8 +62,8 @@ export async function getPassphrase(opts: { home?: string; passphraseFile?: stri
   const env = process.env.CAIRN_PASSPHRASE;
   if (env !== undefined && env !== '') return env;
   if (!process.stdin.isTTY) throw new UsageError('no passphrase: set CAIRN_PASSPHRASE, use --passphrase-file FILE, or run on a terminal to be asked');
-  const first = await prompt('Passphrase: ');
+  const first = await promptHidden('Passphrase: ');
   if (!first) throw new UsageError('the passphrase must not be empty');
-  if (opts.confirm && (await prompt('Passphrase again: ')) !== first) throw new UsageError('the passphrases do not match');
+  if (opts.confirm && (await promptHidden('Passphrase again: ')) !== first) throw new UsageError('the passphrases do not match');
   return first;
 }

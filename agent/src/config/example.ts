@@ -17,7 +17,10 @@ export const EXAMPLE_CONFIG = `# Cairn agent settings. The agent reloads this fi
 #   - /dns4/nas.example.org/tcp/4001
 # console:
 #   address: 127.0.0.1:8080     # console and API; another address needs allow-remote: true
-#   allow-remote: false
+#   allow-remote: false         # beyond loopback always over HTTPS: a self-signed certificate made
+#                               # in the home (fingerprint in the log), or your own:
+#   tls-cert: /etc/ssl/nas.crt  # PEM certificate (chain) and key, absolute paths, both or neither
+#   tls-key: /etc/ssl/nas.key
 # friends:
 #   grant: 10G                  # space offered to a new friend by default
 #   deletion-grace: 7d          # how long we keep a friend's packs after they ask us to delete them

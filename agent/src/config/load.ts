@@ -159,6 +159,7 @@ function crossChecks(c: CairnConfig, fail: (path: string, text: string) => void)
   });
   const host = /^(.+):\d+$/.exec(c.console.address)?.[1] ?? '';
   if (!LOOPBACK.has(host) && !c.console.allowRemote) fail('console.address', `${c.console.address} is not a loopback address: set "allow-remote: true" to serve the console beyond this machine`);
+  if ((c.console.tlsCert === undefined) !== (c.console.tlsKey === undefined)) fail(c.console.tlsCert === undefined ? 'console.tls-key' : 'console.tls-cert', 'tls-cert and tls-key go together: give both or neither');
   if (c.replicateIntervalMs < 10_000) fail('replicate-every', 'must be at least 10s');
 }
 

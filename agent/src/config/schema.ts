@@ -79,6 +79,8 @@ export const cron = scalar((v) => {
 });
 
 export const absolutePath = str(/^\//, 'is not an absolute path');
+/** An absolute file path. */
+export const absPath = str(/^\//, 'is not an absolute path');
 export const hostPort = str(/^(\[[0-9a-fA-F:.]+\]|[^:\s]+):\d{1,5}$/, 'is not HOST:PORT (example: 127.0.0.1:8080)');
 export const multiaddr = str(/^\/(ip4|ip6|dns4|dns6|dns)\/[^/]+\/tcp\/\d+(\/.*)?$/, 'is not a TCP multiaddr (example: /ip4/0.0.0.0/tcp/4001)');
 export const SOURCE_NAME = /^[a-z0-9][a-z0-9._-]{0,63}$/;
@@ -155,6 +157,8 @@ export const configSpec: MapSpec = {
         fields: {
           address: ['address', hostPort],
           'allow-remote': ['allowRemote', bool],
+          'tls-cert': ['tlsCert', absPath],
+          'tls-key': ['tlsKey', absPath],
         },
       },
     ],

@@ -18,6 +18,8 @@ export interface AgentInfo {
   pid: number;
   peerId: string;
   addrs: string[];
+  /** When the API serves TLS: its certificate (PEM) and SHA-256 fingerprint, which the CLI pins. */
+  tls?: { certPem: string; fingerprint256: string };
 }
 
 /** The agent's settings file (protocol/config.ts; loaded by agent/src/config). */

@@ -35,6 +35,8 @@ describe('invalid configs name the line and the field', () => {
     ['duplicate source names', 'sources:\n  - name: db\n    paths: [/a]\n  - name: db\n    paths: [/b]\n', ['cairn.yaml:4: sources[1].name: "db" is already the name of sources[0]']],
     ['source with nothing to back up', 'sources:\n  - name: db\n    schedule: "0 * * * *"\n', ['cairn.yaml:2: sources[0]: source "db" has nothing to back up']],
     ['remote console without allow-remote', 'console:\n  address: 0.0.0.0:8080\n', ['cairn.yaml:2: console.address: 0.0.0.0:8080 is not a loopback address: set "allow-remote: true"']],
+    ['console TLS key without its certificate', 'console:\n  tls-key: /etc/ssl/nas.key\n', ['cairn.yaml:2: console.tls-key: tls-cert and tls-key go together: give both or neither']],
+    ['console TLS certificate as a relative path', 'console:\n  tls-cert: nas.crt\n  tls-key: /etc/ssl/nas.key\n', ['cairn.yaml:2: console.tls-cert: "nas.crt" is not an absolute path']],
     ['bad listen multiaddr', 'listen: [tcp://0.0.0.0:4001]\n', ['cairn.yaml:1: listen[0]: "tcp://0.0.0.0:4001" is not a TCP multiaddr']],
     ['consistency: stop and pause both', 'sources:\n  - name: db\n    volumes: [pg]\n    consistency:\n      stop: true\n      pause: true\n', ['cairn.yaml:6: sources[0].consistency.pause: stop and pause are both true']],
     ['consistency on a source without volumes', 'sources:\n  - name: db\n    paths: [/a]\n    consistency:\n      stop: true\n', ['cairn.yaml:5: sources[0].consistency: source "db" has no volumes']],

@@ -5,7 +5,8 @@
 // compose files use the host's network too, so friends learn reachable addresses), the Docker
 // socket, and the engine's volumes directory mounted at the path the engine reports (read from
 // `docker info`: the CI engine's data root is not /var/lib/docker). Distinct ports per agent.
-// First start through `agent --init` (recovery phrase and console password read from the log);
+// First start through `agent --init` (console password read from the log, which must not hold the
+// recovery phrase: that comes from `cairn key show-phrase` in a terminal);
 // the HEALTHCHECK turns healthy; the console answers and its printed password logs in; the
 // agents pair with `docker exec ... cairn`; the first backs up a volume another container wrote,
 // replicates, is removed with its state volume, is recovered in a fresh container (`recover
@@ -93,10 +94,14 @@ describeDocker('agents in containers', () => {
     const b = await startAgentContainer('bob', await vol('bob-state'));
     const c = await startAgentContainer('carol', await vol('carol-state'));
 
-    // first start printed the recovery phrase (stdout) and the console's admin password (log)
+    // first start kept the recovery phrase out of the log (it says where to see it) and printed the
+    // console's admin password; the phrase comes from `cairn key show-phrase` on a terminal (exec -t)
     const aliceLog = await logs(a.id);
-    const phrase = /Recovery phrase[^\n]*\n\s*\n\s*([a-z]+(?: [a-z]+){23})\s*\n/.exec(aliceLog.stdout)?.[1];
-    expect(phrase, aliceLog.stdout).toBeDefined();
+    expect(aliceLog.stderr).toMatch(/recovery phrase is not printed here[^\n]*cairn key show-phrase/);
+    const shown = (await docker(['exec', '-t', '-e', `CAIRN_PASSPHRASE=${PASS}`, a.id, 'cairn', 'key', 'show-phrase'])).replace(/\r\n/g, '\n');
+    const phrase = /Recovery phrase[^\n]*\n\s*\n\s*([a-z]+(?: [a-z]+){23})\s*\n/.exec(shown)?.[1];
+    expect(phrase, shown).toBeDefined();
+    expect(aliceLog.stdout + aliceLog.stderr).not.toContain(phrase);
     const password = /the admin password is (\S+)/.exec(aliceLog.stderr)?.[1];
     expect(password, aliceLog.stderr).toBeDefined();
 

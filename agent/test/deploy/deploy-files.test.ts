@@ -127,11 +127,13 @@ describe('compose files', () => {
       // the passphrase comes from the env file, not the compose file
       expect(await readFile(join(ROOT, 'docker-compose.yml'), 'utf8')).not.toMatch(/CAIRN_PASSPHRASE\s*[:=]/);
       expect(cairn?.environment?.CAIRN_PASSPHRASE).toBe(/^CAIRN_PASSPHRASE=(.*)$/m.exec(await readFile(join(ROOT, '.env.example'), 'utf8'))?.[1]);
-      // the proxy variant: the agent has no socket, only the proxy's address on the host's loopback
-      const proxy = parse((await run(COMPOSE, ['-f', join(ROOT, 'deploy', 'compose', 'socket-proxy.yml'), 'config'], { cwd: ROOT })).stdout) as { services: Record<string, { volumes?: string[]; environment?: Record<string, string>; ports?: Array<{ host_ip?: string } | string> }> };
+      // the proxy variant: the agent has no engine socket, only the proxy's Unix socket in a shared
+      // volume; nothing is published (agent/test/docker/socket-proxy.test.ts checks the allow list)
+      const proxy = parse((await run(COMPOSE, ['-f', join(ROOT, 'deploy', 'compose', 'socket-proxy.yml'), 'config'], { cwd: ROOT })).stdout) as { services: Record<string, { volumes?: string[]; environment?: Record<string, string>; ports?: unknown }> };
       expect(proxy.services.cairn?.volumes?.some((v) => v.includes('docker.sock'))).toBe(false);
-      expect(proxy.services.cairn?.environment?.DOCKER_HOST).toBe('tcp://127.0.0.1:2375');
-      expect(JSON.stringify(proxy.services['docker-proxy']?.ports)).toMatch(/127\.0\.0\.1/);
+      expect(proxy.services.cairn?.environment?.DOCKER_HOST).toBe('unix:///run/cairn-docker-proxy/docker.sock');
+      expect(proxy.services.cairn?.volumes).toContain('docker-proxy-socket:/run/cairn-docker-proxy:rw');
+      for (const s of Object.values(proxy.services)) expect(s.ports).toBeUndefined();
     } finally {
       if (made) await rm(env, { force: true });
     }

@@ -21,7 +21,7 @@ function PhraseCheck() {
   return html`<section>
     <h2>Check your recovery phrase</h2>
     <p class="muted">Type the 24 words you wrote down: the agent says whether they would recover this repository. Nothing is stored.</p>
-    <div class="row"><input name="phrase" size="80" value=${phrase} onInput=${(e: Event) => setPhrase((e.target as HTMLInputElement).value)} /><button onClick=${check}>Check</button></div>
+    <div class="row"><input name="phrase" type="password" autocomplete="off" spellcheck="false" size="80" value=${phrase} onInput=${(e: Event) => setPhrase((e.target as HTMLInputElement).value)} /><button onClick=${check}>Check</button></div>
     ${result && html`<p class=${result.matches ? '' : 'error'}>${result.matches ? 'Correct: this phrase recovers this repository.' : result.problem}</p>`}
   </section>`;
 }

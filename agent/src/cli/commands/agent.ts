@@ -13,6 +13,7 @@ import { UsageError } from '../../util/errors.js';
 import { writeFileAtomic } from '../../util/fsx.js';
 import { configFor, passphraseFor, type Context } from '../context.js';
 import { homePassphraseFile } from '../passphrase.js';
+import { phraseBlock, phraseMayShow, SHOW_PHRASE_HINT } from '../recovery-phrase.js';
 import { parseDuration, parseSize } from '../../util/units.js';
 
 /** Flags given on the command line override cairn.yaml (absent = the file's value or its default). */
@@ -48,7 +49,7 @@ function overrides(opts: AgentCliOptions): (c: CairnConfig) => CairnConfig {
     ...(opts.bwlimit !== undefined ? { bandwidthBytesPerSec: parseSize(opts.bwlimit, '--bwlimit') } : {}),
   };
   // --api is the operator's explicit choice: it counts as allowing a remote address (with the warning below)
-  return (c) => ({ ...c, ...o, ...(opts.api !== undefined ? { console: { address: opts.api, allowRemote: true } } : {}) });
+  return (c) => ({ ...c, ...o, ...(opts.api !== undefined ? { console: { ...c.console, address: opts.api, allowRemote: true } } : {}) });
 }
 
 function say(line: string): void {
@@ -69,11 +70,14 @@ async function firstStart(ctx: Context): Promise<void> {
   }
   const { repo, recoveryPhrase } = await Repository.init(ctx.home, passphrase, new Date(ctx.clock.now()));
   await repo.close();
-  process.stdout.write(
-    `\nRecovery phrase (shown ONCE; write it down and keep it away from this machine):\n\n  ${recoveryPhrase}\n\n` +
-      `If this host is lost: install Cairn anywhere, get an invite from any friend, and run\n` +
-      `  cairn recover --invite <code>     (it asks for this phrase)\n\n`,
-  );
+  // on a terminal only: a container's or service's output is kept in its log
+  if (phraseMayShow()) {
+    process.stdout.write(
+      `\n${phraseBlock(recoveryPhrase)}` +
+        `If this host is lost: install Cairn anywhere, get an invite from any friend, and run\n` +
+        `  cairn recover --invite <code>     (it asks for this phrase)\n\n`,
+    );
+  } else say(`first start: the recovery phrase is not printed here (this output is not a terminal of yours: a log would keep it); write it down now: ${SHOW_PHRASE_HINT}`);
 }
 
 export async function agentCommand(ctx: Context, opts: AgentCliOptions): Promise<void> {
@@ -90,7 +94,7 @@ export async function agentCommand(ctx: Context, opts: AgentCliOptions): Promise
   }
   const m = /^(.+):(\d+)$/.exec(config.console.address) as RegExpExecArray;
   const apiHost = (m[1] as string).replace(/^\[|\]$/g, '');
-  if (!['127.0.0.1', 'localhost', '::1'].includes(apiHost)) say(`warning: the API listens on ${apiHost}, not loopback: anyone who can reach it and holds the token controls this agent`);
+  if (!['127.0.0.1', 'localhost', '::1'].includes(apiHost)) say(`warning: the API listens on ${apiHost}, not loopback (over TLS): anyone who can reach it and holds the token or the admin password controls this agent`);
   const watcher = new ConfigWatcher(ctx.configFile, config, effective, say);
   const agent = await Agent.start({
     home: ctx.home,
@@ -99,6 +103,7 @@ export async function agentCommand(ctx: Context, opts: AgentCliOptions): Promise
     announce: config.announce,
     apiHost,
     apiPort: Number(m[2]),
+    consoleTls: { ...(config.console.tlsCert !== undefined ? { certFile: config.console.tlsCert } : {}), ...(config.console.tlsKey !== undefined ? { keyFile: config.console.tlsKey } : {}) },
     name: config.name ?? hostname().slice(0, MAX_NAME_CHARS),
     replicas: config.replicas,
     diskFloorBytes: config.diskFloorBytes,

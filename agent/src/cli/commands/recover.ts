@@ -1,27 +1,14 @@
-import { createInterface } from 'node:readline/promises';
 import { phraseToRoot } from '../../crypto/phrase.js';
 import { recoverFromFriends } from '../../mesh/recover.js';
 import { Mesh } from '../../mesh/mesh.js';
 import { DEFAULT_REPLICAS } from '../defaults.js';
 import { Repository } from '../../repo/repository.js';
-import { UsageError } from '../../util/errors.js';
 import { passphraseFor, type Context } from '../context.js';
 import { printJson } from '../format.js';
+import { readRecoveryPhrase } from '../recovery-phrase.js';
 
-async function recoveryPhrase(): Promise<string> {
-  const env = process.env.CAIRN_RECOVERY_PHRASE;
-  if (env) return env;
-  if (!process.stdin.isTTY) throw new UsageError('no recovery phrase: set CAIRN_RECOVERY_PHRASE or run on a terminal to be asked');
-  const rl = createInterface({ input: process.stdin, output: process.stderr });
-  try {
-    return await rl.question('Recovery phrase (24 words): ');
-  } finally {
-    rl.close();
-  }
-}
-
-export async function recoverCommand(ctx: Context, opts: { invite: string }): Promise<void> {
-  const root = phraseToRoot(await recoveryPhrase());
+export async function recoverCommand(ctx: Context, opts: { invite: string; phraseFile?: string }): Promise<void> {
+  const root = phraseToRoot(await readRecoveryPhrase(opts));
   const passphrase = await passphraseFor(ctx, true);
   const { repo } = await Repository.init(ctx.home, passphrase, new Date(ctx.clock.now()), root);
   let mesh: Mesh | undefined;
