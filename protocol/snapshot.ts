@@ -3,7 +3,7 @@
 export const SNAPSHOT_VERSION = 1;
 /**
  * The tree format written when a tree holds a name or symlink target that is not valid UTF-8
- * (`nameBytes` / `targetBytes`, SPEC 5). Readers take both versions.
+ * (`nameBytes` / `targetBytes`, SPEC 6). Readers take both versions.
  */
 export const TREE_VERSION = 2;
 /** The tree format of trees whose names and targets are all valid UTF-8 (as written before version 2). */

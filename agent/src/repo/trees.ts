@@ -4,7 +4,7 @@
 // Names and symlink targets are bytes (util/byte-names.ts). One that is not valid UTF-8 is stored
 // as `nameBytes` / `targetBytes` (base64) instead of `name` / `target`, in a version 2 tree; a tree
 // without such names is written as version 1, byte for byte as before (its ID does not change).
-// Both versions are read (SPEC 5).
+// Both versions are read (SPEC 6).
 import { fromBytes, hasEscapes, toBytes } from '../util/byte-names.js';
 import { CorruptionError } from '../util/errors.js';
 import { BlobType } from './blob.js';

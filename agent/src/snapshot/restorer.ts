@@ -11,7 +11,7 @@
 // files are created with O_EXCL, replaced by rename and removed by unlink (none follows a symlink),
 // a directory in the way is emptied through fds, and metadata goes through calls that never follow
 // a symlink (lchown, lsetxattr, utimensat AT_SYMLINK_NOFOLLOW; chmod on an O_PATH fd of the very
-// object, checked to be of the expected type). SPEC 9.3.
+// object, checked to be of the expected type). SPEC 9.1.
 import { randomBytes } from 'node:crypto';
 import { chmodSync, closeSync, constants, fstatSync, ftruncateSync, lchownSync, linkSync, lstatSync, mkdirSync, openSync, readdirSync, readlinkSync, readSync, renameSync, rmdirSync, symlinkSync, unlinkSync, writeSync, type BigIntStats } from 'node:fs';
 import { mkdir } from 'node:fs/promises';

@@ -2,7 +2,7 @@
 // strings in which every byte that is not part of valid UTF-8 stands as the lone surrogate
 // U+DC80..U+DCFF (the "surrogateescape" mapping): valid UTF-8 never decodes to a lone surrogate, so
 // the mapping is one to one and a name that is valid UTF-8 is its ordinary string. Tree objects
-// store such names as bytes (SPEC 5, `nameBytes` / `targetBytes`); the file system is always called
+// store such names as bytes (SPEC 6, `nameBytes` / `targetBytes`); the file system is always called
 // with the exact bytes (`toBytes`); people see `\xNN` escapes (`displayName`).
 import { isUtf8 } from 'node:buffer';
 

@@ -3,7 +3,7 @@
 // that very directory, whatever its path is now) and then look up `name` in it. With no-follow
 // calls on the last component (lstat, O_NOFOLLOW, readlink, unlink, rename, lchown, l*xattr,
 // utimensat AT_SYMLINK_NOFOLLOW) nothing is ever reached through a symlink, in the entry itself or
-// in any directory above it. The backup and the restore walk their trees this way (SPEC 9.3).
+// in any directory above it. The backup and the restore walk their trees this way (SPEC 9.1).
 import { closeSync, constants, fstatSync, openSync, readlinkSync, type BigIntStats } from 'node:fs';
 import { CairnError } from './errors.js';
 import { toBytes } from './byte-names.js';
