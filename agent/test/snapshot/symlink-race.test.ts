@@ -15,7 +15,9 @@ import { restoreOp } from '../../src/ops/restore.js';
 import type { Services } from '../../src/ops/services.js';
 import { BlobType } from '../../src/repo/blob.js';
 import { Repository } from '../../src/repo/repository.js';
+import type { ArchiveProgress } from '../../src/snapshot/archiver.js';
 import { walkTree } from '../../src/snapshot/tree-walk.js';
+import { mountpointEntries, VolumeTreeBuilder } from '../../src/snapshot/volume-archiver.js';
 import { systemClock } from '../../src/util/clock.js';
 import { Semaphore } from '../../src/util/semaphore.js';
 
@@ -180,6 +182,48 @@ describe('symlink races', () => {
     expect(files).toBeGreaterThan(0);
     // and no backup failed over it (a swapped entry is stored as what it became, or not stored and counted)
     expect(failures).toEqual([]);
+  }, 300_000);
+
+  test(`a volume read through its mountpoint never stores what a symlink swapped in points to (${MIN_SWAPS}+ swaps)`, async () => {
+    const { work, repo } = await setup('cairn-race-volume-');
+    const secret = `SECRET-${randomBytes(16).toString('hex')}`;
+    makeOutside(join(work, 'outside'), secret);
+    const vol = join(work, 'vol');
+    makeTree(vol);
+    const swapper = startSwapper(vol, join(work, 'stage'), join(work, 'outside'));
+    const roots: string[] = [];
+    const failures: string[] = [];
+    let notStored = 0;
+    let swaps = 0;
+    try {
+      for (let run = 0; run < MAX_RUNS && (run < MIN_RUNS || swapper.swaps() < MIN_SWAPS); run++) {
+        const progress: ArchiveProgress = { filesDone: 0, bytesDone: 0, filesRead: 0, filesReused: 0, dirs: 0, addedBytes: 0, currentPath: '' };
+        const warn = () => undefined;
+        const counted = () => void notStored++;
+        try {
+          const builder = new VolumeTreeBuilder(repo, progress, warn, counted);
+          roots.push((await builder.build('_data', mountpointEntries(vol, { warn, notStored: counted }), vol)).subtree as string);
+        } catch (err) {
+          failures.push((err as Error).message);
+        }
+      }
+    } finally {
+      swaps = await swapper.stop();
+    }
+    await repo.flush();
+    let symlinks = 0;
+    for (const root of roots) {
+      for await (const { rel, node } of walkTree(repo, root, [])) {
+        if (node.type === 'symlink') symlinks++;
+        if (node.type !== 'file') continue;
+        const body = Buffer.concat(await Promise.all((node.content ?? []).map((c) => repo.loadBlob(c, BlobType.data)))).toString();
+        expect(body, rel).not.toContain('SECRET');
+      }
+    }
+    expect(swaps).toBeGreaterThanOrEqual(MIN_SWAPS);
+    expect(symlinks).toBeGreaterThan(0);
+    expect(failures).toEqual([]);
+    expect(notStored).toBeGreaterThanOrEqual(0);
   }, 300_000);
 
   test(`restore never writes through a symlink swapped in (${MIN_SWAPS}+ swaps)`, async () => {
