@@ -1,11 +1,18 @@
 // The snapshot and tree object formats (JSON inside encrypted blobs). See SPEC.md "Trees" and "Snapshots".
 
 export const SNAPSHOT_VERSION = 1;
-export const TREE_VERSION = 1;
+/**
+ * The tree format written when a tree holds a name or symlink target that is not valid UTF-8
+ * (`nameBytes` / `targetBytes`, SPEC 6). Readers take both versions.
+ */
+export const TREE_VERSION = 2;
+/** The tree format of trees whose names and targets are all valid UTF-8 (as written before version 2). */
+export const TREE_VERSION_UTF8 = 1;
 
 export type NodeType = 'file' | 'dir' | 'symlink' | 'fifo' | 'chardev' | 'blockdev' | 'socket';
 
 export interface TreeNode {
+  /** In memory: bytes that are not valid UTF-8 as U+DC80+byte (agent/src/util/byte-names.ts). Stored as `nameBytes` then. */
   name: string;
   type: NodeType;
   /** Permission bits including setuid, setgid and sticky (mode & 0o7777). */
@@ -26,7 +33,7 @@ export interface TreeNode {
   content?: string[];
   /** dir: the tree ID of its entries. */
   subtree?: string;
-  /** symlink: the target, as stored. */
+  /** symlink: the target (in memory like `name`; stored as `targetBytes` when not valid UTF-8). */
   target?: string;
   /** chardev/blockdev: device number. */
   rdev?: number;
@@ -34,6 +41,18 @@ export interface TreeNode {
   xattrs?: Record<string, string>;
   /** The file changed while it was read: its content may mix old and new bytes. */
   changedDuringBackup?: boolean;
+}
+
+/**
+ * A node as stored in a tree blob: like TreeNode, except that a name or target that is not valid
+ * UTF-8 is `nameBytes` / `targetBytes` (base64 of the exact bytes) instead (version 2 only).
+ */
+export interface StoredTreeNode {
+  name?: string;
+  nameBytes?: string;
+  target?: string;
+  targetBytes?: string;
+  [field: string]: unknown;
 }
 
 export interface Tree {

@@ -1,17 +1,68 @@
 // Tree objects: one JSON blob per directory, nodes sorted by name. Loading validates every name so
 // a damaged or hostile tree can never steer a restore outside its target.
+//
+// Names and symlink targets are bytes (util/byte-names.ts). One that is not valid UTF-8 is stored
+// as `nameBytes` / `targetBytes` (base64) instead of `name` / `target`, in a version 2 tree; a tree
+// without such names is written as version 1, byte for byte as before (its ID does not change).
+// Both versions are read (SPEC 6).
+import { fromBytes, hasEscapes, toBytes } from '../util/byte-names.js';
 import { CorruptionError } from '../util/errors.js';
 import { BlobType } from './blob.js';
 import type { Repository } from './repository.js';
-import { TREE_VERSION, type Tree, type TreeNode } from '../../../protocol/snapshot.js';
+import { TREE_VERSION, TREE_VERSION_UTF8, type StoredTreeNode, type Tree, type TreeNode } from '../../../protocol/snapshot.js';
+
+/** A node as stored: names and targets that are not valid UTF-8 as base64 bytes. */
+function storedNode(n: TreeNode): StoredTreeNode {
+  const nameBytes = hasEscapes(n.name);
+  const targetBytes = n.target !== undefined && hasEscapes(n.target);
+  if (!nameBytes && !targetBytes) return n as unknown as StoredTreeNode;
+  const out: StoredTreeNode = {};
+  for (const [k, v] of Object.entries(n)) {
+    if (k === 'name' && nameBytes) out.nameBytes = toBytes(n.name).toString('base64');
+    else if (k === 'target' && targetBytes) out.targetBytes = toBytes(n.target as string).toString('base64');
+    else out[k] = v;
+  }
+  return out;
+}
 
 export function encodeTree(nodes: TreeNode[]): Buffer {
-  const tree: Tree = { version: TREE_VERSION, nodes };
+  const stored = nodes.map(storedNode);
+  const bytes = stored.some((n) => n.nameBytes !== undefined || n.targetBytes !== undefined);
+  const tree = { version: bytes ? TREE_VERSION : TREE_VERSION_UTF8, nodes: stored };
   return Buffer.from(JSON.stringify(tree));
 }
 
 export function isSafeName(name: string): boolean {
   return name.length > 0 && name !== '.' && name !== '..' && !name.includes('/') && !name.includes('\0');
+}
+
+const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
+
+/** The bytes of a base64 field that must hold bytes that are not valid UTF-8 (the one encoding of such a name), else undefined. */
+function escapedBytes(v: unknown): string | undefined {
+  if (typeof v !== 'string' || v.length % 4 !== 0 || !BASE64.test(v)) return undefined;
+  const s = fromBytes(Buffer.from(v, 'base64'));
+  return hasEscapes(s) ? s : undefined;
+}
+
+/** A stored node as a TreeNode (names and targets as strings made by fromBytes), or a reason it is malformed. */
+function decodeNode(raw: StoredTreeNode, version: number): TreeNode | string {
+  const node = { ...raw } as Record<string, unknown>;
+  if (version >= TREE_VERSION && raw.nameBytes !== undefined) {
+    if (raw.name !== undefined) return 'both name and nameBytes';
+    const name = escapedBytes(raw.nameBytes);
+    if (name === undefined) return 'a nameBytes field that is not base64 of a name outside UTF-8';
+    delete node.nameBytes;
+    node.name = name;
+  } else if (typeof raw.name !== 'string' || hasEscapes(raw.name)) return 'a name that is not a UTF-8 string';
+  if (version >= TREE_VERSION && raw.targetBytes !== undefined) {
+    if (raw.target !== undefined) return 'both target and targetBytes';
+    const target = escapedBytes(raw.targetBytes);
+    if (target === undefined) return 'a targetBytes field that is not base64 of a target outside UTF-8';
+    delete node.targetBytes;
+    node.target = target;
+  } else if (raw.target !== undefined && (typeof raw.target !== 'string' || hasEscapes(raw.target))) return 'a target that is not a UTF-8 string';
+  return node as unknown as TreeNode;
 }
 
 export async function saveTree(repo: Repository, nodes: TreeNode[]): Promise<{ id: string; addedBytes: number }> {
@@ -27,9 +78,13 @@ export async function loadTree(repo: Repository, id: string): Promise<Tree> {
   } catch {
     throw new CorruptionError(`tree ${id} is not valid JSON`);
   }
-  if (tree.version !== TREE_VERSION || !Array.isArray(tree.nodes)) throw new CorruptionError(`tree ${id} has an unknown version`);
-  for (const n of tree.nodes) {
-    if (typeof n.name !== 'string' || !isSafeName(n.name)) throw new CorruptionError(`tree ${id} holds an unsafe name ${JSON.stringify(n.name)}`);
+  if ((tree.version !== TREE_VERSION && tree.version !== TREE_VERSION_UTF8) || !Array.isArray(tree.nodes)) throw new CorruptionError(`tree ${id} has an unknown version`);
+  const nodes: TreeNode[] = [];
+  for (const raw of tree.nodes as unknown as StoredTreeNode[]) {
+    const n = typeof raw === 'object' && raw !== null ? decodeNode(raw, tree.version) : 'a node that is not an object';
+    if (typeof n === 'string') throw new CorruptionError(`tree ${id} holds ${n}`);
+    if (!isSafeName(n.name)) throw new CorruptionError(`tree ${id} holds an unsafe name ${JSON.stringify(n.name)}`);
+    nodes.push(n);
   }
-  return tree;
+  return { version: tree.version, nodes };
 }

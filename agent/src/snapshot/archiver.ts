@@ -1,15 +1,24 @@
 // The archiver: walks source paths and turns them into tree and data blobs, then a snapshot.
 // Files unchanged since the parent snapshot (same size, mtime, ctime, inode) are not read again.
 // A file that changes while it is read is recorded with `changedDuringBackup` and a warning.
-import { closeSync, constants, fstatSync, lstatSync, openSync, readSync } from 'node:fs';
-import { lstat, readdir, readlink } from 'node:fs/promises';
+//
+// Every entry is reached relative to its directory's open fd (util/fd-at.ts) and never through a
+// symlink: a file is opened with O_NOFOLLOW and must be the object its lstat saw (device, inode,
+// type), a directory likewise with O_DIRECTORY. Whoever can write into a backed-up tree can swap
+// entries for symlinks while we read; they then get the symlink stored, never what it points to.
+// An entry that changed under us is looked at once more; if it changes again it is not stored, and
+// counted (`unreadable`: the backup ends with exit 3). Names are bytes (util/byte-names.ts).
+import { closeSync, constants, fstatSync, lstatSync, openSync, readdirSync, readlinkSync, readSync, type BigIntStats } from 'node:fs';
+import { lstat } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join, matchesGlob, parse, resolve, sep } from 'node:path';
 import { BlobType } from '../repo/blob.js';
 import type { Repository } from '../repo/repository.js';
 import { loadTree, saveTree } from '../repo/trees.js';
 import type { Clock } from '../util/clock.js';
+import { displayName, fromBytes } from '../util/byte-names.js';
 import { CairnError, UsageError } from '../util/errors.js';
+import { at, fdPath, openDirNoFollow, requireProcFd, sameFile, SwappedError } from '../util/fd-at.js';
 import { mapLimit, Semaphore } from '../util/semaphore.js';
 import { baseNode, nodeType, unchangedSince, xattrsOf } from './node-meta.js';
 import { syntheticDirNode, VolumeTreeBuilder, type ExcludeFn, type VolumeEntry } from './volume-archiver.js';
@@ -68,8 +77,8 @@ export interface VolumeSpec {
   name: string;
   /** Absolute path of the volume's root in the snapshot. */
   path: string;
-  /** The volume's entries; `excluded` tells which to leave out (the builder drops them too). */
-  entries(excluded: ExcludeFn, warn: (m: string) => void): AsyncIterable<VolumeEntry>;
+  /** The volume's entries; `excluded` tells which to leave out (the builder drops them too); `notStored`: an entry that could not be stored (warned). */
+  entries(excluded: ExcludeFn, warn: (m: string) => void, notStored: () => void): AsyncIterable<VolumeEntry>;
   /** Use the local unchanged-file cache (mountpoint path only). */
   cache: boolean;
 }
@@ -89,6 +98,14 @@ function onlyVolumes(node: TrieNode): boolean {
 function isErrno(err: unknown, ...codes: string[]): boolean {
   return codes.includes((err as NodeJS.ErrnoException).code ?? '');
 }
+
+/** Signs that an entry became another file between its lstat and its open/readlink (a race). */
+function swapped(err: unknown): boolean {
+  return err instanceof SwappedError || isErrno(err, 'ELOOP', 'ENOTDIR', 'EINVAL', 'ENXIO', 'EWOULDBLOCK', 'EAGAIN');
+}
+
+/** Times an entry is looked at when it keeps changing type under us (then it is not stored). */
+const SWAP_ATTEMPTS = 2;
 
 export class Archiver {
   readonly progress: ArchiveProgress = { filesDone: 0, bytesDone: 0, filesRead: 0, filesReused: 0, dirs: 0, addedBytes: 0, currentPath: '' };
@@ -130,6 +147,12 @@ export class Archiver {
     this.warnings.push(msg);
   }
 
+  private notStored(path: string, why: string): undefined {
+    this.unreadable += 1;
+    this.warn(`${displayName(path)}: not stored: ${why}`);
+    return undefined;
+  }
+
   async run(): Promise<{ id: string; snapshot: Snapshot }> {
     const started = this.opts.clock.now();
     const volumes = new Map((this.opts.volumes ?? []).map((v) => [resolve(v.path), v]));
@@ -157,9 +180,16 @@ export class Archiver {
       const volume = volumes.get(p);
       if (volume) node.volume = volume;
     }
+    requireProcFd();
     const parentRoot = this.opts.parent?.snapshot.tree;
     const root = parse(paths[0] as string).root;
-    const treeId = trie.leaf ? await this.archiveDir(root, parentRoot) : await this.archiveVirtual(root, trie, parentRoot);
+    const rootFd = openSync(root, constants.O_RDONLY | constants.O_DIRECTORY);
+    let treeId: string;
+    try {
+      treeId = trie.leaf ? await this.archiveDir(root, rootFd, parentRoot) : await this.archiveVirtual(root, rootFd, trie, parentRoot);
+    } finally {
+      closeSync(rootFd);
+    }
     const p = this.progress;
     const snapshot: Snapshot = {
       version: SNAPSHOT_VERSION,
@@ -203,9 +233,17 @@ export class Archiver {
   private async archiveVolume(v: VolumeSpec, name: string): Promise<TreeNode> {
     const root = resolve(v.path);
     const excluded: ExcludeFn = (rel, base, isDir) => this.excluded(join(root, rel), base, isDir);
-    const builder = new VolumeTreeBuilder(this.repo, this.progress, (m) => this.warn(m), v.cache ? { volume: v.name, state: this.repo.state } : undefined, excluded);
+    const builder = new VolumeTreeBuilder(this.repo, this.progress, (m) => this.warn(m), () => (this.unreadable += 1), v.cache ? { volume: v.name, state: this.repo.state } : undefined, excluded);
     this.volumeBuilders.push({ path: root, builder });
-    return builder.build(name, v.entries(excluded, (m) => this.warn(m)), root);
+    return builder.build(
+      name,
+      v.entries(
+        excluded,
+        (m) => this.warn(m),
+        () => (this.unreadable += 1),
+      ),
+      root,
+    );
   }
 
   private async parentEntries(treeId: string | undefined): Promise<Map<string, TreeNode>> {
@@ -219,8 +257,12 @@ export class Archiver {
     }
   }
 
-  /** A directory above the source paths: only the named children, with the directory's own metadata. */
-  private async archiveVirtual(dir: string, trie: TrieNode, parentTreeId: string | undefined): Promise<string> {
+  /**
+   * A directory above the source paths: only the named children, with the directory's own metadata.
+   * These directories are the ones the configuration names: symlinks on the way are followed (the
+   * source paths are read as the administrator wrote them); everything below is fd-relative.
+   */
+  private async archiveVirtual(dir: string, dirFd: number, trie: TrieNode, parentTreeId: string | undefined): Promise<string> {
     const parents = await this.parentEntries(parentTreeId);
     const nodes: TreeNode[] = [];
     for (const [name, child] of [...trie.children].sort(([a], [b]) => (a < b ? -1 : 1))) {
@@ -231,12 +273,17 @@ export class Archiver {
         continue;
       }
       if (child.leaf) {
-        const node = await this.archiveEntry(path, name, parent);
+        const node = await this.archiveEntry(dirFd, dir, name, parent);
         if (node) nodes.push(node);
         continue;
       }
       const node = onlyVolumes(child) ? syntheticDirNode(name) : baseNode(name, 'dir', await lstat(path, { bigint: true }));
-      node.subtree = await this.archiveVirtual(path, child, parent?.type === 'dir' ? parent.subtree : undefined);
+      const fd = openSync(path, constants.O_RDONLY | constants.O_DIRECTORY);
+      try {
+        node.subtree = await this.archiveVirtual(path, fd, child, parent?.type === 'dir' ? parent.subtree : undefined);
+      } finally {
+        closeSync(fd);
+      }
       nodes.push(node);
     }
     return this.saveTreeCounted(nodes);
@@ -249,29 +296,53 @@ export class Archiver {
     return id;
   }
 
-  private async archiveDir(dir: string, parentTreeId: string | undefined): Promise<string> {
-    const names = (await readdir(dir)).sort();
+  /**
+   * The directory open as `dirFd` (logical path `dir`). Its other entries are read concurrently,
+   * its subdirectories one after another: open directory fds stay at the depth plus the files read.
+   */
+  private async archiveDir(dir: string, dirFd: number, parentTreeId: string | undefined): Promise<string> {
+    // the entry types (d_type) only decide the order of work; each entry is lstat'ed on its own
+    const entries = readdirSync(fdPath(dirFd), { encoding: 'buffer', withFileTypes: true })
+      .map((d) => ({ name: fromBytes(d.name), isDir: d.isDirectory() }))
+      .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    const names = entries.map((e) => e.name);
+    const kinds = entries.map((e) => e.isDir);
     const parents = await this.parentEntries(parentTreeId);
-    const nodes = await mapLimit(names, DIR_CONCURRENCY, (name) => this.archiveEntry(join(dir, name), name, parents.get(name)));
+    const nodes = await mapLimit(
+      names.filter((_, i) => !kinds[i]),
+      DIR_CONCURRENCY,
+      (name) => this.archiveEntry(dirFd, dir, name, parents.get(name)),
+    );
+    for (const name of names.filter((_, i) => kinds[i])) nodes.push(await this.archiveEntry(dirFd, dir, name, parents.get(name)));
     return this.saveTreeCounted(nodes.filter((n): n is TreeNode => n !== undefined));
   }
 
-  private async archiveEntry(path: string, name: string, parent: TreeNode | undefined): Promise<TreeNode | undefined> {
+  /** One entry of the directory open as `dirFd`; an entry that changes type under us gets a second look, then is not stored. */
+  private async archiveEntry(dirFd: number, dir: string, name: string, parent: TreeNode | undefined): Promise<TreeNode | undefined> {
+    const path = join(dir, name);
     if (this.skip.has(path)) {
-      this.warn(`${path}: skipped (it is the Cairn home)`);
+      this.warn(`${displayName(path)}: skipped (it is the Cairn home)`);
       return undefined;
     }
-    if (Buffer.from(name, 'utf8').toString('utf8') !== name || name.includes('\uFFFD')) {
-      this.warn(`${path}: skipped: its name is not valid UTF-8`);
-      return undefined;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.archiveEntryOnce(dirFd, path, name, parent);
+      } catch (err) {
+        if (!swapped(err)) throw err;
+        if (attempt >= SWAP_ATTEMPTS) return this.notStored(path, `it kept changing into another file while it was read (${(err as Error).message})`);
+      }
     }
+  }
+
+  private async archiveEntryOnce(dirFd: number, path: string, name: string, parent: TreeNode | undefined): Promise<TreeNode | undefined> {
+    const fsPath = at(dirFd, name);
     let st;
     try {
       // synchronous: on a warm cache a promise round trip costs far more than the stat itself
-      st = lstatSync(path, { bigint: true });
+      st = lstatSync(fsPath, { bigint: true });
     } catch (err) {
       if (isErrno(err, 'ENOENT')) {
-        this.warn(`${path}: vanished during backup`);
+        this.warn(`${displayName(path)}: vanished during backup`);
         return undefined;
       }
       throw err;
@@ -279,23 +350,30 @@ export class Archiver {
     const type = nodeType(st);
     if (this.excluded(path, name, type === 'dir')) return undefined;
     if (!type) {
-      this.warn(`${path}: skipped: unknown file type`);
+      this.warn(`${displayName(path)}: skipped: unknown file type`);
       return undefined;
     }
     const node = baseNode(name, type, st);
-    const xattrs = xattrsOf(path, (m) => this.warn(m));
+    const xattrs = xattrsOf(fsPath, displayName(path), (m) => this.warn(m));
     if (xattrs) node.xattrs = xattrs;
     this.progress.currentPath = path;
     try {
       switch (type) {
-        case 'dir':
-          node.subtree = await this.archiveDir(path, parent?.type === 'dir' ? parent.subtree : undefined);
+        case 'dir': {
+          const { fd } = openDirNoFollow(fsPath, path, st);
+          try {
+            node.subtree = await this.archiveDir(path, fd, parent?.type === 'dir' ? parent.subtree : undefined);
+          } finally {
+            closeSync(fd);
+          }
           break;
+        }
         case 'file':
-          await this.archiveFile(path, node, parent);
+          await this.archiveFile(fsPath, st, path, node, parent);
           break;
         case 'symlink':
-          node.target = await readlink(path);
+          // readlink fails with EINVAL if it is no longer a symlink; a symlink swapped for another is still one of this tree
+          node.target = fromBytes(readlinkSync(fsPath, { encoding: 'buffer' }));
           break;
         case 'chardev':
         case 'blockdev':
@@ -306,12 +384,12 @@ export class Archiver {
       }
     } catch (err) {
       if (isErrno(err, 'ENOENT')) {
-        this.warn(`${path}: vanished during backup`);
+        this.warn(`${displayName(path)}: vanished during backup`);
         return undefined;
       }
       if (isErrno(err, 'EACCES', 'EPERM', 'EIO')) {
         this.unreadable += 1;
-        this.warn(`${path}: cannot be read: ${(err as Error).message}`);
+        this.warn(`${displayName(path)}: cannot be read: ${(err as Error).message}`);
         return undefined;
       }
       throw err;
@@ -319,7 +397,7 @@ export class Archiver {
     return node;
   }
 
-  private async archiveFile(path: string, node: TreeNode, parent: TreeNode | undefined): Promise<void> {
+  private async archiveFile(fsPath: Buffer, st: BigIntStats, path: string, node: TreeNode, parent: TreeNode | undefined): Promise<void> {
     if (unchangedSince(parent, node) && parent.content.every((id) => this.repo.index.has(id))) {
       node.content = parent.content;
       this.progress.filesReused += 1;
@@ -328,7 +406,7 @@ export class Archiver {
       return;
     }
     await this.files.with(1, async () => {
-      const fd = openNoAtime(path);
+      const fd = openNoFollow(fsPath, path, st);
       try {
         const { ids, total } = await this.readChunks(fd, node.size);
         node.content = ids;
@@ -336,7 +414,7 @@ export class Archiver {
         if (total !== node.size || after.size !== BigInt(node.size) || after.mtimeNs.toString() !== node.mtimeNs || after.ctimeNs.toString() !== node.ctimeNs) {
           node.changedDuringBackup = true;
           node.size = total; // what the snapshot holds, so a restore is self-consistent
-          this.warn(`${path}: changed while it was read; the snapshot holds a possibly inconsistent copy`);
+          this.warn(`${displayName(path)}: changed while it was read; the snapshot holds a possibly inconsistent copy`);
         }
       } finally {
         closeSync(fd);
@@ -426,11 +504,26 @@ export class Archiver {
   }
 }
 
-function openNoAtime(path: string): number {
+/** The flags a file of a backed-up tree is opened with: never through a symlink, never blocking on a FIFO swapped in. */
+const READ_FLAGS = constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK;
+
+/**
+ * Opens a regular file that lstat saw as `expect`, without following a symlink, and checks it is
+ * that very file (device, inode, type); otherwise SwappedError. O_NOATIME where allowed.
+ */
+export function openNoFollow(fsPath: Buffer, shown: string, expect: BigIntStats): number {
+  let fd: number;
   try {
-    return openSync(path, constants.O_RDONLY | constants.O_NOATIME);
+    fd = openSync(fsPath, READ_FLAGS | constants.O_NOATIME);
   } catch (err) {
-    if (isErrno(err, 'EPERM')) return openSync(path, constants.O_RDONLY);
+    if (!isErrno(err, 'EPERM')) throw err;
+    fd = openSync(fsPath, READ_FLAGS);
+  }
+  try {
+    if (!sameFile(fstatSync(fd, { bigint: true }), expect)) throw new SwappedError(shown);
+    return fd;
+  } catch (err) {
+    closeSync(fd);
     throw err;
   }
 }

@@ -32,12 +32,12 @@ export function baseNode(name: string, type: NodeType, st: BigIntStats): TreeNod
 }
 
 /** Extended attributes as name -> base64, or undefined when there are none or they are unreadable. */
-export function xattrsOf(path: string, warn: (msg: string) => void): Record<string, string> | undefined {
+export function xattrsOf(path: string | Buffer, shown: string, warn: (msg: string) => void): Record<string, string> | undefined {
   let attrs: Map<string, Buffer>;
   try {
     attrs = readXattrs(path);
   } catch (err) {
-    warn(`${path}: cannot read extended attributes: ${(err as Error).message}`);
+    warn(`${shown}: cannot read extended attributes: ${(err as Error).message}`);
     return undefined;
   }
   if (attrs.size === 0) return undefined;

@@ -4,15 +4,25 @@
 // files come back sparse. Existing files that differ are refused unless `overwrite` is set; every
 // conflict is found before anything is written. A file whose data fails verification is not
 // created, the others are, and every failure is reported.
+//
+// The target may hold directories others can write to, and they may swap entries for symlinks
+// while we work. So nothing is done by path below the target: every entry is reached relative to
+// its directory's open fd (util/fd-at.ts), directories are opened with O_NOFOLLOW|O_DIRECTORY,
+// files are created with O_EXCL, replaced by rename and removed by unlink (none follows a symlink),
+// a directory in the way is emptied through fds, and metadata goes through calls that never follow
+// a symlink (lchown, lsetxattr, utimensat AT_SYMLINK_NOFOLLOW; chmod on an O_PATH fd of the very
+// object, checked to be of the expected type). SPEC 9.1.
 import { randomBytes } from 'node:crypto';
-import { chmodSync, closeSync, existsSync, ftruncateSync, lchownSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
-import { link, lstat, mkdir, open, readlink, rm, symlink } from 'node:fs/promises';
-import { join, relative } from 'node:path';
+import { chmodSync, closeSync, constants, fstatSync, ftruncateSync, lchownSync, linkSync, lstatSync, mkdirSync, openSync, readdirSync, readlinkSync, readSync, renameSync, rmdirSync, symlinkSync, unlinkSync, writeSync, type BigIntStats } from 'node:fs';
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
 import { BlobType } from '../repo/blob.js';
 import type { Repository } from '../repo/repository.js';
 import { loadTree } from '../repo/trees.js';
+import { displayName, fromBytes, toBytes } from '../util/byte-names.js';
 import { CairnError, errorMessage } from '../util/errors.js';
-import { makeNode, setTimesNs, setXattr } from '../util/posix.js';
+import { at, fdPath, O_PATH, openDirNoFollow, requireProcFd, SwappedError } from '../util/fd-at.js';
+import { makeNode, setTimesNs, setXattr, type CPath } from '../util/posix.js';
 import { mapLimit } from '../util/semaphore.js';
 import { selection } from './tree-walk.js';
 import type { TreeNode } from '../../../protocol/snapshot.js';
@@ -57,13 +67,42 @@ function dataRuns(buf: Buffer): Array<[number, number]> {
   return runs;
 }
 
-async function lstatOrUndefined(path: string) {
+function lstatOrUndefined(path: CPath): BigIntStats | undefined {
   try {
-    return await lstat(path);
+    return lstatSync(path, { bigint: true });
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
     throw err;
   }
+}
+
+const S_IFMT = 0o170000n;
+const TYPE_BITS: Record<string, bigint> = { file: 0o100000n, dir: 0o040000n, symlink: 0o120000n, fifo: 0o010000n, chardev: 0o020000n, blockdev: 0o060000n, socket: 0o140000n };
+
+/** Whether a stat is of the node's type. */
+function isType(st: BigIntStats, type: string): boolean {
+  return (st.mode & S_IFMT) === TYPE_BITS[type];
+}
+
+/** Removes the entry `name` of the directory open as dirFd, a directory with all it holds, never following a symlink. Absent: nothing. */
+export function removeEntry(dirFd: number, name: string, shown: string): void {
+  const p = at(dirFd, name);
+  const st = lstatOrUndefined(p);
+  if (!st) return;
+  if (!st.isDirectory()) {
+    unlinkSync(p);
+    return;
+  }
+  const { fd } = openDirNoFollow(p, shown, st);
+  try {
+    for (const child of readdirSync(fdPath(fd), { encoding: 'buffer' })) {
+      const c = fromBytes(child);
+      removeEntry(fd, c, `${shown}/${c}`);
+    }
+  } finally {
+    closeSync(fd);
+  }
+  rmdirSync(p);
 }
 
 export class Restorer {
@@ -74,10 +113,12 @@ export class Restorer {
   private readonly opts: RestoreOptions;
   /** Chunk IDs known to be all zeros: skipped without reading. */
   private readonly zeroChunks = new Set<string>();
-  /** dev:inode -> path of the first restored name, for hardlinks. */
-  private readonly linkTargets = new Map<string, Promise<string | undefined>>();
-  /** Paths whose content already matches (found by the conflict check). */
+  /** dev:inode (in the snapshot) -> the first restored name (relative) and its inode, for hardlinks. */
+  private readonly linkTargets = new Map<string, Promise<{ rel: string; ino: bigint } | undefined>>();
+  /** Relative paths whose content already matches (found by the conflict check). */
   private readonly identical = new Set<string>();
+  /** The target directory, open while a restore runs. */
+  private targetFd = -1;
 
   constructor(repo: Repository, opts: RestoreOptions) {
     this.repo = repo;
@@ -85,77 +126,102 @@ export class Restorer {
   }
 
   async run(rootTree: string): Promise<void> {
+    requireProcFd();
+    // the target is named by the user: it is the one path followed as given
     await mkdir(this.opts.target, { recursive: true });
-    const conflicts = await this.findConflicts(rootTree, '', this.opts.includes);
-    if (conflicts.length > 0 && !this.opts.overwrite) {
-      const more = conflicts.length > 1 ? ` (and ${conflicts.length - 1} more)` : '';
-      throw new CairnError('E_RESTORE_CONFLICT', `refusing to overwrite ${conflicts[0]}${more}: it exists and differs from the snapshot (use --overwrite)`);
+    this.targetFd = openSync(this.opts.target, constants.O_RDONLY | constants.O_DIRECTORY);
+    try {
+      const conflicts = this.findConflicts(await loadTree(this.repo, rootTree), '', this.opts.includes, this.targetFd);
+      const all = await conflicts;
+      if (all.length > 0 && !this.opts.overwrite) {
+        const more = all.length > 1 ? ` (and ${all.length - 1} more)` : '';
+        throw new CairnError('E_RESTORE_CONFLICT', `refusing to overwrite ${all[0]}${more}: it exists and differs from the snapshot (use --overwrite)`);
+      }
+      await this.restoreDir(rootTree, '', this.opts.includes, this.targetFd);
+    } finally {
+      closeSync(this.targetFd);
+      this.targetFd = -1;
     }
-    await this.restoreDir(rootTree, '', this.opts.includes);
   }
 
   /** Restores the contents of one directory of the snapshot straight into the target (a volume). */
   async runInto(dir: TreeNode): Promise<void> {
     if (dir.type !== 'dir' || !dir.subtree) throw new CairnError('E_NOT_A_DIRECTORY', `${dir.name} is not a directory in the snapshot`);
     await this.run(dir.subtree);
-    await this.applyMeta(this.opts.target, dir);
+    this.applyMetaAt(this.opts.target, this.opts.target, '', dir);
   }
 
-  private targetPath(rel: string): string {
-    return join(this.opts.target, rel);
+  /** For messages: the path below the target, escaped for people. */
+  private shown(rel: string): string {
+    return displayName(join(this.opts.target, rel));
   }
 
-  /** Existing paths in the target that differ from the snapshot. */
-  private async findConflicts(treeId: string, prefix: string, includes: string[]): Promise<string[]> {
+  /** Existing entries in the target that differ from the snapshot (read through fds, never through a symlink). */
+  private async findConflicts(tree: { nodes: TreeNode[] }, prefix: string, includes: string[], dirFd: number): Promise<string[]> {
     const out: string[] = [];
-    const tree = await loadTree(this.repo, treeId);
     for (const node of tree.nodes) {
       const rel = prefix ? `${prefix}/${node.name}` : node.name;
       const sel = selection(rel, includes);
       if (sel === 'none') continue;
-      const path = this.targetPath(rel);
-      const st = await lstatOrUndefined(path);
+      const p = at(dirFd, node.name);
+      const st = lstatOrUndefined(p);
       if (st && sel === 'all') {
-        if (node.type === 'dir' ? !st.isDirectory() : node.type === 'file' ? !st.isFile() : node.type === 'symlink' ? !st.isSymbolicLink() : true) {
-          out.push(path);
+        if (!isType(st, node.type === 'dir' || node.type === 'file' || node.type === 'symlink' ? node.type : 'none')) {
+          out.push(this.shown(rel));
           continue;
         }
         if (node.type === 'file') {
-          if (await this.sameContent(path, node)) this.identical.add(path);
-          else out.push(path);
-        } else if (node.type === 'symlink' && (await readlink(path)) !== node.target) {
-          out.push(path);
+          if (await this.sameContent(p, st, node)) this.identical.add(rel);
+          else out.push(this.shown(rel));
+        } else if (node.type === 'symlink' && !readlinkSync(p, { encoding: 'buffer' }).equals(toBytes(node.target ?? ''))) {
+          out.push(this.shown(rel));
         }
       } else if (st && !st.isDirectory()) {
-        out.push(path);
+        out.push(this.shown(rel));
         continue;
       }
-      if (st && node.type === 'dir' && node.subtree) out.push(...(await this.findConflicts(node.subtree, rel, sel === 'all' ? [] : includes)));
+      if (st && node.type === 'dir' && node.subtree) {
+        let fd: number;
+        try {
+          fd = openDirNoFollow(p, this.shown(rel), st).fd;
+        } catch (err) {
+          if (err instanceof SwappedError || ['ELOOP', 'ENOTDIR'].includes((err as NodeJS.ErrnoException).code ?? '')) {
+            out.push(this.shown(rel));
+            continue;
+          }
+          throw err;
+        }
+        try {
+          out.push(...(await this.findConflicts(await loadTree(this.repo, node.subtree), rel, sel === 'all' ? [] : includes, fd)));
+        } finally {
+          closeSync(fd);
+        }
+      }
     }
     return out;
   }
 
-  private async sameContent(path: string, node: TreeNode): Promise<boolean> {
-    const st = await lstat(path);
-    if (st.size !== node.size) return false;
-    const fh = await open(path, 'r');
+  private async sameContent(p: Buffer, st: BigIntStats, node: TreeNode): Promise<boolean> {
+    if (st.size !== BigInt(node.size)) return false;
+    const fd = openSync(p, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
     try {
+      if (!fstatSync(fd).isFile()) return false;
       let pos = 0;
       for (const id of node.content ?? []) {
         const entry = this.repo.index.get(id);
         if (!entry) return false;
         const buf = Buffer.allocUnsafe(entry.rawLength);
-        const { bytesRead } = await fh.read(buf, 0, entry.rawLength, pos);
+        const bytesRead = readSync(fd, buf, 0, entry.rawLength, pos);
         if (bytesRead !== entry.rawLength || this.repo.blobIdOf(buf) !== id) return false;
         pos += entry.rawLength;
       }
       return pos === node.size;
     } finally {
-      await fh.close();
+      closeSync(fd);
     }
   }
 
-  private async restoreDir(treeId: string, prefix: string, includes: string[]): Promise<void> {
+  private async restoreDir(treeId: string, prefix: string, includes: string[], dirFd: number): Promise<void> {
     const tree = await loadTree(this.repo, treeId);
     const selected = tree.nodes
       .map((node) => ({ node, rel: prefix ? `${prefix}/${node.name}` : node.name }))
@@ -167,79 +233,109 @@ export class Restorer {
       FILE_CONCURRENCY,
       async ({ node, rel }) => {
         try {
-          await this.restoreEntry(node, rel);
+          await this.restoreEntry(node, rel, dirFd);
         } catch (err) {
-          this.errors.push(`${this.targetPath(rel)}: ${errorMessage(err)}`);
+          this.errors.push(`${this.shown(rel)}: ${errorMessage(err)}`);
         }
       },
     );
     for (const { node, rel, sel } of selected.filter((e) => e.node.type === 'dir')) {
-      const path = this.targetPath(rel);
+      const p = at(dirFd, node.name);
       try {
-        const st = await lstatOrUndefined(path);
-        if (st && !st.isDirectory()) await rm(path, { recursive: true, force: true });
-        if (!st || !st.isDirectory()) await mkdir(path, { mode: 0o700 });
-        if (node.subtree) await this.restoreDir(node.subtree, rel, sel === 'all' ? [] : includes);
-        if (sel === 'all') await this.applyMeta(path, node);
+        const st = lstatOrUndefined(p);
+        if (st && !st.isDirectory()) removeEntry(dirFd, node.name, this.shown(rel));
+        if (!st || !st.isDirectory()) mkdirSync(p, { mode: 0o700 });
+        // O_NOFOLLOW: a symlink swapped in since is refused (ELOOP), never entered
+        const { fd } = openDirNoFollow(p, this.shown(rel));
+        try {
+          if (node.subtree) await this.restoreDir(node.subtree, rel, sel === 'all' ? [] : includes, fd);
+          if (sel === 'all') this.applyMeta(dirFd, rel, node);
+        } finally {
+          closeSync(fd);
+        }
       } catch (err) {
-        this.errors.push(`${path}: ${errorMessage(err)}`);
+        this.errors.push(`${this.shown(rel)}: ${errorMessage(err)}`);
       }
     }
   }
 
-  private async restoreEntry(node: TreeNode, rel: string): Promise<void> {
-    const path = this.targetPath(rel);
-    this.progress.currentPath = path;
+  private async restoreEntry(node: TreeNode, rel: string, dirFd: number): Promise<void> {
+    const p = at(dirFd, node.name);
+    this.progress.currentPath = this.shown(rel);
     switch (node.type) {
       case 'file':
-        await this.restoreFile(node, path);
+        await this.restoreFile(node, rel, dirFd);
         this.progress.filesDone += 1;
         return;
       case 'symlink': {
-        const st = await lstatOrUndefined(path);
+        const target = toBytes(node.target ?? '');
+        const st = lstatOrUndefined(p);
         if (st) {
-          if (st.isSymbolicLink() && (await readlink(path)) === node.target) break;
-          await rm(path, { recursive: true, force: true });
+          if (st.isSymbolicLink() && readlinkSync(p, { encoding: 'buffer' }).equals(target)) break;
+          removeEntry(dirFd, node.name, this.shown(rel));
         }
-        await symlink(node.target ?? '', path);
+        symlinkSync(target, p);
         break;
       }
       case 'fifo':
       case 'chardev':
       case 'blockdev': {
         const typeBits = node.type === 'fifo' ? S_IFIFO : node.type === 'chardev' ? S_IFCHR : S_IFBLK;
-        await rm(path, { force: true });
-        makeNode(path, typeBits | (node.mode & 0o777), node.rdev ?? 0);
+        removeEntry(dirFd, node.name, this.shown(rel));
+        makeNode(p, typeBits | (node.mode & 0o777), node.rdev ?? 0);
         break;
       }
       case 'socket':
-        this.warnings.push(`${path}: sockets are not restored`);
+        this.warnings.push(`${this.shown(rel)}: sockets are not restored`);
         return;
       default:
         return;
     }
-    await this.applyMeta(path, node);
+    this.applyMeta(dirFd, rel, node);
   }
 
-  private async restoreFile(node: TreeNode, path: string): Promise<void> {
+  /** The directory (below the target) holding `rel`, opened component by component with O_NOFOLLOW. */
+  private openParentOf(rel: string): number {
+    const parts = rel.split('/').slice(0, -1);
+    let fd = this.targetFd;
+    for (let i = 0; i < parts.length; i++) {
+      const next = openDirNoFollow(at(fd, parts[i] as string), this.shown(parts.slice(0, i + 1).join('/'))).fd;
+      if (fd !== this.targetFd) closeSync(fd);
+      fd = next;
+    }
+    return fd === this.targetFd ? openSync(fdPath(fd), constants.O_RDONLY | constants.O_DIRECTORY) : fd;
+  }
+
+  private async restoreFile(node: TreeNode, rel: string, dirFd: number): Promise<void> {
     const linkKey = node.nlink > 1 ? `${node.dev}:${node.inode}` : undefined;
+    const p = at(dirFd, node.name);
     if (linkKey) {
       const first = this.linkTargets.get(linkKey);
       if (first) {
-        const firstPath = await first;
-        if (firstPath) {
-          await rm(path, { force: true });
-          await link(firstPath, path);
+        const firstOne = await first;
+        if (firstOne) {
+          removeEntry(dirFd, node.name, this.shown(rel));
+          const parentFd = this.openParentOf(firstOne.rel);
+          try {
+            linkSync(at(parentFd, firstOne.rel.slice(firstOne.rel.lastIndexOf('/') + 1)), p);
+          } finally {
+            closeSync(parentFd);
+          }
+          // link(2) does not follow symlinks; the new name must be the inode restored first
+          if (lstatSync(p, { bigint: true }).ino !== firstOne.ino) {
+            unlinkSync(p);
+            throw new SwappedError(this.shown(firstOne.rel));
+          }
           return;
         }
       }
     }
-    let done: (p: string | undefined) => void = () => undefined;
+    let done: (v: { rel: string; ino: bigint } | undefined) => void = () => undefined;
     if (linkKey && !this.linkTargets.has(linkKey)) this.linkTargets.set(linkKey, new Promise((r) => (done = r)));
     try {
-      if (!this.identical.has(path)) await this.writeContent(node, path);
-      await this.applyMeta(path, node);
-      done(path);
+      if (!this.identical.has(rel)) await this.writeContent(node, dirFd);
+      const ino = this.applyMeta(dirFd, rel, node);
+      done({ rel, ino });
     } catch (err) {
       done(undefined);
       throw err;
@@ -248,16 +344,18 @@ export class Restorer {
 
   /** Writes a file's content under a temp name and renames it into place. File I/O is synchronous:
    * restores write into the page cache, where a promise round trip costs more than the call. */
-  private async writeContent(node: TreeNode, path: string): Promise<void> {
+  private async writeContent(node: TreeNode, dirFd: number): Promise<void> {
     const content = node.content ?? [];
-    const fresh = content.length <= 1 && !existsSync(path);
+    const p = at(dirFd, node.name);
+    const fresh = content.length <= 1 && lstatOrUndefined(p) === undefined;
+    // 'wx' is O_CREAT|O_EXCL: it never follows a symlink, it fails if anything is there
     if (fresh) {
       // One chunk and no file there yet: verify the chunk first, then create the file in place
       // (no temp name, half the directory operations); a chunk that fails verification still
       // creates nothing. An existing file (maybe hardlinked elsewhere) is replaced by rename below.
       const data = content.length === 1 ? await this.repo.loadBlob(content[0] as string, BlobType.data) : Buffer.alloc(0);
       if (data.length !== node.size) throw new CairnError('E_CORRUPT', `content adds up to ${data.length} bytes, the snapshot says ${node.size}`);
-      const fd = openSync(path, 'wx', 0o600);
+      const fd = openSync(p, 'wx', 0o600);
       try {
         for (const [start, end] of dataRuns(data)) {
           let off = start;
@@ -270,7 +368,7 @@ export class Restorer {
       this.progress.bytesDone += data.length;
       return;
     }
-    const tmp = join(path, '..', `.cairn-restore-${randomBytes(6).toString('hex')}`);
+    const tmp = at(dirFd, `.cairn-restore-${randomBytes(6).toString('hex')}`);
     const fd = openSync(tmp, 'wx', 0o600);
     try {
       let pos = 0;
@@ -298,30 +396,55 @@ export class Restorer {
       } catch {
         // already closed
       }
-      rmSync(tmp, { force: true });
+      try {
+        unlinkSync(tmp);
+      } catch {
+        // gone already
+      }
       throw err;
     }
-    renameSync(tmp, path);
+    // rename(2) replaces the name itself, whatever it is (a symlink is replaced, not followed)
+    renameSync(tmp, p);
   }
 
-  /** Owner, mode, xattrs, then times (last, since the others change ctime and may touch mtime). */
-  private async applyMeta(path: string, node: TreeNode): Promise<void> {
+  /** Metadata of the entry `node.name` of the directory open as dirFd; returns its inode. */
+  private applyMeta(dirFd: number, rel: string, node: TreeNode): bigint {
+    return this.applyMetaAt(at(dirFd, node.name), this.shown(rel), rel, node);
+  }
+
+  /**
+   * Owner, mode, xattrs, then times (last, since the others change ctime and may touch mtime),
+   * at `p`, a path whose last component is never followed: lchown, lsetxattr and utimensat with
+   * AT_SYMLINK_NOFOLLOW act on the entry itself; the mode is set through an O_PATH fd of the entry,
+   * checked to be of the node's type (chmod on a path would follow a symlink swapped in).
+   */
+  private applyMetaAt(p: CPath, shown: string, rel: string, node: TreeNode): bigint {
     try {
-      lchownSync(path, node.uid, node.gid);
+      lchownSync(p, node.uid, node.gid);
     } catch (err) {
-      this.warnings.push(`${path}: cannot set owner ${node.uid}:${node.gid}: ${errorMessage(err)}`);
+      this.warnings.push(`${shown}: cannot set owner ${node.uid}:${node.gid}: ${errorMessage(err)}`);
     }
-    if (node.type !== 'symlink') chmodSync(path, node.mode);
+    const pfd = openSync(p, O_PATH | constants.O_NOFOLLOW);
+    let ino: bigint;
+    try {
+      const st = fstatSync(pfd, { bigint: true });
+      if (!isType(st, node.type)) throw new SwappedError(shown);
+      ino = st.ino;
+      if (node.type !== 'symlink') chmodSync(fdPath(pfd), node.mode);
+    } finally {
+      closeSync(pfd);
+    }
     for (const [name, value] of Object.entries(node.xattrs ?? {})) {
       try {
-        setXattr(path, name, Buffer.from(value, 'base64'));
+        setXattr(p, name, Buffer.from(value, 'base64'));
       } catch (err) {
-        this.warnings.push(`${path}: cannot set extended attribute ${name}: ${errorMessage(err)}`);
+        this.warnings.push(`${shown}: cannot set extended attribute ${name}: ${errorMessage(err)}`);
       }
     }
     // Portable volume nodes carry no atime (SPEC 6.1): atime is set to mtime; the exact mtime, when
     // the snapshot's metadata has it, replaces the tree's whole second.
-    const mtime = this.opts.exactMtimeNs?.(relative(this.opts.target, path)) ?? BigInt(node.mtimeNs);
-    setTimesNs(path, node.atimeNs !== undefined ? BigInt(node.atimeNs) : mtime, mtime);
+    const mtime = this.opts.exactMtimeNs?.(rel) ?? BigInt(node.mtimeNs);
+    setTimesNs(p, node.atimeNs !== undefined ? BigInt(node.atimeNs) : mtime, mtime);
+    return ino;
   }
 }

@@ -1,6 +1,6 @@
 // Counts files and bytes below source paths, for progress ETAs. Best effort: errors are ignored.
+// Only lstat and readdir (names as bytes); nothing is opened or followed.
 import { lstat, readdir } from 'node:fs/promises';
-import { join } from 'node:path';
 
 export interface ScanTotals {
   files: number;
@@ -9,7 +9,7 @@ export interface ScanTotals {
 }
 
 export async function scan(paths: string[], totals: ScanTotals, signal: AbortSignal): Promise<void> {
-  const visit = async (path: string): Promise<void> => {
+  const visit = async (path: Buffer): Promise<void> => {
     if (signal.aborted) return;
     const st = await lstat(path).catch(() => undefined);
     if (!st) return;
@@ -17,9 +17,9 @@ export async function scan(paths: string[], totals: ScanTotals, signal: AbortSig
       totals.files += 1;
       totals.bytes += st.size;
     } else if (st.isDirectory()) {
-      for (const name of await readdir(path).catch(() => [] as string[])) await visit(join(path, name));
+      for (const name of await readdir(path, { encoding: 'buffer' }).catch(() => [] as Buffer[])) await visit(Buffer.concat([path, Buffer.from('/'), name]));
     }
   };
-  for (const p of paths) await visit(p);
+  for (const p of paths) await visit(Buffer.from(p));
   totals.done = !signal.aborted;
 }

@@ -2,10 +2,12 @@
 // we build ourselves, because values may be binary (xattrs) and times need nanoseconds:
 // path, linkpath, mtime/atime (sec.nsec), uid, gid, size, SCHILY.xattr.*. Hardlinks after the first
 // name become tar hardlink entries. Paths are relative (the snapshot's absolute paths minus "/").
+// Names and link targets go into the pax records as their exact bytes (not valid UTF-8 for some).
 import type { Writable } from 'node:stream';
 import { pack as tarPack, type Header, type Pack } from 'tar-stream';
 import { BlobType } from '../repo/blob.js';
 import type { Repository } from '../repo/repository.js';
+import { toBytes } from '../util/byte-names.js';
 import { CairnError } from '../util/errors.js';
 import { walkTree } from './tree-walk.js';
 import type { TreeNode } from '../../../protocol/snapshot.js';
@@ -40,13 +42,13 @@ function safeName(path: string): string {
 
 function paxFor(path: string, node: TreeNode, linkpath?: string): Buffer {
   const rec: Buffer[] = [
-    paxRecord('path', Buffer.from(path)),
+    paxRecord('path', toBytes(path)),
     paxRecord('mtime', Buffer.from(nsTime(node.mtimeNs))),
     paxRecord('atime', Buffer.from(nsTime(node.atimeNs ?? node.mtimeNs))),
     paxRecord('uid', Buffer.from(String(node.uid))),
     paxRecord('gid', Buffer.from(String(node.gid))),
   ];
-  if (linkpath !== undefined) rec.push(paxRecord('linkpath', Buffer.from(linkpath)));
+  if (linkpath !== undefined) rec.push(paxRecord('linkpath', toBytes(linkpath)));
   if (node.type === 'file' && linkpath === undefined) rec.push(paxRecord('size', Buffer.from(String(node.size))));
   for (const [name, value] of Object.entries(node.xattrs ?? {})) rec.push(paxRecord(`SCHILY.xattr.${name}`, Buffer.from(value, 'base64')));
   return Buffer.concat(rec);

@@ -9,14 +9,15 @@
 // inode): a local cache (state sublevel `volumeFiles`, SPEC 8) maps volume+path to the full stat and
 // the content IDs. The helper path reads every byte again and relies on dedup.
 import { createHash } from 'node:crypto';
-import { closeSync, constants, lstatSync, openSync, readSync } from 'node:fs';
-import { readdir, readlink } from 'node:fs/promises';
+import { closeSync, constants, fstatSync, lstatSync, openSync, readdirSync, readlinkSync, readSync, type BigIntStats } from 'node:fs';
 import { join } from 'node:path';
 import { BlobType } from '../repo/blob.js';
 import type { Repository } from '../repo/repository.js';
 import { saveTree } from '../repo/trees.js';
 import type { Sublevels } from '../state/db.js';
+import { displayName, fromBytes } from '../util/byte-names.js';
 import { CairnError } from '../util/errors.js';
+import { at, fdPath, openDirNoFollow, requireProcFd, sameFile, SwappedError } from '../util/fd-at.js';
 import { Semaphore } from '../util/semaphore.js';
 import { nodeType } from './node-meta.js';
 import type { ArchiveProgress } from './archiver.js';
@@ -71,15 +72,21 @@ const cacheKey = (volume: string, rel: string) => `${volume}!${rel}`;
 
 export type ExcludeFn = (rel: string, name: string, isDir: boolean) => boolean;
 
-/** The entries below a readable mountpoint, sorted like tree nodes, hardlinks as 'link' entries. */
-export async function* mountpointEntries(root: string, opts: { excluded?: ExcludeFn; skip?: Set<string>; warn: (m: string) => void }): AsyncGenerator<VolumeEntry> {
+/**
+ * The entries below a readable mountpoint, sorted like tree nodes, hardlinks as 'link' entries.
+ * Every entry is reached relative to its directory's open fd, never through a symlink, and files
+ * and directories must be the objects their lstat saw (as in the archiver; util/fd-at.ts). An entry
+ * that changed into another file under us is not stored: warned, and `notStored` is called.
+ */
+export async function* mountpointEntries(root: string, opts: { excluded?: ExcludeFn; skip?: Set<string>; warn: (m: string) => void; notStored?: () => void }): AsyncGenerator<VolumeEntry> {
+  requireProcFd();
   const firstOf = new Map<string, string>();
-  const entryOf = (rel: string, path: string): VolumeEntry | undefined => {
-    const st = lstatSync(path, { bigint: true });
+  const entryOf = (rel: string, fsPath: string | Buffer, path: string, dirFd: number | undefined, name: string): { e: VolumeEntry; st: BigIntStats } | undefined => {
+    const st = lstatSync(fsPath, { bigint: true });
     const type = nodeType(st);
     if (rel !== '' && opts.excluded?.(rel, rel.slice(rel.lastIndexOf('/') + 1), type === 'dir')) return undefined;
     if (!type || type === 'socket') {
-      opts.warn(`${path}: skipped: ${type ?? 'unknown file type'} (a Docker archive cannot carry it)`);
+      opts.warn(`${displayName(path)}: skipped: ${type ?? 'unknown file type'} (a Docker archive cannot carry it)`);
       return undefined;
     }
     const e: VolumeEntry = {
@@ -97,63 +104,76 @@ export async function* mountpointEntries(root: string, opts: { excluded?: Exclud
       if (st.nlink > 1n) {
         const key = `${st.dev}:${st.ino}`;
         const first = firstOf.get(key);
-        if (first !== undefined) return { ...e, type: 'link', linkTo: first, size: 0 };
+        if (first !== undefined) return { e: { ...e, type: 'link', linkTo: first, size: 0 }, st };
         firstOf.set(key, rel);
       }
       e.local = { size: e.size, mtimeNs: st.mtimeNs.toString(), ctimeNs: st.ctimeNs.toString(), inode: st.ino.toString(), dev: st.dev.toString() };
-      e.data = () => readFileChunks(path, e.size);
+      // read while the walk waits at this entry: its directory fd is still open
+      if (dirFd !== undefined) e.data = () => readFileChunks(at(dirFd, name), path, st, e.size);
     }
-    return e;
+    return { e, st };
   };
-  const rootEntry = entryOf('', root);
-  if (!rootEntry || rootEntry.type !== 'dir') throw new CairnError('E_SOURCE', `${root} is not a directory`);
-  yield rootEntry;
-  async function* walk(dir: string, rel: string): AsyncGenerator<VolumeEntry> {
+  const rootLook = entryOf('', root, root, undefined, '');
+  if (!rootLook || rootLook.e.type !== 'dir') throw new CairnError('E_SOURCE', `${root} is not a directory`);
+  // the mountpoint itself is named by Docker; everything below it is fd-relative
+  const rootFd = openDirNoFollow(root, root, rootLook.st).fd;
+  async function* walk(dirFd: number, dir: string, rel: string): AsyncGenerator<VolumeEntry> {
     let names: string[];
     try {
-      names = (await readdir(dir)).sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+      names = readdirSync(fdPath(dirFd), { encoding: 'buffer' })
+        .map(fromBytes)
+        .sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
     } catch (err) {
       // a live database removes directories while we walk: the directory stays, empty, with a warning
       if (rel === '' || (err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
-      opts.warn(`${dir}: vanished during backup (kept as an empty directory)`);
+      opts.warn(`${displayName(dir)}: vanished during backup (kept as an empty directory)`);
+      return;
+    }
+    if (rel !== '' && fstatSync(dirFd, { bigint: true }).nlink === 0n) {
+      // removed after we opened it: what it held is gone
+      opts.warn(`${displayName(dir)}: vanished during backup (kept as an empty directory)`);
       return;
     }
     for (const name of names) {
       const path = join(dir, name);
       const r = rel ? `${rel}/${name}` : name;
       if (opts.skip?.has(path)) {
-        opts.warn(`${path}: skipped (it is the Cairn home)`);
+        opts.warn(`${displayName(path)}: skipped (it is the Cairn home)`);
         continue;
       }
-      if (Buffer.from(name, 'utf8').toString('utf8') !== name || name.includes('\uFFFD')) {
-        opts.warn(`${path}: skipped: its name is not valid UTF-8`);
-        continue;
-      }
-      let e: VolumeEntry | undefined;
+      let look: { e: VolumeEntry; st: BigIntStats } | undefined;
+      let childFd: number | undefined;
       try {
-        e = entryOf(r, path);
+        look = entryOf(r, at(dirFd, name), path, dirFd, name);
+        if (look?.e.type === 'symlink') look.e.target = fromBytes(readlinkSync(at(dirFd, name), { encoding: 'buffer' }));
+        if (look?.e.type === 'dir') childFd = openDirNoFollow(at(dirFd, name), path, look.st).fd;
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
-          opts.warn(`${path}: vanished during backup`);
+          opts.warn(`${displayName(path)}: vanished during backup`);
+          continue;
+        }
+        if (err instanceof SwappedError || ['ELOOP', 'ENOTDIR', 'EINVAL'].includes((err as NodeJS.ErrnoException).code ?? '')) {
+          opts.warn(`${displayName(path)}: not stored: it changed into another file while it was read (${(err as Error).message})`);
+          opts.notStored?.();
           continue;
         }
         throw err;
       }
-      if (!e) continue;
-      if (e.type === 'symlink') {
-        try {
-          e.target = await readlink(path);
-        } catch (err) {
-          if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
-          opts.warn(`${path}: vanished during backup`);
-          continue;
-        }
+      if (!look) continue;
+      try {
+        yield look.e;
+        if (childFd !== undefined) yield* walk(childFd, path, r);
+      } finally {
+        if (childFd !== undefined) closeSync(childFd);
       }
-      yield e;
-      if (e.type === 'dir') yield* walk(path, r);
     }
   }
-  yield* walk(root, '');
+  try {
+    yield rootLook.e;
+    yield* walk(rootFd, root, '');
+  } finally {
+    closeSync(rootFd);
+  }
 }
 
 function floorDiv(a: bigint, b: bigint): bigint {
@@ -161,17 +181,21 @@ function floorDiv(a: bigint, b: bigint): bigint {
   return a % b !== 0n && a < 0n ? q - 1n : q;
 }
 
-async function* readFileChunks(path: string, size: number): AsyncGenerator<Uint8Array> {
+/** A file's content, opened without following a symlink and checked to be the file lstat saw. */
+async function* readFileChunks(fsPath: Buffer, path: string, expect: BigIntStats, size: number): AsyncGenerator<Uint8Array> {
   // Small files: a buffer of their size (+1 to see growth), not a whole READ_BYTES.
   const bytes = Math.min(READ_BYTES, Math.max(size + 1, 4096));
+  const flags = constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK;
   let fd: number;
   try {
-    fd = openSync(path, constants.O_RDONLY | constants.O_NOATIME);
+    fd = openSync(fsPath, flags | constants.O_NOATIME);
   } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ELOOP' || (err as NodeJS.ErrnoException).code === 'ENXIO') throw new SwappedError(path);
     if ((err as NodeJS.ErrnoException).code !== 'EPERM') throw err;
-    fd = openSync(path, constants.O_RDONLY);
+    fd = openSync(fsPath, flags);
   }
   try {
+    if (!sameFile(fstatSync(fd, { bigint: true }), expect)) throw new SwappedError(path);
     for (;;) {
       const buf = Buffer.allocUnsafe(bytes);
       const n = readSync(fd, buf, 0, bytes, null);
@@ -208,6 +232,8 @@ export class VolumeTreeBuilder {
     private readonly repo: Repository,
     private readonly progress: ArchiveProgress,
     private readonly warn: (m: string) => void,
+    /** An entry that could not be stored (already warned): the backup ends with exit 3. */
+    private readonly notStored: () => void,
     /** Volume name and state sublevels: the mountpoint path's file cache. */
     private readonly cache?: { volume: string; state: Sublevels },
     /** Drops entries (and what is below excluded directories), the same for both read paths. */
@@ -304,8 +330,13 @@ export class VolumeTreeBuilder {
     try {
       read = await this.chunks(e.data ? e.data() : emptyData());
     } catch (err) {
+      if (err instanceof SwappedError) {
+        this.warn(`${displayName(path)}: not stored: ${err.message}`);
+        this.notStored();
+        return false;
+      }
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
-      this.warn(`${path}: vanished during backup`);
+      this.warn(`${displayName(path)}: vanished during backup`);
       return false;
     }
     const { ids, total } = read;

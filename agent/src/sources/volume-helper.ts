@@ -62,7 +62,7 @@ async function removeLeftovers(docker: Docker, owner: string): Promise<void> {
 const HELPER_OWNER_LABEL = 'cairn.helper.home';
 
 /** The volume's entries as the engine archives them through a helper container; `owner` (the Cairn home) labels it. */
-export async function* helperEntries(docker: Docker, volume: string, owner: string, warn: (m: string) => void = () => undefined): AsyncGenerator<VolumeEntry> {
+export async function* helperEntries(docker: Docker, volume: string, owner: string, warn: (m: string) => void, notStored: () => void): AsyncGenerator<VolumeEntry> {
   await ensureHelperImage(docker);
   await removeLeftovers(docker, owner);
   const container = await docker.createContainer({
@@ -75,7 +75,7 @@ export async function* helperEntries(docker: Docker, volume: string, owner: stri
   let stream: NodeJS.ReadableStream | undefined;
   try {
     stream = (await container.getArchive({ path: `/${MOUNT_DIR}` })) as NodeJS.ReadableStream;
-    yield* parseVolumeTar(stream as Readable, MOUNT_DIR, `volume ${volume} (helper container)`, warn);
+    yield* parseVolumeTar(stream as Readable, MOUNT_DIR, `volume ${volume} (helper container)`, warn, notStored);
   } finally {
     (stream as Readable | undefined)?.destroy?.();
     await container.remove({ force: true }).catch(() => undefined);
@@ -111,8 +111,14 @@ function makedev(major: number, minor: number): number {
 }
 
 /** An uncompressed tar of one directory `top` (names "top/...") as VolumeEntry values. Each entry's data is consumed or skipped before the next. */
-export async function* parseVolumeTar(input: Readable, top: string, where: string, warn: (m: string) => void = () => undefined): AsyncGenerator<VolumeEntry> {
-  /** Names that are not valid UTF-8 (tar-stream decodes them with U+FFFD): skipped with what is below them, as the mountpoint path does. */
+/**
+ * `notStored`: called for each entry the tar cannot give us faithfully (the backup then exits 3).
+ * Names that are not valid UTF-8 are such entries on this path: Docker's archive carries them in pax
+ * records, which tar-stream decodes as UTF-8 (with U+FFFD), so the bytes are lost before we see them.
+ * The mountpoint path stores them byte for byte (SPEC 6).
+ */
+export async function* parseVolumeTar(input: Readable, top: string, where: string, warn: (m: string) => void = () => undefined, notStored: () => void = () => undefined): AsyncGenerator<VolumeEntry> {
+  /** Names that are not valid UTF-8 (tar-stream decodes them with U+FFFD): not stored, with what is below them. */
   const badDirs: string[] = [];
   const extract = tarExtract();
   input.on('error', (err: Error) => extract.destroy(err));
@@ -130,6 +136,7 @@ export async function* parseVolumeTar(input: Readable, top: string, where: strin
       }
       if (rel.includes('\uFFFD') || (h.type === 'link' && h.linkname?.includes('\uFFFD'))) {
         warn(`${where}: ${rel}: skipped: its name${h.type === 'link' ? " (or its hardlink's first name)" : ''} is not valid UTF-8`);
+        notStored();
         if (h.type === 'directory') badDirs.push(rel);
         await drain();
         continue;

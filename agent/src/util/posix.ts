@@ -2,6 +2,7 @@
 // attributes (l*xattr), special files (mknod), page-cache advice (posix_fadvise) and the
 // allocator's thresholds (mallopt). Linux (glibc) only.
 import koffi from 'koffi';
+import { displayName, fromBytes } from './byte-names.js';
 
 const AT_FDCWD = -100;
 const AT_SYMLINK_NOFOLLOW = 0x100;
@@ -41,6 +42,15 @@ function errnoName(errno: number): string {
   return names[errno] ?? `errno ${errno}`;
 }
 
+/** A path for libc: strings as UTF-8, Buffers (exact bytes) NUL-terminated. */
+export type CPath = string | Buffer;
+function cstr(p: CPath): string | Buffer {
+  return typeof p === 'string' ? p : Buffer.concat([p, Buffer.from([0])]);
+}
+function shown(p: CPath): string {
+  return typeof p === 'string' ? p : displayName(fromBytes(p));
+}
+
 function split(ns: bigint): { tv_sec: bigint; tv_nsec: number } {
   let sec = ns / NS_PER_S;
   let nsec = ns % NS_PER_S;
@@ -52,53 +62,55 @@ function split(ns: bigint): { tv_sec: bigint; tv_nsec: number } {
 }
 
 /** Sets atime and mtime with nanosecond precision, without following a final symlink. */
-export function setTimesNs(path: string, atimeNs: bigint, mtimeNs: bigint): void {
-  const rc = utimensat(AT_FDCWD, path, [split(atimeNs), split(mtimeNs)], AT_SYMLINK_NOFOLLOW) as number;
-  if (rc !== 0) throw new PosixError('utimensat', koffi.errno(), path);
+export function setTimesNs(path: CPath, atimeNs: bigint, mtimeNs: bigint): void {
+  const rc = utimensat(AT_FDCWD, cstr(path), [split(atimeNs), split(mtimeNs)], AT_SYMLINK_NOFOLLOW) as number;
+  if (rc !== 0) throw new PosixError('utimensat', koffi.errno(), shown(path));
 }
 
 /** Most files have no xattrs: one call with a reused buffer answers that (a size query first doubles the calls). */
 const LIST_BUFFER = Buffer.alloc(64 * 1024);
 
 /** Extended attribute names of a path (not following symlinks); [] where unsupported. */
-export function listXattrs(path: string): string[] {
-  let got = Number(llistxattr(path, LIST_BUFFER, LIST_BUFFER.length));
+export function listXattrs(path: CPath): string[] {
+  const c = cstr(path);
+  let got = Number(llistxattr(c, LIST_BUFFER, LIST_BUFFER.length));
   let buf = LIST_BUFFER;
   while (got < 0) {
     const e = koffi.errno();
     if (e === ENOTSUP) return [];
-    if (e !== ERANGE) throw new PosixError('llistxattr', e, path);
-    const size = Number(llistxattr(path, null, 0)); // larger than 64 KiB: ask for the size
-    if (size < 0) throw new PosixError('llistxattr', koffi.errno(), path);
+    if (e !== ERANGE) throw new PosixError('llistxattr', e, shown(path));
+    const size = Number(llistxattr(c, null, 0)); // larger than 64 KiB: ask for the size
+    if (size < 0) throw new PosixError('llistxattr', koffi.errno(), shown(path));
     buf = Buffer.alloc(size);
-    got = Number(llistxattr(path, buf, size));
+    got = Number(llistxattr(c, buf, size));
   }
   if (got === 0) return [];
   return buf.subarray(0, got).toString('utf8').split('\0').filter((n) => n.length > 0);
 }
 
 /** The value of one extended attribute, or undefined when it vanished. */
-export function getXattr(path: string, name: string): Buffer | undefined {
+export function getXattr(path: CPath, name: string): Buffer | undefined {
+  const c = cstr(path);
   for (;;) {
-    const size = Number(lgetxattr(path, name, null, 0));
+    const size = Number(lgetxattr(c, name, null, 0));
     if (size < 0) {
       const e = koffi.errno();
       if (e === ENODATA) return undefined;
-      throw new PosixError('lgetxattr', e, path);
+      throw new PosixError('lgetxattr', e, shown(path));
     }
     const buf = Buffer.alloc(size);
     if (size === 0) return buf;
-    const got = Number(lgetxattr(path, name, buf, size));
+    const got = Number(lgetxattr(c, name, buf, size));
     if (got < 0) {
       if (koffi.errno() === ERANGE) continue;
-      throw new PosixError('lgetxattr', koffi.errno(), path);
+      throw new PosixError('lgetxattr', koffi.errno(), shown(path));
     }
     return buf.subarray(0, got);
   }
 }
 
 /** All extended attributes of a path as name → value. */
-export function readXattrs(path: string): Map<string, Buffer> {
+export function readXattrs(path: CPath): Map<string, Buffer> {
   const out = new Map<string, Buffer>();
   for (const name of listXattrs(path)) {
     const v = getXattr(path, name);
@@ -107,15 +119,15 @@ export function readXattrs(path: string): Map<string, Buffer> {
   return out;
 }
 
-export function setXattr(path: string, name: string, value: Buffer): void {
-  const rc = lsetxattr(path, name, value, value.length, 0) as number;
-  if (rc !== 0) throw new PosixError('lsetxattr', koffi.errno(), path);
+export function setXattr(path: CPath, name: string, value: Buffer): void {
+  const rc = lsetxattr(cstr(path), name, value, value.length, 0) as number;
+  if (rc !== 0) throw new PosixError('lsetxattr', koffi.errno(), shown(path));
 }
 
 /** Creates a FIFO, character or block device, or socket node. `mode` includes the S_IF* type bits. */
-export function makeNode(path: string, mode: number, rdev: number): void {
-  const rc = mknod(path, mode, BigInt(rdev)) as number;
-  if (rc !== 0) throw new PosixError('mknod', koffi.errno(), path);
+export function makeNode(path: CPath, mode: number, rdev: number): void {
+  const rc = mknod(cstr(path), mode, BigInt(rdev)) as number;
+  if (rc !== 0) throw new PosixError('mknod', koffi.errno(), shown(path));
 }
 
 /**

@@ -81,12 +81,21 @@ describe('parseVolumeTar', () => {
     expect(tar.status, tar.stderr.toString()).toBe(0);
     const warnings: string[] = [];
     const rels: string[] = [];
-    for await (const e of parseVolumeTar(Readable.from([tar.stdout]), 'v', 'test tar', (m) => warnings.push(m))) {
+    let notStored = 0;
+    for await (const e of parseVolumeTar(
+      Readable.from([tar.stdout]),
+      'v',
+      'test tar',
+      (m) => warnings.push(m),
+      () => notStored++,
+    )) {
       rels.push(e.rel);
       if (e.data) for await (const piece of e.data()) void piece;
     }
     expect(rels.sort()).toEqual(['', 'good']);
     expect(warnings.sort()).toEqual(['test tar: bad\uFFFDdir: skipped: its name is not valid UTF-8', 'test tar: bad\uFFFDfile: skipped: its name is not valid UTF-8']);
+    // counted: a helper-path backup with such names exits 3
+    expect(notStored).toBe(2);
     await rm(dir, { recursive: true });
   });
 
@@ -141,7 +150,7 @@ describeDocker('the helper container', () => {
     let seen = 0;
     await expect(
       (async () => {
-        for await (const e of helperEntries(engine, v, owner)) {
+        for await (const e of helperEntries(engine, v, owner, () => undefined, () => undefined)) {
           seen += 1;
           expect(await helpers()).not.toBe('');
           if (e.rel === 'b') throw new Error('consumer failed');
@@ -152,11 +161,11 @@ describeDocker('the helper container', () => {
     expect(await helpers()).toBe('');
 
     // One left behind (an iteration never finished): the next read of the same home removes it.
-    const abandoned = helperEntries(engine, v, owner);
+    const abandoned = helperEntries(engine, v, owner, () => undefined, () => undefined);
     await abandoned.next();
     expect(await helpers()).not.toBe('');
     const rels: string[] = [];
-    for await (const e of helperEntries(engine, v, owner)) rels.push(e.rel);
+    for await (const e of helperEntries(engine, v, owner, () => undefined, () => undefined)) rels.push(e.rel);
     expect(rels.sort()).toEqual(['', 'b', 'd', 'd/a']);
     await abandoned.return(undefined).catch(() => undefined);
     expect(await helpers()).toBe('');

@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cairn, cairnJson, initHome, spawnCairn, tempDir } from '../helpers/cli.js';
 import { setTimesNs, setXattr } from '../../src/util/posix.js';
 import { buildNastyTree, type NastyTree } from '../helpers/nasty-tree.js';
+import { fromBytes, toBytes } from '../../src/util/byte-names.js';
 import { compareTrees, diffSummary, formatDiffs } from '../helpers/tree-compare.js';
 
 const PATH_MAX = 4096; // including the terminating NUL
@@ -76,8 +77,9 @@ async function expectOnly(target: string, includes: string[]): Promise<string[]>
 /** Every path below `dir` (relative, '/'-separated), directories included, symlinks not followed. */
 async function listAll(dir: string, rel = ''): Promise<string[]> {
   const out: string[] = [];
-  for (const ent of await readdir(join(dir, rel), { withFileTypes: true })) {
-    const r = rel === '' ? ent.name : `${rel}/${ent.name}`;
+  for (const ent of await readdir(toBytes(join(dir, rel)), { withFileTypes: true, encoding: 'buffer' })) {
+    const name = fromBytes(ent.name);
+    const r = rel === '' ? name : `${rel}/${name}`;
     out.push(r);
     if (ent.isDirectory()) out.push(...(await listAll(dir, r)));
   }

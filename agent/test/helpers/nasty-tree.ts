@@ -7,6 +7,7 @@
 // contents and metadata (only inode numbers and ctimes differ).
 import { chmod, lchown, link, mkdir, open, symlink } from 'node:fs/promises';
 import { join } from 'node:path';
+import { fromBytes, toBytes } from '../../src/util/byte-names.js';
 import { makeNode, setTimesNs, setXattr } from '../../src/util/posix.js';
 
 const S_IFIFO = 0o010000;
@@ -112,8 +113,9 @@ class Builder {
     this.dirs.set('', { rel: '', meta: { mode: 0o755 } });
   }
 
-  abs(rel: string): string {
-    return rel === '' ? this.root : join(this.root, rel);
+  /** The exact bytes of the path (rel may hold bytes that are not UTF-8, as fromBytes strings). */
+  abs(rel: string): Buffer {
+    return toBytes(rel === '' ? this.root : join(this.root, rel));
   }
 
   private async ensureParent(rel: string): Promise<void> {
@@ -163,7 +165,7 @@ class Builder {
 
   async symlink(rel: string, target: string, meta: EntryMeta = {}): Promise<void> {
     await this.ensureParent(rel);
-    await symlink(target, this.abs(rel));
+    await symlink(toBytes(target), this.abs(rel));
     this.entries++;
     await this.apply(rel, meta, false);
   }
@@ -243,6 +245,15 @@ export async function buildNastyTree(root: string, opts: NastyTreeOptions = {}):
   await b.file(`${u}/...`, 'three dots\n');
   await b.file(`${u}/UPPER`, 'upper\n');
   await b.file(`${u}/upper`, 'lower\n');
+  // Names are bytes: not valid UTF-8 (old Samba and FTP shares), Latin-1, a lone continuation byte,
+  // an encoded surrogate, an overlong "/", in a file name, a directory name and a symlink target.
+  await b.file(`${u}/${fromBytes(Buffer.from([0x66, 0xff, 0xfe]))}`, 'invalid UTF-8 name\n');
+  await b.file(`${u}/${fromBytes(Buffer.from('caf\u00e9-latin1.txt', 'latin1'))}`, 'Latin-1 name\n');
+  await b.file(`${u}/${fromBytes(Buffer.from([0x61, 0x80, 0x62, 0xed, 0xa0, 0x80, 0xc0, 0xaf]))}`, 'stray continuation, surrogate, overlong slash\n');
+  await b.dir(`${u}/${fromBytes(Buffer.from('dir-\u00e4\u00f6\u00fc', 'latin1'))}`);
+  await b.file(`${u}/${fromBytes(Buffer.from('dir-\u00e4\u00f6\u00fc', 'latin1'))}/${fromBytes(Buffer.from([0xfe, 0xff]))}`, 'inside a Latin-1 directory\n');
+  await b.symlink(`${u}/link-latin1-target`, fromBytes(Buffer.from('caf\u00e9-latin1.txt', 'latin1')));
+  await b.symlink(`${u}/${fromBytes(Buffer.from([0x6c, 0xff]))}`, fromBytes(Buffer.from([0x2e, 0x2e, 0x2f, 0xff, 0x41])));
 
   // --- 255-byte names (the NAME_MAX limit), ASCII and 2-, 3- and 4-byte UTF-8 characters.
   const l = 'long-names';

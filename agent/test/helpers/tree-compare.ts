@@ -3,9 +3,11 @@
 // (including set-id and sticky bits), owner, size, nanosecond mtime (symlinks and directories
 // too), file content, symlink target, device number, extended attributes and hardlink groups.
 // Not compared: atime, ctime, inode numbers, directory sizes. With mtimeSeconds, mtimes to the second.
+// Names and symlink targets are compared as bytes (paths are strings made by fromBytes).
 import type { BigIntStats } from 'node:fs';
 import { lstat, open, readdir, readlink } from 'node:fs/promises';
 import { join } from 'node:path';
+import { fromBytes, toBytes } from '../../src/util/byte-names.js';
 import { readXattrs } from '../../src/util/posix.js';
 
 export type DiffKind =
@@ -60,9 +62,9 @@ const BLOCK = 1024 * 1024;
 
 /** First offset at which two files of equal size differ, or -1 when the contents are equal. */
 export async function firstContentDifference(a: string, b: string): Promise<number> {
-  const fa = await open(a, 'r');
+  const fa = await open(toBytes(a), 'r');
   try {
-    const fb = await open(b, 'r');
+    const fb = await open(toBytes(b), 'r');
     try {
       const size = Number((await fa.stat()).size);
       const ba = Buffer.allocUnsafe(Math.max(1, Math.min(BLOCK, size + 1)));
@@ -163,7 +165,7 @@ export async function compareTrees(expectedRoot: string, actualRoot: string, opt
     if (!ignoreMtime.has(rel) && sec(es.mtimeNs) !== sec(as.mtimeNs)) add(rel, 'mtime', fmtNs(es.mtimeNs), fmtNs(as.mtimeNs));
     if ((et === 'chardev' || et === 'blockdev') && es.rdev !== as.rdev) add(rel, 'rdev', String(es.rdev), String(as.rdev));
 
-    const [ex, ax] = [readXattrs(ePath), readXattrs(aPath)];
+    const [ex, ax] = [readXattrs(toBytes(ePath)), readXattrs(toBytes(aPath))];
     for (const name of [...new Set([...ex.keys(), ...ax.keys()])].sort()) {
       const ev = ex.get(name);
       const av = ax.get(name);
@@ -171,8 +173,8 @@ export async function compareTrees(expectedRoot: string, actualRoot: string, opt
     }
 
     if (et === 'symlink') {
-      const [etg, atg] = await Promise.all([readlink(ePath), readlink(aPath)]);
-      if (etg !== atg) add(rel, 'symlink-target', JSON.stringify(etg), JSON.stringify(atg));
+      const [etg, atg] = await Promise.all([readlink(toBytes(ePath), { encoding: 'buffer' }), readlink(toBytes(aPath), { encoding: 'buffer' })]);
+      if (!etg.equals(atg)) add(rel, 'symlink-target', JSON.stringify(fromBytes(etg)), JSON.stringify(fromBytes(atg)));
     } else if (et === 'file') {
       if (es.size !== as.size) add(rel, 'size', String(es.size), String(as.size));
       else {
@@ -186,8 +188,8 @@ export async function compareTrees(expectedRoot: string, actualRoot: string, opt
         }
       }
     } else if (et === 'dir') {
-      const [en, an] = await Promise.all([readdir(ePath), readdir(aPath)]);
-      const names = [...new Set([...en, ...an])].sort();
+      const [en, an] = await Promise.all([readdir(toBytes(ePath), { encoding: 'buffer' }), readdir(toBytes(aPath), { encoding: 'buffer' })]);
+      const names = [...new Set([...en, ...an].map(fromBytes))].sort();
       for (const name of names) await visit(joinRel(rel, name), join(ePath, name), join(aPath, name));
     }
   };
@@ -208,7 +210,7 @@ export async function compareTrees(expectedRoot: string, actualRoot: string, opt
 
 async function lstatOrUndefined(p: string): Promise<BigIntStats | undefined> {
   try {
-    return await lstat(p, { bigint: true });
+    return await lstat(toBytes(p), { bigint: true });
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
     throw err;

@@ -39,7 +39,7 @@ describe('a volume changing under the mountpoint read', () => {
       }
     }
     const progress: ArchiveProgress = { filesDone: 0, bytesDone: 0, filesRead: 0, filesReused: 0, dirs: 0, addedBytes: 0, currentPath: '' };
-    const builder = new VolumeTreeBuilder(repo, progress, warn);
+    const builder = new VolumeTreeBuilder(repo, progress, warn, () => undefined);
     const root = await builder.build('_data', racing(), vol);
     await repo.flush();
 

@@ -1,4 +1,5 @@
 import { diffOp, lsOp } from '../../ops/browse.js';
+import { displayName } from '../../util/byte-names.js';
 import { runOp, type Context } from '../context.js';
 import { printJson } from '../format.js';
 
@@ -14,12 +15,12 @@ export async function lsCommand(ctx: Context, snapshot: string, path: string | u
   const rows = await runOp(ctx, 'ls', args, (svc) => lsOp(svc, args));
   if (ctx.json) return printJson(rows);
   for (const r of rows) {
-    process.stdout.write(`${modeString(r.type, r.mode)} ${String(r.uid).padStart(5)} ${String(r.gid).padStart(5)} ${String(r.size).padStart(12)} ${r.mtime.slice(0, 19).replace('T', ' ')} ${r.path}${r.target !== undefined ? ` -> ${r.target}` : ''}\n`);
+    process.stdout.write(`${modeString(r.type, r.mode)} ${String(r.uid).padStart(5)} ${String(r.gid).padStart(5)} ${String(r.size).padStart(12)} ${r.mtime.slice(0, 19).replace('T', ' ')} ${displayName(r.path)}${r.target !== undefined ? ` -> ${displayName(r.target)}` : ''}\n`);
   }
 }
 
 export async function diffCommand(ctx: Context, from: string, to: string): Promise<void> {
   const r = await runOp(ctx, 'diff', { from, to }, (svc) => diffOp(svc, { from, to }));
   if (ctx.json) return printJson(r);
-  for (const c of r.changes) process.stdout.write(`${c.kind} ${c.path}${c.type === 'dir' ? '/' : ''}\n`);
+  for (const c of r.changes) process.stdout.write(`${c.kind} ${displayName(c.path)}${c.type === 'dir' ? '/' : ''}\n`);
 }
