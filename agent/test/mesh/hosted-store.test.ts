@@ -25,7 +25,7 @@ beforeEach(async () => {
   const opened = await openStateDb(join(dir, 'state'));
   db = opened.db;
   book = new FriendBook(opened.sub);
-  hosted = new HostedStore(join(dir, 'hosted'), book, 0);
+  hosted = new HostedStore(join(dir, 'hosted'), book, { floorBytes: 0 });
 });
 
 afterEach(async () => {
@@ -50,7 +50,7 @@ describe('HostedStore.storeFor', () => {
     const tmp = await store.tempPathFor(packId(2));
     await writeFile(tmp, 'left by a crash');
     // a restarted agent: a new HostedStore on the same directory
-    const restarted = new HostedStore(join(dir, 'hosted'), book, 0);
+    const restarted = new HostedStore(join(dir, 'hosted'), book, { floorBytes: 0 });
     await restarted.storeFor(FRIEND);
     expect(existsSync(tmp)).toBe(false);
   });
