@@ -6,11 +6,9 @@
 export const MAX_UNTRUSTED_TEXT_CHARS = 200;
 
 // ANSI escape sequences (CSI, OSC, and two-byte escapes), removed whole so no "[31m" is left over
-// eslint-disable-next-line no-control-regex
 const ANSI = /\u001b\[[0-?]*[ -/]*[@-~]|\u001b\][^\u0007\u001b]*(?:\u0007|\u001b\\)?|\u001b[@-_]/g;
 // C0 and C1 controls and DEL; bidi embeddings, overrides and isolates; zero-width and directional
 // marks; line and paragraph separators; the BOM; lone surrogates
-// eslint-disable-next-line no-control-regex
 const UNSAFE = /[\u0000-\u001f\u007f-\u009f\u061c\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff]|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g;
 
 /**
