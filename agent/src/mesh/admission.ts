@@ -18,7 +18,7 @@ export interface AdmissionLimits {
 
 export const ADMISSION_LIMITS: AdmissionLimits = {
   maxPendingStrangers: 256,
-  maxPendingPerStrangerIp: 4,
+  maxPendingPerStrangerIp: 16,
   maxPendingPerFriendIp: 32,
 };
 
