@@ -72,7 +72,6 @@ async function askFriend(): Promise<RefusedError> {
   return err;
 }
 
-// eslint-disable-next-line no-control-regex
 const UNSAFE = /[\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/;
 
 describe("a friend's refusal", () => {
