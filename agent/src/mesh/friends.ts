@@ -1,6 +1,6 @@
 // The friend book: friendships, open invites, the packs we hold for friends and the copies of our
 // packs friends confirmed. All in LevelDB (state/db.ts), so usage both ways survives restarts.
-import { MAX_NAME_CHARS, packChargeBytes } from '../../../protocol/mesh.js';
+import { MAX_ADDR_CHARS, MAX_ADDRS, MAX_NAME_CHARS, packChargeBytes } from '../../../protocol/mesh.js';
 import type { Sublevels } from '../state/db.js';
 import { Semaphore } from '../util/semaphore.js';
 import { untrustedText } from '../util/untrusted-text.js';
@@ -72,6 +72,8 @@ function cleaned(f: Friendship): Friendship {
   return {
     ...f,
     name: untrustedText(f.name, MAX_NAME_CHARS) || f.peerId.slice(-8),
+    // addresses are shown too: one with anything a terminal could act on is not an address
+    addrs: f.addrs.filter((a) => typeof a === 'string' && untrustedText(a, MAX_ADDR_CHARS) === a).slice(0, MAX_ADDRS),
     shortfall: f.shortfall === null ? null : untrustedText(f.shortfall, MAX_PROBLEM_CHARS),
     problems: f.problems.slice(-MAX_PROBLEMS).map((p) => untrustedText(p, MAX_PROBLEM_CHARS)),
   };

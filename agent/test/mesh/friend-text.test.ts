@@ -103,16 +103,20 @@ describe("a friend's refusal", () => {
 });
 
 describe('text stored about a friend', () => {
-  it('problems and shortfalls quoting a friend are stored without controls and capped', async () => {
+  it('problems and shortfalls quoting a friend are stored without controls and capped; addresses with controls are dropped', async () => {
     const peer = owner.node.peerId.toString();
     await book.addProblem(peer, `refused head seq 3: ${HOSTILE}`);
-    await book.update(peer, (f) => (f.shortfall = `E_QUOTA: ${HOSTILE}`));
+    await book.update(peer, (f) => {
+      f.shortfall = `E_QUOTA: ${HOSTILE}`;
+      f.addrs = ['/ip4/10.0.0.1/tcp/4001', '/ip4/10.0.0.2/tcp/4001\u001b[31m', '/dns4/nas.example.org/tcp/4001\u202e'];
+    });
     const f = await book.get(peer);
     for (const text of [f?.problems.at(-1) ?? '', f?.shortfall ?? '']) {
       expect(text).not.toMatch(UNSAFE);
       expect(text.length).toBeLessThanOrEqual(400);
       expect(text).toMatch(/YOUR BACKUPS ARE GONE/);
     }
+    expect(f?.addrs).toEqual(['/ip4/10.0.0.1/tcp/4001']); // an "address" carrying controls is dropped
   });
 });
 
