@@ -8,7 +8,6 @@ import { generateKeyPair } from '@libp2p/crypto/keys';
 import type { Libp2p } from '@libp2p/interface';
 import { multiaddr } from '@multiformats/multiaddr';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { connect, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -19,6 +18,7 @@ import { FriendBook } from '../../src/mesh/friends.js';
 import { createMeshNode } from '../../src/mesh/node.js';
 import { packListHandler } from '../../src/mesh/pack-list.js';
 import { openStateDb } from '../../src/state/db.js';
+import { holdIdleSockets, loopbackIps, type IdleSockets } from '../helpers/idle-sockets.js';
 import { RawWire, startWireNode } from '../helpers/mesh-wire.js';
 
 const cleanups: Array<() => Promise<unknown>> = [];
@@ -52,42 +52,11 @@ async function startTarget(friendPeerId: string, isFriendIp: (ip: string) => boo
   return { node, port };
 }
 
-/**
- * Keeps `perIp` idle sockets open from each of `ips` to 127.0.0.1:`port`, opening a new one each
- * time one is closed (by the node refusing it or timing its upgrade out), until stopped.
- */
-function holdSockets(port: number, ips: string[], perIp: number): { stop: () => void; opened: () => number; closedByTarget: () => number; ready: Promise<void> } {
-  let stopped = false;
-  let opened = 0;
-  let closed = 0;
-  const sockets = new Set<Socket>();
-  const open = (ip: string): Promise<void> =>
-    new Promise((resolve) => {
-      if (stopped) return resolve();
-      const s = connect({ host: '127.0.0.1', port, localAddress: ip });
-      sockets.add(s);
-      s.on('connect', () => {
-        opened += 1;
-        resolve();
-      });
-      s.on('error', () => undefined);
-      s.on('close', () => {
-        sockets.delete(s);
-        resolve();
-        if (stopped) return;
-        closed += 1;
-        // reopened at once: the attack never lets go of its share
-        setTimeout(() => void open(ip), 20);
-      });
-      s.on('data', () => undefined);
-    });
-  const ready = Promise.all(ips.flatMap((ip) => Array.from({ length: perIp }, () => open(ip)))).then(() => undefined);
-  const stop = () => {
-    stopped = true;
-    for (const s of sockets) s.destroy();
-  };
-  cleanups.push(async () => stop());
-  return { stop, opened: () => opened, closedByTarget: () => closed, ready };
+/** Idle sockets held until the test ends. */
+function holdSockets(port: number, ips: string[], perIp: number): IdleSockets {
+  const attack = holdIdleSockets(port, ips, perIp);
+  cleanups.push(async () => attack.stop());
+  return attack;
 }
 
 /** Dials the target as the friend and lists its packs: the round trip a replication starts with. */
@@ -101,7 +70,7 @@ async function friendListsPacks(friend: Libp2p, target: Libp2p, port: number): P
 }
 
 const listed = { kind: 'reply', value: { ok: true, packs: [{ id: 'ab'.repeat(32), sizeBytes: 4096 }], more: false } };
-const ips = (from: number, n: number) => Array.from({ length: n }, (_, i) => `127.0.${Math.floor((from + i) / 250) + 1}.${((from + i) % 250) + 2}`);
+const ips = loopbackIps;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe('half-open connections from strangers', () => {
