@@ -267,7 +267,7 @@ export class FriendBook {
     return out;
   }
 
-  /** pack ID -> friends holding it, and bytes/packs per friend. */
+  /** pack ID -> friends holding it, and bytes charged / packs per friend. */
   async replicaMap(): Promise<{ byPack: Map<string, Set<string>>; bytesAt: Map<string, number>; packsAt: Map<string, number> }> {
     const byPack = new Map<string, Set<string>>();
     const bytesAt = new Map<string, number>();
@@ -277,7 +277,8 @@ export class FriendBook {
       let set = byPack.get(packId);
       if (!set) byPack.set(packId, (set = new Set()));
       set.add(peerId);
-      bytesAt.set(peerId, (bytesAt.get(peerId) ?? 0) + Number(v));
+      // charged as the friend charges them (at least MIN_PACK_CHARGE_BYTES a pack): the usage we show equals its own
+      bytesAt.set(peerId, (bytesAt.get(peerId) ?? 0) + packChargeBytes(Number(v)));
       packsAt.set(peerId, (packsAt.get(peerId) ?? 0) + 1);
     }
     return { byPack, bytesAt, packsAt };
