@@ -28,6 +28,22 @@ export const MAX_ADDR_CHARS = 256;
 export const STREAM_TIMEOUT_MS = 60_000;
 /** Pack IDs per delete request (a request is one JSON message). */
 export const MAX_DELETE_PACKS = 2000;
+/**
+ * Least a pack is charged against a grant, whatever its size: each pack also costs the friend an
+ * inode, a directory entry, at least one 4 KiB file-system block and a LevelDB row, so a grant of
+ * bytes would otherwise be a grant of unlimited files (600 packs of 100 bytes in a 64 KiB grant).
+ */
+export const MIN_PACK_CHARGE_BYTES = 64 * 1024;
+/** Packs a friend keeps for one owner, whatever the grant: bounds its inodes, LevelDB rows and pack list. */
+export const MAX_HOSTED_PACKS_PER_OWNER = 100_000;
+/** Head puts a friend takes from one owner in a burst, and the sustained rate (one per this many ms). */
+export const HEAD_PUT_BURST = 10;
+export const HEAD_PUT_INTERVAL_MS = 6_000;
+
+/** Bytes a pack of `sizeBytes` is charged against the grant of the owner that stored it. */
+export function packChargeBytes(sizeBytes: number): number {
+  return Math.max(sizeBytes, MIN_PACK_CHARGE_BYTES);
+}
 
 /** Wire error codes: a refused request answers `{ ok: false, code, message }`. */
 export const WireError = {

@@ -6,6 +6,7 @@ import { lpStream, type LengthPrefixedStream } from '@libp2p/utils';
 import { isRefusal, MalformedMessageError, MAX_FRAME_BYTES, MAX_MESSAGE_BYTES, STREAM_TIMEOUT_MS, WireError, type WireErrorCode } from '../../../protocol/mesh.js';
 import { framePool } from '../util/buffer-pool.js';
 import { CairnError } from '../util/errors.js';
+import { untrustedText } from '../util/untrusted-text.js';
 
 /** A friend refused a request with a wire error code. */
 export class RefusedError extends CairnError {
@@ -15,6 +16,19 @@ export class RefusedError extends CairnError {
     this.name = 'RefusedError';
     this.wireCode = wireCode;
   }
+}
+
+const KNOWN_CODES: ReadonlySet<string> = new Set(Object.values(WireError));
+
+/**
+ * A refusal as it arrived from a friend, made safe to log and show: a code we do not know becomes
+ * E_INTERNAL (the friend's string is kept, cleaned, in the message), the message loses control
+ * characters and escapes and is cut to a line (the wire allows 256 KiB of anything).
+ */
+export function refusalFromFriend(code: string, message: unknown): RefusedError {
+  const text = untrustedText(message);
+  if (KNOWN_CODES.has(code)) return new RefusedError(code as WireErrorCode, text);
+  return new RefusedError(WireError.internal, untrustedText(`(code ${untrustedText(code, 40)}) ${text}`));
 }
 
 /** Unacknowledged data frames in flight: 3 x 1 MiB stays under libp2p's 4 MiB read buffer. */
@@ -48,7 +62,7 @@ export class Frames {
   /** Reads a response; a refusal becomes a RefusedError. */
   async readReply<T>(): Promise<T> {
     const v = await this.readJson();
-    if (isRefusal(v)) throw new RefusedError(v.code, v.message);
+    if (isRefusal(v)) throw refusalFromFriend(v.code, v.message);
     if (typeof v !== 'object' || v === null || (v as { ok?: unknown }).ok !== true) throw new MalformedMessageError('reply is neither ok nor a refusal');
     return v as T;
   }

@@ -1,7 +1,12 @@
 // The friend book: friendships, open invites, the packs we hold for friends and the copies of our
 // packs friends confirmed. All in LevelDB (state/db.ts), so usage both ways survives restarts.
+import { MAX_ADDR_CHARS, MAX_ADDRS, MAX_NAME_CHARS, packChargeBytes } from '../../../protocol/mesh.js';
 import type { Sublevels } from '../state/db.js';
 import { Semaphore } from '../util/semaphore.js';
+import { untrustedText } from '../util/untrusted-text.js';
+
+/** Writes that must survive a crash of the machine, not only of the process: LevelDB fsyncs its log. */
+const DURABLE = { sync: true } as object;
 
 export interface Friendship {
   peerId: string;
@@ -19,6 +24,8 @@ export interface Friendship {
   problems: string[];
   /** The sequence number of the last delete request this friend sent us (replays are refused). */
   lastDeleteSeq?: number;
+  /** IP addresses this friend's connections last came from (newest last): let in ahead of strangers. */
+  seenFrom?: string[];
 }
 
 export interface OpenInvite {
@@ -32,18 +39,45 @@ export interface OpenInvite {
 }
 
 const MAX_PROBLEMS = 10;
+/** Characters kept of a problem or shortfall line (each may quote a friend's cleaned refusal). */
+const MAX_PROBLEM_CHARS = 400;
+/** Source IPs remembered per friend. */
+export const MAX_SEEN_FROM = 4;
+
+/** What the outcome of presenting an invite is; only 'accepted' makes a friendship. */
+export type InviteClaim = 'accepted' | 'unknown' | 'used' | 'expired' | 'bad-proof';
+
+/** What a friend's packs here cost it: bytes charged against its grant (packChargeBytes each) and the pack count. */
+export interface HostedUsage {
+  chargedBytes: number;
+  packs: number;
+}
 
 /**
- * Bytes held for each friend, summed from LevelDB once and then kept up to date by every write,
- * per database (every FriendBook on it shares them): a pack-put reservation, which runs under a
- * lock for each incoming pack, must not scan all the packs the friend already has here.
+ * Usage of each friend, summed from LevelDB once and then kept up to date by every write, per
+ * database (every FriendBook on it shares them): a pack-put reservation, which runs under a lock
+ * for each incoming pack, must not scan all the packs the friend already has here.
  */
 interface HostedTotals {
-  totals: Map<string, number>;
+  totals: Map<string, HostedUsage>;
   /** Hosted writes and first sums one at a time: a write reads the old size to adjust the total. */
   lock: Semaphore;
 }
 const hostedTotals = new WeakMap<object, HostedTotals>();
+/** Invite claims one at a time per database: two pairings with one code must not both see it unused. */
+const inviteLocks = new WeakMap<object, Semaphore>();
+
+/** A friendship with every text a friend could have chosen (or quoted) cleaned and capped. */
+function cleaned(f: Friendship): Friendship {
+  return {
+    ...f,
+    name: untrustedText(f.name, MAX_NAME_CHARS) || f.peerId.slice(-8),
+    // addresses are shown too: one with anything a terminal could act on is not an address
+    addrs: f.addrs.filter((a) => typeof a === 'string' && untrustedText(a, MAX_ADDR_CHARS) === a).slice(0, MAX_ADDRS),
+    shortfall: f.shortfall === null ? null : untrustedText(f.shortfall, MAX_PROBLEM_CHARS),
+    problems: f.problems.slice(-MAX_PROBLEMS).map((p) => untrustedText(p, MAX_PROBLEM_CHARS)),
+  };
+}
 
 export class FriendBook {
   private readonly s: Sublevels;
@@ -64,7 +98,7 @@ export class FriendBook {
   }
 
   async put(f: Friendship): Promise<void> {
-    await this.s.friends.put(f.peerId, JSON.stringify(f));
+    await this.s.friends.put(f.peerId, JSON.stringify(cleaned(f)));
   }
 
   async update(peerId: string, change: (f: Friendship) => void): Promise<void> {
@@ -89,10 +123,45 @@ export class FriendBook {
     });
   }
 
+  /** Remembers the IP a friend's connection came from (the last MAX_SEEN_FROM distinct ones). */
+  async sawFriendAt(peerId: string, ip: string): Promise<void> {
+    const f = await this.get(peerId);
+    if (!f || f.seenFrom?.at(-1) === ip) return;
+    await this.update(peerId, (x) => {
+      x.seenFrom = [...(x.seenFrom ?? []).filter((a) => a !== ip), ip].slice(-MAX_SEEN_FROM);
+    });
+  }
+
   // ---- invites
 
   async putInvite(inv: OpenInvite): Promise<void> {
-    await this.s.invites.put(inv.id, JSON.stringify(inv));
+    await this.s.invites.put(inv.id, JSON.stringify(inv), DURABLE);
+  }
+
+  /**
+   * Presents an invite: under one lock per database, reads it, and either marks it used (a proof
+   * that `verify` accepts) or counts a wrong proof (the fifth burns it), written durably before
+   * the lock is let go. Of any number of pairings with one code at once, exactly one is accepted,
+   * and a crash after the acceptance cannot make the invite usable again.
+   */
+  async claimInvite(id: string, nowSec: number, verify: (inv: OpenInvite) => boolean, maxFailures: number): Promise<{ claim: InviteClaim; invite?: OpenInvite }> {
+    let lock = inviteLocks.get(this.s.invites);
+    if (!lock) inviteLocks.set(this.s.invites, (lock = new Semaphore(1)));
+    return lock.with(1, async () => {
+      const inv = await this.getInvite(id);
+      if (!inv) return { claim: 'unknown' as const };
+      if (inv.used) return { claim: 'used' as const, invite: inv };
+      if (inv.expiresAt <= nowSec) return { claim: 'expired' as const, invite: inv };
+      if (!verify(inv)) {
+        inv.failures += 1;
+        if (inv.failures >= maxFailures) inv.used = true;
+        await this.putInvite(inv);
+        return { claim: 'bad-proof' as const, invite: inv };
+      }
+      inv.used = true;
+      await this.putInvite(inv);
+      return { claim: 'accepted' as const, invite: inv };
+    });
   }
 
   async getInvite(id: string): Promise<OpenInvite | undefined> {
@@ -117,31 +186,47 @@ export class FriendBook {
     return t;
   }
 
+  /** Bytes a friend's packs here are charged against its grant (what `cairn peers` shows as stored for it). */
   async hostedBytes(peerId: string): Promise<number> {
+    return (await this.hostedUsage(peerId)).chargedBytes;
+  }
+
+  async hostedUsage(peerId: string): Promise<HostedUsage> {
     const t = this.hostedTotals();
     const cached = t.totals.get(peerId);
-    if (cached !== undefined) return cached;
+    if (cached !== undefined) return { ...cached };
     // the first sum holds the write lock, so no write can slip between it and the cached total
     return t.lock.with(1, async () => {
       let total = t.totals.get(peerId);
-      if (total !== undefined) return total;
-      total = 0;
-      for await (const v of this.s.hosted.values({ gte: `${peerId}!`, lt: `${peerId}!~` })) total += Number(v);
+      if (total !== undefined) return { ...total };
+      total = { chargedBytes: 0, packs: 0 };
+      for await (const v of this.s.hosted.values({ gte: `${peerId}!`, lt: `${peerId}!~` })) {
+        total.chargedBytes += packChargeBytes(Number(v));
+        total.packs += 1;
+      }
       t.totals.set(peerId, total);
-      return total;
+      return { ...total };
     });
   }
 
-  /** Writes one hosted entry (size, or undefined to delete) and adjusts the friend's total. */
+  /** Writes one hosted entry (size, or undefined to delete), durably, and adjusts the friend's totals. */
   private async setHosted(peerId: string, packId: string, size: number | undefined): Promise<void> {
     const t = this.hostedTotals();
     const key = `${peerId}!${packId}`;
     await t.lock.with(1, async () => {
       const old = await this.s.hosted.get(key);
-      if (size === undefined) await this.s.hosted.del(key);
-      else await this.s.hosted.put(key, String(size));
+      if (size === undefined) await this.s.hosted.del(key, DURABLE);
+      else await this.s.hosted.put(key, String(size), DURABLE);
       const total = t.totals.get(peerId);
-      if (total !== undefined) t.totals.set(peerId, total + (size ?? 0) - (old === undefined ? 0 : Number(old)));
+      if (total === undefined) return;
+      if (old !== undefined) {
+        total.chargedBytes -= packChargeBytes(Number(old));
+        total.packs -= 1;
+      }
+      if (size !== undefined) {
+        total.chargedBytes += packChargeBytes(size);
+        total.packs += 1;
+      }
     });
   }
 
@@ -182,7 +267,7 @@ export class FriendBook {
     return out;
   }
 
-  /** pack ID -> friends holding it, and bytes/packs per friend. */
+  /** pack ID -> friends holding it, and bytes charged / packs per friend. */
   async replicaMap(): Promise<{ byPack: Map<string, Set<string>>; bytesAt: Map<string, number>; packsAt: Map<string, number> }> {
     const byPack = new Map<string, Set<string>>();
     const bytesAt = new Map<string, number>();
@@ -192,7 +277,8 @@ export class FriendBook {
       let set = byPack.get(packId);
       if (!set) byPack.set(packId, (set = new Set()));
       set.add(peerId);
-      bytesAt.set(peerId, (bytesAt.get(peerId) ?? 0) + Number(v));
+      // charged as the friend charges them (at least MIN_PACK_CHARGE_BYTES a pack): the usage we show equals its own
+      bytesAt.set(peerId, (bytesAt.get(peerId) ?? 0) + packChargeBytes(Number(v)));
       packsAt.set(peerId, (packsAt.get(peerId) ?? 0) + 1);
     }
     return { byPack, bytesAt, packsAt };

@@ -1,18 +1,37 @@
 // /cairn/head/1.0.0: an owner stores its signed head at a friend ("put") or asks for the newest the
 // friend keeps ("get"). The friend verifies the signature with the owner's PeerId (Ed25519 public
-// key) and refuses a head whose sequence number is lower than one it already has.
+// key) and refuses a head whose sequence number is lower than one it already has. Puts are
+// rate-limited per friend (HEAD_PUT_BURST, then one per HEAD_PUT_INTERVAL_MS): each rewrites up to
+// 256 KiB in our LevelDB.
 import type { Connection, PeerId, Stream } from '@libp2p/interface';
-import { parseHeadRequest, parseSignedHead, PROTOCOLS, WireError, type HeadResponse, type SignedHead } from '../../../protocol/mesh.js';
+import { HEAD_PUT_BURST, HEAD_PUT_INTERVAL_MS, parseHeadRequest, parseSignedHead, PROTOCOLS, WireError, type HeadResponse, type SignedHead } from '../../../protocol/mesh.js';
+import { EventAllowance } from '../util/rate-limit.js';
 import { requireFriend, type MeshContext } from './context.js';
 import { Frames, RefusedError, serve } from './framing.js';
 import { verifyHead } from './head-chain.js';
 
-export function headHandler(ctx: MeshContext) {
+/** Friends whose head-put allowance is remembered before the full ones are forgotten. */
+const MAX_TRACKED_ALLOWANCES = 256;
+
+export function headHandler(ctx: MeshContext, limits = { burst: HEAD_PUT_BURST, intervalMs: HEAD_PUT_INTERVAL_MS }) {
+  const allowances = new Map<string, EventAllowance>();
+  const allowPut = (peerId: string): boolean => {
+    let a = allowances.get(peerId);
+    if (!a) {
+      // a friend back at a full burst has nothing to remember (only friends get here)
+      if (allowances.size >= MAX_TRACKED_ALLOWANCES) for (const [k, v] of allowances) if (v.full()) allowances.delete(k);
+      allowances.set(peerId, (a = new EventAllowance(limits.burst, limits.intervalMs, ctx.clock)));
+    }
+    return a.tryTake();
+  };
   return async (stream: Stream, connection: Connection) =>
     serve(stream, async (f) => {
       await requireFriend(ctx, connection);
       const remote = connection.remotePeer;
       const req = parseHeadRequest(await f.readJson());
+      if (req.op === 'put' && !allowPut(remote.toString())) {
+        throw new RefusedError(WireError.rateLimited, `too many head puts: at most ${limits.burst} at once, then one every ${limits.intervalMs / 1000} s`);
+      }
       const storedJson = await ctx.book.friendHead(remote.toString());
       const stored = storedJson ? (JSON.parse(storedJson) as SignedHead) : null;
       if (req.op === 'get') {

@@ -1,28 +1,63 @@
 // Packs we hold for friends: $CAIRN_HOME/hosted/<friend PeerId>/XX/<pack ID>, opaque to us.
-// Space is reserved before a pack is accepted: the friend's grant and a free-disk floor both bound
-// it, so a friend can never make us store more than we granted or fill our disk.
+// Space is reserved before a pack is accepted: the friend's grant (each pack charged at least
+// MIN_PACK_CHARGE_BYTES), a cap on its packs, and floors of free disk bytes and free inodes all
+// bound it, counting every upload still in flight from every friend, so friends together can
+// never make us store more than we granted or fill our disk.
 import { mkdir, statfs } from 'node:fs/promises';
 import { join } from 'node:path';
 import { LocalPackStore } from '../store/local-pack-store.js';
 import { Semaphore } from '../util/semaphore.js';
-import { WireError } from '../../../protocol/mesh.js';
+import { MAX_HOSTED_PACKS_PER_OWNER, packChargeBytes, WireError } from '../../../protocol/mesh.js';
 import { RefusedError, type Frames } from './framing.js';
 import type { FriendBook } from './friends.js';
 import { PackHashMismatchError, receivePack } from './pack-receive.js';
+
+/** Free inodes kept on the disk holding friends' packs (where the file system counts them). */
+export const MIN_FREE_INODES = 10_000;
+
+/** What the disk holding friends' packs has left; `freeInodes` is null where the file system does not count inodes (btrfs). */
+export interface DiskSpace {
+  freeBytes: number;
+  freeInodes: number | null;
+}
+
+export async function diskSpace(dir: string): Promise<DiskSpace> {
+  const fs = await statfs(dir);
+  return { freeBytes: fs.bavail * fs.bsize, freeInodes: fs.files > 0 ? fs.ffree : null };
+}
+
+export interface HostedLimits {
+  /** Keep at least this many bytes free. */
+  floorBytes: number;
+  minFreeInodes?: number;
+  maxPacksPerOwner?: number;
+  /** How free space is read (tests inject a small disk). */
+  space?: (dir: string) => Promise<DiskSpace>;
+}
 
 export class HostedStore {
   readonly dir: string;
   private readonly book: FriendBook;
   private readonly floorBytes: number;
-  private readonly reserved = new Map<string, number>();
+  private readonly minFreeInodes: number;
+  private readonly maxPacks: number;
+  private readonly space: (dir: string) => Promise<DiskSpace>;
+  /** Uploads in flight, per friend: bytes charged and packs. */
+  private readonly reserved = new Map<string, { bytes: number; packs: number }>();
+  /** The same, over every friend: all of it counts against the disk's free bytes and inodes. */
+  private reservedBytes = 0;
+  private reservedPacks = 0;
   /** One store per friend, opened once: open() sweeps temp files, so a second open while a pack is arriving would delete it. */
   private readonly stores = new Map<string, Promise<LocalPackStore>>();
   private readonly reserving = new Semaphore(1);
 
-  constructor(dir: string, book: FriendBook, floorBytes: number) {
+  constructor(dir: string, book: FriendBook, limits: HostedLimits) {
     this.dir = dir;
     this.book = book;
-    this.floorBytes = floorBytes;
+    this.floorBytes = limits.floorBytes;
+    this.minFreeInodes = limits.minFreeInodes ?? MIN_FREE_INODES;
+    this.maxPacks = limits.maxPacksPerOwner ?? MAX_HOSTED_PACKS_PER_OWNER;
+    this.space = limits.space ?? diskSpace;
   }
 
   async storeFor(peerId: string): Promise<LocalPackStore> {
@@ -36,29 +71,49 @@ export class HostedStore {
     return opened;
   }
 
-  /** Reserves room for a pack or refuses with E_QUOTA / E_DISK_FLOOR. Returns a release function. */
+  /**
+   * Reserves room for a pack of `size` bytes or refuses with E_QUOTA (grant or pack cap) or
+   * E_DISK_FLOOR (free bytes or inodes). Returns a release function, to be called once the pack
+   * is stored (then its record counts) or has failed.
+   */
   async reserve(peerId: string, grantBytes: number, size: number): Promise<() => void> {
     // one reservation at a time: concurrent uploads must not all pass the same check
     return this.reserving.with(1, () => this.reserveNow(peerId, grantBytes, size));
   }
 
   private async reserveNow(peerId: string, grantBytes: number, size: number): Promise<() => void> {
-    const used = (await this.book.hostedBytes(peerId)) + (this.reserved.get(peerId) ?? 0);
-    if (used + size > grantBytes) {
-      throw new RefusedError(WireError.quota, `over quota: storing ${size} more bytes would make ${used + size} of the ${grantBytes} bytes granted`);
+    const charge = packChargeBytes(size);
+    const held = await this.book.hostedUsage(peerId);
+    const mine = this.reserved.get(peerId) ?? { bytes: 0, packs: 0 };
+    const used = held.chargedBytes + mine.bytes;
+    if (used + charge > grantBytes) {
+      throw new RefusedError(WireError.quota, `over quota: storing a pack charged ${charge} bytes would make ${used + charge} of the ${grantBytes} bytes granted`);
+    }
+    if (held.packs + mine.packs + 1 > this.maxPacks) {
+      throw new RefusedError(WireError.quota, `over quota: ${this.maxPacks} packs is the most kept here for one friend`);
     }
     await mkdir(this.dir, { recursive: true, mode: 0o700 });
-    const fs = await statfs(this.dir);
-    const free = fs.bavail * fs.bsize;
-    if (free - size < this.floorBytes) {
-      throw new RefusedError(WireError.diskFloor, `disk nearly full: ${free} bytes free, keeping at least ${this.floorBytes} free`);
+    const space = await this.space(this.dir);
+    // what uploads in flight (from every friend) will still write is not yet in the free count
+    const free = space.freeBytes - this.reservedBytes;
+    if (free - charge < this.floorBytes) {
+      throw new RefusedError(WireError.diskFloor, `disk nearly full: ${free} bytes free once uploads in flight land, keeping at least ${this.floorBytes} free`);
     }
-    this.reserved.set(peerId, (this.reserved.get(peerId) ?? 0) + size);
+    if (space.freeInodes !== null && space.freeInodes - this.reservedPacks - 1 < this.minFreeInodes) {
+      throw new RefusedError(WireError.diskFloor, `disk nearly out of inodes: ${space.freeInodes - this.reservedPacks} free once uploads in flight land, keeping at least ${this.minFreeInodes}`);
+    }
+    this.reserved.set(peerId, { bytes: mine.bytes + charge, packs: mine.packs + 1 });
+    this.reservedBytes += charge;
+    this.reservedPacks += 1;
     let released = false;
     return () => {
       if (released) return;
       released = true;
-      this.reserved.set(peerId, (this.reserved.get(peerId) ?? 0) - size);
+      const r = this.reserved.get(peerId) ?? { bytes: charge, packs: 1 };
+      if (r.packs <= 1) this.reserved.delete(peerId);
+      else this.reserved.set(peerId, { bytes: r.bytes - charge, packs: r.packs - 1 });
+      this.reservedBytes -= charge;
+      this.reservedPacks -= 1;
     };
   }
 

@@ -16,6 +16,7 @@ import type { Clock } from '../util/clock.js';
 import { TokenBucket } from '../util/rate-limit.js';
 import { errorMessage, UsageError } from '../util/errors.js';
 import { BENCH_SINK_PROTOCOL, benchSinkEnabled, benchSinkHandler } from './bench-sink.js';
+import { ipOf } from './admission.js';
 import type { MeshContext } from './context.js';
 import { FriendBook } from './friends.js';
 import { headHandler } from './head.js';
@@ -53,6 +54,8 @@ export class Mesh {
   private readonly repo: Repository;
   private readonly opts: MeshOptions;
   private readonly friendIds = new Set<string>();
+  /** IPs friends were seen at or listen on: admitted ahead of strangers before Noise (admission.ts). */
+  private friendIps = new Set<string>();
   private openInvites = 0;
   /** The last replication round asked for; the next one starts after it. */
   private replicationTail: Promise<unknown> = Promise.resolve();
@@ -86,12 +89,18 @@ export class Mesh {
     const privateKey = await peerKeyFromSeed(repo.keys.sign);
     // the gater and handlers need the mesh, which needs the node: a late-bound reference
     const late: { mesh?: Mesh } = {};
-    const node: Libp2p = await createMeshNode({ privateKey, listen: opts.listen, announce: opts.announce ?? [], admit: (peer: PeerId) => late.mesh?.admits(peer) ?? false });
+    const node: Libp2p = await createMeshNode({
+      privateKey,
+      listen: opts.listen,
+      announce: opts.announce ?? [],
+      admit: (peer: PeerId) => late.mesh?.admits(peer) ?? false,
+      isFriendIp: (ip) => late.mesh?.friendIps.has(ip) ?? false,
+    });
     const ctx: MeshContext = {
       node,
       privateKey,
       book,
-      hosted: new HostedStore(join(repo.paths.home, 'hosted'), book, opts.diskFloorBytes),
+      hosted: new HostedStore(join(repo.paths.home, 'hosted'), book, { floorBytes: opts.diskFloorBytes }),
       clock: opts.clock,
       name: opts.name,
       onFriend: async (peerId) => late.mesh?.welcome(peerId),
@@ -103,6 +112,7 @@ export class Mesh {
     const mesh = new Mesh(repo, opts, ctx, book);
     late.mesh = mesh;
     for (const f of await book.list()) mesh.friendIds.add(f.peerId);
+    await mesh.refreshFriendIps();
     mesh.openInvites = (await book.openInvites(opts.clock.now() / 1000)).length;
     const handlerOpts = { maxInboundStreams: MAX_INBOUND_STREAMS };
     await node.handle(PROTOCOLS.pair, pairHandler(ctx), handlerOpts);
@@ -117,10 +127,24 @@ export class Mesh {
       const id = evt.detail.toString();
       if (mesh.friendIds.has(id)) void book.update(id, (f) => (f.lastSeen = new Date(opts.clock.now()).toISOString())).catch(() => undefined);
     });
+    node.addEventListener('connection:open', (evt) => {
+      const id = evt.detail.remotePeer.toString();
+      const ip = ipOf(evt.detail.remoteAddr);
+      if (!mesh.friendIds.has(id) || ip === null || mesh.friendIps.has(ip)) return;
+      void book
+        .sawFriendAt(id, ip)
+        .then(() => mesh.refreshFriendIps())
+        .catch(() => undefined);
+    });
     node.addEventListener('peer:identify', (evt) => {
       const id = evt.detail.peerId.toString();
       const addrs = evt.detail.listenAddrs.map((a) => a.toString());
-      if (mesh.friendIds.has(id) && addrs.length > 0) void book.update(id, (f) => (f.addrs = addrs)).catch(() => undefined);
+      if (mesh.friendIds.has(id) && addrs.length > 0) {
+        void book
+          .update(id, (f) => (f.addrs = addrs))
+          .then(() => mesh.refreshFriendIps())
+          .catch(() => undefined);
+      }
     });
     repo.reader = mesh.reader;
     for (const f of await book.list()) await mesh.remember(f.peerId, f.addrs);
@@ -154,6 +178,23 @@ export class Mesh {
     return this.ctx.node.getMultiaddrs().map((a) => a.toString().replace(/\/p2p\/[^/]+$/, ''));
   }
 
+  /** Rebuilds the set of IPs friends are known at: where they were last seen, and where they listen. */
+  async refreshFriendIps(): Promise<void> {
+    const ips = new Set<string>();
+    for (const f of await this.book.list()) {
+      for (const ip of f.seenFrom ?? []) ips.add(ip);
+      for (const a of f.addrs) {
+        try {
+          const ip = ipOf(multiaddr(a));
+          if (ip !== null && ip !== '0.0.0.0' && ip !== '::') ips.add(ip);
+        } catch {
+          // not a multiaddr: nothing to admit
+        }
+      }
+    }
+    this.friendIps = ips;
+  }
+
   admits(peer: PeerId): boolean {
     if (this.friendIds.has(peer.toString())) return true;
     return this.openInvites > 0;
@@ -183,6 +224,7 @@ export class Mesh {
     this.openInvites = (await this.book.openInvites(this.opts.clock.now() / 1000)).length;
     const f = await this.book.get(peerId);
     if (f) await this.remember(peerId, f.addrs);
+    await this.refreshFriendIps();
   }
 
   isOnline(peerId: string): boolean {
@@ -295,6 +337,7 @@ export class Mesh {
     if (dryRun) return result;
     this.friendIds.delete(peerId);
     await this.book.remove(peerId);
+    await this.refreshFriendIps();
     for (const packId of theirs) await this.ctx.hosted.remove(peerId, packId);
     const peer = peerIdFromString(peerId);
     await this.ctx.node.peerStore.merge(peer, { tags: { [KEEP_ALIVE]: undefined } }).catch(() => undefined);

@@ -1,6 +1,7 @@
 // The libp2p node: TCP + Noise + Yamux, a stable identity, and a gater that admits only friends
 // (and strangers only while an invite is open, for the pairing protocol alone; every other
-// handler checks friendship itself).
+// handler checks friendship itself). Before Noise, connections are admitted by remote IP
+// (admission.ts): strangers cannot hold enough half-open connections to lock friends out.
 import { noise } from '@chainsafe/libp2p-noise';
 import { yamux } from '@chainsafe/libp2p-yamux';
 import { generateKeyPairFromSeed } from '@libp2p/crypto/keys';
@@ -8,16 +9,37 @@ import { identify } from '@libp2p/identify';
 import type { Libp2p, PeerId, PrivateKey } from '@libp2p/interface';
 import { tcp } from '@libp2p/tcp';
 import { createLibp2p } from 'libp2p';
+import { ADMISSION_LIMITS, InboundAdmission, type AdmissionLimits } from './admission.js';
 
 /** Inbound connection attempts accepted per second from one host. */
 const INBOUND_CONNECTIONS_PER_SECOND = 100;
+/**
+ * libp2p's own ceiling on connections not yet upgraded (its default, 10, was the whole lock-out).
+ * Admission (admission.ts) keeps strangers far below it; this only bounds the burst between a
+ * socket being accepted and the gater answering.
+ */
+const MAX_INCOMING_PENDING_CONNECTIONS = 1024;
+/** A connection must finish Noise and Yamux negotiation within this (libp2p's default is 10 s). */
+export const INBOUND_UPGRADE_TIMEOUT_MS = 5_000;
 
 /** The agent's peer key, derived from the repository's signing seed: a recovered host keeps its PeerId. */
 export async function peerKeyFromSeed(seed: Buffer): Promise<PrivateKey> {
   return generateKeyPairFromSeed('Ed25519', seed);
 }
 
-export async function createMeshNode(opts: { privateKey: PrivateKey; listen: string[]; announce?: string[]; admit: (peer: PeerId) => boolean }): Promise<Libp2p> {
+export interface MeshNodeOptions {
+  privateKey: PrivateKey;
+  listen: string[];
+  announce?: string[];
+  /** After Noise: whether this PeerId may keep its connection. */
+  admit: (peer: PeerId) => boolean;
+  /** Before Noise: whether a remote IP is one a friend was seen at (it gets room of its own). */
+  isFriendIp?: (ip: string) => boolean;
+  admission?: AdmissionLimits;
+}
+
+export async function createMeshNode(opts: MeshNodeOptions): Promise<Libp2p> {
+  const admission = new InboundAdmission(opts.isFriendIp ?? (() => false), opts.admission ?? ADMISSION_LIMITS);
   return createLibp2p({
     privateKey: opts.privateKey,
     // appended, not replacing: friends on the LAN keep the interface addresses
@@ -28,9 +50,18 @@ export async function createMeshNode(opts: { privateKey: PrivateKey; listen: str
     services: { identify: identify() },
     // libp2p's default (5 inbound connections per second per host) refuses friends behind one
     // NAT address and retries after a refused stranger; the gater decides who is admitted.
-    connectionManager: { inboundConnectionThreshold: INBOUND_CONNECTIONS_PER_SECOND },
+    connectionManager: {
+      inboundConnectionThreshold: INBOUND_CONNECTIONS_PER_SECOND,
+      maxIncomingPendingConnections: MAX_INCOMING_PENDING_CONNECTIONS,
+      inboundUpgradeTimeout: INBOUND_UPGRADE_TIMEOUT_MS,
+    },
     connectionGater: {
+      denyInboundConnection: (maConn) => admission.deny(maConn),
       denyInboundEncryptedConnection: (peer) => !opts.admit(peer),
+      denyInboundUpgradedConnection: (_peer, maConn) => {
+        admission.settled(maConn);
+        return false;
+      },
       // loopback and private addresses are where friends on a LAN live
       denyDialMultiaddr: () => false,
     },

@@ -12,6 +12,7 @@ import {
   type DeleteRequest,
   type SignedDeleteRequest,
 } from '../../../protocol/mesh.js';
+import { untrustedText } from '../util/untrusted-text.js';
 import { requireFriend, type MeshContext } from './context.js';
 import { Frames, RefusedError, serve } from './framing.js';
 
@@ -49,7 +50,9 @@ export async function requestDeletes(ctx: MeshContext, peer: PeerId, packs: stri
   const f = new Frames(stream);
   try {
     await f.writeJson(signed);
-    return await f.readReply<DeleteAccepted>();
+    const reply = await f.readReply<DeleteAccepted>();
+    // the friend's words: shown in prune's report
+    return { ...reply, dueAt: untrustedText(reply.dueAt, 40) };
   } finally {
     await stream.close().catch(() => undefined);
   }

@@ -10,42 +10,82 @@ import { multiaddr } from '@multiformats/multiaddr';
 import { inviteId, type Invite } from '../../../protocol/invite.js';
 import { MAX_NAME_CHARS, parsePairRequest, PROTOCOLS, WireError, type PairAccept, type PairRequest } from '../../../protocol/mesh.js';
 import { CairnError, errorMessage } from '../util/errors.js';
+import { untrustedText } from '../util/untrusted-text.js';
 import type { MeshContext } from './context.js';
 import { Frames, RefusedError, serve } from './framing.js';
 
 const MAX_PROOF_FAILURES = 5;
 const RATE_WINDOW_MS = 10 * 60_000;
 const MAX_FAILURES_PER_PEER = 5;
+/** Peers whose failed pairings are remembered; past it the peer that failed longest ago is forgotten. */
+export const MAX_PAIRING_PEERS_TRACKED = 1024;
+
+/**
+ * Failed pairing attempts per peer in the last RATE_WINDOW_MS, for at most `maxPeers` peers (a
+ * stranger can make PeerIds for free: an unbounded map grew with every one). Insertion order is
+ * the order of each peer's latest failure, so the first entry is the one to evict.
+ */
+export class PairingFailures {
+  private readonly byPeer = new Map<string, number[]>();
+  private readonly maxPeers: number;
+  private readonly now: () => number;
+
+  constructor(now: () => number, maxPeers = MAX_PAIRING_PEERS_TRACKED) {
+    this.now = now;
+    this.maxPeers = maxPeers;
+  }
+
+  recent(peer: string): number {
+    return this.live(peer).length;
+  }
+
+  add(peer: string): void {
+    const times = [...this.live(peer), this.now()].slice(-MAX_FAILURES_PER_PEER);
+    this.byPeer.delete(peer);
+    this.byPeer.set(peer, times);
+    while (this.byPeer.size > this.maxPeers) {
+      const oldest = this.byPeer.keys().next().value as string;
+      this.byPeer.delete(oldest);
+    }
+  }
+
+  get size(): number {
+    return this.byPeer.size;
+  }
+
+  private live(peer: string): number[] {
+    const times = (this.byPeer.get(peer) ?? []).filter((t) => this.now() - t < RATE_WINDOW_MS);
+    if (times.length === 0) this.byPeer.delete(peer);
+    return times;
+  }
+}
 
 export function pairProof(secretHex: string, inviterPeerId: string, joinerPeerId: string): string {
   return createHmac('sha256', Buffer.from(secretHex, 'hex')).update(`cairn/v1/pair${inviterPeerId}${joinerPeerId}`).digest('hex');
 }
 
-export function pairHandler(ctx: MeshContext) {
-  const failures = new Map<string, number[]>();
-  const recentFailures = (peer: string) => (failures.get(peer) ?? []).filter((t) => ctx.clock.now() - t < RATE_WINDOW_MS);
+export function pairHandler(ctx: MeshContext, failures = new PairingFailures(() => ctx.clock.now())) {
   const fail = (peer: string, code: (typeof WireError)[keyof typeof WireError], message: string): never => {
-    failures.set(peer, [...recentFailures(peer), ctx.clock.now()]);
+    failures.add(peer);
     throw new RefusedError(code, message);
   };
   return async (stream: Stream, connection: Connection) =>
     serve(stream, async (f) => {
       const remote = connection.remotePeer.toString();
-      if (recentFailures(remote).length >= MAX_FAILURES_PER_PEER) throw new RefusedError(WireError.rateLimited, 'too many failed pairing attempts: wait ten minutes');
+      if (failures.recent(remote) >= MAX_FAILURES_PER_PEER) throw new RefusedError(WireError.rateLimited, 'too many failed pairing attempts: wait ten minutes');
       const req = parsePairRequest(await f.readJson());
-      const inv = await ctx.book.getInvite(req.inviteId);
-      if (!inv) return fail(remote, WireError.inviteUnknown, 'unknown invite (never issued here, or from another agent)');
-      if (inv.used) return fail(remote, WireError.inviteUsed, 'this invite was already used; ask for a new one');
-      if (inv.expiresAt * 1000 <= ctx.clock.now()) return fail(remote, WireError.inviteExpired, 'this invite has expired; ask for a new one');
-      const expected = Buffer.from(pairProof(inv.secret, ctx.node.peerId.toString(), remote), 'hex');
-      if (!timingSafeEqual(expected, Buffer.from(req.proof, 'hex'))) {
-        inv.failures += 1;
-        if (inv.failures >= MAX_PROOF_FAILURES) inv.used = true;
-        await ctx.book.putInvite(inv);
-        return fail(remote, WireError.inviteBadProof, 'the invite proof does not match (wrong or altered code)');
-      }
-      inv.used = true;
-      await ctx.book.putInvite(inv);
+      // checked and marked used (durably) under one lock: of several pairings at once with one
+      // code, one is accepted and every other sees it used
+      const { claim, invite: inv } = await ctx.book.claimInvite(
+        req.inviteId,
+        ctx.clock.now() / 1000,
+        (i) => timingSafeEqual(Buffer.from(pairProof(i.secret, ctx.node.peerId.toString(), remote), 'hex'), Buffer.from(req.proof, 'hex')),
+        MAX_PROOF_FAILURES,
+      );
+      if (claim === 'unknown' || !inv) return fail(remote, WireError.inviteUnknown, 'unknown invite (never issued here, or from another agent)');
+      if (claim === 'used') return fail(remote, WireError.inviteUsed, 'this invite was already used; ask for a new one');
+      if (claim === 'expired') return fail(remote, WireError.inviteExpired, 'this invite has expired; ask for a new one');
+      if (claim === 'bad-proof') return fail(remote, WireError.inviteBadProof, 'the invite proof does not match (wrong or altered code)');
       const existing = await ctx.book.get(remote);
       const addrs = req.addrs.length > 0 ? req.addrs : [connection.remoteAddr.toString()];
       if (existing) {
@@ -53,7 +93,8 @@ export function pairHandler(ctx: MeshContext) {
       } else {
         await ctx.book.put({
           peerId: remote,
-          name: req.name.slice(0, MAX_NAME_CHARS) || remote.slice(-8),
+          // cleaned (controls, escapes, bidi overrides) by the friend book, as every friend's text
+          name: untrustedText(req.name, MAX_NAME_CHARS) || remote.slice(-8),
           addrs,
           grantToPeer: inv.quotaBytes,
           grantFromPeer: req.grantBytes,
@@ -91,5 +132,5 @@ export async function pairWith(ctx: MeshContext, invite: Invite, grantBytes: num
   const reply = await f.readReply<PairAccept>();
   await stream.close().catch(() => undefined);
   if (typeof reply.name !== 'string' || !Number.isSafeInteger(reply.grantBytes)) throw new CairnError(WireError.malformed, 'the inviter sent a malformed acceptance');
-  return reply;
+  return { ...reply, name: untrustedText(reply.name, MAX_NAME_CHARS) };
 }

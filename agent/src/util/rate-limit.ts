@@ -35,3 +35,38 @@ export class TokenBucket {
     }
   }
 }
+
+/**
+ * Events allowed now or refused, never waited for: at most `burst` at once, one more earned every
+ * `intervalMs`. For requests from others (a refused one costs them a retry, not us a held stream).
+ */
+export class EventAllowance {
+  private readonly burst: number;
+  private readonly intervalMs: number;
+  private readonly clock: Clock;
+  private tokens: number;
+  private last: number;
+
+  constructor(burst: number, intervalMs: number, clock: Clock) {
+    this.burst = burst;
+    this.intervalMs = intervalMs;
+    this.clock = clock;
+    this.tokens = burst;
+    this.last = clock.now();
+  }
+
+  /** True (and one event spent) when an event may happen now. */
+  tryTake(): boolean {
+    const now = this.clock.now();
+    this.tokens = Math.min(this.burst, this.tokens + Math.max(0, now - this.last) / this.intervalMs);
+    this.last = now;
+    if (this.tokens < 1) return false;
+    this.tokens -= 1;
+    return true;
+  }
+
+  /** Whether it is back to a full burst (nothing to remember about its user). */
+  full(): boolean {
+    return Math.min(this.burst, this.tokens + Math.max(0, this.clock.now() - this.last) / this.intervalMs) >= this.burst;
+  }
+}

@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pairAgents, startAgent, type TestAgent } from '../helpers/agents.js';
 import { cairn, cairnJson, tempDir } from '../helpers/cli.js';
 import { deletePack, flipByte, truncatePack, type PackFile } from '../helpers/damage-packs.js';
-import { copyDir, hostedDir, hostedPacks, replaceDir } from '../helpers/mesh-hosted.js';
+import { chargedBytes, copyDir, hostedDir, hostedPacks, replaceDir } from '../helpers/mesh-hosted.js';
 import { compareTree, duBytes, Rng, snapshotTree, writeSampleTree, type SampleEntry } from '../helpers/sample-tree.js';
 import { compareTrees, formatDiffs } from '../helpers/tree-compare.js';
 import { Trio } from '../helpers/trio.js';
@@ -336,14 +336,17 @@ describe('grants, the disk floor and one-time invites', () => {
     // push a small pack that fits what is left of the grant: the disk and both books are compared
     // once they agree (the grant bound below holds at every moment)
     let atBob = 0;
+    // what bob charges alice for them (each pack at least MIN_PACK_CHARGE_BYTES): what both books show
+    let chargedAtBob = 0;
     await expect
       .poll(
         async () => {
           atBob = await duBytes(hostedDir(bob.home, alice.info.peerId));
+          chargedAtBob = await chargedBytes(bob.home, alice.info.peerId);
           const bobBook = (await peersOf(bob)).get('alice')?.storedForPeerBytes;
           const aliceBook = (await peersOf(alice)).get('bob')?.storedAtPeerBytes;
-          expect(atBob, `bob holds ${atBob} bytes for alice under a ${2 * MiB}-byte grant`).toBeLessThanOrEqual(2 * MiB);
-          return bobBook === atBob && aliceBook === atBob;
+          expect(chargedAtBob, `bob charges alice ${chargedAtBob} bytes under a ${2 * MiB}-byte grant`).toBeLessThanOrEqual(2 * MiB);
+          return bobBook === chargedAtBob && aliceBook === chargedAtBob;
         },
         { timeout: 60_000, interval: 500 },
       )
@@ -352,11 +355,11 @@ describe('grants, the disk floor and one-time invites', () => {
     expect(atBob, `bob holds ${atBob} bytes for alice under a ${2 * MiB}-byte grant`).toBeLessThanOrEqual(2 * MiB);
     expect(await duBytes(hostedDir(dave.home, alice.info.peerId))).toBe(0);
     const bobView = (await peersOf(bob)).get('alice');
-    expect(bobView?.storedForPeerBytes).toBe(atBob);
+    expect(bobView?.storedForPeerBytes).toBe(chargedAtBob);
     expect(bobView?.grantToPeer).toBe(2 * MiB);
 
     const peers = await peersOf(alice);
-    expect(peers.get('bob')?.storedAtPeerBytes).toBe(atBob);
+    expect(peers.get('bob')?.storedAtPeerBytes).toBe(chargedAtBob);
     expect(peers.get('bob')?.storedAtPeerBytes).toBeLessThanOrEqual(peers.get('bob')!.grantFromPeer);
     expect(peers.get('bob')?.shortfall).toMatch(/granted|quota/);
     expect(peers.get('dave')?.shortfall).toMatch(/E_DISK_FLOOR/);

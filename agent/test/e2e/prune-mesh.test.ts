@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import type { PeersResult, PruneResult, SnapshotsResult } from '../../../protocol/api.js';
-import { canonicalDeleteRequest, PROTOCOLS, type DeleteRequest } from '../../../protocol/mesh.js';
+import { canonicalDeleteRequest, packChargeBytes, PROTOCOLS, type DeleteRequest } from '../../../protocol/mesh.js';
 import { pairAgents, startAgent, type TestAgent } from '../helpers/agents.js';
 import { initHome, tempDir } from '../helpers/cli.js';
 import { copyDir, hostedPacks, replaceDir } from '../helpers/mesh-hosted.js';
@@ -71,7 +71,7 @@ describe('prune with a friend', () => {
     const bobView = () => bob.cli<PeersResult>(['peers']);
     const heldFor = async () => (await bobView()).find((p) => p.peerId === alice.info.peerId)?.storedForPeerBytes ?? -1;
     const heldBefore = await heldFor();
-    expect(heldBefore).toBe((await atBob()).reduce((n, p) => n + p.size, 0));
+    expect(heldBefore).toBe((await atBob()).reduce((n, p) => n + packChargeBytes(p.size), 0));
 
     // after the grace (plus bob's 5 s sweep) they are gone and bob's usage for alice shrinks
     let left = doomed;
@@ -83,12 +83,12 @@ describe('prune with a friend', () => {
     expect(left, bob.log()).toEqual([]);
     const heldAfter = await heldFor();
     expect(heldAfter).toBeLessThan(heldBefore);
-    expect(heldAfter).toBe((await atBob()).reduce((n, p) => n + p.size, 0));
+    expect(heldAfter).toBe((await atBob()).reduce((n, p) => n + packChargeBytes(p.size), 0));
     // alice no longer counts them at bob either, and the repacked packs go to bob
     await alice.cliOk(['replicate', '--wait']);
     expect(ids(await atBob())).toEqual(ids(await alicePacks()));
     const aliceView = (await alice.cli<PeersResult>(['peers'])).find((p) => p.peerId === bob.info.peerId);
-    expect(aliceView?.storedAtPeerBytes).toBe((await alicePacks()).reduce((n, p) => n + p.size, 0));
+    expect(aliceView?.storedAtPeerBytes).toBe((await alicePacks()).reduce((n, p) => n + packChargeBytes(p.size), 0));
 
     // the kept snapshot restores from bob alone
     const facts = await snapshotTree(data);

@@ -5,6 +5,7 @@ import { createServer } from 'node:net';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { packChargeBytes } from '../../../protocol/mesh.js';
 import { packFilesIn, type PackFile } from './damage-packs.js';
 
 const run = promisify(execFile);
@@ -40,4 +41,9 @@ export async function freePort(): Promise<number> {
   await new Promise<void>((resolve) => srv.close(() => resolve()));
   if (addr === null || typeof addr !== 'object') throw new Error('no port');
   return addr.port;
+}
+
+/** What a friend charges an owner for the packs it holds (SPEC 13.4: each at least MIN_PACK_CHARGE_BYTES). */
+export async function chargedBytes(friendHome: string, ownerPeerId: string): Promise<number> {
+  return (await hostedPacks(friendHome, ownerPeerId)).reduce((n, p) => n + packChargeBytes(p.size), 0);
 }

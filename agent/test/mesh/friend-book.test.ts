@@ -1,11 +1,12 @@
 // FriendBook's bytes held per friend, on a real LevelDB: the running totals (kept so a pack-put
 // reservation does not scan every pack a friend has here) must always equal a fresh sum, across
 // adds, overwrites, removals, concurrent writes, a second FriendBook on the same database, and a
-// reopen of the database.
+// reopen of the database. Bytes are charged bytes: each pack at least MIN_PACK_CHARGE_BYTES.
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { MIN_PACK_CHARGE_BYTES, packChargeBytes } from '../../../protocol/mesh.js';
 import { FriendBook } from '../../src/mesh/friends.js';
 import { openStateDb, type StateDb, type Sublevels } from '../../src/state/db.js';
 
@@ -23,12 +24,17 @@ async function open(): Promise<Sublevels> {
   return opened.sub;
 }
 
-/** What a scan of the database says, independent of any cached total. */
-async function scanned(sub: Sublevels, peerId: string): Promise<number> {
-  let total = 0;
-  for await (const v of sub.hosted.values({ gte: `${peerId}!`, lt: `${peerId}!~` })) total += Number(v);
-  return total;
+/** What a scan of the database says, independent of any cached total: bytes charged and packs. */
+async function scannedUsage(sub: Sublevels, peerId: string): Promise<{ chargedBytes: number; packs: number }> {
+  let chargedBytes = 0;
+  let packs = 0;
+  for await (const v of sub.hosted.values({ gte: `${peerId}!`, lt: `${peerId}!~` })) {
+    chargedBytes += packChargeBytes(Number(v));
+    packs += 1;
+  }
+  return { chargedBytes, packs };
 }
+
 
 afterEach(async () => {
   await db?.close();
@@ -42,18 +48,19 @@ describe('FriendBook hosted bytes', () => {
     const sub = await open();
     const book = new FriendBook(sub);
     expect(await book.hostedBytes(A)).toBe(0); // sums (nothing) and keeps the total from here on
-    await book.addHosted(A, pack(1), 1000);
-    await book.addHosted(A, pack(2), 250);
+    await book.addHosted(A, pack(1), 100_000);
+    await book.addHosted(A, pack(2), 250_000);
     await book.addHosted(B, pack(1), 7);
-    expect(await book.hostedBytes(A)).toBe(1250);
-    await book.addHosted(A, pack(2), 300); // the same pack again, another size: replaced, not added
-    expect(await book.hostedBytes(A)).toBe(1300);
+    expect(await book.hostedBytes(A)).toBe(350_000);
+    await book.addHosted(A, pack(2), 300_000); // the same pack again, another size: replaced, not added
+    expect(await book.hostedBytes(A)).toBe(400_000);
     await book.removeHosted(A, pack(1));
     await book.removeHosted(A, pack(99)); // never held: no change
-    expect(await book.hostedBytes(A)).toBe(300);
-    expect(await book.hostedBytes(B)).toBe(7);
-    expect(await book.hostedBytes(A)).toBe(await scanned(sub, A));
-    expect(await book.hostedBytes(B)).toBe(await scanned(sub, B));
+    expect(await book.hostedBytes(A)).toBe(300_000);
+    expect(await book.hostedBytes(B)).toBe(MIN_PACK_CHARGE_BYTES); // 7 bytes, charged the minimum
+    expect(await book.hostedUsage(A)).toEqual({ chargedBytes: 300_000, packs: 1 });
+    expect(await book.hostedUsage(A)).toEqual(await scannedUsage(sub, A));
+    expect(await book.hostedUsage(B)).toEqual(await scannedUsage(sub, B));
   });
 
   it('does not keep a first sum that a write raced', async () => {
@@ -64,7 +71,7 @@ describe('FriendBook hosted bytes', () => {
     const sum = book.hostedBytes(A);
     for (let i = 5000; i < 5050; i++) await book.addHosted(A, pack(i), 1); // while the sum reads
     await sum;
-    expect(await book.hostedBytes(A)).toBe(await scanned(sub, A));
+    expect(await book.hostedUsage(A)).toEqual(await scannedUsage(sub, A));
   });
 
   it('stays exact when writes to the same pack race each other', async () => {
@@ -77,7 +84,7 @@ describe('FriendBook hosted bytes', () => {
       if (i % 3 === 0) writes.push(book.removeHosted(A, pack((i + 1) % 7)));
     }
     await Promise.all(writes);
-    expect(await book.hostedBytes(A)).toBe(await scanned(sub, A));
+    expect(await book.hostedUsage(A)).toEqual(await scannedUsage(sub, A));
   });
 
   it('is shared by every FriendBook on the database and rebuilt after a reopen', async () => {
@@ -85,10 +92,10 @@ describe('FriendBook hosted bytes', () => {
     const one = new FriendBook(sub);
     const two = new FriendBook(sub); // as prune's book next to the mesh's
     expect(await one.hostedBytes(A)).toBe(0);
-    await two.addHosted(A, pack(1), 4096);
-    expect(await one.hostedBytes(A)).toBe(4096);
+    await two.addHosted(A, pack(1), 100_000);
+    expect(await one.hostedBytes(A)).toBe(100_000);
     await db?.close();
     sub = await open();
-    expect(await new FriendBook(sub).hostedBytes(A)).toBe(4096);
+    expect(await new FriendBook(sub).hostedBytes(A)).toBe(100_000);
   });
 });
