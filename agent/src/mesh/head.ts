@@ -4,8 +4,9 @@
 import type { Connection, PeerId, Stream } from '@libp2p/interface';
 import { parseHeadRequest, parseSignedHead, PROTOCOLS, WireError, type HeadResponse, type SignedHead } from '../../../protocol/mesh.js';
 import { requireFriend, type MeshContext } from './context.js';
-import { Frames, RefusedError, serve } from './framing.js';
+import { RefusedError, serve } from './framing.js';
 import { verifyHead } from './head-chain.js';
+import { requestJson } from './request.js';
 
 export function headHandler(ctx: MeshContext) {
   return async (stream: Stream, connection: Connection) =>
@@ -34,15 +35,8 @@ export function headHandler(ctx: MeshContext) {
 }
 
 async function headRequest(ctx: MeshContext, peer: PeerId, body: unknown): Promise<SignedHead | null> {
-  const stream = await ctx.node.dialProtocol(peer, PROTOCOLS.head, { signal: AbortSignal.timeout(15_000) });
-  const f = new Frames(stream);
-  try {
-    await f.writeJson(body);
-    const reply = await f.readReply<HeadResponse>();
-    return reply.head === null ? null : parseSignedHead(reply.head);
-  } finally {
-    await stream.close().catch(() => undefined);
-  }
+  const reply = await requestJson<HeadResponse>(ctx, peer, PROTOCOLS.head, body);
+  return reply.head === null ? null : parseSignedHead(reply.head);
 }
 
 export async function putHead(ctx: MeshContext, peer: PeerId, head: SignedHead): Promise<void> {

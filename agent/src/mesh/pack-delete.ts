@@ -13,7 +13,8 @@ import {
   type SignedDeleteRequest,
 } from '../../../protocol/mesh.js';
 import { requireFriend, type MeshContext } from './context.js';
-import { Frames, RefusedError, serve } from './framing.js';
+import { RefusedError, serve } from './framing.js';
+import { requestJson } from './request.js';
 
 export function packDeleteHandler(ctx: MeshContext) {
   return async (stream: Stream, connection: Connection) =>
@@ -45,14 +46,7 @@ export function packDeleteHandler(ctx: MeshContext) {
 export async function requestDeletes(ctx: MeshContext, peer: PeerId, packs: string[], seq: number): Promise<DeleteAccepted> {
   const request: DeleteRequest = { version: 1, owner: ctx.node.peerId.toString(), seq, time: new Date(ctx.clock.now()).toISOString(), packs };
   const signed: SignedDeleteRequest = { request, signature: Buffer.from(await ctx.privateKey.sign(canonicalDeleteRequest(request))).toString('base64') };
-  const stream = await ctx.node.dialProtocol(peer, PROTOCOLS.packDelete, { signal: AbortSignal.timeout(15_000) });
-  const f = new Frames(stream);
-  try {
-    await f.writeJson(signed);
-    return await f.readReply<DeleteAccepted>();
-  } finally {
-    await stream.close().catch(() => undefined);
-  }
+  return requestJson<DeleteAccepted>(ctx, peer, PROTOCOLS.packDelete, signed);
 }
 
 /** Deletes the friends' packs whose grace has passed; returns how many went. */
