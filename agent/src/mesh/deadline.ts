@@ -58,6 +58,8 @@ function seconds(ms: number): string {
   return `${Number((ms / 1000).toFixed(3))} s`;
 }
 
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
 /** An overall deadline: its signal aborts with a DeadlineError when time is up, or with the parent's reason. */
 export class Deadline {
   private readonly ac = new AbortController();
@@ -65,7 +67,8 @@ export class Deadline {
   private readonly unlink: () => void;
 
   constructor(ms: number, what: string, parent?: AbortSignal) {
-    this.timer = setTimeout(() => this.ac.abort(new DeadlineError(`${what} did not finish within ${seconds(ms)}`)), ms);
+    // setTimeout takes at most 2^31 - 1 ms (about 24 days); longer would fire at once
+    this.timer = setTimeout(() => this.ac.abort(new DeadlineError(`${what} did not finish within ${seconds(ms)}`)), Math.min(ms, MAX_TIMER_MS));
     this.timer.unref();
     const onParent = () => this.ac.abort(parent?.reason);
     if (parent?.aborted) onParent();
