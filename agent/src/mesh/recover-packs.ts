@@ -1,5 +1,5 @@
 // Recovery's pack phase: which packs each friend holds (pack-list, at most MAX_RECOVERY_LIST_PACKS
-// per friend, within the listing deadline), then the index from each pack's header, fetched as two
+// per friend, within the listing deadline, friends side by side), then the index from each pack's header, fetched as two
 // byte ranges. Every holder's listed size is kept with that holder: a friend lying about a pack's
 // size spoils only its own header fetch, and the next holder is asked with the size it listed.
 import { peerIdFromString } from '@libp2p/peer-id';
@@ -7,6 +7,7 @@ import { MAX_RECOVERY_LIST_PACKS } from '../../../protocol/mesh.js';
 import { decodeHeader, headerLength, PACK_TRAILER_BYTES } from '../repo/pack-format.js';
 import type { Repository } from '../repo/repository.js';
 import { errorMessage } from '../util/errors.js';
+import { mapLimit } from '../util/semaphore.js';
 import type { MeshContext } from './context.js';
 import { getPackRange } from './pack-get.js';
 import { listPacks } from './pack-list.js';
@@ -14,19 +15,29 @@ import { listPacks } from './pack-list.js';
 /** pack ID -> each friend listing it, with the size that friend gave, in the order the friends were asked. */
 export type Holdings = Map<string, Array<{ peerId: string; sizeBytes: number }>>;
 
-/** Lists the packs every friend holds for us, recording each as a copy there (with its size). */
+/** Friends listed at once. */
+const LIST_CONCURRENCY = 8;
+
+/**
+ * Lists the packs every friend holds for us (side by side: a slow friend costs its own listing
+ * deadline, not everyone's), recording each as a copy there with its size.
+ */
 export async function listHoldings(ctx: MeshContext, friends: Array<{ peerId: string; name: string }>, warnings: string[]): Promise<Holdings> {
-  const holdings: Holdings = new Map();
-  for (const h of friends) {
+  const lists = await mapLimit(friends, LIST_CONCURRENCY, async (h) => {
     try {
-      for (const p of await listPacks(ctx, peerIdFromString(h.peerId), MAX_RECOVERY_LIST_PACKS)) {
-        await ctx.book.addReplica(p.id, h.peerId, p.sizeBytes);
-        const e = holdings.get(p.id);
-        if (e) e.push({ peerId: h.peerId, sizeBytes: p.sizeBytes });
-        else holdings.set(p.id, [{ peerId: h.peerId, sizeBytes: p.sizeBytes }]);
-      }
+      return await listPacks(ctx, peerIdFromString(h.peerId), MAX_RECOVERY_LIST_PACKS);
     } catch (err) {
       warnings.push(`cannot list packs at ${h.name}: ${errorMessage(err)}`);
+      return [];
+    }
+  });
+  const holdings: Holdings = new Map();
+  for (const [i, h] of friends.entries()) {
+    for (const p of lists[i] ?? []) {
+      await ctx.book.addReplica(p.id, h.peerId, p.sizeBytes);
+      const e = holdings.get(p.id);
+      if (e) e.push({ peerId: h.peerId, sizeBytes: p.sizeBytes });
+      else holdings.set(p.id, [{ peerId: h.peerId, sizeBytes: p.sizeBytes }]);
     }
   }
   return holdings;
