@@ -25,7 +25,21 @@ export const MAX_LIST_PAGE = 2000;
 export const MAX_NAME_CHARS = 64;
 export const MAX_ADDRS = 16;
 export const MAX_ADDR_CHARS = 256;
+/** Longest wait for one frame (or one write) on a stream before it counts as stalled. */
 export const STREAM_TIMEOUT_MS = 60_000;
+/**
+ * Slowest pace a pack transfer (pack-put, pack-get, in both directions) may keep: a transfer of
+ * n bytes must end within TRANSFER_GRACE_MS + n / MIN_TRANSFER_BYTES_PER_SEC, or the stream is
+ * reset (one 1 MiB frame per STREAM_TIMEOUT_MS is about the same pace).
+ */
+export const MIN_TRANSFER_BYTES_PER_SEC = 16 * 1024;
+/** Time every exchange gets on top of its size-derived share (dialling, reading the request). */
+export const TRANSFER_GRACE_MS = 60_000;
+/**
+ * Most pack IDs a recovering host takes from one friend's pack-list (a replication audit allows
+ * what it believes the friend holds, plus a margin): 16 TiB of 16 MiB packs.
+ */
+export const MAX_RECOVERY_LIST_PACKS = 1_000_000;
 /** Pack IDs per delete request (a request is one JSON message). */
 export const MAX_DELETE_PACKS = 2000;
 /**

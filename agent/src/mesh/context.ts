@@ -3,6 +3,7 @@ import type { Connection, Libp2p, PrivateKey } from '@libp2p/interface';
 import { WireError } from '../../../protocol/mesh.js';
 import type { Clock } from '../util/clock.js';
 import type { TokenBucket } from '../util/rate-limit.js';
+import { transferLimits, type TransferLimits } from './deadline.js';
 import { RefusedError } from './framing.js';
 import type { FriendBook, Friendship } from './friends.js';
 import type { HostedStore } from './hosted-store.js';
@@ -20,6 +21,13 @@ export interface MeshContext {
   throttle?: TokenBucket;
   /** Called when a friendship is made or renewed, so the gater and keep-alive follow. */
   onFriend(peerId: string): Promise<void>;
+  /** Inactivity timeout and deadlines of mesh exchanges; the protocol's defaults when absent (tests set small ones). */
+  limits?: Partial<TransferLimits>;
+}
+
+/** The timeouts and deadlines this context's exchanges keep. */
+export function limitsOf(ctx: Pick<MeshContext, 'limits'>): TransferLimits {
+  return transferLimits(ctx.limits);
 }
 
 /** The remote's friendship, or a refusal with E_NOT_FRIEND: every protocol but pairing starts here. */

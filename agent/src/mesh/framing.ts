@@ -1,12 +1,14 @@
 // Length-prefixed frames on a libp2p stream: JSON messages and raw byte frames, with the limits of
 // protocol/mesh.ts. A length prefix above MAX_FRAME_BYTES makes lpStream throw before allocating;
-// the stream is then reset.
+// the stream is then reset. Every read and write waits at most the inactivity timeout and ends
+// with the exchange's deadline, when it has one (deadline.ts).
 import type { Stream } from '@libp2p/interface';
 import { lpStream, type LengthPrefixedStream } from '@libp2p/utils';
 import { isRefusal, MalformedMessageError, MAX_FRAME_BYTES, MAX_MESSAGE_BYTES, STREAM_TIMEOUT_MS, WireError, type WireErrorCode } from '../../../protocol/mesh.js';
 import { framePool } from '../util/buffer-pool.js';
 import { CairnError } from '../util/errors.js';
 import { untrustedText } from '../util/untrusted-text.js';
+import { bounded, type Deadline } from './deadline.js';
 
 /** A friend refused a request with a wire error code. */
 export class RefusedError extends CairnError {
@@ -35,17 +37,47 @@ export function refusalFromFriend(code: string, message: unknown): RefusedError 
 export const WINDOW_FRAMES = 3;
 const ACK = Uint8Array.of(6);
 
+export interface FramesOptions {
+  /** Longest wait for one frame to arrive or be taken (ms; default STREAM_TIMEOUT_MS). */
+  frameTimeoutMs?: number;
+  /** The exchange's overall deadline (also settable later, once the size is known). */
+  deadline?: Deadline;
+}
+
 export class Frames {
   readonly stream: Stream;
+  readonly frameTimeoutMs: number;
+  /** Every read and write fails with its reason once it ends. */
+  deadline: Deadline | undefined;
+  /** The deadline was set here (setDeadline), so it ends with this exchange; one passed in belongs to the caller. */
+  private ownsDeadline = false;
   private readonly lp: LengthPrefixedStream<Stream>;
 
-  constructor(stream: Stream) {
+  constructor(stream: Stream, opts: FramesOptions = {}) {
     this.stream = stream;
+    this.frameTimeoutMs = opts.frameTimeoutMs ?? STREAM_TIMEOUT_MS;
+    this.deadline = opts.deadline;
     this.lp = lpStream(stream, { maxDataLength: MAX_FRAME_BYTES });
   }
 
+  private io<T>(what: string, op: (signal: AbortSignal) => Promise<T>): Promise<T> {
+    return bounded(op, { timeoutMs: this.frameTimeoutMs, what, deadline: this.deadline });
+  }
+
+  /** Sets the exchange's deadline, disposed when the exchange ends (serve, exchange). */
+  setDeadline(d: Deadline): void {
+    if (this.ownsDeadline) this.deadline?.dispose();
+    this.deadline = d;
+    this.ownsDeadline = true;
+  }
+
+  /** Stops the timer of a deadline set with setDeadline. */
+  disposeDeadline(): void {
+    if (this.ownsDeadline) this.deadline?.dispose();
+  }
+
   async readBytes(): Promise<Uint8Array> {
-    const list = await this.lp.read({ signal: AbortSignal.timeout(STREAM_TIMEOUT_MS) });
+    const list = await this.io('waiting for a frame from the peer', (signal) => this.lp.read({ signal }));
     return list.subarray();
   }
 
@@ -68,11 +100,11 @@ export class Frames {
   }
 
   async writeJson(v: unknown): Promise<void> {
-    await this.lp.write(Buffer.from(JSON.stringify(v)), { signal: AbortSignal.timeout(STREAM_TIMEOUT_MS) });
+    await this.writeBytes(Buffer.from(JSON.stringify(v)));
   }
 
   async writeBytes(b: Uint8Array): Promise<void> {
-    await this.lp.write(b, { signal: AbortSignal.timeout(STREAM_TIMEOUT_MS) });
+    await this.io('waiting for the peer to take a frame', (signal) => this.lp.write(b, { signal }));
   }
 
   /**
@@ -131,7 +163,7 @@ export class Frames {
   async receiveWindowed(total: number, consume: (parts: Uint8Array[], length: number) => Promise<void>): Promise<void> {
     let got = 0;
     while (got < total) {
-      const frame = await this.lp.read({ signal: AbortSignal.timeout(STREAM_TIMEOUT_MS) });
+      const frame = await this.io('waiting for pack bytes from the peer', (signal) => this.lp.read({ signal }));
       if (frame.byteLength === 0 || got + frame.byteLength > total) throw new MalformedMessageError(`more bytes than the ${total} announced`);
       await consume([...frame], frame.byteLength);
       got += frame.byteLength;
@@ -146,25 +178,61 @@ export class Frames {
 
   async refuse(code: WireErrorCode, message: string): Promise<void> {
     await this.writeJson({ ok: false, code, message });
-    await this.stream.close().catch(() => undefined);
+    await this.close();
+  }
+
+  /**
+   * Closes our side once what we wrote has left, within the inactivity timeout: a peer that reads
+   * nothing cannot hold a graceful close (the stream is reset instead).
+   */
+  async close(): Promise<void> {
+    try {
+      await bounded((signal) => this.stream.close({ signal }), { timeoutMs: this.frameTimeoutMs, what: 'closing the stream' });
+    } catch (err) {
+      this.stream.abort(asError(err));
+    }
   }
 }
 
-/** Runs a protocol handler: malformed input is refused with E_MALFORMED, other failures reset the stream. */
-export async function serve(stream: Stream, fn: (f: Frames) => Promise<void>): Promise<void> {
-  const f = new Frames(stream);
+function asError(err: unknown): Error {
+  return err instanceof Error ? err : new Error(String(err));
+}
+
+/**
+ * Runs one request on a stream we opened: the stream is closed after a success and reset after a
+ * failure (a stalled peer gets no graceful close to hold); the deadline, if any, is disposed.
+ */
+export async function exchange<T>(stream: Stream, opts: FramesOptions, fn: (f: Frames) => Promise<T>): Promise<T> {
+  const f = new Frames(stream, opts);
+  try {
+    const result = await fn(f);
+    await f.close();
+    return result;
+  } catch (err) {
+    stream.abort(asError(err));
+    throw err;
+  } finally {
+    f.disposeDeadline();
+  }
+}
+
+/** Runs a protocol handler: malformed input is refused with E_MALFORMED, other failures (a deadline) reset the stream. */
+export async function serve(stream: Stream, fn: (f: Frames) => Promise<void>, opts: FramesOptions = {}): Promise<void> {
+  const f = new Frames(stream, opts);
   try {
     await fn(f);
-    await stream.close().catch(() => undefined);
+    await f.close();
   } catch (err) {
     if (err instanceof MalformedMessageError) {
-      await f.refuse(WireError.malformed, err.message).catch(() => undefined);
+      await f.refuse(WireError.malformed, err.message).catch(() => stream.abort(asError(err)));
       return;
     }
     if (err instanceof RefusedError) {
-      await f.refuse(err.wireCode, err.message).catch(() => undefined);
+      await f.refuse(err.wireCode, err.message).catch(() => stream.abort(asError(err)));
       return;
     }
-    stream.abort(err instanceof Error ? err : new Error(String(err)));
+    stream.abort(asError(err));
+  } finally {
+    f.disposeDeadline();
   }
 }

@@ -7,8 +7,9 @@ import type { Connection, PeerId, Stream } from '@libp2p/interface';
 import { HEAD_PUT_BURST, HEAD_PUT_INTERVAL_MS, parseHeadRequest, parseSignedHead, PROTOCOLS, WireError, type HeadResponse, type SignedHead } from '../../../protocol/mesh.js';
 import { EventAllowance } from '../util/rate-limit.js';
 import { requireFriend, type MeshContext } from './context.js';
-import { Frames, RefusedError, serve } from './framing.js';
+import { RefusedError, serve } from './framing.js';
 import { verifyHead } from './head-chain.js';
+import { requestJson } from './request.js';
 
 /** Friends whose head-put allowance is remembered before the full ones are forgotten. */
 const MAX_TRACKED_ALLOWANCES = 256;
@@ -53,15 +54,8 @@ export function headHandler(ctx: MeshContext, limits = { burst: HEAD_PUT_BURST, 
 }
 
 async function headRequest(ctx: MeshContext, peer: PeerId, body: unknown): Promise<SignedHead | null> {
-  const stream = await ctx.node.dialProtocol(peer, PROTOCOLS.head, { signal: AbortSignal.timeout(15_000) });
-  const f = new Frames(stream);
-  try {
-    await f.writeJson(body);
-    const reply = await f.readReply<HeadResponse>();
-    return reply.head === null ? null : parseSignedHead(reply.head);
-  } finally {
-    await stream.close().catch(() => undefined);
-  }
+  const reply = await requestJson<HeadResponse>(ctx, peer, PROTOCOLS.head, body);
+  return reply.head === null ? null : parseSignedHead(reply.head);
 }
 
 export async function putHead(ctx: MeshContext, peer: PeerId, head: SignedHead): Promise<void> {

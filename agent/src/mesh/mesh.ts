@@ -18,6 +18,7 @@ import { errorMessage, UsageError } from '../util/errors.js';
 import { BENCH_SINK_PROTOCOL, benchSinkEnabled, benchSinkHandler } from './bench-sink.js';
 import { ipOf } from './admission.js';
 import type { MeshContext } from './context.js';
+import type { TransferLimits } from './deadline.js';
 import { FriendBook } from './friends.js';
 import { headHandler } from './head.js';
 import { HostedStore } from './hosted-store.js';
@@ -43,6 +44,8 @@ export interface MeshOptions {
   /** How long friends' packs stay after they ask us to delete them (ms; default 7 days). */
   deletionGraceMs?: number;
   clock: Clock;
+  /** Inactivity timeout and transfer deadlines; the protocol's defaults when absent (tests set small ones). */
+  limits?: Partial<TransferLimits>;
 }
 
 const MAX_INBOUND_STREAMS = 32;
@@ -106,6 +109,7 @@ export class Mesh {
       onFriend: async (peerId) => late.mesh?.welcome(peerId),
       deletionGraceMs: opts.deletionGraceMs ?? CONFIG_DEFAULTS.friends.deletionGraceMs,
       ...(opts.bandwidthBytesPerSec ? { throttle: new TokenBucket(opts.bandwidthBytesPerSec, opts.clock) } : {}),
+      ...(opts.limits ? { limits: opts.limits } : {}),
     };
     // friends' packs and our fetched ones are hashed and written on this thread: boot it now
     startHashingThread();

@@ -14,7 +14,8 @@ import {
 } from '../../../protocol/mesh.js';
 import { untrustedText } from '../util/untrusted-text.js';
 import { requireFriend, type MeshContext } from './context.js';
-import { Frames, RefusedError, serve } from './framing.js';
+import { RefusedError, serve } from './framing.js';
+import { requestJson } from './request.js';
 
 export function packDeleteHandler(ctx: MeshContext) {
   return async (stream: Stream, connection: Connection) =>
@@ -46,16 +47,9 @@ export function packDeleteHandler(ctx: MeshContext) {
 export async function requestDeletes(ctx: MeshContext, peer: PeerId, packs: string[], seq: number): Promise<DeleteAccepted> {
   const request: DeleteRequest = { version: 1, owner: ctx.node.peerId.toString(), seq, time: new Date(ctx.clock.now()).toISOString(), packs };
   const signed: SignedDeleteRequest = { request, signature: Buffer.from(await ctx.privateKey.sign(canonicalDeleteRequest(request))).toString('base64') };
-  const stream = await ctx.node.dialProtocol(peer, PROTOCOLS.packDelete, { signal: AbortSignal.timeout(15_000) });
-  const f = new Frames(stream);
-  try {
-    await f.writeJson(signed);
-    const reply = await f.readReply<DeleteAccepted>();
-    // the friend's words: shown in prune's report
-    return { ...reply, dueAt: untrustedText(reply.dueAt, 40) };
-  } finally {
-    await stream.close().catch(() => undefined);
-  }
+  const reply = await requestJson<DeleteAccepted>(ctx, peer, PROTOCOLS.packDelete, signed);
+  // the friend's words: shown in prune's report
+  return { ...reply, dueAt: untrustedText(reply.dueAt, 40) };
 }
 
 /** Deletes the friends' packs whose grace has passed; returns how many went. */

@@ -1,12 +1,15 @@
 // /cairn/pack-put/1.0.0: an owner pushes one pack to a friend. The friend checks friendship,
 // reserves space (grant and free-disk floor) before reading any pack byte, verifies the bytes hash
-// to the pack ID, and only then stores and records it.
+// to the pack ID, and only then stores and records it. Both sides give the transfer a deadline from
+// its size (deadline.ts): a sender that drips is cut off, and its temp file and reservation go.
 import type { Connection, PeerId, Stream } from '@libp2p/interface';
 import { PACK_FRAME_BYTES, parsePackPutRequest, PROTOCOLS, type PackPutDone, type PackPutReady, type PackPutRequest } from '../../../protocol/mesh.js';
-import { requireFriend, type MeshContext } from './context.js';
-import { Frames, serve } from './framing.js';
+import { limitsOf, requireFriend, type MeshContext } from './context.js';
+import { Deadline, openStream, transferDeadlineMs } from './deadline.js';
+import { exchange, serve } from './framing.js';
 
 export function packPutHandler(ctx: MeshContext) {
+  const limits = limitsOf(ctx);
   return async (stream: Stream, connection: Connection) =>
     serve(stream, async (f) => {
       const friend = await requireFriend(ctx, connection);
@@ -19,6 +22,7 @@ export function packPutHandler(ctx: MeshContext) {
         return;
       }
       const release = await ctx.hosted.reserve(remote, friend.grantToPeer, req.sizeBytes);
+      f.setDeadline(new Deadline(transferDeadlineMs(req.sizeBytes, limits), `receiving pack ${req.packId} (${req.sizeBytes} bytes)`));
       try {
         const ready: PackPutReady = { ok: true, have: false };
         await f.writeJson(ready);
@@ -28,29 +32,33 @@ export function packPutHandler(ctx: MeshContext) {
       }
       const done: PackPutDone = { ok: true, storedBytes: req.sizeBytes };
       await f.writeJson(done);
-    });
+    }, { frameTimeoutMs: limits.frameTimeoutMs });
 }
 
 /**
  * Pushes a pack of `size` bytes, read a frame at a time by `read` into a reused buffer (each
  * frame is encrypted while it is still in the CPU's cache, and no whole pack sits in memory);
- * resolves 'stored' or 'had', or throws RefusedError (quota, disk floor, ...).
+ * resolves 'stored' or 'had', or throws RefusedError (quota, disk floor, ...), DeadlineError or
+ * StalledError (a friend too slow to take it), or the reason of `signal`.
  */
-export async function putPack(ctx: MeshContext, peer: PeerId, packId: string, size: number, read: (offset: number, target: Uint8Array) => Promise<void>): Promise<'stored' | 'had'> {
-  const stream = await ctx.node.dialProtocol(peer, PROTOCOLS.packPut, { signal: AbortSignal.timeout(15_000) });
-  const f = new Frames(stream);
+export async function putPack(ctx: MeshContext, peer: PeerId, packId: string, size: number, read: (offset: number, target: Uint8Array) => Promise<void>, signal?: AbortSignal): Promise<'stored' | 'had'> {
+  const limits = limitsOf(ctx);
+  const deadline = new Deadline(transferDeadlineMs(size, limits), `pushing pack ${packId} (${size} bytes)`, signal);
   try {
-    const req: PackPutRequest = { packId, sizeBytes: size };
-    await f.writeJson(req);
-    const ready = await f.readReply<PackPutReady>();
-    if (ready.have) return 'had';
-    await f.sendWindowed(size, PACK_FRAME_BYTES, async (off, target) => {
-      await ctx.throttle?.take(target.length);
-      await read(off, target);
+    const stream = await openStream(ctx.node, peer, PROTOCOLS.packPut, limits, deadline);
+    return await exchange(stream, { frameTimeoutMs: limits.frameTimeoutMs, deadline }, async (f) => {
+      const req: PackPutRequest = { packId, sizeBytes: size };
+      await f.writeJson(req);
+      const ready = await f.readReply<PackPutReady>();
+      if (ready.have) return 'had';
+      await f.sendWindowed(size, PACK_FRAME_BYTES, async (off, target) => {
+        await ctx.throttle?.take(target.length);
+        await read(off, target);
+      });
+      await f.readReply<PackPutDone>();
+      return 'stored';
     });
-    await f.readReply<PackPutDone>();
-    return 'stored';
   } finally {
-    await stream.close().catch(() => undefined);
+    deadline.dispose();
   }
 }

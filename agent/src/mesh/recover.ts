@@ -7,14 +7,12 @@
 import { peerIdFromString } from '@libp2p/peer-id';
 import type { SignedHead } from '../../../protocol/mesh.js';
 import { BlobType } from '../repo/blob.js';
-import { decodeHeader, headerLength, PACK_TRAILER_BYTES } from '../repo/pack-format.js';
 import type { Repository } from '../repo/repository.js';
 import { CairnError, errorMessage } from '../util/errors.js';
 import { currentHead, openFriends, openState, saveHead, verifyHead } from './head-chain.js';
 import { getHead } from './head.js';
 import type { Mesh } from './mesh.js';
-import { getPackRange } from './pack-get.js';
-import { listPacks } from './pack-list.js';
+import { indexFromHeaders, listHoldings } from './recover-packs.js';
 
 export interface RecoverResult {
   headSeq: number;
@@ -77,37 +75,9 @@ export async function recoverFromFriends(repo: Repository, mesh: Mesh, code: str
     }
   }
 
-  // Which packs each friend holds, then the index from the pack headers.
-  const sizes = new Map<string, { size: number; holders: string[] }>();
-  for (const h of heads) {
-    try {
-      for (const p of await listPacks(ctx, peerIdFromString(h.peerId))) {
-        await mesh.book.addReplica(p.id, h.peerId, p.sizeBytes);
-        const e = sizes.get(p.id) ?? { size: p.sizeBytes, holders: [] };
-        e.holders.push(h.peerId);
-        sizes.set(p.id, e);
-      }
-    } catch (err) {
-      warnings.push(`cannot list packs at ${h.name}: ${errorMessage(err)}`);
-    }
-  }
-  for (const [packId, { size, holders }] of sizes) {
-    let done = false;
-    for (const peerId of holders) {
-      try {
-        const peer = peerIdFromString(peerId);
-        const trailer = await getPackRange(ctx, peer, packId, { offset: size - PACK_TRAILER_BYTES, length: PACK_TRAILER_BYTES });
-        const hlen = headerLength(packId, size, trailer);
-        const header = await getPackRange(ctx, peer, packId, { offset: size - PACK_TRAILER_BYTES - hlen, length: hlen });
-        await repo.index.addPack(packId, decodeHeader(packId, repo.keys.meta, header, size));
-        done = true;
-        break;
-      } catch (err) {
-        warnings.push(`pack ${packId} header from ${peerId}: ${errorMessage(err)}`);
-      }
-    }
-    if (!done) warnings.push(`pack ${packId}: no friend served a valid header`);
-  }
+  // Which packs each friend holds (with the size each gave), then the index from the pack headers.
+  const holdings = await listHoldings(ctx, heads, warnings);
+  await indexFromHeaders(ctx, repo, holdings, warnings);
 
   // The snapshots the head lists.
   let restored = 0;
@@ -127,5 +97,5 @@ export async function recoverFromFriends(repo: Repository, mesh: Mesh, code: str
   }
   const mine = await currentHead(repo);
   if (!mine || mine.head.seq < best.head.seq) await saveHead(repo, best);
-  return { headSeq: best.head.seq, snapshots: restored, friends: (await mesh.book.list()).map((f) => f.name), packs: sizes.size, warnings };
+  return { headSeq: best.head.seq, snapshots: restored, friends: (await mesh.book.list()).map((f) => f.name), packs: holdings.size, warnings };
 }

@@ -6,8 +6,12 @@
 // next friend is tried. Each push is atomic at the friend, so an interrupted round simply resumes
 // with the next one. Before the packs, each connected friend lists what it holds of ours, and
 // copies it no longer has stop counting; after them, the signed head goes to every friend.
+// Friends are audited and sent the head side by side, and every exchange has a deadline
+// (deadline.ts): a slow or lying friend delays only its own part of a round. Once a push to a
+// friend fails for want of an answer, its other pushes in flight are cut off too.
 import { peerIdFromString } from '@libp2p/peer-id';
 import type { ReplicateResult } from '../../../protocol/api.js';
+import { MAX_LIST_PAGE } from '../../../protocol/mesh.js';
 import type { Repository } from '../repo/repository.js';
 import { errorMessage } from '../util/errors.js';
 import { mapLimit } from '../util/semaphore.js';
@@ -21,6 +25,8 @@ import { putPack } from './pack-put.js';
 
 /** Packs pushed at once (to one friend or several). */
 const PUSH_CONCURRENCY = 3;
+/** Friends audited, or sent the head, at once. */
+const FRIEND_CONCURRENCY = 8;
 
 export async function replicateOnce(ctx: MeshContext, repo: Repository, replicas: number): Promise<ReplicateResult> {
   const friends = await ctx.book.list();
@@ -30,9 +36,11 @@ export async function replicateOnce(ctx: MeshContext, repo: Repository, replicas
   for (const [, e] of repo.index.all()) packIds.add(e.packId);
   let counted = await ctx.book.replicaMap();
   // copies a friend no longer has stop counting first, so the pushes below make new ones
-  if (await auditFriends(ctx, friends, counted.byPack, problems)) counted = await ctx.book.replicaMap();
+  if (await auditFriends(ctx, friends, counted.byPack, packIds.size, problems)) counted = await ctx.book.replicaMap();
   const { byPack, bytesAt } = counted;
   const unreachable = new Set<string>();
+  /** Per friend: aborted once it proves unreachable, so its other pushes in flight stop too. */
+  const cutOff = new Map(friends.map((f) => [f.peerId, new AbortController()]));
   const full = new Set<string>();
   let pushed = 0;
   let pushedBytes = 0;
@@ -60,7 +68,7 @@ export async function replicateOnce(ctx: MeshContext, repo: Repository, replicas
       // count the bytes before pushing: concurrent pushes must not all fit the same remaining grant
       bytesAt.set(f.peerId, (bytesAt.get(f.peerId) ?? 0) + info.sizeBytes);
       try {
-        const r = await putPack(ctx, peerIdFromString(f.peerId), packId, info.sizeBytes, (off, target) => repo.store.readInto(packId, off, target));
+        const r = await putPack(ctx, peerIdFromString(f.peerId), packId, info.sizeBytes, (off, target) => repo.store.readInto(packId, off, target), cutOff.get(f.peerId)?.signal);
         await ctx.book.addReplica(packId, f.peerId, info.sizeBytes);
         holders.add(f.peerId);
         if (r === 'stored') {
@@ -77,8 +85,9 @@ export async function replicateOnce(ctx: MeshContext, repo: Repository, replicas
           full.add(f.peerId);
           await ctx.book.update(f.peerId, (x) => (x.shortfall = `${err.wireCode}: ${err.message}`));
           problems.push(`${f.name} refused pack ${packId.slice(0, 12)}: ${err.message}`);
-        } else {
+        } else if (!unreachable.has(f.peerId)) {
           unreachable.add(f.peerId);
+          cutOff.get(f.peerId)?.abort(err);
           problems.push(`${f.name} is unreachable: ${errorMessage(err)}`);
         }
       }
@@ -88,8 +97,8 @@ export async function replicateOnce(ctx: MeshContext, repo: Repository, replicas
   // a few packs at once: the friend's disk work (write, fsync) overlaps our sending
   await mapLimit([...packIds].sort(), PUSH_CONCURRENCY, pushOne);
   const { head } = await nextHead(repo, ctx.privateKey, friends, new Date(ctx.clock.now()));
-  for (const f of friends) {
-    if (unreachable.has(f.peerId)) continue;
+  await mapLimit(friends, FRIEND_CONCURRENCY, async (f) => {
+    if (unreachable.has(f.peerId)) return;
     try {
       const peer = peerIdFromString(f.peerId);
       await putHead(ctx, peer, head);
@@ -104,8 +113,17 @@ export async function replicateOnce(ctx: MeshContext, repo: Repository, replicas
       problems.push(`${f.name} did not take our head seq ${head.head.seq}: ${errorMessage(err)}`);
       if (err instanceof RefusedError) await ctx.book.addProblem(f.peerId, `refused head seq ${head.head.seq}: ${err.message}`);
     }
-  }
+  });
   return { packs: packIds.size, underReplicated: under, wantedCopies: wanted, pushed, pushedBytes, headSeq: head.head.seq, problems };
+}
+
+/**
+ * Most pack IDs taken from a friend's listing in an audit: what we counted there and every pack of
+ * our index (it may hold any of them, e.g. a push whose record a crash lost), twice over for packs
+ * it still keeps within its deletion grace after a prune, and a page more.
+ */
+export function auditListCap(countedThere: number, indexPacks: number): number {
+  return 2 * (countedThere + indexPacks) + MAX_LIST_PAGE;
 }
 
 /**
@@ -117,7 +135,7 @@ export async function replicateOnce(ctx: MeshContext, repo: Repository, replicas
  * Only a friend's word is taken here; damaged bytes are caught when packs are fetched.
  * Returns whether any copy stopped counting.
  */
-async function auditFriends(ctx: MeshContext, friends: Friendship[], byPack: Map<string, Set<string>>, problems: string[]): Promise<boolean> {
+async function auditFriends(ctx: MeshContext, friends: Friendship[], byPack: Map<string, Set<string>>, indexPacks: number, problems: string[]): Promise<boolean> {
   const counted = new Map<string, string[]>();
   for (const [packId, holders] of byPack) {
     for (const h of holders) {
@@ -127,24 +145,24 @@ async function auditFriends(ctx: MeshContext, friends: Friendship[], byPack: Map
     }
   }
   let lost = false;
-  for (const f of friends) {
+  await mapLimit(friends, FRIEND_CONCURRENCY, async (f) => {
     const ours = counted.get(f.peerId) ?? [];
     const peer = peerIdFromString(f.peerId);
-    if (ours.length === 0 || ctx.node.getConnections(peer).length === 0) continue;
+    if (ours.length === 0 || ctx.node.getConnections(peer).length === 0) return;
     let held: Set<string>;
     try {
-      held = new Set((await listPacks(ctx, peer)).map((p) => p.id));
+      held = new Set((await listPacks(ctx, peer, auditListCap(ours.length, indexPacks))).map((p) => p.id));
     } catch (err) {
       problems.push(`${f.name} did not list the packs it holds for us: ${errorMessage(err)}`);
-      continue;
+      return;
     }
     const gone = ours.filter((id) => !held.has(id));
-    if (gone.length === 0) continue;
+    if (gone.length === 0) return;
     lost = true;
     await ctx.book.removeReplicas(f.peerId, gone);
     const msg = `no longer holds ${gone.length} of the ${ours.length} packs it had taken (e.g. ${(gone[0] as string).slice(0, 12)}): they no longer count as copies there and are copied again`;
     problems.push(`${f.name} ${msg}`);
     await ctx.book.addProblem(f.peerId, msg);
-  }
+  });
   return lost;
 }

@@ -1,0 +1,106 @@
+// A replication round with one honest friend (a real agent's mesh on a real repository) and one
+// hostile friend (an in-process libp2p node the owner counts as a friend) that lists our packs
+// endlessly or never answers, takes pack-put requests but never acknowledges a frame, and never
+// answers head requests. The round ends, says what the hostile friend did, and still pushes every
+// pack and the head to the honest friend. Small injected deadlines; real LevelDB and pack files.
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Libp2p, Stream } from '@libp2p/interface';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { MAX_LIST_PAGE, PROTOCOLS } from '../../../protocol/mesh.js';
+import { serve } from '../../src/mesh/framing.js';
+import { Mesh } from '../../src/mesh/mesh.js';
+import { BlobType } from '../../src/repo/blob.js';
+import { Repository } from '../../src/repo/repository.js';
+import { systemClock } from '../../src/util/clock.js';
+import { startWireNode } from '../helpers/mesh-wire.js';
+
+const GiB = 1024 ** 3;
+
+let work: string;
+let ownerRepo: Repository;
+let honestRepo: Repository;
+let owner: Mesh;
+let honest: Mesh;
+let hostile: Libp2p;
+let listing: 'endless' | 'silent' = 'endless';
+
+const untilClosed = (stream: Stream) => new Promise<void>((resolve) => stream.addEventListener('close', () => resolve(), { once: true }));
+
+async function addPack(): Promise<string> {
+  const { id } = await ownerRepo.saveBlob(BlobType.data, randomBytes(200_000));
+  await ownerRepo.flush();
+  return ownerRepo.index.get(id)?.packId as string;
+}
+
+beforeAll(async () => {
+  work = await mkdtemp(join(tmpdir(), 'cairn-replicate-stall-'));
+  ownerRepo = (await Repository.init(join(work, 'owner'), 'pw', new Date())).repo;
+  honestRepo = (await Repository.init(join(work, 'honest'), 'pw', new Date())).repo;
+  const base = { listen: ['/ip4/127.0.0.1/tcp/0'], replicas: 2, diskFloorBytes: 0, clock: systemClock };
+  owner = await Mesh.start(ownerRepo, { ...base, name: 'owner', limits: { frameTimeoutMs: 3000, graceMs: 10_000, minBytesPerSec: 1024 * 1024 } });
+  honest = await Mesh.start(honestRepo, { ...base, name: 'honest' });
+  await owner.pair((await honest.invite(GiB, 600_000)).code, GiB);
+
+  hostile = (await startWireNode()).node;
+  await hostile.handle(PROTOCOLS.packList, (stream) =>
+    serve(stream, async (f) => {
+      const { after } = (await f.readJson()) as { after?: string };
+      if (listing === 'silent') return untilClosed(stream);
+      // valid, strictly increasing IDs, and always more
+      const start = after === undefined ? 0n : BigInt(`0x${after}`) + 1n;
+      const packs = Array.from({ length: MAX_LIST_PAGE }, (_, i) => ({ id: (start + BigInt(i)).toString(16).padStart(64, '0'), sizeBytes: 1 }));
+      await f.writeJson({ ok: true, packs, more: true });
+    }),
+  );
+  await hostile.handle(PROTOCOLS.packPut, (stream) =>
+    serve(stream, async (f) => {
+      await f.readJson();
+      await f.writeJson({ ok: true, have: false });
+      await untilClosed(stream); // takes the bytes, never acknowledges a frame
+    }),
+  );
+  await hostile.handle(PROTOCOLS.head, (stream) => serve(stream, async () => untilClosed(stream)));
+  const now = new Date().toISOString();
+  const addrs = hostile.getMultiaddrs().map((a) => a.toString().replace(/\/p2p\/[^/]+$/, ''));
+  await owner.book.put({ peerId: hostile.peerId.toString(), name: 'hostile', addrs, grantToPeer: 0, grantFromPeer: 2 * GiB, createdAt: now, lastSeen: now, shortfall: null, problems: [] });
+  await owner.remember();
+  await owner.ctx.node.dial(hostile.peerId);
+}, 60_000);
+
+afterAll(async () => {
+  await hostile?.stop();
+  await owner?.stop();
+  await honest?.stop();
+  await ownerRepo?.close();
+  await honestRepo?.close();
+  if (work) await rm(work, { recursive: true, force: true });
+});
+
+async function honestHolds(): Promise<Set<string>> {
+  const out = new Set<string>();
+  for await (const [k] of await honest.book.hostedPacks(owner.peerId)) out.add(k.slice(owner.peerId.length + 1));
+  return out;
+}
+
+describe('a replication round with a hostile friend and an honest one', () => {
+  it.each([
+    ['lists endlessly', 'endless', /^hostile did not list the packs it holds for us: the friend listed more than the \d+ packs it can hold for us$/],
+    ['never answers a listing', 'silent', /^hostile did not list the packs it holds for us: waiting for a frame from the peer: nothing happened for 3 s$/],
+  ] as const)('the hostile friend %s and stalls every push: the round ends, and the honest friend gets every pack and the head', async (_what, how, listProblem) => {
+    listing = how;
+    const packs = [await addPack(), await addPack(), await addPack()];
+    // a copy counted at the hostile friend, so the round audits it
+    await owner.book.addReplica(packs[0] as string, hostile.peerId.toString(), 1);
+    const r = await owner.replicate();
+    expect(r.problems.filter((p) => listProblem.test(p))).toHaveLength(1);
+    expect(r.problems.filter((p) => /^hostile is unreachable: waiting for the peer to take a frame: nothing happened for 3 s$|^hostile is unreachable: waiting for a frame from the peer: nothing happened for 3 s$/.test(p))).toHaveLength(1);
+    expect(r.problems.filter((p) => !p.startsWith('hostile '))).toEqual([]);
+    const held = await honestHolds();
+    for (const p of packs) expect(held.has(p)).toBe(true);
+    const kept = await honest.book.friendHead(owner.peerId);
+    expect((JSON.parse(kept as string) as { head: { seq: number } }).head.seq).toBe(r.headSeq);
+  }, 120_000);
+});
