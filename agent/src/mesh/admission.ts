@@ -10,7 +10,7 @@ import type { Multiaddr } from '@multiformats/multiaddr';
 export interface AdmissionLimits {
   /** Half-open connections from every IP not known as a friend's, together. */
   maxPendingStrangers: number;
-  /** Half-open connections from one IP not known as a friend's. */
+  /** Half-open connections from one IP not known as a friend's (one IPv6 /64: sourceKey). */
   maxPendingPerStrangerIp: number;
   /** Half-open connections from one IP a friend is known at. */
   maxPendingPerFriendIp: number;
@@ -28,12 +28,32 @@ export function ipOf(ma: Multiaddr): string | null {
   return cfg !== null && (cfg.type === 'ip4' || cfg.type === 'ip6') ? cfg.host : null;
 }
 
+/**
+ * What one stranger's connections are counted under: an IPv4 address, or an IPv6 /64 (one host
+ * usually holds a whole /64, so counting single IPv6 addresses would cap nothing). IPv4-mapped
+ * IPv6 addresses count as their IPv4 address.
+ */
+export function sourceKey(ip: string): string {
+  if (!ip.includes(':')) return ip;
+  const lower = ip.toLowerCase().split('%')[0] as string;
+  const mapped = /^(?:0{0,4}:){0,5}(?:0{0,4}:)?ffff:(\d+\.\d+\.\d+\.\d+)$/.exec(lower.replace(/^::/, '0:'));
+  if (mapped) return mapped[1] as string;
+  const [head = '', tail] = lower.split('::') as [string, string | undefined];
+  const left = head === '' ? [] : head.split(':');
+  const right = tail === undefined || tail === '' ? [] : tail.split(':');
+  const groups = tail === undefined ? left : [...left, ...Array<string>(Math.max(0, 8 - left.length - right.length)).fill('0'), ...right];
+  return `${groups
+    .slice(0, 4)
+    .map((g) => g.replace(/^0+(?=.)/, ''))
+    .join(':')}::/64`;
+}
+
 export class InboundAdmission {
   private readonly limits: AdmissionLimits;
   private readonly isFriendIp: (ip: string) => boolean;
-  /** Half-open connections per remote IP, and which pool each was counted in. */
+  /** Half-open connections per source (sourceKey, or the exact IP of a friend's), and which pool each was counted in. */
   private readonly perIp = new Map<string, number>();
-  private readonly pending = new Map<MultiaddrConnection, { ip: string; friend: boolean }>();
+  private readonly pending = new Map<MultiaddrConnection, { key: string; friend: boolean }>();
   private strangers = 0;
 
   constructor(isFriendIp: (ip: string) => boolean, limits: AdmissionLimits = ADMISSION_LIMITS) {
@@ -47,11 +67,12 @@ export class InboundAdmission {
     if (ip === null) return true; // TCP only: every inbound connection has an IP
     if (maConn.status !== 'open') return true;
     const friend = this.isFriendIp(ip);
-    const here = this.perIp.get(ip) ?? 0;
+    const key = friend ? ip : sourceKey(ip);
+    const here = this.perIp.get(key) ?? 0;
     if (friend ? here >= this.limits.maxPendingPerFriendIp : here >= this.limits.maxPendingPerStrangerIp || this.strangers >= this.limits.maxPendingStrangers) return true;
-    this.perIp.set(ip, here + 1);
+    this.perIp.set(key, here + 1);
     if (!friend) this.strangers += 1;
-    this.pending.set(maConn, { ip, friend });
+    this.pending.set(maConn, { key, friend });
     // settled once upgraded, or when the connection closes (refused, failed, upgrade timed out)
     maConn.addEventListener('close', () => this.settled(maConn), { once: true });
     return false;
@@ -62,9 +83,9 @@ export class InboundAdmission {
     const p = this.pending.get(maConn);
     if (!p) return;
     this.pending.delete(maConn);
-    const left = (this.perIp.get(p.ip) ?? 1) - 1;
-    if (left > 0) this.perIp.set(p.ip, left);
-    else this.perIp.delete(p.ip);
+    const left = (this.perIp.get(p.key) ?? 1) - 1;
+    if (left > 0) this.perIp.set(p.key, left);
+    else this.perIp.delete(p.key);
     if (!p.friend) this.strangers -= 1;
   }
 

@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { PROTOCOLS } from '../../../protocol/mesh.js';
-import { InboundAdmission, type AdmissionLimits } from '../../src/mesh/admission.js';
+import { InboundAdmission, sourceKey, type AdmissionLimits } from '../../src/mesh/admission.js';
 import type { MeshContext } from '../../src/mesh/context.js';
 import { FriendBook } from '../../src/mesh/friends.js';
 import { createMeshNode } from '../../src/mesh/node.js';
@@ -122,7 +122,7 @@ class HalfOpen extends EventTarget {
   status: 'open' | 'closed' = 'open';
   constructor(ip: string) {
     super();
-    this.remoteAddr = multiaddr(`/ip4/${ip}/tcp/40000`);
+    this.remoteAddr = multiaddr(`/${ip.includes(':') ? 'ip6' : 'ip4'}/${ip}/tcp/40000`);
   }
   close(): void {
     this.status = 'closed';
@@ -150,6 +150,19 @@ describe('InboundAdmission counting', () => {
     expect(a.deny(asConn(new HalfOpen('10.0.0.6')))).toBe(false);
     expect(a.deny(asConn(new HalfOpen('10.0.0.7')))).toBe(true);
     expect(a.pendingCount).toBe(5 + 3);
+  });
+
+  it('IPv6 strangers are counted per /64 (one host holds a whole /64); IPv4-mapped addresses as IPv4', () => {
+    expect(sourceKey('2001:db8:1:2:aaaa::1')).toBe('2001:db8:1:2::/64');
+    expect(sourceKey('2001:DB8:0001:0002:ffff:ffff:ffff:ffff')).toBe('2001:db8:1:2::/64');
+    expect(sourceKey('2001:db8::9')).toBe('2001:db8:0:0::/64');
+    expect(sourceKey('::1')).toBe('0:0:0:0::/64');
+    expect(sourceKey('::ffff:10.1.2.3')).toBe('10.1.2.3');
+    expect(sourceKey('10.1.2.3')).toBe('10.1.2.3');
+    const a = new InboundAdmission(() => false, limits);
+    const fromOne64 = ['2001:db8:1:2::1', '2001:db8:1:2::2', '2001:db8:1:2:ffff::3'].map((ip) => a.deny(asConn(new HalfOpen(ip))));
+    expect(fromOne64).toEqual([false, false, true]);
+    expect(a.deny(asConn(new HalfOpen('2001:db8:1:3::1')))).toBe(false); // the next /64 is another source
   });
 
   it('a socket already closed when the gater sees it is refused and not counted', () => {

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { MIN_PACK_CHARGE_BYTES, packChargeBytes } from '../../../protocol/mesh.js';
-import { FriendBook } from '../../src/mesh/friends.js';
+import { FriendBook, MAX_SEEN_FROM } from '../../src/mesh/friends.js';
 import { openStateDb, type StateDb, type Sublevels } from '../../src/state/db.js';
 
 const A = '12D3KooWalice';
@@ -97,5 +97,17 @@ describe('FriendBook hosted bytes', () => {
     await db?.close();
     sub = await open();
     expect(await new FriendBook(sub).hostedBytes(A)).toBe(100_000);
+  });
+});
+
+describe('FriendBook source IPs of a friend', () => {
+  it('keeps the last MAX_SEEN_FROM distinct IPs, newest last, and nothing for a stranger', async () => {
+    const sub = await open();
+    const book = new FriendBook(sub);
+    await book.put({ peerId: A, name: 'alice', addrs: [], grantToPeer: 0, grantFromPeer: 0, createdAt: '', lastSeen: null, shortfall: null, problems: [] });
+    for (const ip of ['10.0.0.1', '10.0.0.2', '10.0.0.1', '10.0.0.3', '10.0.0.4', '10.0.0.5', '10.0.0.5']) await book.sawFriendAt(A, ip);
+    expect((await book.get(A))?.seenFrom).toEqual(['10.0.0.1', '10.0.0.3', '10.0.0.4', '10.0.0.5'].slice(-MAX_SEEN_FROM));
+    await book.sawFriendAt(B, '10.0.0.9');
+    expect(await book.get(B)).toBeUndefined();
   });
 });

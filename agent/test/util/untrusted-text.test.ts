@@ -11,7 +11,7 @@ describe('untrustedText', () => {
 
   it('removes bidi overrides and isolates, zero-width characters and line separators', () => {
     expect(untrustedText('invoice\u202efdp.exe')).toBe('invoice fdp.exe');
-    expect(untrustedText('x\u2066y\u2069z\u200bw\u2028v\ufeffu')).toBe('x y z w v u');
+    expect(untrustedText('x\u2066y\u2069z\u200bw\u2028v\ufeffu\u00adt\ufff9s')).toBe('x y z w v u t s');
   });
 
   it('keeps ordinary text, accents and emoji; drops lone surrogates', () => {
