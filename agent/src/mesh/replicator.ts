@@ -11,7 +11,7 @@
 // friend fails for want of an answer, its other pushes in flight are cut off too.
 import { peerIdFromString } from '@libp2p/peer-id';
 import type { ReplicateResult } from '../../../protocol/api.js';
-import { MAX_LIST_PAGE } from '../../../protocol/mesh.js';
+import { MAX_LIST_PAGE, packChargeBytes } from '../../../protocol/mesh.js';
 import type { Repository } from '../repo/repository.js';
 import { errorMessage } from '../util/errors.js';
 import { mapLimit } from '../util/semaphore.js';
@@ -57,16 +57,18 @@ export async function replicateOnce(ctx: MeshContext, repo: Repository, replicas
     const candidates = friends
       .filter((f) => !holders.has(f.peerId) && !unreachable.has(f.peerId) && !full.has(f.peerId))
       .sort((a, b) => b.grantFromPeer - (bytesAt.get(b.peerId) ?? 0) - (a.grantFromPeer - (bytesAt.get(a.peerId) ?? 0)));
+    // what the friend charges against its grant (at least MIN_PACK_CHARGE_BYTES a pack)
+    const charge = packChargeBytes(info.sizeBytes);
     for (const f of candidates) {
       if (holders.size >= wanted) break;
-      if ((bytesAt.get(f.peerId) ?? 0) + info.sizeBytes > f.grantFromPeer) {
+      if ((bytesAt.get(f.peerId) ?? 0) + charge > f.grantFromPeer) {
         // this pack does not fit what is left of the grant; a smaller one may, so the friend
         // stays a candidate (a round fills the grant, and the next one finds nothing more to add)
         await ctx.book.update(f.peerId, (x) => (x.shortfall = `our packs need more than the ${f.grantFromPeer} bytes ${f.name} granted`));
         continue;
       }
       // count the bytes before pushing: concurrent pushes must not all fit the same remaining grant
-      bytesAt.set(f.peerId, (bytesAt.get(f.peerId) ?? 0) + info.sizeBytes);
+      bytesAt.set(f.peerId, (bytesAt.get(f.peerId) ?? 0) + charge);
       try {
         const r = await putPack(ctx, peerIdFromString(f.peerId), packId, info.sizeBytes, (off, target) => repo.store.readInto(packId, off, target), cutOff.get(f.peerId)?.signal);
         await ctx.book.addReplica(packId, f.peerId, info.sizeBytes);
@@ -80,7 +82,7 @@ export async function replicateOnce(ctx: MeshContext, repo: Repository, replicas
           x.lastSeen = new Date(ctx.clock.now()).toISOString();
         });
       } catch (err) {
-        bytesAt.set(f.peerId, (bytesAt.get(f.peerId) ?? 0) - info.sizeBytes);
+        bytesAt.set(f.peerId, (bytesAt.get(f.peerId) ?? 0) - charge);
         if (err instanceof RefusedError) {
           full.add(f.peerId);
           await ctx.book.update(f.peerId, (x) => (x.shortfall = `${err.wireCode}: ${err.message}`));
