@@ -5,10 +5,13 @@
 // operation works: a backup through the helper container (it needs the helper image: the old
 // variant's IMAGES: 0 refused it), with stop, pause and exec hooks, a restore into a new volume and
 // one into a volume in use, the volume list; not one request was refused. Calls outside the list
-// are refused, however the path is spelled.
+// are refused, however the path is spelled. (The engine is shared with other tests, which may have
+// made the helper image already: the image import is also run directly through the stand-in.)
 import { readdir, readFile, rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { Readable } from 'node:stream';
+import Docker from 'dockerode';
 import { parse } from 'yaml';
 import type { VolumeBackupResult, VolumeRestoreResult, VolumesResult } from '../../../protocol/api.js';
 import { cairnJson, initHome, ROOT, tempDir } from '../helpers/cli.js';
@@ -71,6 +74,7 @@ describe('the socket-proxy compose variant', () => {
     const endpoint = proxy.command?.find((a) => a.startsWith('-proxysocketendpoint='))?.split('=')[1];
     expect(endpoint).toMatch(/^\/run\/[\w-]+\/docker\.sock$/);
     expect(proxy.command).toContain('-proxysocketendpointfilemode=0600');
+    expect(proxy.command).toContain('-allowbindmountfrom=/cairn-makes-no-bind-mounts');
     expect(cairn.environment?.DOCKER_HOST).toBe(`unix://${endpoint}`);
     // the same named volume holds the socket on both sides; only the proxy sees the engine's socket
     const shared = `docker-proxy-socket:${dirname(endpoint as string)}`;
@@ -130,8 +134,6 @@ describeDocker('Cairn through the socket proxy\'s allow list (real engine)', () 
     const engine = (process.env.DOCKER_HOST ?? 'unix:///var/run/docker.sock').replace(/^unix:\/\//, '');
     filter = await startSocketFilter(join(dir, 'docker.sock'), engine, rules);
     env = { DOCKER_HOST: `unix://${join(dir, 'docker.sock')}` };
-    // a fresh engine state for the helper image: the variant must be able to make it
-    await docker(['image', 'rm', 'cairn-volume-helper:empty']).catch(() => undefined);
   });
   afterAll(async () => {
     await filter?.close();
@@ -176,8 +178,23 @@ describeDocker('Cairn through the socket proxy\'s allow list (real engine)', () 
     expect(refused, JSON.stringify(refused)).toEqual([]);
     // the helper path and the hooks really went through the proxy
     const used = new Set(filter?.seen.map((s) => `${s.method} ${s.path.replace(/[0-9a-f]{64}/g, 'ID')}`));
-    for (const call of ['POST /images/create', 'POST /containers/create', 'GET /containers/ID/archive', 'DELETE /containers/ID', 'POST /containers/ID/exec', 'POST /exec/ID/start', 'POST /containers/ID/stop', 'POST /containers/ID/start', 'POST /containers/ID/pause', 'POST /containers/ID/unpause', 'POST /volumes/create']) {
+    for (const call of ['POST /containers/create', 'GET /containers/ID/archive', 'DELETE /containers/ID', 'POST /containers/ID/exec', 'POST /exec/ID/start', 'POST /containers/ID/stop', 'POST /containers/ID/start', 'POST /containers/ID/pause', 'POST /containers/ID/unpause', 'POST /volumes/create']) {
       expect(used.has(call), `${call} in ${[...used].join(', ')}`).toBe(true);
     }
+
+    // the helper image is made once per engine (other tests share this engine and may have made it
+    // already): the same import the agent does (volume-helper.ts ensureHelperImage), under a name of
+    // this test, passes the proxy
+    const through = new Docker({ socketPath: join(dir, 'docker.sock') });
+    const repo = `cairn-t-sockproxy-${process.pid}`;
+    const stream = (await through.importImage(Readable.from([Buffer.alloc(1024)]) as unknown as string, { repo, tag: 'empty' } as object)) as NodeJS.ReadableStream;
+    await new Promise<void>((resolve, reject) => through.modem.followProgress(stream, (err: Error | null) => (err ? reject(err) : resolve())));
+    try {
+      expect((await docker(['image', 'inspect', '--format', '{{.Id}}', `${repo}:empty`])).trim()).toMatch(/^sha256:/);
+    } finally {
+      await docker(['image', 'rm', `${repo}:empty`]).catch(() => undefined);
+    }
+    expect(filter?.seen.filter((s) => s.method === 'POST' && s.path === '/images/create').length).toBeGreaterThan(0);
+    expect(filter?.seen.filter((s) => s.status !== 'allowed')).toEqual([]);
   }, 300_000);
 });
