@@ -3,6 +3,10 @@
 // what a TLS server certificate needs: subject = issuer = CN, a random positive serial, validity,
 // subjectAltName (DNS names and IP addresses) and extKeyUsage serverAuth. No basicConstraints: an
 // end-entity certificate (browsers refuse a CA certificate used as a server's).
+// Why not a library: @peculiar/x509 (and selfsigned, built on it) throws at import unless a global
+// reflect-metadata polyfill is loaded first (tsyringe), which would patch Reflect for the whole
+// agent; node-forge signs only with RSA keys it generates in JS. The DER here is checked by parsing
+// it back with node:crypto's X509Certificate and by a real TLS handshake (console-tls tests).
 import { generateKeyPairSync, randomBytes, sign, X509Certificate } from 'node:crypto';
 import { isIP } from 'node:net';
 
