@@ -33,6 +33,11 @@ export const STREAM_TIMEOUT_MS = 60_000;
  * reset (one 1 MiB frame per STREAM_TIMEOUT_MS is about the same pace).
  */
 export const MIN_TRANSFER_BYTES_PER_SEC = 16 * 1024;
+/**
+ * Lowest upload limit (`bandwidth-limit`) an owner may set: up to 3 pushes share it, and each
+ * must keep MIN_TRANSFER_BYTES_PER_SEC or the friend cuts it off; 64 KiB/s leaves a margin.
+ */
+export const MIN_UPLOAD_LIMIT_BYTES_PER_SEC = 64 * 1024;
 /** Time every exchange gets on top of its size-derived share (dialling, reading the request). */
 export const TRANSFER_GRACE_MS = 60_000;
 /**

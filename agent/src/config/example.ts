@@ -9,7 +9,7 @@ export const EXAMPLE_CONFIG = `# Cairn agent settings. The agent reloads this fi
 # name: nas-at-home             # the name friends see (default: the hostname)
 # replicas: 2                   # copies of each pack at friends (capped by the number of friends)
 # replicate-every: 15m          # replication also runs after every backup
-# bandwidth-limit: 5M           # upload limit for replication, per second (default: unlimited)
+# bandwidth-limit: 5M           # upload limit for replication, per second (default: unlimited; at least 64K)
 # disk-floor: 1G                # refuse friends' packs when free disk would drop below this
 # listen:                       # libp2p addresses friends dial
 #   - /ip4/0.0.0.0/tcp/4001

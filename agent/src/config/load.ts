@@ -6,6 +6,7 @@ import { readFile } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Node as YamlNode } from 'yaml';
 import { CONFIG_DEFAULTS, type CairnConfig, type SourceConfig } from '../../../protocol/config.js';
+import { MIN_TRANSFER_BYTES_PER_SEC, MIN_UPLOAD_LIMIT_BYTES_PER_SEC } from '../../../protocol/mesh.js';
 import { UsageError } from '../util/errors.js';
 import { configSpec, type MapSpec, type Spec } from './schema.js';
 
@@ -161,6 +162,14 @@ function crossChecks(c: CairnConfig, fail: (path: string, text: string) => void)
   if (!LOOPBACK.has(host) && !c.console.allowRemote) fail('console.address', `${c.console.address} is not a loopback address: set "allow-remote: true" to serve the console beyond this machine`);
   if ((c.console.tlsCert === undefined) !== (c.console.tlsKey === undefined)) fail(c.console.tlsCert === undefined ? 'console.tls-key' : 'console.tls-cert', 'tls-cert and tls-key go together: give both or neither');
   if (c.replicateIntervalMs < 10_000) fail('replicate-every', 'must be at least 10s');
+  const tooSlow = uploadLimitProblem(c.bandwidthBytesPerSec);
+  if (tooSlow) fail('bandwidth-limit', tooSlow);
+}
+
+/** Why an upload limit is too low for friends to keep taking our packs, or undefined (0 = unlimited). */
+export function uploadLimitProblem(bytesPerSec: number): string | undefined {
+  if (bytesPerSec === 0 || bytesPerSec >= MIN_UPLOAD_LIMIT_BYTES_PER_SEC) return undefined;
+  return `${bytesPerSec} bytes/s is below ${MIN_UPLOAD_LIMIT_BYTES_PER_SEC / 1024}K: friends reset a pack upload slower than ${MIN_TRANSFER_BYTES_PER_SEC / 1024} KiB/s, and up to 3 share the limit`;
 }
 
 /** Parses cairn.yaml text; `file` names it in messages. Throws ConfigError listing every problem. */

@@ -42,6 +42,7 @@ describe('invalid configs name the line and the field', () => {
     ['consistency on a source without volumes', 'sources:\n  - name: db\n    paths: [/a]\n    consistency:\n      stop: true\n', ['cairn.yaml:5: sources[0].consistency: source "db" has no volumes']],
     ['consistency: bad exec-timeout', 'sources:\n  - name: db\n    volumes: [pg]\n    consistency:\n      exec-timeout: forever\n', ['cairn.yaml:5: sources[0].consistency.exec-timeout: "forever" is not a duration']],
     ['bad volume-read', 'sources:\n  - name: db\n    volumes: [pg]\n    volume-read: tar\n', ['cairn.yaml:4: sources[0].volume-read: "tar" is not one of auto, mountpoint, helper']],
+    ['upload limit too low for friends', 'bandwidth-limit: 10K\n', ['cairn.yaml:1: bandwidth-limit: 10240 bytes/s is below 64K']],
     ['key given twice', 'replicas: 2\nreplicas: 3\n', ['cairn.yaml:2: replicas: given twice']],
     ['not YAML at all', 'sources: [\n', ['cairn.yaml:']],
     ['top level is a list', '- a\n- b\n', ['cairn.yaml:1: (top level): expected a mapping of keys to values']],

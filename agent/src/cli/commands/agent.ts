@@ -7,6 +7,7 @@ import { Agent } from '../../daemon.js';
 import type { CairnConfig } from '../../../../protocol/config.js';
 import { ConfigWatcher } from '../../config/watch.js';
 import { EXAMPLE_CONFIG } from '../../config/example.js';
+import { uploadLimitProblem } from '../../config/load.js';
 import { homePaths } from '../../repo/home.js';
 import { Repository } from '../../repo/repository.js';
 import { UsageError } from '../../util/errors.js';
@@ -48,6 +49,8 @@ function overrides(opts: AgentCliOptions): (c: CairnConfig) => CairnConfig {
     ...(opts.replicateEvery !== undefined ? { replicateIntervalMs: parseDuration(opts.replicateEvery, '--replicate-every') } : {}),
     ...(opts.bwlimit !== undefined ? { bandwidthBytesPerSec: parseSize(opts.bwlimit, '--bwlimit') } : {}),
   };
+  const tooSlow = o.bandwidthBytesPerSec === undefined ? undefined : uploadLimitProblem(o.bandwidthBytesPerSec);
+  if (tooSlow) throw new UsageError(`--bwlimit: ${tooSlow}`);
   // --api is the operator's explicit choice: it counts as allowing a remote address (with the warning below)
   return (c) => ({ ...c, ...o, ...(opts.api !== undefined ? { console: { ...c.console, address: opts.api, allowRemote: true } } : {}) });
 }
