@@ -1,6 +1,6 @@
 // The friend book: friendships, open invites, the packs we hold for friends and the copies of our
 // packs friends confirmed. All in LevelDB (state/db.ts), so usage both ways survives restarts.
-import type { Sublevels } from '../state/db.js';
+import type { StateOp, Sublevels } from '../state/db.js';
 import { Semaphore } from '../util/semaphore.js';
 
 export interface Friendship {
@@ -167,6 +167,11 @@ export class FriendBook {
     await this.s.replicas.put(`${packId}!${peerId}`, String(size));
   }
 
+  /** Bytes of our pack `packId` that `peerId` confirmed it stores; 0 when we have no record. */
+  async replicaSize(packId: string, peerId: string): Promise<number> {
+    return Number((await this.s.replicas.get(`${packId}!${peerId}`)) ?? 0);
+  }
+
   async removeReplica(packId: string, peerId: string): Promise<void> {
     await this.s.replicas.del(`${packId}!${peerId}`);
   }
@@ -200,13 +205,22 @@ export class FriendBook {
 
   // ---- deletions: ours at friends (outbox), theirs here (pending until the grace has passed)
 
-  /** Queues a delete request to every friend holding one of `packIds` (prune). */
-  async queueDeletes(packIds: string[]): Promise<void> {
-    const ops: Array<{ type: 'put'; key: string; value: string }> = [];
+  /**
+   * The writes that queue a delete request to every friend holding one of `packIds` (prune puts
+   * them in the same synced batch as the index change that drops the packs).
+   */
+  async deleteRequestOps(packIds: string[]): Promise<StateOp[]> {
+    const ops: StateOp[] = [];
     for (const packId of packIds) {
-      for await (const [k, size] of this.s.replicas.iterator({ gte: `${packId}!`, lt: `${packId}!~` })) ops.push({ type: 'put', key: `${k.slice(packId.length + 1)}!${packId}`, value: size });
+      for await (const [k, size] of this.s.replicas.iterator({ gte: `${packId}!`, lt: `${packId}!~` })) ops.push({ type: 'put', sublevel: this.s.deleteOutbox, key: `${k.slice(packId.length + 1)}!${packId}`, value: size });
     }
-    if (ops.length > 0) await this.s.deleteOutbox.batch(ops);
+    return ops;
+  }
+
+  /** Queues delete requests to `peerId` for packs (ID -> size) it holds that we no longer index (the audit). */
+  async queueDeletesAt(peerId: string, packs: Map<string, number>): Promise<void> {
+    if (packs.size === 0) return;
+    await this.s.deleteOutbox.batch([...packs].map(([packId, size]) => ({ type: 'put' as const, key: `${peerId}!${packId}`, value: String(size) })));
   }
 
   /** friend -> packs (and sizes) we still have to ask it to delete. */
