@@ -241,8 +241,20 @@ export class FriendBook {
     await this.removeReplicas(peerId, packIds);
   }
 
+  /**
+   * Records packs an owner asked us to delete, due at `dueMs`. A pack already pending keeps its
+   * due time: an owner asks again for packs we still list during the grace (its audit, section 16),
+   * and a repeated request must not postpone the deletion for ever.
+   */
   async addPendingDeletions(owner: string, packIds: string[], dueMs: number, seq: number): Promise<void> {
-    await this.s.deletions.batch(packIds.map((p) => ({ type: 'put' as const, key: `${owner}!${p}`, value: JSON.stringify({ dueMs, seq }) })));
+    const ops: Array<{ type: 'put'; key: string; value: string }> = [];
+    for (const p of new Set(packIds)) {
+      const key = `${owner}!${p}`;
+      const prev = await this.s.deletions.get(key);
+      const due = prev === undefined ? dueMs : Math.min(dueMs, (JSON.parse(prev) as { dueMs: number }).dueMs);
+      ops.push({ type: 'put', key, value: JSON.stringify({ dueMs: due, seq }) });
+    }
+    await this.s.deletions.batch(ops);
   }
 
   /** A pack pushed again while its deletion was pending stays (the owner wants it after all). */
