@@ -209,18 +209,35 @@ export class FriendBook {
    * The writes that queue a delete request to every friend holding one of `packIds` (prune puts
    * them in the same synced batch as the index change that drops the packs).
    */
-  async deleteRequestOps(packIds: string[]): Promise<StateOp[]> {
+  async deleteRequestOps(packIds: string[], nowMs: number): Promise<StateOp[]> {
     const ops: StateOp[] = [];
     for (const packId of packIds) {
-      for await (const [k, size] of this.s.replicas.iterator({ gte: `${packId}!`, lt: `${packId}!~` })) ops.push({ type: 'put', sublevel: this.s.deleteOutbox, key: `${k.slice(packId.length + 1)}!${packId}`, value: size });
+      for await (const [k, size] of this.s.replicas.iterator({ gte: `${packId}!`, lt: `${packId}!~` })) {
+        const key = `${k.slice(packId.length + 1)}!${packId}`;
+        ops.push({ type: 'put', sublevel: this.s.deleteOutbox, key, value: size });
+        ops.push({ type: 'put', sublevel: this.s.deleteAsked, key, value: String(nowMs) });
+      }
     }
     return ops;
   }
 
   /** Queues delete requests to `peerId` for packs (ID -> size) it holds that we no longer index (the audit). */
-  async queueDeletesAt(peerId: string, packs: Map<string, number>): Promise<void> {
+  async queueDeletesAt(peerId: string, packs: Map<string, number>, nowMs: number): Promise<void> {
     if (packs.size === 0) return;
     await this.s.deleteOutbox.batch([...packs].map(([packId, size]) => ({ type: 'put' as const, key: `${peerId}!${packId}`, value: String(size) })));
+    await this.s.deleteAsked.batch([...packs.keys()].map((packId) => ({ type: 'put' as const, key: `${peerId}!${packId}`, value: String(nowMs) })));
+  }
+
+  /** Pack ID -> when we last queued a delete request for it at `peerId` (ms). */
+  async deletesAsked(peerId: string): Promise<Map<string, number>> {
+    const out = new Map<string, number>();
+    for await (const [k, v] of this.s.deleteAsked.iterator({ gt: `${peerId}!`, lt: `${peerId}!~` })) out.set(k.slice(peerId.length + 1), Number(v));
+    return out;
+  }
+
+  /** Forgets that we asked `peerId` to delete `packIds` (it no longer lists them). */
+  async forgetDeletesAsked(peerId: string, packIds: string[]): Promise<void> {
+    await this.s.deleteAsked.batch(packIds.map((p) => ({ type: 'del' as const, key: `${peerId}!${p}` })));
   }
 
   /** friend -> packs (and sizes) we still have to ask it to delete. */

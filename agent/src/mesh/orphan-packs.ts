@@ -12,10 +12,16 @@
 // One case breaks this: an index that lacks packs it should have (a recovery that could not read a
 // pack's header). So before asking for any deletion, every blob our snapshots need must be in the
 // index; if one is not, nothing is queued and the audit reports why.
+// The friend keeps listing a pack through its deletion grace: a pack we asked about (prune or an
+// earlier sweep) is asked about again only after ORPHAN_REASK_MS, so rounds during the grace cost
+// neither a walk of our trees nor a request (the friend keeps the first due time either way).
 import { liveBlobs } from '../repo/prune.js';
 import type { Repository } from '../repo/repository.js';
 import { errorMessage } from '../util/errors.js';
 import type { FriendBook } from './friends.js';
+
+/** A pack we queued a delete request for at a friend is asked about again after this long at the earliest. */
+export const ORPHAN_REASK_MS = 24 * 3600_000;
 
 export interface OrphanSweep {
   /** Delete requests newly queued for this friend. */
@@ -25,12 +31,15 @@ export interface OrphanSweep {
 }
 
 /** Queues deletes for the packs in `held` (what friend `peerId` listed as ours) that our index no longer names. */
-export async function queueOrphanDeletes(book: FriendBook, repo: Repository, peerId: string, held: Iterable<string>): Promise<OrphanSweep> {
+export async function queueOrphanDeletes(book: FriendBook, repo: Repository, peerId: string, held: ReadonlySet<string>, nowMs: number): Promise<OrphanSweep> {
   // read after the friend's answer: whatever it listed was indexed before it got there
   const indexed = new Set<string>();
   for (const [, e] of repo.index.all()) indexed.add(e.packId);
   const queued = (await book.outbox()).get(peerId) ?? new Map<string, number>();
-  const orphans = [...held].filter((id) => !indexed.has(id) && !queued.has(id));
+  const asked = await book.deletesAsked(peerId);
+  const deleted = [...asked.keys()].filter((id) => !held.has(id));
+  if (deleted.length > 0) await book.forgetDeletesAsked(peerId, deleted);
+  const orphans = [...held].filter((id) => !indexed.has(id) && !queued.has(id) && !(nowMs - (asked.get(id) ?? -Infinity) < ORPHAN_REASK_MS));
   if (orphans.length === 0) return { queued: 0 };
   let missing: string | undefined;
   try {
@@ -49,6 +58,6 @@ export async function queueOrphanDeletes(book: FriendBook, repo: Repository, pee
   }
   const sizes = new Map<string, number>();
   for (const id of orphans) sizes.set(id, await book.replicaSize(id, peerId));
-  await book.queueDeletesAt(peerId, sizes);
+  await book.queueDeletesAt(peerId, sizes, nowMs);
   return { queued: orphans.length };
 }

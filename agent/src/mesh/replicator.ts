@@ -139,7 +139,7 @@ async function auditFriends(ctx: MeshContext, friends: Friendship[], byPack: Map
       problems.push(`${f.name} did not list the packs it holds for us: ${errorMessage(err)}`);
       continue;
     }
-    const orphans = await queueOrphanDeletes(ctx.book, repo, f.peerId, held); // packs we pruned: mesh/orphan-packs.ts
+    const orphans = await queueOrphanDeletes(ctx.book, repo, f.peerId, held, ctx.clock.now()); // packs we pruned: mesh/orphan-packs.ts
     if (orphans.problem) problems.push(`${f.name} ${orphans.problem}`);
     const gone = ours.filter((id) => !held.has(id));
     if (gone.length === 0) continue;

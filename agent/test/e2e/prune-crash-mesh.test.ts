@@ -63,10 +63,12 @@ async function aliceState(home: string): Promise<{ indexed: Set<string>; outbox:
   }
 }
 
+/** The queue as an agent that queued after deleting its files left it after a kill -9: empty, no record of asking. */
 async function clearOutbox(home: string): Promise<void> {
   const { db, sub } = await openStateDb(homePaths(home).state);
   try {
     await sub.deleteOutbox.clear();
+    await sub.deleteAsked.clear();
   } finally {
     await db.close();
   }

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, test } from 'vitest';
 import { FriendBook } from '../../src/mesh/friends.js';
-import { queueOrphanDeletes } from '../../src/mesh/orphan-packs.js';
+import { ORPHAN_REASK_MS, queueOrphanDeletes } from '../../src/mesh/orphan-packs.js';
 import { backupOp } from '../../src/ops/backup.js';
 import { Repository } from '../../src/repo/repository.js';
 import { systemClock } from '../../src/util/clock.js';
@@ -36,18 +36,26 @@ describe('queueOrphanDeletes', () => {
   test('queues the packs our index does not name, once, and never an indexed one', async () => {
     const { repo, book, packs } = await backedUp();
     expect(packs.length).toBeGreaterThan(0);
-    const held = [...packs, unknownPack('a'), unknownPack('b')];
-    expect(await queueOrphanDeletes(book, repo, FRIEND, held)).toEqual({ queued: 2 });
+    const held = new Set([...packs, unknownPack('a'), unknownPack('b')]);
+    const t0 = Date.parse('2026-03-01T00:00:00Z');
+    expect(await queueOrphanDeletes(book, repo, FRIEND, held, t0)).toEqual({ queued: 2 });
     expect([...((await book.outbox()).get(FRIEND)?.keys() ?? [])].sort()).toEqual([unknownPack('a'), unknownPack('b')]);
     // already queued: not again
-    expect(await queueOrphanDeletes(book, repo, FRIEND, held)).toEqual({ queued: 0 });
+    expect(await queueOrphanDeletes(book, repo, FRIEND, held, t0 + 1000)).toEqual({ queued: 0 });
+    // sent and accepted: the friend still lists them through its grace; asked again only a day later
+    await book.deletesAccepted(FRIEND, [unknownPack('a'), unknownPack('b')]);
+    expect(await queueOrphanDeletes(book, repo, FRIEND, held, t0 + ORPHAN_REASK_MS - 1)).toEqual({ queued: 0 });
+    expect(await queueOrphanDeletes(book, repo, FRIEND, held, t0 + ORPHAN_REASK_MS)).toEqual({ queued: 2 });
+    // once the friend no longer lists a pack, the record of having asked goes too
+    await queueOrphanDeletes(book, repo, FRIEND, new Set(packs), t0 + 2 * ORPHAN_REASK_MS);
+    expect((await book.deletesAsked(FRIEND)).size).toBe(0);
   });
 
   test('queues nothing while the index lacks a blob a snapshot needs (a recovery that missed a pack header)', async () => {
     const { repo, book, snapshotId } = await backedUp();
     const snapshot = (await repo.listSnapshots()).find((s) => s.id === snapshotId)?.snapshot;
     await repo.forgetBlobs([snapshot?.tree as string]);
-    const r = await queueOrphanDeletes(book, repo, FRIEND, [unknownPack('c')]);
+    const r = await queueOrphanDeletes(book, repo, FRIEND, new Set([unknownPack('c')]), Date.parse('2026-03-01T00:00:00Z'));
     expect(r.queued).toBe(0);
     expect(r.problem).toMatch(/^holds 1 packs our index does not name, kept there because our index is incomplete/);
     expect((await book.outbox()).get(FRIEND)).toBeUndefined();
