@@ -1,7 +1,7 @@
 // The friend book: friendships, open invites, the packs we hold for friends and the copies of our
 // packs friends confirmed. All in LevelDB (state/db.ts), so usage both ways survives restarts.
 import { MAX_ADDR_CHARS, MAX_ADDRS, MAX_NAME_CHARS, packChargeBytes } from '../../../protocol/mesh.js';
-import type { Sublevels } from '../state/db.js';
+import type { StateOp, Sublevels } from '../state/db.js';
 import { Semaphore } from '../util/semaphore.js';
 import { untrustedText } from '../util/untrusted-text.js';
 
@@ -252,6 +252,11 @@ export class FriendBook {
     await this.s.replicas.put(`${packId}!${peerId}`, String(size));
   }
 
+  /** Bytes of our pack `packId` that `peerId` confirmed it stores; 0 when we have no record. */
+  async replicaSize(packId: string, peerId: string): Promise<number> {
+    return Number((await this.s.replicas.get(`${packId}!${peerId}`)) ?? 0);
+  }
+
   async removeReplica(packId: string, peerId: string): Promise<void> {
     await this.s.replicas.del(`${packId}!${peerId}`);
   }
@@ -286,13 +291,39 @@ export class FriendBook {
 
   // ---- deletions: ours at friends (outbox), theirs here (pending until the grace has passed)
 
-  /** Queues a delete request to every friend holding one of `packIds` (prune). */
-  async queueDeletes(packIds: string[]): Promise<void> {
-    const ops: Array<{ type: 'put'; key: string; value: string }> = [];
+  /**
+   * The writes that queue a delete request to every friend holding one of `packIds` (prune puts
+   * them in the same synced batch as the index change that drops the packs).
+   */
+  async deleteRequestOps(packIds: string[], nowMs: number): Promise<StateOp[]> {
+    const ops: StateOp[] = [];
     for (const packId of packIds) {
-      for await (const [k, size] of this.s.replicas.iterator({ gte: `${packId}!`, lt: `${packId}!~` })) ops.push({ type: 'put', key: `${k.slice(packId.length + 1)}!${packId}`, value: size });
+      for await (const [k, size] of this.s.replicas.iterator({ gte: `${packId}!`, lt: `${packId}!~` })) {
+        const key = `${k.slice(packId.length + 1)}!${packId}`;
+        ops.push({ type: 'put', sublevel: this.s.deleteOutbox, key, value: size });
+        ops.push({ type: 'put', sublevel: this.s.deleteAsked, key, value: String(nowMs) });
+      }
     }
-    if (ops.length > 0) await this.s.deleteOutbox.batch(ops);
+    return ops;
+  }
+
+  /** Queues delete requests to `peerId` for packs (ID -> size) it holds that we no longer index (the audit). */
+  async queueDeletesAt(peerId: string, packs: Map<string, number>, nowMs: number): Promise<void> {
+    if (packs.size === 0) return;
+    await this.s.deleteOutbox.batch([...packs].map(([packId, size]) => ({ type: 'put' as const, key: `${peerId}!${packId}`, value: String(size) })));
+    await this.s.deleteAsked.batch([...packs.keys()].map((packId) => ({ type: 'put' as const, key: `${peerId}!${packId}`, value: String(nowMs) })));
+  }
+
+  /** Pack ID -> when we last queued a delete request for it at `peerId` (ms). */
+  async deletesAsked(peerId: string): Promise<Map<string, number>> {
+    const out = new Map<string, number>();
+    for await (const [k, v] of this.s.deleteAsked.iterator({ gt: `${peerId}!`, lt: `${peerId}!~` })) out.set(k.slice(peerId.length + 1), Number(v));
+    return out;
+  }
+
+  /** Forgets that we asked `peerId` to delete `packIds` (it no longer lists them). */
+  async forgetDeletesAsked(peerId: string, packIds: string[]): Promise<void> {
+    await this.s.deleteAsked.batch(packIds.map((p) => ({ type: 'del' as const, key: `${peerId}!${p}` })));
   }
 
   /** friend -> packs (and sizes) we still have to ask it to delete. */
@@ -313,8 +344,20 @@ export class FriendBook {
     await this.removeReplicas(peerId, packIds);
   }
 
+  /**
+   * Records packs an owner asked us to delete, due at `dueMs`. A pack already pending keeps its
+   * due time: an owner asks again for packs we still list during the grace (its audit, section 16),
+   * and a repeated request must not postpone the deletion for ever.
+   */
   async addPendingDeletions(owner: string, packIds: string[], dueMs: number, seq: number): Promise<void> {
-    await this.s.deletions.batch(packIds.map((p) => ({ type: 'put' as const, key: `${owner}!${p}`, value: JSON.stringify({ dueMs, seq }) })));
+    const ops: Array<{ type: 'put'; key: string; value: string }> = [];
+    for (const p of new Set(packIds)) {
+      const key = `${owner}!${p}`;
+      const prev = await this.s.deletions.get(key);
+      const due = prev === undefined ? dueMs : Math.min(dueMs, (JSON.parse(prev) as { dueMs: number }).dueMs);
+      ops.push({ type: 'put', key, value: JSON.stringify({ dueMs: due, seq }) });
+    }
+    await this.s.deletions.batch(ops);
   }
 
   /** A pack pushed again while its deletion was pending stays (the owner wants it after all). */

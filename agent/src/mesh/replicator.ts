@@ -20,6 +20,7 @@ import type { Friendship } from './friends.js';
 import { RefusedError } from './framing.js';
 import { nextHead } from './head-chain.js';
 import { getHead, putHead } from './head.js';
+import { queueOrphanDeletes } from './orphan-packs.js';
 import { listPacks } from './pack-list.js';
 import { putPack } from './pack-put.js';
 
@@ -36,7 +37,7 @@ export async function replicateOnce(ctx: MeshContext, repo: Repository, replicas
   for (const [, e] of repo.index.all()) packIds.add(e.packId);
   let counted = await ctx.book.replicaMap();
   // copies a friend no longer has stop counting first, so the pushes below make new ones
-  if (await auditFriends(ctx, friends, counted.byPack, packIds.size, problems)) counted = await ctx.book.replicaMap();
+  if (await auditFriends(ctx, friends, counted.byPack, packIds.size, problems, repo)) counted = await ctx.book.replicaMap();
   const { byPack, bytesAt } = counted;
   const unreachable = new Set<string>();
   /** Per friend: aborted once it proves unreachable, so its other pushes in flight stop too. */
@@ -137,7 +138,7 @@ export function auditListCap(countedThere: number, indexPacks: number): number {
  * Only a friend's word is taken here; damaged bytes are caught when packs are fetched.
  * Returns whether any copy stopped counting.
  */
-async function auditFriends(ctx: MeshContext, friends: Friendship[], byPack: Map<string, Set<string>>, indexPacks: number, problems: string[]): Promise<boolean> {
+async function auditFriends(ctx: MeshContext, friends: Friendship[], byPack: Map<string, Set<string>>, indexPacks: number, problems: string[], repo: Repository): Promise<boolean> {
   const counted = new Map<string, string[]>();
   for (const [packId, holders] of byPack) {
     for (const h of holders) {
@@ -158,6 +159,8 @@ async function auditFriends(ctx: MeshContext, friends: Friendship[], byPack: Map
       problems.push(`${f.name} did not list the packs it holds for us: ${errorMessage(err)}`);
       return;
     }
+    const orphans = await queueOrphanDeletes(ctx.book, repo, f.peerId, held, ctx.clock.now()); // packs we pruned: mesh/orphan-packs.ts
+    if (orphans.problem) problems.push(`${f.name} ${orphans.problem}`);
     const gone = ours.filter((id) => !held.has(id));
     if (gone.length === 0) return;
     lost = true;

@@ -35,9 +35,9 @@ export async function pruneOp(svc: Services, args: PruneArgs, onProgress?: (p: P
   const gone = [...plan.deletePacks, ...plan.repackPacks];
   let written = { writtenBytes: 0, packsWritten: 0 };
   if (!args.dryRun) {
-    written = await executePrune(repo, plan, live, onProgress);
-    // our copies at friends go too: queued here, sent now when the mesh is up, else at the next replication
-    await book.queueDeletes(gone);
+    // our copies at friends go too: queued in the same synced batch as the index change (a crash
+    // cannot lose them), sent now when the mesh is up, else at the next replication
+    written = await executePrune(repo, plan, live, onProgress, (packs) => book.deleteRequestOps(packs, svc.clock.now()));
   }
   const deleteRequests = args.dryRun || !svc.mesh ? await queuedFor(book, args.dryRun ? gone : undefined) : await svc.mesh.sendDeletes();
   let storedBytesAfter = 0;

@@ -1,6 +1,6 @@
 // The blob index: blob ID -> where its sealed bytes live. Kept in memory for dedup lookups and
 // persisted in LevelDB; it can always be rebuilt from the pack headers.
-import type { Sublevels } from '../state/db.js';
+import type { StateOp, Sublevels } from '../state/db.js';
 import { CorruptionError } from '../util/errors.js';
 import { writeError } from '../util/write-errors.js';
 import { isBlobType, type BlobType } from './blob.js';
@@ -54,13 +54,13 @@ export class BlobIndex {
     return this.entries.entries();
   }
 
-  /** Forgets blobs (prune), in one synced batch. */
-  async remove(ids: string[]): Promise<void> {
-    if (ids.length === 0) return;
-    await this.sub.batch(
-      ids.map((id) => ({ type: 'del' as const, key: id })),
-      { sync: true } as object,
-    );
+  /** The writes that forget blobs (prune), for the caller's batch; forgotten() once it is written. */
+  removeOps(ids: string[]): StateOp[] {
+    return ids.map((id) => ({ type: 'del' as const, sublevel: this.sub, key: id }));
+  }
+
+  /** The batch of removeOps(ids) is durable: the blobs leave memory too. */
+  forgotten(ids: string[]): void {
     for (const id of ids) this.entries.delete(id);
   }
 

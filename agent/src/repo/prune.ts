@@ -7,13 +7,17 @@
 //   1. new packs are written and fsynced, then indexed (the packer's own order): from here the
 //      index points the moved blobs at the new packs;
 //   2. the index entries of blobs that are not live and still point at doomed packs are deleted,
-//      in one synced LevelDB batch: from here nothing in the index names a doomed pack;
+//      in one synced LevelDB batch that also queues the delete requests for friends holding the
+//      doomed packs (the caller's queueDeletes): from here nothing in the index names a doomed
+//      pack, and every friend known to hold one is due to be asked to delete it;
 //   3. the doomed pack files are deleted.
 // A crash before 2 leaves old packs referenced and complete; between 2 and 3 it leaves unindexed
-// pack files, which the next prune deletes. Callers hold the repository write lock throughout.
+// pack files, which the next prune deletes, and the friends' deletes queued. Callers hold the
+// repository write lock throughout.
 import type { Repository } from './repository.js';
 import { loadTree } from './trees.js';
 import type { IndexEntry } from './index.js';
+import type { StateOp } from '../state/db.js';
 
 /** Repack a pack when more than this share of its blob bytes is no longer needed. */
 export const DEFAULT_MAX_UNUSED = 0.2;
@@ -96,8 +100,17 @@ export async function planPrune(repo: Repository, maxUnused = DEFAULT_MAX_UNUSED
   return { plan, live };
 }
 
-/** Carries out a plan. Returns the bytes of new packs written by repacking. */
-export async function executePrune(repo: Repository, plan: PrunePlan, live: Set<string>, onProgress?: (p: PruneProgress) => void): Promise<{ writtenBytes: number; packsWritten: number }> {
+/**
+ * Carries out a plan. Returns the bytes of new packs written by repacking. `queueDeletes` gives
+ * the writes that queue delete requests for the doomed packs; they go into the index's batch.
+ */
+export async function executePrune(
+  repo: Repository,
+  plan: PrunePlan,
+  live: Set<string>,
+  onProgress?: (p: PruneProgress) => void,
+  queueDeletes?: (packIds: string[]) => Promise<StateOp[]>,
+): Promise<{ writtenBytes: number; packsWritten: number }> {
   const doomed = new Set([...plan.deletePacks, ...plan.repackPacks]);
   // 1. copy the live blobs of repacked packs into new packs (verified: prune never launders damage)
   const moving: Array<[string, IndexEntry]> = [];
@@ -118,9 +131,10 @@ export async function executePrune(repo: Repository, plan: PrunePlan, live: Set<
   const gone: string[] = [];
   for (const [id, e] of repo.index.all()) if (doomed.has(e.packId)) gone.push(id);
   onProgress?.({ phase: 'index', done: 0, total: gone.length });
-  await repo.index.remove(gone);
+  await repo.forgetBlobs(gone, queueDeletes ? await queueDeletes([...doomed].sort()) : []);
   // 3. delete the pack files
   const files = [...doomed, ...plan.strayPacks];
+  onProgress?.({ phase: 'delete', done: 0, total: files.length });
   let deleted = 0;
   for (const packId of files) {
     await repo.store.delete(packId);

@@ -13,9 +13,10 @@ import { makeKeyFile, parseKeyFile, unlockKeyFile } from '../crypto/key-file.js'
 import { rootToPhrase } from '../crypto/phrase.js';
 import { LocalPackStore } from '../store/local-pack-store.js';
 import type { PackStore } from '../store/pack-store.js';
-import { openStateDb, type StateDb, type Sublevels } from '../state/db.js';
+import { openStateDb, type StateDb, type StateOp, type Sublevels } from '../state/db.js';
 import { CairnError, CorruptionError, UsageError } from '../util/errors.js';
 import { writeFileAtomic } from '../util/fsx.js';
+import { writeError } from '../util/write-errors.js';
 import { blobAd, BLOB_TYPE_NAMES, BlobType } from './blob.js';
 import { decompress } from './compress.js';
 import { homePaths, type HomePaths } from './home.js';
@@ -217,6 +218,20 @@ export class Repository {
     await this.flush();
     await this.db.batch([{ type: 'put', sublevel: this.state.snapshots, key: id, value: text }], SYNC);
     return id;
+  }
+
+  /**
+   * Forgets blobs (prune) in one synced LevelDB batch, together with `also` (prune: the delete
+   * requests for friends holding the packs that go), so a crash leaves both or neither.
+   */
+  async forgetBlobs(ids: string[], also: StateOp[] = []): Promise<void> {
+    if (ids.length === 0 && also.length === 0) return;
+    try {
+      await this.db.batch([...this.index.removeOps(ids), ...also], SYNC);
+    } catch (err) {
+      throw writeError('the index (forgetting pruned blobs)', err);
+    }
+    this.index.forgotten(ids);
   }
 
   /** Records a snapshot whose blob is already stored (recovery). */

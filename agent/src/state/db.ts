@@ -25,6 +25,8 @@ function sublevels(db: StateDb) {
     pins: db.sublevel<string, string>('pins', utf8),
     /** "<friend PeerId>!<pack ID>" -> size in bytes: our packs pruned locally that this friend should delete (sent until accepted) */
     deleteOutbox: db.sublevel<string, string>('deleteOutbox', utf8),
+    /** "<friend PeerId>!<pack ID>" -> ms since the epoch: when we last queued a delete request for our pack there (prune or the audit; mesh/orphan-packs.ts asks again only after ORPHAN_REASK_MS), removed once the friend no longer lists it */
+    deleteAsked: db.sublevel<string, string>('deleteAsked', utf8),
     /** "<friend PeerId>!<pack ID>" -> JSON {dueMs, seq}: a friend's packs it asked us to delete, removed once the deletion grace has passed */
     deletions: db.sublevel<string, string>('deletions', utf8),
     /** job ID (creation time, sortable) -> Job JSON (protocol/api.ts): the scheduler's runs */
@@ -37,6 +39,9 @@ function sublevels(db: StateDb) {
 }
 
 export type Sublevels = ReturnType<typeof sublevels>;
+
+/** One write in a batch on the root database that may span sublevels (committed all or nothing). */
+export type StateOp = { type: 'put'; sublevel: Sublevels[keyof Sublevels]; key: string; value: string } | { type: 'del'; sublevel: Sublevels[keyof Sublevels]; key: string };
 
 export async function openStateDb(dir: string): Promise<{ db: StateDb; sub: Sublevels }> {
   const db = new Level<string, string>(dir, { valueEncoding: 'utf8' });

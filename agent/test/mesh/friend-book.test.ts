@@ -111,3 +111,20 @@ describe('FriendBook source IPs of a friend', () => {
     expect(await book.get(B)).toBeUndefined();
   });
 });
+
+describe('FriendBook pending deletions', () => {
+  afterEach(async () => {
+    await db?.close();
+    db = undefined;
+  });
+
+  it('a repeated delete request does not postpone a pending deletion', async () => {
+    const book = new FriendBook(await open());
+    await book.addPendingDeletions(A, [pack(1)], 1_000, 1);
+    // the owner's audit asks again each round while we still list the pack during its grace
+    await book.addPendingDeletions(A, [pack(1), pack(2)], 5_000, 2);
+    const due = new Map((await book.pendingDeletions()).map((d) => [d.packId, d.dueMs]));
+    expect(due.get(pack(1))).toBe(1_000);
+    expect(due.get(pack(2))).toBe(5_000);
+  });
+});
