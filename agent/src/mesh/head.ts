@@ -30,15 +30,22 @@ export function headHandler(ctx: MeshContext, limits = { burst: HEAD_PUT_BURST, 
       await requireFriend(ctx, connection);
       const remote = connection.remotePeer;
       const req = parseHeadRequest(await f.readJson());
-      if (req.op === 'put' && !allowPut(remote.toString())) {
-        throw new RefusedError(WireError.rateLimited, `too many head puts: at most ${limits.burst} at once, then one every ${limits.intervalMs / 1000} s`);
-      }
       const storedJson = await ctx.book.friendHead(remote.toString());
       const stored = storedJson ? (JSON.parse(storedJson) as SignedHead) : null;
       if (req.op === 'get') {
         const reply: HeadResponse = { ok: true, head: stored };
         await f.writeJson(reply);
         return;
+      }
+      // the head we already keep, sent again (every round sends it): nothing to verify or write
+      if (storedJson !== undefined && JSON.stringify(req.head) === storedJson) {
+        const same: HeadResponse = { ok: true, head: stored };
+        await f.writeJson(same);
+        return;
+      }
+      // only a put that would rewrite what we keep spends the friend's allowance
+      if (!allowPut(remote.toString())) {
+        throw new RefusedError(WireError.rateLimited, `too many head puts: at most ${limits.burst} at once, then one every ${limits.intervalMs / 1000} s`);
       }
       if (!remote.publicKey || !(await verifyHead(remote.publicKey, req.head))) throw new RefusedError(WireError.badSignature, 'head signature does not verify with your peer key');
       if (stored && req.head.head.seq < stored.head.seq) {
