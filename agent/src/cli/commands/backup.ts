@@ -5,10 +5,7 @@ import { scan, type ScanTotals } from '../../snapshot/scanner.js';
 import { runOp, type Context } from '../context.js';
 import { formatBytes, formatDuration, printJson } from '../format.js';
 import { ProgressLine } from '../progress.js';
-import { UsageError } from '../../util/errors.js';
-
-/** Exit code of a backup that made a snapshot but could not read some files. */
-export const EXIT_INCOMPLETE = 3;
+import { EXIT_INCOMPLETE, UsageError } from '../../util/errors.js';
 
 export async function backupCommand(ctx: Context, paths: string[], opts: { tag?: string[]; volumeRead?: string }): Promise<number> {
   if (paths.some((p) => p.startsWith('volume:'))) return (await import('./volumes.js')).volumeBackupCommand(ctx, paths, opts);

@@ -4,11 +4,10 @@ import type { HookLogEntry, VolumeBackupArgs, VolumeRestoreArgs, VolumeRestoreRe
 import { splitVolumeArgs, volumeBackupOp, volumeReadMode, volumeRestoreOp, volumesOp } from '../../ops/volumes.js';
 import type { Archiver } from '../../snapshot/archiver.js';
 import type { Restorer } from '../../snapshot/restorer.js';
-import { CairnError } from '../../util/errors.js';
+import { CairnError, EXIT_INCOMPLETE } from '../../util/errors.js';
 import { runOp, type Context } from '../context.js';
 import { formatBytes, formatDuration, printJson, table } from '../format.js';
 import { ProgressLine } from '../progress.js';
-import { EXIT_INCOMPLETE } from './backup.js';
 
 export async function volumesCommand(ctx: Context): Promise<void> {
   const rows = await runOp(ctx, 'volumes', {}, (svc) => volumesOp(svc));
