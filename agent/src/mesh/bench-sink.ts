@@ -1,6 +1,6 @@
 // /cairn/bench-sink/1.0.0: a benchmark-only protocol that reads and discards bytes from a friend, so
 // `npm run bench` can compare replication with a bare Noise+Yamux stream between the same two agent
-// processes. Registered (with the benchStream API op) only when CAIRN_BENCH_SINK=1.
+// processes. Registered (with the benchStream API op, ops/bench-stream.ts) only when CAIRN_BENCH_SINK=1.
 //
 // The sender opens the stream and writes one JSON frame { mode, bytes }; the sink answers
 // { ok: true } and then receives:
@@ -17,10 +17,8 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { Connection, PeerId, Stream } from '@libp2p/interface';
-import { peerIdFromString } from '@libp2p/peer-id';
 import { lpStream } from '@libp2p/utils';
 import { MalformedMessageError, MAX_FRAME_BYTES, MAX_MESSAGE_BYTES, PACK_FRAME_BYTES, STREAM_TIMEOUT_MS, WireError } from '../../../protocol/mesh.js';
-import { needMesh, type Services } from '../ops/services.js';
 import { PACK_TARGET_BYTES } from '../repo/packer.js';
 import { HashingWriter } from '../store/hashing-writer.js';
 import type { LocalPackStore } from '../store/local-pack-store.js';
@@ -257,11 +255,4 @@ export async function benchStream(ctx: MeshContext, peer: PeerId, bytes: number,
   } finally {
     await stream.close().catch(() => undefined);
   }
-}
-
-/** API op (registered only with CAIRN_BENCH_SINK=1): stream `bytes` to the friend `peerId`. */
-export async function benchStreamOp(svc: Services, args: BenchStreamArgs): Promise<BenchStreamResult> {
-  const mesh = needMesh(svc, 'benchStream');
-  if (!(await mesh.book.get(args.peerId))) throw new UsageError(`${args.peerId} is not a friend`, 'E_NOT_FRIEND');
-  return benchStream(mesh.ctx, peerIdFromString(args.peerId), args.bytes, args.mode ?? 'windowed', svc.repo.store);
 }
