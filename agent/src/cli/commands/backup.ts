@@ -1,7 +1,6 @@
 import { resolve } from 'node:path';
 import { backupOp } from '../../ops/backup.js';
-import type { Archiver } from '../../snapshot/archiver.js';
-import { scan, type ScanTotals } from '../../snapshot/scanner.js';
+import { scan, type RunningBackup, type ScanTotals } from '../../ops/progress.js';
 import { runOp, type Context } from '../context.js';
 import { formatBytes, formatDuration, printJson } from '../format.js';
 import { ProgressLine } from '../progress.js';
@@ -13,7 +12,7 @@ export async function backupCommand(ctx: Context, paths: string[], opts: { tag?:
   const totals: ScanTotals = { files: 0, bytes: 0, done: false };
   const abort = new AbortController();
   let progress: ProgressLine | undefined;
-  const onStart = (archiver: Archiver) => {
+  const onStart = (archiver: RunningBackup) => {
     if (process.stderr.isTTY) void scan(paths, totals, abort.signal);
     progress = new ProgressLine(
       'backup',
