@@ -17,6 +17,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { Connection, PeerId, Stream } from '@libp2p/interface';
+import { peerIdFromString } from '@libp2p/peer-id';
 import { lpStream } from '@libp2p/utils';
 import { MalformedMessageError, MAX_FRAME_BYTES, MAX_MESSAGE_BYTES, PACK_FRAME_BYTES, STREAM_TIMEOUT_MS, WireError } from '../../../protocol/mesh.js';
 import { PACK_TARGET_BYTES } from '../repo/packer.js';
@@ -255,4 +256,9 @@ export async function benchStream(ctx: MeshContext, peer: PeerId, bytes: number,
   } finally {
     await stream.close().catch(() => undefined);
   }
+}
+
+/** benchStream to a friend named by its PeerId string (the benchStream API op, ops/bench-stream.ts). */
+export function benchStreamTo(ctx: MeshContext, peerId: string, bytes: number, mode: BenchStreamMode, ownPacks: LocalPackStore): Promise<BenchStreamResult> {
+  return benchStream(ctx, peerIdFromString(peerId), bytes, mode, ownPacks);
 }
