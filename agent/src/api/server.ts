@@ -71,8 +71,6 @@ function allowedHostNames(bind: string, extra: string[]): Set<string> {
   return names;
 }
 
-export { sendError };
-
 const JSON_TYPE_RE = /^application\/json\s*(;\s*charset=utf-8\s*)?$/i;
 
 function bearer(req: FastifyRequest): string | undefined {
