@@ -5,9 +5,8 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import sodium from 'sodium-native';
 import type { TokenCreateResult, TokenListing, TokenScope } from '../../../protocol/console-api.js';
-import { ARGON2_MEMLIMIT_BYTES, ARGON2_OPSLIMIT } from '../crypto/key-file.js';
+import { hashPassword, verifyPassword } from '../crypto/password.js';
 import type { Clock } from '../util/clock.js';
 import { CairnError, UsageError } from '../util/errors.js';
 import { writeFileAtomic } from '../util/fsx.js';
@@ -46,29 +45,6 @@ function generatePassword(): string {
     out += alphabet[(bytes[i] as number) % alphabet.length];
   }
   return out;
-}
-
-/** sodium-native's promise forms (no callback given); its published types only know the callback forms. */
-const pwhash = sodium as unknown as {
-  crypto_pwhash_str_async(out: Buffer, passwd: Buffer, opslimit: number, memlimit: number): Promise<void>;
-  crypto_pwhash_str_verify_async(str: Buffer, passwd: Buffer): Promise<boolean>;
-};
-
-async function hashPassword(password: string): Promise<string> {
-  const out = Buffer.alloc(sodium.crypto_pwhash_STRBYTES);
-  await pwhash.crypto_pwhash_str_async(out, Buffer.from(password, 'utf8'), ARGON2_OPSLIMIT, ARGON2_MEMLIMIT_BYTES);
-  return out.toString('utf8').replace(/\0+$/, '');
-}
-
-async function verifyPassword(hash: string, password: string): Promise<boolean> {
-  if (password.length === 0) return false;
-  const str = Buffer.alloc(sodium.crypto_pwhash_STRBYTES);
-  str.write(hash, 'utf8');
-  try {
-    return await pwhash.crypto_pwhash_str_verify_async(str, Buffer.from(password, 'utf8'));
-  } catch {
-    return false;
-  }
 }
 
 const sha256 = (s: string) => createHash('sha256').update(s).digest();

@@ -25,7 +25,7 @@ import type { Notifier } from '../notify/notifier.js';
 import { withoutSource, withSource } from '../config/edit.js';
 import type { ConfigWatcher } from '../config/watch.js';
 import type { ConsoleAuth } from './auth.js';
-import { sendError } from './server.js';
+import { sendError } from './send-error.js';
 
 /** Parts of the running agent the console routes use when present. */
 export interface ConsoleHooks {

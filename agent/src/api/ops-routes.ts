@@ -18,7 +18,7 @@ import { pinOp, unpinOp } from '../ops/pin.js';
 import { restoreOp } from '../ops/restore.js';
 import type { Services } from '../ops/services.js';
 import { snapshotsOp } from '../ops/snapshots.js';
-import { BENCH_STREAM_MODES, benchSinkEnabled, benchStreamOp } from '../mesh/bench-sink.js';
+import { BENCH_STREAM_MODES, benchSinkEnabled, benchStreamOp } from '../ops/bench-stream.js';
 import { volumeBackupOp, volumeRestoreOp, volumesOp } from '../ops/volumes.js';
 
 type Op = (svc: Services, args: never) => Promise<unknown>;

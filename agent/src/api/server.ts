@@ -13,9 +13,9 @@ import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import fastifyCookie from '@fastify/cookie';
 import fastifyStatic from '@fastify/static';
-import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest, type RouteOptions } from 'fastify';
+import Fastify, { type FastifyInstance, type FastifyRequest, type RouteOptions } from 'fastify';
 import { API_TOKEN_HEADER } from '../../../protocol/api.js';
-import { CSRF_HEADER, HTTP_ERRORS, ROUTE_AUTH, ROUTES, SESSION_COOKIE, type HttpErrorCode, type RouteAuth } from '../../../protocol/console-api.js';
+import { CSRF_HEADER, ROUTE_AUTH, ROUTES, SESSION_COOKIE, type RouteAuth } from '../../../protocol/console-api.js';
 import type { Services } from '../ops/services.js';
 import type { StatusOptions } from '../ops/status.js';
 import { CairnError, EXIT_USAGE } from '../util/errors.js';
@@ -24,6 +24,7 @@ import { ConsoleTlsError } from './tls.js';
 import { registerConsoleRoutes, type ConsoleHooks } from './console-routes.js';
 import { buildMetrics } from './metrics.js';
 import { registerOpsRoutes } from './ops-routes.js';
+import { sendError } from './send-error.js';
 
 export type RegisteredRoute = RouteOptions & { config?: { auth?: RouteAuth } };
 
@@ -68,10 +69,6 @@ function allowedHostNames(bind: string, extra: string[]): Set<string> {
   }
   for (const e of extra) names.add(bracket(e.toLowerCase()));
   return names;
-}
-
-export function sendError(reply: FastifyReply, code: HttpErrorCode, message: string): FastifyReply {
-  return reply.code(HTTP_ERRORS[code]).send({ code, message, ...(code === 'E_BAD_REQUEST' ? { exitCode: EXIT_USAGE } : {}) });
 }
 
 const JSON_TYPE_RE = /^application\/json\s*(;\s*charset=utf-8\s*)?$/i;

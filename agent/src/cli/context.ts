@@ -2,11 +2,10 @@
 // agent's API when one holds this home, else by opening the home directly (starting a short-lived
 // mesh node when the operation needs friends).
 import { resolve } from 'node:path';
-import type { Mesh } from '../mesh/mesh.js';
 import type { CairnConfig } from '../../../protocol/config.js';
 import { configPath, defaultHome } from '../repo/home.js';
-import { Repository } from '../repo/repository.js';
 import { keepFreedMemory } from '../util/posix.js';
+import { withLocalServices } from '../ops/local-services.js';
 import type { Services } from '../ops/services.js';
 import { systemClock, type Clock } from '../util/clock.js';
 import { UsageError } from '../util/errors.js';
@@ -31,9 +30,6 @@ export interface Context {
   configFile: string;
   configGiven: boolean;
 }
-
-/** A mesh node started by a CLI command listens on an ephemeral loopback port. */
-const CLI_MESH_LISTEN = ['/ip4/127.0.0.1/tcp/0'];
 
 export function makeContext(opts: GlobalOptions): Context {
   const home = opts.home ? resolve(opts.home) : defaultHome();
@@ -61,19 +57,7 @@ export interface LocalOptions {
 export async function withServices<T>(ctx: Context, fn: (svc: Services) => Promise<T>, opts: LocalOptions = {}): Promise<T> {
   const config = await configFor(ctx);
   keepFreedMemory(); // this process moves packs: keep freed buffers for the next ones
-  const repo = await Repository.open(ctx.home, await passphraseFor(ctx));
-  let mesh: Mesh | undefined;
-  try {
-    if (opts.mesh) {
-      let hasFriends = false;
-      for await (const _ of repo.state.friends.keys({ limit: 1 })) hasFriends = true;
-      if (hasFriends) mesh = await (await import('../mesh/mesh.js')).Mesh.start(repo, { listen: CLI_MESH_LISTEN, name: 'cli', replicas: DEFAULT_REPLICAS, diskFloorBytes: 0, clock: ctx.clock });
-    }
-    return await fn({ home: ctx.home, repo, clock: ctx.clock, writeLock: repo.writeLock, config: () => config, ...(mesh ? { mesh } : {}) });
-  } finally {
-    await mesh?.stop();
-    await repo.close();
-  }
+  return withLocalServices(ctx.home, await passphraseFor(ctx), { clock: ctx.clock, config, replicas: DEFAULT_REPLICAS, ...(opts.mesh ? { mesh: true } : {}) }, fn);
 }
 
 /** Runs an operation in the running agent if there is one, else locally. */

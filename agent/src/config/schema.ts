@@ -4,7 +4,7 @@
 // silently turns a setting off.
 import { validateDetailed } from 'node-cron';
 import { DURATION_EXAMPLES, durationOrNull, SIZE_EXAMPLES, sizeOrNull } from '../util/units.js';
-import { parseKeepWithin } from '../snapshot/retention.js';
+import { parseKeepWithin } from '../util/keep-within.js';
 import { VOLUME_READ_MODES } from '../../../protocol/config.js';
 
 /** A checked scalar: the value, or a message saying what is wrong with it. */

@@ -1,6 +1,6 @@
 // /cairn/bench-sink/1.0.0: a benchmark-only protocol that reads and discards bytes from a friend, so
 // `npm run bench` can compare replication with a bare Noise+Yamux stream between the same two agent
-// processes. Registered (with the benchStream API op) only when CAIRN_BENCH_SINK=1.
+// processes. Registered (with the benchStream API op, ops/bench-stream.ts) only when CAIRN_BENCH_SINK=1.
 //
 // The sender opens the stream and writes one JSON frame { mode, bytes }; the sink answers
 // { ok: true } and then receives:
@@ -20,7 +20,6 @@ import type { Connection, PeerId, Stream } from '@libp2p/interface';
 import { peerIdFromString } from '@libp2p/peer-id';
 import { lpStream } from '@libp2p/utils';
 import { MalformedMessageError, MAX_FRAME_BYTES, MAX_MESSAGE_BYTES, PACK_FRAME_BYTES, STREAM_TIMEOUT_MS, WireError } from '../../../protocol/mesh.js';
-import { needMesh, type Services } from '../ops/services.js';
 import { PACK_TARGET_BYTES } from '../repo/packer.js';
 import { HashingWriter } from '../store/hashing-writer.js';
 import type { LocalPackStore } from '../store/local-pack-store.js';
@@ -259,9 +258,7 @@ export async function benchStream(ctx: MeshContext, peer: PeerId, bytes: number,
   }
 }
 
-/** API op (registered only with CAIRN_BENCH_SINK=1): stream `bytes` to the friend `peerId`. */
-export async function benchStreamOp(svc: Services, args: BenchStreamArgs): Promise<BenchStreamResult> {
-  const mesh = needMesh(svc, 'benchStream');
-  if (!(await mesh.book.get(args.peerId))) throw new UsageError(`${args.peerId} is not a friend`, 'E_NOT_FRIEND');
-  return benchStream(mesh.ctx, peerIdFromString(args.peerId), args.bytes, args.mode ?? 'windowed', svc.repo.store);
+/** benchStream to a friend named by its PeerId string (the benchStream API op, ops/bench-stream.ts). */
+export function benchStreamTo(ctx: MeshContext, peerId: string, bytes: number, mode: BenchStreamMode, ownPacks: LocalPackStore): Promise<BenchStreamResult> {
+  return benchStream(ctx, peerIdFromString(peerId), bytes, mode, ownPacks);
 }

@@ -5,7 +5,7 @@
 import type { Stream } from '@libp2p/interface';
 import { lpStream, type LengthPrefixedStream } from '@libp2p/utils';
 import { isRefusal, MalformedMessageError, MAX_FRAME_BYTES, MAX_MESSAGE_BYTES, STREAM_TIMEOUT_MS, WireError, type WireErrorCode } from '../../../protocol/mesh.js';
-import { framePool } from '../util/buffer-pool.js';
+import { framePool } from '../store/frame-pool.js';
 import { CairnError } from '../util/errors.js';
 import { untrustedText } from '../util/untrusted-text.js';
 import { bounded, type Deadline } from './deadline.js';

@@ -6,6 +6,9 @@ import type { RetentionPolicy } from '../../../protocol/config.js';
 import { UsageError } from '../util/errors.js';
 import type { Services } from './services.js';
 
+/** What the CLI needs to read a policy from its flags: -1 for "unlimited", and the time-zone check. */
+export { checkTimeZone, UNLIMITED } from '../snapshot/retention.js';
+
 export const POLICY_FLAGS = '--keep-last, --keep-hourly, --keep-daily, --keep-weekly, --keep-monthly, --keep-yearly, --keep-within, --keep-tag';
 
 export async function forgetOp(svc: Services, args: ForgetArgs): Promise<ForgetResult> {

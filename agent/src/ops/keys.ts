@@ -7,10 +7,27 @@ import { join } from 'node:path';
 import type { PassphraseChangeArgs, PassphraseChangeResult, RecoveryPhraseCheckArgs, RecoveryPhraseCheckResult } from '../../../protocol/console-api.js';
 import { repoIdFromRoot } from '../crypto/kdf.js';
 import { makeKeyFile, parseKeyFile, unlockKeyFile } from '../crypto/key-file.js';
-import { phraseToRoot } from '../crypto/phrase.js';
+import { phraseToRoot, rootToPhrase } from '../crypto/phrase.js';
+import { homePaths } from '../repo/home.js';
 import { CairnError, UsageError, WrongPassphraseError } from '../util/errors.js';
 import { writeFileAtomic } from '../util/fsx.js';
 import type { Services } from './services.js';
+
+/**
+ * `cairn key show-phrase`: the home's key file, read and parsed (E_NO_REPO when there is none), so
+ * the passphrase is asked only for a home that has one; `phrase` unlocks it and gives the recovery phrase.
+ */
+export async function readKeyFile(home: string): Promise<{ phrase(passphrase: string): string }> {
+  const path = homePaths(home).keyFile;
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (err) {
+    throw new UsageError(`no repository in ${home}: cannot read ${path}: ${(err as Error).message}`, 'E_NO_REPO');
+  }
+  const kf = parseKeyFile(text, path);
+  return { phrase: (passphrase) => rootToPhrase(unlockKeyFile(kf, passphrase, path)) };
+}
 
 export async function recoveryPhraseCheckOp(svc: Services, args: RecoveryPhraseCheckArgs): Promise<RecoveryPhraseCheckResult> {
   let root: Buffer;

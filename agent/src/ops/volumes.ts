@@ -8,8 +8,7 @@ import { constants, type BigIntStats } from 'node:fs';
 import { nodeType } from '../snapshot/node-meta.js';
 import { access, lstat, readdir, readFile, readlink, rm, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import type Docker from 'dockerode';
-import type { BackupResult, HookLogEntry, LsEntry, VolumeBackupArgs, VolumeBackupResult, VolumeReadMode, VolumeRestoreArgs, VolumeRestoreResult, VolumesResult, VolumeUsage } from '../../../protocol/api.js';
+import type { BackupResult, HookLogEntry, LsEntry, VolumeBackupArgs, VolumeBackupResult, VolumeReadMode, VolumeRestoreArgs, VolumeRestoreResult, VolumesResult } from '../../../protocol/api.js';
 import type { SnapshotMeta } from '../../../protocol/snapshot.js';
 import { VOLUME_READ_MODES } from '../../../protocol/config.js';
 import { loadSnapshotMeta } from '../snapshot/snapshot-meta.js';
@@ -18,6 +17,7 @@ import { mountpointEntries } from '../snapshot/volume-archiver.js';
 import { helperEntries } from '../sources/volume-helper.js';
 import type { Restorer } from '../snapshot/restorer.js';
 import { connectDocker, discoverVolumes, type DiscoveredVolume } from '../sources/docker.js';
+import { inspectUsers, usageOf } from '../sources/docker-inspect.js';
 import { Hooks, HookFailedError, type HookLogger } from '../sources/hooks.js';
 import { CairnError, UsageError } from '../util/errors.js';
 import { backupOp } from './backup.js';
@@ -168,33 +168,6 @@ export async function volumeBackupOp(svc: Services, args: VolumeBackupArgs, onSt
 const LEGACY_INSPECT_DIR = 'volume-inspect';
 
 type InspectRecord = Required<SnapshotMeta>;
-
-async function inspectUsers(docker: Docker, sources: VolumeSource[]): Promise<InspectRecord['volumes']> {
-  const out: InspectRecord['volumes'] = [];
-  for (const s of sources) {
-    const containers: Docker.ContainerInspectInfo[] = [];
-    for (const c of s.volume.containers) {
-      try {
-        containers.push(await docker.getContainer(c.id).inspect());
-      } catch (err) {
-        // Removed since discovery: nothing to keep.
-        if ((err as { statusCode?: number }).statusCode !== 404) throw err;
-      }
-    }
-    out.push({ name: s.volume.name, path: s.path, via: s.via, containers });
-  }
-  return out;
-}
-
-function usageOf(v: InspectRecord['volumes'][number]): VolumeUsage {
-  return {
-    volume: v.name,
-    containers: (v.containers as Docker.ContainerInspectInfo[]).map((c) => {
-      const m = (c.Mounts ?? []).find((x) => x.Type === 'volume' && x.Name === v.name);
-      return { name: c.Name.replace(/^\//, ''), image: c.Config?.Image ?? c.Image, state: c.State?.Status ?? '?', destination: m?.Destination ?? '?', rw: m?.RW ?? false };
-    }),
-  };
-}
 
 /** The snapshot's record of its volumes: its metadata blob, or for older snapshots the local file. */
 export async function readInspectRecord(svc: Services, snapshotId: string, snapshot: { meta?: string }): Promise<InspectRecord | null> {

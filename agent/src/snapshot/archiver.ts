@@ -21,6 +21,7 @@ import { CairnError, UsageError } from '../util/errors.js';
 import { at, fdPath, openDirNoFollow, requireProcFd, sameFile, SwappedError } from '../util/fd-at.js';
 import { mapLimit, Semaphore } from '../util/semaphore.js';
 import { baseNode, nodeType, unchangedSince, xattrsOf } from './node-meta.js';
+import type { ArchiveProgress } from './progress.js';
 import { syntheticDirNode, VolumeTreeBuilder, type ExcludeFn, type VolumeEntry } from './volume-archiver.js';
 import { SNAPSHOT_VERSION, type Snapshot, type SnapshotMeta, type TreeNode } from '../../../protocol/snapshot.js';
 
@@ -37,15 +38,7 @@ const TRANSFER_MIN_BYTES = 64 * 1024;
 /** One byte read past the expected end tells whether a file grew. */
 const PROBE = Buffer.alloc(1);
 
-export interface ArchiveProgress {
-  filesDone: number;
-  bytesDone: number;
-  filesRead: number;
-  filesReused: number;
-  dirs: number;
-  addedBytes: number;
-  currentPath: string;
-}
+export type { ArchiveProgress } from './progress.js';
 
 export interface ArchiveOptions {
   paths: string[];
@@ -233,7 +226,7 @@ export class Archiver {
   private async archiveVolume(v: VolumeSpec, name: string): Promise<TreeNode> {
     const root = resolve(v.path);
     const excluded: ExcludeFn = (rel, base, isDir) => this.excluded(join(root, rel), base, isDir);
-    const builder = new VolumeTreeBuilder(this.repo, this.progress, (m) => this.warn(m), () => (this.unreadable += 1), v.cache ? { volume: v.name, state: this.repo.state } : undefined, excluded);
+    const builder = new VolumeTreeBuilder(this.repo, this.progress, (m) => this.warn(m), () => (this.unreadable += 1), v.cache ? { volume: v.name, files: this.repo.state.volumeFiles } : undefined, excluded);
     this.volumeBuilders.push({ path: root, builder });
     return builder.build(
       name,

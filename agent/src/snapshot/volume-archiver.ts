@@ -14,13 +14,12 @@ import { join } from 'node:path';
 import { BlobType } from '../repo/blob.js';
 import type { Repository } from '../repo/repository.js';
 import { saveTree } from '../repo/trees.js';
-import type { Sublevels } from '../state/db.js';
 import { displayName, fromBytes } from '../util/byte-names.js';
 import { CairnError } from '../util/errors.js';
 import { at, fdPath, openDirNoFollow, requireProcFd, sameFile, SwappedError } from '../util/fd-at.js';
 import { Semaphore } from '../util/semaphore.js';
 import { nodeType } from './node-meta.js';
-import type { ArchiveProgress } from './archiver.js';
+import type { ArchiveProgress } from './progress.js';
 import type { NodeType, TreeNode } from '../../../protocol/snapshot.js';
 
 /** One entry of a volume, in either read path. */
@@ -65,6 +64,16 @@ const READ_BYTES = 1024 * 1024;
 /** A directory node above volumes, the same for every read path: 0755 root:root, mtime 0. */
 export function syntheticDirNode(name: string): TreeNode {
   return { name, type: 'dir', mode: 0o755, uid: 0, gid: 0, mtimeNs: '0', inode: '0', dev: '0', nlink: 1, size: 0 };
+}
+
+/**
+ * The unchanged-file cache as the builder uses it: a string key-value store with range clear and batch
+ * put. The state's `volumeFiles` sublevel is one; the builder is handed it, and never opens the database.
+ */
+export interface VolumeFileCache {
+  get(key: string): Promise<string | undefined>;
+  clear(range: { gte: string; lt: string }): Promise<void>;
+  batch(ops: Array<{ type: 'put'; key: string; value: string }>): Promise<void>;
 }
 
 /** Where the state keeps a volume's file cache: "<volume>!<rel>" (volume names never hold "!"). */
@@ -234,8 +243,8 @@ export class VolumeTreeBuilder {
     private readonly warn: (m: string) => void,
     /** An entry that could not be stored (already warned): the backup ends with exit 3. */
     private readonly notStored: () => void,
-    /** Volume name and state sublevels: the mountpoint path's file cache. */
-    private readonly cache?: { volume: string; state: Sublevels },
+    /** Volume name and where its mountpoint path's file cache lives (the state's `volumeFiles` sublevel). */
+    private readonly cache?: { volume: string; files: VolumeFileCache },
     /** Drops entries (and what is below excluded directories), the same for both read paths. */
     private readonly excluded?: ExcludeFn,
   ) {}
@@ -306,15 +315,15 @@ export class VolumeTreeBuilder {
   /** Writes the mountpoint path's file cache: call after the snapshot was committed. */
   async commitCache(): Promise<void> {
     if (!this.cache) return;
-    const { volume, state } = this.cache;
-    await state.volumeFiles.clear({ gte: `${volume}!`, lt: `${volume}"` });
-    await state.volumeFiles.batch(this.cacheOut.map(([rel, v]) => ({ type: 'put' as const, key: cacheKey(volume, rel), value: JSON.stringify(v) })));
+    const { volume, files } = this.cache;
+    await files.clear({ gte: `${volume}!`, lt: `${volume}"` });
+    await files.batch(this.cacheOut.map(([rel, v]) => ({ type: 'put' as const, key: cacheKey(volume, rel), value: JSON.stringify(v) })));
   }
 
   /** Reads a file's content into `node`; false when the file vanished before it could be opened (warned). */
   private async file(node: TreeNode, e: VolumeEntry, path: string): Promise<boolean> {
     if (this.cache && e.local) {
-      const raw = await this.cache.state.volumeFiles.get(cacheKey(this.cache.volume, e.rel));
+      const raw = await this.cache.files.get(cacheKey(this.cache.volume, e.rel));
       const c = raw === undefined ? undefined : (JSON.parse(raw) as CachedFile);
       const l = e.local;
       if (c && c.size === l.size && c.mtimeNs === l.mtimeNs && c.ctimeNs === l.ctimeNs && c.inode === l.inode && c.dev === l.dev && c.content.every((id) => this.repo.index.has(id))) {

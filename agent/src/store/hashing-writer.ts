@@ -10,7 +10,7 @@ import { existsSync } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
-import { framePool } from '../util/buffer-pool.js';
+import { framePool } from './frame-pool.js';
 import { dropFromPageCache } from '../util/posix.js';
 import type { HashingJob, HashingReply } from './hashing-writer-worker.js';
 

@@ -1,9 +1,8 @@
-// Reusable buffers of one pack frame (PACK_FRAME_BYTES) for streaming pack bytes to and from
-// friends. Memory a process touches for the first time is costly on some hosts, VMs especially:
-// reading 512 MiB into fresh 1 MiB buffers took 300-570 ms of kernel time on the reference
-// machine, into reused ones 22 ms. A buffer goes back only once nothing else can still read or
-// write it.
-import { PACK_FRAME_BYTES } from '../../../protocol/mesh.js';
+// Reusable buffers of one size, for streaming pack bytes to and from friends (the process's pool of
+// pack frames is store/frame-pool.ts). Memory a process touches for the first time is costly on some
+// hosts, VMs especially: reading 512 MiB into fresh 1 MiB buffers took 300-570 ms of kernel time on
+// the reference machine, into reused ones 22 ms. A buffer goes back only once nothing else can still
+// read or write it.
 
 export class BufferPool {
   private readonly free: ArrayBuffer[] = [];
@@ -26,6 +25,3 @@ export class BufferPool {
     if (buf.byteLength === this.bufferBytes && this.free.length < this.keep) this.free.push(buf);
   }
 }
-
-/** The process's frame buffers: enough for a few packs in flight each way. */
-export const framePool = new BufferPool(PACK_FRAME_BYTES, 32);

@@ -1,9 +1,12 @@
 // Error base classes. Every error that reaches a user carries a stable code and an exit code:
-// 1 = the operation failed (transient or permanent), 2 = bad usage or input.
+// 1 = the operation failed (transient or permanent), 2 = bad usage or input, 3 = a backup committed
+// but left entries out.
 
 export const EXIT_OK = 0;
 export const EXIT_FAILED = 1;
 export const EXIT_USAGE = 2;
+/** A backup committed a snapshot but some entries could not be read (`cairn backup`, volumes too). */
+export const EXIT_INCOMPLETE = 3;
 
 export class CairnError extends Error {
   readonly code: string;

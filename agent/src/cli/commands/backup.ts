@@ -1,14 +1,10 @@
 import { resolve } from 'node:path';
 import { backupOp } from '../../ops/backup.js';
-import type { Archiver } from '../../snapshot/archiver.js';
-import { scan, type ScanTotals } from '../../snapshot/scanner.js';
+import { scan, type RunningBackup, type ScanTotals } from '../../ops/progress.js';
 import { runOp, type Context } from '../context.js';
 import { formatBytes, formatDuration, printJson } from '../format.js';
 import { ProgressLine } from '../progress.js';
-import { UsageError } from '../../util/errors.js';
-
-/** Exit code of a backup that made a snapshot but could not read some files. */
-export const EXIT_INCOMPLETE = 3;
+import { EXIT_INCOMPLETE, UsageError } from '../../util/errors.js';
 
 export async function backupCommand(ctx: Context, paths: string[], opts: { tag?: string[]; volumeRead?: string }): Promise<number> {
   if (paths.some((p) => p.startsWith('volume:'))) return (await import('./volumes.js')).volumeBackupCommand(ctx, paths, opts);
@@ -16,7 +12,7 @@ export async function backupCommand(ctx: Context, paths: string[], opts: { tag?:
   const totals: ScanTotals = { files: 0, bytes: 0, done: false };
   const abort = new AbortController();
   let progress: ProgressLine | undefined;
-  const onStart = (archiver: Archiver) => {
+  const onStart = (archiver: RunningBackup) => {
     if (process.stderr.isTTY) void scan(paths, totals, abort.signal);
     progress = new ProgressLine(
       'backup',

@@ -1,7 +1,7 @@
 import type { ForgetArgs, ForgetResult } from '../../../../protocol/api.js';
 import type { RetentionPolicy } from '../../../../protocol/config.js';
-import { forgetOp } from '../../ops/forget.js';
-import { checkTimeZone, parseKeepWithin, UNLIMITED } from '../../snapshot/retention.js';
+import { checkTimeZone, forgetOp, UNLIMITED } from '../../ops/forget.js';
+import { parseKeepWithin } from '../../util/keep-within.js';
 import { UsageError } from '../../util/errors.js';
 import { runOp, type Context } from '../context.js';
 import { printJson, table } from '../format.js';

@@ -1,17 +1,16 @@
-import { Repository } from '../../repo/repository.js';
+import { createRepoOp } from '../../ops/create-repo.js';
 import { passphraseFor, type Context } from '../context.js';
 import { printJson } from '../format.js';
 import { phraseBlock, phraseMayShow, SHOW_PHRASE_HINT } from '../recovery-phrase.js';
 
 export async function initCommand(ctx: Context): Promise<void> {
-  const { repo, recoveryPhrase } = await Repository.init(ctx.home, await passphraseFor(ctx, true), new Date(ctx.clock.now()));
-  await repo.close();
+  const { repoId, recoveryPhrase } = await createRepoOp(ctx.home, await passphraseFor(ctx, true), new Date(ctx.clock.now()));
   if (ctx.json) {
     // a program asked for it (to put it in a secret store): the JSON carries the phrase
-    printJson({ repoId: repo.config.repoId, home: ctx.home, recoveryPhrase });
+    printJson({ repoId, home: ctx.home, recoveryPhrase });
     return;
   }
-  process.stdout.write(`Created repository ${repo.config.repoId} in ${ctx.home}\n\n`);
+  process.stdout.write(`Created repository ${repoId} in ${ctx.home}\n\n`);
   if (phraseMayShow()) {
     process.stdout.write(`${phraseBlock(recoveryPhrase)}With it and any friend holding your packs you can restore everything if this host is lost.\n`);
   } else {

@@ -1,6 +1,6 @@
 import type { PruneArgs } from '../../../../protocol/api.js';
 import { pruneOp } from '../../ops/prune.js';
-import type { PruneProgress } from '../../repo/prune.js';
+import type { PruneProgress } from '../../ops/progress.js';
 import { UsageError } from '../../util/errors.js';
 import { runOp, type Context } from '../context.js';
 import { formatBytes, printJson } from '../format.js';

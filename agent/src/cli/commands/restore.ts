@@ -1,6 +1,6 @@
 import { resolve } from 'node:path';
 import { restoreOp } from '../../ops/restore.js';
-import type { Restorer } from '../../snapshot/restorer.js';
+import type { RunningRestore } from '../../ops/progress.js';
 import { CairnError, UsageError } from '../../util/errors.js';
 import { runOp, type Context } from '../context.js';
 import { formatBytes, printJson } from '../format.js';
@@ -28,7 +28,7 @@ export async function restoreCommand(ctx: Context, snapshot: string, opts: Resto
   if (opts.force || opts.dryRun || opts.fromVolume !== undefined) throw new UsageError('--force, --dry-run and --from-volume go with --to-volume (for a directory, use --overwrite)');
   const target = opts.target;
   let progress: ProgressLine | undefined;
-  const onStart = (r: Restorer, totalBytes?: number) => {
+  const onStart = (r: RunningRestore, totalBytes?: number) => {
     progress = new ProgressLine('restore', () => ({ files: r.progress.filesDone, bytes: r.progress.bytesDone, ...(totalBytes !== undefined ? { totalBytes } : {}) }), ctx.clock);
   };
   let r;

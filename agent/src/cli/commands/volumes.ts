@@ -2,13 +2,11 @@
 import { resolve } from 'node:path';
 import type { HookLogEntry, VolumeBackupArgs, VolumeRestoreArgs, VolumeRestoreResult } from '../../../../protocol/api.js';
 import { splitVolumeArgs, volumeBackupOp, volumeReadMode, volumeRestoreOp, volumesOp } from '../../ops/volumes.js';
-import type { Archiver } from '../../snapshot/archiver.js';
-import type { Restorer } from '../../snapshot/restorer.js';
-import { CairnError } from '../../util/errors.js';
+import type { RunningBackup, RunningRestore } from '../../ops/progress.js';
+import { CairnError, EXIT_INCOMPLETE } from '../../util/errors.js';
 import { runOp, type Context } from '../context.js';
 import { formatBytes, formatDuration, printJson, table } from '../format.js';
 import { ProgressLine } from '../progress.js';
-import { EXIT_INCOMPLETE } from './backup.js';
 
 export async function volumesCommand(ctx: Context): Promise<void> {
   const rows = await runOp(ctx, 'volumes', {}, (svc) => volumesOp(svc));
@@ -41,7 +39,7 @@ export async function volumeBackupCommand(ctx: Context, args: string[], opts: { 
   const opArgs: VolumeBackupArgs = { paths: paths.map((p) => resolve(p)), volumes, tags: opts.tag ?? [], ...(opts.volumeRead !== undefined ? { volumeRead: volumeReadMode(opts.volumeRead) } : {}) };
   let progress: ProgressLine | undefined;
   let logged = false;
-  const onStart = (archiver: Archiver) => {
+  const onStart = (archiver: RunningBackup) => {
     progress = new ProgressLine('backup', () => ({ files: archiver.progress.filesDone, bytes: archiver.progress.bytesDone }), ctx.clock);
   };
   // The job log goes to stderr as it happens (locally), or from the result (through the agent).
@@ -72,7 +70,7 @@ export async function volumeRestoreCommand(ctx: Context, snapshot: string, opts:
   const args: VolumeRestoreArgs = { snapshot, volume: opts.volume, force: opts.force, dryRun: opts.dryRun, ...(opts.fromVolume !== undefined ? { fromVolume: opts.fromVolume } : {}) };
   let progress: ProgressLine | undefined;
   let logged = false;
-  const onStart = (r: Restorer, totalBytes?: number) => {
+  const onStart = (r: RunningRestore, totalBytes?: number) => {
     progress = new ProgressLine('restore', () => ({ files: r.progress.filesDone, bytes: r.progress.bytesDone, ...(totalBytes !== undefined ? { totalBytes } : {}) }), ctx.clock);
   };
   const onLog = (e: HookLogEntry) => {

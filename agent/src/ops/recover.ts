@@ -1,0 +1,37 @@
+// `cairn recover`: a repository created from the recovery phrase, with the snapshot list and pack
+// locations fetched from a friend.
+import { phraseToRoot } from '../crypto/phrase.js';
+import { Mesh } from '../mesh/mesh.js';
+import { recoverFromFriends, type RecoverResult } from '../mesh/recover.js';
+import { Repository } from '../repo/repository.js';
+import type { Clock } from '../util/clock.js';
+
+/** The root secret a recovery phrase encodes (a UsageError when it is not a valid phrase). */
+export function recoveryRoot(phrase: string): Buffer {
+  return phraseToRoot(phrase);
+}
+
+export interface RecoverOptions {
+  invite: string;
+  clock: Clock;
+  /** How many friends should hold each pack (the mesh's setting while recovering). */
+  replicas: number;
+}
+
+/**
+ * `cairn recover`: the repository of `root` created in `home`, paired with the friend of the invite
+ * through a mesh node on an ephemeral loopback port, and the snapshot list and pack locations fetched.
+ * `show` sees the result while the repository and mesh are still open; both are closed after.
+ */
+export async function recoverOp<T>(home: string, passphrase: string, root: Buffer, opts: RecoverOptions, show: (r: RecoverResult & { repoId: string; peerId: string }) => T): Promise<T> {
+  const { repo } = await Repository.init(home, passphrase, new Date(opts.clock.now()), root);
+  let mesh: Mesh | undefined;
+  try {
+    mesh = await Mesh.start(repo, { listen: ['/ip4/127.0.0.1/tcp/0'], name: 'recovering', replicas: opts.replicas, diskFloorBytes: 0, clock: opts.clock });
+    const r = await recoverFromFriends(repo, mesh, opts.invite);
+    return show({ repoId: repo.config.repoId, peerId: mesh.peerId, ...r });
+  } finally {
+    await mesh?.stop();
+    await repo.close();
+  }
+}
