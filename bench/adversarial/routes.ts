@@ -12,7 +12,8 @@ import { Activity } from '../../agent/src/ops/activity.js';
 import { Repository } from '../../agent/src/repo/repository.js';
 import { systemClock } from '../../agent/src/util/clock.js';
 import { Semaphore } from '../../agent/src/util/semaphore.js';
-import { concretePath, mutate, prng, sendRaw, type RawAnswer } from './route-spellings.js';
+import { prng } from './prng.js';
+import { concretePath, mutate, sendRaw, type RawAnswer } from './route-spellings.js';
 
 export interface RouteCampaignResult {
   requests: number;

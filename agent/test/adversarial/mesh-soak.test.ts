@@ -16,7 +16,7 @@ import type { Libp2p, PrivateKey, Stream } from '@libp2p/interface';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PROTOCOLS, type Head } from '../../../protocol/mesh.js';
 import { hostileExchange, MESH_PROTOCOLS } from '../../../bench/adversarial/frame-fuzz.js';
-import { prng } from '../../../bench/adversarial/route-spellings.js';
+import { prng } from '../../../bench/adversarial/prng.js';
 import { signHead } from '../../src/mesh/head-chain.js';
 import { pairAgents, startAgent, type TestAgent } from '../helpers/agents.js';
 import { agentAddr, dial, health, pairNode, RawWire, rssBytes, startWireNode } from '../helpers/mesh-wire.js';

@@ -7,6 +7,7 @@ import { peerIdFromString } from '@libp2p/peer-id';
 import { byteStream, type ByteStream } from '@libp2p/utils';
 import { multiaddr } from '@multiformats/multiaddr';
 import { readFile } from 'node:fs/promises';
+import { varint } from '../../../bench/adversarial/frame-fuzz.js';
 import { decodeInvite, inviteId } from '../../../protocol/invite.js';
 import { MAX_FRAME_BYTES, type PairRequest } from '../../../protocol/mesh.js';
 import { createMeshNode } from '../../src/mesh/node.js';
@@ -41,18 +42,6 @@ export function describeError(err: unknown): string {
   const inner = (err as { error?: unknown } | null)?.error;
   if (inner !== undefined && inner !== null) return describeError(inner);
   return String(err);
-}
-
-/** Unsigned varint (LEB128), as the mesh's length prefixes. */
-export function varint(n: number): Buffer {
-  const out: number[] = [];
-  let v = n;
-  while (v >= 0x80) {
-    out.push((v % 0x80) | 0x80);
-    v = Math.floor(v / 0x80);
-  }
-  out.push(v);
-  return Buffer.from(out);
 }
 
 /**

@@ -14,6 +14,7 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import type { RetentionPolicy } from '../../../protocol/config.js';
 import { applyPolicyToGroup, type RetentionRule, type RetentionSnapshot } from '../../src/snapshot/retention.js';
 import { tempDir } from '../helpers/cli.js';
+import { prng } from '../../../bench/adversarial/prng.js';
 
 const run = promisify(execFile);
 const H = 3_600_000;
@@ -47,18 +48,6 @@ function describeRestic(name: string, fn: (version: [number, number, number]) =>
   }
   process.stderr.write(`skipping "${name}": ${found.why}\n`);
   describe.skip(name, () => test('restic', () => undefined));
-}
-
-/** A small deterministic PRNG (mulberry32). */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 interface Made {
