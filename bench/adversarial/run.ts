@@ -73,7 +73,7 @@ interface FaultsResult {
   faults: number;
   seed: number;
   seconds: number;
-  byOp: Record<string, { runs: number; killedMidway: number; opFailed: number }>;
+  byOp: Record<string, { runs: number; interrupted: number }>;
   failures: Array<{ iteration: number; op: string; detail: string }>;
   restoresChecked: number;
   snapshotsAtEnd: number;
@@ -87,9 +87,9 @@ function renderFaults(r: FaultsResult | null, passed: boolean, when: string): st
   return [
     `Last run ${when}: ${r.faults.toLocaleString('en')} faults, seed ${r.seed}, ${r.seconds.toFixed(0)} s, ${r.restoresChecked} restores compared. ${passed ? 'Passed.' : '**Failed.**'}`,
     '',
-    '| fault | runs | killed mid-operation | operation failed |',
-    '|---|---|---|---|',
-    ...Object.entries(r.byOp).map(([op, s]) => `| ${op} | ${s.runs} | ${op === 'enospc' ? '-' : s.killedMidway} | ${s.opFailed} |`),
+    '| fault | runs | operation cut short (killed before it ended; enospc: backup refused) |',
+    '|---|---|---|',
+    ...Object.entries(r.byOp).map(([op, s]) => `| ${op} | ${s.runs} | ${s.interrupted} |`),
     '',
     `**Failures: ${r.failures.length}.** ENOSPC: ${r.enospc}. EIO: ${r.eio}.`,
     ...r.failures.slice(0, 10).map((f) => `- #${f.iteration} ${f.op}: ${f.detail.slice(0, 300)}`),

@@ -50,10 +50,8 @@ const WEIGHTS: Record<Op, number> = { backup: 3, replicate: 2, 'pack-put': 2, pr
 
 interface OpStats {
   runs: number;
-  /** The kill came while the operation's commands still ran (else just after they ended). */
-  killedMidway: number;
-  /** The operation's command failed (killed, or the disk was full). */
-  opFailed: number;
+  /** The operation did not complete: the kill came before its commands ended (or, enospc, the backup found the disk full). */
+  interrupted: number;
 }
 
 interface Failure {
@@ -148,7 +146,7 @@ describe('fault injection: kills, full disk, across backup, replicate, prune, pa
     const aliceHome = join(mountProblem === null ? mountPoint : work, 'alice-home');
     alice = await RestartableAgent.start('alice', { home: aliceHome, replicas: 1 });
     bob = await RestartableAgent.start('bob');
-    await writeSampleTree(src, mixedTreeSpec({ seed: SEED, bigRandom: [3 * MIB, 2 * MIB], bigText: [MIB], smallFiles: 150, smallMax: 8 * 1024 }));
+    await writeSampleTree(src, mixedTreeSpec({ seed: SEED, bigRandom: [2 * MIB, MIB], bigText: [MIB], smallFiles: 80, smallMax: 8 * 1024 }));
   }, 120_000);
 
   afterAll(async () => {
@@ -164,7 +162,7 @@ describe('fault injection: kills, full disk, across backup, replicate, prune, pa
   it(`${FAULTS} faults leave a repository that checks clean, restores exactly, works again, and leaves nothing unaccounted at the friend`, async () => {
     const t0 = performance.now();
     const rng = new Rng(SEED ^ 0xfa17);
-    const byOp: Record<string, OpStats> = Object.fromEntries(OPS.map((o) => [o, { runs: 0, killedMidway: 0, opFailed: 0 }]));
+    const byOp: Record<string, OpStats> = Object.fromEntries(OPS.map((o) => [o, { runs: 0, interrupted: 0 }]));
     const failures: Failure[] = [];
     /** Every snapshot we know alice has, oldest first, with the tree it saved. */
     const known = new Map<string, Map<string, FileFacts>>();
@@ -195,7 +193,6 @@ describe('fault injection: kills, full disk, across backup, replicate, prune, pa
      */
     const underKill = async (victim: RestartableAgent | TestAgent, steps: Array<{ who: RestartableAgent | TestAgent; args: string[] }>, delayMs: number) => {
       let killed = false;
-      let finished = false;
       const results: CliResult[] = [];
       const ops = (async () => {
         for (const s of steps) {
@@ -204,16 +201,14 @@ describe('fault injection: kills, full disk, across backup, replicate, prune, pa
           results.push(r);
           if (r.code !== 0) break;
         }
-        finished = true;
       })();
       await Promise.race([ops, sleep(delayMs)]);
-      const midway = !finished;
       killed = true;
       if (victim instanceof RestartableAgent) await victim.kill();
       else await killTestAgent(victim);
       const limit = sleep(OP_LIMIT_MS).then(() => 'hang' as const);
       if ((await Promise.race([ops, limit])) === 'hang') throw new Error(`${steps.map((s) => s.args[0]).join(' + ')} did not end ${OP_LIMIT_MS} ms after ${victim.name} was killed`);
-      return { midway, results, failed: results.some((r) => r.code !== 0) || results.length < steps.length };
+      return { results, interrupted: results.some((r) => r.code !== 0) || results.length < steps.length };
     };
     const killTestAgent = async (a: TestAgent) => {
       for (const pid of [a.info.pid, a.proc.pid]) {
@@ -242,7 +237,14 @@ describe('fault injection: kills, full disk, across backup, replicate, prune, pa
 
     const checkAfter = async (i: number, op: Op, forgotten: Set<string>, pending: Map<string, FileFacts> | null): Promise<string[]> => {
       const problems: string[] = [];
+      const ms: Record<string, number> = {};
+      let lapAt = performance.now();
+      const lap = (k: string) => {
+        ms[k] = Math.round(performance.now() - lapAt);
+        lapAt = performance.now();
+      };
       const check = await run(alice, ['check', '--read-data']);
+      lap('check');
       if (check.code !== 0) problems.push(`check --read-data: ${describeResult(check)}`);
       const stray = await strayPackFiles(alice.home);
       if (stray.length > 0) problems.push(`stray files in alice's packs/: ${stray.slice(0, 5).join(', ')}`);
@@ -266,14 +268,15 @@ describe('fault injection: kills, full disk, across backup, replicate, prune, pa
       const sample = new Set(ids.slice(-1));
       if (ids.length > 1) sample.add(rng.pick(ids.slice(0, -1)));
       for (const id of sample) problems.push(...(await restoreMatches(id, `r${i}`)));
+      lap('restores');
       // the same agent works again: a backup and a full replication
       const again = await backup();
       if (again.r.code !== 0) problems.push(`backup after the fault: ${describeResult(again.r)}`);
       const rep = await timed(alice, ['replicate', '--wait'], 'replicate');
       if (rep.code !== 0) problems.push(`replicate --wait after the fault: ${describeResult(rep)}`);
+      lap('backup+replicate');
       // every pack file at bob for alice is indexed by alice, or queued for deletion (her outbox, or pending at bob)
-      await alice.stop();
-      await bob.stop();
+      await Promise.all([alice.stop(), bob.stop()]);
       const a = await readAgentState(alice.home);
       const b = await readAgentState(bob.home);
       const bobPeer = bob.agent.info.peerId;
@@ -281,8 +284,9 @@ describe('fault injection: kills, full disk, across backup, replicate, prune, pa
         if (a.indexPacks.has(p.id) || a.deleteOutbox.has(`${bobPeer}!${p.id}`) || b.pendingDeletions.has(`${alicePeer}!${p.id}`)) continue;
         problems.push(`bob holds alice's pack ${p.id} (${p.size} B): not in alice's index, not in her delete outbox, not pending deletion at bob (bob's records ${b.hosted.has(`${alicePeer}!${p.id}`) ? 'know' : 'do not know'} it)`);
       }
-      await alice.restart();
-      await bob.restart();
+      await Promise.all([alice.restart(), bob.restart()]);
+      lap('friend-invariant');
+      console.log(`#${i} checks took (ms): ${JSON.stringify(ms)}`);
       return problems;
     };
 
@@ -320,16 +324,14 @@ describe('fault injection: kills, full disk, across backup, replicate, prune, pa
           await mutate(src, rng, mutations++);
           pending = await snapshotTree(src);
           const k = await underKill(alice, [{ who: alice, args: ['backup', src, '--json'] }], delay('backup'));
-          if (k.midway) stats.killedMidway++;
-          if (k.failed) stats.opFailed++;
+          if (k.interrupted) stats.interrupted++;
           await alice.restart();
         } else if (op === 'replicate' || op === 'pack-put') {
           const b = await backup();
           if (b.r.code !== 0) throw new Error(`backup before the ${op} fault: ${describeResult(b.r)}`);
           const victim = op === 'replicate' ? alice : bob;
           const k = await underKill(victim, [{ who: alice, args: ['replicate', '--wait'] }], delay('replicate'));
-          if (k.midway) stats.killedMidway++;
-          if (k.failed) stats.opFailed++;
+          if (k.interrupted) stats.interrupted++;
           await victim.restart();
         } else if (op === 'prune') {
           const ids = [...known.keys()];
@@ -337,8 +339,7 @@ describe('fault injection: kills, full disk, across backup, replicate, prune, pa
           for (const id of ids.slice(0, ids.length - keep)) forgotten.add(id);
           note = `forget --keep-last ${keep} of ${ids.length}`;
           const k = await underKill(alice, [{ who: alice, args: ['forget', '--keep-last', String(keep)] }, { who: alice, args: ['prune'] }], rng.next() * ((took.forget ?? 1000) + (took.prune ?? 2000)) * 1.1);
-          if (k.midway) stats.killedMidway++;
-          if (k.failed) stats.opFailed++;
+          if (k.interrupted) stats.interrupted++;
           await alice.restart();
         } else if (op === 'pairing') {
           const carol = await startAgent('carol');
@@ -346,8 +347,7 @@ describe('fault injection: kills, full disk, across backup, replicate, prune, pa
           const invite = await alice.agent.cli<{ code: string }>(['invite', '--quota', '1G']);
           const killCarol = rng.next() < 0.5;
           const k = await underKill(killCarol ? carol : alice, [{ who: carol, args: ['pair', invite.code, '--quota', '1G'] }], delay('pairing'));
-          if (k.midway) stats.killedMidway++;
-          if (k.failed) stats.opFailed++;
+          if (k.interrupted) stats.interrupted++;
           note = `killed ${killCarol ? 'carol (joining)' : 'alice (inviting)'}`;
           if (!killCarol) await alice.restart();
           await carol.stop();
@@ -368,7 +368,7 @@ describe('fault injection: kills, full disk, across backup, replicate, prune, pa
           pending = await snapshotTree(src);
           const r = await run(alice, ['backup', src, '--json']);
           const rep = await run(alice, ['replicate', '--wait']);
-          if (r.code !== 0) stats.opFailed++;
+          if (r.code !== 0) stats.interrupted++;
           note = `left ${leave} B free: backup exit ${r.code} (${r.stderr.trim().split('\n')[0]?.slice(0, 160) ?? ''}), replicate exit ${rep.code}`;
           await rm(filler);
           if (!(await alice.running())) {
