@@ -192,6 +192,8 @@ describe('fault injection: kills, full disk, across backup, replicate, prune, pa
      * start, whether they still run or not. Steps after the kill are not started (they would run
      * without the agent, on its home).
      */
+    /** What this iteration did, for its log line and its failures. */
+    let note = '';
     const underKill = async (victim: RestartableAgent | TestAgent, steps: Array<{ who: RestartableAgent | TestAgent; args: string[] }>, delayMs: number) => {
       let killed = false;
       const results: CliResult[] = [];
@@ -209,6 +211,7 @@ describe('fault injection: kills, full disk, across backup, replicate, prune, pa
       else await killTestAgent(victim);
       const limit = sleep(OP_LIMIT_MS).then(() => 'hang' as const);
       if ((await Promise.race([ops, limit])) === 'hang') throw new Error(`${steps.map((s) => s.args[0]).join(' + ')} did not end ${OP_LIMIT_MS} ms after ${victim.name} was killed`);
+      note += `${note ? ', ' : ''}${victim.name} killed at ${Math.round(delayMs)} ms`;
       return { results, interrupted: results.some((r) => r.code !== 0) || results.length < steps.length };
     };
     const killTestAgent = async (a: TestAgent) => {
@@ -221,13 +224,27 @@ describe('fault injection: kills, full disk, across backup, replicate, prune, pa
       }
       if (a.proc.exitCode === null && a.proc.signalCode === null) await new Promise((r) => a.proc.once('exit', r));
     };
-    const delay = (key: string) => rng.next() * (took[key] ?? 2000) * 1.1;
+    /**
+     * A kill moment for work measured as `ms`: uniform from the end of the command's own start-up
+     * (took.cli, measured; the agent has nothing to do before) to 1.1 times the whole.
+     */
+    const killAt = (ms: number) => {
+      const from = 0.8 * (took.cli ?? 0);
+      return from + rng.next() * Math.max(0, 1.1 * ms - from);
+    };
+    const delay = (key: string) => killAt(took[key] ?? 2000);
 
     // start: paired (timed), one snapshot, replicated (timed), and one prune (timed)
     const t = performance.now();
     const { code } = await alice.agent.cli<{ code: string }>(['invite', '--quota', '1G']);
     await bob.agent.cli(['pair', code, '--quota', '1G']);
     took.pairing = performance.now() - t;
+    // a command's own start-up and round trip (the fastest of three that the agent answers at once)
+    for (let n = 0; n < 3; n++) {
+      const c = performance.now();
+      await alice.agent.cli(['snapshots']);
+      took.cli = Math.min(took.cli ?? Infinity, performance.now() - c);
+    }
     const first = await backup();
     expect(first.r.code, describeResult(first.r)).toBe(0);
     expect((await timed(alice, ['replicate', '--wait'], 'replicate')).code).toBe(0);
@@ -319,7 +336,7 @@ describe('fault injection: kills, full disk, across backup, replicate, prune, pa
       stats.runs++;
       let pending: Map<string, FileFacts> | null = null;
       const forgotten = new Set<string>();
-      let note = '';
+      note = '';
       try {
         if (op === 'backup') {
           await mutate(src, rng, mutations++);
@@ -340,7 +357,7 @@ describe('fault injection: kills, full disk, across backup, replicate, prune, pa
           const keep = Math.max(1, Math.min(ids.length - rng.range(1, 3), MAX_SNAPSHOTS - 2));
           for (const id of ids.slice(0, ids.length - keep)) forgotten.add(id);
           note = `forget --keep-last ${keep} of ${ids.length}`;
-          const k = await underKill(alice, [{ who: alice, args: ['forget', '--keep-last', String(keep)] }, { who: alice, args: ['prune'] }], rng.next() * ((took.forget ?? 1000) + (took.prune ?? 2000)) * 1.1);
+          const k = await underKill(alice, [{ who: alice, args: ['forget', '--keep-last', String(keep)] }, { who: alice, args: ['prune'] }], killAt((took.forget ?? 1000) + (took.prune ?? 2000)));
           if (k.interrupted) stats.interrupted++;
           await alice.restart();
         } else if (op === 'pairing') {
@@ -350,7 +367,7 @@ describe('fault injection: kills, full disk, across backup, replicate, prune, pa
           const killCarol = rng.next() < 0.5;
           const k = await underKill(killCarol ? carol : alice, [{ who: carol, args: ['pair', invite.code, '--quota', '1G'] }], delay('pairing'));
           if (k.interrupted) stats.interrupted++;
-          note = `killed ${killCarol ? 'carol (joining)' : 'alice (inviting)'}`;
+          note += ` (${killCarol ? 'the joiner' : 'the inviter'})`;
           if (!killCarol) await alice.restart();
           await carol.stop();
           // carol is gone for good: if the pairing went through on alice's side, alice removes her
