@@ -40,13 +40,13 @@ const MIB = 1024 * 1024;
 /** alice's home: a tmpfs this size (ENOSPC faults fill it). */
 const FS_SIZE_MIB = 160;
 /** Snapshots kept before a prune fault is due anyway (keeps the home within the tmpfs). */
-const MAX_SNAPSHOTS = 8;
+const MAX_SNAPSHOTS = 12;
 /** A CLI call that has not ended this long after its agent died is a hang. */
 const OP_LIMIT_MS = 120_000;
 
 type Op = 'backup' | 'replicate' | 'pack-put' | 'prune' | 'pairing' | 'enospc';
 const OPS: Op[] = ['backup', 'replicate', 'pack-put', 'prune', 'pairing', 'enospc'];
-const WEIGHTS: Record<Op, number> = { backup: 3, replicate: 2, 'pack-put': 2, prune: 2, pairing: 1, enospc: 1 };
+const WEIGHTS: Record<Op, number> = { backup: 3, replicate: 2, 'pack-put': 2, prune: 2, pairing: 1, enospc: 2 };
 
 interface OpStats {
   runs: number;
@@ -322,8 +322,8 @@ describe('fault injection: kills, full disk, across backup, replicate, prune, pa
     const enospcOk = mountProblem === null;
     const ops = OPS.filter((o) => o !== 'enospc' || enospcOk);
     const pickOp = (i: number): Op => {
+      if (i < ops.length) return ops[i] as Op; // each kind once first
       if (known.size > MAX_SNAPSHOTS) return 'prune';
-      if (i < ops.length) return ops[i] as Op;
       const total = ops.reduce((n, o) => n + WEIGHTS[o], 0);
       let x = rng.next() * total;
       for (const o of ops) if ((x -= WEIGHTS[o]) < 0) return o;
@@ -353,8 +353,8 @@ describe('fault injection: kills, full disk, across backup, replicate, prune, pa
           await victim.restart();
         } else if (op === 'prune') {
           const ids = [...known.keys()];
-          // one to three go; down to MAX_SNAPSHOTS - 2 when there are too many (a kill before the forget leaves them all)
-          const keep = Math.max(1, Math.min(ids.length - rng.range(1, 3), MAX_SNAPSHOTS - 2));
+          // one to three go, and at least down to half of MAX_SNAPSHOTS (kills before the forget leave them all)
+          const keep = Math.max(1, Math.min(ids.length - rng.range(1, 3), MAX_SNAPSHOTS / 2));
           for (const id of ids.slice(0, ids.length - keep)) forgotten.add(id);
           note = `forget --keep-last ${keep} of ${ids.length}`;
           const k = await underKill(alice, [{ who: alice, args: ['forget', '--keep-last', String(keep)] }, { who: alice, args: ['prune'] }], killAt((took.forget ?? 1000) + (took.prune ?? 2000)));
