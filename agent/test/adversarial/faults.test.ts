@@ -7,7 +7,7 @@
 //   pack-put   the same, but bob (receiving the packs) is killed
 //   prune      alice forgets her oldest snapshot(s) and prunes (deletes go to bob); alice is killed
 //   pairing    a fresh agent (carol) pairs with alice; alice or carol is killed, carol is unpaired
-//   enospc     alice's home is on a small tmpfs filled up to a few MiB; a backup and a replication
+//   enospc     alice's home is on a small tmpfs filled until 0-256 KiB are left; a backup and a replication
 //              run; the filler goes; nothing is killed (the same process must carry on)
 // After each fault the killed agent restarts on its home, and then: `check --read-data` is clean;
 // every snapshot alice lists is one we know, none we know is missing (unless a forget took it);
@@ -380,7 +380,7 @@ describe('fault injection: kills, full disk, across backup, replicate, prune, pa
           await rm(join(carol.home, '..'), { recursive: true, force: true });
         } else {
           // enospc: the disk under alice's home fills up to a few MiB, a backup and a replication run, the filler goes
-          const leave = rng.range(0, 4 * MIB);
+          const leave = rng.range(0, 256 * 1024); // less than a changed tree's new data: the backup meets ENOSPC
           const filler = join(mountPoint, 'filler');
           await fill(filler, leave);
           await mutate(src, rng, mutations++);
@@ -418,7 +418,7 @@ describe('fault injection: kills, full disk, across backup, replicate, prune, pa
       failures,
       restoresChecked: restores,
       snapshotsAtEnd: known.size,
-      enospc: enospcOk ? `alice's home on a ${FS_SIZE_MIB} MiB tmpfs, filled to 0-4 MiB free` : `not injected: ${mountProblem}`,
+      enospc: enospcOk ? `alice's home on a ${FS_SIZE_MIB} MiB tmpfs, filled to 0-256 KiB free` : `not injected: ${mountProblem}`,
       eio: 'not injected: no device-mapper driver (/dev/mapper/control: No such device) and no fail_make_request here',
       pairing: 'kill of the inviter (alice) or the joiner (a fresh agent, carol), then carol unpaired',
     };
