@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { openStateDb } from '../../src/state/db.js';
 import { startAgent, type TestAgent } from './agents.js';
-import { freePort } from './mesh-hosted.js';
+import { createServer } from 'node:net';
 
 /** Whether `pid` is a live process (not gone, not a zombie), read from /proc. */
 export async function alive(pid: number): Promise<boolean> {
@@ -20,6 +20,26 @@ export async function alive(pid: number): Promise<boolean> {
   }
 }
 
+/**
+ * A free loopback port below the kernel's ephemeral range: while its agent is down, no outgoing
+ * connection of another process can take it as its local port (a port from freePort can, and
+ * the agent then cannot listen again: a 30-fault run lost bob that way).
+ */
+export async function stablePort(): Promise<number> {
+  const range = (await readFile('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').catch(() => '32768 60999')).trim().split(/\s+/).map(Number);
+  const below = Math.max(2000, (range[0] ?? 32768) - 1);
+  for (let i = 0; i < 100; i++) {
+    const port = 1024 + Math.floor(Math.random() * (below - 1024));
+    const free = await new Promise<boolean>((resolve) => {
+      const srv = createServer();
+      srv.once('error', () => resolve(false));
+      srv.listen(port, '127.0.0.1', () => srv.close(() => resolve(true)));
+    });
+    if (free) return port;
+  }
+  throw new Error(`no free port below ${below} on 127.0.0.1`);
+}
+
 export class RestartableAgent {
   agent!: TestAgent;
   private constructor(
@@ -29,7 +49,7 @@ export class RestartableAgent {
   ) {}
 
   static async start(name: string, opts: { home?: string; replicas?: number } = {}): Promise<RestartableAgent> {
-    const r = new RestartableAgent(name, await freePort(), opts.replicas ?? 1);
+    const r = new RestartableAgent(name, await stablePort(), opts.replicas ?? 1);
     r.agent = await startAgent(name, { home: opts.home, replicas: r.replicas, extraArgs: r.listenArgs() });
     return r;
   }
