@@ -3,10 +3,12 @@
 // `<!-- /campaign:NAME -->`); the command exits 1 when any campaign found a problem.
 //
 // Environment:
-//   CAIRN_ADV_ONLY        comma-separated campaigns to run (default: all): routes, mesh
+//   CAIRN_ADV_ONLY        comma-separated campaigns to run (default: all): routes, mesh, faults
 //   CAIRN_ADV_REQUESTS    requests of the routes campaign (default 100000)
 //   CAIRN_ADV_FRAMES      hostile frames of the mesh soak (default 1000000); the soak itself is
 //                         agent/test/adversarial/mesh-soak.test.ts, run here through vitest
+//   CAIRN_ADV_FAULTS      faults of the fault-injection campaign (default 1000); the campaign itself is
+//                         agent/test/adversarial/faults.test.ts, run here through vitest
 //   CAIRN_ADV_SEED        seed of the random mutations (default: the time)
 //   CAIRN_ADV_REPORT      the file to update (default SECURITY.md)
 import { spawnSync } from 'node:child_process';
@@ -67,7 +69,34 @@ function renderSoak(r: SoakResult | null, passed: boolean, when: string): string
   ].join('\n');
 }
 
-const only = (process.env.CAIRN_ADV_ONLY ?? 'routes,mesh').split(',').map((s) => s.trim());
+interface FaultsResult {
+  faults: number;
+  seed: number;
+  seconds: number;
+  byOp: Record<string, { runs: number; interrupted: number }>;
+  failures: Array<{ iteration: number; op: string; detail: string }>;
+  restoresChecked: number;
+  snapshotsAtEnd: number;
+  enospc: string;
+  eio: string;
+  pairing: string;
+}
+
+function renderFaults(r: FaultsResult | null, passed: boolean, when: string): string {
+  if (!r) return `Last run ${when}: the campaign did not finish (see its output). **Failed.**`;
+  return [
+    `Last run ${when}: ${r.faults.toLocaleString('en')} faults, seed ${r.seed}, ${r.seconds.toFixed(0)} s, ${r.restoresChecked} restores compared. ${passed ? 'Passed.' : '**Failed.**'}`,
+    '',
+    '| fault | runs | operation cut short (killed before it ended; enospc: backup refused) |',
+    '|---|---|---|',
+    ...Object.entries(r.byOp).map(([op, s]) => `| ${op} | ${s.runs} | ${s.interrupted} |`),
+    '',
+    `**Failures: ${r.failures.length}.** ENOSPC: ${r.enospc}. EIO: ${r.eio}.`,
+    ...r.failures.slice(0, 10).map((f) => `- #${f.iteration} ${f.op}: ${f.detail.slice(0, 300)}`),
+  ].join('\n');
+}
+
+const only = (process.env.CAIRN_ADV_ONLY ?? 'routes,mesh,faults').split(',').map((s) => s.trim());
 const report = process.env.CAIRN_ADV_REPORT ?? 'SECURITY.md';
 const when = new Date().toISOString().slice(0, 16).replace('T', ' ') + ' UTC';
 let failed = false;
@@ -91,6 +120,17 @@ if (only.includes('mesh')) {
   const ratioOk = result !== null && (result.honest.baselineP99 === 0 || result.honest.underP99 < 2 * result.honest.baselineP99);
   const passed = run.status === 0 && ratioOk;
   await replaceBlock(report, 'mesh', renderSoak(result, passed, when));
+  if (!passed) failed = true;
+}
+
+if (only.includes('faults')) {
+  const faults = Number(process.env.CAIRN_ADV_FAULTS ?? 1000);
+  const out = join(await mkdtemp(join(tmpdir(), 'cairn-adv-')), 'faults.json');
+  process.stderr.write(`faults: ${faults} kills and full disks across backup, replicate, prune, pack-put and pairing\n`);
+  const run = spawnSync('npx', ['vitest', 'run', 'agent/test/adversarial/faults.test.ts'], { stdio: 'inherit', env: { ...process.env, CAIRN_ADV_FAULTS: String(faults), CAIRN_ADV_RESULT: out } });
+  const result = await readFile(out, 'utf8').then((t) => JSON.parse(t) as FaultsResult, () => null);
+  const passed = run.status === 0 && result !== null && result.failures.length === 0;
+  await replaceBlock(report, 'faults', renderFaults(result, passed, when));
   if (!passed) failed = true;
 }
 
