@@ -19,7 +19,7 @@
 // In `npm test` a short version runs (CAIRN_ADV_FAULTS, default 6: each operation once);
 // `npm run adversarial` runs 1,000 and writes the result (CAIRN_ADV_RESULT) for SECURITY.md.
 import { spawnSync } from 'node:child_process';
-import { mkdir, open, readdir, rm, statfs, writeFile } from 'node:fs/promises';
+import { mkdir, open, readdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -28,6 +28,7 @@ import { startAgent, type TestAgent } from '../helpers/agents.js';
 import { cairn, type CliResult, tempDir } from '../helpers/cli.js';
 import { describeResult } from '../helpers/damage-cli.js';
 import { strayPackFiles } from '../helpers/damage-packs.js';
+import { fill } from '../helpers/disk-fill.js';
 import { readAgentState, RestartableAgent } from '../helpers/fault-agents.js';
 import { hostedPacks } from '../helpers/mesh-hosted.js';
 import { compareTree, compressibleText, mixedTreeSpec, Rng, snapshotTree, writeSampleTree, type FileFacts } from '../helpers/sample-tree.js';
@@ -78,26 +79,6 @@ function tryMount(dir: string): string | null {
   return r.status === 0 ? null : `mount -t tmpfs failed: ${(r.stderr || r.error?.message || `exit ${r.status}`).trim()}`;
 }
 
-/** Writes zeros into a new file until only `leaveBytes` are free on its filesystem (or ENOSPC). */
-async function fill(path: string, leaveBytes: number): Promise<void> {
-  const fh = await open(path, 'wx');
-  const chunk = Buffer.alloc(MIB);
-  try {
-    for (let i = 0; i < 100_000; i++) {
-      const s = await statfs(path);
-      const want = Math.min(chunk.length, s.bavail * s.bsize - leaveBytes);
-      if (want <= 0) return;
-      try {
-        await fh.write(chunk, 0, want);
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code === 'ENOSPC') return;
-        throw err;
-      }
-    }
-  } finally {
-    await fh.close();
-  }
-}
 
 async function filesBelow(root: string, rel = ''): Promise<string[]> {
   const out: string[] = [];

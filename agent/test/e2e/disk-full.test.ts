@@ -4,13 +4,14 @@
 // `check --read-data` is clean and every snapshot restores. Needs root (mount); under CI a missing
 // mount fails the test instead of skipping it.
 import { spawnSync } from 'node:child_process';
-import { mkdir, open, readFile, rm, statfs } from 'node:fs/promises';
+import { mkdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import type { SnapshotsResult } from '../../../protocol/api.js';
 import { startAgent, type TestAgent } from '../helpers/agents.js';
 import { cairn, cairnJson, tempDir } from '../helpers/cli.js';
 import { strayPackFiles } from '../helpers/damage-packs.js';
+import { fill } from '../helpers/disk-fill.js';
 import { compareTree, mixedTreeSpec, snapshotTree, writeSampleTree } from '../helpers/sample-tree.js';
 
 const MIB = 1024 * 1024;
@@ -21,32 +22,6 @@ function tryMount(dir: string): string | null {
   return r.status === 0 ? null : `mount -t tmpfs failed: ${(r.stderr || r.error?.message || `exit ${r.status}`).trim()}`;
 }
 
-/** Bytes free on `dir`'s filesystem. */
-async function freeBytes(dir: string): Promise<number> {
-  const s = await statfs(dir);
-  return s.bavail * s.bsize;
-}
-
-/** Creates `path` and writes zeros into it until only `leaveBytes` are free (0: until ENOSPC). */
-async function fill(path: string, leaveBytes: number): Promise<void> {
-  const fh = await open(path, 'wx');
-  const chunk = Buffer.alloc(MIB);
-  try {
-    for (;;) {
-      const free = await freeBytes(path);
-      const want = Math.min(chunk.length, free - leaveBytes);
-      if (want <= 0) return;
-      try {
-        await fh.write(chunk, 0, want);
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code === 'ENOSPC') return;
-        throw err;
-      }
-    }
-  } finally {
-    await fh.close();
-  }
-}
 
 const mountPoint = await tempDir('cairn-diskfull-mnt-');
 const mountProblem = tryMount(mountPoint);
