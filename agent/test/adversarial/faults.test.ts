@@ -18,7 +18,6 @@
 //
 // In `npm test` a short version runs (CAIRN_ADV_FAULTS, default 6: each operation once);
 // `npm run adversarial` runs 1,000 and writes the result (CAIRN_ADV_RESULT) for SECURITY.md.
-import { spawnSync } from 'node:child_process';
 import { mkdir, open, readdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -28,7 +27,7 @@ import { startAgent, type TestAgent } from '../helpers/agents.js';
 import { cairn, type CliResult, tempDir } from '../helpers/cli.js';
 import { describeResult } from '../helpers/damage-cli.js';
 import { strayPackFiles } from '../helpers/damage-packs.js';
-import { fill } from '../helpers/disk-fill.js';
+import { fill, mountTmpfs, unmount } from '../helpers/disk-fill.js';
 import { readAgentState, RestartableAgent } from '../helpers/fault-agents.js';
 import { hostedPacks } from '../helpers/mesh-hosted.js';
 import { compareTree, compressibleText, mixedTreeSpec, Rng, snapshotTree, writeSampleTree, type FileFacts } from '../helpers/sample-tree.js';
@@ -72,11 +71,6 @@ export interface FaultsResult {
   enospc: string;
   eio: string;
   pairing: string;
-}
-
-function tryMount(dir: string): string | null {
-  const r = spawnSync('mount', ['-t', 'tmpfs', '-o', `size=${FS_SIZE_MIB}m,mode=0700`, 'tmpfs', dir], { encoding: 'utf8' });
-  return r.status === 0 ? null : `mount -t tmpfs failed: ${(r.stderr || r.error?.message || `exit ${r.status}`).trim()}`;
 }
 
 
@@ -123,7 +117,7 @@ describe('fault injection: kills, full disk, across backup, replicate, prune, pa
     src = join(work, 'src');
     mountPoint = join(work, 'alice-fs');
     await mkdir(mountPoint);
-    mountProblem = tryMount(mountPoint);
+    mountProblem = mountTmpfs(mountPoint, FS_SIZE_MIB);
     const aliceHome = join(mountProblem === null ? mountPoint : work, 'alice-home');
     alice = await RestartableAgent.start('alice', { home: aliceHome, replicas: 1 });
     bob = await RestartableAgent.start('bob');
@@ -135,8 +129,7 @@ describe('fault injection: kills, full disk, across backup, replicate, prune, pa
     for (const a of strays) await a.stop().catch(() => undefined);
     for (const a of [bob, ...strays]) if (a) await rm(join(a.home, '..'), { recursive: true, force: true });
     if (mountProblem === null) {
-      const r = spawnSync('umount', [mountPoint]);
-      if (r.status !== 0) spawnSync('umount', ['-l', mountPoint]);
+      unmount(mountPoint);
     }
     if (work) await rm(work, { recursive: true, force: true });
   });

@@ -3,7 +3,6 @@
 // leaves no temp files and no snapshot; once space is freed, the SAME agent process backs up again,
 // `check --read-data` is clean and every snapshot restores. Needs root (mount); under CI a missing
 // mount fails the test instead of skipping it.
-import { spawnSync } from 'node:child_process';
 import { mkdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
@@ -11,20 +10,15 @@ import type { SnapshotsResult } from '../../../protocol/api.js';
 import { startAgent, type TestAgent } from '../helpers/agents.js';
 import { cairn, cairnJson, tempDir } from '../helpers/cli.js';
 import { strayPackFiles } from '../helpers/damage-packs.js';
-import { fill } from '../helpers/disk-fill.js';
+import { fill, mountTmpfs, unmount } from '../helpers/disk-fill.js';
 import { compareTree, mixedTreeSpec, snapshotTree, writeSampleTree } from '../helpers/sample-tree.js';
 
 const MIB = 1024 * 1024;
 const FS_SIZE_MIB = 48;
 
-function tryMount(dir: string): string | null {
-  const r = spawnSync('mount', ['-t', 'tmpfs', '-o', `size=${FS_SIZE_MIB}m,mode=0700`, 'tmpfs', dir], { encoding: 'utf8' });
-  return r.status === 0 ? null : `mount -t tmpfs failed: ${(r.stderr || r.error?.message || `exit ${r.status}`).trim()}`;
-}
-
 
 const mountPoint = await tempDir('cairn-diskfull-mnt-');
-const mountProblem = tryMount(mountPoint);
+const mountProblem = mountTmpfs(mountPoint, FS_SIZE_MIB);
 const runHere = mountProblem === null || process.env.CI !== undefined;
 
 describe.runIf(runHere)('a full disk under a running agent', () => {
@@ -40,8 +34,7 @@ describe.runIf(runHere)('a full disk under a running agent', () => {
   afterAll(async () => {
     await agent?.stop();
     if (mountProblem === null) {
-      const r = spawnSync('umount', [mountPoint], { encoding: 'utf8' });
-      if (r.status !== 0) spawnSync('umount', ['-l', mountPoint]);
+      unmount(mountPoint);
       await rm(mountPoint, { recursive: true, force: true });
     }
     if (work) await rm(work, { recursive: true, force: true });
