@@ -96,7 +96,6 @@ export class Agent {
         repo,
         clock: opts.clock,
         mesh,
-        writeLock: repo.writeLock,
         ...(config ? { config: () => config.current, sources: () => config.current.sources } : {}),
         activity: new Activity(opts.clock),
         agentName: opts.name,

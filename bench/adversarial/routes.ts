@@ -11,7 +11,6 @@ import { buildApi } from '../../agent/src/api/server.js';
 import { Activity } from '../../agent/src/ops/activity.js';
 import { Repository } from '../../agent/src/repo/repository.js';
 import { systemClock } from '../../agent/src/util/clock.js';
-import { Semaphore } from '../../agent/src/util/semaphore.js';
 import { prng } from './prng.js';
 import { concretePath, mutate, sendRaw, type RawAnswer } from './route-spellings.js';
 
@@ -52,7 +51,7 @@ export async function runRouteCampaign(opts: { requests: number; seed: number; c
   await writeFile(join(consoleDir, 'index.html'), '<!doctype html><title>console</title>');
   const repo = (await Repository.init(home, 'route fuzz passphrase', new Date())).repo;
   const auth = await ConsoleAuth.open(home, systemClock, 'agent-token-route-fuzz-0123456789', () => undefined);
-  const app = buildApi({ home, repo, clock: systemClock, writeLock: new Semaphore(1), activity: new Activity(systemClock), agentName: 'fuzz' }, { host: '127.0.0.1', port: 0, auth, consoleDir }, () => 'peer');
+  const app = buildApi({ home, repo, clock: systemClock, activity: new Activity(systemClock), agentName: 'fuzz' }, { host: '127.0.0.1', port: 0, auth, consoleDir }, () => 'peer');
   try {
     await app.listen({ host: '127.0.0.1', port: 0 });
     const addr = app.server.address();

@@ -114,5 +114,5 @@ export function registerConsoleRoutes(app: FastifyInstance, svc: Services, deps:
   route('sourceSave', async (req, reply) => editSources(reply, (text, file) => withSource(text, file, (req.body as SourceSaveArgs).source)));
   route('sourceRemove', async (req, reply) => editSources(reply, (text, file) => withoutSource(text, file, (req.body as SourceRemoveArgs).name)));
   route('recoveryPhraseCheck', async (req) => recoveryPhraseCheckOp(svc, req.body as RecoveryPhraseCheckArgs));
-  route('passphraseChange', async (req) => svc.writeLock.with(1, () => passphraseChangeOp(svc, req.body as PassphraseChangeArgs)));
+  route('passphraseChange', async (req) => svc.repo.writeLock.with(1, () => passphraseChangeOp(svc, req.body as PassphraseChangeArgs)));
 }

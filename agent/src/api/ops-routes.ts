@@ -118,7 +118,7 @@ export function registerOpsRoutes(app: FastifyInstance, svc: Services): void {
       const isBackup = name === 'backup' || name === 'volumeBackup';
       const started = svc.clock.now();
       try {
-        const result = writes ? await svc.writeLock.with(1, run) : await run();
+        const result = writes ? await svc.repo.writeLock.with(1, run) : await run();
         if (isBackup) {
           recordBackup(svc, req.body, started, (result as { id: string }).id, null);
           svc.afterBackup?.();

@@ -29,7 +29,7 @@ export async function withLocalServices<T>(home: string, passphrase: string, opt
       if (hasFriends) mesh = await (await import('../mesh/mesh.js')).Mesh.start(repo, { listen: CLI_MESH_LISTEN, name: 'cli', replicas: opts.replicas, diskFloorBytes: 0, clock: opts.clock });
     }
     const config = opts.config;
-    return await fn({ home, repo, clock: opts.clock, writeLock: repo.writeLock, config: () => config, ...(mesh ? { mesh } : {}) });
+    return await fn({ home, repo, clock: opts.clock, config: () => config, ...(mesh ? { mesh } : {}) });
   } finally {
     await mesh?.stop();
     await repo.close();

@@ -44,7 +44,7 @@ async function backupSource(svc: Services, source: SourceConfig, job: JobHandle)
     if (volumes.length + source.paths.length === 0) throw new UsageError(`source ${source.name} has nothing to back up right now (no volume matches ${source.volumeSelectors.join(', ')})`, 'E_EMPTY_SOURCE');
     job.log(`backing up ${[...volumes.map((v) => `volume:${v}`), ...source.paths].join(', ')}`);
     const args = { paths: source.paths, tags: source.tags, source: source.name, ...(source.exclude.length ? { exclude: source.exclude } : {}) };
-    const r = await svc.writeLock.with(1, () =>
+    const r = await svc.repo.writeLock.with(1, () =>
       volumes.length > 0
         ? volumeBackupOp(svc, { ...args, volumes, ...(source.consistency ? { consistency: source.consistency } : {}), ...(source.volumeRead ? { volumeRead: source.volumeRead } : {}) }, onStart, (e) => job.log(`${e.container}: ${e.action}: ${e.message}${e.exitCode !== undefined ? ` (exit ${e.exitCode})` : ''}${e.output ? `\n${e.output}` : ''}`))
         : backupOp(svc, args, onStart),
@@ -77,11 +77,11 @@ export function scheduledRunners(svc: Services): Runners {
       }
     },
     forget: async (job) => {
-      const r = await svc.writeLock.with(1, () => forgetOp(svc, { dryRun: false }));
+      const r = await svc.repo.writeLock.with(1, () => forgetOp(svc, { dryRun: false }));
       job.log(`forget: ${r.removed} snapshots removed, ${r.kept} kept`);
     },
     prune: async (job) => {
-      const r = await svc.writeLock.with(1, () => pruneOp(svc, { dryRun: false }));
+      const r = await svc.repo.writeLock.with(1, () => pruneOp(svc, { dryRun: false }));
       job.log(`prune: ${r.packsDeleted} packs deleted, ${r.packsRepacked} repacked, ${r.freedBytes} bytes given back`);
     },
   };

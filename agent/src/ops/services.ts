@@ -6,7 +6,6 @@ import type { JobStore } from '../scheduler/job-store.js';
 import type { Scheduler } from '../scheduler/scheduler.js';
 import type { Repository } from '../repo/repository.js';
 import type { Clock } from '../util/clock.js';
-import type { Semaphore } from '../util/semaphore.js';
 import { UsageError } from '../util/errors.js';
 import type { Activity } from './activity.js';
 
@@ -15,8 +14,6 @@ export interface Services {
   repo: Repository;
   clock: Clock;
   mesh?: Mesh;
-  /** Held (1 permit) by every operation that writes the repository: backup, check, forget, prune. */
-  writeLock: Semaphore;
   /** The effective config (cairn.yaml plus command-line overrides), current after reloads; forget without a policy uses its sources' retention. */
   config?: () => CairnConfig;
   /** Called after the snapshot list changed: a snapshot was committed, or forget removed some (the daemon replicates, and sends the new head, soon after). */

@@ -20,7 +20,6 @@ import { Activity } from '../../src/ops/activity.js';
 import type { Services } from '../../src/ops/services.js';
 import { Repository } from '../../src/repo/repository.js';
 import { systemClock } from '../../src/util/clock.js';
-import { Semaphore } from '../../src/util/semaphore.js';
 
 const tmp = () => mkdtemp(join(tmpdir(), 'cairn-tls-'));
 
@@ -98,7 +97,7 @@ describe('the console over TLS', () => {
     const auth = await ConsoleAuth.open(home, systemClock, 'agent-token-0123456789abcdef', (line) => {
       password = /admin password is (\S+)/.exec(line)?.[1] ?? password;
     });
-    return { svc: { home, repo, clock: systemClock, writeLock: new Semaphore(1), activity: new Activity(systemClock), agentName: 't' }, auth, password: () => password };
+    return { svc: { home, repo, clock: systemClock, activity: new Activity(systemClock), agentName: 't' }, auth, password: () => password };
   }
 
   test('buildApi refuses a listener beyond loopback without TLS', async () => {

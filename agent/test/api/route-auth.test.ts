@@ -18,7 +18,6 @@ import { Activity } from '../../src/ops/activity.js';
 import type { Services } from '../../src/ops/services.js';
 import { Repository } from '../../src/repo/repository.js';
 import { systemClock } from '../../src/util/clock.js';
-import { Semaphore } from '../../src/util/semaphore.js';
 import { concretePath, sendRaw, spellings } from '../../../bench/adversarial/route-spellings.js';
 import { refusedBeforeHandler, runRouteCampaign } from '../../../bench/adversarial/routes.js';
 
@@ -36,7 +35,7 @@ async function startApi(): Promise<{ app: FastifyInstance; repo: Repository; por
   await writeFile(join(consoleDir, 'app.js'), 'export {};');
   const repo = (await Repository.init(home, 'route auth test passphrase', new Date())).repo;
   const auth = await ConsoleAuth.open(home, systemClock, AGENT_TOKEN, () => undefined);
-  const svc: Services = { home, repo, clock: systemClock, writeLock: new Semaphore(1), activity: new Activity(systemClock), agentName: 'test' };
+  const svc: Services = { home, repo, clock: systemClock, activity: new Activity(systemClock), agentName: 'test' };
   const app = buildApi(svc, { host: '127.0.0.1', port: 0, auth, consoleDir }, () => 'peer');
   await app.listen({ host: '127.0.0.1', port: 0 });
   const addr = app.server.address();
@@ -68,7 +67,7 @@ describe('API authentication by matched route', () => {
   test('a route added without an auth decision stops the server from starting', async () => {
     const extra = await startApi();
     try {
-      const app = buildApi({ home: '/nonexistent', repo: extra.repo, clock: systemClock, writeLock: new Semaphore(1) } as Services, { host: '127.0.0.1', port: 0, auth: extra.auth }, () => 'peer');
+      const app = buildApi({ home: '/nonexistent', repo: extra.repo, clock: systemClock } as Services, { host: '127.0.0.1', port: 0, auth: extra.auth }, () => 'peer');
       app.get(`${API_PREFIX}/forgotten`, async () => ({ secret: true }));
       await expect(app.ready()).rejects.toThrow(/GET \/api\/v1\/forgotten declares no auth/);
     } finally {

@@ -16,7 +16,6 @@ import { Activity } from '../../src/ops/activity.js';
 import type { Services } from '../../src/ops/services.js';
 import { Repository } from '../../src/repo/repository.js';
 import { systemClock } from '../../src/util/clock.js';
-import { Semaphore } from '../../src/util/semaphore.js';
 
 const AGENT_TOKEN = 'agent-token-for-the-cli-0123456789';
 
@@ -45,7 +44,7 @@ describe('HTTP API: every route', () => {
     const auth = await ConsoleAuth.open(home, systemClock, AGENT_TOKEN, (line) => {
       password = /admin password is (\S+)/.exec(line)?.[1] ?? password;
     });
-    const svc: Services = { home, repo, clock: systemClock, writeLock: new Semaphore(1), activity: new Activity(systemClock), agentName: 'test' };
+    const svc: Services = { home, repo, clock: systemClock, activity: new Activity(systemClock), agentName: 'test' };
     app = buildApi(svc, { host: '127.0.0.1', port: 0, auth }, () => 'peer');
     await app.listen({ host: '127.0.0.1', port: 0 });
     const addr = app.server.address();

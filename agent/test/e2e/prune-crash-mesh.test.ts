@@ -37,7 +37,7 @@ async function pruneKilledAfterIndexChange(home: string): Promise<{ signal: Node
     const { systemClock } = await import(${dist('util/clock.js')});
     const repo = await Repository.open(${JSON.stringify(home)}, ${JSON.stringify(TEST_PASSPHRASE)});
     // the 'delete' phase starts right after the index batch, before the first pack file goes
-    await pruneOp({ home: ${JSON.stringify(home)}, repo, clock: systemClock, writeLock: repo.writeLock }, { dryRun: false }, (p) => {
+    await pruneOp({ home: ${JSON.stringify(home)}, repo, clock: systemClock }, { dryRun: false }, (p) => {
       if (p.phase === 'delete') process.kill(process.pid, 'SIGKILL');
     });
     console.log('prune finished without reaching the delete phase');`;

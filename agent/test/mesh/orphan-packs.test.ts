@@ -27,7 +27,7 @@ async function backedUp(): Promise<{ repo: Repository; book: FriendBook; snapsho
   for (let i = 0; i < 5; i++) await writeFile(join(src, `f${i}`), `file ${i} `.repeat(1000));
   const { repo } = await Repository.init(join(dir, 'home'), 'pw', new Date('2026-01-01T00:00:00Z'));
   open.push(repo);
-  const { id } = await backupOp({ home: join(dir, 'home'), repo, clock: systemClock, writeLock: repo.writeLock }, { paths: [src], tags: [] });
+  const { id } = await backupOp({ home: join(dir, 'home'), repo, clock: systemClock }, { paths: [src], tags: [] });
   const packs = [...new Set([...repo.index.all()].map(([, e]) => e.packId))].sort();
   return { repo, book: new FriendBook(repo.state), snapshotId: id, packs };
 }

@@ -13,7 +13,6 @@ import type { Services } from '../../src/ops/services.js';
 import { snapshotsOp } from '../../src/ops/snapshots.js';
 import { Repository } from '../../src/repo/repository.js';
 import { checkRepository } from '../../src/repo/checker.js';
-import { Semaphore } from '../../src/util/semaphore.js';
 
 let open: Repository[] = [];
 afterEach(async () => {
@@ -29,7 +28,7 @@ async function setup() {
   open.push(repo);
   let now = 0;
   let changes = 0;
-  const svc: Services = { home: join(dir, 'home'), repo, clock: { now: () => now }, writeLock: new Semaphore(1), afterBackup: () => (changes += 1) };
+  const svc: Services = { home: join(dir, 'home'), repo, clock: { now: () => now }, afterBackup: () => (changes += 1) };
   const backupAt = async (iso: string, opts: { source?: string; tags?: string[] } = {}) => {
     now = Date.parse(iso);
     await writeFile(join(src, 'f'), iso);

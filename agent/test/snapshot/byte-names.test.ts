@@ -15,7 +15,6 @@ import { Repository } from '../../src/repo/repository.js';
 import { encodeTree, loadTree, saveTree } from '../../src/repo/trees.js';
 import { displayName, fromBytes, hasEscapes, toBytes } from '../../src/util/byte-names.js';
 import { systemClock } from '../../src/util/clock.js';
-import { Semaphore } from '../../src/util/semaphore.js';
 import type { TreeNode } from '../../../protocol/snapshot.js';
 
 const B = (...b: number[]) => Buffer.from(b);
@@ -123,7 +122,7 @@ describe('tree format with byte names', () => {
 
   test('backup and restore keep names and symlink targets byte for byte; nothing is skipped, exit status clean', async () => {
     const { work, repo } = await newRepo();
-    const svc: Services = { home: join(work, 'home'), repo, clock: systemClock, writeLock: new Semaphore(1) };
+    const svc: Services = { home: join(work, 'home'), repo, clock: systemClock };
     const src = join(work, 'src');
     mkdirSync(src);
     const srcB = Buffer.from(src);

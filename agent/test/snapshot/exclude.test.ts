@@ -8,7 +8,6 @@ import { lsOp } from '../../src/ops/browse.js';
 import type { Services } from '../../src/ops/services.js';
 import { Repository } from '../../src/repo/repository.js';
 import { systemClock } from '../../src/util/clock.js';
-import { Semaphore } from '../../src/util/semaphore.js';
 
 describe('archiver excludes', () => {
   let repo: Repository | undefined;
@@ -39,7 +38,7 @@ describe('archiver excludes', () => {
     }
     const init = await Repository.init(home, 'pw', new Date('2026-01-01T00:00:00Z'));
     repo = init.repo;
-    const svc: Services = { home, repo, clock: systemClock, writeLock: new Semaphore(1) };
+    const svc: Services = { home, repo, clock: systemClock };
     const r = await backupOp(svc, { paths: [data], tags: [], exclude: ['*.tmp', 'cache/', `${data}/private`, 'logs/*.gz'] });
     const listed = new Set((await lsOp(svc, { snapshot: r.id })).filter((e) => e.type === 'file').map((e) => e.path.slice(data.length + 1)));
     const expected = Object.entries(files)

@@ -19,7 +19,6 @@ import type { ArchiveProgress } from '../../src/snapshot/archiver.js';
 import { walkTree } from '../../src/snapshot/tree-walk.js';
 import { mountpointEntries, VolumeTreeBuilder } from '../../src/snapshot/volume-archiver.js';
 import { systemClock } from '../../src/util/clock.js';
-import { Semaphore } from '../../src/util/semaphore.js';
 
 /** Swaps each racing entry of this many at least. */
 const MIN_SWAPS = 2000;
@@ -138,7 +137,7 @@ describe('symlink races', () => {
     const home = join(work, 'home');
     const repo = (await Repository.init(home, 'pw', new Date('2026-01-01T00:00:00Z'))).repo;
     repos.push(repo);
-    const svc: Services = { home, repo, clock: systemClock, writeLock: new Semaphore(1) };
+    const svc: Services = { home, repo, clock: systemClock };
     mkdirSync(join(work, 'stage'));
     return { work, svc, repo };
   }

@@ -14,7 +14,7 @@ export async function pruneCommand(ctx: Context, opts: { dryRun?: boolean; maxUn
   const progress = new ProgressLine('prune', () => ({ files: p.done, bytes: 0, totalFiles: p.total }), ctx.clock);
   let r;
   try {
-    r = await runOp(ctx, 'prune', args, (svc) => svc.writeLock.with(1, () => pruneOp(svc, args, (x) => (p = x))));
+    r = await runOp(ctx, 'prune', args, (svc) => svc.repo.writeLock.with(1, () => pruneOp(svc, args, (x) => (p = x))));
   } finally {
     progress.stop();
   }
