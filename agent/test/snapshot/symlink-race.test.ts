@@ -22,9 +22,15 @@ import { systemClock } from '../../src/util/clock.js';
 
 /** Swaps each racing entry of this many at least. */
 const MIN_SWAPS = 2000;
-/** Bounds on the backup (restore) runs while the swapper works. */
+/**
+ * Bounds on the backup (restore) runs while the swapper works: at least MIN_RUNS, then on until
+ * the swapper has done MIN_SWAPS, for at most RACE_MS (a busy machine slows the swapper, so the
+ * bound is time, not a run count).
+ */
 const MIN_RUNS = 8;
-const MAX_RUNS = 400;
+const RACE_MS = 200_000;
+/** True while another run is wanted. */
+const racing = (run: number, swapper: Swapper, started: number) => run < MIN_RUNS || (swapper.swaps() < MIN_SWAPS && performance.now() - started < RACE_MS);
 const FILES = 12;
 const DIRS = 4;
 
@@ -67,6 +73,12 @@ function round() {
 }
 round();
 `;
+
+/**
+ * Lets the event loop reach its poll phase, where the swapper's progress lines are read: a run on
+ * a small tree can finish in microtasks alone, and back-to-back runs would then never see them.
+ */
+const pollPhase = () => new Promise<void>((r) => setImmediate(r));
 
 interface Swapper {
   child: ChildProcess;
@@ -153,7 +165,8 @@ describe('symlink races', () => {
     const failures: string[] = [];
     let swaps = 0;
     try {
-      for (let run = 0; run < MAX_RUNS && (run < MIN_RUNS || swapper.swaps() < MIN_SWAPS); run++) {
+      for (let run = 0, started = performance.now(); racing(run, swapper, started); run++) {
+        await pollPhase();
         try {
           const r = await backupOp(svc, { paths: [src], tags: [] });
           ids.push(r.id);
@@ -199,7 +212,8 @@ describe('symlink races', () => {
     let notStoredWarnings = 0;
     let swaps = 0;
     try {
-      for (let run = 0; run < MAX_RUNS && (run < MIN_RUNS || swapper.swaps() < MIN_SWAPS); run++) {
+      for (let run = 0, started = performance.now(); racing(run, swapper, started); run++) {
+        await pollPhase();
         const progress: ArchiveProgress = { filesDone: 0, bytesDone: 0, filesRead: 0, filesReused: 0, dirs: 0, addedBytes: 0, currentPath: '' };
         const warn = (m: string) => void (m.includes('not stored') && notStoredWarnings++);
         const counted = () => void notStored++;
@@ -244,7 +258,8 @@ describe('symlink races', () => {
     let runs = 0;
     let swaps = 0;
     try {
-      for (; runs < MAX_RUNS && (runs < MIN_RUNS || swapper.swaps() < MIN_SWAPS); runs++) {
+      for (const started = performance.now(); racing(runs, swapper, started); runs++) {
+        await pollPhase();
         try {
           await restoreOp(svc, { snapshot: snap.id, target, include: [], overwrite: true, from: relative('/', src) });
         } catch {
