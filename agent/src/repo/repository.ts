@@ -24,6 +24,7 @@ import { BlobIndex, type IndexEntry } from './index.js';
 import { FLAG_ZSTD } from './pack-format.js';
 import { Packer } from './packer.js';
 import { SealPool } from './seal-pool.js';
+import { parseSnapshotBlob } from './snapshot-blob.js';
 import { RepoWriteLock } from './write-lock.js';
 import type { Snapshot } from '../../../protocol/snapshot.js';
 
@@ -234,8 +235,9 @@ export class Repository {
     this.index.forgotten(ids);
   }
 
-  /** Records a snapshot whose blob is already stored (recovery). */
+  /** Records a snapshot whose blob is already stored (recovery); a version this agent cannot read is refused. */
   async putSnapshotRecord(id: string, json: Buffer): Promise<void> {
+    parseSnapshotBlob(id, json.toString('utf8'));
     await this.db.batch([{ type: 'put', sublevel: this.state.snapshots, key: id, value: json.toString('utf8') }], SYNC);
   }
 
