@@ -12,22 +12,7 @@ export const CSRF_HEADER = 'x-cairn-csrf';
 /** The only accepted request body type (with an optional `; charset=utf-8`). */
 export const JSON_TYPE = 'application/json';
 
-/** Stable error codes of the HTTP layer, with their status. Operation errors keep their own codes (E_NOT_FOUND, E_USAGE, ...). */
-export const HTTP_ERRORS = {
-  E_HOST: 421,
-  E_AUTH: 401,
-  E_LOGIN: 401,
-  E_CSRF: 403,
-  E_SCOPE: 403,
-  E_CONTENT_TYPE: 415,
-  E_RATE_LIMITED: 429,
-  E_BAD_REQUEST: 400,
-  E_ROUTE: 404,
-  E_INTERNAL: 500,
-} as const;
-export type HttpErrorCode = keyof typeof HTTP_ERRORS;
-
-/** Every error body the API returns. */
+/** Every error body the API returns: a code of the error catalogue (protocol/errors.ts), with its exit code. */
 export interface ApiError {
   code: string;
   message: string;

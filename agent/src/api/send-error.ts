@@ -1,9 +1,8 @@
-// The API's error reply: `{code, message}` with the HTTP status the error catalogue gives the code
-// (protocol/console-api.ts HTTP_ERRORS); a bad request also carries the CLI's usage exit code.
+// The API's error reply: `{code, message, exitCode}` with the HTTP status and CLI exit code the
+// error catalogue (protocol/errors.ts) gives the code.
 import type { FastifyReply } from 'fastify';
-import { HTTP_ERRORS, type HttpErrorCode } from '../../../protocol/console-api.js';
-import { EXIT_USAGE } from '../util/errors.js';
+import { ERRORS, type ErrorCode } from '../../../protocol/errors.js';
 
-export function sendError(reply: FastifyReply, code: HttpErrorCode, message: string): FastifyReply {
-  return reply.code(HTTP_ERRORS[code]).send({ code, message, ...(code === 'E_BAD_REQUEST' ? { exitCode: EXIT_USAGE } : {}) });
+export function sendError(reply: FastifyReply, code: ErrorCode, message: string, status: number = ERRORS[code].http): FastifyReply {
+  return reply.code(status).send({ code, message, exitCode: ERRORS[code].exit });
 }

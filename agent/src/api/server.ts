@@ -15,6 +15,7 @@ import fastifyCookie from '@fastify/cookie';
 import fastifyStatic from '@fastify/static';
 import Fastify, { type FastifyInstance, type FastifyRequest, type RouteOptions } from 'fastify';
 import { API_TOKEN_HEADER } from '../../../protocol/api.js';
+import { errorSpec } from '../../../protocol/errors.js';
 import { CSRF_HEADER, ROUTE_AUTH, ROUTES, SESSION_COOKIE, type RouteAuth } from '../../../protocol/console-api.js';
 import type { Services } from '../ops/services.js';
 import type { StatusOptions } from '../ops/status.js';
@@ -162,16 +163,18 @@ export function buildApi(svc: Services, opts: ApiOptions, peerId: () => string):
   });
   app.setErrorHandler(async (err, req, reply) => {
     if (err instanceof CairnError) {
-      const status = err.code === 'E_LOGIN' ? 401 : err.code === 'E_NOT_FOUND' ? 404 : err.exitCode === EXIT_USAGE ? 400 : 500;
-      return reply.code(status).send({ code: err.code, message: err.message, exitCode: err.exitCode });
+      // status and exit code from the catalogue; a code missing there (a bug the catalogue test catches) by its exit code
+      const spec = errorSpec(err.code);
+      const status = spec?.http ?? (err.exitCode === EXIT_USAGE ? 400 : 500);
+      return reply.code(status).send({ code: err.code, message: err.message, exitCode: spec?.exit ?? err.exitCode });
     }
     const e = err as { validation?: unknown; statusCode?: number; message: string; code?: string };
     if (e.statusCode === 415) return sendError(reply, 'E_CONTENT_TYPE', e.message);
     if (e.validation || e.statusCode === 400) return sendError(reply, 'E_BAD_REQUEST', e.message);
-    if (e.statusCode === 413) return reply.code(413).send({ code: 'E_BAD_REQUEST', message: e.message, exitCode: EXIT_USAGE });
+    if (e.statusCode === 413) return sendError(reply, 'E_BAD_REQUEST', e.message, 413);
     // the static files refuse dot segments, dot files and the like (403): to a client, no such route
     if (e.statusCode === 403 || e.statusCode === 404) return sendError(reply, 'E_ROUTE', `no route ${req.method} ${req.url.split('?')[0]}`);
-    return reply.code(500).send({ code: 'E_INTERNAL', message: e.message, exitCode: 1 });
+    return sendError(reply, 'E_INTERNAL', e.message);
   });
   app.setNotFoundHandler(async (req, reply) => sendError(reply, 'E_ROUTE', `no route ${req.method} ${req.url.split('?')[0]}`));
 

@@ -3,6 +3,7 @@
 // (the stack only with --debug).
 import { Command, CommanderError, Option } from 'commander';
 import { CairnError, EXIT_FAILED, EXIT_USAGE } from '../util/errors.js';
+import { errorSpec } from '../../../protocol/errors.js';
 import { AGENT_DEFAULTS, DEFAULT_LISTEN } from './defaults.js';
 import type { AgentCliOptions } from './commands/agent.js';
 import { makeContext, type Context, type GlobalOptions } from './context.js';
@@ -162,7 +163,8 @@ function fail(err: unknown): void {
     process.exitCode = EXIT_USAGE;
     return;
   }
-  const code = err instanceof CairnError ? err.exitCode : EXIT_FAILED;
+  // the exit code the error catalogue gives the code (SPEC 12.1), wherever the error was thrown
+  const code = err instanceof CairnError ? (errorSpec(err.code)?.exit ?? err.exitCode) : EXIT_FAILED;
   const message = err instanceof Error ? err.message : String(err);
   const errno = (err as NodeJS.ErrnoException).code;
   const hint = errno === 'ENOSPC' ? ' (the disk is full: free space and run the command again; nothing committed was lost)' : '';

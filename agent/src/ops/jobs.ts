@@ -1,6 +1,6 @@
 // The scheduler's jobs: run a source now, list jobs, show one (with its log).
 import type { Job, JobShowArgs, JobsArgs, RunSourceArgs } from '../../../protocol/api.js';
-import { CairnError, UsageError } from '../util/errors.js';
+import { UsageError } from '../util/errors.js';
 import type { Services } from './services.js';
 
 function needScheduler(svc: Services) {
@@ -21,6 +21,6 @@ export async function jobShowOp(svc: Services, args: JobShowArgs): Promise<Job> 
   const live = svc.scheduler?.liveJob(args.id);
   if (live) return live;
   const j = await jobs.get(args.id);
-  if (!j) throw new CairnError('E_NOT_FOUND', `no job ${args.id}`);
+  if (!j) throw new UsageError(`no job ${args.id}`, 'E_NOT_FOUND');
   return j;
 }

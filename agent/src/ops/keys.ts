@@ -48,7 +48,7 @@ export async function passphraseChangeOp(svc: Services, args: PassphraseChangeAr
   try {
     root = unlockKeyFile(kf, args.current, path);
   } catch (err) {
-    if (err instanceof WrongPassphraseError) throw new UsageError('the current passphrase is wrong', 'E_PASSPHRASE');
+    if (err instanceof WrongPassphraseError) throw new UsageError('the current passphrase is wrong', 'E_CURRENT_PASSPHRASE');
     throw err;
   }
   if (args.next === args.current) throw new UsageError('the new passphrase is the current one', 'E_USAGE');

@@ -325,10 +325,10 @@ async function readConfig(paths: HomePaths): Promise<RepoConfig> {
   try {
     config = JSON.parse(text) as RepoConfig;
   } catch {
-    throw new CairnError('E_CONFIG', `repository config ${paths.config} is not valid JSON`);
+    throw new CairnError('E_REPO_CONFIG', `repository config ${paths.config} is not valid JSON`);
   }
   if (config.version !== REPO_CONFIG_VERSION || typeof config.repoId !== 'string' || typeof config.chunker !== 'string') {
-    throw new CairnError('E_CONFIG', `repository config ${paths.config} has an unknown version or missing fields`);
+    throw new CairnError('E_REPO_CONFIG', `repository config ${paths.config} has an unknown version or missing fields`);
   }
   return config;
 }
