@@ -54,5 +54,61 @@ export async function openStateDb(dir: string): Promise<{ db: StateDb; sub: Subl
     }
     throw new CairnError('E_STATE', `cannot open the state database ${dir}: ${cause?.message ?? (err as Error).message}`);
   }
-  return { db, sub: sublevels(db) };
+  const sub = sublevels(db);
+  reopenAfterIoErrors(db, sub);
+  return { db, sub };
+}
+
+/** Whether `err` (or its cause) is LevelDB's I/O error (LEVEL_IO_ERROR: EIO, ENOSPC, ... on its files). */
+function isLevelIoError(err: unknown): boolean {
+  for (let e = err, depth = 0; e !== null && typeof e === 'object' && depth < 4; e = (e as { cause?: unknown }).cause, depth++) {
+    if ((e as { code?: unknown }).code === 'LEVEL_IO_ERROR') return true;
+  }
+  return false;
+}
+
+/**
+ * LevelDB refuses every later write once a sync of its log has failed (the log's state is then
+ * indeterminate: leveldb's DBImpl::Write records a background error), and so would the agent until
+ * it restarts: an fsync EIO on a failing disk, or a background compaction that hit a full disk.
+ * So after a write fails with an I/O error, the next write first closes and reopens the database
+ * (which replays the log; reads go on meanwhile, a poisoned LevelDB still reads): the failed
+ * operation failed, and the next one of the same process works once the fault is gone. While the
+ * disk still fails, the reopen fails too (the database then stays closed and every call fails with
+ * that error) and the write after it tries again. The failed write may or may not be there after
+ * the reopen, as after a crash; every write is ordered so that either is safe (SPEC 9). Sublevels
+ * write through the root's methods.
+ */
+function reopenAfterIoErrors(db: StateDb, sub: Sublevels): void {
+  let poisoned = false;
+  let reopening: Promise<void> | undefined;
+  const reopen = (): Promise<void> =>
+    (reopening ??= (async () => {
+      try {
+        if (db.status === 'open') await db.close();
+        await db.open();
+        // closing the root closed its sublevels, and opening it does not reopen them
+        await Promise.all(Object.values(sub).map((s) => s.open()));
+        poisoned = false;
+      } finally {
+        reopening = undefined;
+      }
+    })());
+  // the root and every sublevel: a sublevel closed by a failed reopen refuses calls before they reach the root
+  for (const target of [db, ...Object.values(sub)] as unknown as Array<Record<string, unknown>>) {
+    for (const method of ['put', 'del', 'batch', 'get', 'getMany', 'has']) {
+      const original = (target[method] as (...args: unknown[]) => Promise<unknown>).bind(target);
+      const write = method === 'put' || method === 'del' || method === 'batch';
+      const guarded = async (...args: unknown[]): Promise<unknown> => {
+        if (poisoned && (write || db.status !== 'open')) await reopen();
+        try {
+          return await original(...args);
+        } catch (err) {
+          if (write && isLevelIoError(err)) poisoned = true;
+          throw err;
+        }
+      };
+      Object.defineProperty(target, method, { value: guarded, configurable: true, writable: true });
+    }
+  }
 }
