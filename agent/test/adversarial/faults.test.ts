@@ -9,6 +9,9 @@
 //   pairing    a fresh agent (carol) pairs with alice; alice or carol is killed, carol is unpaired
 //   enospc     alice's home is on a small tmpfs filled until 0-256 KiB are left; a backup and a replication
 //              run; the filler goes; nothing is killed (the same process must carry on)
+//   eio        alice runs under libfiu (helpers/fiu.ts): her fsync and fdatasync fail with EIO, as a
+//              failing disk's do, while a backup and a replication run; then they work again; nothing
+//              is killed (the same process must carry on)
 // After each fault the killed agent restarts on its home, and then: `check --read-data` is clean;
 // every snapshot alice lists is one we know, none we know is missing (unless a forget took it);
 // the newest snapshot and one other at random restore byte-identical to the tree they saved (all
@@ -16,7 +19,7 @@
 // every pack file bob holds for alice is in alice's index, in her delete outbox for bob, or
 // pending deletion at bob.
 //
-// In `npm test` a short version runs (CAIRN_ADV_FAULTS, default 6: each operation once);
+// In `npm test` a short version runs (CAIRN_ADV_FAULTS, default 7: each operation once);
 // `npm run adversarial` runs 1,000 and writes the result (CAIRN_ADV_RESULT) for SECURITY.md.
 import { mkdir, open, readdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -29,10 +32,11 @@ import { describeResult } from '../helpers/damage-cli.js';
 import { strayPackFiles } from '../helpers/damage-packs.js';
 import { fill, mountTmpfs, unmount } from '../helpers/disk-fill.js';
 import { readAgentState, RestartableAgent } from '../helpers/fault-agents.js';
+import { fiuAvailable, fiuEnv, setEio } from '../helpers/fiu.js';
 import { hostedPacks } from '../helpers/mesh-hosted.js';
 import { compareTree, compressibleText, mixedTreeSpec, Rng, snapshotTree, writeSampleTree, type FileFacts } from '../helpers/sample-tree.js';
 
-const FAULTS = Number(process.env.CAIRN_ADV_FAULTS ?? 6);
+const FAULTS = Number(process.env.CAIRN_ADV_FAULTS ?? 7);
 const SEED = Number(process.env.CAIRN_ADV_SEED ?? 1615);
 /** The campaign stops after this many failed iterations (later ones would only repeat the first). */
 const MAX_FAILURES = 3;
@@ -44,9 +48,9 @@ const MAX_SNAPSHOTS = 12;
 /** A CLI call that has not ended this long after its agent died is a hang. */
 const OP_LIMIT_MS = 120_000;
 
-type Op = 'backup' | 'replicate' | 'pack-put' | 'prune' | 'pairing' | 'enospc';
-const OPS: Op[] = ['backup', 'replicate', 'pack-put', 'prune', 'pairing', 'enospc'];
-const WEIGHTS: Record<Op, number> = { backup: 3, replicate: 2, 'pack-put': 2, prune: 2, pairing: 1, enospc: 2 };
+type Op = 'backup' | 'replicate' | 'pack-put' | 'prune' | 'pairing' | 'enospc' | 'eio';
+const OPS: Op[] = ['backup', 'replicate', 'pack-put', 'prune', 'pairing', 'enospc', 'eio'];
+const WEIGHTS: Record<Op, number> = { backup: 3, replicate: 2, 'pack-put': 2, prune: 2, pairing: 1, enospc: 2, eio: 2 };
 
 interface OpStats {
   runs: number;
@@ -119,7 +123,7 @@ describe('fault injection: kills, full disk, across backup, replicate, prune, pa
     await mkdir(mountPoint);
     mountProblem = mountTmpfs(mountPoint, FS_SIZE_MIB);
     const aliceHome = join(mountProblem === null ? mountPoint : work, 'alice-home');
-    alice = await RestartableAgent.start('alice', { home: aliceHome, replicas: 1 });
+    alice = await RestartableAgent.start('alice', { home: aliceHome, replicas: 1, ...(fiuAvailable() ? { env: fiuEnv() } : {}) });
     bob = await RestartableAgent.start('bob');
     await writeSampleTree(src, mixedTreeSpec({ seed: SEED, bigRandom: [2 * MIB, MIB], bigText: [MIB], smallFiles: 80, smallMax: 8 * 1024 }));
   }, 120_000);
@@ -294,7 +298,9 @@ describe('fault injection: kills, full disk, across backup, replicate, prune, pa
     };
 
     const enospcOk = mountProblem === null;
-    const ops = OPS.filter((o) => o !== 'enospc' || enospcOk);
+    const eioOk = fiuAvailable();
+    const ops = OPS.filter((o) => (o !== 'enospc' || enospcOk) && (o !== 'eio' || eioOk));
+    if (!eioOk && process.env.CI) failures.push({ iteration: -1, op: 'eio', detail: 'libfiu is required under CI (apt-get install fiu-utils)' });
     const pickOp = (i: number): Op => {
       if (i < ops.length) return ops[i] as Op; // each kind once first
       if (known.size > MAX_SNAPSHOTS) return 'prune';
@@ -352,6 +358,29 @@ describe('fault injection: kills, full disk, across backup, replicate, prune, pa
             note += ', carol unpaired';
           }
           await rm(join(carol.home, '..'), { recursive: true, force: true });
+        } else if (op === 'eio') {
+          // eio: alice's syncs fail with EIO during a backup and a replication; then the disk works again
+          const pid = alice.agent.info.pid;
+          await mutate(src, rng, mutations++);
+          pending = await snapshotTree(src);
+          setEio(pid, true);
+          let r: CliResult;
+          let rep: CliResult;
+          try {
+            r = await run(alice, ['backup', src, '--json']);
+            rep = await run(alice, ['replicate', '--wait']);
+          } finally {
+            setEio(pid, false);
+          }
+          if (r.code !== 0) stats.interrupted++;
+          const line = r.stderr.trim().split('\n');
+          note = `syncs failing: backup exit ${r.code} (${line[0]?.slice(0, 160) ?? ''}), replicate exit ${rep.code}`;
+          // a failed operation says what failed in one line, and the agent lives on
+          if (r.code !== 0 && (line.length !== 1 || !/input\/output error|EIO/i.test(line[0] ?? ''))) failures.push({ iteration: i, op, detail: `the backup's error is not one line naming the I/O error: ${r.stderr.trim().slice(0, 400)}` });
+          if (!(await alice.running()) || alice.agent.info.pid !== pid) {
+            failures.push({ iteration: i, op, detail: `alice's agent died on EIO: ${alice.agent.log().slice(-600)}` });
+            await alice.restart();
+          }
         } else {
           // enospc: the disk under alice's home fills up to a few MiB, a backup and a replication run, the filler goes
           const leave = rng.range(0, 256 * 1024); // less than a changed tree's new data: the backup meets ENOSPC
@@ -393,7 +422,7 @@ describe('fault injection: kills, full disk, across backup, replicate, prune, pa
       restoresChecked: restores,
       snapshotsAtEnd: known.size,
       enospc: enospcOk ? `alice's home on a ${FS_SIZE_MIB} MiB tmpfs, filled to 0-256 KiB free` : `not injected: ${mountProblem}`,
-      eio: 'not injected: no device-mapper driver (/dev/mapper/control: No such device) and no fail_make_request here',
+      eio: eioOk ? "alice's fsync and fdatasync fail with EIO (libfiu preload, switched on and off in the running agent) during a backup and a replication" : 'not injected: libfiu missing (apt-get install fiu-utils)',
       pairing: 'kill of the inviter (alice) or the joiner (a fresh agent, carol), then carol unpaired',
     };
     console.log(JSON.stringify(result, null, 2));

@@ -27,6 +27,8 @@ export interface AgentOptions {
   replicas?: number;
   /** More `cairn agent` options. */
   extraArgs?: string[];
+  /** More environment for the agent process (e.g. libfiu's preload, helpers/fiu.ts). */
+  env?: Record<string, string>;
 }
 
 async function waitForInfo(home: string, proc: ChildProcess, log: () => string): Promise<TestAgent['info']> {
@@ -45,7 +47,7 @@ export async function startAgent(name: string, opts: AgentOptions = {}): Promise
   const home = opts.home ?? join(await tempDir(`cairn-${name}-`), 'home');
   const recoveryPhrase = opts.existing?.recoveryPhrase ?? (await cairnJson<{ recoveryPhrase: string }>(['init'], { home })).recoveryPhrase;
   const args = [CAIRN_BIN, 'agent', '--listen', '/ip4/127.0.0.1/tcp/0', '--api', '127.0.0.1:0', '--name', name, '--disk-floor', opts.diskFloor ?? '0', '--replicate-every', '1h', '--replicas', String(opts.replicas ?? 2), ...(opts.extraArgs ?? [])];
-  const proc = spawn(process.execPath, args, { cwd: ROOT, env: { ...process.env, CAIRN_HOME: home, CAIRN_PASSPHRASE: TEST_PASSPHRASE }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const proc = spawn(process.execPath, args, { cwd: ROOT, env: { ...process.env, ...opts.env, CAIRN_HOME: home, CAIRN_PASSPHRASE: TEST_PASSPHRASE }, stdio: ['ignore', 'pipe', 'pipe'] });
   const out: Buffer[] = [];
   proc.stdout?.on('data', (b: Buffer) => out.push(b));
   proc.stderr?.on('data', (b: Buffer) => out.push(b));

@@ -46,11 +46,12 @@ export class RestartableAgent {
     readonly name: string,
     private readonly port: number,
     private readonly replicas: number,
+    private readonly env: Record<string, string>,
   ) {}
 
-  static async start(name: string, opts: { home?: string; replicas?: number } = {}): Promise<RestartableAgent> {
-    const r = new RestartableAgent(name, await stablePort(), opts.replicas ?? 1);
-    r.agent = await startAgent(name, { home: opts.home, replicas: r.replicas, extraArgs: r.listenArgs() });
+  static async start(name: string, opts: { home?: string; replicas?: number; env?: Record<string, string> } = {}): Promise<RestartableAgent> {
+    const r = new RestartableAgent(name, await stablePort(), opts.replicas ?? 1, opts.env ?? {});
+    r.agent = await startAgent(name, { home: opts.home, replicas: r.replicas, extraArgs: r.listenArgs(), env: r.env });
     return r;
   }
 
@@ -91,7 +92,7 @@ export class RestartableAgent {
   async restart(): Promise<void> {
     if (await this.running()) throw new Error(`${this.name}: restart while the agent still runs`);
     await rm(join(this.home, 'agent.json'), { force: true });
-    this.agent = await startAgent(this.name, { home: this.home, existing: { recoveryPhrase: this.agent.recoveryPhrase }, replicas: this.replicas, extraArgs: this.listenArgs() });
+    this.agent = await startAgent(this.name, { home: this.home, existing: { recoveryPhrase: this.agent.recoveryPhrase }, replicas: this.replicas, extraArgs: this.listenArgs(), env: this.env });
   }
 
   /** SIGTERM and wait: the agent closes its database. */
