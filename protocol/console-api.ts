@@ -9,8 +9,6 @@ import type { CairnConfig } from './config.js';
 export const SESSION_COOKIE = 'cairn_session';
 /** Header carrying the session's CSRF token on every state-changing request from a browser. */
 export const CSRF_HEADER = 'x-cairn-csrf';
-/** The only accepted request body type (with an optional `; charset=utf-8`). */
-export const JSON_TYPE = 'application/json';
 
 /** Every error body the API returns: a code of the error catalogue (protocol/errors.ts), with its exit code. */
 export interface ApiError {
@@ -304,4 +302,3 @@ export const ROUTES = {
   passphraseChange: { method: 'POST', path: `${API_V1}/settings/passphrase`, auth: 'admin', schema: body(['current', 'next'], { current: { type: 'string', maxLength: 1024 }, next: { type: 'string', minLength: 8, maxLength: 1024 } }) },
 } as const satisfies Record<string, RouteDef>;
 
-export type RouteName = keyof typeof ROUTES;

@@ -16,6 +16,3 @@ export function sha256Hex(data: Uint8Array | Uint8Array[]): string {
   return h.digest('hex');
 }
 
-export function isHexId(s: string): boolean {
-  return s.length === ID_HEX_CHARS && /^[0-9a-f]+$/.test(s);
-}

@@ -2,7 +2,6 @@
 // 1 = the operation failed (transient or permanent), 2 = bad usage or input, 3 = a backup committed
 // but left entries out.
 
-export const EXIT_OK = 0;
 export const EXIT_FAILED = 1;
 export const EXIT_USAGE = 2;
 /** A backup committed a snapshot but some entries could not be read (`cairn backup`, volumes too). */
