@@ -29,9 +29,9 @@ const SCRIPT = [
   'echo deep > "$(printf "%0150d\\200/f\\377" 0)"',
   'ln -s "$(printf "t\\200x/../caf\\351")" s',
   'ln -s "$(printf "%0140d\\376" 0)" "$(printf "s\\377")"',
-  // Times a ustar field cannot hold: the engine puts them in pax mtime records.
+  // Times and owners a ustar field cannot hold: the engine puts them in pax mtime/uid/gid records.
   'echo old > "$(printf "old\\377")" && touch -d "1960-01-01 00:00:01" "$(printf "old\\377")"',
-  'echo late > late && touch -d "2300-01-01 00:00:01" late',
+  'echo late > late && chown 3000000:4000000 late && touch -d "2300-01-01 00:00:01" late',
 ].join(' && ');
 
 /** Every entry below `dir`, as hex of its name bytes with its type, content or target bytes (sorted). */
@@ -101,5 +101,7 @@ describeDocker('names that are not valid UTF-8, read through a helper container'
     const mtime = (root: string, rel: string) => lstatSync(Buffer.concat([Buffer.from(root), Buffer.from(`/${rel}`, 'latin1')])).mtimeMs;
     expect([mtime(r.mountpoint as string, 'old\xff'), mtime(r.mountpoint as string, 'late')]).toEqual([Date.UTC(1960, 0, 1, 0, 0, 1), Date.UTC(2300, 0, 1, 0, 0, 1)]);
     expect([mtime(mp, 'old\xff'), mtime(mp, 'late')]).toEqual([Date.UTC(1960, 0, 1, 0, 0, 1), Date.UTC(2300, 0, 1, 0, 0, 1)]);
+    const late = lstatSync(`${r.mountpoint as string}/late`);
+    expect([late.uid, late.gid]).toEqual([3_000_000, 4_000_000]);
   });
 });
