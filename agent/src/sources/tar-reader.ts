@@ -11,8 +11,9 @@ import { CairnError } from '../util/errors.js';
 
 export const TAR_BLOCK_BYTES = 512;
 /**
- * Extended headers (pax records, GNU long names) before one entry, together. A Linux path is at most
- * 4096 bytes; Docker adds a few extended-attribute records. More is refused, not buffered.
+ * Extended headers (pax records, GNU long names) before one entry, together; also the global pax
+ * records kept. A Linux path is at most 4096 bytes; Docker adds a few extended-attribute records.
+ * More is refused, not buffered.
  */
 export const MAX_TAR_EXTENDED_HEADER_BYTES = 1024 * 1024;
 
@@ -228,7 +229,13 @@ export async function* readTar(input: AsyncIterable<Uint8Array>, where: string):
         const data = await src.exact(size, 'an extended header');
         await src.skip(padding(size), 'an extended header');
         if (raw.typeflag === 'x') parsePax(data, pax, where);
-        else if (raw.typeflag === 'g') parsePax(data, global, where);
+        else if (raw.typeflag === 'g') {
+          parsePax(data, global, where);
+          // Global records stay for every later entry: bounded together, like one entry's.
+          let held = 0;
+          for (const [k, v] of global) held += k.length + v.length;
+          if (held > MAX_TAR_EXTENDED_HEADER_BYTES) throw new TarFormatError(`${where}: global pax records of more than ${MAX_TAR_EXTENDED_HEADER_BYTES} bytes`);
+        }
         else if (raw.typeflag === 'L') longName = Buffer.from(cString(data));
         else longLink = Buffer.from(cString(data));
       }

@@ -155,6 +155,17 @@ describe('refused', () => {
     await expect(headers(Buffer.concat([half, half, one, END]), 65536)).rejects.toThrow(`test tar: extended tar headers of more than ${MAX_TAR_EXTENDED_HEADER_BYTES} bytes before one entry`);
   });
 
+  test(`global pax records over ${MAX_TAR_EXTENDED_HEADER_BYTES} bytes kept, across entries`, async () => {
+    const globalHeader = (key: string) => {
+      const rec = paxRecord(key, Buffer.alloc(MAX_TAR_EXTENDED_HEADER_BYTES / 2, 0x61));
+      return Buffer.concat([header('v/GlobalHead.0', 'g', rec.length), pad(rec)]);
+    };
+    const next = Buffer.concat([header('v/g', '0', 1), pad(b('z'))]);
+    // Each under the per-entry bound; the same key again replaces, a new one adds.
+    await expect(headers(Buffer.concat([globalHeader('comment'), one, globalHeader('comment'), next, END]), 65536)).resolves.toHaveLength(2);
+    await expect(headers(Buffer.concat([globalHeader('comment'), one, globalHeader('other'), next, END]), 65536)).rejects.toThrow(`test tar: global pax records of more than ${MAX_TAR_EXTENDED_HEADER_BYTES} bytes`);
+  });
+
   test.each([
     ['a length that is not a number', b('x path=v/a\n')],
     ['a length past the newline', b('30 path=v/a\n')],
