@@ -127,7 +127,7 @@ export async function volumeBackupOp(svc: Services, args: VolumeBackupArgs, onSt
     name: s.volume.name,
     path: s.path,
     cache: s.via === 'mountpoint',
-    entries: (excluded, warn, notStored) => (s.via === 'mountpoint' ? mountpointEntries(s.path, { excluded, skip: new Set([resolve(svc.home)]), warn, notStored }) : helperEntries(docker, s.volume.name, resolve(svc.home), warn, notStored)),
+    entries: (excluded, warn, notStored) => (s.via === 'mountpoint' ? mountpointEntries(s.path, { excluded, skip: new Set([resolve(svc.home)]), warn, notStored }) : helperEntries(docker, s.volume.name, resolve(svc.home))),
   }));
   // How the volumes are used, taken before any container is stopped (so the states are the usual ones).
   const inspected = await inspectUsers(docker, sources);

@@ -10,8 +10,9 @@
 // nothing in it ever runs.
 import { Readable } from 'node:stream';
 import type Docker from 'dockerode';
-import { extract as tarExtract, type Header } from 'tar-stream';
+import { displayName, fromBytes } from '../util/byte-names.js';
 import { CairnError } from '../util/errors.js';
+import { readTar } from './tar-reader.js';
 import type { VolumeEntry } from '../snapshot/volume-archiver.js';
 
 export const HELPER_IMAGE = 'cairn-volume-helper:empty';
@@ -62,7 +63,7 @@ async function removeLeftovers(docker: Docker, owner: string): Promise<void> {
 const HELPER_OWNER_LABEL = 'cairn.helper.home';
 
 /** The volume's entries as the engine archives them through a helper container; `owner` (the Cairn home) labels it. */
-export async function* helperEntries(docker: Docker, volume: string, owner: string, warn: (m: string) => void, notStored: () => void): AsyncGenerator<VolumeEntry> {
+export async function* helperEntries(docker: Docker, volume: string, owner: string): AsyncGenerator<VolumeEntry> {
   await ensureHelperImage(docker);
   await removeLeftovers(docker, owner);
   const container = await docker.createContainer({
@@ -75,7 +76,7 @@ export async function* helperEntries(docker: Docker, volume: string, owner: stri
   let stream: NodeJS.ReadableStream | undefined;
   try {
     stream = (await container.getArchive({ path: `/${MOUNT_DIR}` })) as NodeJS.ReadableStream;
-    yield* parseVolumeTar(stream as Readable, MOUNT_DIR, `volume ${volume} (helper container)`, warn, notStored);
+    yield* parseVolumeTar(stream as Readable, MOUNT_DIR, `volume ${volume} (helper container)`);
   } finally {
     (stream as Readable | undefined)?.destroy?.();
     await container.remove({ force: true }).catch(() => undefined);
@@ -84,7 +85,7 @@ export async function* helperEntries(docker: Docker, volume: string, owner: stri
 
 /** The name below the top directory `top`, '' for the top itself; throws on anything that could leave it. */
 export function archiveRel(name: string, top: string, where: string): string {
-  const refuse = (why: string) => new UnsafeArchiveError(`${where}: refusing tar entry ${JSON.stringify(name)}: ${why}`);
+  const refuse = (why: string) => new UnsafeArchiveError(`${where}: refusing tar entry ${JSON.stringify(displayName(name))}: ${why}`);
   if (name.startsWith('/')) throw refuse('absolute name');
   if (name.includes('\0')) throw refuse('NUL in the name');
   const parts = name.replace(/\/+$/, '').split('/');
@@ -94,80 +95,27 @@ export function archiveRel(name: string, top: string, where: string): string {
   return parts.slice(1).join('/');
 }
 
-const TYPES: Partial<Record<Header['type'], VolumeEntry['type']>> = {
-  file: 'file',
-  'contiguous-file': 'file',
-  link: 'link',
-  symlink: 'symlink',
-  directory: 'dir',
-  fifo: 'fifo',
-  'character-device': 'chardev',
-  'block-device': 'blockdev',
-};
-
 /** Linux makedev. */
 function makedev(major: number, minor: number): number {
   return (minor & 0xff) + (major & 0xfff) * 256 + (minor & ~0xff) * 4096 + Math.floor(major / 4096) * 2 ** 32;
 }
 
-/** An uncompressed tar of one directory `top` (names "top/...") as VolumeEntry values. Each entry's data is consumed or skipped before the next. */
 /**
- * `notStored`: called for each entry the tar cannot give us faithfully (the backup then exits 3).
- * Names that are not valid UTF-8 are such entries on this path: Docker's archive carries them in pax
- * records, which tar-stream decodes as UTF-8 (with U+FFFD), so the bytes are lost before we see them.
- * The mountpoint path stores them byte for byte (SPEC 6).
+ * An uncompressed tar of one directory `top` (names "top/...") as VolumeEntry values. Each entry's
+ * data is consumed or skipped before the next. Names, hardlink names and symlink targets are the
+ * archive's exact bytes (tar-reader.ts), in the same byte-name strings the mountpoint path makes
+ * (util/byte-names.ts), so both paths give the same tree for the same volume.
  */
-export async function* parseVolumeTar(input: Readable, top: string, where: string, warn: (m: string) => void = () => undefined, notStored: () => void = () => undefined): AsyncGenerator<VolumeEntry> {
-  /** Names that are not valid UTF-8 (tar-stream decodes them with U+FFFD): not stored, with what is below them. */
-  const badDirs: string[] = [];
-  const extract = tarExtract();
-  input.on('error', (err: Error) => extract.destroy(err));
-  input.pipe(extract as unknown as NodeJS.WritableStream);
-  try {
-    for await (const entry of extract) {
-      const h = entry.header;
-      const rel = archiveRel(h.name, top, where);
-      const drain = async () => {
-        for await (const piece of entry as unknown as AsyncIterable<Uint8Array>) void piece;
-      };
-      if (badDirs.some((d) => rel.startsWith(`${d}/`))) {
-        await drain();
-        continue;
-      }
-      if (rel.includes('\uFFFD') || (h.type === 'link' && h.linkname?.includes('\uFFFD'))) {
-        warn(`${where}: ${rel}: skipped: its name${h.type === 'link' ? " (or its hardlink's first name)" : ''} is not valid UTF-8`);
-        notStored();
-        if (h.type === 'directory') badDirs.push(rel);
-        await drain();
-        continue;
-      }
-      const type = TYPES[h.type];
-      if (!type) throw new UnsafeArchiveError(`${where}: tar entry ${JSON.stringify(h.name)} has unsupported type ${h.type}`);
-      const e: VolumeEntry = {
-        rel,
-        type,
-        mode: h.mode & 0o7777,
-        uid: h.uid,
-        gid: h.gid,
-        mtimeSec: BigInt(Math.floor(h.mtime.getTime() / 1000)),
-        size: type === 'file' ? h.size : 0,
-      };
-      if (type === 'link') e.linkTo = archiveRel(h.linkname, top, where);
-      if (type === 'symlink') e.target = h.linkname;
-      if (type === 'chardev' || type === 'blockdev') e.rdev = makedev(h.devmajor, h.devminor);
-      let consumed = false;
-      if (type === 'file') {
-        e.data = () => {
-          consumed = true;
-          return entry as unknown as AsyncIterable<Uint8Array>;
-        };
-      }
-      yield e;
-      // Skip what was not read (a cache hit never happens here, but an excluded file's data may).
-      if (!consumed) await drain();
-    }
-  } finally {
-    input.unpipe(extract as unknown as NodeJS.WritableStream);
-    extract.destroy();
+export async function* parseVolumeTar(input: AsyncIterable<Uint8Array>, top: string, where: string): AsyncGenerator<VolumeEntry> {
+  for await (const { header: h, data } of readTar(input, where)) {
+    const rel = archiveRel(fromBytes(h.name), top, where);
+    const type: VolumeEntry['type'] | undefined = h.type;
+    if (!type) throw new UnsafeArchiveError(`${where}: tar entry ${JSON.stringify(displayName(fromBytes(h.name)))} has unsupported type ${JSON.stringify(h.typeflag)}`);
+    const e: VolumeEntry = { rel, type, mode: h.mode & 0o7777, uid: h.uid, gid: h.gid, mtimeSec: h.mtimeSec, size: h.size };
+    if (type === 'link') e.linkTo = archiveRel(fromBytes(h.linkname), top, where);
+    if (type === 'symlink') e.target = fromBytes(h.linkname);
+    if (type === 'chardev' || type === 'blockdev') e.rdev = makedev(h.devmajor, h.devminor);
+    if (type === 'file') e.data = data;
+    yield e;
   }
 }

@@ -3,7 +3,7 @@
 // entries; `auto` picks the helper when the mountpoint is not there; and, against the real engine,
 // the helper container is removed when the read fails midway.
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { linkSync, mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -15,6 +15,7 @@ import type { DiscoveredVolume } from '../../src/sources/docker.js';
 import { connectDocker } from '../../src/sources/docker.js';
 import { helperEntries, parseVolumeTar } from '../../src/sources/volume-helper.js';
 import type { VolumeEntry } from '../../src/snapshot/volume-archiver.js';
+import { fromBytes, toBytes } from '../../src/util/byte-names.js';
 import { DockerScratch, describeDocker, docker } from '../helpers/docker-env.js';
 
 /** A tar of `entries` (file entries carry `body`). */
@@ -69,33 +70,37 @@ describe('parseVolumeTar', () => {
     expect(entries[4]?.target).toBe('../../../etc/passwd');
   });
 
-  test('names that are not valid UTF-8 are skipped with a warning, with everything below them', async () => {
+  test('names, hardlink names and symlink targets that are not valid UTF-8 keep their bytes, below such directories too', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'cairn-badnames-'));
     const v = Buffer.from(`${dir}/v`);
+    const at = (rel: string) => Buffer.concat([v, Buffer.from(`/${rel}`, 'latin1')]);
     mkdirSync(v);
-    writeFileSync(Buffer.concat([v, Buffer.from('/good')]), 'good');
-    writeFileSync(Buffer.concat([v, Buffer.from('/bad\xfefile', 'latin1')]), 'bad');
-    mkdirSync(Buffer.concat([v, Buffer.from('/bad\xffdir', 'latin1')]));
-    writeFileSync(Buffer.concat([v, Buffer.from('/bad\xffdir/inner', 'latin1')]), 'inner');
+    writeFileSync(at('good'), 'good');
+    writeFileSync(at('bad\xfefile'), 'bad');
+    mkdirSync(at('bad\xffdir'));
+    writeFileSync(at('bad\xffdir/inner'), 'inner');
+    linkSync(at('bad\xfefile'), at('bad\xffdir/hard'));
+    symlinkSync(Buffer.from('../caf\xe9', 'latin1'), at('bad\xffdir/sym'));
     const tar = spawnSync('tar', ['-C', dir, '--format=gnu', '-cf', '-', 'v'], { maxBuffer: 1 << 20 });
     expect(tar.status, tar.stderr.toString()).toBe(0);
-    const warnings: string[] = [];
-    const rels: string[] = [];
-    let notStored = 0;
-    for await (const e of parseVolumeTar(
-      Readable.from([tar.stdout]),
-      'v',
-      'test tar',
-      (m) => warnings.push(m),
-      () => notStored++,
-    )) {
-      rels.push(e.rel);
+    const got: Record<string, { type: string; linkTo?: string; target?: string }> = {};
+    for await (const e of parseVolumeTar(Readable.from([tar.stdout]), 'v', 'test tar')) {
       if (e.data) for await (const piece of e.data()) void piece;
+      // The same strings the mountpoint path makes (util/byte-names.ts): bytes as U+DC80 + (byte - 0x80).
+      got[toBytes(e.rel).toString('latin1')] = { type: e.type, ...(e.linkTo !== undefined ? { linkTo: toBytes(e.linkTo).toString('latin1') } : {}), ...(e.target !== undefined ? { target: toBytes(e.target).toString('latin1') } : {}) };
     }
-    expect(rels.sort()).toEqual(['', 'good']);
-    expect(warnings.sort()).toEqual(['test tar: bad\uFFFDdir: skipped: its name is not valid UTF-8', 'test tar: bad\uFFFDfile: skipped: its name is not valid UTF-8']);
-    // counted: a helper-path backup with such names exits 3
-    expect(notStored).toBe(2);
+    // The hardlink pair: whichever name tar met first is the file, the other links to it.
+    const [first, second] = got['bad\xfefile']?.type === 'file' ? ['bad\xfefile', 'bad\xffdir/hard'] : ['bad\xffdir/hard', 'bad\xfefile'];
+    expect(got).toEqual({
+      '': { type: 'dir' },
+      good: { type: 'file' },
+      [first]: { type: 'file' },
+      [second]: { type: 'link', linkTo: first },
+      'bad\xffdir': { type: 'dir' },
+      'bad\xffdir/inner': { type: 'file' },
+      'bad\xffdir/sym': { type: 'symlink', target: '../caf\xe9' },
+    });
+    expect(fromBytes(Buffer.from('bad\xfefile', 'latin1'))).toBe('bad\udcfefile');
     await rm(dir, { recursive: true });
   });
 
@@ -150,7 +155,7 @@ describeDocker('the helper container', () => {
     let seen = 0;
     await expect(
       (async () => {
-        for await (const e of helperEntries(engine, v, owner, () => undefined, () => undefined)) {
+        for await (const e of helperEntries(engine, v, owner)) {
           seen += 1;
           expect(await helpers()).not.toBe('');
           if (e.rel === 'b') throw new Error('consumer failed');
@@ -161,11 +166,11 @@ describeDocker('the helper container', () => {
     expect(await helpers()).toBe('');
 
     // One left behind (an iteration never finished): the next read of the same home removes it.
-    const abandoned = helperEntries(engine, v, owner, () => undefined, () => undefined);
+    const abandoned = helperEntries(engine, v, owner);
     await abandoned.next();
     expect(await helpers()).not.toBe('');
     const rels: string[] = [];
-    for await (const e of helperEntries(engine, v, owner, () => undefined, () => undefined)) rels.push(e.rel);
+    for await (const e of helperEntries(engine, v, owner)) rels.push(e.rel);
     expect(rels.sort()).toEqual(['', 'b', 'd', 'd/a']);
     await abandoned.return(undefined).catch(() => undefined);
     expect(await helpers()).toBe('');
