@@ -9,6 +9,7 @@ import { CONFIG_DEFAULTS, type CairnConfig, type SourceConfig } from '../../../p
 import { MIN_TRANSFER_BYTES_PER_SEC, MIN_UPLOAD_LIMIT_BYTES_PER_SEC } from '../../../protocol/mesh.js';
 import { UsageError } from '../util/errors.js';
 import { configSpec, type MapSpec, type Spec } from './schema.js';
+import { yamlErrorLine } from './yaml-errors.js';
 
 /** An invalid config file: every problem, one line each. */
 export class ConfigError extends UsageError {
@@ -177,9 +178,7 @@ export function parseConfig(text: string, file: string): CairnConfig {
   const lines = new LineCounter();
   const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: false });
   const name = basename(file);
-  if (doc.errors.length > 0) {
-    throw new ConfigError(doc.errors.map((e) => `${name}:${e.linePos?.[0].line ?? 1}: not valid YAML: ${e.message.split('\n')[0]}`));
-  }
+  if (doc.errors.length > 0) throw new ConfigError([yamlErrorLine(name, text, doc.errors, lines)]);
   const w = new Walker(lines);
   const raw = w.map(doc.contents as YamlNode | null, configSpec, '', 1) ?? {};
   if (w.errors.length === 0) {
