@@ -28,7 +28,23 @@ export interface BackupResult extends SnapshotSummary {
   meta?: string;
 }
 
-export type SnapshotsArgs = Record<string, never>;
+/**
+ * Narrows snapshots, as restic's --host/--path/--tag do: a snapshot matches when every given field
+ * matches. `paths`: the snapshot was taken of exactly these paths (absolute; order does not matter);
+ * `tags`: each entry is a comma-separated group, and a snapshot matches when it carries every tag of
+ * at least one group (`--tag a,b --tag c` = a and b, or c).
+ */
+export interface SnapshotFilter {
+  source?: string;
+  paths?: string[];
+  tags?: string[];
+  host?: string;
+}
+export interface SnapshotsArgs {
+  filter?: SnapshotFilter;
+  /** Only the newest N snapshots of each group (source, or host and paths for ad-hoc ones). */
+  latest?: number;
+}
 export type SnapshotsResult = SnapshotListing[];
 
 // ---- Retention: forget, pin, unpin (SPEC.md "Retention") ----------------------------------------
@@ -113,7 +129,9 @@ export interface DiffResult {
 }
 
 export interface RestoreArgs {
+  /** An ID, a unique prefix, or "latest" (the newest snapshot that `filter` matches). */
   snapshot: string;
+  filter?: SnapshotFilter;
   target: string;
   include: string[];
   overwrite: boolean;

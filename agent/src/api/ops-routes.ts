@@ -26,6 +26,8 @@ type Op = (svc: Services, args: never) => Promise<unknown>;
 const str = { type: 'string', maxLength: 4096 } as const;
 const strList = { type: 'array', items: str, maxItems: 1000 } as const;
 const uint = { type: 'integer', minimum: 0 } as const;
+/** SnapshotFilter (protocol/api.ts). */
+const filter = { type: 'object', additionalProperties: false, properties: { source: str, host: str, paths: strList, tags: strList } } as const;
 /** A retention count: a number of snapshots, or -1 = unlimited. */
 const count = { type: 'integer', minimum: -1 } as const;
 
@@ -33,12 +35,12 @@ const count = { type: 'integer', minimum: -1 } as const;
 export const OPS: Record<string, [Op, object, boolean]> = {
   backup: [backupOp as Op, { type: 'object', required: ['paths', 'tags'], additionalProperties: false, properties: { paths: { ...strList, minItems: 1 }, tags: strList, source: str } }, true],
   config: [configOp as Op, { type: 'object', additionalProperties: false, properties: {} }, false],
-  snapshots: [snapshotsOp as Op, { type: 'object', additionalProperties: false, properties: {} }, false],
+  snapshots: [snapshotsOp as Op, { type: 'object', additionalProperties: false, properties: { filter, latest: { type: 'integer', minimum: 1, maximum: 1_000_000 } } }, false],
   ls: [lsOp as Op, { type: 'object', required: ['snapshot'], additionalProperties: false, properties: { snapshot: str, path: str } }, false],
   diff: [diffOp as Op, { type: 'object', required: ['from', 'to'], additionalProperties: false, properties: { from: str, to: str } }, false],
   restore: [
     restoreOp as Op,
-    { type: 'object', required: ['snapshot', 'target', 'include', 'overwrite'], additionalProperties: false, properties: { snapshot: str, target: str, include: strList, overwrite: { type: 'boolean' }, from: str } },
+    { type: 'object', required: ['snapshot', 'target', 'include', 'overwrite'], additionalProperties: false, properties: { snapshot: str, filter, target: str, include: strList, overwrite: { type: 'boolean' }, from: str } },
     false,
   ],
   run: [runSourceOp as Op, { type: 'object', required: ['source'], additionalProperties: false, properties: { source: str } }, false],

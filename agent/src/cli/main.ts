@@ -5,6 +5,7 @@ import { Command, CommanderError, Option } from 'commander';
 import { CairnError, EXIT_FAILED, EXIT_USAGE } from '../util/errors.js';
 import { errorSpec } from '../../../protocol/errors.js';
 import { AGENT_DEFAULTS, DEFAULT_LISTEN } from './defaults.js';
+import { withFilterOptions } from './snapshot-filter.js';
 import type { AgentCliOptions } from './commands/agent.js';
 import { makeContext, type Context, type GlobalOptions } from './context.js';
 
@@ -48,7 +49,9 @@ common(program.command('backup').description('make one snapshot of PATH... (volu
 common(program.command('volumes').description('list Docker volumes: driver, size, containers mounting them, their cairn.* labels, last snapshot'))
   .action(action(async (ctx) => (await import('./commands/volumes.js')).volumesCommand(ctx)));
 
-common(program.command('snapshots').description('list snapshots')).action(action(async (ctx) => (await import('./commands/snapshots.js')).snapshotsCommand(ctx)));
+withFilterOptions(common(program.command('snapshots').description('list snapshots').addHelpText('after', '\nExample:\n  cairn snapshots --source photos --latest 3')))
+  .option('--latest <n>', 'only the newest N snapshots of each source (ad-hoc backups: of each host and set of paths)')
+  .action(action(async (ctx, opts: import('./commands/snapshots.js').SnapshotsCliOptions) => (await import('./commands/snapshots.js')).snapshotsCommand(ctx, opts)));
 
 common(program.command('forget').description('remove snapshots a retention policy does not keep (their data goes with "cairn prune")'))
   .option('--keep-last <n>', 'keep the N newest snapshots ("unlimited" = all)')
@@ -76,7 +79,7 @@ common(program.command('ls').description('list the files of a snapshot, below PA
 common(program.command('diff').description('show what changed between two snapshots').argument('<snapshot1>').argument('<snapshot2>'))
   .action(action(async (ctx, a: string, b: string) => (await import('./commands/browse.js')).diffCommand(ctx, a, b)));
 
-common(program.command('restore').description('restore a snapshot into a directory (--target) or a Docker volume (--to-volume)').argument('<snapshot>', 'snapshot ID, unique prefix, or "latest"'))
+withFilterOptions(common(program.command('restore').description('restore a snapshot into a directory (--target) or a Docker volume (--to-volume)').argument('<snapshot>', 'snapshot ID, unique prefix, or "latest" (the newest that --source/--path/--tag/--host match); SNAP:PATH restores the contents of PATH').addHelpText('after', '\nExamples:\n  cairn restore latest --source db --target /tmp/db\n  cairn restore latest:/srv/data/photos --path /srv/data --target /mnt/photos')))
   .option('--target <dir>', 'directory to restore into (created if missing)')
   .option('--include <path>', 'restore only this path (repeatable)', collect)
   .option('--overwrite', 'replace existing files that differ')

@@ -11,8 +11,13 @@ import type { Services } from './services.js';
 const PREFETCH_PER_FRIEND = 2;
 
 export async function restoreOp(svc: Services, args: RestoreArgs, onStart?: (r: Restorer, totalBytes?: number) => void): Promise<RestoreResult> {
-  const { id, snapshot } = await svc.repo.resolveSnapshot(args.snapshot);
+  const { id, snapshot } = await svc.repo.resolveSnapshot(args.snapshot, args.filter);
   const includes = normalizeIncludes(args.include);
+  // an --include that names nothing in the snapshot is a mistake, not an empty restore
+  const base = args.from !== undefined ? normalizeIncludes([args.from])[0] : '';
+  for (const [i, inc] of includes.entries()) {
+    if (inc !== '' && !(await findNode(svc.repo, snapshot.tree, base ? `${base}/${inc}` : inc))) throw new UsageError(`--include ${args.include[i]} matches nothing in snapshot ${id.slice(0, 8)} (its paths: ${snapshot.paths.join(', ')})`, 'E_NOT_FOUND');
+  }
   const target = resolve(args.target);
   const from = args.from !== undefined ? (normalizeIncludes([args.from])[0] ?? '') : '';
   let exact = new Map<string, bigint>(); // filled once the snapshot's metadata blob is at hand (below)

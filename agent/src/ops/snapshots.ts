@@ -1,9 +1,27 @@
-import type { SnapshotsResult } from '../../../protocol/api.js';
+import type { SnapshotsArgs, SnapshotsResult } from '../../../protocol/api.js';
+import type { Snapshot } from '../../../protocol/snapshot.js';
+import { matchesFilter } from '../repo/snapshot-filter.js';
 import type { Services } from './services.js';
 
-export async function snapshotsOp(svc: Services): Promise<SnapshotsResult> {
+/** The group a snapshot belongs to for --latest: its source, or for ad-hoc backups its host and paths. */
+const groupOf = (s: Snapshot) => (s.source !== undefined ? `source:${s.source}` : `adhoc:${s.hostname}:${JSON.stringify(s.paths)}`);
+
+export async function snapshotsOp(svc: Services, args: SnapshotsArgs = {}): Promise<SnapshotsResult> {
   const pins = await svc.repo.pins();
-  return (await svc.repo.listSnapshots()).map(({ id, snapshot: s }) => ({
+  let list = (await svc.repo.listSnapshots()).filter((s) => matchesFilter(s.snapshot, args.filter));
+  if (args.latest !== undefined) {
+    // oldest first: keep the last N of each group
+    const seen = new Map<string, number>();
+    list = list
+      .reverse()
+      .filter((s) => {
+        const n = (seen.get(groupOf(s.snapshot)) ?? 0) + 1;
+        seen.set(groupOf(s.snapshot), n);
+        return n <= (args.latest as number);
+      })
+      .reverse();
+  }
+  return list.map(({ id, snapshot: s }) => ({
     id,
     shortId: id.slice(0, 8),
     time: s.time,

@@ -25,8 +25,10 @@ import { FLAG_ZSTD } from './pack-format.js';
 import { Packer } from './packer.js';
 import { SealPool } from './seal-pool.js';
 import { parseSnapshotBlob } from './snapshot-blob.js';
+import { describeFilter, matchesFilter } from './snapshot-filter.js';
 import { RepoWriteLock } from './write-lock.js';
 import type { Snapshot } from '../../../protocol/snapshot.js';
+import type { SnapshotFilter } from '../../../protocol/api.js';
 
 export const REPO_CONFIG_VERSION = 1;
 /** LevelDB write options that fsync the log before returning (classic-level honours `sync`). */
@@ -289,11 +291,15 @@ export class Repository {
     return out.sort((a, b) => a.snapshot.time.localeCompare(b.snapshot.time) || a.id.localeCompare(b.id));
   }
 
-  /** Resolves `latest`, a full ID or a unique prefix of at least 8 hex characters. */
-  async resolveSnapshot(ref: string): Promise<{ id: string; snapshot: Snapshot }> {
+  /**
+   * Resolves `latest` (the newest snapshot `filter` matches), a full ID or a unique prefix of at
+   * least 8 hex characters (an ID that the filter does not match is refused).
+   */
+  async resolveSnapshot(ref: string, filter?: SnapshotFilter): Promise<{ id: string; snapshot: Snapshot }> {
     const all = await this.listSnapshots();
     if (ref === 'latest') {
-      const last = all.at(-1);
+      const last = all.filter((s) => matchesFilter(s.snapshot, filter)).at(-1);
+      if (!last && all.length > 0) throw new CairnError('E_NO_SNAPSHOT', `no snapshot matches ${describeFilter(filter)}`);
       if (!last) throw new CairnError('E_NO_SNAPSHOT', 'the repository has no snapshots yet');
       return last;
     }
@@ -301,7 +307,9 @@ export class Repository {
     const matches = all.filter((s) => s.id.startsWith(ref));
     if (matches.length === 0) throw new CairnError('E_NO_SNAPSHOT', `no snapshot ${ref} in this repository`);
     if (matches.length > 1) throw new UsageError(`snapshot prefix ${ref} is ambiguous: it matches ${matches.length} snapshots`, 'E_AMBIGUOUS');
-    return matches[0] as { id: string; snapshot: Snapshot };
+    const found = matches[0] as { id: string; snapshot: Snapshot };
+    if (!matchesFilter(found.snapshot, filter)) throw new CairnError('E_NO_SNAPSHOT', `snapshot ${ref} does not match ${describeFilter(filter)}`);
+    return found;
   }
 }
 

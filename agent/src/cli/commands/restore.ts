@@ -5,11 +5,12 @@ import { CairnError, UsageError } from '../../util/errors.js';
 import { runOp, type Context } from '../context.js';
 import { formatBytes, printJson } from '../format.js';
 import { ProgressLine } from '../progress.js';
+import { filterOf, splitSubpath, type FilterCliOptions } from '../snapshot-filter.js';
 
 /** Error lines printed before the rest are only counted. */
 const MAX_ERROR_LINES = 20;
 
-export interface RestoreCliOptions {
+export interface RestoreCliOptions extends FilterCliOptions {
   target?: string;
   include?: string[];
   overwrite?: boolean;
@@ -19,8 +20,11 @@ export interface RestoreCliOptions {
   dryRun?: boolean;
 }
 
-export async function restoreCommand(ctx: Context, snapshot: string, opts: RestoreCliOptions): Promise<void> {
+export async function restoreCommand(ctx: Context, snapshotArg: string, opts: RestoreCliOptions): Promise<void> {
+  const { snapshot, subpath } = splitSubpath(snapshotArg);
+  const filter = filterOf(opts);
   if (opts.toVolume !== undefined) {
+    if (subpath !== undefined || filter) throw new UsageError('--to-volume takes a snapshot ID or "latest" alone (choose the volume with --from-volume)');
     if (opts.target !== undefined || opts.include !== undefined || opts.overwrite) throw new UsageError('--to-volume restores the whole volume: it does not go with --target, --include or --overwrite (use --force to replace an existing volume)');
     return (await import('./volumes.js')).volumeRestoreCommand(ctx, snapshot, { volume: opts.toVolume, fromVolume: opts.fromVolume, force: opts.force === true, dryRun: opts.dryRun === true });
   }
@@ -33,7 +37,7 @@ export async function restoreCommand(ctx: Context, snapshot: string, opts: Resto
   };
   let r;
   try {
-    const args = { snapshot, target: resolve(target), include: opts.include ?? [], overwrite: opts.overwrite === true };
+    const args = { snapshot, ...(filter ? { filter } : {}), target: resolve(target), include: opts.include ?? [], overwrite: opts.overwrite === true, ...(subpath !== undefined ? { from: subpath } : {}) };
     r = await runOp(ctx, 'restore', args, (svc) => restoreOp(svc, args, onStart), { mesh: true });
   } finally {
     progress?.stop();
