@@ -50,6 +50,44 @@ c.on('data', (b) => (got += b));
 c.on('end', () => { clearTimeout(t); console.log(JSON.stringify({ seen: got })); });
 c.on('error', (e) => { clearTimeout(t); console.log(JSON.stringify({ error: e.code })); });`;
 
+// Joins a multicast group on every interface's address it is given and prints the first datagram
+// with its source ("from address:port text"), or "none" after the wait.
+const MCAST_LISTEN = `
+const dgram = require('node:dgram');
+const [group, port, iface, waitMs] = process.argv.slice(1);
+const s = dgram.createSocket({ type: 'udp4', reuseAddr: true });
+const t = setTimeout(() => { console.log('none'); s.close(); }, Number(waitMs));
+s.on('message', (m, r) => { clearTimeout(t); console.log(r.address + ':' + r.port + ' ' + m.toString()); s.close(); });
+s.bind(Number(port), () => { s.addMembership(group, iface); console.error('joined'); });`;
+
+const MCAST_SEND = `
+const dgram = require('node:dgram');
+const [group, port, iface, text, count] = process.argv.slice(1);
+const s = dgram.createSocket({ type: 'udp4', reuseAddr: true });
+s.bind(0, iface, async () => {
+  s.setMulticastInterface(iface);
+  for (let i = 0; i < Number(count); i++) { s.send(text, Number(port), group); await new Promise((r) => setTimeout(r, 100)); }
+  s.close();
+});`;
+
+/**
+ * Multicast on a home LAN (what mDNS needs): `to` joins group:port on its LAN address, `from`
+ * sends a few datagrams from its LAN address; what `to` received ("address:port text") or "none".
+ */
+export async function multicastProbe(lab: NatLab, from: string, to: string, group: string, port: number, waitMs = 5_000): Promise<string> {
+  const listener = lab.spawn(to, process.execPath, ['-e', MCAST_LISTEN, group, String(port), lab.addressOf(to), String(waitMs)]);
+  let out = '';
+  listener.stdout?.on('data', (b: Buffer) => (out += b.toString()));
+  const done = new Promise<void>((resolve) => listener.once('exit', () => resolve()));
+  await new Promise<void>((resolve) => {
+    listener.stderr?.on('data', (b: Buffer) => b.toString().includes('joined') && resolve());
+    listener.once('exit', () => resolve());
+  });
+  await runProbe(lab, from, MCAST_SEND, [group, String(port), lab.addressOf(from), `hello from ${from}`, '10']);
+  await done;
+  return out.trim();
+}
+
 export interface UdpProbe {
   /** The client socket's local port. */
   local: number;

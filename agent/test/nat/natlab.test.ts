@@ -8,7 +8,7 @@ import { spawnSync } from 'node:child_process';
 import { networkInterfaces } from 'node:os';
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import { describeNatLab, NatLab, NS_PREFIX, sweepStaleNatLabs } from '../helpers/natlab.js';
-import { splitEndpoint, startEchoServers, tcpProbe, udpProbe } from '../helpers/natlab-probes.js';
+import { multicastProbe, splitEndpoint, startEchoServers, tcpProbe, udpProbe } from '../helpers/natlab-probes.js';
 
 const ECHO = 7001;
 const ECHO2 = 7002;
@@ -127,10 +127,13 @@ describeNatLab('NAT lab: routers in network namespaces', () => {
     expect(await tcpProbe(lab, 'pub', lab.addressOf('a-router'), FORWARDED)).toEqual({ error: 'TIMEOUT' });
   });
 
-  test('two hosts on one home LAN reach each other directly, without NAT', async () => {
+  test('two hosts on one home LAN reach each other directly, without NAT, and hear each other\'s multicast', async () => {
     await startEchoServers(lab, 'a2', 'tcp', [ECHO]);
     const r = await tcpProbe(lab, 'a', lab.addressOf('a2'), ECHO);
     expect(splitEndpoint(r.seen ?? 'none:0').address).toBe(lab.addressOf('a'));
+    // multicast on the LAN (mDNS's group and port) reaches the other host, and does not leave the home
+    expect(await multicastProbe(lab, 'a', 'a2', '224.0.0.251', 5353)).toMatch(new RegExp(`^${lab.addressOf('a')}:\\d+ hello from a$`));
+    expect(await multicastProbe(lab, 'a', 'b', '224.0.0.251', 5353, 1_500)).toBe('none');
     // another home's LAN is not reachable from here
     expect((await tcpProbe(lab, 'a', lab.addressOf('b'), ECHO)).error).toMatch(/^(E(NET|HOST)UNREACH|TIMEOUT)$/);
   });
