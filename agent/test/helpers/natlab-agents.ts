@@ -12,7 +12,8 @@ import type { NatLab } from './natlab.js';
 
 export const LAB_P2P_PORT = 4001;
 export const LAB_API = '127.0.0.1:7070';
-const START_POLLS = 300;
+// a start unlocks the key (Argon2id) and may hash a first console password: slow on a busy 2-core machine
+const START_POLLS = 900;
 const START_POLL_MS = 100;
 const CLI_TIMEOUT_MS = 120_000;
 

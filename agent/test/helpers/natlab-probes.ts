@@ -9,14 +9,15 @@ export const PROBE_WAIT_MS = 1500;
 const SERVER_READY_MS = 15_000;
 
 // Echo servers: every TCP connection gets "address:port" of its peer, every UDP datagram the same.
+// Arguments: "tcp:PORT" or "udp:PORT", any number of them.
 const SERVERS = `
 const net = require('node:net'), dgram = require('node:dgram');
-const [proto, ...ports] = process.argv.slice(1);
+const specs = process.argv.slice(1).map((a) => a.split(':'));
 let up = 0;
-const ready = () => { if (++up === ports.length) console.log('ready'); };
-for (const p of ports.map(Number)) {
-  if (proto === 'tcp') net.createServer((c) => c.end(c.remoteAddress + ':' + c.remotePort)).listen(p, '0.0.0.0', ready);
-  else { const s = dgram.createSocket('udp4'); s.on('message', (m, r) => s.send(r.address + ':' + r.port, r.port, r.address)); s.bind(p, '0.0.0.0', ready); }
+const ready = () => { if (++up === specs.length) console.log('ready'); };
+for (const [proto, p] of specs) {
+  if (proto === 'tcp') net.createServer((c) => c.end(c.remoteAddress + ':' + c.remotePort)).listen(Number(p), '0.0.0.0', ready);
+  else { const s = dgram.createSocket('udp4'); s.on('message', (m, r) => s.send(r.address + ':' + r.port, r.port, r.address)); s.bind(Number(p), '0.0.0.0', ready); }
 }`;
 
 // One UDP socket sends to every destination in turn; prints {local, seen: [answer or null]}.
@@ -39,16 +40,20 @@ s.bind(0, '0.0.0.0', async () => {
   s.close();
 });`;
 
-// One TCP connection; prints {seen} (what the server saw) or {error: code}.
+// One TCP connection to each "address:port" at once; prints per target {seen} (what the server
+// saw) or {error: code}.
 const TCP_CLIENT = `
 const net = require('node:net');
-const [waitMs, host, port] = process.argv.slice(1);
-const c = net.connect({ host, port: Number(port) });
-const t = setTimeout(() => { console.log(JSON.stringify({ error: 'TIMEOUT' })); c.destroy(); }, Number(waitMs));
-let got = '';
-c.on('data', (b) => (got += b));
-c.on('end', () => { clearTimeout(t); console.log(JSON.stringify({ seen: got })); });
-c.on('error', (e) => { clearTimeout(t); console.log(JSON.stringify({ error: e.code })); });`;
+const [waitMs, ...targets] = process.argv.slice(1);
+Promise.all(targets.map((t) => new Promise((resolve) => {
+  const i = t.lastIndexOf(':');
+  const c = net.connect({ host: t.slice(0, i), port: Number(t.slice(i + 1)) });
+  const timer = setTimeout(() => { c.destroy(); resolve({ error: 'TIMEOUT' }); }, Number(waitMs));
+  let got = '';
+  c.on('data', (b) => (got += b));
+  c.on('end', () => { clearTimeout(timer); resolve({ seen: got }); });
+  c.on('error', (e) => { clearTimeout(timer); resolve({ error: e.code }); });
+}))).then((r) => console.log(JSON.stringify(r)));`;
 
 // Joins a multicast group on every interface's address it is given and prints the first datagram
 // with its source ("from address:port text"), or "none" after the wait.
@@ -97,9 +102,11 @@ export interface UdpProbe {
 
 export type TcpProbe = { seen: string; error?: undefined } | { error: string; seen?: undefined };
 
-/** Starts echo servers on `ports` (0.0.0.0) in the host's namespace; resolves once they listen. */
-export async function startEchoServers(lab: NatLab, host: string, proto: 'tcp' | 'udp', ports: number[]): Promise<ChildProcess> {
-  const child = lab.spawn(host, process.execPath, ['-e', SERVERS, proto, ...ports.map(String)]);
+/** Starts echo servers (0.0.0.0) in the host's namespace, one process; resolves once they listen. */
+export async function startEchoServers(lab: NatLab, host: string, ports: { tcp?: number[]; udp?: number[] }): Promise<ChildProcess> {
+  const specs = [...(ports.tcp ?? []).map((p) => `tcp:${p}`), ...(ports.udp ?? []).map((p) => `udp:${p}`)];
+  const proto = specs.join(',');
+  const child = lab.spawn(host, process.execPath, ['-e', SERVERS, ...specs]);
   let out = '';
   let err = '';
   await new Promise<void>((resolve, reject) => {
@@ -133,7 +140,12 @@ export async function udpProbe(lab: NatLab, host: string, dests: string[], waitM
 
 /** One TCP connection from `host` to address:port; what the server saw, or the error. */
 export async function tcpProbe(lab: NatLab, host: string, address: string, port: number, waitMs = PROBE_WAIT_MS): Promise<TcpProbe> {
-  return JSON.parse(await runProbe(lab, host, TCP_CLIENT, [String(waitMs), address, String(port)])) as TcpProbe;
+  return (await tcpProbeMany(lab, host, [`${address}:${port}`], waitMs))[0]!;
+}
+
+/** TCP connections from `host` to every "address:port" at once (one process); per target what the server saw, or the error. */
+export async function tcpProbeMany(lab: NatLab, host: string, targets: string[], waitMs = PROBE_WAIT_MS): Promise<TcpProbe[]> {
+  return JSON.parse(await runProbe(lab, host, TCP_CLIENT, [String(waitMs), ...targets])) as TcpProbe[];
 }
 
 /** "a.b.c.d:port" -> its parts. */

@@ -15,7 +15,7 @@
 //             namespace, 10.200.0.x on the internet); the carrier is easy unless carrier: 'hard'
 //   Every router (home and carrier) drops unsolicited inbound on its WAN side (ct state new or
 //   invalid), except what a port forward DNATs to a LAN host.
-import { execFile, spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
+import { execFile, spawn, spawnSync, type ChildProcess, type SpawnOptions } from 'node:child_process';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, test } from 'vitest';
 
@@ -145,6 +145,28 @@ export async function sweepStaleNatLabs(): Promise<string[]> {
   return swept;
 }
 
+/**
+ * When this process exits with labs still up (a worker torn down before its afterAll ran), their
+ * namespaces and what runs in them go with it; a process killed outright leaves them to the sweep.
+ */
+function removeOwnOnExit(): void {
+  const own = `${NS_PREFIX}${process.pid}-`;
+  const list = spawnSync('ip', ['netns', 'list'], { encoding: 'utf8' }).stdout ?? '';
+  for (const ns of list.split('\n').map((l) => l.split(' ')[0] ?? '').filter((n) => n.startsWith(own))) {
+    const pids = spawnSync('ip', ['netns', 'pids', ns], { encoding: 'utf8' }).stdout ?? '';
+    for (const p of pids.split('\n').map(Number).filter((n) => Number.isInteger(n) && n > 0 && n !== process.pid)) {
+      try {
+        process.kill(p, 'SIGKILL');
+      } catch {
+        // gone already
+      }
+    }
+    spawnSync('ip', ['netns', 'del', ns]);
+  }
+}
+
+let exitHook = false;
+
 let unavailable: Promise<string | undefined> | undefined;
 
 /** Why namespaces cannot be used here (undefined when they can): root, ip, nft, a namespace made and removed. */
@@ -238,6 +260,10 @@ export class NatLab {
     const why = await natLabUnavailable();
     if (why) throw new Error(`natlab: ${why}`);
     await sweepStaleNatLabs();
+    if (!exitHook) {
+      exitHook = true;
+      process.once('exit', removeOwnOnExit);
+    }
     const lab = new NatLab(`${NS_PREFIX}${process.pid}-${labCounter++}`);
     try {
       await lab.build(spec);

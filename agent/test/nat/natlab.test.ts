@@ -8,7 +8,7 @@ import { spawnSync } from 'node:child_process';
 import { networkInterfaces } from 'node:os';
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import { describeNatLab, NatLab, NS_PREFIX, sweepStaleNatLabs } from '../helpers/natlab.js';
-import { multicastProbe, splitEndpoint, startEchoServers, tcpProbe, udpProbe } from '../helpers/natlab-probes.js';
+import { multicastProbe, splitEndpoint, startEchoServers, tcpProbe, tcpProbeMany, udpProbe } from '../helpers/natlab-probes.js';
 
 const ECHO = 7001;
 const ECHO2 = 7002;
@@ -33,10 +33,14 @@ describeNatLab('NAT lab: routers in network namespaces', () => {
       ],
       publicHosts: ['pub', 'pub2'],
     });
-    for (const h of ['pub', 'pub2']) {
-      await startEchoServers(lab, h, 'tcp', [ECHO]);
-      await startEchoServers(lab, h, 'udp', [ECHO, ECHO2]);
-    }
+    await Promise.all([
+      ...['pub', 'pub2'].map((h) => startEchoServers(lab, h, { tcp: [ECHO], udp: [ECHO, ECHO2] })),
+      // on the routers themselves, and on a LAN host: nothing unsolicited may reach them
+      ...['a-router', 'b-router', 'c-carrier'].map((r) => startEchoServers(lab, r, { tcp: [UNSOLICITED], udp: [UNSOLICITED] })),
+      startEchoServers(lab, 'a', { tcp: [UNSOLICITED + 1] }),
+      startEchoServers(lab, 'a2', { tcp: [ECHO] }),
+      startEchoServers(lab, 'd', { tcp: [FORWARDED], udp: [FORWARDED] }),
+    ]);
   });
 
   afterAll(async () => {
@@ -91,20 +95,17 @@ describeNatLab('NAT lab: routers in network namespaces', () => {
   });
 
   test('unsolicited inbound TCP and UDP to a router\'s WAN address is dropped; without the drop rules it gets through', async () => {
-    for (const r of ['a-router', 'b-router', 'c-carrier']) {
-      await startEchoServers(lab, r, 'tcp', [UNSOLICITED]);
-      await startEchoServers(lab, r, 'udp', [UNSOLICITED]);
-    }
-    // a LAN host listening too: without a port forward nothing reaches it either
-    await startEchoServers(lab, 'a', 'tcp', [UNSOLICITED + 1]);
     const routers = ['a-router', 'b-router', 'c-carrier'];
-    const tcp = await Promise.all(routers.map((r) => tcpProbe(lab, 'pub', lab.addressOf(r), UNSOLICITED)));
-    const udp = await Promise.all(routers.map((r) => udpProbe(lab, 'pub2', [`${lab.addressOf(r)}:${UNSOLICITED}`])));
+    const [tcp, udp] = await Promise.all([
+      tcpProbeMany(lab, 'pub', [...routers.map((r) => `${lab.addressOf(r)}:${UNSOLICITED}`), `${lab.addressOf('a-router')}:${UNSOLICITED + 1}`]),
+      Promise.all(routers.map((r) => udpProbe(lab, 'pub2', [`${lab.addressOf(r)}:${UNSOLICITED}`]))),
+    ]);
     for (const [i, r] of routers.entries()) {
       expect(tcp[i], r).toEqual({ error: 'TIMEOUT' });
       expect(udp[i]!.seen, r).toEqual([null]);
     }
-    expect(await tcpProbe(lab, 'pub', lab.addressOf('a-router'), UNSOLICITED + 1)).toEqual({ error: 'TIMEOUT' });
+    // the LAN host behind listens too: without a port forward nothing reaches it either
+    expect(tcp[routers.length]).toEqual({ error: 'TIMEOUT' });
     // the negative control: the same probes reach the router once its WAN filter is gone
     await lab.dropUnsolicited('a-router', false);
     try {
@@ -117,8 +118,6 @@ describeNatLab('NAT lab: routers in network namespaces', () => {
   });
 
   test('a port forward on a home router reaches the LAN host (TCP and UDP), unchanged source', async () => {
-    await startEchoServers(lab, 'd', 'tcp', [FORWARDED]);
-    await startEchoServers(lab, 'd', 'udp', [FORWARDED]);
     const t = await tcpProbe(lab, 'pub', lab.addressOf('d-router'), FORWARDED);
     expect(splitEndpoint(t.seen ?? 'none:0').address).toBe(lab.addressOf('pub'));
     const u = await udpProbe(lab, 'pub', [`${lab.addressOf('d-router')}:${FORWARDED}`]);
@@ -128,7 +127,6 @@ describeNatLab('NAT lab: routers in network namespaces', () => {
   });
 
   test('two hosts on one home LAN reach each other directly, without NAT, and hear each other\'s multicast', async () => {
-    await startEchoServers(lab, 'a2', 'tcp', [ECHO]);
     const r = await tcpProbe(lab, 'a', lab.addressOf('a2'), ECHO);
     expect(splitEndpoint(r.seen ?? 'none:0').address).toBe(lab.addressOf('a'));
     // multicast on the LAN (mDNS's group and port) reaches the other host, and does not leave the home
@@ -142,10 +140,11 @@ describeNatLab('NAT lab: routers in network namespaces', () => {
     const outside = ['192.0.2.1', '198.51.100.1'];
     const rootAddr = Object.values(networkInterfaces()).flat().find((i) => i && i.family === 'IPv4' && !i.internal)?.address;
     if (rootAddr) outside.push(rootAddr);
-    for (const host of lab.hosts.filter((h) => h !== 'internet')) {
-      const probes = await Promise.all(outside.map((addr) => tcpProbe(lab, host, addr, 80)));
+    const hosts = lab.hosts.filter((h) => h !== 'internet');
+    const probes = await Promise.all(hosts.map((h) => tcpProbeMany(lab, h, outside.map((a) => `${a}:80`))));
+    for (const [i, host] of hosts.entries()) {
       // refused or answered would mean it arrived somewhere; a router rate-limits its ICMP, so some time out
-      for (const [i, r] of probes.entries()) expect(r.error, `${host} -> ${outside[i]}`).toMatch(/^(E(NET|HOST)UNREACH|TIMEOUT)$/);
+      for (const [j, r] of probes[i]!.entries()) expect(r.error, `${host} -> ${outside[j]}`).toMatch(/^(E(NET|HOST)UNREACH|TIMEOUT)$/);
       // every route stays inside the lab's subnets
       const routes = JSON.parse(await lab.execOk(host, 'ip', ['-j', 'route', 'show'])) as Array<{ dst: string; gateway?: string }>;
       for (const route of routes) {
@@ -159,7 +158,7 @@ describeNatLab('NAT lab: cleanup', () => {
   test('destroy() removes the lab\'s namespaces and what runs in them; a failed create leaves nothing', async () => {
     const before = await namespaces();
     const lab = await NatLab.create({ homes: [{ name: 'x', nat: 'easy' }], publicHosts: ['p'] });
-    const server = await startEchoServers(lab, 'p', 'tcp', [ECHO]);
+    const server = await startEchoServers(lab, 'p', { tcp: [ECHO] });
     expect((await namespaces()).filter((n) => n.startsWith(`${lab.id}-`)).length).toBe(4);
     await lab.destroy();
     expect(server.exitCode !== null || server.signalCode !== null).toBe(true);
