@@ -1,7 +1,8 @@
 // Baseline of issue 18 on the NAT lab, real agents from dist/ in namespaces: two homes behind easy
 // NATs and one public host. What works today: an agent behind NAT pairs with the public agent by
 // invite (the code handed over as text), backs up, replicates to it and restores from it after its
-// local packs are gone, because it dials out. The limitation recorded here (until friends relay):
+// local packs are gone, because it dials out; the public agent's own replicas reach the NATed friends
+// over the connections they opened. The limitation recorded here (until friends relay):
 // the two agents behind NAT cannot pair, each only knows the other's LAN address and its router
 // drops what arrives unasked.
 import { randomBytes } from 'node:crypto';
@@ -12,6 +13,7 @@ import { decodeInvite } from '../../../protocol/invite.js';
 import type { PeerListing } from '../../../protocol/api.js';
 import { tempDir } from '../helpers/cli.js';
 import { describeNatLab, NatLab } from '../helpers/natlab.js';
+import { tcpProbe } from '../helpers/natlab-probes.js';
 import { LAB_P2P_PORT, startLabAgent, stopLabAgents, type LabAgent } from '../helpers/natlab-agents.js';
 import { compareTrees, formatDiffs } from '../helpers/tree-compare.js';
 
@@ -34,7 +36,7 @@ describeNatLab('baseline: agents behind easy NATs and a public friend', () => {
     lab = await NatLab.create({ homes: [{ name: 'a', nat: 'easy' }, { name: 'b', nat: 'easy' }], publicHosts: ['pub'] });
     [pub, alice, bob] = await Promise.all([startLabAgent(lab, 'pub', 'pub'), startLabAgent(lab, 'a', 'alice'), startLabAgent(lab, 'b', 'bob')]);
     agents.push(pub, alice, bob);
-  });
+  }, 240_000);
 
   afterAll(async () => {
     await stopLabAgents(agents);
@@ -78,6 +80,20 @@ describeNatLab('baseline: agents behind easy NATs and a public friend', () => {
     expect(formatDiffs(await compareTrees(src, join(target, src)))).toBe('');
     await rm(join(src, '..'), { recursive: true, force: true });
     await rm(target, { recursive: true, force: true });
+  });
+
+  test('the public agent replicates to the NATed friends over the connections they opened (it cannot dial their LAN addresses)', async () => {
+    const src = await tempDir('cairn-lab-pub-src-');
+    await writeFile(join(src, 'pub.bin'), randomBytes(1024 * 1024));
+    await pub.cli(['backup', src]);
+    const r = await pub.cli<{ underReplicated: number; wantedCopies: number }>(['replicate', '--wait']);
+    expect(r).toMatchObject({ underReplicated: 0, wantedCopies: 1, problems: [] });
+    const local = await packFiles(join(pub.home, 'repo', 'packs'));
+    const held = [...(await packFiles(join(alice.home, 'hosted', pub.info.peerId))), ...(await packFiles(join(bob.home, 'hosted', pub.info.peerId)))];
+    expect(held.sort()).toEqual([...local].sort());
+    // pub has only their LAN addresses, which lead nowhere from the internet
+    for (const f of ['a', 'b']) expect((await tcpProbe(lab, 'pub', lab.addressOf(f), LAB_P2P_PORT)).error).toMatch(/^E(NET|HOST)UNREACH$/);
+    await rm(src, { recursive: true, force: true });
   });
 
   test('limitation today: the two NATed agents cannot pair (no relay yet); the error names the unreachable address', async () => {

@@ -36,7 +36,7 @@ describeNatLab('baseline: a port forward and --announce make a NATed friend reac
       startLabAgent(lab, 'd', 'dave', { extraArgs: announce('d') }),
     ]);
     agents.push(alice, carol, dave);
-  });
+  }, 240_000);
 
   afterAll(async () => {
     await stopLabAgents(agents);
