@@ -4,7 +4,7 @@
 // one. Traffic never leaves the namespaces a lab creates: no link reaches the root namespace and no
 // namespace has a route beyond the lab's own subnets.
 //
-// Layout (addresses are per lab; labs do not share anything):
+// Layout (IPv4 only, IPv6 is off in every namespace; addresses are per lab, labs share nothing):
 //   internet  a bridge in its own namespace, INTERNET_SUBNET (a private range on purpose)
 //   public    hosts on the internet bridge, 10.200.0.10 upward, no default route
 //   home      a router (10.200.0.100 upward on its "wan") doing NAT for a LAN bridge
@@ -375,8 +375,10 @@ export class NatLab {
     const n: Node = { name, ns: `${this.id}-${name}`, role, ...(home ? { home } : {}) };
     this.nodes.set(name, n);
     await runOk('ip', ['netns', 'add', n.ns]);
+    // IPv4 only: no IPv6 (link-local included) that would pass beside the NAT on a shared segment
+    const sysctls = ['net.ipv6.conf.all.disable_ipv6=1', 'net.ipv6.conf.default.disable_ipv6=1', ...(role === 'router' || role === 'carrier' ? ['net.ipv4.ip_forward=1'] : [])];
+    await runOk('ip', ['netns', 'exec', n.ns, 'sysctl', '-qw', ...sysctls]);
     await runOk('ip', ['-n', n.ns, 'link', 'set', 'lo', 'up']);
-    if (role === 'router' || role === 'carrier') await runOk('ip', ['netns', 'exec', n.ns, 'sysctl', '-qw', 'net.ipv4.ip_forward=1']);
     return n;
   }
 

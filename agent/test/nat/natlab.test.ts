@@ -145,6 +145,8 @@ describeNatLab('NAT lab: routers in network namespaces', () => {
     for (const [i, host] of hosts.entries()) {
       // refused or answered would mean it arrived somewhere; a router rate-limits its ICMP, so some time out
       for (const [j, r] of probes[i]!.entries()) expect(r.error, `${host} -> ${outside[j]}`).toMatch(/^(E(NET|HOST)UNREACH|TIMEOUT)$/);
+      // no IPv6 at all, not even link-local, that could pass beside the NAT
+      expect(JSON.parse(await lab.execOk(host, 'ip', ['-6', '-j', 'addr', 'show'])).flatMap((l: { addr_info: unknown[] }) => l.addr_info), host).toEqual([]);
       // every route stays inside the lab's subnets
       const routes = JSON.parse(await lab.execOk(host, 'ip', ['-j', 'route', 'show'])) as Array<{ dst: string; gateway?: string }>;
       for (const route of routes) {
