@@ -182,8 +182,9 @@ export function natLabUnavailable(): Promise<string | undefined> {
     const add = await run('ip', ['netns', 'add', probe]);
     if (add.code !== 0) return `cannot create a network namespace: ${add.stderr.trim()}`;
     try {
-      const nft = await run('ip', ['netns', 'exec', probe, 'nft', 'add', 'table', 'ip', 'probe']);
-      if (nft.code !== 0) return `nftables does not work in a namespace: ${nft.stderr.trim()}`;
+      // what every router needs: NAT chains with both kinds of masquerade, and conntrack matches
+      const nft = await run('ip', ['netns', 'exec', probe, 'nft', '-f', '-'], { input: nftRouter({ nat: 'hard', forwards: [{ proto: 'tcp', port: 1, to: '192.168.1.2', toPort: 1 }] }) + nftRouter({ nat: 'easy', forwards: [] }).replace(/cairnlab_/g, 'probe_') });
+      if (nft.code !== 0) return `nftables NAT does not work in a namespace (kernel modules nf_nat, nft_masq, nft_ct?): ${nft.stderr.trim()}`;
     } finally {
       await run('ip', ['netns', 'del', probe]);
     }
@@ -210,8 +211,6 @@ export function describeNatLab(name: string, fn: () => void): void {
   process.stderr.write(`skipping "${name}": ${why}\n`);
   describe.skip(`${name} (needs network namespaces: ${why})`, fn);
 }
-
-const whyUnavailable = await natLabUnavailable();
 
 // A home router's firewall: what arrives on the WAN side is dropped unless it answers a connection
 // from inside (conntrack) or a port forward sent it to a LAN host. Without it an unsolicited packet
@@ -244,6 +243,8 @@ ${dnat}
 }
 ${WAN_FILTER}`;
 }
+
+const whyUnavailable = await natLabUnavailable();
 
 export class NatLab {
   readonly id: string;
