@@ -89,8 +89,12 @@ let labCounter = 0;
 function run(cmd: string, args: string[], opts: ExecOptions & { input?: string } = {}): Promise<ExecResult> {
   return new Promise((resolve, reject) => {
     const child = execFile(cmd, args, { timeout: opts.timeoutMs ?? CMD_TIMEOUT_MS, env: opts.env ?? process.env, cwd: opts.cwd, maxBuffer: 16 * 1024 * 1024, killSignal: 'SIGKILL' }, (err, stdout, stderr) => {
-      const e = err as (Error & { code?: number | string }) | null;
-      if (e && typeof e.code !== 'number' && e.code !== undefined) {
+      const e = err as (Error & { code?: number | string | null; killed?: boolean }) | null;
+      if (e?.killed) {
+        reject(new Error(`${cmd} ${args.join(' ')}: killed after ${opts.timeoutMs ?? CMD_TIMEOUT_MS} ms`));
+        return;
+      }
+      if (e && typeof e.code !== 'number' && e.code !== undefined && e.code !== null) {
         reject(new Error(`${cmd} ${args.join(' ')}: ${e.message}`));
         return;
       }
