@@ -1,5 +1,6 @@
-// Console authentication: the admin password (generated at first start, printed once to the agent
-// log, kept only as an Argon2id hash in CAIRN_HOME/console-auth.json, mode 0600), browser sessions
+// Console authentication: the admin password (generated at first start, printed to the agent log
+// at every start until the first login, then kept only as an Argon2id hash in
+// CAIRN_HOME/console-auth.json, mode 0600; the file's format is ops/console-auth-file.ts), browser sessions
 // with a CSRF token each, named API tokens for scripts (kept as SHA-256), and a per-client limit
 // on login attempts. The agent's own token in agent.json (used by the CLI) is also accepted.
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
@@ -10,9 +11,8 @@ import { hashPassword, verifyPassword } from '../crypto/password.js';
 import type { Clock } from '../util/clock.js';
 import { CairnError, UsageError } from '../util/errors.js';
 import { writeFileAtomic } from '../util/fsx.js';
+import { AUTH_FILE, AUTH_VERSION, freshAuthFile, type AuthFile } from '../ops/console-auth-file.js';
 
-export const AUTH_FILE = 'console-auth.json';
-const AUTH_VERSION = 1;
 
 /** Sessions end after this long without a request. */
 export const SESSION_IDLE_MS = 12 * 3600_000;
@@ -22,30 +22,19 @@ export const LOGIN_ATTEMPTS = 5;
 export const LOGIN_WINDOW_MS = 60_000;
 const MAX_TOKENS = 50;
 
-interface AuthFile {
-  version: number;
-  /** crypto_pwhash_str output ($argon2id$...). */
-  passwordHash: string;
-  /** A token without `scope` was made before scopes existed, when every token could do everything. */
-  tokens: Array<{ id: string; name: string; sha256: string; createdAt: string; scope?: TokenScope }>;
+
+
+/** The log line that hands the generated admin password over. */
+function firstPasswordLine(password: string, path: string): string {
+  return `console: the admin password is ${password} (shown at every start until the first login; only its Argon2id hash stays in ${path} after that; change it in Settings, or make a new one with "cairn console reset-password")`;
 }
+
 
 interface Session {
   csrf: string;
   lastUsed: number;
 }
 
-/** Readable, unambiguous password: 4 groups of 5 from 32 letters and digits (100 bits). */
-function generatePassword(): string {
-  const alphabet = 'abcdefghjkmnpqrstuvwxyz23456789'; // no i, l, o, 0, 1
-  const bytes = randomBytes(20);
-  let out = '';
-  for (let i = 0; i < 20; i++) {
-    if (i > 0 && i % 5 === 0) out += '-';
-    out += alphabet[(bytes[i] as number) % alphabet.length];
-  }
-  return out;
-}
 
 const sha256 = (s: string) => createHash('sha256').update(s).digest();
 
@@ -70,7 +59,7 @@ export class ConsoleAuth {
     this.agentToken = agentToken;
   }
 
-  /** Loads CAIRN_HOME/console-auth.json, or creates it with a new admin password that `log` prints once. */
+  /** Loads CAIRN_HOME/console-auth.json, or creates it with a new admin password; `log` prints that password at every start until the first login. */
   static async open(home: string, clock: Clock, agentToken: string, log: (line: string) => void): Promise<ConsoleAuth> {
     const path = join(home, AUTH_FILE);
     let text: string | undefined;
@@ -80,21 +69,21 @@ export class ConsoleAuth {
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
     }
     if (text === undefined) {
-      const password = generatePassword();
-      const file: AuthFile = { version: AUTH_VERSION, passwordHash: await hashPassword(password), tokens: [] };
+      const file = await freshAuthFile();
       await writeFileAtomic(path, Buffer.from(JSON.stringify(file, null, 2) + '\n'), 0o600);
-      log(`console: first start: the admin password is ${password} (shown once; only its Argon2id hash is kept in ${path}; change it in Settings, or delete that file and restart for a new one)`);
+      log(firstPasswordLine(file.firstPassword as string, path));
       return new ConsoleAuth(path, file, clock, agentToken);
     }
     let file: AuthFile;
     try {
       file = JSON.parse(text) as AuthFile;
     } catch {
-      throw new CairnError('E_AUTH_FILE', `${path} is not valid JSON: delete it and restart the agent for a new admin password`);
+      throw new CairnError('E_AUTH_FILE', `${path} is not valid JSON: run "cairn console reset-password" (agent stopped) for a new admin password`);
     }
     if (file.version !== AUTH_VERSION || typeof file.passwordHash !== 'string' || !file.passwordHash.startsWith('$argon2id$') || !Array.isArray(file.tokens)) {
-      throw new CairnError('E_AUTH_FILE', `${path} has an unknown version or missing fields: delete it and restart the agent for a new admin password`);
+      throw new CairnError('E_AUTH_FILE', `${path} has an unknown version or missing fields: run "cairn console reset-password" (agent stopped) for a new admin password`);
     }
+    if (typeof file.firstPassword === 'string') log(firstPasswordLine(file.firstPassword, path));
     return new ConsoleAuth(path, file, clock, agentToken);
   }
 
@@ -124,6 +113,12 @@ export class ConsoleAuth {
   /** A new session (its ID for the cookie, and its CSRF token), or undefined for a wrong password. */
   async login(password: string): Promise<{ id: string; csrf: string } | undefined> {
     if (!(await verifyPassword(this.file.passwordHash, password))) return undefined;
+    if (this.file.firstPassword !== undefined) {
+      // the generated password reached its owner: from now on only its hash is kept
+      const { firstPassword: _handedOver, ...rest } = this.file;
+      this.file = rest;
+      await this.save();
+    }
     this.expire();
     if (this.sessions.size >= MAX_SESSIONS) {
       const oldest = [...this.sessions.entries()].sort((a, b) => a[1].lastUsed - b[1].lastUsed)[0];
@@ -174,7 +169,8 @@ export class ConsoleAuth {
 
   async changePassword(current: string, next: string, keepSession?: string): Promise<void> {
     if (!(await verifyPassword(this.file.passwordHash, current))) throw new UsageError('the current password is wrong', 'E_LOGIN');
-    this.file = { ...this.file, passwordHash: await hashPassword(next) };
+    const { firstPassword: _handedOver, ...rest } = this.file;
+    this.file = { ...rest, passwordHash: await hashPassword(next) };
     await this.save();
     for (const id of [...this.sessions.keys()]) if (id !== keepSession) this.sessions.delete(id);
   }

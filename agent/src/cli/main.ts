@@ -126,6 +126,10 @@ common(program.command('agent').description('run the agent: friend mesh, replica
 const keyCmd = program.command('key').description('the repository\'s key');
 common(keyCmd.command('show-phrase').description('print the recovery phrase (asks for the passphrase; on a terminal only, never into a pipe or log)')).action(action(async (ctx) => (await import('./commands/key.js')).showPhraseCommand(ctx)));
 
+const consoleCmd = program.command('console').description('the web console');
+common(consoleCmd.command('reset-password').description('make a new admin password for the console (the agent must be stopped; API tokens stay)'))
+  .action(action(async (ctx) => (await import('./commands/console.js')).consoleResetPasswordCommand(ctx)));
+
 const configCmd = program.command('config').description('the settings file (cairn.yaml)');
 common(configCmd.command('check').description('validate the settings file and print the effective settings; exit 2 naming each problem\'s line'))
   .action(action(async (ctx) => (await import('./commands/config.js')).configCheckCommand(ctx)));
