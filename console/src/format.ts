@@ -1,18 +1,21 @@
-export function bytes(n: number): string {
-  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
-  let v = n;
-  let i = 0;
-  while (v >= 1024 && i < units.length - 1) {
-    v /= 1024;
-    i += 1;
+import cronstrue from 'cronstrue';
+import { formatBytes, formatTime } from '../../protocol/format.js';
+
+/** A cron schedule in words ("Every 15 minutes"), or '' when cronstrue cannot read it. */
+export function scheduleWords(cron: string): string {
+  try {
+    return cronstrue.toString(cron, { use24HourTimeFormat: true, verbose: false });
+  } catch {
+    return '';
   }
-  return `${i === 0 ? v : v.toFixed(1)} ${units[i]}`;
 }
+
+/** Sizes as everywhere in Cairn (protocol/format.ts). */
+export const bytes = formatBytes;
 
 export function when(iso: string | null): string {
   if (!iso) return 'never';
-  const d = new Date(iso);
-  return `${d.toLocaleDateString()} ${d.toLocaleTimeString()}`;
+  return formatTime(iso);
 }
 
 export function percent(part: number, whole: number): string {

@@ -1,14 +1,17 @@
 // Human output helpers: sizes, durations, tables.
 
-export function formatBytes(n: number): string {
-  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
-  let v = n;
-  let i = 0;
-  while (v >= 1024 && i < units.length - 1) {
-    v /= 1024;
-    i++;
+import cronstrue from 'cronstrue';
+
+export { formatBytes, formatTime } from '../../../protocol/format.js';
+
+/** A cron schedule in words next to its text ("every 15 minutes (*\/15 * * * *)"), as the console shows it. */
+export function scheduleWords(cron: string): string {
+  try {
+    const words = cronstrue.toString(cron, { use24HourTimeFormat: true, verbose: false });
+    return `${words.charAt(0).toLowerCase()}${words.slice(1)} (${cron})`;
+  } catch {
+    return cron;
   }
-  return i === 0 ? `${n} B` : `${v.toFixed(v < 10 ? 2 : 1)} ${units[i]}`;
 }
 
 export function formatDuration(ms: number): string {

@@ -3,6 +3,7 @@
 // retention) and prune on the maintenance schedule. Each run is also recorded as activity, so the
 // dashboard, the metrics and the failure notifications see scheduled runs.
 import type { SourceConfig } from '../../../protocol/config.js';
+import { formatBytes, plural } from '../../../protocol/format.js';
 import type { JobHandle, Runners } from '../scheduler/scheduler.js';
 import type { Archiver } from '../snapshot/archiver.js';
 import { scan, type ScanTotals } from '../snapshot/scanner.js';
@@ -52,7 +53,7 @@ async function backupSource(svc: Services, source: SourceConfig, job: JobHandle)
     // the finished job carries the totals too (the scan reads no more than the backup did)
     await scanned;
     sample();
-    job.log(`snapshot ${r.shortId}: ${r.files} files, ${r.sizeBytes} bytes, ${r.addedBytes} bytes new`);
+    job.log(`snapshot ${r.shortId}: ${plural(r.files, 'file')}, ${formatBytes(r.sizeBytes)}, ${formatBytes(r.addedBytes)} new`);
     svc.afterBackup?.();
     return { snapshot: r.id };
   } finally {
@@ -82,7 +83,7 @@ export function scheduledRunners(svc: Services): Runners {
     },
     prune: async (job) => {
       const r = await svc.repo.writeLock.with(1, () => pruneOp(svc, { dryRun: false }));
-      job.log(`prune: ${r.packsDeleted} packs deleted, ${r.packsRepacked} repacked, ${r.freedBytes} bytes given back`);
+      job.log(`prune: ${plural(r.packsDeleted, 'pack')} deleted, ${r.packsRepacked} repacked, ${formatBytes(r.freedBytes)} given back`);
     },
   };
 }

@@ -4,6 +4,7 @@
 import type { PeerListing } from '../../../protocol/api.js';
 import type { Alert, SourceState, SourceStatus, StatusResult } from '../../../protocol/console-api.js';
 import type { Snapshot } from '../../../protocol/snapshot.js';
+import { plural } from '../../../protocol/format.js';
 import { loadTree } from '../repo/trees.js';
 import { sourceKey } from './activity.js';
 import type { Services } from './services.js';
@@ -125,7 +126,7 @@ export async function statusOp(svc: Services, opts: StatusOptions): Promise<Stat
   if (wanted > 0) for (const p of packIds) if ((replicaMap.byPack.get(p)?.size ?? 0) < wanted) under += 1;
   const repl = activity?.lastReplication ?? null;
   const replSuccess = activity?.lastReplicationSuccess ?? null;
-  if (wanted > 0 && under > 0) alerts.push({ level: 'warning', kind: 'under-replicated', message: `${under} of ${packIds.size} packs have fewer than ${wanted} copies at friends`, since: null });
+  if (wanted > 0 && under > 0) alerts.push({ level: 'warning', kind: 'under-replicated', message: `${under} of ${plural(packIds.size, 'pack')} ${under === 1 ? 'has' : 'have'} fewer than ${plural(wanted, 'copy', 'copies')} at friends`, since: null });
   if (peers.length > 0 && activity) {
     const since = replSuccess ? Date.parse(replSuccess.time) : activity.started;
     if (now - since > opts.staleAfterMs) alerts.push({ level: 'warning', kind: 'stale-replication', message: `no successful replication since ${replSuccess?.time ?? 'the agent started'}`, since: replSuccess?.time ?? null });

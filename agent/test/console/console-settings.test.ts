@@ -65,6 +65,8 @@ describeBrowser('the Settings page', () => {
     const run = await agent.cli<{ state: string; snapshot: string | null }>(['run', 'photos', '--wait']);
     expect(run.state).toBe('succeeded');
     expect(await page.textContent('tr[data-source=photos]')).toContain('0 * * * *');
+    // and says it in words next to the cron text
+    expect(await page.textContent('tr[data-source=photos]')).toContain('Every hour');
   });
 
   test('an invalid schedule is refused with the reason; the file stays as it was', async () => {
@@ -80,6 +82,7 @@ describeBrowser('the Settings page', () => {
     await page.click('button.save-source');
     await expect.poll(async () => (await sources())[0]?.schedule, { timeout: 10_000 }).toBe('30 2 * * *');
     expect((await sources())[0]).toMatchObject({ exclude: ['*.tmp', 'cache/'], retention: { keepDaily: 14, keepWeekly: 4, keepMonthly: 6 } });
+    await expect.poll(() => page.textContent('tr[data-source=photos]'), { timeout: 10_000 }).toContain('At 02:30');
   });
 
   test('removing the source takes it out of cairn.yaml and out of the running agent', async () => {

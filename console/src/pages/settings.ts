@@ -5,6 +5,7 @@ import type { CairnConfig } from '../../../protocol/config.js';
 import type { ForgetResult } from '../../../protocol/api.js';
 import { ROUTES, type NotificationSettings, type NotificationTestResult, type PassphraseChangeResult, type RecoveryPhraseCheckResult } from '../../../protocol/console-api.js';
 import { api, op } from '../api.js';
+import { when } from '../format.js';
 import { html } from '../html.js';
 import { useLoad } from '../use-load.js';
 import { SourcesEditor } from './sources.js';
@@ -59,7 +60,7 @@ function RetentionPreview() {
     html`<div><p>Would keep ${result.kept}, remove ${result.removed} (time zone ${result.timeZone}).</p>
       ${result.groups.map(
         (g) => html`<table class="preview"><thead><tr><th colspan="3">${g.source ?? (g.paths ?? []).join(', ')}: ${g.policy}</th></tr></thead><tbody>
-          ${g.snapshots.map((sn) => html`<tr class=${sn.keep ? 'keep' : 'remove'}><td><code>${sn.shortId}</code> ${new Date(sn.time).toLocaleString()}</td><td>${sn.keep ? 'keep' : html`<span class="error">remove</span>`}</td><td class="muted">${sn.reasons.join(', ')}</td></tr>`)}
+          ${g.snapshots.map((sn) => html`<tr class=${sn.keep ? 'keep' : 'remove'}><td><code>${sn.shortId}</code> ${when(sn.time)}</td><td>${sn.keep ? 'keep' : html`<span class="error">remove</span>`}</td><td class="muted">${sn.reasons.join(', ')}</td></tr>`)}
         </tbody></table>`,
       )}</div>`}
   </section>`;

@@ -6,6 +6,7 @@ import { useState } from 'preact/hooks';
 import type { CairnConfig, SourceConfig } from '../../../protocol/config.js';
 import { ROUTES, type SourceFileForm, type SourcesResult } from '../../../protocol/console-api.js';
 import { api, op } from '../api.js';
+import { scheduleWords } from '../format.js';
 import { html } from '../html.js';
 import { useLoad } from '../use-load.js';
 
@@ -134,7 +135,7 @@ export function SourcesEditor({ retentionText }: { retentionText: (r: SourceConf
       <thead><tr><th>Source</th><th>What</th><th>Schedule</th><th>Retention</th><th></th></tr></thead>
       <tbody>
         ${sources.map(
-          (s) => html`<tr data-source=${s.name}><td>${s.name}</td><td>${describe(s)}${s.exclude.length ? html`<div class="muted">except ${s.exclude.join(', ')}</div>` : ''}</td><td><code>${s.schedule ?? 'by hand'}</code></td><td>${retentionText(s.retention)}</td>
+          (s) => html`<tr data-source=${s.name}><td>${s.name}</td><td>${describe(s)}${s.exclude.length ? html`<div class="muted">except ${s.exclude.join(', ')}</div>` : ''}</td><td>${s.schedule ? html`${scheduleWords(s.schedule)} <code class="muted">${s.schedule}</code>` : 'by hand'}</td><td>${retentionText(s.retention)}</td>
             <td><button class="edit-source" onClick=${() => { setEditing(s.name); setDraft(draftOf(s)); setFailure(''); }}>Edit</button> <button class="remove-source" onClick=${() => remove(s.name)}>Remove</button></td></tr>`,
         )}
         ${config && sources.length === 0 && html`<tr><td colspan="5" class="muted">No sources yet: nothing is backed up on a schedule.</td></tr>`}

@@ -1,5 +1,5 @@
 import { configFor, type Context } from '../context.js';
-import { formatBytes } from '../format.js';
+import { formatBytes, scheduleWords } from '../format.js';
 
 /** `cairn config check`: validates the settings file; prints the effective settings. */
 export async function configCheckCommand(ctx: Context): Promise<void> {
@@ -12,7 +12,7 @@ export async function configCheckCommand(ctx: Context): Promise<void> {
   out.push(`  console ${config.console.address}${config.console.allowRemote ? ' (remote allowed)' : ''}${config.console.tlsCert ? ` (TLS: ${config.console.tlsCert})` : ''}, libp2p ${config.listen.join(' ')}`);
   for (const s of config.sources) {
     const what = [...s.volumes.map((v) => `volume:${v}`), ...s.volumeSelectors.map((l) => `volumes labelled ${l}`), ...s.paths].join(', ');
-    out.push(`  source ${s.name}: ${what}; ${s.schedule ? `schedule "${s.schedule}"` : 'no schedule (cairn run only)'}`);
+    out.push(`  source ${s.name}: ${what}; ${s.schedule ? `schedule ${scheduleWords(s.schedule)}` : 'no schedule (cairn run only)'}`);
   }
   if (config.sources.length === 0) out.push('  no sources: backups run only when asked (cairn backup)');
   process.stdout.write(out.join('\n') + '\n');

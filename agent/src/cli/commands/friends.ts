@@ -1,7 +1,7 @@
 import { friendRemoveOp, inviteOp, pairOp, peersOp, replicateOp } from '../../ops/friends.js';
 import { CairnError, UsageError } from '../../util/errors.js';
 import { configFor, runOp, type Context } from '../context.js';
-import { formatBytes, printJson, table } from '../format.js';
+import { formatBytes, formatTime, printJson, table } from '../format.js';
 import { parseDuration, parseSize } from '../../util/units.js';
 
 /** --quota, else the config's default grant for friends. */
@@ -34,7 +34,7 @@ export async function peersCommand(ctx: Context): Promise<void> {
     lines.push([
       r.name,
       r.online ? 'yes' : 'no',
-      r.lastSeen ? r.lastSeen.replace('T', ' ').slice(0, 19) : 'never',
+      r.lastSeen ? formatTime(r.lastSeen) : 'never',
       `${formatBytes(r.storedForPeerBytes)} / ${formatBytes(r.grantToPeer)}`,
       `${formatBytes(r.storedAtPeerBytes)} / ${formatBytes(r.grantFromPeer)}`,
       String(r.packsAtPeer),

@@ -4,10 +4,10 @@
 import { ROUTES, type StatusResult } from '../../../../protocol/console-api.js';
 import { getRoute, findAgent } from '../agent-client.js';
 import type { Context } from '../context.js';
-import { formatBytes, printJson, table } from '../format.js';
+import { formatBytes, formatTime, printJson, table } from '../format.js';
 import { CairnError, UsageError } from '../../util/errors.js';
 
-const short = (iso: string | null) => (iso ? iso.replace('T', ' ').slice(0, 16) : '-');
+const short = (iso: string | null) => (iso ? formatTime(iso, { seconds: false }) : '-');
 
 export async function statusCommand(ctx: Context): Promise<void> {
   const agent = await findAgent(ctx.home);

@@ -5,7 +5,7 @@ import { splitVolumeArgs, volumeBackupOp, volumeReadMode, volumeRestoreOp, volum
 import type { RunningBackup, RunningRestore } from '../../ops/progress.js';
 import { CairnError, EXIT_INCOMPLETE } from '../../util/errors.js';
 import { runOp, type Context } from '../context.js';
-import { formatBytes, formatDuration, printJson, table } from '../format.js';
+import { formatBytes, formatDuration, formatTime, printJson, table } from '../format.js';
 import { ProgressLine } from '../progress.js';
 
 export async function volumesCommand(ctx: Context): Promise<void> {
@@ -19,7 +19,7 @@ export async function volumesCommand(ctx: Context): Promise<void> {
       v.name,
       v.driver,
       v.sizeBytes === null ? '?' : formatBytes(v.sizeBytes),
-      v.lastSnapshot ? `${v.lastSnapshot.shortId} ${v.lastSnapshot.time.replace('T', ' ').slice(0, 19)}` : 'never',
+      v.lastSnapshot ? `${v.lastSnapshot.shortId} ${formatTime(v.lastSnapshot.time)}` : 'never',
       v.containers.map((c) => `${c.name} (${c.state}, ${c.image})`).join(', ') || '-',
       labels.join(' ') || '-',
     ]);
@@ -28,7 +28,7 @@ export async function volumesCommand(ctx: Context): Promise<void> {
 }
 
 export function formatHookLog(e: HookLogEntry): string {
-  const head = `[${e.time.replace('T', ' ').slice(0, 19)}] ${e.container}: ${e.action}: ${e.message}`;
+  const head = `[${formatTime(e.time)}] ${e.container}: ${e.action}: ${e.message}`;
   const out = e.output?.replace(/\n$/, '');
   return out ? `${head}\n${out.split('\n').map((l) => `  | ${l}`).join('\n')}` : head;
 }
