@@ -50,6 +50,7 @@ export const ERRORS = {
   E_CONSOLE_TLS: usage(400, 'the console cannot serve TLS with the given certificate settings'),
   E_LOGIN: usage(401, 'wrong console password'),
   E_CURRENT_PASSPHRASE: usage(400, 'the current passphrase given to change it is wrong'),
+  E_WEAK_PASSPHRASE: usage(400, 'a new passphrase is too easy to guess, or the example placeholder'),
   E_BENCH: usage(400, 'a benchmark request asks for more than it can send'),
   // ---- API access (answered before any operation runs)
   E_AUTH: failed(401, 'missing or wrong API token or session'),

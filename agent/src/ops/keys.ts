@@ -11,6 +11,7 @@ import { phraseToRoot, rootToPhrase } from '../crypto/phrase.js';
 import { homePaths } from '../repo/home.js';
 import { CairnError, UsageError, WrongPassphraseError } from '../util/errors.js';
 import { writeFileAtomic } from '../util/fsx.js';
+import { checkNewPassphrase } from './passphrase-policy.js';
 import type { Services } from './services.js';
 
 /**
@@ -52,6 +53,7 @@ export async function passphraseChangeOp(svc: Services, args: PassphraseChangeAr
     throw err;
   }
   if (args.next === args.current) throw new UsageError('the new passphrase is the current one', 'E_USAGE');
+  await checkNewPassphrase(args.next);
   await writeFileAtomic(path, Buffer.from(JSON.stringify(makeKeyFile(root, kf.repoId, args.next), null, 2) + '\n'));
   // unattended installs keep the passphrase in CAIRN_HOME/passphrase: keep it in step
   const homeFile = join(svc.home, 'passphrase');
