@@ -12,6 +12,7 @@ import { UsageError } from '../util/errors.js';
 import { callOp, findAgent } from './agent-client.js';
 import { DEFAULT_REPLICAS } from './defaults.js';
 import { getPassphrase } from './passphrase.js';
+import { noticeIfSlow } from './slow-step.js';
 
 export interface GlobalOptions {
   json?: boolean;
@@ -57,7 +58,17 @@ export interface LocalOptions {
 export async function withServices<T>(ctx: Context, fn: (svc: Services) => Promise<T>, opts: LocalOptions = {}): Promise<T> {
   const config = await configFor(ctx);
   keepFreedMemory(); // this process moves packs: keep freed buffers for the next ones
-  return withLocalServices(ctx.home, await passphraseFor(ctx), { clock: ctx.clock, config, replicas: DEFAULT_REPLICAS, ...(opts.mesh ? { mesh: true } : {}) }, fn);
+  const passphrase = await passphraseFor(ctx);
+  // Argon2id and loading the index take a moment: said on a terminal when longer than a second
+  const opened = noticeIfSlow('unlocking the key file and loading the index');
+  try {
+    return await withLocalServices(ctx.home, passphrase, { clock: ctx.clock, config, replicas: DEFAULT_REPLICAS, ...(opts.mesh ? { mesh: true } : {}) }, (svc) => {
+      opened();
+      return fn(svc);
+    });
+  } finally {
+    opened();
+  }
 }
 
 /** Runs an operation in the running agent if there is one, else locally. */
