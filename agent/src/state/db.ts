@@ -1,4 +1,6 @@
 // The agent's LevelDB and every sublevel in it, declared once here.
+import { open, unlink } from 'node:fs/promises';
+import { join } from 'node:path';
 import { Level } from 'level';
 import { CairnError } from '../util/errors.js';
 
@@ -55,8 +57,21 @@ export async function openStateDb(dir: string): Promise<{ db: StateDb; sub: Subl
     throw new CairnError('E_STATE', `cannot open the state database ${dir}: ${cause?.message ?? (err as Error).message}`);
   }
   const sub = sublevels(db);
-  reopenAfterIoErrors(db, sub);
+  reopenAfterIoErrors(db, sub, dir);
   return { db, sub };
+}
+
+/** Writes, syncs and removes a small file in `dir`: throws what the disk says when it still fails. */
+async function probeDisk(dir: string): Promise<void> {
+  const probe = join(dir, '.write-probe');
+  const fh = await open(probe, 'w');
+  try {
+    await fh.write('probe');
+    await fh.datasync();
+  } finally {
+    await fh.close();
+    await unlink(probe).catch(() => undefined);
+  }
 }
 
 /** Whether `err` (or its cause) is LevelDB's I/O error (LEVEL_IO_ERROR: EIO, ENOSPC, ... on its files). */
@@ -71,24 +86,29 @@ function isLevelIoError(err: unknown): boolean {
  * LevelDB refuses every later write once a sync of its log has failed (the log's state is then
  * indeterminate: leveldb's DBImpl::Write records a background error), and so would the agent until
  * it restarts: an fsync EIO on a failing disk, or a background compaction that hit a full disk.
- * So after a write fails with an I/O error, the next write first closes and reopens the database
- * (which replays the log; reads go on meanwhile, a poisoned LevelDB still reads): the failed
- * operation failed, and the next one of the same process works once the fault is gone. While the
- * disk still fails, the reopen fails too (the database then stays closed and every call fails with
- * that error) and the write after it tries again. The failed write may or may not be there after
+ * So after a write fails with an I/O error, the next write first checks that the disk takes a synced
+ * write again (a probe file in the database's directory), then closes and reopens the database
+ * (which replays the log). Until then reads go on (a poisoned LevelDB still reads) and writes fail
+ * with the probe's error: the failed operation failed, and the next one of the same process works
+ * once the fault is gone. (Should the reopen itself fail, the database is closed until a later call
+ * reopens it.) The failed write may or may not be there after
  * the reopen, as after a crash; every write is ordered so that either is safe (SPEC 9). Sublevels
  * write through the root's methods.
  */
-function reopenAfterIoErrors(db: StateDb, sub: Sublevels): void {
+function reopenAfterIoErrors(db: StateDb, sub: Sublevels, dir: string): void {
   let poisoned = false;
   let reopening: Promise<void> | undefined;
   const reopen = (): Promise<void> =>
     (reopening ??= (async () => {
       try {
+        // closing a poisoned database that still reads, while its disk still fails, would only
+        // make it unreadable: first a synced write of our own in its directory must succeed
+        await probeDisk(dir);
         if (db.status === 'open') await db.close();
-        await db.open();
-        // closing the root closed its sublevels, and opening it does not reopen them
-        await Promise.all(Object.values(sub).map((s) => s.open()));
+        // closing the root closed its sublevels, and opening it does not reopen them. All are set
+        // opening at once (synchronously, when the database was closed already), so that an
+        // iterator made meanwhile waits for the open instead of failing
+        await Promise.all([db.open(), ...Object.values(sub).map((s) => s.open())]);
         poisoned = false;
       } finally {
         reopening = undefined;
@@ -107,6 +127,15 @@ function reopenAfterIoErrors(db: StateDb, sub: Sublevels): void {
           if (write && isLevelIoError(err)) poisoned = true;
           throw err;
         }
+      };
+      Object.defineProperty(target, method, { value: guarded, configurable: true, writable: true });
+    }
+    // iterators are made synchronously: a closed database starts reopening, and the iterator waits for it
+    for (const method of ['iterator', 'keys', 'values']) {
+      const original = (target[method] as (...args: unknown[]) => unknown).bind(target);
+      const guarded = (...args: unknown[]): unknown => {
+        if (poisoned && db.status === 'closed' && reopening === undefined) void reopen().catch(() => undefined);
+        return original(...args);
       };
       Object.defineProperty(target, method, { value: guarded, configurable: true, writable: true });
     }
