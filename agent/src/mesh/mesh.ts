@@ -19,7 +19,7 @@ import { BENCH_SINK_PROTOCOL, benchSinkEnabled, benchSinkHandler } from './bench
 import { ipOf } from './admission.js';
 import type { MeshContext } from './context.js';
 import type { TransferLimits } from './deadline.js';
-import { FriendBook } from './friends.js';
+import { forgetFriend, openLedgers, type Ledgers } from './ledgers.js';
 import { headHandler } from './head.js';
 import { HostedStore } from './hosted-store.js';
 import { MeshPackReader } from './mesh-reader.js';
@@ -52,7 +52,7 @@ const MAX_INBOUND_STREAMS = 32;
 
 export class Mesh {
   readonly ctx: MeshContext;
-  readonly book: FriendBook;
+  readonly ledgers: Ledgers;
   readonly reader: MeshPackReader;
   private readonly repo: Repository;
   private readonly opts: MeshOptions;
@@ -64,11 +64,11 @@ export class Mesh {
   private replicationTail: Promise<unknown> = Promise.resolve();
   private readonly fetchLoad = new Map<string, number>();
 
-  private constructor(repo: Repository, opts: MeshOptions, ctx: MeshContext, book: FriendBook) {
+  private constructor(repo: Repository, opts: MeshOptions, ctx: MeshContext, ledgers: Ledgers) {
     this.repo = repo;
     this.opts = opts;
     this.ctx = ctx;
-    this.book = book;
+    this.ledgers = ledgers;
     this.reader = new MeshPackReader(repo.store, {
       holdersOf: (packId) => this.holdersOf(packId),
       fetch: async (peerId, packId, into) => {
@@ -80,15 +80,16 @@ export class Mesh {
         }
       },
       report: async (peerId, problem, packId) => {
-        await this.book.addProblem(peerId, problem);
-        await this.book.removeReplica(packId, peerId);
-        process.stderr.write(`warning: friend ${(await this.book.get(peerId))?.name ?? peerId} ${problem}\n`);
+        await this.ledgers.friends.addProblem(peerId, problem);
+        await this.ledgers.copies.removeReplica(packId, peerId);
+        process.stderr.write(`warning: friend ${(await this.ledgers.friends.get(peerId))?.name ?? peerId} ${problem}\n`);
       },
     });
   }
 
   static async start(repo: Repository, opts: MeshOptions): Promise<Mesh> {
-    const book = new FriendBook(repo.state);
+    const ledgers = openLedgers(repo.state);
+    const book = ledgers.friends;
     const privateKey = await peerKeyFromSeed(repo.keys.sign);
     // the gater and handlers need the mesh, which needs the node: a late-bound reference
     const late: { mesh?: Mesh } = {};
@@ -102,8 +103,8 @@ export class Mesh {
     const ctx: MeshContext = {
       node,
       privateKey,
-      book,
-      hosted: new HostedStore(join(repo.paths.home, 'hosted'), book, { floorBytes: opts.diskFloorBytes }),
+      ...ledgers,
+      hosted: new HostedStore(join(repo.paths.home, 'hosted'), ledgers.hostedPacks, { floorBytes: opts.diskFloorBytes }),
       clock: opts.clock,
       name: opts.name,
       onFriend: async (peerId) => late.mesh?.welcome(peerId),
@@ -113,7 +114,7 @@ export class Mesh {
     };
     // friends' packs and our fetched ones are hashed and written on this thread: boot it now
     startHashingThread();
-    const mesh = new Mesh(repo, opts, ctx, book);
+    const mesh = new Mesh(repo, opts, ctx, ledgers);
     late.mesh = mesh;
     for (const f of await book.list()) mesh.friendIds.add(f.peerId);
     await mesh.refreshFriendIps();
@@ -185,7 +186,7 @@ export class Mesh {
   /** Rebuilds the set of IPs friends are known at: where they were last seen, and where they listen. */
   async refreshFriendIps(): Promise<void> {
     const ips = new Set<string>();
-    for (const f of await this.book.list()) {
+    for (const f of await this.ledgers.friends.list()) {
       for (const ip of f.seenFrom ?? []) ips.add(ip);
       for (const a of f.addrs) {
         try {
@@ -207,7 +208,7 @@ export class Mesh {
   /** Puts every friend (or one) in the peer store with its addresses, tagged keep-alive. */
   async remember(peerId?: string, addrs?: string[]): Promise<void> {
     if (peerId === undefined) {
-      for (const f of await this.book.list()) {
+      for (const f of await this.ledgers.friends.list()) {
         this.friendIds.add(f.peerId);
         await this.remember(f.peerId, f.addrs);
       }
@@ -225,8 +226,8 @@ export class Mesh {
 
   private async welcome(peerId: string): Promise<void> {
     this.friendIds.add(peerId);
-    this.openInvites = (await this.book.openInvites(this.opts.clock.now() / 1000)).length;
-    const f = await this.book.get(peerId);
+    this.openInvites = (await this.ledgers.friends.openInvites(this.opts.clock.now() / 1000)).length;
+    const f = await this.ledgers.friends.get(peerId);
     if (f) await this.remember(peerId, f.addrs);
     await this.refreshFriendIps();
   }
@@ -237,9 +238,9 @@ export class Mesh {
 
   /** Our packs that friends confirmed storing: pack ID -> the friends' names. */
   async packHolderNames(): Promise<Map<string, string[]>> {
-    const names = new Map((await this.book.list()).map((f) => [f.peerId, f.name]));
+    const names = new Map((await this.ledgers.friends.list()).map((f) => [f.peerId, f.name]));
     const out = new Map<string, string[]>();
-    for (const [packId, peers] of (await this.book.replicaMap()).byPack) {
+    for (const [packId, peers] of (await this.ledgers.copies.replicaMap()).byPack) {
       const held = [...peers].flatMap((p) => (names.has(p) ? [names.get(p) as string] : []));
       if (held.length > 0) out.set(packId, held.sort());
     }
@@ -247,8 +248,8 @@ export class Mesh {
   }
 
   private async holdersOf(packId: string): Promise<Array<{ peerId: string; name: string }>> {
-    const recorded = await this.book.holders(packId);
-    const friends = await this.book.list();
+    const recorded = await this.ledgers.copies.holders(packId);
+    const friends = await this.ledgers.friends.list();
     const byId = new Map(friends.map((f) => [f.peerId, f]));
     const ids = recorded.length > 0 ? recorded.filter((id) => byId.has(id)) : friends.map((f) => f.peerId);
     // least busy first, so a restore spreads over every friend that holds copies
@@ -259,7 +260,7 @@ export class Mesh {
   async invite(quotaBytes: number, expiresInMs: number): Promise<InviteResult> {
     const secret = randomBytes(INVITE_SECRET_BYTES).toString('hex');
     const expiresAt = Math.floor((this.opts.clock.now() + expiresInMs) / 1000);
-    await this.book.putInvite({ id: inviteId(secret), secret, expiresAt, quotaBytes, failures: 0, used: false });
+    await this.ledgers.friends.putInvite({ id: inviteId(secret), secret, expiresAt, quotaBytes, failures: 0, used: false });
     this.openInvites += 1;
     const code = encodeInvite({ peerId: this.peerId, addrs: this.addresses(), expiresAt, quotaBytes, secret });
     return { code, expiresAt: new Date(expiresAt * 1000).toISOString(), quotaBytes };
@@ -276,8 +277,8 @@ export class Mesh {
     if (invite.peerId === this.peerId) throw new UsageError('this invite was made by this agent: give it to a friend', 'E_INVITE_SELF');
     const accept = await pairWith(this.ctx, invite, quotaBytes);
     const now = new Date(this.opts.clock.now()).toISOString();
-    const existing = await this.book.get(invite.peerId);
-    await this.book.put({
+    const existing = await this.ledgers.friends.get(invite.peerId);
+    await this.ledgers.friends.put({
       peerId: invite.peerId,
       name: accept.name.slice(0, 64) || invite.peerId.slice(-8),
       addrs: invite.addrs,
@@ -289,14 +290,14 @@ export class Mesh {
       problems: existing?.problems ?? [],
     });
     await this.welcome(invite.peerId);
-    const f = await this.book.get(invite.peerId);
+    const f = await this.ledgers.friends.get(invite.peerId);
     return { peerId: invite.peerId, name: f?.name ?? '', grantToPeer: f?.grantToPeer ?? 0, grantFromPeer: f?.grantFromPeer ?? 0 };
   }
 
   async peers(): Promise<PeersResult> {
-    const { bytesAt, packsAt } = await this.book.replicaMap();
+    const { bytesAt, packsAt } = await this.ledgers.copies.replicaMap();
     const out: PeerListing[] = [];
-    for (const f of await this.book.list()) {
+    for (const f of await this.ledgers.friends.list()) {
       const online = this.isOnline(f.peerId);
       const recent = f.problems.slice(-3);
       out.push({
@@ -305,7 +306,7 @@ export class Mesh {
         addresses: f.addrs,
         online,
         lastSeen: f.lastSeen,
-        storedForPeerBytes: await this.book.hostedBytes(f.peerId),
+        storedForPeerBytes: await this.ledgers.hostedPacks.hostedBytes(f.peerId),
         grantToPeer: f.grantToPeer,
         storedAtPeerBytes: bytesAt.get(f.peerId) ?? 0,
         grantFromPeer: f.grantFromPeer,
@@ -320,12 +321,12 @@ export class Mesh {
 
   /** What removing a friend means both ways; unless `dryRun`, does it: forgets them, deletes the packs we hold for them, hangs up. */
   async removeFriend(peerId: string, dryRun: boolean): Promise<FriendRemoveResult> {
-    const f = await this.book.get(peerId);
+    const f = await this.ledgers.friends.get(peerId);
     if (!f) throw new UsageError(`no friend with peer ID ${peerId}`, 'E_NOT_FOUND');
-    const { bytesAt, packsAt } = await this.book.replicaMap();
+    const { bytesAt, packsAt } = await this.ledgers.copies.replicaMap();
     const theirs: string[] = [];
     let theirBytes = 0;
-    for await (const [k, v] of await this.book.hostedPacks(peerId)) {
+    for await (const [k, v] of await this.ledgers.hostedPacks.hostedPacks(peerId)) {
       theirs.push(k.slice(peerId.length + 1));
       theirBytes += Number(v);
     }
@@ -340,7 +341,7 @@ export class Mesh {
     };
     if (dryRun) return result;
     this.friendIds.delete(peerId);
-    await this.book.remove(peerId);
+    await forgetFriend(this.ledgers, peerId);
     await this.refreshFriendIps();
     for (const packId of theirs) await this.ctx.hosted.remove(peerId, packId);
     const peer = peerIdFromString(peerId);
@@ -367,25 +368,22 @@ export class Mesh {
   /** Sends each friend the delete requests queued by prune; per friend what happened. */
   async sendDeletes(): Promise<PruneResult['deleteRequests']> {
     const out: PruneResult['deleteRequests'] = [];
-    for (const [peerId, packs] of await this.book.outbox()) {
-      const friend = await this.book.get(peerId);
+    for (const [peerId, packs] of await this.ledgers.deletes.outbox()) {
+      const friend = await this.ledgers.friends.get(peerId);
       const name = friend?.name ?? peerId;
       const ids = [...packs.keys()];
       const bytes = [...packs.values()].reduce((a, b) => a + b, 0);
       if (!friend) {
-        await this.book.deletesAccepted(peerId, ids); // no longer a friend: nothing to ask
+        await this.ledgers.deletes.deletesAccepted(peerId, ids); // no longer a friend: nothing to ask
         continue;
       }
       try {
         let due = '';
         for (let i = 0; i < ids.length; i += MAX_DELETE_PACKS) {
-          const stored = Number((await this.repo.state.meta.get('deleteSeq')) ?? 0);
-          // time-based: a recovered home (whose counter restarts) still sends newer numbers
-          const seq = Math.max(stored + 1, this.opts.clock.now());
-          await this.repo.state.meta.put('deleteSeq', String(seq));
+          const seq = await this.ledgers.deletes.nextSeq(this.opts.clock.now());
           const chunk = ids.slice(i, i + MAX_DELETE_PACKS);
           const r = await requestDeletes(this.ctx, peerIdFromString(peerId), chunk, seq);
-          await this.book.deletesAccepted(peerId, chunk);
+          await this.ledgers.deletes.deletesAccepted(peerId, chunk);
           due = r.dueAt;
         }
         out.push({ friend: name, packs: ids.length, bytes, sent: true, detail: `deleted there after ${due}` });

@@ -15,8 +15,8 @@ export function packPutHandler(ctx: MeshContext) {
       const friend = await requireFriend(ctx, connection);
       const remote = friend.peerId;
       const req = parsePackPutRequest(await f.readJson());
-      if (await ctx.book.hasHosted(remote, req.packId)) {
-        await ctx.book.cancelDeletion(remote, req.packId); // wanted again: a pending deletion is off
+      if (await ctx.hostedPacks.hasHosted(remote, req.packId)) {
+        await ctx.deletes.cancelDeletion(remote, req.packId); // wanted again: a pending deletion is off
         const have: PackPutReady = { ok: true, have: true };
         await f.writeJson(have);
         return;

@@ -34,7 +34,7 @@ export async function listHoldings(ctx: MeshContext, friends: Array<{ peerId: st
   const holdings: Holdings = new Map();
   for (const [i, h] of friends.entries()) {
     for (const p of lists[i] ?? []) {
-      await ctx.book.addReplica(p.id, h.peerId, p.sizeBytes);
+      await ctx.copies.addReplica(p.id, h.peerId, p.sizeBytes);
       const e = holdings.get(p.id);
       if (e) e.push({ peerId: h.peerId, sizeBytes: p.sizeBytes });
       else holdings.set(p.id, [{ peerId: h.peerId, sizeBytes: p.sizeBytes }]);

@@ -25,7 +25,7 @@ export interface RecoverResult {
 export async function recoverFromFriends(repo: Repository, mesh: Mesh, code: string): Promise<RecoverResult> {
   const warnings: string[] = [];
   const accept = await mesh.pair(code, 0);
-  const inviter = (await mesh.book.list()).find((f) => f.name === accept.name && f.peerId === accept.peerId);
+  const inviter = (await mesh.ledgers.friends.list()).find((f) => f.name === accept.name && f.peerId === accept.peerId);
   if (!inviter) throw new CairnError('E_RECOVER', 'pairing with the inviter did not record a friendship');
   const ctx = mesh.ctx;
   const self = ctx.node.peerId;
@@ -36,7 +36,7 @@ export async function recoverFromFriends(repo: Repository, mesh: Mesh, code: str
     if (h === null) return null;
     if (!(await verifyHead(self.publicKey!, h)) || h.head.repoId !== repo.config.repoId) {
       warnings.push(`friend ${peerId} served a head that is not ours or not validly signed: ignored`);
-      await mesh.book.addProblem(peerId, 'served an invalid head');
+      await mesh.ledgers.friends.addProblem(peerId, 'served an invalid head');
       return null;
     }
     return h;
@@ -48,7 +48,7 @@ export async function recoverFromFriends(repo: Repository, mesh: Mesh, code: str
   const now = new Date(ctx.clock.now()).toISOString();
   for (const f of openFriends(repo, first.head)) {
     const isInviter = f.peerId === inviter.peerId;
-    await mesh.book.put({
+    await mesh.ledgers.friends.put({
       ...f,
       ...(isInviter ? { addrs: inviter.addrs, grantFromPeer: accept.grantFromPeer, lastSeen: now } : { lastSeen: null }),
       shortfall: null,
@@ -59,7 +59,7 @@ export async function recoverFromFriends(repo: Repository, mesh: Mesh, code: str
 
   // Newest valid head across every friend that answers; lagging friends are reported.
   const heads: Array<{ peerId: string; name: string; head: SignedHead | null }> = [];
-  for (const f of await mesh.book.list()) {
+  for (const f of await mesh.ledgers.friends.list()) {
     try {
       heads.push({ peerId: f.peerId, name: f.name, head: f.peerId === inviter.peerId ? first : await valid(f.peerId) });
     } catch (err) {
@@ -71,7 +71,7 @@ export async function recoverFromFriends(repo: Repository, mesh: Mesh, code: str
     if (h.head && h.head.head.seq < best.head.seq) {
       const msg = `${h.name} serves an older snapshot list (seq ${h.head.head.seq}) than ${best.head.seq} seen elsewhere: it may be rolling us back`;
       warnings.push(msg);
-      await mesh.book.addProblem(h.peerId, msg);
+      await mesh.ledgers.friends.addProblem(h.peerId, msg);
     }
   }
 
@@ -97,5 +97,5 @@ export async function recoverFromFriends(repo: Repository, mesh: Mesh, code: str
   }
   const mine = await currentHead(repo);
   if (!mine || mine.head.seq < best.head.seq) await saveHead(repo, best);
-  return { headSeq: best.head.seq, snapshots: restored, friends: (await mesh.book.list()).map((f) => f.name), packs: holdings.size, warnings };
+  return { headSeq: best.head.seq, snapshots: restored, friends: (await mesh.ledgers.friends.list()).map((f) => f.name), packs: holdings.size, warnings };
 }

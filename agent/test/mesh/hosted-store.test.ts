@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { MAX_HOSTED_PACKS_PER_OWNER, MIN_PACK_CHARGE_BYTES, WireError } from '../../../protocol/mesh.js';
 import { RefusedError } from '../../src/mesh/framing.js';
-import { FriendBook } from '../../src/mesh/friends.js';
+import { HostedPacks } from '../../src/mesh/hosted-ledger.js';
 import { HostedStore, MIN_FREE_INODES, type DiskSpace } from '../../src/mesh/hosted-store.js';
 import { openStateDb, type StateDb } from '../../src/state/db.js';
 
@@ -19,14 +19,14 @@ const packId = (i: number) => i.toString(16).padStart(64, '0');
 
 let dir: string;
 let db: StateDb;
-let book: FriendBook;
+let book: HostedPacks;
 let hosted: HostedStore;
 
 beforeEach(async () => {
   dir = await mkdtemp(join(tmpdir(), 'cairn-hosted-'));
   const opened = await openStateDb(join(dir, 'state'));
   db = opened.db;
-  book = new FriendBook(opened.sub);
+  book = new HostedPacks(opened.sub);
   hosted = new HostedStore(join(dir, 'hosted'), book, { floorBytes: 0 });
 });
 

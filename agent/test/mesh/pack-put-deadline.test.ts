@@ -32,7 +32,7 @@ beforeAll(async () => {
   owner = (await startWireNode()).node;
   const now = new Date().toISOString();
   // the owner may store exactly one pack of SIZE bytes here
-  await friend.book.put({ peerId: owner.peerId.toString(), name: 'owner', addrs: [], grantToPeer: SIZE, grantFromPeer: 0, createdAt: now, lastSeen: now, shortfall: null, problems: [] });
+  await friend.ledgers.friends.put({ peerId: owner.peerId.toString(), name: 'owner', addrs: [], grantToPeer: SIZE, grantFromPeer: 0, createdAt: now, lastSeen: now, shortfall: null, problems: [] });
   await friend.remember();
 }, 60_000);
 

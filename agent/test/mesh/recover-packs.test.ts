@@ -12,7 +12,7 @@ import { PACK_FRAME_BYTES, PROTOCOLS, WireError } from '../../../protocol/mesh.j
 import { ROOT_SECRET_BYTES } from '../../src/crypto/kdf.js';
 import type { MeshContext } from '../../src/mesh/context.js';
 import { RefusedError, serve } from '../../src/mesh/framing.js';
-import { FriendBook } from '../../src/mesh/friends.js';
+import { openLedgers } from '../../src/mesh/ledgers.js';
 import { indexFromHeaders, listHoldings } from '../../src/mesh/recover-packs.js';
 import { BlobType } from '../../src/repo/blob.js';
 import { Repository } from '../../src/repo/repository.js';
@@ -75,7 +75,7 @@ afterAll(async () => {
 
 describe('recovery when one friend lies about pack sizes', () => {
   it('keeps each holder\'s size: the liar\'s header fetch fails, the honest holder\'s succeeds, the pack is indexed', async () => {
-    const ctx = { node: owner, book: new FriendBook(recovering.state) } as unknown as MeshContext;
+    const ctx = { node: owner, ...openLedgers(recovering.state) } as unknown as MeshContext;
     const warnings: string[] = [];
     const holdings = await listHoldings(
       ctx,
