@@ -10,9 +10,15 @@ import { requireFriend, type MeshContext } from './context.js';
 import { RefusedError, serve } from './framing.js';
 import { verifyHead } from './head-chain.js';
 import { requestJson } from './request.js';
+import { ProtocolService, type Startable } from './service.js';
 
 /** Friends whose head-put allowance is remembered before the full ones are forgotten. */
 const MAX_TRACKED_ALLOWANCES = 256;
+
+/** The head service: friends store and fetch their signed heads here, from start to stop. */
+export function headService(ctx: MeshContext): Startable {
+  return new ProtocolService(ctx.node, PROTOCOLS.head, headHandler(ctx));
+}
 
 export function headHandler(ctx: MeshContext, limits = { burst: HEAD_PUT_BURST, intervalMs: HEAD_PUT_INTERVAL_MS }) {
   const allowances = new Map<string, EventAllowance>();

@@ -16,6 +16,12 @@ import { untrustedText } from '../util/untrusted-text.js';
 import { requireFriend, type MeshContext } from './context.js';
 import { RefusedError, serve } from './framing.js';
 import { requestJson } from './request.js';
+import { ProtocolService, type Startable } from './service.js';
+
+/** The pack-delete service: friends ask us to delete their packs, from start to stop. */
+export function packDeleteService(ctx: MeshContext): Startable {
+  return new ProtocolService(ctx.node, PROTOCOLS.packDelete, packDeleteHandler(ctx));
+}
 
 export function packDeleteHandler(ctx: MeshContext) {
   return async (stream: Stream, connection: Connection) =>

@@ -8,6 +8,12 @@ import { CairnError } from '../util/errors.js';
 import { limitsOf, requireFriend, type MeshContext } from './context.js';
 import { Deadline, listingDeadlineMs, openStream } from './deadline.js';
 import { exchange, serve } from './framing.js';
+import { ProtocolService, type Startable } from './service.js';
+
+/** The pack-list service: friends list what we hold for them, from start to stop. */
+export function packListService(ctx: MeshContext): Startable {
+  return new ProtocolService(ctx.node, PROTOCOLS.packList, packListHandler(ctx));
+}
 
 export function packListHandler(ctx: MeshContext) {
   return async (stream: Stream, connection: Connection) =>

@@ -7,6 +7,12 @@ import { PACK_FRAME_BYTES, parsePackPutRequest, PROTOCOLS, type PackPutDone, typ
 import { limitsOf, requireFriend, type MeshContext } from './context.js';
 import { Deadline, openStream, transferDeadlineMs } from './deadline.js';
 import { exchange, serve } from './framing.js';
+import { ProtocolService, type Startable } from './service.js';
+
+/** The pack-put service: friends push their packs here, from start to stop. */
+export function packPutService(ctx: MeshContext): Startable {
+  return new ProtocolService(ctx.node, PROTOCOLS.packPut, packPutHandler(ctx));
+}
 
 export function packPutHandler(ctx: MeshContext) {
   const limits = limitsOf(ctx);

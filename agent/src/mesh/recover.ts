@@ -11,7 +11,7 @@ import type { Repository } from '../repo/repository.js';
 import { CairnError, errorMessage } from '../util/errors.js';
 import { currentHead, openFriends, openState, saveHead, verifyHead } from './head-chain.js';
 import { getHead } from './head.js';
-import type { Mesh } from './mesh.js';
+import type { Mesh } from './compose.js';
 import { indexFromHeaders, listHoldings } from './recover-packs.js';
 
 export interface RecoverResult {
@@ -24,7 +24,7 @@ export interface RecoverResult {
 
 export async function recoverFromFriends(repo: Repository, mesh: Mesh, code: string): Promise<RecoverResult> {
   const warnings: string[] = [];
-  const accept = await mesh.pair(code, 0);
+  const accept = await mesh.pairing.pair(code, 0);
   const inviter = (await mesh.ledgers.friends.list()).find((f) => f.name === accept.name && f.peerId === accept.peerId);
   if (!inviter) throw new CairnError('E_RECOVER', 'pairing with the inviter did not record a friendship');
   const ctx = mesh.ctx;
@@ -55,7 +55,7 @@ export async function recoverFromFriends(repo: Repository, mesh: Mesh, code: str
       problems: [],
     });
   }
-  await mesh.remember();
+  await mesh.presence.remember();
 
   // Newest valid head across every friend that answers; lagging friends are reported.
   const heads: Array<{ peerId: string; name: string; head: SignedHead | null }> = [];

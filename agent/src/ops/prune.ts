@@ -39,7 +39,7 @@ export async function pruneOp(svc: Services, args: PruneArgs, onProgress?: (p: P
     // cannot lose them), sent now when the mesh is up, else at the next replication
     written = await executePrune(repo, plan, live, onProgress, (packs) => ledgers.deletes.deleteRequestOps(packs, svc.clock.now()));
   }
-  const deleteRequests = args.dryRun || !svc.mesh ? await queuedFor(ledgers, args.dryRun ? gone : undefined) : await svc.mesh.sendDeletes();
+  const deleteRequests = args.dryRun || !svc.mesh ? await queuedFor(ledgers, args.dryRun ? gone : undefined) : await svc.mesh.deletion.sendDeletes();
   let storedBytesAfter = 0;
   if (args.dryRun) storedBytesAfter = plan.storedBytesBefore - plan.freedBytes + plan.repackLiveBytes;
   else for await (const info of repo.store.list()) storedBytesAfter += info.sizeBytes;
