@@ -2,17 +2,19 @@
 // same PeerId as the lost host, so its friends recognise it. From the friend that issued an invite
 // it learns the newest signed head (checked with its own key; the newest valid head across every
 // friend wins, and friends that lag are reported), the friend list (sealed in the head), which
-// packs each friend holds, and the pack headers (fetched as byte ranges) to rebuild the index;
-// then the snapshot blobs listed in the head. Pack data stays at friends until a restore needs it.
+// packs each friend holds (friend-pack-store.ts), from whose headers (fetched as byte ranges) the
+// engine rebuilds the index (repo/index-from-packs.ts); then the snapshot blobs listed in the
+// head. Pack data stays at friends until a restore needs it.
 import { peerIdFromString } from '@libp2p/peer-id';
 import type { SignedHead } from '../../../protocol/mesh.js';
 import { BlobType } from '../repo/blob.js';
+import { indexFromPacks } from '../repo/index-from-packs.js';
 import type { Repository } from '../repo/repository.js';
 import { CairnError, errorMessage } from '../util/errors.js';
 import { currentHead, openFriends, openState, saveHead, verifyHead } from './head-chain.js';
 import { getHead } from './head.js';
 import type { Mesh } from './compose.js';
-import { indexFromHeaders, listHoldings } from './recover-packs.js';
+import { openFriendPackStores } from './friend-pack-store.js';
 
 export interface RecoverResult {
   headSeq: number;
@@ -75,9 +77,10 @@ export async function recoverFromFriends(repo: Repository, mesh: Mesh, code: str
     }
   }
 
-  // Which packs each friend holds (with the size each gave), then the index from the pack headers.
-  const holdings = await listHoldings(ctx, heads, warnings);
-  await indexFromHeaders(ctx, repo, holdings, warnings);
+  // Each friend's copies as a read-only pack store (with the size each gave), then the index
+  // rebuilt from their pack headers by the engine.
+  const stores = await openFriendPackStores(ctx, heads, warnings);
+  const { packs } = await indexFromPacks(repo, stores.map((s) => ({ name: s.peerId, store: s })), warnings, 'friend');
 
   // The snapshots the head lists.
   let restored = 0;
@@ -97,5 +100,5 @@ export async function recoverFromFriends(repo: Repository, mesh: Mesh, code: str
   }
   const mine = await currentHead(repo);
   if (!mine || mine.head.seq < best.head.seq) await saveHead(repo, best);
-  return { headSeq: best.head.seq, snapshots: restored, friends: (await mesh.ledgers.friends.list()).map((f) => f.name), packs: holdings.size, warnings };
+  return { headSeq: best.head.seq, snapshots: restored, friends: (await mesh.ledgers.friends.list()).map((f) => f.name), packs, warnings };
 }
