@@ -19,21 +19,21 @@ export class OurCopies {
     this.s = state;
   }
 
-  async addReplica(packId: string, peerId: string, size: number): Promise<void> {
+  async add(packId: string, peerId: string, size: number): Promise<void> {
     await this.s.replicas.put(`${packId}!${peerId}`, String(size));
   }
 
   /** Bytes of our pack `packId` that `peerId` confirmed it stores; 0 when we have no record. */
-  async replicaSize(packId: string, peerId: string): Promise<number> {
+  async size(packId: string, peerId: string): Promise<number> {
     return Number((await this.s.replicas.get(`${packId}!${peerId}`)) ?? 0);
   }
 
-  async removeReplica(packId: string, peerId: string): Promise<void> {
+  async remove(packId: string, peerId: string): Promise<void> {
     await this.s.replicas.del(`${packId}!${peerId}`);
   }
 
   /** `packIds` no longer count as copies at `peerId`. */
-  async removeReplicas(peerId: string, packIds: string[]): Promise<void> {
+  async removeAt(peerId: string, packIds: string[]): Promise<void> {
     await this.s.replicas.batch(packIds.map((p) => ({ type: 'del' as const, key: `${p}!${peerId}` })));
   }
 
@@ -58,7 +58,7 @@ export class OurCopies {
   }
 
   /** pack ID -> friends holding it, and bytes charged / packs per friend. */
-  async replicaMap(): Promise<CopyMap> {
+  async map(): Promise<CopyMap> {
     const byPack = new Map<string, Set<string>>();
     const bytesAt = new Map<string, number>();
     const packsAt = new Map<string, number>();

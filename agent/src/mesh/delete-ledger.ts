@@ -68,7 +68,7 @@ export class Deletes {
   /** The friend took our delete request: the packs leave the outbox and no longer count as its copies. */
   async deletesAccepted(peerId: string, packIds: string[]): Promise<void> {
     await this.s.deleteOutbox.batch(packIds.map((p) => ({ type: 'del' as const, key: `${peerId}!${p}` })));
-    await this.copies.removeReplicas(peerId, packIds);
+    await this.copies.removeAt(peerId, packIds);
   }
 
   /**

@@ -20,7 +20,7 @@ export class FriendDirectory {
   }
 
   async peers(): Promise<PeersResult> {
-    const { bytesAt, packsAt } = await this.ctx.copies.replicaMap();
+    const { bytesAt, packsAt } = await this.ctx.copies.map();
     const out: PeerListing[] = [];
     for (const f of await this.ctx.friends.list()) {
       const online = this.presence.isOnline(f.peerId);
@@ -31,7 +31,7 @@ export class FriendDirectory {
         addresses: f.addrs,
         online,
         lastSeen: f.lastSeen,
-        storedForPeerBytes: await this.ctx.hostedPacks.hostedBytes(f.peerId),
+        storedForPeerBytes: await this.ctx.hostedPacks.bytes(f.peerId),
         grantToPeer: f.grantToPeer,
         storedAtPeerBytes: bytesAt.get(f.peerId) ?? 0,
         grantFromPeer: f.grantFromPeer,
@@ -48,7 +48,7 @@ export class FriendDirectory {
   async packHolderNames(): Promise<Map<string, string[]>> {
     const names = new Map((await this.ctx.friends.list()).map((f) => [f.peerId, f.name]));
     const out = new Map<string, string[]>();
-    for (const [packId, peers] of (await this.ctx.copies.replicaMap()).byPack) {
+    for (const [packId, peers] of (await this.ctx.copies.map()).byPack) {
       const held = [...peers].flatMap((p) => (names.has(p) ? [names.get(p) as string] : []));
       if (held.length > 0) out.set(packId, held.sort());
     }
@@ -59,10 +59,10 @@ export class FriendDirectory {
   async removeFriend(peerId: string, dryRun: boolean): Promise<FriendRemoveResult> {
     const f = await this.ctx.friends.get(peerId);
     if (!f) throw new UsageError(`no friend with peer ID ${peerId}`, 'E_NOT_FOUND');
-    const { bytesAt, packsAt } = await this.ctx.copies.replicaMap();
+    const { bytesAt, packsAt } = await this.ctx.copies.map();
     const theirs: string[] = [];
     let theirBytes = 0;
-    for await (const [k, v] of await this.ctx.hostedPacks.hostedPacks(peerId)) {
+    for await (const [k, v] of await this.ctx.hostedPacks.list(peerId)) {
       theirs.push(k.slice(peerId.length + 1));
       theirBytes += Number(v);
     }

@@ -70,6 +70,6 @@ export async function openFriendPackStores(ctx: MeshContext, friends: Array<{ pe
       return new FriendPackStore(ctx, f, []);
     }
   });
-  for (const s of stores) for await (const p of s.list()) await ctx.copies.addReplica(p.id, s.peerId, p.sizeBytes);
+  for (const s of stores) for await (const p of s.list()) await ctx.copies.add(p.id, s.peerId, p.sizeBytes);
   return stores;
 }

@@ -36,7 +36,7 @@ export function headHandler(ctx: MeshContext, limits = { burst: HEAD_PUT_BURST, 
       await requireFriend(ctx, connection);
       const remote = connection.remotePeer;
       const req = parseHeadRequest(await f.readJson());
-      const storedJson = await ctx.hostedPacks.friendHead(remote.toString());
+      const storedJson = await ctx.hostedPacks.head(remote.toString());
       const stored = storedJson ? (JSON.parse(storedJson) as SignedHead) : null;
       if (req.op === 'get') {
         const reply: HeadResponse = { ok: true, head: stored };
@@ -60,7 +60,7 @@ export function headHandler(ctx: MeshContext, limits = { burst: HEAD_PUT_BURST, 
       if (stored && req.head.head.seq === stored.head.seq && JSON.stringify(req.head) !== storedJson) {
         throw new RefusedError(WireError.staleHead, `a different head with seq ${stored.head.seq} is already kept here`);
       }
-      await ctx.hostedPacks.putFriendHead(remote.toString(), JSON.stringify(req.head));
+      await ctx.hostedPacks.putHead(remote.toString(), JSON.stringify(req.head));
       const reply: HeadResponse = { ok: true, head: req.head };
       await f.writeJson(reply);
     });

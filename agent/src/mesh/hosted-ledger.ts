@@ -39,11 +39,11 @@ export class HostedPacks {
   }
 
   /** Bytes a friend's packs here are charged against its grant (what `cairn peers` shows as stored for it). */
-  async hostedBytes(peerId: string): Promise<number> {
-    return (await this.hostedUsage(peerId)).chargedBytes;
+  async bytes(peerId: string): Promise<number> {
+    return (await this.usage(peerId)).chargedBytes;
   }
 
-  async hostedUsage(peerId: string): Promise<HostedUsage> {
+  async usage(peerId: string): Promise<HostedUsage> {
     const t = this.hostedTotals();
     const cached = t.totals.get(peerId);
     if (cached !== undefined) return { ...cached };
@@ -83,33 +83,33 @@ export class HostedPacks {
   }
 
   /** "<peerId>!<pack ID>" -> size, in pack ID order, after `after` when given. */
-  async hostedPacks(peerId: string, after?: string): Promise<AsyncIterable<[string, string]>> {
+  async list(peerId: string, after?: string): Promise<AsyncIterable<[string, string]>> {
     return this.s.hosted.iterator({ gt: `${peerId}!${after ?? ''}`, lt: `${peerId}!~` });
   }
 
-  async hasHosted(peerId: string, packId: string): Promise<boolean> {
+  async has(peerId: string, packId: string): Promise<boolean> {
     return (await this.s.hosted.get(`${peerId}!${packId}`)) !== undefined;
   }
 
-  async addHosted(peerId: string, packId: string, size: number): Promise<void> {
+  async add(peerId: string, packId: string, size: number): Promise<void> {
     await this.setHosted(peerId, packId, size);
   }
 
-  async removeHosted(peerId: string, packId: string): Promise<void> {
+  async remove(peerId: string, packId: string): Promise<void> {
     await this.setHosted(peerId, packId, undefined);
   }
 
   // ---- heads friends gave us to keep
 
-  async friendHead(peerId: string): Promise<string | undefined> {
+  async head(peerId: string): Promise<string | undefined> {
     return this.s.heads.get(peerId);
   }
 
-  async putFriendHead(peerId: string, json: string): Promise<void> {
+  async putHead(peerId: string, json: string): Promise<void> {
     await this.s.heads.put(peerId, json);
   }
 
-  async removeFriendHead(peerId: string): Promise<void> {
+  async removeHead(peerId: string): Promise<void> {
     await this.s.heads.del(peerId);
   }
 }

@@ -83,7 +83,7 @@ export class HostedStore {
 
   private async reserveNow(peerId: string, grantBytes: number, size: number): Promise<() => void> {
     const charge = packChargeBytes(size);
-    const held = await this.ledger.hostedUsage(peerId);
+    const held = await this.ledger.usage(peerId);
     const mine = this.reserved.get(peerId) ?? { bytes: 0, packs: 0 };
     const used = held.chargedBytes + mine.bytes;
     if (used + charge > grantBytes) {
@@ -128,11 +128,11 @@ export class HostedStore {
       if (err instanceof PackHashMismatchError) throw new RefusedError(WireError.badPack, err.message);
       throw err;
     }
-    await this.ledger.addHosted(peerId, packId, size);
+    await this.ledger.add(peerId, packId, size);
   }
 
   async remove(peerId: string, packId: string): Promise<void> {
     await (await this.storeFor(peerId)).delete(packId);
-    await this.ledger.removeHosted(peerId, packId);
+    await this.ledger.remove(peerId, packId);
   }
 }

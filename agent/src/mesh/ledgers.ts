@@ -22,6 +22,6 @@ export function openLedgers(state: Sublevels): Ledgers {
 /** Forgets a friend: our records of copies at them, the head they gave us, and the friendship (packs we hold for them are removed by the caller). */
 export async function forgetFriend(ledgers: Pick<Ledgers, 'friends' | 'hostedPacks' | 'copies'>, peerId: string): Promise<void> {
   await ledgers.copies.forgetFriend(peerId);
-  await ledgers.hostedPacks.removeFriendHead(peerId);
+  await ledgers.hostedPacks.removeHead(peerId);
   await ledgers.friends.remove(peerId);
 }

@@ -58,7 +58,7 @@ export async function queueOrphanDeletes(ledgers: { copies: OurCopies; deletes: 
     return { queued: 0, problem: `holds ${orphans.length} packs our index does not name, kept there because our index is incomplete (${missing}): run "cairn check"` };
   }
   const sizes = new Map<string, number>();
-  for (const id of orphans) sizes.set(id, await ledgers.copies.replicaSize(id, peerId));
+  for (const id of orphans) sizes.set(id, await ledgers.copies.size(id, peerId));
   await ledgers.deletes.queueDeletesAt(peerId, sizes, nowMs);
   return { queued: orphans.length };
 }

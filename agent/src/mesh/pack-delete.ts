@@ -40,7 +40,7 @@ export function packDeleteHandler(ctx: MeshContext) {
       if (req.seq <= (friend.lastDeleteSeq ?? 0)) throw new RefusedError(WireError.staleRequest, `delete request seq ${req.seq} is not newer than ${friend.lastDeleteSeq ?? 0}`);
       const held: string[] = [];
       const notHeld: string[] = [];
-      for (const p of new Set(req.packs)) ((await ctx.hostedPacks.hasHosted(friend.peerId, p)) ? held : notHeld).push(p);
+      for (const p of new Set(req.packs)) ((await ctx.hostedPacks.has(friend.peerId, p)) ? held : notHeld).push(p);
       const dueMs = ctx.clock.now() + ctx.deletionGraceMs;
       await ctx.deletes.addPendingDeletions(friend.peerId, held, dueMs, req.seq);
       await ctx.friends.update(friend.peerId, (x) => (x.lastDeleteSeq = req.seq));
@@ -64,7 +64,7 @@ export async function applyDueDeletions(ctx: MeshContext): Promise<number> {
   let n = 0;
   for (const d of await ctx.deletes.pendingDeletions()) {
     if (d.dueMs > now) continue;
-    if (await ctx.hostedPacks.hasHosted(d.owner, d.packId)) await ctx.hosted.remove(d.owner, d.packId);
+    if (await ctx.hostedPacks.has(d.owner, d.packId)) await ctx.hosted.remove(d.owner, d.packId);
     await ctx.deletes.deletionDone(d.owner, d.packId);
     n += 1;
   }

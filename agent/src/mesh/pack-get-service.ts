@@ -37,7 +37,7 @@ export class PackGetService implements Startable {
       },
       report: async (peerId, problem, packId) => {
         await this.ctx.friends.addProblem(peerId, problem);
-        await this.ctx.copies.removeReplica(packId, peerId);
+        await this.ctx.copies.remove(packId, peerId);
         process.stderr.write(`warning: friend ${(await this.ctx.friends.get(peerId))?.name ?? peerId} ${problem}\n`);
       },
     });

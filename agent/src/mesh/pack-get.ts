@@ -18,7 +18,7 @@ export function packGetHandler(ctx: MeshContext) {
       const remote = connection.remotePeer.toString();
       const req = parsePackGetRequest(await f.readJson());
       const store = await ctx.hosted.storeFor(remote);
-      const info = (await ctx.hostedPacks.hasHosted(remote, req.packId)) ? await store.stat(req.packId) : undefined;
+      const info = (await ctx.hostedPacks.has(remote, req.packId)) ? await store.stat(req.packId) : undefined;
       if (!info) throw new RefusedError(WireError.notFound, `pack ${req.packId} is not held here`);
       const offset = req.offset ?? 0;
       const length = req.length ?? info.sizeBytes - offset;

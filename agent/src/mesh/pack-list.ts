@@ -25,7 +25,7 @@ export function packListHandler(ctx: MeshContext) {
         const req = parsePackListRequest(await f.readJson());
         const packs: PackListPage['packs'] = [];
         let more = false;
-        for await (const [key, size] of await ctx.hostedPacks.hostedPacks(remote, req.after)) {
+        for await (const [key, size] of await ctx.hostedPacks.list(remote, req.after)) {
           if (packs.length === MAX_LIST_PAGE) {
             more = true;
             break;

@@ -21,7 +21,7 @@ export function packPutHandler(ctx: MeshContext) {
       const friend = await requireFriend(ctx, connection);
       const remote = friend.peerId;
       const req = parsePackPutRequest(await f.readJson());
-      if (await ctx.hostedPacks.hasHosted(remote, req.packId)) {
+      if (await ctx.hostedPacks.has(remote, req.packId)) {
         await ctx.deletes.cancelDeletion(remote, req.packId); // wanted again: a pending deletion is off
         const have: PackPutReady = { ok: true, have: true };
         await f.writeJson(have);

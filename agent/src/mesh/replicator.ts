@@ -35,9 +35,9 @@ export async function replicateOnce(ctx: MeshContext, repo: Repository, replicas
   const problems: string[] = [];
   const packIds = new Set<string>();
   for (const [, e] of repo.index.all()) packIds.add(e.packId);
-  let counted = await ctx.copies.replicaMap();
+  let counted = await ctx.copies.map();
   // copies a friend no longer has stop counting first, so the pushes below make new ones
-  if (await auditFriends(ctx, friends, counted.byPack, packIds.size, problems, repo)) counted = await ctx.copies.replicaMap();
+  if (await auditFriends(ctx, friends, counted.byPack, packIds.size, problems, repo)) counted = await ctx.copies.map();
   const { byPack, bytesAt } = counted;
   const unreachable = new Set<string>();
   /** Per friend: aborted once it proves unreachable, so its other pushes in flight stop too. */
@@ -72,7 +72,7 @@ export async function replicateOnce(ctx: MeshContext, repo: Repository, replicas
       bytesAt.set(f.peerId, (bytesAt.get(f.peerId) ?? 0) + charge);
       try {
         const r = await putPack(ctx, peerIdFromString(f.peerId), packId, info.sizeBytes, (off, target) => repo.store.readInto(packId, off, target), cutOff.get(f.peerId)?.signal);
-        await ctx.copies.addReplica(packId, f.peerId, info.sizeBytes);
+        await ctx.copies.add(packId, f.peerId, info.sizeBytes);
         holders.add(f.peerId);
         if (r === 'stored') {
           pushed += 1;
@@ -164,7 +164,7 @@ async function auditFriends(ctx: MeshContext, friends: Friendship[], byPack: Map
     const gone = ours.filter((id) => !held.has(id));
     if (gone.length === 0) return;
     lost = true;
-    await ctx.copies.removeReplicas(f.peerId, gone);
+    await ctx.copies.removeAt(f.peerId, gone);
     const msg = `no longer holds ${gone.length} of the ${ours.length} packs it had taken (e.g. ${(gone[0] as string).slice(0, 12)}): they no longer count as copies there and are copied again`;
     problems.push(`${f.name} ${msg}`);
     await ctx.friends.addProblem(f.peerId, msg);

@@ -11,7 +11,7 @@ import type { Services } from './services.js';
 async function queuedFor(ledgers: Ledgers, packs?: string[]): Promise<PruneResult['deleteRequests']> {
   const per = new Map<string, { packs: number; bytes: number }>();
   if (packs) {
-    const { byPack } = await ledgers.copies.replicaMap();
+    const { byPack } = await ledgers.copies.map();
     for (const p of packs) for (const peer of byPack.get(p) ?? []) {
       const x = per.get(peer) ?? { packs: 0, bytes: 0 };
       x.packs += 1;

@@ -49,7 +49,7 @@ export async function statusOp(svc: Services, opts: StatusOptions): Promise<Stat
   const now = svc.clock.now();
   const snaps = await svc.repo.listSnapshots();
   const peers: PeerListing[] = svc.mesh ? await svc.mesh.directory.peers() : [];
-  const replicaMap = svc.mesh ? await svc.mesh.ledgers.copies.replicaMap() : { byPack: new Map<string, Set<string>>(), bytesAt: new Map(), packsAt: new Map() };
+  const replicaMap = svc.mesh ? await svc.mesh.ledgers.copies.map() : { byPack: new Map<string, Set<string>>(), bytesAt: new Map(), packsAt: new Map() };
   const configured = svc.sources?.() ?? [];
   const activity = svc.activity;
 

@@ -33,7 +33,7 @@ async function startTarget(friendPeerId: string, isFriendIp: (ip: string) => boo
   const ledgers = openLedgers(sub);
   const now = new Date().toISOString();
   await ledgers.friends.put({ peerId: friendPeerId, name: 'friend', addrs: [], grantToPeer: 1 << 30, grantFromPeer: 0, createdAt: now, lastSeen: null, shortfall: null, problems: [] });
-  await ledgers.hostedPacks.addHosted(friendPeerId, 'ab'.repeat(32), 4096);
+  await ledgers.hostedPacks.add(friendPeerId, 'ab'.repeat(32), 4096);
   const node = await createMeshNode({
     privateKey: await generateKeyPair('Ed25519'),
     listen: ['/ip4/127.0.0.1/tcp/0'],

@@ -116,19 +116,19 @@ describe('HostedStore.reserve', () => {
         expect(r).toBe(WireError.quota);
         break;
       }
-      await book.addHosted(FRIEND, packId(i), 100);
+      await book.add(FRIEND, packId(i), 100);
       r();
       stored += 1;
     }
     expect(stored).toBe(10);
-    expect(await book.hostedBytes(FRIEND)).toBe(grant);
-    expect(await book.hostedUsage(FRIEND)).toEqual({ chargedBytes: grant, packs: 10 });
+    expect(await book.bytes(FRIEND)).toBe(grant);
+    expect(await book.usage(FRIEND)).toEqual({ chargedBytes: grant, packs: 10 });
   });
 
   it('packs per friend are capped, counting those in flight', async () => {
     expect(MAX_HOSTED_PACKS_PER_OWNER).toBeGreaterThan(0);
     const store = new HostedStore(join(dir, 'hosted'), book, { floorBytes: 0, maxPacksPerOwner: 5, space: disk({ freeBytes: GIB, freeInodes: null }) });
-    for (let i = 0; i < 3; i++) await book.addHosted(FRIEND, packId(i), MIB);
+    for (let i = 0; i < 3; i++) await book.add(FRIEND, packId(i), MIB);
     const inFlight = [await tryReserve(store, FRIEND, GIB, MIB), await tryReserve(store, FRIEND, GIB, MIB)];
     expect(inFlight.every((r) => typeof r === 'function')).toBe(true);
     expect(await tryReserve(store, FRIEND, GIB, MIB)).toBe(WireError.quota);

@@ -49,20 +49,20 @@ describe('HostedPacks hosted bytes', () => {
   it('follows adds, overwrites and removals, per friend', async () => {
     const sub = await open();
     const book = new HostedPacks(sub);
-    expect(await book.hostedBytes(A)).toBe(0); // sums (nothing) and keeps the total from here on
-    await book.addHosted(A, pack(1), 100_000);
-    await book.addHosted(A, pack(2), 250_000);
-    await book.addHosted(B, pack(1), 7);
-    expect(await book.hostedBytes(A)).toBe(350_000);
-    await book.addHosted(A, pack(2), 300_000); // the same pack again, another size: replaced, not added
-    expect(await book.hostedBytes(A)).toBe(400_000);
-    await book.removeHosted(A, pack(1));
-    await book.removeHosted(A, pack(99)); // never held: no change
-    expect(await book.hostedBytes(A)).toBe(300_000);
-    expect(await book.hostedBytes(B)).toBe(MIN_PACK_CHARGE_BYTES); // 7 bytes, charged the minimum
-    expect(await book.hostedUsage(A)).toEqual({ chargedBytes: 300_000, packs: 1 });
-    expect(await book.hostedUsage(A)).toEqual(await scannedUsage(sub, A));
-    expect(await book.hostedUsage(B)).toEqual(await scannedUsage(sub, B));
+    expect(await book.bytes(A)).toBe(0); // sums (nothing) and keeps the total from here on
+    await book.add(A, pack(1), 100_000);
+    await book.add(A, pack(2), 250_000);
+    await book.add(B, pack(1), 7);
+    expect(await book.bytes(A)).toBe(350_000);
+    await book.add(A, pack(2), 300_000); // the same pack again, another size: replaced, not added
+    expect(await book.bytes(A)).toBe(400_000);
+    await book.remove(A, pack(1));
+    await book.remove(A, pack(99)); // never held: no change
+    expect(await book.bytes(A)).toBe(300_000);
+    expect(await book.bytes(B)).toBe(MIN_PACK_CHARGE_BYTES); // 7 bytes, charged the minimum
+    expect(await book.usage(A)).toEqual({ chargedBytes: 300_000, packs: 1 });
+    expect(await book.usage(A)).toEqual(await scannedUsage(sub, A));
+    expect(await book.usage(B)).toEqual(await scannedUsage(sub, B));
   });
 
   it('does not keep a first sum that a write raced', async () => {
@@ -70,35 +70,35 @@ describe('HostedPacks hosted bytes', () => {
     const book = new HostedPacks(sub);
     // held before this process started: the first sum has many entries to read
     await sub.hosted.batch(Array.from({ length: 5000 }, (_, i) => ({ type: 'put' as const, key: `${A}!${pack(i)}`, value: '10' })));
-    const sum = book.hostedBytes(A);
-    for (let i = 5000; i < 5050; i++) await book.addHosted(A, pack(i), 1); // while the sum reads
+    const sum = book.bytes(A);
+    for (let i = 5000; i < 5050; i++) await book.add(A, pack(i), 1); // while the sum reads
     await sum;
-    expect(await book.hostedUsage(A)).toEqual(await scannedUsage(sub, A));
+    expect(await book.usage(A)).toEqual(await scannedUsage(sub, A));
   });
 
   it('stays exact when writes to the same pack race each other', async () => {
     const sub = await open();
     const book = new HostedPacks(sub);
-    expect(await book.hostedBytes(A)).toBe(0);
+    expect(await book.bytes(A)).toBe(0);
     const writes: Promise<void>[] = [];
     for (let i = 0; i < 100; i++) {
-      writes.push(book.addHosted(A, pack(i % 7), 100 + i)); // the same few packs, other sizes
-      if (i % 3 === 0) writes.push(book.removeHosted(A, pack((i + 1) % 7)));
+      writes.push(book.add(A, pack(i % 7), 100 + i)); // the same few packs, other sizes
+      if (i % 3 === 0) writes.push(book.remove(A, pack((i + 1) % 7)));
     }
     await Promise.all(writes);
-    expect(await book.hostedUsage(A)).toEqual(await scannedUsage(sub, A));
+    expect(await book.usage(A)).toEqual(await scannedUsage(sub, A));
   });
 
   it('is shared by every HostedPacks on the database and rebuilt after a reopen', async () => {
     let sub = await open();
     const one = new HostedPacks(sub);
     const two = new HostedPacks(sub); // as prune's book next to the mesh's
-    expect(await one.hostedBytes(A)).toBe(0);
-    await two.addHosted(A, pack(1), 100_000);
-    expect(await one.hostedBytes(A)).toBe(100_000);
+    expect(await one.bytes(A)).toBe(0);
+    await two.add(A, pack(1), 100_000);
+    expect(await one.bytes(A)).toBe(100_000);
     await db?.close();
     sub = await open();
-    expect(await new HostedPacks(sub).hostedBytes(A)).toBe(100_000);
+    expect(await new HostedPacks(sub).bytes(A)).toBe(100_000);
   });
 });
 

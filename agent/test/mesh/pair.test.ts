@@ -99,8 +99,8 @@ describe('pairing with one invite', () => {
     const [joiner] = await joiners(1);
     expect(accepted(await pairNode(joiner!, inviter.code, 'joiner', 1 << 30))).toBe(true);
     expect(synced.some((k) => k.includes('invites') && k.endsWith(inviter.id)), synced.join(', ')).toBe(true);
-    await inviter.book.hostedPacks.addHosted(joiner!.peerId.toString(), 'cd'.repeat(32), 100);
-    await inviter.book.hostedPacks.removeHosted(joiner!.peerId.toString(), 'cd'.repeat(32));
+    await inviter.book.hostedPacks.add(joiner!.peerId.toString(), 'cd'.repeat(32), 100);
+    await inviter.book.hostedPacks.remove(joiner!.peerId.toString(), 'cd'.repeat(32));
     expect(synced.filter((k) => k.includes('hosted') && k.endsWith('cd'.repeat(32))).length, synced.join(', ')).toBe(2);
   }, 60_000);
 

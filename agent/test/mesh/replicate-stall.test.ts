@@ -81,7 +81,7 @@ afterAll(async () => {
 
 async function honestHolds(): Promise<Set<string>> {
   const out = new Set<string>();
-  for await (const [k] of await honest.ledgers.hostedPacks.hostedPacks(owner.peerId)) out.add(k.slice(owner.peerId.length + 1));
+  for await (const [k] of await honest.ledgers.hostedPacks.list(owner.peerId)) out.add(k.slice(owner.peerId.length + 1));
   return out;
 }
 
@@ -93,14 +93,14 @@ describe('a replication round with a hostile friend and an honest one', () => {
     listing = how;
     const packs = [await addPack(), await addPack(), await addPack()];
     // a copy counted at the hostile friend, so the round audits it
-    await owner.ledgers.copies.addReplica(packs[0] as string, hostile.peerId.toString(), 1);
+    await owner.ledgers.copies.add(packs[0] as string, hostile.peerId.toString(), 1);
     const r = await owner.replication.replicate();
     expect(r.problems.filter((p) => listProblem.test(p))).toHaveLength(1);
     expect(r.problems.filter((p) => /^hostile is unreachable: waiting for the peer to take a frame: nothing happened for 3 s$|^hostile is unreachable: waiting for a frame from the peer: nothing happened for 3 s$/.test(p))).toHaveLength(1);
     expect(r.problems.filter((p) => !p.startsWith('hostile '))).toEqual([]);
     const held = await honestHolds();
     for (const p of packs) expect(held.has(p)).toBe(true);
-    const kept = await honest.ledgers.hostedPacks.friendHead(owner.peerId);
+    const kept = await honest.ledgers.hostedPacks.head(owner.peerId);
     expect((JSON.parse(kept as string) as { head: { seq: number } }).head.seq).toBe(r.headSeq);
   }, 120_000);
 });
