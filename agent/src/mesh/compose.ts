@@ -27,7 +27,7 @@ import { packListService } from './pack-list.js';
 import { packPutService } from './pack-put.js';
 import { Pairing } from './pairing.js';
 import { Replication } from './replication.js';
-import { ProtocolService, type Startable } from './service.js';
+import { ProtocolService, ServiceGroup } from './service.js';
 
 export interface MeshOptions {
   listen: string[];
@@ -58,9 +58,7 @@ export class Mesh {
   readonly packGet: PackGetService;
   readonly replication: Replication;
   readonly deletion: Deletion;
-  /** In start order. */
-  private readonly services: Startable[];
-  private started: Startable[] = [];
+  private readonly services: ServiceGroup;
 
   constructor(ctx: MeshContext, ledgers: Ledgers, gate: FriendGate, repo: Repository, opts: MeshOptions) {
     this.ctx = ctx;
@@ -72,7 +70,7 @@ export class Mesh {
     this.packGet = new PackGetService(ctx, repo, this.presence);
     this.deletion = new Deletion(ctx, opts.sweepLog);
     this.replication = new Replication(ctx, repo, this.deletion, opts.replicas);
-    this.services = [
+    this.services = new ServiceGroup([
       gate,
       this.pairing,
       packPutService(ctx),
@@ -85,26 +83,30 @@ export class Mesh {
       this.presence,
       this.replication,
       this.deletion,
-    ];
+    ]);
   }
 
-  /** Starts the services in order; on a failure, those started are stopped again (in reverse). */
+  /** Starts the services in order; on a failure, those started are stopped again (in reverse), and the node. */
   async start(): Promise<void> {
     try {
-      for (const s of this.services) {
-        await s.start();
-        this.started.push(s);
-      }
+      await this.services.start();
     } catch (err) {
-      await this.stop().catch(() => undefined);
+      try {
+        await this.ctx.node.stop();
+      } catch {
+        // the start's error is the one to report
+      }
       throw err;
     }
   }
 
   /** Stops the services in reverse order, then the node. */
   async stop(): Promise<void> {
-    for (const s of this.started.splice(0).reverse()) await s.stop().catch(() => undefined);
-    await this.ctx.node.stop();
+    try {
+      await this.services.stop();
+    } finally {
+      await this.ctx.node.stop();
+    }
   }
 
   /** Applies the settings that can change while running (a config reload). */

@@ -31,3 +31,41 @@ export class ProtocolService implements Startable {
     await this.node.unhandle(this.protocol);
   }
 }
+
+/**
+ * Services started in the order given and stopped in reverse. A start that fails stops the ones
+ * already started (in reverse) before the error goes on; a stop that fails does not keep the
+ * others running: every one is stopped, then the first error is thrown.
+ */
+export class ServiceGroup implements Startable {
+  private readonly services: Startable[];
+  private started: Startable[] = [];
+
+  constructor(services: Startable[]) {
+    this.services = services;
+  }
+
+  async start(): Promise<void> {
+    for (const s of this.services) {
+      try {
+        await s.start();
+      } catch (err) {
+        await this.stop().catch(() => undefined);
+        throw err;
+      }
+      this.started.push(s);
+    }
+  }
+
+  async stop(): Promise<void> {
+    let first: { err: unknown } | undefined;
+    for (const s of this.started.splice(0).reverse()) {
+      try {
+        await s.stop();
+      } catch (err) {
+        first ??= { err };
+      }
+    }
+    if (first) throw first.err;
+  }
+}
