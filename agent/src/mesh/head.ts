@@ -20,7 +20,10 @@ export function headService(ctx: MeshContext): Startable {
   return new ProtocolService(ctx.node, PROTOCOLS.head, headHandler(ctx));
 }
 
-export function headHandler(ctx: MeshContext, limits = { burst: HEAD_PUT_BURST, intervalMs: HEAD_PUT_INTERVAL_MS }) {
+/** What serving head needs. */
+export type HeadDeps = Pick<MeshContext, 'friends' | 'hostedPacks' | 'clock'>;
+
+export function headHandler(ctx: HeadDeps, limits = { burst: HEAD_PUT_BURST, intervalMs: HEAD_PUT_INTERVAL_MS }) {
   const allowances = new Map<string, EventAllowance>();
   const allowPut = (peerId: string): boolean => {
     let a = allowances.get(peerId);

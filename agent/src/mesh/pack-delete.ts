@@ -23,7 +23,10 @@ export function packDeleteService(ctx: MeshContext): Startable {
   return new ProtocolService(ctx.node, PROTOCOLS.packDelete, packDeleteHandler(ctx));
 }
 
-export function packDeleteHandler(ctx: MeshContext) {
+/** What serving pack-delete needs. */
+export type PackDeleteDeps = Pick<MeshContext, 'friends' | 'hostedPacks' | 'deletes' | 'clock' | 'deletionGraceMs'>;
+
+export function packDeleteHandler(ctx: PackDeleteDeps) {
   return async (stream: Stream, connection: Connection) =>
     serve(stream, async (f) => {
       const friend = await requireFriend(ctx, connection);

@@ -10,7 +10,10 @@ import { Deadline, openStream, transferDeadlineMs } from './deadline.js';
 import { exchange, RefusedError, serve, type Frames } from './framing.js';
 import { receivePack } from './pack-receive.js';
 
-export function packGetHandler(ctx: MeshContext) {
+/** What serving pack-get needs. */
+export type PackGetDeps = Pick<MeshContext, 'friends' | 'hostedPacks' | 'hosted' | 'limits'>;
+
+export function packGetHandler(ctx: PackGetDeps) {
   const limits = limitsOf(ctx);
   return async (stream: Stream, connection: Connection) =>
     serve(stream, async (f) => {

@@ -15,7 +15,10 @@ export function packListService(ctx: MeshContext): Startable {
   return new ProtocolService(ctx.node, PROTOCOLS.packList, packListHandler(ctx));
 }
 
-export function packListHandler(ctx: MeshContext) {
+/** What serving pack-list needs. */
+export type PackListDeps = Pick<MeshContext, 'friends' | 'hostedPacks' | 'limits'>;
+
+export function packListHandler(ctx: PackListDeps) {
   return async (stream: Stream, connection: Connection) =>
     serve(
       stream,

@@ -14,7 +14,10 @@ export function packPutService(ctx: MeshContext): Startable {
   return new ProtocolService(ctx.node, PROTOCOLS.packPut, packPutHandler(ctx));
 }
 
-export function packPutHandler(ctx: MeshContext) {
+/** What serving pack-put needs. */
+export type PackPutDeps = Pick<MeshContext, 'friends' | 'hostedPacks' | 'deletes' | 'hosted' | 'limits'>;
+
+export function packPutHandler(ctx: PackPutDeps) {
   const limits = limitsOf(ctx);
   return async (stream: Stream, connection: Connection) =>
     serve(stream, async (f) => {

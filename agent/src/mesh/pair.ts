@@ -64,7 +64,10 @@ export function pairProof(secretHex: string, inviterPeerId: string, joinerPeerId
   return createHmac('sha256', Buffer.from(secretHex, 'hex')).update(`cairn/v1/pair${inviterPeerId}${joinerPeerId}`).digest('hex');
 }
 
-export function pairHandler(ctx: MeshContext, failures = new PairingFailures(() => ctx.clock.now())) {
+/** What serving pair needs. */
+export type PairDeps = Pick<MeshContext, 'node' | 'friends' | 'clock' | 'name' | 'onFriend'>;
+
+export function pairHandler(ctx: PairDeps, failures = new PairingFailures(() => ctx.clock.now())) {
   const fail = (peer: string, code: (typeof WireError)[keyof typeof WireError], message: string): never => {
     failures.add(peer);
     throw new RefusedError(code, message);
