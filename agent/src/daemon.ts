@@ -15,7 +15,7 @@ import { JobStore } from './scheduler/job-store.js';
 import { Scheduler } from './scheduler/scheduler.js';
 import { systemTimers } from './util/timers.js';
 import type { ConfigWatcher } from './config/watch.js';
-import { Mesh } from './mesh/mesh.js';
+import { createMesh, type Mesh } from './mesh/compose.js';
 import type { Services } from './ops/services.js';
 import { agentInfoPath, type AgentInfo } from './repo/home.js';
 import { Repository } from './repo/repository.js';
@@ -53,9 +53,6 @@ const REPLICATE_AFTER_BACKUP_MS = 1000;
 /** How often the alerts (staleness, friends offline) are looked at for notifications. */
 const ALERT_CHECK_MS = 5 * 60_000;
 
-/** How often due deletions of friends' packs are looked for. */
-const DELETION_SWEEP_MS = 5000;
-
 export class Agent {
   readonly info: AgentInfo;
   private readonly repo: Repository;
@@ -63,7 +60,6 @@ export class Agent {
   private readonly api: FastifyInstance;
   private readonly opts: AgentOptions;
   private timer: NodeJS.Timeout | undefined;
-  private sweeper: NodeJS.Timeout | undefined;
   private alerter: NodeJS.Timeout | undefined;
   private activity: Activity | undefined;
   /** The scheduler (jobs, live job events), for the console and tests. */
@@ -88,7 +84,7 @@ export class Agent {
     const repo = await Repository.open(opts.home, opts.passphrase);
     let mesh: Mesh | undefined;
     try {
-      mesh = await Mesh.start(repo, { listen: opts.listen, ...(opts.announce && opts.announce.length > 0 ? { announce: opts.announce } : {}), name: opts.name, replicas: opts.replicas, diskFloorBytes: opts.diskFloorBytes, clock: opts.clock, ...(opts.bandwidthBytesPerSec > 0 ? { bandwidthBytesPerSec: opts.bandwidthBytesPerSec } : {}), ...(opts.config ? { deletionGraceMs: opts.config.current.friends.deletionGraceMs } : {}) });
+      mesh = await createMesh(repo, { listen: opts.listen, ...(opts.announce && opts.announce.length > 0 ? { announce: opts.announce } : {}), name: opts.name, replicas: opts.replicas, diskFloorBytes: opts.diskFloorBytes, clock: opts.clock, ...(opts.bandwidthBytesPerSec > 0 ? { bandwidthBytesPerSec: opts.bandwidthBytesPerSec } : {}), ...(opts.config ? { deletionGraceMs: opts.config.current.friends.deletionGraceMs } : {}), sweepLog: opts.log });
       const token = randomBytes(24).toString('base64url');
       const config = opts.config;
       const svc: Services = {
@@ -128,11 +124,6 @@ export class Agent {
       agent.timer.unref();
       agent.replicateSoon(REPLICATE_AFTER_BACKUP_MS);
       config?.onChange((next, prev) => agent.applyConfig(next, prev));
-      // friends' packs they asked us to delete go once their grace has passed (checked now and every few seconds)
-      const sweep = () => void m.applyDueDeletions().then((n) => n > 0 && opts.log(`deleted ${n} packs friends asked us to delete (their grace has passed)`), (err: unknown) => opts.log(`deleting friends' packs failed: ${errorMessage(err)}`));
-      sweep();
-      agent.sweeper = setInterval(sweep, DELETION_SWEEP_MS);
-      agent.sweeper.unref();
       // staleness (no backup or replication for too long, a friend offline for days, failed audits)
       // goes to the notification channels; each alert is sent when it appears and again daily
       const watchAlerts = () => void statusOp(svc, statusOptions()).then((s) => notifier.alerts(s.alerts), (err: unknown) => opts.log(`alerts: ${errorMessage(err)}`));
@@ -168,7 +159,7 @@ export class Agent {
         this.again = true;
         return;
       }
-      this.replicating = this.mesh
+      this.replicating = this.mesh.replication
         .replicate()
         .then((r) => {
           this.activity?.replication({ ok: r.problems.length === 0, time: new Date(this.opts.clock.now()).toISOString(), packs: r.packs, underReplicated: r.underReplicated, wantedCopies: r.wantedCopies, problems: r.problems, error: null });
@@ -196,7 +187,6 @@ export class Agent {
     this.opts.config?.stop();
     await this.scheduler?.stop();
     if (this.timer) clearInterval(this.timer);
-    if (this.sweeper) clearInterval(this.sweeper);
     if (this.alerter) clearInterval(this.alerter);
     await this.api.close();
     await this.replicating;

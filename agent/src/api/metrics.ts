@@ -91,7 +91,7 @@ export function buildMetrics(svc: Services, statusOpts: () => StatusOptions): Re
       registers: [registry],
       async collect() {
         this.reset();
-        for (const p of svc.mesh ? await svc.mesh.peers() : []) this.set({ friend: p.name, peer_id: p.peerId }, value(p));
+        for (const p of svc.mesh ? await svc.mesh.directory.peers() : []) this.set({ friend: p.name, peer_id: p.peerId }, value(p));
       },
     });
   peerGauge('cairn_friend_stored_bytes', 'Bytes of our packs each friend confirmed holding', (p) => p.storedAtPeerBytes);

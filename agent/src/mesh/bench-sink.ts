@@ -104,7 +104,7 @@ function discardRaw(stream: Stream, total: number): Promise<number> {
 export function benchSinkHandler(ctx: MeshContext) {
   return async (stream: Stream, connection: Connection) => {
     const remote = connection.remotePeer.toString();
-    if (!(await ctx.book.get(remote))) {
+    if (!(await ctx.friends.get(remote))) {
       await serve(stream, async () => {
         throw new RefusedError(WireError.notFriend, 'not a friend of this agent');
       });

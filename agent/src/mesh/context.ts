@@ -1,17 +1,25 @@
-// What the protocol handlers share: the libp2p node, the friend book, hosted packs, our identity.
+// What the protocol handlers share: the libp2p node, the ledgers (ledgers.ts), hosted packs, our identity.
 import type { Connection, Libp2p, PrivateKey } from '@libp2p/interface';
 import { WireError } from '../../../protocol/mesh.js';
 import type { Clock } from '../util/clock.js';
 import type { TokenBucket } from '../util/rate-limit.js';
 import { transferLimits, type TransferLimits } from './deadline.js';
 import { RefusedError } from './framing.js';
-import type { FriendBook, Friendship } from './friends.js';
+import type { OurCopies } from './copies-ledger.js';
+import type { Deletes } from './delete-ledger.js';
+import type { Friends, Friendship } from './friend-ledger.js';
+import type { HostedPacks } from './hosted-ledger.js';
 import type { HostedStore } from './hosted-store.js';
 
 export interface MeshContext {
   node: Libp2p;
   privateKey: PrivateKey;
-  book: FriendBook;
+  friends: Friends;
+  /** The ledger of packs (and heads) we hold for friends. */
+  hostedPacks: HostedPacks;
+  copies: OurCopies;
+  deletes: Deletes;
+  /** The files of the packs we hold for friends. */
   hosted: HostedStore;
   clock: Clock;
   name: string;
@@ -31,8 +39,8 @@ export function limitsOf(ctx: Pick<MeshContext, 'limits'>): TransferLimits {
 }
 
 /** The remote's friendship, or a refusal with E_NOT_FRIEND: every protocol but pairing starts here. */
-export async function requireFriend(ctx: MeshContext, connection: Connection): Promise<Friendship> {
-  const friend = await ctx.book.get(connection.remotePeer.toString());
+export async function requireFriend(ctx: Pick<MeshContext, 'friends'>, connection: Connection): Promise<Friendship> {
+  const friend = await ctx.friends.get(connection.remotePeer.toString());
   if (!friend) throw new RefusedError(WireError.notFriend, 'not a friend of this agent');
   return friend;
 }

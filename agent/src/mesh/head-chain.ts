@@ -7,7 +7,7 @@ import { canonicalHead, type Head, type SignedHead } from '../../../protocol/mes
 import { open, seal } from '../crypto/aead.js';
 import type { Repository } from '../repo/repository.js';
 import { CorruptionError } from '../util/errors.js';
-import type { Friendship } from './friends.js';
+import type { Friendship } from './friend-ledger.js';
 
 const FRIENDS_AD = Buffer.from('cairn/v1/head-friends');
 

@@ -10,11 +10,20 @@ import { requireFriend, type MeshContext } from './context.js';
 import { RefusedError, serve } from './framing.js';
 import { verifyHead } from './head-chain.js';
 import { requestJson } from './request.js';
+import { ProtocolService, type Startable } from './service.js';
 
 /** Friends whose head-put allowance is remembered before the full ones are forgotten. */
 const MAX_TRACKED_ALLOWANCES = 256;
 
-export function headHandler(ctx: MeshContext, limits = { burst: HEAD_PUT_BURST, intervalMs: HEAD_PUT_INTERVAL_MS }) {
+/** The head service: friends store and fetch their signed heads here, from start to stop. */
+export function headService(ctx: MeshContext): Startable {
+  return new ProtocolService(ctx.node, PROTOCOLS.head, headHandler(ctx));
+}
+
+/** What serving head needs. */
+export type HeadDeps = Pick<MeshContext, 'friends' | 'hostedPacks' | 'clock'>;
+
+export function headHandler(ctx: HeadDeps, limits = { burst: HEAD_PUT_BURST, intervalMs: HEAD_PUT_INTERVAL_MS }) {
   const allowances = new Map<string, EventAllowance>();
   const allowPut = (peerId: string): boolean => {
     let a = allowances.get(peerId);
@@ -30,7 +39,7 @@ export function headHandler(ctx: MeshContext, limits = { burst: HEAD_PUT_BURST, 
       await requireFriend(ctx, connection);
       const remote = connection.remotePeer;
       const req = parseHeadRequest(await f.readJson());
-      const storedJson = await ctx.book.friendHead(remote.toString());
+      const storedJson = await ctx.hostedPacks.head(remote.toString());
       const stored = storedJson ? (JSON.parse(storedJson) as SignedHead) : null;
       if (req.op === 'get') {
         const reply: HeadResponse = { ok: true, head: stored };
@@ -54,7 +63,7 @@ export function headHandler(ctx: MeshContext, limits = { burst: HEAD_PUT_BURST, 
       if (stored && req.head.head.seq === stored.head.seq && JSON.stringify(req.head) !== storedJson) {
         throw new RefusedError(WireError.staleHead, `a different head with seq ${stored.head.seq} is already kept here`);
       }
-      await ctx.book.putFriendHead(remote.toString(), JSON.stringify(req.head));
+      await ctx.hostedPacks.putHead(remote.toString(), JSON.stringify(req.head));
       const reply: HeadResponse = { ok: true, head: req.head };
       await f.writeJson(reply);
     });

@@ -9,7 +9,7 @@ import { LocalPackStore } from '../store/local-pack-store.js';
 import { Semaphore } from '../util/semaphore.js';
 import { MAX_HOSTED_PACKS_PER_OWNER, packChargeBytes, WireError } from '../../../protocol/mesh.js';
 import { RefusedError, type Frames } from './framing.js';
-import type { FriendBook } from './friends.js';
+import type { HostedPacks } from './hosted-ledger.js';
 import { PackHashMismatchError, receivePack } from './pack-receive.js';
 
 /** Free inodes kept on the disk holding friends' packs (where the file system counts them). */
@@ -37,7 +37,7 @@ export interface HostedLimits {
 
 export class HostedStore {
   readonly dir: string;
-  private readonly book: FriendBook;
+  private readonly ledger: HostedPacks;
   private readonly floorBytes: number;
   private readonly minFreeInodes: number;
   private readonly maxPacks: number;
@@ -51,9 +51,9 @@ export class HostedStore {
   private readonly stores = new Map<string, Promise<LocalPackStore>>();
   private readonly reserving = new Semaphore(1);
 
-  constructor(dir: string, book: FriendBook, limits: HostedLimits) {
+  constructor(dir: string, ledger: HostedPacks, limits: HostedLimits) {
     this.dir = dir;
-    this.book = book;
+    this.ledger = ledger;
     this.floorBytes = limits.floorBytes;
     this.minFreeInodes = limits.minFreeInodes ?? MIN_FREE_INODES;
     this.maxPacks = limits.maxPacksPerOwner ?? MAX_HOSTED_PACKS_PER_OWNER;
@@ -83,7 +83,7 @@ export class HostedStore {
 
   private async reserveNow(peerId: string, grantBytes: number, size: number): Promise<() => void> {
     const charge = packChargeBytes(size);
-    const held = await this.book.hostedUsage(peerId);
+    const held = await this.ledger.usage(peerId);
     const mine = this.reserved.get(peerId) ?? { bytes: 0, packs: 0 };
     const used = held.chargedBytes + mine.bytes;
     if (used + charge > grantBytes) {
@@ -128,11 +128,11 @@ export class HostedStore {
       if (err instanceof PackHashMismatchError) throw new RefusedError(WireError.badPack, err.message);
       throw err;
     }
-    await this.book.addHosted(peerId, packId, size);
+    await this.ledger.add(peerId, packId, size);
   }
 
   async remove(peerId: string, packId: string): Promise<void> {
     await (await this.storeFor(peerId)).delete(packId);
-    await this.book.removeHosted(peerId, packId);
+    await this.ledger.remove(peerId, packId);
   }
 }

@@ -18,7 +18,8 @@
 import { liveBlobs } from '../repo/prune.js';
 import type { Repository } from '../repo/repository.js';
 import { errorMessage } from '../util/errors.js';
-import type { FriendBook } from './friends.js';
+import type { OurCopies } from './copies-ledger.js';
+import type { Deletes } from './delete-ledger.js';
 
 /** A pack we queued a delete request for at a friend is asked about again after this long at the earliest. */
 export const ORPHAN_REASK_MS = 24 * 3600_000;
@@ -31,14 +32,14 @@ export interface OrphanSweep {
 }
 
 /** Queues deletes for the packs in `held` (what friend `peerId` listed as ours) that our index no longer names. */
-export async function queueOrphanDeletes(book: FriendBook, repo: Repository, peerId: string, held: ReadonlySet<string>, nowMs: number): Promise<OrphanSweep> {
+export async function queueOrphanDeletes(ledgers: { copies: OurCopies; deletes: Deletes }, repo: Repository, peerId: string, held: ReadonlySet<string>, nowMs: number): Promise<OrphanSweep> {
   // read after the friend's answer: whatever it listed was indexed before it got there
   const indexed = new Set<string>();
   for (const [, e] of repo.index.all()) indexed.add(e.packId);
-  const queued = (await book.outbox()).get(peerId) ?? new Map<string, number>();
-  const asked = await book.deletesAsked(peerId);
+  const queued = (await ledgers.deletes.outbox()).get(peerId) ?? new Map<string, number>();
+  const asked = await ledgers.deletes.deletesAsked(peerId);
   const deleted = [...asked.keys()].filter((id) => !held.has(id));
-  if (deleted.length > 0) await book.forgetDeletesAsked(peerId, deleted);
+  if (deleted.length > 0) await ledgers.deletes.forgetDeletesAsked(peerId, deleted);
   const orphans = [...held].filter((id) => !indexed.has(id) && !queued.has(id) && !(nowMs - (asked.get(id) ?? -Infinity) < ORPHAN_REASK_MS));
   if (orphans.length === 0) return { queued: 0 };
   let missing: string | undefined;
@@ -57,7 +58,7 @@ export async function queueOrphanDeletes(book: FriendBook, repo: Repository, pee
     return { queued: 0, problem: `holds ${orphans.length} packs our index does not name, kept there because our index is incomplete (${missing}): run "cairn check"` };
   }
   const sizes = new Map<string, number>();
-  for (const id of orphans) sizes.set(id, await book.replicaSize(id, peerId));
-  await book.queueDeletesAt(peerId, sizes, nowMs);
+  for (const id of orphans) sizes.set(id, await ledgers.copies.size(id, peerId));
+  await ledgers.deletes.queueDeletesAt(peerId, sizes, nowMs);
   return { queued: orphans.length };
 }

@@ -16,8 +16,17 @@ import { untrustedText } from '../util/untrusted-text.js';
 import { requireFriend, type MeshContext } from './context.js';
 import { RefusedError, serve } from './framing.js';
 import { requestJson } from './request.js';
+import { ProtocolService, type Startable } from './service.js';
 
-export function packDeleteHandler(ctx: MeshContext) {
+/** The pack-delete service: friends ask us to delete their packs, from start to stop. */
+export function packDeleteService(ctx: MeshContext): Startable {
+  return new ProtocolService(ctx.node, PROTOCOLS.packDelete, packDeleteHandler(ctx));
+}
+
+/** What serving pack-delete needs. */
+export type PackDeleteDeps = Pick<MeshContext, 'friends' | 'hostedPacks' | 'deletes' | 'clock' | 'deletionGraceMs'>;
+
+export function packDeleteHandler(ctx: PackDeleteDeps) {
   return async (stream: Stream, connection: Connection) =>
     serve(stream, async (f) => {
       const friend = await requireFriend(ctx, connection);
@@ -34,10 +43,10 @@ export function packDeleteHandler(ctx: MeshContext) {
       if (req.seq <= (friend.lastDeleteSeq ?? 0)) throw new RefusedError(WireError.staleRequest, `delete request seq ${req.seq} is not newer than ${friend.lastDeleteSeq ?? 0}`);
       const held: string[] = [];
       const notHeld: string[] = [];
-      for (const p of new Set(req.packs)) ((await ctx.book.hasHosted(friend.peerId, p)) ? held : notHeld).push(p);
+      for (const p of new Set(req.packs)) ((await ctx.hostedPacks.has(friend.peerId, p)) ? held : notHeld).push(p);
       const dueMs = ctx.clock.now() + ctx.deletionGraceMs;
-      await ctx.book.addPendingDeletions(friend.peerId, held, dueMs, req.seq);
-      await ctx.book.update(friend.peerId, (x) => (x.lastDeleteSeq = req.seq));
+      await ctx.deletes.addPendingDeletions(friend.peerId, held, dueMs, req.seq);
+      await ctx.friends.update(friend.peerId, (x) => (x.lastDeleteSeq = req.seq));
       const reply: DeleteAccepted = { ok: true, accepted: held.length, notHeld, dueAt: new Date(dueMs).toISOString() };
       await f.writeJson(reply);
     });
@@ -56,10 +65,10 @@ export async function requestDeletes(ctx: MeshContext, peer: PeerId, packs: stri
 export async function applyDueDeletions(ctx: MeshContext): Promise<number> {
   const now = ctx.clock.now();
   let n = 0;
-  for (const d of await ctx.book.pendingDeletions()) {
+  for (const d of await ctx.deletes.pendingDeletions()) {
     if (d.dueMs > now) continue;
-    if (await ctx.book.hasHosted(d.owner, d.packId)) await ctx.hosted.remove(d.owner, d.packId);
-    await ctx.book.deletionDone(d.owner, d.packId);
+    if (await ctx.hostedPacks.has(d.owner, d.packId)) await ctx.hosted.remove(d.owner, d.packId);
+    await ctx.deletes.deletionDone(d.owner, d.packId);
     n += 1;
   }
   return n;

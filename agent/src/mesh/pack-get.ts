@@ -10,7 +10,10 @@ import { Deadline, openStream, transferDeadlineMs } from './deadline.js';
 import { exchange, RefusedError, serve, type Frames } from './framing.js';
 import { receivePack } from './pack-receive.js';
 
-export function packGetHandler(ctx: MeshContext) {
+/** What serving pack-get needs. */
+export type PackGetDeps = Pick<MeshContext, 'friends' | 'hostedPacks' | 'hosted' | 'limits'>;
+
+export function packGetHandler(ctx: PackGetDeps) {
   const limits = limitsOf(ctx);
   return async (stream: Stream, connection: Connection) =>
     serve(stream, async (f) => {
@@ -18,7 +21,7 @@ export function packGetHandler(ctx: MeshContext) {
       const remote = connection.remotePeer.toString();
       const req = parsePackGetRequest(await f.readJson());
       const store = await ctx.hosted.storeFor(remote);
-      const info = (await ctx.book.hasHosted(remote, req.packId)) ? await store.stat(req.packId) : undefined;
+      const info = (await ctx.hostedPacks.has(remote, req.packId)) ? await store.stat(req.packId) : undefined;
       if (!info) throw new RefusedError(WireError.notFound, `pack ${req.packId} is not held here`);
       const offset = req.offset ?? 0;
       const length = req.length ?? info.sizeBytes - offset;

@@ -8,8 +8,17 @@ import { CairnError } from '../util/errors.js';
 import { limitsOf, requireFriend, type MeshContext } from './context.js';
 import { Deadline, listingDeadlineMs, openStream } from './deadline.js';
 import { exchange, serve } from './framing.js';
+import { ProtocolService, type Startable } from './service.js';
 
-export function packListHandler(ctx: MeshContext) {
+/** The pack-list service: friends list what we hold for them, from start to stop. */
+export function packListService(ctx: MeshContext): Startable {
+  return new ProtocolService(ctx.node, PROTOCOLS.packList, packListHandler(ctx));
+}
+
+/** What serving pack-list needs. */
+export type PackListDeps = Pick<MeshContext, 'friends' | 'hostedPacks' | 'limits'>;
+
+export function packListHandler(ctx: PackListDeps) {
   return async (stream: Stream, connection: Connection) =>
     serve(
       stream,
@@ -19,7 +28,7 @@ export function packListHandler(ctx: MeshContext) {
         const req = parsePackListRequest(await f.readJson());
         const packs: PackListPage['packs'] = [];
         let more = false;
-        for await (const [key, size] of await ctx.book.hostedPacks(remote, req.after)) {
+        for await (const [key, size] of await ctx.hostedPacks.list(remote, req.after)) {
           if (packs.length === MAX_LIST_PAGE) {
             more = true;
             break;

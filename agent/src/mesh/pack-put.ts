@@ -7,16 +7,25 @@ import { PACK_FRAME_BYTES, parsePackPutRequest, PROTOCOLS, type PackPutDone, typ
 import { limitsOf, requireFriend, type MeshContext } from './context.js';
 import { Deadline, openStream, transferDeadlineMs } from './deadline.js';
 import { exchange, serve } from './framing.js';
+import { ProtocolService, type Startable } from './service.js';
 
-export function packPutHandler(ctx: MeshContext) {
+/** The pack-put service: friends push their packs here, from start to stop. */
+export function packPutService(ctx: MeshContext): Startable {
+  return new ProtocolService(ctx.node, PROTOCOLS.packPut, packPutHandler(ctx));
+}
+
+/** What serving pack-put needs. */
+export type PackPutDeps = Pick<MeshContext, 'friends' | 'hostedPacks' | 'deletes' | 'hosted' | 'limits'>;
+
+export function packPutHandler(ctx: PackPutDeps) {
   const limits = limitsOf(ctx);
   return async (stream: Stream, connection: Connection) =>
     serve(stream, async (f) => {
       const friend = await requireFriend(ctx, connection);
       const remote = friend.peerId;
       const req = parsePackPutRequest(await f.readJson());
-      if (await ctx.book.hasHosted(remote, req.packId)) {
-        await ctx.book.cancelDeletion(remote, req.packId); // wanted again: a pending deletion is off
+      if (await ctx.hostedPacks.has(remote, req.packId)) {
+        await ctx.deletes.cancelDeletion(remote, req.packId); // wanted again: a pending deletion is off
         const have: PackPutReady = { ok: true, have: true };
         await f.writeJson(have);
         return;

@@ -64,7 +64,10 @@ export function pairProof(secretHex: string, inviterPeerId: string, joinerPeerId
   return createHmac('sha256', Buffer.from(secretHex, 'hex')).update(`cairn/v1/pair${inviterPeerId}${joinerPeerId}`).digest('hex');
 }
 
-export function pairHandler(ctx: MeshContext, failures = new PairingFailures(() => ctx.clock.now())) {
+/** What serving pair needs. */
+export type PairDeps = Pick<MeshContext, 'node' | 'friends' | 'clock' | 'name' | 'onFriend'>;
+
+export function pairHandler(ctx: PairDeps, failures = new PairingFailures(() => ctx.clock.now())) {
   const fail = (peer: string, code: (typeof WireError)[keyof typeof WireError], message: string): never => {
     failures.add(peer);
     throw new RefusedError(code, message);
@@ -76,7 +79,7 @@ export function pairHandler(ctx: MeshContext, failures = new PairingFailures(() 
       const req = parsePairRequest(await f.readJson());
       // checked and marked used (durably) under one lock: of several pairings at once with one
       // code, one is accepted and every other sees it used
-      const { claim, invite: inv } = await ctx.book.claimInvite(
+      const { claim, invite: inv } = await ctx.friends.claimInvite(
         req.inviteId,
         ctx.clock.now() / 1000,
         (i) => timingSafeEqual(Buffer.from(pairProof(i.secret, ctx.node.peerId.toString(), remote), 'hex'), Buffer.from(req.proof, 'hex')),
@@ -86,14 +89,14 @@ export function pairHandler(ctx: MeshContext, failures = new PairingFailures(() 
       if (claim === 'used') return fail(remote, WireError.inviteUsed, 'this invite was already used; ask for a new one');
       if (claim === 'expired') return fail(remote, WireError.inviteExpired, 'this invite has expired; ask for a new one');
       if (claim === 'bad-proof') return fail(remote, WireError.inviteBadProof, 'the invite proof does not match (wrong or altered code)');
-      const existing = await ctx.book.get(remote);
+      const existing = await ctx.friends.get(remote);
       const addrs = req.addrs.length > 0 ? req.addrs : [connection.remoteAddr.toString()];
       if (existing) {
-        await ctx.book.put({ ...existing, addrs, lastSeen: new Date(ctx.clock.now()).toISOString() });
+        await ctx.friends.put({ ...existing, addrs, lastSeen: new Date(ctx.clock.now()).toISOString() });
       } else {
-        await ctx.book.put({
+        await ctx.friends.put({
           peerId: remote,
-          // cleaned (controls, escapes, bidi overrides) by the friend book, as every friend's text
+          // cleaned (controls, escapes, bidi overrides) by the friends ledger, as every friend's text
           name: untrustedText(req.name, MAX_NAME_CHARS) || remote.slice(-8),
           addrs,
           grantToPeer: inv.quotaBytes,

@@ -2,17 +2,19 @@
 // same PeerId as the lost host, so its friends recognise it. From the friend that issued an invite
 // it learns the newest signed head (checked with its own key; the newest valid head across every
 // friend wins, and friends that lag are reported), the friend list (sealed in the head), which
-// packs each friend holds, and the pack headers (fetched as byte ranges) to rebuild the index;
-// then the snapshot blobs listed in the head. Pack data stays at friends until a restore needs it.
+// packs each friend holds (friend-pack-store.ts), from whose headers (fetched as byte ranges) the
+// engine rebuilds the index (repo/index-from-packs.ts); then the snapshot blobs listed in the
+// head. Pack data stays at friends until a restore needs it.
 import { peerIdFromString } from '@libp2p/peer-id';
 import type { SignedHead } from '../../../protocol/mesh.js';
 import { BlobType } from '../repo/blob.js';
+import { indexFromPacks } from '../repo/index-from-packs.js';
 import type { Repository } from '../repo/repository.js';
 import { CairnError, errorMessage } from '../util/errors.js';
 import { currentHead, openFriends, openState, saveHead, verifyHead } from './head-chain.js';
 import { getHead } from './head.js';
-import type { Mesh } from './mesh.js';
-import { indexFromHeaders, listHoldings } from './recover-packs.js';
+import type { Mesh } from './compose.js';
+import { openFriendPackStores } from './friend-pack-store.js';
 
 export interface RecoverResult {
   headSeq: number;
@@ -24,8 +26,8 @@ export interface RecoverResult {
 
 export async function recoverFromFriends(repo: Repository, mesh: Mesh, code: string): Promise<RecoverResult> {
   const warnings: string[] = [];
-  const accept = await mesh.pair(code, 0);
-  const inviter = (await mesh.book.list()).find((f) => f.name === accept.name && f.peerId === accept.peerId);
+  const accept = await mesh.pairing.pair(code, 0);
+  const inviter = (await mesh.ledgers.friends.list()).find((f) => f.name === accept.name && f.peerId === accept.peerId);
   if (!inviter) throw new CairnError('E_RECOVER', 'pairing with the inviter did not record a friendship');
   const ctx = mesh.ctx;
   const self = ctx.node.peerId;
@@ -36,7 +38,7 @@ export async function recoverFromFriends(repo: Repository, mesh: Mesh, code: str
     if (h === null) return null;
     if (!(await verifyHead(self.publicKey!, h)) || h.head.repoId !== repo.config.repoId) {
       warnings.push(`friend ${peerId} served a head that is not ours or not validly signed: ignored`);
-      await mesh.book.addProblem(peerId, 'served an invalid head');
+      await mesh.ledgers.friends.addProblem(peerId, 'served an invalid head');
       return null;
     }
     return h;
@@ -48,18 +50,18 @@ export async function recoverFromFriends(repo: Repository, mesh: Mesh, code: str
   const now = new Date(ctx.clock.now()).toISOString();
   for (const f of openFriends(repo, first.head)) {
     const isInviter = f.peerId === inviter.peerId;
-    await mesh.book.put({
+    await mesh.ledgers.friends.put({
       ...f,
       ...(isInviter ? { addrs: inviter.addrs, grantFromPeer: accept.grantFromPeer, lastSeen: now } : { lastSeen: null }),
       shortfall: null,
       problems: [],
     });
   }
-  await mesh.remember();
+  await mesh.presence.remember();
 
   // Newest valid head across every friend that answers; lagging friends are reported.
   const heads: Array<{ peerId: string; name: string; head: SignedHead | null }> = [];
-  for (const f of await mesh.book.list()) {
+  for (const f of await mesh.ledgers.friends.list()) {
     try {
       heads.push({ peerId: f.peerId, name: f.name, head: f.peerId === inviter.peerId ? first : await valid(f.peerId) });
     } catch (err) {
@@ -71,13 +73,14 @@ export async function recoverFromFriends(repo: Repository, mesh: Mesh, code: str
     if (h.head && h.head.head.seq < best.head.seq) {
       const msg = `${h.name} serves an older snapshot list (seq ${h.head.head.seq}) than ${best.head.seq} seen elsewhere: it may be rolling us back`;
       warnings.push(msg);
-      await mesh.book.addProblem(h.peerId, msg);
+      await mesh.ledgers.friends.addProblem(h.peerId, msg);
     }
   }
 
-  // Which packs each friend holds (with the size each gave), then the index from the pack headers.
-  const holdings = await listHoldings(ctx, heads, warnings);
-  await indexFromHeaders(ctx, repo, holdings, warnings);
+  // Each friend's copies as a read-only pack store (with the size each gave), then the index
+  // rebuilt from their pack headers by the engine.
+  const stores = await openFriendPackStores(ctx, heads, warnings);
+  const { packs } = await indexFromPacks(repo, stores.map((s) => ({ name: s.peerId, store: s })), warnings, 'friend');
 
   // The snapshots the head lists.
   let restored = 0;
@@ -97,5 +100,5 @@ export async function recoverFromFriends(repo: Repository, mesh: Mesh, code: str
   }
   const mine = await currentHead(repo);
   if (!mine || mine.head.seq < best.head.seq) await saveHead(repo, best);
-  return { headSeq: best.head.seq, snapshots: restored, friends: (await mesh.book.list()).map((f) => f.name), packs: holdings.size, warnings };
+  return { headSeq: best.head.seq, snapshots: restored, friends: (await mesh.ledgers.friends.list()).map((f) => f.name), packs, warnings };
 }

@@ -16,7 +16,7 @@ import type { Repository } from '../repo/repository.js';
 import { errorMessage } from '../util/errors.js';
 import { mapLimit } from '../util/semaphore.js';
 import type { MeshContext } from './context.js';
-import type { Friendship } from './friends.js';
+import type { Friendship } from './friend-ledger.js';
 import { RefusedError } from './framing.js';
 import { nextHead } from './head-chain.js';
 import { getHead, putHead } from './head.js';
@@ -30,14 +30,14 @@ const PUSH_CONCURRENCY = 3;
 const FRIEND_CONCURRENCY = 8;
 
 export async function replicateOnce(ctx: MeshContext, repo: Repository, replicas: number): Promise<ReplicateResult> {
-  const friends = await ctx.book.list();
+  const friends = await ctx.friends.list();
   const wanted = Math.min(replicas, friends.length);
   const problems: string[] = [];
   const packIds = new Set<string>();
   for (const [, e] of repo.index.all()) packIds.add(e.packId);
-  let counted = await ctx.book.replicaMap();
+  let counted = await ctx.copies.map();
   // copies a friend no longer has stop counting first, so the pushes below make new ones
-  if (await auditFriends(ctx, friends, counted.byPack, packIds.size, problems, repo)) counted = await ctx.book.replicaMap();
+  if (await auditFriends(ctx, friends, counted.byPack, packIds.size, problems, repo)) counted = await ctx.copies.map();
   const { byPack, bytesAt } = counted;
   const unreachable = new Set<string>();
   /** Per friend: aborted once it proves unreachable, so its other pushes in flight stop too. */
@@ -65,20 +65,20 @@ export async function replicateOnce(ctx: MeshContext, repo: Repository, replicas
       if ((bytesAt.get(f.peerId) ?? 0) + charge > f.grantFromPeer) {
         // this pack does not fit what is left of the grant; a smaller one may, so the friend
         // stays a candidate (a round fills the grant, and the next one finds nothing more to add)
-        await ctx.book.update(f.peerId, (x) => (x.shortfall = `our packs need more than the ${f.grantFromPeer} bytes ${f.name} granted`));
+        await ctx.friends.update(f.peerId, (x) => (x.shortfall = `our packs need more than the ${f.grantFromPeer} bytes ${f.name} granted`));
         continue;
       }
       // count the bytes before pushing: concurrent pushes must not all fit the same remaining grant
       bytesAt.set(f.peerId, (bytesAt.get(f.peerId) ?? 0) + charge);
       try {
         const r = await putPack(ctx, peerIdFromString(f.peerId), packId, info.sizeBytes, (off, target) => repo.store.readInto(packId, off, target), cutOff.get(f.peerId)?.signal);
-        await ctx.book.addReplica(packId, f.peerId, info.sizeBytes);
+        await ctx.copies.add(packId, f.peerId, info.sizeBytes);
         holders.add(f.peerId);
         if (r === 'stored') {
           pushed += 1;
           pushedBytes += info.sizeBytes;
         }
-        await ctx.book.update(f.peerId, (x) => {
+        await ctx.friends.update(f.peerId, (x) => {
           x.shortfall = null;
           x.lastSeen = new Date(ctx.clock.now()).toISOString();
         });
@@ -86,7 +86,7 @@ export async function replicateOnce(ctx: MeshContext, repo: Repository, replicas
         bytesAt.set(f.peerId, (bytesAt.get(f.peerId) ?? 0) - charge);
         if (err instanceof RefusedError) {
           full.add(f.peerId);
-          await ctx.book.update(f.peerId, (x) => (x.shortfall = `${err.wireCode}: ${err.message}`));
+          await ctx.friends.update(f.peerId, (x) => (x.shortfall = `${err.wireCode}: ${err.message}`));
           problems.push(`${f.name} refused pack ${packId.slice(0, 12)}: ${err.message}`);
         } else if (!unreachable.has(f.peerId)) {
           unreachable.add(f.peerId);
@@ -110,11 +110,11 @@ export async function replicateOnce(ctx: MeshContext, repo: Repository, replicas
       if (!kept || kept.head.seq < head.head.seq) {
         const msg = `serves ${kept ? `an older snapshot list (seq ${kept.head.seq})` : 'no snapshot list'} after taking seq ${head.head.seq}: possible rollback`;
         problems.push(`${f.name} ${msg}`);
-        await ctx.book.addProblem(f.peerId, msg);
+        await ctx.friends.addProblem(f.peerId, msg);
       }
     } catch (err) {
       problems.push(`${f.name} did not take our head seq ${head.head.seq}: ${errorMessage(err)}`);
-      if (err instanceof RefusedError) await ctx.book.addProblem(f.peerId, `refused head seq ${head.head.seq}: ${err.message}`);
+      if (err instanceof RefusedError) await ctx.friends.addProblem(f.peerId, `refused head seq ${head.head.seq}: ${err.message}`);
     }
   });
   return { packs: packIds.size, underReplicated: under, wantedCopies: wanted, pushed, pushedBytes, headSeq: head.head.seq, problems };
@@ -159,15 +159,15 @@ async function auditFriends(ctx: MeshContext, friends: Friendship[], byPack: Map
       problems.push(`${f.name} did not list the packs it holds for us: ${errorMessage(err)}`);
       return;
     }
-    const orphans = await queueOrphanDeletes(ctx.book, repo, f.peerId, held, ctx.clock.now()); // packs we pruned: mesh/orphan-packs.ts
+    const orphans = await queueOrphanDeletes(ctx, repo, f.peerId, held, ctx.clock.now()); // packs we pruned: mesh/orphan-packs.ts
     if (orphans.problem) problems.push(`${f.name} ${orphans.problem}`);
     const gone = ours.filter((id) => !held.has(id));
     if (gone.length === 0) return;
     lost = true;
-    await ctx.book.removeReplicas(f.peerId, gone);
+    await ctx.copies.removeAt(f.peerId, gone);
     const msg = `no longer holds ${gone.length} of the ${ours.length} packs it had taken (e.g. ${(gone[0] as string).slice(0, 12)}): they no longer count as copies there and are copied again`;
     problems.push(`${f.name} ${msg}`);
-    await ctx.book.addProblem(f.peerId, msg);
+    await ctx.friends.addProblem(f.peerId, msg);
   });
   return lost;
 }

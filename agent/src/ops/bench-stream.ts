@@ -9,6 +9,6 @@ export { BENCH_STREAM_MODES, benchSinkEnabled } from '../mesh/bench-sink.js';
 /** API op (registered only with CAIRN_BENCH_SINK=1): stream `bytes` to the friend `peerId`. */
 export async function benchStreamOp(svc: Services, args: BenchStreamArgs): Promise<BenchStreamResult> {
   const mesh = needMesh(svc, 'benchStream');
-  if (!(await mesh.book.get(args.peerId))) throw new UsageError(`${args.peerId} is not a friend`, 'E_NOT_FRIEND');
+  if (!(await mesh.ledgers.friends.get(args.peerId))) throw new UsageError(`${args.peerId} is not a friend`, 'E_NOT_FRIEND');
   return benchStreamTo(mesh.ctx, args.peerId, args.bytes, args.mode ?? 'windowed', svc.repo.store);
 }

@@ -7,15 +7,15 @@ import { needMesh, type Services } from './services.js';
 const REPLICATE_WAIT_ROUNDS = 5;
 
 export async function inviteOp(svc: Services, args: InviteArgs): Promise<InviteResult> {
-  return needMesh(svc, 'creating an invite').invite(args.quotaBytes, args.expiresInMs);
+  return needMesh(svc, 'creating an invite').pairing.invite(args.quotaBytes, args.expiresInMs);
 }
 
 export async function pairOp(svc: Services, args: PairArgs): Promise<PairResult> {
-  return needMesh(svc, 'pairing').pair(args.code, args.quotaBytes);
+  return needMesh(svc, 'pairing').pairing.pair(args.code, args.quotaBytes);
 }
 
 export async function peersOp(svc: Services): Promise<PeersResult> {
-  return needMesh(svc, 'listing friends').peers();
+  return needMesh(svc, 'listing friends').directory.peers();
 }
 
 /**
@@ -26,13 +26,13 @@ export async function peersOp(svc: Services): Promise<PeersResult> {
  */
 export async function replicateOp(svc: Services, args: ReplicateArgs): Promise<ReplicateResult> {
   const mesh = needMesh(svc, 'replication');
-  let r = await mesh.replicate();
+  let r = await mesh.replication.replicate();
   let pushed = r.pushed;
   let pushedBytes = r.pushedBytes;
   const earlier: string[] = [];
   for (let round = 1; args.wait && round < REPLICATE_WAIT_ROUNDS && r.underReplicated > 0 && r.pushed > 0; round++) {
     earlier.push(...r.problems.map((p) => `round ${round} (retried): ${p}`));
-    r = await mesh.replicate();
+    r = await mesh.replication.replicate();
     pushed += r.pushed;
     pushedBytes += r.pushedBytes;
   }
@@ -40,5 +40,5 @@ export async function replicateOp(svc: Services, args: ReplicateArgs): Promise<R
 }
 
 export async function friendRemoveOp(svc: Services, args: FriendRemoveArgs & { dryRun: boolean }): Promise<FriendRemoveResult> {
-  return needMesh(svc, 'removing a friend').removeFriend(args.peerId, args.dryRun);
+  return needMesh(svc, 'removing a friend').directory.removeFriend(args.peerId, args.dryRun);
 }

@@ -1,7 +1,8 @@
 // What a CLI command without a running agent works with: the home opened directly for the one
 // command, and with `mesh` a mesh node when the repository has friends (restore from friends).
 import type { CairnConfig } from '../../../protocol/config.js';
-import type { Mesh } from '../mesh/mesh.js';
+import type { Mesh } from '../mesh/compose.js';
+import { Friends } from '../mesh/friend-ledger.js';
 import { Repository } from '../repo/repository.js';
 import type { Clock } from '../util/clock.js';
 import type { Services } from './services.js';
@@ -24,9 +25,8 @@ export async function withLocalServices<T>(home: string, passphrase: string, opt
   let mesh: Mesh | undefined;
   try {
     if (opts.mesh) {
-      let hasFriends = false;
-      for await (const _ of repo.state.friends.keys({ limit: 1 })) hasFriends = true;
-      if (hasFriends) mesh = await (await import('../mesh/mesh.js')).Mesh.start(repo, { listen: CLI_MESH_LISTEN, name: 'cli', replicas: opts.replicas, diskFloorBytes: 0, clock: opts.clock });
+      // libp2p is loaded only when there are friends to reach
+      if (await new Friends(repo.state).any()) mesh = await (await import('../mesh/compose.js')).createMesh(repo, { listen: CLI_MESH_LISTEN, name: 'cli', replicas: opts.replicas, diskFloorBytes: 0, clock: opts.clock });
     }
     const config = opts.config;
     return await fn({ home, repo, clock: opts.clock, config: () => config, ...(mesh ? { mesh } : {}) });

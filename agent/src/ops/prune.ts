@@ -3,25 +3,25 @@
 // grace first). Holds the repository write lock (OPS table), so no backup runs meanwhile.
 import type { PruneArgs, PruneResult } from '../../../protocol/api.js';
 import { DEFAULT_MAX_UNUSED, executePrune, planPrune, type PruneProgress } from '../repo/prune.js';
-import { FriendBook } from '../mesh/friends.js';
+import { openLedgers, type Ledgers } from '../mesh/ledgers.js';
 import { UsageError } from '../util/errors.js';
 import type { Services } from './services.js';
 
 /** What would be (dry run: for `packs`) or is queued for friends, without sending. */
-async function queuedFor(book: FriendBook, packs?: string[]): Promise<PruneResult['deleteRequests']> {
+async function queuedFor(ledgers: Ledgers, packs?: string[]): Promise<PruneResult['deleteRequests']> {
   const per = new Map<string, { packs: number; bytes: number }>();
   if (packs) {
-    const { byPack } = await book.replicaMap();
+    const { byPack } = await ledgers.copies.map();
     for (const p of packs) for (const peer of byPack.get(p) ?? []) {
       const x = per.get(peer) ?? { packs: 0, bytes: 0 };
       x.packs += 1;
       per.set(peer, x);
     }
   } else {
-    for (const [peer, m] of await book.outbox()) per.set(peer, { packs: m.size, bytes: [...m.values()].reduce((a, b) => a + b, 0) });
+    for (const [peer, m] of await ledgers.deletes.outbox()) per.set(peer, { packs: m.size, bytes: [...m.values()].reduce((a, b) => a + b, 0) });
   }
   const out: PruneResult['deleteRequests'] = [];
-  for (const [peer, x] of per) out.push({ friend: (await book.get(peer))?.name ?? peer, ...x, sent: false, detail: packs ? 'would be asked to delete them' : 'queued: the agent sends it at its next replication' });
+  for (const [peer, x] of per) out.push({ friend: (await ledgers.friends.get(peer))?.name ?? peer, ...x, sent: false, detail: packs ? 'would be asked to delete them' : 'queued: the agent sends it at its next replication' });
   return out;
 }
 
@@ -29,7 +29,7 @@ export async function pruneOp(svc: Services, args: PruneArgs, onProgress?: (p: P
   const pct = args.maxUnusedPercent;
   if (pct !== undefined && (!Number.isFinite(pct) || pct < 0 || pct > 100)) throw new UsageError(`--max-unused ${pct}: expected a percentage from 0 to 100`, 'E_BAD_ARGS');
   const repo = svc.repo;
-  const book = new FriendBook(repo.state);
+  const ledgers = openLedgers(repo.state);
   await repo.flush();
   const { plan, live } = await planPrune(repo, pct === undefined ? DEFAULT_MAX_UNUSED : pct / 100, onProgress);
   const gone = [...plan.deletePacks, ...plan.repackPacks];
@@ -37,9 +37,9 @@ export async function pruneOp(svc: Services, args: PruneArgs, onProgress?: (p: P
   if (!args.dryRun) {
     // our copies at friends go too: queued in the same synced batch as the index change (a crash
     // cannot lose them), sent now when the mesh is up, else at the next replication
-    written = await executePrune(repo, plan, live, onProgress, (packs) => book.deleteRequestOps(packs, svc.clock.now()));
+    written = await executePrune(repo, plan, live, onProgress, (packs) => ledgers.deletes.deleteRequestOps(packs, svc.clock.now()));
   }
-  const deleteRequests = args.dryRun || !svc.mesh ? await queuedFor(book, args.dryRun ? gone : undefined) : await svc.mesh.sendDeletes();
+  const deleteRequests = args.dryRun || !svc.mesh ? await queuedFor(ledgers, args.dryRun ? gone : undefined) : await svc.mesh.deletion.sendDeletes();
   let storedBytesAfter = 0;
   if (args.dryRun) storedBytesAfter = plan.storedBytesBefore - plan.freedBytes + plan.repackLiveBytes;
   else for await (const info of repo.store.list()) storedBytesAfter += info.sizeBytes;

@@ -1,7 +1,7 @@
 // `cairn recover`: a repository created from the recovery phrase, with the snapshot list and pack
 // locations fetched from a friend.
 import { phraseToRoot } from '../crypto/phrase.js';
-import { Mesh } from '../mesh/mesh.js';
+import { createMesh, type Mesh } from '../mesh/compose.js';
 import { recoverFromFriends, type RecoverResult } from '../mesh/recover.js';
 import { Repository } from '../repo/repository.js';
 import type { Clock } from '../util/clock.js';
@@ -27,7 +27,7 @@ export async function recoverOp<T>(home: string, passphrase: string, root: Buffe
   const { repo } = await Repository.init(home, passphrase, new Date(opts.clock.now()), root);
   let mesh: Mesh | undefined;
   try {
-    mesh = await Mesh.start(repo, { listen: ['/ip4/127.0.0.1/tcp/0'], name: 'recovering', replicas: opts.replicas, diskFloorBytes: 0, clock: opts.clock });
+    mesh = await createMesh(repo, { listen: ['/ip4/127.0.0.1/tcp/0'], name: 'recovering', replicas: opts.replicas, diskFloorBytes: 0, clock: opts.clock });
     const r = await recoverFromFriends(repo, mesh, opts.invite);
     return show({ repoId: repo.config.repoId, peerId: mesh.peerId, ...r });
   } finally {

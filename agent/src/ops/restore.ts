@@ -31,12 +31,12 @@ export async function restoreOp(svc: Services, args: RestoreArgs, onStart?: (r: 
     // Packs missing locally come from friends, spread over every holder, while the restore runs:
     // it reads a pack as soon as it is here (joining its fetch, or fetching it itself if it gets
     // there first), so writing files overlaps the transfers.
-    svc.mesh.reader.fetched.clear();
+    svc.mesh.packGet.reader.fetched.clear();
     const packs = await packsOf(svc, snapshot.tree, args.from !== undefined ? normalizeIncludes([args.from]) : includes);
     const metaPack = snapshot.meta ? svc.repo.index.get(snapshot.meta)?.packId : undefined;
     if (metaPack && !packs.includes(metaPack)) packs.unshift(metaPack);
-    const online = (await svc.mesh.peers()).filter((p) => p.online).length;
-    fetching = svc.mesh.reader.prefetch(packs, Math.max(2, online * PREFETCH_PER_FRIEND), stopFetching.signal);
+    const online = (await svc.mesh.directory.peers()).filter((p) => p.online).length;
+    fetching = svc.mesh.packGet.reader.prefetch(packs, Math.max(2, online * PREFETCH_PER_FRIEND), stopFetching.signal);
   }
   try {
     try {
@@ -56,7 +56,7 @@ export async function restoreOp(svc: Services, args: RestoreArgs, onStart?: (r: 
     // never leave fetches running behind a finished (or failed) restore
     if (fetching) warnings.unshift(...(await fetching));
   }
-  const fetched = Object.fromEntries(svc.mesh?.reader.fetched ?? []);
+  const fetched = Object.fromEntries(svc.mesh?.packGet.reader.fetched ?? []);
   return { snapshot: id, target, files: restorer.progress.filesDone, bytes: restorer.progress.bytesDone, errors: restorer.errors, warnings: [...warnings, ...restorer.warnings], fetched };
 }
 

@@ -1,7 +1,7 @@
 // What an operation needs from the running system: the open repository, the clock, and (when
 // the friend mesh is up) the mesh. The CLI builds these for one command; the daemon holds them.
 import type { CairnConfig, SourceConfig } from '../../../protocol/config.js';
-import type { Mesh } from '../mesh/mesh.js';
+import type { Mesh } from '../mesh/compose.js';
 import type { JobStore } from '../scheduler/job-store.js';
 import type { Scheduler } from '../scheduler/scheduler.js';
 import type { Repository } from '../repo/repository.js';

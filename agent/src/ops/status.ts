@@ -49,8 +49,8 @@ export async function snapshotPacks(svc: Services, id: string, snapshot: Snapsho
 export async function statusOp(svc: Services, opts: StatusOptions): Promise<StatusResult> {
   const now = svc.clock.now();
   const snaps = await svc.repo.listSnapshots();
-  const peers: PeerListing[] = svc.mesh ? await svc.mesh.peers() : [];
-  const replicaMap = svc.mesh ? await svc.mesh.book.replicaMap() : { byPack: new Map<string, Set<string>>(), bytesAt: new Map(), packsAt: new Map() };
+  const peers: PeerListing[] = svc.mesh ? await svc.mesh.directory.peers() : [];
+  const replicaMap = svc.mesh ? await svc.mesh.ledgers.copies.map() : { byPack: new Map<string, Set<string>>(), bytesAt: new Map(), packsAt: new Map() };
   const configured = svc.sources?.() ?? [];
   const activity = svc.activity;
 
@@ -121,7 +121,7 @@ export async function statusOp(svc: Services, opts: StatusOptions): Promise<Stat
 
   const packIds = new Set<string>();
   for (const [, e] of svc.repo.index.all()) packIds.add(e.packId);
-  const wanted = Math.min(svc.mesh ? (svc.mesh.replicas ?? 0) : 0, peers.length);
+  const wanted = Math.min(svc.mesh ? (svc.mesh.replication.replicas ?? 0) : 0, peers.length);
   let under = 0;
   if (wanted > 0) for (const p of packIds) if ((replicaMap.byPack.get(p)?.size ?? 0) < wanted) under += 1;
   const repl = activity?.lastReplication ?? null;

@@ -13,9 +13,9 @@ function sublevels(db: StateDb) {
     index: db.sublevel<string, string>('index', utf8),
     /** snapshot ID (hex) -> snapshot JSON (protocol/snapshot.ts Snapshot) */
     snapshots: db.sublevel<string, string>('snapshots', utf8),
-    /** friend PeerId -> Friendship JSON (mesh/friends.ts) */
+    /** friend PeerId -> Friendship JSON (mesh/friend-ledger.ts) */
     friends: db.sublevel<string, string>('friends', utf8),
-    /** invite ID -> OpenInvite JSON (mesh/friends.ts): hash of the secret, expiry, quota, attempts */
+    /** invite ID -> OpenInvite JSON (mesh/friend-ledger.ts): hash of the secret, expiry, quota, attempts */
     invites: db.sublevel<string, string>('invites', utf8),
     /** "<friend PeerId>!<pack ID>" -> size in bytes: packs we hold for friends */
     hosted: db.sublevel<string, string>('hosted', utf8),

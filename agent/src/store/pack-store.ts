@@ -1,5 +1,5 @@
 // Where packs live. A pack is an opaque byte string named by the SHA-256 of its bytes; the local
-// directory, an in-memory map and (later) a friend are all PackStores.
+// directory and an in-memory map are PackStores; a friend holding copies of ours is a read-only one.
 import { CorruptionError } from '../util/errors.js';
 
 export interface PackInfo {
@@ -7,9 +7,8 @@ export interface PackInfo {
   sizeBytes: number;
 }
 
-export interface PackStore {
-  /** Stores a pack durably. Writing an existing ID is a no-op. */
-  put(id: string, parts: Uint8Array[]): Promise<void>;
+/** Reading packs, all a read-only store (a friend's copies of ours, mesh/friend-pack-store.ts) offers. */
+export interface ReadablePackStore {
   /** The whole pack; throws PackMissingError when absent. */
   get(id: string): Promise<Buffer>;
   /** `length` bytes from `offset`; throws PackMissingError / PackTruncatedError. */
@@ -17,6 +16,11 @@ export interface PackStore {
   /** Size in bytes, or undefined when absent. */
   stat(id: string): Promise<PackInfo | undefined>;
   list(): AsyncIterable<PackInfo>;
+}
+
+export interface PackStore extends ReadablePackStore {
+  /** Stores a pack durably. Writing an existing ID is a no-op. */
+  put(id: string, parts: Uint8Array[]): Promise<void>;
   delete(id: string): Promise<void>;
 }
 

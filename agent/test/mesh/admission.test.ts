@@ -14,7 +14,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { PROTOCOLS } from '../../../protocol/mesh.js';
 import { InboundAdmission, sourceKey, type AdmissionLimits } from '../../src/mesh/admission.js';
 import type { MeshContext } from '../../src/mesh/context.js';
-import { FriendBook } from '../../src/mesh/friends.js';
+import { openLedgers } from '../../src/mesh/ledgers.js';
 import { createMeshNode } from '../../src/mesh/node.js';
 import { packListHandler } from '../../src/mesh/pack-list.js';
 import { openStateDb } from '../../src/state/db.js';
@@ -26,14 +26,14 @@ afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c().catch(() => undefined);
 });
 
-/** The node under attack: friend-only gate, pack-list served from a real friend book holding `friend`. */
+/** The node under attack: friend-only gate, pack-list served from a real friends ledger holding `friend`. */
 async function startTarget(friendPeerId: string, isFriendIp: (ip: string) => boolean, admission?: AdmissionLimits): Promise<{ node: Libp2p; port: number }> {
   const dir = await mkdtemp(join(tmpdir(), 'cairn-admission-'));
   const { db, sub } = await openStateDb(join(dir, 'state'));
-  const book = new FriendBook(sub);
+  const ledgers = openLedgers(sub);
   const now = new Date().toISOString();
-  await book.put({ peerId: friendPeerId, name: 'friend', addrs: [], grantToPeer: 1 << 30, grantFromPeer: 0, createdAt: now, lastSeen: null, shortfall: null, problems: [] });
-  await book.addHosted(friendPeerId, 'ab'.repeat(32), 4096);
+  await ledgers.friends.put({ peerId: friendPeerId, name: 'friend', addrs: [], grantToPeer: 1 << 30, grantFromPeer: 0, createdAt: now, lastSeen: null, shortfall: null, problems: [] });
+  await ledgers.hostedPacks.add(friendPeerId, 'ab'.repeat(32), 4096);
   const node = await createMeshNode({
     privateKey: await generateKeyPair('Ed25519'),
     listen: ['/ip4/127.0.0.1/tcp/0'],
@@ -42,7 +42,7 @@ async function startTarget(friendPeerId: string, isFriendIp: (ip: string) => boo
     ...(admission ? { admission } : {}),
   });
   await node.start();
-  await node.handle(PROTOCOLS.packList, packListHandler({ book } as unknown as MeshContext));
+  await node.handle(PROTOCOLS.packList, packListHandler({ ...ledgers } as unknown as MeshContext));
   cleanups.push(async () => {
     await node.stop();
     await db.close();

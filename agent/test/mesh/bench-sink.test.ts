@@ -32,7 +32,7 @@ beforeAll(async () => {
   hosted.dir = join(friendHome, 'hosted');
   const ctx = {
     node: friend,
-    book: { get: async (id: string) => (id === owner.peerId.toString() ? { peerId: id } : undefined) },
+    friends: { get: async (id: string) => (id === owner.peerId.toString() ? { peerId: id } : undefined) },
     hosted,
   } as unknown as MeshContext;
   await friend.handle(BENCH_SINK_PROTOCOL, benchSinkHandler(ctx));

@@ -11,7 +11,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HEAD_PUT_BURST, HEAD_PUT_INTERVAL_MS, MAX_MESSAGE_BYTES, PROTOCOLS, WireError, type Head } from '../../../protocol/mesh.js';
 import type { MeshContext } from '../../src/mesh/context.js';
 import { Frames, RefusedError, serve } from '../../src/mesh/framing.js';
-import { FriendBook } from '../../src/mesh/friends.js';
+import { Friends } from '../../src/mesh/friend-ledger.js';
+import { openLedgers } from '../../src/mesh/ledgers.js';
 import { signHead } from '../../src/mesh/head-chain.js';
 import { headHandler } from '../../src/mesh/head.js';
 import { openStateDb, type StateDb } from '../../src/state/db.js';
@@ -25,7 +26,7 @@ let owner: { node: Libp2p; key: PrivateKey };
 let friend: { node: Libp2p; key: PrivateKey };
 let dir: string;
 let db: StateDb;
-let book: FriendBook;
+let book: Friends;
 let now = 1_000_000_000_000;
 /** What the friend's refusal says next. */
 let refusal: { code: string; message: unknown } = { code: 'E_QUOTA', message: '' };
@@ -36,7 +37,8 @@ beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'cairn-friend-text-'));
   const opened = await openStateDb(join(dir, 'state'));
   db = opened.db;
-  book = new FriendBook(opened.sub);
+  const ledgers = openLedgers(opened.sub);
+  book = ledgers.friends;
   const stamp = new Date(0).toISOString();
   await book.put({ peerId: owner.node.peerId.toString(), name: 'owner', addrs: [], grantToPeer: 1 << 30, grantFromPeer: 0, createdAt: stamp, lastSeen: null, shortfall: null, problems: [] });
   // the friend refuses whatever it is asked, with the words the test chose
@@ -47,7 +49,7 @@ beforeAll(async () => {
     }),
   );
   // the friend keeps heads for the owner, on a clock the test moves
-  const ctx = { node: friend.node, book, clock: { now: () => now } } as unknown as MeshContext;
+  const ctx = { node: friend.node, ...ledgers, clock: { now: () => now } } as unknown as MeshContext;
   await friend.node.handle(PROTOCOLS.head, headHandler(ctx));
   await owner.node.dial(friend.node.getMultiaddrs());
 });

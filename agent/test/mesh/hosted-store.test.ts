@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { MAX_HOSTED_PACKS_PER_OWNER, MIN_PACK_CHARGE_BYTES, WireError } from '../../../protocol/mesh.js';
 import { RefusedError } from '../../src/mesh/framing.js';
-import { FriendBook } from '../../src/mesh/friends.js';
+import { HostedPacks } from '../../src/mesh/hosted-ledger.js';
 import { HostedStore, MIN_FREE_INODES, type DiskSpace } from '../../src/mesh/hosted-store.js';
 import { openStateDb, type StateDb } from '../../src/state/db.js';
 
@@ -19,14 +19,14 @@ const packId = (i: number) => i.toString(16).padStart(64, '0');
 
 let dir: string;
 let db: StateDb;
-let book: FriendBook;
+let book: HostedPacks;
 let hosted: HostedStore;
 
 beforeEach(async () => {
   dir = await mkdtemp(join(tmpdir(), 'cairn-hosted-'));
   const opened = await openStateDb(join(dir, 'state'));
   db = opened.db;
-  book = new FriendBook(opened.sub);
+  book = new HostedPacks(opened.sub);
   hosted = new HostedStore(join(dir, 'hosted'), book, { floorBytes: 0 });
 });
 
@@ -116,19 +116,19 @@ describe('HostedStore.reserve', () => {
         expect(r).toBe(WireError.quota);
         break;
       }
-      await book.addHosted(FRIEND, packId(i), 100);
+      await book.add(FRIEND, packId(i), 100);
       r();
       stored += 1;
     }
     expect(stored).toBe(10);
-    expect(await book.hostedBytes(FRIEND)).toBe(grant);
-    expect(await book.hostedUsage(FRIEND)).toEqual({ chargedBytes: grant, packs: 10 });
+    expect(await book.bytes(FRIEND)).toBe(grant);
+    expect(await book.usage(FRIEND)).toEqual({ chargedBytes: grant, packs: 10 });
   });
 
   it('packs per friend are capped, counting those in flight', async () => {
     expect(MAX_HOSTED_PACKS_PER_OWNER).toBeGreaterThan(0);
     const store = new HostedStore(join(dir, 'hosted'), book, { floorBytes: 0, maxPacksPerOwner: 5, space: disk({ freeBytes: GIB, freeInodes: null }) });
-    for (let i = 0; i < 3; i++) await book.addHosted(FRIEND, packId(i), MIB);
+    for (let i = 0; i < 3; i++) await book.add(FRIEND, packId(i), MIB);
     const inFlight = [await tryReserve(store, FRIEND, GIB, MIB), await tryReserve(store, FRIEND, GIB, MIB)];
     expect(inFlight.every((r) => typeof r === 'function')).toBe(true);
     expect(await tryReserve(store, FRIEND, GIB, MIB)).toBe(WireError.quota);

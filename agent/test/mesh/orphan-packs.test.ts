@@ -5,7 +5,7 @@ import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, test } from 'vitest';
-import { FriendBook } from '../../src/mesh/friends.js';
+import { openLedgers, type Ledgers } from '../../src/mesh/ledgers.js';
 import { ORPHAN_REASK_MS, queueOrphanDeletes } from '../../src/mesh/orphan-packs.js';
 import { backupOp } from '../../src/ops/backup.js';
 import { Repository } from '../../src/repo/repository.js';
@@ -20,7 +20,7 @@ afterEach(async () => {
 const FRIEND = '12D3KooWFriendFriendFriendFriendFriendFriendFriend';
 const unknownPack = (c: string) => c.repeat(64);
 
-async function backedUp(): Promise<{ repo: Repository; book: FriendBook; snapshotId: string; packs: string[] }> {
+async function backedUp(): Promise<{ repo: Repository; book: Ledgers; snapshotId: string; packs: string[] }> {
   const dir = await mkdtemp(join(tmpdir(), 'cairn-orphans-'));
   const src = join(dir, 'src');
   await mkdir(src);
@@ -29,7 +29,7 @@ async function backedUp(): Promise<{ repo: Repository; book: FriendBook; snapsho
   open.push(repo);
   const { id } = await backupOp({ home: join(dir, 'home'), repo, clock: systemClock }, { paths: [src], tags: [] });
   const packs = [...new Set([...repo.index.all()].map(([, e]) => e.packId))].sort();
-  return { repo, book: new FriendBook(repo.state), snapshotId: id, packs };
+  return { repo, book: openLedgers(repo.state), snapshotId: id, packs };
 }
 
 describe('queueOrphanDeletes', () => {
@@ -39,16 +39,16 @@ describe('queueOrphanDeletes', () => {
     const held = new Set([...packs, unknownPack('a'), unknownPack('b')]);
     const t0 = Date.parse('2026-03-01T00:00:00Z');
     expect(await queueOrphanDeletes(book, repo, FRIEND, held, t0)).toEqual({ queued: 2 });
-    expect([...((await book.outbox()).get(FRIEND)?.keys() ?? [])].sort()).toEqual([unknownPack('a'), unknownPack('b')]);
+    expect([...((await book.deletes.outbox()).get(FRIEND)?.keys() ?? [])].sort()).toEqual([unknownPack('a'), unknownPack('b')]);
     // already queued: not again
     expect(await queueOrphanDeletes(book, repo, FRIEND, held, t0 + 1000)).toEqual({ queued: 0 });
     // sent and accepted: the friend still lists them through its grace; asked again only a day later
-    await book.deletesAccepted(FRIEND, [unknownPack('a'), unknownPack('b')]);
+    await book.deletes.deletesAccepted(FRIEND, [unknownPack('a'), unknownPack('b')]);
     expect(await queueOrphanDeletes(book, repo, FRIEND, held, t0 + ORPHAN_REASK_MS - 1)).toEqual({ queued: 0 });
     expect(await queueOrphanDeletes(book, repo, FRIEND, held, t0 + ORPHAN_REASK_MS)).toEqual({ queued: 2 });
     // once the friend no longer lists a pack, the record of having asked goes too
     await queueOrphanDeletes(book, repo, FRIEND, new Set(packs), t0 + 2 * ORPHAN_REASK_MS);
-    expect((await book.deletesAsked(FRIEND)).size).toBe(0);
+    expect((await book.deletes.deletesAsked(FRIEND)).size).toBe(0);
   });
 
   test('queues nothing while the index lacks a blob a snapshot needs (a recovery that missed a pack header)', async () => {
@@ -58,6 +58,6 @@ describe('queueOrphanDeletes', () => {
     const r = await queueOrphanDeletes(book, repo, FRIEND, new Set([unknownPack('c')]), Date.parse('2026-03-01T00:00:00Z'));
     expect(r.queued).toBe(0);
     expect(r.problem).toMatch(/^holds 1 packs our index does not name, kept there because our index is incomplete/);
-    expect((await book.outbox()).get(FRIEND)).toBeUndefined();
+    expect((await book.deletes.outbox()).get(FRIEND)).toBeUndefined();
   });
 });

@@ -1,5 +1,5 @@
 // A friend's side of pack-put against an owner that drips the pack (a byte per frame, every 100 ms)
-// or goes silent after the request: a real agent's mesh (Mesh.start on a real repository, real
+// or goes silent after the request: a real agent's mesh (createMesh on a real repository, real
 // LevelDB and pack directory) with small injected deadlines, the owner an in-process libp2p node
 // writing raw frames. The friend resets the stream, deletes the temp file and frees the
 // reservation: a grant exactly one pack large takes an honest pack right after.
@@ -11,7 +11,7 @@ import type { Libp2p } from '@libp2p/interface';
 import { multiaddr } from '@multiformats/multiaddr';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PROTOCOLS } from '../../../protocol/mesh.js';
-import { Mesh } from '../../src/mesh/mesh.js';
+import { createMesh, type Mesh } from '../../src/mesh/compose.js';
 import { Repository } from '../../src/repo/repository.js';
 import { systemClock } from '../../src/util/clock.js';
 import { RawWire, startWireNode } from '../helpers/mesh-wire.js';
@@ -28,12 +28,12 @@ beforeAll(async () => {
   work = await mkdtemp(join(tmpdir(), 'cairn-put-deadline-'));
   repo = (await Repository.init(join(work, 'home'), 'pw', new Date())).repo;
   // a transfer of SIZE bytes gets 1 s + SIZE at 1 MiB/s = 2 s; 1.5 s without a frame is a stall
-  friend = await Mesh.start(repo, { listen: ['/ip4/127.0.0.1/tcp/0'], name: 'friend', replicas: 1, diskFloorBytes: 0, clock: systemClock, limits: { frameTimeoutMs: 1500, graceMs: 1000, minBytesPerSec: 1024 * 1024 } });
+  friend = await createMesh(repo, { listen: ['/ip4/127.0.0.1/tcp/0'], name: 'friend', replicas: 1, diskFloorBytes: 0, clock: systemClock, limits: { frameTimeoutMs: 1500, graceMs: 1000, minBytesPerSec: 1024 * 1024 } });
   owner = (await startWireNode()).node;
   const now = new Date().toISOString();
   // the owner may store exactly one pack of SIZE bytes here
-  await friend.book.put({ peerId: owner.peerId.toString(), name: 'owner', addrs: [], grantToPeer: SIZE, grantFromPeer: 0, createdAt: now, lastSeen: now, shortfall: null, problems: [] });
-  await friend.remember();
+  await friend.ledgers.friends.put({ peerId: owner.peerId.toString(), name: 'owner', addrs: [], grantToPeer: SIZE, grantFromPeer: 0, createdAt: now, lastSeen: now, shortfall: null, problems: [] });
+  await friend.presence.remember();
 }, 60_000);
 
 afterAll(async () => {

@@ -13,7 +13,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { encodeInvite, INVITE_SECRET_BYTES, inviteId } from '../../../protocol/invite.js';
 import { PROTOCOLS, WireError, type PairRequest } from '../../../protocol/mesh.js';
 import type { MeshContext } from '../../src/mesh/context.js';
-import { FriendBook } from '../../src/mesh/friends.js';
+import { openLedgers, type Ledgers } from '../../src/mesh/ledgers.js';
 import { createMeshNode } from '../../src/mesh/node.js';
 import { MAX_PAIRING_PEERS_TRACKED, pairHandler, PairingFailures, pairProof } from '../../src/mesh/pair.js';
 import { openStateDb, type StateDb } from '../../src/state/db.js';
@@ -27,7 +27,7 @@ afterEach(async () => {
 
 interface Inviter {
   node: Libp2p;
-  book: FriendBook;
+  book: Ledgers;
   db: StateDb;
   code: string;
   id: string;
@@ -37,14 +37,14 @@ interface Inviter {
 async function startInviter(quotaBytes = 1 << 20): Promise<Inviter> {
   const dir = await mkdtemp(join(tmpdir(), 'cairn-pair-'));
   const { db, sub } = await openStateDb(join(dir, 'state'));
-  const book = new FriendBook(sub);
+  const book = openLedgers(sub);
   const node = await createMeshNode({ privateKey: await generateKeyPair('Ed25519'), listen: ['/ip4/127.0.0.1/tcp/0'], admit: () => true });
   await node.start();
-  const ctx = { node, book, clock: systemClock, name: 'inviter', onFriend: async () => undefined } as unknown as MeshContext;
+  const ctx = { node, ...book, clock: systemClock, name: 'inviter', onFriend: async () => undefined } as unknown as MeshContext;
   await node.handle(PROTOCOLS.pair, pairHandler(ctx), { maxInboundStreams: 64 });
   const secret = randomBytes(INVITE_SECRET_BYTES).toString('hex');
   const expiresAt = Math.floor(systemClock.now() / 1000) + 3600;
-  await book.putInvite({ id: inviteId(secret), secret, expiresAt, quotaBytes, failures: 0, used: false });
+  await book.friends.putInvite({ id: inviteId(secret), secret, expiresAt, quotaBytes, failures: 0, used: false });
   const addrs = node.getMultiaddrs().map((a) => a.toString().replace(/\/p2p\/[^/]+$/, ''));
   const code = encodeInvite({ peerId: node.peerId.toString(), addrs, expiresAt, quotaBytes, secret });
   cleanups.push(async () => {
@@ -78,8 +78,8 @@ describe('pairing with one invite', () => {
     const winners = outcomes.filter(accepted);
     expect(winners.length, JSON.stringify(outcomes)).toBe(1);
     for (const o of outcomes.filter((x) => !accepted(x))) expect(o).toMatchObject({ kind: 'reply', value: { ok: false, code: WireError.inviteUsed } });
-    expect((await inviter.book.list()).length).toBe(1);
-    expect((await inviter.book.getInvite(inviter.id))?.used).toBe(true);
+    expect((await inviter.book.friends.list()).length).toBe(1);
+    expect((await inviter.book.friends.getInvite(inviter.id))?.used).toBe(true);
   }, 60_000);
 
   it('the used flag and hosted-pack records are written with a synced LevelDB write', async () => {
@@ -99,8 +99,8 @@ describe('pairing with one invite', () => {
     const [joiner] = await joiners(1);
     expect(accepted(await pairNode(joiner!, inviter.code, 'joiner', 1 << 30))).toBe(true);
     expect(synced.some((k) => k.includes('invites') && k.endsWith(inviter.id)), synced.join(', ')).toBe(true);
-    await inviter.book.addHosted(joiner!.peerId.toString(), 'cd'.repeat(32), 100);
-    await inviter.book.removeHosted(joiner!.peerId.toString(), 'cd'.repeat(32));
+    await inviter.book.hostedPacks.add(joiner!.peerId.toString(), 'cd'.repeat(32), 100);
+    await inviter.book.hostedPacks.remove(joiner!.peerId.toString(), 'cd'.repeat(32));
     expect(synced.filter((k) => k.includes('hosted') && k.endsWith('cd'.repeat(32))).length, synced.join(', ')).toBe(2);
   }, 60_000);
 
@@ -108,7 +108,7 @@ describe('pairing with one invite', () => {
     const inviter = await startInviter();
     const [joiner] = await joiners(1);
     expect(accepted(await pairNode(joiner!, inviter.code, '\u001b[31mEVIL\u001b[0m\r\nok\u202egnp.exe\u0007', 1 << 30))).toBe(true);
-    const [friend] = await inviter.book.list();
+    const [friend] = await inviter.book.friends.list();
     expect(friend?.name).toBe('EVIL ok gnp.exe');
   }, 60_000);
 });

@@ -1,5 +1,5 @@
-// Recovery's pack phase with one friend lying about a pack's size and one honest friend: real
-// repositories (the recovering one made from the same root secret), real libp2p nodes serving the
+// Recovery's pack phase (friends as read-only pack stores, the engine indexing their headers) with
+// one friend lying about a pack's size and one honest friend: real repositories (the recovering one made from the same root secret), real libp2p nodes serving the
 // real pack bytes over pack-list and pack-get. The liar is asked first; its header fetch fails for
 // the size it gave, and the honest friend is asked with the size it listed, so the pack is indexed.
 import { randomBytes } from 'node:crypto';
@@ -12,9 +12,11 @@ import { PACK_FRAME_BYTES, PROTOCOLS, WireError } from '../../../protocol/mesh.j
 import { ROOT_SECRET_BYTES } from '../../src/crypto/kdf.js';
 import type { MeshContext } from '../../src/mesh/context.js';
 import { RefusedError, serve } from '../../src/mesh/framing.js';
-import { FriendBook } from '../../src/mesh/friends.js';
-import { indexFromHeaders, listHoldings } from '../../src/mesh/recover-packs.js';
+import { openLedgers } from '../../src/mesh/ledgers.js';
+import { FriendPackStore, openFriendPackStores } from '../../src/mesh/friend-pack-store.js';
+import { indexFromPacks } from '../../src/repo/index-from-packs.js';
 import { BlobType } from '../../src/repo/blob.js';
+import { PackMissingError } from '../../src/store/pack-store.js';
 import { Repository } from '../../src/repo/repository.js';
 import { startWireNode } from '../helpers/mesh-wire.js';
 
@@ -75,9 +77,9 @@ afterAll(async () => {
 
 describe('recovery when one friend lies about pack sizes', () => {
   it('keeps each holder\'s size: the liar\'s header fetch fails, the honest holder\'s succeeds, the pack is indexed', async () => {
-    const ctx = { node: owner, book: new FriendBook(recovering.state) } as unknown as MeshContext;
+    const ctx = { node: owner, ...openLedgers(recovering.state) } as unknown as MeshContext;
     const warnings: string[] = [];
-    const holdings = await listHoldings(
+    const stores = await openFriendPackStores(
       ctx,
       [
         { peerId: liar.peerId.toString(), name: 'liar' },
@@ -85,17 +87,30 @@ describe('recovery when one friend lies about pack sizes', () => {
       ],
       warnings,
     );
-    expect(holdings.get(packId)).toEqual([
+    // each friend's store keeps the size that friend listed
+    const holdings = await Promise.all(stores.map(async (s) => ({ peerId: s.peerId, sizeBytes: (await s.stat(packId))?.sizeBytes })));
+    expect(holdings).toEqual([
       { peerId: liar.peerId.toString(), sizeBytes: packBytes.length + 1000 },
       { peerId: honest.peerId.toString(), sizeBytes: packBytes.length },
     ]);
     expect(recovering.index.get(blobId)).toBeUndefined();
-    expect(await indexFromHeaders(ctx, recovering, holdings, warnings)).toBe(1);
+    expect((await indexFromPacks(recovering, stores.map((s) => ({ name: s.peerId, store: s })), warnings, 'friend')).indexed).toBe(1);
     expect(recovering.index.get(blobId)?.packId).toBe(packId);
     expect(warnings).toHaveLength(1);
     expect(warnings[0]).toMatch(new RegExp(`^pack ${packId} header from ${liar.peerId.toString()}: `));
     // the index is whole: the blob reads back through the honest friend's bytes
     await recovering.store.put(packId, [packBytes]);
     expect((await recovering.loadBlob(blobId, BlobType.data)).length).toBe(300_000);
+  }, 60_000);
+
+  it('a friend\'s store serves what it listed, whole or as a range, and nothing else', async () => {
+    const ctx = { node: owner, ...openLedgers(recovering.state) } as unknown as MeshContext;
+    const store = await FriendPackStore.open(ctx, { peerId: honest.peerId.toString(), name: 'honest' });
+    expect(await store.stat(packId)).toEqual({ id: packId, sizeBytes: packBytes.length });
+    expect((await store.get(packId)).equals(packBytes)).toBe(true);
+    expect((await store.getRange(packId, 10, 100)).equals(packBytes.subarray(10, 110))).toBe(true);
+    const unlisted = 'ef'.repeat(32);
+    expect(await store.stat(unlisted)).toBeUndefined();
+    await expect(store.getRange(unlisted, 0, 4)).rejects.toBeInstanceOf(PackMissingError);
   }, 60_000);
 });

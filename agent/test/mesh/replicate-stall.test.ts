@@ -11,7 +11,7 @@ import type { Libp2p, Stream } from '@libp2p/interface';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MAX_LIST_PAGE, PROTOCOLS } from '../../../protocol/mesh.js';
 import { serve } from '../../src/mesh/framing.js';
-import { Mesh } from '../../src/mesh/mesh.js';
+import { createMesh, type Mesh } from '../../src/mesh/compose.js';
 import { BlobType } from '../../src/repo/blob.js';
 import { Repository } from '../../src/repo/repository.js';
 import { systemClock } from '../../src/util/clock.js';
@@ -40,9 +40,9 @@ beforeAll(async () => {
   ownerRepo = (await Repository.init(join(work, 'owner'), 'pw', new Date())).repo;
   honestRepo = (await Repository.init(join(work, 'honest'), 'pw', new Date())).repo;
   const base = { listen: ['/ip4/127.0.0.1/tcp/0'], replicas: 2, diskFloorBytes: 0, clock: systemClock };
-  owner = await Mesh.start(ownerRepo, { ...base, name: 'owner', limits: { frameTimeoutMs: 3000, graceMs: 10_000, minBytesPerSec: 1024 * 1024 } });
-  honest = await Mesh.start(honestRepo, { ...base, name: 'honest' });
-  await owner.pair((await honest.invite(GiB, 600_000)).code, GiB);
+  owner = await createMesh(ownerRepo, { ...base, name: 'owner', limits: { frameTimeoutMs: 3000, graceMs: 10_000, minBytesPerSec: 1024 * 1024 } });
+  honest = await createMesh(honestRepo, { ...base, name: 'honest' });
+  await owner.pairing.pair((await honest.pairing.invite(GiB, 600_000)).code, GiB);
 
   hostile = (await startWireNode()).node;
   await hostile.handle(PROTOCOLS.packList, (stream) =>
@@ -65,8 +65,8 @@ beforeAll(async () => {
   await hostile.handle(PROTOCOLS.head, (stream) => serve(stream, async () => untilClosed(stream)));
   const now = new Date().toISOString();
   const addrs = hostile.getMultiaddrs().map((a) => a.toString().replace(/\/p2p\/[^/]+$/, ''));
-  await owner.book.put({ peerId: hostile.peerId.toString(), name: 'hostile', addrs, grantToPeer: 0, grantFromPeer: 2 * GiB, createdAt: now, lastSeen: now, shortfall: null, problems: [] });
-  await owner.remember();
+  await owner.ledgers.friends.put({ peerId: hostile.peerId.toString(), name: 'hostile', addrs, grantToPeer: 0, grantFromPeer: 2 * GiB, createdAt: now, lastSeen: now, shortfall: null, problems: [] });
+  await owner.presence.remember();
   await owner.ctx.node.dial(hostile.peerId);
 }, 60_000);
 
@@ -81,7 +81,7 @@ afterAll(async () => {
 
 async function honestHolds(): Promise<Set<string>> {
   const out = new Set<string>();
-  for await (const [k] of await honest.book.hostedPacks(owner.peerId)) out.add(k.slice(owner.peerId.length + 1));
+  for await (const [k] of await honest.ledgers.hostedPacks.list(owner.peerId)) out.add(k.slice(owner.peerId.length + 1));
   return out;
 }
 
@@ -93,14 +93,14 @@ describe('a replication round with a hostile friend and an honest one', () => {
     listing = how;
     const packs = [await addPack(), await addPack(), await addPack()];
     // a copy counted at the hostile friend, so the round audits it
-    await owner.book.addReplica(packs[0] as string, hostile.peerId.toString(), 1);
-    const r = await owner.replicate();
+    await owner.ledgers.copies.add(packs[0] as string, hostile.peerId.toString(), 1);
+    const r = await owner.replication.replicate();
     expect(r.problems.filter((p) => listProblem.test(p))).toHaveLength(1);
     expect(r.problems.filter((p) => /^hostile is unreachable: waiting for the peer to take a frame: nothing happened for 3 s$|^hostile is unreachable: waiting for a frame from the peer: nothing happened for 3 s$/.test(p))).toHaveLength(1);
     expect(r.problems.filter((p) => !p.startsWith('hostile '))).toEqual([]);
     const held = await honestHolds();
     for (const p of packs) expect(held.has(p)).toBe(true);
-    const kept = await honest.book.friendHead(owner.peerId);
+    const kept = await honest.ledgers.hostedPacks.head(owner.peerId);
     expect((JSON.parse(kept as string) as { head: { seq: number } }).head.seq).toBe(r.headSeq);
   }, 120_000);
 });

@@ -3,7 +3,7 @@
 // next one fills them.
 import { describe, expect, it } from 'vitest';
 import type { ReplicateResult } from '../../../protocol/api.js';
-import type { Mesh } from '../../src/mesh/mesh.js';
+import type { Mesh } from '../../src/mesh/compose.js';
 import { replicateOp } from '../../src/ops/friends.js';
 import type { Services } from '../../src/ops/services.js';
 
@@ -11,7 +11,7 @@ const round = (r: Partial<ReplicateResult>): ReplicateResult => ({ packs: 10, un
 
 function scripted(rounds: ReplicateResult[]): { svc: Services; calls: () => number } {
   let calls = 0;
-  const mesh = { replicate: async () => rounds[Math.min(calls++, rounds.length - 1)] as ReplicateResult } as unknown as Mesh;
+  const mesh = { replication: { replicate: async () => rounds[Math.min(calls++, rounds.length - 1)] as ReplicateResult } } as unknown as Mesh;
   return { svc: { mesh } as unknown as Services, calls: () => calls };
 }
 

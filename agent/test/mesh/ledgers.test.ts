@@ -1,13 +1,15 @@
-// FriendBook's bytes held per friend, on a real LevelDB: the running totals (kept so a pack-put
+// The hosted-packs ledger's bytes held per friend (and the friends and deletes ledgers' rules), on a real LevelDB: the running totals (kept so a pack-put
 // reservation does not scan every pack a friend has here) must always equal a fresh sum, across
-// adds, overwrites, removals, concurrent writes, a second FriendBook on the same database, and a
+// adds, overwrites, removals, concurrent writes, a second ledger on the same database, and a
 // reopen of the database. Bytes are charged bytes: each pack at least MIN_PACK_CHARGE_BYTES.
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { MIN_PACK_CHARGE_BYTES, packChargeBytes } from '../../../protocol/mesh.js';
-import { FriendBook, MAX_SEEN_FROM } from '../../src/mesh/friends.js';
+import { Friends, MAX_SEEN_FROM } from '../../src/mesh/friend-ledger.js';
+import { HostedPacks } from '../../src/mesh/hosted-ledger.js';
+import { openLedgers } from '../../src/mesh/ledgers.js';
 import { openStateDb, type StateDb, type Sublevels } from '../../src/state/db.js';
 
 const A = '12D3KooWalice';
@@ -43,67 +45,67 @@ afterEach(async () => {
   dir = undefined as unknown as string;
 });
 
-describe('FriendBook hosted bytes', () => {
+describe('HostedPacks hosted bytes', () => {
   it('follows adds, overwrites and removals, per friend', async () => {
     const sub = await open();
-    const book = new FriendBook(sub);
-    expect(await book.hostedBytes(A)).toBe(0); // sums (nothing) and keeps the total from here on
-    await book.addHosted(A, pack(1), 100_000);
-    await book.addHosted(A, pack(2), 250_000);
-    await book.addHosted(B, pack(1), 7);
-    expect(await book.hostedBytes(A)).toBe(350_000);
-    await book.addHosted(A, pack(2), 300_000); // the same pack again, another size: replaced, not added
-    expect(await book.hostedBytes(A)).toBe(400_000);
-    await book.removeHosted(A, pack(1));
-    await book.removeHosted(A, pack(99)); // never held: no change
-    expect(await book.hostedBytes(A)).toBe(300_000);
-    expect(await book.hostedBytes(B)).toBe(MIN_PACK_CHARGE_BYTES); // 7 bytes, charged the minimum
-    expect(await book.hostedUsage(A)).toEqual({ chargedBytes: 300_000, packs: 1 });
-    expect(await book.hostedUsage(A)).toEqual(await scannedUsage(sub, A));
-    expect(await book.hostedUsage(B)).toEqual(await scannedUsage(sub, B));
+    const book = new HostedPacks(sub);
+    expect(await book.bytes(A)).toBe(0); // sums (nothing) and keeps the total from here on
+    await book.add(A, pack(1), 100_000);
+    await book.add(A, pack(2), 250_000);
+    await book.add(B, pack(1), 7);
+    expect(await book.bytes(A)).toBe(350_000);
+    await book.add(A, pack(2), 300_000); // the same pack again, another size: replaced, not added
+    expect(await book.bytes(A)).toBe(400_000);
+    await book.remove(A, pack(1));
+    await book.remove(A, pack(99)); // never held: no change
+    expect(await book.bytes(A)).toBe(300_000);
+    expect(await book.bytes(B)).toBe(MIN_PACK_CHARGE_BYTES); // 7 bytes, charged the minimum
+    expect(await book.usage(A)).toEqual({ chargedBytes: 300_000, packs: 1 });
+    expect(await book.usage(A)).toEqual(await scannedUsage(sub, A));
+    expect(await book.usage(B)).toEqual(await scannedUsage(sub, B));
   });
 
   it('does not keep a first sum that a write raced', async () => {
     const sub = await open();
-    const book = new FriendBook(sub);
+    const book = new HostedPacks(sub);
     // held before this process started: the first sum has many entries to read
     await sub.hosted.batch(Array.from({ length: 5000 }, (_, i) => ({ type: 'put' as const, key: `${A}!${pack(i)}`, value: '10' })));
-    const sum = book.hostedBytes(A);
-    for (let i = 5000; i < 5050; i++) await book.addHosted(A, pack(i), 1); // while the sum reads
+    const sum = book.bytes(A);
+    for (let i = 5000; i < 5050; i++) await book.add(A, pack(i), 1); // while the sum reads
     await sum;
-    expect(await book.hostedUsage(A)).toEqual(await scannedUsage(sub, A));
+    expect(await book.usage(A)).toEqual(await scannedUsage(sub, A));
   });
 
   it('stays exact when writes to the same pack race each other', async () => {
     const sub = await open();
-    const book = new FriendBook(sub);
-    expect(await book.hostedBytes(A)).toBe(0);
+    const book = new HostedPacks(sub);
+    expect(await book.bytes(A)).toBe(0);
     const writes: Promise<void>[] = [];
     for (let i = 0; i < 100; i++) {
-      writes.push(book.addHosted(A, pack(i % 7), 100 + i)); // the same few packs, other sizes
-      if (i % 3 === 0) writes.push(book.removeHosted(A, pack((i + 1) % 7)));
+      writes.push(book.add(A, pack(i % 7), 100 + i)); // the same few packs, other sizes
+      if (i % 3 === 0) writes.push(book.remove(A, pack((i + 1) % 7)));
     }
     await Promise.all(writes);
-    expect(await book.hostedUsage(A)).toEqual(await scannedUsage(sub, A));
+    expect(await book.usage(A)).toEqual(await scannedUsage(sub, A));
   });
 
-  it('is shared by every FriendBook on the database and rebuilt after a reopen', async () => {
+  it('is shared by every HostedPacks on the database and rebuilt after a reopen', async () => {
     let sub = await open();
-    const one = new FriendBook(sub);
-    const two = new FriendBook(sub); // as prune's book next to the mesh's
-    expect(await one.hostedBytes(A)).toBe(0);
-    await two.addHosted(A, pack(1), 100_000);
-    expect(await one.hostedBytes(A)).toBe(100_000);
+    const one = new HostedPacks(sub);
+    const two = new HostedPacks(sub); // as prune's book next to the mesh's
+    expect(await one.bytes(A)).toBe(0);
+    await two.add(A, pack(1), 100_000);
+    expect(await one.bytes(A)).toBe(100_000);
     await db?.close();
     sub = await open();
-    expect(await new FriendBook(sub).hostedBytes(A)).toBe(100_000);
+    expect(await new HostedPacks(sub).bytes(A)).toBe(100_000);
   });
 });
 
-describe('FriendBook source IPs of a friend', () => {
+describe('Friends source IPs of a friend', () => {
   it('keeps the last MAX_SEEN_FROM distinct IPs, newest last, and nothing for a stranger', async () => {
     const sub = await open();
-    const book = new FriendBook(sub);
+    const book = new Friends(sub);
     await book.put({ peerId: A, name: 'alice', addrs: [], grantToPeer: 0, grantFromPeer: 0, createdAt: '', lastSeen: null, shortfall: null, problems: [] });
     for (const ip of ['10.0.0.1', '10.0.0.2', '10.0.0.1', '10.0.0.3', '10.0.0.4', '10.0.0.5', '10.0.0.5']) await book.sawFriendAt(A, ip);
     expect((await book.get(A))?.seenFrom).toEqual(['10.0.0.1', '10.0.0.3', '10.0.0.4', '10.0.0.5'].slice(-MAX_SEEN_FROM));
@@ -112,14 +114,14 @@ describe('FriendBook source IPs of a friend', () => {
   });
 });
 
-describe('FriendBook pending deletions', () => {
+describe('Deletes pending deletions', () => {
   afterEach(async () => {
     await db?.close();
     db = undefined;
   });
 
   it('a repeated delete request does not postpone a pending deletion', async () => {
-    const book = new FriendBook(await open());
+    const book = openLedgers(await open()).deletes;
     await book.addPendingDeletions(A, [pack(1)], 1_000, 1);
     // the owner's audit asks again each round while we still list the pack during its grace
     await book.addPendingDeletions(A, [pack(1), pack(2)], 5_000, 2);

@@ -1,0 +1,162 @@
+// The friend mesh, composed: one libp2p node and the small services on it (service.ts), started in
+// order and stopped in reverse. The daemon and the CLI's in-process commands (ops/local-services.ts,
+// ops/recover.ts) build it here. Each service owns its part: the gate and presence who is a friend
+// on the node, pairing the invites, the directory the friend list and removal, one service per
+// protocol its handler (pack-get also the repository's reads through friends), replication the
+// rounds, deletion the delete requests both ways.
+import { join } from 'node:path';
+import { CONFIG_DEFAULTS } from '../../../protocol/config.js';
+import type { Repository } from '../repo/repository.js';
+import { startHashingThread } from '../store/hashing-writer.js';
+import type { Clock } from '../util/clock.js';
+import { TokenBucket } from '../util/rate-limit.js';
+import { BENCH_SINK_PROTOCOL, benchSinkEnabled, benchSinkHandler } from './bench-sink.js';
+import type { MeshContext } from './context.js';
+import type { TransferLimits } from './deadline.js';
+import { Deletion } from './deletion.js';
+import { FriendDirectory } from './friend-directory.js';
+import { FriendGate } from './friend-gate.js';
+import { FriendPresence } from './friend-presence.js';
+import { headService } from './head.js';
+import { HostedStore } from './hosted-store.js';
+import { openLedgers, type Ledgers } from './ledgers.js';
+import { createMeshNode, peerKeyFromSeed } from './node.js';
+import { packDeleteService } from './pack-delete.js';
+import { PackGetService } from './pack-get-service.js';
+import { packListService } from './pack-list.js';
+import { packPutService } from './pack-put.js';
+import { Pairing } from './pairing.js';
+import { Replication } from './replication.js';
+import { ProtocolService, ServiceGroup } from './service.js';
+
+export interface MeshOptions {
+  listen: string[];
+  /** Addresses friends are told besides the ones the node sees on its interfaces. */
+  announce?: string[];
+  name: string;
+  replicas: number;
+  /** Keep at least this many bytes free on the disk holding friends' packs. */
+  diskFloorBytes: number;
+  /** Upload limit for replication in bytes per second; unlimited when absent. */
+  bandwidthBytesPerSec?: number;
+  /** How long friends' packs stay after they ask us to delete them (ms; default 7 days). */
+  deletionGraceMs?: number;
+  clock: Clock;
+  /** Inactivity timeout and transfer deadlines; the protocol's defaults when absent (tests set small ones). */
+  limits?: Partial<TransferLimits>;
+  /** The running agent's: friends' packs whose deletion grace has passed are deleted while the mesh runs, each sweep logged here. */
+  sweepLog?: (line: string) => void;
+}
+
+export class Mesh {
+  readonly ctx: MeshContext;
+  readonly ledgers: Ledgers;
+  readonly gate: FriendGate;
+  readonly presence: FriendPresence;
+  readonly pairing: Pairing;
+  readonly directory: FriendDirectory;
+  readonly packGet: PackGetService;
+  readonly replication: Replication;
+  readonly deletion: Deletion;
+  private readonly services: ServiceGroup;
+
+  constructor(ctx: MeshContext, ledgers: Ledgers, gate: FriendGate, repo: Repository, opts: MeshOptions) {
+    this.ctx = ctx;
+    this.ledgers = ledgers;
+    this.gate = gate;
+    this.presence = new FriendPresence(ctx, gate);
+    this.pairing = new Pairing(ctx, gate, this.presence, () => this.addresses());
+    this.directory = new FriendDirectory(ctx, gate, this.presence);
+    this.packGet = new PackGetService(ctx, repo, this.presence);
+    this.deletion = new Deletion(ctx, opts.sweepLog);
+    this.replication = new Replication(ctx, repo, this.deletion, opts.replicas);
+    this.services = new ServiceGroup([
+      gate,
+      this.pairing,
+      packPutService(ctx),
+      this.packGet,
+      packListService(ctx),
+      headService(ctx),
+      packDeleteService(ctx),
+      // benchmark only (npm run bench): a friend-only sink that discards bytes
+      ...(benchSinkEnabled() ? [new ProtocolService(ctx.node, BENCH_SINK_PROTOCOL, benchSinkHandler(ctx))] : []),
+      this.presence,
+      this.replication,
+      this.deletion,
+    ]);
+  }
+
+  /** Starts the services in order; on a failure, those started are stopped again (in reverse), and the node. */
+  async start(): Promise<void> {
+    try {
+      await this.services.start();
+    } catch (err) {
+      try {
+        await this.ctx.node.stop();
+      } catch {
+        // the start's error is the one to report
+      }
+      throw err;
+    }
+  }
+
+  /** Stops the services in reverse order, then the node. */
+  async stop(): Promise<void> {
+    try {
+      await this.services.stop();
+    } finally {
+      await this.ctx.node.stop();
+    }
+  }
+
+  /** Applies the settings that can change while running (a config reload). */
+  retune(s: { replicas: number; bandwidthBytesPerSec: number; deletionGraceMs: number }): void {
+    this.replication.replicas = s.replicas;
+    this.ctx.deletionGraceMs = s.deletionGraceMs;
+    if (s.bandwidthBytesPerSec > 0) this.ctx.throttle = new TokenBucket(s.bandwidthBytesPerSec, this.ctx.clock);
+    else delete this.ctx.throttle;
+  }
+
+  get peerId(): string {
+    return this.ctx.node.peerId.toString();
+  }
+
+  /** Addresses friends can dial (listening on 0.0.0.0 expands to every interface). */
+  addresses(): string[] {
+    return this.ctx.node.getMultiaddrs().map((a) => a.toString().replace(/\/p2p\/[^/]+$/, ''));
+  }
+}
+
+/** Builds the mesh of `repo` (node, ledgers, services) and starts it. */
+export async function createMesh(repo: Repository, opts: MeshOptions): Promise<Mesh> {
+  const ledgers = openLedgers(repo.state);
+  const gate = new FriendGate(ledgers.friends, opts.clock);
+  const privateKey = await peerKeyFromSeed(repo.keys.sign);
+  const node = await createMeshNode({
+    privateKey,
+    listen: opts.listen,
+    announce: opts.announce ?? [],
+    admit: (peer) => gate.admits(peer),
+    isFriendIp: (ip) => gate.isFriendIp(ip),
+  });
+  // pairing (from either side) tells presence, which is built with the mesh below
+  const late: { mesh?: Mesh } = {};
+  const ctx: MeshContext = {
+    node,
+    privateKey,
+    ...ledgers,
+    hosted: new HostedStore(join(repo.paths.home, 'hosted'), ledgers.hostedPacks, { floorBytes: opts.diskFloorBytes }),
+    clock: opts.clock,
+    name: opts.name,
+    onFriend: async (peerId) => late.mesh?.presence.welcome(peerId),
+    deletionGraceMs: opts.deletionGraceMs ?? CONFIG_DEFAULTS.friends.deletionGraceMs,
+    ...(opts.bandwidthBytesPerSec ? { throttle: new TokenBucket(opts.bandwidthBytesPerSec, opts.clock) } : {}),
+    ...(opts.limits ? { limits: opts.limits } : {}),
+  };
+  // friends' packs and our fetched ones are hashed and written on this thread: boot it now
+  startHashingThread();
+  const mesh = new Mesh(ctx, ledgers, gate, repo, opts);
+  late.mesh = mesh;
+  await mesh.start();
+  return mesh;
+}

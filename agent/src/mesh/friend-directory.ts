@@ -1,0 +1,86 @@
+// The friend list as the owner sees it: each friend with its grants and usage both ways, online or
+// not, and its recent problems; which friends hold which of our packs; and removing a friend.
+import type { PeerListing, PeersResult } from '../../../protocol/api.js';
+import type { FriendRemoveResult } from '../../../protocol/console-api.js';
+import { UsageError } from '../util/errors.js';
+import type { MeshContext } from './context.js';
+import type { FriendGate } from './friend-gate.js';
+import type { FriendPresence } from './friend-presence.js';
+import { forgetFriend } from './ledgers.js';
+
+export class FriendDirectory {
+  private readonly ctx: MeshContext;
+  private readonly gate: FriendGate;
+  private readonly presence: FriendPresence;
+
+  constructor(ctx: MeshContext, gate: FriendGate, presence: FriendPresence) {
+    this.ctx = ctx;
+    this.gate = gate;
+    this.presence = presence;
+  }
+
+  async peers(): Promise<PeersResult> {
+    const { bytesAt, packsAt } = await this.ctx.copies.map();
+    const out: PeerListing[] = [];
+    for (const f of await this.ctx.friends.list()) {
+      const online = this.presence.isOnline(f.peerId);
+      const recent = f.problems.slice(-3);
+      out.push({
+        name: f.name,
+        peerId: f.peerId,
+        addresses: f.addrs,
+        online,
+        lastSeen: f.lastSeen,
+        storedForPeerBytes: await this.ctx.hostedPacks.bytes(f.peerId),
+        grantToPeer: f.grantToPeer,
+        storedAtPeerBytes: bytesAt.get(f.peerId) ?? 0,
+        grantFromPeer: f.grantFromPeer,
+        packsAtPeer: packsAt.get(f.peerId) ?? 0,
+        health: recent.length > 0 ? 'degraded' : f.lastSeen ? 'ok' : 'unknown',
+        shortfall: f.shortfall,
+        problems: recent,
+      });
+    }
+    return out;
+  }
+
+  /** Our packs that friends confirmed storing: pack ID -> the friends' names. */
+  async packHolderNames(): Promise<Map<string, string[]>> {
+    const names = new Map((await this.ctx.friends.list()).map((f) => [f.peerId, f.name]));
+    const out = new Map<string, string[]>();
+    for (const [packId, peers] of (await this.ctx.copies.map()).byPack) {
+      const held = [...peers].flatMap((p) => (names.has(p) ? [names.get(p) as string] : []));
+      if (held.length > 0) out.set(packId, held.sort());
+    }
+    return out;
+  }
+
+  /** What removing a friend means both ways; unless `dryRun`, does it: forgets them, deletes the packs we hold for them, hangs up. */
+  async removeFriend(peerId: string, dryRun: boolean): Promise<FriendRemoveResult> {
+    const f = await this.ctx.friends.get(peerId);
+    if (!f) throw new UsageError(`no friend with peer ID ${peerId}`, 'E_NOT_FOUND');
+    const { bytesAt, packsAt } = await this.ctx.copies.map();
+    const theirs: string[] = [];
+    let theirBytes = 0;
+    for await (const [k, v] of await this.ctx.hostedPacks.list(peerId)) {
+      theirs.push(k.slice(peerId.length + 1));
+      theirBytes += Number(v);
+    }
+    const result: FriendRemoveResult = {
+      name: f.name,
+      peerId,
+      removed: false,
+      ourPacksAtThem: packsAt.get(peerId) ?? 0,
+      ourBytesAtThem: bytesAt.get(peerId) ?? 0,
+      theirPacksHere: theirs.length,
+      theirBytesHere: theirBytes,
+    };
+    if (dryRun) return result;
+    this.gate.drop(peerId);
+    await forgetFriend(this.ctx, peerId);
+    await this.gate.refreshIps();
+    for (const packId of theirs) await this.ctx.hosted.remove(peerId, packId);
+    await this.presence.letGo(peerId);
+    return { ...result, removed: true };
+  }
+}

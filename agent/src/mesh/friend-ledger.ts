@@ -1,0 +1,164 @@
+// The friends ledger: friendships (names, addresses, grants both ways, problems, the IPs a friend
+// was seen at, its last delete sequence) and the invites we issued. LevelDB sublevels `friends`
+// and `invites` (state/db.ts).
+import { MAX_ADDR_CHARS, MAX_ADDRS, MAX_NAME_CHARS } from '../../../protocol/mesh.js';
+import type { Sublevels } from '../state/db.js';
+import { Semaphore } from '../util/semaphore.js';
+import { untrustedText } from '../util/untrusted-text.js';
+import { DURABLE } from './ledger-writes.js';
+
+export interface Friendship {
+  peerId: string;
+  name: string;
+  addrs: string[];
+  /** Bytes we let this friend store here. */
+  grantToPeer: number;
+  /** Bytes this friend lets us store there. */
+  grantFromPeer: number;
+  createdAt: string;
+  lastSeen: string | null;
+  /** Why the friend last refused one of our packs (over quota, disk floor), cleared on success. */
+  shortfall: string | null;
+  /** Recent problems seen with this friend (damaged packs, stale heads, failed audits), newest last. */
+  problems: string[];
+  /** The sequence number of the last delete request this friend sent us (replays are refused). */
+  lastDeleteSeq?: number;
+  /** IP addresses this friend's connections last came from (newest last): let in ahead of strangers. */
+  seenFrom?: string[];
+}
+
+export interface OpenInvite {
+  id: string;
+  /** SHA-256 of the secret is the ID; the secret itself is kept to verify proofs. */
+  secret: string;
+  expiresAt: number;
+  quotaBytes: number;
+  failures: number;
+  used: boolean;
+}
+
+const MAX_PROBLEMS = 10;
+/** Characters kept of a problem or shortfall line (each may quote a friend's cleaned refusal). */
+const MAX_PROBLEM_CHARS = 400;
+/** Source IPs remembered per friend. */
+export const MAX_SEEN_FROM = 4;
+
+/** What the outcome of presenting an invite is; only 'accepted' makes a friendship. */
+export type InviteClaim = 'accepted' | 'unknown' | 'used' | 'expired' | 'bad-proof';
+
+/** Invite claims one at a time per database: two pairings with one code must not both see it unused. */
+const inviteLocks = new WeakMap<object, Semaphore>();
+
+/** A friendship with every text a friend could have chosen (or quoted) cleaned and capped. */
+function cleaned(f: Friendship): Friendship {
+  return {
+    ...f,
+    name: untrustedText(f.name, MAX_NAME_CHARS) || f.peerId.slice(-8),
+    // addresses are shown too: one with anything a terminal could act on is not an address
+    addrs: f.addrs.filter((a) => typeof a === 'string' && untrustedText(a, MAX_ADDR_CHARS) === a).slice(0, MAX_ADDRS),
+    shortfall: f.shortfall === null ? null : untrustedText(f.shortfall, MAX_PROBLEM_CHARS),
+    problems: f.problems.slice(-MAX_PROBLEMS).map((p) => untrustedText(p, MAX_PROBLEM_CHARS)),
+  };
+}
+
+export class Friends {
+  private readonly s: Pick<Sublevels, 'friends' | 'invites'>;
+
+  constructor(state: Pick<Sublevels, 'friends' | 'invites'>) {
+    this.s = state;
+  }
+
+  async get(peerId: string): Promise<Friendship | undefined> {
+    const v = await this.s.friends.get(peerId);
+    return v === undefined ? undefined : (JSON.parse(v) as Friendship);
+  }
+
+  async list(): Promise<Friendship[]> {
+    const out: Friendship[] = [];
+    for await (const v of this.s.friends.values()) out.push(JSON.parse(v) as Friendship);
+    return out.sort((a, b) => a.name.localeCompare(b.name) || a.peerId.localeCompare(b.peerId));
+  }
+
+  /** Whether there is any friend (without reading them all). */
+  async any(): Promise<boolean> {
+    for await (const _ of this.s.friends.keys({ limit: 1 })) return true;
+    return false;
+  }
+
+  async put(f: Friendship): Promise<void> {
+    await this.s.friends.put(f.peerId, JSON.stringify(cleaned(f)));
+  }
+
+  async update(peerId: string, change: (f: Friendship) => void): Promise<void> {
+    const f = await this.get(peerId);
+    if (!f) return;
+    change(f);
+    await this.put(f);
+  }
+
+  /** The friendship alone; forgetFriend (ledgers.ts) also drops what the other ledgers keep of the friend. */
+  async remove(peerId: string): Promise<void> {
+    await this.s.friends.del(peerId);
+  }
+
+  async addProblem(peerId: string, problem: string): Promise<void> {
+    await this.update(peerId, (f) => {
+      f.problems = [...f.problems, problem].slice(-MAX_PROBLEMS);
+    });
+  }
+
+  /** Remembers the IP a friend's connection came from (the last MAX_SEEN_FROM distinct ones). */
+  async sawFriendAt(peerId: string, ip: string): Promise<void> {
+    const f = await this.get(peerId);
+    if (!f || f.seenFrom?.at(-1) === ip) return;
+    await this.update(peerId, (x) => {
+      x.seenFrom = [...(x.seenFrom ?? []).filter((a) => a !== ip), ip].slice(-MAX_SEEN_FROM);
+    });
+  }
+
+  // ---- invites
+
+  async putInvite(inv: OpenInvite): Promise<void> {
+    await this.s.invites.put(inv.id, JSON.stringify(inv), DURABLE);
+  }
+
+  /**
+   * Presents an invite: under one lock per database, reads it, and either marks it used (a proof
+   * that `verify` accepts) or counts a wrong proof (the fifth burns it), written durably before
+   * the lock is let go. Of any number of pairings with one code at once, exactly one is accepted,
+   * and a crash after the acceptance cannot make the invite usable again.
+   */
+  async claimInvite(id: string, nowSec: number, verify: (inv: OpenInvite) => boolean, maxFailures: number): Promise<{ claim: InviteClaim; invite?: OpenInvite }> {
+    let lock = inviteLocks.get(this.s.invites);
+    if (!lock) inviteLocks.set(this.s.invites, (lock = new Semaphore(1)));
+    return lock.with(1, async () => {
+      const inv = await this.getInvite(id);
+      if (!inv) return { claim: 'unknown' as const };
+      if (inv.used) return { claim: 'used' as const, invite: inv };
+      if (inv.expiresAt <= nowSec) return { claim: 'expired' as const, invite: inv };
+      if (!verify(inv)) {
+        inv.failures += 1;
+        if (inv.failures >= maxFailures) inv.used = true;
+        await this.putInvite(inv);
+        return { claim: 'bad-proof' as const, invite: inv };
+      }
+      inv.used = true;
+      await this.putInvite(inv);
+      return { claim: 'accepted' as const, invite: inv };
+    });
+  }
+
+  async getInvite(id: string): Promise<OpenInvite | undefined> {
+    const v = await this.s.invites.get(id);
+    return v === undefined ? undefined : (JSON.parse(v) as OpenInvite);
+  }
+
+  async openInvites(nowSec: number): Promise<OpenInvite[]> {
+    const out: OpenInvite[] = [];
+    for await (const v of this.s.invites.values()) {
+      const inv = JSON.parse(v) as OpenInvite;
+      if (!inv.used && inv.expiresAt > nowSec) out.push(inv);
+    }
+    return out;
+  }
+}

@@ -1,0 +1,44 @@
+// The replication service: rounds of replicator.ts, one at a time (the daemon's and a `cairn
+// replicate` may ask at once: two rounds side by side would each sign a different head with the
+// same seq, and friends rightly refuse the second), each followed by the delete requests pending.
+import type { ReplicateResult } from '../../../protocol/api.js';
+import type { Repository } from '../repo/repository.js';
+import type { MeshContext } from './context.js';
+import type { Deletion } from './deletion.js';
+import { replicateOnce } from './replicator.js';
+import type { Startable } from './service.js';
+
+export class Replication implements Startable {
+  /** Copies of each pack wanted at friends (before capping by the number of friends); follows the config. */
+  replicas: number;
+  private readonly ctx: MeshContext;
+  private readonly repo: Repository;
+  private readonly deletion: Deletion;
+  /** The last replication round asked for; the next one starts after it. */
+  private tail: Promise<unknown> = Promise.resolve();
+
+  constructor(ctx: MeshContext, repo: Repository, deletion: Deletion, replicas: number) {
+    this.ctx = ctx;
+    this.repo = repo;
+    this.deletion = deletion;
+    this.replicas = replicas;
+  }
+
+  async start(): Promise<void> {}
+
+  /** Waits for the round in progress (every exchange in it has a deadline). */
+  async stop(): Promise<void> {
+    await this.tail;
+  }
+
+  /** Pushes packs and the head; then sends pending delete requests (prune) to friends. */
+  async replicate(): Promise<ReplicateResult> {
+    const round = this.tail.then(async () => {
+      const r = await replicateOnce(this.ctx, this.repo, this.replicas);
+      for (const d of await this.deletion.sendDeletes()) if (!d.sent) r.problems.push(`${d.friend} did not take our delete request for ${d.packs} packs: ${d.detail}`);
+      return r;
+    });
+    this.tail = round.catch(() => undefined);
+    return round;
+  }
+}
