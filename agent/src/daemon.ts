@@ -22,7 +22,7 @@ import { Repository } from './repo/repository.js';
 import { recoverStoppedAtStart } from './sources/hooks.js';
 import type { CairnConfig } from '../../protocol/config.js';
 import type { Clock } from './util/clock.js';
-import { errorMessage } from './util/errors.js';
+import { errorMessage, UsageError } from './util/errors.js';
 import { keepFreedMemory } from './util/posix.js';
 import { writeFileAtomic } from './util/fsx.js';
 
@@ -52,6 +52,21 @@ export interface AgentOptions {
 const REPLICATE_AFTER_BACKUP_MS = 1000;
 /** How often the alerts (staleness, friends offline) are looked at for notifications. */
 const ALERT_CHECK_MS = 5 * 60_000;
+
+/**
+ * `start`, which listens on a port: a port in use (libp2p says so in terms of its own settings) or
+ * an address not of this machine becomes one line naming the port and what to do.
+ */
+async function listening<T>(what: string, instead: string, start: Promise<T>): Promise<T> {
+  try {
+    return await start;
+  } catch (err) {
+    const text = `${(err as { code?: string }).code ?? ''} ${errorMessage(err)}`;
+    if (/EADDRINUSE|faultTolerance|failed to be listened on/.test(text)) throw new UsageError(`cannot listen ${what}: the port is in use (another cairn agent, or another service?): stop it, or choose ${instead}`, 'E_LISTEN');
+    if (/EADDRNOTAVAIL/.test(text)) throw new UsageError(`cannot listen ${what}: that address is not one of this machine's: choose ${instead}`, 'E_LISTEN');
+    throw err;
+  }
+}
 
 export class Agent {
   readonly info: AgentInfo;
@@ -84,7 +99,7 @@ export class Agent {
     const repo = await Repository.open(opts.home, opts.passphrase);
     let mesh: Mesh | undefined;
     try {
-      mesh = await createMesh(repo, { listen: opts.listen, ...(opts.announce && opts.announce.length > 0 ? { announce: opts.announce } : {}), name: opts.name, replicas: opts.replicas, diskFloorBytes: opts.diskFloorBytes, clock: opts.clock, ...(opts.bandwidthBytesPerSec > 0 ? { bandwidthBytesPerSec: opts.bandwidthBytesPerSec } : {}), ...(opts.config ? { deletionGraceMs: opts.config.current.friends.deletionGraceMs } : {}), sweepLog: opts.log });
+      mesh = await listening(`for friends on ${opts.listen.join(', ')}`, 'another address with --listen /ip4/0.0.0.0/tcp/PORT (or listen: in cairn.yaml)', createMesh(repo, { listen: opts.listen, ...(opts.announce && opts.announce.length > 0 ? { announce: opts.announce } : {}), name: opts.name, replicas: opts.replicas, diskFloorBytes: opts.diskFloorBytes, clock: opts.clock, ...(opts.bandwidthBytesPerSec > 0 ? { bandwidthBytesPerSec: opts.bandwidthBytesPerSec } : {}), ...(opts.config ? { deletionGraceMs: opts.config.current.friends.deletionGraceMs } : {}), sweepLog: opts.log }));
       const token = randomBytes(24).toString('base64url');
       const config = opts.config;
       const svc: Services = {
@@ -112,7 +127,7 @@ export class Agent {
       config?.onChange((next) => scheduler.update(next));
       const statusOptions = () => ({ staleAfterMs: notifier.get().staleAfterMs, friendOfflineAfterMs: notifier.get().friendOfflineAfterMs });
       const api = buildApi(svc, { host: opts.apiHost, port: opts.apiPort, auth, hooks: { notifier, ...(config ? { config } : {}) }, statusOptions, ...(tls ? { tls } : {}) }, () => m.peerId);
-      const address = await api.listen({ host: opts.apiHost, port: opts.apiPort });
+      const address = await listening(`for the console and API on ${opts.apiHost}:${opts.apiPort}`, 'another with --api HOST:PORT (or console: address: in cairn.yaml)', api.listen({ host: opts.apiHost, port: opts.apiPort }));
       if (tls) opts.log(`console over TLS with ${tls.selfSigned ? 'a self-signed' : 'the configured'} certificate ${tls.certFile}; its SHA-256 fingerprint (compare it with the browser's) is ${tls.fingerprint256}`);
       const info: AgentInfo = { api: address, token, pid: process.pid, peerId: mesh.peerId, addrs: mesh.addresses(), ...(tls ? { tls: { certPem: tls.cert, fingerprint256: tls.fingerprint256 } } : {}) };
       await writeFileAtomic(agentInfoPath(opts.home), Buffer.from(JSON.stringify(info, null, 2) + '\n'), 0o600);

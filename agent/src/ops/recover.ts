@@ -1,10 +1,12 @@
 // `cairn recover`: a repository created from the recovery phrase, with the snapshot list and pack
 // locations fetched from a friend.
+import { hostname } from 'node:os';
 import { phraseToRoot } from '../crypto/phrase.js';
 import { createMesh, type Mesh } from '../mesh/compose.js';
 import { recoverFromFriends, type RecoverResult } from '../mesh/recover.js';
 import { Repository } from '../repo/repository.js';
 import type { Clock } from '../util/clock.js';
+import { checkNewPassphrase } from './passphrase-policy.js';
 
 /** The root secret a recovery phrase encodes (a UsageError when it is not a valid phrase). */
 export function recoveryRoot(phrase: string): Buffer {
@@ -24,6 +26,7 @@ export interface RecoverOptions {
  * `show` sees the result while the repository and mesh are still open; both are closed after.
  */
 export async function recoverOp<T>(home: string, passphrase: string, root: Buffer, opts: RecoverOptions, show: (r: RecoverResult & { repoId: string; peerId: string }) => T): Promise<T> {
+  await checkNewPassphrase(passphrase, [hostname()]);
   const { repo } = await Repository.init(home, passphrase, new Date(opts.clock.now()), root);
   let mesh: Mesh | undefined;
   try {
