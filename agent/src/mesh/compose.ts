@@ -28,6 +28,7 @@ import { packPutService } from './pack-put.js';
 import { Pairing } from './pairing.js';
 import { Replication } from './replication.js';
 import { ProtocolService, ServiceGroup } from './service.js';
+import { shareableAddrs } from './addresses.js';
 
 export interface MeshOptions {
   listen: string[];
@@ -123,7 +124,7 @@ export class Mesh {
 
   /** Addresses friends can dial (listening on 0.0.0.0 expands to every interface). */
   addresses(): string[] {
-    return this.ctx.node.getMultiaddrs().map((a) => a.toString().replace(/\/p2p\/[^/]+$/, ''));
+    return shareableAddrs(this.ctx.node.getMultiaddrs());
   }
 }
 

@@ -8,6 +8,7 @@ import { ipOf } from './admission.js';
 import type { MeshContext } from './context.js';
 import type { FriendGate } from './friend-gate.js';
 import type { Startable } from './service.js';
+import { friendAddrs } from './addresses.js';
 
 export class FriendPresence implements Startable {
   private readonly ctx: MeshContext;
@@ -35,7 +36,11 @@ export class FriendPresence implements Startable {
 
   private readonly onIdentify = (evt: CustomEvent<IdentifyResult>): void => {
     const id = evt.detail.peerId.toString();
-    const addrs = evt.detail.listenAddrs.map((a) => a.toString());
+    const remote = evt.detail.connection?.remoteAddr.toString() ?? '';
+    const addrs = friendAddrs(
+      evt.detail.listenAddrs.map((a) => a.toString()),
+      remote,
+    );
     if (this.gate.isFriend(id) && addrs.length > 0) {
       void this.ctx.friends
         .update(id, (f) => (f.addrs = addrs))

@@ -13,6 +13,7 @@ import { CairnError, errorMessage } from '../util/errors.js';
 import { untrustedText } from '../util/untrusted-text.js';
 import type { MeshContext } from './context.js';
 import { Frames, RefusedError, serve } from './framing.js';
+import { friendAddrs, shareableAddrs } from './addresses.js';
 
 const MAX_PROOF_FAILURES = 5;
 const RATE_WINDOW_MS = 10 * 60_000;
@@ -90,7 +91,8 @@ export function pairHandler(ctx: PairDeps, failures = new PairingFailures(() => 
       if (claim === 'expired') return fail(remote, WireError.inviteExpired, 'this invite has expired; ask for a new one');
       if (claim === 'bad-proof') return fail(remote, WireError.inviteBadProof, 'the invite proof does not match (wrong or altered code)');
       const existing = await ctx.friends.get(remote);
-      const addrs = req.addrs.length > 0 ? req.addrs : [connection.remoteAddr.toString()];
+      const reported = friendAddrs(req.addrs, connection.remoteAddr.toString());
+      const addrs = reported.length > 0 ? reported : [connection.remoteAddr.toString()];
       if (existing) {
         await ctx.friends.put({ ...existing, addrs, lastSeen: new Date(ctx.clock.now()).toISOString() });
       } else {
@@ -129,7 +131,7 @@ export async function pairWith(ctx: MeshContext, invite: Invite, grantBytes: num
   if (invite.expiresAt * 1000 <= ctx.clock.now()) throw new CairnError(WireError.inviteExpired, 'this invite has expired; ask for a new one');
   const stream = await dialInviter(ctx, invite, PROTOCOLS.pair);
   const f = new Frames(stream);
-  const addrs = ctx.node.getMultiaddrs().map((a) => a.toString().replace(/\/p2p\/[^/]+$/, ''));
+  const addrs = shareableAddrs(ctx.node.getMultiaddrs());
   const req: PairRequest = { inviteId: inviteId(invite.secret), proof: pairProof(invite.secret, invite.peerId, ctx.node.peerId.toString()), name: ctx.name, grantBytes, addrs };
   await f.writeJson(req);
   const reply = await f.readReply<PairAccept>();
