@@ -1,6 +1,7 @@
 // The agent's operations as the CLI, the HTTP API and the console see them: names, arguments and
 // results, defined once. Each operation is POST /api/v1/ops/<name> with a JSON body of its args.
-import type { ConsistencyOverride, RetentionPolicy, VolumeReadMode } from './config.js';
+import { VOLUME_READ_MODES, type CairnConfig, type ConsistencyOverride, type RetentionPolicy, type VolumeReadMode } from './config.js';
+import type { FriendRemoveArgs, FriendRemoveResult } from './console-api.js';
 import type { SnapshotListing, SnapshotSummary } from './snapshot.js';
 
 export const API_PREFIX = '/api/v1';
@@ -410,3 +411,89 @@ export interface JobsArgs {
 export interface JobShowArgs {
   id: string;
 }
+
+// ---- The catalogue of operations -----------------------------------------------------------------
+// Every operation the agent serves as POST /api/v1/ops/<name>: its arguments' JSON schema (the API
+// validates bodies with it), whether it holds the repository write lock, and (OperationTypes) its
+// argument and result types. The routes (agent/src/api/ops-routes.ts), the CLI's client
+// (agent/src/cli/context.ts runOp) and the console's (console/src/api.ts op) are typed from it.
+
+const str = { type: 'string', maxLength: 4096 } as const;
+const strList = { type: 'array', items: str, maxItems: 1000 } as const;
+const uint = { type: 'integer', minimum: 0 } as const;
+const bool = { type: 'boolean' } as const;
+/** A retention count: a number of snapshots, or -1 = unlimited. */
+const count = { type: 'integer', minimum: -1 } as const;
+const filter = { type: 'object', additionalProperties: false, properties: { source: str, host: str, paths: strList, tags: strList } } as const;
+const args = (required: string[], properties: Record<string, object>) => ({ type: 'object', required, additionalProperties: false, properties }) as const;
+const none = args([], {});
+
+export interface OperationDef {
+  /** JSON schema of the arguments. */
+  args: object;
+  /** Holds the repository write lock while it runs. */
+  lock: boolean;
+}
+
+export const OPERATIONS = {
+  backup: { args: args(['paths', 'tags'], { paths: { ...strList, minItems: 1 }, tags: strList, source: str }), lock: true },
+  config: { args: none, lock: false },
+  snapshots: { args: args([], { filter, latest: { type: 'integer', minimum: 1, maximum: 1_000_000 } }), lock: false },
+  ls: { args: args(['snapshot'], { snapshot: str, path: str }), lock: false },
+  diff: { args: args(['from', 'to'], { from: str, to: str }), lock: false },
+  restore: { args: args(['snapshot', 'target', 'include', 'overwrite'], { snapshot: str, filter, target: str, include: strList, overwrite: bool, from: str }), lock: false },
+  run: { args: args(['source'], { source: str }), lock: false },
+  jobs: { args: args([], { source: str, limit: { type: 'integer', minimum: 1, maximum: 2000 } }), lock: false },
+  jobShow: { args: args(['id'], { id: str }), lock: false },
+  prune: { args: args(['dryRun'], { dryRun: bool, maxUnusedPercent: { type: 'number', minimum: 0, maximum: 100 } }), lock: true },
+  check: { args: args(['readData'], { readData: bool }), lock: true },
+  invite: { args: args(['quotaBytes', 'expiresInMs'], { quotaBytes: uint, expiresInMs: { ...uint, minimum: 1000 } }), lock: false },
+  pair: { args: args(['code', 'quotaBytes'], { code: str, quotaBytes: uint }), lock: false },
+  peers: { args: none, lock: false },
+  unpair: { args: args(['peerId', 'dryRun'], { peerId: str, dryRun: bool }), lock: false },
+  volumes: { args: none, lock: false },
+  volumeBackup: { args: args(['paths', 'volumes', 'tags'], { paths: strList, volumes: { ...strList, minItems: 1 }, tags: strList, volumeRead: { type: 'string', enum: [...VOLUME_READ_MODES] } }), lock: true },
+  volumeRestore: { args: args(['snapshot', 'volume', 'force', 'dryRun'], { snapshot: str, volume: str, fromVolume: str, force: bool, dryRun: bool }), lock: false },
+  forget: {
+    args: args(['dryRun'], {
+      policy: args([], { keepLast: count, keepHourly: count, keepDaily: count, keepWeekly: count, keepMonthly: count, keepYearly: count, keepWithinMs: { ...uint, minimum: 1 }, keepTags: strList }),
+      source: str,
+      dryRun: bool,
+      timeZone: str,
+    }),
+    lock: true,
+  },
+  pin: { args: args(['snapshot'], { snapshot: str }), lock: true },
+  unpin: { args: args(['snapshot'], { snapshot: str }), lock: true },
+  replicate: { args: args(['wait'], { wait: bool }), lock: false },
+} as const satisfies Record<string, OperationDef>;
+
+export type OperationName = keyof typeof OPERATIONS;
+
+/** Each operation's [arguments, result]. */
+export interface OperationTypes {
+  backup: [BackupArgs, BackupResult];
+  config: [Record<string, never>, CairnConfig];
+  snapshots: [SnapshotsArgs, SnapshotsResult];
+  ls: [LsArgs, LsResult];
+  diff: [DiffArgs, DiffResult];
+  restore: [RestoreArgs, RestoreResult];
+  run: [RunSourceArgs, Job];
+  jobs: [JobsArgs, Job[]];
+  jobShow: [JobShowArgs, Job];
+  prune: [PruneArgs, PruneResult];
+  check: [CheckArgs, CheckResult];
+  invite: [InviteArgs, InviteResult];
+  pair: [PairArgs, PairResult];
+  peers: [PeersArgs, PeersResult];
+  unpair: [FriendRemoveArgs & { dryRun: boolean }, FriendRemoveResult];
+  volumes: [VolumesArgs, VolumesResult];
+  volumeBackup: [VolumeBackupArgs, VolumeBackupResult];
+  volumeRestore: [VolumeRestoreArgs, VolumeRestoreResult];
+  forget: [ForgetArgs, ForgetResult];
+  pin: [PinArgs, PinResult];
+  unpin: [PinArgs, PinResult];
+  replicate: [ReplicateArgs, ReplicateResult];
+}
+export type OperationArgs<K extends OperationName> = OperationTypes[K][0];
+export type OperationResult<K extends OperationName> = OperationTypes[K][1];

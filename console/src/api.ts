@@ -1,6 +1,6 @@
 // The console's only way to the agent: its HTTP API. A browser session sends its CSRF token on
 // every POST; errors come back as { code, message } and are shown as they are.
-import { API_PREFIX } from '../../protocol/api.js';
+import { API_PREFIX, type OperationArgs, type OperationName, type OperationResult } from '../../protocol/api.js';
 import { CSRF_HEADER, ROUTES, type SessionInfo } from '../../protocol/console-api.js';
 
 let csrf: string | null = null;
@@ -27,9 +27,9 @@ export async function api<T>(method: 'GET' | 'POST', path: string, body?: unknow
   return data as T;
 }
 
-/** POST /api/v1/ops/<name>: the same operations the CLI runs. */
-export function op<T>(name: string, args: object = {}): Promise<T> {
-  return api<T>('POST', `${API_PREFIX}/ops/${name}`, args);
+/** POST /api/v1/ops/<name>: the same operations the CLI runs, typed by the catalogue (protocol/api.ts OPERATIONS). */
+export function op<K extends OperationName>(name: K, ...args: Record<string, never> extends OperationArgs<K> ? [OperationArgs<K>?] : [OperationArgs<K>]): Promise<OperationResult<K>> {
+  return api<OperationResult<K>>('POST', `${API_PREFIX}/ops/${name}`, args[0] ?? {});
 }
 
 export async function login(password: string): Promise<SessionInfo> {

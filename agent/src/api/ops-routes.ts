@@ -2,8 +2,7 @@
 // the console use exactly these.
 import { PassThrough } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
-import { API_PREFIX } from '../../../protocol/api.js';
-import { VOLUME_READ_MODES } from '../../../protocol/config.js';
+import { API_PREFIX, OPERATIONS, type OperationArgs, type OperationName, type OperationResult } from '../../../protocol/api.js';
 import { backupOp } from '../ops/backup.js';
 import { diffOp, lsOp } from '../ops/browse.js';
 import { checkOp } from '../ops/check.js';
@@ -23,78 +22,38 @@ import { volumeBackupOp, volumeRestoreOp, volumesOp } from '../ops/volumes.js';
 
 type Op = (svc: Services, args: never) => Promise<unknown>;
 
-const str = { type: 'string', maxLength: 4096 } as const;
-const strList = { type: 'array', items: str, maxItems: 1000 } as const;
-const uint = { type: 'integer', minimum: 0 } as const;
-/** SnapshotFilter (protocol/api.ts). */
-const filter = { type: 'object', additionalProperties: false, properties: { source: str, host: str, paths: strList, tags: strList } } as const;
-/** A retention count: a number of snapshots, or -1 = unlimited. */
-const count = { type: 'integer', minimum: -1 } as const;
-
-/** name -> [operation, JSON schema of its arguments, holds the repository write lock]. */
-export const OPS: Record<string, [Op, object, boolean]> = {
-  backup: [backupOp as Op, { type: 'object', required: ['paths', 'tags'], additionalProperties: false, properties: { paths: { ...strList, minItems: 1 }, tags: strList, source: str } }, true],
-  config: [configOp as Op, { type: 'object', additionalProperties: false, properties: {} }, false],
-  snapshots: [snapshotsOp as Op, { type: 'object', additionalProperties: false, properties: { filter, latest: { type: 'integer', minimum: 1, maximum: 1_000_000 } } }, false],
-  ls: [lsOp as Op, { type: 'object', required: ['snapshot'], additionalProperties: false, properties: { snapshot: str, path: str } }, false],
-  diff: [diffOp as Op, { type: 'object', required: ['from', 'to'], additionalProperties: false, properties: { from: str, to: str } }, false],
-  restore: [
-    restoreOp as Op,
-    { type: 'object', required: ['snapshot', 'target', 'include', 'overwrite'], additionalProperties: false, properties: { snapshot: str, filter, target: str, include: strList, overwrite: { type: 'boolean' }, from: str } },
-    false,
-  ],
-  run: [runSourceOp as Op, { type: 'object', required: ['source'], additionalProperties: false, properties: { source: str } }, false],
-  jobs: [jobsOp as Op, { type: 'object', additionalProperties: false, properties: { source: str, limit: { type: 'integer', minimum: 1, maximum: 2000 } } }, false],
-  jobShow: [jobShowOp as Op, { type: 'object', required: ['id'], additionalProperties: false, properties: { id: str } }, false],
-  prune: [pruneOp as Op, { type: 'object', required: ['dryRun'], additionalProperties: false, properties: { dryRun: { type: 'boolean' }, maxUnusedPercent: { type: 'number', minimum: 0, maximum: 100 } } }, true],
-  check: [checkOp as Op, { type: 'object', required: ['readData'], additionalProperties: false, properties: { readData: { type: 'boolean' } } }, true],
-  invite: [inviteOp as Op, { type: 'object', required: ['quotaBytes', 'expiresInMs'], additionalProperties: false, properties: { quotaBytes: uint, expiresInMs: { ...uint, minimum: 1000 } } }, false],
-  pair: [pairOp as Op, { type: 'object', required: ['code', 'quotaBytes'], additionalProperties: false, properties: { code: str, quotaBytes: uint } }, false],
-  peers: [peersOp as Op, { type: 'object', additionalProperties: false, properties: {} }, false],
-  unpair: [friendRemoveOp as Op, { type: 'object', required: ['peerId', 'dryRun'], additionalProperties: false, properties: { peerId: str, dryRun: { type: 'boolean' } } }, false],
-  volumes: [volumesOp as Op, { type: 'object', additionalProperties: false, properties: {} }, false],
-  volumeBackup: [
-    volumeBackupOp as Op,
-    { type: 'object', required: ['paths', 'volumes', 'tags'], additionalProperties: false, properties: { paths: strList, volumes: { ...strList, minItems: 1 }, tags: strList, volumeRead: { type: 'string', enum: [...VOLUME_READ_MODES] } } },
-    true,
-  ],
-  volumeRestore: [
-    volumeRestoreOp as Op,
-    { type: 'object', required: ['snapshot', 'volume', 'force', 'dryRun'], additionalProperties: false, properties: { snapshot: str, volume: str, fromVolume: str, force: { type: 'boolean' }, dryRun: { type: 'boolean' } } },
-    false,
-  ],
-  forget: [
-    forgetOp as Op,
-    {
-      type: 'object',
-      required: ['dryRun'],
-      additionalProperties: false,
-      properties: {
-        policy: {
-          type: 'object',
-          additionalProperties: false,
-          properties: {
-            keepLast: count,
-            keepHourly: count,
-            keepDaily: count,
-            keepWeekly: count,
-            keepMonthly: count,
-            keepYearly: count,
-            keepWithinMs: { ...uint, minimum: 1 },
-            keepTags: strList,
-          },
-        },
-        source: str,
-        dryRun: { type: 'boolean' },
-        timeZone: str,
-      },
-    },
-    true,
-  ],
-  pin: [pinOp as Op, { type: 'object', required: ['snapshot'], additionalProperties: false, properties: { snapshot: str } }, true],
-  unpin: [unpinOp as Op, { type: 'object', required: ['snapshot'], additionalProperties: false, properties: { snapshot: str } }, true],
-  replicate: [replicateOp as Op, { type: 'object', required: ['wait'], additionalProperties: false, properties: { wait: { type: 'boolean' } } }, false],
+/** Each operation of the catalogue (protocol/api.ts OPERATIONS), typed by it: arguments in, result out. */
+const IMPLEMENTATIONS: { [K in OperationName]: (svc: Services, args: OperationArgs<K>) => Promise<OperationResult<K>> } = {
+  backup: (svc, a) => backupOp(svc, a),
+  config: (svc) => configOp(svc),
+  snapshots: (svc, a) => snapshotsOp(svc, a),
+  ls: (svc, a) => lsOp(svc, a),
+  diff: (svc, a) => diffOp(svc, a),
+  restore: (svc, a) => restoreOp(svc, a),
+  run: (svc, a) => runSourceOp(svc, a),
+  jobs: (svc, a) => jobsOp(svc, a),
+  jobShow: (svc, a) => jobShowOp(svc, a),
+  prune: (svc, a) => pruneOp(svc, a),
+  check: (svc, a) => checkOp(svc, a),
+  invite: (svc, a) => inviteOp(svc, a),
+  pair: (svc, a) => pairOp(svc, a),
+  peers: (svc) => peersOp(svc),
+  unpair: (svc, a) => friendRemoveOp(svc, a),
+  volumes: (svc) => volumesOp(svc),
+  volumeBackup: (svc, a) => volumeBackupOp(svc, a),
+  volumeRestore: (svc, a) => volumeRestoreOp(svc, a),
+  forget: (svc, a) => forgetOp(svc, a),
+  pin: (svc, a) => pinOp(svc, a),
+  unpin: (svc, a) => unpinOp(svc, a),
+  replicate: (svc, a) => replicateOp(svc, a),
 };
+
+/** name -> [operation, JSON schema of its arguments, holds the repository write lock]: the catalogue's, plus the bench's own below. */
+export const OPS: Record<string, [Op, object, boolean]> = Object.fromEntries(
+  (Object.keys(OPERATIONS) as OperationName[]).map((name) => [name, [IMPLEMENTATIONS[name] as Op, OPERATIONS[name].args, OPERATIONS[name].lock]]),
+);
+const str = { type: 'string', maxLength: 4096 } as const;
+const uint = { type: 'integer', minimum: 0 } as const;
 
 // benchmark only (npm run bench, CAIRN_BENCH_SINK=1): stream bytes to a friend's bench sink and time it
 if (benchSinkEnabled()) {

@@ -13,6 +13,7 @@ import { callOp, findAgent } from './agent-client.js';
 import { DEFAULT_REPLICAS } from './defaults.js';
 import { getPassphrase } from './passphrase.js';
 import { noticeIfSlow } from './slow-step.js';
+import type { OperationArgs, OperationName, OperationResult } from '../../../protocol/api.js';
 
 export interface GlobalOptions {
   json?: boolean;
@@ -72,9 +73,10 @@ export async function withServices<T>(ctx: Context, fn: (svc: Services) => Promi
 }
 
 /** Runs an operation in the running agent if there is one, else locally. */
-export async function runOp<A, R>(ctx: Context, name: string, args: A, local: (svc: Services) => Promise<R>, opts: LocalOptions = {}): Promise<R> {
+/** Operation `name` of the catalogue (protocol/api.ts): through the running agent's API, or in this process by `local`. */
+export async function runOp<K extends OperationName>(ctx: Context, name: K, args: OperationArgs<K>, local: (svc: Services) => Promise<OperationResult<K>>, opts: LocalOptions = {}): Promise<OperationResult<K>> {
   const agent = await findAgent(ctx.home);
-  if (agent) return callOp<R>(agent, name, args);
+  if (agent) return callOp<OperationResult<K>>(agent, name, args);
   if (opts.agentOnly) throw new UsageError(`${opts.agentOnly} needs the running agent: start it with "cairn agent" (or npm start)`, 'E_NO_AGENT');
   return withServices(ctx, local, opts);
 }

@@ -2,7 +2,7 @@
 // a friend with what it means both ways spelled out before anything happens.
 import { useEffect, useState } from 'preact/hooks';
 import QRCode from 'qrcode';
-import type { InviteResult, PairResult, PeerListing } from '../../../protocol/api.js';
+import type { InviteResult, PeerListing } from '../../../protocol/api.js';
 import { ROUTES, type FriendRemoveResult } from '../../../protocol/console-api.js';
 import { api, op } from '../api.js';
 import { bytes, percent, when } from '../format.js';
@@ -22,7 +22,7 @@ function Invite() {
   const make = async () => {
     setError('');
     try {
-      setInvite(await op<InviteResult>('invite', { quotaBytes: Math.round(Number(quota) * GIB), expiresInMs: 24 * 3600_000 }));
+      setInvite(await op('invite', { quotaBytes: Math.round(Number(quota) * GIB), expiresInMs: 24 * 3600_000 }));
     } catch (err) {
       setError((err as Error).message);
     }
@@ -48,7 +48,7 @@ function Accept({ onPaired }: { onPaired: () => void }) {
     setError('');
     setMsg('');
     try {
-      const r = await op<PairResult>('pair', { code: code.trim(), quotaBytes: Math.round(Number(quota) * GIB) });
+      const r = await op('pair', { code: code.trim(), quotaBytes: Math.round(Number(quota) * GIB) });
       setMsg(`Paired with ${r.name}: they offer you ${bytes(r.grantFromPeer)}, you offer them ${bytes(r.grantToPeer)}.`);
       setCode('');
       onPaired();
@@ -85,7 +85,7 @@ function Remove({ friend, onDone }: { friend: PeerListing; onDone: () => void })
 }
 
 export function Friends() {
-  const { data: peers, error, reload } = useLoad(() => op<PeerListing[]>('peers'), [], 3000);
+  const { data: peers, error, reload } = useLoad(() => op('peers'), [], 3000);
   return html`<div>
     <section>
       <h2>Friends</h2>

@@ -2,7 +2,6 @@
 // each job's log; configured sources can be started from here.
 import { useEffect, useState } from 'preact/hooks';
 import { humanSeconds, jobEtaSeconds, type Job } from '../../../protocol/api.js';
-import type { CairnConfig } from '../../../protocol/config.js';
 import { op } from '../api.js';
 import { bytes, percent, when } from '../format.js';
 import { html } from '../html.js';
@@ -37,8 +36,8 @@ function JobRow({ job, open, onOpen }: { job: Job; open: boolean; onOpen: () => 
 }
 
 export function Jobs() {
-  const { data: history, error, reload } = useLoad(() => op<Job[]>('jobs', { limit: 50 }), [], 5000);
-  const { data: config } = useLoad(() => op<CairnConfig>('config'), []);
+  const { data: history, error, reload } = useLoad(() => op('jobs', { limit: 50 }), [], 5000);
+  const { data: config } = useLoad(() => op('config'), []);
   const live = useLiveJobs();
   const [open, setOpen] = useState<string | null>(null);
   const [msg, setMsg] = useState('');
@@ -47,7 +46,7 @@ export function Jobs() {
   for (const [id, j] of live) merged.set(id, j);
   const jobs = [...merged.values()].sort((a, b) => b.id.localeCompare(a.id));
   const run = (source: string) =>
-    op<Job>('run', { source }).then(
+    op('run', { source }).then(
       (j) => {
         setMsg(`started job ${j.id.slice(-6)} for ${source}`);
         reload();

@@ -46,7 +46,7 @@ function RetentionPreview() {
     const policy: Record<string, number> = {};
     for (const [k] of COUNT_KEYS) if (counts[k]) policy[k] = Number(counts[k]);
     try {
-      setResult(await op<ForgetResult>('forget', { policy, dryRun: true }));
+      setResult(await op('forget', { policy, dryRun: true }));
     } catch (err) {
       setError((err as Error).message);
     }

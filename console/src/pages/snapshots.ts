@@ -1,7 +1,7 @@
 // Snapshots: the list; browsing one snapshot's files; restoring a file or a folder through a
 // wizard that shows exactly what will happen and asks before anything is written; diff of two.
 import { useState } from 'preact/hooks';
-import type { DiffResult, LsResult, RestoreResult, VolumeRestoreResult } from '../../../protocol/api.js';
+import type { RestoreResult, VolumeRestoreResult } from '../../../protocol/api.js';
 import type { SnapshotListing } from '../../../protocol/snapshot.js';
 import { op } from '../api.js';
 import { bytes, when } from '../format.js';
@@ -23,7 +23,7 @@ function RestoreWizard({ snapshot, path, onClose }: { snapshot: SnapshotListing;
     setStep('running');
     setError('');
     try {
-      setResult(await op<RestoreResult>('restore', { snapshot: snapshot.id, target, include: [path], overwrite }));
+      setResult(await op('restore', { snapshot: snapshot.id, target, include: [path], overwrite }));
       setStep('done');
     } catch (err) {
       setError((err as Error).message);
@@ -70,7 +70,7 @@ function VolumeWizard({ snapshot, from, onClose }: { snapshot: SnapshotListing; 
     setBusy(true);
     setError('');
     try {
-      const r = await op<VolumeRestoreResult>('volumeRestore', { snapshot: snapshot.id, volume: target, fromVolume: from, force, dryRun });
+      const r = await op('volumeRestore', { snapshot: snapshot.id, volume: target, fromVolume: from, force, dryRun });
       if (dryRun) setPlan(r);
       else setDone(r);
     } catch (err) {
@@ -100,7 +100,7 @@ function VolumeWizard({ snapshot, from, onClose }: { snapshot: SnapshotListing; 
 }
 
 function Browser({ snapshot }: { snapshot: SnapshotListing }) {
-  const { data: rows, error } = useLoad(() => op<LsResult>('ls', { snapshot: snapshot.id }), [snapshot.id]);
+  const { data: rows, error } = useLoad(() => op('ls', { snapshot: snapshot.id }), [snapshot.id]);
   const [cwd, setCwd] = useState('/');
   const [restoring, setRestoring] = useState<string | null>(null);
   if (error) return html`<p class="error">${error}</p>`;
@@ -128,7 +128,7 @@ function Browser({ snapshot }: { snapshot: SnapshotListing }) {
 }
 
 function Diff({ from, to }: { from: string; to: string }) {
-  const { data, error } = useLoad(() => op<DiffResult>('diff', { from, to }), [from, to]);
+  const { data, error } = useLoad(() => op('diff', { from, to }), [from, to]);
   if (error) return html`<p class="error">${error}</p>`;
   if (!data) return html`<p class="muted">Comparing…</p>`;
   return html`<section><h2>Changes from <code>${from.slice(0, 8)}</code> to <code>${to.slice(0, 8)}</code></h2>
@@ -137,7 +137,7 @@ function Diff({ from, to }: { from: string; to: string }) {
 }
 
 export function Snapshots() {
-  const { data: list, error } = useLoad(() => op<SnapshotListing[]>('snapshots'), [], 10_000);
+  const { data: list, error } = useLoad(() => op('snapshots'), [], 10_000);
   const [open, setOpen] = useState<SnapshotListing | null>(null);
   const [volume, setVolume] = useState<{ snapshot: SnapshotListing; from: string } | null>(null);
   const [picked, setPicked] = useState<string[]>([]);

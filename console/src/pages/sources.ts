@@ -3,7 +3,7 @@
 // same checks as a hand edit; the agent reloads it at once. The Volumes page links here with a
 // volume or a directory filled in (#/settings/source?volume=NAME or ?path=/dir).
 import { useState } from 'preact/hooks';
-import type { CairnConfig, SourceConfig } from '../../../protocol/config.js';
+import type { SourceConfig } from '../../../protocol/config.js';
 import { ROUTES, type SourceFileForm, type SourcesResult } from '../../../protocol/console-api.js';
 import { api, op } from '../api.js';
 import { scheduleWords } from '../format.js';
@@ -97,7 +97,7 @@ function describe(s: SourceConfig): string {
 }
 
 export function SourcesEditor({ retentionText }: { retentionText: (r: SourceConfig['retention']) => string }) {
-  const { data: config, error, reload } = useLoad(() => op<CairnConfig>('config'), []);
+  const { data: config, error, reload } = useLoad(() => op('config'), []);
   const [draft, setDraft] = useState<Draft | null>(() => (location.hash.includes('?') ? draftFromHash() : null));
   const [editing, setEditing] = useState<string | null>(null);
   const [msg, setMsg] = useState('');

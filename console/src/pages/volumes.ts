@@ -2,14 +2,13 @@
 // cairn.* labels, each volume's last snapshot; back up a volume or a directory now, or go to the
 // source editor (Settings) with it filled in.
 import { useState } from 'preact/hooks';
-import type { BackupResult, VolumesResult } from '../../../protocol/api.js';
 import { op } from '../api.js';
 import { bytes, when } from '../format.js';
 import { html } from '../html.js';
 import { useLoad } from '../use-load.js';
 
 export function Volumes() {
-  const { data: volumes, error, reload } = useLoad(() => op<VolumesResult>('volumes'), []);
+  const { data: volumes, error, reload } = useLoad(() => op('volumes'), []);
   const [dir, setDir] = useState('');
   const [msg, setMsg] = useState('');
   const [busy, setBusy] = useState(false);
@@ -17,7 +16,7 @@ export function Volumes() {
     setBusy(true);
     setMsg('');
     try {
-      const r = what.volumes ? await op<BackupResult>('volumeBackup', { paths: [], volumes: what.volumes, tags: [] }) : await op<BackupResult>('backup', { paths: what.paths, tags: [] });
+      const r = what.volumes ? await op('volumeBackup', { paths: [], volumes: what.volumes, tags: [] }) : await op('backup', { paths: what.paths ?? [], tags: [] });
       setMsg(`snapshot ${r.shortId}: ${r.files} files, ${bytes(r.sizeBytes)} (${bytes(r.addedBytes)} new)`);
       reload();
     } catch (err) {
