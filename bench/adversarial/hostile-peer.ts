@@ -50,6 +50,10 @@ export interface HostileConfig {
   strangerShare: number;
   heldSockets: number;
   progressMs: number;
+  /** How long eve's handlers hold the target's pushes and head requests before resetting them (ms). */
+  holdMs: number;
+  /** Stop after this long even if fewer than `frames` frames are out (s; 0: no limit). */
+  maxSeconds: number;
 }
 
 export interface HostileCounts {
@@ -137,17 +141,19 @@ export async function runHostile(cfg: HostileConfig, emit: (event: Record<string
   });
   await eve.node.handle(PROTOCOLS.packPut, async (stream) => {
     await lpStream(stream, { maxDataLength: MAX_FRAME_BYTES }).read({ signal: AbortSignal.timeout(30_000) }).catch(() => null);
-    await sleep(10 * 60_000); // holds the stream, reads nothing
+    await sleep(cfg.holdMs); // holds the stream, reads nothing
+    stream.abort(new Error('eve: let go'));
   });
-  await eve.node.handle(PROTOCOLS.head, async () => {
-    await sleep(10 * 60_000);
+  await eve.node.handle(PROTOCOLS.head, async (stream) => {
+    await sleep(cfg.holdMs);
+    stream.abort(new Error('eve: let go'));
   });
   emit({ event: 'ready', eve: eve.node.peerId.toString(), mallory: mallory.node.peerId.toString() });
   await go;
 
   const started = performance.now();
   let done = false;
-  const finished = () => done || stopped();
+  const finished = () => done || stopped() || (cfg.maxSeconds > 0 && performance.now() - started > cfg.maxSeconds * 1000);
 
   // fuzzed exchanges: streams opened without waiting for negotiation, written at once, replies discarded
   const open = new Map<Libp2p, number>();

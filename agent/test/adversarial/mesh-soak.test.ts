@@ -9,12 +9,12 @@
 // every replication round ended, and carol's pack-put latency is recorded against a baseline
 // taken the same way (same puts, same pace) just before the attack, and again just after it.
 //
-// In `npm test` a short version runs (CAIRN_ADV_FRAMES, default 20,000 frames); `npm run
+// In `npm test` a short version runs (CAIRN_ADV_FRAMES, default 10,000 frames); `npm run
 // adversarial` runs 1,000,000 and writes the result (CAIRN_ADV_RESULT) for SECURITY.md. The
 // attackers run from dist/ (npm run build), like the agents.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { readFile, statfs, writeFile } from 'node:fs/promises';
+import { readdir, readFile, statfs, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import type { Libp2p } from '@libp2p/interface';
@@ -27,14 +27,20 @@ import { agentAddr, dial, health, pairNode, RawWire, rssBytes, startWireNode } f
 import { writeSampleTree } from '../helpers/sample-tree.js';
 
 const MIB = 1024 * 1024;
-const FRAMES = Number(process.env.CAIRN_ADV_FRAMES ?? 20_000);
+const FRAMES = Number(process.env.CAIRN_ADV_FRAMES ?? 10_000);
+/** The short version (npm test) times fewer honest puts and lets eve hold alice's requests briefly, so it stays short. */
+const SHORT = FRAMES < 100_000;
 const SEED = Number(process.env.CAIRN_ADV_SEED ?? 1604);
 const LANES = Number(process.env.CAIRN_ADV_LANES ?? 8);
 const INFLIGHT = Number(process.env.CAIRN_ADV_INFLIGHT ?? 24);
-const FRAMES_PER_STREAM = Number(process.env.CAIRN_ADV_FRAMES_PER_STREAM ?? 16);
+const FRAMES_PER_STREAM = Number(process.env.CAIRN_ADV_FRAMES_PER_STREAM ?? 32);
 const HONEST_PUT_BYTES = 256 * 1024;
 /** Honest puts timed before and after the attack (same loop, same pace as during it). */
-const BASELINE_PUTS = Number(process.env.CAIRN_ADV_BASELINE_PUTS ?? 100);
+const BASELINE_PUTS = Number(process.env.CAIRN_ADV_BASELINE_PUTS ?? (SHORT ? 20 : 200));
+/** How long eve holds alice's pushes and head requests unanswered (alice's inactivity timeout, 60 s, cuts them first in the full run). */
+const EVE_HOLD_MS = Number(process.env.CAIRN_ADV_EVE_HOLD_MS ?? (SHORT ? 3_000 : 10 * 60_000));
+/** The attack stops after this long even short of FRAMES (then the soak fails on the frame count). */
+const MAX_SECONDS = Number(process.env.CAIRN_ADV_MAX_SECONDS ?? 0);
 const HONEST_PAUSE_MS = 100;
 const EVE_GRANT = 4 * MIB;
 const CAROL_GRANT = 1024 * MIB;
@@ -74,31 +80,59 @@ async function loadAvg(): Promise<string> {
   return (await readFile('/proc/loadavg', 'utf8')).split(' ').slice(0, 3).join(' ');
 }
 
-/** One honest pack-put of a fresh pack; its latency in ms, or an error text. */
-async function honestPut(node: Libp2p, alice: TestAgent, size: number): Promise<number | string> {
+/** One honest put's latency in ms: in all, and its three parts (request to ready, pack sent and acknowledged, ack to stored). */
+interface PutTime {
+  total: number;
+  ready: number;
+  send: number;
+  store: number;
+}
+
+/** One honest pack-put of a fresh pack; its latency, or an error text. */
+async function honestPut(node: Libp2p, alice: TestAgent, size: number): Promise<PutTime | string> {
   const pack = packOf(size);
   const t0 = performance.now();
   try {
     const w = new RawWire(await dial(node, alice, PROTOCOLS.packPut));
     const ready = (await w.request({ packId: pack.id, sizeBytes: size }, 60_000)) as { kind: string; value?: { ok?: boolean; message?: string } };
     if (ready.kind !== 'reply' || ready.value?.ok !== true) return `ready: ${JSON.stringify(ready).slice(0, 200)}`;
+    const t1 = performance.now();
     await w.sendPack(pack.bytes);
+    const t2 = performance.now();
     const done = (await w.readJson(60_000)) as { ok?: boolean; message?: string };
+    const t3 = performance.now();
     await w.stream.close().catch(() => undefined);
-    return done.ok === true ? performance.now() - t0 : `done: ${JSON.stringify(done).slice(0, 200)}`;
+    return done.ok === true ? { total: t3 - t0, ready: t1 - t0, send: t2 - t1, store: t3 - t2 } : `done: ${JSON.stringify(done).slice(0, 200)}`;
   } catch (err) {
     return `put failed: ${(err as Error).message}`;
   }
 }
 
 /** `n` honest puts (or until `stop`), one every HONEST_PAUSE_MS after the last ended. */
-async function honestPuts(node: Libp2p, alice: TestAgent, n: number, stop: () => boolean, times: number[], errors: string[]): Promise<void> {
+async function honestPuts(node: Libp2p, alice: TestAgent, n: number, stop: () => boolean, times: PutTime[], errors: string[]): Promise<void> {
   for (let i = 0; i < n && !stop(); i++) {
     const t = await honestPut(node, alice, HONEST_PUT_BYTES);
     if (typeof t === 'string') errors.push(t);
     else times.push(t);
     await sleep(HONEST_PAUSE_MS);
   }
+}
+
+/** p50 and p99 of each part of a set of honest puts (ms). */
+function putStats(xs: PutTime[]): Record<keyof PutTime, { p50: number; p99: number }> {
+  const of = (k: keyof PutTime) => ({ p50: percentile(xs.map((x) => x[k]), 50), p99: percentile(xs.map((x) => x[k]), 99) });
+  return { total: of('total'), ready: of('ready'), send: of('send'), store: of('store') };
+}
+
+/** Time a process (all its threads) has waited for a CPU while runnable, in ms (/proc/PID/schedstat, summed over tasks). */
+async function runQueueWaitMs(pid: number | undefined): Promise<number> {
+  if (pid === undefined) return 0;
+  let ns = 0;
+  for (const tid of await readdir(`/proc/${pid}/task`).catch(() => [] as string[])) {
+    const f = await readFile(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').catch(() => '');
+    ns += Number(f.split(' ')[1] ?? 0);
+  }
+  return ns / 1e6;
 }
 
 interface Attackers {
@@ -172,7 +206,7 @@ describe('hostile friend and stranger soak against a real agent', () => {
     const paired = await pairNode(carol.node, carolCode, 'carol', 1024 * MIB);
     expect(paired.kind, JSON.stringify(paired)).toBe('reply');
     const { code: eveCode } = await alice.cli<{ code: string }>(['invite', '--quota', String(EVE_GRANT)]);
-    attackers = startAttackers({ target: agentAddr(alice).toString(), inviteCode: eveCode, eveGrantBytes: 1024 * MIB, frames: FRAMES, seed: SEED, lanes: LANES, inflight: INFLIGHT, maxFramesPerStream: FRAMES_PER_STREAM, strangerShare: 0.1, heldSockets: 50, progressMs: 5_000 });
+    attackers = startAttackers({ target: agentAddr(alice).toString(), inviteCode: eveCode, eveGrantBytes: 1024 * MIB, frames: FRAMES, seed: SEED, lanes: LANES, inflight: INFLIGHT, maxFramesPerStream: FRAMES_PER_STREAM, strangerShare: 0.1, heldSockets: 50, progressMs: 5_000, holdMs: EVE_HOLD_MS, maxSeconds: MAX_SECONDS });
     await attackers.ready;
     // an invite left open: strangers get past the handshake (for pairing only), so mallory's frames reach alice's handlers
     await alice.cli(['invite', '--quota', '1M']);
@@ -192,13 +226,23 @@ describe('hostile friend and stranger soak against a real agent', () => {
     await writeSampleTree(src, { seed: 7, entries: [{ kind: 'random', path: 'one.bin', size: 6 * MIB }, { kind: 'random', path: 'two.bin', size: 2 * MIB }] });
     await alice.cliOk(['backup', src]);
 
-    const baseline: number[] = [];
-    const after: number[] = [];
-    const under: number[] = [];
+    const baseline: PutTime[] = [];
+    const after: PutTime[] = [];
+    const under: PutTime[] = [];
     const honestErrors: string[] = [];
     const load = { before: await loadAvg(), during: '', after: '' };
+    // how long alice and this process (carol's side) wait for a CPU, per second, in each phase: the machine's load
+    const waits = { alice: await runQueueWaitMs(alice.info.pid), carol: await runQueueWaitMs(process.pid), t: performance.now() };
+    const waitRate = async () => {
+      const now = { alice: await runQueueWaitMs(alice.info.pid), carol: await runQueueWaitMs(process.pid), t: performance.now() };
+      const s = (now.t - waits.t) / 1000;
+      const r = { aliceMsPerS: (now.alice - waits.alice) / s, carolMsPerS: (now.carol - waits.carol) / s };
+      Object.assign(waits, now);
+      return r;
+    };
     await honestPuts(carol.node, alice, BASELINE_PUTS, () => false, baseline, honestErrors);
     expect(honestErrors, 'honest baseline puts').toEqual([]);
+    const cpuWait = { before: await waitRate(), during: { aliceMsPerS: 0, carolMsPerS: 0 }, after: { aliceMsPerS: 0, carolMsPerS: 0 } };
     await sleep(500);
     const rssBefore = await rssBytes(alice.info.pid);
     let rssPeak = rssBefore;
@@ -221,12 +265,13 @@ describe('hostile friend and stranger soak against a real agent', () => {
         const t0 = performance.now();
         const res = await Promise.race([
           alice.cli<{ problems?: string[] }>(['replicate', '--wait']).then(
-            (v) => ({ ok: true, detail: (v.problems ?? []).slice(0, 3).join('; ') }),
-            (e: Error) => ({ ok: true, detail: `exit: ${e.message.slice(0, 200)}` }),
+            (v) => ({ ok: true, detail: (v.problems ?? []).slice(0, 6).join('; ') }),
+            (e: Error) => ({ ok: true, detail: `exit: ${e.message.slice(0, 1000)}` }),
           ),
           sleep(ROUND_LIMIT_MS).then(() => ({ ok: false, detail: `no end after ${ROUND_LIMIT_MS} ms` })),
         ]);
         rounds.push({ ms: performance.now() - t0, ...res });
+        process.stderr.write(`soak round ${rounds.length}: ${(rounds.at(-1)?.ms ?? 0).toFixed(0)} ms: ${res.detail}\n`);
         if (!res.ok) return;
       }
     };
@@ -241,12 +286,13 @@ describe('hostile friend and stranger soak against a real agent', () => {
         if (performance.now() - lastReport > 30_000) {
           lastReport = performance.now();
           const p = att.last();
-          process.stderr.write(`soak progress: ${String(p.frames)} frames in ${Number(p.seconds ?? 0).toFixed(0)} s, ${rounds.length} rounds, ${under.length} honest puts (p99 ${percentile(under, 99).toFixed(0)} ms), rss peak ${(rssPeak / MIB).toFixed(0)} MiB, load ${await loadAvg()}\n`);
+          process.stderr.write(`soak progress: ${String(p.frames)} frames in ${Number(p.seconds ?? 0).toFixed(0)} s, ${rounds.length} rounds, ${under.length} honest puts (p99 ${percentile(under.map((x) => x.total), 99).toFixed(0)} ms), rss peak ${(rssPeak / MIB).toFixed(0)} MiB, load ${await loadAvg()}\n`);
         }
       }
     };
     await Promise.all([honest(), replication(), watch()]);
     const hostile = await attackDone;
+    cpuWait.during = await waitRate();
     const cpu = {
       seconds: (performance.now() - cpu0.t) / 1000,
       alice: (await cpuSeconds(alice.info.pid)) - cpu0.alice,
@@ -254,7 +300,9 @@ describe('hostile friend and stranger soak against a real agent', () => {
     };
     load.during ||= await loadAvg();
     await sleep(1000);
+    await waitRate();
     await honestPuts(carol.node, alice, BASELINE_PUTS, () => false, after, honestErrors);
+    cpuWait.after = await waitRate();
     load.after = await loadAvg();
 
     const rssAfter = await rssBytes(alice.info.pid);
@@ -274,13 +322,15 @@ describe('hostile friend and stranger soak against a real agent', () => {
       rssAfterMiB: rssAfter / MIB,
       minFreeMiB: minFreeBytes / MIB,
       floorMiB: DISK_FLOOR_BYTES / MIB,
+      cpuWait,
       honest: {
-        baselineP50: percentile(baseline, 50),
-        baselineP99: percentile(baseline, 99),
-        underP50: percentile(under, 50),
-        underP99: percentile(under, 99),
-        afterP50: percentile(after, 50),
-        afterP99: percentile(after, 99),
+        baselineP50: percentile(baseline.map((x) => x.total), 50),
+        baselineP99: percentile(baseline.map((x) => x.total), 99),
+        underP50: percentile(under.map((x) => x.total), 50),
+        underP99: percentile(under.map((x) => x.total), 99),
+        afterP50: percentile(after.map((x) => x.total), 50),
+        afterP99: percentile(after.map((x) => x.total), 99),
+        parts: { before: putStats(baseline), under: putStats(under), after: putStats(after) },
         puts: under.length,
         errors: honestErrors.slice(0, 5),
         errorCount: honestErrors.length,
