@@ -43,7 +43,8 @@ const EVE_HOLD_MS = Number(process.env.CAIRN_ADV_EVE_HOLD_MS ?? (SHORT ? 3_000 :
 const MAX_SECONDS = Number(process.env.CAIRN_ADV_MAX_SECONDS ?? 0);
 const HONEST_PAUSE_MS = 100;
 const EVE_GRANT = 4 * MIB;
-const CAROL_GRANT = 1024 * MIB;
+/** Room for every honest put of a full run (about 4 puts of 256 KiB a second for half an hour), so carol never meets her quota. */
+const CAROL_GRANT = 16 * 1024 * MIB;
 /** alice's disk floor: the disk must never go below it, whatever friends push. */
 const DISK_FLOOR_BYTES = 64 * MIB;
 /** How long one replication round may take before the soak calls it stalled. */
@@ -271,6 +272,7 @@ describe('hostile friend and stranger soak against a real agent', () => {
           sleep(ROUND_LIMIT_MS).then(() => ({ ok: false, detail: `no end after ${ROUND_LIMIT_MS} ms` })),
         ]);
         rounds.push({ ms: performance.now() - t0, ...res });
+        await sleep(1000);
         process.stderr.write(`soak round ${rounds.length}: ${(rounds.at(-1)?.ms ?? 0).toFixed(0)} ms: ${res.detail}\n`);
         if (!res.ok) return;
       }
