@@ -41,6 +41,12 @@ const BASELINE_PUTS = Number(process.env.CAIRN_ADV_BASELINE_PUTS ?? (SHORT ? 20 
 const EVE_HOLD_MS = Number(process.env.CAIRN_ADV_EVE_HOLD_MS ?? (SHORT ? 3_000 : 10 * 60_000));
 /** The attack stops after this long even short of FRAMES (then the soak fails on the frame count). */
 const MAX_SECONDS = Number(process.env.CAIRN_ADV_MAX_SECONDS ?? 0);
+/**
+ * CAIRN_ADV_DECOY=1, a control run: the attackers go for another agent on this machine (a decoy)
+ * instead of alice, so carol's latency shows what the attack costs through the machine alone
+ * (2 cores shared by the attackers, their target and carol), not through alice.
+ */
+const DECOY = process.env.CAIRN_ADV_DECOY === '1';
 const HONEST_PAUSE_MS = 100;
 const EVE_GRANT = 4 * MIB;
 /** Room for every honest put of a full run (about 4 puts of 256 KiB a second for half an hour), so carol never meets her quota. */
@@ -187,6 +193,7 @@ function startAttackers(cfg: HostileConfig): Attackers {
 describe('hostile friend and stranger soak against a real agent', () => {
   let alice: TestAgent;
   let bob: TestAgent;
+  let decoy: TestAgent | undefined;
   let carol: { node: Libp2p };
   let attackers: Attackers | undefined;
 
@@ -206,11 +213,13 @@ describe('hostile friend and stranger soak against a real agent', () => {
     const { code: carolCode } = await alice.cli<{ code: string }>(['invite', '--quota', String(CAROL_GRANT)]);
     const paired = await pairNode(carol.node, carolCode, 'carol', 1024 * MIB);
     expect(paired.kind, JSON.stringify(paired)).toBe('reply');
-    const { code: eveCode } = await alice.cli<{ code: string }>(['invite', '--quota', String(EVE_GRANT)]);
-    attackers = startAttackers({ target: agentAddr(alice).toString(), inviteCode: eveCode, eveGrantBytes: 1024 * MIB, frames: FRAMES, seed: SEED, lanes: LANES, inflight: INFLIGHT, maxFramesPerStream: FRAMES_PER_STREAM, strangerShare: 0.1, heldSockets: 50, progressMs: 5_000, holdMs: EVE_HOLD_MS, maxSeconds: MAX_SECONDS });
+    if (DECOY) decoy = await startAgent('decoy', { replicas: 3, diskFloor: String(DISK_FLOOR_BYTES) });
+    const target = decoy ?? alice;
+    const { code: eveCode } = await target.cli<{ code: string }>(['invite', '--quota', String(EVE_GRANT)]);
+    attackers = startAttackers({ target: agentAddr(target).toString(), inviteCode: eveCode, eveGrantBytes: 1024 * MIB, frames: FRAMES, seed: SEED, lanes: LANES, inflight: INFLIGHT, maxFramesPerStream: FRAMES_PER_STREAM, strangerShare: 0.1, heldSockets: 50, progressMs: 5_000, holdMs: EVE_HOLD_MS, maxSeconds: MAX_SECONDS });
     await attackers.ready;
     // an invite left open: strangers get past the handshake (for pairing only), so mallory's frames reach alice's handlers
-    await alice.cli(['invite', '--quota', '1M']);
+    await target.cli(['invite', '--quota', '1M']);
   }, 300_000);
 
   afterAll(async () => {
@@ -219,6 +228,7 @@ describe('hostile friend and stranger soak against a real agent', () => {
     await Promise.resolve(carol?.node.stop()).catch(() => undefined);
     await alice?.stop();
     await bob?.stop();
+    await decoy?.stop();
   });
 
   it(`${FRAMES.toLocaleString('en')} hostile frames later alice is healthy, bounded, within grants and floor, and her rounds end`, async () => {
@@ -252,7 +262,7 @@ describe('hostile friend and stranger soak against a real agent', () => {
 
     let done = false;
     const rounds: Array<{ ms: number; ok: boolean; detail: string }> = [];
-    const cpu0 = { alice: await cpuSeconds(alice.info.pid), attackers: await cpuSeconds(att.proc.pid), t: performance.now() };
+    const cpu0 = { alice: await cpuSeconds(alice.info.pid), attackers: await cpuSeconds(att.proc.pid), decoy: await cpuSeconds(decoy?.info.pid), t: performance.now() };
     att.proc.stdin?.write('go\n');
     const attackDone = att.done.then(
       (e) => e,
@@ -299,6 +309,7 @@ describe('hostile friend and stranger soak against a real agent', () => {
       seconds: (performance.now() - cpu0.t) / 1000,
       alice: (await cpuSeconds(alice.info.pid)) - cpu0.alice,
       attackers: (await cpuSeconds(att.proc.pid)) - cpu0.attackers,
+      decoy: (await cpuSeconds(decoy?.info.pid)) - cpu0.decoy,
     };
     load.during ||= await loadAvg();
     await sleep(1000);
@@ -340,6 +351,7 @@ describe('hostile friend and stranger soak against a real agent', () => {
       rounds: { count: rounds.length, maxMs: Math.max(0, ...rounds.map((x) => x.ms)), stalled: rounds.filter((x) => !x.ok).length, lastDetail: rounds.at(-1)?.detail ?? '' },
       grants: peers.map((p) => ({ name: p.name, held: p.storedForPeerBytes, grant: p.grantToPeer })),
       alive: alice.proc.exitCode === null,
+      decoy: DECOY,
     };
     if (process.env.CAIRN_ADV_RESULT) await writeFile(process.env.CAIRN_ADV_RESULT, JSON.stringify(result, null, 2));
     process.stderr.write(`soak: ${JSON.stringify(result)}\n`);
