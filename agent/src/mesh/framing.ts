@@ -33,6 +33,30 @@ export function refusalFromFriend(code: string, message: unknown): RefusedError 
   return new RefusedError(WireError.internal, untrustedText(`(code ${untrustedText(code, 40)}) ${text}`));
 }
 
+/** Bytes of the longest length prefix a frame may have: the varint of MAX_FRAME_BYTES. */
+export const MAX_LENGTH_PREFIX_BYTES = Math.ceil(Math.log2(MAX_FRAME_BYTES + 1) / 7);
+
+/** Thrown to lpStream while a length prefix is incomplete (it reads one more byte): one object, no stack to capture per byte. */
+const INCOMPLETE_PREFIX = new RangeError('incomplete length prefix');
+
+/**
+ * Decodes a frame's length prefix for lpStream, refusing one longer than MAX_LENGTH_PREFIX_BYTES.
+ * lpStream's own decoder keeps reading while the varint is incomplete and checks the prefix's
+ * length only once it is complete: a peer sending 0xff bytes without end was read a byte at a
+ * time, each one decoded again, thrown at and kept, with no limit (a tenth of a target's CPU in
+ * the soak, and memory growing with every byte).
+ */
+export function decodeFrameLength(buf: { readonly byteLength: number; get(index: number): number }): number {
+  let length = 0;
+  for (let i = 0; i < buf.byteLength; i++) {
+    if (i === MAX_LENGTH_PREFIX_BYTES) throw new MalformedMessageError(`frame length prefix longer than ${MAX_LENGTH_PREFIX_BYTES} bytes (frames are at most ${MAX_FRAME_BYTES} bytes)`);
+    const b = buf.get(i);
+    length += (b & 0x7f) * 2 ** (7 * i);
+    if (b < 0x80) return length;
+  }
+  throw INCOMPLETE_PREFIX;
+}
+
 /** Unacknowledged data frames in flight: 3 x 1 MiB stays under libp2p's 4 MiB read buffer. */
 export const WINDOW_FRAMES = 3;
 const ACK = Uint8Array.of(6);
@@ -57,7 +81,7 @@ export class Frames {
     this.stream = stream;
     this.frameTimeoutMs = opts.frameTimeoutMs ?? STREAM_TIMEOUT_MS;
     this.deadline = opts.deadline;
-    this.lp = lpStream(stream, { maxDataLength: MAX_FRAME_BYTES });
+    this.lp = lpStream(stream, { maxDataLength: MAX_FRAME_BYTES, lengthDecoder: decodeFrameLength });
   }
 
   private io<T>(what: string, op: (signal: AbortSignal) => Promise<T>): Promise<T> {

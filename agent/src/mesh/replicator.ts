@@ -1,6 +1,7 @@
 // Replication: every pack of ours should live at `replicas` friends (capped by the number of
-// friends). Each pack goes to the friend with the most unused grant (PUSH_CONCURRENCY packs in
-// flight at once, each on a stream of its own); a pack that does not fit what is left of a
+// friends). Each pack goes to the friends with the most unused grant (PUSH_CONCURRENCY packs in
+// flight at once, each to as many friends at once as copies are missing, each push on a stream of
+// its own: side-by-side.ts); a pack that does not fit what is left of a
 // friend's grant goes elsewhere (smaller ones may still fit there); a refusal (over quota, disk
 // floor) is recorded as that friend's shortfall, the friend gets no more packs this round, and the
 // next friend is tried. Each push is atomic at the friend, so an interrupted round simply resumes
@@ -11,6 +12,7 @@
 // friend fails for want of an answer, its other pushes in flight are cut off too.
 import { peerIdFromString } from '@libp2p/peer-id';
 import type { ReplicateResult } from '../../../protocol/api.js';
+import { formatBytes } from '../../../protocol/format.js';
 import { MAX_LIST_PAGE, packChargeBytes } from '../../../protocol/mesh.js';
 import type { Repository } from '../repo/repository.js';
 import { errorMessage } from '../util/errors.js';
@@ -23,8 +25,9 @@ import { getHead, putHead } from './head.js';
 import { queueOrphanDeletes } from './orphan-packs.js';
 import { listPacks } from './pack-list.js';
 import { putPack } from './pack-put.js';
+import { trySideBySide } from './side-by-side.js';
 
-/** Packs pushed at once (to one friend or several). */
+/** Packs pushed at once (each to as many friends at once as copies of it are missing). */
 const PUSH_CONCURRENCY = 3;
 /** Friends audited, or sent the head, at once. */
 const FRIEND_CONCURRENCY = 8;
@@ -60,13 +63,14 @@ export async function replicateOnce(ctx: MeshContext, repo: Repository, replicas
       .sort((a, b) => b.grantFromPeer - (bytesAt.get(b.peerId) ?? 0) - (a.grantFromPeer - (bytesAt.get(a.peerId) ?? 0)));
     // what the friend charges against its grant (at least MIN_PACK_CHARGE_BYTES a pack)
     const charge = packChargeBytes(info.sizeBytes);
-    for (const f of candidates) {
-      if (holders.size >= wanted) break;
+    // as many friends at once as copies are missing: one that stalls holds up only its own attempt
+    await trySideBySide(candidates, () => wanted - holders.size, async (f) => {
+      if (unreachable.has(f.peerId) || full.has(f.peerId)) return; // found out while this pack waited
       if ((bytesAt.get(f.peerId) ?? 0) + charge > f.grantFromPeer) {
         // this pack does not fit what is left of the grant; a smaller one may, so the friend
         // stays a candidate (a round fills the grant, and the next one finds nothing more to add)
-        await ctx.friends.update(f.peerId, (x) => (x.shortfall = `our packs need more than the ${f.grantFromPeer} bytes ${f.name} granted`));
-        continue;
+        await ctx.friends.update(f.peerId, (x) => (x.shortfall = `our packs need more than the ${formatBytes(f.grantFromPeer)} ${f.name} granted`));
+        return;
       }
       // count the bytes before pushing: concurrent pushes must not all fit the same remaining grant
       bytesAt.set(f.peerId, (bytesAt.get(f.peerId) ?? 0) + charge);
@@ -94,7 +98,7 @@ export async function replicateOnce(ctx: MeshContext, repo: Repository, replicas
           problems.push(`${f.name} is unreachable: ${errorMessage(err)}`);
         }
       }
-    }
+    });
     if (holders.size < wanted) under += 1;
   };
   // a few packs at once: the friend's disk work (write, fsync) overlaps our sending

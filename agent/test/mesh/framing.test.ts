@@ -9,10 +9,12 @@
 import { createHash } from 'node:crypto';
 import type { Libp2p } from '@libp2p/interface';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Frames, serve } from '../../src/mesh/framing.js';
-import { startWireNode } from '../helpers/mesh-wire.js';
+import { WireError } from '../../../protocol/mesh.js';
+import { Frames, MAX_LENGTH_PREFIX_BYTES, serve } from '../../src/mesh/framing.js';
+import { RawWire, startWireNode } from '../helpers/mesh-wire.js';
 
 const PROTOCOL = '/cairn-test/windowed/1.0.0';
+const ECHO = '/cairn-test/echo/1.0.0';
 const FRAME = 1024 * 1024;
 
 /** Deterministic bytes for any offset, different in every frame and every byte position. */
@@ -55,6 +57,8 @@ beforeAll(async () => {
       await f.writeJson({ ok: true, got, sha256: h.digest('hex') });
     }),
   );
+  // bob reads one JSON message and sends it back
+  await bob.handle(ECHO, (stream) => serve(stream, async (f) => f.writeJson({ ok: true, got: await f.readJson() })));
 });
 
 afterAll(async () => {
@@ -109,5 +113,39 @@ describe('Frames.sendWindowed over Noise + Yamux', () => {
     const total = 7 * FRAME + 3;
     const r = await send(total, instantFill);
     expect(r).toEqual({ ok: true, got: total, sha256: digestOf(total) });
+  });
+});
+
+describe('length prefixes', () => {
+  const echo = async (bytes: Buffer): Promise<unknown> => {
+    const w = new RawWire(await alice.dialProtocol(bob.getMultiaddrs()[0] as Parameters<Libp2p['dialProtocol']>[0], ECHO));
+    await w.raw(bytes);
+    void w.stream.close().catch(() => undefined); // our side is done: bob sees the end of the stream
+    return w.readJson();
+  };
+
+  it(`refuses a length prefix longer than ${MAX_LENGTH_PREFIX_BYTES} bytes at once, not reading on a byte at a time`, async () => {
+    // 0xff bytes never end a varint: lpStream's own decoder read all 64 KiB of them, one byte at
+    // a time, and then failed at the end of the stream, without an answer
+    const reply = (await echo(Buffer.alloc(64 * 1024, 0xff))) as { ok: boolean; code?: string; message?: string };
+    expect(reply).toMatchObject({ ok: false, code: WireError.malformed });
+    expect(reply.message).toContain('length prefix longer than 3 bytes');
+  });
+
+  it('still reads frames whose prefix takes 1, 2 and 3 bytes', async () => {
+    for (const size of [20, 5000, 300_000]) {
+      const body = Buffer.from(JSON.stringify({ pad: 'x'.repeat(size - 10) }));
+      const prefix: number[] = [];
+      for (let v = body.length; ; v = Math.floor(v / 128)) {
+        if (v < 128) {
+          prefix.push(v);
+          break;
+        }
+        prefix.push((v % 128) | 0x80);
+      }
+      const reply = (await echo(Buffer.concat([Buffer.from(prefix), body]))) as { ok: boolean; code?: string; got?: { pad: string } };
+      if (body.length > 256 * 1024) expect(reply).toMatchObject({ ok: false, code: WireError.malformed }); // over MAX_MESSAGE_BYTES, but read whole
+      else expect(reply.got?.pad.length).toBe(size - 10);
+    }
   });
 });

@@ -26,6 +26,8 @@ let owner: Mesh;
 let honest: Mesh;
 let hostile: Libp2p;
 let listing: 'endless' | 'silent' = 'endless';
+/** Each pack whose push the owner cut off at the hostile friend: whether the honest friend held it by then. */
+const honestHadItWhenCutOff = new Map<string, boolean>();
 
 const untilClosed = (stream: Stream) => new Promise<void>((resolve) => stream.addEventListener('close', () => resolve(), { once: true }));
 
@@ -57,9 +59,10 @@ beforeAll(async () => {
   );
   await hostile.handle(PROTOCOLS.packPut, (stream) =>
     serve(stream, async (f) => {
-      await f.readJson();
+      const { packId } = (await f.readJson()) as { packId: string };
       await f.writeJson({ ok: true, have: false });
       await untilClosed(stream); // takes the bytes, never acknowledges a frame
+      honestHadItWhenCutOff.set(packId, (await honestHolds()).has(packId));
     }),
   );
   await hostile.handle(PROTOCOLS.head, (stream) => serve(stream, async () => untilClosed(stream)));
@@ -102,5 +105,18 @@ describe('a replication round with a hostile friend and an honest one', () => {
     for (const p of packs) expect(held.has(p)).toBe(true);
     const kept = await honest.ledgers.hostedPacks.head(owner.peerId);
     expect((JSON.parse(kept as string) as { head: { seq: number } }).head.seq).toBe(r.headSeq);
+  }, 120_000);
+
+  it("a push stalled at the hostile friend (first by grant) does not hold up the honest friend's copy of the same pack", async () => {
+    listing = 'endless';
+    const packs = [await addPack(), await addPack(), await addPack()];
+    await owner.replication.replicate();
+    const cut = packs.filter((p) => honestHadItWhenCutOff.has(p));
+    // the hostile friend grants the most, so each pack went to it first, until it proved unreachable
+    expect(cut.length).toBeGreaterThan(0);
+    // tried one after another, the honest friend's push of such a pack began only once the owner gave up on the hostile one
+    for (const p of cut) expect(honestHadItWhenCutOff.get(p), `the honest friend held ${p.slice(0, 12)} when the owner gave up on the hostile push`).toBe(true);
+    const held = await honestHolds();
+    for (const p of packs) expect(held.has(p)).toBe(true);
   }, 120_000);
 });
