@@ -41,7 +41,10 @@ const LIBRARIES = [
   { folder: 'crypto', names: ['sodium-native'], what: 'sodium' },
 ];
 
-const DATE_NOW = { selector: "CallExpression[callee.object.name='Date'][callee.property.name='now']", message: 'inject a Clock (agent/src/util/clock.ts) instead of Date.now()' };
+const DATE_NOW = {
+  selector: "CallExpression[callee.object.name='Date'][callee.property.name='now']",
+  message: 'inject a Clock (agent/src/util/clock.ts) instead of Date.now()',
+};
 
 const glob = (folder) => (folder.endsWith('.ts') ? `**/${folder.replace(/\.ts$/, '.js')}` : `**/${folder}/*`);
 const escapeRe = (s) => s.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
@@ -56,11 +59,20 @@ function restrictions(folder, rank) {
     group: [glob(f), ...(folder === 'cli' && f === 'repo' ? CLI_ALLOWED_FILES.map((a) => `!${a}`) : [])],
     message: `${folder} may not import ${f} (layers: docs/ARCHITECTURE.md, eslint.config.js LAYERS)`,
   }));
-  for (const lib of LIBRARIES) if (lib.folder !== folder) patterns.push({ group: lib.names, message: `${lib.what} is used only in ${lib.folder}/ (docs/ARCHITECTURE.md)` });
+  for (const lib of LIBRARIES)
+    if (lib.folder !== folder) patterns.push({ group: lib.names, message: `${lib.what} is used only in ${lib.folder}/ (docs/ARCHITECTURE.md)` });
   // no-restricted-imports does not see import(): the same folders, as a syntax rule (\u002F is "/", which
   // esquery's regex literals cannot hold)
   const dirs = [...forbidden].filter((f) => !f.endsWith('.ts'));
-  const dynamic = dirs.length === 0 ? [] : [{ selector: `ImportExpression[source.value=/(^|\\u002F)(${dirs.map(escapeRe).join('|')})\\u002F/]`, message: `${folder} may not import() that folder (layers: docs/ARCHITECTURE.md, eslint.config.js LAYERS)` }];
+  const dynamic =
+    dirs.length === 0
+      ? []
+      : [
+          {
+            selector: `ImportExpression[source.value=/(^|\\u002F)(${dirs.map(escapeRe).join('|')})\\u002F/]`,
+            message: `${folder} may not import() that folder (layers: docs/ARCHITECTURE.md, eslint.config.js LAYERS)`,
+          },
+        ];
   return {
     files: [folder.endsWith('.ts') ? `agent/src/${folder}` : `agent/src/${folder}/**/*.ts`],
     rules: {

@@ -149,7 +149,10 @@ export function describeFailure(r: RunResult): string {
 
 /** The most telling line of a tool's output: the first one that mentions an error, else the last. */
 export function errorLine(text: string): string | null {
-  const lines = text.split('\n').map((l) => l.trim()).filter((l) => l.length > 0);
+  const lines = text
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l.length > 0);
   if (lines.length === 0) return null;
   return lines.find((l) => /error|fatal|failed|missing|timed out|not found/i.test(l)) ?? (lines[lines.length - 1] as string);
 }

@@ -181,8 +181,23 @@ export async function runMeshBench(cfg: MeshConfig, env: NodeJS.ProcessEnv): Pro
     const q = await waitForQuiet(cfg.quietBusyCores, cfg.quietWaitS * 1000);
     if (!q.quiet) cfg.log(`machine still busy (${q.busyCores.toFixed(2)} cores) after waiting ${q.waitedSeconds.toFixed(0)} s; measuring anyway`);
   };
-  const record = (step: string, r: Pick<RunResult, 'command' | 'seconds' | 'peakRssBytes' | 'cpuSeconds' | 'otherCpuSeconds'>, ok: boolean, error: string | null) => {
-    report.commands.push({ tool: 'mesh', step, command: r.command, seconds: r.seconds, peakRssBytes: r.peakRssBytes, cpuSeconds: r.cpuSeconds, otherCpuSeconds: r.otherCpuSeconds, ok, error });
+  const record = (
+    step: string,
+    r: Pick<RunResult, 'command' | 'seconds' | 'peakRssBytes' | 'cpuSeconds' | 'otherCpuSeconds'>,
+    ok: boolean,
+    error: string | null,
+  ) => {
+    report.commands.push({
+      tool: 'mesh',
+      step,
+      command: r.command,
+      seconds: r.seconds,
+      peakRssBytes: r.peakRssBytes,
+      cpuSeconds: r.cpuSeconds,
+      otherCpuSeconds: r.otherCpuSeconds,
+      ok,
+      error,
+    });
   };
   /**
    * CPU accounting around a measured piece of work: the agents' CPU seconds are added to the
@@ -256,7 +271,23 @@ export async function runMeshBench(cfg: MeshConfig, env: NodeJS.ProcessEnv): Pro
     await rm(join(home, 'agent.json'), { force: true });
     const listen = `/ip4/${linkOf(name)?.friendAddr ?? '127.0.0.1'}/tcp/0`;
     // `ip netns exec` execs the agent: the child's PID is the agent's
-    const [cmd, args] = inLink(name, [process.execPath, bin, 'agent', '--listen', listen, '--api', '127.0.0.1:0', '--name', name, '--disk-floor', '0', '--replicate-every', '24h', '--replicas', '3']);
+    const [cmd, args] = inLink(name, [
+      process.execPath,
+      bin,
+      'agent',
+      '--listen',
+      listen,
+      '--api',
+      '127.0.0.1:0',
+      '--name',
+      name,
+      '--disk-floor',
+      '0',
+      '--replicate-every',
+      '24h',
+      '--replicas',
+      '3',
+    ]);
     const proc = spawn(cmd, args, {
       cwd: cfg.root,
       env: { ...(process.env as Record<string, string>), ...cliEnv(name), CAIRN_BENCH_SINK: '1' },
@@ -274,7 +305,10 @@ export async function runMeshBench(cfg: MeshConfig, env: NodeJS.ProcessEnv): Pro
     const output = () => Buffer.concat(out).toString('utf8');
     for (let i = 0; i < 600; i++) {
       if (proc.exitCode !== null || proc.signalCode !== null) throw new Error(`agent ${name} exited: ${output().trim().slice(-300)}`);
-      const info = await readFile(join(home, 'agent.json'), 'utf8').then((t) => JSON.parse(t) as AgentInfo, () => null);
+      const info = await readFile(join(home, 'agent.json'), 'utf8').then(
+        (t) => JSON.parse(t) as AgentInfo,
+        () => null,
+      );
       if (info !== null) {
         const a = { name, home, proc, info, output };
         agents.set(name, a);
@@ -348,7 +382,17 @@ export async function runMeshBench(cfg: MeshConfig, env: NodeJS.ProcessEnv): Pro
         const s = r.ms / 1000;
         bare[mode].push(mbps(r.bytes, s));
         if (mode !== 'raw') cpuPerGib[mode].push(perGib(cpu.cpuSeconds, r.bytes));
-        record(`bare stream ${mode}, alice → ${friend.name}`, { command: `POST /api/v1/ops/benchStream {"bytes":${dataBytes},"mode":"${mode}"} (alice → ${friend.name} sink)`, seconds: s, peakRssBytes: null, ...cpu }, true, null);
+        record(
+          `bare stream ${mode}, alice → ${friend.name}`,
+          {
+            command: `POST /api/v1/ops/benchStream {"bytes":${dataBytes},"mode":"${mode}"} (alice → ${friend.name} sink)`,
+            seconds: s,
+            peakRssBytes: null,
+            ...cpu,
+          },
+          true,
+          null,
+        );
         cfg.log(`mesh: bare stream ${mode} ${mbps(r.bytes, s).toFixed(1)} MB/s`);
       }
     };
@@ -360,10 +404,26 @@ export async function runMeshBench(cfg: MeshConfig, env: NodeJS.ProcessEnv): Pro
       await pair(name, 'alice');
       await bareStream(friend);
       rssReset = (await resetPeakRss(alice.info.pid)) && (await resetPeakRss(friend.info.pid)) && rssReset;
-      const { body: out, seconds, cpuSeconds } = await measuredApi<{ packs: number; pushed: number; pushedBytes: number; underReplicated: number; problems: string[] }>(`replicate alice → ${name}`, 'replicate', { wait: true });
-      if (out.underReplicated > 0 || out.problems.length > 0) throw new Error(`replicate to ${name} left ${out.underReplicated} packs short: ${out.problems.join('; ')}`);
-      if (reps.length > 0 && out.pushedBytes !== reps[0]?.bytes) throw new Error(`replicate to ${name} pushed ${out.pushedBytes} bytes, to bob ${reps[0]?.bytes}: not every pack went to the new friend`);
-      reps.push({ friend: name, seconds, packs: out.pushed, bytes: out.pushedBytes, rss: { alice: await peakRss(alice.info.pid), friend: await peakRss(friend.info.pid) } });
+      const {
+        body: out,
+        seconds,
+        cpuSeconds,
+      } = await measuredApi<{ packs: number; pushed: number; pushedBytes: number; underReplicated: number; problems: string[] }>(
+        `replicate alice → ${name}`,
+        'replicate',
+        { wait: true },
+      );
+      if (out.underReplicated > 0 || out.problems.length > 0)
+        throw new Error(`replicate to ${name} left ${out.underReplicated} packs short: ${out.problems.join('; ')}`);
+      if (reps.length > 0 && out.pushedBytes !== reps[0]?.bytes)
+        throw new Error(`replicate to ${name} pushed ${out.pushedBytes} bytes, to bob ${reps[0]?.bytes}: not every pack went to the new friend`);
+      reps.push({
+        friend: name,
+        seconds,
+        packs: out.pushed,
+        bytes: out.pushedBytes,
+        rss: { alice: await peakRss(alice.info.pid), friend: await peakRss(friend.info.pid) },
+      });
       cpuPerGib.replication.push(perGib(cpuSeconds, out.pushedBytes));
     }
     const noopApi = await measuredApi('replicate, nothing to push (API)', 'replicate', { wait: true });
@@ -373,11 +433,20 @@ export async function runMeshBench(cfg: MeshConfig, env: NodeJS.ProcessEnv): Pro
     const winBest = Math.max(...bare.windowed);
     const storedBest = Math.max(...bare.stored);
     const samples = (xs: number[]) => xs.map((v, i) => `${FRIENDS[i]} ${v.toFixed(1)}`).join(', ');
-    rows.push({ label: 'Bare Noise+Yamux stream alice → friend, raw `send`/`onDrain`, no acks (MB/s; best of 3)', value: `${rawBest.toFixed(1)} (${samples(bare.raw)})` });
-    rows.push({ label: 'Bare stream with the packs\' flow control, `Frames.sendWindowed` 3 × 1 MiB acked (MB/s; best of 3)', value: `${winBest.toFixed(1)} (${samples(bare.windowed)})` });
+    rows.push({
+      label: 'Bare Noise+Yamux stream alice → friend, raw `send`/`onDrain`, no acks (MB/s; best of 3)',
+      value: `${rawBest.toFixed(1)} (${samples(bare.raw)})`,
+    });
+    rows.push({
+      label: "Bare stream with the packs' flow control, `Frames.sendWindowed` 3 × 1 MiB acked (MB/s; best of 3)",
+      value: `${winBest.toFixed(1)} (${samples(bare.windowed)})`,
+    });
     const repBest = reps.reduce((a, b) => (b.seconds < a.seconds ? b : a));
     const repMbps = mbps(repBest.bytes, repBest.seconds);
-    rows.push({ label: 'Replication alice → friend: the agent\'s `replicate` op with `wait` (what `cairn replicate --wait` asks it), request to answer (s; best of 3)', value: `${repBest.seconds.toFixed(2)} (${repBest.packs} packs, ${(repBest.bytes / MB).toFixed(0)} MB; runs ${reps.map((r) => `${r.friend} ${r.seconds.toFixed(2)}`).join(', ')})` });
+    rows.push({
+      label: "Replication alice → friend: the agent's `replicate` op with `wait` (what `cairn replicate --wait` asks it), request to answer (s; best of 3)",
+      value: `${repBest.seconds.toFixed(2)} (${repBest.packs} packs, ${(repBest.bytes / MB).toFixed(0)} MB; runs ${reps.map((r) => `${r.friend} ${r.seconds.toFixed(2)}`).join(', ')})`,
+    });
     // judged against the faster bare variant: either is a bare Noise+Yamux stream between the
     // same two processes, and which one is faster varies with the path (loopback, veth)
     const bareBest = Math.max(rawBest, winBest);
@@ -387,15 +456,37 @@ export async function runMeshBench(cfg: MeshConfig, env: NodeJS.ProcessEnv): Pro
       target: `≥ ${REPLICATION_TARGET * 100}% of the faster bare stream (≥ ${(bareBest * REPLICATION_TARGET).toFixed(1)})`,
       met: repMbps >= bareBest * REPLICATION_TARGET,
     });
-    rows.push({ label: 'Replication as share of bare raw / of bare windowed (best against best)', value: `${((repMbps / rawBest) * 100).toFixed(0)}% / ${((repMbps / winBest) * 100).toFixed(0)}%` });
-    rows.push({ label: 'Bare windowed stream plus only the disk and hashing work replication cannot avoid ("stored": alice reads her pack files, the friend hashes and writes them in 16 MiB files on its worker thread, each fsynced and dropped from the page cache; no per-pack stream, request or LevelDB record) (MB/s; best of 3)', value: `${storedBest.toFixed(1)} (${samples(bare.stored)}); ${((storedBest / bareBest) * 100).toFixed(0)}% of the faster bare stream` });
-    rows.push({ label: 'Replication as share of "stored" (best against best): what Cairn\'s per-pack protocol costs', value: `${((repMbps / storedBest) * 100).toFixed(0)}%` });
+    rows.push({
+      label: 'Replication as share of bare raw / of bare windowed (best against best)',
+      value: `${((repMbps / rawBest) * 100).toFixed(0)}% / ${((repMbps / winBest) * 100).toFixed(0)}%`,
+    });
+    rows.push({
+      label:
+        'Bare windowed stream plus only the disk and hashing work replication cannot avoid ("stored": alice reads her pack files, the friend hashes and writes them in 16 MiB files on its worker thread, each fsynced and dropped from the page cache; no per-pack stream, request or LevelDB record) (MB/s; best of 3)',
+      value: `${storedBest.toFixed(1)} (${samples(bare.stored)}); ${((storedBest / bareBest) * 100).toFixed(0)}% of the faster bare stream`,
+    });
+    rows.push({
+      label: 'Replication as share of "stored" (best against best): what Cairn\'s per-pack protocol costs',
+      value: `${((repMbps / storedBest) * 100).toFixed(0)}%`,
+    });
     const cpuCell = (xs: (number | null)[]) => (xs.some((x) => x === null) ? '?' : xs.map((x) => (x as number).toFixed(1)).join(', '));
-    rows.push({ label: 'CPU of both agents per GiB moved: bare windowed / "stored" / replication (CPU-s; per sample: bob, carol, dave)', value: `${cpuCell(cpuPerGib.windowed)} / ${cpuCell(cpuPerGib.stored)} / ${cpuCell(cpuPerGib.replication)}` });
-    rows.push({ label: 'The same op with nothing to push (s): replica bookkeeping, asking each friend for its pack list, signed-head exchange; included above', value: noopApi.seconds.toFixed(2) });
-    rows.push({ label: '`cairn replicate --wait` with nothing to push (s): the same plus the CLI process starting, not included above', value: noopCli.seconds.toFixed(2) });
+    rows.push({
+      label: 'CPU of both agents per GiB moved: bare windowed / "stored" / replication (CPU-s; per sample: bob, carol, dave)',
+      value: `${cpuCell(cpuPerGib.windowed)} / ${cpuCell(cpuPerGib.stored)} / ${cpuCell(cpuPerGib.replication)}`,
+    });
+    rows.push({
+      label: 'The same op with nothing to push (s): replica bookkeeping, asking each friend for its pack list, signed-head exchange; included above',
+      value: noopApi.seconds.toFixed(2),
+    });
+    rows.push({
+      label: '`cairn replicate --wait` with nothing to push (s): the same plus the CLI process starting, not included above',
+      value: noopCli.seconds.toFixed(2),
+    });
     const peak = (f: (r: Replication) => number | null) => (rssReset ? Math.max(...reps.map((r) => f(r) ?? 0)) : null);
-    rows.push({ label: 'Peak RSS during replication, alice / receiving friend agent (MiB; highest of 3)', value: rssReset ? `${mib(peak((r) => r.rss.alice))} / ${mib(peak((r) => r.rss.friend))}` : '? (could not reset VmHWM)' });
+    rows.push({
+      label: 'Peak RSS during replication, alice / receiving friend agent (MiB; highest of 3)',
+      value: rssReset ? `${mib(peak((r) => r.rss.alice))} / ${mib(peak((r) => r.rss.friend))}` : '? (could not reset VmHWM)',
+    });
 
     const restore = async (label: string): Promise<{ seconds: number; rss: number | null; fetched: string; check: string }> => {
       await rm(join(homeOf('alice'), 'repo', 'packs'), { recursive: true, force: true });
@@ -410,7 +501,9 @@ export async function runMeshBench(cfg: MeshConfig, env: NodeJS.ProcessEnv): Pro
         if (out.errors.length > 0) throw new Error(`restore errors: ${out.errors.slice(0, 3).join('; ')}`);
         const got: TreeStats = await treeStats([target]);
         const check = got.digest === source.digest && got.bytes === source.bytes ? 'yes' : `NO (${got.files} files, ${got.bytes} bytes)`;
-        const fetched = Object.entries(out.fetched).map(([k, v]) => `${k} ${v}`).join(', ');
+        const fetched = Object.entries(out.fetched)
+          .map(([k, v]) => `${k} ${v}`)
+          .join(', ');
         return { seconds: r.seconds, rss, fetched, check };
       } finally {
         await rm(target, { recursive: true, force: true });
@@ -444,9 +537,24 @@ export async function runMeshBench(cfg: MeshConfig, env: NodeJS.ProcessEnv): Pro
       const r1 = best(...r1runs);
       const r3 = best(...r3runs);
       const speedup = r1.seconds / r3.seconds;
-      rows.push({ label: `Restore latest, local packs deleted, 1 friend up (bob; carol, dave stopped), ${what} (s; best of 2)`, value: `${r1.seconds.toFixed(2)} (${mbps(dataBytes, r1.seconds).toFixed(1)} MB/s; runs ${runs(r1runs)})` });
-      rows.push({ label: `Restore latest, local packs deleted, 3 friends up, ${what} (s; best of 2)`, value: `${r3.seconds.toFixed(2)} (${mbps(dataBytes, r3.seconds).toFixed(1)} MB/s; runs ${runs(r3runs)})` });
-      rows.push(judged ? { label: `Restore speed-up, 3 friends vs 1, ${what}`, value: `${speedup.toFixed(2)}×`, target: `≥ ${RESTORE_SPEEDUP_TARGET}×`, met: speedup >= RESTORE_SPEEDUP_TARGET } : { label: `Restore speed-up, 3 friends vs 1, ${what}`, value: `${speedup.toFixed(2)}×` });
+      rows.push({
+        label: `Restore latest, local packs deleted, 1 friend up (bob; carol, dave stopped), ${what} (s; best of 2)`,
+        value: `${r1.seconds.toFixed(2)} (${mbps(dataBytes, r1.seconds).toFixed(1)} MB/s; runs ${runs(r1runs)})`,
+      });
+      rows.push({
+        label: `Restore latest, local packs deleted, 3 friends up, ${what} (s; best of 2)`,
+        value: `${r3.seconds.toFixed(2)} (${mbps(dataBytes, r3.seconds).toFixed(1)} MB/s; runs ${runs(r3runs)})`,
+      });
+      rows.push(
+        judged
+          ? {
+              label: `Restore speed-up, 3 friends vs 1, ${what}`,
+              value: `${speedup.toFixed(2)}×`,
+              target: `≥ ${RESTORE_SPEEDUP_TARGET}×`,
+              met: speedup >= RESTORE_SPEEDUP_TARGET,
+            }
+          : { label: `Restore speed-up, 3 friends vs 1, ${what}`, value: `${speedup.toFixed(2)}×` },
+      );
       rows.push({ label: `Packs fetched per friend, 1 friend / 3 friends, ${what}`, value: `${r1.fetched} / ${r3.fetched}` });
       rows.push({ label: `Peak RSS of alice's agent during restore, 1 friend / 3 friends, ${what} (MiB)`, value: `${mib(r1.rss)} / ${mib(r3.rss)}` });
       rows.push({ label: `Restored files match source, 1 friend / 3 friends, ${what}`, value: `${r1.check} / ${r3.check}` });
@@ -456,7 +564,12 @@ export async function runMeshBench(cfg: MeshConfig, env: NodeJS.ProcessEnv): Pro
     if (r1lim !== null && r3lim !== null) restoreRows(`uplinks limited to ${uplink}`, r1lim, r3lim, true);
     restoreRows(links.length > 0 ? 'links unlimited (veth)' : 'all on loopback', r1free, r3free, r1lim === null);
   } catch (e) {
-    report.error = e instanceof CommandError ? `${e.result.command.split(' ').slice(1, 3).join(' ')}: ${describeFailure(e.result)}` : (e instanceof Error ? e.message : String(e));
+    report.error =
+      e instanceof CommandError
+        ? `${e.result.command.split(' ').slice(1, 3).join(' ')}: ${describeFailure(e.result)}`
+        : e instanceof Error
+          ? e.message
+          : String(e);
     cfg.log(`mesh FAILED: ${report.error}`);
     for (const a of agents.values()) cfg.log(`agent ${a.name} output (tail): ${a.output().trim().slice(-600)}`);
   } finally {
@@ -478,7 +591,7 @@ export function renderMeshSection(r: MeshReport, info: { command: string; machin
     `- **Machine:** ${info.machine}`,
     `- **Other load:** ${info.load}`,
     `- **Data:** ${(r.dataBytes / MIB).toFixed(0)} MiB (${(r.dataBytes / MB).toFixed(0)} MB) of incompressible bytes (one seeded xorshift32 stream) in ${r.files} files, backed up once by alice (\`CAIRN_BENCH_MESH_BYTES\`).`,
-    '- **Agents:** alice, bob, carol, dave: `cairn agent --replicas 3`, one process each with its own home, TCP + Noise + Yamux, started with `CAIRN_BENCH_SINK=1` (enables the benchmark-only sink protocol and the `benchStream` API op). Every command goes through alice\'s agent.',
+    "- **Agents:** alice, bob, carol, dave: `cairn agent --replicas 3`, one process each with its own home, TCP + Noise + Yamux, started with `CAIRN_BENCH_SINK=1` (enables the benchmark-only sink protocol and the `benchStream` API op). Every command goes through alice's agent.",
     'uplink' in r.links
       ? `- **Links:** alice listens on 127.0.0.1; bob, carol and dave each run in a network namespace of their own (bench/netns.ts), joined to the host by a veth pair (10.231.N.2 ↔ 10.231.N.1), so every friend has a link of its own as it would across the Internet. All four share the machine\'s cores. Bare streams and replications go alice → each friend over that friend\'s veth, unlimited. For the limited restores each friend\'s uplink (egress of its namespace side) goes through a tc token bucket of ${r.links.uplink} (\`CAIRN_BENCH_MESH_UPLINK\`).`
       : `- **Links:** every agent on loopback (127.0.0.1); the limited-uplink restores were skipped: ${escape(r.links.unavailable)}.`,
@@ -486,7 +599,8 @@ export function renderMeshSection(r: MeshReport, info: { command: string; machin
   ];
   if (r.error !== null) lines.push(`**The mesh benchmark failed:** ${escape(r.error)}`, '');
   lines.push('| metric | value | target | met? |', '|---|---:|---|---|');
-  for (const row of r.rows) lines.push(`| ${row.label} | ${escape(row.value)} | ${row.target ?? ''} | ${row.met === undefined ? '' : row.met ? 'met' : '**not met**'} |`);
+  for (const row of r.rows)
+    lines.push(`| ${row.label} | ${escape(row.value)} | ${row.target ?? ''} | ${row.met === undefined ? '' : row.met ? 'met' : '**not met**'} |`);
   lines.push('', '### Mesh commands', '');
   lines.push('| tool | step | wall s | CPU s | other CPU s | peak RSS (MiB) | result | command |', '|---|---|---:|---:|---:|---:|---|---|');
   for (const c of r.commands) lines.push(commandRow(c, info.abbreviate));
@@ -498,9 +612,9 @@ export function renderMeshSection(r: MeshReport, info: { command: string; machin
     '- Replication and bare streams are sampled three times, once per friend: bob, carol and dave in turn start, pair with alice, take the three streams (raw, windowed, stored) from her, and then every pack by replication (`--replicas 3`, so each new friend is one more copy wanted and gets all of them). Each friend has an identical link of its own, so the three samples measure the same thing; the machine is shared and single runs vary by ±20% or more, so the best of three counts on both sides of the comparison.',
     '- The bare stream is measured between the same two agent processes through the API op `benchStream` (agent/src/ops/bench-stream.ts, talking to the sink in agent/src/mesh/bench-sink.ts): alice\'s agent opens `/cairn/bench-sink/1.0.0` to the friend, which discards the bytes and reports the count; time runs from the first data byte to the friend\'s count (after an untimed 32 MiB warm-up). "raw" writes 1 MiB buffers with `stream.send` and waits on `onDrain` (only Yamux flow control): the plainest bare Noise+Yamux stream. It is not always the faster variant: on this machine many small `send` calls and per-chunk message events cost more CPU than the acknowledged 1 MiB frames (over a veth pair raw ran at half of windowed). The target is judged against the faster of the two, the stricter comparison. "windowed" sends the same 1 MiB frames with `Frames.sendWindowed` (at most 3 unacknowledged, as pack-put and pack-get do); the gap between the two is the cost of Cairn\'s flow control, the gap between windowed and replication the cost of everything else (reading packs, the friend hashing, writing and fsyncing them on a worker thread, LevelDB bookkeeping, a new stream per pack with three packs in flight).',
     '- "stored" splits that gap in two. It is the windowed stream with only the work no replication can skip: alice fills the frames by reading her own pack files back to back, and the friend hashes (SHA-256) and writes what arrives on its hashing worker into files of 16 MiB (the pack size), fsyncing each and dropping it from the page cache while the next arrives, then deletes them; time runs until the last file is fsynced. There is no stream, request, reservation, rename or LevelDB record per pack. Windowed to stored is the price of storing and verifying the bytes at all; stored to replication is what Cairn\'s protocol adds. All agents share the machine\'s cores, so the bare stream, stored and replication all run with both cores busy, and their throughputs are roughly in the inverse ratio of their CPU per GiB (the CPU row).',
-    '- Restores go through alice\'s agent after `rm -r $HOME/repo/packs` (data and metadata packs); every pack is then fetched from friends, verified and stored locally while the restore writes the files (it reads each pack as soon as it is here), and the restored files are compared with the source (untimed). The three-friend restores run first (links unlimited, then uplinks limited), then carol and dave are stopped (SIGTERM) and the one-friend restores run the same way: a stopped friend that the agent tries first fails on connection refused and is dropped from that pack\'s holders. The speed-up target is judged with limited uplinks when friends have links of their own: fetching from several friends at once is for when each friend\'s connection is the limit. With unlimited links (or all on loopback) every agent shares the same two cores, the restoring agent\'s CPU (receiving, verifying, decrypting, writing) is the limit, and more friends cannot make it faster; those rows are there to show that cost.',
-    '- CPU s of a mesh command = its own (GNU time) plus every running agent\'s (/proc/PID/stat) over the command; other CPU s = machine busy time (/proc/stat) minus that, i.e. processes outside the benchmark.',
-    '- Peak RSS of an agent = VmHWM of its process, reset (`/proc/PID/clear_refs`) just before the measured command. The CLI commands\' own peak RSS is in the command table (GNU time).',
+    "- Restores go through alice's agent after `rm -r $HOME/repo/packs` (data and metadata packs); every pack is then fetched from friends, verified and stored locally while the restore writes the files (it reads each pack as soon as it is here), and the restored files are compared with the source (untimed). The three-friend restores run first (links unlimited, then uplinks limited), then carol and dave are stopped (SIGTERM) and the one-friend restores run the same way: a stopped friend that the agent tries first fails on connection refused and is dropped from that pack's holders. The speed-up target is judged with limited uplinks when friends have links of their own: fetching from several friends at once is for when each friend's connection is the limit. With unlimited links (or all on loopback) every agent shares the same two cores, the restoring agent's CPU (receiving, verifying, decrypting, writing) is the limit, and more friends cannot make it faster; those rows are there to show that cost.",
+    "- CPU s of a mesh command = its own (GNU time) plus every running agent's (/proc/PID/stat) over the command; other CPU s = machine busy time (/proc/stat) minus that, i.e. processes outside the benchmark.",
+    "- Peak RSS of an agent = VmHWM of its process, reset (`/proc/PID/clear_refs`) just before the measured command. The CLI commands' own peak RSS is in the command table (GNU time).",
     MESH_END,
   );
   return lines.join('\n');

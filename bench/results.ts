@@ -1,9 +1,5 @@
 // What a benchmark run collected: one cell per (tool, metric), and a record of every command.
-export type Cell =
-  | { kind: 'value'; value: number }
-  | { kind: 'text'; text: string }
-  | { kind: 'failed'; error: string }
-  | { kind: 'skipped'; reason: string };
+export type Cell = { kind: 'value'; value: number } | { kind: 'text'; text: string } | { kind: 'failed'; error: string } | { kind: 'skipped'; reason: string };
 
 export interface CommandRecord {
   tool: string;

@@ -206,8 +206,14 @@ async function main(): Promise<void> {
     dataDir: resolve(root, env.CAIRN_BENCH_DATA ?? 'bench/data/dataset'),
     workDir: resolve(root, env.CAIRN_BENCH_WORK ?? 'bench/work'),
     scale: env.CAIRN_BENCH_SCALE,
-    tools: (env.CAIRN_BENCH_TOOLS ?? 'cairn,restic,borg').split(',').map((s) => s.trim().toLowerCase()).filter((s) => s.length > 0),
-    parts: (env.CAIRN_BENCH_ONLY ?? 'engine,mesh,volume').split(',').map((s) => s.trim().toLowerCase()).filter((s) => s.length > 0),
+    tools: (env.CAIRN_BENCH_TOOLS ?? 'cairn,restic,borg')
+      .split(',')
+      .map((s) => s.trim().toLowerCase())
+      .filter((s) => s.length > 0),
+    parts: (env.CAIRN_BENCH_ONLY ?? 'engine,mesh,volume')
+      .split(',')
+      .map((s) => s.trim().toLowerCase())
+      .filter((s) => s.length > 0),
     reportPath: resolve(root, env.CAIRN_BENCH_REPORT ?? 'BENCHMARKS.md'),
   };
   const unknown = cfg.parts.filter((p) => p !== 'engine' && p !== 'mesh' && p !== 'volume');
@@ -240,7 +246,14 @@ async function main(): Promise<void> {
     log(`data set ${cfg.dataDir}`);
     await ensureDataset(datasetScript(root), cfg.dataDir, cfg.scale);
     const loadBefore = loadavg()[0] ?? 0;
-    const report = await runVolumeBench({ root, workDir: cfg.workDir, dataDir: cfg.dataDir, quietWaitS: cfg.quietWaitS, quietBusyCores: QUIET_BUSY_CORES, log });
+    const report = await runVolumeBench({
+      root,
+      workDir: cfg.workDir,
+      dataDir: cfg.dataDir,
+      quietWaitS: cfg.quietWaitS,
+      quietBusyCores: QUIET_BUSY_CORES,
+      log,
+    });
     const m = await machineInfo(cfg.workDir);
     const scale = await datasetScale(cfg.dataDir);
     const section = renderVolumeSection(report, {
@@ -268,7 +281,13 @@ async function engine(cfg: Config): Promise<string> {
   const setup = { repoRoot: root, workDir: cfg.workDir, sources };
   const allTools = TOOL_FACTORIES.map((f) => f(setup));
   const tools = allTools.filter((t) => cfg.tools.includes(t.name.toLowerCase()));
-  for (const t of allTools) if (!tools.includes(t)) results.fill(t.name, METRICS.map((m) => m.key), { kind: 'skipped', reason: 'not yet run' });
+  for (const t of allTools)
+    if (!tools.includes(t))
+      results.fill(
+        t.name,
+        METRICS.map((m) => m.key),
+        { kind: 'skipped', reason: 'not yet run' },
+      );
 
   log(`data set ${cfg.dataDir}`);
   const build = await ensureDataset(script, cfg.dataDir, cfg.scale);

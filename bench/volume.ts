@@ -105,7 +105,17 @@ async function measure(cfg: VolumeBenchConfig, report: VolumeReport, tool: strin
   }
   cfg.log(`Cairn via ${tool}: ${step}...`);
   const r = await fn();
-  report.commands.push({ command: r.command, seconds: r.seconds, peakRssBytes: r.peakRssBytes, cpuSeconds: r.cpuSeconds, otherCpuSeconds: r.otherCpuSeconds, tool: `Cairn (${tool})`, step, ok: true, error: null });
+  report.commands.push({
+    command: r.command,
+    seconds: r.seconds,
+    peakRssBytes: r.peakRssBytes,
+    cpuSeconds: r.cpuSeconds,
+    otherCpuSeconds: r.otherCpuSeconds,
+    tool: `Cairn (${tool})`,
+    step,
+    ok: true,
+    error: null,
+  });
   cfg.log(`Cairn via ${tool}: ${step} ${r.seconds.toFixed(2)} s`);
   return r;
 }

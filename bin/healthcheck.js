@@ -14,18 +14,23 @@ const home = process.env.CAIRN_HOME || '/var/lib/cairn';
 /** GET url over TLS, trusting only `tls.certPem` and checking its fingerprint. */
 function getPinned(url, tls) {
   return new Promise((resolve, reject) => {
-    const req = request(url, {
-      method: 'GET',
-      ca: tls.certPem,
-      allowPartialTrustChain: true,
-      timeout: 4000,
-      checkServerIdentity: (_host, cert) => (cert.fingerprint256 === tls.fingerprint256 ? undefined : new Error(`certificate ${cert.fingerprint256} is not the agent's`)),
-    }, (res) => {
-      let text = '';
-      res.setEncoding('utf8');
-      res.on('data', (d) => (text += d));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, text }));
-    });
+    const req = request(
+      url,
+      {
+        method: 'GET',
+        ca: tls.certPem,
+        allowPartialTrustChain: true,
+        timeout: 4000,
+        checkServerIdentity: (_host, cert) =>
+          cert.fingerprint256 === tls.fingerprint256 ? undefined : new Error(`certificate ${cert.fingerprint256} is not the agent's`),
+      },
+      (res) => {
+        let text = '';
+        res.setEncoding('utf8');
+        res.on('data', (d) => (text += d));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, text }));
+      },
+    );
     req.on('timeout', () => req.destroy(new Error('no answer within 4 s')));
     req.on('error', reject);
     req.end();

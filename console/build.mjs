@@ -8,6 +8,15 @@ import { fileURLToPath } from 'node:url';
 const here = dirname(fileURLToPath(import.meta.url));
 const out = join(here, '..', 'dist', 'console');
 await mkdir(out, { recursive: true });
-await build({ entryPoints: [join(here, 'src', 'main.ts')], bundle: true, format: 'esm', target: 'es2022', minify: true, sourcemap: true, outfile: join(out, 'app.js'), logLevel: 'warning' });
+await build({
+  entryPoints: [join(here, 'src', 'main.ts')],
+  bundle: true,
+  format: 'esm',
+  target: 'es2022',
+  minify: true,
+  sourcemap: true,
+  outfile: join(out, 'app.js'),
+  logLevel: 'warning',
+});
 await copyFile(join(here, 'index.html'), join(out, 'index.html'));
 await copyFile(join(here, 'style.css'), join(out, 'style.css'));

@@ -441,7 +441,10 @@ export const OPERATIONS = {
   snapshots: { args: args([], { filter, latest: { type: 'integer', minimum: 1, maximum: 1_000_000 } }), lock: false },
   ls: { args: args(['snapshot'], { snapshot: str, path: str }), lock: false },
   diff: { args: args(['from', 'to'], { from: str, to: str }), lock: false },
-  restore: { args: args(['snapshot', 'target', 'include', 'overwrite'], { snapshot: str, filter, target: str, include: strList, overwrite: bool, from: str }), lock: false },
+  restore: {
+    args: args(['snapshot', 'target', 'include', 'overwrite'], { snapshot: str, filter, target: str, include: strList, overwrite: bool, from: str }),
+    lock: false,
+  },
   run: { args: args(['source'], { source: str }), lock: false },
   jobs: { args: args([], { source: str, limit: { type: 'integer', minimum: 1, maximum: 2000 } }), lock: false },
   jobShow: { args: args(['id'], { id: str }), lock: false },
@@ -452,11 +455,31 @@ export const OPERATIONS = {
   peers: { args: none, lock: false },
   unpair: { args: args(['peerId', 'dryRun'], { peerId: str, dryRun: bool }), lock: false },
   volumes: { args: none, lock: false },
-  volumeBackup: { args: args(['paths', 'volumes', 'tags'], { paths: strList, volumes: { ...strList, minItems: 1 }, tags: strList, volumeRead: { type: 'string', enum: [...VOLUME_READ_MODES] } }), lock: true },
-  volumeRestore: { args: args(['snapshot', 'volume', 'force', 'dryRun'], { snapshot: str, volume: str, fromVolume: str, force: bool, dryRun: bool }), lock: false },
+  volumeBackup: {
+    args: args(['paths', 'volumes', 'tags'], {
+      paths: strList,
+      volumes: { ...strList, minItems: 1 },
+      tags: strList,
+      volumeRead: { type: 'string', enum: [...VOLUME_READ_MODES] },
+    }),
+    lock: true,
+  },
+  volumeRestore: {
+    args: args(['snapshot', 'volume', 'force', 'dryRun'], { snapshot: str, volume: str, fromVolume: str, force: bool, dryRun: bool }),
+    lock: false,
+  },
   forget: {
     args: args(['dryRun'], {
-      policy: args([], { keepLast: count, keepHourly: count, keepDaily: count, keepWeekly: count, keepMonthly: count, keepYearly: count, keepWithinMs: { ...uint, minimum: 1 }, keepTags: strList }),
+      policy: args([], {
+        keepLast: count,
+        keepHourly: count,
+        keepDaily: count,
+        keepWeekly: count,
+        keepMonthly: count,
+        keepYearly: count,
+        keepWithinMs: { ...uint, minimum: 1 },
+        keepTags: strList,
+      }),
       source: str,
       dryRun: bool,
       timeZone: str,

@@ -243,15 +243,35 @@ export const API_V1 = API_PREFIX;
 export const ROUTES = {
   health: { method: 'GET', path: '/health', auth: 'none', schema: none },
   metrics: { method: 'GET', path: '/metrics', auth: 'read', schema: none },
-  login: { method: 'POST', path: `${API_V1}/auth/login`, auth: 'none', schema: body(['password'], { password: { type: 'string', minLength: 1, maxLength: 1024 } }) },
+  login: {
+    method: 'POST',
+    path: `${API_V1}/auth/login`,
+    auth: 'none',
+    schema: body(['password'], { password: { type: 'string', minLength: 1, maxLength: 1024 } }),
+  },
   logout: { method: 'POST', path: `${API_V1}/auth/logout`, auth: 'admin', schema: none },
   session: { method: 'GET', path: `${API_V1}/auth/session`, auth: 'admin', schema: none },
-  passwordChange: { method: 'POST', path: `${API_V1}/auth/password`, auth: 'admin', schema: body(['current', 'next'], { current: { type: 'string', maxLength: 1024 }, next: { type: 'string', minLength: 12, maxLength: 1024 } }) },
-  tokenCreate: { method: 'POST', path: `${API_V1}/auth/tokens`, auth: 'admin', schema: body(['name'], { name: { type: 'string', minLength: 1, maxLength: 64 }, scope: { enum: [...TOKEN_SCOPES] } }) },
+  passwordChange: {
+    method: 'POST',
+    path: `${API_V1}/auth/password`,
+    auth: 'admin',
+    schema: body(['current', 'next'], { current: { type: 'string', maxLength: 1024 }, next: { type: 'string', minLength: 12, maxLength: 1024 } }),
+  },
+  tokenCreate: {
+    method: 'POST',
+    path: `${API_V1}/auth/tokens`,
+    auth: 'admin',
+    schema: body(['name'], { name: { type: 'string', minLength: 1, maxLength: 64 }, scope: { enum: [...TOKEN_SCOPES] } }),
+  },
   tokenList: { method: 'GET', path: `${API_V1}/auth/tokens`, auth: 'admin', schema: none },
   tokenRevoke: { method: 'POST', path: `${API_V1}/auth/tokens/revoke`, auth: 'admin', schema: body(['id'], { id: str }) },
   status: { method: 'GET', path: `${API_V1}/status`, auth: 'read', schema: none },
-  friendRemove: { method: 'POST', path: `${API_V1}/friends/remove`, auth: 'admin', schema: body(['peerId', 'dryRun'], { peerId: str, dryRun: { type: 'boolean' } }) },
+  friendRemove: {
+    method: 'POST',
+    path: `${API_V1}/friends/remove`,
+    auth: 'admin',
+    schema: body(['peerId', 'dryRun'], { peerId: str, dryRun: { type: 'boolean' } }),
+  },
   notificationsGet: { method: 'GET', path: `${API_V1}/settings/notifications`, auth: 'admin', schema: none },
   notificationsSet: {
     method: 'POST',
@@ -259,7 +279,14 @@ export const ROUTES = {
     auth: 'admin',
     schema: body(['webhook', 'email', 'staleAfterMs', 'friendOfflineAfterMs'], {
       webhook: {
-        anyOf: [{ type: 'null' }, body(['url', 'headers'], { url: { type: 'string', pattern: '^https?://', maxLength: 2048 }, topic: { type: 'string', maxLength: 256 }, headers: { type: 'object', maxProperties: 20, additionalProperties: { type: 'string', maxLength: 1024 } } })],
+        anyOf: [
+          { type: 'null' },
+          body(['url', 'headers'], {
+            url: { type: 'string', pattern: '^https?://', maxLength: 2048 },
+            topic: { type: 'string', maxLength: 256 },
+            headers: { type: 'object', maxProperties: 20, additionalProperties: { type: 'string', maxLength: 1024 } },
+          }),
+        ],
       },
       email: {
         anyOf: [
@@ -292,13 +319,31 @@ export const ROUTES = {
         'volume-selectors': { type: 'array', maxItems: 100, items: str },
         exclude: { type: 'array', maxItems: 1000, items: str },
         schedule: { type: 'string', maxLength: 256 },
-        retention: { type: 'object', maxProperties: 8, additionalProperties: { anyOf: [{ type: 'integer' }, str, { type: 'array', maxItems: 100, items: str }] } },
+        retention: {
+          type: 'object',
+          maxProperties: 8,
+          additionalProperties: { anyOf: [{ type: 'integer' }, str, { type: 'array', maxItems: 100, items: str }] },
+        },
         tags: { type: 'array', maxItems: 100, items: str },
       }),
     }),
   },
-  sourceRemove: { method: 'POST', path: `${API_V1}/settings/sources/remove`, auth: 'admin', schema: body(['name'], { name: { type: 'string', minLength: 1, maxLength: 64 } }) },
-  recoveryPhraseCheck: { method: 'POST', path: `${API_V1}/settings/recovery-phrase/check`, auth: 'admin', schema: body(['phrase'], { phrase: { type: 'string', maxLength: 1024 } }) },
-  passphraseChange: { method: 'POST', path: `${API_V1}/settings/passphrase`, auth: 'admin', schema: body(['current', 'next'], { current: { type: 'string', maxLength: 1024 }, next: { type: 'string', minLength: 8, maxLength: 1024 } }) },
+  sourceRemove: {
+    method: 'POST',
+    path: `${API_V1}/settings/sources/remove`,
+    auth: 'admin',
+    schema: body(['name'], { name: { type: 'string', minLength: 1, maxLength: 64 } }),
+  },
+  recoveryPhraseCheck: {
+    method: 'POST',
+    path: `${API_V1}/settings/recovery-phrase/check`,
+    auth: 'admin',
+    schema: body(['phrase'], { phrase: { type: 'string', maxLength: 1024 } }),
+  },
+  passphraseChange: {
+    method: 'POST',
+    path: `${API_V1}/settings/passphrase`,
+    auth: 'admin',
+    schema: body(['current', 'next'], { current: { type: 'string', maxLength: 1024 }, next: { type: 'string', minLength: 8, maxLength: 1024 } }),
+  },
 } as const satisfies Record<string, RouteDef>;
-

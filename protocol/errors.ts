@@ -48,7 +48,7 @@ export const ERRORS = {
   E_NOT_FRIEND: usage(400, 'the peer is not a friend'),
   E_TOKENS_FULL: usage(400, 'the API token limit is reached'),
   E_CONSOLE_TLS: usage(400, 'the console cannot serve TLS with the given certificate settings'),
-  E_LISTEN: usage(400, 'a port to listen on is in use, or the address is not this machine\'s'),
+  E_LISTEN: usage(400, "a port to listen on is in use, or the address is not this machine's"),
   E_LOGIN: usage(401, 'wrong console password'),
   E_CURRENT_PASSPHRASE: usage(400, 'the current passphrase given to change it is wrong'),
   E_WEAK_PASSPHRASE: usage(400, 'a new passphrase is too easy to guess, or the example placeholder'),

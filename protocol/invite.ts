@@ -35,7 +35,8 @@ export function encodeInvite(inv: Invite): string {
 
 export function decodeInvite(code: string): Invite {
   const parts = code.trim().split('.');
-  if (parts.length !== 3 || parts[0] !== INVITE_PREFIX) throw new InviteFormatError('not a Cairn invite code (it should look like cairn1.<letters>.<8 hex digits>)');
+  if (parts.length !== 3 || parts[0] !== INVITE_PREFIX)
+    throw new InviteFormatError('not a Cairn invite code (it should look like cairn1.<letters>.<8 hex digits>)');
   const [, payload, sum] = parts as [string, string, string];
   if (checksum(payload) !== sum) throw new InviteFormatError('invite code is damaged or altered (checksum mismatch): copy it again');
   let raw: { p?: unknown; a?: unknown; e?: unknown; q?: unknown; s?: unknown };

@@ -117,7 +117,17 @@ describe('parsePackListRequest', () => {
 });
 
 function head(over: Partial<Record<keyof Head, unknown>> = {}): Record<string, unknown> {
-  return { version: 1, repoId: 'r'.repeat(32), seq: 3, prev: HEX64, time: '2026-11-23T20:00:00.000Z', snapshots: [HEX64, 'ef'.repeat(32)], chunker: 'fastcdc', sealedFriends: 'AAAA', ...over };
+  return {
+    version: 1,
+    repoId: 'r'.repeat(32),
+    seq: 3,
+    prev: HEX64,
+    time: '2026-11-23T20:00:00.000Z',
+    snapshots: [HEX64, 'ef'.repeat(32)],
+    chunker: 'fastcdc',
+    sealedFriends: 'AAAA',
+    ...over,
+  };
 }
 
 describe('parseSignedHead and parseHeadRequest', () => {
@@ -160,12 +170,22 @@ describe('canonicalHead and isRefusal', () => {
     const h = head() as unknown as Head;
     const shuffled = Object.fromEntries(Object.entries(h).reverse()) as unknown as Head;
     expect(canonicalHead(shuffled).equals(canonicalHead(h))).toBe(true);
-    expect(Object.keys(JSON.parse(canonicalHead(shuffled).toString()) as object)).toEqual(['version', 'repoId', 'seq', 'prev', 'time', 'snapshots', 'chunker', 'sealedFriends']);
+    expect(Object.keys(JSON.parse(canonicalHead(shuffled).toString()) as object)).toEqual([
+      'version',
+      'repoId',
+      'seq',
+      'prev',
+      'time',
+      'snapshots',
+      'chunker',
+      'sealedFriends',
+    ]);
     const signed: SignedHead = { head: h, signature: '' };
     expect(canonicalHead({ ...signed.head, seq: 4 }).equals(canonicalHead(h))).toBe(false);
   });
   it('recognises refusals only with ok === false and a string code', () => {
     expect(isRefusal({ ok: false, code: 'E_NOT_FRIEND', message: 'no' })).toBe(true);
-    for (const v of [null, {}, { ok: false }, { ok: 0, code: 'E_X' }, { ok: true, code: 'E_X' }, { ok: false, code: 1 }, 'E_X']) expect(isRefusal(v)).toBe(false);
+    for (const v of [null, {}, { ok: false }, { ok: 0, code: 'E_X' }, { ok: true, code: 'E_X' }, { ok: false, code: 1 }, 'E_X'])
+      expect(isRefusal(v)).toBe(false);
   });
 });

@@ -214,7 +214,8 @@ function check<T>(value: unknown, shape: Shape, what: string): T {
     if (x === undefined && optional) continue;
     const ok = t === 'array' ? Array.isArray(x) : t === 'object' ? typeof x === 'object' && x !== null : typeof x === t;
     if (!ok) throw new MalformedMessageError(`${what}: field ${key} must be ${t}`);
-    if (t === 'number' && (!Number.isSafeInteger(x) || (x as number) < 0)) throw new MalformedMessageError(`${what}: field ${key} must be a non-negative integer`);
+    if (t === 'number' && (!Number.isSafeInteger(x) || (x as number) < 0))
+      throw new MalformedMessageError(`${what}: field ${key} must be a non-negative integer`);
   }
   return value as T;
 }
@@ -223,7 +224,8 @@ const HEX64 = /^[0-9a-f]{64}$/;
 
 export function parsePairRequest(v: unknown): PairRequest {
   const m = check<PairRequest>(v, { inviteId: 'string', proof: 'string', name: 'string', grantBytes: 'number', addrs: 'array' }, 'pair request');
-  if (m.addrs.length > MAX_ADDRS || !m.addrs.every((a) => typeof a === 'string' && a.length <= MAX_ADDR_CHARS)) throw new MalformedMessageError('pair request: bad addrs');
+  if (m.addrs.length > MAX_ADDRS || !m.addrs.every((a) => typeof a === 'string' && a.length <= MAX_ADDR_CHARS))
+    throw new MalformedMessageError('pair request: bad addrs');
   if (!/^[0-9a-f]{32}$/.test(m.inviteId) || !HEX64.test(m.proof)) throw new MalformedMessageError('pair request: bad inviteId or proof');
   if (m.name.length > MAX_NAME_CHARS) throw new MalformedMessageError('pair request: name too long');
   return m;
@@ -282,7 +284,16 @@ export function canonicalDeleteRequest(r: DeleteRequest): Buffer {
 
 /** Canonical bytes of a head for signing and chaining: JSON with keys in a fixed order. */
 export function canonicalHead(h: Head): Buffer {
-  const ordered = { version: h.version, repoId: h.repoId, seq: h.seq, prev: h.prev, time: h.time, snapshots: h.snapshots, chunker: h.chunker, sealedFriends: h.sealedFriends };
+  const ordered = {
+    version: h.version,
+    repoId: h.repoId,
+    seq: h.seq,
+    prev: h.prev,
+    time: h.time,
+    snapshots: h.snapshots,
+    chunker: h.chunker,
+    sealedFriends: h.sealedFriends,
+  };
   return Buffer.from(JSON.stringify(ordered));
 }
 

@@ -62,7 +62,8 @@ async function listening<T>(what: string, instead: string, start: Promise<T>): P
     return await start;
   } catch (err) {
     const text = `${(err as { code?: string }).code ?? ''} ${errorMessage(err)}`;
-    if (/EADDRINUSE|faultTolerance|failed to be listened on/.test(text)) throw new UsageError(`cannot listen ${what}: the port is in use (another cairn agent, or another service?): stop it, or choose ${instead}`, 'E_LISTEN');
+    if (/EADDRINUSE|faultTolerance|failed to be listened on/.test(text))
+      throw new UsageError(`cannot listen ${what}: the port is in use (another cairn agent, or another service?): stop it, or choose ${instead}`, 'E_LISTEN');
     if (/EADDRNOTAVAIL/.test(text)) throw new UsageError(`cannot listen ${what}: that address is not one of this machine's: choose ${instead}`, 'E_LISTEN');
     throw err;
   }
@@ -99,7 +100,21 @@ export class Agent {
     const repo = await Repository.open(opts.home, opts.passphrase);
     let mesh: Mesh | undefined;
     try {
-      mesh = await listening(`for friends on ${opts.listen.join(', ')}`, 'another address with --listen /ip4/0.0.0.0/tcp/PORT (or listen: in cairn.yaml)', createMesh(repo, { listen: opts.listen, ...(opts.announce && opts.announce.length > 0 ? { announce: opts.announce } : {}), name: opts.name, replicas: opts.replicas, diskFloorBytes: opts.diskFloorBytes, clock: opts.clock, ...(opts.bandwidthBytesPerSec > 0 ? { bandwidthBytesPerSec: opts.bandwidthBytesPerSec } : {}), ...(opts.config ? { deletionGraceMs: opts.config.current.friends.deletionGraceMs } : {}), sweepLog: opts.log }));
+      mesh = await listening(
+        `for friends on ${opts.listen.join(', ')}`,
+        'another address with --listen /ip4/0.0.0.0/tcp/PORT (or listen: in cairn.yaml)',
+        createMesh(repo, {
+          listen: opts.listen,
+          ...(opts.announce && opts.announce.length > 0 ? { announce: opts.announce } : {}),
+          name: opts.name,
+          replicas: opts.replicas,
+          diskFloorBytes: opts.diskFloorBytes,
+          clock: opts.clock,
+          ...(opts.bandwidthBytesPerSec > 0 ? { bandwidthBytesPerSec: opts.bandwidthBytesPerSec } : {}),
+          ...(opts.config ? { deletionGraceMs: opts.config.current.friends.deletionGraceMs } : {}),
+          sweepLog: opts.log,
+        }),
+      );
       const token = randomBytes(24).toString('base64url');
       const config = opts.config;
       const svc: Services = {
@@ -126,10 +141,28 @@ export class Agent {
       await scheduler.start(config?.current ?? { sources: [], maintenance: {} });
       config?.onChange((next) => scheduler.update(next));
       const statusOptions = () => ({ staleAfterMs: notifier.get().staleAfterMs, friendOfflineAfterMs: notifier.get().friendOfflineAfterMs });
-      const api = buildApi(svc, { host: opts.apiHost, port: opts.apiPort, auth, hooks: { notifier, ...(config ? { config } : {}) }, statusOptions, ...(tls ? { tls } : {}) }, () => m.peerId);
-      const address = await listening(`for the console and API on ${opts.apiHost}:${opts.apiPort}`, 'another with --api HOST:PORT (or console: address: in cairn.yaml)', api.listen({ host: opts.apiHost, port: opts.apiPort }));
-      if (tls) opts.log(`console over TLS with ${tls.selfSigned ? 'a self-signed' : 'the configured'} certificate ${tls.certFile}; its SHA-256 fingerprint (compare it with the browser's) is ${tls.fingerprint256}`);
-      const info: AgentInfo = { api: address, token, pid: process.pid, peerId: mesh.peerId, addrs: mesh.addresses(), ...(tls ? { tls: { certPem: tls.cert, fingerprint256: tls.fingerprint256 } } : {}) };
+      const api = buildApi(
+        svc,
+        { host: opts.apiHost, port: opts.apiPort, auth, hooks: { notifier, ...(config ? { config } : {}) }, statusOptions, ...(tls ? { tls } : {}) },
+        () => m.peerId,
+      );
+      const address = await listening(
+        `for the console and API on ${opts.apiHost}:${opts.apiPort}`,
+        'another with --api HOST:PORT (or console: address: in cairn.yaml)',
+        api.listen({ host: opts.apiHost, port: opts.apiPort }),
+      );
+      if (tls)
+        opts.log(
+          `console over TLS with ${tls.selfSigned ? 'a self-signed' : 'the configured'} certificate ${tls.certFile}; its SHA-256 fingerprint (compare it with the browser's) is ${tls.fingerprint256}`,
+        );
+      const info: AgentInfo = {
+        api: address,
+        token,
+        pid: process.pid,
+        peerId: mesh.peerId,
+        addrs: mesh.addresses(),
+        ...(tls ? { tls: { certPem: tls.cert, fingerprint256: tls.fingerprint256 } } : {}),
+      };
       await writeFileAtomic(agentInfoPath(opts.home), Buffer.from(JSON.stringify(info, null, 2) + '\n'), 0o600);
       const agent = new Agent(opts, repo, mesh, api, info);
       svc.afterBackup = () => agent.replicateSoon(REPLICATE_AFTER_BACKUP_MS);
@@ -141,12 +174,18 @@ export class Agent {
       config?.onChange((next, prev) => agent.applyConfig(next, prev));
       // staleness (no backup or replication for too long, a friend offline for days, failed audits)
       // goes to the notification channels; each alert is sent when it appears and again daily
-      const watchAlerts = () => void statusOp(svc, statusOptions()).then((s) => notifier.alerts(s.alerts), (err: unknown) => opts.log(`alerts: ${errorMessage(err)}`));
+      const watchAlerts = () =>
+        void statusOp(svc, statusOptions()).then(
+          (s) => notifier.alerts(s.alerts),
+          (err: unknown) => opts.log(`alerts: ${errorMessage(err)}`),
+        );
       agent.alerter = setInterval(watchAlerts, ALERT_CHECK_MS);
       agent.alerter.unref();
       // Containers a killed run left stopped (docker-stopped.json) run again; Docker is only
       // contacted when there is such a record, and an unreachable engine is one log line.
-      void recoverStoppedAtStart(opts.home, opts.clock, opts.log).catch((err: unknown) => opts.log(`docker: recovering stopped containers failed: ${errorMessage(err)}`));
+      void recoverStoppedAtStart(opts.home, opts.clock, opts.log).catch((err: unknown) =>
+        opts.log(`docker: recovering stopped containers failed: ${errorMessage(err)}`),
+      );
       return agent;
     } catch (err) {
       await mesh?.stop().catch(() => undefined);
@@ -163,7 +202,9 @@ export class Agent {
       this.timer = setInterval(() => this.replicateSoon(0), next.replicateIntervalMs);
       this.timer.unref();
     }
-    const needRestart = (['listen', 'announce', 'console', 'diskFloorBytes', 'name'] as const).filter((k) => JSON.stringify(next[k]) !== JSON.stringify(prev[k]));
+    const needRestart = (['listen', 'announce', 'console', 'diskFloorBytes', 'name'] as const).filter(
+      (k) => JSON.stringify(next[k]) !== JSON.stringify(prev[k]),
+    );
     if (needRestart.length > 0) this.opts.log(`config: ${needRestart.join(', ')} changed: takes effect when the agent restarts`);
   }
 
@@ -177,15 +218,34 @@ export class Agent {
       this.replicating = this.mesh.replication
         .replicate()
         .then((r) => {
-          this.activity?.replication({ ok: r.problems.length === 0, time: new Date(this.opts.clock.now()).toISOString(), packs: r.packs, underReplicated: r.underReplicated, wantedCopies: r.wantedCopies, problems: r.problems, error: null });
-          if (r.pushed > 0 || r.problems.length > 0) this.opts.log(`replication: ${r.pushed} packs pushed, ${r.underReplicated} of ${r.packs} below ${r.wantedCopies} copies${r.problems.length ? `; ${r.problems.join('; ')}` : ''}`);
+          this.activity?.replication({
+            ok: r.problems.length === 0,
+            time: new Date(this.opts.clock.now()).toISOString(),
+            packs: r.packs,
+            underReplicated: r.underReplicated,
+            wantedCopies: r.wantedCopies,
+            problems: r.problems,
+            error: null,
+          });
+          if (r.pushed > 0 || r.problems.length > 0)
+            this.opts.log(
+              `replication: ${r.pushed} packs pushed, ${r.underReplicated} of ${r.packs} below ${r.wantedCopies} copies${r.problems.length ? `; ${r.problems.join('; ')}` : ''}`,
+            );
           if (r.headSeq !== this.headSeq) {
             this.headSeq = r.headSeq;
             this.opts.log(`replication: snapshot list seq ${r.headSeq} offered to friends`);
           }
         })
         .catch((err: unknown) => {
-          this.activity?.replication({ ok: false, time: new Date(this.opts.clock.now()).toISOString(), packs: 0, underReplicated: 0, wantedCopies: 0, problems: [], error: errorMessage(err) });
+          this.activity?.replication({
+            ok: false,
+            time: new Date(this.opts.clock.now()).toISOString(),
+            packs: 0,
+            underReplicated: 0,
+            wantedCopies: 0,
+            problems: [],
+            error: errorMessage(err),
+          });
           this.opts.log(`replication failed: ${errorMessage(err)}`);
         })
         .finally(() => {

@@ -24,41 +24,80 @@ export function varint(n: number): Buffer {
 function hostileValue(r: Rand, depth = 0): unknown {
   const k = Math.floor(r() * 22);
   switch (k) {
-    case 0: return -1;
-    case 1: return 2 ** 53;
-    case 2: return 1e308;
-    case 3: return 0.5;
-    case 4: return '';
-    case 5: return depth === 0 ? 'x'.repeat(Math.floor(r() * 70_000)) : 'x'.repeat(100);
-    case 6: return '\u001b[2J\u001b[31mevil\u202e\u0000\r\nline';
-    case 7: return {};
-    case 8: return [];
-    case 9: return null;
-    case 10: return true;
-    case 11: return depth === 0 ? Array.from({ length: Math.floor(r() * 2000) }, () => hostileValue(r, depth + 1)) : JSON.parse('['.repeat(400) + ']'.repeat(400)) as unknown;
-    case 12: return JSON.parse('{"__proto__": {"polluted": true}, "constructor": {"prototype": {"polluted": true}}}') as unknown;
-    case 13: return hex(r, 64);
-    case 14: return hex(r, 63) + 'G';
-    case 15: return '../../../../etc/passwd';
-    case 16: return Number.MAX_SAFE_INTEGER;
-    case 17: return 'A'.repeat(64);
-    case 18: return Math.floor(r() * 100_000_000);
-    case 19: return { op: 'put', head: { head: {}, signature: '' } };
-    case 20: return '\ud800';
-    default: return hex(r, 32);
+    case 0:
+      return -1;
+    case 1:
+      return 2 ** 53;
+    case 2:
+      return 1e308;
+    case 3:
+      return 0.5;
+    case 4:
+      return '';
+    case 5:
+      return depth === 0 ? 'x'.repeat(Math.floor(r() * 70_000)) : 'x'.repeat(100);
+    case 6:
+      return '\u001b[2J\u001b[31mevil\u202e\u0000\r\nline';
+    case 7:
+      return {};
+    case 8:
+      return [];
+    case 9:
+      return null;
+    case 10:
+      return true;
+    case 11:
+      return depth === 0
+        ? Array.from({ length: Math.floor(r() * 2000) }, () => hostileValue(r, depth + 1))
+        : (JSON.parse('['.repeat(400) + ']'.repeat(400)) as unknown);
+    case 12:
+      return JSON.parse('{"__proto__": {"polluted": true}, "constructor": {"prototype": {"polluted": true}}}') as unknown;
+    case 13:
+      return hex(r, 64);
+    case 14:
+      return hex(r, 63) + 'G';
+    case 15:
+      return '../../../../etc/passwd';
+    case 16:
+      return Number.MAX_SAFE_INTEGER;
+    case 17:
+      return 'A'.repeat(64);
+    case 18:
+      return Math.floor(r() * 100_000_000);
+    case 19:
+      return { op: 'put', head: { head: {}, signature: '' } };
+    case 20:
+      return '\ud800';
+    default:
+      return hex(r, 32);
   }
 }
 
 /** A well-formed request of each protocol, the starting point of the mutations. */
 function template(protocol: string, r: Rand): Record<string, unknown> {
   switch (protocol) {
-    case PROTOCOLS.pair: return { inviteId: hex(r, 32), proof: hex(r, 64), name: 'fuzz', grantBytes: 1024, addrs: ['/ip4/127.0.0.1/tcp/1'] };
-    case PROTOCOLS.packPut: return { packId: hex(r, 64), sizeBytes: Math.floor(r() * 4096) };
-    case PROTOCOLS.packGet: return { packId: hex(r, 64), offset: 0, length: 16 };
-    case PROTOCOLS.packList: return r() < 0.5 ? {} : { after: hex(r, 64) };
-    case PROTOCOLS.head: return r() < 0.5 ? { op: 'get' } : { op: 'put', head: { head: { version: 1, repoId: hex(r, 64), seq: 1, prev: null, time: new Date(0).toISOString(), snapshots: [], chunker: 'x', sealedFriends: '' }, signature: 'AA==' } };
-    case PROTOCOLS.packDelete: return { request: { version: 1, owner: 'x', seq: 1, time: new Date(0).toISOString(), packs: [hex(r, 64)] }, signature: 'AA==' };
-    default: return {};
+    case PROTOCOLS.pair:
+      return { inviteId: hex(r, 32), proof: hex(r, 64), name: 'fuzz', grantBytes: 1024, addrs: ['/ip4/127.0.0.1/tcp/1'] };
+    case PROTOCOLS.packPut:
+      return { packId: hex(r, 64), sizeBytes: Math.floor(r() * 4096) };
+    case PROTOCOLS.packGet:
+      return { packId: hex(r, 64), offset: 0, length: 16 };
+    case PROTOCOLS.packList:
+      return r() < 0.5 ? {} : { after: hex(r, 64) };
+    case PROTOCOLS.head:
+      return r() < 0.5
+        ? { op: 'get' }
+        : {
+            op: 'put',
+            head: {
+              head: { version: 1, repoId: hex(r, 64), seq: 1, prev: null, time: new Date(0).toISOString(), snapshots: [], chunker: 'x', sealedFriends: '' },
+              signature: 'AA==',
+            },
+          };
+    case PROTOCOLS.packDelete:
+      return { request: { version: 1, owner: 'x', seq: 1, time: new Date(0).toISOString(), packs: [hex(r, 64)] }, signature: 'AA==' };
+    default:
+      return {};
   }
 }
 
@@ -71,7 +110,10 @@ function mutateObject(o: Record<string, unknown>, r: Rand, depth = 0): Record<st
     if (keys.length > 0 && what < 0.6) {
       const key = pick(r, keys);
       const v = out[key];
-      out[key] = v !== null && typeof v === 'object' && !Array.isArray(v) && depth < 2 && r() < 0.5 ? mutateObject(v as Record<string, unknown>, r, depth + 1) : hostileValue(r);
+      out[key] =
+        v !== null && typeof v === 'object' && !Array.isArray(v) && depth < 2 && r() < 0.5
+          ? mutateObject(v as Record<string, unknown>, r, depth + 1)
+          : hostileValue(r);
     } else if (keys.length > 0 && what < 0.8) {
       delete out[pick(r, keys)];
     } else {

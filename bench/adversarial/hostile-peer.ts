@@ -135,12 +135,16 @@ export async function runHostile(cfg: HostileConfig, emit: (event: Record<string
     await lp.read({ signal: AbortSignal.timeout(30_000) }).catch(() => null);
     for (let i = 0; i < 100_000 && stream.status === 'open'; i++) {
       const packs = Array.from({ length: 1000 }, () => ({ id: randomBytes(32).toString('hex'), sizeBytes: 1 }));
-      await lp.write(Buffer.from(JSON.stringify({ ok: true, packs, more: true })), { signal: AbortSignal.timeout(30_000) }).catch(() => stream.abort(new Error('done')));
+      await lp
+        .write(Buffer.from(JSON.stringify({ ok: true, packs, more: true })), { signal: AbortSignal.timeout(30_000) })
+        .catch(() => stream.abort(new Error('done')));
       c.listPagesServed += 1;
     }
   });
   await eve.node.handle(PROTOCOLS.packPut, async (stream) => {
-    await lpStream(stream, { maxDataLength: MAX_FRAME_BYTES }).read({ signal: AbortSignal.timeout(30_000) }).catch(() => null);
+    await lpStream(stream, { maxDataLength: MAX_FRAME_BYTES })
+      .read({ signal: AbortSignal.timeout(30_000) })
+      .catch(() => null);
     await sleep(cfg.holdMs); // holds the stream, reads nothing
     stream.abort(new Error('eve: let go'));
   });
@@ -239,7 +243,16 @@ export async function runHostile(cfg: HostileConfig, emit: (event: Record<string
   let headSeq = 1;
   const headSpam = async () => {
     while (!finished()) {
-      const head: Head = { version: 1, repoId: 'e'.repeat(64), seq: headSeq++, prev: null, time: new Date(0).toISOString(), snapshots: Array.from({ length: 2000 }, () => randomBytes(32).toString('hex')), chunker: 'x', sealedFriends: 'A'.repeat(4096) };
+      const head: Head = {
+        version: 1,
+        repoId: 'e'.repeat(64),
+        seq: headSeq++,
+        prev: null,
+        time: new Date(0).toISOString(),
+        snapshots: Array.from({ length: 2000 }, () => randomBytes(32).toString('hex')),
+        chunker: 'x',
+        sealedFriends: 'A'.repeat(4096),
+      };
       c.headPuts.tried += 1;
       try {
         const s = await eve.node.dialProtocol(target, PROTOCOLS.head, { signal: AbortSignal.timeout(10_000) });
@@ -259,7 +272,11 @@ export async function runHostile(cfg: HostileConfig, emit: (event: Record<string
     while (!finished()) {
       await sleep(5_000);
       const streams = await Promise.all(
-        Array.from({ length: 40 }, () => eve.node.dialProtocol(target, MESH_PROTOCOLS[Math.floor(r() * MESH_PROTOCOLS.length)] as string, { signal: AbortSignal.timeout(10_000) }).catch(() => null)),
+        Array.from({ length: 40 }, () =>
+          eve.node
+            .dialProtocol(target, MESH_PROTOCOLS[Math.floor(r() * MESH_PROTOCOLS.length)] as string, { signal: AbortSignal.timeout(10_000) })
+            .catch(() => null),
+        ),
       );
       c.floods += 1;
       await sleep(1_000);

@@ -137,7 +137,12 @@ function sendOnSocket(port: number, method: string, target: string, headers: Rec
       const at = text.indexOf('\r\n\r\n');
       resolve({ status: m ? Number(m[1]) : -1, body: at < 0 ? '' : text.slice(at + 4, at + 304) });
     });
-    const head = [`${method} ${target} HTTP/1.1`, ...Object.entries(headers).map(([k, v]) => `${k}: ${v}`), 'connection: close', ...(body ? ['content-type: application/json', `content-length: ${body.length}`] : [])];
+    const head = [
+      `${method} ${target} HTTP/1.1`,
+      ...Object.entries(headers).map(([k, v]) => `${k}: ${v}`),
+      'connection: close',
+      ...(body ? ['content-type: application/json', `content-length: ${body.length}`] : []),
+    ];
     socket.write(`${head.join('\r\n')}\r\n\r\n${body}`);
   });
 }
@@ -147,12 +152,22 @@ function sendOnce(port: number, method: string, target: string, headers: Record<
     const body = method === 'GET' || method === 'HEAD' ? undefined : '{}';
     let req;
     try {
-      req = request({ host: '127.0.0.1', port, method, path: target, agent, headers: { ...headers, ...(body ? { 'content-type': 'application/json', 'content-length': String(body.length) } : {}) } }, (res) => {
-        const parts: Buffer[] = [];
-        res.on('data', (d: Buffer) => parts.push(d));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(parts).toString('utf8').slice(0, 300) }));
-        res.on('error', () => resolve({ status: -1, body: '' }));
-      });
+      req = request(
+        {
+          host: '127.0.0.1',
+          port,
+          method,
+          path: target,
+          agent,
+          headers: { ...headers, ...(body ? { 'content-type': 'application/json', 'content-length': String(body.length) } : {}) },
+        },
+        (res) => {
+          const parts: Buffer[] = [];
+          res.on('data', (d: Buffer) => parts.push(d));
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(parts).toString('utf8').slice(0, 300) }));
+          res.on('error', () => resolve({ status: -1, body: '' }));
+        },
+      );
     } catch {
       resolve({ status: 0, body: '' });
       return;

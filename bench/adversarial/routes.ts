@@ -30,7 +30,8 @@ export function refusedBeforeHandler(method: string, a: RawAnswer): boolean {
   if (a.status === 404) return true;
   // Node's HTTP parser refusing the request target (fastify's clientError answer), or the router
   // refusing to decode it: both before any route
-  if (a.status === 400) return a.body.includes('"message":"Client Error"') || /is not a valid url component/.test(a.body) || (method === 'HEAD' && a.body === '');
+  if (a.status === 400)
+    return a.body.includes('"message":"Client Error"') || /is not a valid url component/.test(a.body) || (method === 'HEAD' && a.body === '');
   return false;
 }
 
@@ -51,7 +52,11 @@ export async function runRouteCampaign(opts: { requests: number; seed: number; c
   await writeFile(join(consoleDir, 'index.html'), '<!doctype html><title>console</title>');
   const repo = (await Repository.init(home, 'route fuzz passphrase', new Date())).repo;
   const auth = await ConsoleAuth.open(home, systemClock, 'agent-token-route-fuzz-0123456789', () => undefined);
-  const app = buildApi({ home, repo, clock: systemClock, activity: new Activity(systemClock), agentName: 'fuzz' }, { host: '127.0.0.1', port: 0, auth, consoleDir }, () => 'peer');
+  const app = buildApi(
+    { home, repo, clock: systemClock, activity: new Activity(systemClock), agentName: 'fuzz' },
+    { host: '127.0.0.1', port: 0, auth, consoleDir },
+    () => 'peer',
+  );
   try {
     await app.listen({ host: '127.0.0.1', port: 0 });
     const addr = app.server.address();

@@ -58,7 +58,17 @@ interface SoakResult {
   rssAfterMiB: number;
   minFreeMiB: number;
   floorMiB: number;
-  honest: { baselineP50: number; baselineP99: number; underP50: number; underP99: number; afterP50: number; afterP99: number; puts: number; errorCount: number; errors: string[] };
+  honest: {
+    baselineP50: number;
+    baselineP99: number;
+    underP50: number;
+    underP99: number;
+    afterP50: number;
+    afterP99: number;
+    puts: number;
+    errorCount: number;
+    errors: string[];
+  };
   rounds: { count: number; maxMs: number; stalled: number; lastDetail: string };
   grants: Array<{ name: string; held: number; grant: number }>;
   alive: boolean;
@@ -141,8 +151,14 @@ if (only.includes('mesh')) {
   const frames = Number(process.env.CAIRN_ADV_FRAMES ?? 1_000_000);
   const out = join(await mkdtemp(join(tmpdir(), 'cairn-adv-')), 'soak.json');
   process.stderr.write(`mesh: hostile friend and stranger soak, ${frames} frames\n`);
-  const run = spawnSync('npx', ['vitest', 'run', 'agent/test/adversarial/mesh-soak.test.ts'], { stdio: 'inherit', env: { ...process.env, CAIRN_ADV_FRAMES: String(frames), CAIRN_ADV_RESULT: out } });
-  const result = await readFile(out, 'utf8').then((t) => JSON.parse(t) as SoakResult, () => null);
+  const run = spawnSync('npx', ['vitest', 'run', 'agent/test/adversarial/mesh-soak.test.ts'], {
+    stdio: 'inherit',
+    env: { ...process.env, CAIRN_ADV_FRAMES: String(frames), CAIRN_ADV_RESULT: out },
+  });
+  const result = await readFile(out, 'utf8').then(
+    (t) => JSON.parse(t) as SoakResult,
+    () => null,
+  );
   const passed = run.status === 0 && result !== null && latencyOk(result);
   await replaceBlock(report, 'mesh', renderSoak(result, passed, when));
   if (!passed) failed = true;
@@ -152,8 +168,14 @@ if (only.includes('faults')) {
   const faults = Number(process.env.CAIRN_ADV_FAULTS ?? 1000);
   const out = join(await mkdtemp(join(tmpdir(), 'cairn-adv-')), 'faults.json');
   process.stderr.write(`faults: ${faults} kills and full disks across backup, replicate, prune, pack-put and pairing\n`);
-  const run = spawnSync('npx', ['vitest', 'run', 'agent/test/adversarial/faults.test.ts'], { stdio: 'inherit', env: { ...process.env, CAIRN_ADV_FAULTS: String(faults), CAIRN_ADV_RESULT: out } });
-  const result = await readFile(out, 'utf8').then((t) => JSON.parse(t) as FaultsResult, () => null);
+  const run = spawnSync('npx', ['vitest', 'run', 'agent/test/adversarial/faults.test.ts'], {
+    stdio: 'inherit',
+    env: { ...process.env, CAIRN_ADV_FAULTS: String(faults), CAIRN_ADV_RESULT: out },
+  });
+  const result = await readFile(out, 'utf8').then(
+    (t) => JSON.parse(t) as FaultsResult,
+    () => null,
+  );
   const passed = run.status === 0 && result !== null && result.failures.length === 0;
   await replaceBlock(report, 'faults', renderFaults(result, passed, when));
   if (!passed) failed = true;

@@ -28,7 +28,10 @@ export async function api<T>(method: 'GET' | 'POST', path: string, body?: unknow
 }
 
 /** POST /api/v1/ops/<name>: the same operations the CLI runs, typed by the catalogue (protocol/api.ts OPERATIONS). */
-export function op<K extends OperationName>(name: K, ...args: Record<string, never> extends OperationArgs<K> ? [OperationArgs<K>?] : [OperationArgs<K>]): Promise<OperationResult<K>> {
+export function op<K extends OperationName>(
+  name: K,
+  ...args: Record<string, never> extends OperationArgs<K> ? [OperationArgs<K>?] : [OperationArgs<K>]
+): Promise<OperationResult<K>> {
   return api<OperationResult<K>>('POST', `${API_PREFIX}/ops/${name}`, args[0] ?? {});
 }
 

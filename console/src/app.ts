@@ -45,7 +45,16 @@ function Login({ onIn }: { onIn: (s: SessionInfo) => void }) {
     <h2>Cairn console</h2>
     <p class="muted">The admin password was printed once in the agent's log when it first started.</p>
     <form onSubmit=${submit}>
-      <div class="row"><input type="password" name="password" placeholder="admin password" autocomplete="current-password" value=${password} onInput=${(e: Event) => setPassword((e.target as HTMLInputElement).value)} /></div>
+      <div class="row">
+        <input
+          type="password"
+          name="password"
+          placeholder="admin password"
+          autocomplete="current-password"
+          value=${password}
+          onInput=${(e: Event) => setPassword((e.target as HTMLInputElement).value)}
+        />
+      </div>
       <div class="row"><button class="primary" type="submit">Log in</button></div>
       ${error && html`<p class="error" role="alert">${error}</p>`}
     </form>

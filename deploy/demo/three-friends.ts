@@ -20,7 +20,10 @@ function step(msg: string): void {
 
 function cairn(home: string, args: string[], env: Record<string, string> = {}): Promise<string> {
   return new Promise((ok, fail) => {
-    const p = spawn(process.execPath, [BIN, ...args], { env: { ...process.env, CAIRN_HOME: home, CAIRN_PASSPHRASE: PASSPHRASE, ...env }, stdio: ['ignore', 'pipe', 'inherit'] });
+    const p = spawn(process.execPath, [BIN, ...args], {
+      env: { ...process.env, CAIRN_HOME: home, CAIRN_PASSPHRASE: PASSPHRASE, ...env },
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
     const out: Buffer[] = [];
     p.stdout.on('data', (b: Buffer) => out.push(b));
     p.on('close', (code) => (code === 0 ? ok(Buffer.concat(out).toString('utf8')) : fail(new Error(`cairn ${args[0]} exited ${code}`))));
@@ -29,10 +32,14 @@ function cairn(home: string, args: string[], env: Record<string, string> = {}): 
 
 async function startAgent(name: string, port: number): Promise<string> {
   const home = join(base, name);
-  const p = spawn(process.execPath, [BIN, 'agent', '--listen', `/ip4/127.0.0.1/tcp/${port}`, '--api', `127.0.0.1:${port + 1000}`, '--name', name, '--disk-floor', '0'], {
-    env: { ...process.env, CAIRN_HOME: home, CAIRN_PASSPHRASE: PASSPHRASE },
-    stdio: ['ignore', 'ignore', 'inherit'],
-  });
+  const p = spawn(
+    process.execPath,
+    [BIN, 'agent', '--listen', `/ip4/127.0.0.1/tcp/${port}`, '--api', `127.0.0.1:${port + 1000}`, '--name', name, '--disk-floor', '0'],
+    {
+      env: { ...process.env, CAIRN_HOME: home, CAIRN_PASSPHRASE: PASSPHRASE },
+      stdio: ['ignore', 'ignore', 'inherit'],
+    },
+  );
   procs.push(p);
   for (let i = 0; i < 300; i++) {
     if (await lstat(join(home, 'agent.json')).catch(() => undefined)) return home;
@@ -64,7 +71,12 @@ async function digest(dir: string, rel = ''): Promise<string[]> {
     const id = `${rel}/${name} ${st.mode.toString(8)} ${st.mtimeMs}`;
     if (st.isDirectory()) out.push(id, ...(await digest(dir, `${rel}/${name}`)));
     else if (st.isSymbolicLink()) out.push(`${id} -> ${await readlink(p)}`);
-    else out.push(`${id} ${createHash('sha256').update(await readFile(p)).digest('hex')}`);
+    else
+      out.push(
+        `${id} ${createHash('sha256')
+          .update(await readFile(p))
+          .digest('hex')}`,
+      );
   }
   return out;
 }
@@ -72,7 +84,8 @@ async function digest(dir: string, rel = ''): Promise<string[]> {
 try {
   step(`three homes under ${base}: alice, bob, carol`);
   const phrases: Record<string, string> = {};
-  for (const n of ['alice', 'bob', 'carol']) phrases[n] = (JSON.parse(await cairn(join(base, n), ['init', '--json'])) as { recoveryPhrase: string }).recoveryPhrase;
+  for (const n of ['alice', 'bob', 'carol'])
+    phrases[n] = (JSON.parse(await cairn(join(base, n), ['init', '--json'])) as { recoveryPhrase: string }).recoveryPhrase;
   step('starting three agents on 127.0.0.1:4701-4703');
   const [alice, bob, carol] = [await startAgent('alice', 4701), await startAgent('bob', 4702), await startAgent('carol', 4703)];
   step('bob and carol each pair with alice (invite codes, 1 GiB granted both ways)');

@@ -13,7 +13,6 @@ import { CairnError, UsageError } from '../util/errors.js';
 import { writeFileAtomic } from '../util/fsx.js';
 import { AUTH_FILE, AUTH_VERSION, freshAuthFile, type AuthFile } from '../ops/console-auth-file.js';
 
-
 /** Sessions end after this long without a request. */
 export const SESSION_IDLE_MS = 12 * 3600_000;
 const MAX_SESSIONS = 64;
@@ -22,19 +21,15 @@ export const LOGIN_ATTEMPTS = 5;
 export const LOGIN_WINDOW_MS = 60_000;
 const MAX_TOKENS = 50;
 
-
-
 /** The log line that hands the generated admin password over. */
 function firstPasswordLine(password: string, path: string): string {
   return `console: the admin password is ${password} (shown at every start until the first login; only its Argon2id hash stays in ${path} after that; change it in Settings, or make a new one with "cairn console reset-password")`;
 }
 
-
 interface Session {
   csrf: string;
   lastUsed: number;
 }
-
 
 const sha256 = (s: string) => createHash('sha256').update(s).digest();
 
@@ -81,7 +76,10 @@ export class ConsoleAuth {
       throw new CairnError('E_AUTH_FILE', `${path} is not valid JSON: run "cairn console reset-password" (agent stopped) for a new admin password`);
     }
     if (file.version !== AUTH_VERSION || typeof file.passwordHash !== 'string' || !file.passwordHash.startsWith('$argon2id$') || !Array.isArray(file.tokens)) {
-      throw new CairnError('E_AUTH_FILE', `${path} has an unknown version or missing fields: run "cairn console reset-password" (agent stopped) for a new admin password`);
+      throw new CairnError(
+        'E_AUTH_FILE',
+        `${path} has an unknown version or missing fields: run "cairn console reset-password" (agent stopped) for a new admin password`,
+      );
     }
     if (typeof file.firstPassword === 'string') log(firstPasswordLine(file.firstPassword, path));
     return new ConsoleAuth(path, file, clock, agentToken);

@@ -103,12 +103,18 @@ export function registerConsoleRoutes(app: FastifyInstance, svc: Services, deps:
   route('notificationsTest', async (_req, reply) => {
     const n = deps.hooks.notifier;
     if (!n) return sendError(reply, 'E_ROUTE', 'notifications are not available in this agent');
-    return n.send({ kind: 'test', level: 'info', title: 'Cairn: test notification', message: `A test notification from ${svc.agentName ?? 'the agent'}: this channel works.` });
+    return n.send({
+      kind: 'test',
+      level: 'info',
+      title: 'Cairn: test notification',
+      message: `A test notification from ${svc.agentName ?? 'the agent'}: this channel works.`,
+    });
   });
   const editSources = async (reply: FastifyReply, change: (text: string, file: string) => string): Promise<SourcesResult | FastifyReply> => {
     const watcher = deps.hooks.config;
     if (!watcher) return sendError(reply, 'E_ROUTE', 'this agent runs without a config file');
-    if (!(await watcher.edit((text) => change(text, watcher.file), 'changed from the console'))) return sendError(reply, 'E_INTERNAL', `${watcher.file} was written but does not load: see the agent's log`);
+    if (!(await watcher.edit((text) => change(text, watcher.file), 'changed from the console')))
+      return sendError(reply, 'E_INTERNAL', `${watcher.file} was written but does not load: see the agent's log`);
     return { file: watcher.file, sources: watcher.current.sources };
   };
   route('sourceSave', async (req, reply) => editSources(reply, (text, file) => withSource(text, file, (req.body as SourceSaveArgs).source)));

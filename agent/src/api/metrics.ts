@@ -100,8 +100,12 @@ export function buildMetrics(svc: Services, statusOpts: () => StatusOptions): Re
   peerGauge('cairn_friend_hosted_granted_bytes', 'Bytes we let each friend store here', (p) => p.grantToPeer);
   peerGauge('cairn_friend_packs', 'Our packs each friend holds', (p) => p.packsAtPeer);
   peerGauge('cairn_friend_online', '1 when the friend is connected now', (p) => (p.online ? 1 : 0));
-  peerGauge('cairn_friend_last_seen_timestamp_seconds', 'When the friend was last connected (Unix time; 0 never)', (p) => (p.lastSeen ? seconds(p.lastSeen) : 0));
-  peerGauge('cairn_friend_audit_ok', '1 when no problem (damaged pack, rollback, failed audit) was recorded for the friend', (p) => (p.problems.length === 0 ? 1 : 0));
+  peerGauge('cairn_friend_last_seen_timestamp_seconds', 'When the friend was last connected (Unix time; 0 never)', (p) =>
+    p.lastSeen ? seconds(p.lastSeen) : 0,
+  );
+  peerGauge('cairn_friend_audit_ok', '1 when no problem (damaged pack, rollback, failed audit) was recorded for the friend', (p) =>
+    p.problems.length === 0 ? 1 : 0,
+  );
   peerGauge('cairn_friend_problems', 'Recent problems recorded for the friend (failed audits, damaged packs, refusals)', (p) => p.problems.length);
 
   new Gauge({

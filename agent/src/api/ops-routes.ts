@@ -59,7 +59,12 @@ const uint = { type: 'integer', minimum: 0 } as const;
 if (benchSinkEnabled()) {
   OPS.benchStream = [
     benchStreamOp as Op,
-    { type: 'object', required: ['peerId', 'bytes'], additionalProperties: false, properties: { peerId: str, bytes: { ...uint, maximum: 2 ** 40 }, mode: { enum: [...BENCH_STREAM_MODES] } } },
+    {
+      type: 'object',
+      required: ['peerId', 'bytes'],
+      additionalProperties: false,
+      properties: { peerId: str, bytes: { ...uint, maximum: 2 ** 40 }, mode: { enum: [...BENCH_STREAM_MODES] } },
+    },
     false,
   ];
 }
@@ -107,11 +112,18 @@ export function registerOpsRoutes(app: FastifyInstance, svc: Services): void {
       scheduler.events.off('job', on);
     });
   });
-  app.get(`${API_PREFIX}/export`, { config: { auth: 'admin' }, schema: { querystring: { type: 'object', required: ['snapshot'], additionalProperties: false, properties: { snapshot: str, path: str } } } }, async (req, reply) => {
-    const q = req.query as { snapshot: string; path?: string };
-    reply.type('application/x-tar');
-    const out = new PassThrough();
-    void exportOp(svc, q, out).catch((err: unknown) => out.destroy(err as Error));
-    return reply.send(out);
-  });
+  app.get(
+    `${API_PREFIX}/export`,
+    {
+      config: { auth: 'admin' },
+      schema: { querystring: { type: 'object', required: ['snapshot'], additionalProperties: false, properties: { snapshot: str, path: str } } },
+    },
+    async (req, reply) => {
+      const q = req.query as { snapshot: string; path?: string };
+      reply.type('application/x-tar');
+      const out = new PassThrough();
+      void exportOp(svc, q, out).catch((err: unknown) => out.destroy(err as Error));
+      return reply.send(out);
+    },
+  );
 }

@@ -99,7 +99,10 @@ declare module 'fastify' {
 
 export function buildApi(svc: Services, opts: ApiOptions, peerId: () => string): FastifyInstance {
   // beyond loopback the password, session cookie and tokens must not travel in clear
-  if (!isLoopback(opts.host) && !opts.tls) throw new ConsoleTlsError(`the console would listen on ${opts.host} beyond this machine without TLS: give console tls-cert and tls-key, or let the agent make a self-signed certificate`);
+  if (!isLoopback(opts.host) && !opts.tls)
+    throw new ConsoleTlsError(
+      `the console would listen on ${opts.host} beyond this machine without TLS: give console tls-cert and tls-key, or let the agent make a self-signed certificate`,
+    );
   const base = { logger: false, trustProxy: false, bodyLimit: 1024 * 1024 } as const;
   // with https the instance's server type differs (https.Server); the routes and hooks are the same
   const app = (opts.tls ? Fastify({ ...base, https: { key: opts.tls.key, cert: opts.tls.cert } }) : Fastify(base)) as unknown as FastifyInstance;
@@ -125,7 +128,8 @@ export function buildApi(svc: Services, opts: ApiOptions, peerId: () => string):
   });
   app.addHook('onReady', async () => {
     for (const r of routes) {
-      if (!(ROUTE_AUTH as readonly unknown[]).includes(r.config?.auth)) throw new Error(`route ${String(r.method)} ${r.url} declares no auth (config.auth: ${ROUTE_AUTH.join(' | ')})`);
+      if (!(ROUTE_AUTH as readonly unknown[]).includes(r.config?.auth))
+        throw new Error(`route ${String(r.method)} ${r.url} declares no auth (config.auth: ${ROUTE_AUTH.join(' | ')})`);
     }
   });
   app.addHook('onRequest', async (req, reply) => {
@@ -143,7 +147,8 @@ export function buildApi(svc: Services, opts: ApiOptions, peerId: () => string):
     if (token !== undefined) {
       const scope = auth.tokenScope(token);
       if (scope === undefined) return sendError(reply, 'E_AUTH', 'missing or wrong API token');
-      if (scope !== 'admin' && need !== scope) return sendError(reply, 'E_SCOPE', `this API token is ${scope}-only; ${req.method} ${req.routeOptions.url} needs an admin token`);
+      if (scope !== 'admin' && need !== scope)
+        return sendError(reply, 'E_SCOPE', `this API token is ${scope}-only; ${req.method} ${req.routeOptions.url} needs an admin token`);
       req.authVia = 'token';
       return;
     }
@@ -158,7 +163,10 @@ export function buildApi(svc: Services, opts: ApiOptions, peerId: () => string):
     reply.header('x-frame-options', 'DENY');
     reply.header('referrer-policy', 'no-referrer');
     reply.header('cache-control', 'no-store');
-    reply.header('content-security-policy', "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'");
+    reply.header(
+      'content-security-policy',
+      "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'",
+    );
     return payload;
   });
   app.setErrorHandler(async (err, req, reply) => {
@@ -198,7 +206,9 @@ export function buildApi(svc: Services, opts: ApiOptions, peerId: () => string):
       await files.register(fastifyStatic, { root: consoleDir, prefix: '/', index: ['index.html'], wildcard: true, serveDotFiles: false });
     });
   } else {
-    app.get('/', { config: { auth: 'none' } }, async (_req, reply) => reply.type('text/plain; charset=utf-8').send(`The console is not built (${consoleDir} has no index.html): run "npm run build".\n`));
+    app.get('/', { config: { auth: 'none' } }, async (_req, reply) =>
+      reply.type('text/plain; charset=utf-8').send(`The console is not built (${consoleDir} has no index.html): run "npm run build".\n`),
+    );
   }
   return app;
 }

@@ -36,7 +36,10 @@ async function request(agent: AgentInfo, path: string, init: { method: string; h
     }
     return await fetch(`${agent.api}${path}`, { ...init, headers });
   } catch (err) {
-    throw new CairnError('E_AGENT_UNREACHABLE', `the agent (pid ${agent.pid}) holds this home but its API at ${agent.api} does not answer: ${(err as Error).message}`);
+    throw new CairnError(
+      'E_AGENT_UNREACHABLE',
+      `the agent (pid ${agent.pid}) holds this home but its API at ${agent.api} does not answer: ${(err as Error).message}`,
+    );
   }
 }
 
@@ -46,7 +49,11 @@ async function fail(res: Response): Promise<never> {
 }
 
 export async function callOp<R>(agent: AgentInfo, name: string, args: unknown): Promise<R> {
-  const res = await request(agent, `${API_PREFIX}/ops/${name}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(args) });
+  const res = await request(agent, `${API_PREFIX}/ops/${name}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(args),
+  });
   if (!res.ok) return fail(res);
   return (await res.json()) as R;
 }

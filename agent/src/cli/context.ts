@@ -35,7 +35,14 @@ export interface Context {
 
 export function makeContext(opts: GlobalOptions): Context {
   const home = opts.home ? resolve(opts.home) : defaultHome();
-  return { home, json: opts.json === true, clock: systemClock, passphraseFile: opts.passphraseFile, configFile: opts.config ? resolve(opts.config) : configPath(home), configGiven: opts.config !== undefined };
+  return {
+    home,
+    json: opts.json === true,
+    clock: systemClock,
+    passphraseFile: opts.passphraseFile,
+    configFile: opts.config ? resolve(opts.config) : configPath(home),
+    configGiven: opts.config !== undefined,
+  };
 }
 
 /** The config file as this command sees it (an invalid file fails the command: ConfigError, exit 2). */
@@ -63,10 +70,15 @@ export async function withServices<T>(ctx: Context, fn: (svc: Services) => Promi
   // Argon2id and loading the index take a moment: said on a terminal when longer than a second
   const opened = noticeIfSlow('unlocking the key file and loading the index');
   try {
-    return await withLocalServices(ctx.home, passphrase, { clock: ctx.clock, config, replicas: DEFAULT_REPLICAS, ...(opts.mesh ? { mesh: true } : {}) }, (svc) => {
-      opened();
-      return fn(svc);
-    });
+    return await withLocalServices(
+      ctx.home,
+      passphrase,
+      { clock: ctx.clock, config, replicas: DEFAULT_REPLICAS, ...(opts.mesh ? { mesh: true } : {}) },
+      (svc) => {
+        opened();
+        return fn(svc);
+      },
+    );
   } finally {
     opened();
   }
@@ -74,7 +86,13 @@ export async function withServices<T>(ctx: Context, fn: (svc: Services) => Promi
 
 /** Runs an operation in the running agent if there is one, else locally. */
 /** Operation `name` of the catalogue (protocol/api.ts): through the running agent's API, or in this process by `local`. */
-export async function runOp<K extends OperationName>(ctx: Context, name: K, args: OperationArgs<K>, local: (svc: Services) => Promise<OperationResult<K>>, opts: LocalOptions = {}): Promise<OperationResult<K>> {
+export async function runOp<K extends OperationName>(
+  ctx: Context,
+  name: K,
+  args: OperationArgs<K>,
+  local: (svc: Services) => Promise<OperationResult<K>>,
+  opts: LocalOptions = {},
+): Promise<OperationResult<K>> {
   const agent = await findAgent(ctx.home);
   if (agent) return callOp<OperationResult<K>>(agent, name, args);
   if (opts.agentOnly) throw new UsageError(`${opts.agentOnly} needs the running agent: start it with "cairn agent" (or npm start)`, 'E_NO_AGENT');

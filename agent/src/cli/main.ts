@@ -39,19 +39,38 @@ const program = new Command('cairn')
   .configureOutput({ outputError: (str, write) => write(str) })
   .showHelpAfterError('(run "cairn --help" for usage)');
 
-common(program.command('init').description('create the home and repository; prints the recovery phrase on a terminal only')).action(action(async (ctx) => (await import('./commands/init.js')).initCommand(ctx)));
+common(program.command('init').description('create the home and repository; prints the recovery phrase on a terminal only')).action(
+  action(async (ctx) => (await import('./commands/init.js')).initCommand(ctx)),
+);
 
-common(program.command('backup').description('make one snapshot of PATH... (volume:NAME for a Docker volume)').argument('<path...>', 'files or directories to back up, or volume:NAME'))
+common(
+  program
+    .command('backup')
+    .description('make one snapshot of PATH... (volume:NAME for a Docker volume)')
+    .argument('<path...>', 'files or directories to back up, or volume:NAME'),
+)
   .option('--tag <tag>', 'tag the snapshot (repeatable)', collect)
-  .option('--volume-read <how>', 'how volume:NAME is read: auto (its mountpoint when readable here, else a helper container), mountpoint, helper (default: CAIRN_VOLUME_READ, else auto)')
-  .action(action(async (ctx, paths: string[], opts: { tag?: string[]; volumeRead?: string }) => (await import('./commands/backup.js')).backupCommand(ctx, paths, opts)));
+  .option(
+    '--volume-read <how>',
+    'how volume:NAME is read: auto (its mountpoint when readable here, else a helper container), mountpoint, helper (default: CAIRN_VOLUME_READ, else auto)',
+  )
+  .action(
+    action(async (ctx, paths: string[], opts: { tag?: string[]; volumeRead?: string }) =>
+      (await import('./commands/backup.js')).backupCommand(ctx, paths, opts),
+    ),
+  );
 
-common(program.command('volumes').description('list Docker volumes: driver, size, containers mounting them, their cairn.* labels, last snapshot'))
-  .action(action(async (ctx) => (await import('./commands/volumes.js')).volumesCommand(ctx)));
+common(program.command('volumes').description('list Docker volumes: driver, size, containers mounting them, their cairn.* labels, last snapshot')).action(
+  action(async (ctx) => (await import('./commands/volumes.js')).volumesCommand(ctx)),
+);
 
-withFilterOptions(common(program.command('snapshots').description('list snapshots').addHelpText('after', '\nExample:\n  cairn snapshots --source photos --latest 3')))
+withFilterOptions(
+  common(program.command('snapshots').description('list snapshots').addHelpText('after', '\nExample:\n  cairn snapshots --source photos --latest 3')),
+)
   .option('--latest <n>', 'only the newest N snapshots of each source (ad-hoc backups: of each host and set of paths)')
-  .action(action(async (ctx, opts: import('./commands/snapshots.js').SnapshotsCliOptions) => (await import('./commands/snapshots.js')).snapshotsCommand(ctx, opts)));
+  .action(
+    action(async (ctx, opts: import('./commands/snapshots.js').SnapshotsCliOptions) => (await import('./commands/snapshots.js')).snapshotsCommand(ctx, opts)),
+  );
 
 common(program.command('forget').description('remove snapshots a retention policy does not keep (their data goes with "cairn prune")'))
   .option('--keep-last <n>', 'keep the N newest snapshots ("unlimited" = all)')
@@ -67,19 +86,41 @@ common(program.command('forget').description('remove snapshots a retention polic
   .option('--dry-run', 'show what would be removed, remove nothing')
   .action(action(async (ctx, opts: import('./commands/forget.js').ForgetCliOptions) => (await import('./commands/forget.js')).forgetCommand(ctx, opts)));
 
-common(program.command('pin').description('pin a snapshot: forget never removes it').argument('<snapshot>', 'snapshot ID, unique prefix, or "latest"'))
-  .action(action(async (ctx, snap: string) => (await import('./commands/pin.js')).pinCommand(ctx, snap, false)));
+common(program.command('pin').description('pin a snapshot: forget never removes it').argument('<snapshot>', 'snapshot ID, unique prefix, or "latest"')).action(
+  action(async (ctx, snap: string) => (await import('./commands/pin.js')).pinCommand(ctx, snap, false)),
+);
 
-common(program.command('unpin').description('unpin a snapshot').argument('<snapshot>', 'snapshot ID, unique prefix, or "latest"'))
-  .action(action(async (ctx, snap: string) => (await import('./commands/pin.js')).pinCommand(ctx, snap, true)));
+common(program.command('unpin').description('unpin a snapshot').argument('<snapshot>', 'snapshot ID, unique prefix, or "latest"')).action(
+  action(async (ctx, snap: string) => (await import('./commands/pin.js')).pinCommand(ctx, snap, true)),
+);
 
-common(program.command('ls').description('list the files of a snapshot, below PATH if given').argument('<snapshot>', 'snapshot ID, unique prefix, or "latest"').argument('[path]'))
-  .action(action(async (ctx, snap: string, path: string | undefined) => (await import('./commands/browse.js')).lsCommand(ctx, snap, path)));
+common(
+  program
+    .command('ls')
+    .description('list the files of a snapshot, below PATH if given')
+    .argument('<snapshot>', 'snapshot ID, unique prefix, or "latest"')
+    .argument('[path]'),
+).action(action(async (ctx, snap: string, path: string | undefined) => (await import('./commands/browse.js')).lsCommand(ctx, snap, path)));
 
-common(program.command('diff').description('show what changed between two snapshots').argument('<snapshot1>').argument('<snapshot2>'))
-  .action(action(async (ctx, a: string, b: string) => (await import('./commands/browse.js')).diffCommand(ctx, a, b)));
+common(program.command('diff').description('show what changed between two snapshots').argument('<snapshot1>').argument('<snapshot2>')).action(
+  action(async (ctx, a: string, b: string) => (await import('./commands/browse.js')).diffCommand(ctx, a, b)),
+);
 
-withFilterOptions(common(program.command('restore').description('restore a snapshot into a directory (--target) or a Docker volume (--to-volume)').argument('<snapshot>', 'snapshot ID, unique prefix, or "latest" (the newest that --source/--path/--tag/--host match); SNAP:PATH restores the contents of PATH').addHelpText('after', '\nExamples:\n  cairn restore latest --source db --target /tmp/db\n  cairn restore latest:/srv/data/photos --path /srv/data --target /mnt/photos')))
+withFilterOptions(
+  common(
+    program
+      .command('restore')
+      .description('restore a snapshot into a directory (--target) or a Docker volume (--to-volume)')
+      .argument(
+        '<snapshot>',
+        'snapshot ID, unique prefix, or "latest" (the newest that --source/--path/--tag/--host match); SNAP:PATH restores the contents of PATH',
+      )
+      .addHelpText(
+        'after',
+        '\nExamples:\n  cairn restore latest --source db --target /tmp/db\n  cairn restore latest:/srv/data/photos --path /srv/data --target /mnt/photos',
+      ),
+  ),
+)
   .option('--target <dir>', 'directory to restore into (created if missing)')
   .option('--include <path>', 'restore only this path (repeatable)', collect)
   .option('--overwrite', 'replace existing files that differ')
@@ -87,20 +128,26 @@ withFilterOptions(common(program.command('restore').description('restore a snaps
   .option('--from-volume <name>', 'with --to-volume: which volume of the snapshot, when it holds several')
   .option('--force', 'with --to-volume: replace an existing volume (its containers are stopped and started again)')
   .option('--dry-run', 'with --to-volume: show what would change, change nothing')
-  .action(action(async (ctx, snap: string, opts: import('./commands/restore.js').RestoreCliOptions) => (await import('./commands/restore.js')).restoreCommand(ctx, snap, opts)));
+  .action(
+    action(async (ctx, snap: string, opts: import('./commands/restore.js').RestoreCliOptions) =>
+      (await import('./commands/restore.js')).restoreCommand(ctx, snap, opts),
+    ),
+  );
 
-common(program.command('export').description('write a snapshot (or PATH in it) as a tar stream to stdout').argument('<snapshot>').argument('[path]'))
-  .action(action(async (ctx, snap: string, path: string | undefined) => (await import('./commands/export.js')).exportCommand(ctx, snap, path)));
+common(program.command('export').description('write a snapshot (or PATH in it) as a tar stream to stdout').argument('<snapshot>').argument('[path]')).action(
+  action(async (ctx, snap: string, path: string | undefined) => (await import('./commands/export.js')).exportCommand(ctx, snap, path)),
+);
 
 common(program.command('run').description('run a configured source now (needs the running agent)').argument('<source>'))
   .option('--wait', 'follow the job and exit with its outcome (0 succeeded, 1 failed)')
   .action(action(async (ctx, source: string, opts: { wait?: boolean }) => (await import('./commands/jobs.js')).runCommand(ctx, source, opts)));
 
-const jobsCmd = common(program.command('jobs').description('list the agent\'s jobs (scheduled and manual runs), newest first'))
-  .option('--source <name>', 'only this source\'s jobs')
+const jobsCmd = common(program.command('jobs').description("list the agent's jobs (scheduled and manual runs), newest first"))
+  .option('--source <name>', "only this source's jobs")
   .action(action(async (ctx, opts: { source?: string }) => (await import('./commands/jobs.js')).jobsCommand(ctx, opts)));
-common(jobsCmd.command('show').description('one job with its log').argument('<id>'))
-  .action(action(async (ctx, id: string) => (await import('./commands/jobs.js')).jobShowCommand(ctx, id)));
+common(jobsCmd.command('show').description('one job with its log').argument('<id>')).action(
+  action(async (ctx, id: string) => (await import('./commands/jobs.js')).jobShowCommand(ctx, id)),
+);
 
 common(program.command('prune').description('remove data no snapshot needs, locally, and ask friends to delete their copies (after their grace)'))
   .option('--dry-run', 'show what would be removed, change nothing')
@@ -123,16 +170,20 @@ common(program.command('agent').description('run the agent: friend mesh, replica
   .option('--init', 'create the repository on first start')
   .action(action(async (ctx, opts: AgentCliOptions) => (await import('./commands/agent.js')).agentCommand(ctx, opts)));
 
-const keyCmd = program.command('key').description('the repository\'s key');
-common(keyCmd.command('show-phrase').description('print the recovery phrase (asks for the passphrase; on a terminal only, never into a pipe or log)')).action(action(async (ctx) => (await import('./commands/key.js')).showPhraseCommand(ctx)));
+const keyCmd = program.command('key').description("the repository's key");
+common(keyCmd.command('show-phrase').description('print the recovery phrase (asks for the passphrase; on a terminal only, never into a pipe or log)')).action(
+  action(async (ctx) => (await import('./commands/key.js')).showPhraseCommand(ctx)),
+);
 
 const consoleCmd = program.command('console').description('the web console');
-common(consoleCmd.command('reset-password').description('make a new admin password for the console (the agent must be stopped; API tokens stay)'))
-  .action(action(async (ctx) => (await import('./commands/console.js')).consoleResetPasswordCommand(ctx)));
+common(consoleCmd.command('reset-password').description('make a new admin password for the console (the agent must be stopped; API tokens stay)')).action(
+  action(async (ctx) => (await import('./commands/console.js')).consoleResetPasswordCommand(ctx)),
+);
 
 const configCmd = program.command('config').description('the settings file (cairn.yaml)');
-common(configCmd.command('check').description('validate the settings file and print the effective settings; exit 2 naming each problem\'s line'))
-  .action(action(async (ctx) => (await import('./commands/config.js')).configCheckCommand(ctx)));
+common(configCmd.command('check').description("validate the settings file and print the effective settings; exit 2 naming each problem's line")).action(
+  action(async (ctx) => (await import('./commands/config.js')).configCheckCommand(ctx)),
+);
 
 common(program.command('invite').description('make a one-time invite code for a friend (needs the running agent)'))
   .option('--quota <size>', 'space offered to the friend (default: friends.grant in cairn.yaml, else 10G)')
@@ -143,20 +194,23 @@ common(program.command('pair').description('pair with a friend using their invit
   .option('--quota <size>', 'space offered to the friend (default: friends.grant in cairn.yaml, else 10G)')
   .action(action(async (ctx, code: string, opts: { quota?: string }) => (await import('./commands/friends.js')).pairCommand(ctx, code, opts)));
 
-common(program.command('status').description('what the dashboard shows: sources, last and next runs, copies, friends, space, alerts; exit 1 on an error alert'))
-  .action(action(async (ctx) => (await import('./commands/status.js')).statusCommand(ctx)));
+common(
+  program.command('status').description('what the dashboard shows: sources, last and next runs, copies, friends, space, alerts; exit 1 on an error alert'),
+).action(action(async (ctx) => (await import('./commands/status.js')).statusCommand(ctx)));
 
 common(program.command('unpair').description('remove a friend (name or PeerId): our copies there stop counting, theirs here are deleted').argument('<friend>'))
   .option('--dry-run', 'say what would happen, change nothing')
   .action(action(async (ctx, friend: string, opts: { dryRun?: boolean }) => (await import('./commands/friends.js')).unpairCommand(ctx, friend, opts)));
 
-common(program.command('peers').description('list friends, their space both ways and their health')).action(action(async (ctx) => (await import('./commands/friends.js')).peersCommand(ctx)));
+common(program.command('peers').description('list friends, their space both ways and their health')).action(
+  action(async (ctx) => (await import('./commands/friends.js')).peersCommand(ctx)),
+);
 
 common(program.command('replicate').description('push packs and the snapshot list to friends now'))
   .option('--wait', 'return when every pack has its copies, or say why not')
   .action(action(async (ctx, opts: { wait?: boolean }) => (await import('./commands/friends.js')).replicateCommand(ctx, opts)));
 
-common(program.command('recover').description('rebuild a lost host\'s home from a friend (recovery phrase from --phrase-file or a prompt without echo)'))
+common(program.command('recover').description("rebuild a lost host's home from a friend (recovery phrase from --phrase-file or a prompt without echo)"))
   .requiredOption('--invite <code>', 'an invite code from any friend of the lost host')
   .option('--phrase-file <file>', 'read the recovery phrase from the first line of FILE (mode 600: only its owner may read it)')
   .action(action(async (ctx, opts: { invite: string; phraseFile?: string }) => (await import('./commands/recover.js')).recoverCommand(ctx, opts)));

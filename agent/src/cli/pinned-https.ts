@@ -20,7 +20,10 @@ export function pinnedFetch(url: string, init: { method: string; headers: Record
         headers: init.headers,
         ca: pin.certPem,
         allowPartialTrustChain: true,
-        checkServerIdentity: (_host: string, cert: PeerCertificate) => (cert.fingerprint256 === pin.fingerprint256 ? undefined : new Error(`the agent's TLS certificate ${cert.fingerprint256} is not the one in agent.json (${pin.fingerprint256})`)),
+        checkServerIdentity: (_host: string, cert: PeerCertificate) =>
+          cert.fingerprint256 === pin.fingerprint256
+            ? undefined
+            : new Error(`the agent's TLS certificate ${cert.fingerprint256} is not the one in agent.json (${pin.fingerprint256})`),
       },
       (res) => {
         const headers = new Headers();

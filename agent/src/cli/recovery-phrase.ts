@@ -38,7 +38,8 @@ export async function readPhraseFile(file: string): Promise<string> {
     throw new PhraseFileError(`cannot read phrase file ${file}: ${(err as Error).message}`);
   }
   if (!st.isFile()) throw new PhraseFileError(`phrase file ${file} is not a regular file`);
-  if ((st.mode & 0o077) !== 0) throw new PhraseFileError(`phrase file ${file} is readable by others (mode ${(st.mode & 0o777).toString(8)}): chmod 600 ${file}`);
+  if ((st.mode & 0o077) !== 0)
+    throw new PhraseFileError(`phrase file ${file} is readable by others (mode ${(st.mode & 0o777).toString(8)}): chmod 600 ${file}`);
   const line = (await readFile(file, 'utf8')).split('\n')[0]?.trim() ?? '';
   if (!line) throw new PhraseFileError(`phrase file ${file} is empty`);
   return line;

@@ -23,7 +23,12 @@ export function withSource(text: string, file: string, source: SourceFileForm): 
   return edit(text, file, (seq) => {
     const at = indexOf(seq, source.name);
     // only the keys that say something: empty lists and an empty retention are left out
-    const clean = Object.fromEntries(Object.entries(source).filter(([, v]) => v !== undefined && v !== '' && !(Array.isArray(v) && v.length === 0) && !(typeof v === 'object' && !Array.isArray(v) && Object.keys(v).length === 0)));
+    const clean = Object.fromEntries(
+      Object.entries(source).filter(
+        ([, v]) =>
+          v !== undefined && v !== '' && !(Array.isArray(v) && v.length === 0) && !(typeof v === 'object' && !Array.isArray(v) && Object.keys(v).length === 0),
+      ),
+    );
     const node = seq.doc.createNode(clean);
     if (at === -1) seq.seq.add(node);
     else seq.seq.set(at, node);

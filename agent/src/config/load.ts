@@ -103,7 +103,12 @@ class Walker {
       const field = spec.fields[key];
       if (!field) {
         const hint = nearest(key, Object.keys(spec.fields));
-        this.fail(keyNode, `${at}${key}`, `unknown key${hint ? ` (did you mean "${hint}"?)` : ` (known: ${Object.keys(spec.fields).join(', ')})`}`, this.lineOf(node, line));
+        this.fail(
+          keyNode,
+          `${at}${key}`,
+          `unknown key${hint ? ` (did you mean "${hint}"?)` : ` (known: ${Object.keys(spec.fields).join(', ')})`}`,
+          this.lineOf(node, line),
+        );
         continue;
       }
       if (seen.has(key)) {
@@ -155,13 +160,18 @@ function crossChecks(c: CairnConfig, fail: (path: string, text: string) => void)
     const first = names.get(s.name);
     if (first !== undefined) fail(`sources[${i}].name`, `"${s.name}" is already the name of sources[${first}]`);
     else names.set(s.name, i);
-    if (s.volumes.length + s.volumeSelectors.length + s.paths.length === 0) fail(`sources[${i}]`, `source "${s.name}" has nothing to back up: give volumes, volume-selectors or paths`);
-    if (s.consistency?.stop && s.consistency.pause) fail(`sources[${i}].consistency.pause`, 'stop and pause are both true: choose one (stop wins for a consistent copy, pause is shorter)');
-    if (s.consistency && s.volumes.length + s.volumeSelectors.length === 0) fail(`sources[${i}].consistency`, `source "${s.name}" has no volumes: consistency applies to the containers that mount its volumes`);
+    if (s.volumes.length + s.volumeSelectors.length + s.paths.length === 0)
+      fail(`sources[${i}]`, `source "${s.name}" has nothing to back up: give volumes, volume-selectors or paths`);
+    if (s.consistency?.stop && s.consistency.pause)
+      fail(`sources[${i}].consistency.pause`, 'stop and pause are both true: choose one (stop wins for a consistent copy, pause is shorter)');
+    if (s.consistency && s.volumes.length + s.volumeSelectors.length === 0)
+      fail(`sources[${i}].consistency`, `source "${s.name}" has no volumes: consistency applies to the containers that mount its volumes`);
   });
   const host = /^(.+):\d+$/.exec(c.console.address)?.[1] ?? '';
-  if (!LOOPBACK.has(host) && !c.console.allowRemote) fail('console.address', `${c.console.address} is not a loopback address: set "allow-remote: true" to serve the console beyond this machine`);
-  if ((c.console.tlsCert === undefined) !== (c.console.tlsKey === undefined)) fail(c.console.tlsCert === undefined ? 'console.tls-key' : 'console.tls-cert', 'tls-cert and tls-key go together: give both or neither');
+  if (!LOOPBACK.has(host) && !c.console.allowRemote)
+    fail('console.address', `${c.console.address} is not a loopback address: set "allow-remote: true" to serve the console beyond this machine`);
+  if ((c.console.tlsCert === undefined) !== (c.console.tlsKey === undefined))
+    fail(c.console.tlsCert === undefined ? 'console.tls-key' : 'console.tls-cert', 'tls-cert and tls-key go together: give both or neither');
   if (c.replicateIntervalMs < 10_000) fail('replicate-every', 'must be at least 10s');
   const tooSlow = uploadLimitProblem(c.bandwidthBytesPerSec);
   if (tooSlow) fail('bandwidth-limit', tooSlow);

@@ -39,7 +39,11 @@ export const str = (pattern?: RegExp, hint?: string): ScalarSpec =>
   });
 
 export const int = (min: number, max = Number.MAX_SAFE_INTEGER): ScalarSpec =>
-  scalar((v) => (typeof v === 'number' && Number.isInteger(v) && v >= min && v <= max ? { value: v } : { error: `expected a whole number from ${min}${max < Number.MAX_SAFE_INTEGER ? ` to ${max}` : ''}, got ${show(v)}` }));
+  scalar((v) =>
+    typeof v === 'number' && Number.isInteger(v) && v >= min && v <= max
+      ? { value: v }
+      : { error: `expected a whole number from ${min}${max < Number.MAX_SAFE_INTEGER ? ` to ${max}` : ''}, got ${show(v)}` },
+  );
 
 /** A retention count: a whole number >= 0, or "unlimited" (-1, as restic). */
 export const count = scalar((v) => {

@@ -15,4 +15,3 @@ export function sha256Hex(data: Uint8Array | Uint8Array[]): string {
   for (const part of Array.isArray(data) ? data : [data]) h.update(part);
   return h.digest('hex');
 }
-

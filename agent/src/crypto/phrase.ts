@@ -10,6 +10,7 @@ export function rootToPhrase(root: Uint8Array): string {
 export function phraseToRoot(phrase: string): Buffer {
   const normalized = phrase.trim().toLowerCase().split(/\s+/).join(' ');
   if (normalized.split(' ').length !== 24) throw new UsageError('recovery phrase must be 24 words', 'E_PHRASE');
-  if (!validateMnemonic(normalized, wordlist)) throw new UsageError('recovery phrase is not valid: a word is misspelled or out of order (checksum mismatch)', 'E_PHRASE');
+  if (!validateMnemonic(normalized, wordlist))
+    throw new UsageError('recovery phrase is not valid: a word is misspelled or out of order (checksum mismatch)', 'E_PHRASE');
   return Buffer.from(mnemonicToEntropy(normalized, wordlist));
 }

@@ -67,13 +67,7 @@ export function makeSelfSigned(commonName: string, names: string[], now: Date, d
   const serial = randomBytes(16);
   serial[0] = ((serial[0] as number) & 0x7f) | 0x01; // positive, no leading zero byte needed
   const alt = [...new Set(names)].map((n) => (isIP(n) ? tlv(0x87, ipBytes(n)) : tlv(0x82, Buffer.from(n, 'ascii'))));
-  const extensions = tlv(
-    0xa3,
-    seq(
-      seq(oid('2.5.29.17'), tlv(0x04, seq(...alt))),
-      seq(oid('2.5.29.37'), tlv(0x04, seq(oid('1.3.6.1.5.5.7.3.1')))),
-    ),
-  );
+  const extensions = tlv(0xa3, seq(seq(oid('2.5.29.17'), tlv(0x04, seq(...alt))), seq(oid('2.5.29.37'), tlv(0x04, seq(oid('1.3.6.1.5.5.7.3.1'))))));
   const tbs = seq(
     tlv(0xa0, tlv(0x02, Buffer.from([2]))),
     tlv(0x02, serial),

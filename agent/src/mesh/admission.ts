@@ -69,7 +69,8 @@ export class InboundAdmission {
     const friend = this.isFriendIp(ip);
     const key = friend ? ip : sourceKey(ip);
     const here = this.perIp.get(key) ?? 0;
-    if (friend ? here >= this.limits.maxPendingPerFriendIp : here >= this.limits.maxPendingPerStrangerIp || this.strangers >= this.limits.maxPendingStrangers) return true;
+    if (friend ? here >= this.limits.maxPendingPerFriendIp : here >= this.limits.maxPendingPerStrangerIp || this.strangers >= this.limits.maxPendingStrangers)
+      return true;
     this.perIp.set(key, here + 1);
     if (!friend) this.strangers += 1;
     this.pending.set(maConn, { key, friend });

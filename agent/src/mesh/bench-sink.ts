@@ -57,7 +57,8 @@ function parseRequest(v: unknown): { mode: BenchStreamMode; bytes: number } {
   if (typeof r !== 'object' || r === null) throw new MalformedMessageError('bench-sink request is not an object');
   const mode = BENCH_STREAM_MODES.find((m) => m === r.mode);
   if (mode === undefined) throw new MalformedMessageError(`bench-sink mode must be one of ${BENCH_STREAM_MODES.join(', ')}`);
-  if (typeof r.bytes !== 'number' || !Number.isSafeInteger(r.bytes) || r.bytes < 0 || r.bytes > MAX_BENCH_BYTES) throw new MalformedMessageError('bench-sink bytes out of range');
+  if (typeof r.bytes !== 'number' || !Number.isSafeInteger(r.bytes) || r.bytes < 0 || r.bytes > MAX_BENCH_BYTES)
+    throw new MalformedMessageError('bench-sink bytes out of range');
   return { mode, bytes: r.bytes };
 }
 
@@ -200,7 +201,7 @@ export async function packReader(store: LocalPackStore, total: number): Promise<
   if (have < total) throw new UsageError(`stored mode sends our own packs: ${total} bytes asked, ${have} held`, 'E_BENCH');
   let i = 0; // frames come in order: the search resumes where the last one ended
   return async (offset, target) => {
-    for (let done = 0; done < target.length; ) {
+    for (let done = 0; done < target.length;) {
       const at = offset + done;
       if (at < (spans[i] as Span).start) i = 0;
       while (at >= (spans[i] as Span).end) i += 1;

@@ -91,7 +91,10 @@ export class Deadline {
  * Runs `op` with a signal that aborts after `timeoutMs` of waiting (StalledError naming `what`)
  * or when `deadline` ends (its reason); a failure caused by either throws that reason.
  */
-export async function bounded<T>(op: (signal: AbortSignal) => Promise<T>, opts: { timeoutMs: number; what: string; deadline?: Deadline | undefined }): Promise<T> {
+export async function bounded<T>(
+  op: (signal: AbortSignal) => Promise<T>,
+  opts: { timeoutMs: number; what: string; deadline?: Deadline | undefined },
+): Promise<T> {
   const d = opts.deadline?.signal;
   if (d?.aborted) throw d.reason;
   const ac = new AbortController();

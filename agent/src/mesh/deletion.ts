@@ -28,7 +28,11 @@ export class Deletion implements Startable {
     const log = this.sweepLog;
     if (!log) return;
     // friends' packs they asked us to delete go once their grace has passed (checked now and every few seconds)
-    const sweep = () => void this.applyDueDeletions().then((n) => n > 0 && log(`deleted ${n} packs friends asked us to delete (their grace has passed)`), (err: unknown) => log(`deleting friends' packs failed: ${errorMessage(err)}`));
+    const sweep = () =>
+      void this.applyDueDeletions().then(
+        (n) => n > 0 && log(`deleted ${n} packs friends asked us to delete (their grace has passed)`),
+        (err: unknown) => log(`deleting friends' packs failed: ${errorMessage(err)}`),
+      );
     sweep();
     this.sweeper = setInterval(sweep, DELETION_SWEEP_MS);
     this.sweeper.unref();

@@ -4,7 +4,15 @@
 // with the exchange's deadline, when it has one (deadline.ts).
 import type { Stream } from '@libp2p/interface';
 import { lpStream, type LengthPrefixedStream } from '@libp2p/utils';
-import { isRefusal, MalformedMessageError, MAX_FRAME_BYTES, MAX_MESSAGE_BYTES, STREAM_TIMEOUT_MS, WireError, type WireErrorCode } from '../../../protocol/mesh.js';
+import {
+  isRefusal,
+  MalformedMessageError,
+  MAX_FRAME_BYTES,
+  MAX_MESSAGE_BYTES,
+  STREAM_TIMEOUT_MS,
+  WireError,
+  type WireErrorCode,
+} from '../../../protocol/mesh.js';
 import { framePool } from '../store/frame-pool.js';
 import { CairnError } from '../util/errors.js';
 import { untrustedText } from '../util/untrusted-text.js';
@@ -49,7 +57,8 @@ const INCOMPLETE_PREFIX = new RangeError('incomplete length prefix');
 export function decodeFrameLength(buf: { readonly byteLength: number; get(index: number): number }): number {
   let length = 0;
   for (let i = 0; i < buf.byteLength; i++) {
-    if (i === MAX_LENGTH_PREFIX_BYTES) throw new MalformedMessageError(`frame length prefix longer than ${MAX_LENGTH_PREFIX_BYTES} bytes (frames are at most ${MAX_FRAME_BYTES} bytes)`);
+    if (i === MAX_LENGTH_PREFIX_BYTES)
+      throw new MalformedMessageError(`frame length prefix longer than ${MAX_LENGTH_PREFIX_BYTES} bytes (frames are at most ${MAX_FRAME_BYTES} bytes)`);
     const b = buf.get(i);
     length += (b & 0x7f) * 2 ** (7 * i);
     if (b < 0x80) return length;

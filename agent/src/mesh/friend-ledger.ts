@@ -128,7 +128,12 @@ export class Friends {
    * the lock is let go. Of any number of pairings with one code at once, exactly one is accepted,
    * and a crash after the acceptance cannot make the invite usable again.
    */
-  async claimInvite(id: string, nowSec: number, verify: (inv: OpenInvite) => boolean, maxFailures: number): Promise<{ claim: InviteClaim; invite?: OpenInvite }> {
+  async claimInvite(
+    id: string,
+    nowSec: number,
+    verify: (inv: OpenInvite) => boolean,
+    maxFailures: number,
+  ): Promise<{ claim: InviteClaim; invite?: OpenInvite }> {
     let lock = inviteLocks.get(this.s.invites);
     if (!lock) inviteLocks.set(this.s.invites, (lock = new Semaphore(1)));
     return lock.with(1, async () => {

@@ -50,14 +50,21 @@ export interface SealedState {
 }
 
 export function sealState(repo: Repository, friends: Friendship[], pins: Map<string, string>): string {
-  const records: FriendRecord[] = friends.map(({ peerId, name, addrs, grantToPeer, grantFromPeer, createdAt }) => ({ peerId, name, addrs, grantToPeer, grantFromPeer, createdAt }));
+  const records: FriendRecord[] = friends.map(({ peerId, name, addrs, grantToPeer, grantFromPeer, createdAt }) => ({
+    peerId,
+    name,
+    addrs,
+    grantToPeer,
+    grantFromPeer,
+    createdAt,
+  }));
   const state: SealedState = { friends: records, pins: Object.fromEntries([...pins].sort(([a], [b]) => (a < b ? -1 : 1))) };
   return seal(repo.keys.meta, Buffer.from(JSON.stringify(state)), FRIENDS_AD).toString('base64');
 }
 
 export function openState(repo: Repository, head: Head): SealedState {
   const plain = open(repo.keys.meta, Buffer.from(head.sealedFriends, 'base64'), FRIENDS_AD);
-  if (!plain) throw new CorruptionError('the head\'s friend list does not decrypt with this repository\'s key');
+  if (!plain) throw new CorruptionError("the head's friend list does not decrypt with this repository's key");
   const v = JSON.parse(plain.toString('utf8')) as FriendRecord[] | SealedState;
   return Array.isArray(v) ? { friends: v, pins: {} } : v;
 }

@@ -4,7 +4,16 @@
 // rate-limited per friend (HEAD_PUT_BURST, then one per HEAD_PUT_INTERVAL_MS): each rewrites up to
 // 256 KiB in our LevelDB.
 import type { Connection, PeerId, Stream } from '@libp2p/interface';
-import { HEAD_PUT_BURST, HEAD_PUT_INTERVAL_MS, parseHeadRequest, parseSignedHead, PROTOCOLS, WireError, type HeadResponse, type SignedHead } from '../../../protocol/mesh.js';
+import {
+  HEAD_PUT_BURST,
+  HEAD_PUT_INTERVAL_MS,
+  parseHeadRequest,
+  parseSignedHead,
+  PROTOCOLS,
+  WireError,
+  type HeadResponse,
+  type SignedHead,
+} from '../../../protocol/mesh.js';
 import { EventAllowance } from '../util/rate-limit.js';
 import { requireFriend, type MeshContext } from './context.js';
 import { RefusedError, serve } from './framing.js';
@@ -56,7 +65,8 @@ export function headHandler(ctx: HeadDeps, limits = { burst: HEAD_PUT_BURST, int
       if (!allowPut(remote.toString())) {
         throw new RefusedError(WireError.rateLimited, `too many head puts: at most ${limits.burst} at once, then one every ${limits.intervalMs / 1000} s`);
       }
-      if (!remote.publicKey || !(await verifyHead(remote.publicKey, req.head))) throw new RefusedError(WireError.badSignature, 'head signature does not verify with your peer key');
+      if (!remote.publicKey || !(await verifyHead(remote.publicKey, req.head)))
+        throw new RefusedError(WireError.badSignature, 'head signature does not verify with your peer key');
       if (stored && req.head.head.seq < stored.head.seq) {
         throw new RefusedError(WireError.staleHead, `head seq ${req.head.head.seq} is older than seq ${stored.head.seq} already kept here`);
       }

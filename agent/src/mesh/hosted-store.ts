@@ -87,7 +87,10 @@ export class HostedStore {
     const mine = this.reserved.get(peerId) ?? { bytes: 0, packs: 0 };
     const used = held.chargedBytes + mine.bytes;
     if (used + charge > grantBytes) {
-      throw new RefusedError(WireError.quota, `over quota: storing a pack charged ${charge} bytes would make ${used + charge} of the ${grantBytes} bytes granted`);
+      throw new RefusedError(
+        WireError.quota,
+        `over quota: storing a pack charged ${charge} bytes would make ${used + charge} of the ${grantBytes} bytes granted`,
+      );
     }
     if (held.packs + mine.packs + 1 > this.maxPacks) {
       throw new RefusedError(WireError.quota, `over quota: ${this.maxPacks} packs is the most kept here for one friend`);
@@ -100,7 +103,10 @@ export class HostedStore {
       throw new RefusedError(WireError.diskFloor, `disk nearly full: ${free} bytes free once uploads in flight land, keeping at least ${this.floorBytes} free`);
     }
     if (space.freeInodes !== null && space.freeInodes - this.reservedPacks - 1 < this.minFreeInodes) {
-      throw new RefusedError(WireError.diskFloor, `disk nearly out of inodes: ${space.freeInodes - this.reservedPacks} free once uploads in flight land, keeping at least ${this.minFreeInodes}`);
+      throw new RefusedError(
+        WireError.diskFloor,
+        `disk nearly out of inodes: ${space.freeInodes - this.reservedPacks} free once uploads in flight land, keeping at least ${this.minFreeInodes}`,
+      );
     }
     this.reserved.set(peerId, { bytes: mine.bytes + charge, packs: mine.packs + 1 });
     this.reservedBytes += charge;

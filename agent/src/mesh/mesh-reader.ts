@@ -44,14 +44,20 @@ export class MeshPackReader implements PackStore {
       try {
         await this.fetcher.fetch(peerId, packId, this.local);
       } catch (err) {
-        const problem = err instanceof PackHashMismatchError ? `served a damaged copy of pack ${packId} (SHA-256 mismatch)` : `could not serve pack ${packId}: ${errorMessage(err)}`;
+        const problem =
+          err instanceof PackHashMismatchError
+            ? `served a damaged copy of pack ${packId} (SHA-256 mismatch)`
+            : `could not serve pack ${packId}: ${errorMessage(err)}`;
         await this.fetcher.report(peerId, problem, packId);
         continue;
       }
       this.fetched.set(name, (this.fetched.get(name) ?? 0) + 1);
       return;
     }
-    throw new CorruptionError(`pack ${packId} is missing locally and no friend has an intact copy${tried.length ? ` (tried ${tried.join(', ')})` : ' (no friend holds it)'}`, packId);
+    throw new CorruptionError(
+      `pack ${packId} is missing locally and no friend has an intact copy${tried.length ? ` (tried ${tried.join(', ')})` : ' (no friend holds it)'}`,
+      packId,
+    );
   }
 
   /**

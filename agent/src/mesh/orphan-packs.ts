@@ -32,7 +32,13 @@ export interface OrphanSweep {
 }
 
 /** Queues deletes for the packs in `held` (what friend `peerId` listed as ours) that our index no longer names. */
-export async function queueOrphanDeletes(ledgers: { copies: OurCopies; deletes: Deletes }, repo: Repository, peerId: string, held: ReadonlySet<string>, nowMs: number): Promise<OrphanSweep> {
+export async function queueOrphanDeletes(
+  ledgers: { copies: OurCopies; deletes: Deletes },
+  repo: Repository,
+  peerId: string,
+  held: ReadonlySet<string>,
+  nowMs: number,
+): Promise<OrphanSweep> {
   // read after the friend's answer: whatever it listed was indexed before it got there
   const indexed = new Set<string>();
   for (const [, e] of repo.index.all()) indexed.add(e.packId);
@@ -55,7 +61,10 @@ export async function queueOrphanDeletes(ledgers: { copies: OurCopies; deletes: 
     missing = errorMessage(err);
   }
   if (missing !== undefined) {
-    return { queued: 0, problem: `holds ${orphans.length} packs our index does not name, kept there because our index is incomplete (${missing}): run "cairn check"` };
+    return {
+      queued: 0,
+      problem: `holds ${orphans.length} packs our index does not name, kept there because our index is incomplete (${missing}): run "cairn check"`,
+    };
   }
   const sizes = new Map<string, number>();
   for (const id of orphans) sizes.set(id, await ledgers.copies.size(id, peerId));

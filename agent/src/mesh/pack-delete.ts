@@ -40,7 +40,8 @@ export function packDeleteHandler(ctx: PackDeleteDeps) {
         valid = false;
       }
       if (!valid) throw new RefusedError(WireError.badSignature, 'delete request signature does not verify with your peer key');
-      if (req.seq <= (friend.lastDeleteSeq ?? 0)) throw new RefusedError(WireError.staleRequest, `delete request seq ${req.seq} is not newer than ${friend.lastDeleteSeq ?? 0}`);
+      if (req.seq <= (friend.lastDeleteSeq ?? 0))
+        throw new RefusedError(WireError.staleRequest, `delete request seq ${req.seq} is not newer than ${friend.lastDeleteSeq ?? 0}`);
       const held: string[] = [];
       const notHeld: string[] = [];
       for (const p of new Set(req.packs)) ((await ctx.hostedPacks.has(friend.peerId, p)) ? held : notHeld).push(p);

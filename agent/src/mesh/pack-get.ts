@@ -3,7 +3,16 @@
 // Both sides give the transfer a deadline from its size (deadline.ts): a friend that drips a pack
 // fails the fetch, and the reader tries the next holder.
 import type { Connection, PeerId, Stream } from '@libp2p/interface';
-import { MalformedMessageError, MAX_PACK_BYTES, PACK_FRAME_BYTES, parsePackGetRequest, PROTOCOLS, WireError, type PackGetReady, type PackGetRequest } from '../../../protocol/mesh.js';
+import {
+  MalformedMessageError,
+  MAX_PACK_BYTES,
+  PACK_FRAME_BYTES,
+  parsePackGetRequest,
+  PROTOCOLS,
+  WireError,
+  type PackGetReady,
+  type PackGetRequest,
+} from '../../../protocol/mesh.js';
 import type { LocalPackStore } from '../store/local-pack-store.js';
 import { limitsOf, requireFriend, type MeshContext } from './context.js';
 import { Deadline, openStream, transferDeadlineMs } from './deadline.js';
@@ -16,21 +25,26 @@ export type PackGetDeps = Pick<MeshContext, 'friends' | 'hostedPacks' | 'hosted'
 export function packGetHandler(ctx: PackGetDeps) {
   const limits = limitsOf(ctx);
   return async (stream: Stream, connection: Connection) =>
-    serve(stream, async (f) => {
-      await requireFriend(ctx, connection);
-      const remote = connection.remotePeer.toString();
-      const req = parsePackGetRequest(await f.readJson());
-      const store = await ctx.hosted.storeFor(remote);
-      const info = (await ctx.hostedPacks.has(remote, req.packId)) ? await store.stat(req.packId) : undefined;
-      if (!info) throw new RefusedError(WireError.notFound, `pack ${req.packId} is not held here`);
-      const offset = req.offset ?? 0;
-      const length = req.length ?? info.sizeBytes - offset;
-      if (offset + length > info.sizeBytes) throw new RefusedError(WireError.notFound, `range ${offset}+${length} is beyond the pack's ${info.sizeBytes} bytes`);
-      const ready: PackGetReady = { ok: true, sizeBytes: length };
-      f.setDeadline(new Deadline(transferDeadlineMs(length, limits), `serving ${length} bytes of pack ${req.packId}`));
-      await f.writeJson(ready);
-      await f.sendWindowed(length, PACK_FRAME_BYTES, (off, target) => store.readInto(req.packId, offset + off, target));
-    }, { frameTimeoutMs: limits.frameTimeoutMs });
+    serve(
+      stream,
+      async (f) => {
+        await requireFriend(ctx, connection);
+        const remote = connection.remotePeer.toString();
+        const req = parsePackGetRequest(await f.readJson());
+        const store = await ctx.hosted.storeFor(remote);
+        const info = (await ctx.hostedPacks.has(remote, req.packId)) ? await store.stat(req.packId) : undefined;
+        if (!info) throw new RefusedError(WireError.notFound, `pack ${req.packId} is not held here`);
+        const offset = req.offset ?? 0;
+        const length = req.length ?? info.sizeBytes - offset;
+        if (offset + length > info.sizeBytes)
+          throw new RefusedError(WireError.notFound, `range ${offset}+${length} is beyond the pack's ${info.sizeBytes} bytes`);
+        const ready: PackGetReady = { ok: true, sizeBytes: length };
+        f.setDeadline(new Deadline(transferDeadlineMs(length, limits), `serving ${length} bytes of pack ${req.packId}`));
+        await f.writeJson(ready);
+        await f.sendWindowed(length, PACK_FRAME_BYTES, (off, target) => store.readInto(req.packId, offset + off, target));
+      },
+      { frameTimeoutMs: limits.frameTimeoutMs },
+    );
 }
 
 /** Asks a friend for a pack (or a range) and hands the stream to `receive` once the friend has announced the byte count. */
@@ -45,7 +59,9 @@ async function requestPack<T>(ctx: MeshContext, peer: PeerId, req: PackGetReques
       await f.writeJson(req);
       const ready = await f.readReply<PackGetReady>();
       if (!Number.isSafeInteger(ready.sizeBytes) || ready.sizeBytes < 0 || ready.sizeBytes > limit) {
-        throw new MalformedMessageError(`friend announced ${ready.sizeBytes} bytes for ${req.length === undefined ? `a pack (at most ${MAX_PACK_BYTES})` : `a ${req.length}-byte range`}`);
+        throw new MalformedMessageError(
+          `friend announced ${ready.sizeBytes} bytes for ${req.length === undefined ? `a pack (at most ${MAX_PACK_BYTES})` : `a ${req.length}-byte range`}`,
+        );
       }
       f.setDeadline(new Deadline(transferDeadlineMs(ready.sizeBytes, limits), `fetching ${ready.sizeBytes} bytes of pack ${req.packId}`));
       return receive(f, ready.sizeBytes);

@@ -59,17 +59,27 @@ const HEX64 = /^[0-9a-f]{64}$/;
 
 /** The entries of one page, checked: well-formed, strictly increasing, each after `after`. */
 function checkPage(page: PackListPage, after: string | undefined): ListedPack[] {
-  if (!Array.isArray(page.packs) || typeof page.more !== 'boolean') throw new PackListFaultError('the friend sent a pack-list page without a packs array and a more flag');
-  if (page.packs.length > MAX_LIST_PAGE) throw new PackListFaultError(`the friend sent a pack-list page of ${page.packs.length} entries (at most ${MAX_LIST_PAGE})`);
+  if (!Array.isArray(page.packs) || typeof page.more !== 'boolean')
+    throw new PackListFaultError('the friend sent a pack-list page without a packs array and a more flag');
+  if (page.packs.length > MAX_LIST_PAGE)
+    throw new PackListFaultError(`the friend sent a pack-list page of ${page.packs.length} entries (at most ${MAX_LIST_PAGE})`);
   if (page.more && page.packs.length === 0) throw new PackListFaultError('the friend sent an empty pack-list page that says more follow');
   let prev = after;
   const out: ListedPack[] = [];
   for (const p of page.packs as unknown[]) {
     const { id, sizeBytes } = (typeof p === 'object' && p !== null ? p : {}) as { id?: unknown; sizeBytes?: unknown };
-    if (typeof id !== 'string' || !HEX64.test(id) || typeof sizeBytes !== 'number' || !Number.isSafeInteger(sizeBytes) || sizeBytes < 0 || sizeBytes > MAX_PACK_BYTES) {
+    if (
+      typeof id !== 'string' ||
+      !HEX64.test(id) ||
+      typeof sizeBytes !== 'number' ||
+      !Number.isSafeInteger(sizeBytes) ||
+      sizeBytes < 0 ||
+      sizeBytes > MAX_PACK_BYTES
+    ) {
       throw new PackListFaultError(`the friend listed a malformed entry ${JSON.stringify(p).slice(0, 160)}`);
     }
-    if (prev !== undefined && id <= prev) throw new PackListFaultError(`the friend listed pack ${id} after ${prev}: pack IDs must strictly increase past the cursor`);
+    if (prev !== undefined && id <= prev)
+      throw new PackListFaultError(`the friend listed pack ${id} after ${prev}: pack IDs must strictly increase past the cursor`);
     out.push({ id, sizeBytes });
     prev = id;
   }

@@ -20,28 +20,32 @@ export type PackPutDeps = Pick<MeshContext, 'friends' | 'hostedPacks' | 'deletes
 export function packPutHandler(ctx: PackPutDeps) {
   const limits = limitsOf(ctx);
   return async (stream: Stream, connection: Connection) =>
-    serve(stream, async (f) => {
-      const friend = await requireFriend(ctx, connection);
-      const remote = friend.peerId;
-      const req = parsePackPutRequest(await f.readJson());
-      if (await ctx.hostedPacks.has(remote, req.packId)) {
-        await ctx.deletes.cancelDeletion(remote, req.packId); // wanted again: a pending deletion is off
-        const have: PackPutReady = { ok: true, have: true };
-        await f.writeJson(have);
-        return;
-      }
-      const release = await ctx.hosted.reserve(remote, friend.grantToPeer, req.sizeBytes);
-      f.setDeadline(new Deadline(transferDeadlineMs(req.sizeBytes, limits), `receiving pack ${req.packId} (${req.sizeBytes} bytes)`));
-      try {
-        const ready: PackPutReady = { ok: true, have: false };
-        await f.writeJson(ready);
-        await ctx.hosted.receive(remote, req.packId, req.sizeBytes, f);
-      } finally {
-        release();
-      }
-      const done: PackPutDone = { ok: true, storedBytes: req.sizeBytes };
-      await f.writeJson(done);
-    }, { frameTimeoutMs: limits.frameTimeoutMs });
+    serve(
+      stream,
+      async (f) => {
+        const friend = await requireFriend(ctx, connection);
+        const remote = friend.peerId;
+        const req = parsePackPutRequest(await f.readJson());
+        if (await ctx.hostedPacks.has(remote, req.packId)) {
+          await ctx.deletes.cancelDeletion(remote, req.packId); // wanted again: a pending deletion is off
+          const have: PackPutReady = { ok: true, have: true };
+          await f.writeJson(have);
+          return;
+        }
+        const release = await ctx.hosted.reserve(remote, friend.grantToPeer, req.sizeBytes);
+        f.setDeadline(new Deadline(transferDeadlineMs(req.sizeBytes, limits), `receiving pack ${req.packId} (${req.sizeBytes} bytes)`));
+        try {
+          const ready: PackPutReady = { ok: true, have: false };
+          await f.writeJson(ready);
+          await ctx.hosted.receive(remote, req.packId, req.sizeBytes, f);
+        } finally {
+          release();
+        }
+        const done: PackPutDone = { ok: true, storedBytes: req.sizeBytes };
+        await f.writeJson(done);
+      },
+      { frameTimeoutMs: limits.frameTimeoutMs },
+    );
 }
 
 /**
@@ -50,7 +54,14 @@ export function packPutHandler(ctx: PackPutDeps) {
  * resolves 'stored' or 'had', or throws RefusedError (quota, disk floor, ...), DeadlineError or
  * StalledError (a friend too slow to take it), or the reason of `signal`.
  */
-export async function putPack(ctx: MeshContext, peer: PeerId, packId: string, size: number, read: (offset: number, target: Uint8Array) => Promise<void>, signal?: AbortSignal): Promise<'stored' | 'had'> {
+export async function putPack(
+  ctx: MeshContext,
+  peer: PeerId,
+  packId: string,
+  size: number,
+  read: (offset: number, target: Uint8Array) => Promise<void>,
+  signal?: AbortSignal,
+): Promise<'stored' | 'had'> {
   const limits = limitsOf(ctx);
   const deadline = new Deadline(transferDeadlineMs(size, limits), `pushing pack ${packId} (${size} bytes)`, signal);
   try {

@@ -122,7 +122,10 @@ export async function dialInviter(ctx: MeshContext, invite: Invite, protocol: st
   try {
     return await ctx.node.dialProtocol(peer, protocol, { signal: AbortSignal.timeout(15_000) });
   } catch (err) {
-    throw new CairnError('E_UNREACHABLE', `cannot reach the inviter at ${invite.addrs.join(', ') || '(no address)'}: ${errorMessage(err)} (the invite may be used or expired, or the agent stopped)`);
+    throw new CairnError(
+      'E_UNREACHABLE',
+      `cannot reach the inviter at ${invite.addrs.join(', ') || '(no address)'}: ${errorMessage(err)} (the invite may be used or expired, or the agent stopped)`,
+    );
   }
 }
 
@@ -132,10 +135,17 @@ export async function pairWith(ctx: MeshContext, invite: Invite, grantBytes: num
   const stream = await dialInviter(ctx, invite, PROTOCOLS.pair);
   const f = new Frames(stream);
   const addrs = shareableAddrs(ctx.node.getMultiaddrs());
-  const req: PairRequest = { inviteId: inviteId(invite.secret), proof: pairProof(invite.secret, invite.peerId, ctx.node.peerId.toString()), name: ctx.name, grantBytes, addrs };
+  const req: PairRequest = {
+    inviteId: inviteId(invite.secret),
+    proof: pairProof(invite.secret, invite.peerId, ctx.node.peerId.toString()),
+    name: ctx.name,
+    grantBytes,
+    addrs,
+  };
   await f.writeJson(req);
   const reply = await f.readReply<PairAccept>();
   await stream.close().catch(() => undefined);
-  if (typeof reply.name !== 'string' || !Number.isSafeInteger(reply.grantBytes)) throw new CairnError(WireError.malformed, 'the inviter sent a malformed acceptance');
+  if (typeof reply.name !== 'string' || !Number.isSafeInteger(reply.grantBytes))
+    throw new CairnError(WireError.malformed, 'the inviter sent a malformed acceptance');
   return { ...reply, name: untrustedText(reply.name, MAX_NAME_CHARS) };
 }

@@ -44,7 +44,11 @@ export async function recoverFromFriends(repo: Repository, mesh: Mesh, code: str
     return h;
   };
   const first = await valid(inviter.peerId);
-  if (!first) throw new CairnError('E_RECOVER', `${inviter.name} holds no snapshot list for this repository: is this the right recovery phrase, and did this host ever replicate to ${inviter.name}?`);
+  if (!first)
+    throw new CairnError(
+      'E_RECOVER',
+      `${inviter.name} holds no snapshot list for this repository: is this the right recovery phrase, and did this host ever replicate to ${inviter.name}?`,
+    );
 
   // Friends from the head; the inviter's record (current grants) wins over the old copy.
   const now = new Date(ctx.clock.now()).toISOString();
@@ -80,7 +84,12 @@ export async function recoverFromFriends(repo: Repository, mesh: Mesh, code: str
   // Each friend's copies as a read-only pack store (with the size each gave), then the index
   // rebuilt from their pack headers by the engine.
   const stores = await openFriendPackStores(ctx, heads, warnings);
-  const { packs } = await indexFromPacks(repo, stores.map((s) => ({ name: s.peerId, store: s })), warnings, 'friend');
+  const { packs } = await indexFromPacks(
+    repo,
+    stores.map((s) => ({ name: s.peerId, store: s })),
+    warnings,
+    'friend',
+  );
 
   // The snapshots the head lists.
   let restored = 0;
@@ -96,7 +105,9 @@ export async function recoverFromFriends(repo: Repository, mesh: Mesh, code: str
   // pins travel in the head: a recovered host keeps what its owner pinned
   for (const [id, pinnedAt] of Object.entries(openState(repo, best.head).pins)) {
     if (!best.head.snapshots.includes(id)) continue;
-    await repo.pinSnapshot(id, new Date(pinnedAt)).catch((err: unknown) => warnings.push(`snapshot ${id.slice(0, 8)} was pinned but cannot be pinned again: ${errorMessage(err)}`));
+    await repo
+      .pinSnapshot(id, new Date(pinnedAt))
+      .catch((err: unknown) => warnings.push(`snapshot ${id.slice(0, 8)} was pinned but cannot be pinned again: ${errorMessage(err)}`));
   }
   const mine = await currentHead(repo);
   if (!mine || mine.head.seq < best.head.seq) await saveHead(repo, best);

@@ -35,7 +35,8 @@ export class Replication implements Startable {
   async replicate(): Promise<ReplicateResult> {
     const round = this.tail.then(async () => {
       const r = await replicateOnce(this.ctx, this.repo, this.replicas);
-      for (const d of await this.deletion.sendDeletes()) if (!d.sent) r.problems.push(`${d.friend} did not take our delete request for ${d.packs} packs: ${d.detail}`);
+      for (const d of await this.deletion.sendDeletes())
+        if (!d.sent) r.problems.push(`${d.friend} did not take our delete request for ${d.packs} packs: ${d.detail}`);
       return r;
     });
     this.tail = round.catch(() => undefined);

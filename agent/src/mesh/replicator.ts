@@ -64,41 +64,52 @@ export async function replicateOnce(ctx: MeshContext, repo: Repository, replicas
     // what the friend charges against its grant (at least MIN_PACK_CHARGE_BYTES a pack)
     const charge = packChargeBytes(info.sizeBytes);
     // as many friends at once as copies are missing: one that stalls holds up only its own attempt
-    await trySideBySide(candidates, () => wanted - holders.size, async (f) => {
-      if (unreachable.has(f.peerId) || full.has(f.peerId)) return; // found out while this pack waited
-      if ((bytesAt.get(f.peerId) ?? 0) + charge > f.grantFromPeer) {
-        // this pack does not fit what is left of the grant; a smaller one may, so the friend
-        // stays a candidate (a round fills the grant, and the next one finds nothing more to add)
-        await ctx.friends.update(f.peerId, (x) => (x.shortfall = `our packs need more than the ${formatBytes(f.grantFromPeer)} ${f.name} granted`));
-        return;
-      }
-      // count the bytes before pushing: concurrent pushes must not all fit the same remaining grant
-      bytesAt.set(f.peerId, (bytesAt.get(f.peerId) ?? 0) + charge);
-      try {
-        const r = await putPack(ctx, peerIdFromString(f.peerId), packId, info.sizeBytes, (off, target) => repo.store.readInto(packId, off, target), cutOff.get(f.peerId)?.signal);
-        await ctx.copies.add(packId, f.peerId, info.sizeBytes);
-        holders.add(f.peerId);
-        if (r === 'stored') {
-          pushed += 1;
-          pushedBytes += info.sizeBytes;
+    await trySideBySide(
+      candidates,
+      () => wanted - holders.size,
+      async (f) => {
+        if (unreachable.has(f.peerId) || full.has(f.peerId)) return; // found out while this pack waited
+        if ((bytesAt.get(f.peerId) ?? 0) + charge > f.grantFromPeer) {
+          // this pack does not fit what is left of the grant; a smaller one may, so the friend
+          // stays a candidate (a round fills the grant, and the next one finds nothing more to add)
+          await ctx.friends.update(f.peerId, (x) => (x.shortfall = `our packs need more than the ${formatBytes(f.grantFromPeer)} ${f.name} granted`));
+          return;
         }
-        await ctx.friends.update(f.peerId, (x) => {
-          x.shortfall = null;
-          x.lastSeen = new Date(ctx.clock.now()).toISOString();
-        });
-      } catch (err) {
-        bytesAt.set(f.peerId, (bytesAt.get(f.peerId) ?? 0) - charge);
-        if (err instanceof RefusedError) {
-          full.add(f.peerId);
-          await ctx.friends.update(f.peerId, (x) => (x.shortfall = `${err.wireCode}: ${err.message}`));
-          problems.push(`${f.name} refused pack ${packId.slice(0, 12)}: ${err.message}`);
-        } else if (!unreachable.has(f.peerId)) {
-          unreachable.add(f.peerId);
-          cutOff.get(f.peerId)?.abort(err);
-          problems.push(`${f.name} is unreachable: ${errorMessage(err)}`);
+        // count the bytes before pushing: concurrent pushes must not all fit the same remaining grant
+        bytesAt.set(f.peerId, (bytesAt.get(f.peerId) ?? 0) + charge);
+        try {
+          const r = await putPack(
+            ctx,
+            peerIdFromString(f.peerId),
+            packId,
+            info.sizeBytes,
+            (off, target) => repo.store.readInto(packId, off, target),
+            cutOff.get(f.peerId)?.signal,
+          );
+          await ctx.copies.add(packId, f.peerId, info.sizeBytes);
+          holders.add(f.peerId);
+          if (r === 'stored') {
+            pushed += 1;
+            pushedBytes += info.sizeBytes;
+          }
+          await ctx.friends.update(f.peerId, (x) => {
+            x.shortfall = null;
+            x.lastSeen = new Date(ctx.clock.now()).toISOString();
+          });
+        } catch (err) {
+          bytesAt.set(f.peerId, (bytesAt.get(f.peerId) ?? 0) - charge);
+          if (err instanceof RefusedError) {
+            full.add(f.peerId);
+            await ctx.friends.update(f.peerId, (x) => (x.shortfall = `${err.wireCode}: ${err.message}`));
+            problems.push(`${f.name} refused pack ${packId.slice(0, 12)}: ${err.message}`);
+          } else if (!unreachable.has(f.peerId)) {
+            unreachable.add(f.peerId);
+            cutOff.get(f.peerId)?.abort(err);
+            problems.push(`${f.name} is unreachable: ${errorMessage(err)}`);
+          }
         }
-      }
-    });
+      },
+    );
     if (holders.size < wanted) under += 1;
   };
   // a few packs at once: the friend's disk work (write, fsync) overlaps our sending
@@ -142,7 +153,14 @@ export function auditListCap(countedThere: number, indexPacks: number): number {
  * Only a friend's word is taken here; damaged bytes are caught when packs are fetched.
  * Returns whether any copy stopped counting.
  */
-async function auditFriends(ctx: MeshContext, friends: Friendship[], byPack: Map<string, Set<string>>, indexPacks: number, problems: string[], repo: Repository): Promise<boolean> {
+async function auditFriends(
+  ctx: MeshContext,
+  friends: Friendship[],
+  byPack: Map<string, Set<string>>,
+  indexPacks: number,
+  problems: string[],
+  repo: Repository,
+): Promise<boolean> {
   const counted = new Map<string, string[]>();
   for (const [packId, holders] of byPack) {
     for (const h of holders) {

@@ -19,7 +19,12 @@ const WEBHOOK_TIMEOUT_MS = 10_000;
 /** Shown instead of a stored SMTP password. */
 export const MASKED = '********';
 
-export const DEFAULT_SETTINGS: NotificationSettings = { webhook: null, email: null, staleAfterMs: DEFAULT_STALE_AFTER_MS, friendOfflineAfterMs: DEFAULT_FRIEND_OFFLINE_AFTER_MS };
+export const DEFAULT_SETTINGS: NotificationSettings = {
+  webhook: null,
+  email: null,
+  staleAfterMs: DEFAULT_STALE_AFTER_MS,
+  friendOfflineAfterMs: DEFAULT_FRIEND_OFFLINE_AFTER_MS,
+};
 
 export interface NotifierOptions {
   home: string;

@@ -26,7 +26,10 @@ export async function withLocalServices<T>(home: string, passphrase: string, opt
   try {
     if (opts.mesh) {
       // libp2p is loaded only when there are friends to reach
-      if (await new Friends(repo.state).any()) mesh = await (await import('../mesh/compose.js')).createMesh(repo, { listen: CLI_MESH_LISTEN, name: 'cli', replicas: opts.replicas, diskFloorBytes: 0, clock: opts.clock });
+      if (await new Friends(repo.state).any())
+        mesh = await (
+          await import('../mesh/compose.js')
+        ).createMesh(repo, { listen: CLI_MESH_LISTEN, name: 'cli', replicas: opts.replicas, diskFloorBytes: 0, clock: opts.clock });
     }
     const config = opts.config;
     return await fn({ home, repo, clock: opts.clock, config: () => config, ...(mesh ? { mesh } : {}) });

@@ -16,7 +16,11 @@ let estimator: Promise<Estimator> | undefined;
 /** zxcvbn with the common and English dictionaries, loaded on first use (they are megabytes). */
 function loadEstimator(): Promise<Estimator> {
   return (estimator ??= (async () => {
-    const [{ zxcvbn, zxcvbnOptions }, common, en] = await Promise.all([import('@zxcvbn-ts/core'), import('@zxcvbn-ts/language-common'), import('@zxcvbn-ts/language-en')]);
+    const [{ zxcvbn, zxcvbnOptions }, common, en] = await Promise.all([
+      import('@zxcvbn-ts/core'),
+      import('@zxcvbn-ts/language-common'),
+      import('@zxcvbn-ts/language-en'),
+    ]);
     zxcvbnOptions.setOptions({ dictionary: { ...common.dictionary, ...en.dictionary }, graphs: common.adjacencyGraphs, translations: en.translations });
     return (p, userInputs) => zxcvbn(p, userInputs);
   })());
@@ -24,9 +28,16 @@ function loadEstimator(): Promise<Estimator> {
 
 /** Refuses (E_WEAK_PASSPHRASE, exit 2) a new passphrase that is the example's or too easy to guess; `context`: words an attacker would try first (host name, agent name). */
 export async function checkNewPassphrase(passphrase: string, context: string[] = []): Promise<void> {
-  if (passphrase.trim() === EXAMPLE_PASSPHRASE) throw new UsageError('the passphrase is still the example\'s placeholder from .env.example: set one of your own (four or more random words)', 'E_WEAK_PASSPHRASE');
+  if (passphrase.trim() === EXAMPLE_PASSPHRASE)
+    throw new UsageError(
+      "the passphrase is still the example's placeholder from .env.example: set one of your own (four or more random words)",
+      'E_WEAK_PASSPHRASE',
+    );
   const r = (await loadEstimator())(passphrase, ['cairn', 'backup', ...context]);
   if (r.score >= MIN_PASSPHRASE_SCORE) return;
   const why = [r.feedback.warning, ...r.feedback.suggestions].filter((s): s is string => Boolean(s)).join(' ');
-  throw new UsageError(`the passphrase is too easy to guess (strength ${r.score} of 4, at least ${MIN_PASSPHRASE_SCORE} needed)${why ? `: ${why}` : ''}; four or more random words make a good one`, 'E_WEAK_PASSPHRASE');
+  throw new UsageError(
+    `the passphrase is too easy to guess (strength ${r.score} of 4, at least ${MIN_PASSPHRASE_SCORE} needed)${why ? `: ${why}` : ''}; four or more random words make a good one`,
+    'E_WEAK_PASSPHRASE',
+  );
 }

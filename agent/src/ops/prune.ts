@@ -12,22 +12,30 @@ async function queuedFor(ledgers: Ledgers, packs?: string[]): Promise<PruneResul
   const per = new Map<string, { packs: number; bytes: number }>();
   if (packs) {
     const { byPack } = await ledgers.copies.map();
-    for (const p of packs) for (const peer of byPack.get(p) ?? []) {
-      const x = per.get(peer) ?? { packs: 0, bytes: 0 };
-      x.packs += 1;
-      per.set(peer, x);
-    }
+    for (const p of packs)
+      for (const peer of byPack.get(p) ?? []) {
+        const x = per.get(peer) ?? { packs: 0, bytes: 0 };
+        x.packs += 1;
+        per.set(peer, x);
+      }
   } else {
     for (const [peer, m] of await ledgers.deletes.outbox()) per.set(peer, { packs: m.size, bytes: [...m.values()].reduce((a, b) => a + b, 0) });
   }
   const out: PruneResult['deleteRequests'] = [];
-  for (const [peer, x] of per) out.push({ friend: (await ledgers.friends.get(peer))?.name ?? peer, ...x, sent: false, detail: packs ? 'would be asked to delete them' : 'queued: the agent sends it at its next replication' });
+  for (const [peer, x] of per)
+    out.push({
+      friend: (await ledgers.friends.get(peer))?.name ?? peer,
+      ...x,
+      sent: false,
+      detail: packs ? 'would be asked to delete them' : 'queued: the agent sends it at its next replication',
+    });
   return out;
 }
 
 export async function pruneOp(svc: Services, args: PruneArgs, onProgress?: (p: PruneProgress) => void): Promise<PruneResult> {
   const pct = args.maxUnusedPercent;
-  if (pct !== undefined && (!Number.isFinite(pct) || pct < 0 || pct > 100)) throw new UsageError(`--max-unused ${pct}: expected a percentage from 0 to 100`, 'E_BAD_ARGS');
+  if (pct !== undefined && (!Number.isFinite(pct) || pct < 0 || pct > 100))
+    throw new UsageError(`--max-unused ${pct}: expected a percentage from 0 to 100`, 'E_BAD_ARGS');
   const repo = svc.repo;
   const ledgers = openLedgers(repo.state);
   await repo.flush();

@@ -25,7 +25,13 @@ export interface RecoverOptions {
  * through a mesh node on an ephemeral loopback port, and the snapshot list and pack locations fetched.
  * `show` sees the result while the repository and mesh are still open; both are closed after.
  */
-export async function recoverOp<T>(home: string, passphrase: string, root: Buffer, opts: RecoverOptions, show: (r: RecoverResult & { repoId: string; peerId: string }) => T): Promise<T> {
+export async function recoverOp<T>(
+  home: string,
+  passphrase: string,
+  root: Buffer,
+  opts: RecoverOptions,
+  show: (r: RecoverResult & { repoId: string; peerId: string }) => T,
+): Promise<T> {
   await checkNewPassphrase(passphrase, [hostname()]);
   const { repo } = await Repository.init(home, passphrase, new Date(opts.clock.now()), root);
   let mesh: Mesh | undefined;

@@ -16,7 +16,11 @@ export async function restoreOp(svc: Services, args: RestoreArgs, onStart?: (r: 
   // an --include that names nothing in the snapshot is a mistake, not an empty restore
   const base = args.from !== undefined ? normalizeIncludes([args.from])[0] : '';
   for (const [i, inc] of includes.entries()) {
-    if (inc !== '' && !(await findNode(svc.repo, snapshot.tree, base ? `${base}/${inc}` : inc))) throw new UsageError(`--include ${args.include[i]} matches nothing in snapshot ${id.slice(0, 8)} (its paths: ${snapshot.paths.join(', ')})`, 'E_NOT_FOUND');
+    if (inc !== '' && !(await findNode(svc.repo, snapshot.tree, base ? `${base}/${inc}` : inc)))
+      throw new UsageError(
+        `--include ${args.include[i]} matches nothing in snapshot ${id.slice(0, 8)} (its paths: ${snapshot.paths.join(', ')})`,
+        'E_NOT_FOUND',
+      );
   }
   const target = resolve(args.target);
   const from = args.from !== undefined ? (normalizeIncludes([args.from])[0] ?? '') : '';
@@ -57,7 +61,15 @@ export async function restoreOp(svc: Services, args: RestoreArgs, onStart?: (r: 
     if (fetching) warnings.unshift(...(await fetching));
   }
   const fetched = Object.fromEntries(svc.mesh?.packGet.reader.fetched ?? []);
-  return { snapshot: id, target, files: restorer.progress.filesDone, bytes: restorer.progress.bytesDone, errors: restorer.errors, warnings: [...warnings, ...restorer.warnings], fetched };
+  return {
+    snapshot: id,
+    target,
+    files: restorer.progress.filesDone,
+    bytes: restorer.progress.bytesDone,
+    errors: restorer.errors,
+    warnings: [...warnings, ...restorer.warnings],
+    fetched,
+  };
 }
 
 /**

@@ -27,7 +27,13 @@ async function backupSource(svc: Services, source: SourceConfig, job: JobHandle)
   let scanned: Promise<void> = Promise.resolve();
   const sample = () => {
     const p = archiver?.progress;
-    if (p) job.progress({ files: p.filesDone, bytes: p.bytesDone, currentPath: p.currentPath, ...(totals.done ? { totalFiles: totals.files, totalBytes: totals.bytes } : {}) });
+    if (p)
+      job.progress({
+        files: p.filesDone,
+        bytes: p.bytesDone,
+        currentPath: p.currentPath,
+        ...(totals.done ? { totalFiles: totals.files, totalBytes: totals.bytes } : {}),
+      });
   };
   const timer = setInterval(sample, PROGRESS_EVERY_MS);
   timer.unref();
@@ -42,12 +48,24 @@ async function backupSource(svc: Services, source: SourceConfig, job: JobHandle)
       job.log(`label selectors ${source.volumeSelectors.join(', ')} picked: ${picked.join(', ') || 'no volume'}`);
       volumes = [...new Set([...volumes, ...picked])];
     }
-    if (volumes.length + source.paths.length === 0) throw new UsageError(`source ${source.name} has nothing to back up right now (no volume matches ${source.volumeSelectors.join(', ')})`, 'E_EMPTY_SOURCE');
+    if (volumes.length + source.paths.length === 0)
+      throw new UsageError(`source ${source.name} has nothing to back up right now (no volume matches ${source.volumeSelectors.join(', ')})`, 'E_EMPTY_SOURCE');
     job.log(`backing up ${[...volumes.map((v) => `volume:${v}`), ...source.paths].join(', ')}`);
     const args = { paths: source.paths, tags: source.tags, source: source.name, ...(source.exclude.length ? { exclude: source.exclude } : {}) };
     const r = await svc.repo.writeLock.with(1, () =>
       volumes.length > 0
-        ? volumeBackupOp(svc, { ...args, volumes, ...(source.consistency ? { consistency: source.consistency } : {}), ...(source.volumeRead ? { volumeRead: source.volumeRead } : {}) }, onStart, (e) => job.log(`${e.container}: ${e.action}: ${e.message}${e.exitCode !== undefined ? ` (exit ${e.exitCode})` : ''}${e.output ? `\n${e.output}` : ''}`))
+        ? volumeBackupOp(
+            svc,
+            {
+              ...args,
+              volumes,
+              ...(source.consistency ? { consistency: source.consistency } : {}),
+              ...(source.volumeRead ? { volumeRead: source.volumeRead } : {}),
+            },
+            onStart,
+            (e) =>
+              job.log(`${e.container}: ${e.action}: ${e.message}${e.exitCode !== undefined ? ` (exit ${e.exitCode})` : ''}${e.output ? `\n${e.output}` : ''}`),
+          )
         : backupOp(svc, args, onStart),
     );
     // the finished job carries the totals too (the scan reads no more than the backup did)
@@ -67,7 +85,16 @@ export function scheduledRunners(svc: Services): Runners {
     backup: async (source, job) => {
       const started = svc.clock.now();
       const record = (snapshot: string | null, error: string | null) =>
-        svc.activity?.backup({ source: source.name, ok: error === null, time: new Date(svc.clock.now()).toISOString(), durationMs: svc.clock.now() - started, snapshot, error, scheduled: job.job.trigger !== 'manual', jobId: job.job.id });
+        svc.activity?.backup({
+          source: source.name,
+          ok: error === null,
+          time: new Date(svc.clock.now()).toISOString(),
+          durationMs: svc.clock.now() - started,
+          snapshot,
+          error,
+          scheduled: job.job.trigger !== 'manual',
+          jobId: job.job.id,
+        });
       try {
         const r = await backupSource(svc, source, job);
         record(r.snapshot ?? null, null);

@@ -92,8 +92,10 @@ export async function statusOp(svc: Services, opts: StatusOptions): Promise<Stat
         friendsCopies.push({ name: peer.name, peerId: peer.peerId, packs: held, of: packs.size });
       }
     }
-    if (state === 'failed' && run) alerts.push({ level: 'error', kind: 'job-failed', message: `the last backup of ${name} failed: ${run.error ?? 'unknown error'}`, since: run.time });
-    if (state === 'stale' && lastSuccess) alerts.push({ level: 'warning', kind: 'stale-backup', message: `no successful backup of ${name} since ${lastSuccess}`, since: lastSuccess });
+    if (state === 'failed' && run)
+      alerts.push({ level: 'error', kind: 'job-failed', message: `the last backup of ${name} failed: ${run.error ?? 'unknown error'}`, since: run.time });
+    if (state === 'stale' && lastSuccess)
+      alerts.push({ level: 'warning', kind: 'stale-backup', message: `no successful backup of ${name} since ${lastSuccess}`, since: lastSuccess });
     if (state === 'never' && conf) alerts.push({ level: 'warning', kind: 'stale-backup', message: `${name} has never been backed up`, since: null });
     sources.push({
       name,
@@ -101,7 +103,11 @@ export async function statusOp(svc: Services, opts: StatusOptions): Promise<Stat
       paths: conf?.paths ?? newest?.snapshot.paths ?? [],
       volumes: conf?.volumes ?? [],
       schedule: conf?.schedule ?? null,
-      lastRun: run ? { time: run.time, ok: run.ok, snapshot: run.snapshot, error: run.error } : newest ? { time: newest.snapshot.time, ok: true, snapshot: newest.id, error: null } : null,
+      lastRun: run
+        ? { time: run.time, ok: run.ok, snapshot: run.snapshot, error: run.error }
+        : newest
+          ? { time: newest.snapshot.time, ok: true, snapshot: newest.id, error: null }
+          : null,
       lastSuccess,
       nextRun: svc.nextRun?.(name) ?? null,
       state,
@@ -113,7 +119,12 @@ export async function statusOp(svc: Services, opts: StatusOptions): Promise<Stat
   for (const p of peers) {
     const seen = p.lastSeen ? Date.parse(p.lastSeen) : null;
     if (!p.online && (seen === null || now - seen > opts.friendOfflineAfterMs)) {
-      alerts.push({ level: 'warning', kind: 'friend-offline', message: `friend ${p.name} has been offline since ${p.lastSeen ?? 'pairing'}`, since: p.lastSeen });
+      alerts.push({
+        level: 'warning',
+        kind: 'friend-offline',
+        message: `friend ${p.name} has been offline since ${p.lastSeen ?? 'pairing'}`,
+        since: p.lastSeen,
+      });
     }
     if (p.problems.length > 0) alerts.push({ level: 'warning', kind: 'friend-problem', message: `friend ${p.name}: ${p.problems.at(-1) ?? ''}`, since: null });
     if (p.shortfall) alerts.push({ level: 'warning', kind: 'friend-shortfall', message: `friend ${p.name} refused our packs: ${p.shortfall}`, since: null });
@@ -126,10 +137,22 @@ export async function statusOp(svc: Services, opts: StatusOptions): Promise<Stat
   if (wanted > 0) for (const p of packIds) if ((replicaMap.byPack.get(p)?.size ?? 0) < wanted) under += 1;
   const repl = activity?.lastReplication ?? null;
   const replSuccess = activity?.lastReplicationSuccess ?? null;
-  if (wanted > 0 && under > 0) alerts.push({ level: 'warning', kind: 'under-replicated', message: `${under} of ${plural(packIds.size, 'pack')} ${under === 1 ? 'has' : 'have'} fewer than ${plural(wanted, 'copy', 'copies')} at friends`, since: null });
+  if (wanted > 0 && under > 0)
+    alerts.push({
+      level: 'warning',
+      kind: 'under-replicated',
+      message: `${under} of ${plural(packIds.size, 'pack')} ${under === 1 ? 'has' : 'have'} fewer than ${plural(wanted, 'copy', 'copies')} at friends`,
+      since: null,
+    });
   if (peers.length > 0 && activity) {
     const since = replSuccess ? Date.parse(replSuccess.time) : activity.started;
-    if (now - since > opts.staleAfterMs) alerts.push({ level: 'warning', kind: 'stale-replication', message: `no successful replication since ${replSuccess?.time ?? 'the agent started'}`, since: replSuccess?.time ?? null });
+    if (now - since > opts.staleAfterMs)
+      alerts.push({
+        level: 'warning',
+        kind: 'stale-replication',
+        message: `no successful replication since ${replSuccess?.time ?? 'the agent started'}`,
+        since: replSuccess?.time ?? null,
+      });
   }
 
   let localBytes = 0;

@@ -8,7 +8,17 @@ import { constants, type BigIntStats } from 'node:fs';
 import { nodeType } from '../snapshot/node-meta.js';
 import { access, lstat, readdir, readFile, readlink, rm, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import type { BackupResult, HookLogEntry, LsEntry, VolumeBackupArgs, VolumeBackupResult, VolumeReadMode, VolumeRestoreArgs, VolumeRestoreResult, VolumesResult } from '../../../protocol/api.js';
+import type {
+  BackupResult,
+  HookLogEntry,
+  LsEntry,
+  VolumeBackupArgs,
+  VolumeBackupResult,
+  VolumeReadMode,
+  VolumeRestoreArgs,
+  VolumeRestoreResult,
+  VolumesResult,
+} from '../../../protocol/api.js';
 import type { SnapshotMeta } from '../../../protocol/snapshot.js';
 import { VOLUME_READ_MODES } from '../../../protocol/config.js';
 import { loadSnapshotMeta } from '../snapshot/snapshot-meta.js';
@@ -60,7 +70,6 @@ export interface VolumeSource {
   path: string;
   via: 'mountpoint' | 'helper';
 }
-
 
 /** The read path asked for: the argument, else CAIRN_VOLUME_READ, else auto. */
 export function volumeReadMode(arg: string | undefined, env: NodeJS.ProcessEnv = process.env): VolumeReadMode {
@@ -127,7 +136,10 @@ export async function volumeBackupOp(svc: Services, args: VolumeBackupArgs, onSt
     name: s.volume.name,
     path: s.path,
     cache: s.via === 'mountpoint',
-    entries: (excluded, warn, notStored) => (s.via === 'mountpoint' ? mountpointEntries(s.path, { excluded, skip: new Set([resolve(svc.home)]), warn, notStored }) : helperEntries(docker, s.volume.name, resolve(svc.home))),
+    entries: (excluded, warn, notStored) =>
+      s.via === 'mountpoint'
+        ? mountpointEntries(s.path, { excluded, skip: new Set([resolve(svc.home)]), warn, notStored })
+        : helperEntries(docker, s.volume.name, resolve(svc.home)),
   }));
   // How the volumes are used, taken before any container is stopped (so the states are the usual ones).
   const inspected = await inspectUsers(docker, sources);
@@ -254,7 +266,12 @@ function planChanges(want: Map<string, LsEntry>, have: Map<string, Present>): Vo
     const meta = (h.st.mode & 0o7777n) !== BigInt(e.mode & 0o7777) || Number(h.st.uid) !== e.uid || Number(h.st.gid) !== e.gid;
     if (e.type === 'dir') {
       if (meta) replaced.push(rel);
-    } else if (meta || !sameSecond(h.st.mtimeNs, e.mtimeNs) || (e.type === 'file' && Number(h.st.size) !== e.size) || (e.type === 'symlink' && h.target !== e.target)) {
+    } else if (
+      meta ||
+      !sameSecond(h.st.mtimeNs, e.mtimeNs) ||
+      (e.type === 'file' && Number(h.st.size) !== e.size) ||
+      (e.type === 'symlink' && h.target !== e.target)
+    ) {
       replaced.push(rel);
     }
   }
@@ -279,7 +296,12 @@ async function removeBelow(root: string, paths: string[]): Promise<void> {
  * created; an existing one is replaced only with `force` (its containers stopped and started again
  * around it), and afterwards holds exactly the snapshot's files (extra files are deleted).
  */
-export async function volumeRestoreOp(svc: Services, args: VolumeRestoreArgs, onStart?: (r: Restorer, totalBytes?: number) => void, onLog?: HookLogger): Promise<VolumeRestoreResult> {
+export async function volumeRestoreOp(
+  svc: Services,
+  args: VolumeRestoreArgs,
+  onStart?: (r: Restorer, totalBytes?: number) => void,
+  onLog?: HookLogger,
+): Promise<VolumeRestoreResult> {
   if (!args.volume) throw new UsageError('--to-volume needs a volume name');
   const { id, snapshot } = await svc.repo.resolveSnapshot(args.snapshot);
   const record = await readInspectRecord(svc, id, snapshot);
@@ -287,10 +309,15 @@ export async function volumeRestoreOp(svc: Services, args: VolumeRestoreArgs, on
   const listing = [...held.keys()].sort().join(', ');
   let fromVolume: string;
   if (args.fromVolume !== undefined) {
-    if (!held.has(args.fromVolume)) throw new UsageError(`snapshot ${id.slice(0, 8)} does not hold volume ${args.fromVolume}; it holds: ${listing || 'no volume'}`, 'E_NO_VOLUME');
+    if (!held.has(args.fromVolume))
+      throw new UsageError(`snapshot ${id.slice(0, 8)} does not hold volume ${args.fromVolume}; it holds: ${listing || 'no volume'}`, 'E_NO_VOLUME');
     fromVolume = args.fromVolume;
   } else if (held.size === 1) fromVolume = [...held.keys()][0] as string;
-  else if (held.size === 0) throw new UsageError(`snapshot ${id.slice(0, 8)} holds no Docker volume (paths: ${snapshot.paths.join(', ')}); use "cairn restore --target DIR"`, 'E_NO_VOLUME');
+  else if (held.size === 0)
+    throw new UsageError(
+      `snapshot ${id.slice(0, 8)} holds no Docker volume (paths: ${snapshot.paths.join(', ')}); use "cairn restore --target DIR"`,
+      'E_NO_VOLUME',
+    );
   else throw new UsageError(`snapshot ${id.slice(0, 8)} holds ${held.size} volumes (${listing}): choose one with --from-volume NAME`, 'E_NO_VOLUME');
   const from = held.get(fromVolume) as string;
   const usageRecord = record?.volumes.find((v) => v.name === fromVolume);
@@ -306,7 +333,10 @@ export async function volumeRestoreOp(svc: Services, args: VolumeRestoreArgs, on
   const existing = (await discoverVolumes(docker)).find((v) => v.name === args.volume);
   if (existing && !args.force && !args.dryRun) {
     const users = existing.containers.map((c) => c.name);
-    throw new UsageError(`volume ${args.volume} exists${users.length ? ` (mounted by ${users.join(', ')})` : ''}: use --force to replace its content with the snapshot's, or --dry-run to see what would change`, 'E_VOLUME_EXISTS');
+    throw new UsageError(
+      `volume ${args.volume} exists${users.length ? ` (mounted by ${users.join(', ')})` : ''}: use --force to replace its content with the snapshot's, or --dry-run to see what would change`,
+      'E_VOLUME_EXISTS',
+    );
   }
   const stopped = (existing?.containers ?? []).filter((c) => c.state === 'running' || c.state === 'paused').map((c) => c.name);
 
@@ -323,7 +353,17 @@ export async function volumeRestoreOp(svc: Services, args: VolumeRestoreArgs, on
   if (args.dryRun) {
     const have = existing ? await listVolume(await checkedMountpoint(existing.mountpoint, args.volume)) : new Map<string, Present>();
     const { created, replaced, deleted } = planChanges(want, have);
-    return { ...base, mountpoint: existing?.mountpoint ?? null, createdVolume: !existing, changes: { created, replaced, deleted }, files: 0, bytes: 0, errors: [], warnings: [], log };
+    return {
+      ...base,
+      mountpoint: existing?.mountpoint ?? null,
+      createdVolume: !existing,
+      changes: { created, replaced, deleted },
+      files: 0,
+      bytes: 0,
+      errors: [],
+      warnings: [],
+      log,
+    };
   }
 
   let mountpoint: string;

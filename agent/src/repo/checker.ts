@@ -99,12 +99,19 @@ export async function checkRepository(repo: Repository, opts: CheckOptions): Pro
   for (const [packId, minSize] of packsInIndex) {
     const size = stored.get(packId);
     const friends = opts.heldBy?.get(packId) ?? [];
-    if (size === undefined && friends.length > 0) problems.push({ severity: 'warning', message: `pack ${packId} is not on this machine, only at ${friends.join(', ')} (restores fetch it from there)${affected(packId)}`, packId });
+    if (size === undefined && friends.length > 0)
+      problems.push({
+        severity: 'warning',
+        message: `pack ${packId} is not on this machine, only at ${friends.join(', ')} (restores fetch it from there)${affected(packId)}`,
+        packId,
+      });
     else if (size === undefined) error(`pack ${packId} is missing${affected(packId)}`, packId);
-    else if (size < minSize + PACK_TRAILER_BYTES) error(`pack ${packId} is truncated: ${size} bytes, the index needs more than ${minSize}${affected(packId)}`, packId);
+    else if (size < minSize + PACK_TRAILER_BYTES)
+      error(`pack ${packId} is truncated: ${size} bytes, the index needs more than ${minSize}${affected(packId)}`, packId);
   }
   for (const packId of stored.keys()) {
-    if (!packsInIndex.has(packId)) problems.push({ severity: 'warning', message: `pack ${packId} is not in the index (left by an interrupted backup; prune removes it)`, packId });
+    if (!packsInIndex.has(packId))
+      problems.push({ severity: 'warning', message: `pack ${packId} is not in the index (left by an interrupted backup; prune removes it)`, packId });
   }
 
   let packsRead = 0;
@@ -132,7 +139,12 @@ async function verifyPack(repo: Repository, packId: string): Promise<string | un
   if (bytes.length < PACK_MAGIC.length + PACK_TRAILER_BYTES || !bytes.subarray(0, PACK_MAGIC.length).equals(PACK_MAGIC)) return 'not a Cairn pack (bad magic)';
   try {
     const hlen = headerLength(packId, bytes.length, bytes.subarray(bytes.length - PACK_TRAILER_BYTES));
-    const entries = decodeHeader(packId, repo.keys.meta, bytes.subarray(bytes.length - PACK_TRAILER_BYTES - hlen, bytes.length - PACK_TRAILER_BYTES), bytes.length);
+    const entries = decodeHeader(
+      packId,
+      repo.keys.meta,
+      bytes.subarray(bytes.length - PACK_TRAILER_BYTES - hlen, bytes.length - PACK_TRAILER_BYTES),
+      bytes.length,
+    );
     for (const e of entries) {
       const indexed = repo.index.get(e.id);
       if (indexed && indexed.packId === packId && (indexed.offset !== e.offset || indexed.sealedLength !== e.sealedLength)) {

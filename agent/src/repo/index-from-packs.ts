@@ -29,7 +29,12 @@ export async function readPackHeader(store: ReadablePackStore, packId: string, s
  * no store could give (`holder` names what the stores are, for that warning). Returns the packs
  * listed and how many were indexed.
  */
-export async function indexFromPacks(repo: Repository, stores: NamedPackStore[], warnings: string[], holder = 'store'): Promise<{ packs: number; indexed: number }> {
+export async function indexFromPacks(
+  repo: Repository,
+  stores: NamedPackStore[],
+  warnings: string[],
+  holder = 'store',
+): Promise<{ packs: number; indexed: number }> {
   /** pack ID -> each store listing it, with the size that store gave, in the order of the stores. */
   const copies = new Map<string, Array<{ name: string; store: ReadablePackStore; sizeBytes: number }>>();
   for (const { name, store } of stores) {

@@ -70,7 +70,9 @@ export class BlobIndex {
    * that a later snapshot could lean on and that a restart would not find.
    */
   async addPack(packId: string, packEntries: PackEntry[]): Promise<void> {
-    const entries = packEntries.map((e) => [e.id, { packId, offset: e.offset, sealedLength: e.sealedLength, rawLength: e.rawLength, type: e.type, flags: e.flags }] as const);
+    const entries = packEntries.map(
+      (e) => [e.id, { packId, offset: e.offset, sealedLength: e.sealedLength, rawLength: e.rawLength, type: e.type, flags: e.flags }] as const,
+    );
     try {
       await this.sub.batch(entries.map(([id, entry]) => ({ type: 'put' as const, key: id, value: encode(entry) })));
     } catch (err) {

@@ -66,7 +66,11 @@ export async function liveBlobs(repo: Repository): Promise<{ live: Set<string>; 
   return { live, snapshots: snapshots.length };
 }
 
-export async function planPrune(repo: Repository, maxUnused = DEFAULT_MAX_UNUSED, onProgress?: (p: PruneProgress) => void): Promise<{ plan: PrunePlan; live: Set<string> }> {
+export async function planPrune(
+  repo: Repository,
+  maxUnused = DEFAULT_MAX_UNUSED,
+  onProgress?: (p: PruneProgress) => void,
+): Promise<{ plan: PrunePlan; live: Set<string> }> {
   onProgress?.({ phase: 'plan', done: 0, total: 1 });
   const { live, snapshots } = await liveBlobs(repo);
   const packs = new Map<string, { indexed: number; live: number }>();
@@ -80,7 +84,17 @@ export async function planPrune(repo: Repository, maxUnused = DEFAULT_MAX_UNUSED
   }
   const stored = new Map<string, number>();
   for await (const info of repo.store.list()) stored.set(info.id, info.sizeBytes);
-  const plan: PrunePlan = { snapshots, liveBlobs: live.size, deletePacks: [], repackPacks: [], strayPacks: [], repackLiveBytes: 0, freedBytes: 0, storedBytesBefore: 0, deadBlobs };
+  const plan: PrunePlan = {
+    snapshots,
+    liveBlobs: live.size,
+    deletePacks: [],
+    repackPacks: [],
+    strayPacks: [],
+    repackLiveBytes: 0,
+    freedBytes: 0,
+    storedBytesBefore: 0,
+    deadBlobs,
+  };
   for (const size of stored.values()) plan.storedBytesBefore += size;
   for (const [packId, p] of [...packs].sort((a, b) => a[0].localeCompare(b[0]))) {
     if (p.live === 0) plan.deletePacks.push(packId);

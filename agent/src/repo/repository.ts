@@ -81,7 +81,12 @@ export class Repository {
   }
 
   /** Creates a repository in `home`; returns it with the recovery phrase (shown once). */
-  static async init(home: string, passphrase: string, now: Date, root: Buffer = randomBytes(ROOT_SECRET_BYTES)): Promise<{ repo: Repository; recoveryPhrase: string }> {
+  static async init(
+    home: string,
+    passphrase: string,
+    now: Date,
+    root: Buffer = randomBytes(ROOT_SECRET_BYTES),
+  ): Promise<{ repo: Repository; recoveryPhrase: string }> {
     const paths = homePaths(home);
     if (await exists(paths.config)) throw new UsageError(`a repository already exists in ${paths.repo}; refusing to overwrite it`, 'E_EXISTS');
     await mkdir(paths.repo, { recursive: true, mode: 0o700 });
@@ -103,7 +108,8 @@ export class Repository {
       throw new CairnError('E_KEYFILE', `key file ${paths.keyFile} is missing; recover with the recovery phrase`);
     }
     const root = unlockKeyFile(parseKeyFile(keyText, paths.keyFile), passphrase, paths.keyFile);
-    if (repoIdFromRoot(root) !== config.repoId) throw new CairnError('E_KEYFILE', `key file ${paths.keyFile} belongs to another repository than ${paths.config}`);
+    if (repoIdFromRoot(root) !== config.repoId)
+      throw new CairnError('E_KEYFILE', `key file ${paths.keyFile} belongs to another repository than ${paths.config}`);
     return Repository.openWithRoot(paths, config, root);
   }
 

@@ -14,9 +14,14 @@ export function parseSnapshotBlob(id: string, json: string): Snapshot {
     throw new CorruptionError(`snapshot ${id} is not valid JSON`);
   }
   if (typeof s !== 'object' || s === null) throw new CorruptionError(`snapshot ${id} is not a JSON object`);
-  if (s.version !== SNAPSHOT_VERSION) throw new CorruptionError(`snapshot ${id} has version ${JSON.stringify(s.version)}; this agent reads version ${SNAPSHOT_VERSION} (a newer Cairn wrote it?)`);
+  if (s.version !== SNAPSHOT_VERSION)
+    throw new CorruptionError(
+      `snapshot ${id} has version ${JSON.stringify(s.version)}; this agent reads version ${SNAPSHOT_VERSION} (a newer Cairn wrote it?)`,
+    );
   if (typeof s.tree !== 'string' || !HEX_ID.test(s.tree)) throw new CorruptionError(`snapshot ${id} has no valid root tree ID`);
-  if (typeof s.time !== 'string' || !Array.isArray(s.paths) || !Array.isArray(s.tags)) throw new CorruptionError(`snapshot ${id} lacks its time, paths or tags`);
-  if (s.parent !== undefined && (typeof s.parent !== 'string' || !HEX_ID.test(s.parent))) throw new CorruptionError(`snapshot ${id} has a parent that is not a snapshot ID`);
+  if (typeof s.time !== 'string' || !Array.isArray(s.paths) || !Array.isArray(s.tags))
+    throw new CorruptionError(`snapshot ${id} lacks its time, paths or tags`);
+  if (s.parent !== undefined && (typeof s.parent !== 'string' || !HEX_ID.test(s.parent)))
+    throw new CorruptionError(`snapshot ${id} has a parent that is not a snapshot ID`);
   return s as Snapshot;
 }

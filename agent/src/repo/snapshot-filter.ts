@@ -14,7 +14,12 @@ export function matchesFilter(s: Snapshot, f: SnapshotFilter | undefined): boole
   }
   if (f.tags !== undefined && f.tags.length > 0) {
     const has = new Set(s.tags);
-    const groups = f.tags.map((g) => g.split(',').map((t) => t.trim()).filter((t) => t !== ''));
+    const groups = f.tags.map((g) =>
+      g
+        .split(',')
+        .map((t) => t.trim())
+        .filter((t) => t !== ''),
+    );
     if (!groups.some((g) => g.every((t) => has.has(t)))) return false;
   }
   return true;

@@ -78,7 +78,8 @@ export async function loadTree(repo: Repository, id: string): Promise<Tree> {
   } catch {
     throw new CorruptionError(`tree ${id} is not valid JSON`);
   }
-  if ((tree.version !== TREE_VERSION && tree.version !== TREE_VERSION_UTF8) || !Array.isArray(tree.nodes)) throw new CorruptionError(`tree ${id} has an unknown version`);
+  if ((tree.version !== TREE_VERSION && tree.version !== TREE_VERSION_UTF8) || !Array.isArray(tree.nodes))
+    throw new CorruptionError(`tree ${id} has an unknown version`);
   const nodes: TreeNode[] = [];
   for (const raw of tree.nodes as unknown as StoredTreeNode[]) {
     const n = typeof raw === 'object' && raw !== null ? decodeNode(raw, tree.version) : 'a node that is not an object';

@@ -119,7 +119,8 @@ export class Scheduler {
   /** Starts a source's backup now (`cairn run`); refuses when it is already running. */
   async runNow(sourceName: string): Promise<Job> {
     const source = this.sources.find((s) => s.name === sourceName);
-    if (!source) throw new UsageError(`no source "${sourceName}" in the config (known: ${this.sources.map((s) => s.name).join(', ') || 'none'})`, 'E_NO_SOURCE');
+    if (!source)
+      throw new UsageError(`no source "${sourceName}" in the config (known: ${this.sources.map((s) => s.name).join(', ') || 'none'})`, 'E_NO_SOURCE');
     if (this.running.has(source.name)) throw new CairnError('E_BUSY', `source ${source.name} is already running: a run never overlaps itself`);
     return this.begin(source.name, 'backup', source, 'manual', 1);
   }
@@ -161,7 +162,21 @@ export class Scheduler {
   private newJob(kind: JobKind, source: string | null, trigger: JobTrigger, attempt: number): Job {
     const now = this.timers.now();
     const id = `${now.toString(36).padStart(9, '0')}-${(this.seq++).toString(36).padStart(4, '0')}-${randomBytes(3).toString('hex')}`;
-    return { id, kind, source, trigger, attempt, state: 'running', createdAt: new Date(now).toISOString(), startedAt: null, finishedAt: null, progress: { files: 0, bytes: 0, bytesPerSec: 0, currentPath: '' }, log: [], snapshot: null, error: null };
+    return {
+      id,
+      kind,
+      source,
+      trigger,
+      attempt,
+      state: 'running',
+      createdAt: new Date(now).toISOString(),
+      startedAt: null,
+      finishedAt: null,
+      progress: { files: 0, bytes: 0, bytesPerSec: 0, currentPath: '' },
+      log: [],
+      snapshot: null,
+      error: null,
+    };
   }
 
   private emit(type: JobEvent['type'], job: Job): void {

@@ -125,7 +125,11 @@ export class Archiver {
       const pattern = dirOnly ? raw.slice(0, -1) : raw;
       if (dirOnly && !isDir) continue;
       // "/abs/glob": the whole path; "dir/glob" (a slash inside): the end of the path; "glob": the name.
-      const hit = pattern.startsWith('/') ? matchesGlob(path, pattern) : pattern.includes('/') ? matchesGlob(path, `**/${pattern}`) : matchesGlob(name, pattern);
+      const hit = pattern.startsWith('/')
+        ? matchesGlob(path, pattern)
+        : pattern.includes('/')
+          ? matchesGlob(path, `**/${pattern}`)
+          : matchesGlob(name, pattern);
       if (hit) return true;
     }
     return false;
@@ -226,7 +230,14 @@ export class Archiver {
   private async archiveVolume(v: VolumeSpec, name: string): Promise<TreeNode> {
     const root = resolve(v.path);
     const excluded: ExcludeFn = (rel, base, isDir) => this.excluded(join(root, rel), base, isDir);
-    const builder = new VolumeTreeBuilder(this.repo, this.progress, (m) => this.warn(m), () => (this.unreadable += 1), v.cache ? { volume: v.name, files: this.repo.state.volumeFiles } : undefined, excluded);
+    const builder = new VolumeTreeBuilder(
+      this.repo,
+      this.progress,
+      (m) => this.warn(m),
+      () => (this.unreadable += 1),
+      v.cache ? { volume: v.name, files: this.repo.state.volumeFiles } : undefined,
+      excluded,
+    );
     this.volumeBuilders.push({ path: root, builder });
     return builder.build(
       name,

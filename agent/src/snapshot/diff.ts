@@ -19,7 +19,9 @@ function sameContent(a: TreeNode, b: TreeNode): boolean {
 }
 
 function sameMeta(a: TreeNode, b: TreeNode): boolean {
-  return a.mode === b.mode && a.uid === b.uid && a.gid === b.gid && a.mtimeNs === b.mtimeNs && JSON.stringify(a.xattrs ?? {}) === JSON.stringify(b.xattrs ?? {});
+  return (
+    a.mode === b.mode && a.uid === b.uid && a.gid === b.gid && a.mtimeNs === b.mtimeNs && JSON.stringify(a.xattrs ?? {}) === JSON.stringify(b.xattrs ?? {})
+  );
 }
 
 async function* allBelow(repo: Repository, node: TreeNode, path: string, kind: '+' | '-'): AsyncGenerator<Change> {

@@ -13,7 +13,27 @@
 // a symlink (lchown, lsetxattr, utimensat AT_SYMLINK_NOFOLLOW; chmod on an O_PATH fd of the very
 // object, checked to be of the expected type). SPEC 9.1.
 import { randomBytes } from 'node:crypto';
-import { chmodSync, closeSync, constants, fstatSync, ftruncateSync, lchownSync, linkSync, lstatSync, mkdirSync, openSync, readdirSync, readlinkSync, readSync, renameSync, rmdirSync, symlinkSync, unlinkSync, writeSync, type BigIntStats } from 'node:fs';
+import {
+  chmodSync,
+  closeSync,
+  constants,
+  fstatSync,
+  ftruncateSync,
+  lchownSync,
+  linkSync,
+  lstatSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readlinkSync,
+  readSync,
+  renameSync,
+  rmdirSync,
+  symlinkSync,
+  unlinkSync,
+  writeSync,
+  type BigIntStats,
+} from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { BlobType } from '../repo/blob.js';
@@ -77,7 +97,15 @@ function lstatOrUndefined(path: CPath): BigIntStats | undefined {
 }
 
 const S_IFMT = 0o170000n;
-const TYPE_BITS: Record<string, bigint> = { file: 0o100000n, dir: 0o040000n, symlink: 0o120000n, fifo: 0o010000n, chardev: 0o020000n, blockdev: 0o060000n, socket: 0o140000n };
+const TYPE_BITS: Record<string, bigint> = {
+  file: 0o100000n,
+  dir: 0o040000n,
+  symlink: 0o120000n,
+  fifo: 0o010000n,
+  chardev: 0o020000n,
+  blockdev: 0o060000n,
+  socket: 0o140000n,
+};
 
 /** Whether a stat is of the node's type. */
 function isType(st: BigIntStats, type: string): boolean {

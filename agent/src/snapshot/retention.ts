@@ -89,9 +89,11 @@ export function isEmptyPolicy(p: RetentionPolicy): boolean {
 export function validatePolicy(p: RetentionPolicy): void {
   for (const [rule, k] of COUNT_RULES) {
     const v = p[k];
-    if (v !== undefined && (!Number.isSafeInteger(v) || v < UNLIMITED)) throw new UsageError(`keep-${rule} must be a whole number of snapshots, or "unlimited" (got ${v})`, 'E_BAD_POLICY');
+    if (v !== undefined && (!Number.isSafeInteger(v) || v < UNLIMITED))
+      throw new UsageError(`keep-${rule} must be a whole number of snapshots, or "unlimited" (got ${v})`, 'E_BAD_POLICY');
   }
-  if (p.keepWithinMs !== undefined && (!Number.isSafeInteger(p.keepWithinMs) || p.keepWithinMs < 0)) throw new UsageError(`keep-within must be a positive duration (got ${p.keepWithinMs} ms)`, 'E_BAD_POLICY');
+  if (p.keepWithinMs !== undefined && (!Number.isSafeInteger(p.keepWithinMs) || p.keepWithinMs < 0))
+    throw new UsageError(`keep-within must be a positive duration (got ${p.keepWithinMs} ms)`, 'E_BAD_POLICY');
   for (const t of p.keepTags ?? []) if (t === '') throw new UsageError('keep-tag needs a tag name', 'E_BAD_POLICY');
 }
 
@@ -101,7 +103,12 @@ export { parseKeepWithin } from '../util/keep-within.js';
 export function formatWithin(ms: number): string {
   const parts: string[] = [];
   let rest = ms;
-  for (const [unit, size] of [['d', 86_400_000], ['h', 3_600_000], ['m', 60_000], ['s', 1000]] as const) {
+  for (const [unit, size] of [
+    ['d', 86_400_000],
+    ['h', 3_600_000],
+    ['m', 60_000],
+    ['s', 1000],
+  ] as const) {
     const n = Math.floor(rest / size);
     if (n > 0) parts.push(`${n}${unit}`);
     rest -= n * size;
@@ -164,7 +171,14 @@ function newestFirst(a: { ms: number; s: RetentionSnapshot }, b: { ms: number; s
 /** Applies `policy` to one group of snapshots (restic's ApplyPolicy plus "latest" and "pinned"). */
 export function applyPolicyToGroup(snapshots: RetentionSnapshot[], policy: RetentionPolicy, opts: RetentionOptions): RetentionDecision[] {
   validatePolicy(policy);
-  const fmt = new Intl.DateTimeFormat('en-US', { timeZone: checkTimeZone(opts.timeZone ?? localTimeZone()), year: 'numeric', month: 'numeric', day: 'numeric', hour: 'numeric', hourCycle: 'h23' });
+  const fmt = new Intl.DateTimeFormat('en-US', {
+    timeZone: checkTimeZone(opts.timeZone ?? localTimeZone()),
+    year: 'numeric',
+    month: 'numeric',
+    day: 'numeric',
+    hour: 'numeric',
+    hourCycle: 'h23',
+  });
   const list = snapshots.map((s) => ({ s, ms: parseTime(s) })).sort(newestFirst);
   const finish = (reasons: KeepReason[], s: RetentionSnapshot, nr: number): RetentionDecision => {
     if (nr === 0) reasons.push({ rule: 'latest', text: 'latest' });
@@ -208,7 +222,11 @@ export function applyPolicyToGroup(snapshots: RetentionSnapshot[], policy: Reten
  * Groups snapshots (by source, else by exact path set) and applies the group's policy. `policyFor`
  * returns the policy of a group, or undefined when none applies (then everything in it is kept).
  */
-export function applyRetention(snapshots: RetentionSnapshot[], policyFor: RetentionPolicy | ((group: { source?: string; paths: string[] }) => RetentionPolicy | undefined), opts: RetentionOptions): RetentionGroup[] {
+export function applyRetention(
+  snapshots: RetentionSnapshot[],
+  policyFor: RetentionPolicy | ((group: { source?: string; paths: string[] }) => RetentionPolicy | undefined),
+  opts: RetentionOptions,
+): RetentionGroup[] {
   const groups = new Map<string, RetentionSnapshot[]>();
   for (const s of snapshots) {
     const key = groupKey(s);

@@ -44,7 +44,10 @@ export async function* walkTree(repo: Repository, treeId: string, includes: stri
 
 /** The node at relative path `rel` (e.g. "tmp/x/src/file"), or undefined. */
 export async function findNode(repo: Repository, rootTree: string, rel: string): Promise<TreeNode | undefined> {
-  const parts = normalizeIncludes([rel])[0]?.split('/').filter((s) => s) ?? [];
+  const parts =
+    normalizeIncludes([rel])[0]
+      ?.split('/')
+      .filter((s) => s) ?? [];
   let treeId: string | undefined = rootTree;
   let found: TreeNode | undefined;
   for (const part of parts) {

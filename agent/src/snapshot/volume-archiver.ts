@@ -87,10 +87,19 @@ export type ExcludeFn = (rel: string, name: string, isDir: boolean) => boolean;
  * and directories must be the objects their lstat saw (as in the archiver; util/fd-at.ts). An entry
  * that changed into another file under us is not stored: warned, and `notStored` is called.
  */
-export async function* mountpointEntries(root: string, opts: { excluded?: ExcludeFn; skip?: Set<string>; warn: (m: string) => void; notStored?: () => void }): AsyncGenerator<VolumeEntry> {
+export async function* mountpointEntries(
+  root: string,
+  opts: { excluded?: ExcludeFn; skip?: Set<string>; warn: (m: string) => void; notStored?: () => void },
+): AsyncGenerator<VolumeEntry> {
   requireProcFd();
   const firstOf = new Map<string, string>();
-  const entryOf = (rel: string, fsPath: string | Buffer, path: string, dirFd: number | undefined, name: string): { e: VolumeEntry; st: BigIntStats } | undefined => {
+  const entryOf = (
+    rel: string,
+    fsPath: string | Buffer,
+    path: string,
+    dirFd: number | undefined,
+    name: string,
+  ): { e: VolumeEntry; st: BigIntStats } | undefined => {
     const st = lstatSync(fsPath, { bigint: true });
     const type = nodeType(st);
     if (rel !== '' && opts.excluded?.(rel, rel.slice(rel.lastIndexOf('/') + 1), type === 'dir')) return undefined;
@@ -286,7 +295,10 @@ export class VolumeTreeBuilder {
       if (e.type === 'link') {
         const first = this.seen.get(e.linkTo ?? '');
         if (!first || first.node.type !== 'file' || first.linkTo !== undefined) {
-          throw new CairnError('E_VOLUME_ARCHIVE', `${where}: hardlink ${e.rel} points to ${e.linkTo ?? '?'}, which is not an earlier (not excluded) file of the volume`);
+          throw new CairnError(
+            'E_VOLUME_ARCHIVE',
+            `${where}: hardlink ${e.rel} points to ${e.linkTo ?? '?'}, which is not an earlier (not excluded) file of the volume`,
+          );
         }
         pending.linkTo = e.linkTo as string;
         // A further name of a file already read: never read again, counted as reused.
@@ -326,7 +338,15 @@ export class VolumeTreeBuilder {
       const raw = await this.cache.files.get(cacheKey(this.cache.volume, e.rel));
       const c = raw === undefined ? undefined : (JSON.parse(raw) as CachedFile);
       const l = e.local;
-      if (c && c.size === l.size && c.mtimeNs === l.mtimeNs && c.ctimeNs === l.ctimeNs && c.inode === l.inode && c.dev === l.dev && c.content.every((id) => this.repo.index.has(id))) {
+      if (
+        c &&
+        c.size === l.size &&
+        c.mtimeNs === l.mtimeNs &&
+        c.ctimeNs === l.ctimeNs &&
+        c.inode === l.inode &&
+        c.dev === l.dev &&
+        c.content.every((id) => this.repo.index.has(id))
+      ) {
         node.content = c.content;
         this.cacheOut.push([e.rel, c]);
         this.progress.filesReused += 1;

@@ -38,7 +38,13 @@ export function usageOf(v: InspectRecord['volumes'][number]): VolumeUsage {
     volume: v.name,
     containers: (v.containers as Docker.ContainerInspectInfo[]).map((c) => {
       const m = (c.Mounts ?? []).find((x) => x.Type === 'volume' && x.Name === v.name);
-      return { name: c.Name.replace(/^\//, ''), image: c.Config?.Image ?? c.Image, state: c.State?.Status ?? '?', destination: m?.Destination ?? '?', rw: m?.RW ?? false };
+      return {
+        name: c.Name.replace(/^\//, ''),
+        image: c.Config?.Image ?? c.Image,
+        state: c.State?.Status ?? '?',
+        destination: m?.Destination ?? '?',
+        rw: m?.RW ?? false,
+      };
     }),
   };
 }

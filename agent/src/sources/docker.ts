@@ -55,7 +55,12 @@ export async function connectDocker(env: NodeJS.ProcessEnv = process.env): Promi
     await docker.ping();
   } catch (err) {
     const e = err as NodeJS.ErrnoException & { statusCode?: number };
-    const why = e.code === 'ENOENT' ? 'no such socket' : e.code === 'EACCES' ? 'permission denied on the socket' : (e.code ?? (e.statusCode ? `HTTP ${e.statusCode}` : e.message));
+    const why =
+      e.code === 'ENOENT'
+        ? 'no such socket'
+        : e.code === 'EACCES'
+          ? 'permission denied on the socket'
+          : (e.code ?? (e.statusCode ? `HTTP ${e.statusCode}` : e.message));
     throw new DockerUnavailableError(
       `the Docker engine is not reachable at ${endpoint.describe}: ${why}; set DOCKER_HOST or mount the socket (directory backups do not need Docker)`,
       { cause: err },

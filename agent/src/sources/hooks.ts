@@ -140,7 +140,11 @@ export class Hooks {
     for (const r of await this.readRecords()) {
       try {
         await this.resume(r);
-        this.note({ container: r.name, action: 'recover', message: `${r.action === 'stopped' ? 'started' : 'unpaused'} again after an interrupted backup (${r.action} since ${r.since})` });
+        this.note({
+          container: r.name,
+          action: 'recover',
+          message: `${r.action === 'stopped' ? 'started' : 'unpaused'} again after an interrupted backup (${r.action} since ${r.since})`,
+        });
         await this.forget(r.id);
       } catch (err) {
         const status = (err as { statusCode?: number }).statusCode;
@@ -165,8 +169,16 @@ export class Hooks {
    * every running (or paused) container that mounts them is stopped, whatever its labels, and no
    * exec hook runs: the volume is being replaced under it.
    */
-  async around<T>(volumes: DiscoveredVolume[], fn: () => Promise<T>, purpose: 'snapshot' | 'restore' = 'snapshot', override: ConsistencyOverride = {}): Promise<T> {
-    const plans = purpose === 'snapshot' ? planHooks(volumes, override) : planHooks(volumes).map((p) => ({ ...p, stop: true, pause: false, execBefore: undefined, execAfter: undefined }));
+  async around<T>(
+    volumes: DiscoveredVolume[],
+    fn: () => Promise<T>,
+    purpose: 'snapshot' | 'restore' = 'snapshot',
+    override: ConsistencyOverride = {},
+  ): Promise<T> {
+    const plans =
+      purpose === 'snapshot'
+        ? planHooks(volumes, override)
+        : planHooks(volumes).map((p) => ({ ...p, stop: true, pause: false, execBefore: undefined, execAfter: undefined }));
     const held: Array<{ plan: HookPlan; action: 'stopped' | 'paused' }> = [];
     const failures: string[] = [];
     let result: T;
@@ -196,12 +208,17 @@ export class Hooks {
           this.note({ container: plan.name, action: action === 'stopped' ? 'start' : 'unpause', message: action === 'stopped' ? 'started again' : 'unpaused' });
         } catch (err) {
           failures.push(`${plan.name}: ${(err as Error).message}`);
-          this.note({ container: plan.name, action: action === 'stopped' ? 'start' : 'unpause', message: `could not be resumed (recorded in ${STOPPED_FILE}, retried by the next volume backup): ${(err as Error).message}` });
+          this.note({
+            container: plan.name,
+            action: action === 'stopped' ? 'start' : 'unpause',
+            message: `could not be resumed (recorded in ${STOPPED_FILE}, retried by the next volume backup): ${(err as Error).message}`,
+          });
         }
       }
     }
     // Reached only when the backup succeeded (else its error is thrown, and these failures are in the log).
-    if (failures.length > 0) throw new CairnError('E_RESUME_FAILED', `the snapshot was saved, but containers could not be started again: ${failures.join('; ')}`);
+    if (failures.length > 0)
+      throw new CairnError('E_RESUME_FAILED', `the snapshot was saved, but containers could not be started again: ${failures.join('; ')}`);
     // exec.after runs in containers that run now (those resumed, and those never stopped).
     for (const p of plans) if (p.execAfter) await this.exec(p, 'exec.after', p.execAfter);
     return result;

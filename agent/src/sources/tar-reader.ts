@@ -51,7 +51,17 @@ export interface TarEntry {
   data: () => AsyncIterable<Buffer>;
 }
 
-const TYPES: Record<string, TarType> = { '0': 'file', '\0': 'file', '7': 'file', '1': 'link', '2': 'symlink', '3': 'chardev', '4': 'blockdev', '5': 'dir', '6': 'fifo' };
+const TYPES: Record<string, TarType> = {
+  '0': 'file',
+  '\0': 'file',
+  '7': 'file',
+  '1': 'link',
+  '2': 'symlink',
+  '3': 'chardev',
+  '4': 'blockdev',
+  '5': 'dir',
+  '6': 'fifo',
+};
 const USTAR_MAGIC = Buffer.from('ustar\x0000', 'latin1');
 const GNU_MAGIC = Buffer.from('ustar  \x00', 'latin1');
 
@@ -89,7 +99,7 @@ class ByteReader {
     const first = n === 0 ? Buffer.alloc(0) : await this.some(n, what);
     if (first.length === n) return first;
     const parts = [first];
-    for (let got = first.length; got < n; ) {
+    for (let got = first.length; got < n;) {
       const p = await this.some(n - got, what);
       parts.push(p);
       got += p.length;
@@ -98,7 +108,7 @@ class ByteReader {
   }
 
   async skip(n: number, what: string): Promise<void> {
-    for (let left = n; left > 0; ) left -= (await this.some(left, what)).length;
+    for (let left = n; left > 0;) left -= (await this.some(left, what)).length;
   }
 }
 
@@ -176,7 +186,8 @@ interface RawHeader {
 function decodeHeader(block: Buffer, where: string): RawHeader {
   let sum = 0;
   for (let i = 0; i < TAR_BLOCK_BYTES; i++) sum += i >= 148 && i < 156 ? 0x20 : (block[i] as number);
-  if (BigInt(sum) !== headerNumber(block.subarray(148, 156), 'chksum', where)) throw new TarFormatError(`${where}: a tar header with a wrong checksum (not a tar, or corrupted)`);
+  if (BigInt(sum) !== headerNumber(block.subarray(148, 156), 'chksum', where))
+    throw new TarFormatError(`${where}: a tar header with a wrong checksum (not a tar, or corrupted)`);
   const magic = block.subarray(257, 265);
   const ustar = magic.equals(USTAR_MAGIC);
   if (!ustar && !magic.equals(GNU_MAGIC)) throw new TarFormatError(`${where}: a tar header that is neither ustar, pax nor GNU`);
@@ -225,7 +236,8 @@ export async function* readTar(input: AsyncIterable<Uint8Array>, where: string):
         if (!'xgLK'.includes(raw.typeflag)) break;
         const size = small(raw.size, 'size', where);
         extendedBytes += size;
-        if (extendedBytes > MAX_TAR_EXTENDED_HEADER_BYTES) throw new TarFormatError(`${where}: extended tar headers of more than ${MAX_TAR_EXTENDED_HEADER_BYTES} bytes before one entry`);
+        if (extendedBytes > MAX_TAR_EXTENDED_HEADER_BYTES)
+          throw new TarFormatError(`${where}: extended tar headers of more than ${MAX_TAR_EXTENDED_HEADER_BYTES} bytes before one entry`);
         const data = await src.exact(size, 'an extended header');
         await src.skip(padding(size), 'an extended header');
         if (raw.typeflag === 'x') parsePax(data, pax, where);
@@ -234,9 +246,9 @@ export async function* readTar(input: AsyncIterable<Uint8Array>, where: string):
           // Global records stay for every later entry: bounded together, like one entry's.
           let held = 0;
           for (const [k, v] of global) held += k.length + v.length;
-          if (held > MAX_TAR_EXTENDED_HEADER_BYTES) throw new TarFormatError(`${where}: global pax records of more than ${MAX_TAR_EXTENDED_HEADER_BYTES} bytes`);
-        }
-        else if (raw.typeflag === 'L') longName = Buffer.from(cString(data));
+          if (held > MAX_TAR_EXTENDED_HEADER_BYTES)
+            throw new TarFormatError(`${where}: global pax records of more than ${MAX_TAR_EXTENDED_HEADER_BYTES} bytes`);
+        } else if (raw.typeflag === 'L') longName = Buffer.from(cString(data));
         else longLink = Buffer.from(cString(data));
       }
       const rec = (key: string) => pax.get(key) ?? global.get(key);

@@ -40,7 +40,10 @@ export async function ensureHelperImage(docker: Docker): Promise<void> {
   }
   const [repo, tag] = HELPER_IMAGE.split(':') as [string, string];
   // An empty tar: two zero blocks.
-  const stream = (await docker.importImage(Readable.from([Buffer.alloc(1024)]) as unknown as string, { repo, tag, changes: [`LABEL ${HELPER_LABEL}=${HELPER_LABEL_VALUE}`] } as object)) as NodeJS.ReadableStream;
+  const stream = (await docker.importImage(
+    Readable.from([Buffer.alloc(1024)]) as unknown as string,
+    { repo, tag, changes: [`LABEL ${HELPER_LABEL}=${HELPER_LABEL_VALUE}`] } as object,
+  )) as NodeJS.ReadableStream;
   await new Promise<void>((resolve, reject) => {
     docker.modem.followProgress(stream, (err: Error | null, out: Array<{ error?: string }>) => {
       const failed = out?.find((o) => o.error);
@@ -56,7 +59,11 @@ export async function ensureHelperImage(docker: Docker): Promise<void> {
  */
 async function removeLeftovers(docker: Docker, owner: string): Promise<void> {
   const left = await docker.listContainers({ all: true, filters: { label: [`${HELPER_LABEL}=${HELPER_LABEL_VALUE}`, `${HELPER_OWNER_LABEL}=${owner}`] } });
-  for (const c of left) await docker.getContainer(c.Id).remove({ force: true }).catch(() => undefined);
+  for (const c of left)
+    await docker
+      .getContainer(c.Id)
+      .remove({ force: true })
+      .catch(() => undefined);
 }
 
 /** Labels the helper container with the Cairn home that made it. */
@@ -110,7 +117,8 @@ export async function* parseVolumeTar(input: AsyncIterable<Uint8Array>, top: str
   for await (const { header: h, data } of readTar(input, where)) {
     const rel = archiveRel(fromBytes(h.name), top, where);
     const type: VolumeEntry['type'] | undefined = h.type;
-    if (!type) throw new UnsafeArchiveError(`${where}: tar entry ${JSON.stringify(displayName(fromBytes(h.name)))} has unsupported type ${JSON.stringify(h.typeflag)}`);
+    if (!type)
+      throw new UnsafeArchiveError(`${where}: tar entry ${JSON.stringify(displayName(fromBytes(h.name)))} has unsupported type ${JSON.stringify(h.typeflag)}`);
     const e: VolumeEntry = { rel, type, mode: h.mode & 0o7777, uid: h.uid, gid: h.gid, mtimeSec: h.mtimeSec, size: h.size };
     if (type === 'link') e.linkTo = archiveRel(fromBytes(h.linkname), top, where);
     if (type === 'symlink') e.target = fromBytes(h.linkname);

@@ -43,7 +43,8 @@ function sublevels(db: StateDb) {
 export type Sublevels = ReturnType<typeof sublevels>;
 
 /** One write in a batch on the root database that may span sublevels (committed all or nothing). */
-export type StateOp = { type: 'put'; sublevel: Sublevels[keyof Sublevels]; key: string; value: string } | { type: 'del'; sublevel: Sublevels[keyof Sublevels]; key: string };
+export type StateOp =
+  { type: 'put'; sublevel: Sublevels[keyof Sublevels]; key: string; value: string } | { type: 'del'; sublevel: Sublevels[keyof Sublevels]; key: string };
 
 export async function openStateDb(dir: string): Promise<{ db: StateDb; sub: Sublevels }> {
   const db = new Level<string, string>(dir, { valueEncoding: 'utf8' });

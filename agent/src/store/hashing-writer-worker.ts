@@ -7,13 +7,10 @@ import { createHash, type Hash } from 'node:crypto';
 import { writeSync } from 'node:fs';
 import { parentPort } from 'node:worker_threads';
 
-export type HashingJob =
-  | { op: 'write'; id: number; fd: number; position: number; buf: ArrayBuffer; length: number }
-  | { op: 'digest'; id: number };
+export type HashingJob = { op: 'write'; id: number; fd: number; position: number; buf: ArrayBuffer; length: number } | { op: 'digest'; id: number };
 
 export type HashingReply =
-  | { op: 'written'; id: number; buf: ArrayBuffer; error?: { message: string; code?: string } }
-  | { op: 'digest'; id: number; hex: string | null };
+  { op: 'written'; id: number; buf: ArrayBuffer; error?: { message: string; code?: string } } | { op: 'digest'; id: number; hex: string | null };
 
 /** Writes all of `bytes` at `position` (a file may take fewer bytes than asked). */
 export function writeFully(fd: number, bytes: Uint8Array, position: number): void {

@@ -94,7 +94,8 @@ export function displayName(s: string): string {
   let out = '';
   for (let i = 0; i < s.length; i++) {
     const c = s.charCodeAt(i);
-    if (c >= ESC_LO && c <= ESC_HI && !(i > 0 && s.charCodeAt(i - 1) >= 0xd800 && s.charCodeAt(i - 1) < 0xdc00)) out += `\\x${(c - ESC_LO + 0x80).toString(16).padStart(2, '0')}`;
+    if (c >= ESC_LO && c <= ESC_HI && !(i > 0 && s.charCodeAt(i - 1) >= 0xd800 && s.charCodeAt(i - 1) < 0xdc00))
+      out += `\\x${(c - ESC_LO + 0x80).toString(16).padStart(2, '0')}`;
     else if (c < 0x20 || c === 0x7f) out += `\\x${c.toString(16).padStart(2, '0')}`;
     else if (c === 0x5c) out += '\\\\';
     else out += s[i];

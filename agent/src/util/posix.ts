@@ -38,7 +38,17 @@ export class PosixError extends Error {
 }
 
 function errnoName(errno: number): string {
-  const names: Record<number, string> = { 1: 'EPERM', 2: 'ENOENT', 13: 'EACCES', 22: 'EINVAL', 28: 'ENOSPC', 30: 'EROFS', [ERANGE]: 'ERANGE', [ENODATA]: 'ENODATA', [ENOTSUP]: 'ENOTSUP' };
+  const names: Record<number, string> = {
+    1: 'EPERM',
+    2: 'ENOENT',
+    13: 'EACCES',
+    22: 'EINVAL',
+    28: 'ENOSPC',
+    30: 'EROFS',
+    [ERANGE]: 'ERANGE',
+    [ENODATA]: 'ENODATA',
+    [ENOTSUP]: 'ENOTSUP',
+  };
   return names[errno] ?? `errno ${errno}`;
 }
 
@@ -85,7 +95,11 @@ export function listXattrs(path: CPath): string[] {
     got = Number(llistxattr(c, buf, size));
   }
   if (got === 0) return [];
-  return buf.subarray(0, got).toString('utf8').split('\0').filter((n) => n.length > 0);
+  return buf
+    .subarray(0, got)
+    .toString('utf8')
+    .split('\0')
+    .filter((n) => n.length > 0);
 }
 
 /** The value of one extended attribute, or undefined when it vanished. */

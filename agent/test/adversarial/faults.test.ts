@@ -77,7 +77,6 @@ export interface FaultsResult {
   pairing: string;
 }
 
-
 async function filesBelow(root: string, rel = ''): Promise<string[]> {
   const out: string[] = [];
   for (const e of await readdir(join(root, rel), { withFileTypes: true })) {
@@ -138,295 +137,316 @@ describe('fault injection: kills, full disk, across backup, replicate, prune, pa
     if (work) await rm(work, { recursive: true, force: true });
   });
 
-  it(`${FAULTS} faults leave a repository that checks clean, restores exactly, works again, and leaves nothing unaccounted at the friend`, async () => {
-    const t0 = performance.now();
-    const rng = new Rng(SEED ^ 0xfa17);
-    const byOp: Record<string, OpStats> = Object.fromEntries(OPS.map((o) => [o, { runs: 0, interrupted: 0 }]));
-    const failures: Failure[] = [];
-    /** Every snapshot we know alice has, oldest first, with the tree it saved. */
-    const known = new Map<string, Map<string, FileFacts>>();
-    /** Measured durations (ms) of each kind of work, uninterrupted: where the kills are spread. */
-    const took: Record<string, number> = {};
-    let restores = 0;
-    let mutations = 0;
+  it(
+    `${FAULTS} faults leave a repository that checks clean, restores exactly, works again, and leaves nothing unaccounted at the friend`,
+    async () => {
+      const t0 = performance.now();
+      const rng = new Rng(SEED ^ 0xfa17);
+      const byOp: Record<string, OpStats> = Object.fromEntries(OPS.map((o) => [o, { runs: 0, interrupted: 0 }]));
+      const failures: Failure[] = [];
+      /** Every snapshot we know alice has, oldest first, with the tree it saved. */
+      const known = new Map<string, Map<string, FileFacts>>();
+      /** Measured durations (ms) of each kind of work, uninterrupted: where the kills are spread. */
+      const took: Record<string, number> = {};
+      let restores = 0;
+      let mutations = 0;
 
-    const run = (who: { home: string }, args: string[]): Promise<CliResult> => cairn(args, { home: who.home });
-    const timed = async (who: RestartableAgent, args: string[], key: string): Promise<CliResult> => {
-      const t = performance.now();
-      const r = await run(who, args);
-      if (r.code === 0) took[key] = performance.now() - t;
-      return r;
-    };
-    const backup = async (key = 'backup'): Promise<{ r: CliResult; facts: Map<string, FileFacts> }> => {
-      await mutate(src, rng, mutations++);
-      const facts = await snapshotTree(src);
-      const r = await timed(alice, ['backup', src, '--json'], key);
-      if (r.code === 0) known.set((JSON.parse(r.stdout) as { id: string }).id, facts);
-      return { r, facts };
-    };
-
-    /**
-     * Runs `steps` (cairn commands) one after the other and SIGKILLs `victim` `delayMs` after they
-     * start, whether they still run or not. Steps after the kill are not started (they would run
-     * without the agent, on its home).
-     */
-    /** What this iteration did, for its log line and its failures. */
-    let note = '';
-    const underKill = async (victim: RestartableAgent | TestAgent, steps: Array<{ who: RestartableAgent | TestAgent; args: string[] }>, delayMs: number) => {
-      let killed = false;
-      const results: CliResult[] = [];
-      const ops = (async () => {
-        for (const s of steps) {
-          if (killed) break;
-          const r = await run(s.who, s.args);
-          results.push(r);
-          if (r.code !== 0) break;
-        }
-      })();
-      await Promise.race([ops, sleep(delayMs)]);
-      killed = true;
-      if (victim instanceof RestartableAgent) await victim.kill();
-      else await killTestAgent(victim);
-      const limit = sleep(OP_LIMIT_MS).then(() => 'hang' as const);
-      if ((await Promise.race([ops, limit])) === 'hang') throw new Error(`${steps.map((s) => s.args[0]).join(' + ')} did not end ${OP_LIMIT_MS} ms after ${victim.name} was killed`);
-      note += `${note ? ', ' : ''}${victim.name} killed at ${Math.round(delayMs)} ms`;
-      return { results, interrupted: results.some((r) => r.code !== 0) || results.length < steps.length };
-    };
-    const killTestAgent = async (a: TestAgent) => {
-      for (const pid of [a.info.pid, a.proc.pid]) {
-        try {
-          if (pid !== undefined) process.kill(pid, 'SIGKILL');
-        } catch {
-          // gone
-        }
-      }
-      if (a.proc.exitCode === null && a.proc.signalCode === null) await new Promise((r) => a.proc.once('exit', r));
-    };
-    /**
-     * A kill moment for work measured as `ms`: uniform from the end of the command's own start-up
-     * (took.cli, measured; the agent has nothing to do before) to 1.1 times the whole.
-     */
-    const killAt = (ms: number) => {
-      const from = 0.8 * (took.cli ?? 0);
-      return from + rng.next() * Math.max(0, 1.1 * ms - from);
-    };
-    const delay = (key: string) => killAt(took[key] ?? 2000);
-
-    // start: paired (timed), one snapshot, replicated (timed), and one prune (timed)
-    const t = performance.now();
-    const { code } = await alice.agent.cli<{ code: string }>(['invite', '--quota', '1G']);
-    await bob.agent.cli(['pair', code, '--quota', '1G']);
-    took.pairing = performance.now() - t;
-    // a command's own start-up and round trip (the fastest of three that the agent answers at once)
-    for (let n = 0; n < 3; n++) {
-      const c = performance.now();
-      await alice.agent.cli(['snapshots']);
-      took.cli = Math.min(took.cli ?? Infinity, performance.now() - c);
-    }
-    const first = await backup();
-    expect(first.r.code, describeResult(first.r)).toBe(0);
-    expect((await timed(alice, ['replicate', '--wait'], 'replicate')).code).toBe(0);
-    expect((await timed(alice, ['forget', '--keep-last', '1'], 'forget')).code).toBe(0);
-    const p0 = await timed(alice, ['prune'], 'prune');
-    expect(p0.code, describeResult(p0)).toBe(0);
-    const alicePeer = alice.agent.info.peerId;
-
-    const checkAfter = async (i: number, op: Op, forgotten: Set<string>, pending: Map<string, FileFacts> | null): Promise<string[]> => {
-      const problems: string[] = [];
-      const ms: Record<string, number> = {};
-      let lapAt = performance.now();
-      const lap = (k: string) => {
-        ms[k] = Math.round(performance.now() - lapAt);
-        lapAt = performance.now();
+      const run = (who: { home: string }, args: string[]): Promise<CliResult> => cairn(args, { home: who.home });
+      const timed = async (who: RestartableAgent, args: string[], key: string): Promise<CliResult> => {
+        const t = performance.now();
+        const r = await run(who, args);
+        if (r.code === 0) took[key] = performance.now() - t;
+        return r;
       };
-      const check = await run(alice, ['check', '--read-data']);
-      lap('check');
-      if (check.code !== 0) problems.push(`check --read-data: ${describeResult(check)}`);
-      const stray = await strayPackFiles(alice.home);
-      if (stray.length > 0) problems.push(`stray files in alice's packs/: ${stray.slice(0, 5).join(', ')}`);
-      // the snapshots alice lists: those we know, less what a forget took, plus the one a killed backup may have committed
-      const listed = new Set((await alice.agent.cli<SnapshotsResult>(['snapshots'])).map((s) => s.id));
-      for (const id of listed) {
-        if (known.has(id)) continue;
-        if (pending) known.set(id, pending);
-        else problems.push(`alice lists snapshot ${id} that no backup of ours made`);
-      }
-      for (const id of [...known.keys()]) {
-        if (listed.has(id)) continue;
-        if (forgotten.has(id)) known.delete(id);
-        else {
-          problems.push(`snapshot ${id} is gone (the fault was ${op})`);
-          known.delete(id);
-        }
-      }
-      // restores: the newest, and one other at random
-      const ids = [...known.keys()];
-      const sample = new Set(ids.slice(-1));
-      if (ids.length > 1) sample.add(rng.pick(ids.slice(0, -1)));
-      for (const id of sample) problems.push(...(await restoreMatches(id, `r${i}`)));
-      lap('restores');
-      // the same agent works again: a backup and a full replication
-      const again = await backup();
-      if (again.r.code !== 0) problems.push(`backup after the fault: ${describeResult(again.r)}`);
-      const rep = await timed(alice, ['replicate', '--wait'], 'replicate');
-      if (rep.code !== 0) problems.push(`replicate --wait after the fault: ${describeResult(rep)}`);
-      lap('backup+replicate');
-      // every pack file at bob for alice is indexed by alice, or queued for deletion (her outbox, or pending at bob)
-      await Promise.all([alice.stop(), bob.stop()]);
-      const a = await readAgentState(alice.home);
-      const b = await readAgentState(bob.home);
-      const bobPeer = bob.agent.info.peerId;
-      for (const p of await hostedPacks(bob.home, alicePeer)) {
-        if (a.indexPacks.has(p.id) || a.deleteOutbox.has(`${bobPeer}!${p.id}`) || b.pendingDeletions.has(`${alicePeer}!${p.id}`)) continue;
-        problems.push(`bob holds alice's pack ${p.id} (${p.size} B): not in alice's index, not in her delete outbox, not pending deletion at bob (bob's records ${b.hosted.has(`${alicePeer}!${p.id}`) ? 'know' : 'do not know'} it)`);
-      }
-      await Promise.all([alice.restart(), bob.restart()]);
-      lap('friend-invariant');
-      console.log(`#${i} checks took (ms): ${JSON.stringify(ms)}`);
-      return problems;
-    };
+      const backup = async (key = 'backup'): Promise<{ r: CliResult; facts: Map<string, FileFacts> }> => {
+        await mutate(src, rng, mutations++);
+        const facts = await snapshotTree(src);
+        const r = await timed(alice, ['backup', src, '--json'], key);
+        if (r.code === 0) known.set((JSON.parse(r.stdout) as { id: string }).id, facts);
+        return { r, facts };
+      };
 
-    const restoreMatches = async (id: string, tag: string): Promise<string[]> => {
-      const facts = known.get(id);
-      if (!facts) return [`no tree recorded for snapshot ${id}`];
-      const target = join(work, `restore-${tag}-${id.slice(0, 8)}`);
-      const r = await run(alice, ['restore', id, '--target', target]);
-      restores++;
-      const out = r.code !== 0 ? [`restore ${id}: ${describeResult(r)}`] : (await compareTree(facts, join(target, src), { allowMissing: false })).map((d) => `restore ${id}: ${d}`);
-      await rm(target, { recursive: true, force: true });
-      return out;
-    };
-
-    const enospcOk = mountProblem === null;
-    const eioOk = fiuAvailable();
-    const ops = OPS.filter((o) => (o !== 'enospc' || enospcOk) && (o !== 'eio' || eioOk));
-    if (!eioOk && process.env.CI) failures.push({ iteration: -1, op: 'eio', detail: 'libfiu is required under CI (apt-get install fiu-utils)' });
-    const pickOp = (i: number): Op => {
-      if (i < ops.length) return ops[i] as Op; // each kind once first
-      if (known.size > MAX_SNAPSHOTS) return 'prune';
-      const total = ops.reduce((n, o) => n + WEIGHTS[o], 0);
-      let x = rng.next() * total;
-      for (const o of ops) if ((x -= WEIGHTS[o]) < 0) return o;
-      return 'backup';
-    };
-
-    for (let i = 0; i < FAULTS && failures.length < MAX_FAILURES; i++) {
-      const op = pickOp(i);
-      const stats = byOp[op] as OpStats;
-      stats.runs++;
-      let pending: Map<string, FileFacts> | null = null;
-      const forgotten = new Set<string>();
-      note = '';
-      try {
-        if (op === 'backup') {
-          await mutate(src, rng, mutations++);
-          pending = await snapshotTree(src);
-          const k = await underKill(alice, [{ who: alice, args: ['backup', src, '--json'] }], delay('backup'));
-          if (k.interrupted) stats.interrupted++;
-          await alice.restart();
-        } else if (op === 'replicate' || op === 'pack-put') {
-          const b = await backup();
-          if (b.r.code !== 0) throw new Error(`backup before the ${op} fault: ${describeResult(b.r)}`);
-          const victim = op === 'replicate' ? alice : bob;
-          const k = await underKill(victim, [{ who: alice, args: ['replicate', '--wait'] }], delay('replicate'));
-          if (k.interrupted) stats.interrupted++;
-          await victim.restart();
-        } else if (op === 'prune') {
-          const ids = [...known.keys()];
-          // one to three go, and at least down to half of MAX_SNAPSHOTS (kills before the forget leave them all)
-          const keep = Math.max(1, Math.min(ids.length - rng.range(1, 3), MAX_SNAPSHOTS / 2));
-          for (const id of ids.slice(0, ids.length - keep)) forgotten.add(id);
-          note = `forget --keep-last ${keep} of ${ids.length}`;
-          const k = await underKill(alice, [{ who: alice, args: ['forget', '--keep-last', String(keep)] }, { who: alice, args: ['prune'] }], killAt((took.forget ?? 1000) + (took.prune ?? 2000)));
-          if (k.interrupted) stats.interrupted++;
-          await alice.restart();
-        } else if (op === 'pairing') {
-          const carol = await startAgent('carol');
-          strays.push(carol);
-          const invite = await alice.agent.cli<{ code: string }>(['invite', '--quota', '1G']);
-          const killCarol = rng.next() < 0.5;
-          const k = await underKill(killCarol ? carol : alice, [{ who: carol, args: ['pair', invite.code, '--quota', '1G'] }], delay('pairing'));
-          if (k.interrupted) stats.interrupted++;
-          note += ` (${killCarol ? 'the joiner' : 'the inviter'})`;
-          if (!killCarol) await alice.restart();
-          await carol.stop();
-          // carol is gone for good: if the pairing went through on alice's side, alice removes her
-          const friends = await alice.agent.cli<PeersResult>(['peers']);
-          if (friends.some((f) => f.peerId === carol.info.peerId)) {
-            const u = await run(alice, ['unpair', carol.info.peerId]);
-            if (u.code !== 0) throw new Error(`unpair carol: ${describeResult(u)}`);
-            note += ', carol unpaired';
+      /**
+       * Runs `steps` (cairn commands) one after the other and SIGKILLs `victim` `delayMs` after they
+       * start, whether they still run or not. Steps after the kill are not started (they would run
+       * without the agent, on its home).
+       */
+      /** What this iteration did, for its log line and its failures. */
+      let note = '';
+      const underKill = async (victim: RestartableAgent | TestAgent, steps: Array<{ who: RestartableAgent | TestAgent; args: string[] }>, delayMs: number) => {
+        let killed = false;
+        const results: CliResult[] = [];
+        const ops = (async () => {
+          for (const s of steps) {
+            if (killed) break;
+            const r = await run(s.who, s.args);
+            results.push(r);
+            if (r.code !== 0) break;
           }
-          await rm(join(carol.home, '..'), { recursive: true, force: true });
-        } else if (op === 'eio') {
-          // eio: alice's syncs fail with EIO during a backup and a replication; then the disk works again
-          const pid = alice.agent.info.pid;
-          await mutate(src, rng, mutations++);
-          pending = await snapshotTree(src);
-          setEio(pid, true);
-          let r: CliResult;
-          let rep: CliResult;
+        })();
+        await Promise.race([ops, sleep(delayMs)]);
+        killed = true;
+        if (victim instanceof RestartableAgent) await victim.kill();
+        else await killTestAgent(victim);
+        const limit = sleep(OP_LIMIT_MS).then(() => 'hang' as const);
+        if ((await Promise.race([ops, limit])) === 'hang')
+          throw new Error(`${steps.map((s) => s.args[0]).join(' + ')} did not end ${OP_LIMIT_MS} ms after ${victim.name} was killed`);
+        note += `${note ? ', ' : ''}${victim.name} killed at ${Math.round(delayMs)} ms`;
+        return { results, interrupted: results.some((r) => r.code !== 0) || results.length < steps.length };
+      };
+      const killTestAgent = async (a: TestAgent) => {
+        for (const pid of [a.info.pid, a.proc.pid]) {
           try {
-            r = await run(alice, ['backup', src, '--json']);
-            rep = await run(alice, ['replicate', '--wait']);
-          } finally {
-            setEio(pid, false);
-          }
-          if (r.code !== 0) stats.interrupted++;
-          const line = r.stderr.trim().split('\n');
-          note = `syncs failing: backup exit ${r.code} (${line[0]?.slice(0, 160) ?? ''}), replicate exit ${rep.code}`;
-          // a failed operation says what failed in one line, and the agent lives on
-          if (r.code !== 0 && (line.length !== 1 || !/input\/output error|EIO/i.test(line[0] ?? ''))) failures.push({ iteration: i, op, detail: `the backup's error is not one line naming the I/O error: ${r.stderr.trim().slice(0, 400)}` });
-          if (!(await alice.running()) || alice.agent.info.pid !== pid) {
-            failures.push({ iteration: i, op, detail: `alice's agent died on EIO: ${alice.agent.log().slice(-600)}` });
-            await alice.restart();
-          }
-        } else {
-          // enospc: the disk under alice's home fills up to a few MiB, a backup and a replication run, the filler goes
-          const leave = rng.range(0, 256 * 1024); // less than a changed tree's new data: the backup meets ENOSPC
-          const filler = join(mountPoint, 'filler');
-          await fill(filler, leave);
-          await mutate(src, rng, mutations++);
-          pending = await snapshotTree(src);
-          const r = await run(alice, ['backup', src, '--json']);
-          const rep = await run(alice, ['replicate', '--wait']);
-          if (r.code !== 0) stats.interrupted++;
-          note = `left ${leave} B free: backup exit ${r.code} (${r.stderr.trim().split('\n')[0]?.slice(0, 160) ?? ''}), replicate exit ${rep.code}`;
-          await rm(filler);
-          if (!(await alice.running())) {
-            failures.push({ iteration: i, op, detail: `alice's agent died on a full disk: ${alice.agent.log().slice(-600)}` });
-            await alice.restart();
+            if (pid !== undefined) process.kill(pid, 'SIGKILL');
+          } catch {
+            // gone
           }
         }
-        if (!(await alice.running())) await alice.restart();
-        if (!(await bob.running())) await bob.restart();
-        const problems = await checkAfter(i, op, forgotten, pending);
-        for (const p of problems) failures.push({ iteration: i, op, detail: `${note ? `${note}; ` : ''}${p}` });
-        console.log(`#${i} ${op}${note ? ` (${note})` : ''}: ${problems.length === 0 ? 'ok' : problems.join(' | ')}; ${known.size} snapshots`);
-      } catch (err) {
-        failures.push({ iteration: i, op, detail: `${note ? `${note}; ` : ''}${(err as Error).message}` });
-        console.log(`#${i} ${op}: ${(err as Error).message}`);
-        for (const a of [alice, bob]) if (!(await a.running())) await a.restart().catch(() => undefined);
+        if (a.proc.exitCode === null && a.proc.signalCode === null) await new Promise((r) => a.proc.once('exit', r));
+      };
+      /**
+       * A kill moment for work measured as `ms`: uniform from the end of the command's own start-up
+       * (took.cli, measured; the agent has nothing to do before) to 1.1 times the whole.
+       */
+      const killAt = (ms: number) => {
+        const from = 0.8 * (took.cli ?? 0);
+        return from + rng.next() * Math.max(0, 1.1 * ms - from);
+      };
+      const delay = (key: string) => killAt(took[key] ?? 2000);
+
+      // start: paired (timed), one snapshot, replicated (timed), and one prune (timed)
+      const t = performance.now();
+      const { code } = await alice.agent.cli<{ code: string }>(['invite', '--quota', '1G']);
+      await bob.agent.cli(['pair', code, '--quota', '1G']);
+      took.pairing = performance.now() - t;
+      // a command's own start-up and round trip (the fastest of three that the agent answers at once)
+      for (let n = 0; n < 3; n++) {
+        const c = performance.now();
+        await alice.agent.cli(['snapshots']);
+        took.cli = Math.min(took.cli ?? Infinity, performance.now() - c);
       }
-    }
+      const first = await backup();
+      expect(first.r.code, describeResult(first.r)).toBe(0);
+      expect((await timed(alice, ['replicate', '--wait'], 'replicate')).code).toBe(0);
+      expect((await timed(alice, ['forget', '--keep-last', '1'], 'forget')).code).toBe(0);
+      const p0 = await timed(alice, ['prune'], 'prune');
+      expect(p0.code, describeResult(p0)).toBe(0);
+      const alicePeer = alice.agent.info.peerId;
 
-    // at the end every snapshot still known restores exactly
-    if (failures.length === 0) for (const id of known.keys()) for (const p of await restoreMatches(id, 'end')) failures.push({ iteration: FAULTS, op: 'backup', detail: p });
+      const checkAfter = async (i: number, op: Op, forgotten: Set<string>, pending: Map<string, FileFacts> | null): Promise<string[]> => {
+        const problems: string[] = [];
+        const ms: Record<string, number> = {};
+        let lapAt = performance.now();
+        const lap = (k: string) => {
+          ms[k] = Math.round(performance.now() - lapAt);
+          lapAt = performance.now();
+        };
+        const check = await run(alice, ['check', '--read-data']);
+        lap('check');
+        if (check.code !== 0) problems.push(`check --read-data: ${describeResult(check)}`);
+        const stray = await strayPackFiles(alice.home);
+        if (stray.length > 0) problems.push(`stray files in alice's packs/: ${stray.slice(0, 5).join(', ')}`);
+        // the snapshots alice lists: those we know, less what a forget took, plus the one a killed backup may have committed
+        const listed = new Set((await alice.agent.cli<SnapshotsResult>(['snapshots'])).map((s) => s.id));
+        for (const id of listed) {
+          if (known.has(id)) continue;
+          if (pending) known.set(id, pending);
+          else problems.push(`alice lists snapshot ${id} that no backup of ours made`);
+        }
+        for (const id of [...known.keys()]) {
+          if (listed.has(id)) continue;
+          if (forgotten.has(id)) known.delete(id);
+          else {
+            problems.push(`snapshot ${id} is gone (the fault was ${op})`);
+            known.delete(id);
+          }
+        }
+        // restores: the newest, and one other at random
+        const ids = [...known.keys()];
+        const sample = new Set(ids.slice(-1));
+        if (ids.length > 1) sample.add(rng.pick(ids.slice(0, -1)));
+        for (const id of sample) problems.push(...(await restoreMatches(id, `r${i}`)));
+        lap('restores');
+        // the same agent works again: a backup and a full replication
+        const again = await backup();
+        if (again.r.code !== 0) problems.push(`backup after the fault: ${describeResult(again.r)}`);
+        const rep = await timed(alice, ['replicate', '--wait'], 'replicate');
+        if (rep.code !== 0) problems.push(`replicate --wait after the fault: ${describeResult(rep)}`);
+        lap('backup+replicate');
+        // every pack file at bob for alice is indexed by alice, or queued for deletion (her outbox, or pending at bob)
+        await Promise.all([alice.stop(), bob.stop()]);
+        const a = await readAgentState(alice.home);
+        const b = await readAgentState(bob.home);
+        const bobPeer = bob.agent.info.peerId;
+        for (const p of await hostedPacks(bob.home, alicePeer)) {
+          if (a.indexPacks.has(p.id) || a.deleteOutbox.has(`${bobPeer}!${p.id}`) || b.pendingDeletions.has(`${alicePeer}!${p.id}`)) continue;
+          problems.push(
+            `bob holds alice's pack ${p.id} (${p.size} B): not in alice's index, not in her delete outbox, not pending deletion at bob (bob's records ${b.hosted.has(`${alicePeer}!${p.id}`) ? 'know' : 'do not know'} it)`,
+          );
+        }
+        await Promise.all([alice.restart(), bob.restart()]);
+        lap('friend-invariant');
+        console.log(`#${i} checks took (ms): ${JSON.stringify(ms)}`);
+        return problems;
+      };
 
-    const result: FaultsResult = {
-      faults: Object.values(byOp).reduce((n, s) => n + s.runs, 0),
-      seed: SEED,
-      seconds: (performance.now() - t0) / 1000,
-      byOp,
-      failures,
-      restoresChecked: restores,
-      snapshotsAtEnd: known.size,
-      enospc: enospcOk ? `alice's home on a ${FS_SIZE_MIB} MiB tmpfs, filled to 0-256 KiB free` : `not injected: ${mountProblem}`,
-      eio: eioOk ? "alice's fsync and fdatasync fail with EIO (libfiu preload, switched on and off in the running agent) during a backup and a replication" : 'not injected: libfiu missing (apt-get install fiu-utils)',
-      pairing: 'kill of the inviter (alice) or the joiner (a fresh agent, carol), then carol unpaired',
-    };
-    console.log(JSON.stringify(result, null, 2));
-    if (process.env.CAIRN_ADV_RESULT) await writeFile(process.env.CAIRN_ADV_RESULT, JSON.stringify(result, null, 2));
-    expect(failures, failures.map((f) => `#${f.iteration} ${f.op}: ${f.detail}`).join('\n')).toEqual([]);
-  }, 600_000 + FAULTS * 90_000);
+      const restoreMatches = async (id: string, tag: string): Promise<string[]> => {
+        const facts = known.get(id);
+        if (!facts) return [`no tree recorded for snapshot ${id}`];
+        const target = join(work, `restore-${tag}-${id.slice(0, 8)}`);
+        const r = await run(alice, ['restore', id, '--target', target]);
+        restores++;
+        const out =
+          r.code !== 0
+            ? [`restore ${id}: ${describeResult(r)}`]
+            : (await compareTree(facts, join(target, src), { allowMissing: false })).map((d) => `restore ${id}: ${d}`);
+        await rm(target, { recursive: true, force: true });
+        return out;
+      };
+
+      const enospcOk = mountProblem === null;
+      const eioOk = fiuAvailable();
+      const ops = OPS.filter((o) => (o !== 'enospc' || enospcOk) && (o !== 'eio' || eioOk));
+      if (!eioOk && process.env.CI) failures.push({ iteration: -1, op: 'eio', detail: 'libfiu is required under CI (apt-get install fiu-utils)' });
+      const pickOp = (i: number): Op => {
+        if (i < ops.length) return ops[i] as Op; // each kind once first
+        if (known.size > MAX_SNAPSHOTS) return 'prune';
+        const total = ops.reduce((n, o) => n + WEIGHTS[o], 0);
+        let x = rng.next() * total;
+        for (const o of ops) if ((x -= WEIGHTS[o]) < 0) return o;
+        return 'backup';
+      };
+
+      for (let i = 0; i < FAULTS && failures.length < MAX_FAILURES; i++) {
+        const op = pickOp(i);
+        const stats = byOp[op] as OpStats;
+        stats.runs++;
+        let pending: Map<string, FileFacts> | null = null;
+        const forgotten = new Set<string>();
+        note = '';
+        try {
+          if (op === 'backup') {
+            await mutate(src, rng, mutations++);
+            pending = await snapshotTree(src);
+            const k = await underKill(alice, [{ who: alice, args: ['backup', src, '--json'] }], delay('backup'));
+            if (k.interrupted) stats.interrupted++;
+            await alice.restart();
+          } else if (op === 'replicate' || op === 'pack-put') {
+            const b = await backup();
+            if (b.r.code !== 0) throw new Error(`backup before the ${op} fault: ${describeResult(b.r)}`);
+            const victim = op === 'replicate' ? alice : bob;
+            const k = await underKill(victim, [{ who: alice, args: ['replicate', '--wait'] }], delay('replicate'));
+            if (k.interrupted) stats.interrupted++;
+            await victim.restart();
+          } else if (op === 'prune') {
+            const ids = [...known.keys()];
+            // one to three go, and at least down to half of MAX_SNAPSHOTS (kills before the forget leave them all)
+            const keep = Math.max(1, Math.min(ids.length - rng.range(1, 3), MAX_SNAPSHOTS / 2));
+            for (const id of ids.slice(0, ids.length - keep)) forgotten.add(id);
+            note = `forget --keep-last ${keep} of ${ids.length}`;
+            const k = await underKill(
+              alice,
+              [
+                { who: alice, args: ['forget', '--keep-last', String(keep)] },
+                { who: alice, args: ['prune'] },
+              ],
+              killAt((took.forget ?? 1000) + (took.prune ?? 2000)),
+            );
+            if (k.interrupted) stats.interrupted++;
+            await alice.restart();
+          } else if (op === 'pairing') {
+            const carol = await startAgent('carol');
+            strays.push(carol);
+            const invite = await alice.agent.cli<{ code: string }>(['invite', '--quota', '1G']);
+            const killCarol = rng.next() < 0.5;
+            const k = await underKill(killCarol ? carol : alice, [{ who: carol, args: ['pair', invite.code, '--quota', '1G'] }], delay('pairing'));
+            if (k.interrupted) stats.interrupted++;
+            note += ` (${killCarol ? 'the joiner' : 'the inviter'})`;
+            if (!killCarol) await alice.restart();
+            await carol.stop();
+            // carol is gone for good: if the pairing went through on alice's side, alice removes her
+            const friends = await alice.agent.cli<PeersResult>(['peers']);
+            if (friends.some((f) => f.peerId === carol.info.peerId)) {
+              const u = await run(alice, ['unpair', carol.info.peerId]);
+              if (u.code !== 0) throw new Error(`unpair carol: ${describeResult(u)}`);
+              note += ', carol unpaired';
+            }
+            await rm(join(carol.home, '..'), { recursive: true, force: true });
+          } else if (op === 'eio') {
+            // eio: alice's syncs fail with EIO during a backup and a replication; then the disk works again
+            const pid = alice.agent.info.pid;
+            await mutate(src, rng, mutations++);
+            pending = await snapshotTree(src);
+            setEio(pid, true);
+            let r: CliResult;
+            let rep: CliResult;
+            try {
+              r = await run(alice, ['backup', src, '--json']);
+              rep = await run(alice, ['replicate', '--wait']);
+            } finally {
+              setEio(pid, false);
+            }
+            if (r.code !== 0) stats.interrupted++;
+            const line = r.stderr.trim().split('\n');
+            note = `syncs failing: backup exit ${r.code} (${line[0]?.slice(0, 160) ?? ''}), replicate exit ${rep.code}`;
+            // a failed operation says what failed in one line, and the agent lives on
+            if (r.code !== 0 && (line.length !== 1 || !/input\/output error|EIO/i.test(line[0] ?? '')))
+              failures.push({ iteration: i, op, detail: `the backup's error is not one line naming the I/O error: ${r.stderr.trim().slice(0, 400)}` });
+            if (!(await alice.running()) || alice.agent.info.pid !== pid) {
+              failures.push({ iteration: i, op, detail: `alice's agent died on EIO: ${alice.agent.log().slice(-600)}` });
+              await alice.restart();
+            }
+          } else {
+            // enospc: the disk under alice's home fills up to a few MiB, a backup and a replication run, the filler goes
+            const leave = rng.range(0, 256 * 1024); // less than a changed tree's new data: the backup meets ENOSPC
+            const filler = join(mountPoint, 'filler');
+            await fill(filler, leave);
+            await mutate(src, rng, mutations++);
+            pending = await snapshotTree(src);
+            const r = await run(alice, ['backup', src, '--json']);
+            const rep = await run(alice, ['replicate', '--wait']);
+            if (r.code !== 0) stats.interrupted++;
+            note = `left ${leave} B free: backup exit ${r.code} (${r.stderr.trim().split('\n')[0]?.slice(0, 160) ?? ''}), replicate exit ${rep.code}`;
+            await rm(filler);
+            if (!(await alice.running())) {
+              failures.push({ iteration: i, op, detail: `alice's agent died on a full disk: ${alice.agent.log().slice(-600)}` });
+              await alice.restart();
+            }
+          }
+          if (!(await alice.running())) await alice.restart();
+          if (!(await bob.running())) await bob.restart();
+          const problems = await checkAfter(i, op, forgotten, pending);
+          for (const p of problems) failures.push({ iteration: i, op, detail: `${note ? `${note}; ` : ''}${p}` });
+          console.log(`#${i} ${op}${note ? ` (${note})` : ''}: ${problems.length === 0 ? 'ok' : problems.join(' | ')}; ${known.size} snapshots`);
+        } catch (err) {
+          failures.push({ iteration: i, op, detail: `${note ? `${note}; ` : ''}${(err as Error).message}` });
+          console.log(`#${i} ${op}: ${(err as Error).message}`);
+          for (const a of [alice, bob]) if (!(await a.running())) await a.restart().catch(() => undefined);
+        }
+      }
+
+      // at the end every snapshot still known restores exactly
+      if (failures.length === 0)
+        for (const id of known.keys()) for (const p of await restoreMatches(id, 'end')) failures.push({ iteration: FAULTS, op: 'backup', detail: p });
+
+      const result: FaultsResult = {
+        faults: Object.values(byOp).reduce((n, s) => n + s.runs, 0),
+        seed: SEED,
+        seconds: (performance.now() - t0) / 1000,
+        byOp,
+        failures,
+        restoresChecked: restores,
+        snapshotsAtEnd: known.size,
+        enospc: enospcOk ? `alice's home on a ${FS_SIZE_MIB} MiB tmpfs, filled to 0-256 KiB free` : `not injected: ${mountProblem}`,
+        eio: eioOk
+          ? "alice's fsync and fdatasync fail with EIO (libfiu preload, switched on and off in the running agent) during a backup and a replication"
+          : 'not injected: libfiu missing (apt-get install fiu-utils)',
+        pairing: 'kill of the inviter (alice) or the joiner (a fresh agent, carol), then carol unpaired',
+      };
+      console.log(JSON.stringify(result, null, 2));
+      if (process.env.CAIRN_ADV_RESULT) await writeFile(process.env.CAIRN_ADV_RESULT, JSON.stringify(result, null, 2));
+      expect(failures, failures.map((f) => `#${f.iteration} ${f.op}: ${f.detail}`).join('\n')).toEqual([]);
+    },
+    600_000 + FAULTS * 90_000,
+  );
 });

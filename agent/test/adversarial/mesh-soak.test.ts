@@ -127,7 +127,16 @@ async function honestPuts(node: Libp2p, alice: TestAgent, n: number, stop: () =>
 
 /** p50 and p99 of each part of a set of honest puts (ms). */
 function putStats(xs: PutTime[]): Record<keyof PutTime, { p50: number; p99: number }> {
-  const of = (k: keyof PutTime) => ({ p50: percentile(xs.map((x) => x[k]), 50), p99: percentile(xs.map((x) => x[k]), 99) });
+  const of = (k: keyof PutTime) => ({
+    p50: percentile(
+      xs.map((x) => x[k]),
+      50,
+    ),
+    p99: percentile(
+      xs.map((x) => x[k]),
+      99,
+    ),
+  });
   return { total: of('total'), ready: of('ready'), send: of('send'), store: of('store') };
 }
 
@@ -150,7 +159,9 @@ interface Attackers {
 }
 
 function startAttackers(cfg: HostileConfig): Attackers {
-  const proc = spawn(process.execPath, [join(ROOT, 'dist', 'bench', 'adversarial', 'hostile-peer.js'), JSON.stringify(cfg)], { stdio: ['pipe', 'pipe', 'inherit'] });
+  const proc = spawn(process.execPath, [join(ROOT, 'dist', 'bench', 'adversarial', 'hostile-peer.js'), JSON.stringify(cfg)], {
+    stdio: ['pipe', 'pipe', 'inherit'],
+  });
   let last: Record<string, unknown> = {};
   let onReady: (e: Record<string, unknown>) => void = () => undefined;
   let onDone: (e: Record<string, unknown>) => void = () => undefined;
@@ -183,8 +194,7 @@ function startAttackers(cfg: HostileConfig): Attackers {
     else if (e.event === 'done') {
       last = e;
       onDone(e);
-    }
-    else if (e.event === 'error') onFail(new Error(`attackers failed: ${String(e.message)}`));
+    } else if (e.event === 'error') onFail(new Error(`attackers failed: ${String(e.message)}`));
   });
   proc.on('exit', (code) => onFail(new Error(`attackers exited with ${code}`)));
   return { proc, ready, done, last: () => last };
@@ -216,7 +226,21 @@ describe('hostile friend and stranger soak against a real agent', () => {
     if (DECOY) decoy = await startAgent('decoy', { replicas: 3, diskFloor: String(DISK_FLOOR_BYTES) });
     const target = decoy ?? alice;
     const { code: eveCode } = await target.cli<{ code: string }>(['invite', '--quota', String(EVE_GRANT)]);
-    attackers = startAttackers({ target: agentAddr(target).toString(), inviteCode: eveCode, eveGrantBytes: 1024 * MIB, frames: FRAMES, seed: SEED, lanes: LANES, inflight: INFLIGHT, maxFramesPerStream: FRAMES_PER_STREAM, strangerShare: 0.1, heldSockets: 50, progressMs: 5_000, holdMs: EVE_HOLD_MS, maxSeconds: MAX_SECONDS });
+    attackers = startAttackers({
+      target: agentAddr(target).toString(),
+      inviteCode: eveCode,
+      eveGrantBytes: 1024 * MIB,
+      frames: FRAMES,
+      seed: SEED,
+      lanes: LANES,
+      inflight: INFLIGHT,
+      maxFramesPerStream: FRAMES_PER_STREAM,
+      strangerShare: 0.1,
+      heldSockets: 50,
+      progressMs: 5_000,
+      holdMs: EVE_HOLD_MS,
+      maxSeconds: MAX_SECONDS,
+    });
     await attackers.ready;
     // an invite left open: strangers get past the handshake (for pairing only), so mallory's frames reach alice's handlers
     await target.cli(['invite', '--quota', '1M']);
@@ -231,142 +255,185 @@ describe('hostile friend and stranger soak against a real agent', () => {
     await decoy?.stop();
   });
 
-  it(`${FRAMES.toLocaleString('en')} hostile frames later alice is healthy, bounded, within grants and floor, and her rounds end`, async () => {
-    const att = attackers as Attackers;
-    const src = await tempDir('cairn-soak-data-');
-    await writeSampleTree(src, { seed: 7, entries: [{ kind: 'random', path: 'one.bin', size: 6 * MIB }, { kind: 'random', path: 'two.bin', size: 2 * MIB }] });
-    await alice.cliOk(['backup', src]);
+  it(
+    `${FRAMES.toLocaleString('en')} hostile frames later alice is healthy, bounded, within grants and floor, and her rounds end`,
+    async () => {
+      const att = attackers as Attackers;
+      const src = await tempDir('cairn-soak-data-');
+      await writeSampleTree(src, {
+        seed: 7,
+        entries: [
+          { kind: 'random', path: 'one.bin', size: 6 * MIB },
+          { kind: 'random', path: 'two.bin', size: 2 * MIB },
+        ],
+      });
+      await alice.cliOk(['backup', src]);
 
-    const baseline: PutTime[] = [];
-    const after: PutTime[] = [];
-    const under: PutTime[] = [];
-    const honestErrors: string[] = [];
-    const load = { before: await loadAvg(), during: '', after: '' };
-    // how long alice and this process (carol's side) wait for a CPU, per second, in each phase: the machine's load
-    const waits = { alice: await runQueueWaitMs(alice.info.pid), carol: await runQueueWaitMs(process.pid), t: performance.now() };
-    const waitRate = async () => {
-      const now = { alice: await runQueueWaitMs(alice.info.pid), carol: await runQueueWaitMs(process.pid), t: performance.now() };
-      const s = (now.t - waits.t) / 1000;
-      const r = { aliceMsPerS: (now.alice - waits.alice) / s, carolMsPerS: (now.carol - waits.carol) / s };
-      Object.assign(waits, now);
-      return r;
-    };
-    await honestPuts(carol.node, alice, BASELINE_PUTS, () => false, baseline, honestErrors);
-    expect(honestErrors, 'honest baseline puts').toEqual([]);
-    const cpuWait = { before: await waitRate(), during: { aliceMsPerS: 0, carolMsPerS: 0 }, after: { aliceMsPerS: 0, carolMsPerS: 0 } };
-    await sleep(500);
-    const rssBefore = await rssBytes(alice.info.pid);
-    let rssPeak = rssBefore;
-    let minFreeBytes = Infinity;
-    const hostedDir = join(alice.home, 'hosted');
+      const baseline: PutTime[] = [];
+      const after: PutTime[] = [];
+      const under: PutTime[] = [];
+      const honestErrors: string[] = [];
+      const load = { before: await loadAvg(), during: '', after: '' };
+      // how long alice and this process (carol's side) wait for a CPU, per second, in each phase: the machine's load
+      const waits = { alice: await runQueueWaitMs(alice.info.pid), carol: await runQueueWaitMs(process.pid), t: performance.now() };
+      const waitRate = async () => {
+        const now = { alice: await runQueueWaitMs(alice.info.pid), carol: await runQueueWaitMs(process.pid), t: performance.now() };
+        const s = (now.t - waits.t) / 1000;
+        const r = { aliceMsPerS: (now.alice - waits.alice) / s, carolMsPerS: (now.carol - waits.carol) / s };
+        Object.assign(waits, now);
+        return r;
+      };
+      await honestPuts(carol.node, alice, BASELINE_PUTS, () => false, baseline, honestErrors);
+      expect(honestErrors, 'honest baseline puts').toEqual([]);
+      const cpuWait = { before: await waitRate(), during: { aliceMsPerS: 0, carolMsPerS: 0 }, after: { aliceMsPerS: 0, carolMsPerS: 0 } };
+      await sleep(500);
+      const rssBefore = await rssBytes(alice.info.pid);
+      let rssPeak = rssBefore;
+      let minFreeBytes = Infinity;
+      const hostedDir = join(alice.home, 'hosted');
 
-    let done = false;
-    const rounds: Array<{ ms: number; ok: boolean; detail: string }> = [];
-    const cpu0 = { alice: await cpuSeconds(alice.info.pid), attackers: await cpuSeconds(att.proc.pid), decoy: await cpuSeconds(decoy?.info.pid), t: performance.now() };
-    att.proc.stdin?.write('go\n');
-    const attackDone = att.done.then(
-      (e) => e,
-      (err: Error) => ({ error: err.message }) as Record<string, unknown>,
-    );
-    void attackDone.then(() => (done = true));
+      let done = false;
+      const rounds: Array<{ ms: number; ok: boolean; detail: string }> = [];
+      const cpu0 = {
+        alice: await cpuSeconds(alice.info.pid),
+        attackers: await cpuSeconds(att.proc.pid),
+        decoy: await cpuSeconds(decoy?.info.pid),
+        t: performance.now(),
+      };
+      att.proc.stdin?.write('go\n');
+      const attackDone = att.done.then(
+        (e) => e,
+        (err: Error) => ({ error: err.message }) as Record<string, unknown>,
+      );
+      void attackDone.then(() => (done = true));
 
-    const honest = () => honestPuts(carol.node, alice, Infinity, () => done, under, honestErrors);
-    const replication = async () => {
-      while (!done) {
-        const t0 = performance.now();
-        const res = await Promise.race([
-          alice.cli<{ problems?: string[] }>(['replicate', '--wait']).then(
-            (v) => ({ ok: true, detail: (v.problems ?? []).slice(0, 6).join('; ') }),
-            (e: Error) => ({ ok: true, detail: `exit: ${e.message.slice(0, 1000)}` }),
-          ),
-          sleep(ROUND_LIMIT_MS).then(() => ({ ok: false, detail: `no end after ${ROUND_LIMIT_MS} ms` })),
-        ]);
-        rounds.push({ ms: performance.now() - t0, ...res });
-        await sleep(1000);
-        process.stderr.write(`soak round ${rounds.length}: ${(rounds.at(-1)?.ms ?? 0).toFixed(0)} ms: ${res.detail}\n`);
-        if (!res.ok) return;
-      }
-    };
-    const watch = async () => {
-      let lastReport = performance.now();
-      while (!done) {
-        rssPeak = Math.max(rssPeak, await rssBytes(alice.info.pid).catch(() => 0));
-        const fs = await statfs(hostedDir).catch(() => null);
-        if (fs) minFreeBytes = Math.min(minFreeBytes, fs.bavail * fs.bsize);
-        if (!load.during && performance.now() - lastReport > 10_000) load.during = await loadAvg();
-        await sleep(500);
-        if (performance.now() - lastReport > 30_000) {
-          lastReport = performance.now();
-          const p = att.last();
-          process.stderr.write(`soak progress: ${String(p.frames)} frames in ${Number(p.seconds ?? 0).toFixed(0)} s, ${rounds.length} rounds, ${under.length} honest puts (p99 ${percentile(under.map((x) => x.total), 99).toFixed(0)} ms), rss peak ${(rssPeak / MIB).toFixed(0)} MiB, load ${await loadAvg()}\n`);
+      const honest = () => honestPuts(carol.node, alice, Infinity, () => done, under, honestErrors);
+      const replication = async () => {
+        while (!done) {
+          const t0 = performance.now();
+          const res = await Promise.race([
+            alice.cli<{ problems?: string[] }>(['replicate', '--wait']).then(
+              (v) => ({ ok: true, detail: (v.problems ?? []).slice(0, 6).join('; ') }),
+              (e: Error) => ({ ok: true, detail: `exit: ${e.message.slice(0, 1000)}` }),
+            ),
+            sleep(ROUND_LIMIT_MS).then(() => ({ ok: false, detail: `no end after ${ROUND_LIMIT_MS} ms` })),
+          ]);
+          rounds.push({ ms: performance.now() - t0, ...res });
+          await sleep(1000);
+          process.stderr.write(`soak round ${rounds.length}: ${(rounds.at(-1)?.ms ?? 0).toFixed(0)} ms: ${res.detail}\n`);
+          if (!res.ok) return;
         }
-      }
-    };
-    await Promise.all([honest(), replication(), watch()]);
-    const hostile = await attackDone;
-    cpuWait.during = await waitRate();
-    const cpu = {
-      seconds: (performance.now() - cpu0.t) / 1000,
-      alice: (await cpuSeconds(alice.info.pid)) - cpu0.alice,
-      attackers: (await cpuSeconds(att.proc.pid)) - cpu0.attackers,
-      decoy: (await cpuSeconds(decoy?.info.pid)) - cpu0.decoy,
-    };
-    load.during ||= await loadAvg();
-    await sleep(1000);
-    await waitRate();
-    await honestPuts(carol.node, alice, BASELINE_PUTS, () => false, after, honestErrors);
-    cpuWait.after = await waitRate();
-    load.after = await loadAvg();
+      };
+      const watch = async () => {
+        let lastReport = performance.now();
+        while (!done) {
+          rssPeak = Math.max(rssPeak, await rssBytes(alice.info.pid).catch(() => 0));
+          const fs = await statfs(hostedDir).catch(() => null);
+          if (fs) minFreeBytes = Math.min(minFreeBytes, fs.bavail * fs.bsize);
+          if (!load.during && performance.now() - lastReport > 10_000) load.during = await loadAvg();
+          await sleep(500);
+          if (performance.now() - lastReport > 30_000) {
+            lastReport = performance.now();
+            const p = att.last();
+            process.stderr.write(
+              `soak progress: ${String(p.frames)} frames in ${Number(p.seconds ?? 0).toFixed(0)} s, ${rounds.length} rounds, ${under.length} honest puts (p99 ${percentile(
+                under.map((x) => x.total),
+                99,
+              ).toFixed(0)} ms), rss peak ${(rssPeak / MIB).toFixed(0)} MiB, load ${await loadAvg()}\n`,
+            );
+          }
+        }
+      };
+      await Promise.all([honest(), replication(), watch()]);
+      const hostile = await attackDone;
+      cpuWait.during = await waitRate();
+      const cpu = {
+        seconds: (performance.now() - cpu0.t) / 1000,
+        alice: (await cpuSeconds(alice.info.pid)) - cpu0.alice,
+        attackers: (await cpuSeconds(att.proc.pid)) - cpu0.attackers,
+        decoy: (await cpuSeconds(decoy?.info.pid)) - cpu0.decoy,
+      };
+      load.during ||= await loadAvg();
+      await sleep(1000);
+      await waitRate();
+      await honestPuts(carol.node, alice, BASELINE_PUTS, () => false, after, honestErrors);
+      cpuWait.after = await waitRate();
+      load.after = await loadAvg();
 
-    const rssAfter = await rssBytes(alice.info.pid);
-    const peers = await alice.cli<Peer[]>(['peers']);
-    const frames = Number(hostile.frames ?? 0);
-    const result = {
-      frames,
-      exchanges: Object.values((hostile.streams ?? {}) as Record<string, number>).reduce((a, b) => a + b, 0),
-      seconds: Number(hostile.seconds ?? 0),
-      framesPerSecond: frames / Math.max(1, Number(hostile.seconds ?? 0)),
-      seed: SEED,
-      hostile,
-      load,
-      cpu,
-      rssBeforeMiB: rssBefore / MIB,
-      rssPeakMiB: rssPeak / MIB,
-      rssAfterMiB: rssAfter / MIB,
-      minFreeMiB: minFreeBytes / MIB,
-      floorMiB: DISK_FLOOR_BYTES / MIB,
-      cpuWait,
-      honest: {
-        baselineP50: percentile(baseline.map((x) => x.total), 50),
-        baselineP99: percentile(baseline.map((x) => x.total), 99),
-        underP50: percentile(under.map((x) => x.total), 50),
-        underP99: percentile(under.map((x) => x.total), 99),
-        afterP50: percentile(after.map((x) => x.total), 50),
-        afterP99: percentile(after.map((x) => x.total), 99),
-        parts: { before: putStats(baseline), under: putStats(under), after: putStats(after) },
-        puts: under.length,
-        errors: honestErrors.slice(0, 5),
-        errorCount: honestErrors.length,
-      },
-      rounds: { count: rounds.length, maxMs: Math.max(0, ...rounds.map((x) => x.ms)), stalled: rounds.filter((x) => !x.ok).length, lastDetail: rounds.at(-1)?.detail ?? '' },
-      grants: peers.map((p) => ({ name: p.name, held: p.storedForPeerBytes, grant: p.grantToPeer })),
-      alive: alice.proc.exitCode === null,
-      decoy: DECOY,
-    };
-    if (process.env.CAIRN_ADV_RESULT) await writeFile(process.env.CAIRN_ADV_RESULT, JSON.stringify(result, null, 2));
-    process.stderr.write(`soak: ${JSON.stringify(result)}\n`);
+      const rssAfter = await rssBytes(alice.info.pid);
+      const peers = await alice.cli<Peer[]>(['peers']);
+      const frames = Number(hostile.frames ?? 0);
+      const result = {
+        frames,
+        exchanges: Object.values((hostile.streams ?? {}) as Record<string, number>).reduce((a, b) => a + b, 0),
+        seconds: Number(hostile.seconds ?? 0),
+        framesPerSecond: frames / Math.max(1, Number(hostile.seconds ?? 0)),
+        seed: SEED,
+        hostile,
+        load,
+        cpu,
+        rssBeforeMiB: rssBefore / MIB,
+        rssPeakMiB: rssPeak / MIB,
+        rssAfterMiB: rssAfter / MIB,
+        minFreeMiB: minFreeBytes / MIB,
+        floorMiB: DISK_FLOOR_BYTES / MIB,
+        cpuWait,
+        honest: {
+          baselineP50: percentile(
+            baseline.map((x) => x.total),
+            50,
+          ),
+          baselineP99: percentile(
+            baseline.map((x) => x.total),
+            99,
+          ),
+          underP50: percentile(
+            under.map((x) => x.total),
+            50,
+          ),
+          underP99: percentile(
+            under.map((x) => x.total),
+            99,
+          ),
+          afterP50: percentile(
+            after.map((x) => x.total),
+            50,
+          ),
+          afterP99: percentile(
+            after.map((x) => x.total),
+            99,
+          ),
+          parts: { before: putStats(baseline), under: putStats(under), after: putStats(after) },
+          puts: under.length,
+          errors: honestErrors.slice(0, 5),
+          errorCount: honestErrors.length,
+        },
+        rounds: {
+          count: rounds.length,
+          maxMs: Math.max(0, ...rounds.map((x) => x.ms)),
+          stalled: rounds.filter((x) => !x.ok).length,
+          lastDetail: rounds.at(-1)?.detail ?? '',
+        },
+        grants: peers.map((p) => ({ name: p.name, held: p.storedForPeerBytes, grant: p.grantToPeer })),
+        alive: alice.proc.exitCode === null,
+        decoy: DECOY,
+      };
+      if (process.env.CAIRN_ADV_RESULT) await writeFile(process.env.CAIRN_ADV_RESULT, JSON.stringify(result, null, 2));
+      process.stderr.write(`soak: ${JSON.stringify(result)}\n`);
 
-    expect(hostile.error, String(hostile.error)).toBeUndefined();
-    expect(result.alive, alice.log().slice(-2000)).toBe(true);
-    expect((await health(alice)).peerId).toBe(alice.info.peerId);
-    expect(frames).toBeGreaterThanOrEqual(FRAMES);
-    expect(result.rounds.stalled, JSON.stringify(rounds.slice(-3))).toBe(0);
-    expect(result.rounds.count).toBeGreaterThan(0);
-    for (const g of result.grants) expect(g.held, `${g.name} holds ${g.held} of ${g.grant}`).toBeLessThanOrEqual(g.grant);
-    expect(minFreeBytes, 'free disk under alice\'s floor').toBeGreaterThanOrEqual(DISK_FLOOR_BYTES);
-    expect(rssAfter - rssBefore, `alice's RSS ${rssBefore} -> ${rssAfter}`).toBeLessThan(64 * MIB);
-    // carol, the honest friend, kept getting her packs stored throughout
-    expect(under.length, honestErrors.slice(0, 3).join('\n')).toBeGreaterThan(0);
-    expect(honestErrors, honestErrors.slice(0, 3).join('\n')).toEqual([]);
-  }, 60 * 60_000);
+      expect(hostile.error, String(hostile.error)).toBeUndefined();
+      expect(result.alive, alice.log().slice(-2000)).toBe(true);
+      expect((await health(alice)).peerId).toBe(alice.info.peerId);
+      expect(frames).toBeGreaterThanOrEqual(FRAMES);
+      expect(result.rounds.stalled, JSON.stringify(rounds.slice(-3))).toBe(0);
+      expect(result.rounds.count).toBeGreaterThan(0);
+      for (const g of result.grants) expect(g.held, `${g.name} holds ${g.held} of ${g.grant}`).toBeLessThanOrEqual(g.grant);
+      expect(minFreeBytes, "free disk under alice's floor").toBeGreaterThanOrEqual(DISK_FLOOR_BYTES);
+      expect(rssAfter - rssBefore, `alice's RSS ${rssBefore} -> ${rssAfter}`).toBeLessThan(64 * MIB);
+      // carol, the honest friend, kept getting her packs stored throughout
+      expect(under.length, honestErrors.slice(0, 3).join('\n')).toBeGreaterThan(0);
+      expect(honestErrors, honestErrors.slice(0, 3).join('\n')).toEqual([]);
+    },
+    60 * 60_000,
+  );
 });

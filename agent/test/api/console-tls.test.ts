@@ -31,7 +31,9 @@ describe('makeSelfSigned', () => {
     expect(x.verify(x.publicKey)).toBe(true);
     expect(x.subject).toBe('CN=Cairn agent nas');
     expect(x.issuer).toBe('CN=Cairn agent nas');
-    expect(x.subjectAltName).toBe('DNS:localhost, IP Address:127.0.0.1, IP Address:0:0:0:0:0:0:0:1, DNS:nas.local, IP Address:192.168.1.20, IP Address:FE80:0:0:0:0:0:0:1');
+    expect(x.subjectAltName).toBe(
+      'DNS:localhost, IP Address:127.0.0.1, IP Address:0:0:0:0:0:0:0:1, DNS:nas.local, IP Address:192.168.1.20, IP Address:FE80:0:0:0:0:0:0:1',
+    );
     expect(x.ca).toBe(false);
     expect(x.keyUsage).toEqual(['1.3.6.1.5.5.7.3.1']);
     expect(new Date(x.validFrom).toISOString()).toBe('2030-01-01T03:04:05.000Z');
@@ -121,7 +123,11 @@ describe('the console over TLS', () => {
     const pin = { certPem: tls.cert, fingerprint256: tls.fingerprint256 };
     const health = await pinnedFetch(`${base}/health`, { method: 'GET', headers: {} }, pin);
     expect(health.status).toBe(200);
-    const login = await pinnedFetch(`${base}${ROUTES.login.path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ password: password() }) }, pin);
+    const login = await pinnedFetch(
+      `${base}${ROUTES.login.path}`,
+      { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ password: password() }) },
+      pin,
+    );
     expect(login.status).toBe(200);
     const cookie = login.headers.get('set-cookie') ?? '';
     expect(cookie).toMatch(new RegExp(`^${SESSION_COOKIE}=`));
@@ -137,7 +143,11 @@ describe('the console over TLS', () => {
     expect(plain).not.toMatch(/^HTTP 200/);
     // another certificate, or the right one with another fingerprint: refused before the request
     const other = makeSelfSigned('other', ['localhost'], new Date(), 30);
-    await expect(pinnedFetch(`${base}/health`, { method: 'GET', headers: {} }, { certPem: other.certPem, fingerprint256: other.fingerprint256 })).rejects.toThrow();
-    await expect(pinnedFetch(`${base}/health`, { method: 'GET', headers: {} }, { certPem: tls.cert, fingerprint256: other.fingerprint256 })).rejects.toThrow(/not the one in agent\.json/);
+    await expect(
+      pinnedFetch(`${base}/health`, { method: 'GET', headers: {} }, { certPem: other.certPem, fingerprint256: other.fingerprint256 }),
+    ).rejects.toThrow();
+    await expect(pinnedFetch(`${base}/health`, { method: 'GET', headers: {} }, { certPem: tls.cert, fingerprint256: other.fingerprint256 })).rejects.toThrow(
+      /not the one in agent\.json/,
+    );
   });
 });

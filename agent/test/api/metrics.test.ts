@@ -83,7 +83,11 @@ describe('/metrics', () => {
 
     // a failed backup (the path vanished) counts as a failure for that source
     const gone = join(data, 'no-such-dir');
-    const r = await fetch(`${a.info.api}/api/v1/ops/backup`, { method: 'POST', headers: { 'content-type': 'application/json', [API_TOKEN_HEADER]: a.info.token }, body: JSON.stringify({ paths: [gone], tags: [] }) });
+    const r = await fetch(`${a.info.api}/api/v1/ops/backup`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', [API_TOKEN_HEADER]: a.info.token },
+      body: JSON.stringify({ paths: [gone], tags: [] }),
+    });
     expect(r.status).toBe(400);
     expect(get(await scrape(), 'cairn_source_backup_failures_total', { source: gone })).toBe(1);
   });

@@ -67,7 +67,11 @@ describe('API authentication by matched route', () => {
   test('a route added without an auth decision stops the server from starting', async () => {
     const extra = await startApi();
     try {
-      const app = buildApi({ home: '/nonexistent', repo: extra.repo, clock: systemClock } as Services, { host: '127.0.0.1', port: 0, auth: extra.auth }, () => 'peer');
+      const app = buildApi(
+        { home: '/nonexistent', repo: extra.repo, clock: systemClock } as Services,
+        { host: '127.0.0.1', port: 0, auth: extra.auth },
+        () => 'peer',
+      );
       app.get(`${API_PREFIX}/forgotten`, async () => ({ secret: true }));
       await expect(app.ready()).rejects.toThrow(/GET \/api\/v1\/forgotten declares no auth/);
     } finally {
@@ -78,7 +82,9 @@ describe('API authentication by matched route', () => {
 
   test('every spelling of every protected route, without credentials: never 2xx/3xx, never past the auth check', async () => {
     const protectedRoutes = routeList().filter((r) => r.auth !== 'none');
-    expect(protectedRoutes.map((r) => r.url)).toEqual(expect.arrayContaining([`${API_PREFIX}/ops/backup`, `${API_PREFIX}/export`, ROUTES.tokenCreate.path, ROUTES.metrics.path]));
+    expect(protectedRoutes.map((r) => r.url)).toEqual(
+      expect.arrayContaining([`${API_PREFIX}/ops/backup`, `${API_PREFIX}/export`, ROUTES.tokenCreate.path, ROUTES.metrics.path]),
+    );
     const leaks: string[] = [];
     let sent = 0;
     for (const r of protectedRoutes) {
@@ -126,7 +132,12 @@ describe('API authentication by matched route', () => {
     expect(scope).toBe('read');
     expect(api.auth.listTokens().find((t) => t.name === 'prometheus')?.scope).toBe('read');
     const inject = (method: 'GET' | 'POST', url: string) =>
-      api.app.inject({ method, url, headers: { host: api.host, [API_TOKEN_HEADER]: token, ...(method === 'POST' ? { 'content-type': 'application/json' } : {}) }, ...(method === 'POST' ? { payload: '{}' } : {}) });
+      api.app.inject({
+        method,
+        url,
+        headers: { host: api.host, [API_TOKEN_HEADER]: token, ...(method === 'POST' ? { 'content-type': 'application/json' } : {}) },
+        ...(method === 'POST' ? { payload: '{}' } : {}),
+      });
     expect((await inject('GET', ROUTES.metrics.path)).statusCode).toBe(200);
     expect((await inject('GET', ROUTES.status.path)).statusCode).toBe(200);
     for (const [method, url] of [
@@ -144,7 +155,12 @@ describe('API authentication by matched route', () => {
     // an admin token made the same way reaches everything
     const admin = await api.auth.createToken('script');
     expect(admin.scope).toBe('admin');
-    const res = await api.app.inject({ method: 'POST', url: `${API_PREFIX}/ops/snapshots`, headers: { host: api.host, [API_TOKEN_HEADER]: admin.token, 'content-type': 'application/json' }, payload: '{}' });
+    const res = await api.app.inject({
+      method: 'POST',
+      url: `${API_PREFIX}/ops/snapshots`,
+      headers: { host: api.host, [API_TOKEN_HEADER]: admin.token, 'content-type': 'application/json' },
+      payload: '{}',
+    });
     expect(res.statusCode, res.body).toBe(200);
   });
 });

@@ -73,7 +73,12 @@ describe('HTTP API: every route', () => {
 
   for (const r of routes) {
     test(`${r.method} ${r.name}: a foreign Host -> 421`, async () => {
-      const res = await app.inject({ method: r.method, url: r.path, headers: { host: 'evil.example:80', [API_TOKEN_HEADER]: AGENT_TOKEN, ...(r.method === 'POST' ? json : {}) }, ...(r.method === 'POST' ? { payload: '{}' } : {}) });
+      const res = await app.inject({
+        method: r.method,
+        url: r.path,
+        headers: { host: 'evil.example:80', [API_TOKEN_HEADER]: AGENT_TOKEN, ...(r.method === 'POST' ? json : {}) },
+        ...(r.method === 'POST' ? { payload: '{}' } : {}),
+      });
       expect(res.statusCode).toBe(421);
       expect(res.json()).toMatchObject({ code: 'E_HOST' });
     });
@@ -82,7 +87,8 @@ describe('HTTP API: every route', () => {
   test('the Host check is by name: a published or proxied port is fine, a foreign name never is', async () => {
     const status = async (host: string) => (await app.inject({ method: 'GET', url: ROUTES.health.path, headers: { host } })).statusCode;
     for (const ok of ['localhost:18080', '127.0.0.1:8080', 'localhost', '[::1]:9000', 'LOCALHOST:1']) expect(await status(ok), ok).toBe(200);
-    for (const bad of ['evil.example', 'evil.example:8080', '127.0.0.1.evil.example:8080', 'localhost.evil.example', 'localhost:notaport', 'localhost:8080:1']) expect(await status(bad), bad).toBe(421);
+    for (const bad of ['evil.example', 'evil.example:8080', '127.0.0.1.evil.example:8080', 'localhost.evil.example', 'localhost:notaport', 'localhost:8080:1'])
+      expect(await status(bad), bad).toBe(421);
   });
 
   for (const r of routes.filter((x) => x.method === 'POST')) {
@@ -132,7 +138,11 @@ describe('HTTP API: every route', () => {
     });
 
     test('API tokens for scripts: created once, accepted as a bearer token, revoked', async () => {
-      const create = await call(routes.find((r) => r.name === 'tokenCreate') as Route, { ...json, cookie, [CSRF_HEADER]: csrf }, JSON.stringify({ name: 'backup-script' }));
+      const create = await call(
+        routes.find((r) => r.name === 'tokenCreate') as Route,
+        { ...json, cookie, [CSRF_HEADER]: csrf },
+        JSON.stringify({ name: 'backup-script' }),
+      );
       expect(create.statusCode, create.body).toBe(200);
       const { id, token } = create.json() as { id: string; token: string };
       const snaps = routes.find((r) => r.name === 'ops/snapshots') as Route;

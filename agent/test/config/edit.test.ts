@@ -10,7 +10,14 @@ const FILE = '/home/cairn/cairn.yaml';
 
 describe('editing sources in cairn.yaml', () => {
   test('add, replace and remove on the commented example: the comments stay, the result loads', () => {
-    let text = withSource(EXAMPLE_CONFIG, FILE, { name: 'photos', paths: ['/srv/photos'], schedule: '0 2 * * *', retention: { 'keep-daily': 7, 'keep-monthly': 'unlimited' }, volumes: [], exclude: [] });
+    let text = withSource(EXAMPLE_CONFIG, FILE, {
+      name: 'photos',
+      paths: ['/srv/photos'],
+      schedule: '0 2 * * *',
+      retention: { 'keep-daily': 7, 'keep-monthly': 'unlimited' },
+      volumes: [],
+      exclude: [],
+    });
     expect(text.startsWith(EXAMPLE_CONFIG.trimEnd())).toBe(true);
     text = withSource(text, FILE, { name: 'db', volumes: ['pgdata'], tags: ['db'] });
     text = withSource(text, FILE, { name: 'photos', paths: ['/srv/p2'] });
@@ -26,7 +33,10 @@ describe('editing sources in cairn.yaml', () => {
   });
 
   test('other settings and comments of a hand-written file stay', () => {
-    const text = withSource('# mine\nreplicas: 3 # three copies\nsources:\n  # the database\n  - name: db\n    volumes: [pgdata]\n', FILE, { name: 'www', volumes: ['www'] });
+    const text = withSource('# mine\nreplicas: 3 # three copies\nsources:\n  # the database\n  - name: db\n    volumes: [pgdata]\n', FILE, {
+      name: 'www',
+      volumes: ['www'],
+    });
     expect(text).toContain('# mine');
     expect(text).toContain('# three copies');
     expect(text).toContain('# the database');
@@ -46,8 +56,12 @@ describe('editing sources in cairn.yaml', () => {
       }
       throw new Error('not refused');
     };
-    expect(refused(() => withSource(base, FILE, { name: 'x', paths: ['relative/dir'] }))).toEqual([expect.stringMatching(/^cairn\.yaml:\d+: sources\[1\]\.paths\[0\]: "relative\/dir" is not an absolute path$/)]);
-    expect(refused(() => withSource(base, FILE, { name: 'x', paths: ['/x'], schedule: '61 * * * *' }))[0]).toMatch(/sources\[1\]\.schedule: "61 \* \* \* \*" is not a valid cron expression/);
+    expect(refused(() => withSource(base, FILE, { name: 'x', paths: ['relative/dir'] }))).toEqual([
+      expect.stringMatching(/^cairn\.yaml:\d+: sources\[1\]\.paths\[0\]: "relative\/dir" is not an absolute path$/),
+    ]);
+    expect(refused(() => withSource(base, FILE, { name: 'x', paths: ['/x'], schedule: '61 * * * *' }))[0]).toMatch(
+      /sources\[1\]\.schedule: "61 \* \* \* \*" is not a valid cron expression/,
+    );
     expect(refused(() => withSource(base, FILE, { name: 'Bad Name', paths: ['/x'] }))[0]).toMatch(/sources\[1\]\.name: .*is not a source name/);
     expect(refused(() => withSource(base, FILE, { name: 'empty' }))[0]).toMatch(/source "empty" has nothing to back up/);
     expect(refused(() => withoutSource(base, FILE, 'nope'))).toEqual(['cairn.yaml: there is no source named "nope"']);

@@ -20,28 +20,80 @@ describe('invalid configs name the line and the field', () => {
   const cases: Array<[string, string, string[]]> = [
     ['unknown top-level key, with a hint', 'replicas: 2\nreplica: 3\n', ['cairn.yaml:2: replica: unknown key (did you mean "replicas"?)']],
     ['unknown key without a near match', 'colour: blue\n', ['cairn.yaml:1: colour: unknown key (known: ']],
-    ['unknown key inside a source', 'sources:\n  - name: db\n    paths: [/srv]\n    shedule: "0 * * * *"\n', ['cairn.yaml:4: sources[0].shedule: unknown key (did you mean "schedule"?)']],
-    ['bad cron field', 'sources:\n  - name: db\n    paths: [/srv]\n    schedule: "61 * * * *"\n', ['cairn.yaml:4: sources[0].schedule: "61 * * * *" is not a valid cron expression (minute: 61 is a invalid expression for minute)']],
-    ['cron with too few fields', 'maintenance:\n  prune: "0 3"\n', ['cairn.yaml:2: maintenance.prune: "0 3" is not a valid cron expression (expected 5 or 6 fields but got 2)']],
+    [
+      'unknown key inside a source',
+      'sources:\n  - name: db\n    paths: [/srv]\n    shedule: "0 * * * *"\n',
+      ['cairn.yaml:4: sources[0].shedule: unknown key (did you mean "schedule"?)'],
+    ],
+    [
+      'bad cron field',
+      'sources:\n  - name: db\n    paths: [/srv]\n    schedule: "61 * * * *"\n',
+      ['cairn.yaml:4: sources[0].schedule: "61 * * * *" is not a valid cron expression (minute: 61 is a invalid expression for minute)'],
+    ],
+    [
+      'cron with too few fields',
+      'maintenance:\n  prune: "0 3"\n',
+      ['cairn.yaml:2: maintenance.prune: "0 3" is not a valid cron expression (expected 5 or 6 fields but got 2)'],
+    ],
     ['bad size', 'friends:\n  grant: 10 gigs\n', ['cairn.yaml:2: friends.grant: "10 gigs" is not a size (examples: 500M, 20G, 1T)']],
     ['bad duration', 'friends:\n  deletion-grace: soon\n', ['cairn.yaml:2: friends.deletion-grace: "soon" is not a duration']],
     ['wrong type: string for a number', 'replicas: two\n', ['cairn.yaml:1: replicas: expected a whole number from 1 to 16, got "two"']],
     ['wrong type: list for a mapping', 'console: [a, b]\n', ['cairn.yaml:1: console: expected a mapping of keys to values']],
-    ['wrong type: mapping for a scalar', 'sources:\n  - name:\n      first: x\n    paths: [/a]\n', ['cairn.yaml:3: sources[0].name: expected a single value, got a mapping']],
-    ['negative retention count', 'sources:\n  - name: db\n    paths: [/srv]\n    retention:\n      keep-daily: -3\n', ['cairn.yaml:5: sources[0].retention.keep-daily: expected a whole number >= 0 or "unlimited", got -3']],
+    [
+      'wrong type: mapping for a scalar',
+      'sources:\n  - name:\n      first: x\n    paths: [/a]\n',
+      ['cairn.yaml:3: sources[0].name: expected a single value, got a mapping'],
+    ],
+    [
+      'negative retention count',
+      'sources:\n  - name: db\n    paths: [/srv]\n    retention:\n      keep-daily: -3\n',
+      ['cairn.yaml:5: sources[0].retention.keep-daily: expected a whole number >= 0 or "unlimited", got -3'],
+    ],
     ['relative path', 'sources:\n  - name: db\n    paths: [srv/data]\n', ['cairn.yaml:3: sources[0].paths[0]: "srv/data" is not an absolute path']],
     ['bad source name', 'sources:\n  - name: My DB\n    paths: [/srv]\n', ['cairn.yaml:2: sources[0].name: "My DB" is not a source name']],
     ['missing source name', 'sources:\n  - paths: [/srv]\n', ['cairn.yaml:2: sources[0]: missing name']],
-    ['duplicate source names', 'sources:\n  - name: db\n    paths: [/a]\n  - name: db\n    paths: [/b]\n', ['cairn.yaml:4: sources[1].name: "db" is already the name of sources[0]']],
+    [
+      'duplicate source names',
+      'sources:\n  - name: db\n    paths: [/a]\n  - name: db\n    paths: [/b]\n',
+      ['cairn.yaml:4: sources[1].name: "db" is already the name of sources[0]'],
+    ],
     ['source with nothing to back up', 'sources:\n  - name: db\n    schedule: "0 * * * *"\n', ['cairn.yaml:2: sources[0]: source "db" has nothing to back up']],
-    ['remote console without allow-remote', 'console:\n  address: 0.0.0.0:8080\n', ['cairn.yaml:2: console.address: 0.0.0.0:8080 is not a loopback address: set "allow-remote: true"']],
-    ['console TLS key without its certificate', 'console:\n  tls-key: /etc/ssl/nas.key\n', ['cairn.yaml:2: console.tls-key: tls-cert and tls-key go together: give both or neither']],
-    ['console TLS certificate as a relative path', 'console:\n  tls-cert: nas.crt\n  tls-key: /etc/ssl/nas.key\n', ['cairn.yaml:2: console.tls-cert: "nas.crt" is not an absolute path']],
+    [
+      'remote console without allow-remote',
+      'console:\n  address: 0.0.0.0:8080\n',
+      ['cairn.yaml:2: console.address: 0.0.0.0:8080 is not a loopback address: set "allow-remote: true"'],
+    ],
+    [
+      'console TLS key without its certificate',
+      'console:\n  tls-key: /etc/ssl/nas.key\n',
+      ['cairn.yaml:2: console.tls-key: tls-cert and tls-key go together: give both or neither'],
+    ],
+    [
+      'console TLS certificate as a relative path',
+      'console:\n  tls-cert: nas.crt\n  tls-key: /etc/ssl/nas.key\n',
+      ['cairn.yaml:2: console.tls-cert: "nas.crt" is not an absolute path'],
+    ],
     ['bad listen multiaddr', 'listen: [tcp://0.0.0.0:4001]\n', ['cairn.yaml:1: listen[0]: "tcp://0.0.0.0:4001" is not a TCP multiaddr']],
-    ['consistency: stop and pause both', 'sources:\n  - name: db\n    volumes: [pg]\n    consistency:\n      stop: true\n      pause: true\n', ['cairn.yaml:6: sources[0].consistency.pause: stop and pause are both true']],
-    ['consistency on a source without volumes', 'sources:\n  - name: db\n    paths: [/a]\n    consistency:\n      stop: true\n', ['cairn.yaml:5: sources[0].consistency: source "db" has no volumes']],
-    ['consistency: bad exec-timeout', 'sources:\n  - name: db\n    volumes: [pg]\n    consistency:\n      exec-timeout: forever\n', ['cairn.yaml:5: sources[0].consistency.exec-timeout: "forever" is not a duration']],
-    ['bad volume-read', 'sources:\n  - name: db\n    volumes: [pg]\n    volume-read: tar\n', ['cairn.yaml:4: sources[0].volume-read: "tar" is not one of auto, mountpoint, helper']],
+    [
+      'consistency: stop and pause both',
+      'sources:\n  - name: db\n    volumes: [pg]\n    consistency:\n      stop: true\n      pause: true\n',
+      ['cairn.yaml:6: sources[0].consistency.pause: stop and pause are both true'],
+    ],
+    [
+      'consistency on a source without volumes',
+      'sources:\n  - name: db\n    paths: [/a]\n    consistency:\n      stop: true\n',
+      ['cairn.yaml:5: sources[0].consistency: source "db" has no volumes'],
+    ],
+    [
+      'consistency: bad exec-timeout',
+      'sources:\n  - name: db\n    volumes: [pg]\n    consistency:\n      exec-timeout: forever\n',
+      ['cairn.yaml:5: sources[0].consistency.exec-timeout: "forever" is not a duration'],
+    ],
+    [
+      'bad volume-read',
+      'sources:\n  - name: db\n    volumes: [pg]\n    volume-read: tar\n',
+      ['cairn.yaml:4: sources[0].volume-read: "tar" is not one of auto, mountpoint, helper'],
+    ],
     ['upload limit too low for friends', 'bandwidth-limit: 10K\n', ['cairn.yaml:1: bandwidth-limit: 10240 bytes/s is below 64K']],
     ['key given twice', 'replicas: 2\nreplicas: 3\n', ['cairn.yaml:2: replicas: given twice']],
     ['not YAML at all', 'sources: [\n', ['cairn.yaml:']],
@@ -57,7 +109,19 @@ describe('invalid configs name the line and the field', () => {
   }
 
   test('every problem in a file is reported, in line order', () => {
-    const got = problems(['replicas: 0', 'sources:', '  - name: ok', '    paths: [/a]', '    schedule: "* * *"', '  - name: Bad!', '    paths: [rel]', 'bandwidth-limit: fast', ''].join('\n'));
+    const got = problems(
+      [
+        'replicas: 0',
+        'sources:',
+        '  - name: ok',
+        '    paths: [/a]',
+        '    schedule: "* * *"',
+        '  - name: Bad!',
+        '    paths: [rel]',
+        'bandwidth-limit: fast',
+        '',
+      ].join('\n'),
+    );
     expect(got.map((l) => l.split(':').slice(0, 2).join(':'))).toEqual(['cairn.yaml:1', 'cairn.yaml:5', 'cairn.yaml:6', 'cairn.yaml:7', 'cairn.yaml:8']);
   });
 });
@@ -92,14 +156,28 @@ describe('valid configs', () => {
     expect(c.bandwidthBytesPerSec).toBe(5 * 1024 ** 2);
     expect(c.maintenance).toEqual({ forgetSchedule: '0 3 * * *', pruneSchedule: '30 3 * * 0' });
     expect(c.sources.map((s) => s.name)).toEqual(['postgres', 'labelled', 'photos']);
-    expect(c.sources[0]).toEqual({ name: 'postgres', volumes: ['pgdata'], volumeSelectors: [], paths: [], exclude: [], schedule: '0 * * * *', retention: { keepHourly: 24, keepDaily: 7, keepWeekly: 4, keepMonthly: 12 }, tags: ['db'], consistency: { execBefore: 'pg_dump -U postgres -f /var/lib/postgresql/data/dump.sql', execContainer: 'postgres', execTimeoutMs: 600_000, stop: false }, volumeRead: 'auto' });
+    expect(c.sources[0]).toEqual({
+      name: 'postgres',
+      volumes: ['pgdata'],
+      volumeSelectors: [],
+      paths: [],
+      exclude: [],
+      schedule: '0 * * * *',
+      retention: { keepHourly: 24, keepDaily: 7, keepWeekly: 4, keepMonthly: 12 },
+      tags: ['db'],
+      consistency: { execBefore: 'pg_dump -U postgres -f /var/lib/postgresql/data/dump.sql', execContainer: 'postgres', execTimeoutMs: 600_000, stop: false },
+      volumeRead: 'auto',
+    });
     expect(c.sources[1]?.retention).toEqual({ keepLast: 10, keepWithinMs: 30 * 86_400_000, keepTags: ['release'] });
     expect(c.sources[2]?.retention.keepMonthly).toBe(-1);
     expect(c.sources[2]?.exclude).toEqual(['*.tmp', 'cache/', '/srv/photos/thumbnails']);
   });
 
   test('single values stand for one-element lists; sizes as numbers or text', () => {
-    const c = parseConfig('listen: /ip4/127.0.0.1/tcp/4002\ndisk-floor: 1048576\nbandwidth-limit: 1.5M\nsources:\n  - name: a\n    paths: /srv\n    tags: x\n', 'cairn.yaml');
+    const c = parseConfig(
+      'listen: /ip4/127.0.0.1/tcp/4002\ndisk-floor: 1048576\nbandwidth-limit: 1.5M\nsources:\n  - name: a\n    paths: /srv\n    tags: x\n',
+      'cairn.yaml',
+    );
     expect(c.listen).toEqual(['/ip4/127.0.0.1/tcp/4002']);
     expect(c.diskFloorBytes).toBe(1048576);
     expect(c.bandwidthBytesPerSec).toBe(Math.floor(1.5 * 1024 ** 2));

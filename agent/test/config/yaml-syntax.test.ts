@@ -21,11 +21,15 @@ const lastLine = (text: string) => text.trimEnd().split('\n').length;
 describe('YAML syntax errors name their line and column, once, with a hint', () => {
   test('an unquoted cron expression (a value starting with *, an alias in YAML)', () => {
     const text = `${'\n'.repeat(60)}sources:\n  - name: db\n    paths: [/srv]\n    schedule: */10 * * * *\n`;
-    expect(problems(text)).toEqual(['cairn.yaml:64:20: not valid YAML: Unexpected alias at node end; a value starting with * must be quoted, e.g. schedule: "*/10 * * * *"']);
+    expect(problems(text)).toEqual([
+      'cairn.yaml:64:20: not valid YAML: Unexpected alias at node end; a value starting with * must be quoted, e.g. schedule: "*/10 * * * *"',
+    ]);
   });
 
   test('a tab in the indentation', () => {
-    expect(problems('sources:\n\t- name: a\n')).toEqual(['cairn.yaml:2:1: not valid YAML: Tabs are not allowed as indentation; indent with spaces: YAML does not allow tabs there']);
+    expect(problems('sources:\n\t- name: a\n')).toEqual([
+      'cairn.yaml:2:1: not valid YAML: Tabs are not allowed as indentation; indent with spaces: YAML does not allow tabs there',
+    ]);
     const [line] = problems('sources:\n  - name: a\n  \tpaths: [/x]\n');
     expect(line).toMatch(/^cairn\.yaml:3:1: not valid YAML: .*; indent with spaces: YAML does not allow tabs there$/);
   });
@@ -34,19 +38,25 @@ describe('YAML syntax errors name their line and column, once, with a hint', () 
     const text = late('friends:\n  replicas: 2\n bandwidth-limit: 1M\n');
     const [line, ...rest] = problems(text);
     expect(rest).toEqual([]);
-    expect(line).toMatch(new RegExp(`^cairn\\.yaml:${lastLine(text)}:1: not valid YAML: All mapping items must start at the same column; check the indentation of this line`));
+    expect(line).toMatch(
+      new RegExp(`^cairn\\.yaml:${lastLine(text)}:1: not valid YAML: All mapping items must start at the same column; check the indentation of this line`),
+    );
     const [over] = problems('sources:\n  - name: a\n     paths: [/srv]\n');
     expect(over).toMatch(/^cairn\.yaml:2:11: not valid YAML: .*; check the indentation of this line or the next/);
   });
 
   test('a key without its colon', () => {
-    expect(problems('sources:\n  - name: a\n    paths [/srv]\n')).toEqual(['cairn.yaml:3:5: not valid YAML: Implicit map keys need to be followed by map values; a key needs a colon and a space after it: key: value']);
+    expect(problems('sources:\n  - name: a\n    paths [/srv]\n')).toEqual([
+      'cairn.yaml:3:5: not valid YAML: Implicit map keys need to be followed by map values; a key needs a colon and a space after it: key: value',
+    ]);
   });
 
   test('an unclosed flow list; any other syntax error still names line and column', () => {
     expect(problems('a: [1, 2\n')[0]).toMatch(/^cairn\.yaml:2:1: not valid YAML: .*; a \[list\] or \{mapping\} written on one line is not closed/);
     // the parser finds a quote left open only at the end of the file: the hint says to look above
-    expect(problems('replicas: 2\nname: "unterminated\n')).toEqual(['cairn.yaml:3:1: not valid YAML: Missing closing "quote; a quoted value opened on an earlier line is not closed']);
+    expect(problems('replicas: 2\nname: "unterminated\n')).toEqual([
+      'cairn.yaml:3:1: not valid YAML: Missing closing "quote; a quoted value opened on an earlier line is not closed',
+    ]);
     const [line, ...rest] = problems('a: b: c\n');
     expect(rest).toEqual([]);
     expect(line).toMatch(/^cairn\.yaml:1:\d+: not valid YAML: /);

@@ -47,7 +47,10 @@ describeBrowser('the Jobs page', () => {
       await page.waitForTimeout(100);
     }
     // once the scan beside the backup has the total: how much of it, and the time left
-    expect(cells.some((c) => /of 480\.0 MiB \(\d+%\).*about \d+ (s|min) left/.test(c)), cells.slice(-3).join(' | ')).toBe(true);
+    expect(
+      cells.some((c) => /of 480\.0 MiB \(\d+%\).*about \d+ (s|min) left/.test(c)),
+      cells.slice(-3).join(' | '),
+    ).toBe(true);
     // the page showed at least three different amounts while the job ran, growing
     expect(seen.length, seen.join(' | ')).toBeGreaterThanOrEqual(3);
     await page.waitForSelector('tr.job.succeeded', { timeout: 60_000 });

@@ -40,7 +40,11 @@ describeBrowser('the Settings page', () => {
 
   /** The running agent's sources (its `config` operation), not the file's. */
   const sources = async () => {
-    const res = await fetch(`${agent.info.api}/api/v1/ops/config`, { method: 'POST', headers: { authorization: `Bearer ${agent.info.token}`, 'content-type': 'application/json' }, body: '{}' });
+    const res = await fetch(`${agent.info.api}/api/v1/ops/config`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${agent.info.token}`, 'content-type': 'application/json' },
+      body: '{}',
+    });
     return ((await res.json()) as CairnConfig).sources;
   };
 
@@ -60,7 +64,13 @@ describeBrowser('the Settings page', () => {
     expect(text.startsWith(HAND_WRITTEN.trimEnd().split('\n')[0] as string)).toBe(true);
     expect(text).toMatch(/^name: settings-ui +# the name friends see$/m); // (the yaml library re-spaces comments)
     const [s] = await sources();
-    expect(s).toMatchObject({ name: 'photos', paths: [data], schedule: '0 * * * *', exclude: ['*.tmp', 'cache/'], retention: { keepDaily: 7, keepWeekly: 4, keepMonthly: 6 } });
+    expect(s).toMatchObject({
+      name: 'photos',
+      paths: [data],
+      schedule: '0 * * * *',
+      exclude: ['*.tmp', 'cache/'],
+      retention: { keepDaily: 7, keepWeekly: 4, keepMonthly: 6 },
+    });
     // the running agent knows it: it runs by name, and the table shows it
     const run = await agent.cli<{ state: string; snapshot: string | null }>(['run', 'photos', '--wait']);
     expect(run.state).toBe('succeeded');
@@ -122,6 +132,13 @@ describeBrowser('the Settings page', () => {
     await page.click('button.save-notifications');
     await expect.poll(() => page.textContent('.notify-msg'), { timeout: 10_000 }).toBe('Saved.');
     const stored = await readFile(join(agent.home, 'notifications.json'), 'utf8');
-    expect(JSON.parse(stored).email).toMatchObject({ host: 'smtp.example.org', port: 465, secure: true, user: 'cairn2', pass: 'hunter2-secret', to: ['me@example.org', 'you@example.org'] });
+    expect(JSON.parse(stored).email).toMatchObject({
+      host: 'smtp.example.org',
+      port: 465,
+      secure: true,
+      user: 'cairn2',
+      pass: 'hunter2-secret',
+      to: ['me@example.org', 'you@example.org'],
+    });
   });
 });

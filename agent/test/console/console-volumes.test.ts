@@ -45,7 +45,8 @@ describeDocker('console: volumes, volume restore, retention preview', () => {
     expect(await docker(['volume', 'ls', '-q', '--filter', `name=^${restored}$`])).toBe('');
     await page.click('.volume-wizard button:text("Restore now")');
     await expect.poll(() => page.textContent('.volume-wizard .restore-done'), { timeout: 60_000 }).toContain(`Volume ${restored} restored`);
-    const read = (v: string) => docker(['run', '--rm', '-v', `${v}:/d:ro`, TEST_IMAGE, 'sh', '-c', 'cd /d && find . -type f | sort | while read f; do echo "$f $(cat "$f")"; done']);
+    const read = (v: string) =>
+      docker(['run', '--rm', '-v', `${v}:/d:ro`, TEST_IMAGE, 'sh', '-c', 'cd /d && find . -type f | sort | while read f; do echo "$f $(cat "$f")"; done']);
     expect(await read(restored)).toBe(await read(vol));
   });
 

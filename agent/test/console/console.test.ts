@@ -72,7 +72,7 @@ describeBrowser('the console in a browser', () => {
     expect(await a.evaluate('document.cookie')).toBe('');
   });
 
-  test('pair the two agents through their consoles; the friend\'s HTML name is shown as text', async () => {
+  test("pair the two agents through their consoles; the friend's HTML name is shown as text", async () => {
     await a.goto(`${alice.info.api}/#/friends`);
     await a.click('button.make-invite');
     const code = (await (await a.waitForSelector('.invite-code')).textContent())?.trim() ?? '';

@@ -23,7 +23,8 @@ const COMPOSE = '/usr/bin/docker-compose';
 const PROJECT = `cairnt${process.pid}`;
 
 // without docker-compose: a failure under CI (beforeAll says what is missing), skipped elsewhere
-const describeCompose = existsSync(COMPOSE) || process.env.CI ? describeDocker : (name: string, fn: () => void) => describe.skip(`${name} (skipped: no ${COMPOSE})`, fn);
+const describeCompose =
+  existsSync(COMPOSE) || process.env.CI ? describeDocker : (name: string, fn: () => void) => describe.skip(`${name} (skipped: no ${COMPOSE})`, fn);
 
 describeCompose('the NAS quick start with docker-compose', () => {
   let dir = '';
@@ -31,7 +32,12 @@ describeCompose('the NAS quick start with docker-compose', () => {
   const data = `cairn-t-compose-${process.pid}-appdata`;
   const compose = async (args: string[], timeoutMs = 120_000) => {
     try {
-      return await run(COMPOSE, ['-p', PROJECT, '-f', 'docker-compose.yml', '-f', 'test-override.yml', ...args], { cwd: dir, env: process.env, timeout: timeoutMs, maxBuffer: 16 * 1024 * 1024 });
+      return await run(COMPOSE, ['-p', PROJECT, '-f', 'docker-compose.yml', '-f', 'test-override.yml', ...args], {
+        cwd: dir,
+        env: process.env,
+        timeout: timeoutMs,
+        maxBuffer: 16 * 1024 * 1024,
+      });
     } catch (err) {
       const e = err as Error & { stderr?: string };
       throw new Error(`docker-compose ${args.join(' ')} failed: ${(e.stderr ?? '').trim() || e.message}`);
@@ -70,7 +76,18 @@ describeCompose('the NAS quick start with docker-compose', () => {
       }),
     );
     await docker(['volume', 'create', data]);
-    await docker(['run', '--rm', '--network', 'none', '-v', `${data}:/data`, TEST_IMAGE, 'sh', '-c', 'mkdir -p /data/photos && echo "holiday" > /data/photos/a.jpg && echo "notes" > /data/todo.txt']);
+    await docker([
+      'run',
+      '--rm',
+      '--network',
+      'none',
+      '-v',
+      `${data}:/data`,
+      TEST_IMAGE,
+      'sh',
+      '-c',
+      'mkdir -p /data/photos && echo "holiday" > /data/photos/a.jpg && echo "notes" > /data/todo.txt',
+    ]);
   }, 900_000);
 
   afterAll(async () => {
@@ -99,7 +116,11 @@ describeCompose('the NAS quick start with docker-compose', () => {
     expect(password, log).toBeDefined();
 
     const base = `http://127.0.0.1:${api}`;
-    const login = await fetch(`${base}/api/v1/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ password }) });
+    const login = await fetch(`${base}/api/v1/auth/login`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ password }),
+    });
     expect(login.status).toBe(200);
     expect((await fetch(`${base}/`)).status).toBe(200);
 

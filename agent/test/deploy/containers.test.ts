@@ -54,11 +54,40 @@ describeDocker('agents in containers', () => {
     const id = (
       await docker(
         [
-          'run', '-d', '--name', `${RUN_ID}-${name}`, '--network', 'host', '-e', `CAIRN_PASSPHRASE=${PASS}`,
+          'run',
+          '-d',
+          '--name',
+          `${RUN_ID}-${name}`,
+          '--network',
+          'host',
+          '-e',
+          `CAIRN_PASSPHRASE=${PASS}`,
           // the image's HEALTHCHECK command, checked every second instead of every 30 s
-          '--health-interval', '1s', '--health-start-period', '0s', '--health-retries', '1',
-          '-v', `${state}:/var/lib/cairn`, '-v', `${socket}:/var/run/docker.sock`, '-v', `${volumesDir}:${volumesDir}`,
-          image, 'agent', '--init', '--name', name, '--listen', `/ip4/127.0.0.1/tcp/${p2p}`, '--api', `127.0.0.1:${api}`, '--disk-floor', '0', '--replicate-every', '1h',
+          '--health-interval',
+          '1s',
+          '--health-start-period',
+          '0s',
+          '--health-retries',
+          '1',
+          '-v',
+          `${state}:/var/lib/cairn`,
+          '-v',
+          `${socket}:/var/run/docker.sock`,
+          '-v',
+          `${volumesDir}:${volumesDir}`,
+          image,
+          'agent',
+          '--init',
+          '--name',
+          name,
+          '--listen',
+          `/ip4/127.0.0.1/tcp/${p2p}`,
+          '--api',
+          `127.0.0.1:${api}`,
+          '--disk-floor',
+          '0',
+          '--replicate-every',
+          '1h',
         ],
         { timeoutMs: 60_000 },
       )
@@ -75,7 +104,21 @@ describeDocker('agents in containers', () => {
 
   /** Every entry of a volume: path, type, mode, size, mtime (ns), owner, and content hash. */
   const listing = async (volume: string) =>
-    docker(['run', '--rm', '--network', 'none', '-v', `${volume}:/v:ro`, TEST_IMAGE, 'sh', '-c', 'cd /v && find . | sort | while read f; do stat -c "%n|%F|%a|%s|%y|%u:%g" "$f"; if [ -f "$f" ] && [ ! -L "$f" ]; then md5sum "$f"; fi; done'], { timeoutMs: 120_000 });
+    docker(
+      [
+        'run',
+        '--rm',
+        '--network',
+        'none',
+        '-v',
+        `${volume}:/v:ro`,
+        TEST_IMAGE,
+        'sh',
+        '-c',
+        'cd /v && find . | sort | while read f; do stat -c "%n|%F|%a|%s|%y|%u:%g" "$f"; if [ -f "$f" ] && [ ! -L "$f" ]; then md5sum "$f"; fi; done',
+      ],
+      { timeoutMs: 120_000 },
+    );
 
   beforeAll(async () => {
     image = await ensureAgentImage();
@@ -110,7 +153,11 @@ describeDocker('agents in containers', () => {
     const page = await fetch(`${base}/`);
     expect(page.status).toBe(200);
     expect(await page.text()).toMatch(/<html/i);
-    const login = await fetch(`${base}/api/v1/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ password }) });
+    const login = await fetch(`${base}/api/v1/auth/login`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ password }),
+    });
     expect(login.status).toBe(200);
     const cookie = (login.headers.get('set-cookie') ?? '').split(';')[0] as string;
     const status = await fetch(`${base}/api/v1/status`, { headers: { cookie } });
@@ -126,9 +173,19 @@ describeDocker('agents in containers', () => {
     // a volume written by another container: nested dirs, modes, owners, an old mtime, a symlink, 3 MB of noise
     const data = await vol('appdata');
     await docker(
-      ['run', '--rm', '--network', 'none', '-v', `${data}:/data`, TEST_IMAGE, 'sh', '-c',
+      [
+        'run',
+        '--rm',
+        '--network',
+        'none',
+        '-v',
+        `${data}:/data`,
+        TEST_IMAGE,
+        'sh',
+        '-c',
         'mkdir -p /data/db/sub && echo hello > /data/db/a.txt && dd if=/dev/urandom of=/data/db/sub/blob bs=1024 count=3000 2>/dev/null' +
-        ' && chmod 640 /data/db/a.txt && chmod 750 /data/db/sub && chown 1234:5678 /data/db/sub/blob && touch -d "2020-01-02 03:04:05" /data/db/a.txt && ln -s a.txt /data/db/link && touch /data/empty'],
+          ' && chmod 640 /data/db/a.txt && chmod 750 /data/db/sub && chown 1234:5678 /data/db/sub/blob && touch -d "2020-01-02 03:04:05" /data/db/a.txt && ln -s a.txt /data/db/link && touch /data/empty',
+      ],
       { timeoutMs: 60_000 },
     );
     const before = await listing(data);
@@ -146,7 +203,26 @@ describeDocker('agents in containers', () => {
     // a fresh state volume, recovered from bob's invite with the phrase (docker compose run --rm cairn recover --invite CODE)
     const fresh = await vol('alice-new-state');
     const recovered = JSON.parse(
-      await docker(['run', '--rm', '--network', 'host', '-e', `CAIRN_PASSPHRASE=${PASS}`, '-e', `CAIRN_RECOVERY_PHRASE=${phrase}`, '-v', `${fresh}:/var/lib/cairn`, image, 'recover', '--invite', code, '--json'], { timeoutMs: 300_000 }),
+      await docker(
+        [
+          'run',
+          '--rm',
+          '--network',
+          'host',
+          '-e',
+          `CAIRN_PASSPHRASE=${PASS}`,
+          '-e',
+          `CAIRN_RECOVERY_PHRASE=${phrase}`,
+          '-v',
+          `${fresh}:/var/lib/cairn`,
+          image,
+          'recover',
+          '--invite',
+          code,
+          '--json',
+        ],
+        { timeoutMs: 300_000 },
+      ),
     ) as { snapshots: number };
     expect(recovered.snapshots).toBe(1);
     const a2 = await startAgentContainer('alice', fresh);

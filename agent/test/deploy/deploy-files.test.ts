@@ -92,50 +92,64 @@ describe('deploy/Dockerfile', () => {
     for (const p of ['.env', 'node_modules', 'dist', '.cairn', '.git']) expect(ignored, p).toContain(p);
   });
 
-  test('the container tests\' image takes its runtime settings from this Dockerfile', async () => {
+  test("the container tests' image takes its runtime settings from this Dockerfile", async () => {
     const runtime = await dockerfileRuntime();
-    for (const kind of ['ENV', 'VOLUME', 'EXPOSE', 'WORKDIR', 'USER', 'HEALTHCHECK', 'ENTRYPOINT', 'CMD']) expect(runtime.some((l) => l.startsWith(`${kind} `)), kind).toBe(true);
+    for (const kind of ['ENV', 'VOLUME', 'EXPOSE', 'WORKDIR', 'USER', 'HEALTHCHECK', 'ENTRYPOINT', 'CMD'])
+      expect(
+        runtime.some((l) => l.startsWith(`${kind} `)),
+        kind,
+      ).toBe(true);
   });
 });
 
 describe('compose files', () => {
   const present = existsSync(COMPOSE);
   const ok = present || !process.env.CI;
-  test.skipIf(!present && !process.env.CI)(`docker-compose config accepts every compose file${present ? '' : ` (skipped: no ${COMPOSE}; apt-get install docker-compose)`}`, async () => {
-    expect(ok && present, `${COMPOSE} is required under CI`).toBe(true);
-    const files = ['docker-compose.yml', ...(await readdir(join(ROOT, 'deploy', 'compose'))).filter((f) => f.endsWith('.yml')).map((f) => join('deploy', 'compose', f))];
-    expect(files.length).toBeGreaterThanOrEqual(3);
-    const env = join(ROOT, '.env');
-    const made = !existsSync(env);
-    if (made) await copyFile(join(ROOT, '.env.example'), env);
-    try {
-      for (const f of files) {
-        const { stdout } = await run(COMPOSE, ['-f', join(ROOT, f), 'config'], { cwd: ROOT });
-        expect(stdout, f).toMatch(/services:/);
+  test.skipIf(!present && !process.env.CI)(
+    `docker-compose config accepts every compose file${present ? '' : ` (skipped: no ${COMPOSE}; apt-get install docker-compose)`}`,
+    async () => {
+      expect(ok && present, `${COMPOSE} is required under CI`).toBe(true);
+      const files = [
+        'docker-compose.yml',
+        ...(await readdir(join(ROOT, 'deploy', 'compose'))).filter((f) => f.endsWith('.yml')).map((f) => join('deploy', 'compose', f)),
+      ];
+      expect(files.length).toBeGreaterThanOrEqual(3);
+      const env = join(ROOT, '.env');
+      const made = !existsSync(env);
+      if (made) await copyFile(join(ROOT, '.env.example'), env);
+      try {
+        for (const f of files) {
+          const { stdout } = await run(COMPOSE, ['-f', join(ROOT, f), 'config'], { cwd: ROOT });
+          expect(stdout, f).toMatch(/services:/);
+        }
+        // the NAS file: the host's network (friends learn reachable addresses), the agent's default
+        // command (no --api: the console stays on cairn.yaml's default, the host's loopback), the
+        // socket and the engine's volumes directory at the same path inside
+        const nas = parse((await run(COMPOSE, ['-f', join(ROOT, 'docker-compose.yml'), 'config'], { cwd: ROOT })).stdout) as {
+          services: Record<string, { network_mode?: string; command?: string[]; volumes?: string[]; env_file?: unknown; environment?: Record<string, string> }>;
+        };
+        const cairn = nas.services.cairn;
+        expect(cairn?.network_mode).toBe('host');
+        expect(cairn?.command).toEqual(['agent', '--init']);
+        expect(CONFIG_DEFAULTS.console.address).toMatch(/^127\.0\.0\.1:/);
+        expect(cairn?.volumes).toContain('/var/run/docker.sock:/var/run/docker.sock:rw');
+        expect(cairn?.volumes).toContain('/var/lib/docker/volumes:/var/lib/docker/volumes:rw');
+        expect(cairn?.volumes).toContain('cairn-state:/var/lib/cairn:rw');
+        // the passphrase comes from the env file, not the compose file
+        expect(await readFile(join(ROOT, 'docker-compose.yml'), 'utf8')).not.toMatch(/CAIRN_PASSPHRASE\s*[:=]/);
+        expect(cairn?.environment?.CAIRN_PASSPHRASE).toBe(/^CAIRN_PASSPHRASE=(.*)$/m.exec(await readFile(join(ROOT, '.env.example'), 'utf8'))?.[1]);
+        // the proxy variant: the agent has no engine socket, only the proxy's Unix socket in a shared
+        // volume; nothing is published (agent/test/docker/socket-proxy.test.ts checks the allow list)
+        const proxy = parse((await run(COMPOSE, ['-f', join(ROOT, 'deploy', 'compose', 'socket-proxy.yml'), 'config'], { cwd: ROOT })).stdout) as {
+          services: Record<string, { volumes?: string[]; environment?: Record<string, string>; ports?: unknown }>;
+        };
+        expect(proxy.services.cairn?.volumes?.some((v) => v.includes('docker.sock'))).toBe(false);
+        expect(proxy.services.cairn?.environment?.DOCKER_HOST).toBe('unix:///run/cairn-docker-proxy/docker.sock');
+        expect(proxy.services.cairn?.volumes).toContain('docker-proxy-socket:/run/cairn-docker-proxy:rw');
+        for (const s of Object.values(proxy.services)) expect(s.ports).toBeUndefined();
+      } finally {
+        if (made) await rm(env, { force: true });
       }
-      // the NAS file: the host's network (friends learn reachable addresses), the agent's default
-      // command (no --api: the console stays on cairn.yaml's default, the host's loopback), the
-      // socket and the engine's volumes directory at the same path inside
-      const nas = parse((await run(COMPOSE, ['-f', join(ROOT, 'docker-compose.yml'), 'config'], { cwd: ROOT })).stdout) as { services: Record<string, { network_mode?: string; command?: string[]; volumes?: string[]; env_file?: unknown; environment?: Record<string, string> }> };
-      const cairn = nas.services.cairn;
-      expect(cairn?.network_mode).toBe('host');
-      expect(cairn?.command).toEqual(['agent', '--init']);
-      expect(CONFIG_DEFAULTS.console.address).toMatch(/^127\.0\.0\.1:/);
-      expect(cairn?.volumes).toContain('/var/run/docker.sock:/var/run/docker.sock:rw');
-      expect(cairn?.volumes).toContain('/var/lib/docker/volumes:/var/lib/docker/volumes:rw');
-      expect(cairn?.volumes).toContain('cairn-state:/var/lib/cairn:rw');
-      // the passphrase comes from the env file, not the compose file
-      expect(await readFile(join(ROOT, 'docker-compose.yml'), 'utf8')).not.toMatch(/CAIRN_PASSPHRASE\s*[:=]/);
-      expect(cairn?.environment?.CAIRN_PASSPHRASE).toBe(/^CAIRN_PASSPHRASE=(.*)$/m.exec(await readFile(join(ROOT, '.env.example'), 'utf8'))?.[1]);
-      // the proxy variant: the agent has no engine socket, only the proxy's Unix socket in a shared
-      // volume; nothing is published (agent/test/docker/socket-proxy.test.ts checks the allow list)
-      const proxy = parse((await run(COMPOSE, ['-f', join(ROOT, 'deploy', 'compose', 'socket-proxy.yml'), 'config'], { cwd: ROOT })).stdout) as { services: Record<string, { volumes?: string[]; environment?: Record<string, string>; ports?: unknown }> };
-      expect(proxy.services.cairn?.volumes?.some((v) => v.includes('docker.sock'))).toBe(false);
-      expect(proxy.services.cairn?.environment?.DOCKER_HOST).toBe('unix:///run/cairn-docker-proxy/docker.sock');
-      expect(proxy.services.cairn?.volumes).toContain('docker-proxy-socket:/run/cairn-docker-proxy:rw');
-      for (const s of Object.values(proxy.services)) expect(s.ports).toBeUndefined();
-    } finally {
-      if (made) await rm(env, { force: true });
-    }
-  });
+    },
+  );
 });

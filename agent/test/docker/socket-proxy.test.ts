@@ -58,7 +58,10 @@ const DOCUMENTED = [
 
 describe('the socket-proxy compose variant', () => {
   test('no compose file publishes a port of the Docker API; the proxy listens only on a Unix socket in a volume shared with the agent', async () => {
-    const files = ['docker-compose.yml', ...(await readdir(join(ROOT, 'deploy', 'compose'))).filter((f) => f.endsWith('.yml')).map((f) => `deploy/compose/${f}`)];
+    const files = [
+      'docker-compose.yml',
+      ...(await readdir(join(ROOT, 'deploy', 'compose'))).filter((f) => f.endsWith('.yml')).map((f) => `deploy/compose/${f}`),
+    ];
     for (const f of files) {
       const { services } = await composeFile(f);
       for (const [name, s] of Object.entries(services)) {
@@ -85,7 +88,22 @@ describe('the socket-proxy compose variant', () => {
     expect(proxy.volumes?.find((v) => v.includes('docker.sock'))).toMatch(/:\/var\/run\/docker\.sock:ro$/);
     // the allow list is exactly the documented one, and the header comment names every path
     expect(allowRules(proxy.command ?? []).map((r) => [r.method, r.pattern])).toEqual(DOCUMENTED);
-    for (const p of ['/_ping', '/containers/json', '/containers/ID/json', '/containers/ID/archive', '/exec/ID/json', '/system/df', '/images/cairn-volume-helper:empty/json', '/exec/ID/start', '/containers/create', '/images/create', '/volumes/create', 'DELETE /containers/ID', 'DELETE /volumes/VOLUME']) expect(text).toContain(p);
+    for (const p of [
+      '/_ping',
+      '/containers/json',
+      '/containers/ID/json',
+      '/containers/ID/archive',
+      '/exec/ID/json',
+      '/system/df',
+      '/images/cairn-volume-helper:empty/json',
+      '/exec/ID/start',
+      '/containers/create',
+      '/images/create',
+      '/volumes/create',
+      'DELETE /containers/ID',
+      'DELETE /volumes/VOLUME',
+    ])
+      expect(text).toContain(p);
     const readme = await readFile(join(ROOT, 'README.md'), 'utf8');
     expect(readme).toMatch(/socket-proxy\.yml/);
     expect(readme).not.toMatch(/127\.0\.0\.1:2375/);
@@ -119,7 +137,7 @@ describe('the socket-proxy compose variant', () => {
   });
 });
 
-describeDocker('Cairn through the socket proxy\'s allow list (real engine)', () => {
+describeDocker("Cairn through the socket proxy's allow list (real engine)", () => {
   const scratch = new DockerScratch('sockproxy');
   let home = '';
   let dir = '';
@@ -146,10 +164,24 @@ describeDocker('Cairn through the socket proxy\'s allow list (real engine)', () 
   test('helper-path backup with stop, pause and exec hooks, restores into a new and a used volume, volume list: nothing refused', async () => {
     const stopped = await scratch.volume('stop');
     const paused = await scratch.volume('pause');
-    const a = await scratch.container('a', { volumes: [stopped], mode: 'detach', script: 'echo one > /data/f; trap "exit 0" TERM; while true; do sleep 1; done', labels: { 'cairn.stop': 'true', 'cairn.exec.before': 'echo before > /data/hook', 'cairn.exec.after': 'echo after >> /data/hook' } });
-    const b = await scratch.container('b', { volumes: [paused], mode: 'detach', script: 'echo two > /data/g; trap "exit 0" TERM; while true; do sleep 1; done', labels: { 'cairn.pause': 'true' } });
+    const a = await scratch.container('a', {
+      volumes: [stopped],
+      mode: 'detach',
+      script: 'echo one > /data/f; trap "exit 0" TERM; while true; do sleep 1; done',
+      labels: { 'cairn.stop': 'true', 'cairn.exec.before': 'echo before > /data/hook', 'cairn.exec.after': 'echo after >> /data/hook' },
+    });
+    const b = await scratch.container('b', {
+      volumes: [paused],
+      mode: 'detach',
+      script: 'echo two > /data/g; trap "exit 0" TERM; while true; do sleep 1; done',
+      labels: { 'cairn.pause': 'true' },
+    });
     // wait until both wrote their file (the containers run in the background)
-    for (let i = 0; (await docker(['exec', a, 'cat', '/data/f']).catch(() => '')) === '' || (await docker(['exec', b, 'cat', '/data/g']).catch(() => '')) === ''; i++) {
+    for (
+      let i = 0;
+      (await docker(['exec', a, 'cat', '/data/f']).catch(() => '')) === '' || (await docker(['exec', b, 'cat', '/data/g']).catch(() => '')) === '';
+      i++
+    ) {
       if (i > 200) throw new Error('the test containers did not start');
       await new Promise((r) => setTimeout(r, 100));
     }
@@ -179,7 +211,18 @@ describeDocker('Cairn through the socket proxy\'s allow list (real engine)', () 
     expect(refused, JSON.stringify(refused)).toEqual([]);
     // the helper path and the hooks really went through the proxy
     const used = new Set(filter?.seen.map((s) => `${s.method} ${s.path.replace(/[0-9a-f]{64}/g, 'ID')}`));
-    for (const call of ['POST /containers/create', 'GET /containers/ID/archive', 'DELETE /containers/ID', 'POST /containers/ID/exec', 'POST /exec/ID/start', 'POST /containers/ID/stop', 'POST /containers/ID/start', 'POST /containers/ID/pause', 'POST /containers/ID/unpause', 'POST /volumes/create']) {
+    for (const call of [
+      'POST /containers/create',
+      'GET /containers/ID/archive',
+      'DELETE /containers/ID',
+      'POST /containers/ID/exec',
+      'POST /exec/ID/start',
+      'POST /containers/ID/stop',
+      'POST /containers/ID/start',
+      'POST /containers/ID/pause',
+      'POST /containers/ID/unpause',
+      'POST /volumes/create',
+    ]) {
       expect(used.has(call), `${call} in ${[...used].join(', ')}`).toBe(true);
     }
 
@@ -188,7 +231,10 @@ describeDocker('Cairn through the socket proxy\'s allow list (real engine)', () 
     // this test, passes the proxy
     const through = new Docker({ socketPath: join(dir, 'docker.sock') });
     const repo = `cairn-t-sockproxy-${process.pid}`;
-    const stream = (await through.importImage(Readable.from([Buffer.alloc(1024)]) as unknown as string, { repo, tag: 'empty' } as object)) as NodeJS.ReadableStream;
+    const stream = (await through.importImage(
+      Readable.from([Buffer.alloc(1024)]) as unknown as string,
+      { repo, tag: 'empty' } as object,
+    )) as NodeJS.ReadableStream;
     await new Promise<void>((resolve, reject) => through.modem.followProgress(stream, (err: Error | null) => (err ? reject(err) : resolve())));
     try {
       expect((await docker(['image', 'inspect', '--format', '{{.Id}}', `${repo}:empty`])).trim()).toMatch(/^sha256:/);

@@ -36,10 +36,11 @@ describeDocker('cairn backup volume:NAME', () => {
   }
 
   const stoppedFile = () => join(home, 'docker-stopped.json');
-  const exists = (p: string) => stat(p).then(
-    () => true,
-    () => false,
-  );
+  const exists = (p: string) =>
+    stat(p).then(
+      () => true,
+      () => false,
+    );
 
   test('a volume written by a container: backed up, volume removed, restored content identical; a second run adds almost nothing', async () => {
     const vol = await scratch.volume('data');
@@ -121,7 +122,12 @@ describeDocker('cairn backup volume:NAME', () => {
     const agent = await startAgent('docker');
     try {
       const vol = await scratch.volume('agent');
-      const c = await scratch.container('agent', { volumes: [vol], mode: 'detach', script: WRITER_SCRIPT, labels: { 'cairn.stop': 'true', 'cairn.exec.before': 'echo from-agent-exec' } });
+      const c = await scratch.container('agent', {
+        volumes: [vol],
+        mode: 'detach',
+        script: WRITER_SCRIPT,
+        labels: { 'cairn.stop': 'true', 'cairn.exec.before': 'echo from-agent-exec' },
+      });
       const r = await cairn(['backup', `volume:${vol}`, '--json'], { home: agent.home });
       expect(r.code, r.stderr).toBe(0);
       const res = JSON.parse(r.stdout) as VolumeBackupResult;
@@ -195,14 +201,24 @@ describeDocker('cairn backup volume:NAME', () => {
 
   test('an exec hook past its timeout (cairn.exec.timeout) fails the backup; a failing exec.after fails it after the snapshot was saved', async () => {
     const vol = await scratch.volume('slow');
-    const c = await scratch.container('slow', { volumes: [vol], mode: 'detach', script: WRITER_SCRIPT, labels: { 'cairn.exec.before': 'echo started; sleep 30', 'cairn.exec.timeout': '1s' } });
+    const c = await scratch.container('slow', {
+      volumes: [vol],
+      mode: 'detach',
+      script: WRITER_SCRIPT,
+      labels: { 'cairn.exec.before': 'echo started; sleep 30', 'cairn.exec.timeout': '1s' },
+    });
     const r = await cairn(['backup', `volume:${vol}`], { home });
     expect(r.code).toBe(1);
     expect(r.stderr).toContain(`cairn: exec.before in container ${c} did not finish within 1s: echo started; sleep 30 — output: started`);
     await scratch.removeContainer(c);
 
     const vol2 = await scratch.volume('after');
-    const c2 = await scratch.container('after', { volumes: [vol2], mode: 'detach', script: WRITER_SCRIPT, labels: { 'cairn.stop': 'true', 'cairn.exec.after': 'echo after-ran; exit 5' } });
+    const c2 = await scratch.container('after', {
+      volumes: [vol2],
+      mode: 'detach',
+      script: WRITER_SCRIPT,
+      labels: { 'cairn.stop': 'true', 'cairn.exec.after': 'echo after-ran; exit 5' },
+    });
     const r2 = await cairn(['backup', `volume:${vol2}`], { home });
     expect(r2.code).toBe(1);
     expect(r2.stderr).toMatch(new RegExp(`cairn: exec.after in container ${c2} exited 5: .* — output: after-ran \\(snapshot [0-9a-f]{8} was saved\\)`));
@@ -212,7 +228,12 @@ describeDocker('cairn backup volume:NAME', () => {
   test('a CLI killed during the snapshot leaves a record; the next volume backup starts the container again', async () => {
     const big = await scratch.volume('big');
     await scratch.container('fill', { volumes: [big], mode: 'run', script: 'dd if=/dev/urandom of=/data/blob bs=1M count=96 2>/dev/null' });
-    const c = await scratch.container('victim', { volumes: [`${big}:/big`], mode: 'detach', script: 'trap "exit 0" TERM; while true; do sleep 0.1; done', labels: { 'cairn.stop': 'true' } });
+    const c = await scratch.container('victim', {
+      volumes: [`${big}:/big`],
+      mode: 'detach',
+      script: 'trap "exit 0" TERM; while true; do sleep 0.1; done',
+      labels: { 'cairn.stop': 'true' },
+    });
 
     const child = spawnCairn(['backup', `volume:${big}`], { home });
     const done = collect(child);

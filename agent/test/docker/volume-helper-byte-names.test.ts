@@ -70,7 +70,7 @@ describeDocker('names that are not valid UTF-8, read through a helper container'
     }
   }
 
-  test('stored byte for byte (exit 0, the mountpoint read\'s tree) and restored byte-identical', async () => {
+  test("stored byte for byte (exit 0, the mountpoint read's tree) and restored byte-identical", async () => {
     const vol = await scratch.volume('bytes');
     await scratch.container('writer', { volumes: [vol], mode: 'run', script: SCRIPT });
     const mp = (await cairnJson<VolumesResult>(['volumes'], { home })).find((x) => x.name === vol)?.mountpoint as string;
@@ -102,7 +102,10 @@ describeDocker('names that are not valid UTF-8, read through a helper container'
     const ino = (rel: string) => lstatSync(Buffer.concat([back, Buffer.from(`/${rel}`, 'latin1')])).ino;
     expect(ino('d\xfe/hl')).toBe(ino('caf\xe9'));
     const mtime = (root: string, rel: string) => lstatSync(Buffer.concat([Buffer.from(root), Buffer.from(`/${rel}`, 'latin1')])).mtimeMs;
-    expect([mtime(r.mountpoint as string, 'old\xff'), mtime(r.mountpoint as string, 'late')]).toEqual([Date.UTC(1960, 0, 1, 0, 0, 1), Date.UTC(2300, 0, 1, 0, 0, 1)]);
+    expect([mtime(r.mountpoint as string, 'old\xff'), mtime(r.mountpoint as string, 'late')]).toEqual([
+      Date.UTC(1960, 0, 1, 0, 0, 1),
+      Date.UTC(2300, 0, 1, 0, 0, 1),
+    ]);
     expect([mtime(mp, 'old\xff'), mtime(mp, 'late')]).toEqual([Date.UTC(1960, 0, 1, 0, 0, 1), Date.UTC(2300, 0, 1, 0, 0, 1)]);
     const late = lstatSync(`${r.mountpoint as string}/late`);
     expect([late.uid, late.gid]).toEqual([3_000_000, 4_000_000]);

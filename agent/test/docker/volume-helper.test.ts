@@ -87,7 +87,11 @@ describe('parseVolumeTar', () => {
     for await (const e of parseVolumeTar(Readable.from([tar.stdout]), 'v', 'test tar')) {
       if (e.data) for await (const piece of e.data()) void piece;
       // The same strings the mountpoint path makes (util/byte-names.ts): bytes as U+DC80 + (byte - 0x80).
-      got[toBytes(e.rel).toString('latin1')] = { type: e.type, ...(e.linkTo !== undefined ? { linkTo: toBytes(e.linkTo).toString('latin1') } : {}), ...(e.target !== undefined ? { target: toBytes(e.target).toString('latin1') } : {}) };
+      got[toBytes(e.rel).toString('latin1')] = {
+        type: e.type,
+        ...(e.linkTo !== undefined ? { linkTo: toBytes(e.linkTo).toString('latin1') } : {}),
+        ...(e.target !== undefined ? { target: toBytes(e.target).toString('latin1') } : {}),
+      };
     }
     // The hardlink pair: whichever name tar met first is the file, the other links to it.
     const [first, second] = got['bad\xfefile']?.type === 'file' ? ['bad\xfefile', 'bad\xffdir/hard'] : ['bad\xffdir/hard', 'bad\xfefile'];
@@ -114,14 +118,23 @@ describe('parseVolumeTar', () => {
     ['v//x', 'empty or "." component'],
     ['..', '".." in the name'],
   ])('%s is refused (%s)', async (name, why) => {
-    const tar = makeTar([{ name: 'v/', type: 'directory' }, { name, type: 'file', body: 'x' }]);
+    const tar = makeTar([
+      { name: 'v/', type: 'directory' },
+      { name, type: 'file', body: 'x' },
+    ]);
     await expect(readAll(tar)).rejects.toThrow(`test tar: refusing tar entry ${JSON.stringify(name)}: ${why}`);
   });
 
   test('a hardlink pointing outside the volume is refused', async () => {
-    const tar = makeTar([{ name: 'v/', type: 'directory' }, { name: 'v/l', type: 'link', linkname: '../etc/shadow' }]);
+    const tar = makeTar([
+      { name: 'v/', type: 'directory' },
+      { name: 'v/l', type: 'link', linkname: '../etc/shadow' },
+    ]);
     await expect(readAll(tar)).rejects.toThrow('refusing tar entry "../etc/shadow": ".." in the name');
-    const abs = makeTar([{ name: 'v/', type: 'directory' }, { name: 'v/l', type: 'link', linkname: '/etc/shadow' }]);
+    const abs = makeTar([
+      { name: 'v/', type: 'directory' },
+      { name: 'v/l', type: 'link', linkname: '/etc/shadow' },
+    ]);
     await expect(readAll(abs)).rejects.toThrow('refusing tar entry "/etc/shadow": absolute name');
   });
 });
@@ -131,7 +144,10 @@ describe('choosing the read path', () => {
 
   test('auto reads through the mountpoint when it is a readable directory here, else through a helper container', async () => {
     expect((await resolveVolumeSources([vol('/tmp')], ['x'], 'auto'))[0]?.via).toBe('mountpoint');
-    expect((await resolveVolumeSources([vol('/nonexistent/volumes/x/_data')], ['x'], 'auto'))[0]).toMatchObject({ via: 'helper', path: '/nonexistent/volumes/x/_data' });
+    expect((await resolveVolumeSources([vol('/nonexistent/volumes/x/_data')], ['x'], 'auto'))[0]).toMatchObject({
+      via: 'helper',
+      path: '/nonexistent/volumes/x/_data',
+    });
     expect((await resolveVolumeSources([vol('/tmp')], ['x'], 'helper'))[0]?.via).toBe('helper');
   });
 

@@ -111,7 +111,11 @@ describeDocker('volumes read through the mountpoint and through a helper contain
     const viaHelper = await backup('helper');
     expect(viaHelper.volumes).toEqual([{ name: vol, path: mp, via: 'helper' }]);
     expect(viaHelper.warnings).toEqual([]);
-    expect({ files: viaHelper.files, dirs: viaHelper.dirs, size: viaHelper.sizeBytes }).toEqual({ files: viaMount.files, dirs: viaMount.dirs, size: viaMount.sizeBytes });
+    expect({ files: viaHelper.files, dirs: viaHelper.dirs, size: viaHelper.sizeBytes }).toEqual({
+      files: viaMount.files,
+      dirs: viaMount.dirs,
+      size: viaMount.sizeBytes,
+    });
     // The helper snapshot found every chunk and tree already stored: only its own snapshot and metadata blobs are new.
     expect(viaHelper.addedBytes).toBeLessThan(64 * 1024);
 

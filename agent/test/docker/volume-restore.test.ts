@@ -82,7 +82,9 @@ describeDocker('cairn restore --to-volume', () => {
     const mpA = await mountpoint(volA);
     const backup = await cairnJson<VolumeBackupResult>(['backup', `volume:${volA}`], { home });
     // The docker inspect of the containers mounting it is kept, and summarised in the result.
-    expect(backup.usage).toEqual([{ volume: volA, containers: [{ name: user, image: 'cairn-test-busybox:latest', state: 'running', destination: '/srv/data', rw: true }] }]);
+    expect(backup.usage).toEqual([
+      { volume: volA, containers: [{ name: user, image: 'cairn-test-busybox:latest', state: 'running', destination: '/srv/data', rw: true }] },
+    ]);
     // The full record is the snapshot's metadata blob, in the repository (nothing kept beside it).
     expect(backup.meta).toMatch(/^[0-9a-f]{64}$/);
     expect(existsSync(join(home, 'volume-inspect'))).toBe(false);
@@ -106,7 +108,12 @@ describeDocker('cairn restore --to-volume', () => {
 
     made.push(volB);
     const r = await cairnJson<VolumeRestoreResult>(['restore', backup.id, '--to-volume', volB], { home });
-    expect({ errors: r.errors, warnings: r.warnings, created: r.createdVolume, from: r.fromVolume }).toEqual({ errors: [], warnings: [], created: true, from: volA });
+    expect({ errors: r.errors, warnings: r.warnings, created: r.createdVolume, from: r.fromVolume }).toEqual({
+      errors: [],
+      warnings: [],
+      created: true,
+      from: volA,
+    });
     const mpB = await mountpoint(volB);
     expect(r.mountpoint).toBe(mpB);
     const diffs = await compareTrees(mpA, mpB);
@@ -117,14 +124,19 @@ describeDocker('cairn restore --to-volume', () => {
     // Nothing outside the new volume changed: /etc, and the volumes root (but for B's own directory).
     expect(await fingerprint('/etc')).toEqual(etcBefore);
     // (Entries of other test processes, running in parallel, and the engine's own metadata.db, aside.)
-    const ours = (fp: Record<string, string>) => Object.fromEntries(Object.entries(fp).filter(([k]) => k !== '.' && k !== 'metadata.db' && k !== volB && (!k.startsWith('cairn-t-') || k.startsWith(scratch.prefix))));
+    const ours = (fp: Record<string, string>) =>
+      Object.fromEntries(
+        Object.entries(fp).filter(([k]) => k !== '.' && k !== 'metadata.db' && k !== volB && (!k.startsWith('cairn-t-') || k.startsWith(scratch.prefix))),
+      );
     expect(ours(await fingerprint(volumesRoot))).toEqual(ours(rootBefore));
     expect(await readdir(dirname(mpB))).toEqual(['_data']);
 
     // B exists now: refused without --force, one line, exit 2.
     const refused = await cairn(['restore', backup.id, '--to-volume', volB], { home });
     expect(refused.code).toBe(2);
-    expect(refused.stderr.trim().split('\n')).toEqual([`cairn: volume ${volB} exists: use --force to replace its content with the snapshot's, or --dry-run to see what would change`]);
+    expect(refused.stderr.trim().split('\n')).toEqual([
+      `cairn: volume ${volB} exists: use --force to replace its content with the snapshot's, or --dry-run to see what would change`,
+    ]);
 
     // Change B under a running container: a file changed, one added, a directory replaced by a
     // symlink to a sentinel directory outside (which must stay untouched).
@@ -260,7 +272,10 @@ describeDocker('cairn restore --to-volume', () => {
   test('agent start with a record but no reachable engine: one log line, the agent runs', async () => {
     const h = await initHome();
     try {
-      await writeFile(join(h, 'docker-stopped.json'), JSON.stringify({ containers: [{ id: 'abc', name: 'gone', action: 'stopped', since: '2026-01-01T00:00:00.000Z' }] }));
+      await writeFile(
+        join(h, 'docker-stopped.json'),
+        JSON.stringify({ containers: [{ id: 'abc', name: 'gone', action: 'stopped', since: '2026-01-01T00:00:00.000Z' }] }),
+      );
       const prev = process.env.DOCKER_HOST;
       process.env.DOCKER_HOST = 'unix:///nonexistent/cairn-test/docker.sock';
       let agent;
@@ -272,7 +287,10 @@ describeDocker('cairn restore --to-volume', () => {
       }
       try {
         for (let i = 0; i < 100 && !agent.log().includes('docker:'); i++) await sleep(100);
-        const lines = agent.log().split('\n').filter((l) => l.includes('docker:'));
+        const lines = agent
+          .log()
+          .split('\n')
+          .filter((l) => l.includes('docker:'));
         expect(lines).toHaveLength(1);
         expect(lines[0]).toContain('not reachable at unix:///nonexistent/cairn-test/docker.sock');
         expect((await stat(join(h, 'docker-stopped.json'))).isFile()).toBe(true);

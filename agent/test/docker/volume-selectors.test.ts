@@ -35,7 +35,14 @@ describeDocker('volume label selectors', () => {
     await scratch.container('other', { volumes: [other], mode: 'run', script: 'echo other > /data/f' });
     await writeFile(
       join(home, 'cairn.yaml'),
-      ['sources:', '  - name: labelled', `    volume-selectors: ["cairn.test-select=${uniq}", "cairn.test-group=${uniq}"]`, '  - name: nothing', `    volume-selectors: ["cairn.test-none=${uniq}"]`, ''].join('\n'),
+      [
+        'sources:',
+        '  - name: labelled',
+        `    volume-selectors: ["cairn.test-select=${uniq}", "cairn.test-group=${uniq}"]`,
+        '  - name: nothing',
+        `    volume-selectors: ["cairn.test-none=${uniq}"]`,
+        '',
+      ].join('\n'),
     );
     agent = await startAgent('selectors', { home, existing: { recoveryPhrase: '' } });
     const a = agent;

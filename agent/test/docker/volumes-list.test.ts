@@ -53,8 +53,18 @@ describeDocker('cairn volumes --json against the engine', () => {
     const shared = await scratch.volume('shared', { 'com.example.purpose': 'test' });
     const lonely = await scratch.volume('lonely');
     const second = await scratch.volume('second');
-    const running = await scratch.container('running', { volumes: [shared], script: WRITER_SCRIPT, mode: 'detach', labels: { 'cairn.stop': 'true', 'cairn.exec.before': 'echo dump', 'unrelated.label': 'x' } });
-    const exited = await scratch.container('exited', { volumes: [`${shared}:/a`, `${second}:/b`], script: 'echo hi > /a/hi', mode: 'run', labels: { 'cairn.pause': 'true' } });
+    const running = await scratch.container('running', {
+      volumes: [shared],
+      script: WRITER_SCRIPT,
+      mode: 'detach',
+      labels: { 'cairn.stop': 'true', 'cairn.exec.before': 'echo dump', 'unrelated.label': 'x' },
+    });
+    const exited = await scratch.container('exited', {
+      volumes: [`${shared}:/a`, `${second}:/b`],
+      script: 'echo hi > /a/hi',
+      mode: 'run',
+      labels: { 'cairn.pause': 'true' },
+    });
     const created = await scratch.container('created', { volumes: [second], script: 'true', mode: 'create' });
 
     const listed = (await cairnJson<VolumesResult>(['volumes'], { home })).filter((v) => v.name.startsWith(scratch.prefix));
@@ -66,7 +76,12 @@ describeDocker('cairn volumes --json against the engine', () => {
     expect(dockerNames).toEqual([shared, lonely, second].sort());
 
     // Driver, mountpoint, labels: docker volume inspect.
-    const inspected = JSON.parse(await docker(['volume', 'inspect', ...dockerNames])) as Array<{ Name: string; Driver: string; Mountpoint: string; Labels: Record<string, string> | null }>;
+    const inspected = JSON.parse(await docker(['volume', 'inspect', ...dockerNames])) as Array<{
+      Name: string;
+      Driver: string;
+      Mountpoint: string;
+      Labels: Record<string, string> | null;
+    }>;
     for (const i of inspected) {
       const v = listed.find((x) => x.name === i.Name)!;
       expect({ driver: v.driver, mountpoint: v.mountpoint, labels: v.labels }).toEqual({ driver: i.Driver, mountpoint: i.Mountpoint, labels: i.Labels ?? {} });
@@ -90,14 +105,23 @@ describeDocker('cairn volumes --json against the engine', () => {
     // And what this test set up, spelled out.
     const byName = new Map(listed.map((v) => [v.name, v]));
     expect(byName.get(lonely)!.containers).toEqual([]);
-    expect(byName.get(shared)!.containers.map((c) => [c.name, c.state])).toEqual([
-      [exited, 'exited'],
-      [running, 'running'],
-    ].sort((a, b) => a[0]!.localeCompare(b[0]!)));
-    expect(byName.get(second)!.containers.map((c) => [c.name, c.state, c.destination]).sort()).toEqual([
-      [created, 'created', '/data'],
-      [exited, 'exited', '/b'],
-    ].sort());
+    expect(byName.get(shared)!.containers.map((c) => [c.name, c.state])).toEqual(
+      [
+        [exited, 'exited'],
+        [running, 'running'],
+      ].sort((a, b) => a[0]!.localeCompare(b[0]!)),
+    );
+    expect(
+      byName
+        .get(second)!
+        .containers.map((c) => [c.name, c.state, c.destination])
+        .sort(),
+    ).toEqual(
+      [
+        [created, 'created', '/data'],
+        [exited, 'exited', '/b'],
+      ].sort(),
+    );
     const runningEntry = byName.get(shared)!.containers.find((c) => c.name === running)!;
     expect(runningEntry.labels).toEqual({ 'cairn.exec.before': 'echo dump', 'cairn.stop': 'true' });
     expect(runningEntry.image).toBe('cairn-test-busybox:latest');

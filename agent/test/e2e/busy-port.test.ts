@@ -17,8 +17,13 @@ describe('a busy port', () => {
     const home = await initHome();
     const mesh = await cairn(['agent', '--listen', `/ip4/127.0.0.1/tcp/${port}`, '--api', '127.0.0.1:0'], { home });
     expect(mesh.code, mesh.stderr).toBe(2);
-    const meshLine = mesh.stderr.trim().split('\n').filter((l) => l.startsWith('cairn: '));
-    expect(meshLine).toEqual([`cairn: cannot listen for friends on /ip4/127.0.0.1/tcp/${port}: the port is in use (another cairn agent, or another service?): stop it, or choose another address with --listen /ip4/0.0.0.0/tcp/PORT (or listen: in cairn.yaml)`]);
+    const meshLine = mesh.stderr
+      .trim()
+      .split('\n')
+      .filter((l) => l.startsWith('cairn: '));
+    expect(meshLine).toEqual([
+      `cairn: cannot listen for friends on /ip4/127.0.0.1/tcp/${port}: the port is in use (another cairn agent, or another service?): stop it, or choose another address with --listen /ip4/0.0.0.0/tcp/PORT (or listen: in cairn.yaml)`,
+    ]);
     const apiPort = new URL(first.info.api).port;
     const api = await cairn(['agent', '--listen', '/ip4/127.0.0.1/tcp/0', '--api', `127.0.0.1:${apiPort}`], { home });
     expect(api.code, api.stderr).toBe(2);

@@ -88,7 +88,9 @@ describe('snapshot references', () => {
     const target = join(work, 'full-id-target');
     await cairnOk(['restore', snap.id, '--target', target], { home });
     expect(await compareTree(facts, join(target, src), { allowMissing: false })).toEqual([]);
-    const list = await cairnJson<Array<{ id: string; tags: string[]; paths: string[]; time: string; sizeBytes: number; addedBytes: number }>>(['snapshots'], { home });
+    const list = await cairnJson<Array<{ id: string; tags: string[]; paths: string[]; time: string; sizeBytes: number; addedBytes: number }>>(['snapshots'], {
+      home,
+    });
     const s = list.find((x) => x.id === snap.id);
     expect(s?.tags).toEqual(['first']);
     expect(s?.paths).toEqual([src]);
@@ -172,7 +174,10 @@ describe('restore never clobbers silently', () => {
 
   test('a lost data pack: restore names the first 20 failed items, counts the rest, --json lists all; exit 1', async () => {
     const many = join(work, 'many');
-    await writeSampleTree(many, { seed: 5, entries: Array.from({ length: 50 }, (_, i) => ({ kind: 'random' as const, path: `f${String(i).padStart(2, '0')}.bin`, size: 2 * KiB })) });
+    await writeSampleTree(many, {
+      seed: 5,
+      entries: Array.from({ length: 50 }, (_, i) => ({ kind: 'random' as const, path: `f${String(i).padStart(2, '0')}.bin`, size: 2 * KiB })),
+    });
     const h = await initHome();
     await cairnOk(['backup', many], { home: h });
     const packs = await listPacks(h);

@@ -20,7 +20,9 @@ describe('an invalid cairn.yaml', () => {
     await writeFile(join(home, 'cairn.yaml'), BAD);
     const r = await cairn(['agent', '--listen', '/ip4/127.0.0.1/tcp/0', '--api', '127.0.0.1:0'], { home });
     expect(r.code).toBe(2);
-    expect(r.stderr).toContain('cairn: cairn.yaml:5: sources[0].schedule: "0 25 * * *" is not a valid cron expression (hour: 25 is a invalid expression for hour)');
+    expect(r.stderr).toContain(
+      'cairn: cairn.yaml:5: sources[0].schedule: "0 25 * * *" is not a valid cron expression (hour: 25 is a invalid expression for hour)',
+    );
     expect(r.stderr).toContain('cairn: cairn.yaml:6: bandwith-limit: unknown key (did you mean "bandwidth-limit"?)');
     expect(existsSync(join(home, 'agent.json'))).toBe(false);
   });
@@ -52,7 +54,11 @@ describe('a running agent reloads its config', () => {
   afterAll(async () => agent?.stop());
 
   const running = async (a: TestAgent): Promise<CairnConfig> => {
-    const res = await fetch(`${a.info.api}/api/v1/ops/config`, { method: 'POST', headers: { 'content-type': 'application/json', [API_TOKEN_HEADER]: a.info.token }, body: '{}' });
+    const res = await fetch(`${a.info.api}/api/v1/ops/config`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', [API_TOKEN_HEADER]: a.info.token },
+      body: '{}',
+    });
     expect(res.status).toBe(200);
     return (await res.json()) as CairnConfig;
   };
@@ -65,7 +71,11 @@ describe('a running agent reloads its config', () => {
     }
     throw new Error(`the agent never showed ${what}; log:\n${a.log()}`);
   };
-  const logLines = (a: TestAgent, needle: string) => a.log().split('\n').filter((l) => l.includes(needle)).length;
+  const logLines = (a: TestAgent, needle: string) =>
+    a
+      .log()
+      .split('\n')
+      .filter((l) => l.includes(needle)).length;
 
   test('file change and SIGHUP: invalid keeps the old config, valid replaces it, flags still win', async () => {
     const home = await initHome();

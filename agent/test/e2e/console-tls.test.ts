@@ -30,7 +30,10 @@ describe('the agent with console TLS', () => {
     const cert = makeSelfSigned('cairn e2e', ['localhost', '127.0.0.1'], new Date(), 30);
     await writeFile(join(home, 'console.crt'), cert.certPem);
     await writeFile(join(home, 'console.key'), cert.keyPem, { mode: 0o600 });
-    await writeFile(join(home, 'cairn.yaml'), `console:\n  address: 127.0.0.1:8080\n  tls-cert: ${join(home, 'console.crt')}\n  tls-key: ${join(home, 'console.key')}\n`);
+    await writeFile(
+      join(home, 'cairn.yaml'),
+      `console:\n  address: 127.0.0.1:8080\n  tls-cert: ${join(home, 'console.crt')}\n  tls-key: ${join(home, 'console.key')}\n`,
+    );
     agent = await startAgent('tls', { home, existing: { recoveryPhrase: '' } });
     for (let i = 0; !agent.log().includes('SHA-256 fingerprint') && i < 100; i++) await new Promise((r) => setTimeout(r, 100));
     expect(agent.log()).toContain(`its SHA-256 fingerprint (compare it with the browser's) is ${cert.fingerprint256}`);
@@ -40,14 +43,20 @@ describe('the agent with console TLS', () => {
 
     // the console: login over https, the session cookie is Secure
     const password = /admin password is (\S+)/.exec(agent.log())?.[1] as string;
-    const login = await pinnedFetch(`${info.api}${ROUTES.login.path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ password }) }, info.tls as { fingerprint256: string; certPem: string });
+    const login = await pinnedFetch(
+      `${info.api}${ROUTES.login.path}`,
+      { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ password }) },
+      info.tls as { fingerprint256: string; certPem: string },
+    );
     expect(login.status).toBe(200);
     expect(login.headers.get('set-cookie')).toMatch(new RegExp(`^${SESSION_COOKIE}=[^;]+;.*Secure`, 'i'));
 
     // the CLI through the agent's API (pinned), and the image's healthcheck
     const status = await cairn(['snapshots', '--json'], { home });
     expect(status.code, status.stderr).toBe(0);
-    const health = await new Promise<number | null>((resolve) => spawn(process.execPath, [join(ROOT, 'bin', 'healthcheck.js')], { env: { ...process.env, CAIRN_HOME: home }, stdio: 'ignore' }).on('close', resolve));
+    const health = await new Promise<number | null>((resolve) =>
+      spawn(process.execPath, [join(ROOT, 'bin', 'healthcheck.js')], { env: { ...process.env, CAIRN_HOME: home }, stdio: 'ignore' }).on('close', resolve),
+    );
     expect(health).toBe(0);
 
     // a certificate other than the pinned one: the CLI refuses to send its token
@@ -65,10 +74,18 @@ describe('a console beyond loopback without usable TLS', () => {
     const home = await initHome();
     dirs.push(dirname(home));
     const port = await freePort();
-    await writeFile(join(home, 'cairn.yaml'), `console:\n  address: 0.0.0.0:${port}\n  allow-remote: true\n  tls-cert: ${join(home, 'missing.crt')}\n  tls-key: ${join(home, 'missing.key')}\n`);
+    await writeFile(
+      join(home, 'cairn.yaml'),
+      `console:\n  address: 0.0.0.0:${port}\n  allow-remote: true\n  tls-cert: ${join(home, 'missing.crt')}\n  tls-key: ${join(home, 'missing.key')}\n`,
+    );
     const r = await cairn(['agent', '--listen', '/ip4/127.0.0.1/tcp/0'], { home });
     expect(r.code).toBe(2);
-    expect(r.stderr.trim().split('\n').filter((l) => l.startsWith('cairn: '))).toEqual([`cairn: console tls-cert ${join(home, 'missing.crt')} cannot be read: ENOENT`]);
+    expect(
+      r.stderr
+        .trim()
+        .split('\n')
+        .filter((l) => l.startsWith('cairn: ')),
+    ).toEqual([`cairn: console tls-cert ${join(home, 'missing.crt')} cannot be read: ENOENT`]);
     expect(existsSync(join(home, 'agent.json'))).toBe(false);
     // and only one of the two files: refused by the config check
     await writeFile(join(home, 'cairn.yaml'), `console:\n  address: 0.0.0.0:${port}\n  allow-remote: true\n  tls-cert: ${join(home, 'missing.crt')}\n`);

@@ -148,7 +148,9 @@ describe('corruption of stored packs', () => {
       for (const offset of offsets) {
         const mask = rng.range(1, 255);
         const where = header && offset >= header.start ? 'header/trailer' : offset < 8 ? 'magic' : 'blob area';
-        problems.push(...(await damageCase(pack, `byte ${offset} (${where}) xor 0x${mask.toString(16)}`, (p) => flipByte(p, offset, mask).then(() => undefined))));
+        problems.push(
+          ...(await damageCase(pack, `byte ${offset} (${where}) xor 0x${mask.toString(16)}`, (p) => flipByte(p, offset, mask).then(() => undefined))),
+        );
       }
     }
     expect(report(problems)).toBe('');
@@ -198,7 +200,10 @@ describe('wrong passphrase', () => {
       expect(r.stderr).toMatch(/passphrase/i);
       expect(r.stdout.trim(), 'nothing on stdout (in particular no snapshot list)').toBe('');
       expect(await snapshotTree(target).catch(() => new Map()), 'restore wrote nothing').toEqual(new Map());
-      expect((await listPacks(home)).map((p) => p.id), 'no packs written').toEqual(before);
+      expect(
+        (await listPacks(home)).map((p) => p.id),
+        'no packs written',
+      ).toEqual(before);
     });
   }
 

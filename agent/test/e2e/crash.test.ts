@@ -44,7 +44,14 @@ beforeAll(async () => {
   // directories. On a 2-core machine a full backup of this takes 2-3 s, process start-up included.
   await writeSampleTree(
     src,
-    mixedTreeSpec({ seed: SEED, bigRandom: Array<number>(2).fill(6 * MiB), bigText: Array<number>(2).fill(4 * MiB), smallFiles: 2000, smallMax: 4 * 1024, dirs: 40 }),
+    mixedTreeSpec({
+      seed: SEED,
+      bigRandom: Array<number>(2).fill(6 * MiB),
+      bigText: Array<number>(2).fill(4 * MiB),
+      smallFiles: 2000,
+      smallMax: 4 * 1024,
+      dirs: 40,
+    }),
   );
   // Measure one full backup in a scratch home.
   const scratch = await initHome();
@@ -118,7 +125,9 @@ describe('SIGKILL during backup', () => {
       expect(b.id).toMatch(/^[0-9a-f]{8,64}$/);
       const nextMs = performance.now() - t0;
       if (i > 0) expectedMs = nextMs;
-      log.push(`#${i} kill@${delayMs.toFixed(0)}ms ${running ? 'mid-backup' : 'after-exit'}, check ${checkMs.toFixed(0)} ms, next backup ${nextMs.toFixed(0)} ms, +${b.addedBytes} B`);
+      log.push(
+        `#${i} kill@${delayMs.toFixed(0)}ms ${running ? 'mid-backup' : 'after-exit'}, check ${checkMs.toFixed(0)} ms, next backup ${nextMs.toFixed(0)} ms, +${b.addedBytes} B`,
+      );
     }
     console.log(`full backup ${fullBackupMs.toFixed(0)} ms; ${killedWhileRunning}/${ITERATIONS} kills hit a running backup\n${log.join('\n')}`);
 

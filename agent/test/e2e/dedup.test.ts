@@ -149,7 +149,9 @@ describe('incremental backups', () => {
     const before = await duBytes(packsDir(home));
     const second = await cairnJson<BackupJson>(['backup', src], { home });
     const growth = (await duBytes(packsDir(home))) - before;
-    expect(second.addedBytes, `addedBytes ${second.addedBytes} (first backup: ${first.addedBytes})`).toBeLessThan(newContent.length + METADATA_SLACK + 16 * KiB);
+    expect(second.addedBytes, `addedBytes ${second.addedBytes} (first backup: ${first.addedBytes})`).toBeLessThan(
+      newContent.length + METADATA_SLACK + 16 * KiB,
+    );
     expect(second.addedBytes).toBeGreaterThanOrEqual(newContent.length); // random bytes: the new chunk is stored
     expect(growth).toBeLessThan(newContent.length + METADATA_SLACK + 16 * KiB);
     // Dedup alone would also keep addedBytes small; when the CLI reports how many files it read,

@@ -16,7 +16,6 @@ import { compareTree, mixedTreeSpec, snapshotTree, writeSampleTree } from '../he
 const MIB = 1024 * 1024;
 const FS_SIZE_MIB = 48;
 
-
 const mountPoint = await tempDir('cairn-diskfull-mnt-');
 const mountProblem = mountTmpfs(mountPoint, FS_SIZE_MIB);
 const runHere = mountProblem === null || process.env.CI !== undefined;
@@ -79,7 +78,10 @@ describe.runIf(runHere)('a full disk under a running agent', () => {
     expect(check.code, `${check.stdout}\n${check.stderr}`).toBe(0);
     expect(await strayPackFiles(a.home)).toEqual([]);
     const secondFacts = await snapshotTree(data);
-    for (const [id, facts, name] of [[first.id, firstFacts, 'first'], [second.id, secondFacts, 'second']] as const) {
+    for (const [id, facts, name] of [
+      [first.id, firstFacts, 'first'],
+      [second.id, secondFacts, 'second'],
+    ] as const) {
       const target = join(work, `restore-${name}`);
       await a.cli(['restore', id, '--target', target]);
       expect(await compareTree(facts, join(target, data), { allowMissing: false }), `${name} snapshot`).toEqual([]);

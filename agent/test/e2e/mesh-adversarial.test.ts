@@ -37,7 +37,8 @@ interface RecoverJson {
 function stepEntries(step: number, bigBytes = MiB, small = 12): SampleEntry[] {
   const rng = new Rng(1000 + step);
   const entries: SampleEntry[] = [{ kind: 'random', path: `step-${step}/big.bin`, size: bigBytes }];
-  for (let i = 0; i < small; i++) entries.push({ kind: i % 3 === 0 ? 'text' : 'random', path: `step-${step}/d${i % 3}/f${i}.dat`, size: rng.range(1, 24 * 1024) });
+  for (let i = 0; i < small; i++)
+    entries.push({ kind: i % 3 === 0 ? 'text' : 'random', path: `step-${step}/d${i % 3}/f${i}.dat`, size: rng.range(1, 24 * 1024) });
   return entries;
 }
 
@@ -113,7 +114,7 @@ describe('a friend that lies about the packs it keeps', () => {
     return { r, target };
   };
 
-  it('restores identically when one friend\'s copies are damaged, and reports only that friend', async () => {
+  it("restores identically when one friend's copies are damaged, and reports only that friend", async () => {
     const aliceId = alice.info.peerId;
     const bobPacks = await hostedPacks(bob.home, aliceId);
     const carolPacks = await hostedPacks(carol.home, aliceId);
@@ -162,7 +163,7 @@ describe('a friend that lies about the packs it keeps', () => {
     expect(afterTwo.get(accusedBob.length > 0 ? 'bob' : 'carol')?.health).toBe('degraded');
   }, 300_000);
 
-  it('fails loudly, naming the pack, when every friend\'s copy of a pack is damaged; nothing restored differs', async () => {
+  it("fails loudly, naming the pack, when every friend's copy of a pack is damaged; nothing restored differs", async () => {
     const aliceId = alice.info.peerId;
     await replaceDir(join(work, 'bob-pristine'), hostedDir(bob.home, aliceId));
     await replaceDir(join(work, 'carol-pristine'), hostedDir(carol.home, aliceId));
@@ -241,7 +242,9 @@ describe('a friend that rolls back the snapshot list', () => {
     // address does, and bob came back on a new port; so the newest seq is at least second's)
     expect(viaCarol.headSeq).toBeGreaterThanOrEqual(second.headSeq);
     expect(viaCarol.snapshots).toBe(2);
-    const rollback = viaCarol.warnings.map((w) => /^bob serves an older snapshot list \(seq (\d+)\) than (\d+) seen elsewhere: it may be rolling us back$/.exec(w)).find((m) => m !== null);
+    const rollback = viaCarol.warnings
+      .map((w) => /^bob serves an older snapshot list \(seq (\d+)\) than (\d+) seen elsewhere: it may be rolling us back$/.exec(w))
+      .find((m) => m !== null);
     expect(rollback, viaCarol.warnings.join('; ')).toBeDefined();
     const [oldSeq, newSeq] = [Number(rollback?.[1]), Number(rollback?.[2])];
     expect(newSeq).toBe(viaCarol.headSeq);
@@ -389,7 +392,7 @@ describe('grants, the disk floor and one-time invites', () => {
   }, 180_000);
 });
 
-describe('recovery after a friend\'s address changed (engine bug repro)', () => {
+describe("recovery after a friend's address changed (engine bug repro)", () => {
   let alice: TestAgent;
   let bob: TestAgent;
   let carol: TestAgent;

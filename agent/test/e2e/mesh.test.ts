@@ -27,7 +27,13 @@ describe('a mesh of three agents', () => {
   const agents: TestAgent[] = [];
 
   beforeAll(async () => {
-    tree = await buildNastyTree(join(await tempDir('cairn-mesh-src-'), 'src'), { tinyFiles: 300, tinyDirs: 10, bigFileBytes: 12 * 1024 * 1024, sparseFileBytes: 64 * 1024 * 1024, deepPathBytes: 1500 });
+    tree = await buildNastyTree(join(await tempDir('cairn-mesh-src-'), 'src'), {
+      tinyFiles: 300,
+      tinyDirs: 10,
+      bigFileBytes: 12 * 1024 * 1024,
+      sparseFileBytes: 64 * 1024 * 1024,
+      deepPathBytes: 1500,
+    });
     alice = await startAgent('alice');
     bob = await startAgent('bob');
     carol = await startAgent('carol');
@@ -78,10 +84,14 @@ describe('a mesh of three agents', () => {
     const check = await alice.cli<{ ok: boolean; problems: Array<{ severity: string; message: string }> }>(['check']);
     expect(check.ok).toBe(true);
     expect(check.problems.length).toBeGreaterThan(0);
-    for (const p of check.problems) expect(p).toMatchObject({ severity: 'warning', message: expect.stringMatching(/^pack [0-9a-f]{64} is not on this machine, only at bob, carol \(restores fetch it from there\)/) });
+    for (const p of check.problems)
+      expect(p).toMatchObject({
+        severity: 'warning',
+        message: expect.stringMatching(/^pack [0-9a-f]{64} is not on this machine, only at bob, carol \(restores fetch it from there\)/),
+      });
   }, 300_000);
 
-  it('recovers on an empty home from a friend\'s invite, restores identically, and replicates again', async () => {
+  it("recovers on an empty home from a friend's invite, restores identically, and replicates again", async () => {
     await alice.stop();
     await rm(alice.home, { recursive: true, force: true });
     const { code } = await carol.cli<{ code: string }>(['invite']);

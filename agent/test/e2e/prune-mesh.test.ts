@@ -160,7 +160,7 @@ describe('prune with a friend', () => {
       // properly signed, naming alice's packs: none of them is mallory's, so none is touched
       const ok = await send(req(12));
       expect(ok).toMatchObject({ kind: 'reply', value: { ok: true, accepted: 0 } });
-      expect(((ok as { value: { notHeld: string[] } }).value.notHeld).sort()).toEqual(alicesAtBob);
+      expect((ok as { value: { notHeld: string[] } }).value.notHeld.sort()).toEqual(alicesAtBob);
       // replayed and older sequence numbers
       expect(await send(req(12))).toMatchObject({ kind: 'reply', value: { ok: false, code: 'E_STALE_REQUEST' } });
       expect(await send(req(5))).toMatchObject({ kind: 'reply', value: { ok: false, code: 'E_STALE_REQUEST' } });
@@ -176,4 +176,3 @@ describe('prune with a friend', () => {
 function atBobOf(bob: TestAgent, owner: TestAgent) {
   return hostedPacks(bob.home, owner.info.peerId);
 }
-

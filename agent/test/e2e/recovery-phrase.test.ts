@@ -25,14 +25,21 @@ async function freshHome(): Promise<string> {
  * `cairn ARGS` on a pseudo-terminal (util-linux script): its transcript, with CR LF made LF. When
  * `answer` is given, it is typed (then Enter) once `waitFor` appears in the output.
  */
-function onTerminal(args: string[], home: string, opts: { waitFor?: string; answer?: string; answers?: Array<[string, string]>; env?: Record<string, string> } = {}): Promise<{ code: number | null; out: string }> {
+function onTerminal(
+  args: string[],
+  home: string,
+  opts: { waitFor?: string; answer?: string; answers?: Array<[string, string]>; env?: Record<string, string> } = {},
+): Promise<{ code: number | null; out: string }> {
   const cmd = [process.execPath, CAIRN_BIN, ...args].map((a) => `'${a.replace(/'/g, `'\\''`)}'`).join(' ');
   const env: Record<string, string | undefined> = { ...process.env, CAIRN_HOME: home, CAIRN_PASSPHRASE: TEST_PASSPHRASE, ...opts.env };
   if (env.CAIRN_PASSPHRASE === '') delete env.CAIRN_PASSPHRASE;
   const child = spawn('script', ['-qfec', cmd, '/dev/null'], { cwd: ROOT, env, stdio: ['pipe', 'pipe', 'pipe'] });
   let out = '';
   // each answer is typed once its prompt appears after the previous answer
-  const answers = [...(opts.answers ?? []), ...(opts.waitFor !== undefined && opts.answer !== undefined ? [[opts.waitFor, opts.answer] as [string, string]] : [])];
+  const answers = [
+    ...(opts.answers ?? []),
+    ...(opts.waitFor !== undefined && opts.answer !== undefined ? [[opts.waitFor, opts.answer] as [string, string]] : []),
+  ];
   let from = 0;
   child.stdout.on('data', (b: Buffer) => {
     out += b.toString('utf8');
@@ -76,7 +83,7 @@ afterAll(async () => {
 });
 
 describe('the recovery phrase is shown on a terminal only', () => {
-  test('cairn init with pipes: no phrase in stdout or stderr, and where to see it; key show-phrase on a terminal gives the repository\'s phrase', async () => {
+  test("cairn init with pipes: no phrase in stdout or stderr, and where to see it; key show-phrase on a terminal gives the repository's phrase", async () => {
     const home = await freshHome();
     const r = await cairn(['init'], { home });
     expect(r.code, r.stderr).toBe(0);
@@ -110,7 +117,13 @@ describe('the recovery phrase is shown on a terminal only', () => {
   test('the passphrase prompts do not echo either', async () => {
     const home = await freshHome();
     const secret = 'a passphrase nobody may see';
-    const r = await onTerminal(['init'], home, { env: { CAIRN_PASSPHRASE: '' }, answers: [['Passphrase: ', secret], ['Passphrase again: ', secret]] });
+    const r = await onTerminal(['init'], home, {
+      env: { CAIRN_PASSPHRASE: '' },
+      answers: [
+        ['Passphrase: ', secret],
+        ['Passphrase again: ', secret],
+      ],
+    });
     expect(r.code, r.out).toBe(0);
     expect(r.out).toMatch(/Passphrase again: /);
     expect(r.out).not.toContain(secret);
@@ -120,7 +133,10 @@ describe('the recovery phrase is shown on a terminal only', () => {
   test('cairn key show-phrase refuses a pipe, and --json, with one line', async () => {
     const home = await freshHome();
     expect((await cairn(['init'], { home })).code).toBe(0);
-    for (const args of [['key', 'show-phrase'], ['key', 'show-phrase', '--json']]) {
+    for (const args of [
+      ['key', 'show-phrase'],
+      ['key', 'show-phrase', '--json'],
+    ]) {
       const r = await cairn(args, { home });
       expect(r.code).toBe(2);
       expect(r.stdout).toBe('');
@@ -135,7 +151,7 @@ describe('the recovery phrase is shown on a terminal only', () => {
 });
 
 describe('phraseMayShow', () => {
-  test('a terminal, unless this is a container\'s main process or a child of init (their output is a log even on a pty)', () => {
+  test("a terminal, unless this is a container's main process or a child of init (their output is a log even on a pty)", () => {
     expect(phraseMayShow({ isTTY: true }, { pid: 4242, ppid: 4000 })).toBe(true);
     // docker exec: the parent is outside the container's PID namespace
     expect(phraseMayShow({ isTTY: true }, { pid: 57, ppid: 0 })).toBe(true);

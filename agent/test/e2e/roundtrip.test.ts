@@ -130,7 +130,7 @@ describe('round trip of a nasty tree', () => {
   );
 
   it(
-    'control: GNU tar itself carries the whole tree (so an export failure below is Cairn\'s)',
+    "control: GNU tar itself carries the whole tree (so an export failure below is Cairn's)",
     async () => {
       const dest = join(work, 'c');
       await mkdir(dest);

@@ -64,7 +64,12 @@ describe('scheduled sources in a running agent', () => {
     const set = await fetch(`${a.info.api}${ROUTES.notificationsSet.path}`, {
       method: 'POST',
       headers: { 'content-type': 'application/json', [API_TOKEN_HEADER]: a.info.token },
-      body: JSON.stringify({ webhook: { url: `http://127.0.0.1:${port}/hook`, headers: {} }, email: null, staleAfterMs: 86_400_000, friendOfflineAfterMs: 86_400_000 }),
+      body: JSON.stringify({
+        webhook: { url: `http://127.0.0.1:${port}/hook`, headers: {} },
+        email: null,
+        staleAfterMs: 86_400_000,
+        friendOfflineAfterMs: 86_400_000,
+      }),
     });
     expect(set.status, await set.text()).toBe(200);
 
@@ -105,7 +110,12 @@ describe('scheduled sources in a running agent', () => {
     const failing = await cairn(['run', 'broken-manual', '--wait'], { home });
     expect(failing.code, failing.stderr).toBe(1);
     expect(failing.stderr).toMatch(/^cairn: job \S+ failed: .*missing-too/m);
-    expect(failing.stderr.trim().split('\n').filter((l) => l.startsWith('cairn:'))).toHaveLength(1);
+    expect(
+      failing.stderr
+        .trim()
+        .split('\n')
+        .filter((l) => l.startsWith('cairn:')),
+    ).toHaveLength(1);
     // recorded as one failed manual job
     const manualJobs = await a.cli<Job[]>(['jobs', '--source', 'broken-manual']);
     expect(manualJobs.map((j) => [j.trigger, j.attempt, j.state])).toEqual([['manual', 1, 'failed']]);

@@ -50,7 +50,13 @@ export async function productionPackages(): Promise<string[]> {
     const name = parts[0]?.startsWith('@') ? parts.slice(0, 2).join('/') : (parts[0] as string);
     if (SKIP_PACKAGES.has(name)) continue;
     // optional packages for other platforms are in the lockfile but not installed
-    if (await stat(join(ROOT, 'node_modules', name)).then(() => true, () => false)) top.add(name);
+    if (
+      await stat(join(ROOT, 'node_modules', name)).then(
+        () => true,
+        () => false,
+      )
+    )
+      top.add(name);
   }
   return [...top].sort();
 }
@@ -88,7 +94,11 @@ async function inputsHash(): Promise<string> {
   return h.digest('hex').slice(0, 16);
 }
 
-const exists = (tag: string) => docker(['image', 'inspect', tag]).then(() => true, () => false);
+const exists = (tag: string) =>
+  docker(['image', 'inspect', tag]).then(
+    () => true,
+    () => false,
+  );
 
 /** Copies a package, leaving out native prebuilds for other platforms. */
 async function copyPackage(name: string, to: string): Promise<void> {
@@ -162,7 +172,10 @@ export function ensureAgentImage(): Promise<string> {
     const tag = `${AGENT_IMAGE}-${await inputsHash()}`;
     const lock = join(tmpdir(), `cairn-agent-image-${tag.split(':')[1]}.lock`);
     for (let waited = 0; !(await exists(tag)); waited += 1) {
-      const mine = await mkdir(lock).then(() => true, () => false);
+      const mine = await mkdir(lock).then(
+        () => true,
+        () => false,
+      );
       if (mine) {
         try {
           if (!(await exists(tag))) await build(tag);
@@ -172,7 +185,10 @@ export function ensureAgentImage(): Promise<string> {
         break;
       }
       // another test process is building it; a lock older than 15 minutes is a crashed build's
-      const age = await stat(lock).then((s) => new Date().getTime() - s.mtimeMs, () => 0);
+      const age = await stat(lock).then(
+        (s) => new Date().getTime() - s.mtimeMs,
+        () => 0,
+      );
       if (age > 15 * 60_000) await rm(lock, { recursive: true, force: true });
       await sleep(1000);
     }

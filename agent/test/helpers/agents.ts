@@ -46,8 +46,28 @@ async function waitForInfo(home: string, proc: ChildProcess, log: () => string):
 export async function startAgent(name: string, opts: AgentOptions = {}): Promise<TestAgent> {
   const home = opts.home ?? join(await tempDir(`cairn-${name}-`), 'home');
   const recoveryPhrase = opts.existing?.recoveryPhrase ?? (await cairnJson<{ recoveryPhrase: string }>(['init'], { home })).recoveryPhrase;
-  const args = [CAIRN_BIN, 'agent', '--listen', '/ip4/127.0.0.1/tcp/0', '--api', '127.0.0.1:0', '--name', name, '--disk-floor', opts.diskFloor ?? '0', '--replicate-every', '1h', '--replicas', String(opts.replicas ?? 2), ...(opts.extraArgs ?? [])];
-  const proc = spawn(process.execPath, args, { cwd: ROOT, env: { ...process.env, ...opts.env, CAIRN_HOME: home, CAIRN_PASSPHRASE: TEST_PASSPHRASE }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const args = [
+    CAIRN_BIN,
+    'agent',
+    '--listen',
+    '/ip4/127.0.0.1/tcp/0',
+    '--api',
+    '127.0.0.1:0',
+    '--name',
+    name,
+    '--disk-floor',
+    opts.diskFloor ?? '0',
+    '--replicate-every',
+    '1h',
+    '--replicas',
+    String(opts.replicas ?? 2),
+    ...(opts.extraArgs ?? []),
+  ];
+  const proc = spawn(process.execPath, args, {
+    cwd: ROOT,
+    env: { ...process.env, ...opts.env, CAIRN_HOME: home, CAIRN_PASSPHRASE: TEST_PASSPHRASE },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   const out: Buffer[] = [];
   proc.stdout?.on('data', (b: Buffer) => out.push(b));
   proc.stderr?.on('data', (b: Buffer) => out.push(b));

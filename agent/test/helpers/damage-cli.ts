@@ -18,7 +18,8 @@ export function stderrProblems(r: CliResult, maxLines = 1): string[] {
   const lines = r.stderr.split('\n').filter((l) => l.trim().length > 0 && !HELP_HINT.test(l.trim()));
   if (lines.length === 0) problems.push('stderr is empty');
   if (lines.length > maxLines) problems.push(`stderr has ${lines.length} lines (expected at most ${maxLines}): ${JSON.stringify(r.stderr.slice(0, 600))}`);
-  if (STACK_LINE.test(r.stderr) || STACK_LINE.test(r.stdout)) problems.push(`output contains a stack trace: ${JSON.stringify((r.stderr + r.stdout).slice(0, 600))}`);
+  if (STACK_LINE.test(r.stderr) || STACK_LINE.test(r.stdout))
+    problems.push(`output contains a stack trace: ${JSON.stringify((r.stderr + r.stdout).slice(0, 600))}`);
   return problems;
 }
 

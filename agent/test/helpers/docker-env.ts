@@ -88,7 +88,10 @@ export class DockerScratch {
    * under sh. `detach` starts it in the background; otherwise it runs to completion (and its exit
    * code must be 0). `create` only creates it.
    */
-  async container(what: string, opts: { volumes: string[]; script: string; labels?: Record<string, string>; mode: 'detach' | 'run' | 'create' }): Promise<string> {
+  async container(
+    what: string,
+    opts: { volumes: string[]; script: string; labels?: Record<string, string>; mode: 'detach' | 'run' | 'create' },
+  ): Promise<string> {
     const name = this.name(what);
     this.containers.push(name);
     const args = [
@@ -110,7 +113,11 @@ export class DockerScratch {
   }
 
   async inspect(container: string): Promise<{ State: { Status: string; Running: boolean; Paused: boolean; StartedAt: string; FinishedAt: string } }> {
-    return (JSON.parse(await docker(['inspect', container])) as Array<{ State: { Status: string; Running: boolean; Paused: boolean; StartedAt: string; FinishedAt: string } }>)[0]!;
+    return (
+      JSON.parse(await docker(['inspect', container])) as Array<{
+        State: { Status: string; Running: boolean; Paused: boolean; StartedAt: string; FinishedAt: string };
+      }>
+    )[0]!;
   }
 
   async removeVolume(name: string): Promise<void> {

@@ -92,7 +92,13 @@ export class RestartableAgent {
   async restart(): Promise<void> {
     if (await this.running()) throw new Error(`${this.name}: restart while the agent still runs`);
     await rm(join(this.home, 'agent.json'), { force: true });
-    this.agent = await startAgent(this.name, { home: this.home, existing: { recoveryPhrase: this.agent.recoveryPhrase }, replicas: this.replicas, extraArgs: this.listenArgs(), env: this.env });
+    this.agent = await startAgent(this.name, {
+      home: this.home,
+      existing: { recoveryPhrase: this.agent.recoveryPhrase },
+      replicas: this.replicas,
+      extraArgs: this.listenArgs(),
+      env: this.env,
+    });
   }
 
   /** SIGTERM and wait: the agent closes its database. */

@@ -25,7 +25,8 @@ export function fiuEnv(): Record<string, string> {
 
 /** Makes the given failure points of process `pid` fail with EIO (on) or work again (off). */
 export function setEio(pid: number, on: boolean, points: string[] = SYNC_POINTS): void {
-  for (const name of points) execFileSync('fiu-ctrl', ['-f', FIFO_PREFIX, '-c', on ? `enable name=${name},failinfo=${EIO}` : `disable name=${name}`, String(pid)], { timeout: 10_000 });
+  for (const name of points)
+    execFileSync('fiu-ctrl', ['-f', FIFO_PREFIX, '-c', on ? `enable name=${name},failinfo=${EIO}` : `disable name=${name}`, String(pid)], { timeout: 10_000 });
 }
 
 /** describe() for tests that need libfiu: fails in CI without it, skips (saying why) elsewhere. */

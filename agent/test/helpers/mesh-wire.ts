@@ -111,7 +111,8 @@ export class RawWire {
     for (let off = 0; off < bytes.length; off += frameBytes) {
       await this.frame(bytes.subarray(off, off + frameBytes));
       const ack = await this.readFrame();
-      if (ack === null || ack.length !== 1 || ack[0] !== 6) throw new Error(`expected an acknowledgement, got ${ack === null ? 'end of stream' : ack.toString('hex').slice(0, 40)}`);
+      if (ack === null || ack.length !== 1 || ack[0] !== 6)
+        throw new Error(`expected an acknowledgement, got ${ack === null ? 'end of stream' : ack.toString('hex').slice(0, 40)}`);
     }
   }
 

@@ -305,8 +305,8 @@ export async function buildNastyTree(root: string, opts: NastyTreeOptions = {}):
 
   // --- Modes 0000 through 7777.
   const fileModes = [
-    0o000, 0o001, 0o002, 0o004, 0o010, 0o020, 0o040, 0o100, 0o200, 0o400, 0o444, 0o555, 0o600, 0o640, 0o644, 0o666, 0o700, 0o750, 0o755,
-    0o777, 0o1000, 0o1644, 0o2000, 0o2644, 0o2755, 0o4000, 0o4755, 0o6755, 0o7000, 0o7777,
+    0o000, 0o001, 0o002, 0o004, 0o010, 0o020, 0o040, 0o100, 0o200, 0o400, 0o444, 0o555, 0o600, 0o640, 0o644, 0o666, 0o700, 0o750, 0o755, 0o777, 0o1000, 0o1644,
+    0o2000, 0o2644, 0o2755, 0o4000, 0o4755, 0o6755, 0o7000, 0o7777,
   ];
   for (const mode of fileModes) await b.file(`modes/f${mode.toString(8).padStart(4, '0')}`, `mode ${mode.toString(8)}\n`, { mode });
   for (const mode of [0o000, 0o111, 0o500, 0o555, 0o700, 0o711, 0o755, 0o1777, 0o2755, 0o3775, 0o7777]) {

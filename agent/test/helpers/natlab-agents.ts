@@ -47,7 +47,23 @@ export async function startLabAgent(lab: NatLab, host: string, name: string, opt
   await cairnJson(['init'], { home });
   const env = { ...process.env, CAIRN_HOME: home, CAIRN_PASSPHRASE: TEST_PASSPHRASE };
   const listen = opts.listen ?? `/ip4/${lab.addressOf(host)}/tcp/${LAB_P2P_PORT}`;
-  const args = [CAIRN_BIN, 'agent', '--listen', listen, '--api', LAB_API, '--name', name, '--disk-floor', '0', '--replicate-every', '1h', '--replicas', String(opts.replicas ?? 1), ...(opts.extraArgs ?? [])];
+  const args = [
+    CAIRN_BIN,
+    'agent',
+    '--listen',
+    listen,
+    '--api',
+    LAB_API,
+    '--name',
+    name,
+    '--disk-floor',
+    '0',
+    '--replicate-every',
+    '1h',
+    '--replicas',
+    String(opts.replicas ?? 1),
+    ...(opts.extraArgs ?? []),
+  ];
   const proc = lab.spawn(host, process.execPath, args, { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
   const out: Buffer[] = [];
   proc.stdout?.on('data', (b: Buffer) => out.push(b));

@@ -88,18 +88,23 @@ let labCounter = 0;
 
 function run(cmd: string, args: string[], opts: ExecOptions & { input?: string } = {}): Promise<ExecResult> {
   return new Promise((resolve, reject) => {
-    const child = execFile(cmd, args, { timeout: opts.timeoutMs ?? CMD_TIMEOUT_MS, env: opts.env ?? process.env, cwd: opts.cwd, maxBuffer: 16 * 1024 * 1024, killSignal: 'SIGKILL' }, (err, stdout, stderr) => {
-      const e = err as (Error & { code?: number | string | null; killed?: boolean }) | null;
-      if (e?.killed) {
-        reject(new Error(`${cmd} ${args.join(' ')}: killed after ${opts.timeoutMs ?? CMD_TIMEOUT_MS} ms`));
-        return;
-      }
-      if (e && typeof e.code !== 'number' && e.code !== undefined && e.code !== null) {
-        reject(new Error(`${cmd} ${args.join(' ')}: ${e.message}`));
-        return;
-      }
-      resolve({ code: e ? (typeof e.code === 'number' ? e.code : null) : 0, stdout: String(stdout), stderr: String(stderr) });
-    });
+    const child = execFile(
+      cmd,
+      args,
+      { timeout: opts.timeoutMs ?? CMD_TIMEOUT_MS, env: opts.env ?? process.env, cwd: opts.cwd, maxBuffer: 16 * 1024 * 1024, killSignal: 'SIGKILL' },
+      (err, stdout, stderr) => {
+        const e = err as (Error & { code?: number | string | null; killed?: boolean }) | null;
+        if (e?.killed) {
+          reject(new Error(`${cmd} ${args.join(' ')}: killed after ${opts.timeoutMs ?? CMD_TIMEOUT_MS} ms`));
+          return;
+        }
+        if (e && typeof e.code !== 'number' && e.code !== undefined && e.code !== null) {
+          reject(new Error(`${cmd} ${args.join(' ')}: ${e.message}`));
+          return;
+        }
+        resolve({ code: e ? (typeof e.code === 'number' ? e.code : null) : 0, stdout: String(stdout), stderr: String(stderr) });
+      },
+    );
     if (opts.input !== undefined) child.stdin?.end(opts.input);
   });
 }
@@ -121,13 +126,19 @@ function alive(pid: number): boolean {
 
 async function listNamespaces(): Promise<string[]> {
   const out = await runOk('ip', ['netns', 'list']);
-  return out.split('\n').map((l) => l.split(' ')[0] ?? '').filter((n) => n.startsWith(NS_PREFIX));
+  return out
+    .split('\n')
+    .map((l) => l.split(' ')[0] ?? '')
+    .filter((n) => n.startsWith(NS_PREFIX));
 }
 
 /** Kills what still runs inside `ns` (processes a lab started there) and deletes it. */
 async function removeNamespace(ns: string): Promise<void> {
   const pids = await run('ip', ['netns', 'pids', ns]).catch(() => ({ code: 1, stdout: '', stderr: '' }));
-  for (const p of pids.stdout.split('\n').map(Number).filter((n) => Number.isInteger(n) && n > 0)) {
+  for (const p of pids.stdout
+    .split('\n')
+    .map(Number)
+    .filter((n) => Number.isInteger(n) && n > 0)) {
     try {
       process.kill(p, 'SIGKILL');
     } catch {
@@ -156,9 +167,15 @@ export async function sweepStaleNatLabs(): Promise<string[]> {
 function removeOwnOnExit(): void {
   const own = `${NS_PREFIX}${process.pid}-`;
   const list = spawnSync('ip', ['netns', 'list'], { encoding: 'utf8' }).stdout ?? '';
-  for (const ns of list.split('\n').map((l) => l.split(' ')[0] ?? '').filter((n) => n.startsWith(own))) {
+  for (const ns of list
+    .split('\n')
+    .map((l) => l.split(' ')[0] ?? '')
+    .filter((n) => n.startsWith(own))) {
     const pids = spawnSync('ip', ['netns', 'pids', ns], { encoding: 'utf8' }).stdout ?? '';
-    for (const p of pids.split('\n').map(Number).filter((n) => Number.isInteger(n) && n > 0 && n !== process.pid)) {
+    for (const p of pids
+      .split('\n')
+      .map(Number)
+      .filter((n) => Number.isInteger(n) && n > 0 && n !== process.pid)) {
       try {
         process.kill(p, 'SIGKILL');
       } catch {
@@ -187,7 +204,11 @@ export function natLabUnavailable(): Promise<string | undefined> {
     if (add.code !== 0) return `cannot create a network namespace: ${add.stderr.trim()}`;
     try {
       // what every router needs: NAT chains with both kinds of masquerade, and conntrack matches
-      const nft = await run('ip', ['netns', 'exec', probe, 'nft', '-f', '-'], { input: nftRouter({ nat: 'hard', forwards: [{ proto: 'tcp', port: 1, to: '192.168.1.2', toPort: 1 }] }) + nftRouter({ nat: 'easy', forwards: [] }).replace(/cairnlab_/g, 'probe_') });
+      const nft = await run('ip', ['netns', 'exec', probe, 'nft', '-f', '-'], {
+        input:
+          nftRouter({ nat: 'hard', forwards: [{ proto: 'tcp', port: 1, to: '192.168.1.2', toPort: 1 }] }) +
+          nftRouter({ nat: 'easy', forwards: [] }).replace(/cairnlab_/g, 'probe_'),
+      });
       if (nft.code !== 0) return `nftables NAT does not work in a namespace (kernel modules nf_nat, nft_masq, nft_ct?): ${nft.stderr.trim()}`;
     } finally {
       await run('ip', ['netns', 'del', probe]);
@@ -381,7 +402,11 @@ export class NatLab {
     this.nodes.set(name, n);
     await runOk('ip', ['netns', 'add', n.ns]);
     // IPv4 only: no IPv6 (link-local included) that would pass beside the NAT on a shared segment
-    const sysctls = ['net.ipv6.conf.all.disable_ipv6=1', 'net.ipv6.conf.default.disable_ipv6=1', ...(role === 'router' || role === 'carrier' ? ['net.ipv4.ip_forward=1'] : [])];
+    const sysctls = [
+      'net.ipv6.conf.all.disable_ipv6=1',
+      'net.ipv6.conf.default.disable_ipv6=1',
+      ...(role === 'router' || role === 'carrier' ? ['net.ipv4.ip_forward=1'] : []),
+    ];
     await runOk('ip', ['netns', 'exec', n.ns, 'sysctl', '-qw', ...sysctls]);
     await runOk('ip', ['-n', n.ns, 'link', 'set', 'lo', 'up']);
     return n;

@@ -69,9 +69,7 @@ export function compressibleText(rng: Rng, n: number): Buffer {
 }
 
 export type SampleEntry =
-  | { kind: 'random'; path: string; size: number }
-  | { kind: 'text'; path: string; size: number }
-  | { kind: 'symlink'; path: string; target: string };
+  { kind: 'random'; path: string; size: number } | { kind: 'text'; path: string; size: number } | { kind: 'symlink'; path: string; target: string };
 
 export interface SampleTreeSpec {
   seed: number;
@@ -100,7 +98,14 @@ export async function writeSampleTree(root: string, spec: SampleTreeSpec): Promi
  * A mixed tree: some big incompressible files, some compressible text, many small files in nested
  * directories, an empty file, an empty directory-ish nesting and a symlink.
  */
-export function mixedTreeSpec(opts: { seed: number; bigRandom: number[]; bigText: number[]; smallFiles: number; smallMax?: number; dirs?: number }): SampleTreeSpec {
+export function mixedTreeSpec(opts: {
+  seed: number;
+  bigRandom: number[];
+  bigText: number[];
+  smallFiles: number;
+  smallMax?: number;
+  dirs?: number;
+}): SampleTreeSpec {
   const rng = new Rng(opts.seed ^ 0x5eed);
   const entries: SampleEntry[] = [];
   opts.bigRandom.forEach((size, i) => entries.push({ kind: 'random', path: `${i % 2 ? 'media/' : ''}big-${i}.bin`, size }));
@@ -140,7 +145,13 @@ export async function snapshotTree(root: string): Promise<Map<string, FileFacts>
       } else if (st.isSymbolicLink()) {
         out.set(r, { kind: 'symlink', size: 0, target: await readlink(p) });
       } else if (st.isFile()) {
-        out.set(r, { kind: 'file', size: st.size, sha256: createHash('sha256').update(await readFile(p)).digest('hex') });
+        out.set(r, {
+          kind: 'file',
+          size: st.size,
+          sha256: createHash('sha256')
+            .update(await readFile(p))
+            .digest('hex'),
+        });
       } else {
         out.set(r, { kind: 'file', size: -1, sha256: 'special' });
       }

@@ -11,20 +11,7 @@ import { fromBytes, toBytes } from '../../src/util/byte-names.js';
 import { readXattrs } from '../../src/util/posix.js';
 
 export type DiffKind =
-  | 'missing'
-  | 'extra'
-  | 'type'
-  | 'mode'
-  | 'uid'
-  | 'gid'
-  | 'size'
-  | 'mtime'
-  | 'content'
-  | 'symlink-target'
-  | 'rdev'
-  | 'xattr'
-  | 'hardlink'
-  | 'not-sparse';
+  'missing' | 'extra' | 'type' | 'mode' | 'uid' | 'gid' | 'size' | 'mtime' | 'content' | 'symlink-target' | 'rdev' | 'xattr' | 'hardlink' | 'not-sparse';
 
 export interface TreeDiff {
   /** Relative to the compared roots, '/'-separated; '.' is the root itself. */
@@ -198,8 +185,7 @@ export async function compareTrees(expectedRoot: string, actualRoot: string, opt
 
   // Hardlink groups: each path must share its inode with exactly the same set of (common) paths.
   const common = new Set([...exp.inodeOf.keys()].filter((p) => act.inodeOf.has(p)));
-  const group = (side: Side, rel: string): string[] =>
-    (side.byInode.get(side.inodeOf.get(rel) as string) ?? []).filter((p) => common.has(p)).sort();
+  const group = (side: Side, rel: string): string[] => (side.byInode.get(side.inodeOf.get(rel) as string) ?? []).filter((p) => common.has(p)).sort();
   for (const rel of [...common].sort()) {
     const eg = group(exp, rel);
     const ag = group(act, rel);

@@ -18,46 +18,92 @@ async function restricted(path: string, code: string): Promise<string[]> {
 
 describe('layers: npm run lint refuses an upward import', () => {
   it('util/ may not import mesh/ (static, type-only or import())', async () => {
-    expect(await restricted('agent/src/util/probe.ts', "import { Mesh } from '../mesh/mesh.js';\nexport const x = Mesh;\n")).toEqual([expect.stringContaining('util may not import mesh')]);
-    expect(await restricted('agent/src/util/probe.ts', "import type { Mesh } from '../mesh/mesh.js';\nexport type X = Mesh;\n")).toEqual([expect.stringContaining('util may not import mesh')]);
-    expect(await restricted('agent/src/util/probe.ts', "export const load = () => import('../mesh/mesh.js');\n")).toEqual([expect.stringContaining('util may not import() that folder')]);
+    expect(await restricted('agent/src/util/probe.ts', "import { Mesh } from '../mesh/mesh.js';\nexport const x = Mesh;\n")).toEqual([
+      expect.stringContaining('util may not import mesh'),
+    ]);
+    expect(await restricted('agent/src/util/probe.ts', "import type { Mesh } from '../mesh/mesh.js';\nexport type X = Mesh;\n")).toEqual([
+      expect.stringContaining('util may not import mesh'),
+    ]);
+    expect(await restricted('agent/src/util/probe.ts', "export const load = () => import('../mesh/mesh.js');\n")).toEqual([
+      expect.stringContaining('util may not import() that folder'),
+    ]);
   });
 
   it('util/ imports nothing from protocol/; protocol/ nothing from agent/', async () => {
-    expect(await restricted('agent/src/util/probe.ts', "import { PACK_FRAME_BYTES } from '../../../protocol/mesh.js';\nexport const x = PACK_FRAME_BYTES;\n")).toEqual([expect.stringContaining('util may not import protocol')]);
-    expect(await restricted('protocol/probe.ts', "import { parseSize } from '../agent/src/util/units.js';\nexport const x = parseSize;\n")).toEqual([expect.stringContaining('protocol/ imports nothing from agent/')]);
+    expect(
+      await restricted('agent/src/util/probe.ts', "import { PACK_FRAME_BYTES } from '../../../protocol/mesh.js';\nexport const x = PACK_FRAME_BYTES;\n"),
+    ).toEqual([expect.stringContaining('util may not import protocol')]);
+    expect(await restricted('protocol/probe.ts', "import { parseSize } from '../agent/src/util/units.js';\nexport const x = parseSize;\n")).toEqual([
+      expect.stringContaining('protocol/ imports nothing from agent/'),
+    ]);
   });
 
   it('mesh/ may not import ops/ (the old bench-sink break); ops/ may import mesh/ and repo/', async () => {
-    expect(await restricted('agent/src/mesh/probe.ts', "import type { Services } from '../ops/services.js';\nexport type X = Services;\n")).toEqual([expect.stringContaining('mesh may not import ops')]);
-    expect(await restricted('agent/src/ops/probe.ts', "import type { Mesh } from '../mesh/mesh.js';\nimport { Repository } from '../repo/repository.js';\nexport type X = Mesh;\nexport const y = Repository;\n")).toEqual([]);
+    expect(await restricted('agent/src/mesh/probe.ts', "import type { Services } from '../ops/services.js';\nexport type X = Services;\n")).toEqual([
+      expect.stringContaining('mesh may not import ops'),
+    ]);
+    expect(
+      await restricted(
+        'agent/src/ops/probe.ts',
+        "import type { Mesh } from '../mesh/mesh.js';\nimport { Repository } from '../repo/repository.js';\nexport type X = Mesh;\nexport const y = Repository;\n",
+      ),
+    ).toEqual([]);
   });
 
   it('folders on one row do not import each other; config/ and state/ only from their readers', async () => {
-    expect(await restricted('agent/src/crypto/probe.ts', "import { FastCdc } from '../chunker/fastcdc.js';\nexport const x = FastCdc;\n")).toEqual([expect.stringContaining('crypto may not import chunker')]);
-    expect(await restricted('agent/src/snapshot/probe.ts', "import type { Sublevels } from '../state/db.js';\nexport type X = Sublevels;\n")).toEqual([expect.stringContaining('snapshot may not import state')]);
+    expect(await restricted('agent/src/crypto/probe.ts', "import { FastCdc } from '../chunker/fastcdc.js';\nexport const x = FastCdc;\n")).toEqual([
+      expect.stringContaining('crypto may not import chunker'),
+    ]);
+    expect(await restricted('agent/src/snapshot/probe.ts', "import type { Sublevels } from '../state/db.js';\nexport type X = Sublevels;\n")).toEqual([
+      expect.stringContaining('snapshot may not import state'),
+    ]);
     expect(await restricted('agent/src/repo/probe.ts', "import type { Sublevels } from '../state/db.js';\nexport type X = Sublevels;\n")).toEqual([]);
-    expect(await restricted('agent/src/ops/probe.ts', "import { loadConfig } from '../config/load.js';\nexport const x = loadConfig;\n")).toEqual([expect.stringContaining('ops may not import config')]);
-    expect(await restricted('agent/src/config/probe.ts', "import { parseKeepWithin } from '../snapshot/retention.js';\nexport const x = parseKeepWithin;\n")).toEqual([expect.stringContaining('config may not import snapshot')]);
+    expect(await restricted('agent/src/ops/probe.ts', "import { loadConfig } from '../config/load.js';\nexport const x = loadConfig;\n")).toEqual([
+      expect.stringContaining('ops may not import config'),
+    ]);
+    expect(
+      await restricted('agent/src/config/probe.ts', "import { parseKeepWithin } from '../snapshot/retention.js';\nexport const x = parseKeepWithin;\n"),
+    ).toEqual([expect.stringContaining('config may not import snapshot')]);
   });
 
   it('the CLI reaches the engine only through ops/ (the home layout excepted); the daemon never imports the CLI', async () => {
-    expect(await restricted('agent/src/cli/commands/probe.ts', "import { Repository } from '../../repo/repository.js';\nexport const x = Repository;\n")).toEqual([expect.stringContaining('cli may not import repo')]);
-    expect(await restricted('agent/src/cli/commands/probe.ts', "import type { Archiver } from '../../snapshot/archiver.js';\nexport type X = Archiver;\n")).toEqual([expect.stringContaining('cli may not import snapshot')]);
-    expect(await restricted('agent/src/cli/commands/probe.ts', "import { homePaths } from '../../repo/home.js';\nimport { backupOp } from '../../ops/backup.js';\nimport { Agent } from '../../daemon.js';\nexport const x = [homePaths, backupOp, Agent];\n")).toEqual([]);
-    expect(await restricted('agent/src/daemon.ts', "import { makeContext } from './cli/context.js';\nexport const x = makeContext;\n")).toEqual([expect.stringContaining('daemon.ts may not import cli')]);
+    expect(
+      await restricted('agent/src/cli/commands/probe.ts', "import { Repository } from '../../repo/repository.js';\nexport const x = Repository;\n"),
+    ).toEqual([expect.stringContaining('cli may not import repo')]);
+    expect(
+      await restricted('agent/src/cli/commands/probe.ts', "import type { Archiver } from '../../snapshot/archiver.js';\nexport type X = Archiver;\n"),
+    ).toEqual([expect.stringContaining('cli may not import snapshot')]);
+    expect(
+      await restricted(
+        'agent/src/cli/commands/probe.ts',
+        "import { homePaths } from '../../repo/home.js';\nimport { backupOp } from '../../ops/backup.js';\nimport { Agent } from '../../daemon.js';\nexport const x = [homePaths, backupOp, Agent];\n",
+      ),
+    ).toEqual([]);
+    expect(await restricted('agent/src/daemon.ts', "import { makeContext } from './cli/context.js';\nexport const x = makeContext;\n")).toEqual([
+      expect.stringContaining('daemon.ts may not import cli'),
+    ]);
   });
 
   it('libraries stay in their folders: dockerode in sources/, sodium in crypto/, libp2p in mesh/, level in state/', async () => {
-    expect(await restricted('agent/src/ops/probe.ts', "import Docker from 'dockerode';\nexport const x = Docker;\n")).toEqual([expect.stringContaining('dockerode is used only in sources/')]);
+    expect(await restricted('agent/src/ops/probe.ts', "import Docker from 'dockerode';\nexport const x = Docker;\n")).toEqual([
+      expect.stringContaining('dockerode is used only in sources/'),
+    ]);
     expect(await restricted('agent/src/sources/probe.ts', "import Docker from 'dockerode';\nexport const x = Docker;\n")).toEqual([]);
-    expect(await restricted('agent/src/api/probe.ts', "import sodium from 'sodium-native';\nexport const x = sodium;\n")).toEqual([expect.stringContaining('sodium is used only in crypto/')]);
-    expect(await restricted('agent/src/ops/probe.ts', "import { peerIdFromString } from '@libp2p/peer-id';\nexport const x = peerIdFromString;\n")).toEqual([expect.stringContaining('libp2p is used only in mesh/')]);
-    expect(await restricted('agent/src/repo/probe.ts', "import { Level } from 'level';\nexport const x = Level;\n")).toEqual([expect.stringContaining('LevelDB is used only in state/')]);
+    expect(await restricted('agent/src/api/probe.ts', "import sodium from 'sodium-native';\nexport const x = sodium;\n")).toEqual([
+      expect.stringContaining('sodium is used only in crypto/'),
+    ]);
+    expect(await restricted('agent/src/ops/probe.ts', "import { peerIdFromString } from '@libp2p/peer-id';\nexport const x = peerIdFromString;\n")).toEqual([
+      expect.stringContaining('libp2p is used only in mesh/'),
+    ]);
+    expect(await restricted('agent/src/repo/probe.ts', "import { Level } from 'level';\nexport const x = Level;\n")).toEqual([
+      expect.stringContaining('LevelDB is used only in state/'),
+    ]);
   });
 
   it('the console imports protocol/ types only', async () => {
-    expect(await restricted('console/src/probe.ts', "import { statusOp } from '../../agent/src/ops/status.js';\nexport const x = statusOp;\n")).toEqual([expect.stringContaining('the console reaches the agent only through the API')]);
+    expect(await restricted('console/src/probe.ts', "import { statusOp } from '../../agent/src/ops/status.js';\nexport const x = statusOp;\n")).toEqual([
+      expect.stringContaining('the console reaches the agent only through the API'),
+    ]);
     expect(await restricted('console/src/probe.ts', "import type { BackupResult } from '../../protocol/api.js';\nexport type X = BackupResult;\n")).toEqual([]);
   });
 });
@@ -72,7 +118,9 @@ describe('layers: no import cycles between modules', () => {
         if (e.isDirectory()) walk(p);
         else if (p.endsWith('.ts') && !p.endsWith('.test.ts')) {
           const deps: string[] = [];
-          for (const m of readFileSync(p, 'utf8').matchAll(/(?:^|\n)\s*(?:import|export)\s[^'";]*?from\s+['"](\.[^'"]+)['"]|import\(\s*['"](\.[^'"]+)['"]\s*\)/g)) {
+          for (const m of readFileSync(p, 'utf8').matchAll(
+            /(?:^|\n)\s*(?:import|export)\s[^'";]*?from\s+['"](\.[^'"]+)['"]|import\(\s*['"](\.[^'"]+)['"]\s*\)/g,
+          )) {
             deps.push(resolve(dirname(p), (m[1] ?? m[2]) as string).replace(/\.js$/, '.ts'));
           }
           graph.set(p, deps);
@@ -85,7 +133,13 @@ describe('layers: no import cycles between modules', () => {
     const visit = (f: string, path: string[]): void => {
       if (state.get(f) === 'done') return;
       if (state.get(f) === 'open') {
-        cycles.push(path.slice(path.indexOf(f)).concat(f).map((p) => relative(ROOT, p)).join(' -> '));
+        cycles.push(
+          path
+            .slice(path.indexOf(f))
+            .concat(f)
+            .map((p) => relative(ROOT, p))
+            .join(' -> '),
+        );
         return;
       }
       state.set(f, 'open');

@@ -8,7 +8,11 @@ const P = '/p2p/12D3KooWGzLwMQdR6Qz8h5dZG4YrKFbVyN3pjF5oW3uWmUjdyBFX';
 
 describe('addresses friends get and keep', () => {
   test('ours: loopback last; /p2p/ and 0.0.0.0 never', () => {
-    expect(shareableAddrs([multiaddr(`/ip4/127.0.0.1/tcp/4001${P}`), multiaddr(`/ip4/192.168.2.2/tcp/4001${P}`), multiaddr('/ip6/::1/tcp/4001')])).toEqual(['/ip4/192.168.2.2/tcp/4001', '/ip4/127.0.0.1/tcp/4001', '/ip6/::1/tcp/4001']);
+    expect(shareableAddrs([multiaddr(`/ip4/127.0.0.1/tcp/4001${P}`), multiaddr(`/ip4/192.168.2.2/tcp/4001${P}`), multiaddr('/ip6/::1/tcp/4001')])).toEqual([
+      '/ip4/192.168.2.2/tcp/4001',
+      '/ip4/127.0.0.1/tcp/4001',
+      '/ip6/::1/tcp/4001',
+    ]);
     expect(shareableAddrs([multiaddr('/ip4/127.0.0.1/tcp/4001')])).toEqual(['/ip4/127.0.0.1/tcp/4001']);
     expect(shareableAddrs([multiaddr('/ip4/0.0.0.0/tcp/4001'), multiaddr('/ip4/10.0.0.5/tcp/4001')])).toEqual(['/ip4/10.0.0.5/tcp/4001']);
   });

@@ -32,7 +32,17 @@ async function startTarget(friendPeerId: string, isFriendIp: (ip: string) => boo
   const { db, sub } = await openStateDb(join(dir, 'state'));
   const ledgers = openLedgers(sub);
   const now = new Date().toISOString();
-  await ledgers.friends.put({ peerId: friendPeerId, name: 'friend', addrs: [], grantToPeer: 1 << 30, grantFromPeer: 0, createdAt: now, lastSeen: null, shortfall: null, problems: [] });
+  await ledgers.friends.put({
+    peerId: friendPeerId,
+    name: 'friend',
+    addrs: [],
+    grantToPeer: 1 << 30,
+    grantFromPeer: 0,
+    createdAt: now,
+    lastSeen: null,
+    shortfall: null,
+    problems: [],
+  });
   await ledgers.hostedPacks.add(friendPeerId, 'ab'.repeat(32), 4096);
   const node = await createMeshNode({
     privateKey: await generateKeyPair('Ed25519'),
@@ -112,7 +122,7 @@ describe('half-open connections from strangers', () => {
       () => 'connected',
       (e: unknown) => String(e),
     );
-    expect(refused, 'a stranger at a new address got in while the strangers\' share was full').not.toBe('connected');
+    expect(refused, "a stranger at a new address got in while the strangers' share was full").not.toBe('connected');
   }, 60_000);
 });
 

@@ -65,7 +65,7 @@ describe('bench sink', () => {
     expect(await readdir(friendHome)).toEqual([]);
   });
 
-  it('stored mode writes to the friend\'s disk: a sink whose home is not a directory fails the stream', async () => {
+  it("stored mode writes to the friend's disk: a sink whose home is not a directory fails the stream", async () => {
     const notADir = join(friendHome, 'file');
     await writeFile(notADir, 'in the way');
     hosted.dir = join(notADir, 'hosted');
@@ -81,7 +81,13 @@ describe('bench sink', () => {
 
   it('the owner reads its own packs back to back, across pack boundaries', async () => {
     const read = await packReader(ownPacks, packBytes.length);
-    for (const [off, len] of [[0, MIB], [5 * MIB + 12000, MIB], [22 * MIB, 3 * MIB], [packBytes.length - 100, 100], [MIB, 7]] as const) {
+    for (const [off, len] of [
+      [0, MIB],
+      [5 * MIB + 12000, MIB],
+      [22 * MIB, 3 * MIB],
+      [packBytes.length - 100, 100],
+      [MIB, 7],
+    ] as const) {
       const got = Buffer.alloc(len);
       await read(off, got);
       expect(Buffer.compare(got, packBytes.subarray(off, off + len))).toBe(0);

@@ -144,7 +144,8 @@ describe('length prefixes', () => {
         prefix.push((v % 128) | 0x80);
       }
       const reply = (await echo(Buffer.concat([Buffer.from(prefix), body]))) as { ok: boolean; code?: string; got?: { pad: string } };
-      if (body.length > 256 * 1024) expect(reply).toMatchObject({ ok: false, code: WireError.malformed }); // over MAX_MESSAGE_BYTES, but read whole
+      if (body.length > 256 * 1024)
+        expect(reply).toMatchObject({ ok: false, code: WireError.malformed }); // over MAX_MESSAGE_BYTES, but read whole
       else expect(reply.got?.pad.length).toBe(size - 10);
     }
   });

@@ -40,7 +40,17 @@ beforeAll(async () => {
   const ledgers = openLedgers(opened.sub);
   book = ledgers.friends;
   const stamp = new Date(0).toISOString();
-  await book.put({ peerId: owner.node.peerId.toString(), name: 'owner', addrs: [], grantToPeer: 1 << 30, grantFromPeer: 0, createdAt: stamp, lastSeen: null, shortfall: null, problems: [] });
+  await book.put({
+    peerId: owner.node.peerId.toString(),
+    name: 'owner',
+    addrs: [],
+    grantToPeer: 1 << 30,
+    grantFromPeer: 0,
+    createdAt: stamp,
+    lastSeen: null,
+    shortfall: null,
+    problems: [],
+  });
   // the friend refuses whatever it is asked, with the words the test chose
   await friend.node.handle(REFUSE, (stream) =>
     serve(stream, async (f) => {
@@ -86,7 +96,7 @@ describe("a friend's refusal", () => {
     expect(err.message.startsWith('YOUR BACKUPS ARE GONE exe.txtAAA')).toBe(true);
   });
 
-  it('a code we do not know becomes E_INTERNAL, the friend\'s code kept (cleaned) in the text', async () => {
+  it("a code we do not know becomes E_INTERNAL, the friend's code kept (cleaned) in the text", async () => {
     refusal = { code: `E_\u001b[31mWHATEVER${'Z'.repeat(5000)}`, message: 'no' };
     const err = await askFriend();
     expect(err.wireCode).toBe(WireError.internal);
@@ -124,10 +134,23 @@ describe('text stored about a friend', () => {
 
 describe("a friend's head puts", () => {
   const head = async (seq: number) => {
-    const h: Head = { version: 1, repoId: 'f'.repeat(64), seq, prev: null, time: new Date(0).toISOString(), snapshots: [], chunker: 'fastcdc', sealedFriends: 'x'.repeat(1000) };
+    const h: Head = {
+      version: 1,
+      repoId: 'f'.repeat(64),
+      seq,
+      prev: null,
+      time: new Date(0).toISOString(),
+      snapshots: [],
+      chunker: 'fastcdc',
+      sealedFriends: 'x'.repeat(1000),
+    };
     return signHead(owner.key, h);
   };
-  const put = async (seq: number) => new RawWire(await owner.node.dialProtocol(friend.node.peerId, PROTOCOLS.head, { signal: AbortSignal.timeout(10_000) })).request({ op: 'put', head: await head(seq) });
+  const put = async (seq: number) =>
+    new RawWire(await owner.node.dialProtocol(friend.node.peerId, PROTOCOLS.head, { signal: AbortSignal.timeout(10_000) })).request({
+      op: 'put',
+      head: await head(seq),
+    });
   const code = (o: Awaited<ReturnType<typeof put>>) => (o.kind === 'reply' ? ((o.value as { code?: string }).code ?? 'ok') : o.error);
 
   it(`take ${HEAD_PUT_BURST} at once, then one per ${HEAD_PUT_INTERVAL_MS} ms; gets are not limited`, async () => {
@@ -135,7 +158,9 @@ describe("a friend's head puts", () => {
     for (let seq = 1; seq <= HEAD_PUT_BURST + 5; seq++) outcomes.push(code(await put(seq)));
     expect(outcomes).toEqual([...Array<string>(HEAD_PUT_BURST).fill('ok'), ...Array<string>(5).fill(WireError.rateLimited)]);
     // the last head kept is the last one let in
-    const get = await new RawWire(await owner.node.dialProtocol(friend.node.peerId, PROTOCOLS.head, { signal: AbortSignal.timeout(10_000) })).request({ op: 'get' });
+    const get = await new RawWire(await owner.node.dialProtocol(friend.node.peerId, PROTOCOLS.head, { signal: AbortSignal.timeout(10_000) })).request({
+      op: 'get',
+    });
     expect((get as { value: { head: { head: Head } } }).value.head.head.seq).toBe(HEAD_PUT_BURST);
     now += HEAD_PUT_INTERVAL_MS;
     expect(code(await put(HEAD_PUT_BURST + 1))).toBe('ok');

@@ -37,7 +37,6 @@ async function scannedUsage(sub: Sublevels, peerId: string): Promise<{ chargedBy
   return { chargedBytes, packs };
 }
 
-
 afterEach(async () => {
   await db?.close();
   db = undefined;

@@ -115,7 +115,7 @@ describe('listPacks from a friend', () => {
     ['unsorted', /listed pack 0{64} after 0{63}4: pack IDs must strictly increase/],
     ['behind', /listed pack 0{63}a after 0{61}bb7: pack IDs must strictly increase past the cursor/],
     ['empty-more', /empty pack-list page that says more follow/],
-  ] as const)('%s IDs: the listing is refused as the friend\'s fault', async (b, message) => {
+  ] as const)("%s IDs: the listing is refused as the friend's fault", async (b, message) => {
     const err = await list(b, 100_000);
     expect(err).toBeInstanceOf(PackListFaultError);
     expect((err as Error).message).toMatch(message);

@@ -28,11 +28,28 @@ beforeAll(async () => {
   work = await mkdtemp(join(tmpdir(), 'cairn-put-deadline-'));
   repo = (await Repository.init(join(work, 'home'), 'pw', new Date())).repo;
   // a transfer of SIZE bytes gets 1 s + SIZE at 1 MiB/s = 2 s; 1.5 s without a frame is a stall
-  friend = await createMesh(repo, { listen: ['/ip4/127.0.0.1/tcp/0'], name: 'friend', replicas: 1, diskFloorBytes: 0, clock: systemClock, limits: { frameTimeoutMs: 1500, graceMs: 1000, minBytesPerSec: 1024 * 1024 } });
+  friend = await createMesh(repo, {
+    listen: ['/ip4/127.0.0.1/tcp/0'],
+    name: 'friend',
+    replicas: 1,
+    diskFloorBytes: 0,
+    clock: systemClock,
+    limits: { frameTimeoutMs: 1500, graceMs: 1000, minBytesPerSec: 1024 * 1024 },
+  });
   owner = (await startWireNode()).node;
   const now = new Date().toISOString();
   // the owner may store exactly one pack of SIZE bytes here
-  await friend.ledgers.friends.put({ peerId: owner.peerId.toString(), name: 'owner', addrs: [], grantToPeer: SIZE, grantFromPeer: 0, createdAt: now, lastSeen: now, shortfall: null, problems: [] });
+  await friend.ledgers.friends.put({
+    peerId: owner.peerId.toString(),
+    name: 'owner',
+    addrs: [],
+    grantToPeer: SIZE,
+    grantFromPeer: 0,
+    createdAt: now,
+    lastSeen: now,
+    shortfall: null,
+    problems: [],
+  });
   await friend.presence.remember();
 }, 60_000);
 
@@ -74,21 +91,25 @@ describe('pack-put from an owner that stalls', () => {
   it.each([
     ['drips a byte per frame', false],
     ['goes silent after the request', true],
-  ])('an owner that %s: the stream is reset, the temp file is gone, the reservation is free again', async (_what, silent) => {
-    const pack = randomBytes(SIZE);
-    const packId = createHash('sha256').update(pack).digest('hex');
-    const w = await putStream();
-    await w.json({ packId, sizeBytes: SIZE });
-    expect(await w.readJson()).toEqual({ ok: true, have: false });
-    expect(await dripUntilReset(w, silent)).toBe(true);
-    expect(await hostedFiles()).toEqual([]);
-    // the grant holds exactly one such pack: a reservation left behind would refuse this one
-    const honest = await putStream();
-    await honest.json({ packId, sizeBytes: SIZE });
-    expect(await honest.readJson()).toEqual({ ok: true, have: false });
-    await honest.sendPack(pack);
-    expect(await honest.readJson()).toEqual({ ok: true, storedBytes: SIZE });
-    expect(await hostedFiles()).toEqual([packId]);
-    await friend.ctx.hosted.remove(owner.peerId.toString(), packId);
-  }, 60_000);
+  ])(
+    'an owner that %s: the stream is reset, the temp file is gone, the reservation is free again',
+    async (_what, silent) => {
+      const pack = randomBytes(SIZE);
+      const packId = createHash('sha256').update(pack).digest('hex');
+      const w = await putStream();
+      await w.json({ packId, sizeBytes: SIZE });
+      expect(await w.readJson()).toEqual({ ok: true, have: false });
+      expect(await dripUntilReset(w, silent)).toBe(true);
+      expect(await hostedFiles()).toEqual([]);
+      // the grant holds exactly one such pack: a reservation left behind would refuse this one
+      const honest = await putStream();
+      await honest.json({ packId, sizeBytes: SIZE });
+      expect(await honest.readJson()).toEqual({ ok: true, have: false });
+      await honest.sendPack(pack);
+      expect(await honest.readJson()).toEqual({ ok: true, storedBytes: SIZE });
+      expect(await hostedFiles()).toEqual([packId]);
+      await friend.ctx.hosted.remove(owner.peerId.toString(), packId);
+    },
+    60_000,
+  );
 });

@@ -68,10 +68,18 @@ describe('pairing with one invite', () => {
     const inviter = await startInviter();
     const nodes = await joiners(12);
     // every joiner connected and its stream open first, so the twelve requests arrive together
-    const streams = await Promise.all(nodes.map(async (n) => n.dialProtocol(inviter.node.getMultiaddrs(), PROTOCOLS.pair, { signal: AbortSignal.timeout(15_000) })));
+    const streams = await Promise.all(
+      nodes.map(async (n) => n.dialProtocol(inviter.node.getMultiaddrs(), PROTOCOLS.pair, { signal: AbortSignal.timeout(15_000) })),
+    );
     const outcomes = await Promise.all(
       streams.map(async (s, i) => {
-        const req: PairRequest = { inviteId: inviter.id, proof: pairProof(inviter.secret, inviter.node.peerId.toString(), nodes[i]!.peerId.toString()), name: `joiner-${i}`, grantBytes: 1 << 30, addrs: [] };
+        const req: PairRequest = {
+          inviteId: inviter.id,
+          proof: pairProof(inviter.secret, inviter.node.peerId.toString(), nodes[i]!.peerId.toString()),
+          name: `joiner-${i}`,
+          grantBytes: 1 << 30,
+          addrs: [],
+        };
         return new RawWire(s).request(req);
       }),
     );
@@ -98,7 +106,10 @@ describe('pairing with one invite', () => {
     }) as typeof inviter.db.del;
     const [joiner] = await joiners(1);
     expect(accepted(await pairNode(joiner!, inviter.code, 'joiner', 1 << 30))).toBe(true);
-    expect(synced.some((k) => k.includes('invites') && k.endsWith(inviter.id)), synced.join(', ')).toBe(true);
+    expect(
+      synced.some((k) => k.includes('invites') && k.endsWith(inviter.id)),
+      synced.join(', '),
+    ).toBe(true);
     await inviter.book.hostedPacks.add(joiner!.peerId.toString(), 'cd'.repeat(32), 100);
     await inviter.book.hostedPacks.remove(joiner!.peerId.toString(), 'cd'.repeat(32));
     expect(synced.filter((k) => k.includes('hosted') && k.endsWith('cd'.repeat(32))).length, synced.join(', ')).toBe(2);

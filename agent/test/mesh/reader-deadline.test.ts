@@ -63,36 +63,40 @@ describe('a restore reading a pack held by a stalling friend and an honest one',
   it.each([
     ['drips a byte per frame', 'drip'],
     ['goes silent after announcing the pack', 'silent'],
-  ] as const)('the first holder %s: it is reported, and the pack comes from the second', async (_what, behaviour) => {
-    slowBehaviour = behaviour;
-    // the pack (2 MiB) may take 1.5 s + its size at 2 MiB/s; 1 s without a frame is a stall
-    const ctx = { node: owner, limits: { frameTimeoutMs: 1000, graceMs: 1500, minBytesPerSec: 2 * 1024 * 1024 } } as unknown as MeshContext;
-    const local = new LocalPackStore(await mkdtemp(join(work, 'store-')));
-    await local.open();
-    const reports: Array<{ peerId: string; problem: string }> = [];
-    const reader = new MeshPackReader(local, {
-      holdersOf: async () => [
-        { peerId: slow.peerId.toString(), name: 'slow' },
-        { peerId: honest.peerId.toString(), name: 'honest' },
-      ],
-      fetch: (peerId, id, into) => fetchPack(ctx, peerIdFromString(peerId), id, into),
-      report: async (peerId, problem) => {
-        reports.push({ peerId, problem });
-      },
-    });
-    const got = await reader.get(packId);
-    expect(Buffer.compare(got, pack)).toBe(0);
-    expect(reader.fetched).toEqual(new Map([['honest', 1]]));
-    expect(reports).toHaveLength(1);
-    expect(reports[0]?.peerId).toBe(slow.peerId.toString());
-    expect(reports[0]?.problem).toMatch(
-      behaviour === 'drip'
-        ? new RegExp(`^could not serve pack ${packId}: fetching ${pack.length} bytes of pack ${packId} did not finish within \\d+(\\.\\d+)? s$`)
-        : new RegExp(`^could not serve pack ${packId}: waiting for pack bytes from the peer: nothing happened for 1 s$`),
-    );
-    // the abandoned transfer left no temp file
-    const files: string[] = [];
-    for (const sub of await readdir(local.dir)) for (const name of await readdir(join(local.dir, sub)).catch(() => [])) files.push(name);
-    expect(files).toEqual([packId]);
-  }, 60_000);
+  ] as const)(
+    'the first holder %s: it is reported, and the pack comes from the second',
+    async (_what, behaviour) => {
+      slowBehaviour = behaviour;
+      // the pack (2 MiB) may take 1.5 s + its size at 2 MiB/s; 1 s without a frame is a stall
+      const ctx = { node: owner, limits: { frameTimeoutMs: 1000, graceMs: 1500, minBytesPerSec: 2 * 1024 * 1024 } } as unknown as MeshContext;
+      const local = new LocalPackStore(await mkdtemp(join(work, 'store-')));
+      await local.open();
+      const reports: Array<{ peerId: string; problem: string }> = [];
+      const reader = new MeshPackReader(local, {
+        holdersOf: async () => [
+          { peerId: slow.peerId.toString(), name: 'slow' },
+          { peerId: honest.peerId.toString(), name: 'honest' },
+        ],
+        fetch: (peerId, id, into) => fetchPack(ctx, peerIdFromString(peerId), id, into),
+        report: async (peerId, problem) => {
+          reports.push({ peerId, problem });
+        },
+      });
+      const got = await reader.get(packId);
+      expect(Buffer.compare(got, pack)).toBe(0);
+      expect(reader.fetched).toEqual(new Map([['honest', 1]]));
+      expect(reports).toHaveLength(1);
+      expect(reports[0]?.peerId).toBe(slow.peerId.toString());
+      expect(reports[0]?.problem).toMatch(
+        behaviour === 'drip'
+          ? new RegExp(`^could not serve pack ${packId}: fetching ${pack.length} bytes of pack ${packId} did not finish within \\d+(\\.\\d+)? s$`)
+          : new RegExp(`^could not serve pack ${packId}: waiting for pack bytes from the peer: nothing happened for 1 s$`),
+      );
+      // the abandoned transfer left no temp file
+      const files: string[] = [];
+      for (const sub of await readdir(local.dir)) for (const name of await readdir(join(local.dir, sub)).catch(() => [])) files.push(name);
+      expect(files).toEqual([packId]);
+    },
+    60_000,
+  );
 });

@@ -42,9 +42,12 @@ async function friendNode(listedSize: () => number): Promise<Libp2p> {
   await node.handle(PROTOCOLS.packGet, (stream) =>
     serve(stream, async (f) => {
       const req = (await f.readJson()) as { offset: number; length: number };
-      if (req.offset + req.length > packBytes.length) throw new RefusedError(WireError.notFound, `range ${req.offset}+${req.length} is beyond the pack's ${packBytes.length} bytes`);
+      if (req.offset + req.length > packBytes.length)
+        throw new RefusedError(WireError.notFound, `range ${req.offset}+${req.length} is beyond the pack's ${packBytes.length} bytes`);
       await f.writeJson({ ok: true, sizeBytes: req.length });
-      await f.sendWindowed(req.length, PACK_FRAME_BYTES, async (off, target) => target.set(packBytes.subarray(req.offset + off, req.offset + off + target.length)));
+      await f.sendWindowed(req.length, PACK_FRAME_BYTES, async (off, target) =>
+        target.set(packBytes.subarray(req.offset + off, req.offset + off + target.length)),
+      );
     }),
   );
   return node;
@@ -76,7 +79,7 @@ afterAll(async () => {
 });
 
 describe('recovery when one friend lies about pack sizes', () => {
-  it('keeps each holder\'s size: the liar\'s header fetch fails, the honest holder\'s succeeds, the pack is indexed', async () => {
+  it("keeps each holder's size: the liar's header fetch fails, the honest holder's succeeds, the pack is indexed", async () => {
     const ctx = { node: owner, ...openLedgers(recovering.state) } as unknown as MeshContext;
     const warnings: string[] = [];
     const stores = await openFriendPackStores(
@@ -94,7 +97,16 @@ describe('recovery when one friend lies about pack sizes', () => {
       { peerId: honest.peerId.toString(), sizeBytes: packBytes.length },
     ]);
     expect(recovering.index.get(blobId)).toBeUndefined();
-    expect((await indexFromPacks(recovering, stores.map((s) => ({ name: s.peerId, store: s })), warnings, 'friend')).indexed).toBe(1);
+    expect(
+      (
+        await indexFromPacks(
+          recovering,
+          stores.map((s) => ({ name: s.peerId, store: s })),
+          warnings,
+          'friend',
+        )
+      ).indexed,
+    ).toBe(1);
     expect(recovering.index.get(blobId)?.packId).toBe(packId);
     expect(warnings).toHaveLength(1);
     expect(warnings[0]).toMatch(new RegExp(`^pack ${packId} header from ${liar.peerId.toString()}: `));
@@ -103,7 +115,7 @@ describe('recovery when one friend lies about pack sizes', () => {
     expect((await recovering.loadBlob(blobId, BlobType.data)).length).toBe(300_000);
   }, 60_000);
 
-  it('a friend\'s store serves what it listed, whole or as a range, and nothing else', async () => {
+  it("a friend's store serves what it listed, whole or as a range, and nothing else", async () => {
     const ctx = { node: owner, ...openLedgers(recovering.state) } as unknown as MeshContext;
     const store = await FriendPackStore.open(ctx, { peerId: honest.peerId.toString(), name: 'honest' });
     expect(await store.stat(packId)).toEqual({ id: packId, sizeBytes: packBytes.length });

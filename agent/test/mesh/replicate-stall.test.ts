@@ -68,7 +68,17 @@ beforeAll(async () => {
   await hostile.handle(PROTOCOLS.head, (stream) => serve(stream, async () => untilClosed(stream)));
   const now = new Date().toISOString();
   const addrs = hostile.getMultiaddrs().map((a) => a.toString().replace(/\/p2p\/[^/]+$/, ''));
-  await owner.ledgers.friends.put({ peerId: hostile.peerId.toString(), name: 'hostile', addrs, grantToPeer: 0, grantFromPeer: 2 * GiB, createdAt: now, lastSeen: now, shortfall: null, problems: [] });
+  await owner.ledgers.friends.put({
+    peerId: hostile.peerId.toString(),
+    name: 'hostile',
+    addrs,
+    grantToPeer: 0,
+    grantFromPeer: 2 * GiB,
+    createdAt: now,
+    lastSeen: now,
+    shortfall: null,
+    problems: [],
+  });
   await owner.presence.remember();
   await owner.ctx.node.dial(hostile.peerId);
 }, 60_000);
@@ -92,20 +102,30 @@ describe('a replication round with a hostile friend and an honest one', () => {
   it.each([
     ['lists endlessly', 'endless', /^hostile did not list the packs it holds for us: the friend listed more than the \d+ packs it can hold for us$/],
     ['never answers a listing', 'silent', /^hostile did not list the packs it holds for us: waiting for a frame from the peer: nothing happened for 3 s$/],
-  ] as const)('the hostile friend %s and stalls every push: the round ends, and the honest friend gets every pack and the head', async (_what, how, listProblem) => {
-    listing = how;
-    const packs = [await addPack(), await addPack(), await addPack()];
-    // a copy counted at the hostile friend, so the round audits it
-    await owner.ledgers.copies.add(packs[0] as string, hostile.peerId.toString(), 1);
-    const r = await owner.replication.replicate();
-    expect(r.problems.filter((p) => listProblem.test(p))).toHaveLength(1);
-    expect(r.problems.filter((p) => /^hostile is unreachable: waiting for the peer to take a frame: nothing happened for 3 s$|^hostile is unreachable: waiting for a frame from the peer: nothing happened for 3 s$/.test(p))).toHaveLength(1);
-    expect(r.problems.filter((p) => !p.startsWith('hostile '))).toEqual([]);
-    const held = await honestHolds();
-    for (const p of packs) expect(held.has(p)).toBe(true);
-    const kept = await honest.ledgers.hostedPacks.head(owner.peerId);
-    expect((JSON.parse(kept as string) as { head: { seq: number } }).head.seq).toBe(r.headSeq);
-  }, 120_000);
+  ] as const)(
+    'the hostile friend %s and stalls every push: the round ends, and the honest friend gets every pack and the head',
+    async (_what, how, listProblem) => {
+      listing = how;
+      const packs = [await addPack(), await addPack(), await addPack()];
+      // a copy counted at the hostile friend, so the round audits it
+      await owner.ledgers.copies.add(packs[0] as string, hostile.peerId.toString(), 1);
+      const r = await owner.replication.replicate();
+      expect(r.problems.filter((p) => listProblem.test(p))).toHaveLength(1);
+      expect(
+        r.problems.filter((p) =>
+          /^hostile is unreachable: waiting for the peer to take a frame: nothing happened for 3 s$|^hostile is unreachable: waiting for a frame from the peer: nothing happened for 3 s$/.test(
+            p,
+          ),
+        ),
+      ).toHaveLength(1);
+      expect(r.problems.filter((p) => !p.startsWith('hostile '))).toEqual([]);
+      const held = await honestHolds();
+      for (const p of packs) expect(held.has(p)).toBe(true);
+      const kept = await honest.ledgers.hostedPacks.head(owner.peerId);
+      expect((JSON.parse(kept as string) as { head: { seq: number } }).head.seq).toBe(r.headSeq);
+    },
+    120_000,
+  );
 
   it("a push stalled at the hostile friend (first by grant) does not hold up the honest friend's copy of the same pack", async () => {
     listing = 'endless';

@@ -248,7 +248,7 @@ describe('strangers and hostile frames against a real agent', () => {
     expect((await filesBelow(hostedDir)).length).toBe(2);
   }, 120_000);
 
-  it('a friend\'s head must verify with its own key and may not go back', async () => {
+  it("a friend's head must verify with its own key and may not go back", async () => {
     const { node, key } = friend;
     const put = async (head: unknown) => new RawWire(await dial(node, target, PROTOCOLS.head)).request({ op: 'put', head });
     const h1 = await fakeHead(key, 1, null);

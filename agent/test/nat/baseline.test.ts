@@ -33,7 +33,13 @@ describeNatLab('baseline: agents behind easy NATs and a public friend', () => {
   const agents: LabAgent[] = [];
 
   beforeAll(async () => {
-    lab = await NatLab.create({ homes: [{ name: 'a', nat: 'easy' }, { name: 'b', nat: 'easy' }], publicHosts: ['pub'] });
+    lab = await NatLab.create({
+      homes: [
+        { name: 'a', nat: 'easy' },
+        { name: 'b', nat: 'easy' },
+      ],
+      publicHosts: ['pub'],
+    });
     [pub, alice, bob] = await Promise.all([startLabAgent(lab, 'pub', 'pub'), startLabAgent(lab, 'a', 'alice'), startLabAgent(lab, 'b', 'bob')]);
     agents.push(pub, alice, bob);
   }, 240_000);
@@ -43,10 +49,11 @@ describeNatLab('baseline: agents behind easy NATs and a public friend', () => {
     await lab?.destroy();
   });
 
-  test('agents listen and advertise their namespace\'s address, not loopback', () => {
+  test("agents listen and advertise their namespace's address, not loopback", () => {
     for (const a of agents) {
       expect(a.info.addrs.length, a.name).toBeGreaterThan(0);
-      for (const addr of a.info.addrs) expect(addr, a.name).toMatch(new RegExp(`^/ip4/${lab.addressOf(a.host).replace(/\./g, '\\.')}/tcp/${LAB_P2P_PORT}(/p2p/\\w+)?$`));
+      for (const addr of a.info.addrs)
+        expect(addr, a.name).toMatch(new RegExp(`^/ip4/${lab.addressOf(a.host).replace(/\./g, '\\.')}/tcp/${LAB_P2P_PORT}(/p2p/\\w+)?$`));
     }
   });
 
@@ -102,7 +109,11 @@ describeNatLab('baseline: agents behind easy NATs and a public friend', () => {
     expect(decodeInvite(code).addrs).toEqual([`/ip4/${lab.addressOf('b')}/tcp/${LAB_P2P_PORT}`]);
     const r = await alice.cairn(['pair', code, '--quota', '1G']);
     expect(r.code).toBe(1);
-    expect(r.stderr.trim()).toMatch(new RegExp(`cannot reach the inviter at /ip4/${lab.addressOf('b').replace(/\./g, '\\.')}/tcp/${LAB_P2P_PORT}: .*\\(the invite may be used or expired, or the agent stopped\\)`));
+    expect(r.stderr.trim()).toMatch(
+      new RegExp(
+        `cannot reach the inviter at /ip4/${lab.addressOf('b').replace(/\./g, '\\.')}/tcp/${LAB_P2P_PORT}: .*\\(the invite may be used or expired, or the agent stopped\\)`,
+      ),
+    );
     expect((await alice.cli<PeerListing[]>(['peers'])).map((p) => p.name)).toEqual(['pub']);
   });
 });

@@ -17,7 +17,10 @@ const FORWARDED = 7300;
 
 async function namespaces(): Promise<string[]> {
   const r = spawnSync('ip', ['netns', 'list'], { encoding: 'utf8' });
-  return r.stdout.split('\n').map((l) => l.split(' ')[0] ?? '').filter((n) => n.startsWith(NS_PREFIX));
+  return r.stdout
+    .split('\n')
+    .map((l) => l.split(' ')[0] ?? '')
+    .filter((n) => n.startsWith(NS_PREFIX));
 }
 
 describeNatLab('NAT lab: routers in network namespaces', () => {
@@ -29,7 +32,14 @@ describeNatLab('NAT lab: routers in network namespaces', () => {
         { name: 'a', nat: 'easy', hosts: ['a', 'a2'] },
         { name: 'b', nat: 'hard' },
         { name: 'c', nat: 'cgnat' },
-        { name: 'd', nat: 'easy', portForwards: [{ proto: 'tcp', port: FORWARDED }, { proto: 'udp', port: FORWARDED }] },
+        {
+          name: 'd',
+          nat: 'easy',
+          portForwards: [
+            { proto: 'tcp', port: FORWARDED },
+            { proto: 'udp', port: FORWARDED },
+          ],
+        },
       ],
       publicHosts: ['pub', 'pub2'],
     });
@@ -47,7 +57,7 @@ describeNatLab('NAT lab: routers in network namespaces', () => {
     await lab?.destroy();
   });
 
-  test('masquerade: the public host sees the router\'s WAN address, never a LAN address', async () => {
+  test("masquerade: the public host sees the router's WAN address, never a LAN address", async () => {
     for (const host of ['a', 'a2', 'b', 'c', 'd']) {
       const r = await tcpProbe(lab, host, lab.addressOf('pub'), ECHO);
       expect(r.error, host).toBeUndefined();
@@ -63,7 +73,10 @@ describeNatLab('NAT lab: routers in network namespaces', () => {
     const dests = ['pub', 'pub2'].flatMap((h) => [ECHO, ECHO2].map((p) => `${lab.addressOf(h)}:${p}`));
     for (const host of ['a', 'd']) {
       const r = await udpProbe(lab, host, dests);
-      expect(r.seen.every((s) => s !== null && !s.startsWith('error:')), JSON.stringify(r)).toBe(true);
+      expect(
+        r.seen.every((s) => s !== null && !s.startsWith('error:')),
+        JSON.stringify(r),
+      ).toBe(true);
       const seen = r.seen.map((s) => splitEndpoint(s!));
       expect(new Set(seen.map((s) => s.address))).toEqual(new Set([lab.publicAddressOf(host)]));
       // one mapping for all four destinations, and Linux masquerade keeps the port when it is free
@@ -74,14 +87,17 @@ describeNatLab('NAT lab: routers in network namespaces', () => {
   test('hard NAT: a new random external port per destination (endpoint-dependent)', async () => {
     const dests = ['pub', 'pub2'].flatMap((h) => [ECHO, ECHO2].map((p) => `${lab.addressOf(h)}:${p}`));
     const r = await udpProbe(lab, 'b', dests);
-    expect(r.seen.every((s) => s !== null && !s.startsWith('error:')), JSON.stringify(r)).toBe(true);
+    expect(
+      r.seen.every((s) => s !== null && !s.startsWith('error:')),
+      JSON.stringify(r),
+    ).toBe(true);
     const seen = r.seen.map((s) => splitEndpoint(s!));
     expect(new Set(seen.map((s) => s.address))).toEqual(new Set([lab.publicAddressOf('b')]));
     // four destinations, four random ports: two chance collisions among 64k ports would be needed to fail
     expect(new Set(seen.map((s) => s.port)).size, JSON.stringify(r)).toBeGreaterThanOrEqual(3);
   });
 
-  test('CGNAT: the home router\'s WAN is in 100.64/10 and the internet sees the carrier\'s address', async () => {
+  test("CGNAT: the home router's WAN is in 100.64/10 and the internet sees the carrier's address", async () => {
     expect(lab.addressOf('c-router')).toMatch(/^100\.(6[4-9]|[7-9]\d|1[01]\d|12[0-7])\.\d+\.\d+$/);
     expect(lab.publicAddressOf('c')).toBe(lab.addressOf('c-carrier'));
     expect(lab.publicAddressOf('c')).not.toBe(lab.addressOf('c-router'));
@@ -94,7 +110,7 @@ describeNatLab('NAT lab: routers in network namespaces', () => {
     expect((await tcpProbe(lab, 'pub', lab.addressOf('c-router'), UNSOLICITED)).error).toMatch(/^E(NET|HOST)UNREACH$/);
   });
 
-  test('unsolicited inbound TCP and UDP to a router\'s WAN address is dropped; without the drop rules it gets through', async () => {
+  test("unsolicited inbound TCP and UDP to a router's WAN address is dropped; without the drop rules it gets through", async () => {
     const routers = ['a-router', 'b-router', 'c-carrier'];
     const [tcp, udp] = await Promise.all([
       tcpProbeMany(lab, 'pub', [...routers.map((r) => `${lab.addressOf(r)}:${UNSOLICITED}`), `${lab.addressOf('a-router')}:${UNSOLICITED + 1}`]),
@@ -126,7 +142,7 @@ describeNatLab('NAT lab: routers in network namespaces', () => {
     expect(await tcpProbe(lab, 'pub', lab.addressOf('a-router'), FORWARDED)).toEqual({ error: 'TIMEOUT' });
   });
 
-  test('two hosts on one home LAN reach each other directly, without NAT, and hear each other\'s multicast', async () => {
+  test("two hosts on one home LAN reach each other directly, without NAT, and hear each other's multicast", async () => {
     const r = await tcpProbe(lab, 'a', lab.addressOf('a2'), ECHO);
     expect(splitEndpoint(r.seen ?? 'none:0').address).toBe(lab.addressOf('a'));
     // multicast on the LAN (mDNS's group and port) reaches the other host, and does not leave the home
@@ -138,26 +154,41 @@ describeNatLab('NAT lab: routers in network namespaces', () => {
 
   test('nothing routes outside the lab: every host fails to reach non-lab addresses', async () => {
     const outside = ['192.0.2.1', '198.51.100.1'];
-    const rootAddr = Object.values(networkInterfaces()).flat().find((i) => i && i.family === 'IPv4' && !i.internal)?.address;
+    const rootAddr = Object.values(networkInterfaces())
+      .flat()
+      .find((i) => i && i.family === 'IPv4' && !i.internal)?.address;
     if (rootAddr) outside.push(rootAddr);
     const hosts = lab.hosts.filter((h) => h !== 'internet');
-    const probes = await Promise.all(hosts.map((h) => tcpProbeMany(lab, h, outside.map((a) => `${a}:80`))));
+    const probes = await Promise.all(
+      hosts.map((h) =>
+        tcpProbeMany(
+          lab,
+          h,
+          outside.map((a) => `${a}:80`),
+        ),
+      ),
+    );
     for (const [i, host] of hosts.entries()) {
       // refused or answered would mean it arrived somewhere; a router rate-limits its ICMP, so some time out
       for (const [j, r] of probes[i]!.entries()) expect(r.error, `${host} -> ${outside[j]}`).toMatch(/^(E(NET|HOST)UNREACH|TIMEOUT)$/);
       // no IPv6 at all, not even link-local, that could pass beside the NAT
-      expect(JSON.parse(await lab.execOk(host, 'ip', ['-6', '-j', 'addr', 'show'])).flatMap((l: { addr_info: unknown[] }) => l.addr_info), host).toEqual([]);
+      expect(
+        JSON.parse(await lab.execOk(host, 'ip', ['-6', '-j', 'addr', 'show'])).flatMap((l: { addr_info: unknown[] }) => l.addr_info),
+        host,
+      ).toEqual([]);
       // every route stays inside the lab's subnets
       const routes = JSON.parse(await lab.execOk(host, 'ip', ['-j', 'route', 'show'])) as Array<{ dst: string; gateway?: string }>;
       for (const route of routes) {
-        expect(route.dst === 'default' ? route.gateway : route.dst, `${host}: ${JSON.stringify(route)}`).toMatch(/^(10\.200\.0\.|192\.168\.\d+\.|100\.64\.0\.)/);
+        expect(route.dst === 'default' ? route.gateway : route.dst, `${host}: ${JSON.stringify(route)}`).toMatch(
+          /^(10\.200\.0\.|192\.168\.\d+\.|100\.64\.0\.)/,
+        );
       }
     }
   });
 });
 
 describeNatLab('NAT lab: cleanup', () => {
-  test('destroy() removes the lab\'s namespaces and what runs in them; a failed create leaves nothing', async () => {
+  test("destroy() removes the lab's namespaces and what runs in them; a failed create leaves nothing", async () => {
     const before = await namespaces();
     const lab = await NatLab.create({ homes: [{ name: 'x', nat: 'easy' }], publicHosts: ['p'] });
     const server = await startEchoServers(lab, 'p', { tcp: [ECHO] });
@@ -166,7 +197,9 @@ describeNatLab('NAT lab: cleanup', () => {
     expect(server.exitCode !== null || server.signalCode !== null).toBe(true);
     expect((await namespaces()).filter((n) => n.startsWith(`${lab.id}-`))).toEqual([]);
     await expect(NatLab.create({ homes: [{ name: 'y', nat: 'easy' }], publicHosts: ['y'] })).rejects.toThrow(/two hosts named y/);
-    expect((await namespaces()).filter((n) => n.startsWith(`${NS_PREFIX}${process.pid}-`)).sort()).toEqual(before.filter((n) => n.startsWith(`${NS_PREFIX}${process.pid}-`)).sort());
+    expect((await namespaces()).filter((n) => n.startsWith(`${NS_PREFIX}${process.pid}-`)).sort()).toEqual(
+      before.filter((n) => n.startsWith(`${NS_PREFIX}${process.pid}-`)).sort(),
+    );
   });
 
   test('the sweep removes namespaces left by a test run that died, and only those', async () => {

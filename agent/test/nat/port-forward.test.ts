@@ -43,9 +43,11 @@ describeNatLab('baseline: a port forward and --announce make a NATed friend reac
     await lab?.destroy();
   });
 
-  test('with the forward: alice pairs with carol through carol\'s router and replicates to her', async () => {
+  test("with the forward: alice pairs with carol through carol's router and replicates to her", async () => {
     const { code } = await carol.cli<{ code: string }>(['invite', '--quota', '1G']);
-    expect(decodeInvite(code).addrs.sort()).toEqual([`/ip4/${lab.addressOf('c')}/tcp/${LAB_P2P_PORT}`, `/ip4/${lab.publicAddressOf('c')}/tcp/${LAB_P2P_PORT}`].sort());
+    expect(decodeInvite(code).addrs.sort()).toEqual(
+      [`/ip4/${lab.addressOf('c')}/tcp/${LAB_P2P_PORT}`, `/ip4/${lab.publicAddressOf('c')}/tcp/${LAB_P2P_PORT}`].sort(),
+    );
     await alice.cli(['pair', code, '--quota', '1G']);
     const src = await tempDir('cairn-lab-pf-src-');
     await writeFile(join(src, 'data.bin'), randomBytes(2 * 1024 * 1024));
@@ -59,13 +61,17 @@ describeNatLab('baseline: a port forward and --announce make a NATed friend reac
     await rm(src, { recursive: true, force: true });
   });
 
-  test('without the forward: announcing the router\'s address does not help, pairing fails naming both addresses', async () => {
+  test("without the forward: announcing the router's address does not help, pairing fails naming both addresses", async () => {
     const { code } = await dave.cli<{ code: string }>(['invite', '--quota', '1G']);
     const r = await alice.cairn(['pair', code, '--quota', '1G']);
     expect(r.code).toBe(1);
     const lan = `/ip4/${lab.addressOf('d')}/tcp/${LAB_P2P_PORT}`;
     const wan = `/ip4/${lab.publicAddressOf('d')}/tcp/${LAB_P2P_PORT}`;
-    expect(r.stderr.trim()).toMatch(new RegExp(`^cairn: cannot reach the inviter at (${esc(lan)}, ${esc(wan)}|${esc(wan)}, ${esc(lan)}): .*\\(the invite may be used or expired, or the agent stopped\\)$`));
+    expect(r.stderr.trim()).toMatch(
+      new RegExp(
+        `^cairn: cannot reach the inviter at (${esc(lan)}, ${esc(wan)}|${esc(wan)}, ${esc(lan)}): .*\\(the invite may be used or expired, or the agent stopped\\)$`,
+      ),
+    );
     expect((await alice.cli<PeerListing[]>(['peers'])).map((p) => p.name)).toEqual(['carol']);
   });
 });

@@ -50,9 +50,27 @@ describe('forgetOp', () => {
 
     const dry = await forgetOp(svc, { policy: { keepLast: 1 }, dryRun: true, timeZone: 'UTC' });
     expect(dry.groups.map((g) => [g.source ?? g.paths, g.snapshots.map((s) => [s.id, s.keep])])).toEqual([
-      [[join(svc.home, '..', 'src')], [[adhoc2, true], [adhoc1, false]]],
-      ['db', [[db2, true], [db1, false]]],
-      ['web', [[web2, true], [web1, false]]],
+      [
+        [join(svc.home, '..', 'src')],
+        [
+          [adhoc2, true],
+          [adhoc1, false],
+        ],
+      ],
+      [
+        'db',
+        [
+          [db2, true],
+          [db1, false],
+        ],
+      ],
+      [
+        'web',
+        [
+          [web2, true],
+          [web1, false],
+        ],
+      ],
     ]);
 
     const onlyDb = await forgetOp(svc, { policy: { keepLast: 1 }, source: 'db', dryRun: false, timeZone: 'UTC' });
@@ -133,13 +151,20 @@ describe('forgetOp', () => {
     expect((await forgetOp(svc, { policy: { keepLast: 1 }, dryRun: false, timeZone: 'UTC' })).removedIds).toEqual([s1]);
   });
 
-  test('without a policy: each source\'s configured retention; ad-hoc groups and unconfigured sources keep everything', async () => {
+  test("without a policy: each source's configured retention; ad-hoc groups and unconfigured sources keep everything", async () => {
     const { svc, backupAt, setNow } = await setup();
-    const db = [await backupAt('2024-03-01T10:00:00Z', { source: 'db' }), await backupAt('2024-03-02T10:00:00Z', { source: 'db' }), await backupAt('2024-03-03T10:00:00Z', { source: 'db' })];
+    const db = [
+      await backupAt('2024-03-01T10:00:00Z', { source: 'db' }),
+      await backupAt('2024-03-02T10:00:00Z', { source: 'db' }),
+      await backupAt('2024-03-03T10:00:00Z', { source: 'db' }),
+    ];
     const gone = [await backupAt('2024-03-01T11:00:00Z', { source: 'gone' }), await backupAt('2024-03-02T11:00:00Z', { source: 'gone' })];
     const adhoc = [await backupAt('2024-03-01T12:00:00Z'), await backupAt('2024-03-02T12:00:00Z')];
     setNow('2024-04-01T00:00:00Z');
-    const config = parseConfig('sources:\n  - name: db\n    paths: [/srv/db]\n    retention:\n      keep-last: 2\n  - name: gone\n    paths: [/srv/gone]\n', 'cairn.yaml');
+    const config = parseConfig(
+      'sources:\n  - name: db\n    paths: [/srv/db]\n    retention:\n      keep-last: 2\n  - name: gone\n    paths: [/srv/gone]\n',
+      'cairn.yaml',
+    );
     svc.config = () => config;
     const r = await forgetOp(svc, { dryRun: false, timeZone: 'UTC' });
     expect(r.removedIds).toEqual([db[0]]);
@@ -153,8 +178,9 @@ describe('forgetOp', () => {
     expect((await forgetOp(svc, { policy: { keepLast: 1 }, source: 'db', dryRun: true, timeZone: 'UTC' })).removedIds).toEqual([db[1]]);
   });
 
-  test('cairn.yaml keep-within reads like --keep-within: restic\'s months are refused, never taken as minutes', () => {
-    const within = (v: string) => parseConfig(`sources:\n  - name: db\n    paths: [/srv/db]\n    retention:\n      keep-within: ${v}\n`, 'cairn.yaml').sources[0]?.retention.keepWithinMs;
+  test("cairn.yaml keep-within reads like --keep-within: restic's months are refused, never taken as minutes", () => {
+    const within = (v: string) =>
+      parseConfig(`sources:\n  - name: db\n    paths: [/srv/db]\n    retention:\n      keep-within: ${v}\n`, 'cairn.yaml').sources[0]?.retention.keepWithinMs;
     expect(within('30d')).toBe(30 * 86_400_000);
     expect(within('1d12h')).toBe(36 * 3_600_000);
     expect(() => within('6m')).toThrow(/cairn\.yaml:5: .*keep-within: "6m": m \(months in restic\)/);

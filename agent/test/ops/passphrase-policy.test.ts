@@ -19,7 +19,7 @@ describe('new passphrases', () => {
     await checkNewPassphrase('velvet orbit pickle lantern');
   });
 
-  test("the .env.example placeholder is refused by name, however strong it looks", async () => {
+  test('the .env.example placeholder is refused by name, however strong it looks', async () => {
     await expect(checkNewPassphrase(EXAMPLE_PASSPHRASE)).rejects.toThrow(/example's placeholder from \.env\.example/);
   });
 

@@ -7,7 +7,16 @@ import type { Mesh } from '../../src/mesh/compose.js';
 import { replicateOp } from '../../src/ops/friends.js';
 import type { Services } from '../../src/ops/services.js';
 
-const round = (r: Partial<ReplicateResult>): ReplicateResult => ({ packs: 10, underReplicated: 0, wantedCopies: 2, pushed: 0, pushedBytes: 0, headSeq: 7, problems: [], ...r });
+const round = (r: Partial<ReplicateResult>): ReplicateResult => ({
+  packs: 10,
+  underReplicated: 0,
+  wantedCopies: 2,
+  pushed: 0,
+  pushedBytes: 0,
+  headSeq: 7,
+  problems: [],
+  ...r,
+});
 
 function scripted(rounds: ReplicateResult[]): { svc: Services; calls: () => number } {
   let calls = 0;
@@ -16,17 +25,19 @@ function scripted(rounds: ReplicateResult[]): { svc: Services; calls: () => numb
 }
 
 describe('replicateOp', () => {
-  it('with wait, adds up what every round pushed and keeps an earlier round\'s problem after the last round\'s', async () => {
+  it("with wait, adds up what every round pushed and keeps an earlier round's problem after the last round's", async () => {
     const { svc, calls } = scripted([
       round({ underReplicated: 7, pushed: 3, pushedBytes: 300, problems: ['bob is unreachable: The stream has been reset'] }),
       round({ underReplicated: 0, pushed: 7, pushedBytes: 700, headSeq: 8 }),
     ]);
     const r = await replicateOp(svc, { wait: true });
     expect(calls()).toBe(2);
-    expect(r).toEqual(round({ underReplicated: 0, pushed: 10, pushedBytes: 1000, headSeq: 8, problems: ['round 1 (retried): bob is unreachable: The stream has been reset'] }));
+    expect(r).toEqual(
+      round({ underReplicated: 0, pushed: 10, pushedBytes: 1000, headSeq: 8, problems: ['round 1 (retried): bob is unreachable: The stream has been reset'] }),
+    );
   });
 
-  it('the last round\'s problems come first (the CLI names the first one when copies are missing)', async () => {
+  it("the last round's problems come first (the CLI names the first one when copies are missing)", async () => {
     const { svc } = scripted([
       round({ underReplicated: 5, pushed: 5, pushedBytes: 50, problems: ['carol refused pack 0a: over quota'] }),
       round({ underReplicated: 5, pushed: 0, problems: ['dave is unreachable: connection refused'] }),

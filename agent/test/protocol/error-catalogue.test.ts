@@ -22,7 +22,8 @@ function codesInSources(): Map<string, string> {
   const out = new Map<string, string>();
   for (const dir of SOURCES) {
     for (const file of tsFiles(join(ROOT, dir))) {
-      for (const m of readFileSync(file, 'utf8').matchAll(/['"`](E_[A-Z0-9_]+)['"`]/g)) if (!out.has(m[1] as string)) out.set(m[1] as string, file.slice(ROOT.length + 1));
+      for (const m of readFileSync(file, 'utf8').matchAll(/['"`](E_[A-Z0-9_]+)['"`]/g))
+        if (!out.has(m[1] as string)) out.set(m[1] as string, file.slice(ROOT.length + 1));
     }
   }
   return out;

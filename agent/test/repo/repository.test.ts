@@ -42,9 +42,16 @@ describe('Repository', () => {
     const packId = repo.index.get(ids[0] as string)?.packId as string;
     const bytes = await repo.store.get(packId);
     const hlen = headerLength(packId, bytes.length, bytes.subarray(bytes.length - PACK_TRAILER_BYTES));
-    const entries = decodeHeader(packId, repo.keys.meta, bytes.subarray(bytes.length - PACK_TRAILER_BYTES - hlen, bytes.length - PACK_TRAILER_BYTES), bytes.length);
+    const entries = decodeHeader(
+      packId,
+      repo.keys.meta,
+      bytes.subarray(bytes.length - PACK_TRAILER_BYTES - hlen, bytes.length - PACK_TRAILER_BYTES),
+      bytes.length,
+    );
     expect(entries.map((e) => e.id).sort()).toEqual([...ids].sort());
-    expect(() => decodeHeader(packId, repo.keys.data, bytes.subarray(bytes.length - PACK_TRAILER_BYTES - hlen, bytes.length - PACK_TRAILER_BYTES), bytes.length)).toThrow(/authentication/);
+    expect(() =>
+      decodeHeader(packId, repo.keys.data, bytes.subarray(bytes.length - PACK_TRAILER_BYTES - hlen, bytes.length - PACK_TRAILER_BYTES), bytes.length),
+    ).toThrow(/authentication/);
     expect(bytes.includes(Buffer.from('blob 1'))).toBe(false);
     await repo.close();
   });

@@ -56,7 +56,7 @@ describe('a failed write does not stay behind', () => {
     await again.close();
   });
 
-  it('an index write that fails leaves none of the pack\'s blobs known; the next operation indexes them', async () => {
+  it("an index write that fails leaves none of the pack's blobs known; the next operation indexes them", async () => {
     const { home, repo } = await freshRepo();
     const data = blobs(5, 'b');
     failNext(repo.state.index, 'batch');

@@ -25,16 +25,32 @@ async function firesInBerlin(expr: string, fromIso: string, count: number): Prom
 }
 
 test('daily 02:30 when DST starts (2026-03-29, 02:00 -> 03:00): runs at 03:30 that day, once', async () => {
-  expect(await firesInBerlin('30 2 * * *', '2026-03-27T12:00:00Z', 3)).toEqual(['2026-03-28T01:30:00.000Z', '2026-03-29T01:30:00.000Z', '2026-03-30T00:30:00.000Z']);
+  expect(await firesInBerlin('30 2 * * *', '2026-03-27T12:00:00Z', 3)).toEqual([
+    '2026-03-28T01:30:00.000Z',
+    '2026-03-29T01:30:00.000Z',
+    '2026-03-30T00:30:00.000Z',
+  ]);
 });
 
 test('daily 02:30 when DST ends (2026-10-25, 03:00 -> 02:00): once, in the first pass', async () => {
-  expect(await firesInBerlin('30 2 * * *', '2026-10-23T12:00:00Z', 3)).toEqual(['2026-10-24T00:30:00.000Z', '2026-10-25T00:30:00.000Z', '2026-10-26T01:30:00.000Z']);
+  expect(await firesInBerlin('30 2 * * *', '2026-10-23T12:00:00Z', 3)).toEqual([
+    '2026-10-24T00:30:00.000Z',
+    '2026-10-25T00:30:00.000Z',
+    '2026-10-26T01:30:00.000Z',
+  ]);
 });
 
 test('hourly across both changes: no slot twice, none lost when DST starts', async () => {
   // 01:00 CET, then 02:00 (skipped) runs as 03:00 CEST together with 03:00, then 04:00 CEST
-  expect(await firesInBerlin('0 * * * *', '2026-03-28T23:30:00Z', 3)).toEqual(['2026-03-29T00:00:00.000Z', '2026-03-29T01:00:00.000Z', '2026-03-29T02:00:00.000Z']);
+  expect(await firesInBerlin('0 * * * *', '2026-03-28T23:30:00Z', 3)).toEqual([
+    '2026-03-29T00:00:00.000Z',
+    '2026-03-29T01:00:00.000Z',
+    '2026-03-29T02:00:00.000Z',
+  ]);
   // 01:00 CEST, 02:00 CEST, (02:00 CET again: not repeated), 03:00 CET
-  expect(await firesInBerlin('0 * * * *', '2026-10-24T22:30:00Z', 3)).toEqual(['2026-10-24T23:00:00.000Z', '2026-10-25T00:00:00.000Z', '2026-10-25T02:00:00.000Z']);
+  expect(await firesInBerlin('0 * * * *', '2026-10-24T22:30:00Z', 3)).toEqual([
+    '2026-10-24T23:00:00.000Z',
+    '2026-10-25T00:00:00.000Z',
+    '2026-10-25T02:00:00.000Z',
+  ]);
 });

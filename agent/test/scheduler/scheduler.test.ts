@@ -220,14 +220,24 @@ describe('scheduler on a fake clock', () => {
     expect(done).toMatchObject({ state: 'succeeded', snapshot: 'snap-docs-1', finishedAt: new Date('2026-03-02T00:40:30').toISOString() });
     // 00:10, 00:20, 00:30, 00:40 came while the manual run worked (it ends 00:40:30); 00:50 runs
     // (until 01:30), so 01:00 is skipped too
-    expect(all.filter((j) => j.state === 'skipped').map((j) => new Date(ms(j.createdAt)).toTimeString().slice(0, 5))).toEqual(['00:10', '00:20', '00:30', '00:40', '01:00']);
+    expect(all.filter((j) => j.state === 'skipped').map((j) => new Date(ms(j.createdAt)).toTimeString().slice(0, 5))).toEqual([
+      '00:10',
+      '00:20',
+      '00:30',
+      '00:40',
+      '01:00',
+    ]);
     const slotRuns = all.filter((j) => j.trigger === 'schedule' && j.state !== 'skipped');
     expect(slotRuns.map((j) => new Date(ms(j.startedAt)).toTimeString().slice(0, 5))).toEqual(['00:50']);
     // the source removed from the config while it runs: the run still finishes, no more slots
     s.update({ sources: [], maintenance: {} });
     expect(s.nextRun('docs')).toBeNull();
     await timers.advance(60 * MIN);
-    expect(await jobs.get(slotRuns[0]?.id ?? '')).toMatchObject({ state: 'succeeded', snapshot: 'snap-docs-2', finishedAt: new Date('2026-03-02T01:30:00').toISOString() });
+    expect(await jobs.get(slotRuns[0]?.id ?? '')).toMatchObject({
+      state: 'succeeded',
+      snapshot: 'snap-docs-2',
+      finishedAt: new Date('2026-03-02T01:30:00').toISOString(),
+    });
     expect((await jobs.list({ limit: 100 })).filter((j) => ms(j.createdAt) > new Date('2026-03-02T01:00:30').getTime())).toEqual([]);
     await stopDriving(s, timers);
     await close();
@@ -256,7 +266,12 @@ describe('scheduler on a fake clock', () => {
     expect(kept).toHaveLength(MAX_JOBS_PER_SOURCE);
     expect(kept[0]?.snapshot).toBe('snap-busy-240');
     expect(kept.at(-1)?.snapshot).toBe(`snap-busy-${240 - MAX_JOBS_PER_SOURCE + 1}`);
-    expect((await again.list({ source: 'quiet', limit: 1000 })).map((j) => j.snapshot)).toEqual(['snap-quiet-4', 'snap-quiet-3', 'snap-quiet-2', 'snap-quiet-1']);
+    expect((await again.list({ source: 'quiet', limit: 1000 })).map((j) => j.snapshot)).toEqual([
+      'snap-quiet-4',
+      'snap-quiet-3',
+      'snap-quiet-2',
+      'snap-quiet-1',
+    ]);
     await db.close();
   });
 });

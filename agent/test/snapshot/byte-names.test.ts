@@ -71,7 +71,20 @@ describe('tree format with byte names', () => {
     repos.push(repo);
     return { work, repo };
   }
-  const node = (name: string, extra: Partial<TreeNode> = {}): TreeNode => ({ name, type: 'file', mode: 0o644, uid: 0, gid: 0, mtimeNs: '0', inode: '1', dev: '1', nlink: 1, size: 0, content: [], ...extra });
+  const node = (name: string, extra: Partial<TreeNode> = {}): TreeNode => ({
+    name,
+    type: 'file',
+    mode: 0o644,
+    uid: 0,
+    gid: 0,
+    mtimeNs: '0',
+    inode: '1',
+    dev: '1',
+    nlink: 1,
+    size: 0,
+    content: [],
+    ...extra,
+  });
 
   test('a tree of UTF-8 names is written as version 1, the same bytes as before; byte names make version 2', () => {
     const plain = encodeTree([node('a'), node('b', { type: 'symlink', target: 'x' })]);
@@ -95,7 +108,8 @@ describe('tree format with byte names', () => {
     expect(toBytes(back.nodes.find((n) => n.name === 'link')?.target as string).equals(B(0xff, 0x2f, 0x61))).toBe(true);
 
     // a version 1 tree, as an agent before version 2 wrote it (fixture bytes)
-    const v1 = '{"version":1,"nodes":[{"name":"caf\u00e9","type":"file","mode":420,"uid":0,"gid":0,"mtimeNs":"1","inode":"2","dev":"3","nlink":1,"size":0,"content":[]},{"name":"l","type":"symlink","mode":511,"uid":0,"gid":0,"mtimeNs":"1","inode":"4","dev":"3","nlink":1,"size":0,"target":"../x"}]}';
+    const v1 =
+      '{"version":1,"nodes":[{"name":"caf\u00e9","type":"file","mode":420,"uid":0,"gid":0,"mtimeNs":"1","inode":"2","dev":"3","nlink":1,"size":0,"content":[]},{"name":"l","type":"symlink","mode":511,"uid":0,"gid":0,"mtimeNs":"1","inode":"4","dev":"3","nlink":1,"size":0,"target":"../x"}]}';
     const old = await repo.saveBlob(BlobType.tree, Buffer.from(v1));
     await repo.flush();
     const oldTree = await loadTree(repo, old.id);

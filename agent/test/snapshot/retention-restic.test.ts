@@ -70,8 +70,18 @@ function history(seed: number, start: string, count: number, gaps: number[]): Ma
 
 /** Wall clock in `zone` ("2024-03-31 03:30:00") and the Etc/GMT zone with that instant's offset. */
 function localAndFixedZone(ms: number, zone: string): { wall: string; fixed: string } {
-  const wall = new Intl.DateTimeFormat('sv-SE', { timeZone: zone, year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit', second: '2-digit', hourCycle: 'h23' }).format(ms);
-  const name = new Intl.DateTimeFormat('en-US', { timeZone: zone, timeZoneName: 'longOffset' }).formatToParts(ms).find((p) => p.type === 'timeZoneName')?.value ?? 'GMT';
+  const wall = new Intl.DateTimeFormat('sv-SE', {
+    timeZone: zone,
+    year: 'numeric',
+    month: '2-digit',
+    day: '2-digit',
+    hour: '2-digit',
+    minute: '2-digit',
+    second: '2-digit',
+    hourCycle: 'h23',
+  }).format(ms);
+  const name =
+    new Intl.DateTimeFormat('en-US', { timeZone: zone, timeZoneName: 'longOffset' }).formatToParts(ms).find((p) => p.type === 'timeZoneName')?.value ?? 'GMT';
   const m = /^GMT(?:([+-])(\d\d):(\d\d))?$/.exec(name);
   if (!m) throw new Error(`unexpected offset ${name}`);
   if (m[3] !== undefined && m[3] !== '00') throw new Error(`${zone} has a non-hour offset ${name}`);
@@ -150,7 +160,13 @@ describeRestic('retention agrees with restic forget', (version) => {
   let work: string;
   const repos = new Map<string, { repo: string; byInstant: Map<number, Made> }>();
 
-  const env = (repo: string, tz: string) => ({ PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: work, RESTIC_PASSWORD: 'retention-test', RESTIC_REPOSITORY: repo, TZ: tz });
+  const env = (repo: string, tz: string) => ({
+    PATH: process.env.PATH ?? '/usr/bin:/bin',
+    HOME: work,
+    RESTIC_PASSWORD: 'retention-test',
+    RESTIC_REPOSITORY: repo,
+    TZ: tz,
+  });
 
   beforeAll(async () => {
     work = await tempDir('cairn-restic-');
@@ -166,7 +182,9 @@ describeRestic('retention agrees with restic forget', (version) => {
       const worker = async () => {
         for (let m = queue.shift(); m; m = queue.shift()) {
           const { wall, fixed } = localAndFixedZone(m.ms, zone);
-          await run('restic', ['backup', '--no-cache', '-q', '--time', wall, '--host', 'h', ...m.tags.flatMap((t) => ['--tag', t]), data], { env: env(repo, fixed) });
+          await run('restic', ['backup', '--no-cache', '-q', '--time', wall, '--host', 'h', ...m.tags.flatMap((t) => ['--tag', t]), data], {
+            env: env(repo, fixed),
+          });
         }
       };
       await Promise.all([worker(), worker(), worker(), worker()]);
@@ -193,15 +211,26 @@ describeRestic('retention agrees with restic forget', (version) => {
       // dry runs only read: several at once, without restic's lock
       test.concurrent(`${zone}: ${name}`, async ({ expect }) => {
         const { repo, byInstant } = repos.get(zone)!;
-        const { stdout } = await run('restic', ['--no-lock', 'forget', '--no-cache', '--dry-run', '--json', ...flags(policy, unlimited)], { env: env(repo, zone), maxBuffer: 64 * 1024 * 1024 });
+        const { stdout } = await run('restic', ['--no-lock', 'forget', '--no-cache', '--dry-run', '--json', ...flags(policy, unlimited)], {
+          env: env(repo, zone),
+          maxBuffer: 64 * 1024 * 1024,
+        });
         const groups = JSON.parse(stdout) as ResticGroup[];
         expect(groups).toHaveLength(1);
         const g = groups[0]!;
         const theirs = new Map<string, RetentionRule[]>();
-        (g.keep ?? []).forEach((s, i) => theirs.set(new Date(Date.parse(s.time)).toISOString(), [...new Set((g.reasons?.[i]?.matches ?? []).map(ruleOf))].sort()));
+        (g.keep ?? []).forEach((s, i) =>
+          theirs.set(new Date(Date.parse(s.time)).toISOString(), [...new Set((g.reasons?.[i]?.matches ?? []).map(ruleOf))].sort()),
+        );
         expect(theirs.size + (g.remove ?? []).length).toBe(byInstant.size);
 
-        const snaps: RetentionSnapshot[] = [...byInstant.values()].map((m) => ({ id: `s${m.ms}`, time: new Date(m.ms).toISOString(), tags: m.tags, paths: ['/data'], pinned: false }));
+        const snaps: RetentionSnapshot[] = [...byInstant.values()].map((m) => ({
+          id: `s${m.ms}`,
+          time: new Date(m.ms).toISOString(),
+          tags: m.tags,
+          paths: ['/data'],
+          pinned: false,
+        }));
         const decisions = applyPolicyToGroup(snaps, policy, { timeZone: zone, nowMs: Date.parse('2030-01-01T00:00:00Z') });
         const ours = new Map<string, RetentionRule[]>();
         for (const d of decisions) {

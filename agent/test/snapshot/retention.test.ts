@@ -4,7 +4,16 @@
 // set is written out by hand (from restic's rules), never computed by the code under test.
 import { describe, expect, test } from 'vitest';
 import type { RetentionPolicy } from '../../../protocol/config.js';
-import { applyPolicyToGroup, applyRetention, describePolicy, formatWithin, isoWeek, parseKeepWithin, validatePolicy, type RetentionSnapshot } from '../../src/snapshot/retention.js';
+import {
+  applyPolicyToGroup,
+  applyRetention,
+  describePolicy,
+  formatWithin,
+  isoWeek,
+  parseKeepWithin,
+  validatePolicy,
+  type RetentionSnapshot,
+} from '../../src/snapshot/retention.js';
 
 const H = 3_600_000;
 const D = 24 * H;
@@ -17,7 +26,14 @@ interface Extra {
 }
 
 function snap(time: string, extra: Extra = {}): RetentionSnapshot {
-  return { id: `id-${time}`, time, tags: extra.tags ?? [], paths: extra.paths ?? ['/data'], pinned: extra.pinned ?? false, ...(extra.source !== undefined ? { source: extra.source } : {}) };
+  return {
+    id: `id-${time}`,
+    time,
+    tags: extra.tags ?? [],
+    paths: extra.paths ?? ['/data'],
+    pinned: extra.pinned ?? false,
+    ...(extra.source !== undefined ? { source: extra.source } : {}),
+  };
 }
 
 /** `count` snapshots every `stepMs` from `start` (UTC ISO). */
@@ -60,8 +76,16 @@ describe('restic rules over a history with gaps and several snapshots a day (UTC
     ['keep-hourly 4', { keepHourly: 4 }, ['2024-02-03T08:30:00Z', '2024-01-20T08:00:00Z', '2024-01-05T23:59:00Z', '2024-01-05T13:00:00Z']],
     ['keep-daily 3', { keepDaily: 3 }, ['2024-02-03T08:30:00Z', '2024-01-20T08:00:00Z', '2024-01-05T23:59:00Z']],
     // counts left at the end: the oldest snapshot is kept too (restic 0.17+)
-    ['keep-daily 10', { keepDaily: 10 }, ['2024-02-03T08:30:00Z', '2024-01-20T08:00:00Z', '2024-01-05T23:59:00Z', '2024-01-02T09:00:00Z', '2024-01-01T18:00:00Z', '2024-01-01T10:00:00Z']],
-    ['keep-daily unlimited', { keepDaily: -1 }, ['2024-02-03T08:30:00Z', '2024-01-20T08:00:00Z', '2024-01-05T23:59:00Z', '2024-01-02T09:00:00Z', '2024-01-01T18:00:00Z', '2024-01-01T10:00:00Z']],
+    [
+      'keep-daily 10',
+      { keepDaily: 10 },
+      ['2024-02-03T08:30:00Z', '2024-01-20T08:00:00Z', '2024-01-05T23:59:00Z', '2024-01-02T09:00:00Z', '2024-01-01T18:00:00Z', '2024-01-01T10:00:00Z'],
+    ],
+    [
+      'keep-daily unlimited',
+      { keepDaily: -1 },
+      ['2024-02-03T08:30:00Z', '2024-01-20T08:00:00Z', '2024-01-05T23:59:00Z', '2024-01-02T09:00:00Z', '2024-01-01T18:00:00Z', '2024-01-01T10:00:00Z'],
+    ],
     ['keep-weekly 2', { keepWeekly: 2 }, ['2024-02-03T08:30:00Z', '2024-01-20T08:00:00Z']],
     ['keep-monthly 2', { keepMonthly: 2 }, ['2024-02-03T08:30:00Z', '2024-01-20T08:00:00Z']],
     ['keep-yearly 1', { keepYearly: 1 }, ['2024-02-03T08:30:00Z']],
@@ -71,14 +95,18 @@ describe('restic rules over a history with gaps and several snapshots a day (UTC
     ['keep-within 1 ms more', { keepWithinMs: 14 * D + 30 * 60_000 + 1 }, ['2024-02-03T08:30:00Z', '2024-02-03T08:00:00Z', '2024-01-20T08:00:00Z']],
     ['keep-tag release (latest kept too)', { keepTags: ['release'] }, ['2024-02-03T08:30:00Z', '2024-01-05T12:00:00Z', '2024-01-01T18:00:00Z']],
     ['keep-tag nothing matches: only latest', { keepTags: ['nope'] }, ['2024-02-03T08:30:00Z']],
-    ['last 1 + daily 2 + monthly 3 (oldest fills monthly)', { keepLast: 1, keepDaily: 2, keepMonthly: 3 }, ['2024-02-03T08:30:00Z', '2024-01-20T08:00:00Z', '2024-01-01T10:00:00Z']],
+    [
+      'last 1 + daily 2 + monthly 3 (oldest fills monthly)',
+      { keepLast: 1, keepDaily: 2, keepMonthly: 3 },
+      ['2024-02-03T08:30:00Z', '2024-01-20T08:00:00Z', '2024-01-01T10:00:00Z'],
+    ],
     ['empty policy keeps everything', {}, A.map((s) => s.time).reverse()],
     ['zero counts are an empty policy', { keepLast: 0, keepDaily: 0, keepTags: [] }, A.map((s) => s.time).reverse()],
   ])('%s', (_name, policy, expected) => {
     expect(kept(A, policy, 'UTC')).toEqual(expected);
   });
 
-  test('reasons read like restic\'s, in rule order, with the Cairn rules last', () => {
+  test("reasons read like restic's, in rule order, with the Cairn rules last", () => {
     const r = reasonsOf(A, { keepLast: 1, keepDaily: 2, keepMonthly: 3, keepTags: ['release'], keepWithinMs: 1 * H }, 'UTC');
     expect(r['2024-02-03T08:30:00Z']).toEqual(['within 1h', 'last 1 of 1', 'daily 1 of 2', 'monthly 1 of 3', 'latest']);
     expect(r['2024-02-03T08:00:00Z']).toEqual(['within 1h']);
@@ -112,19 +140,27 @@ describe('restic rules over a history with gaps and several snapshots a day (UTC
   test('the input order does not matter; equal times are ordered by ID', () => {
     const shuffled = [A[4], A[0], A[8], A[2], A[6], A[1], A[7], A[3], A[5]] as RetentionSnapshot[];
     expect(kept(shuffled, { keepDaily: 3, keepTags: ['x'] }, 'UTC')).toEqual(kept(A, { keepDaily: 3, keepTags: ['x'] }, 'UTC'));
-    const tie = [{ ...snap('2024-05-01T00:00:00Z'), id: 'aa' }, { ...snap('2024-05-01T00:00:00Z'), id: 'bb' }];
+    const tie = [
+      { ...snap('2024-05-01T00:00:00Z'), id: 'aa' },
+      { ...snap('2024-05-01T00:00:00Z'), id: 'bb' },
+    ];
     for (const list of [tie, [...tie].reverse()]) {
-      expect(applyPolicyToGroup(list, { keepLast: 1 }, { timeZone: 'UTC', nowMs: FAR_FUTURE }).filter((d) => d.keep).map((d) => d.snapshot.id)).toEqual(['bb']);
+      expect(
+        applyPolicyToGroup(list, { keepLast: 1 }, { timeZone: 'UTC', nowMs: FAR_FUTURE })
+          .filter((d) => d.keep)
+          .map((d) => d.snapshot.id),
+      ).toEqual(['bb']);
     }
   });
 
   test('times with an explicit offset are the same instants', () => {
     const withOffsets = [snap('2024-03-01T23:30:00+01:00'), snap('2024-03-01T23:30:00Z'), snap('2024-03-02T00:30:00+01:00')];
     // instants 22:30Z, 23:30Z, 23:30Z(+id order) on Mar 1 UTC; in Berlin 23:30, 00:30, 00:30
-    expect(applyPolicyToGroup(withOffsets, { keepDaily: 5 }, { timeZone: 'Europe/Berlin', nowMs: FAR_FUTURE }).filter((d) => d.keep).map((d) => d.snapshot.time)).toEqual([
-      '2024-03-02T00:30:00+01:00',
-      '2024-03-01T23:30:00+01:00',
-    ]);
+    expect(
+      applyPolicyToGroup(withOffsets, { keepDaily: 5 }, { timeZone: 'Europe/Berlin', nowMs: FAR_FUTURE })
+        .filter((d) => d.keep)
+        .map((d) => d.snapshot.time),
+    ).toEqual(['2024-03-02T00:30:00+01:00', '2024-03-01T23:30:00+01:00']);
   });
 });
 
@@ -174,16 +210,46 @@ describe('DST and time zones', () => {
     ['spring daily 3, UTC', spring, { keepDaily: 3 }, 'UTC', ['2024-03-31T22:30:00Z', '2024-03-30T23:30:00Z', '2024-03-30T22:30:00Z']],
     ['spring monthly 2, Berlin', spring, { keepMonthly: 2 }, 'Europe/Berlin', ['2024-03-31T22:30:00Z', '2024-03-31T01:30:00Z']],
     ['spring monthly 2, UTC', spring, { keepMonthly: 2 }, 'UTC', ['2024-03-31T22:30:00Z', '2024-03-30T22:30:00Z']],
-    ['spring hourly 4, Berlin (01:30 CET and 03:30 CEST are different hours)', spring, { keepHourly: 4 }, 'Europe/Berlin', ['2024-03-31T22:30:00Z', '2024-03-31T01:30:00Z', '2024-03-31T00:30:00Z', '2024-03-30T23:30:00Z']],
-    ['fall hourly 3, Berlin (the repeated 02:xx is one hour)', fall, { keepHourly: 3 }, 'Europe/Berlin', ['2024-10-27T02:15:00Z', '2024-10-27T01:45:00Z', '2024-10-27T00:15:00Z']],
+    [
+      'spring hourly 4, Berlin (01:30 CET and 03:30 CEST are different hours)',
+      spring,
+      { keepHourly: 4 },
+      'Europe/Berlin',
+      ['2024-03-31T22:30:00Z', '2024-03-31T01:30:00Z', '2024-03-31T00:30:00Z', '2024-03-30T23:30:00Z'],
+    ],
+    [
+      'fall hourly 3, Berlin (the repeated 02:xx is one hour)',
+      fall,
+      { keepHourly: 3 },
+      'Europe/Berlin',
+      ['2024-10-27T02:15:00Z', '2024-10-27T01:45:00Z', '2024-10-27T00:15:00Z'],
+    ],
     ['fall hourly 2, Berlin', fall, { keepHourly: 2 }, 'Europe/Berlin', ['2024-10-27T02:15:00Z', '2024-10-27T01:45:00Z']],
     ['fall hourly 3, UTC', fall, { keepHourly: 3 }, 'UTC', ['2024-10-27T02:15:00Z', '2024-10-27T01:45:00Z', '2024-10-27T00:45:00Z']],
     ['fall daily 1, Berlin', fall, { keepDaily: 1 }, 'Europe/Berlin', ['2024-10-27T02:15:00Z']],
     ['New York fall daily 2', ny, { keepDaily: 2 }, 'America/New_York', ['2024-11-04T05:30:00Z', '2024-11-04T04:30:00Z']],
     ['New York fall daily 2 in UTC', ny, { keepDaily: 2 }, 'UTC', ['2024-11-04T05:30:00Z', '2024-11-03T07:30:00Z']],
-    ['New York fall hourly 4 (01:30 EDT and EST share an hour)', ny, { keepHourly: 4 }, 'America/New_York', ['2024-11-04T05:30:00Z', '2024-11-04T04:30:00Z', '2024-11-03T07:30:00Z', '2024-11-03T06:30:00Z']],
-    ['New York fall hourly 5', ny, { keepHourly: 5 }, 'America/New_York', ['2024-11-04T05:30:00Z', '2024-11-04T04:30:00Z', '2024-11-03T07:30:00Z', '2024-11-03T06:30:00Z', '2024-11-03T04:30:00Z']],
-    ['New York fall daily 2 in Berlin (a zone change re-buckets history)', ny, { keepDaily: 2 }, 'Europe/Berlin', ['2024-11-04T05:30:00Z', '2024-11-03T07:30:00Z']],
+    [
+      'New York fall hourly 4 (01:30 EDT and EST share an hour)',
+      ny,
+      { keepHourly: 4 },
+      'America/New_York',
+      ['2024-11-04T05:30:00Z', '2024-11-04T04:30:00Z', '2024-11-03T07:30:00Z', '2024-11-03T06:30:00Z'],
+    ],
+    [
+      'New York fall hourly 5',
+      ny,
+      { keepHourly: 5 },
+      'America/New_York',
+      ['2024-11-04T05:30:00Z', '2024-11-04T04:30:00Z', '2024-11-03T07:30:00Z', '2024-11-03T06:30:00Z', '2024-11-03T04:30:00Z'],
+    ],
+    [
+      'New York fall daily 2 in Berlin (a zone change re-buckets history)',
+      ny,
+      { keepDaily: 2 },
+      'Europe/Berlin',
+      ['2024-11-04T05:30:00Z', '2024-11-03T07:30:00Z'],
+    ],
     ['New York spring daily 2', nySpring, { keepDaily: 2 }, 'America/New_York', ['2024-03-11T04:30:00Z', '2024-03-11T03:30:00Z']],
     ['New York spring hourly 2', nySpring, { keepHourly: 2 }, 'America/New_York', ['2024-03-11T04:30:00Z', '2024-03-11T03:30:00Z']],
     ['New York spring daily 2 in UTC', nySpring, { keepDaily: 2 }, 'UTC', ['2024-03-11T04:30:00Z', '2024-03-10T07:30:00Z']],
@@ -205,8 +271,34 @@ describe('DST and time zones', () => {
   });
 
   test.each<[string, RetentionPolicy, string, string[]]>([
-    ['daily 7, Berlin', { keepDaily: 7 }, 'Europe/Berlin', ['2024-04-29T23:30:00Z', '2024-04-29T17:30:00Z', '2024-04-28T17:30:00Z', '2024-04-27T17:30:00Z', '2024-04-26T17:30:00Z', '2024-04-25T17:30:00Z', '2024-04-24T17:30:00Z']],
-    ['daily 7, UTC', { keepDaily: 7 }, 'UTC', ['2024-04-29T23:30:00Z', '2024-04-28T23:30:00Z', '2024-04-27T23:30:00Z', '2024-04-26T23:30:00Z', '2024-04-25T23:30:00Z', '2024-04-24T23:30:00Z', '2024-04-23T23:30:00Z']],
+    [
+      'daily 7, Berlin',
+      { keepDaily: 7 },
+      'Europe/Berlin',
+      [
+        '2024-04-29T23:30:00Z',
+        '2024-04-29T17:30:00Z',
+        '2024-04-28T17:30:00Z',
+        '2024-04-27T17:30:00Z',
+        '2024-04-26T17:30:00Z',
+        '2024-04-25T17:30:00Z',
+        '2024-04-24T17:30:00Z',
+      ],
+    ],
+    [
+      'daily 7, UTC',
+      { keepDaily: 7 },
+      'UTC',
+      [
+        '2024-04-29T23:30:00Z',
+        '2024-04-28T23:30:00Z',
+        '2024-04-27T23:30:00Z',
+        '2024-04-26T23:30:00Z',
+        '2024-04-25T23:30:00Z',
+        '2024-04-24T23:30:00Z',
+        '2024-04-23T23:30:00Z',
+      ],
+    ],
     ['weekly 3, Berlin', { keepWeekly: 3 }, 'Europe/Berlin', ['2024-04-29T23:30:00Z', '2024-04-28T17:30:00Z', '2024-04-21T17:30:00Z']],
     ['weekly 3, UTC', { keepWeekly: 3 }, 'UTC', ['2024-04-29T23:30:00Z', '2024-04-28T23:30:00Z', '2024-04-21T23:30:00Z']],
     ['monthly 3, Berlin', { keepMonthly: 3 }, 'Europe/Berlin', ['2024-04-29T23:30:00Z', '2024-03-31T17:30:00Z', '2024-03-01T05:30:00Z']],
@@ -215,9 +307,25 @@ describe('DST and time zones', () => {
       'daily 7 + weekly 3 + monthly 3, Berlin',
       { keepDaily: 7, keepWeekly: 3, keepMonthly: 3 },
       'Europe/Berlin',
-      ['2024-04-29T23:30:00Z', '2024-04-29T17:30:00Z', '2024-04-28T17:30:00Z', '2024-04-27T17:30:00Z', '2024-04-26T17:30:00Z', '2024-04-25T17:30:00Z', '2024-04-24T17:30:00Z', '2024-04-21T17:30:00Z', '2024-03-31T17:30:00Z', '2024-03-01T05:30:00Z'],
+      [
+        '2024-04-29T23:30:00Z',
+        '2024-04-29T17:30:00Z',
+        '2024-04-28T17:30:00Z',
+        '2024-04-27T17:30:00Z',
+        '2024-04-26T17:30:00Z',
+        '2024-04-25T17:30:00Z',
+        '2024-04-24T17:30:00Z',
+        '2024-04-21T17:30:00Z',
+        '2024-03-31T17:30:00Z',
+        '2024-03-01T05:30:00Z',
+      ],
     ],
-    ['within 1d + last 2 (within counts 24 h exactly)', { keepWithinMs: 1 * D, keepLast: 2 }, 'Europe/Berlin', ['2024-04-29T23:30:00Z', '2024-04-29T17:30:00Z', '2024-04-29T11:30:00Z', '2024-04-29T05:30:00Z']],
+    [
+      'within 1d + last 2 (within counts 24 h exactly)',
+      { keepWithinMs: 1 * D, keepLast: 2 },
+      'Europe/Berlin',
+      ['2024-04-29T23:30:00Z', '2024-04-29T17:30:00Z', '2024-04-29T11:30:00Z', '2024-04-29T05:30:00Z'],
+    ],
   ])('every 6 hours for 60 days: %s', (_name, policy, zone, expected) => {
     expect(kept(sixHourly, policy, zone)).toEqual(expected);
   });
@@ -236,16 +344,39 @@ describe('grouping', () => {
     ];
     const groups = applyRetention(list, { keepTags: ['none'] }, { timeZone: 'UTC', nowMs: FAR_FUTURE });
     expect(groups.map((g) => [g.key, g.decisions.map((d) => [d.snapshot.time, d.keep])])).toEqual([
-      ['paths:["/a","/b"]', [['2024-06-02T12:00:00Z', true], ['2024-06-01T12:00:00Z', false]]],
-      ['paths:["/a"]', [['2024-06-03T11:00:00Z', true], ['2024-06-01T11:00:00Z', false]]],
-      ['source:db', [['2024-06-02T10:00:00Z', true], ['2024-06-01T10:00:00Z', false]]],
+      [
+        'paths:["/a","/b"]',
+        [
+          ['2024-06-02T12:00:00Z', true],
+          ['2024-06-01T12:00:00Z', false],
+        ],
+      ],
+      [
+        'paths:["/a"]',
+        [
+          ['2024-06-03T11:00:00Z', true],
+          ['2024-06-01T11:00:00Z', false],
+        ],
+      ],
+      [
+        'source:db',
+        [
+          ['2024-06-02T10:00:00Z', true],
+          ['2024-06-01T10:00:00Z', false],
+        ],
+      ],
       ['source:web', [['2024-06-04T12:00:00Z', true]]],
     ]);
     expect(groups.map((g) => g.source ?? g.paths)).toEqual([['/a', '/b'], ['/a'], 'db', 'web']);
   });
 
   test('a policy per group: a group without one keeps everything', () => {
-    const list = [snap('2024-06-01T10:00:00Z', { source: 'db' }), snap('2024-06-02T10:00:00Z', { source: 'db' }), snap('2024-06-01T11:00:00Z'), snap('2024-06-02T11:00:00Z')];
+    const list = [
+      snap('2024-06-01T10:00:00Z', { source: 'db' }),
+      snap('2024-06-02T10:00:00Z', { source: 'db' }),
+      snap('2024-06-01T11:00:00Z'),
+      snap('2024-06-02T11:00:00Z'),
+    ];
     const groups = applyRetention(list, (g) => (g.source === 'db' ? { keepLast: 1 } : undefined), { timeZone: 'UTC', nowMs: FAR_FUTURE });
     expect(groups.map((g) => g.decisions.map((d) => d.keep))).toEqual([
       [true, true],
@@ -284,7 +415,9 @@ describe('helpers', () => {
     expect(() => validatePolicy({ keepLast: 1.5 })).toThrow(/keep-last/);
     expect(() => validatePolicy({ keepTags: [''] })).toThrow(/keep-tag/);
     expect(() => applyPolicyToGroup(A, { keepLast: 1 }, { timeZone: 'Not/AZone', nowMs: 0 })).toThrow(/not a time zone/);
-    expect(describePolicy({ keepLast: 3, keepDaily: -1, keepWithinMs: 2 * D, keepTags: ['a', 'b'] })).toBe('keep last 3, all daily, all within 2d of the newest, tags a, b');
+    expect(describePolicy({ keepLast: 3, keepDaily: -1, keepWithinMs: 2 * D, keepTags: ['a', 'b'] })).toBe(
+      'keep last 3, all daily, all within 2d of the newest, tags a, b',
+    );
     expect(describePolicy({})).toBe('empty policy (keeps everything)');
   });
 });

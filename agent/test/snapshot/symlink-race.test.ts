@@ -87,7 +87,9 @@ interface Swapper {
 }
 
 function startSwapper(dir: string, stage: string, outside: string): Swapper {
-  const child = spawn(process.execPath, ['-e', SWAPPER, dir, stage, outside, String(FILES), String(DIRS), String(MIN_SWAPS * 100)], { stdio: ['pipe', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, ['-e', SWAPPER, dir, stage, outside, String(FILES), String(DIRS), String(MIN_SWAPS * 100)], {
+    stdio: ['pipe', 'pipe', 'inherit'],
+  });
   let last = 0;
   child.stdout?.on('data', (d: Buffer) => {
     const lines = d.toString().trim().split('\n');

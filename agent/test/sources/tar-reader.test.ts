@@ -102,7 +102,9 @@ describe('pax as the Docker engine writes it', () => {
   test('raw bytes in path and linkpath, and uid/gid/size/mtime from the records', async () => {
     const tar = Buffer.concat([
       header('v/', '5', 0),
-      paxHeader(Buffer.concat([paxRecord('path', b('v/caf\xe9')), paxRecord('uid', b('3000000')), paxRecord('gid', b('4000000')), paxRecord('mtime', b('-12.5'))])),
+      paxHeader(
+        Buffer.concat([paxRecord('path', b('v/caf\xe9')), paxRecord('uid', b('3000000')), paxRecord('gid', b('4000000')), paxRecord('mtime', b('-12.5'))]),
+      ),
       header('v/caf', '0', 3),
       pad(b('abc')),
       paxHeader(paxRecord('linkpath', b('v/caf\xe9'))),
@@ -124,7 +126,14 @@ describe('pax as the Docker engine writes it', () => {
   });
 
   test('a pax size overrides the header size', async () => {
-    const tar = Buffer.concat([paxHeader(paxRecord('size', b('600'))), header('v/f', '0', 0), pad(Buffer.alloc(600, 0x61)), header('v/g', '0', 1), pad(b('z')), END]);
+    const tar = Buffer.concat([
+      paxHeader(paxRecord('size', b('600'))),
+      header('v/f', '0', 0),
+      pad(Buffer.alloc(600, 0x61)),
+      header('v/g', '0', 1),
+      pad(b('z')),
+      END,
+    ]);
     const got = await headers(tar);
     expect(got.map((h) => [h.name.toString(), h.size, h.body.length])).toEqual([
       ['v/f', 600, 600],
@@ -152,7 +161,9 @@ describe('refused', () => {
   test(`extended headers over ${MAX_TAR_EXTENDED_HEADER_BYTES} bytes before one entry`, async () => {
     const half = paxHeader(paxRecord('comment', Buffer.alloc(MAX_TAR_EXTENDED_HEADER_BYTES / 2, 0x61)));
     await expect(headers(Buffer.concat([half, one, END]), 65536)).resolves.toHaveLength(1);
-    await expect(headers(Buffer.concat([half, half, one, END]), 65536)).rejects.toThrow(`test tar: extended tar headers of more than ${MAX_TAR_EXTENDED_HEADER_BYTES} bytes before one entry`);
+    await expect(headers(Buffer.concat([half, half, one, END]), 65536)).rejects.toThrow(
+      `test tar: extended tar headers of more than ${MAX_TAR_EXTENDED_HEADER_BYTES} bytes before one entry`,
+    );
   });
 
   test(`global pax records over ${MAX_TAR_EXTENDED_HEADER_BYTES} bytes kept, across entries`, async () => {
@@ -163,7 +174,9 @@ describe('refused', () => {
     const next = Buffer.concat([header('v/g', '0', 1), pad(b('z'))]);
     // Each under the per-entry bound; the same key again replaces, a new one adds.
     await expect(headers(Buffer.concat([globalHeader('comment'), one, globalHeader('comment'), next, END]), 65536)).resolves.toHaveLength(2);
-    await expect(headers(Buffer.concat([globalHeader('comment'), one, globalHeader('other'), next, END]), 65536)).rejects.toThrow(`test tar: global pax records of more than ${MAX_TAR_EXTENDED_HEADER_BYTES} bytes`);
+    await expect(headers(Buffer.concat([globalHeader('comment'), one, globalHeader('other'), next, END]), 65536)).rejects.toThrow(
+      `test tar: global pax records of more than ${MAX_TAR_EXTENDED_HEADER_BYTES} bytes`,
+    );
   });
 
   test.each([

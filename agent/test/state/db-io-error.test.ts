@@ -43,7 +43,10 @@ describeFiu('the state database after an fsync EIO', () => {
 
   test('the failed write fails with the I/O error; once the disk works, the same process writes again', async () => {
     dir = await mkdtemp(join(tmpdir(), 'cairn-db-eio-'));
-    const child = spawn(process.execPath, ['--input-type=module', '-e', CHILD, DB, join(dir, 'state')], { env: { ...process.env, ...fiuEnv() }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, ['--input-type=module', '-e', CHILD, DB, join(dir, 'state')], {
+      env: { ...process.env, ...fiuEnv() },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));

@@ -30,7 +30,11 @@ console.log(JSON.stringify({ untuned, accepted, tuned }));
 describe('keepFreedMemory', () => {
   it('makes glibc take 4 MiB buffers from the heap instead of mmapping each', () => {
     expect(existsSync(compiled), `${compiled} missing: run npm run build`).toBe(true);
-    const out = JSON.parse(execFileSync(process.execPath, ['--input-type=module', '-e', probe], { cwd: root, encoding: 'utf8' })) as { untuned: number; accepted: boolean; tuned: number };
+    const out = JSON.parse(execFileSync(process.execPath, ['--input-type=module', '-e', probe], { cwd: root, encoding: 'utf8' })) as {
+      untuned: number;
+      accepted: boolean;
+      tuned: number;
+    };
     expect(out.untuned).toBeGreaterThanOrEqual(4 << 20); // the default: mmapped
     expect(out.accepted).toBe(true);
     expect(out.tuned).toBe(0); // from the heap now

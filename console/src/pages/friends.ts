@@ -29,13 +29,23 @@ function Invite() {
   };
   return html`<section>
     <h2>Invite a friend</h2>
-    <div class="row"><label>Space you offer them (GiB) <input name="quota" size="5" value=${quota} onInput=${(e: Event) => setQuota((e.target as HTMLInputElement).value)} /></label><button class="primary make-invite" onClick=${make}>Create invite</button></div>
+    <div class="row">
+      <label
+        >Space you offer them (GiB)
+        <input name="quota" size="5" value=${quota} onInput=${(e: Event) => setQuota((e.target as HTMLInputElement).value)} /></label
+      ><button class="primary make-invite" onClick=${make}>Create invite</button>
+    </div>
     ${error && html`<p class="error">${error}</p>`}
-    ${invite &&
-    html`<div class="row">
-      ${qr && html`<img class="qr" alt="invite QR code" src=${qr} />`}
-      <div><p>Give your friend this one-time code (valid until ${when(invite.expiresAt)}):</p><p><code class="invite-code">${invite.code}</code></p></div>
-    </div>`}
+    ${
+      invite &&
+      html`<div class="row">
+        ${qr && html`<img class="qr" alt="invite QR code" src=${qr} />`}
+        <div>
+          <p>Give your friend this one-time code (valid until ${when(invite.expiresAt)}):</p>
+          <p><code class="invite-code">${invite.code}</code></p>
+        </div>
+      </div>`
+    }
   </section>`;
 }
 
@@ -58,10 +68,16 @@ function Accept({ onPaired }: { onPaired: () => void }) {
   };
   return html`<section>
     <h2>Accept an invite</h2>
-    <div class="row"><input name="code" size="60" placeholder="cairn1.…" value=${code} onInput=${(e: Event) => setCode((e.target as HTMLInputElement).value)} /></div>
-    <div class="row"><label>Space you offer them (GiB) <input name="pair-quota" size="5" value=${quota} onInput=${(e: Event) => setQuota((e.target as HTMLInputElement).value)} /></label><button class="primary pair" onClick=${pair}>Pair</button></div>
-    ${msg && html`<p class="paired">${msg}</p>`}
-    ${error && html`<p class="error" role="alert">${error}</p>`}
+    <div class="row">
+      <input name="code" size="60" placeholder="cairn1.…" value=${code} onInput=${(e: Event) => setCode((e.target as HTMLInputElement).value)} />
+    </div>
+    <div class="row">
+      <label
+        >Space you offer them (GiB)
+        <input name="pair-quota" size="5" value=${quota} onInput=${(e: Event) => setQuota((e.target as HTMLInputElement).value)} /></label
+      ><button class="primary pair" onClick=${pair}>Pair</button>
+    </div>
+    ${msg && html`<p class="paired">${msg}</p>`} ${error && html`<p class="error" role="alert">${error}</p>`}
   </section>`;
 }
 
@@ -77,7 +93,10 @@ function Remove({ friend, onDone }: { friend: PeerListing; onDone: () => void })
   return html`<div class="dialog">
     <p>Removing <strong>${plan.name}</strong>:</p>
     <ul>
-      <li>your ${plan.ourPacksAtThem} packs (${bytes(plan.ourBytesAtThem)}) at ${plan.name} stop counting as copies; replication makes new copies at your other friends. ${plan.name} may keep or delete them; they can never read them.</li>
+      <li>
+        your ${plan.ourPacksAtThem} packs (${bytes(plan.ourBytesAtThem)}) at ${plan.name} stop counting as copies; replication makes new copies at your other
+        friends. ${plan.name} may keep or delete them; they can never read them.
+      </li>
       <li>their ${plan.theirPacksHere} packs (${bytes(plan.theirBytesHere)}) on this disk are deleted now.</li>
     </ul>
     <button class="danger confirm-remove" onClick=${() => ask(false)}>Remove ${plan.name}</button> <button onClick=${() => setPlan(null)}>Cancel</button>
@@ -91,22 +110,42 @@ export function Friends() {
       <h2>Friends</h2>
       ${error && html`<p class="error">${error}</p>`}
       ${peers && peers.length === 0 && html`<p class="muted">No friends yet: invite one, or accept their invite.</p>`}
-      ${peers &&
-      peers.length > 0 &&
-      html`<table class="friends">
-        <thead><tr><th>Friend</th><th>They hold for you</th><th>You hold for them</th><th>Health</th><th></th></tr></thead>
-        <tbody>
-          ${peers.map(
-            (p) => html`<tr data-peer=${p.peerId}>
-              <td><span class=${`dot ${p.online ? 'on' : 'off'}`}></span><span class="friend-name">${p.name}</span> <span class="online-state muted">${p.online ? 'online' : `offline, last seen ${when(p.lastSeen)}`}</span></td>
-              <td><span class="bar"><span style=${{ width: percent(p.storedAtPeerBytes, p.grantFromPeer) }}></span></span> ${bytes(p.storedAtPeerBytes)} of ${bytes(p.grantFromPeer)}</td>
-              <td><span class="bar"><span style=${{ width: percent(p.storedForPeerBytes, p.grantToPeer) }}></span></span> ${bytes(p.storedForPeerBytes)} of ${bytes(p.grantToPeer)}</td>
-              <td>${p.health}${p.shortfall ? html`<div class="error">${p.shortfall}</div>` : ''}</td>
-              <td><${Remove} friend=${p} onDone=${reload} /></td>
-            </tr>`,
-          )}
-        </tbody>
-      </table>`}
+      ${
+        peers &&
+        peers.length > 0 &&
+        html`<table class="friends">
+          <thead>
+            <tr>
+              <th>Friend</th>
+              <th>They hold for you</th>
+              <th>You hold for them</th>
+              <th>Health</th>
+              <th></th>
+            </tr>
+          </thead>
+          <tbody>
+            ${peers.map(
+              (p) =>
+                html`<tr data-peer=${p.peerId}>
+                  <td>
+                    <span class=${`dot ${p.online ? 'on' : 'off'}`}></span><span class="friend-name">${p.name}</span>
+                    <span class="online-state muted">${p.online ? 'online' : `offline, last seen ${when(p.lastSeen)}`}</span>
+                  </td>
+                  <td>
+                    <span class="bar"><span style=${{ width: percent(p.storedAtPeerBytes, p.grantFromPeer) }}></span></span> ${bytes(p.storedAtPeerBytes)} of
+                    ${bytes(p.grantFromPeer)}
+                  </td>
+                  <td>
+                    <span class="bar"><span style=${{ width: percent(p.storedForPeerBytes, p.grantToPeer) }}></span></span> ${bytes(p.storedForPeerBytes)} of
+                    ${bytes(p.grantToPeer)}
+                  </td>
+                  <td>${p.health}${p.shortfall ? html`<div class="error">${p.shortfall}</div>` : ''}</td>
+                  <td><${Remove} friend=${p} onDone=${reload} /></td>
+                </tr>`,
+            )}
+          </tbody>
+        </table>`
+      }
     </section>
     <${Invite} />
     <${Accept} onPaired=${reload} />

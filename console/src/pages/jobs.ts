@@ -25,14 +25,25 @@ function JobRow({ job, open, onOpen }: { job: Job; open: boolean; onOpen: () => 
   const p = job.progress;
   const eta = jobEtaSeconds(p);
   return html`<tr data-job=${job.id} class=${`job ${job.state}`}>
-      <td><a onClick=${onOpen}><code>${job.id.slice(-6)}</code></a></td>
+      <td>
+        <a onClick=${onOpen}><code>${job.id.slice(-6)}</code></a>
+      </td>
       <td>${job.kind} ${job.source ?? ''}</td>
       <td><span class=${`state ${job.state === 'succeeded' ? 'ok' : job.state}`}>${job.state}</span>${job.attempt > 1 ? ` (attempt ${job.attempt})` : ''}</td>
-      <td class="job-progress">${p.files}${p.totalFiles !== undefined ? ` of ${p.totalFiles}` : ''} files, <span class="job-bytes">${bytes(p.bytes)}</span>${p.totalBytes !== undefined ? ` of ${bytes(p.totalBytes)} (${percent(p.bytes, p.totalBytes)})` : ''}${job.state === 'running' ? `, ${bytes(p.bytesPerSec)}/s` : ''}${job.state === 'running' && eta !== null ? html`, <span class="job-eta">about ${humanSeconds(eta)} left</span>` : ''}</td>
+      <td class="job-progress">
+        ${p.files}${p.totalFiles !== undefined ? ` of ${p.totalFiles}` : ''} files,
+        <span class="job-bytes">${bytes(p.bytes)}</span
+        >${p.totalBytes !== undefined ? ` of ${bytes(p.totalBytes)} (${percent(p.bytes, p.totalBytes)})` : ''}${job.state === 'running' ? `, ${bytes(p.bytesPerSec)}/s` : ''}${job.state === 'running' && eta !== null ? html`, <span class="job-eta">about ${humanSeconds(eta)} left</span>` : ''}
+      </td>
       <td>${when(job.startedAt)}</td>
       <td>${job.error ? html`<span class="error">${job.error}</span>` : job.snapshot ? html`snapshot <code>${job.snapshot.slice(0, 8)}</code>` : ''}</td>
     </tr>
-    ${open && html`<tr><td colspan="6"><pre class="code job-log">${job.log.join('\n') || '(no log lines)'}</pre></td></tr>`}`;
+    ${
+      open &&
+      html`<tr>
+        <td colspan="6"><pre class="code job-log">${job.log.join('\n') || '(no log lines)'}</pre></td>
+      </tr>`
+    }`;
 }
 
 export function Jobs() {
@@ -56,16 +67,28 @@ export function Jobs() {
   return html`<div>
     <section>
       <h2>Run a source now</h2>
-      <div class="row">${(config?.sources ?? []).map((s) => html`<button class="run-source" data-source=${s.name} onClick=${() => run(s.name)}>${s.name}</button>`)}</div>
-      ${config && config.sources.length === 0 && html`<p class="muted">No sources in cairn.yaml yet.</p>`}
-      ${msg && html`<p class="run-msg">${msg}</p>`}
+      <div class="row">
+        ${(config?.sources ?? []).map((s) => html`<button class="run-source" data-source=${s.name} onClick=${() => run(s.name)}>${s.name}</button>`)}
+      </div>
+      ${config && config.sources.length === 0 && html`<p class="muted">No sources in cairn.yaml yet.</p>`} ${msg && html`<p class="run-msg">${msg}</p>`}
     </section>
     <section>
       <h2>Jobs</h2>
       ${error && html`<p class="error">${error}</p>`}
       <table class="jobs">
-        <thead><tr><th>Job</th><th>What</th><th>State</th><th>Progress</th><th>Started</th><th>Result</th></tr></thead>
-        <tbody>${jobs.map((j) => html`<${JobRow} job=${j} open=${open === j.id} onOpen=${() => setOpen(open === j.id ? null : j.id)} />`)}</tbody>
+        <thead>
+          <tr>
+            <th>Job</th>
+            <th>What</th>
+            <th>State</th>
+            <th>Progress</th>
+            <th>Started</th>
+            <th>Result</th>
+          </tr>
+        </thead>
+        <tbody>
+          ${jobs.map((j) => html`<${JobRow} job=${j} open=${open === j.id} onOpen=${() => setOpen(open === j.id ? null : j.id)} />`)}
+        </tbody>
       </table>
     </section>
   </div>`;

@@ -33,28 +33,50 @@ function RestoreWizard({ snapshot, path, onClose }: { snapshot: SnapshotListing;
   return html`<section class="dialog restore-wizard">
     <h2>Restore ${path}</h2>
     <p class="muted">From snapshot <code>${snapshot.shortId}</code> of ${when(snapshot.time)}.</p>
-    ${step === 'choose' &&
-    html`<div>
-      <div class="row"><label>Restore into directory (on the agent's machine) <input name="target" placeholder="/srv/restored" value=${target} onInput=${(e: Event) => setTarget((e.target as HTMLInputElement).value)} /></label></div>
-      <div class="row"><label><input type="checkbox" name="overwrite" checked=${overwrite} onChange=${(e: Event) => setOverwrite((e.target as HTMLInputElement).checked)} /> replace existing files that differ</label></div>
-      <div class="row"><button class="primary" disabled=${!target.startsWith('/')} onClick=${() => setStep('confirm')}>Next</button><button onClick=${onClose}>Cancel</button></div>
-    </div>`}
-    ${(step === 'confirm' || step === 'running') &&
-    html`<div>
-      <p class="confirm-text">
-        ${path} will be written below <code>${target}</code> (as <code>${target.replace(/\/$/, '')}${path}</code>).
-        ${overwrite ? ' Existing files there that differ WILL BE REPLACED.' : ' Existing files that differ are left alone: the restore stops and names them.'}
-      </p>
-      <div class="row"><button class="primary" disabled=${step === 'running'} onClick=${run}>${step === 'running' ? 'Restoring…' : 'Restore now'}</button><button onClick=${() => setStep('choose')}>Back</button></div>
-      ${error && html`<p class="error" role="alert">${error}</p>`}
-    </div>`}
-    ${step === 'done' &&
-    result &&
-    html`<div>
-      <p class="restore-done">Restored ${result.files} files (${bytes(result.bytes)}) into <code>${result.target}</code>.</p>
-      ${result.errors.map((e) => html`<p class="error">${e}</p>`)}
-      <button onClick=${onClose}>Close</button>
-    </div>`}
+    ${
+      step === 'choose' &&
+      html`<div>
+        <div class="row">
+          <label
+            >Restore into directory (on the agent's machine)
+            <input name="target" placeholder="/srv/restored" value=${target} onInput=${(e: Event) => setTarget((e.target as HTMLInputElement).value)}
+          /></label>
+        </div>
+        <div class="row">
+          <label
+            ><input type="checkbox" name="overwrite" checked=${overwrite} onChange=${(e: Event) => setOverwrite((e.target as HTMLInputElement).checked)} />
+            replace existing files that differ</label
+          >
+        </div>
+        <div class="row">
+          <button class="primary" disabled=${!target.startsWith('/')} onClick=${() => setStep('confirm')}>Next</button
+          ><button onClick=${onClose}>Cancel</button>
+        </div>
+      </div>`
+    }
+    ${
+      (step === 'confirm' || step === 'running') &&
+      html`<div>
+        <p class="confirm-text">
+          ${path} will be written below <code>${target}</code> (as <code>${target.replace(/\/$/, '')}${path}</code>).
+          ${overwrite ? ' Existing files there that differ WILL BE REPLACED.' : ' Existing files that differ are left alone: the restore stops and names them.'}
+        </p>
+        <div class="row">
+          <button class="primary" disabled=${step === 'running'} onClick=${run}>${step === 'running' ? 'Restoring…' : 'Restore now'}</button
+          ><button onClick=${() => setStep('choose')}>Back</button>
+        </div>
+        ${error && html`<p class="error" role="alert">${error}</p>`}
+      </div>`
+    }
+    ${
+      step === 'done' &&
+      result &&
+      html`<div>
+        <p class="restore-done">Restored ${result.files} files (${bytes(result.bytes)}) into <code>${result.target}</code>.</p>
+        ${result.errors.map((e) => html`<p class="error">${e}</p>`)}
+        <button onClick=${onClose}>Close</button>
+      </div>`
+    }
   </section>`;
 }
 
@@ -82,20 +104,42 @@ function VolumeWizard({ snapshot, from, onClose }: { snapshot: SnapshotListing; 
   return html`<section class="dialog volume-wizard">
     <h2>Restore volume ${from}</h2>
     <p class="muted">From snapshot <code>${snapshot.shortId}</code> of ${when(snapshot.time)}.</p>
-    ${!done &&
-    html`<div>
-      <div class="row"><label>Into Docker volume <input name="volume" value=${target} onInput=${(e: Event) => (setTarget((e.target as HTMLInputElement).value), setPlan(null))} /></label></div>
-      <div class="row"><label><input type="checkbox" name="force" checked=${force} onChange=${(e: Event) => (setForce((e.target as HTMLInputElement).checked), setPlan(null))} /> replace it if it exists (its containers are stopped and started again)</label></div>
-      <div class="row"><button disabled=${busy || !target} onClick=${() => call(true)}>Dry run</button><button onClick=${onClose}>Cancel</button></div>
-      ${plan &&
-      c &&
-      html`<div class="plan">
-        <p>${plan.createdVolume ? `Volume ${plan.volume} will be created.` : `Volume ${plan.volume} exists:`} ${c.created.length} paths created, ${c.replaced.length} replaced, ${c.deleted.length} deleted.</p>
-        <button class="primary" disabled=${busy} onClick=${() => call(false)}>Restore now</button>
-      </div>`}
-    </div>`}
+    ${
+      !done &&
+      html`<div>
+        <div class="row">
+          <label
+            >Into Docker volume <input name="volume" value=${target} onInput=${(e: Event) => (setTarget((e.target as HTMLInputElement).value), setPlan(null))}
+          /></label>
+        </div>
+        <div class="row">
+          <label
+            ><input type="checkbox" name="force" checked=${force} onChange=${(e: Event) => (setForce((e.target as HTMLInputElement).checked), setPlan(null))} />
+            replace it if it exists (its containers are stopped and started again)</label
+          >
+        </div>
+        <div class="row"><button disabled=${busy || !target} onClick=${() => call(true)}>Dry run</button><button onClick=${onClose}>Cancel</button></div>
+        ${
+          plan &&
+          c &&
+          html`<div class="plan">
+            <p>
+              ${plan.createdVolume ? `Volume ${plan.volume} will be created.` : `Volume ${plan.volume} exists:`} ${c.created.length} paths created,
+              ${c.replaced.length} replaced, ${c.deleted.length} deleted.
+            </p>
+            <button class="primary" disabled=${busy} onClick=${() => call(false)}>Restore now</button>
+          </div>`
+        }
+      </div>`
+    }
     ${error && html`<p class="error" role="alert">${error}</p>`}
-    ${done && html`<div><p class="restore-done">Volume ${done.volume} restored from ${done.fromVolume}.</p><button onClick=${onClose}>Close</button></div>`}
+    ${
+      done &&
+      html`<div>
+        <p class="restore-done">Volume ${done.volume} restored from ${done.fromVolume}.</p>
+        <button onClick=${onClose}>Close</button>
+      </div>`
+    }
   </section>`;
 }
 
@@ -109,18 +153,30 @@ function Browser({ snapshot }: { snapshot: SnapshotListing }) {
   const parts = cwd.split('/').filter(Boolean);
   return html`<section>
     <h2>Files of <code>${snapshot.shortId}</code></h2>
-    <p class="crumbs"><a onClick=${() => setCwd('/')}>/</a>${parts.map((p, i) => html`<a onClick=${() => setCwd(`/${parts.slice(0, i + 1).join('/')}`)}>${p}/</a>`)}</p>
+    <p class="crumbs">
+      <a onClick=${() => setCwd('/')}>/</a>${parts.map((p, i) => html`<a onClick=${() => setCwd(`/${parts.slice(0, i + 1).join('/')}`)}>${p}/</a>`)}
+    </p>
     ${restoring && html`<${RestoreWizard} snapshot=${snapshot} path=${restoring} onClose=${() => setRestoring(null)} />`}
     <table class="files">
-      <thead><tr><th>Name</th><th>Size</th><th>Modified</th><th></th></tr></thead>
+      <thead>
+        <tr>
+          <th>Name</th>
+          <th>Size</th>
+          <th>Modified</th>
+          <th></th>
+        </tr>
+      </thead>
       <tbody>
         ${here.map(
-          (r) => html`<tr data-path=${r.path}>
-            <td>${r.type === 'dir' ? html`<a class="dir" onClick=${() => setCwd(r.path)}>${r.path.slice(cwd.length).replace(/^\//, '')}/</a>` : r.path.slice(cwd.length).replace(/^\//, '')}${r.type === 'symlink' ? html` <span class="muted">→ ${r.target}</span>` : ''}</td>
-            <td>${r.type === 'file' ? bytes(r.size) : r.type}</td>
-            <td>${when(r.mtime)}</td>
-            <td><button class="restore" onClick=${() => setRestoring(r.path)}>Restore…</button></td>
-          </tr>`,
+          (r) =>
+            html`<tr data-path=${r.path}>
+              <td>
+                ${r.type === 'dir' ? html`<a class="dir" onClick=${() => setCwd(r.path)}>${r.path.slice(cwd.length).replace(/^\//, '')}/</a>` : r.path.slice(cwd.length).replace(/^\//, '')}${r.type === 'symlink' ? html` <span class="muted">→ ${r.target}</span>` : ''}
+              </td>
+              <td>${r.type === 'file' ? bytes(r.size) : r.type}</td>
+              <td>${when(r.mtime)}</td>
+              <td><button class="restore" onClick=${() => setRestoring(r.path)}>Restore…</button></td>
+            </tr>`,
         )}
       </tbody>
     </table>
@@ -131,8 +187,21 @@ function Diff({ from, to }: { from: string; to: string }) {
   const { data, error } = useLoad(() => op('diff', { from, to }), [from, to]);
   if (error) return html`<p class="error">${error}</p>`;
   if (!data) return html`<p class="muted">Comparing…</p>`;
-  return html`<section><h2>Changes from <code>${from.slice(0, 8)}</code> to <code>${to.slice(0, 8)}</code></h2>
-    ${data.changes.length === 0 ? html`<p class="muted">No changes.</p>` : html`<table>${data.changes.map((c) => html`<tr><td><code>${c.kind}</code></td><td>${c.path}</td></tr>`)}</table>`}
+  return html`<section>
+    <h2>Changes from <code>${from.slice(0, 8)}</code> to <code>${to.slice(0, 8)}</code></h2>
+    ${
+      data.changes.length === 0
+        ? html`<p class="muted">No changes.</p>`
+        : html`<table>
+            ${data.changes.map(
+              (c) =>
+                html`<tr>
+                  <td><code>${c.kind}</code></td>
+                  <td>${c.path}</td>
+                </tr>`,
+            )}
+          </table>`
+    }
   </section>`;
 }
 
@@ -147,28 +216,43 @@ export function Snapshots() {
   return html`<div>
     <section>
       <h2>Snapshots</h2>
-      ${list.length === 0
-        ? html`<p class="muted">No snapshots yet.</p>`
-        : html`<table class="snapshots">
-            <thead><tr><th></th><th>ID</th><th>Time</th><th>Source / paths</th><th>Size</th><th>Files</th><th></th></tr></thead>
-            <tbody>
-              ${[...list].reverse().map(
-                (s) => html`<tr data-snapshot=${s.id}>
-                  <td><input type="checkbox" title="compare" checked=${picked.includes(s.id)} onChange=${() => toggle(s.id)} /></td>
-                  <td><code>${s.shortId}</code>${s.pinned ? ' 📌' : ''}</td>
-                  <td>${when(s.time)}</td>
-                  <td>${s.source ?? s.paths.join(', ')}</td>
-                  <td>${bytes(s.sizeBytes)}</td>
-                  <td>${s.files}</td>
-                  <td><button class="browse" onClick=${() => setOpen(s)}>Browse</button>${s.tags.filter((t) => t.startsWith('volume:')).map((t) => html` <button class="restore-volume" onClick=${() => setVolume({ snapshot: s, from: t.slice('volume:'.length) })}>Restore ${t.slice('volume:'.length)}…</button>`)}</td>
-                </tr>`,
-              )}
-            </tbody>
-          </table>`}
+      ${
+        list.length === 0
+          ? html`<p class="muted">No snapshots yet.</p>`
+          : html`<table class="snapshots">
+              <thead>
+                <tr>
+                  <th></th>
+                  <th>ID</th>
+                  <th>Time</th>
+                  <th>Source / paths</th>
+                  <th>Size</th>
+                  <th>Files</th>
+                  <th></th>
+                </tr>
+              </thead>
+              <tbody>
+                ${[...list].reverse().map(
+                  (s) =>
+                    html`<tr data-snapshot=${s.id}>
+                      <td><input type="checkbox" title="compare" checked=${picked.includes(s.id)} onChange=${() => toggle(s.id)} /></td>
+                      <td><code>${s.shortId}</code>${s.pinned ? ' 📌' : ''}</td>
+                      <td>${when(s.time)}</td>
+                      <td>${s.source ?? s.paths.join(', ')}</td>
+                      <td>${bytes(s.sizeBytes)}</td>
+                      <td>${s.files}</td>
+                      <td>
+                        <button class="browse" onClick=${() => setOpen(s)}>Browse</button
+                        >${s.tags.filter((t) => t.startsWith('volume:')).map((t) => html` <button class="restore-volume" onClick=${() => setVolume({ snapshot: s, from: t.slice('volume:'.length) })}>Restore ${t.slice('volume:'.length)}…</button>`)}
+                      </td>
+                    </tr>`,
+                )}
+              </tbody>
+            </table>`
+      }
       <p class="muted">Tick two snapshots to see what changed between them.</p>
     </section>
     ${volume && html`<${VolumeWizard} snapshot=${volume.snapshot} from=${volume.from} onClose=${() => setVolume(null)} />`}
-    ${picked.length === 2 && html`<${Diff} from=${picked[0]} to=${picked[1]} />`}
-    ${open && html`<${Browser} snapshot=${open} />`}
+    ${picked.length === 2 && html`<${Diff} from=${picked[0]} to=${picked[1]} />`} ${open && html`<${Browser} snapshot=${open} />`}
   </div>`;
 }

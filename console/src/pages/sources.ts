@@ -50,7 +50,14 @@ function draftOf(s: SourceConfig): Draft {
   const what = kind === 'paths' ? s.paths : kind === 'volumes' ? s.volumes : s.volumeSelectors;
   const r = s.retention;
   const n = (v: number | undefined) => (v === undefined ? '' : v === -1 ? 'unlimited' : String(v));
-  return { name: s.name, kind, what: what.join(', '), schedule: s.schedule ?? '', exclude: s.exclude.join(', '), counts: { 'keep-last': n(r.keepLast), 'keep-daily': n(r.keepDaily), 'keep-weekly': n(r.keepWeekly), 'keep-monthly': n(r.keepMonthly) } };
+  return {
+    name: s.name,
+    kind,
+    what: what.join(', '),
+    schedule: s.schedule ?? '',
+    exclude: s.exclude.join(', '),
+    counts: { 'keep-last': n(r.keepLast), 'keep-daily': n(r.keepDaily), 'keep-weekly': n(r.keepWeekly), 'keep-monthly': n(r.keepMonthly) },
+  };
 }
 
 function formOf(d: Draft, before: SourceConfig | undefined): SourceFileForm {
@@ -88,8 +95,19 @@ function draftFromHash(): Draft {
   const volume = q.get('volume');
   const path = q.get('path');
   const base = volume ?? path?.split('/').filter(Boolean).pop() ?? '';
-  const name = base.toLowerCase().replace(/[^a-z0-9._-]+/g, '-').replace(/^[^a-z0-9]+/, '').slice(0, 64);
-  return { name, kind: volume ? 'volumes' : 'paths', what: volume ?? path ?? '', schedule: '0 3 * * *', exclude: '', counts: { 'keep-daily': '7', 'keep-weekly': '4', 'keep-monthly': '6' } };
+  const name = base
+    .toLowerCase()
+    .replace(/[^a-z0-9._-]+/g, '-')
+    .replace(/^[^a-z0-9]+/, '')
+    .slice(0, 64);
+  return {
+    name,
+    kind: volume ? 'volumes' : 'paths',
+    what: volume ?? path ?? '',
+    schedule: '0 3 * * *',
+    exclude: '',
+    counts: { 'keep-daily': '7', 'keep-weekly': '4', 'keep-monthly': '6' },
+  };
 }
 
 function describe(s: SourceConfig): string {
@@ -132,29 +150,127 @@ export function SourcesEditor({ retentionText }: { retentionText: (r: SourceConf
     <h2>Sources and schedules</h2>
     ${error && html`<p class="error">${error}</p>`}
     <table>
-      <thead><tr><th>Source</th><th>What</th><th>Schedule</th><th>Retention</th><th></th></tr></thead>
+      <thead>
+        <tr>
+          <th>Source</th>
+          <th>What</th>
+          <th>Schedule</th>
+          <th>Retention</th>
+          <th></th>
+        </tr>
+      </thead>
       <tbody>
         ${sources.map(
-          (s) => html`<tr data-source=${s.name}><td>${s.name}</td><td>${describe(s)}${s.exclude.length ? html`<div class="muted">except ${s.exclude.join(', ')}</div>` : ''}</td><td>${s.schedule ? html`${scheduleWords(s.schedule)} <code class="muted">${s.schedule}</code>` : 'by hand'}</td><td>${retentionText(s.retention)}</td>
-            <td><button class="edit-source" onClick=${() => { setEditing(s.name); setDraft(draftOf(s)); setFailure(''); }}>Edit</button> <button class="remove-source" onClick=${() => remove(s.name)}>Remove</button></td></tr>`,
+          (s) =>
+            html`<tr data-source=${s.name}>
+              <td>${s.name}</td>
+              <td>${describe(s)}${s.exclude.length ? html`<div class="muted">except ${s.exclude.join(', ')}</div>` : ''}</td>
+              <td>${s.schedule ? html`${scheduleWords(s.schedule)} <code class="muted">${s.schedule}</code>` : 'by hand'}</td>
+              <td>${retentionText(s.retention)}</td>
+              <td>
+                <button
+                  class="edit-source"
+                  onClick=${() => {
+                    setEditing(s.name);
+                    setDraft(draftOf(s));
+                    setFailure('');
+                  }}
+                >
+                  Edit
+                </button>
+                <button class="remove-source" onClick=${() => remove(s.name)}>Remove</button>
+              </td>
+            </tr>`,
         )}
-        ${config && sources.length === 0 && html`<tr><td colspan="5" class="muted">No sources yet: nothing is backed up on a schedule.</td></tr>`}
+        ${
+          config &&
+          sources.length === 0 &&
+          html`<tr>
+            <td colspan="5" class="muted">No sources yet: nothing is backed up on a schedule.</td>
+          </tr>`
+        }
       </tbody>
     </table>
-    ${!draft && html`<div class="row"><button class="primary add-source" onClick=${() => { setEditing(null); setDraft({ ...draftFromHash(), name: '', what: '' }); setFailure(''); }}>Add a source</button></div>`}
-    ${draft &&
-    html`<div class="source-form">
-      <h3>${editing ? `Change "${editing}"` : 'New source'}</h3>
-      <div class="row"><label>Name <input name="source-name" size="20" disabled=${editing !== null} value=${draft.name} onInput=${(e: Event) => set({ name: (e.target as HTMLInputElement).value })} /></label>
-        <label>Back up <select name="source-kind" value=${draft.kind} onChange=${(e: Event) => set({ kind: (e.target as HTMLSelectElement).value as Kind })}>${KINDS.map(([k, label]) => html`<option value=${k}>${label}</option>`)}</select></label>
-        <input name="source-what" size="40" placeholder=${KINDS.find(([k]) => k === draft.kind)?.[2]} value=${draft.what} onInput=${(e: Event) => set({ what: (e.target as HTMLInputElement).value })} /></div>
-      <div class="row"><label>Schedule (cron) <input name="source-schedule" size="16" value=${draft.schedule} onInput=${(e: Event) => set({ schedule: (e.target as HTMLInputElement).value })} /></label>
-        ${SCHEDULES.map(([cron, label]) => html`<button class="link" onClick=${() => set({ schedule: cron })}>${label}</button>`)}</div>
-      <div class="row">Keep ${COUNTS.map(([k, label]) => html`<label>${label} <input name=${`source-${k}`} size="8" value=${draft.counts[k] ?? ''} onInput=${(e: Event) => set({ counts: { ...draft.counts, [k]: (e.target as HTMLInputElement).value } })} /></label>`)}</div>
-      <div class="row"><label>Leave out <input name="source-exclude" size="50" placeholder="*.tmp, cache/" value=${draft.exclude} onInput=${(e: Event) => set({ exclude: (e.target as HTMLInputElement).value })} /></label></div>
-      <div class="row"><button class="primary save-source" onClick=${save}>Save to cairn.yaml</button><button onClick=${() => { setDraft(null); setEditing(null); setFailure(''); }}>Cancel</button></div>
-      ${failure && html`<pre class="error source-error">${failure}</pre>`}
-    </div>`}
+    ${
+      !draft &&
+      html`<div class="row">
+        <button
+          class="primary add-source"
+          onClick=${() => {
+            setEditing(null);
+            setDraft({ ...draftFromHash(), name: '', what: '' });
+            setFailure('');
+          }}
+        >
+          Add a source
+        </button>
+      </div>`
+    }
+    ${
+      draft &&
+      html`<div class="source-form">
+        <h3>${editing ? `Change "${editing}"` : 'New source'}</h3>
+        <div class="row">
+          <label
+            >Name
+            <input
+              name="source-name"
+              size="20"
+              disabled=${editing !== null}
+              value=${draft.name}
+              onInput=${(e: Event) => set({ name: (e.target as HTMLInputElement).value })}
+          /></label>
+          <label
+            >Back up
+            <select name="source-kind" value=${draft.kind} onChange=${(e: Event) => set({ kind: (e.target as HTMLSelectElement).value as Kind })}>
+              ${KINDS.map(([k, label]) => html`<option value=${k}>${label}</option>`)}
+            </select></label
+          >
+          <input
+            name="source-what"
+            size="40"
+            placeholder=${KINDS.find(([k]) => k === draft.kind)?.[2]}
+            value=${draft.what}
+            onInput=${(e: Event) => set({ what: (e.target as HTMLInputElement).value })}
+          />
+        </div>
+        <div class="row">
+          <label
+            >Schedule (cron)
+            <input name="source-schedule" size="16" value=${draft.schedule} onInput=${(e: Event) => set({ schedule: (e.target as HTMLInputElement).value })}
+          /></label>
+          ${SCHEDULES.map(([cron, label]) => html`<button class="link" onClick=${() => set({ schedule: cron })}>${label}</button>`)}
+        </div>
+        <div class="row">
+          Keep
+          ${COUNTS.map(([k, label]) => html`<label>${label} <input name=${`source-${k}`} size="8" value=${draft.counts[k] ?? ''} onInput=${(e: Event) => set({ counts: { ...draft.counts, [k]: (e.target as HTMLInputElement).value } })} /></label>`)}
+        </div>
+        <div class="row">
+          <label
+            >Leave out
+            <input
+              name="source-exclude"
+              size="50"
+              placeholder="*.tmp, cache/"
+              value=${draft.exclude}
+              onInput=${(e: Event) => set({ exclude: (e.target as HTMLInputElement).value })}
+          /></label>
+        </div>
+        <div class="row">
+          <button class="primary save-source" onClick=${save}>Save to cairn.yaml</button
+          ><button
+            onClick=${() => {
+              setDraft(null);
+              setEditing(null);
+              setFailure('');
+            }}
+          >
+            Cancel
+          </button>
+        </div>
+        ${failure && html`<pre class="error source-error">${failure}</pre>`}
+      </div>`
+    }
     ${msg && html`<p class="source-msg">${msg}</p>`}
     ${config && html`<p class="muted">Replicas: ${config.replicas}; console at ${config.console.address}. Everything else lives in cairn.yaml (see "cairn config check").</p>`}
   </section>`;

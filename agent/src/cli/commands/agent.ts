@@ -36,9 +36,13 @@ const ANNOUNCE_RE = /^\/(ip4|ip6|dns4|dns6|dns)\/[^/]+\/tcp\/\d+$/;
 /** The file's config with the command-line flags applied on top (also after each reload). */
 function overrides(opts: AgentCliOptions): (c: CairnConfig) => CairnConfig {
   const replicas = opts.replicas === undefined ? undefined : Number(opts.replicas);
-  if (replicas !== undefined && (!Number.isInteger(replicas) || replicas < 1)) throw new UsageError(`--replicas ${opts.replicas}: expected a whole number >= 1`);
-  for (const a of opts.announce ?? []) if (!ANNOUNCE_RE.test(a)) throw new UsageError(`--announce ${a}: expected a TCP multiaddr such as /dns4/nas.example.org/tcp/4001 or /ip4/203.0.113.7/tcp/4001`);
-  if (opts.name !== undefined && (opts.name.length === 0 || opts.name.length > MAX_NAME_CHARS || /[\n\r]/.test(opts.name))) throw new UsageError(`--name: expected one line of 1 to ${MAX_NAME_CHARS} characters (friends see it), got ${opts.name.length}`);
+  if (replicas !== undefined && (!Number.isInteger(replicas) || replicas < 1))
+    throw new UsageError(`--replicas ${opts.replicas}: expected a whole number >= 1`);
+  for (const a of opts.announce ?? [])
+    if (!ANNOUNCE_RE.test(a))
+      throw new UsageError(`--announce ${a}: expected a TCP multiaddr such as /dns4/nas.example.org/tcp/4001 or /ip4/203.0.113.7/tcp/4001`);
+  if (opts.name !== undefined && (opts.name.length === 0 || opts.name.length > MAX_NAME_CHARS || /[\n\r]/.test(opts.name)))
+    throw new UsageError(`--name: expected one line of 1 to ${MAX_NAME_CHARS} characters (friends see it), got ${opts.name.length}`);
   if (opts.api !== undefined && !/^(.+):(\d+)$/.test(opts.api)) throw new UsageError(`--api ${opts.api}: expected HOST:PORT, e.g. 127.0.0.1:8080`);
   const o: Partial<CairnConfig> = {
     ...(opts.listen && opts.listen.length > 0 ? { listen: opts.listen } : {}),
@@ -79,7 +83,10 @@ async function firstStart(ctx: Context): Promise<void> {
         `If this host is lost: install Cairn anywhere, get an invite from any friend, and run\n` +
         `  cairn recover --invite <code>     (it asks for this phrase)\n\n`,
     );
-  } else say(`first start: the recovery phrase is not printed here (this output is not a terminal of yours: a log would keep it); write it down now: ${SHOW_PHRASE_HINT}`);
+  } else
+    say(
+      `first start: the recovery phrase is not printed here (this output is not a terminal of yours: a log would keep it); write it down now: ${SHOW_PHRASE_HINT}`,
+    );
 }
 
 export async function agentCommand(ctx: Context, opts: AgentCliOptions): Promise<void> {
@@ -96,7 +103,10 @@ export async function agentCommand(ctx: Context, opts: AgentCliOptions): Promise
   }
   const m = /^(.+):(\d+)$/.exec(config.console.address) as RegExpExecArray;
   const apiHost = (m[1] as string).replace(/^\[|\]$/g, '');
-  if (!['127.0.0.1', 'localhost', '::1'].includes(apiHost)) say(`warning: the API listens on ${apiHost}, not loopback (over TLS): anyone who can reach it and holds the token or the admin password controls this agent`);
+  if (!['127.0.0.1', 'localhost', '::1'].includes(apiHost))
+    say(
+      `warning: the API listens on ${apiHost}, not loopback (over TLS): anyone who can reach it and holds the token or the admin password controls this agent`,
+    );
   const watcher = new ConfigWatcher(ctx.configFile, config, effective, say);
   const agent = await Agent.start({
     home: ctx.home,
@@ -105,7 +115,10 @@ export async function agentCommand(ctx: Context, opts: AgentCliOptions): Promise
     announce: config.announce,
     apiHost,
     apiPort: Number(m[2]),
-    consoleTls: { ...(config.console.tlsCert !== undefined ? { certFile: config.console.tlsCert } : {}), ...(config.console.tlsKey !== undefined ? { keyFile: config.console.tlsKey } : {}) },
+    consoleTls: {
+      ...(config.console.tlsCert !== undefined ? { certFile: config.console.tlsCert } : {}),
+      ...(config.console.tlsKey !== undefined ? { keyFile: config.console.tlsKey } : {}),
+    },
     name: config.name ?? hostname().slice(0, MAX_NAME_CHARS),
     replicas: config.replicas,
     diskFloorBytes: config.diskFloorBytes,
@@ -116,7 +129,9 @@ export async function agentCommand(ctx: Context, opts: AgentCliOptions): Promise
     config: watcher,
   });
   watcher.start();
-  say(`config: ${existsSync(ctx.configFile) ? ctx.configFile : `${ctx.configFile} (absent: defaults)`}, ${config.sources.length} source(s); reloads on change and SIGHUP`);
+  say(
+    `config: ${existsSync(ctx.configFile) ? ctx.configFile : `${ctx.configFile} (absent: defaults)`}, ${config.sources.length} source(s); reloads on change and SIGHUP`,
+  );
   say(`agent ${agent.info.peerId} running; home ${ctx.home}`);
   say(`friends reach it at ${agent.info.addrs.join(' ')}`);
   say(`API at ${agent.info.api} (token in ${ctx.home}/agent.json); stop with Ctrl-C`);

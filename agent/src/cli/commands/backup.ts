@@ -16,7 +16,11 @@ export async function backupCommand(ctx: Context, paths: string[], opts: { tag?:
     if (process.stderr.isTTY) void scan(paths, totals, abort.signal);
     progress = new ProgressLine(
       'backup',
-      () => ({ files: archiver.progress.filesDone, bytes: archiver.progress.bytesDone, ...(totals.done ? { totalBytes: totals.bytes, totalFiles: totals.files } : {}) }),
+      () => ({
+        files: archiver.progress.filesDone,
+        bytes: archiver.progress.bytesDone,
+        ...(totals.done ? { totalBytes: totals.bytes, totalFiles: totals.files } : {}),
+      }),
       ctx.clock,
     );
   };

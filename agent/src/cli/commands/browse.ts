@@ -15,7 +15,9 @@ export async function lsCommand(ctx: Context, snapshot: string, path: string | u
   const rows = await runOp(ctx, 'ls', args, (svc) => lsOp(svc, args));
   if (ctx.json) return printJson(rows);
   for (const r of rows) {
-    process.stdout.write(`${modeString(r.type, r.mode)} ${String(r.uid).padStart(5)} ${String(r.gid).padStart(5)} ${String(r.size).padStart(12)} ${r.mtime.slice(0, 19).replace('T', ' ')} ${displayName(r.path)}${r.target !== undefined ? ` -> ${displayName(r.target)}` : ''}\n`);
+    process.stdout.write(
+      `${modeString(r.type, r.mode)} ${String(r.uid).padStart(5)} ${String(r.gid).padStart(5)} ${String(r.size).padStart(12)} ${r.mtime.slice(0, 19).replace('T', ' ')} ${displayName(r.path)}${r.target !== undefined ? ` -> ${displayName(r.target)}` : ''}\n`,
+    );
   }
 }
 

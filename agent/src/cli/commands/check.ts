@@ -25,5 +25,6 @@ export async function checkCommand(ctx: Context, opts: { readData?: boolean }): 
         `${errors.length === 0 ? 'no errors' : `${errors.length} error${errors.length === 1 ? '' : 's'}`}\n`,
     );
   }
-  if (errors.length > 0) throw new CairnError('E_CHECK_FAILED', `check found ${errors.length} error${errors.length === 1 ? '' : 's'}; first: ${errors[0]?.message}`);
+  if (errors.length > 0)
+    throw new CairnError('E_CHECK_FAILED', `check found ${errors.length} error${errors.length === 1 ? '' : 's'}; first: ${errors[0]?.message}`);
 }

@@ -8,8 +8,13 @@ export async function configCheckCommand(ctx: Context): Promise<void> {
     process.stdout.write(JSON.stringify({ file: ctx.configFile, config }, null, 2) + '\n');
     return;
   }
-  const out = [`${ctx.configFile}: valid`, `  replicas ${config.replicas}, friends get ${formatBytes(config.friends.grantBytes)} by default, deletion grace ${config.friends.deletionGraceMs / 3_600_000} h`];
-  out.push(`  console ${config.console.address}${config.console.allowRemote ? ' (remote allowed)' : ''}${config.console.tlsCert ? ` (TLS: ${config.console.tlsCert})` : ''}, libp2p ${config.listen.join(' ')}`);
+  const out = [
+    `${ctx.configFile}: valid`,
+    `  replicas ${config.replicas}, friends get ${formatBytes(config.friends.grantBytes)} by default, deletion grace ${config.friends.deletionGraceMs / 3_600_000} h`,
+  ];
+  out.push(
+    `  console ${config.console.address}${config.console.allowRemote ? ' (remote allowed)' : ''}${config.console.tlsCert ? ` (TLS: ${config.console.tlsCert})` : ''}, libp2p ${config.listen.join(' ')}`,
+  );
   for (const s of config.sources) {
     const what = [...s.volumes.map((v) => `volume:${v}`), ...s.volumeSelectors.map((l) => `volumes labelled ${l}`), ...s.paths].join(', ');
     out.push(`  source ${s.name}: ${what}; ${s.schedule ? `schedule ${scheduleWords(s.schedule)}` : 'no schedule (cairn run only)'}`);

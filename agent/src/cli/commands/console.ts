@@ -9,8 +9,14 @@ import { printJson } from '../format.js';
 
 export async function consoleResetPasswordCommand(ctx: Context): Promise<void> {
   const agent = await findAgent(ctx.home);
-  if (agent) throw new UsageError(`the agent (pid ${agent.pid}) is running and keeps the console's passwords in memory: stop it first, or change the password in the console's Settings`, 'E_USAGE');
+  if (agent)
+    throw new UsageError(
+      `the agent (pid ${agent.pid}) is running and keeps the console's passwords in memory: stop it first, or change the password in the console's Settings`,
+      'E_USAGE',
+    );
   const password = await resetConsolePasswordOp(ctx.home);
   if (ctx.json) return printJson({ password });
-  process.stdout.write(`the console's new admin password is ${password}\n(the agent prints it again at each start until the first login; API tokens were kept)\n`);
+  process.stdout.write(
+    `the console's new admin password is ${password}\n(the agent prints it again at each start until the first login; API tokens were kept)\n`,
+  );
 }

@@ -33,7 +33,8 @@ const COUNTS = [
 function parseCount(v: string, flag: string): number {
   const t = v.trim();
   if (t === 'unlimited' || t === '-1') return UNLIMITED;
-  if (!/^\d+$/.test(t) || !Number.isSafeInteger(Number(t))) throw new UsageError(`--keep-${flag}: "${v}" is not a number of snapshots (a whole number, or "unlimited")`, 'E_BAD_POLICY');
+  if (!/^\d+$/.test(t) || !Number.isSafeInteger(Number(t)))
+    throw new UsageError(`--keep-${flag}: "${v}" is not a number of snapshots (a whole number, or "unlimited")`, 'E_BAD_POLICY');
   return Number(t);
 }
 
@@ -61,13 +62,27 @@ export function policyFromFlags(o: ForgetCliOptions): RetentionPolicy | undefine
 
 /** An instant as wall-clock time in `zone`: "2024-03-31 03:30:00". */
 function wallClock(iso: string, zone: string): string {
-  return new Intl.DateTimeFormat('sv-SE', { timeZone: zone, year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit', second: '2-digit', hourCycle: 'h23' }).format(new Date(iso));
+  return new Intl.DateTimeFormat('sv-SE', {
+    timeZone: zone,
+    year: 'numeric',
+    month: '2-digit',
+    day: '2-digit',
+    hour: '2-digit',
+    minute: '2-digit',
+    second: '2-digit',
+    hourCycle: 'h23',
+  }).format(new Date(iso));
 }
 
 export async function forgetCommand(ctx: Context, o: ForgetCliOptions): Promise<void> {
   // no policy flags: the op uses each source's configured retention, or refuses (exit 2)
   const policy = policyFromFlags(o);
-  const args: ForgetArgs = { ...(policy !== undefined ? { policy } : {}), dryRun: o.dryRun === true, ...(o.source !== undefined ? { source: o.source } : {}), ...(o.timeZone !== undefined ? { timeZone: checkTimeZone(o.timeZone) } : {}) };
+  const args: ForgetArgs = {
+    ...(policy !== undefined ? { policy } : {}),
+    dryRun: o.dryRun === true,
+    ...(o.source !== undefined ? { source: o.source } : {}),
+    ...(o.timeZone !== undefined ? { timeZone: checkTimeZone(o.timeZone) } : {}),
+  };
   const r = await runOp(ctx, 'forget', args, (svc) => forgetOp(svc, args));
   if (ctx.json) return printJson(r);
   process.stdout.write(formatForget(r, o.source));
@@ -79,7 +94,8 @@ export function formatForget(r: ForgetResult, source?: string): string {
   for (const g of r.groups) {
     out += `${g.source !== undefined ? `source ${g.source}` : `paths ${(g.paths ?? []).join(' ')}`}: ${g.policy}\n`;
     const lines = [['ID', `Time (${r.timeZone})`, 'Decision', 'Reasons']];
-    for (const s of g.snapshots) lines.push([s.shortId, wallClock(s.time, r.timeZone), s.keep ? 'keep' : r.dryRun ? 'would remove' : 'removed', s.reasons.join(', ')]);
+    for (const s of g.snapshots)
+      lines.push([s.shortId, wallClock(s.time, r.timeZone), s.keep ? 'keep' : r.dryRun ? 'would remove' : 'removed', s.reasons.join(', ')]);
     out += table(lines).replace(/^/gm, '  ') + '\n\n';
   }
   const n = (k: number) => `${k} snapshot${k === 1 ? '' : 's'}`;

@@ -14,7 +14,8 @@ export async function inviteCommand(ctx: Context, opts: { quota?: string; expire
   const r = await runOp(ctx, 'invite', args, (svc) => inviteOp(svc, args), { agentOnly: 'creating an invite' });
   if (ctx.json) return printJson(r);
   process.stdout.write(
-    `Invite (offers ${formatBytes(r.quotaBytes)} of space here, valid until ${r.expiresAt}, works once):\n\n  ${r.code}\n\n` + `Your friend runs: cairn pair <code> --quota <space they offer you>\n`,
+    `Invite (offers ${formatBytes(r.quotaBytes)} of space here, valid until ${r.expiresAt}, works once):\n\n  ${r.code}\n\n` +
+      `Your friend runs: cairn pair <code> --quota <space they offer you>\n`,
   );
 }
 
@@ -22,7 +23,9 @@ export async function pairCommand(ctx: Context, code: string, opts: { quota?: st
   const args = { code, quotaBytes: await quotaBytes(ctx, opts.quota) };
   const r = await runOp(ctx, 'pair', args, (svc) => pairOp(svc, args), { agentOnly: 'pairing' });
   if (ctx.json) return printJson(r);
-  process.stdout.write(`paired with ${r.name} (${r.peerId}): they may store ${formatBytes(r.grantToPeer)} here, we may store ${formatBytes(r.grantFromPeer)} there\n`);
+  process.stdout.write(
+    `paired with ${r.name} (${r.peerId}): they may store ${formatBytes(r.grantToPeer)} here, we may store ${formatBytes(r.grantFromPeer)} there\n`,
+  );
 }
 
 export async function peersCommand(ctx: Context): Promise<void> {
@@ -54,15 +57,16 @@ export async function replicateCommand(ctx: Context, opts: { wait?: boolean }): 
   const r = await runOp(ctx, 'replicate', args, (svc) => replicateOp(svc, args), { agentOnly: 'replication' });
   if (ctx.json) printJson(r);
   else {
-    process.stdout.write(`replicated: ${r.pushed} packs pushed (${formatBytes(r.pushedBytes)}); ${r.packs - r.underReplicated} of ${r.packs} packs have ${r.wantedCopies} copies at friends; head seq ${r.headSeq}\n`);
+    process.stdout.write(
+      `replicated: ${r.pushed} packs pushed (${formatBytes(r.pushedBytes)}); ${r.packs - r.underReplicated} of ${r.packs} packs have ${r.wantedCopies} copies at friends; head seq ${r.headSeq}\n`,
+    );
     for (const p of r.problems) process.stdout.write(`problem: ${p}\n`);
   }
   if (args.wait && r.underReplicated > 0) {
-    const why = r.wantedCopies === 0 ? 'there are no friends yet' : r.problems[0] ?? 'friends lack space or are offline';
+    const why = r.wantedCopies === 0 ? 'there are no friends yet' : (r.problems[0] ?? 'friends lack space or are offline');
     throw new CairnError('E_UNDER_REPLICATED', `${r.underReplicated} of ${r.packs} packs still have fewer than ${r.wantedCopies} copies: ${why}`);
   }
 }
-
 
 /** Removes a friend (by name, PeerId or a unique PeerId prefix), saying what happens to the data both ways. */
 export async function unpairCommand(ctx: Context, friend: string, opts: { dryRun?: boolean }): Promise<void> {
@@ -70,7 +74,10 @@ export async function unpairCommand(ctx: Context, friend: string, opts: { dryRun
   const matches = friends.filter((f) => f.name === friend || f.peerId === friend || (friend.length >= 8 && f.peerId.startsWith(friend)));
   if (matches.length !== 1) {
     const known = friends.map((f) => f.name).join(', ') || 'none';
-    throw new UsageError(matches.length === 0 ? `no friend "${friend}" (friends: ${known})` : `"${friend}" names ${matches.length} friends: give the PeerId (cairn peers)`, matches.length === 0 ? 'E_NOT_FOUND' : 'E_USAGE');
+    throw new UsageError(
+      matches.length === 0 ? `no friend "${friend}" (friends: ${known})` : `"${friend}" names ${matches.length} friends: give the PeerId (cairn peers)`,
+      matches.length === 0 ? 'E_NOT_FOUND' : 'E_USAGE',
+    );
   }
   const args = { peerId: (matches[0] as (typeof friends)[number]).peerId, dryRun: opts.dryRun === true };
   const r = await runOp(ctx, 'unpair', args, (svc) => friendRemoveOp(svc, args), { agentOnly: 'removing a friend' });

@@ -17,6 +17,8 @@ export async function initCommand(ctx: Context): Promise<void> {
   if (phraseMayShow()) {
     process.stdout.write(`${phraseBlock(recoveryPhrase)}With it and any friend holding your packs you can restore everything if this host is lost.\n`);
   } else {
-    process.stdout.write(`The recovery phrase is not printed: stdout is not a terminal of yours (a pipe, file or container log would keep it). To see it, ${SHOW_PHRASE_HINT}.\n`);
+    process.stdout.write(
+      `The recovery phrase is not printed: stdout is not a terminal of yours (a pipe, file or container log would keep it). To see it, ${SHOW_PHRASE_HINT}.\n`,
+    );
   }
 }

@@ -10,7 +10,16 @@ const AGENT_ONLY = { agentOnly: 'jobs' };
 const POLL_MS = 500;
 
 function line(j: Job): string[] {
-  return [j.id, j.kind, j.source ?? '', j.trigger + (j.attempt > 1 ? ` #${j.attempt}` : ''), j.state, j.createdAt, j.snapshot?.slice(0, 8) ?? '', j.error ?? ''];
+  return [
+    j.id,
+    j.kind,
+    j.source ?? '',
+    j.trigger + (j.attempt > 1 ? ` #${j.attempt}` : ''),
+    j.state,
+    j.createdAt,
+    j.snapshot?.slice(0, 8) ?? '',
+    j.error ?? '',
+  ];
 }
 
 export async function runCommand(ctx: Context, source: string, opts: { wait?: boolean }): Promise<number> {
@@ -31,7 +40,9 @@ export async function runCommand(ctx: Context, source: string, opts: { wait?: bo
         const p = job.progress;
         const eta = jobEtaSeconds(p);
         const of = p.totalBytes !== undefined ? ` of ${formatBytes(p.totalBytes)}` : '';
-        process.stderr.write(`\r${p.files} files, ${formatBytes(p.bytes)}${of}, ${formatBytes(p.bytesPerSec)}/s${eta === null ? '' : `, about ${humanSeconds(eta)} left`}   `);
+        process.stderr.write(
+          `\r${p.files} files, ${formatBytes(p.bytes)}${of}, ${formatBytes(p.bytesPerSec)}/s${eta === null ? '' : `, about ${humanSeconds(eta)} left`}   `,
+        );
       }
     }
   }

@@ -8,5 +8,8 @@ export async function pinCommand(ctx: Context, snapshot: string, unpin: boolean)
   const r: PinResult = await runOp(ctx, unpin ? 'unpin' : 'pin', args, (svc) => (unpin ? unpinOp(svc, args) : pinOp(svc, args)));
   if (ctx.json) return printJson(r);
   if (unpin) process.stdout.write(r.unchanged ? `snapshot ${r.shortId} was not pinned\n` : `snapshot ${r.shortId} unpinned: forget may remove it again\n`);
-  else process.stdout.write(r.unchanged ? `snapshot ${r.shortId} was already pinned (since ${r.pinnedAt})\n` : `snapshot ${r.shortId} pinned: forget never removes it\n`);
+  else
+    process.stdout.write(
+      r.unchanged ? `snapshot ${r.shortId} was already pinned (since ${r.pinnedAt})\n` : `snapshot ${r.shortId} pinned: forget never removes it\n`,
+    );
 }

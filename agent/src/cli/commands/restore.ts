@@ -25,19 +25,39 @@ export async function restoreCommand(ctx: Context, snapshotArg: string, opts: Re
   const filter = filterOf(opts);
   if (opts.toVolume !== undefined) {
     if (subpath !== undefined || filter) throw new UsageError('--to-volume takes a snapshot ID or "latest" alone (choose the volume with --from-volume)');
-    if (opts.target !== undefined || opts.include !== undefined || opts.overwrite) throw new UsageError('--to-volume restores the whole volume: it does not go with --target, --include or --overwrite (use --force to replace an existing volume)');
-    return (await import('./volumes.js')).volumeRestoreCommand(ctx, snapshot, { volume: opts.toVolume, fromVolume: opts.fromVolume, force: opts.force === true, dryRun: opts.dryRun === true });
+    if (opts.target !== undefined || opts.include !== undefined || opts.overwrite)
+      throw new UsageError(
+        '--to-volume restores the whole volume: it does not go with --target, --include or --overwrite (use --force to replace an existing volume)',
+      );
+    return (await import('./volumes.js')).volumeRestoreCommand(ctx, snapshot, {
+      volume: opts.toVolume,
+      fromVolume: opts.fromVolume,
+      force: opts.force === true,
+      dryRun: opts.dryRun === true,
+    });
   }
   if (opts.target === undefined) throw new UsageError('say where to restore: --target DIR, or --to-volume NAME for a Docker volume');
-  if (opts.force || opts.dryRun || opts.fromVolume !== undefined) throw new UsageError('--force, --dry-run and --from-volume go with --to-volume (for a directory, use --overwrite)');
+  if (opts.force || opts.dryRun || opts.fromVolume !== undefined)
+    throw new UsageError('--force, --dry-run and --from-volume go with --to-volume (for a directory, use --overwrite)');
   const target = opts.target;
   let progress: ProgressLine | undefined;
   const onStart = (r: RunningRestore, totalBytes?: number) => {
-    progress = new ProgressLine('restore', () => ({ files: r.progress.filesDone, bytes: r.progress.bytesDone, ...(totalBytes !== undefined ? { totalBytes } : {}) }), ctx.clock);
+    progress = new ProgressLine(
+      'restore',
+      () => ({ files: r.progress.filesDone, bytes: r.progress.bytesDone, ...(totalBytes !== undefined ? { totalBytes } : {}) }),
+      ctx.clock,
+    );
   };
   let r;
   try {
-    const args = { snapshot, ...(filter ? { filter } : {}), target: resolve(target), include: opts.include ?? [], overwrite: opts.overwrite === true, ...(subpath !== undefined ? { from: subpath } : {}) };
+    const args = {
+      snapshot,
+      ...(filter ? { filter } : {}),
+      target: resolve(target),
+      include: opts.include ?? [],
+      overwrite: opts.overwrite === true,
+      ...(subpath !== undefined ? { from: subpath } : {}),
+    };
     r = await runOp(ctx, 'restore', args, (svc) => restoreOp(svc, args, onStart), { mesh: true });
   } finally {
     progress?.stop();
@@ -50,6 +70,9 @@ export async function restoreCommand(ctx: Context, snapshotArg: string, opts: Re
   if (ctx.json) printJson(r);
   else process.stdout.write(`restored ${r.files} files (${formatBytes(r.bytes)}) from snapshot ${r.snapshot.slice(0, 8)} to ${r.target}\n`);
   if (r.errors.length > 0) {
-    throw new CairnError('E_RESTORE_INCOMPLETE', `restore incomplete: ${r.errors.length} item${r.errors.length === 1 ? '' : 's'} could not be restored; first: ${r.errors[0]}`);
+    throw new CairnError(
+      'E_RESTORE_INCOMPLETE',
+      `restore incomplete: ${r.errors.length} item${r.errors.length === 1 ? '' : 's'} could not be restored; first: ${r.errors[0]}`,
+    );
   }
 }

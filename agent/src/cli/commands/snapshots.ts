@@ -17,7 +17,16 @@ export async function snapshotsCommand(ctx: Context, opts: SnapshotsCliOptions =
   if (ctx.json) return printJson(rows);
   if (rows.length === 0) return void process.stdout.write(filter ? 'no snapshot matches\n' : 'no snapshots yet\n');
   const lines = [['ID', 'Time', 'Host', 'Tags', 'Size', 'Added', 'Paths']];
-  for (const r of rows) lines.push([r.pinned ? `${r.shortId}*` : r.shortId, formatTime(r.time), r.hostname, r.tags.join(','), formatBytes(r.sizeBytes), formatBytes(r.addedBytes), r.paths.join(' ')]);
+  for (const r of rows)
+    lines.push([
+      r.pinned ? `${r.shortId}*` : r.shortId,
+      formatTime(r.time),
+      r.hostname,
+      r.tags.join(','),
+      formatBytes(r.sizeBytes),
+      formatBytes(r.addedBytes),
+      r.paths.join(' '),
+    ]);
   const pinned = rows.filter((r) => r.pinned).length;
   process.stdout.write(table(lines) + `\n${rows.length} snapshot${rows.length === 1 ? '' : 's'}${pinned > 0 ? ` (* = pinned: ${pinned})` : ''}\n`);
 }

@@ -11,7 +11,11 @@ const short = (iso: string | null) => (iso ? formatTime(iso, { seconds: false })
 
 export async function statusCommand(ctx: Context): Promise<void> {
   const agent = await findAgent(ctx.home);
-  if (!agent) throw new UsageError(`no agent is running for ${ctx.home}: nothing runs on schedule and nothing replicates; start it with "cairn agent" (or npm start)`, 'E_NO_AGENT');
+  if (!agent)
+    throw new UsageError(
+      `no agent is running for ${ctx.home}: nothing runs on schedule and nothing replicates; start it with "cairn agent" (or npm start)`,
+      'E_NO_AGENT',
+    );
   const s = await getRoute<StatusResult>(agent, ROUTES.status.path);
   if (ctx.json) printJson(s);
   else {
@@ -26,7 +30,9 @@ export async function statusCommand(ctx: Context): Promise<void> {
       out.push(table(rows));
     }
     const sp = s.space;
-    out.push(`space: ${formatBytes(sp.localBytes)} here; friends hold ${formatBytes(sp.atFriendsBytes)} of ${formatBytes(sp.grantedByFriendsBytes)} they granted; we hold ${formatBytes(sp.forFriendsBytes)} of ${formatBytes(sp.grantedToFriendsBytes)} we granted`);
+    out.push(
+      `space: ${formatBytes(sp.localBytes)} here; friends hold ${formatBytes(sp.atFriendsBytes)} of ${formatBytes(sp.grantedByFriendsBytes)} they granted; we hold ${formatBytes(sp.forFriendsBytes)} of ${formatBytes(sp.grantedToFriendsBytes)} we granted`,
+    );
     const r = s.replication;
     out.push(`replication: ${r.packs - r.underReplicated} of ${r.packs} packs have ${r.wantedCopies} copies; last success ${short(r.lastSuccess)}`);
     for (const a of s.alerts) out.push(`${a.level}: ${a.message}`);

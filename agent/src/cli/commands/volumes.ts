@@ -30,13 +30,23 @@ export async function volumesCommand(ctx: Context): Promise<void> {
 export function formatHookLog(e: HookLogEntry): string {
   const head = `[${formatTime(e.time)}] ${e.container}: ${e.action}: ${e.message}`;
   const out = e.output?.replace(/\n$/, '');
-  return out ? `${head}\n${out.split('\n').map((l) => `  | ${l}`).join('\n')}` : head;
+  return out
+    ? `${head}\n${out
+        .split('\n')
+        .map((l) => `  | ${l}`)
+        .join('\n')}`
+    : head;
 }
 
 /** `cairn backup` with at least one `volume:NAME` argument. */
 export async function volumeBackupCommand(ctx: Context, args: string[], opts: { tag?: string[]; volumeRead?: string }): Promise<number> {
   const { paths, volumes } = splitVolumeArgs(args);
-  const opArgs: VolumeBackupArgs = { paths: paths.map((p) => resolve(p)), volumes, tags: opts.tag ?? [], ...(opts.volumeRead !== undefined ? { volumeRead: volumeReadMode(opts.volumeRead) } : {}) };
+  const opArgs: VolumeBackupArgs = {
+    paths: paths.map((p) => resolve(p)),
+    volumes,
+    tags: opts.tag ?? [],
+    ...(opts.volumeRead !== undefined ? { volumeRead: volumeReadMode(opts.volumeRead) } : {}),
+  };
   let progress: ProgressLine | undefined;
   let logged = false;
   const onStart = (archiver: RunningBackup) => {
@@ -66,12 +76,26 @@ export async function volumeBackupCommand(ctx: Context, args: string[], opts: { 
 }
 
 /** `cairn restore SNAP --to-volume NAME [--from-volume NAME] [--force] [--dry-run]`. */
-export async function volumeRestoreCommand(ctx: Context, snapshot: string, opts: { volume: string; fromVolume: string | undefined; force: boolean; dryRun: boolean }): Promise<void> {
-  const args: VolumeRestoreArgs = { snapshot, volume: opts.volume, force: opts.force, dryRun: opts.dryRun, ...(opts.fromVolume !== undefined ? { fromVolume: opts.fromVolume } : {}) };
+export async function volumeRestoreCommand(
+  ctx: Context,
+  snapshot: string,
+  opts: { volume: string; fromVolume: string | undefined; force: boolean; dryRun: boolean },
+): Promise<void> {
+  const args: VolumeRestoreArgs = {
+    snapshot,
+    volume: opts.volume,
+    force: opts.force,
+    dryRun: opts.dryRun,
+    ...(opts.fromVolume !== undefined ? { fromVolume: opts.fromVolume } : {}),
+  };
   let progress: ProgressLine | undefined;
   let logged = false;
   const onStart = (r: RunningRestore, totalBytes?: number) => {
-    progress = new ProgressLine('restore', () => ({ files: r.progress.filesDone, bytes: r.progress.bytesDone, ...(totalBytes !== undefined ? { totalBytes } : {}) }), ctx.clock);
+    progress = new ProgressLine(
+      'restore',
+      () => ({ files: r.progress.filesDone, bytes: r.progress.bytesDone, ...(totalBytes !== undefined ? { totalBytes } : {}) }),
+      ctx.clock,
+    );
   };
   const onLog = (e: HookLogEntry) => {
     logged = true;
@@ -93,13 +117,17 @@ export async function volumeRestoreCommand(ctx: Context, snapshot: string, opts:
     const { created, replaced, deleted } = r.changes;
     if (r.dryRun) {
       out.push(`dry run: nothing changed`);
-      out.push(`snapshot ${snap}, volume ${r.fromVolume} (${r.from}) -> volume ${r.volume}: ${r.createdVolume ? 'does not exist, would be created' : `exists at ${r.mountpoint}, ${'would be replaced (needs --force)'}`}`);
+      out.push(
+        `snapshot ${snap}, volume ${r.fromVolume} (${r.from}) -> volume ${r.volume}: ${r.createdVolume ? 'does not exist, would be created' : `exists at ${r.mountpoint}, ${'would be replaced (needs --force)'}`}`,
+      );
       if (r.stopped.length > 0) out.push(`would stop and start again: ${r.stopped.join(', ')}`);
       if (r.usage) {
         out.push(`when backed up, volume ${r.usage.volume} was mounted by:${r.usage.containers.length === 0 ? ' no container' : ''}`);
         for (const c of r.usage.containers) out.push(`  ${c.name} (image ${c.image}, ${c.state}) at ${c.destination}${c.rw ? '' : ' (read-only)'}`);
       } else out.push('how the volume was used is not known (no docker inspect kept for this snapshot here)');
-      out.push(`would create ${created.length}, replace ${replaced.length}, delete ${deleted.length} path${created.length + replaced.length + deleted.length === 1 ? '' : 's'}`);
+      out.push(
+        `would create ${created.length}, replace ${replaced.length}, delete ${deleted.length} path${created.length + replaced.length + deleted.length === 1 ? '' : 's'}`,
+      );
       const lines = [...created.map((p) => `  + ${p}`), ...replaced.map((p) => `  ~ ${p}`), ...deleted.map((p) => `  - ${p}`)];
       const LIMIT = 1000;
       out.push(...lines.slice(0, LIMIT));
@@ -113,6 +141,9 @@ export async function volumeRestoreCommand(ctx: Context, snapshot: string, opts:
     process.stdout.write(out.join('\n') + '\n');
   }
   if (r.errors.length > 0) {
-    throw new CairnError('E_RESTORE_INCOMPLETE', `restore incomplete: ${r.errors.length} item${r.errors.length === 1 ? '' : 's'} could not be restored; first: ${r.errors[0]}`);
+    throw new CairnError(
+      'E_RESTORE_INCOMPLETE',
+      `restore incomplete: ${r.errors.length} item${r.errors.length === 1 ? '' : 's'} could not be restored; first: ${r.errors[0]}`,
+    );
   }
 }
