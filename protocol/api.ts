@@ -1,7 +1,6 @@
 // The agent's operations as the CLI, the HTTP API and the console see them: names, arguments and
 // results, defined once. Each operation is POST /api/v1/ops/<name> with a JSON body of its args.
 import { VOLUME_READ_MODES, type CairnConfig, type ConsistencyOverride, type RetentionPolicy, type VolumeReadMode } from './config.js';
-import type { FriendRemoveArgs, FriendRemoveResult } from './console-api.js';
 import type { SnapshotListing, SnapshotSummary } from './snapshot.js';
 
 export const API_PREFIX = '/api/v1';
@@ -206,6 +205,22 @@ export interface PeerListing {
   problems: string[];
 }
 export type PeersResult = PeerListing[];
+
+export interface FriendRemoveArgs {
+  peerId: string;
+}
+/** What removing a friend does, both ways (also the answer of the dry run). */
+export interface FriendRemoveResult {
+  name: string;
+  peerId: string;
+  removed: boolean;
+  /** Our packs they held: no longer counted as copies; replication makes new copies elsewhere. */
+  ourPacksAtThem: number;
+  ourBytesAtThem: number;
+  /** Their packs we held: deleted from this disk. */
+  theirPacksHere: number;
+  theirBytesHere: number;
+}
 
 export interface ReplicateArgs {
   wait: boolean;

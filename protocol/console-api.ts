@@ -111,21 +111,8 @@ export interface StatusResult {
 
 // ---- friends ------------------------------------------------------------------------------------
 
-export interface FriendRemoveArgs {
-  peerId: string;
-}
-/** What removing a friend does, both ways (also the answer of the dry run). */
-export interface FriendRemoveResult {
-  name: string;
-  peerId: string;
-  removed: boolean;
-  /** Our packs they held: no longer counted as copies; replication makes new copies elsewhere. */
-  ourPacksAtThem: number;
-  ourBytesAtThem: number;
-  /** Their packs we held: deleted from this disk. */
-  theirPacksHere: number;
-  theirBytesHere: number;
-}
+// FriendRemoveArgs and FriendRemoveResult (the unpair operation) are in api.ts, with the operations.
+export type { FriendRemoveArgs, FriendRemoveResult } from './api.js';
 
 // ---- settings -----------------------------------------------------------------------------------
 

@@ -47,6 +47,14 @@ export const MAX_LENGTH_PREFIX_BYTES = Math.ceil(Math.log2(MAX_FRAME_BYTES + 1) 
 /** Thrown to lpStream while a length prefix is incomplete (it reads one more byte): one object, no stack to capture per byte. */
 const INCOMPLETE_PREFIX = new RangeError('incomplete length prefix');
 
+/** A length prefix that can only announce more than MAX_FRAME_BYTES: the stream is reset, as for any oversize length (SPEC 13.2). */
+export class FrameLengthError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'FrameLengthError';
+  }
+}
+
 /**
  * Decodes a frame's length prefix for lpStream, refusing one longer than MAX_LENGTH_PREFIX_BYTES.
  * lpStream's own decoder keeps reading while the varint is incomplete and checks the prefix's
@@ -58,7 +66,7 @@ export function decodeFrameLength(buf: { readonly byteLength: number; get(index:
   let length = 0;
   for (let i = 0; i < buf.byteLength; i++) {
     if (i === MAX_LENGTH_PREFIX_BYTES)
-      throw new MalformedMessageError(`frame length prefix longer than ${MAX_LENGTH_PREFIX_BYTES} bytes (frames are at most ${MAX_FRAME_BYTES} bytes)`);
+      throw new FrameLengthError(`frame length prefix longer than ${MAX_LENGTH_PREFIX_BYTES} bytes (frames are at most ${MAX_FRAME_BYTES} bytes)`);
     const b = buf.get(i);
     length += (b & 0x7f) * 2 ** (7 * i);
     if (b < 0x80) return length;

@@ -130,6 +130,11 @@ export class RawWire {
       // writing into a stream the remote already reset fails here
       return { ended: signal.aborted ? 'timeout' : 'reset', detail: describeError(err) };
     }
+    return this.ending(signal);
+  }
+
+  /** How the remote ends the exchange after what we sent: a reply, closing its side, a reset, or nothing before `signal` fires. */
+  async ending(signal: AbortSignal = AbortSignal.timeout(30_000)): Promise<{ ended: 'reset' | 'closed' | 'reply' | 'timeout'; detail: string }> {
     try {
       const got = await this.bytes.read({ signal });
       if (got === null) return { ended: 'closed', detail: 'remote closed its side without a reply' };
