@@ -1,5 +1,7 @@
-// How Cairn shows sizes and times to people, the same in the CLI, the console, job logs and
-// alerts: sizes in binary units (KiB, MiB, ...), times as "YYYY-MM-DD HH:MM:SS" in local time.
+// How Cairn shows sizes, times and schedules to people, the same in the CLI, the console, job logs
+// and alerts: sizes in binary units (KiB, MiB, ...), times as "YYYY-MM-DD HH:MM:SS" in local time,
+// cron schedules in words (cronstrue).
+import cronstrue from 'cronstrue';
 
 const UNITS = ['B', 'KiB', 'MiB', 'GiB', 'TiB', 'PiB'];
 
@@ -28,4 +30,13 @@ export function formatTime(iso: string, opts: { seconds?: boolean } = {}): strin
 /** "1 copy", "3 copies": a count with its noun in the right number. */
 export function plural(n: number, one: string, many = `${one}s`): string {
   return `${n} ${n === 1 ? one : many}`;
+}
+
+/** A cron schedule in words ("Every 15 minutes", "At 03:00"), or undefined when cronstrue cannot read it. */
+export function scheduleInWords(cron: string): string | undefined {
+  try {
+    return cronstrue.toString(cron, { use24HourTimeFormat: true, verbose: false });
+  } catch {
+    return undefined;
+  }
 }

@@ -1,14 +1,7 @@
-import cronstrue from 'cronstrue';
-import { formatBytes, formatTime } from '../../protocol/format.js';
+import { formatBytes, formatTime, scheduleInWords } from '../../protocol/format.js';
 
-/** A cron schedule in words ("Every 15 minutes"), or '' when cronstrue cannot read it. */
-export function scheduleWords(cron: string): string {
-  try {
-    return cronstrue.toString(cron, { use24HourTimeFormat: true, verbose: false });
-  } catch {
-    return '';
-  }
-}
+/** A cron schedule in words, or '' (protocol/format.ts). */
+export const scheduleWords = (cron: string): string => scheduleInWords(cron) ?? '';
 
 /** Sizes as everywhere in Cairn (protocol/format.ts). */
 export const bytes = formatBytes;

@@ -5,15 +5,7 @@ import { API_PREFIX, API_TOKEN_HEADER } from '../../../protocol/api.js';
 import { agentInfoPath, type AgentInfo } from '../repo/home.js';
 import { CairnError, EXIT_FAILED } from '../util/errors.js';
 import { pinnedFetch } from './pinned-https.js';
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
+import { processAlive } from '../util/process-alive.js';
 
 /** The running agent of this home, or undefined (no agent.json, or its process is gone). */
 export async function findAgent(home: string): Promise<AgentInfo | undefined> {
@@ -23,7 +15,7 @@ export async function findAgent(home: string): Promise<AgentInfo | undefined> {
   } catch {
     return undefined;
   }
-  return typeof info.pid === 'number' && alive(info.pid) ? info : undefined;
+  return typeof info.pid === 'number' && processAlive(info.pid) ? info : undefined;
 }
 
 async function request(agent: AgentInfo, path: string, init: { method: string; headers?: Record<string, string>; body?: string }): Promise<Response> {

@@ -1,17 +1,13 @@
 // Human output helpers: sizes, durations, tables.
 
-import cronstrue from 'cronstrue';
+import { scheduleInWords } from '../../../protocol/format.js';
 
 export { formatBytes, formatTime } from '../../../protocol/format.js';
 
 /** A cron schedule in words next to its text ("every 15 minutes (*\/15 * * * *)"), as the console shows it. */
 export function scheduleWords(cron: string): string {
-  try {
-    const words = cronstrue.toString(cron, { use24HourTimeFormat: true, verbose: false });
-    return `${words.charAt(0).toLowerCase()}${words.slice(1)} (${cron})`;
-  } catch {
-    return cron;
-  }
+  const words = scheduleInWords(cron);
+  return words === undefined ? cron : `${words.charAt(0).toLowerCase()}${words.slice(1)} (${cron})`;
 }
 
 export function formatDuration(ms: number): string {

@@ -11,20 +11,22 @@ import { existsSync } from 'node:fs';
 import { copyFile, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { afterAll, beforeAll, expect, test } from 'vitest';
 import { stringify } from 'yaml';
 import { ensureAgentImage } from '../helpers/agent-image.js';
 import { ROOT, tempDir } from '../helpers/cli.js';
 import { describeDocker, docker, TEST_IMAGE } from '../helpers/docker-env.js';
 import { freePort } from '../helpers/mesh-hosted.js';
+import { describeRequiring } from '../helpers/requires.js';
 
 const run = promisify(execFile);
 const COMPOSE = '/usr/bin/docker-compose';
 const PROJECT = `cairnt${process.pid}`;
 
-// without docker-compose: a failure under CI (beforeAll says what is missing), skipped elsewhere
-const describeCompose =
-  existsSync(COMPOSE) || process.env.CI ? describeDocker : (name: string, fn: () => void) => describe.skip(`${name} (skipped: no ${COMPOSE})`, fn);
+// without docker-compose: a failure under CI, skipped elsewhere (helpers/requires.ts)
+const describeCompose = existsSync(COMPOSE)
+  ? describeDocker
+  : (name: string, fn: () => void) => describeRequiring('docker-compose is available', `no ${COMPOSE} (apt-get install docker-compose)`, name, fn);
 
 describeCompose('the NAS quick start with docker-compose', () => {
   let dir = '';

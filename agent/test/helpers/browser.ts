@@ -2,7 +2,7 @@
 // chromium they FAIL under CI (process.env.CI set) and are skipped with the reason otherwise.
 import { existsSync } from 'node:fs';
 import { chromium, type Browser, type Page } from 'playwright-core';
-import { describe, test } from 'vitest';
+import { describeRequiring } from './requires.js';
 
 export const CHROMIUM = process.env.CAIRN_CHROMIUM ?? '/usr/bin/chromium';
 const FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
@@ -22,18 +22,10 @@ export async function loggedInPage(browser: Browser, agent: { info: { api: strin
 }
 
 export function describeBrowser(name: string, fn: () => void): void {
-  if (existsSync(CHROMIUM)) {
-    describe(name, fn);
-    return;
-  }
-  const why = `no chromium at ${CHROMIUM} (apt-get install chromium, or set CAIRN_CHROMIUM)`;
-  if (process.env.CI) {
-    describe(name, () => {
-      test('chromium is required under CI', () => {
-        throw new Error(why);
-      });
-    });
-    return;
-  }
-  describe.skip(`${name} (skipped: ${why})`, fn);
+  describeRequiring(
+    'chromium is available',
+    existsSync(CHROMIUM) ? undefined : `no chromium at ${CHROMIUM} (apt-get install chromium, or set CAIRN_CHROMIUM)`,
+    name,
+    fn,
+  );
 }

@@ -5,7 +5,7 @@
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { promisify } from 'node:util';
-import { describe, test } from 'vitest';
+import { describeRequiring } from './requires.js';
 
 const run = promisify(execFile);
 
@@ -45,20 +45,7 @@ const notReady = await whyNotReady();
 
 /** describe() for tests that need the engine: fails in CI without it, skips (saying why) elsewhere. */
 export function describeDocker(name: string, fn: () => void): void {
-  if (!notReady) {
-    describe(name, fn);
-    return;
-  }
-  if (process.env.CI) {
-    describe(name, () => {
-      test('a Docker engine and the test image are available (required in CI)', () => {
-        throw new Error(notReady);
-      });
-    });
-    return;
-  }
-  process.stderr.write(`skipping "${name}": ${notReady}\n`);
-  describe.skip(`${name} (skipped: ${notReady})`, fn);
+  describeRequiring('a Docker engine and the test image are available', notReady, name, fn);
 }
 
 /** Names unique to this test process, and removal of everything made under them. */

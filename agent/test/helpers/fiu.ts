@@ -4,7 +4,7 @@
 // when it is missing, and are skipped with the reason otherwise.
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { describe, test } from 'vitest';
+import { describeRequiring } from './requires.js';
 
 const PRELOAD_DIR = '/usr/lib/fiu';
 const PRELOADS = [`${PRELOAD_DIR}/fiu_run_preload.so`, `${PRELOAD_DIR}/fiu_posix_preload.so`];
@@ -31,18 +31,5 @@ export function setEio(pid: number, on: boolean, points: string[] = SYNC_POINTS)
 
 /** describe() for tests that need libfiu: fails in CI without it, skips (saying why) elsewhere. */
 export function describeFiu(name: string, fn: () => void): void {
-  if (fiuAvailable()) {
-    describe(name, fn);
-    return;
-  }
-  const why = `no libfiu at ${PRELOAD_DIR} (apt-get install fiu-utils)`;
-  if (process.env.CI) {
-    describe(name, () => {
-      test('libfiu is required under CI', () => {
-        throw new Error(why);
-      });
-    });
-    return;
-  }
-  describe.skip(`${name} (skipped: ${why})`, fn);
+  describeRequiring('libfiu is available', fiuAvailable() ? undefined : `no libfiu at ${PRELOAD_DIR} (apt-get install fiu-utils)`, name, fn);
 }

@@ -17,7 +17,8 @@
 //   invalid), except what a port forward DNATs to a LAN host.
 import { execFile, spawn, spawnSync, type ChildProcess, type SpawnOptions } from 'node:child_process';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { describe, test } from 'vitest';
+import { describeRequiring } from './requires.js';
+import { processAlive } from '../../src/util/process-alive.js';
 
 export type NatKind = 'easy' | 'hard' | 'cgnat';
 
@@ -115,14 +116,6 @@ async function runOk(cmd: string, args: string[], opts: ExecOptions & { input?: 
   return r.stdout;
 }
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
 
 async function listNamespaces(): Promise<string[]> {
   const out = await runOk('ip', ['netns', 'list']);
@@ -153,7 +146,7 @@ export async function sweepStaleNatLabs(): Promise<string[]> {
   const swept: string[] = [];
   for (const ns of await listNamespaces()) {
     const pid = Number(ns.slice(NS_PREFIX.length).split('-')[0]);
-    if (!Number.isInteger(pid) || pid <= 0 || pid === process.pid || alive(pid)) continue;
+    if (!Number.isInteger(pid) || pid <= 0 || pid === process.pid || processAlive(pid)) continue;
     await removeNamespace(ns);
     swept.push(ns);
   }
@@ -220,21 +213,7 @@ export function natLabUnavailable(): Promise<string | undefined> {
 
 /** describe() for tests on namespaces: fails under CI when they are unavailable, skips saying why elsewhere. */
 export function describeNatLab(name: string, fn: () => void): void {
-  if (!whyUnavailable) {
-    describe(name, fn);
-    return;
-  }
-  const why = whyUnavailable;
-  if (process.env.CI) {
-    describe(name, () => {
-      test('network namespaces with nftables are available (required in CI)', () => {
-        throw new Error(why);
-      });
-    });
-    return;
-  }
-  process.stderr.write(`skipping "${name}": ${why}\n`);
-  describe.skip(`${name} (needs network namespaces: ${why})`, fn);
+  describeRequiring('network namespaces with nftables are available', whyUnavailable, name, fn);
 }
 
 // A home router's firewall: what arrives on the WAN side is dropped unless it answers a connection

@@ -10,11 +10,12 @@ import { execFile } from 'node:child_process';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { afterAll, beforeAll, expect, test } from 'vitest';
 import type { RetentionPolicy } from '../../../protocol/config.js';
 import { applyPolicyToGroup, type RetentionRule, type RetentionSnapshot } from '../../src/snapshot/retention.js';
 import { tempDir } from '../helpers/cli.js';
 import { prng } from '../../../bench/adversarial/prng.js';
+import { describeRequiring } from '../helpers/requires.js';
 
 const run = promisify(execFile);
 const H = 3_600_000;
@@ -34,20 +35,7 @@ async function resticVersion(): Promise<{ version: [number, number, number] } | 
 const found = await resticVersion();
 
 function describeRestic(name: string, fn: (version: [number, number, number]) => void): void {
-  if ('version' in found) {
-    describe(name, () => fn(found.version));
-    return;
-  }
-  if (process.env.CI) {
-    describe(name, () => {
-      test('restic is available (required in CI)', () => {
-        throw new Error(found.why);
-      });
-    });
-    return;
-  }
-  process.stderr.write(`skipping "${name}": ${found.why}\n`);
-  describe.skip(name, () => test('restic', () => undefined));
+  describeRequiring('restic is available', 'version' in found ? undefined : found.why, name, () => fn('version' in found ? found.version : [0, 0, 0]));
 }
 
 interface Made {
