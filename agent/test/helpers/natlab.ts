@@ -116,7 +116,6 @@ async function runOk(cmd: string, args: string[], opts: ExecOptions & { input?: 
   return r.stdout;
 }
 
-
 async function listNamespaces(): Promise<string[]> {
   const out = await runOk('ip', ['netns', 'list']);
   return out
