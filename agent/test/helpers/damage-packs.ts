@@ -16,18 +16,31 @@ export function packsDir(home: string): string {
   return join(home, 'repo', 'packs');
 }
 
-/** Pack files below a pack directory (<2 hex>/<64 hex>), sorted by ID; [] when the directory is absent. */
+/**
+ * Pack files below a pack directory (<2 hex>/<64 hex>), sorted by ID; [] when the directory is absent.
+ * A running agent may delete a pack between the listing and the stat (a friend's sweep): such a pack is
+ * simply not listed, as it would not be a moment later.
+ */
 export async function packFilesIn(dir: string): Promise<PackFile[]> {
   const out: PackFile[] = [];
-  for (const sub of (await readdir(dir).catch(() => [] as string[])).sort()) {
+  for (const sub of (await readdir(dir).catch(ifGone([] as string[]))).sort()) {
     if (!/^[0-9a-f]{2}$/.test(sub)) continue;
-    for (const name of (await readdir(join(dir, sub))).sort()) {
+    for (const name of (await readdir(join(dir, sub)).catch(ifGone([] as string[]))).sort()) {
       if (!/^[0-9a-f]{64}$/.test(name)) continue;
       const path = join(dir, sub, name);
-      out.push({ id: name, path, size: (await stat(path)).size });
+      const st = await stat(path).catch(ifGone(null));
+      if (st) out.push({ id: name, path, size: st.size });
     }
   }
   return out;
+}
+
+/** A catch handler answering `value` for ENOENT and rethrowing anything else. */
+function ifGone<T>(value: T): (e: NodeJS.ErrnoException) => T {
+  return (e) => {
+    if (e.code === 'ENOENT') return value;
+    throw e;
+  };
 }
 
 /** Every pack file: $HOME/repo/packs/<2 hex>/<64 hex>. Temp files and other names are ignored. */
