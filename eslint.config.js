@@ -59,6 +59,8 @@ function restrictions(folder, rank) {
     group: [glob(f), ...(folder === 'cli' && f === 'repo' ? CLI_ALLOWED_FILES.map((a) => `!${a}`) : [])],
     message: `${folder} may not import ${f} (layers: docs/ARCHITECTURE.md, eslint.config.js LAYERS)`,
   }));
+  // benchmark-only code lives in bench/ and reaches an agent through its own entry point (bench/sink/agent.ts)
+  patterns.push({ group: ['**/bench/**'], message: 'the product never imports bench/ (docs/ARCHITECTURE.md)' });
   for (const lib of LIBRARIES)
     if (lib.folder !== folder) patterns.push({ group: lib.names, message: `${lib.what} is used only in ${lib.folder}/ (docs/ARCHITECTURE.md)` });
   // no-restricted-imports does not see import(): the same folders, as a syntax rule (\u002F is "/", which

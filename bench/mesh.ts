@@ -4,8 +4,8 @@
 //     `cairn replicate --wait` (through alice's agent, --replicas 3) pushes every pack to the new
 //     friend: MB/s, three samples.
 // (b) just before each replication, between the same two agent processes, a bare Noise+Yamux
-//     stream to the friend's bench sink (/cairn/bench-sink/1.0.0, API op benchStream; agents run
-//     with CAIRN_BENCH_SINK=1): once with the packs' flow control (Frames.sendWindowed: 1 MiB
+//     stream to the friend's bench sink (/cairn/bench-sink/1.0.0, API op benchStream; agents are
+//     the bench's own, bench/sink/agent.ts): once with the packs' flow control (Frames.sendWindowed: 1 MiB
 //     frames, 3 unacknowledged), once raw (stream.send + onDrain, no acknowledgements), and once
 //     "stored": windowed, alice reading her pack files and the friend hashing, writing and
 //     fsyncing what arrives (replication's unavoidable work without its per-pack protocol).
@@ -158,6 +158,7 @@ export async function runMeshBench(cfg: MeshConfig, env: NodeJS.ProcessEnv): Pro
   const seed = Number(env.CAIRN_BENCH_MESH_SEED ?? '1');
   const W = join(cfg.workDir, 'mesh');
   const bin = join(cfg.root, 'bin', 'cairn.js');
+  const sinkAgent = join(cfg.root, 'dist', 'bench', 'sink', 'agent.js');
   const uplink = (env.CAIRN_BENCH_MESH_UPLINK ?? '').trim() || DEFAULT_UPLINK;
   const report: MeshReport = { startedAt, dataBytes, files: 0, links: { uplink }, rows: [], commands: [], notes: [], error: null };
   const rows = report.rows;
@@ -273,7 +274,7 @@ export async function runMeshBench(cfg: MeshConfig, env: NodeJS.ProcessEnv): Pro
     // `ip netns exec` execs the agent: the child's PID is the agent's
     const [cmd, args] = inLink(name, [
       process.execPath,
-      bin,
+      sinkAgent,
       'agent',
       '--listen',
       listen,
@@ -290,7 +291,7 @@ export async function runMeshBench(cfg: MeshConfig, env: NodeJS.ProcessEnv): Pro
     ]);
     const proc = spawn(cmd, args, {
       cwd: cfg.root,
-      env: { ...(process.env as Record<string, string>), ...cliEnv(name), CAIRN_BENCH_SINK: '1' },
+      env: { ...(process.env as Record<string, string>), ...cliEnv(name) },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     const out: Buffer[] = [];
@@ -591,7 +592,7 @@ export function renderMeshSection(r: MeshReport, info: { command: string; machin
     `- **Machine:** ${info.machine}`,
     `- **Other load:** ${info.load}`,
     `- **Data:** ${(r.dataBytes / MIB).toFixed(0)} MiB (${(r.dataBytes / MB).toFixed(0)} MB) of incompressible bytes (one seeded xorshift32 stream) in ${r.files} files, backed up once by alice (\`CAIRN_BENCH_MESH_BYTES\`).`,
-    "- **Agents:** alice, bob, carol, dave: `cairn agent --replicas 3`, one process each with its own home, TCP + Noise + Yamux, started with `CAIRN_BENCH_SINK=1` (enables the benchmark-only sink protocol and the `benchStream` API op). Every command goes through alice's agent.",
+    "- **Agents:** alice, bob, carol, dave: `cairn agent --replicas 3`, one process each with its own home, TCP + Noise + Yamux, started as `dist/bench/sink/agent.js agent` (cairn plus the benchmark-only sink protocol and the `benchStream` API op, bench/sink/). Every command goes through alice's agent.",
     'uplink' in r.links
       ? `- **Links:** alice listens on 127.0.0.1; bob, carol and dave each run in a network namespace of their own (bench/netns.ts), joined to the host by a veth pair (10.231.N.2 ↔ 10.231.N.1), so every friend has a link of its own as it would across the Internet. All four share the machine\'s cores. Bare streams and replications go alice → each friend over that friend\'s veth, unlimited. For the limited restores each friend\'s uplink (egress of its namespace side) goes through a tc token bucket of ${r.links.uplink} (\`CAIRN_BENCH_MESH_UPLINK\`).`
       : `- **Links:** every agent on loopback (127.0.0.1); the limited-uplink restores were skipped: ${escape(r.links.unavailable)}.`,
@@ -610,7 +611,7 @@ export function renderMeshSection(r: MeshReport, info: { command: string; machin
     '',
     '- MB = 10^6 bytes. Replication throughput = bytes pushed (sum of pack sizes, as the op reports) / time of the whole `replicate` op (`{"wait": true}`, what `cairn replicate --wait` sends) on alice\'s agent, from the HTTP request to its answer: every pack\'s stream, request, transfer and confirmation, the LevelDB bookkeeping on both sides, the pack-list audit of friends already holding packs and the signed-head exchange are included (the "nothing to push" rows show the fixed cost). The CLI process starting is not: it is no part of moving packs between two agents, and the bare streams below are timed inside the agent too. Runs before 2026-11-30 timed the whole CLI command instead (0.35-0.45 s more per sample).',
     '- Replication and bare streams are sampled three times, once per friend: bob, carol and dave in turn start, pair with alice, take the three streams (raw, windowed, stored) from her, and then every pack by replication (`--replicas 3`, so each new friend is one more copy wanted and gets all of them). Each friend has an identical link of its own, so the three samples measure the same thing; the machine is shared and single runs vary by ±20% or more, so the best of three counts on both sides of the comparison.',
-    '- The bare stream is measured between the same two agent processes through the API op `benchStream` (agent/src/ops/bench-stream.ts, talking to the sink in agent/src/mesh/bench-sink.ts): alice\'s agent opens `/cairn/bench-sink/1.0.0` to the friend, which discards the bytes and reports the count; time runs from the first data byte to the friend\'s count (after an untimed 32 MiB warm-up). "raw" writes 1 MiB buffers with `stream.send` and waits on `onDrain` (only Yamux flow control): the plainest bare Noise+Yamux stream. It is not always the faster variant: on this machine many small `send` calls and per-chunk message events cost more CPU than the acknowledged 1 MiB frames (over a veth pair raw ran at half of windowed). The target is judged against the faster of the two, the stricter comparison. "windowed" sends the same 1 MiB frames with `Frames.sendWindowed` (at most 3 unacknowledged, as pack-put and pack-get do); the gap between the two is the cost of Cairn\'s flow control, the gap between windowed and replication the cost of everything else (reading packs, the friend hashing, writing and fsyncing them on a worker thread, LevelDB bookkeeping, a new stream per pack with three packs in flight).',
+    '- The bare stream is measured between the same two agent processes through the API op `benchStream` (bench/sink/agent.ts, talking to the sink in bench/sink/bench-sink.ts): alice\'s agent opens `/cairn/bench-sink/1.0.0` to the friend, which discards the bytes and reports the count; time runs from the first data byte to the friend\'s count (after an untimed 32 MiB warm-up). "raw" writes 1 MiB buffers with `stream.send` and waits on `onDrain` (only Yamux flow control): the plainest bare Noise+Yamux stream. It is not always the faster variant: on this machine many small `send` calls and per-chunk message events cost more CPU than the acknowledged 1 MiB frames (over a veth pair raw ran at half of windowed). The target is judged against the faster of the two, the stricter comparison. "windowed" sends the same 1 MiB frames with `Frames.sendWindowed` (at most 3 unacknowledged, as pack-put and pack-get do); the gap between the two is the cost of Cairn\'s flow control, the gap between windowed and replication the cost of everything else (reading packs, the friend hashing, writing and fsyncing them on a worker thread, LevelDB bookkeeping, a new stream per pack with three packs in flight).',
     '- "stored" splits that gap in two. It is the windowed stream with only the work no replication can skip: alice fills the frames by reading her own pack files back to back, and the friend hashes (SHA-256) and writes what arrives on its hashing worker into files of 16 MiB (the pack size), fsyncing each and dropping it from the page cache while the next arrives, then deletes them; time runs until the last file is fsynced. There is no stream, request, reservation, rename or LevelDB record per pack. Windowed to stored is the price of storing and verifying the bytes at all; stored to replication is what Cairn\'s protocol adds. All agents share the machine\'s cores, so the bare stream, stored and replication all run with both cores busy, and their throughputs are roughly in the inverse ratio of their CPU per GiB (the CPU row).',
     "- Restores go through alice's agent after `rm -r $HOME/repo/packs` (data and metadata packs); every pack is then fetched from friends, verified and stored locally while the restore writes the files (it reads each pack as soon as it is here), and the restored files are compared with the source (untimed). The three-friend restores run first (links unlimited, then uplinks limited), then carol and dave are stopped (SIGTERM) and the one-friend restores run the same way: a stopped friend that the agent tries first fails on connection refused and is dropped from that pack's holders. The speed-up target is judged with limited uplinks when friends have links of their own: fetching from several friends at once is for when each friend's connection is the limit. With unlimited links (or all on loopback) every agent shares the same two cores, the restoring agent's CPU (receiving, verifying, decrypting, writing) is the limit, and more friends cannot make it faster; those rows are there to show that cost.",
     "- CPU s of a mesh command = its own (GNU time) plus every running agent's (/proc/PID/stat) over the command; other CPU s = machine busy time (/proc/stat) minus that, i.e. processes outside the benchmark.",

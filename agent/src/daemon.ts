@@ -5,6 +5,7 @@ import { randomBytes } from 'node:crypto';
 import { rm } from 'node:fs/promises';
 import type { FastifyInstance } from 'fastify';
 import { ConsoleAuth } from './api/auth.js';
+import type { ExtraOp } from './api/ops-routes.js';
 import { buildApi } from './api/server.js';
 import { consoleTls } from './api/tls.js';
 import { Notifier } from './notify/notifier.js';
@@ -17,6 +18,8 @@ import { systemTimers } from './util/timers.js';
 import type { ConfigWatcher } from './config/watch.js';
 import { createMesh, type Mesh } from './mesh/compose.js';
 import type { Services } from './ops/services.js';
+import type { MeshContext } from './mesh/context.js';
+import type { Startable } from './mesh/service.js';
 import { agentInfoPath, type AgentInfo } from './repo/home.js';
 import { Repository } from './repo/repository.js';
 import { recoverStoppedAtStart } from './sources/hooks.js';
@@ -46,6 +49,22 @@ export interface AgentOptions {
   log: (line: string) => void;
   /** cairn.yaml, kept current; the options above are its effective values at start. */
   config?: ConfigWatcher;
+}
+
+/**
+ * What an entry point other than `cairn` adds to the agents it starts: the benchmark's agent
+ * (bench/sink/agent.ts) adds its sink protocol and the API op that drives it. `cairn` adds nothing.
+ */
+export interface AgentExtension {
+  meshServices?: (ctx: MeshContext) => Startable[];
+  ops?: Record<string, ExtraOp>;
+}
+
+let extension: AgentExtension = {};
+
+/** Called by such an entry point before the CLI runs: every agent this process starts carries `ext`. */
+export function extendAgent(ext: AgentExtension): void {
+  extension = ext;
 }
 
 /** Delay between a backup and the replication it triggers (coalesces bursts of backups). */
@@ -113,6 +132,7 @@ export class Agent {
           ...(opts.bandwidthBytesPerSec > 0 ? { bandwidthBytesPerSec: opts.bandwidthBytesPerSec } : {}),
           ...(opts.config ? { deletionGraceMs: opts.config.current.friends.deletionGraceMs } : {}),
           sweepLog: opts.log,
+          ...(extension.meshServices ? { extraServices: extension.meshServices } : {}),
         }),
       );
       const token = randomBytes(24).toString('base64url');
@@ -143,7 +163,15 @@ export class Agent {
       const statusOptions = () => ({ staleAfterMs: notifier.get().staleAfterMs, friendOfflineAfterMs: notifier.get().friendOfflineAfterMs });
       const api = buildApi(
         svc,
-        { host: opts.apiHost, port: opts.apiPort, auth, hooks: { notifier, ...(config ? { config } : {}) }, statusOptions, ...(tls ? { tls } : {}) },
+        {
+          host: opts.apiHost,
+          port: opts.apiPort,
+          auth,
+          hooks: { notifier, ...(config ? { config } : {}) },
+          statusOptions,
+          ...(tls ? { tls } : {}),
+          ...(extension.ops ? { extraOps: extension.ops } : {}),
+        },
         () => m.peerId,
       );
       const address = await listening(

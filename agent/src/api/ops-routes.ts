@@ -17,10 +17,16 @@ import { pinOp, unpinOp } from '../ops/pin.js';
 import { restoreOp } from '../ops/restore.js';
 import type { Services } from '../ops/services.js';
 import { snapshotsOp } from '../ops/snapshots.js';
-import { BENCH_STREAM_MODES, benchSinkEnabled, benchStreamOp } from '../ops/bench-stream.js';
 import { volumeBackupOp, volumeRestoreOp, volumesOp } from '../ops/volumes.js';
 
 type Op = (svc: Services, args: never) => Promise<unknown>;
+
+/** An operation outside the catalogue (the benchmark's agent adds one): arguments checked by `schema`; `writes` holds the repository's write lock. */
+export interface ExtraOp {
+  op: Op;
+  schema: object;
+  writes: boolean;
+}
 
 /** Each operation of the catalogue (protocol/api.ts OPERATIONS), typed by it: arguments in, result out. */
 const IMPLEMENTATIONS: { [K in OperationName]: (svc: Services, args: OperationArgs<K>) => Promise<OperationResult<K>> } = {
@@ -48,26 +54,12 @@ const IMPLEMENTATIONS: { [K in OperationName]: (svc: Services, args: OperationAr
   replicate: (svc, a) => replicateOp(svc, a),
 };
 
-/** name -> [operation, JSON schema of its arguments, holds the repository write lock]: the catalogue's, plus the bench's own below. */
+/** name -> [operation, JSON schema of its arguments, holds the repository write lock]: the catalogue's. */
 export const OPS: Record<string, [Op, object, boolean]> = Object.fromEntries(
   (Object.keys(OPERATIONS) as OperationName[]).map((name) => [name, [IMPLEMENTATIONS[name] as Op, OPERATIONS[name].args, OPERATIONS[name].lock]]),
 );
-const str = { type: 'string', maxLength: 4096 } as const;
-const uint = { type: 'integer', minimum: 0 } as const;
 
-// benchmark only (npm run bench, CAIRN_BENCH_SINK=1): stream bytes to a friend's bench sink and time it
-if (benchSinkEnabled()) {
-  OPS.benchStream = [
-    benchStreamOp as Op,
-    {
-      type: 'object',
-      required: ['peerId', 'bytes'],
-      additionalProperties: false,
-      properties: { peerId: str, bytes: { ...uint, maximum: 2 ** 40 }, mode: { enum: [...BENCH_STREAM_MODES] } },
-    },
-    false,
-  ];
-}
+const str = { type: 'string', maxLength: 4096 } as const;
 
 /** A backup asked for through the API (a person or script; the scheduler records its own runs). */
 function recordBackup(svc: Services, body: unknown, started: number, snapshot: string | null, error: string | null): void {
@@ -77,8 +69,12 @@ function recordBackup(svc: Services, body: unknown, started: number, snapshot: s
   svc.activity?.backup({ source, ok: error === null, time: new Date(now).toISOString(), durationMs: now - started, snapshot, error, scheduled: false });
 }
 
-export function registerOpsRoutes(app: FastifyInstance, svc: Services): void {
-  for (const [name, [op, schema, writes]] of Object.entries(OPS)) {
+export function registerOpsRoutes(app: FastifyInstance, svc: Services, extra: Record<string, ExtraOp> = {}): void {
+  const extras = Object.entries(extra).map(([name, e]): [string, [Op, object, boolean]] => {
+    if (name in OPS) throw new Error(`operation ${name} is Cairn's own: an extra operation cannot replace it`);
+    return [name, [e.op, e.schema, e.writes]];
+  });
+  for (const [name, [op, schema, writes]] of [...Object.entries(OPS), ...extras]) {
     app.post(`${API_PREFIX}/ops/${name}`, { schema: { body: schema }, config: { auth: 'admin' } }, async (req) => {
       const run = () => op(svc, req.body as never);
       const isBackup = name === 'backup' || name === 'volumeBackup';

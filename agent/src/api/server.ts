@@ -24,7 +24,7 @@ import type { ConsoleAuth } from './auth.js';
 import { ConsoleTlsError } from './tls.js';
 import { registerConsoleRoutes, type ConsoleHooks } from './console-routes.js';
 import { buildMetrics } from './metrics.js';
-import { registerOpsRoutes } from './ops-routes.js';
+import { registerOpsRoutes, type ExtraOp } from './ops-routes.js';
 import { sendError } from './send-error.js';
 
 export type RegisteredRoute = RouteOptions & { config?: { auth?: RouteAuth } };
@@ -41,6 +41,8 @@ export interface ApiOptions {
   hooks?: ConsoleHooks;
   /** HTTPS (api/tls.ts): required beyond loopback; cookies are then Secure. */
   tls?: { key: string; cert: string };
+  /** Operations beyond the catalogue (the benchmark's agent adds one). */
+  extraOps?: Record<string, ExtraOp>;
 }
 
 const LOOPBACK = new Set(['127.0.0.1', 'localhost', '::1']);
@@ -193,7 +195,7 @@ export function buildApi(svc: Services, opts: ApiOptions, peerId: () => string):
     const text = await registry.metrics();
     return reply.type(registry.contentType).send(text);
   });
-  registerOpsRoutes(app, svc);
+  registerOpsRoutes(app, svc, opts.extraOps);
   registerConsoleRoutes(app, svc, { auth, peerId, statusOptions, hooks: opts.hooks ?? {} });
 
   const consoleDir = opts.consoleDir ?? defaultConsoleDir();

@@ -10,7 +10,6 @@ import type { Repository } from '../repo/repository.js';
 import { startHashingThread } from '../store/hashing-writer.js';
 import type { Clock } from '../util/clock.js';
 import { TokenBucket } from '../util/rate-limit.js';
-import { BENCH_SINK_PROTOCOL, benchSinkEnabled, benchSinkHandler } from './bench-sink.js';
 import type { MeshContext } from './context.js';
 import type { TransferLimits } from './deadline.js';
 import { Deletion } from './deletion.js';
@@ -27,7 +26,7 @@ import { packListService } from './pack-list.js';
 import { packPutService } from './pack-put.js';
 import { Pairing } from './pairing.js';
 import { Replication } from './replication.js';
-import { ProtocolService, ServiceGroup } from './service.js';
+import { ServiceGroup, type Startable } from './service.js';
 import { shareableAddrs } from './addresses.js';
 
 export interface MeshOptions {
@@ -47,6 +46,8 @@ export interface MeshOptions {
   limits?: Partial<TransferLimits>;
   /** The running agent's: friends' packs whose deletion grace has passed are deleted while the mesh runs, each sweep logged here. */
   sweepLog?: (line: string) => void;
+  /** More services on the node, started after Cairn's protocols (the benchmark's agent adds its sink). */
+  extraServices?: (ctx: MeshContext) => Startable[];
 }
 
 export class Mesh {
@@ -79,8 +80,7 @@ export class Mesh {
       packListService(ctx),
       headService(ctx),
       packDeleteService(ctx),
-      // benchmark only (npm run bench): a friend-only sink that discards bytes
-      ...(benchSinkEnabled() ? [new ProtocolService(ctx.node, BENCH_SINK_PROTOCOL, benchSinkHandler(ctx))] : []),
+      ...(opts.extraServices?.(ctx) ?? []),
       this.presence,
       this.replication,
       this.deletion,

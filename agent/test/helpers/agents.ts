@@ -29,6 +29,8 @@ export interface AgentOptions {
   extraArgs?: string[];
   /** More environment for the agent process (e.g. libfiu's preload, helpers/fiu.ts). */
   env?: Record<string, string>;
+  /** The program run as `<entry> agent ...` (default bin/cairn.js; the bench's agent is dist/bench/sink/agent.js). */
+  entry?: string;
 }
 
 async function waitForInfo(home: string, proc: ChildProcess, log: () => string): Promise<TestAgent['info']> {
@@ -47,7 +49,7 @@ export async function startAgent(name: string, opts: AgentOptions = {}): Promise
   const home = opts.home ?? join(await tempDir(`cairn-${name}-`), 'home');
   const recoveryPhrase = opts.existing?.recoveryPhrase ?? (await cairnJson<{ recoveryPhrase: string }>(['init'], { home })).recoveryPhrase;
   const args = [
-    CAIRN_BIN,
+    opts.entry ?? CAIRN_BIN,
     'agent',
     '--listen',
     '/ip4/127.0.0.1/tcp/0',

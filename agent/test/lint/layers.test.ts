@@ -50,6 +50,13 @@ describe('layers: npm run lint refuses an upward import', () => {
     ).toEqual([]);
   });
 
+  it('the product never imports bench/ (benchmark-only code is wired by the bench alone)', async () => {
+    for (const path of ['agent/src/mesh/probe.ts', 'agent/src/api/probe.ts', 'agent/src/daemon.ts'])
+      expect(await restricted(path, "import { benchStream } from '../../bench/sink/bench-sink.js';\nexport const x = benchStream;\n"), path).toEqual([
+        expect.stringContaining('the product never imports bench/'),
+      ]);
+  });
+
   it('folders on one row do not import each other; config/ and state/ only from their readers', async () => {
     expect(await restricted('agent/src/crypto/probe.ts', "import { FastCdc } from '../chunker/fastcdc.js';\nexport const x = FastCdc;\n")).toEqual([
       expect.stringContaining('crypto may not import chunker'),

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Libp2p } from '@libp2p/interface';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BENCH_SINK_PROTOCOL, benchSinkHandler, benchStream, packReader } from '../../src/mesh/bench-sink.js';
+import { BENCH_SINK_PROTOCOL, benchSinkHandler, benchStream, packReader } from '../../../bench/sink/bench-sink.js';
 import type { MeshContext } from '../../src/mesh/context.js';
 import { LocalPackStore } from '../../src/store/local-pack-store.js';
 import { sha256Hex } from '../../src/crypto/ids.js';

@@ -1,6 +1,6 @@
 // /cairn/bench-sink/1.0.0: a benchmark-only protocol that reads and discards bytes from a friend, so
 // `npm run bench` can compare replication with a bare Noise+Yamux stream between the same two agent
-// processes. Registered (with the benchStream API op, ops/bench-stream.ts) only when CAIRN_BENCH_SINK=1.
+// processes. Only the bench's own agent (bench/sink/agent.ts) registers it, with the benchStream API op.
 //
 // The sender opens the stream and writes one JSON frame { mode, bytes }; the sink answers
 // { ok: true } and then receives:
@@ -19,13 +19,13 @@ import { dirname, join } from 'node:path';
 import type { Connection, PeerId, Stream } from '@libp2p/interface';
 import { peerIdFromString } from '@libp2p/peer-id';
 import { lpStream } from '@libp2p/utils';
-import { MalformedMessageError, MAX_FRAME_BYTES, MAX_MESSAGE_BYTES, PACK_FRAME_BYTES, STREAM_TIMEOUT_MS, WireError } from '../../../protocol/mesh.js';
-import { PACK_TARGET_BYTES } from '../repo/packer.js';
-import { HashingWriter } from '../store/hashing-writer.js';
-import type { LocalPackStore } from '../store/local-pack-store.js';
-import { UsageError } from '../util/errors.js';
-import type { MeshContext } from './context.js';
-import { Frames, RefusedError, serve } from './framing.js';
+import { MalformedMessageError, MAX_FRAME_BYTES, MAX_MESSAGE_BYTES, PACK_FRAME_BYTES, STREAM_TIMEOUT_MS, WireError } from '../../protocol/mesh.js';
+import { PACK_TARGET_BYTES } from '../../agent/src/repo/packer.js';
+import { HashingWriter } from '../../agent/src/store/hashing-writer.js';
+import type { LocalPackStore } from '../../agent/src/store/local-pack-store.js';
+import { UsageError } from '../../agent/src/util/errors.js';
+import type { MeshContext } from '../../agent/src/mesh/context.js';
+import { Frames, RefusedError, serve } from '../../agent/src/mesh/framing.js';
 
 export const BENCH_SINK_PROTOCOL = '/cairn/bench-sink/1.0.0';
 /** Largest transfer one request may announce. */
@@ -45,11 +45,6 @@ export interface BenchStreamResult {
   bytes: number;
   /** From the first data byte handed to the stream until the sink confirmed the count. */
   ms: number;
-}
-
-/** True when this process should expose the bench sink and the benchStream op. */
-export function benchSinkEnabled(): boolean {
-  return process.env.CAIRN_BENCH_SINK === '1';
 }
 
 function parseRequest(v: unknown): { mode: BenchStreamMode; bytes: number } {
