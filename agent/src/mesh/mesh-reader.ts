@@ -1,6 +1,9 @@
 // Reading packs when friends hold copies: the local store first; a pack missing locally (or found
 // damaged) is fetched from a friend that holds it into the local store, verified on the way
 // (SHA-256 = pack ID). A friend serving damaged or no bytes is reported and the next holder is tried.
+// Who needed a fetch is known by its async context: a FetchTally counts the packs that reached the
+// work run under it (a restore), so two restores at once keep their own counts.
+import { AsyncLocalStorage } from 'node:async_hooks';
 import type { LocalPackStore } from '../store/local-pack-store.js';
 import { PackMissingError, type PackInfo, type PackStore } from '../store/pack-store.js';
 import { CorruptionError, errorMessage } from '../util/errors.js';
@@ -14,12 +17,30 @@ export interface PackFetcher {
   report(peerId: string, problem: string, packId: string): Promise<void>;
 }
 
-export class MeshPackReader implements PackStore {
-  /** Packs fetched per friend name during this reader's life. */
+const tallies = new AsyncLocalStorage<FetchTally>();
+
+/** Packs fetched from friends for the work run under this tally, per friend name; each pack counted once. */
+export class FetchTally {
   readonly fetched = new Map<string, number>();
+  private readonly seen = new Set<string>();
+
+  /** Runs `fn` under this tally: every pack its reads and prefetches get from a friend (or join in flight) is counted. */
+  run<T>(fn: () => Promise<T>): Promise<T> {
+    return tallies.run(this, fn);
+  }
+
+  arrived(packId: string, friend: string): void {
+    if (this.seen.has(packId)) return;
+    this.seen.add(packId);
+    this.fetched.set(friend, (this.fetched.get(friend) ?? 0) + 1);
+  }
+}
+
+export class MeshPackReader implements PackStore {
   private readonly local: LocalPackStore;
   private readonly fetcher: PackFetcher;
-  private readonly inFlight = new Map<string, Promise<void>>();
+  /** Fetches under way, by pack ID: each resolves with the name of the friend that served it. */
+  private readonly inFlight = new Map<string, Promise<string>>();
 
   constructor(local: LocalPackStore, fetcher: PackFetcher) {
     this.local = local;
@@ -33,10 +54,11 @@ export class MeshPackReader implements PackStore {
       p = this.doFetch(packId, skip).finally(() => this.inFlight.delete(packId));
       this.inFlight.set(packId, p);
     }
-    return p;
+    const friend = await p;
+    tallies.getStore()?.arrived(packId, friend);
   }
 
-  private async doFetch(packId: string, skip: Set<string>): Promise<void> {
+  private async doFetch(packId: string, skip: Set<string>): Promise<string> {
     const tried: string[] = [];
     for (const { peerId, name } of await this.fetcher.holdersOf(packId)) {
       if (skip.has(peerId)) continue;
@@ -51,8 +73,7 @@ export class MeshPackReader implements PackStore {
         await this.fetcher.report(peerId, problem, packId);
         continue;
       }
-      this.fetched.set(name, (this.fetched.get(name) ?? 0) + 1);
-      return;
+      return name;
     }
     throw new CorruptionError(
       `pack ${packId} is missing locally and no friend has an intact copy${tried.length ? ` (tried ${tried.join(', ')})` : ' (no friend holds it)'}`,

@@ -1,4 +1,5 @@
 import { resolve } from 'node:path';
+import { FetchTally } from '../mesh/mesh-reader.js';
 import { Restorer } from '../snapshot/restorer.js';
 import { findNode, normalizeIncludes, walkTree } from '../snapshot/tree-walk.js';
 import { errorMessage, UsageError } from '../util/errors.js';
@@ -11,6 +12,17 @@ import type { Services } from './services.js';
 const PREFETCH_PER_FRIEND = 2;
 
 export async function restoreOp(svc: Services, args: RestoreArgs, onStart?: (r: Restorer, totalBytes?: number) => void): Promise<RestoreResult> {
+  // this restore's own count of packs fetched from friends (another restore at once keeps its own)
+  const tally = new FetchTally();
+  return tally.run(() => restoreCounting(svc, args, tally, onStart));
+}
+
+async function restoreCounting(
+  svc: Services,
+  args: RestoreArgs,
+  tally: FetchTally,
+  onStart?: (r: Restorer, totalBytes?: number) => void,
+): Promise<RestoreResult> {
   const { id, snapshot } = await svc.repo.resolveSnapshot(args.snapshot, args.filter);
   const includes = normalizeIncludes(args.include);
   // an --include that names nothing in the snapshot is a mistake, not an empty restore
@@ -35,7 +47,6 @@ export async function restoreOp(svc: Services, args: RestoreArgs, onStart?: (r: 
     // Packs missing locally come from friends, spread over every holder, while the restore runs:
     // it reads a pack as soon as it is here (joining its fetch, or fetching it itself if it gets
     // there first), so writing files overlaps the transfers.
-    svc.mesh.packGet.reader.fetched.clear();
     const packs = await packsOf(svc, snapshot.tree, args.from !== undefined ? normalizeIncludes([args.from]) : includes);
     const metaPack = snapshot.meta ? svc.repo.index.get(snapshot.meta)?.packId : undefined;
     if (metaPack && !packs.includes(metaPack)) packs.unshift(metaPack);
@@ -60,7 +71,7 @@ export async function restoreOp(svc: Services, args: RestoreArgs, onStart?: (r: 
     // never leave fetches running behind a finished (or failed) restore
     if (fetching) warnings.unshift(...(await fetching));
   }
-  const fetched = Object.fromEntries(svc.mesh?.packGet.reader.fetched ?? []);
+  const fetched = Object.fromEntries(tally.fetched);
   return {
     snapshot: id,
     target,

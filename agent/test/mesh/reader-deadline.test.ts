@@ -12,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PACK_FRAME_BYTES, PROTOCOLS } from '../../../protocol/mesh.js';
 import type { MeshContext } from '../../src/mesh/context.js';
 import { serve } from '../../src/mesh/framing.js';
-import { MeshPackReader } from '../../src/mesh/mesh-reader.js';
+import { FetchTally, MeshPackReader } from '../../src/mesh/mesh-reader.js';
 import { fetchPack } from '../../src/mesh/pack-get.js';
 import { LocalPackStore } from '../../src/store/local-pack-store.js';
 import { startWireNode } from '../helpers/mesh-wire.js';
@@ -82,9 +82,10 @@ describe('a restore reading a pack held by a stalling friend and an honest one',
           reports.push({ peerId, problem });
         },
       });
-      const got = await reader.get(packId);
+      const tally = new FetchTally();
+      const got = await tally.run(() => reader.get(packId));
       expect(Buffer.compare(got, pack)).toBe(0);
-      expect(reader.fetched).toEqual(new Map([['honest', 1]]));
+      expect(tally.fetched).toEqual(new Map([['honest', 1]]));
       expect(reports).toHaveLength(1);
       expect(reports[0]?.peerId).toBe(slow.peerId.toString());
       expect(reports[0]?.problem).toMatch(
