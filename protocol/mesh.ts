@@ -12,6 +12,23 @@ export const PROTOCOLS = {
   packDelete: '/cairn/pack-delete/1.0.0',
 } as const;
 
+/**
+ * Streams of one protocol one peer may have open to us at once, over all its connections; a stream
+ * past it is reset as it opens. Each open stream may hold up to 4 MiB that libp2p buffers unread, so
+ * these bound what one hostile friend makes us hold. An owner's restore reads 8 files at once and
+ * prefetches 2 packs per friend (pack-get); a replication round pushes 3 packs (pack-put), and a
+ * round asked for through the CLI may run beside the daemon's.
+ */
+export const INBOUND_STREAMS_PER_PEER: Readonly<Record<string, number>> = {
+  [PROTOCOLS.packGet]: 16,
+  [PROTOCOLS.packPut]: 8,
+  [PROTOCOLS.pair]: 2,
+};
+/** The same for every other protocol (one exchange at a time, two when rounds overlap). */
+export const DEFAULT_INBOUND_STREAMS_PER_PEER = 4;
+/** Streams of one protocol open to us at once from all peers together. */
+export const INBOUND_STREAMS_PER_PROTOCOL = 64;
+
 /** Largest frame anyone may send; a longer length prefix resets the stream before allocation. */
 export const MAX_FRAME_BYTES = 1024 * 1024 + 1024;
 /** Pack bytes per data frame. */

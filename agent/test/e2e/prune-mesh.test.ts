@@ -147,7 +147,7 @@ describe('prune with a friend', () => {
       const send = async (request: DeleteRequest, signer = key) => {
         const signature = Buffer.from(await signer.sign(canonicalDeleteRequest(request))).toString('base64');
         const wire = new RawWire(await dial(node, bob, PROTOCOLS.packDelete));
-        return wire.request({ request, signature });
+        return wire.requestOnce({ request, signature });
       };
       const me = node.peerId.toString();
       const req = (seq: number, owner = me, packs = alicesAtBob): DeleteRequest => ({ version: 1, owner, seq, time: new Date().toISOString(), packs });

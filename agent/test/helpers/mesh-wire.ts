@@ -106,6 +106,17 @@ export class RawWire {
     }
   }
 
+  /**
+   * A one-request exchange as an honest client has it: the request, its reply, then our side
+   * closed. A stream left open counts against the peer's streams of that protocol (service.ts)
+   * until the agent gives up waiting for the close.
+   */
+  async requestOnce(body: unknown, timeoutMs = 30_000): Promise<Outcome> {
+    const outcome = await this.request(body, timeoutMs);
+    await this.stream.close({ signal: AbortSignal.timeout(timeoutMs) }).catch(() => this.stream.abort(new Error('closing the stream failed')));
+    return outcome;
+  }
+
   /** Sends `total` pack bytes in frames of at most 1 MiB, waiting for each frame's acknowledgement (byte 6). */
   async sendPack(bytes: Buffer, frameBytes = 1024 * 1024): Promise<void> {
     for (let off = 0; off < bytes.length; off += frameBytes) {

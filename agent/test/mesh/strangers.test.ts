@@ -250,7 +250,7 @@ describe('strangers and hostile frames against a real agent', () => {
 
   it("a friend's head must verify with its own key and may not go back", async () => {
     const { node, key } = friend;
-    const put = async (head: unknown) => new RawWire(await dial(node, target, PROTOCOLS.head)).request({ op: 'put', head });
+    const put = async (head: unknown) => new RawWire(await dial(node, target, PROTOCOLS.head)).requestOnce({ op: 'put', head });
     const h1 = await fakeHead(key, 1, null);
     const h2 = await fakeHead(key, 2, 'a'.repeat(64));
     expect(await put(h1)).toEqual({ kind: 'reply', value: { ok: true, head: h1 } });
@@ -264,6 +264,6 @@ describe('strangers and hostile frames against a real agent', () => {
     expect(refusal(await put(h3Forged))).toMatchObject({ code: WireError.badSignature });
     // a validly signed but different head with the kept seq: refused as stale
     expect(refusal(await put(await fakeHead(key, 2, 'c'.repeat(64))))).toMatchObject({ code: WireError.staleHead });
-    expect(await new RawWire(await dial(node, target, PROTOCOLS.head)).request({ op: 'get' })).toEqual({ kind: 'reply', value: { ok: true, head: h2 } });
+    expect(await new RawWire(await dial(node, target, PROTOCOLS.head)).requestOnce({ op: 'get' })).toEqual({ kind: 'reply', value: { ok: true, head: h2 } });
   }, 120_000);
 });
