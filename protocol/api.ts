@@ -151,6 +151,8 @@ export interface RestoreResult {
 
 export interface CheckArgs {
   readData: boolean;
+  /** Read only part of the packs, as restic spells it: "N%" (a random share) or "n/t" (the n-th of t fixed groups by pack ID). */
+  readDataSubset?: string;
 }
 export interface CheckResult {
   ok: boolean;
@@ -464,7 +466,7 @@ export const OPERATIONS = {
   jobs: { args: args([], { source: str, limit: { type: 'integer', minimum: 1, maximum: 2000 } }), lock: false },
   jobShow: { args: args(['id'], { id: str }), lock: false },
   prune: { args: args(['dryRun'], { dryRun: bool, maxUnusedPercent: { type: 'number', minimum: 0, maximum: 100 } }), lock: true },
-  check: { args: args(['readData'], { readData: bool }), lock: true },
+  check: { args: args(['readData'], { readData: bool, readDataSubset: { type: 'string', maxLength: 32 } }), lock: true },
   invite: { args: args(['quotaBytes', 'expiresInMs'], { quotaBytes: uint, expiresInMs: { ...uint, minimum: 1000 } }), lock: false },
   pair: { args: args(['code', 'quotaBytes'], { code: str, quotaBytes: uint }), lock: false },
   peers: { args: none, lock: false },

@@ -156,7 +156,12 @@ common(program.command('prune').description('remove data no snapshot needs, loca
 
 common(program.command('check').description('verify the repository structure; with --read-data, every byte'))
   .option('--read-data', 'read and verify every pack')
-  .action(action(async (ctx, opts: { readData?: boolean }) => (await import('./commands/check.js')).checkCommand(ctx, opts)));
+  .option('--read-data-subset <n/t|N%>', 'read and verify part of the packs: a random share (10%) or one of t fixed groups (1/5)')
+  .addHelpText(
+    'after',
+    '\nExamples:\n  cairn check --read-data\n  cairn check --read-data-subset 5%    # a random 5% of the packs\n  cairn check --read-data-subset 2/7   # the 2nd of 7 groups: 7 runs read every pack once',
+  )
+  .action(action(async (ctx, opts: { readData?: boolean; readDataSubset?: string }) => (await import('./commands/check.js')).checkCommand(ctx, opts)));
 
 common(program.command('agent').description('run the agent: friend mesh, replication, local API'))
   .option('--listen <multiaddr>', `libp2p listen address (repeatable; default ${DEFAULT_LISTEN})`, collect)

@@ -2,6 +2,7 @@
 // every indexed pack exists and is long enough. With readData: every pack's bytes hash to its name,
 // its header decrypts and agrees with the index, and every blob authenticates and matches its ID.
 // Each problem names the pack and, where known, the snapshots and paths it affects.
+import { randomInt } from 'node:crypto';
 import { sha256Hex } from '../crypto/ids.js';
 import { errorMessage } from '../util/errors.js';
 import { BlobType } from './blob.js';
@@ -29,6 +30,10 @@ type Users = Map<string, string>;
 
 export interface CheckOptions {
   readData: boolean;
+  /** With readData: which packs to read (all when absent). */
+  readPack?: (packId: string) => boolean;
+  /** With readData and readPack: at most this many of the packs it selects, in random order (a share by percent). */
+  readCount?: (selected: number) => number;
   onPack?: (done: number, total: number) => void;
   /** Friends that confirmed holding a pack (names): a pack missing here but held there is a warning, not an error. */
   heldBy?: Map<string, string[]>;
@@ -116,7 +121,8 @@ export async function checkRepository(repo: Repository, opts: CheckOptions): Pro
 
   let packsRead = 0;
   if (opts.readData) {
-    const ids = [...stored.keys()].filter((id) => packsInIndex.has(id));
+    let ids = [...stored.keys()].filter((id) => packsInIndex.has(id) && (opts.readPack?.(id) ?? true));
+    if (opts.readCount) ids = shuffled(ids).slice(0, opts.readCount(ids.length));
     for (const packId of ids) {
       opts.onPack?.(packsRead, ids.length);
       packsRead += 1;
@@ -157,4 +163,14 @@ async function verifyPack(repo: Repository, packId: string): Promise<string | un
     return errorMessage(err).replace(`pack ${packId}: `, '');
   }
   return undefined;
+}
+
+/** A copy of `items` in random order (Fisher-Yates with crypto randomness). */
+function shuffled<T>(items: T[]): T[] {
+  const out = [...items];
+  for (let i = out.length - 1; i > 0; i--) {
+    const j = randomInt(i + 1);
+    [out[i], out[j]] = [out[j] as T, out[i] as T];
+  }
+  return out;
 }

@@ -4,13 +4,13 @@ import { runOp, type Context } from '../context.js';
 import { printJson } from '../format.js';
 import { ProgressLine } from '../progress.js';
 
-export async function checkCommand(ctx: Context, opts: { readData?: boolean }): Promise<void> {
+export async function checkCommand(ctx: Context, opts: { readData?: boolean; readDataSubset?: string }): Promise<void> {
   let done = 0;
   let total = 0;
   const progress = new ProgressLine('check', () => ({ files: done, bytes: 0, totalFiles: total }), ctx.clock);
   let r;
   try {
-    const args = { readData: opts.readData === true };
+    const args = { readData: opts.readData === true, ...(opts.readDataSubset !== undefined ? { readDataSubset: opts.readDataSubset } : {}) };
     r = await runOp(ctx, 'check', args, (svc) => checkOp(svc, args, (d, t) => ((done = d), (total = t))));
   } finally {
     progress.stop();
@@ -21,7 +21,7 @@ export async function checkCommand(ctx: Context, opts: { readData?: boolean }): 
     for (const p of r.problems) process.stdout.write(`${p.severity}: ${p.message}\n`);
     process.stdout.write(
       `checked ${r.snapshots} snapshots, ${r.trees} trees, ${r.blobs} blobs, ${r.packs} packs` +
-        `${opts.readData ? ` (${r.packsRead} read in full)` : ' (structure only; --read-data reads every byte)'}: ` +
+        `${opts.readData || opts.readDataSubset !== undefined ? ` (${r.packsRead} read in full)` : ' (structure only; --read-data reads every byte)'}: ` +
         `${errors.length === 0 ? 'no errors' : `${errors.length} error${errors.length === 1 ? '' : 's'}`}\n`,
     );
   }
