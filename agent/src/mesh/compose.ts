@@ -29,6 +29,9 @@ import { Pairing } from './pairing.js';
 import { Replication } from './replication.js';
 import { ProtocolService, ServiceGroup } from './service.js';
 import { shareableAddrs } from './addresses.js';
+import { reachService } from './reach.js';
+import { Reachability } from './reachability.js';
+import { ownAddresses, relayControl } from './relay.js';
 
 export interface MeshOptions {
   listen: string[];
@@ -47,6 +50,8 @@ export interface MeshOptions {
   limits?: Partial<TransferLimits>;
   /** The running agent's: friends' packs whose deletion grace has passed are deleted while the mesh runs, each sweep logged here. */
   sweepLog?: (line: string) => void;
+  /** The running agent's log: relay reservations that failed (reachability.ts). */
+  log?: (line: string) => void;
 }
 
 export class Mesh {
@@ -59,6 +64,7 @@ export class Mesh {
   readonly packGet: PackGetService;
   readonly replication: Replication;
   readonly deletion: Deletion;
+  readonly reachability: Reachability;
   private readonly services: ServiceGroup;
 
   constructor(ctx: MeshContext, ledgers: Ledgers, gate: FriendGate, repo: Repository, opts: MeshOptions) {
@@ -71,6 +77,9 @@ export class Mesh {
     this.packGet = new PackGetService(ctx, repo, this.presence);
     this.deletion = new Deletion(ctx, opts.sweepLog);
     this.replication = new Replication(ctx, repo, this.deletion, opts.replicas);
+    this.reachability = new Reachability(ctx, relayControl(ctx.node), ownAddresses(ctx.node), opts.log ? { log: opts.log } : {});
+    // a new friend may be one to ask for a dial-back, or to relay through
+    this.presence.onWelcome = () => this.reachability.soon();
     this.services = new ServiceGroup([
       gate,
       this.pairing,
@@ -79,11 +88,13 @@ export class Mesh {
       packListService(ctx),
       headService(ctx),
       packDeleteService(ctx),
+      reachService(ctx),
       // benchmark only (npm run bench): a friend-only sink that discards bytes
       ...(benchSinkEnabled() ? [new ProtocolService(ctx.node, BENCH_SINK_PROTOCOL, benchSinkHandler(ctx))] : []),
       this.presence,
       this.replication,
       this.deletion,
+      this.reachability,
     ]);
   }
 
@@ -139,6 +150,7 @@ export async function createMesh(repo: Repository, opts: MeshOptions): Promise<M
     announce: opts.announce ?? [],
     admit: (peer) => gate.admits(peer),
     isFriendIp: (ip) => gate.isFriendIp(ip),
+    relay: { isFriend: (peer) => gate.isFriend(peer.toString()), inviteOpen: () => gate.inviteOpen() },
   });
   // pairing (from either side) tells presence, which is built with the mesh below
   const late: { mesh?: Mesh } = {};
