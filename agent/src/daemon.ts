@@ -113,6 +113,7 @@ export class Agent {
           ...(opts.bandwidthBytesPerSec > 0 ? { bandwidthBytesPerSec: opts.bandwidthBytesPerSec } : {}),
           ...(opts.config ? { deletionGraceMs: opts.config.current.friends.deletionGraceMs } : {}),
           sweepLog: opts.log,
+          log: opts.log,
         }),
       );
       const token = randomBytes(24).toString('base64url');
