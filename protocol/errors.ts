@@ -98,6 +98,7 @@ export const ERRORS = {
   E_RECOVER: failed(500, 'recovery could not start from this friend'),
   E_DEADLINE: failed(500, 'a friend exchange ran past its deadline'),
   E_STALLED: failed(500, 'a friend stopped sending (inactivity)'),
+  E_RELAY_LIMITED: failed(500, "a friend is reachable only through a relay that limits relayed connections (someone else's relay)"),
   E_LIST_FAULT: failed(500, "a friend's pack list broke the rules (order, bounds)"),
   E_AGENT: failed(500, 'the agent answered with an error it did not name'),
   E_AGENT_UNREACHABLE: failed(500, 'the agent holds this home but its API does not answer'),

@@ -12,6 +12,13 @@ import { multiaddr, type Multiaddr } from '@multiformats/multiaddr';
 import { RELAY_V2_STOP_CODEC } from '@libp2p/circuit-relay-v2';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { noise } from '@chainsafe/libp2p-noise';
+import { yamux } from '@chainsafe/libp2p-yamux';
+import { circuitRelayServer } from '@libp2p/circuit-relay-v2';
+import { identify } from '@libp2p/identify';
+import { tcp } from '@libp2p/tcp';
+import { createLibp2p } from 'libp2p';
+import { openStream, transferLimits } from '../../src/mesh/deadline.js';
 import { createMeshNode } from '../../src/mesh/node.js';
 import { relayControl } from '../../src/mesh/relay.js';
 
@@ -185,5 +192,40 @@ describe('the relay among friends', () => {
     } finally {
       bob.invite.open = false;
     }
+  });
+});
+
+describe("someone else's relay, with libp2p's default limits", () => {
+  const nodes: TestNode[] = [];
+  let plain: Libp2p;
+
+  afterAll(async () => {
+    await Promise.all(nodes.map((n) => n.node.stop()));
+    await plain?.stop();
+  });
+
+  it('a friend reachable only through it gets one clear error naming the limit, not a retry loop', async () => {
+    plain = await createLibp2p({
+      addresses: { listen: ['/ip4/127.0.0.1/tcp/0'] },
+      transports: [tcp()],
+      connectionEncrypters: [noise()],
+      streamMuxers: [yamux()],
+      services: { identify: identify(), relay: circuitRelayServer() },
+    });
+    const [alice, bob] = await Promise.all([meshNode(), meshNode()]);
+    nodes.push(alice, bob);
+    befriend(alice, bob);
+    const relayAddr = multiaddr((plain.getMultiaddrs()[0] as Multiaddr).toString().replace(/\/p2p\/[^/]+$/, ''));
+    await relayControl(bob.node).reserve(plain.peerId, relayAddr);
+    const conn = await alice.node.dial(relayAddr.encapsulate(`/p2p/${plain.peerId.toString()}/p2p-circuit/p2p/${bob.node.peerId.toString()}`));
+    expect(conn.limits).toBeDefined();
+    const err = await openStream(alice.node, bob.node.peerId, ECHO, transferLimits()).then(
+      () => null,
+      (e: unknown) => e,
+    );
+    expect(err).toMatchObject({ code: 'E_RELAY_LIMITED' });
+    expect((err as Error).message).toBe(
+      `${bob.node.peerId.toString()} is reachable only through a relay that limits relayed connections (someone else's relay): packs cannot pass; it needs a direct address or a friend's relay`,
+    );
   });
 });
