@@ -27,8 +27,8 @@ export const REACH_ASK_FRIENDS = 3;
 export const REACH_RECHECK_MS = 10 * 60_000;
 /** Events (a friend connecting, an address change) are gathered this long before a check. */
 export const REACH_SETTLE_MS = 2_000;
-/** Checks that events ask for are at least this far apart (friends answer a few requests a minute). */
-export const REACH_MIN_INTERVAL_MS = 20_000;
+/** Checks that events ask for are at least this far apart (a friend answers one request a minute after a burst of 3). */
+export const REACH_MIN_INTERVAL_MS = 60_000;
 /** The reservations are compared with what we need this often. */
 export const RELAY_RECONCILE_MS = 30_000;
 
@@ -149,7 +149,6 @@ export class Reachability implements Startable {
   }
 
   private async runCheck(): Promise<void> {
-    this.lastCheckAt = this.ctx.clock.now();
     const addrs = this.directAddrs();
     const friends = new Map((await this.ctx.friends.list()).map((f) => [f.peerId, f.name]));
     const asked = [...friends.keys()].filter((id) => this.directConnections(id).length > 0).slice(0, REACH_ASK_FRIENDS);
@@ -157,6 +156,8 @@ export class Reachability implements Startable {
       this.confirmed = new Map();
       this.checkedKey = '';
     } else if (asked.length > 0) {
+      // a check that asked nobody (no friend connected yet) does not hold back the next one
+      this.lastCheckAt = this.ctx.clock.now();
       const answers = await Promise.allSettled(asked.map((id) => askReach(this.ctx, peerIdFromString(id), addrs)));
       if (answers.some((a) => a.status === 'fulfilled')) {
         const confirmed = new Map<string, string[]>();

@@ -14,10 +14,36 @@ import { afterAll, beforeAll, expect, test } from 'vitest';
 import type { PeerListing } from '../../../protocol/api.js';
 import type { StatusResult } from '../../../protocol/console-api.js';
 import { decodeInvite } from '../../../protocol/invite.js';
-import { tempDir } from '../helpers/cli.js';
+import { ROOT, tempDir } from '../helpers/cli.js';
 import { LAB_P2P_PORT, startLabAgent, stopLabAgents, type LabAgent } from '../helpers/natlab-agents.js';
 import { describeNatLab, NatLab } from '../helpers/natlab.js';
 import { compareTrees, formatDiffs } from '../helpers/tree-compare.js';
+
+// A stranger: a plain libp2p node (TCP, Noise, Yamux, the relay transport) run in a namespace with
+// this process's Node from the repository (its node_modules). Argument: JSON {pub, pubId, alice}.
+// It connects to pub, tries to reserve on pub's relay, to reach alice through it, and to open a
+// Cairn protocol on alice through it; prints what each attempt got.
+const STRANGER = `
+import { createLibp2p } from 'libp2p';
+import { tcp } from '@libp2p/tcp';
+import { noise } from '@chainsafe/libp2p-noise';
+import { yamux } from '@chainsafe/libp2p-yamux';
+import { identify } from '@libp2p/identify';
+import { circuitRelayTransport } from '@libp2p/circuit-relay-v2';
+import { multiaddr } from '@multiformats/multiaddr';
+const { pub, pubId, alice } = JSON.parse(process.argv[1]);
+const node = await createLibp2p({ transports: [tcp(), circuitRelayTransport()], connectionEncrypters: [noise()], streamMuxers: [yamux()], services: { identify: identify() } });
+const out = {};
+const attempt = async (name, fn) => { try { await fn(); out[name] = 'ok'; } catch (e) { out[name] = (e?.name ?? 'Error') + ': ' + (e?.message ?? String(e)); } };
+const signal = () => AbortSignal.timeout(15000);
+await attempt('connect', () => node.dial(multiaddr(pub + '/p2p/' + pubId), { signal: signal() }));
+await attempt('reserve', () => node.components.transportManager.listen([multiaddr(pub + '/p2p/' + pubId + '/p2p-circuit')]));
+const circuit = multiaddr(pub + '/p2p/' + pubId + '/p2p-circuit/p2p/' + alice);
+await attempt('relay', () => node.dial(circuit, { signal: signal() }));
+await attempt('protocol', () => node.dialProtocol(circuit, '/cairn/pack-list/1.0.0', { signal: signal() }));
+console.log(JSON.stringify(out));
+await node.stop();
+`;
 
 const REACH_POLLS = 90;
 const REACH_POLL_MS = 1_000;
@@ -63,7 +89,7 @@ describeNatLab('relays among friends: NATed agents reach each other through a pu
         { name: 'b', nat: 'easy' },
         { name: 'h', nat: 'hard' },
       ],
-      publicHosts: ['pub'],
+      publicHosts: ['pub', 'evil'],
     });
     [pub, alice, bob, hana] = await Promise.all([
       startLabAgent(lab, 'pub', 'pub'),
@@ -145,5 +171,19 @@ describeNatLab('relays among friends: NATed agents reach each other through a pu
       expect(await packFiles(join(alice.home, 'hosted', hana.info.peerId)), `round ${round}`).toEqual(await packFiles(join(hana.home, 'repo', 'packs')));
     }
     await rm(src, { recursive: true, force: true });
+  });
+
+  test("a stranger cannot reserve on a friend's relay, nor be relayed through it to a friend, nor reach a Cairn protocol that way, even while an invite is open", async () => {
+    // an open invite at pub lets the stranger connect (for pairing): only the relay rules stand in its way
+    await pub.cli(['invite', '--quota', '1G']);
+    const args = JSON.stringify({ pub: `/ip4/${lab.addressOf('pub')}/tcp/${LAB_P2P_PORT}`, pubId: pub.info.peerId, alice: alice.info.peerId });
+    const r = await lab.exec('evil', process.execPath, ['--input-type=module', '-e', STRANGER, args], { cwd: ROOT, timeoutMs: 120_000 });
+    expect(r.code, r.stderr).toBe(0);
+    const got = JSON.parse(r.stdout.trim().split('\n').at(-1) ?? '{}') as Record<string, string>;
+    expect(got.connect).toBe('ok');
+    expect(got.reserve).toMatch(/PERMISSION_DENIED/);
+    expect(got.relay).toMatch(/PERMISSION_DENIED/);
+    expect(got.protocol).not.toBe('ok');
+    expect((await alice.cli<PeerListing[]>(['peers'])).map((p) => p.name)).not.toContain('evil');
   });
 });
