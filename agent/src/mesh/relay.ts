@@ -54,13 +54,19 @@ export function relayControl(node: Libp2p): RelayControl {
 }
 
 /**
- * Our addresses as libp2p's address manager holds them, advertised or not: libp2p advertises a
- * public IP it listens on only once something confirmed it (AutoNAT, here a friend's dial-back).
+ * Our addresses as libp2p's address manager holds them, advertised or not (libp2p advertises a
+ * public IP it listens on only once something confirmed it: AutoNAT, here a friend's dial-back),
+ * except those a peer observed: an outgoing connection's port, which a NAT that lets anyone
+ * through an existing mapping would confirm for as long as that mapping lives.
  */
 export function ownAddresses(node: Libp2p): OwnAddresses {
   const am = (node as unknown as NodeInternals).components.addressManager;
   return {
-    candidates: () => am.getAddressesWithMetadata().map((a) => a.multiaddr),
+    candidates: () =>
+      am
+        .getAddressesWithMetadata()
+        .filter((a) => a.type !== 'observed')
+        .map((a) => a.multiaddr),
     confirm: (addr) => am.confirmObservedAddr(addr, { type: 'transport' }),
   };
 }
