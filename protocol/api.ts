@@ -205,8 +205,25 @@ export interface PeerListing {
   /** Why the last write to this friend was refused, if it was (e.g. over quota). */
   shortfall: string | null;
   problems: string[];
+  /** How this host reaches the friend right now: a direct connection, through a relay, or not at all. */
+  reach: 'direct' | 'relayed' | 'unreachable';
+  /** The friend whose relay carries the connection (its name), when `reach` is 'relayed'. */
+  via: string | null;
 }
 export type PeersResult = PeerListing[];
+
+/** This host's reachability as its friends established it (SPEC 13.1). */
+export interface HostReachability {
+  /** 'public': a friend reached us at a direct address; 'relayed': only through friends' relays; 'unreachable': neither. */
+  state: 'public' | 'relayed' | 'unreachable';
+  /** Direct addresses friends confirmed reaching us at, and who confirmed them (names). */
+  confirmed: string[];
+  confirmedBy: string[];
+  /** Friends whose relays hold a reservation for us (names). */
+  relays: string[];
+  /** One line for people, e.g. "behind NAT: reachable through pub". */
+  summary: string;
+}
 
 export interface FriendRemoveArgs {
   peerId: string;

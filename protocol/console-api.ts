@@ -3,7 +3,7 @@
 // needs auth and whether it changes state (then a browser session must send the CSRF token), and
 // one JSON schema for its body or query. The agent and the console both read this file.
 
-import { API_PREFIX } from './api.js';
+import { API_PREFIX, type HostReachability } from './api.js';
 import type { CairnConfig } from './config.js';
 /** Session cookie set by login: HttpOnly, SameSite=Strict, Path=/. */
 export const SESSION_COOKIE = 'cairn_session';
@@ -93,6 +93,8 @@ export interface Alert {
 
 export interface StatusResult {
   agent: { name: string; peerId: string; version: string; addresses: string[]; home: string };
+  /** This host's reachability (null without the friend mesh). */
+  reachability: HostReachability | null;
   sources: SourceStatus[];
   friends: { total: number; online: number };
   space: {

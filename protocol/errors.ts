@@ -52,7 +52,6 @@ export const ERRORS = {
   E_LOGIN: usage(401, 'wrong console password'),
   E_CURRENT_PASSPHRASE: usage(400, 'the current passphrase given to change it is wrong'),
   E_WEAK_PASSPHRASE: usage(400, 'a new passphrase is too easy to guess, or the example placeholder'),
-  E_BENCH: usage(400, 'a benchmark request asks for more than it can send'),
   // ---- API access (answered before any operation runs)
   E_AUTH: failed(401, 'missing or wrong API token or session'),
   E_SCOPE: failed(403, 'the API token lacks the scope for this route'),
@@ -98,6 +97,7 @@ export const ERRORS = {
   E_RECOVER: failed(500, 'recovery could not start from this friend'),
   E_DEADLINE: failed(500, 'a friend exchange ran past its deadline'),
   E_STALLED: failed(500, 'a friend stopped sending (inactivity)'),
+  E_RELAY_LIMITED: failed(500, "a friend is reachable only through a relay that limits relayed connections (someone else's relay)"),
   E_LIST_FAULT: failed(500, "a friend's pack list broke the rules (order, bounds)"),
   E_AGENT: failed(500, 'the agent answered with an error it did not name'),
   E_AGENT_UNREACHABLE: failed(500, 'the agent holds this home but its API does not answer'),

@@ -10,6 +10,7 @@ export const PROTOCOLS = {
   packList: '/cairn/pack-list/1.0.0',
   head: '/cairn/head/1.0.0',
   packDelete: '/cairn/pack-delete/1.0.0',
+  reach: '/cairn/reach/1.0.0',
 } as const;
 
 /**
@@ -81,6 +82,16 @@ export function packChargeBytes(sizeBytes: number): number {
   return Math.max(sizeBytes, MIN_PACK_CHARGE_BYTES);
 }
 
+/** Addresses one reach request may ask a friend to dial back. */
+export const MAX_REACH_ADDRS = 8;
+/** How long a friend tries to dial back one address of a reach request (the dials run at once). */
+export const REACH_DIAL_TIMEOUT_MS = 5_000;
+/** How long the asking side waits for a reach answer (the dial-backs and a margin). */
+export const REACH_DEADLINE_MS = 10_000;
+/** Reach requests a friend answers from one peer in a burst, and the sustained rate (one per this many ms). */
+export const REACH_BURST = 3;
+export const REACH_INTERVAL_MS = 60_000;
+
 /** Wire error codes: a refused request answers `{ ok: false, code, message }`. */
 export const WireError = {
   notFriend: 'E_NOT_FRIEND',
@@ -124,6 +135,16 @@ export interface PairAccept {
   grantBytes: number;
   /** True when the joiner was already a friend (a recovered host). */
   known: boolean;
+}
+
+/** /cairn/reach/1.0.0: "dial me back at these addresses" (direct TCP multiaddrs, no /p2p/, no /p2p-circuit). */
+export interface ReachRequest {
+  addrs: string[];
+}
+export interface ReachReply {
+  ok: true;
+  /** The requested addresses the friend reached the requester at, on a new connection, within REACH_DIAL_TIMEOUT_MS. */
+  confirmed: string[];
 }
 
 export interface PackPutRequest {
@@ -246,6 +267,20 @@ export function parsePairRequest(v: unknown): PairRequest {
   if (!/^[0-9a-f]{32}$/.test(m.inviteId) || !HEX64.test(m.proof)) throw new MalformedMessageError('pair request: bad inviteId or proof');
   if (m.name.length > MAX_NAME_CHARS) throw new MalformedMessageError('pair request: name too long');
   return m;
+}
+
+export function parseReachRequest(v: unknown): ReachRequest {
+  const m = check<ReachRequest>(v, { addrs: 'array' }, 'reach request');
+  if (m.addrs.length === 0 || m.addrs.length > MAX_REACH_ADDRS) throw new MalformedMessageError(`reach request: 1 to ${MAX_REACH_ADDRS} addrs`);
+  if (!m.addrs.every((a) => typeof a === 'string' && a.length <= MAX_ADDR_CHARS)) throw new MalformedMessageError('reach request: bad addrs');
+  return { addrs: m.addrs };
+}
+
+export function parseReachReply(v: unknown): ReachReply {
+  const m = check<ReachReply>(v, { confirmed: 'array' }, 'reach reply');
+  if (m.confirmed.length > MAX_REACH_ADDRS || !m.confirmed.every((a) => typeof a === 'string' && a.length <= MAX_ADDR_CHARS))
+    throw new MalformedMessageError('reach reply: bad confirmed addrs');
+  return { ok: true, confirmed: m.confirmed };
 }
 
 export function parsePackPutRequest(v: unknown): PackPutRequest {

@@ -133,6 +133,7 @@ export class Agent {
           ...(opts.config ? { deletionGraceMs: opts.config.current.friends.deletionGraceMs } : {}),
           sweepLog: opts.log,
           ...(extension.meshServices ? { extraServices: extension.meshServices } : {}),
+          log: opts.log,
         }),
       );
       const token = randomBytes(24).toString('base64url');

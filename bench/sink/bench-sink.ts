@@ -193,7 +193,7 @@ export async function packReader(store: LocalPackStore, total: number): Promise<
     spans.push({ id: p.id, start: have, end: have + p.sizeBytes });
     have += p.sizeBytes;
   }
-  if (have < total) throw new UsageError(`stored mode sends our own packs: ${total} bytes asked, ${have} held`, 'E_BENCH');
+  if (have < total) throw new UsageError(`stored mode sends our own packs: ${total} bytes asked, ${have} held`);
   let i = 0; // frames come in order: the search resumes where the last one ended
   return async (offset, target) => {
     for (let done = 0; done < target.length;) {
@@ -247,7 +247,7 @@ export async function benchStream(ctx: MeshContext, peer: PeerId, bytes: number,
     }
     const done = await f.readReply<{ ok: true; bytes: number }>();
     const ms = Number(process.hrtime.bigint() - started) / 1e6;
-    if (done.bytes !== bytes) throw new UsageError(`bench sink counted ${done.bytes} of ${bytes} bytes`, 'E_BENCH');
+    if (done.bytes !== bytes) throw new UsageError(`bench sink counted ${done.bytes} of ${bytes} bytes`);
     return { mode, bytes: done.bytes, ms };
   } finally {
     await stream.close().catch(() => undefined);

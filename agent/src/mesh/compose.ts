@@ -28,6 +28,9 @@ import { Pairing } from './pairing.js';
 import { Replication } from './replication.js';
 import { ServiceGroup, type Startable } from './service.js';
 import { shareableAddrs } from './addresses.js';
+import { reachService } from './reach.js';
+import { Reachability } from './reachability.js';
+import { ownAddresses, relayControl } from './relay.js';
 
 export interface MeshOptions {
   listen: string[];
@@ -48,6 +51,8 @@ export interface MeshOptions {
   sweepLog?: (line: string) => void;
   /** More services on the node, started after Cairn's protocols (the benchmark's agent adds its sink). */
   extraServices?: (ctx: MeshContext) => Startable[];
+  /** The running agent's log: relay reservations that failed (reachability.ts). */
+  log?: (line: string) => void;
 }
 
 export class Mesh {
@@ -60,6 +65,7 @@ export class Mesh {
   readonly packGet: PackGetService;
   readonly replication: Replication;
   readonly deletion: Deletion;
+  readonly reachability: Reachability;
   private readonly services: ServiceGroup;
 
   constructor(ctx: MeshContext, ledgers: Ledgers, gate: FriendGate, repo: Repository, opts: MeshOptions) {
@@ -72,6 +78,9 @@ export class Mesh {
     this.packGet = new PackGetService(ctx, repo, this.presence);
     this.deletion = new Deletion(ctx, opts.sweepLog);
     this.replication = new Replication(ctx, repo, this.deletion, opts.replicas);
+    this.reachability = new Reachability(ctx, relayControl(ctx.node), ownAddresses(ctx.node), opts.log ? { log: opts.log } : {});
+    // a new friend may be one to ask for a dial-back, or to relay through
+    this.presence.onWelcome = () => this.reachability.soon();
     this.services = new ServiceGroup([
       gate,
       this.pairing,
@@ -80,10 +89,12 @@ export class Mesh {
       packListService(ctx),
       headService(ctx),
       packDeleteService(ctx),
+      reachService(ctx),
       ...(opts.extraServices?.(ctx) ?? []),
       this.presence,
       this.replication,
       this.deletion,
+      this.reachability,
     ]);
   }
 
@@ -139,6 +150,7 @@ export async function createMesh(repo: Repository, opts: MeshOptions): Promise<M
     announce: opts.announce ?? [],
     admit: (peer) => gate.admits(peer),
     isFriendIp: (ip) => gate.isFriendIp(ip),
+    relay: { isFriend: (peer) => gate.isFriend(peer.toString()), inviteOpen: () => gate.inviteOpen() },
   });
   // pairing (from either side) tells presence, which is built with the mesh below
   const late: { mesh?: Mesh } = {};

@@ -54,6 +54,20 @@ export class StalledError extends CairnError {
   }
 }
 
+/**
+ * The only connection to a friend goes through a relay that limits relayed connections (libp2p's
+ * defaults: 2 min and 128 KiB, i.e. not a Cairn friend's relay): no mesh protocol runs on it.
+ */
+export class RelayLimitedError extends CairnError {
+  constructor(peer: PeerId) {
+    super(
+      'E_RELAY_LIMITED',
+      `${peer.toString()} is reachable only through a relay that limits relayed connections (someone else's relay): packs cannot pass; it needs a direct address or a friend's relay`,
+    );
+    this.name = 'RelayLimitedError';
+  }
+}
+
 function seconds(ms: number): string {
   return `${Number((ms / 1000).toFixed(3))} s`;
 }
@@ -118,5 +132,11 @@ export const DIAL_TIMEOUT_MS = 15_000;
 /** Opens a protocol stream to a friend within DIAL_TIMEOUT_MS (or the inactivity timeout, if shorter) and the deadline. */
 export async function openStream(node: Libp2p, peer: PeerId, protocol: string, l: TransferLimits, deadline?: Deadline): Promise<Stream> {
   const timeoutMs = Math.min(DIAL_TIMEOUT_MS, l.frameTimeoutMs);
-  return bounded((signal) => node.dialProtocol(peer, protocol, { signal }), { timeoutMs, what: `opening ${protocol}`, deadline });
+  try {
+    return await bounded((signal) => node.dialProtocol(peer, protocol, { signal }), { timeoutMs, what: `opening ${protocol}`, deadline });
+  } catch (err) {
+    // libp2p refuses our protocols on a limited (relayed) connection: say so once, plainly
+    if (err instanceof Error && err.name === 'LimitedConnectionError') throw new RelayLimitedError(peer);
+    throw err;
+  }
 }

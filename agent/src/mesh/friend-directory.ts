@@ -7,6 +7,7 @@ import type { MeshContext } from './context.js';
 import type { FriendGate } from './friend-gate.js';
 import type { FriendPresence } from './friend-presence.js';
 import { forgetFriend } from './ledgers.js';
+import { reachOf } from './reachability.js';
 
 export class FriendDirectory {
   private readonly ctx: MeshContext;
@@ -22,7 +23,10 @@ export class FriendDirectory {
   async peers(): Promise<PeersResult> {
     const { bytesAt, packsAt } = await this.ctx.copies.map();
     const out: PeerListing[] = [];
-    for (const f of await this.ctx.friends.list()) {
+    const friends = await this.ctx.friends.list();
+    const names = new Map(friends.map((f) => [f.peerId, f.name]));
+    for (const f of friends) {
+      const { reach, via } = reachOf(this.ctx.node, f.peerId);
       const online = this.presence.isOnline(f.peerId);
       const recent = f.problems.slice(-3);
       out.push({
@@ -39,6 +43,8 @@ export class FriendDirectory {
         health: recent.length > 0 ? 'degraded' : f.lastSeen ? 'ok' : 'unknown',
         shortfall: f.shortfall,
         problems: recent,
+        reach,
+        via: via === null ? null : (names.get(via) ?? via),
       });
     }
     return out;

@@ -35,6 +35,11 @@ export class FriendGate implements Startable {
     return this.openInvites > 0;
   }
 
+  /** True while an invite we issued is open (strangers may connect to pair). */
+  inviteOpen(): boolean {
+    return this.openInvites > 0;
+  }
+
   isFriend(peerId: string): boolean {
     return this.friendIds.has(peerId);
   }

@@ -13,6 +13,8 @@ import { friendAddrs } from './addresses.js';
 export class FriendPresence implements Startable {
   private readonly ctx: MeshContext;
   private readonly gate: FriendGate;
+  /** Told after a friendship is made or renewed (compose.ts: reachability checks again). */
+  onWelcome: (peerId: string) => void = () => undefined;
 
   constructor(ctx: MeshContext, gate: FriendGate) {
     this.ctx = ctx;
@@ -90,6 +92,7 @@ export class FriendPresence implements Startable {
     const f = await this.ctx.friends.get(peerId);
     if (f) await this.remember(peerId, f.addrs);
     await this.gate.refreshIps();
+    this.onWelcome(peerId);
   }
 
   /** A removed friend: the node no longer keeps it, and hangs up on it. */

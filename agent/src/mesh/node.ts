@@ -1,6 +1,7 @@
 // The libp2p node: TCP + Noise + Yamux, a stable identity, and a gater that admits only friends
 // (and strangers only while an invite is open, for the pairing protocol alone; every other
-// handler checks friendship itself). Before Noise, connections are admitted by remote IP
+// handler checks friendship itself), and the circuit relay among friends (relay.ts, relay-policy.ts).
+// Before Noise, connections are admitted by remote IP
 // (admission.ts): strangers cannot hold enough half-open connections to lock friends out.
 import { noise } from '@chainsafe/libp2p-noise';
 import { yamux } from '@chainsafe/libp2p-yamux';
@@ -10,6 +11,9 @@ import type { Libp2p, PeerId, PrivateKey } from '@libp2p/interface';
 import { tcp } from '@libp2p/tcp';
 import { createLibp2p } from 'libp2p';
 import { ADMISSION_LIMITS, InboundAdmission, type AdmissionLimits } from './admission.js';
+import { isRelayed } from './relayed-addrs.js';
+import { guardRelayStop, relayServer, relayTransport } from './relay.js';
+import { relayGater, type RelayPolicyDeps } from './relay-policy.js';
 
 /** Inbound connection attempts accepted per second from one host. */
 const INBOUND_CONNECTIONS_PER_SECOND = 100;
@@ -36,18 +40,20 @@ export interface MeshNodeOptions {
   /** Before Noise: whether a remote IP is one a friend was seen at (it gets room of its own). */
   isFriendIp?: (ip: string) => boolean;
   admission?: AdmissionLimits;
+  /** Who may use our relay, and who may reach us through one (relay-policy.ts); nobody when absent. */
+  relay?: RelayPolicyDeps;
 }
 
 export async function createMeshNode(opts: MeshNodeOptions): Promise<Libp2p> {
   const admission = new InboundAdmission(opts.isFriendIp ?? (() => false), opts.admission ?? ADMISSION_LIMITS);
-  return createLibp2p({
+  const node = await createLibp2p({
     privateKey: opts.privateKey,
     // appended, not replacing: friends on the LAN keep the interface addresses
     addresses: { listen: opts.listen, appendAnnounce: opts.announce ?? [] },
-    transports: [tcp()],
+    transports: [tcp(), relayTransport()],
     connectionEncrypters: [noise()],
     streamMuxers: [yamux()],
-    services: { identify: identify() },
+    services: { identify: identify(), relay: relayServer() },
     // libp2p's default (5 inbound connections per second per host) refuses friends behind one
     // NAT address and retries after a refused stranger; the gater decides who is admitted.
     connectionManager: {
@@ -56,7 +62,10 @@ export async function createMeshNode(opts: MeshNodeOptions): Promise<Libp2p> {
       inboundUpgradeTimeout: INBOUND_UPGRADE_TIMEOUT_MS,
     },
     connectionGater: {
-      denyInboundConnection: (maConn) => admission.deny(maConn),
+      ...relayGater(opts.relay ?? { isFriend: () => false, inviteOpen: () => false }),
+      // a relayed connection arrives inside one from a friend's relay, already let through by
+      // denyInboundRelayedConnection: it has no remote IP of its own to count
+      denyInboundConnection: (maConn) => !isRelayed(maConn.remoteAddr) && admission.deny(maConn),
       denyInboundEncryptedConnection: (peer) => !opts.admit(peer),
       denyInboundUpgradedConnection: (_peer, maConn) => {
         admission.settled(maConn);
@@ -66,4 +75,6 @@ export async function createMeshNode(opts: MeshNodeOptions): Promise<Libp2p> {
       denyDialMultiaddr: () => false,
     },
   });
+  await guardRelayStop(node);
+  return node;
 }

@@ -159,6 +159,7 @@ export async function statusOp(svc: Services, opts: StatusOptions): Promise<Stat
   for await (const p of svc.repo.store.list()) localBytes += p.sizeBytes;
   return {
     agent: { name: svc.agentName ?? '', peerId: svc.mesh?.peerId ?? '', version: AGENT_VERSION, addresses: svc.mesh?.addresses() ?? [], home: svc.home },
+    reachability: svc.mesh ? await svc.mesh.reachability.view() : null,
     sources,
     friends: { total: peers.length, online: peers.filter((p) => p.online).length },
     space: {

@@ -24,4 +24,11 @@ describe('addresses friends get and keep', () => {
     expect(isLoopbackAddr('/ip4/127.8.9.10/tcp/1')).toBe(true);
     expect(isLoopbackAddr('/ip4/128.0.0.1/tcp/1')).toBe(false);
   });
+
+  test("relayed addresses (SPEC 13.1) travel: ours keep the relay part, a friend's are kept", () => {
+    const R = '/p2p/12D3KooWRhQ8S5sL4iLhXbLmXZ3k2Nk2GpmYwmPuX8XrGq1bUvYb';
+    const relayed = `/ip4/203.0.113.9/tcp/4001${R}/p2p-circuit`;
+    expect(shareableAddrs([multiaddr(`/ip4/192.168.2.2/tcp/4001${P}`), multiaddr(`${relayed}${P}`)])).toEqual(['/ip4/192.168.2.2/tcp/4001', relayed]);
+    expect(friendAddrs(['/ip4/192.168.2.2/tcp/4001', relayed], `${relayed}${P}`)).toEqual(['/ip4/192.168.2.2/tcp/4001', relayed]);
+  });
 });

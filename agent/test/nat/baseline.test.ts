@@ -2,15 +2,17 @@
 // NATs and one public host. What works today: an agent behind NAT pairs with the public agent by
 // invite (the code handed over as text), backs up, replicates to it and restores from it after its
 // local packs are gone, because it dials out; the public agent's own replicas reach the NATed friends
-// over the connections they opened. The limitation recorded here (until friends relay):
-// the two agents behind NAT cannot pair, each only knows the other's LAN address and its router
-// drops what arrives unasked.
+// over the connections they opened. The two agents behind NAT cannot reach each other directly
+// (each only knows the other's LAN address and its router drops what arrives unasked), but both
+// hold a reservation on the public friend's relay, so they pair through it (relay.test.ts goes on
+// to back up and restore through it).
 import { randomBytes } from 'node:crypto';
 import { mkdir, readdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import { decodeInvite } from '../../../protocol/invite.js';
 import type { PeerListing } from '../../../protocol/api.js';
+import type { StatusResult } from '../../../protocol/console-api.js';
 import { tempDir } from '../helpers/cli.js';
 import { describeNatLab, NatLab } from '../helpers/natlab.js';
 import { tcpProbe } from '../helpers/natlab-probes.js';
@@ -76,8 +78,10 @@ describeNatLab('baseline: agents behind easy NATs and a public friend', () => {
     expect(local.length).toBeGreaterThan(0);
     expect((await packFiles(join(pub.home, 'hosted', alice.info.peerId))).sort()).toEqual([...local].sort());
     // the public agent saw alice arrive from her router's WAN address, and holds her LAN address
+    // (and, once she holds a reservation on its relay, her relayed address there)
     const seen = (await pub.cli<PeerListing[]>(['peers'])).find((p) => p.name === 'alice');
-    expect(seen?.addresses).toEqual([`/ip4/${lab.addressOf('a')}/tcp/${LAB_P2P_PORT}`]);
+    expect(seen?.addresses).toContain(`/ip4/${lab.addressOf('a')}/tcp/${LAB_P2P_PORT}`);
+    expect(seen?.addresses.every((a) => a === `/ip4/${lab.addressOf('a')}/tcp/${LAB_P2P_PORT}` || a.includes('/p2p-circuit'))).toBe(true);
 
     await rm(join(alice.home, 'repo', 'packs'), { recursive: true, force: true });
     const target = await tempDir('cairn-lab-restore-');
@@ -103,17 +107,16 @@ describeNatLab('baseline: agents behind easy NATs and a public friend', () => {
     await rm(src, { recursive: true, force: true });
   });
 
-  test('limitation today: the two NATed agents cannot pair (no relay yet); the error names the unreachable address', async () => {
+  test("the two NATed agents pair through the public agent's relay: the invite carries bob's LAN address and his relayed address", async () => {
+    const relayed = `/ip4/${lab.addressOf('pub')}/tcp/${LAB_P2P_PORT}/p2p/${pub.info.peerId}/p2p-circuit`;
+    // bob reserves on pub's relay once pub's dial-back found him unreachable (SPEC 13.1)
+    const relaying = async () => (JSON.parse((await bob.cairn(['status', '--json'])).stdout) as StatusResult).reachability?.relays.includes('pub');
+    for (let i = 0; i < 60 && !(await relaying()); i++) await new Promise((r) => setTimeout(r, 1000));
     const { code } = await bob.cli<{ code: string }>(['invite', '--quota', '1G']);
-    // the invite carries bob's LAN address only: nothing alice can reach from her home
-    expect(decodeInvite(code).addrs).toEqual([`/ip4/${lab.addressOf('b')}/tcp/${LAB_P2P_PORT}`]);
-    const r = await alice.cairn(['pair', code, '--quota', '1G']);
-    expect(r.code).toBe(1);
-    expect(r.stderr.trim()).toMatch(
-      new RegExp(
-        `cannot reach the inviter at /ip4/${lab.addressOf('b').replace(/\./g, '\\.')}/tcp/${LAB_P2P_PORT}: .*\\(the invite may be used or expired, or the agent stopped\\)`,
-      ),
-    );
-    expect((await alice.cli<PeerListing[]>(['peers'])).map((p) => p.name)).toEqual(['pub']);
+    expect(decodeInvite(code).addrs.sort()).toEqual([`/ip4/${lab.addressOf('b')}/tcp/${LAB_P2P_PORT}`, relayed].sort());
+    await alice.cli(['pair', code, '--quota', '1G']);
+    const peers = await alice.cli<PeerListing[]>(['peers']);
+    expect(peers.map((p) => p.name)).toEqual(['bob', 'pub']);
+    expect(peers.find((p) => p.name === 'bob')).toMatchObject({ reach: 'relayed', via: 'pub' });
   });
 });

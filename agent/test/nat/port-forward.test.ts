@@ -1,13 +1,15 @@
 // Baseline of issue 18, the README's way today: a friend behind an easy NAT with a port forward on
 // its router and `--announce` of the router's WAN address is reachable from another home: pairing
 // and replication work. Announcing the WAN address without the forward does not help, the router
-// drops the unasked connection and pairing fails naming the addresses it tried.
+// drops the unasked connection and pairing fails naming the addresses it tried. With the forward,
+// alice's dial-back confirms carol public, and alice (unreachable) reserves on carol's relay.
 import { randomBytes } from 'node:crypto';
 import { readdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import { decodeInvite } from '../../../protocol/invite.js';
 import type { PeerListing } from '../../../protocol/api.js';
+import type { StatusResult } from '../../../protocol/console-api.js';
 import { tempDir } from '../helpers/cli.js';
 import { describeNatLab, NatLab } from '../helpers/natlab.js';
 import { LAB_P2P_PORT, startLabAgent, stopLabAgents, type LabAgent } from '../helpers/natlab-agents.js';
@@ -58,6 +60,18 @@ describeNatLab('baseline: a port forward and --announce make a NATed friend reac
     expect(held.length).toBeGreaterThan(0);
     // and carol sees alice online: the connection alice opened through the forward
     expect((await carol.cli<PeerListing[]>(['peers'])).find((p) => p.name === 'alice')?.online).toBe(true);
+    // alice's dial-back confirms carol's forwarded address: carol is public and relays for alice,
+    // whose own address nobody can dial (SPEC 13.1)
+    const wan = `/ip4/${lab.publicAddressOf('c')}/tcp/${LAB_P2P_PORT}`;
+    const reach = async (a: LabAgent) => (JSON.parse((await a.cairn(['status', '--json'])).stdout) as StatusResult).reachability;
+    let c = await reach(carol);
+    let a = await reach(alice);
+    for (let i = 0; i < 60 && (c?.state !== 'public' || a?.state !== 'relayed'); i++) {
+      await new Promise((r) => setTimeout(r, 1000));
+      [c, a] = [await reach(carol), await reach(alice)];
+    }
+    expect(c).toMatchObject({ state: 'public', confirmed: [wan], confirmedBy: ['alice'] });
+    expect(a).toMatchObject({ state: 'relayed', relays: ['carol'] });
     await rm(src, { recursive: true, force: true });
   });
 

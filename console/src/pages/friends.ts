@@ -129,7 +129,9 @@ export function Friends() {
                 html`<tr data-peer=${p.peerId}>
                   <td>
                     <span class=${`dot ${p.online ? 'on' : 'off'}`}></span><span class="friend-name">${p.name}</span>
-                    <span class="online-state muted">${p.online ? 'online' : `offline, last seen ${when(p.lastSeen)}`}</span>
+                    <span class="online-state muted"
+                      >${p.online ? (p.reach === 'relayed' ? `online, relayed via ${p.via ?? '?'}` : 'online') : `offline, last seen ${when(p.lastSeen)}`}</span
+                    >
                   </td>
                   <td>
                     <span class="bar"><span style=${{ width: percent(p.storedAtPeerBytes, p.grantFromPeer) }}></span></span> ${bytes(p.storedAtPeerBytes)} of

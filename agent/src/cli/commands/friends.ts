@@ -32,11 +32,12 @@ export async function peersCommand(ctx: Context): Promise<void> {
   const rows = await runOp(ctx, 'peers', {}, (svc) => peersOp(svc), { agentOnly: 'listing friends' });
   if (ctx.json) return printJson(rows);
   if (rows.length === 0) return void process.stdout.write('no friends yet: "cairn invite" makes a code for a friend\n');
-  const lines = [['Name', 'Online', 'Last seen', 'We hold for them', 'They hold for us', 'Packs', 'Health', 'PeerId']];
+  const lines = [['Name', 'Online', 'Reach', 'Last seen', 'We hold for them', 'They hold for us', 'Packs', 'Health', 'PeerId']];
   for (const r of rows) {
     lines.push([
       r.name,
       r.online ? 'yes' : 'no',
+      r.reach === 'relayed' ? `relayed via ${r.via ?? '?'}` : r.reach,
       r.lastSeen ? formatTime(r.lastSeen) : 'never',
       `${formatBytes(r.storedForPeerBytes)} / ${formatBytes(r.grantToPeer)}`,
       `${formatBytes(r.storedAtPeerBytes)} / ${formatBytes(r.grantFromPeer)}`,

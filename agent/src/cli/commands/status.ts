@@ -20,6 +20,7 @@ export async function statusCommand(ctx: Context): Promise<void> {
   if (ctx.json) printJson(s);
   else {
     const out: string[] = [`${s.agent.name} (cairn ${s.agent.version}), ${s.friends.online} of ${s.friends.total} friends online`];
+    if (s.reachability) out.push(`reachability: ${s.reachability.summary}`);
     if (s.sources.length === 0) out.push('no sources and no snapshots yet');
     else {
       const rows = [['Source', 'State', 'Last success', 'Next run', 'Snapshots', 'Copies of the latest']];

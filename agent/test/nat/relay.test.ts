@@ -1,0 +1,189 @@
+// Issue 18, relays among friends, on the NAT lab with real agents from dist/: a public agent and
+// three homes, two behind easy NATs and one behind a hard (random-port) NAT. Every NATed agent
+// pairs with the public one, learns from its dial-back (/cairn/reach/1.0.0) that nobody reaches it
+// directly and reserves on the public agent's relay; the public one learns it is reachable. Two
+// NATed agents then pair by invite text through that relay, back up, replicate and restore from
+// each other through it; the hard-NAT home does the same in a few rounds. Relies on
+// @libp2p/circuit-relay-v2 4.2 (relay server without default limits, relay transport listening on
+// a friend's relay) and on the lab's routers dropping unsolicited inbound connections.
+import { randomBytes } from 'node:crypto';
+import { mkdir, readdir, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { afterAll, beforeAll, expect, test } from 'vitest';
+import type { PeerListing } from '../../../protocol/api.js';
+import type { StatusResult } from '../../../protocol/console-api.js';
+import { decodeInvite } from '../../../protocol/invite.js';
+import { ROOT, tempDir } from '../helpers/cli.js';
+import { LAB_P2P_PORT, startLabAgent, stopLabAgents, type LabAgent } from '../helpers/natlab-agents.js';
+import { describeNatLab, NatLab } from '../helpers/natlab.js';
+import { compareTrees, formatDiffs } from '../helpers/tree-compare.js';
+
+// A stranger: a plain libp2p node (TCP, Noise, Yamux, the relay transport) run in a namespace with
+// this process's Node from the repository (its node_modules). Argument: JSON {pub, pubId, alice}.
+// It connects to pub, tries to reserve on pub's relay, to reach alice through it, and to open a
+// Cairn protocol on alice through it; prints what each attempt got.
+const STRANGER = `
+import { createLibp2p } from 'libp2p';
+import { tcp } from '@libp2p/tcp';
+import { noise } from '@chainsafe/libp2p-noise';
+import { yamux } from '@chainsafe/libp2p-yamux';
+import { identify } from '@libp2p/identify';
+import { circuitRelayTransport } from '@libp2p/circuit-relay-v2';
+import { multiaddr } from '@multiformats/multiaddr';
+const { pub, pubId, alice } = JSON.parse(process.argv[1]);
+const node = await createLibp2p({ transports: [tcp(), circuitRelayTransport()], connectionEncrypters: [noise()], streamMuxers: [yamux()], services: { identify: identify() } });
+const out = {};
+const attempt = async (name, fn) => { try { await fn(); out[name] = 'ok'; } catch (e) { out[name] = (e?.name ?? 'Error') + ': ' + (e?.message ?? String(e)); } };
+const signal = () => AbortSignal.timeout(15000);
+await attempt('connect', () => node.dial(multiaddr(pub + '/p2p/' + pubId), { signal: signal() }));
+await attempt('reserve', () => node.components.transportManager.listen([multiaddr(pub + '/p2p/' + pubId + '/p2p-circuit')]));
+const circuit = multiaddr(pub + '/p2p/' + pubId + '/p2p-circuit/p2p/' + alice);
+await attempt('relay', () => node.dial(circuit, { signal: signal() }));
+await attempt('protocol', () => node.dialProtocol(circuit, '/cairn/pack-list/1.0.0', { signal: signal() }));
+console.log(JSON.stringify(out));
+await node.stop();
+`;
+
+const REACH_POLLS = 90;
+const REACH_POLL_MS = 1_000;
+
+async function packFiles(dir: string): Promise<string[]> {
+  const out: string[] = [];
+  for (const sub of await readdir(dir).catch(() => [] as string[])) {
+    for (const f of await readdir(join(dir, sub)).catch(() => [] as string[])) if (/^[0-9a-f]{64}$/.test(f)) out.push(f);
+  }
+  return out.sort();
+}
+
+/** Polls `cairn status` until this host's reachability is `state` (with `relays`, when given). */
+async function reachability(a: LabAgent, state: string, relays?: string[]): Promise<NonNullable<StatusResult['reachability']>> {
+  let last: StatusResult['reachability'] = null;
+  for (let i = 0; i < REACH_POLLS; i++) {
+    const r = await a.cairn(['status', '--json']);
+    last = (JSON.parse(r.stdout) as StatusResult).reachability;
+    if (last?.state === state && (relays === undefined || JSON.stringify(last.relays) === JSON.stringify(relays))) return last;
+    await sleep(REACH_POLL_MS);
+  }
+  throw new Error(`${a.name}: reachability never became ${state} ${relays?.join(',') ?? ''}: last ${JSON.stringify(last)}\n${a.log().slice(-4000)}`);
+}
+
+async function friend(a: LabAgent, name: string): Promise<PeerListing> {
+  const f = (await a.cli<PeerListing[]>(['peers'])).find((p) => p.name === name);
+  if (!f) throw new Error(`${a.name} has no friend ${name}`);
+  return f;
+}
+
+describeNatLab('relays among friends: NATed agents reach each other through a public friend', () => {
+  let lab: NatLab;
+  let pub: LabAgent;
+  let alice: LabAgent;
+  let bob: LabAgent;
+  let hana: LabAgent;
+  const agents: LabAgent[] = [];
+
+  beforeAll(async () => {
+    lab = await NatLab.create({
+      homes: [
+        { name: 'a', nat: 'easy' },
+        { name: 'b', nat: 'easy' },
+        { name: 'h', nat: 'hard' },
+      ],
+      publicHosts: ['pub', 'evil'],
+    });
+    [pub, alice, bob, hana] = await Promise.all([
+      startLabAgent(lab, 'pub', 'pub'),
+      startLabAgent(lab, 'a', 'alice'),
+      startLabAgent(lab, 'b', 'bob'),
+      startLabAgent(lab, 'h', 'hana'),
+    ]);
+    agents.push(pub, alice, bob, hana);
+    // pub offers the NATed agents little space: their packs go to each other, through pub's relay
+    for (const joiner of [alice, bob, hana]) {
+      const { code } = await pub.cli<{ code: string }>(['invite', '--quota', '1M']);
+      await joiner.cli(['pair', code, '--quota', '1G']);
+    }
+  }, 300_000);
+
+  afterAll(async () => {
+    await stopLabAgents(agents);
+    await lab?.destroy();
+  });
+
+  test('friends dial each other back: the public agent is confirmed public, the NATed ones hold a reservation on its relay', async () => {
+    const p = await reachability(pub, 'public');
+    expect(p.confirmed).toEqual([`/ip4/${lab.addressOf('pub')}/tcp/${LAB_P2P_PORT}`]);
+    expect(p.confirmedBy.length).toBeGreaterThan(0);
+    for (const a of [alice, bob, hana]) {
+      const r = await reachability(a, 'relayed', ['pub']);
+      expect(r.summary).toBe('behind NAT: reachable through pub');
+    }
+    const status = await alice.cairn(['status']);
+    expect(status.stdout).toContain('reachability: behind NAT: reachable through pub');
+    expect((await pub.cairn(['status'])).stdout).toMatch(/reachability: public: friends reach this host directly \(confirmed by [a-z, ]+\)/);
+  });
+
+  test('two agents behind easy NATs pair by invite text through the relay, back up, replicate, and restore from each other: identical bytes', async () => {
+    await reachability(bob, 'relayed', ['pub']);
+    const { code } = await bob.cli<{ code: string }>(['invite', '--quota', '1G']);
+    const relayed = `/ip4/${lab.addressOf('pub')}/tcp/${LAB_P2P_PORT}/p2p/${pub.info.peerId}/p2p-circuit`;
+    expect(decodeInvite(code).addrs).toContain(relayed);
+    await alice.cli(['pair', code, '--quota', '1G']);
+    const bobAtAlice = await friend(alice, 'bob');
+    expect(bobAtAlice).toMatchObject({ online: true, reach: 'relayed', via: 'pub' });
+    expect(bobAtAlice.addresses).toContain(relayed);
+    expect(await friend(bob, 'alice')).toMatchObject({ reach: 'relayed', via: 'pub' });
+    expect(await friend(alice, 'pub')).toMatchObject({ reach: 'direct', via: null });
+    expect((await alice.cairn(['peers'])).stdout).toMatch(/bob\s+yes\s+relayed via pub/);
+
+    const src = join(await tempDir('cairn-lab-relay-src-'), 'src');
+    await mkdir(join(src, 'sub'), { recursive: true });
+    await writeFile(join(src, 'big.bin'), randomBytes(6 * 1024 * 1024));
+    for (let i = 0; i < 20; i++) await writeFile(join(src, 'sub', `f${i}.txt`), `file ${i} ${randomBytes(64).toString('hex')}\n`);
+    await alice.cli(['backup', src]);
+    const r = await alice.cli<{ underReplicated: number }>(['replicate', '--wait']);
+    expect(r.underReplicated).toBe(0);
+    const local = await packFiles(join(alice.home, 'repo', 'packs'));
+    expect(local.length).toBeGreaterThan(0);
+    expect(await packFiles(join(bob.home, 'hosted', alice.info.peerId))).toEqual(local);
+
+    await rm(join(alice.home, 'repo', 'packs'), { recursive: true, force: true });
+    const target = await tempDir('cairn-lab-relay-restore-');
+    const restored = await alice.cli<{ errors: string[]; fetched: Record<string, number> }>(['restore', 'latest', '--target', target]);
+    expect(restored.errors).toEqual([]);
+    expect(Object.keys(restored.fetched)).toEqual(['bob']);
+    expect(formatDiffs(await compareTrees(src, join(target, src)))).toBe('');
+    await rm(join(src, '..'), { recursive: true, force: true });
+    await rm(target, { recursive: true, force: true });
+  });
+
+  test('hard NAT to easy NAT: the agents fall back to the relay and every round completes', async () => {
+    await reachability(alice, 'relayed', ['pub']);
+    const { code } = await alice.cli<{ code: string }>(['invite', '--quota', '1G']);
+    await hana.cli(['pair', code, '--quota', '1G']);
+    expect(await friend(hana, 'alice')).toMatchObject({ reach: 'relayed', via: 'pub' });
+    const src = await tempDir('cairn-lab-hard-src-');
+    for (let round = 0; round < 3; round++) {
+      await writeFile(join(src, `round${round}.bin`), randomBytes(1024 * 1024));
+      await hana.cli(['backup', src]);
+      const r = await hana.cli<{ underReplicated: number }>(['replicate', '--wait']);
+      expect(r.underReplicated, `round ${round}`).toBe(0);
+      expect(await packFiles(join(alice.home, 'hosted', hana.info.peerId)), `round ${round}`).toEqual(await packFiles(join(hana.home, 'repo', 'packs')));
+    }
+    await rm(src, { recursive: true, force: true });
+  });
+
+  test("a stranger cannot reserve on a friend's relay, nor be relayed through it to a friend, nor reach a Cairn protocol that way, even while an invite is open", async () => {
+    // an open invite at pub lets the stranger connect (for pairing): only the relay rules stand in its way
+    await pub.cli(['invite', '--quota', '1G']);
+    const args = JSON.stringify({ pub: `/ip4/${lab.addressOf('pub')}/tcp/${LAB_P2P_PORT}`, pubId: pub.info.peerId, alice: alice.info.peerId });
+    const r = await lab.exec('evil', process.execPath, ['--input-type=module', '-e', STRANGER, args], { cwd: ROOT, timeoutMs: 120_000 });
+    expect(r.code, r.stderr).toBe(0);
+    const got = JSON.parse(r.stdout.trim().split('\n').at(-1) ?? '{}') as Record<string, string>;
+    expect(got.connect).toBe('ok');
+    expect(got.reserve).toMatch(/PERMISSION_DENIED/);
+    expect(got.relay).toMatch(/PERMISSION_DENIED/);
+    expect(got.protocol).not.toBe('ok');
+    expect((await alice.cli<PeerListing[]>(['peers'])).map((p) => p.name)).not.toContain('evil');
+  });
+});
