@@ -10,7 +10,7 @@ import { pruneOp } from '../ops/prune.js';
 import { jobShowOp, jobsOp, runSourceOp } from '../ops/jobs.js';
 import type { JobEvent } from '../scheduler/scheduler.js';
 import { configOp } from '../ops/config.js';
-import { exportOp } from '../ops/export.js';
+import { dumpPlan, exportPlan, type StreamWriter } from '../ops/export.js';
 import { friendRemoveOp, inviteOp, pairOp, peersOp, replicateOp } from '../ops/friends.js';
 import { forgetOp } from '../ops/forget.js';
 import { pinOp, unpinOp } from '../ops/pin.js';
@@ -108,18 +108,22 @@ export function registerOpsRoutes(app: FastifyInstance, svc: Services, extra: Re
       scheduler.events.off('job', on);
     });
   });
-  app.get(
-    `${API_PREFIX}/export`,
-    {
-      config: { auth: 'admin' },
-      schema: { querystring: { type: 'object', required: ['snapshot'], additionalProperties: false, properties: { snapshot: str, path: str } } },
-    },
-    async (req, reply) => {
-      const q = req.query as { snapshot: string; path?: string };
-      reply.type('application/x-tar');
-      const out = new PassThrough();
-      void exportOp(svc, q, out).catch((err: unknown) => out.destroy(err as Error));
-      return reply.send(out);
-    },
-  );
+  // streams: a tar of a snapshot (or a path in it), and dump's file bytes (or a folder's tar)
+  const streamRoute = (path: string, required: string[], type: string, plan: (q: { snapshot: string; path: string }) => Promise<StreamWriter>) =>
+    app.get(
+      `${API_PREFIX}/${path}`,
+      {
+        config: { auth: 'admin' },
+        schema: { querystring: { type: 'object', required, additionalProperties: false, properties: { snapshot: str, path: str } } },
+      },
+      async (req, reply) => {
+        const write = await plan(req.query as { snapshot: string; path: string }); // a wrong snapshot or path: an error answer
+        reply.type(type);
+        const out = new PassThrough();
+        void write(out).catch((err: unknown) => out.destroy(err as Error));
+        return reply.send(out);
+      },
+    );
+  streamRoute('export', ['snapshot'], 'application/x-tar', (q) => exportPlan(svc, q));
+  streamRoute('dump', ['snapshot', 'path'], 'application/octet-stream', (q) => dumpPlan(svc, q));
 }

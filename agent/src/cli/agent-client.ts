@@ -57,8 +57,8 @@ export async function getRoute<R>(agent: AgentInfo, path: string): Promise<R> {
   return (await res.json()) as R;
 }
 
-export async function streamExport(agent: AgentInfo, query: Record<string, string>, out: Writable): Promise<void> {
-  const res = await request(agent, `${API_PREFIX}/export?${new URLSearchParams(query)}`, { method: 'GET' });
+export async function streamExport(agent: AgentInfo, query: Record<string, string>, out: Writable, route: 'export' | 'dump' = 'export'): Promise<void> {
+  const res = await request(agent, `${API_PREFIX}/${route}?${new URLSearchParams(query)}`, { method: 'GET' });
   if (!res.ok || !res.body) return fail(res);
   for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
     if (!out.write(chunk)) await new Promise((r) => out.once('drain', r));

@@ -134,6 +134,14 @@ withFilterOptions(
     ),
   );
 
+common(
+  program.command('dump').description('write one file of a snapshot to stdout as it is (a folder: as a tar stream)').argument('<snapshot>').argument('<path>'),
+)
+  .addHelpText(
+    'after',
+    '\nExamples:\n  cairn dump latest /srv/app/config.yml\n  cairn dump 1a2b3c4d /var/lib/postgresql/dump.sql > dump.sql\n  cairn dump latest /srv/app > app.tar   # a folder: a tar stream',
+  )
+  .action(action(async (ctx, snap: string, path: string) => (await import('./commands/export.js')).dumpCommand(ctx, snap, path)));
 common(program.command('export').description('write a snapshot (or PATH in it) as a tar stream to stdout').argument('<snapshot>').argument('[path]')).action(
   action(async (ctx, snap: string, path: string | undefined) => (await import('./commands/export.js')).exportCommand(ctx, snap, path)),
 );

@@ -1,13 +1,47 @@
+// Streams out of a snapshot: export (a tar of the snapshot or a path in it) and dump (one file's
+// bytes as they are, a folder as export's tar). Each is planned first, so a wrong snapshot or path
+// is an error before the first byte (the API answers it with its code, not a cut stream), then
+// written.
 import type { Writable } from 'node:stream';
+import { BlobType } from '../repo/blob.js';
 import { exportTar } from '../snapshot/tar-export.js';
 import { findNode, normalizeIncludes } from '../snapshot/tree-walk.js';
 import { UsageError } from '../util/errors.js';
 import type { Services } from './services.js';
 
-export async function exportOp(svc: Services, args: { snapshot: string; path?: string }, out: Writable): Promise<void> {
+/** Writes the planned stream into `out` and ends it. */
+export type StreamWriter = (out: Writable) => Promise<void>;
+
+export async function exportPlan(svc: Services, args: { snapshot: string; path?: string }): Promise<StreamWriter> {
   const { snapshot } = await svc.repo.resolveSnapshot(args.snapshot);
   const includes = args.path ? normalizeIncludes([args.path]) : [];
   if (args.path && !(await findNode(svc.repo, snapshot.tree, includes[0] ?? '')))
     throw new UsageError(`${args.path} is not in snapshot ${args.snapshot}`, 'E_NOT_FOUND');
-  await exportTar(svc.repo, snapshot.tree, includes, out);
+  return (out) => exportTar(svc.repo, snapshot.tree, includes, out);
+}
+
+/**
+ * `dump SNAPSHOT PATH`, as restic has it: a file's bytes as they are, a folder (or the whole
+ * snapshot for "/") as a tar stream like export's. Anything else (a symlink, a device) names what it
+ * is. Blobs are read one at a time and written with backpressure.
+ */
+export async function dumpPlan(svc: Services, args: { snapshot: string; path: string }): Promise<StreamWriter> {
+  const { snapshot } = await svc.repo.resolveSnapshot(args.snapshot);
+  const rel = normalizeIncludes([args.path])[0] ?? '';
+  if (rel === '') return (out) => exportTar(svc.repo, snapshot.tree, [], out);
+  const node = await findNode(svc.repo, snapshot.tree, rel);
+  if (!node) throw new UsageError(`${args.path} is not in snapshot ${args.snapshot}`, 'E_NOT_FOUND');
+  if (node.type === 'dir') return (out) => exportTar(svc.repo, snapshot.tree, [rel], out);
+  if (node.type !== 'file') throw new UsageError(`${args.path} is a ${node.type} in snapshot ${args.snapshot}, not a file or folder: nothing to dump`);
+  return async (out) => {
+    for (const id of node.content ?? []) {
+      const data = await svc.repo.loadBlob(id, BlobType.data);
+      if (!out.write(data))
+        await new Promise<void>((resolve, reject) => {
+          out.once('drain', resolve);
+          out.once('error', reject);
+        });
+    }
+    await new Promise<void>((resolve, reject) => out.end((err?: Error | null) => (err ? reject(err) : resolve())));
+  };
 }

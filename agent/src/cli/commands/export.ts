@@ -1,4 +1,4 @@
-import { exportOp } from '../../ops/export.js';
+import { dumpPlan, exportPlan } from '../../ops/export.js';
 import { findAgent, streamExport } from '../agent-client.js';
 import { UsageError } from '../../util/errors.js';
 import { withServices, type Context } from '../context.js';
@@ -8,5 +8,13 @@ export async function exportCommand(ctx: Context, snapshot: string, path: string
   const args = { snapshot, ...(path ? { path } : {}) };
   const agent = await findAgent(ctx.home);
   if (agent) return streamExport(agent, args, process.stdout);
-  await withServices(ctx, (svc) => exportOp(svc, args, process.stdout), { mesh: true });
+  await withServices(ctx, async (svc) => (await exportPlan(svc, args))(process.stdout), { mesh: true });
+}
+
+/** `cairn dump SNAPSHOT PATH`: one file's bytes to stdout (a folder as a tar stream), through the agent when it runs. */
+export async function dumpCommand(ctx: Context, snapshot: string, path: string): Promise<void> {
+  const args = { snapshot, path };
+  const agent = await findAgent(ctx.home);
+  if (agent) return streamExport(agent, args, process.stdout, 'dump');
+  await withServices(ctx, async (svc) => (await dumpPlan(svc, args))(process.stdout), { mesh: true });
 }
