@@ -15,6 +15,7 @@ let work: string;
 let src: string;
 let home: string;
 let agent: TestAgent;
+let runs = 0;
 const files: Record<string, Buffer> = {
   'big.bin': randomBytes(5 * 1024 * 1024 + 17),
   'notes.txt': Buffer.from('line one\nline two\n'.repeat(1000)),
@@ -47,11 +48,11 @@ async function checks(dump: (path: string) => Promise<CliResult>): Promise<void>
     expect(Buffer.compare(r.stdoutBytes, bytes), rel).toBe(0);
   }
   // a folder: a tar stream with its files, byte for byte
-  const tarFile = join(work, `sub-${Date.now()}.tar`);
+  const tarFile = join(work, `sub-${++runs}.tar`);
   const r = await dump(join(src, 'sub'));
   expect(r.code, r.stderr).toBe(0);
   await writeFile(tarFile, r.stdoutBytes);
-  const out = join(work, `untar-${Date.now()}`);
+  const out = join(work, `untar-${runs}`);
   await mkdir(out);
   await run('tar', ['-xf', tarFile, '-C', out]);
   const inner = await readFile(join(out, src.slice(1), 'sub/deeper/inner.dat'));
