@@ -25,7 +25,9 @@ import { packDeleteService } from './pack-delete.js';
 import { PackGetService } from './pack-get-service.js';
 import { packListService } from './pack-list.js';
 import { packPutService } from './pack-put.js';
+import { LanDiscovery } from './lan-discovery.js';
 import { Pairing } from './pairing.js';
+import { PortMapping } from './port-mapping.js';
 import { Replication } from './replication.js';
 import { ProtocolService, ServiceGroup } from './service.js';
 import { shareableAddrs } from './addresses.js';
@@ -47,6 +49,12 @@ export interface MeshOptions {
   limits?: Partial<TransferLimits>;
   /** The running agent's: friends' packs whose deletion grace has passed are deleted while the mesh runs, each sweep logged here. */
   sweepLog?: (line: string) => void;
+  /** Find friends on the LAN by mDNS (lan-discovery.ts); off when absent (the CLI's short-lived meshes). */
+  lanDiscovery?: boolean;
+  /** Ask the router to forward the listening port (port-mapping.ts); off when absent. */
+  portMapping?: boolean;
+  /** The agent's log: what LAN discovery and port mapping found. */
+  log?: (line: string) => void;
 }
 
 export class Mesh {
@@ -59,6 +67,7 @@ export class Mesh {
   readonly packGet: PackGetService;
   readonly replication: Replication;
   readonly deletion: Deletion;
+  readonly portMapping: PortMapping;
   private readonly services: ServiceGroup;
 
   constructor(ctx: MeshContext, ledgers: Ledgers, gate: FriendGate, repo: Repository, opts: MeshOptions) {
@@ -71,6 +80,8 @@ export class Mesh {
     this.packGet = new PackGetService(ctx, repo, this.presence);
     this.deletion = new Deletion(ctx, opts.sweepLog);
     this.replication = new Replication(ctx, repo, this.deletion, opts.replicas);
+    const log = opts.log ?? (() => undefined);
+    this.portMapping = new PortMapping(ctx, opts.portMapping === true, log);
     this.services = new ServiceGroup([
       gate,
       this.pairing,
@@ -82,6 +93,8 @@ export class Mesh {
       // benchmark only (npm run bench): a friend-only sink that discards bytes
       ...(benchSinkEnabled() ? [new ProtocolService(ctx.node, BENCH_SINK_PROTOCOL, benchSinkHandler(ctx))] : []),
       this.presence,
+      ...(opts.lanDiscovery ? [new LanDiscovery(ctx, gate, log)] : []),
+      this.portMapping,
       this.replication,
       this.deletion,
     ]);

@@ -10,6 +10,7 @@ import type { Libp2p, PeerId, PrivateKey } from '@libp2p/interface';
 import { tcp } from '@libp2p/tcp';
 import { createLibp2p } from 'libp2p';
 import { ADMISSION_LIMITS, InboundAdmission, type AdmissionLimits } from './admission.js';
+import { nodeParts } from './node-parts.js';
 
 /** Inbound connection attempts accepted per second from one host. */
 const INBOUND_CONNECTIONS_PER_SECOND = 100;
@@ -47,7 +48,8 @@ export async function createMeshNode(opts: MeshNodeOptions): Promise<Libp2p> {
     transports: [tcp()],
     connectionEncrypters: [noise()],
     streamMuxers: [yamux()],
-    services: { identify: identify() },
+    // parts: the address manager and logger, for LAN discovery and port mapping (node-parts.ts)
+    services: { identify: identify(), parts: nodeParts() },
     // libp2p's default (5 inbound connections per second per host) refuses friends behind one
     // NAT address and retries after a refused stranger; the gater decides who is admitted.
     connectionManager: {

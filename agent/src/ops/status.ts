@@ -5,6 +5,7 @@ import type { PeerListing } from '../../../protocol/api.js';
 import type { Alert, SourceState, SourceStatus, StatusResult } from '../../../protocol/console-api.js';
 import type { Snapshot } from '../../../protocol/snapshot.js';
 import { plural } from '../../../protocol/format.js';
+import { portMappingMessage } from '../mesh/port-mapping.js';
 import { loadTree } from '../repo/trees.js';
 import { sourceKey } from './activity.js';
 import type { Services } from './services.js';
@@ -159,6 +160,7 @@ export async function statusOp(svc: Services, opts: StatusOptions): Promise<Stat
   for await (const p of svc.repo.store.list()) localBytes += p.sizeBytes;
   return {
     agent: { name: svc.agentName ?? '', peerId: svc.mesh?.peerId ?? '', version: AGENT_VERSION, addresses: svc.mesh?.addresses() ?? [], home: svc.home },
+    portMapping: svc.mesh?.portMapping.status() ?? { state: 'off', via: null, address: null, message: portMappingMessage('off', {}) },
     sources,
     friends: { total: peers.length, online: peers.filter((p) => p.online).length },
     space: {
