@@ -40,6 +40,19 @@ interface RouterAnswer {
   unmap?: (signal: AbortSignal) => Promise<void>;
 }
 
+/**
+ * What the router's own internet address says about mapping: public, a port mapped there reaches
+ * us; in 100.64.0.0/10 the carrier NATs again; private, another router does; none (null, or an
+ * address no router has on the internet), one of the two.
+ */
+export function routerAddressState(ip: string | null): 'public' | 'carrier-nat' | 'double-nat' | 'no-public-address' {
+  const kind = ip === null ? null : ipKind(ip);
+  if (kind === 'public') return 'public';
+  if (kind === 'carrier') return 'carrier-nat';
+  if (kind === 'private') return 'double-nat';
+  return 'no-public-address';
+}
+
 /** Plain words for each outcome; `port` is the listening port, `ip` the router's internet address. */
 export function portMappingMessage(state: PortMappingState, d: { via?: Via | null; ip?: string | null; address?: string | null; port?: number; why?: string }): string {
   switch (state) {
@@ -165,7 +178,7 @@ export class PortMapping implements Startable {
   private apply(answer: RouterAnswer | null, host: string, port: number): void {
     const am = partsOf(this.ctx.node).addressManager;
     const previous = this.mapped;
-    const keep = answer?.externalPort !== undefined && answer.externalIp !== null && ipKind(answer.externalIp) === 'public';
+    const keep = answer?.externalPort !== undefined && routerAddressState(answer.externalIp) === 'public';
     if (previous && !(keep && previous.ip === answer.externalIp && previous.externalPort === answer.externalPort)) {
       am.removePublicAddressMapping(previous.host, previous.port, previous.ip, previous.externalPort, 'tcp');
       this.mapped = undefined;
@@ -175,9 +188,8 @@ export class PortMapping implements Startable {
       return;
     }
     const { via, externalIp: ip } = answer;
-    const kind = ip === null ? null : ipKind(ip);
-    if (ip === null || kind !== 'public') {
-      const state: PortMappingState = kind === 'carrier' ? 'carrier-nat' : kind === 'private' ? 'double-nat' : 'no-public-address';
+    const state = routerAddressState(ip);
+    if (ip === null || state !== 'public') {
       this.set({ state, via, address: null, message: portMappingMessage(state, { via, ip, port }) });
       return;
     }
@@ -206,7 +218,7 @@ async function askPmp(gateway: string, port: number, signal: AbortSignal): Promi
     if (err instanceof NatPmpError) return null; // NAT-PMP turned off: try UPnP
     throw err;
   }
-  if (ipKind(ip) !== 'public') return { via, externalIp: ip };
+  if (routerAddressState(ip) !== 'public') return { via, externalIp: ip };
   try {
     const m = await pmpMapTcp(gateway, port, PORT_MAPPING_LEASE_S, signal);
     return { via, externalIp: ip, externalPort: m.externalPort, unmap: (s) => pmpMapTcp(gateway, port, 0, s).then(() => undefined) };
@@ -231,7 +243,7 @@ async function askUpnp(host: string, port: number, signal: AbortSignal): Promise
   const raw = await gw.externalIp({ signal });
   // an IGD without a usable external address answers "" or 0.0.0.0 (miniupnpd does)
   const ip = ipKind(raw) === null || ipKind(raw) === 'reserved' ? null : raw;
-  if (ip === null || ipKind(ip) !== 'public') return { via, externalIp: ip };
+  if (routerAddressState(ip) !== 'public') return { via, externalIp: ip };
   try {
     const m = await gw.map(port, host, { protocol: 'TCP', externalPort: port, ttl: PORT_MAPPING_LEASE_S * 1000, autoRefresh: false, description: DESCRIPTION, signal });
     return { via, externalIp: ip, externalPort: m.externalPort, unmap: (s) => gw.stop({ signal: s }) };

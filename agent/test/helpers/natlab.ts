@@ -49,8 +49,8 @@ export interface HomeSpec {
   /** For nat 'cgnat': the carrier's mapping (default 'easy', RFC 6888 asks carriers for it). */
   carrier?: 'easy' | 'hard';
   portForwards?: PortForward[];
-  /** Runs miniupnpd (UPnP IGD + NAT-PMP, nftables backend) on the home router for its LAN. */
-  portMapping?: boolean;
+  /** Runs miniupnpd (nftables backend) on the home router for its LAN: UPnP IGD and NAT-PMP (true), or only one. */
+  portMapping?: boolean | 'upnp' | 'nat-pmp';
 }
 
 export interface NatLabSpec {
@@ -528,16 +528,16 @@ export class NatLab {
         forwards.push({ proto: f.proto, port: f.port, to: target.address!, toPort: f.hostPort ?? f.port });
       }
       await this.nft(router.name, nftRouter({ nat: home.nat === 'hard' ? 'hard' : 'easy', forwards }));
-      if (home.portMapping) await this.startMiniupnpd(router, `${lanNet}.0/24`);
+      if (home.portMapping) await this.startMiniupnpd(router, `${lanNet}.0/24`, home.portMapping);
     }
   }
 
   /**
    * miniupnpd on a home router: UPnP IGD and NAT-PMP on br-lan, mappings as DNAT rules in its own
    * nftables table, only for LAN hosts and ports 1024 upward, each host for itself (secure mode).
-   * Waits until it listens for NAT-PMP.
+   * Waits until it listens.
    */
-  private async startMiniupnpd(router: Node, lanCidr: string): Promise<void> {
+  private async startMiniupnpd(router: Node, lanCidr: string, protocols: true | 'upnp' | 'nat-pmp'): Promise<void> {
     const why = await miniupnpdUnavailable();
     if (why) throw new Error(`natlab: ${why}`);
     // the chains miniupnpd fills (its nft_init.sh, with our table name): hooked before our own
@@ -546,8 +546,8 @@ export class NatLab {
       'ext_ifname=wan',
       'listening_ip=br-lan',
       'port=0',
-      'enable_upnp=yes',
-      'enable_natpmp=yes',
+      `enable_upnp=${protocols === 'nat-pmp' ? 'no' : 'yes'}`,
+      `enable_natpmp=${protocols === 'upnp' ? 'no' : 'yes'}`,
       'secure_mode=yes',
       'system_uptime=no',
       'upnp_table_name=cairnlab_upnp',
@@ -567,7 +567,7 @@ export class NatLab {
     const ready = new Promise<boolean>((resolve) => {
       const on = (b: Buffer) => {
         out += b.toString();
-        if (out.includes('Listening for NAT-PMP')) resolve(true);
+        if (out.includes(protocols === 'upnp' ? 'HTTP listening' : 'Listening for NAT-PMP')) resolve(true);
       };
       child.stdout?.on('data', on);
       child.stderr?.on('data', on);
