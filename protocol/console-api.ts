@@ -96,10 +96,21 @@ export interface Alert {
  * searching: asking the router; public: this host has a public address, nothing to map; mapped:
  * the router forwards a port to us (`address`, told to friends); carrier-nat: the router's own
  * internet address is a carrier's (100.64.0.0/10); double-nat: it is private (another router in
- * front); no-public-address: the router says it has none (either of those); no-router: nothing
- * answered UPnP IGD or NAT-PMP; refused: the router answered but would not map the port.
+ * front); no-public-address: the router says it has none (either of those); not-on-lan: the agent
+ * does not listen on the address the router knows (only loopback, say), so it is not asked;
+ * no-router: nothing answered UPnP IGD or NAT-PMP; refused: the router answered but would not map.
  */
-export type PortMappingState = 'off' | 'searching' | 'public' | 'mapped' | 'carrier-nat' | 'double-nat' | 'no-public-address' | 'no-router' | 'refused';
+export type PortMappingState =
+  | 'off'
+  | 'searching'
+  | 'public'
+  | 'mapped'
+  | 'carrier-nat'
+  | 'double-nat'
+  | 'no-public-address'
+  | 'not-on-lan'
+  | 'no-router'
+  | 'refused';
 
 export interface PortMappingStatus {
   state: PortMappingState;

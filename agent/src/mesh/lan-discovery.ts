@@ -37,14 +37,19 @@ export const MAX_LAN_ADDRS = 8;
 export function lanDialAddrs(addrs: Multiaddr[], peerId: string): Multiaddr[] {
   const out: Multiaddr[] = [];
   for (const a of addrs) {
-    const m = /^\/(ip4|ip6)\/([^/]+)\/tcp\/(\d+)$/.exec(a.toString());
-    if (!m) continue;
-    const kind = ipKind(m[2] as string);
-    if (kind !== 'private' && !(kind === 'link-local' && m[1] === 'ip4')) continue;
+    if (!isLanTcpAddr(a.toString())) continue;
     out.push(multiaddr(`${a.toString()}/p2p/${peerId}`));
     if (out.length === MAX_LAN_ADDRS) break;
   }
   return out;
+}
+
+/** /ip4|ip6/<a LAN address>/tcp/<port>, nothing after it. */
+export function isLanTcpAddr(addr: string): boolean {
+  const m = /^\/(ip4|ip6)\/([^/]+)\/tcp\/(\d+)$/.exec(addr);
+  if (!m) return false;
+  const kind = ipKind(m[2] as string);
+  return kind === 'private' || (kind === 'link-local' && m[1] === 'ip4');
 }
 
 export class LanDiscovery implements Startable {
@@ -83,6 +88,10 @@ export class LanDiscovery implements Startable {
   };
 
   async start(): Promise<void> {
+    // an agent that listens on no LAN address (only loopback, say) has nothing to announce and
+    // nothing on the LAN could reach it: it stays off the LAN altogether
+    const ours = this.ctx.node.getMultiaddrs().map((a) => a.toString().replace(/\/p2p\/[^/]+$/, ''));
+    if (!ours.some(isLanTcpAddr)) return;
     const parts = partsOf(this.ctx.node);
     const discovery = mdns({ serviceTag: LAN_SERVICE_TAG, interval: this.intervalMs })({
       addressManager: parts.addressManager,

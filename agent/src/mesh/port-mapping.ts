@@ -70,6 +70,8 @@ export function portMappingMessage(state: PortMappingState, d: { via?: Via | nul
       return `behind double NAT (the router's internet address ${d.ip ?? ''} is private: another router is in front): reachable only through friends' relays, or forward port ${d.port ?? ''} on the router in front and announce it`;
     case 'no-public-address':
       return `behind carrier-grade or double NAT (the router has no public address, ${d.via ?? ''}): reachable only through friends' relays`;
+    case 'not-on-lan':
+      return `the agent does not listen on ${d.ip ?? 'its LAN address'}, the address the router knows: the router is not asked`;
     case 'no-router':
       return `no router answered NAT-PMP or UPnP IGD: friends reach this agent through a port you forward (announce) or through their relays`;
     case 'refused':
@@ -145,8 +147,13 @@ export class PortMapping implements Startable {
     const route = defaultRoute();
     const port = route ? this.listeningPort(route.localAddress) : null;
     try {
-      if (!route || port === null) {
+      if (!route) {
         this.set({ state: 'no-router', via: null, address: null, message: portMappingMessage('no-router', {}) });
+        return;
+      }
+      if (port === null) {
+        // listening elsewhere (loopback, say): a mapping could not reach us, so the router is not asked
+        this.set({ state: 'not-on-lan', via: null, address: null, message: portMappingMessage('not-on-lan', { ip: route.localAddress }) });
         return;
       }
       if (ipKind(route.localAddress) === 'public') {

@@ -115,4 +115,15 @@ describeNatLab('LAN discovery: friends on one LAN find each other by mDNS, stran
       expect(await count('h3', `syn_to_${h}`), `carol dialled ${h}`).toBe(0);
     }
   }, 120_000);
+
+  test('an agent listening only on loopback stays off the LAN: no mDNS at all', async () => {
+    await carol.stop();
+    await resetCounters();
+    carol = await startLabAgent(lab, 'h3', 'carol', { home: carol.home, listen: '/ip4/127.0.0.1/tcp/4001' });
+    agents.push(carol);
+    // alice and bob keep asking; carol neither asks nor answers
+    await sleep(CONTROL_WAIT_MS);
+    expect(await count('h1', 'mdns_out')).toBeGreaterThan(0);
+    expect(await count('h3', 'mdns_out')).toBe(0);
+  }, 120_000);
 });

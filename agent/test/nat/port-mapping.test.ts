@@ -119,4 +119,16 @@ describeNatLabUpnp('port mapping: UPnP IGD and NAT-PMP on home routers; CGNAT sa
       expect(await dnatRules(home), a.name).toBe('');
     }
   }, 60_000);
+
+  test('an agent listening only on loopback does not ask the router (a mapping could not reach it)', async () => {
+    const again = await startLabAgent(lab, 'p', 'pmp-home', { home: viaPmp.home, listen: '/ip4/127.0.0.1/tcp/4001' });
+    agents.push(again);
+    expect(await settled(again)).toEqual({
+      state: 'not-on-lan',
+      via: null,
+      address: null,
+      message: `the agent does not listen on ${lab.addressOf('p')}, the address the router knows: the router is not asked`,
+    });
+    expect(await dnatRules('p')).toBe('');
+  }, 120_000);
 });
