@@ -81,10 +81,13 @@ export class LanDiscovery implements Startable {
     if (addrs.length === 0) return;
     this.dialing.add(id);
     this.lastDial.set(id, now);
-    this.ctx.node.dial(addrs).then(
-      (conn) => this.log(`lan: friend ${id} found on this network, connected at ${conn.remoteAddr.toString().replace(/\/p2p\/[^/]+$/, '')}`),
-      () => undefined, // an answer we could not use; the next one is tried after LAN_REDIAL_MS
-    ).finally(() => this.dialing.delete(id));
+    this.ctx.node
+      .dial(addrs)
+      .then(
+        (conn) => this.log(`lan: friend ${id} found on this network, connected at ${conn.remoteAddr.toString().replace(/\/p2p\/[^/]+$/, '')}`),
+        () => undefined, // an answer we could not use; the next one is tried after LAN_REDIAL_MS
+      )
+      .finally(() => this.dialing.delete(id));
   };
 
   async start(): Promise<void> {

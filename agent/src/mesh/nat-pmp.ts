@@ -111,7 +111,12 @@ export async function pmpExternalAddress(gateway: string, signal: AbortSignal): 
  * Maps TCP `internalPort` of this host (the router takes the address the request came from),
  * asking for the same external port, for `lifetimeS` seconds (0 removes the mapping).
  */
-export async function pmpMapTcp(gateway: string, internalPort: number, lifetimeS: number, signal: AbortSignal): Promise<{ externalPort: number; lifetimeS: number }> {
+export async function pmpMapTcp(
+  gateway: string,
+  internalPort: number,
+  lifetimeS: number,
+  signal: AbortSignal,
+): Promise<{ externalPort: number; lifetimeS: number }> {
   const req = Buffer.alloc(12);
   req[1] = OP_MAP_TCP;
   req.writeUInt16BE(internalPort, 4);

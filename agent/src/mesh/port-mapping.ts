@@ -54,7 +54,10 @@ export function routerAddressState(ip: string | null): 'public' | 'carrier-nat' 
 }
 
 /** Plain words for each outcome; `port` is the listening port, `ip` the router's internet address. */
-export function portMappingMessage(state: PortMappingState, d: { via?: Via | null; ip?: string | null; address?: string | null; port?: number; why?: string }): string {
+export function portMappingMessage(
+  state: PortMappingState,
+  d: { via?: Via | null; ip?: string | null; address?: string | null; port?: number; why?: string },
+): string {
   switch (state) {
     case 'off':
       return 'port mapping is off (port-mapping: false): the router is not asked to forward a port';
@@ -167,7 +170,8 @@ export class PortMapping implements Startable {
       }
       this.apply(answer, route.localAddress, port);
     } catch (err) {
-      if (!this.stopped) this.set({ state: 'refused', via: null, address: null, message: portMappingMessage('refused', { port: port ?? 0, why: (err as Error).message }) });
+      if (!this.stopped)
+        this.set({ state: 'refused', via: null, address: null, message: portMappingMessage('refused', { port: port ?? 0, why: (err as Error).message }) });
     } finally {
       this.attempt = undefined;
     }
@@ -252,7 +256,14 @@ async function askUpnp(host: string, port: number, signal: AbortSignal): Promise
   const ip = ipKind(raw) === null || ipKind(raw) === 'reserved' ? null : raw;
   if (routerAddressState(ip) !== 'public') return { via, externalIp: ip };
   try {
-    const m = await gw.map(port, host, { protocol: 'TCP', externalPort: port, ttl: PORT_MAPPING_LEASE_S * 1000, autoRefresh: false, description: DESCRIPTION, signal });
+    const m = await gw.map(port, host, {
+      protocol: 'TCP',
+      externalPort: port,
+      ttl: PORT_MAPPING_LEASE_S * 1000,
+      autoRefresh: false,
+      description: DESCRIPTION,
+      signal,
+    });
     return { via, externalIp: ip, externalPort: m.externalPort, unmap: (s) => gw.stop({ signal: s }) };
   } catch (err) {
     return { via, externalIp: ip, refused: (err as Error).message };

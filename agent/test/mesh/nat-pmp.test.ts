@@ -97,7 +97,14 @@ describe('LAN discovery dials only LAN TCP addresses, with the PeerId', () => {
   const id = '12D3KooWRBhwfeP2Y4TCx1SM6s9rUoHhR5STiGwxBhgFRcw3UERE';
   test('private and link-local IPv4 kept; public, loopback, carrier and non-TCP dropped; at most MAX_LAN_ADDRS', () => {
     const got = lanDialAddrs(
-      ['/ip4/192.168.1.7/tcp/4001', '/ip4/169.254.3.4/tcp/4001', '/ip4/25.200.0.1/tcp/4001', '/ip4/127.0.0.1/tcp/4001', '/ip4/100.64.0.9/tcp/4001', '/ip4/10.1.1.1/udp/4001/quic-v1'].map((a) => multiaddr(a)),
+      [
+        '/ip4/192.168.1.7/tcp/4001',
+        '/ip4/169.254.3.4/tcp/4001',
+        '/ip4/25.200.0.1/tcp/4001',
+        '/ip4/127.0.0.1/tcp/4001',
+        '/ip4/100.64.0.9/tcp/4001',
+        '/ip4/10.1.1.1/udp/4001/quic-v1',
+      ].map((a) => multiaddr(a)),
       id,
     );
     expect(got.map(String)).toEqual([`/ip4/192.168.1.7/tcp/4001/p2p/${id}`, `/ip4/169.254.3.4/tcp/4001/p2p/${id}`]);

@@ -35,7 +35,10 @@ describeNatLabUpnp('port mapping: UPnP IGD and NAT-PMP on home routers; CGNAT sa
     }
   };
   const dnatRules = async (home: string): Promise<string> =>
-    (await lab.execOk(lab.routerOf(home), 'nft', ['list', 'chain', 'inet', 'cairnlab_upnp', 'prerouting_miniupnpd'])).split('\n').filter((l) => /dnat/.test(l)).join('\n');
+    (await lab.execOk(lab.routerOf(home), 'nft', ['list', 'chain', 'inet', 'cairnlab_upnp', 'prerouting_miniupnpd']))
+      .split('\n')
+      .filter((l) => /dnat/.test(l))
+      .join('\n');
 
   beforeAll(async () => {
     lab = await NatLab.create({
@@ -103,7 +106,9 @@ describeNatLabUpnp('port mapping: UPnP IGD and NAT-PMP on home routers; CGNAT sa
     const s = await settled(cgnat);
     expect(s.state).toBe('no-public-address');
     expect(s.address).toBeNull();
-    expect(s.message).toMatch(/^behind carrier-grade or double NAT \(the router has no public address, (NAT-PMP|UPnP IGD)\): reachable only through friends' relays$/);
+    expect(s.message).toMatch(
+      /^behind carrier-grade or double NAT \(the router has no public address, (NAT-PMP|UPnP IGD)\): reachable only through friends' relays$/,
+    );
     expect(cgnat.log()).toContain(`port mapping: ${s.message}`);
     expect((await cgnat.cairn(['status'])).stdout).toContain(`port mapping: ${s.message}`);
     expect(await dnatRules('c')).toBe('');
