@@ -23,6 +23,7 @@ describeNatLabUpnp('port mapping: UPnP IGD and NAT-PMP on home routers; CGNAT sa
   let viaPmp: LabAgent;
   let off: LabAgent;
   let cgnat: LabAgent;
+  let noRouter: LabAgent;
   const agents: LabAgent[] = [];
 
   /** The agent's port mapping once it is no longer searching. */
@@ -49,16 +50,18 @@ describeNatLabUpnp('port mapping: UPnP IGD and NAT-PMP on home routers; CGNAT sa
         { name: 'p', nat: 'easy', portMapping: 'nat-pmp' },
         { name: 'n', nat: 'easy', portMapping: true },
         { name: 'c', nat: 'cgnat', portMapping: true },
+        { name: 'x', nat: 'easy' },
       ],
     });
-    [pub, viaUpnp, viaPmp, off, cgnat] = await Promise.all([
+    [pub, viaUpnp, viaPmp, off, cgnat, noRouter] = await Promise.all([
       startLabAgent(lab, 'pub', 'pub'),
       startLabAgent(lab, 'u', 'upnp-home'),
       startLabAgent(lab, 'p', 'pmp-home'),
       startLabAgent(lab, 'n', 'no-mapping', { config: 'port-mapping: false\n' }),
       startLabAgent(lab, 'c', 'cgnat-home'),
+      startLabAgent(lab, 'x', 'plain-home'),
     ]);
-    agents.push(pub, viaUpnp, viaPmp, off, cgnat);
+    agents.push(pub, viaUpnp, viaPmp, off, cgnat, noRouter);
   }, 300_000);
 
   afterAll(async () => {
@@ -112,6 +115,15 @@ describeNatLabUpnp('port mapping: UPnP IGD and NAT-PMP on home routers; CGNAT sa
     expect(cgnat.log()).toContain(`port mapping: ${s.message}`);
     expect((await cgnat.cairn(['status'])).stdout).toContain(`port mapping: ${s.message}`);
     expect(await dnatRules('c')).toBe('');
+  }, 120_000);
+
+  test('a router that speaks neither: after NAT-PMP goes unanswered and the UPnP search ends, the agent says so', async () => {
+    expect(await settled(noRouter)).toEqual({
+      state: 'no-router',
+      via: null,
+      address: null,
+      message: 'no router answered NAT-PMP or UPnP IGD: friends reach this agent through a port you forward (announce) or through their relays',
+    });
   }, 120_000);
 
   test('a stopping agent removes its mapping from the router', async () => {
