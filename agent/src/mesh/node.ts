@@ -5,7 +5,7 @@
 import { noise } from '@chainsafe/libp2p-noise';
 import { yamux } from '@chainsafe/libp2p-yamux';
 import { generateKeyPairFromSeed } from '@libp2p/crypto/keys';
-import { identify } from '@libp2p/identify';
+import { identify, identifyPush } from '@libp2p/identify';
 import type { Libp2p, PeerId, PrivateKey } from '@libp2p/interface';
 import { tcp } from '@libp2p/tcp';
 import { createLibp2p } from 'libp2p';
@@ -48,8 +48,9 @@ export async function createMeshNode(opts: MeshNodeOptions): Promise<Libp2p> {
     transports: [tcp()],
     connectionEncrypters: [noise()],
     streamMuxers: [yamux()],
-    // parts: the address manager and logger, for LAN discovery and port mapping (node-parts.ts)
-    services: { identify: identify(), parts: nodeParts() },
+    // parts: the address manager and logger, for LAN discovery and port mapping (node-parts.ts);
+    // identifyPush: an address gained later (a port the router mapped) reaches connected friends
+    services: { identify: identify(), identifyPush: identifyPush(), parts: nodeParts() },
     // libp2p's default (5 inbound connections per second per host) refuses friends behind one
     // NAT address and retries after a refused stranger; the gater decides who is admitted.
     connectionManager: {
