@@ -3,7 +3,8 @@
 // ops/recover.ts) build it here. Each service owns its part: the gate and presence who is a friend
 // on the node, pairing the invites, the directory the friend list and removal, one service per
 // protocol its handler (pack-get also the repository's reads through friends), replication the
-// rounds, deletion the delete requests both ways.
+// rounds, deletion the delete requests both ways; for the running agent, LAN discovery finds friends
+// on the LAN by mDNS and port mapping asks the router to forward our port (both off when absent).
 import { join } from 'node:path';
 import { CONFIG_DEFAULTS } from '../../../protocol/config.js';
 import type { Repository } from '../repo/repository.js';
