@@ -36,7 +36,7 @@ const CLI_ALLOWED_FILES = ['**/repo/home.js'];
 // Libraries kept in their folders.
 const LIBRARIES = [
   { folder: 'state', names: ['level', 'classic-level', 'abstract-level'], what: 'LevelDB' },
-  { folder: 'mesh', names: ['libp2p', '@libp2p/*', '@chainsafe/libp2p-*', '@multiformats/*'], what: 'libp2p' },
+  { folder: 'mesh', names: ['libp2p', '@libp2p/*', '@chainsafe/libp2p-*', '@multiformats/*', '@achingbrain/nat-port-mapper'], what: 'libp2p' },
   { folder: 'sources', names: ['dockerode'], what: 'dockerode' },
   { folder: 'crypto', names: ['sodium-native'], what: 'sodium' },
 ];

@@ -79,6 +79,16 @@ export interface CairnConfig {
    */
   announce: string[];
   /**
+   * Find friends on the local network by multicast DNS (SPEC 13.1.1) and connect to them directly.
+   * Anyone on the LAN sees the announcement (our PeerId and LAN addresses); false: no mDNS at all.
+   */
+  lanDiscovery: boolean;
+  /**
+   * Ask the router (UPnP IGD, NAT-PMP) to forward the listening port, and tell friends the mapped
+   * address (SPEC 13.1.2); false: never contact the router.
+   */
+  portMapping: boolean;
+  /**
    * The console and API address, host:port. Non-loopback needs `allowRemote: true` and is always
    * served over TLS: with `tlsCert`/`tlsKey` (PEM files, both or neither), else a self-signed
    * certificate the agent makes in its home. With the files, loopback is served over TLS too.
@@ -101,6 +111,8 @@ export const CONFIG_DEFAULTS = {
   bandwidthBytesPerSec: 0,
   listen: ['/ip4/0.0.0.0/tcp/4001'],
   announce: [],
+  lanDiscovery: true,
+  portMapping: true,
   console: { address: '127.0.0.1:8080', allowRemote: false },
   diskFloorBytes: GIB,
   replicateIntervalMs: 15 * 60_000,

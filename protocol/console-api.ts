@@ -91,10 +91,34 @@ export interface Alert {
   since: string | null;
 }
 
+/**
+ * What the router did with this agent's listening port (SPEC 13.1.2). off: port-mapping: false;
+ * searching: asking the router; public: this host has a public address, nothing to map; mapped:
+ * the router forwards a port to us (`address`, told to friends); carrier-nat: the router's own
+ * internet address is a carrier's (100.64.0.0/10); double-nat: it is private (another router in
+ * front); no-public-address: the router says it has none (either of those); not-on-lan: the agent
+ * does not listen on the address the router knows (only loopback, say), so it is not asked;
+ * no-router: nothing answered UPnP IGD or NAT-PMP; refused: the router answered but would not map.
+ */
+export type PortMappingState =
+  'off' | 'searching' | 'public' | 'mapped' | 'carrier-nat' | 'double-nat' | 'no-public-address' | 'not-on-lan' | 'no-router' | 'refused';
+
+export interface PortMappingStatus {
+  state: PortMappingState;
+  /** The protocol the router answered: UPnP IGD or NAT-PMP. */
+  via: 'UPnP IGD' | 'NAT-PMP' | null;
+  /** The mapped address friends are told (state mapped), e.g. /ip4/203.0.113.7/tcp/4001. */
+  address: string | null;
+  /** The same in plain words, e.g. "behind carrier-grade NAT: reachable only through friends' relays". */
+  message: string;
+}
+
 export interface StatusResult {
   agent: { name: string; peerId: string; version: string; addresses: string[]; home: string };
   /** This host's reachability (null without the friend mesh). */
   reachability: HostReachability | null;
+  /** Port mapping on the router (cairn.yaml port-mapping). */
+  portMapping: PortMappingStatus;
   sources: SourceStatus[];
   friends: { total: number; online: number };
   space: {

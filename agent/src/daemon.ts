@@ -35,6 +35,9 @@ export interface AgentOptions {
   listen: string[];
   /** Addresses friends are told besides the interfaces' (cairn.yaml announce). */
   announce?: string[];
+  /** cairn.yaml lan-discovery and port-mapping (both off when absent). */
+  lanDiscovery?: boolean;
+  portMapping?: boolean;
   apiHost: string;
   apiPort: number;
   /** console.tls-cert / tls-key (api/tls.ts); beyond loopback a self-signed certificate otherwise. */
@@ -125,6 +128,9 @@ export class Agent {
         createMesh(repo, {
           listen: opts.listen,
           ...(opts.announce && opts.announce.length > 0 ? { announce: opts.announce } : {}),
+          lanDiscovery: opts.lanDiscovery === true,
+          portMapping: opts.portMapping === true,
+          log: opts.log,
           name: opts.name,
           replicas: opts.replicas,
           diskFloorBytes: opts.diskFloorBytes,
@@ -133,7 +139,6 @@ export class Agent {
           ...(opts.config ? { deletionGraceMs: opts.config.current.friends.deletionGraceMs } : {}),
           sweepLog: opts.log,
           ...(extension.meshServices ? { extraServices: extension.meshServices } : {}),
-          log: opts.log,
         }),
       );
       const token = randomBytes(24).toString('base64url');
@@ -231,7 +236,7 @@ export class Agent {
       this.timer = setInterval(() => this.replicateSoon(0), next.replicateIntervalMs);
       this.timer.unref();
     }
-    const needRestart = (['listen', 'announce', 'console', 'diskFloorBytes', 'name'] as const).filter(
+    const needRestart = (['listen', 'announce', 'lanDiscovery', 'portMapping', 'console', 'diskFloorBytes', 'name'] as const).filter(
       (k) => JSON.stringify(next[k]) !== JSON.stringify(prev[k]),
     );
     if (needRestart.length > 0) this.opts.log(`config: ${needRestart.join(', ')} changed: takes effect when the agent restarts`);

@@ -15,6 +15,8 @@ export const EXAMPLE_CONFIG = `# Cairn agent settings. The agent reloads this fi
 #   - /ip4/0.0.0.0/tcp/4001
 # announce:                     # also tell friends these (a router's forwarded port, a DNS name)
 #   - /dns4/nas.example.org/tcp/4001
+# lan-discovery: true           # find friends on this LAN by mDNS (others on the LAN see our PeerId)
+# port-mapping: true            # ask the router (UPnP, NAT-PMP) to forward the listening port
 # console:
 #   address: 127.0.0.1:8080     # console and API; another address needs allow-remote: true
 #   allow-remote: false         # beyond loopback always over HTTPS: a self-signed certificate made

@@ -146,6 +146,8 @@ function withDefaults(raw: Record<string, unknown>): CairnConfig {
     bandwidthBytesPerSec: r.bandwidthBytesPerSec ?? d.bandwidthBytesPerSec,
     listen: r.listen ?? [...d.listen],
     announce: r.announce ?? [...d.announce],
+    lanDiscovery: r.lanDiscovery ?? d.lanDiscovery,
+    portMapping: r.portMapping ?? d.portMapping,
     console: { ...d.console, ...r.console },
     maintenance: { ...r.maintenance },
     diskFloorBytes: r.diskFloorBytes ?? d.diskFloorBytes,

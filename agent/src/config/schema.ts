@@ -154,6 +154,8 @@ export const configSpec: MapSpec = {
     'bandwidth-limit': ['bandwidthBytesPerSec', size],
     listen: ['listen', list(multiaddr, true)],
     announce: ['announce', list(multiaddr, true)],
+    'lan-discovery': ['lanDiscovery', bool],
+    'port-mapping': ['portMapping', bool],
     console: [
       'console',
       {

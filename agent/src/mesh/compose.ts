@@ -3,7 +3,8 @@
 // ops/recover.ts) build it here. Each service owns its part: the gate and presence who is a friend
 // on the node, pairing the invites, the directory the friend list and removal, one service per
 // protocol its handler (pack-get also the repository's reads through friends), replication the
-// rounds, deletion the delete requests both ways.
+// rounds, deletion the delete requests both ways; for the running agent, LAN discovery finds friends
+// on the LAN by mDNS and port mapping asks the router to forward our port (both off when absent).
 import { join } from 'node:path';
 import { CONFIG_DEFAULTS } from '../../../protocol/config.js';
 import type { Repository } from '../repo/repository.js';
@@ -24,7 +25,9 @@ import { packDeleteService } from './pack-delete.js';
 import { PackGetService } from './pack-get-service.js';
 import { packListService } from './pack-list.js';
 import { packPutService } from './pack-put.js';
+import { LanDiscovery } from './lan-discovery.js';
 import { Pairing } from './pairing.js';
+import { PortMapping } from './port-mapping.js';
 import { Replication } from './replication.js';
 import { ServiceGroup, type Startable } from './service.js';
 import { shareableAddrs } from './addresses.js';
@@ -51,7 +54,11 @@ export interface MeshOptions {
   sweepLog?: (line: string) => void;
   /** More services on the node, started after Cairn's protocols (the benchmark's agent adds its sink). */
   extraServices?: (ctx: MeshContext) => Startable[];
-  /** The running agent's log: relay reservations that failed (reachability.ts). */
+  /** Find friends on the LAN by mDNS (lan-discovery.ts); off when absent (the CLI's short-lived meshes). */
+  lanDiscovery?: boolean;
+  /** Ask the router to forward the listening port (port-mapping.ts); off when absent. */
+  portMapping?: boolean;
+  /** The agent's log: relay reservations that failed, what LAN discovery and port mapping found. */
   log?: (line: string) => void;
 }
 
@@ -66,6 +73,7 @@ export class Mesh {
   readonly replication: Replication;
   readonly deletion: Deletion;
   readonly reachability: Reachability;
+  readonly portMapping: PortMapping;
   private readonly services: ServiceGroup;
 
   constructor(ctx: MeshContext, ledgers: Ledgers, gate: FriendGate, repo: Repository, opts: MeshOptions) {
@@ -81,6 +89,8 @@ export class Mesh {
     this.reachability = new Reachability(ctx, relayControl(ctx.node), ownAddresses(ctx.node), opts.log ? { log: opts.log } : {});
     // a new friend may be one to ask for a dial-back, or to relay through
     this.presence.onWelcome = () => this.reachability.soon();
+    const log = opts.log ?? (() => undefined);
+    this.portMapping = new PortMapping(ctx, opts.portMapping === true, log);
     this.services = new ServiceGroup([
       gate,
       this.pairing,
@@ -92,6 +102,8 @@ export class Mesh {
       reachService(ctx),
       ...(opts.extraServices?.(ctx) ?? []),
       this.presence,
+      ...(opts.lanDiscovery ? [new LanDiscovery(ctx, gate, log)] : []),
+      this.portMapping,
       this.replication,
       this.deletion,
       this.reachability,

@@ -6,7 +6,7 @@
 import { noise } from '@chainsafe/libp2p-noise';
 import { yamux } from '@chainsafe/libp2p-yamux';
 import { generateKeyPairFromSeed } from '@libp2p/crypto/keys';
-import { identify } from '@libp2p/identify';
+import { identify, identifyPush } from '@libp2p/identify';
 import type { Libp2p, PeerId, PrivateKey } from '@libp2p/interface';
 import { tcp } from '@libp2p/tcp';
 import { createLibp2p } from 'libp2p';
@@ -14,6 +14,7 @@ import { ADMISSION_LIMITS, InboundAdmission, type AdmissionLimits } from './admi
 import { isRelayed } from './relayed-addrs.js';
 import { guardRelayStop, relayServer, relayTransport } from './relay.js';
 import { relayGater, type RelayPolicyDeps } from './relay-policy.js';
+import { nodeParts } from './node-parts.js';
 
 /** Inbound connection attempts accepted per second from one host. */
 const INBOUND_CONNECTIONS_PER_SECOND = 100;
@@ -53,7 +54,10 @@ export async function createMeshNode(opts: MeshNodeOptions): Promise<Libp2p> {
     transports: [tcp(), relayTransport()],
     connectionEncrypters: [noise()],
     streamMuxers: [yamux()],
-    services: { identify: identify(), relay: relayServer() },
+    // relay: friends-only circuit relay (relay.ts); parts: the address manager and logger, for LAN
+    // discovery and port mapping (node-parts.ts); identifyPush: an address gained later (a port the
+    // router mapped, a relay reservation) reaches connected friends
+    services: { identify: identify(), identifyPush: identifyPush(), relay: relayServer(), parts: nodeParts() },
     // libp2p's default (5 inbound connections per second per host) refuses friends behind one
     // NAT address and retries after a refused stranger; the gater decides who is admitted.
     connectionManager: {

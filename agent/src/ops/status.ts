@@ -5,6 +5,7 @@ import type { PeerListing } from '../../../protocol/api.js';
 import type { Alert, SourceState, SourceStatus, StatusResult } from '../../../protocol/console-api.js';
 import type { Snapshot } from '../../../protocol/snapshot.js';
 import { plural } from '../../../protocol/format.js';
+import { portMappingMessage } from '../mesh/port-mapping.js';
 import { loadTree } from '../repo/trees.js';
 import { sourceKey } from './activity.js';
 import type { Services } from './services.js';
@@ -160,6 +161,7 @@ export async function statusOp(svc: Services, opts: StatusOptions): Promise<Stat
   return {
     agent: { name: svc.agentName ?? '', peerId: svc.mesh?.peerId ?? '', version: AGENT_VERSION, addresses: svc.mesh?.addresses() ?? [], home: svc.home },
     reachability: svc.mesh ? await svc.mesh.reachability.view() : null,
+    portMapping: svc.mesh?.portMapping.status() ?? { state: 'off', via: null, address: null, message: portMappingMessage('off', {}) },
     sources,
     friends: { total: peers.length, online: peers.filter((p) => p.online).length },
     space: {

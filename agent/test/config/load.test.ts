@@ -136,11 +136,18 @@ describe('valid configs', () => {
       bandwidthBytesPerSec: 0,
       listen: [...CONFIG_DEFAULTS.listen],
       announce: [],
+      lanDiscovery: true,
+      portMapping: true,
       console: { ...CONFIG_DEFAULTS.console },
       maintenance: {},
       diskFloorBytes: CONFIG_DEFAULTS.diskFloorBytes,
       replicateIntervalMs: CONFIG_DEFAULTS.replicateIntervalMs,
     });
+  });
+
+  test('lan-discovery and port-mapping turn off with false; anything but true or false is refused', () => {
+    expect(parseConfig('lan-discovery: false\nport-mapping: false\n', 'cairn.yaml')).toMatchObject({ lanDiscovery: false, portMapping: false });
+    expect(() => parseConfig('port-mapping: "no"\n', 'cairn.yaml')).toThrow(/cairn\.yaml:1: port-mapping: expected true or false, got "no"/);
   });
 
   test('the example written by --init is all comments, and valid once uncommented', () => {

@@ -45,7 +45,11 @@ describe('an invalid cairn.yaml', () => {
     const missing = await cairn(['config', 'check', '--config', join(home, 'nope.yaml')], { home });
     expect(missing.code).toBe(2);
     expect(missing.stderr).toContain('nope.yaml: cannot read the config file: no such file');
-    expect((await cairn(['config', 'check'], { home })).code).toBe(0);
+    const defaults = await cairn(['config', 'check'], { home });
+    expect(defaults.code).toBe(0);
+    expect(defaults.stdout).toContain('  LAN discovery (mDNS) on, port mapping on the router on');
+    await writeFile(file, 'lan-discovery: false\nport-mapping: false\n');
+    expect((await cairn(['config', 'check', '--config', file], { home })).stdout).toContain('  LAN discovery (mDNS) off, port mapping on the router off');
   });
 });
 

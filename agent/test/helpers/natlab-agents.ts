@@ -4,7 +4,7 @@
 // from where they are. The CLI runs in the same namespace, since it reaches the agent's API on
 // the namespace's loopback.
 import type { ChildProcess } from 'node:child_process';
-import { readFile, rm } from 'node:fs/promises';
+import { readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { CAIRN_BIN, cairnJson, ROOT, TEST_PASSPHRASE, tempDir, type CliResult } from './cli.js';
@@ -39,12 +39,17 @@ export interface LabAgentOptions {
   replicas?: number;
   /** libp2p listen multiaddr (default: the host's address, port LAB_P2P_PORT). */
   listen?: string;
+  /** Start on this existing home (a restart) instead of initialising a new one. */
+  home?: string;
+  /** cairn.yaml written into the home before the start (YAML text). */
+  config?: string;
 }
 
 /** Initialises a home and starts `cairn agent` in `host`'s namespace, listening on its address. */
 export async function startLabAgent(lab: NatLab, host: string, name: string, opts: LabAgentOptions = {}): Promise<LabAgent> {
-  const home = join(await tempDir(`cairn-lab-${name}-`), 'home');
-  await cairnJson(['init'], { home });
+  const home = opts.home ?? join(await tempDir(`cairn-lab-${name}-`), 'home');
+  if (opts.home === undefined) await cairnJson(['init'], { home });
+  if (opts.config !== undefined) await writeFile(join(home, 'cairn.yaml'), opts.config);
   const env = { ...process.env, CAIRN_HOME: home, CAIRN_PASSPHRASE: TEST_PASSPHRASE };
   const listen = opts.listen ?? `/ip4/${lab.addressOf(host)}/tcp/${LAB_P2P_PORT}`;
   const args = [

@@ -15,7 +15,15 @@
 //             namespace, 10.200.0.x on the internet); the carrier is easy unless carrier: 'hard'
 //   Every router (home and carrier) drops unsolicited inbound on its WAN side (ct state new or
 //   invalid), except what a port forward DNATs to a LAN host.
+//   portMapping: the home router runs miniupnpd (UPnP IGD and NAT-PMP on its LAN side), which adds
+//   DNAT rules of its own for what LAN hosts ask; the WAN filter lets DNAT'd connections through.
+//   miniupnpd refuses to map behind a private or reserved WAN address (10.200/24 included): a lab
+//   whose routers must map uses a routable-looking internet (`internetNet`), still confined to it.
 import { execFile, spawn, spawnSync, type ChildProcess, type SpawnOptions } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describeRequiring } from './requires.js';
 import { processAlive } from '../../src/util/process-alive.js';
@@ -41,11 +49,19 @@ export interface HomeSpec {
   /** For nat 'cgnat': the carrier's mapping (default 'easy', RFC 6888 asks carriers for it). */
   carrier?: 'easy' | 'hard';
   portForwards?: PortForward[];
+  /** Runs miniupnpd (nftables backend) on the home router for its LAN: UPnP IGD and NAT-PMP (true), or only one. */
+  portMapping?: boolean | 'upnp' | 'nat-pmp';
 }
 
 export interface NatLabSpec {
   homes?: HomeSpec[];
   publicHosts?: string[];
+  /**
+   * The internet's /24 as three octets (default INTERNET_NET, private). miniupnpd maps only behind a
+   * WAN address that is neither private nor reserved: such labs pass ROUTABLE_LOOKING_NET. No
+   * namespace has a link to the machine's own network, so these addresses never leave the lab.
+   */
+  internetNet?: string;
 }
 
 export interface ExecResult {
@@ -77,6 +93,8 @@ interface Node {
 export const NS_PREFIX = 'cnl-';
 export const INTERNET_SUBNET = '10.200.0.0/24';
 const INTERNET_NET = '10.200.0';
+/** An internet that looks public to miniupnpd (25.0.0.0/8 is not announced on the real internet; it stays in the lab anyway). */
+export const ROUTABLE_LOOKING_NET = '25.200.0';
 const CARRIER_NET = '100.64.0';
 const CMD_TIMEOUT_MS = 30_000;
 const KILL_GRACE_MS = 3_000;
@@ -249,10 +267,53 @@ ${WAN_FILTER}`;
 
 const whyUnavailable = await natLabUnavailable();
 
+const MINIUPNPD_START_MS = 10_000;
+
+// miniupnpd's chains (as its nft_init.sh makes them): DNAT in prerouting, accept in forward.
+const MINIUPNPD_TABLE = `table inet cairnlab_upnp {
+  chain forward {
+    type filter hook forward priority 0; policy accept;
+    jump miniupnpd
+  }
+  chain miniupnpd {
+  }
+  chain prerouting {
+    type nat hook prerouting priority -100; policy accept;
+    jump prerouting_miniupnpd
+  }
+  chain postrouting {
+    type nat hook postrouting priority 100; policy accept;
+    jump postrouting_miniupnpd
+  }
+  chain prerouting_miniupnpd {
+  }
+  chain postrouting_miniupnpd {
+  }
+}
+`;
+
+let miniupnpd: Promise<string | undefined> | undefined;
+
+/** Why a lab router cannot run miniupnpd here (undefined when it can). */
+export function miniupnpdUnavailable(): Promise<string | undefined> {
+  miniupnpd ??= run('miniupnpd', ['--version'])
+    .then((r) => (/netfilter\(nftables\)/.test(r.stdout + r.stderr) ? undefined : `miniupnpd is not the nftables build: ${(r.stdout + r.stderr).trim()}`))
+    .catch((err: Error) => `miniupnpd is missing (apt-get install miniupnpd-nftables): ${err.message}`);
+  return miniupnpd;
+}
+
+/** describe() for tests whose lab routers map ports (miniupnpd): as describeNatLab, and miniupnpd must be there. */
+export function describeNatLabUpnp(name: string, fn: () => void): void {
+  describeRequiring('network namespaces with nftables and miniupnpd-nftables are available', whyUnavailable ?? whyMiniupnpd, name, fn);
+}
+
+const whyMiniupnpd = await miniupnpdUnavailable();
+
 export class NatLab {
   readonly id: string;
   private readonly nodes = new Map<string, Node>();
   private readonly children = new Set<ChildProcess>();
+  private readonly tempDirs: string[] = [];
   private destroyed = false;
 
   private constructor(id: string) {
@@ -363,6 +424,7 @@ export class NatLab {
     await Promise.all(exits);
     const mine = (await listNamespaces()).filter((ns) => ns.startsWith(`${this.id}-`));
     for (const ns of mine) await removeNamespace(ns);
+    for (const d of this.tempDirs.splice(0)) await rm(d, { recursive: true, force: true });
     const left = (await listNamespaces()).filter((ns) => ns.startsWith(`${this.id}-`));
     if (left.length > 0) throw new Error(`natlab: could not remove ${left.join(', ')}`);
   }
@@ -410,6 +472,8 @@ export class NatLab {
     const homes = spec.homes ?? [];
     const publics = spec.publicHosts ?? [];
     if (homes.length > MAX_HOMES || publics.length > MAX_PUBLIC) throw new Error(`natlab: at most ${MAX_HOMES} homes and ${MAX_PUBLIC} public hosts`);
+    const net = spec.internetNet ?? INTERNET_NET;
+    if (!/^\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(net)) throw new Error(`natlab: internetNet ${net}: expected three octets like 10.200.0`);
     const inet = await this.addNode('internet', 'internet');
     await this.bridge(inet, 'br0');
     let port = 0;
@@ -421,7 +485,7 @@ export class NatLab {
     };
     for (const [i, name] of publics.entries()) {
       const n = await this.addNode(name, 'public');
-      n.address = n.publicAddress = `${INTERNET_NET}.${10 + i}`;
+      n.address = n.publicAddress = `${net}.${10 + i}`;
       await attach(n, n.address);
     }
     let wanIndex = 100;
@@ -431,7 +495,7 @@ export class NatLab {
       const router = await this.addNode(`${home.name}-router`, 'router', home.name);
       if (home.nat === 'cgnat') {
         const carrier = await this.addNode(`${home.name}-carrier`, 'carrier', home.name);
-        carrier.address = carrier.publicAddress = `${INTERNET_NET}.${wanIndex++}`;
+        carrier.address = carrier.publicAddress = `${net}.${wanIndex++}`;
         await attach(carrier, carrier.address);
         await this.link(router, 'wan', carrier, 'inside');
         await this.addr(carrier, 'inside', `${CARRIER_NET}.1/24`);
@@ -441,7 +505,7 @@ export class NatLab {
         await runOk('ip', ['-n', router.ns, 'route', 'add', 'default', 'via', `${CARRIER_NET}.1`]);
         await this.nft(carrier.name, nftRouter({ nat: home.carrier ?? 'easy', forwards: [] }));
       } else {
-        router.address = router.publicAddress = `${INTERNET_NET}.${wanIndex++}`;
+        router.address = router.publicAddress = `${net}.${wanIndex++}`;
         await attach(router, router.address);
       }
       const lanNet = `192.168.${i + 1}`;
@@ -464,6 +528,52 @@ export class NatLab {
         forwards.push({ proto: f.proto, port: f.port, to: target.address!, toPort: f.hostPort ?? f.port });
       }
       await this.nft(router.name, nftRouter({ nat: home.nat === 'hard' ? 'hard' : 'easy', forwards }));
+      if (home.portMapping) await this.startMiniupnpd(router, `${lanNet}.0/24`, home.portMapping);
     }
+  }
+
+  /**
+   * miniupnpd on a home router: UPnP IGD and NAT-PMP on br-lan, mappings as DNAT rules in its own
+   * nftables table, only for LAN hosts and ports 1024 upward, each host for itself (secure mode).
+   * Waits until it listens.
+   */
+  private async startMiniupnpd(router: Node, lanCidr: string, protocols: true | 'upnp' | 'nat-pmp'): Promise<void> {
+    const why = await miniupnpdUnavailable();
+    if (why) throw new Error(`natlab: ${why}`);
+    // the chains miniupnpd fills (its nft_init.sh, with our table name): hooked before our own
+    await this.nft(router.name, MINIUPNPD_TABLE);
+    const conf = [
+      'ext_ifname=wan',
+      'listening_ip=br-lan',
+      'port=0',
+      `enable_upnp=${protocols === 'nat-pmp' ? 'no' : 'yes'}`,
+      `enable_natpmp=${protocols === 'upnp' ? 'no' : 'yes'}`,
+      'secure_mode=yes',
+      'system_uptime=no',
+      'upnp_table_name=cairnlab_upnp',
+      'upnp_nat_table_name=cairnlab_upnp',
+      'upnp_forward_chain=miniupnpd',
+      'upnp_nat_chain=prerouting_miniupnpd',
+      'upnp_nat_postrouting_chain=postrouting_miniupnpd',
+      `uuid=${randomUUID()}`,
+      `allow 1024-65535 ${lanCidr} 1024-65535`,
+      'deny 0-65535 0.0.0.0/0 0-65535',
+    ].join('\n');
+    const dir = await mkdtemp(join(tmpdir(), `${router.ns}-upnp-`));
+    this.tempDirs.push(dir);
+    await writeFile(join(dir, 'miniupnpd.conf'), conf + '\n');
+    const child = this.spawn(router.name, 'miniupnpd', ['-d', '-f', join(dir, 'miniupnpd.conf'), '-P', join(dir, 'miniupnpd.pid')]);
+    let out = '';
+    const ready = new Promise<boolean>((resolve) => {
+      const on = (b: Buffer) => {
+        out += b.toString();
+        if (out.includes(protocols === 'upnp' ? 'HTTP listening' : 'Listening for NAT-PMP')) resolve(true);
+      };
+      child.stdout?.on('data', on);
+      child.stderr?.on('data', on);
+      child.once('exit', () => resolve(false));
+    });
+    const up = await Promise.race([ready, sleep(MINIUPNPD_START_MS).then(() => false)]);
+    if (!up) throw new Error(`natlab: miniupnpd on ${router.name} did not start within ${MINIUPNPD_START_MS} ms: ${out.trim()}`);
   }
 }

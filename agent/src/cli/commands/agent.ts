@@ -113,6 +113,8 @@ export async function agentCommand(ctx: Context, opts: AgentCliOptions): Promise
     passphrase: await passphraseFor(ctx),
     listen: config.listen,
     announce: config.announce,
+    lanDiscovery: config.lanDiscovery,
+    portMapping: config.portMapping,
     apiHost,
     apiPort: Number(m[2]),
     consoleTls: {

@@ -14,6 +14,7 @@ export async function configCheckCommand(ctx: Context): Promise<void> {
   ];
   out.push(
     `  console ${config.console.address}${config.console.allowRemote ? ' (remote allowed)' : ''}${config.console.tlsCert ? ` (TLS: ${config.console.tlsCert})` : ''}, libp2p ${config.listen.join(' ')}`,
+    `  LAN discovery (mDNS) ${config.lanDiscovery ? 'on' : 'off'}, port mapping on the router ${config.portMapping ? 'on' : 'off'}`,
   );
   for (const s of config.sources) {
     const what = [...s.volumes.map((v) => `volume:${v}`), ...s.volumeSelectors.map((l) => `volumes labelled ${l}`), ...s.paths].join(', ');

@@ -34,6 +34,7 @@ export async function statusCommand(ctx: Context): Promise<void> {
     out.push(
       `space: ${formatBytes(sp.localBytes)} here; friends hold ${formatBytes(sp.atFriendsBytes)} of ${formatBytes(sp.grantedByFriendsBytes)} they granted; we hold ${formatBytes(sp.forFriendsBytes)} of ${formatBytes(sp.grantedToFriendsBytes)} we granted`,
     );
+    out.push(`port mapping: ${s.portMapping.message}`);
     const r = s.replication;
     out.push(`replication: ${r.packs - r.underReplicated} of ${r.packs} packs have ${r.wantedCopies} copies; last success ${short(r.lastSuccess)}`);
     for (const a of s.alerts) out.push(`${a.level}: ${a.message}`);
