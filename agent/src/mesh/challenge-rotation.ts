@@ -1,9 +1,11 @@
 // Which of our packs at a friend a replication round challenges, and how much of each: the
-// rotation (SPEC 13.8). Each pack is sampled in proportion to its size, so that one pass over
-// everything a friend holds reads `dailyShare` x (days in the audit period) of it (at most
-// MAX_CHALLENGE_BYTES a pack, at least a 4 KiB block); a per-friend budget refilled at
-// `dailyShare` of what it holds per day pays for the challenges, oldest-challenged first. One pass
-// thus takes at most the audit period, and a day's challenges read at most the share.
+// rotation (SPEC 13.8). A per-friend budget of bytes refills at 24/25 of `dailyShare` of what the
+// friend holds per day and keeps at most 1/25 of a day's share (or the largest sample, when that is
+// more), so any 24 hours read at most the share (plus one sample); it starts empty. Challenges go
+// oldest-challenged first (never challenged before all others) as long as the budget pays. Each
+// pack is sampled in proportion to its size, 0.9 x share x (days in the audit period) of it, so
+// one pass over everything a friend holds fits the audit period (at most MAX_CHALLENGE_BYTES a pack;
+// at least a 4 KiB block, which can stretch the pass for a friend holding many packs under 14 KiB).
 import { randomInt } from 'node:crypto';
 import { MAX_CHALLENGE_BYTES, MAX_CHALLENGE_RANGES } from '../../../protocol/mesh.js';
 import type { ChallengeBudget } from './challenge-ledger.js';
@@ -17,6 +19,10 @@ export interface AuditSettings {
 }
 
 const DAY_MS = 86_400_000;
+/** The budget refills at this fraction of the daily share; the rest is the most it keeps (a burst). */
+const REFILL_FRACTION = 24 / 25;
+/** A pack's sample is this fraction of share x period: a pass then takes 0.9 x 25/24 of the period, slack for rounding and small packs. */
+const SAMPLE_FRACTION = 0.9;
 /** Least a challenge reads of a pack (one disk block), or the whole pack when smaller. */
 export const MIN_CHALLENGE_SAMPLE_BYTES = 4096;
 /** Most packs challenged at one friend in one replication round (a round also pushes and lists). */
@@ -25,7 +31,7 @@ export const MAX_CHALLENGES_PER_FRIEND_PER_ROUND = 64;
 /** Bytes a challenge reads of a pack of `sizeBytes`. */
 export function sampleBytes(sizeBytes: number, s: AuditSettings): number {
   const periodDays = s.periodMs / DAY_MS;
-  const share = Math.floor(sizeBytes * s.dailyShare * periodDays);
+  const share = Math.floor(sizeBytes * s.dailyShare * periodDays * SAMPLE_FRACTION);
   return Math.min(sizeBytes, MAX_CHALLENGE_BYTES, Math.max(MIN_CHALLENGE_SAMPLE_BYTES, share));
 }
 
@@ -40,18 +46,16 @@ export function sampleRanges(sizeBytes: number, total: number, rand: (max: numbe
   return out;
 }
 
-/** The budget's bytes per day at a friend holding `heldBytes` of ours, and the most it keeps. */
-function budgetRate(heldBytes: number, s: AuditSettings): { perDay: number; cap: number } {
+/**
+ * The budget at `nowMs` of a friend holding `heldBytes` of ours, whose largest sample is
+ * `maxSampleBytes`: what was left plus the refill since, at most the cap; a friend new to challenges starts empty.
+ */
+export function refill(prev: ChallengeBudget | undefined, nowMs: number, heldBytes: number, maxSampleBytes: number, s: AuditSettings): ChallengeBudget {
   const perDay = heldBytes * s.dailyShare;
-  return { perDay, cap: Math.max(perDay, MAX_CHALLENGE_BYTES) };
-}
-
-/** The budget at `nowMs`: what was left plus the refill since, at most the cap; a friend new to challenges starts full. */
-export function refill(prev: ChallengeBudget | undefined, nowMs: number, heldBytes: number, s: AuditSettings): ChallengeBudget {
-  const { perDay, cap } = budgetRate(heldBytes, s);
-  if (!prev) return { tokens: cap, atMs: nowMs };
+  const cap = Math.max(perDay * (1 - REFILL_FRACTION), maxSampleBytes);
+  if (!prev) return { tokens: 0, atMs: nowMs };
   const elapsed = Math.max(0, nowMs - prev.atMs);
-  return { tokens: Math.min(cap, prev.tokens + (perDay * elapsed) / DAY_MS), atMs: nowMs };
+  return { tokens: Math.min(cap, prev.tokens + (perDay * REFILL_FRACTION * elapsed) / DAY_MS), atMs: nowMs };
 }
 
 export interface HeldPack {

@@ -103,9 +103,14 @@ export class Challenger {
     if (mode.kind === 'rotation') {
       // no dial: an offline friend must not cost a round (repair after a long absence is another matter)
       if (held.length === 0 || this.ctx.node.getConnections(peer).length === 0) return null;
-      budget = refill(await this.ctx.challenges.budget(f.peerId), this.ctx.clock.now(), counted.bytesAt.get(f.peerId) ?? 0, this.settings);
+      const maxSample = Math.max(...held.map((p) => sampleBytes(p.sizeBytes, this.settings)));
+      const heldBytes = held.reduce((n, p) => n + p.sizeBytes, 0);
+      budget = refill(await this.ctx.challenges.budget(f.peerId), this.ctx.clock.now(), heldBytes, maxSample, this.settings);
       picks = pickForRound(held, await this.ctx.challenges.lastPassed(f.peerId), budget.tokens, this.settings);
-      if (picks.length === 0) return null;
+      if (picks.length === 0) {
+        await this.ctx.challenges.setBudget(f.peerId, budget);
+        return null;
+      }
     } else picks = held;
     const cutOff = new AbortController();
     await mapLimit(picks, CHALLENGES_PER_FRIEND, async (p) => {
