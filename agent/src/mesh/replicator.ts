@@ -98,6 +98,7 @@ export async function replicateOnce(ctx: MeshContext, repo: Repository, replicas
         // count the bytes before pushing: concurrent pushes must not all fit the same remaining grant
         bytesAt.set(f.peerId, (bytesAt.get(f.peerId) ?? 0) + charge);
         try {
+          const recheck = failedAt.has(`${packId}!${f.peerId}`);
           const r = await putPack(
             ctx,
             peerIdFromString(f.peerId),
@@ -105,8 +106,14 @@ export async function replicateOnce(ctx: MeshContext, repo: Repository, replicas
             info.sizeBytes,
             (off, target) => repo.store.readInto(packId, off, target),
             cutOff.get(f.peerId)?.signal,
-            { recheck: failedAt.has(`${packId}!${f.peerId}`) },
+            { recheck },
           );
+          // a copy that failed and is still "had" after the recheck counts only once it passes a challenge
+          if (recheck && r === 'had' && !(await challenges?.challenger.prove(f, packId, info.sizeBytes))) {
+            bytesAt.set(f.peerId, (bytesAt.get(f.peerId) ?? 0) - charge);
+            problems.push(`${f.name} says it still holds pack ${packId.slice(0, 12)} after failing a challenge, and fails again: it is copied elsewhere`);
+            return;
+          }
           await ctx.copies.add(packId, f.peerId, info.sizeBytes);
           await ctx.challenges.repaired(packId, f.peerId);
           holders.add(f.peerId);
