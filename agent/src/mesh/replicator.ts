@@ -42,7 +42,7 @@ export interface RoundChallenges {
   reports?: AuditFriend[];
 }
 
-export async function replicateOnce(ctx: MeshContext, repo: Repository, replicas: number, challenges?: RoundChallenges): Promise<ReplicateResult> {
+export async function replicateOnce(ctx: MeshContext, repo: Repository, replicas: number, challenges: RoundChallenges): Promise<ReplicateResult> {
   const friends = await ctx.friends.list();
   const wanted = Math.min(replicas, friends.length);
   const problems: string[] = [];
@@ -51,13 +51,11 @@ export async function replicateOnce(ctx: MeshContext, repo: Repository, replicas
   let counted = await ctx.copies.map();
   // copies a friend no longer has stop counting first, so the pushes below make new ones
   if (await auditFriends(ctx, friends, counted.byPack, packIds.size, problems, repo)) counted = await ctx.copies.map();
-  if (challenges) {
-    // then copies that fail a storage challenge: the pushes below copy them again
-    if (await challenges.challenger.reconcile(friends, counted)) counted = await ctx.copies.map();
-    const c = await challenges.challenger.run(friends, counted, challenges.mode, problems);
-    challenges.reports = c.reports;
-    if (c.lost) counted = await ctx.copies.map();
-  }
+  // then copies that fail a storage challenge: the pushes below copy them again
+  if (await challenges.challenger.reconcile(friends, counted)) counted = await ctx.copies.map();
+  const c = await challenges.challenger.run(friends, counted, challenges.mode, problems);
+  challenges.reports = c.reports;
+  if (c.lost) counted = await ctx.copies.map();
   /** Copies that failed a challenge: pushed again with a recheck, so a friend holding damaged bytes takes the pack anew. */
   const failedAt = new Set((await ctx.challenges.failures()).map((f) => `${f.packId}!${f.peerId}`));
   const { byPack, bytesAt } = counted;
@@ -109,7 +107,7 @@ export async function replicateOnce(ctx: MeshContext, repo: Repository, replicas
             { recheck },
           );
           // a copy that failed and is still "had" after the recheck counts only once it passes a challenge
-          if (recheck && r === 'had' && !(await challenges?.challenger.prove(f, packId, info.sizeBytes))) {
+          if (recheck && r === 'had' && !(await challenges.challenger.prove(f, packId, info.sizeBytes))) {
             bytesAt.set(f.peerId, (bytesAt.get(f.peerId) ?? 0) - charge);
             problems.push(`${f.name} says it still holds pack ${packId.slice(0, 12)} after failing a challenge, and fails again: it is copied elsewhere`);
             return;
@@ -143,7 +141,7 @@ export async function replicateOnce(ctx: MeshContext, repo: Repository, replicas
   };
   // a few packs at once: the friend's disk work (write, fsync) overlaps our sending
   await mapLimit([...packIds].sort(), PUSH_CONCURRENCY, pushOne);
-  await challenges?.challenger.clearRepaired(packIds, byPack, wanted);
+  await challenges.challenger.clearRepaired(packIds, byPack, wanted);
   const { head } = await nextHead(repo, ctx.privateKey, friends, new Date(ctx.clock.now()));
   await mapLimit(friends, FRIEND_CONCURRENCY, async (f) => {
     if (unreachable.has(f.peerId)) return;
