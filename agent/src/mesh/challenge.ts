@@ -4,7 +4,7 @@
 // its disk a bounded buffer at a time, or says plainly that it does not hold the pack. A fresh
 // nonce makes every answer new: an answer kept from an earlier challenge, or made up for a pack
 // never held, does not match. Both sides keep a deadline from the bytes the ranges cover.
-import type { Connection, PeerId, Stream } from '@libp2p/interface';
+import { UnsupportedProtocolError, type Connection, type PeerId, type Stream } from '@libp2p/interface';
 import { MalformedMessageError, MAX_MESSAGE_BYTES, parseChallengeRequest, PROTOCOLS, WireError, type ChallengeAnswer, type ChallengeRequest } from '../../../protocol/mesh.js';
 import { limitsOf, requireFriend, type MeshContext } from './context.js';
 import { Deadline, openStream, transferDeadlineMs } from './deadline.js';
@@ -63,11 +63,20 @@ export class ChallengeUnreachableError extends Error {
   }
 }
 
+/** The friend was reached but does not serve the challenge protocol: a failure, not an absence. */
+export class ChallengeRefusedError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ChallengeRefusedError';
+  }
+}
+
 const HEX64 = /^[0-9a-f]{64}$/;
 
 /**
  * Sends a challenge and returns the friend's answer, checked for shape. Throws
- * ChallengeUnreachableError when no stream opens; anything else it throws (a refusal, a deadline,
+ * ChallengeUnreachableError when no stream opens (ChallengeRefusedError when the friend was reached
+ * but does not serve the protocol); anything else it throws (a refusal, a deadline,
  * a malformed answer) is the friend's failure to answer.
  */
 export async function askChallenge(ctx: MeshContext, peer: PeerId, req: ChallengeRequest, signal?: AbortSignal): Promise<ChallengeAnswer> {
@@ -78,6 +87,8 @@ export async function askChallenge(ctx: MeshContext, peer: PeerId, req: Challeng
     try {
       stream = await openStream(ctx.node, peer, PROTOCOLS.challenge, limits, deadline);
     } catch (err) {
+      // reached, but it does not take challenges: that is no proof, so it fails (deny by default)
+      if (err instanceof UnsupportedProtocolError || (err as Error | undefined)?.name === 'UnsupportedProtocolError') throw new ChallengeRefusedError(`it does not answer storage challenges (${PROTOCOLS.challenge})`);
       throw new ChallengeUnreachableError(err instanceof Error ? err.message : String(err));
     }
     return await exchange(stream, { frameTimeoutMs: limits.frameTimeoutMs, deadline }, async (f) => {

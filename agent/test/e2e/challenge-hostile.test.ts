@@ -75,6 +75,19 @@ describe('a friend that answers without the data', () => {
     expect(forged.result.friends[0]?.passed).toBe(0);
     expect((await cairn(['status'], { home: alice.home })).code).toBe(1);
   });
+
+  test('a friend that does not take challenges at all fails them: no answer is no proof', async () => {
+    await writeSampleTree(join(work, 'three'), mixedTreeSpec({ seed: 7, bigRandom: [3 * MIB], bigText: [], smallFiles: 5 }));
+    await alice.cliOk(['backup', join(work, 'three')]);
+    await alice.cli<ReplicateResult>(['replicate']); // new packs claimed, and counted, at mallory
+    await mallory.refuseChallenges();
+    const refused = await audit(alice);
+    expect(refused.code).toBe(1);
+    const report = refused.result.friends.find((f) => f.name === 'mallory');
+    expect(report?.unreachable).toBeNull();
+    expect(report?.failed.length).toBeGreaterThan(0);
+    for (const f of report?.failed ?? []) expect(f.reason).toMatch(/does not answer storage challenges/);
+  });
 });
 
 describe('the owner killed (SIGKILL) during a challenge round, and during the repair it triggers', () => {

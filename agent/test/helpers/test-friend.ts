@@ -56,6 +56,11 @@ export class TestFriend {
     if (r.kind !== 'reply' || (r.value as { ok?: boolean }).ok !== true) throw new Error(`pairing failed: ${JSON.stringify(r)}`);
   }
 
+  /** Stops serving the challenge protocol (as an agent older than it, or one that will not be audited). */
+  async refuseChallenges(): Promise<void> {
+    await this.node.unhandle(PROTOCOLS.challenge);
+  }
+
   /** Forgets the bytes but keeps saying it holds them. */
   dropData(): void {
     this.packs.clear();
