@@ -278,7 +278,8 @@ export function parseChallengeRequest(v: unknown): ChallengeRequest {
   let total = 0;
   for (const r of m.ranges as unknown[]) {
     const { offset, length } = check<{ offset: number; length: number }>(r, { offset: 'number', length: 'number' }, 'challenge range');
-    if (length === 0 || offset + length > MAX_PACK_BYTES) throw new MalformedMessageError(`challenge request: range ${offset}+${length} is empty or beyond any pack`);
+    if (length === 0 || offset + length > MAX_PACK_BYTES)
+      throw new MalformedMessageError(`challenge request: range ${offset}+${length} is empty or beyond any pack`);
     total += length;
   }
   if (total > MAX_CHALLENGE_BYTES) throw new MalformedMessageError(`challenge request: ranges of ${total} bytes in all exceed ${MAX_CHALLENGE_BYTES}`);

@@ -5,7 +5,15 @@
 // nonce makes every answer new: an answer kept from an earlier challenge, or made up for a pack
 // never held, does not match. Both sides keep a deadline from the bytes the ranges cover.
 import { UnsupportedProtocolError, type Connection, type PeerId, type Stream } from '@libp2p/interface';
-import { MalformedMessageError, MAX_MESSAGE_BYTES, parseChallengeRequest, PROTOCOLS, WireError, type ChallengeAnswer, type ChallengeRequest } from '../../../protocol/mesh.js';
+import {
+  MalformedMessageError,
+  MAX_MESSAGE_BYTES,
+  parseChallengeRequest,
+  PROTOCOLS,
+  WireError,
+  type ChallengeAnswer,
+  type ChallengeRequest,
+} from '../../../protocol/mesh.js';
 import { limitsOf, requireFriend, type MeshContext } from './context.js';
 import { Deadline, openStream, transferDeadlineMs } from './deadline.js';
 import { exchange, RefusedError, serve } from './framing.js';
@@ -88,14 +96,16 @@ export async function askChallenge(ctx: MeshContext, peer: PeerId, req: Challeng
       stream = await openStream(ctx.node, peer, PROTOCOLS.challenge, limits, deadline);
     } catch (err) {
       // reached, but it does not take challenges: that is no proof, so it fails (deny by default)
-      if (err instanceof UnsupportedProtocolError || (err as Error | undefined)?.name === 'UnsupportedProtocolError') throw new ChallengeRefusedError(`it does not answer storage challenges (${PROTOCOLS.challenge})`);
+      if (err instanceof UnsupportedProtocolError || (err as Error | undefined)?.name === 'UnsupportedProtocolError')
+        throw new ChallengeRefusedError(`it does not answer storage challenges (${PROTOCOLS.challenge})`);
       throw new ChallengeUnreachableError(err instanceof Error ? err.message : String(err));
     }
     return await exchange(stream, { frameTimeoutMs: limits.frameTimeoutMs, deadline }, async (f) => {
       await f.writeJson(req);
       const a = await f.readReply<ChallengeAnswer>();
       if (a.held === false) return { ok: true, held: false };
-      if (a.held !== true || typeof a.digest !== 'string' || !HEX64.test(a.digest)) throw new MalformedMessageError('challenge answer: neither held with a SHA-256 digest nor not held');
+      if (a.held !== true || typeof a.digest !== 'string' || !HEX64.test(a.digest))
+        throw new MalformedMessageError('challenge answer: neither held with a SHA-256 digest nor not held');
       return { ok: true, held: true, digest: a.digest };
     });
   } finally {

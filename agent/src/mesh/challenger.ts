@@ -153,7 +153,12 @@ export class Challenger {
    * still holds after a recheck); a pass is recorded, a failure keeps (renews) its failure record.
    */
   async prove(f: Friendship, packId: string, sizeBytes: number): Promise<boolean> {
-    const counted: CopyMap = { byPack: new Map([[packId, new Set(await this.ctx.copies.holders(packId))]]), bytesAt: new Map(), packsAt: new Map(), sizes: new Map() };
+    const counted: CopyMap = {
+      byPack: new Map([[packId, new Set(await this.ctx.copies.holders(packId))]]),
+      bytesAt: new Map(),
+      packsAt: new Map(),
+      sizes: new Map(),
+    };
     const v = await this.challengeOne(f, { id: packId, sizeBytes }, counted, new AbortController().signal, { bytes: 0 });
     if (v.kind === 'passed') await this.ctx.challenges.passed(f.peerId, packId, this.ctx.clock.now());
     else if (v.kind === 'failed') await this.ctx.challenges.failed({ packId, peerId: f.peerId, atMs: this.ctx.clock.now(), reason: v.reason });

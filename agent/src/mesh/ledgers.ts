@@ -19,7 +19,13 @@ export interface Ledgers {
 
 export function openLedgers(state: Sublevels): Ledgers {
   const copies = new OurCopies(state);
-  return { friends: new Friends(state), hostedPacks: new HostedPacks(state), copies, deletes: new Deletes(state, copies), challenges: new ChallengeLedger(state) };
+  return {
+    friends: new Friends(state),
+    hostedPacks: new HostedPacks(state),
+    copies,
+    deletes: new Deletes(state, copies),
+    challenges: new ChallengeLedger(state),
+  };
 }
 
 /** Forgets a friend: our records of copies at them, the head they gave us, and the friendship (packs we hold for them are removed by the caller). */

@@ -13,11 +13,16 @@ export interface ByteRange {
 }
 
 /** SHA-256 (hex) over the nonce, then the bytes of each range in order, read from `store`. */
-export async function challengeDigest(store: Pick<LocalPackStore, 'readInto'>, packId: string, nonce: Uint8Array, ranges: readonly ByteRange[]): Promise<string> {
+export async function challengeDigest(
+  store: Pick<LocalPackStore, 'readInto'>,
+  packId: string,
+  nonce: Uint8Array,
+  ranges: readonly ByteRange[],
+): Promise<string> {
   const h = createHash('sha256').update(nonce);
   const buf = Buffer.allocUnsafe(READ_CHUNK_BYTES);
   for (const r of ranges) {
-    for (let done = 0; done < r.length; ) {
+    for (let done = 0; done < r.length;) {
       const n = Math.min(READ_CHUNK_BYTES, r.length - done);
       const target = buf.subarray(0, n);
       await store.readInto(packId, r.offset + done, target);
@@ -35,7 +40,7 @@ export async function packIntact(store: Pick<LocalPackStore, 'readInto' | 'stat'
   const h = createHash('sha256');
   const buf = Buffer.allocUnsafe(READ_CHUNK_BYTES);
   try {
-    for (let off = 0; off < info.sizeBytes; ) {
+    for (let off = 0; off < info.sizeBytes;) {
       const n = Math.min(READ_CHUNK_BYTES, info.sizeBytes - off);
       const target = buf.subarray(0, n);
       await store.readInto(packId, off, target);

@@ -22,7 +22,11 @@ async function garble(p: PackFile): Promise<void> {
 }
 
 async function intact(p: PackFile): Promise<boolean> {
-  return createHash('sha256').update(await readFile(p.path)).digest('hex') === p.id;
+  return (
+    createHash('sha256')
+      .update(await readFile(p.path))
+      .digest('hex') === p.id
+  );
 }
 
 const ids = (packs: Array<{ id: string }>) => packs.map((p) => p.id).sort();
@@ -99,7 +103,12 @@ describe('storage challenges between real agents', () => {
     await garble(garbled);
     const again = await audit();
     expect(again.code).toBe(1);
-    expect(again.result.friends.find((f) => f.name === 'bob')?.failed.map((f) => f.packId).sort()).toEqual([gone.id, garbled.id].sort());
+    expect(
+      again.result.friends
+        .find((f) => f.name === 'bob')
+        ?.failed.map((f) => f.packId)
+        .sort(),
+    ).toEqual([gone.id, garbled.id].sort());
     const atRisk = await status();
     expect(atRisk.code).toBe(1);
     expect(atRisk.stdout + atRisk.stderr).toMatch(/bob failed a storage challenge/);

@@ -42,14 +42,19 @@ describe('challenges without a local copy', () => {
 
     const agreed = await audit();
     expect(agreed.code).toBe(0);
-    for (const name of ['bob', 'carol']) expect(agreed.result.friends.find((f) => f.name === name)).toMatchObject({ challenged: n, passed: n, failed: [], inconclusive: 0 });
+    for (const name of ['bob', 'carol'])
+      expect(agreed.result.friends.find((f) => f.name === name)).toMatchObject({ challenged: n, passed: n, failed: [], inconclusive: 0 });
 
     const [garbled] = (await hostedPacks(t.bob.home, t.alice.info.peerId)).sort((a, b) => b.size - a.size);
     if (!garbled) throw new Error('bob holds nothing');
     await writeFile(garbled.path, randomBytes(garbled.size));
     const settled = await audit();
     expect(settled.code).toBe(1);
-    expect(settled.result.friends.find((f) => f.name === 'bob')).toMatchObject({ challenged: n, passed: n - 1, failed: [expect.objectContaining({ packId: garbled.id })] });
+    expect(settled.result.friends.find((f) => f.name === 'bob')).toMatchObject({
+      challenged: n,
+      passed: n - 1,
+      failed: [expect.objectContaining({ packId: garbled.id })],
+    });
     expect(settled.result.friends.find((f) => f.name === 'carol')).toMatchObject({ challenged: n, passed: n, failed: [] });
     // the packs fetched to settle it are gone again
     expect(await readdir(join(t.alice.home, 'challenge-scratch')).catch(() => [])).toEqual([]);

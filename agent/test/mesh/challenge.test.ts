@@ -126,7 +126,10 @@ describe('the challenge handler (friend side)', () => {
     ];
     expect(await ask(owner, { packId, nonce: nonce(), ranges: big })).toMatchObject({ ok: false, code: WireError.malformed });
     expect(await ask(owner, { packId, nonce: nonce(), ranges: [{ offset: 0, length: 0 }] })).toMatchObject({ ok: false, code: WireError.malformed });
-    expect(await ask(owner, { packId, nonce: nonce(), ranges: [{ offset: MAX_PACK_BYTES, length: 1 }] })).toMatchObject({ ok: false, code: WireError.malformed });
+    expect(await ask(owner, { packId, nonce: nonce(), ranges: [{ offset: MAX_PACK_BYTES, length: 1 }] })).toMatchObject({
+      ok: false,
+      code: WireError.malformed,
+    });
     expect(await ask(owner, { packId, nonce: nonce(), ranges: [] })).toMatchObject({ ok: false, code: WireError.malformed });
     expect(await ask(owner, { packId, nonce: 'ab', ranges: [{ offset: 0, length: 1 }] })).toMatchObject({ ok: false, code: WireError.malformed });
   });
