@@ -78,6 +78,10 @@ describe('storage challenges between real agents', () => {
     expect(clean.code).toBe(0);
     const packs = (await atBob()).length;
     expect(clean.result.friends).toEqual([expect.objectContaining({ name: 'bob', challenged: packs, passed: packs, failed: [] })]);
+    const text = await cairn(['audit'], { home: alice.home });
+    expect(text.code).toBe(0);
+    expect(text.stdout).toMatch(/Friend\s+Challenged\s+Passed\s+Failed/);
+    expect(text.stdout).toMatch(new RegExp(`bob\\s+${packs}\\s+${packs}\\s+0`));
 
     // bob's disk loses one pack and garbles another; his records still list both
     let [gone, garbled] = (await atBob()).sort((a, b) => b.size - a.size) as [PackFile, PackFile];
