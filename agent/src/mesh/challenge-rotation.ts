@@ -1,7 +1,7 @@
 // Which of our packs at a friend a replication round challenges, and how much of each: the
 // rotation (SPEC 13.8). A per-friend budget of bytes refills at 24/25 of `dailyShare` of what the
-// friend holds per day and keeps at most 1/25 of a day's share (or the largest sample, when that is
-// more), so any 24 hours read at most the share (plus one sample); it starts empty. Challenges go
+// friend holds per day and keeps at most 1/25 of a day's share (or two of the largest sample, when that is
+// more), so any 24 hours read at most the share (plus two samples); it starts empty. Challenges go
 // oldest-challenged first (never challenged before all others) as long as the budget pays. Each
 // pack is sampled in proportion to its size, 0.9 x share x (days in the audit period) of it, so
 // one pass over everything a friend holds fits the audit period (at most MAX_CHALLENGE_BYTES a pack;
@@ -52,7 +52,9 @@ export function sampleRanges(sizeBytes: number, total: number, rand: (max: numbe
  */
 export function refill(prev: ChallengeBudget | undefined, nowMs: number, heldBytes: number, maxSampleBytes: number, s: AuditSettings): ChallengeBudget {
   const perDay = heldBytes * s.dailyShare;
-  const cap = Math.max(perDay * (1 - REFILL_FRACTION), maxSampleBytes);
+  // two samples: with one, a round that comes after the budget reached a large sample's cost would
+  // waste its refill, and a pass of large samples (few packs) could outlast the period
+  const cap = Math.max(perDay * (1 - REFILL_FRACTION), 2 * maxSampleBytes);
   if (!prev) return { tokens: 0, atMs: nowMs };
   const elapsed = Math.max(0, nowMs - prev.atMs);
   return { tokens: Math.min(cap, prev.tokens + (perDay * REFILL_FRACTION * elapsed) / DAY_MS), atMs: nowMs };

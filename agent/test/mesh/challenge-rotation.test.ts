@@ -1,7 +1,7 @@
 // The storage-challenge rotation (mesh/challenge-rotation.ts) simulated over weeks of 15-minute
 // replication rounds at one friend: every pack is challenged within the audit period, again and
 // again, and no 24 hours of challenges read more than the daily share of what the friend holds
-// (plus one sample). Pure arithmetic: the same functions the challenger calls, with a fake clock.
+// (plus two samples). Pure arithmetic: the same functions the challenger calls, with a fake clock.
 import { describe, expect, it } from 'vitest';
 import { MAX_CHALLENGE_BYTES, MAX_CHALLENGE_RANGES } from '../../../protocol/mesh.js';
 import type { ChallengeBudget } from '../../src/mesh/challenge-ledger.js';
@@ -69,14 +69,14 @@ describe('the challenge rotation', () => {
     const packs = mixedPacks(300); // about 2.7 GiB held
     const { times, reads, held, maxSample } = simulate(packs, s, 95);
     expectEveryPackWithin(packs, times, s.periodMs, 3);
-    expectDailyReadsAtMost(reads, held * s.dailyShare + maxSample);
+    expectDailyReadsAtMost(reads, held * s.dailyShare + 2 * maxSample);
   });
 
   it('a friend back after days offline is not made to read more than the daily share at once', () => {
     const s: AuditSettings = { periodMs: 30 * DAY_MS, dailyShare: 0.01 };
     const packs = mixedPacks(300);
     const { reads, held, maxSample } = simulate(packs, s, 20, (now) => now < 5 * DAY_MS || now > 9 * DAY_MS);
-    expectDailyReadsAtMost(reads, held * s.dailyShare + maxSample);
+    expectDailyReadsAtMost(reads, held * s.dailyShare + 2 * maxSample);
   });
 
   it('a shorter period and a larger share are followed', () => {
@@ -84,7 +84,7 @@ describe('the challenge rotation', () => {
     const packs = mixedPacks(60);
     const { times, reads, held, maxSample } = simulate(packs, s, 22);
     expectEveryPackWithin(packs, times, s.periodMs, 3);
-    expectDailyReadsAtMost(reads, held * s.dailyShare + maxSample);
+    expectDailyReadsAtMost(reads, held * s.dailyShare + 2 * maxSample);
   });
 
   it('samples are bounded: at most MAX_CHALLENGE_BYTES and MAX_CHALLENGE_RANGES ranges, all inside the pack', () => {
