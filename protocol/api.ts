@@ -257,6 +257,31 @@ export interface ReplicateResult {
   problems: string[];
 }
 
+export interface AuditArgs {
+  /** After the challenges, replicate until the packs that failed are copied again (or no round makes progress). */
+  wait: boolean;
+  /** Only this friend (name or PeerId); every friend when absent. */
+  friend?: string;
+}
+/** One friend's part of a challenge round (SPEC 13.8). */
+export interface AuditFriend {
+  name: string;
+  peerId: string;
+  challenged: number;
+  passed: number;
+  /** Packs whose copy there failed: it no longer counts, and is copied again. */
+  failed: Array<{ packId: string; reason: string }>;
+  /** Challenges that could not be judged (no local copy, and no holder served the whole pack). */
+  inconclusive: number;
+  /** Why the friend was not challenged (it could not be reached); null when it was. */
+  unreachable: string | null;
+}
+export interface AuditResult {
+  friends: AuditFriend[];
+  /** The replication round the challenges rode on (with `wait`, the rounds after it too, as replicate --wait). */
+  replication: ReplicateResult;
+}
+
 // ---- Docker volumes ---------------------------------------------------------------------------
 
 export type VolumesArgs = Record<string, never>;
@@ -523,6 +548,7 @@ export const OPERATIONS = {
   pin: { args: args(['snapshot'], { snapshot: str }), lock: true },
   unpin: { args: args(['snapshot'], { snapshot: str }), lock: true },
   replicate: { args: args(['wait'], { wait: bool }), lock: false },
+  audit: { args: args(['wait'], { wait: bool, friend: str }), lock: false },
 } as const satisfies Record<string, OperationDef>;
 
 export type OperationName = keyof typeof OPERATIONS;
@@ -551,6 +577,7 @@ export interface OperationTypes {
   pin: [PinArgs, PinResult];
   unpin: [PinArgs, PinResult];
   replicate: [ReplicateArgs, ReplicateResult];
+  audit: [AuditArgs, AuditResult];
 }
 export type OperationArgs<K extends OperationName> = OperationTypes[K][0];
 export type OperationResult<K extends OperationName> = OperationTypes[K][1];

@@ -60,6 +60,8 @@ export interface FriendDefaults {
   grantBytes: number;
   /** How long a friend waits before applying our delete requests (ms). */
   deletionGraceMs: number;
+  /** Storage challenges (SPEC 13.8): every pack at every friend is challenged within `periodMs`, and a day's challenges read at most `dailyShare` of what a friend holds. */
+  audit: { periodMs: number; dailyShare: number };
 }
 
 export interface CairnConfig {
@@ -107,7 +109,7 @@ const GIB = 1024 ** 3;
 /** What an absent key means. The CLI's own defaults (cli/defaults.ts) are these too. */
 export const CONFIG_DEFAULTS = {
   replicas: 2,
-  friends: { grantBytes: 10 * GIB, deletionGraceMs: 7 * 86_400_000 },
+  friends: { grantBytes: 10 * GIB, deletionGraceMs: 7 * 86_400_000, audit: { periodMs: 30 * 86_400_000, dailyShare: 0.01 } },
   bandwidthBytesPerSec: 0,
   listen: ['/ip4/0.0.0.0/tcp/4001'],
   announce: [],

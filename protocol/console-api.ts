@@ -85,7 +85,7 @@ export interface SourceStatus {
 
 export interface Alert {
   level: 'warning' | 'error';
-  /** Stable kind: stale-backup, stale-replication, friend-offline, friend-problem, job-failed, under-replicated. */
+  /** Stable kind: stale-backup, stale-replication, friend-offline, friend-problem, job-failed, under-replicated, challenge-failed (a copy failed a storage challenge and is not copied again yet). */
   kind: string;
   message: string;
   since: string | null;

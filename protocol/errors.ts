@@ -93,6 +93,7 @@ export const ERRORS = {
   E_CHECK_FAILED: failed(500, 'check found errors'),
   E_ALERTS: failed(500, 'status has alerts that need attention'),
   E_UNDER_REPLICATED: failed(500, 'some packs have fewer copies at friends than wanted'),
+  E_AUDIT_FAILED: failed(500, 'a friend failed storage challenges: those copies no longer count'),
   E_UNREACHABLE: failed(500, 'the inviter or friend cannot be reached'),
   E_RECOVER: failed(500, 'recovery could not start from this friend'),
   E_DEADLINE: failed(500, 'a friend exchange ran past its deadline'),

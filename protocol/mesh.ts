@@ -11,6 +11,7 @@ export const PROTOCOLS = {
   head: '/cairn/head/1.0.0',
   packDelete: '/cairn/pack-delete/1.0.0',
   reach: '/cairn/reach/1.0.0',
+  challenge: '/cairn/challenge/1.0.0',
 } as const;
 
 /**
@@ -23,6 +24,8 @@ export const PROTOCOLS = {
 export const INBOUND_STREAMS_PER_PEER: Readonly<Record<string, number>> = {
   [PROTOCOLS.packGet]: 16,
   [PROTOCOLS.packPut]: 8,
+  // a round challenges 4 packs at once at a friend; `cairn audit` may run beside the daemon's round
+  [PROTOCOLS.challenge]: 8,
   [PROTOCOLS.pair]: 2,
 };
 /** The same for every other protocol (one exchange at a time, two when rounds overlap). */
@@ -76,6 +79,13 @@ export const MAX_HOSTED_PACKS_PER_OWNER = 100_000;
 /** Head puts a friend takes from one owner in a burst, and the sustained rate (one per this many ms). */
 export const HEAD_PUT_BURST = 10;
 export const HEAD_PUT_INTERVAL_MS = 6_000;
+
+/** Bytes of a storage challenge's nonce (fresh and random for every challenge). */
+export const CHALLENGE_NONCE_BYTES = 32;
+/** Byte ranges one storage challenge may name. */
+export const MAX_CHALLENGE_RANGES = 8;
+/** Bytes all ranges of one storage challenge may cover together (what the friend reads from its disk). */
+export const MAX_CHALLENGE_BYTES = 1024 * 1024;
 
 /** Bytes a pack of `sizeBytes` is charged against the grant of the owner that stored it. */
 export function packChargeBytes(sizeBytes: number): number {
@@ -147,9 +157,13 @@ export interface ReachReply {
   confirmed: string[];
 }
 
-export interface PackPutRequest {
+export interface PackPutRequest extends PackPutRecheck {
   packId: string;
   sizeBytes: number;
+}
+/** `recheck`: the owner's storage challenge found this copy wrong; a friend that holds it hashes it again and takes it anew when it is damaged. */
+export interface PackPutRecheck {
+  recheck?: boolean;
 }
 export interface PackPutReady {
   ok: true;
@@ -171,6 +185,16 @@ export interface PackGetReady {
   ok: true;
   sizeBytes: number;
 }
+
+/** A storage challenge: SHA-256 over the nonce, then the bytes of each range in order. */
+export interface ChallengeRequest {
+  packId: string;
+  /** 32 random bytes, hex. */
+  nonce: string;
+  ranges: Array<{ offset: number; length: number }>;
+}
+/** `held: false`: the friend says it does not hold the pack (no digest). */
+export type ChallengeAnswer = { ok: true; held: true; digest: string } | { ok: true; held: false };
 
 export interface PackListRequest {
   after?: string;
@@ -287,6 +311,7 @@ export function parsePackPutRequest(v: unknown): PackPutRequest {
   const m = check<PackPutRequest>(v, { packId: 'string', sizeBytes: 'number' }, 'pack-put request');
   if (!HEX64.test(m.packId)) throw new MalformedMessageError('pack-put request: bad packId');
   if (m.sizeBytes > MAX_PACK_BYTES) throw new MalformedMessageError(`pack-put request: pack of ${m.sizeBytes} bytes exceeds ${MAX_PACK_BYTES}`);
+  if (m.recheck !== undefined && typeof m.recheck !== 'boolean') throw new MalformedMessageError('pack-put request: recheck must be true or false');
   return m;
 }
 
@@ -295,6 +320,23 @@ export function parsePackGetRequest(v: unknown): PackGetRequest {
   if (!HEX64.test(m.packId)) throw new MalformedMessageError('pack-get request: bad packId');
   if ((m.offset === undefined) !== (m.length === undefined)) throw new MalformedMessageError('pack-get request: offset and length go together');
   if (m.length !== undefined && m.length > MAX_PACK_BYTES) throw new MalformedMessageError('pack-get request: range too long');
+  return m;
+}
+
+export function parseChallengeRequest(v: unknown): ChallengeRequest {
+  const m = check<ChallengeRequest>(v, { packId: 'string', nonce: 'string', ranges: 'array' }, 'challenge request');
+  if (!HEX64.test(m.packId)) throw new MalformedMessageError('challenge request: bad packId');
+  if (!HEX64.test(m.nonce)) throw new MalformedMessageError(`challenge request: the nonce must be ${CHALLENGE_NONCE_BYTES} bytes in hex`);
+  if (m.ranges.length === 0 || m.ranges.length > MAX_CHALLENGE_RANGES)
+    throw new MalformedMessageError(`challenge request: 1 to ${MAX_CHALLENGE_RANGES} ranges, not ${m.ranges.length}`);
+  let total = 0;
+  for (const r of m.ranges as unknown[]) {
+    const { offset, length } = check<{ offset: number; length: number }>(r, { offset: 'number', length: 'number' }, 'challenge range');
+    if (length === 0 || offset + length > MAX_PACK_BYTES)
+      throw new MalformedMessageError(`challenge request: range ${offset}+${length} is empty or beyond any pack`);
+    total += length;
+  }
+  if (total > MAX_CHALLENGE_BYTES) throw new MalformedMessageError(`challenge request: ranges of ${total} bytes in all exceed ${MAX_CHALLENGE_BYTES}`);
   return m;
 }
 

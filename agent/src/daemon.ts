@@ -136,7 +136,7 @@ export class Agent {
           diskFloorBytes: opts.diskFloorBytes,
           clock: opts.clock,
           ...(opts.bandwidthBytesPerSec > 0 ? { bandwidthBytesPerSec: opts.bandwidthBytesPerSec } : {}),
-          ...(opts.config ? { deletionGraceMs: opts.config.current.friends.deletionGraceMs } : {}),
+          ...(opts.config ? { deletionGraceMs: opts.config.current.friends.deletionGraceMs, audit: opts.config.current.friends.audit } : {}),
           sweepLog: opts.log,
           ...(extension.meshServices ? { extraServices: extension.meshServices } : {}),
         }),
@@ -230,7 +230,12 @@ export class Agent {
 
   /** A reloaded config: what can change while running changes now; the rest is logged. */
   private applyConfig(next: CairnConfig, prev: CairnConfig): void {
-    this.mesh.retune({ replicas: next.replicas, bandwidthBytesPerSec: next.bandwidthBytesPerSec, deletionGraceMs: next.friends.deletionGraceMs });
+    this.mesh.retune({
+      replicas: next.replicas,
+      bandwidthBytesPerSec: next.bandwidthBytesPerSec,
+      deletionGraceMs: next.friends.deletionGraceMs,
+      audit: next.friends.audit,
+    });
     if (next.replicateIntervalMs !== prev.replicateIntervalMs) {
       if (this.timer) clearInterval(this.timer);
       this.timer = setInterval(() => this.replicateSoon(0), next.replicateIntervalMs);

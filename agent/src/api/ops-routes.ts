@@ -3,6 +3,7 @@
 import { PassThrough } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
 import { API_PREFIX, OPERATIONS, type OperationArgs, type OperationName, type OperationResult } from '../../../protocol/api.js';
+import { auditOp } from '../ops/audit.js';
 import { backupOp } from '../ops/backup.js';
 import { diffOp, lsOp } from '../ops/browse.js';
 import { checkOp } from '../ops/check.js';
@@ -52,6 +53,7 @@ const IMPLEMENTATIONS: { [K in OperationName]: (svc: Services, args: OperationAr
   pin: (svc, a) => pinOp(svc, a),
   unpin: (svc, a) => unpinOp(svc, a),
   replicate: (svc, a) => replicateOp(svc, a),
+  audit: (svc, a) => auditOp(svc, a),
 };
 
 /** name -> [operation, JSON schema of its arguments, holds the repository write lock]: the catalogue's. */

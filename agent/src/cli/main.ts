@@ -223,6 +223,11 @@ common(program.command('replicate').description('push packs and the snapshot lis
   .option('--wait', 'return when every pack has its copies, or say why not')
   .action(action(async (ctx, opts: { wait?: boolean }) => (await import('./commands/friends.js')).replicateCommand(ctx, opts)));
 
+common(program.command('audit').description('challenge every pack at every friend now: friends prove they still hold our packs; exit 1 when one fails'))
+  .option('--wait', 'then replicate until the packs that failed are copied again')
+  .option('--friend <friend>', 'only this friend (name or PeerId)')
+  .action(action(async (ctx, opts: { wait?: boolean; friend?: string }) => (await import('./commands/audit.js')).auditCommand(ctx, opts)));
+
 common(program.command('recover').description("rebuild a lost host's home from a friend (recovery phrase from --phrase-file or a prompt without echo)"))
   .requiredOption('--invite <code>', 'an invite code from any friend of the lost host')
   .option('--phrase-file <file>', 'read the recovery phrase from the first line of FILE (mode 600: only its owner may read it)')

@@ -26,6 +26,9 @@ export const EXAMPLE_CONFIG = `# Cairn agent settings. The agent reloads this fi
 # friends:
 #   grant: 10G                  # space offered to a new friend by default
 #   deletion-grace: 7d          # how long we keep a friend's packs after they ask us to delete them
+#   audit:                      # storage challenges: friends prove they still hold our packs
+#     period: 30d               # every pack at every friend is challenged at least this often
+#     daily-share: 1%           # a day's challenges read at most this much of what a friend holds
 # maintenance:
 #   forget: "0 3 * * *"         # apply each source's retention every night at 03:00
 #   prune: "30 3 * * 0"         # then give space back, locally and at friends, every Sunday

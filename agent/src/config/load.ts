@@ -142,7 +142,7 @@ function withDefaults(raw: Record<string, unknown>): CairnConfig {
       ...(s.volumeRead !== undefined ? { volumeRead: s.volumeRead } : {}),
     })),
     replicas: r.replicas ?? d.replicas,
-    friends: { ...d.friends, ...r.friends },
+    friends: { ...d.friends, ...r.friends, audit: { ...d.friends.audit, ...r.friends?.audit } },
     bandwidthBytesPerSec: r.bandwidthBytesPerSec ?? d.bandwidthBytesPerSec,
     listen: r.listen ?? [...d.listen],
     announce: r.announce ?? [...d.announce],

@@ -59,6 +59,13 @@ export const size = scalar((v) => {
   return bytes === null ? { error: `${show(v)} is not a size (examples: ${SIZE_EXAMPLES})` } : { value: bytes };
 });
 
+/** A share, as text like "1%" or "0.5%" (more than 0, at most 100%): the fraction. */
+export const percent = scalar((v) => {
+  const m = typeof v === 'string' ? /^(\d+(?:\.\d+)?)%$/.exec(v) : null;
+  const n = m ? Number(m[1]) : NaN;
+  return n > 0 && n <= 100 ? { value: n / 100 } : { error: `${show(v)} is not a share like 1% (more than 0, at most 100%)` };
+});
+
 export const duration = scalar((v) => {
   const ms = typeof v === 'string' ? durationOrNull(v) : null;
   return ms === null ? { error: `${show(v)} is not a duration (examples: ${DURATION_EXAMPLES})` } : { value: ms };
@@ -148,6 +155,16 @@ export const configSpec: MapSpec = {
         fields: {
           grant: ['grantBytes', size],
           'deletion-grace': ['deletionGraceMs', duration],
+          audit: [
+            'audit',
+            {
+              kind: 'map',
+              fields: {
+                period: ['periodMs', duration],
+                'daily-share': ['dailyShare', percent],
+              },
+            },
+          ],
         },
       },
     ],

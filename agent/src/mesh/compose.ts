@@ -11,6 +11,8 @@ import type { Repository } from '../repo/repository.js';
 import { startHashingThread } from '../store/hashing-writer.js';
 import type { Clock } from '../util/clock.js';
 import { TokenBucket } from '../util/rate-limit.js';
+import { challengeService } from './challenge.js';
+import type { AuditSettings } from './challenge-rotation.js';
 import type { MeshContext } from './context.js';
 import type { TransferLimits } from './deadline.js';
 import { Deletion } from './deletion.js';
@@ -50,6 +52,8 @@ export interface MeshOptions {
   clock: Clock;
   /** Inactivity timeout and transfer deadlines; the protocol's defaults when absent (tests set small ones). */
   limits?: Partial<TransferLimits>;
+  /** Storage challenges' audit period and daily share (SPEC 13.8); the defaults when absent. */
+  audit?: AuditSettings;
   /** The running agent's: friends' packs whose deletion grace has passed are deleted while the mesh runs, each sweep logged here. */
   sweepLog?: (line: string) => void;
   /** More services on the node, started after Cairn's protocols (the benchmark's agent adds its sink). */
@@ -85,7 +89,7 @@ export class Mesh {
     this.directory = new FriendDirectory(ctx, gate, this.presence);
     this.packGet = new PackGetService(ctx, repo, this.presence);
     this.deletion = new Deletion(ctx, opts.sweepLog);
-    this.replication = new Replication(ctx, repo, this.deletion, opts.replicas);
+    this.replication = new Replication(ctx, repo, this.deletion, opts.replicas, opts.audit ?? CONFIG_DEFAULTS.friends.audit);
     this.reachability = new Reachability(ctx, relayControl(ctx.node), ownAddresses(ctx.node), opts.log ? { log: opts.log } : {});
     // a new friend may be one to ask for a dial-back, or to relay through
     this.presence.onWelcome = () => this.reachability.soon();
@@ -100,6 +104,7 @@ export class Mesh {
       headService(ctx),
       packDeleteService(ctx),
       reachService(ctx),
+      challengeService(ctx),
       ...(opts.extraServices?.(ctx) ?? []),
       this.presence,
       ...(opts.lanDiscovery ? [new LanDiscovery(ctx, gate, log)] : []),
@@ -134,8 +139,9 @@ export class Mesh {
   }
 
   /** Applies the settings that can change while running (a config reload). */
-  retune(s: { replicas: number; bandwidthBytesPerSec: number; deletionGraceMs: number }): void {
+  retune(s: { replicas: number; bandwidthBytesPerSec: number; deletionGraceMs: number; audit?: AuditSettings }): void {
     this.replication.replicas = s.replicas;
+    if (s.audit) this.replication.challenger.settings = s.audit;
     this.ctx.deletionGraceMs = s.deletionGraceMs;
     if (s.bandwidthBytesPerSec > 0) this.ctx.throttle = new TokenBucket(s.bandwidthBytesPerSec, this.ctx.clock);
     else delete this.ctx.throttle;

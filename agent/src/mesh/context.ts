@@ -5,6 +5,7 @@ import type { Clock } from '../util/clock.js';
 import type { TokenBucket } from '../util/rate-limit.js';
 import { transferLimits, type TransferLimits } from './deadline.js';
 import { RefusedError } from './framing.js';
+import type { ChallengeLedger } from './challenge-ledger.js';
 import type { OurCopies } from './copies-ledger.js';
 import type { Deletes } from './delete-ledger.js';
 import type { Friends, Friendship } from './friend-ledger.js';
@@ -19,6 +20,8 @@ export interface MeshContext {
   hostedPacks: HostedPacks;
   copies: OurCopies;
   deletes: Deletes;
+  /** Storage challenges of our copies at friends: last passed, failed copies, budgets. */
+  challenges: ChallengeLedger;
   /** The files of the packs we hold for friends. */
   hosted: HostedStore;
   clock: Clock;

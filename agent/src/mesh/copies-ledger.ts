@@ -10,6 +10,8 @@ export interface CopyMap {
   bytesAt: Map<string, number>;
   /** friend -> packs there */
   packsAt: Map<string, number>;
+  /** pack ID -> its size in bytes, as a friend confirmed storing it */
+  sizes: Map<string, number>;
 }
 
 export class OurCopies {
@@ -62,15 +64,17 @@ export class OurCopies {
     const byPack = new Map<string, Set<string>>();
     const bytesAt = new Map<string, number>();
     const packsAt = new Map<string, number>();
+    const sizes = new Map<string, number>();
     for await (const [k, v] of this.s.replicas.iterator()) {
       const [packId, peerId] = k.split('!') as [string, string];
       let set = byPack.get(packId);
       if (!set) byPack.set(packId, (set = new Set()));
       set.add(peerId);
+      sizes.set(packId, Number(v));
       // charged as the friend charges them (at least MIN_PACK_CHARGE_BYTES a pack): the usage we show equals its own
       bytesAt.set(peerId, (bytesAt.get(peerId) ?? 0) + packChargeBytes(Number(v)));
       packsAt.set(peerId, (packsAt.get(peerId) ?? 0) + 1);
     }
-    return { byPack, bytesAt, packsAt };
+    return { byPack, bytesAt, packsAt, sizes };
   }
 }

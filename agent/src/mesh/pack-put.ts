@@ -2,11 +2,14 @@
 // reserves space (grant and free-disk floor) before reading any pack byte, verifies the bytes hash
 // to the pack ID, and only then stores and records it. Both sides give the transfer a deadline from
 // its size (deadline.ts): a sender that drips is cut off, and its temp file and reservation go.
+// A push marked `recheck` (the owner's storage challenge failed this copy) makes a friend that
+// holds the pack hash its copy again: a damaged one is dropped and the pack taken anew.
 import type { Connection, PeerId, Stream } from '@libp2p/interface';
 import { PACK_FRAME_BYTES, parsePackPutRequest, PROTOCOLS, type PackPutDone, type PackPutReady, type PackPutRequest } from '../../../protocol/mesh.js';
 import { limitsOf, requireFriend, type MeshContext } from './context.js';
 import { Deadline, openStream, transferDeadlineMs } from './deadline.js';
 import { exchange, serve } from './framing.js';
+import { packIntact } from './pack-digest.js';
 import { ProtocolService, type Startable } from './service.js';
 
 /** The pack-put service: friends push their packs here, from start to stop. */
@@ -26,6 +29,9 @@ export function packPutHandler(ctx: PackPutDeps) {
         const friend = await requireFriend(ctx, connection);
         const remote = friend.peerId;
         const req = parsePackPutRequest(await f.readJson());
+        // a copy the owner's challenge found wrong is hashed again, and a damaged one dropped and taken anew
+        if (req.recheck && (await ctx.hostedPacks.has(remote, req.packId)) && !(await packIntact(await ctx.hosted.storeFor(remote), req.packId)))
+          await ctx.hosted.remove(remote, req.packId);
         if (await ctx.hostedPacks.has(remote, req.packId)) {
           await ctx.deletes.cancelDeletion(remote, req.packId); // wanted again: a pending deletion is off
           const have: PackPutReady = { ok: true, have: true };
@@ -61,13 +67,14 @@ export async function putPack(
   size: number,
   read: (offset: number, target: Uint8Array) => Promise<void>,
   signal?: AbortSignal,
+  opts: { recheck?: boolean } = {},
 ): Promise<'stored' | 'had'> {
   const limits = limitsOf(ctx);
   const deadline = new Deadline(transferDeadlineMs(size, limits), `pushing pack ${packId} (${size} bytes)`, signal);
   try {
     const stream = await openStream(ctx.node, peer, PROTOCOLS.packPut, limits, deadline);
     return await exchange(stream, { frameTimeoutMs: limits.frameTimeoutMs, deadline }, async (f) => {
-      const req: PackPutRequest = { packId, sizeBytes: size };
+      const req: PackPutRequest = { packId, sizeBytes: size, ...(opts.recheck ? { recheck: true } : {}) };
       await f.writeJson(req);
       const ready = await f.readReply<PackPutReady>();
       if (ready.have) return 'had';

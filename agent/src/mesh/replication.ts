@@ -1,11 +1,15 @@
 // The replication service: rounds of replicator.ts, one at a time (the daemon's and a `cairn
 // replicate` may ask at once: two rounds side by side would each sign a different head with the
 // same seq, and friends rightly refuse the second), each followed by the delete requests pending.
-import type { ReplicateResult } from '../../../protocol/api.js';
+// Storage challenges ride on the rounds (challenger.ts): each round carries the rotation's few, and
+// `cairn audit` asks for a round that challenges everything.
+import type { AuditFriend, ReplicateResult } from '../../../protocol/api.js';
 import type { Repository } from '../repo/repository.js';
 import type { MeshContext } from './context.js';
 import type { Deletion } from './deletion.js';
-import { replicateOnce } from './replicator.js';
+import type { AuditSettings } from './challenge-rotation.js';
+import { Challenger, type ChallengeMode } from './challenger.js';
+import { replicateOnce, type RoundChallenges } from './replicator.js';
 import type { Startable } from './service.js';
 
 export class Replication implements Startable {
@@ -14,14 +18,16 @@ export class Replication implements Startable {
   private readonly ctx: MeshContext;
   private readonly repo: Repository;
   private readonly deletion: Deletion;
+  readonly challenger: Challenger;
   /** The last replication round asked for; the next one starts after it. */
   private tail: Promise<unknown> = Promise.resolve();
 
-  constructor(ctx: MeshContext, repo: Repository, deletion: Deletion, replicas: number) {
+  constructor(ctx: MeshContext, repo: Repository, deletion: Deletion, replicas: number, audit: AuditSettings) {
     this.ctx = ctx;
     this.repo = repo;
     this.deletion = deletion;
     this.replicas = replicas;
+    this.challenger = new Challenger(ctx, repo, audit);
   }
 
   async start(): Promise<void> {}
@@ -33,11 +39,21 @@ export class Replication implements Startable {
 
   /** Pushes packs and the head; then sends pending delete requests (prune) to friends. */
   async replicate(): Promise<ReplicateResult> {
+    return (await this.round({ kind: 'rotation' })).result;
+  }
+
+  /** A round that challenges every pack at every friend (or at `peerId`), then replicates as any round. */
+  async audit(peerId?: string): Promise<{ result: ReplicateResult; reports: AuditFriend[] }> {
+    return this.round({ kind: 'all', ...(peerId !== undefined ? { peerId } : {}) });
+  }
+
+  private async round(mode: ChallengeMode): Promise<{ result: ReplicateResult; reports: AuditFriend[] }> {
+    const challenges: RoundChallenges = { challenger: this.challenger, mode };
     const round = this.tail.then(async () => {
-      const r = await replicateOnce(this.ctx, this.repo, this.replicas);
+      const r = await replicateOnce(this.ctx, this.repo, this.replicas, challenges);
       for (const d of await this.deletion.sendDeletes())
         if (!d.sent) r.problems.push(`${d.friend} did not take our delete request for ${d.packs} packs: ${d.detail}`);
-      return r;
+      return { result: r, reports: challenges.reports ?? [] };
     });
     this.tail = round.catch(() => undefined);
     return round;

@@ -6,17 +6,19 @@
 // floor) is recorded as that friend's shortfall, the friend gets no more packs this round, and the
 // next friend is tried. Each push is atomic at the friend, so an interrupted round simply resumes
 // with the next one. Before the packs, each connected friend lists what it holds of ours, and
-// copies it no longer has stop counting; after them, the signed head goes to every friend.
+// copies it no longer has stop counting, and so do copies that fail a storage challenge
+// (challenger.ts: a few packs per friend each round); after them, the signed head goes to every friend.
 // Friends are audited and sent the head side by side, and every exchange has a deadline
 // (deadline.ts): a slow or lying friend delays only its own part of a round. Once a push to a
 // friend fails for want of an answer, its other pushes in flight are cut off too.
 import { peerIdFromString } from '@libp2p/peer-id';
-import type { ReplicateResult } from '../../../protocol/api.js';
+import type { AuditFriend, ReplicateResult } from '../../../protocol/api.js';
 import { formatBytes } from '../../../protocol/format.js';
 import { MAX_LIST_PAGE, packChargeBytes } from '../../../protocol/mesh.js';
 import type { Repository } from '../repo/repository.js';
 import { errorMessage } from '../util/errors.js';
 import { mapLimit } from '../util/semaphore.js';
+import type { ChallengeMode, Challenger } from './challenger.js';
 import type { MeshContext } from './context.js';
 import type { Friendship } from './friend-ledger.js';
 import { RefusedError } from './framing.js';
@@ -32,7 +34,15 @@ const PUSH_CONCURRENCY = 3;
 /** Friends audited, or sent the head, at once. */
 const FRIEND_CONCURRENCY = 8;
 
-export async function replicateOnce(ctx: MeshContext, repo: Repository, replicas: number): Promise<ReplicateResult> {
+/** The storage challenges a round carries (mesh/challenger.ts): the rotation's, or every pack's for `cairn audit`. */
+export interface RoundChallenges {
+  challenger: Challenger;
+  mode: ChallengeMode;
+  /** Each friend challenged, once the round has run. */
+  reports?: AuditFriend[];
+}
+
+export async function replicateOnce(ctx: MeshContext, repo: Repository, replicas: number, challenges: RoundChallenges): Promise<ReplicateResult> {
   const friends = await ctx.friends.list();
   const wanted = Math.min(replicas, friends.length);
   const problems: string[] = [];
@@ -41,6 +51,13 @@ export async function replicateOnce(ctx: MeshContext, repo: Repository, replicas
   let counted = await ctx.copies.map();
   // copies a friend no longer has stop counting first, so the pushes below make new ones
   if (await auditFriends(ctx, friends, counted.byPack, packIds.size, problems, repo)) counted = await ctx.copies.map();
+  // then copies that fail a storage challenge: the pushes below copy them again
+  if (await challenges.challenger.reconcile(friends, counted)) counted = await ctx.copies.map();
+  const c = await challenges.challenger.run(friends, counted, challenges.mode, problems);
+  challenges.reports = c.reports;
+  if (c.lost) counted = await ctx.copies.map();
+  /** Copies that failed a challenge: pushed again with a recheck, so a friend holding damaged bytes takes the pack anew. */
+  const failedAt = new Set((await ctx.challenges.failures()).map((f) => `${f.packId}!${f.peerId}`));
   const { byPack, bytesAt } = counted;
   const unreachable = new Set<string>();
   /** Per friend: aborted once it proves unreachable, so its other pushes in flight stop too. */
@@ -50,7 +67,8 @@ export async function replicateOnce(ctx: MeshContext, repo: Repository, replicas
   let pushedBytes = 0;
   let under = 0;
   const pushOne = async (packId: string): Promise<void> => {
-    const holders = byPack.get(packId) ?? new Set<string>();
+    let holders = byPack.get(packId);
+    if (!holders) byPack.set(packId, (holders = new Set<string>()));
     if (holders.size >= wanted) return;
     const info = await repo.store.stat(packId);
     if (!info) {
@@ -78,6 +96,7 @@ export async function replicateOnce(ctx: MeshContext, repo: Repository, replicas
         // count the bytes before pushing: concurrent pushes must not all fit the same remaining grant
         bytesAt.set(f.peerId, (bytesAt.get(f.peerId) ?? 0) + charge);
         try {
+          const recheck = failedAt.has(`${packId}!${f.peerId}`);
           const r = await putPack(
             ctx,
             peerIdFromString(f.peerId),
@@ -85,8 +104,16 @@ export async function replicateOnce(ctx: MeshContext, repo: Repository, replicas
             info.sizeBytes,
             (off, target) => repo.store.readInto(packId, off, target),
             cutOff.get(f.peerId)?.signal,
+            { recheck },
           );
+          // a copy that failed and is still "had" after the recheck counts only once it passes a challenge
+          if (recheck && r === 'had' && !(await challenges.challenger.prove(f, packId, info.sizeBytes))) {
+            bytesAt.set(f.peerId, (bytesAt.get(f.peerId) ?? 0) - charge);
+            problems.push(`${f.name} says it still holds pack ${packId.slice(0, 12)} after failing a challenge, and fails again: it is copied elsewhere`);
+            return;
+          }
           await ctx.copies.add(packId, f.peerId, info.sizeBytes);
+          await ctx.challenges.repaired(packId, f.peerId);
           holders.add(f.peerId);
           if (r === 'stored') {
             pushed += 1;
@@ -114,6 +141,7 @@ export async function replicateOnce(ctx: MeshContext, repo: Repository, replicas
   };
   // a few packs at once: the friend's disk work (write, fsync) overlaps our sending
   await mapLimit([...packIds].sort(), PUSH_CONCURRENCY, pushOne);
+  await challenges.challenger.clearRepaired(packIds, byPack, wanted);
   const { head } = await nextHead(repo, ctx.privateKey, friends, new Date(ctx.clock.now()));
   await mapLimit(friends, FRIEND_CONCURRENCY, async (f) => {
     if (unreachable.has(f.peerId)) return;

@@ -136,6 +136,17 @@ export async function statusOp(svc: Services, opts: StatusOptions): Promise<Stat
   const wanted = Math.min(svc.mesh ? (svc.mesh.replication.replicas ?? 0) : 0, peers.length);
   let under = 0;
   if (wanted > 0) for (const p of packIds) if ((replicaMap.byPack.get(p)?.size ?? 0) < wanted) under += 1;
+  // copies that failed a storage challenge and are not copied again yet: those sources are at risk
+  const failedCopies = svc.mesh ? (await svc.mesh.ledgers.challenges.failures()).filter((f) => packIds.has(f.packId)) : [];
+  if (failedCopies.length > 0) {
+    const names = [...new Set(failedCopies.map((f) => peers.find((p) => p.peerId === f.peerId)?.name ?? f.peerId))].join(', ');
+    alerts.push({
+      level: 'error',
+      kind: 'challenge-failed',
+      message: `${plural(failedCopies.length, 'copy', 'copies')} at ${names} failed a storage challenge and ${failedCopies.length === 1 ? 'is' : 'are'} not copied again yet: at risk until replication copies ${failedCopies.length === 1 ? 'it' : 'them'}`,
+      since: new Date(Math.min(...failedCopies.map((f) => f.atMs))).toISOString(),
+    });
+  }
   const repl = activity?.lastReplication ?? null;
   const replSuccess = activity?.lastReplicationSuccess ?? null;
   if (wanted > 0 && under > 0)

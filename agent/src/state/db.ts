@@ -31,6 +31,12 @@ function sublevels(db: StateDb) {
     deleteAsked: db.sublevel<string, string>('deleteAsked', utf8),
     /** "<friend PeerId>!<pack ID>" -> JSON {dueMs, seq}: a friend's packs it asked us to delete, removed once the deletion grace has passed */
     deletions: db.sublevel<string, string>('deletions', utf8),
+    /** "<friend PeerId>!<pack ID>" -> ms since the epoch: when our pack there last passed a storage challenge (mesh/challenge-ledger.ts) */
+    challenged: db.sublevel<string, string>('challenged', utf8),
+    /** "<pack ID>!<friend PeerId>" -> JSON {atMs, reason}: our pack failed a storage challenge there and is not copied again yet (mesh/challenge-ledger.ts) */
+    challengeFailed: db.sublevel<string, string>('challengeFailed', utf8),
+    /** friend PeerId -> JSON {tokens, atMs}: bytes of challenges the rotation may still read there (mesh/challenge-ledger.ts) */
+    challengeBudget: db.sublevel<string, string>('challengeBudget', utf8),
     /** job ID (creation time, sortable) -> Job JSON (protocol/api.ts): the scheduler's runs */
     jobs: db.sublevel<string, string>('jobs', utf8),
     /** "<volume>!<path below it>" -> JSON {size, mtimeNs, ctimeNs, inode, dev, content}: unchanged-file cache of volumes read through their mountpoint (snapshot/volume-archiver.ts) */

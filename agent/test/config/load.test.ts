@@ -37,6 +37,16 @@ describe('invalid configs name the line and the field', () => {
     ],
     ['bad size', 'friends:\n  grant: 10 gigs\n', ['cairn.yaml:2: friends.grant: "10 gigs" is not a size (examples: 500M, 20G, 1T)']],
     ['bad duration', 'friends:\n  deletion-grace: soon\n', ['cairn.yaml:2: friends.deletion-grace: "soon" is not a duration']],
+    [
+      'bad audit share',
+      'friends:\n  audit:\n    daily-share: 150%\n',
+      ['cairn.yaml:3: friends.audit.daily-share: "150%" is not a share like 1% (more than 0, at most 100%)'],
+    ],
+    [
+      'audit share without %',
+      'friends:\n  audit:\n    daily-share: 0.01\n',
+      ['cairn.yaml:3: friends.audit.daily-share: 0.01 is not a share like 1% (more than 0, at most 100%)'],
+    ],
     ['wrong type: string for a number', 'replicas: two\n', ['cairn.yaml:1: replicas: expected a whole number from 1 to 16, got "two"']],
     ['wrong type: list for a mapping', 'console: [a, b]\n', ['cairn.yaml:1: console: expected a mapping of keys to values']],
     [
@@ -148,6 +158,17 @@ describe('valid configs', () => {
   test('lan-discovery and port-mapping turn off with false; anything but true or false is refused', () => {
     expect(parseConfig('lan-discovery: false\nport-mapping: false\n', 'cairn.yaml')).toMatchObject({ lanDiscovery: false, portMapping: false });
     expect(() => parseConfig('port-mapping: "no"\n', 'cairn.yaml')).toThrow(/cairn\.yaml:1: port-mapping: expected true or false, got "no"/);
+  });
+
+  test('friends.audit: period and daily share, each defaulting on its own', () => {
+    expect(parseConfig('friends:\n  audit:\n    period: 7d\n    daily-share: 0.5%\n', 'cairn.yaml').friends.audit).toEqual({
+      periodMs: 7 * 86_400_000,
+      dailyShare: 0.005,
+    });
+    expect(parseConfig('friends:\n  audit:\n    period: 14d\n', 'cairn.yaml').friends.audit).toEqual({
+      ...CONFIG_DEFAULTS.friends.audit,
+      periodMs: 14 * 86_400_000,
+    });
   });
 
   test('the example written by --init is all comments, and valid once uncommented', () => {
