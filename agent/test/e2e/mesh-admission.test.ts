@@ -3,20 +3,13 @@
 // from 50 others, each reopened as soon as bob closes it), alice, restarted so that she must dial
 // bob anew, replicates her packs to him. With libp2p's defaults (10 half-open connections, 10 s to
 // upgrade) her dial was refused for as long as the sockets were held.
-import { readdir, rm, writeFile } from 'node:fs/promises';
+import { rm, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pairAgents, startAgent, type TestAgent } from '../helpers/agents.js';
 import { tempDir } from '../helpers/cli.js';
 import { holdIdleSockets, loopbackIps, type IdleSockets } from '../helpers/idle-sockets.js';
-
-async function packFiles(dir: string): Promise<string[]> {
-  const out: string[] = [];
-  for (const sub of await readdir(dir).catch(() => [] as string[])) {
-    for (const f of await readdir(join(dir, sub)).catch(() => [] as string[])) if (/^[0-9a-f]{64}$/.test(f)) out.push(f);
-  }
-  return out.sort();
-}
+import { packIdsIn } from '../helpers/damage-packs.js';
 
 describe('idle sockets against an agent', () => {
   let alice: TestAgent;
@@ -55,9 +48,9 @@ describe('idle sockets against an agent', () => {
     expect(r.problems, alice.log()).toEqual([]);
     expect(r.wantedCopies).toBe(1);
     expect(r.underReplicated).toBe(0);
-    const local = await packFiles(join(alice.home, 'repo', 'packs'));
+    const local = await packIdsIn(join(alice.home, 'repo', 'packs'));
     expect(local.length).toBeGreaterThan(0);
-    expect(await packFiles(join(bob.home, 'hosted', alice.info.peerId))).toEqual(local);
+    expect(await packIdsIn(join(bob.home, 'hosted', alice.info.peerId))).toEqual(local);
     expect(oneIp.opened() + manyIps.opened(), 'the attack was connected').toBeGreaterThanOrEqual(100);
     expect(bob.proc.exitCode).toBeNull();
   }, 180_000);

@@ -1,6 +1,6 @@
 // Three real agents (separate processes, libp2p over TCP on loopback): pairing, replication with
 // replicas 2, restore from friends while one is stopped, and disaster recovery on an empty home.
-import { readdir, rm, writeFile } from 'node:fs/promises';
+import { rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { PeerListing } from '../../../protocol/api.js';
@@ -8,16 +8,9 @@ import { pairAgents, startAgent, type TestAgent } from '../helpers/agents.js';
 import { cairn, cairnJson, tempDir } from '../helpers/cli.js';
 import { buildNastyTree, type NastyTree } from '../helpers/nasty-tree.js';
 import { compareTrees, formatDiffs } from '../helpers/tree-compare.js';
+import { packIdsIn } from '../helpers/damage-packs.js';
 
 type Peer = PeerListing;
-
-async function packFiles(dir: string): Promise<string[]> {
-  const out: string[] = [];
-  for (const sub of await readdir(dir).catch(() => [] as string[])) {
-    for (const f of await readdir(join(dir, sub)).catch(() => [] as string[])) if (/^[0-9a-f]{64}$/.test(f)) out.push(f);
-  }
-  return out;
-}
 
 describe('a mesh of three agents', () => {
   let alice: TestAgent;
@@ -52,10 +45,10 @@ describe('a mesh of three agents', () => {
     const r = await alice.cli<{ packs: number; underReplicated: number; wantedCopies: number }>(['replicate', '--wait']);
     expect(r.wantedCopies).toBe(2);
     expect(r.underReplicated).toBe(0);
-    const local = await packFiles(join(alice.home, 'repo', 'packs'));
+    const local = await packIdsIn(join(alice.home, 'repo', 'packs'));
     expect(r.packs).toBe(local.length);
     for (const friend of [bob, carol]) {
-      const held = await packFiles(join(friend.home, 'hosted', alice.info.peerId));
+      const held = await packIdsIn(join(friend.home, 'hosted', alice.info.peerId));
       expect(held.sort()).toEqual([...local].sort());
     }
     const peers = await alice.cli<Peer[]>(['peers']);
@@ -77,7 +70,7 @@ describe('a mesh of three agents', () => {
     expect(r.errors).toEqual([]);
     expect(Object.keys(r.fetched)).toEqual(['carol']);
     // each pack came once, whether the restore or the fetching running beside it asked first
-    expect(r.fetched.carol).toBe((await packFiles(join(alice.home, 'repo', 'packs'))).length);
+    expect(r.fetched.carol).toBe((await packIdsIn(join(alice.home, 'repo', 'packs'))).length);
     const diffs = await compareTrees(tree.root, join(target, tree.root), { sparse: [tree.sparseFile] });
     expect(formatDiffs(diffs)).toBe('');
     // check knows the packs are at friends: warnings naming them, not errors
@@ -112,10 +105,10 @@ describe('a mesh of three agents', () => {
     // The recovered agent replicates to its old friends again: a new backup reaches carol.
     const again = await startAgent('alice', { home, existing: { recoveryPhrase: alice.recoveryPhrase } });
     agents.push(again);
-    const before = (await packFiles(join(carol.home, 'hosted', alice.info.peerId))).length;
+    const before = (await packIdsIn(join(carol.home, 'hosted', alice.info.peerId))).length;
     await again.cli(['backup', tree.root, '--tag', 'after-recovery']);
     await again.cli(['replicate']);
-    const after = (await packFiles(join(carol.home, 'hosted', alice.info.peerId))).length;
+    const after = (await packIdsIn(join(carol.home, 'hosted', alice.info.peerId))).length;
     expect(after).toBeGreaterThan(before);
   }, 300_000);
 });

@@ -35,6 +35,11 @@ export async function packFilesIn(dir: string): Promise<PackFile[]> {
   return out;
 }
 
+/** The IDs of the pack files below a pack directory (a home's packs/ or a friend's hosted/<owner>/), sorted. */
+export async function packIdsIn(dir: string): Promise<string[]> {
+  return (await packFilesIn(dir)).map((p) => p.id);
+}
+
 /** A catch handler answering `value` for ENOENT and rethrowing anything else. */
 function ifGone<T>(value: T): (e: NodeJS.ErrnoException) => T {
   return (e) => {

@@ -7,7 +7,7 @@
 // hold a reservation on the public friend's relay, so they pair through it (relay.test.ts goes on
 // to back up and restore through it).
 import { randomBytes } from 'node:crypto';
-import { mkdir, readdir, rm, writeFile } from 'node:fs/promises';
+import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import { decodeInvite } from '../../../protocol/invite.js';
@@ -18,14 +18,7 @@ import { describeNatLab, NatLab } from '../helpers/natlab.js';
 import { tcpProbe } from '../helpers/natlab-probes.js';
 import { LAB_P2P_PORT, startLabAgent, stopLabAgents, type LabAgent } from '../helpers/natlab-agents.js';
 import { compareTrees, formatDiffs } from '../helpers/tree-compare.js';
-
-async function packFiles(dir: string): Promise<string[]> {
-  const out: string[] = [];
-  for (const sub of await readdir(dir).catch(() => [] as string[])) {
-    for (const f of await readdir(join(dir, sub)).catch(() => [] as string[])) if (/^[0-9a-f]{64}$/.test(f)) out.push(f);
-  }
-  return out;
-}
+import { packIdsIn } from '../helpers/damage-packs.js';
 
 describeNatLab('baseline: agents behind easy NATs and a public friend', () => {
   let lab: NatLab;
@@ -74,9 +67,9 @@ describeNatLab('baseline: agents behind easy NATs and a public friend', () => {
     await alice.cli(['backup', src]);
     const r = await alice.cli<{ packs: number; underReplicated: number }>(['replicate', '--wait']);
     expect(r.underReplicated).toBe(0);
-    const local = await packFiles(join(alice.home, 'repo', 'packs'));
+    const local = await packIdsIn(join(alice.home, 'repo', 'packs'));
     expect(local.length).toBeGreaterThan(0);
-    expect((await packFiles(join(pub.home, 'hosted', alice.info.peerId))).sort()).toEqual([...local].sort());
+    expect((await packIdsIn(join(pub.home, 'hosted', alice.info.peerId))).sort()).toEqual([...local].sort());
     // the public agent saw alice arrive from her router's WAN address, and holds her LAN address
     // (and, once she holds a reservation on its relay, her relayed address there)
     const seen = (await pub.cli<PeerListing[]>(['peers'])).find((p) => p.name === 'alice');
@@ -99,8 +92,8 @@ describeNatLab('baseline: agents behind easy NATs and a public friend', () => {
     await pub.cli(['backup', src]);
     const r = await pub.cli<{ underReplicated: number; wantedCopies: number }>(['replicate', '--wait']);
     expect(r).toMatchObject({ underReplicated: 0, wantedCopies: 1, problems: [] });
-    const local = await packFiles(join(pub.home, 'repo', 'packs'));
-    const held = [...(await packFiles(join(alice.home, 'hosted', pub.info.peerId))), ...(await packFiles(join(bob.home, 'hosted', pub.info.peerId)))];
+    const local = await packIdsIn(join(pub.home, 'repo', 'packs'));
+    const held = [...(await packIdsIn(join(alice.home, 'hosted', pub.info.peerId))), ...(await packIdsIn(join(bob.home, 'hosted', pub.info.peerId)))];
     expect(held.sort()).toEqual([...local].sort());
     // pub has only their LAN addresses, which lead nowhere from the internet
     for (const f of ['a', 'b']) expect((await tcpProbe(lab, 'pub', lab.addressOf(f), LAB_P2P_PORT)).error).toMatch(/^E(NET|HOST)UNREACH$/);

@@ -7,7 +7,7 @@
 // @libp2p/circuit-relay-v2 4.2 (relay server without default limits, relay transport listening on
 // a friend's relay) and on the lab's routers dropping unsolicited inbound connections.
 import { randomBytes } from 'node:crypto';
-import { mkdir, readdir, rm, writeFile } from 'node:fs/promises';
+import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, expect, test } from 'vitest';
@@ -18,6 +18,7 @@ import { ROOT, tempDir } from '../helpers/cli.js';
 import { LAB_P2P_PORT, startLabAgent, stopLabAgents, type LabAgent } from '../helpers/natlab-agents.js';
 import { describeNatLab, NatLab } from '../helpers/natlab.js';
 import { compareTrees, formatDiffs } from '../helpers/tree-compare.js';
+import { packIdsIn } from '../helpers/damage-packs.js';
 
 // A stranger: a plain libp2p node (TCP, Noise, Yamux, the relay transport) run in a namespace with
 // this process's Node from the repository (its node_modules). Argument: JSON {pub, pubId, alice}.
@@ -47,14 +48,6 @@ await node.stop();
 
 const REACH_POLLS = 90;
 const REACH_POLL_MS = 1_000;
-
-async function packFiles(dir: string): Promise<string[]> {
-  const out: string[] = [];
-  for (const sub of await readdir(dir).catch(() => [] as string[])) {
-    for (const f of await readdir(join(dir, sub)).catch(() => [] as string[])) if (/^[0-9a-f]{64}$/.test(f)) out.push(f);
-  }
-  return out.sort();
-}
 
 /** Polls `cairn status` until this host's reachability is `state` (with `relays`, when given). */
 async function reachability(a: LabAgent, state: string, relays?: string[]): Promise<NonNullable<StatusResult['reachability']>> {
@@ -143,9 +136,9 @@ describeNatLab('relays among friends: NATed agents reach each other through a pu
     await alice.cli(['backup', src]);
     const r = await alice.cli<{ underReplicated: number }>(['replicate', '--wait']);
     expect(r.underReplicated).toBe(0);
-    const local = await packFiles(join(alice.home, 'repo', 'packs'));
+    const local = await packIdsIn(join(alice.home, 'repo', 'packs'));
     expect(local.length).toBeGreaterThan(0);
-    expect(await packFiles(join(bob.home, 'hosted', alice.info.peerId))).toEqual(local);
+    expect(await packIdsIn(join(bob.home, 'hosted', alice.info.peerId))).toEqual(local);
 
     await rm(join(alice.home, 'repo', 'packs'), { recursive: true, force: true });
     const target = await tempDir('cairn-lab-relay-restore-');
@@ -168,7 +161,7 @@ describeNatLab('relays among friends: NATed agents reach each other through a pu
       await hana.cli(['backup', src]);
       const r = await hana.cli<{ underReplicated: number }>(['replicate', '--wait']);
       expect(r.underReplicated, `round ${round}`).toBe(0);
-      expect(await packFiles(join(alice.home, 'hosted', hana.info.peerId)), `round ${round}`).toEqual(await packFiles(join(hana.home, 'repo', 'packs')));
+      expect(await packIdsIn(join(alice.home, 'hosted', hana.info.peerId)), `round ${round}`).toEqual(await packIdsIn(join(hana.home, 'repo', 'packs')));
     }
     await rm(src, { recursive: true, force: true });
   });
