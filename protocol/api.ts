@@ -118,6 +118,27 @@ export interface LsEntry {
 }
 export type LsResult = LsEntry[];
 
+/**
+ * `find PATTERN...` across snapshots (restic's find). A pattern is a glob: starting with "/" it
+ * matches the whole path, with a "/" inside the end of the path, otherwise the entry's name (as
+ * backup excludes do).
+ */
+export interface FindArgs {
+  patterns: string[];
+  ignoreCase?: boolean;
+  filter?: SnapshotFilter;
+}
+export interface FindResult {
+  /** Snapshots with at least one match, oldest first. */
+  snapshots: Array<{ id: string; shortId: string; time: string; matches: LsEntry[] }>;
+  /** Snapshots searched. */
+  searched: number;
+  /** More matches than FIND_MAX_MATCHES: the rest were not listed. */
+  truncated: boolean;
+}
+/** Matches one find lists at most (over all snapshots). */
+export const FIND_MAX_MATCHES = 10_000;
+
 export interface DiffArgs {
   from: string;
   to: string;
@@ -499,6 +520,7 @@ export const OPERATIONS = {
   config: { args: none, lock: false },
   snapshots: { args: args([], { filter, latest: { type: 'integer', minimum: 1, maximum: 1_000_000 } }), lock: false },
   ls: { args: args(['snapshot'], { snapshot: str, path: str }), lock: false },
+  find: { args: args(['patterns'], { patterns: { ...strList, minItems: 1, maxItems: 64 }, ignoreCase: bool, filter }), lock: false },
   diff: { args: args(['from', 'to'], { from: str, to: str }), lock: false },
   restore: {
     args: args(['snapshot', 'target', 'include', 'overwrite'], { snapshot: str, filter, target: str, include: strList, overwrite: bool, from: str }),
@@ -559,6 +581,7 @@ export interface OperationTypes {
   config: [Record<string, never>, CairnConfig];
   snapshots: [SnapshotsArgs, SnapshotsResult];
   ls: [LsArgs, LsResult];
+  find: [FindArgs, FindResult];
   diff: [DiffArgs, DiffResult];
   restore: [RestoreArgs, RestoreResult];
   run: [RunSourceArgs, Job];

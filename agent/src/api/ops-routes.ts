@@ -5,7 +5,7 @@ import type { FastifyInstance } from 'fastify';
 import { API_PREFIX, OPERATIONS, type OperationArgs, type OperationName, type OperationResult } from '../../../protocol/api.js';
 import { auditOp } from '../ops/audit.js';
 import { backupOp } from '../ops/backup.js';
-import { diffOp, lsOp } from '../ops/browse.js';
+import { diffOp, findOp, lsOp } from '../ops/browse.js';
 import { checkOp } from '../ops/check.js';
 import { pruneOp } from '../ops/prune.js';
 import { jobShowOp, jobsOp, runSourceOp } from '../ops/jobs.js';
@@ -35,6 +35,7 @@ const IMPLEMENTATIONS: { [K in OperationName]: (svc: Services, args: OperationAr
   config: (svc) => configOp(svc),
   snapshots: (svc, a) => snapshotsOp(svc, a),
   ls: (svc, a) => lsOp(svc, a),
+  find: (svc, a) => findOp(svc, a),
   diff: (svc, a) => diffOp(svc, a),
   restore: (svc, a) => restoreOp(svc, a),
   run: (svc, a) => runSourceOp(svc, a),

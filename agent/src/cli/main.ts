@@ -5,7 +5,7 @@ import { Command, CommanderError, Option } from 'commander';
 import { CairnError, EXIT_FAILED, EXIT_USAGE } from '../util/errors.js';
 import { errorSpec } from '../../../protocol/errors.js';
 import { AGENT_DEFAULTS, DEFAULT_LISTEN } from './defaults.js';
-import { withFilterOptions } from './snapshot-filter.js';
+import { withFilterOptions, type FilterCliOptions } from './snapshot-filter.js';
 import type { AgentCliOptions } from './commands/agent.js';
 import { makeContext, type Context, type GlobalOptions } from './context.js';
 
@@ -101,6 +101,22 @@ common(
     .argument('<snapshot>', 'snapshot ID, unique prefix, or "latest"')
     .argument('[path]'),
 ).action(action(async (ctx, snap: string, path: string | undefined) => (await import('./commands/browse.js')).lsCommand(ctx, snap, path)));
+
+withFilterOptions(
+  common(
+    program
+      .command('find')
+      .description('find files and folders by name or path across snapshots (restic find)')
+      .argument('<pattern...>', 'a glob: a name (*.sql), a path end (db/*.conf) or, from /, a whole path'),
+  ),
+)
+  .option('-i, --ignore-case', 'match regardless of case')
+  .addHelpText('after', '\nExamples:\n  cairn find "*.sql"\n  cairn find -i "photo_2024*" --source pictures\n  cairn find "/srv/app/config/*.yml" --json')
+  .action(
+    action(async (ctx, patterns: string[], opts: FilterCliOptions & { ignoreCase?: boolean }) =>
+      (await import('./commands/browse.js')).findCommand(ctx, patterns, opts),
+    ),
+  );
 
 common(program.command('diff').description('show what changed between two snapshots').argument('<snapshot1>').argument('<snapshot2>')).action(
   action(async (ctx, a: string, b: string) => (await import('./commands/browse.js')).diffCommand(ctx, a, b)),

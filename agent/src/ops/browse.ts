@@ -1,8 +1,20 @@
-// Reading snapshots without restoring: ls and diff.
+// Reading snapshots without restoring: ls, find and diff.
+import { matchesGlob } from 'node:path';
 import { diffTrees } from '../snapshot/diff.js';
 import { findNode, normalizeIncludes, walkTree } from '../snapshot/tree-walk.js';
 import { UsageError } from '../util/errors.js';
-import type { DiffArgs, DiffResult, LsArgs, LsResult } from '../../../protocol/api.js';
+import {
+  FIND_MAX_MATCHES,
+  type DiffArgs,
+  type DiffResult,
+  type FindArgs,
+  type FindResult,
+  type LsArgs,
+  type LsEntry,
+  type LsResult,
+} from '../../../protocol/api.js';
+import type { TreeNode } from '../../../protocol/snapshot.js';
+import { matchesFilter } from '../repo/snapshot-filter.js';
 import type { Services } from './services.js';
 
 export async function lsOp(svc: Services, args: LsArgs): Promise<LsResult> {
@@ -11,21 +23,55 @@ export async function lsOp(svc: Services, args: LsArgs): Promise<LsResult> {
   if (args.path && !(await findNode(svc.repo, snapshot.tree, includes[0] ?? '')))
     throw new UsageError(`${args.path} is not in snapshot ${args.snapshot}`, 'E_NOT_FOUND');
   const rows: LsResult = [];
-  for await (const { rel, node } of walkTree(svc.repo, snapshot.tree, includes)) {
-    const mtime = new Date(Number(BigInt(node.mtimeNs) / 1_000_000n)).toISOString();
-    rows.push({
-      path: `/${rel}`,
-      type: node.type,
-      mode: node.mode,
-      uid: node.uid,
-      gid: node.gid,
-      size: node.size,
-      mtime,
-      mtimeNs: node.mtimeNs,
-      ...(node.target !== undefined ? { target: node.target } : {}),
-    });
-  }
+  for await (const { rel, node } of walkTree(svc.repo, snapshot.tree, includes)) rows.push(lsEntry(rel, node));
   return rows;
+}
+
+function lsEntry(rel: string, node: TreeNode): LsEntry {
+  return {
+    path: `/${rel}`,
+    type: node.type,
+    mode: node.mode,
+    uid: node.uid,
+    gid: node.gid,
+    size: node.size,
+    mtime: new Date(Number(BigInt(node.mtimeNs) / 1_000_000n)).toISOString(),
+    mtimeNs: node.mtimeNs,
+    ...(node.target !== undefined ? { target: node.target } : {}),
+  };
+}
+
+/** Whether `pattern` matches the entry at `path` (absolute) named `name`: the rule of backup excludes. */
+function findMatch(pattern: string, path: string, name: string): boolean {
+  if (pattern.startsWith('/')) return matchesGlob(path, pattern);
+  return pattern.includes('/') ? matchesGlob(path, `**/${pattern}`) : matchesGlob(name, pattern);
+}
+
+/** `find PATTERN...`: every entry of every (filtered) snapshot that any pattern matches, at most FIND_MAX_MATCHES. */
+export async function findOp(svc: Services, args: FindArgs): Promise<FindResult> {
+  const fold = (t: string) => (args.ignoreCase ? t.toLowerCase() : t);
+  const patterns = args.patterns.map(fold);
+  const list = (await svc.repo.listSnapshots()).filter((s) => matchesFilter(s.snapshot, args.filter));
+  const out: FindResult = { snapshots: [], searched: 0, truncated: false };
+  let total = 0;
+  for (const { id, snapshot } of list) {
+    if (out.truncated) break;
+    out.searched++;
+    const matches: LsEntry[] = [];
+    for await (const { rel, node } of walkTree(svc.repo, snapshot.tree, [])) {
+      const path = fold(`/${rel}`);
+      const name = fold(node.name);
+      if (!patterns.some((p) => findMatch(p, path, name))) continue;
+      if (total >= FIND_MAX_MATCHES) {
+        out.truncated = true;
+        break;
+      }
+      total++;
+      matches.push(lsEntry(rel, node));
+    }
+    if (matches.length > 0) out.snapshots.push({ id, shortId: id.slice(0, 8), time: snapshot.time, matches });
+  }
+  return out;
 }
 
 export async function diffOp(svc: Services, args: DiffArgs): Promise<DiffResult> {

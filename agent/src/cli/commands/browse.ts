@@ -1,7 +1,9 @@
-import { diffOp, lsOp } from '../../ops/browse.js';
+import { plural } from '../../../../protocol/format.js';
+import { diffOp, findOp, lsOp } from '../../ops/browse.js';
 import { displayName } from '../../util/byte-names.js';
 import { runOp, type Context } from '../context.js';
-import { printJson } from '../format.js';
+import { formatTime, printJson } from '../format.js';
+import { filterOf, type FilterCliOptions } from '../snapshot-filter.js';
 
 function modeString(type: string, mode: number): string {
   const t = { dir: 'd', symlink: 'l', fifo: 'p', chardev: 'c', blockdev: 'b', socket: 's' }[type] ?? '-';
@@ -19,6 +21,24 @@ export async function lsCommand(ctx: Context, snapshot: string, path: string | u
       `${modeString(r.type, r.mode)} ${String(r.uid).padStart(5)} ${String(r.gid).padStart(5)} ${String(r.size).padStart(12)} ${r.mtime.slice(0, 19).replace('T', ' ')} ${displayName(r.path)}${r.target !== undefined ? ` -> ${displayName(r.target)}` : ''}\n`,
     );
   }
+}
+
+/** `cairn find PATTERN...`: matching entries per snapshot, as restic lists them. */
+export async function findCommand(ctx: Context, patterns: string[], opts: FilterCliOptions & { ignoreCase?: boolean }): Promise<void> {
+  const filter = filterOf(opts);
+  const args = { patterns, ...(opts.ignoreCase ? { ignoreCase: true } : {}), ...(filter ? { filter } : {}) };
+  const r = await runOp(ctx, 'find', args, (svc) => findOp(svc, args));
+  if (ctx.json) return printJson(r);
+  for (const s of r.snapshots) {
+    process.stdout.write(`found in snapshot ${s.shortId} from ${formatTime(s.time)}:\n`);
+    for (const m of s.matches)
+      process.stdout.write(`  ${modeString(m.type, m.mode)} ${String(m.size).padStart(12)} ${m.mtime.slice(0, 19).replace('T', ' ')} ${displayName(m.path)}\n`);
+  }
+  const n = r.snapshots.reduce((k, s) => k + s.matches.length, 0);
+  process.stdout.write(
+    `${n === 0 ? 'no match' : `${plural(n, 'match', 'matches')} in ${plural(r.snapshots.length, 'snapshot')}`} (${plural(r.searched, 'snapshot')} searched)` +
+      `${r.truncated ? `; only the first ${n} are listed: narrow the pattern or the snapshots (--source, --path, --tag, --host)` : ''}\n`,
+  );
 }
 
 export async function diffCommand(ctx: Context, from: string, to: string): Promise<void> {
