@@ -136,6 +136,23 @@ export interface FindResult {
   /** More matches than FIND_MAX_MATCHES: the rest were not listed. */
   truncated: boolean;
 }
+/** `stats` (restic's stats): what the snapshots hold and what the repository stores for them. */
+export interface StatsArgs {
+  filter?: SnapshotFilter;
+}
+export interface StatsResult {
+  /** Snapshots counted (those the filter matches). */
+  snapshots: number;
+  /** What restoring every counted snapshot would write: their files and bytes added up (restic's restore-size). */
+  restoreSize: { files: number; bytes: number };
+  /** The whole repository, whatever the filter: unique blobs, their bytes before and after compression and encryption. */
+  stored: { dataBlobs: number; treeBlobs: number; rawBytes: number; storedBytes: number; packs: number; packBytes: number };
+  /** Restore size over the unique data's raw bytes (null when nothing is stored). */
+  dedupRatio: number | null;
+  /** Raw bytes over stored bytes (null when nothing is stored). */
+  compressionRatio: number | null;
+}
+
 /** Matches one find lists at most (over all snapshots). */
 export const FIND_MAX_MATCHES = 10_000;
 
@@ -520,6 +537,7 @@ export const OPERATIONS = {
   config: { args: none, lock: false },
   snapshots: { args: args([], { filter, latest: { type: 'integer', minimum: 1, maximum: 1_000_000 } }), lock: false },
   ls: { args: args(['snapshot'], { snapshot: str, path: str }), lock: false },
+  stats: { args: args([], { filter }), lock: false },
   find: { args: args(['patterns'], { patterns: { ...strList, minItems: 1, maxItems: 64 }, ignoreCase: bool, filter }), lock: false },
   diff: { args: args(['from', 'to'], { from: str, to: str }), lock: false },
   restore: {
@@ -582,6 +600,7 @@ export interface OperationTypes {
   snapshots: [SnapshotsArgs, SnapshotsResult];
   ls: [LsArgs, LsResult];
   find: [FindArgs, FindResult];
+  stats: [StatsArgs, StatsResult];
   diff: [DiffArgs, DiffResult];
   restore: [RestoreArgs, RestoreResult];
   run: [RunSourceArgs, Job];

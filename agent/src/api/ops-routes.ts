@@ -18,6 +18,7 @@ import { pinOp, unpinOp } from '../ops/pin.js';
 import { restoreOp } from '../ops/restore.js';
 import type { Services } from '../ops/services.js';
 import { snapshotsOp } from '../ops/snapshots.js';
+import { statsOp } from '../ops/stats.js';
 import { volumeBackupOp, volumeRestoreOp, volumesOp } from '../ops/volumes.js';
 
 type Op = (svc: Services, args: never) => Promise<unknown>;
@@ -36,6 +37,7 @@ const IMPLEMENTATIONS: { [K in OperationName]: (svc: Services, args: OperationAr
   snapshots: (svc, a) => snapshotsOp(svc, a),
   ls: (svc, a) => lsOp(svc, a),
   find: (svc, a) => findOp(svc, a),
+  stats: (svc, a) => statsOp(svc, a),
   diff: (svc, a) => diffOp(svc, a),
   restore: (svc, a) => restoreOp(svc, a),
   run: (svc, a) => runSourceOp(svc, a),

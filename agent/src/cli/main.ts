@@ -102,6 +102,10 @@ common(
     .argument('[path]'),
 ).action(action(async (ctx, snap: string, path: string | undefined) => (await import('./commands/browse.js')).lsCommand(ctx, snap, path)));
 
+withFilterOptions(common(program.command('stats').description('how much the snapshots hold and the repository stores (restic stats)')))
+  .addHelpText('after', '\nExamples:\n  cairn stats\n  cairn stats --source postgres --json')
+  .action(action(async (ctx, opts: FilterCliOptions) => (await import('./commands/stats.js')).statsCommand(ctx, opts)));
+
 withFilterOptions(
   common(
     program
