@@ -4,6 +4,7 @@ import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import type { Services } from '../ops/services.js';
 import { statusOp, type StatusOptions } from '../ops/status.js';
 import { sourceKey } from '../ops/activity.js';
+import { packUsage } from '../store/pack-store.js';
 
 export function buildMetrics(svc: Services, statusOpts: () => StatusOptions): Registry {
   const registry = new Registry();
@@ -143,9 +144,7 @@ export function buildMetrics(svc: Services, statusOpts: () => StatusOptions): Re
     help: 'Bytes of packs in the local repository',
     registers: [registry],
     async collect() {
-      let total = 0;
-      for await (const p of svc.repo.store.list()) total += p.sizeBytes;
-      this.set(total);
+      this.set((await packUsage(svc.repo.store)).bytes);
     },
   });
   return registry;

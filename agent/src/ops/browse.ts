@@ -1,6 +1,6 @@
 // Reading snapshots without restoring: ls, find and diff.
-import { matchesGlob } from 'node:path';
 import { diffTrees } from '../snapshot/diff.js';
+import { pathGlobMatches } from '../snapshot/path-glob.js';
 import { findNode, normalizeIncludes, walkTree } from '../snapshot/tree-walk.js';
 import { UsageError } from '../util/errors.js';
 import {
@@ -41,12 +41,6 @@ function lsEntry(rel: string, node: TreeNode): LsEntry {
   };
 }
 
-/** Whether `pattern` matches the entry at `path` (absolute) named `name`: the rule of backup excludes. */
-function findMatch(pattern: string, path: string, name: string): boolean {
-  if (pattern.startsWith('/')) return matchesGlob(path, pattern);
-  return pattern.includes('/') ? matchesGlob(path, `**/${pattern}`) : matchesGlob(name, pattern);
-}
-
 /** `find PATTERN...`: every entry of every (filtered) snapshot that any pattern matches, at most FIND_MAX_MATCHES. */
 export async function findOp(svc: Services, args: FindArgs): Promise<FindResult> {
   const fold = (t: string) => (args.ignoreCase ? t.toLowerCase() : t);
@@ -61,7 +55,7 @@ export async function findOp(svc: Services, args: FindArgs): Promise<FindResult>
     for await (const { rel, node } of walkTree(svc.repo, snapshot.tree, [])) {
       const path = fold(`/${rel}`);
       const name = fold(node.name);
-      if (!patterns.some((p) => findMatch(p, path, name))) continue;
+      if (!patterns.some((p) => pathGlobMatches(p, path, name))) continue;
       if (total >= FIND_MAX_MATCHES) {
         out.truncated = true;
         break;

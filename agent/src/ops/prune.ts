@@ -6,6 +6,7 @@ import { DEFAULT_MAX_UNUSED, executePrune, planPrune, type PruneProgress } from 
 import { openLedgers, type Ledgers } from '../mesh/ledgers.js';
 import { UsageError } from '../util/errors.js';
 import type { Services } from './services.js';
+import { packUsage } from '../store/pack-store.js';
 
 /** What would be (dry run: for `packs`) or is queued for friends, without sending. */
 async function queuedFor(ledgers: Ledgers, packs?: string[]): Promise<PruneResult['deleteRequests']> {
@@ -48,9 +49,7 @@ export async function pruneOp(svc: Services, args: PruneArgs, onProgress?: (p: P
     written = await executePrune(repo, plan, live, onProgress, (packs) => ledgers.deletes.deleteRequestOps(packs, svc.clock.now()));
   }
   const deleteRequests = args.dryRun || !svc.mesh ? await queuedFor(ledgers, args.dryRun ? gone : undefined) : await svc.mesh.deletion.sendDeletes();
-  let storedBytesAfter = 0;
-  if (args.dryRun) storedBytesAfter = plan.storedBytesBefore - plan.freedBytes + plan.repackLiveBytes;
-  else for await (const info of repo.store.list()) storedBytesAfter += info.sizeBytes;
+  const storedBytesAfter = args.dryRun ? plan.storedBytesBefore - plan.freedBytes + plan.repackLiveBytes : (await packUsage(repo.store)).bytes;
   return {
     dryRun: args.dryRun,
     snapshots: plan.snapshots,

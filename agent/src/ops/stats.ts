@@ -4,6 +4,7 @@ import type { StatsArgs, StatsResult } from '../../../protocol/api.js';
 import { BlobType } from '../repo/blob.js';
 import { matchesFilter } from '../repo/snapshot-filter.js';
 import type { Services } from './services.js';
+import { packUsage } from '../store/pack-store.js';
 
 export async function statsOp(svc: Services, args: StatsArgs): Promise<StatsResult> {
   const list = (await svc.repo.listSnapshots()).filter((s) => matchesFilter(s.snapshot, args.filter));
@@ -12,17 +13,14 @@ export async function statsOp(svc: Services, args: StatsArgs): Promise<StatsResu
     restoreSize.files += snapshot.summary.files;
     restoreSize.bytes += snapshot.summary.sizeBytes;
   }
-  const stored = { dataBlobs: 0, treeBlobs: 0, rawBytes: 0, storedBytes: 0, packs: 0, packBytes: 0 };
+  const local = await packUsage(svc.repo.store);
+  const stored = { dataBlobs: 0, treeBlobs: 0, rawBytes: 0, storedBytes: 0, packs: local.packs, packBytes: local.bytes };
   for (const [, e] of svc.repo.index.all()) {
     if (e.type === BlobType.data) {
       stored.dataBlobs++;
       stored.rawBytes += e.rawLength;
     } else if (e.type === BlobType.tree) stored.treeBlobs++;
     stored.storedBytes += e.sealedLength;
-  }
-  for await (const p of svc.repo.store.list()) {
-    stored.packs++;
-    stored.packBytes += p.sizeBytes;
   }
   return {
     snapshots: list.length,

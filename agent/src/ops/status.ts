@@ -9,6 +9,7 @@ import { portMappingMessage } from '../mesh/port-mapping.js';
 import { loadTree } from '../repo/trees.js';
 import { sourceKey } from './activity.js';
 import type { Services } from './services.js';
+import { packUsage } from '../store/pack-store.js';
 
 export const AGENT_VERSION = '0.1.0';
 
@@ -167,8 +168,7 @@ export async function statusOp(svc: Services, opts: StatusOptions): Promise<Stat
       });
   }
 
-  let localBytes = 0;
-  for await (const p of svc.repo.store.list()) localBytes += p.sizeBytes;
+  const localBytes = (await packUsage(svc.repo.store)).bytes;
   return {
     agent: { name: svc.agentName ?? '', peerId: svc.mesh?.peerId ?? '', version: AGENT_VERSION, addresses: svc.mesh?.addresses() ?? [], home: svc.home },
     reachability: svc.mesh ? await svc.mesh.reachability.view() : null,

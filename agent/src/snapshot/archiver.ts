@@ -11,7 +11,7 @@
 import { closeSync, constants, fstatSync, lstatSync, openSync, readdirSync, readlinkSync, readSync, type BigIntStats } from 'node:fs';
 import { lstat } from 'node:fs/promises';
 import { hostname } from 'node:os';
-import { join, matchesGlob, parse, resolve, sep } from 'node:path';
+import { join, parse, resolve, sep } from 'node:path';
 import { BlobType } from '../repo/blob.js';
 import type { Repository } from '../repo/repository.js';
 import { loadTree, saveTree } from '../repo/trees.js';
@@ -24,6 +24,7 @@ import { baseNode, nodeType, unchangedSince, xattrsOf } from './node-meta.js';
 import type { ArchiveProgress } from './progress.js';
 import { syntheticDirNode, VolumeTreeBuilder, type ExcludeFn, type VolumeEntry } from './volume-archiver.js';
 import { SNAPSHOT_VERSION, type Snapshot, type SnapshotMeta, type TreeNode } from '../../../protocol/snapshot.js';
+import { pathGlobMatches } from './path-glob.js';
 
 /** Files read at once. */
 const FILE_CONCURRENCY = 8;
@@ -124,13 +125,7 @@ export class Archiver {
       const dirOnly = raw.endsWith('/') && raw.length > 1;
       const pattern = dirOnly ? raw.slice(0, -1) : raw;
       if (dirOnly && !isDir) continue;
-      // "/abs/glob": the whole path; "dir/glob" (a slash inside): the end of the path; "glob": the name.
-      const hit = pattern.startsWith('/')
-        ? matchesGlob(path, pattern)
-        : pattern.includes('/')
-          ? matchesGlob(path, `**/${pattern}`)
-          : matchesGlob(name, pattern);
-      if (hit) return true;
+      if (pathGlobMatches(pattern, path, name)) return true;
     }
     return false;
   }

@@ -24,6 +24,16 @@ export interface PackStore extends ReadablePackStore {
   delete(id: string): Promise<void>;
 }
 
+/** How many packs `store` lists and their bytes together. */
+export async function packUsage(store: ReadablePackStore): Promise<{ packs: number; bytes: number }> {
+  const usage = { packs: 0, bytes: 0 };
+  for await (const p of store.list()) {
+    usage.packs++;
+    usage.bytes += p.sizeBytes;
+  }
+  return usage;
+}
+
 export class PackMissingError extends CorruptionError {
   constructor(id: string) {
     super(`pack ${id} is missing`, id, 'E_PACK_MISSING');

@@ -6,7 +6,7 @@
 import type { Connection, Libp2p, Stream } from '@libp2p/interface';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, expect, test } from 'vitest';
-import { DEFAULT_INBOUND_STREAMS_PER_PEER, INBOUND_STREAMS_PER_PEER, PROTOCOLS } from '../../../protocol/mesh.js';
+import { DEFAULT_INBOUND_STREAMS_PER_PEER, INBOUND_STREAMS_PER_PEER, INBOUND_STREAMS_PER_PROTOCOL, PROTOCOLS } from '../../../protocol/mesh.js';
 import { ProtocolService } from '../../src/mesh/service.js';
 import { startWireNode } from '../helpers/mesh-wire.js';
 
@@ -28,10 +28,12 @@ beforeAll(async () => {
   await service.start();
 });
 
+const others: Libp2p[] = [];
+
 afterAll(async () => {
   for (const r of held.splice(0)) r();
   await service?.stop();
-  await Promise.all([client?.stop(), server?.stop()]);
+  await Promise.all([client?.stop(), server?.stop(), ...others.map((n) => n.stop())]);
 });
 
 /** Opens a stream on `conn` and writes a byte (so the server's side negotiates it); whether it was reset within `ms`. */
@@ -66,3 +68,18 @@ test('a peer with two connections gets LIMIT streams at once in all; the rest ar
   expect(await opensAndStays(second, 1000)).toBe(true);
   expect(held).toHaveLength(1);
 });
+
+test('all peers together get at most INBOUND_STREAMS_PER_PROTOCOL streams of one protocol at once', async () => {
+  for (const r of held.splice(0)) r();
+  await sleep(200);
+  const addr = server.getMultiaddrs()[0];
+  if (!addr) throw new Error('server has no address');
+  // enough peers, each within its own limit, to pass the total
+  const peers = Math.ceil(INBOUND_STREAMS_PER_PROTOCOL / LIMIT) + 1;
+  for (let i = 0; i < peers; i++) others.push((await startWireNode()).node);
+  const conns = await Promise.all(others.map((n) => n.dial(addr)));
+  const results = await Promise.all(conns.flatMap((c) => Array.from({ length: LIMIT }, () => opensAndStays(c, 2500))));
+  expect(results).toHaveLength(peers * LIMIT);
+  expect(results.filter(Boolean)).toHaveLength(INBOUND_STREAMS_PER_PROTOCOL);
+  expect(held).toHaveLength(INBOUND_STREAMS_PER_PROTOCOL);
+}, 60_000);
