@@ -22,16 +22,33 @@ const holderOf = (id: string) => (ids.indexOf(id) % 2 === 0 ? 'a' : 'b');
 let dir: string;
 let fetches = 0;
 let reader: MeshPackReader;
+/** The shared pack's fetch waits for this, so the second restore surely joins it in flight. */
+let releaseShared: () => void = () => undefined;
+const sharedGate = new Promise<void>((resolve) => (releaseShared = resolve));
+/** Packs a read found missing locally (the moment a restore goes to friends for it). */
+const missed = new Set<string>();
+
+class WatchedStore extends LocalPackStore {
+  override async get(id: string): Promise<Buffer> {
+    try {
+      return await super.get(id);
+    } catch (err) {
+      missed.add(id);
+      throw err;
+    }
+  }
+}
 
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'cairn-tally-'));
-  const local = new LocalPackStore(dir);
+  const local = new WatchedStore(dir);
   await local.open();
   reader = new MeshPackReader(local, {
     holdersOf: async (id) => [{ peerId: holderOf(id), name: holderOf(id) }],
     fetch: async (_peer, id, into) => {
       fetches++;
-      await sleep(50); // long enough for the other restore to join the fetch in flight
+      if (id === ids[2]) await sharedGate;
+      else await sleep(20);
       await into.put(id, [packs.get(id) as Buffer]);
     },
     report: async () => undefined,
@@ -46,15 +63,19 @@ test('two restores at once: each counts the packs it needed, a shared pack in bo
   const first = new FetchTally();
   const second = new FetchTally();
   const [p0, p1, p2, p3] = ids as [string, string, string, string];
-  await Promise.all([
+  const both = Promise.all([
     first.run(async () => {
-      await reader.prefetch([p0, p1, p2], 2);
+      await reader.prefetch([p2, p0, p1], 2); // p2 first: its fetch is in flight (held at the gate)
       await reader.get(p0); // read again after its prefetch: local now, not counted twice
     }),
     second.run(async () => {
       await Promise.all([reader.get(p2), reader.get(p3)]); // p2 joins first's fetch in flight
     }),
   ]);
+  for (let i = 0; i < 500 && !missed.has(p2); i++) await sleep(10);
+  await sleep(10); // second's read, having missed p2 locally, joins the fetch in flight
+  releaseShared();
+  await both;
   expect(first.fetched).toEqual(
     new Map([
       ['a', 2],
