@@ -65,9 +65,47 @@ function decodeNode(raw: StoredTreeNode, version: number): TreeNode | string {
   return node as unknown as TreeNode;
 }
 
+/** Equal as JSON.stringify writes them: the same keys in the same order, the same values (arrays and xattr maps one level deep). */
+function sameValue(a: unknown, b: unknown): boolean {
+  if (a === b) return true;
+  if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null) return false;
+  if (Array.isArray(a) !== Array.isArray(b)) return false;
+  const ka = Object.keys(a);
+  const kb = Object.keys(b);
+  if (ka.length !== kb.length) return false;
+  for (let i = 0; i < ka.length; i++) {
+    const k = ka[i] as string;
+    if (k !== kb[i] || (a as Record<string, unknown>)[k] !== (b as Record<string, unknown>)[k]) return false;
+  }
+  return true;
+}
+
+/**
+ * True only when encodeTree would write `a` and `b` (both sorted by name) as the same bytes, so that
+ * a tree already stored as `b` can be reused for `a` without encoding and hashing it again.
+ */
+export function sameNodes(a: readonly TreeNode[], b: readonly TreeNode[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) {
+    const x = a[i] as unknown as Record<string, unknown>;
+    const y = b[i] as unknown as Record<string, unknown>;
+    const kx = Object.keys(x);
+    const ky = Object.keys(y);
+    if (kx.length !== ky.length) return false;
+    for (let j = 0; j < kx.length; j++) {
+      const k = kx[j] as string;
+      if (k !== ky[j] || !sameValue(x[k], y[k])) return false;
+    }
+  }
+  return true;
+}
+
+export function sortNodes(nodes: TreeNode[]): TreeNode[] {
+  return nodes.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+}
+
 export async function saveTree(repo: Repository, nodes: TreeNode[]): Promise<{ id: string; addedBytes: number }> {
-  nodes.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-  return repo.saveBlob(BlobType.tree, encodeTree(nodes));
+  return repo.saveBlob(BlobType.tree, encodeTree(sortNodes(nodes)));
 }
 
 export async function loadTree(repo: Repository, id: string): Promise<Tree> {

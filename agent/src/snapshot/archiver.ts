@@ -8,17 +8,18 @@
 // entries for symlinks while we read; they then get the symlink stored, never what it points to.
 // An entry that changed under us is looked at once more; if it changes again it is not stored, and
 // counted (`unreadable`: the backup ends with exit 3). Names are bytes (util/byte-names.ts).
-import { closeSync, constants, fstatSync, lstatSync, openSync, readdirSync, readlinkSync, readSync, type BigIntStats } from 'node:fs';
+import { closeSync, constants, fstatSync, lstatSync, openSync, readlinkSync, readSync, type BigIntStats } from 'node:fs';
 import { lstat } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join, parse, resolve, sep } from 'node:path';
 import { BlobType } from '../repo/blob.js';
 import type { Repository } from '../repo/repository.js';
-import { loadTree, saveTree } from '../repo/trees.js';
+import { loadTree, sameNodes, saveTree, sortNodes } from '../repo/trees.js';
 import type { Clock } from '../util/clock.js';
 import { displayName, fromBytes } from '../util/byte-names.js';
 import { CairnError, UsageError } from '../util/errors.js';
-import { at, fdPath, openDirNoFollow, requireProcFd, sameFile, SwappedError } from '../util/fd-at.js';
+import { at, openDirNoFollow, requireProcFd, sameFile, SwappedError } from '../util/fd-at.js';
+import { readDirFd } from '../util/posix.js';
 import { mapLimit, Semaphore } from '../util/semaphore.js';
 import { baseNode, nodeType, unchangedSince, xattrsOf } from './node-meta.js';
 import type { ArchiveProgress } from './progress.js';
@@ -36,6 +37,8 @@ const CHUNK_BYTES_IN_FLIGHT = 16 * 1024 * 1024;
 const READ_BUFFER_BYTES = 16 * 1024 * 1024;
 /** Chunks at least this large get their own ArrayBuffer (transferable to a seal worker). */
 const TRANSFER_MIN_BYTES = 64 * 1024;
+/** Parent trees loaded ahead of the walk: this many subdirectories ahead, in each directory on the way down. */
+const PARENT_PREFETCH = 8;
 /** One byte read past the expected end tells whether a file grew. */
 const PROBE = Buffer.alloc(1);
 
@@ -77,6 +80,17 @@ export interface VolumeSpec {
   cache: boolean;
 }
 
+/** A directory's tree in the parent snapshot, loading (ahead of the walk) or loaded; null when it could not be read (warned). */
+interface ParentTree {
+  id: string;
+  loaded: Promise<{ nodes: TreeNode[]; byName: Map<string, TreeNode> } | null>;
+}
+
+/** Same object as in the parent snapshot, unchanged in its metadata (ctime moves with any change to mode, owner, links or xattrs). */
+function sameInode(parent: TreeNode | undefined, node: TreeNode): parent is TreeNode {
+  return parent !== undefined && parent.type === node.type && parent.inode === node.inode && parent.ctimeNs !== undefined && parent.ctimeNs === node.ctimeNs;
+}
+
 interface TrieNode {
   children: Map<string, TrieNode>;
   leaf: boolean;
@@ -96,6 +110,15 @@ function isErrno(err: unknown, ...codes: string[]): boolean {
 /** Signs that an entry became another file between its lstat and its open/readlink (a race). */
 function swapped(err: unknown): boolean {
   return err instanceof SwappedError || isErrno(err, 'ELOOP', 'ENOTDIR', 'EINVAL', 'ENXIO', 'EWOULDBLOCK', 'EAGAIN');
+}
+
+/** Whether `name` in the directory open as dirFd is a directory, where the filesystem gives no d_type (false when it cannot tell: it is lstat'ed again when archived). */
+function isDirAt(dirFd: number, name: string): boolean {
+  try {
+    return lstatSync(at(dirFd, name)).isDirectory();
+  } catch {
+    return false;
+  }
 }
 
 /** Times an entry is looked at when it keeps changing type under us (then it is not stored). */
@@ -175,10 +198,10 @@ export class Archiver {
     requireProcFd();
     const parentRoot = this.opts.parent?.snapshot.tree;
     const root = parse(paths[0] as string).root;
-    const rootFd = openSync(root, constants.O_RDONLY | constants.O_DIRECTORY);
+    const rootFd = openDirNoFollow(root, root).fd;
     let treeId: string;
     try {
-      treeId = trie.leaf ? await this.archiveDir(root, rootFd, parentRoot) : await this.archiveVirtual(root, rootFd, trie, parentRoot);
+      treeId = trie.leaf ? await this.archiveDir(root, rootFd, this.parentTree(parentRoot)) : await this.archiveVirtual(root, rootFd, trie, parentRoot);
     } finally {
       closeSync(rootFd);
     }
@@ -245,15 +268,17 @@ export class Archiver {
     );
   }
 
-  private async parentEntries(treeId: string | undefined): Promise<Map<string, TreeNode>> {
-    if (!treeId) return new Map();
-    try {
-      const tree = await loadTree(this.repo, treeId);
-      return new Map(tree.nodes.map((n) => [n.name, n]));
-    } catch (err) {
-      this.warn(`parent tree ${treeId} unreadable, reading files again: ${(err as Error).message}`);
-      return new Map();
-    }
+  /** Starts loading a parent tree (it never rejects: an unreadable one is warned about and reads as null). */
+  private parentTree(treeId: string | undefined): ParentTree | undefined {
+    if (!treeId) return undefined;
+    const loaded = loadTree(this.repo, treeId).then(
+      (tree) => ({ nodes: tree.nodes, byName: new Map(tree.nodes.map((n) => [n.name, n])) }),
+      (err: unknown) => {
+        this.warn(`parent tree ${treeId} unreadable, reading files again: ${(err as Error).message}`);
+        return null;
+      },
+    );
+    return { id: treeId, loaded };
   }
 
   /**
@@ -262,7 +287,7 @@ export class Archiver {
    * source paths are read as the administrator wrote them); everything below is fd-relative.
    */
   private async archiveVirtual(dir: string, dirFd: number, trie: TrieNode, parentTreeId: string | undefined): Promise<string> {
-    const parents = await this.parentEntries(parentTreeId);
+    const parents = (await this.parentTree(parentTreeId)?.loaded)?.byName ?? new Map<string, TreeNode>();
     const nodes: TreeNode[] = [];
     for (const [name, child] of [...trie.children].sort(([a], [b]) => (a < b ? -1 : 1))) {
       const path = join(dir, name);
@@ -288,7 +313,15 @@ export class Archiver {
     return this.saveTreeCounted(nodes);
   }
 
-  private async saveTreeCounted(nodes: TreeNode[]): Promise<string> {
+  /**
+   * Stores a directory's tree; when it is exactly the parent snapshot's tree (nothing under it
+   * changed), the parent's tree ID is reused without encoding and hashing the tree again.
+   */
+  private async saveTreeCounted(nodes: TreeNode[], parent?: { id: string; nodes: TreeNode[] } | null): Promise<string> {
+    if (parent && sameNodes(sortNodes(nodes), parent.nodes) && this.repo.index.has(parent.id)) {
+      this.progress.dirs += 1;
+      return parent.id;
+    }
     const { id, addedBytes } = await saveTree(this.repo, nodes);
     this.progress.addedBytes += addedBytes;
     this.progress.dirs += 1;
@@ -299,25 +332,53 @@ export class Archiver {
    * The directory open as `dirFd` (logical path `dir`). Its other entries are read concurrently,
    * its subdirectories one after another: open directory fds stay at the depth plus the files read.
    */
-  private async archiveDir(dir: string, dirFd: number, parentTreeId: string | undefined): Promise<string> {
-    // the entry types (d_type) only decide the order of work; each entry is lstat'ed on its own
-    const entries = readdirSync(fdPath(dirFd), { encoding: 'buffer', withFileTypes: true })
-      .map((d) => ({ name: fromBytes(d.name), isDir: d.isDirectory() }))
+  private async archiveDir(dir: string, dirFd: number, parentTree: ParentTree | undefined): Promise<string> {
+    // read through our own fd (opened O_NOATIME); the entry types (d_type) only decide the order of
+    // work, each entry is lstat'ed on its own
+    const entries = readDirFd(dirFd, displayName(dir))
+      .map((d) => {
+        const name = fromBytes(d.name);
+        return { name, isDir: d.isDir ?? isDirAt(dirFd, name) };
+      })
       .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-    const names = entries.map((e) => e.name);
-    const kinds = entries.map((e) => e.isDir);
-    const parents = await this.parentEntries(parentTreeId);
+    const parent = parentTree ? await parentTree.loaded : null;
+    const parents = parent?.byName ?? new Map<string, TreeNode>();
+    const dirNames = entries.filter((e) => e.isDir).map((e) => e.name);
+    // the subdirectories' parent trees load ahead of the walk, a bounded window at a time
+    const ahead: Array<ParentTree | undefined> = [];
+    const prefetch = (upTo: number) => {
+      for (let j = ahead.length; j < Math.min(dirNames.length, upTo); j++) {
+        const p = parents.get(dirNames[j] as string);
+        ahead.push(this.parentTree(p?.type === 'dir' ? p.subtree : undefined));
+      }
+    };
+    prefetch(PARENT_PREFETCH);
     const nodes = await mapLimit(
-      names.filter((_, i) => !kinds[i]),
+      entries.filter((e) => !e.isDir).map((e) => e.name),
       DIR_CONCURRENCY,
       (name) => this.archiveEntry(dirFd, dir, name, parents.get(name)),
     );
-    for (const name of names.filter((_, i) => kinds[i])) nodes.push(await this.archiveEntry(dirFd, dir, name, parents.get(name)));
-    return this.saveTreeCounted(nodes.filter((n): n is TreeNode => n !== undefined));
+    for (let i = 0; i < dirNames.length; i++) {
+      prefetch(i + PARENT_PREFETCH);
+      const name = dirNames[i] as string;
+      nodes.push(await this.archiveEntry(dirFd, dir, name, parents.get(name), ahead[i] ?? null));
+      ahead[i] = undefined;
+    }
+    return this.saveTreeCounted(
+      nodes.filter((n): n is TreeNode => n !== undefined),
+      parentTree && parent ? { id: parentTree.id, nodes: parent.nodes } : null,
+    );
   }
 
   /** One entry of the directory open as `dirFd`; an entry that changes type under us gets a second look, then is not stored. */
-  private async archiveEntry(dirFd: number, dir: string, name: string, parent: TreeNode | undefined): Promise<TreeNode | undefined> {
+  /** `parentTree`: the subtree of a directory entry, already loading (null: none); undefined: loaded here when needed. */
+  private async archiveEntry(
+    dirFd: number,
+    dir: string,
+    name: string,
+    parent: TreeNode | undefined,
+    parentTree?: ParentTree | null,
+  ): Promise<TreeNode | undefined> {
     const path = join(dir, name);
     if (this.skip.has(path)) {
       this.warn(`${displayName(path)}: skipped (it is the Cairn home)`);
@@ -325,7 +386,7 @@ export class Archiver {
     }
     for (let attempt = 1; ; attempt++) {
       try {
-        return await this.archiveEntryOnce(dirFd, path, name, parent);
+        return await this.archiveEntryOnce(dirFd, path, name, parent, parentTree);
       } catch (err) {
         if (!swapped(err)) throw err;
         if (attempt >= SWAP_ATTEMPTS) return this.notStored(path, `it kept changing into another file while it was read (${(err as Error).message})`);
@@ -333,7 +394,13 @@ export class Archiver {
     }
   }
 
-  private async archiveEntryOnce(dirFd: number, path: string, name: string, parent: TreeNode | undefined): Promise<TreeNode | undefined> {
+  private async archiveEntryOnce(
+    dirFd: number,
+    path: string,
+    name: string,
+    parent: TreeNode | undefined,
+    parentTree: ParentTree | null | undefined,
+  ): Promise<TreeNode | undefined> {
     const fsPath = at(dirFd, name);
     let st;
     try {
@@ -353,7 +420,9 @@ export class Archiver {
       return undefined;
     }
     const node = baseNode(name, type, st);
-    const xattrs = xattrsOf(fsPath, displayName(path), (m) => this.warn(m));
+    // setting or removing an xattr changes the ctime: an entry whose ctime did not move keeps its parent's
+    const unchanged = sameInode(parent, node);
+    const xattrs = unchanged ? parent.xattrs : xattrsOf(fsPath, displayName(path), (m) => this.warn(m));
     if (xattrs) node.xattrs = xattrs;
     this.progress.currentPath = path;
     try {
@@ -361,7 +430,11 @@ export class Archiver {
         case 'dir': {
           const { fd } = openDirNoFollow(fsPath, path, st);
           try {
-            node.subtree = await this.archiveDir(path, fd, parent?.type === 'dir' ? parent.subtree : undefined);
+            node.subtree = await this.archiveDir(
+              path,
+              fd,
+              parentTree === undefined ? this.parentTree(parent?.type === 'dir' ? parent.subtree : undefined) : (parentTree ?? undefined),
+            );
           } finally {
             closeSync(fd);
           }
@@ -370,10 +443,20 @@ export class Archiver {
         case 'file':
           await this.archiveFile(fsPath, st, path, node, parent);
           break;
-        case 'symlink':
+        case 'symlink': {
+          // a symlink's target never changes (a new one is a new inode): an unchanged one is not read again
+          if (unchanged && parent.target !== undefined) {
+            node.target = parent.target;
+            break;
+          }
           // readlink fails with EINVAL if it is no longer a symlink; a symlink swapped for another is still one of this tree
           node.target = fromBytes(readlinkSync(fsPath, { encoding: 'buffer' }));
+          // readlink updates the symlink's atime: record the atime after it, which the next backup sees too
+          const after = lstatSync(fsPath, { bigint: true });
+          if (!sameFile(after, st)) throw new SwappedError(displayName(path));
+          node.atimeNs = after.atimeNs.toString();
           break;
+        }
         case 'chardev':
         case 'blockdev':
           node.rdev = Number(st.rdev);

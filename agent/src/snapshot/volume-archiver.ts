@@ -9,14 +9,15 @@
 // inode): a local cache (state sublevel `volumeFiles`, SPEC 8) maps volume+path to the full stat and
 // the content IDs. The helper path reads every byte again and relies on dedup.
 import { createHash } from 'node:crypto';
-import { closeSync, constants, fstatSync, lstatSync, openSync, readdirSync, readlinkSync, readSync, type BigIntStats } from 'node:fs';
+import { closeSync, constants, fstatSync, lstatSync, openSync, readlinkSync, readSync, type BigIntStats } from 'node:fs';
 import { join } from 'node:path';
 import { BlobType } from '../repo/blob.js';
 import type { Repository } from '../repo/repository.js';
 import { saveTree } from '../repo/trees.js';
 import { displayName, fromBytes } from '../util/byte-names.js';
 import { CairnError } from '../util/errors.js';
-import { at, fdPath, openDirNoFollow, requireProcFd, sameFile, SwappedError } from '../util/fd-at.js';
+import { at, openDirNoFollow, requireProcFd, sameFile, SwappedError } from '../util/fd-at.js';
+import { readDirFd } from '../util/posix.js';
 import { Semaphore } from '../util/semaphore.js';
 import { nodeType } from './node-meta.js';
 import type { ArchiveProgress } from './progress.js';
@@ -138,8 +139,9 @@ export async function* mountpointEntries(
   async function* walk(dirFd: number, dir: string, rel: string): AsyncGenerator<VolumeEntry> {
     let names: string[];
     try {
-      names = readdirSync(fdPath(dirFd), { encoding: 'buffer' })
-        .map(fromBytes)
+      // through our own fd (opened O_NOATIME): reading it leaves the directory's atime alone
+      names = readDirFd(dirFd, displayName(dir))
+        .map((d) => fromBytes(d.name))
         .sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
     } catch (err) {
       // a live database removes directories while we walk: the directory stays, empty, with a warning

@@ -53,10 +53,19 @@ export function requireProcFd(): void {
 /**
  * Opens a directory without following a symlink in its last component (a symlink there fails with
  * ELOOP, anything but a directory with ENOTDIR) and returns its fd and fstat. `expect`: the lstat
- * taken earlier; when the open object is another one, SwappedError.
+ * taken earlier; when the open object is another one, SwappedError. Opened with O_NOATIME where
+ * allowed, so that a backup's own reading does not change what the next backup sees.
  */
 export function openDirNoFollow(path: string | Buffer, shown: string, expect?: BigIntStats): { fd: number; st: BigIntStats } {
-  const fd = openSync(path, constants.O_RDONLY | constants.O_DIRECTORY | constants.O_NOFOLLOW);
+  const flags = constants.O_RDONLY | constants.O_DIRECTORY | constants.O_NOFOLLOW;
+  let fd: number;
+  try {
+    // O_NOATIME (allowed to the owner and to root): reading the directory through this fd leaves its atime alone
+    fd = openSync(path, flags | constants.O_NOATIME);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EPERM') throw err;
+    fd = openSync(path, flags);
+  }
   try {
     const st = fstatSync(fd, { bigint: true });
     if (expect && !sameFile(st, expect)) throw new SwappedError(shown);

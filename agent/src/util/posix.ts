@@ -1,6 +1,7 @@
 // The few libc calls Node lacks, through koffi (FFI): nanosecond timestamps (utimensat), extended
-// attributes (l*xattr), special files (mknod), page-cache advice (posix_fadvise) and the
-// allocator's thresholds (mallopt). Linux (glibc) only.
+// attributes (l*xattr), special files (mknod), page-cache advice (posix_fadvise), the allocator's
+// thresholds (mallopt) and reading a directory through an fd we opened (getdents64: Node's readdir
+// opens the directory again, without our O_NOATIME). Linux (glibc 2.30 or newer) only.
 import koffi from 'koffi';
 import { displayName, fromBytes } from './byte-names.js';
 
@@ -9,6 +10,8 @@ const AT_SYMLINK_NOFOLLOW = 0x100;
 const ERANGE = 34;
 const ENODATA = 61;
 const ENOTSUP = 95;
+const DT_DIR = 4;
+const DT_UNKNOWN = 0;
 const NS_PER_S = 1_000_000_000n;
 
 const libc = koffi.load('libc.so.6');
@@ -22,11 +25,14 @@ const mknod = libc.func('int mknod(const char *path, uint32_t mode, uint64_t dev
 const posixFadvise = libc.func('int posix_fadvise(int fd, int64_t offset, int64_t len, int advice)');
 const POSIX_FADV_DONTNEED = 4;
 const mallopt = libc.func('int mallopt(int param, int value)');
+const getdents64 = libc.func('intptr_t getdents64(int fd, _Out_ void *dirp, size_t count)');
 const M_TRIM_THRESHOLD = -1;
 const M_MMAP_THRESHOLD = -3;
 void TimespecPair;
 
 export class PosixError extends Error {
+  /** The errno's name ("ENOENT"), where Node's own errors keep it. */
+  readonly code: string;
   constructor(
     readonly call: string,
     readonly errno: number,
@@ -34,6 +40,7 @@ export class PosixError extends Error {
   ) {
     super(`${call} ${path}: ${errnoName(errno)}`);
     this.name = 'PosixError';
+    this.code = errnoName(errno);
   }
 }
 
@@ -41,6 +48,7 @@ function errnoName(errno: number): string {
   const names: Record<number, string> = {
     1: 'EPERM',
     2: 'ENOENT',
+    5: 'EIO',
     13: 'EACCES',
     22: 'EINVAL',
     28: 'ENOSPC',
@@ -168,4 +176,40 @@ export function keepFreedMemory(): boolean {
   const mmap = mallopt(M_MMAP_THRESHOLD, 8 * 1024 * 1024) as number;
   const trim = mallopt(M_TRIM_THRESHOLD, 256 * 1024 * 1024) as number;
   return mmap === 1 && trim === 1;
+}
+
+/** One directory entry as getdents64 gives it: the name's exact bytes, and its type when the filesystem tells it. */
+export interface DirEntry {
+  name: Buffer;
+  /** true / false when the filesystem reports the type (d_type), undefined when it does not (DT_UNKNOWN). */
+  isDir: boolean | undefined;
+}
+
+/** Buffer size of one getdents64 call (the kernel fills whole records into it). */
+const DIRENT_BUFFER_BYTES = 64 * 1024;
+/** linux_dirent64: d_ino (8), d_off (8), d_reclen (2), d_type (1), then the NUL-terminated name. */
+const DIRENT_NAME_OFFSET = 19;
+
+/**
+ * The entries of the directory open as `fd` ("." and ".." left out), read through that very fd, so
+ * the flags it was opened with (O_NOATIME) hold. Reads from the fd's current position to the end.
+ */
+export function readDirFd(fd: number, shownPath: string): DirEntry[] {
+  const buf = Buffer.allocUnsafe(DIRENT_BUFFER_BYTES);
+  const out: DirEntry[] = [];
+  for (;;) {
+    const got = Number(getdents64(fd, buf, buf.length));
+    if (got < 0) throw new PosixError('getdents64', koffi.errno(), shownPath);
+    if (got === 0) return out;
+    for (let off = 0; off < got;) {
+      const reclen = buf.readUInt16LE(off + 16);
+      if (reclen < DIRENT_NAME_OFFSET + 1 || off + reclen > got) throw new PosixError('getdents64', 5, shownPath); // a record the kernel would never write: EIO
+      const type = buf[off + 18] as number;
+      const end = buf.indexOf(0, off + DIRENT_NAME_OFFSET);
+      const name = Buffer.from(buf.subarray(off + DIRENT_NAME_OFFSET, end < 0 || end > off + reclen ? off + reclen : end));
+      off += reclen;
+      if ((name.length === 1 && name[0] === 0x2e) || (name.length === 2 && name[0] === 0x2e && name[1] === 0x2e)) continue;
+      out.push({ name, isDir: type === DT_UNKNOWN ? undefined : type === DT_DIR });
+    }
+  }
 }
