@@ -1,9 +1,10 @@
-// The blob index: blob ID -> where its sealed bytes live. Kept in memory for dedup lookups and
-// persisted in LevelDB; it can always be rebuilt from the pack headers.
+// The blob index: blob ID -> where its sealed bytes live. Kept in memory for dedup lookups (a flat
+// table, blob-table.ts) and persisted in LevelDB; it can always be rebuilt from the pack headers.
 import type { StateOp, Sublevels } from '../state/db.js';
 import { CorruptionError } from '../util/errors.js';
 import { writeError } from '../util/write-errors.js';
 import { isBlobType, type BlobType } from './blob.js';
+import { BlobTable } from './blob-table.js';
 import type { PackEntry } from './pack-format.js';
 
 export interface IndexEntry {
@@ -27,7 +28,7 @@ function decode(id: string, v: string): IndexEntry {
 }
 
 export class BlobIndex {
-  private readonly entries = new Map<string, IndexEntry>();
+  private readonly entries = new BlobTable();
   private readonly sub: Sublevels['index'];
 
   constructor(sub: Sublevels['index']) {
@@ -52,6 +53,11 @@ export class BlobIndex {
 
   all(): IterableIterator<[string, IndexEntry]> {
     return this.entries.entries();
+  }
+
+  /** Bytes the in-memory index holds. */
+  get bytes(): number {
+    return this.entries.bytes;
   }
 
   /** The writes that forget blobs (prune), for the caller's batch; forgotten() once it is written. */
