@@ -1,6 +1,7 @@
 // The restorer: writes a snapshot (or the selected part of it) below a target directory.
-// Files are written to a temp name and renamed into place; metadata goes last (owner, mode, xattrs,
-// then nanosecond times; directories after their contents). All-zero 4 KiB blocks become holes, so sparse
+// A new file is created in place (O_EXCL) and gets its metadata through its own fd; a file that
+// replaces an existing one is written to a temp name and renamed into place. Metadata goes last
+// (owner, mode, xattrs, then nanosecond times; directories after their contents). All-zero 4 KiB blocks become holes, so sparse
 // files come back sparse. Existing files that differ are refused unless `overwrite` is set; every
 // conflict is found before anything is written. A file whose data fails verification is not
 // created, the others are, and every failure is reported.
@@ -17,6 +18,8 @@ import {
   chmodSync,
   closeSync,
   constants,
+  fchmodSync,
+  fchownSync,
   fstatSync,
   ftruncateSync,
   lchownSync,
@@ -42,7 +45,7 @@ import { loadTree } from '../repo/trees.js';
 import { displayName, fromBytes, toBytes } from '../util/byte-names.js';
 import { CairnError, errorMessage } from '../util/errors.js';
 import { at, fdPath, O_PATH, openDirNoFollow, requireProcFd, SwappedError } from '../util/fd-at.js';
-import { makeNode, setTimesNs, setXattr, type CPath } from '../util/posix.js';
+import { makeNode, setTimesNs, setTimesNsFd, setXattr, setXattrFd, type CPath } from '../util/posix.js';
 import { mapLimit } from '../util/semaphore.js';
 import { selection } from './tree-walk.js';
 import type { TreeNode } from '../../../protocol/snapshot.js';
@@ -361,8 +364,7 @@ export class Restorer {
     let done: (v: { rel: string; ino: bigint } | undefined) => void = () => undefined;
     if (linkKey && !this.linkTargets.has(linkKey)) this.linkTargets.set(linkKey, new Promise((r) => (done = r)));
     try {
-      if (!this.identical.has(rel)) await this.writeContent(node, dirFd);
-      const ino = this.applyMeta(dirFd, rel, node);
+      const ino = this.identical.has(rel) ? this.applyMeta(dirFd, rel, node) : await this.writeFile(node, rel, dirFd, linkKey !== undefined);
       done({ rel, ino });
     } catch (err) {
       done(undefined);
@@ -370,53 +372,46 @@ export class Restorer {
     }
   }
 
-  /** Writes a file's content under a temp name and renames it into place. File I/O is synchronous:
-   * restores write into the page cache, where a promise round trip costs more than the call. */
-  private async writeContent(node: TreeNode, dirFd: number): Promise<void> {
-    const content = node.content ?? [];
+  /**
+   * Writes a file and its metadata; returns its inode (0 unless `wantIno`). Where nothing is in the
+   * way the file is created in place (O_EXCL: it never follows a symlink, it fails if anything is
+   * there) and gets its metadata through its fd; a file whose data fails verification is removed
+   * again. Otherwise it is written under a temp name and renamed over what is there. File I/O is
+   * synchronous: restores write into the page cache, where a promise round trip costs more than the call.
+   */
+  private async writeFile(node: TreeNode, rel: string, dirFd: number, wantIno: boolean): Promise<bigint> {
     const p = at(dirFd, node.name);
-    const fresh = content.length <= 1 && lstatOrUndefined(p) === undefined;
-    // 'wx' is O_CREAT|O_EXCL: it never follows a symlink, it fails if anything is there
-    if (fresh) {
-      // One chunk and no file there yet: verify the chunk first, then create the file in place
-      // (no temp name, half the directory operations); a chunk that fails verification still
-      // creates nothing. An existing file (maybe hardlinked elsewhere) is replaced by rename below.
-      const data = content.length === 1 ? await this.repo.loadBlob(content[0] as string, BlobType.data) : Buffer.alloc(0);
-      if (data.length !== node.size) throw new CairnError('E_CORRUPT', `content adds up to ${data.length} bytes, the snapshot says ${node.size}`);
-      const fd = openSync(p, 'wx', 0o600);
-      try {
-        for (const [start, end] of dataRuns(data)) {
-          let off = start;
-          while (off < end) off += writeSync(fd, data, off, end - off, off);
-        }
-        ftruncateSync(fd, data.length);
-      } finally {
-        closeSync(fd);
-      }
-      this.progress.bytesDone += data.length;
-      return;
+    let fd: number;
+    try {
+      fd = openSync(p, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+      await this.replaceContent(node, dirFd);
+      return this.applyMeta(dirFd, rel, node);
     }
+    try {
+      await this.writeContent(fd, node);
+      return this.applyMetaFd(fd, this.shown(rel), rel, node, wantIno);
+    } catch (err) {
+      // ours to remove only while the name is still the file we created
+      try {
+        if (lstatSync(p, { bigint: true }).ino === fstatSync(fd, { bigint: true }).ino) unlinkSync(p);
+      } catch {
+        // gone already
+      }
+      throw err;
+    } finally {
+      closeSync(fd);
+    }
+  }
+
+  /** Writes a file's content under a temp name and renames it over the entry that is in the way. */
+  private async replaceContent(node: TreeNode, dirFd: number): Promise<void> {
+    const p = at(dirFd, node.name);
     const tmp = at(dirFd, `.cairn-restore-${randomBytes(6).toString('hex')}`);
     const fd = openSync(tmp, 'wx', 0o600);
     try {
-      let pos = 0;
-      for (const id of content) {
-        if (this.zeroChunks.has(id)) {
-          pos += this.repo.index.get(id)?.rawLength ?? 0;
-          continue;
-        }
-        const data = await this.repo.loadBlob(id, BlobType.data);
-        const runs = dataRuns(data);
-        if (runs.length === 0) this.zeroChunks.add(id);
-        for (const [start, end] of runs) {
-          let off = start;
-          while (off < end) off += writeSync(fd, data, off, end - off, pos + off);
-        }
-        pos += data.length;
-        this.progress.bytesDone += data.length;
-      }
-      if (pos !== node.size) throw new CairnError('E_CORRUPT', `content adds up to ${pos} bytes, the snapshot says ${node.size}`);
-      ftruncateSync(fd, pos);
+      await this.writeContent(fd, node);
       closeSync(fd);
     } catch (err) {
       try {
@@ -435,9 +430,57 @@ export class Restorer {
     renameSync(tmp, p);
   }
 
+  /** Writes a node's chunks, verified, into the empty file open as `fd`; all-zero blocks stay holes. */
+  private async writeContent(fd: number, node: TreeNode): Promise<void> {
+    let pos = 0;
+    let written = 0;
+    for (const id of node.content ?? []) {
+      if (this.zeroChunks.has(id)) {
+        pos += this.repo.index.get(id)?.rawLength ?? 0;
+        continue;
+      }
+      const data = await this.repo.loadBlob(id, BlobType.data);
+      const runs = dataRuns(data);
+      if (runs.length === 0) this.zeroChunks.add(id);
+      for (const [start, end] of runs) {
+        let off = start;
+        while (off < end) off += writeSync(fd, data, off, end - off, pos + off);
+        written = pos + end;
+      }
+      pos += data.length;
+      this.progress.bytesDone += data.length;
+    }
+    if (pos !== node.size) throw new CairnError('E_CORRUPT', `content adds up to ${pos} bytes, the snapshot says ${node.size}`);
+    // a file that ends in a hole gets its length here
+    if (written < pos) ftruncateSync(fd, pos);
+  }
+
   /** Metadata of the entry `node.name` of the directory open as dirFd; returns its inode. */
   private applyMeta(dirFd: number, rel: string, node: TreeNode): bigint {
     return this.applyMetaAt(at(dirFd, node.name), this.shown(rel), rel, node);
+  }
+
+  /**
+   * applyMetaAt's work through the fd of a file we created and still hold open: owner, mode (after
+   * the owner: chown clears setuid and setgid), xattrs, then times. Returns its inode when asked.
+   */
+  private applyMetaFd(fd: number, shown: string, rel: string, node: TreeNode, wantIno: boolean): bigint {
+    try {
+      fchownSync(fd, node.uid, node.gid);
+    } catch (err) {
+      this.warnings.push(`${shown}: cannot set owner ${node.uid}:${node.gid}: ${errorMessage(err)}`);
+    }
+    fchmodSync(fd, node.mode);
+    for (const [name, value] of Object.entries(node.xattrs ?? {})) {
+      try {
+        setXattrFd(fd, name, Buffer.from(value, 'base64'), shown);
+      } catch (err) {
+        this.warnings.push(`${shown}: cannot set extended attribute ${name}: ${errorMessage(err)}`);
+      }
+    }
+    const mtime = this.opts.exactMtimeNs?.(rel) ?? BigInt(node.mtimeNs);
+    setTimesNsFd(fd, node.atimeNs !== undefined ? BigInt(node.atimeNs) : mtime, mtime, shown);
+    return wantIno ? fstatSync(fd, { bigint: true }).ino : 0n;
   }
 
   /**

@@ -21,6 +21,8 @@ const utimensat = libc.func('int utimensat(int dirfd, const char *path, _In_ cai
 const lgetxattr = libc.func('intptr_t lgetxattr(const char *path, const char *name, _Out_ void *value, size_t size)');
 const llistxattr = libc.func('intptr_t llistxattr(const char *path, _Out_ void *list, size_t size)');
 const lsetxattr = libc.func('int lsetxattr(const char *path, const char *name, const void *value, size_t size, int flags)');
+const fsetxattr = libc.func('int fsetxattr(int fd, const char *name, const void *value, size_t size, int flags)');
+const futimens = libc.func('int futimens(int fd, _In_ cairn_timespec *times)');
 const mknod = libc.func('int mknod(const char *path, uint32_t mode, uint64_t dev)');
 const posixFadvise = libc.func('int posix_fadvise(int fd, int64_t offset, int64_t len, int advice)');
 const POSIX_FADV_DONTNEED = 4;
@@ -85,6 +87,12 @@ export function setTimesNs(path: CPath, atimeNs: bigint, mtimeNs: bigint): void 
   if (rc !== 0) throw new PosixError('utimensat', koffi.errno(), shown(path));
 }
 
+/** Sets atime and mtime of the file open as `fd`, with nanosecond precision. */
+export function setTimesNsFd(fd: number, atimeNs: bigint, mtimeNs: bigint, shownPath: string): void {
+  const rc = futimens(fd, [split(atimeNs), split(mtimeNs)]) as number;
+  if (rc !== 0) throw new PosixError('futimens', koffi.errno(), shownPath);
+}
+
 /** Most files have no xattrs: one call with a reused buffer answers that (a size query first doubles the calls). */
 const LIST_BUFFER = Buffer.alloc(64 * 1024);
 
@@ -147,6 +155,11 @@ export function setXattr(path: CPath, name: string, value: Buffer): void {
 }
 
 /** Creates a FIFO, character or block device, or socket node. `mode` includes the S_IF* type bits. */
+export function setXattrFd(fd: number, name: string, value: Buffer, shownPath: string): void {
+  const rc = fsetxattr(fd, name, value, value.length, 0) as number;
+  if (rc !== 0) throw new PosixError('fsetxattr', koffi.errno(), shownPath);
+}
+
 export function makeNode(path: CPath, mode: number, rdev: number): void {
   const rc = mknod(cstr(path), mode, BigInt(rdev)) as number;
   if (rc !== 0) throw new PosixError('mknod', koffi.errno(), shown(path));
