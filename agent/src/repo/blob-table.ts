@@ -7,7 +7,8 @@
 import { CorruptionError } from '../util/errors.js';
 import type { BlobType } from './blob.js';
 
-export interface TableEntry {
+/** Where a blob's sealed bytes live. */
+export interface IndexEntry {
   packId: string;
   offset: number;
   sealedLength: number;
@@ -53,12 +54,12 @@ export class BlobTable {
     return this.find(id) >= 0;
   }
 
-  get(id: string): TableEntry | undefined {
+  get(id: string): IndexEntry | undefined {
     const slot = this.find(id);
     return slot < 0 ? undefined : this.entryAt(this.slots, slot * SLOT_BYTES);
   }
 
-  set(id: string, e: TableEntry): void {
+  set(id: string, e: IndexEntry): void {
     if (id.length !== 64 || !HEX_ID.test(id)) throw new CorruptionError(`blob ID ${JSON.stringify(id)} is not 64 lowercase hex digits`);
     for (const [what, v] of [
       ['offset', e.offset],
@@ -100,7 +101,7 @@ export class BlobTable {
    * Every entry, as [hex ID, entry]. Iterates a copy taken when it starts, so entries added or
    * removed meanwhile (another task's pack, a prune) never disturb it.
    */
-  *entries(): IterableIterator<[string, TableEntry]> {
+  *entries(): IterableIterator<[string, IndexEntry]> {
     const s = Buffer.from(this.slots);
     const packs = [...this.packs];
     for (let off = 0; off < s.length; off += SLOT_BYTES) {
@@ -134,7 +135,7 @@ export class BlobTable {
     }
   }
 
-  private write(off: number, e: TableEntry): void {
+  private write(off: number, e: IndexEntry): void {
     const s = this.slots;
     this.key.copy(s, off);
     s.writeUInt32LE(this.refPack(e.packId), off + PACK_AT);
@@ -146,7 +147,7 @@ export class BlobTable {
     s[off + USED_AT] = 1;
   }
 
-  private entryAt(s: Buffer, off: number, packs = this.packs): TableEntry {
+  private entryAt(s: Buffer, off: number, packs = this.packs): IndexEntry {
     return {
       packId: packs[s.readUInt32LE(off + PACK_AT)] as string,
       offset: s.readUInt32LE(off + OFFSET_AT),

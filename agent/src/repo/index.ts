@@ -3,18 +3,11 @@
 import type { StateOp, Sublevels } from '../state/db.js';
 import { CorruptionError } from '../util/errors.js';
 import { writeError } from '../util/write-errors.js';
-import { isBlobType, type BlobType } from './blob.js';
-import { BlobTable } from './blob-table.js';
+import { isBlobType } from './blob.js';
+import { BlobTable, type IndexEntry } from './blob-table.js';
 import type { PackEntry } from './pack-format.js';
 
-export interface IndexEntry {
-  packId: string;
-  offset: number;
-  sealedLength: number;
-  rawLength: number;
-  type: BlobType;
-  flags: number;
-}
+export type { IndexEntry };
 
 function encode(e: IndexEntry): string {
   return `${e.packId}:${e.offset}:${e.sealedLength}:${e.rawLength}:${e.type}:${e.flags}`;

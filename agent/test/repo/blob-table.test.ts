@@ -3,18 +3,9 @@
 // iteration while the table changes.
 import { createHash } from 'node:crypto';
 import { describe, expect, test } from 'vitest';
-import { BlobTable, type TableEntry } from '../../src/repo/blob-table.js';
-
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { prng as rng } from '../../../bench/adversarial/prng.js';
+import { BlobTable } from '../../src/repo/blob-table.js';
+import type { IndexEntry as TableEntry } from '../../src/repo/index.js';
 
 const idOf = (n: number) => createHash('sha256').update(`blob ${n}`).digest('hex');
 /** IDs whose first 32 bits are equal: they all want the same slot, so runs form and wrap. */
