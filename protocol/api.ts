@@ -247,6 +247,8 @@ export interface PeerListing {
   reach: 'direct' | 'relayed' | 'unreachable';
   /** The friend whose relay carries the connection (its name), when `reach` is 'relayed'. */
   via: string | null;
+  /** Bytes our relay carried for this friend (both directions, its relayed connections to anyone): today (UTC) and since the agent started. */
+  relayedForPeer: { todayBytes: number; totalBytes: number };
 }
 export type PeersResult = PeerListing[];
 
