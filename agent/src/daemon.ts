@@ -79,7 +79,7 @@ const ALERT_CHECK_MS = 5 * 60_000;
  * `start`, which listens on a port: a port in use (libp2p says so in terms of its own settings) or
  * an address not of this machine becomes one line naming the port and what to do.
  */
-async function listening<T>(what: string, instead: string, start: Promise<T>): Promise<T> {
+export async function listening<T>(what: string, instead: string, start: Promise<T>): Promise<T> {
   try {
     return await start;
   } catch (err) {
