@@ -7,7 +7,7 @@
 import { mkdir, readdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import type { PeerListing, ReplicateResult } from '../../../protocol/api.js';
+import { API_TOKEN_HEADER, type PeerListing, type ReplicateResult } from '../../../protocol/api.js';
 import { pairAgents, startAgent, type TestAgent } from '../helpers/agents.js';
 import { cairn, initHome, tempDir } from '../helpers/cli.js';
 import { startRelay, type TestRelay } from '../helpers/relay-agent.js';
@@ -54,6 +54,26 @@ describe('cairn relay on loopback', () => {
     expect(r.problems).toEqual([]);
     const atAlice = (await alice.cli<PeerListing[]>(['peers'])).find((p) => p.name === 'relay');
     expect(atAlice).toMatchObject({ packsAtPeer: 0, problems: [], shortfall: null });
+  });
+
+  test("the relay's API answers only with its token, only its operations, within bounds", async () => {
+    const url = `${relay.info.api}/api/v1/ops/relay-status`;
+    const post = (headers: Record<string, string>, body = '{}', to = url) => fetch(to, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body });
+    expect((await post({})).status).toBe(401);
+    expect((await post({ [API_TOKEN_HEADER]: relay.info.token.slice(0, -1) + (relay.info.token.endsWith('a') ? 'b' : 'a') })).status).toBe(401);
+    const ok = await post({ [API_TOKEN_HEADER]: relay.info.token });
+    expect(ok.status).toBe(200);
+    expect(((await ok.json()) as { peerId: string }).peerId).toBe(relay.info.peerId);
+    const auth = { [API_TOKEN_HEADER]: relay.info.token };
+    expect((await post(auth, '{}', `${relay.info.api}/api/v1/ops/invite`)).status).toBe(404);
+    const big = await post(auth, JSON.stringify({ pad: 'x'.repeat(70 * 1024) }));
+    expect(big.status).toBe(400);
+    expect(((await big.json()) as { code: string }).code).toBe('E_BAD_REQUEST');
+    const forever = await post(auth, JSON.stringify({ expiresInMs: 365 * 86_400_000 }), `${relay.info.api}/api/v1/ops/relay-invite`);
+    expect(forever.status).toBe(400);
+    const r = await cairn(['relay', '--api', '0.0.0.0:0', '--listen', '/ip4/127.0.0.1/tcp/0'], { home: join(await tempDir('cairn-relay-remote-'), 'home'), passphrase: null });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain("the relay's API serves loopback only");
   });
 
   test('relay commands say what is wrong: a home with a repository, no relay running', async () => {
