@@ -90,6 +90,7 @@ export class FriendDirectory {
     await forgetFriend(this.ctx, peerId);
     await this.gate.refreshIps();
     for (const packId of theirs) await this.ctx.hosted.remove(peerId, packId);
+    await this.ctx.hosted.partials.dropOwner(peerId);
     await this.presence.letGo(peerId);
     return { ...result, removed: true };
   }
