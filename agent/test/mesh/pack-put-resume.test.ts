@@ -11,7 +11,9 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { peerIdFromString } from '@libp2p/peer-id';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createMesh, type Mesh } from '../../src/mesh/compose.js';
+import { multiaddr } from '@multiformats/multiaddr';
+import { createMesh, type Mesh, type MeshOptions } from '../../src/mesh/compose.js';
+import { relayControl } from '../../src/mesh/relay.js';
 import { putPack } from '../../src/mesh/pack-put.js';
 import { packIntact } from '../../src/mesh/pack-digest.js';
 import { MAX_PARTIAL_PACKS_PER_OWNER, MIN_PARTIAL_BYTES, PARTIAL_PACK_MAX_AGE_MS, PartialPacks } from '../../src/mesh/partial-packs.js';
@@ -26,11 +28,19 @@ let work: string;
 const repos: Repository[] = [];
 let owner: Mesh;
 let friend: Mesh;
+const meshes: Mesh[] = [];
 
-async function mesh(name: string): Promise<Mesh> {
+async function mesh(name: string, opts: Partial<MeshOptions> = {}): Promise<Mesh> {
   const repo = (await Repository.init(join(work, name), 'pw', new Date())).repo;
   repos.push(repo);
-  return createMesh(repo, { listen: ['/ip4/127.0.0.1/tcp/0'], name, replicas: 1, diskFloorBytes: 0, clock: systemClock });
+  const m = await createMesh(repo, { listen: ['/ip4/127.0.0.1/tcp/0'], name, replicas: 1, diskFloorBytes: 0, clock: systemClock, ...opts });
+  meshes.push(m);
+  return m;
+}
+
+function befriend(a: Mesh, b: Mesh, addrsOfB = b.addresses()): Promise<void> {
+  const now = new Date(systemClock.now()).toISOString();
+  return a.ledgers.friends.put({ peerId: b.peerId, name: b.ctx.name, addrs: addrsOfB, grantToPeer: GIB, grantFromPeer: GIB, createdAt: now, lastSeen: now, shortfall: null, problems: [] });
 }
 
 function pack(): { id: string; bytes: Buffer } {
@@ -39,12 +49,12 @@ function pack(): { id: string; bytes: Buffer } {
 }
 
 /** Pushes `p` to the friend; `cutAt`: the push is aborted once a read reaches it. Returns the offsets read. */
-async function push(p: { id: string; bytes: Buffer }, cutAt?: number): Promise<{ result: 'stored' | 'had' | Error; reads: number[] }> {
+async function push(p: { id: string; bytes: Buffer }, cutAt?: number, from = owner, to = friend): Promise<{ result: 'stored' | 'had' | Error; reads: number[] }> {
   const reads: number[] = [];
   const cut = new AbortController();
   const result = await putPack(
-    owner.ctx,
-    peerIdFromString(friend.peerId),
+    from.ctx,
+    peerIdFromString(to.peerId),
     p.id,
     SIZE,
     async (off, target) => {
@@ -58,9 +68,9 @@ async function push(p: { id: string; bytes: Buffer }, cutAt?: number): Promise<{
 }
 
 /** Waits until the friend kept what the cut push brought (it notices the reset after the owner does). */
-async function partialAtFriend(id: string): Promise<number> {
+async function partialAtFriend(id: string, from = owner, to = friend): Promise<number> {
   for (let i = 0; i < 100; i++) {
-    const n = await friend.ctx.hosted.resumeOffset(owner.peerId, id, SIZE);
+    const n = await to.ctx.hosted.resumeOffset(from.peerId, id, SIZE);
     if (n > 0) return n;
     await sleep(100);
   }
@@ -70,16 +80,13 @@ async function partialAtFriend(id: string): Promise<number> {
 beforeAll(async () => {
   work = await mkdtemp(join(tmpdir(), 'cairn-put-resume-'));
   [owner, friend] = [await mesh('owner'), await mesh('friend')];
-  const now = new Date().toISOString();
-  const record = (m: Mesh, name: string) => ({ peerId: m.peerId, name, addrs: m.addresses(), grantToPeer: GIB, grantFromPeer: GIB, createdAt: now, lastSeen: now, shortfall: null, problems: [] });
-  await owner.ledgers.friends.put(record(friend, 'friend'));
-  await friend.ledgers.friends.put(record(owner, 'owner'));
+  await befriend(owner, friend);
+  await befriend(friend, owner);
   for (const m of [owner, friend]) await m.presence.remember();
 }, 60_000);
 
 afterAll(async () => {
-  await owner?.stop();
-  await friend?.stop();
+  for (const m of meshes) await m.stop();
   for (const r of repos) await r.close();
   if (work) await rm(work, { recursive: true, force: true });
 });
@@ -115,6 +122,50 @@ describe('resuming a cut push', () => {
     expect(again.result).toBe('stored');
     expect(Math.min(...again.reads)).toBe(0);
     expect(await packIntact(await friend.ctx.hosted.storeFor(owner.peerId), p.id)).toBe(true);
+  });
+});
+
+describe('resuming a push cut by a relay', () => {
+  it("a friend's relay cuts the push at its daily volume; the next day the push resumes through it and the pack is stored intact", async () => {
+    const clock = { t: systemClock.now(), now: () => clock.t };
+    // the relay carries 5 MiB a day for each friend (both directions): the 6 MiB pack does not fit in one day
+    const relay = await mesh('relay', { clock, relayLimits: { bytesPerSec: 0, bytesPerDay: 5 * MIB } });
+    const [alice, bob] = [await mesh('alice'), await mesh('bob')];
+    const relayAddr = multiaddr(relay.addresses()[0] as string);
+    const circuit = `${relayAddr.toString()}/p2p/${relay.peerId}/p2p-circuit`;
+    for (const [a, b] of [[relay, alice], [relay, bob], [alice, relay], [bob, relay]] as const) await befriend(a, b);
+    await befriend(bob, alice, []);
+    await befriend(alice, bob, [circuit]);
+    await relay.presence.remember();
+    // alice and bob keep only the relay alive (no reconnect to each other behind the test's back)
+    for (const [m, other] of [[alice, bob], [bob, alice]] as const) {
+      for (const id of [other.peerId, relay.peerId]) m.gate.add(id);
+      await m.presence.remember(relay.peerId, relay.addresses());
+    }
+    await relayControl(bob.ctx.node).reserve(relay.ctx.node.peerId, relayAddr);
+    const bobId = peerIdFromString(bob.peerId);
+    // alice knows bob only at his relayed address (identify tells her his others: forgotten again)
+    const onlyRelayed = async () => {
+      await alice.ctx.node.hangUp(bobId).catch(() => undefined);
+      await alice.ctx.node.peerStore.patch(bobId, { multiaddrs: [multiaddr(`${circuit}/p2p/${bob.peerId}`)] });
+    };
+    await onlyRelayed();
+    const p = pack();
+    const cut = await push(p, undefined, alice, bob);
+    expect(cut.result).toBeInstanceOf(Error);
+    expect(relay.relayBudget.exhausted(bob.peerId)).toBe(true);
+    const kept = await partialAtFriend(p.id, alice, bob);
+    expect(kept).toBeGreaterThanOrEqual(MIN_PARTIAL_BYTES);
+    clock.t += 86_400_000;
+    await onlyRelayed();
+    const resumed = await push(p, undefined, alice, bob);
+    expect(resumed.result).toBe('stored');
+    expect(Math.min(...resumed.reads)).toBe(kept);
+    expect(await packIntact(await bob.ctx.hosted.storeFor(alice.peerId), p.id)).toBe(true);
+    // the rest of the pack crossed the relay on the second day, and only the rest
+    const day2 = relay.relayBudget.count(bob.peerId).todayBytes;
+    expect(day2).toBeGreaterThanOrEqual(SIZE - kept);
+    expect(day2).toBeLessThan(SIZE - kept + MIB);
   });
 });
 
