@@ -247,8 +247,30 @@ export interface PeerListing {
   reach: 'direct' | 'relayed' | 'unreachable';
   /** The friend whose relay carries the connection (its name), when `reach` is 'relayed'. */
   via: string | null;
+  /** Bytes our relay carried for this friend (both directions, its relayed connections to anyone): today (UTC) and since the agent started. */
+  relayedForPeer: { todayBytes: number; totalBytes: number };
 }
 export type PeersResult = PeerListing[];
+
+/** `cairn relay status` (SPEC 13.1, the relay agent): who the relay serves and what it carried. */
+export interface RelayStatusResult {
+  name: string;
+  peerId: string;
+  /** Addresses friends dial (in its invite codes). */
+  addrs: string[];
+  /** Per friend, both directions; 0 = unlimited. */
+  limits: { bytesPerSec: number; bytesPerDay: number };
+  /** Reservations held on the relay now. */
+  reservations: number;
+  friends: Array<{
+    name: string;
+    peerId: string;
+    online: boolean;
+    /** The friend holds a reservation: others reach it through this relay. */
+    reserved: boolean;
+    relayedForPeer: { todayBytes: number; totalBytes: number };
+  }>;
+}
 
 /** This host's reachability as its friends established it (SPEC 13.1). */
 export interface HostReachability {

@@ -91,6 +91,11 @@ export interface CairnConfig {
    */
   portMapping: boolean;
   /**
+   * What this agent's relay (SPEC 13.1) carries for each friend: bytes per second and bytes per UTC
+   * day, both directions, counted for both ends of a relayed connection; 0 = unlimited.
+   */
+  relay: { bytesPerSec: number; bytesPerDay: number };
+  /**
    * The console and API address, host:port. Non-loopback needs `allowRemote: true` and is always
    * served over TLS: with `tlsCert`/`tlsKey` (PEM files, both or neither), else a self-signed
    * certificate the agent makes in its home. With the files, loopback is served over TLS too.
@@ -115,6 +120,7 @@ export const CONFIG_DEFAULTS = {
   announce: [],
   lanDiscovery: true,
   portMapping: true,
+  relay: { bytesPerSec: 4 * 1024 ** 2, bytesPerDay: 8 * GIB },
   console: { address: '127.0.0.1:8080', allowRemote: false },
   diskFloorBytes: GIB,
   replicateIntervalMs: 15 * 60_000,

@@ -160,6 +160,8 @@ export interface ReachReply {
 export interface PackPutRequest extends PackPutRecheck {
   packId: string;
   sizeBytes: number;
+  /** The sender can resume: a friend holding the start of this pack from a cut push may answer `offset`. */
+  resume?: boolean;
 }
 /** `recheck`: the owner's storage challenge found this copy wrong; a friend that holds it hashes it again and takes it anew when it is damaged. */
 export interface PackPutRecheck {
@@ -169,6 +171,8 @@ export interface PackPutReady {
   ok: true;
   /** The friend already holds this pack: send nothing. */
   have: boolean;
+  /** Only to a request with `resume`: the friend holds the first `offset` bytes from a cut push; send the rest. */
+  offset?: number;
 }
 export interface PackPutDone {
   ok: true;
@@ -312,6 +316,7 @@ export function parsePackPutRequest(v: unknown): PackPutRequest {
   if (!HEX64.test(m.packId)) throw new MalformedMessageError('pack-put request: bad packId');
   if (m.sizeBytes > MAX_PACK_BYTES) throw new MalformedMessageError(`pack-put request: pack of ${m.sizeBytes} bytes exceeds ${MAX_PACK_BYTES}`);
   if (m.recheck !== undefined && typeof m.recheck !== 'boolean') throw new MalformedMessageError('pack-put request: recheck must be true or false');
+  if (m.resume !== undefined && typeof m.resume !== 'boolean') throw new MalformedMessageError('pack-put request: resume must be true or false');
   return m;
 }
 

@@ -79,7 +79,7 @@ const ALERT_CHECK_MS = 5 * 60_000;
  * `start`, which listens on a port: a port in use (libp2p says so in terms of its own settings) or
  * an address not of this machine becomes one line naming the port and what to do.
  */
-async function listening<T>(what: string, instead: string, start: Promise<T>): Promise<T> {
+export async function listening<T>(what: string, instead: string, start: Promise<T>): Promise<T> {
   try {
     return await start;
   } catch (err) {
@@ -136,7 +136,9 @@ export class Agent {
           diskFloorBytes: opts.diskFloorBytes,
           clock: opts.clock,
           ...(opts.bandwidthBytesPerSec > 0 ? { bandwidthBytesPerSec: opts.bandwidthBytesPerSec } : {}),
-          ...(opts.config ? { deletionGraceMs: opts.config.current.friends.deletionGraceMs, audit: opts.config.current.friends.audit } : {}),
+          ...(opts.config
+            ? { deletionGraceMs: opts.config.current.friends.deletionGraceMs, audit: opts.config.current.friends.audit, relayLimits: opts.config.current.relay }
+            : {}),
           sweepLog: opts.log,
           ...(extension.meshServices ? { extraServices: extension.meshServices } : {}),
         }),
@@ -235,6 +237,7 @@ export class Agent {
       bandwidthBytesPerSec: next.bandwidthBytesPerSec,
       deletionGraceMs: next.friends.deletionGraceMs,
       audit: next.friends.audit,
+      relayLimits: next.relay,
     });
     if (next.replicateIntervalMs !== prev.replicateIntervalMs) {
       if (this.timer) clearInterval(this.timer);

@@ -107,6 +107,17 @@ export function buildMetrics(svc: Services, statusOpts: () => StatusOptions): Re
   peerGauge('cairn_friend_audit_ok', '1 when no problem (damaged pack, rollback, failed audit) was recorded for the friend', (p) =>
     p.problems.length === 0 ? 1 : 0,
   );
+  peerGauge('cairn_friend_relayed_today_bytes', 'Bytes our relay carried for each friend today (UTC), both directions', (p) => p.relayedForPeer.todayBytes);
+  new Counter({
+    name: 'cairn_friend_relayed_bytes_total',
+    help: 'Bytes our relay carried for each friend since the agent started, both directions',
+    labelNames: ['friend', 'peer_id'],
+    registers: [registry],
+    async collect() {
+      this.reset();
+      for (const p of svc.mesh ? await svc.mesh.directory.peers() : []) this.inc({ friend: p.name, peer_id: p.peerId }, p.relayedForPeer.totalBytes);
+    },
+  });
   peerGauge('cairn_friend_problems', 'Recent problems recorded for the friend (failed audits, damaged packs, refusals)', (p) => p.problems.length);
 
   new Gauge({

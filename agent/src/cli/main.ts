@@ -253,6 +253,25 @@ common(program.command('recover').description("rebuild a lost host's home from a
   .option('--phrase-file <file>', 'read the recovery phrase from the first line of FILE (mode 600: only its owner may read it)')
   .action(action(async (ctx, opts: { invite: string; phraseFile?: string }) => (await import('./commands/recover.js')).recoverCommand(ctx, opts)));
 
+const relayCmd = program.command('relay').description("a friends-only relay for a small public server: no repository, no Docker (SPEC 13.1)");
+common(relayCmd.command('run', { isDefault: true }).description('run the relay (the default of "cairn relay")'))
+  .option('--listen <multiaddr>', `libp2p listen address (repeatable; default ${DEFAULT_LISTEN})`, collect)
+  .option('--announce <multiaddr>', 'also tell friends this address (a port forward, a DNS name; repeatable)', collect)
+  .option('--api <host:port>', 'local API address, loopback only (default 127.0.0.1:8081)')
+  .option('--name <name>', 'the name friends see (default: hostname)')
+  .option('--rate <size>', 'relayed bytes per second per friend (default: relay.rate in cairn.yaml, else 4M; 0: unlimited)')
+  .option('--daily <size>', 'relayed bytes per UTC day per friend (default: relay.daily in cairn.yaml, else 8G; 0: unlimited)')
+  .action(action(async (ctx, opts: import('./commands/relay.js').RelayCliOptions) => (await import('./commands/relay.js')).relayCommand(ctx, opts)));
+common(relayCmd.command('invite').description('make a one-time invite code for a friend of the relay (they pair with --quota 0)'))
+  .option('--expires <duration>', 'how long the code is valid', '24h')
+  .action(action(async (ctx, opts: { expires: string }) => (await import('./commands/relay.js')).relayInviteCommand(ctx, opts)));
+common(relayCmd.command('status').description("the relay's friends, reservations and relayed bytes (--json for a health check)")).action(
+  action(async (ctx) => (await import('./commands/relay.js')).relayStatusCommand(ctx)),
+);
+common(relayCmd.command('unpair').description('remove a friend of the relay (name or PeerId)').argument('<friend>')).action(
+  action(async (ctx, friend: string) => (await import('./commands/relay.js')).relayUnpairCommand(ctx, friend)),
+);
+
 function fail(err: unknown): void {
   if (err instanceof CommanderError) {
     if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.exitCode === 0) {

@@ -148,6 +148,7 @@ function withDefaults(raw: Record<string, unknown>): CairnConfig {
     announce: r.announce ?? [...d.announce],
     lanDiscovery: r.lanDiscovery ?? d.lanDiscovery,
     portMapping: r.portMapping ?? d.portMapping,
+    relay: { ...d.relay, ...r.relay },
     console: { ...d.console, ...r.console },
     maintenance: { ...r.maintenance },
     diskFloorBytes: r.diskFloorBytes ?? d.diskFloorBytes,
@@ -177,7 +178,15 @@ function crossChecks(c: CairnConfig, fail: (path: string, text: string) => void)
   if (c.replicateIntervalMs < 10_000) fail('replicate-every', 'must be at least 10s');
   const tooSlow = uploadLimitProblem(c.bandwidthBytesPerSec);
   if (tooSlow) fail('bandwidth-limit', tooSlow);
+  if (c.relay.bytesPerSec !== 0 && c.relay.bytesPerSec < MIN_RELAY_RATE_BYTES_PER_SEC)
+    fail(
+      'relay.rate',
+      `${c.relay.bytesPerSec} bytes/s is below ${MIN_RELAY_RATE_BYTES_PER_SEC / 1024}K: a friend's pushes through the relay would fall under the ${MIN_TRANSFER_BYTES_PER_SEC / 1024} KiB/s every transfer must keep`,
+    );
 }
+
+/** Lowest relay rate per friend (0 = unlimited): the 3 pushes a round keeps in flight, each at the minimum transfer rate, and room for the rest. */
+export const MIN_RELAY_RATE_BYTES_PER_SEC = 128 * 1024;
 
 /** Why an upload limit is too low for friends to keep taking our packs, or undefined (0 = unlimited). */
 export function uploadLimitProblem(bytesPerSec: number): string | undefined {

@@ -173,6 +173,16 @@ export const configSpec: MapSpec = {
     announce: ['announce', list(multiaddr, true)],
     'lan-discovery': ['lanDiscovery', bool],
     'port-mapping': ['portMapping', bool],
+    relay: [
+      'relay',
+      {
+        kind: 'map',
+        fields: {
+          rate: ['bytesPerSec', size],
+          daily: ['bytesPerDay', size],
+        },
+      },
+    ],
     console: [
       'console',
       {

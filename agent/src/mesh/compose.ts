@@ -36,6 +36,7 @@ import { shareableAddrs } from './addresses.js';
 import { reachService } from './reach.js';
 import { Reachability } from './reachability.js';
 import { ownAddresses, relayControl } from './relay.js';
+import { RelayBudget, type RelayLimits } from './relay-budget.js';
 
 export interface MeshOptions {
   listen: string[];
@@ -62,6 +63,8 @@ export interface MeshOptions {
   lanDiscovery?: boolean;
   /** Ask the router to forward the listening port (port-mapping.ts); off when absent. */
   portMapping?: boolean;
+  /** What our relay carries per friend (cairn.yaml relay; SPEC 13.1); CONFIG_DEFAULTS.relay when absent. */
+  relayLimits?: RelayLimits;
   /** The agent's log: relay reservations that failed, what LAN discovery and port mapping found. */
   log?: (line: string) => void;
 }
@@ -78,15 +81,18 @@ export class Mesh {
   readonly deletion: Deletion;
   readonly reachability: Reachability;
   readonly portMapping: PortMapping;
+  /** What our relay carried for each friend, within its limits. */
+  readonly relayBudget: RelayBudget;
   private readonly services: ServiceGroup;
 
-  constructor(ctx: MeshContext, ledgers: Ledgers, gate: FriendGate, repo: Repository, opts: MeshOptions) {
+  constructor(ctx: MeshContext, ledgers: Ledgers, gate: FriendGate, repo: Repository, opts: MeshOptions, relayBudget: RelayBudget) {
     this.ctx = ctx;
+    this.relayBudget = relayBudget;
     this.ledgers = ledgers;
     this.gate = gate;
     this.presence = new FriendPresence(ctx, gate);
     this.pairing = new Pairing(ctx, gate, this.presence, () => this.addresses());
-    this.directory = new FriendDirectory(ctx, gate, this.presence);
+    this.directory = new FriendDirectory(ctx, gate, this.presence, (peerId) => relayBudget.count(peerId));
     this.packGet = new PackGetService(ctx, repo, this.presence);
     this.deletion = new Deletion(ctx, opts.sweepLog);
     this.replication = new Replication(ctx, repo, this.deletion, opts.replicas, opts.audit ?? CONFIG_DEFAULTS.friends.audit);
@@ -139,7 +145,8 @@ export class Mesh {
   }
 
   /** Applies the settings that can change while running (a config reload). */
-  retune(s: { replicas: number; bandwidthBytesPerSec: number; deletionGraceMs: number; audit?: AuditSettings }): void {
+  retune(s: { replicas: number; bandwidthBytesPerSec: number; deletionGraceMs: number; audit?: AuditSettings; relayLimits?: RelayLimits }): void {
+    if (s.relayLimits) this.relayBudget.limits = s.relayLimits;
     this.replication.replicas = s.replicas;
     if (s.audit) this.replication.challenger.settings = s.audit;
     this.ctx.deletionGraceMs = s.deletionGraceMs;
@@ -162,6 +169,7 @@ export async function createMesh(repo: Repository, opts: MeshOptions): Promise<M
   const ledgers = openLedgers(repo.state);
   const gate = new FriendGate(ledgers.friends, opts.clock);
   const privateKey = await peerKeyFromSeed(repo.keys.sign);
+  const relayBudget = new RelayBudget(opts.relayLimits ?? CONFIG_DEFAULTS.relay, opts.clock);
   const node = await createMeshNode({
     privateKey,
     listen: opts.listen,
@@ -169,6 +177,7 @@ export async function createMesh(repo: Repository, opts: MeshOptions): Promise<M
     admit: (peer) => gate.admits(peer),
     isFriendIp: (ip) => gate.isFriendIp(ip),
     relay: { isFriend: (peer) => gate.isFriend(peer.toString()), inviteOpen: () => gate.inviteOpen() },
+    relayBudget,
   });
   // pairing (from either side) tells presence, which is built with the mesh below
   const late: { mesh?: Mesh } = {};
@@ -186,7 +195,7 @@ export async function createMesh(repo: Repository, opts: MeshOptions): Promise<M
   };
   // friends' packs and our fetched ones are hashed and written on this thread: boot it now
   startHashingThread();
-  const mesh = new Mesh(ctx, ledgers, gate, repo, opts);
+  const mesh = new Mesh(ctx, ledgers, gate, repo, opts, relayBudget);
   late.mesh = mesh;
   await mesh.start();
   return mesh;

@@ -8,14 +8,17 @@ import type { FriendGate } from './friend-gate.js';
 import type { FriendPresence } from './friend-presence.js';
 import { forgetFriend } from './ledgers.js';
 import { reachOf } from './reachability.js';
+import type { RelayedCount } from './relay-budget.js';
 
 export class FriendDirectory {
   private readonly ctx: MeshContext;
   private readonly gate: FriendGate;
   private readonly presence: FriendPresence;
+  private readonly relayed: (peerId: string) => RelayedCount;
 
-  constructor(ctx: MeshContext, gate: FriendGate, presence: FriendPresence) {
+  constructor(ctx: MeshContext, gate: FriendGate, presence: FriendPresence, relayed: (peerId: string) => RelayedCount = () => ({ todayBytes: 0, totalBytes: 0 })) {
     this.ctx = ctx;
+    this.relayed = relayed;
     this.gate = gate;
     this.presence = presence;
   }
@@ -45,6 +48,7 @@ export class FriendDirectory {
         problems: recent,
         reach,
         via: via === null ? null : (names.get(via) ?? via),
+        relayedForPeer: this.relayed(f.peerId),
       });
     }
     return out;
@@ -86,6 +90,7 @@ export class FriendDirectory {
     await forgetFriend(this.ctx, peerId);
     await this.gate.refreshIps();
     for (const packId of theirs) await this.ctx.hosted.remove(peerId, packId);
+    await this.ctx.hosted.partials.dropOwner(peerId);
     await this.presence.letGo(peerId);
     return { ...result, removed: true };
   }

@@ -27,6 +27,15 @@ export interface Friendship {
   seenFrom?: string[];
 }
 
+/**
+ * Whether the friend offers us space. One that granted us none (a `cairn relay`, paired with quota
+ * 0, or a friend that only takes) holds nothing of ours: it is never a replication target, does not
+ * count toward the copies wanted, and is not sent or asked for our head.
+ */
+export function offersSpace(f: Pick<Friendship, 'grantFromPeer'>): boolean {
+  return f.grantFromPeer > 0;
+}
+
 export interface OpenInvite {
   id: string;
   /** SHA-256 of the secret is the ID; the secret itself is kept to verify proofs. */

@@ -11,6 +11,8 @@ import { MAX_HOSTED_PACKS_PER_OWNER, packChargeBytes, WireError } from '../../..
 import { RefusedError, type Frames } from './framing.js';
 import type { HostedPacks } from './hosted-ledger.js';
 import { PackHashMismatchError, receivePack } from './pack-receive.js';
+import { PartialPacks } from './partial-packs.js';
+import { systemClock, type Clock } from '../util/clock.js';
 
 /** Free inodes kept on the disk holding friends' packs (where the file system counts them). */
 export const MIN_FREE_INODES = 10_000;
@@ -33,6 +35,8 @@ export interface HostedLimits {
   maxPacksPerOwner?: number;
   /** How free space is read (tests inject a small disk). */
   space?: (dir: string) => Promise<DiskSpace>;
+  /** For the age of partial packs (partial-packs.ts). */
+  clock?: Clock;
 }
 
 export class HostedStore {
@@ -50,9 +54,12 @@ export class HostedStore {
   /** One store per friend, opened once: open() sweeps temp files, so a second open while a pack is arriving would delete it. */
   private readonly stores = new Map<string, Promise<LocalPackStore>>();
   private readonly reserving = new Semaphore(1);
+  /** What cut pushes left, for the next push of the same pack to resume. */
+  readonly partials: PartialPacks;
 
   constructor(dir: string, ledger: HostedPacks, limits: HostedLimits) {
     this.dir = dir;
+    this.partials = new PartialPacks(dir, limits.clock ?? systemClock);
     this.ledger = ledger;
     this.floorBytes = limits.floorBytes;
     this.minFreeInodes = limits.minFreeInodes ?? MIN_FREE_INODES;
@@ -127,17 +134,34 @@ export class HostedStore {
    * Writes a pack from the stream, verifying that its bytes hash to its name and have the announced
    * size; only then is it moved into place and recorded.
    */
-  async receive(peerId: string, packId: string, size: number, f: Frames): Promise<void> {
+  async receive(peerId: string, packId: string, size: number, f: Frames, resume?: { offset: number }): Promise<void> {
+    const resumable = resume
+      ? {
+          offset: resume.offset,
+          replay: (write: (parts: Uint8Array[], length: number) => Promise<void>) => this.partials.replay(peerId, packId, resume.offset, write),
+          keep: (tmp: string) => this.partials.keep(peerId, packId, tmp),
+        }
+      : undefined;
     try {
-      await receivePack(await this.storeFor(peerId), packId, size, f, { dropCache: true });
+      await receivePack(await this.storeFor(peerId), packId, size, f, { dropCache: true, ...(resumable ? { resume: resumable } : {}) });
     } catch (err) {
-      if (err instanceof PackHashMismatchError) throw new RefusedError(WireError.badPack, err.message);
+      if (err instanceof PackHashMismatchError) {
+        await this.partials.drop(peerId, packId);
+        throw new RefusedError(WireError.badPack, err.message);
+      }
       throw err;
     }
+    await this.partials.drop(peerId, packId);
     await this.ledger.add(peerId, packId, size);
   }
 
+  /** How many bytes of `packId` a cut push left here (0: none, or not usable): a push with `resume` sends only the rest. */
+  resumeOffset(peerId: string, packId: string, size: number): Promise<number> {
+    return this.partials.length(peerId, packId, size);
+  }
+
   async remove(peerId: string, packId: string): Promise<void> {
+    await this.partials.drop(peerId, packId);
     await (await this.storeFor(peerId)).delete(packId);
     await this.ledger.remove(peerId, packId);
   }

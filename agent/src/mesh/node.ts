@@ -14,6 +14,7 @@ import { ADMISSION_LIMITS, InboundAdmission, type AdmissionLimits } from './admi
 import { isRelayed } from './relayed-addrs.js';
 import { guardRelayStop, relayServer, relayTransport } from './relay.js';
 import { relayGater, type RelayPolicyDeps } from './relay-policy.js';
+import { meterRelayServer, type RelayBudget } from './relay-budget.js';
 import { nodeParts } from './node-parts.js';
 
 /** Inbound connection attempts accepted per second from one host. */
@@ -43,6 +44,8 @@ export interface MeshNodeOptions {
   admission?: AdmissionLimits;
   /** Who may use our relay, and who may reach us through one (relay-policy.ts); nobody when absent. */
   relay?: RelayPolicyDeps;
+  /** What our relay carries per friend (rate, daily volume; relay-budget.ts); unmetered when absent. */
+  relayBudget?: RelayBudget;
 }
 
 export async function createMeshNode(opts: MeshNodeOptions): Promise<Libp2p> {
@@ -66,7 +69,10 @@ export async function createMeshNode(opts: MeshNodeOptions): Promise<Libp2p> {
       inboundUpgradeTimeout: INBOUND_UPGRADE_TIMEOUT_MS,
     },
     connectionGater: {
-      ...relayGater(opts.relay ?? { isFriend: () => false, inviteOpen: () => false }),
+      ...relayGater({
+        ...(opts.relay ?? { isFriend: () => false, inviteOpen: () => false }),
+        ...(opts.relayBudget ? { overBudget: (peer: PeerId) => opts.relayBudget?.exhausted(peer.toString()) === true } : {}),
+      }),
       // a relayed connection arrives inside one from a friend's relay, already let through by
       // denyInboundRelayedConnection: it has no remote IP of its own to count
       denyInboundConnection: (maConn) => !isRelayed(maConn.remoteAddr) && admission.deny(maConn),
@@ -80,5 +86,6 @@ export async function createMeshNode(opts: MeshNodeOptions): Promise<Libp2p> {
     },
   });
   await guardRelayStop(node);
+  if (opts.relayBudget) meterRelayServer(node.services.relay, opts.relayBudget, () => node.getPeers());
   return node;
 }

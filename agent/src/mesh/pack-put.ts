@@ -5,7 +5,15 @@
 // A push marked `recheck` (the owner's storage challenge failed this copy) makes a friend that
 // holds the pack hash its copy again: a damaged one is dropped and the pack taken anew.
 import type { Connection, PeerId, Stream } from '@libp2p/interface';
-import { PACK_FRAME_BYTES, parsePackPutRequest, PROTOCOLS, type PackPutDone, type PackPutReady, type PackPutRequest } from '../../../protocol/mesh.js';
+import {
+  MalformedMessageError,
+  PACK_FRAME_BYTES,
+  parsePackPutRequest,
+  PROTOCOLS,
+  type PackPutDone,
+  type PackPutReady,
+  type PackPutRequest,
+} from '../../../protocol/mesh.js';
 import { limitsOf, requireFriend, type MeshContext } from './context.js';
 import { Deadline, openStream, transferDeadlineMs } from './deadline.js';
 import { exchange, serve } from './framing.js';
@@ -41,9 +49,11 @@ export function packPutHandler(ctx: PackPutDeps) {
         const release = await ctx.hosted.reserve(remote, friend.grantToPeer, req.sizeBytes);
         f.setDeadline(new Deadline(transferDeadlineMs(req.sizeBytes, limits), `receiving pack ${req.packId} (${req.sizeBytes} bytes)`));
         try {
-          const ready: PackPutReady = { ok: true, have: false };
+          // what a cut push of this pack left here: the owner sends only the rest
+          const offset = req.resume ? await ctx.hosted.resumeOffset(remote, req.packId, req.sizeBytes) : 0;
+          const ready: PackPutReady = { ok: true, have: false, ...(offset > 0 ? { offset } : {}) };
           await f.writeJson(ready);
-          await ctx.hosted.receive(remote, req.packId, req.sizeBytes, f);
+          await ctx.hosted.receive(remote, req.packId, req.sizeBytes, f, req.resume ? { offset } : undefined);
         } finally {
           release();
         }
@@ -74,13 +84,17 @@ export async function putPack(
   try {
     const stream = await openStream(ctx.node, peer, PROTOCOLS.packPut, limits, deadline);
     return await exchange(stream, { frameTimeoutMs: limits.frameTimeoutMs, deadline }, async (f) => {
-      const req: PackPutRequest = { packId, sizeBytes: size, ...(opts.recheck ? { recheck: true } : {}) };
+      const req: PackPutRequest = { packId, sizeBytes: size, resume: true, ...(opts.recheck ? { recheck: true } : {}) };
       await f.writeJson(req);
       const ready = await f.readReply<PackPutReady>();
       if (ready.have) return 'had';
-      await f.sendWindowed(size, PACK_FRAME_BYTES, async (off, target) => {
+      // the friend holds the start of the pack from a cut push: the rest only
+      const offset = ready.offset ?? 0;
+      if (!Number.isSafeInteger(offset) || offset < 0 || offset >= size)
+        throw new MalformedMessageError(`pack-put: the friend offered to resume pack ${packId} at ${offset}, outside its ${size} bytes`);
+      await f.sendWindowed(size - offset, PACK_FRAME_BYTES, async (off, target) => {
         await ctx.throttle?.take(target.length);
-        await read(off, target);
+        await read(offset + off, target);
       });
       await f.readReply<PackPutDone>();
       return 'stored';

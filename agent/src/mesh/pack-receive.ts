@@ -16,21 +16,41 @@ export class PackHashMismatchError extends CorruptionError {
   }
 }
 
+/** A push that can resume (partial-packs.ts): the first `offset` bytes come from what a cut push left, and a cut keeps what arrived. */
+export interface ResumablePush {
+  offset: number;
+  /** Writes the `offset` bytes kept from the cut push. */
+  replay(write: (parts: Uint8Array[], length: number) => Promise<void>): Promise<void>;
+  /** Keeps the temp file (bytes received in order) for the next push, or deletes it. */
+  keep(tmp: string): Promise<void>;
+}
+
 /**
  * Receives `size` bytes sent with Frames.sendWindowed as pack `packId` of `store`. With
  * `dropCache` the written pages leave the page cache (a friend's packs are cold data; our own
- * fetched packs are read right after, so they stay).
+ * fetched packs are read right after, so they stay). With `resume`, the stream carries only the
+ * bytes after `resume.offset`; the whole file is hashed all the same, and a cut push keeps what it
+ * wrote (a pack that does not hash to its ID keeps nothing).
  */
-export async function receivePack(store: LocalPackStore, packId: string, size: number, f: Frames, opts: { dropCache: boolean }): Promise<void> {
+export async function receivePack(
+  store: LocalPackStore,
+  packId: string,
+  size: number,
+  f: Frames,
+  opts: { dropCache: boolean; resume?: ResumablePush },
+): Promise<void> {
   const tmp = await store.tempPathFor(packId);
   const file = await HashingWriter.create(tmp);
+  const offset = opts.resume?.offset ?? 0;
   try {
-    await f.receiveWindowed(size, (parts, length) => file.write(parts, length));
+    if (opts.resume && offset > 0) await opts.resume.replay((parts, length) => file.write(parts, length));
+    await f.receiveWindowed(size - offset, (parts, length) => file.write(parts, length));
     if ((await file.finish({ dropCache: opts.dropCache, expectDigest: packId })) !== packId) throw new PackHashMismatchError(packId);
     await store.adopt(packId, tmp);
   } catch (err) {
     await file.abort();
-    await rm(tmp, { force: true });
+    if (opts.resume && !(err instanceof PackHashMismatchError)) await opts.resume.keep(tmp).catch(() => rm(tmp, { force: true }));
+    else await rm(tmp, { force: true });
     throw err;
   }
 }

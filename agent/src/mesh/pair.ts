@@ -14,6 +14,7 @@ import { untrustedText } from '../util/untrusted-text.js';
 import type { MeshContext } from './context.js';
 import { Frames, RefusedError, serve } from './framing.js';
 import { friendAddrs, shareableAddrs } from './addresses.js';
+import { isRelayed } from './relayed-addrs.js';
 
 const MAX_PROOF_FAILURES = 5;
 const RATE_WINDOW_MS = 10 * 60_000;
@@ -122,9 +123,13 @@ export async function dialInviter(ctx: MeshContext, invite: Invite, protocol: st
   try {
     return await ctx.node.dialProtocol(peer, protocol, { signal: AbortSignal.timeout(15_000) });
   } catch (err) {
+    // an inviter behind NAT that holds no relay reservation gives only addresses nobody outside reaches
+    const noRelay = invite.addrs.some(isRelayed)
+      ? ''
+      : "; the invite names no relayed address: if the inviter is behind NAT or CGNAT and no friend of it is reachable, neither can pair until both pair with a `cairn relay` on a public server (README: When friends need a relay)";
     throw new CairnError(
       'E_UNREACHABLE',
-      `cannot reach the inviter at ${invite.addrs.join(', ') || '(no address)'}: ${errorMessage(err)} (the invite may be used or expired, or the agent stopped)`,
+      `cannot reach the inviter at ${invite.addrs.join(', ') || '(no address)'}: ${errorMessage(err)}${noRelay} (the invite may be used or expired, or the agent stopped)`,
     );
   }
 }

@@ -19,6 +19,10 @@ import { askReach, dialBackCandidate } from './reach.js';
 import { isRelayed, relayOf, relaysHeld } from './relayed-addrs.js';
 import type { Startable } from './service.js';
 
+/** What status says when no friend reached us directly and none relays for us. */
+export const UNREACHABLE_SUMMARY =
+  'unreachable: no friend reached this host directly and none relays for it (behind NAT or CGNAT with no reachable friend: pair with a `cairn relay` on a public server)';
+
 /** Relays an unreachable agent holds reservations on (or all its reachable friends, if fewer). */
 export const MAX_RELAYS = 2;
 /** Friends asked to dial us back in one check. */
@@ -226,7 +230,7 @@ export class Reachability implements Startable {
         summary: `public: friends reach this host directly (confirmed by ${confirmedBy.join(', ')})`,
       };
     if (relays.length > 0) return { state: 'relayed', confirmed: [], confirmedBy: [], relays, summary: `behind NAT: reachable through ${relays.join(', ')}` };
-    return { state: 'unreachable', confirmed: [], confirmedBy: [], relays: [], summary: 'unreachable: no friend can relay' };
+    return { state: 'unreachable', confirmed: [], confirmedBy: [], relays: [], summary: UNREACHABLE_SUMMARY };
   }
 }
 

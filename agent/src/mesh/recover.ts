@@ -15,6 +15,7 @@ import { currentHead, openFriends, openState, saveHead, verifyHead } from './hea
 import { getHead } from './head.js';
 import type { Mesh } from './compose.js';
 import { openFriendPackStores } from './friend-pack-store.js';
+import { offersSpace } from './friend-ledger.js';
 
 export interface RecoverResult {
   headSeq: number;
@@ -65,7 +66,8 @@ export async function recoverFromFriends(repo: Repository, mesh: Mesh, code: str
 
   // Newest valid head across every friend that answers; lagging friends are reported.
   const heads: Array<{ peerId: string; name: string; head: SignedHead | null }> = [];
-  for (const f of await mesh.ledgers.friends.list()) {
+  // a friend that offers us no space (a relay) holds no head of ours
+  for (const f of (await mesh.ledgers.friends.list()).filter((x) => offersSpace(x) || x.peerId === inviter.peerId)) {
     try {
       heads.push({ peerId: f.peerId, name: f.name, head: f.peerId === inviter.peerId ? first : await valid(f.peerId) });
     } catch (err) {

@@ -6,7 +6,9 @@
 // - a relayed connection arriving for us: from a friend; or, while one of our invites is open, from
 //   anyone a relay that is our friend relays (that relay only relays between its friends, so the
 //   joiner is a friend of our friend, and it still has to prove the invite's secret to pair:
-//   everything but pairing refuses it, as on a direct connection).
+//   everything but pairing refuses it, as on a direct connection);
+// - a friend that used up the day's relayed volume (relay-budget.ts) is refused new relayed
+//   connections, either end, until the day ends.
 // Relayed traffic stays end-to-end encrypted: the two friends run Noise over the relayed stream,
 // the relay only forwards ciphertext.
 import type { PeerId } from '@libp2p/interface';
@@ -15,6 +17,8 @@ export interface RelayPolicyDeps {
   isFriend(peer: PeerId): boolean;
   /** True while an invite we issued is open. */
   inviteOpen(): boolean;
+  /** True when this friend has used up what our relay carries for it today (relay-budget.ts). */
+  overBudget?(peer: PeerId): boolean;
 }
 
 export interface RelayGater {
@@ -26,7 +30,8 @@ export interface RelayGater {
 export function relayGater(deps: RelayPolicyDeps): RelayGater {
   return {
     denyInboundRelayReservation: (source) => !deps.isFriend(source),
-    denyOutboundRelayedConnection: (source, destination) => !(deps.isFriend(source) && deps.isFriend(destination)),
+    denyOutboundRelayedConnection: (source, destination) =>
+      !(deps.isFriend(source) && deps.isFriend(destination)) || deps.overBudget?.(source) === true || deps.overBudget?.(destination) === true,
     denyInboundRelayedConnection: (relay, remote) => !(deps.isFriend(remote) || (deps.inviteOpen() && deps.isFriend(relay))),
   };
 }

@@ -20,7 +20,7 @@ import { errorMessage } from '../util/errors.js';
 import { mapLimit } from '../util/semaphore.js';
 import type { ChallengeMode, Challenger } from './challenger.js';
 import type { MeshContext } from './context.js';
-import type { Friendship } from './friend-ledger.js';
+import { offersSpace, type Friendship } from './friend-ledger.js';
 import { RefusedError } from './framing.js';
 import { nextHead } from './head-chain.js';
 import { getHead, putHead } from './head.js';
@@ -44,7 +44,9 @@ export interface RoundChallenges {
 
 export async function replicateOnce(ctx: MeshContext, repo: Repository, replicas: number, challenges: RoundChallenges): Promise<ReplicateResult> {
   const friends = await ctx.friends.list();
-  const wanted = Math.min(replicas, friends.length);
+  // friends that offer us no space (a relay) hold nothing of ours: no packs, no head
+  const storing = friends.filter(offersSpace);
+  const wanted = Math.min(replicas, storing.length);
   const problems: string[] = [];
   const packIds = new Set<string>();
   for (const [, e] of repo.index.all()) packIds.add(e.packId);
@@ -76,7 +78,7 @@ export async function replicateOnce(ctx: MeshContext, repo: Repository, replicas
       under += 1;
       return;
     }
-    const candidates = friends
+    const candidates = storing
       .filter((f) => !holders.has(f.peerId) && !unreachable.has(f.peerId) && !full.has(f.peerId))
       .sort((a, b) => b.grantFromPeer - (bytesAt.get(b.peerId) ?? 0) - (a.grantFromPeer - (bytesAt.get(a.peerId) ?? 0)));
     // what the friend charges against its grant (at least MIN_PACK_CHARGE_BYTES a pack)
@@ -143,7 +145,7 @@ export async function replicateOnce(ctx: MeshContext, repo: Repository, replicas
   await mapLimit([...packIds].sort(), PUSH_CONCURRENCY, pushOne);
   await challenges.challenger.clearRepaired(packIds, byPack, wanted);
   const { head } = await nextHead(repo, ctx.privateKey, friends, new Date(ctx.clock.now()));
-  await mapLimit(friends, FRIEND_CONCURRENCY, async (f) => {
+  await mapLimit(storing, FRIEND_CONCURRENCY, async (f) => {
     if (unreachable.has(f.peerId)) return;
     try {
       const peer = peerIdFromString(f.peerId);

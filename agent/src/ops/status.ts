@@ -134,7 +134,8 @@ export async function statusOp(svc: Services, opts: StatusOptions): Promise<Stat
 
   const packIds = new Set<string>();
   for (const [, e] of svc.repo.index.all()) packIds.add(e.packId);
-  const wanted = Math.min(svc.mesh ? (svc.mesh.replication.replicas ?? 0) : 0, peers.length);
+  // a friend that offers us no space (a relay) holds no copies (mesh/friend-ledger.ts offersSpace)
+  const wanted = Math.min(svc.mesh ? (svc.mesh.replication.replicas ?? 0) : 0, peers.filter((p) => p.grantFromPeer > 0).length);
   let under = 0;
   if (wanted > 0) for (const p of packIds) if ((replicaMap.byPack.get(p)?.size ?? 0) < wanted) under += 1;
   // copies that failed a storage challenge and are not copied again yet: those sources are at risk

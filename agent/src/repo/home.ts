@@ -31,6 +31,11 @@ export function agentInfoPath(home: string): string {
   return join(home, 'agent.json');
 }
 
+/** What a running `cairn relay` publishes in its home (the AgentInfo fields; mode 0600), for `cairn relay invite/status`. */
+export function relayInfoPath(home: string): string {
+  return join(home, 'relay.json');
+}
+
 export function defaultHome(): string {
   return process.env.CAIRN_HOME ? resolve(process.env.CAIRN_HOME) : join(homedir(), '.cairn');
 }

@@ -148,6 +148,7 @@ describe('valid configs', () => {
       announce: [],
       lanDiscovery: true,
       portMapping: true,
+      relay: { ...CONFIG_DEFAULTS.relay },
       console: { ...CONFIG_DEFAULTS.console },
       maintenance: {},
       diskFloorBytes: CONFIG_DEFAULTS.diskFloorBytes,
@@ -158,6 +159,12 @@ describe('valid configs', () => {
   test('lan-discovery and port-mapping turn off with false; anything but true or false is refused', () => {
     expect(parseConfig('lan-discovery: false\nport-mapping: false\n', 'cairn.yaml')).toMatchObject({ lanDiscovery: false, portMapping: false });
     expect(() => parseConfig('port-mapping: "no"\n', 'cairn.yaml')).toThrow(/cairn\.yaml:1: port-mapping: expected true or false, got "no"/);
+  });
+
+  test('relay: rate and daily volume per friend, each defaulting on its own; a rate under 128K (but not 0) is refused', () => {
+    expect(parseConfig('relay:\n  rate: 1M\n', 'cairn.yaml').relay).toEqual({ bytesPerSec: 1024 ** 2, bytesPerDay: CONFIG_DEFAULTS.relay.bytesPerDay });
+    expect(parseConfig('relay:\n  rate: 0\n  daily: 0\n', 'cairn.yaml').relay).toEqual({ bytesPerSec: 0, bytesPerDay: 0 });
+    expect(() => parseConfig('relay:\n  rate: 64K\n', 'cairn.yaml')).toThrow(/cairn\.yaml:2: relay\.rate: 65536 bytes\/s is below 128K/);
   });
 
   test('friends.audit: period and daily share, each defaulting on its own', () => {

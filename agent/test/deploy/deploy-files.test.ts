@@ -147,6 +147,17 @@ describe('compose files', () => {
         expect(proxy.services.cairn?.environment?.DOCKER_HOST).toBe('unix:///run/cairn-docker-proxy/docker.sock');
         expect(proxy.services.cairn?.volumes).toContain('docker-proxy-socket:/run/cairn-docker-proxy:rw');
         for (const s of Object.values(proxy.services)) expect(s.ports).toBeUndefined();
+        // the relay (cairn relay on a rented server): the host's network, no engine socket, no
+        // passphrase, its own state volume, a health check a relay answers
+        const relay = parse((await run(COMPOSE, ['-f', join(ROOT, 'deploy', 'compose', 'relay.yml'), 'config'], { cwd: ROOT })).stdout) as {
+          services: Record<string, { network_mode?: string; command?: string[]; volumes?: string[]; environment?: unknown; healthcheck?: { test?: string[] } }>;
+        };
+        const r = relay.services.relay;
+        expect(r?.network_mode).toBe('host');
+        expect(r?.command?.[0]).toBe('relay');
+        expect(r?.volumes).toEqual(['relay-state:/var/lib/cairn:rw']);
+        expect(r?.environment).toBeUndefined();
+        expect(r?.healthcheck?.test).toEqual(['CMD', 'node', '/app/bin/cairn.js', 'relay', 'status', '--json']);
       } finally {
         if (made) await rm(env, { force: true });
       }

@@ -28,7 +28,8 @@ describe('reachability among friends', () => {
       confirmed: [],
       confirmedBy: [],
       relays: [],
-      summary: 'unreachable: no friend can relay',
+      summary:
+        'unreachable: no friend reached this host directly and none relays for it (behind NAT or CGNAT with no reachable friend: pair with a `cairn relay` on a public server)',
     });
     await pairAgents(alice, bob);
     for (const [me, them] of [

@@ -146,6 +146,9 @@ describeNatLab('relays among friends: NATed agents reach each other through a pu
     expect(restored.errors).toEqual([]);
     expect(Object.keys(restored.fetched)).toEqual(['bob']);
     expect(formatDiffs(await compareTrees(src, join(target, src)))).toBe('');
+    // pub's relay carried the pack out and back: its owner sees that per friend (relay budgets, SPEC 13.1)
+    for (const name of ['alice', 'bob']) expect((await friend(pub, name)).relayedForPeer.todayBytes, name).toBeGreaterThan(12 * 1024 * 1024);
+    expect((await pub.cairn(['peers'])).stdout).toMatch(/our relay carried \d+(\.\d+)? MiB for alice today/);
     await rm(join(src, '..'), { recursive: true, force: true });
     await rm(target, { recursive: true, force: true });
   });

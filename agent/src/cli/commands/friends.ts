@@ -50,6 +50,9 @@ export async function peersCommand(ctx: Context): Promise<void> {
   for (const r of rows) {
     if (r.shortfall) process.stdout.write(`shortfall at ${r.name}: ${r.shortfall}\n`);
     for (const p of r.problems) process.stdout.write(`problem with ${r.name}: ${p}\n`);
+    const relayed = r.relayedForPeer;
+    if (relayed.totalBytes > 0)
+      process.stdout.write(`our relay carried ${formatBytes(relayed.todayBytes)} for ${r.name} today (${formatBytes(relayed.totalBytes)} since the agent started)\n`);
   }
 }
 

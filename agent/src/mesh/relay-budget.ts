@@ -1,0 +1,216 @@
+// What our circuit relay carries for each friend (SPEC 13.1, "Relay budgets"): every relayed byte
+// crosses this host's uplink twice, so the relay meters the two streams it joins for every relayed
+// connection and charges each byte to both ends (both are our friends, relay-policy.ts). Per
+// friend: a rate (`relay.rate`, one second of burst; over it the stream is paused, so yamux stops
+// granting window and the sender waits) and a daily volume (`relay.daily`, per UTC day; over it the
+// friend's relayed connections are cut and new ones refused until the day ends). The counts are
+// kept in memory (a restart starts the day's volume again) and shown per friend (`cairn peers`,
+// `cairn relay status`, /metrics).
+import type { PeerId, Stream } from '@libp2p/interface';
+import type { Clock } from '../util/clock.js';
+import { realSleep, type Sleep } from '../util/rate-limit.js';
+
+const DAY_MS = 86_400_000;
+/** Friends whose relay counts are kept; past it the ones idle longest (nothing today) are forgotten first. */
+export const MAX_RELAY_METERED_PEERS = 1024;
+
+/** The relay's limits per friend; 0 means unlimited. */
+export interface RelayLimits {
+  /** Bytes per second relayed for one friend (both directions together). */
+  bytesPerSec: number;
+  /** Bytes relayed for one friend per UTC day. */
+  bytesPerDay: number;
+}
+
+/** Per friend: what the relay carried today (UTC) and since the agent started. */
+export interface RelayedCount {
+  todayBytes: number;
+  totalBytes: number;
+}
+
+export class RelayBudgetExceededError extends Error {
+  override readonly name = 'RelayBudgetExceededError';
+}
+
+interface Meter extends RelayedCount {
+  day: number;
+  tokens: number;
+  last: number;
+  /** Relayed streams of this friend, cut when its daily volume runs out. */
+  streams: Set<Stream>;
+}
+
+export class RelayBudget {
+  limits: RelayLimits;
+  private readonly clock: Clock;
+  private readonly sleep: Sleep;
+  private readonly meters = new Map<string, Meter>();
+
+  constructor(limits: RelayLimits, clock: Clock, sleep: Sleep = realSleep) {
+    this.limits = limits;
+    this.clock = clock;
+    this.sleep = sleep;
+  }
+
+  private meter(peer: string): Meter {
+    const now = this.clock.now();
+    const day = Math.floor(now / DAY_MS);
+    let m = this.meters.get(peer);
+    if (!m) {
+      if (this.meters.size >= MAX_RELAY_METERED_PEERS) {
+        for (const [k, v] of this.meters) if (v.streams.size === 0 && (v.day !== day || v.todayBytes === 0)) this.meters.delete(k);
+      }
+      m = { day, todayBytes: 0, totalBytes: 0, tokens: this.limits.bytesPerSec, last: now, streams: new Set() };
+      this.meters.set(peer, m);
+    }
+    if (m.day !== day) {
+      m.day = day;
+      m.todayBytes = 0;
+    }
+    return m;
+  }
+
+  /** What the relay carried for `peer`. */
+  count(peer: string): RelayedCount {
+    const m = this.meters.get(peer);
+    if (!m) return { todayBytes: 0, totalBytes: 0 };
+    const fresh = this.meter(peer);
+    return { todayBytes: fresh.todayBytes, totalBytes: fresh.totalBytes };
+  }
+
+  /** Every friend the relay carried bytes for since the start. */
+  counts(): Map<string, RelayedCount> {
+    return new Map([...this.meters.keys()].map((k) => [k, this.count(k)]));
+  }
+
+  /** True when `peer` has used up today's volume: its relayed connections are refused (relay-policy.ts). */
+  exhausted(peer: string): boolean {
+    return this.limits.bytesPerDay > 0 && this.meter(peer).todayBytes >= this.limits.bytesPerDay;
+  }
+
+  /**
+   * Meters one of the two streams of a relayed connection between `ends` (bytes read from it are
+   * the bytes the relay forwards in that direction): each byte counts for both ends; the stream
+   * pauses while either end is over its rate, and it is aborted (with the whole relayed
+   * connection: the relay then aborts the other stream) once either end is over its daily volume.
+   */
+  watch(stream: Stream, ends: PeerId[]): void {
+    const peers = [...new Set(ends.map((p) => p.toString()))];
+    for (const p of peers) this.meter(p).streams.add(stream);
+    let waiting = false;
+    const onMessage = (evt: { data: { byteLength: number } }): void => {
+      const n = evt.data.byteLength;
+      let waitMs = 0;
+      for (const p of peers) {
+        const m = this.meter(p);
+        m.todayBytes += n;
+        m.totalBytes += n;
+        waitMs = Math.max(waitMs, this.take(m, n));
+      }
+      const over = peers.find((p) => this.exhausted(p));
+      if (over !== undefined) {
+        this.cut(over);
+        return;
+      }
+      if (waitMs > 0 && !waiting) void this.pauseFor(stream, waitMs, () => (waiting = false), () => (waiting = true));
+    };
+    stream.addEventListener('message', onMessage);
+    stream.addEventListener(
+      'close',
+      () => {
+        stream.removeEventListener('message', onMessage);
+        for (const p of peers) this.meters.get(p)?.streams.delete(stream);
+      },
+      { once: true },
+    );
+  }
+
+  /** Takes `n` bytes from the friend's rate bucket (one second of burst); how long the stream must wait to pay the debt. */
+  private take(m: Meter, n: number): number {
+    const rate = this.limits.bytesPerSec;
+    if (rate <= 0) return 0;
+    const now = this.clock.now();
+    m.tokens = Math.min(rate, m.tokens + (Math.max(0, now - m.last) / 1000) * rate);
+    m.last = now;
+    m.tokens -= n;
+    return m.tokens >= 0 ? 0 : Math.ceil((-m.tokens / rate) * 1000);
+  }
+
+  private async pauseFor(stream: Stream, ms: number, done: () => void, started: () => void): Promise<void> {
+    try {
+      stream.pause();
+    } catch {
+      return; // closing already
+    }
+    started();
+    try {
+      await this.sleep(ms);
+    } finally {
+      done();
+      try {
+        stream.resume();
+      } catch {
+        // closed while paused
+      }
+    }
+  }
+
+  /** Cuts every relayed stream of `peer` (its daily volume is used up). */
+  private cut(peer: string): void {
+    const m = this.meters.get(peer);
+    if (!m) return;
+    const err = new RelayBudgetExceededError(`relayed ${m.todayBytes} bytes for ${peer} today: over the daily relay volume of ${this.limits.bytesPerDay} bytes`);
+    for (const s of [...m.streams]) {
+      m.streams.delete(s);
+      s.abort(err);
+    }
+  }
+}
+
+interface RelayServerInternals {
+  handleConnect(args: { stream: { unwrap(): Stream }; request: { peer?: { id: Uint8Array } }; connection: { remotePeer: PeerId } }, options: unknown): Promise<void>;
+  stopHop(args: { connection: { remotePeer: PeerId }; request: { peer?: { id: Uint8Array } } }, options: unknown): Promise<Stream | undefined>;
+}
+
+/** The connected peer whose multihash is `id` (the relay names the ends of a circuit by multihash). */
+function connectedPeer(peers: PeerId[], id: Uint8Array | undefined): PeerId | undefined {
+  if (!id) return undefined;
+  return peers.find((p) => {
+    const mh = p.toMultihash().bytes;
+    return mh.length === id.length && mh.every((b, i) => b === id[i]);
+  });
+}
+
+/**
+ * Puts `budget` on the node's circuit relay server (@libp2p/circuit-relay-v2 4.2, `services.relay`):
+ * both streams it joins for a relayed connection, the source's HOP stream (unwrapped in handleConnect) and
+ * the STOP stream it opens to the destination (stopHop), are metered before it pipes them. Throws
+ * when the server is not the one these hooks were written for, rather than relaying unmetered.
+ */
+export function meterRelayServer(relay: unknown, budget: RelayBudget, connectedPeers: () => PeerId[]): void {
+  const server = relay as Partial<RelayServerInternals> | undefined;
+  if (typeof server?.handleConnect !== 'function' || typeof server.stopHop !== 'function')
+    throw new Error('the circuit relay server has no handleConnect/stopHop (a @libp2p/circuit-relay-v2 other than 4.2?): relay budgets cannot be applied');
+  const s = server as RelayServerInternals;
+  const handleConnect = s.handleConnect.bind(s);
+  const stopHop = s.stopHop.bind(s);
+  s.handleConnect = async (args, options) => {
+    const dst = connectedPeer(connectedPeers(), args.request.peer?.id);
+    const pb = args.stream;
+    const unwrap = pb.unwrap.bind(pb);
+    // the server unwraps the source's HOP stream only to pipe it, once the destination accepted
+    if (dst)
+      pb.unwrap = () => {
+        const raw = unwrap();
+        budget.watch(raw, [args.connection.remotePeer, dst]);
+        return raw;
+      };
+    return handleConnect(args, options);
+  };
+  s.stopHop = async (args, options) => {
+    const stream = await stopHop(args, options);
+    const src = connectedPeer(connectedPeers(), args.request.peer?.id);
+    if (stream && src) budget.watch(stream, [src, args.connection.remotePeer]);
+    return stream;
+  };
+}
