@@ -59,7 +59,11 @@ export class RelayDaemon {
         }),
       );
       const token = randomBytes(24).toString('base64url');
-      api = await listening(`for the relay's API on ${opts.apiHost}:${opts.apiPort}`, 'another with --api HOST:PORT', startRelayApi(relay, opts.apiHost, opts.apiPort, token));
+      api = await listening(
+        `for the relay's API on ${opts.apiHost}:${opts.apiPort}`,
+        'another with --api HOST:PORT',
+        startRelayApi(relay, opts.apiHost, opts.apiPort, token),
+      );
       const info: AgentInfo = { api: api.url, token, pid: process.pid, peerId: relay.peerId, addrs: relay.addresses() };
       await writeFileAtomic(relayInfoPath(opts.home), Buffer.from(JSON.stringify(info, null, 2) + '\n'), 0o600);
       return new RelayDaemon(opts.home, relay, api, home.db, info);

@@ -61,7 +61,8 @@ export async function startRelayApi(relay: RelayAgent, host: string, port: numbe
   const server: Server = createServer((req, res) => {
     void (async () => {
       const given = Buffer.from(String(req.headers[API_TOKEN_HEADER] ?? ''));
-      if (given.length !== expected.length || !timingSafeEqual(given, expected)) return reply(res, 401, { code: 'E_AUTH', message: 'missing or wrong token', exitCode: 1 });
+      if (given.length !== expected.length || !timingSafeEqual(given, expected))
+        return reply(res, 401, { code: 'E_AUTH', message: 'missing or wrong token', exitCode: 1 });
       const name = req.method === 'POST' && req.url?.startsWith(`${API_PREFIX}/ops/`) ? req.url.slice(`${API_PREFIX}/ops/`.length) : '';
       const op = Object.hasOwn(ops, name) ? ops[name] : undefined;
       if (!op) return reply(res, 404, { code: 'E_NOT_FOUND', message: `no relay operation ${req.method} ${req.url}`, exitCode: 2 });

@@ -253,7 +253,7 @@ common(program.command('recover').description("rebuild a lost host's home from a
   .option('--phrase-file <file>', 'read the recovery phrase from the first line of FILE (mode 600: only its owner may read it)')
   .action(action(async (ctx, opts: { invite: string; phraseFile?: string }) => (await import('./commands/recover.js')).recoverCommand(ctx, opts)));
 
-const relayCmd = program.command('relay').description("a friends-only relay for a small public server: no repository, no Docker (SPEC 13.1)");
+const relayCmd = program.command('relay').description('a friends-only relay for a small public server: no repository, no Docker (SPEC 13.1)');
 common(relayCmd.command('run', { isDefault: true }).description('run the relay (the default of "cairn relay")'))
   .option('--listen <multiaddr>', `libp2p listen address (repeatable; default ${DEFAULT_LISTEN})`, collect)
   .option('--announce <multiaddr>', 'also tell friends this address (a port forward, a DNS name; repeatable)', collect)

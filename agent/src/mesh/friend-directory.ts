@@ -16,7 +16,12 @@ export class FriendDirectory {
   private readonly presence: FriendPresence;
   private readonly relayed: (peerId: string) => RelayedCount;
 
-  constructor(ctx: MeshContext, gate: FriendGate, presence: FriendPresence, relayed: (peerId: string) => RelayedCount = () => ({ todayBytes: 0, totalBytes: 0 })) {
+  constructor(
+    ctx: MeshContext,
+    gate: FriendGate,
+    presence: FriendPresence,
+    relayed: (peerId: string) => RelayedCount = () => ({ todayBytes: 0, totalBytes: 0 }),
+  ) {
     this.ctx = ctx;
     this.relayed = relayed;
     this.gate = gate;

@@ -126,7 +126,7 @@ export async function dialInviter(ctx: MeshContext, invite: Invite, protocol: st
     // an inviter behind NAT that holds no relay reservation gives only addresses nobody outside reaches
     const noRelay = invite.addrs.some(isRelayed)
       ? ''
-      : "; the invite names no relayed address: if the inviter is behind NAT or CGNAT and no friend of it is reachable, neither can pair until both pair with a `cairn relay` on a public server (README: When friends need a relay)";
+      : '; the invite names no relayed address: if the inviter is behind NAT or CGNAT and no friend of it is reachable, neither can pair until both pair with a `cairn relay` on a public server (README: When friends need a relay)';
     throw new CairnError(
       'E_UNREACHABLE',
       `cannot reach the inviter at ${invite.addrs.join(', ') || '(no address)'}: ${errorMessage(err)}${noRelay} (the invite may be used or expired, or the agent stopped)`,

@@ -45,7 +45,7 @@ export class PartialPacks {
   async replay(owner: string, packId: string, length: number, write: (parts: Uint8Array[], n: number) => Promise<void>): Promise<void> {
     const fh = await open(this.path(owner, packId), 'r');
     try {
-      for (let at = 0; at < length; ) {
+      for (let at = 0; at < length;) {
         const buf = Buffer.allocUnsafe(Math.min(PARTIAL_READ_BYTES, length - at));
         const { bytesRead } = await fh.read(buf, 0, buf.length, at);
         if (bytesRead === 0) throw new Error(`partial pack ${packId} is shorter than the ${length} bytes it had`);

@@ -134,7 +134,9 @@ export class RelayAgent {
     const matches = all.filter((f) => f.peerId === friend || f.name === friend);
     if (matches.length !== 1)
       throw new UsageError(
-        matches.length === 0 ? `no friend "${friend}" (friends: ${all.map((f) => f.name).join(', ') || 'none'})` : `"${friend}" names ${matches.length} friends: give the PeerId`,
+        matches.length === 0
+          ? `no friend "${friend}" (friends: ${all.map((f) => f.name).join(', ') || 'none'})`
+          : `"${friend}" names ${matches.length} friends: give the PeerId`,
         'E_NOT_FOUND',
       );
     const f = matches[0]!;

@@ -112,7 +112,13 @@ export class RelayBudget {
         this.cut(over);
         return;
       }
-      if (waitMs > 0 && !waiting) void this.pauseFor(stream, waitMs, () => (waiting = false), () => (waiting = true));
+      if (waitMs > 0 && !waiting)
+        void this.pauseFor(
+          stream,
+          waitMs,
+          () => (waiting = false),
+          () => (waiting = true),
+        );
     };
     stream.addEventListener('message', onMessage);
     stream.addEventListener(
@@ -159,7 +165,9 @@ export class RelayBudget {
   private cut(peer: string): void {
     const m = this.meters.get(peer);
     if (!m) return;
-    const err = new RelayBudgetExceededError(`relayed ${m.todayBytes} bytes for ${peer} today: over the daily relay volume of ${this.limits.bytesPerDay} bytes`);
+    const err = new RelayBudgetExceededError(
+      `relayed ${m.todayBytes} bytes for ${peer} today: over the daily relay volume of ${this.limits.bytesPerDay} bytes`,
+    );
     for (const s of [...m.streams]) {
       m.streams.delete(s);
       s.abort(err);
@@ -168,7 +176,10 @@ export class RelayBudget {
 }
 
 interface RelayServerInternals {
-  handleConnect(args: { stream: { unwrap(): Stream }; request: { peer?: { id: Uint8Array } }; connection: { remotePeer: PeerId } }, options: unknown): Promise<void>;
+  handleConnect(
+    args: { stream: { unwrap(): Stream }; request: { peer?: { id: Uint8Array } }; connection: { remotePeer: PeerId } },
+    options: unknown,
+  ): Promise<void>;
   stopHop(args: { connection: { remotePeer: PeerId }; request: { peer?: { id: Uint8Array } } }, options: unknown): Promise<Stream | undefined>;
 }
 

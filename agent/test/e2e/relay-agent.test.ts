@@ -58,7 +58,8 @@ describe('cairn relay on loopback', () => {
 
   test("the relay's API answers only with its token, only its operations, within bounds", async () => {
     const url = `${relay.info.api}/api/v1/ops/relay-status`;
-    const post = (headers: Record<string, string>, body = '{}', to = url) => fetch(to, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body });
+    const post = (headers: Record<string, string>, body = '{}', to = url) =>
+      fetch(to, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body });
     expect((await post({})).status).toBe(401);
     expect((await post({ [API_TOKEN_HEADER]: relay.info.token.slice(0, -1) + (relay.info.token.endsWith('a') ? 'b' : 'a') })).status).toBe(401);
     const ok = await post({ [API_TOKEN_HEADER]: relay.info.token });
@@ -71,7 +72,10 @@ describe('cairn relay on loopback', () => {
     expect(((await big.json()) as { code: string }).code).toBe('E_BAD_REQUEST');
     const forever = await post(auth, JSON.stringify({ expiresInMs: 365 * 86_400_000 }), `${relay.info.api}/api/v1/ops/relay-invite`);
     expect(forever.status).toBe(400);
-    const r = await cairn(['relay', '--api', '0.0.0.0:0', '--listen', '/ip4/127.0.0.1/tcp/0'], { home: join(await tempDir('cairn-relay-remote-'), 'home'), passphrase: null });
+    const r = await cairn(['relay', '--api', '0.0.0.0:0', '--listen', '/ip4/127.0.0.1/tcp/0'], {
+      home: join(await tempDir('cairn-relay-remote-'), 'home'),
+      passphrase: null,
+    });
     expect(r.code).toBe(2);
     expect(r.stderr).toContain("the relay's API serves loopback only");
   });

@@ -40,7 +40,17 @@ async function mesh(name: string, opts: Partial<MeshOptions> = {}): Promise<Mesh
 
 function befriend(a: Mesh, b: Mesh, addrsOfB = b.addresses()): Promise<void> {
   const now = new Date(systemClock.now()).toISOString();
-  return a.ledgers.friends.put({ peerId: b.peerId, name: b.ctx.name, addrs: addrsOfB, grantToPeer: GIB, grantFromPeer: GIB, createdAt: now, lastSeen: now, shortfall: null, problems: [] });
+  return a.ledgers.friends.put({
+    peerId: b.peerId,
+    name: b.ctx.name,
+    addrs: addrsOfB,
+    grantToPeer: GIB,
+    grantFromPeer: GIB,
+    createdAt: now,
+    lastSeen: now,
+    shortfall: null,
+    problems: [],
+  });
 }
 
 function pack(): { id: string; bytes: Buffer } {
@@ -49,7 +59,12 @@ function pack(): { id: string; bytes: Buffer } {
 }
 
 /** Pushes `p` to the friend; `cutAt`: the push is aborted once a read reaches it. Returns the offsets read. */
-async function push(p: { id: string; bytes: Buffer }, cutAt?: number, from = owner, to = friend): Promise<{ result: 'stored' | 'had' | Error; reads: number[] }> {
+async function push(
+  p: { id: string; bytes: Buffer },
+  cutAt?: number,
+  from = owner,
+  to = friend,
+): Promise<{ result: 'stored' | 'had' | Error; reads: number[] }> {
   const reads: number[] = [];
   const cut = new AbortController();
   const result = await putPack(
@@ -133,12 +148,21 @@ describe('resuming a push cut by a relay', () => {
     const [alice, bob] = [await mesh('alice'), await mesh('bob')];
     const relayAddr = multiaddr(relay.addresses()[0] as string);
     const circuit = `${relayAddr.toString()}/p2p/${relay.peerId}/p2p-circuit`;
-    for (const [a, b] of [[relay, alice], [relay, bob], [alice, relay], [bob, relay]] as const) await befriend(a, b);
+    for (const [a, b] of [
+      [relay, alice],
+      [relay, bob],
+      [alice, relay],
+      [bob, relay],
+    ] as const)
+      await befriend(a, b);
     await befriend(bob, alice, []);
     await befriend(alice, bob, [circuit]);
     await relay.presence.remember();
     // alice and bob keep only the relay alive (no reconnect to each other behind the test's back)
-    for (const [m, other] of [[alice, bob], [bob, alice]] as const) {
+    for (const [m, other] of [
+      [alice, bob],
+      [bob, alice],
+    ] as const) {
       for (const id of [other.peerId, relay.peerId]) m.gate.add(id);
       await m.presence.remember(relay.peerId, relay.addresses());
     }

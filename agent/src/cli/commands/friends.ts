@@ -52,7 +52,9 @@ export async function peersCommand(ctx: Context): Promise<void> {
     for (const p of r.problems) process.stdout.write(`problem with ${r.name}: ${p}\n`);
     const relayed = r.relayedForPeer;
     if (relayed.totalBytes > 0)
-      process.stdout.write(`our relay carried ${formatBytes(relayed.todayBytes)} for ${r.name} today (${formatBytes(relayed.totalBytes)} since the agent started)\n`);
+      process.stdout.write(
+        `our relay carried ${formatBytes(relayed.todayBytes)} for ${r.name} today (${formatBytes(relayed.totalBytes)} since the agent started)\n`,
+      );
   }
 }
 

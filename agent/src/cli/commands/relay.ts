@@ -69,7 +69,14 @@ export async function relayCommand(ctx: Context, opts: RelayCliOptions): Promise
   say(`friends reach it at ${daemon.info.addrs.join(' ') || '(no address: give --listen or --announce)'}`);
   say(summary(await daemon.relay.status()));
   say(`invite a friend with "cairn relay invite" (they run "cairn pair <code> --quota 0"); stop with Ctrl-C`);
-  const timer = setInterval(() => void daemon.relay.status().then((s) => say(summary(s)), () => undefined), RELAY_STATUS_LOG_MS);
+  const timer = setInterval(
+    () =>
+      void daemon.relay.status().then(
+        (s) => say(summary(s)),
+        () => undefined,
+      ),
+    RELAY_STATUS_LOG_MS,
+  );
   timer.unref();
   await new Promise<void>((resolve) => {
     const stop = (sig: string) => {
@@ -102,8 +109,7 @@ export async function relayInviteCommand(ctx: Context, opts: { expires: string }
   const r = await callOp<InviteResult>(await runningRelay(ctx.home), 'relay-invite', { expiresInMs: parseDuration(opts.expires, '--expires') });
   if (ctx.json) return printJson(r);
   process.stdout.write(
-    `Relay invite (valid until ${r.expiresAt}, works once; the relay stores nothing):\n\n  ${r.code}\n\n` +
-      `Your friend runs: cairn pair <code> --quota 0\n`,
+    `Relay invite (valid until ${r.expiresAt}, works once; the relay stores nothing):\n\n  ${r.code}\n\n` + `Your friend runs: cairn pair <code> --quota 0\n`,
   );
 }
 
