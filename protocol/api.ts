@@ -247,6 +247,8 @@ export interface PeerListing {
   reach: 'direct' | 'relayed' | 'unreachable';
   /** The friend whose relay carries the connection (its name), when `reach` is 'relayed'. */
   via: string | null;
+  /** When it was found unreachable for longer than repair-after: its copies do not count until they pass a challenge (SPEC 13.9). */
+  awaySince?: string;
 }
 export type PeersResult = PeerListing[];
 
@@ -293,6 +295,17 @@ export interface ReplicateResult {
   headSeq: number;
   /** The last round's problems, then those of earlier rounds (with `wait`), marked "round N (retried): ". */
   problems: string[];
+  /** The last round's repair (SPEC 13.9): friends away longer than repair-after, friends back whose copies were challenged, copies released. */
+  repair?: RepairSummary;
+}
+
+export interface RepairSummary {
+  /** Names of friends marked away: their copies do not count until challenged. */
+  away: string[];
+  /** One line per friend back after an absence: how many of its copies passed and count again. */
+  back: string[];
+  /** Copies released this round (more than wanted, or beyond a friend's grant): delete requests queued. */
+  released: number;
 }
 
 export interface AuditArgs {

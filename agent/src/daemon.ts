@@ -136,7 +136,13 @@ export class Agent {
           diskFloorBytes: opts.diskFloorBytes,
           clock: opts.clock,
           ...(opts.bandwidthBytesPerSec > 0 ? { bandwidthBytesPerSec: opts.bandwidthBytesPerSec } : {}),
-          ...(opts.config ? { deletionGraceMs: opts.config.current.friends.deletionGraceMs, audit: opts.config.current.friends.audit } : {}),
+          ...(opts.config
+            ? {
+                deletionGraceMs: opts.config.current.friends.deletionGraceMs,
+                audit: opts.config.current.friends.audit,
+                repairAfterMs: opts.config.current.friends.repairAfterMs,
+              }
+            : {}),
           sweepLog: opts.log,
           ...(extension.meshServices ? { extraServices: extension.meshServices } : {}),
         }),
@@ -235,6 +241,7 @@ export class Agent {
       bandwidthBytesPerSec: next.bandwidthBytesPerSec,
       deletionGraceMs: next.friends.deletionGraceMs,
       audit: next.friends.audit,
+      repairAfterMs: next.friends.repairAfterMs,
     });
     if (next.replicateIntervalMs !== prev.replicateIntervalMs) {
       if (this.timer) clearInterval(this.timer);

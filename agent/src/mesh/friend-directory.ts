@@ -45,6 +45,7 @@ export class FriendDirectory {
         problems: recent,
         reach,
         via: via === null ? null : (names.get(via) ?? via),
+        ...(f.awaySince !== undefined ? { awaySince: f.awaySince } : {}),
       });
     }
     return out;

@@ -25,6 +25,8 @@ export interface Friendship {
   lastDeleteSeq?: number;
   /** IP addresses this friend's connections last came from (newest last): let in ahead of strangers. */
   seenFrom?: string[];
+  /** When the friend was found unreachable for longer than `repair-after` (mesh/repair.ts): its copies count again only once challenged. */
+  awaySince?: string;
 }
 
 export interface OpenInvite {
@@ -48,6 +50,8 @@ export type InviteClaim = 'accepted' | 'unknown' | 'used' | 'expired' | 'bad-pro
 
 /** Invite claims one at a time per database: two pairings with one code must not both see it unused. */
 const inviteLocks = new WeakMap<object, Semaphore>();
+/** Friendship updates one at a time per database. */
+const updateLocks = new WeakMap<object, Semaphore>();
 
 /** A friendship with every text a friend could have chosen (or quoted) cleaned and capped. */
 function cleaned(f: Friendship): Friendship {
@@ -89,11 +93,16 @@ export class Friends {
     await this.s.friends.put(f.peerId, JSON.stringify(cleaned(f)));
   }
 
+  /** Read, change, write, one at a time per database: two changes at once (a sighting, a round's mark) must not undo each other. */
   async update(peerId: string, change: (f: Friendship) => void): Promise<void> {
-    const f = await this.get(peerId);
-    if (!f) return;
-    change(f);
-    await this.put(f);
+    let lock = updateLocks.get(this.s.friends);
+    if (!lock) updateLocks.set(this.s.friends, (lock = new Semaphore(1)));
+    await lock.with(1, async () => {
+      const f = await this.get(peerId);
+      if (!f) return;
+      change(f);
+      await this.put(f);
+    });
   }
 
   /** The friendship alone; forgetFriend (ledgers.ts) also drops what the other ledgers keep of the friend. */

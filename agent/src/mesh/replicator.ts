@@ -27,6 +27,7 @@ import { getHead, putHead } from './head.js';
 import { queueOrphanDeletes } from './orphan-packs.js';
 import { listPacks } from './pack-list.js';
 import { putPack } from './pack-put.js';
+import { countingCopies, markAway, proveReturned, releaseExtras } from './repair.js';
 import { trySideBySide } from './side-by-side.js';
 
 /** Packs pushed at once (each to as many friends at once as copies of it are missing). */
@@ -42,10 +43,18 @@ export interface RoundChallenges {
   reports?: AuditFriend[];
 }
 
-export async function replicateOnce(ctx: MeshContext, repo: Repository, replicas: number, challenges: RoundChallenges): Promise<ReplicateResult> {
-  const friends = await ctx.friends.list();
-  const wanted = Math.min(replicas, friends.length);
+export async function replicateOnce(
+  ctx: MeshContext,
+  repo: Repository,
+  replicas: number,
+  challenges: RoundChallenges,
+  repairAfterMs: number,
+): Promise<ReplicateResult> {
   const problems: string[] = [];
+  const back: string[] = [];
+  // friends gone longer than repair-after are marked away first: their copies stop counting (repair.ts)
+  const friends = await markAway(ctx, await ctx.friends.list(), repairAfterMs, problems);
+  const wanted = Math.min(replicas, friends.length);
   const packIds = new Set<string>();
   for (const [, e] of repo.index.all()) packIds.add(e.packId);
   let counted = await ctx.copies.map();
@@ -53,12 +62,25 @@ export async function replicateOnce(ctx: MeshContext, repo: Repository, replicas
   if (await auditFriends(ctx, friends, counted.byPack, packIds.size, problems, repo)) counted = await ctx.copies.map();
   // then copies that fail a storage challenge: the pushes below copy them again
   if (await challenges.challenger.reconcile(friends, counted)) counted = await ctx.copies.map();
-  const c = await challenges.challenger.run(friends, counted, challenges.mode, problems);
+  // a friend back after an absence: each of its copies is challenged before it counts again
+  const proved = await proveReturned(ctx, challenges.challenger, friends, counted, problems, back);
+  if (proved.size > 0) counted = await ctx.copies.map();
+  const c = await challenges.challenger.run(
+    friends.filter((f) => !proved.has(f.peerId)),
+    counted,
+    challenges.mode,
+    problems,
+  );
   challenges.reports = c.reports;
   if (c.lost) counted = await ctx.copies.map();
   /** Copies that failed a challenge: pushed again with a recheck, so a friend holding damaged bytes takes the pack anew. */
   const failedAt = new Set((await ctx.challenges.failures()).map((f) => `${f.packId}!${f.peerId}`));
-  const { byPack, bytesAt } = counted;
+  // the copies that count: none at a friend still away, nor queued for deletion, nor beyond a grant
+  const current = await ctx.friends.list();
+  const plan = await countingCopies(ctx, current, counted);
+  const away = new Set(current.filter((f) => f.awaySince !== undefined).map((f) => f.peerId));
+  const { byPack } = plan;
+  const { bytesAt } = counted;
   const unreachable = new Set<string>();
   /** Per friend: aborted once it proves unreachable, so its other pushes in flight stop too. */
   const cutOff = new Map(friends.map((f) => [f.peerId, new AbortController()]));
@@ -77,7 +99,7 @@ export async function replicateOnce(ctx: MeshContext, repo: Repository, replicas
       return;
     }
     const candidates = friends
-      .filter((f) => !holders.has(f.peerId) && !unreachable.has(f.peerId) && !full.has(f.peerId))
+      .filter((f) => !holders.has(f.peerId) && !away.has(f.peerId) && !unreachable.has(f.peerId) && !full.has(f.peerId))
       .sort((a, b) => b.grantFromPeer - (bytesAt.get(b.peerId) ?? 0) - (a.grantFromPeer - (bytesAt.get(a.peerId) ?? 0)));
     // what the friend charges against its grant (at least MIN_PACK_CHARGE_BYTES a pack)
     const charge = packChargeBytes(info.sizeBytes);
@@ -113,6 +135,7 @@ export async function replicateOnce(ctx: MeshContext, repo: Repository, replicas
             return;
           }
           await ctx.copies.add(packId, f.peerId, info.sizeBytes);
+          await ctx.deletes.unqueue(f.peerId, packId); // a release queued for this copy is called off: it is wanted again
           await ctx.challenges.repaired(packId, f.peerId);
           holders.add(f.peerId);
           if (r === 'stored') {
@@ -142,9 +165,11 @@ export async function replicateOnce(ctx: MeshContext, repo: Repository, replicas
   // a few packs at once: the friend's disk work (write, fsync) overlaps our sending
   await mapLimit([...packIds].sort(), PUSH_CONCURRENCY, pushOne);
   await challenges.challenger.clearRepaired(packIds, byPack, wanted);
+  // copies beyond what is wanted, or beyond a grant once their pack has its copies elsewhere, are released
+  const released = await releaseExtras(ctx, current, plan, packIds, counted, wanted);
   const { head } = await nextHead(repo, ctx.privateKey, friends, new Date(ctx.clock.now()));
   await mapLimit(friends, FRIEND_CONCURRENCY, async (f) => {
-    if (unreachable.has(f.peerId)) return;
+    if (unreachable.has(f.peerId) || away.has(f.peerId)) return;
     try {
       const peer = peerIdFromString(f.peerId);
       await putHead(ctx, peer, head);
@@ -160,7 +185,16 @@ export async function replicateOnce(ctx: MeshContext, repo: Repository, replicas
       if (err instanceof RefusedError) await ctx.friends.addProblem(f.peerId, `refused head seq ${head.head.seq}: ${err.message}`);
     }
   });
-  return { packs: packIds.size, underReplicated: under, wantedCopies: wanted, pushed, pushedBytes, headSeq: head.head.seq, problems };
+  return {
+    packs: packIds.size,
+    underReplicated: under,
+    wantedCopies: wanted,
+    pushed,
+    pushedBytes,
+    headSeq: head.head.seq,
+    problems,
+    repair: { away: current.filter((f) => away.has(f.peerId)).map((f) => f.name), back, released },
+  };
 }
 
 /**
