@@ -19,6 +19,7 @@ import { Deletion } from './deletion.js';
 import { FriendDirectory } from './friend-directory.js';
 import { FriendGate } from './friend-gate.js';
 import { FriendPresence } from './friend-presence.js';
+import { grantService } from './grant.js';
 import { headService } from './head.js';
 import { HostedStore } from './hosted-store.js';
 import { openLedgers, type Ledgers } from './ledgers.js';
@@ -114,6 +115,7 @@ export class Mesh {
       packDeleteService(ctx),
       reachService(ctx),
       challengeService(ctx),
+      grantService(ctx),
       ...(opts.extraServices?.(ctx) ?? []),
       this.presence,
       ...(opts.lanDiscovery ? [new LanDiscovery(ctx, gate, log)] : []),

@@ -46,6 +46,8 @@ export class FriendDirectory {
         reach,
         via: via === null ? null : (names.get(via) ?? via),
         ...(f.awaySince !== undefined ? { awaySince: f.awaySince } : {}),
+        ...(f.askFromPeer ? { askFromPeer: f.askFromPeer } : {}),
+        ...(f.askToPeer ? { askToPeer: f.askToPeer } : {}),
       });
     }
     return out;

@@ -134,8 +134,9 @@ export async function countingCopies(ctx: MeshContext, friends: readonly Friends
 
 /**
  * After the pushes: copies beyond a grant whose pack has its `wanted` copies elsewhere, and copies
- * of a pack counted at more than `wanted` friends (those at the friends with the least room left
- * go first), get a delete request queued; the round sends it. Returns how many were queued.
+ * of a pack counted at more than `wanted` friends (those at the friends with the least room left at
+ * the round's start go first: no churn from one round to the next), get a delete request queued;
+ * the round sends it. Returns how many were queued.
  */
 export async function releaseExtras(
   ctx: MeshContext,
@@ -162,7 +163,6 @@ export async function releaseExtras(
     for (const peerId of extra) {
       add(peerId, packId);
       holders.delete(peerId);
-      room.set(peerId, (room.get(peerId) ?? 0) + packChargeBytes(counted.sizes.get(packId) ?? 0));
     }
   }
   let n = 0;

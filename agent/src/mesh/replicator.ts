@@ -26,6 +26,7 @@ import { nextHead } from './head-chain.js';
 import { getHead, putHead } from './head.js';
 import { queueOrphanDeletes } from './orphan-packs.js';
 import { listPacks } from './pack-list.js';
+import { deliverGrantMessages } from './grant.js';
 import { putPack } from './pack-put.js';
 import { countingCopies, markAway, proveReturned, releaseExtras } from './repair.js';
 import { trySideBySide } from './side-by-side.js';
@@ -55,6 +56,12 @@ export async function replicateOnce(
   // friends gone longer than repair-after are marked away first: their copies stop counting (repair.ts)
   const friends = await markAway(ctx, await ctx.friends.list(), repairAfterMs, problems);
   const wanted = Math.min(replicas, friends.length);
+  // grant changes and requests for space not yet delivered (grant.ts)
+  await deliverGrantMessages(
+    ctx,
+    friends.filter((f) => f.awaySince === undefined),
+    problems,
+  );
   const packIds = new Set<string>();
   for (const [, e] of repo.index.all()) packIds.add(e.packId);
   let counted = await ctx.copies.map();
