@@ -64,8 +64,8 @@ export async function markAway(ctx: MeshContext, friends: readonly Friendship[],
 /**
  * Friends marked away that we are connected to again: every copy counted there is challenged; the
  * mark goes once each was judged (passed or failed), so a round killed half-way, or a friend gone
- * again, leaves it for the next round. Each friend back gets a line in `back`. Returns the friends
- * challenged (the rotation skips them).
+ * again, leaves it for the next round. Each friend back gets a line in `back`. Returns each
+ * friend's challenge report (the rotation skips them; `cairn audit` shows the reports).
  */
 export async function proveReturned(
   ctx: MeshContext,
@@ -74,15 +74,15 @@ export async function proveReturned(
   counted: CopyMap,
   problems: string[],
   back: string[],
-): Promise<Set<string>> {
+): Promise<AuditFriend[]> {
   const returned = friends.filter((f) => f.awaySince !== undefined && ctx.node.getConnections(peerIdFromString(f.peerId)).length > 0);
-  if (returned.length === 0) return new Set();
+  if (returned.length === 0) return [];
   let reports: AuditFriend[];
   try {
     ({ reports } = await challenger.run(returned, counted, { kind: 'all' }, problems));
   } catch (err) {
     problems.push(`could not challenge the copies of friends back after an absence: ${errorMessage(err)}`);
-    return new Set();
+    return [];
   }
   for (const report of reports) {
     // not every copy judged (unreachable again, or no way to judge one): still away, tried next round
@@ -91,7 +91,7 @@ export async function proveReturned(
     const failed = report.failed.length;
     back.push(`${report.name}: ${report.passed} copies passed a challenge and count again${failed > 0 ? `, ${failed} failed and are copied again` : ''}`);
   }
-  return new Set(returned.map((f) => f.peerId));
+  return reports;
 }
 
 /** Which copies count in a round's pushes, and which are on their way out. */

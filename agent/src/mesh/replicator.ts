@@ -71,14 +71,15 @@ export async function replicateOnce(
   if (await challenges.challenger.reconcile(friends, counted)) counted = await ctx.copies.map();
   // a friend back after an absence: each of its copies is challenged before it counts again
   const proved = await proveReturned(ctx, challenges.challenger, friends, counted, problems, back);
-  if (proved.size > 0) counted = await ctx.copies.map();
+  if (proved.length > 0) counted = await ctx.copies.map();
+  const provedIds = new Set(proved.map((r) => r.peerId));
   const c = await challenges.challenger.run(
-    friends.filter((f) => !proved.has(f.peerId)),
+    friends.filter((f) => !provedIds.has(f.peerId)),
     counted,
     challenges.mode,
     problems,
   );
-  challenges.reports = c.reports;
+  challenges.reports = [...proved.filter((r) => challenges.mode.kind === 'all' && (challenges.mode.peerId ?? r.peerId) === r.peerId), ...c.reports];
   if (c.lost) counted = await ctx.copies.map();
   /** Copies that failed a challenge: pushed again with a recheck, so a friend holding damaged bytes takes the pack anew. */
   const failedAt = new Set((await ctx.challenges.failures()).map((f) => `${f.packId}!${f.peerId}`));
