@@ -107,7 +107,7 @@ export interface CountingPlan {
  * prune under way), and not beyond what the friend grants us now (the largest packs there are
  * moved first, until the rest fits).
  */
-export async function countingCopies(ctx: MeshContext, friends: readonly Friendship[], counted: CopyMap): Promise<CountingPlan> {
+export async function countingCopies(ctx: Pick<MeshContext, 'deletes'>, friends: readonly Friendship[], counted: CopyMap): Promise<CountingPlan> {
   const away = new Set(friends.filter((f) => f.awaySince !== undefined).map((f) => f.peerId));
   const leaving = new Set<string>();
   for (const [peerId, packs] of await ctx.deletes.outbox()) for (const packId of packs.keys()) leaving.add(`${packId}!${peerId}`);
@@ -139,7 +139,7 @@ export async function countingCopies(ctx: MeshContext, friends: readonly Friends
  * the round sends it. Returns how many were queued.
  */
 export async function releaseExtras(
-  ctx: MeshContext,
+  ctx: Pick<MeshContext, 'deletes' | 'clock'>,
   friends: readonly Friendship[],
   plan: CountingPlan,
   indexed: ReadonlySet<string>,
