@@ -341,6 +341,9 @@ export function parseChallengeRequest(v: unknown): ChallengeRequest {
   return m;
 }
 
+/** Grant messages (each a write of the friendship) taken from one friend in a burst, and the sustained rate: grants change by hand. */
+export const GRANT_MESSAGE_BURST = 10;
+export const GRANT_MESSAGE_INTERVAL_MS = 60_000;
 /** Largest grant that can be given or asked for (1 PiB). */
 export const MAX_GRANT_BYTES = 2 ** 50;
 /** Longest note with a request for more space (characters, cleaned by the receiver before it is shown). */

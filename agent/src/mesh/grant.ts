@@ -8,14 +8,24 @@
 import { peerIdFromString } from '@libp2p/peer-id';
 import type { Connection, Stream } from '@libp2p/interface';
 import { formatBytes } from '../../../protocol/format.js';
-import { MAX_ASK_NOTE_CHARS, MAX_MESSAGE_BYTES, parseGrantMessage, PROTOCOLS, type GrantMessage } from '../../../protocol/mesh.js';
+import {
+  GRANT_MESSAGE_BURST,
+  GRANT_MESSAGE_INTERVAL_MS,
+  MAX_ASK_NOTE_CHARS,
+  MAX_MESSAGE_BYTES,
+  parseGrantMessage,
+  PROTOCOLS,
+  WireError,
+  type GrantMessage,
+} from '../../../protocol/mesh.js';
 import { errorMessage } from '../util/errors.js';
+import { EventAllowance } from '../util/rate-limit.js';
 import { mapLimit } from '../util/semaphore.js';
 import { untrustedText } from '../util/untrusted-text.js';
 import { limitsOf, requireFriend, type MeshContext } from './context.js';
 import { Deadline, openStream, transferDeadlineMs } from './deadline.js';
 import type { Friendship } from './friend-ledger.js';
-import { exchange, serve } from './framing.js';
+import { exchange, RefusedError, serve } from './framing.js';
 import { ProtocolService, type Startable } from './service.js';
 
 /** Friends sent their waiting grant messages at once. */
@@ -40,8 +50,20 @@ export function applyGrantMessage(f: Friendship, m: GrantMessage, nowIso: string
   }
 }
 
-export function grantHandler(ctx: MeshContext) {
+/** Friends whose allowance is remembered; one back at a full burst is forgotten first. */
+const MAX_TRACKED_ALLOWANCES = 256;
+
+export function grantHandler(ctx: MeshContext, rate = { burst: GRANT_MESSAGE_BURST, intervalMs: GRANT_MESSAGE_INTERVAL_MS }) {
   const limits = limitsOf(ctx);
+  const allowances = new Map<string, EventAllowance>();
+  const allow = (peerId: string): boolean => {
+    let a = allowances.get(peerId);
+    if (!a) {
+      if (allowances.size >= MAX_TRACKED_ALLOWANCES) for (const [k, v] of allowances) if (v.full()) allowances.delete(k);
+      allowances.set(peerId, (a = new EventAllowance(rate.burst, rate.intervalMs, ctx.clock)));
+    }
+    return a.tryTake();
+  };
   return async (stream: Stream, connection: Connection) =>
     serve(
       stream,
@@ -49,6 +71,9 @@ export function grantHandler(ctx: MeshContext) {
         await requireFriend(ctx, connection);
         f.setDeadline(new Deadline(transferDeadlineMs(2 * MAX_MESSAGE_BYTES, limits), 'a grant message'));
         const m = parseGrantMessage(await f.readJson());
+        // each message rewrites the friendship: a friend gets a few at once, then one a minute
+        if (!allow(connection.remotePeer.toString()))
+          throw new RefusedError(WireError.rateLimited, `too many grant messages: at most ${rate.burst} at once, then one every ${rate.intervalMs / 1000} s`);
         await ctx.friends.update(connection.remotePeer.toString(), (x) => applyGrantMessage(x, m, new Date(ctx.clock.now()).toISOString()));
         await f.writeJson({ ok: true });
       },
