@@ -102,7 +102,14 @@ export async function replicateOnce(
     if (holders.size >= wanted) return;
     const info = await repo.store.stat(packId);
     if (!info) {
-      if (holders.size === 0) problems.push(`pack ${packId} is neither local nor at any friend`);
+      if (holders.size === 0) {
+        const awayHolders = [...(counted.byPack.get(packId) ?? [])].filter((h) => away.has(h));
+        problems.push(
+          awayHolders.length > 0
+            ? `pack ${packId} is not local, and only friends away longer than repair-after hold it: it cannot be copied until one is back`
+            : `pack ${packId} is neither local nor at any friend`,
+        );
+      }
       under += 1;
       return;
     }
