@@ -134,9 +134,9 @@ export async function countingCopies(ctx: Pick<MeshContext, 'deletes'>, friends:
 
 /**
  * After the pushes: copies beyond a grant whose pack has its `wanted` copies elsewhere, and copies
- * of a pack counted at more than `wanted` friends (those at the friends with the least room left at
- * the round's start go first: no churn from one round to the next), get a delete request queued;
- * the round sends it. Returns how many were queued.
+ * of a pack counted at more than `wanted` friends (those at the friends with the least room left
+ * go first, room measured once, after the pushes: copies are not shifted back and forth), get a
+ * delete request queued; the round sends it. Returns how many were queued.
  */
 export async function releaseExtras(
   ctx: Pick<MeshContext, 'deletes' | 'clock'>,

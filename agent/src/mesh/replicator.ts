@@ -11,6 +11,9 @@
 // Friends are audited and sent the head side by side, and every exchange has a deadline
 // (deadline.ts): a slow or lying friend delays only its own part of a round. Once a push to a
 // friend fails for want of an answer, its other pushes in flight are cut off too.
+// Repair rides on the same round (repair.ts): friends away longer than repair-after stop counting,
+// friends back are challenged before they count again, grants that shrank move packs elsewhere, and
+// surplus copies are released; grant messages waiting for a friend go out first (grant.ts).
 import { peerIdFromString } from '@libp2p/peer-id';
 import type { AuditFriend, ReplicateResult } from '../../../protocol/api.js';
 import { formatBytes } from '../../../protocol/format.js';
