@@ -249,6 +249,12 @@ export interface PeerListing {
   via: string | null;
   /** Bytes our relay carried for this friend (both directions, its relayed connections to anyone): today (UTC) and since the agent started. */
   relayedForPeer: { todayBytes: number; totalBytes: number };
+  /** When it was found unreachable for longer than repair-after: its copies do not count until they pass a challenge (SPEC 13.9). */
+  awaySince?: string;
+  /** This friend asks us for more space (SPEC 13.10): grant it (`cairn grant`) or refuse it (`cairn grant --refuse`). */
+  askFromPeer?: { bytes: number; note: string | null; at: string };
+  /** Our request to this friend for more space, until it grants that much; `refused` once it said no. */
+  askToPeer?: { bytes: number; at: string; refused?: boolean };
 }
 export type PeersResult = PeerListing[];
 
@@ -315,6 +321,50 @@ export interface ReplicateResult {
   headSeq: number;
   /** The last round's problems, then those of earlier rounds (with `wait`), marked "round N (retried): ". */
   problems: string[];
+  /** The last round's repair (SPEC 13.9): friends away longer than repair-after, friends back whose copies were challenged, copies released. */
+  repair?: RepairSummary;
+}
+
+export interface RepairSummary {
+  /** Names of friends marked away: their copies do not count until challenged. */
+  away: string[];
+  /** One line per friend back after an absence: how many of its copies passed and count again. */
+  back: string[];
+  /** Copies released this round (more than wanted, or beyond a friend's grant): delete requests queued. */
+  released: number;
+}
+
+/** `cairn grant FRIEND SIZE` (or `--refuse` its pending ask): SPEC 13.10. */
+export interface GrantArgs {
+  /** Name or PeerId. */
+  friend: string;
+  bytes?: number;
+  refuse?: boolean;
+}
+export interface GrantResult {
+  name: string;
+  peerId: string;
+  /** What we now let the friend store here. */
+  grantToPeer: number;
+  /** The ask turned down, with `refuse`. */
+  refusedBytes: number | null;
+  /** Whether the friend took the message now (else the next replication round that reaches it sends it). */
+  delivered: boolean;
+}
+/** `cairn ask FRIEND SIZE [--note TEXT]`: SPEC 13.10. */
+export interface AskArgs {
+  friend: string;
+  bytes: number;
+  /** At most 200 characters, cleaned by the friend before it is shown. */
+  note?: string;
+}
+export interface AskResult {
+  name: string;
+  peerId: string;
+  askedBytes: number;
+  /** What the friend grants us now. */
+  grantFromPeer: number;
+  delivered: boolean;
 }
 
 export interface AuditArgs {
@@ -611,6 +661,8 @@ export const OPERATIONS = {
   unpin: { args: args(['snapshot'], { snapshot: str }), lock: true },
   replicate: { args: args(['wait'], { wait: bool }), lock: false },
   audit: { args: args(['wait'], { wait: bool, friend: str }), lock: false },
+  grant: { args: args(['friend'], { friend: str, bytes: uint, refuse: bool }), lock: false },
+  ask: { args: args(['friend', 'bytes'], { friend: str, bytes: uint, note: { type: 'string', maxLength: 200 } }), lock: false },
 } as const satisfies Record<string, OperationDef>;
 
 export type OperationName = keyof typeof OPERATIONS;
@@ -642,6 +694,8 @@ export interface OperationTypes {
   unpin: [PinArgs, PinResult];
   replicate: [ReplicateArgs, ReplicateResult];
   audit: [AuditArgs, AuditResult];
+  grant: [GrantArgs, GrantResult];
+  ask: [AskArgs, AskResult];
 }
 export type OperationArgs<K extends OperationName> = OperationTypes[K][0];
 export type OperationResult<K extends OperationName> = OperationTypes[K][1];

@@ -62,6 +62,8 @@ export interface FriendDefaults {
   deletionGraceMs: number;
   /** Storage challenges (SPEC 13.8): every pack at every friend is challenged within `periodMs`, and a day's challenges read at most `dailyShare` of what a friend holds. */
   audit: { periodMs: number; dailyShare: number };
+  /** A friend unreachable for longer than this stops counting as a holder, and its packs are copied to other friends (SPEC 13.9). */
+  repairAfterMs: number;
 }
 
 export interface CairnConfig {
@@ -114,7 +116,7 @@ const GIB = 1024 ** 3;
 /** What an absent key means. The CLI's own defaults (cli/defaults.ts) are these too. */
 export const CONFIG_DEFAULTS = {
   replicas: 2,
-  friends: { grantBytes: 10 * GIB, deletionGraceMs: 7 * 86_400_000, audit: { periodMs: 30 * 86_400_000, dailyShare: 0.01 } },
+  friends: { grantBytes: 10 * GIB, deletionGraceMs: 7 * 86_400_000, audit: { periodMs: 30 * 86_400_000, dailyShare: 0.01 }, repairAfterMs: 14 * 86_400_000 },
   bandwidthBytesPerSec: 0,
   listen: ['/ip4/0.0.0.0/tcp/4001'],
   announce: [],

@@ -9,7 +9,10 @@ import {
   MAX_ADDR_CHARS,
   MAX_ADDRS,
   MAX_NAME_CHARS,
+  MAX_ASK_NOTE_CHARS,
+  MAX_GRANT_BYTES,
   MAX_PACK_BYTES,
+  parseGrantMessage,
   parseHeadRequest,
   parsePackGetRequest,
   parsePackListRequest,
@@ -113,6 +116,23 @@ describe('parsePackListRequest', () => {
   it('refuses non-objects and a bad cursor', () => {
     for (const v of NOT_OBJECTS) refused(() => parsePackListRequest(v), /not an object/);
     for (const h of BAD_HEX64) refused(() => parsePackListRequest({ after: h }));
+  });
+});
+
+describe('parseGrantMessage', () => {
+  it('accepts a grant, an ask with or without a note, and a refusal, up to the limits', () => {
+    expect(parseGrantMessage({ op: 'grant', bytes: 0 })).toEqual({ op: 'grant', bytes: 0 });
+    expect(parseGrantMessage({ op: 'ask', bytes: MAX_GRANT_BYTES, note: 'n'.repeat(MAX_ASK_NOTE_CHARS) })).toMatchObject({ op: 'ask' });
+    expect(parseGrantMessage({ op: 'refuse', bytes: 5 })).toEqual({ op: 'refuse', bytes: 5 });
+  });
+  it('refuses other ops, sizes above MAX_GRANT_BYTES, long notes and notes outside an ask', () => {
+    for (const v of NOT_OBJECTS) refused(() => parseGrantMessage(v), /not an object/);
+    refused(() => parseGrantMessage({ op: 'take', bytes: 1 }), /op must be/);
+    refused(() => parseGrantMessage({ op: 'grant', bytes: MAX_GRANT_BYTES + 1 }), /more than/);
+    refused(() => parseGrantMessage({ op: 'grant', bytes: -1 }));
+    refused(() => parseGrantMessage({ op: 'grant', bytes: 1.5 }));
+    refused(() => parseGrantMessage({ op: 'ask', bytes: 1, note: 'n'.repeat(MAX_ASK_NOTE_CHARS + 1) }), /note/);
+    refused(() => parseGrantMessage({ op: 'grant', bytes: 1, note: 'hi' }), /note/);
   });
 });
 

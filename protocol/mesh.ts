@@ -12,6 +12,7 @@ export const PROTOCOLS = {
   packDelete: '/cairn/pack-delete/1.0.0',
   reach: '/cairn/reach/1.0.0',
   challenge: '/cairn/challenge/1.0.0',
+  grant: '/cairn/grant/1.0.0',
 } as const;
 
 /**
@@ -343,6 +344,30 @@ export function parseChallengeRequest(v: unknown): ChallengeRequest {
   }
   if (total > MAX_CHALLENGE_BYTES) throw new MalformedMessageError(`challenge request: ranges of ${total} bytes in all exceed ${MAX_CHALLENGE_BYTES}`);
   return m;
+}
+
+/** Grant messages (each a write of the friendship) taken from one friend in a burst, and the sustained rate: grants change by hand. */
+export const GRANT_MESSAGE_BURST = 10;
+export const GRANT_MESSAGE_INTERVAL_MS = 60_000;
+/** Largest grant that can be given or asked for (1 PiB). */
+export const MAX_GRANT_BYTES = 2 ** 50;
+/** Longest note with a request for more space (characters, cleaned by the receiver before it is shown). */
+export const MAX_ASK_NOTE_CHARS = 200;
+
+/**
+ * /cairn/grant/1.0.0 (SPEC 13.10): `grant` tells the friend what we now let it store here; `ask`
+ * asks it for `bytes` there (one pending ask per friend: a new one replaces the last); `refuse`
+ * says we will not grant the `bytes` it asked for. Answered `{ok: true}`.
+ */
+export type GrantMessage = { op: 'grant'; bytes: number } | { op: 'ask'; bytes: number; note?: string } | { op: 'refuse'; bytes: number };
+
+export function parseGrantMessage(v: unknown): GrantMessage {
+  const m = check<{ op: string; bytes: number; note?: string }>(v, { op: 'string', bytes: 'number', note: 'string?' }, 'grant message');
+  if (m.op !== 'grant' && m.op !== 'ask' && m.op !== 'refuse') throw new MalformedMessageError('grant message: op must be grant, ask or refuse');
+  if (m.bytes > MAX_GRANT_BYTES) throw new MalformedMessageError(`grant message: more than ${MAX_GRANT_BYTES} bytes`);
+  if (m.note !== undefined && (m.op !== 'ask' || m.note.length > MAX_ASK_NOTE_CHARS))
+    throw new MalformedMessageError(`grant message: a note goes only with an ask, at most ${MAX_ASK_NOTE_CHARS} characters`);
+  return m as GrantMessage;
 }
 
 export function parsePackListRequest(v: unknown): PackListRequest {

@@ -137,7 +137,12 @@ export class Agent {
           clock: opts.clock,
           ...(opts.bandwidthBytesPerSec > 0 ? { bandwidthBytesPerSec: opts.bandwidthBytesPerSec } : {}),
           ...(opts.config
-            ? { deletionGraceMs: opts.config.current.friends.deletionGraceMs, audit: opts.config.current.friends.audit, relayLimits: opts.config.current.relay }
+            ? {
+                deletionGraceMs: opts.config.current.friends.deletionGraceMs,
+                audit: opts.config.current.friends.audit,
+                repairAfterMs: opts.config.current.friends.repairAfterMs,
+                relayLimits: opts.config.current.relay,
+              }
             : {}),
           sweepLog: opts.log,
           ...(extension.meshServices ? { extraServices: extension.meshServices } : {}),
@@ -238,6 +243,7 @@ export class Agent {
       deletionGraceMs: next.friends.deletionGraceMs,
       audit: next.friends.audit,
       relayLimits: next.relay,
+      repairAfterMs: next.friends.repairAfterMs,
     });
     if (next.replicateIntervalMs !== prev.replicateIntervalMs) {
       if (this.timer) clearInterval(this.timer);

@@ -14,6 +14,7 @@ import { configOp } from '../ops/config.js';
 import { dumpPlan, exportPlan, type StreamWriter } from '../ops/export.js';
 import { friendRemoveOp, inviteOp, pairOp, peersOp, replicateOp } from '../ops/friends.js';
 import { forgetOp } from '../ops/forget.js';
+import { askOp, grantOp } from '../ops/grants.js';
 import { pinOp, unpinOp } from '../ops/pin.js';
 import { restoreOp } from '../ops/restore.js';
 import type { Services } from '../ops/services.js';
@@ -57,6 +58,8 @@ const IMPLEMENTATIONS: { [K in OperationName]: (svc: Services, args: OperationAr
   unpin: (svc, a) => unpinOp(svc, a),
   replicate: (svc, a) => replicateOp(svc, a),
   audit: (svc, a) => auditOp(svc, a),
+  grant: (svc, a) => grantOp(svc, a),
+  ask: (svc, a) => askOp(svc, a),
 };
 
 /** name -> [operation, JSON schema of its arguments, holds the repository write lock]: the catalogue's. */

@@ -248,6 +248,32 @@ common(program.command('audit').description('challenge every pack at every frien
   .option('--friend <friend>', 'only this friend (name or PeerId)')
   .action(action(async (ctx, opts: { wait?: boolean; friend?: string }) => (await import('./commands/audit.js')).auditCommand(ctx, opts)));
 
+common(
+  program
+    .command('grant')
+    .description('change what a friend may store here (it is told), or turn down its request for more')
+    .argument('<friend>')
+    .argument('[size]'),
+)
+  .option('--refuse', "turn down the friend's pending request for more space")
+  .action(
+    action(async (ctx, friend: string, size: string | undefined, opts: { refuse?: boolean }) =>
+      (await import('./commands/grants.js')).grantCommand(ctx, friend, size, opts),
+    ),
+  );
+
+common(
+  program
+    .command('ask')
+    .description('ask a friend for more space there: the request shows on its side to grant or refuse')
+    .argument('<friend>')
+    .argument('<size>'),
+)
+  .option('--note <text>', 'a short note shown with the request (at most 200 characters)')
+  .action(
+    action(async (ctx, friend: string, size: string, opts: { note?: string }) => (await import('./commands/grants.js')).askCommand(ctx, friend, size, opts)),
+  );
+
 common(program.command('recover').description("rebuild a lost host's home from a friend (recovery phrase from --phrase-file or a prompt without echo)"))
   .requiredOption('--invite <code>', 'an invite code from any friend of the lost host')
   .option('--phrase-file <file>', 'read the recovery phrase from the first line of FILE (mode 600: only its owner may read it)')

@@ -29,6 +29,7 @@ export const EXAMPLE_CONFIG = `# Cairn agent settings. The agent reloads this fi
 # friends:
 #   grant: 10G                  # space offered to a new friend by default
 #   deletion-grace: 7d          # how long we keep a friend's packs after they ask us to delete them
+#   repair-after: 14d           # a friend unreachable this long stops counting: its packs go to others
 #   audit:                      # storage challenges: friends prove they still hold our packs
 #     period: 30d               # every pack at every friend is challenged at least this often
 #     daily-share: 1%           # a day's challenges read at most this much of what a friend holds

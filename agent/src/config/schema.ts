@@ -155,6 +155,7 @@ export const configSpec: MapSpec = {
         fields: {
           grant: ['grantBytes', size],
           'deletion-grace': ['deletionGraceMs', duration],
+          'repair-after': ['repairAfterMs', duration],
           audit: [
             'audit',
             {

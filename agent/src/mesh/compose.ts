@@ -19,6 +19,7 @@ import { Deletion } from './deletion.js';
 import { FriendDirectory } from './friend-directory.js';
 import { FriendGate } from './friend-gate.js';
 import { FriendPresence } from './friend-presence.js';
+import { grantService } from './grant.js';
 import { headService } from './head.js';
 import { HostedStore } from './hosted-store.js';
 import { openLedgers, type Ledgers } from './ledgers.js';
@@ -55,6 +56,8 @@ export interface MeshOptions {
   limits?: Partial<TransferLimits>;
   /** Storage challenges' audit period and daily share (SPEC 13.8); the defaults when absent. */
   audit?: AuditSettings;
+  /** A friend unreachable for longer than this stops counting (SPEC 13.9, ms); the default when absent. */
+  repairAfterMs?: number;
   /** The running agent's: friends' packs whose deletion grace has passed are deleted while the mesh runs, each sweep logged here. */
   sweepLog?: (line: string) => void;
   /** More services on the node, started after Cairn's protocols (the benchmark's agent adds its sink). */
@@ -95,7 +98,14 @@ export class Mesh {
     this.directory = new FriendDirectory(ctx, gate, this.presence, (peerId) => relayBudget.count(peerId));
     this.packGet = new PackGetService(ctx, repo, this.presence);
     this.deletion = new Deletion(ctx, opts.sweepLog);
-    this.replication = new Replication(ctx, repo, this.deletion, opts.replicas, opts.audit ?? CONFIG_DEFAULTS.friends.audit);
+    this.replication = new Replication(
+      ctx,
+      repo,
+      this.deletion,
+      opts.replicas,
+      opts.audit ?? CONFIG_DEFAULTS.friends.audit,
+      opts.repairAfterMs ?? CONFIG_DEFAULTS.friends.repairAfterMs,
+    );
     this.reachability = new Reachability(ctx, relayControl(ctx.node), ownAddresses(ctx.node), opts.log ? { log: opts.log } : {});
     // a new friend may be one to ask for a dial-back, or to relay through
     this.presence.onWelcome = () => this.reachability.soon();
@@ -111,6 +121,7 @@ export class Mesh {
       packDeleteService(ctx),
       reachService(ctx),
       challengeService(ctx),
+      grantService(ctx),
       ...(opts.extraServices?.(ctx) ?? []),
       this.presence,
       ...(opts.lanDiscovery ? [new LanDiscovery(ctx, gate, log)] : []),
@@ -145,9 +156,17 @@ export class Mesh {
   }
 
   /** Applies the settings that can change while running (a config reload). */
-  retune(s: { replicas: number; bandwidthBytesPerSec: number; deletionGraceMs: number; audit?: AuditSettings; relayLimits?: RelayLimits }): void {
+  retune(s: {
+    replicas: number;
+    bandwidthBytesPerSec: number;
+    deletionGraceMs: number;
+    audit?: AuditSettings;
+    relayLimits?: RelayLimits;
+    repairAfterMs?: number;
+  }): void {
     if (s.relayLimits) this.relayBudget.limits = s.relayLimits;
     this.replication.replicas = s.replicas;
+    if (s.repairAfterMs !== undefined) this.replication.repairAfterMs = s.repairAfterMs;
     if (s.audit) this.replication.challenger.settings = s.audit;
     this.ctx.deletionGraceMs = s.deletionGraceMs;
     if (s.bandwidthBytesPerSec > 0) this.ctx.throttle = new TokenBucket(s.bandwidthBytesPerSec, this.ctx.clock);

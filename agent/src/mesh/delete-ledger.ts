@@ -41,6 +41,14 @@ export class Deletes {
     await this.s.deleteAsked.batch([...packs.keys()].map((packId) => ({ type: 'put' as const, key: `${peerId}!${packId}`, value: String(nowMs) })));
   }
 
+  /** A delete request queued for `packId` at `peerId` and not sent yet is called off (the copy is wanted again). */
+  async unqueue(peerId: string, packId: string): Promise<void> {
+    const key = `${peerId}!${packId}`;
+    if ((await this.s.deleteOutbox.get(key)) === undefined) return;
+    await this.s.deleteOutbox.del(key);
+    await this.s.deleteAsked.del(key);
+  }
+
   /** Pack ID -> when we last queued a delete request for it at `peerId` (ms). */
   async deletesAsked(peerId: string): Promise<Map<string, number>> {
     const out = new Map<string, number>();

@@ -54,6 +54,9 @@ export class FriendDirectory {
         reach,
         via: via === null ? null : (names.get(via) ?? via),
         relayedForPeer: this.relayed(f.peerId),
+        ...(f.awaySince !== undefined ? { awaySince: f.awaySince } : {}),
+        ...(f.askFromPeer ? { askFromPeer: f.askFromPeer } : {}),
+        ...(f.askToPeer ? { askToPeer: f.askToPeer } : {}),
       });
     }
     return out;

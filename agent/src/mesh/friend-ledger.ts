@@ -1,7 +1,7 @@
 // The friends ledger: friendships (names, addresses, grants both ways, problems, the IPs a friend
 // was seen at, its last delete sequence) and the invites we issued. LevelDB sublevels `friends`
 // and `invites` (state/db.ts).
-import { MAX_ADDR_CHARS, MAX_ADDRS, MAX_NAME_CHARS } from '../../../protocol/mesh.js';
+import { MAX_ADDR_CHARS, MAX_ADDRS, MAX_ASK_NOTE_CHARS, MAX_NAME_CHARS, type GrantMessage } from '../../../protocol/mesh.js';
 import type { Sublevels } from '../state/db.js';
 import { Semaphore } from '../util/semaphore.js';
 import { untrustedText } from '../util/untrusted-text.js';
@@ -25,6 +25,14 @@ export interface Friendship {
   lastDeleteSeq?: number;
   /** IP addresses this friend's connections last came from (newest last): let in ahead of strangers. */
   seenFrom?: string[];
+  /** When the friend was found unreachable for longer than `repair-after` (mesh/repair.ts): its copies count again only once challenged. */
+  awaySince?: string;
+  /** Our request to this friend for more space (`cairn ask`), until it grants at least that much; `refused` once it said no. */
+  askToPeer?: { bytes: number; at: string; refused?: boolean };
+  /** This friend's request to us for more space, until we grant or refuse it (`cairn grant`); its note cleaned. */
+  askFromPeer?: { bytes: number; note: string | null; at: string };
+  /** Grant messages (mesh/grant.ts) waiting until the friend takes them: the latest of each kind. */
+  grantOutbox?: Partial<Record<GrantMessage['op'], GrantMessage>>;
 }
 
 /**
@@ -57,6 +65,8 @@ export type InviteClaim = 'accepted' | 'unknown' | 'used' | 'expired' | 'bad-pro
 
 /** Invite claims one at a time per database: two pairings with one code must not both see it unused. */
 const inviteLocks = new WeakMap<object, Semaphore>();
+/** Friendship updates one at a time per database. */
+const updateLocks = new WeakMap<object, Semaphore>();
 
 /** A friendship with every text a friend could have chosen (or quoted) cleaned and capped. */
 function cleaned(f: Friendship): Friendship {
@@ -67,6 +77,9 @@ function cleaned(f: Friendship): Friendship {
     addrs: f.addrs.filter((a) => typeof a === 'string' && untrustedText(a, MAX_ADDR_CHARS) === a).slice(0, MAX_ADDRS),
     shortfall: f.shortfall === null ? null : untrustedText(f.shortfall, MAX_PROBLEM_CHARS),
     problems: f.problems.slice(-MAX_PROBLEMS).map((p) => untrustedText(p, MAX_PROBLEM_CHARS)),
+    ...(f.askFromPeer
+      ? { askFromPeer: { ...f.askFromPeer, note: f.askFromPeer.note === null ? null : untrustedText(f.askFromPeer.note, MAX_ASK_NOTE_CHARS) || null } }
+      : {}),
   };
 }
 
@@ -98,11 +111,16 @@ export class Friends {
     await this.s.friends.put(f.peerId, JSON.stringify(cleaned(f)));
   }
 
+  /** Read, change, write, one at a time per database: two changes at once (a sighting, a round's mark) must not undo each other. */
   async update(peerId: string, change: (f: Friendship) => void): Promise<void> {
-    const f = await this.get(peerId);
-    if (!f) return;
-    change(f);
-    await this.put(f);
+    let lock = updateLocks.get(this.s.friends);
+    if (!lock) updateLocks.set(this.s.friends, (lock = new Semaphore(1)));
+    await lock.with(1, async () => {
+      const f = await this.get(peerId);
+      if (!f) return;
+      change(f);
+      await this.put(f);
+    });
   }
 
   /** The friendship alone; forgetFriend (ledgers.ts) also drops what the other ledgers keep of the friend. */

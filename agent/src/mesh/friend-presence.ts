@@ -26,6 +26,12 @@ export class FriendPresence implements Startable {
     if (this.gate.isFriend(id)) void this.ctx.friends.update(id, (f) => (f.lastSeen = new Date(this.ctx.clock.now()).toISOString())).catch(() => undefined);
   };
 
+  /** The last connection closed: the friend was there until now (repair counts its absence from here: repair.ts). */
+  private readonly onDisconnect = (evt: CustomEvent<PeerId>): void => {
+    const id = evt.detail.toString();
+    if (this.gate.isFriend(id)) void this.ctx.friends.update(id, (f) => (f.lastSeen = new Date(this.ctx.clock.now()).toISOString())).catch(() => undefined);
+  };
+
   private readonly onConnectionOpen = (evt: CustomEvent<Connection>): void => {
     const id = evt.detail.remotePeer.toString();
     const ip = ipOf(evt.detail.remoteAddr);
@@ -54,6 +60,7 @@ export class FriendPresence implements Startable {
   async start(): Promise<void> {
     const node = this.ctx.node;
     node.addEventListener('peer:connect', this.onConnect);
+    node.addEventListener('peer:disconnect', this.onDisconnect);
     node.addEventListener('connection:open', this.onConnectionOpen);
     node.addEventListener('peer:identify', this.onIdentify);
     for (const f of await this.ctx.friends.list()) await this.remember(f.peerId, f.addrs);
@@ -62,6 +69,7 @@ export class FriendPresence implements Startable {
   async stop(): Promise<void> {
     const node = this.ctx.node;
     node.removeEventListener('peer:connect', this.onConnect);
+    node.removeEventListener('peer:disconnect', this.onDisconnect);
     node.removeEventListener('connection:open', this.onConnectionOpen);
     node.removeEventListener('peer:identify', this.onIdentify);
   }

@@ -15,6 +15,8 @@ import type { Startable } from './service.js';
 export class Replication implements Startable {
   /** Copies of each pack wanted at friends (before capping by the number of friends); follows the config. */
   replicas: number;
+  /** A friend unreachable for longer than this stops counting (repair.ts); follows the config. */
+  repairAfterMs: number;
   private readonly ctx: MeshContext;
   private readonly repo: Repository;
   private readonly deletion: Deletion;
@@ -22,8 +24,9 @@ export class Replication implements Startable {
   /** The last replication round asked for; the next one starts after it. */
   private tail: Promise<unknown> = Promise.resolve();
 
-  constructor(ctx: MeshContext, repo: Repository, deletion: Deletion, replicas: number, audit: AuditSettings) {
+  constructor(ctx: MeshContext, repo: Repository, deletion: Deletion, replicas: number, audit: AuditSettings, repairAfterMs: number) {
     this.ctx = ctx;
+    this.repairAfterMs = repairAfterMs;
     this.repo = repo;
     this.deletion = deletion;
     this.replicas = replicas;
@@ -50,7 +53,7 @@ export class Replication implements Startable {
   private async round(mode: ChallengeMode): Promise<{ result: ReplicateResult; reports: AuditFriend[] }> {
     const challenges: RoundChallenges = { challenger: this.challenger, mode };
     const round = this.tail.then(async () => {
-      const r = await replicateOnce(this.ctx, this.repo, this.replicas, challenges);
+      const r = await replicateOnce(this.ctx, this.repo, this.replicas, challenges, this.repairAfterMs);
       for (const d of await this.deletion.sendDeletes())
         if (!d.sent) r.problems.push(`${d.friend} did not take our delete request for ${d.packs} packs: ${d.detail}`);
       return { result: r, reports: challenges.reports ?? [] };

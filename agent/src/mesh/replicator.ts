@@ -11,6 +11,9 @@
 // Friends are audited and sent the head side by side, and every exchange has a deadline
 // (deadline.ts): a slow or lying friend delays only its own part of a round. Once a push to a
 // friend fails for want of an answer, its other pushes in flight are cut off too.
+// Repair rides on the same round (repair.ts): friends away longer than repair-after stop counting,
+// friends back are challenged before they count again, grants that shrank move packs elsewhere, and
+// surplus copies are released; grant messages waiting for a friend go out first (grant.ts).
 import { peerIdFromString } from '@libp2p/peer-id';
 import type { AuditFriend, ReplicateResult } from '../../../protocol/api.js';
 import { formatBytes } from '../../../protocol/format.js';
@@ -26,7 +29,9 @@ import { nextHead } from './head-chain.js';
 import { getHead, putHead } from './head.js';
 import { queueOrphanDeletes } from './orphan-packs.js';
 import { listPacks } from './pack-list.js';
+import { deliverGrantMessages } from './grant.js';
 import { putPack } from './pack-put.js';
+import { countingCopies, markAway, proveReturned, releaseExtras } from './repair.js';
 import { trySideBySide } from './side-by-side.js';
 
 /** Packs pushed at once (each to as many friends at once as copies of it are missing). */
@@ -42,12 +47,25 @@ export interface RoundChallenges {
   reports?: AuditFriend[];
 }
 
-export async function replicateOnce(ctx: MeshContext, repo: Repository, replicas: number, challenges: RoundChallenges): Promise<ReplicateResult> {
-  const friends = await ctx.friends.list();
-  // friends that offer us no space (a relay) hold nothing of ours: no packs, no head
-  const storing = friends.filter(offersSpace);
-  const wanted = Math.min(replicas, storing.length);
+export async function replicateOnce(
+  ctx: MeshContext,
+  repo: Repository,
+  replicas: number,
+  challenges: RoundChallenges,
+  repairAfterMs: number,
+): Promise<ReplicateResult> {
   const problems: string[] = [];
+  const back: string[] = [];
+  // friends gone longer than repair-after are marked away first: their copies stop counting (repair.ts)
+  // friends that offer us no space (a relay) hold nothing of ours: no packs, no head
+  const friends = await markAway(ctx, (await ctx.friends.list()).filter(offersSpace), repairAfterMs, problems);
+  const wanted = Math.min(replicas, friends.length);
+  // grant changes and requests for space not yet delivered (grant.ts)
+  await deliverGrantMessages(
+    ctx,
+    friends.filter((f) => f.awaySince === undefined),
+    problems,
+  );
   const packIds = new Set<string>();
   for (const [, e] of repo.index.all()) packIds.add(e.packId);
   let counted = await ctx.copies.map();
@@ -55,12 +73,26 @@ export async function replicateOnce(ctx: MeshContext, repo: Repository, replicas
   if (await auditFriends(ctx, friends, counted.byPack, packIds.size, problems, repo)) counted = await ctx.copies.map();
   // then copies that fail a storage challenge: the pushes below copy them again
   if (await challenges.challenger.reconcile(friends, counted)) counted = await ctx.copies.map();
-  const c = await challenges.challenger.run(friends, counted, challenges.mode, problems);
-  challenges.reports = c.reports;
+  // a friend back after an absence: each of its copies is challenged before it counts again
+  const proved = await proveReturned(ctx, challenges.challenger, friends, counted, problems, back);
+  if (proved.length > 0) counted = await ctx.copies.map();
+  const provedIds = new Set(proved.map((r) => r.peerId));
+  const c = await challenges.challenger.run(
+    friends.filter((f) => !provedIds.has(f.peerId)),
+    counted,
+    challenges.mode,
+    problems,
+  );
+  challenges.reports = [...proved.filter((r) => challenges.mode.kind === 'all' && (challenges.mode.peerId ?? r.peerId) === r.peerId), ...c.reports];
   if (c.lost) counted = await ctx.copies.map();
   /** Copies that failed a challenge: pushed again with a recheck, so a friend holding damaged bytes takes the pack anew. */
   const failedAt = new Set((await ctx.challenges.failures()).map((f) => `${f.packId}!${f.peerId}`));
-  const { byPack, bytesAt } = counted;
+  // the copies that count: none at a friend still away, nor queued for deletion, nor beyond a grant
+  const current = await ctx.friends.list();
+  const plan = await countingCopies(ctx, current, counted);
+  const away = new Set(current.filter((f) => f.awaySince !== undefined).map((f) => f.peerId));
+  const { byPack } = plan;
+  const { bytesAt } = counted;
   const unreachable = new Set<string>();
   /** Per friend: aborted once it proves unreachable, so its other pushes in flight stop too. */
   const cutOff = new Map(friends.map((f) => [f.peerId, new AbortController()]));
@@ -74,12 +106,19 @@ export async function replicateOnce(ctx: MeshContext, repo: Repository, replicas
     if (holders.size >= wanted) return;
     const info = await repo.store.stat(packId);
     if (!info) {
-      if (holders.size === 0) problems.push(`pack ${packId} is neither local nor at any friend`);
+      if (holders.size === 0) {
+        const awayHolders = [...(counted.byPack.get(packId) ?? [])].filter((h) => away.has(h));
+        problems.push(
+          awayHolders.length > 0
+            ? `pack ${packId} is not local, and only friends away longer than repair-after hold it: it cannot be copied until one is back`
+            : `pack ${packId} is neither local nor at any friend`,
+        );
+      }
       under += 1;
       return;
     }
-    const candidates = storing
-      .filter((f) => !holders.has(f.peerId) && !unreachable.has(f.peerId) && !full.has(f.peerId))
+    const candidates = friends
+      .filter((f) => !holders.has(f.peerId) && !away.has(f.peerId) && !unreachable.has(f.peerId) && !full.has(f.peerId))
       .sort((a, b) => b.grantFromPeer - (bytesAt.get(b.peerId) ?? 0) - (a.grantFromPeer - (bytesAt.get(a.peerId) ?? 0)));
     // what the friend charges against its grant (at least MIN_PACK_CHARGE_BYTES a pack)
     const charge = packChargeBytes(info.sizeBytes);
@@ -115,6 +154,7 @@ export async function replicateOnce(ctx: MeshContext, repo: Repository, replicas
             return;
           }
           await ctx.copies.add(packId, f.peerId, info.sizeBytes);
+          await ctx.deletes.unqueue(f.peerId, packId); // a release queued for this copy is called off: it is wanted again
           await ctx.challenges.repaired(packId, f.peerId);
           holders.add(f.peerId);
           if (r === 'stored') {
@@ -144,9 +184,11 @@ export async function replicateOnce(ctx: MeshContext, repo: Repository, replicas
   // a few packs at once: the friend's disk work (write, fsync) overlaps our sending
   await mapLimit([...packIds].sort(), PUSH_CONCURRENCY, pushOne);
   await challenges.challenger.clearRepaired(packIds, byPack, wanted);
+  // copies beyond what is wanted, or beyond a grant once their pack has its copies elsewhere, are released
+  const released = await releaseExtras(ctx, current, plan, packIds, counted, wanted);
   const { head } = await nextHead(repo, ctx.privateKey, friends, new Date(ctx.clock.now()));
-  await mapLimit(storing, FRIEND_CONCURRENCY, async (f) => {
-    if (unreachable.has(f.peerId)) return;
+  await mapLimit(friends, FRIEND_CONCURRENCY, async (f) => {
+    if (unreachable.has(f.peerId) || away.has(f.peerId)) return;
     try {
       const peer = peerIdFromString(f.peerId);
       await putHead(ctx, peer, head);
@@ -162,7 +204,16 @@ export async function replicateOnce(ctx: MeshContext, repo: Repository, replicas
       if (err instanceof RefusedError) await ctx.friends.addProblem(f.peerId, `refused head seq ${head.head.seq}: ${err.message}`);
     }
   });
-  return { packs: packIds.size, underReplicated: under, wantedCopies: wanted, pushed, pushedBytes, headSeq: head.head.seq, problems };
+  return {
+    packs: packIds.size,
+    underReplicated: under,
+    wantedCopies: wanted,
+    pushed,
+    pushedBytes,
+    headSeq: head.head.seq,
+    problems,
+    repair: { away: current.filter((f) => away.has(f.peerId)).map((f) => f.name), back, released },
+  };
 }
 
 /**

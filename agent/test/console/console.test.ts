@@ -1,7 +1,8 @@
 // The console in a real browser (Debian's chromium via playwright-core) against real agents
 // (separate processes, libp2p on loopback): log in with the first-start password, pair two agents
 // through their consoles, see a backup on the dashboard, browse a snapshot and restore one file
-// through the wizard, see a friend go offline; a friend's name made of HTML stays text.
+// through the wizard, see a friend go offline; a friend's name made of HTML stays text; a friend's
+// request for more space is granted, and a grant changed, on the Friends page.
 // With CAIRN_SCREENSHOTS=1 it also writes the README's screenshots to docs/screenshots/.
 import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -94,6 +95,24 @@ describeBrowser('the console in a browser', () => {
     expect(await a.evaluate('window.__pwned')).toBeUndefined();
     await expect.poll(() => a.textContent('table.friends .online-state'), { timeout: 20_000 }).toBe('online');
     await shot(a, 'friends');
+  });
+
+  test("a friend's request for more space shows on the Friends page (its note as text); Grant answers it; Change… sets a grant", async () => {
+    const GIB = 1024 ** 3;
+    await bob.cli(['ask', 'alice', '20G', '--note', '<img src=x onerror="window.__pwned=2">room for photos']);
+    await a.goto(`${alice.info.api}/#/friends`);
+    await expect.poll(() => a.textContent('table.friends .ask'), { timeout: 20_000 }).toContain('asks for 20.0 GiB');
+    expect(await a.textContent('table.friends .ask')).toContain('<img src=x onerror="window.__pwned=2">room for photos');
+    expect(await a.$$('table.friends img')).toHaveLength(0);
+    await a.click('button.grant-ask');
+    const grantAtBob = async () => (await bob.cli<Array<{ name: string; grantFromPeer: number }>>(['peers'])).find((p) => p.name === 'alice')?.grantFromPeer;
+    await expect.poll(grantAtBob, { timeout: 20_000 }).toBe(20 * GIB);
+    await expect.poll(async () => (await a.$$('table.friends .ask')).length, { timeout: 20_000 }).toBe(0);
+    await a.click('button.change-grant');
+    await a.fill('input[name=grant]', '5');
+    await a.click('button.set-grant');
+    await expect.poll(grantAtBob, { timeout: 20_000 }).toBe(5 * GIB);
+    expect(await a.evaluate('window.__pwned')).toBeUndefined();
   });
 
   test('a backup shows on the dashboard; browse it and restore one file through the wizard', async () => {

@@ -103,6 +103,43 @@ function Remove({ friend, onDone }: { friend: PeerListing; onDone: () => void })
   </div>`;
 }
 
+/** What we grant a friend, changed after pairing (the friend is told), and its request for more, granted or refused. */
+function Grant({ friend, onDone }: { friend: PeerListing; onDone: () => void }) {
+  const [size, setSize] = useState('');
+  const [open, setOpen] = useState(false);
+  const [error, setError] = useState('');
+  const send = async (args: { bytes?: number; refuse?: boolean }) => {
+    setError('');
+    try {
+      await op('grant', { friend: friend.peerId, ...args });
+      setOpen(false);
+      onDone();
+    } catch (err) {
+      setError((err as Error).message);
+    }
+  };
+  const ask = friend.askFromPeer;
+  return html`<div class="grant">
+    ${
+      ask &&
+      html`<p class="ask">
+        ${friend.name} asks for ${bytes(ask.bytes)}${ask.note ? html` (“${ask.note}”)` : ''}
+        <button class="primary grant-ask" onClick=${() => send({ bytes: ask.bytes })}>Grant</button>
+        <button class="refuse-ask" onClick=${() => send({ refuse: true })}>Refuse</button>
+      </p>`
+    }
+    ${
+      open
+        ? html`<label
+              >Space you offer (GiB) <input name="grant" size="5" value=${size} onInput=${(e: Event) => setSize((e.target as HTMLInputElement).value)} /></label
+            ><button class="primary set-grant" onClick=${() => send({ bytes: Math.round(Number(size) * GIB) })}>Set</button>
+            <button onClick=${() => setOpen(false)}>Cancel</button>`
+        : html`<button class="change-grant" onClick=${() => (setSize(String(friend.grantToPeer / GIB)), setOpen(true))}>Change…</button>`
+    }
+    ${error && html`<span class="error">${error}</span>`}
+  </div>`;
+}
+
 export function Friends() {
   const { data: peers, error, reload } = useLoad(() => op('peers'), [], 3000);
   return html`<div>
@@ -140,8 +177,17 @@ export function Friends() {
                   <td>
                     <span class="bar"><span style=${{ width: percent(p.storedForPeerBytes, p.grantToPeer) }}></span></span> ${bytes(p.storedForPeerBytes)} of
                     ${bytes(p.grantToPeer)}
+                    <${Grant} friend=${p} onDone=${reload} />
                   </td>
-                  <td>${p.health}${p.shortfall ? html`<div class="error">${p.shortfall}</div>` : ''}</td>
+                  <td>
+                    ${p.health}${p.shortfall ? html`<div class="error">${p.shortfall}</div>` : ''}
+                    ${p.awaySince ? html`<div class="away">away since ${when(p.awaySince)}: copies count again once they pass a challenge</div>` : ''}
+                    ${
+                      p.askToPeer
+                        ? html`<div class="asked">you asked for ${bytes(p.askToPeer.bytes)}${p.askToPeer.refused ? ': refused' : ': waiting'}</div>`
+                        : ''
+                    }
+                  </td>
                   <td><${Remove} friend=${p} onDone=${reload} /></td>
                 </tr>`,
             )}

@@ -55,6 +55,12 @@ export async function peersCommand(ctx: Context): Promise<void> {
       process.stdout.write(
         `our relay carried ${formatBytes(relayed.todayBytes)} for ${r.name} today (${formatBytes(relayed.totalBytes)} since the agent started)\n`,
       );
+    if (r.awaySince) process.stdout.write(`${r.name} is away (since ${formatTime(r.awaySince)}): its copies count again once they pass a challenge\n`);
+    if (r.askFromPeer)
+      process.stdout.write(
+        `${r.name} asks for ${formatBytes(r.askFromPeer.bytes)} here${r.askFromPeer.note ? ` ("${r.askFromPeer.note}")` : ''}: "cairn grant ${r.name} SIZE" or "cairn grant ${r.name} --refuse"\n`,
+      );
+    if (r.askToPeer) process.stdout.write(`we asked ${r.name} for ${formatBytes(r.askToPeer.bytes)}${r.askToPeer.refused ? ': refused' : ': waiting'}\n`);
   }
 }
 
