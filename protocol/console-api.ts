@@ -85,7 +85,7 @@ export interface SourceStatus {
 
 export interface Alert {
   level: 'warning' | 'error';
-  /** Stable kind: stale-backup, stale-replication, friend-offline, friend-problem, job-failed, under-replicated, challenge-failed (a copy failed a storage challenge and is not copied again yet). */
+  /** Stable kind: stale-backup, stale-replication, friend-offline, friend-problem, job-failed, under-replicated, challenge-failed (a copy failed a storage challenge and is not copied again yet), drill-failed (the last restore drill failed: a friend served damaged bytes or none). */
   kind: string;
   message: string;
   since: string | null;

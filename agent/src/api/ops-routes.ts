@@ -7,6 +7,7 @@ import { auditOp } from '../ops/audit.js';
 import { backupOp } from '../ops/backup.js';
 import { diffOp, findOp, lsOp } from '../ops/browse.js';
 import { checkOp } from '../ops/check.js';
+import { drillOp } from '../ops/drill.js';
 import { pruneOp } from '../ops/prune.js';
 import { jobShowOp, jobsOp, runSourceOp } from '../ops/jobs.js';
 import type { JobEvent } from '../scheduler/scheduler.js';
@@ -57,6 +58,7 @@ const IMPLEMENTATIONS: { [K in OperationName]: (svc: Services, args: OperationAr
   unpin: (svc, a) => unpinOp(svc, a),
   replicate: (svc, a) => replicateOp(svc, a),
   audit: (svc, a) => auditOp(svc, a),
+  drill: (svc, a) => drillOp(svc, a),
 };
 
 /** name -> [operation, JSON schema of its arguments, holds the repository write lock]: the catalogue's. */

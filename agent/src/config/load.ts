@@ -150,6 +150,7 @@ function withDefaults(raw: Record<string, unknown>): CairnConfig {
     portMapping: r.portMapping ?? d.portMapping,
     console: { ...d.console, ...r.console },
     maintenance: { ...r.maintenance },
+    drills: r.drills?.schedule === 'off' ? {} : { ...d.drills, ...r.drills },
     diskFloorBytes: r.diskFloorBytes ?? d.diskFloorBytes,
     replicateIntervalMs: r.replicateIntervalMs ?? d.replicateIntervalMs,
   };

@@ -8,6 +8,7 @@ import { plural } from '../../../protocol/format.js';
 import { portMappingMessage } from '../mesh/port-mapping.js';
 import { loadTree } from '../repo/trees.js';
 import { sourceKey } from './activity.js';
+import { lastDrill } from './drill.js';
 import type { Services } from './services.js';
 import { packUsage } from '../store/pack-store.js';
 
@@ -148,6 +149,15 @@ export async function statusOp(svc: Services, opts: StatusOptions): Promise<Stat
       since: new Date(Math.min(...failedCopies.map((f) => f.atMs))).toISOString(),
     });
   }
+  // the last restore drill failed: a friend served damaged bytes (or none) of a pack, by name
+  const drill = svc.mesh ? await lastDrill(svc) : undefined;
+  if (drill && !drill.ok)
+    alerts.push({
+      level: 'error',
+      kind: 'drill-failed',
+      message: `the restore drill of ${drill.time} failed: ${drill.problems.slice(0, 3).join('; ')}${drill.problems.length > 3 ? ` (and ${drill.problems.length - 3} more)` : ''}`,
+      since: drill.time,
+    });
   const repl = activity?.lastReplication ?? null;
   const replSuccess = activity?.lastReplicationSuccess ?? null;
   if (wanted > 0 && under > 0)
