@@ -150,6 +150,7 @@ describe('valid configs', () => {
       portMapping: true,
       console: { ...CONFIG_DEFAULTS.console },
       maintenance: {},
+      drills: { ...CONFIG_DEFAULTS.drills },
       diskFloorBytes: CONFIG_DEFAULTS.diskFloorBytes,
       replicateIntervalMs: CONFIG_DEFAULTS.replicateIntervalMs,
     });
