@@ -247,6 +247,8 @@ export interface PeerListing {
   reach: 'direct' | 'relayed' | 'unreachable';
   /** The friend whose relay carries the connection (its name), when `reach` is 'relayed'. */
   via: string | null;
+  /** When a copy of ours there was last proved (storage challenge or restore drill); null never; absent where not looked up. */
+  lastProvedAt?: string | null;
 }
 export type PeersResult = PeerListing[];
 

@@ -96,6 +96,8 @@ export function registerOpsRoutes(app: FastifyInstance, svc: Services, extra: Re
       } catch (err) {
         if (isBackup) recordBackup(svc, req.body, started, null, err instanceof Error ? err.message : String(err));
         throw err;
+      } finally {
+        svc.afterOp?.();
       }
     });
   }

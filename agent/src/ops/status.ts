@@ -2,13 +2,14 @@
 // newest snapshot's packs have copies, friends online, space both ways, and alerts. /metrics and
 // the staleness notifier read the same numbers.
 import type { PeerListing } from '../../../protocol/api.js';
-import type { Alert, SourceState, SourceStatus, StatusResult } from '../../../protocol/console-api.js';
+import type { Alert, SourceProtection, SourceState, SourceStatus, StatusResult } from '../../../protocol/console-api.js';
 import type { Snapshot } from '../../../protocol/snapshot.js';
 import { plural } from '../../../protocol/format.js';
 import { portMappingMessage } from '../mesh/port-mapping.js';
 import { loadTree } from '../repo/trees.js';
 import { sourceKey } from './activity.js';
 import { lastDrill } from './drill.js';
+import { loadProofs, sourceProtection } from './protection.js';
 import type { Services } from './services.js';
 import { packUsage } from '../store/pack-store.js';
 
@@ -17,6 +18,12 @@ export const AGENT_VERSION = '0.1.0';
 /** Defaults of the staleness thresholds (settings can change them). */
 export const DEFAULT_STALE_AFTER_MS = 2 * 24 * 3600_000;
 export const DEFAULT_FRIEND_OFFLINE_AFTER_MS = 3 * 24 * 3600_000;
+/**
+ * A source's newest snapshot younger than this whose packs friends do not all hold yet, while no
+ * friend refuses them and there are enough friends, is still being copied: its 3-2-1 state is the
+ * previous snapshot's meanwhile (SPEC 13.10), so a backup does not flap the state (and notify) each time.
+ */
+export const NEW_SNAPSHOT_GRACE_MS = 2 * 3600_000;
 
 export interface StatusOptions {
   staleAfterMs: number;
@@ -69,6 +76,10 @@ export async function statusOp(svc: Services, opts: StatusOptions): Promise<Stat
 
   const alerts: Alert[] = [];
   const sources: SourceStatus[] = [];
+  const proofs = await loadProofs(
+    svc,
+    peers.map((p) => p.peerId),
+  );
   for (const name of names) {
     const conf = configured.find((c) => c.name === name);
     const list = bySource.get(name) ?? [];
@@ -95,6 +106,38 @@ export async function statusOp(svc: Services, opts: StatusOptions): Promise<Stat
         friendsCopies.push({ name: peer.name, peerId: peer.peerId, packs: held, of: packs.size });
       }
     }
+    // the 3-2-1 status of the newest snapshot (SPEC 13.10)
+    let protection: SourceProtection | null = null;
+    if (newest && svc.mesh) {
+      const mesh = svc.mesh;
+      const of = async (snap: { id: string; snapshot: Snapshot }, isLocal: boolean) =>
+        sourceProtection({
+          packs: await snapshotPacks(svc, snap.id, snap.snapshot),
+          local: isLocal,
+          byPack: replicaMap.byPack,
+          peers,
+          proofs,
+          wanted: mesh.replication.replicas,
+          auditPeriodMs: mesh.replication.challenger.settings.periodMs,
+          firstSnapshotMs: Date.parse((list[0] ?? newest).snapshot.time),
+          now,
+        });
+      protection = await of(newest, local);
+      // a snapshot still being copied (young, and nothing stands in its way) is judged by the one before
+      const previous = list.at(-2);
+      const blocked = peers.length < mesh.replication.replicas || peers.some((p) => p.shortfall !== null);
+      if (protection.state !== 'protected' && previous && lastSuccess && now - Date.parse(lastSuccess) < NEW_SNAPSHOT_GRACE_MS && !blocked) {
+        const before = await of(previous, local);
+        protection = { ...before, reason: `${before.reason} (the newest snapshot is still being copied to friends)` };
+      }
+    }
+    if (protection && protection.state !== 'protected')
+      alerts.push({
+        level: 'error',
+        kind: 'source-at-risk',
+        message: `${name} is ${protection.state}: ${protection.reason}; ${protection.nextStep ?? ''}`,
+        since: null,
+      });
     if (state === 'failed' && run)
       alerts.push({ level: 'error', kind: 'job-failed', message: `the last backup of ${name} failed: ${run.error ?? 'unknown error'}`, since: run.time });
     if (state === 'stale' && lastSuccess)
@@ -116,6 +159,7 @@ export async function statusOp(svc: Services, opts: StatusOptions): Promise<Stat
       state,
       snapshots: list.length,
       copies: { local, friends: friendsCopies },
+      protection,
     });
   }
 
