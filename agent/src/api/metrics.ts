@@ -147,7 +147,8 @@ export function buildMetrics(svc: Services, statusOpts: () => StatusOptions): Re
     async collect() {
       this.reset();
       const now = svc.clock.now();
-      for (const { source, p } of await protection()) this.set({ source }, p.lastProvedAt ? Math.max(0, Math.round((now - Date.parse(p.lastProvedAt)) / 1000)) : -1);
+      for (const { source, p } of await protection())
+        this.set({ source }, p.lastProvedAt ? Math.max(0, Math.round((now - Date.parse(p.lastProvedAt)) / 1000)) : -1);
     },
   });
   new Gauge({

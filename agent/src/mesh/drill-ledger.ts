@@ -32,9 +32,7 @@ export class DrillLedger {
    * stays as large as the copies are.
    */
   async record(result: DrillResult, copies: ReadonlyMap<string, ReadonlyMap<string, DrilledCopy>>, livePacks: ReadonlySet<string>): Promise<void> {
-    const ops: Array<{ type: 'put'; key: string; value: string } | { type: 'del'; key: string }> = [
-      { type: 'put', key: LAST, value: JSON.stringify(result) },
-    ];
+    const ops: Array<{ type: 'put'; key: string; value: string } | { type: 'del'; key: string }> = [{ type: 'put', key: LAST, value: JSON.stringify(result) }];
     for (const [peerId, packs] of copies)
       for (const [packId, c] of packs) ops.push({ type: 'put', key: `${COPY}${peerId}!${packId}`, value: JSON.stringify(c) });
     for await (const k of this.s.drills.keys({ gte: COPY, lt: `${COPY}~` })) {

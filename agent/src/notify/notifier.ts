@@ -5,14 +5,7 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import nodemailer from 'nodemailer';
-import type {
-  Alert,
-  NotificationMessage,
-  NotificationSettings,
-  NotificationTestResult,
-  ProtectionState,
-  SourceStatus,
-} from '../../../protocol/console-api.js';
+import type { Alert, NotificationMessage, NotificationSettings, NotificationTestResult, ProtectionState, SourceStatus } from '../../../protocol/console-api.js';
 import type { Activity, ActivityEvent } from '../ops/activity.js';
 import { DEFAULT_FRIEND_OFFLINE_AFTER_MS, DEFAULT_STALE_AFTER_MS } from '../ops/status.js';
 import type { Clock } from '../util/clock.js';
@@ -130,7 +123,13 @@ export class Notifier {
       if (before === p.state || (before === undefined && p.state === 'protected')) continue;
       await this.send(
         p.state === 'protected'
-          ? { kind: 'source-state', level: 'info', title: `Cairn: ${src.name} is protected again`, message: `${src.name} is protected again on ${this.opts.agentName}: ${p.reason}`, source: src.name }
+          ? {
+              kind: 'source-state',
+              level: 'info',
+              title: `Cairn: ${src.name} is protected again`,
+              message: `${src.name} is protected again on ${this.opts.agentName}: ${p.reason}`,
+              source: src.name,
+            }
           : {
               kind: 'source-state',
               level: p.state === 'not off-site' ? 'error' : 'warning',

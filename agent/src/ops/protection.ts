@@ -88,7 +88,16 @@ export function sourceProtection(i: ProtectionInput): SourceProtection {
     reason = `every pack of its newest snapshot has ${plural(i.wanted, 'off-site copy', 'off-site copies')}${provedMs === null ? '' : `, last proved ${day(provedMs)}`}`;
   }
   if (state !== 'protected') nextStep = nextStepFor(i, friends, short > 0 || !offsite);
-  return { state, local: i.local, wantedCopies: i.wanted, copies, friends: friends.map(({ proved: _, ...f }) => f), lastProvedAt: iso(provedMs), reason, nextStep };
+  return {
+    state,
+    local: i.local,
+    wantedCopies: i.wanted,
+    copies,
+    friends: friends.map(({ proved: _, ...f }) => f),
+    lastProvedAt: iso(provedMs),
+    reason,
+    nextStep,
+  };
 }
 
 /** What the user can do, in plain words: the first cause that applies. */
@@ -97,12 +106,14 @@ function nextStepFor(i: ProtectionInput, friends: Array<{ peerId: string; packs:
   if (i.peers.length === 0) return 'no friend holds a copy: pair with a friend ("cairn invite" here, "cairn pair CODE" there)';
   const lacking = i.peers.filter((p) => (friends.find((f) => f.peerId === p.peerId)?.packs ?? 0) < i.packs.size);
   const full = lacking.find((p) => p.shortfall !== null && /grant|quota/i.test(p.shortfall));
-  if (full) return `${full.name}'s grant is full (${formatBytes(full.storedAtPeerBytes)} of ${formatBytes(full.grantFromPeer)} used): ask ${full.name} for more space or add a friend`;
+  if (full)
+    return `${full.name}'s grant is full (${formatBytes(full.storedAtPeerBytes)} of ${formatBytes(full.grantFromPeer)} used): ask ${full.name} for more space or add a friend`;
   const refusing = lacking.find((p) => p.shortfall !== null);
   if (refusing) return `${refusing.name} refuses our packs (${refusing.shortfall ?? ''}): ask ${refusing.name} to make room or add a friend`;
   if (i.peers.length < i.wanted)
     return `${plural(i.wanted, 'copy', 'copies')} need ${plural(i.wanted, 'friend')} and there ${i.peers.length === 1 ? 'is' : 'are'} ${i.peers.length}: add a friend (or lower replicas)`;
   const offline = lacking.find((p) => !p.online);
-  if (offline) return `${offline.name} is offline${offline.lastSeen ? ` since ${offline.lastSeen.slice(0, 16).replace('T', ' ')}` : ''}: the copies catch up when it is back; if it stays away, add a friend`;
+  if (offline)
+    return `${offline.name} is offline${offline.lastSeen ? ` since ${offline.lastSeen.slice(0, 16).replace('T', ' ')}` : ''}: the copies catch up when it is back; if it stays away, add a friend`;
   return 'replication has not copied every pack yet: "cairn replicate --wait" runs it now';
 }

@@ -117,7 +117,13 @@ export function scheduledRunners(svc: Services): Runners {
       ? {
           drill: async (job: JobHandle, source: string | null) => {
             const r = await runDrill(svc, job, source);
-            job.log(`drill passed: ${plural(r.friends.reduce((n, f) => n + f.packsProved, 0), 'copy', 'copies')} at friends proved`);
+            job.log(
+              `drill passed: ${plural(
+                r.friends.reduce((n, f) => n + f.packsProved, 0),
+                'copy',
+                'copies',
+              )} at friends proved`,
+            );
           },
         }
       : {}),

@@ -197,7 +197,14 @@ export class Scheduler {
   }
 
   /** Creates and starts a job; resolves once it is recorded (not when it ends). */
-  private async begin(key: string, kind: JobKind, source: SourceConfig | null, trigger: JobTrigger, attempt: number, drillOf: string | null = null): Promise<Job> {
+  private async begin(
+    key: string,
+    kind: JobKind,
+    source: SourceConfig | null,
+    trigger: JobTrigger,
+    attempt: number,
+    drillOf: string | null = null,
+  ): Promise<Job> {
     const job = this.newJob(kind, source?.name ?? drillOf, trigger, attempt);
     job.startedAt = job.createdAt;
     const started = this.timers.now();

@@ -91,7 +91,12 @@ describeBrowser('the 3-2-1 status of a source', () => {
     const set = await fetch(`${alice.info.api}${ROUTES.notificationsSet.path}`, {
       method: 'POST',
       headers: { 'content-type': 'application/json', [API_TOKEN_HEADER]: alice.info.token },
-      body: JSON.stringify({ webhook: { url: `http://127.0.0.1:${port}/hook`, headers: {} }, email: null, staleAfterMs: 86_400_000, friendOfflineAfterMs: 86_400_000 }),
+      body: JSON.stringify({
+        webhook: { url: `http://127.0.0.1:${port}/hook`, headers: {} },
+        email: null,
+        staleAfterMs: 86_400_000,
+        friendOfflineAfterMs: 86_400_000,
+      }),
     });
     expect(set.status, await set.text()).toBe(200);
     browser = await launchBrowser();

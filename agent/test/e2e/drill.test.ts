@@ -95,7 +95,7 @@ describe('restore drills between real agents', () => {
       expect(f.failed).toEqual([]);
       expect(f.packsProved).toBeGreaterThan(0);
     }
-    expect(await exists(scratch()) ? await readdir(scratch()) : []).toEqual([]);
+    expect((await exists(scratch())) ? await readdir(scratch()) : []).toEqual([]);
     expect((await cairn(['status'], { home: alice.home })).code).toBe(0);
   });
 
@@ -116,7 +116,7 @@ describe('restore drills between real agents', () => {
     expect(res?.friends.find((f) => f.name === 'carol')?.failed).toEqual([]);
     // carol's copies still restore the sample: the source itself is restorable
     expect(res?.sources[0]?.ok).toBe(true);
-    expect(await exists(scratch()) ? await readdir(scratch()) : []).toEqual([]);
+    expect((await exists(scratch())) ? await readdir(scratch()) : []).toEqual([]);
     // an error alert names bob and a pack; status exits 1
     const st = await cairn(['status', '--json'], { home: alice.home });
     expect(st.code).toBe(1);

@@ -58,11 +58,12 @@ export function Dashboard() {
                       <td class="protection">
                         ${
                           src.protection &&
-                          html`<span class=${`state ${src.protection.state.replace(/ /g, '-')}`} data-state=${src.protection.state}>${src.protection.state}</span>
+                          html`<span class=${`state ${src.protection.state.replace(/ /g, '-')}`} data-state=${src.protection.state}
+                              >${src.protection.state}</span
+                            >
                             <div class="muted">
-                              ${src.protection.copies} of ${src.protection.wantedCopies} off-site copies; ${
-                                src.protection.lastProvedAt ? html`last proved ${when(src.protection.lastProvedAt)}` : 'never proved'
-                              }
+                              ${src.protection.copies} of ${src.protection.wantedCopies} off-site copies;
+                              ${src.protection.lastProvedAt ? html`last proved ${when(src.protection.lastProvedAt)}` : 'never proved'}
                             </div>
                             ${src.protection.nextStep && html`<div class="next-step">Next step: ${src.protection.nextStep}</div>`}`
                         }

@@ -35,5 +35,10 @@ export async function drillCommand(ctx: Context, opts: { source?: string; wait?:
     for (const p of res.problems) process.stdout.write(`failed: ${p}\n`);
   }
   if (args.wait && r.job.state !== 'succeeded')
-    throw new CairnError('E_DRILL_FAILED', r.result && r.result.problems.length > 0 ? `restore drill failed: ${r.result.problems.join('; ')}` : `restore drill ${r.job.state}: ${r.job.error ?? 'no reason given'}`);
+    throw new CairnError(
+      'E_DRILL_FAILED',
+      r.result && r.result.problems.length > 0
+        ? `restore drill failed: ${r.result.problems.join('; ')}`
+        : `restore drill ${r.job.state}: ${r.job.error ?? 'no reason given'}`,
+    );
 }

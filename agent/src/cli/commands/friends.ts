@@ -43,7 +43,7 @@ export async function peersCommand(ctx: Context): Promise<void> {
       `${formatBytes(r.storedForPeerBytes)} / ${formatBytes(r.grantToPeer)}`,
       `${formatBytes(r.storedAtPeerBytes)} / ${formatBytes(r.grantFromPeer)}`,
       String(r.packsAtPeer),
-      r.lastProvedAt ? ago(r.lastProvedAt) : 'never',
+      r.lastProvedAt ? ago(r.lastProvedAt, ctx.clock.now()) : 'never',
       r.health,
       r.peerId,
     ]);

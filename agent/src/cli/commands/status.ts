@@ -10,7 +10,7 @@ import { formatBytes, formatTime, printJson, table } from '../format.js';
 import { CairnError, UsageError } from '../../util/errors.js';
 
 /** "3 h 5 min ago": how long ago, for people. */
-export function ago(iso: string, now = Date.now()): string {
+export function ago(iso: string, now: number): string {
   return `${humanSeconds(Math.max(0, Math.round((now - Date.parse(iso)) / 1000)))} ago`;
 }
 
@@ -41,7 +41,7 @@ export async function statusCommand(ctx: Context): Promise<void> {
         const p = src.protection;
         if (!p) continue;
         const at = p.friends.filter((f) => f.packs > 0).map((f) => `${f.name} ${f.packs}/${f.of}`);
-        const proved = p.lastProvedAt ? `last proved ${ago(p.lastProvedAt)}` : 'never proved';
+        const proved = p.lastProvedAt ? `last proved ${ago(p.lastProvedAt, ctx.clock.now())}` : 'never proved';
         out.push(
           `${src.name}: ${p.state.toUpperCase()}: ${p.local ? 'a local copy' : 'NO full local copy'}, ${p.copies} of ${p.wantedCopies} off-site copies (${at.join(', ') || 'no friend holds it'}), ${proved}`,
         );
