@@ -36,6 +36,12 @@ async function targetsOf(svc: Services, only: string | null): Promise<DrillTarge
 export async function runDrill(svc: Services, job: JobHandle, only: string | null): Promise<DrillResult> {
   const mesh = needMesh(svc, 'a restore drill');
   const ctx = mesh.ctx;
+  if ((await ctx.friends.list()).length === 0) {
+    // nothing is off-site to drill (the 3-2-1 status says "not off-site"): asked for, that is an error; on the schedule, a log line
+    if (job.job.trigger === 'manual') throw new CairnError('E_NO_FRIENDS', 'no friend holds a copy to drill: pair with a friend first ("cairn invite")');
+    job.log('no friends yet: nothing off-site to drill');
+    return { jobId: job.job.id, time: new Date(svc.clock.now()).toISOString(), ok: true, sources: [], friends: [], problems: [] };
+  }
   // under the write lock: a prune meanwhile would move blobs to other packs and fail the drill falsely
   const result = await svc.repo.writeLock.with(1, async () => {
     const targets = await targetsOf(svc, only);

@@ -128,3 +128,23 @@ describe('restore drills between real agents', () => {
     expect(alert?.message).toContain(`bob: pack ${atBob?.failed[0]?.packId ?? ''}`);
   });
 });
+
+describe('a restore drill without friends', () => {
+  let solo: TestAgent | undefined;
+  afterAll(async () => {
+    await solo?.stop();
+  });
+
+  test('asked for, it is an error saying to pair first; nothing is recorded as a drill', async () => {
+    solo = await startAgent('solo');
+    const data = join(await tempDir('cairn-drill-solo-'), 'data');
+    await writeSampleTree(data, mixedTreeSpec({ seed: 3, bigRandom: [], bigText: [], smallFiles: 5 }));
+    await solo.cliOk(['backup', data]);
+    const r = await cairn(['drill', '--wait'], { home: solo.home });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/no friend holds a copy to drill: pair with a friend first/);
+    const st = JSON.parse((await cairn(['status', '--json'], { home: solo.home })).stdout) as StatusResult;
+    expect(st.alerts.map((a) => a.kind)).not.toContain('drill-failed');
+    expect(st.sources[0]?.protection?.state).toBe('not off-site');
+  });
+});
