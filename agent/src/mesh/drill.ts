@@ -107,6 +107,8 @@ export class Drill {
   readonly verdicts = new Map<string, Map<string, DrilledCopy>>();
   private readonly names = new Map<string, string>();
   private readonly bytesRead = new Map<string, number>();
+  /** Friends a read could not reach: no verdict on their copies, but said in the job's log. */
+  private readonly unreachable = new Set<string>();
   private readonly now: () => number;
 
   /** `scratchRoot` is deleted before and after the drill (whatever a killed drill left, too). */
@@ -133,6 +135,7 @@ export class Drill {
     } finally {
       await rm(this.scratchRoot, { recursive: true, force: true });
     }
+    if (this.unreachable.size > 0) log(`could not reach ${[...this.unreachable].join(', ')} for some reads: their copies there were not judged`);
     const friends: DrillFriend[] = [...this.verdicts].map(([peerId, packs]) => ({
       name: this.names.get(peerId) ?? peerId,
       peerId,
@@ -281,7 +284,10 @@ export class Drill {
       } catch (err) {
         // a refusal ("not held here") is a lost copy; a friend we cannot reach is not a verdict on its copy
         if (err instanceof RefusedError) this.judge(h.peerId, entry.packId, `refused the drill's read: ${errorMessage(err)}`);
-        else unreachable.push(`${h.name}: ${errorMessage(err)}`);
+        else {
+          unreachable.push(`${h.name}: ${errorMessage(err)}`);
+          this.unreachable.add(h.name);
+        }
         continue;
       }
       this.bytesRead.set(h.peerId, (this.bytesRead.get(h.peerId) ?? 0) + sealed.length);

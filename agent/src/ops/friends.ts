@@ -22,7 +22,8 @@ export async function peersOp(svc: Services): Promise<PeersResult> {
     peers.map((p) => p.peerId),
   );
   return peers.map((p) => {
-    const last = Math.max(0, ...(proofs.get(p.peerId)?.values() ?? []));
+    let last = 0;
+    for (const t of proofs.get(p.peerId)?.values() ?? []) if (t > last) last = t;
     return { ...p, lastProvedAt: last > 0 ? new Date(last).toISOString() : null };
   });
 }
