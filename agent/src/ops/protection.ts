@@ -5,6 +5,7 @@
 import type { PeerListing } from '../../../protocol/api.js';
 import type { ProtectionState, SourceProtection } from '../../../protocol/console-api.js';
 import { formatBytes, plural } from '../../../protocol/format.js';
+import { packChargeBytes } from '../../../protocol/mesh.js';
 import { DrillLedger } from '../mesh/drill-ledger.js';
 import type { Services } from './services.js';
 
@@ -34,6 +35,8 @@ export interface ProtectionInput {
   /** `replicas`: off-site copies wanted of every pack. */
   wanted: number;
   auditPeriodMs: number;
+  /** Sizes of the snapshot's packs that lack copies (bytes, from the local store): whether they still fit a friend's grant. */
+  packBytes?: ReadonlyMap<string, number>;
   /** When the source's first snapshot was taken (ms): copies never proved are given the audit period from then. */
   firstSnapshotMs: number;
   now: number;
@@ -105,7 +108,13 @@ function nextStepFor(i: ProtectionInput, friends: Array<{ peerId: string; packs:
   if (!missingCopies) return 'run "cairn audit" (or "cairn drill") to prove the copies at friends';
   if (i.peers.length === 0) return 'no friend holds a copy: pair with a friend ("cairn invite" here, "cairn pair CODE" there)';
   const lacking = i.peers.filter((p) => (friends.find((f) => f.peerId === p.peerId)?.packs ?? 0) < i.packs.size);
-  const full = lacking.find((p) => p.shortfall !== null && /grant|quota/i.test(p.shortfall));
+  // full: it said so (over quota), or the smallest pack it lacks no longer fits what is left of its grant
+  const fits = (p: PeerListing) => {
+    let smallest = Infinity;
+    for (const id of i.packs) if (!i.byPack.get(id)?.has(p.peerId)) smallest = Math.min(smallest, packChargeBytes(i.packBytes?.get(id) ?? 0));
+    return smallest === Infinity || p.storedAtPeerBytes + smallest <= p.grantFromPeer;
+  };
+  const full = lacking.find((p) => (p.shortfall !== null && /grant|quota/i.test(p.shortfall)) || !fits(p));
   if (full)
     return `${full.name}'s grant is full (${formatBytes(full.storedAtPeerBytes)} of ${formatBytes(full.grantFromPeer)} used): ask ${full.name} for more space or add a friend`;
   const refusing = lacking.find((p) => p.shortfall !== null);

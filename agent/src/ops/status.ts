@@ -19,9 +19,10 @@ export const AGENT_VERSION = '0.1.0';
 export const DEFAULT_STALE_AFTER_MS = 2 * 24 * 3600_000;
 export const DEFAULT_FRIEND_OFFLINE_AFTER_MS = 3 * 24 * 3600_000;
 /**
- * A source's newest snapshot younger than this whose packs friends do not all hold yet, while no
- * friend refuses them and there are enough friends, is still being copied: its 3-2-1 state is the
- * previous snapshot's meanwhile (SPEC 13.10), so a backup does not flap the state (and notify) each time.
+ * A source's newest snapshot younger than this whose packs friends do not all hold yet, that no
+ * replication round begun after it has tried yet, with enough friends, is still being copied: its
+ * 3-2-1 state is the previous snapshot's meanwhile (SPEC 13.10), so a backup does not flap the
+ * state (and notify) each time.
  */
 export const NEW_SNAPSHOT_GRACE_MS = 2 * 3600_000;
 
@@ -110,9 +111,17 @@ export async function statusOp(svc: Services, opts: StatusOptions): Promise<Stat
     let protection: SourceProtection | null = null;
     if (newest && svc.mesh) {
       const mesh = svc.mesh;
-      const of = async (snap: { id: string; snapshot: Snapshot }, isLocal: boolean) =>
-        sourceProtection({
-          packs: await snapshotPacks(svc, snap.id, snap.snapshot),
+      const of = async (snap: { id: string; snapshot: Snapshot }, isLocal: boolean) => {
+        const packs = await snapshotPacks(svc, snap.id, snap.snapshot);
+        const packBytes = new Map<string, number>();
+        for (const id of packs) {
+          if ((replicaMap.byPack.get(id)?.size ?? 0) >= peers.length) continue;
+          const size = (await svc.repo.store.stat(id))?.sizeBytes;
+          if (size !== undefined) packBytes.set(id, size);
+        }
+        return sourceProtection({
+          packs,
+          packBytes,
           local: isLocal,
           byPack: replicaMap.byPack,
           peers,
@@ -122,11 +131,13 @@ export async function statusOp(svc: Services, opts: StatusOptions): Promise<Stat
           firstSnapshotMs: Date.parse((list[0] ?? newest).snapshot.time),
           now,
         });
+      };
       protection = await of(newest, local);
-      // a snapshot still being copied (young, and nothing stands in its way) is judged by the one before
+      // a snapshot no replication round has tried yet (young, and enough friends) is judged by the one before
       const previous = list.at(-2);
-      const blocked = peers.length < mesh.replication.replicas || peers.some((p) => p.shortfall !== null);
-      if (protection.state !== 'protected' && previous && lastSuccess && now - Date.parse(lastSuccess) < NEW_SNAPSHOT_GRACE_MS && !blocked) {
+      const tried = mesh.replication.lastRoundStartedAt !== null && lastSuccess !== null && mesh.replication.lastRoundStartedAt >= Date.parse(lastSuccess);
+      const blocked = peers.length < mesh.replication.replicas;
+      if (protection.state !== 'protected' && previous && lastSuccess && now - Date.parse(lastSuccess) < NEW_SNAPSHOT_GRACE_MS && !tried && !blocked) {
         const before = await of(previous, local);
         protection = { ...before, reason: `${before.reason} (the newest snapshot is still being copied to friends)` };
       }

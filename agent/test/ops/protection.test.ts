@@ -18,7 +18,7 @@ function peer(name: string, over: Partial<PeerListing> = {}): PeerListing {
     storedForPeerBytes: 0,
     grantToPeer: 0,
     storedAtPeerBytes: 0,
-    grantFromPeer: 0,
+    grantFromPeer: 1024 ** 3,
     packsAtPeer: 0,
     health: 'ok',
     shortfall: null,
@@ -72,6 +72,11 @@ describe('3-2-1 state rules', () => {
       ['bob', 2, 2],
       ['carol', 1, 2],
     ]);
+    // full without saying so yet (a round's later, smaller push cleared the shortfall): the pack it lacks no longer fits
+    const nearly = peer('carol', { storedAtPeerBytes: 15 * 1024 * 1024, grantFromPeer: 16 * 1024 * 1024 });
+    expect(sourceProtection(input({ byPack: one, peers: [peer('bob'), nearly], packBytes: new Map([['p2', 2 * 1024 * 1024]]) })).nextStep).toBe(
+      "carol's grant is full (15.0 MiB of 16.0 MiB used): ask carol for more space or add a friend",
+    );
     expect(sourceProtection(input({ byPack: one, peers: [peer('bob'), peer('carol', { online: false })] })).nextStep).toMatch(/^carol is offline since/);
     expect(
       sourceProtection(
