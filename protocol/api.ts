@@ -255,6 +255,8 @@ export interface PeerListing {
   askFromPeer?: { bytes: number; note: string | null; at: string };
   /** Our request to this friend for more space, until it grants that much; `refused` once it said no. */
   askToPeer?: { bytes: number; at: string; refused?: boolean };
+  /** When a copy of ours there was last proved (storage challenge or restore drill); null never; absent where not looked up. */
+  lastProvedAt?: string | null;
 }
 export type PeersResult = PeerListing[];
 
@@ -392,6 +394,54 @@ export interface AuditResult {
   replication: ReplicateResult;
 }
 
+// ---- Restore drills (SPEC 13.11) -------------------------------------------------------------------
+
+export interface DrillArgs {
+  /** Only this source; every source with a snapshot when absent. */
+  source?: string;
+  /** Wait for the drill to finish and return its result. */
+  wait: boolean;
+}
+/** One source's part of a drill: a sample of its newest snapshot, restored from friends' copies. */
+export interface DrillSource {
+  source: string;
+  snapshot: string;
+  /** Bytes of file content in the snapshot, and the sample's target (SPEC 13.11). */
+  totalBytes: number;
+  targetBytes: number;
+  /** Bytes restored and verified, as whole small files and parts of large ones. */
+  sampledBytes: number;
+  wholeFiles: number;
+  fileParts: number;
+  ok: boolean;
+  /** Why the source could not be restored from friends (a blob no friend served intact); null when it could. */
+  error: string | null;
+}
+/** One friend's part of a drill: the packs whose sampled bytes it served intact, and those it did not. */
+export interface DrillFriend {
+  name: string;
+  peerId: string;
+  /** Packs whose sampled ranges this friend served and that verified. */
+  packsProved: number;
+  bytesRead: number;
+  failed: Array<{ packId: string; reason: string }>;
+}
+export interface DrillResult {
+  /** The job that ran it. */
+  jobId: string;
+  time: string;
+  ok: boolean;
+  sources: DrillSource[];
+  friends: DrillFriend[];
+  /** Each failure in one line, naming the friend and the pack. */
+  problems: string[];
+}
+/** `cairn drill`: the drill's job, and with `wait` its result. */
+export interface DrillStarted {
+  job: Job;
+  result: DrillResult | null;
+}
+
 // ---- Docker volumes ---------------------------------------------------------------------------
 
 export type VolumesArgs = Record<string, never>;
@@ -521,7 +571,7 @@ export interface PruneResult {
 
 // ---- jobs (the scheduler) ----------------------------------------------------------------------
 
-export type JobKind = 'backup' | 'forget' | 'prune';
+export type JobKind = 'backup' | 'forget' | 'prune' | 'drill';
 export type JobState = 'running' | 'succeeded' | 'failed' | 'skipped';
 export type JobTrigger = 'schedule' | 'retry' | 'manual';
 
@@ -663,6 +713,7 @@ export const OPERATIONS = {
   audit: { args: args(['wait'], { wait: bool, friend: str }), lock: false },
   grant: { args: args(['friend'], { friend: str, bytes: uint, refuse: bool }), lock: false },
   ask: { args: args(['friend', 'bytes'], { friend: str, bytes: uint, note: { type: 'string', maxLength: 200 } }), lock: false },
+  drill: { args: args(['wait'], { wait: bool, source: str }), lock: false },
 } as const satisfies Record<string, OperationDef>;
 
 export type OperationName = keyof typeof OPERATIONS;
@@ -696,6 +747,7 @@ export interface OperationTypes {
   audit: [AuditArgs, AuditResult];
   grant: [GrantArgs, GrantResult];
   ask: [AskArgs, AskResult];
+  drill: [DrillArgs, DrillStarted];
 }
 export type OperationArgs<K extends OperationName> = OperationTypes[K][0];
 export type OperationResult<K extends OperationName> = OperationTypes[K][1];

@@ -105,6 +105,8 @@ export interface CairnConfig {
   console: { address: string; allowRemote: boolean; tlsCert?: string; tlsKey?: string };
   /** When forget (by each source's retention) and prune run on their own; absent = never. */
   maintenance: { forgetSchedule?: string; pruneSchedule?: string };
+  /** Restore drills (SPEC 13.11): when a sample of each source's newest snapshot is restored from friends' copies alone; absent schedule = never. */
+  drills: { schedule?: string };
   /** Refuse friends' packs when free disk would drop below this (bytes). */
   diskFloorBytes: number;
   /** How often the agent replicates on its own, besides after each backup (ms). */
@@ -126,4 +128,6 @@ export const CONFIG_DEFAULTS = {
   console: { address: '127.0.0.1:8080', allowRemote: false },
   diskFloorBytes: GIB,
   replicateIntervalMs: 15 * 60_000,
+  /** Weekly: Sundays at 04:30. */
+  drills: { schedule: '30 4 * * 0' },
 } as const;

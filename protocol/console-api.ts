@@ -81,11 +81,33 @@ export interface SourceStatus {
   snapshots: number;
   /** Copies of the newest snapshot's packs: local, and at each friend (by name) how many of its packs they hold of how many. */
   copies: { local: boolean; friends: Array<{ name: string; peerId: string; packs: number; of: number }> };
+  /** Its 3-2-1 status (SPEC 13.11); null before its first snapshot. */
+  protection: SourceProtection | null;
+}
+
+/** A source's 3-2-1 state (SPEC 13.11), in words. */
+export type ProtectionState = 'protected' | 'at risk' | 'not off-site';
+
+export interface SourceProtection {
+  state: ProtectionState;
+  /** Every pack of the newest snapshot is here. */
+  local: boolean;
+  /** Off-site copies wanted of every pack (`replicas`), and the fewest any pack of the newest snapshot has. */
+  wantedCopies: number;
+  copies: number;
+  /** Each friend: how many of the newest snapshot's packs it holds (counted copies), and when one was last proved there. */
+  friends: Array<{ name: string; peerId: string; packs: number; of: number; lastProvedAt: string | null }>;
+  /** The newest proof (a passed storage challenge or restore drill) of any of its copies. */
+  lastProvedAt: string | null;
+  /** Why the state, in one sentence. */
+  reason: string;
+  /** What to do about it, in plain words; null when protected. */
+  nextStep: string | null;
 }
 
 export interface Alert {
   level: 'warning' | 'error';
-  /** Stable kind: stale-backup, stale-replication, friend-offline, friend-problem, job-failed, under-replicated, challenge-failed (a copy failed a storage challenge and is not copied again yet). */
+  /** Stable kind: stale-backup, stale-replication, friend-offline, friend-problem, job-failed, under-replicated, challenge-failed (a copy failed a storage challenge and is not copied again yet), drill-failed (the last restore drill failed: a friend served damaged bytes or none), source-at-risk (a source is "at risk" or "not off-site", SPEC 13.11). */
   kind: string;
   message: string;
   since: string | null;
@@ -166,7 +188,7 @@ export interface NotificationTestResult {
 
 /** One notification, as the webhook receives it (JSON POST). */
 export interface NotificationMessage {
-  /** job-failed, stale-backup, stale-replication, friend-offline, friend-problem, test. */
+  /** job-failed, stale-backup, stale-replication, friend-offline, friend-problem, source-state (a source's 3-2-1 state changed), test. */
   kind: string;
   level: 'warning' | 'error' | 'info';
   title: string;

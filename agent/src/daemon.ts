@@ -99,6 +99,8 @@ export class Agent {
   private readonly opts: AgentOptions;
   private timer: NodeJS.Timeout | undefined;
   private alerter: NodeJS.Timeout | undefined;
+  /** After each of the agent's own replication rounds: the 3-2-1 states are checked again. */
+  private afterRound: (() => void) | undefined;
   private activity: Activity | undefined;
   /** The scheduler (jobs, live job events), for the console and tests. */
   scheduler: Scheduler | undefined;
@@ -220,7 +222,33 @@ export class Agent {
           (s) => notifier.alerts(s.alerts),
           (err: unknown) => opts.log(`alerts: ${errorMessage(err)}`),
         );
-      agent.alerter = setInterval(watchAlerts, ALERT_CHECK_MS);
+      // each source's 3-2-1 state: one notification per change, checked after every replication
+      // round and API operation (debounced: one check at a time, one more if asked meanwhile)
+      let checking: Promise<void> | undefined;
+      let checkAgain = false;
+      const watchProtection = (): void => {
+        if (checking) {
+          checkAgain = true;
+          return;
+        }
+        checking = statusOp(svc, statusOptions())
+          .then((s) => notifier.protection(s.sources))
+          .catch((err: unknown) => opts.log(`3-2-1 status: ${errorMessage(err)}`))
+          .finally(() => {
+            checking = undefined;
+            if (checkAgain) {
+              checkAgain = false;
+              watchProtection();
+            }
+          });
+      };
+      svc.afterOp = watchProtection;
+      agent.afterRound = watchProtection;
+      watchProtection();
+      agent.alerter = setInterval(() => {
+        watchAlerts();
+        watchProtection();
+      }, ALERT_CHECK_MS);
       agent.alerter.unref();
       // Containers a killed run left stopped (docker-stopped.json) run again; Docker is only
       // contacted when there is such a record, and an unreachable engine is one log line.
@@ -298,6 +326,7 @@ export class Agent {
         })
         .finally(() => {
           this.replicating = undefined;
+          this.afterRound?.();
           if (this.again) {
             this.again = false;
             this.replicateSoon(0);

@@ -6,6 +6,9 @@ import { statusOp, type StatusOptions } from '../ops/status.js';
 import { sourceKey } from '../ops/activity.js';
 import { packUsage } from '../store/pack-store.js';
 
+/** Gauges collected within this long of each other share one status (a scrape). */
+const SCRAPE_SHARE_MS = 1000;
+
 export function buildMetrics(svc: Services, statusOpts: () => StatusOptions): Registry {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'cairn_process_' });
@@ -120,6 +123,56 @@ export function buildMetrics(svc: Services, statusOpts: () => StatusOptions): Re
   });
   peerGauge('cairn_friend_problems', 'Recent problems recorded for the friend (failed audits, damaged packs, refusals)', (p) => p.problems.length);
 
+  // the 3-2-1 status per source (SPEC 13.11): one status per scrape, shared by these gauges
+  let scrape: { at: number; status: ReturnType<typeof statusOp> } | undefined;
+  const protection = async () => {
+    const now = svc.clock.now();
+    if (!scrape || now - scrape.at > SCRAPE_SHARE_MS) scrape = { at: now, status: statusOp(svc, statusOpts()) };
+    return (await scrape.status).sources.flatMap((src) => (src.protection ? [{ source: src.name, p: src.protection }] : []));
+  };
+  new Gauge({
+    name: 'cairn_source_offsite_copies',
+    help: 'Off-site copies of each source: the fewest friends holding any pack of its newest snapshot',
+    labelNames: ['source'],
+    registers: [registry],
+    async collect() {
+      this.reset();
+      for (const { source, p } of await protection()) this.set({ source }, p.copies);
+    },
+  });
+  new Gauge({
+    name: 'cairn_source_offsite_copies_wanted',
+    help: 'Off-site copies wanted of every pack (replicas)',
+    labelNames: ['source'],
+    registers: [registry],
+    async collect() {
+      this.reset();
+      for (const { source, p } of await protection()) this.set({ source }, p.wantedCopies);
+    },
+  });
+  new Gauge({
+    name: 'cairn_source_seconds_since_proof',
+    help: 'Seconds since a copy of the source at a friend was last proved (storage challenge or restore drill); -1 never',
+    labelNames: ['source'],
+    registers: [registry],
+    async collect() {
+      this.reset();
+      const now = svc.clock.now();
+      for (const { source, p } of await protection())
+        this.set({ source }, p.lastProvedAt ? Math.max(0, Math.round((now - Date.parse(p.lastProvedAt)) / 1000)) : -1);
+    },
+  });
+  new Gauge({
+    name: 'cairn_source_protection',
+    help: 'The 3-2-1 state of each source: 1 for its state (protected, at risk, not off-site), 0 for the others',
+    labelNames: ['source', 'state'],
+    registers: [registry],
+    async collect() {
+      this.reset();
+      for (const { source, p } of await protection())
+        for (const state of ['protected', 'at risk', 'not off-site'] as const) this.set({ source, state }, p.state === state ? 1 : 0);
+    },
+  });
   new Gauge({
     name: 'cairn_replication_packs',
     help: 'Packs in the repository, and those with fewer copies at friends than wanted',

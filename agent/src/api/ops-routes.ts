@@ -7,6 +7,7 @@ import { auditOp } from '../ops/audit.js';
 import { backupOp } from '../ops/backup.js';
 import { diffOp, findOp, lsOp } from '../ops/browse.js';
 import { checkOp } from '../ops/check.js';
+import { drillOp } from '../ops/drill.js';
 import { pruneOp } from '../ops/prune.js';
 import { jobShowOp, jobsOp, runSourceOp } from '../ops/jobs.js';
 import type { JobEvent } from '../scheduler/scheduler.js';
@@ -60,6 +61,7 @@ const IMPLEMENTATIONS: { [K in OperationName]: (svc: Services, args: OperationAr
   audit: (svc, a) => auditOp(svc, a),
   grant: (svc, a) => grantOp(svc, a),
   ask: (svc, a) => askOp(svc, a),
+  drill: (svc, a) => drillOp(svc, a),
 };
 
 /** name -> [operation, JSON schema of its arguments, holds the repository write lock]: the catalogue's. */
@@ -97,6 +99,8 @@ export function registerOpsRoutes(app: FastifyInstance, svc: Services, extra: Re
       } catch (err) {
         if (isBackup) recordBackup(svc, req.body, started, null, err instanceof Error ? err.message : String(err));
         throw err;
+      } finally {
+        svc.afterOp?.();
       }
     });
   }

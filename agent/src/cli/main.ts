@@ -274,6 +274,11 @@ common(
     action(async (ctx, friend: string, size: string, opts: { note?: string }) => (await import('./commands/grants.js')).askCommand(ctx, friend, size, opts)),
   );
 
+common(program.command('drill').description("restore a sample of each source's newest snapshot from friends' copies alone and verify it; exit 1 when it fails"))
+  .option('--source <source>', 'only this source')
+  .option('--wait', 'wait for the drill and show its result')
+  .action(action(async (ctx, opts: { source?: string; wait?: boolean }) => (await import('./commands/drill.js')).drillCommand(ctx, opts)));
+
 common(program.command('recover').description("rebuild a lost host's home from a friend (recovery phrase from --phrase-file or a prompt without echo)"))
   .requiredOption('--invite <code>', 'an invite code from any friend of the lost host')
   .option('--phrase-file <file>', 'read the recovery phrase from the first line of FILE (mode 600: only its owner may read it)')

@@ -36,6 +36,8 @@ export const EXAMPLE_CONFIG = `# Cairn agent settings. The agent reloads this fi
 # maintenance:
 #   forget: "0 3 * * *"         # apply each source's retention every night at 03:00
 #   prune: "30 3 * * 0"         # then give space back, locally and at friends, every Sunday
+# drills:
+#   schedule: "30 4 * * 0"      # restore a sample of each source from friends' copies alone (weekly; "off": never)
 # sources:
 #   - name: postgres
 #     volumes: [pgdata]          # Docker volumes by name

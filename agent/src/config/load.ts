@@ -151,6 +151,7 @@ function withDefaults(raw: Record<string, unknown>): CairnConfig {
     relay: { ...d.relay, ...r.relay },
     console: { ...d.console, ...r.console },
     maintenance: { ...r.maintenance },
+    drills: r.drills?.schedule === 'off' ? {} : { ...d.drills, ...r.drills },
     diskFloorBytes: r.diskFloorBytes ?? d.diskFloorBytes,
     replicateIntervalMs: r.replicateIntervalMs ?? d.replicateIntervalMs,
   };

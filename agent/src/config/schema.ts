@@ -89,6 +89,9 @@ export const cron = scalar((v) => {
   return { error: `${show(v)} is not a valid cron expression (${why})` };
 });
 
+/** A cron expression, or "off" (never). */
+export const cronOrOff = scalar((v) => (v === 'off' ? { value: v } : cron.check(v)));
+
 export const absolutePath = str(/^\//, 'is not an absolute path');
 /** An absolute file path. */
 export const absPath = str(/^\//, 'is not an absolute path');
@@ -203,6 +206,15 @@ export const configSpec: MapSpec = {
         fields: {
           forget: ['forgetSchedule', cron],
           prune: ['pruneSchedule', cron],
+        },
+      },
+    ],
+    drills: [
+      'drills',
+      {
+        kind: 'map',
+        fields: {
+          schedule: ['schedule', cronOrOff],
         },
       },
     ],

@@ -23,6 +23,8 @@ export class Replication implements Startable {
   readonly challenger: Challenger;
   /** The last replication round asked for; the next one starts after it. */
   private tail: Promise<unknown> = Promise.resolve();
+  /** When the newest round that has finished began (ms; null before the first): packs written before then were tried (the 3-2-1 status). */
+  lastRoundStartedAt: number | null = null;
 
   constructor(ctx: MeshContext, repo: Repository, deletion: Deletion, replicas: number, audit: AuditSettings, repairAfterMs: number) {
     this.ctx = ctx;
@@ -53,7 +55,9 @@ export class Replication implements Startable {
   private async round(mode: ChallengeMode): Promise<{ result: ReplicateResult; reports: AuditFriend[] }> {
     const challenges: RoundChallenges = { challenger: this.challenger, mode };
     const round = this.tail.then(async () => {
+      const startedAt = this.ctx.clock.now();
       const r = await replicateOnce(this.ctx, this.repo, this.replicas, challenges, this.repairAfterMs);
+      this.lastRoundStartedAt = startedAt;
       for (const d of await this.deletion.sendDeletes())
         if (!d.sent) r.problems.push(`${d.friend} did not take our delete request for ${d.packs} packs: ${d.detail}`);
       return { result: r, reports: challenges.reports ?? [] };

@@ -5,7 +5,7 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import nodemailer from 'nodemailer';
-import type { Alert, NotificationMessage, NotificationSettings, NotificationTestResult } from '../../../protocol/console-api.js';
+import type { Alert, NotificationMessage, NotificationSettings, NotificationTestResult, ProtectionState, SourceStatus } from '../../../protocol/console-api.js';
 import type { Activity, ActivityEvent } from '../ops/activity.js';
 import { DEFAULT_FRIEND_OFFLINE_AFTER_MS, DEFAULT_STALE_AFTER_MS } from '../ops/status.js';
 import type { Clock } from '../util/clock.js';
@@ -39,6 +39,8 @@ export class Notifier {
   private settings: NotificationSettings;
   private readonly opts: NotifierOptions;
   private readonly sentAt = new Map<string, number>();
+  /** Each source's 3-2-1 state as last seen (protection()). */
+  private readonly sourceStates = new Map<string, ProtectionState>();
   /** Every message sent (or tried), newest last: the console shows them. */
   readonly recent: Array<NotificationMessage & { delivered: string[]; failed: string[] }> = [];
 
@@ -95,7 +97,8 @@ export class Notifier {
     const now = this.opts.clock.now();
     const live = new Set<string>();
     for (const a of list) {
-      if (a.kind === 'job-failed' || a.kind === 'friend-shortfall' || a.kind === 'under-replicated') continue; // sent when they happen, or shown only
+      // sent when they happen (a source's state: on each change, protection()), or shown only
+      if (a.kind === 'job-failed' || a.kind === 'friend-shortfall' || a.kind === 'under-replicated' || a.kind === 'source-at-risk') continue;
       const key = `${a.kind}\n${a.message}`;
       live.add(key);
       const last = this.sentAt.get(key);
@@ -104,6 +107,38 @@ export class Notifier {
       await this.send({ kind: a.kind, level: a.level, title: `Cairn: ${a.message}`, message: `${a.message} (agent ${this.opts.agentName})` });
     }
     for (const k of [...this.sentAt.keys()]) if (!live.has(k)) this.sentAt.delete(k);
+  }
+
+  /**
+   * Sends one notification each time a source's 3-2-1 state changes (SPEC 13.11): to "at risk" or
+   * "not off-site" with the reason and the next step, and back to "protected". The first state seen
+   * of a source is sent only when it is not "protected".
+   */
+  async protection(sources: readonly SourceStatus[]): Promise<void> {
+    for (const src of sources) {
+      const p = src.protection;
+      if (!p) continue;
+      const before = this.sourceStates.get(src.name);
+      this.sourceStates.set(src.name, p.state);
+      if (before === p.state || (before === undefined && p.state === 'protected')) continue;
+      await this.send(
+        p.state === 'protected'
+          ? {
+              kind: 'source-state',
+              level: 'info',
+              title: `Cairn: ${src.name} is protected again`,
+              message: `${src.name} is protected again on ${this.opts.agentName}: ${p.reason}`,
+              source: src.name,
+            }
+          : {
+              kind: 'source-state',
+              level: p.state === 'not off-site' ? 'error' : 'warning',
+              title: `Cairn: ${src.name} is ${p.state}`,
+              message: `${src.name} is ${p.state} on ${this.opts.agentName}: ${p.reason}. Next step: ${p.nextStep ?? 'none'}`,
+              source: src.name,
+            },
+      );
+    }
   }
 
   async send(m: Omit<NotificationMessage, 'agent' | 'time' | 'priority'>): Promise<NotificationTestResult> {

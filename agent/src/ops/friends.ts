@@ -1,6 +1,7 @@
 // Friend operations: invites, pairing, the friend list, replication.
 import type { InviteArgs, InviteResult, PairArgs, PairResult, PeersResult, ReplicateArgs, ReplicateResult } from '../../../protocol/api.js';
 import type { FriendRemoveArgs, FriendRemoveResult } from '../../../protocol/console-api.js';
+import { loadProofs } from './protection.js';
 import { needMesh, type Services } from './services.js';
 
 /** How long `replicate --wait` keeps trying before it says why copies are missing. */
@@ -15,7 +16,16 @@ export async function pairOp(svc: Services, args: PairArgs): Promise<PairResult>
 }
 
 export async function peersOp(svc: Services): Promise<PeersResult> {
-  return needMesh(svc, 'listing friends').directory.peers();
+  const peers = await needMesh(svc, 'listing friends').directory.peers();
+  const proofs = await loadProofs(
+    svc,
+    peers.map((p) => p.peerId),
+  );
+  return peers.map((p) => {
+    let last = 0;
+    for (const t of proofs.get(p.peerId)?.values() ?? []) if (t > last) last = t;
+    return { ...p, lastProvedAt: last > 0 ? new Date(last).toISOString() : null };
+  });
 }
 
 /**

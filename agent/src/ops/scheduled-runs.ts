@@ -10,6 +10,7 @@ import { scan, type ScanTotals } from '../snapshot/scanner.js';
 import { connectDocker, discoverVolumes, selectVolumes } from '../sources/docker.js';
 import { UsageError } from '../util/errors.js';
 import { backupOp } from './backup.js';
+import { runDrill } from './drill.js';
 import { forgetOp } from './forget.js';
 import { pruneOp } from './prune.js';
 import type { Services } from './services.js';
@@ -112,5 +113,19 @@ export function scheduledRunners(svc: Services): Runners {
       const r = await svc.repo.writeLock.with(1, () => pruneOp(svc, { dryRun: false }));
       job.log(`prune: ${plural(r.packsDeleted, 'pack')} deleted, ${r.packsRepacked} repacked, ${formatBytes(r.freedBytes)} given back`);
     },
+    ...(svc.mesh
+      ? {
+          drill: async (job: JobHandle, source: string | null) => {
+            const r = await runDrill(svc, job, source);
+            job.log(
+              `drill passed: ${plural(
+                r.friends.reduce((n, f) => n + f.packsProved, 0),
+                'copy',
+                'copies',
+              )} at friends proved`,
+            );
+          },
+        }
+      : {}),
   };
 }

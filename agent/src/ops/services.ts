@@ -28,6 +28,8 @@ export interface Services {
   jobs?: JobStore;
   /** The name friends see. */
   agentName?: string;
+  /** Called after an operation through the API ended (a replication, audit or drill may have changed where copies are): the daemon re-checks each source's 3-2-1 state soon. */
+  afterOp?: () => void;
 }
 
 export function needMesh(svc: Services, what: string): Mesh {

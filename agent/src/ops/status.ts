@@ -2,12 +2,14 @@
 // newest snapshot's packs have copies, friends online, space both ways, and alerts. /metrics and
 // the staleness notifier read the same numbers.
 import type { PeerListing } from '../../../protocol/api.js';
-import type { Alert, SourceState, SourceStatus, StatusResult } from '../../../protocol/console-api.js';
+import type { Alert, SourceProtection, SourceState, SourceStatus, StatusResult } from '../../../protocol/console-api.js';
 import type { Snapshot } from '../../../protocol/snapshot.js';
 import { plural } from '../../../protocol/format.js';
 import { portMappingMessage } from '../mesh/port-mapping.js';
 import { loadTree } from '../repo/trees.js';
 import { sourceKey } from './activity.js';
+import { lastDrill } from './drill.js';
+import { loadProofs, sourceProtection } from './protection.js';
 import type { Services } from './services.js';
 import { packUsage } from '../store/pack-store.js';
 
@@ -16,6 +18,13 @@ export const AGENT_VERSION = '0.1.0';
 /** Defaults of the staleness thresholds (settings can change them). */
 export const DEFAULT_STALE_AFTER_MS = 2 * 24 * 3600_000;
 export const DEFAULT_FRIEND_OFFLINE_AFTER_MS = 3 * 24 * 3600_000;
+/**
+ * A source's newest snapshot younger than this whose packs friends do not all hold yet, that no
+ * replication round begun after it has tried yet, with enough friends, is still being copied: its
+ * 3-2-1 state is the previous snapshot's meanwhile (SPEC 13.11), so a backup does not flap the
+ * state (and notify) each time.
+ */
+export const NEW_SNAPSHOT_GRACE_MS = 2 * 3600_000;
 
 export interface StatusOptions {
   staleAfterMs: number;
@@ -68,6 +77,10 @@ export async function statusOp(svc: Services, opts: StatusOptions): Promise<Stat
 
   const alerts: Alert[] = [];
   const sources: SourceStatus[] = [];
+  const proofs = await loadProofs(
+    svc,
+    peers.map((p) => p.peerId),
+  );
   for (const name of names) {
     const conf = configured.find((c) => c.name === name);
     const list = bySource.get(name) ?? [];
@@ -94,6 +107,48 @@ export async function statusOp(svc: Services, opts: StatusOptions): Promise<Stat
         friendsCopies.push({ name: peer.name, peerId: peer.peerId, packs: held, of: packs.size });
       }
     }
+    // the 3-2-1 status of the newest snapshot (SPEC 13.11)
+    let protection: SourceProtection | null = null;
+    if (newest && svc.mesh) {
+      const mesh = svc.mesh;
+      const of = async (snap: { id: string; snapshot: Snapshot }, isLocal: boolean) => {
+        const packs = await snapshotPacks(svc, snap.id, snap.snapshot);
+        const packBytes = new Map<string, number>();
+        for (const id of packs) {
+          if ((replicaMap.byPack.get(id)?.size ?? 0) >= peers.length) continue;
+          const size = (await svc.repo.store.stat(id))?.sizeBytes;
+          if (size !== undefined) packBytes.set(id, size);
+        }
+        return sourceProtection({
+          packs,
+          packBytes,
+          local: isLocal,
+          byPack: replicaMap.byPack,
+          peers,
+          proofs,
+          wanted: mesh.replication.replicas,
+          auditPeriodMs: mesh.replication.challenger.settings.periodMs,
+          firstSnapshotMs: Date.parse((list[0] ?? newest).snapshot.time),
+          now,
+        });
+      };
+      protection = await of(newest, local);
+      // a snapshot no replication round has tried yet (young, and enough friends) is judged by the one before
+      const previous = list.at(-2);
+      const tried = mesh.replication.lastRoundStartedAt !== null && lastSuccess !== null && mesh.replication.lastRoundStartedAt >= Date.parse(lastSuccess);
+      const blocked = peers.length < mesh.replication.replicas;
+      if (protection.state !== 'protected' && previous && lastSuccess && now - Date.parse(lastSuccess) < NEW_SNAPSHOT_GRACE_MS && !tried && !blocked) {
+        const before = await of(previous, local);
+        protection = { ...before, reason: `${before.reason} (the newest snapshot is still being copied to friends)` };
+      }
+    }
+    if (protection && protection.state !== 'protected')
+      alerts.push({
+        level: 'error',
+        kind: 'source-at-risk',
+        message: `${name} is ${protection.state}: ${protection.reason}; ${protection.nextStep ?? ''}`,
+        since: null,
+      });
     if (state === 'failed' && run)
       alerts.push({ level: 'error', kind: 'job-failed', message: `the last backup of ${name} failed: ${run.error ?? 'unknown error'}`, since: run.time });
     if (state === 'stale' && lastSuccess)
@@ -115,6 +170,7 @@ export async function statusOp(svc: Services, opts: StatusOptions): Promise<Stat
       state,
       snapshots: list.length,
       copies: { local, friends: friendsCopies },
+      protection,
     });
   }
 
@@ -149,6 +205,15 @@ export async function statusOp(svc: Services, opts: StatusOptions): Promise<Stat
       since: new Date(Math.min(...failedCopies.map((f) => f.atMs))).toISOString(),
     });
   }
+  // the last restore drill failed: a friend served damaged bytes (or none) of a pack, by name
+  const drill = svc.mesh ? await lastDrill(svc) : undefined;
+  if (drill && !drill.ok)
+    alerts.push({
+      level: 'error',
+      kind: 'drill-failed',
+      message: `the restore drill of ${drill.time} failed: ${drill.problems.slice(0, 3).join('; ')}${drill.problems.length > 3 ? ` (and ${drill.problems.length - 3} more)` : ''}`,
+      since: drill.time,
+    });
   const repl = activity?.lastReplication ?? null;
   const replSuccess = activity?.lastReplicationSuccess ?? null;
   if (wanted > 0 && under > 0)

@@ -109,7 +109,11 @@ export async function saveTree(repo: Repository, nodes: TreeNode[]): Promise<{ i
 }
 
 export async function loadTree(repo: Repository, id: string): Promise<Tree> {
-  const data = await repo.loadBlob(id, BlobType.tree);
+  return decodeTree(id, await repo.loadBlob(id, BlobType.tree));
+}
+
+/** A tree from its verified plaintext (a blob read by whatever reader), every name checked. */
+export function decodeTree(id: string, data: Buffer): Tree {
   let tree: Tree;
   try {
     tree = JSON.parse(data.toString('utf8')) as Tree;

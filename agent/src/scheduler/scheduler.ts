@@ -30,10 +30,12 @@ export interface Runners {
   backup(source: SourceConfig, job: JobHandle): Promise<{ snapshot?: string }>;
   forget(job: JobHandle): Promise<void>;
   prune(job: JobHandle): Promise<void>;
+  /** A restore drill (SPEC 13.11) of one source, or of every source when null. */
+  drill?(job: JobHandle, source: string | null): Promise<void>;
 }
 
 /** The parts of the config the scheduler follows. */
-export type ScheduleConfig = Pick<CairnConfig, 'sources' | 'maintenance'>;
+export type ScheduleConfig = Pick<CairnConfig, 'sources' | 'maintenance'> & Partial<Pick<CairnConfig, 'drills'>>;
 
 export type JobEvent = { type: 'created' | 'progress' | 'log' | 'finished'; job: Job };
 
@@ -46,7 +48,7 @@ interface Slot {
   cancel?: () => void;
 }
 
-const MAINTENANCE = { forget: '(forget)', prune: '(prune)' } as const;
+const MAINTENANCE = { forget: '(forget)', prune: '(prune)', drill: '(drill)' } as const;
 
 export class Scheduler {
   readonly events = new EventEmitter();
@@ -87,6 +89,7 @@ export class Scheduler {
     for (const s of config.sources) if (s.schedule) wanted.set(s.name, { kind: 'backup', source: s, expr: s.schedule });
     if (config.maintenance.forgetSchedule) wanted.set(MAINTENANCE.forget, { kind: 'forget', source: null, expr: config.maintenance.forgetSchedule });
     if (config.maintenance.pruneSchedule) wanted.set(MAINTENANCE.prune, { kind: 'prune', source: null, expr: config.maintenance.pruneSchedule });
+    if (config.drills?.schedule) wanted.set(MAINTENANCE.drill, { kind: 'drill', source: null, expr: config.drills.schedule });
     for (const [key, slot] of this.slots) {
       const w = wanted.get(key);
       if (!w || w.expr !== slot.cron.expr || JSON.stringify(w.source) !== JSON.stringify(slot.source)) {
@@ -123,6 +126,16 @@ export class Scheduler {
       throw new UsageError(`no source "${sourceName}" in the config (known: ${this.sources.map((s) => s.name).join(', ') || 'none'})`, 'E_NO_SOURCE');
     if (this.running.has(source.name)) throw new CairnError('E_BUSY', `source ${source.name} is already running: a run never overlaps itself`);
     return this.begin(source.name, 'backup', source, 'manual', 1);
+  }
+
+  /**
+   * Starts a restore drill now (`cairn drill`) of one source or all; refuses while one runs (drills
+   * never overlap). `finished` resolves once the job has ended and is recorded.
+   */
+  async drillNow(source: string | null): Promise<{ job: Job; finished: Promise<void> }> {
+    if (this.running.has(MAINTENANCE.drill)) throw new CairnError('E_BUSY', 'a restore drill is already running: drills never overlap');
+    const job = await this.begin(MAINTENANCE.drill, 'drill', null, 'manual', 1, source);
+    return { job, finished: this.running.get(MAINTENANCE.drill) ?? Promise.resolve() };
   }
 
   /** Waits for every running job (agent stop). */
@@ -184,8 +197,15 @@ export class Scheduler {
   }
 
   /** Creates and starts a job; resolves once it is recorded (not when it ends). */
-  private async begin(key: string, kind: JobKind, source: SourceConfig | null, trigger: JobTrigger, attempt: number): Promise<Job> {
-    const job = this.newJob(kind, source?.name ?? null, trigger, attempt);
+  private async begin(
+    key: string,
+    kind: JobKind,
+    source: SourceConfig | null,
+    trigger: JobTrigger,
+    attempt: number,
+    drillOf: string | null = null,
+  ): Promise<Job> {
+    const job = this.newJob(kind, source?.name ?? drillOf, trigger, attempt);
     job.startedAt = job.createdAt;
     const started = this.timers.now();
     await this.store.put(job);
@@ -209,7 +229,10 @@ export class Scheduler {
       try {
         if (kind === 'backup' && source) job.snapshot = (await this.runners.backup(source, handle)).snapshot ?? null;
         else if (kind === 'forget') await this.runners.forget(handle);
-        else await this.runners.prune(handle);
+        else if (kind === 'drill') {
+          if (!this.runners.drill) throw new CairnError('E_NO_MESH', 'restore drills need the friend mesh');
+          await this.runners.drill(handle, drillOf);
+        } else await this.runners.prune(handle);
         job.state = 'succeeded';
       } catch (err) {
         job.state = 'failed';

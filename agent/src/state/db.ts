@@ -37,6 +37,8 @@ function sublevels(db: StateDb) {
     challengeFailed: db.sublevel<string, string>('challengeFailed', utf8),
     /** friend PeerId -> JSON {tokens, atMs}: bytes of challenges the rotation may still read there (mesh/challenge-ledger.ts) */
     challengeBudget: db.sublevel<string, string>('challengeBudget', utf8),
+    /** "last" -> DrillResult JSON; "copy!<friend PeerId>!<pack ID>" -> JSON {atMs, ok, reason}: restore drills, the last and per copy (mesh/drill-ledger.ts) */
+    drills: db.sublevel<string, string>('drills', utf8),
     /** job ID (creation time, sortable) -> Job JSON (protocol/api.ts): the scheduler's runs */
     jobs: db.sublevel<string, string>('jobs', utf8),
     /** "<volume>!<path below it>" -> JSON {size, mtimeNs, ctimeNs, inode, dev, content}: unchanged-file cache of volumes read through their mountpoint (snapshot/volume-archiver.ts) */

@@ -151,6 +151,7 @@ describe('valid configs', () => {
       relay: { ...CONFIG_DEFAULTS.relay },
       console: { ...CONFIG_DEFAULTS.console },
       maintenance: {},
+      drills: { ...CONFIG_DEFAULTS.drills },
       diskFloorBytes: CONFIG_DEFAULTS.diskFloorBytes,
       replicateIntervalMs: CONFIG_DEFAULTS.replicateIntervalMs,
     });

@@ -1,5 +1,6 @@
-// At a glance: every source with its state, last and next run and where copies are; friends
-// online; space used and granted; alerts.
+// At a glance: every source with its state, last and next run, where copies are and its 3-2-1
+// state in words (protected, at risk, not off-site) with the next step; friends online; space used
+// and granted; alerts.
 import { ROUTES, type StatusResult } from '../../../protocol/console-api.js';
 import { api } from '../api.js';
 import { bytes, percent, when } from '../format.js';
@@ -37,6 +38,7 @@ export function Dashboard() {
                   <th>Next run</th>
                   <th>Snapshots</th>
                   <th>Copies</th>
+                  <th>3-2-1</th>
                 </tr>
               </thead>
               <tbody>
@@ -52,6 +54,19 @@ export function Dashboard() {
                       <td>${src.snapshots}</td>
                       <td>
                         ${src.copies.local ? 'local' : html`<span class="error">not local</span>`}${src.copies.friends.map((f) => html`<div>${f.name}: ${f.packs}/${f.of} packs</div>`)}
+                      </td>
+                      <td class="protection">
+                        ${
+                          src.protection &&
+                          html`<span class=${`state ${src.protection.state.replace(/ /g, '-')}`} data-state=${src.protection.state}
+                              >${src.protection.state}</span
+                            >
+                            <div class="muted">
+                              ${src.protection.copies} of ${src.protection.wantedCopies} off-site copies;
+                              ${src.protection.lastProvedAt ? html`last proved ${when(src.protection.lastProvedAt)}` : 'never proved'}
+                            </div>
+                            ${src.protection.nextStep && html`<div class="next-step">Next step: ${src.protection.nextStep}</div>`}`
+                        }
                       </td>
                     </tr>`,
                 )}

@@ -3,6 +3,7 @@ import { CairnError, UsageError } from '../../util/errors.js';
 import { configFor, runOp, type Context } from '../context.js';
 import { formatBytes, formatTime, printJson, table } from '../format.js';
 import { parseDuration, parseSize } from '../../util/units.js';
+import { ago } from './status.js';
 
 /** --quota, else the config's default grant for friends. */
 async function quotaBytes(ctx: Context, quota: string | undefined): Promise<number> {
@@ -32,7 +33,7 @@ export async function peersCommand(ctx: Context): Promise<void> {
   const rows = await runOp(ctx, 'peers', {}, (svc) => peersOp(svc), { agentOnly: 'listing friends' });
   if (ctx.json) return printJson(rows);
   if (rows.length === 0) return void process.stdout.write('no friends yet: "cairn invite" makes a code for a friend\n');
-  const lines = [['Name', 'Online', 'Reach', 'Last seen', 'We hold for them', 'They hold for us', 'Packs', 'Health', 'PeerId']];
+  const lines = [['Name', 'Online', 'Reach', 'Last seen', 'We hold for them', 'They hold for us', 'Packs', 'Last proved', 'Health', 'PeerId']];
   for (const r of rows) {
     lines.push([
       r.name,
@@ -42,13 +43,17 @@ export async function peersCommand(ctx: Context): Promise<void> {
       `${formatBytes(r.storedForPeerBytes)} / ${formatBytes(r.grantToPeer)}`,
       `${formatBytes(r.storedAtPeerBytes)} / ${formatBytes(r.grantFromPeer)}`,
       String(r.packsAtPeer),
+      r.lastProvedAt ? ago(r.lastProvedAt, ctx.clock.now()) : 'never',
       r.health,
       r.peerId,
     ]);
   }
   process.stdout.write(table(lines) + '\n');
   for (const r of rows) {
-    if (r.shortfall) process.stdout.write(`shortfall at ${r.name}: ${r.shortfall}\n`);
+    if (r.shortfall)
+      process.stdout.write(
+        `shortfall at ${r.name}: ${r.shortfall}${/grant|quota/i.test(r.shortfall) ? ` (${r.name}'s grant is full: ask ${r.name} for more space or add a friend)` : ''}\n`,
+      );
     for (const p of r.problems) process.stdout.write(`problem with ${r.name}: ${p}\n`);
     const relayed = r.relayedForPeer;
     if (relayed.totalBytes > 0)

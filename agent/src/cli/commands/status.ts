@@ -1,11 +1,18 @@
 // cairn status: what the console's dashboard shows, for a terminal: each source's state, last and
-// next run and where its copies are; friends online; space; alerts. Exit 1 when an alert is an
-// error (a failed or stale backup, no copies anywhere), so a cron job or monitor can act on it.
+// next run and where its copies are, its 3-2-1 state and next step; friends online; space; alerts.
+// Exit 1 when an alert is an error (a failed backup, a source "at risk" or "not off-site", a failed
+// storage challenge or restore drill), so a cron job or monitor can act on it.
+import { humanSeconds } from '../../../../protocol/api.js';
 import { ROUTES, type StatusResult } from '../../../../protocol/console-api.js';
 import { getRoute, findAgent } from '../agent-client.js';
 import type { Context } from '../context.js';
 import { formatBytes, formatTime, printJson, table } from '../format.js';
 import { CairnError, UsageError } from '../../util/errors.js';
+
+/** "3 h 5 min ago": how long ago, for people. */
+export function ago(iso: string, now: number): string {
+  return `${humanSeconds(Math.max(0, Math.round((now - Date.parse(iso)) / 1000)))} ago`;
+}
 
 const short = (iso: string | null) => (iso ? formatTime(iso, { seconds: false }) : '-');
 
@@ -29,6 +36,17 @@ export async function statusCommand(ctx: Context): Promise<void> {
         rows.push([src.name, src.state, short(src.lastSuccess), short(src.nextRun), String(src.snapshots), copies]);
       }
       out.push(table(rows));
+      // the 3-2-1 status of each source, in words, with the next step when it is not protected
+      for (const src of s.sources) {
+        const p = src.protection;
+        if (!p) continue;
+        const at = p.friends.filter((f) => f.packs > 0).map((f) => `${f.name} ${f.packs}/${f.of}`);
+        const proved = p.lastProvedAt ? `last proved ${ago(p.lastProvedAt, ctx.clock.now())}` : 'never proved';
+        out.push(
+          `${src.name}: ${p.state.toUpperCase()}: ${p.local ? 'a local copy' : 'NO full local copy'}, ${p.copies} of ${p.wantedCopies} off-site copies (${at.join(', ') || 'no friend holds it'}), ${proved}`,
+        );
+        if (p.nextStep) out.push(`  next step: ${p.nextStep}`);
+      }
     }
     const sp = s.space;
     out.push(
