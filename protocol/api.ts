@@ -101,6 +101,26 @@ export interface PinResult {
   unchanged: boolean;
 }
 
+/**
+ * `cairn tag` (restic's tag): change the tags of the snapshots named (IDs, prefixes, "latest"), or
+ * of every snapshot `filter` matches when none is named. Each list entry may hold several
+ * comma-separated tags. `set` replaces the tags; `add` and `remove` change them (not with `set`).
+ * A changed snapshot is a new snapshot blob with a new ID (SPEC 7 `original`).
+ */
+export interface TagArgs {
+  snapshots: string[];
+  filter?: SnapshotFilter;
+  add?: string[];
+  remove?: string[];
+  set?: string[];
+}
+export interface TagResult {
+  /** The snapshots whose tags changed: old ID, new ID, the new tags. */
+  changed: Array<{ from: string; id: string; shortId: string; tags: string[] }>;
+  /** Snapshots that already had the tags asked for. */
+  unchanged: number;
+}
+
 export interface LsArgs {
   snapshot: string;
   path?: string;
@@ -587,6 +607,7 @@ export const OPERATIONS = {
   },
   pin: { args: args(['snapshot'], { snapshot: str }), lock: true },
   unpin: { args: args(['snapshot'], { snapshot: str }), lock: true },
+  tag: { args: args(['snapshots'], { snapshots: { ...strList, maxItems: 100 }, filter, add: strList, remove: strList, set: strList }), lock: true },
   replicate: { args: args(['wait'], { wait: bool }), lock: false },
   audit: { args: args(['wait'], { wait: bool, friend: str }), lock: false },
 } as const satisfies Record<string, OperationDef>;
@@ -618,6 +639,7 @@ export interface OperationTypes {
   forget: [ForgetArgs, ForgetResult];
   pin: [PinArgs, PinResult];
   unpin: [PinArgs, PinResult];
+  tag: [TagArgs, TagResult];
   replicate: [ReplicateArgs, ReplicateResult];
   audit: [AuditArgs, AuditResult];
 }

@@ -19,6 +19,7 @@ import { restoreOp } from '../ops/restore.js';
 import type { Services } from '../ops/services.js';
 import { snapshotsOp } from '../ops/snapshots.js';
 import { statsOp } from '../ops/stats.js';
+import { tagOp } from '../ops/tag.js';
 import { volumeBackupOp, volumeRestoreOp, volumesOp } from '../ops/volumes.js';
 
 type Op = (svc: Services, args: never) => Promise<unknown>;
@@ -55,6 +56,7 @@ const IMPLEMENTATIONS: { [K in OperationName]: (svc: Services, args: OperationAr
   forget: (svc, a) => forgetOp(svc, a),
   pin: (svc, a) => pinOp(svc, a),
   unpin: (svc, a) => unpinOp(svc, a),
+  tag: (svc, a) => tagOp(svc, a),
   replicate: (svc, a) => replicateOp(svc, a),
   audit: (svc, a) => auditOp(svc, a),
 };

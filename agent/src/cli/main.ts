@@ -86,6 +86,22 @@ common(program.command('forget').description('remove snapshots a retention polic
   .option('--dry-run', 'show what would be removed, remove nothing')
   .action(action(async (ctx, opts: import('./commands/forget.js').ForgetCliOptions) => (await import('./commands/forget.js')).forgetCommand(ctx, opts)));
 
+withFilterOptions(
+  common(
+    program
+      .command('tag')
+      .description('change the tags of snapshots (restic tag): those named, else every one the filters match; a changed snapshot gets a new ID')
+      .argument('[snapshot...]', 'snapshot IDs, unique prefixes, or "latest"'),
+  ),
+)
+  .option('--add <tags>', 'add these tags: tag[,tag,...] (repeatable)', collect)
+  .option('--remove <tags>', 'remove these tags: tag[,tag,...] (repeatable)', collect)
+  .option('--set <tags>', 'replace all tags by these: tag[,tag,...] (repeatable; --set "" removes all)', collect)
+  .addHelpText('after', '\nExamples:\n  cairn tag latest --add keep,release\n  cairn tag --tag nightly --remove nightly --add weekly\n  cairn tag 1a2b3c4d --set ""')
+  .action(
+    action(async (ctx, snaps: string[], opts: import('./commands/tag.js').TagCliOptions) => (await import('./commands/tag.js')).tagCommand(ctx, snaps, opts)),
+  );
+
 common(program.command('pin').description('pin a snapshot: forget never removes it').argument('<snapshot>', 'snapshot ID, unique prefix, or "latest"')).action(
   action(async (ctx, snap: string) => (await import('./commands/pin.js')).pinCommand(ctx, snap, false)),
 );
