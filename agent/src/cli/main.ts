@@ -224,6 +224,11 @@ common(keyCmd.command('show-phrase').description('print the recovery phrase (ask
   action(async (ctx) => (await import('./commands/key.js')).showPhraseCommand(ctx)),
 );
 
+common(keyCmd.command('passwd').description('change the passphrase (restic key passwd): the key file is re-wrapped, the old passphrase stops working'))
+  .option('--new-password-file <file>', 'read the new passphrase from the first line of FILE (else a prompt, twice)')
+  .addHelpText('after', '\nExamples:\n  cairn key passwd\n  cairn key passwd --passphrase-file old.txt --new-password-file new.txt')
+  .action(action(async (ctx, opts: { newPasswordFile?: string }) => (await import('./commands/key.js')).passwdCommand(ctx, opts)));
+
 const consoleCmd = program.command('console').description('the web console');
 common(consoleCmd.command('reset-password').description('make a new admin password for the console (the agent must be stopped; API tokens stay)')).action(
   action(async (ctx) => (await import('./commands/console.js')).consoleResetPasswordCommand(ctx)),
