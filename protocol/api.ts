@@ -14,6 +14,18 @@ export interface BackupArgs {
   source?: string;
   /** Exclude patterns (SPEC "Excludes"): globs on names, or on whole paths when they start with "/". */
   exclude?: string[];
+  /** Do not cross into other file systems below the paths (restic's --one-file-system); mountpoints stay as empty directories. */
+  oneFileSystem?: boolean;
+  /** Write nothing (restic's --dry-run): the result says what would be stored; `id` is "". */
+  dryRun?: boolean;
+}
+/**
+ * `cairn backup --stdin [--stdin-filename NAME]` (restic's): one file, NAME, made of the request body
+ * (POST /api/v1/backup-stdin?filename=NAME&tag=T..., application/octet-stream, streamed).
+ */
+export interface StdinBackupArgs {
+  filename: string;
+  tags: string[];
 }
 export interface BackupResult extends SnapshotSummary {
   id: string;
@@ -24,6 +36,8 @@ export interface BackupResult extends SnapshotSummary {
   parent: string | null;
   /** Entries skipped because they could not be read. */
   unreadable: number;
+  /** A dry run: nothing was written; `addedBytes` is what would be added, before compression and encryption. */
+  dryRun?: boolean;
   /** The snapshot's metadata blob (SPEC 7 `meta`; volume backups: the docker inspect record), if it has one. */
   meta?: string;
 }
@@ -553,7 +567,10 @@ export interface OperationDef {
 }
 
 export const OPERATIONS = {
-  backup: { args: args(['paths', 'tags'], { paths: { ...strList, minItems: 1 }, tags: strList, source: str }), lock: true },
+  backup: {
+    args: args(['paths', 'tags'], { paths: { ...strList, minItems: 1 }, tags: strList, source: str, exclude: strList, oneFileSystem: bool, dryRun: bool }),
+    lock: true,
+  },
   config: { args: none, lock: false },
   snapshots: { args: args([], { filter, latest: { type: 'integer', minimum: 1, maximum: 1_000_000 } }), lock: false },
   ls: { args: args(['snapshot'], { snapshot: str, path: str }), lock: false },

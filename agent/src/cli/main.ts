@@ -47,15 +47,25 @@ common(
   program
     .command('backup')
     .description('make one snapshot of PATH... (volume:NAME for a Docker volume)')
-    .argument('<path...>', 'files or directories to back up, or volume:NAME'),
+    .argument('[path...]', 'files or directories to back up, or volume:NAME'),
 )
   .option('--tag <tag>', 'tag the snapshot (repeatable)', collect)
+  .option('-e, --exclude <pattern>', 'leave out what matches: a name glob (*.tmp), a path end (cache/*), a whole path from / (repeatable)', collect)
+  .option('--exclude-file <file>', 'read exclude patterns from FILE, one a line, # comments (repeatable)', collect)
+  .option('-x, --one-file-system', 'do not cross into other file systems below the paths (mountpoints stay, empty)')
+  .option('-n, --dry-run', 'show what would be stored, write nothing')
+  .option('--stdin', 'store what standard input gives as one file (e.g. pg_dump | cairn backup --stdin)')
+  .option('--stdin-filename <name>', 'the name of that file (default "stdin")')
+  .addHelpText(
+    'after',
+    '\nExamples:\n  cairn backup /srv/data --exclude "*.tmp" --exclude-file /etc/cairn/excludes\n  cairn backup / -x --dry-run\n  pg_dump mydb | cairn backup --stdin --stdin-filename mydb.sql --tag postgres',
+  )
   .option(
     '--volume-read <how>',
     'how volume:NAME is read: auto (its mountpoint when readable here, else a helper container), mountpoint, helper (default: CAIRN_VOLUME_READ, else auto)',
   )
   .action(
-    action(async (ctx, paths: string[], opts: { tag?: string[]; volumeRead?: string }) =>
+    action(async (ctx, paths: string[], opts: import('./commands/backup.js').BackupCliOptions) =>
       (await import('./commands/backup.js')).backupCommand(ctx, paths, opts),
     ),
   );

@@ -14,7 +14,7 @@ import { hostname } from 'node:os';
 import { join, parse, resolve, sep } from 'node:path';
 import { BlobType } from '../repo/blob.js';
 import type { Repository } from '../repo/repository.js';
-import { loadTree, saveTree } from '../repo/trees.js';
+import { encodeTree, loadTree } from '../repo/trees.js';
 import type { Clock } from '../util/clock.js';
 import { displayName, fromBytes } from '../util/byte-names.js';
 import { CairnError, UsageError } from '../util/errors.js';
@@ -62,6 +62,10 @@ export interface ArchiveOptions {
    * synthetic (0755 root:root, mtime 0), so the read path never shows in the trees.
    */
   volumes?: VolumeSpec[];
+  /** Do not cross into other file systems below the source paths (restic's --one-file-system): a mountpoint is kept as an empty directory, anything else on another device is left out. */
+  oneFileSystem?: boolean;
+  /** Store nothing (restic's --dry-run): blobs are only hashed and counted; no pack, index entry or snapshot is written. */
+  dryRun?: boolean;
   /** Stored with the snapshot as a metadata blob (JSON) referenced as `meta`; the volumes' exact mtimes are added to it. */
   meta?: SnapshotMeta;
 }
@@ -113,11 +117,22 @@ export class Archiver {
   private readonly bufferBudget = new Semaphore(READ_BUFFER_BYTES);
   private readonly skip: Set<string>;
   private readonly volumeBuilders: Array<{ path: string; builder: VolumeTreeBuilder }> = [];
+  /** Dry run: the blobs this backup would add (each counted once). */
+  private readonly wouldAdd = new Set<string>();
 
   constructor(repo: Repository, opts: ArchiveOptions) {
     this.repo = repo;
     this.opts = opts;
     this.skip = new Set((opts.skip ?? []).map((p) => resolve(p)));
+  }
+
+  /** Stores a blob, or in a dry run only says whether it would be added (its raw size: nothing is compressed or sealed). */
+  private async store(type: BlobType, data: Buffer, knownId?: string): Promise<{ id: string; addedBytes: number }> {
+    if (!this.opts.dryRun) return this.repo.saveBlob(type, data, knownId);
+    const id = knownId ?? this.repo.blobIdOf(data);
+    if (this.repo.known(id) || this.wouldAdd.has(id)) return { id, addedBytes: 0 };
+    this.wouldAdd.add(id);
+    return { id, addedBytes: data.length };
   }
 
   private excluded(path: string, name: string, isDir: boolean): boolean {
@@ -150,6 +165,7 @@ export class Archiver {
     const volumes = new Map((this.opts.volumes ?? []).map((v) => [resolve(v.path), v]));
     const paths = [...new Set([...this.opts.paths.map((p) => resolve(p)), ...volumes.keys()])].sort();
     if (paths.length === 0) throw new UsageError('nothing to back up: give at least one path');
+    if (this.opts.dryRun && volumes.size > 0) throw new UsageError('--dry-run applies to directories, not to volume:NAME');
     for (const p of paths) {
       if (volumes.has(p)) continue;
       try {
@@ -204,6 +220,7 @@ export class Archiver {
         durationMs: this.opts.clock.now() - started,
       },
     };
+    if (this.opts.dryRun) return { id: '', snapshot };
     await this.repo.flush();
     const id = await this.repo.commitSnapshot(snapshot);
     for (const { builder } of this.volumeBuilders) await builder.commitCache();
@@ -217,7 +234,7 @@ export class Archiver {
       return m && Object.keys(m).length > 0 ? { ...v, mtimesNs: m } : v;
     });
     const data = Buffer.from(JSON.stringify({ ...meta, ...(volumes ? { volumes } : {}) }));
-    const { id, addedBytes } = await this.repo.saveBlob(BlobType.data, data);
+    const { id, addedBytes } = await this.store(BlobType.data, data);
     this.progress.addedBytes += addedBytes;
     return id;
   }
@@ -289,7 +306,8 @@ export class Archiver {
   }
 
   private async saveTreeCounted(nodes: TreeNode[]): Promise<string> {
-    const { id, addedBytes } = await saveTree(this.repo, nodes);
+    nodes.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    const { id, addedBytes } = await this.store(BlobType.tree, encodeTree(nodes));
     this.progress.addedBytes += addedBytes;
     this.progress.dirs += 1;
     return id;
@@ -307,17 +325,19 @@ export class Archiver {
     const names = entries.map((e) => e.name);
     const kinds = entries.map((e) => e.isDir);
     const parents = await this.parentEntries(parentTreeId);
+    // --one-file-system: the entries must be on this directory's device
+    const dev = this.opts.oneFileSystem ? fstatSync(dirFd, { bigint: true }).dev : undefined;
     const nodes = await mapLimit(
       names.filter((_, i) => !kinds[i]),
       DIR_CONCURRENCY,
-      (name) => this.archiveEntry(dirFd, dir, name, parents.get(name)),
+      (name) => this.archiveEntry(dirFd, dir, name, parents.get(name), dev),
     );
-    for (const name of names.filter((_, i) => kinds[i])) nodes.push(await this.archiveEntry(dirFd, dir, name, parents.get(name)));
+    for (const name of names.filter((_, i) => kinds[i])) nodes.push(await this.archiveEntry(dirFd, dir, name, parents.get(name), dev));
     return this.saveTreeCounted(nodes.filter((n): n is TreeNode => n !== undefined));
   }
 
   /** One entry of the directory open as `dirFd`; an entry that changes type under us gets a second look, then is not stored. */
-  private async archiveEntry(dirFd: number, dir: string, name: string, parent: TreeNode | undefined): Promise<TreeNode | undefined> {
+  private async archiveEntry(dirFd: number, dir: string, name: string, parent: TreeNode | undefined, dev?: bigint): Promise<TreeNode | undefined> {
     const path = join(dir, name);
     if (this.skip.has(path)) {
       this.warn(`${displayName(path)}: skipped (it is the Cairn home)`);
@@ -325,7 +345,7 @@ export class Archiver {
     }
     for (let attempt = 1; ; attempt++) {
       try {
-        return await this.archiveEntryOnce(dirFd, path, name, parent);
+        return await this.archiveEntryOnce(dirFd, path, name, parent, dev);
       } catch (err) {
         if (!swapped(err)) throw err;
         if (attempt >= SWAP_ATTEMPTS) return this.notStored(path, `it kept changing into another file while it was read (${(err as Error).message})`);
@@ -333,7 +353,7 @@ export class Archiver {
     }
   }
 
-  private async archiveEntryOnce(dirFd: number, path: string, name: string, parent: TreeNode | undefined): Promise<TreeNode | undefined> {
+  private async archiveEntryOnce(dirFd: number, path: string, name: string, parent: TreeNode | undefined, dev?: bigint): Promise<TreeNode | undefined> {
     const fsPath = at(dirFd, name);
     let st;
     try {
@@ -353,6 +373,12 @@ export class Archiver {
       return undefined;
     }
     const node = baseNode(name, type, st);
+    if (dev !== undefined && st.dev !== dev) {
+      // another file system (restic's --one-file-system): its mountpoint stays, as an empty directory
+      if (type !== 'dir') return undefined;
+      node.subtree = await this.saveTreeCounted([]);
+      return node;
+    }
     const xattrs = xattrsOf(fsPath, displayName(path), (m) => this.warn(m));
     if (xattrs) node.xattrs = xattrs;
     this.progress.currentPath = path;
@@ -441,7 +467,7 @@ export class Archiver {
         try {
           const id = this.repo.blobIdOf(chunk);
           ids[index] = id;
-          const saved = await this.repo.saveBlob(BlobType.data, chunk, id);
+          const saved = await this.store(BlobType.data, chunk, id);
           this.progress.addedBytes += saved.addedBytes;
           this.progress.bytesDone += length;
         } finally {

@@ -38,7 +38,22 @@ afterAll(async () => {
 function passwdKilledAt(home: string, syscall: string, when: number, env: Record<string, string>): Promise<CliResult> {
   const child = spawn(
     'strace',
-    ['-f', '-qq', '-o', '/dev/null', '-e', `trace=${syscall}`, '-e', `inject=${syscall}:signal=KILL:when=${when}`, process.execPath, CAIRN_BIN, 'key', 'passwd', '--new-password-file', newFile],
+    [
+      '-f',
+      '-qq',
+      '-o',
+      '/dev/null',
+      '-e',
+      `trace=${syscall}`,
+      '-e',
+      `inject=${syscall}:signal=KILL:when=${when}`,
+      process.execPath,
+      CAIRN_BIN,
+      'key',
+      'passwd',
+      '--new-password-file',
+      newFile,
+    ],
     // strace counts calls per thread: one libuv thread does every file operation, so "the n-th" is the n-th of the process
     { env: { ...(process.env as Record<string, string>), CAIRN_HOME: home, UV_THREADPOOL_SIZE: '1', ...env }, stdio: ['ignore', 'pipe', 'pipe'] },
   );
@@ -79,55 +94,59 @@ describe('cairn key passwd', () => {
     }
   }, 120_000);
 
-  test.skipIf(!hasStrace)('killed at any step: exactly one passphrase opens the key file, and the home passphrase file always opens it', async () => {
-    // the key file alone (CAIRN_PASSPHRASE): the temp file's fsync, the rename, the directory's fsync
-    for (const [syscall, when, expected] of [
-      ['fsync', 1, 'old'],
-      ['rename', 1, 'either'],
-      ['fsync', 2, 'new'],
-    ] as const) {
-      const home = await initHome();
-      try {
-        const r = await passwdKilledAt(home, syscall, when, { CAIRN_PASSPHRASE: TEST_PASSPHRASE });
-        expect(r.signal ?? r.code, `${syscall} #${when}: ${r.stderr}`).not.toBe(0);
-        const oldOpens = await opensWith(home, TEST_PASSPHRASE);
-        const newOpens = await opensWith(home, NEW);
-        expect(oldOpens !== newOpens, `${syscall} #${when}: old ${oldOpens}, new ${newOpens}`).toBe(true);
-        if (expected !== 'either') expect(expected === 'old' ? oldOpens : newOpens, `${syscall} #${when}`).toBe(true);
-      } finally {
-        await rm(dirname(home), { recursive: true, force: true });
+  test.skipIf(!hasStrace)(
+    'killed at any step: exactly one passphrase opens the key file, and the home passphrase file always opens it',
+    async () => {
+      // the key file alone (CAIRN_PASSPHRASE): the temp file's fsync, the rename, the directory's fsync
+      for (const [syscall, when, expected] of [
+        ['fsync', 1, 'old'],
+        ['rename', 1, 'either'],
+        ['fsync', 2, 'new'],
+      ] as const) {
+        const home = await initHome();
+        try {
+          const r = await passwdKilledAt(home, syscall, when, { CAIRN_PASSPHRASE: TEST_PASSPHRASE });
+          expect(r.signal ?? r.code, `${syscall} #${when}: ${r.stderr}`).not.toBe(0);
+          const oldOpens = await opensWith(home, TEST_PASSPHRASE);
+          const newOpens = await opensWith(home, NEW);
+          expect(oldOpens !== newOpens, `${syscall} #${when}: old ${oldOpens}, new ${newOpens}`).toBe(true);
+          if (expected !== 'either') expect(expected === 'old' ? oldOpens : newOpens, `${syscall} #${when}`).toBe(true);
+        } finally {
+          await rm(dirname(home), { recursive: true, force: true });
+        }
       }
-    }
-    // the passphrase kept in CAIRN_HOME/passphrase: three renames (that file with both lines, the
-    // key file, that file with the new one); killed at each, the home's file still opens the repository
-    for (const when of [1, 2, 3]) {
+      // the passphrase kept in CAIRN_HOME/passphrase: three renames (that file with both lines, the
+      // key file, that file with the new one); killed at each, the home's file still opens the repository
+      for (const when of [1, 2, 3]) {
+        const home = await initHome();
+        try {
+          await writeFile(join(home, 'passphrase'), TEST_PASSPHRASE + '\n', { mode: 0o600 });
+          const r = await passwdKilledAt(home, 'rename', when, {});
+          expect(r.signal ?? r.code, `rename #${when}: ${r.stderr}`).not.toBe(0);
+          const viaFile = await cairn(['snapshots', '--json'], { home, passphrase: null });
+          expect(viaFile.code, `rename #${when}: ${viaFile.stderr}`).toBe(0);
+          // finished by hand with the passphrase that works: the file ends with the new one alone
+          const current = (await opensWith(home, NEW)) ? NEW : TEST_PASSPHRASE;
+          if (current !== NEW) {
+            const done = await cairn(['key', 'passwd', '--new-password-file', newFile], { home, passphrase: null });
+            expect(done.code, done.stderr).toBe(0);
+          }
+        } finally {
+          await rm(dirname(home), { recursive: true, force: true });
+        }
+      }
+      // and the finished change through the home's file: one line, the new passphrase
       const home = await initHome();
       try {
         await writeFile(join(home, 'passphrase'), TEST_PASSPHRASE + '\n', { mode: 0o600 });
-        const r = await passwdKilledAt(home, 'rename', when, {});
-        expect(r.signal ?? r.code, `rename #${when}: ${r.stderr}`).not.toBe(0);
-        const viaFile = await cairn(['snapshots', '--json'], { home, passphrase: null });
-        expect(viaFile.code, `rename #${when}: ${viaFile.stderr}`).toBe(0);
-        // finished by hand with the passphrase that works: the file ends with the new one alone
-        const current = (await opensWith(home, NEW)) ? NEW : TEST_PASSPHRASE;
-        if (current !== NEW) {
-          const done = await cairn(['key', 'passwd', '--new-password-file', newFile], { home, passphrase: null });
-          expect(done.code, done.stderr).toBe(0);
-        }
+        const done = await cairnJson<{ updatedFile: string }>(['key', 'passwd', '--new-password-file', newFile], { home, passphrase: null });
+        expect(done.updatedFile).toBe(join(home, 'passphrase'));
+        expect(await readFile(join(home, 'passphrase'), 'utf8')).toBe(NEW + '\n');
+        expect(await opensWith(home, NEW)).toBe(true);
       } finally {
         await rm(dirname(home), { recursive: true, force: true });
       }
-    }
-    // and the finished change through the home's file: one line, the new passphrase
-    const home = await initHome();
-    try {
-      await writeFile(join(home, 'passphrase'), TEST_PASSPHRASE + '\n', { mode: 0o600 });
-      const done = await cairnJson<{ updatedFile: string }>(['key', 'passwd', '--new-password-file', newFile], { home, passphrase: null });
-      expect(done.updatedFile).toBe(join(home, 'passphrase'));
-      expect(await readFile(join(home, 'passphrase'), 'utf8')).toBe(NEW + '\n');
-      expect(await opensWith(home, NEW)).toBe(true);
-    } finally {
-      await rm(dirname(home), { recursive: true, force: true });
-    }
-  }, 300_000);
+    },
+    300_000,
+  );
 });

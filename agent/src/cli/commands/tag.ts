@@ -22,7 +22,8 @@ export async function tagCommand(ctx: Context, snapshots: string[], o: TagCliOpt
   };
   const r = await runOp(ctx, 'tag', args, (svc) => tagOp(svc, args));
   if (ctx.json) return printJson(r);
-  for (const c of r.changed) process.stdout.write(`snapshot ${c.from.slice(0, 8)} is now ${c.shortId}: tags ${c.tags.length > 0 ? c.tags.join(',') : '(none)'}\n`);
+  for (const c of r.changed)
+    process.stdout.write(`snapshot ${c.from.slice(0, 8)} is now ${c.shortId}: tags ${c.tags.length > 0 ? c.tags.join(',') : '(none)'}\n`);
   const n = r.changed.length;
   process.stdout.write(
     `${n} snapshot${n === 1 ? '' : 's'} changed${r.unchanged > 0 ? `, ${r.unchanged} already had those tags` : ''}` +
