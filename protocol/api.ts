@@ -209,7 +209,16 @@ export interface RestoreArgs {
   overwrite: boolean;
   /** Restore the contents of this directory of the snapshot directly into target (e.g. a volume). */
   from?: string;
+  /** Leave out what these globs match, with everything below (the rule of backup excludes, on the path in the snapshot). */
+  exclude?: string[];
+  /** Write nothing: list what would be restored (`entries`, at most RESTORE_DRY_RUN_MAX_LISTED). */
+  dryRun?: boolean;
+  /** Read every restored file back and compare it with the snapshot's content IDs (restic's --verify). */
+  verify?: boolean;
 }
+
+/** Entries a restore --dry-run lists at most (the counts cover all). */
+export const RESTORE_DRY_RUN_MAX_LISTED = 10_000;
 export interface RestoreResult {
   snapshot: string;
   target: string;
@@ -219,6 +228,13 @@ export interface RestoreResult {
   warnings: string[];
   /** Packs fetched from friends during this restore, by friend name. */
   fetched: Record<string, number>;
+  /** A dry run: nothing was written; `files` and `bytes` are what would be. */
+  dryRun?: boolean;
+  /** Dry run: what would be restored (path in the target, type, size), the first RESTORE_DRY_RUN_MAX_LISTED. */
+  entries?: Array<{ path: string; type: string; size: number }>;
+  truncated?: boolean;
+  /** --verify: files read back and found as the snapshot has them (a file that is not is in `errors`). */
+  verified?: number;
 }
 
 export interface CheckArgs {
@@ -578,7 +594,17 @@ export const OPERATIONS = {
   find: { args: args(['patterns'], { patterns: { ...strList, minItems: 1, maxItems: 64 }, ignoreCase: bool, filter }), lock: false },
   diff: { args: args(['from', 'to'], { from: str, to: str }), lock: false },
   restore: {
-    args: args(['snapshot', 'target', 'include', 'overwrite'], { snapshot: str, filter, target: str, include: strList, overwrite: bool, from: str }),
+    args: args(['snapshot', 'target', 'include', 'overwrite'], {
+      snapshot: str,
+      filter,
+      target: str,
+      include: strList,
+      overwrite: bool,
+      from: str,
+      exclude: strList,
+      dryRun: bool,
+      verify: bool,
+    }),
     lock: false,
   },
   run: { args: args(['source'], { source: str }), lock: false },

@@ -163,7 +163,7 @@ withFilterOptions(
       )
       .addHelpText(
         'after',
-        '\nExamples:\n  cairn restore latest --source db --target /tmp/db\n  cairn restore latest:/srv/data/photos --path /srv/data --target /mnt/photos',
+        '\nExamples:\n  cairn restore latest --source db --target /tmp/db\n  cairn restore latest:/srv/data/photos --path /srv/data --target /mnt/photos\n  cairn restore latest --target /tmp/r --exclude "*.log" --verify\n  cairn restore 1a2b3c4d --target /tmp/r --include /srv/app --dry-run',
       ),
   ),
 )
@@ -173,7 +173,9 @@ withFilterOptions(
   .option('--to-volume <name>', 'restore the volume the snapshot holds into Docker volume NAME (created if missing)')
   .option('--from-volume <name>', 'with --to-volume: which volume of the snapshot, when it holds several')
   .option('--force', 'with --to-volume: replace an existing volume (its containers are stopped and started again)')
-  .option('--dry-run', 'with --to-volume: show what would change, change nothing')
+  .option('-e, --exclude <pattern>', 'leave out what matches (as backup --exclude: a name glob, a path end, a whole path from /; repeatable)', collect)
+  .option('--verify', 'read every restored file back and compare it with the snapshot; a file that differs fails the restore, named')
+  .option('--dry-run', 'list what would be restored (with --to-volume: what would change), write nothing')
   .action(
     action(async (ctx, snap: string, opts: import('./commands/restore.js').RestoreCliOptions) =>
       (await import('./commands/restore.js')).restoreCommand(ctx, snap, opts),

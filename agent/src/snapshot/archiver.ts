@@ -24,7 +24,7 @@ import { baseNode, nodeType, unchangedSince, xattrsOf } from './node-meta.js';
 import type { ArchiveProgress } from './progress.js';
 import { syntheticDirNode, VolumeTreeBuilder, type ExcludeFn, type VolumeEntry } from './volume-archiver.js';
 import { SNAPSHOT_VERSION, type Snapshot, type SnapshotMeta, type TreeNode } from '../../../protocol/snapshot.js';
-import { pathGlobMatches } from './path-glob.js';
+import { excludedBy } from './path-glob.js';
 
 /** Files read at once. */
 const FILE_CONCURRENCY = 8;
@@ -136,13 +136,7 @@ export class Archiver {
   }
 
   private excluded(path: string, name: string, isDir: boolean): boolean {
-    for (const raw of this.opts.exclude ?? []) {
-      const dirOnly = raw.endsWith('/') && raw.length > 1;
-      const pattern = dirOnly ? raw.slice(0, -1) : raw;
-      if (dirOnly && !isDir) continue;
-      if (pathGlobMatches(pattern, path, name)) return true;
-    }
-    return false;
+    return excludedBy(this.opts.exclude ?? [], path, name, isDir);
   }
 
   /** The source paths as given (absolute). */
