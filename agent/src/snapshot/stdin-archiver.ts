@@ -1,6 +1,6 @@
 // A snapshot of one stream (restic's backup --stdin): `pg_dump | cairn backup --stdin`. The snapshot
 // holds one file, `/NAME`, at the root of its tree (SPEC 7, "Stdin snapshots"); it restores and
-// dumps like any other file. Nothing is committed unless the stream ends cleanly.
+// dumps like any other file. It is committed when the stream ends; an error reading it commits nothing.
 import { hostname } from 'node:os';
 import { BlobType } from '../repo/blob.js';
 import type { Repository } from '../repo/repository.js';
