@@ -43,6 +43,7 @@ function cairnWithStdin(args: string[], input: Buffer): Promise<CliResult> {
     stdio: ['pipe', 'pipe', 'pipe'],
   });
   const done = collect(child);
+  child.stdin!.on('error', () => undefined); // a command refused at once closes its stdin early (EPIPE)
   // in pieces, as a pipe from pg_dump would give it
   void (async () => {
     for (let off = 0; off < input.length; off += 100_000) {
@@ -147,5 +148,23 @@ describe('cairn backup: restic flags', () => {
   test("through the running agent's API: the same, stdin streamed", async () => {
     agent = await startAgent('backup-flags', { home, existing: { recoveryPhrase: '' } });
     await checks('agent');
+
+    // the client killed mid-stream: the agent commits nothing of it, and the next stdin backup
+    // (which waits for the write lock the broken one held) is the only new snapshot
+    const before = (await cairnJson<SnapshotListing[]>(['snapshots'], { home })).length;
+    const child = spawn(process.execPath, [CAIRN_BIN, 'backup', '--stdin', '--stdin-filename', 'cut.sql'], {
+      env: { ...(process.env as Record<string, string>), CAIRN_HOME: home, CAIRN_PASSPHRASE: TEST_PASSPHRASE },
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
+    const cut = collect(child);
+    child.stdin.on('error', () => undefined); // EPIPE once it is killed
+    child.stdin.write(randomBytes(2 * 1024 * 1024));
+    await new Promise((r) => setTimeout(r, 1500)); // some of it on its way (the outcome must not depend on how much)
+    child.kill('SIGKILL');
+    expect((await cut).signal).toBe('SIGKILL');
+    await stdinRoundTrip('after-cut.sql');
+    const after = await cairnJson<SnapshotListing[]>(['snapshots'], { home });
+    expect(after).toHaveLength(before + 1);
+    expect(after.map((s) => s.paths[0])).not.toContain('/cut.sql');
   }, 240_000);
 });
