@@ -122,6 +122,8 @@ export interface SnapshotListing {
   addedBytes: number;
   files: number;
   parent?: string;
+  /** Rewritten by `cairn tag`: the ID the backup gave it. */
+  original?: string;
   /** Pinned (`cairn pin`): never removed by forget. */
   pinned: boolean;
 }

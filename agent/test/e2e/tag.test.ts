@@ -65,6 +65,9 @@ describe('cairn tag', () => {
       expect(r4).toEqual({ changed: [], unchanged: 1 });
       now = await tagsOf(home);
       expect(now).toEqual({ [a2]: { tags: [], pinned: false }, [b2]: { tags: ['db'], pinned: true }, [c]: { tags: [], pinned: false } });
+      // restic's `original`: the ID the backup gave, through every rewrite
+      const originals = Object.fromEntries((await cairnJson<SnapshotListing[]>(['snapshots'], { home })).map((s) => [s.id, s.original]));
+      expect(originals).toEqual({ [a2]: a, [b2]: b, [c]: undefined });
 
       // words, and the mistakes refused in one line with exit 2
       const words = await cairn(['tag', b2, '--add', 'x'], { home });
