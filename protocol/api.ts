@@ -14,6 +14,18 @@ export interface BackupArgs {
   source?: string;
   /** Exclude patterns (SPEC "Excludes"): globs on names, or on whole paths when they start with "/". */
   exclude?: string[];
+  /** Do not cross into other file systems below the paths (restic's --one-file-system); mountpoints stay as empty directories. */
+  oneFileSystem?: boolean;
+  /** Write nothing (restic's --dry-run): the result says what would be stored; `id` is "". */
+  dryRun?: boolean;
+}
+/**
+ * `cairn backup --stdin [--stdin-filename NAME]` (restic's): one file, NAME, made of the request body
+ * (POST /api/v1/backup-stdin?filename=NAME&tag=T..., application/octet-stream, streamed).
+ */
+export interface StdinBackupArgs {
+  filename: string;
+  tags: string[];
 }
 export interface BackupResult extends SnapshotSummary {
   id: string;
@@ -24,6 +36,8 @@ export interface BackupResult extends SnapshotSummary {
   parent: string | null;
   /** Entries skipped because they could not be read. */
   unreadable: number;
+  /** A dry run: nothing was written; `addedBytes` is what would be added, before compression and encryption. */
+  dryRun?: boolean;
   /** The snapshot's metadata blob (SPEC 7 `meta`; volume backups: the docker inspect record), if it has one. */
   meta?: string;
 }
@@ -101,6 +115,26 @@ export interface PinResult {
   unchanged: boolean;
 }
 
+/**
+ * `cairn tag` (restic's tag): change the tags of the snapshots named (IDs, prefixes, "latest"), or
+ * of every snapshot `filter` matches when none is named. Each list entry may hold several
+ * comma-separated tags. `set` replaces the tags; `add` and `remove` change them (not with `set`).
+ * A changed snapshot is a new snapshot blob with a new ID (SPEC 7 `original`).
+ */
+export interface TagArgs {
+  snapshots: string[];
+  filter?: SnapshotFilter;
+  add?: string[];
+  remove?: string[];
+  set?: string[];
+}
+export interface TagResult {
+  /** The snapshots whose tags changed: old ID, new ID, the new tags. */
+  changed: Array<{ from: string; id: string; shortId: string; tags: string[] }>;
+  /** Snapshots that already had the tags asked for. */
+  unchanged: number;
+}
+
 export interface LsArgs {
   snapshot: string;
   path?: string;
@@ -175,7 +209,16 @@ export interface RestoreArgs {
   overwrite: boolean;
   /** Restore the contents of this directory of the snapshot directly into target (e.g. a volume). */
   from?: string;
+  /** Leave out what these globs match, with everything below (the rule of backup excludes, on the path in the snapshot). */
+  exclude?: string[];
+  /** Write nothing: list what would be restored (`entries`, at most RESTORE_DRY_RUN_MAX_LISTED). */
+  dryRun?: boolean;
+  /** Read every restored file back and compare it with the snapshot's content IDs (restic's --verify). */
+  verify?: boolean;
 }
+
+/** Entries a restore --dry-run lists at most (the counts cover all). */
+export const RESTORE_DRY_RUN_MAX_LISTED = 10_000;
 export interface RestoreResult {
   snapshot: string;
   target: string;
@@ -185,6 +228,13 @@ export interface RestoreResult {
   warnings: string[];
   /** Packs fetched from friends during this restore, by friend name. */
   fetched: Record<string, number>;
+  /** A dry run: nothing was written; `files` and `bytes` are what would be. */
+  dryRun?: boolean;
+  /** Dry run: what would be restored (path in the target, type, size), the first RESTORE_DRY_RUN_MAX_LISTED. */
+  entries?: Array<{ path: string; type: string; size: number }>;
+  truncated?: boolean;
+  /** --verify: files read back and found as the snapshot has them (a file that is not is in `errors`). */
+  verified?: number;
 }
 
 export interface CheckArgs {
@@ -655,7 +705,10 @@ export interface OperationDef {
 }
 
 export const OPERATIONS = {
-  backup: { args: args(['paths', 'tags'], { paths: { ...strList, minItems: 1 }, tags: strList, source: str }), lock: true },
+  backup: {
+    args: args(['paths', 'tags'], { paths: { ...strList, minItems: 1 }, tags: strList, source: str, exclude: strList, oneFileSystem: bool, dryRun: bool }),
+    lock: true,
+  },
   config: { args: none, lock: false },
   snapshots: { args: args([], { filter, latest: { type: 'integer', minimum: 1, maximum: 1_000_000 } }), lock: false },
   ls: { args: args(['snapshot'], { snapshot: str, path: str }), lock: false },
@@ -663,7 +716,17 @@ export const OPERATIONS = {
   find: { args: args(['patterns'], { patterns: { ...strList, minItems: 1, maxItems: 64 }, ignoreCase: bool, filter }), lock: false },
   diff: { args: args(['from', 'to'], { from: str, to: str }), lock: false },
   restore: {
-    args: args(['snapshot', 'target', 'include', 'overwrite'], { snapshot: str, filter, target: str, include: strList, overwrite: bool, from: str }),
+    args: args(['snapshot', 'target', 'include', 'overwrite'], {
+      snapshot: str,
+      filter,
+      target: str,
+      include: strList,
+      overwrite: bool,
+      from: str,
+      exclude: strList,
+      dryRun: bool,
+      verify: bool,
+    }),
     lock: false,
   },
   run: { args: args(['source'], { source: str }), lock: false },
@@ -709,6 +772,7 @@ export const OPERATIONS = {
   },
   pin: { args: args(['snapshot'], { snapshot: str }), lock: true },
   unpin: { args: args(['snapshot'], { snapshot: str }), lock: true },
+  tag: { args: args(['snapshots'], { snapshots: { ...strList, maxItems: 100 }, filter, add: strList, remove: strList, set: strList }), lock: true },
   replicate: { args: args(['wait'], { wait: bool }), lock: false },
   audit: { args: args(['wait'], { wait: bool, friend: str }), lock: false },
   grant: { args: args(['friend'], { friend: str, bytes: uint, refuse: bool }), lock: false },
@@ -743,6 +807,7 @@ export interface OperationTypes {
   forget: [ForgetArgs, ForgetResult];
   pin: [PinArgs, PinResult];
   unpin: [PinArgs, PinResult];
+  tag: [TagArgs, TagResult];
   replicate: [ReplicateArgs, ReplicateResult];
   audit: [AuditArgs, AuditResult];
   grant: [GrantArgs, GrantResult];

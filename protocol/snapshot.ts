@@ -86,6 +86,8 @@ export interface Snapshot {
   parent?: string;
   /** The blob ID of a metadata blob (a data blob holding SnapshotMeta JSON), e.g. the docker inspect of the volumes' containers (SPEC 7). */
   meta?: string;
+  /** Set when the snapshot was rewritten (`cairn tag`): the ID of the snapshot as the backup made it (restic's `original`). */
+  original?: string;
   summary: SnapshotSummary;
 }
 
@@ -120,6 +122,8 @@ export interface SnapshotListing {
   addedBytes: number;
   files: number;
   parent?: string;
+  /** Rewritten by `cairn tag`: the ID the backup gave it. */
+  original?: string;
   /** Pinned (`cairn pin`): never removed by forget. */
   pinned: boolean;
 }

@@ -5,6 +5,7 @@ import type { FastifyInstance } from 'fastify';
 import { API_PREFIX, OPERATIONS, type OperationArgs, type OperationName, type OperationResult } from '../../../protocol/api.js';
 import { auditOp } from '../ops/audit.js';
 import { backupOp } from '../ops/backup.js';
+import { stdinBackupOp } from '../ops/backup-stdin.js';
 import { diffOp, findOp, lsOp } from '../ops/browse.js';
 import { checkOp } from '../ops/check.js';
 import { drillOp } from '../ops/drill.js';
@@ -21,6 +22,7 @@ import { restoreOp } from '../ops/restore.js';
 import type { Services } from '../ops/services.js';
 import { snapshotsOp } from '../ops/snapshots.js';
 import { statsOp } from '../ops/stats.js';
+import { tagOp } from '../ops/tag.js';
 import { volumeBackupOp, volumeRestoreOp, volumesOp } from '../ops/volumes.js';
 
 type Op = (svc: Services, args: never) => Promise<unknown>;
@@ -57,6 +59,7 @@ const IMPLEMENTATIONS: { [K in OperationName]: (svc: Services, args: OperationAr
   forget: (svc, a) => forgetOp(svc, a),
   pin: (svc, a) => pinOp(svc, a),
   unpin: (svc, a) => unpinOp(svc, a),
+  tag: (svc, a) => tagOp(svc, a),
   replicate: (svc, a) => replicateOp(svc, a),
   audit: (svc, a) => auditOp(svc, a),
   grant: (svc, a) => grantOp(svc, a),
@@ -87,7 +90,8 @@ export function registerOpsRoutes(app: FastifyInstance, svc: Services, extra: Re
   for (const [name, [op, schema, writes]] of [...Object.entries(OPS), ...extras]) {
     app.post(`${API_PREFIX}/ops/${name}`, { schema: { body: schema }, config: { auth: 'admin' } }, async (req) => {
       const run = () => op(svc, req.body as never);
-      const isBackup = name === 'backup' || name === 'volumeBackup';
+      // a dry run stores nothing: no snapshot to record or replicate
+      const isBackup = (name === 'backup' || name === 'volumeBackup') && (req.body as { dryRun?: boolean }).dryRun !== true;
       const started = svc.clock.now();
       try {
         const result = writes ? await svc.repo.writeLock.with(1, run) : await run();
@@ -104,6 +108,33 @@ export function registerOpsRoutes(app: FastifyInstance, svc: Services, extra: Re
       }
     });
   }
+  // backup --stdin: the body is the file, streamed into the chunker (never held whole); its own
+  // scope, so only this route parses application/octet-stream
+  void app.register(async (scope) => {
+    scope.addContentTypeParser('application/octet-stream', (_req, payload, done) => done(null, payload));
+    scope.post(
+      `${API_PREFIX}/backup-stdin`,
+      {
+        config: { auth: 'admin', octetStream: true },
+        schema: { querystring: { type: 'object', required: ['filename'], additionalProperties: false, properties: { filename: str, tags: str } } },
+      },
+      async (req) => {
+        const q = req.query as { filename: string; tags?: string };
+        const args = { filename: q.filename, tags: q.tags ? q.tags.split(',').filter((t) => t !== '') : [] };
+        const started = svc.clock.now();
+        const record = { paths: [`/${args.filename}`] };
+        try {
+          const result = await svc.repo.writeLock.with(1, () => stdinBackupOp(svc, args, req.body as AsyncIterable<Uint8Array>));
+          recordBackup(svc, record, started, result.id, null);
+          svc.afterBackup?.();
+          return result;
+        } catch (err) {
+          recordBackup(svc, record, started, null, err instanceof Error ? err.message : String(err));
+          throw err;
+        }
+      },
+    );
+  });
   // live job events (created, progress, log, finished) as Server-Sent Events, for the console
   app.get(`${API_PREFIX}/jobs/events`, { config: { auth: 'admin' } }, async (req, reply) => {
     const scheduler = svc.scheduler;

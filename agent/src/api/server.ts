@@ -96,6 +96,8 @@ declare module 'fastify' {
   interface FastifyContextConfig {
     /** Who may call the route (required on every route, checked when it is registered). */
     auth?: RouteAuth;
+    /** The route takes a raw application/octet-stream body, streamed (backup --stdin), instead of JSON. */
+    octetStream?: boolean;
   }
 }
 
@@ -137,7 +139,8 @@ export function buildApi(svc: Services, opts: ApiOptions, peerId: () => string):
   app.addHook('onRequest', async (req, reply) => {
     if (!hostAllowed(req.headers.host)) return sendError(reply, 'E_HOST', `Host ${req.headers.host ?? '(none)'} is not this agent`);
     const changes = req.method !== 'GET' && req.method !== 'HEAD';
-    if (changes && !JSON_TYPE_RE.test(req.headers['content-type'] ?? '')) {
+    const streamed = req.routeOptions.config.octetStream === true && req.headers['content-type'] === 'application/octet-stream';
+    if (changes && !streamed && !JSON_TYPE_RE.test(req.headers['content-type'] ?? '')) {
       return sendError(reply, 'E_CONTENT_TYPE', `request bodies must be ${'application/json'}, not ${req.headers['content-type'] ?? 'absent'}`);
     }
     // Decided by the route the router matched (whatever spelling of the URL led there), never by

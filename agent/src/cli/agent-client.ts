@@ -1,6 +1,6 @@
 // Talking to a running agent: CAIRN_HOME/agent.json names its API and token.
 import { readFile } from 'node:fs/promises';
-import type { Writable } from 'node:stream';
+import { Readable, type Writable } from 'node:stream';
 import { API_PREFIX, API_TOKEN_HEADER } from '../../../protocol/api.js';
 import { agentInfoPath, type AgentInfo } from '../repo/home.js';
 import { CairnError, EXIT_FAILED } from '../util/errors.js';
@@ -18,7 +18,11 @@ export async function findAgent(home: string): Promise<AgentInfo | undefined> {
   return typeof info.pid === 'number' && processAlive(info.pid) ? info : undefined;
 }
 
-async function request(agent: AgentInfo, path: string, init: { method: string; headers?: Record<string, string>; body?: string }): Promise<Response> {
+async function request(
+  agent: AgentInfo,
+  path: string,
+  init: { method: string; headers?: Record<string, string>; body?: string | ReadableStream<Uint8Array> },
+): Promise<Response> {
   const headers = { ...init.headers, [API_TOKEN_HEADER]: agent.token };
   try {
     // an agent serving TLS: its certificate is pinned, the token never goes to another server
@@ -26,7 +30,8 @@ async function request(agent: AgentInfo, path: string, init: { method: string; h
       if (!agent.tls) throw new Error('it serves TLS but agent.json has no certificate to check it against');
       return await pinnedFetch(`${agent.api}${path}`, { method: init.method, headers, ...(init.body !== undefined ? { body: init.body } : {}) }, agent.tls);
     }
-    return await fetch(`${agent.api}${path}`, { ...init, headers });
+    // a streamed body goes out as it is read (fetch needs duplex: 'half' for that)
+    return await fetch(`${agent.api}${path}`, { ...init, headers, ...(typeof init.body === 'object' ? { duplex: 'half' } : {}) } as RequestInit);
   } catch (err) {
     throw new CairnError(
       'E_AGENT_UNREACHABLE',
@@ -63,4 +68,15 @@ export async function streamExport(agent: AgentInfo, query: Record<string, strin
   for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
     if (!out.write(chunk)) await new Promise((r) => out.once('drain', r));
   }
+}
+
+/** POSTs `body` to one of the agent's streamed routes (backup-stdin) as it is read, and returns the JSON answer. */
+export async function streamUpload<R>(agent: AgentInfo, route: string, query: Record<string, string>, body: Readable): Promise<R> {
+  const res = await request(agent, `${API_PREFIX}/${route}?${new URLSearchParams(query)}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/octet-stream' },
+    body: Readable.toWeb(body) as ReadableStream<Uint8Array>,
+  });
+  if (!res.ok) return fail(res);
+  return (await res.json()) as R;
 }

@@ -47,15 +47,25 @@ common(
   program
     .command('backup')
     .description('make one snapshot of PATH... (volume:NAME for a Docker volume)')
-    .argument('<path...>', 'files or directories to back up, or volume:NAME'),
+    .argument('[path...]', 'files or directories to back up, or volume:NAME'),
 )
   .option('--tag <tag>', 'tag the snapshot (repeatable)', collect)
+  .option('-e, --exclude <pattern>', 'leave out what matches: a name glob (*.tmp), a path end (cache/*), a whole path from / (repeatable)', collect)
+  .option('--exclude-file <file>', 'read exclude patterns from FILE, one a line, # comments (repeatable)', collect)
+  .option('-x, --one-file-system', 'do not cross into other file systems below the paths (mountpoints stay, empty)')
+  .option('-n, --dry-run', 'show what would be stored, write nothing')
+  .option('--stdin', 'store what standard input gives as one file (e.g. pg_dump | cairn backup --stdin)')
+  .option('--stdin-filename <name>', 'the name of that file (default "stdin")')
+  .addHelpText(
+    'after',
+    '\nExamples:\n  cairn backup /srv/data --exclude "*.tmp" --exclude-file /etc/cairn/excludes\n  cairn backup / -x --dry-run\n  pg_dump mydb | cairn backup --stdin --stdin-filename mydb.sql --tag postgres',
+  )
   .option(
     '--volume-read <how>',
     'how volume:NAME is read: auto (its mountpoint when readable here, else a helper container), mountpoint, helper (default: CAIRN_VOLUME_READ, else auto)',
   )
   .action(
-    action(async (ctx, paths: string[], opts: { tag?: string[]; volumeRead?: string }) =>
+    action(async (ctx, paths: string[], opts: import('./commands/backup.js').BackupCliOptions) =>
       (await import('./commands/backup.js')).backupCommand(ctx, paths, opts),
     ),
   );
@@ -85,6 +95,25 @@ common(program.command('forget').description('remove snapshots a retention polic
   .option('--time-zone <zone>', 'IANA time zone for hours, days, weeks, months and years (default: the local zone)')
   .option('--dry-run', 'show what would be removed, remove nothing')
   .action(action(async (ctx, opts: import('./commands/forget.js').ForgetCliOptions) => (await import('./commands/forget.js')).forgetCommand(ctx, opts)));
+
+withFilterOptions(
+  common(
+    program
+      .command('tag')
+      .description('change the tags of snapshots (restic tag): those named, else every one the filters match; a changed snapshot gets a new ID')
+      .argument('[snapshot...]', 'snapshot IDs, unique prefixes, or "latest"'),
+  ),
+)
+  .option('--add <tags>', 'add these tags: tag[,tag,...] (repeatable)', collect)
+  .option('--remove <tags>', 'remove these tags: tag[,tag,...] (repeatable)', collect)
+  .option('--set <tags>', 'replace all tags by these: tag[,tag,...] (repeatable; --set "" removes all)', collect)
+  .addHelpText(
+    'after',
+    '\nExamples:\n  cairn tag latest --add keep,release\n  cairn tag --tag nightly --remove nightly --add weekly\n  cairn tag 1a2b3c4d --set ""',
+  )
+  .action(
+    action(async (ctx, snaps: string[], opts: import('./commands/tag.js').TagCliOptions) => (await import('./commands/tag.js')).tagCommand(ctx, snaps, opts)),
+  );
 
 common(program.command('pin').description('pin a snapshot: forget never removes it').argument('<snapshot>', 'snapshot ID, unique prefix, or "latest"')).action(
   action(async (ctx, snap: string) => (await import('./commands/pin.js')).pinCommand(ctx, snap, false)),
@@ -137,7 +166,7 @@ withFilterOptions(
       )
       .addHelpText(
         'after',
-        '\nExamples:\n  cairn restore latest --source db --target /tmp/db\n  cairn restore latest:/srv/data/photos --path /srv/data --target /mnt/photos',
+        '\nExamples:\n  cairn restore latest --source db --target /tmp/db\n  cairn restore latest:/srv/data/photos --path /srv/data --target /mnt/photos\n  cairn restore latest --target /tmp/r --exclude "*.log" --verify\n  cairn restore 1a2b3c4d --target /tmp/r --include /srv/app --dry-run',
       ),
   ),
 )
@@ -147,7 +176,9 @@ withFilterOptions(
   .option('--to-volume <name>', 'restore the volume the snapshot holds into Docker volume NAME (created if missing)')
   .option('--from-volume <name>', 'with --to-volume: which volume of the snapshot, when it holds several')
   .option('--force', 'with --to-volume: replace an existing volume (its containers are stopped and started again)')
-  .option('--dry-run', 'with --to-volume: show what would change, change nothing')
+  .option('-e, --exclude <pattern>', 'leave out what matches (as backup --exclude: a name glob, a path end, a whole path from /; repeatable)', collect)
+  .option('--verify', 'read every restored file back and compare it with the snapshot; a file that differs fails the restore, named')
+  .option('--dry-run', 'list what would be restored (with --to-volume: what would change), write nothing')
   .action(
     action(async (ctx, snap: string, opts: import('./commands/restore.js').RestoreCliOptions) =>
       (await import('./commands/restore.js')).restoreCommand(ctx, snap, opts),
@@ -207,6 +238,11 @@ const keyCmd = program.command('key').description("the repository's key");
 common(keyCmd.command('show-phrase').description('print the recovery phrase (asks for the passphrase; on a terminal only, never into a pipe or log)')).action(
   action(async (ctx) => (await import('./commands/key.js')).showPhraseCommand(ctx)),
 );
+
+common(keyCmd.command('passwd').description('change the passphrase (restic key passwd): the key file is re-wrapped, the old passphrase stops working'))
+  .option('--new-password-file <file>', 'read the new passphrase from the first line of FILE (else a prompt, twice)')
+  .addHelpText('after', '\nExamples:\n  cairn key passwd\n  cairn key passwd --passphrase-file old.txt --new-password-file new.txt')
+  .action(action(async (ctx, opts: { newPasswordFile?: string }) => (await import('./commands/key.js')).passwdCommand(ctx, opts)));
 
 const consoleCmd = program.command('console').description('the web console');
 common(consoleCmd.command('reset-password').description('make a new admin password for the console (the agent must be stopped; API tokens stay)')).action(

@@ -2,6 +2,7 @@
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { passphraseThatOpens } from '../ops/keys.js';
 import { UsageError } from '../util/errors.js';
 
 /** Asks on the terminal with echo off (raw mode: the typed characters are never written back). */
@@ -55,8 +56,11 @@ export async function getPassphrase(opts: { home?: string; passphraseFile?: stri
     } catch (err) {
       throw new UsageError(`cannot read passphrase file ${opts.passphraseFile}: ${(err as Error).message}`);
     }
-    const line = text.split('\n')[0] ?? '';
+    const [line = '', next = ''] = text.split('\n');
     if (!line) throw new UsageError(`passphrase file ${opts.passphraseFile} is empty`);
+    // the home's own file holds two lines only while a passphrase change is under way (ops/keys.ts
+    // changePassphrase): after a crash there, the line that opens the key file is the passphrase
+    if (passphraseFile === homeFile && next !== '' && opts.home) return passphraseThatOpens(opts.home, line, next);
     return line;
   }
   const env = process.env.CAIRN_PASSPHRASE;

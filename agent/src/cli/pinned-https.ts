@@ -11,7 +11,11 @@ export interface PinnedCert {
   fingerprint256: string;
 }
 
-export function pinnedFetch(url: string, init: { method: string; headers: Record<string, string>; body?: string }, pin: PinnedCert): Promise<Response> {
+export function pinnedFetch(
+  url: string,
+  init: { method: string; headers: Record<string, string>; body?: string | ReadableStream<Uint8Array> },
+  pin: PinnedCert,
+): Promise<Response> {
   return new Promise((resolve, reject) => {
     const req = request(
       url,
@@ -34,6 +38,11 @@ export function pinnedFetch(url: string, init: { method: string; headers: Record
       },
     );
     req.on('error', reject);
-    req.end(init.body);
+    // a streamed body (backup --stdin) goes out as it is read, once TLS (and the pin) let it
+    if (typeof init.body === 'object')
+      Readable.fromWeb(init.body as import('node:stream/web').ReadableStream<Uint8Array>)
+        .on('error', (err) => req.destroy(err))
+        .pipe(req);
+    else req.end(init.body);
   });
 }

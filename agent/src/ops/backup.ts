@@ -25,6 +25,8 @@ export async function backupOp(
     skip: [svc.home],
     ...(args.source !== undefined ? { source: args.source } : {}),
     ...(args.exclude ? { exclude: args.exclude } : {}),
+    ...(args.oneFileSystem ? { oneFileSystem: true } : {}),
+    ...(args.dryRun ? { dryRun: true } : {}),
     ...(parent ? { parent } : {}),
     ...extra,
   });
@@ -38,6 +40,7 @@ export async function backupOp(
     tags: snapshot.tags,
     parent: snapshot.parent ?? null,
     unreadable: archiver.unreadable,
+    ...(args.dryRun ? { dryRun: true } : {}),
     ...(snapshot.meta ? { meta: snapshot.meta } : {}),
     ...snapshot.summary,
   };

@@ -1,7 +1,7 @@
 // The repository's secrets from the console: check a recovery phrase against this repository,
 // and change the passphrase that unlocks the key file (the root secret, and so every snapshot and
 // the recovery phrase, stay the same).
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { PassphraseChangeArgs, PassphraseChangeResult, RecoveryPhraseCheckArgs, RecoveryPhraseCheckResult } from '../../../protocol/console-api.js';
@@ -18,7 +18,7 @@ import type { Services } from './services.js';
  * `cairn key show-phrase`: the home's key file, read and parsed (E_NO_REPO when there is none), so
  * the passphrase is asked only for a home that has one; `phrase` unlocks it and gives the recovery phrase.
  */
-export async function readKeyFile(home: string): Promise<{ phrase(passphrase: string): string }> {
+export async function readKeyFile(home: string): Promise<{ keyFile: string; phrase(passphrase: string): string }> {
   const path = homePaths(home).keyFile;
   let text: string;
   try {
@@ -27,7 +27,18 @@ export async function readKeyFile(home: string): Promise<{ phrase(passphrase: st
     throw new UsageError(`no repository in ${home}: cannot read ${path}: ${(err as Error).message}`, 'E_NO_REPO');
   }
   const kf = parseKeyFile(text, path);
-  return { phrase: (passphrase) => rootToPhrase(unlockKeyFile(kf, passphrase, path)) };
+  return { keyFile: path, phrase: (passphrase) => rootToPhrase(unlockKeyFile(kf, passphrase, path)) };
+}
+
+/** `first` when it unlocks the home's key file (or the key file cannot be read: opening it says so), else `second`. */
+export function passphraseThatOpens(home: string, first: string, second: string): string {
+  const path = homePaths(home).keyFile;
+  try {
+    unlockKeyFile(parseKeyFile(readFileSync(path, 'utf8'), path), first, path);
+    return first;
+  } catch (err) {
+    return err instanceof WrongPassphraseError ? second : first;
+  }
 }
 
 export async function recoveryPhraseCheckOp(svc: Services, args: RecoveryPhraseCheckArgs): Promise<RecoveryPhraseCheckResult> {
@@ -43,23 +54,36 @@ export async function recoveryPhraseCheckOp(svc: Services, args: RecoveryPhraseC
 }
 
 export async function passphraseChangeOp(svc: Services, args: PassphraseChangeArgs): Promise<PassphraseChangeResult> {
-  const path = svc.repo.paths.keyFile;
-  const kf = parseKeyFile(await readFile(path, 'utf8'), path);
+  return changePassphrase(svc.home, svc.repo.paths.keyFile, args);
+}
+
+/**
+ * Re-wraps the root secret under a new passphrase (the console's settings and `cairn key passwd`).
+ * The key file is replaced whole (temp file, fsync, rename, fsync of the directory): a crash leaves
+ * the old key file or the new one, each opened by its own passphrase. CAIRN_HOME/passphrase (kept by
+ * unattended installs) is kept in step in three steps: "current, next" (either line opens the key
+ * file, cli/passphrase.ts tries the second when the first fails), the key file, then "next" alone,
+ * so no crash leaves a home whose passphrase file opens nothing.
+ */
+export async function changePassphrase(home: string, keyFile: string, args: PassphraseChangeArgs): Promise<PassphraseChangeResult> {
+  const kf = parseKeyFile(await readFile(keyFile, 'utf8'), keyFile);
   let root: Buffer;
   try {
-    root = unlockKeyFile(kf, args.current, path);
+    root = unlockKeyFile(kf, args.current, keyFile);
   } catch (err) {
     if (err instanceof WrongPassphraseError) throw new UsageError('the current passphrase is wrong', 'E_CURRENT_PASSPHRASE');
     throw err;
   }
   if (args.next === args.current) throw new UsageError('the new passphrase is the current one', 'E_USAGE');
+  if (args.next === '' || args.next.includes('\n')) throw new UsageError('the new passphrase must be one line, not empty', 'E_USAGE');
   await checkNewPassphrase(args.next);
-  await writeFileAtomic(path, Buffer.from(JSON.stringify(makeKeyFile(root, kf.repoId, args.next), null, 2) + '\n'));
+  const sealed = Buffer.from(JSON.stringify(makeKeyFile(root, kf.repoId, args.next), null, 2) + '\n');
   // unattended installs keep the passphrase in CAIRN_HOME/passphrase: keep it in step
-  const homeFile = join(svc.home, 'passphrase');
-  if (existsSync(homeFile) && (await readFile(homeFile, 'utf8')).split('\n')[0] === args.current) {
-    await writeFileAtomic(homeFile, Buffer.from(args.next + '\n'), 0o600);
-    return { updatedFile: homeFile };
-  }
-  return { updatedFile: null };
+  const homeFile = join(home, 'passphrase');
+  const inStep = existsSync(homeFile) && (await readFile(homeFile, 'utf8')).split('\n')[0] === args.current;
+  if (inStep) await writeFileAtomic(homeFile, Buffer.from(`${args.current}\n${args.next}\n`), 0o600);
+  await writeFileAtomic(keyFile, sealed);
+  if (!inStep) return { updatedFile: null };
+  await writeFileAtomic(homeFile, Buffer.from(args.next + '\n'), 0o600);
+  return { updatedFile: homeFile };
 }

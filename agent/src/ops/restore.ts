@@ -1,10 +1,12 @@
-import { resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { FetchTally } from '../mesh/mesh-reader.js';
 import { Restorer } from '../snapshot/restorer.js';
 import { findNode, normalizeIncludes, walkTree } from '../snapshot/tree-walk.js';
 import { errorMessage, UsageError } from '../util/errors.js';
-import type { RestoreArgs, RestoreResult } from '../../../protocol/api.js';
-import type { Snapshot } from '../../../protocol/snapshot.js';
+import { RESTORE_DRY_RUN_MAX_LISTED, type RestoreArgs, type RestoreResult } from '../../../protocol/api.js';
+import type { Snapshot, TreeNode } from '../../../protocol/snapshot.js';
+import { excludedBy } from '../snapshot/path-glob.js';
+import { verifyRestored } from '../snapshot/restore-verify.js';
 import { loadSnapshotMeta } from '../snapshot/snapshot-meta.js';
 import type { Services } from './services.js';
 
@@ -36,9 +38,22 @@ async function restoreCounting(
   }
   const target = resolve(args.target);
   const from = args.from !== undefined ? (normalizeIncludes([args.from])[0] ?? '') : '';
+  // --exclude: the rule of backup excludes, on the entry's path in the snapshot
+  const patterns = args.exclude ?? [];
+  const exclude =
+    patterns.length > 0
+      ? (rel: string, node: TreeNode) => excludedBy(patterns, `/${from ? `${from}/${rel}` : rel}`, node.name, node.type === 'dir')
+      : undefined;
+  let root = snapshot.tree;
+  if (args.from !== undefined) {
+    const dir = await findNode(svc.repo, snapshot.tree, args.from);
+    if (!dir) throw new UsageError(`${args.from} is not in snapshot ${args.snapshot}`, 'E_NOT_FOUND');
+    if (dir.type === 'dir' && dir.subtree) root = dir.subtree;
+  }
+  if (args.dryRun) return dryRun(svc, id, root, includes, target, exclude);
   let exact = new Map<string, bigint>(); // filled once the snapshot's metadata blob is at hand (below)
   const exactMtimeNs = (rel: string) => exact.get(from && rel ? `${from}/${rel}` : from || rel);
-  const restorer = new Restorer(svc.repo, { target, includes, overwrite: args.overwrite, exactMtimeNs });
+  const restorer = new Restorer(svc.repo, { target, includes, overwrite: args.overwrite, exactMtimeNs, ...(exclude ? { exclude } : {}) });
   onStart?.(restorer, includes.length === 0 ? snapshot.summary.sizeBytes : undefined);
   const warnings: string[] = [];
   let fetching: Promise<string[]> | null = null;
@@ -72,7 +87,14 @@ async function restoreCounting(
     if (fetching) warnings.unshift(...(await fetching));
   }
   const fetched = Object.fromEntries(tally.fetched);
+  let verified: number | undefined;
+  if (args.verify) {
+    const v = await verifyRestored(svc.repo, root, includes, target, exclude);
+    verified = v.verified;
+    restorer.errors.push(...v.mismatches);
+  }
   return {
+    ...(verified !== undefined ? { verified } : {}),
     snapshot: id,
     target,
     files: restorer.progress.filesDone,
@@ -81,6 +103,30 @@ async function restoreCounting(
     warnings: [...warnings, ...restorer.warnings],
     fetched,
   };
+}
+
+/** restore --dry-run: what would be restored, nothing written (the target is not even created). */
+async function dryRun(
+  svc: Services,
+  id: string,
+  root: string,
+  includes: string[],
+  target: string,
+  exclude: ((rel: string, node: TreeNode) => boolean) | undefined,
+): Promise<RestoreResult> {
+  const entries: Array<{ path: string; type: string; size: number }> = [];
+  let files = 0;
+  let bytes = 0;
+  let truncated = false;
+  for await (const { rel, node } of walkTree(svc.repo, root, includes, '', exclude)) {
+    if (node.type === 'file') {
+      files += 1;
+      bytes += node.size;
+    }
+    if (entries.length < RESTORE_DRY_RUN_MAX_LISTED) entries.push({ path: join(target, rel), type: node.type, size: node.type === 'file' ? node.size : 0 });
+    else truncated = true;
+  }
+  return { snapshot: id, target, files, bytes, errors: [], warnings: [], fetched: {}, dryRun: true, entries, truncated };
 }
 
 /**

@@ -33,6 +33,7 @@ export async function snapshotsOp(svc: Services, args: SnapshotsArgs = {}): Prom
     addedBytes: s.summary.addedBytes,
     files: s.summary.files,
     ...(s.parent ? { parent: s.parent } : {}),
+    ...(s.original ? { original: s.original } : {}),
     pinned: pins.has(id),
   }));
 }

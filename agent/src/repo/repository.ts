@@ -267,6 +267,30 @@ export class Repository {
     );
   }
 
+  /**
+   * Replaces snapshots by rewritten ones (`cairn tag`): each new snapshot blob is stored and made
+   * durable and indexed first, then one synced batch puts the new records, deletes the old ones and
+   * moves their pins. A crash before the batch leaves the old snapshots (the new blobs merely
+   * unreferenced until prune); after it, the new ones: never both, never neither. Returns the new IDs.
+   */
+  async replaceSnapshots(changes: Array<{ oldId: string; snapshot: Snapshot }>): Promise<string[]> {
+    const ops: StateOp[] = [];
+    const ids: string[] = [];
+    for (const { oldId, snapshot } of changes) {
+      if ((await this.state.snapshots.get(oldId)) === undefined) throw new CairnError('E_NO_SNAPSHOT', `no snapshot ${oldId} in this repository`);
+      const text = JSON.stringify(snapshot);
+      const { id } = await this.saveBlob(BlobType.snapshot, Buffer.from(text));
+      ids.push(id);
+      if (id === oldId) continue;
+      ops.push({ type: 'put', sublevel: this.state.snapshots, key: id, value: text }, { type: 'del', sublevel: this.state.snapshots, key: oldId });
+      const pin = await this.state.pins.get(oldId);
+      if (pin !== undefined) ops.push({ type: 'put', sublevel: this.state.pins, key: id, value: pin }, { type: 'del', sublevel: this.state.pins, key: oldId });
+    }
+    await this.flush(); // the new snapshot blobs are durable and indexed before any record names them
+    if (ops.length > 0) await this.db.batch(ops, SYNC);
+    return ids;
+  }
+
   /** Pinned snapshot IDs -> when they were pinned (ISO). */
   async pins(): Promise<Map<string, string>> {
     const out = new Map<string, string>();

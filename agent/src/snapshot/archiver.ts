@@ -14,7 +14,7 @@ import { hostname } from 'node:os';
 import { join, parse, resolve, sep } from 'node:path';
 import { BlobType } from '../repo/blob.js';
 import type { Repository } from '../repo/repository.js';
-import { loadTree, sameNodes, saveTree, sortNodes } from '../repo/trees.js';
+import { encodeTree, loadTree, sameNodes, sortNodes } from '../repo/trees.js';
 import type { Clock } from '../util/clock.js';
 import { displayName, fromBytes } from '../util/byte-names.js';
 import { CairnError, UsageError } from '../util/errors.js';
@@ -25,7 +25,7 @@ import { baseNode, nodeType, unchangedSince, xattrsOf } from './node-meta.js';
 import type { ArchiveProgress } from './progress.js';
 import { syntheticDirNode, VolumeTreeBuilder, type ExcludeFn, type VolumeEntry } from './volume-archiver.js';
 import { SNAPSHOT_VERSION, type Snapshot, type SnapshotMeta, type TreeNode } from '../../../protocol/snapshot.js';
-import { pathGlobMatches } from './path-glob.js';
+import { excludedBy } from './path-glob.js';
 
 /** Files read at once. */
 const FILE_CONCURRENCY = 8;
@@ -65,6 +65,10 @@ export interface ArchiveOptions {
    * synthetic (0755 root:root, mtime 0), so the read path never shows in the trees.
    */
   volumes?: VolumeSpec[];
+  /** Do not cross into other file systems below the source paths (restic's --one-file-system): a mountpoint is kept as an empty directory, anything else on another device is left out. */
+  oneFileSystem?: boolean;
+  /** Store nothing (restic's --dry-run): blobs are only hashed and counted; no pack, index entry or snapshot is written. */
+  dryRun?: boolean;
   /** Stored with the snapshot as a metadata blob (JSON) referenced as `meta`; the volumes' exact mtimes are added to it. */
   meta?: SnapshotMeta;
 }
@@ -136,6 +140,8 @@ export class Archiver {
   private readonly bufferBudget = new Semaphore(READ_BUFFER_BYTES);
   private readonly skip: Set<string>;
   private readonly volumeBuilders: Array<{ path: string; builder: VolumeTreeBuilder }> = [];
+  /** Dry run: the blobs this backup would add (each counted once). */
+  private readonly wouldAdd = new Set<string>();
 
   constructor(repo: Repository, opts: ArchiveOptions) {
     this.repo = repo;
@@ -143,14 +149,17 @@ export class Archiver {
     this.skip = new Set((opts.skip ?? []).map((p) => resolve(p)));
   }
 
+  /** Stores a blob, or in a dry run only says whether it would be added (its raw size: nothing is compressed or sealed). */
+  private async store(type: BlobType, data: Buffer, knownId?: string): Promise<{ id: string; addedBytes: number }> {
+    if (!this.opts.dryRun) return this.repo.saveBlob(type, data, knownId);
+    const id = knownId ?? this.repo.blobIdOf(data);
+    if (this.repo.known(id) || this.wouldAdd.has(id)) return { id, addedBytes: 0 };
+    this.wouldAdd.add(id);
+    return { id, addedBytes: data.length };
+  }
+
   private excluded(path: string, name: string, isDir: boolean): boolean {
-    for (const raw of this.opts.exclude ?? []) {
-      const dirOnly = raw.endsWith('/') && raw.length > 1;
-      const pattern = dirOnly ? raw.slice(0, -1) : raw;
-      if (dirOnly && !isDir) continue;
-      if (pathGlobMatches(pattern, path, name)) return true;
-    }
-    return false;
+    return excludedBy(this.opts.exclude ?? [], path, name, isDir);
   }
 
   /** The source paths as given (absolute). */
@@ -173,6 +182,7 @@ export class Archiver {
     const volumes = new Map((this.opts.volumes ?? []).map((v) => [resolve(v.path), v]));
     const paths = [...new Set([...this.opts.paths.map((p) => resolve(p)), ...volumes.keys()])].sort();
     if (paths.length === 0) throw new UsageError('nothing to back up: give at least one path');
+    if (this.opts.dryRun && volumes.size > 0) throw new UsageError('--dry-run applies to directories, not to volume:NAME');
     for (const p of paths) {
       if (volumes.has(p)) continue;
       try {
@@ -227,6 +237,7 @@ export class Archiver {
         durationMs: this.opts.clock.now() - started,
       },
     };
+    if (this.opts.dryRun) return { id: '', snapshot };
     await this.repo.flush();
     const id = await this.repo.commitSnapshot(snapshot);
     for (const { builder } of this.volumeBuilders) await builder.commitCache();
@@ -240,7 +251,7 @@ export class Archiver {
       return m && Object.keys(m).length > 0 ? { ...v, mtimesNs: m } : v;
     });
     const data = Buffer.from(JSON.stringify({ ...meta, ...(volumes ? { volumes } : {}) }));
-    const { id, addedBytes } = await this.repo.saveBlob(BlobType.data, data);
+    const { id, addedBytes } = await this.store(BlobType.data, data);
     this.progress.addedBytes += addedBytes;
     return id;
   }
@@ -322,7 +333,7 @@ export class Archiver {
       this.progress.dirs += 1;
       return parent.id;
     }
-    const { id, addedBytes } = await saveTree(this.repo, nodes);
+    const { id, addedBytes } = await this.store(BlobType.tree, encodeTree(sortNodes(nodes)));
     this.progress.addedBytes += addedBytes;
     this.progress.dirs += 1;
     return id;
@@ -353,15 +364,17 @@ export class Archiver {
       }
     };
     prefetch(PARENT_PREFETCH);
+    // --one-file-system: the entries must be on this directory's device
+    const dev = this.opts.oneFileSystem ? fstatSync(dirFd, { bigint: true }).dev : undefined;
     const nodes = await mapLimit(
       entries.filter((e) => !e.isDir).map((e) => e.name),
       DIR_CONCURRENCY,
-      (name) => this.archiveEntry(dirFd, dir, name, parents.get(name)),
+      (name) => this.archiveEntry(dirFd, dir, name, parents.get(name), dev),
     );
     for (let i = 0; i < dirNames.length; i++) {
       prefetch(i + PARENT_PREFETCH);
       const name = dirNames[i] as string;
-      nodes.push(await this.archiveEntry(dirFd, dir, name, parents.get(name), ahead[i] ?? null));
+      nodes.push(await this.archiveEntry(dirFd, dir, name, parents.get(name), dev, ahead[i] ?? null));
       ahead[i] = undefined;
     }
     return this.saveTreeCounted(
@@ -370,13 +383,18 @@ export class Archiver {
     );
   }
 
-  /** One entry of the directory open as `dirFd`; an entry that changes type under us gets a second look, then is not stored. */
-  /** `parentTree`: the subtree of a directory entry, already loading (null: none); undefined: loaded here when needed. */
+  /**
+   * One entry of the directory open as `dirFd`; an entry that changes type under us gets a second
+   * look, then is not stored. `dev`: with --one-file-system, the device entries must be on.
+   * `parentTree`: the subtree of a directory entry, already loading (null: none); undefined: loaded
+   * here when needed.
+   */
   private async archiveEntry(
     dirFd: number,
     dir: string,
     name: string,
     parent: TreeNode | undefined,
+    dev?: bigint,
     parentTree?: ParentTree | null,
   ): Promise<TreeNode | undefined> {
     const path = join(dir, name);
@@ -386,7 +404,7 @@ export class Archiver {
     }
     for (let attempt = 1; ; attempt++) {
       try {
-        return await this.archiveEntryOnce(dirFd, path, name, parent, parentTree);
+        return await this.archiveEntryOnce(dirFd, path, name, parent, dev, parentTree);
       } catch (err) {
         if (!swapped(err)) throw err;
         if (attempt >= SWAP_ATTEMPTS) return this.notStored(path, `it kept changing into another file while it was read (${(err as Error).message})`);
@@ -399,6 +417,7 @@ export class Archiver {
     path: string,
     name: string,
     parent: TreeNode | undefined,
+    dev: bigint | undefined,
     parentTree: ParentTree | null | undefined,
   ): Promise<TreeNode | undefined> {
     const fsPath = at(dirFd, name);
@@ -420,6 +439,12 @@ export class Archiver {
       return undefined;
     }
     const node = baseNode(name, type, st);
+    if (dev !== undefined && st.dev !== dev) {
+      // another file system (restic's --one-file-system): its mountpoint stays, as an empty directory
+      if (type !== 'dir') return undefined;
+      node.subtree = await this.saveTreeCounted([]);
+      return node;
+    }
     // setting or removing an xattr changes the ctime: an entry whose ctime did not move keeps its parent's
     const unchanged = sameInode(parent, node);
     const xattrs = unchanged ? parent.xattrs : xattrsOf(fsPath, displayName(path), (m) => this.warn(m));
@@ -524,7 +549,7 @@ export class Archiver {
         try {
           const id = this.repo.blobIdOf(chunk);
           ids[index] = id;
-          const saved = await this.repo.saveBlob(BlobType.data, chunk, id);
+          const saved = await this.store(BlobType.data, chunk, id);
           this.progress.addedBytes += saved.addedBytes;
           this.progress.bytesDone += length;
         } finally {

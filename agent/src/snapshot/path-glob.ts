@@ -7,3 +7,13 @@ export function pathGlobMatches(pattern: string, path: string, name: string): bo
   if (pattern.startsWith('/')) return matchesGlob(path, pattern);
   return pattern.includes('/') ? matchesGlob(path, `**/${pattern}`) : matchesGlob(name, pattern);
 }
+
+/** Whether exclude `patterns` leave out an entry (a trailing "/" matches directories only): backup and restore excludes. */
+export function excludedBy(patterns: readonly string[], path: string, name: string, isDir: boolean): boolean {
+  for (const raw of patterns) {
+    const dirOnly = raw.endsWith('/') && raw.length > 1;
+    if (dirOnly && !isDir) continue;
+    if (pathGlobMatches(dirOnly ? raw.slice(0, -1) : raw, path, name)) return true;
+  }
+  return false;
+}

@@ -61,6 +61,8 @@ export interface RestoreOptions {
   overwrite: boolean;
   /** The exact mtime of a path (relative to the target) when the tree keeps only whole seconds (volumes read through their mountpoint). */
   exactMtimeNs?: (rel: string) => bigint | undefined;
+  /** Entries left out, with everything below them (restore --exclude), by their path relative to the target. */
+  exclude?: (rel: string, node: TreeNode) => boolean;
 }
 
 export interface RestoreProgress {
@@ -193,7 +195,7 @@ export class Restorer {
     for (const node of tree.nodes) {
       const rel = prefix ? `${prefix}/${node.name}` : node.name;
       const sel = selection(rel, includes);
-      if (sel === 'none') continue;
+      if (sel === 'none' || this.opts.exclude?.(rel, node)) continue;
       const p = at(dirFd, node.name);
       const st = lstatOrUndefined(p);
       if (st && sel === 'all') {
@@ -257,7 +259,7 @@ export class Restorer {
     const selected = tree.nodes
       .map((node) => ({ node, rel: prefix ? `${prefix}/${node.name}` : node.name }))
       .map((e) => ({ ...e, sel: selection(e.rel, includes) }))
-      .filter((e) => e.sel !== 'none');
+      .filter((e) => e.sel !== 'none' && !this.opts.exclude?.(e.rel, e.node));
     // Directories one after another (depth first), the other entries of this directory concurrently.
     await mapLimit(
       selected.filter((e) => e.node.type !== 'dir'),

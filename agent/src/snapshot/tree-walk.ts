@@ -30,15 +30,18 @@ export interface WalkEntry {
   node: TreeNode;
 }
 
-/** Depth-first, pre-order walk of the selected nodes below tree `treeId`. */
-export async function* walkTree(repo: Repository, treeId: string, includes: string[], prefix = ''): AsyncGenerator<WalkEntry> {
+/** Leaves out an entry (and all below it) by its path relative to the walk's root: restore's --exclude. */
+export type WalkExclude = (rel: string, node: TreeNode) => boolean;
+
+/** Depth-first, pre-order walk of the selected nodes below tree `treeId` (those `exclude` names left out, with all below them). */
+export async function* walkTree(repo: Repository, treeId: string, includes: string[], prefix = '', exclude?: WalkExclude): AsyncGenerator<WalkEntry> {
   const tree = await loadTree(repo, treeId);
   for (const node of tree.nodes) {
     const rel = prefix ? `${prefix}/${node.name}` : node.name;
     const sel = selection(rel, includes);
-    if (sel === 'none') continue;
+    if (sel === 'none' || exclude?.(rel, node)) continue;
     if (sel === 'all') yield { rel, node };
-    if (node.type === 'dir' && node.subtree) yield* walkTree(repo, node.subtree, sel === 'all' ? [] : includes, rel);
+    if (node.type === 'dir' && node.subtree) yield* walkTree(repo, node.subtree, sel === 'all' ? [] : includes, rel, exclude);
   }
 }
 

@@ -4,6 +4,7 @@ import type { RunningRestore } from '../../ops/progress.js';
 import { CairnError, UsageError } from '../../util/errors.js';
 import { runOp, type Context } from '../context.js';
 import { formatBytes, printJson } from '../format.js';
+import { displayName } from '../../util/byte-names.js';
 import { ProgressLine } from '../progress.js';
 import { filterOf, splitSubpath, type FilterCliOptions } from '../snapshot-filter.js';
 
@@ -18,6 +19,8 @@ export interface RestoreCliOptions extends FilterCliOptions {
   fromVolume?: string;
   force?: boolean;
   dryRun?: boolean;
+  exclude?: string[];
+  verify?: boolean;
 }
 
 export async function restoreCommand(ctx: Context, snapshotArg: string, opts: RestoreCliOptions): Promise<void> {
@@ -25,9 +28,9 @@ export async function restoreCommand(ctx: Context, snapshotArg: string, opts: Re
   const filter = filterOf(opts);
   if (opts.toVolume !== undefined) {
     if (subpath !== undefined || filter) throw new UsageError('--to-volume takes a snapshot ID or "latest" alone (choose the volume with --from-volume)');
-    if (opts.target !== undefined || opts.include !== undefined || opts.overwrite)
+    if (opts.target !== undefined || opts.include !== undefined || opts.overwrite || opts.exclude !== undefined || opts.verify)
       throw new UsageError(
-        '--to-volume restores the whole volume: it does not go with --target, --include or --overwrite (use --force to replace an existing volume)',
+        '--to-volume restores the whole volume: it does not go with --target, --include, --exclude, --verify or --overwrite (use --force to replace an existing volume)',
       );
     return (await import('./volumes.js')).volumeRestoreCommand(ctx, snapshot, {
       volume: opts.toVolume,
@@ -37,8 +40,8 @@ export async function restoreCommand(ctx: Context, snapshotArg: string, opts: Re
     });
   }
   if (opts.target === undefined) throw new UsageError('say where to restore: --target DIR, or --to-volume NAME for a Docker volume');
-  if (opts.force || opts.dryRun || opts.fromVolume !== undefined)
-    throw new UsageError('--force, --dry-run and --from-volume go with --to-volume (for a directory, use --overwrite)');
+  if (opts.force || opts.fromVolume !== undefined) throw new UsageError('--force and --from-volume go with --to-volume (for a directory, use --overwrite)');
+  if (opts.dryRun && opts.verify) throw new UsageError('--verify reads back what a restore wrote: a --dry-run writes nothing');
   const target = opts.target;
   let progress: ProgressLine | undefined;
   const onStart = (r: RunningRestore, totalBytes?: number) => {
@@ -57,6 +60,9 @@ export async function restoreCommand(ctx: Context, snapshotArg: string, opts: Re
       include: opts.include ?? [],
       overwrite: opts.overwrite === true,
       ...(subpath !== undefined ? { from: subpath } : {}),
+      ...(opts.exclude?.length ? { exclude: opts.exclude } : {}),
+      ...(opts.dryRun ? { dryRun: true } : {}),
+      ...(opts.verify ? { verify: true } : {}),
     };
     r = await runOp(ctx, 'restore', args, (svc) => restoreOp(svc, args, onStart), { mesh: true });
   } finally {
@@ -68,7 +74,17 @@ export async function restoreCommand(ctx: Context, snapshotArg: string, opts: Re
   if (r.errors.length > MAX_ERROR_LINES) process.stderr.write(`error: ... and ${r.errors.length - MAX_ERROR_LINES} more items (--json lists every one)\n`);
   for (const [friend, n] of Object.entries(r.fetched)) process.stderr.write(`fetched ${n} pack${n === 1 ? '' : 's'} from ${friend}\n`);
   if (ctx.json) printJson(r);
-  else process.stdout.write(`restored ${r.files} files (${formatBytes(r.bytes)}) from snapshot ${r.snapshot.slice(0, 8)} to ${r.target}\n`);
+  else if (r.dryRun) {
+    for (const e of r.entries ?? [])
+      process.stdout.write(`would restore ${e.type === 'dir' ? 'dir ' : ''}${displayName(e.path)}${e.type === 'file' ? ` (${formatBytes(e.size)})` : ''}\n`);
+    if (r.truncated) process.stdout.write(`... only the first ${(r.entries ?? []).length} entries are listed (--include narrows them)\n`);
+    process.stdout.write(
+      `dry run: would restore ${r.files} files (${formatBytes(r.bytes)}) from snapshot ${r.snapshot.slice(0, 8)} to ${r.target}; nothing was written\n`,
+    );
+  } else {
+    process.stdout.write(`restored ${r.files} files (${formatBytes(r.bytes)}) from snapshot ${r.snapshot.slice(0, 8)} to ${r.target}\n`);
+    if (r.verified !== undefined) process.stdout.write(`verified ${r.verified} files: read back and compared with the snapshot\n`);
+  }
   if (r.errors.length > 0) {
     throw new CairnError(
       'E_RESTORE_INCOMPLETE',

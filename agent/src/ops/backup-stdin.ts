@@ -1,0 +1,18 @@
+// backup --stdin: a snapshot of one stream as one file (snapshot/stdin-archiver.ts).
+import type { BackupResult, StdinBackupArgs } from '../../../protocol/api.js';
+import { StdinArchiver } from '../snapshot/stdin-archiver.js';
+
+export { checkStdinFilename } from '../snapshot/stdin-archiver.js';
+import type { Services } from './services.js';
+
+export async function stdinBackupOp(
+  svc: Services,
+  args: StdinBackupArgs,
+  input: AsyncIterable<Uint8Array>,
+  onStart?: (a: StdinArchiver) => void,
+): Promise<BackupResult> {
+  const archiver = new StdinArchiver(svc.repo, { filename: args.filename, tags: args.tags, clock: svc.clock });
+  onStart?.(archiver);
+  const { id, snapshot } = await archiver.run(input);
+  return { id, shortId: id.slice(0, 8), time: snapshot.time, paths: snapshot.paths, tags: snapshot.tags, parent: null, unreadable: 0, ...snapshot.summary };
+}
