@@ -36,6 +36,9 @@ import { shareableAddrs } from './addresses.js';
 import { reachService } from './reach.js';
 import { Reachability } from './reachability.js';
 import { ownAddresses, relayControl } from './relay.js';
+import { DirectUpgrade } from './direct-upgrade.js';
+import { StunResponder } from './stun-server.js';
+import { tcpListenEndpoints } from './webrtc.js';
 
 export interface MeshOptions {
   listen: string[];
@@ -64,6 +67,8 @@ export interface MeshOptions {
   portMapping?: boolean;
   /** The agent's log: relay reservations that failed, what LAN discovery and port mapping found. */
   log?: (line: string) => void;
+  /** STUN servers the user configured (`stun:`); none when absent: friends' agents answer STUN (webrtc.ts). */
+  stun?: string[];
 }
 
 export class Mesh {
@@ -78,6 +83,9 @@ export class Mesh {
   readonly deletion: Deletion;
   readonly reachability: Reachability;
   readonly portMapping: PortMapping;
+  /** Friends reached only through a relay are dialled again, over TCP or WebRTC (direct-upgrade.ts). */
+  readonly upgrade: DirectUpgrade;
+  readonly stunResponder: StunResponder;
   private readonly services: ServiceGroup;
 
   constructor(ctx: MeshContext, ledgers: Ledgers, gate: FriendGate, repo: Repository, opts: MeshOptions) {
@@ -95,6 +103,8 @@ export class Mesh {
     this.presence.onWelcome = () => this.reachability.soon();
     const log = opts.log ?? (() => undefined);
     this.portMapping = new PortMapping(ctx, opts.portMapping === true, log);
+    this.upgrade = new DirectUpgrade(ctx.node, (id) => gate.isFriend(id), { log });
+    this.stunResponder = new StunResponder({ endpoints: () => tcpListenEndpoints(ctx.node), allow: (ip) => gate.isFriendIp(ip), clock: ctx.clock, log });
     this.services = new ServiceGroup([
       gate,
       this.pairing,
@@ -109,6 +119,8 @@ export class Mesh {
       this.presence,
       ...(opts.lanDiscovery ? [new LanDiscovery(ctx, gate, log)] : []),
       this.portMapping,
+      this.stunResponder,
+      this.upgrade,
       this.replication,
       this.deletion,
       this.reachability,
@@ -169,6 +181,7 @@ export async function createMesh(repo: Repository, opts: MeshOptions): Promise<M
     admit: (peer) => gate.admits(peer),
     isFriendIp: (ip) => gate.isFriendIp(ip),
     relay: { isFriend: (peer) => gate.isFriend(peer.toString()), inviteOpen: () => gate.inviteOpen() },
+    stun: opts.stun ?? [],
   });
   // pairing (from either side) tells presence, which is built with the mesh below
   const late: { mesh?: Mesh } = {};

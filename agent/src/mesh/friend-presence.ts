@@ -9,6 +9,7 @@ import type { MeshContext } from './context.js';
 import type { FriendGate } from './friend-gate.js';
 import type { Startable } from './service.js';
 import { friendAddrs } from './addresses.js';
+import { linkOf } from './relayed-addrs.js';
 
 export class FriendPresence implements Startable {
   private readonly ctx: MeshContext;
@@ -28,7 +29,8 @@ export class FriendPresence implements Startable {
 
   private readonly onConnectionOpen = (evt: CustomEvent<Connection>): void => {
     const id = evt.detail.remotePeer.toString();
-    const ip = ipOf(evt.detail.remoteAddr);
+    // a relayed or WebRTC connection's address names the relay's IP, not the friend's
+    const ip = linkOf(evt.detail.remoteAddr) === 'direct' ? ipOf(evt.detail.remoteAddr) : null;
     if (!this.gate.isFriend(id) || ip === null || this.gate.isFriendIp(ip)) return;
     void this.ctx.friends
       .sawFriendAt(id, ip)
