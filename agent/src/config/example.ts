@@ -17,6 +17,8 @@ export const EXAMPLE_CONFIG = `# Cairn agent settings. The agent reloads this fi
 #   - /dns4/nas.example.org/tcp/4001
 # lan-discovery: true           # find friends on this LAN by mDNS (others on the LAN see our PeerId)
 # port-mapping: true            # ask the router (UPnP, NAT-PMP) to forward the listening port
+# stun:                         # a STUN server for WebRTC (default: none; friends' agents answer STUN)
+#   - stun:stun.example.org:3478
 # console:
 #   address: 127.0.0.1:8080     # console and API; another address needs allow-remote: true
 #   allow-remote: false         # beyond loopback always over HTTPS: a self-signed certificate made

@@ -148,6 +148,7 @@ function withDefaults(raw: Record<string, unknown>): CairnConfig {
     announce: r.announce ?? [...d.announce],
     lanDiscovery: r.lanDiscovery ?? d.lanDiscovery,
     portMapping: r.portMapping ?? d.portMapping,
+    stun: r.stun ?? [...d.stun],
     console: { ...d.console, ...r.console },
     maintenance: { ...r.maintenance },
     diskFloorBytes: r.diskFloorBytes ?? d.diskFloorBytes,

@@ -99,11 +99,15 @@ export class Mesh {
     this.deletion = new Deletion(ctx, opts.sweepLog);
     this.replication = new Replication(ctx, repo, this.deletion, opts.replicas, opts.audit ?? CONFIG_DEFAULTS.friends.audit);
     this.reachability = new Reachability(ctx, relayControl(ctx.node), ownAddresses(ctx.node), opts.log ? { log: opts.log } : {});
-    // a new friend may be one to ask for a dial-back, or to relay through
-    this.presence.onWelcome = () => this.reachability.soon();
+    this.upgrade = new DirectUpgrade(ctx.node, (id) => gate.isFriend(id), opts.log ? { log: opts.log } : {});
+    // a new friend may be one to ask for a dial-back, or to relay through, or one reached only
+    // through a relay (paired over it: identified before it was a friend) to upgrade
+    this.presence.onWelcome = (peerId) => {
+      this.reachability.soon();
+      this.upgrade.soon(peerId);
+    };
     const log = opts.log ?? (() => undefined);
     this.portMapping = new PortMapping(ctx, opts.portMapping === true, log);
-    this.upgrade = new DirectUpgrade(ctx.node, (id) => gate.isFriend(id), { log });
     this.stunResponder = new StunResponder({ endpoints: () => tcpListenEndpoints(ctx.node), allow: (ip) => gate.isFriendIp(ip), clock: ctx.clock, log });
     this.services = new ServiceGroup([
       gate,

@@ -21,6 +21,8 @@ export const UPGRADE_RETRY_MS = 7 * 60_000;
 export const UPGRADE_TCP_TIMEOUT_MS = 3_000;
 /** A WebRTC dial (signalling, ICE, DTLS, SCTP) gives up after this; the relay carries on meanwhile. */
 export const UPGRADE_WEBRTC_TIMEOUT_MS = 10_000;
+/** One whole attempt (the wait, TCP, WebRTC) ends within this: then the relay simply carries on. */
+export const UPGRADE_ATTEMPT_MS = 15_000;
 /** The friend with the greater PeerId waits this long before trying, in case the other side's try succeeds. */
 export const UPGRADE_DEFER_MS = 2_000;
 /** Upgrades tried at once (each holds a UDP socket and ICE state while it lasts). */
@@ -36,6 +38,7 @@ export interface DirectUpgradeOptions {
   tcpTimeoutMs?: number;
   webrtcTimeoutMs?: number;
   deferMs?: number;
+  attemptMs?: number;
   log?: (line: string) => void;
 }
 
@@ -56,6 +59,7 @@ export class DirectUpgrade implements Startable {
       tcpTimeoutMs: opts.tcpTimeoutMs ?? UPGRADE_TCP_TIMEOUT_MS,
       webrtcTimeoutMs: opts.webrtcTimeoutMs ?? UPGRADE_WEBRTC_TIMEOUT_MS,
       deferMs: opts.deferMs ?? UPGRADE_DEFER_MS,
+      attemptMs: opts.attemptMs ?? UPGRADE_ATTEMPT_MS,
     };
     this.log = opts.log ?? (() => undefined);
   }
@@ -78,6 +82,12 @@ export class DirectUpgrade implements Startable {
     if (this.timer) clearInterval(this.timer);
     this.timer = null;
     await Promise.allSettled([...this.inFlight.values()]);
+  }
+
+  /** A friendship was made (pairing over a relayed connection is identified before it): try that friend now. */
+  soon(peerId: string): void {
+    const peer = this.node.getConnections().find((c) => c.remotePeer.toString() === peerId)?.remotePeer;
+    if (peer && this.isFriend(peerId) && this.relayedOnly(peer)) void this.upgrade(peer);
   }
 
   /** Resolves once no upgrade is under way. */
@@ -124,14 +134,16 @@ export class DirectUpgrade implements Startable {
   }
 
   private async attempt(peer: PeerId): Promise<UpgradeOutcome> {
+    // one deadline for the whole attempt, however many addresses it tries
+    const whole = AbortSignal.timeout(this.opts.attemptMs);
+    const ended = () => this.stopped || whole.aborted || !this.relayedOnly(peer);
     if (this.node.peerId.toString() > peer.toString()) await new Promise((r) => setTimeout(r, this.opts.deferMs).unref());
-    if (this.stopped || !this.relayedOnly(peer)) return this.reach(peer);
+    if (ended()) return this.reach(peer);
     const addrs = await this.addrsOf(peer);
     const withPeer = (a: Multiaddr) => (a.getComponents().some((c) => c.name === 'p2p') ? a : a.encapsulate(`/p2p/${peer.toString()}`));
     // TCP first: a friend with a public address (or a forwarded port) is reached without a punch
     const tcp = addrs.filter((a) => linkOf(a) === 'direct' && a.getComponents().some((c) => c.name === 'tcp') && !isLoopbackAddr(a.toString()));
-    if (tcp.length > 0 && (await this.dial(peer, tcp.map(withPeer), this.opts.tcpTimeoutMs, 'TCP'))) return this.reach(peer);
-    if (this.stopped || !this.relayedOnly(peer)) return this.reach(peer);
+    if (tcp.length > 0 && (await this.dial(peer, tcp.map(withPeer), this.opts.tcpTimeoutMs, whole, 'TCP'))) return this.reach(peer);
     // the friend's advertised /webrtc addresses, and its address on the relay we are connected through
     // (identify's address list may come without them; the signalling goes over that connection anyway)
     const viaRelay = this.open(peer)
@@ -141,15 +153,15 @@ export class DirectUpgrade implements Startable {
     const webrtc = [...new Map([...viaRelay, ...addrs.filter((x) => isWebRTC(x)).map(withPeer)].map((a) => [a.toString(), a])).values()];
     if (webrtc.length === 0) this.log(`no WebRTC address known for ${peer.toString()}`);
     for (const a of webrtc.slice(0, UPGRADE_MAX_WEBRTC_ADDRS)) {
-      if (this.stopped || !this.relayedOnly(peer)) break;
-      if (await this.dial(peer, [a], this.opts.webrtcTimeoutMs, 'WebRTC')) break;
+      if (ended()) break;
+      if (await this.dial(peer, [a], this.opts.webrtcTimeoutMs, whole, 'WebRTC')) break;
     }
     return this.reach(peer);
   }
 
-  private async dial(peer: PeerId, addrs: Multiaddr[], timeoutMs: number, what: string): Promise<boolean> {
+  private async dial(peer: PeerId, addrs: Multiaddr[], timeoutMs: number, whole: AbortSignal, what: string): Promise<boolean> {
     try {
-      const conn = await this.node.dial(addrs, { signal: AbortSignal.timeout(timeoutMs) });
+      const conn = await this.node.dial(addrs, { signal: AbortSignal.any([whole, AbortSignal.timeout(timeoutMs)]) });
       return conn.remotePeer.equals(peer) && linkOf(conn.remoteAddr) !== 'relayed';
     } catch (err) {
       this.log(`no ${what} connection to ${peer.toString()}: ${errorMessage(err)}`);
