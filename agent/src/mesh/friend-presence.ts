@@ -91,6 +91,12 @@ export class FriendPresence implements Startable {
   async welcome(peerId: string): Promise<void> {
     this.gate.add(peerId);
     await this.gate.refreshInvites();
+    // the connection it paired over opened while it was a stranger: where it is seen from counts now
+    // (its STUN requests come from there, stun-server.ts)
+    for (const c of this.ctx.node.getConnections(peerIdFromString(peerId))) {
+      const ip = linkOf(c.remoteAddr) === 'direct' ? ipOf(c.remoteAddr) : null;
+      if (ip !== null && !this.gate.isFriendIp(ip)) await this.ctx.friends.sawFriendAt(peerId, ip).catch(() => undefined);
+    }
     const f = await this.ctx.friends.get(peerId);
     if (f) await this.remember(peerId, f.addrs);
     await this.gate.refreshIps();

@@ -17,7 +17,7 @@ import { linkOf } from './relayed-addrs.js';
 import { guardRelayStop, relayServer, relayTransport } from './relay.js';
 import { relayGater, type RelayPolicyDeps } from './relay-policy.js';
 import { nodeParts } from './node-parts.js';
-import { guardWebRTCSignalling, WEBRTC_LISTEN, webrtcTransport } from './webrtc.js';
+import { guardWebRTCSignalling, trackWebRTCNode, WEBRTC_LISTEN, webrtcTransport } from './webrtc.js';
 
 /** Inbound connection attempts accepted per second from one host. */
 const INBOUND_CONNECTIONS_PER_SECOND = 100;
@@ -89,6 +89,7 @@ export async function createMeshNode(opts: MeshNodeOptions): Promise<Libp2p> {
     },
   });
   built.node = node;
+  trackWebRTCNode(node);
   await guardRelayStop(node);
   await guardWebRTCSignalling(node, isFriend);
   return node;

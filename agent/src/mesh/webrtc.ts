@@ -10,6 +10,7 @@
 //   `<relay>/p2p/<relay>/p2p-circuit/webrtc` (invites, pairing and identify carry it).
 import type { Libp2p } from '@libp2p/interface';
 import { webRTC, type WebRTCTransportInit } from '@libp2p/webrtc';
+import { cleanup as releaseDataChannels } from 'node-datachannel';
 import type { Registrar, TransportManager } from '@libp2p/interface-internal';
 import { ipOf } from './admission.js';
 import { linkOf } from './relayed-addrs.js';
@@ -99,4 +100,25 @@ export function tcpListenEndpoints(node: Libp2p): Array<{ host: string; port: nu
     if (ip === null || tcp?.value === undefined) return [];
     return [{ host: ip, port: Number(tcp.value), family: ip.includes(':') ? (6 as const) : (4 as const) }];
   });
+}
+
+/** Nodes with the WebRTC transport running in this process. */
+let liveWebRTCNodes = 0;
+
+/**
+ * Counts the node as running until it stops; when the last one stops, libdatachannel (under
+ * @libp2p/webrtc, through node-datachannel) releases what it still holds. A WebRTC dial aborted
+ * in the middle of ICE leaves native state behind that keeps Node's event loop alive: without this
+ * an agent that tried one never exits after SIGTERM.
+ */
+export function trackWebRTCNode(node: Libp2p): void {
+  liveWebRTCNodes += 1;
+  node.addEventListener(
+    'stop',
+    () => {
+      liveWebRTCNodes -= 1;
+      if (liveWebRTCNodes === 0) releaseDataChannels();
+    },
+    { once: true },
+  );
 }
