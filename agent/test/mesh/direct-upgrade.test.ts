@@ -84,6 +84,7 @@ describe('direct upgrade of relayed connections', () => {
     await new Promise((r) => setTimeout(r, 50));
     expect(dials).toEqual([]);
     const friendly = new DirectUpgrade(node, () => true, { deferMs: 0 });
+    await friendly.start();
     const first = friendly.upgrade(b);
     const second = friendly.upgrade(b);
     expect(second).toBe(first);
@@ -92,5 +93,6 @@ describe('direct upgrade of relayed connections', () => {
     expect(await first).toBe('relayed');
     expect(dials.length).toBe(1);
     await up.stop();
+    await friendly.stop();
   });
 });
