@@ -94,9 +94,11 @@ describeNatLab('relays among friends: NATed agents reach each other through a pu
       startLabAgent(lab, 'h', 'hana'),
     ]);
     agents.push(pub, alice, bob, hana);
-    // pub offers the NATed agents little space: their packs go to each other, through pub's relay
+    // pub offers the NATed agents less space than one pack is charged (MIN_PACK_CHARGE_BYTES): their
+    // packs go to each other, through pub's relay (replication would otherwise prefer pub, reached
+    // directly, over a friend reached only through a relay)
     for (const joiner of [alice, bob, hana]) {
-      const { code } = await pub.cli<{ code: string }>(['invite', '--quota', '1M']);
+      const { code } = await pub.cli<{ code: string }>(['invite', '--quota', '32K']);
       await joiner.cli(['pair', code, '--quota', '1G']);
     }
   }, 300_000);
