@@ -3,6 +3,7 @@
 // egress) can be limited with a tc token bucket, as a friend's home connection would be. On one
 // loopback every friend shares the restoring agent's two cores and no link is ever the limit, so
 // fetching from several friends at once cannot show what it is for. Needs root and iproute2.
+import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
 import { run, runOk } from './exec.js';
 
 export interface FriendLink {
@@ -67,4 +68,49 @@ export async function setUplinkRate(links: FriendLink[], rate: string | null): P
 /** Removes the namespaces (their veth pairs go with them); missing ones are fine. */
 export async function removeFriendLinks(names: string[]): Promise<void> {
   for (const name of names) await run('ip', ['netns', 'del', `${NS_PREFIX}${name}`]);
+}
+
+/** Hosts on one bridge, each in a namespace of its own (the NAT benchmark, bench/nat.ts): no route beyond the bridge. */
+export interface BridgeLab {
+  /** Namespaces: the bridge's, then one per host. */
+  namespaces: string[];
+  addressOf(host: string): string;
+  /** Starts a process in the host's namespace. */
+  spawn(host: string, cmd: string, args: string[], opts: SpawnOptions): ChildProcess;
+}
+
+/** A bridge in a namespace of its own (10.232.0.0/24) and one namespace per host on it (.10 upward). */
+export async function createBridgeLab(hosts: string[]): Promise<BridgeLab> {
+  const bridgeNs = `${NS_PREFIX}nat-br`;
+  const nsOf = (h: string) => `${NS_PREFIX}nat-${h}`;
+  await removeBridgeLab({ namespaces: [bridgeNs, ...hosts.map(nsOf)] });
+  const addrs = new Map<string, string>();
+  await runOk('ip', ['netns', 'add', bridgeNs]);
+  await runOk('ip', ['netns', 'exec', bridgeNs, 'ip', 'link', 'add', 'br0', 'type', 'bridge']);
+  await runOk('ip', ['netns', 'exec', bridgeNs, 'ip', 'link', 'set', 'br0', 'up']);
+  for (const [i, h] of hosts.entries()) {
+    const ns = nsOf(h);
+    const addr = `10.232.0.${10 + i}`;
+    await runOk('ip', ['netns', 'add', ns]);
+    await runOk('ip', ['netns', 'exec', bridgeNs, 'ip', 'link', 'add', `p${i}`, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', ns]);
+    await runOk('ip', ['netns', 'exec', bridgeNs, 'ip', 'link', 'set', `p${i}`, 'master', 'br0', 'up']);
+    await runOk('ip', ['netns', 'exec', ns, 'ip', 'addr', 'add', `${addr}/24`, 'dev', 'eth0']);
+    await runOk('ip', ['netns', 'exec', ns, 'ip', 'link', 'set', 'eth0', 'up']);
+    await runOk('ip', ['netns', 'exec', ns, 'ip', 'link', 'set', 'lo', 'up']);
+    addrs.set(h, addr);
+  }
+  return {
+    namespaces: [bridgeNs, ...hosts.map(nsOf)],
+    addressOf: (h) => {
+      const a = addrs.get(h);
+      if (a === undefined) throw new Error(`no host ${h} in the bridge lab`);
+      return a;
+    },
+    spawn: (h, cmd, args, opts) => spawn('ip', ['netns', 'exec', nsOf(h), cmd, ...args], opts),
+  };
+}
+
+/** Removes a bridge lab's namespaces (what runs in them must be stopped first); missing ones are fine. */
+export async function removeBridgeLab(lab: Pick<BridgeLab, 'namespaces'>): Promise<void> {
+  for (const ns of lab.namespaces) await run('ip', ['netns', 'del', ns]);
 }

@@ -28,6 +28,7 @@ import { CommandError, describeFailure, hasGnuTime, runOk, waitForQuiet, type Ru
 import { machineInfo } from './machine.js';
 import { existingMeshSection, mergeMeshSection, renderMeshSection, runMeshBench } from './mesh.js';
 import { existingVolumeSection, mergeVolumeSection, renderVolumeSection, runVolumeBench } from './volume.js';
+import { existingNatSection, mergeNatSection, renderNatSection, runNatBench } from './nat.js';
 import { MB, MIB, METRICS, renderReport, resultsTable } from './report.js';
 import { Results, type CommandRecord } from './results.js';
 import { TOOL_FACTORIES, type Tool } from './tools.js';
@@ -210,14 +211,14 @@ async function main(): Promise<void> {
       .split(',')
       .map((s) => s.trim().toLowerCase())
       .filter((s) => s.length > 0),
-    parts: (env.CAIRN_BENCH_ONLY ?? 'engine,mesh,volume')
+    parts: (env.CAIRN_BENCH_ONLY ?? 'engine,mesh,volume,nat')
       .split(',')
       .map((s) => s.trim().toLowerCase())
       .filter((s) => s.length > 0),
     reportPath: resolve(root, env.CAIRN_BENCH_REPORT ?? 'BENCHMARKS.md'),
   };
-  const unknown = cfg.parts.filter((p) => p !== 'engine' && p !== 'mesh' && p !== 'volume');
-  if (unknown.length > 0) throw new Error(`CAIRN_BENCH_ONLY: unknown part(s) ${unknown.join(', ')} (engine, mesh, volume)`);
+  const unknown = cfg.parts.filter((p) => p !== 'engine' && p !== 'mesh' && p !== 'volume' && p !== 'nat');
+  if (unknown.length > 0) throw new Error(`CAIRN_BENCH_ONLY: unknown part(s) ${unknown.join(', ')} (engine, mesh, volume, nat)`);
   const previous = await readFile(cfg.reportPath, 'utf8').catch(() => null);
   let markdown = previous ?? '';
   if (cfg.parts.includes('engine')) {
@@ -226,6 +227,8 @@ async function main(): Promise<void> {
     if (!cfg.parts.includes('mesh') && kept !== null) markdown = mergeMeshSection(markdown, kept);
     const keptVolume = existingVolumeSection(previous);
     if (!cfg.parts.includes('volume') && keptVolume !== null) markdown = mergeVolumeSection(markdown, keptVolume);
+    const keptNat = existingNatSection(previous);
+    if (!cfg.parts.includes('nat') && keptNat !== null) markdown = mergeNatSection(markdown, keptNat);
   }
   if (cfg.parts.includes('mesh')) {
     if (!cfg.parts.includes('engine')) await mkdir(cfg.workDir, { recursive: true });
@@ -263,6 +266,17 @@ async function main(): Promise<void> {
       abbreviate: (s) => s.split(cfg.workDir).join('$WORK').split(`${root}/`).join(''),
     });
     markdown = markdown.trim() === '' ? `# Benchmarks\n\n${section}\n` : mergeVolumeSection(markdown, section);
+    process.stdout.write(`\n${section}\n`);
+  }
+  if (cfg.parts.includes('nat')) {
+    const report = await runNatBench(root, env, log);
+    await mkdir(cfg.workDir, { recursive: true });
+    const m = await machineInfo(cfg.workDir);
+    const section = renderNatSection(report, {
+      command: commandLine(),
+      machine: `${m.cores} cores, ${m.cpu}, ${m.memoryGiB} GiB RAM, Linux ${m.kernel}, Node ${m.node}`,
+    });
+    markdown = markdown.trim() === '' ? `# Benchmarks\n\n${section}\n` : mergeNatSection(markdown, section);
     process.stdout.write(`\n${section}\n`);
   }
   await writeFile(cfg.reportPath, markdown);

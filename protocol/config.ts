@@ -98,6 +98,11 @@ export interface CairnConfig {
    */
   relay: { bytesPerSec: number; bytesPerDay: number };
   /**
+   * STUN servers WebRTC may ask (`stun:host:port`; the first is used), SPEC 13.1. Empty: only
+   * friends' agents answer STUN, and no third-party server is contacted.
+   */
+  stun: string[];
+  /**
    * The console and API address, host:port. Non-loopback needs `allowRemote: true` and is always
    * served over TLS: with `tlsCert`/`tlsKey` (PEM files, both or neither), else a self-signed
    * certificate the agent makes in its home. With the files, loopback is served over TLS too.
@@ -125,6 +130,7 @@ export const CONFIG_DEFAULTS = {
   lanDiscovery: true,
   portMapping: true,
   relay: { bytesPerSec: 4 * 1024 ** 2, bytesPerDay: 8 * GIB },
+  stun: [],
   console: { address: '127.0.0.1:8080', allowRemote: false },
   diskFloorBytes: GIB,
   replicateIntervalMs: 15 * 60_000,

@@ -38,6 +38,8 @@ export interface AgentOptions {
   /** cairn.yaml lan-discovery and port-mapping (both off when absent). */
   lanDiscovery?: boolean;
   portMapping?: boolean;
+  /** cairn.yaml stun: STUN servers WebRTC may ask (none when absent: friends' agents answer). */
+  stun?: string[];
   apiHost: string;
   apiPort: number;
   /** console.tls-cert / tls-key (api/tls.ts); beyond loopback a self-signed certificate otherwise. */
@@ -132,6 +134,7 @@ export class Agent {
           ...(opts.announce && opts.announce.length > 0 ? { announce: opts.announce } : {}),
           lanDiscovery: opts.lanDiscovery === true,
           portMapping: opts.portMapping === true,
+          ...(opts.stun && opts.stun.length > 0 ? { stun: opts.stun } : {}),
           log: opts.log,
           name: opts.name,
           replicas: opts.replicas,
@@ -278,7 +281,7 @@ export class Agent {
       this.timer = setInterval(() => this.replicateSoon(0), next.replicateIntervalMs);
       this.timer.unref();
     }
-    const needRestart = (['listen', 'announce', 'lanDiscovery', 'portMapping', 'console', 'diskFloorBytes', 'name'] as const).filter(
+    const needRestart = (['listen', 'announce', 'lanDiscovery', 'portMapping', 'stun', 'console', 'diskFloorBytes', 'name'] as const).filter(
       (k) => JSON.stringify(next[k]) !== JSON.stringify(prev[k]),
     );
     if (needRestart.length > 0) this.opts.log(`config: ${needRestart.join(', ')} changed: takes effect when the agent restarts`);

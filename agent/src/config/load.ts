@@ -149,6 +149,7 @@ function withDefaults(raw: Record<string, unknown>): CairnConfig {
     lanDiscovery: r.lanDiscovery ?? d.lanDiscovery,
     portMapping: r.portMapping ?? d.portMapping,
     relay: { ...d.relay, ...r.relay },
+    stun: r.stun ?? [...d.stun],
     console: { ...d.console, ...r.console },
     maintenance: { ...r.maintenance },
     drills: r.drills?.schedule === 'off' ? {} : { ...d.drills, ...r.drills },

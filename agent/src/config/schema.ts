@@ -96,6 +96,7 @@ export const absolutePath = str(/^\//, 'is not an absolute path');
 /** An absolute file path. */
 export const absPath = str(/^\//, 'is not an absolute path');
 export const hostPort = str(/^(\[[0-9a-fA-F:.]+\]|[^:\s]+):\d{1,5}$/, 'is not HOST:PORT (example: 127.0.0.1:8080)');
+export const stunUrl = str(/^stun:(\[[0-9a-fA-F:.]+\]|[^\s:/?#[\]@]+)(:\d{1,5})?$/, 'is not a STUN server URL (example: stun:stun.example.org:3478)');
 export const multiaddr = str(/^\/(ip4|ip6|dns4|dns6|dns)\/[^/]+\/tcp\/\d+(\/.*)?$/, 'is not a TCP multiaddr (example: /ip4/0.0.0.0/tcp/4001)');
 export const SOURCE_NAME = /^[a-z0-9][a-z0-9._-]{0,63}$/;
 
@@ -187,6 +188,7 @@ export const configSpec: MapSpec = {
         },
       },
     ],
+    stun: ['stun', list(stunUrl, true)],
     console: [
       'console',
       {

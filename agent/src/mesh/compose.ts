@@ -38,6 +38,9 @@ import { reachService } from './reach.js';
 import { Reachability } from './reachability.js';
 import { ownAddresses, relayControl } from './relay.js';
 import { RelayBudget, type RelayLimits } from './relay-budget.js';
+import { DirectUpgrade } from './direct-upgrade.js';
+import { StunResponder } from './stun-server.js';
+import { tcpListenEndpoints } from './webrtc.js';
 
 export interface MeshOptions {
   listen: string[];
@@ -70,6 +73,8 @@ export interface MeshOptions {
   relayLimits?: RelayLimits;
   /** The agent's log: relay reservations that failed, what LAN discovery and port mapping found. */
   log?: (line: string) => void;
+  /** STUN servers the user configured (`stun:`); none when absent: friends' agents answer STUN (webrtc.ts). */
+  stun?: string[];
 }
 
 export class Mesh {
@@ -86,6 +91,9 @@ export class Mesh {
   readonly portMapping: PortMapping;
   /** What our relay carried for each friend, within its limits. */
   readonly relayBudget: RelayBudget;
+  /** Friends reached only through a relay are dialled again, over TCP or WebRTC (direct-upgrade.ts). */
+  readonly upgrade: DirectUpgrade;
+  readonly stunResponder: StunResponder;
   private readonly services: ServiceGroup;
 
   constructor(ctx: MeshContext, ledgers: Ledgers, gate: FriendGate, repo: Repository, opts: MeshOptions, relayBudget: RelayBudget) {
@@ -107,10 +115,16 @@ export class Mesh {
       opts.repairAfterMs ?? CONFIG_DEFAULTS.friends.repairAfterMs,
     );
     this.reachability = new Reachability(ctx, relayControl(ctx.node), ownAddresses(ctx.node), opts.log ? { log: opts.log } : {});
-    // a new friend may be one to ask for a dial-back, or to relay through
-    this.presence.onWelcome = () => this.reachability.soon();
+    this.upgrade = new DirectUpgrade(ctx.node, (id) => gate.isFriend(id), opts.log ? { log: opts.log } : {});
+    // a new friend may be one to ask for a dial-back, or to relay through, or one reached only
+    // through a relay (paired over it: identified before it was a friend) to upgrade
+    this.presence.onWelcome = (peerId) => {
+      this.reachability.soon();
+      this.upgrade.soon(peerId);
+    };
     const log = opts.log ?? (() => undefined);
     this.portMapping = new PortMapping(ctx, opts.portMapping === true, log);
+    this.stunResponder = new StunResponder({ endpoints: () => tcpListenEndpoints(ctx.node), allow: (ip) => gate.isFriendIp(ip), clock: ctx.clock, log });
     this.services = new ServiceGroup([
       gate,
       this.pairing,
@@ -126,6 +140,8 @@ export class Mesh {
       this.presence,
       ...(opts.lanDiscovery ? [new LanDiscovery(ctx, gate, log)] : []),
       this.portMapping,
+      this.stunResponder,
+      this.upgrade,
       this.replication,
       this.deletion,
       this.reachability,
@@ -197,6 +213,7 @@ export async function createMesh(repo: Repository, opts: MeshOptions): Promise<M
     isFriendIp: (ip) => gate.isFriendIp(ip),
     relay: { isFriend: (peer) => gate.isFriend(peer.toString()), inviteOpen: () => gate.inviteOpen() },
     relayBudget,
+    stun: opts.stun ?? [],
   });
   // pairing (from either side) tells presence, which is built with the mesh below
   const late: { mesh?: Mesh } = {};

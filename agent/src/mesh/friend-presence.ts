@@ -9,6 +9,7 @@ import type { MeshContext } from './context.js';
 import type { FriendGate } from './friend-gate.js';
 import type { Startable } from './service.js';
 import { friendAddrs } from './addresses.js';
+import { linkOf } from './relayed-addrs.js';
 
 export class FriendPresence implements Startable {
   private readonly ctx: MeshContext;
@@ -34,7 +35,8 @@ export class FriendPresence implements Startable {
 
   private readonly onConnectionOpen = (evt: CustomEvent<Connection>): void => {
     const id = evt.detail.remotePeer.toString();
-    const ip = ipOf(evt.detail.remoteAddr);
+    // a relayed or WebRTC connection's address names the relay's IP, not the friend's
+    const ip = linkOf(evt.detail.remoteAddr) === 'direct' ? ipOf(evt.detail.remoteAddr) : null;
     if (!this.gate.isFriend(id) || ip === null || this.gate.isFriendIp(ip)) return;
     void this.ctx.friends
       .sawFriendAt(id, ip)
@@ -97,6 +99,12 @@ export class FriendPresence implements Startable {
   async welcome(peerId: string): Promise<void> {
     this.gate.add(peerId);
     await this.gate.refreshInvites();
+    // the connection it paired over opened while it was a stranger: where it is seen from counts now
+    // (its STUN requests come from there, stun-server.ts)
+    for (const c of this.ctx.node.getConnections(peerIdFromString(peerId))) {
+      const ip = linkOf(c.remoteAddr) === 'direct' ? ipOf(c.remoteAddr) : null;
+      if (ip !== null && !this.gate.isFriendIp(ip)) await this.ctx.friends.sawFriendAt(peerId, ip).catch(() => undefined);
+    }
     const f = await this.ctx.friends.get(peerId);
     if (f) await this.remember(peerId, f.addrs);
     await this.gate.refreshIps();

@@ -1,6 +1,7 @@
 // The libp2p node: TCP + Noise + Yamux, a stable identity, and a gater that admits only friends
 // (and strangers only while an invite is open, for the pairing protocol alone; every other
-// handler checks friendship itself), and the circuit relay among friends (relay.ts, relay-policy.ts).
+// handler checks friendship itself), the circuit relay among friends (relay.ts, relay-policy.ts),
+// and WebRTC between friends behind NATs (webrtc.ts), signalled over that relay.
 // Before Noise, connections are admitted by remote IP
 // (admission.ts): strangers cannot hold enough half-open connections to lock friends out.
 import { noise } from '@chainsafe/libp2p-noise';
@@ -8,14 +9,16 @@ import { yamux } from '@chainsafe/libp2p-yamux';
 import { generateKeyPairFromSeed } from '@libp2p/crypto/keys';
 import { identify, identifyPush } from '@libp2p/identify';
 import type { Libp2p, PeerId, PrivateKey } from '@libp2p/interface';
+import { peerIdFromString } from '@libp2p/peer-id';
 import { tcp } from '@libp2p/tcp';
 import { createLibp2p } from 'libp2p';
 import { ADMISSION_LIMITS, InboundAdmission, type AdmissionLimits } from './admission.js';
-import { isRelayed } from './relayed-addrs.js';
+import { linkOf } from './relayed-addrs.js';
 import { guardRelayStop, relayServer, relayTransport } from './relay.js';
 import { relayGater, type RelayPolicyDeps } from './relay-policy.js';
 import { meterRelayServer, type RelayBudget } from './relay-budget.js';
 import { nodeParts } from './node-parts.js';
+import { guardWebRTCSignalling, trackWebRTCNode, WEBRTC_LISTEN, webrtcTransport } from './webrtc.js';
 
 /** Inbound connection attempts accepted per second from one host. */
 const INBOUND_CONNECTIONS_PER_SECOND = 100;
@@ -46,15 +49,20 @@ export interface MeshNodeOptions {
   relay?: RelayPolicyDeps;
   /** What our relay carries per friend (rate, daily volume; relay-budget.ts); unmetered when absent. */
   relayBudget?: RelayBudget;
+  /** STUN servers the user configured (`stun:`); without them ICE asks only friends' agents (webrtc.ts). */
+  stun?: string[];
 }
 
 export async function createMeshNode(opts: MeshNodeOptions): Promise<Libp2p> {
   const admission = new InboundAdmission(opts.isFriendIp ?? (() => false), opts.admission ?? ADMISSION_LIMITS);
+  const isFriend = (peerId: string) => opts.relay?.isFriend(peerIdFromString(peerId)) ?? false;
+  const built: { node?: Libp2p } = {};
   const node = await createLibp2p({
     privateKey: opts.privateKey,
     // appended, not replacing: friends on the LAN keep the interface addresses
-    addresses: { listen: opts.listen, appendAnnounce: opts.announce ?? [] },
-    transports: [tcp(), relayTransport()],
+    // /webrtc: accept WebRTC, and advertise it on every relayed address we hold
+    addresses: { listen: [...opts.listen, WEBRTC_LISTEN], appendAnnounce: opts.announce ?? [] },
+    transports: [tcp(), relayTransport(), webrtcTransport(() => built.node, { configured: opts.stun ?? [], isFriend })],
     connectionEncrypters: [noise()],
     streamMuxers: [yamux()],
     // relay: friends-only circuit relay (relay.ts); parts: the address manager and logger, for LAN
@@ -74,8 +82,9 @@ export async function createMeshNode(opts: MeshNodeOptions): Promise<Libp2p> {
         ...(opts.relayBudget ? { overBudget: (peer: PeerId) => opts.relayBudget?.exhausted(peer.toString()) === true } : {}),
       }),
       // a relayed connection arrives inside one from a friend's relay, already let through by
-      // denyInboundRelayedConnection: it has no remote IP of its own to count
-      denyInboundConnection: (maConn) => !isRelayed(maConn.remoteAddr) && admission.deny(maConn),
+      // denyInboundRelayedConnection, and a WebRTC one was signalled by a friend (webrtc.ts): they
+      // have no remote IP of their own to count
+      denyInboundConnection: (maConn) => linkOf(maConn.remoteAddr) === 'direct' && admission.deny(maConn),
       denyInboundEncryptedConnection: (peer) => !opts.admit(peer),
       denyInboundUpgradedConnection: (_peer, maConn) => {
         admission.settled(maConn);
@@ -85,7 +94,10 @@ export async function createMeshNode(opts: MeshNodeOptions): Promise<Libp2p> {
       denyDialMultiaddr: () => false,
     },
   });
+  built.node = node;
+  trackWebRTCNode(node);
   await guardRelayStop(node);
   if (opts.relayBudget) meterRelayServer(node.services.relay, opts.relayBudget, () => node.getPeers());
+  await guardWebRTCSignalling(node, isFriend);
   return node;
 }

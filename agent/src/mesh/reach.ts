@@ -24,7 +24,7 @@ import { requireFriend, type MeshContext } from './context.js';
 import { Deadline, openStream } from './deadline.js';
 import { exchange, RefusedError, serve } from './framing.js';
 import { isLoopbackAddr } from './addresses.js';
-import { isRelayed } from './relayed-addrs.js';
+import { isRelayed, linkOf } from './relayed-addrs.js';
 import { ProtocolService, type Startable } from './service.js';
 
 /** Friends whose reach allowance is remembered before the full ones are forgotten. */
@@ -73,7 +73,8 @@ export function reachHandler(ctx: ReachDeps, opts: ReachServiceOptions = {}) {
       const req = parseReachRequest(await f.readJson());
       if (!allow(remote.toString()))
         throw new RefusedError(WireError.rateLimited, `too many reach requests: at most ${burst} at once, then one every ${intervalMs / 1000} s`);
-      const seenIp = isRelayed(connection.remoteAddr) ? null : ipOf(connection.remoteAddr);
+      // a relayed or WebRTC connection's address names the relay's IP, not the friend's
+      const seenIp = linkOf(connection.remoteAddr) === 'direct' ? ipOf(connection.remoteAddr) : null;
       const fromLoopback = isLoopbackAddr(connection.remoteAddr.toString());
       // only the address the request came from: a friend cannot point our dials at other hosts
       const wanted = [...new Set(req.addrs)].filter((a) => {

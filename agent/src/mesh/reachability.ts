@@ -16,7 +16,7 @@ import { errorMessage } from '../util/errors.js';
 import type { MeshContext } from './context.js';
 import { isLoopbackAddr } from './addresses.js';
 import { askReach, dialBackCandidate } from './reach.js';
-import { isRelayed, relayOf, relaysHeld } from './relayed-addrs.js';
+import { linkOf, relayOf, relaysHeld } from './relayed-addrs.js';
 import type { Startable } from './service.js';
 
 /** What status says when no friend reached us directly and none relays for us. */
@@ -212,8 +212,9 @@ export class Reachability implements Startable {
     return relaysHeld(this.ctx.node);
   }
 
+  /** Open TCP connections to a friend (not relayed, not WebRTC: a relay is reserved at such a connection's address). */
   private directConnections(peerId: string): Connection[] {
-    return this.ctx.node.getConnections(peerIdFromString(peerId)).filter((c) => c.status === 'open' && !isRelayed(c.remoteAddr));
+    return this.ctx.node.getConnections(peerIdFromString(peerId)).filter((c) => c.status === 'open' && linkOf(c.remoteAddr) === 'direct');
   }
 
   /** What status shows. */
@@ -234,11 +235,12 @@ export class Reachability implements Startable {
   }
 }
 
-/** How this host reaches a friend right now: over a direct connection, through a relay (whose PeerId), or not at all. */
-export function reachOf(node: Libp2p, peerId: string): { reach: 'direct' | 'relayed' | 'unreachable'; via: string | null } {
+/** How this host reaches a friend right now: over a direct TCP connection, WebRTC, through a relay (whose PeerId), or not at all. */
+export function reachOf(node: Libp2p, peerId: string): { reach: 'direct' | 'webrtc' | 'relayed' | 'unreachable'; via: string | null } {
   const conns = node.getConnections(peerIdFromString(peerId)).filter((c) => c.status === 'open');
-  if (conns.some((c) => !isRelayed(c.remoteAddr))) return { reach: 'direct', via: null };
-  const relayed = conns.find((c) => isRelayed(c.remoteAddr));
+  if (conns.some((c) => linkOf(c.remoteAddr) === 'direct')) return { reach: 'direct', via: null };
+  if (conns.some((c) => linkOf(c.remoteAddr) === 'webrtc')) return { reach: 'webrtc', via: null };
+  const relayed = conns.find((c) => linkOf(c.remoteAddr) === 'relayed');
   if (relayed) return { reach: 'relayed', via: relayOf(relayed.remoteAddr) };
   return { reach: 'unreachable', via: null };
 }

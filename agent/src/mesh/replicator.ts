@@ -32,6 +32,7 @@ import { listPacks } from './pack-list.js';
 import { deliverGrantMessages } from './grant.js';
 import { putPack } from './pack-put.js';
 import { countingCopies, markAway, proveReturned, releaseExtras } from './repair.js';
+import { reachOf } from './reachability.js';
 import { trySideBySide } from './side-by-side.js';
 
 /** Packs pushed at once (each to as many friends at once as copies of it are missing). */
@@ -117,9 +118,14 @@ export async function replicateOnce(
       under += 1;
       return;
     }
+    // friends reached only through a relay last: a relayed copy crosses the relay's uplink twice
     const candidates = friends
       .filter((f) => !holders.has(f.peerId) && !away.has(f.peerId) && !unreachable.has(f.peerId) && !full.has(f.peerId))
-      .sort((a, b) => b.grantFromPeer - (bytesAt.get(b.peerId) ?? 0) - (a.grantFromPeer - (bytesAt.get(a.peerId) ?? 0)));
+      .sort(
+        (a, b) =>
+          reachRank(ctx, a.peerId) - reachRank(ctx, b.peerId) ||
+          b.grantFromPeer - (bytesAt.get(b.peerId) ?? 0) - (a.grantFromPeer - (bytesAt.get(a.peerId) ?? 0)),
+      );
     // what the friend charges against its grant (at least MIN_PACK_CHARGE_BYTES a pack)
     const charge = packChargeBytes(info.sizeBytes);
     // as many friends at once as copies are missing: one that stalls holds up only its own attempt
@@ -214,6 +220,11 @@ export async function replicateOnce(
     problems,
     repair: { away: current.filter((f) => away.has(f.peerId)).map((f) => f.name), back, released },
   };
+}
+
+/** Replication's order of preference: a friend reached only through a relay after the others (not yet connected ones are dialled, maybe directly). */
+function reachRank(ctx: MeshContext, peerId: string): number {
+  return reachOf(ctx.node, peerId).reach === 'relayed' ? 1 : 0;
 }
 
 /**

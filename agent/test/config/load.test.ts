@@ -149,12 +149,21 @@ describe('valid configs', () => {
       lanDiscovery: true,
       portMapping: true,
       relay: { ...CONFIG_DEFAULTS.relay },
+      stun: [],
       console: { ...CONFIG_DEFAULTS.console },
       maintenance: {},
       drills: { ...CONFIG_DEFAULTS.drills },
       diskFloorBytes: CONFIG_DEFAULTS.diskFloorBytes,
       replicateIntervalMs: CONFIG_DEFAULTS.replicateIntervalMs,
     });
+  });
+
+  test('stun: STUN server URLs for WebRTC (none by default: no third-party server); anything else is refused', () => {
+    expect(parseConfig('stun:\n  - stun:stun.example.org:3478\n  - stun:[2001:db8::1]:3478\n', 'cairn.yaml').stun).toEqual([
+      'stun:stun.example.org:3478',
+      'stun:[2001:db8::1]:3478',
+    ]);
+    expect(() => parseConfig('stun:\n  - https://stun.example.org\n', 'cairn.yaml')).toThrow(/cairn\.yaml:2: stun.*is not a STUN server URL/);
   });
 
   test('lan-discovery and port-mapping turn off with false; anything but true or false is refused', () => {

@@ -577,3 +577,17 @@ export class NatLab {
     if (!up) throw new Error(`natlab: miniupnpd on ${router.name} did not start within ${MINIUPNPD_START_MS} ms: ${out.trim()}`);
   }
 }
+
+/** Makes a home's router drop the UDP its LAN hosts send out (no WebRTC from there: the friends stay on a relay). */
+export async function dropUdp(lab: NatLab, home: string): Promise<void> {
+  await lab.nft(
+    lab.routerOf(home),
+    `table inet cairnlab_noudp {
+  chain forward {
+    type filter hook forward priority 0; policy accept;
+    oifname "wan" meta l4proto udp drop
+  }
+}
+`,
+  );
+}

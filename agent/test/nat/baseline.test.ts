@@ -14,7 +14,7 @@ import { decodeInvite } from '../../../protocol/invite.js';
 import type { PeerListing } from '../../../protocol/api.js';
 import type { StatusResult } from '../../../protocol/console-api.js';
 import { tempDir } from '../helpers/cli.js';
-import { describeNatLab, NatLab } from '../helpers/natlab.js';
+import { describeNatLab, dropUdp, NatLab } from '../helpers/natlab.js';
 import { tcpProbe } from '../helpers/natlab-probes.js';
 import { LAB_P2P_PORT, startLabAgent, stopLabAgents, type LabAgent } from '../helpers/natlab-agents.js';
 import { compareTrees, formatDiffs } from '../helpers/tree-compare.js';
@@ -35,6 +35,9 @@ describeNatLab('baseline: agents behind easy NATs and a public friend', () => {
       ],
       publicHosts: ['pub'],
     });
+    // the home routers drop UDP: WebRTC cannot upgrade the relayed connections these tests are about
+    // (webrtc-trials.test.ts and webrtc-agents.test.ts test the upgrade)
+    for (const home of ['a', 'b']) await dropUdp(lab, home);
     [pub, alice, bob] = await Promise.all([startLabAgent(lab, 'pub', 'pub'), startLabAgent(lab, 'a', 'alice'), startLabAgent(lab, 'b', 'bob')]);
     agents.push(pub, alice, bob);
   }, 240_000);
@@ -100,13 +103,13 @@ describeNatLab('baseline: agents behind easy NATs and a public friend', () => {
     await rm(src, { recursive: true, force: true });
   });
 
-  test("the two NATed agents pair through the public agent's relay: the invite carries bob's LAN address and his relayed address", async () => {
+  test("the two NATed agents pair through the public agent's relay: the invite carries bob's LAN address and his relayed and WebRTC addresses", async () => {
     const relayed = `/ip4/${lab.addressOf('pub')}/tcp/${LAB_P2P_PORT}/p2p/${pub.info.peerId}/p2p-circuit`;
     // bob reserves on pub's relay once pub's dial-back found him unreachable (SPEC 13.1)
     const relaying = async () => (JSON.parse((await bob.cairn(['status', '--json'])).stdout) as StatusResult).reachability?.relays.includes('pub');
     for (let i = 0; i < 60 && !(await relaying()); i++) await new Promise((r) => setTimeout(r, 1000));
     const { code } = await bob.cli<{ code: string }>(['invite', '--quota', '1G']);
-    expect(decodeInvite(code).addrs.sort()).toEqual([`/ip4/${lab.addressOf('b')}/tcp/${LAB_P2P_PORT}`, relayed].sort());
+    expect(decodeInvite(code).addrs.sort()).toEqual([`/ip4/${lab.addressOf('b')}/tcp/${LAB_P2P_PORT}`, relayed, `${relayed}/webrtc`].sort());
     await alice.cli(['pair', code, '--quota', '1G']);
     const peers = await alice.cli<PeerListing[]>(['peers']);
     expect(peers.map((p) => p.name)).toEqual(['bob', 'pub']);

@@ -115,6 +115,7 @@ export async function agentCommand(ctx: Context, opts: AgentCliOptions): Promise
     announce: config.announce,
     lanDiscovery: config.lanDiscovery,
     portMapping: config.portMapping,
+    stun: config.stun,
     apiHost,
     apiPort: Number(m[2]),
     consoleTls: {

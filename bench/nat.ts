@@ -1,0 +1,172 @@
+// The NAT part of `npm run bench` (issue 18 item 9; CAIRN_BENCH_ONLY=nat): how fast friends' links
+// are when they do not go straight over TCP. Three mesh nodes as the agent builds them
+// (bench/nat-node.ts: node.ts with WebRTC, the direct upgrade, the STUN responder) each in a network
+// namespace of its own on one bridge (bench/netns.ts createBridgeLab): alice, bob and pub, pub
+// relaying for its friends. Between the same two namespaces (alice -> bob), the same bytes go
+// (a) over a direct TCP connection, (b) through pub's relay (circuit relay v2, no limits), and
+// (c) over WebRTC (signalled over pub's relay, then UDP between the two): each as one stream of
+// CAIRN_BENCH_NAT_BYTES (default 256 MiB) on the connection libp2p picks, as replication's streams
+// are, best of three. Rows: the relay as a share of direct TCP (target 40%), WebRTC as a share of
+// direct TCP (reported; aim 75%). No NAT sits in the path: a kernel NAT costs nothing measurable
+// here, and without it direct TCP is possible between the same two namespaces, which is the
+// comparison asked for. Needs root and iproute2; otherwise the section says why it was skipped.
+import { randomBytes } from 'node:crypto';
+import { MeshNodeProcess } from './nat-node.js';
+import { createBridgeLab, netnsUnavailable, removeBridgeLab, type BridgeLab } from './netns.js';
+import { escape, MB, MIB } from './report.js';
+
+export const NAT_BEGIN = '<!-- nat:begin (bench/nat.ts) -->';
+export const NAT_END = '<!-- nat:end -->';
+const DEFAULT_BYTES = 256 * MIB;
+const SAMPLES = 3;
+const PORT = 4001;
+const RELAY_TARGET = 0.4;
+const WEBRTC_AIM = 0.75;
+
+export interface NatReport {
+  startedAt: Date;
+  bytes: number;
+  /** Best MB/s per path, null when it could not be measured. */
+  direct: number | null;
+  relayed: number | null;
+  webrtc: number | null;
+  samples: Record<'direct' | 'relayed' | 'webrtc', number[]>;
+  skipped: string | null;
+  error: string | null;
+}
+
+export function natBytes(env: NodeJS.ProcessEnv): number {
+  const v = env.CAIRN_BENCH_NAT_BYTES;
+  if (v === undefined || v === '') return DEFAULT_BYTES;
+  const m = /^(\d+)([KMG]?)$/.exec(v.trim());
+  if (!m) throw new Error(`CAIRN_BENCH_NAT_BYTES: expected a byte count with an optional K, M or G suffix, got ${v}`);
+  return Number(m[1]) * { '': 1, K: 1024, M: MIB, G: 1024 * MIB }[m[2] as '' | 'K' | 'M' | 'G'];
+}
+
+type Sink = { ok: string; link: string; elapsedMs: number };
+
+export async function runNatBench(root: string, env: NodeJS.ProcessEnv, log: (line: string) => void): Promise<NatReport> {
+  const report: NatReport = {
+    startedAt: new Date(),
+    bytes: natBytes(env),
+    direct: null,
+    relayed: null,
+    webrtc: null,
+    samples: { direct: [], relayed: [], webrtc: [] },
+    skipped: null,
+    error: null,
+  };
+  const why = await netnsUnavailable();
+  if (why !== null) {
+    report.skipped = why;
+    return report;
+  }
+  let lab: BridgeLab | undefined;
+  const nodes: MeshNodeProcess[] = [];
+  try {
+    lab = await createBridgeLab(['alice', 'bob', 'pub']);
+    const seeds = { alice: randomBytes(32), bob: randomBytes(32), pub: randomBytes(32) };
+    const ids = {
+      alice: await MeshNodeProcess.peerIdOf(seeds.alice),
+      bob: await MeshNodeProcess.peerIdOf(seeds.bob),
+      pub: await MeshNodeProcess.peerIdOf(seeds.pub),
+    };
+    const l = lab;
+    const start = (name: 'alice' | 'bob' | 'pub') =>
+      MeshNodeProcess.start((cmd, args, o) => l.spawn(name, cmd, args, o), root, name, {
+        seed: seeds[name],
+        listen: `/ip4/${l.addressOf(name)}/tcp/${PORT}`,
+        friends: Object.values(ids).filter((id) => id !== ids[name]),
+        // the relayed samples must stay relayed: upgrades happen only when asked
+        autoUpgrade: false,
+      });
+    const [alice, bob, pub] = [await start('alice'), await start('bob'), await start('pub')];
+    nodes.push(alice, bob, pub);
+    const pubAddr = `/ip4/${lab.addressOf('pub')}/tcp/${PORT}`;
+    const bobTcp = `/ip4/${lab.addressOf('bob')}/tcp/${PORT}/p2p/${ids.bob}`;
+    const bobRelayed = `${pubAddr}/p2p/${ids.pub}/p2p-circuit/p2p/${ids.bob}`;
+    for (const n of [alice, bob]) await n.call('dial', { addr: `${pubAddr}/p2p/${ids.pub}` });
+    await bob.call('reserve', { relay: ids.pub, addr: pubAddr });
+    const hangUp = async () => {
+      await alice.call('hangup', { peer: ids.bob });
+      await bob.call('hangup', { peer: ids.alice });
+    };
+    const sample = async (path: 'direct' | 'relayed' | 'webrtc'): Promise<void> => {
+      await hangUp();
+      if (path === 'direct') await alice.call('dial', { addr: bobTcp });
+      else if (path === 'relayed') await alice.call('dial', { addr: bobRelayed });
+      else await alice.call('webrtcDial', { addr: `${pubAddr}/p2p/${ids.pub}/p2p-circuit/webrtc/p2p/${ids.bob}` });
+      const links = await alice.call<string[]>('links', { peer: ids.bob });
+      if (!links.includes(path)) throw new Error(`alice -> bob ${path}: got links ${links.join(', ') || 'none'}`);
+      const s = await alice.call<Sink>('sink', { peer: ids.bob, bytes: report.bytes });
+      if (s.ok !== 'ok' || s.link !== path) throw new Error(`alice -> bob ${path}: the stream went ${s.link} (${s.ok})`);
+      const mbps = report.bytes / MB / (s.elapsedMs / 1000);
+      report.samples[path].push(mbps);
+      log(`nat: ${path} ${mbps.toFixed(1)} MB/s`);
+    };
+    for (let i = 0; i < SAMPLES; i++) for (const path of ['direct', 'relayed', 'webrtc'] as const) await sample(path);
+    const best = (xs: number[]) => (xs.length > 0 ? Math.max(...xs) : null);
+    report.direct = best(report.samples.direct);
+    report.relayed = best(report.samples.relayed);
+    report.webrtc = best(report.samples.webrtc);
+  } catch (err) {
+    report.error = err instanceof Error ? err.message : String(err);
+  } finally {
+    for (const n of nodes) await n.stop();
+    if (lab) await removeBridgeLab(lab);
+  }
+  return report;
+}
+
+export function renderNatSection(r: NatReport, info: { command: string; machine: string }): string {
+  const share = (x: number | null) => (x !== null && r.direct !== null && r.direct > 0 ? x / r.direct : null);
+  const fmt = (x: number | null) => (x === null ? 'n/a' : `${x.toFixed(1)} MB/s`);
+  const pct = (x: number | null) => (x === null ? 'n/a' : `${(x * 100).toFixed(0)}%`);
+  const relayShare = share(r.relayed);
+  const webrtcShare = share(r.webrtc);
+  const lines = [
+    NAT_BEGIN,
+    '## Friends behind NAT: relay and WebRTC against direct TCP',
+    '',
+    `Generated by \`npm run bench\` (bench/nat.ts) on ${r.startedAt.toISOString()}; do not edit by hand.`,
+    '',
+    `- **Command:** \`${info.command}\``,
+    `- **Machine:** ${info.machine}`,
+    `- **Setup:** mesh nodes as the agent builds them (bench/nat-node.ts, from dist/), alice, bob and pub, each in a network namespace of its own on one bridge (bench/netns.ts). ${(r.bytes / MIB).toFixed(0)} MiB (\`CAIRN_BENCH_NAT_BYTES\`) alice -> bob on one stream of the connection libp2p picks, ${SAMPLES} samples per path, best counts; alice's node writes length-prefixed 64 KiB chunks, bob's answers once all arrived.`,
+    '',
+  ];
+  if (r.skipped !== null) lines.push(`**Skipped:** ${escape(r.skipped)}`, '');
+  if (r.error !== null) lines.push(`**The NAT benchmark failed:** ${escape(r.error)}`, '');
+  lines.push(
+    '| metric | value | target | met? |',
+    '|---|---:|---|---|',
+    `| direct TCP (alice -> bob) | ${fmt(r.direct)} | | |`,
+    `| through pub's relay (circuit relay v2) | ${fmt(r.relayed)} | | |`,
+    `| WebRTC (signalled over pub's relay) | ${fmt(r.webrtc)} | | |`,
+    `| relay as a share of direct TCP | ${pct(relayShare)} | at least ${RELAY_TARGET * 100}% | ${relayShare === null ? '' : relayShare >= RELAY_TARGET ? 'met' : '**not met**'} |`,
+    `| WebRTC as a share of direct TCP | ${pct(webrtcShare)} | report (aim ${WEBRTC_AIM * 100}%) | ${webrtcShare === null ? '' : webrtcShare >= WEBRTC_AIM ? 'met' : 'below the aim'} |`,
+    '',
+    `Samples (MB/s): direct ${r.samples.direct.map((x) => x.toFixed(1)).join(', ') || '-'}; relayed ${r.samples.relayed.map((x) => x.toFixed(1)).join(', ') || '-'}; WebRTC ${r.samples.webrtc.map((x) => x.toFixed(1)).join(', ') || '-'}.`,
+    '',
+    "- MB = 10^6 bytes. Time runs from the first byte written to the answer that all arrived. These are bare streams as replication opens them (Noise+Yamux over TCP or the relay; DTLS+SCTP data channels for WebRTC), not whole replication rounds: the packs' own work (reading, hashing, fsync, LevelDB) is the same on every path and is measured in the friend-mesh section.",
+    "- Every relayed byte crosses pub twice (in and out), on the same machine here; over the Internet that is the relay owner's uplink.",
+    NAT_END,
+  );
+  return lines.join('\n');
+}
+
+/** Replaces the NAT section of an existing report (or appends it). */
+export function mergeNatSection(existing: string, section: string): string {
+  const start = existing.indexOf(NAT_BEGIN);
+  const end = existing.indexOf(NAT_END);
+  if (start !== -1 && end > start) return `${existing.slice(0, start)}${section}${existing.slice(end + NAT_END.length)}`;
+  return `${existing.trimEnd()}\n\n${section}\n`;
+}
+
+/** The NAT section of an existing report, to carry over when the engine part rewrites the report. */
+export function existingNatSection(existing: string | null): string | null {
+  if (existing === null) return null;
+  const start = existing.indexOf(NAT_BEGIN);
+  const end = existing.indexOf(NAT_END);
+  return start !== -1 && end > start ? existing.slice(start, end + NAT_END.length) : null;
+}
