@@ -103,6 +103,11 @@ export interface CairnConfig {
    */
   stun: string[];
   /**
+   * WebRTC between friends behind NATs (SPEC 13.1): false leaves the transport out (no UDP, no
+   * native WebRTC library loaded); friends behind NAT are then reached through relays only.
+   */
+  webrtc: boolean;
+  /**
    * The console and API address, host:port. Non-loopback needs `allowRemote: true` and is always
    * served over TLS: with `tlsCert`/`tlsKey` (PEM files, both or neither), else a self-signed
    * certificate the agent makes in its home. With the files, loopback is served over TLS too.
@@ -131,6 +136,7 @@ export const CONFIG_DEFAULTS = {
   portMapping: true,
   relay: { bytesPerSec: 4 * 1024 ** 2, bytesPerDay: 8 * GIB },
   stun: [],
+  webrtc: true,
   console: { address: '127.0.0.1:8080', allowRemote: false },
   diskFloorBytes: GIB,
   replicateIntervalMs: 15 * 60_000,

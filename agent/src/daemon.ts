@@ -40,6 +40,8 @@ export interface AgentOptions {
   portMapping?: boolean;
   /** cairn.yaml stun: STUN servers WebRTC may ask (none when absent: friends' agents answer). */
   stun?: string[];
+  /** cairn.yaml webrtc: false leaves WebRTC out. */
+  webrtc?: boolean;
   apiHost: string;
   apiPort: number;
   /** console.tls-cert / tls-key (api/tls.ts); beyond loopback a self-signed certificate otherwise. */
@@ -135,6 +137,7 @@ export class Agent {
           lanDiscovery: opts.lanDiscovery === true,
           portMapping: opts.portMapping === true,
           ...(opts.stun && opts.stun.length > 0 ? { stun: opts.stun } : {}),
+          webrtc: opts.webrtc !== false,
           log: opts.log,
           name: opts.name,
           replicas: opts.replicas,
@@ -281,7 +284,7 @@ export class Agent {
       this.timer = setInterval(() => this.replicateSoon(0), next.replicateIntervalMs);
       this.timer.unref();
     }
-    const needRestart = (['listen', 'announce', 'lanDiscovery', 'portMapping', 'stun', 'console', 'diskFloorBytes', 'name'] as const).filter(
+    const needRestart = (['listen', 'announce', 'lanDiscovery', 'portMapping', 'stun', 'webrtc', 'console', 'diskFloorBytes', 'name'] as const).filter(
       (k) => JSON.stringify(next[k]) !== JSON.stringify(prev[k]),
     );
     if (needRestart.length > 0) this.opts.log(`config: ${needRestart.join(', ')} changed: takes effect when the agent restarts`);

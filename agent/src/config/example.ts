@@ -22,6 +22,7 @@ export const EXAMPLE_CONFIG = `# Cairn agent settings. The agent reloads this fi
 #   daily: 8G                   # per UTC day; past it the friend's relayed connections wait a day
 # stun:                         # a STUN server for WebRTC (default: none; friends' agents answer STUN)
 #   - stun:stun.example.org:3478
+# webrtc: true                  # WebRTC between friends behind NATs (false: relays only, no UDP)
 # console:
 #   address: 127.0.0.1:8080     # console and API; another address needs allow-remote: true
 #   allow-remote: false         # beyond loopback always over HTTPS: a self-signed certificate made

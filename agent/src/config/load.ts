@@ -150,6 +150,7 @@ function withDefaults(raw: Record<string, unknown>): CairnConfig {
     portMapping: r.portMapping ?? d.portMapping,
     relay: { ...d.relay, ...r.relay },
     stun: r.stun ?? [...d.stun],
+    webrtc: r.webrtc ?? d.webrtc,
     console: { ...d.console, ...r.console },
     maintenance: { ...r.maintenance },
     drills: r.drills?.schedule === 'off' ? {} : { ...d.drills, ...r.drills },

@@ -189,6 +189,7 @@ export const configSpec: MapSpec = {
       },
     ],
     stun: ['stun', list(stunUrl, true)],
+    webrtc: ['webrtc', bool],
     console: [
       'console',
       {

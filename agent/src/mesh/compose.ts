@@ -75,6 +75,8 @@ export interface MeshOptions {
   log?: (line: string) => void;
   /** STUN servers the user configured (`stun:`); none when absent: friends' agents answer STUN (webrtc.ts). */
   stun?: string[];
+  /** false: no WebRTC (cairn.yaml `webrtc: false`). */
+  webrtc?: boolean;
 }
 
 export class Mesh {
@@ -214,6 +216,7 @@ export async function createMesh(repo: Repository, opts: MeshOptions): Promise<M
     relay: { isFriend: (peer) => gate.isFriend(peer.toString()), inviteOpen: () => gate.inviteOpen() },
     relayBudget,
     stun: opts.stun ?? [],
+    webrtc: opts.webrtc !== false,
   });
   // pairing (from either side) tells presence, which is built with the mesh below
   const late: { mesh?: Mesh } = {};

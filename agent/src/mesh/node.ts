@@ -51,18 +51,21 @@ export interface MeshNodeOptions {
   relayBudget?: RelayBudget;
   /** STUN servers the user configured (`stun:`); without them ICE asks only friends' agents (webrtc.ts). */
   stun?: string[];
+  /** WebRTC among friends (webrtc.ts); false: the transport is left out (cairn.yaml `webrtc: false`). */
+  webrtc?: boolean;
 }
 
 export async function createMeshNode(opts: MeshNodeOptions): Promise<Libp2p> {
   const admission = new InboundAdmission(opts.isFriendIp ?? (() => false), opts.admission ?? ADMISSION_LIMITS);
   const isFriend = (peerId: string) => opts.relay?.isFriend(peerIdFromString(peerId)) ?? false;
   const built: { node?: Libp2p } = {};
+  const rtc = opts.webrtc !== false;
   const node = await createLibp2p({
     privateKey: opts.privateKey,
     // appended, not replacing: friends on the LAN keep the interface addresses
     // /webrtc: accept WebRTC, and advertise it on every relayed address we hold
-    addresses: { listen: [...opts.listen, WEBRTC_LISTEN], appendAnnounce: opts.announce ?? [] },
-    transports: [tcp(), relayTransport(), webrtcTransport(() => built.node, { configured: opts.stun ?? [], isFriend })],
+    addresses: { listen: [...opts.listen, ...(rtc ? [WEBRTC_LISTEN] : [])], appendAnnounce: opts.announce ?? [] },
+    transports: [tcp(), relayTransport(), ...(rtc ? [await webrtcTransport(() => built.node, { configured: opts.stun ?? [], isFriend })] : [])],
     connectionEncrypters: [noise()],
     streamMuxers: [yamux()],
     // relay: friends-only circuit relay (relay.ts); parts: the address manager and logger, for LAN
@@ -95,9 +98,9 @@ export async function createMeshNode(opts: MeshNodeOptions): Promise<Libp2p> {
     },
   });
   built.node = node;
-  trackWebRTCNode(node);
+  if (rtc) trackWebRTCNode(node);
   await guardRelayStop(node);
   if (opts.relayBudget) meterRelayServer(node.services.relay, opts.relayBudget, () => node.getPeers());
-  await guardWebRTCSignalling(node, isFriend);
+  if (rtc) await guardWebRTCSignalling(node, isFriend);
   return node;
 }

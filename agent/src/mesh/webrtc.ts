@@ -9,8 +9,7 @@
 // - The node listens on `/webrtc`, so each relayed address it holds is also advertised as
 //   `<relay>/p2p/<relay>/p2p-circuit/webrtc` (invites, pairing and identify carry it).
 import type { Libp2p } from '@libp2p/interface';
-import { webRTC, type WebRTCTransportInit } from '@libp2p/webrtc';
-import { cleanup as releaseDataChannels } from 'node-datachannel';
+import type { WebRTCTransportInit } from '@libp2p/webrtc';
 import type { Registrar, TransportManager } from '@libp2p/interface-internal';
 import { ipOf } from './admission.js';
 import { linkOf } from './relayed-addrs.js';
@@ -55,8 +54,13 @@ export function rtcConfiguration(node: () => Libp2p | undefined, src: StunSource
   };
 }
 
-/** The WebRTC transport (the node it serves is known only once built: `node` returns it then). */
-export function webrtcTransport(node: () => Libp2p | undefined, src: StunSource) {
+/**
+ * The WebRTC transport (the node it serves is known only once built: `node` returns it then).
+ * @libp2p/webrtc is loaded here, not at startup: it loads node-datachannel's native library, whose
+ * threads an agent with `webrtc: false` never needs.
+ */
+export async function webrtcTransport(node: () => Libp2p | undefined, src: StunSource) {
+  const { webRTC } = await import('@libp2p/webrtc');
   return webRTC({ rtcConfiguration: rtcConfiguration(node, src) });
 }
 
@@ -117,7 +121,7 @@ export function trackWebRTCNode(node: Libp2p): void {
     'stop',
     () => {
       liveWebRTCNodes -= 1;
-      if (liveWebRTCNodes === 0) releaseDataChannels();
+      if (liveWebRTCNodes === 0) void import('node-datachannel').then((m) => m.cleanup());
     },
     { once: true },
   );

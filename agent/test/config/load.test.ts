@@ -150,12 +150,19 @@ describe('valid configs', () => {
       portMapping: true,
       relay: { ...CONFIG_DEFAULTS.relay },
       stun: [],
+      webrtc: true,
       console: { ...CONFIG_DEFAULTS.console },
       maintenance: {},
       drills: { ...CONFIG_DEFAULTS.drills },
       diskFloorBytes: CONFIG_DEFAULTS.diskFloorBytes,
       replicateIntervalMs: CONFIG_DEFAULTS.replicateIntervalMs,
     });
+  });
+
+  test('webrtc: false leaves WebRTC out; anything but a boolean is refused', () => {
+    expect(parseConfig('webrtc: false\n', 'cairn.yaml').webrtc).toBe(false);
+    expect(parseConfig('', 'cairn.yaml').webrtc).toBe(true);
+    expect(() => parseConfig('webrtc: maybe\n', 'cairn.yaml')).toThrow(/cairn\.yaml:1: webrtc/);
   });
 
   test('stun: STUN server URLs for WebRTC (none by default: no third-party server); anything else is refused', () => {

@@ -3,25 +3,16 @@
 // repository. Crashes are real: strace kills the process (SIGKILL) at the renames and fsyncs of the
 // change, and after each kill exactly one passphrase opens the key file; with the passphrase kept in
 // CAIRN_HOME/passphrase (unattended installs), that file opens the repository after every kill.
-import { execFileSync, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { CAIRN_BIN, cairn, cairnJson, collect, initHome, tempDir, TEST_PASSPHRASE, type CliResult } from '../helpers/cli.js';
+import { skipWithoutStrace } from '../helpers/strace.js';
 
 const NEW = 'violet tundra marmalade quietly 93';
 let work: string;
 let newFile: string;
-
-/** strace kills or fakes calls here; under CI (which installs it) the test runs, and fails, without it. */
-const hasStrace = (() => {
-  try {
-    execFileSync('strace', ['-V'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-})();
 
 beforeAll(async () => {
   work = await tempDir('cairn-passwd-');
@@ -95,7 +86,7 @@ describe('cairn key passwd', () => {
     }
   }, 120_000);
 
-  test.skipIf(!hasStrace && !process.env.CI)(
+  test.skipIf(skipWithoutStrace)(
     'killed at any step: exactly one passphrase opens the key file, and the home passphrase file always opens it',
     async () => {
       // the key file alone (CAIRN_PASSPHRASE): the temp file's fsync, the rename, the directory's fsync

@@ -2,13 +2,14 @@
 // (restic's), a dry run that lists what would be restored and writes nothing (not even the target),
 // and a verify that reads every restored file back: a file written wrong (strace makes one write
 // report success without writing) fails the restore, named; without --verify that goes unnoticed.
-import { execFileSync, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { access, mkdir, readdir, rm, writeFile } from 'node:fs/promises';
 import { dirname, join, relative } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import type { RestoreResult } from '../../../protocol/api.js';
 import { startAgent, type TestAgent } from '../helpers/agents.js';
+import { skipWithoutStrace } from '../helpers/strace.js';
 import { CAIRN_BIN, cairn, cairnJson, collect, initHome, tempDir, TEST_PASSPHRASE, type CliResult } from '../helpers/cli.js';
 
 let work: string;
@@ -16,16 +17,6 @@ let src: string;
 let home: string;
 let agent: TestAgent | undefined;
 let runs = 0;
-
-/** strace kills or fakes calls here; under CI (which installs it) the test runs, and fails, without it. */
-const hasStrace = (() => {
-  try {
-    execFileSync('strace', ['-V'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-})();
 
 beforeAll(async () => {
   work = await tempDir('cairn-restore-flags-');
@@ -118,7 +109,7 @@ describe('cairn restore: --exclude, --dry-run, --verify', () => {
     await checks();
   }, 120_000);
 
-  test.skipIf(!hasStrace && !process.env.CI)(
+  test.skipIf(skipWithoutStrace)(
     '--verify names a file the disk did not get right; without it the restore exits 0',
     async () => {
       const quiet = await restoreWithLostWrite(join(work, `r${++runs}`), []);

@@ -1,7 +1,7 @@
 // Real agents as separate processes (`cairn agent`), each with its own home, libp2p on an
 // ephemeral loopback TCP port and its API on an ephemeral loopback port.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { CAIRN_BIN, cairnJson, cairnOk, ROOT, TEST_PASSPHRASE, tempDir } from './cli.js';
@@ -29,6 +29,8 @@ export interface AgentOptions {
   extraArgs?: string[];
   /** More environment for the agent process (e.g. libfiu's preload, helpers/fiu.ts). */
   env?: Record<string, string>;
+  /** cairn.yaml written into the home before the agent starts. */
+  configYaml?: string;
   /** The program run as `<entry> agent ...` (default bin/cairn.js; the bench's agent is dist/bench/sink/agent.js). */
   entry?: string;
 }
@@ -48,6 +50,7 @@ async function waitForInfo(home: string, proc: ChildProcess, log: () => string):
 export async function startAgent(name: string, opts: AgentOptions = {}): Promise<TestAgent> {
   const home = opts.home ?? join(await tempDir(`cairn-${name}-`), 'home');
   const recoveryPhrase = opts.existing?.recoveryPhrase ?? (await cairnJson<{ recoveryPhrase: string }>(['init'], { home })).recoveryPhrase;
+  if (opts.configYaml !== undefined) await writeFile(join(home, 'cairn.yaml'), opts.configYaml);
   const args = [
     opts.entry ?? CAIRN_BIN,
     'agent',

@@ -49,9 +49,19 @@ export class RestartableAgent {
     private readonly env: Record<string, string>,
   ) {}
 
-  static async start(name: string, opts: { home?: string; replicas?: number; env?: Record<string, string> } = {}): Promise<RestartableAgent> {
+  /** `configYaml`: the home's cairn.yaml, written once before the first start. */
+  static async start(
+    name: string,
+    opts: { home?: string; replicas?: number; env?: Record<string, string>; configYaml?: string } = {},
+  ): Promise<RestartableAgent> {
     const r = new RestartableAgent(name, await stablePort(), opts.replicas ?? 1, opts.env ?? {});
-    r.agent = await startAgent(name, { home: opts.home, replicas: r.replicas, extraArgs: r.listenArgs(), env: r.env });
+    r.agent = await startAgent(name, {
+      home: opts.home,
+      replicas: r.replicas,
+      extraArgs: r.listenArgs(),
+      env: r.env,
+      ...(opts.configYaml !== undefined ? { configYaml: opts.configYaml } : {}),
+    });
     return r;
   }
 

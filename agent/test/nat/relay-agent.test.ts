@@ -11,37 +11,16 @@
 import { randomBytes } from 'node:crypto';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, expect, test } from 'vitest';
-import type { PeerListing, ReplicateResult } from '../../../protocol/api.js';
-import type { StatusResult } from '../../../protocol/console-api.js';
+import type { ReplicateResult } from '../../../protocol/api.js';
 import { decodeInvite } from '../../../protocol/invite.js';
 import { CAIRN_BIN, cairnJson, ROOT, TEST_PASSPHRASE, tempDir } from '../helpers/cli.js';
 import { packIdsIn } from '../helpers/damage-packs.js';
 import { LAB_P2P_PORT, startLabAgent, stopLabAgents, type LabAgent } from '../helpers/natlab-agents.js';
 import { describeNatLab, NatLab } from '../helpers/natlab.js';
 import { startRelay, type TestRelay } from '../helpers/relay-agent.js';
+import { labFriend, labReachability } from '../helpers/lab-checks.js';
 import { compareTrees, formatDiffs } from '../helpers/tree-compare.js';
-
-const REACH_POLLS = 90;
-const REACH_POLL_MS = 1_000;
-
-async function reachability(a: LabAgent, state: string, relays?: string[]): Promise<NonNullable<StatusResult['reachability']>> {
-  let last: StatusResult['reachability'] = null;
-  for (let i = 0; i < REACH_POLLS; i++) {
-    const r = await a.cairn(['status', '--json']);
-    last = (JSON.parse(r.stdout) as StatusResult).reachability;
-    if (last?.state === state && (relays === undefined || JSON.stringify(last.relays) === JSON.stringify(relays))) return last;
-    await sleep(REACH_POLL_MS);
-  }
-  throw new Error(`${a.name}: reachability never became ${state} ${relays?.join(',') ?? ''}: last ${JSON.stringify(last)}\n${a.log().slice(-4000)}`);
-}
-
-async function friend(a: LabAgent, name: string): Promise<PeerListing> {
-  const f = (await a.cli<PeerListing[]>(['peers'])).find((p) => p.name === name);
-  if (!f) throw new Error(`${a.name} has no friend ${name}`);
-  return f;
-}
 
 describeNatLab('cairn relay: friends all behind CGNAT', () => {
   let lab: NatLab;
@@ -99,7 +78,7 @@ describeNatLab('cairn relay: friends all behind CGNAT', () => {
       await a.cli(['pair', code, '--quota', '0']);
     }
     // the relay dialled them back and failed: each holds a reservation on it
-    for (const a of [alice, bob]) expect((await reachability(a, 'relayed', ['relay'])).summary).toBe('behind NAT: reachable through relay');
+    for (const a of [alice, bob]) expect((await labReachability(a, 'relayed', ['relay'])).summary).toBe('behind NAT: reachable through relay');
     const rs = await relay.status();
     expect(rs.friends.map((f) => [f.name, f.online, f.reserved])).toEqual([
       ['alice', true, true],
@@ -109,8 +88,8 @@ describeNatLab('cairn relay: friends all behind CGNAT', () => {
     const { code } = await bob.cli<{ code: string }>(['invite', '--quota', '1G']);
     expect(decodeInvite(code).addrs).toContain(`/ip4/${lab.addressOf('pub')}/tcp/${LAB_P2P_PORT}/p2p/${relay.info.peerId}/p2p-circuit`);
     await alice.cli(['pair', code, '--quota', '1G']);
-    expect(await friend(alice, 'bob')).toMatchObject({ online: true, reach: 'relayed', via: 'relay' });
-    expect(await friend(alice, 'relay')).toMatchObject({ reach: 'direct', grantFromPeer: 0 });
+    expect(await labFriend(alice, 'bob')).toMatchObject({ online: true, reach: 'relayed', via: 'relay' });
+    expect(await labFriend(alice, 'relay')).toMatchObject({ reach: 'direct', grantFromPeer: 0 });
 
     src = join(await tempDir('cairn-lab-cgnat-src-'), 'src');
     dirs.push(join(src, '..'));

@@ -7,18 +7,16 @@
 // @libp2p/circuit-relay-v2 4.2 (relay server without default limits, relay transport listening on
 // a friend's relay) and on the lab's routers dropping unsolicited inbound connections.
 import { randomBytes } from 'node:crypto';
-import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import type { PeerListing } from '../../../protocol/api.js';
-import type { StatusResult } from '../../../protocol/console-api.js';
 import { decodeInvite } from '../../../protocol/invite.js';
 import { ROOT, tempDir } from '../helpers/cli.js';
 import { LAB_P2P_PORT, startLabAgent, stopLabAgents, type LabAgent } from '../helpers/natlab-agents.js';
 import { describeNatLab, dropUdp, NatLab } from '../helpers/natlab.js';
-import { compareTrees, formatDiffs } from '../helpers/tree-compare.js';
 import { packIdsIn } from '../helpers/damage-packs.js';
+import { labFriend, labReachability, labRoundTrip, labSourceTree } from '../helpers/lab-checks.js';
 
 // A stranger: a plain libp2p node (TCP, Noise, Yamux, the relay transport) run in a namespace with
 // this process's Node from the repository (its node_modules). Argument: JSON {pub, pubId, alice}.
@@ -45,27 +43,6 @@ await attempt('protocol', () => node.dialProtocol(circuit, '/cairn/pack-list/1.0
 console.log(JSON.stringify(out));
 await node.stop();
 `;
-
-const REACH_POLLS = 90;
-const REACH_POLL_MS = 1_000;
-
-/** Polls `cairn status` until this host's reachability is `state` (with `relays`, when given). */
-async function reachability(a: LabAgent, state: string, relays?: string[]): Promise<NonNullable<StatusResult['reachability']>> {
-  let last: StatusResult['reachability'] = null;
-  for (let i = 0; i < REACH_POLLS; i++) {
-    const r = await a.cairn(['status', '--json']);
-    last = (JSON.parse(r.stdout) as StatusResult).reachability;
-    if (last?.state === state && (relays === undefined || JSON.stringify(last.relays) === JSON.stringify(relays))) return last;
-    await sleep(REACH_POLL_MS);
-  }
-  throw new Error(`${a.name}: reachability never became ${state} ${relays?.join(',') ?? ''}: last ${JSON.stringify(last)}\n${a.log().slice(-4000)}`);
-}
-
-async function friend(a: LabAgent, name: string): Promise<PeerListing> {
-  const f = (await a.cli<PeerListing[]>(['peers'])).find((p) => p.name === name);
-  if (!f) throw new Error(`${a.name} has no friend ${name}`);
-  return f;
-}
 
 describeNatLab('relays among friends: NATed agents reach each other through a public friend', () => {
   let lab: NatLab;
@@ -109,11 +86,11 @@ describeNatLab('relays among friends: NATed agents reach each other through a pu
   });
 
   test('friends dial each other back: the public agent is confirmed public, the NATed ones hold a reservation on its relay', async () => {
-    const p = await reachability(pub, 'public');
+    const p = await labReachability(pub, 'public');
     expect(p.confirmed).toEqual([`/ip4/${lab.addressOf('pub')}/tcp/${LAB_P2P_PORT}`]);
     expect(p.confirmedBy.length).toBeGreaterThan(0);
     for (const a of [alice, bob, hana]) {
-      const r = await reachability(a, 'relayed', ['pub']);
+      const r = await labReachability(a, 'relayed', ['pub']);
       expect(r.summary).toBe('behind NAT: reachable through pub');
     }
     const status = await alice.cairn(['status']);
@@ -122,47 +99,31 @@ describeNatLab('relays among friends: NATed agents reach each other through a pu
   });
 
   test('two agents behind easy NATs pair by invite text through the relay, back up, replicate, and restore from each other: identical bytes', async () => {
-    await reachability(bob, 'relayed', ['pub']);
+    await labReachability(bob, 'relayed', ['pub']);
     const { code } = await bob.cli<{ code: string }>(['invite', '--quota', '1G']);
     const relayed = `/ip4/${lab.addressOf('pub')}/tcp/${LAB_P2P_PORT}/p2p/${pub.info.peerId}/p2p-circuit`;
     expect(decodeInvite(code).addrs).toContain(relayed);
     await alice.cli(['pair', code, '--quota', '1G']);
-    const bobAtAlice = await friend(alice, 'bob');
+    const bobAtAlice = await labFriend(alice, 'bob');
     expect(bobAtAlice).toMatchObject({ online: true, reach: 'relayed', via: 'pub' });
     expect(bobAtAlice.addresses).toContain(relayed);
-    expect(await friend(bob, 'alice')).toMatchObject({ reach: 'relayed', via: 'pub' });
-    expect(await friend(alice, 'pub')).toMatchObject({ reach: 'direct', via: null });
+    expect(await labFriend(bob, 'alice')).toMatchObject({ reach: 'relayed', via: 'pub' });
+    expect(await labFriend(alice, 'pub')).toMatchObject({ reach: 'direct', via: null });
     expect((await alice.cairn(['peers'])).stdout).toMatch(/bob\s+yes\s+relayed via pub/);
 
-    const src = join(await tempDir('cairn-lab-relay-src-'), 'src');
-    await mkdir(join(src, 'sub'), { recursive: true });
-    await writeFile(join(src, 'big.bin'), randomBytes(6 * 1024 * 1024));
-    for (let i = 0; i < 20; i++) await writeFile(join(src, 'sub', `f${i}.txt`), `file ${i} ${randomBytes(64).toString('hex')}\n`);
-    await alice.cli(['backup', src]);
-    const r = await alice.cli<{ underReplicated: number }>(['replicate', '--wait']);
-    expect(r.underReplicated).toBe(0);
-    const local = await packIdsIn(join(alice.home, 'repo', 'packs'));
-    expect(local.length).toBeGreaterThan(0);
-    expect(await packIdsIn(join(bob.home, 'hosted', alice.info.peerId))).toEqual(local);
-
-    await rm(join(alice.home, 'repo', 'packs'), { recursive: true, force: true });
-    const target = await tempDir('cairn-lab-relay-restore-');
-    const restored = await alice.cli<{ errors: string[]; fetched: Record<string, number> }>(['restore', 'latest', '--target', target]);
-    expect(restored.errors).toEqual([]);
-    expect(Object.keys(restored.fetched)).toEqual(['bob']);
-    expect(formatDiffs(await compareTrees(src, join(target, src)))).toBe('');
+    const src = await labSourceTree('relay');
+    await labRoundTrip(alice, bob, src, 'relay');
     // pub's relay carried the pack out and back: its owner sees that per friend (relay budgets, SPEC 13.1)
-    for (const name of ['alice', 'bob']) expect((await friend(pub, name)).relayedForPeer.todayBytes, name).toBeGreaterThan(12 * 1024 * 1024);
+    for (const name of ['alice', 'bob']) expect((await labFriend(pub, name)).relayedForPeer.todayBytes, name).toBeGreaterThan(12 * 1024 * 1024);
     expect((await pub.cairn(['peers'])).stdout).toMatch(/our relay carried \d+(\.\d+)? MiB for alice today/);
     await rm(join(src, '..'), { recursive: true, force: true });
-    await rm(target, { recursive: true, force: true });
   });
 
   test('hard NAT to easy NAT: the agents fall back to the relay and every round completes', async () => {
-    await reachability(alice, 'relayed', ['pub']);
+    await labReachability(alice, 'relayed', ['pub']);
     const { code } = await alice.cli<{ code: string }>(['invite', '--quota', '1G']);
     await hana.cli(['pair', code, '--quota', '1G']);
-    expect(await friend(hana, 'alice')).toMatchObject({ reach: 'relayed', via: 'pub' });
+    expect(await labFriend(hana, 'alice')).toMatchObject({ reach: 'relayed', via: 'pub' });
     const src = await tempDir('cairn-lab-hard-src-');
     for (let round = 0; round < 3; round++) {
       await writeFile(join(src, `round${round}.bin`), randomBytes(1024 * 1024));

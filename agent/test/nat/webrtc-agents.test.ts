@@ -8,20 +8,17 @@
 // (webrtc-trials.test.ts): 20 agent pairings would take too long for `npm test`.
 // Relies on @libp2p/webrtc 6.0 (signalling over an existing relayed connection, `/webrtc` advertised
 // on relayed addresses) and libp2p 3.3 opening new streams on a direct connection before a relayed one.
-import { randomBytes } from 'node:crypto';
-import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import type { PeerListing } from '../../../protocol/api.js';
 import type { StatusResult } from '../../../protocol/console-api.js';
 import { decodeInvite } from '../../../protocol/invite.js';
-import { tempDir } from '../helpers/cli.js';
-import { packIdsIn } from '../helpers/damage-packs.js';
+import { labRoundTrip, labSourceTree } from '../helpers/lab-checks.js';
 import { RelayByteCounter } from '../helpers/natlab-mesh-node.js';
 import { LAB_P2P_PORT, startLabAgent, stopLabAgents, type LabAgent } from '../helpers/natlab-agents.js';
 import { describeNatLab, NatLab } from '../helpers/natlab.js';
-import { compareTrees, formatDiffs } from '../helpers/tree-compare.js';
 
 const POLLS = 90;
 const POLL_MS = 1_000;
@@ -92,27 +89,11 @@ describeNatLab('direct when possible: two agents behind easy NATs move from the 
 
     const counter = await RelayByteCounter.install(lab, 'pub', LAB_P2P_PORT);
     const before = await counter.bytes();
-    const src = join(await tempDir('cairn-lab-webrtc-src-'), 'src');
-    await mkdir(join(src, 'sub'), { recursive: true });
-    await writeFile(join(src, 'big.bin'), randomBytes(6 * 1024 * 1024));
-    for (let i = 0; i < 20; i++) await writeFile(join(src, 'sub', `f${i}.txt`), `file ${i} ${randomBytes(64).toString('hex')}\n`);
-    await alice.cli(['backup', src]);
-    const r = await alice.cli<{ underReplicated: number }>(['replicate', '--wait']);
-    expect(r.underReplicated).toBe(0);
-    const local = await packIdsIn(join(alice.home, 'repo', 'packs'));
-    expect(local.length).toBeGreaterThan(0);
-    expect(await packIdsIn(join(bob.home, 'hosted', alice.info.peerId))).toEqual(local);
-
-    await rm(join(alice.home, 'repo', 'packs'), { recursive: true, force: true });
-    const target = await tempDir('cairn-lab-webrtc-restore-');
-    const restored = await alice.cli<{ errors: string[]; fetched: Record<string, number> }>(['restore', 'latest', '--target', target]);
-    expect(restored.errors).toEqual([]);
-    expect(Object.keys(restored.fetched)).toEqual(['bob']);
-    expect(formatDiffs(await compareTrees(src, join(target, src)))).toBe('');
+    const src = await labSourceTree('webrtc');
+    await labRoundTrip(alice, bob, src, 'webrtc');
     const relayedBytes = (await counter.bytes()) - before;
     expect(relayedBytes, `bytes that reached the relay's port during backup, replication and restore`).toBeLessThanOrEqual(MAX_RELAYED_BYTES);
     expect(await friend(alice, 'bob')).toMatchObject({ reach: 'webrtc' });
     await rm(join(src, '..'), { recursive: true, force: true });
-    await rm(target, { recursive: true, force: true });
   }, 300_000);
 });

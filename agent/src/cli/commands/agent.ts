@@ -116,6 +116,7 @@ export async function agentCommand(ctx: Context, opts: AgentCliOptions): Promise
     lanDiscovery: config.lanDiscovery,
     portMapping: config.portMapping,
     stun: config.stun,
+    webrtc: config.webrtc,
     apiHost,
     apiPort: Number(m[2]),
     consoleTls: {
