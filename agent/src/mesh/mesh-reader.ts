@@ -7,7 +7,11 @@ import { AsyncLocalStorage } from 'node:async_hooks';
 import type { LocalPackStore } from '../store/local-pack-store.js';
 import { PackMissingError, type PackInfo, type PackStore } from '../store/pack-store.js';
 import { CorruptionError, errorMessage } from '../util/errors.js';
+import { RefusedError } from './framing.js';
 import { PackHashMismatchError } from './pack-receive.js';
+
+/** Extra tries of one holder after a failure in transit (not after damaged bytes or a refusal). */
+const TRANSIT_RETRIES = 1;
 
 export interface PackFetcher {
   /** Friends to try for a pack, best first. */
@@ -63,22 +67,32 @@ export class MeshPackReader implements PackStore {
     for (const { peerId, name } of await this.fetcher.holdersOf(packId)) {
       if (skip.has(peerId)) continue;
       tried.push(name);
-      try {
-        await this.fetcher.fetch(peerId, packId, this.local);
-      } catch (err) {
-        const problem =
-          err instanceof PackHashMismatchError
-            ? `served a damaged copy of pack ${packId} (SHA-256 mismatch)`
-            : `could not serve pack ${packId}: ${errorMessage(err)}`;
-        await this.fetcher.report(peerId, problem, packId);
-        continue;
-      }
-      return name;
+      if (await this.fetchOnce(peerId, packId)) return name;
     }
     throw new CorruptionError(
       `pack ${packId} is missing locally and no friend has an intact copy${tried.length ? ` (tried ${tried.join(', ')})` : ' (no friend holds it)'}`,
       packId,
     );
+  }
+
+  /**
+   * One holder's copy, with one more try when the first failed in transit (a connection that
+   * closed as the stream opened: a relayed connection replaced meanwhile), never after damaged
+   * bytes or a refusal. A failure is reported against the friend; false then.
+   */
+  private async fetchOnce(peerId: string, packId: string): Promise<boolean> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.fetcher.fetch(peerId, packId, this.local);
+        return true;
+      } catch (err) {
+        const damaged = err instanceof PackHashMismatchError;
+        if (!damaged && !(err instanceof RefusedError) && attempt <= TRANSIT_RETRIES) continue;
+        const problem = damaged ? `served a damaged copy of pack ${packId} (SHA-256 mismatch)` : `could not serve pack ${packId}: ${errorMessage(err)}`;
+        await this.fetcher.report(peerId, problem, packId);
+        return false;
+      }
+    }
   }
 
   /**

@@ -192,7 +192,8 @@ export async function replicateOnce(
   await challenges.challenger.clearRepaired(packIds, byPack, wanted);
   // copies beyond what is wanted, or beyond a grant once their pack has its copies elsewhere, are released
   const released = await releaseExtras(ctx, current, plan, packIds, counted, wanted);
-  const { head } = await nextHead(repo, ctx.privateKey, friends, new Date(ctx.clock.now()));
+  // the sealed friend list names every friend, relays too (they hold nothing but a recovered host needs them)
+  const { head } = await nextHead(repo, ctx.privateKey, current, new Date(ctx.clock.now()));
   await mapLimit(friends, FRIEND_CONCURRENCY, async (f) => {
     if (unreachable.has(f.peerId) || away.has(f.peerId)) return;
     try {
