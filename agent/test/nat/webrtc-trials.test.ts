@@ -12,8 +12,9 @@
 // a relayed one (connection-manager findExistingConnection). 20 whole-agent trials would take too long
 // for `npm test`: webrtc-agents.test.ts does one full round trip with agents.
 import { randomBytes } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, expect, test } from 'vitest';
-import { describeNatLab, NatLab } from '../helpers/natlab.js';
+import { describeNatLab, dropUdp, NatLab } from '../helpers/natlab.js';
 import { LabMeshNode, RelayByteCounter, type ConnectResult } from '../helpers/natlab-mesh-node.js';
 
 const PORT = 4001;
@@ -107,11 +108,23 @@ describeNatLab('direct when possible: WebRTC through home NATs, STUN from a frie
     expect(await pub.call<number>('stunAnswered')).toBeGreaterThan(0);
   }, 600_000);
 
-  test('hard NAT to easy NAT: the upgrade gives up within 15 s and the relayed connection carries the transfer, in every trial', async () => {
+  test('hard NAT to easy NAT with the punch impossible: every upgrade attempt gives up within 15 s and the relay carries the transfer, in every trial', async () => {
+    // A random-port NAT usually defeats the punch from its side (research/nat.md: 0 of 3), but not
+    // always: toward an easy NAT, ICE sometimes found a peer-reflexive path in this lab (seen in a
+    // full run, and a trial that went direct left the next one starting on WebRTC). The fallback is
+    // therefore tested with the punch made impossible: UDP dropped at h's router; each attempt must
+    // give up within the deadline and the relay carry the transfer.
+    await dropUdp(lab, 'h');
     const outcomes: string[] = [];
     for (let i = 0; i < 3; i++) {
+      // each trial starts with no connection between them (an attempt given up may still finish late)
+      for (let k = 0; k < 40 && (await h.call<string[]>('links', { peer: a.peerId })).length > 0; k++) {
+        await h.call('hangup', { peer: a.peerId });
+        await a.call('hangup', { peer: h.peerId });
+        await sleep(250);
+      }
       const r = await h.call<ConnectResult>('connect', { peer: a.peerId, addr: relayedAddr(a), deadlineMs: FALLBACK_DEADLINE_MS, windowMs: 0 });
-      expect(r.first, `trial ${i}`).toBe('relayed');
+      expect(r.first, `trial ${i}: ${JSON.stringify(r)} after ${outcomes.join(', ')}`).toBe('relayed');
       // ended by the deadline, one way or the other ('deadline' when it had not)
       expect(['relayed', 'webrtc', 'direct'], `trial ${i}: ${JSON.stringify(r)}`).toContain(r.outcome);
       outcomes.push(r.outcome);
@@ -121,8 +134,7 @@ describeNatLab('direct when possible: WebRTC through home NATs, STUN from a frie
       await h.call('hangup', { peer: a.peerId });
       await a.call('hangup', { peer: h.peerId });
     }
-    // a random-port NAT defeats the punch from its side (research/nat.md: 0 of 3); the relay carries the rest
-    expect(outcomes, h.log().slice(-3000)).toContain('relayed');
+    expect(outcomes).toEqual(['relayed', 'relayed', 'relayed']);
   }, 300_000);
 
   test('a stranger connected while an invite is open cannot open a WebRTC connection to the agent; a friend can', async () => {
