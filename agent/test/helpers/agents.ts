@@ -44,6 +44,7 @@ async function waitForInfo(home: string, proc: ChildProcess, log: () => string):
       await sleep(100);
     }
   }
+  proc.kill('SIGKILL'); // a start that hangs must not outlive the test (a deadlocked agent holds its home)
   throw new Error(`agent did not start within 30 s: ${log()}`);
 }
 
