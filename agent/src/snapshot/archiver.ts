@@ -329,11 +329,12 @@ export class Archiver {
    * changed), the parent's tree ID is reused without encoding and hashing the tree again.
    */
   private async saveTreeCounted(nodes: TreeNode[], parent?: { id: string; nodes: TreeNode[] } | null): Promise<string> {
-    if (parent && sameNodes(sortNodes(nodes), parent.nodes) && this.repo.index.has(parent.id)) {
+    sortNodes(nodes);
+    if (parent && sameNodes(nodes, parent.nodes) && this.repo.index.has(parent.id)) {
       this.progress.dirs += 1;
       return parent.id;
     }
-    const { id, addedBytes } = await this.store(BlobType.tree, encodeTree(sortNodes(nodes)));
+    const { id, addedBytes } = await this.store(BlobType.tree, encodeTree(nodes));
     this.progress.addedBytes += addedBytes;
     this.progress.dirs += 1;
     return id;

@@ -3,12 +3,11 @@
 // repository. Crashes are real: strace kills the process (SIGKILL) at the renames and fsyncs of the
 // change, and after each kill exactly one passphrase opens the key file; with the passphrase kept in
 // CAIRN_HOME/passphrase (unattended installs), that file opens the repository after every kill.
-import { spawn } from 'node:child_process';
 import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { CAIRN_BIN, cairn, cairnJson, collect, initHome, tempDir, TEST_PASSPHRASE, type CliResult } from '../helpers/cli.js';
-import { skipWithoutStrace } from '../helpers/strace.js';
+import { cairn, cairnJson, initHome, tempDir, TEST_PASSPHRASE, type CliResult } from '../helpers/cli.js';
+import { cairnUnderStrace, skipWithoutStrace } from '../helpers/strace.js';
 
 const NEW = 'violet tundra marmalade quietly 93';
 let work: string;
@@ -28,28 +27,12 @@ afterAll(async () => {
 
 /** `cairn key passwd`, killed by strace with SIGKILL at the `when`-th call of `syscall`. */
 function passwdKilledAt(home: string, syscall: string, when: number, env: Record<string, string>): Promise<CliResult> {
-  const child = spawn(
-    'strace',
-    [
-      '-f',
-      '-qq',
-      '-o',
-      '/dev/null',
-      '-e',
-      `trace=${syscall}`,
-      '-e',
-      `inject=${syscall}:signal=KILL:when=${when}`,
-      process.execPath,
-      CAIRN_BIN,
-      'key',
-      'passwd',
-      '--new-password-file',
-      newFile,
-    ],
-    // strace counts calls per thread: one libuv thread does every file operation, so "the n-th" is the n-th of the process
-    { env: { ...(process.env as Record<string, string>), CAIRN_HOME: home, UV_THREADPOOL_SIZE: '1', ...env }, stdio: ['ignore', 'pipe', 'pipe'] },
-  );
-  return collect(child);
+  // strace counts calls per thread: one libuv thread does every file operation, so "the n-th" is the n-th of the process
+  return cairnUnderStrace(`${syscall}:signal=KILL:when=${when}`, ['key', 'passwd', '--new-password-file', newFile], {
+    CAIRN_HOME: home,
+    UV_THREADPOOL_SIZE: '1',
+    ...env,
+  });
 }
 
 const opensWith = async (home: string, passphrase: string) => (await cairn(['snapshots', '--json'], { home, passphrase })).code === 0;

@@ -2,15 +2,14 @@
 // (restic's), a dry run that lists what would be restored and writes nothing (not even the target),
 // and a verify that reads every restored file back: a file written wrong (strace makes one write
 // report success without writing) fails the restore, named; without --verify that goes unnoticed.
-import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { access, mkdir, readdir, rm, writeFile } from 'node:fs/promises';
 import { dirname, join, relative } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import type { RestoreResult } from '../../../protocol/api.js';
 import { startAgent, type TestAgent } from '../helpers/agents.js';
-import { skipWithoutStrace } from '../helpers/strace.js';
-import { CAIRN_BIN, cairn, cairnJson, collect, initHome, tempDir, TEST_PASSPHRASE, type CliResult } from '../helpers/cli.js';
+import { cairnUnderStrace, skipWithoutStrace } from '../helpers/strace.js';
+import { cairn, cairnJson, initHome, tempDir, TEST_PASSPHRASE, type CliResult } from '../helpers/cli.js';
 
 let work: string;
 let src: string;
@@ -78,30 +77,10 @@ async function checks(): Promise<void> {
 
 /** restore of keep/k.bin (one 100,000-byte chunk, one write) while strace makes that write report success without writing. */
 function restoreWithLostWrite(target: string, extra: string[]): Promise<CliResult> {
-  const child = spawn(
-    'strace',
-    [
-      '-f',
-      '-qq',
-      '-o',
-      '/dev/null',
-      '-e',
-      'trace=pwrite64',
-      '-e',
-      'inject=pwrite64:retval=100000:when=1',
-      process.execPath,
-      CAIRN_BIN,
-      'restore',
-      'latest',
-      '--target',
-      target,
-      '--include',
-      `${src}/keep/k.bin`,
-      ...extra,
-    ],
-    { env: { ...(process.env as Record<string, string>), CAIRN_HOME: home, CAIRN_PASSPHRASE: TEST_PASSPHRASE }, stdio: ['ignore', 'pipe', 'pipe'] },
-  );
-  return collect(child);
+  return cairnUnderStrace('pwrite64:retval=100000:when=1', ['restore', 'latest', '--target', target, '--include', `${src}/keep/k.bin`, ...extra], {
+    CAIRN_HOME: home,
+    CAIRN_PASSPHRASE: TEST_PASSPHRASE,
+  });
 }
 
 describe('cairn restore: --exclude, --dry-run, --verify', () => {
