@@ -680,6 +680,14 @@ export interface JobsArgs {
 export interface JobShowArgs {
   id: string;
 }
+/** Takes an ad-hoc backup's row off the dashboard (its snapshots stay; a newer backup of it shows again). */
+export interface HideSourceArgs {
+  name: string;
+}
+export interface HideSourceResult {
+  name: string;
+  hiddenAt: string;
+}
 
 // ---- The catalogue of operations -----------------------------------------------------------------
 // Every operation the agent serves as POST /api/v1/ops/<name>: its arguments' JSON schema (the API
@@ -732,6 +740,7 @@ export const OPERATIONS = {
   run: { args: args(['source'], { source: str }), lock: false },
   jobs: { args: args([], { source: str, limit: { type: 'integer', minimum: 1, maximum: 2000 } }), lock: false },
   jobShow: { args: args(['id'], { id: str }), lock: false },
+  hideSource: { args: args(['name'], { name: str }), lock: false },
   prune: { args: args(['dryRun'], { dryRun: bool, maxUnusedPercent: { type: 'number', minimum: 0, maximum: 100 } }), lock: true },
   check: { args: args(['readData'], { readData: bool, readDataSubset: { type: 'string', maxLength: 32 } }), lock: true },
   invite: { args: args(['quotaBytes', 'expiresInMs'], { quotaBytes: uint, expiresInMs: { ...uint, minimum: 1000 } }), lock: false },
@@ -795,6 +804,7 @@ export interface OperationTypes {
   run: [RunSourceArgs, Job];
   jobs: [JobsArgs, Job[]];
   jobShow: [JobShowArgs, Job];
+  hideSource: [HideSourceArgs, HideSourceResult];
   prune: [PruneArgs, PruneResult];
   check: [CheckArgs, CheckResult];
   invite: [InviteArgs, InviteResult];

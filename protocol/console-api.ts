@@ -3,7 +3,7 @@
 // needs auth and whether it changes state (then a browser session must send the CSRF token), and
 // one JSON schema for its body or query. The agent and the console both read this file.
 
-import { API_PREFIX, type HostReachability } from './api.js';
+import { API_PREFIX, type HostReachability, type JobProgress } from './api.js';
 import type { CairnConfig } from './config.js';
 /** Session cookie set by login: HttpOnly, SameSite=Strict, Path=/. */
 export const SESSION_COOKIE = 'cairn_session';
@@ -83,6 +83,8 @@ export interface SourceStatus {
   copies: { local: boolean; friends: Array<{ name: string; peerId: string; packs: number; of: number }> };
   /** Its 3-2-1 status (SPEC 13.11); null before its first snapshot. */
   protection: SourceProtection | null;
+  /** Its backup running now (state "running"), with the job's live progress; else null. */
+  running: { jobId: string; startedAt: string | null; progress: JobProgress } | null;
 }
 
 /** A source's 3-2-1 state (SPEC 13.11), in words. */
@@ -107,7 +109,7 @@ export interface SourceProtection {
 
 export interface Alert {
   level: 'warning' | 'error';
-  /** Stable kind: stale-backup, stale-replication, friend-offline, friend-problem, job-failed, under-replicated, challenge-failed (a copy failed a storage challenge and is not copied again yet), drill-failed (the last restore drill failed: a friend served damaged bytes or none), source-at-risk (a source is "at risk" or "not off-site", SPEC 13.11). */
+  /** Stable kind: stale-backup, stale-replication, friend-offline, friend-problem, job-failed, under-replicated, challenge-failed (a copy failed a storage challenge and is not copied again yet), drill-failed (the last restore drill failed: a friend served damaged bytes or none), source-at-risk (a source is "at risk" or "not off-site", SPEC 13.11), dashboard-file (dashboard.json is damaged). */
   kind: string;
   message: string;
   since: string | null;

@@ -9,6 +9,7 @@ import { stdinBackupOp } from '../ops/backup-stdin.js';
 import { diffOp, findOp, lsOp } from '../ops/browse.js';
 import { checkOp } from '../ops/check.js';
 import { drillOp } from '../ops/drill.js';
+import { hideSourceOp } from '../ops/dashboard-hidden.js';
 import { pruneOp } from '../ops/prune.js';
 import { jobShowOp, jobsOp, runSourceOp } from '../ops/jobs.js';
 import type { JobEvent } from '../scheduler/scheduler.js';
@@ -47,6 +48,7 @@ const IMPLEMENTATIONS: { [K in OperationName]: (svc: Services, args: OperationAr
   run: (svc, a) => runSourceOp(svc, a),
   jobs: (svc, a) => jobsOp(svc, a),
   jobShow: (svc, a) => jobShowOp(svc, a),
+  hideSource: (svc, a) => hideSourceOp(svc, a),
   prune: (svc, a) => pruneOp(svc, a),
   check: (svc, a) => checkOp(svc, a),
   invite: (svc, a) => inviteOp(svc, a),

@@ -8,6 +8,7 @@ import { plural } from '../../../protocol/format.js';
 import { portMappingMessage } from '../mesh/port-mapping.js';
 import { loadTree } from '../repo/trees.js';
 import { sourceKey } from './activity.js';
+import { readHiddenSources } from './dashboard-hidden.js';
 import { lastDrill } from './drill.js';
 import { loadProofs, sourceProtection } from './protection.js';
 import type { Services } from './services.js';
@@ -74,6 +75,18 @@ export async function statusOp(svc: Services, opts: StatusOptions): Promise<Stat
   }
   const names = [...configured.map((c) => c.name), ...[...bySource.keys()].filter((k) => !configured.some((c) => c.name === k)).sort()];
   for (const k of activity?.lastRun.keys() ?? []) if (!names.includes(k)) names.push(k);
+  const live = (svc.scheduler?.liveJobs() ?? []).filter((j) => j.kind === 'backup' && j.state === 'running');
+  // ad-hoc rows the user removed from the dashboard stay away until a newer backup of the same paths
+  const hiding = await readHiddenSources(svc.home);
+  const newestActivity = (name: string): number => {
+    const snap = bySource.get(name)?.at(-1);
+    const run = activity?.lastRun.get(name);
+    return Math.max(snap ? Date.parse(snap.snapshot.time) : 0, run ? Date.parse(run.time) : 0);
+  };
+  const shown = names.filter((n) => {
+    const hiddenAt = hiding.hidden.get(n);
+    return configured.some((c) => c.name === n) || hiddenAt === undefined || newestActivity(n) > hiddenAt || live.some((j) => j.source === n);
+  });
 
   const alerts: Alert[] = [];
   const sources: SourceStatus[] = [];
@@ -81,7 +94,8 @@ export async function statusOp(svc: Services, opts: StatusOptions): Promise<Stat
     svc,
     peers.map((p) => p.peerId),
   );
-  for (const name of names) {
+  if (hiding.damaged) alerts.push({ level: 'warning', kind: 'dashboard-file', message: hiding.damaged, since: null });
+  for (const name of shown) {
     const conf = configured.find((c) => c.name === name);
     const list = bySource.get(name) ?? [];
     const newest = list.at(-1);
@@ -90,6 +104,8 @@ export async function statusOp(svc: Services, opts: StatusOptions): Promise<Stat
     let state: SourceState = 'never';
     if (run && !run.ok && (!lastSuccess || Date.parse(run.time) >= Date.parse(lastSuccess))) state = 'failed';
     else if (lastSuccess) state = now - Date.parse(lastSuccess) > opts.staleAfterMs ? 'stale' : 'ok';
+    const job = live.find((j) => j.source === name);
+    if (job) state = 'running';
     const friendsCopies: SourceStatus['copies']['friends'] = [];
     let local = false;
     if (newest) {
@@ -171,6 +187,7 @@ export async function statusOp(svc: Services, opts: StatusOptions): Promise<Stat
       snapshots: list.length,
       copies: { local, friends: friendsCopies },
       protection,
+      running: job ? { jobId: job.id, startedAt: job.startedAt, progress: job.progress } : null,
     });
   }
 

@@ -115,6 +115,11 @@ export class Scheduler {
     return this.live.get(id);
   }
 
+  /** Every job running now, with its live progress. */
+  liveJobs(): Job[] {
+    return [...this.live.values()];
+  }
+
   isRunning(key: string): boolean {
     return this.running.has(key);
   }
