@@ -92,7 +92,7 @@ const commands = {
     const chunk = new Uint8Array(64 * 1024);
     for (let sent = 0; sent < bytes; sent += chunk.length) await lp.write(chunk.subarray(0, Math.min(chunk.length, bytes - sent)));
     // at least 1 MB/s, at least a minute
-    const ok = new TextDecoder().decode((await lp.read({ signal: AbortSignal.timeout(Math.max(60000, bytes / 1000)) })).subarray());
+    const ok = new TextDecoder().decode((await lp.read({ signal: AbortSignal.timeout(Math.max(60000, Math.ceil(bytes / 1000))) })).subarray());
     const elapsedMs = performance.now() - t0;
     await stream.close();
     return { ok, link: linkOf(conn.remoteAddr), elapsedMs };

@@ -18,10 +18,9 @@ function Bar({ used, of }: { used: number; of: number }) {
 function RunningProgress({ src }: { src: SourceStatus }) {
   const p = src.running?.progress;
   if (!p) return null;
-  return html`<div class="source-progress">
-    ${p.files}${p.totalFiles !== undefined ? ` of ${p.totalFiles}` : ''} files,
-    ${bytes(p.bytes)}${p.totalBytes !== undefined ? ` of ${bytes(p.totalBytes)} (${percent(p.bytes, p.totalBytes)})` : ''}
-  </div>`;
+  const files = `${p.files}${p.totalFiles !== undefined ? ` of ${p.totalFiles}` : ''} files`;
+  const size = `${bytes(p.bytes)}${p.totalBytes !== undefined ? ` of ${bytes(p.totalBytes)} (${percent(p.bytes, p.totalBytes)})` : ''}`;
+  return html`<div class="source-progress">${`${files}, ${size}`}</div>`;
 }
 
 function RemoveButton({ name, onDone }: { name: string; onDone: () => void }) {
