@@ -50,7 +50,10 @@ export async function readSettingsOffer(paths: SettingsPaths, log: (line: string
       // the watcher reports the problems; the previous text stays in the head
     }
   }
-  const notifications = await readText(paths.notifications).catch(() => undefined);
+  const notifications = await readText(paths.notifications).catch((err: unknown) => {
+    log(`head: cannot read ${paths.notifications}: ${errorMessage(err)}; the snapshot list keeps carrying the previous one`);
+    return undefined;
+  });
   if (notifications === null) offer.notifications = null;
   else if (notifications !== undefined) {
     try {
