@@ -77,6 +77,13 @@ export const MAX_DELETE_PACKS = 2000;
 export const MIN_PACK_CHARGE_BYTES = 64 * 1024;
 /** Packs a friend keeps for one owner, whatever the grant: bounds its inodes, LevelDB rows and pack list. */
 export const MAX_HOSTED_PACKS_PER_OWNER = 100_000;
+/**
+ * Most bytes of the owner's settings a head carries (SPEC 13.5): the JSON of the sealed `settings`
+ * (cairn.yaml's and notifications.json's text). A cairn.yaml is a few KiB; one that would not fit
+ * is left out of the head (the agent logs it) rather than crowding out the snapshot list, which
+ * must fit in one MAX_MESSAGE_BYTES message with it.
+ */
+export const MAX_HEAD_SETTINGS_BYTES = 32 * 1024;
 /** Head puts a friend takes from one owner in a burst, and the sustained rate (one per this many ms). */
 export const HEAD_PUT_BURST = 10;
 export const HEAD_PUT_INTERVAL_MS = 6_000;

@@ -16,11 +16,13 @@ import { JobStore } from './scheduler/job-store.js';
 import { Scheduler } from './scheduler/scheduler.js';
 import { systemTimers } from './util/timers.js';
 import type { ConfigWatcher } from './config/watch.js';
+import { parseConfig } from './config/load.js';
 import { createMesh, type Mesh } from './mesh/compose.js';
 import type { Services } from './ops/services.js';
 import type { MeshContext } from './mesh/context.js';
 import type { Startable } from './mesh/service.js';
-import { agentInfoPath, type AgentInfo } from './repo/home.js';
+import { readSettingsOffer } from './ops/carried-settings.js';
+import { agentInfoPath, configPath, notificationsPath, type AgentInfo } from './repo/home.js';
 import { Repository } from './repo/repository.js';
 import { recoverStoppedAtStart } from './sources/hooks.js';
 import type { CairnConfig } from '../../protocol/config.js';
@@ -154,6 +156,12 @@ export class Agent {
             : {}),
           sweepLog: opts.log,
           ...(extension.meshServices ? { extraServices: extension.meshServices } : {}),
+          // each head carries cairn.yaml and notifications.json, sealed (SPEC 13.5): recover brings them back
+          settings: () =>
+            readSettingsOffer(
+              { config: opts.config?.file ?? configPath(opts.home), notifications: notificationsPath(opts.home), checkConfig: parseConfig },
+              opts.log,
+            ),
         }),
       );
       const token = randomBytes(24).toString('base64url');
@@ -169,7 +177,9 @@ export class Agent {
       };
       const m = mesh;
       const auth = await ConsoleAuth.open(opts.home, opts.clock, token, opts.log);
-      const notifier = await Notifier.open({ home: opts.home, clock: opts.clock, agentName: opts.name, log: opts.log });
+      // changed notification settings go to friends with the next head: a round soon sends it
+      let settingsChanged = (): void => undefined;
+      const notifier = await Notifier.open({ home: opts.home, clock: opts.clock, agentName: opts.name, log: opts.log, onSaved: () => settingsChanged() });
       notifier.watch(svc.activity as Activity);
       const jobs = new JobStore(repo.state.jobs);
       const scheduler = new Scheduler(jobs, systemTimers, scheduledRunners(svc), opts.log);
@@ -221,6 +231,7 @@ export class Agent {
       agent.timer.unref();
       agent.replicateSoon(REPLICATE_AFTER_BACKUP_MS);
       config?.onChange((next, prev) => agent.applyConfig(next, prev));
+      settingsChanged = () => agent.replicateSoon(REPLICATE_AFTER_BACKUP_MS);
       // staleness (no backup or replication for too long, a friend offline for days, failed audits)
       // goes to the notification channels; each alert is sent when it appears and again daily
       const watchAlerts = () =>
@@ -288,6 +299,8 @@ export class Agent {
       (k) => JSON.stringify(next[k]) !== JSON.stringify(prev[k]),
     );
     if (needRestart.length > 0) this.opts.log(`config: ${needRestart.join(', ')} changed: takes effect when the agent restarts`);
+    // the new cairn.yaml goes to friends in the next head (a recovered home gets it back)
+    this.replicateSoon(REPLICATE_AFTER_BACKUP_MS);
   }
 
   /** Runs a replication round soon; a request during a round runs one more after it. */

@@ -32,6 +32,7 @@ import { LanDiscovery } from './lan-discovery.js';
 import { Pairing } from './pairing.js';
 import { PortMapping } from './port-mapping.js';
 import { Replication } from './replication.js';
+import type { SettingsSource } from './head-settings.js';
 import { ServiceGroup, type Startable } from './service.js';
 import { shareableAddrs } from './addresses.js';
 import { reachService } from './reach.js';
@@ -77,6 +78,8 @@ export interface MeshOptions {
   stun?: string[];
   /** false: no WebRTC (cairn.yaml `webrtc: false`). */
   webrtc?: boolean;
+  /** The owner's settings files each head carries (the agent's); absent: a head keeps the previous head's (head-settings.ts). */
+  settings?: SettingsSource;
 }
 
 export class Mesh {
@@ -115,6 +118,7 @@ export class Mesh {
       opts.replicas,
       opts.audit ?? CONFIG_DEFAULTS.friends.audit,
       opts.repairAfterMs ?? CONFIG_DEFAULTS.friends.repairAfterMs,
+      { ...(opts.settings ? { settings: opts.settings } : {}), ...(opts.log ? { log: opts.log } : {}) },
     );
     this.reachability = new Reachability(ctx, relayControl(ctx.node), ownAddresses(ctx.node), opts.log ? { log: opts.log } : {});
     this.upgrade = new DirectUpgrade(ctx.node, (id) => gate.isFriend(id), opts.log ? { log: opts.log } : {});

@@ -4,7 +4,8 @@
 // friend wins, and friends that lag are reported), the friend list (sealed in the head), which
 // packs each friend holds (friend-pack-store.ts), from whose headers (fetched as byte ranges) the
 // engine rebuilds the index (repo/index-from-packs.ts); then the snapshot blobs listed in the
-// head. Pack data stays at friends until a restore needs it.
+// head, and the settings files the head carried (written into the home by ops/recover.ts). Pack
+// data stays at friends until a restore needs it.
 import { peerIdFromString } from '@libp2p/peer-id';
 import type { SignedHead } from '../../../protocol/mesh.js';
 import { BlobType } from '../repo/blob.js';
@@ -13,6 +14,7 @@ import type { Repository } from '../repo/repository.js';
 import { CairnError, errorMessage } from '../util/errors.js';
 import { currentHead, openFriends, openState, saveHead, verifyHead } from './head-chain.js';
 import { getHead } from './head.js';
+import type { HeadSettings } from './head-settings.js';
 import type { Mesh } from './compose.js';
 import { openFriendPackStores } from './friend-pack-store.js';
 import { offersSpace } from './friend-ledger.js';
@@ -23,6 +25,8 @@ export interface RecoverResult {
   friends: string[];
   packs: number;
   warnings: string[];
+  /** The settings files the newest head carried (none from heads made before they were carried). */
+  settings: HeadSettings;
 }
 
 export async function recoverFromFriends(repo: Repository, mesh: Mesh, code: string): Promise<RecoverResult> {
@@ -105,7 +109,8 @@ export async function recoverFromFriends(repo: Repository, mesh: Mesh, code: str
     }
   }
   // pins travel in the head: a recovered host keeps what its owner pinned
-  for (const [id, pinnedAt] of Object.entries(openState(repo, best.head).pins)) {
+  const state = openState(repo, best.head);
+  for (const [id, pinnedAt] of Object.entries(state.pins)) {
     if (!best.head.snapshots.includes(id)) continue;
     await repo
       .pinSnapshot(id, new Date(pinnedAt))
@@ -113,5 +118,12 @@ export async function recoverFromFriends(repo: Repository, mesh: Mesh, code: str
   }
   const mine = await currentHead(repo);
   if (!mine || mine.head.seq < best.head.seq) await saveHead(repo, best);
-  return { headSeq: best.head.seq, snapshots: restored, friends: (await mesh.ledgers.friends.list()).map((f) => f.name), packs, warnings };
+  return {
+    headSeq: best.head.seq,
+    snapshots: restored,
+    friends: (await mesh.ledgers.friends.list()).map((f) => f.name),
+    packs,
+    warnings,
+    settings: state.settings ?? {},
+  };
 }

@@ -5,10 +5,12 @@
 // `cairn audit` asks for a round that challenges everything.
 import type { AuditFriend, ReplicateResult } from '../../../protocol/api.js';
 import type { Repository } from '../repo/repository.js';
+import { errorMessage } from '../util/errors.js';
 import type { MeshContext } from './context.js';
 import type { Deletion } from './deletion.js';
 import type { AuditSettings } from './challenge-rotation.js';
 import { Challenger, type ChallengeMode } from './challenger.js';
+import type { SettingsSource } from './head-settings.js';
 import { replicateOnce, type RoundChallenges } from './replicator.js';
 import type { Startable } from './service.js';
 
@@ -17,6 +19,10 @@ export class Replication implements Startable {
   replicas: number;
   /** A friend unreachable for longer than this stops counting (repair.ts); follows the config. */
   repairAfterMs: number;
+  /** The owner's settings each head carries (the agent's); absent: heads keep the previous head's. */
+  settings: SettingsSource | undefined;
+  /** Where a settings file too large for a head is said. */
+  log: ((line: string) => void) | undefined;
   private readonly ctx: MeshContext;
   private readonly repo: Repository;
   private readonly deletion: Deletion;
@@ -26,8 +32,18 @@ export class Replication implements Startable {
   /** When the newest round that has finished began (ms; null before the first): packs written before then were tried (the 3-2-1 status). */
   lastRoundStartedAt: number | null = null;
 
-  constructor(ctx: MeshContext, repo: Repository, deletion: Deletion, replicas: number, audit: AuditSettings, repairAfterMs: number) {
+  constructor(
+    ctx: MeshContext,
+    repo: Repository,
+    deletion: Deletion,
+    replicas: number,
+    audit: AuditSettings,
+    repairAfterMs: number,
+    head: { settings?: SettingsSource; log?: (line: string) => void } = {},
+  ) {
     this.ctx = ctx;
+    this.settings = head.settings;
+    this.log = head.log;
     this.repairAfterMs = repairAfterMs;
     this.repo = repo;
     this.deletion = deletion;
@@ -56,7 +72,15 @@ export class Replication implements Startable {
     const challenges: RoundChallenges = { challenger: this.challenger, mode };
     const round = this.tail.then(async () => {
       const startedAt = this.ctx.clock.now();
-      const r = await replicateOnce(this.ctx, this.repo, this.replicas, challenges, this.repairAfterMs);
+      // a settings file that cannot be read leaves the previous head's (never fails the round)
+      const settings = await this.settings?.().catch((err: unknown) => {
+        this.log?.(`head: cannot read the settings it carries: ${errorMessage(err)}`);
+        return undefined;
+      });
+      const r = await replicateOnce(this.ctx, this.repo, this.replicas, challenges, this.repairAfterMs, {
+        ...(settings ? { settings } : {}),
+        ...(this.log ? { log: this.log } : {}),
+      });
       this.lastRoundStartedAt = startedAt;
       for (const d of await this.deletion.sendDeletes())
         if (!d.sent) r.problems.push(`${d.friend} did not take our delete request for ${d.packs} packs: ${d.detail}`);

@@ -25,7 +25,7 @@ import type { ChallengeMode, Challenger } from './challenger.js';
 import type { MeshContext } from './context.js';
 import { offersSpace, type Friendship } from './friend-ledger.js';
 import { RefusedError } from './framing.js';
-import { nextHead } from './head-chain.js';
+import { nextHead, type HeadExtras } from './head-chain.js';
 import { getHead, putHead } from './head.js';
 import { queueOrphanDeletes } from './orphan-packs.js';
 import { listPacks } from './pack-list.js';
@@ -54,6 +54,7 @@ export async function replicateOnce(
   replicas: number,
   challenges: RoundChallenges,
   repairAfterMs: number,
+  headExtras: HeadExtras = {},
 ): Promise<ReplicateResult> {
   const problems: string[] = [];
   const back: string[] = [];
@@ -193,7 +194,8 @@ export async function replicateOnce(
   // copies beyond what is wanted, or beyond a grant once their pack has its copies elsewhere, are released
   const released = await releaseExtras(ctx, current, plan, packIds, counted, wanted);
   // the sealed friend list names every friend, relays too (they hold nothing but a recovered host needs them)
-  const { head } = await nextHead(repo, ctx.privateKey, current, new Date(ctx.clock.now()));
+  // and carries the owner's settings (cairn.yaml, notifications) as they are now
+  const { head } = await nextHead(repo, ctx.privateKey, current, new Date(ctx.clock.now()), headExtras);
   await mapLimit(friends, FRIEND_CONCURRENCY, async (f) => {
     if (unreachable.has(f.peerId) || away.has(f.peerId)) return;
     try {

@@ -8,11 +8,12 @@ import nodemailer from 'nodemailer';
 import type { Alert, NotificationMessage, NotificationSettings, NotificationTestResult, ProtectionState, SourceStatus } from '../../../protocol/console-api.js';
 import type { Activity, ActivityEvent } from '../ops/activity.js';
 import { DEFAULT_FRIEND_OFFLINE_AFTER_MS, DEFAULT_STALE_AFTER_MS } from '../ops/status.js';
+import { NOTIFICATIONS_FILE } from '../repo/home.js';
 import type { Clock } from '../util/clock.js';
 import { CairnError, errorMessage } from '../util/errors.js';
 import { writeFileAtomic } from '../util/fsx.js';
 
-export const NOTIFY_FILE = 'notifications.json';
+export const NOTIFY_FILE = NOTIFICATIONS_FILE;
 /** An alert that lasts is sent again after this long. */
 export const REPEAT_AFTER_MS = 24 * 3600_000;
 const WEBHOOK_TIMEOUT_MS = 10_000;
@@ -31,6 +32,8 @@ export interface NotifierOptions {
   clock: Clock;
   agentName: string;
   log: (line: string) => void;
+  /** After the settings were saved (the agent sends them to friends with its next head). */
+  onSaved?: () => void;
 }
 
 const PRIORITY = { info: 3, warning: 4, error: 5 } as const;
@@ -74,6 +77,7 @@ export class Notifier {
     const email = next.email && next.email.pass === MASKED ? { ...next.email, pass: this.settings.email?.pass ?? '' } : next.email;
     this.settings = { ...next, email };
     await writeFileAtomic(join(this.opts.home, NOTIFY_FILE), Buffer.from(JSON.stringify(this.settings, null, 2) + '\n'), 0o600);
+    this.opts.onSaved?.();
   }
 
   /** Sends failed backups on as they happen. */

@@ -27,6 +27,13 @@ export function configPath(home: string): string {
   return join(home, 'cairn.yaml');
 }
 
+/** Notification channels (notify/notifier.ts; mode 0600, edited in the console). */
+export const NOTIFICATIONS_FILE = 'notifications.json';
+
+export function notificationsPath(home: string): string {
+  return join(home, NOTIFICATIONS_FILE);
+}
+
 export function agentInfoPath(home: string): string {
   return join(home, 'agent.json');
 }
