@@ -8,7 +8,7 @@ import nodemailer from 'nodemailer';
 import type { Alert, NotificationMessage, NotificationSettings, NotificationTestResult, ProtectionState, SourceStatus } from '../../../protocol/console-api.js';
 import type { Activity, ActivityEvent } from '../ops/activity.js';
 import { DEFAULT_FRIEND_OFFLINE_AFTER_MS, DEFAULT_STALE_AFTER_MS } from '../ops/status.js';
-import { NOTIFICATIONS_FILE } from '../repo/home.js';
+import { NOTIFICATIONS_FILE, NOTIFIED_FILE } from '../repo/home.js';
 import type { Clock } from '../util/clock.js';
 import { CairnError, errorMessage } from '../util/errors.js';
 import { writeFileAtomic } from '../util/fsx.js';
@@ -17,6 +17,8 @@ export const NOTIFY_FILE = NOTIFICATIONS_FILE;
 /** An alert that lasts is sent again after this long. */
 export const REPEAT_AFTER_MS = 24 * 3600_000;
 const WEBHOOK_TIMEOUT_MS = 10_000;
+/** Source states remembered in notified.json; past it the file keeps the first ones (sources beyond it may be notified again after a restart). */
+export const MAX_NOTIFIED_SOURCES = 1000;
 /** Shown instead of a stored SMTP password. */
 export const MASKED = '********';
 
@@ -60,7 +62,39 @@ export class Notifier {
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw new CairnError('E_NOTIFY_FILE', `${path} is not valid JSON: ${errorMessage(err)}`);
     }
-    return new Notifier(opts, settings);
+    const notifier = new Notifier(opts, settings);
+    await notifier.loadNotified();
+    return notifier;
+  }
+
+  /** The source states notified before the last stop (notified.json); a damaged file is logged and starts afresh. */
+  private async loadNotified(): Promise<void> {
+    const path = join(this.opts.home, NOTIFIED_FILE);
+    let text: string;
+    try {
+      text = await readFile(path, 'utf8');
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT')
+        this.opts.log(`notifications: ${path} cannot be read (${errorMessage(err)}): source states may be notified again`);
+      return;
+    }
+    try {
+      const parsed = JSON.parse(text) as { version?: unknown; sources?: Record<string, unknown> };
+      if (parsed.version !== 1 || typeof parsed.sources !== 'object' || parsed.sources === null) throw new Error('not a version 1 file');
+      for (const [name, state] of Object.entries(parsed.sources).slice(0, MAX_NOTIFIED_SOURCES))
+        if (state === 'protected' || state === 'at risk' || state === 'not off-site') this.sourceStates.set(name, state);
+    } catch (err) {
+      this.opts.log(`notifications: ${path} is damaged (${errorMessage(err)}): source states may be notified again`);
+    }
+  }
+
+  private async saveNotified(): Promise<void> {
+    const sources = Object.fromEntries([...this.sourceStates].slice(0, MAX_NOTIFIED_SOURCES));
+    try {
+      await writeFileAtomic(join(this.opts.home, NOTIFIED_FILE), Buffer.from(`${JSON.stringify({ version: 1, sources }, null, 2)}\n`), 0o600);
+    } catch (err) {
+      this.opts.log(`notifications: cannot write ${NOTIFIED_FILE} (${errorMessage(err)}): a restart may notify source states again`);
+    }
   }
 
   get(): NotificationSettings {
@@ -123,8 +157,11 @@ export class Notifier {
       const p = src.protection;
       if (!p) continue;
       const before = this.sourceStates.get(src.name);
+      if (before === p.state) continue;
       this.sourceStates.set(src.name, p.state);
-      if (before === p.state || (before === undefined && p.state === 'protected')) continue;
+      // recorded before it is sent: a restart right after does not send it twice
+      await this.saveNotified();
+      if (before === undefined && p.state === 'protected') continue;
       await this.send(
         p.state === 'protected'
           ? {

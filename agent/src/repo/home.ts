@@ -30,6 +30,9 @@ export function configPath(home: string): string {
 /** Notification channels (notify/notifier.ts; mode 0600, edited in the console). */
 export const NOTIFICATIONS_FILE = 'notifications.json';
 
+/** Each source's 3-2-1 state as last notified (notify/notifier.ts), so a restart does not notify it again. */
+export const NOTIFIED_FILE = 'notified.json';
+
 export function notificationsPath(home: string): string {
   return join(home, NOTIFICATIONS_FILE);
 }
