@@ -15,7 +15,7 @@ import {
   ModelError,
   type Assumptions,
 } from '../../../bench/durability-model.js';
-import { BASE, fmtEstimate, mergeTables, DURABILITY_BEGIN, DURABILITY_END } from '../../../bench/durability.js';
+import { BASE, fmtEstimate, mergeTables, report, DURABILITY_BEGIN, DURABILITY_END } from '../../../bench/durability.js';
 
 const YEAR_DAYS = 365;
 
@@ -116,6 +116,14 @@ describe('durability model', () => {
     expect(() => derive({ ...BASE, friends: 5 }, replicasScheme(5))).toThrow(ModelError);
     expect(restorableNow({ ...BASE, onlineShare: 0.5 }, replicasScheme(2))).toBeCloseTo(0.75, 12);
     expect(restorableNow({ ...BASE, onlineShare: 1 }, erasureScheme(4, 8))).toBe(1);
+  });
+
+  it('the tables are the same for a seed and cover meshes of 10 to 1,000 with every scheme that fits', () => {
+    const a = report({ trials: 30, seed: 5 });
+    expect(report({ trials: 30, seed: 5 })).toBe(a);
+    for (const n of [10, 30, 100, 300, 1000])
+      for (const s of ['replicas 2', 'replicas 3', '4-of-8 code', '6-of-9 code']) expect(a).toContain(`| ${n} | ${s} |`);
+    expect(a).not.toMatch(/\| 0 \|/); // a chance is a number or a bound, never a bare 0
   });
 
   it('--write replaces only the generated region of docs/DURABILITY.md', () => {
