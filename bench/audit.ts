@@ -18,6 +18,7 @@ import { CONFIG_DEFAULTS } from '../protocol/config.js';
 import type { Mesh } from '../agent/src/mesh/compose.js';
 import type { Repository } from '../agent/src/repo/repository.js';
 import type { LocalPackStore } from '../agent/src/store/local-pack-store.js';
+import { systemClock } from '../agent/src/util/clock.js';
 import { escape, MB, MIB } from './report.js';
 
 export const AUDIT_BEGIN = '<!-- audit:begin (bench/audit.ts) -->';
@@ -129,7 +130,7 @@ export async function runAuditBench(cfg: { workDir: string; log(text: string): v
   await rm(work, { recursive: true, force: true });
   await mkdir(work, { recursive: true });
   // the simulated clock starts at the real time; only the rounds move it
-  let now = new Date().getTime();
+  let now = systemClock.now();
   const clock = { now: () => now };
   const repos: Repository[] = [];
   const meshes: Mesh[] = [];
