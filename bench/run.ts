@@ -1,5 +1,7 @@
 // `npm run bench`: Cairn against restic and borg on the reference data set
 // (../shared/bench/make-dataset.sh), one tool after another, written to BENCHMARKS.md.
+// (Durability by the numbers is its own command, pure compute: `npm run durability`,
+// bench/durability.ts, tables in docs/DURABILITY.md.)
 //
 // Environment:
 //   CAIRN_BENCH_DATA    data set dir holding pg/ and files/ (default bench/data/dataset; built when missing)
@@ -9,9 +11,12 @@
 //   CAIRN_BENCH_ONLY    comma-separated parts to run: engine (the tool comparison), mesh (friend
 //                       mesh on loopback, bench/mesh.ts), volume (the data set in a Docker volume,
 //                       read through its mountpoint vs a helper container, bench/volume.ts; needs
-//                       DOCKER_HOST's engine); default all three. A part that does not run keeps
-//                       its previous section of the report.
+//                       DOCKER_HOST's engine), nat (bench/nat.ts), audit (what storage challenges
+//                       cost a friend and replication, bench/audit.ts); default all of them. A part
+//                       that does not run keeps its previous section of the report.
 //   CAIRN_BENCH_MESH_BYTES  data size of the mesh part (default 1G; see bench/mesh.ts)
+//   CAIRN_BENCH_AUDIT_BYTES what the friend holds in the audit part (default 1G), CAIRN_BENCH_AUDIT_DAYS
+//                       simulated days of challenge rounds (default 2; see bench/audit.ts)
 //   CAIRN_BENCH_REPORT  where to write the report (default BENCHMARKS.md)
 //   CAIRN_BENCH_QUIET_S before each measured command, wait up to this many seconds for the machine
 //                       to be idle (< QUIET_BUSY_CORES busy), default 120; 0 disables
@@ -29,9 +34,13 @@ import { machineInfo } from './machine.js';
 import { existingMeshSection, mergeMeshSection, renderMeshSection, runMeshBench } from './mesh.js';
 import { existingVolumeSection, mergeVolumeSection, renderVolumeSection, runVolumeBench } from './volume.js';
 import { existingNatSection, mergeNatSection, renderNatSection, runNatBench } from './nat.js';
+import { existingAuditSection, mergeAuditSection, renderAuditSection, runAuditBench } from './audit.js';
 import { MB, MIB, METRICS, renderReport, resultsTable } from './report.js';
 import { Results, type CommandRecord } from './results.js';
 import { TOOL_FACTORIES, type Tool } from './tools.js';
+
+/** The parts CAIRN_BENCH_ONLY may name. */
+const PARTS = ['engine', 'mesh', 'volume', 'nat', 'audit'];
 
 /** "Idle" for the pre-command wait: all cores together busier than this means someone else is working. */
 const QUIET_BUSY_CORES = 0.3;
@@ -211,14 +220,14 @@ async function main(): Promise<void> {
       .split(',')
       .map((s) => s.trim().toLowerCase())
       .filter((s) => s.length > 0),
-    parts: (env.CAIRN_BENCH_ONLY ?? 'engine,mesh,volume,nat')
+    parts: (env.CAIRN_BENCH_ONLY ?? 'engine,mesh,volume,nat,audit')
       .split(',')
       .map((s) => s.trim().toLowerCase())
       .filter((s) => s.length > 0),
     reportPath: resolve(root, env.CAIRN_BENCH_REPORT ?? 'BENCHMARKS.md'),
   };
-  const unknown = cfg.parts.filter((p) => p !== 'engine' && p !== 'mesh' && p !== 'volume' && p !== 'nat');
-  if (unknown.length > 0) throw new Error(`CAIRN_BENCH_ONLY: unknown part(s) ${unknown.join(', ')} (engine, mesh, volume, nat)`);
+  const unknown = cfg.parts.filter((p) => !PARTS.includes(p));
+  if (unknown.length > 0) throw new Error(`CAIRN_BENCH_ONLY: unknown part(s) ${unknown.join(', ')} (${PARTS.join(', ')})`);
   const previous = await readFile(cfg.reportPath, 'utf8').catch(() => null);
   let markdown = previous ?? '';
   if (cfg.parts.includes('engine')) {
@@ -229,6 +238,8 @@ async function main(): Promise<void> {
     if (!cfg.parts.includes('volume') && keptVolume !== null) markdown = mergeVolumeSection(markdown, keptVolume);
     const keptNat = existingNatSection(previous);
     if (!cfg.parts.includes('nat') && keptNat !== null) markdown = mergeNatSection(markdown, keptNat);
+    const keptAudit = existingAuditSection(previous);
+    if (!cfg.parts.includes('audit') && keptAudit !== null) markdown = mergeAuditSection(markdown, keptAudit);
   }
   if (cfg.parts.includes('mesh')) {
     if (!cfg.parts.includes('engine')) await mkdir(cfg.workDir, { recursive: true });
@@ -277,6 +288,17 @@ async function main(): Promise<void> {
       machine: `${m.cores} cores, ${m.cpu}, ${m.memoryGiB} GiB RAM, Linux ${m.kernel}, Node ${m.node}`,
     });
     markdown = markdown.trim() === '' ? `# Benchmarks\n\n${section}\n` : mergeNatSection(markdown, section);
+    process.stdout.write(`\n${section}\n`);
+  }
+  if (cfg.parts.includes('audit')) {
+    await mkdir(cfg.workDir, { recursive: true });
+    const report = await runAuditBench({ workDir: cfg.workDir, log }, env);
+    const m = await machineInfo(cfg.workDir);
+    const section = renderAuditSection(report, {
+      command: commandLine(),
+      machine: `${m.cores} cores, ${m.cpu}, ${m.memoryGiB} GiB RAM, Linux ${m.kernel}, Node ${m.node}, working dir on ${m.filesystem}`,
+    });
+    markdown = markdown.trim() === '' ? `# Benchmarks\n\n${section}\n` : mergeAuditSection(markdown, section);
     process.stdout.write(`\n${section}\n`);
   }
   await writeFile(cfg.reportPath, markdown);
