@@ -180,19 +180,22 @@ export class Challenger {
       if (signal.aborted) return { kind: 'unreachable', reason: errorMessage(signal.reason) }; // cut off by us, not answered wrong
       return { kind: 'failed', reason: `no valid answer: ${errorMessage(err)}` };
     }
-    const local = await this.localDigest(req);
-    if (local !== undefined) return local === digest ? { kind: 'passed' } : { kind: 'failed', reason: 'wrong answer (the bytes there differ from the pack)' };
-    return this.settle(f, p, req, digest, counted, spent);
+    return (await this.localVerdict(req, digest)) ?? this.settle(f, p, req, digest, counted, spent);
   }
 
-  /** The right answer from our own copy, or undefined when it is missing or not sound (then we cannot judge with it). */
-  private async localDigest(req: ChallengeRequest): Promise<string | undefined> {
+  /**
+   * The verdict our own copy gives, or undefined when it is missing or not sound (then we cannot
+   * judge with it). Only the challenged ranges are read when the answer matches them (a fresh nonce:
+   * the friend holds those bytes); a mismatch convicts only after our copy proved sound whole.
+   */
+  private async localVerdict(req: ChallengeRequest, digest: string): Promise<Verdict | undefined> {
     const store = this.repo.store;
     try {
       if (!(await store.stat(req.packId))) return undefined;
       const expected = await challengeDigest(store, req.packId, Buffer.from(req.nonce, 'hex'), req.ranges);
+      if (expected === digest) return { kind: 'passed' };
       // a damaged local copy must not convict a friend: our copy is checked whole before we trust it
-      return (await packIntact(store, req.packId)) ? expected : undefined;
+      return (await packIntact(store, req.packId)) ? { kind: 'failed', reason: 'wrong answer (the bytes there differ from the pack)' } : undefined;
     } catch {
       return undefined;
     }

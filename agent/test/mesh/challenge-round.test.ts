@@ -90,4 +90,20 @@ describe('challenges riding on replication rounds', () => {
     expect(await owner.ledgers.challenges.failures()).toEqual([]);
     expect(await owner.ledgers.copies.holders(victim.id)).toEqual([friend.peerId]);
   });
+
+  it('a damaged local copy never convicts an honest friend: the audit passes it (the whole pack settles it)', async () => {
+    const victim = packs[1] as string;
+    const path = join(ownerRepo.paths.home, 'repo', 'packs', victim.slice(0, 2), victim);
+    const original = await readFile(path);
+    await writeFile(path, randomBytes(original.length));
+    try {
+      const { reports } = await owner.replication.audit();
+      const report = reports.find((r) => r.peerId === friend.peerId);
+      expect(report?.failed).toEqual([]);
+      expect(report?.passed).toBe(report?.challenged);
+      expect(await owner.ledgers.challenges.failures()).toEqual([]);
+    } finally {
+      await writeFile(path, original);
+    }
+  });
 });
