@@ -33,9 +33,11 @@ export function plural(n: number, one: string, many = `${one}s`): string {
   return `${n} ${n === 1 ? one : many}`;
 }
 
-/** How this host reaches a friend right now, in words ("direct", "WebRTC", "relayed via pub", "unreachable"): `cairn peers` and the console's Friends page. */
+/** How this host reaches a friend right now, in words ("LAN", "direct", "WebRTC", "relayed via pub", "unreachable"): `cairn peers` and the console's Friends page. */
 export function reachInWords(p: Pick<PeerListing, 'reach' | 'via'>): string {
   switch (p.reach) {
+    case 'lan':
+      return 'LAN';
     case 'direct':
       return 'direct';
     case 'webrtc':
