@@ -293,8 +293,12 @@ export interface PeerListing {
   /** Why the last write to this friend was refused, if it was (e.g. over quota). */
   shortfall: string | null;
   problems: string[];
-  /** How this host reaches the friend right now: a direct TCP connection, WebRTC (UDP through both NATs), through a relay, or not at all. */
-  reach: 'direct' | 'webrtc' | 'relayed' | 'unreachable';
+  /**
+   * How this host reaches the friend right now: on the LAN (a direct TCP connection to an address
+   * the friend announced on this network by mDNS), a direct TCP connection, WebRTC (UDP through
+   * both NATs), through a relay, or not at all.
+   */
+  reach: 'lan' | 'direct' | 'webrtc' | 'relayed' | 'unreachable';
   /** The friend whose relay carries the connection (its name), when `reach` is 'relayed'. */
   via: string | null;
   /** Bytes our relay carried for this friend (both directions, its relayed connections to anyone): today (UTC) and since the agent started. */

@@ -1,7 +1,8 @@
 // How Cairn shows sizes, times and schedules to people, the same in the CLI, the console, job logs
 // and alerts: sizes in binary units (KiB, MiB, ...), times as "YYYY-MM-DD HH:MM:SS" in local time,
-// cron schedules in words (cronstrue).
+// cron schedules in words (cronstrue), how a friend is reached.
 import cronstrue from 'cronstrue';
+import type { PeerListing } from './api.js';
 
 const UNITS = ['B', 'KiB', 'MiB', 'GiB', 'TiB', 'PiB'];
 
@@ -30,6 +31,22 @@ export function formatTime(iso: string, opts: { seconds?: boolean } = {}): strin
 /** "1 copy", "3 copies": a count with its noun in the right number. */
 export function plural(n: number, one: string, many = `${one}s`): string {
   return `${n} ${n === 1 ? one : many}`;
+}
+
+/** How this host reaches a friend right now, in words ("LAN", "direct", "WebRTC", "relayed via pub", "unreachable"): `cairn peers` and the console's Friends page. */
+export function reachInWords(p: Pick<PeerListing, 'reach' | 'via'>): string {
+  switch (p.reach) {
+    case 'lan':
+      return 'LAN';
+    case 'direct':
+      return 'direct';
+    case 'webrtc':
+      return 'WebRTC';
+    case 'relayed':
+      return `relayed via ${p.via ?? '?'}`;
+    case 'unreachable':
+      return 'unreachable';
+  }
 }
 
 /** A cron schedule in words ("Every 15 minutes", "At 03:00"), or undefined when cronstrue cannot read it. */

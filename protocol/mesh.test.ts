@@ -105,6 +105,8 @@ describe('parsePackGetRequest', () => {
     refused(() => parsePackGetRequest({ ...good, offset: 0 }), /go together/);
     refused(() => parsePackGetRequest({ ...good, length: 10 }), /go together/);
     refused(() => parsePackGetRequest({ ...good, offset: 0, length: MAX_PACK_BYTES + 1 }), /too long/);
+    refused(() => parsePackGetRequest({ ...good, offset: MAX_PACK_BYTES, length: 1 }), /beyond any pack/);
+    refused(() => parsePackGetRequest({ ...good, offset: Number.MAX_SAFE_INTEGER, length: 1 }), /beyond any pack/);
   });
 });
 

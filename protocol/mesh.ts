@@ -189,7 +189,7 @@ export interface PackPutDone {
 
 export interface PackGetRequest {
   packId: string;
-  /** Byte range; the whole pack when absent. */
+  /** Byte range; the whole pack when absent. A cut fetch resumes with the range after the bytes that arrived. */
   offset?: number;
   length?: number;
 }
@@ -333,6 +333,7 @@ export function parsePackGetRequest(v: unknown): PackGetRequest {
   if (!HEX64.test(m.packId)) throw new MalformedMessageError('pack-get request: bad packId');
   if ((m.offset === undefined) !== (m.length === undefined)) throw new MalformedMessageError('pack-get request: offset and length go together');
   if (m.length !== undefined && m.length > MAX_PACK_BYTES) throw new MalformedMessageError('pack-get request: range too long');
+  if (m.offset !== undefined && m.offset + (m.length ?? 0) > MAX_PACK_BYTES) throw new MalformedMessageError('pack-get request: range beyond any pack');
   return m;
 }
 

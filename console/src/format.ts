@@ -1,5 +1,7 @@
 import { formatBytes, formatTime, scheduleInWords } from '../../protocol/format.js';
 
+export { reachInWords } from '../../protocol/format.js';
+
 /** A cron schedule in words, or '' (protocol/format.ts). */
 export const scheduleWords = (cron: string): string => scheduleInWords(cron) ?? '';
 

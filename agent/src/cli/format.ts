@@ -2,7 +2,7 @@
 
 import { scheduleInWords } from '../../../protocol/format.js';
 
-export { formatBytes, formatTime } from '../../../protocol/format.js';
+export { formatBytes, formatTime, reachInWords } from '../../../protocol/format.js';
 
 /** A cron schedule in words next to its text ("every 15 minutes (*\/15 * * * *)"), as the console shows it. */
 export function scheduleWords(cron: string): string {

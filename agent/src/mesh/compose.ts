@@ -28,7 +28,7 @@ import { packDeleteService } from './pack-delete.js';
 import { PackGetService } from './pack-get-service.js';
 import { packListService } from './pack-list.js';
 import { packPutService } from './pack-put.js';
-import { LanDiscovery } from './lan-discovery.js';
+import { LAN_QUERY_INTERVAL_MS, LanAnnouncements, LanDiscovery } from './lan-discovery.js';
 import { Pairing } from './pairing.js';
 import { PortMapping } from './port-mapping.js';
 import { Replication } from './replication.js';
@@ -108,7 +108,9 @@ export class Mesh {
     this.gate = gate;
     this.presence = new FriendPresence(ctx, gate);
     this.pairing = new Pairing(ctx, gate, this.presence, () => this.addresses());
-    this.directory = new FriendDirectory(ctx, gate, this.presence, (peerId) => relayBudget.count(peerId));
+    // what friends announce on the LAN by mDNS, for `cairn peers` to tell "LAN" from "direct"
+    const lan = new LanAnnouncements();
+    this.directory = new FriendDirectory(ctx, gate, this.presence, (peerId) => relayBudget.count(peerId), lan);
     this.packGet = new PackGetService(ctx, repo, this.presence);
     this.deletion = new Deletion(ctx, opts.sweepLog);
     this.replication = new Replication(
@@ -144,7 +146,7 @@ export class Mesh {
       grantService(ctx),
       ...(opts.extraServices?.(ctx) ?? []),
       this.presence,
-      ...(opts.lanDiscovery ? [new LanDiscovery(ctx, gate, log)] : []),
+      ...(opts.lanDiscovery ? [new LanDiscovery(ctx, gate, log, LAN_QUERY_INTERVAL_MS, lan)] : []),
       this.portMapping,
       this.stunResponder,
       this.upgrade,

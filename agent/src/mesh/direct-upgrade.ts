@@ -7,6 +7,10 @@
 // stays open: libp2p opens new streams on a direct connection when there is one (its
 // findExistingConnection), so what goes through the relay after the upgrade is what was already
 // under way. Relies on @libp2p/webrtc 6 reusing the existing relayed connection for signalling.
+// Between two hosts that both sit behind CGNAT or a hard NAT every attempt fails: after each
+// consecutive failure a friend waits twice as long before the next (UPGRADE_RETRY_MS, then 2x, 4x,
+// ... up to UPGRADE_BACKOFF_MAX_MS), and it is tried at once again when its addresses change (it
+// moved, or holds a new relay); a success forgets its failures. Kept for friends only.
 import type { Connection, IdentifyResult, Libp2p, PeerId } from '@libp2p/interface';
 import { peerIdFromString } from '@libp2p/peer-id';
 import { multiaddr, type Multiaddr } from '@multiformats/multiaddr';
@@ -17,6 +21,8 @@ import type { Startable } from './service.js';
 
 /** A friend still reached only through a relay is tried again this often. */
 export const UPGRADE_RETRY_MS = 7 * 60_000;
+/** After consecutive failed attempts a friend waits UPGRADE_RETRY_MS, doubled per failure, up to this, before the next. */
+export const UPGRADE_BACKOFF_MAX_MS = 2 * 3_600_000;
 /** A TCP dial to a friend's direct addresses gives up after this (a NAT drops the SYN: no answer at all). */
 export const UPGRADE_TCP_TIMEOUT_MS = 3_000;
 /** A WebRTC dial (signalling, ICE, DTLS, SCTP) gives up after this; the relay carries on meanwhile. */
@@ -35,6 +41,9 @@ export type UpgradeOutcome = 'direct' | 'webrtc' | 'relayed' | 'busy';
 
 export interface DirectUpgradeOptions {
   retryMs?: number;
+  backoffMaxMs?: number;
+  /** Milliseconds since the epoch (injected in tests). */
+  now?: () => number;
   tcpTimeoutMs?: number;
   webrtcTimeoutMs?: number;
   deferMs?: number;
@@ -46,6 +55,8 @@ export class DirectUpgrade implements Startable {
   private readonly node: Libp2p;
   private readonly isFriend: (peerId: string) => boolean;
   private readonly opts: Required<Omit<DirectUpgradeOptions, 'log'>>;
+  /** Friends whose last attempts failed: how many in a row, when the next is due, and their addresses then (only friends; a success removes the entry). */
+  private readonly failures = new Map<string, { count: number; nextAt: number; addrs: string }>();
   private readonly log: (line: string) => void;
   private readonly inFlight = new Map<string, Promise<UpgradeOutcome>>();
   private timer: NodeJS.Timeout | null = null;
@@ -56,6 +67,8 @@ export class DirectUpgrade implements Startable {
     this.isFriend = isFriend;
     this.opts = {
       retryMs: opts.retryMs ?? UPGRADE_RETRY_MS,
+      backoffMaxMs: opts.backoffMaxMs ?? UPGRADE_BACKOFF_MAX_MS,
+      now: opts.now ?? Date.now,
       tcpTimeoutMs: opts.tcpTimeoutMs ?? UPGRADE_TCP_TIMEOUT_MS,
       webrtcTimeoutMs: opts.webrtcTimeoutMs ?? UPGRADE_WEBRTC_TIMEOUT_MS,
       deferMs: opts.deferMs ?? UPGRADE_DEFER_MS,
@@ -66,13 +79,13 @@ export class DirectUpgrade implements Startable {
 
   private readonly onIdentify = (evt: CustomEvent<IdentifyResult>): void => {
     const id = evt.detail.peerId.toString();
-    if (this.isFriend(id) && this.relayedOnly(evt.detail.peerId)) void this.upgrade(evt.detail.peerId);
+    if (this.isFriend(id) && this.relayedOnly(evt.detail.peerId)) void this.upgradeWhenDue(evt.detail.peerId);
   };
 
   async start(): Promise<void> {
     this.stopped = false;
     this.node.addEventListener('peer:identify', this.onIdentify);
-    this.timer = setInterval(() => this.retryAll(), this.opts.retryMs);
+    this.timer = setInterval(() => void this.retryAll(), this.opts.retryMs);
     this.timer.unref();
   }
 
@@ -95,11 +108,45 @@ export class DirectUpgrade implements Startable {
     await Promise.allSettled([...this.inFlight.values()]);
   }
 
-  /** Tries every friend connected only through a relay. */
-  retryAll(): void {
+  /** Tries every friend connected only through a relay whose backoff is over; resolves when those attempts end. */
+  async retryAll(): Promise<void> {
+    for (const id of this.failures.keys()) if (!this.isFriend(id)) this.failures.delete(id);
     const peers = new Map<string, PeerId>();
     for (const c of this.node.getConnections()) peers.set(c.remotePeer.toString(), c.remotePeer);
-    for (const [id, peer] of peers) if (this.isFriend(id) && this.relayedOnly(peer)) void this.upgrade(peer);
+    const tries: Array<Promise<unknown>> = [];
+    for (const [id, peer] of peers) if (this.isFriend(id) && this.relayedOnly(peer)) tries.push(this.upgradeWhenDue(peer));
+    await Promise.allSettled(tries);
+  }
+
+  /** Consecutive failed attempts of a friend's upgrade (0 after a success; tests, status). */
+  failuresOf(peerId: string): number {
+    return this.failures.get(peerId)?.count ?? 0;
+  }
+
+  /** An attempt unless the friend's backoff is still running with its addresses unchanged. */
+  private async upgradeWhenDue(peer: PeerId): Promise<UpgradeOutcome | 'later'> {
+    const id = peer.toString();
+    const failed = this.failures.get(id);
+    if (failed && !this.inFlight.has(id)) {
+      if (addrsKey(await this.addrsOf(peer)) !== failed.addrs)
+        this.failures.delete(id); // it moved: try at once
+      else if (this.opts.now() < failed.nextAt) return 'later';
+    }
+    return this.upgrade(peer);
+  }
+
+  /** Notes how an attempt ended: a failure doubles the wait before the next, a success forgets the failures. */
+  private async note(peer: PeerId, outcome: UpgradeOutcome): Promise<void> {
+    const id = peer.toString();
+    if (outcome === 'busy') return;
+    if (outcome !== 'relayed' || !this.isFriend(id)) {
+      this.failures.delete(id);
+      return;
+    }
+    const count = (this.failures.get(id)?.count ?? 0) + 1;
+    const waitMs = Math.min(this.opts.backoffMaxMs, this.opts.retryMs * 2 ** Math.min(count - 1, 30));
+    this.failures.set(id, { count, nextAt: this.opts.now() + waitMs, addrs: addrsKey(await this.addrsOf(peer)) });
+    if (count > 1) this.log(`no direct connection to ${id} in ${count} attempts in a row: next try in ${Math.round(waitMs / 60_000)} min`);
   }
 
   /** Friends reached only through a relay now (tests, status). */
@@ -114,7 +161,12 @@ export class DirectUpgrade implements Startable {
     const running = this.inFlight.get(id);
     if (running) return running;
     if (this.stopped || this.inFlight.size >= UPGRADE_MAX_CONCURRENT) return Promise.resolve('busy');
-    const p = this.attempt(peer).finally(() => this.inFlight.delete(id));
+    const p = this.attempt(peer)
+      .then(async (outcome) => {
+        await this.note(peer, outcome);
+        return outcome;
+      })
+      .finally(() => this.inFlight.delete(id));
     this.inFlight.set(id, p);
     return p;
   }
@@ -176,4 +228,12 @@ export class DirectUpgrade implements Startable {
       return [];
     }
   }
+}
+
+/** A friend's addresses as one comparable string (in any order; an address added or gone changes it). */
+function addrsKey(addrs: Multiaddr[]): string {
+  return addrs
+    .map((a) => a.toString())
+    .sort()
+    .join(' ');
 }

@@ -6,6 +6,7 @@ import { UsageError } from '../util/errors.js';
 import type { MeshContext } from './context.js';
 import type { FriendGate } from './friend-gate.js';
 import type { FriendPresence } from './friend-presence.js';
+import type { LanAnnouncements } from './lan-discovery.js';
 import { forgetFriend } from './ledgers.js';
 import { reachOf } from './reachability.js';
 import type { RelayedCount } from './relay-budget.js';
@@ -15,14 +16,17 @@ export class FriendDirectory {
   private readonly gate: FriendGate;
   private readonly presence: FriendPresence;
   private readonly relayed: (peerId: string) => RelayedCount;
+  private readonly lan: LanAnnouncements | undefined;
 
   constructor(
     ctx: MeshContext,
     gate: FriendGate,
     presence: FriendPresence,
     relayed: (peerId: string) => RelayedCount = () => ({ todayBytes: 0, totalBytes: 0 }),
+    lan?: LanAnnouncements,
   ) {
     this.ctx = ctx;
+    this.lan = lan;
     this.relayed = relayed;
     this.gate = gate;
     this.presence = presence;
@@ -34,7 +38,7 @@ export class FriendDirectory {
     const friends = await this.ctx.friends.list();
     const names = new Map(friends.map((f) => [f.peerId, f.name]));
     for (const f of friends) {
-      const { reach, via } = reachOf(this.ctx.node, f.peerId);
+      const { reach, via } = reachOf(this.ctx.node, f.peerId, this.lan?.ipsOf(f.peerId));
       const online = this.presence.isOnline(f.peerId);
       const recent = f.problems.slice(-3);
       out.push({

@@ -52,9 +52,34 @@ export function isLanTcpAddr(addr: string): boolean {
   return kind === 'private' || (kind === 'link-local' && m[1] === 'ip4');
 }
 
+/**
+ * The IPs each friend last announced on this LAN by mDNS (only friends, at most MAX_LAN_ADDRS
+ * each): a direct connection to one of them is how `cairn peers` tells "LAN" from "direct".
+ */
+export class LanAnnouncements {
+  private readonly ips = new Map<string, Set<string>>();
+
+  /** A friend's mDNS answer: the LAN addresses in it replace what it announced before. */
+  heard(peerId: string, addrs: Multiaddr[]): void {
+    const ips = new Set(lanDialAddrs(addrs, peerId).map((a) => a.getComponents()[0]?.value ?? ''));
+    if (ips.size > 0) this.ips.set(peerId, ips);
+    else this.ips.delete(peerId);
+  }
+
+  ipsOf(peerId: string): ReadonlySet<string> | undefined {
+    return this.ips.get(peerId);
+  }
+
+  /** Forgets whoever is no longer a friend. */
+  prune(isFriend: (peerId: string) => boolean): void {
+    for (const id of this.ips.keys()) if (!isFriend(id)) this.ips.delete(id);
+  }
+}
+
 export class LanDiscovery implements Startable {
   private readonly ctx: MeshContext;
   private readonly gate: FriendGate;
+  private readonly announced: LanAnnouncements;
   private readonly log: (line: string) => void;
   private readonly intervalMs: number;
   private discovery: (PeerDiscovery & NodeStartable) | undefined;
@@ -62,9 +87,16 @@ export class LanDiscovery implements Startable {
   private readonly dialing = new Set<string>();
   private readonly lastDial = new Map<string, number>();
 
-  constructor(ctx: MeshContext, gate: FriendGate, log: (line: string) => void, intervalMs = LAN_QUERY_INTERVAL_MS) {
+  constructor(
+    ctx: MeshContext,
+    gate: FriendGate,
+    log: (line: string) => void,
+    intervalMs = LAN_QUERY_INTERVAL_MS,
+    announced: LanAnnouncements = new LanAnnouncements(),
+  ) {
     this.ctx = ctx;
     this.gate = gate;
+    this.announced = announced;
     this.log = log;
     this.intervalMs = intervalMs;
   }
@@ -74,6 +106,8 @@ export class LanDiscovery implements Startable {
     const id = peer.toString();
     // deny by default: only a friend's answer leads anywhere
     if (!this.gate.isFriend(id)) return;
+    this.announced.prune((x) => this.gate.isFriend(x));
+    this.announced.heard(id, evt.detail.multiaddrs);
     if (this.dialing.has(id) || this.ctx.node.getConnections(peer).length > 0) return;
     const now = this.ctx.clock.now();
     if (now - (this.lastDial.get(id) ?? -Infinity) < LAN_REDIAL_MS) return;

@@ -1,18 +1,22 @@
 // The pack-get service: serves /cairn/pack-get/1.0.0 (pack-get.ts) to friends, and from start to
 // stop lets the repository read through friends: a pack missing (or damaged) locally is fetched
 // from the least busy friend holding it (mesh-reader.ts), and a friend serving bad bytes is
-// reported and no longer counted as holding it.
+// reported and no longer counted as holding it. A fetch that is cut resumes from what arrived
+// (fetch-partials.ts) when the same friend is asked again.
 import { peerIdFromString } from '@libp2p/peer-id';
 import { PROTOCOLS } from '../../../protocol/mesh.js';
 import type { Repository } from '../repo/repository.js';
 import type { MeshContext } from './context.js';
 import type { FriendPresence } from './friend-presence.js';
+import { FetchPartials } from './fetch-partials.js';
 import { MeshPackReader } from './mesh-reader.js';
 import { fetchPack, packGetHandler } from './pack-get.js';
 import { ProtocolService, type Startable } from './service.js';
 
 export class PackGetService implements Startable {
   readonly reader: MeshPackReader;
+  /** What cut fetches left, for the next fetch of the pack from the same friend to resume. */
+  readonly partials: FetchPartials;
   private readonly ctx: MeshContext;
   private readonly repo: Repository;
   private readonly presence: FriendPresence;
@@ -25,12 +29,13 @@ export class PackGetService implements Startable {
     this.repo = repo;
     this.presence = presence;
     this.service = new ProtocolService(ctx.node, PROTOCOLS.packGet, packGetHandler(ctx));
+    this.partials = new FetchPartials(repo.store.dir, ctx.clock);
     this.reader = new MeshPackReader(repo.store, {
       holdersOf: (packId) => this.holdersOf(packId),
       fetch: async (peerId, packId, into) => {
         this.fetchLoad.set(peerId, (this.fetchLoad.get(peerId) ?? 0) + 1);
         try {
-          await fetchPack(this.ctx, peerIdFromString(peerId), packId, into);
+          await fetchPack(this.ctx, peerIdFromString(peerId), packId, into, this.partials);
         } finally {
           this.fetchLoad.set(peerId, (this.fetchLoad.get(peerId) ?? 1) - 1);
         }

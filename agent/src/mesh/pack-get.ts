@@ -1,7 +1,9 @@
 // /cairn/pack-get/1.0.0: an owner fetches one of its packs (or a byte range of it) from a friend.
 // The friend serves what it holds; the owner verifies (pack ID = SHA-256 of the bytes) before use.
 // Both sides give the transfer a deadline from its size (deadline.ts): a friend that drips a pack
-// fails the fetch, and the reader tries the next holder.
+// fails the fetch, and the reader tries the next holder. A whole-pack fetch that is cut keeps what
+// arrived (fetch-partials.ts), and the next fetch from that friend asks only for the rest: a range
+// request, so a friend of any version serves it; the whole pack is still hashed before it is used.
 import type { Connection, PeerId, Stream } from '@libp2p/interface';
 import {
   MalformedMessageError,
@@ -16,8 +18,9 @@ import {
 import type { LocalPackStore } from '../store/local-pack-store.js';
 import { limitsOf, requireFriend, type MeshContext } from './context.js';
 import { Deadline, openStream, transferDeadlineMs } from './deadline.js';
+import type { FetchPartials } from './fetch-partials.js';
 import { exchange, RefusedError, serve, type Frames } from './framing.js';
-import { receivePack } from './pack-receive.js';
+import { PackHashMismatchError, receivePack } from './pack-receive.js';
 
 /** What serving pack-get needs. */
 export type PackGetDeps = Pick<MeshContext, 'friends' | 'hostedPacks' | 'hosted' | 'limits'>;
@@ -36,7 +39,8 @@ export function packGetHandler(ctx: PackGetDeps) {
         if (!info) throw new RefusedError(WireError.notFound, `pack ${req.packId} is not held here`);
         const offset = req.offset ?? 0;
         const length = req.length ?? info.sizeBytes - offset;
-        if (offset + length > info.sizeBytes)
+        // a range starts inside the pack (0 <= offset < size) and ends in it
+        if (offset >= info.sizeBytes || offset + length > info.sizeBytes)
           throw new RefusedError(WireError.notFound, `range ${offset}+${length} is beyond the pack's ${info.sizeBytes} bytes`);
         const ready: PackGetReady = { ok: true, sizeBytes: length };
         f.setDeadline(new Deadline(transferDeadlineMs(length, limits), `serving ${length} bytes of pack ${req.packId}`));
@@ -88,8 +92,35 @@ export async function getPackRange(ctx: MeshContext, peer: PeerId, packId: strin
 
 /**
  * Fetches a whole pack into `store`, verified as it arrives: it lands there only if its bytes hash
- * to its ID (else PackHashMismatchError, and nothing is left behind).
+ * to its ID (else PackHashMismatchError, and nothing is left behind). With `partials`, a fetch that
+ * is cut keeps what arrived, and a fetch that finds bytes kept from this friend asks it only for
+ * the rest; the kept bytes and the rest are hashed whole all the same, and a pack that does not
+ * hash to its ID (or a friend that refuses the rest) leaves no partial behind.
  */
-export async function fetchPack(ctx: MeshContext, peer: PeerId, packId: string, store: LocalPackStore): Promise<void> {
-  await requestPack(ctx, peer, { packId }, (f, sizeBytes) => receivePack(store, packId, sizeBytes, f, { dropCache: false }));
+export async function fetchPack(ctx: MeshContext, peer: PeerId, packId: string, store: LocalPackStore, partials?: FetchPartials): Promise<void> {
+  if (!partials) {
+    await requestPack(ctx, peer, { packId }, (f, sizeBytes) => receivePack(store, packId, sizeBytes, f, { dropCache: false }));
+    return;
+  }
+  const friend = peer.toString();
+  const kept = await partials.find(friend, packId);
+  const req: PackGetRequest = kept ? { packId, offset: kept.offset, length: kept.sizeBytes - kept.offset } : { packId };
+  try {
+    await requestPack(ctx, peer, req, async (f, announced) => {
+      if (kept && announced !== kept.sizeBytes - kept.offset)
+        throw new MalformedMessageError(`friend announced ${announced} bytes for the last ${kept.sizeBytes - kept.offset} of pack ${packId}`);
+      const size = kept?.sizeBytes ?? announced;
+      const resume = {
+        offset: kept?.offset ?? 0,
+        replay: (write: (parts: Uint8Array[], length: number) => Promise<void>) => (kept ? partials.replay(friend, packId, kept, write) : Promise.resolve()),
+        keep: (tmp: string) => partials.keep(friend, packId, size, tmp),
+      };
+      await receivePack(store, packId, size, f, { dropCache: false, resume });
+    });
+  } catch (err) {
+    // damaged bytes, a refusal or a bad answer: whatever was kept of this pack is not resumed
+    if (err instanceof PackHashMismatchError || err instanceof RefusedError || err instanceof MalformedMessageError) await partials.drop(packId);
+    throw err;
+  }
+  await partials.drop(packId);
 }

@@ -235,10 +235,20 @@ export class Reachability implements Startable {
   }
 }
 
-/** How this host reaches a friend right now: over a direct TCP connection, WebRTC, through a relay (whose PeerId), or not at all. */
-export function reachOf(node: Libp2p, peerId: string): { reach: 'direct' | 'webrtc' | 'relayed' | 'unreachable'; via: string | null } {
+/**
+ * How this host reaches a friend right now: on the LAN (a direct connection to one of `lanIps`,
+ * the IPs the friend announced on this network by mDNS), over a direct TCP connection, WebRTC,
+ * through a relay (whose PeerId), or not at all.
+ */
+export function reachOf(
+  node: Libp2p,
+  peerId: string,
+  lanIps?: ReadonlySet<string>,
+): { reach: 'lan' | 'direct' | 'webrtc' | 'relayed' | 'unreachable'; via: string | null } {
   const conns = node.getConnections(peerIdFromString(peerId)).filter((c) => c.status === 'open');
-  if (conns.some((c) => linkOf(c.remoteAddr) === 'direct')) return { reach: 'direct', via: null };
+  const direct = conns.filter((c) => linkOf(c.remoteAddr) === 'direct');
+  if (lanIps && direct.some((c) => lanIps.has(c.remoteAddr.getComponents()[0]?.value ?? ''))) return { reach: 'lan', via: null };
+  if (direct.length > 0) return { reach: 'direct', via: null };
   if (conns.some((c) => linkOf(c.remoteAddr) === 'webrtc')) return { reach: 'webrtc', via: null };
   const relayed = conns.find((c) => linkOf(c.remoteAddr) === 'relayed');
   if (relayed) return { reach: 'relayed', via: relayOf(relayed.remoteAddr) };

@@ -94,6 +94,8 @@ describeBrowser('the console in a browser', () => {
     expect(await a.$$('table.friends b')).toHaveLength(0);
     expect(await a.evaluate('window.__pwned')).toBeUndefined();
     await expect.poll(() => a.textContent('table.friends .online-state'), { timeout: 20_000 }).toBe('online');
+    // how alice reaches bob right now, in the words `cairn peers` uses (loopback TCP: direct)
+    await expect.poll(() => a.textContent('table.friends .reach'), { timeout: 20_000 }).toBe('direct');
     await shot(a, 'friends');
   });
 
@@ -143,5 +145,6 @@ describeBrowser('the console in a browser', () => {
     await bob.stop();
     await a.goto(`${alice.info.api}/#/friends`);
     await expect.poll(() => a.textContent('table.friends .online-state'), { timeout: 30_000 }).toMatch(/^offline/);
+    expect(await a.textContent('table.friends .reach')).toBe('unreachable');
   });
 });

@@ -106,6 +106,15 @@ describeNatLab('LAN discovery: friends on one LAN find each other by mDNS, stran
     expect(seen[1], 'bob sees alice online').toBeDefined();
     // directly, at the LAN address mDNS announced (identify then stored it in place of the old one)
     expect(seen[0]?.addresses).toContain(`/ip4/${lab.addressOf('h2')}/tcp/4002`);
+    // and `cairn peers` says so: reached on the LAN, each at an IP the other announced by mDNS (the
+    // side that was dialled hears the other's answer at its next query at the latest)
+    const reachDeadline = performance.now() + CONTROL_WAIT_MS;
+    let reach = seen.map((p) => p?.reach);
+    while (performance.now() < reachDeadline && !reach.every((r) => r === 'lan')) {
+      await sleep(500);
+      reach = [(await online(alice, 'bob'))?.reach, (await online(bob, 'alice'))?.reach];
+    }
+    expect(reach).toEqual(['lan', 'lan']);
     expect(alice.log() + bob.log()).toMatch(/lan: friend \w+ found on this network, connected at \/ip4\/192\.168\.\d+\.\d+\/tcp\/4002/);
 
     // the stranger answered them (its announcements reached both), yet no TCP SYN went either way

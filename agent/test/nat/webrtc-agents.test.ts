@@ -84,7 +84,7 @@ describeNatLab('direct when possible: two agents behind easy NATs move from the 
       alice.log,
     );
     expect(bobAtAlice).toMatchObject({ online: true, reach: 'webrtc', via: null });
-    expect((await alice.cairn(['peers'])).stdout).toMatch(/bob\s+yes\s+webrtc/);
+    expect((await alice.cairn(['peers'])).stdout).toMatch(/bob\s+yes\s+WebRTC/);
     await until('bob reaching alice over WebRTC', async () => ((await friend(bob, 'alice'))?.reach === 'webrtc' ? true : undefined), bob.log);
 
     const counter = await RelayByteCounter.install(lab, 'pub', LAB_P2P_PORT);

@@ -5,7 +5,7 @@ import QRCode from 'qrcode';
 import type { InviteResult, PeerListing } from '../../../protocol/api.js';
 import { ROUTES, type FriendRemoveResult } from '../../../protocol/console-api.js';
 import { api, op } from '../api.js';
-import { bytes, percent, when } from '../format.js';
+import { bytes, percent, reachInWords, when } from '../format.js';
 import { html } from '../html.js';
 import { useLoad } from '../use-load.js';
 
@@ -166,9 +166,8 @@ export function Friends() {
                 html`<tr data-peer=${p.peerId}>
                   <td>
                     <span class=${`dot ${p.online ? 'on' : 'off'}`}></span><span class="friend-name">${p.name}</span>
-                    <span class="online-state muted"
-                      >${p.online ? (p.reach === 'relayed' ? `online, relayed via ${p.via ?? '?'}` : 'online') : `offline, last seen ${when(p.lastSeen)}`}</span
-                    >
+                    <span class="online-state muted">${p.online ? 'online' : `offline, last seen ${when(p.lastSeen)}`}</span>
+                    <span class="reach" title="how this host reaches the friend right now">${reachInWords(p)}</span>
                   </td>
                   <td>
                     <span class="bar"><span style=${{ width: percent(p.storedAtPeerBytes, p.grantFromPeer) }}></span></span> ${bytes(p.storedAtPeerBytes)} of

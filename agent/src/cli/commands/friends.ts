@@ -1,7 +1,7 @@
 import { friendRemoveOp, inviteOp, pairOp, peersOp, replicateOp } from '../../ops/friends.js';
 import { CairnError, UsageError } from '../../util/errors.js';
 import { configFor, runOp, type Context } from '../context.js';
-import { formatBytes, formatTime, printJson, table } from '../format.js';
+import { formatBytes, formatTime, printJson, reachInWords, table } from '../format.js';
 import { parseDuration, parseSize } from '../../util/units.js';
 import { ago } from './status.js';
 
@@ -38,7 +38,7 @@ export async function peersCommand(ctx: Context): Promise<void> {
     lines.push([
       r.name,
       r.online ? 'yes' : 'no',
-      r.reach === 'relayed' ? `relayed via ${r.via ?? '?'}` : r.reach,
+      reachInWords(r),
       r.lastSeen ? formatTime(r.lastSeen) : 'never',
       `${formatBytes(r.storedForPeerBytes)} / ${formatBytes(r.grantToPeer)}`,
       `${formatBytes(r.storedAtPeerBytes)} / ${formatBytes(r.grantFromPeer)}`,
