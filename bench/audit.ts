@@ -230,7 +230,7 @@ export async function runAuditBench(cfg: { workDir: string; log(text: string): v
     const days = (now - dayStart) / DAY_MS;
     rows.push({
       label: 'the owner read of its own packs to check the answers',
-      value: `${mib(ownerRead.bytes / days)} per day (each answer is checked against the whole local pack, verified by its hash first)`,
+      value: `${mib(ownerRead.bytes / days)} per day (the challenged ranges of its own copy; the whole pack is hashed only before an answer that differs convicts the friend)`,
     });
     const pace = challengedPerDay.reduce((a, b) => a + b, 0) / report.days;
     const passDays = report.packs / pace;
