@@ -22,7 +22,7 @@ describe('browse URLs', () => {
 
   test("names that are not UTF-8 come back as the agent's strings for the same bytes", () => {
     const names = [Buffer.from([0xff, 0x41]), Buffer.from([0x66, 0xc3]), Buffer.from([0xe2, 0x82]), Buffer.from([0xed, 0xa0, 0x80]), Buffer.from([0xc0, 0xaf])];
-    for (let i = 0; i < 200; i++) names.push(randomBytes(1 + (i % 12)).map((b) => (b === 0x2f || b === 0 ? 0x41 : b)));
+    for (let i = 0; i < 200; i++) names.push(Buffer.from(randomBytes(1 + (i % 12)).map((b) => (b === 0x2f || b === 0 ? 0x41 : b))));
     for (const bytes of names) {
       const path = `/d/${fromBytes(bytes)}`;
       expect(roundTrip(path), bytes.toString('hex')).toEqual({ snapshot: SNAP, path, from: 0 });
