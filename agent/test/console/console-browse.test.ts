@@ -38,6 +38,8 @@ describeBrowser('the file browser in a browser', () => {
   let beta: string;
   let snapA: string;
   let snapB: string;
+  /** alpha again, after a file was added to alpha/shared. */
+  let snapA2: string;
   const big = randomBytes(3 * 1024 * 1024 + 123);
   const folderFiles: Record<string, Buffer> = { 'x.txt': Buffer.from('x marks the spot\n'), 'deep/y.bin': randomBytes(80_000) };
   /** The largest number of entries one browse answer carried to the page. */
@@ -70,6 +72,8 @@ describeBrowser('the file browser in a browser', () => {
     agent = await startAgent('browse');
     snapA = (await agent.cli<{ id: string }>(['backup', alpha])).id;
     snapB = (await agent.cli<{ id: string }>(['backup', beta])).id;
+    await writeFile(join(alpha, 'shared', 'new.txt'), 'added later');
+    snapA2 = (await agent.cli<{ id: string }>(['backup', alpha])).id;
     browser = await launchBrowser();
     context = await browser.newContext({ acceptDownloads: true, viewport: { width: 1200, height: 800 } });
     page = await context.newPage();
@@ -143,9 +147,30 @@ describeBrowser('the file browser in a browser', () => {
     await page.goto(url(snapB, alpha));
     await expect.poll(() => page.textContent('section.browser [role=alert]')).toContain('is not in snapshot');
     expect(await page.$('table.files')).toBeNull();
+    await page.click('a.snapshot-root');
+    await expect.poll(shownPath).toBe('/');
+    expect(await page.getAttribute('section.browser', 'data-snapshot')).toBe(snapB);
+    await page.goBack();
     await page.goBack();
     await expect.poll(() => page.getAttribute('section.browser', 'data-snapshot')).toBe(snapA);
     expect(await rowPaths()).toContain(`${alpha}/only-in-alpha.txt`);
+  }, 60_000);
+
+  test('the same folder in another snapshot of the same paths, from the picker; back returns to the first', async () => {
+    await page.goto(url(snapA, `${alpha}/shared`));
+    await expect.poll(rowPaths).toEqual([`${alpha}/shared/readme.txt`]);
+    await page.selectOption('select[name=snapshot]', snapA2);
+    await expect.poll(() => page.getAttribute('section.browser', 'data-snapshot')).toBe(snapA2);
+    expect(await shownPath()).toBe(`${alpha}/shared`);
+    expect(await rowPaths()).toEqual([`${alpha}/shared/new.txt`, `${alpha}/shared/readme.txt`]);
+    expect(page.url()).toBe(url(snapA2, `${alpha}/shared`));
+    await page.goBack();
+    await expect.poll(() => page.getAttribute('section.browser', 'data-snapshot')).toBe(snapA);
+    expect(await rowPaths()).toEqual([`${alpha}/shared/readme.txt`]);
+    // beta was backed up once: nothing to pick
+    await page.goto(url(snapB, beta));
+    await expect.poll(shownPath).toBe(beta);
+    expect(await page.$('select[name=snapshot]')).toBeNull();
   }, 60_000);
 
   test('a 10,000-entry folder comes a page at a time: the first page, the next, the last, the counts right', async () => {

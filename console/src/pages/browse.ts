@@ -3,7 +3,7 @@
 // are links; a file downloads as it is and a folder as a tar (GET /api/v1/dump, streamed by the
 // agent); Restore… opens the restore dialog the Snapshots page hands in. The view is keyed by its
 // URL (snapshots.ts), so another snapshot or folder starts with no dialog and no rows of the last.
-import { useEffect, useState } from 'preact/hooks';
+import { useEffect, useRef, useState } from 'preact/hooks';
 import { API_PREFIX, BROWSE_PAGE_DEFAULT_ENTRIES, type LsEntry } from '../../../protocol/api.js';
 import type { SnapshotListing } from '../../../protocol/snapshot.js';
 import { op } from '../api.js';
@@ -52,18 +52,37 @@ function Row({ at, snapshot, entry, onRestore }: { at: BrowseRoute; snapshot: Sn
   </tr>`;
 }
 
+/** The same folder in another snapshot of the same source (ad-hoc ones: of the same paths), newest first. */
+function SnapshotSwitch({ snapshot, path }: { snapshot: SnapshotListing; path: string }) {
+  const filter = snapshot.source !== undefined ? { source: snapshot.source } : { paths: snapshot.paths };
+  const { data } = useLoad(() => op('snapshots', { filter }), [snapshot.id]);
+  if (!data || data.length < 2) return null;
+  const go = (e: Event) => {
+    location.hash = browseHref((e.target as HTMLSelectElement).value, path);
+  };
+  return html`<label class="switch-snapshot"
+    >This folder in
+    <select name="snapshot" onChange=${go}>
+      ${[...data].reverse().map((o) => html`<option value=${o.id} selected=${o.id === snapshot.id}>${o.shortId} · ${when(o.time)}</option>`)}
+    </select></label
+  >`;
+}
+
 export function Browse({ at, restoreDialog }: { at: BrowseRoute; restoreDialog: RestoreDialog }) {
   const { data, error } = useLoad(
     () => op('browse', { snapshot: at.snapshot, path: at.path, offset: at.from, limit: BROWSE_PAGE_DEFAULT_ENTRIES }),
     [at.snapshot, at.path, at.from],
   );
   const [restoring, setRestoring] = useState<string | null>(null);
+  const dialog = useRef<HTMLDivElement>(null);
   useEffect(() => scrollTo(0, 0), []); // a new folder or page starts at its top
+  useEffect(() => dialog.current?.scrollIntoView({ block: 'nearest' }), [restoring]); // the dialog opened from a row far down
   const back = html`<p><a class="all-snapshots" href="#/snapshots">← All snapshots</a></p>`;
   if (error)
     return html`<section class="browser">
       ${back}
       <p class="error" role="alert">${error}</p>
+      ${at.path !== '/' && html`<p><a class="snapshot-root" href=${browseHref(at.snapshot, '/')}>Open the snapshot's top folder</a></p>`}
     </section>`;
   if (!data)
     return html`<section class="browser">
@@ -79,7 +98,8 @@ export function Browse({ at, restoreDialog }: { at: BrowseRoute; restoreDialog: 
       <a href=${browseHref(s.id, '/')}>/</a>${parts.map((p, i) => html`<a href=${browseHref(s.id, `/${parts.slice(0, i + 1).join('/')}`)}>${p}/</a>`)}
       ${data.path !== '/' && !/\p{Surrogate}/u.test(data.path) && html` <a class="download-folder" href=${downloadHref(s.id, data.path)} download>Download this folder (.tar)</a>`}
     </p>
-    ${restoring && restoreDialog(s, restoring, () => setRestoring(null))}
+    <${SnapshotSwitch} snapshot=${s} path=${data.path} />
+    <div ref=${dialog}>${restoring && restoreDialog(s, restoring, () => setRestoring(null))}</div>
     <${Pager} at=${{ ...at, snapshot: s.id }} total=${data.total} count=${data.entries.length} />
     ${
       data.total === 0
