@@ -239,5 +239,14 @@ describeBrowser('the file browser in a browser', () => {
         .map((r) => prefix + r)
         .sort(),
     );
+
+    // the whole snapshot, from its top folder
+    await page.goto(url(snapA, '/'));
+    await expect.poll(shownPath).toBe('/');
+    const [whole] = await Promise.all([page.waitForEvent('download'), page.click('a.download-folder')]);
+    expect(whole.suggestedFilename()).toBe(`snapshot-${snapA.slice(0, 8)}.tar`);
+    const all = await tarEntries(await readFile((await whole.path()) as string));
+    expect(Buffer.compare(all.get(`${alpha.slice(1)}/big.bin`) ?? Buffer.alloc(0), big)).toBe(0);
+    expect([...all.keys()].filter((k) => k.startsWith(`${alpha.slice(1)}/many/`) && !k.endsWith('/'))).toHaveLength(MANY);
   }, 120_000);
 });

@@ -96,7 +96,12 @@ export function Browse({ at, restoreDialog }: { at: BrowseRoute; restoreDialog: 
     <h2>Files of <code>${s.shortId}</code> <span class="muted">${when(s.time)} · ${s.source ?? s.paths.join(', ')}</span></h2>
     <p class="crumbs">
       <a href=${browseHref(s.id, '/')}>/</a>${parts.map((p, i) => html`<a href=${browseHref(s.id, `/${parts.slice(0, i + 1).join('/')}`)}>${p}/</a>`)}
-      ${data.path !== '/' && !/\p{Surrogate}/u.test(data.path) && html` <a class="download-folder" href=${downloadHref(s.id, data.path)} download>Download this folder (.tar)</a>`}
+      ${
+        !/\p{Surrogate}/u.test(data.path) &&
+        html` <a class="download-folder" href=${downloadHref(s.id, data.path)} download
+          >Download ${data.path === '/' ? 'the whole snapshot' : 'this folder'} (.tar)</a
+        >`
+      }
     </p>
     <${SnapshotSwitch} snapshot=${s} path=${data.path} />
     <div ref=${dialog}>${restoring && restoreDialog(s, restoring, () => setRestoring(null))}</div>
