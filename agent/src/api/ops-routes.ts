@@ -20,6 +20,7 @@ import { askOp, grantOp } from '../ops/grants.js';
 import { pinOp, unpinOp } from '../ops/pin.js';
 import { restoreOp } from '../ops/restore.js';
 import type { Services } from '../ops/services.js';
+import { CairnError } from '../util/errors.js';
 import { attachment } from './content-disposition.js';
 import { snapshotsOp } from '../ops/snapshots.js';
 import { statsOp } from '../ops/stats.js';
@@ -168,6 +169,11 @@ export function registerOpsRoutes(app: FastifyInstance, svc: Services, extra: Re
         reply.header('content-disposition', attachment(p.filename));
         if (p.size !== undefined) reply.header('content-length', String(p.size));
         const out = new PassThrough();
+        // a download the browser cancels (or a connection lost) fails the writer, which would
+        // otherwise wait for room in `out` forever
+        reply.raw.once('close', () => {
+          if (!reply.raw.writableFinished) out.destroy(new CairnError('E_OUTPUT_CLOSED', `the ${path} stream was closed by its reader before its end`));
+        });
         void p.write(out).catch((err: unknown) => out.destroy(err as Error));
         return reply.send(out);
       },

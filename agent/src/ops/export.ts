@@ -6,7 +6,7 @@ import type { Writable } from 'node:stream';
 import { BlobType } from '../repo/blob.js';
 import { exportTar } from '../snapshot/tar-export.js';
 import { findNode, normalizeIncludes } from '../snapshot/tree-walk.js';
-import { UsageError } from '../util/errors.js';
+import { CairnError, UsageError } from '../util/errors.js';
 import type { Services } from './services.js';
 
 /** Writes the planned stream into `out` and ends it. */
@@ -48,9 +48,11 @@ export async function dumpPlan(svc: Services, args: { snapshot: string; path: st
     for (const id of node.content ?? []) {
       const data = await svc.repo.loadBlob(id, BlobType.data);
       if (!out.write(data))
+        // a reader gone ends the dump: an output destroyed without an error only closes
         await new Promise<void>((resolve, reject) => {
           out.once('drain', resolve);
           out.once('error', reject);
+          out.once('close', () => reject(new CairnError('E_OUTPUT_CLOSED', 'the reader of the dump closed it early')));
         });
     }
     await new Promise<void>((resolve, reject) => out.end((err?: Error | null) => (err ? reject(err) : resolve())));

@@ -4,6 +4,8 @@
 // /api/v1/dump) naming the file for the browser without letting a hostile name into the header.
 import { randomBytes } from 'node:crypto';
 import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
+import { get as httpGet } from 'node:http';
+import { PassThrough } from 'node:stream';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
@@ -13,6 +15,7 @@ import { ConsoleAuth } from '../../src/api/auth.js';
 import { buildApi } from '../../src/api/server.js';
 import { backupOp } from '../../src/ops/backup.js';
 import { browseOp } from '../../src/ops/browse.js';
+import { dumpPlan, exportPlan } from '../../src/ops/export.js';
 import type { Services } from '../../src/ops/services.js';
 import { Repository } from '../../src/repo/repository.js';
 import { systemClock } from '../../src/util/clock.js';
@@ -134,5 +137,54 @@ describe('browse one folder a page at a time; downloads', () => {
     expect(folder.headers['content-type']).toBe('application/x-tar');
     expect(folder.headers['content-disposition']).toBe(`attachment; filename="sub.tar"; filename*=UTF-8''sub.tar`);
     expect(folder.rawPayload.includes(inner.subarray(0, 4096))).toBe(true);
+  });
+
+  test('a reader that goes away ends the download writers: a file dump and a folder tar stop waiting for room', async () => {
+    /** The writer's end, or "still waiting" after a deadline far beyond what the local work takes. */
+    const settled = (p: Promise<void>) =>
+      Promise.race([
+        p.then(
+          () => 'finished',
+          (err: Error) => err.message,
+        ),
+        new Promise<string>((r) => setTimeout(() => r('still waiting'), 10_000)),
+      ]);
+    // nobody reads `out`: the writer fills it, waits for room, and the reader goes away
+    const fileOut = new PassThrough({ highWaterMark: 1024 });
+    const file = (await dumpPlan(svc, { snapshot: snap, path: `${data}/sub/inner.bin` })).write(fileOut);
+    await new Promise((r) => setTimeout(r, 200));
+    fileOut.destroy(); // closed without an error, as a cancelled download leaves it
+    expect(await settled(file)).toMatch(/closed it early/);
+
+    const tarOut = new PassThrough({ highWaterMark: 1024 });
+    const tar = (await exportPlan(svc, { snapshot: snap, path: `${data}/sub` }))(tarOut);
+    await new Promise((r) => setTimeout(r, 200));
+    tarOut.destroy(new Error('the download was cancelled'));
+    expect(await settled(tar)).toMatch(/the download was cancelled/);
+  });
+
+  test('a download cancelled halfway over HTTP: the agent goes on answering (no uncaught stream error)', async () => {
+    await app.listen({ host: '127.0.0.1', port: 0 });
+    const addr = app.server.address();
+    const port = typeof addr === 'object' && addr ? addr.port : 0;
+    for (const path of [`${data}/many`, `${data}/sub/inner.bin`]) {
+      const query = new URLSearchParams({ snapshot: snap, path }).toString();
+      await new Promise<void>((resolve, reject) => {
+        const req = httpGet(
+          { host: '127.0.0.1', port, path: `${API_PREFIX}/dump?${query}`, headers: { host: '127.0.0.1', [API_TOKEN_HEADER]: TOKEN } },
+          (res) => {
+            expect(res.statusCode).toBe(200);
+            res.once('data', () => {
+              req.destroy(); // the browser's Cancel
+              resolve();
+            });
+          },
+        );
+        req.on('error', (err) => (err.message.includes('socket hang up') ? resolve() : reject(err)));
+      });
+    }
+    await new Promise((r) => setTimeout(r, 500));
+    const after = await post('browse', { snapshot: snap, path: `${data}/sub` });
+    expect(after.statusCode).toBe(200);
   });
 });
