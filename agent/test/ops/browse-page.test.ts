@@ -123,6 +123,7 @@ describe('browse one folder a page at a time; downloads', () => {
     expect(file.headers['content-disposition']).toBe(`attachment; filename="inner.bin"; filename*=UTF-8''inner.bin`);
     expect(file.headers['content-length']).toBe(String(inner.length));
     expect(file.headers['content-type']).toBe('application/octet-stream');
+    expect(file.headers['x-content-type-options']).toBe('nosniff'); // never rendered in the console's origin
 
     const hostile = await get(`${API_PREFIX}/dump?${new URLSearchParams({ snapshot: snap, path: `${data}/sub/${HOSTILE}` }).toString()}`);
     expect(hostile.statusCode).toBe(200);
