@@ -153,6 +153,35 @@ export interface LsEntry {
 export type LsResult = LsEntry[];
 
 /**
+ * One folder of a snapshot, a page at a time (the console's browser): the folder's own entries
+ * (not below them) in the tree's order (by name), from `offset`, at most `limit` of them.
+ * Snapshots never change, so an offset is a stable cursor.
+ */
+export interface BrowseArgs {
+  snapshot: string;
+  /** The folder, absolute as in the snapshot ("/" or absent: the snapshot's root); ".." is refused. */
+  path?: string;
+  offset?: number;
+  /** At most BROWSE_PAGE_MAX_ENTRIES; default BROWSE_PAGE_DEFAULT_ENTRIES. */
+  limit?: number;
+}
+export interface BrowseResult {
+  snapshot: SnapshotListing;
+  /** The folder, normalised: "/" or "/a/b". */
+  path: string;
+  /** Entries in the whole folder. */
+  total: number;
+  offset: number;
+  entries: LsEntry[];
+}
+/** Most entries one browse page holds (larger folders take several pages). */
+export const BROWSE_PAGE_MAX_ENTRIES = 1000;
+/** A browse page's entries when the request names no limit. */
+export const BROWSE_PAGE_DEFAULT_ENTRIES = 200;
+/** Largest browse offset the API takes (far beyond any real folder). */
+export const BROWSE_MAX_OFFSET = 100_000_000;
+
+/**
  * `find PATTERN...` across snapshots (restic's find). A pattern is a glob: starting with "/" it
  * matches the whole path, with a "/" inside the end of the path, otherwise the entry's name (as
  * backup excludes do).
@@ -724,6 +753,15 @@ export const OPERATIONS = {
   config: { args: none, lock: false },
   snapshots: { args: args([], { filter, latest: { type: 'integer', minimum: 1, maximum: 1_000_000 } }), lock: false },
   ls: { args: args(['snapshot'], { snapshot: str, path: str }), lock: false },
+  browse: {
+    args: args(['snapshot'], {
+      snapshot: str,
+      path: str,
+      offset: { ...uint, maximum: BROWSE_MAX_OFFSET },
+      limit: { type: 'integer', minimum: 1, maximum: BROWSE_PAGE_MAX_ENTRIES },
+    }),
+    lock: false,
+  },
   stats: { args: args([], { filter }), lock: false },
   find: { args: args(['patterns'], { patterns: { ...strList, minItems: 1, maxItems: 64 }, ignoreCase: bool, filter }), lock: false },
   diff: { args: args(['from', 'to'], { from: str, to: str }), lock: false },
@@ -801,6 +839,7 @@ export interface OperationTypes {
   config: [Record<string, never>, CairnConfig];
   snapshots: [SnapshotsArgs, SnapshotsResult];
   ls: [LsArgs, LsResult];
+  browse: [BrowseArgs, BrowseResult];
   find: [FindArgs, FindResult];
   stats: [StatsArgs, StatsResult];
   diff: [DiffArgs, DiffResult];

@@ -10,10 +10,11 @@ import { Settings } from './pages/settings.js';
 import { Snapshots } from './pages/snapshots.js';
 import { Volumes } from './pages/volumes.js';
 
-const PAGES: Array<[string, string, () => unknown]> = [
+/** [id, label, the page given the rest of the hash after "<id>/"]. */
+const PAGES: Array<[string, string, (rest: string) => unknown]> = [
   ['', 'Dashboard', () => html`<${Dashboard} />`],
   ['volumes', 'Volumes', () => html`<${Volumes} />`],
-  ['snapshots', 'Snapshots', () => html`<${Snapshots} />`],
+  ['snapshots', 'Snapshots', (rest) => html`<${Snapshots} route=${rest} />`],
   ['friends', 'Friends', () => html`<${Friends} />`],
   ['jobs', 'Jobs', () => html`<${Jobs} />`],
   ['settings', 'Settings', () => html`<${Settings} />`],
@@ -63,7 +64,8 @@ function Login({ onIn }: { onIn: (s: SessionInfo) => void }) {
 
 export function App() {
   const [session, setSession] = useState<SessionInfo | null | undefined>(undefined);
-  const page = useHash().split('/')[0] ?? '';
+  const hash = useHash();
+  const page = /^[^/?]*/.exec(hash)?.[0] ?? '';
   useEffect(() => {
     currentSession().then(setSession, () => setSession(null));
   }, []);
@@ -76,6 +78,6 @@ export function App() {
       ${PAGES.map(([id, label]) => html`<a href=${`#/${id}`} class=${id === current?.[0] ? 'active' : ''}>${label}</a>`)}
       <span class="who">${session.agent.name} · <button onClick=${() => logout().then(() => setSession(null))}>Log out</button></span>
     </header>
-    <main>${current?.[2]()}</main>
+    <main>${current?.[2](current[0] === page ? hash.slice(page.length + 1) : '')}</main>
   </div>`;
 }

@@ -6,7 +6,7 @@ import { API_PREFIX, OPERATIONS, type OperationArgs, type OperationName, type Op
 import { auditOp } from '../ops/audit.js';
 import { backupOp } from '../ops/backup.js';
 import { stdinBackupOp } from '../ops/backup-stdin.js';
-import { diffOp, findOp, lsOp } from '../ops/browse.js';
+import { browseOp, diffOp, findOp, lsOp } from '../ops/browse.js';
 import { checkOp } from '../ops/check.js';
 import { drillOp } from '../ops/drill.js';
 import { hideSourceOp } from '../ops/dashboard-hidden.js';
@@ -14,13 +14,15 @@ import { pruneOp } from '../ops/prune.js';
 import { jobShowOp, jobsOp, runSourceOp } from '../ops/jobs.js';
 import type { JobEvent } from '../scheduler/scheduler.js';
 import { configOp } from '../ops/config.js';
-import { dumpPlan, exportPlan, type StreamWriter } from '../ops/export.js';
+import { dumpPlan, exportPlan, type DumpPlan } from '../ops/export.js';
 import { friendRemoveOp, inviteOp, pairOp, peersOp, replicateOp } from '../ops/friends.js';
 import { forgetOp } from '../ops/forget.js';
 import { askOp, grantOp } from '../ops/grants.js';
 import { pinOp, unpinOp } from '../ops/pin.js';
 import { restoreOp } from '../ops/restore.js';
 import type { Services } from '../ops/services.js';
+import { CairnError } from '../util/errors.js';
+import { attachment } from './content-disposition.js';
 import { snapshotsOp } from '../ops/snapshots.js';
 import { statsOp } from '../ops/stats.js';
 import { tagOp } from '../ops/tag.js';
@@ -41,6 +43,7 @@ const IMPLEMENTATIONS: { [K in OperationName]: (svc: Services, args: OperationAr
   config: (svc) => configOp(svc),
   snapshots: (svc, a) => snapshotsOp(svc, a),
   ls: (svc, a) => lsOp(svc, a),
+  browse: (svc, a) => browseOp(svc, a),
   find: (svc, a) => findOp(svc, a),
   stats: (svc, a) => statsOp(svc, a),
   diff: (svc, a) => diffOp(svc, a),
@@ -153,8 +156,9 @@ export function registerOpsRoutes(app: FastifyInstance, svc: Services, extra: Re
       scheduler.events.off('job', on);
     });
   });
-  // streams: a tar of a snapshot (or a path in it), and dump's file bytes (or a folder's tar)
-  const streamRoute = (path: string, required: string[], type: string, plan: (q: { snapshot: string; path: string }) => Promise<StreamWriter>) =>
+  // streams: a tar of a snapshot (or a path in it), and dump's file bytes (or a folder's tar), the
+  // console's downloads (a Content-Disposition naming the file or the folder's tar)
+  const streamRoute = (path: string, required: string[], plan: (q: { snapshot: string; path: string }) => Promise<DumpPlan>) =>
     app.get(
       `${API_PREFIX}/${path}`,
       {
@@ -162,13 +166,26 @@ export function registerOpsRoutes(app: FastifyInstance, svc: Services, extra: Re
         schema: { querystring: { type: 'object', required, additionalProperties: false, properties: { snapshot: str, path: str } } },
       },
       async (req, reply) => {
-        const write = await plan(req.query as { snapshot: string; path: string }); // a wrong snapshot or path: an error answer
-        reply.type(type);
+        const p = await plan(req.query as { snapshot: string; path: string }); // a wrong snapshot or path: an error answer
+        reply.type(p.tar ? 'application/x-tar' : 'application/octet-stream');
+        reply.header('content-disposition', attachment(p.filename));
+        if (p.size !== undefined) reply.header('content-length', String(p.size));
         const out = new PassThrough();
-        void write(out).catch((err: unknown) => out.destroy(err as Error));
+        // a download the browser cancels (or a connection lost) fails the writer, which would
+        // otherwise wait for room in `out` forever
+        reply.raw.once('close', () => {
+          if (!reply.raw.writableFinished) out.destroy(new CairnError('E_OUTPUT_CLOSED', `the ${path} stream was closed by its reader before its end`));
+        });
+        void p.write(out).catch((err: unknown) => out.destroy(err as Error));
         return reply.send(out);
       },
     );
-  streamRoute('export', ['snapshot'], 'application/x-tar', (q) => exportPlan(svc, q));
-  streamRoute('dump', ['snapshot', 'path'], 'application/octet-stream', (q) => dumpPlan(svc, q));
+  streamRoute('export', ['snapshot'], async (q) => ({ write: await exportPlan(svc, q), filename: exportName(q), tar: true }));
+  streamRoute('dump', ['snapshot', 'path'], (q) => dumpPlan(svc, q));
+}
+
+/** export's download name: the snapshot (and the path's last name), as a tar. */
+function exportName(q: { snapshot: string; path?: string }): string {
+  const last = (q.path ?? '').split('/').filter(Boolean).at(-1);
+  return `${last ?? `snapshot-${q.snapshot.slice(0, 8)}`}.tar`;
 }

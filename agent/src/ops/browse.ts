@@ -1,10 +1,15 @@
-// Reading snapshots without restoring: ls, find and diff.
+// Reading snapshots without restoring: ls, one folder a page at a time (the console's browser),
+// find and diff.
 import { diffTrees } from '../snapshot/diff.js';
 import { pathGlobMatches } from '../snapshot/path-glob.js';
 import { findNode, normalizeIncludes, walkTree } from '../snapshot/tree-walk.js';
 import { UsageError } from '../util/errors.js';
 import {
+  BROWSE_PAGE_DEFAULT_ENTRIES,
+  BROWSE_PAGE_MAX_ENTRIES,
   FIND_MAX_MATCHES,
+  type BrowseArgs,
+  type BrowseResult,
   type DiffArgs,
   type DiffResult,
   type FindArgs,
@@ -15,7 +20,9 @@ import {
 } from '../../../protocol/api.js';
 import type { TreeNode } from '../../../protocol/snapshot.js';
 import { matchesFilter } from '../repo/snapshot-filter.js';
+import { loadTree } from '../repo/trees.js';
 import type { Services } from './services.js';
+import { listingOf } from './snapshots.js';
 
 export async function lsOp(svc: Services, args: LsArgs): Promise<LsResult> {
   const { snapshot } = await svc.repo.resolveSnapshot(args.snapshot);
@@ -25,6 +32,34 @@ export async function lsOp(svc: Services, args: LsArgs): Promise<LsResult> {
   const rows: LsResult = [];
   for await (const { rel, node } of walkTree(svc.repo, snapshot.tree, includes)) rows.push(lsEntry(rel, node));
   return rows;
+}
+
+/**
+ * One folder's own entries, from `offset`, at most `limit` (bounded by BROWSE_PAGE_MAX_ENTRIES
+ * whatever the caller asks). The path is looked up in the snapshot's trees only (".." refused), so
+ * no spelling of it reaches anything outside the snapshot.
+ */
+export async function browseOp(svc: Services, args: BrowseArgs): Promise<BrowseResult> {
+  const { id, snapshot } = await svc.repo.resolveSnapshot(args.snapshot);
+  const rel = normalizeIncludes([args.path ?? '/'])[0] ?? '';
+  let treeId: string | undefined = snapshot.tree;
+  if (rel !== '') {
+    const node = await findNode(svc.repo, snapshot.tree, rel);
+    if (!node) throw new UsageError(`/${rel} is not in snapshot ${args.snapshot}`, 'E_NOT_FOUND');
+    if (node.type !== 'dir') throw new UsageError(`/${rel} is a ${node.type} in snapshot ${args.snapshot}, not a folder`);
+    treeId = node.subtree;
+  }
+  const nodes = treeId ? (await loadTree(svc.repo, treeId)).nodes : [];
+  const offset = args.offset ?? 0;
+  const limit = Math.min(args.limit ?? BROWSE_PAGE_DEFAULT_ENTRIES, BROWSE_PAGE_MAX_ENTRIES);
+  const pins = await svc.repo.pins();
+  return {
+    snapshot: listingOf(id, snapshot, pins.has(id)),
+    path: `/${rel}`,
+    total: nodes.length,
+    offset,
+    entries: nodes.slice(offset, offset + limit).map((n) => lsEntry(rel ? `${rel}/${n.name}` : n.name, n)),
+  };
 }
 
 function lsEntry(rel: string, node: TreeNode): LsEntry {

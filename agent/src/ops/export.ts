@@ -6,7 +6,7 @@ import type { Writable } from 'node:stream';
 import { BlobType } from '../repo/blob.js';
 import { exportTar } from '../snapshot/tar-export.js';
 import { findNode, normalizeIncludes } from '../snapshot/tree-walk.js';
-import { UsageError } from '../util/errors.js';
+import { CairnError, UsageError } from '../util/errors.js';
 import type { Services } from './services.js';
 
 /** Writes the planned stream into `out` and ends it. */
@@ -20,28 +20,42 @@ export async function exportPlan(svc: Services, args: { snapshot: string; path?:
   return (out) => exportTar(svc.repo, snapshot.tree, includes, out);
 }
 
+/** What dump will write: the stream, and what a download saves it as. */
+export interface DumpPlan {
+  write: StreamWriter;
+  /** A file's own name; a folder's name + ".tar" ("snapshot-<short ID>.tar" for the root). */
+  filename: string;
+  /** A folder (or the root) as a tar stream; otherwise a file's bytes as they are. */
+  tar: boolean;
+  /** A file's size in bytes (a tar's is not known before it is written). */
+  size?: number;
+}
+
 /**
  * `dump SNAPSHOT PATH`, as restic has it: a file's bytes as they are, a folder (or the whole
  * snapshot for "/") as a tar stream like export's. Anything else (a symlink, a device) names what it
  * is. Blobs are read one at a time and written with backpressure.
  */
-export async function dumpPlan(svc: Services, args: { snapshot: string; path: string }): Promise<StreamWriter> {
-  const { snapshot } = await svc.repo.resolveSnapshot(args.snapshot);
+export async function dumpPlan(svc: Services, args: { snapshot: string; path: string }): Promise<DumpPlan> {
+  const { id, snapshot } = await svc.repo.resolveSnapshot(args.snapshot);
   const rel = normalizeIncludes([args.path])[0] ?? '';
-  if (rel === '') return (out) => exportTar(svc.repo, snapshot.tree, [], out);
+  if (rel === '') return { write: (out) => exportTar(svc.repo, snapshot.tree, [], out), filename: `snapshot-${id.slice(0, 8)}.tar`, tar: true };
   const node = await findNode(svc.repo, snapshot.tree, rel);
   if (!node) throw new UsageError(`${args.path} is not in snapshot ${args.snapshot}`, 'E_NOT_FOUND');
-  if (node.type === 'dir') return (out) => exportTar(svc.repo, snapshot.tree, [rel], out);
+  if (node.type === 'dir') return { write: (out) => exportTar(svc.repo, snapshot.tree, [rel], out), filename: `${node.name}.tar`, tar: true };
   if (node.type !== 'file') throw new UsageError(`${args.path} is a ${node.type} in snapshot ${args.snapshot}, not a file or folder: nothing to dump`);
-  return async (out) => {
+  const write: StreamWriter = async (out) => {
     for (const id of node.content ?? []) {
       const data = await svc.repo.loadBlob(id, BlobType.data);
       if (!out.write(data))
+        // a reader gone ends the dump: an output destroyed without an error only closes
         await new Promise<void>((resolve, reject) => {
           out.once('drain', resolve);
           out.once('error', reject);
+          out.once('close', () => reject(new CairnError('E_OUTPUT_CLOSED', 'the reader of the dump closed it early')));
         });
     }
     await new Promise<void>((resolve, reject) => out.end((err?: Error | null) => (err ? reject(err) : resolve())));
   };
+  return { write, filename: node.name, tar: false, size: node.size };
 }

@@ -1,5 +1,5 @@
 import type { SnapshotsArgs, SnapshotsResult } from '../../../protocol/api.js';
-import type { Snapshot } from '../../../protocol/snapshot.js';
+import type { Snapshot, SnapshotListing } from '../../../protocol/snapshot.js';
 import { matchesFilter } from '../repo/snapshot-filter.js';
 import type { Services } from './services.js';
 
@@ -21,7 +21,12 @@ export async function snapshotsOp(svc: Services, args: SnapshotsArgs = {}): Prom
       })
       .reverse();
   }
-  return list.map(({ id, snapshot: s }) => ({
+  return list.map(({ id, snapshot: s }) => listingOf(id, s, pins.has(id)));
+}
+
+/** A snapshot as the listings show it. */
+export function listingOf(id: string, s: Snapshot, pinned: boolean): SnapshotListing {
+  return {
     id,
     shortId: id.slice(0, 8),
     time: s.time,
@@ -34,6 +39,6 @@ export async function snapshotsOp(svc: Services, args: SnapshotsArgs = {}): Prom
     files: s.summary.files,
     ...(s.parent ? { parent: s.parent } : {}),
     ...(s.original ? { original: s.original } : {}),
-    pinned: pins.has(id),
-  }));
+    pinned,
+  };
 }

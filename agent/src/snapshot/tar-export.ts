@@ -17,6 +17,7 @@ type Headers = Partial<Header> & Pick<Header, 'name'>;
 interface EntrySink {
   write(data: Buffer): boolean;
   once(event: 'drain', fn: () => void): void;
+  on(event: 'error', fn: (err: Error) => void): void;
   end(): void;
   destroy(err: Error): void;
 }
@@ -138,6 +139,9 @@ export async function exportTar(repo: Repository, rootTree: string, includes: st
     header.size = node.size;
     await new Promise<void>((resolve, reject) => {
       const stream = pack.entry(header, (err) => (err ? reject(err) : resolve())) as unknown as EntrySink;
+      // an output that fails destroys the pack and this entry with its error: the callback above
+      // reports it; unheard here it would be an uncaught 'error' event
+      stream.on('error', () => undefined);
       void (async () => {
         try {
           for (const id of node.content ?? []) {

@@ -83,7 +83,14 @@ describe('API authentication by matched route', () => {
   test('every spelling of every protected route, without credentials: never 2xx/3xx, never past the auth check', async () => {
     const protectedRoutes = routeList().filter((r) => r.auth !== 'none');
     expect(protectedRoutes.map((r) => r.url)).toEqual(
-      expect.arrayContaining([`${API_PREFIX}/ops/backup`, `${API_PREFIX}/export`, ROUTES.tokenCreate.path, ROUTES.metrics.path]),
+      expect.arrayContaining([
+        `${API_PREFIX}/ops/backup`,
+        `${API_PREFIX}/export`,
+        `${API_PREFIX}/dump`,
+        `${API_PREFIX}/ops/browse`,
+        ROUTES.tokenCreate.path,
+        ROUTES.metrics.path,
+      ]),
     );
     const leaks: string[] = [];
     let sent = 0;

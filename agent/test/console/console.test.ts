@@ -125,7 +125,7 @@ describeBrowser('the console in a browser', () => {
     await shot(a, 'dashboard');
 
     await a.goto(`${alice.info.api}/#/snapshots`);
-    await a.click('table.snapshots button.browse');
+    await a.click('table.snapshots a.browse');
     // walk down to the file through the directory links
     for (const part of data.split('/').filter(Boolean)) await a.click(`table.files a.dir:text-is("${part}/")`);
     await a.click('table.files a.dir:text-is("logs/")');

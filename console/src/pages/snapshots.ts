@@ -1,17 +1,15 @@
-// Snapshots: the list; browsing one snapshot's files; restoring a file or a folder through a
-// wizard that shows exactly what will happen and asks before anything is written; diff of two.
+// Snapshots: the list; browsing one snapshot's files (browse.ts, a view of its own); restoring a
+// file or a folder through a wizard that shows exactly what will happen and asks before anything
+// is written; diff of two.
 import { useState } from 'preact/hooks';
 import type { RestoreResult, VolumeRestoreResult } from '../../../protocol/api.js';
 import type { SnapshotListing } from '../../../protocol/snapshot.js';
 import { op } from '../api.js';
+import { browseHref, parseBrowseRoute } from '../browse-path.js';
 import { bytes, when } from '../format.js';
 import { html } from '../html.js';
 import { useLoad } from '../use-load.js';
-
-function parentOf(path: string): string {
-  const i = path.lastIndexOf('/');
-  return i <= 0 ? '/' : path.slice(0, i);
-}
+import { Browse } from './browse.js';
 
 function RestoreWizard({ snapshot, path, onClose }: { snapshot: SnapshotListing; path: string; onClose: () => void }) {
   const [target, setTarget] = useState('');
@@ -143,46 +141,6 @@ function VolumeWizard({ snapshot, from, onClose }: { snapshot: SnapshotListing; 
   </section>`;
 }
 
-function Browser({ snapshot }: { snapshot: SnapshotListing }) {
-  const { data: rows, error } = useLoad(() => op('ls', { snapshot: snapshot.id }), [snapshot.id]);
-  const [cwd, setCwd] = useState('/');
-  const [restoring, setRestoring] = useState<string | null>(null);
-  if (error) return html`<p class="error">${error}</p>`;
-  if (!rows) return html`<p class="muted">Reading the snapshot…</p>`;
-  const here = rows.filter((r) => parentOf(r.path) === cwd && r.path !== '/');
-  const parts = cwd.split('/').filter(Boolean);
-  return html`<section>
-    <h2>Files of <code>${snapshot.shortId}</code></h2>
-    <p class="crumbs">
-      <a onClick=${() => setCwd('/')}>/</a>${parts.map((p, i) => html`<a onClick=${() => setCwd(`/${parts.slice(0, i + 1).join('/')}`)}>${p}/</a>`)}
-    </p>
-    ${restoring && html`<${RestoreWizard} snapshot=${snapshot} path=${restoring} onClose=${() => setRestoring(null)} />`}
-    <table class="files">
-      <thead>
-        <tr>
-          <th>Name</th>
-          <th>Size</th>
-          <th>Modified</th>
-          <th></th>
-        </tr>
-      </thead>
-      <tbody>
-        ${here.map(
-          (r) =>
-            html`<tr data-path=${r.path}>
-              <td>
-                ${r.type === 'dir' ? html`<a class="dir" onClick=${() => setCwd(r.path)}>${r.path.slice(cwd.length).replace(/^\//, '')}/</a>` : r.path.slice(cwd.length).replace(/^\//, '')}${r.type === 'symlink' ? html` <span class="muted">→ ${r.target}</span>` : ''}
-              </td>
-              <td>${r.type === 'file' ? bytes(r.size) : r.type}</td>
-              <td>${when(r.mtime)}</td>
-              <td><button class="restore" onClick=${() => setRestoring(r.path)}>Restore…</button></td>
-            </tr>`,
-        )}
-      </tbody>
-    </table>
-  </section>`;
-}
-
 function Diff({ from, to }: { from: string; to: string }) {
   const { data, error } = useLoad(() => op('diff', { from, to }), [from, to]);
   if (error) return html`<p class="error">${error}</p>`;
@@ -205,9 +163,21 @@ function Diff({ from, to }: { from: string; to: string }) {
   </section>`;
 }
 
-export function Snapshots() {
+/** The Snapshots page at #/snapshots, or a folder of one snapshot at #/snapshots/<id>/browse/... (`route`: the hash after "snapshots/"). */
+export function Snapshots({ route }: { route: string }) {
+  if (route === '') return html`<${SnapshotList} />`;
+  const at = parseBrowseRoute(route);
+  if ('error' in at) return html`<p class="error" role="alert">${at.error}</p>`;
+  // keyed by the place: another snapshot, folder or page starts afresh (no dialog, no rows of the last)
+  return html`<${Browse}
+    key=${`${at.snapshot}\n${at.path}\n${at.from}`}
+    at=${at}
+    restoreDialog=${(snapshot: SnapshotListing, path: string, onClose: () => void) => html`<${RestoreWizard} snapshot=${snapshot} path=${path} onClose=${onClose} />`}
+  />`;
+}
+
+function SnapshotList() {
   const { data: list, error } = useLoad(() => op('snapshots'), [], 10_000);
-  const [open, setOpen] = useState<SnapshotListing | null>(null);
   const [volume, setVolume] = useState<{ snapshot: SnapshotListing; from: string } | null>(null);
   const [picked, setPicked] = useState<string[]>([]);
   if (error) return html`<p class="error">${error}</p>`;
@@ -242,7 +212,7 @@ export function Snapshots() {
                       <td>${bytes(s.sizeBytes)}</td>
                       <td>${s.files}</td>
                       <td>
-                        <button class="browse" onClick=${() => setOpen(s)}>Browse</button
+                        <a class="browse" href=${browseHref(s.id, '/')}>Browse</a
                         >${s.tags.filter((t) => t.startsWith('volume:')).map((t) => html` <button class="restore-volume" onClick=${() => setVolume({ snapshot: s, from: t.slice('volume:'.length) })}>Restore ${t.slice('volume:'.length)}…</button>`)}
                       </td>
                     </tr>`,
@@ -253,6 +223,6 @@ export function Snapshots() {
       <p class="muted">Tick two snapshots to see what changed between them.</p>
     </section>
     ${volume && html`<${VolumeWizard} snapshot=${volume.snapshot} from=${volume.from} onClose=${() => setVolume(null)} />`}
-    ${picked.length === 2 && html`<${Diff} from=${picked[0]} to=${picked[1]} />`} ${open && html`<${Browser} snapshot=${open} />`}
+    ${picked.length === 2 && html`<${Diff} from=${picked[0]} to=${picked[1]} />`}
   </div>`;
 }

@@ -16,5 +16,5 @@ export async function dumpCommand(ctx: Context, snapshot: string, path: string):
   const args = { snapshot, path };
   const agent = await findAgent(ctx.home);
   if (agent) return streamExport(agent, args, process.stdout, 'dump');
-  await withServices(ctx, async (svc) => (await dumpPlan(svc, args))(process.stdout), { mesh: true });
+  await withServices(ctx, async (svc) => (await dumpPlan(svc, args)).write(process.stdout), { mesh: true });
 }
