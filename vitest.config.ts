@@ -8,5 +8,7 @@ export default defineConfig({
     pool: 'forks',
     fileParallelism: true,
     maxWorkers: 2,
+    // expect.poll waits on real agents and browsers sharing 2 cores with another test file: 1 s (the default) is too short under load
+    expect: { poll: { timeout: 15_000 } },
   },
 });
