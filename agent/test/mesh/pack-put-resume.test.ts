@@ -4,59 +4,26 @@
 // first read is at the friend's offset), and the friend stores the pack whole and intact. A partial
 // whose bytes were altered makes the resumed pack fail its hash: refused, the partial dropped, and
 // the push after that starts from 0 and succeeds. Partials are bounded per owner and by age.
-import { createHash, randomBytes } from 'node:crypto';
 import { mkdtemp, open, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { peerIdFromString } from '@libp2p/peer-id';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { multiaddr } from '@multiformats/multiaddr';
-import { createMesh, type Mesh, type MeshOptions } from '../../src/mesh/compose.js';
-import { relayControl } from '../../src/mesh/relay.js';
+import type { Mesh } from '../../src/mesh/compose.js';
 import { putPack } from '../../src/mesh/pack-put.js';
 import { packIntact } from '../../src/mesh/pack-digest.js';
 import { MAX_PARTIAL_PACKS_PER_OWNER, MIN_PARTIAL_BYTES, PARTIAL_PACK_MAX_AGE_MS, PartialPacks } from '../../src/mesh/partial-packs.js';
-import { Repository } from '../../src/repo/repository.js';
 import { systemClock } from '../../src/util/clock.js';
+import { befriend, LoopbackMeshes, randomPack, relayedPair } from '../helpers/loopback-meshes.js';
 
 const MIB = 1024 * 1024;
 const SIZE = 6 * MIB;
-const GIB = 1024 * MIB;
 
-let work: string;
-const repos: Repository[] = [];
+const meshes = new LoopbackMeshes();
 let owner: Mesh;
 let friend: Mesh;
-const meshes: Mesh[] = [];
-
-async function mesh(name: string, opts: Partial<MeshOptions> = {}): Promise<Mesh> {
-  const repo = (await Repository.init(join(work, name), 'pw', new Date())).repo;
-  repos.push(repo);
-  const m = await createMesh(repo, { listen: ['/ip4/127.0.0.1/tcp/0'], name, replicas: 1, diskFloorBytes: 0, clock: systemClock, ...opts });
-  meshes.push(m);
-  return m;
-}
-
-function befriend(a: Mesh, b: Mesh, addrsOfB = b.addresses()): Promise<void> {
-  const now = new Date(systemClock.now()).toISOString();
-  return a.ledgers.friends.put({
-    peerId: b.peerId,
-    name: b.ctx.name,
-    addrs: addrsOfB,
-    grantToPeer: GIB,
-    grantFromPeer: GIB,
-    createdAt: now,
-    lastSeen: now,
-    shortfall: null,
-    problems: [],
-  });
-}
-
-function pack(): { id: string; bytes: Buffer } {
-  const bytes = randomBytes(SIZE);
-  return { id: createHash('sha256').update(bytes).digest('hex'), bytes };
-}
+const pack = () => randomPack(SIZE);
 
 /** Pushes `p` to the friend; `cutAt`: the push is aborted once a read reaches it. Returns the offsets read. */
 async function push(
@@ -93,18 +60,13 @@ async function partialAtFriend(id: string, from = owner, to = friend): Promise<n
 }
 
 beforeAll(async () => {
-  work = await mkdtemp(join(tmpdir(), 'cairn-put-resume-'));
-  [owner, friend] = [await mesh('owner'), await mesh('friend')];
+  [owner, friend] = [await meshes.mesh('owner'), await meshes.mesh('friend')];
   await befriend(owner, friend);
   await befriend(friend, owner);
   for (const m of [owner, friend]) await m.presence.remember();
 }, 60_000);
 
-afterAll(async () => {
-  for (const m of meshes) await m.stop();
-  for (const r of repos) await r.close();
-  if (work) await rm(work, { recursive: true, force: true });
-});
+afterAll(() => meshes.stopAll());
 
 describe('resuming a cut push', () => {
   it('sends only what the friend does not have yet, and the friend stores the pack intact', async () => {
@@ -144,37 +106,7 @@ describe('resuming a push cut by a relay', () => {
   it("a friend's relay cuts the push at its daily volume; the next day the push resumes through it and the pack is stored intact", async () => {
     const clock = { t: systemClock.now(), now: () => clock.t };
     // the relay carries 5 MiB a day for each friend (both directions): the 6 MiB pack does not fit in one day
-    const relay = await mesh('relay', { clock, relayLimits: { bytesPerSec: 0, bytesPerDay: 5 * MIB } });
-    // no WebRTC: on loopback a direct upgrade succeeds at once, and the second day's push would not cross the relay
-    const [alice, bob] = [await mesh('alice', { webrtc: false }), await mesh('bob', { webrtc: false })];
-    const relayAddr = multiaddr(relay.addresses()[0] as string);
-    const circuit = `${relayAddr.toString()}/p2p/${relay.peerId}/p2p-circuit`;
-    for (const [a, b] of [
-      [relay, alice],
-      [relay, bob],
-      [alice, relay],
-      [bob, relay],
-    ] as const)
-      await befriend(a, b);
-    await befriend(bob, alice, []);
-    await befriend(alice, bob, [circuit]);
-    await relay.presence.remember();
-    // alice and bob keep only the relay alive (no reconnect to each other behind the test's back)
-    for (const [m, other] of [
-      [alice, bob],
-      [bob, alice],
-    ] as const) {
-      for (const id of [other.peerId, relay.peerId]) m.gate.add(id);
-      await m.presence.remember(relay.peerId, relay.addresses());
-    }
-    await relayControl(bob.ctx.node).reserve(relay.ctx.node.peerId, relayAddr);
-    const bobId = peerIdFromString(bob.peerId);
-    // alice knows bob only at his relayed address (identify tells her his others: forgotten again)
-    const onlyRelayed = async () => {
-      await alice.ctx.node.hangUp(bobId).catch(() => undefined);
-      await alice.ctx.node.peerStore.patch(bobId, { multiaddrs: [multiaddr(`${circuit}/p2p/${bob.peerId}`)] });
-    };
-    await onlyRelayed();
+    const { relay, alice, bob, onlyRelayed } = await relayedPair(meshes, clock, { bytesPerSec: 0, bytesPerDay: 5 * MIB });
     const p = pack();
     const cut = await push(p, undefined, alice, bob);
     expect(cut.result).toBeInstanceOf(Error);
