@@ -621,9 +621,11 @@ export interface PruneResult {
 
 // ---- jobs (the scheduler) ----------------------------------------------------------------------
 
-export type JobKind = 'backup' | 'forget' | 'prune' | 'drill';
-export type JobState = 'running' | 'succeeded' | 'failed' | 'skipped';
-export type JobTrigger = 'schedule' | 'retry' | 'manual';
+export type JobKind = 'backup' | 'forget' | 'prune' | 'drill' | 'restore' | 'replicate' | 'check';
+/** `cancelled`: stopped at a safe point on request (Ctrl-C, `cairn jobs cancel`, the console's Cancel). */
+export type JobState = 'running' | 'succeeded' | 'failed' | 'skipped' | 'cancelled';
+/** `manual`: `cairn run`/`drill`; `ad-hoc`: an operation asked for through the API (a CLI command, the console). */
+export type JobTrigger = 'schedule' | 'retry' | 'manual' | 'ad-hoc';
 
 export interface JobProgress {
   files: number;
@@ -668,7 +670,19 @@ export interface Job {
   /** The snapshot a backup made. */
   snapshot: string | null;
   error: string | null;
+  /** What an ad-hoc job works on, for people ("/srv/data", "snapshot 1a2b3c4d to /tmp/r"). */
+  label?: string;
+  /** An ad-hoc job's operation result (the same JSON the operation answers), once it succeeded. */
+  result?: unknown;
 }
+
+/** One line of an operation's progress stream (POST /ops/NAME with `accept: application/x-ndjson`, SPEC 12.2): the job first, then its progress and log, then the result or the error. */
+export type JobStreamEvent =
+  | { type: 'job'; job: Job }
+  | { type: 'progress'; progress: JobProgress }
+  | { type: 'log'; line: string }
+  | { type: 'result'; result: unknown }
+  | { type: 'error'; code: string; message: string; exitCode: number; job: string };
 
 export interface RunSourceArgs {
   source: string;
@@ -680,6 +694,18 @@ export interface JobsArgs {
 export interface JobShowArgs {
   id: string;
 }
+/** `id`: the job's full ID or its last characters as the console shows them (at least JOB_SUFFIX_MIN_CHARS). */
+export interface JobCancelArgs {
+  id: string;
+}
+/** The shortest end of a job ID that `jobs show` and `jobs cancel` accept (the console shows the last 6). */
+export const JOB_SUFFIX_MIN_CHARS = 6;
+/** The content type that asks POST /ops/NAME (the job kinds) for a progress stream instead of one answer. */
+export const JOB_STREAM_TYPE = 'application/x-ndjson';
+/** A job's progress stream sends its progress at least this often, so a job waiting for the write lock does not look like a dead connection. */
+export const JOB_STREAM_HEARTBEAT_MS = 15_000;
+/** The header value (`prefer: respond-async`) that asks POST /ops/NAME to answer 202 with the job at once. */
+export const RESPOND_ASYNC = 'respond-async';
 
 // ---- The catalogue of operations -----------------------------------------------------------------
 // Every operation the agent serves as POST /api/v1/ops/<name>: its arguments' JSON schema (the API
@@ -732,6 +758,7 @@ export const OPERATIONS = {
   run: { args: args(['source'], { source: str }), lock: false },
   jobs: { args: args([], { source: str, limit: { type: 'integer', minimum: 1, maximum: 2000 } }), lock: false },
   jobShow: { args: args(['id'], { id: str }), lock: false },
+  jobCancel: { args: args(['id'], { id: str }), lock: false },
   prune: { args: args(['dryRun'], { dryRun: bool, maxUnusedPercent: { type: 'number', minimum: 0, maximum: 100 } }), lock: true },
   check: { args: args(['readData'], { readData: bool, readDataSubset: { type: 'string', maxLength: 32 } }), lock: true },
   invite: { args: args(['quotaBytes', 'expiresInMs'], { quotaBytes: uint, expiresInMs: { ...uint, minimum: 1000 } }), lock: false },
@@ -795,6 +822,7 @@ export interface OperationTypes {
   run: [RunSourceArgs, Job];
   jobs: [JobsArgs, Job[]];
   jobShow: [JobShowArgs, Job];
+  jobCancel: [JobCancelArgs, Job];
   prune: [PruneArgs, PruneResult];
   check: [CheckArgs, CheckResult];
   invite: [InviteArgs, InviteResult];

@@ -2,12 +2,14 @@
 // never overlaps itself (a slot that comes while the previous run still works is recorded as
 // skipped, with the reason); a failed run is retried with backoff (1, 2, 4 … minutes) as long as the
 // retry starts before the next slot. Every run is a job (job-store.ts) with a log and progress,
-// announced on `events` as it changes. Time comes from injected timers, so a fake clock can drive it.
+// announced on `events` as it changes; so is an operation asked for through the API (adHoc: a CLI
+// backup or restore through the agent, the console's restore). Any running job can be cancelled:
+// its handle's AbortSignal fires and the work stops at its next safe point (state "cancelled"). Time comes from injected timers, so a fake clock can drive it.
 import { EventEmitter } from 'node:events';
 import { randomBytes } from 'node:crypto';
 import type { Job, JobKind, JobProgress, JobTrigger } from '../../../protocol/api.js';
 import type { CairnConfig, SourceConfig } from '../../../protocol/config.js';
-import { CairnError, errorMessage, UsageError } from '../util/errors.js';
+import { CairnError, CancelledError, errorMessage, UsageError } from '../util/errors.js';
 import type { Timers } from '../util/timers.js';
 import { nextFire, parseCron, type CronSpec } from './cron.js';
 import { MAX_JOB_LOG_LINES, type JobStore } from './job-store.js';
@@ -21,6 +23,8 @@ const TRIM_EVERY = 25;
 /** What a running job can report. */
 export interface JobHandle {
   readonly job: Job;
+  /** Fires when the job is cancelled; its reason is a CancelledError. The work checks it at safe points. */
+  readonly signal: AbortSignal;
   log(line: string): void;
   progress(p: Partial<JobProgress>): void;
 }
@@ -60,6 +64,8 @@ export class Scheduler {
   private readonly running = new Map<string, Promise<void>>();
   private readonly retries = new Map<string, () => void>();
   private readonly live = new Map<string, Job>();
+  /** Running jobs' cancel switches and handles, by job ID. */
+  private readonly cancels = new Map<string, { abort: AbortController; handle: JobHandle }>();
   private sources: SourceConfig[] = [];
   private seq = 0;
   private finishedSinceTrim = 0;
@@ -113,6 +119,55 @@ export class Scheduler {
   /** A job still running, with its live progress and log. */
   liveJob(id: string): Job | undefined {
     return this.live.get(id);
+  }
+
+  /** Jobs running now (their live records). */
+  liveJobs(): Job[] {
+    return [...this.live.values()];
+  }
+
+  /**
+   * Cancels a running job: its signal fires, and the job ends "cancelled" once its work has stopped
+   * at a safe point (a backup commits no snapshot; what it already stored stays for the next run).
+   * Returns false when the job is not running (finished, or unknown).
+   */
+  cancel(id: string, by: string): boolean {
+    const c = this.cancels.get(id);
+    if (!c) return false;
+    if (!c.abort.signal.aborted) {
+      c.handle.log(`cancel asked ${by}`);
+      c.abort.abort(new CancelledError(`cancelled ${by}`));
+    }
+    return true;
+  }
+
+  /**
+   * Runs an operation asked for through the API as a job (trigger "ad-hoc"): the same store, events
+   * and log as a scheduled run. Resolves once the job is recorded, with `done`: the operation's
+   * result, or its error (a CancelledError when cancelled). Ad-hoc jobs never wait for a source
+   * slot: those that write the repository queue on its write lock.
+   */
+  async adHoc<R>(kind: JobKind, source: string | null, label: string, work: (job: JobHandle) => Promise<R>): Promise<{ job: Job; done: Promise<R> }> {
+    let result: { ok: true; value: R } | { ok: false; err: unknown } | undefined;
+    let ended: Promise<void> = Promise.resolve();
+    const custom = async (handle: JobHandle) => {
+      try {
+        const value = await work(handle);
+        result = { ok: true, value };
+        const snapshot = (value as { id?: unknown; dryRun?: unknown } | null)?.id;
+        return { result: value, ...(kind === 'backup' && typeof snapshot === 'string' && snapshot !== '' ? { snapshot } : {}) };
+      } catch (err) {
+        result = { ok: false, err };
+        throw err;
+      }
+    };
+    const job = await this.begin(`(ad-hoc ${this.seq})`, kind, null, 'ad-hoc', 1, null, { work: custom, source, label, ended: (p) => (ended = p) });
+    const done = ended.then(() => {
+      if (!result) throw new CairnError('E_INTERNAL', `job ${job.id} ended without a result`);
+      if (!result.ok) throw result.err;
+      return result.value;
+    });
+    return { job, done };
   }
 
   isRunning(key: string): boolean {
@@ -196,7 +251,7 @@ export class Scheduler {
     this.events.emit('job', { type, job } satisfies JobEvent);
   }
 
-  /** Creates and starts a job; resolves once it is recorded (not when it ends). */
+  /** Creates and starts a job; resolves once it is recorded (not when it ends). `custom`: an ad-hoc job's work. */
   private async begin(
     key: string,
     kind: JobKind,
@@ -204,15 +259,25 @@ export class Scheduler {
     trigger: JobTrigger,
     attempt: number,
     drillOf: string | null = null,
+    adHoc?: {
+      work: (job: JobHandle) => Promise<{ snapshot?: string; result?: unknown }>;
+      source: string | null;
+      label: string;
+      /** Given the job's whole run, which settles once the job has ended and is recorded. */
+      ended: (p: Promise<void>) => void;
+    },
   ): Promise<Job> {
-    const job = this.newJob(kind, source?.name ?? drillOf, trigger, attempt);
+    const job = this.newJob(kind, adHoc ? adHoc.source : (source?.name ?? drillOf), trigger, attempt);
+    if (adHoc) job.label = adHoc.label;
     job.startedAt = job.createdAt;
+    const cancel = new AbortController();
     const started = this.timers.now();
     await this.store.put(job);
     this.live.set(job.id, job);
     this.emit('created', job);
     const handle: JobHandle = {
       job,
+      signal: cancel.signal,
       log: (line) => {
         job.log.push(`${new Date(this.timers.now()).toISOString()} ${line}`);
         if (job.log.length > MAX_JOB_LOG_LINES) job.log.splice(0, job.log.length - MAX_JOB_LOG_LINES);
@@ -227,7 +292,11 @@ export class Scheduler {
     };
     const work = (async () => {
       try {
-        if (kind === 'backup' && source) job.snapshot = (await this.runners.backup(source, handle)).snapshot ?? null;
+        if (adHoc) {
+          const r = await adHoc.work(handle);
+          job.snapshot = r.snapshot ?? null;
+          if (r.result !== undefined) job.result = r.result;
+        } else if (kind === 'backup' && source) job.snapshot = (await this.runners.backup(source, handle)).snapshot ?? null;
         else if (kind === 'forget') await this.runners.forget(handle);
         else if (kind === 'drill') {
           if (!this.runners.drill) throw new CairnError('E_NO_MESH', 'restore drills need the friend mesh');
@@ -235,9 +304,11 @@ export class Scheduler {
         } else await this.runners.prune(handle);
         job.state = 'succeeded';
       } catch (err) {
-        job.state = 'failed';
+        // cancelled: the work stopped because the signal fired (not some other failure met meanwhile)
+        const cancelled = cancel.signal.aborted && (err === cancel.signal.reason || err instanceof CancelledError);
+        job.state = cancelled ? 'cancelled' : 'failed';
         job.error = errorMessage(err);
-        handle.log(`failed: ${job.error}`);
+        handle.log(`${job.state}: ${job.error}`);
       }
       job.finishedAt = new Date(this.timers.now()).toISOString();
       await this.track(
@@ -245,13 +316,16 @@ export class Scheduler {
           await this.store.put(job).catch((err: unknown) => this.log(`scheduler: recording job ${job.id} failed: ${errorMessage(err)}`));
           this.running.delete(key);
           this.live.delete(job.id);
+          this.cancels.delete(job.id);
           this.emit('finished', job);
-          if (job.state === 'failed' && trigger !== 'manual') this.maybeRetry(key, kind, source, attempt);
+          if (job.state === 'failed' && trigger !== 'manual' && trigger !== 'ad-hoc') this.maybeRetry(key, kind, source, attempt);
           await this.finished();
         })(),
       );
     })();
     this.running.set(key, work);
+    this.cancels.set(job.id, { abort: cancel, handle });
+    adHoc?.ended(work);
     return job;
   }
 

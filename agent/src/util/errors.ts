@@ -43,6 +43,19 @@ export class WrongPassphraseError extends CairnError {
   }
 }
 
+/** A job stopped on request at a safe point (an AbortSignal's reason): nothing half-done was committed. */
+export class CancelledError extends CairnError {
+  constructor(message = 'cancelled') {
+    super('E_CANCELLED', message);
+    this.name = 'CancelledError';
+  }
+}
+
+/** Throws the signal's reason (a CancelledError) once it is aborted: the work stops at this safe point. */
+export function throwIfCancelled(signal: AbortSignal | undefined): void {
+  if (signal?.aborted) throw signal.reason instanceof CancelledError ? signal.reason : new CancelledError();
+}
+
 export function errorMessage(err: unknown): string {
   if (err instanceof Error) return err.message;
   // libp2p sometimes rejects with a close/abort Event that carries the error
