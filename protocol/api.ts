@@ -697,13 +697,19 @@ export interface JobShowArgs {
 /** `id`: the job's full ID or its last characters as the console shows them (at least JOB_SUFFIX_MIN_CHARS). */
 export interface JobCancelArgs {
   id: string;
+  /** Who asks, for the job's log and error ("cancelled by Ctrl-C"). */
+  via?: JobCancelVia;
 }
+export const JOB_CANCEL_VIA = { 'ctrl-c': 'by Ctrl-C', cli: 'by cairn jobs cancel', console: 'from the console' } as const;
+export type JobCancelVia = keyof typeof JOB_CANCEL_VIA;
 /** The shortest end of a job ID that `jobs show` and `jobs cancel` accept (the console shows the last 6). */
 export const JOB_SUFFIX_MIN_CHARS = 6;
 /** The content type that asks POST /ops/NAME (the job kinds) for a progress stream instead of one answer. */
 export const JOB_STREAM_TYPE = 'application/x-ndjson';
 /** A job's progress stream sends its progress at least this often, so a job waiting for the write lock does not look like a dead connection. */
 export const JOB_STREAM_HEARTBEAT_MS = 15_000;
+/** The longest line a job stream may send (a result: a restore dry run's listing is the biggest). */
+export const JOB_STREAM_MAX_LINE_CHARS = 16 * 1024 * 1024;
 /** The header value (`prefer: respond-async`) that asks POST /ops/NAME to answer 202 with the job at once. */
 export const RESPOND_ASYNC = 'respond-async';
 
@@ -758,7 +764,7 @@ export const OPERATIONS = {
   run: { args: args(['source'], { source: str }), lock: false },
   jobs: { args: args([], { source: str, limit: { type: 'integer', minimum: 1, maximum: 2000 } }), lock: false },
   jobShow: { args: args(['id'], { id: str }), lock: false },
-  jobCancel: { args: args(['id'], { id: str }), lock: false },
+  jobCancel: { args: args(['id'], { id: str, via: { type: 'string', enum: Object.keys(JOB_CANCEL_VIA) } }), lock: false },
   prune: { args: args(['dryRun'], { dryRun: bool, maxUnusedPercent: { type: 'number', minimum: 0, maximum: 100 } }), lock: true },
   check: { args: args(['readData'], { readData: bool, readDataSubset: { type: 'string', maxLength: 32 } }), lock: true },
   invite: { args: args(['quotaBytes', 'expiresInMs'], { quotaBytes: uint, expiresInMs: { ...uint, minimum: 1000 } }), lock: false },

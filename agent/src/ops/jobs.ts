@@ -1,5 +1,13 @@
 // The scheduler's jobs: run a source now, list jobs, show one (with its log), cancel one.
-import { JOB_SUFFIX_MIN_CHARS, type Job, type JobCancelArgs, type JobShowArgs, type JobsArgs, type RunSourceArgs } from '../../../protocol/api.js';
+import {
+  JOB_CANCEL_VIA,
+  JOB_SUFFIX_MIN_CHARS,
+  type Job,
+  type JobCancelArgs,
+  type JobShowArgs,
+  type JobsArgs,
+  type RunSourceArgs,
+} from '../../../protocol/api.js';
 import { UsageError } from '../util/errors.js';
 import type { Services } from './services.js';
 
@@ -45,8 +53,8 @@ export async function jobShowOp(svc: Services, args: JobShowArgs): Promise<Job> 
  * job at once, still "running" until its work reaches a safe point and it ends "cancelled". A job
  * that has already ended is answered as it is.
  */
-export async function jobCancelOp(svc: Services, args: JobCancelArgs, by = 'through the API'): Promise<Job> {
+export async function jobCancelOp(svc: Services, args: JobCancelArgs): Promise<Job> {
   const job = await findJob(svc, args.id);
-  needScheduler(svc).scheduler.cancel(job.id, by);
+  needScheduler(svc).scheduler.cancel(job.id, args.via ? JOB_CANCEL_VIA[args.via] : 'through the API');
   return svc.scheduler?.liveJob(job.id) ?? job;
 }

@@ -1,6 +1,7 @@
-// `cairn run SOURCE [--wait]`, `cairn jobs [--source S]`, `cairn jobs show ID`: the agent's scheduler.
+// `cairn run SOURCE [--wait]`, `cairn jobs [--source S]`, `cairn jobs show ID`, `cairn jobs cancel
+// ID`: the agent's jobs (scheduled runs, and the operations asked for through it).
 import { humanSeconds, jobEtaSeconds, type Job } from '../../../../protocol/api.js';
-import { jobShowOp, jobsOp, runSourceOp } from '../../ops/jobs.js';
+import { jobCancelOp, jobShowOp, jobsOp, runSourceOp } from '../../ops/jobs.js';
 import { CairnError } from '../../util/errors.js';
 import { runOp, type Context } from '../context.js';
 import { formatBytes, printJson, table } from '../format.js';
@@ -8,12 +9,14 @@ import { formatBytes, printJson, table } from '../format.js';
 const AGENT_ONLY = { agentOnly: 'jobs' };
 /** How often `run --wait` asks the agent how its job is doing. */
 const POLL_MS = 500;
+/** `jobs cancel --wait` waits at most this long for the job to reach its safe point. */
+const CANCEL_WAIT_MAX_MS = 10 * 60_000;
 
 function line(j: Job): string[] {
   return [
     j.id,
     j.kind,
-    j.source ?? '',
+    j.source ?? j.label ?? '',
     j.trigger + (j.attempt > 1 ? ` #${j.attempt}` : ''),
     j.state,
     j.createdAt,
@@ -63,8 +66,42 @@ export async function jobsCommand(ctx: Context, opts: { source?: string }): Prom
   process.stdout.write(table([['ID', 'KIND', 'SOURCE', 'TRIGGER', 'STATE', 'CREATED', 'SNAPSHOT', 'ERROR'], ...list.map(line)]) + '\n');
 }
 
+/** "12/40 files, 1.2 GiB of 3.4 GiB (35%), 41 MiB/s, about 53 s left": a running job's progress. */
+function progressWords(j: Job): string {
+  const p = j.progress;
+  const eta = jobEtaSeconds(p);
+  const of =
+    p.totalBytes !== undefined
+      ? ` of ${formatBytes(p.totalBytes)}${p.totalBytes > 0 ? ` (${Math.min(100, Math.floor((100 * p.bytes) / p.totalBytes))}%)` : ''}`
+      : '';
+  return `${p.files}${p.totalFiles !== undefined ? `/${p.totalFiles}` : ''} files, ${formatBytes(p.bytes)}${of}, ${formatBytes(p.bytesPerSec)}/s${eta === null ? '' : `, about ${humanSeconds(eta)} left`}`;
+}
+
 export async function jobShowCommand(ctx: Context, id: string): Promise<void> {
   const j = await runOp(ctx, 'jobShow', { id }, (svc) => jobShowOp(svc, { id }), AGENT_ONLY);
   if (ctx.json) return printJson(j);
-  process.stdout.write(`${line(j).filter(Boolean).join('  ')}\n${j.log.join('\n')}\n`);
+  const running = j.state === 'running' ? `progress: ${progressWords(j)}\n` : '';
+  process.stdout.write(`${line(j).filter(Boolean).join('  ')}\n${j.label ? `${j.label}\n` : ''}${running}${j.log.join('\n')}\n`);
+}
+
+/** Cancels a running job; with --wait, follows it until it has stopped. */
+export async function jobCancelCommand(ctx: Context, id: string, opts: { wait?: boolean }): Promise<void> {
+  let job = await runOp(ctx, 'jobCancel', { id, via: 'cli' }, (svc) => jobCancelOp(svc, { id, via: 'cli' }), AGENT_ONLY);
+  if (job.state !== 'running') {
+    if (ctx.json) return printJson(job);
+    process.stdout.write(`job ${job.id} already ${job.state}: nothing to cancel\n`);
+    return;
+  }
+  const until = ctx.clock.now() + CANCEL_WAIT_MAX_MS;
+  if (opts.wait)
+    while (job.state === 'running' && ctx.clock.now() < until) {
+      await new Promise((r) => setTimeout(r, POLL_MS));
+      job = await runOp(ctx, 'jobShow', { id: job.id }, (svc) => jobShowOp(svc, { id: job.id }), AGENT_ONLY);
+    }
+  if (ctx.json) return printJson(job);
+  process.stdout.write(
+    job.state === 'running'
+      ? `job ${job.id}: cancel asked; it stops at its next safe point ("cairn jobs show ${job.id.slice(-6)}" follows it)\n`
+      : `job ${job.id} ${job.state}${job.error ? `: ${job.error}` : ''}\n`,
+  );
 }
