@@ -672,9 +672,16 @@ export interface Job {
   error: string | null;
   /** What an ad-hoc job works on, for people ("/srv/data", "snapshot 1a2b3c4d to /tmp/r"). */
   label?: string;
-  /** An ad-hoc job's operation result (the same JSON the operation answers), once it succeeded. */
+  /**
+   * An ad-hoc job's operation result (the JSON the operation answers), once it succeeded; lists in it
+   * keep their first JOB_RESULT_MAX_LIST_ITEMS (`truncated` names the lists cut). The caller that
+   * waited for the answer got it whole.
+   */
   result?: unknown;
 }
+
+/** Items kept of each list in a job's stored `result` (a restore's errors can number thousands). */
+export const JOB_RESULT_MAX_LIST_ITEMS = 100;
 
 /** One line of an operation's progress stream (POST /ops/NAME with `accept: application/x-ndjson`, SPEC 12.2): the job first, then its progress and log, then the result or the error. */
 export type JobStreamEvent =

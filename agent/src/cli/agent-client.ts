@@ -3,7 +3,7 @@ import { readFile } from 'node:fs/promises';
 import { Readable, type Writable } from 'node:stream';
 import { API_PREFIX, API_TOKEN_HEADER, JOB_STREAM_MAX_LINE_CHARS, JOB_STREAM_TYPE, type JobStreamEvent } from '../../../protocol/api.js';
 import { agentInfoPath, type AgentInfo } from '../repo/home.js';
-import { CairnError, EXIT_FAILED } from '../util/errors.js';
+import { CairnError, errorMessage, EXIT_FAILED } from '../util/errors.js';
 import { pinnedFetch } from './pinned-https.js';
 import { processAlive } from '../util/process-alive.js';
 
@@ -69,7 +69,15 @@ export async function streamOp<R>(agent: AgentInfo, name: string, args: unknown,
   if (!res.ok || !res.body) return fail(res);
   const decoder = new TextDecoder();
   let pending = '';
-  for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
+  const body = (async function* () {
+    try {
+      yield* res.body as unknown as AsyncIterable<Uint8Array>;
+    } catch (err) {
+      // the agent went away mid-job (killed, or its connection cut)
+      throw new CairnError('E_AGENT_UNREACHABLE', `the agent (pid ${agent.pid}) stopped answering during the ${name} job: ${errorMessage(err)}`);
+    }
+  })();
+  for await (const chunk of body) {
     pending += decoder.decode(chunk, { stream: true });
     if (pending.length > JOB_STREAM_MAX_LINE_CHARS)
       throw new CairnError('E_AGENT', `the agent's job stream sent a line of more than ${JOB_STREAM_MAX_LINE_CHARS} characters`);

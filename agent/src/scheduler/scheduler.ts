@@ -7,7 +7,7 @@
 // its handle's AbortSignal fires and the work stops at its next safe point (state "cancelled"). Time comes from injected timers, so a fake clock can drive it.
 import { EventEmitter } from 'node:events';
 import { randomBytes } from 'node:crypto';
-import type { Job, JobKind, JobProgress, JobTrigger } from '../../../protocol/api.js';
+import { JOB_RESULT_MAX_LIST_ITEMS, type Job, type JobKind, type JobProgress, type JobTrigger } from '../../../protocol/api.js';
 import type { CairnConfig, SourceConfig } from '../../../protocol/config.js';
 import { CairnError, CancelledError, errorMessage, UsageError } from '../util/errors.js';
 import type { Timers } from '../util/timers.js';
@@ -50,6 +50,20 @@ interface Slot {
   cron: CronSpec;
   next: number | null;
   cancel?: () => void;
+}
+
+/** A result as a job keeps it: its top-level lists cut to JOB_RESULT_MAX_LIST_ITEMS, the cut ones named in `truncated`. */
+export function storedResult(result: unknown): unknown {
+  if (result === null || typeof result !== 'object' || Array.isArray(result)) return result;
+  const out: Record<string, unknown> = {};
+  const cut: string[] = [];
+  for (const [k, v] of Object.entries(result)) {
+    if (Array.isArray(v) && v.length > JOB_RESULT_MAX_LIST_ITEMS) {
+      out[k] = v.slice(0, JOB_RESULT_MAX_LIST_ITEMS);
+      cut.push(k);
+    } else out[k] = v;
+  }
+  return cut.length > 0 ? { ...out, truncated: cut } : out;
 }
 
 const MAINTENANCE = { forget: '(forget)', prune: '(prune)', drill: '(drill)' } as const;
@@ -295,7 +309,7 @@ export class Scheduler {
         if (adHoc) {
           const r = await adHoc.work(handle);
           job.snapshot = r.snapshot ?? null;
-          if (r.result !== undefined) job.result = r.result;
+          if (r.result !== undefined) job.result = storedResult(r.result);
         } else if (kind === 'backup' && source) job.snapshot = (await this.runners.backup(source, handle)).snapshot ?? null;
         else if (kind === 'forget') await this.runners.forget(handle);
         else if (kind === 'drill') {

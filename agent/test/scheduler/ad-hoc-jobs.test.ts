@@ -5,6 +5,7 @@ import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, test } from 'vitest';
+import { JOB_RESULT_MAX_LIST_ITEMS } from '../../../protocol/api.js';
 import type { SourceConfig } from '../../../protocol/config.js';
 import { JobStore } from '../../src/scheduler/job-store.js';
 import { Scheduler, type JobEvent, type JobHandle, type Runners } from '../../src/scheduler/scheduler.js';
@@ -104,6 +105,23 @@ describe('ad-hoc jobs', () => {
       });
       await expect(done).rejects.toThrow('pack 12ab is damaged');
       expect(await t.store.get(job.id)).toMatchObject({ state: 'failed', error: 'pack 12ab is damaged' });
+    } finally {
+      await t.close();
+    }
+  });
+});
+
+describe('a job keeps a bounded result', () => {
+  test('lists longer than JOB_RESULT_MAX_LIST_ITEMS are cut and named; the caller still gets the whole result', async () => {
+    const t = await setup();
+    try {
+      const errors = Array.from({ length: JOB_RESULT_MAX_LIST_ITEMS + 50 }, (_, i) => `/r/f${i}: damaged`);
+      const { job, done } = await t.scheduler.adHoc('restore', null, 'snapshot x to /r', async () => ({ files: 1, errors }));
+      expect(((await done) as { errors: string[] }).errors).toHaveLength(errors.length);
+      const stored = (await t.store.get(job.id))?.result as { files: number; errors: string[]; truncated: string[] };
+      expect(stored.files).toBe(1);
+      expect(stored.errors).toEqual(errors.slice(0, JOB_RESULT_MAX_LIST_ITEMS));
+      expect(stored.truncated).toEqual(['errors']);
     } finally {
       await t.close();
     }
