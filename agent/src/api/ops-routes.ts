@@ -157,6 +157,8 @@ export function registerOpsRoutes(app: FastifyInstance, svc: Services, extra: Re
       reply.hijack();
       const res = reply.raw;
       res.writeHead(200, { 'content-type': JOB_STREAM_TYPE, 'cache-control': 'no-store', 'x-content-type-options': 'nosniff' });
+      // a client that goes away does not stop the job (jobCancel does); writes to its closed
+      // response are dropped (e2e/jobs-cancel.test.ts 'a CLI killed while it follows a job')
       const send = (e: JobStreamEvent) => res.write(`${JSON.stringify(e)}\n`);
       send({ type: 'job', job });
       const on = (e: JobEvent) => {

@@ -101,6 +101,29 @@ describe('jobs through the agent: watch and stop', () => {
     expect((await agent.cli<SnapshotsResult>(['snapshots'])).length).toBe(before.length + 1);
   });
 
+  test('a CLI killed while it follows a job does not stop it: the agent finishes the restore', async () => {
+    const target = join(work, 'restored-anyway');
+    const child = spawnCairn(['restore', 'latest', '--path', big, '--target', target, '--json-progress'], { home: agent.home });
+    const done = collect(child);
+    let jobId = '';
+    jsonLines(child, (e) => {
+      if (e.type === 'job') {
+        jobId = e.job.id;
+        child.kill('SIGKILL');
+      }
+    });
+    await done;
+    expect(jobId).not.toBe('');
+    let job: Job | undefined;
+    for (let i = 0; i < 600 && job?.state !== 'succeeded' && job?.state !== 'failed'; i++) {
+      job = await agent.cli<Job>(['jobs', 'show', jobId]);
+      if (job.state === 'running') await new Promise((r) => setTimeout(r, 200));
+    }
+    expect(job).toMatchObject({ kind: 'restore', state: 'succeeded' });
+    expect(agent.proc.exitCode).toBeNull();
+    expect((await readdir(join(target, big))).filter((n) => n.endsWith('.bin'))).toHaveLength(BIG_FILES);
+  });
+
   test('`cairn jobs cancel` with the short ID stops a running restore: the job ends cancelled, the restore fails saying so, only whole files are left', async () => {
     const target = join(work, 'restored');
     const child = spawnCairn(['restore', 'latest', '--path', big, '--target', target, '--json-progress'], { home: agent.home });
