@@ -4,16 +4,45 @@
 // cancels its job ("cancelled", exit 130, no snapshot) and the next backup reuses the packs it had
 // stored; `cairn jobs cancel ID` (the console's 6-character ID) stops a restore, leaving only whole
 // files.
+import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import type { BackupResult, Job, JobStreamEvent, SnapshotsResult } from '../../../protocol/api.js';
 import { startAgent, type TestAgent } from '../helpers/agents.js';
-import { cairn, collect, spawnCairn, tempDir } from '../helpers/cli.js';
+import { CAIRN_BIN, cairn, collect, ROOT, spawnCairn, tempDir, TEST_PASSPHRASE } from '../helpers/cli.js';
 
 const MIB = 1024 * 1024;
 const BIG_FILES = 160;
+/** Bytes pushed through the stdin backup before it is sure to be read inside the write lock (more than the pipe and socket buffers hold). */
+const STDIN_PROBE_BYTES = 64 * MIB;
+
+/**
+ * Holds the agent's repository write lock: a `cairn backup --stdin` whose input stays open. The
+ * agent reads the body only while it holds the lock, so once STDIN_PROBE_BYTES went through, it has
+ * it. release() ends the input (that backup then commits) and waits for the command.
+ */
+async function holdWriteLock(home: string): Promise<{ release: () => Promise<void> }> {
+  const child = spawn(process.execPath, [CAIRN_BIN, 'backup', '--stdin', '--stdin-filename', 'lock-holder'], {
+    env: { ...process.env, CAIRN_HOME: home, CAIRN_PASSPHRASE: TEST_PASSPHRASE },
+    cwd: ROOT,
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
+  const done = collect(child);
+  const chunk = Buffer.alloc(MIB, 7);
+  for (let sent = 0; sent < STDIN_PROBE_BYTES; sent += chunk.length)
+    await new Promise<void>((r, j) => child.stdin?.write(chunk, (err) => (err ? j(err) : r())));
+  let released: Promise<void> | undefined;
+  return {
+    release: () =>
+      (released ??= (async () => {
+        child.stdin?.end();
+        const r = await done;
+        if (r.code !== 0) throw new Error(`the lock-holding stdin backup exited ${r.code}: ${r.stderr}`);
+      })()),
+  };
+}
 
 /** Parses the child's stdout as JSON lines while it runs, handing each event to `on`. */
 function jsonLines(child: ReturnType<typeof spawnCairn>, on: (e: JobStreamEvent) => void): void {
@@ -39,7 +68,7 @@ describe('jobs through the agent: watch and stop', () => {
     await mkdir(big);
     // incompressible, so packs (16 MiB) are written while the backup runs
     for (let i = 0; i < BIG_FILES; i++) await writeFile(join(big, `f${String(i).padStart(3, '0')}.bin`), randomBytes(MIB));
-    agent = await startAgent('jobs');
+    agent = await startAgent('jobs', { configYaml: `sources:\n  - name: bigsrc\n    paths: [${big}]\n` });
   });
   afterAll(async () => {
     await agent?.stop();
@@ -124,29 +153,82 @@ describe('jobs through the agent: watch and stop', () => {
     expect((await readdir(join(target, big))).filter((n) => n.endsWith('.bin'))).toHaveLength(BIG_FILES);
   });
 
-  test('`cairn jobs cancel` with the short ID stops a running restore: the job ends cancelled, the restore fails saying so, only whole files are left', async () => {
+  test('Ctrl-C during a restore through the agent cancels its job: exit 130, only whole files are left', async () => {
     const target = join(work, 'restored');
     const child = spawnCairn(['restore', 'latest', '--path', big, '--target', target, '--json-progress'], { home: agent.home });
     const done = collect(child);
     let jobId = '';
-    let cancelled: Promise<Awaited<ReturnType<typeof cairn>>> | undefined;
+    let sent = false;
     jsonLines(child, (e) => {
       if (e.type === 'job') jobId = e.job.id;
-      if (!cancelled && e.type === 'progress' && e.progress.bytes >= 8 * MIB)
-        cancelled = cairn(['jobs', 'cancel', jobId.slice(-6), '--wait', '--json'], { home: agent.home });
+      if (!sent && e.type === 'progress' && e.progress.bytes >= 8 * MIB) {
+        sent = true;
+        child.kill('SIGINT');
+      }
     });
     const r = await done;
-    expect(cancelled, `the restore ended before it was cancelled: ${r.stdout.slice(-400)}`).toBeDefined();
-    const c = await cancelled!;
-    expect(c.code, c.stderr).toBe(0);
-    expect((JSON.parse(c.stdout) as Job).state).toBe('cancelled');
-    expect(r.code).toBe(1);
-    expect(r.stderr).toMatch(/cancelled by cairn jobs cancel/);
-    const job = await agent.cli<Job>(['jobs', 'show', jobId]);
-    expect(job).toMatchObject({ kind: 'restore', trigger: 'ad-hoc', state: 'cancelled' });
+    expect(sent, `the restore ended before 8 MiB were reported: ${r.stdout.slice(-400)}`).toBe(true);
+    expect(r.code, r.stderr).toBe(130);
+    expect(r.stderr).toMatch(/cancelled/);
+    expect(await agent.cli<Job>(['jobs', 'show', jobId])).toMatchObject({ kind: 'restore', trigger: 'ad-hoc', state: 'cancelled' });
     const dir = join(target, big);
     const left = (await readdir(dir)).filter((n) => n.endsWith('.bin'));
     expect(left.length).toBeLessThan(BIG_FILES);
     for (const name of left) expect((await readFile(join(dir, name))).equals(await readFile(join(big, name))), name).toBe(true);
+  });
+
+  test('`cairn jobs cancel` with the short ID stops a backup waiting for the write lock: it ends cancelled, its command fails saying so, no snapshot', async () => {
+    const lock = await holdWriteLock(agent.home);
+    try {
+      const small = join(work, 'queued');
+      await mkdir(small);
+      await writeFile(join(small, 'q.txt'), 'queued\n');
+      const child = spawnCairn(['backup', small, '--json-progress'], { home: agent.home });
+      const done = collect(child);
+      let jobId = '';
+      let cancelled: ReturnType<typeof cairn> | undefined;
+      jsonLines(child, (e) => {
+        if (e.type !== 'job') return;
+        jobId = e.job.id;
+        cancelled = cairn(['jobs', 'cancel', jobId.slice(-6), '--json'], { home: agent.home });
+      });
+      await expect.poll(() => cancelled !== undefined, { timeout: 30_000 }).toBe(true);
+      const c = await cancelled!;
+      expect(c.code, c.stderr).toBe(0);
+      await lock.release();
+      const r = await done;
+      expect(r.code).toBe(1);
+      expect(r.stderr).toMatch(/cancelled by cairn jobs cancel/);
+      expect(await agent.cli<Job>(['jobs', 'show', jobId])).toMatchObject({ kind: 'backup', state: 'cancelled', snapshot: null });
+      expect((await agent.cli<SnapshotsResult>(['snapshots', '--path', small])).length).toBe(0);
+    } finally {
+      await lock.release();
+    }
+  });
+
+  test("Ctrl-C during `cairn run SOURCE --wait` cancels the source's job (waiting for the write lock): exit 130, job cancelled, no snapshot of the source", async () => {
+    const lock = await holdWriteLock(agent.home);
+    try {
+      const child = spawnCairn(['run', 'bigsrc', '--wait'], { home: agent.home });
+      const done = collect(child);
+      let running: Job | undefined;
+      for (let i = 0; i < 300 && !running; i++) {
+        const [j] = await agent.cli<Job[]>(['jobs', '--source', 'bigsrc']);
+        if (j?.state === 'running') running = j;
+      }
+      expect(running, 'the source run never showed as running').toBeDefined();
+      child.kill('SIGINT');
+      await expect
+        .poll(async () => (await agent.cli<Job>(['jobs', 'show', running!.id])).log.join('\n'), { timeout: 30_000 })
+        .toMatch(/cancel asked by Ctrl-C/);
+      await lock.release();
+      const r = await done;
+      expect(r.code, r.stderr).toBe(130);
+      expect(r.stderr).toMatch(/cancelled/);
+      expect(await agent.cli<Job>(['jobs', 'show', running!.id])).toMatchObject({ state: 'cancelled', error: 'cancelled by Ctrl-C' });
+      expect((await agent.cli<SnapshotsResult>(['snapshots', '--source', 'bigsrc'])).length).toBe(0);
+    } finally {
+      await lock.release();
+    }
   });
 });

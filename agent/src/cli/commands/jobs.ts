@@ -2,7 +2,7 @@
 // ID`: the agent's jobs (scheduled runs, and the operations asked for through it).
 import { humanSeconds, jobEtaSeconds, type Job } from '../../../../protocol/api.js';
 import { jobCancelOp, jobShowOp, jobsOp, runSourceOp } from '../../ops/jobs.js';
-import { CairnError } from '../../util/errors.js';
+import { CairnError, EXIT_INTERRUPTED, InterruptedError } from '../../util/errors.js';
 import { runOp, type Context } from '../context.js';
 import { formatBytes, printJson, table } from '../format.js';
 
@@ -32,7 +32,32 @@ export async function runCommand(ctx: Context, source: string, opts: { wait?: bo
     else process.stdout.write(`job ${job.id} started (follow it with "cairn jobs show ${job.id}")\n`);
     return 0;
   }
-  let shown = 0;
+  const shown = 0;
+  // Ctrl-C cancels the job (as for a backup started through the agent); a second one stops waiting
+  let interrupted = false;
+  const onSigint = () => {
+    if (interrupted) process.exit(EXIT_INTERRUPTED);
+    interrupted = true;
+    process.stderr.write(`\ncancelling job ${job.id.slice(-6)} (Ctrl-C again to stop waiting)\n`);
+    void runOp(ctx, 'jobCancel', { id: job.id, via: 'ctrl-c' }, (svc) => jobCancelOp(svc, { id: job.id, via: 'ctrl-c' }), AGENT_ONLY).catch((err: unknown) =>
+      process.stderr.write(`cairn: cancelling job ${job.id} failed: ${(err as Error).message}\n`),
+    );
+  };
+  process.on('SIGINT', onSigint);
+  try {
+    job = await followRun(ctx, job, shown);
+  } finally {
+    process.off('SIGINT', onSigint);
+  }
+  if (interrupted && job.state === 'cancelled') throw new InterruptedError(`cancelled: job ${job.id} stopped at a safe point (${job.error ?? 'cancelled'})`);
+  if (ctx.json) printJson(job);
+  else process.stdout.write(`job ${job.id} ${job.state}${job.snapshot ? `: snapshot ${job.snapshot.slice(0, 8)}` : ''}\n`);
+  if (job.state !== 'succeeded') throw new CairnError('E_JOB_FAILED', `job ${job.id} ${job.state}: ${job.error ?? 'no reason given'}`);
+  return 0;
+}
+
+/** Polls a running job until it ends, printing its new log lines and (on a TTY) its progress. */
+async function followRun(ctx: Context, job: Job, shown: number): Promise<Job> {
   while (job.state === 'running') {
     await new Promise((r) => setTimeout(r, POLL_MS));
     job = await runOp(ctx, 'jobShow', { id: job.id }, (svc) => jobShowOp(svc, { id: job.id }), AGENT_ONLY);
@@ -49,10 +74,7 @@ export async function runCommand(ctx: Context, source: string, opts: { wait?: bo
       }
     }
   }
-  if (ctx.json) printJson(job);
-  else process.stdout.write(`job ${job.id} ${job.state}${job.snapshot ? `: snapshot ${job.snapshot.slice(0, 8)}` : ''}\n`);
-  if (job.state !== 'succeeded') throw new CairnError('E_JOB_FAILED', `job ${job.id} ${job.state}: ${job.error ?? 'no reason given'}`);
-  return 0;
+  return job;
 }
 
 export async function jobsCommand(ctx: Context, opts: { source?: string }): Promise<void> {
