@@ -21,7 +21,7 @@ export interface ProgressSample {
 /** "12/40 files, 1.2 GiB of 3.4 GiB (35%), 41.0 MB/s, ETA 53s": what a progress line says. */
 export function progressText(label: string, s: ProgressSample, rate: number): string {
   const pct = s.totalBytes ? ` (${Math.min(100, Math.floor((100 * s.bytes) / s.totalBytes))}%)` : '';
-  let line = `${label}: ${s.files}${s.totalFiles ? `/${s.totalFiles}` : ''} files, ${formatBytes(s.bytes)}${s.totalBytes ? ` of ${formatBytes(s.totalBytes)}${pct}` : ''}, ${(rate / 1e6).toFixed(1)} MB/s`;
+  let line = `${label}: ${s.files}${s.totalFiles ? `/${s.totalFiles}` : ''} files, ${formatBytes(s.bytes)}${s.totalBytes ? ` of ${formatBytes(s.totalBytes)}${pct}` : ''}, ${formatBytes(rate)}/s`;
   if (s.totalBytes && rate > 0 && s.bytes <= s.totalBytes) line += `, ETA ${formatDuration(((s.totalBytes - s.bytes) / rate) * 1000)}`;
   return line;
 }
