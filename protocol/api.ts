@@ -654,9 +654,11 @@ export interface PruneResult {
 
 // ---- jobs (the scheduler) ----------------------------------------------------------------------
 
-export type JobKind = 'backup' | 'forget' | 'prune' | 'drill';
-export type JobState = 'running' | 'succeeded' | 'failed' | 'skipped';
-export type JobTrigger = 'schedule' | 'retry' | 'manual';
+export type JobKind = 'backup' | 'forget' | 'prune' | 'drill' | 'restore' | 'replicate' | 'check';
+/** `cancelled`: stopped at a safe point on request (Ctrl-C, `cairn jobs cancel`, the console's Cancel). */
+export type JobState = 'running' | 'succeeded' | 'failed' | 'skipped' | 'cancelled';
+/** `manual`: `cairn run`/`drill`; `ad-hoc`: an operation asked for through the API (a CLI command, the console). */
+export type JobTrigger = 'schedule' | 'retry' | 'manual' | 'ad-hoc';
 
 export interface JobProgress {
   files: number;
@@ -701,7 +703,26 @@ export interface Job {
   /** The snapshot a backup made. */
   snapshot: string | null;
   error: string | null;
+  /** What an ad-hoc job works on, for people ("/srv/data", "snapshot 1a2b3c4d to /tmp/r"). */
+  label?: string;
+  /**
+   * An ad-hoc job's operation result (the JSON the operation answers), once it succeeded; lists in it
+   * keep their first JOB_RESULT_MAX_LIST_ITEMS (`truncated` names the lists cut). The caller that
+   * waited for the answer got it whole.
+   */
+  result?: unknown;
 }
+
+/** Items kept of each list in a job's stored `result` (a restore's errors can number thousands). */
+export const JOB_RESULT_MAX_LIST_ITEMS = 100;
+
+/** One line of an operation's progress stream (POST /ops/NAME with `accept: application/x-ndjson`, SPEC 12.2): the job first, then its progress and log, then the result or the error. */
+export type JobStreamEvent =
+  | { type: 'job'; job: Job }
+  | { type: 'progress'; progress: JobProgress }
+  | { type: 'log'; line: string }
+  | { type: 'result'; result: unknown }
+  | { type: 'error'; code: string; message: string; exitCode: number; job: string };
 
 export interface RunSourceArgs {
   source: string;
@@ -721,6 +742,24 @@ export interface HideSourceResult {
   name: string;
   hiddenAt: string;
 }
+/** `id`: the job's full ID or its last characters as the console shows them (at least JOB_SUFFIX_MIN_CHARS). */
+export interface JobCancelArgs {
+  id: string;
+  /** Who asks, for the job's log and error ("cancelled by Ctrl-C"). */
+  via?: JobCancelVia;
+}
+export const JOB_CANCEL_VIA = { 'ctrl-c': 'by Ctrl-C', cli: 'by cairn jobs cancel', console: 'from the console' } as const;
+export type JobCancelVia = keyof typeof JOB_CANCEL_VIA;
+/** The shortest end of a job ID that `jobs show` and `jobs cancel` accept (the console shows the last 6). */
+export const JOB_SUFFIX_MIN_CHARS = 6;
+/** The content type that asks POST /ops/NAME (the job kinds) for a progress stream instead of one answer. */
+export const JOB_STREAM_TYPE = 'application/x-ndjson';
+/** A job's progress stream sends its progress at least this often, so a job waiting for the write lock does not look like a dead connection. */
+export const JOB_STREAM_HEARTBEAT_MS = 15_000;
+/** The longest line a job stream may send (a result: a restore dry run's listing is the biggest). */
+export const JOB_STREAM_MAX_LINE_CHARS = 16 * 1024 * 1024;
+/** The header value (`prefer: respond-async`) that asks POST /ops/NAME to answer 202 with the job at once. */
+export const RESPOND_ASYNC = 'respond-async';
 
 // ---- The catalogue of operations -----------------------------------------------------------------
 // Every operation the agent serves as POST /api/v1/ops/<name>: its arguments' JSON schema (the API
@@ -783,6 +822,7 @@ export const OPERATIONS = {
   jobs: { args: args([], { source: str, limit: { type: 'integer', minimum: 1, maximum: 2000 } }), lock: false },
   jobShow: { args: args(['id'], { id: str }), lock: false },
   hideSource: { args: args(['name'], { name: str }), lock: false },
+  jobCancel: { args: args(['id'], { id: str, via: { type: 'string', enum: Object.keys(JOB_CANCEL_VIA) } }), lock: false },
   prune: { args: args(['dryRun'], { dryRun: bool, maxUnusedPercent: { type: 'number', minimum: 0, maximum: 100 } }), lock: true },
   check: { args: args(['readData'], { readData: bool, readDataSubset: { type: 'string', maxLength: 32 } }), lock: true },
   invite: { args: args(['quotaBytes', 'expiresInMs'], { quotaBytes: uint, expiresInMs: { ...uint, minimum: 1000 } }), lock: false },
@@ -848,6 +888,7 @@ export interface OperationTypes {
   jobs: [JobsArgs, Job[]];
   jobShow: [JobShowArgs, Job];
   hideSource: [HideSourceArgs, HideSourceResult];
+  jobCancel: [JobCancelArgs, Job];
   prune: [PruneArgs, PruneResult];
   check: [CheckArgs, CheckResult];
   invite: [InviteArgs, InviteResult];

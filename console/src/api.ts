@@ -1,6 +1,6 @@
 // The console's only way to the agent: its HTTP API. A browser session sends its CSRF token on
 // every POST; errors come back as { code, message } and are shown as they are.
-import { API_PREFIX, type OperationArgs, type OperationName, type OperationResult } from '../../protocol/api.js';
+import { API_PREFIX, RESPOND_ASYNC, type Job, type OperationArgs, type OperationName, type OperationResult } from '../../protocol/api.js';
 import { CSRF_HEADER, ROUTES, type SessionInfo } from '../../protocol/console-api.js';
 
 let csrf: string | null = null;
@@ -15,8 +15,8 @@ export class ApiError extends Error {
   }
 }
 
-export async function api<T>(method: 'GET' | 'POST', path: string, body?: unknown): Promise<T> {
-  const headers: Record<string, string> = {};
+export async function api<T>(method: 'GET' | 'POST', path: string, body?: unknown, extraHeaders: Record<string, string> = {}): Promise<T> {
+  const headers: Record<string, string> = { ...extraHeaders };
   if (method === 'POST') {
     headers['content-type'] = 'application/json';
     if (csrf) headers[CSRF_HEADER] = csrf;
@@ -33,6 +33,11 @@ export function op<K extends OperationName>(
   ...args: Record<string, never> extends OperationArgs<K> ? [OperationArgs<K>?] : [OperationArgs<K>]
 ): Promise<OperationResult<K>> {
   return api<OperationResult<K>>('POST', `${API_PREFIX}/ops/${name}`, args[0] ?? {});
+}
+
+/** Starts an operation the agent runs as a job (restore, backup, prune, check, replicate) and answers the job at once (SPEC 13.7); follow it with useJob (job-watch.ts). */
+export function startJob<K extends OperationName>(name: K, args: OperationArgs<K>): Promise<Job> {
+  return api<Job>('POST', `${API_PREFIX}/ops/${name}`, args, { prefer: RESPOND_ASYNC });
 }
 
 export async function login(password: string): Promise<SessionInfo> {

@@ -1,8 +1,23 @@
 // Every operation as POST /api/v1/ops/<name>, plus GET /api/v1/export for tar streams. The CLI and
-// the console use exactly these.
+// the console use exactly these. In the agent, backup, restore, replicate, prune and check run as
+// jobs (ops/job-ops.ts): the answer is the result as before, or (`prefer: respond-async`) the job
+// at once, or (`accept: application/x-ndjson`) a stream of the job, its progress and the result.
 import { PassThrough } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
-import { API_PREFIX, OPERATIONS, type OperationArgs, type OperationName, type OperationResult } from '../../../protocol/api.js';
+import {
+  API_PREFIX,
+  JOB_STREAM_HEARTBEAT_MS,
+  JOB_STREAM_TYPE,
+  OPERATIONS,
+  RESPOND_ASYNC,
+  type JobStreamEvent,
+  type OperationArgs,
+  type OperationName,
+  type OperationResult,
+} from '../../../protocol/api.js';
+import { errorSpec } from '../../../protocol/errors.js';
+import { CairnError, errorMessage, EXIT_FAILED } from '../util/errors.js';
+import { JOB_KINDS, jobSubject, runJobOp } from '../ops/job-ops.js';
 import { auditOp } from '../ops/audit.js';
 import { backupOp } from '../ops/backup.js';
 import { stdinBackupOp } from '../ops/backup-stdin.js';
@@ -11,7 +26,7 @@ import { checkOp } from '../ops/check.js';
 import { drillOp } from '../ops/drill.js';
 import { hideSourceOp } from '../ops/dashboard-hidden.js';
 import { pruneOp } from '../ops/prune.js';
-import { jobShowOp, jobsOp, runSourceOp } from '../ops/jobs.js';
+import { jobCancelOp, jobShowOp, jobsOp, runSourceOp } from '../ops/jobs.js';
 import type { JobEvent } from '../scheduler/scheduler.js';
 import { configOp } from '../ops/config.js';
 import { dumpPlan, exportPlan, type DumpPlan } from '../ops/export.js';
@@ -21,7 +36,7 @@ import { askOp, grantOp } from '../ops/grants.js';
 import { pinOp, unpinOp } from '../ops/pin.js';
 import { restoreOp } from '../ops/restore.js';
 import type { Services } from '../ops/services.js';
-import { CairnError } from '../util/errors.js';
+import { adHocKey } from '../ops/activity.js';
 import { attachment } from './content-disposition.js';
 import { snapshotsOp } from '../ops/snapshots.js';
 import { statsOp } from '../ops/stats.js';
@@ -52,6 +67,7 @@ const IMPLEMENTATIONS: { [K in OperationName]: (svc: Services, args: OperationAr
   jobs: (svc, a) => jobsOp(svc, a),
   jobShow: (svc, a) => jobShowOp(svc, a),
   hideSource: (svc, a) => hideSourceOp(svc, a),
+  jobCancel: (svc, a) => jobCancelOp(svc, a),
   prune: (svc, a) => pruneOp(svc, a),
   check: (svc, a) => checkOp(svc, a),
   invite: (svc, a) => inviteOp(svc, a),
@@ -80,11 +96,29 @@ export const OPS: Record<string, [Op, object, boolean]> = Object.fromEntries(
 const str = { type: 'string', maxLength: 4096 } as const;
 
 /** A backup asked for through the API (a person or script; the scheduler records its own runs). */
-function recordBackup(svc: Services, body: unknown, started: number, snapshot: string | null, error: string | null): void {
+function recordBackup(svc: Services, body: unknown, started: number, snapshot: string | null, error: string | null, jobId?: string): void {
   const b = body as { source?: string; paths?: string[]; volumes?: string[] };
-  const source = b.source ?? [...(b.volumes ?? []).map((v) => `volume:${v}`), ...(b.paths ?? [])].join(', ');
+  const source = b.source ?? adHocKey(b.paths, b.volumes);
   const now = svc.clock.now();
-  svc.activity?.backup({ source, ok: error === null, time: new Date(now).toISOString(), durationMs: now - started, snapshot, error, scheduled: false });
+  svc.activity?.backup({
+    source,
+    ok: error === null,
+    time: new Date(now).toISOString(),
+    durationMs: now - started,
+    snapshot,
+    error,
+    scheduled: false,
+    ...(jobId !== undefined ? { jobId } : {}),
+  });
+}
+
+/** An error as the stream's last line: the code, message and exit code the error answer would carry. */
+function errorEvent(err: unknown, job: string): JobStreamEvent {
+  if (err instanceof CairnError) {
+    const spec = errorSpec(err.code);
+    return { type: 'error', code: err.code, message: err.message, exitCode: spec?.exit ?? err.exitCode, job };
+  }
+  return { type: 'error', code: 'E_INTERNAL', message: errorMessage(err), exitCode: EXIT_FAILED, job };
 }
 
 export function registerOpsRoutes(app: FastifyInstance, svc: Services, extra: Record<string, ExtraOp> = {}): void {
@@ -93,23 +127,61 @@ export function registerOpsRoutes(app: FastifyInstance, svc: Services, extra: Re
     return [name, [e.op, e.schema, e.writes]];
   });
   for (const [name, [op, schema, writes]] of [...Object.entries(OPS), ...extras]) {
-    app.post(`${API_PREFIX}/ops/${name}`, { schema: { body: schema }, config: { auth: 'admin' } }, async (req) => {
-      const run = () => op(svc, req.body as never);
+    app.post(`${API_PREFIX}/ops/${name}`, { schema: { body: schema }, config: { auth: 'admin' } }, async (req, reply) => {
       // a dry run stores nothing: no snapshot to record or replicate
       const isBackup = (name === 'backup' || name === 'volumeBackup') && (req.body as { dryRun?: boolean }).dryRun !== true;
-      const started = svc.clock.now();
-      try {
-        const result = writes ? await svc.repo.writeLock.with(1, run) : await run();
-        if (isBackup) {
-          recordBackup(svc, req.body, started, (result as { id: string }).id, null);
-          svc.afterBackup?.();
+      const perform = async (run: () => Promise<unknown>, jobId?: string) => {
+        const started = svc.clock.now();
+        try {
+          const result = writes ? await svc.repo.writeLock.with(1, run) : await run();
+          if (isBackup) {
+            recordBackup(svc, req.body, started, (result as { id: string }).id, null, jobId);
+            svc.afterBackup?.();
+          }
+          return result;
+        } catch (err) {
+          if (isBackup) recordBackup(svc, req.body, started, null, err instanceof Error ? err.message : String(err), jobId);
+          throw err;
+        } finally {
+          svc.afterOp?.();
         }
-        return result;
+      };
+      const kind = JOB_KINDS[name as OperationName];
+      const scheduler = svc.scheduler;
+      if (!kind || !scheduler) return perform(() => op(svc, req.body as never));
+      const { source, label } = jobSubject(name as OperationName, req.body);
+      const { job, done } = await scheduler.adHoc(kind, source, label, (handle) =>
+        perform(() => runJobOp(svc, name as OperationName, req.body, handle), handle.job.id),
+      );
+      if (req.headers.prefer === RESPOND_ASYNC) {
+        done.catch(() => undefined); // the job's record has the outcome
+        return reply.code(202).send(job);
+      }
+      if (!(req.headers.accept ?? '').includes(JOB_STREAM_TYPE)) return done;
+      // the stream: the job, its progress and log lines as they come, then the result or the error
+      reply.hijack();
+      const res = reply.raw;
+      res.writeHead(200, { 'content-type': JOB_STREAM_TYPE, 'cache-control': 'no-store', 'x-content-type-options': 'nosniff' });
+      // a client that goes away does not stop the job (jobCancel does); writes to its closed
+      // response are dropped (e2e/jobs-cancel.test.ts 'a CLI killed while it follows a job')
+      const send = (e: JobStreamEvent) => res.write(`${JSON.stringify(e)}\n`);
+      send({ type: 'job', job });
+      const on = (e: JobEvent) => {
+        if (e.job.id !== job.id) return;
+        if (e.type === 'progress') send({ type: 'progress', progress: e.job.progress });
+        else if (e.type === 'log' && e.job.log.length > 0) send({ type: 'log', line: e.job.log[e.job.log.length - 1] as string });
+      };
+      scheduler.events.on('job', on);
+      // a job waiting (for the write lock) says nothing for a while: the stream still moves
+      const beat = setInterval(() => send({ type: 'progress', progress: job.progress }), JOB_STREAM_HEARTBEAT_MS);
+      try {
+        send({ type: 'result', result: await done });
       } catch (err) {
-        if (isBackup) recordBackup(svc, req.body, started, null, err instanceof Error ? err.message : String(err));
-        throw err;
+        send(errorEvent(err, job.id));
       } finally {
-        svc.afterOp?.();
+        clearInterval(beat);
+        scheduler.events.off('job', on);
+        res.end();
       }
     });
   }

@@ -1,9 +1,9 @@
 // Talking to a running agent: CAIRN_HOME/agent.json names its API and token.
 import { readFile } from 'node:fs/promises';
 import { Readable, type Writable } from 'node:stream';
-import { API_PREFIX, API_TOKEN_HEADER } from '../../../protocol/api.js';
+import { API_PREFIX, API_TOKEN_HEADER, JOB_STREAM_MAX_LINE_CHARS, JOB_STREAM_TYPE, type JobStreamEvent } from '../../../protocol/api.js';
 import { agentInfoPath, type AgentInfo } from '../repo/home.js';
-import { CairnError, EXIT_FAILED } from '../util/errors.js';
+import { CairnError, errorMessage, EXIT_FAILED } from '../util/errors.js';
 import { pinnedFetch } from './pinned-https.js';
 import { processAlive } from '../util/process-alive.js';
 
@@ -53,6 +53,46 @@ export async function callOp<R>(agent: AgentInfo, name: string, args: unknown): 
   });
   if (!res.ok) return fail(res);
   return (await res.json()) as R;
+}
+
+/**
+ * Runs operation `name` in the agent as a job, following its NDJSON stream (SPEC 13.7): `onEvent`
+ * sees the job, its progress and log lines as they come; resolves with the result, or throws the
+ * error the stream ends with (a cancelled job: E_CANCELLED).
+ */
+export async function streamOp<R>(agent: AgentInfo, name: string, args: unknown, onEvent: (e: JobStreamEvent) => void): Promise<R> {
+  const res = await request(agent, `${API_PREFIX}/ops/${name}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', accept: JOB_STREAM_TYPE },
+    body: JSON.stringify(args),
+  });
+  if (!res.ok || !res.body) return fail(res);
+  const decoder = new TextDecoder();
+  let pending = '';
+  const body = (async function* () {
+    try {
+      yield* res.body as unknown as AsyncIterable<Uint8Array>;
+    } catch (err) {
+      // the agent went away mid-job (killed, or its connection cut)
+      throw new CairnError('E_AGENT_UNREACHABLE', `the agent (pid ${agent.pid}) stopped answering during the ${name} job: ${errorMessage(err)}`);
+    }
+  })();
+  for await (const chunk of body) {
+    pending += decoder.decode(chunk, { stream: true });
+    if (pending.length > JOB_STREAM_MAX_LINE_CHARS)
+      throw new CairnError('E_AGENT', `the agent's job stream sent a line of more than ${JOB_STREAM_MAX_LINE_CHARS} characters`);
+    let nl: number;
+    while ((nl = pending.indexOf('\n')) >= 0) {
+      const line = pending.slice(0, nl);
+      pending = pending.slice(nl + 1);
+      if (line.trim() === '') continue;
+      const e = JSON.parse(line) as JobStreamEvent;
+      if (e.type === 'result') return e.result as R;
+      if (e.type === 'error') throw new CairnError(e.code, e.message, e.exitCode);
+      onEvent(e);
+    }
+  }
+  throw new CairnError('E_AGENT_UNREACHABLE', `the agent (pid ${agent.pid}) ended the ${name} job's stream before its result`);
 }
 
 /** GET one of the agent's routes (protocol/console-api.ts ROUTES) with its token. */

@@ -13,10 +13,13 @@ import { callOp, findAgent } from './agent-client.js';
 import { DEFAULT_REPLICAS } from './defaults.js';
 import { getPassphrase } from './passphrase.js';
 import { noticeIfSlow } from './slow-step.js';
+import { useJsonLines } from './format.js';
 import type { OperationArgs, OperationName, OperationResult } from '../../../protocol/api.js';
 
 export interface GlobalOptions {
   json?: boolean;
+  /** --json-progress: JSON lines, progress events then the result (implies --json). */
+  jsonProgress?: boolean;
   debug?: boolean;
   passphraseFile?: string;
   home?: string;
@@ -35,9 +38,10 @@ export interface Context {
 
 export function makeContext(opts: GlobalOptions): Context {
   const home = opts.home ? resolve(opts.home) : defaultHome();
+  if (opts.jsonProgress) useJsonLines();
   return {
     home,
-    json: opts.json === true,
+    json: opts.json === true || opts.jsonProgress === true,
     clock: systemClock,
     passphraseFile: opts.passphraseFile,
     configFile: opts.config ? resolve(opts.config) : configPath(home),
@@ -84,7 +88,25 @@ export async function withServices<T>(ctx: Context, fn: (svc: Services) => Promi
   }
 }
 
-/** Runs an operation in the running agent if there is one, else locally. */
+/**
+ * Operation `name`, one that the agent runs as a job (backup, restore, prune, check, replicate):
+ * through the running agent, following the job (progress, Ctrl-C cancels it; cli/job-follow.ts),
+ * or in this process by `local`. `label` names it on the progress line.
+ */
+export async function runJob<K extends OperationName>(
+  ctx: Context,
+  name: K,
+  args: OperationArgs<K>,
+  label: string,
+  local: (svc: Services) => Promise<OperationResult<K>>,
+  opts: LocalOptions = {},
+): Promise<OperationResult<K>> {
+  const agent = await findAgent(ctx.home);
+  if (agent) return (await import('./job-follow.js')).followJob<OperationResult<K>>(agent, name, args, label, ctx.clock);
+  if (opts.agentOnly) throw new UsageError(`${opts.agentOnly} needs the running agent: start it with "cairn agent" (or npm start)`, 'E_NO_AGENT');
+  return withServices(ctx, local, opts);
+}
+
 /** Operation `name` of the catalogue (protocol/api.ts): through the running agent's API, or in this process by `local`. */
 export async function runOp<K extends OperationName>(
   ctx: Context,

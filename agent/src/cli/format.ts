@@ -23,6 +23,23 @@ export function table(rows: string[][]): string {
   return rows.map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i] ?? 0))).join('  ')).join('\n');
 }
 
+/** --json-progress: stdout is JSON lines (progress events, then the result as one `{"type":"result"}` line). */
+let jsonLines = false;
+
+export function useJsonLines(): void {
+  jsonLines = true;
+}
+
+export function jsonLinesMode(): boolean {
+  return jsonLines;
+}
+
+/** One JSON object on its own line (--json-progress's events). */
+export function printJsonLine(value: unknown): void {
+  process.stdout.write(`${JSON.stringify(value)}\n`);
+}
+
 export function printJson(value: unknown): void {
+  if (jsonLines) return printJsonLine({ type: 'result', result: value });
   process.stdout.write(JSON.stringify(value, null, 2) + '\n');
 }

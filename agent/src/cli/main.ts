@@ -2,7 +2,7 @@
 // 3 a snapshot was made but some files could not be read. Errors are one line on stderr
 // (the stack only with --debug).
 import { Command, CommanderError, Option } from 'commander';
-import { CairnError, EXIT_FAILED, EXIT_USAGE } from '../util/errors.js';
+import { CairnError, EXIT_FAILED, EXIT_INTERRUPTED, EXIT_USAGE, InterruptedError } from '../util/errors.js';
 import { errorSpec } from '../../../protocol/errors.js';
 import { AGENT_DEFAULTS, DEFAULT_LISTEN } from './defaults.js';
 import { withFilterOptions, type FilterCliOptions } from './snapshot-filter.js';
@@ -56,6 +56,7 @@ common(
   .option('-n, --dry-run', 'show what would be stored, write nothing')
   .option('--stdin', 'store what standard input gives as one file (e.g. pg_dump | cairn backup --stdin)')
   .option('--stdin-filename <name>', 'the name of that file (default "stdin")')
+  .option('--json-progress', 'print JSON lines: progress events while it runs, then the result')
   .addHelpText(
     'after',
     '\nExamples:\n  cairn backup /srv/data --exclude "*.tmp" --exclude-file /etc/cairn/excludes\n  cairn backup / -x --dry-run\n  pg_dump mydb | cairn backup --stdin --stdin-filename mydb.sql --tag postgres',
@@ -179,6 +180,7 @@ withFilterOptions(
   .option('-e, --exclude <pattern>', 'leave out what matches (as backup --exclude: a name glob, a path end, a whole path from /; repeatable)', collect)
   .option('--verify', 'read every restored file back and compare it with the snapshot; a file that differs fails the restore, named')
   .option('--dry-run', 'list what would be restored (with --to-volume: what would change), write nothing')
+  .option('--json-progress', 'print JSON lines: progress events while it runs, then the result')
   .action(
     action(async (ctx, snap: string, opts: import('./commands/restore.js').RestoreCliOptions) =>
       (await import('./commands/restore.js')).restoreCommand(ctx, snap, opts),
@@ -204,18 +206,29 @@ common(program.command('run').description('run a configured source now (needs th
 const jobsCmd = common(program.command('jobs').description("list the agent's jobs (scheduled and manual runs), newest first"))
   .option('--source <name>', "only this source's jobs")
   .action(action(async (ctx, opts: { source?: string }) => (await import('./commands/jobs.js')).jobsCommand(ctx, opts)));
-common(jobsCmd.command('show').description('one job with its log').argument('<id>')).action(
+common(jobsCmd.command('show').description('one job with its log (ID: the whole, or its last 6 characters as the console shows it)').argument('<id>')).action(
   action(async (ctx, id: string) => (await import('./commands/jobs.js')).jobShowCommand(ctx, id)),
 );
+common(
+  jobsCmd
+    .command('cancel')
+    .description('cancel a running job (a backup stops before its snapshot; what it stored is reused next time)')
+    .argument('<id>')
+    .addHelpText('after', '\nExamples:\n  cairn jobs cancel 3f9a1c   # the last 6 characters, as cairn jobs and the console show them'),
+)
+  .option('--wait', 'wait until the job has stopped, and print how it ended')
+  .action(action(async (ctx, id: string, opts: { wait?: boolean }) => (await import('./commands/jobs.js')).jobCancelCommand(ctx, id, opts)));
 
 common(program.command('prune').description('remove data no snapshot needs, locally, and ask friends to delete their copies (after their grace)'))
   .option('--dry-run', 'show what would be removed, change nothing')
   .option('--max-unused <percent>', 'repack packs with more than this share of unneeded bytes (default 20)')
+  .option('--json-progress', 'print JSON lines: progress events while it runs, then the result')
   .action(action(async (ctx, opts: { dryRun?: boolean; maxUnused?: string }) => (await import('./commands/prune.js')).pruneCommand(ctx, opts)));
 
 common(program.command('check').description('verify the repository structure; with --read-data, every byte'))
   .option('--read-data', 'read and verify every pack')
   .option('--read-data-subset <n/t|N%>', 'read and verify part of the packs: a random share (10%) or one of t fixed groups (1/5)')
+  .option('--json-progress', 'print JSON lines: progress events while it runs, then the result')
   .addHelpText(
     'after',
     '\nExamples:\n  cairn check --read-data\n  cairn check --read-data-subset 5%    # a random 5% of the packs\n  cairn check --read-data-subset 2/7   # the 2nd of 7 groups: 7 runs read every pack once',
@@ -277,6 +290,7 @@ common(program.command('peers').description('list friends, their space both ways
 
 common(program.command('replicate').description('push packs and the snapshot list to friends now'))
   .option('--wait', 'return when every pack has its copies, or say why not')
+  .option('--json-progress', 'print JSON lines: progress events while it runs, then the result')
   .action(action(async (ctx, opts: { wait?: boolean }) => (await import('./commands/friends.js')).replicateCommand(ctx, opts)));
 
 common(program.command('audit').description('challenge every pack at every friend now: friends prove they still hold our packs; exit 1 when one fails'))
@@ -349,7 +363,8 @@ function fail(err: unknown): void {
     return;
   }
   // the exit code the error catalogue gives the code (SPEC 12.1), wherever the error was thrown
-  const code = err instanceof CairnError ? (errorSpec(err.code)?.exit ?? err.exitCode) : EXIT_FAILED;
+  // (a job our own Ctrl-C cancelled: 130, as the shell would report the interrupt)
+  const code = err instanceof InterruptedError ? EXIT_INTERRUPTED : err instanceof CairnError ? (errorSpec(err.code)?.exit ?? err.exitCode) : EXIT_FAILED;
   const message = err instanceof Error ? err.message : String(err);
   const errno = (err as NodeJS.ErrnoException).code;
   const hint = errno === 'ENOSPC' ? ' (the disk is full: free space and run the command again; nothing committed was lost)' : '';

@@ -78,3 +78,8 @@ export class Activity {
 export function sourceKey(s: { source?: string | undefined; paths: string[] }): string {
   return s.source ?? [...s.paths].sort().join(', ');
 }
+
+/** The name an ad-hoc backup asked for through the API is grouped under: its volumes (as `volume:NAME`) and paths, sorted (as sourceKey sorts a snapshot's). */
+export function adHocKey(paths: readonly string[] = [], volumes: readonly string[] = []): string {
+  return [...volumes.map((v) => `volume:${v}`), ...paths].sort().join(', ');
+}

@@ -12,7 +12,7 @@ export async function backupOp(
   svc: Services,
   args: BackupArgs,
   onStart?: (a: Archiver) => void,
-  extra: { volumes?: VolumeSpec[]; meta?: SnapshotMeta } = {},
+  extra: { volumes?: VolumeSpec[]; meta?: SnapshotMeta; signal?: AbortSignal } = {},
 ): Promise<BackupResult> {
   const abs = [...new Set([...args.paths, ...(extra.volumes ?? []).map((v) => v.path)].map((p) => resolve(p)))].sort();
   const sameSource = (s: { paths: string[]; source?: string }) =>

@@ -4,7 +4,7 @@
 import type { PruneArgs, PruneResult } from '../../../protocol/api.js';
 import { DEFAULT_MAX_UNUSED, executePrune, planPrune, type PruneProgress } from '../repo/prune.js';
 import { openLedgers, type Ledgers } from '../mesh/ledgers.js';
-import { UsageError } from '../util/errors.js';
+import { throwIfCancelled, UsageError } from '../util/errors.js';
 import type { Services } from './services.js';
 import { packUsage } from '../store/pack-store.js';
 
@@ -33,7 +33,8 @@ async function queuedFor(ledgers: Ledgers, packs?: string[]): Promise<PruneResul
   return out;
 }
 
-export async function pruneOp(svc: Services, args: PruneArgs, onProgress?: (p: PruneProgress) => void): Promise<PruneResult> {
+/** `signal`: cancels the prune while it plans; once it deletes or repacks it goes on to the end. */
+export async function pruneOp(svc: Services, args: PruneArgs, onProgress?: (p: PruneProgress) => void, signal?: AbortSignal): Promise<PruneResult> {
   const pct = args.maxUnusedPercent;
   if (pct !== undefined && (!Number.isFinite(pct) || pct < 0 || pct > 100))
     throw new UsageError(`--max-unused ${pct}: expected a percentage from 0 to 100`, 'E_BAD_ARGS');
@@ -43,6 +44,7 @@ export async function pruneOp(svc: Services, args: PruneArgs, onProgress?: (p: P
   const { plan, live } = await planPrune(repo, pct === undefined ? DEFAULT_MAX_UNUSED : pct / 100, onProgress);
   const gone = [...plan.deletePacks, ...plan.repackPacks];
   let written = { writtenBytes: 0, packsWritten: 0 };
+  throwIfCancelled(signal); // the last point where a cancel leaves the repository as it was
   if (!args.dryRun) {
     // our copies at friends go too: queued in the same synced batch as the index change (a crash
     // cannot lose them), sent now when the mesh is up, else at the next replication

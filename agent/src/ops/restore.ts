@@ -13,10 +13,16 @@ import type { Services } from './services.js';
 /** Concurrent pack fetches per online friend during a restore. */
 const PREFETCH_PER_FRIEND = 2;
 
-export async function restoreOp(svc: Services, args: RestoreArgs, onStart?: (r: Restorer, totalBytes?: number) => void): Promise<RestoreResult> {
+/** `signal`: cancels the restore (Restorer `signal`): it throws a CancelledError, leaving no half-written file. */
+export async function restoreOp(
+  svc: Services,
+  args: RestoreArgs,
+  onStart?: (r: Restorer, totalBytes?: number) => void,
+  signal?: AbortSignal,
+): Promise<RestoreResult> {
   // this restore's own count of packs fetched from friends (another restore at once keeps its own)
   const tally = new FetchTally();
-  return tally.run(() => restoreCounting(svc, args, tally, onStart));
+  return tally.run(() => restoreCounting(svc, args, tally, onStart, signal));
 }
 
 async function restoreCounting(
@@ -24,6 +30,7 @@ async function restoreCounting(
   args: RestoreArgs,
   tally: FetchTally,
   onStart?: (r: Restorer, totalBytes?: number) => void,
+  signal?: AbortSignal,
 ): Promise<RestoreResult> {
   const { id, snapshot } = await svc.repo.resolveSnapshot(args.snapshot, args.filter);
   const includes = normalizeIncludes(args.include);
@@ -53,7 +60,14 @@ async function restoreCounting(
   if (args.dryRun) return dryRun(svc, id, root, includes, target, exclude);
   let exact = new Map<string, bigint>(); // filled once the snapshot's metadata blob is at hand (below)
   const exactMtimeNs = (rel: string) => exact.get(from && rel ? `${from}/${rel}` : from || rel);
-  const restorer = new Restorer(svc.repo, { target, includes, overwrite: args.overwrite, exactMtimeNs, ...(exclude ? { exclude } : {}) });
+  const restorer = new Restorer(svc.repo, {
+    target,
+    includes,
+    overwrite: args.overwrite,
+    exactMtimeNs,
+    ...(exclude ? { exclude } : {}),
+    ...(signal ? { signal } : {}),
+  });
   onStart?.(restorer, includes.length === 0 ? snapshot.summary.sizeBytes : undefined);
   const warnings: string[] = [];
   let fetching: Promise<string[]> | null = null;

@@ -5,43 +5,21 @@
 import type { SourceConfig } from '../../../protocol/config.js';
 import { formatBytes, plural } from '../../../protocol/format.js';
 import type { JobHandle, Runners } from '../scheduler/scheduler.js';
-import type { Archiver } from '../snapshot/archiver.js';
-import { scan, type ScanTotals } from '../snapshot/scanner.js';
 import { connectDocker, discoverVolumes, selectVolumes } from '../sources/docker.js';
 import { UsageError } from '../util/errors.js';
 import { backupOp } from './backup.js';
+import { followBackup } from './job-progress.js';
 import { runDrill } from './drill.js';
 import { forgetOp } from './forget.js';
 import { pruneOp } from './prune.js';
 import type { Services } from './services.js';
 import { volumeBackupOp } from './volumes.js';
 
-/** How often a running backup's progress is sampled for the job (and the console). */
-const PROGRESS_EVERY_MS = 500;
-
 async function backupSource(svc: Services, source: SourceConfig, job: JobHandle): Promise<{ snapshot?: string }> {
-  let archiver: Archiver | undefined;
-  // The totals come from a scan beside the backup; it does not know the excludes, so a source with
-  // excludes reports no totals rather than wrong ones.
-  const totals: ScanTotals = { files: 0, bytes: 0, done: false };
-  const scanning = new AbortController();
-  let scanned: Promise<void> = Promise.resolve();
-  const sample = () => {
-    const p = archiver?.progress;
-    if (p)
-      job.progress({
-        files: p.filesDone,
-        bytes: p.bytesDone,
-        currentPath: p.currentPath,
-        ...(totals.done ? { totalFiles: totals.files, totalBytes: totals.bytes } : {}),
-      });
-  };
-  const timer = setInterval(sample, PROGRESS_EVERY_MS);
-  timer.unref();
-  const onStart = (a: Archiver) => {
-    archiver = a;
-    if (source.exclude.length === 0) scanned = scan(a.sourcePaths, totals, scanning.signal).catch(() => undefined);
-  };
+  // the totals come from a scan beside the backup (none for a source with excludes)
+  const follow = followBackup(job, source.exclude.length === 0);
+  const onStart = follow.onStart;
+  let ok = false;
   try {
     let volumes = [...source.volumes];
     if (source.volumeSelectors.length > 0) {
@@ -66,18 +44,17 @@ async function backupSource(svc: Services, source: SourceConfig, job: JobHandle)
             onStart,
             (e) =>
               job.log(`${e.container}: ${e.action}: ${e.message}${e.exitCode !== undefined ? ` (exit ${e.exitCode})` : ''}${e.output ? `\n${e.output}` : ''}`),
+            job.signal,
           )
-        : backupOp(svc, args, onStart),
+        : backupOp(svc, args, onStart, { signal: job.signal }),
     );
-    // the finished job carries the totals too (the scan reads no more than the backup did)
-    await scanned;
-    sample();
+    ok = true;
     job.log(`snapshot ${r.shortId}: ${plural(r.files, 'file')}, ${formatBytes(r.sizeBytes)}, ${formatBytes(r.addedBytes)} new`);
     svc.afterBackup?.();
     return { snapshot: r.id };
   } finally {
-    clearInterval(timer);
-    scanning.abort();
+    // the finished job carries the totals too (the scan reads no more than the backup did)
+    await follow.finish(ok);
   }
 }
 

@@ -122,7 +122,13 @@ export async function resolveVolumeSources(all: DiscoveredVolume[], names: strin
  * One snapshot of the volumes (plus any plain paths), tagged `volume:NAME` for each volume, with
  * the containers that mount them stopped / paused / exec'd per their labels.
  */
-export async function volumeBackupOp(svc: Services, args: VolumeBackupArgs, onStart?: (a: Archiver) => void, onLog?: HookLogger): Promise<VolumeBackupResult> {
+export async function volumeBackupOp(
+  svc: Services,
+  args: VolumeBackupArgs,
+  onStart?: (a: Archiver) => void,
+  onLog?: HookLogger,
+  signal?: AbortSignal,
+): Promise<VolumeBackupResult> {
   if (args.volumes.length === 0) throw new UsageError('no volumes given: use "cairn backup volume:NAME"');
   const mode = volumeReadMode(args.volumeRead);
   const docker = await connectDocker();
@@ -153,7 +159,7 @@ export async function volumeBackupOp(svc: Services, args: VolumeBackupArgs, onSt
           svc,
           { paths: args.paths, tags, ...(args.source !== undefined ? { source: args.source } : {}), ...(args.exclude ? { exclude: args.exclude } : {}) },
           onStart,
-          { volumes: specs, meta },
+          { volumes: specs, meta, ...(signal ? { signal } : {}) },
         );
       },
       'snapshot',
@@ -301,6 +307,7 @@ export async function volumeRestoreOp(
   args: VolumeRestoreArgs,
   onStart?: (r: Restorer, totalBytes?: number) => void,
   onLog?: HookLogger,
+  signal?: AbortSignal,
 ): Promise<VolumeRestoreResult> {
   if (!args.volume) throw new UsageError('--to-volume needs a volume name');
   const { id, snapshot } = await svc.repo.resolveSnapshot(args.snapshot);
@@ -380,7 +387,7 @@ export async function volumeRestoreOp(
     const plan = planChanges(want, await listVolume(mountpoint));
     changes = { created: plan.created, replaced: plan.replaced, deleted: plan.deleted };
     await removeBelow(mountpoint, [...plan.deleted, ...plan.typeChanged]);
-    restored = await restoreOp(svc, { snapshot: id, target: mountpoint, include: [], overwrite: true, from }, onStart);
+    restored = await restoreOp(svc, { snapshot: id, target: mountpoint, include: [], overwrite: true, from }, onStart, signal);
   };
   if (existing) await hooks.around([existing], run, 'restore');
   else {

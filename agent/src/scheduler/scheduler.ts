@@ -2,12 +2,14 @@
 // never overlaps itself (a slot that comes while the previous run still works is recorded as
 // skipped, with the reason); a failed run is retried with backoff (1, 2, 4 … minutes) as long as the
 // retry starts before the next slot. Every run is a job (job-store.ts) with a log and progress,
-// announced on `events` as it changes. Time comes from injected timers, so a fake clock can drive it.
+// announced on `events` as it changes; so is an operation asked for through the API (adHoc: a CLI
+// backup or restore through the agent, the console's restore). Any running job can be cancelled:
+// its handle's AbortSignal fires and the work stops at its next safe point (state "cancelled"). Time comes from injected timers, so a fake clock can drive it.
 import { EventEmitter } from 'node:events';
 import { randomBytes } from 'node:crypto';
-import type { Job, JobKind, JobProgress, JobTrigger } from '../../../protocol/api.js';
+import { JOB_RESULT_MAX_LIST_ITEMS, type Job, type JobKind, type JobProgress, type JobTrigger } from '../../../protocol/api.js';
 import type { CairnConfig, SourceConfig } from '../../../protocol/config.js';
-import { CairnError, errorMessage, UsageError } from '../util/errors.js';
+import { CairnError, CancelledError, errorMessage, UsageError } from '../util/errors.js';
 import type { Timers } from '../util/timers.js';
 import { nextFire, parseCron, type CronSpec } from './cron.js';
 import { MAX_JOB_LOG_LINES, type JobStore } from './job-store.js';
@@ -21,6 +23,8 @@ const TRIM_EVERY = 25;
 /** What a running job can report. */
 export interface JobHandle {
   readonly job: Job;
+  /** Fires when the job is cancelled; its reason is a CancelledError. The work checks it at safe points. */
+  readonly signal: AbortSignal;
   log(line: string): void;
   progress(p: Partial<JobProgress>): void;
 }
@@ -48,6 +52,20 @@ interface Slot {
   cancel?: () => void;
 }
 
+/** A result as a job keeps it: its top-level lists cut to JOB_RESULT_MAX_LIST_ITEMS, the cut ones named in `truncated`. */
+export function storedResult(result: unknown): unknown {
+  if (result === null || typeof result !== 'object' || Array.isArray(result)) return result;
+  const out: Record<string, unknown> = {};
+  const cut: string[] = [];
+  for (const [k, v] of Object.entries(result)) {
+    if (Array.isArray(v) && v.length > JOB_RESULT_MAX_LIST_ITEMS) {
+      out[k] = v.slice(0, JOB_RESULT_MAX_LIST_ITEMS);
+      cut.push(k);
+    } else out[k] = v;
+  }
+  return cut.length > 0 ? { ...out, truncated: cut } : out;
+}
+
 const MAINTENANCE = { forget: '(forget)', prune: '(prune)', drill: '(drill)' } as const;
 
 export class Scheduler {
@@ -60,6 +78,8 @@ export class Scheduler {
   private readonly running = new Map<string, Promise<void>>();
   private readonly retries = new Map<string, () => void>();
   private readonly live = new Map<string, Job>();
+  /** Running jobs' cancel switches and handles, by job ID. */
+  private readonly cancels = new Map<string, { abort: AbortController; handle: JobHandle }>();
   private sources: SourceConfig[] = [];
   private seq = 0;
   private finishedSinceTrim = 0;
@@ -118,6 +138,50 @@ export class Scheduler {
   /** Every job running now, with its live progress. */
   liveJobs(): Job[] {
     return [...this.live.values()];
+  }
+
+  /**
+   * Cancels a running job: its signal fires, and the job ends "cancelled" once its work has stopped
+   * at a safe point (a backup commits no snapshot; what it already stored stays for the next run).
+   * Returns false when the job is not running (finished, or unknown).
+   */
+  cancel(id: string, by: string): boolean {
+    const c = this.cancels.get(id);
+    if (!c) return false;
+    if (!c.abort.signal.aborted) {
+      c.handle.log(`cancel asked ${by}`);
+      c.abort.abort(new CancelledError(`cancelled ${by}`));
+    }
+    return true;
+  }
+
+  /**
+   * Runs an operation asked for through the API as a job (trigger "ad-hoc"): the same store, events
+   * and log as a scheduled run. Resolves once the job is recorded, with `done`: the operation's
+   * result, or its error (a CancelledError when cancelled). Ad-hoc jobs never wait for a source
+   * slot: those that write the repository queue on its write lock.
+   */
+  async adHoc<R>(kind: JobKind, source: string | null, label: string, work: (job: JobHandle) => Promise<R>): Promise<{ job: Job; done: Promise<R> }> {
+    let result: { ok: true; value: R } | { ok: false; err: unknown } | undefined;
+    let ended: Promise<void> = Promise.resolve();
+    const custom = async (handle: JobHandle) => {
+      try {
+        const value = await work(handle);
+        result = { ok: true, value };
+        const snapshot = (value as { id?: unknown; dryRun?: unknown } | null)?.id;
+        return { result: value, ...(kind === 'backup' && typeof snapshot === 'string' && snapshot !== '' ? { snapshot } : {}) };
+      } catch (err) {
+        result = { ok: false, err };
+        throw err;
+      }
+    };
+    const job = await this.begin(`(ad-hoc ${this.seq})`, kind, null, 'ad-hoc', 1, null, { work: custom, source, label, ended: (p) => (ended = p) });
+    const done = ended.then(() => {
+      if (!result) throw new CairnError('E_INTERNAL', `job ${job.id} ended without a result`);
+      if (!result.ok) throw result.err;
+      return result.value;
+    });
+    return { job, done };
   }
 
   isRunning(key: string): boolean {
@@ -201,7 +265,7 @@ export class Scheduler {
     this.events.emit('job', { type, job } satisfies JobEvent);
   }
 
-  /** Creates and starts a job; resolves once it is recorded (not when it ends). */
+  /** Creates and starts a job; resolves once it is recorded (not when it ends). `custom`: an ad-hoc job's work. */
   private async begin(
     key: string,
     kind: JobKind,
@@ -209,15 +273,25 @@ export class Scheduler {
     trigger: JobTrigger,
     attempt: number,
     drillOf: string | null = null,
+    adHoc?: {
+      work: (job: JobHandle) => Promise<{ snapshot?: string; result?: unknown }>;
+      source: string | null;
+      label: string;
+      /** Given the job's whole run, which settles once the job has ended and is recorded. */
+      ended: (p: Promise<void>) => void;
+    },
   ): Promise<Job> {
-    const job = this.newJob(kind, source?.name ?? drillOf, trigger, attempt);
+    const job = this.newJob(kind, adHoc ? adHoc.source : (source?.name ?? drillOf), trigger, attempt);
+    if (adHoc) job.label = adHoc.label;
     job.startedAt = job.createdAt;
+    const cancel = new AbortController();
     const started = this.timers.now();
     await this.store.put(job);
     this.live.set(job.id, job);
     this.emit('created', job);
     const handle: JobHandle = {
       job,
+      signal: cancel.signal,
       log: (line) => {
         job.log.push(`${new Date(this.timers.now()).toISOString()} ${line}`);
         if (job.log.length > MAX_JOB_LOG_LINES) job.log.splice(0, job.log.length - MAX_JOB_LOG_LINES);
@@ -232,7 +306,11 @@ export class Scheduler {
     };
     const work = (async () => {
       try {
-        if (kind === 'backup' && source) job.snapshot = (await this.runners.backup(source, handle)).snapshot ?? null;
+        if (adHoc) {
+          const r = await adHoc.work(handle);
+          job.snapshot = r.snapshot ?? null;
+          if (r.result !== undefined) job.result = storedResult(r.result);
+        } else if (kind === 'backup' && source) job.snapshot = (await this.runners.backup(source, handle)).snapshot ?? null;
         else if (kind === 'forget') await this.runners.forget(handle);
         else if (kind === 'drill') {
           if (!this.runners.drill) throw new CairnError('E_NO_MESH', 'restore drills need the friend mesh');
@@ -240,9 +318,11 @@ export class Scheduler {
         } else await this.runners.prune(handle);
         job.state = 'succeeded';
       } catch (err) {
-        job.state = 'failed';
+        // cancelled: the work stopped because the signal fired (not some other failure met meanwhile)
+        const cancelled = cancel.signal.aborted && (err === cancel.signal.reason || err instanceof CancelledError);
+        job.state = cancelled ? 'cancelled' : 'failed';
         job.error = errorMessage(err);
-        handle.log(`failed: ${job.error}`);
+        handle.log(`${job.state}: ${job.error}`);
       }
       job.finishedAt = new Date(this.timers.now()).toISOString();
       await this.track(
@@ -250,13 +330,16 @@ export class Scheduler {
           await this.store.put(job).catch((err: unknown) => this.log(`scheduler: recording job ${job.id} failed: ${errorMessage(err)}`));
           this.running.delete(key);
           this.live.delete(job.id);
+          this.cancels.delete(job.id);
           this.emit('finished', job);
-          if (job.state === 'failed' && trigger !== 'manual') this.maybeRetry(key, kind, source, attempt);
+          if (job.state === 'failed' && trigger !== 'manual' && trigger !== 'ad-hoc') this.maybeRetry(key, kind, source, attempt);
           await this.finished();
         })(),
       );
     })();
     this.running.set(key, work);
+    this.cancels.set(job.id, { abort: cancel, handle });
+    adHoc?.ended(work);
     return job;
   }
 

@@ -17,7 +17,7 @@ import type { Repository } from '../repo/repository.js';
 import { encodeTree, loadTree, sameNodes, sortNodes } from '../repo/trees.js';
 import type { Clock } from '../util/clock.js';
 import { displayName, fromBytes } from '../util/byte-names.js';
-import { CairnError, UsageError } from '../util/errors.js';
+import { CairnError, throwIfCancelled, UsageError } from '../util/errors.js';
 import { at, openDirNoFollow, requireProcFd, sameFile, SwappedError } from '../util/fd-at.js';
 import { readDirFd } from '../util/posix.js';
 import { mapLimit, Semaphore } from '../util/semaphore.js';
@@ -71,6 +71,12 @@ export interface ArchiveOptions {
   dryRun?: boolean;
   /** Stored with the snapshot as a metadata blob (JSON) referenced as `meta`; the volumes' exact mtimes are added to it. */
   meta?: SnapshotMeta;
+  /**
+   * Cancels the backup: checked before each entry, each chunk read and the commit, so a cancelled
+   * backup throws its reason and commits no snapshot; the packs already written stay indexed, and
+   * the next backup dedups against them.
+   */
+  signal?: AbortSignal;
 }
 
 export interface VolumeSpec {
@@ -238,6 +244,7 @@ export class Archiver {
       },
     };
     if (this.opts.dryRun) return { id: '', snapshot };
+    throwIfCancelled(this.opts.signal); // the last point before the snapshot exists
     await this.repo.flush();
     const id = await this.repo.commitSnapshot(snapshot);
     for (const { builder } of this.volumeBuilders) await builder.commitCache();
@@ -268,15 +275,13 @@ export class Archiver {
       excluded,
     );
     this.volumeBuilders.push({ path: root, builder });
-    return builder.build(
-      name,
-      v.entries(
-        excluded,
-        (m) => this.warn(m),
-        () => (this.unreadable += 1),
-      ),
-      root,
+    const entries = v.entries(
+      excluded,
+      (m) => this.warn(m),
+      () => (this.unreadable += 1),
     );
+    const signal = this.opts.signal;
+    return builder.build(name, signal ? untilCancelled(entries, signal) : entries, root);
   }
 
   /** Starts loading a parent tree (it never rejects: an unreadable one is warned about and reads as null). */
@@ -398,6 +403,7 @@ export class Archiver {
     dev?: bigint,
     parentTree?: ParentTree | null,
   ): Promise<TreeNode | undefined> {
+    throwIfCancelled(this.opts.signal);
     const path = join(dir, name);
     if (this.skip.has(path)) {
       this.warn(`${displayName(path)}: skipped (it is the Cairn home)`);
@@ -582,6 +588,10 @@ export class Archiver {
       let eof = false;
       let total = 0;
       while (!eof || filled > 0) {
+        if (this.opts.signal?.aborted) {
+          await Promise.allSettled(saves); // the chunks on their way land before the error unwinds
+          throwIfCancelled(this.opts.signal);
+        }
         while (!eof && filled < buf.length) {
           const bytesRead = readSync(fd, buf, filled, buf.length - filled, null);
           if (bytesRead === 0) eof = true;
@@ -609,6 +619,14 @@ export class Archiver {
     } finally {
       this.bufferBudget.release(bufGot);
     }
+  }
+}
+
+/** `entries`, stopped with the signal's reason before the next entry once it fires. */
+async function* untilCancelled<T>(entries: AsyncIterable<T>, signal: AbortSignal): AsyncGenerator<T> {
+  for await (const e of entries) {
+    throwIfCancelled(signal);
+    yield e;
   }
 }
 

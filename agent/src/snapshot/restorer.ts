@@ -43,7 +43,7 @@ import { BlobType } from '../repo/blob.js';
 import type { Repository } from '../repo/repository.js';
 import { loadTree } from '../repo/trees.js';
 import { displayName, fromBytes, toBytes } from '../util/byte-names.js';
-import { CairnError, errorMessage } from '../util/errors.js';
+import { CairnError, CancelledError, errorMessage, throwIfCancelled } from '../util/errors.js';
 import { at, fdPath, O_PATH, openDirNoFollow, requireProcFd, SwappedError } from '../util/fd-at.js';
 import { makeNode, setTimesNs, setTimesNsFd, setXattr, setXattrFd, type CPath } from '../util/posix.js';
 import { mapLimit } from '../util/semaphore.js';
@@ -63,6 +63,12 @@ export interface RestoreOptions {
   exactMtimeNs?: (rel: string) => bigint | undefined;
   /** Entries left out, with everything below them (restore --exclude), by their path relative to the target. */
   exclude?: (rel: string, node: TreeNode) => boolean;
+  /**
+   * Cancels the restore: checked before each entry and each chunk written; a file cut short is
+   * removed (as a file that fails verification), so no half-written file is left under its name,
+   * and the restore throws the signal's reason.
+   */
+  signal?: AbortSignal;
 }
 
 export interface RestoreProgress {
@@ -255,6 +261,7 @@ export class Restorer {
   }
 
   private async restoreDir(treeId: string, prefix: string, includes: string[], dirFd: number): Promise<void> {
+    throwIfCancelled(this.opts.signal);
     const tree = await loadTree(this.repo, treeId);
     const selected = tree.nodes
       .map((node) => ({ node, rel: prefix ? `${prefix}/${node.name}` : node.name }))
@@ -266,8 +273,10 @@ export class Restorer {
       FILE_CONCURRENCY,
       async ({ node, rel }) => {
         try {
+          throwIfCancelled(this.opts.signal);
           await this.restoreEntry(node, rel, dirFd);
         } catch (err) {
+          if (err instanceof CancelledError) throw err; // not one file's failure: the whole restore stops
           this.errors.push(`${this.shown(rel)}: ${errorMessage(err)}`);
         }
       },
@@ -287,6 +296,7 @@ export class Restorer {
           closeSync(fd);
         }
       } catch (err) {
+        if (err instanceof CancelledError) throw err;
         this.errors.push(`${this.shown(rel)}: ${errorMessage(err)}`);
       }
     }
@@ -437,6 +447,7 @@ export class Restorer {
     let pos = 0;
     let written = 0;
     for (const id of node.content ?? []) {
+      throwIfCancelled(this.opts.signal);
       if (this.zeroChunks.has(id)) {
         pos += this.repo.index.get(id)?.rawLength ?? 0;
         continue;

@@ -43,6 +43,30 @@ export class WrongPassphraseError extends CairnError {
   }
 }
 
+/** The exit code of a command whose job was cancelled by its own Ctrl-C (128 + SIGINT, as a shell reports it). */
+export const EXIT_INTERRUPTED = 130;
+
+/** The command's own Ctrl-C cancelled its job in the agent, which stopped: exit 130. */
+export class InterruptedError extends CairnError {
+  constructor(message: string) {
+    super('E_CANCELLED', message, EXIT_INTERRUPTED);
+    this.name = 'InterruptedError';
+  }
+}
+
+/** A job stopped on request at a safe point (an AbortSignal's reason): nothing half-done was committed. */
+export class CancelledError extends CairnError {
+  constructor(message = 'cancelled') {
+    super('E_CANCELLED', message);
+    this.name = 'CancelledError';
+  }
+}
+
+/** Throws the signal's reason (a CancelledError) once it is aborted: the work stops at this safe point. */
+export function throwIfCancelled(signal: AbortSignal | undefined): void {
+  if (signal?.aborted) throw signal.reason instanceof CancelledError ? signal.reason : new CancelledError();
+}
+
 export function errorMessage(err: unknown): string {
   if (err instanceof Error) return err.message;
   // libp2p sometimes rejects with a close/abort Event that carries the error

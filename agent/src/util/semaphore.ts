@@ -40,16 +40,26 @@ export class Semaphore {
   }
 }
 
-/** Maps `items` with at most `limit` calls of `fn` running at once; results keep input order. */
+/**
+ * Maps `items` with at most `limit` calls of `fn` running at once; results keep input order. When a
+ * call fails, no new one starts, and the first error is thrown once the calls still running have
+ * ended: nothing keeps working behind a failed (or cancelled) map, on fds its caller then closes.
+ */
 export async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T, i: number) => Promise<R>): Promise<R[]> {
   const out = new Array<R>(items.length);
   let next = 0;
+  let failure: { err: unknown } | undefined;
   const worker = async () => {
-    while (next < items.length) {
+    while (next < items.length && !failure) {
       const i = next++;
-      out[i] = await fn(items[i] as T, i);
+      try {
+        out[i] = await fn(items[i] as T, i);
+      } catch (err) {
+        failure ??= { err };
+      }
     }
   };
   await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  if (failure) throw failure.err;
   return out;
 }

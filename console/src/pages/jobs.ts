@@ -1,9 +1,10 @@
 // Jobs: what runs now, with live progress (Server-Sent Events from the agent), and the history with
 // each job's log; configured sources can be started from here.
 import { useEffect, useState } from 'preact/hooks';
-import { humanSeconds, jobEtaSeconds, type Job } from '../../../protocol/api.js';
+import type { Job } from '../../../protocol/api.js';
 import { op } from '../api.js';
-import { bytes, percent, when } from '../format.js';
+import { when } from '../format.js';
+import { cancelJob, progressWords } from '../job-watch.js';
 import { html } from '../html.js';
 import { useLoad } from '../use-load.js';
 
@@ -21,20 +22,17 @@ function useLiveJobs(): Map<string, Job> {
   return live;
 }
 
-function JobRow({ job, open, onOpen }: { job: Job; open: boolean; onOpen: () => void }) {
-  const p = job.progress;
-  const eta = jobEtaSeconds(p);
+function JobRow({ job, open, onOpen, onCancel }: { job: Job; open: boolean; onOpen: () => void; onCancel: () => void }) {
   return html`<tr data-job=${job.id} class=${`job ${job.state}`}>
       <td>
         <a onClick=${onOpen}><code>${job.id.slice(-6)}</code></a>
       </td>
-      <td>${job.kind} ${job.source ?? ''}</td>
-      <td><span class=${`state ${job.state === 'succeeded' ? 'ok' : job.state}`}>${job.state}</span>${job.attempt > 1 ? ` (attempt ${job.attempt})` : ''}</td>
-      <td class="job-progress">
-        ${p.files}${p.totalFiles !== undefined ? ` of ${p.totalFiles}` : ''} files,
-        <span class="job-bytes">${bytes(p.bytes)}</span
-        >${p.totalBytes !== undefined ? ` of ${bytes(p.totalBytes)} (${percent(p.bytes, p.totalBytes)})` : ''}${job.state === 'running' ? `, ${bytes(p.bytesPerSec)}/s` : ''}${job.state === 'running' && eta !== null ? html`, <span class="job-eta">about ${humanSeconds(eta)} left</span>` : ''}
+      <td>${job.kind} ${job.source ?? job.label ?? ''}</td>
+      <td>
+        <span class=${`state ${job.state === 'succeeded' ? 'ok' : job.state}`}>${job.state}</span>${job.attempt > 1 ? ` (attempt ${job.attempt})` : ''}
+        ${job.state === 'running' && html`<button class="job-cancel" onClick=${onCancel}>Cancel</button>`}
       </td>
+      <td class="job-progress"><span class="job-bytes">${progressWords(job)}</span></td>
       <td>${when(job.startedAt)}</td>
       <td>${job.error ? html`<span class="error">${job.error}</span>` : job.snapshot ? html`snapshot <code>${job.snapshot.slice(0, 8)}</code>` : ''}</td>
     </tr>
@@ -56,6 +54,11 @@ export function Jobs() {
   for (const j of history ?? []) merged.set(j.id, j);
   for (const [id, j] of live) merged.set(id, j);
   const jobs = [...merged.values()].sort((a, b) => b.id.localeCompare(a.id));
+  const cancel = (id: string) =>
+    cancelJob(id).then(
+      () => setMsg(`cancelling job ${id.slice(-6)}: it stops at its next safe point`),
+      (err: unknown) => setMsg((err as Error).message),
+    );
   const run = (source: string) =>
     op('run', { source }).then(
       (j) => {
@@ -87,7 +90,7 @@ export function Jobs() {
           </tr>
         </thead>
         <tbody>
-          ${jobs.map((j) => html`<${JobRow} job=${j} open=${open === j.id} onOpen=${() => setOpen(open === j.id ? null : j.id)} />`)}
+          ${jobs.map((j) => html`<${JobRow} job=${j} open=${open === j.id} onOpen=${() => setOpen(open === j.id ? null : j.id)} onCancel=${() => cancel(j.id)} />`)}
         </tbody>
       </table>
     </section>

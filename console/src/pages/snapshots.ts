@@ -1,11 +1,12 @@
 // Snapshots: the list; browsing one snapshot's files (browse.ts, a view of its own); restoring a
 // file or a folder through a wizard that shows exactly what will happen and asks before anything
-// is written; diff of two.
-import { useState } from 'preact/hooks';
-import type { RestoreResult, VolumeRestoreResult } from '../../../protocol/api.js';
+// is written, run as a job whose progress and result it shows; diff of two.
+import { useEffect, useState } from 'preact/hooks';
+import type { Job, RestoreResult, VolumeRestoreResult } from '../../../protocol/api.js';
 import type { SnapshotListing } from '../../../protocol/snapshot.js';
-import { op } from '../api.js';
+import { op, startJob } from '../api.js';
 import { browseHref, parseBrowseRoute } from '../browse-path.js';
+import { cancelJob, progressWords, useJob } from '../job-watch.js';
 import { bytes, when } from '../format.js';
 import { html } from '../html.js';
 import { useLoad } from '../use-load.js';
@@ -15,14 +16,21 @@ function RestoreWizard({ snapshot, path, onClose }: { snapshot: SnapshotListing;
   const [target, setTarget] = useState('');
   const [overwrite, setOverwrite] = useState(false);
   const [step, setStep] = useState<'choose' | 'confirm' | 'running' | 'done'>('choose');
-  const [result, setResult] = useState<RestoreResult | null>(null);
+  const [started, setStarted] = useState<Job | null>(null);
   const [error, setError] = useState('');
+  // the restore runs in the agent as a job: its progress while it runs, its result when done
+  const job = useJob(started);
+  const result = job?.state === 'succeeded' ? (job.result as RestoreResult) : null;
+  useEffect(() => {
+    if (step !== 'running' || !job || job.state === 'running') return;
+    setStep(job.state === 'succeeded' ? 'done' : 'confirm');
+    if (job.state !== 'succeeded') setError(job.error ?? `the restore ${job.state}`);
+  }, [job?.state]);
   const run = async () => {
     setStep('running');
     setError('');
     try {
-      setResult(await op('restore', { snapshot: snapshot.id, target, include: [path], overwrite }));
-      setStep('done');
+      setStarted(await startJob('restore', { snapshot: snapshot.id, target, include: [path], overwrite }));
     } catch (err) {
       setError((err as Error).message);
       setStep('confirm');
@@ -60,9 +68,15 @@ function RestoreWizard({ snapshot, path, onClose }: { snapshot: SnapshotListing;
           ${overwrite ? ' Existing files there that differ WILL BE REPLACED.' : ' Existing files that differ are left alone: the restore stops and names them.'}
         </p>
         <div class="row">
-          <button class="primary" disabled=${step === 'running'} onClick=${run}>${step === 'running' ? 'Restoring…' : 'Restore now'}</button
-          ><button onClick=${() => setStep('choose')}>Back</button>
+          <button class="primary" disabled=${step === 'running'} onClick=${run}>${step === 'running' ? 'Restoring…' : 'Restore now'}</button>${
+            step === 'running' && job
+              ? html`<button class="restore-cancel" onClick=${() => cancelJob(job.id).catch((err: unknown) => setError((err as Error).message))}>
+                  Cancel
+                </button>`
+              : html`<button onClick=${() => setStep('choose')}>Back</button>`
+          }
         </div>
+        ${step === 'running' && job && html`<p class="restore-progress">Job <code>${job.id.slice(-6)}</code>: ${progressWords(job)}</p>`}
         ${error && html`<p class="error" role="alert">${error}</p>`}
       </div>`
     }

@@ -1,8 +1,8 @@
 import { resolve } from 'node:path';
 import { backupOp } from '../../ops/backup.js';
 import { scan, type RunningBackup, type ScanTotals } from '../../ops/progress.js';
-import { runOp, type Context } from '../context.js';
-import { formatBytes, formatDuration, printJson } from '../format.js';
+import { runJob, type Context } from '../context.js';
+import { formatBytes, formatDuration, jsonLinesMode, printJson } from '../format.js';
 import { ProgressLine } from '../progress.js';
 import { EXIT_INCOMPLETE, UsageError } from '../../util/errors.js';
 import { excludesOf } from '../exclude-file.js';
@@ -38,7 +38,7 @@ export async function backupCommand(ctx: Context, paths: string[], opts: BackupC
   const abort = new AbortController();
   let progress: ProgressLine | undefined;
   const onStart = (archiver: RunningBackup) => {
-    if (process.stderr.isTTY) void scan(paths, totals, abort.signal);
+    if (process.stderr.isTTY || jsonLinesMode()) void scan(paths, totals, abort.signal);
     progress = new ProgressLine(
       'backup',
       () => ({
@@ -58,7 +58,7 @@ export async function backupCommand(ctx: Context, paths: string[], opts: BackupC
       ...(opts.oneFileSystem ? { oneFileSystem: true } : {}),
       ...(opts.dryRun ? { dryRun: true } : {}),
     };
-    r = await runOp(ctx, 'backup', args, (svc) => backupOp(svc, args, onStart));
+    r = await runJob(ctx, 'backup', args, 'backup', (svc) => backupOp(svc, args, onStart));
   } finally {
     progress?.stop();
     abort.abort();

@@ -1,19 +1,22 @@
 import { checkOp } from '../../ops/check.js';
 import { CairnError } from '../../util/errors.js';
-import { runOp, type Context } from '../context.js';
+import { runJob, type Context } from '../context.js';
 import { printJson } from '../format.js';
 import { ProgressLine } from '../progress.js';
 
 export async function checkCommand(ctx: Context, opts: { readData?: boolean; readDataSubset?: string }): Promise<void> {
   let done = 0;
   let total = 0;
-  const progress = new ProgressLine('check', () => ({ files: done, bytes: 0, totalFiles: total }), ctx.clock);
+  let progress: ProgressLine | undefined;
   let r;
   try {
     const args = { readData: opts.readData === true, ...(opts.readDataSubset !== undefined ? { readDataSubset: opts.readDataSubset } : {}) };
-    r = await runOp(ctx, 'check', args, (svc) => checkOp(svc, args, (d, t) => ((done = d), (total = t))));
+    r = await runJob(ctx, 'check', args, 'check', (svc) => {
+      progress = new ProgressLine('check', () => ({ files: done, bytes: 0, totalFiles: total }), ctx.clock);
+      return checkOp(svc, args, (d, t) => ((done = d), (total = t)));
+    });
   } finally {
-    progress.stop();
+    progress?.stop();
   }
   const errors = r.problems.filter((p) => p.severity === 'error');
   if (ctx.json) printJson(r);

@@ -1,6 +1,6 @@
 import { friendRemoveOp, inviteOp, pairOp, peersOp, replicateOp } from '../../ops/friends.js';
 import { CairnError, UsageError } from '../../util/errors.js';
-import { configFor, runOp, type Context } from '../context.js';
+import { configFor, runJob, runOp, type Context } from '../context.js';
 import { formatBytes, formatTime, printJson, reachInWords, table } from '../format.js';
 import { parseDuration, parseSize } from '../../util/units.js';
 import { ago } from './status.js';
@@ -71,7 +71,7 @@ export async function peersCommand(ctx: Context): Promise<void> {
 
 export async function replicateCommand(ctx: Context, opts: { wait?: boolean }): Promise<void> {
   const args = { wait: opts.wait === true };
-  const r = await runOp(ctx, 'replicate', args, (svc) => replicateOp(svc, args), { agentOnly: 'replication' });
+  const r = await runJob(ctx, 'replicate', args, 'replicate', (svc) => replicateOp(svc, args), { agentOnly: 'replication' });
   if (ctx.json) printJson(r);
   else {
     process.stdout.write(

@@ -2,7 +2,7 @@ import type { PruneArgs } from '../../../../protocol/api.js';
 import { pruneOp } from '../../ops/prune.js';
 import type { PruneProgress } from '../../ops/progress.js';
 import { UsageError } from '../../util/errors.js';
-import { runOp, type Context } from '../context.js';
+import { runJob, type Context } from '../context.js';
 import { formatBytes, printJson } from '../format.js';
 import { ProgressLine } from '../progress.js';
 
@@ -11,12 +11,15 @@ export async function pruneCommand(ctx: Context, opts: { dryRun?: boolean; maxUn
   if (pct !== undefined && !(pct >= 0 && pct <= 100)) throw new UsageError(`--max-unused ${opts.maxUnused}: expected a percentage from 0 to 100`, 'E_BAD_ARGS');
   const args: PruneArgs = { dryRun: opts.dryRun === true, ...(pct !== undefined ? { maxUnusedPercent: pct } : {}) };
   let p: PruneProgress = { phase: 'plan', done: 0, total: 0 };
-  const progress = new ProgressLine('prune', () => ({ files: p.done, bytes: 0, totalFiles: p.total }), ctx.clock);
+  let progress: ProgressLine | undefined;
   let r;
   try {
-    r = await runOp(ctx, 'prune', args, (svc) => svc.repo.writeLock.with(1, () => pruneOp(svc, args, (x) => (p = x))));
+    r = await runJob(ctx, 'prune', args, 'prune', (svc) => {
+      progress = new ProgressLine('prune', () => ({ files: p.done, bytes: 0, totalFiles: p.total }), ctx.clock);
+      return svc.repo.writeLock.with(1, () => pruneOp(svc, args, (x) => (p = x)));
+    });
   } finally {
-    progress.stop();
+    progress?.stop();
   }
   if (ctx.json) return printJson(r);
   const verb = r.dryRun ? 'would' : 'did';

@@ -2,7 +2,7 @@ import { resolve } from 'node:path';
 import { restoreOp } from '../../ops/restore.js';
 import type { RunningRestore } from '../../ops/progress.js';
 import { CairnError, UsageError } from '../../util/errors.js';
-import { runOp, type Context } from '../context.js';
+import { runJob, type Context } from '../context.js';
 import { formatBytes, printJson } from '../format.js';
 import { displayName } from '../../util/byte-names.js';
 import { ProgressLine } from '../progress.js';
@@ -64,7 +64,7 @@ export async function restoreCommand(ctx: Context, snapshotArg: string, opts: Re
       ...(opts.dryRun ? { dryRun: true } : {}),
       ...(opts.verify ? { verify: true } : {}),
     };
-    r = await runOp(ctx, 'restore', args, (svc) => restoreOp(svc, args, onStart), { mesh: true });
+    r = await runJob(ctx, 'restore', args, 'restore', (svc) => restoreOp(svc, args, onStart), { mesh: true });
   } finally {
     progress?.stop();
   }

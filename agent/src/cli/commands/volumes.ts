@@ -4,7 +4,7 @@ import type { HookLogEntry, VolumeBackupArgs, VolumeRestoreArgs, VolumeRestoreRe
 import { splitVolumeArgs, volumeBackupOp, volumeReadMode, volumeRestoreOp, volumesOp } from '../../ops/volumes.js';
 import type { RunningBackup, RunningRestore } from '../../ops/progress.js';
 import { CairnError, EXIT_INCOMPLETE } from '../../util/errors.js';
-import { runOp, type Context } from '../context.js';
+import { runJob, runOp, type Context } from '../context.js';
 import { formatBytes, formatDuration, formatTime, printJson, table } from '../format.js';
 import { ProgressLine } from '../progress.js';
 
@@ -59,7 +59,7 @@ export async function volumeBackupCommand(ctx: Context, args: string[], opts: { 
   };
   let r;
   try {
-    r = await runOp(ctx, 'volumeBackup', opArgs, (svc) => volumeBackupOp(svc, opArgs, onStart, onLog));
+    r = await runJob(ctx, 'volumeBackup', opArgs, 'backup', (svc) => volumeBackupOp(svc, opArgs, onStart, onLog));
   } finally {
     progress?.stop();
   }
@@ -103,7 +103,7 @@ export async function volumeRestoreCommand(
   };
   let r: VolumeRestoreResult;
   try {
-    r = await runOp(ctx, 'volumeRestore', args, (svc) => volumeRestoreOp(svc, args, onStart, onLog), { mesh: true });
+    r = await runJob(ctx, 'volumeRestore', args, 'restore', (svc) => volumeRestoreOp(svc, args, onStart, onLog), { mesh: true });
   } finally {
     progress?.stop();
   }
