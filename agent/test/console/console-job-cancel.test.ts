@@ -1,17 +1,12 @@
 // The Jobs page's Cancel button in a real browser against a real agent: a running backup started
 // from the console is cancelled from it; the job ends "cancelled" (on the page and in `cairn jobs`)
 // and no snapshot is made.
-import { writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import type { Browser } from 'playwright-core';
 import { afterAll, expect, test } from 'vitest';
 import type { Job, SnapshotsResult } from '../../../protocol/api.js';
-import { startAgent, type TestAgent } from '../helpers/agents.js';
+import type { TestAgent } from '../helpers/agents.js';
+import { agentWithBigSource } from '../helpers/big-source-agent.js';
 import { describeBrowser, launchBrowser, loggedInPage } from '../helpers/browser.js';
-import { initHome, tempDir } from '../helpers/cli.js';
-import { writeSampleTree } from '../helpers/sample-tree.js';
-
-const MIB = 1024 * 1024;
 
 describeBrowser('the Jobs page Cancel button', () => {
   let browser: Browser | undefined;
@@ -22,12 +17,8 @@ describeBrowser('the Jobs page Cancel button', () => {
   });
 
   test('Cancel on a running backup: the job ends cancelled and no snapshot is made', async () => {
-    const data = join(await tempDir('cairn-job-cancel-ui-'), 'data');
     // big enough to be still running when the button is clicked
-    await writeSampleTree(data, { seed: 7, entries: Array.from({ length: 8 }, (_, i) => ({ kind: 'random' as const, path: `f${i}.bin`, size: 40 * MIB })) });
-    const home = await initHome();
-    await writeFile(join(home, 'cairn.yaml'), `sources:\n  - name: big\n    paths: [${data}]\n`);
-    agent = await startAgent('job-cancel-ui', { home, existing: { recoveryPhrase: '' } });
+    agent = (await agentWithBigSource('job-cancel-ui', { seed: 7, files: 8 })).agent;
     browser = await launchBrowser();
     const page = await loggedInPage(browser, agent);
     await page.goto(`${agent.info.api}/#/jobs`);

@@ -1,15 +1,10 @@
 // The Jobs page in a real browser: start a configured source's backup from the console and watch
 // its progress advance live (Server-Sent Events), with the total and the time left, until it succeeds.
-import { writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import type { Browser } from 'playwright-core';
 import { afterAll, expect, test } from 'vitest';
-import { startAgent, type TestAgent } from '../helpers/agents.js';
-import { describeBrowser, launchBrowser } from '../helpers/browser.js';
-import { initHome, tempDir } from '../helpers/cli.js';
-import { writeSampleTree } from '../helpers/sample-tree.js';
-
-const MIB = 1024 * 1024;
+import type { TestAgent } from '../helpers/agents.js';
+import { agentWithBigSource } from '../helpers/big-source-agent.js';
+import { describeBrowser, launchBrowser, loggedInPage } from '../helpers/browser.js';
 
 describeBrowser('the Jobs page', () => {
   let browser: Browser | undefined;
@@ -20,19 +15,10 @@ describeBrowser('the Jobs page', () => {
   });
 
   test('run a backup from the console and watch its progress advance, with the time left', async () => {
-    const data = join(await tempDir('cairn-jobs-ui-'), 'data');
     // big enough that the backup takes several progress samples (every 500 ms)
-    await writeSampleTree(data, { seed: 9, entries: Array.from({ length: 12 }, (_, i) => ({ kind: 'random' as const, path: `f${i}.bin`, size: 40 * MIB })) });
-    const home = await initHome();
-    await writeFile(join(home, 'cairn.yaml'), `sources:\n  - name: big\n    paths: [${data}]\n`);
-    agent = await startAgent('jobs-ui', { home, existing: { recoveryPhrase: '' } });
-    const password = /admin password is (\S+)/.exec(agent.log())?.[1] ?? '';
+    agent = (await agentWithBigSource('jobs-ui', { seed: 9, files: 12 })).agent;
     browser = await launchBrowser();
-    const page = await browser.newPage();
-    await page.goto(agent.info.api);
-    await page.fill('input[name=password]', password);
-    await page.click('button[type=submit]');
-    await page.waitForSelector('header');
+    const page = await loggedInPage(browser, agent);
     await page.goto(`${agent.info.api}/#/jobs`);
     await page.click('button.run-source[data-source=big]');
     await page.waitForSelector('tr.job.running .job-bytes', { timeout: 20_000 });

@@ -4,17 +4,16 @@
 // removed there stays away (also after a reload) until a newer backup of the same paths, while its
 // snapshots stay. The operation behind the Remove button refuses configured sources and unknown
 // names, and a damaged dashboard.json shows every row again with a warning naming the file.
-import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { Browser, Page } from 'playwright-core';
+import { writeFile } from 'node:fs/promises';
+import type { Browser } from 'playwright-core';
 import { afterAll, expect, test } from 'vitest';
 import type { StatusResult } from '../../../protocol/console-api.js';
-import { startAgent, type TestAgent } from '../helpers/agents.js';
-import { describeBrowser, launchBrowser } from '../helpers/browser.js';
-import { cairn, initHome, tempDir } from '../helpers/cli.js';
+import type { TestAgent } from '../helpers/agents.js';
+import { agentWithBigSource } from '../helpers/big-source-agent.js';
+import { describeBrowser, launchBrowser, loggedInPage } from '../helpers/browser.js';
+import { cairn, tempDir } from '../helpers/cli.js';
 import { writeSampleTree } from '../helpers/sample-tree.js';
-
-const MIB = 1024 * 1024;
 
 async function status(agent: TestAgent): Promise<StatusResult> {
   const r = await cairn(['status', '--json'], { home: agent.home });
@@ -29,28 +28,13 @@ describeBrowser('the dashboard: running sources and ad-hoc backups', () => {
     await agent?.stop();
   });
 
-  async function login(a: TestAgent): Promise<Page> {
-    const password = /admin password is (\S+)/.exec(a.log())?.[1] ?? '';
-    browser = await launchBrowser();
-    const page = await browser.newPage();
-    await page.goto(a.info.api);
-    await page.fill('input[name=password]', password);
-    await page.click('button[type=submit]');
-    await page.waitForSelector('header');
-    return page;
-  }
-
   test('a first backup shows "running" with its progress; an ad-hoc row is removed and comes back with a newer backup', async () => {
-    const dir = await tempDir('cairn-dash-');
-    const big = join(dir, 'big');
-    const small = join(dir, 'small');
-    // big enough that the first backup runs for several of the dashboard's 3 s refreshes
-    await writeSampleTree(big, { seed: 3, entries: Array.from({ length: 8 }, (_, i) => ({ kind: 'random' as const, path: `f${i}.bin`, size: 40 * MIB })) });
+    const small = join(await tempDir('cairn-dash-'), 'small');
     await writeSampleTree(small, { seed: 4, entries: [{ kind: 'random' as const, path: 'a.txt', size: 1000 }] });
-    const home = await initHome();
-    await writeFile(join(home, 'cairn.yaml'), `sources:\n  - name: big\n    paths: [${big}]\n`);
-    agent = await startAgent('dash', { home, existing: { recoveryPhrase: '' } });
-    const page = await login(agent);
+    // big enough that the first backup runs for several of the dashboard's 3 s refreshes
+    agent = (await agentWithBigSource('dash', { seed: 3, files: 8 })).agent;
+    browser = await launchBrowser();
+    const page = await loggedInPage(browser, agent);
 
     await agent.cliOk(['run', 'big']);
     const row = 'table.sources tr[data-source=big]';

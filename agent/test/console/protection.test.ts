@@ -7,7 +7,6 @@
 // through the ledger API, he is restarted, and alice re-pairs with a new invite of his so that she
 // learns the raised grant, as pairing with a known friend does), the next round copies the rest,
 // and the source is "protected" again: one more notification, and the dashboard says so.
-import { createServer, type Server } from 'node:http';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Browser, Page } from 'playwright-core';
@@ -21,6 +20,7 @@ import { describeBrowser, launchBrowser, loggedInPage } from '../helpers/browser
 import { cairn, tempDir } from '../helpers/cli.js';
 import { freePort } from '../helpers/mesh-hosted.js';
 import { writeSampleTree } from '../helpers/sample-tree.js';
+import { startWebhookReceiver, type WebhookReceiver } from '../helpers/webhook.js';
 
 const MIB = 1024 * 1024;
 
@@ -29,8 +29,8 @@ describeBrowser('the 3-2-1 status of a source', () => {
   let bob: TestAgent;
   let bobPort: number;
   let browser: Browser | undefined;
-  let server: Server | undefined;
-  const received: NotificationMessage[] = [];
+  let webhook: WebhookReceiver | undefined;
+  const received = (): NotificationMessage[] => webhook?.received ?? [];
 
   const startBob = (home?: string) =>
     startAgent('bob', {
@@ -43,28 +43,20 @@ describeBrowser('the 3-2-1 status of a source', () => {
     alice = await startAgent('alice', { replicas: 1 });
     bob = await startBob();
     await pairAgents(alice, bob, '1G', '16M'); // bob grants alice 16 MiB
-    server = createServer((req, res) => {
-      let body = '';
-      req.on('data', (c: Buffer) => (body += c.toString()));
-      req.on('end', () => {
-        received.push(JSON.parse(body) as NotificationMessage);
-        res.end('ok');
-      });
-    });
-    await new Promise<void>((r) => server?.listen(0, '127.0.0.1', r));
+    webhook = await startWebhookReceiver();
   });
   afterAll(async () => {
     await browser?.close();
     await alice?.stop();
     await bob?.stop();
-    server?.close();
+    webhook?.close();
   });
 
   const status = async () => {
     const r = await cairn(['status', '--json'], { home: alice.home });
     return { code: r.code, s: JSON.parse(r.stdout) as StatusResult };
   };
-  const stateNotes = () => received.filter((m) => m.kind === 'source-state');
+  const stateNotes = () => received().filter((m) => m.kind === 'source-state');
   /** Waits (bounded) until the webhook has received `n` state notifications. */
   const notes = async (n: number) => {
     for (let i = 0; i < 200 && stateNotes().length < n; i++) await sleep(100);
@@ -87,7 +79,7 @@ describeBrowser('the 3-2-1 status of a source', () => {
     expect(src()?.protection).toMatchObject({ state: 'protected', local: true, wantedCopies: 1, copies: 1, nextStep: null });
 
     // notifications go to a local webhook from now on
-    const port = (server?.address() as { port: number }).port;
+    const port = (webhook as WebhookReceiver).port;
     const set = await fetch(`${alice.info.api}${ROUTES.notificationsSet.path}`, {
       method: 'POST',
       headers: { 'content-type': 'application/json', [API_TOKEN_HEADER]: alice.info.token },

@@ -2,22 +2,22 @@
 // snapshots that record the source, excludes hold, `cairn run --wait` and `cairn jobs` work through
 // the real binary, and a scheduled backup that fails reaches a webhook receiver as a notification.
 import { mkdir, writeFile } from 'node:fs/promises';
-import { createServer, type Server } from 'node:http';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, describe, expect, test } from 'vitest';
 import type { Job, LsResult, SnapshotsResult } from '../../../protocol/api.js';
 import { API_TOKEN_HEADER } from '../../../protocol/api.js';
-import { ROUTES, type NotificationMessage } from '../../../protocol/console-api.js';
+import { ROUTES } from '../../../protocol/console-api.js';
 import { startAgent, type TestAgent } from '../helpers/agents.js';
 import { cairn, initHome, tempDir } from '../helpers/cli.js';
+import { startWebhookReceiver, type WebhookReceiver } from '../helpers/webhook.js';
 
 describe('scheduled sources in a running agent', () => {
   let agent: TestAgent | undefined;
-  let server: Server | undefined;
+  let webhook: WebhookReceiver | undefined;
   afterAll(async () => {
     await agent?.stop();
-    server?.close();
+    webhook?.close();
   });
 
   test('cron slots make snapshots with their source; excludes; run --wait; jobs; a failure notifies the webhook', async () => {
@@ -47,17 +47,8 @@ describe('scheduled sources in a running agent', () => {
       ].join('\n'),
     );
     // a webhook receiver
-    const received: NotificationMessage[] = [];
-    server = createServer((req, res) => {
-      let body = '';
-      req.on('data', (c: Buffer) => (body += c.toString()));
-      req.on('end', () => {
-        received.push(JSON.parse(body) as NotificationMessage);
-        res.end('ok');
-      });
-    });
-    await new Promise<void>((r) => server?.listen(0, '127.0.0.1', r));
-    const port = (server.address() as { port: number }).port;
+    webhook = await startWebhookReceiver();
+    const { received, port } = webhook;
 
     agent = await startAgent('scheduler', { home, existing: { recoveryPhrase: '' } });
     const a = agent;

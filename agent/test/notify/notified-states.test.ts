@@ -2,38 +2,26 @@
 // are kept in notified.json, so an agent that starts again (a new Notifier on the same home) does
 // not send "at risk" a second time, and does send "protected again" when it changes. A damaged file
 // is logged and the notifier starts afresh. Real files, a real HTTP webhook on loopback.
-import { createServer, type Server } from 'node:http';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import type { NotificationMessage, SourceStatus } from '../../../protocol/console-api.js';
+import type { SourceStatus } from '../../../protocol/console-api.js';
 import { Notifier } from '../../src/notify/notifier.js';
 import { NOTIFIED_FILE } from '../../src/repo/home.js';
 import { systemClock } from '../../src/util/clock.js';
+import { startWebhookReceiver, type WebhookReceiver } from '../helpers/webhook.js';
 
-let server: Server;
-let url = '';
-const received: NotificationMessage[] = [];
+let webhook: WebhookReceiver;
 let home = '';
 
 beforeAll(async () => {
   home = await mkdtemp(join(tmpdir(), 'cairn-notified-'));
-  server = createServer((req, res) => {
-    let body = '';
-    req.on('data', (c: Buffer) => (body += c.toString()));
-    req.on('end', () => {
-      received.push(JSON.parse(body) as NotificationMessage);
-      res.end('ok');
-    });
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/`;
+  webhook = await startWebhookReceiver();
 });
 
 afterAll(async () => {
-  server.close();
+  webhook.close();
   await rm(home, { recursive: true, force: true });
 });
 
@@ -50,22 +38,22 @@ function source(state: 'protected' | 'at risk'): SourceStatus {
 
 async function notifier(log: string[] = []): Promise<Notifier> {
   const n = await Notifier.open({ home, clock: systemClock, agentName: 'alice', log: (l) => log.push(l) });
-  await n.set({ ...n.get(), webhook: { url, headers: {} } });
+  await n.set({ ...n.get(), webhook: { url: webhook.url, headers: {} } });
   return n;
 }
 
 it('a state notified before a restart is not sent again after it; the next change is', async () => {
   const first = await notifier();
   await first.protection([source('at risk')]);
-  expect(received.map((m) => m.title)).toEqual(['Cairn: photos is at risk']);
+  expect(webhook.received.map((m) => m.title)).toEqual(['Cairn: photos is at risk']);
   expect(JSON.parse(await readFile(join(home, NOTIFIED_FILE), 'utf8'))).toEqual({ version: 1, sources: { photos: 'at risk' } });
 
   // the agent restarts: the same state is not news
   const second = await notifier();
   await second.protection([source('at risk')]);
-  expect(received).toHaveLength(1);
+  expect(webhook.received).toHaveLength(1);
   await second.protection([source('protected')]);
-  expect(received.map((m) => m.title)).toEqual(['Cairn: photos is at risk', 'Cairn: photos is protected again']);
+  expect(webhook.received.map((m) => m.title)).toEqual(['Cairn: photos is at risk', 'Cairn: photos is protected again']);
 
   // a damaged file: logged, and the notifier starts afresh (a first "protected" is never sent)
   await writeFile(join(home, NOTIFIED_FILE), '{"version":1,"sources":');
@@ -73,5 +61,5 @@ it('a state notified before a restart is not sent again after it; the next chang
   const third = await notifier(log);
   expect(log.join('\n')).toMatch(/notified\.json is damaged/);
   await third.protection([source('protected')]);
-  expect(received).toHaveLength(2);
+  expect(webhook.received).toHaveLength(2);
 });
