@@ -153,7 +153,7 @@ export async function volumeBackupOp(svc: Services, args: VolumeBackupArgs, onSt
           svc,
           { paths: args.paths, tags, ...(args.source !== undefined ? { source: args.source } : {}), ...(args.exclude ? { exclude: args.exclude } : {}) },
           onStart,
-          { volumes: specs, meta },
+          { volumes: specs, meta, fileCache: svc.repo.volumeFiles },
         );
       },
       'snapshot',

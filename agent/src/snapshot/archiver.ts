@@ -22,6 +22,7 @@ import { at, openDirNoFollow, requireProcFd, sameFile, SwappedError } from '../u
 import { readDirFd } from '../util/posix.js';
 import { mapLimit, Semaphore } from '../util/semaphore.js';
 import { baseNode, nodeType, unchangedSince, xattrsOf } from './node-meta.js';
+import type { UnchangedFileCache } from './file-cache.js';
 import type { ArchiveProgress } from './progress.js';
 import { syntheticDirNode, VolumeTreeBuilder, type ExcludeFn, type VolumeEntry } from './volume-archiver.js';
 import { SNAPSHOT_VERSION, type Snapshot, type SnapshotMeta, type TreeNode } from '../../../protocol/snapshot.js';
@@ -65,6 +66,8 @@ export interface ArchiveOptions {
    * synthetic (0755 root:root, mtime 0), so the read path never shows in the trees.
    */
   volumes?: VolumeSpec[];
+  /** The unchanged-file cache of volumes read through their mountpoint (those with `cache`); without it every file is read. */
+  fileCache?: UnchangedFileCache;
   /** Do not cross into other file systems below the source paths (restic's --one-file-system): a mountpoint is kept as an empty directory, anything else on another device is left out. */
   oneFileSystem?: boolean;
   /** Store nothing (restic's --dry-run): blobs are only hashed and counted; no pack, index entry or snapshot is written. */
@@ -264,7 +267,7 @@ export class Archiver {
       this.progress,
       (m) => this.warn(m),
       () => (this.unreadable += 1),
-      v.cache ? { volume: v.name, files: this.repo.state.volumeFiles } : undefined,
+      v.cache && this.opts.fileCache ? { volume: v.name, files: this.opts.fileCache } : undefined,
       excluded,
     );
     this.volumeBuilders.push({ path: root, builder });

@@ -6,8 +6,8 @@
 // groups. So both read paths give equal tree IDs, and dedup and parents work across them.
 //
 // Unchanged-file skipping on the mountpoint path cannot use the tree (it holds no ctime or real
-// inode): a local cache (state sublevel `volumeFiles`, SPEC 8) maps volume+path to the full stat and
-// the content IDs. The helper path reads every byte again and relies on dedup.
+// inode): a local cache (an UnchangedFileCache passed in, snapshot/file-cache.ts; the state keeps it in
+// sublevel `volumeFiles`, SPEC 8) maps volume+path to the full stat and the content IDs. The helper path reads every byte again and relies on dedup.
 import { createHash } from 'node:crypto';
 import { closeSync, constants, fstatSync, lstatSync, openSync, readlinkSync, readSync, type BigIntStats } from 'node:fs';
 import { join } from 'node:path';
@@ -19,6 +19,7 @@ import { CairnError } from '../util/errors.js';
 import { at, openDirNoFollow, requireProcFd, sameFile, SwappedError } from '../util/fd-at.js';
 import { readDirFd } from '../util/posix.js';
 import { Semaphore } from '../util/semaphore.js';
+import type { CachedFile, UnchangedFileCache } from './file-cache.js';
 import { nodeType } from './node-meta.js';
 import type { ArchiveProgress } from './progress.js';
 import type { NodeType, TreeNode } from '../../../protocol/snapshot.js';
@@ -54,10 +55,6 @@ interface CachedStat {
   dev: string;
 }
 
-interface CachedFile extends CachedStat {
-  content: string[];
-}
-
 /** Chunk bytes read but not yet sealed (bounds memory, as the archiver does). */
 const CHUNK_BYTES_IN_FLIGHT = 16 * 1024 * 1024;
 const READ_BYTES = 1024 * 1024;
@@ -66,19 +63,6 @@ const READ_BYTES = 1024 * 1024;
 export function syntheticDirNode(name: string): TreeNode {
   return { name, type: 'dir', mode: 0o755, uid: 0, gid: 0, mtimeNs: '0', inode: '0', dev: '0', nlink: 1, size: 0 };
 }
-
-/**
- * The unchanged-file cache as the builder uses it: a string key-value store with range clear and batch
- * put. The state's `volumeFiles` sublevel is one; the builder is handed it, and never opens the database.
- */
-export interface VolumeFileCache {
-  get(key: string): Promise<string | undefined>;
-  clear(range: { gte: string; lt: string }): Promise<void>;
-  batch(ops: Array<{ type: 'put'; key: string; value: string }>): Promise<void>;
-}
-
-/** Where the state keeps a volume's file cache: "<volume>!<rel>" (volume names never hold "!"). */
-const cacheKey = (volume: string, rel: string) => `${volume}!${rel}`;
 
 export type ExcludeFn = (rel: string, name: string, isDir: boolean) => boolean;
 
@@ -254,8 +238,8 @@ export class VolumeTreeBuilder {
     private readonly warn: (m: string) => void,
     /** An entry that could not be stored (already warned): the backup ends with exit 3. */
     private readonly notStored: () => void,
-    /** Volume name and where its mountpoint path's file cache lives (the state's `volumeFiles` sublevel). */
-    private readonly cache?: { volume: string; files: VolumeFileCache },
+    /** Volume name and its mountpoint path's unchanged-file cache (kept by the caller's state). */
+    private readonly cache?: { volume: string; files: UnchangedFileCache },
     /** Drops entries (and what is below excluded directories), the same for both read paths. */
     private readonly excluded?: ExcludeFn,
   ) {}
@@ -329,16 +313,13 @@ export class VolumeTreeBuilder {
   /** Writes the mountpoint path's file cache: call after the snapshot was committed. */
   async commitCache(): Promise<void> {
     if (!this.cache) return;
-    const { volume, files } = this.cache;
-    await files.clear({ gte: `${volume}!`, lt: `${volume}"` });
-    await files.batch(this.cacheOut.map(([rel, v]) => ({ type: 'put' as const, key: cacheKey(volume, rel), value: JSON.stringify(v) })));
+    await this.cache.files.replace(this.cache.volume, this.cacheOut);
   }
 
   /** Reads a file's content into `node`; false when the file vanished before it could be opened (warned). */
   private async file(node: TreeNode, e: VolumeEntry, path: string): Promise<boolean> {
     if (this.cache && e.local) {
-      const raw = await this.cache.files.get(cacheKey(this.cache.volume, e.rel));
-      const c = raw === undefined ? undefined : (JSON.parse(raw) as CachedFile);
+      const c = await this.cache.files.get(this.cache.volume, e.rel);
       const l = e.local;
       if (
         c &&
