@@ -11,15 +11,14 @@
 import { createHash } from 'node:crypto';
 import { closeSync, constants, fstatSync, lstatSync, openSync, readlinkSync, readSync, type BigIntStats } from 'node:fs';
 import { join } from 'node:path';
-import { BlobType } from '../repo/blob.js';
 import type { Repository } from '../repo/repository.js';
 import { saveTree } from '../repo/trees.js';
 import { displayName, fromBytes } from '../util/byte-names.js';
 import { CairnError } from '../util/errors.js';
 import { at, openDirNoFollow, requireProcFd, sameFile, SwappedError } from '../util/fd-at.js';
 import { readDirFd } from '../util/posix.js';
-import { Semaphore } from '../util/semaphore.js';
 import type { CachedFile, UnchangedFileCache } from './file-cache.js';
+import { FileSaver } from './file-saver.js';
 import { nodeType } from './node-meta.js';
 import type { ArchiveProgress } from './progress.js';
 import type { NodeType, TreeNode } from '../../../protocol/snapshot.js';
@@ -55,8 +54,6 @@ interface CachedStat {
   dev: string;
 }
 
-/** Chunk bytes read but not yet sealed (bounds memory, as the archiver does). */
-const CHUNK_BYTES_IN_FLIGHT = 16 * 1024 * 1024;
 const READ_BYTES = 1024 * 1024;
 
 /** A directory node above volumes, the same for every read path: 0755 root:root, mtime 0. */
@@ -223,10 +220,8 @@ interface Pending {
  * directory (named `name`). Progress and added bytes go to the archiver's counters.
  */
 export class VolumeTreeBuilder {
-  private readonly chunkBudget = new Semaphore(CHUNK_BYTES_IN_FLIGHT);
-  /** Blob saves still running: the next file is read meanwhile (memory bounded by chunkBudget). */
+  /** Blob saves still running: the next file is read meanwhile (memory bounded by the saver's budget). */
   private readonly saves: Promise<void>[] = [];
-  private buf: Buffer | undefined;
   private readonly seen = new Map<string, Pending>();
   private readonly cacheOut: Array<[string, CachedFile]> = [];
   /** Exact mtimes of the entries kept whose mtime is not a whole second (mountpoint path), by path below the volume. */
@@ -242,6 +237,8 @@ export class VolumeTreeBuilder {
     private readonly cache?: { volume: string; files: UnchangedFileCache },
     /** Drops entries (and what is below excluded directories), the same for both read paths. */
     private readonly excluded?: ExcludeFn,
+    /** Where file contents go: the archiver's saver (shared with its directories), else one of its own. */
+    private readonly saver: FileSaver = new FileSaver(repo, progress),
   ) {}
 
   async build(name: string, entries: AsyncIterable<VolumeEntry>, where: string): Promise<TreeNode> {
@@ -340,7 +337,7 @@ export class VolumeTreeBuilder {
     }
     let read: { ids: string[]; total: number };
     try {
-      read = await this.chunks(e.data ? e.data() : emptyData());
+      read = await this.saver.saveStream(e.data ? e.data() : emptyData(), this.saves);
     } catch (err) {
       if (err instanceof SwappedError) {
         this.warn(`${displayName(path)}: not stored: ${err.message}`);
@@ -361,68 +358,6 @@ export class VolumeTreeBuilder {
     this.progress.filesRead += 1;
     this.progress.filesDone += 1;
     return true;
-  }
-
-  /**
-   * Content through the chunker, the same cut points as the directory archiver's. The IDs are
-   * known when it returns; the blobs are sealed and stored in the background (awaited by build).
-   */
-  private async chunks(src: AsyncIterable<Uint8Array>): Promise<{ ids: string[]; total: number }> {
-    const chunker = this.repo.chunker;
-    const { maxBytes } = chunker.params;
-    const ids: string[] = [];
-    const saves = this.saves;
-    let total = 0;
-    const emit = async (buf: Buffer, len: number) => {
-      const chunk = Buffer.allocUnsafeSlow(len);
-      buf.copy(chunk, 0, 0, len);
-      total += len;
-      const id = this.repo.blobIdOf(chunk);
-      ids.push(id);
-      const got = await this.chunkBudget.acquire(len);
-      const job = (async () => {
-        try {
-          const saved = await this.repo.saveBlob(BlobType.data, chunk, id);
-          this.progress.addedBytes += saved.addedBytes;
-          this.progress.bytesDone += len;
-        } finally {
-          this.chunkBudget.release(got);
-        }
-      })();
-      // Rejections are seen by build's Promise.all; until then they must not count as unhandled.
-      job.catch(() => undefined);
-      saves.push(job);
-    };
-    // One buffer for every file of the volume (files are read one after another; chunks are copied out).
-    const buf = (this.buf ??= Buffer.allocUnsafe(maxBytes));
-    let filled = 0;
-    try {
-      for await (const piece of src) {
-        let off = 0;
-        while (off < piece.length) {
-          const n = Math.min(piece.length - off, maxBytes - filled);
-          buf.set(piece.subarray(off, off + n), filled);
-          filled += n;
-          off += n;
-          while (filled === maxBytes) {
-            const len = chunker.cut(buf, 0, filled, false);
-            await emit(buf, len);
-            buf.copyWithin(0, len, filled);
-            filled -= len;
-          }
-        }
-      }
-      while (filled > 0) {
-        const len = chunker.cut(buf, 0, filled, true);
-        await emit(buf, len);
-        buf.copyWithin(0, len, filled);
-        filled -= len;
-      }
-    } catch (err) {
-      await Promise.allSettled(saves);
-      throw err;
-    }
-    return { ids, total };
   }
 
   /**
