@@ -14,7 +14,7 @@ import { hostname } from 'node:os';
 import { join, parse, resolve, sep } from 'node:path';
 import { BlobType } from '../repo/blob.js';
 import type { Repository } from '../repo/repository.js';
-import { encodeTree, loadTree, sameNodes, sortNodes } from '../repo/trees.js';
+import { loadTree } from '../repo/trees.js';
 import type { Clock } from '../util/clock.js';
 import { displayName, fromBytes } from '../util/byte-names.js';
 import { UsageError } from '../util/errors.js';
@@ -23,8 +23,9 @@ import { readDirFd } from '../util/posix.js';
 import { mapLimit, Semaphore } from '../util/semaphore.js';
 import { baseNode, nodeType, unchangedSince, xattrsOf } from './node-meta.js';
 import type { UnchangedFileCache } from './file-cache.js';
-import { FileSaver } from './file-saver.js';
+import { FileSaver, type StoreBlob } from './file-saver.js';
 import type { ArchiveProgress } from './progress.js';
+import { TreeSaver } from './tree-saver.js';
 import { syntheticDirNode, VolumeTreeBuilder, type ExcludeFn, type VolumeEntry } from './volume-archiver.js';
 import { SNAPSHOT_VERSION, type Snapshot, type SnapshotMeta, type TreeNode } from '../../../protocol/snapshot.js';
 import { excludedBy } from './path-glob.js';
@@ -135,6 +136,8 @@ export class Archiver {
   private readonly skip: Set<string>;
   /** Every file's bytes, of directories and volumes alike, go through this one saver (and its memory budgets). */
   private readonly saver: FileSaver;
+  /** Every directory's tree, of directories and volumes alike, is stored through this one saver. */
+  private readonly trees: TreeSaver;
   private readonly volumeBuilders: Array<{ path: string; builder: VolumeTreeBuilder }> = [];
   /** Dry run: the blobs this backup would add (each counted once). */
   private readonly wouldAdd = new Set<string>();
@@ -143,7 +146,9 @@ export class Archiver {
     this.repo = repo;
     this.opts = opts;
     this.skip = new Set((opts.skip ?? []).map((p) => resolve(p)));
-    this.saver = new FileSaver(repo, this.progress, (type, data, knownId) => this.store(type, data, knownId));
+    const store: StoreBlob = (type, data, knownId) => this.store(type, data, knownId);
+    this.saver = new FileSaver(repo, this.progress, store);
+    this.trees = new TreeSaver(repo, this.progress, store);
   }
 
   /** Stores a blob, or in a dry run only says whether it would be added (its raw size: nothing is compressed or sealed). */
@@ -263,7 +268,7 @@ export class Archiver {
       () => (this.unreadable += 1),
       v.cache && this.opts.fileCache ? { volume: v.name, files: this.opts.fileCache } : undefined,
       excluded,
-      this.saver,
+      { files: this.saver, trees: this.trees },
     );
     this.volumeBuilders.push({ path: root, builder });
     return builder.build(
@@ -319,23 +324,7 @@ export class Archiver {
       }
       nodes.push(node);
     }
-    return this.saveTreeCounted(nodes);
-  }
-
-  /**
-   * Stores a directory's tree; when it is exactly the parent snapshot's tree (nothing under it
-   * changed), the parent's tree ID is reused without encoding and hashing the tree again.
-   */
-  private async saveTreeCounted(nodes: TreeNode[], parent?: { id: string; nodes: TreeNode[] } | null): Promise<string> {
-    sortNodes(nodes);
-    if (parent && sameNodes(nodes, parent.nodes) && this.repo.index.has(parent.id)) {
-      this.progress.dirs += 1;
-      return parent.id;
-    }
-    const { id, addedBytes } = await this.store(BlobType.tree, encodeTree(nodes));
-    this.progress.addedBytes += addedBytes;
-    this.progress.dirs += 1;
-    return id;
+    return this.trees.save(nodes);
   }
 
   /**
@@ -376,7 +365,7 @@ export class Archiver {
       nodes.push(await this.archiveEntry(dirFd, dir, name, parents.get(name), dev, ahead[i] ?? null));
       ahead[i] = undefined;
     }
-    return this.saveTreeCounted(
+    return this.trees.save(
       nodes.filter((n): n is TreeNode => n !== undefined),
       parentTree && parent ? { id: parentTree.id, nodes: parent.nodes } : null,
     );
@@ -441,7 +430,7 @@ export class Archiver {
     if (dev !== undefined && st.dev !== dev) {
       // another file system (restic's --one-file-system): its mountpoint stays, as an empty directory
       if (type !== 'dir') return undefined;
-      node.subtree = await this.saveTreeCounted([]);
+      node.subtree = await this.trees.save([]);
       return node;
     }
     // setting or removing an xattr changes the ctime: an entry whose ctime did not move keeps its parent's

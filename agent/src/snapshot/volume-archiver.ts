@@ -12,7 +12,6 @@ import { createHash } from 'node:crypto';
 import { closeSync, constants, fstatSync, lstatSync, openSync, readlinkSync, readSync, type BigIntStats } from 'node:fs';
 import { join } from 'node:path';
 import type { Repository } from '../repo/repository.js';
-import { saveTree } from '../repo/trees.js';
 import { displayName, fromBytes } from '../util/byte-names.js';
 import { CairnError } from '../util/errors.js';
 import { at, openDirNoFollow, requireProcFd, sameFile, SwappedError } from '../util/fd-at.js';
@@ -21,6 +20,7 @@ import type { CachedFile, UnchangedFileCache } from './file-cache.js';
 import { FileSaver } from './file-saver.js';
 import { nodeType } from './node-meta.js';
 import type { ArchiveProgress } from './progress.js';
+import { TreeSaver } from './tree-saver.js';
 import type { NodeType, TreeNode } from '../../../protocol/snapshot.js';
 
 /** One entry of a volume, in either read path. */
@@ -237,8 +237,8 @@ export class VolumeTreeBuilder {
     private readonly cache?: { volume: string; files: UnchangedFileCache },
     /** Drops entries (and what is below excluded directories), the same for both read paths. */
     private readonly excluded?: ExcludeFn,
-    /** Where file contents go: the archiver's saver (shared with its directories), else one of its own. */
-    private readonly saver: FileSaver = new FileSaver(repo, progress),
+    /** Where file contents and trees go: the archiver's savers (shared with its directories), else savers of its own. */
+    private readonly out: { files: FileSaver; trees: TreeSaver } = { files: new FileSaver(repo, progress), trees: new TreeSaver(repo, progress) },
   ) {}
 
   async build(name: string, entries: AsyncIterable<VolumeEntry>, where: string): Promise<TreeNode> {
@@ -337,7 +337,7 @@ export class VolumeTreeBuilder {
     }
     let read: { ids: string[]; total: number };
     try {
-      read = await this.saver.saveStream(e.data ? e.data() : emptyData(), this.saves);
+      read = await this.out.files.saveStream(e.data ? e.data() : emptyData(), this.saves);
     } catch (err) {
       if (err instanceof SwappedError) {
         this.warn(`${displayName(path)}: not stored: ${err.message}`);
@@ -403,10 +403,7 @@ export class VolumeTreeBuilder {
       const child = this.seen.get(r) as Pending;
       nodes.push(child.node.type === 'dir' ? await this.save(r) : child.node);
     }
-    const { id, addedBytes } = await saveTree(this.repo, nodes);
-    this.progress.addedBytes += addedBytes;
-    this.progress.dirs += 1;
-    p.node.subtree = id;
+    p.node.subtree = await this.out.trees.save(nodes);
     return p.node;
   }
 }
