@@ -1,18 +1,20 @@
 import { resolve } from 'node:path';
 import { Archiver, type VolumeSpec } from '../snapshot/archiver.js';
+import type { UnchangedFileCache } from '../snapshot/file-cache.js';
 import type { BackupArgs, BackupResult } from '../../../protocol/api.js';
 import type { SnapshotMeta } from '../../../protocol/snapshot.js';
 import type { Services } from './services.js';
 
 /**
- * Makes one snapshot of `paths` (and `extra.volumes`, Docker volumes read by ops/volumes.ts); the
- * parent is the latest snapshot of the same source (or, for ad-hoc backups, of the same set of paths).
+ * Makes one snapshot of `paths` (and `extra.volumes`, Docker volumes read by ops/volumes.ts, with
+ * `extra.fileCache` their unchanged-file cache); the parent is the latest snapshot of the same
+ * source (or, for ad-hoc backups, of the same set of paths).
  */
 export async function backupOp(
   svc: Services,
   args: BackupArgs,
   onStart?: (a: Archiver) => void,
-  extra: { volumes?: VolumeSpec[]; meta?: SnapshotMeta; signal?: AbortSignal } = {},
+  extra: { volumes?: VolumeSpec[]; meta?: SnapshotMeta; signal?: AbortSignal; fileCache?: UnchangedFileCache } = {},
 ): Promise<BackupResult> {
   const abs = [...new Set([...args.paths, ...(extra.volumes ?? []).map((v) => v.path)].map((p) => resolve(p)))].sort();
   const sameSource = (s: { paths: string[]; source?: string }) =>

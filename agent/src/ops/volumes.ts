@@ -159,7 +159,7 @@ export async function volumeBackupOp(
           svc,
           { paths: args.paths, tags, ...(args.source !== undefined ? { source: args.source } : {}), ...(args.exclude ? { exclude: args.exclude } : {}) },
           onStart,
-          { volumes: specs, meta, ...(signal ? { signal } : {}) },
+          { volumes: specs, meta, fileCache: svc.repo.volumeFiles, ...(signal ? { signal } : {}) },
         );
       },
       'snapshot',

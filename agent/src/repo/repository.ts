@@ -14,6 +14,7 @@ import { rootToPhrase } from '../crypto/phrase.js';
 import { LocalPackStore } from '../store/local-pack-store.js';
 import type { PackStore } from '../store/pack-store.js';
 import { openStateDb, type StateDb, type StateOp, type Sublevels } from '../state/db.js';
+import { VolumeFileCache } from '../state/volume-file-cache.js';
 import { CairnError, CorruptionError, UsageError } from '../util/errors.js';
 import { writeFileAtomic } from '../util/fsx.js';
 import { writeError } from '../util/write-errors.js';
@@ -66,6 +67,11 @@ export class Repository {
   /** Held by every operation that writes the repository; a failed one's unwritten blobs are abandoned. */
   readonly writeLock: RepoWriteLock = new RepoWriteLock(this);
   private sealPool: SealPool | undefined;
+
+  /** The unchanged-file cache of volumes read through their mountpoint (state/volume-file-cache.ts), for the archiver. */
+  get volumeFiles(): VolumeFileCache {
+    return new VolumeFileCache(this.state.volumeFiles);
+  }
 
   private constructor(paths: HomePaths, config: RepoConfig, keys: RepoKeys, store: LocalPackStore, db: StateDb, sub: Sublevels) {
     this.paths = paths;

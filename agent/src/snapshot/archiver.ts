@@ -8,21 +8,24 @@
 // entries for symlinks while we read; they then get the symlink stored, never what it points to.
 // An entry that changed under us is looked at once more; if it changes again it is not stored, and
 // counted (`unreadable`: the backup ends with exit 3). Names are bytes (util/byte-names.ts).
-import { closeSync, constants, fstatSync, lstatSync, openSync, readlinkSync, readSync, type BigIntStats } from 'node:fs';
+import { closeSync, constants, fstatSync, lstatSync, openSync, readlinkSync, type BigIntStats } from 'node:fs';
 import { lstat } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join, parse, resolve, sep } from 'node:path';
 import { BlobType } from '../repo/blob.js';
 import type { Repository } from '../repo/repository.js';
-import { encodeTree, loadTree, sameNodes, sortNodes } from '../repo/trees.js';
+import { loadTree } from '../repo/trees.js';
 import type { Clock } from '../util/clock.js';
 import { displayName, fromBytes } from '../util/byte-names.js';
-import { CairnError, throwIfCancelled, UsageError } from '../util/errors.js';
+import { throwIfCancelled, UsageError } from '../util/errors.js';
 import { at, openDirNoFollow, requireProcFd, sameFile, SwappedError } from '../util/fd-at.js';
 import { readDirFd } from '../util/posix.js';
 import { mapLimit, Semaphore } from '../util/semaphore.js';
 import { baseNode, nodeType, unchangedSince, xattrsOf } from './node-meta.js';
+import type { UnchangedFileCache } from './file-cache.js';
+import { FileSaver, type StoreBlob } from './file-saver.js';
 import type { ArchiveProgress } from './progress.js';
+import { TreeSaver } from './tree-saver.js';
 import { syntheticDirNode, VolumeTreeBuilder, type ExcludeFn, type VolumeEntry } from './volume-archiver.js';
 import { SNAPSHOT_VERSION, type Snapshot, type SnapshotMeta, type TreeNode } from '../../../protocol/snapshot.js';
 import { excludedBy } from './path-glob.js';
@@ -31,16 +34,8 @@ import { excludedBy } from './path-glob.js';
 const FILE_CONCURRENCY = 8;
 /** Entries of one directory handled at once. */
 const DIR_CONCURRENCY = 8;
-/** Chunk bytes read but not yet sealed into a pack, across all files (bounds memory). */
-const CHUNK_BYTES_IN_FLIGHT = 16 * 1024 * 1024;
-/** Read buffers of files being read at once (one max-chunk buffer per large file). */
-const READ_BUFFER_BYTES = 16 * 1024 * 1024;
-/** Chunks at least this large get their own ArrayBuffer (transferable to a seal worker). */
-const TRANSFER_MIN_BYTES = 64 * 1024;
 /** Parent trees loaded ahead of the walk: this many subdirectories ahead, in each directory on the way down. */
 const PARENT_PREFETCH = 8;
-/** One byte read past the expected end tells whether a file grew. */
-const PROBE = Buffer.alloc(1);
 
 export type { ArchiveProgress } from './progress.js';
 
@@ -65,6 +60,8 @@ export interface ArchiveOptions {
    * synthetic (0755 root:root, mtime 0), so the read path never shows in the trees.
    */
   volumes?: VolumeSpec[];
+  /** The unchanged-file cache of volumes read through their mountpoint (those with `cache`); without it every file is read. */
+  fileCache?: UnchangedFileCache;
   /** Do not cross into other file systems below the source paths (restic's --one-file-system): a mountpoint is kept as an empty directory, anything else on another device is left out. */
   oneFileSystem?: boolean;
   /** Store nothing (restic's --dry-run): blobs are only hashed and counted; no pack, index entry or snapshot is written. */
@@ -142,9 +139,11 @@ export class Archiver {
   private readonly repo: Repository;
   private readonly opts: ArchiveOptions;
   private readonly files = new Semaphore(FILE_CONCURRENCY);
-  private readonly chunkBudget = new Semaphore(CHUNK_BYTES_IN_FLIGHT);
-  private readonly bufferBudget = new Semaphore(READ_BUFFER_BYTES);
   private readonly skip: Set<string>;
+  /** Every file's bytes, of directories and volumes alike, go through this one saver (and its memory budgets). */
+  private readonly saver: FileSaver;
+  /** Every directory's tree, of directories and volumes alike, is stored through this one saver. */
+  private readonly trees: TreeSaver;
   private readonly volumeBuilders: Array<{ path: string; builder: VolumeTreeBuilder }> = [];
   /** Dry run: the blobs this backup would add (each counted once). */
   private readonly wouldAdd = new Set<string>();
@@ -153,6 +152,9 @@ export class Archiver {
     this.repo = repo;
     this.opts = opts;
     this.skip = new Set((opts.skip ?? []).map((p) => resolve(p)));
+    const store: StoreBlob = (type, data, knownId) => this.store(type, data, knownId);
+    this.saver = new FileSaver(repo, this.progress, store, opts.signal);
+    this.trees = new TreeSaver(repo, this.progress, store);
   }
 
   /** Stores a blob, or in a dry run only says whether it would be added (its raw size: nothing is compressed or sealed). */
@@ -271,8 +273,9 @@ export class Archiver {
       this.progress,
       (m) => this.warn(m),
       () => (this.unreadable += 1),
-      v.cache ? { volume: v.name, files: this.repo.state.volumeFiles } : undefined,
+      v.cache && this.opts.fileCache ? { volume: v.name, files: this.opts.fileCache } : undefined,
       excluded,
+      { files: this.saver, trees: this.trees },
     );
     this.volumeBuilders.push({ path: root, builder });
     const entries = v.entries(
@@ -326,23 +329,7 @@ export class Archiver {
       }
       nodes.push(node);
     }
-    return this.saveTreeCounted(nodes);
-  }
-
-  /**
-   * Stores a directory's tree; when it is exactly the parent snapshot's tree (nothing under it
-   * changed), the parent's tree ID is reused without encoding and hashing the tree again.
-   */
-  private async saveTreeCounted(nodes: TreeNode[], parent?: { id: string; nodes: TreeNode[] } | null): Promise<string> {
-    sortNodes(nodes);
-    if (parent && sameNodes(nodes, parent.nodes) && this.repo.index.has(parent.id)) {
-      this.progress.dirs += 1;
-      return parent.id;
-    }
-    const { id, addedBytes } = await this.store(BlobType.tree, encodeTree(nodes));
-    this.progress.addedBytes += addedBytes;
-    this.progress.dirs += 1;
-    return id;
+    return this.trees.save(nodes);
   }
 
   /**
@@ -383,7 +370,7 @@ export class Archiver {
       nodes.push(await this.archiveEntry(dirFd, dir, name, parents.get(name), dev, ahead[i] ?? null));
       ahead[i] = undefined;
     }
-    return this.saveTreeCounted(
+    return this.trees.save(
       nodes.filter((n): n is TreeNode => n !== undefined),
       parentTree && parent ? { id: parentTree.id, nodes: parent.nodes } : null,
     );
@@ -449,7 +436,7 @@ export class Archiver {
     if (dev !== undefined && st.dev !== dev) {
       // another file system (restic's --one-file-system): its mountpoint stays, as an empty directory
       if (type !== 'dir') return undefined;
-      node.subtree = await this.saveTreeCounted([]);
+      node.subtree = await this.trees.save([]);
       return node;
     }
     // setting or removing an xattr changes the ctime: an entry whose ctime did not move keeps its parent's
@@ -522,7 +509,7 @@ export class Archiver {
     await this.files.with(1, async () => {
       const fd = openNoFollow(fsPath, path, st);
       try {
-        const { ids, total } = await this.readChunks(fd, node.size);
+        const { ids, total } = await this.saver.saveFd(fd, node.size);
         node.content = ids;
         const after = fstatSync(fd, { bigint: true });
         if (total !== node.size || after.size !== BigInt(node.size) || after.mtimeNs.toString() !== node.mtimeNs || after.ctimeNs.toString() !== node.ctimeNs) {
@@ -536,89 +523,6 @@ export class Archiver {
     });
     this.progress.filesRead += 1;
     this.progress.filesDone += 1;
-  }
-
-  /**
-   * Reads a file through the chunker and returns its chunk IDs. Reads are synchronous (cheap on a
-   * warm cache); compressing and sealing happen in worker threads while reading goes on, bounded
-   * by the bytes-in-flight budget. The read buffer has a budget of its own (no cross waiting).
-   */
-  private async readChunks(fd: number, expectedSize: number): Promise<{ ids: string[]; total: number }> {
-    const { maxBytes } = this.repo.chunker.params;
-    const ids: string[] = [];
-    const saves: Promise<void>[] = [];
-    const saveChunk = async (chunk: Buffer) => {
-      const index = ids.length;
-      const length = chunk.length; // the chunk may be transferred to a worker: note its length first
-      ids.push('');
-      const got = await this.chunkBudget.acquire(length);
-      const job = (async () => {
-        try {
-          const id = this.repo.blobIdOf(chunk);
-          ids[index] = id;
-          const saved = await this.store(BlobType.data, chunk, id);
-          this.progress.addedBytes += saved.addedBytes;
-          this.progress.bytesDone += length;
-        } finally {
-          this.chunkBudget.release(got);
-        }
-      })();
-      saves.push(job);
-    };
-    if (expectedSize > 0 && expectedSize <= this.repo.chunker.params.minBytes) {
-      // One chunk for sure: read it straight into its own buffer (no read buffer, no copy).
-      const chunk = expectedSize >= TRANSFER_MIN_BYTES ? Buffer.allocUnsafeSlow(expectedSize) : Buffer.allocUnsafe(expectedSize);
-      let got = 0;
-      // positional reads leave the file offset at 0 for the general path below
-      for (let n = -1; got < expectedSize && n !== 0; got += n) n = readSync(fd, chunk, got, expectedSize - got, got);
-      if (got === expectedSize && readSync(fd, PROBE, 0, 1, expectedSize) === 0) {
-        await saveChunk(chunk);
-        await Promise.all(saves);
-        return { ids, total: expectedSize };
-      }
-      // it shrank or grew while we read it: start over through the general path below
-      ids.length = 0;
-    }
-    // Small files get a buffer of their size (+1 to see growth); a buffer never exceeds the max chunk.
-    const bufBytes = Math.min(maxBytes, expectedSize + 1);
-    const bufGot = await this.bufferBudget.acquire(bufBytes);
-    try {
-      let buf = Buffer.allocUnsafe(bufBytes);
-      let filled = 0;
-      let eof = false;
-      let total = 0;
-      while (!eof || filled > 0) {
-        if (this.opts.signal?.aborted) {
-          await Promise.allSettled(saves); // the chunks on their way land before the error unwinds
-          throwIfCancelled(this.opts.signal);
-        }
-        while (!eof && filled < buf.length) {
-          const bytesRead = readSync(fd, buf, filled, buf.length - filled, null);
-          if (bytesRead === 0) eof = true;
-          filled += bytesRead;
-        }
-        if (filled === 0) break;
-        const len = this.repo.chunker.cut(buf, 0, filled, eof);
-        if (len < 0) {
-          if (buf.length >= maxBytes) throw new CairnError('E_INTERNAL', 'chunker asked for more data with a full buffer');
-          const bigger = Buffer.allocUnsafe(maxBytes); // the file grew while we read it
-          buf.copy(bigger, 0, 0, filled);
-          buf = bigger;
-          continue;
-        }
-        // large chunks get an ArrayBuffer of their own, so they can move to a worker without a copy
-        const chunk = len >= TRANSFER_MIN_BYTES ? Buffer.allocUnsafeSlow(len) : Buffer.allocUnsafe(len);
-        buf.copy(chunk, 0, 0, len);
-        await saveChunk(chunk);
-        total += len;
-        buf.copyWithin(0, len, filled);
-        filled -= len;
-      }
-      await Promise.all(saves);
-      return { ids, total };
-    } finally {
-      this.bufferBudget.release(bufGot);
-    }
   }
 }
 

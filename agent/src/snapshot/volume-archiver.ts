@@ -6,21 +6,21 @@
 // groups. So both read paths give equal tree IDs, and dedup and parents work across them.
 //
 // Unchanged-file skipping on the mountpoint path cannot use the tree (it holds no ctime or real
-// inode): a local cache (state sublevel `volumeFiles`, SPEC 8) maps volume+path to the full stat and
-// the content IDs. The helper path reads every byte again and relies on dedup.
+// inode): a local cache (an UnchangedFileCache passed in, snapshot/file-cache.ts; the state keeps it in
+// sublevel `volumeFiles`, SPEC 8) maps volume+path to the full stat and the content IDs. The helper path reads every byte again and relies on dedup.
 import { createHash } from 'node:crypto';
 import { closeSync, constants, fstatSync, lstatSync, openSync, readlinkSync, readSync, type BigIntStats } from 'node:fs';
 import { join } from 'node:path';
-import { BlobType } from '../repo/blob.js';
 import type { Repository } from '../repo/repository.js';
-import { saveTree } from '../repo/trees.js';
 import { displayName, fromBytes } from '../util/byte-names.js';
 import { CairnError } from '../util/errors.js';
 import { at, openDirNoFollow, requireProcFd, sameFile, SwappedError } from '../util/fd-at.js';
 import { readDirFd } from '../util/posix.js';
-import { Semaphore } from '../util/semaphore.js';
+import type { CachedFile, UnchangedFileCache } from './file-cache.js';
+import { FileSaver } from './file-saver.js';
 import { nodeType } from './node-meta.js';
 import type { ArchiveProgress } from './progress.js';
+import { TreeSaver } from './tree-saver.js';
 import type { NodeType, TreeNode } from '../../../protocol/snapshot.js';
 
 /** One entry of a volume, in either read path. */
@@ -54,31 +54,12 @@ interface CachedStat {
   dev: string;
 }
 
-interface CachedFile extends CachedStat {
-  content: string[];
-}
-
-/** Chunk bytes read but not yet sealed (bounds memory, as the archiver does). */
-const CHUNK_BYTES_IN_FLIGHT = 16 * 1024 * 1024;
 const READ_BYTES = 1024 * 1024;
 
 /** A directory node above volumes, the same for every read path: 0755 root:root, mtime 0. */
 export function syntheticDirNode(name: string): TreeNode {
   return { name, type: 'dir', mode: 0o755, uid: 0, gid: 0, mtimeNs: '0', inode: '0', dev: '0', nlink: 1, size: 0 };
 }
-
-/**
- * The unchanged-file cache as the builder uses it: a string key-value store with range clear and batch
- * put. The state's `volumeFiles` sublevel is one; the builder is handed it, and never opens the database.
- */
-export interface VolumeFileCache {
-  get(key: string): Promise<string | undefined>;
-  clear(range: { gte: string; lt: string }): Promise<void>;
-  batch(ops: Array<{ type: 'put'; key: string; value: string }>): Promise<void>;
-}
-
-/** Where the state keeps a volume's file cache: "<volume>!<rel>" (volume names never hold "!"). */
-const cacheKey = (volume: string, rel: string) => `${volume}!${rel}`;
 
 export type ExcludeFn = (rel: string, name: string, isDir: boolean) => boolean;
 
@@ -239,10 +220,8 @@ interface Pending {
  * directory (named `name`). Progress and added bytes go to the archiver's counters.
  */
 export class VolumeTreeBuilder {
-  private readonly chunkBudget = new Semaphore(CHUNK_BYTES_IN_FLIGHT);
-  /** Blob saves still running: the next file is read meanwhile (memory bounded by chunkBudget). */
+  /** Blob saves still running: the next file is read meanwhile (memory bounded by the saver's budget). */
   private readonly saves: Promise<void>[] = [];
-  private buf: Buffer | undefined;
   private readonly seen = new Map<string, Pending>();
   private readonly cacheOut: Array<[string, CachedFile]> = [];
   /** Exact mtimes of the entries kept whose mtime is not a whole second (mountpoint path), by path below the volume. */
@@ -254,10 +233,12 @@ export class VolumeTreeBuilder {
     private readonly warn: (m: string) => void,
     /** An entry that could not be stored (already warned): the backup ends with exit 3. */
     private readonly notStored: () => void,
-    /** Volume name and where its mountpoint path's file cache lives (the state's `volumeFiles` sublevel). */
-    private readonly cache?: { volume: string; files: VolumeFileCache },
+    /** Volume name and its mountpoint path's unchanged-file cache (kept by the caller's state). */
+    private readonly cache?: { volume: string; files: UnchangedFileCache },
     /** Drops entries (and what is below excluded directories), the same for both read paths. */
     private readonly excluded?: ExcludeFn,
+    /** Where file contents and trees go: the archiver's savers (shared with its directories), else savers of its own. */
+    private readonly out: { files: FileSaver; trees: TreeSaver } = { files: new FileSaver(repo, progress), trees: new TreeSaver(repo, progress) },
   ) {}
 
   async build(name: string, entries: AsyncIterable<VolumeEntry>, where: string): Promise<TreeNode> {
@@ -329,16 +310,13 @@ export class VolumeTreeBuilder {
   /** Writes the mountpoint path's file cache: call after the snapshot was committed. */
   async commitCache(): Promise<void> {
     if (!this.cache) return;
-    const { volume, files } = this.cache;
-    await files.clear({ gte: `${volume}!`, lt: `${volume}"` });
-    await files.batch(this.cacheOut.map(([rel, v]) => ({ type: 'put' as const, key: cacheKey(volume, rel), value: JSON.stringify(v) })));
+    await this.cache.files.replace(this.cache.volume, this.cacheOut);
   }
 
   /** Reads a file's content into `node`; false when the file vanished before it could be opened (warned). */
   private async file(node: TreeNode, e: VolumeEntry, path: string): Promise<boolean> {
     if (this.cache && e.local) {
-      const raw = await this.cache.files.get(cacheKey(this.cache.volume, e.rel));
-      const c = raw === undefined ? undefined : (JSON.parse(raw) as CachedFile);
+      const c = await this.cache.files.get(this.cache.volume, e.rel);
       const l = e.local;
       if (
         c &&
@@ -359,7 +337,7 @@ export class VolumeTreeBuilder {
     }
     let read: { ids: string[]; total: number };
     try {
-      read = await this.chunks(e.data ? e.data() : emptyData());
+      read = await this.out.files.saveStream(e.data ? e.data() : emptyData(), this.saves);
     } catch (err) {
       if (err instanceof SwappedError) {
         this.warn(`${displayName(path)}: not stored: ${err.message}`);
@@ -380,68 +358,6 @@ export class VolumeTreeBuilder {
     this.progress.filesRead += 1;
     this.progress.filesDone += 1;
     return true;
-  }
-
-  /**
-   * Content through the chunker, the same cut points as the directory archiver's. The IDs are
-   * known when it returns; the blobs are sealed and stored in the background (awaited by build).
-   */
-  private async chunks(src: AsyncIterable<Uint8Array>): Promise<{ ids: string[]; total: number }> {
-    const chunker = this.repo.chunker;
-    const { maxBytes } = chunker.params;
-    const ids: string[] = [];
-    const saves = this.saves;
-    let total = 0;
-    const emit = async (buf: Buffer, len: number) => {
-      const chunk = Buffer.allocUnsafeSlow(len);
-      buf.copy(chunk, 0, 0, len);
-      total += len;
-      const id = this.repo.blobIdOf(chunk);
-      ids.push(id);
-      const got = await this.chunkBudget.acquire(len);
-      const job = (async () => {
-        try {
-          const saved = await this.repo.saveBlob(BlobType.data, chunk, id);
-          this.progress.addedBytes += saved.addedBytes;
-          this.progress.bytesDone += len;
-        } finally {
-          this.chunkBudget.release(got);
-        }
-      })();
-      // Rejections are seen by build's Promise.all; until then they must not count as unhandled.
-      job.catch(() => undefined);
-      saves.push(job);
-    };
-    // One buffer for every file of the volume (files are read one after another; chunks are copied out).
-    const buf = (this.buf ??= Buffer.allocUnsafe(maxBytes));
-    let filled = 0;
-    try {
-      for await (const piece of src) {
-        let off = 0;
-        while (off < piece.length) {
-          const n = Math.min(piece.length - off, maxBytes - filled);
-          buf.set(piece.subarray(off, off + n), filled);
-          filled += n;
-          off += n;
-          while (filled === maxBytes) {
-            const len = chunker.cut(buf, 0, filled, false);
-            await emit(buf, len);
-            buf.copyWithin(0, len, filled);
-            filled -= len;
-          }
-        }
-      }
-      while (filled > 0) {
-        const len = chunker.cut(buf, 0, filled, true);
-        await emit(buf, len);
-        buf.copyWithin(0, len, filled);
-        filled -= len;
-      }
-    } catch (err) {
-      await Promise.allSettled(saves);
-      throw err;
-    }
-    return { ids, total };
   }
 
   /**
@@ -487,10 +403,7 @@ export class VolumeTreeBuilder {
       const child = this.seen.get(r) as Pending;
       nodes.push(child.node.type === 'dir' ? await this.save(r) : child.node);
     }
-    const { id, addedBytes } = await saveTree(this.repo, nodes);
-    this.progress.addedBytes += addedBytes;
-    this.progress.dirs += 1;
-    p.node.subtree = id;
+    p.node.subtree = await this.out.trees.save(nodes);
     return p.node;
   }
 }

@@ -41,7 +41,7 @@ function sublevels(db: StateDb) {
     drills: db.sublevel<string, string>('drills', utf8),
     /** job ID (creation time, sortable) -> Job JSON (protocol/api.ts): the scheduler's runs */
     jobs: db.sublevel<string, string>('jobs', utf8),
-    /** "<volume>!<path below it>" -> JSON {size, mtimeNs, ctimeNs, inode, dev, content}: unchanged-file cache of volumes read through their mountpoint (snapshot/volume-archiver.ts) */
+    /** "<volume>!<path below it>" -> JSON {size, mtimeNs, ctimeNs, inode, dev, content}: unchanged-file cache of volumes read through their mountpoint (state/volume-file-cache.ts) */
     volumeFiles: db.sublevel<string, string>('volumeFiles', utf8),
     /** name -> JSON singletons: "head" (our newest SignedHead) */
     meta: db.sublevel<string, string>('meta', utf8),
