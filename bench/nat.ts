@@ -10,6 +10,16 @@
 // direct TCP (reported; aim 75%). No NAT sits in the path: a kernel NAT costs nothing measurable
 // here, and without it direct TCP is possible between the same two namespaces, which is the
 // comparison asked for. Needs root and iproute2; otherwise the section says why it was skipped.
+// Each sample also records the CPU-seconds of alice, bob and pub (they share the machine's cores,
+// so a rate here is bounded by their sum), and CAIRN_BENCH_NAT_CPU_PROF=<dir> writes pub's V8 CPU
+// profile there. Where the relay's time went (64 MiB samples, 2026-12-05, 2 shared cores): pub
+// spent 1.4-3.2 CPU-s per 67 MB relayed (direct: bob 0.25-0.64); of its busy profile samples,
+// Noise 68% inclusive (ChaCha20-Poly1305 19%, the socket writes below it 32%), yamux 52%
+// inclusive, GC 16%; the relay budget's metering 0.4% and the relay server's glue 0.5%. strace of
+// pub: 86% of its write() calls were under 100 bytes (Noise writes each 2-byte length prefix on
+// its own, and yamux 8 answers every data frame with a window update, on both the outer and the
+// relayed inner connection), i.e. about ten small writes per 64 KiB forwarded. bob too does twice
+// the work of a direct link (two Noise and two yamux layers). None of that is Cairn's code.
 import { randomBytes } from 'node:crypto';
 import { MeshNodeProcess } from './nat-node.js';
 import { createBridgeLab, netnsUnavailable, removeBridgeLab, type BridgeLab } from './netns.js';
