@@ -56,6 +56,9 @@ describe('reachability among friends', () => {
         via: null,
         reachWhy: expect.stringMatching(/^(it answers at its direct address|it dialled our direct address)$/),
       });
+      // cairn status says the same for each friend
+      const st = await cairn(['status'], { home: me.home });
+      expect(st.stdout).toMatch(new RegExp(`^friend ${them.name}: direct \\((it answers at its direct address|it dialled our direct address)\\)$`, 'm'));
     }
   }, 120_000);
 });
