@@ -29,9 +29,13 @@ const { lpStream } = await import('@libp2p/utils');
 const cfg = JSON.parse(process.argv[1]);
 const friends = new Set(cfg.friends);
 const privateKey = await peerKeyFromSeed(Buffer.from(cfg.seed, 'hex'));
+// meterRelay: the relay meters what it carries per friend as a running agent's does (relay-budget.ts), with no limits
+const { RelayBudget } = await import(dist + 'relay-budget.js');
+const relayBudget = cfg.meterRelay ? new RelayBudget({ bytesPerSec: 0, bytesPerDay: 0 }, { now: () => Date.now() }) : undefined;
 const node = await createMeshNode({
   privateKey, listen: [cfg.listen], admit: (p) => friends.has(p.toString()) || cfg.inviteOpen === true,
   relay: { isFriend: (p) => friends.has(p.toString()), inviteOpen: () => cfg.inviteOpen === true },
+  ...(relayBudget ? { relayBudget } : {}),
 });
 const upgrade = new DirectUpgrade(node, (id) => friends.has(id), { log: (l) => process.stderr.write(l + '\\n'), ...(cfg.upgrade ?? {}) });
 // autoUpgrade false: relayed connections stay relayed (the benchmark's relayed rows); 'connect' still upgrades when asked
@@ -98,6 +102,8 @@ const commands = {
     return { ok, link: linkOf(conn.remoteAddr), elapsedMs };
   },
   stunAnswered: async () => stun.answered,
+  // CPU time this process used so far (user + system), in microseconds
+  cpu: async () => { const u = process.cpuUsage(); return u.user + u.system; },
 };
 const rl = createInterface({ input: process.stdin });
 rl.on('line', async (line) => {
@@ -149,7 +155,18 @@ export class MeshNodeProcess {
     spawner: Spawner,
     root: string,
     host: string,
-    opts: { seed: Buffer; listen: string; friends: string[]; upgrade?: Record<string, number>; inviteOpen?: boolean; autoUpgrade?: boolean },
+    opts: {
+      seed: Buffer;
+      listen: string;
+      friends: string[];
+      upgrade?: Record<string, number>;
+      inviteOpen?: boolean;
+      autoUpgrade?: boolean;
+      /** Meter the relay as an agent does (relay-budget.ts, no limits). */
+      meterRelay?: boolean;
+      /** Options for node itself before the script (e.g. --cpu-prof). */
+      nodeArgs?: string[];
+    },
   ): Promise<MeshNodeProcess> {
     const cfg = JSON.stringify({
       seed: opts.seed.toString('hex'),
@@ -158,8 +175,12 @@ export class MeshNodeProcess {
       upgrade: opts.upgrade ?? {},
       inviteOpen: opts.inviteOpen ?? false,
       autoUpgrade: opts.autoUpgrade ?? true,
+      meterRelay: opts.meterRelay ?? false,
     });
-    const proc = spawner(process.execPath, ['--input-type=module', '-e', MESH_NODE_SCRIPT, cfg], { cwd: root, stdio: ['pipe', 'pipe', 'pipe'] });
+    const proc = spawner(process.execPath, [...(opts.nodeArgs ?? []), '--input-type=module', '-e', MESH_NODE_SCRIPT, cfg], {
+      cwd: root,
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
     let err = '';
     proc.stderr?.on('data', (b: Buffer) => (err = (err + b.toString()).slice(-20_000)));
     const lines = createInterface({ input: proc.stdout! });

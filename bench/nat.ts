@@ -10,6 +10,16 @@
 // direct TCP (reported; aim 75%). No NAT sits in the path: a kernel NAT costs nothing measurable
 // here, and without it direct TCP is possible between the same two namespaces, which is the
 // comparison asked for. Needs root and iproute2; otherwise the section says why it was skipped.
+// Each sample also records the CPU-seconds of alice, bob and pub (they share the machine's cores,
+// so a rate here is bounded by their sum), and CAIRN_BENCH_NAT_CPU_PROF=<dir> writes pub's V8 CPU
+// profile there. Where the relay's time went (64 MiB samples, 2026-12-05, 2 shared cores): pub
+// spent 1.4-3.2 CPU-s per 67 MB relayed (direct: bob 0.25-0.64); of its busy profile samples,
+// Noise 68% inclusive (ChaCha20-Poly1305 19%, the socket writes below it 32%), yamux 52%
+// inclusive, GC 16%; the relay budget's metering 0.4% and the relay server's glue 0.5%. strace of
+// pub: 86% of its write() calls were under 100 bytes (Noise writes each 2-byte length prefix on
+// its own, and yamux 8 answers every data frame with a window update, on both the outer and the
+// relayed inner connection), i.e. about ten small writes per 64 KiB forwarded. bob too does twice
+// the work of a direct link (two Noise and two yamux layers). None of that is Cairn's code.
 import { randomBytes } from 'node:crypto';
 import { MeshNodeProcess } from './nat-node.js';
 import { createBridgeLab, netnsUnavailable, removeBridgeLab, type BridgeLab } from './netns.js';
@@ -31,6 +41,8 @@ export interface NatReport {
   relayed: number | null;
   webrtc: number | null;
   samples: Record<'direct' | 'relayed' | 'webrtc', number[]>;
+  /** CPU-seconds (user + system) each process used during each sample, in the order of `samples`. */
+  cpu: Record<'direct' | 'relayed' | 'webrtc', CpuSeconds[]>;
   skipped: string | null;
   error: string | null;
 }
@@ -44,6 +56,22 @@ export function natBytes(env: NodeJS.ProcessEnv): number {
 }
 
 type Sink = { ok: string; link: string; elapsedMs: number };
+type Proc = 'alice' | 'bob' | 'pub';
+export type CpuSeconds = Record<Proc, number>;
+type Path = 'direct' | 'relayed' | 'webrtc';
+
+/** The sample with the best rate of a path, and the CPU-seconds its processes used. */
+export function bestSample(r: NatReport, path: Path): { mbps: number; cpu: CpuSeconds | null } | null {
+  const xs = r.samples[path];
+  if (xs.length === 0) return null;
+  const i = xs.indexOf(Math.max(...xs));
+  return { mbps: xs[i] as number, cpu: r.cpu[path][i] ?? null };
+}
+
+/** MB per CPU-second of the busiest process: the rate the path would reach if each process had a core of its own and nothing else cost time. */
+export function mbPerBusiestCpuSecond(bytes: number, cpu: CpuSeconds): number {
+  return bytes / MB / Math.max(cpu.alice, cpu.bob, cpu.pub);
+}
 
 export async function runNatBench(root: string, env: NodeJS.ProcessEnv, log: (line: string) => void): Promise<NatReport> {
   const report: NatReport = {
@@ -53,6 +81,7 @@ export async function runNatBench(root: string, env: NodeJS.ProcessEnv, log: (li
     relayed: null,
     webrtc: null,
     samples: { direct: [], relayed: [], webrtc: [] },
+    cpu: { direct: [], relayed: [], webrtc: [] },
     skipped: null,
     error: null,
   };
@@ -72,16 +101,26 @@ export async function runNatBench(root: string, env: NodeJS.ProcessEnv, log: (li
       pub: await MeshNodeProcess.peerIdOf(seeds.pub),
     };
     const l = lab;
-    const start = (name: 'alice' | 'bob' | 'pub') =>
+    // CAIRN_BENCH_NAT_CPU_PROF=<dir>: pub writes a V8 CPU profile there when it stops (node --cpu-prof)
+    const profDir = env.CAIRN_BENCH_NAT_CPU_PROF;
+    const start = (name: Proc) =>
       MeshNodeProcess.start((cmd, args, o) => l.spawn(name, cmd, args, o), root, name, {
         seed: seeds[name],
         listen: `/ip4/${l.addressOf(name)}/tcp/${PORT}`,
         friends: Object.values(ids).filter((id) => id !== ids[name]),
         // the relayed samples must stay relayed: upgrades happen only when asked
         autoUpgrade: false,
+        // pub meters what it relays per friend, as an agent's relay does (no limits here)
+        meterRelay: name === 'pub',
+        ...(name === 'pub' && profDir ? { nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${profDir}`] } : {}),
       });
-    const [alice, bob, pub] = [await start('alice'), await start('bob'), await start('pub')];
-    nodes.push(alice, bob, pub);
+    // each node is stopped at the end even when a later one fails to start
+    const started = async (name: Proc) => {
+      const n = await start(name);
+      nodes.push(n);
+      return n;
+    };
+    const [alice, bob, pub] = [await started('alice'), await started('bob'), await started('pub')];
     const pubAddr = `/ip4/${lab.addressOf('pub')}/tcp/${PORT}`;
     const bobTcp = `/ip4/${lab.addressOf('bob')}/tcp/${PORT}/p2p/${ids.bob}`;
     const bobRelayed = `${pubAddr}/p2p/${ids.pub}/p2p-circuit/p2p/${ids.bob}`;
@@ -98,11 +137,19 @@ export async function runNatBench(root: string, env: NodeJS.ProcessEnv, log: (li
       else await alice.call('webrtcDial', { addr: `${pubAddr}/p2p/${ids.pub}/p2p-circuit/webrtc/p2p/${ids.bob}` });
       const links = await alice.call<string[]>('links', { peer: ids.bob });
       if (!links.includes(path)) throw new Error(`alice -> bob ${path}: got links ${links.join(', ') || 'none'}`);
+      const cpuNow = async (): Promise<CpuSeconds> => {
+        const [a, b, p] = await Promise.all([alice, bob, pub].map((n) => n.call<number>('cpu')));
+        return { alice: (a as number) / 1e6, bob: (b as number) / 1e6, pub: (p as number) / 1e6 };
+      };
+      const before = await cpuNow();
       const s = await alice.call<Sink>('sink', { peer: ids.bob, bytes: report.bytes });
+      const after = await cpuNow();
       if (s.ok !== 'ok' || s.link !== path) throw new Error(`alice -> bob ${path}: the stream went ${s.link} (${s.ok})`);
       const mbps = report.bytes / MB / (s.elapsedMs / 1000);
+      const cpu = { alice: after.alice - before.alice, bob: after.bob - before.bob, pub: after.pub - before.pub };
       report.samples[path].push(mbps);
-      log(`nat: ${path} ${mbps.toFixed(1)} MB/s`);
+      report.cpu[path].push(cpu);
+      log(`nat: ${path} ${mbps.toFixed(1)} MB/s; CPU-s alice ${cpu.alice.toFixed(2)}, bob ${cpu.bob.toFixed(2)}, pub ${cpu.pub.toFixed(2)}`);
     };
     for (let i = 0; i < SAMPLES; i++) for (const path of ['direct', 'relayed', 'webrtc'] as const) await sample(path);
     const best = (xs: number[]) => (xs.length > 0 ? Math.max(...xs) : null);
@@ -124,6 +171,11 @@ export function renderNatSection(r: NatReport, info: { command: string; machine:
   const pct = (x: number | null) => (x === null ? 'n/a' : `${(x * 100).toFixed(0)}%`);
   const relayShare = share(r.relayed);
   const webrtcShare = share(r.webrtc);
+  const cpuShare = (path: 'relayed' | 'webrtc'): number | null => {
+    const d = bestSample(r, 'direct')?.cpu;
+    const x = bestSample(r, path)?.cpu;
+    return d && x ? mbPerBusiestCpuSecond(r.bytes, x) / mbPerBusiestCpuSecond(r.bytes, d) : null;
+  };
   const lines = [
     NAT_BEGIN,
     '## Friends behind NAT: relay and WebRTC against direct TCP',
@@ -146,10 +198,24 @@ export function renderNatSection(r: NatReport, info: { command: string; machine:
     `| relay as a share of direct TCP | ${pct(relayShare)} | at least ${RELAY_TARGET * 100}% | ${relayShare === null ? '' : relayShare >= RELAY_TARGET ? 'met' : '**not met**'} |`,
     `| WebRTC as a share of direct TCP | ${pct(webrtcShare)} | report (aim ${WEBRTC_AIM * 100}%) | ${webrtcShare === null ? '' : webrtcShare >= WEBRTC_AIM ? 'met' : 'below the aim'} |`,
     '',
+    "CPU per path (the best sample; alice, bob and pub share the machine's cores, so the rates above are also bounded by their sum):",
+    '',
+    '| path | CPU-s alice | CPU-s bob | CPU-s pub | pub CPU-s per 100 MB | MB per CPU-second of the busiest process |',
+    '|---|---:|---:|---:|---:|---:|',
+    ...(['direct', 'relayed', 'webrtc'] as const).map((path) => {
+      const b = bestSample(r, path);
+      if (!b?.cpu) return `| ${path} | n/a | n/a | n/a | n/a | n/a |`;
+      const c = b.cpu;
+      return `| ${path} | ${c.alice.toFixed(2)} | ${c.bob.toFixed(2)} | ${c.pub.toFixed(2)} | ${((c.pub / (r.bytes / MB)) * 100).toFixed(2)} | ${mbPerBusiestCpuSecond(r.bytes, c).toFixed(1)} |`;
+    }),
+    '',
+    `Relay as a share of direct TCP by CPU (MB per CPU-second of the busiest process, what each path would carry with a core per process): ${pct(cpuShare('relayed'))}; WebRTC: ${pct(cpuShare('webrtc'))}.`,
+    '',
     `Samples (MB/s): direct ${r.samples.direct.map((x) => x.toFixed(1)).join(', ') || '-'}; relayed ${r.samples.relayed.map((x) => x.toFixed(1)).join(', ') || '-'}; WebRTC ${r.samples.webrtc.map((x) => x.toFixed(1)).join(', ') || '-'}.`,
     '',
     "- MB = 10^6 bytes. Time runs from the first byte written to the answer that all arrived. These are bare streams as replication opens them (Noise+Yamux over TCP or the relay; DTLS+SCTP data channels for WebRTC), not whole replication rounds: the packs' own work (reading, hashing, fsync, LevelDB) is the same on every path and is measured in the friend-mesh section.",
-    "- Every relayed byte crosses pub twice (in and out), on the same machine here; over the Internet that is the relay owner's uplink.",
+    "- Every relayed byte crosses pub twice (in and out), on the same machine here; over the Internet that is the relay owner's uplink. pub meters what it relays per friend as an agent's relay does (relay-budget.ts), with no rate or daily limit (an agent's default is 4 MiB/s per friend).",
+    '- CPU-seconds: user + system time of each node process (process.cpuUsage) from just before the first byte to the answer; a relayed byte is decrypted and encrypted again at pub (Noise on both connections) and framed by two yamux sessions.',
     NAT_END,
   );
   return lines.join('\n');

@@ -330,6 +330,13 @@ export interface PeerListing {
   reach: 'lan' | 'direct' | 'webrtc' | 'relayed' | 'unreachable';
   /** The friend whose relay carries the connection (its name), when `reach` is 'relayed'. */
   via: string | null;
+  /**
+   * Why it is reached so, in one plain sentence of at most 200 characters built from what this
+   * agent knows (its own reachability, the friend's advertised address kinds, the last upgrade
+   * attempts, when it was last seen), e.g. "we are behind CGNAT and it answers at no direct address:
+   * reached through carol's relay", "both behind NAT, no relay: ...".
+   */
+  reachWhy: string;
   /** Bytes our relay carried for this friend (both directions, its relayed connections to anyone): today (UTC) and since the agent started. */
   relayedForPeer: { todayBytes: number; totalBytes: number };
   /** When it was found unreachable for longer than repair-after: its copies do not count until they pass a challenge (SPEC 13.9). */

@@ -3,7 +3,7 @@
 // needs auth and whether it changes state (then a browser session must send the CSRF token), and
 // one JSON schema for its body or query. The agent and the console both read this file.
 
-import { API_PREFIX, type HostReachability, type JobProgress } from './api.js';
+import { API_PREFIX, type HostReachability, type JobProgress, type PeerListing } from './api.js';
 import type { CairnConfig } from './config.js';
 /** Session cookie set by login: HttpOnly, SameSite=Strict, Path=/. */
 export const SESSION_COOKIE = 'cairn_session';
@@ -144,7 +144,12 @@ export interface StatusResult {
   /** Port mapping on the router (cairn.yaml port-mapping). */
   portMapping: PortMappingStatus;
   sources: SourceStatus[];
-  friends: { total: number; online: number };
+  friends: {
+    total: number;
+    online: number;
+    /** How each friend is reached right now and why, as `cairn peers` says it (PeerListing's reach, via and reachWhy). */
+    reach: Array<{ name: string; reach: PeerListing['reach']; via: string | null; reachWhy: string }>;
+  };
   space: {
     /** Repository bytes on this disk (packs). */
     localBytes: number;

@@ -132,6 +132,14 @@ export class Mesh {
     };
     const log = opts.log ?? (() => undefined);
     this.portMapping = new PortMapping(ctx, opts.portMapping === true, log);
+    this.directory.reachFacts = {
+      self: async () => {
+        const v = await this.reachability.view();
+        return { state: v.state, relays: v.relays };
+      },
+      behindCgnat: () => ['carrier-nat', 'double-nat', 'no-public-address'].includes(this.portMapping.status().state),
+      upgradeFailures: (peerId) => this.upgrade.failuresOf(peerId),
+    };
     this.stunResponder = new StunResponder({ endpoints: () => tcpListenEndpoints(ctx.node), allow: (ip) => gate.isFriendIp(ip), clock: ctx.clock, log });
     this.services = new ServiceGroup([
       gate,

@@ -8,8 +8,19 @@ import type { FriendGate } from './friend-gate.js';
 import type { FriendPresence } from './friend-presence.js';
 import type { LanAnnouncements } from './lan-discovery.js';
 import { forgetFriend } from './ledgers.js';
+import { peerIdFromString } from '@libp2p/peer-id';
 import { reachOf } from './reachability.js';
+import { reachWhy, type ReachWhyInput } from './reach-why.js';
 import type { RelayedCount } from './relay-budget.js';
+import { linkOf, relayOf } from './relayed-addrs.js';
+
+/** What the agent knows of its own reachability and of its upgrade attempts, for the sentence saying why a friend is reached as it is (compose.ts). */
+export interface ReachFacts {
+  self(): Promise<ReachWhyInput['self']>;
+  /** The router has no public address of its own (carrier-grade or double NAT). */
+  behindCgnat(): boolean;
+  upgradeFailures(peerId: string): number;
+}
 
 export class FriendDirectory {
   private readonly ctx: MeshContext;
@@ -17,6 +28,8 @@ export class FriendDirectory {
   private readonly presence: FriendPresence;
   private readonly relayed: (peerId: string) => RelayedCount;
   private readonly lan: LanAnnouncements | undefined;
+  /** Set once the reachability and upgrade services exist; without it the sentence claims nothing about this host. */
+  reachFacts: ReachFacts | undefined;
 
   constructor(
     ctx: MeshContext,
@@ -37,9 +50,24 @@ export class FriendDirectory {
     const out: PeerListing[] = [];
     const friends = await this.ctx.friends.list();
     const names = new Map(friends.map((f) => [f.peerId, f.name]));
+    const self = (await this.reachFacts?.self()) ?? null;
+    const behindCgnat = this.reachFacts?.behindCgnat() ?? false;
     for (const f of friends) {
       const { reach, via } = reachOf(this.ctx.node, f.peerId, this.lan?.ipsOf(f.peerId));
       const online = this.presence.isOnline(f.peerId);
+      const viaName = via === null ? null : (names.get(via) ?? via);
+      const why = reachWhy({
+        reach,
+        via: viaName,
+        self,
+        selfBehindCgnat: behindCgnat,
+        friend: await this.advertised(f.peerId, f.addrs, names),
+        directWeDialled: this.ctx.node
+          .getConnections(peerIdFromString(f.peerId))
+          .some((c) => c.status === 'open' && c.direction === 'outbound' && linkOf(c.remoteAddr) === 'direct'),
+        upgradeFailures: this.reachFacts?.upgradeFailures(f.peerId) ?? 0,
+        lastSeen: f.lastSeen,
+      });
       const recent = f.problems.slice(-3);
       out.push({
         name: f.name,
@@ -56,7 +84,8 @@ export class FriendDirectory {
         shortfall: f.shortfall,
         problems: recent,
         reach,
-        via: via === null ? null : (names.get(via) ?? via),
+        via: viaName,
+        reachWhy: why,
         relayedForPeer: this.relayed(f.peerId),
         ...(f.awaySince !== undefined ? { awaySince: f.awaySince } : {}),
         ...(f.askFromPeer ? { askFromPeer: f.askFromPeer } : {}),
@@ -64,6 +93,22 @@ export class FriendDirectory {
       });
     }
     return out;
+  }
+
+  /** The kinds of address a friend advertised: what pairing stored and what its head and identify put in the peer store. */
+  private async advertised(peerId: string, stored: string[], names: Map<string, string>): Promise<ReachWhyInput['friend']> {
+    let known: string[] = [];
+    try {
+      known = (await this.ctx.node.peerStore.get(peerIdFromString(peerId))).addresses.map((a) => a.multiaddr.toString());
+    } catch {
+      // not in the peer store (never connected since the agent started)
+    }
+    const addrs = [...new Set([...stored, ...known])];
+    const relays = [...new Set(addrs.flatMap((a) => (linkOf(a) === 'relayed' ? (relayOf(a) ?? []) : [])))];
+    return {
+      direct: addrs.some((a) => linkOf(a) === 'direct'),
+      relays: relays.map((id) => names.get(id) ?? id).sort(),
+    };
   }
 
   /** Our packs that friends confirmed storing: pack ID -> the friends' names. */

@@ -257,7 +257,11 @@ export async function statusOp(svc: Services, opts: StatusOptions): Promise<Stat
     reachability: svc.mesh ? await svc.mesh.reachability.view() : null,
     portMapping: svc.mesh?.portMapping.status() ?? { state: 'off', via: null, address: null, message: portMappingMessage('off', {}) },
     sources,
-    friends: { total: peers.length, online: peers.filter((p) => p.online).length },
+    friends: {
+      total: peers.length,
+      online: peers.filter((p) => p.online).length,
+      reach: peers.map((p) => ({ name: p.name, reach: p.reach, via: p.via, reachWhy: p.reachWhy })),
+    },
     space: {
       localBytes,
       atFriendsBytes: peers.reduce((a, p) => a + p.storedAtPeerBytes, 0),

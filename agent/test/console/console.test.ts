@@ -96,6 +96,8 @@ describeBrowser('the console in a browser', () => {
     await expect.poll(() => a.textContent('table.friends .online-state'), { timeout: 20_000 }).toBe('online');
     // how alice reaches bob right now, in the words `cairn peers` uses (loopback TCP: direct)
     await expect.poll(() => a.textContent('table.friends .reach'), { timeout: 20_000 }).toBe('direct');
+    // and why, next to it (bob dialled alice's address when it paired; alice may have dialled back since)
+    expect(await a.textContent('table.friends .reach-why')).toMatch(/^(it dialled our direct address|it answers at its direct address)$/);
     await shot(a, 'friends');
   });
 
@@ -146,5 +148,6 @@ describeBrowser('the console in a browser', () => {
     await a.goto(`${alice.info.api}/#/friends`);
     await expect.poll(() => a.textContent('table.friends .online-state'), { timeout: 30_000 }).toMatch(/^offline/);
     expect(await a.textContent('table.friends .reach')).toBe('unreachable');
+    expect(await a.textContent('table.friends .reach-why')).toMatch(/^no answer at its last known addresses since \d{4}-\d\d-\d\d \d\d:\d\d$/);
   });
 });

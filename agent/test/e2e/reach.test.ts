@@ -49,7 +49,16 @@ describe('reachability among friends', () => {
         relays: [],
         summary: `public: friends reach this host directly (confirmed by ${them.name})`,
       });
-      expect((await me.cli<PeerListing[]>(['peers']))[0]).toMatchObject({ name: them.name, reach: 'direct', via: null });
+      // and why, in a sentence: whichever side opened the connection, the other answered at its direct address
+      expect((await me.cli<PeerListing[]>(['peers']))[0]).toMatchObject({
+        name: them.name,
+        reach: 'direct',
+        via: null,
+        reachWhy: expect.stringMatching(/^(it answers at its direct address|it dialled our direct address)$/),
+      });
+      // cairn status says the same for each friend
+      const st = await cairn(['status'], { home: me.home });
+      expect(st.stdout).toMatch(new RegExp(`^friend ${them.name}: direct \\((it answers at its direct address|it dialled our direct address)\\)$`, 'm'));
     }
   }, 120_000);
 });

@@ -25,6 +25,7 @@ function peer(name: string, over: Partial<PeerListing> = {}): PeerListing {
     problems: [],
     reach: 'direct',
     via: null,
+    reachWhy: 'it answers at its direct address',
     relayedForPeer: { todayBytes: 0, totalBytes: 0 },
     ...over,
   };

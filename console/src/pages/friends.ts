@@ -168,6 +168,7 @@ export function Friends() {
                     <span class=${`dot ${p.online ? 'on' : 'off'}`}></span><span class="friend-name">${p.name}</span>
                     <span class="online-state muted">${p.online ? 'online' : `offline, last seen ${when(p.lastSeen)}`}</span>
                     <span class="reach" title="how this host reaches the friend right now">${reachInWords(p)}</span>
+                    <span class="reach-why muted" title="why it is reached so">${p.reachWhy}</span>
                   </td>
                   <td>
                     <span class="bar"><span style=${{ width: percent(p.storedAtPeerBytes, p.grantFromPeer) }}></span></span> ${bytes(p.storedAtPeerBytes)} of

@@ -50,6 +50,7 @@ export async function peersCommand(ctx: Context): Promise<void> {
   }
   process.stdout.write(table(lines) + '\n');
   for (const r of rows) {
+    process.stdout.write(`how ${r.name} is reached: ${reachInWords(r)} (${r.reachWhy})\n`);
     if (r.shortfall)
       process.stdout.write(
         `shortfall at ${r.name}: ${r.shortfall}${/grant|quota/i.test(r.shortfall) ? ` (${r.name}'s grant is full: ask ${r.name} for more space or add a friend)` : ''}\n`,

@@ -6,7 +6,7 @@ import { humanSeconds } from '../../../../protocol/api.js';
 import { ROUTES, type StatusResult } from '../../../../protocol/console-api.js';
 import { getRoute, findAgent } from '../agent-client.js';
 import type { Context } from '../context.js';
-import { formatBytes, formatTime, printJson, table } from '../format.js';
+import { formatBytes, formatTime, printJson, reachInWords, table } from '../format.js';
 import { CairnError, UsageError } from '../../util/errors.js';
 
 /** "3 h 5 min ago": how long ago, for people. */
@@ -28,6 +28,7 @@ export async function statusCommand(ctx: Context): Promise<void> {
   else {
     const out: string[] = [`${s.agent.name} (cairn ${s.agent.version}), ${s.friends.online} of ${s.friends.total} friends online`];
     if (s.reachability) out.push(`reachability: ${s.reachability.summary}`);
+    for (const f of s.friends.reach) out.push(`friend ${f.name}: ${reachInWords(f)} (${f.reachWhy})`);
     if (s.sources.length === 0) out.push('no sources and no snapshots yet');
     else {
       const rows = [['Source', 'State', 'Last success', 'Next run', 'Snapshots', 'Copies of the latest']];
