@@ -16,7 +16,8 @@ const root = join(dirname(fileURLToPath(import.meta.url)), '..');
  * its heap grow far past what it holds: the young generation up to two semi-spaces of 16 MiB, the
  * old one up to 4 times what survived the last full collection (with the Buffers its garbage still
  * points to), and RSS keeps that high-water mark. Under the soak (SECURITY.md) that was most of
- * the agent's growth. A flag the user set (command line, NODE_OPTIONS) is left alone.
+ * the agent's growth. A flag the user set is left alone (on the command line; Node takes
+ * --max-semi-space-size in NODE_OPTIONS too, --heap-growing-percent only on the command line).
  */
 const AGENT_V8_FLAGS = { 'max-semi-space-size': 4, 'heap-growing-percent': 50 };
 
