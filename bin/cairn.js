@@ -10,6 +10,25 @@ import { fileURLToPath } from 'node:url';
 const MIN_MAJOR = 22;
 const MIN_MINOR = 15;
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+/**
+ * V8 heap flags of the agent daemon (SPEC 11). It runs for months beside a NAS's own services, and
+ * under allocation pressure (friends and strangers sending it frames, a backup) V8's defaults let
+ * its heap grow far past what it holds: the young generation up to two semi-spaces of 16 MiB, the
+ * old one up to 4 times what survived the last full collection (with the Buffers its garbage still
+ * points to), and RSS keeps that high-water mark. Under the soak (SECURITY.md) that was most of
+ * the agent's growth. A flag the user set is left alone (on the command line; Node takes
+ * --max-semi-space-size in NODE_OPTIONS too, --heap-growing-percent only on the command line).
+ */
+const AGENT_V8_FLAGS = { 'max-semi-space-size': 4, 'heap-growing-percent': 50 };
+
+/** Whether a V8 flag is already set, on the command line or in NODE_OPTIONS. */
+function hasFlag(name) {
+  const given = [...process.execArgv, ...(process.env.NODE_OPTIONS ?? '').split(/\s+/)].map((f) => f.replace(/_/g, '-').replace(/=.*$/, ''));
+  return given.includes(`--${name}`);
+}
+const agentFlags = Object.entries(AGENT_V8_FLAGS)
+  .filter(([name]) => !hasFlag(name))
+  .map(([name, value]) => `--${name}=${value}`);
 const [major, minor] = process.versions.node.split('.').map(Number);
 
 if (major < MIN_MAJOR || (major === MIN_MAJOR && minor < MIN_MINOR)) {
@@ -24,6 +43,13 @@ if (major < MIN_MAJOR || (major === MIN_MAJOR && minor < MIN_MINOR)) {
     if (signal) process.kill(process.pid, signal);
     else process.exit(code ?? 1);
   });
+} else if (process.argv[2] === 'agent' && agentFlags.length > 0 && typeof process.execve === 'function') {
+  // the launcher replaces itself with the same node and those flags (same PID, signals and stdio), before loading anything
+  process.execve(
+    process.execPath,
+    [process.execPath, ...agentFlags, ...process.execArgv, fileURLToPath(import.meta.url), ...process.argv.slice(2)],
+    process.env,
+  );
 } else {
   const entry = join(root, 'dist', 'agent', 'src', 'cli', 'main.js');
   if (!existsSync(entry)) {

@@ -42,6 +42,20 @@ export const PACK_FRAME_BYTES = 1024 * 1024;
 export const MAX_PACK_BYTES = 64 * 1024 * 1024;
 /** Largest JSON message (requests, responses, heads). */
 export const MAX_MESSAGE_BYTES = 256 * 1024;
+/**
+ * Bytes a receiver keeps unread on a stream that carries messages only (every exchange but the
+ * pack bytes of pack-put and pack-get): one message and its length prefix. More resets the stream,
+ * so a peer that writes frames nobody asked for holds at most this much of our memory per stream
+ * (libp2p's own limit is 4 MiB).
+ */
+export const MESSAGE_STREAM_BUFFER_BYTES = MAX_MESSAGE_BYTES + 3;
+/**
+ * The same on a stream that carries pack bytes (a pack-put's receiver, a pack-get's requester):
+ * one message (pack-get's ready, which the sender follows at once with pack bytes) and the 3
+ * unacknowledged frames of at most MAX_FRAME_BYTES a sender may have in flight (13.2), with their
+ * length prefixes.
+ */
+export const PACK_STREAM_BUFFER_BYTES = MESSAGE_STREAM_BUFFER_BYTES + 3 * (MAX_FRAME_BYTES + 3);
 /** Pack IDs per pack-list response frame. */
 export const MAX_LIST_PAGE = 2000;
 export const MAX_NAME_CHARS = 64;

@@ -122,11 +122,15 @@ export function benchSinkHandler(ctx: MeshContext) {
     const raw = lp.unwrap();
     if (req.mode === 'windowed' || req.mode === 'stored') {
       const home = dirname(ctx.hosted.dir);
-      await serve(raw, async (f) => {
-        await f.writeJson({ ok: true });
-        const got = req.mode === 'windowed' ? await receiveDiscarding(f, req.bytes) : await receiveStoring(f, req.bytes, home);
-        await f.writeJson({ ok: true, bytes: got });
-      });
+      await serve(
+        raw,
+        async (f) => {
+          await f.writeJson({ ok: true });
+          const got = req.mode === 'windowed' ? await receiveDiscarding(f, req.bytes) : await receiveStoring(f, req.bytes, home);
+          await f.writeJson({ ok: true, bytes: got });
+        },
+        { receivesPacks: true },
+      );
       return;
     }
     // raw: no Frames (its reader would buffer the bytes) until every byte has been counted

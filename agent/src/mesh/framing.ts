@@ -9,6 +9,8 @@ import {
   MalformedMessageError,
   MAX_FRAME_BYTES,
   MAX_MESSAGE_BYTES,
+  MESSAGE_STREAM_BUFFER_BYTES,
+  PACK_STREAM_BUFFER_BYTES,
   STREAM_TIMEOUT_MS,
   WireError,
   type WireErrorCode,
@@ -83,6 +85,11 @@ export interface FramesOptions {
   frameTimeoutMs?: number;
   /** The exchange's overall deadline (also settable later, once the size is known). */
   deadline?: Deadline;
+  /**
+   * This stream receives pack bytes (receiveWindowed): it may keep PACK_STREAM_BUFFER_BYTES
+   * unread instead of MESSAGE_STREAM_BUFFER_BYTES. Past either, the stream is reset.
+   */
+  receivesPacks?: boolean;
 }
 
 export class Frames {
@@ -93,12 +100,17 @@ export class Frames {
   /** The deadline was set here (setDeadline), so it ends with this exchange; one passed in belongs to the caller. */
   private ownsDeadline = false;
   private readonly lp: LengthPrefixedStream<Stream>;
+  /** Most bytes kept unread from the peer (protocol/mesh.ts); more resets the stream. */
+  readonly maxUnreadBytes: number;
 
   constructor(stream: Stream, opts: FramesOptions = {}) {
     this.stream = stream;
     this.frameTimeoutMs = opts.frameTimeoutMs ?? STREAM_TIMEOUT_MS;
     this.deadline = opts.deadline;
-    this.lp = lpStream(stream, { maxDataLength: MAX_FRAME_BYTES, lengthDecoder: decodeFrameLength });
+    // libp2p keeps whatever arrives until it is read, up to 4 MiB a stream: a peer writing frames
+    // nobody asked for (a hostile one writes dozens at once) held that much of our memory per stream
+    this.maxUnreadBytes = opts.receivesPacks === true ? PACK_STREAM_BUFFER_BYTES : MESSAGE_STREAM_BUFFER_BYTES;
+    this.lp = lpStream(stream, { maxDataLength: MAX_FRAME_BYTES, lengthDecoder: decodeFrameLength, maxBufferSize: this.maxUnreadBytes });
   }
 
   private io<T>(what: string, op: (signal: AbortSignal) => Promise<T>): Promise<T> {
@@ -202,6 +214,7 @@ export class Frames {
    * per frame was a fifth of a receiving friend's CPU).
    */
   async receiveWindowed(total: number, consume: (parts: Uint8Array[], length: number) => Promise<void>): Promise<void> {
+    if (this.maxUnreadBytes < PACK_STREAM_BUFFER_BYTES) throw new Error('receiveWindowed on a stream made for messages only (Frames option receivesPacks)');
     let got = 0;
     while (got < total) {
       const frame = await this.io('waiting for pack bytes from the peer', (signal) => this.lp.read({ signal }));

@@ -59,7 +59,7 @@ async function requestPack<T>(ctx: MeshContext, peer: PeerId, req: PackGetReques
   const deadline = new Deadline(limits.graceMs, `asking for pack ${req.packId}`);
   try {
     const stream = await openStream(ctx.node, peer, PROTOCOLS.packGet, limits, deadline);
-    return await exchange(stream, { frameTimeoutMs: limits.frameTimeoutMs, deadline }, async (f) => {
+    return await exchange(stream, { frameTimeoutMs: limits.frameTimeoutMs, deadline, receivesPacks: true }, async (f) => {
       await f.writeJson(req);
       const ready = await f.readReply<PackGetReady>();
       if (!Number.isSafeInteger(ready.sizeBytes) || ready.sizeBytes < 0 || ready.sizeBytes > limit) {

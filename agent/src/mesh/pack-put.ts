@@ -60,7 +60,7 @@ export function packPutHandler(ctx: PackPutDeps) {
         const done: PackPutDone = { ok: true, storedBytes: req.sizeBytes };
         await f.writeJson(done);
       },
-      { frameTimeoutMs: limits.frameTimeoutMs },
+      { frameTimeoutMs: limits.frameTimeoutMs, receivesPacks: true },
     );
 }
 

@@ -9,12 +9,14 @@
 import { createHash } from 'node:crypto';
 import type { Libp2p } from '@libp2p/interface';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { WireError } from '../../../protocol/mesh.js';
+import { MAX_MESSAGE_BYTES, MESSAGE_STREAM_BUFFER_BYTES } from '../../../protocol/mesh.js';
 import { Frames, MAX_LENGTH_PREFIX_BYTES, serve } from '../../src/mesh/framing.js';
 import { RawWire, startWireNode } from '../helpers/mesh-wire.js';
 
 const PROTOCOL = '/cairn-test/windowed/1.0.0';
 const ECHO = '/cairn-test/echo/1.0.0';
+const HOLD = '/cairn-test/hold/1.0.0';
+const HOLD_PACKS = '/cairn-test/hold-packs/1.0.0';
 const FRAME = 1024 * 1024;
 
 /** Deterministic bytes for any offset, different in every frame and every byte position. */
@@ -45,17 +47,21 @@ beforeAll(async () => {
   bob = (await startWireNode()).node;
   // bob hashes what arrives and answers with the digest and the byte count
   await bob.handle(PROTOCOL, (stream) =>
-    serve(stream, async (f) => {
-      const { total } = (await f.readJson()) as { total: number };
-      const h = createHash('sha256');
-      let got = 0;
-      await f.receiveWindowed(total, async (parts, length) => {
-        for (const p of parts) h.update(p);
-        got += length;
-        if (consumeDelayMs > 0) await sleep(consumeDelayMs);
-      });
-      await f.writeJson({ ok: true, got, sha256: h.digest('hex') });
-    }),
+    serve(
+      stream,
+      async (f) => {
+        const { total } = (await f.readJson()) as { total: number };
+        const h = createHash('sha256');
+        let got = 0;
+        await f.receiveWindowed(total, async (parts, length) => {
+          for (const p of parts) h.update(p);
+          got += length;
+          if (consumeDelayMs > 0) await sleep(consumeDelayMs);
+        });
+        await f.writeJson({ ok: true, got, sha256: h.digest('hex') });
+      },
+      { receivesPacks: true },
+    ),
   );
   // bob reads one JSON message and sends it back
   await bob.handle(ECHO, (stream) => serve(stream, async (f) => f.writeJson({ ok: true, got: await f.readJson() })));
@@ -144,10 +150,60 @@ describe('length prefixes', () => {
         }
         prefix.push((v % 128) | 0x80);
       }
+      if (body.length > MAX_MESSAGE_BYTES) {
+        // over MAX_MESSAGE_BYTES: more than a message stream keeps unread, so never buffered whole
+        const w = new RawWire(await alice.dialProtocol(bob.getMultiaddrs()[0] as Parameters<Libp2p['dialProtocol']>[0], ECHO));
+        await w.raw(Buffer.concat([Buffer.from(prefix), body])).catch(() => undefined);
+        const r = await w.ending(AbortSignal.timeout(10_000));
+        expect(r.ended, r.detail).toBe('reset');
+        continue;
+      }
       const reply = (await echo(Buffer.concat([Buffer.from(prefix), body]))) as { ok: boolean; code?: string; got?: { pad: string } };
-      if (body.length > 256 * 1024)
-        expect(reply).toMatchObject({ ok: false, code: WireError.malformed }); // over MAX_MESSAGE_BYTES, but read whole
-      else expect(reply.got?.pad.length).toBe(size - 10);
+      expect(reply.got?.pad.length).toBe(size - 10);
     }
+  });
+});
+
+describe('bytes kept unread on a stream', () => {
+  /** bob's side of HOLD: reads one message, then reads nothing more until the stream ends; resolves how it ended. */
+  let held: Promise<string> = Promise.resolve('');
+  beforeAll(async () => {
+    for (const [protocol, receivesPacks] of [
+      [HOLD, false],
+      [HOLD_PACKS, true],
+    ] as const) {
+      await bob.handle(protocol, (stream) => {
+        held = new Promise((resolve) => {
+          stream.addEventListener('close', (e) => resolve(e.error ? `reset: ${e.error.message}` : 'closed'), { once: true });
+        });
+        const f = new Frames(stream, { receivesPacks });
+        void f.readJson().catch(() => undefined); // the request; what follows is never asked for
+      });
+    }
+  });
+
+  /** Writes a request and then `frames` frames of `frameBytes` nobody reads; how bob's stream ended (or 'still open' after `waitMs`). */
+  async function flood(protocol: string, frames: number, frameBytes: number, waitMs = 10_000): Promise<string> {
+    const w = new RawWire(await alice.dialProtocol(bob.getMultiaddrs()[0] as Parameters<Libp2p['dialProtocol']>[0], protocol));
+    await w.json({ op: 'hello' });
+    try {
+      for (let i = 0; i < frames; i++) await w.frame(Buffer.alloc(frameBytes, 0x41));
+    } catch {
+      // bob reset the stream while we wrote
+    }
+    const ended = await Promise.race([held, sleep(waitMs).then(() => 'still open')]);
+    w.stream.abort(new Error('test done'));
+    return ended;
+  }
+
+  it(`a message stream is reset once more than ${MESSAGE_STREAM_BUFFER_BYTES} bytes wait unread (libp2p alone kept 4 MiB)`, async () => {
+    // 2 MiB of frames nobody asked for: under libp2p's own 4 MiB limit, far over one message
+    expect(await flood(HOLD, 32, 64 * 1024)).toMatch(/^reset: .*buffer/i);
+  });
+
+  it('a stream that receives packs keeps 3 unacknowledged 1 MiB frames unread, and is reset past them', async () => {
+    expect(await flood(HOLD_PACKS, 3, FRAME, 2_000)).toBe('still open');
+    // 4 frames of 900 KiB: past what a pack stream keeps, still under libp2p's own 4 MiB
+    expect(await flood(HOLD_PACKS, 4, 900 * 1024)).toMatch(/^reset: .*buffer/i);
   });
 });
