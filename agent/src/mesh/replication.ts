@@ -59,8 +59,8 @@ export class Replication implements Startable {
   }
 
   /** Pushes packs and the head; then sends pending delete requests (prune) to friends. */
-  async replicate(): Promise<ReplicateResult> {
-    return (await this.round({ kind: 'rotation' })).result;
+  async replicate(signal?: AbortSignal): Promise<ReplicateResult> {
+    return (await this.round({ kind: 'rotation' }, signal)).result;
   }
 
   /** A round that challenges every pack at every friend (or at `peerId`), then replicates as any round. */
@@ -68,7 +68,7 @@ export class Replication implements Startable {
     return this.round({ kind: 'all', ...(peerId !== undefined ? { peerId } : {}) });
   }
 
-  private async round(mode: ChallengeMode): Promise<{ result: ReplicateResult; reports: AuditFriend[] }> {
+  private async round(mode: ChallengeMode, signal?: AbortSignal): Promise<{ result: ReplicateResult; reports: AuditFriend[] }> {
     const challenges: RoundChallenges = { challenger: this.challenger, mode };
     const round = this.tail.then(async () => {
       const startedAt = this.ctx.clock.now();
@@ -77,10 +77,18 @@ export class Replication implements Startable {
         this.log?.(`head: cannot read the settings it carries: ${errorMessage(err)}`);
         return undefined;
       });
-      const r = await replicateOnce(this.ctx, this.repo, this.replicas, challenges, this.repairAfterMs, {
-        ...(settings ? { settings } : {}),
-        ...(this.log ? { log: this.log } : {}),
-      });
+      const r = await replicateOnce(
+        this.ctx,
+        this.repo,
+        this.replicas,
+        challenges,
+        this.repairAfterMs,
+        {
+          ...(settings ? { settings } : {}),
+          ...(this.log ? { log: this.log } : {}),
+        },
+        signal,
+      );
       this.lastRoundStartedAt = startedAt;
       for (const d of await this.deletion.sendDeletes())
         if (!d.sent) r.problems.push(`${d.friend} did not take our delete request for ${d.packs} packs: ${d.detail}`);

@@ -19,7 +19,7 @@ import type { AuditFriend, ReplicateResult } from '../../../protocol/api.js';
 import { formatBytes } from '../../../protocol/format.js';
 import { MAX_LIST_PAGE, packChargeBytes } from '../../../protocol/mesh.js';
 import type { Repository } from '../repo/repository.js';
-import { errorMessage } from '../util/errors.js';
+import { errorMessage, throwIfCancelled } from '../util/errors.js';
 import { mapLimit } from '../util/semaphore.js';
 import type { ChallengeMode, Challenger } from './challenger.js';
 import type { MeshContext } from './context.js';
@@ -55,6 +55,8 @@ export async function replicateOnce(
   challenges: RoundChallenges,
   repairAfterMs: number,
   headExtras: HeadExtras = {},
+  /** A cancelled round starts no more pushes (those under way finish and are recorded), sends no head. */
+  signal?: AbortSignal,
 ): Promise<ReplicateResult> {
   const problems: string[] = [];
   const back: string[] = [];
@@ -103,6 +105,7 @@ export async function replicateOnce(
   let pushedBytes = 0;
   let under = 0;
   const pushOne = async (packId: string): Promise<void> => {
+    throwIfCancelled(signal);
     let holders = byPack.get(packId);
     if (!holders) byPack.set(packId, (holders = new Set<string>()));
     if (holders.size >= wanted) return;
@@ -190,6 +193,7 @@ export async function replicateOnce(
   };
   // a few packs at once: the friend's disk work (write, fsync) overlaps our sending
   await mapLimit([...packIds].sort(), PUSH_CONCURRENCY, pushOne);
+  throwIfCancelled(signal);
   await challenges.challenger.clearRepaired(packIds, byPack, wanted);
   // copies beyond what is wanted, or beyond a grant once their pack has its copies elsewhere, are released
   const released = await releaseExtras(ctx, current, plan, packIds, counted, wanted);

@@ -34,15 +34,16 @@ export async function peersOp(svc: Services): Promise<PeersResult> {
  * kept after the last round's, marked with their round (a friend that reset a stream and took the
  * pack on the next try is still worth knowing about).
  */
-export async function replicateOp(svc: Services, args: ReplicateArgs): Promise<ReplicateResult> {
+/** `signal`: a cancelled replication starts no more pushes and no more rounds (the pushes under way finish and count). */
+export async function replicateOp(svc: Services, args: ReplicateArgs, signal?: AbortSignal): Promise<ReplicateResult> {
   const mesh = needMesh(svc, 'replication');
-  let r = await mesh.replication.replicate();
+  let r = await mesh.replication.replicate(signal);
   let pushed = r.pushed;
   let pushedBytes = r.pushedBytes;
   const earlier: string[] = [];
   for (let round = 1; args.wait && round < REPLICATE_WAIT_ROUNDS && r.underReplicated > 0 && r.pushed > 0; round++) {
     earlier.push(...r.problems.map((p) => `round ${round} (retried): ${p}`));
-    r = await mesh.replication.replicate();
+    r = await mesh.replication.replicate(signal);
     pushed += r.pushed;
     pushedBytes += r.pushedBytes;
   }

@@ -118,7 +118,7 @@ export async function runJobOp(svc: Services, name: OperationName, body: unknown
       return r;
     }
     case 'replicate': {
-      const r = await replicateOp(svc, body as ReplicateArgs);
+      const r = await replicateOp(svc, body as ReplicateArgs, signal);
       job.log(`replicate: ${plural(r.pushed, 'pack')} pushed (${formatBytes(r.pushedBytes)}), ${r.underReplicated} under-replicated`);
       return r;
     }
