@@ -8,6 +8,7 @@ export default defineConfig({
     pool: 'forks',
     fileParallelism: true,
     maxWorkers: 2,
+    setupFiles: ['agent/test/setup/remove-temp-dirs.ts'],
     // expect.poll waits on real agents and browsers sharing 2 cores with another test file: 1 s (the default) is too short under load
     expect: { poll: { timeout: 15_000 } },
   },

@@ -16,7 +16,9 @@ import {
   type OperationResult,
 } from '../../../protocol/api.js';
 import { errorSpec } from '../../../protocol/errors.js';
-import { CairnError, errorMessage, EXIT_FAILED } from '../util/errors.js';
+import { CairnError, errorMessage, EXIT_FAILED, throwIfCancelled } from '../util/errors.js';
+import type { Clock } from '../util/clock.js';
+import type { StdinArchiver } from '../snapshot/stdin-archiver.js';
 import { JOB_KINDS, jobSubject, runJobOp } from '../ops/job-ops.js';
 import { auditOp } from '../ops/audit.js';
 import { backupOp } from '../ops/backup.js';
@@ -27,7 +29,7 @@ import { drillOp } from '../ops/drill.js';
 import { hideSourceOp } from '../ops/dashboard-hidden.js';
 import { pruneOp } from '../ops/prune.js';
 import { jobCancelOp, jobShowOp, jobsOp, runSourceOp } from '../ops/jobs.js';
-import type { JobEvent } from '../scheduler/scheduler.js';
+import type { JobEvent, JobHandle } from '../scheduler/scheduler.js';
 import { configOp } from '../ops/config.js';
 import { dumpPlan, exportPlan, type DumpPlan } from '../ops/export.js';
 import { friendRemoveOp, inviteOp, pairOp, peersOp, replicateOp } from '../ops/friends.js';
@@ -200,15 +202,30 @@ export function registerOpsRoutes(app: FastifyInstance, svc: Services, extra: Re
         const args = { filename: q.filename, tags: q.tags ? q.tags.split(',').filter((t) => t !== '') : [] };
         const started = svc.clock.now();
         const record = { paths: [`/${args.filename}`] };
-        try {
-          const result = await svc.repo.writeLock.with(1, () => stdinBackupOp(svc, args, req.body as AsyncIterable<Uint8Array>));
-          recordBackup(svc, record, started, result.id, null);
-          svc.afterBackup?.();
-          return result;
-        } catch (err) {
-          recordBackup(svc, record, started, null, err instanceof Error ? err.message : String(err));
-          throw err;
-        }
+        const input = req.body as AsyncIterable<Uint8Array>;
+        // a job like any ad-hoc backup (cairn jobs, the console): its bytes as progress; cancelled, it
+        // stops before the next piece of the stream and commits nothing (as a cut stream does)
+        const run = async (handle?: JobHandle) => {
+          let stopReporting = () => {};
+          try {
+            const result = await svc.repo.writeLock.with(1, () =>
+              stdinBackupOp(svc, args, handle ? untilCancelled(input, handle.signal) : input, (a) => {
+                if (handle) stopReporting = reportStdinProgress(a, handle, svc.clock);
+              }),
+            );
+            recordBackup(svc, record, started, result.id, null, handle?.job.id);
+            svc.afterBackup?.();
+            return result;
+          } catch (err) {
+            recordBackup(svc, record, started, null, err instanceof Error ? err.message : String(err), handle?.job.id);
+            throw err;
+          } finally {
+            stopReporting();
+          }
+        };
+        if (!svc.scheduler) return run();
+        const { done } = await svc.scheduler.adHoc('backup', adHocKey(record.paths), `${record.paths[0] ?? ''} from standard input`, run);
+        return done;
       },
     );
   });
@@ -260,4 +277,23 @@ export function registerOpsRoutes(app: FastifyInstance, svc: Services, extra: Re
 function exportName(q: { snapshot: string; path?: string }): string {
   const last = (q.path ?? '').split('/').filter(Boolean).at(-1);
   return `${last ?? `snapshot-${q.snapshot.slice(0, 8)}`}.tar`;
+}
+
+/** Pieces of a stream until the signal fires (then its reason, a CancelledError, is thrown). */
+async function* untilCancelled(input: AsyncIterable<Uint8Array>, signal: AbortSignal): AsyncGenerator<Uint8Array> {
+  for await (const piece of input) {
+    throwIfCancelled(signal);
+    yield piece;
+  }
+}
+
+/** A standard-input backup's bytes read so far, as its job's progress every half second; returns the stop. */
+function reportStdinProgress(a: StdinArchiver, handle: JobHandle, clock: Clock): () => void {
+  const t0 = clock.now();
+  const tick = setInterval(() => {
+    const secs = Math.max(0.001, (clock.now() - t0) / 1000);
+    handle.progress({ files: 0, bytes: a.progress.bytesDone, bytesPerSec: Math.round(a.progress.bytesDone / secs), currentPath: a.progress.currentPath });
+  }, 500);
+  tick.unref();
+  return () => clearInterval(tick);
 }

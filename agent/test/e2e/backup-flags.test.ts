@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import type { BackupResult, LsEntry, StatsResult } from '../../../protocol/api.js';
+import type { BackupResult, Job, LsEntry, StatsResult } from '../../../protocol/api.js';
 import type { SnapshotListing } from '../../../protocol/snapshot.js';
 import { startAgent, type TestAgent } from '../helpers/agents.js';
 import { CAIRN_BIN, cairn, cairnJson, collect, initHome, tempDir, TEST_PASSPHRASE, type CliResult } from '../helpers/cli.js';
@@ -148,6 +148,11 @@ describe('cairn backup: restic flags', () => {
   test("through the running agent's API: the same, stdin streamed", async () => {
     agent = await startAgent('backup-flags', { home, existing: { recoveryPhrase: '' } });
     await checks('agent');
+    // the stdin backup through the agent was a job like any ad-hoc backup, its snapshot recorded
+    const jobs = await cairnJson<Job[]>(['jobs'], { home });
+    const stdinJob = jobs.find((j) => j.label === '/agent.sql from standard input');
+    expect(stdinJob, JSON.stringify(jobs.map((j) => j.label))).toMatchObject({ kind: 'backup', trigger: 'ad-hoc', state: 'succeeded', source: '/agent.sql' });
+    expect(stdinJob?.snapshot).toMatch(/^[0-9a-f]{64}$/);
 
     // the client killed mid-stream: the agent commits nothing of it, and the next stdin backup
     // (which waits for the write lock the broken one held) is the only new snapshot

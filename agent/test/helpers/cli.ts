@@ -1,6 +1,6 @@
 // Runs the real `cairn` command (bin/cairn.js → dist/) as a separate process, the way users do.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtemp } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 
@@ -60,8 +60,19 @@ export async function cairnJson<T = unknown>(args: string[], opts: CliOptions): 
   return JSON.parse(r.stdout) as T;
 }
 
+/** Directories tempDir made in this test file: removed after its last test (setup/remove-temp-dirs.ts). */
+const madeTempDirs: string[] = [];
+
 export async function tempDir(prefix = 'cairn-test-'): Promise<string> {
-  return mkdtemp(join(tmpdir(), prefix));
+  const dir = await mkdtemp(join(tmpdir(), prefix));
+  madeTempDirs.push(dir);
+  return dir;
+}
+
+/** Removes every directory tempDir made (CAIRN_KEEP_TEMP=1 keeps them, for a look after a failure). */
+export async function removeTempDirs(): Promise<void> {
+  if (process.env.CAIRN_KEEP_TEMP === '1') return;
+  for (const dir of madeTempDirs.splice(0)) await rm(dir, { recursive: true, force: true, maxRetries: 3 }).catch(() => undefined);
 }
 
 /** A fresh CAIRN_HOME with an initialised repository. */
