@@ -8,10 +8,10 @@
 //
 // --quick: few trials (a smoke run, seconds); --write: replace the generated tables in
 // docs/DURABILITY.md (between its durability:begin/end markers) instead of only printing them.
-import { existsSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { CONFIG_DEFAULTS } from '../protocol/config.js';
+import { findRoot } from './exec.js';
 import {
   analytic,
   derive,
@@ -151,16 +151,6 @@ export function mergeTables(doc: string, tables: string): string {
   const e = doc.indexOf(DURABILITY_END);
   if (b < 0 || e < b) throw new Error(`docs/DURABILITY.md has no ${DURABILITY_BEGIN} ... ${DURABILITY_END} region`);
   return `${doc.slice(0, b + DURABILITY_BEGIN.length)}\n\n${tables}\n\n${doc.slice(e)}`;
-}
-
-function findRoot(from: string): string {
-  let dir = from;
-  while (!existsSync(join(dir, 'package.json'))) {
-    const up = dirname(dir);
-    if (up === dir) throw new Error(`no package.json above ${from}`);
-    dir = up;
-  }
-  return dir;
 }
 
 async function main(): Promise<void> {

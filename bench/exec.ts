@@ -6,7 +6,7 @@ import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 
 export const GNU_TIME = '/usr/bin/time';
 const MAX_CAPTURE_BYTES = 1024 * 1024;
@@ -155,4 +155,15 @@ export function errorLine(text: string): string | null {
     .filter((l) => l.length > 0);
   if (lines.length === 0) return null;
   return lines.find((l) => /error|fatal|failed|missing|timed out|not found/i.test(l)) ?? (lines[lines.length - 1] as string);
+}
+
+/** The project's root: the nearest folder above `from` with a package.json (dist/bench or bench alike). */
+export function findRoot(from: string): string {
+  let dir = from;
+  while (!existsSync(join(dir, 'package.json'))) {
+    const up = dirname(dir);
+    if (up === dir) throw new Error(`no package.json above ${from}`);
+    dir = up;
+  }
+  return dir;
 }

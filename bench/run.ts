@@ -24,12 +24,11 @@
 // The run is a list of steps (STEPS below). A tool step runs once per tool, in tool order, before
 // the next step starts; a global step runs once. A new row in the report is an entry in
 // report.ts METRICS plus a step here that fills it.
-import { existsSync } from 'node:fs';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { loadavg } from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
 import { copyDataset, datasetScale, datasetScript, diskUsage, ensureDataset, mutateDataset, SOURCE_DIRS, treeStats, type TreeStats } from './dataset.js';
-import { CommandError, describeFailure, hasGnuTime, runOk, waitForQuiet, type RunResult } from './exec.js';
+import { CommandError, describeFailure, findRoot, hasGnuTime, runOk, waitForQuiet, type RunResult } from './exec.js';
 import { machineInfo } from './machine.js';
 import { existingMeshSection, mergeMeshSection, renderMeshSection, runMeshBench } from './mesh.js';
 import { existingVolumeSection, mergeVolumeSection, renderVolumeSection, runVolumeBench } from './volume.js';
@@ -473,16 +472,6 @@ function commandLine(): string {
     .sort();
   const base = process.env.npm_lifecycle_event === 'bench' ? 'npm run bench' : `node ${relative(process.cwd(), process.argv[1] ?? 'dist/bench/run.js')}`;
   return [...vars, base].join(' ');
-}
-
-function findRoot(from: string): string {
-  let dir = from;
-  while (!existsSync(join(dir, 'package.json'))) {
-    const up = dirname(dir);
-    if (up === dir) throw new Error(`no package.json above ${from}`);
-    dir = up;
-  }
-  return dir;
 }
 
 function log(text: string): void {
