@@ -95,28 +95,32 @@ export class TestFriend {
   }
 
   private packPut(stream: Stream): Promise<void> {
-    return serve(stream, async (f) => {
-      const req = parsePackPutRequest(await f.readJson());
-      if (req.recheck) {
-        this.rechecks.push(req.packId);
-        this.notify('recheck');
-        if (this.stallRecheck) return this.stall();
-      }
-      if (this.packs.has(req.packId) || this.claimWithoutData) {
+    return serve(
+      stream,
+      async (f) => {
+        const req = parsePackPutRequest(await f.readJson());
+        if (req.recheck) {
+          this.rechecks.push(req.packId);
+          this.notify('recheck');
+          if (this.stallRecheck) return this.stall();
+        }
+        if (this.packs.has(req.packId) || this.claimWithoutData) {
+          this.claimed.add(req.packId);
+          return f.writeJson({ ok: true, have: true });
+        }
+        await f.writeJson({ ok: true, have: false });
+        const parts: Buffer[] = [];
+        await f.receiveWindowed(req.sizeBytes, async (ps) => {
+          for (const p of ps) parts.push(Buffer.from(p));
+        });
+        const bytes = Buffer.concat(parts);
+        if (createHash('sha256').update(bytes).digest('hex') !== req.packId) throw new Error('bad pack');
+        this.packs.set(req.packId, bytes);
         this.claimed.add(req.packId);
-        return f.writeJson({ ok: true, have: true });
-      }
-      await f.writeJson({ ok: true, have: false });
-      const parts: Buffer[] = [];
-      await f.receiveWindowed(req.sizeBytes, async (ps) => {
-        for (const p of ps) parts.push(Buffer.from(p));
-      });
-      const bytes = Buffer.concat(parts);
-      if (createHash('sha256').update(bytes).digest('hex') !== req.packId) throw new Error('bad pack');
-      this.packs.set(req.packId, bytes);
-      this.claimed.add(req.packId);
-      await f.writeJson({ ok: true, storedBytes: bytes.length });
-    });
+        await f.writeJson({ ok: true, storedBytes: bytes.length });
+      },
+      { receivesPacks: true },
+    );
   }
 
   private packList(stream: Stream): Promise<void> {
