@@ -127,3 +127,13 @@ export interface SnapshotListing {
   /** Pinned (`cairn pin`): never removed by forget. */
   pinned: boolean;
 }
+
+/** A volume file as last read through its mountpoint (SPEC 8, sublevel `volumeFiles`): the full stat (size, exact mtime and ctime, inode, device) and its chunk IDs. */
+export interface CachedFile {
+  size: number;
+  mtimeNs: string;
+  ctimeNs: string;
+  inode: string;
+  dev: string;
+  content: string[];
+}

@@ -1,16 +1,9 @@
 // What the snapshot layer needs of the volumes' unchanged-file cache (the mountpoint read path,
 // SPEC 6.1 and 8): look a file up, and after the snapshot is committed replace a volume's entries.
 // The state's LevelDB implements it (state/volume-file-cache.ts); the caller passes it in.
+import type { CachedFile } from '../../../protocol/snapshot.js';
 
-/** A file as last read: the full stat (size, exact mtime and ctime, inode, device) and its chunk IDs. */
-export interface CachedFile {
-  size: number;
-  mtimeNs: string;
-  ctimeNs: string;
-  inode: string;
-  dev: string;
-  content: string[];
-}
+export type { CachedFile };
 
 export interface UnchangedFileCache {
   /** The file at `rel` below `volume` as last read, or undefined. */
