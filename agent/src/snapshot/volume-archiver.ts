@@ -1,7 +1,7 @@
 // Docker volumes as trees in the portable volume profile (SPEC 6.1). A volume is read either through
 // its mountpoint (mountpointEntries) or as a tar streamed by the engine from a helper container
-// (sources/volume-helper.ts); both produce the same stream of VolumeEntry values, and
-// VolumeTreeBuilder turns that stream into trees. Only what a Docker archive can carry is recorded:
+// (sources/volume-helper.ts); both produce the same stream of VolumeEntry values, which
+// VolumeTreeBuilder hands to the one tree builder (snapshot/tree-builder.ts) as source entries. Only what a Docker archive can carry is recorded:
 // mtime in whole seconds, no atime/ctime, no xattrs, synthetic inode/dev/nlink numbers for hardlink
 // groups. So both read paths give equal tree IDs, and dedup and parents work across them.
 //
@@ -16,10 +16,12 @@ import { displayName, fromBytes } from '../util/byte-names.js';
 import { CairnError } from '../util/errors.js';
 import { at, openDirNoFollow, requireProcFd, sameFile, SwappedError } from '../util/fd-at.js';
 import { readDirFd } from '../util/posix.js';
-import type { CachedFile, UnchangedFileCache } from './file-cache.js';
+import type { UnchangedFileCache } from './file-cache.js';
 import { FileSaver } from './file-saver.js';
 import { nodeType } from './node-meta.js';
 import type { ArchiveProgress } from './progress.js';
+import type { SourceEntry } from './source-entry.js';
+import { TreeBuilder, type ExcludeFn } from './tree-builder.js';
 import { TreeSaver } from './tree-saver.js';
 import type { NodeType, TreeNode } from '../../../protocol/snapshot.js';
 
@@ -61,7 +63,7 @@ export function syntheticDirNode(name: string): TreeNode {
   return { name, type: 'dir', mode: 0o755, uid: 0, gid: 0, mtimeNs: '0', inode: '0', dev: '0', nlink: 1, size: 0 };
 }
 
-export type ExcludeFn = (rel: string, name: string, isDir: boolean) => boolean;
+export type { ExcludeFn };
 
 /**
  * The entries below a readable mountpoint, sorted like tree nodes, hardlinks as 'link' entries.
@@ -208,22 +210,14 @@ async function* readFileChunks(fsPath: Buffer, path: string, expect: BigIntStats
   }
 }
 
-interface Pending {
-  node: TreeNode;
-  /** Directories: names of the children. */
-  children?: string[];
-  linkTo?: string;
-}
-
 /**
  * Builds the trees of one volume from its entries and returns the node of the volume's root
- * directory (named `name`). Progress and added bytes go to the archiver's counters.
+ * directory (named `name`): the volume entries as source entries (portable nodes) into the one tree
+ * builder, whole (hardlink groups numbered at the end). Progress and added bytes go to the
+ * archiver's counters.
  */
 export class VolumeTreeBuilder {
-  /** Blob saves still running: the next file is read meanwhile (memory bounded by the saver's budget). */
-  private readonly saves: Promise<void>[] = [];
-  private readonly seen = new Map<string, Pending>();
-  private readonly cacheOut: Array<[string, CachedFile]> = [];
+  private builder: TreeBuilder | undefined;
   /** Exact mtimes of the entries kept whose mtime is not a whole second (mountpoint path), by path below the volume. */
   readonly preciseMtimes: Record<string, string> = {};
 
@@ -242,173 +236,46 @@ export class VolumeTreeBuilder {
   ) {}
 
   async build(name: string, entries: AsyncIterable<VolumeEntry>, where: string): Promise<TreeNode> {
-    const dropped = new Set<string>();
-    for await (const e of entries) {
-      if (e.rel === '') {
-        if (this.seen.size > 0) throw new CairnError('E_VOLUME_ARCHIVE', `${where}: the volume's root appears twice`);
-        if (e.type !== 'dir') throw new CairnError('E_VOLUME_ARCHIVE', `${where}: the volume's root is not a directory`);
-        this.seen.set('', { node: portableNode(name, e), children: [] });
-        this.notePrecise(e);
-        continue;
-      }
-      const slash = e.rel.lastIndexOf('/');
-      const parentRel = slash < 0 ? '' : e.rel.slice(0, slash);
-      const base = e.rel.slice(slash + 1);
-      if (dropped.has(parentRel)) {
-        dropped.add(e.rel);
-        continue;
-      }
-      const parent = this.seen.get(parentRel);
-      if (!parent?.children) throw new CairnError('E_VOLUME_ARCHIVE', `${where}: ${e.rel} comes before its directory`);
-      if (this.seen.has(e.rel)) throw new CairnError('E_VOLUME_ARCHIVE', `${where}: ${e.rel} appears twice`);
-      const isDir = e.type === 'dir';
-      if (this.excluded?.(e.rel, base, isDir)) {
-        dropped.add(e.rel);
-        continue;
-      }
-      this.progress.currentPath = `${where}/${e.rel}`;
-      const pending: Pending = { node: portableNode(base, e) };
-      if (isDir) pending.children = [];
-      if (e.type === 'link' && dropped.has(e.linkTo ?? '')) {
-        // its first name vanished while we read it: this name goes too (said, not silent)
-        this.warn(`${where}/${e.rel}: skipped: a hardlink of ${e.linkTo ?? '?'}, which vanished during backup`);
-        dropped.add(e.rel);
-        continue;
-      }
-      if (e.type === 'link') {
-        const first = this.seen.get(e.linkTo ?? '');
-        if (!first || first.node.type !== 'file' || first.linkTo !== undefined) {
-          throw new CairnError(
-            'E_VOLUME_ARCHIVE',
-            `${where}: hardlink ${e.rel} points to ${e.linkTo ?? '?'}, which is not an earlier (not excluded) file of the volume`,
-          );
-        }
-        pending.linkTo = e.linkTo as string;
-        // A further name of a file already read: never read again, counted as reused.
-        this.progress.filesReused += 1;
-        this.progress.filesDone += 1;
-        this.progress.bytesDone += first.node.size;
-      } else if (e.type === 'file' && !(await this.file(pending.node, e, `${where}/${e.rel}`))) {
-        dropped.add(e.rel);
-        continue;
-      }
-      parent.children.push(base);
-      this.seen.set(e.rel, pending);
-      this.notePrecise(e);
+    if (this.builder) throw new CairnError('E_INTERNAL', `${where}: a volume tree builder builds one volume`);
+    const builder = new TreeBuilder({
+      repo: this.repo,
+      files: this.out.files,
+      trees: this.out.trees,
+      progress: this.progress,
+      warn: this.warn,
+      notStored: this.notStored,
+      where,
+      hardlinkDev: volumeDev(where),
+      rootIsDir: true,
+      ...(this.excluded ? { excluded: this.excluded } : {}),
+      ...(this.cache ? { cache: this.cache } : {}),
+    });
+    this.builder = builder;
+    try {
+      return (await builder.build(sourceEntries(entries, name, where))) as TreeNode;
+    } finally {
+      Object.assign(this.preciseMtimes, builder.preciseMtimes);
     }
-    await Promise.all(this.saves);
-    this.saves.length = 0;
-    if (!this.seen.has('')) throw new CairnError('E_VOLUME_ARCHIVE', `${where}: no entry for the volume's root`);
-    this.resolveHardlinks(volumeDev(where));
-    return this.save('');
-  }
-
-  private notePrecise(e: VolumeEntry): void {
-    if (e.mtimeNs !== undefined && e.mtimeNs !== e.mtimeSec * 1_000_000_000n) this.preciseMtimes[e.rel] = e.mtimeNs.toString();
   }
 
   /** Writes the mountpoint path's file cache: call after the snapshot was committed. */
   async commitCache(): Promise<void> {
-    if (!this.cache) return;
-    await this.cache.files.replace(this.cache.volume, this.cacheOut);
-  }
-
-  /** Reads a file's content into `node`; false when the file vanished before it could be opened (warned). */
-  private async file(node: TreeNode, e: VolumeEntry, path: string): Promise<boolean> {
-    if (this.cache && e.local) {
-      const c = await this.cache.files.get(this.cache.volume, e.rel);
-      const l = e.local;
-      if (
-        c &&
-        c.size === l.size &&
-        c.mtimeNs === l.mtimeNs &&
-        c.ctimeNs === l.ctimeNs &&
-        c.inode === l.inode &&
-        c.dev === l.dev &&
-        c.content.every((id) => this.repo.index.has(id))
-      ) {
-        node.content = c.content;
-        this.cacheOut.push([e.rel, c]);
-        this.progress.filesReused += 1;
-        this.progress.filesDone += 1;
-        this.progress.bytesDone += node.size;
-        return true;
-      }
-    }
-    let read: { ids: string[]; total: number };
-    try {
-      read = await this.out.files.saveStream(e.data ? e.data() : emptyData(), this.saves);
-    } catch (err) {
-      if (err instanceof SwappedError) {
-        this.warn(`${displayName(path)}: not stored: ${err.message}`);
-        this.notStored();
-        return false;
-      }
-      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
-      this.warn(`${displayName(path)}: vanished during backup`);
-      return false;
-    }
-    const { ids, total } = read;
-    node.content = ids;
-    if (total !== node.size) {
-      node.changedDuringBackup = true;
-      node.size = total;
-      this.warn(`${path}: changed while it was read; the snapshot holds a possibly inconsistent copy`);
-    } else if (this.cache && e.local) this.cacheOut.push([e.rel, { ...e.local, content: ids }]);
-    this.progress.filesRead += 1;
-    this.progress.filesDone += 1;
-    return true;
-  }
-
-  /**
-   * Hardlink groups get inode numbers 1, 2, ... in tree order (depth first, names sorted), nlink =
-   * names in the volume, and `dev` (the volume's path number): groups of two volumes in one snapshot never meet.
-   */
-  private resolveHardlinks(dev: string): void {
-    const groups = new Map<string, string[]>();
-    for (const [rel, p] of this.seen) if (p.linkTo !== undefined) groups.set(p.linkTo, [...(groups.get(p.linkTo) ?? [p.linkTo]), rel]);
-    if (groups.size === 0) return;
-    const firstOf = new Map<string, string>();
-    for (const [first, members] of groups) for (const m of members) firstOf.set(m, first);
-    let next = 1;
-    const visit = (rel: string): void => {
-      const p = this.seen.get(rel) as Pending;
-      for (const name of [...(p.children ?? [])].sort(byName)) {
-        const r = rel ? `${rel}/${name}` : name;
-        const first = firstOf.get(r);
-        if (first !== undefined) {
-          const node = (this.seen.get(first) as Pending).node;
-          if (node.inode === '0') {
-            node.inode = String(next++);
-            node.dev = dev;
-            node.nlink = (groups.get(first) as string[]).length;
-          }
-        }
-        visit(r);
-      }
-    };
-    visit('');
-    // A link is the first name's node under its own name (one inode: the same metadata and content).
-    for (const [rel, p] of this.seen) {
-      if (p.linkTo === undefined) continue;
-      p.node = { ...(this.seen.get(p.linkTo) as Pending).node, name: rel.slice(rel.lastIndexOf('/') + 1) };
-    }
-  }
-
-  private async save(rel: string): Promise<TreeNode> {
-    const p = this.seen.get(rel) as Pending;
-    const nodes: TreeNode[] = [];
-    for (const name of p.children ?? []) {
-      const r = rel ? `${rel}/${name}` : name;
-      const child = this.seen.get(r) as Pending;
-      nodes.push(child.node.type === 'dir' ? await this.save(r) : child.node);
-    }
-    p.node.subtree = await this.out.trees.save(nodes);
-    return p.node;
+    await this.builder?.commitCache();
   }
 }
 
-const byName = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
+/** Volume entries as source entries: the portable node (the root named `name`), the content as a stream of the announced size. */
+async function* sourceEntries(entries: AsyncIterable<VolumeEntry>, name: string, where: string): AsyncGenerator<SourceEntry> {
+  for await (const e of entries) {
+    const node = portableNode(e.rel === '' ? name : e.rel.slice(e.rel.lastIndexOf('/') + 1), e);
+    const out: SourceEntry = { rel: e.rel, path: `${where}/${e.rel}`, node };
+    if (e.type === 'link') out.linkTo = e.linkTo ?? '';
+    else if (e.type === 'file') out.content = { kind: 'stream', read: e.data ?? emptyData, sized: true };
+    if (e.mtimeNs !== undefined) out.exactMtimeNs = e.mtimeNs;
+    if (e.local) out.local = e.local;
+    yield out;
+  }
+}
 
 /** The `dev` of a volume's hardlink groups: the first 48 bits of SHA-256 of its path in the snapshot, decimal. */
 export function volumeDev(path: string): string {
