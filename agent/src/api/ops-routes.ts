@@ -19,10 +19,9 @@ import { errorSpec } from '../../../protocol/errors.js';
 import { CairnError, errorMessage, EXIT_FAILED, throwIfCancelled } from '../util/errors.js';
 import type { Clock } from '../util/clock.js';
 import type { StdinArchiver } from '../snapshot/stdin-archiver.js';
-import { JOB_KINDS, jobSubject, runJobOp } from '../ops/job-ops.js';
+import { JOB_KINDS, jobSubject, LOCKS_ITSELF, runJobOp } from '../ops/job-ops.js';
 import { auditOp } from '../ops/audit.js';
-import { backupOp } from '../ops/backup.js';
-import { stdinBackupOp } from '../ops/backup-stdin.js';
+import { runBackup } from '../ops/run-backup.js';
 import { browseOp, diffOp, findOp, lsOp } from '../ops/browse.js';
 import { checkOp } from '../ops/check.js';
 import { drillOp } from '../ops/drill.js';
@@ -43,7 +42,7 @@ import { attachment } from './content-disposition.js';
 import { snapshotsOp } from '../ops/snapshots.js';
 import { statsOp } from '../ops/stats.js';
 import { tagOp } from '../ops/tag.js';
-import { volumeBackupOp, volumeRestoreOp, volumesOp } from '../ops/volumes.js';
+import { volumeRestoreOp, volumesOp } from '../ops/volumes.js';
 
 type Op = (svc: Services, args: never) => Promise<unknown>;
 
@@ -56,7 +55,7 @@ export interface ExtraOp {
 
 /** Each operation of the catalogue (protocol/api.ts OPERATIONS), typed by it: arguments in, result out. */
 const IMPLEMENTATIONS: { [K in OperationName]: (svc: Services, args: OperationArgs<K>) => Promise<OperationResult<K>> } = {
-  backup: (svc, a) => backupOp(svc, a),
+  backup: (svc, a) => runBackup(svc, { kind: 'paths', args: a }),
   config: (svc) => configOp(svc),
   snapshots: (svc, a) => snapshotsOp(svc, a),
   ls: (svc, a) => lsOp(svc, a),
@@ -77,7 +76,7 @@ const IMPLEMENTATIONS: { [K in OperationName]: (svc: Services, args: OperationAr
   peers: (svc) => peersOp(svc),
   unpair: (svc, a) => friendRemoveOp(svc, a),
   volumes: (svc) => volumesOp(svc),
-  volumeBackup: (svc, a) => volumeBackupOp(svc, a),
+  volumeBackup: (svc, a) => runBackup(svc, { kind: 'volumes', args: a }),
   volumeRestore: (svc, a) => volumeRestoreOp(svc, a),
   forget: (svc, a) => forgetOp(svc, a),
   pin: (svc, a) => pinOp(svc, a),
@@ -97,23 +96,6 @@ export const OPS: Record<string, [Op, object, boolean]> = Object.fromEntries(
 
 const str = { type: 'string', maxLength: 4096 } as const;
 
-/** A backup asked for through the API (a person or script; the scheduler records its own runs). */
-function recordBackup(svc: Services, body: unknown, started: number, snapshot: string | null, error: string | null, jobId?: string): void {
-  const b = body as { source?: string; paths?: string[]; volumes?: string[] };
-  const source = b.source ?? adHocKey(b.paths, b.volumes);
-  const now = svc.clock.now();
-  svc.activity?.backup({
-    source,
-    ok: error === null,
-    time: new Date(now).toISOString(),
-    durationMs: now - started,
-    snapshot,
-    error,
-    scheduled: false,
-    ...(jobId !== undefined ? { jobId } : {}),
-  });
-}
-
 /** An error as the stream's last line: the code, message and exit code the error answer would carry. */
 function errorEvent(err: unknown, job: string): JobStreamEvent {
   if (err instanceof CairnError) {
@@ -130,20 +112,11 @@ export function registerOpsRoutes(app: FastifyInstance, svc: Services, extra: Re
   });
   for (const [name, [op, schema, writes]] of [...Object.entries(OPS), ...extras]) {
     app.post(`${API_PREFIX}/ops/${name}`, { schema: { body: schema }, config: { auth: 'admin' } }, async (req, reply) => {
-      // a dry run stores nothing: no snapshot to record or replicate
-      const isBackup = (name === 'backup' || name === 'volumeBackup') && (req.body as { dryRun?: boolean }).dryRun !== true;
-      const perform = async (run: () => Promise<unknown>, jobId?: string) => {
-        const started = svc.clock.now();
+      // a backup takes the lock and records its outcome itself (ops/run-backup.ts)
+      const locks = writes && !LOCKS_ITSELF.has(name as OperationName);
+      const perform = async (run: () => Promise<unknown>) => {
         try {
-          const result = writes ? await svc.repo.writeLock.with(1, run) : await run();
-          if (isBackup) {
-            recordBackup(svc, req.body, started, (result as { id: string }).id, null, jobId);
-            svc.afterBackup?.();
-          }
-          return result;
-        } catch (err) {
-          if (isBackup) recordBackup(svc, req.body, started, null, err instanceof Error ? err.message : String(err), jobId);
-          throw err;
+          return locks ? await svc.repo.writeLock.with(1, run) : await run();
         } finally {
           svc.afterOp?.();
         }
@@ -152,9 +125,7 @@ export function registerOpsRoutes(app: FastifyInstance, svc: Services, extra: Re
       const scheduler = svc.scheduler;
       if (!kind || !scheduler) return perform(() => op(svc, req.body as never));
       const { source, label } = jobSubject(name as OperationName, req.body);
-      const { job, done } = await scheduler.adHoc(kind, source, label, (handle) =>
-        perform(() => runJobOp(svc, name as OperationName, req.body, handle), handle.job.id),
-      );
+      const { job, done } = await scheduler.adHoc(kind, source, label, (handle) => perform(() => runJobOp(svc, name as OperationName, req.body, handle)));
       if (req.headers.prefer === RESPOND_ASYNC) {
         done.catch(() => undefined); // the job's record has the outcome
         return reply.code(202).send(job);
@@ -200,31 +171,31 @@ export function registerOpsRoutes(app: FastifyInstance, svc: Services, extra: Re
       async (req) => {
         const q = req.query as { filename: string; tags?: string };
         const args = { filename: q.filename, tags: q.tags ? q.tags.split(',').filter((t) => t !== '') : [] };
-        const started = svc.clock.now();
-        const record = { paths: [`/${args.filename}`] };
         const input = req.body as AsyncIterable<Uint8Array>;
         // a job like any ad-hoc backup (cairn jobs, the console): its bytes as progress; cancelled, it
         // stops before the next piece of the stream and commits nothing (as a cut stream does)
         const run = async (handle?: JobHandle) => {
           let stopReporting = () => {};
           try {
-            const result = await svc.repo.writeLock.with(1, () =>
-              stdinBackupOp(svc, args, handle ? untilCancelled(input, handle.signal) : input, (a) => {
-                if (handle) stopReporting = reportStdinProgress(a, handle, svc.clock);
-              }),
+            return await runBackup(
+              svc,
+              {
+                kind: 'stdin',
+                args,
+                input: handle ? untilCancelled(input, handle.signal) : input,
+                onStart: (a) => {
+                  if (handle) stopReporting = reportStdinProgress(a, handle, svc.clock);
+                },
+              },
+              handle ? { signal: handle.signal, jobId: handle.job.id } : {},
             );
-            recordBackup(svc, record, started, result.id, null, handle?.job.id);
-            svc.afterBackup?.();
-            return result;
-          } catch (err) {
-            recordBackup(svc, record, started, null, err instanceof Error ? err.message : String(err), handle?.job.id);
-            throw err;
           } finally {
             stopReporting();
           }
         };
         if (!svc.scheduler) return run();
-        const { done } = await svc.scheduler.adHoc('backup', adHocKey(record.paths), `${record.paths[0] ?? ''} from standard input`, run);
+        const path = `/${args.filename}`;
+        const { done } = await svc.scheduler.adHoc('backup', adHocKey([path]), `${path} from standard input`, run);
         return done;
       },
     );

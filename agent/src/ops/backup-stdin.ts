@@ -1,4 +1,5 @@
-// backup --stdin: a snapshot of one stream as one file (snapshot/stdin-archiver.ts).
+// backup --stdin: a snapshot of one stream as one file (snapshot/stdin-archiver.ts). It runs under
+// ops/run-backup.ts (the write lock, the activity record), the one place a backup is started.
 import type { BackupResult, StdinBackupArgs } from '../../../protocol/api.js';
 import { StdinArchiver } from '../snapshot/stdin-archiver.js';
 

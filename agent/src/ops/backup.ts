@@ -8,7 +8,8 @@ import type { Services } from './services.js';
 /**
  * Makes one snapshot of `paths` (and `extra.volumes`, Docker volumes read by ops/volumes.ts, with
  * `extra.fileCache` their unchanged-file cache); the parent is the latest snapshot of the same
- * source (or, for ad-hoc backups, of the same set of paths).
+ * source (or, for ad-hoc backups, of the same set of paths). It runs under ops/run-backup.ts
+ * (the write lock, the activity record), the one place a backup is started.
  */
 export async function backupOp(
   svc: Services,

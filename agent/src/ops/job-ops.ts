@@ -4,6 +4,7 @@
 import { adHocKey } from './activity.js';
 import type {
   BackupArgs,
+  BackupResult,
   CheckArgs,
   JobKind,
   OperationName,
@@ -16,14 +17,14 @@ import type {
 import { formatBytes, plural } from '../../../protocol/format.js';
 import type { JobHandle } from '../scheduler/scheduler.js';
 import { CairnError, throwIfCancelled } from '../util/errors.js';
-import { backupOp } from './backup.js';
 import { checkOp } from './check.js';
 import { replicateOp } from './friends.js';
 import { followBackup, followRestore } from './job-progress.js';
 import { pruneOp } from './prune.js';
 import { restoreOp } from './restore.js';
 import type { Services } from './services.js';
-import { volumeBackupOp, volumeRestoreOp } from './volumes.js';
+import { runBackup } from './run-backup.js';
+import { volumeRestoreOp } from './volumes.js';
 
 /** The operations that run as jobs, and the job kind each is. */
 export const JOB_KINDS: Partial<Record<OperationName, JobKind>> = {
@@ -35,6 +36,9 @@ export const JOB_KINDS: Partial<Record<OperationName, JobKind>> = {
   prune: 'prune',
   check: 'check',
 };
+
+/** The operations that take the repository's write lock themselves, and record their outcome (ops/run-backup.ts): the route must not hold it for them. */
+export const LOCKS_ITSELF: ReadonlySet<OperationName> = new Set<OperationName>(['backup', 'volumeBackup']);
 
 /** A job's source (a backup's configured source, if named) and what it works on, for people. */
 export function jobSubject(name: OperationName, body: unknown): { source: string | null; label: string } {
@@ -60,9 +64,10 @@ export function jobSubject(name: OperationName, body: unknown): { source: string
 const hookLine = (job: JobHandle) => (e: { container: string; action: string; message: string; exitCode?: number; output?: string }) =>
   job.log(`${e.container}: ${e.action}: ${e.message}${e.exitCode !== undefined ? ` (exit ${e.exitCode})` : ''}${e.output ? `\n${e.output}` : ''}`);
 
-/** Runs operation `name` (one of JOB_KINDS) for `job`; the caller holds the write lock when the operation needs it. */
+/** Runs operation `name` (one of JOB_KINDS) for `job`; the caller holds the write lock when the operation needs it, except a backup's (LOCKS_ITSELF). */
 export async function runJobOp(svc: Services, name: OperationName, body: unknown, job: JobHandle): Promise<unknown> {
-  throwIfCancelled(job.signal); // cancelled while it waited (for the write lock)
+  // cancelled while it waited (for the write lock); a backup checks once it has the lock, and records it
+  if (!LOCKS_ITSELF.has(name)) throwIfCancelled(job.signal);
   const signal = job.signal;
   switch (name) {
     case 'backup':
@@ -72,8 +77,12 @@ export async function runJobOp(svc: Services, name: OperationName, body: unknown
       let ok = false;
       try {
         job.log(`backing up ${jobSubject(name, body).label}`);
-        const r =
-          name === 'backup' ? await backupOp(svc, args, follow.onStart, { signal }) : await volumeBackupOp(svc, args, follow.onStart, hookLine(job), signal);
+        // the route does not hold the lock for a backup: runBackup takes it (and records the outcome)
+        const run = { signal, jobId: job.job.id };
+        const r: BackupResult =
+          name === 'backup'
+            ? await runBackup(svc, { kind: 'paths', args, onStart: follow.onStart }, run)
+            : await runBackup(svc, { kind: 'volumes', args, onStart: follow.onStart, onLog: hookLine(job) }, run);
         ok = true;
         job.log(
           r.dryRun

@@ -1,7 +1,8 @@
 // `cairn backup --stdin [--stdin-filename NAME]`: standard input as one file of a new snapshot; in
 // this process, or streamed to the running agent (POST /api/v1/backup-stdin).
 import type { BackupResult, StdinBackupArgs } from '../../../../protocol/api.js';
-import { checkStdinFilename, stdinBackupOp } from '../../ops/backup-stdin.js';
+import { checkStdinFilename } from '../../ops/backup-stdin.js';
+import { runBackup } from '../../ops/run-backup.js';
 import { UsageError } from '../../util/errors.js';
 import { findAgent, streamUpload } from '../agent-client.js';
 import { withServices, type Context } from '../context.js';
@@ -20,7 +21,7 @@ export async function stdinBackupCommand(ctx: Context, args: StdinBackupArgs): P
         { filename: args.filename, ...(args.tags.length > 0 ? { tags: args.tags.join(',') } : {}) },
         process.stdin,
       )
-    : await withServices(ctx, (svc) => stdinBackupOp(svc, args, process.stdin));
+    : await withServices(ctx, (svc) => runBackup(svc, { kind: 'stdin', args, input: process.stdin }));
   if (ctx.json) printJson(r);
   else
     process.stdout.write(

@@ -1,5 +1,5 @@
 import { resolve } from 'node:path';
-import { backupOp } from '../../ops/backup.js';
+import { runBackup } from '../../ops/run-backup.js';
 import { scan, type RunningBackup, type ScanTotals } from '../../ops/progress.js';
 import { runJob, type Context } from '../context.js';
 import { formatBytes, formatDuration, jsonLinesMode, printJson } from '../format.js';
@@ -58,7 +58,7 @@ export async function backupCommand(ctx: Context, paths: string[], opts: BackupC
       ...(opts.oneFileSystem ? { oneFileSystem: true } : {}),
       ...(opts.dryRun ? { dryRun: true } : {}),
     };
-    r = await runJob(ctx, 'backup', args, 'backup', (svc) => backupOp(svc, args, onStart));
+    r = await runJob(ctx, 'backup', args, 'backup', (svc) => runBackup(svc, { kind: 'paths', args, onStart }));
   } finally {
     progress?.stop();
     abort.abort();

@@ -1,7 +1,8 @@
 // `cairn volumes`, `cairn backup volume:NAME...` and `cairn restore SNAP --to-volume NAME`.
 import { resolve } from 'node:path';
 import type { HookLogEntry, VolumeBackupArgs, VolumeRestoreArgs, VolumeRestoreResult } from '../../../../protocol/api.js';
-import { splitVolumeArgs, volumeBackupOp, volumeReadMode, volumeRestoreOp, volumesOp } from '../../ops/volumes.js';
+import { runBackup } from '../../ops/run-backup.js';
+import { splitVolumeArgs, volumeReadMode, volumeRestoreOp, volumesOp } from '../../ops/volumes.js';
 import type { RunningBackup, RunningRestore } from '../../ops/progress.js';
 import { CairnError, EXIT_INCOMPLETE } from '../../util/errors.js';
 import { runJob, runOp, type Context } from '../context.js';
@@ -59,7 +60,7 @@ export async function volumeBackupCommand(ctx: Context, args: string[], opts: { 
   };
   let r;
   try {
-    r = await runJob(ctx, 'volumeBackup', opArgs, 'backup', (svc) => volumeBackupOp(svc, opArgs, onStart, onLog));
+    r = await runJob(ctx, 'volumeBackup', opArgs, 'backup', (svc) => runBackup(svc, { kind: 'volumes', args: opArgs, onStart, onLog }));
   } finally {
     progress?.stop();
   }
