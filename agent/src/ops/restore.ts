@@ -1,5 +1,6 @@
 import { join, resolve } from 'node:path';
 import { FetchTally } from '../mesh/mesh-reader.js';
+import type { FetchAhead } from '../snapshot/restore-fetch.js';
 import { Restorer } from '../snapshot/restorer.js';
 import { findNode, normalizeIncludes, walkTree } from '../snapshot/tree-walk.js';
 import { errorMessage, UsageError } from '../util/errors.js';
@@ -52,54 +53,44 @@ async function restoreCounting(
       ? (rel: string, node: TreeNode) => excludedBy(patterns, `/${from ? `${from}/${rel}` : rel}`, node.name, node.type === 'dir')
       : undefined;
   let root = snapshot.tree;
+  let dir: TreeNode | undefined;
   if (args.from !== undefined) {
-    const dir = await findNode(svc.repo, snapshot.tree, args.from);
+    dir = await findNode(svc.repo, snapshot.tree, args.from);
     if (!dir) throw new UsageError(`${args.from} is not in snapshot ${args.snapshot}`, 'E_NOT_FOUND');
     if (dir.type === 'dir' && dir.subtree) root = dir.subtree;
   }
   if (args.dryRun) return dryRun(svc, id, root, includes, target, exclude);
-  let exact = new Map<string, bigint>(); // filled once the snapshot's metadata blob is at hand (below)
-  const exactMtimeNs = (rel: string) => exact.get(from && rel ? `${from}/${rel}` : from || rel);
+  const warnings: string[] = [];
+  // the exact mtimes the snapshot's metadata keeps, by path relative to the target
+  const exactMtimes = async () => {
+    try {
+      const exact = await loadExactMtimes(svc, snapshot);
+      return (rel: string) => exact.get(from && rel ? `${from}/${rel}` : from || rel);
+    } catch (err) {
+      warnings.push(`the snapshot's metadata cannot be read (${errorMessage(err)}): volume mtimes are restored to the second`);
+      return () => undefined;
+    }
+  };
+  // Packs missing locally come from friends, spread over every holder: the restorer fetches those
+  // it will read ahead of itself (the metadata's first), a few per online friend.
+  let fetchAhead: FetchAhead | undefined;
+  if (svc.mesh) {
+    const metaPack = snapshot.meta ? svc.repo.index.get(snapshot.meta)?.packId : undefined;
+    const online = (await svc.mesh.directory.peers()).filter((p) => p.online).length;
+    fetchAhead = { from: svc.mesh.packGet.reader, concurrency: Math.max(2, online * PREFETCH_PER_FRIEND), ...(metaPack ? { first: [metaPack] } : {}) };
+  }
   const restorer = new Restorer(svc.repo, {
     target,
     includes,
     overwrite: args.overwrite,
-    exactMtimeNs,
+    exactMtimes,
+    ...(fetchAhead ? { fetchAhead } : {}),
     ...(exclude ? { exclude } : {}),
     ...(signal ? { signal } : {}),
   });
   onStart?.(restorer, includes.length === 0 ? snapshot.summary.sizeBytes : undefined);
-  const warnings: string[] = [];
-  let fetching: Promise<string[]> | null = null;
-  const stopFetching = new AbortController();
-  if (svc.mesh) {
-    // Packs missing locally come from friends, spread over every holder, while the restore runs:
-    // it reads a pack as soon as it is here (joining its fetch, or fetching it itself if it gets
-    // there first), so writing files overlaps the transfers.
-    const packs = await packsOf(svc, snapshot.tree, args.from !== undefined ? normalizeIncludes([args.from]) : includes);
-    const metaPack = snapshot.meta ? svc.repo.index.get(snapshot.meta)?.packId : undefined;
-    if (metaPack && !packs.includes(metaPack)) packs.unshift(metaPack);
-    const online = (await svc.mesh.directory.peers()).filter((p) => p.online).length;
-    fetching = svc.mesh.packGet.reader.prefetch(packs, Math.max(2, online * PREFETCH_PER_FRIEND), stopFetching.signal);
-  }
-  try {
-    try {
-      exact = await exactMtimes(svc, snapshot);
-    } catch (err) {
-      warnings.push(`the snapshot's metadata cannot be read (${errorMessage(err)}): volume mtimes are restored to the second`);
-    }
-    if (args.from !== undefined) {
-      const dir = await findNode(svc.repo, snapshot.tree, args.from);
-      if (!dir) throw new UsageError(`${args.from} is not in snapshot ${args.snapshot}`, 'E_NOT_FOUND');
-      await restorer.runInto(dir);
-    } else await restorer.run(snapshot.tree);
-  } catch (err) {
-    stopFetching.abort(); // the restore failed: no more packs (those in flight finish)
-    throw err;
-  } finally {
-    // never leave fetches running behind a finished (or failed) restore
-    if (fetching) warnings.unshift(...(await fetching));
-  }
+  if (dir) await restorer.runInto(dir);
+  else await restorer.run(snapshot.tree);
   const fetched = Object.fromEntries(tally.fetched);
   let verified: number | undefined;
   if (args.verify) {
@@ -114,7 +105,7 @@ async function restoreCounting(
     files: restorer.progress.filesDone,
     bytes: restorer.progress.bytesDone,
     errors: restorer.errors,
-    warnings: [...warnings, ...restorer.warnings],
+    warnings: [...restorer.fetchErrors, ...warnings, ...restorer.warnings],
     fetched,
   };
 }
@@ -147,23 +138,11 @@ async function dryRun(
  * The exact mtimes the snapshot's metadata keeps for volumes read through their mountpoint, by
  * path in the snapshot (no leading slash); empty when it has none.
  */
-async function exactMtimes(svc: Services, snapshot: Snapshot): Promise<Map<string, bigint>> {
+async function loadExactMtimes(svc: Services, snapshot: Snapshot): Promise<Map<string, bigint>> {
   const out = new Map<string, bigint>();
   for (const v of (await loadSnapshotMeta(svc.repo, snapshot))?.volumes ?? []) {
     const root = normalizeIncludes([v.path])[0] ?? '';
     for (const [rel, ns] of Object.entries(v.mtimesNs ?? {})) out.set(rel ? `${root}/${rel}` : root, BigInt(ns));
   }
   return out;
-}
-
-/** Every data pack the selected part of a snapshot needs. */
-async function packsOf(svc: Services, tree: string, includes: string[]): Promise<string[]> {
-  const packs = new Set<string>();
-  for await (const { node } of walkTree(svc.repo, tree, includes)) {
-    for (const id of node.content ?? []) {
-      const e = svc.repo.index.get(id);
-      if (e) packs.add(e.packId);
-    }
-  }
-  return [...packs];
 }

@@ -47,6 +47,7 @@ import { CairnError, CancelledError, errorMessage, throwIfCancelled } from '../u
 import { at, fdPath, O_PATH, openDirNoFollow, requireProcFd, SwappedError } from '../util/fd-at.js';
 import { makeNode, setTimesNs, setTimesNsFd, setXattr, setXattrFd, type CPath } from '../util/posix.js';
 import { mapLimit } from '../util/semaphore.js';
+import { fetchAhead, type FetchAhead } from './restore-fetch.js';
 import { selection } from './tree-walk.js';
 import type { TreeNode } from '../../../protocol/snapshot.js';
 
@@ -59,8 +60,14 @@ export interface RestoreOptions {
   target: string;
   includes: string[];
   overwrite: boolean;
-  /** The exact mtime of a path (relative to the target) when the tree keeps only whole seconds (volumes read through their mountpoint). */
-  exactMtimeNs?: (rel: string) => bigint | undefined;
+  /**
+   * Loads the exact mtime of a path (relative to the target) where the tree keeps only whole seconds
+   * (volumes read through their mountpoint); called once the fetches are under way (the snapshot's
+   * metadata may be in a pack at a friend), before anything is written.
+   */
+  exactMtimes?: () => Promise<(rel: string) => bigint | undefined>;
+  /** Packs may be missing here: the restore fetches those it will read ahead of itself (snapshot/restore-fetch.ts). */
+  fetchAhead?: FetchAhead;
   /** Entries left out, with everything below them (restore --exclude), by their path relative to the target. */
   exclude?: (rel: string, node: TreeNode) => boolean;
   /**
@@ -148,7 +155,10 @@ export class Restorer {
   readonly progress: RestoreProgress = { filesDone: 0, bytesDone: 0, currentPath: '' };
   readonly errors: string[] = [];
   readonly warnings: string[] = [];
+  /** The packs fetching ahead could not get (the reads that needed them then failed or fetched them themselves). */
+  readonly fetchErrors: string[] = [];
   private readonly repo: Repository;
+  private exactMtimeNs: ((rel: string) => bigint | undefined) | undefined;
   private readonly opts: RestoreOptions;
   /** Chunk IDs known to be all zeros: skipped without reading. */
   private readonly zeroChunks = new Set<string>();
@@ -165,6 +175,20 @@ export class Restorer {
   }
 
   async run(rootTree: string): Promise<void> {
+    const ahead = this.opts.fetchAhead ? fetchAhead(this.repo, this.opts.fetchAhead, rootTree, this.opts.includes, this.opts.exclude) : undefined;
+    try {
+      if (this.opts.exactMtimes) this.exactMtimeNs = await this.opts.exactMtimes();
+      await this.write(rootTree);
+    } catch (err) {
+      ahead?.stop(); // the restore failed: no more packs (those in flight finish)
+      throw err;
+    } finally {
+      // never leave fetches running behind a finished (or failed) restore
+      if (ahead) this.fetchErrors.push(...(await ahead.done));
+    }
+  }
+
+  private async write(rootTree: string): Promise<void> {
     requireProcFd();
     // the target is named by the user: it is the one path followed as given
     await mkdir(this.opts.target, { recursive: true });
@@ -491,7 +515,7 @@ export class Restorer {
         this.warnings.push(`${shown}: cannot set extended attribute ${name}: ${errorMessage(err)}`);
       }
     }
-    const mtime = this.opts.exactMtimeNs?.(rel) ?? BigInt(node.mtimeNs);
+    const mtime = this.exactMtimeNs?.(rel) ?? BigInt(node.mtimeNs);
     setTimesNsFd(fd, node.atimeNs !== undefined ? BigInt(node.atimeNs) : mtime, mtime, shown);
     return wantIno ? fstatSync(fd, { bigint: true }).ino : 0n;
   }
@@ -527,7 +551,7 @@ export class Restorer {
     }
     // Portable volume nodes carry no atime (SPEC 6.1): atime is set to mtime; the exact mtime, when
     // the snapshot's metadata has it, replaces the tree's whole second.
-    const mtime = this.opts.exactMtimeNs?.(rel) ?? BigInt(node.mtimeNs);
+    const mtime = this.exactMtimeNs?.(rel) ?? BigInt(node.mtimeNs);
     setTimesNs(p, node.atimeNs !== undefined ? BigInt(node.atimeNs) : mtime, mtime);
     return ino;
   }
