@@ -5,7 +5,7 @@ import { resolve } from 'node:path';
 import type { CairnConfig } from '../../../protocol/config.js';
 import { configPath, defaultHome } from '../repo/home.js';
 import { keepFreedMemory } from '../util/posix.js';
-import { withLocalServices } from '../ops/local-services.js';
+import { openRoot } from '../compose-root.js';
 import type { Services } from '../ops/services.js';
 import { systemClock, type Clock } from '../util/clock.js';
 import { UsageError } from '../util/errors.js';
@@ -66,7 +66,10 @@ export interface LocalOptions {
   agentOnly?: string;
 }
 
-/** Opens the home directly for the duration of `fn`. */
+/** A mesh node started by a CLI command listens on an ephemeral loopback port. */
+const CLI_MESH_LISTEN = ['/ip4/127.0.0.1/tcp/0'];
+
+/** Opens the home directly for the duration of `fn` (through the composition root, as the daemon does), then closes it. */
 export async function withServices<T>(ctx: Context, fn: (svc: Services) => Promise<T>, opts: LocalOptions = {}): Promise<T> {
   const config = await configFor(ctx);
   keepFreedMemory(); // this process moves packs: keep freed buffers for the next ones
@@ -74,15 +77,24 @@ export async function withServices<T>(ctx: Context, fn: (svc: Services) => Promi
   // Argon2id and loading the index take a moment: said on a terminal when longer than a second
   const opened = noticeIfSlow('unlocking the key file and loading the index');
   try {
-    return await withLocalServices(
-      ctx.home,
+    const root = await openRoot({
+      home: ctx.home,
       passphrase,
-      { clock: ctx.clock, config, replicas: DEFAULT_REPLICAS, ...(opts.mesh ? { mesh: true } : {}) },
-      (svc) => {
-        opened();
-        return fn(svc);
-      },
-    );
+      clock: ctx.clock,
+      config: () => config,
+      // a mesh node only when the repository has friends (restore from friends)
+      ...(opts.mesh
+        ? {
+            mesh: { onlyWithFriends: true, options: { listen: CLI_MESH_LISTEN, name: 'cli', replicas: DEFAULT_REPLICAS, diskFloorBytes: 0, clock: ctx.clock } },
+          }
+        : {}),
+    });
+    try {
+      opened();
+      return await fn(root.services);
+    } finally {
+      await root.close();
+    }
   } finally {
     opened();
   }
