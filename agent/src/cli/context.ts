@@ -62,8 +62,6 @@ export async function passphraseFor(ctx: Context, confirm = false): Promise<stri
 export interface LocalOptions {
   /** Start a mesh node when the repository has friends (restore from friends). */
   mesh?: boolean;
-  /** The operation only makes sense in the running agent. */
-  agentOnly?: string;
 }
 
 /** A mesh node started by a CLI command listens on an ephemeral loopback port. */
@@ -115,7 +113,6 @@ export async function runJob<K extends OperationName>(
 ): Promise<OperationResult<K>> {
   const agent = await findAgent(ctx.home);
   if (agent) return (await import('./job-follow.js')).followJob<OperationResult<K>>(agent, name, args, label, ctx.clock);
-  if (opts.agentOnly) throw new UsageError(`${opts.agentOnly} needs the running agent: start it with "cairn agent" (or npm start)`, 'E_NO_AGENT');
   return withServices(ctx, local, opts);
 }
 
@@ -129,6 +126,29 @@ export async function runOp<K extends OperationName>(
 ): Promise<OperationResult<K>> {
   const agent = await findAgent(ctx.home);
   if (agent) return callOp<OperationResult<K>>(agent, name, args);
-  if (opts.agentOnly) throw new UsageError(`${opts.agentOnly} needs the running agent: start it with "cairn agent" (or npm start)`, 'E_NO_AGENT');
   return withServices(ctx, local, opts);
+}
+
+/** The running agent of this home, for an operation only it offers (`what` names the operation in the error when none runs). */
+async function needAgent(ctx: Context, what: string): Promise<NonNullable<Awaited<ReturnType<typeof findAgent>>>> {
+  const agent = await findAgent(ctx.home);
+  if (!agent) throw new UsageError(`${what} needs the running agent: start it with "cairn agent" (or npm start)`, 'E_NO_AGENT');
+  return agent;
+}
+
+/** Operation `name`, one that only the running agent offers (friends, grants, jobs, drills): through its API. */
+export async function agentOp<K extends OperationName>(ctx: Context, name: K, args: OperationArgs<K>, what: string): Promise<OperationResult<K>> {
+  return callOp<OperationResult<K>>(await needAgent(ctx, what), name, args);
+}
+
+/** Operation `name` that the agent runs as a job and only the agent offers (replication): through its API, following the job as runJob does. */
+export async function agentJob<K extends OperationName>(
+  ctx: Context,
+  name: K,
+  args: OperationArgs<K>,
+  label: string,
+  what: string,
+): Promise<OperationResult<K>> {
+  const agent = await needAgent(ctx, what);
+  return (await import('./job-follow.js')).followJob<OperationResult<K>>(agent, name, args, label, ctx.clock);
 }

@@ -22,8 +22,11 @@ import { replicateOp } from './friends.js';
 import { followBackup, followRestore } from './job-progress.js';
 import { pruneOp } from './prune.js';
 import { restoreOp } from './restore.js';
-import type { Services } from './services.js';
+import { needMesh, type ClockDeps, type HomeDeps, type MaybeMeshDeps, type RepoDeps } from './services.js';
 import { volumeBackupOp, volumeRestoreOp } from './volumes.js';
+
+/** What the operations run as jobs need (a replication: the mesh, checked when it runs). */
+export type JobOpDeps = RepoDeps & ClockDeps & HomeDeps & MaybeMeshDeps;
 
 /** The operations that run as jobs, and the job kind each is. */
 export const JOB_KINDS: Partial<Record<OperationName, JobKind>> = {
@@ -61,7 +64,7 @@ const hookLine = (job: JobHandle) => (e: { container: string; action: string; me
   job.log(`${e.container}: ${e.action}: ${e.message}${e.exitCode !== undefined ? ` (exit ${e.exitCode})` : ''}${e.output ? `\n${e.output}` : ''}`);
 
 /** Runs operation `name` (one of JOB_KINDS) for `job`; the caller holds the write lock when the operation needs it. */
-export async function runJobOp(svc: Services, name: OperationName, body: unknown, job: JobHandle): Promise<unknown> {
+export async function runJobOp(svc: JobOpDeps, name: OperationName, body: unknown, job: JobHandle): Promise<unknown> {
   throwIfCancelled(job.signal); // cancelled while it waited (for the write lock)
   const signal = job.signal;
   switch (name) {
@@ -118,7 +121,7 @@ export async function runJobOp(svc: Services, name: OperationName, body: unknown
       return r;
     }
     case 'replicate': {
-      const r = await replicateOp(svc, body as ReplicateArgs, signal);
+      const r = await replicateOp({ mesh: needMesh(svc, 'replication') }, body as ReplicateArgs, signal);
       job.log(`replicate: ${plural(r.pushed, 'pack')} pushed (${formatBytes(r.pushedBytes)}), ${r.underReplicated} under-replicated`);
       return r;
     }

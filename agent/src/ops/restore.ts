@@ -8,14 +8,14 @@ import type { Snapshot, TreeNode } from '../../../protocol/snapshot.js';
 import { excludedBy } from '../snapshot/path-glob.js';
 import { verifyRestored } from '../snapshot/restore-verify.js';
 import { loadSnapshotMeta } from '../snapshot/snapshot-meta.js';
-import type { Services } from './services.js';
+import type { MaybeMeshDeps, RepoDeps } from './services.js';
 
 /** Concurrent pack fetches per online friend during a restore. */
 const PREFETCH_PER_FRIEND = 2;
 
 /** `signal`: cancels the restore (Restorer `signal`): it throws a CancelledError, leaving no half-written file. */
 export async function restoreOp(
-  svc: Services,
+  svc: RepoDeps & MaybeMeshDeps,
   args: RestoreArgs,
   onStart?: (r: Restorer, totalBytes?: number) => void,
   signal?: AbortSignal,
@@ -26,7 +26,7 @@ export async function restoreOp(
 }
 
 async function restoreCounting(
-  svc: Services,
+  svc: RepoDeps & MaybeMeshDeps,
   args: RestoreArgs,
   tally: FetchTally,
   onStart?: (r: Restorer, totalBytes?: number) => void,
@@ -121,7 +121,7 @@ async function restoreCounting(
 
 /** restore --dry-run: what would be restored, nothing written (the target is not even created). */
 async function dryRun(
-  svc: Services,
+  svc: RepoDeps,
   id: string,
   root: string,
   includes: string[],
@@ -147,7 +147,7 @@ async function dryRun(
  * The exact mtimes the snapshot's metadata keeps for volumes read through their mountpoint, by
  * path in the snapshot (no leading slash); empty when it has none.
  */
-async function exactMtimes(svc: Services, snapshot: Snapshot): Promise<Map<string, bigint>> {
+async function exactMtimes(svc: RepoDeps, snapshot: Snapshot): Promise<Map<string, bigint>> {
   const out = new Map<string, bigint>();
   for (const v of (await loadSnapshotMeta(svc.repo, snapshot))?.volumes ?? []) {
     const root = normalizeIncludes([v.path])[0] ?? '';
@@ -157,7 +157,7 @@ async function exactMtimes(svc: Services, snapshot: Snapshot): Promise<Map<strin
 }
 
 /** Every data pack the selected part of a snapshot needs. */
-async function packsOf(svc: Services, tree: string, includes: string[]): Promise<string[]> {
+async function packsOf(svc: RepoDeps, tree: string, includes: string[]): Promise<string[]> {
   const packs = new Set<string>();
   for await (const { node } of walkTree(svc.repo, tree, includes)) {
     for (const id of node.content ?? []) {
