@@ -16,6 +16,7 @@ const LAYERS = [
   ['ops'],
   ['notify'],
   ['api'],
+  ['compose-root.ts'],
   ['daemon.ts'],
   ['cli'],
 ];

@@ -1,6 +1,7 @@
-// The composition root: opens the repository, starts the friend mesh and the local API, replicates
-// after each backup and on an interval, and owns start and stop. CAIRN_HOME/agent.json tells the
-// CLI where the API listens and holds its token (mode 0600); it is removed on a clean stop.
+// The running agent: its parts built by the composition root (compose-root.ts: repository, friend
+// mesh, scheduler), it starts the local API, replicates after each backup and on an interval, and
+// owns start and stop. CAIRN_HOME/agent.json tells the CLI where the API listens and holds its
+// token (mode 0600); it is removed on a clean stop.
 import { randomBytes } from 'node:crypto';
 import { rm } from 'node:fs/promises';
 import type { FastifyInstance } from 'fastify';
@@ -9,21 +10,17 @@ import type { ExtraOp } from './api/ops-routes.js';
 import { buildApi } from './api/server.js';
 import { consoleTls } from './api/tls.js';
 import { Notifier } from './notify/notifier.js';
-import { Activity } from './ops/activity.js';
-import { scheduledRunners } from './ops/scheduled-runs.js';
+import type { Activity } from './ops/activity.js';
 import { statusOp } from './ops/status.js';
-import { JobStore } from './scheduler/job-store.js';
-import { Scheduler } from './scheduler/scheduler.js';
-import { systemTimers } from './util/timers.js';
+import type { Scheduler } from './scheduler/scheduler.js';
 import type { ConfigWatcher } from './config/watch.js';
 import { parseConfig } from './config/load.js';
-import { createMesh, type Mesh } from './mesh/compose.js';
-import type { Services } from './ops/services.js';
+import type { Mesh } from './mesh/compose.js';
+import { openRoot, type AgentRoot } from './compose-root.js';
 import type { MeshContext } from './mesh/context.js';
 import type { Startable } from './mesh/service.js';
 import { readSettingsOffer } from './ops/carried-settings.js';
 import { agentInfoPath, configPath, notificationsPath, type AgentInfo } from './repo/home.js';
-import { Repository } from './repo/repository.js';
 import { recoverStoppedAtStart } from './sources/hooks.js';
 import type { CairnConfig } from '../../protocol/config.js';
 import type { Clock } from './util/clock.js';
@@ -99,7 +96,8 @@ export async function listening<T>(what: string, instead: string, start: Promise
 
 export class Agent {
   readonly info: AgentInfo;
-  private readonly repo: Repository;
+  /** The parts the composition root built (compose-root.ts): repository, mesh, scheduler, services. */
+  private readonly root: AgentRoot;
   private readonly mesh: Mesh;
   private readonly api: FastifyInstance;
   private readonly opts: AgentOptions;
@@ -115,10 +113,10 @@ export class Agent {
   /** The head (signed snapshot list) sequence number of the last replication round. */
   private headSeq = 0;
 
-  private constructor(opts: AgentOptions, repo: Repository, mesh: Mesh, api: FastifyInstance, info: AgentInfo) {
+  private constructor(opts: AgentOptions, root: AgentRoot, api: FastifyInstance, info: AgentInfo) {
     this.opts = opts;
-    this.repo = repo;
-    this.mesh = mesh;
+    this.root = root;
+    this.mesh = root.mesh;
     this.api = api;
     this.info = info;
   }
@@ -127,13 +125,20 @@ export class Agent {
     keepFreedMemory(); // this process moves packs: keep freed buffers for the next ones
     // before anything starts: a remote console without usable TLS stops here, in one line
     const tls = await consoleTls(opts.home, opts.apiHost, opts.consoleTls ?? {}, new Date(opts.clock.now()));
-    const repo = await Repository.open(opts.home, opts.passphrase);
-    let mesh: Mesh | undefined;
-    try {
-      mesh = await listening(
-        `for friends on ${opts.listen.join(', ')}`,
-        'another address with --listen /ip4/0.0.0.0/tcp/PORT (or listen: in cairn.yaml)',
-        createMesh(repo, {
+    const config = opts.config;
+    // called by the parts built below once the agent exists (a scheduled backup before that replicates with the first round)
+    let agent: Agent | undefined;
+    let watchProtection = (): void => undefined;
+    const root = await openRoot({
+      home: opts.home,
+      passphrase: opts.passphrase,
+      clock: opts.clock,
+      ...(config ? { config: () => config.current } : {}),
+      mesh: {
+        onlyWithFriends: false,
+        starting: (start) =>
+          listening(`for friends on ${opts.listen.join(', ')}`, 'another address with --listen /ip4/0.0.0.0/tcp/PORT (or listen: in cairn.yaml)', start),
+        options: {
           listen: opts.listen,
           ...(opts.announce && opts.announce.length > 0 ? { announce: opts.announce } : {}),
           lanDiscovery: opts.lanDiscovery === true,
@@ -146,12 +151,12 @@ export class Agent {
           diskFloorBytes: opts.diskFloorBytes,
           clock: opts.clock,
           ...(opts.bandwidthBytesPerSec > 0 ? { bandwidthBytesPerSec: opts.bandwidthBytesPerSec } : {}),
-          ...(opts.config
+          ...(config
             ? {
-                deletionGraceMs: opts.config.current.friends.deletionGraceMs,
-                audit: opts.config.current.friends.audit,
-                repairAfterMs: opts.config.current.friends.repairAfterMs,
-                relayLimits: opts.config.current.relay,
+                deletionGraceMs: config.current.friends.deletionGraceMs,
+                audit: config.current.friends.audit,
+                repairAfterMs: config.current.friends.repairAfterMs,
+                relayLimits: config.current.relay,
               }
             : {}),
           sweepLog: opts.log,
@@ -159,36 +164,28 @@ export class Agent {
           // each head carries cairn.yaml and notifications.json, sealed (SPEC 13.5): recover brings them back
           settings: () =>
             readSettingsOffer(
-              { config: opts.config?.file ?? configPath(opts.home), notifications: notificationsPath(opts.home), checkConfig: parseConfig },
+              { config: config?.file ?? configPath(opts.home), notifications: notificationsPath(opts.home), checkConfig: parseConfig },
               opts.log,
             ),
-        }),
-      );
+        },
+      },
+      agent: {
+        name: opts.name,
+        log: opts.log,
+        afterBackup: () => agent?.replicateSoon(REPLICATE_AFTER_BACKUP_MS),
+        afterOp: () => watchProtection(),
+      },
+    });
+    try {
+      const svc = root.services;
+      const { mesh } = root;
+      const { scheduler, activity } = root.agent;
       const token = randomBytes(24).toString('base64url');
-      const config = opts.config;
-      const svc: Services = {
-        home: opts.home,
-        repo,
-        clock: opts.clock,
-        mesh,
-        ...(config ? { config: () => config.current, sources: () => config.current.sources } : {}),
-        activity: new Activity(opts.clock),
-        agentName: opts.name,
-      };
-      const m = mesh;
       const auth = await ConsoleAuth.open(opts.home, opts.clock, token, opts.log);
       // changed notification settings go to friends with the next head: a round soon sends it
       let settingsChanged = (): void => undefined;
       const notifier = await Notifier.open({ home: opts.home, clock: opts.clock, agentName: opts.name, log: opts.log, onSaved: () => settingsChanged() });
-      notifier.watch(svc.activity as Activity);
-      const jobs = new JobStore(repo.state.jobs);
-      const scheduler = new Scheduler(jobs, systemTimers, scheduledRunners(svc), opts.log);
-      svc.scheduler = scheduler;
-      svc.jobs = jobs;
-      svc.nextRun = (source) => {
-        const t = scheduler.nextRun(source);
-        return t === null ? null : new Date(t).toISOString();
-      };
+      notifier.watch(activity);
       await scheduler.start(config?.current ?? { sources: [], maintenance: {} });
       config?.onChange((next) => scheduler.update(next));
       const statusOptions = () => ({ staleAfterMs: notifier.get().staleAfterMs, friendOfflineAfterMs: notifier.get().friendOfflineAfterMs });
@@ -203,7 +200,7 @@ export class Agent {
           ...(tls ? { tls } : {}),
           ...(extension.ops ? { extraOps: extension.ops } : {}),
         },
-        () => m.peerId,
+        () => mesh.peerId,
       );
       const address = await listening(
         `for the console and API on ${opts.apiHost}:${opts.apiPort}`,
@@ -223,15 +220,15 @@ export class Agent {
         ...(tls ? { tls: { certPem: tls.cert, fingerprint256: tls.fingerprint256 } } : {}),
       };
       await writeFileAtomic(agentInfoPath(opts.home), Buffer.from(JSON.stringify(info, null, 2) + '\n'), 0o600);
-      const agent = new Agent(opts, repo, mesh, api, info);
-      svc.afterBackup = () => agent.replicateSoon(REPLICATE_AFTER_BACKUP_MS);
-      agent.activity = svc.activity;
-      agent.scheduler = scheduler;
-      agent.timer = setInterval(() => agent.replicateSoon(0), opts.replicateIntervalMs);
-      agent.timer.unref();
-      agent.replicateSoon(REPLICATE_AFTER_BACKUP_MS);
-      config?.onChange((next, prev) => agent.applyConfig(next, prev));
-      settingsChanged = () => agent.replicateSoon(REPLICATE_AFTER_BACKUP_MS);
+      const started = new Agent(opts, root, api, info);
+      agent = started;
+      started.activity = activity;
+      started.scheduler = scheduler;
+      started.timer = setInterval(() => started.replicateSoon(0), opts.replicateIntervalMs);
+      started.timer.unref();
+      started.replicateSoon(REPLICATE_AFTER_BACKUP_MS);
+      config?.onChange((next, prev) => started.applyConfig(next, prev));
+      settingsChanged = () => started.replicateSoon(REPLICATE_AFTER_BACKUP_MS);
       // staleness (no backup or replication for too long, a friend offline for days, failed audits)
       // goes to the notification channels; each alert is sent when it appears and again daily
       const watchAlerts = () =>
@@ -243,7 +240,7 @@ export class Agent {
       // round and API operation (debounced: one check at a time, one more if asked meanwhile)
       let checking: Promise<void> | undefined;
       let checkAgain = false;
-      const watchProtection = (): void => {
+      watchProtection = (): void => {
         if (checking) {
           checkAgain = true;
           return;
@@ -259,23 +256,21 @@ export class Agent {
             }
           });
       };
-      svc.afterOp = watchProtection;
-      agent.afterRound = watchProtection;
+      started.afterRound = watchProtection;
       watchProtection();
-      agent.alerter = setInterval(() => {
+      started.alerter = setInterval(() => {
         watchAlerts();
         watchProtection();
       }, ALERT_CHECK_MS);
-      agent.alerter.unref();
+      started.alerter.unref();
       // Containers a killed run left stopped (docker-stopped.json) run again; Docker is only
       // contacted when there is such a record, and an unreachable engine is one log line.
       void recoverStoppedAtStart(opts.home, opts.clock, opts.log).catch((err: unknown) =>
         opts.log(`docker: recovering stopped containers failed: ${errorMessage(err)}`),
       );
-      return agent;
+      return started;
     } catch (err) {
-      await mesh?.stop().catch(() => undefined);
-      await repo.close();
+      await root.close();
       throw err;
     }
   }
@@ -361,8 +356,7 @@ export class Agent {
     if (this.alerter) clearInterval(this.alerter);
     await this.api.close();
     await this.replicating;
-    await this.mesh.stop();
-    await this.repo.close();
+    await this.root.close();
     await rm(agentInfoPath(this.opts.home), { force: true });
   }
 }

@@ -19,7 +19,7 @@ import {
 } from '../../../protocol/console-api.js';
 import { friendRemoveOp } from '../ops/friends.js';
 import { passphraseChangeOp, recoveryPhraseCheckOp } from '../ops/keys.js';
-import type { Services } from '../ops/services.js';
+import { needMesh, type Services } from '../ops/services.js';
 import { AGENT_VERSION, statusOp, type StatusOptions } from '../ops/status.js';
 import type { Notifier } from '../notify/notifier.js';
 import { withoutSource, withSource } from '../config/edit.js';
@@ -88,7 +88,7 @@ export function registerConsoleRoutes(app: FastifyInstance, svc: Services, deps:
     return { ok: true };
   });
   route('status', async () => statusOp(svc, deps.statusOptions()));
-  route('friendRemove', async (req) => friendRemoveOp(svc, req.body as { peerId: string; dryRun: boolean }));
+  route('friendRemove', async (req) => friendRemoveOp({ mesh: needMesh(svc, 'removing a friend') }, req.body as { peerId: string; dryRun: boolean }));
   route('notificationsGet', async (_req, reply) => {
     const n = deps.hooks.notifier;
     if (!n) return sendError(reply, 'E_ROUTE', 'notifications are not available in this agent');

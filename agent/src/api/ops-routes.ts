@@ -24,10 +24,10 @@ import { auditOp } from '../ops/audit.js';
 import { runBackup } from '../ops/run-backup.js';
 import { browseOp, diffOp, findOp, lsOp } from '../ops/browse.js';
 import { checkOp } from '../ops/check.js';
-import { drillOp } from '../ops/drill.js';
+import { drillDeps, drillOp } from '../ops/drill.js';
 import { hideSourceOp } from '../ops/dashboard-hidden.js';
 import { pruneOp } from '../ops/prune.js';
-import { jobCancelOp, jobShowOp, jobsOp, runSourceOp } from '../ops/jobs.js';
+import { jobCancelOp, jobShowOp, jobsOf, jobsOp, runSourceOp } from '../ops/jobs.js';
 import type { JobEvent, JobHandle } from '../scheduler/scheduler.js';
 import { configOp } from '../ops/config.js';
 import { dumpPlan, exportPlan, type DumpPlan } from '../ops/export.js';
@@ -36,7 +36,7 @@ import { forgetOp } from '../ops/forget.js';
 import { askOp, grantOp } from '../ops/grants.js';
 import { pinOp, unpinOp } from '../ops/pin.js';
 import { restoreOp } from '../ops/restore.js';
-import type { Services } from '../ops/services.js';
+import { needMesh, type Services } from '../ops/services.js';
 import { adHocKey } from '../ops/activity.js';
 import { attachment } from './content-disposition.js';
 import { snapshotsOp } from '../ops/snapshots.js';
@@ -53,7 +53,10 @@ export interface ExtraOp {
   writes: boolean;
 }
 
-/** Each operation of the catalogue (protocol/api.ts OPERATIONS), typed by it: arguments in, result out. */
+/**
+ * Each operation of the catalogue (protocol/api.ts OPERATIONS), typed by it: arguments in, result out.
+ * An operation that needs a part the agent may lack (the mesh, the scheduler) gets it checked here.
+ */
 const IMPLEMENTATIONS: { [K in OperationName]: (svc: Services, args: OperationArgs<K>) => Promise<OperationResult<K>> } = {
   backup: (svc, a) => runBackup(svc, { kind: 'paths', args: a }),
   config: (svc) => configOp(svc),
@@ -64,17 +67,17 @@ const IMPLEMENTATIONS: { [K in OperationName]: (svc: Services, args: OperationAr
   stats: (svc, a) => statsOp(svc, a),
   diff: (svc, a) => diffOp(svc, a),
   restore: (svc, a) => restoreOp(svc, a),
-  run: (svc, a) => runSourceOp(svc, a),
-  jobs: (svc, a) => jobsOp(svc, a),
-  jobShow: (svc, a) => jobShowOp(svc, a),
+  run: (svc, a) => runSourceOp(jobsOf(svc), a),
+  jobs: (svc, a) => jobsOp(jobsOf(svc), a),
+  jobShow: (svc, a) => jobShowOp(jobsOf(svc), a),
   hideSource: (svc, a) => hideSourceOp(svc, a),
-  jobCancel: (svc, a) => jobCancelOp(svc, a),
+  jobCancel: (svc, a) => jobCancelOp(jobsOf(svc), a),
   prune: (svc, a) => pruneOp(svc, a),
   check: (svc, a) => checkOp(svc, a),
-  invite: (svc, a) => inviteOp(svc, a),
-  pair: (svc, a) => pairOp(svc, a),
-  peers: (svc) => peersOp(svc),
-  unpair: (svc, a) => friendRemoveOp(svc, a),
+  invite: (svc, a) => inviteOp({ mesh: needMesh(svc, 'creating an invite') }, a),
+  pair: (svc, a) => pairOp({ mesh: needMesh(svc, 'pairing') }, a),
+  peers: (svc) => peersOp({ ...svc, mesh: needMesh(svc, 'listing friends') }),
+  unpair: (svc, a) => friendRemoveOp({ mesh: needMesh(svc, 'removing a friend') }, a),
   volumes: (svc) => volumesOp(svc),
   volumeBackup: (svc, a) => runBackup(svc, { kind: 'volumes', args: a }),
   volumeRestore: (svc, a) => volumeRestoreOp(svc, a),
@@ -82,11 +85,11 @@ const IMPLEMENTATIONS: { [K in OperationName]: (svc: Services, args: OperationAr
   pin: (svc, a) => pinOp(svc, a),
   unpin: (svc, a) => unpinOp(svc, a),
   tag: (svc, a) => tagOp(svc, a),
-  replicate: (svc, a) => replicateOp(svc, a),
-  audit: (svc, a) => auditOp(svc, a),
-  grant: (svc, a) => grantOp(svc, a),
-  ask: (svc, a) => askOp(svc, a),
-  drill: (svc, a) => drillOp(svc, a),
+  replicate: (svc, a) => replicateOp({ mesh: needMesh(svc, 'replication') }, a),
+  audit: (svc, a) => auditOp({ mesh: needMesh(svc, 'a storage audit') }, a),
+  grant: (svc, a) => grantOp({ mesh: needMesh(svc, 'changing a grant') }, a),
+  ask: (svc, a) => askOp({ ...svc, mesh: needMesh(svc, 'asking for space') }, a),
+  drill: (svc, a) => drillOp(drillDeps(svc), a),
 };
 
 /** name -> [operation, JSON schema of its arguments, holds the repository write lock]: the catalogue's. */

@@ -5,7 +5,7 @@ import { resolve } from 'node:path';
 import type { CairnConfig } from '../../../protocol/config.js';
 import { configPath, defaultHome } from '../repo/home.js';
 import { keepFreedMemory } from '../util/posix.js';
-import { withLocalServices } from '../ops/local-services.js';
+import { openRoot } from '../compose-root.js';
 import type { Services } from '../ops/services.js';
 import { systemClock, type Clock } from '../util/clock.js';
 import { UsageError } from '../util/errors.js';
@@ -62,11 +62,12 @@ export async function passphraseFor(ctx: Context, confirm = false): Promise<stri
 export interface LocalOptions {
   /** Start a mesh node when the repository has friends (restore from friends). */
   mesh?: boolean;
-  /** The operation only makes sense in the running agent. */
-  agentOnly?: string;
 }
 
-/** Opens the home directly for the duration of `fn`. */
+/** A mesh node started by a CLI command listens on an ephemeral loopback port. */
+const CLI_MESH_LISTEN = ['/ip4/127.0.0.1/tcp/0'];
+
+/** Opens the home directly for the duration of `fn` (through the composition root, as the daemon does), then closes it. */
 export async function withServices<T>(ctx: Context, fn: (svc: Services) => Promise<T>, opts: LocalOptions = {}): Promise<T> {
   const config = await configFor(ctx);
   keepFreedMemory(); // this process moves packs: keep freed buffers for the next ones
@@ -74,15 +75,24 @@ export async function withServices<T>(ctx: Context, fn: (svc: Services) => Promi
   // Argon2id and loading the index take a moment: said on a terminal when longer than a second
   const opened = noticeIfSlow('unlocking the key file and loading the index');
   try {
-    return await withLocalServices(
-      ctx.home,
+    const root = await openRoot({
+      home: ctx.home,
       passphrase,
-      { clock: ctx.clock, config, replicas: DEFAULT_REPLICAS, ...(opts.mesh ? { mesh: true } : {}) },
-      (svc) => {
-        opened();
-        return fn(svc);
-      },
-    );
+      clock: ctx.clock,
+      config: () => config,
+      // a mesh node only when the repository has friends (restore from friends)
+      ...(opts.mesh
+        ? {
+            mesh: { onlyWithFriends: true, options: { listen: CLI_MESH_LISTEN, name: 'cli', replicas: DEFAULT_REPLICAS, diskFloorBytes: 0, clock: ctx.clock } },
+          }
+        : {}),
+    });
+    try {
+      opened();
+      return await fn(root.services);
+    } finally {
+      await root.close();
+    }
   } finally {
     opened();
   }
@@ -103,7 +113,6 @@ export async function runJob<K extends OperationName>(
 ): Promise<OperationResult<K>> {
   const agent = await findAgent(ctx.home);
   if (agent) return (await import('./job-follow.js')).followJob<OperationResult<K>>(agent, name, args, label, ctx.clock);
-  if (opts.agentOnly) throw new UsageError(`${opts.agentOnly} needs the running agent: start it with "cairn agent" (or npm start)`, 'E_NO_AGENT');
   return withServices(ctx, local, opts);
 }
 
@@ -117,6 +126,29 @@ export async function runOp<K extends OperationName>(
 ): Promise<OperationResult<K>> {
   const agent = await findAgent(ctx.home);
   if (agent) return callOp<OperationResult<K>>(agent, name, args);
-  if (opts.agentOnly) throw new UsageError(`${opts.agentOnly} needs the running agent: start it with "cairn agent" (or npm start)`, 'E_NO_AGENT');
   return withServices(ctx, local, opts);
+}
+
+/** The running agent of this home, for an operation only it offers (`what` names the operation in the error when none runs). */
+async function needAgent(ctx: Context, what: string): Promise<NonNullable<Awaited<ReturnType<typeof findAgent>>>> {
+  const agent = await findAgent(ctx.home);
+  if (!agent) throw new UsageError(`${what} needs the running agent: start it with "cairn agent" (or npm start)`, 'E_NO_AGENT');
+  return agent;
+}
+
+/** Operation `name`, one that only the running agent offers (friends, grants, jobs, drills): through its API. */
+export async function agentOp<K extends OperationName>(ctx: Context, name: K, args: OperationArgs<K>, what: string): Promise<OperationResult<K>> {
+  return callOp<OperationResult<K>>(await needAgent(ctx, what), name, args);
+}
+
+/** Operation `name` that the agent runs as a job and only the agent offers (replication): through its API, following the job as runJob does. */
+export async function agentJob<K extends OperationName>(
+  ctx: Context,
+  name: K,
+  args: OperationArgs<K>,
+  label: string,
+  what: string,
+): Promise<OperationResult<K>> {
+  const agent = await needAgent(ctx, what);
+  return (await import('./job-follow.js')).followJob<OperationResult<K>>(agent, name, args, label, ctx.clock);
 }

@@ -1,9 +1,10 @@
 // The friend mesh, composed: one libp2p node and the small services on it (service.ts), started in
-// order and stopped in reverse. The daemon and the CLI's in-process commands (ops/local-services.ts,
-// ops/recover.ts) build it here. Each service owns its part: the gate and presence who is a friend
-// on the node, pairing the invites, the directory the friend list and removal, one service per
-// protocol its handler (pack-get also the repository's reads through friends), replication the
-// rounds, deletion the delete requests both ways; for the running agent, LAN discovery finds friends
+// order and stopped in reverse. The composition root (compose-root.ts: the daemon and the CLI's
+// in-process commands) and ops/recover.ts build it here. Each service owns its part: the gate and
+// presence who is a friend on the node, pairing the invites, the directory the friend list and
+// removal, one service per protocol its handler (pack-get also the reader through friends, which
+// the repository is handed when opened), replication the rounds, deletion the delete requests both
+// ways; for the running agent, LAN discovery finds friends
 // on the LAN by mDNS and port mapping asks the router to forward our port (both off when absent).
 import { join } from 'node:path';
 import { CONFIG_DEFAULTS } from '../../../protocol/config.js';
@@ -111,7 +112,7 @@ export class Mesh {
     // what friends announce on the LAN by mDNS, for `cairn peers` to tell "LAN" from "direct"
     const lan = new LanAnnouncements();
     this.directory = new FriendDirectory(ctx, gate, this.presence, (peerId) => relayBudget.count(peerId), lan);
-    this.packGet = new PackGetService(ctx, repo, this.presence);
+    this.packGet = new PackGetService(ctx, repo.store, this.presence);
     this.deletion = new Deletion(ctx, opts.sweepLog);
     this.replication = new Replication(
       ctx,

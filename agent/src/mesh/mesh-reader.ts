@@ -4,6 +4,7 @@
 // Who needed a fetch is known by its async context: a FetchTally counts the packs that reached the
 // work run under it (a restore), so two restores at once keep their own counts.
 import { AsyncLocalStorage } from 'node:async_hooks';
+import type { PackReader } from '../repo/pack-reader.js';
 import type { LocalPackStore } from '../store/local-pack-store.js';
 import { PackMissingError, type PackInfo, type PackStore } from '../store/pack-store.js';
 import { CorruptionError, errorMessage } from '../util/errors.js';
@@ -40,7 +41,7 @@ export class FetchTally {
   }
 }
 
-export class MeshPackReader implements PackStore {
+export class MeshPackReader implements PackStore, PackReader {
   private readonly local: LocalPackStore;
   private readonly fetcher: PackFetcher;
   /** Fetches under way, by pack ID: each resolves with the name of the friend that served it. */

@@ -1,11 +1,13 @@
 // The pack-get service: serves /cairn/pack-get/1.0.0 (pack-get.ts) to friends, and from start to
-// stop lets the repository read through friends: a pack missing (or damaged) locally is fetched
+// stop offers the repository its reads through friends (`activeReader`, which the composition root
+// hands to the repository when opening it): a pack missing (or damaged) locally is fetched
 // from the least busy friend holding it (mesh-reader.ts), and a friend serving bad bytes is
 // reported and no longer counted as holding it. A fetch that is cut resumes from what arrived
 // (fetch-partials.ts) when the same friend is asked again.
 import { peerIdFromString } from '@libp2p/peer-id';
 import { PROTOCOLS } from '../../../protocol/mesh.js';
-import type { Repository } from '../repo/repository.js';
+import type { PackReader } from '../repo/pack-reader.js';
+import type { LocalPackStore } from '../store/local-pack-store.js';
 import type { MeshContext } from './context.js';
 import type { FriendPresence } from './friend-presence.js';
 import { FetchPartials } from './fetch-partials.js';
@@ -18,19 +20,18 @@ export class PackGetService implements Startable {
   /** What cut fetches left, for the next fetch of the pack from the same friend to resume. */
   readonly partials: FetchPartials;
   private readonly ctx: MeshContext;
-  private readonly repo: Repository;
   private readonly presence: FriendPresence;
   private readonly service: ProtocolService;
   /** Fetches in flight per friend: a restore spreads over the least busy. */
   private readonly fetchLoad = new Map<string, number>();
+  private running = false;
 
-  constructor(ctx: MeshContext, repo: Repository, presence: FriendPresence) {
+  constructor(ctx: MeshContext, store: LocalPackStore, presence: FriendPresence) {
     this.ctx = ctx;
-    this.repo = repo;
     this.presence = presence;
     this.service = new ProtocolService(ctx.node, PROTOCOLS.packGet, packGetHandler(ctx));
-    this.partials = new FetchPartials(repo.store.dir, ctx.clock);
-    this.reader = new MeshPackReader(repo.store, {
+    this.partials = new FetchPartials(store.dir, ctx.clock);
+    this.reader = new MeshPackReader(store, {
       holdersOf: (packId) => this.holdersOf(packId),
       fetch: async (peerId, packId, into) => {
         this.fetchLoad.set(peerId, (this.fetchLoad.get(peerId) ?? 0) + 1);
@@ -48,13 +49,18 @@ export class PackGetService implements Startable {
     });
   }
 
+  /** The reader through friends while the service runs (started, not yet stopped); the repository's reads use it then. */
+  get activeReader(): PackReader | undefined {
+    return this.running ? this.reader : undefined;
+  }
+
   async start(): Promise<void> {
     await this.service.start();
-    this.repo.reader = this.reader;
+    this.running = true;
   }
 
   async stop(): Promise<void> {
-    this.repo.reader = this.repo.store;
+    this.running = false;
     await this.service.stop();
   }
 

@@ -3,13 +3,13 @@
 // packs that failed are copied again before it returns.
 import type { AuditArgs, AuditResult, ReplicateResult } from '../../../protocol/api.js';
 import { UsageError } from '../util/errors.js';
-import { needMesh, type Services } from './services.js';
+import type { MeshDeps } from './services.js';
 
 /** Most replication rounds `audit --wait` runs after the challenges (each must make progress). */
 const AUDIT_WAIT_ROUNDS = 5;
 
-export async function auditOp(svc: Services, args: AuditArgs): Promise<AuditResult> {
-  const mesh = needMesh(svc, 'a storage audit');
+export async function auditOp(svc: MeshDeps, args: AuditArgs): Promise<AuditResult> {
+  const mesh = svc.mesh;
   let peerId: string | undefined;
   if (args.friend !== undefined) {
     const friends = await mesh.ledgers.friends.list();

@@ -21,10 +21,10 @@ import {
 import type { TreeNode } from '../../../protocol/snapshot.js';
 import { matchesFilter } from '../repo/snapshot-filter.js';
 import { loadTree } from '../repo/trees.js';
-import type { Services } from './services.js';
+import type { RepoDeps } from './services.js';
 import { listingOf } from './snapshots.js';
 
-export async function lsOp(svc: Services, args: LsArgs): Promise<LsResult> {
+export async function lsOp(svc: RepoDeps, args: LsArgs): Promise<LsResult> {
   const { snapshot } = await svc.repo.resolveSnapshot(args.snapshot);
   const includes = args.path ? normalizeIncludes([args.path]) : [];
   if (args.path && !(await findNode(svc.repo, snapshot.tree, includes[0] ?? '')))
@@ -39,7 +39,7 @@ export async function lsOp(svc: Services, args: LsArgs): Promise<LsResult> {
  * whatever the caller asks). The path is looked up in the snapshot's trees only (".." refused), so
  * no spelling of it reaches anything outside the snapshot.
  */
-export async function browseOp(svc: Services, args: BrowseArgs): Promise<BrowseResult> {
+export async function browseOp(svc: RepoDeps, args: BrowseArgs): Promise<BrowseResult> {
   const { id, snapshot } = await svc.repo.resolveSnapshot(args.snapshot);
   const rel = normalizeIncludes([args.path ?? '/'])[0] ?? '';
   let treeId: string | undefined = snapshot.tree;
@@ -77,7 +77,7 @@ function lsEntry(rel: string, node: TreeNode): LsEntry {
 }
 
 /** `find PATTERN...`: every entry of every (filtered) snapshot that any pattern matches, at most FIND_MAX_MATCHES. */
-export async function findOp(svc: Services, args: FindArgs): Promise<FindResult> {
+export async function findOp(svc: RepoDeps, args: FindArgs): Promise<FindResult> {
   const fold = (t: string) => (args.ignoreCase ? t.toLowerCase() : t);
   const patterns = args.patterns.map(fold);
   const list = (await svc.repo.listSnapshots()).filter((s) => matchesFilter(s.snapshot, args.filter));
@@ -103,7 +103,7 @@ export async function findOp(svc: Services, args: FindArgs): Promise<FindResult>
   return out;
 }
 
-export async function diffOp(svc: Services, args: DiffArgs): Promise<DiffResult> {
+export async function diffOp(svc: RepoDeps, args: DiffArgs): Promise<DiffResult> {
   const left = await svc.repo.resolveSnapshot(args.from);
   const right = await svc.repo.resolveSnapshot(args.to);
   const changes: DiffResult['changes'] = [];

@@ -1,9 +1,9 @@
 import { checkRepository } from '../repo/checker.js';
 import type { CheckArgs, CheckResult } from '../../../protocol/api.js';
 import { UsageError } from '../util/errors.js';
-import type { Services } from './services.js';
+import type { MaybeMeshDeps, RepoDeps } from './services.js';
 
-export async function checkOp(svc: Services, args: CheckArgs, onPack?: (done: number, total: number) => void): Promise<CheckResult> {
+export async function checkOp(svc: RepoDeps & MaybeMeshDeps, args: CheckArgs, onPack?: (done: number, total: number) => void): Promise<CheckResult> {
   const subset = args.readDataSubset !== undefined ? parseDataSubset(args.readDataSubset) : undefined;
   const heldBy = svc.mesh ? await svc.mesh.directory.packHolderNames() : undefined;
   const report = await checkRepository(svc.repo, {

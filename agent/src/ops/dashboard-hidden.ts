@@ -8,7 +8,7 @@ import type { HideSourceArgs, HideSourceResult } from '../../../protocol/api.js'
 import { CairnError } from '../util/errors.js';
 import { writeFileAtomic } from '../util/fsx.js';
 import { sourceKey } from './activity.js';
-import type { Services } from './services.js';
+import type { AgentViewDeps, ClockDeps, HomeDeps, RepoDeps } from './services.js';
 
 export const DASHBOARD_FILE = 'dashboard.json';
 /** Hidden rows remembered; past it the ones hidden longest ago are forgotten (their rows show again). */
@@ -43,7 +43,10 @@ export async function readHiddenSources(home: string): Promise<HiddenSources> {
 }
 
 /** Removes an ad-hoc backup's row from the dashboard (the console's Remove button). */
-export async function hideSourceOp(svc: Services, args: HideSourceArgs): Promise<HideSourceResult> {
+export async function hideSourceOp(
+  svc: HomeDeps & RepoDeps & ClockDeps & Pick<AgentViewDeps, 'activity' | 'sources'>,
+  args: HideSourceArgs,
+): Promise<HideSourceResult> {
   if ((svc.sources?.() ?? []).some((s) => s.name === args.name))
     throw new CairnError('E_USAGE', `${args.name} is a configured source: remove it from cairn.yaml to take it off the dashboard`);
   const known = (await svc.repo.listSnapshots()).some((s) => sourceKey(s.snapshot) === args.name);

@@ -12,7 +12,17 @@ import { DrillLedger } from '../mesh/drill-ledger.js';
 import type { JobHandle } from '../scheduler/scheduler.js';
 import { CairnError, UsageError } from '../util/errors.js';
 import { sourceKey } from './activity.js';
-import { needMesh, type Services } from './services.js';
+import {
+  agentOnlyError,
+  needJobs,
+  needMesh,
+  type ClockDeps,
+  type HomeDeps,
+  type JobDeps,
+  type MaybeMeshDeps,
+  type MeshDeps,
+  type RepoDeps,
+} from './services.js';
 
 /** Where a drill restores its sample (inside the home), deleted before and after every drill. */
 export function drillScratchDir(home: string): string {
@@ -20,7 +30,7 @@ export function drillScratchDir(home: string): string {
 }
 
 /** The newest snapshot of each source (or of `only`). */
-async function targetsOf(svc: Services, only: string | null): Promise<DrillTarget[]> {
+async function targetsOf(svc: RepoDeps, only: string | null): Promise<DrillTarget[]> {
   const newest = new Map<string, DrillTarget>();
   for (const s of await svc.repo.listSnapshots()) {
     const source = sourceKey(s.snapshot);
@@ -33,9 +43,8 @@ async function targetsOf(svc: Services, only: string | null): Promise<DrillTarge
 }
 
 /** The job's work: drills, records, and fails the job when the drill failed. */
-export async function runDrill(svc: Services, job: JobHandle, only: string | null): Promise<DrillResult> {
-  const mesh = needMesh(svc, 'a restore drill');
-  const ctx = mesh.ctx;
+export async function runDrill(svc: MeshDeps & RepoDeps & ClockDeps & HomeDeps, job: JobHandle, only: string | null): Promise<DrillResult> {
+  const ctx = svc.mesh.ctx;
   if ((await ctx.friends.list()).length === 0) {
     // nothing is off-site to drill (the 3-2-1 status says "not off-site"): asked for, that is an error; on the schedule, a log line
     if (job.job.trigger === 'manual') throw new CairnError('E_NO_FRIENDS', 'no friend holds a copy to drill: pair with a friend first ("cairn invite")');
@@ -71,9 +80,8 @@ export async function runDrill(svc: Services, job: JobHandle, only: string | nul
   return result;
 }
 
-export async function drillOp(svc: Services, args: DrillArgs): Promise<DrillStarted> {
-  needMesh(svc, 'a restore drill');
-  if (!svc.scheduler || !svc.jobs) throw new UsageError('a restore drill needs the running agent: start it with "cairn agent" (or npm start)', 'E_NO_AGENT');
+/** A drill now, as a job of the agent's scheduler (the API's table checks the mesh runs, then that there is a scheduler: drillDeps). */
+export async function drillOp(svc: RepoDeps & JobDeps, args: DrillArgs): Promise<DrillStarted> {
   if (args.source !== undefined) await targetsOf(svc, args.source); // a wrong source: an answer now, not a failed job
   const { job, finished } = await svc.scheduler.drillNow(args.source ?? null);
   if (!args.wait) return { job, result: null };
@@ -83,7 +91,13 @@ export async function drillOp(svc: Services, args: DrillArgs): Promise<DrillStar
   return { job: done, result: last?.jobId === job.id ? last : null };
 }
 
+/** What a drill asked for through the API needs, checked in the order the operation always has: the mesh, then the scheduler. */
+export function drillDeps<S extends RepoDeps & MaybeMeshDeps & Partial<JobDeps>>(svc: S): RepoDeps & JobDeps {
+  needMesh(svc, 'a restore drill');
+  return { repo: svc.repo, ...needJobs(svc, () => agentOnlyError('a restore drill')) };
+}
+
 /** The last drill's result (or undefined before the first). */
-export async function lastDrill(svc: Services): Promise<DrillResult | undefined> {
+export async function lastDrill(svc: RepoDeps): Promise<DrillResult | undefined> {
   return new DrillLedger(svc.repo.state).last();
 }

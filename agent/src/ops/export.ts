@@ -7,12 +7,12 @@ import { BlobType } from '../repo/blob.js';
 import { exportTar } from '../snapshot/tar-export.js';
 import { findNode, normalizeIncludes } from '../snapshot/tree-walk.js';
 import { CairnError, UsageError } from '../util/errors.js';
-import type { Services } from './services.js';
+import type { RepoDeps } from './services.js';
 
 /** Writes the planned stream into `out` and ends it. */
 export type StreamWriter = (out: Writable) => Promise<void>;
 
-export async function exportPlan(svc: Services, args: { snapshot: string; path?: string }): Promise<StreamWriter> {
+export async function exportPlan(svc: RepoDeps, args: { snapshot: string; path?: string }): Promise<StreamWriter> {
   const { snapshot } = await svc.repo.resolveSnapshot(args.snapshot);
   const includes = args.path ? normalizeIncludes([args.path]) : [];
   if (args.path && !(await findNode(svc.repo, snapshot.tree, includes[0] ?? '')))
@@ -36,7 +36,7 @@ export interface DumpPlan {
  * snapshot for "/") as a tar stream like export's. Anything else (a symlink, a device) names what it
  * is. Blobs are read one at a time and written with backpressure.
  */
-export async function dumpPlan(svc: Services, args: { snapshot: string; path: string }): Promise<DumpPlan> {
+export async function dumpPlan(svc: RepoDeps, args: { snapshot: string; path: string }): Promise<DumpPlan> {
   const { id, snapshot } = await svc.repo.resolveSnapshot(args.snapshot);
   const rel = normalizeIncludes([args.path])[0] ?? '';
   if (rel === '') return { write: (out) => exportTar(svc.repo, snapshot.tree, [], out), filename: `snapshot-${id.slice(0, 8)}.tar`, tar: true };

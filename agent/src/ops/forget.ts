@@ -4,14 +4,14 @@ import type { ForgetArgs, ForgetResult } from '../../../protocol/api.js';
 import { applyRetention, checkTimeZone, describePolicy, localTimeZone, validatePolicy, type RetentionSnapshot } from '../snapshot/retention.js';
 import type { RetentionPolicy } from '../../../protocol/config.js';
 import { UsageError } from '../util/errors.js';
-import type { Services } from './services.js';
+import type { ClockDeps, ConfigDeps, ListChangedDeps, RepoDeps } from './services.js';
 
 /** What the CLI needs to read a policy from its flags: -1 for "unlimited", and the time-zone check. */
 export { checkTimeZone, UNLIMITED } from '../snapshot/retention.js';
 
 export const POLICY_FLAGS = '--keep-last, --keep-hourly, --keep-daily, --keep-weekly, --keep-monthly, --keep-yearly, --keep-within, --keep-tag';
 
-export async function forgetOp(svc: Services, args: ForgetArgs): Promise<ForgetResult> {
+export async function forgetOp(svc: RepoDeps & ClockDeps & ConfigDeps & ListChangedDeps, args: ForgetArgs): Promise<ForgetResult> {
   // an explicit policy for every group, else each source's configured retention (ad-hoc groups and
   // sources without one keep everything)
   const sources = svc.config?.().sources ?? [];

@@ -2,21 +2,21 @@
 import type { InviteArgs, InviteResult, PairArgs, PairResult, PeersResult, ReplicateArgs, ReplicateResult } from '../../../protocol/api.js';
 import type { FriendRemoveArgs, FriendRemoveResult } from '../../../protocol/console-api.js';
 import { loadProofs } from './protection.js';
-import { needMesh, type Services } from './services.js';
+import type { MeshDeps, RepoDeps } from './services.js';
 
 /** How long `replicate --wait` keeps trying before it says why copies are missing. */
 const REPLICATE_WAIT_ROUNDS = 5;
 
-export async function inviteOp(svc: Services, args: InviteArgs): Promise<InviteResult> {
-  return needMesh(svc, 'creating an invite').pairing.invite(args.quotaBytes, args.expiresInMs);
+export async function inviteOp(svc: MeshDeps, args: InviteArgs): Promise<InviteResult> {
+  return svc.mesh.pairing.invite(args.quotaBytes, args.expiresInMs);
 }
 
-export async function pairOp(svc: Services, args: PairArgs): Promise<PairResult> {
-  return needMesh(svc, 'pairing').pairing.pair(args.code, args.quotaBytes);
+export async function pairOp(svc: MeshDeps, args: PairArgs): Promise<PairResult> {
+  return svc.mesh.pairing.pair(args.code, args.quotaBytes);
 }
 
-export async function peersOp(svc: Services): Promise<PeersResult> {
-  const peers = await needMesh(svc, 'listing friends').directory.peers();
+export async function peersOp(svc: MeshDeps & RepoDeps): Promise<PeersResult> {
+  const peers = await svc.mesh.directory.peers();
   const proofs = await loadProofs(
     svc,
     peers.map((p) => p.peerId),
@@ -35,8 +35,8 @@ export async function peersOp(svc: Services): Promise<PeersResult> {
  * pack on the next try is still worth knowing about).
  */
 /** `signal`: a cancelled replication starts no more pushes and no more rounds (the pushes under way finish and count). */
-export async function replicateOp(svc: Services, args: ReplicateArgs, signal?: AbortSignal): Promise<ReplicateResult> {
-  const mesh = needMesh(svc, 'replication');
+export async function replicateOp(svc: MeshDeps, args: ReplicateArgs, signal?: AbortSignal): Promise<ReplicateResult> {
+  const mesh = svc.mesh;
   let r = await mesh.replication.replicate(signal);
   let pushed = r.pushed;
   let pushedBytes = r.pushedBytes;
@@ -50,6 +50,6 @@ export async function replicateOp(svc: Services, args: ReplicateArgs, signal?: A
   return { ...r, pushed, pushedBytes, problems: [...r.problems, ...earlier] };
 }
 
-export async function friendRemoveOp(svc: Services, args: FriendRemoveArgs & { dryRun: boolean }): Promise<FriendRemoveResult> {
-  return needMesh(svc, 'removing a friend').directory.removeFriend(args.peerId, args.dryRun);
+export async function friendRemoveOp(svc: MeshDeps, args: FriendRemoveArgs & { dryRun: boolean }): Promise<FriendRemoveResult> {
+  return svc.mesh.directory.removeFriend(args.peerId, args.dryRun);
 }

@@ -6,10 +6,10 @@ import { MAX_ASK_NOTE_CHARS, MAX_GRANT_BYTES } from '../../../protocol/mesh.js';
 import type { Friendship } from '../mesh/friend-ledger.js';
 import { queueGrantMessage } from '../mesh/grant.js';
 import { UsageError } from '../util/errors.js';
-import { needMesh, type Services } from './services.js';
+import type { ClockDeps, MeshDeps } from './services.js';
 
-async function friendNamed(svc: Services, nameOrId: string, what: string): Promise<Friendship> {
-  const friends = await needMesh(svc, what).ledgers.friends.list();
+async function friendNamed(svc: MeshDeps, nameOrId: string): Promise<Friendship> {
+  const friends = await svc.mesh.ledgers.friends.list();
   const match = friends.filter((f) => f.name === nameOrId || f.peerId === nameOrId);
   if (match.length === 1) return match[0] as Friendship;
   throw new UsageError(
@@ -26,9 +26,9 @@ function checkBytes(bytes: number): void {
 }
 
 /** Sets what friend `friend` may store here (its pending ask, if any, is answered), or with `refuse` turns its ask down. */
-export async function grantOp(svc: Services, args: GrantArgs): Promise<GrantResult> {
-  const mesh = needMesh(svc, 'changing a grant');
-  const f = await friendNamed(svc, args.friend, 'changing a grant');
+export async function grantOp(svc: MeshDeps, args: GrantArgs): Promise<GrantResult> {
+  const mesh = svc.mesh;
+  const f = await friendNamed(svc, args.friend);
   if (args.refuse === true) {
     if (args.bytes !== undefined) throw new UsageError('give either a size to grant or --refuse, not both');
     if (!f.askFromPeer) throw new UsageError(`${f.name} has not asked for more space`, 'E_NOT_FOUND');
@@ -47,9 +47,9 @@ export async function grantOp(svc: Services, args: GrantArgs): Promise<GrantResu
 }
 
 /** Asks friend `friend` to let us store `bytes` there: one pending ask per friend, a new one replaces the last. */
-export async function askOp(svc: Services, args: AskArgs): Promise<AskResult> {
-  const mesh = needMesh(svc, 'asking for space');
-  const f = await friendNamed(svc, args.friend, 'asking for space');
+export async function askOp(svc: MeshDeps & ClockDeps, args: AskArgs): Promise<AskResult> {
+  const mesh = svc.mesh;
+  const f = await friendNamed(svc, args.friend);
   checkBytes(args.bytes);
   if (args.bytes <= f.grantFromPeer) throw new UsageError(`${f.name} already grants us ${formatBytes(f.grantFromPeer)}: ask for more than that`);
   if (args.note !== undefined && args.note.length > MAX_ASK_NOTE_CHARS) throw new UsageError(`the note is longer than ${MAX_ASK_NOTE_CHARS} characters`);

@@ -22,9 +22,12 @@ import { replicateOp } from './friends.js';
 import { followBackup, followRestore } from './job-progress.js';
 import { pruneOp } from './prune.js';
 import { restoreOp } from './restore.js';
-import type { Services } from './services.js';
+import { needMesh, type ClockDeps, type HomeDeps, type MaybeMeshDeps, type RepoDeps } from './services.js';
 import { runBackup } from './run-backup.js';
 import { volumeRestoreOp } from './volumes.js';
+
+/** What the operations run as jobs need (a replication: the mesh, checked when it runs). */
+export type JobOpDeps = RepoDeps & ClockDeps & HomeDeps & MaybeMeshDeps;
 
 /** The operations that run as jobs, and the job kind each is. */
 export const JOB_KINDS: Partial<Record<OperationName, JobKind>> = {
@@ -65,7 +68,7 @@ const hookLine = (job: JobHandle) => (e: { container: string; action: string; me
   job.log(`${e.container}: ${e.action}: ${e.message}${e.exitCode !== undefined ? ` (exit ${e.exitCode})` : ''}${e.output ? `\n${e.output}` : ''}`);
 
 /** Runs operation `name` (one of JOB_KINDS) for `job`; the caller holds the write lock when the operation needs it, except a backup's (LOCKS_ITSELF). */
-export async function runJobOp(svc: Services, name: OperationName, body: unknown, job: JobHandle): Promise<unknown> {
+export async function runJobOp(svc: JobOpDeps, name: OperationName, body: unknown, job: JobHandle): Promise<unknown> {
   // cancelled while it waited (for the write lock); a backup checks once it has the lock, and records it
   if (!LOCKS_ITSELF.has(name)) throwIfCancelled(job.signal);
   const signal = job.signal;
@@ -127,7 +130,7 @@ export async function runJobOp(svc: Services, name: OperationName, body: unknown
       return r;
     }
     case 'replicate': {
-      const r = await replicateOp(svc, body as ReplicateArgs, signal);
+      const r = await replicateOp({ mesh: needMesh(svc, 'replication') }, body as ReplicateArgs, signal);
       job.log(`replicate: ${plural(r.pushed, 'pack')} pushed (${formatBytes(r.pushedBytes)}), ${r.underReplicated} under-replicated`);
       return r;
     }

@@ -9,30 +9,30 @@ import {
   type RunSourceArgs,
 } from '../../../protocol/api.js';
 import { UsageError } from '../util/errors.js';
-import type { Services } from './services.js';
+import { needJobs, type JobDeps } from './services.js';
 
 /** Job records looked through for an ID given by its end (the store keeps 200 a source). */
 const SUFFIX_SEARCH_MAX_JOBS = 5000;
 
-function needScheduler(svc: Services) {
-  if (!svc.scheduler || !svc.jobs) throw new UsageError('jobs live in the running agent: start it with "cairn agent" (or npm start)', 'E_NO_AGENT');
-  return { scheduler: svc.scheduler, jobs: svc.jobs };
+/** The scheduler and job records, for the job operations (the API's table calls this before them). */
+export function jobsOf(svc: Partial<JobDeps>): JobDeps {
+  return needJobs(svc, () => new UsageError('jobs live in the running agent: start it with "cairn agent" (or npm start)', 'E_NO_AGENT'));
 }
 
-export async function runSourceOp(svc: Services, args: RunSourceArgs): Promise<Job> {
-  return needScheduler(svc).scheduler.runNow(args.source);
+export async function runSourceOp(svc: JobDeps, args: RunSourceArgs): Promise<Job> {
+  return svc.scheduler.runNow(args.source);
 }
 
-export async function jobsOp(svc: Services, args: JobsArgs): Promise<Job[]> {
-  const { scheduler, jobs } = needScheduler(svc);
+export async function jobsOp(svc: JobDeps, args: JobsArgs): Promise<Job[]> {
+  const { scheduler, jobs } = svc;
   const list = await jobs.list({ ...(args.source !== undefined ? { source: args.source } : {}), limit: args.limit ?? 50 });
   // a running job answers with its live progress
   return list.map((j) => scheduler.liveJob(j.id) ?? j);
 }
 
 /** The job `id` names: its full ID, or its end as the console shows it (at least JOB_SUFFIX_MIN_CHARS characters). */
-async function findJob(svc: Services, id: string): Promise<Job> {
-  const { scheduler, jobs } = needScheduler(svc);
+async function findJob(svc: JobDeps, id: string): Promise<Job> {
+  const { scheduler, jobs } = svc;
   const live = scheduler.liveJob(id) ?? (await jobs.get(id));
   if (live) return scheduler.liveJob(live.id) ?? live;
   if (id.length >= JOB_SUFFIX_MIN_CHARS) {
@@ -44,7 +44,7 @@ async function findJob(svc: Services, id: string): Promise<Job> {
   throw new UsageError(`no job ${id}`, 'E_NOT_FOUND');
 }
 
-export async function jobShowOp(svc: Services, args: JobShowArgs): Promise<Job> {
+export async function jobShowOp(svc: JobDeps, args: JobShowArgs): Promise<Job> {
   return findJob(svc, args.id);
 }
 
@@ -53,8 +53,8 @@ export async function jobShowOp(svc: Services, args: JobShowArgs): Promise<Job> 
  * job at once, still "running" until its work reaches a safe point and it ends "cancelled". A job
  * that has already ended is answered as it is.
  */
-export async function jobCancelOp(svc: Services, args: JobCancelArgs): Promise<Job> {
+export async function jobCancelOp(svc: JobDeps, args: JobCancelArgs): Promise<Job> {
   const job = await findJob(svc, args.id);
-  needScheduler(svc).scheduler.cancel(job.id, args.via ? JOB_CANCEL_VIA[args.via] : 'through the API');
-  return svc.scheduler?.liveJob(job.id) ?? job;
+  svc.scheduler.cancel(job.id, args.via ? JOB_CANCEL_VIA[args.via] : 'through the API');
+  return svc.scheduler.liveJob(job.id) ?? job;
 }

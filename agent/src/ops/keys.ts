@@ -12,7 +12,7 @@ import { homePaths } from '../repo/home.js';
 import { CairnError, UsageError, WrongPassphraseError } from '../util/errors.js';
 import { writeFileAtomic } from '../util/fsx.js';
 import { checkNewPassphrase } from './passphrase-policy.js';
-import type { Services } from './services.js';
+import type { HomeDeps, RepoDeps } from './services.js';
 
 /**
  * `cairn key show-phrase`: the home's key file, read and parsed (E_NO_REPO when there is none), so
@@ -41,7 +41,7 @@ export function passphraseThatOpens(home: string, first: string, second: string)
   }
 }
 
-export async function recoveryPhraseCheckOp(svc: Services, args: RecoveryPhraseCheckArgs): Promise<RecoveryPhraseCheckResult> {
+export async function recoveryPhraseCheckOp(svc: RepoDeps, args: RecoveryPhraseCheckArgs): Promise<RecoveryPhraseCheckResult> {
   let root: Buffer;
   try {
     root = phraseToRoot(args.phrase);
@@ -53,7 +53,7 @@ export async function recoveryPhraseCheckOp(svc: Services, args: RecoveryPhraseC
   return { matches, problem: matches ? null : 'a valid phrase, but of another repository' };
 }
 
-export async function passphraseChangeOp(svc: Services, args: PassphraseChangeArgs): Promise<PassphraseChangeResult> {
+export async function passphraseChangeOp(svc: HomeDeps & RepoDeps, args: PassphraseChangeArgs): Promise<PassphraseChangeResult> {
   return changePassphrase(svc.home, svc.repo.paths.keyFile, args);
 }
 

@@ -7,12 +7,12 @@ import type { ProtectionState, SourceProtection } from '../../../protocol/consol
 import { formatBytes, plural } from '../../../protocol/format.js';
 import { packChargeBytes } from '../../../protocol/mesh.js';
 import { DrillLedger } from '../mesh/drill-ledger.js';
-import type { Services } from './services.js';
+import type { MaybeMeshDeps, RepoDeps } from './services.js';
 
 /** friend PeerId -> pack ID -> when our copy there was last proved (ms): challenge passes and drills that verified it. */
 export type Proofs = Map<string, Map<string, number>>;
 
-export async function loadProofs(svc: Services, peerIds: string[]): Promise<Proofs> {
+export async function loadProofs(svc: RepoDeps & MaybeMeshDeps, peerIds: string[]): Promise<Proofs> {
   const out: Proofs = new Map();
   if (!svc.mesh) return out;
   const drilled = await new DrillLedger(svc.repo.state).copies();

@@ -5,7 +5,7 @@ import type { PruneArgs, PruneResult } from '../../../protocol/api.js';
 import { DEFAULT_MAX_UNUSED, executePrune, planPrune, type PruneProgress } from '../repo/prune.js';
 import { openLedgers, type Ledgers } from '../mesh/ledgers.js';
 import { throwIfCancelled, UsageError } from '../util/errors.js';
-import type { Services } from './services.js';
+import type { ClockDeps, MaybeMeshDeps, RepoDeps } from './services.js';
 import { packUsage } from '../store/pack-store.js';
 
 /** What would be (dry run: for `packs`) or is queued for friends, without sending. */
@@ -34,7 +34,12 @@ async function queuedFor(ledgers: Ledgers, packs?: string[]): Promise<PruneResul
 }
 
 /** `signal`: cancels the prune while it plans; once it deletes or repacks it goes on to the end. */
-export async function pruneOp(svc: Services, args: PruneArgs, onProgress?: (p: PruneProgress) => void, signal?: AbortSignal): Promise<PruneResult> {
+export async function pruneOp(
+  svc: RepoDeps & ClockDeps & MaybeMeshDeps,
+  args: PruneArgs,
+  onProgress?: (p: PruneProgress) => void,
+  signal?: AbortSignal,
+): Promise<PruneResult> {
   const pct = args.maxUnusedPercent;
   if (pct !== undefined && (!Number.isFinite(pct) || pct < 0 || pct > 100))
     throw new UsageError(`--max-unused ${pct}: expected a percentage from 0 to 100`, 'E_BAD_ARGS');

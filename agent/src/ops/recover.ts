@@ -33,8 +33,9 @@ export type RecoverReport = Omit<RecoverResult, 'settings'> & { repoId: string; 
  */
 export async function recoverOp<T>(home: string, passphrase: string, root: Buffer, opts: RecoverOptions, show: (r: RecoverReport) => T): Promise<T> {
   await checkNewPassphrase(passphrase, [hostname()]);
-  const { repo } = await Repository.init(home, passphrase, new Date(opts.clock.now()), root);
   let mesh: Mesh | undefined;
+  // the snapshot blobs are read from friends' packs, through the mesh's reader
+  const { repo } = await Repository.init(home, passphrase, new Date(opts.clock.now()), root, { reader: () => mesh?.packGet.activeReader });
   try {
     mesh = await createMesh(repo, { listen: ['/ip4/127.0.0.1/tcp/0'], name: 'recovering', replicas: opts.replicas, diskFloorBytes: 0, clock: opts.clock });
     const { settings, ...r } = await recoverFromFriends(repo, mesh, opts.invite);

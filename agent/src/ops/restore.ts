@@ -9,14 +9,14 @@ import type { Snapshot, TreeNode } from '../../../protocol/snapshot.js';
 import { excludedBy } from '../snapshot/path-glob.js';
 import { verifyRestored } from '../snapshot/restore-verify.js';
 import { loadSnapshotMeta } from '../snapshot/snapshot-meta.js';
-import type { Services } from './services.js';
+import type { MaybeMeshDeps, RepoDeps } from './services.js';
 
 /** Concurrent pack fetches per online friend during a restore. */
 const PREFETCH_PER_FRIEND = 2;
 
 /** `signal`: cancels the restore (Restorer `signal`): it throws a CancelledError, leaving no half-written file. */
 export async function restoreOp(
-  svc: Services,
+  svc: RepoDeps & MaybeMeshDeps,
   args: RestoreArgs,
   onStart?: (r: Restorer, totalBytes?: number) => void,
   signal?: AbortSignal,
@@ -27,7 +27,7 @@ export async function restoreOp(
 }
 
 async function restoreCounting(
-  svc: Services,
+  svc: RepoDeps & MaybeMeshDeps,
   args: RestoreArgs,
   tally: FetchTally,
   onStart?: (r: Restorer, totalBytes?: number) => void,
@@ -112,7 +112,7 @@ async function restoreCounting(
 
 /** restore --dry-run: what would be restored, nothing written (the target is not even created). */
 async function dryRun(
-  svc: Services,
+  svc: RepoDeps,
   id: string,
   root: string,
   includes: string[],
@@ -138,7 +138,7 @@ async function dryRun(
  * The exact mtimes the snapshot's metadata keeps for volumes read through their mountpoint, by
  * path in the snapshot (no leading slash); empty when it has none.
  */
-async function loadExactMtimes(svc: Services, snapshot: Snapshot): Promise<Map<string, bigint>> {
+async function loadExactMtimes(svc: RepoDeps, snapshot: Snapshot): Promise<Map<string, bigint>> {
   const out = new Map<string, bigint>();
   for (const v of (await loadSnapshotMeta(svc.repo, snapshot))?.volumes ?? []) {
     const root = normalizeIncludes([v.path])[0] ?? '';

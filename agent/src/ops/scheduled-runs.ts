@@ -12,11 +12,14 @@ import { followBackup } from './job-progress.js';
 import { runDrill } from './drill.js';
 import { forgetOp } from './forget.js';
 import { pruneOp } from './prune.js';
-import type { Services } from './services.js';
+import type { AgentViewDeps, ClockDeps, ConfigDeps, HomeDeps, ListChangedDeps, MaybeMeshDeps, RepoDeps } from './services.js';
 import { runBackup, type BackupRequest } from './run-backup.js';
 
+/** What the scheduled runs need: the repository and the home, the mesh when it runs (drills), the config (forget), and whom to tell. */
+export type ScheduledRunsDeps = RepoDeps & ClockDeps & HomeDeps & MaybeMeshDeps & ConfigDeps & ListChangedDeps & Pick<AgentViewDeps, 'activity'>;
+
 /** A source's backup as its job: its volumes picked (label selectors) and backed up with its paths, through runBackup (the lock, the activity record). */
-async function backupSource(svc: Services, source: SourceConfig, job: JobHandle): Promise<{ snapshot?: string }> {
+async function backupSource(svc: ScheduledRunsDeps, source: SourceConfig, job: JobHandle): Promise<{ snapshot?: string }> {
   // the totals come from a scan beside the backup (none for a source with excludes)
   const follow = followBackup(job, source.exclude.length === 0);
   const onStart = follow.onStart;
@@ -61,7 +64,8 @@ async function backupSource(svc: Services, source: SourceConfig, job: JobHandle)
   }
 }
 
-export function scheduledRunners(svc: Services): Runners {
+export function scheduledRunners(svc: ScheduledRunsDeps): Runners {
+  const mesh = svc.mesh;
   return {
     backup: (source, job) => backupSource(svc, source, job),
     forget: async (job) => {
@@ -72,10 +76,10 @@ export function scheduledRunners(svc: Services): Runners {
       const r = await svc.repo.writeLock.with(1, () => pruneOp(svc, { dryRun: false }));
       job.log(`prune: ${plural(r.packsDeleted, 'pack')} deleted, ${r.packsRepacked} repacked, ${formatBytes(r.freedBytes)} given back`);
     },
-    ...(svc.mesh
+    ...(mesh
       ? {
           drill: async (job: JobHandle, source: string | null) => {
-            const r = await runDrill(svc, job, source);
+            const r = await runDrill({ ...svc, mesh }, job, source);
             job.log(
               `drill passed: ${plural(
                 r.friends.reduce((n, f) => n + f.packsProved, 0),

@@ -1,12 +1,12 @@
 import type { SnapshotsArgs, SnapshotsResult } from '../../../protocol/api.js';
 import type { Snapshot, SnapshotListing } from '../../../protocol/snapshot.js';
 import { matchesFilter } from '../repo/snapshot-filter.js';
-import type { Services } from './services.js';
+import type { RepoDeps } from './services.js';
 
 /** The group a snapshot belongs to for --latest: its source, or for ad-hoc backups its host and paths. */
 const groupOf = (s: Snapshot) => (s.source !== undefined ? `source:${s.source}` : `adhoc:${s.hostname}:${JSON.stringify(s.paths)}`);
 
-export async function snapshotsOp(svc: Services, args: SnapshotsArgs = {}): Promise<SnapshotsResult> {
+export async function snapshotsOp(svc: RepoDeps, args: SnapshotsArgs = {}): Promise<SnapshotsResult> {
   const pins = await svc.repo.pins();
   let list = (await svc.repo.listSnapshots()).filter((s) => matchesFilter(s.snapshot, args.filter));
   if (args.latest !== undefined) {

@@ -3,10 +3,10 @@
 import type { StatsArgs, StatsResult } from '../../../protocol/api.js';
 import { BlobType } from '../repo/blob.js';
 import { matchesFilter } from '../repo/snapshot-filter.js';
-import type { Services } from './services.js';
+import type { RepoDeps } from './services.js';
 import { packUsage } from '../store/pack-store.js';
 
-export async function statsOp(svc: Services, args: StatsArgs): Promise<StatsResult> {
+export async function statsOp(svc: RepoDeps, args: StatsArgs): Promise<StatsResult> {
   const list = (await svc.repo.listSnapshots()).filter((s) => matchesFilter(s.snapshot, args.filter));
   const restoreSize = { files: 0, bytes: 0 };
   for (const { snapshot } of list) {

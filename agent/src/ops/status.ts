@@ -11,8 +11,11 @@ import { sourceKey } from './activity.js';
 import { readHiddenSources } from './dashboard-hidden.js';
 import { lastDrill } from './drill.js';
 import { loadProofs, sourceProtection } from './protection.js';
-import type { Services } from './services.js';
+import type { AgentViewDeps, ClockDeps, HomeDeps, MaybeMeshDeps, RepoDeps } from './services.js';
 import { packUsage } from '../store/pack-store.js';
+
+/** What the status needs: the repository and the home, the mesh when it runs, and what the running agent knows. */
+export type StatusDeps = RepoDeps & ClockDeps & HomeDeps & MaybeMeshDeps & AgentViewDeps;
 
 export const AGENT_VERSION = '0.1.0';
 
@@ -36,7 +39,7 @@ export interface StatusOptions {
 const packsCache = new Map<string, Set<string>>();
 const PACKS_CACHE_MAX = 256;
 
-export async function snapshotPacks(svc: Services, id: string, snapshot: Snapshot): Promise<Set<string>> {
+export async function snapshotPacks(svc: RepoDeps, id: string, snapshot: Snapshot): Promise<Set<string>> {
   const cached = packsCache.get(id);
   if (cached) return cached;
   const packs = new Set<string>();
@@ -58,7 +61,7 @@ export async function snapshotPacks(svc: Services, id: string, snapshot: Snapsho
   return packs;
 }
 
-export async function statusOp(svc: Services, opts: StatusOptions): Promise<StatusResult> {
+export async function statusOp(svc: StatusDeps, opts: StatusOptions): Promise<StatusResult> {
   const now = svc.clock.now();
   const snaps = await svc.repo.listSnapshots();
   const peers: PeerListing[] = svc.mesh ? await svc.mesh.directory.peers() : [];

@@ -5,7 +5,7 @@ import type { TagArgs, TagResult } from '../../../protocol/api.js';
 import type { Snapshot } from '../../../protocol/snapshot.js';
 import { matchesFilter } from '../repo/snapshot-filter.js';
 import { UsageError } from '../util/errors.js';
-import type { Services } from './services.js';
+import type { ListChangedDeps, RepoDeps } from './services.js';
 
 /** Tags in an entry list: each entry may hold several, comma-separated (restic's `tag[,tag,...]`). */
 function tagList(entries: string[] | undefined, flag: string): string[] | undefined {
@@ -17,7 +17,7 @@ function tagList(entries: string[] | undefined, flag: string): string[] | undefi
   return tags;
 }
 
-export async function tagOp(svc: Services, args: TagArgs): Promise<TagResult> {
+export async function tagOp(svc: RepoDeps & ListChangedDeps, args: TagArgs): Promise<TagResult> {
   const set = tagList(args.set, 'set');
   const add = tagList(args.add, 'add') ?? [];
   const remove = tagList(args.remove, 'remove') ?? [];

@@ -33,7 +33,7 @@ import { CairnError, UsageError } from '../util/errors.js';
 import { backupOp } from './backup.js';
 import { lsOp } from './browse.js';
 import { restoreOp } from './restore.js';
-import type { Services } from './services.js';
+import type { ClockDeps, HomeDeps, MaybeMeshDeps, RepoDeps } from './services.js';
 
 export const VOLUME_PREFIX = 'volume:';
 export const volumeTag = (name: string): string => `${VOLUME_PREFIX}${name}`;
@@ -50,7 +50,7 @@ export function splitVolumeArgs(args: string[]): { paths: string[]; volumes: str
   return { paths, volumes: [...new Set(volumes)] };
 }
 
-export async function volumesOp(svc: Services): Promise<VolumesResult> {
+export async function volumesOp(svc: RepoDeps): Promise<VolumesResult> {
   const volumes = await discoverVolumes(await connectDocker());
   const latest = new Map<string, { id: string; shortId: string; time: string }>();
   for (const { id, snapshot } of await svc.repo.listSnapshots()) {
@@ -123,7 +123,7 @@ export async function resolveVolumeSources(all: DiscoveredVolume[], names: strin
  * the containers that mount them stopped / paused / exec'd per their labels.
  */
 export async function volumeBackupOp(
-  svc: Services,
+  svc: RepoDeps & ClockDeps & HomeDeps,
   args: VolumeBackupArgs,
   onStart?: (a: Archiver) => void,
   onLog?: HookLogger,
@@ -188,7 +188,7 @@ const LEGACY_INSPECT_DIR = 'volume-inspect';
 type InspectRecord = Required<SnapshotMeta>;
 
 /** The snapshot's record of its volumes: its metadata blob, or for older snapshots the local file. */
-export async function readInspectRecord(svc: Services, snapshotId: string, snapshot: { meta?: string }): Promise<InspectRecord | null> {
+export async function readInspectRecord(svc: RepoDeps & HomeDeps, snapshotId: string, snapshot: { meta?: string }): Promise<InspectRecord | null> {
   const meta = await loadSnapshotMeta(svc.repo, snapshot);
   if (meta) return meta.volumes ? { version: 1, volumes: meta.volumes } : null;
   try {
@@ -303,7 +303,7 @@ async function removeBelow(root: string, paths: string[]): Promise<void> {
  * around it), and afterwards holds exactly the snapshot's files (extra files are deleted).
  */
 export async function volumeRestoreOp(
-  svc: Services,
+  svc: RepoDeps & ClockDeps & HomeDeps & MaybeMeshDeps,
   args: VolumeRestoreArgs,
   onStart?: (r: Restorer, totalBytes?: number) => void,
   onLog?: HookLogger,

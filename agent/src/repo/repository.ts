@@ -12,7 +12,6 @@ import { deriveKeys, repoIdFromRoot, ROOT_SECRET_BYTES, type RepoKeys } from '..
 import { makeKeyFile, parseKeyFile, unlockKeyFile } from '../crypto/key-file.js';
 import { rootToPhrase } from '../crypto/phrase.js';
 import { LocalPackStore } from '../store/local-pack-store.js';
-import type { PackStore } from '../store/pack-store.js';
 import { openStateDb, type StateDb, type StateOp, type Sublevels } from '../state/db.js';
 import { VolumeFileCache } from '../state/volume-file-cache.js';
 import { CairnError, CorruptionError, UsageError } from '../util/errors.js';
@@ -25,6 +24,7 @@ import { BlobIndex, type IndexEntry } from './index.js';
 import { FLAG_ZSTD } from './pack-format.js';
 import { Packer } from './packer.js';
 import { SealPool } from './seal-pool.js';
+import type { PackReader, RepositoryOptions } from './pack-reader.js';
 import { parseSnapshotBlob } from './snapshot-blob.js';
 import { describeFilter, matchesFilter } from './snapshot-filter.js';
 import { RepoWriteLock } from './write-lock.js';
@@ -54,8 +54,8 @@ export class Repository {
   readonly keys: RepoKeys;
   /** Where packs are written: the local pack directory. */
   readonly store: LocalPackStore;
-  /** Where packs are read from: the local store, or (with friends) local first, then friends. */
-  reader: PackStore;
+  /** The reader handed in at open (friends' copies while the mesh runs), when there is one now. */
+  private readonly otherReader: (() => PackReader | undefined) | undefined;
   readonly index: BlobIndex;
   readonly chunker: FastCdc;
   readonly db: StateDb;
@@ -73,12 +73,17 @@ export class Repository {
     return new VolumeFileCache(this.state.volumeFiles);
   }
 
-  private constructor(paths: HomePaths, config: RepoConfig, keys: RepoKeys, store: LocalPackStore, db: StateDb, sub: Sublevels) {
+  /** Where packs are read from now: the reader handed in at open while it has one (local first, then friends), else the local store. */
+  get reader(): PackReader {
+    return this.otherReader?.() ?? this.store;
+  }
+
+  private constructor(paths: HomePaths, config: RepoConfig, keys: RepoKeys, store: LocalPackStore, db: StateDb, sub: Sublevels, opts: RepositoryOptions) {
     this.paths = paths;
     this.config = config;
     this.keys = keys;
     this.store = store;
-    this.reader = store;
+    this.otherReader = opts.reader;
     this.db = db;
     this.state = sub;
     this.index = new BlobIndex(sub.index);
@@ -92,6 +97,7 @@ export class Repository {
     passphrase: string,
     now: Date,
     root: Buffer = randomBytes(ROOT_SECRET_BYTES),
+    opts: RepositoryOptions = {},
   ): Promise<{ repo: Repository; recoveryPhrase: string }> {
     const paths = homePaths(home);
     if (await exists(paths.config)) throw new UsageError(`a repository already exists in ${paths.repo}; refusing to overwrite it`, 'E_EXISTS');
@@ -100,11 +106,12 @@ export class Repository {
     const config: RepoConfig = { version: REPO_CONFIG_VERSION, repoId, chunker: DEFAULT_CHUNKER, createdAt: now.toISOString() };
     await writeFileAtomic(paths.keyFile, Buffer.from(JSON.stringify(makeKeyFile(root, repoId, passphrase), null, 2) + '\n'));
     await writeFileAtomic(paths.config, Buffer.from(JSON.stringify(config, null, 2) + '\n'));
-    const repo = await Repository.openWithRoot(paths, config, root);
+    const repo = await Repository.openWithRoot(paths, config, root, opts);
     return { repo, recoveryPhrase: rootToPhrase(root) };
   }
 
-  static async open(home: string, passphrase: string): Promise<Repository> {
+  /** Opens the repository of `home`; `opts.reader`: where packs missing locally come from (friends). */
+  static async open(home: string, passphrase: string, opts: RepositoryOptions = {}): Promise<Repository> {
     const paths = homePaths(home);
     const config = await readConfig(paths);
     let keyText: string;
@@ -116,15 +123,15 @@ export class Repository {
     const root = unlockKeyFile(parseKeyFile(keyText, paths.keyFile), passphrase, paths.keyFile);
     if (repoIdFromRoot(root) !== config.repoId)
       throw new CairnError('E_KEYFILE', `key file ${paths.keyFile} belongs to another repository than ${paths.config}`);
-    return Repository.openWithRoot(paths, config, root);
+    return Repository.openWithRoot(paths, config, root, opts);
   }
 
-  private static async openWithRoot(paths: HomePaths, config: RepoConfig, root: Buffer): Promise<Repository> {
+  private static async openWithRoot(paths: HomePaths, config: RepoConfig, root: Buffer, opts: RepositoryOptions): Promise<Repository> {
     const store = new LocalPackStore(paths.packs);
     const { db, sub } = await openStateDb(paths.state);
     try {
       await store.open();
-      const repo = new Repository(paths, config, deriveKeys(root), store, db, sub);
+      const repo = new Repository(paths, config, deriveKeys(root), store, db, sub, opts);
       await repo.index.load();
       return repo;
     } catch (err) {
@@ -171,15 +178,15 @@ export class Repository {
   async loadBlob(id: string, type: BlobType): Promise<Buffer> {
     const entry = this.index.get(id);
     if (!entry) throw new CorruptionError(`${BLOB_TYPE_NAMES[type]} blob ${id} is not in the index`);
-    const sealed = await this.reader.getRange(entry.packId, entry.offset, entry.sealedLength);
+    const reader = this.reader;
+    const sealed = await reader.getRange(entry.packId, entry.offset, entry.sealedLength);
     try {
       return this.openBlob(id, type, entry, sealed);
     } catch (err) {
       // A damaged local copy: a reader that can fetch a fresh one from friends gets one chance.
-      const refetch = (this.reader as Partial<{ refetch(packId: string): Promise<void> }>).refetch;
-      if (!(err instanceof CorruptionError) || !refetch) throw err;
-      await refetch.call(this.reader, entry.packId);
-      return this.openBlob(id, type, entry, await this.reader.getRange(entry.packId, entry.offset, entry.sealedLength));
+      if (!(err instanceof CorruptionError) || !reader.refetch) throw err;
+      await reader.refetch(entry.packId);
+      return this.openBlob(id, type, entry, await reader.getRange(entry.packId, entry.offset, entry.sealedLength));
     }
   }
 

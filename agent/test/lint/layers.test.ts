@@ -91,6 +91,16 @@ describe('layers: npm run lint refuses an upward import', () => {
     ]);
   });
 
+  it('the composition root is below the daemon and the CLI, which both use it, and above the API, which may not', async () => {
+    const probe = "import { openRoot } from '../compose-root.js';\nexport const x = openRoot;\n";
+    expect(await restricted('agent/src/cli/probe.ts', probe)).toEqual([]);
+    expect(await restricted('agent/src/daemon.ts', "import { openRoot } from './compose-root.js';\nexport const x = openRoot;\n")).toEqual([]);
+    expect(await restricted('agent/src/api/probe.ts', probe)).toEqual([expect.stringContaining('api may not import compose-root.ts')]);
+    expect(await restricted('agent/src/compose-root.ts', "import { Agent } from './daemon.js';\nexport const x = Agent;\n")).toEqual([
+      expect.stringContaining('compose-root.ts may not import daemon.ts'),
+    ]);
+  });
+
   it('libraries stay in their folders: dockerode in sources/, sodium in crypto/, libp2p in mesh/, level in state/', async () => {
     expect(await restricted('agent/src/ops/probe.ts', "import Docker from 'dockerode';\nexport const x = Docker;\n")).toEqual([
       expect.stringContaining('dockerode is used only in sources/'),

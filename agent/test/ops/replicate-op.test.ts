@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import type { ReplicateResult } from '../../../protocol/api.js';
 import type { Mesh } from '../../src/mesh/compose.js';
 import { replicateOp } from '../../src/ops/friends.js';
-import type { Services } from '../../src/ops/services.js';
+import type { MeshDeps } from '../../src/ops/services.js';
 
 const round = (r: Partial<ReplicateResult>): ReplicateResult => ({
   packs: 10,
@@ -18,10 +18,10 @@ const round = (r: Partial<ReplicateResult>): ReplicateResult => ({
   ...r,
 });
 
-function scripted(rounds: ReplicateResult[]): { svc: Services; calls: () => number } {
+function scripted(rounds: ReplicateResult[]): { svc: MeshDeps; calls: () => number } {
   let calls = 0;
   const mesh = { replication: { replicate: async () => rounds[Math.min(calls++, rounds.length - 1)] as ReplicateResult } } as unknown as Mesh;
-  return { svc: { mesh } as unknown as Services, calls: () => calls };
+  return { svc: { mesh }, calls: () => calls };
 }
 
 describe('replicateOp', () => {

@@ -1,12 +1,11 @@
-import { auditOp } from '../../ops/audit.js';
 import { CairnError } from '../../util/errors.js';
-import { runOp, type Context } from '../context.js';
+import { agentOp, type Context } from '../context.js';
 import { printJson, table } from '../format.js';
 
 /** cairn audit: per friend, packs challenged, passed and failed (named); exit 1 when any failed. */
 export async function auditCommand(ctx: Context, opts: { wait?: boolean; friend?: string }): Promise<void> {
   const args = { wait: opts.wait === true, ...(opts.friend !== undefined ? { friend: opts.friend } : {}) };
-  const r = await runOp(ctx, 'audit', args, (svc) => auditOp(svc, args), { agentOnly: 'a storage audit' });
+  const r = await agentOp(ctx, 'audit', args, 'a storage audit');
   const failed = r.friends.reduce((n, f) => n + f.failed.length, 0);
   if (ctx.json) printJson(r);
   else {

@@ -1,14 +1,13 @@
 // `cairn drill [--source S] [--wait]`: a restore drill as a job of the running agent (SPEC 13.11).
 import { formatBytes, plural } from '../../../../protocol/format.js';
-import { drillOp } from '../../ops/drill.js';
 import { CairnError } from '../../util/errors.js';
-import { runOp, type Context } from '../context.js';
+import { agentOp, type Context } from '../context.js';
 import { printJson, table } from '../format.js';
 
 /** Starts a drill; with --wait, prints what each source and friend proved and exits 1 when the drill failed. */
 export async function drillCommand(ctx: Context, opts: { source?: string; wait?: boolean }): Promise<void> {
   const args = { wait: opts.wait === true, ...(opts.source !== undefined ? { source: opts.source } : {}) };
-  const r = await runOp(ctx, 'drill', args, (svc) => drillOp(svc, args), { agentOnly: 'a restore drill' });
+  const r = await agentOp(ctx, 'drill', args, 'a restore drill');
   if (ctx.json) printJson(r);
   else if (!args.wait) process.stdout.write(`restore drill started as job ${r.job.id} (follow it with "cairn jobs show ${r.job.id}")\n`);
   else if (r.result) {

@@ -1,6 +1,5 @@
-import { friendRemoveOp, inviteOp, pairOp, peersOp, replicateOp } from '../../ops/friends.js';
 import { CairnError, UsageError } from '../../util/errors.js';
-import { configFor, runJob, runOp, type Context } from '../context.js';
+import { agentJob, agentOp, configFor, type Context } from '../context.js';
 import { formatBytes, formatTime, printJson, reachInWords, table } from '../format.js';
 import { parseDuration, parseSize } from '../../util/units.js';
 import { ago } from './status.js';
@@ -12,7 +11,7 @@ async function quotaBytes(ctx: Context, quota: string | undefined): Promise<numb
 
 export async function inviteCommand(ctx: Context, opts: { quota?: string; expires: string }): Promise<void> {
   const args = { quotaBytes: await quotaBytes(ctx, opts.quota), expiresInMs: parseDuration(opts.expires, '--expires') };
-  const r = await runOp(ctx, 'invite', args, (svc) => inviteOp(svc, args), { agentOnly: 'creating an invite' });
+  const r = await agentOp(ctx, 'invite', args, 'creating an invite');
   if (ctx.json) return printJson(r);
   process.stdout.write(
     `Invite (offers ${formatBytes(r.quotaBytes)} of space here, valid until ${r.expiresAt}, works once):\n\n  ${r.code}\n\n` +
@@ -22,7 +21,7 @@ export async function inviteCommand(ctx: Context, opts: { quota?: string; expire
 
 export async function pairCommand(ctx: Context, code: string, opts: { quota?: string }): Promise<void> {
   const args = { code, quotaBytes: await quotaBytes(ctx, opts.quota) };
-  const r = await runOp(ctx, 'pair', args, (svc) => pairOp(svc, args), { agentOnly: 'pairing' });
+  const r = await agentOp(ctx, 'pair', args, 'pairing');
   if (ctx.json) return printJson(r);
   process.stdout.write(
     `paired with ${r.name} (${r.peerId}): they may store ${formatBytes(r.grantToPeer)} here, we may store ${formatBytes(r.grantFromPeer)} there\n`,
@@ -30,7 +29,7 @@ export async function pairCommand(ctx: Context, code: string, opts: { quota?: st
 }
 
 export async function peersCommand(ctx: Context): Promise<void> {
-  const rows = await runOp(ctx, 'peers', {}, (svc) => peersOp(svc), { agentOnly: 'listing friends' });
+  const rows = await agentOp(ctx, 'peers', {}, 'listing friends');
   if (ctx.json) return printJson(rows);
   if (rows.length === 0) return void process.stdout.write('no friends yet: "cairn invite" makes a code for a friend\n');
   const lines = [['Name', 'Online', 'Reach', 'Last seen', 'We hold for them', 'They hold for us', 'Packs', 'Last proved', 'Health', 'PeerId']];
@@ -72,7 +71,7 @@ export async function peersCommand(ctx: Context): Promise<void> {
 
 export async function replicateCommand(ctx: Context, opts: { wait?: boolean }): Promise<void> {
   const args = { wait: opts.wait === true };
-  const r = await runJob(ctx, 'replicate', args, 'replicate', (svc) => replicateOp(svc, args), { agentOnly: 'replication' });
+  const r = await agentJob(ctx, 'replicate', args, 'replicate', 'replication');
   if (ctx.json) printJson(r);
   else {
     process.stdout.write(
@@ -88,7 +87,7 @@ export async function replicateCommand(ctx: Context, opts: { wait?: boolean }): 
 
 /** Removes a friend (by name, PeerId or a unique PeerId prefix), saying what happens to the data both ways. */
 export async function unpairCommand(ctx: Context, friend: string, opts: { dryRun?: boolean }): Promise<void> {
-  const friends = await runOp(ctx, 'peers', {}, (svc) => peersOp(svc), { agentOnly: 'removing a friend' });
+  const friends = await agentOp(ctx, 'peers', {}, 'removing a friend');
   const matches = friends.filter((f) => f.name === friend || f.peerId === friend || (friend.length >= 8 && f.peerId.startsWith(friend)));
   if (matches.length !== 1) {
     const known = friends.map((f) => f.name).join(', ') || 'none';
@@ -98,7 +97,7 @@ export async function unpairCommand(ctx: Context, friend: string, opts: { dryRun
     );
   }
   const args = { peerId: (matches[0] as (typeof friends)[number]).peerId, dryRun: opts.dryRun === true };
-  const r = await runOp(ctx, 'unpair', args, (svc) => friendRemoveOp(svc, args), { agentOnly: 'removing a friend' });
+  const r = await agentOp(ctx, 'unpair', args, 'removing a friend');
   if (ctx.json) return printJson(r);
   const what =
     `${r.ourPacksAtThem} of our packs (${formatBytes(r.ourBytesAtThem)}) at ${r.name} no longer count as copies: replication makes new copies at other friends; ` +

@@ -1,12 +1,12 @@
 // `cairn run SOURCE [--wait]`, `cairn jobs [--source S]`, `cairn jobs show ID`, `cairn jobs cancel
 // ID`: the agent's jobs (scheduled runs, and the operations asked for through it).
 import { humanSeconds, jobEtaSeconds, type Job } from '../../../../protocol/api.js';
-import { jobCancelOp, jobShowOp, jobsOp, runSourceOp } from '../../ops/jobs.js';
 import { CairnError, EXIT_INTERRUPTED, InterruptedError } from '../../util/errors.js';
-import { runOp, type Context } from '../context.js';
+import { agentOp, type Context } from '../context.js';
 import { formatBytes, printJson, table } from '../format.js';
 
-const AGENT_ONLY = { agentOnly: 'jobs' };
+/** What the job commands are called in the error when no agent runs. */
+const AGENT_ONLY = 'jobs';
 /** How often `run --wait` asks the agent how its job is doing. */
 const POLL_MS = 500;
 /** `jobs cancel --wait` waits at most this long for the job to reach its safe point. */
@@ -26,7 +26,7 @@ function line(j: Job): string[] {
 }
 
 export async function runCommand(ctx: Context, source: string, opts: { wait?: boolean }): Promise<number> {
-  let job = await runOp(ctx, 'run', { source }, (svc) => runSourceOp(svc, { source }), { agentOnly: 'cairn run' });
+  let job = await agentOp(ctx, 'run', { source }, 'cairn run');
   if (!opts.wait) {
     if (ctx.json) printJson(job);
     else process.stdout.write(`job ${job.id} started (follow it with "cairn jobs show ${job.id}")\n`);
@@ -39,7 +39,7 @@ export async function runCommand(ctx: Context, source: string, opts: { wait?: bo
     if (interrupted) process.exit(EXIT_INTERRUPTED);
     interrupted = true;
     process.stderr.write(`\ncancelling job ${job.id.slice(-6)} (Ctrl-C again to stop waiting)\n`);
-    void runOp(ctx, 'jobCancel', { id: job.id, via: 'ctrl-c' }, (svc) => jobCancelOp(svc, { id: job.id, via: 'ctrl-c' }), AGENT_ONLY).catch((err: unknown) =>
+    void agentOp(ctx, 'jobCancel', { id: job.id, via: 'ctrl-c' }, AGENT_ONLY).catch((err: unknown) =>
       process.stderr.write(`cairn: cancelling job ${job.id} failed: ${(err as Error).message}\n`),
     );
   };
@@ -60,7 +60,7 @@ export async function runCommand(ctx: Context, source: string, opts: { wait?: bo
 async function followRun(ctx: Context, job: Job, shown: number): Promise<Job> {
   while (job.state === 'running') {
     await new Promise((r) => setTimeout(r, POLL_MS));
-    job = await runOp(ctx, 'jobShow', { id: job.id }, (svc) => jobShowOp(svc, { id: job.id }), AGENT_ONLY);
+    job = await agentOp(ctx, 'jobShow', { id: job.id }, AGENT_ONLY);
     if (!ctx.json) {
       for (const l of job.log.slice(shown)) process.stderr.write(`${l}\n`);
       shown = job.log.length;
@@ -79,7 +79,7 @@ async function followRun(ctx: Context, job: Job, shown: number): Promise<Job> {
 
 export async function jobsCommand(ctx: Context, opts: { source?: string }): Promise<void> {
   const args = opts.source !== undefined ? { source: opts.source } : {};
-  const list = await runOp(ctx, 'jobs', args, (svc) => jobsOp(svc, args), AGENT_ONLY);
+  const list = await agentOp(ctx, 'jobs', args, AGENT_ONLY);
   if (ctx.json) return printJson(list);
   if (list.length === 0) {
     process.stdout.write('no jobs yet\n');
@@ -100,7 +100,7 @@ function progressWords(j: Job): string {
 }
 
 export async function jobShowCommand(ctx: Context, id: string): Promise<void> {
-  const j = await runOp(ctx, 'jobShow', { id }, (svc) => jobShowOp(svc, { id }), AGENT_ONLY);
+  const j = await agentOp(ctx, 'jobShow', { id }, AGENT_ONLY);
   if (ctx.json) return printJson(j);
   const running = j.state === 'running' ? `progress: ${progressWords(j)}\n` : '';
   process.stdout.write(`${line(j).filter(Boolean).join('  ')}\n${j.label ? `${j.label}\n` : ''}${running}${j.log.join('\n')}\n`);
@@ -108,7 +108,7 @@ export async function jobShowCommand(ctx: Context, id: string): Promise<void> {
 
 /** Cancels a running job; with --wait, follows it until it has stopped. */
 export async function jobCancelCommand(ctx: Context, id: string, opts: { wait?: boolean }): Promise<void> {
-  let job = await runOp(ctx, 'jobCancel', { id, via: 'cli' }, (svc) => jobCancelOp(svc, { id, via: 'cli' }), AGENT_ONLY);
+  let job = await agentOp(ctx, 'jobCancel', { id, via: 'cli' }, AGENT_ONLY);
   if (job.state !== 'running') {
     if (ctx.json) return printJson(job);
     process.stdout.write(`job ${job.id} already ${job.state}: nothing to cancel\n`);
@@ -118,7 +118,7 @@ export async function jobCancelCommand(ctx: Context, id: string, opts: { wait?: 
   if (opts.wait)
     while (job.state === 'running' && ctx.clock.now() < until) {
       await new Promise((r) => setTimeout(r, POLL_MS));
-      job = await runOp(ctx, 'jobShow', { id: job.id }, (svc) => jobShowOp(svc, { id: job.id }), AGENT_ONLY);
+      job = await agentOp(ctx, 'jobShow', { id: job.id }, AGENT_ONLY);
     }
   if (ctx.json) return printJson(job);
   process.stdout.write(
