@@ -66,6 +66,14 @@ export interface LocalOptions {
   agentOnly?: string;
 }
 
+export interface JobOptions extends LocalOptions {
+  /**
+   * The operation stops at safe points when its signal fires: run in this process, Ctrl-C fires it
+   * (cli/ctrl-c.ts). What a cancelled one leaves, for the line it ends with (ctrl-c.ts AFTER_CANCEL).
+   */
+  afterCancel?: string;
+}
+
 /** Opens the home directly for the duration of `fn`. */
 export async function withServices<T>(ctx: Context, fn: (svc: Services) => Promise<T>, opts: LocalOptions = {}): Promise<T> {
   const config = await configFor(ctx);
@@ -91,20 +99,25 @@ export async function withServices<T>(ctx: Context, fn: (svc: Services) => Promi
 /**
  * Operation `name`, one that the agent runs as a job (backup, restore, prune, check, replicate):
  * through the running agent, following the job (progress, Ctrl-C cancels it; cli/job-follow.ts),
- * or in this process by `local`. `label` names it on the progress line.
+ * or in this process by `local` (with `afterCancel`, Ctrl-C fires its signal: cli/ctrl-c.ts).
+ * `label` names it on the progress line and in the line a cancel ends with.
  */
 export async function runJob<K extends OperationName>(
   ctx: Context,
   name: K,
   args: OperationArgs<K>,
   label: string,
-  local: (svc: Services) => Promise<OperationResult<K>>,
-  opts: LocalOptions = {},
+  local: (svc: Services, signal?: AbortSignal) => Promise<OperationResult<K>>,
+  opts: JobOptions = {},
 ): Promise<OperationResult<K>> {
   const agent = await findAgent(ctx.home);
-  if (agent) return (await import('./job-follow.js')).followJob<OperationResult<K>>(agent, name, args, label, ctx.clock);
+  if (agent) return (await import('./job-follow.js')).followJob<OperationResult<K>>(agent, name, args, label, ctx.clock, opts.afterCancel);
   if (opts.agentOnly) throw new UsageError(`${opts.agentOnly} needs the running agent: start it with "cairn agent" (or npm start)`, 'E_NO_AGENT');
-  return withServices(ctx, local, opts);
+  const afterCancel = opts.afterCancel;
+  if (afterCancel === undefined) return withServices(ctx, (svc) => local(svc), opts);
+  const { cancelOnCtrlC } = await import('./ctrl-c.js');
+  // from before the home is opened: a Ctrl-C while the key file is unlocked cancels too
+  return cancelOnCtrlC(label, afterCancel, (signal) => withServices(ctx, (svc) => local(svc, signal), opts));
 }
 
 /** Operation `name` of the catalogue (protocol/api.ts): through the running agent's API, or in this process by `local`. */
