@@ -89,6 +89,7 @@ export const ERRORS = {
   E_RESUME_FAILED: failed(500, 'the snapshot was saved, but containers could not be started again'),
   E_STOPPED_FILE: failed(500, 'the record of stopped containers cannot be read'),
   E_BUSY: failed(500, 'that source is already running'),
+  E_STOPPING: failed(503, 'the agent is stopping: no new job starts until it has started again'),
   E_JOB_FAILED: failed(500, 'the job failed or was cancelled'),
   E_CANCELLED: failed(409, 'the operation was cancelled (Ctrl-C, cairn jobs cancel, the console): nothing half-done was kept'),
   E_CHECK_FAILED: failed(500, 'check found errors'),

@@ -24,7 +24,7 @@ import { agentInfoPath, configPath, notificationsPath, type AgentInfo } from './
 import { recoverStoppedAtStart } from './sources/hooks.js';
 import type { CairnConfig } from '../../protocol/config.js';
 import type { Clock } from './util/clock.js';
-import { errorMessage, UsageError } from './util/errors.js';
+import { CancelledError, errorMessage, UsageError } from './util/errors.js';
 import { keepFreedMemory } from './util/posix.js';
 import { writeFileAtomic } from './util/fsx.js';
 
@@ -110,6 +110,8 @@ export class Agent {
   scheduler: Scheduler | undefined;
   private replicating: Promise<void> | undefined;
   private again = false;
+  /** Fires when the agent stops: its replication round stops between packs (no head goes out). */
+  private readonly stopping = new AbortController();
   /** The head (signed snapshot list) sequence number of the last replication round. */
   private headSeq = 0;
 
@@ -301,12 +303,13 @@ export class Agent {
   /** Runs a replication round soon; a request during a round runs one more after it. */
   replicateSoon(delayMs: number): void {
     setTimeout(() => {
+      if (this.stopping.signal.aborted) return;
       if (this.replicating) {
         this.again = true;
         return;
       }
       this.replicating = this.mesh.replication
-        .replicate()
+        .replicate(this.stopping.signal)
         .then((r) => {
           this.activity?.replication({
             ok: r.problems.length === 0,
@@ -327,6 +330,10 @@ export class Agent {
           }
         })
         .catch((err: unknown) => {
+          if (this.stopping.signal.aborted && err instanceof CancelledError) {
+            this.opts.log('replication: round stopped: the agent is stopping (the next round goes on)');
+            return;
+          }
           this.activity?.replication({
             ok: false,
             time: new Date(this.opts.clock.now()).toISOString(),
@@ -349,8 +356,13 @@ export class Agent {
     }, delayMs).unref();
   }
 
+  /**
+   * Stops the agent: running jobs are cancelled at their safe points (Scheduler.stop, bounded by
+   * its STOP_GRACE_MS) and so is a replication round, then the API, the mesh and the repository close.
+   */
   async stop(): Promise<void> {
     this.opts.config?.stop();
+    this.stopping.abort(new CancelledError('cancelled because the agent is stopping'));
     await this.scheduler?.stop();
     if (this.timer) clearInterval(this.timer);
     if (this.alerter) clearInterval(this.alerter);

@@ -16,7 +16,8 @@ import {
   type OperationResult,
 } from '../../../protocol/api.js';
 import { errorSpec } from '../../../protocol/errors.js';
-import { CairnError, errorMessage, EXIT_FAILED, throwIfCancelled } from '../util/errors.js';
+import { CairnError, errorMessage, EXIT_FAILED, throwIfCancelled, UsageError } from '../util/errors.js';
+import { fromBytes } from '../util/byte-names.js';
 import type { Clock } from '../util/clock.js';
 import type { StdinArchiver } from '../snapshot/stdin-archiver.js';
 import { JOB_KINDS, jobSubject, LOCKS_ITSELF, runJobOp } from '../ops/job-ops.js';
@@ -221,15 +222,26 @@ export function registerOpsRoutes(app: FastifyInstance, svc: Services, extra: Re
   });
   // streams: a tar of a snapshot (or a path in it), and dump's file bytes (or a folder's tar), the
   // console's downloads (a Content-Disposition naming the file or the folder's tar)
-  const streamRoute = (path: string, required: string[], plan: (q: { snapshot: string; path: string }) => Promise<DumpPlan>) =>
+  // the path as text (`path`), or as its exact bytes in hex (`pathHex`: a name that is not UTF-8)
+  const streamRoute = (path: string, plan: (q: { snapshot: string; path?: string }) => Promise<DumpPlan>) =>
     app.get(
       `${API_PREFIX}/${path}`,
       {
         config: { auth: 'admin' },
-        schema: { querystring: { type: 'object', required, additionalProperties: false, properties: { snapshot: str, path: str } } },
+        schema: {
+          querystring: {
+            type: 'object',
+            required: ['snapshot'],
+            additionalProperties: false,
+            properties: { snapshot: str, path: str, pathHex: { type: 'string', maxLength: 2 * str.maxLength, pattern: '^([0-9a-f]{2})+$' } },
+          },
+        },
       },
       async (req, reply) => {
-        const p = await plan(req.query as { snapshot: string; path: string }); // a wrong snapshot or path: an error answer
+        const q = req.query as { snapshot: string; path?: string; pathHex?: string };
+        if (q.path !== undefined && q.pathHex !== undefined) throw new UsageError('give the path as path or as pathHex, not both');
+        const asked = q.pathHex !== undefined ? fromBytes(Buffer.from(q.pathHex, 'hex')) : q.path;
+        const p = await plan({ snapshot: q.snapshot, ...(asked !== undefined ? { path: asked } : {}) }); // a wrong snapshot or path: an error answer
         reply.type(p.tar ? 'application/x-tar' : 'application/octet-stream');
         reply.header('content-disposition', attachment(p.filename));
         if (p.size !== undefined) reply.header('content-length', String(p.size));
@@ -243,8 +255,11 @@ export function registerOpsRoutes(app: FastifyInstance, svc: Services, extra: Re
         return reply.send(out);
       },
     );
-  streamRoute('export', ['snapshot'], async (q) => ({ write: await exportPlan(svc, q), filename: exportName(q), tar: true }));
-  streamRoute('dump', ['snapshot', 'path'], (q) => dumpPlan(svc, q));
+  streamRoute('export', async (q) => ({ write: await exportPlan(svc, q), filename: exportName(q), tar: true }));
+  streamRoute('dump', (q) => {
+    if (q.path === undefined) throw new UsageError('dump needs the path of a file or folder (path or pathHex)');
+    return dumpPlan(svc, { snapshot: q.snapshot, path: q.path });
+  });
 }
 
 /** export's download name: the snapshot (and the path's last name), as a tar. */

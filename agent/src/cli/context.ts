@@ -67,6 +67,14 @@ export interface LocalOptions {
 /** A mesh node started by a CLI command listens on an ephemeral loopback port. */
 const CLI_MESH_LISTEN = ['/ip4/127.0.0.1/tcp/0'];
 
+export interface JobOptions extends LocalOptions {
+  /**
+   * The operation stops at safe points when its signal fires: run in this process, Ctrl-C fires it
+   * (cli/ctrl-c.ts). What a cancelled one leaves, for the line it ends with (ctrl-c.ts AFTER_CANCEL).
+   */
+  afterCancel?: string;
+}
+
 /** Opens the home directly for the duration of `fn` (through the composition root, as the daemon does), then closes it. */
 export async function withServices<T>(ctx: Context, fn: (svc: Services) => Promise<T>, opts: LocalOptions = {}): Promise<T> {
   const config = await configFor(ctx);
@@ -101,19 +109,24 @@ export async function withServices<T>(ctx: Context, fn: (svc: Services) => Promi
 /**
  * Operation `name`, one that the agent runs as a job (backup, restore, prune, check, replicate):
  * through the running agent, following the job (progress, Ctrl-C cancels it; cli/job-follow.ts),
- * or in this process by `local`. `label` names it on the progress line.
+ * or in this process by `local` (with `afterCancel`, Ctrl-C fires its signal: cli/ctrl-c.ts).
+ * `label` names it on the progress line and in the line a cancel ends with.
  */
 export async function runJob<K extends OperationName>(
   ctx: Context,
   name: K,
   args: OperationArgs<K>,
   label: string,
-  local: (svc: Services) => Promise<OperationResult<K>>,
-  opts: LocalOptions = {},
+  local: (svc: Services, signal?: AbortSignal) => Promise<OperationResult<K>>,
+  opts: JobOptions = {},
 ): Promise<OperationResult<K>> {
   const agent = await findAgent(ctx.home);
-  if (agent) return (await import('./job-follow.js')).followJob<OperationResult<K>>(agent, name, args, label, ctx.clock);
-  return withServices(ctx, local, opts);
+  if (agent) return (await import('./job-follow.js')).followJob<OperationResult<K>>(agent, name, args, label, ctx.clock, opts.afterCancel);
+  const afterCancel = opts.afterCancel;
+  if (afterCancel === undefined) return withServices(ctx, (svc) => local(svc), opts);
+  const { cancelOnCtrlC } = await import('./ctrl-c.js');
+  // from before the home is opened: a Ctrl-C while the key file is unlocked cancels too
+  return cancelOnCtrlC(label, afterCancel, (signal) => withServices(ctx, (svc) => local(svc, signal), opts));
 }
 
 /** Operation `name` of the catalogue (protocol/api.ts): through the running agent's API, or in this process by `local`. */

@@ -10,7 +10,8 @@ import { callOp, streamOp } from './agent-client.js';
 import { jsonLinesMode, printJsonLine } from './format.js';
 import { ProgressLine, type ProgressSample } from './progress.js';
 
-export async function followJob<R>(agent: AgentInfo, name: string, args: unknown, label: string, clock: Clock): Promise<R> {
+/** `afterCancel`: what a cancelled one leaves (ctrl-c.ts AFTER_CANCEL), said in the line a Ctrl-C ends with. */
+export async function followJob<R>(agent: AgentInfo, name: string, args: unknown, label: string, clock: Clock, afterCancel?: string): Promise<R> {
   const json = jsonLinesMode();
   let latest: ProgressSample = { files: 0, bytes: 0 };
   let job: Job | undefined;
@@ -59,7 +60,9 @@ export async function followJob<R>(agent: AgentInfo, name: string, args: unknown
     line?.stop();
     line = undefined;
     if (interrupted && err instanceof CairnError && err.code === 'E_CANCELLED')
-      throw new InterruptedError(`cancelled: job ${job?.id ?? ''} stopped at a safe point (${err.message}); nothing half-done was kept`);
+      throw new InterruptedError(
+        `${label} cancelled: job ${job?.id.slice(-6) ?? ''} stopped at a safe point (${err.message}); ${afterCancel ?? 'nothing half-done was kept'}`,
+      );
     throw err;
   } finally {
     line?.stop();

@@ -5,6 +5,7 @@ import type { JobHandle } from '../scheduler/scheduler.js';
 import type { Archiver } from '../snapshot/archiver.js';
 import type { Restorer } from '../snapshot/restorer.js';
 import { scan, type ScanTotals } from '../snapshot/scanner.js';
+import type { RestoreTotals } from './restore.js';
 
 /** How often a running job's progress is sampled (for the job, the console and the CLI's stream). */
 export const PROGRESS_EVERY_MS = 500;
@@ -54,20 +55,26 @@ export function followBackup(job: JobHandle, scanTotals: boolean): Follower<(a: 
   };
 }
 
-/** Follows a restore: files and bytes written, the snapshot's size as the total when all of it is restored. */
-export function followRestore(job: JobHandle): Follower<(r: Restorer, totalBytes?: number) => void> {
+/** Follows a restore: files and bytes written, and the totals once known (ops/restore.ts RestoreTotals). */
+export function followRestore(job: JobHandle): Follower<(r: Restorer, totals: RestoreTotals) => void> {
   let restorer: Restorer | undefined;
-  let total: number | undefined;
+  let totals: RestoreTotals | undefined;
   const sample = () => {
     const p = restorer?.progress;
-    if (p) job.progress({ files: p.filesDone, bytes: p.bytesDone, currentPath: p.currentPath, ...(total !== undefined ? { totalBytes: total } : {}) });
+    if (p)
+      job.progress({
+        files: p.filesDone,
+        bytes: p.bytesDone,
+        currentPath: p.currentPath,
+        ...(totals?.done ? { totalFiles: totals.files, totalBytes: totals.bytes } : {}),
+      });
   };
   const timer = setInterval(sample, PROGRESS_EVERY_MS);
   timer.unref();
   return {
-    onStart: (r, totalBytes) => {
+    onStart: (r, t) => {
       restorer = r;
-      total = totalBytes;
+      totals = t;
     },
     finish: async () => {
       clearInterval(timer);

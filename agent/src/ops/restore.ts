@@ -9,16 +9,23 @@ import type { Snapshot, TreeNode } from '../../../protocol/snapshot.js';
 import { excludedBy } from '../snapshot/path-glob.js';
 import { verifyRestored } from '../snapshot/restore-verify.js';
 import { loadSnapshotMeta } from '../snapshot/snapshot-meta.js';
+import type { ScanTotals } from '../snapshot/scanner.js';
 import type { MaybeMeshDeps, RepoDeps } from './services.js';
 
 /** Concurrent pack fetches per online friend during a restore. */
 const PREFETCH_PER_FRIEND = 2;
 
-/** `signal`: cancels the restore (Restorer `signal`): it throws a CancelledError, leaving no half-written file. */
+/** What a restore will write, for its progress: known at once for a whole snapshot, else counted alongside (`done` once counted). */
+export type RestoreTotals = ScanTotals;
+
+/**
+ * `onStart`: the restorer (its progress) and the totals, filled as they are known. `signal`:
+ * cancels the restore (Restorer `signal`): it throws a CancelledError, leaving no half-written file.
+ */
 export async function restoreOp(
   svc: RepoDeps & MaybeMeshDeps,
   args: RestoreArgs,
-  onStart?: (r: Restorer, totalBytes?: number) => void,
+  onStart?: (r: Restorer, totals: RestoreTotals) => void,
   signal?: AbortSignal,
 ): Promise<RestoreResult> {
   // this restore's own count of packs fetched from friends (another restore at once keeps its own)
@@ -30,7 +37,7 @@ async function restoreCounting(
   svc: RepoDeps & MaybeMeshDeps,
   args: RestoreArgs,
   tally: FetchTally,
-  onStart?: (r: Restorer, totalBytes?: number) => void,
+  onStart?: (r: Restorer, totals: RestoreTotals) => void,
   signal?: AbortSignal,
 ): Promise<RestoreResult> {
   const { id, snapshot } = await svc.repo.resolveSnapshot(args.snapshot, args.filter);
@@ -88,9 +95,19 @@ async function restoreCounting(
     ...(exclude ? { exclude } : {}),
     ...(signal ? { signal } : {}),
   });
-  onStart?.(restorer, includes.length === 0 ? snapshot.summary.sizeBytes : undefined);
-  if (dir) await restorer.runInto(dir);
-  else await restorer.run(snapshot.tree);
+  // the whole snapshot: its summary has the totals; a part of it: counted by a walk alongside
+  const whole = includes.length === 0 && args.from === undefined && !exclude;
+  const totals: RestoreTotals = whole ? { files: snapshot.summary.files, bytes: snapshot.summary.sizeBytes, done: true } : { files: 0, bytes: 0, done: false };
+  const counting = new AbortController();
+  const counted = whole ? Promise.resolve() : countTotals(svc, root, includes, exclude, totals, counting.signal);
+  onStart?.(restorer, totals);
+  try {
+    if (dir) await restorer.runInto(dir);
+    else await restorer.run(snapshot.tree);
+  } finally {
+    counting.abort();
+    await counted;
+  }
   const fetched = Object.fromEntries(tally.fetched);
   let verified: number | undefined;
   if (args.verify) {
@@ -108,6 +125,30 @@ async function restoreCounting(
     warnings: [...restorer.fetchErrors, ...warnings, ...restorer.warnings],
     fetched,
   };
+}
+
+/** Counts the files and bytes a partial restore writes (the walk a dry run makes), until `signal` fires; a tree that cannot be read leaves no totals. */
+async function countTotals(
+  svc: RepoDeps,
+  root: string,
+  includes: string[],
+  exclude: ((rel: string, node: TreeNode) => boolean) | undefined,
+  totals: RestoreTotals,
+  signal: AbortSignal,
+): Promise<void> {
+  let files = 0;
+  let bytes = 0;
+  try {
+    for await (const { node } of walkTree(svc.repo, root, includes, '', exclude)) {
+      if (signal.aborted) return;
+      if (node.type !== 'file') continue;
+      files += 1;
+      bytes += node.size;
+    }
+  } catch {
+    return; // the restore itself reports an unreadable tree
+  }
+  Object.assign(totals, { files, bytes, done: true });
 }
 
 /** restore --dry-run: what would be restored, nothing written (the target is not even created). */

@@ -73,7 +73,7 @@ export function scheduledRunners(svc: ScheduledRunsDeps): Runners {
       job.log(`forget: ${r.removed} snapshots removed, ${r.kept} kept`);
     },
     prune: async (job) => {
-      const r = await svc.repo.writeLock.with(1, () => pruneOp(svc, { dryRun: false }));
+      const r = await svc.repo.writeLock.with(1, () => pruneOp(svc, { dryRun: false }, undefined, job.signal)); // a cancel (agent stop) stops it while it plans
       job.log(`prune: ${plural(r.packsDeleted, 'pack')} deleted, ${r.packsRepacked} repacked, ${formatBytes(r.freedBytes)} given back`);
     },
     ...(mesh

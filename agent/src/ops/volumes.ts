@@ -32,7 +32,7 @@ import { Hooks, HookFailedError, type HookLogger } from '../sources/hooks.js';
 import { CairnError, UsageError } from '../util/errors.js';
 import { backupOp } from './backup.js';
 import { lsOp } from './browse.js';
-import { restoreOp } from './restore.js';
+import { restoreOp, type RestoreTotals } from './restore.js';
 import type { ClockDeps, HomeDeps, MaybeMeshDeps, RepoDeps } from './services.js';
 
 export const VOLUME_PREFIX = 'volume:';
@@ -305,7 +305,7 @@ async function removeBelow(root: string, paths: string[]): Promise<void> {
 export async function volumeRestoreOp(
   svc: RepoDeps & ClockDeps & HomeDeps & MaybeMeshDeps,
   args: VolumeRestoreArgs,
-  onStart?: (r: Restorer, totalBytes?: number) => void,
+  onStart?: (r: Restorer, totals: RestoreTotals) => void,
   onLog?: HookLogger,
   signal?: AbortSignal,
 ): Promise<VolumeRestoreResult> {

@@ -11,6 +11,7 @@ import { JOB_RESULT_MAX_LIST_ITEMS, type Job, type JobKind, type JobProgress, ty
 import type { CairnConfig, SourceConfig } from '../../../protocol/config.js';
 import { CairnError, CancelledError, errorMessage, UsageError } from '../util/errors.js';
 import type { Timers } from '../util/timers.js';
+import { plural } from '../../../protocol/format.js';
 import { nextFire, parseCron, type CronSpec } from './cron.js';
 import { MAX_JOB_LOG_LINES, type JobStore } from './job-store.js';
 
@@ -66,6 +67,11 @@ export function storedResult(result: unknown): unknown {
   return cut.length > 0 ? { ...out, truncated: cut } : out;
 }
 
+/** How long an agent that is stopping waits for its cancelled jobs to reach their safe points (compose gives 30 s before SIGKILL). */
+export const STOP_GRACE_MS = 20_000;
+/** Why a job was cancelled when the agent stops (its error reads "cancelled because the agent is stopping"). */
+const STOPPING = 'because the agent is stopping';
+
 const MAINTENANCE = { forget: '(forget)', prune: '(prune)', drill: '(drill)' } as const;
 
 export class Scheduler {
@@ -86,6 +92,8 @@ export class Scheduler {
   /** Slots, retries and job endings being recorded right now (see idle()). */
   private readonly bookkeeping = new Set<Promise<unknown>>();
   private stopped = false;
+  /** Jobs being recorded as they start (begin()), not yet running: stop() waits for them too. */
+  private readonly beginning = new Set<Promise<void>>();
 
   constructor(store: JobStore, timers: Timers, runners: Runners, log: (line: string) => void) {
     this.store = store;
@@ -207,12 +215,32 @@ export class Scheduler {
     return { job, finished: this.running.get(MAINTENANCE.drill) ?? Promise.resolve() };
   }
 
-  /** Waits for every running job (agent stop). */
-  async stop(): Promise<void> {
+  /**
+   * Agent stop: no slot, retry or new job starts; every running job (scheduled or ad-hoc) is
+   * cancelled (its work stops at its next safe point: a backup commits no snapshot, a restore
+   * leaves whole files) and recorded "cancelled because the agent is stopping". Waits for them at
+   * most `graceMs`: a job still running then is logged and left (the process ends; the next start
+   * marks it failed, scheduler start()).
+   */
+  async stop(graceMs = STOP_GRACE_MS): Promise<void> {
     this.stopped = true;
     for (const s of this.slots.values()) s.cancel?.();
     for (const c of this.retries.values()) c();
-    await Promise.allSettled([...this.running.values()]);
+    for (const id of this.cancels.keys()) this.cancel(id, STOPPING);
+    const all = (async () => {
+      // a job being recorded as it starts is cancelled as soon as it is (begin()), then waited for too
+      while (this.running.size > 0 || this.beginning.size > 0) await Promise.allSettled([...this.running.values(), ...this.beginning]);
+      return true;
+    })();
+    let timeout: () => void = () => undefined;
+    const late = new Promise<false>((resolve) => (timeout = this.timers.at(this.timers.now() + graceMs, () => resolve(false))));
+    const ended = await Promise.race([all, late]);
+    timeout();
+    if (!ended)
+      this.log(
+        `scheduler: ${plural(this.live.size, 'job')} still running ${graceMs / 1000} s after the agent was asked to stop ` +
+          `(${[...this.live.values()].map((j) => `${j.kind} ${j.id.slice(-6)}`).join(', ')}): stopping without waiting; the next start marks them failed`,
+      );
   }
 
   private arm(slot: Slot): void {
@@ -281,12 +309,21 @@ export class Scheduler {
       ended: (p: Promise<void>) => void;
     },
   ): Promise<Job> {
+    if (this.stopped) throw new CairnError('E_STOPPING', `the agent is stopping: no new ${kind} starts; run it again once the agent has started`);
     const job = this.newJob(kind, adHoc ? adHoc.source : (source?.name ?? drillOf), trigger, attempt);
     if (adHoc) job.label = adHoc.label;
     job.startedAt = job.createdAt;
     const cancel = new AbortController();
     const started = this.timers.now();
-    await this.store.put(job);
+    const put = this.store.put(job);
+    this.beginning.add(put);
+    try {
+      await put;
+    } finally {
+      this.beginning.delete(put);
+    }
+    // the agent began stopping while this job was recorded: it starts cancelled (stops at its first safe point)
+    if (this.stopped) cancel.abort(new CancelledError(`cancelled ${STOPPING}`));
     this.live.set(job.id, job);
     this.emit('created', job);
     const handle: JobHandle = {

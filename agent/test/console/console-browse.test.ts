@@ -3,7 +3,7 @@
 // link open the same folder); switching snapshots shows the other snapshot's files and no dialog
 // of the last; a 10,000-entry folder comes a page at a time (no answer holds more than a page);
 // hostile paths in the URL stay inside the snapshot; a file downloads byte for byte and a folder as
-// a tar whose entries are the files.
+// a tar whose entries are the files, names that are not UTF-8 included.
 import { randomBytes } from 'node:crypto';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -16,6 +16,11 @@ import { describeBrowser, launchBrowser } from '../helpers/browser.js';
 import { tempDir } from '../helpers/cli.js';
 
 const MANY = 10_000;
+const RAW_FILE = Buffer.from([0x63, 0x61, 0x66, 0xe9, 0x2e, 0x62, 0x69, 0x6e]);
+const RAW_DIR = Buffer.from([0x64, 0x69, 0x72, 0x2d, 0xfe]);
+const RAW_INNER = Buffer.from([0x69, 0x6e, 0x2d, 0x80, 0x2e, 0x62, 0x69, 0x6e]);
+const rawFileBody = randomBytes(200_000);
+const rawInnerBody = randomBytes(50_000);
 
 async function tarEntries(tar: Buffer): Promise<Map<string, Buffer>> {
   const out = new Map<string, Buffer>();
@@ -67,6 +72,11 @@ describeBrowser('the file browser in a browser', () => {
     await writeFile(join(alpha, 'big.bin'), big);
     for (const [rel, bytes] of Object.entries(folderFiles)) await writeFile(join(alpha, 'folder', rel), bytes);
     for (let i = 0; i < MANY; i++) await writeFile(join(alpha, 'many', `n${String(i).padStart(5, '0')}`), '');
+    // names that are not UTF-8 (stored byte for byte): a Latin-1 "café.bin", a folder "dir-\xfe" with a file in it
+    await mkdir(join(alpha, 'bytes'));
+    await writeFile(Buffer.concat([Buffer.from(`${alpha}/bytes/`), RAW_FILE]), rawFileBody);
+    await mkdir(Buffer.concat([Buffer.from(`${alpha}/bytes/`), RAW_DIR]));
+    await writeFile(Buffer.concat([Buffer.from(`${alpha}/bytes/`), RAW_DIR, Buffer.from('/'), RAW_INNER]), rawInnerBody);
     await writeFile(join(beta, 'only-in-beta.txt'), 'beta');
     await writeFile(join(beta, 'shared', 'readme.txt'), 'beta readme');
     agent = await startAgent('browse');
@@ -239,6 +249,19 @@ describeBrowser('the file browser in a browser', () => {
         .map((r) => prefix + r)
         .sort(),
     );
+
+    // names that are not UTF-8: the file as it is, the folder as a tar naming its file by the exact bytes
+    await page.goto(url(snapA, `${alpha}/bytes`));
+    await expect.poll(shownPath).toBe(`${alpha}/bytes`);
+    const links = await page.$$('table.files tbody tr a.download');
+    expect(links).toHaveLength(2);
+    const [raw] = await Promise.all([page.waitForEvent('download'), links[0]?.click()]);
+    expect(Buffer.compare(await readFile((await raw.path()) as string), rawFileBody)).toBe(0);
+    const [rawDir] = await Promise.all([page.waitForEvent('download'), links[1]?.click()]);
+    const rawTar = await readFile((await rawDir.path()) as string);
+    const innerPath = Buffer.concat([Buffer.from(`${alpha.slice(1)}/bytes/`), RAW_DIR, Buffer.from('/'), RAW_INNER]);
+    expect(rawTar.includes(innerPath), 'the tar names the file by its exact bytes').toBe(true);
+    expect(rawTar.includes(rawInnerBody)).toBe(true);
 
     // the whole snapshot, from its top folder
     await page.goto(url(snapA, '/'));

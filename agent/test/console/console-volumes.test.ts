@@ -1,5 +1,6 @@
 // The console's Volumes page and the whole-volume restore wizard (dry run, then an explicit
-// confirmation) against the real Docker engine, and the Settings page's retention preview.
+// confirmation; the restore runs as a job whose progress and result the dialog shows) against the
+// real Docker engine, and the Settings page's retention preview.
 import { existsSync } from 'node:fs';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, expect, test } from 'vitest';
@@ -17,7 +18,17 @@ describeDocker('console: volumes, volume restore, retention preview', () => {
   beforeAll(async () => {
     if (!existsSync(CHROMIUM)) throw new Error(`no chromium at ${CHROMIUM} (apt-get install chromium)`);
     await docker(['volume', 'create', vol]);
-    await docker(['run', '--rm', '-v', `${vol}:/d`, TEST_IMAGE, 'sh', '-c', 'echo one > /d/a.txt && mkdir /d/sub && echo two > /d/sub/b.txt']);
+    // 200 MiB of random bytes: the restore still runs when the dialog first asks for its job
+    await docker([
+      'run',
+      '--rm',
+      '-v',
+      `${vol}:/d`,
+      TEST_IMAGE,
+      'sh',
+      '-c',
+      'echo one > /d/a.txt && mkdir /d/sub && echo two > /d/sub/b.txt && head -c 209715200 /dev/urandom > /d/big.bin',
+    ]);
     agent = await startAgent('volumes-ui');
     browser = await launchBrowser();
     page = await loggedInPage(browser, agent);
@@ -32,8 +43,8 @@ describeDocker('console: volumes, volume restore, retention preview', () => {
     await page.goto(`${agent.info.api}/#/volumes`);
     await page.waitForSelector(`tr[data-volume="${vol}"]`);
     await page.click(`tr[data-volume="${vol}"] button`);
-    await expect.poll(() => page.textContent('.backup-msg'), { timeout: 30_000 }).toMatch(/^snapshot [0-9a-f]{8}/);
-  });
+    await expect.poll(() => page.textContent('.backup-msg'), { timeout: 120_000 }).toMatch(/^snapshot [0-9a-f]{8}/);
+  }, 300_000);
 
   test('restore the whole volume into a new one: dry run first, then restore; contents identical', async () => {
     await page.goto(`${agent.info.api}/#/snapshots`);
@@ -44,11 +55,30 @@ describeDocker('console: volumes, volume restore, retention preview', () => {
     // the dry run created nothing
     expect(await docker(['volume', 'ls', '-q', '--filter', `name=^${restored}$`])).toBe('');
     await page.click('.volume-wizard button:text("Restore now")');
-    await expect.poll(() => page.textContent('.volume-wizard .restore-done'), { timeout: 60_000 }).toContain(`Volume ${restored} restored`);
+    // the restore runs as a job: its progress while it runs (files, bytes of the totals, percentage), then the result
+    const seen: string[] = [];
+    await expect
+      .poll(
+        async () => {
+          const line = await page.$eval('.volume-wizard .restore-progress', (e) => e.textContent ?? '').catch(() => '');
+          if (line) seen.push(line);
+          return (await page.$('.volume-wizard .restore-done')) !== null;
+        },
+        { timeout: 120_000, interval: 100 },
+      )
+      .toBe(true);
+    expect(seen.length, 'no progress line was shown while the restore ran').toBeGreaterThan(0);
+    expect(
+      seen.some((l) => /^Job \w{6}: \d+ of 3 files, .+ of 200\.0 MiB \(\d+%\)/.test(l)),
+      seen.join('\n'),
+    ).toBe(true);
+    expect((await page.textContent('.volume-wizard .restore-done'))?.trim()).toBe(
+      `Volume ${restored} restored from ${vol}: 3 of 3 files, 200.0 MiB of 200.0 MiB (100%).`,
+    );
     const read = (v: string) =>
-      docker(['run', '--rm', '-v', `${v}:/d:ro`, TEST_IMAGE, 'sh', '-c', 'cd /d && find . -type f | sort | while read f; do echo "$f $(cat "$f")"; done']);
+      docker(['run', '--rm', '-v', `${v}:/d:ro`, TEST_IMAGE, 'sh', '-c', 'cd /d && find . -type f | sort | while read f; do echo "$f $(md5sum < "$f")"; done']);
     expect(await read(restored)).toBe(await read(vol));
-  });
+  }, 300_000);
 
   test('the retention preview shows what a policy would keep, and removes nothing', async () => {
     await agent.cliOk(['backup', `volume:${vol}`]);

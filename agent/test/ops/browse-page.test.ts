@@ -1,7 +1,8 @@
 // The console's browser at scale, below the browser (issue 21 item 2): one folder of a real
 // snapshot a page at a time (never more than BROWSE_PAGE_MAX_ENTRIES entries, whatever is asked),
 // hostile paths that stay inside the snapshot's trees, and the download route (GET
-// /api/v1/dump) naming the file for the browser without letting a hostile name into the header.
+// /api/v1/dump) naming the file for the browser without letting a hostile name into the header,
+// names that are not UTF-8 included (given by their bytes, pathHex).
 import { randomBytes } from 'node:crypto';
 import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
 import { get as httpGet } from 'node:http';
@@ -19,10 +20,16 @@ import { dumpPlan, exportPlan } from '../../src/ops/export.js';
 import type { Services } from '../../src/ops/services.js';
 import { Repository } from '../../src/repo/repository.js';
 import { systemClock } from '../../src/util/clock.js';
+import { fromBytes } from '../../src/util/byte-names.js';
+import { pathHex } from '../../../protocol/path-hex.js';
 
 const TOKEN = 'browse-page-test-token-0123456789abcdef';
 const MANY = 2345;
 const HOSTILE = 'a"b\r\nx-evil: 1;c.txt';
+/** Names that are not valid UTF-8: a Latin-1 "café.bin", a folder with two stray bytes, a file in it. */
+const RAW_FILE = Buffer.from([0x63, 0x61, 0x66, 0xe9, 0x2e, 0x62, 0x69, 0x6e]);
+const RAW_DIR = Buffer.from([0x64, 0x69, 0x72, 0x2d, 0xfe, 0xff]);
+const RAW_INNER = Buffer.from([0x69, 0x6e, 0x2d, 0x80, 0x2e, 0x74, 0x78, 0x74]);
 
 describe('browse one folder a page at a time; downloads', () => {
   let repo: Repository;
@@ -31,6 +38,8 @@ describe('browse one folder a page at a time; downloads', () => {
   let data: string;
   let snap: string;
   const inner = randomBytes(300_000);
+  const rawFileBody = randomBytes(70_000);
+  const rawInnerBody = Buffer.from('inside a folder whose name is not UTF-8\n');
 
   beforeAll(async () => {
     const work = await mkdtemp(join(tmpdir(), 'cairn-browse-page-'));
@@ -40,6 +49,11 @@ describe('browse one folder a page at a time; downloads', () => {
     for (let i = 0; i < MANY; i++) await writeFile(join(data, 'many', `f${String(i).padStart(5, '0')}.txt`), String(i));
     await writeFile(join(data, 'sub', HOSTILE), 'hostile');
     await writeFile(join(data, 'sub', 'inner.bin'), inner);
+    // names that are not UTF-8, stored byte for byte (SPEC 6)
+    await mkdir(join(data, 'bytes'));
+    await writeFile(Buffer.concat([Buffer.from(`${data}/bytes/`), RAW_FILE]), rawFileBody);
+    await mkdir(Buffer.concat([Buffer.from(`${data}/bytes/`), RAW_DIR]));
+    await writeFile(Buffer.concat([Buffer.from(`${data}/bytes/`), RAW_DIR, Buffer.from('/'), RAW_INNER]), rawInnerBody);
     repo = (await Repository.init(join(work, 'home'), 'browse page test passphrase', new Date())).repo;
     svc = { home: join(work, 'home'), repo, clock: systemClock };
     snap = (await backupOp(svc, { paths: [data], tags: [] })).id;
@@ -138,6 +152,44 @@ describe('browse one folder a page at a time; downloads', () => {
     expect(folder.headers['content-type']).toBe('application/x-tar');
     expect(folder.headers['content-disposition']).toBe(`attachment; filename="sub.tar"; filename*=UTF-8''sub.tar`);
     expect(folder.rawPayload.includes(inner.subarray(0, 4096))).toBe(true);
+  });
+
+  test('names that are not UTF-8 download too, by their exact bytes (pathHex): the file as it is, the folder as a tar holding the byte-exact name; the header stays ASCII', async () => {
+    const listed = await browseOp(svc, { snapshot: snap, path: `${data}/bytes` });
+    const [file, dir] = listed.entries;
+    expect([file?.type, dir?.type]).toEqual(['file', 'dir']);
+    expect(pathHex(file?.path ?? '')).toBe(Buffer.concat([Buffer.from(`${data}/bytes/`), RAW_FILE]).toString('hex'));
+    const dump = (q: Record<string, string>) => get(`${API_PREFIX}/dump?${new URLSearchParams({ snapshot: snap, ...q }).toString()}`);
+
+    const got = await dump({ pathHex: pathHex(file?.path ?? '') });
+    expect(got.statusCode, got.payload).toBe(200);
+    expect(Buffer.compare(got.rawPayload, rawFileBody)).toBe(0);
+    expect(got.headers['content-length']).toBe(String(rawFileBody.length));
+    // the display form (\xNN) in both spellings: nothing but printable ASCII in the header
+    expect(got.headers['content-disposition']).toBe(`attachment; filename="caf_xe9.bin"; filename*=UTF-8''caf%5Cxe9.bin`);
+
+    const tar = await dump({ pathHex: pathHex(dir?.path ?? '') });
+    expect(tar.statusCode, tar.payload).toBe(200);
+    expect(tar.headers['content-type']).toBe('application/x-tar');
+    expect(tar.headers['content-disposition']).toBe(`attachment; filename="dir-_xfe_xff.tar"; filename*=UTF-8''dir-%5Cxfe%5Cxff.tar`);
+    for (const h of [got, tar]) expect(String(h.headers['content-disposition'])).toMatch(/^[\x20-\x7e]+$/);
+    const innerPath = Buffer.concat([Buffer.from(`${data.slice(1)}/bytes/`), RAW_DIR, Buffer.from('/'), RAW_INNER]);
+    expect(tar.rawPayload.includes(innerPath), 'the tar names the file by its exact bytes').toBe(true);
+    expect(tar.rawPayload.includes(rawInnerBody)).toBe(true);
+
+    // the path once, in one spelling; hex only as lowercase pairs
+    expect((await dump({ path: `${data}/bytes`, pathHex: pathHex(`${data}/bytes`) })).statusCode).toBe(400);
+    for (const bad of ['zz', 'abc', 'AB', '']) expect((await dump({ pathHex: bad })).statusCode, bad).toBe(400);
+    expect((await dump({})).statusCode).toBe(400);
+  });
+
+  test('pathHex is the exact bytes of any name as the agent holds it', () => {
+    for (let i = 0; i < 200; i++) {
+      const bytes = randomBytes(1 + (i % 40));
+      expect(pathHex(fromBytes(bytes))).toBe(bytes.toString('hex'));
+    }
+    expect(pathHex('/a/é😀')).toBe(Buffer.from('/a/é😀').toString('hex'));
+    expect(() => pathHex('a\ud800b')).toThrow(TypeError);
   });
 
   test('a reader that goes away ends the download writers: a file dump and a folder tar stop waiting for room', async () => {

@@ -49,11 +49,12 @@ const ms = (iso: string | null) => new Date(iso ?? 0).getTime();
 /**
  * Stops the scheduler, moving fake time on until its running jobs have ended: on a busy machine a
  * job's first LevelDB write can outlast FakeTimers.advance's settling, so its fake-time wait is
- * registered only after the advance returned.
+ * registered only after the advance returned. The fake runners do not look at the cancel a stop
+ * sends (stop-cancels.test.ts covers it): the grace outlasts their longest run.
  */
 async function stopDriving(s: Scheduler, timers: FakeTimers): Promise<void> {
   let done = false;
-  const stopped = s.stop().then(() => {
+  const stopped = s.stop(500 * MIN).then(() => {
     done = true;
   });
   for (let i = 0; i < 1000 && !done; i++) await timers.advance(MIN);

@@ -5,6 +5,7 @@
 // URL (snapshots.ts), so another snapshot or folder starts with no dialog and no rows of the last.
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { API_PREFIX, BROWSE_PAGE_DEFAULT_ENTRIES, type LsEntry } from '../../../protocol/api.js';
+import { needsPathHex, pathHex } from '../../../protocol/path-hex.js';
 import type { SnapshotListing } from '../../../protocol/snapshot.js';
 import { op } from '../api.js';
 import { browseHref, type BrowseRoute } from '../browse-path.js';
@@ -19,9 +20,13 @@ function nameOf(path: string): string {
   return path.slice(path.lastIndexOf('/') + 1);
 }
 
-/** The download of a file (its bytes) or a folder (a tar), as the agent's dump route streams it. */
+/**
+ * The download of a file (its bytes) or a folder (a tar), as the agent's dump route streams it; a
+ * path holding a name that is not UTF-8 goes as its exact bytes (pathHex, protocol/path-hex.ts).
+ */
 export function downloadHref(snapshot: string, path: string): string {
-  return `${API_PREFIX}/dump?${new URLSearchParams({ snapshot, path }).toString()}`;
+  const where: Record<string, string> = needsPathHex(path) ? { pathHex: pathHex(path) } : { path };
+  return `${API_PREFIX}/dump?${new URLSearchParams({ snapshot, ...where }).toString()}`;
 }
 
 function Pager({ at, total, count }: { at: BrowseRoute; total: number; count: number }) {
@@ -37,8 +42,7 @@ function Pager({ at, total, count }: { at: BrowseRoute; total: number; count: nu
 
 function Row({ at, snapshot, entry, onRestore }: { at: BrowseRoute; snapshot: SnapshotListing; entry: LsEntry; onRestore: (path: string) => void }) {
   const name = nameOf(entry.path);
-  // a name that is not UTF-8 has no query-string spelling the agent decodes back to it: no link
-  const canDownload = (entry.type === 'file' || entry.type === 'dir') && !/\p{Surrogate}/u.test(entry.path);
+  const canDownload = entry.type === 'file' || entry.type === 'dir';
   return html`<tr data-path=${entry.path}>
     <td>
       ${entry.type === 'dir' ? html`<a class="dir" href=${browseHref(at.snapshot, entry.path)}>${name}/</a>` : name}${entry.type === 'symlink' ? html` <span class="muted">→ ${entry.target}</span>` : ''}
@@ -96,12 +100,7 @@ export function Browse({ at, restoreDialog }: { at: BrowseRoute; restoreDialog: 
     <h2>Files of <code>${s.shortId}</code> <span class="muted">${when(s.time)} · ${s.source ?? s.paths.join(', ')}</span></h2>
     <p class="crumbs">
       <a href=${browseHref(s.id, '/')}>/</a>${parts.map((p, i) => html`<a href=${browseHref(s.id, `/${parts.slice(0, i + 1).join('/')}`)}>${p}/</a>`)}
-      ${
-        !/\p{Surrogate}/u.test(data.path) &&
-        html` <a class="download-folder" href=${downloadHref(s.id, data.path)} download
-          >Download ${data.path === '/' ? 'the whole snapshot' : 'this folder'} (.tar)</a
-        >`
-      }
+      <a class="download-folder" href=${downloadHref(s.id, data.path)} download>Download ${data.path === '/' ? 'the whole snapshot' : 'this folder'} (.tar)</a>
     </p>
     <${SnapshotSwitch} snapshot=${s} path=${data.path} />
     <div ref=${dialog}>${restoring && restoreDialog(s, restoring, () => setRestoring(null))}</div>

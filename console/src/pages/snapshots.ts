@@ -92,27 +92,47 @@ function RestoreWizard({ snapshot, path, onClose }: { snapshot: SnapshotListing;
   </section>`;
 }
 
-/** Restores a whole Docker volume from a snapshot: a dry run first, then an explicit confirmation. */
+/**
+ * Restores a whole Docker volume from a snapshot: a dry run first, then an explicit confirmation;
+ * the restore runs in the agent as a job whose progress, Cancel and result the dialog shows.
+ */
 function VolumeWizard({ snapshot, from, onClose }: { snapshot: SnapshotListing; from: string; onClose: () => void }) {
   const [target, setTarget] = useState(from);
   const [force, setForce] = useState(false);
   const [plan, setPlan] = useState<VolumeRestoreResult | null>(null);
-  const [done, setDone] = useState<VolumeRestoreResult | null>(null);
+  const [started, setStarted] = useState<Job | null>(null);
   const [error, setError] = useState('');
   const [busy, setBusy] = useState(false);
-  const call = async (dryRun: boolean) => {
+  const job = useJob(started);
+  const running = started !== null && (job === null || job.state === 'running');
+  const done = job?.state === 'succeeded' ? (job.result as VolumeRestoreResult) : null;
+  useEffect(() => {
+    if (!job || job.state === 'running' || job.state === 'succeeded') return;
+    setError(job.error ?? `the restore ${job.state}`);
+    setStarted(null);
+  }, [job?.state]);
+  const dryRun = async () => {
     setBusy(true);
     setError('');
     try {
-      const r = await op('volumeRestore', { snapshot: snapshot.id, volume: target, fromVolume: from, force, dryRun });
-      if (dryRun) setPlan(r);
-      else setDone(r);
+      setPlan(await op('volumeRestore', { snapshot: snapshot.id, volume: target, fromVolume: from, force, dryRun: true }));
+    } catch (err) {
+      setError((err as Error).message);
+    }
+    setBusy(false);
+  };
+  const restore = async () => {
+    setBusy(true);
+    setError('');
+    try {
+      setStarted(await startJob('volumeRestore', { snapshot: snapshot.id, volume: target, fromVolume: from, force, dryRun: false }));
     } catch (err) {
       setError((err as Error).message);
     }
     setBusy(false);
   };
   const c = plan?.changes;
+  const locked = busy || running;
   return html`<section class="dialog volume-wizard">
     <h2>Restore volume ${from}</h2>
     <p class="muted">From snapshot <code>${snapshot.shortId}</code> of ${when(snapshot.time)}.</p>
@@ -121,16 +141,31 @@ function VolumeWizard({ snapshot, from, onClose }: { snapshot: SnapshotListing; 
       html`<div>
         <div class="row">
           <label
-            >Into Docker volume <input name="volume" value=${target} onInput=${(e: Event) => (setTarget((e.target as HTMLInputElement).value), setPlan(null))}
+            >Into Docker volume
+            <input name="volume" disabled=${locked} value=${target} onInput=${(e: Event) => (setTarget((e.target as HTMLInputElement).value), setPlan(null))}
           /></label>
         </div>
         <div class="row">
           <label
-            ><input type="checkbox" name="force" checked=${force} onChange=${(e: Event) => (setForce((e.target as HTMLInputElement).checked), setPlan(null))} />
+            ><input
+              type="checkbox"
+              name="force"
+              disabled=${locked}
+              checked=${force}
+              onChange=${(e: Event) => (setForce((e.target as HTMLInputElement).checked), setPlan(null))}
+            />
             replace it if it exists (its containers are stopped and started again)</label
           >
         </div>
-        <div class="row"><button disabled=${busy || !target} onClick=${() => call(true)}>Dry run</button><button onClick=${onClose}>Cancel</button></div>
+        <div class="row">
+          <button disabled=${locked || !target} onClick=${dryRun}>Dry run</button>${
+            running && job
+              ? html`<button class="restore-cancel" onClick=${() => cancelJob(job.id).catch((err: unknown) => setError((err as Error).message))}>
+                  Cancel
+                </button>`
+              : html`<button onClick=${onClose}>Cancel</button>`
+          }
+        </div>
         ${
           plan &&
           c &&
@@ -139,16 +174,21 @@ function VolumeWizard({ snapshot, from, onClose }: { snapshot: SnapshotListing; 
               ${plan.createdVolume ? `Volume ${plan.volume} will be created.` : `Volume ${plan.volume} exists:`} ${c.created.length} paths created,
               ${c.replaced.length} replaced, ${c.deleted.length} deleted.
             </p>
-            <button class="primary" disabled=${busy} onClick=${() => call(false)}>Restore now</button>
+            <button class="primary" disabled=${locked} onClick=${restore}>${running ? 'Restoring…' : 'Restore now'}</button>
           </div>`
         }
+        ${running && job && html`<p class="restore-progress">Job <code>${job.id.slice(-6)}</code>: ${progressWords(job)}</p>`}
       </div>`
     }
     ${error && html`<p class="error" role="alert">${error}</p>`}
     ${
       done &&
+      job &&
       html`<div>
-        <p class="restore-done">Volume ${done.volume} restored from ${done.fromVolume}.</p>
+        <p class="restore-done">
+          Volume ${done.volume} restored from ${done.fromVolume}: ${progressWords(job)}${done.errors.length > 0 ? `, ${done.errors.length} errors` : ''}.
+        </p>
+        ${done.errors.map((e) => html`<p class="error">${e}</p>`)}
         <button onClick=${onClose}>Close</button>
       </div>`
     }

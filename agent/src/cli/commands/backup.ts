@@ -6,6 +6,7 @@ import { formatBytes, formatDuration, jsonLinesMode, printJson } from '../format
 import { ProgressLine } from '../progress.js';
 import { EXIT_INCOMPLETE, UsageError } from '../../util/errors.js';
 import { excludesOf } from '../exclude-file.js';
+import { AFTER_CANCEL } from '../ctrl-c.js';
 
 export interface BackupCliOptions {
   tag?: string[];
@@ -58,7 +59,9 @@ export async function backupCommand(ctx: Context, paths: string[], opts: BackupC
       ...(opts.oneFileSystem ? { oneFileSystem: true } : {}),
       ...(opts.dryRun ? { dryRun: true } : {}),
     };
-    r = await runJob(ctx, 'backup', args, 'backup', (svc) => runBackup(svc, { kind: 'paths', args, onStart }));
+    r = await runJob(ctx, 'backup', args, 'backup', (svc, signal) => runBackup(svc, { kind: 'paths', args, onStart }, signal ? { signal } : {}), {
+      afterCancel: AFTER_CANCEL.backup,
+    });
   } finally {
     progress?.stop();
     abort.abort();

@@ -1,8 +1,9 @@
 import { checkOp } from '../../ops/check.js';
-import { CairnError } from '../../util/errors.js';
+import { CairnError, throwIfCancelled } from '../../util/errors.js';
 import { runJob, type Context } from '../context.js';
 import { printJson } from '../format.js';
 import { ProgressLine } from '../progress.js';
+import { AFTER_CANCEL } from '../ctrl-c.js';
 
 export async function checkCommand(ctx: Context, opts: { readData?: boolean; readDataSubset?: string }): Promise<void> {
   let done = 0;
@@ -11,10 +12,22 @@ export async function checkCommand(ctx: Context, opts: { readData?: boolean; rea
   let r;
   try {
     const args = { readData: opts.readData === true, ...(opts.readDataSubset !== undefined ? { readDataSubset: opts.readDataSubset } : {}) };
-    r = await runJob(ctx, 'check', args, 'check', (svc) => {
-      progress = new ProgressLine('check', () => ({ files: done, bytes: 0, totalFiles: total }), ctx.clock);
-      return checkOp(svc, args, (d, t) => ((done = d), (total = t)));
-    });
+    r = await runJob(
+      ctx,
+      'check',
+      args,
+      'check',
+      (svc, signal) => {
+        progress = new ProgressLine('check', () => ({ files: done, bytes: 0, totalFiles: total }), ctx.clock);
+        // check only reads: a cancel stops it before the next pack
+        return checkOp(svc, args, (d, t) => {
+          throwIfCancelled(signal);
+          done = d;
+          total = t;
+        });
+      },
+      { afterCancel: AFTER_CANCEL.check },
+    );
   } finally {
     progress?.stop();
   }

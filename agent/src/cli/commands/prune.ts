@@ -5,6 +5,7 @@ import { UsageError } from '../../util/errors.js';
 import { runJob, type Context } from '../context.js';
 import { formatBytes, printJson } from '../format.js';
 import { ProgressLine } from '../progress.js';
+import { AFTER_CANCEL } from '../ctrl-c.js';
 
 export async function pruneCommand(ctx: Context, opts: { dryRun?: boolean; maxUnused?: string }): Promise<void> {
   const pct = opts.maxUnused === undefined ? undefined : Number(opts.maxUnused.replace(/%$/, ''));
@@ -14,10 +15,17 @@ export async function pruneCommand(ctx: Context, opts: { dryRun?: boolean; maxUn
   let progress: ProgressLine | undefined;
   let r;
   try {
-    r = await runJob(ctx, 'prune', args, 'prune', (svc) => {
-      progress = new ProgressLine('prune', () => ({ files: p.done, bytes: 0, totalFiles: p.total }), ctx.clock);
-      return svc.repo.writeLock.with(1, () => pruneOp(svc, args, (x) => (p = x)));
-    });
+    r = await runJob(
+      ctx,
+      'prune',
+      args,
+      'prune',
+      (svc, signal) => {
+        progress = new ProgressLine('prune', () => ({ files: p.done, bytes: 0, totalFiles: p.total }), ctx.clock);
+        return svc.repo.writeLock.with(1, () => pruneOp(svc, args, (x) => (p = x), signal));
+      },
+      { afterCancel: AFTER_CANCEL.prune },
+    );
   } finally {
     progress?.stop();
   }

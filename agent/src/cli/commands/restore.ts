@@ -1,11 +1,12 @@
 import { resolve } from 'node:path';
-import { restoreOp } from '../../ops/restore.js';
+import { restoreOp, type RestoreTotals } from '../../ops/restore.js';
 import type { RunningRestore } from '../../ops/progress.js';
 import { CairnError, UsageError } from '../../util/errors.js';
 import { runJob, type Context } from '../context.js';
 import { formatBytes, printJson } from '../format.js';
 import { displayName } from '../../util/byte-names.js';
 import { ProgressLine } from '../progress.js';
+import { AFTER_CANCEL } from '../ctrl-c.js';
 import { filterOf, splitSubpath, type FilterCliOptions } from '../snapshot-filter.js';
 
 /** Error lines printed before the rest are only counted. */
@@ -44,10 +45,10 @@ export async function restoreCommand(ctx: Context, snapshotArg: string, opts: Re
   if (opts.dryRun && opts.verify) throw new UsageError('--verify reads back what a restore wrote: a --dry-run writes nothing');
   const target = opts.target;
   let progress: ProgressLine | undefined;
-  const onStart = (r: RunningRestore, totalBytes?: number) => {
+  const onStart = (r: RunningRestore, t: RestoreTotals) => {
     progress = new ProgressLine(
       'restore',
-      () => ({ files: r.progress.filesDone, bytes: r.progress.bytesDone, ...(totalBytes !== undefined ? { totalBytes } : {}) }),
+      () => ({ files: r.progress.filesDone, bytes: r.progress.bytesDone, ...(t.done ? { totalBytes: t.bytes, totalFiles: t.files } : {}) }),
       ctx.clock,
     );
   };
@@ -64,7 +65,10 @@ export async function restoreCommand(ctx: Context, snapshotArg: string, opts: Re
       ...(opts.dryRun ? { dryRun: true } : {}),
       ...(opts.verify ? { verify: true } : {}),
     };
-    r = await runJob(ctx, 'restore', args, 'restore', (svc) => restoreOp(svc, args, onStart), { mesh: true });
+    r = await runJob(ctx, 'restore', args, 'restore', (svc, signal) => restoreOp(svc, args, onStart, signal), {
+      mesh: true,
+      afterCancel: AFTER_CANCEL.restore,
+    });
   } finally {
     progress?.stop();
   }

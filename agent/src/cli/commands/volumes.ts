@@ -8,6 +8,8 @@ import { CairnError, EXIT_INCOMPLETE } from '../../util/errors.js';
 import { runJob, runOp, type Context } from '../context.js';
 import { formatBytes, formatDuration, formatTime, printJson, table } from '../format.js';
 import { ProgressLine } from '../progress.js';
+import type { RestoreTotals } from '../../ops/restore.js';
+import { AFTER_CANCEL } from '../ctrl-c.js';
 
 export async function volumesCommand(ctx: Context): Promise<void> {
   const rows = await runOp(ctx, 'volumes', {}, (svc) => volumesOp(svc));
@@ -60,7 +62,16 @@ export async function volumeBackupCommand(ctx: Context, args: string[], opts: { 
   };
   let r;
   try {
-    r = await runJob(ctx, 'volumeBackup', opArgs, 'backup', (svc) => runBackup(svc, { kind: 'volumes', args: opArgs, onStart, onLog }));
+    r = await runJob(
+      ctx,
+      'volumeBackup',
+      opArgs,
+      'backup',
+      (svc, signal) => runBackup(svc, { kind: 'volumes', args: opArgs, onStart, onLog }, signal ? { signal } : {}),
+      {
+        afterCancel: AFTER_CANCEL.backup,
+      },
+    );
   } finally {
     progress?.stop();
   }
@@ -91,10 +102,10 @@ export async function volumeRestoreCommand(
   };
   let progress: ProgressLine | undefined;
   let logged = false;
-  const onStart = (r: RunningRestore, totalBytes?: number) => {
+  const onStart = (r: RunningRestore, t: RestoreTotals) => {
     progress = new ProgressLine(
       'restore',
-      () => ({ files: r.progress.filesDone, bytes: r.progress.bytesDone, ...(totalBytes !== undefined ? { totalBytes } : {}) }),
+      () => ({ files: r.progress.filesDone, bytes: r.progress.bytesDone, ...(t.done ? { totalBytes: t.bytes, totalFiles: t.files } : {}) }),
       ctx.clock,
     );
   };
@@ -104,7 +115,10 @@ export async function volumeRestoreCommand(
   };
   let r: VolumeRestoreResult;
   try {
-    r = await runJob(ctx, 'volumeRestore', args, 'restore', (svc) => volumeRestoreOp(svc, args, onStart, onLog), { mesh: true });
+    r = await runJob(ctx, 'volumeRestore', args, 'restore', (svc, signal) => volumeRestoreOp(svc, args, onStart, onLog, signal), {
+      mesh: true,
+      afterCancel: AFTER_CANCEL.volumeRestore,
+    });
   } finally {
     progress?.stop();
   }
