@@ -22,6 +22,8 @@ export interface RelayDaemonOptions {
   apiPort: number;
   limits: RelayLimits;
   clock: Clock;
+  /** The relay's log (a relay-budget.json it could not read or write). */
+  log?: (line: string) => void;
 }
 
 export class RelayDaemon {
@@ -56,6 +58,7 @@ export class RelayDaemon {
           name: opts.name,
           limits: opts.limits,
           clock: opts.clock,
+          ...(opts.log ? { log: opts.log } : {}),
         }),
       );
       const token = randomBytes(24).toString('base64url');

@@ -40,6 +40,7 @@ import { reachService } from './reach.js';
 import { Reachability } from './reachability.js';
 import { ownAddresses, relayControl } from './relay.js';
 import { RelayBudget, type RelayLimits } from './relay-budget.js';
+import { RelayBudgetFile, relayBudgetPath } from './relay-budget-file.js';
 import { DirectUpgrade } from './direct-upgrade.js';
 import { StunResponder } from './stun-server.js';
 import { tcpListenEndpoints } from './webrtc.js';
@@ -143,6 +144,8 @@ export class Mesh {
     };
     this.stunResponder = new StunResponder({ endpoints: () => tcpListenEndpoints(ctx.node), allow: (ip) => gate.isFriendIp(ip), clock: ctx.clock, log });
     this.services = new ServiceGroup([
+      // what friends used of the relay today, back from before a restart (relay-budget-file.ts)
+      new RelayBudgetFile(relayBudgetPath(repo.paths.home), relayBudget, { log }),
       gate,
       this.pairing,
       packPutService(ctx),

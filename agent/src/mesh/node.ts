@@ -5,7 +5,6 @@
 // Before Noise, connections are admitted by remote IP
 // (admission.ts): strangers cannot hold enough half-open connections to lock friends out.
 import { noise } from '@chainsafe/libp2p-noise';
-import { yamux } from '@chainsafe/libp2p-yamux';
 import { generateKeyPairFromSeed } from '@libp2p/crypto/keys';
 import { identify, identifyPush } from '@libp2p/identify';
 import type { Libp2p, PeerId, PrivateKey } from '@libp2p/interface';
@@ -18,6 +17,8 @@ import { guardRelayStop, relayServer, relayTransport } from './relay.js';
 import { relayGater, type RelayPolicyDeps } from './relay-policy.js';
 import { meterRelayServer, type RelayBudget } from './relay-budget.js';
 import { nodeParts } from './node-parts.js';
+import { coalescingEncrypter } from './write-coalescing.js';
+import { yamuxHalfWindowUpdates } from './yamux-window.js';
 import { guardWebRTCSignalling, trackWebRTCNode, WEBRTC_LISTEN, webrtcTransport } from './webrtc.js';
 
 /** Inbound connection attempts accepted per second from one host. */
@@ -66,8 +67,10 @@ export async function createMeshNode(opts: MeshNodeOptions): Promise<Libp2p> {
     // /webrtc: accept WebRTC, and advertise it on every relayed address we hold
     addresses: { listen: [...opts.listen, ...(rtc ? [WEBRTC_LISTEN] : [])], appendAnnounce: opts.announce ?? [] },
     transports: [tcp(), relayTransport(), ...(rtc ? [await webrtcTransport(() => built.node, { configured: opts.stun ?? [], isFriend })] : [])],
-    connectionEncrypters: [noise()],
-    streamMuxers: [yamux()],
+    // what Noise encrypts leaves in one write per batch, not one per piece (write-coalescing.ts)
+    connectionEncrypters: [coalescingEncrypter(noise())],
+    // window updates per half window, not per frame (yamux-window.ts)
+    streamMuxers: [yamuxHalfWindowUpdates()],
     // relay: friends-only circuit relay (relay.ts); parts: the address manager and logger, for LAN
     // discovery and port mapping (node-parts.ts); identifyPush: an address gained later (a port the
     // router mapped, a relay reservation) reaches connected friends

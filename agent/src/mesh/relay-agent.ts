@@ -24,6 +24,7 @@ import { Pairing } from './pairing.js';
 import { reachService } from './reach.js';
 import { ownAddresses } from './relay.js';
 import { RelayBudget, type RelayLimits } from './relay-budget.js';
+import { RelayBudgetFile, relayBudgetPath } from './relay-budget-file.js';
 import { ServiceGroup } from './service.js';
 
 export interface RelayAgentOptions {
@@ -35,6 +36,8 @@ export interface RelayAgentOptions {
   name: string;
   limits: RelayLimits;
   clock: Clock;
+  /** The relay's log: a relay-budget.json it could not read or write. */
+  log?: (line: string) => void;
 }
 
 interface ReservationsView {
@@ -50,7 +53,7 @@ export class RelayAgent {
   private readonly pairing: Pairing;
   private readonly services: ServiceGroup;
 
-  private constructor(ctx: MeshContext, ledgers: Ledgers, gate: FriendGate, budget: RelayBudget) {
+  private constructor(ctx: MeshContext, ledgers: Ledgers, gate: FriendGate, budget: RelayBudget, budgetFile: RelayBudgetFile) {
     this.ctx = ctx;
     this.ledgers = ledgers;
     this.gate = gate;
@@ -61,7 +64,7 @@ export class RelayAgent {
     const presence = new FriendPresence(ctx, gate);
     this.directory = new FriendDirectory(ctx, gate, presence, (peerId) => budget.count(peerId));
     this.pairing = new Pairing(ctx, gate, presence, () => this.addresses());
-    this.services = new ServiceGroup([gate, this.pairing, reachService(ctx)]);
+    this.services = new ServiceGroup([budgetFile, gate, this.pairing, reachService(ctx)]);
   }
 
   /** Builds the relay's node and services and starts them. */
@@ -89,7 +92,9 @@ export class RelayAgent {
       onFriend: async (peerId) => relay.welcome(peerId),
       deletionGraceMs: 0,
     };
-    const relay = new RelayAgent(ctx, ledgers, gate, budget);
+    // what friends used today, back from before a restart (relay-budget-file.ts)
+    const budgetFile = new RelayBudgetFile(relayBudgetPath(opts.home), budget, opts.log ? { log: opts.log } : {});
+    const relay = new RelayAgent(ctx, ledgers, gate, budget, budgetFile);
     try {
       await relay.services.start();
       // a relay runs where friends reach it: the addresses it listens on are its own (libp2p

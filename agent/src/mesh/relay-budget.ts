@@ -4,8 +4,9 @@
 // friend: a rate (`relay.rate`, one second of burst; over it the stream is paused, so yamux stops
 // granting window and the sender waits) and a daily volume (`relay.daily`, per UTC day; over it the
 // friend's relayed connections are cut and new ones refused until the day ends). The counts are
-// kept in memory (a restart starts the day's volume again) and shown per friend (`cairn peers`,
-// `cairn relay status`, /metrics).
+// kept in memory and shown per friend (`cairn peers`, `cairn relay status`, /metrics); what each
+// friend used today is also kept in a file of the home (relay-budget-file.ts), so a restart on
+// the same day goes on from it.
 import type { PeerId, Stream } from '@libp2p/interface';
 import type { Clock } from '../util/clock.js';
 import { realSleep, type Sleep } from '../util/rate-limit.js';
@@ -28,6 +29,12 @@ export interface RelayedCount {
   totalBytes: number;
 }
 
+/** What the relay carried per friend on one UTC day (`day`: days since the epoch): what a restart must not forget. */
+export interface DayUsage {
+  day: number;
+  bytes: Map<string, number>;
+}
+
 export class RelayBudgetExceededError extends Error {
   override readonly name = 'RelayBudgetExceededError';
 }
@@ -45,6 +52,7 @@ export class RelayBudget {
   private readonly clock: Clock;
   private readonly sleep: Sleep;
   private readonly meters = new Map<string, Meter>();
+  private counted = 0;
 
   constructor(limits: RelayLimits, clock: Clock, sleep: Sleep = realSleep) {
     this.limits = limits;
@@ -68,6 +76,32 @@ export class RelayBudget {
       m.todayBytes = 0;
     }
     return m;
+  }
+
+  /** Grows with every byte counted: whether the counts changed since it was last read. */
+  get changes(): number {
+    return this.counted;
+  }
+
+  /** What each friend used today (UTC), for those that used anything. */
+  usedToday(): DayUsage {
+    const day = Math.floor(this.clock.now() / DAY_MS);
+    const bytes = new Map<string, number>();
+    for (const [peer, m] of this.meters) if (m.day === day && m.todayBytes > 0) bytes.set(peer, m.todayBytes);
+    return { day, bytes };
+  }
+
+  /**
+   * Takes back what friends used today before a restart, added to what was counted since (a
+   * `usage` of another day is ignored: that day's volume is over). At most MAX_RELAY_METERED_PEERS.
+   */
+  restore(usage: DayUsage): void {
+    if (usage.day !== Math.floor(this.clock.now() / DAY_MS)) return;
+    for (const [peer, n] of [...usage.bytes].slice(0, MAX_RELAY_METERED_PEERS)) {
+      if (!Number.isSafeInteger(n) || n <= 0) continue;
+      const m = this.meter(peer);
+      m.todayBytes += n;
+    }
   }
 
   /** What the relay carried for `peer`. */
@@ -100,6 +134,7 @@ export class RelayBudget {
     let waiting = false;
     const onMessage = (evt: { data: { byteLength: number } }): void => {
       const n = evt.data.byteLength;
+      this.counted += n;
       let waitMs = 0;
       for (const p of peers) {
         const m = this.meter(p);

@@ -4,6 +4,7 @@
 //   state/       LevelDB: its friends and the invites it issued (the agent's `friends` and
 //                `invites` sublevels, nothing else is written)
 //   relay.json   while it runs: its local API address and token, pid, PeerId, addresses (mode 0600)
+//   relay-budget.json  what it relayed for each friend today (relay-budget-file.ts, mode 0600)
 //   cairn.yaml   optional: listen, announce, name and relay (rate, daily), as for an agent
 // A home holding a repository is refused: a relay needs a home of its own.
 import { generateKeyPair, privateKeyFromProtobuf, privateKeyToProtobuf } from '@libp2p/crypto/keys';

@@ -62,6 +62,7 @@ export async function relayCommand(ctx: Context, opts: RelayCliOptions): Promise
     apiPort: Number(api[2]),
     limits,
     clock: ctx.clock,
+    log: say,
   });
   const rate = limits.bytesPerSec > 0 ? `${formatBytes(limits.bytesPerSec)}/s` : 'unlimited';
   const daily = limits.bytesPerDay > 0 ? `${formatBytes(limits.bytesPerDay)} a day` : 'no daily limit';
