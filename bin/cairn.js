@@ -11,7 +11,7 @@ const MIN_MAJOR = 22;
 const MIN_MINOR = 15;
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 /**
- * V8 heap flags of the agent daemon (SPEC 11). It runs for months beside a NAS's own services, and
+ * V8 heap flags of the long-running daemons, `cairn agent` and `cairn relay` (SPEC 11). It runs for months beside a NAS's own services, and
  * under allocation pressure (friends and strangers sending it frames, a backup) V8's defaults let
  * its heap grow far past what it holds: the young generation up to two semi-spaces of 16 MiB, the
  * old one up to 4 times what survived the last full collection (with the Buffers its garbage still
@@ -20,6 +20,8 @@ const root = join(dirname(fileURLToPath(import.meta.url)), '..');
  * --max-semi-space-size in NODE_OPTIONS too, --heap-growing-percent only on the command line).
  */
 const AGENT_V8_FLAGS = { 'max-semi-space-size': 4, 'heap-growing-percent': 50 };
+/** The commands that run for months: the agent, and the relay on a small rented server. */
+const DAEMONS = ['agent', 'relay'];
 
 /** Whether a V8 flag is already set, on the command line or in NODE_OPTIONS. */
 function hasFlag(name) {
@@ -43,7 +45,7 @@ if (major < MIN_MAJOR || (major === MIN_MAJOR && minor < MIN_MINOR)) {
     if (signal) process.kill(process.pid, signal);
     else process.exit(code ?? 1);
   });
-} else if (process.argv[2] === 'agent' && agentFlags.length > 0 && typeof process.execve === 'function') {
+} else if (DAEMONS.includes(process.argv[2]) && agentFlags.length > 0 && typeof process.execve === 'function') {
   // the launcher replaces itself with the same node and those flags (same PID, signals and stdio), before loading anything
   process.execve(
     process.execPath,

@@ -13,6 +13,8 @@
 //                         most frames on one stream (16)
 //   CAIRN_ADV_FAULTS      faults of the fault-injection campaign (default 1000); the campaign itself is
 //                         agent/test/adversarial/faults.test.ts, run here through vitest
+//   CAIRN_ADV_MAX_SECONDS no new fault (or soak frame) starts after this many seconds; the report
+//                         says how many ran of those asked for
 //   CAIRN_ADV_SEED        seed of the random mutations (default: the time)
 //   CAIRN_ADV_REPORT      the file to update (default SECURITY.md)
 import { spawnSync } from 'node:child_process';
@@ -107,6 +109,10 @@ function renderSoak(r: SoakResult | null, passed: boolean, when: string): string
 
 interface FaultsResult {
   faults: number;
+  asked: number;
+  stoppedEarly: 'failures' | 'time' | null;
+  complete: boolean;
+  exactFriendChecks: number;
   seed: number;
   seconds: number;
   byOp: Record<string, { runs: number; interrupted: number }>;
@@ -120,8 +126,12 @@ interface FaultsResult {
 
 function renderFaults(r: FaultsResult | null, passed: boolean, when: string): string {
   if (!r) return `Last run ${when}: the campaign did not finish (see its output). **Failed.**`;
+  const ran =
+    r.faults === r.asked
+      ? `${r.faults.toLocaleString('en')} faults`
+      : `${r.faults.toLocaleString('en')} of the ${r.asked.toLocaleString('en')} faults asked for (${!r.complete ? 'the run was cut off' : r.stoppedEarly === 'time' ? 'stopped by its time budget, CAIRN_ADV_MAX_SECONDS' : 'stopped after 3 failures'})`;
   return [
-    `Last run ${when}: ${r.faults.toLocaleString('en')} faults, seed ${r.seed}, ${r.seconds.toFixed(0)} s, ${r.restoresChecked} restores compared. ${passed ? 'Passed.' : '**Failed.**'}`,
+    `Last run ${when}: ${ran}, seed ${r.seed}, ${r.seconds.toFixed(0)} s, ${r.restoresChecked} restores compared, ${r.exactFriendChecks} friend checks on stopped agents (the others on copies of the running agents' databases, confirmed stopped when they showed anything). ${passed ? 'Passed.' : '**Failed.**'}`,
     '',
     '| fault | runs | operation cut short (killed before it ended; enospc: backup refused) |',
     '|---|---|---|',
@@ -176,7 +186,7 @@ if (only.includes('faults')) {
     (t) => JSON.parse(t) as FaultsResult,
     () => null,
   );
-  const passed = run.status === 0 && result !== null && result.failures.length === 0;
+  const passed = run.status === 0 && result !== null && result.complete && result.failures.length === 0;
   await replaceBlock(report, 'faults', renderFaults(result, passed, when));
   if (!passed) failed = true;
 }

@@ -1,17 +1,18 @@
-// The agent daemon runs with V8 heap flags that keep its heap near what it holds (bin/cairn.js
+// The agent daemon (and the relay daemon) runs with V8 heap flags that keep its heap near what it holds (bin/cairn.js
 // AGENT_V8_FLAGS, SPEC 11): the launcher replaces itself with the same node and those flags, so
 // the agent is one process (the PID in agent.json, the one signals reach), and a flag the user
 // set in NODE_OPTIONS wins over ours.
 import { readFile } from 'node:fs/promises';
 import { afterEach, describe, expect, it } from 'vitest';
 import { startAgent, type TestAgent } from '../helpers/agents.js';
+import { startRelay, type TestRelay } from '../helpers/relay-agent.js';
 
 async function argvOf(pid: number): Promise<string[]> {
   return (await readFile(`/proc/${pid}/cmdline`, 'utf8')).split('\0').filter((a) => a !== '');
 }
 
 describe('the agent daemon runs with its V8 heap flags', () => {
-  let agent: TestAgent | undefined;
+  let agent: TestAgent | TestRelay | undefined;
   afterEach(async () => {
     await agent?.stop();
     agent = undefined;
@@ -20,6 +21,13 @@ describe('the agent daemon runs with its V8 heap flags', () => {
   it('the process that serves (the PID in agent.json, the one spawned) has both flags, before the script', async () => {
     agent = await startAgent('heapflags');
     expect(agent.info.pid).toBe(agent.proc.pid);
+    const argv = await argvOf(agent.info.pid);
+    const script = argv.findIndex((a) => a.endsWith('cairn.js'));
+    expect(argv.slice(1, script)).toEqual(expect.arrayContaining(['--max-semi-space-size=4', '--heap-growing-percent=50']));
+  }, 60_000);
+
+  it('the relay daemon (cairn relay) runs with them too', async () => {
+    agent = await startRelay('heapflags-relay');
     const argv = await argvOf(agent.info.pid);
     const script = argv.findIndex((a) => a.endsWith('cairn.js'));
     expect(argv.slice(1, script)).toEqual(expect.arrayContaining(['--max-semi-space-size=4', '--heap-growing-percent=50']));
