@@ -19,6 +19,12 @@ export interface RunOptions {
   timeoutMs?: number;
 }
 
+/** A Cairn command's CPU seconds by thread: its main thread, each kind of worker, and the rest (Node's own threads). */
+export interface ThreadCpu {
+  mainS: number;
+  workersS: Record<string, number>;
+}
+
 export interface RunResult {
   command: string;
   code: number | null;
@@ -33,6 +39,8 @@ export interface RunResult {
    * own: other processes competing for the cores. Null when unknown.
    */
   otherCpuSeconds: number | null;
+  /** Cairn only: CPU seconds by thread (CAIRN_CPU_REPORT, agent/src/util/thread-cpu.ts), when it wrote them. */
+  threadCpu?: ThreadCpu;
   stdout: string;
   stderr: string;
 }

@@ -40,6 +40,7 @@ const vsBaseline = (factor: number, key: string, better: Target['better']): Targ
 export const METRICS: readonly Metric[] = [
   { key: 'first.seconds', label: 'First backup: time (s)', format: seconds },
   { key: 'first.mbps', label: 'First backup: throughput (MB/s)', format: mbps, target: vsBaseline(2, 'first.mbps', 'higher') },
+  { key: 'first.cpugb', label: 'First backup: CPU-s per GB', format: seconds },
   { key: 'first.rss', label: 'First backup: peak RSS (MiB)', format: mib },
   { key: 'rerun.seconds', label: 'Unchanged re-run: time (s)', format: seconds, target: vsBaseline(0.5, 'rerun.seconds', 'lower') },
   { key: 'rerun.rss', label: 'Unchanged re-run: peak RSS (MiB)', format: mib },
@@ -48,6 +49,7 @@ export const METRICS: readonly Metric[] = [
   { key: 'incr.rss', label: 'Incremental: peak RSS (MiB)', format: mib },
   { key: 'restore.seconds', label: 'Full restore of latest: time (s)', format: seconds },
   { key: 'restore.mbps', label: 'Full restore: throughput (MB/s)', format: mbps, target: vsBaseline(1.5, 'restore.mbps', 'higher') },
+  { key: 'restore.cpugb', label: 'Full restore: CPU-s per GB', format: seconds },
   { key: 'restore.rss', label: 'Full restore: peak RSS (MiB)', format: mib },
   { key: 'restore.check', label: 'Restored files match source', format: String },
   { key: 'snapshots', label: 'Snapshots listed afterwards', format: String },
@@ -84,12 +86,32 @@ export function renderReport(input: ReportInput): string {
     const { target, met } = judge(m, results);
     lines.push(`| ${m.label} | ${cells.join(' | ')} | ${target} | ${met} |`);
   }
+  lines.push(...threadTable(input.results.commands));
   lines.push('', '## Every command', '');
   lines.push('| tool | step | wall s | CPU s | other CPU s | peak RSS (MiB) | result | command |');
   lines.push('|---|---|---:|---:|---:|---:|---|---|');
   for (const c of input.results.commands) lines.push(commandRow(c, input.abbreviate));
   lines.push('', ...input.notes, '');
   return lines.join('\n');
+}
+
+/** Cairn's CPU seconds per step by thread (from the commands that reported it). */
+function threadTable(commands: readonly CommandRecord[]): string[] {
+  const rows = commands.filter((c) => c.tool === SUBJECT && c.threadCpu !== undefined && c.cpuSeconds !== null && c.step !== 'init');
+  if (rows.length === 0) return [];
+  const kinds = [...new Set(rows.flatMap((c) => Object.keys(c.threadCpu?.workersS ?? {})))].sort();
+  const out = ['', `## ${SUBJECT}'s CPU by thread`, ''];
+  out.push(`| step | main thread (s) | ${kinds.map((k) => `${k} workers (s)`).join(' | ')}${kinds.length ? ' | ' : ''}Node's own threads (s) | all (s) |`);
+  out.push(`|---|---:|${kinds.map(() => '---:|').join('')}---:|---:|`);
+  for (const c of rows) {
+    const t = c.threadCpu as NonNullable<CommandRecord['threadCpu']>;
+    const workers = kinds.map((k) => t.workersS[k] ?? 0);
+    const rest = Math.max(0, (c.cpuSeconds as number) - t.mainS - workers.reduce((a, b) => a + b, 0));
+    out.push(
+      `| ${c.step} | ${t.mainS.toFixed(2)} | ${workers.map((w) => `${w.toFixed(2)} | `).join('')}${rest.toFixed(2)} | ${(c.cpuSeconds as number).toFixed(2)} |`,
+    );
+  }
+  return out;
 }
 
 function renderCell(cell: Cell | undefined, m: Metric): string {

@@ -1,3 +1,4 @@
+import type { ThreadCpu } from './exec.js';
 // What a benchmark run collected: one cell per (tool, metric), and a record of every command.
 export type Cell = { kind: 'value'; value: number } | { kind: 'text'; text: string } | { kind: 'failed'; error: string } | { kind: 'skipped'; reason: string };
 
@@ -9,6 +10,7 @@ export interface CommandRecord {
   peakRssBytes: number | null;
   cpuSeconds: number | null;
   otherCpuSeconds: number | null;
+  threadCpu?: ThreadCpu;
   ok: boolean;
   error: string | null;
 }

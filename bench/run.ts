@@ -99,7 +99,7 @@ const STEPS: readonly Step[] = [
   {
     kind: 'tool',
     name: 'first backup',
-    metrics: ['first.seconds', 'first.mbps', 'first.rss'],
+    metrics: ['first.seconds', 'first.mbps', 'first.cpugb', 'first.rss'],
     required: true,
     run: async (ctx, tool) => {
       const r = await ctx.measure(tool, 'first backup', () => tool.backup('first'));
@@ -138,7 +138,7 @@ const STEPS: readonly Step[] = [
   {
     kind: 'tool',
     name: 'restore',
-    metrics: ['restore.seconds', 'restore.mbps', 'restore.rss', 'restore.check'],
+    metrics: ['restore.seconds', 'restore.mbps', 'restore.cpugb', 'restore.rss', 'restore.check'],
     run: async (ctx, tool) => {
       const target = join(ctx.cfg.workDir, 'restore', tool.name);
       await rm(target, { recursive: true, force: true });
@@ -192,6 +192,7 @@ const STEPS: readonly Step[] = [
 function setTimed(ctx: Context, tool: Tool, prefix: string, r: RunResult, bytes: number | null): void {
   ctx.results.set(tool.name, `${prefix}.seconds`, r.seconds);
   if (bytes !== null) ctx.results.set(tool.name, `${prefix}.mbps`, bytes / MB / r.seconds);
+  if (bytes !== null && r.cpuSeconds !== null) ctx.results.set(tool.name, `${prefix}.cpugb`, r.cpuSeconds / (bytes / 1e9));
   if (r.peakRssBytes !== null) ctx.results.set(tool.name, `${prefix}.rss`, r.peakRssBytes);
   else ctx.results.text(tool.name, `${prefix}.rss`, '?');
 }
@@ -409,6 +410,7 @@ async function engine(cfg: Config): Promise<string> {
     '',
     '- Throughput = bytes of regular files in the data set (apparent size, MB = 10^6 bytes) / wall-clock seconds of the command.',
     '- Peak RSS = `ru_maxrss` reported by GNU time (`/usr/bin/time -f %M`): the largest RSS of the command or any child it waited for (MiB).',
+    "- CPU-s per GB = the command's CPU s per 10^9 bytes of regular files it backed up or restored: what a slower, busier NAS pays for the same work. \"Cairn's CPU by thread\" splits Cairn's CPU s between its main thread (walk, read, chunk, hash, pack, write), its seal workers (compress + encrypt) and Node's own threads (V8's garbage collector helpers, libuv's file system pool), as each command reports it (`CAIRN_CPU_REPORT`).",
     '- CPU s = user + system seconds of the command (GNU time). Other CPU s = seconds all cores were busy during the command (`/proc/stat`) minus the command\'s own: other processes, and also kernel threads flushing the command\'s own writes. On 2 cores, other work near 1 core can slow multi-threaded tools (restic, Cairn) more than single-threaded borg; compare rows with similar "other CPU s".',
     '- Store = `du -s -B1` of the repository (restic, borg) or of the whole `CAIRN_HOME` (Cairn, including its local state). Client caches that restic (`RESTIC_CACHE_DIR`) and borg (`BORG_BASE_DIR`) keep outside the repository are shown on their own row.',
     '- Incremental "added to store" = store size after the incremental backup minus before it.',
@@ -457,7 +459,14 @@ function otherLoad(commands: CommandRecord[], cores: number, loadBefore: number)
 }
 
 function pick(r: RunResult) {
-  return { command: r.command, seconds: r.seconds, peakRssBytes: r.peakRssBytes, cpuSeconds: r.cpuSeconds, otherCpuSeconds: r.otherCpuSeconds };
+  return {
+    command: r.command,
+    seconds: r.seconds,
+    peakRssBytes: r.peakRssBytes,
+    cpuSeconds: r.cpuSeconds,
+    otherCpuSeconds: r.otherCpuSeconds,
+    ...(r.threadCpu ? { threadCpu: r.threadCpu } : {}),
+  };
 }
 
 function message(e: unknown): string {

@@ -1,8 +1,8 @@
 // The backup tools under comparison, each behind the same small interface. Every tool keeps its
 // store (and any client cache) inside the benchmark's working directory, so runs start clean.
-import { mkdir, readFile } from 'node:fs/promises';
+import { mkdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { run, runOk, type RunResult } from './exec.js';
+import { run, runOk, type RunResult, type ThreadCpu } from './exec.js';
 
 export const BENCH_PASSPHRASE = 'cairn-bench-passphrase';
 
@@ -32,8 +32,18 @@ export interface ToolSetup {
 export function cairnTool(s: ToolSetup): Tool {
   const home = join(s.workDir, 'cairn', 'home');
   const bin = join(s.repoRoot, 'bin', 'cairn.js');
-  const env = { CAIRN_HOME: home, CAIRN_PASSPHRASE: BENCH_PASSPHRASE };
-  const cairn = (args: string[], cwd?: string) => runOk(process.execPath, [bin, ...args], { env, cwd: cwd ?? s.repoRoot });
+  const cpuFile = join(s.workDir, 'cairn', 'cpu.json');
+  const env = { CAIRN_HOME: home, CAIRN_PASSPHRASE: BENCH_PASSPHRASE, CAIRN_CPU_REPORT: cpuFile };
+  // each command writes its CPU by thread as it exits (agent/src/util/thread-cpu.ts)
+  const cairn = async (args: string[], cwd?: string): Promise<RunResult> => {
+    await rm(cpuFile, { force: true });
+    const r = await runOk(process.execPath, [bin, ...args], { env, cwd: cwd ?? s.repoRoot });
+    const report = await readFile(cpuFile, 'utf8').then(
+      (t) => JSON.parse(t) as ThreadCpu,
+      () => undefined,
+    );
+    return report === undefined ? r : { ...r, threadCpu: report };
+  };
   return {
     name: 'Cairn',
     storeDir: home,

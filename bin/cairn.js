@@ -11,7 +11,8 @@ const MIN_MAJOR = 22;
 const MIN_MINOR = 15;
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 /**
- * V8 heap flags of the agent daemon (SPEC 11). It runs for months beside a NAS's own services, and
+ * V8 heap flags of the long-running daemons, `cairn agent` and `cairn relay`, and of the commands
+ * that move a repository's worth of data (SPEC 11). It runs for months beside a NAS's own services, and
  * under allocation pressure (friends and strangers sending it frames, a backup) V8's defaults let
  * its heap grow far past what it holds: the young generation up to two semi-spaces of 16 MiB, the
  * old one up to 4 times what survived the last full collection (with the Buffers its garbage still
@@ -20,6 +21,13 @@ const root = join(dirname(fileURLToPath(import.meta.url)), '..');
  * --max-semi-space-size in NODE_OPTIONS too, --heap-growing-percent only on the command line).
  */
 const AGENT_V8_FLAGS = { 'max-semi-space-size': 4, 'heap-growing-percent': 50 };
+/**
+ * The commands that get them: those that run for months (the agent, the relay on a small rented
+ * server), and those that move a repository's worth of data when no agent runs. A first backup of
+ * the reference data set (BENCHMARKS.md) peaked at 32 MiB of young generation with V8's defaults,
+ * 8 with the flags. Re-executing costs one Node start (about 40 ms): the quick commands skip it.
+ */
+const HEAP_FLAG_COMMANDS = ['agent', 'relay', 'backup', 'restore', 'check', 'prune', 'recover', 'drill', 'export'];
 
 /** Whether a V8 flag is already set, on the command line or in NODE_OPTIONS. */
 function hasFlag(name) {
@@ -43,7 +51,7 @@ if (major < MIN_MAJOR || (major === MIN_MAJOR && minor < MIN_MINOR)) {
     if (signal) process.kill(process.pid, signal);
     else process.exit(code ?? 1);
   });
-} else if (process.argv[2] === 'agent' && agentFlags.length > 0 && typeof process.execve === 'function') {
+} else if (HEAP_FLAG_COMMANDS.includes(process.argv[2]) && agentFlags.length > 0 && typeof process.execve === 'function') {
   // the launcher replaces itself with the same node and those flags (same PID, signals and stdio), before loading anything
   process.execve(
     process.execPath,

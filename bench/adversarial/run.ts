@@ -13,6 +13,8 @@
 //                         most frames on one stream (16)
 //   CAIRN_ADV_FAULTS      faults of the fault-injection campaign (default 1000); the campaign itself is
 //                         agent/test/adversarial/faults.test.ts, run here through vitest
+//   CAIRN_ADV_MAX_SECONDS no new fault (or soak frame) starts after this many seconds; the report
+//                         says how many ran of those asked for
 //   CAIRN_ADV_SEED        seed of the random mutations (default: the time)
 //   CAIRN_ADV_REPORT      the file to update (default SECURITY.md)
 import { spawnSync } from 'node:child_process';
@@ -72,6 +74,8 @@ interface SoakResult {
   rounds: { count: number; maxMs: number; stalled: number; lastDetail: string };
   grants: Array<{ name: string; held: number; grant: number }>;
   alive: boolean;
+  /** The attackers on a CPU of their own, alice, bob and carol on the other (mesh-soak.test.ts PIN). */
+  pinned?: boolean;
 }
 
 /** Whether the honest friend's p99 under attack stayed under twice its baseline. */
@@ -92,7 +96,7 @@ function renderSoak(r: SoakResult | null, passed: boolean, when: string): string
   return [
     `Last run ${when}: ${r.frames.toLocaleString('en')} hostile frames on ${r.exchanges.toLocaleString('en')} fuzzing streams (${streams}), ${r.framesPerSecond.toFixed(0)} frames/s, seed ${r.seed}, ${r.seconds.toFixed(0)} s. ${passed ? 'Passed.' : '**Failed.**'}`,
     `Named attacks alongside: ${tiny?.tried ?? 0} tiny packs (${tiny?.stored ?? 0} stored), ${heads?.tried ?? 0} signed head puts (${heads?.taken ?? 0} taken), ${String(r.hostile.floods ?? 0)} floods of 40 streams, ${drips?.started ?? 0} dripped puts, ${String(r.hostile.socketsOpened ?? 0)} idle TCP connections opened (50 held at a time).`,
-    `Machine load (1/5/15 min) before / during / after: ${r.load.before} / ${r.load.during} / ${r.load.after} (2 cores, shared with other work). Alice waited for a CPU ${w.before.aliceMsPerS.toFixed(0)} / ${w.during.aliceMsPerS.toFixed(0)} / ${w.after.aliceMsPerS.toFixed(0)} ms per second, carol's process ${w.before.carolMsPerS.toFixed(0)} / ${w.during.carolMsPerS.toFixed(0)} / ${w.after.carolMsPerS.toFixed(0)}. CPU used during the attack: alice ${r.cpu.alice.toFixed(0)} s, the attackers ${r.cpu.attackers.toFixed(0)} s, in ${r.cpu.seconds.toFixed(0)} s.`,
+    `Machine load (1/5/15 min) before / during / after: ${r.load.before} / ${r.load.during} / ${r.load.after} (2 cores, shared with other work). Alice waited for a CPU ${w.before.aliceMsPerS.toFixed(0)} / ${w.during.aliceMsPerS.toFixed(0)} / ${w.after.aliceMsPerS.toFixed(0)} ms per second, carol's process ${w.before.carolMsPerS.toFixed(0)} / ${w.during.carolMsPerS.toFixed(0)} / ${w.after.carolMsPerS.toFixed(0)}. CPU used during the attack: alice ${r.cpu.alice.toFixed(0)} s, the attackers ${r.cpu.attackers.toFixed(0)} s, in ${r.cpu.seconds.toFixed(0)} s. ${r.pinned ? "Pinned: the attackers on CPU 1, alice, bob and carol on CPU 0 (the attackers' work did not take CPU from them)." : 'Not pinned: the attackers shared both CPUs with alice and carol.'}`,
     '',
     '| measure | result | bound |',
     '|---|---|---|',
@@ -107,6 +111,10 @@ function renderSoak(r: SoakResult | null, passed: boolean, when: string): string
 
 interface FaultsResult {
   faults: number;
+  asked: number;
+  stoppedEarly: 'failures' | 'time' | null;
+  complete: boolean;
+  exactFriendChecks: number;
   seed: number;
   seconds: number;
   byOp: Record<string, { runs: number; interrupted: number }>;
@@ -120,8 +128,12 @@ interface FaultsResult {
 
 function renderFaults(r: FaultsResult | null, passed: boolean, when: string): string {
   if (!r) return `Last run ${when}: the campaign did not finish (see its output). **Failed.**`;
+  const ran =
+    r.faults === r.asked
+      ? `${r.faults.toLocaleString('en')} faults`
+      : `${r.faults.toLocaleString('en')} of the ${r.asked.toLocaleString('en')} faults asked for (${!r.complete ? 'the run was cut off' : r.stoppedEarly === 'time' ? 'stopped by its time budget, CAIRN_ADV_MAX_SECONDS' : 'stopped after 3 failures'})`;
   return [
-    `Last run ${when}: ${r.faults.toLocaleString('en')} faults, seed ${r.seed}, ${r.seconds.toFixed(0)} s, ${r.restoresChecked} restores compared. ${passed ? 'Passed.' : '**Failed.**'}`,
+    `Last run ${when}: ${ran}, seed ${r.seed}, ${r.seconds.toFixed(0)} s, ${r.restoresChecked} restores compared, ${r.exactFriendChecks} friend checks on stopped agents (the others on copies of the running agents' databases, confirmed stopped when they showed anything). ${passed ? 'Passed.' : '**Failed.**'}`,
     '',
     '| fault | runs | operation cut short (killed before it ended; enospc: backup refused) |',
     '|---|---|---|',
@@ -176,7 +188,7 @@ if (only.includes('faults')) {
     (t) => JSON.parse(t) as FaultsResult,
     () => null,
   );
-  const passed = run.status === 0 && result !== null && result.failures.length === 0;
+  const passed = run.status === 0 && result !== null && result.complete && result.failures.length === 0;
   await replaceBlock(report, 'faults', renderFaults(result, passed, when));
   if (!passed) failed = true;
 }

@@ -8,8 +8,10 @@ import { AGENT_DEFAULTS, DEFAULT_LISTEN } from './defaults.js';
 import { withFilterOptions, type FilterCliOptions } from './snapshot-filter.js';
 import type { AgentCliOptions } from './commands/agent.js';
 import { makeContext, type Context, type GlobalOptions } from './context.js';
+import { installCpuReport } from '../util/thread-cpu.js';
 
 let debug = process.argv.includes('--debug');
+installCpuReport();
 
 function common(cmd: Command): Command {
   return cmd

@@ -8,6 +8,7 @@ import type { PackReader } from '../repo/pack-reader.js';
 import type { LocalPackStore } from '../store/local-pack-store.js';
 import { PackMissingError, type PackInfo, type PackStore } from '../store/pack-store.js';
 import { CorruptionError, errorMessage } from '../util/errors.js';
+import { DiskFullError, DiskWriteError } from '../util/write-errors.js';
 import { RefusedError } from './framing.js';
 import { PackHashMismatchError } from './pack-receive.js';
 
@@ -79,7 +80,9 @@ export class MeshPackReader implements PackStore, PackReader {
   /**
    * One holder's copy, with one more try when the first failed in transit (a connection that
    * closed as the stream opened: a relayed connection replaced meanwhile), never after damaged
-   * bytes or a refusal. A failure is reported against the friend; false then.
+   * bytes or a refusal. A failure is reported against the friend; false then. A failure to write
+   * the pack to our own disk is not the friend's: it ends the fetch at once (every holder would
+   * meet the same disk), and no friend is reported or loses its recorded copy.
    */
   private async fetchOnce(peerId: string, packId: string): Promise<boolean> {
     for (let attempt = 1; ; attempt++) {
@@ -87,6 +90,7 @@ export class MeshPackReader implements PackStore, PackReader {
         await this.fetcher.fetch(peerId, packId, this.local);
         return true;
       } catch (err) {
+        if (err instanceof DiskFullError || err instanceof DiskWriteError) throw err;
         const damaged = err instanceof PackHashMismatchError;
         if (!damaged && !(err instanceof RefusedError) && attempt <= TRANSIT_RETRIES) continue;
         const problem = damaged ? `served a damaged copy of pack ${packId} (SHA-256 mismatch)` : `could not serve pack ${packId}: ${errorMessage(err)}`;

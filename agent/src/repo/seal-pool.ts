@@ -6,9 +6,12 @@ import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import type { BlobType } from './blob.js';
-import { compressAndSeal, type SealDone, type SealJob } from './seal-worker.js';
+import { addWorkerCpu, cpuReportWanted } from '../util/thread-cpu.js';
+import { compressAndSeal, type SealCpu, type SealCpuAsk, type SealDone, type SealJob } from './seal-worker.js';
 
 const WORKER_MIN_BYTES = 64 * 1024;
+/** How long close() waits for a worker to tell its CPU use (only with CAIRN_CPU_REPORT). */
+const CPU_ASK_TIMEOUT_MS = 1000;
 
 interface Slot {
   worker: Worker;
@@ -46,7 +49,11 @@ export class SealPool {
   private spawn(i: number): Slot {
     const w = new Worker(this.script);
     const slot: Slot = { worker: w, load: 0, pending: new Map() };
-    w.on('message', (m: SealDone) => {
+    w.on('message', (m: SealDone | SealCpu) => {
+      if ('cpu' in m) {
+        addWorkerCpu('seal', m.cpu);
+        return;
+      }
       slot.load -= 1;
       if (slot.load === 0) w.unref();
       const p = slot.pending.get(m.n);
@@ -88,6 +95,25 @@ export class SealPool {
 
   async close(): Promise<void> {
     this.closing = true;
+    if (cpuReportWanted()) await Promise.all(this.slots.map((s) => askCpu(s.worker)));
     await Promise.all(this.slots.map((s) => s.worker.terminate()));
   }
+}
+
+/** Asks a worker for its thread's CPU use; the answer is counted by its message listener. */
+function askCpu(w: Worker): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(done, CPU_ASK_TIMEOUT_MS);
+    function done(): void {
+      clearTimeout(timer);
+      w.off('message', onMessage);
+      resolve();
+    }
+    function onMessage(m: unknown): void {
+      if (typeof m === 'object' && m !== null && 'cpu' in m) done();
+    }
+    w.on('message', onMessage);
+    w.ref();
+    w.postMessage({ cpu: true } satisfies SealCpuAsk);
+  });
 }

@@ -20,12 +20,24 @@ export interface SealDone {
   sealed: Uint8Array;
 }
 
+/** Asks the worker for its own thread's CPU use (util/thread-cpu.ts), answered with a SealCpu. */
+export interface SealCpuAsk {
+  cpu: true;
+}
+export interface SealCpu {
+  cpu: { user: number; system: number };
+}
+
 export function compressAndSeal(type: BlobType, id: string, data: Buffer, key: Buffer): { flags: number; sealed: Buffer } {
   const z = compress(data);
   return { flags: z ? FLAG_ZSTD : 0, sealed: seal(key, z ?? data, blobAd(type, id)) };
 }
 
-parentPort?.on('message', (job: SealJob) => {
+parentPort?.on('message', (job: SealJob | SealCpuAsk) => {
+  if ('cpu' in job) {
+    parentPort?.postMessage({ cpu: process.threadCpuUsage() } satisfies SealCpu);
+    return;
+  }
   const data = Buffer.from(job.data.buffer, job.data.byteOffset, job.data.byteLength);
   const { flags, sealed } = compressAndSeal(job.type, job.id, data, Buffer.from(job.key));
   const out = new Uint8Array(sealed.buffer, sealed.byteOffset, sealed.byteLength);

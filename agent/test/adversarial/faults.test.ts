@@ -31,12 +31,14 @@ import { cairn, type CliResult, tempDir } from '../helpers/cli.js';
 import { describeResult } from '../helpers/damage-cli.js';
 import { strayPackFiles } from '../helpers/damage-packs.js';
 import { fill, mountTmpfs, unmount } from '../helpers/disk-fill.js';
-import { readAgentState, RestartableAgent } from '../helpers/fault-agents.js';
+import { readAgentState, readLiveAgentState, RestartableAgent, type AgentState } from '../helpers/fault-agents.js';
 import { fiuAvailable, fiuEnv, setEio } from '../helpers/fiu.js';
 import { hostedPacks } from '../helpers/mesh-hosted.js';
 import { compareTree, compressibleText, mixedTreeSpec, Rng, snapshotTree, writeSampleTree, type FileFacts } from '../helpers/sample-tree.js';
 
 const FAULTS = Number(process.env.CAIRN_ADV_FAULTS ?? 7);
+/** No new fault starts after this many seconds (CAIRN_ADV_MAX_SECONDS; the result says it stopped early). */
+const MAX_SECONDS = Number(process.env.CAIRN_ADV_MAX_SECONDS ?? Infinity);
 const SEED = Number(process.env.CAIRN_ADV_SEED ?? 1615);
 /** The campaign stops after this many failed iterations (later ones would only repeat the first). */
 const MAX_FAILURES = 3;
@@ -45,6 +47,12 @@ const MIB = 1024 * 1024;
 const FS_SIZE_MIB = 160;
 /** Snapshots kept before a prune fault is due anyway (keeps the home within the tmpfs). */
 const MAX_SNAPSHOTS = 12;
+/**
+ * The friend check (nothing at bob unaccounted for) reads the agents' databases: every this many
+ * faults with both agents stopped; between, from copies taken while they run, confirmed stopped
+ * when the copies show anything (stopping and restarting both costs about 6.7 s a fault).
+ */
+const EXACT_FRIEND_CHECK_EVERY = 10;
 /** A CLI call that has not ended this long after its agent died is a hang. */
 const OP_LIMIT_MS = 120_000;
 
@@ -66,11 +74,19 @@ interface Failure {
 
 export interface FaultsResult {
   faults: number;
+  /** Faults asked for (CAIRN_ADV_FAULTS); more than `faults` when the run stopped early. */
+  asked: number;
+  /** Why it ran fewer than asked: 'failures' (MAX_FAILURES reached), 'time' (CAIRN_ADV_MAX_SECONDS), or null. */
+  stoppedEarly: 'failures' | 'time' | null;
+  /** False while the campaign still runs (the file is rewritten after every fault). */
+  complete: boolean;
   seed: number;
   seconds: number;
   byOp: Record<string, OpStats>;
   failures: Failure[];
   restoresChecked: number;
+  /** Friend checks made with both agents stopped (the others read copies of the running agents' databases). */
+  exactFriendChecks: number;
   snapshotsAtEnd: number;
   enospc: string;
   eio: string;
@@ -157,6 +173,7 @@ describe('fault injection: kills, full disk, across backup, replicate, prune, pa
       const took: Record<string, number> = {};
       let restores = 0;
       let mutations = 0;
+      let exactFriendChecks = 0;
 
       const run = (who: { home: string }, args: string[]): Promise<CliResult> => cairn(args, { home: who.home });
       const timed = async (who: RestartableAgent, args: string[], key: string): Promise<CliResult> => {
@@ -280,18 +297,35 @@ describe('fault injection: kills, full disk, across backup, replicate, prune, pa
         const rep = await timed(alice, ['replicate', '--wait'], 'replicate');
         if (rep.code !== 0) problems.push(`replicate --wait after the fault: ${describeResult(rep)}`);
         lap('backup+replicate');
-        // every pack file at bob for alice is indexed by alice, or queued for deletion (her outbox, or pending at bob)
-        await Promise.all([alice.stop(), bob.stop()]);
-        const a = await readAgentState(alice.home);
-        const b = await readAgentState(bob.home);
+        // every pack file at bob for alice is indexed by alice, or queued for deletion (her outbox,
+        // or pending at bob). Read first from copies of the running agents' databases (fast, a
+        // hint); on every EXACT_FRIEND_CHECK_EVERY-th fault, and whenever the copies show a problem
+        // or cannot be read, from the databases themselves with both agents stopped (the verdict).
         const bobPeer = bob.agent.info.peerId;
-        for (const p of await hostedPacks(bob.home, alicePeer)) {
-          if (a.indexPacks.has(p.id) || a.deleteOutbox.has(`${bobPeer}!${p.id}`) || b.pendingDeletions.has(`${alicePeer}!${p.id}`)) continue;
-          problems.push(
-            `bob holds alice's pack ${p.id} (${p.size} B): not in alice's index, not in her delete outbox, not pending deletion at bob (bob's records ${b.hosted.has(`${alicePeer}!${p.id}`) ? 'know' : 'do not know'} it)`,
-          );
+        const unaccounted = async (a: AgentState, b: AgentState): Promise<string[]> => {
+          const out: string[] = [];
+          for (const p of await hostedPacks(bob.home, alicePeer)) {
+            if (a.indexPacks.has(p.id) || a.deleteOutbox.has(`${bobPeer}!${p.id}`) || b.pendingDeletions.has(`${alicePeer}!${p.id}`)) continue;
+            out.push(
+              `bob holds alice's pack ${p.id} (${p.size} B): not in alice's index, not in her delete outbox, not pending deletion at bob (bob's records ${b.hosted.has(`${alicePeer}!${p.id}`) ? 'know' : 'do not know'} it)`,
+            );
+          }
+          return out;
+        };
+        let hint: string[] | null = null;
+        if ((i + 1) % EXACT_FRIEND_CHECK_EVERY !== 0 && i !== FAULTS - 1) {
+          try {
+            hint = await unaccounted(await readLiveAgentState(alice.home), await readLiveAgentState(bob.home));
+          } catch {
+            hint = null; // a copy taken mid-write: the exact check decides
+          }
         }
-        await Promise.all([alice.restart(), bob.restart()]);
+        if (hint === null || hint.length > 0) {
+          exactFriendChecks++;
+          await Promise.all([alice.stop(), bob.stop()]);
+          problems.push(...(await unaccounted(await readAgentState(alice.home), await readAgentState(bob.home))));
+          await Promise.all([alice.restart(), bob.restart()]);
+        }
         lap('friend-invariant');
         console.log(`#${i} checks took (ms): ${JSON.stringify(ms)}`);
         return problems;
@@ -324,7 +358,32 @@ describe('fault injection: kills, full disk, across backup, replicate, prune, pa
         return 'backup';
       };
 
-      for (let i = 0; i < FAULTS && failures.length < MAX_FAILURES; i++) {
+      const resultSoFar = (complete: boolean): FaultsResult => {
+        const ran = Object.values(byOp).reduce((n, s) => n + s.runs, 0);
+        return {
+          faults: ran,
+          asked: FAULTS,
+          stoppedEarly: ran >= FAULTS ? null : failures.length >= MAX_FAILURES ? 'failures' : complete ? 'time' : null,
+          complete,
+          seed: SEED,
+          seconds: (performance.now() - t0) / 1000,
+          byOp,
+          failures,
+          restoresChecked: restores,
+          exactFriendChecks,
+          snapshotsAtEnd: known.size,
+          enospc: enospcOk ? `alice's home on a ${FS_SIZE_MIB} MiB tmpfs, filled to 0-256 KiB free` : `not injected: ${mountProblem}`,
+          eio: eioOk
+            ? "alice's fsync and fdatasync fail with EIO (libfiu preload, switched on and off in the running agent) during a backup and a replication"
+            : 'not injected: libfiu missing (apt-get install fiu-utils)',
+          pairing: 'kill of the inviter (alice) or the joiner (a fresh agent, carol), then carol unpaired',
+        };
+      };
+      const saveResult = async (complete: boolean) => {
+        if (process.env.CAIRN_ADV_RESULT) await writeFile(process.env.CAIRN_ADV_RESULT, JSON.stringify(resultSoFar(complete), null, 2));
+      };
+
+      for (let i = 0; i < FAULTS && failures.length < MAX_FAILURES && performance.now() - t0 < MAX_SECONDS * 1000; i++) {
         const op = pickOp(i);
         const stats = byOp[op] as OpStats;
         stats.runs++;
@@ -430,28 +489,16 @@ describe('fault injection: kills, full disk, across backup, replicate, prune, pa
           console.log(`#${i} ${op}: ${(err as Error).message}`);
           for (const a of [alice, bob]) if (!(await a.running())) await a.restart().catch(() => undefined);
         }
+        await saveResult(false);
       }
 
       // at the end every snapshot still known restores exactly
       if (failures.length === 0)
         for (const id of known.keys()) for (const p of await restoreMatches(id, 'end')) failures.push({ iteration: FAULTS, op: 'backup', detail: p });
 
-      const result: FaultsResult = {
-        faults: Object.values(byOp).reduce((n, s) => n + s.runs, 0),
-        seed: SEED,
-        seconds: (performance.now() - t0) / 1000,
-        byOp,
-        failures,
-        restoresChecked: restores,
-        snapshotsAtEnd: known.size,
-        enospc: enospcOk ? `alice's home on a ${FS_SIZE_MIB} MiB tmpfs, filled to 0-256 KiB free` : `not injected: ${mountProblem}`,
-        eio: eioOk
-          ? "alice's fsync and fdatasync fail with EIO (libfiu preload, switched on and off in the running agent) during a backup and a replication"
-          : 'not injected: libfiu missing (apt-get install fiu-utils)',
-        pairing: 'kill of the inviter (alice) or the joiner (a fresh agent, carol), then carol unpaired',
-      };
+      const result = resultSoFar(true);
       console.log(JSON.stringify(result, null, 2));
-      if (process.env.CAIRN_ADV_RESULT) await writeFile(process.env.CAIRN_ADV_RESULT, JSON.stringify(result, null, 2));
+      await saveResult(true);
       expect(failures, failures.map((f) => `#${f.iteration} ${f.op}: ${f.detail}`).join('\n')).toEqual([]);
     },
     600_000 + FAULTS * 90_000,

@@ -12,7 +12,8 @@
 // In `npm test` a short version runs (CAIRN_ADV_FRAMES, default 10,000 frames); `npm run
 // adversarial` runs 1,000,000 and writes the result (CAIRN_ADV_RESULT) for SECURITY.md. The
 // attackers run from dist/ (npm run build), like the agents.
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { availableParallelism } from 'node:os';
 import { createHash, randomBytes } from 'node:crypto';
 import { readdir, readFile, statfs, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -47,6 +48,20 @@ const MAX_SECONDS = Number(process.env.CAIRN_ADV_MAX_SECONDS ?? 0);
  * (2 cores shared by the attackers, their target and carol), not through alice.
  */
 const DECOY = process.env.CAIRN_ADV_DECOY === '1';
+/**
+ * Pinning (CAIRN_ADV_PIN, on by default in the full run on 2 or more CPUs): the attackers' process
+ * runs on CPU 1, alice, bob, the decoy and this process (carol) on CPU 0, so the attackers' own
+ * work (on the Internet, their machine's) does not take CPU from alice and carol: carol's latency
+ * then measures what the attack costs through alice, in the baselines and under attack alike.
+ */
+const PIN = (process.env.CAIRN_ADV_PIN ?? (SHORT ? '0' : '1')) === '1' && availableParallelism() >= 2;
+
+/** Moves every thread of `pid` onto `cpu` (threads it starts later inherit it); throws when taskset fails. */
+function pinTo(pid: number | undefined, cpu: number): void {
+  if (pid === undefined) throw new Error('no PID to pin');
+  const r = spawnSync('taskset', ['-a', '-p', '-c', String(cpu), String(pid)], { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`taskset -a -p -c ${cpu} ${pid}: ${(r.stderr || r.error?.message || `exit ${r.status}`).trim()}`);
+}
 const HONEST_PAUSE_MS = 100;
 const EVE_GRANT = 4 * MIB;
 /** Room for every honest put of a full run (about 4 puts of 256 KiB a second for half an hour), so carol never meets her quota. */
@@ -241,6 +256,11 @@ describe('hostile friend and stranger soak against a real agent', () => {
       holdMs: EVE_HOLD_MS,
       maxSeconds: MAX_SECONDS,
     });
+    if (PIN) {
+      pinTo(attackers.proc.pid, 1);
+      for (const a of [alice, bob, decoy]) if (a) pinTo(a.info.pid, 0);
+      pinTo(process.pid, 0);
+    }
     await attackers.ready;
     // an invite left open: strangers get past the handshake (for pairing only), so mallory's frames reach alice's handlers
     await target.cli(['invite', '--quota', '1M']);
@@ -417,6 +437,7 @@ describe('hostile friend and stranger soak against a real agent', () => {
         grants: peers.map((p) => ({ name: p.name, held: p.storedForPeerBytes, grant: p.grantToPeer })),
         alive: alice.proc.exitCode === null,
         decoy: DECOY,
+        pinned: PIN,
       };
       if (process.env.CAIRN_ADV_RESULT) await writeFile(process.env.CAIRN_ADV_RESULT, JSON.stringify(result, null, 2));
       process.stderr.write(`soak: ${JSON.stringify(result)}\n`);

@@ -31,12 +31,14 @@ export interface AgentOptions {
   env?: Record<string, string>;
   /** cairn.yaml written into the home before the agent starts. */
   configYaml?: string;
+  /** How long the agent may take to write its agent.json (default 30 s). */
+  startTimeoutMs?: number;
   /** The program run as `<entry> agent ...` (default bin/cairn.js; the bench's agent is dist/bench/sink/agent.js). */
   entry?: string;
 }
 
-async function waitForInfo(home: string, proc: ChildProcess, log: () => string): Promise<TestAgent['info']> {
-  for (let i = 0; i < 300; i++) {
+async function waitForInfo(home: string, proc: ChildProcess, log: () => string, timeoutMs: number): Promise<TestAgent['info']> {
+  for (let i = 0; i < timeoutMs / 100; i++) {
     if (proc.exitCode !== null) throw new Error(`agent exited ${proc.exitCode}: ${log()}`);
     try {
       return JSON.parse(await readFile(join(home, 'agent.json'), 'utf8')) as TestAgent['info'];
@@ -45,7 +47,7 @@ async function waitForInfo(home: string, proc: ChildProcess, log: () => string):
     }
   }
   proc.kill('SIGKILL'); // a start that hangs must not outlive the test (a deadlocked agent holds its home)
-  throw new Error(`agent did not start within 30 s: ${log()}`);
+  throw new Error(`agent did not start within ${timeoutMs / 1000} s: ${log()}`);
 }
 
 export async function startAgent(name: string, opts: AgentOptions = {}): Promise<TestAgent> {
@@ -78,7 +80,7 @@ export async function startAgent(name: string, opts: AgentOptions = {}): Promise
   proc.stdout?.on('data', (b: Buffer) => out.push(b));
   proc.stderr?.on('data', (b: Buffer) => out.push(b));
   const log = () => Buffer.concat(out).toString('utf8');
-  const info = await waitForInfo(home, proc, log);
+  const info = await waitForInfo(home, proc, log, opts.startTimeoutMs ?? 30_000);
   return {
     name,
     home,

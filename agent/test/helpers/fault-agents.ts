@@ -2,7 +2,8 @@
 // loopback port (its friends find it where they last knew it), is killed with SIGKILL (the real
 // agent process, and the launcher if bin/cairn.js re-executed itself), and restarts on its own home.
 // Also reads what a stopped agent left in its LevelDB (index, delete outbox, pending deletions).
-import { readFile, rm } from 'node:fs/promises';
+import { cp, mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { openStateDb } from '../../src/state/db.js';
@@ -40,6 +41,13 @@ export async function stablePort(): Promise<number> {
   throw new Error(`no free port below ${below} on 127.0.0.1`);
 }
 
+/**
+ * A killed agent's start may take long on a loaded machine (the passphrase's Argon2id, LevelDB's
+ * log replay, libp2p): a 100-fault run beside five test runs saw 30 s pass. Longer than any start
+ * should take, short enough that a start that hangs still fails the fault.
+ */
+const START_TIMEOUT_MS = 120_000;
+
 export class RestartableAgent {
   agent!: TestAgent;
   private constructor(
@@ -61,6 +69,7 @@ export class RestartableAgent {
       extraArgs: r.listenArgs(),
       env: r.env,
       ...(opts.configYaml !== undefined ? { configYaml: opts.configYaml } : {}),
+      startTimeoutMs: START_TIMEOUT_MS,
     });
     return r;
   }
@@ -108,6 +117,7 @@ export class RestartableAgent {
       replicas: this.replicas,
       extraArgs: this.listenArgs(),
       env: this.env,
+      startTimeoutMs: START_TIMEOUT_MS,
     });
   }
 
@@ -131,7 +141,27 @@ export interface AgentState {
 
 /** Reads the state of a home whose agent is stopped (LevelDB takes one process at a time). */
 export async function readAgentState(home: string): Promise<AgentState> {
-  const { db, sub } = await openStateDb(join(home, 'state'));
+  return readStateDir(join(home, 'state'));
+}
+
+/**
+ * Reads a copy of a running agent's LevelDB, taken file by file while the agent runs (its lock
+ * forbids opening the original). Good only while the agent is idle: a copy taken during a write or
+ * a compaction may miss a record or fail to open. A caller treats what it finds as a hint to be
+ * confirmed on a stopped agent (readAgentState), never as a verdict.
+ */
+export async function readLiveAgentState(home: string): Promise<AgentState> {
+  const dir = await mkdtemp(join(tmpdir(), 'cairn-state-copy-'));
+  try {
+    await cp(join(home, 'state'), join(dir, 'state'), { recursive: true, filter: (src) => !src.endsWith('/LOCK') });
+    return await readStateDir(join(dir, 'state'));
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+async function readStateDir(stateDir: string): Promise<AgentState> {
+  const { db, sub } = await openStateDb(stateDir);
   try {
     const indexPacks = new Set<string>();
     for await (const v of sub.index.values()) indexPacks.add(v.split(':')[0] as string);
