@@ -10,6 +10,15 @@ export function blobId(idKey: Buffer, data: Uint8Array): string {
 }
 
 /** Unkeyed SHA-256: pack names, which anyone holding the pack can verify. */
+/** An incremental SHA-256 (a pack hashed as it is written). */
+export function createSha256(): { update(part: Uint8Array): void; digestHex(): string } {
+  const h = createHash('sha256');
+  return {
+    update: (part) => void h.update(part),
+    digestHex: () => h.digest('hex'),
+  };
+}
+
 export function sha256Hex(data: Uint8Array | Uint8Array[]): string {
   const h = createHash('sha256');
   for (const part of Array.isArray(data) ? data : [data]) h.update(part);

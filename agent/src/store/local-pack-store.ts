@@ -67,6 +67,20 @@ export class LocalPackStore implements PackStore {
     return tempPathFor(this.path(id));
   }
 
+  /**
+   * Moves a complete, fsynced temp file (PackFileWriter's) into place as pack `id`, durably; when
+   * the store holds pack `id` already (the same bytes: the ID is their hash), the temp file goes.
+   */
+  async adoptNew(id: string, tmp: string): Promise<void> {
+    if (await this.stat(id)) {
+      await rm(tmp, { force: true });
+      return;
+    }
+    await mkdir(dirname(this.path(id)), { recursive: true, mode: 0o700 });
+    this.evict(id);
+    await commitTemp(tmp, this.path(id));
+  }
+
   /** Moves a complete, fsynced temp file from tempPathFor() into place as pack `id` (replacing any copy there), durably. */
   async adopt(id: string, tmp: string): Promise<void> {
     this.evict(id);

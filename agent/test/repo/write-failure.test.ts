@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { BlobType } from '../../src/repo/blob.js';
 import { Repository } from '../../src/repo/repository.js';
+import { strayPackFiles } from '../helpers/damage-packs.js';
 
 async function freshRepo(): Promise<{ home: string; repo: Repository }> {
   const home = join(await mkdtemp(join(tmpdir(), 'cairn-write-failure-')), 'home');
@@ -36,12 +37,13 @@ describe('a failed write does not stay behind', () => {
   it('a pack write that fails fails its operation; the next one stores the same blobs and they read back after reopening', async () => {
     const { home, repo } = await freshRepo();
     const data = blobs(20, 'a');
-    failNext(repo.store, 'put');
+    failNext(repo.store, 'adoptNew'); // the end of a pack's write: fsynced, to be named
     const first = repo.writeLock.with(1, async () => {
       for (const d of data) await repo.saveBlob(BlobType.data, Buffer.from(d));
       await repo.flush();
     });
     await expect(first).rejects.toThrow(/disk full|ENOSPC/);
+    expect(await strayPackFiles(home), 'temp files the failed write left').toEqual([]);
     // the next operation: the blobs are not "already stored" (they were lost with the pack) ...
     const ids = await repo.writeLock.with(1, async () => {
       const saved = [];
