@@ -162,6 +162,8 @@ export function registerOpsRoutes(app: FastifyInstance, svc: Services, extra: Re
       }
     });
   }
+  /** Why a stdin backup's job was cancelled when its upload was cut (its error reads "cancelled <this>"). */
+  const STDIN_SENDER_GONE = 'because the command sending standard input stopped before the input ended';
   // backup --stdin: the body is the file, streamed into the chunker (never held whole); its own
   // scope, so only this route parses application/octet-stream
   void app.register(async (scope) => {
@@ -176,6 +178,11 @@ export function registerOpsRoutes(app: FastifyInstance, svc: Services, extra: Re
         const q = req.query as { filename: string; tags?: string };
         const args = { filename: q.filename, tags: q.tags ? q.tags.split(',').filter((t) => t !== '') : [] };
         const input = req.body as AsyncIterable<Uint8Array>;
+        // the connection closed with the body unfinished: the sender went away (not a failure of ours)
+        let senderGone = false;
+        req.raw.once('close', () => {
+          if (!req.raw.complete) senderGone = true;
+        });
         // a job like any ad-hoc backup (cairn jobs, the console): its bytes as progress; cancelled, it
         // stops before the next piece of the stream and commits nothing (as a cut stream does)
         const run = async (handle?: JobHandle) => {
@@ -193,6 +200,12 @@ export function registerOpsRoutes(app: FastifyInstance, svc: Services, extra: Re
               },
               handle ? { signal: handle.signal, jobId: handle.job.id } : {},
             );
+          } catch (err) {
+            // the command that sent the input stopped before the input ended (Ctrl-C kills it, and
+            // the stream is cut): nothing was committed, and the job ends cancelled, saying why
+            if (handle && (senderGone || (req.raw.destroyed && !req.raw.complete)) && svc.scheduler?.cancel(handle.job.id, STDIN_SENDER_GONE))
+              throw handle.signal.reason;
+            throw err;
           } finally {
             stopReporting();
           }
