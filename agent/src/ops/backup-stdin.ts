@@ -4,10 +4,10 @@ import type { BackupResult, StdinBackupArgs } from '../../../protocol/api.js';
 import { StdinArchiver } from '../snapshot/stdin-archiver.js';
 
 export { checkStdinFilename } from '../snapshot/stdin-archiver.js';
-import type { Services } from './services.js';
+import type { ClockDeps, RepoDeps } from './services.js';
 
 export async function stdinBackupOp(
-  svc: Services,
+  svc: RepoDeps & ClockDeps,
   args: StdinBackupArgs,
   input: AsyncIterable<Uint8Array>,
   onStart?: (a: StdinArchiver) => void,

@@ -3,7 +3,7 @@ import { Archiver, type VolumeSpec } from '../snapshot/archiver.js';
 import type { UnchangedFileCache } from '../snapshot/file-cache.js';
 import type { BackupArgs, BackupResult } from '../../../protocol/api.js';
 import type { SnapshotMeta } from '../../../protocol/snapshot.js';
-import type { Services } from './services.js';
+import type { ClockDeps, HomeDeps, RepoDeps } from './services.js';
 
 /**
  * Makes one snapshot of `paths` (and `extra.volumes`, Docker volumes read by ops/volumes.ts, with
@@ -12,7 +12,7 @@ import type { Services } from './services.js';
  * (the write lock, the activity record), the one place a backup is started.
  */
 export async function backupOp(
-  svc: Services,
+  svc: RepoDeps & ClockDeps & HomeDeps,
   args: BackupArgs,
   onStart?: (a: Archiver) => void,
   extra: { volumes?: VolumeSpec[]; meta?: SnapshotMeta; signal?: AbortSignal; fileCache?: UnchangedFileCache } = {},

@@ -12,7 +12,10 @@ import { throwIfCancelled } from '../util/errors.js';
 import { adHocKey } from './activity.js';
 import { backupOp } from './backup.js';
 import { stdinBackupOp } from './backup-stdin.js';
-import type { Services } from './services.js';
+import type { AgentViewDeps, ClockDeps, HomeDeps, ListChangedDeps, RepoDeps } from './services.js';
+
+/** What a backup run needs: the repository, the clock and the home, and whom to tell (the agent's activity record; the daemon's replication after a snapshot). */
+export type BackupRunDeps = RepoDeps & ClockDeps & HomeDeps & ListChangedDeps & Pick<AgentViewDeps, 'activity'>;
 import { volumeBackupOp } from './volumes.js';
 
 /** What to back up, and who follows it (`onStart` gets the engine once it runs). */
@@ -49,7 +52,7 @@ function isDryRun(req: BackupRequest): boolean {
   return req.kind === 'paths' && req.args.dryRun === true;
 }
 
-async function perform(svc: Services, req: BackupRequest, signal: AbortSignal | undefined): Promise<BackupResult | VolumeBackupResult> {
+async function perform(svc: BackupRunDeps, req: BackupRequest, signal: AbortSignal | undefined): Promise<BackupResult | VolumeBackupResult> {
   switch (req.kind) {
     case 'paths':
       return backupOp(svc, req.args, req.onStart, signal ? { signal } : {});
@@ -64,7 +67,11 @@ async function perform(svc: Services, req: BackupRequest, signal: AbortSignal | 
  * Runs one backup: `plan` is the request, or makes it (outside the lock: the scheduler discovers
  * the volumes its label selectors pick); a failure of either is recorded like a failed backup.
  */
-export async function runBackup<R extends BackupRequest>(svc: Services, plan: R | (() => Promise<R>), o: BackupRunOptions = {}): Promise<BackupRunResult<R>> {
+export async function runBackup<R extends BackupRequest>(
+  svc: BackupRunDeps,
+  plan: R | (() => Promise<R>),
+  o: BackupRunOptions = {},
+): Promise<BackupRunResult<R>> {
   const started = svc.clock.now();
   let req: R | undefined;
   const record = (snapshot: string | null, error: string | null) => {
