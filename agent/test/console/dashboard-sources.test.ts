@@ -32,20 +32,22 @@ describeBrowser('the dashboard: running sources and ad-hoc backups', () => {
     const small = join(await tempDir('cairn-dash-'), 'small');
     await writeSampleTree(small, { seed: 4, entries: [{ kind: 'random' as const, path: 'a.txt', size: 1000 }] });
     // big enough that the first backup runs for several of the dashboard's 3 s refreshes
-    agent = (await agentWithBigSource('dash', { seed: 3, files: 8 })).agent;
+    agent = (await agentWithBigSource('dash', { seed: 3, files: 16 })).agent;
     browser = await launchBrowser();
     const page = await loggedInPage(browser, agent);
 
     await agent.cliOk(['run', 'big']);
+    // the status first (a command's round trip), then the page (its next 3 s refresh), both while
+    // the first backup runs (640 MiB: a clean-clone run saw 320 MiB end between the two)
+    const during = await status(agent);
+    expect(during.sources.find((s) => s.name === 'big')?.state).toBe('running');
+    expect(during.sources.find((s) => s.name === 'big')?.running?.jobId).toMatch(/./);
+    expect(during.alerts.map((a) => a.message).join('\n')).not.toContain('never been backed up');
     const row = 'table.sources tr[data-source=big]';
     await page.waitForSelector(`${row} .state.running`, { timeout: 20_000 });
     await page.waitForSelector(`${row} .source-progress`, { timeout: 20_000 });
     expect(await page.textContent(`${row} .source-progress`)).toMatch(/\d+ (of \d+ )?files, /);
     expect(await page.textContent(row)).toContain('first run under way');
-    const during = await status(agent);
-    expect(during.sources.find((s) => s.name === 'big')?.state).toBe('running');
-    expect(during.sources.find((s) => s.name === 'big')?.running?.jobId).toMatch(/./);
-    expect(during.alerts.map((a) => a.message).join('\n')).not.toContain('never been backed up');
     await page.waitForSelector(`${row} .state.ok`, { timeout: 240_000 });
 
     // an ad-hoc backup through the agent: its own table, with a Remove button
