@@ -10,8 +10,9 @@ import { html } from '../html.js';
 import { useLoad } from '../use-load.js';
 
 function Bar({ used, of }: { used: number; of: number }) {
-  return html`<span class="bar" title=${`${bytes(used)} of ${bytes(of)}`}><span style=${{ width: percent(used, of) }}></span></span> ${bytes(used)} of
-    ${bytes(of)}`;
+  // one expression per line of text: htm drops whitespace that holds a line break ("of10.0 GiB")
+  const text = `${bytes(used)} of ${bytes(of)}`;
+  return html`<span class="bar" title=${text}><span style=${{ width: percent(used, of) }}></span></span> ${text}`;
 }
 
 /** A running backup's progress in one line: files, bytes, of the total once the scan knows it. */
@@ -67,8 +68,7 @@ function SourceTable({ sources, adhoc, onChange }: { sources: SourceStatus[]; ad
                 src.protection &&
                 html`<span class=${`state ${src.protection.state.replace(/ /g, '-')}`} data-state=${src.protection.state}>${src.protection.state}</span>
                   <div class="muted">
-                    ${src.protection.copies} of ${src.protection.wantedCopies} off-site copies;
-                    ${src.protection.lastProvedAt ? html`last proved ${when(src.protection.lastProvedAt)}` : 'never proved'}
+                    ${`${src.protection.copies} of ${src.protection.wantedCopies} off-site copies; `}${src.protection.lastProvedAt ? html`last proved ${when(src.protection.lastProvedAt)}` : 'never proved'}
                   </div>
                   ${src.protection.nextStep && html`<div class="next-step">Next step: ${src.protection.nextStep}</div>`}`
               }
@@ -118,8 +118,7 @@ export function Dashboard() {
       <p>At friends: <${Bar} used=${s.space.atFriendsBytes} of=${s.space.grantedByFriendsBytes} /></p>
       <p>For friends: <${Bar} used=${s.space.forFriendsBytes} of=${s.space.grantedToFriendsBytes} /></p>
       <p class="muted">
-        Replication: ${s.replication.underReplicated} of ${s.replication.packs} packs below ${s.replication.wantedCopies} copies; last success
-        ${when(s.replication.lastSuccess)}
+        ${`Replication: ${s.replication.underReplicated} of ${s.replication.packs} packs below ${s.replication.wantedCopies} copies; last success `}${when(s.replication.lastSuccess)}
       </p>
     </section>
   </div>`;
