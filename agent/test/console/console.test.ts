@@ -98,6 +98,8 @@ describeBrowser('the console in a browser', () => {
     await expect.poll(() => a.textContent('table.friends .reach'), { timeout: 20_000 }).toBe('direct');
     // and why, next to it (bob dialled alice's address when it paired; alice may have dialled back since)
     expect(await a.textContent('table.friends .reach-why')).toMatch(/^(it dialled our direct address|it answers at its direct address)$/);
+    // the space columns read "X of Y" (htm drops whitespace that holds a line break: it read "0 Bof")
+    expect(await a.textContent('table.friends')).toMatch(/ [\d.]+ \w?i?B of [\d.]+ \w?i?B/);
     await shot(a, 'friends');
   });
 

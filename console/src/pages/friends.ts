@@ -171,12 +171,12 @@ export function Friends() {
                     <span class="reach-why muted" title="why it is reached so">${p.reachWhy}</span>
                   </td>
                   <td>
-                    <span class="bar"><span style=${{ width: percent(p.storedAtPeerBytes, p.grantFromPeer) }}></span></span> ${bytes(p.storedAtPeerBytes)} of
-                    ${bytes(p.grantFromPeer)}
+                    <span class="bar"><span style=${{ width: percent(p.storedAtPeerBytes, p.grantFromPeer) }}></span></span>
+                    ${` ${bytes(p.storedAtPeerBytes)} of ${bytes(p.grantFromPeer)}`}
                   </td>
                   <td>
-                    <span class="bar"><span style=${{ width: percent(p.storedForPeerBytes, p.grantToPeer) }}></span></span> ${bytes(p.storedForPeerBytes)} of
-                    ${bytes(p.grantToPeer)}
+                    <span class="bar"><span style=${{ width: percent(p.storedForPeerBytes, p.grantToPeer) }}></span></span>
+                    ${` ${bytes(p.storedForPeerBytes)} of ${bytes(p.grantToPeer)}`}
                     <${Grant} friend=${p} onDone=${reload} />
                   </td>
                   <td>
