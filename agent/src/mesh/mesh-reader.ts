@@ -6,7 +6,7 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import type { PackReader } from '../repo/pack-reader.js';
 import type { LocalPackStore } from '../store/local-pack-store.js';
-import { PackMissingError, type PackInfo, type PackStore } from '../store/pack-store.js';
+import { PackMissingError } from '../store/pack-store.js';
 import { CorruptionError, errorMessage } from '../util/errors.js';
 import { DiskFullError, DiskWriteError } from '../util/write-errors.js';
 import { RefusedError } from './framing.js';
@@ -42,7 +42,7 @@ export class FetchTally {
   }
 }
 
-export class MeshPackReader implements PackStore, PackReader {
+export class MeshPackReader implements PackReader {
   private readonly local: LocalPackStore;
   private readonly fetcher: PackFetcher;
   /** Fetches under way, by pack ID: each resolves with the name of the friend that served it. */
@@ -142,21 +142,5 @@ export class MeshPackReader implements PackStore, PackReader {
   /** A local copy failed verification: replace it from a friend. */
   async refetch(id: string): Promise<void> {
     await this.fetchFromFriends(id);
-  }
-
-  put(id: string, parts: Uint8Array[]): Promise<void> {
-    return this.local.put(id, parts);
-  }
-
-  stat(id: string): Promise<PackInfo | undefined> {
-    return this.local.stat(id);
-  }
-
-  list(): AsyncIterable<PackInfo> {
-    return this.local.list();
-  }
-
-  delete(id: string): Promise<void> {
-    return this.local.delete(id);
   }
 }

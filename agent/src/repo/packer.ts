@@ -77,11 +77,6 @@ class OpenPack {
     if (this.writer) await (await this.writer.catch(() => undefined))?.abort();
   }
 
-  /** Settles once every append so far is in the file (rejects with the first failure). */
-  drained(): Promise<void> {
-    return this.written;
-  }
-
   private flushSlab(): void {
     if (!this.slab || this.slabUsed === 0) return;
     const part = this.slab.subarray(0, this.slabUsed);

@@ -6,7 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import { open, rm, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
-import { TEMP_PREFIX } from '../util/fsx.js';
+import { TEMP_PREFIX, writeAll } from '../util/fsx.js';
 import { writeError } from '../util/write-errors.js';
 
 /** Where a finished pack goes: the store that names it (LocalPackStore.adoptNew). */
@@ -37,9 +37,7 @@ export class PackFileWriter {
   /** Appends `parts` in order. */
   async append(parts: Uint8Array[]): Promise<void> {
     try {
-      for (const part of parts) {
-        for (let off = 0; off < part.length;) off += (await this.fh.write(part, off, part.length - off)).bytesWritten;
-      }
+      await writeAll(this.fh, parts);
     } catch (err) {
       throw writeError(`a new pack to ${this.home.dir}`, err);
     }

@@ -1,6 +1,6 @@
 // Crash-safe file writing: write a temp file, fsync it, rename over the target, fsync the directory.
 import { randomBytes } from 'node:crypto';
-import { open, rename, rm } from 'node:fs/promises';
+import { open, rename, rm, type FileHandle } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 
 export const TEMP_PREFIX = '.tmp-';
@@ -25,6 +25,13 @@ export async function commitTemp(tmp: string, path: string): Promise<void> {
   await fsyncDir(dirname(path));
 }
 
+/** Writes every byte of `parts`, in order, at the file's position (a short write goes on where it stopped). */
+export async function writeAll(fh: FileHandle, parts: Uint8Array[]): Promise<void> {
+  for (const part of parts) {
+    for (let off = 0; off < part.length;) off += (await fh.write(part, off, part.length - off)).bytesWritten;
+  }
+}
+
 /**
  * Writes `data` to `path` so that after a crash the path holds either the old or the new bytes.
  * When it fails (a full disk), the temp file is gone again: a failed write leaves nothing behind.
@@ -35,13 +42,7 @@ export async function writeFileAtomic(path: string, data: Uint8Array | Uint8Arra
   let renamed = false;
   try {
     try {
-      for (const part of Array.isArray(data) ? data : [data]) {
-        let off = 0;
-        while (off < part.length) {
-          const { bytesWritten } = await fh.write(part, off, part.length - off);
-          off += bytesWritten;
-        }
-      }
+      await writeAll(fh, Array.isArray(data) ? data : [data]);
       await fh.sync();
     } catch (err) {
       await fh.close().catch(() => undefined);
