@@ -13,8 +13,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createMeshNode } from '../../src/mesh/node.js';
 import { relayControl } from '../../src/mesh/relay.js';
-import { RelayBudget, type RelayLimits } from '../../src/mesh/relay-budget.js';
-import { RelayBudgetFile, relayBudgetPath } from '../../src/mesh/relay-budget-file.js';
+import { MAX_RELAY_METERED_PEERS, RelayBudget, type RelayLimits } from '../../src/mesh/relay-budget.js';
+import { MAX_RELAY_BUDGET_FILE_BYTES, RelayBudgetFile, relayBudgetPath } from '../../src/mesh/relay-budget-file.js';
 import { readFile, stat, writeFile } from 'node:fs/promises';
 import { tempDir } from '../helpers/cli.js';
 
@@ -242,5 +242,26 @@ describe('relay budgets across a restart (relay-budget-file.ts)', () => {
     const ok = new RelayBudget({ bytesPerSec: 0, bytesPerDay: 0 }, clock);
     await kept(path, ok);
     expect(ok.count(peer).todayBytes).toBe(5000);
+  });
+
+  it('a file over its caps is not taken back: more than 1,024 friends, or more than 256 KiB', async () => {
+    const clock = { now: () => Date.UTC(2026, 11, 5, 12) };
+    const today = Math.floor(clock.now() / 86_400_000);
+    const path = relayBudgetPath(await tempDir());
+    const many = Object.fromEntries(Array.from({ length: MAX_RELAY_METERED_PEERS + 1 }, (_, i) => [`peer-${i}`, 1]));
+    // the size cap: a valid file padded past 256 KiB with spaces JSON allows
+    const big = `${JSON.stringify({ version: 1, day: today, bytes: { 'peer-0': 1 } })}${' '.repeat(MAX_RELAY_BUDGET_FILE_BYTES)}`;
+    for (const [text, why] of [
+      [JSON.stringify({ version: 1, day: today, bytes: many }), /1025 friends, more than 1024/],
+      [big, /larger than 262144 bytes/],
+    ] as const) {
+      await writeFile(path, text);
+      const lines: string[] = [];
+      const budget = new RelayBudget({ bytesPerSec: 0, bytesPerDay: 0 }, clock);
+      await kept(path, budget, { log: (l) => lines.push(l) });
+      expect(budget.count('peer-0').todayBytes).toBe(0);
+      expect(lines).toHaveLength(1);
+      expect(lines[0]).toMatch(why);
+    }
   });
 });
