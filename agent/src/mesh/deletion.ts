@@ -17,6 +17,8 @@ export class Deletion implements Startable {
   private readonly ctx: MeshContext;
   private readonly sweepLog: ((line: string) => void) | undefined;
   private sweeper: NodeJS.Timeout | undefined;
+  /** The sending under way: prune and a replication round may both ask at once, and one sends after the other. */
+  private sending: Promise<unknown> = Promise.resolve();
 
   /** With `sweepLog`, due deletions are swept from start to stop, each outcome logged there. */
   constructor(ctx: MeshContext, sweepLog?: (line: string) => void) {
@@ -48,8 +50,18 @@ export class Deletion implements Startable {
     return applyDueDeletions(this.ctx);
   }
 
-  /** Sends each friend the delete requests queued by prune; per friend what happened. */
+  /**
+   * Sends each friend the delete requests queued by prune; per friend what happened. One sending at
+   * a time: two at once would both read the outbox and send the same packs twice, the second
+   * possibly with the same sequence number (refused as a replay, and reported as not sent).
+   */
   async sendDeletes(): Promise<PruneResult['deleteRequests']> {
+    const run = this.sending.then(() => this.sendQueued());
+    this.sending = run.catch(() => undefined);
+    return run;
+  }
+
+  private async sendQueued(): Promise<PruneResult['deleteRequests']> {
     const { friends, deletes } = this.ctx;
     const out: PruneResult['deleteRequests'] = [];
     for (const [peerId, packs] of await deletes.outbox()) {
