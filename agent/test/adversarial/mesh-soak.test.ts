@@ -236,7 +236,9 @@ describe('hostile friend and stranger soak against a real agent', () => {
     await pairAgents(alice, bob, '1G');
     carol = await startWireNode();
     const { code: carolCode } = await alice.cli<{ code: string }>(['invite', '--quota', String(CAROL_GRANT)]);
-    const paired = await pairNode(carol.node, carolCode, 'carol', 1024 * MIB);
+    // carol takes nothing of alice's (a wire node has no pack-put handler): she grants no space, so
+    // alice's rounds do not try her (and end with "carol unreachable") while the soak runs
+    const paired = await pairNode(carol.node, carolCode, 'carol', 0);
     expect(paired.kind, JSON.stringify(paired)).toBe('reply');
     if (DECOY) decoy = await startAgent('decoy', { replicas: 3, diskFloor: String(DISK_FLOOR_BYTES) });
     const target = decoy ?? alice;
