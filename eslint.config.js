@@ -23,8 +23,9 @@ const LAYERS = [
 
 // Narrower than the rows: who may import these lower folders at all.
 const ONLY_FROM = {
-  // the agent's LevelDB: opened by repo/, with ledgers kept by mesh/ and scheduler/; the rest get what they need passed in
-  state: ['repo', 'mesh', 'scheduler', 'daemon.ts'],
+  // the agent's LevelDB: opened by the composition root, which hands repo/ its engine sublevels and mesh/ and
+  // scheduler/ theirs (their ledgers); the rest get what they need passed in
+  state: ['repo', 'mesh', 'scheduler', 'compose-root.ts', 'daemon.ts'],
   // cairn.yaml's files (load, edit, watch): read by the entry points, which pass values (protocol/config.ts types) down
   config: ['api', 'daemon.ts', 'cli'],
 };

@@ -16,7 +16,7 @@ import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { CONFIG_DEFAULTS } from '../protocol/config.js';
 import type { Mesh } from '../agent/src/mesh/compose.js';
-import type { Repository } from '../agent/src/repo/repository.js';
+import type { Stores } from '../agent/src/compose-root.js';
 import type { LocalPackStore } from '../agent/src/store/local-pack-store.js';
 import { systemClock } from '../agent/src/util/clock.js';
 import { escape, MB, MIB } from './report.js';
@@ -110,7 +110,7 @@ export async function runAuditBench(cfg: { workDir: string; log(text: string): v
   const { sampleBytes } = await import('../agent/src/mesh/challenge-rotation.js');
   const { createMesh } = await import('../agent/src/mesh/compose.js');
   const { BlobType } = await import('../agent/src/repo/blob.js');
-  const { Repository } = await import('../agent/src/repo/repository.js');
+  const { createStores } = await import('../agent/src/compose-root.js');
   const audit = CONFIG_DEFAULTS.friends.audit;
   const roundEveryMs = CONFIG_DEFAULTS.replicateIntervalMs;
   const report: AuditReport = {
@@ -132,17 +132,18 @@ export async function runAuditBench(cfg: { workDir: string; log(text: string): v
   // the simulated clock starts at the real time; only the rounds move it
   let now = systemClock.now();
   const clock = { now: () => now };
-  const repos: Repository[] = [];
+  const repos: Stores[] = [];
   const meshes: Mesh[] = [];
   try {
-    const ownerRepo = (await Repository.init(join(work, 'owner'), PASSPHRASE, new Date(now))).repo;
-    repos.push(ownerRepo);
-    const friendRepo = (await Repository.init(join(work, 'friend'), PASSPHRASE, new Date(now))).repo;
-    repos.push(friendRepo);
+    const ownerStores = (await createStores(join(work, 'owner'), PASSPHRASE, new Date(now))).stores;
+    repos.push(ownerStores);
+    const ownerRepo = ownerStores.repo;
+    const friendStores = (await createStores(join(work, 'friend'), PASSPHRASE, new Date(now))).stores;
+    repos.push(friendStores);
     const base = { listen: ['/ip4/127.0.0.1/tcp/0'], replicas: 1, diskFloorBytes: 0, clock, audit };
-    const owner = await createMesh(ownerRepo, { ...base, name: 'owner' });
+    const owner = await createMesh(ownerStores, { ...base, name: 'owner' });
     meshes.push(owner);
-    const friend = await createMesh(friendRepo, { ...base, name: 'friend' });
+    const friend = await createMesh(friendStores, { ...base, name: 'friend' });
     meshes.push(friend);
     // room for everything with slack: the first data, the pushes below, pack overheads
     const pushBytes = Math.max(16 * MIB, Math.floor(report.heldBytes / PUSH_DIVISOR));

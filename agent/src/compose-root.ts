@@ -1,18 +1,95 @@
 // The composition root: the one function that builds Cairn's running parts from a home, for the
-// daemon (daemon.ts: Agent.start) and for a CLI command run in this process (cli/context.ts). It
-// opens the repository, handing it the mesh's reader through friends (repo/pack-reader.ts) rather
-// than the mesh attaching itself; starts the friend mesh when wanted; and for the running agent
-// builds the activity record, the job store and the scheduler. Each part gets what it needs passed
-// in here; nothing else wires them. `close` stops the mesh and closes the repository, in that order.
+// daemon (daemon.ts: Agent.start), for a CLI command run in this process (cli/context.ts) and for
+// `cairn recover` (cli/commands/recover.ts); `cairn init` and the agent's first start create the
+// repository through the same stores (createRepository). It opens the state database (state/db.ts)
+// once and hands each part its share: the repository its engine sublevels (with the mesh's reader
+// through friends: repo/pack-reader.ts), the mesh and the operations the ledgers (mesh/ledgers.ts),
+// the agent's job store its sublevel. It starts the friend mesh when wanted, and for the running
+// agent builds the activity record, the job store and the scheduler. Each part gets what it needs
+// passed in here; nothing else wires them. `close` stops the mesh, closes the repository, then the
+// state database, in that order.
+import { hostname } from 'node:os';
 import type { CairnConfig } from '../../protocol/config.js';
 import type { Mesh, MeshOptions } from './mesh/compose.js';
-import { Friends } from './mesh/friend-ledger.js';
+import { openLedgers, type Ledgers } from './mesh/ledgers.js';
 import type { Activity } from './ops/activity.js';
+import { checkNewPassphrase } from './ops/passphrase-policy.js';
 import type { Services } from './ops/services.js';
-import { Repository } from './repo/repository.js';
+import type { PackReader } from './repo/pack-reader.js';
+import { Repository, type UnlockedRepo } from './repo/repository.js';
+import { engineState, openStateDb, type StateStore } from './state/db.js';
 import type { JobStore } from './scheduler/job-store.js';
 import type { Scheduler } from './scheduler/scheduler.js';
 import type { Clock } from './util/clock.js';
+
+/** The repository and the ledgers, on one state database. */
+export interface Stores {
+  repo: Repository;
+  ledgers: Ledgers;
+  /** The state database they share (the agent's job store takes its sublevel). */
+  state: StateStore;
+  /** Closes the repository, then the state database. */
+  close(): Promise<void>;
+}
+
+/** The reader besides the local store, when there is one now (the mesh's, while it runs). */
+export type OtherReader = () => PackReader | undefined;
+
+/**
+ * Opens the stores of `home`: the repository's key file is unlocked before the state database is
+ * opened, so a wrong passphrase or a home without a repository leaves nothing behind and says so
+ * even while an agent holds the database; then the repository on the database's engine sublevels,
+ * and the ledgers on the same database.
+ */
+export async function openStores(home: string, passphrase: string, reader?: OtherReader): Promise<Stores> {
+  return storesOf(await Repository.unlock(home, passphrase), reader);
+}
+
+/** A new repository in `home` (E_EXISTS when there is one), from `root` (recovery) or a new root secret, and its stores opened: with its recovery phrase. */
+export async function createStores(
+  home: string,
+  passphrase: string,
+  now: Date,
+  opts: { root?: Buffer; reader?: OtherReader } = {},
+): Promise<{ stores: Stores; recoveryPhrase: string }> {
+  const { unlocked, recoveryPhrase } = await Repository.create(home, passphrase, now, opts.root);
+  return { stores: await storesOf(unlocked, opts.reader), recoveryPhrase };
+}
+
+async function storesOf(unlocked: UnlockedRepo, reader: OtherReader | undefined): Promise<Stores> {
+  const state = await openStateDb(unlocked.paths.state);
+  let repo: Repository;
+  try {
+    repo = await Repository.open(unlocked, engineState(state), reader ? { reader } : {});
+  } catch (err) {
+    await state.db.close();
+    throw err;
+  }
+  return {
+    repo,
+    ledgers: openLedgers(state.sub),
+    state,
+    close: async () => {
+      try {
+        await repo.close();
+      } finally {
+        await state.db.close();
+      }
+    },
+  };
+}
+
+/**
+ * `cairn init` and the agent's first start: a new repository in `home` (E_EXISTS when there is one;
+ * E_WEAK_PASSPHRASE for a passphrase too easy to guess), opened once and closed: its ID and the
+ * recovery phrase of its root secret.
+ */
+export async function createRepository(home: string, passphrase: string, now: Date): Promise<{ repoId: string; recoveryPhrase: string }> {
+  await checkNewPassphrase(passphrase, [hostname()]);
+  const { stores, recoveryPhrase } = await createStores(home, passphrase, now);
+  await stores.close();
+  return { repoId: stores.repo.config.repoId, recoveryPhrase };
+}
 
 /** The friend mesh to start: always (`onlyWithFriends` false: the agent), or only when the repository has friends (a CLI command that may restore from them). */
 export interface RootMesh {
@@ -40,6 +117,8 @@ export interface RootOptions {
   config?: () => CairnConfig;
   /** None when absent. */
   mesh?: RootMesh;
+  /** Creates the repository first, from this root secret (`cairn recover`; its passphrase checked by the caller). */
+  create?: { root: Buffer };
   /** Absent for a CLI command. */
   agent?: RootAgent;
 }
@@ -52,13 +131,15 @@ export interface AgentParts {
 
 export interface Root {
   repo: Repository;
+  /** The ledgers on the state database (also in `services`). */
+  ledgers: Ledgers;
   /** Present when started (always for the agent; for a CLI command when asked and the repository has friends). */
   mesh: Mesh | undefined;
   /** The agent's scheduler (not started yet), job store and activity; absent for a CLI command. */
   agent: AgentParts | undefined;
   /** What operations are given (ops/services.ts): the parts above, the home, the clock and the config. */
   services: Services;
-  /** Stops the mesh, then closes the repository. */
+  /** Stops the mesh, then closes the repository and the state database. */
   close(): Promise<void>;
 }
 
@@ -70,21 +151,27 @@ export interface AgentRoot extends Root {
 
 /** Builds the parts for `opts.home`; on a failure, what was started is stopped again. */
 export async function openRoot(opts: RootOptions & { mesh: RootMesh & { onlyWithFriends: false }; agent: RootAgent }): Promise<AgentRoot>;
+export async function openRoot(opts: RootOptions & { mesh: RootMesh & { onlyWithFriends: false } }): Promise<Root & { mesh: Mesh }>;
 export async function openRoot(opts: RootOptions): Promise<Root>;
 export async function openRoot(opts: RootOptions): Promise<Root> {
   let mesh: Mesh | undefined;
   // the mesh's reader through friends, for as long as the mesh runs (it starts after this and stops before close)
-  const repo = await Repository.open(opts.home, opts.passphrase, { reader: () => mesh?.packGet.activeReader });
+  const reader = () => mesh?.packGet.activeReader;
+  const stores = opts.create
+    ? (await createStores(opts.home, opts.passphrase, new Date(opts.clock.now()), { root: opts.create.root, reader })).stores
+    : await openStores(opts.home, opts.passphrase, reader);
+  const { repo, ledgers } = stores;
   try {
-    if (opts.mesh && (!opts.mesh.onlyWithFriends || (await new Friends(repo.state).any()))) {
+    if (opts.mesh && (!opts.mesh.onlyWithFriends || (await ledgers.friends.any()))) {
       // libp2p is loaded only when a mesh is started
-      const start = (await import('./mesh/compose.js')).createMesh(repo, opts.mesh.options);
+      const start = (await import('./mesh/compose.js')).createMesh(stores, opts.mesh.options);
       mesh = await (opts.mesh.starting ? opts.mesh.starting(start) : start);
     }
     const config = opts.config;
     const services: Services = {
       home: opts.home,
       repo,
+      ledgers,
       clock: opts.clock,
       ...(mesh ? { mesh } : {}),
       ...(config ? { config } : {}),
@@ -100,7 +187,7 @@ export async function openRoot(opts: RootOptions): Promise<Root> {
         import('./util/timers.js'),
       ]);
       const a = opts.agent;
-      const jobs = new JobStore(repo.state.jobs);
+      const jobs = new JobStore(stores.state.sub.jobs);
       const activity = new Activity(opts.clock);
       const scheduler = new Scheduler(jobs, systemTimers, scheduledRunners(services), a.log);
       agent = { scheduler, jobs, activity };
@@ -121,6 +208,7 @@ export async function openRoot(opts: RootOptions): Promise<Root> {
     const started = mesh;
     return {
       repo,
+      ledgers,
       mesh,
       agent,
       services,
@@ -128,13 +216,13 @@ export async function openRoot(opts: RootOptions): Promise<Root> {
         try {
           await started?.stop();
         } finally {
-          await repo.close();
+          await stores.close();
         }
       },
     };
   } catch (err) {
     await mesh?.stop().catch(() => undefined);
-    await repo.close();
+    await stores.close();
     throw err;
   }
 }

@@ -7,13 +7,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { openRoot } from '../src/compose-root.js';
-import { Repository } from '../src/repo/repository.js';
 import { systemClock } from '../src/util/clock.js';
+import { initStores } from './helpers/stores.js';
 
 async function freshHome(): Promise<string> {
   const home = join(await mkdtemp(join(tmpdir(), 'cairn-root-')), 'home');
-  const { repo } = await Repository.init(home, 'pw', new Date('2026-01-01T00:00:00Z'));
-  await repo.close();
+  await (await initStores(home, 'pw', new Date('2026-01-01T00:00:00Z'))).close();
   return home;
 }
 

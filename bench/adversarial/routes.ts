@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { ConsoleAuth } from '../../agent/src/api/auth.js';
 import { buildApi } from '../../agent/src/api/server.js';
 import { Activity } from '../../agent/src/ops/activity.js';
-import { Repository } from '../../agent/src/repo/repository.js';
+import { createStores } from '../../agent/src/compose-root.js';
 import { systemClock } from '../../agent/src/util/clock.js';
 import { prng } from './prng.js';
 import { concretePath, mutate, sendRaw, type RawAnswer } from './route-spellings.js';
@@ -50,10 +50,11 @@ export async function runRouteCampaign(opts: { requests: number; seed: number; c
   const consoleDir = join(base, 'console');
   await mkdir(consoleDir);
   await writeFile(join(consoleDir, 'index.html'), '<!doctype html><title>console</title>');
-  const repo = (await Repository.init(home, 'route fuzz passphrase', new Date())).repo;
+  const { stores } = await createStores(home, 'route fuzz passphrase', new Date());
+  const { repo, ledgers } = stores;
   const auth = await ConsoleAuth.open(home, systemClock, 'agent-token-route-fuzz-0123456789', () => undefined);
   const app = buildApi(
-    { home, repo, clock: systemClock, activity: new Activity(systemClock), agentName: 'fuzz' },
+    { home, repo, ledgers, clock: systemClock, activity: new Activity(systemClock), agentName: 'fuzz' },
     { host: '127.0.0.1', port: 0, auth, consoleDir },
     () => 'peer',
   );
@@ -87,7 +88,7 @@ export async function runRouteCampaign(opts: { requests: number; seed: number; c
     return { requests: opts.requests, routes: targets.length, seed: opts.seed, byStatus, leaks, seconds: (performance.now() - started) / 1000 };
   } finally {
     await app.close();
-    await repo.close();
+    await stores.close();
     await rm(base, { recursive: true, force: true });
   }
 }

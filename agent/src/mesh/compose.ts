@@ -1,6 +1,6 @@
 // The friend mesh, composed: one libp2p node and the small services on it (service.ts), started in
 // order and stopped in reverse. The composition root (compose-root.ts: the daemon and the CLI's
-// in-process commands) and ops/recover.ts build it here. Each service owns its part: the gate and
+// in-process commands, `cairn recover`) builds it here on the ledgers it opened. Each service owns its part: the gate and
 // presence who is a friend on the node, pairing the invites, the directory the friend list and
 // removal, one service per protocol its handler (pack-get also the reader through friends, which
 // the repository is handed when opened), replication the rounds, deletion the delete requests both
@@ -23,7 +23,7 @@ import { FriendPresence } from './friend-presence.js';
 import { grantService } from './grant.js';
 import { headService } from './head.js';
 import { HostedStore } from './hosted-store.js';
-import { openLedgers, type Ledgers } from './ledgers.js';
+import type { Ledgers } from './ledgers.js';
 import { createMeshNode, peerKeyFromSeed } from './node.js';
 import { packDeleteService } from './pack-delete.js';
 import { PackGetService } from './pack-get-service.js';
@@ -219,9 +219,14 @@ export class Mesh {
   }
 }
 
-/** Builds the mesh of `repo` (node, ledgers, services) and starts it. */
-export async function createMesh(repo: Repository, opts: MeshOptions): Promise<Mesh> {
-  const ledgers = openLedgers(repo.state);
+/** What the mesh is built on: the repository, and the ledgers on the same state database (opened by the composition root). */
+export interface MeshStores {
+  repo: Repository;
+  ledgers: Ledgers;
+}
+
+/** Builds the mesh of `repo` (node, services) on its ledgers and starts it. */
+export async function createMesh({ repo, ledgers }: MeshStores, opts: MeshOptions): Promise<Mesh> {
   const gate = new FriendGate(ledgers.friends, opts.clock);
   const privateKey = await peerKeyFromSeed(repo.keys.sign);
   const relayBudget = new RelayBudget(opts.relayLimits ?? CONFIG_DEFAULTS.relay, opts.clock);

@@ -11,6 +11,7 @@ import type { Deletes } from './delete-ledger.js';
 import type { Friends, Friendship } from './friend-ledger.js';
 import type { HostedPacks } from './hosted-ledger.js';
 import type { HostedStore } from './hosted-store.js';
+import type { OwnHead } from './own-head-ledger.js';
 
 export interface MeshContext {
   node: Libp2p;
@@ -22,6 +23,8 @@ export interface MeshContext {
   deletes: Deletes;
   /** Storage challenges of our copies at friends: last passed, failed copies, budgets. */
   challenges: ChallengeLedger;
+  /** Our newest signed head, which replication sends to friends (head-chain.ts). */
+  ownHead: OwnHead;
   /** The files of the packs we hold for friends. */
   hosted: HostedStore;
   clock: Clock;

@@ -8,6 +8,7 @@ import { open, seal } from '../crypto/aead.js';
 import type { Repository } from '../repo/repository.js';
 import { CorruptionError } from '../util/errors.js';
 import type { Friendship } from './friend-ledger.js';
+import type { OwnHead } from './own-head-ledger.js';
 import { boundSettings, mergeSettings, settingsOf, type HeadSettings, type SettingsOffer } from './head-settings.js';
 
 const FRIENDS_AD = Buffer.from('cairn/v1/head-friends');
@@ -29,15 +30,6 @@ export async function verifyHead(pub: PublicKey, s: SignedHead): Promise<boolean
   } catch {
     return false;
   }
-}
-
-export async function currentHead(repo: Repository): Promise<SignedHead | undefined> {
-  const v = await repo.state.meta.get('head');
-  return v === undefined ? undefined : (JSON.parse(v) as SignedHead);
-}
-
-export async function saveHead(repo: Repository, s: SignedHead): Promise<void> {
-  await repo.db.batch([{ type: 'put', sublevel: repo.state.meta, key: 'head', value: JSON.stringify(s) }], { sync: true } as object);
 }
 
 /**
@@ -92,15 +84,16 @@ export interface HeadExtras {
   log?: (line: string) => void;
 }
 
-/** A new head when the snapshot list, the friends, the pins or the settings changed since `prev`; else `prev`. */
+/** A new head when the snapshot list, the friends, the pins or the settings changed since the one in `ownHead` (kept there); else that one. */
 export async function nextHead(
   repo: Repository,
+  ownHead: OwnHead,
   key: PrivateKey,
   friends: Friendship[],
   now: Date,
   extras: HeadExtras = {},
 ): Promise<{ head: SignedHead; changed: boolean }> {
-  const prev = await currentHead(repo);
+  const prev = await ownHead.get();
   const snapshots = (await repo.listSnapshots()).map((s) => s.id).sort();
   // addresses count too: a recovering host dials friends at the addresses its head lists
   const friendKey = (f: FriendRecord) => `${f.peerId}:${f.grantFromPeer}:${f.grantToPeer}:${[...f.addrs].sort().join(',')}`;
@@ -134,6 +127,6 @@ export async function nextHead(
     sealedFriends: sealState(repo, friends, pins, settings),
   };
   const signed = await signHead(key, head);
-  await saveHead(repo, signed);
+  await ownHead.save(signed);
   return { head: signed, changed: true };
 }

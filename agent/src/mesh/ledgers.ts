@@ -1,12 +1,16 @@
 // The mesh's ledgers in the agent's LevelDB, one per concern: friends (and invites), the packs and
-// heads we hold for friends, our copies at friends, and deletes both ways. Each is small and takes
-// only its sublevels; a caller opens the ones it needs (prune: copies and deletes).
+// heads we hold for friends, our copies at friends, deletes both ways, storage challenges, restore
+// drills and our own newest head. Each is small and takes only its sublevels. The composition root
+// (compose-root.ts) opens them once on the state database it opened, and hands them to the mesh and
+// to the operations (ops/services.ts LedgerDeps); the repository holds none of them.
 import type { Sublevels } from '../state/db.js';
 import { ChallengeLedger } from './challenge-ledger.js';
 import { OurCopies } from './copies-ledger.js';
 import { Deletes } from './delete-ledger.js';
+import { DrillLedger } from './drill-ledger.js';
 import { Friends } from './friend-ledger.js';
 import { HostedPacks } from './hosted-ledger.js';
+import { OwnHead } from './own-head-ledger.js';
 
 export interface Ledgers {
   friends: Friends;
@@ -15,6 +19,10 @@ export interface Ledgers {
   deletes: Deletes;
   /** Storage challenges of our copies at friends (mesh/challenger.ts). */
   challenges: ChallengeLedger;
+  /** Restore drills: the last one's result, and per copy (mesh/drill.ts, ops/drill.ts). */
+  drills: DrillLedger;
+  /** Our newest signed head (head-chain.ts). */
+  ownHead: OwnHead;
 }
 
 export function openLedgers(state: Sublevels): Ledgers {
@@ -25,6 +33,8 @@ export function openLedgers(state: Sublevels): Ledgers {
     copies,
     deletes: new Deletes(state, copies),
     challenges: new ChallengeLedger(state),
+    drills: new DrillLedger(state),
+    ownHead: new OwnHead(state),
   };
 }
 

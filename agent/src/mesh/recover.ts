@@ -12,7 +12,7 @@ import { BlobType } from '../repo/blob.js';
 import { indexFromPacks } from '../repo/index-from-packs.js';
 import type { Repository } from '../repo/repository.js';
 import { CairnError, errorMessage } from '../util/errors.js';
-import { currentHead, openFriends, openState, saveHead, verifyHead } from './head-chain.js';
+import { openFriends, openState, verifyHead } from './head-chain.js';
 import { getHead } from './head.js';
 import type { HeadSettings } from './head-settings.js';
 import type { Mesh } from './compose.js';
@@ -116,8 +116,8 @@ export async function recoverFromFriends(repo: Repository, mesh: Mesh, code: str
       .pinSnapshot(id, new Date(pinnedAt))
       .catch((err: unknown) => warnings.push(`snapshot ${id.slice(0, 8)} was pinned but cannot be pinned again: ${errorMessage(err)}`));
   }
-  const mine = await currentHead(repo);
-  if (!mine || mine.head.seq < best.head.seq) await saveHead(repo, best);
+  const mine = await mesh.ledgers.ownHead.get();
+  if (!mine || mine.head.seq < best.head.seq) await mesh.ledgers.ownHead.save(best);
   return {
     headSeq: best.head.seq,
     snapshots: restored,

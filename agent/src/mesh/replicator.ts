@@ -199,7 +199,7 @@ export async function replicateOnce(
   const released = await releaseExtras(ctx, current, plan, packIds, counted, wanted);
   // the sealed friend list names every friend, relays too (they hold nothing but a recovered host needs them)
   // and carries the owner's settings (cairn.yaml, notifications) as they are now
-  const { head } = await nextHead(repo, ctx.privateKey, current, new Date(ctx.clock.now()), headExtras);
+  const { head } = await nextHead(repo, ctx.ownHead, ctx.privateKey, current, new Date(ctx.clock.now()), headExtras);
   await mapLimit(friends, FRIEND_CONCURRENCY, async (f) => {
     if (unreachable.has(f.peerId) || away.has(f.peerId)) return;
     try {

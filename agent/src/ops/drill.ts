@@ -8,7 +8,6 @@ import { join } from 'node:path';
 import type { DrillArgs, DrillResult, DrillStarted } from '../../../protocol/api.js';
 import { plural } from '../../../protocol/format.js';
 import { Drill, friendCopies, type DrillTarget } from '../mesh/drill.js';
-import { DrillLedger } from '../mesh/drill-ledger.js';
 import type { JobHandle } from '../scheduler/scheduler.js';
 import { CairnError, UsageError } from '../util/errors.js';
 import { sourceKey } from './activity.js';
@@ -19,6 +18,7 @@ import {
   type ClockDeps,
   type HomeDeps,
   type JobDeps,
+  type LedgerDeps,
   type MaybeMeshDeps,
   type MeshDeps,
   type RepoDeps,
@@ -43,7 +43,7 @@ async function targetsOf(svc: RepoDeps, only: string | null): Promise<DrillTarge
 }
 
 /** The job's work: drills, records, and fails the job when the drill failed. */
-export async function runDrill(svc: MeshDeps & RepoDeps & ClockDeps & HomeDeps, job: JobHandle, only: string | null): Promise<DrillResult> {
+export async function runDrill(svc: MeshDeps & RepoDeps & LedgerDeps & ClockDeps & HomeDeps, job: JobHandle, only: string | null): Promise<DrillResult> {
   const ctx = svc.mesh.ctx;
   if ((await ctx.friends.list()).length === 0) {
     // nothing is off-site to drill (the 3-2-1 status says "not off-site"): asked for, that is an error; on the schedule, a log line
@@ -59,7 +59,7 @@ export async function runDrill(svc: MeshDeps & RepoDeps & ClockDeps & HomeDeps, 
     const r = await drill.run(targets, job.job.id, (line) => job.log(line));
     const live = new Set<string>();
     for (const [, e] of svc.repo.index.all()) live.add(e.packId);
-    await new DrillLedger(svc.repo.state).record(r, drill.verdicts, live);
+    await svc.ledgers.drills.record(r, drill.verdicts, live);
     for (const f of r.friends) {
       for (const x of f.failed) {
         // as a failed storage challenge: the record first, then the copy stops counting (mesh/challenger.ts)
@@ -81,23 +81,23 @@ export async function runDrill(svc: MeshDeps & RepoDeps & ClockDeps & HomeDeps, 
 }
 
 /** A drill now, as a job of the agent's scheduler (the API's table checks the mesh runs, then that there is a scheduler: drillDeps). */
-export async function drillOp(svc: RepoDeps & JobDeps, args: DrillArgs): Promise<DrillStarted> {
+export async function drillOp(svc: RepoDeps & LedgerDeps & JobDeps, args: DrillArgs): Promise<DrillStarted> {
   if (args.source !== undefined) await targetsOf(svc, args.source); // a wrong source: an answer now, not a failed job
   const { job, finished } = await svc.scheduler.drillNow(args.source ?? null);
   if (!args.wait) return { job, result: null };
   await finished;
   const done = (await svc.jobs.get(job.id)) ?? job;
-  const last = await new DrillLedger(svc.repo.state).last();
+  const last = await svc.ledgers.drills.last();
   return { job: done, result: last?.jobId === job.id ? last : null };
 }
 
 /** What a drill asked for through the API needs, checked in the order the operation always has: the mesh, then the scheduler. */
-export function drillDeps<S extends RepoDeps & MaybeMeshDeps & Partial<JobDeps>>(svc: S): RepoDeps & JobDeps {
+export function drillDeps<S extends RepoDeps & LedgerDeps & MaybeMeshDeps & Partial<JobDeps>>(svc: S): RepoDeps & LedgerDeps & JobDeps {
   needMesh(svc, 'a restore drill');
-  return { repo: svc.repo, ...needJobs(svc, () => agentOnlyError('a restore drill')) };
+  return { repo: svc.repo, ledgers: svc.ledgers, ...needJobs(svc, () => agentOnlyError('a restore drill')) };
 }
 
 /** The last drill's result (or undefined before the first). */
-export async function lastDrill(svc: RepoDeps): Promise<DrillResult | undefined> {
-  return new DrillLedger(svc.repo.state).last();
+export async function lastDrill(svc: LedgerDeps): Promise<DrillResult | undefined> {
+  return svc.ledgers.drills.last();
 }

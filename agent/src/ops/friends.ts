@@ -2,7 +2,7 @@
 import type { InviteArgs, InviteResult, PairArgs, PairResult, PeersResult, ReplicateArgs, ReplicateResult } from '../../../protocol/api.js';
 import type { FriendRemoveArgs, FriendRemoveResult } from '../../../protocol/console-api.js';
 import { loadProofs } from './protection.js';
-import type { MeshDeps, RepoDeps } from './services.js';
+import type { LedgerDeps, MeshDeps } from './services.js';
 
 /** How long `replicate --wait` keeps trying before it says why copies are missing. */
 const REPLICATE_WAIT_ROUNDS = 5;
@@ -15,7 +15,7 @@ export async function pairOp(svc: MeshDeps, args: PairArgs): Promise<PairResult>
   return svc.mesh.pairing.pair(args.code, args.quotaBytes);
 }
 
-export async function peersOp(svc: MeshDeps & RepoDeps): Promise<PeersResult> {
+export async function peersOp(svc: MeshDeps & LedgerDeps): Promise<PeersResult> {
   const peers = await svc.mesh.directory.peers();
   const proofs = await loadProofs(
     svc,

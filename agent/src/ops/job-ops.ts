@@ -22,12 +22,12 @@ import { replicateOp } from './friends.js';
 import { followBackup, followRestore } from './job-progress.js';
 import { pruneOp } from './prune.js';
 import { restoreOp } from './restore.js';
-import { needMesh, type ClockDeps, type HomeDeps, type MaybeMeshDeps, type RepoDeps } from './services.js';
+import { needMesh, type ClockDeps, type HomeDeps, type LedgerDeps, type MaybeMeshDeps, type RepoDeps } from './services.js';
 import { runBackup } from './run-backup.js';
 import { volumeRestoreOp } from './volumes.js';
 
 /** What the operations run as jobs need (a replication: the mesh, checked when it runs). */
-export type JobOpDeps = RepoDeps & ClockDeps & HomeDeps & MaybeMeshDeps;
+export type JobOpDeps = RepoDeps & LedgerDeps & ClockDeps & HomeDeps & MaybeMeshDeps;
 
 /** The operations that run as jobs, and the job kind each is. */
 export const JOB_KINDS: Partial<Record<OperationName, JobKind>> = {

@@ -6,16 +6,15 @@ import type { PeerListing } from '../../../protocol/api.js';
 import type { ProtectionState, SourceProtection } from '../../../protocol/console-api.js';
 import { formatBytes, plural } from '../../../protocol/format.js';
 import { packChargeBytes } from '../../../protocol/mesh.js';
-import { DrillLedger } from '../mesh/drill-ledger.js';
-import type { MaybeMeshDeps, RepoDeps } from './services.js';
+import type { LedgerDeps, MaybeMeshDeps } from './services.js';
 
 /** friend PeerId -> pack ID -> when our copy there was last proved (ms): challenge passes and drills that verified it. */
 export type Proofs = Map<string, Map<string, number>>;
 
-export async function loadProofs(svc: RepoDeps & MaybeMeshDeps, peerIds: string[]): Promise<Proofs> {
+export async function loadProofs(svc: LedgerDeps & MaybeMeshDeps, peerIds: string[]): Promise<Proofs> {
   const out: Proofs = new Map();
   if (!svc.mesh) return out;
-  const drilled = await new DrillLedger(svc.repo.state).copies();
+  const drilled = await svc.ledgers.drills.copies();
   for (const p of peerIds) {
     const m = await svc.mesh.ledgers.challenges.lastPassed(p);
     for (const [packId, c] of drilled.get(p) ?? []) if (c.ok && c.atMs > (m.get(packId) ?? 0)) m.set(packId, c.atMs);

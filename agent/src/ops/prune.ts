@@ -3,9 +3,9 @@
 // grace first). Holds the repository write lock (OPS table), so no backup runs meanwhile.
 import type { PruneArgs, PruneResult } from '../../../protocol/api.js';
 import { DEFAULT_MAX_UNUSED, executePrune, planPrune, type PruneProgress } from '../repo/prune.js';
-import { openLedgers, type Ledgers } from '../mesh/ledgers.js';
+import type { Ledgers } from '../mesh/ledgers.js';
 import { throwIfCancelled, UsageError } from '../util/errors.js';
-import type { ClockDeps, MaybeMeshDeps, RepoDeps } from './services.js';
+import type { ClockDeps, LedgerDeps, MaybeMeshDeps, RepoDeps } from './services.js';
 import { packUsage } from '../store/pack-store.js';
 
 /** What would be (dry run: for `packs`) or is queued for friends, without sending. */
@@ -35,7 +35,7 @@ async function queuedFor(ledgers: Ledgers, packs?: string[]): Promise<PruneResul
 
 /** `signal`: cancels the prune while it plans; once it deletes or repacks it goes on to the end. */
 export async function pruneOp(
-  svc: RepoDeps & ClockDeps & MaybeMeshDeps,
+  svc: RepoDeps & LedgerDeps & ClockDeps & MaybeMeshDeps,
   args: PruneArgs,
   onProgress?: (p: PruneProgress) => void,
   signal?: AbortSignal,
@@ -43,8 +43,7 @@ export async function pruneOp(
   const pct = args.maxUnusedPercent;
   if (pct !== undefined && (!Number.isFinite(pct) || pct < 0 || pct > 100))
     throw new UsageError(`--max-unused ${pct}: expected a percentage from 0 to 100`, 'E_BAD_ARGS');
-  const repo = svc.repo;
-  const ledgers = openLedgers(repo.state);
+  const { repo, ledgers } = svc;
   await repo.flush();
   const { plan, live } = await planPrune(repo, pct === undefined ? DEFAULT_MAX_UNUSED : pct / 100, onProgress);
   const gone = [...plan.deletePacks, ...plan.repackPacks];

@@ -12,11 +12,11 @@ import { followBackup } from './job-progress.js';
 import { runDrill } from './drill.js';
 import { forgetOp } from './forget.js';
 import { pruneOp } from './prune.js';
-import type { AgentViewDeps, ClockDeps, ConfigDeps, HomeDeps, ListChangedDeps, MaybeMeshDeps, RepoDeps } from './services.js';
+import type { AgentViewDeps, ClockDeps, ConfigDeps, HomeDeps, LedgerDeps, ListChangedDeps, MaybeMeshDeps, RepoDeps } from './services.js';
 import { runBackup, type BackupRequest } from './run-backup.js';
 
 /** What the scheduled runs need: the repository and the home, the mesh when it runs (drills), the config (forget), and whom to tell. */
-export type ScheduledRunsDeps = RepoDeps & ClockDeps & HomeDeps & MaybeMeshDeps & ConfigDeps & ListChangedDeps & Pick<AgentViewDeps, 'activity'>;
+export type ScheduledRunsDeps = RepoDeps & LedgerDeps & ClockDeps & HomeDeps & MaybeMeshDeps & ConfigDeps & ListChangedDeps & Pick<AgentViewDeps, 'activity'>;
 
 /** A source's backup as its job: its volumes picked (label selectors) and backed up with its paths, through runBackup (the lock, the activity record). */
 async function backupSource(svc: ScheduledRunsDeps, source: SourceConfig, job: JobHandle): Promise<{ snapshot?: string }> {

@@ -9,6 +9,7 @@
 // a CLI command (no scheduler, no activity) or, for the mesh, when it is not started.
 import type { CairnConfig, SourceConfig } from '../../../protocol/config.js';
 import type { Mesh } from '../mesh/compose.js';
+import type { Ledgers } from '../mesh/ledgers.js';
 import type { JobStore } from '../scheduler/job-store.js';
 import type { Scheduler } from '../scheduler/scheduler.js';
 import type { Repository } from '../repo/repository.js';
@@ -19,6 +20,15 @@ import type { Activity } from './activity.js';
 /** The open repository. */
 export interface RepoDeps {
   repo: Repository;
+}
+
+/**
+ * The ledgers on the state database (mesh/ledgers.ts: friends, our copies, delete requests, drills,
+ * ...), opened by the composition root whether the mesh runs or not: prune queues delete requests,
+ * the status reads the last drill, without friends online.
+ */
+export interface LedgerDeps {
+  ledgers: Ledgers;
 }
 
 export interface ClockDeps {
@@ -70,7 +80,7 @@ export interface AgentViewDeps {
 }
 
 /** Everything the composition root builds, as the API and the CLI's in-process mode hold it. */
-export interface Services extends RepoDeps, ClockDeps, HomeDeps, MaybeMeshDeps, ConfigDeps, ListChangedDeps, AgentViewDeps {
+export interface Services extends RepoDeps, LedgerDeps, ClockDeps, HomeDeps, MaybeMeshDeps, ConfigDeps, ListChangedDeps, AgentViewDeps {
   /** The agent's job records (absent in the CLI). */
   jobs?: JobStore;
   /** Called after an operation through the API ended (a replication, audit or drill may have changed where copies are): the daemon re-checks each source's 3-2-1 state soon. */

@@ -11,11 +11,11 @@ import { sourceKey } from './activity.js';
 import { readHiddenSources } from './dashboard-hidden.js';
 import { lastDrill } from './drill.js';
 import { loadProofs, sourceProtection } from './protection.js';
-import type { AgentViewDeps, ClockDeps, HomeDeps, MaybeMeshDeps, RepoDeps } from './services.js';
+import type { AgentViewDeps, ClockDeps, HomeDeps, LedgerDeps, MaybeMeshDeps, RepoDeps } from './services.js';
 import { packUsage } from '../store/pack-store.js';
 
 /** What the status needs: the repository and the home, the mesh when it runs, and what the running agent knows. */
-export type StatusDeps = RepoDeps & ClockDeps & HomeDeps & MaybeMeshDeps & AgentViewDeps;
+export type StatusDeps = RepoDeps & LedgerDeps & ClockDeps & HomeDeps & MaybeMeshDeps & AgentViewDeps;
 
 export const AGENT_VERSION = '0.1.0';
 

@@ -12,7 +12,7 @@ import { deriveKeys, repoIdFromRoot, ROOT_SECRET_BYTES, type RepoKeys } from '..
 import { makeKeyFile, parseKeyFile, unlockKeyFile } from '../crypto/key-file.js';
 import { rootToPhrase } from '../crypto/phrase.js';
 import { LocalPackStore } from '../store/local-pack-store.js';
-import { openStateDb, type StateDb, type StateOp, type Sublevels } from '../state/db.js';
+import type { EngineState, StateOp } from '../state/db.js';
 import { VolumeFileCache } from '../state/volume-file-cache.js';
 import { CairnError, CorruptionError, UsageError } from '../util/errors.js';
 import { writeFileAtomic } from '../util/fsx.js';
@@ -42,6 +42,13 @@ export interface RepoConfig {
   createdAt: string;
 }
 
+/** A repository's config and keys, read and unlocked (Repository.unlock or .create), before its state is opened. */
+export interface UnlockedRepo {
+  paths: HomePaths;
+  config: RepoConfig;
+  keys: RepoKeys;
+}
+
 export interface SavedBlob {
   id: string;
   /** Sealed bytes added to the repository; 0 when the blob was already there. */
@@ -58,9 +65,8 @@ export class Repository {
   private readonly otherReader: (() => PackReader | undefined) | undefined;
   readonly index: BlobIndex;
   readonly chunker: FastCdc;
-  readonly db: StateDb;
-  /** The state database's sublevels (state/db.ts), shared with the mesh. */
-  readonly state: Sublevels;
+  /** The engine's sublevels of the state database, and its root for synced batches (handed in at open; the opener closes it). */
+  private readonly state: EngineState;
   private readonly packer: Packer;
   /** Blobs on their way into a pack: known for dedup, not yet indexed. */
   private readonly pending = new Set<string>();
@@ -78,27 +84,28 @@ export class Repository {
     return this.otherReader?.() ?? this.store;
   }
 
-  private constructor(paths: HomePaths, config: RepoConfig, keys: RepoKeys, store: LocalPackStore, db: StateDb, sub: Sublevels, opts: RepositoryOptions) {
+  private constructor({ paths, config, keys }: UnlockedRepo, store: LocalPackStore, state: EngineState, opts: RepositoryOptions) {
     this.paths = paths;
     this.config = config;
     this.keys = keys;
     this.store = store;
     this.otherReader = opts.reader;
-    this.db = db;
-    this.state = sub;
-    this.index = new BlobIndex(sub.index);
+    this.state = state;
+    this.index = new BlobIndex(state.index);
     this.packer = new Packer(store, this.index, keys.meta);
     this.chunker = new FastCdc(parseChunkerName(config.chunker), gearTable(keys.chunker));
   }
 
-  /** Creates a repository in `home`; returns it with the recovery phrase (shown once). */
-  static async init(
+  /**
+   * Writes a new repository's key file and config in `home` (E_EXISTS when there is one); returns
+   * it unlocked, with the recovery phrase (shown once). Repository.open opens it on the state.
+   */
+  static async create(
     home: string,
     passphrase: string,
     now: Date,
     root: Buffer = randomBytes(ROOT_SECRET_BYTES),
-    opts: RepositoryOptions = {},
-  ): Promise<{ repo: Repository; recoveryPhrase: string }> {
+  ): Promise<{ unlocked: UnlockedRepo; recoveryPhrase: string }> {
     const paths = homePaths(home);
     if (await exists(paths.config)) throw new UsageError(`a repository already exists in ${paths.repo}; refusing to overwrite it`, 'E_EXISTS');
     await mkdir(paths.repo, { recursive: true, mode: 0o700 });
@@ -106,12 +113,11 @@ export class Repository {
     const config: RepoConfig = { version: REPO_CONFIG_VERSION, repoId, chunker: DEFAULT_CHUNKER, createdAt: now.toISOString() };
     await writeFileAtomic(paths.keyFile, Buffer.from(JSON.stringify(makeKeyFile(root, repoId, passphrase), null, 2) + '\n'));
     await writeFileAtomic(paths.config, Buffer.from(JSON.stringify(config, null, 2) + '\n'));
-    const repo = await Repository.openWithRoot(paths, config, root, opts);
-    return { repo, recoveryPhrase: rootToPhrase(root) };
+    return { unlocked: { paths, config, keys: deriveKeys(root) }, recoveryPhrase: rootToPhrase(root) };
   }
 
-  /** Opens the repository of `home`; `opts.reader`: where packs missing locally come from (friends). */
-  static async open(home: string, passphrase: string, opts: RepositoryOptions = {}): Promise<Repository> {
+  /** Reads the config of `home`'s repository and unlocks its key file with `passphrase` (nothing is opened yet). */
+  static async unlock(home: string, passphrase: string): Promise<UnlockedRepo> {
     const paths = homePaths(home);
     const config = await readConfig(paths);
     let keyText: string;
@@ -123,21 +129,20 @@ export class Repository {
     const root = unlockKeyFile(parseKeyFile(keyText, paths.keyFile), passphrase, paths.keyFile);
     if (repoIdFromRoot(root) !== config.repoId)
       throw new CairnError('E_KEYFILE', `key file ${paths.keyFile} belongs to another repository than ${paths.config}`);
-    return Repository.openWithRoot(paths, config, root, opts);
+    return { paths, config, keys: deriveKeys(root) };
   }
 
-  private static async openWithRoot(paths: HomePaths, config: RepoConfig, root: Buffer, opts: RepositoryOptions): Promise<Repository> {
-    const store = new LocalPackStore(paths.packs);
-    const { db, sub } = await openStateDb(paths.state);
-    try {
-      await store.open();
-      const repo = new Repository(paths, config, deriveKeys(root), store, db, sub, opts);
-      await repo.index.load();
-      return repo;
-    } catch (err) {
-      await db.close();
-      throw err;
-    }
+  /**
+   * Opens an unlocked repository on `state` (the engine's part of the state database, opened and
+   * later closed by the caller: the composition root); `opts.reader`: where packs missing locally
+   * come from (friends).
+   */
+  static async open(unlocked: UnlockedRepo, state: EngineState, opts: RepositoryOptions = {}): Promise<Repository> {
+    const store = new LocalPackStore(unlocked.paths.packs);
+    await store.open();
+    const repo = new Repository(unlocked, store, state, opts);
+    await repo.index.load();
+    return repo;
   }
 
   /** Worker threads for compress + seal, started on the first write. */
@@ -146,10 +151,10 @@ export class Repository {
     return this.sealPool;
   }
 
+  /** Stops the seal workers and closes the pack store; the state database stays open (its opener closes it, after this). */
   async close(): Promise<void> {
     await this.sealPool?.close();
     await this.store.close();
-    await this.db.close();
   }
 
   /** True when the blob is stored or on its way into a pack. */
@@ -238,7 +243,7 @@ export class Repository {
     const text = JSON.stringify(snapshot);
     const { id } = await this.saveBlob(BlobType.snapshot, Buffer.from(text));
     await this.flush();
-    await this.db.batch([{ type: 'put', sublevel: this.state.snapshots, key: id, value: text }], SYNC);
+    await this.state.db.batch([{ type: 'put', sublevel: this.state.snapshots, key: id, value: text }], SYNC);
     return id;
   }
 
@@ -249,7 +254,7 @@ export class Repository {
   async forgetBlobs(ids: string[], also: StateOp[] = []): Promise<void> {
     if (ids.length === 0 && also.length === 0) return;
     try {
-      await this.db.batch([...this.index.removeOps(ids), ...also], SYNC);
+      await this.state.db.batch([...this.index.removeOps(ids), ...also], SYNC);
     } catch (err) {
       throw writeError('the index (forgetting pruned blobs)', err);
     }
@@ -259,7 +264,7 @@ export class Repository {
   /** Records a snapshot whose blob is already stored (recovery); a version this agent cannot read is refused. */
   async putSnapshotRecord(id: string, json: Buffer): Promise<void> {
     parseSnapshotBlob(id, json.toString('utf8'));
-    await this.db.batch([{ type: 'put', sublevel: this.state.snapshots, key: id, value: json.toString('utf8') }], SYNC);
+    await this.state.db.batch([{ type: 'put', sublevel: this.state.snapshots, key: id, value: json.toString('utf8') }], SYNC);
   }
 
   /**
@@ -274,7 +279,7 @@ export class Repository {
       if ((await this.state.pins.get(id)) !== undefined) throw new CairnError('E_PINNED', `snapshot ${id.slice(0, 8)} is pinned: unpin it first`);
     }
     if (unique.length === 0) return;
-    await this.db.batch(
+    await this.state.db.batch(
       unique.map((id) => ({ type: 'del' as const, sublevel: this.state.snapshots, key: id })),
       SYNC,
     );
@@ -300,7 +305,7 @@ export class Repository {
       if (pin !== undefined) ops.push({ type: 'put', sublevel: this.state.pins, key: id, value: pin }, { type: 'del', sublevel: this.state.pins, key: oldId });
     }
     await this.flush(); // the new snapshot blobs are durable and indexed before any record names them
-    if (ops.length > 0) await this.db.batch(ops, SYNC);
+    if (ops.length > 0) await this.state.db.batch(ops, SYNC);
     return ids;
   }
 
@@ -317,14 +322,14 @@ export class Repository {
     const prev = await this.state.pins.get(id);
     if (prev !== undefined) return { pinnedAt: (JSON.parse(prev) as { pinnedAt: string }).pinnedAt, already: true };
     const pinnedAt = now.toISOString();
-    await this.db.batch([{ type: 'put', sublevel: this.state.pins, key: id, value: JSON.stringify({ pinnedAt }) }], SYNC);
+    await this.state.db.batch([{ type: 'put', sublevel: this.state.pins, key: id, value: JSON.stringify({ pinnedAt }) }], SYNC);
     return { pinnedAt, already: false };
   }
 
   /** Unpins a snapshot; returns false when it was not pinned. */
   async unpinSnapshot(id: string): Promise<boolean> {
     if ((await this.state.pins.get(id)) === undefined) return false;
-    await this.db.batch([{ type: 'del', sublevel: this.state.pins, key: id }], SYNC);
+    await this.state.db.batch([{ type: 'del', sublevel: this.state.pins, key: id }], SYNC);
     return true;
   }
 

@@ -54,7 +54,27 @@ export type Sublevels = ReturnType<typeof sublevels>;
 export type StateOp =
   { type: 'put'; sublevel: Sublevels[keyof Sublevels]; key: string; value: string } | { type: 'del'; sublevel: Sublevels[keyof Sublevels]; key: string };
 
-export async function openStateDb(dir: string): Promise<{ db: StateDb; sub: Sublevels }> {
+/** The open state database: the root (for batches that span sublevels, and closing) and its sublevels. */
+export interface StateStore {
+  db: StateDb;
+  sub: Sublevels;
+}
+
+/**
+ * What the repository engine keeps in the state database (repo/repository.ts): its sublevels, and
+ * the root its synced batches are written on (other ledgers' ops may join one: prune's delete requests).
+ */
+export interface EngineState extends Pick<Sublevels, 'index' | 'snapshots' | 'pins' | 'volumeFiles'> {
+  db: StateDb;
+}
+
+/** The engine's part of an open state database. */
+export function engineState({ db, sub }: StateStore): EngineState {
+  return { db, index: sub.index, snapshots: sub.snapshots, pins: sub.pins, volumeFiles: sub.volumeFiles };
+}
+
+/** Opens (creating when missing) the state database in `dir`: the composition root does, once per process (compose-root.ts; the relay its own: mesh/relay-home.ts). */
+export async function openStateDb(dir: string): Promise<StateStore> {
   const db = new Level<string, string>(dir, { valueEncoding: 'utf8' });
   try {
     await db.open();

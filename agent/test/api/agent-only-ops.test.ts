@@ -12,7 +12,9 @@ import { API_PREFIX, API_TOKEN_HEADER } from '../../../protocol/api.js';
 import { ConsoleAuth } from '../../src/api/auth.js';
 import { buildApi } from '../../src/api/server.js';
 import type { Services } from '../../src/ops/services.js';
-import { Repository } from '../../src/repo/repository.js';
+import type { Stores } from '../../src/compose-root.js';
+import type { Repository } from '../../src/repo/repository.js';
+import { initStores } from '../helpers/stores.js';
 import { systemClock } from '../../src/util/clock.js';
 
 const AGENT_TOKEN = 'agent-token-for-the-cli-0123456789';
@@ -38,12 +40,14 @@ const CASES: Array<[string, object, string]> = [
 describe('HTTP API without a mesh or a scheduler', () => {
   let app: FastifyInstance;
   let repo: Repository;
+  let stores: Stores | undefined;
   let host = '';
   beforeAll(async () => {
     const home = join(await mkdtemp(join(tmpdir(), 'cairn-agent-only-')), 'home');
-    repo = (await Repository.init(home, 'agent-only test passphrase', new Date())).repo;
+    stores = await initStores(home, 'agent-only test passphrase', new Date());
+    repo = stores.repo;
     const auth = await ConsoleAuth.open(home, systemClock, AGENT_TOKEN, () => undefined);
-    const svc: Services = { home, repo, clock: systemClock };
+    const svc: Services = { home, repo, ledgers: stores.ledgers, clock: systemClock };
     app = buildApi(svc, { host: '127.0.0.1', port: 0, auth }, () => 'peer');
     await app.listen({ host: '127.0.0.1', port: 0 });
     const addr = app.server.address();
@@ -51,7 +55,7 @@ describe('HTTP API without a mesh or a scheduler', () => {
   });
   afterAll(async () => {
     await app?.close();
-    await repo?.close();
+    await stores?.close();
   });
 
   for (const [op, args, words] of CASES) {

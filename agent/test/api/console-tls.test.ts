@@ -18,7 +18,8 @@ import { pinnedFetch } from '../../src/cli/pinned-https.js';
 import { makeSelfSigned } from '../../src/crypto/self-signed.js';
 import { Activity } from '../../src/ops/activity.js';
 import type { Services } from '../../src/ops/services.js';
-import { Repository } from '../../src/repo/repository.js';
+import type { Stores } from '../../src/compose-root.js';
+import { initStores } from '../helpers/stores.js';
 import { systemClock } from '../../src/util/clock.js';
 
 const tmp = () => mkdtemp(join(tmpdir(), 'cairn-tls-'));
@@ -85,7 +86,7 @@ describe('consoleTls', () => {
 
 describe('the console over TLS', () => {
   const apps: FastifyInstance[] = [];
-  const repos: Repository[] = [];
+  const repos: Stores[] = [];
   afterAll(async () => {
     for (const a of apps) await a.close();
     for (const r of repos) await r.close();
@@ -93,13 +94,14 @@ describe('the console over TLS', () => {
 
   async function services(): Promise<{ svc: Services; auth: ConsoleAuth; password: () => string }> {
     const home = join(await tmp(), 'home');
-    const repo = (await Repository.init(home, 'tls test passphrase', new Date())).repo;
-    repos.push(repo);
+    const stores = await initStores(home, 'tls test passphrase', new Date());
+    repos.push(stores);
+    const { repo, ledgers } = stores;
     let password = '';
     const auth = await ConsoleAuth.open(home, systemClock, 'agent-token-0123456789abcdef', (line) => {
       password = /admin password is (\S+)/.exec(line)?.[1] ?? password;
     });
-    return { svc: { home, repo, clock: systemClock, activity: new Activity(systemClock), agentName: 't' }, auth, password: () => password };
+    return { svc: { home, repo, ledgers, clock: systemClock, activity: new Activity(systemClock), agentName: 't' }, auth, password: () => password };
   }
 
   test('buildApi refuses a listener beyond loopback without TLS', async () => {

@@ -16,7 +16,8 @@ import { ConsoleAuth } from '../../src/api/auth.js';
 import { buildApi } from '../../src/api/server.js';
 import { Activity } from '../../src/ops/activity.js';
 import type { Services } from '../../src/ops/services.js';
-import { Repository } from '../../src/repo/repository.js';
+import type { Stores } from '../../src/compose-root.js';
+import { initStores } from '../helpers/stores.js';
 import { systemClock } from '../../src/util/clock.js';
 import { concretePath, sendRaw, spellings } from '../../../bench/adversarial/route-spellings.js';
 import { refusedBeforeHandler, runRouteCampaign } from '../../../bench/adversarial/routes.js';
@@ -26,21 +27,22 @@ const AGENT_TOKEN = 'agent-token-for-the-cli-0123456789';
 /** The public routes, decided here and nowhere else: a new public route must be added on purpose. */
 const PUBLIC = new Set([`GET ${ROUTES.health.path}`, `HEAD ${ROUTES.health.path}`, `POST ${ROUTES.login.path}`, 'GET /*', 'HEAD /*']);
 
-async function startApi(): Promise<{ app: FastifyInstance; repo: Repository; port: number; host: string; auth: ConsoleAuth }> {
+async function startApi(): Promise<{ app: FastifyInstance; stores: Stores; port: number; host: string; auth: ConsoleAuth }> {
   const base = await mkdtemp(join(tmpdir(), 'cairn-route-auth-'));
   const home = join(base, 'home');
   const consoleDir = join(base, 'console');
   await mkdir(consoleDir);
   await writeFile(join(consoleDir, 'index.html'), '<!doctype html><title>console</title>');
   await writeFile(join(consoleDir, 'app.js'), 'export {};');
-  const repo = (await Repository.init(home, 'route auth test passphrase', new Date())).repo;
+  const stores = await initStores(home, 'route auth test passphrase', new Date());
+  const { repo, ledgers } = stores;
   const auth = await ConsoleAuth.open(home, systemClock, AGENT_TOKEN, () => undefined);
-  const svc: Services = { home, repo, clock: systemClock, activity: new Activity(systemClock), agentName: 'test' };
+  const svc: Services = { home, repo, ledgers, clock: systemClock, activity: new Activity(systemClock), agentName: 'test' };
   const app = buildApi(svc, { host: '127.0.0.1', port: 0, auth, consoleDir }, () => 'peer');
   await app.listen({ host: '127.0.0.1', port: 0 });
   const addr = app.server.address();
   const port = typeof addr === 'object' && addr ? addr.port : 0;
-  return { app, repo, port, host: `127.0.0.1:${port}`, auth };
+  return { app, stores, port, host: `127.0.0.1:${port}`, auth };
 }
 
 describe('API authentication by matched route', () => {
@@ -50,7 +52,7 @@ describe('API authentication by matched route', () => {
   });
   afterAll(async () => {
     await api?.app.close();
-    await api?.repo.close();
+    await api?.stores.close();
   });
 
   const routeList = () =>
@@ -68,7 +70,7 @@ describe('API authentication by matched route', () => {
     const extra = await startApi();
     try {
       const app = buildApi(
-        { home: '/nonexistent', repo: extra.repo, clock: systemClock } as Services,
+        { home: '/nonexistent', repo: extra.stores.repo, clock: systemClock } as Services,
         { host: '127.0.0.1', port: 0, auth: extra.auth },
         () => 'peer',
       );
@@ -76,7 +78,7 @@ describe('API authentication by matched route', () => {
       await expect(app.ready()).rejects.toThrow(/GET \/api\/v1\/forgotten declares no auth/);
     } finally {
       await extra.app.close();
-      await extra.repo.close();
+      await extra.stores.close();
     }
   });
 

@@ -14,7 +14,9 @@ import { OPS } from '../../src/api/ops-routes.js';
 import { buildApi } from '../../src/api/server.js';
 import { Activity } from '../../src/ops/activity.js';
 import type { Services } from '../../src/ops/services.js';
-import { Repository } from '../../src/repo/repository.js';
+import type { Stores } from '../../src/compose-root.js';
+import type { Repository } from '../../src/repo/repository.js';
+import { initStores } from '../helpers/stores.js';
 import { systemClock } from '../../src/util/clock.js';
 
 const AGENT_TOKEN = 'agent-token-for-the-cli-0123456789';
@@ -37,14 +39,16 @@ describe('HTTP API: every route', () => {
   let app: FastifyInstance;
   let host: string;
   let repo: Repository;
+  let stores: Stores | undefined;
   let password = '';
   beforeAll(async () => {
     const home = join(await mkdtemp(join(tmpdir(), 'cairn-api-')), 'home');
-    repo = (await Repository.init(home, 'api test passphrase', new Date())).repo;
+    stores = await initStores(home, 'api test passphrase', new Date());
+    repo = stores.repo;
     const auth = await ConsoleAuth.open(home, systemClock, AGENT_TOKEN, (line) => {
       password = /admin password is (\S+)/.exec(line)?.[1] ?? password;
     });
-    const svc: Services = { home, repo, clock: systemClock, activity: new Activity(systemClock), agentName: 'test' };
+    const svc: Services = { home, repo, ledgers: stores.ledgers, clock: systemClock, activity: new Activity(systemClock), agentName: 'test' };
     app = buildApi(svc, { host: '127.0.0.1', port: 0, auth }, () => 'peer');
     await app.listen({ host: '127.0.0.1', port: 0 });
     const addr = app.server.address();
@@ -52,7 +56,7 @@ describe('HTTP API: every route', () => {
   });
   afterAll(async () => {
     await app?.close();
-    await repo?.close();
+    await stores?.close();
   });
 
   const call = (r: Route, headers: Record<string, string>, body?: string) =>

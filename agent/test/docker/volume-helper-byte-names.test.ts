@@ -10,7 +10,7 @@ import { rm } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import type { VolumeBackupResult, VolumeRestoreResult, VolumesResult } from '../../../protocol/api.js';
-import { Repository } from '../../src/repo/repository.js';
+import { openStores } from '../../src/compose-root.js';
 import { cairn, cairnJson, initHome, TEST_PASSPHRASE } from '../helpers/cli.js';
 import { DockerScratch, describeDocker, docker } from '../helpers/docker-env.js';
 
@@ -62,11 +62,12 @@ describeDocker('names that are not valid UTF-8, read through a helper container'
   });
 
   async function rootTree(id: string): Promise<string> {
-    const repo = await Repository.open(home, TEST_PASSPHRASE);
+    const stores = await openStores(home, TEST_PASSPHRASE);
+    const repo = stores.repo;
     try {
       return (await repo.resolveSnapshot(id)).snapshot.tree;
     } finally {
-      await repo.close();
+      await stores.close();
     }
   }
 

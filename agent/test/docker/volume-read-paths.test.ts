@@ -11,7 +11,7 @@ import { afterAll, beforeAll, expect, test } from 'vitest';
 import type { VolumeBackupResult, VolumeRestoreResult, VolumesResult } from '../../../protocol/api.js';
 import type { SnapshotMeta, TreeNode } from '../../../protocol/snapshot.js';
 import { BlobType } from '../../src/repo/blob.js';
-import { Repository } from '../../src/repo/repository.js';
+import { openStores } from '../../src/compose-root.js';
 import { loadTree } from '../../src/repo/trees.js';
 import { volumeDev } from '../../src/snapshot/volume-archiver.js';
 import { startAgent } from '../helpers/agents.js';
@@ -72,7 +72,8 @@ describeDocker('volumes read through the mountpoint and through a helper contain
 
   /** Root tree ID, every node below it (path -> node without subtree), and the metadata blob of each snapshot. */
   async function inspectSnapshots(ids: string[]): Promise<Array<{ tree: string; nodes: Record<string, Omit<TreeNode, 'subtree'>>; meta: SnapshotMeta }>> {
-    const repo = await Repository.open(home, TEST_PASSPHRASE);
+    const stores = await openStores(home, TEST_PASSPHRASE);
+    const repo = stores.repo;
     try {
       const out = [];
       for (const id of ids) {
@@ -91,7 +92,7 @@ describeDocker('volumes read through the mountpoint and through a helper contain
       }
       return out;
     } finally {
-      await repo.close();
+      await stores.close();
     }
   }
 

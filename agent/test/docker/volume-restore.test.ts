@@ -15,19 +15,20 @@ import type { VolumeBackupResult, VolumeRestoreResult, VolumesResult } from '../
 import { startAgent } from '../helpers/agents.js';
 import type { SnapshotMeta } from '../../../protocol/snapshot.js';
 import { BlobType } from '../../src/repo/blob.js';
-import { Repository } from '../../src/repo/repository.js';
+import { openStores } from '../../src/compose-root.js';
 import { cairn, cairnJson, collect, initHome, spawnCairn, tempDir, TEST_PASSPHRASE } from '../helpers/cli.js';
 import { DockerScratch, describeDocker, docker } from '../helpers/docker-env.js';
 import { compareTrees, formatDiffs } from '../helpers/tree-compare.js';
 
 /** The metadata blob of a snapshot, read from the repository in this process (no agent may hold the home). */
 async function snapshotMeta(home: string, id: string): Promise<SnapshotMeta> {
-  const repo = await Repository.open(home, TEST_PASSPHRASE);
+  const stores = await openStores(home, TEST_PASSPHRASE);
+  const repo = stores.repo;
   try {
     const { snapshot } = await repo.resolveSnapshot(id);
     return JSON.parse((await repo.loadBlob(snapshot.meta as string, BlobType.data)).toString('utf8')) as SnapshotMeta;
   } finally {
-    await repo.close();
+    await stores.close();
   }
 }
 

@@ -32,12 +32,12 @@ async function agentWithGrace(name: string, home?: string, recoveryPhrase?: stri
 async function pruneKilledAfterIndexChange(home: string): Promise<{ signal: NodeJS.Signals | null; stderr: string }> {
   const dist = (p: string) => JSON.stringify(join(ROOT, 'dist', 'agent', 'src', p));
   const script = `
-    const { Repository } = await import(${dist('repo/repository.js')});
+    const { openStores } = await import(${dist('compose-root.js')});
     const { pruneOp } = await import(${dist('ops/prune.js')});
     const { systemClock } = await import(${dist('util/clock.js')});
-    const repo = await Repository.open(${JSON.stringify(home)}, ${JSON.stringify(TEST_PASSPHRASE)});
+    const { repo, ledgers } = await openStores(${JSON.stringify(home)}, ${JSON.stringify(TEST_PASSPHRASE)});
     // the 'delete' phase starts right after the index batch, before the first pack file goes
-    await pruneOp({ home: ${JSON.stringify(home)}, repo, clock: systemClock }, { dryRun: false }, (p) => {
+    await pruneOp({ home: ${JSON.stringify(home)}, repo, ledgers, clock: systemClock }, { dryRun: false }, (p) => {
       if (p.phase === 'delete') process.kill(process.pid, 'SIGKILL');
     });
     console.log('prune finished without reaching the delete phase');`;

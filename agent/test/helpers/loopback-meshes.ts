@@ -13,27 +13,29 @@ import { createMesh, type Mesh, type MeshOptions } from '../../src/mesh/compose.
 import { relayControl } from '../../src/mesh/relay.js';
 import { relaysHeld } from '../../src/mesh/relayed-addrs.js';
 import type { RelayLimits } from '../../src/mesh/relay-budget.js';
-import { Repository } from '../../src/repo/repository.js';
+import type { Stores } from '../../src/compose-root.js';
+import type { Repository } from '../../src/repo/repository.js';
+import { initStores } from './stores.js';
 import { systemClock, type Clock } from '../../src/util/clock.js';
 
 const GIB = 1024 ** 3;
 
 export class LoopbackMeshes {
   private work = '';
-  private readonly repos = new Map<Mesh, Repository>();
+  private readonly repos = new Map<Mesh, Stores>();
 
   async mesh(name: string, opts: Partial<MeshOptions> = {}): Promise<Mesh> {
     if (!this.work) this.work = await mkdtemp(join(tmpdir(), 'cairn-meshes-'));
-    const repo = (await Repository.init(join(this.work, name), 'pw', new Date())).repo;
-    const m = await createMesh(repo, { listen: ['/ip4/127.0.0.1/tcp/0'], name, replicas: 1, diskFloorBytes: 0, clock: systemClock, ...opts });
-    this.repos.set(m, repo);
+    const stores = await initStores(join(this.work, name), 'pw', new Date());
+    const m = await createMesh(stores, { listen: ['/ip4/127.0.0.1/tcp/0'], name, replicas: 1, diskFloorBytes: 0, clock: systemClock, ...opts });
+    this.repos.set(m, stores);
     return m;
   }
 
   repoOf(m: Mesh): Repository {
-    const repo = this.repos.get(m);
-    if (!repo) throw new Error(`${m.ctx.name} was not made here`);
-    return repo;
+    const stores = this.repos.get(m);
+    if (!stores) throw new Error(`${m.ctx.name} was not made here`);
+    return stores.repo;
   }
 
   async stopAll(): Promise<void> {

@@ -10,7 +10,9 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createMesh, type Mesh } from '../../src/mesh/compose.js';
 import { BlobType } from '../../src/repo/blob.js';
-import { Repository } from '../../src/repo/repository.js';
+import type { Stores } from '../../src/compose-root.js';
+import type { Repository } from '../../src/repo/repository.js';
+import { initStores } from '../helpers/stores.js';
 import { systemClock } from '../../src/util/clock.js';
 import { hostedPacks } from '../helpers/mesh-hosted.js';
 
@@ -20,7 +22,9 @@ const PERIOD_MS = 2 * 24 * HOUR_MS;
 
 let work: string;
 let ownerRepo: Repository;
+let ownerStores: Stores | undefined;
 let friendRepo: Repository;
+let friendStores: Stores | undefined;
 let owner: Mesh;
 let friend: Mesh;
 let now = systemClock.now();
@@ -28,11 +32,13 @@ const packs: string[] = [];
 
 beforeAll(async () => {
   work = await mkdtemp(join(tmpdir(), 'cairn-challenge-round-'));
-  ownerRepo = (await Repository.init(join(work, 'owner'), 'pw', new Date())).repo;
-  friendRepo = (await Repository.init(join(work, 'friend'), 'pw', new Date())).repo;
+  ownerStores = await initStores(join(work, 'owner'), 'pw', new Date());
+  ownerRepo = ownerStores.repo;
+  friendStores = await initStores(join(work, 'friend'), 'pw', new Date());
+  friendRepo = friendStores.repo;
   const base = { listen: ['/ip4/127.0.0.1/tcp/0'], replicas: 1, diskFloorBytes: 0 };
-  owner = await createMesh(ownerRepo, { ...base, name: 'owner', clock: { now: () => now }, audit: { periodMs: PERIOD_MS, dailyShare: 0.5 } });
-  friend = await createMesh(friendRepo, { ...base, name: 'friend', clock: systemClock });
+  owner = await createMesh(ownerStores, { ...base, name: 'owner', clock: { now: () => now }, audit: { periodMs: PERIOD_MS, dailyShare: 0.5 } });
+  friend = await createMesh(friendStores, { ...base, name: 'friend', clock: systemClock });
   await owner.pairing.pair((await friend.pairing.invite(GiB, 600_000)).code, GiB);
   for (let i = 0; i < 6; i++) {
     const { id } = await ownerRepo.saveBlob(BlobType.data, randomBytes(200_000));
@@ -44,8 +50,8 @@ beforeAll(async () => {
 afterAll(async () => {
   await owner?.stop();
   await friend?.stop();
-  await ownerRepo?.close();
-  await friendRepo?.close();
+  await ownerStores?.close();
+  await friendStores?.close();
   if (work) await rm(work, { recursive: true, force: true });
 });
 

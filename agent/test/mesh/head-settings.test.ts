@@ -11,7 +11,9 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { MAX_HEAD_SETTINGS_BYTES, MAX_MESSAGE_BYTES, parseSignedHead } from '../../../protocol/mesh.js';
 import { seal } from '../../src/crypto/aead.js';
 import { nextHead, openState, sealState, signHead, verifyHead } from '../../src/mesh/head-chain.js';
-import { Repository } from '../../src/repo/repository.js';
+import type { Stores } from '../../src/compose-root.js';
+import type { Repository } from '../../src/repo/repository.js';
+import { initStores } from '../helpers/stores.js';
 
 const CONFIG = ['sources:', '  - name: docs', '    paths: [/srv/docs]', '    schedule: "0 * * * *"', '    retention:', '      keep-daily: 7', ''].join('\n');
 const NOTIFICATIONS = JSON.stringify({
@@ -21,24 +23,26 @@ const NOTIFICATIONS = JSON.stringify({
 
 let dir: string;
 let repo: Repository;
+let stores: Stores;
 let key: PrivateKey;
 let t = 0;
 const now = () => new Date(Date.UTC(2026, 11, 5, 8, 0, t++));
 
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'cairn-head-settings-'));
-  ({ repo } = await Repository.init(join(dir, 'home'), 'a passphrase for the head tests', now()));
+  stores = await initStores(join(dir, 'home'), 'a passphrase for the head tests', now());
+  repo = stores.repo;
   key = await generateKeyPair('Ed25519');
 });
 
 afterAll(async () => {
-  await repo.close();
+  await stores.close();
   await rm(dir, { recursive: true, force: true });
 });
 
 describe('settings in the head', () => {
   test('carried sealed: the owner reads them back after the wire round trip; the head as sent holds no text of them', async () => {
-    const { head, changed } = await nextHead(repo, key, [], now(), { settings: { config: CONFIG, notifications: NOTIFICATIONS } });
+    const { head, changed } = await nextHead(repo, stores.ledgers.ownHead, key, [], now(), { settings: { config: CONFIG, notifications: NOTIFICATIONS } });
     expect(changed).toBe(true);
     // as a friend receives it, and as a recovering owner gets it back
     const wire = parseSignedHead(JSON.parse(JSON.stringify(head)));
@@ -49,18 +53,18 @@ describe('settings in the head', () => {
   });
 
   test('the same settings make no new head; a changed config does; no source (the CLI) keeps what the previous head carried', async () => {
-    const first = await nextHead(repo, key, [], now(), { settings: { config: CONFIG, notifications: NOTIFICATIONS } });
+    const first = await nextHead(repo, stores.ledgers.ownHead, key, [], now(), { settings: { config: CONFIG, notifications: NOTIFICATIONS } });
     expect(first.changed).toBe(false);
     const edited = CONFIG.replace('keep-daily: 7', 'keep-daily: 14');
-    const second = await nextHead(repo, key, [], now(), { settings: { config: edited } });
+    const second = await nextHead(repo, stores.ledgers.ownHead, key, [], now(), { settings: { config: edited } });
     expect(second.changed).toBe(true);
     expect(second.head.head.seq).toBe(first.head.head.seq + 1);
     // notifications not offered (undefined): kept from the previous head
     expect(openState(repo, second.head.head).settings).toEqual({ config: edited, notifications: NOTIFICATIONS });
-    const cli = await nextHead(repo, key, [], now());
+    const cli = await nextHead(repo, stores.ledgers.ownHead, key, [], now());
     expect(cli.changed).toBe(false);
     // a removed file (null) is carried no more
-    const removed = await nextHead(repo, key, [], now(), { settings: { notifications: null } });
+    const removed = await nextHead(repo, stores.ledgers.ownHead, key, [], now(), { settings: { notifications: null } });
     expect(removed.changed).toBe(true);
     expect(openState(repo, removed.head.head).settings).toEqual({ config: edited });
   });
@@ -96,19 +100,19 @@ describe('settings in the head', () => {
     const log = (l: string) => lines.push(l);
     // 300 KiB: carried, it would make a head larger than any message a friend takes
     const huge = `# ${'x'.repeat(300 * 1024)}\n${CONFIG}`;
-    const r = await nextHead(repo, key, [], now(), { settings: { config: huge, notifications: NOTIFICATIONS }, log });
+    const r = await nextHead(repo, stores.ledgers.ownHead, key, [], now(), { settings: { config: huge, notifications: NOTIFICATIONS }, log });
     expect(r.changed).toBe(true);
     expect(openState(repo, r.head.head).settings).toEqual({ notifications: NOTIFICATIONS });
     expect(Buffer.byteLength(JSON.stringify(r.head))).toBeLessThan(MAX_MESSAGE_BYTES);
     expect(lines).toHaveLength(1);
     expect(lines[0]).toMatch(/^head: cairn\.yaml \(\d+ bytes\) is left out of the snapshot list sent to friends: a head carries at most 32 KiB of settings/);
     // the next round with the same file makes no new head and no new line
-    const again = await nextHead(repo, key, [], now(), { settings: { config: huge, notifications: NOTIFICATIONS }, log });
+    const again = await nextHead(repo, stores.ledgers.ownHead, key, [], now(), { settings: { config: huge, notifications: NOTIFICATIONS }, log });
     expect(again.changed).toBe(false);
     expect(lines).toHaveLength(1);
     // just within the bound: carried
     const fits = `# ${'y'.repeat(MAX_HEAD_SETTINGS_BYTES - NOTIFICATIONS.length - 200)}\n`;
-    const ok = await nextHead(repo, key, [], now(), { settings: { config: fits, notifications: NOTIFICATIONS }, log });
+    const ok = await nextHead(repo, stores.ledgers.ownHead, key, [], now(), { settings: { config: fits, notifications: NOTIFICATIONS }, log });
     expect(openState(repo, ok.head.head).settings).toEqual({ config: fits, notifications: NOTIFICATIONS });
   });
 });

@@ -5,13 +5,15 @@ import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, test } from 'vitest';
-import { openLedgers, type Ledgers } from '../../src/mesh/ledgers.js';
+import type { Ledgers } from '../../src/mesh/ledgers.js';
 import { ORPHAN_REASK_MS, queueOrphanDeletes } from '../../src/mesh/orphan-packs.js';
 import { backupOp } from '../../src/ops/backup.js';
-import { Repository } from '../../src/repo/repository.js';
+import type { Stores } from '../../src/compose-root.js';
+import type { Repository } from '../../src/repo/repository.js';
+import { initStores } from '../helpers/stores.js';
 import { systemClock } from '../../src/util/clock.js';
 
-let open: Repository[] = [];
+let open: Stores[] = [];
 afterEach(async () => {
   for (const r of open) await r.close();
   open = [];
@@ -25,11 +27,12 @@ async function backedUp(): Promise<{ repo: Repository; book: Ledgers; snapshotId
   const src = join(dir, 'src');
   await mkdir(src);
   for (let i = 0; i < 5; i++) await writeFile(join(src, `f${i}`), `file ${i} `.repeat(1000));
-  const { repo } = await Repository.init(join(dir, 'home'), 'pw', new Date('2026-01-01T00:00:00Z'));
-  open.push(repo);
+  const stores = await initStores(join(dir, 'home'), 'pw', new Date('2026-01-01T00:00:00Z'));
+  open.push(stores);
+  const { repo, ledgers } = stores;
   const { id } = await backupOp({ home: join(dir, 'home'), repo, clock: systemClock }, { paths: [src], tags: [] });
   const packs = [...new Set([...repo.index.all()].map(([, e]) => e.packId))].sort();
-  return { repo, book: openLedgers(repo.state), snapshotId: id, packs };
+  return { repo, book: ledgers, snapshotId: id, packs };
 }
 
 describe('queueOrphanDeletes', () => {

@@ -12,7 +12,9 @@ import { multiaddr } from '@multiformats/multiaddr';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PROTOCOLS } from '../../../protocol/mesh.js';
 import { createMesh, type Mesh } from '../../src/mesh/compose.js';
-import { Repository } from '../../src/repo/repository.js';
+import type { Stores } from '../../src/compose-root.js';
+import type { Repository } from '../../src/repo/repository.js';
+import { initStores } from '../helpers/stores.js';
 import { systemClock } from '../../src/util/clock.js';
 import { RawWire, startWireNode } from '../helpers/mesh-wire.js';
 
@@ -21,14 +23,16 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 let work: string;
 let repo: Repository;
+let stores: Stores | undefined;
 let friend: Mesh;
 let owner: Libp2p;
 
 beforeAll(async () => {
   work = await mkdtemp(join(tmpdir(), 'cairn-put-deadline-'));
-  repo = (await Repository.init(join(work, 'home'), 'pw', new Date())).repo;
+  stores = await initStores(join(work, 'home'), 'pw', new Date());
+  repo = stores.repo;
   // a transfer of SIZE bytes gets 1 s + SIZE at 1 MiB/s = 2 s; 1.5 s without a frame is a stall
-  friend = await createMesh(repo, {
+  friend = await createMesh(stores, {
     listen: ['/ip4/127.0.0.1/tcp/0'],
     name: 'friend',
     replicas: 1,
@@ -56,7 +60,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await owner?.stop();
   await friend?.stop();
-  await repo?.close();
+  await stores?.close();
   if (work) await rm(work, { recursive: true, force: true });
 });
 

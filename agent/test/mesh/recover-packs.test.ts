@@ -12,17 +12,20 @@ import { PACK_FRAME_BYTES, PROTOCOLS, WireError } from '../../../protocol/mesh.j
 import { ROOT_SECRET_BYTES } from '../../src/crypto/kdf.js';
 import type { MeshContext } from '../../src/mesh/context.js';
 import { RefusedError, serve } from '../../src/mesh/framing.js';
-import { openLedgers } from '../../src/mesh/ledgers.js';
 import { FriendPackStore, openFriendPackStores } from '../../src/mesh/friend-pack-store.js';
 import { indexFromPacks } from '../../src/repo/index-from-packs.js';
 import { BlobType } from '../../src/repo/blob.js';
 import { PackMissingError } from '../../src/store/pack-store.js';
-import { Repository } from '../../src/repo/repository.js';
+import type { Stores } from '../../src/compose-root.js';
+import type { Repository } from '../../src/repo/repository.js';
+import { initStores } from '../helpers/stores.js';
 import { startWireNode } from '../helpers/mesh-wire.js';
 
 let work: string;
 let original: Repository;
+let originalStores: Stores | undefined;
 let recovering: Repository;
+let recoveringStores: Stores | undefined;
 let blobId: string;
 let packId: string;
 let packBytes: Buffer;
@@ -57,8 +60,10 @@ beforeAll(async () => {
   work = await mkdtemp(join(tmpdir(), 'cairn-recover-packs-'));
   const root = randomBytes(ROOT_SECRET_BYTES);
   const now = new Date();
-  original = (await Repository.init(join(work, 'original'), 'pw', now, root)).repo;
-  recovering = (await Repository.init(join(work, 'recovering'), 'pw', now, root)).repo;
+  originalStores = await initStores(join(work, 'original'), 'pw', now, { root: root });
+  original = originalStores.repo;
+  recoveringStores = await initStores(join(work, 'recovering'), 'pw', now, { root: root });
+  recovering = recoveringStores.repo;
   blobId = (await original.saveBlob(BlobType.data, randomBytes(300_000))).id;
   await original.flush();
   packId = original.index.get(blobId)?.packId as string;
@@ -73,14 +78,14 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await Promise.all([owner?.stop(), liar?.stop(), honest?.stop()]);
-  await original?.close();
-  await recovering?.close();
+  await originalStores?.close();
+  await recoveringStores?.close();
   if (work) await rm(work, { recursive: true, force: true });
 });
 
 describe('recovery when one friend lies about pack sizes', () => {
   it("keeps each holder's size: the liar's header fetch fails, the honest holder's succeeds, the pack is indexed", async () => {
-    const ctx = { node: owner, ...openLedgers(recovering.state) } as unknown as MeshContext;
+    const ctx = { node: owner, ...recoveringStores!.ledgers } as unknown as MeshContext;
     const warnings: string[] = [];
     const stores = await openFriendPackStores(
       ctx,
@@ -116,7 +121,7 @@ describe('recovery when one friend lies about pack sizes', () => {
   }, 60_000);
 
   it("a friend's store serves what it listed, whole or as a range, and nothing else", async () => {
-    const ctx = { node: owner, ...openLedgers(recovering.state) } as unknown as MeshContext;
+    const ctx = { node: owner, ...recoveringStores!.ledgers } as unknown as MeshContext;
     const store = await FriendPackStore.open(ctx, { peerId: honest.peerId.toString(), name: 'honest' });
     expect(await store.stat(packId)).toEqual({ id: packId, sizeBytes: packBytes.length });
     expect((await store.get(packId)).equals(packBytes)).toBe(true);

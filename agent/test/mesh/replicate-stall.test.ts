@@ -13,7 +13,9 @@ import { MAX_LIST_PAGE, PROTOCOLS } from '../../../protocol/mesh.js';
 import { serve } from '../../src/mesh/framing.js';
 import { createMesh, type Mesh } from '../../src/mesh/compose.js';
 import { BlobType } from '../../src/repo/blob.js';
-import { Repository } from '../../src/repo/repository.js';
+import type { Stores } from '../../src/compose-root.js';
+import type { Repository } from '../../src/repo/repository.js';
+import { initStores } from '../helpers/stores.js';
 import { systemClock } from '../../src/util/clock.js';
 import { startWireNode } from '../helpers/mesh-wire.js';
 
@@ -21,7 +23,8 @@ const GiB = 1024 ** 3;
 
 let work: string;
 let ownerRepo: Repository;
-let honestRepo: Repository;
+let ownerStores: Stores | undefined;
+let honestStores: Stores | undefined;
 let owner: Mesh;
 let honest: Mesh;
 let hostile: Libp2p;
@@ -41,11 +44,12 @@ async function addPack(): Promise<string> {
 
 beforeAll(async () => {
   work = await mkdtemp(join(tmpdir(), 'cairn-replicate-stall-'));
-  ownerRepo = (await Repository.init(join(work, 'owner'), 'pw', new Date())).repo;
-  honestRepo = (await Repository.init(join(work, 'honest'), 'pw', new Date())).repo;
+  ownerStores = await initStores(join(work, 'owner'), 'pw', new Date());
+  ownerRepo = ownerStores.repo;
+  honestStores = await initStores(join(work, 'honest'), 'pw', new Date());
   const base = { listen: ['/ip4/127.0.0.1/tcp/0'], replicas: 2, diskFloorBytes: 0, clock: systemClock };
-  owner = await createMesh(ownerRepo, { ...base, name: 'owner', limits: { frameTimeoutMs: 3000, graceMs: 10_000, minBytesPerSec: 1024 * 1024 } });
-  honest = await createMesh(honestRepo, { ...base, name: 'honest' });
+  owner = await createMesh(ownerStores, { ...base, name: 'owner', limits: { frameTimeoutMs: 3000, graceMs: 10_000, minBytesPerSec: 1024 * 1024 } });
+  honest = await createMesh(honestStores, { ...base, name: 'honest' });
   await owner.pairing.pair((await honest.pairing.invite(GiB, 600_000)).code, GiB);
 
   hostile = (await startWireNode()).node;
@@ -92,8 +96,8 @@ afterAll(async () => {
   await hostile?.stop();
   await owner?.stop();
   await honest?.stop();
-  await ownerRepo?.close();
-  await honestRepo?.close();
+  await ownerStores?.close();
+  await honestStores?.close();
   if (work) await rm(work, { recursive: true, force: true });
 });
 

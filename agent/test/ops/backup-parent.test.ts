@@ -7,22 +7,26 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, test } from 'vitest';
 import { backupOp } from '../../src/ops/backup.js';
 import type { Services } from '../../src/ops/services.js';
-import { Repository } from '../../src/repo/repository.js';
+import type { Stores } from '../../src/compose-root.js';
+import type { Repository } from '../../src/repo/repository.js';
+import { initStores } from '../helpers/stores.js';
 import { systemClock } from '../../src/util/clock.js';
 
 describe('the parent of a snapshot (SPEC 7)', () => {
   let work = '';
   let repo: Repository | undefined;
+  let stores: Stores | undefined;
   afterAll(async () => {
-    await repo?.close();
+    await stores?.close();
     if (work) await rm(work, { recursive: true, force: true });
   });
 
   test('configured sources reuse their own files; ad-hoc backups of the same paths chain among themselves', async () => {
     work = await mkdtemp(join(tmpdir(), 'cairn-parent-'));
     const home = join(work, 'home');
-    repo = (await Repository.init(home, 'pw', new Date('2026-01-01T00:00:00Z'))).repo;
-    const svc: Services = { home, repo, clock: systemClock };
+    stores = await initStores(home, 'pw', new Date('2026-01-01T00:00:00Z'));
+    repo = stores.repo;
+    const svc: Services = { home, repo, ledgers: stores.ledgers, clock: systemClock };
     const src = join(work, 'src');
     mkdirSync(src);
     for (let i = 0; i < 5; i++) writeFileSync(join(src, `f${i}`), `file ${i}`);

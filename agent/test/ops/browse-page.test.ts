@@ -18,7 +18,9 @@ import { backupOp } from '../../src/ops/backup.js';
 import { browseOp } from '../../src/ops/browse.js';
 import { dumpPlan, exportPlan } from '../../src/ops/export.js';
 import type { Services } from '../../src/ops/services.js';
-import { Repository } from '../../src/repo/repository.js';
+import type { Stores } from '../../src/compose-root.js';
+import type { Repository } from '../../src/repo/repository.js';
+import { initStores } from '../helpers/stores.js';
 import { systemClock } from '../../src/util/clock.js';
 import { fromBytes } from '../../src/util/byte-names.js';
 import { pathHex } from '../../../protocol/path-hex.js';
@@ -33,6 +35,7 @@ const RAW_INNER = Buffer.from([0x69, 0x6e, 0x2d, 0x80, 0x2e, 0x74, 0x78, 0x74]);
 
 describe('browse one folder a page at a time; downloads', () => {
   let repo: Repository;
+  let stores: Stores | undefined;
   let svc: Services;
   let app: FastifyInstance;
   let data: string;
@@ -54,8 +57,9 @@ describe('browse one folder a page at a time; downloads', () => {
     await writeFile(Buffer.concat([Buffer.from(`${data}/bytes/`), RAW_FILE]), rawFileBody);
     await mkdir(Buffer.concat([Buffer.from(`${data}/bytes/`), RAW_DIR]));
     await writeFile(Buffer.concat([Buffer.from(`${data}/bytes/`), RAW_DIR, Buffer.from('/'), RAW_INNER]), rawInnerBody);
-    repo = (await Repository.init(join(work, 'home'), 'browse page test passphrase', new Date())).repo;
-    svc = { home: join(work, 'home'), repo, clock: systemClock };
+    stores = await initStores(join(work, 'home'), 'browse page test passphrase', new Date());
+    repo = stores.repo;
+    svc = { home: join(work, 'home'), repo, ledgers: stores.ledgers, clock: systemClock };
     snap = (await backupOp(svc, { paths: [data], tags: [] })).id;
     const auth = await ConsoleAuth.open(svc.home, systemClock, TOKEN, () => undefined);
     app = buildApi(svc, { host: '127.0.0.1', port: 0, auth, consoleDir: join(work, 'no-console') }, () => 'peer');
@@ -63,7 +67,7 @@ describe('browse one folder a page at a time; downloads', () => {
   }, 120_000);
   afterAll(async () => {
     await app?.close();
-    await repo?.close();
+    await stores?.close();
   });
 
   const post = (name: string, body: unknown) =>

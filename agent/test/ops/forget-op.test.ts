@@ -11,10 +11,11 @@ import { forgetOp } from '../../src/ops/forget.js';
 import { pinOp, unpinOp } from '../../src/ops/pin.js';
 import type { Services } from '../../src/ops/services.js';
 import { snapshotsOp } from '../../src/ops/snapshots.js';
-import { Repository } from '../../src/repo/repository.js';
+import type { Stores } from '../../src/compose-root.js';
+import { initStores } from '../helpers/stores.js';
 import { checkRepository } from '../../src/repo/checker.js';
 
-let open: Repository[] = [];
+let open: Stores[] = [];
 afterEach(async () => {
   for (const r of open) await r.close();
   open = [];
@@ -24,11 +25,12 @@ async function setup() {
   const dir = await mkdtemp(join(tmpdir(), 'cairn-forget-op-'));
   const src = join(dir, 'src');
   await mkdir(src);
-  const { repo } = await Repository.init(join(dir, 'home'), 'pw', new Date('2024-01-01T00:00:00Z'));
-  open.push(repo);
+  const stores = await initStores(join(dir, 'home'), 'pw', new Date('2024-01-01T00:00:00Z'));
+  open.push(stores);
+  const { repo, ledgers } = stores;
   let now = 0;
   let changes = 0;
-  const svc: Services = { home: join(dir, 'home'), repo, clock: { now: () => now }, afterBackup: () => (changes += 1) };
+  const svc: Services = { home: join(dir, 'home'), repo, ledgers, clock: { now: () => now }, afterBackup: () => (changes += 1) };
   const backupAt = async (iso: string, opts: { source?: string; tags?: string[] } = {}) => {
     now = Date.parse(iso);
     await writeFile(join(src, 'f'), iso);

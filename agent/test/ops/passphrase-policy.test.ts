@@ -4,7 +4,7 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, test } from 'vitest';
-import { createRepoOp } from '../../src/ops/create-repo.js';
+import { createRepository } from '../../src/compose-root.js';
 import { checkNewPassphrase, EXAMPLE_PASSPHRASE } from '../../src/ops/passphrase-policy.js';
 import { tempDir } from '../helpers/cli.js';
 
@@ -25,7 +25,7 @@ describe('new passphrases', () => {
 
   test('init with a weak passphrase creates nothing', async () => {
     const home = join(await tempDir('cairn-weak-'), 'home');
-    await expect(createRepoOp(home, 'letmein', new Date())).rejects.toMatchObject({ code: 'E_WEAK_PASSPHRASE' });
+    await expect(createRepository(home, 'letmein', new Date())).rejects.toMatchObject({ code: 'E_WEAK_PASSPHRASE' });
     expect(existsSync(join(home, 'repo'))).toBe(false);
   });
 });

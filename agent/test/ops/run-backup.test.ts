@@ -12,27 +12,31 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { Activity } from '../../src/ops/activity.js';
 import { runBackup } from '../../src/ops/run-backup.js';
 import type { Services } from '../../src/ops/services.js';
-import { Repository } from '../../src/repo/repository.js';
+import type { Stores } from '../../src/compose-root.js';
+import type { Repository } from '../../src/repo/repository.js';
+import { initStores } from '../helpers/stores.js';
 import { systemClock } from '../../src/util/clock.js';
 import { UsageError } from '../../src/util/errors.js';
 
 describe('runBackup: the one place a backup runs', () => {
   let work = '';
   let repo: Repository;
+  let stores: Stores | undefined;
   let svc: Services;
   let src = '';
   let told = 0;
   beforeAll(async () => {
     work = await mkdtemp(join(tmpdir(), 'cairn-run-backup-'));
     const home = join(work, 'home');
-    repo = (await Repository.init(home, 'pw', new Date('2026-01-01T00:00:00Z'))).repo;
-    svc = { home, repo, clock: systemClock, activity: new Activity(systemClock), afterBackup: () => (told += 1) };
+    stores = await initStores(home, 'pw', new Date('2026-01-01T00:00:00Z'));
+    repo = stores.repo;
+    svc = { home, repo, ledgers: stores.ledgers, clock: systemClock, activity: new Activity(systemClock), afterBackup: () => (told += 1) };
     src = join(work, 'src');
     mkdirSync(src);
     for (let i = 0; i < 3; i++) writeFileSync(join(src, `f${i}`), `file ${i}`);
   });
   afterAll(async () => {
-    await repo?.close();
+    await stores?.close();
     if (work) await rm(work, { recursive: true, force: true });
   });
 

@@ -9,25 +9,26 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { BlobType } from '../../src/repo/blob.js';
 import type { PackReader } from '../../src/repo/pack-reader.js';
-import { Repository } from '../../src/repo/repository.js';
+import type { Repository } from '../../src/repo/repository.js';
+import { initStores } from '../helpers/stores.js';
 import { CorruptionError } from '../../src/util/errors.js';
 
 /** A repository holding one data blob in one pack, opened with a reader that is `current()` at each read. */
 async function repoWithOnePack(current: () => PackReader | undefined) {
   const home = join(await mkdtemp(join(tmpdir(), 'cairn-pack-reader-')), 'home');
-  const { repo } = await Repository.init(home, 'pw', new Date('2026-01-01T00:00:00Z'), undefined, { reader: current });
+  const { repo, close } = await initStores(home, 'pw', new Date('2026-01-01T00:00:00Z'), { reader: current });
   const data = Buffer.from('a blob that friends hold a copy of '.repeat(500));
   const { id } = await repo.saveBlob(BlobType.data, data);
   await repo.flush();
   const packId = repo.index.get(id)?.packId as string;
   const good = await repo.store.get(packId);
-  return { repo, data, id, packId, good };
+  return { repo, close, data, id, packId, good };
 }
 
-describe('Repository.open(home, passphrase, { reader })', () => {
+describe('Repository.open(unlocked, state, { reader })', () => {
   it('a pack missing locally is read through the reader while there is one, and from the local store alone once there is none', async () => {
     let reader: PackReader | undefined;
-    const { repo, data, id, packId, good } = await repoWithOnePack(() => reader);
+    const { repo, close, data, id, packId, good } = await repoWithOnePack(() => reader);
     await repo.store.delete(packId);
     const asked: string[] = [];
     reader = {
@@ -40,7 +41,7 @@ describe('Repository.open(home, passphrase, { reader })', () => {
     expect(asked).toEqual([packId]);
     reader = undefined; // the mesh stopped: local only
     await expect(repo.loadBlob(id, BlobType.data)).rejects.toBeInstanceOf(CorruptionError);
-    await repo.close();
+    await close();
   });
 
   it("a damaged local copy is replaced through the reader's refetch, once, and then read", async () => {
@@ -58,24 +59,24 @@ describe('Repository.open(home, passphrase, { reader })', () => {
     };
     const made = await repoWithOnePack(() => reader);
     Object.assign(friends, { repo: made.repo, good: made.good });
-    const { repo, data, id, packId, good } = made;
+    const { repo, close, data, id, packId, good } = made;
     const damaged = Buffer.from(good);
     damaged[10] = (damaged[10] as number) ^ 0x01; // inside the first (only) blob
     await repo.store.delete(packId);
     await repo.store.put(packId, [damaged]);
     expect(await repo.loadBlob(id, BlobType.data)).toEqual(data);
     expect(refetched).toBe(1);
-    await repo.close();
+    await close();
   });
 
   it('without a reader that can refetch, a damaged local copy is an error (nothing to ask)', async () => {
     const made = await repoWithOnePack(() => undefined);
-    const { repo, id, packId, good } = made;
+    const { repo, close, id, packId, good } = made;
     const damaged = Buffer.from(good);
     damaged[10] = (damaged[10] as number) ^ 0x01;
     await repo.store.delete(packId);
     await repo.store.put(packId, [damaged]);
     await expect(repo.loadBlob(id, BlobType.data)).rejects.toBeInstanceOf(CorruptionError);
-    await repo.close();
+    await close();
   });
 });

@@ -5,18 +5,19 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { BlobType } from '../../src/repo/blob.js';
 import { decodeHeader, headerLength, PACK_TRAILER_BYTES } from '../../src/repo/pack-format.js';
-import { Repository } from '../../src/repo/repository.js';
+import { openStores } from '../../src/compose-root.js';
+import { initStores } from '../helpers/stores.js';
 import { CorruptionError, UsageError, WrongPassphraseError } from '../../src/util/errors.js';
 
 async function freshRepo() {
   const home = join(await mkdtemp(join(tmpdir(), 'cairn-repo-')), 'home');
-  const { repo, recoveryPhrase } = await Repository.init(home, 'pw', new Date('2026-01-01T00:00:00Z'));
-  return { home, repo, recoveryPhrase };
+  const { repo, recoveryPhrase, close } = await initStores(home, 'pw', new Date('2026-01-01T00:00:00Z'));
+  return { home, repo, recoveryPhrase, close };
 }
 
 describe('Repository', () => {
   it('stores blobs once, compresses what shrinks, and reads them back after reopening', async () => {
-    const { home, repo } = await freshRepo();
+    const { home, repo, close } = await freshRepo();
     const text = Buffer.from('compressible '.repeat(10_000));
     const random = Buffer.from(Array.from({ length: 50_000 }, (_, i) => (i * 2654435761) >>> 24));
     const s1 = await repo.saveBlob(BlobType.data, text);
@@ -26,16 +27,16 @@ describe('Repository', () => {
     expect(s1.addedBytes).toBeLessThan(text.length / 10);
     expect(s3.addedBytes).toBeGreaterThan(0);
     await repo.flush();
-    await repo.close();
-    const again = await Repository.open(home, 'pw');
-    expect(await again.loadBlob(s1.id, BlobType.data)).toEqual(text);
-    expect(await again.loadBlob(s3.id, BlobType.data)).toEqual(random);
-    await expect(again.loadBlob(s1.id, BlobType.tree)).rejects.toBeInstanceOf(CorruptionError);
+    await close();
+    const again = await openStores(home, 'pw');
+    expect(await again.repo.loadBlob(s1.id, BlobType.data)).toEqual(text);
+    expect(await again.repo.loadBlob(s3.id, BlobType.data)).toEqual(random);
+    await expect(again.repo.loadBlob(s1.id, BlobType.tree)).rejects.toBeInstanceOf(CorruptionError);
     await again.close();
   });
 
   it('writes pack headers that list every blob, readable only with the key', async () => {
-    const { repo } = await freshRepo();
+    const { repo, close } = await freshRepo();
     const ids = [];
     for (let i = 0; i < 5; i++) ids.push((await repo.saveBlob(BlobType.data, Buffer.from(`blob ${i}`))).id);
     await repo.flush();
@@ -53,11 +54,11 @@ describe('Repository', () => {
       decodeHeader(packId, repo.keys.data, bytes.subarray(bytes.length - PACK_TRAILER_BYTES - hlen, bytes.length - PACK_TRAILER_BYTES), bytes.length),
     ).toThrow(/authentication/);
     expect(bytes.includes(Buffer.from('blob 1'))).toBe(false);
-    await repo.close();
+    await close();
   });
 
   it('detects a flipped byte in a stored blob', async () => {
-    const { repo } = await freshRepo();
+    const { repo, close } = await freshRepo();
     const { id } = await repo.saveBlob(BlobType.data, Buffer.from('precious data that must not change'));
     await repo.flush();
     const entry = repo.index.get(id);
@@ -67,20 +68,20 @@ describe('Repository', () => {
     bytes[entry.offset + 30] = (bytes[entry.offset + 30] as number) ^ 0x01;
     await writeFile(path, bytes);
     await expect(repo.loadBlob(id, BlobType.data)).rejects.toThrow(new RegExp(`pack ${entry.packId}.*authentication`));
-    await repo.close();
+    await close();
   });
 
   it('refuses a wrong passphrase, a second init, and a missing repository', async () => {
-    const { home, repo } = await freshRepo();
-    await repo.close();
-    await expect(Repository.open(home, 'nope')).rejects.toBeInstanceOf(WrongPassphraseError);
-    await expect(Repository.init(home, 'pw', new Date())).rejects.toBeInstanceOf(UsageError);
-    await expect(Repository.open(join(home, 'elsewhere'), 'pw')).rejects.toThrow(/no repository/);
+    const { home, close } = await freshRepo();
+    await close();
+    await expect(openStores(home, 'nope')).rejects.toBeInstanceOf(WrongPassphraseError);
+    await expect(initStores(home, 'pw', new Date())).rejects.toBeInstanceOf(UsageError);
+    await expect(openStores(join(home, 'elsewhere'), 'pw')).rejects.toThrow(/no repository/);
   });
 
   it('holds the state database exclusively', async () => {
-    const { home, repo } = await freshRepo();
-    await expect(Repository.open(home, 'pw')).rejects.toThrow(/in use by another cairn process/);
-    await repo.close();
+    const { home, close } = await freshRepo();
+    await expect(openStores(home, 'pw')).rejects.toThrow(/in use by another cairn process/);
+    await close();
   });
 });

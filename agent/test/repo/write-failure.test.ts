@@ -7,13 +7,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { BlobType } from '../../src/repo/blob.js';
-import { Repository } from '../../src/repo/repository.js';
+import { openStores, type Stores } from '../../src/compose-root.js';
+import { initStores } from '../helpers/stores.js';
 import { strayPackFiles } from '../helpers/damage-packs.js';
 
-async function freshRepo(): Promise<{ home: string; repo: Repository }> {
+async function freshRepo(): Promise<Stores & { home: string }> {
   const home = join(await mkdtemp(join(tmpdir(), 'cairn-write-failure-')), 'home');
-  const { repo } = await Repository.init(home, 'pw', new Date('2026-01-01T00:00:00Z'));
-  return { home, repo };
+  return { home, ...(await initStores(home, 'pw', new Date('2026-01-01T00:00:00Z'))) };
 }
 
 const enospc = () => Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC', errno: -28 });
@@ -35,7 +35,7 @@ const blobs = (n: number, tag: string) => Array.from({ length: n }, (_, i) => Bu
 
 describe('a failed write does not stay behind', () => {
   it('a pack write that fails fails its operation; the next one stores the same blobs and they read back after reopening', async () => {
-    const { home, repo } = await freshRepo();
+    const { home, repo, close } = await freshRepo();
     const data = blobs(20, 'a');
     failNext(repo.store, 'adoptNew'); // the end of a pack's write: fsynced, to be named
     const first = repo.writeLock.with(1, async () => {
@@ -52,16 +52,16 @@ describe('a failed write does not stay behind', () => {
       return saved;
     });
     for (const s of ids) expect(s.addedBytes, 'a blob of the lost pack was taken as stored').toBeGreaterThan(0);
-    await repo.close();
-    const again = await Repository.open(home, 'pw');
-    for (const [i, s] of ids.entries()) expect(await again.loadBlob(s.id, BlobType.data)).toEqual(data[i]);
+    await close();
+    const again = await openStores(home, 'pw');
+    for (const [i, s] of ids.entries()) expect(await again.repo.loadBlob(s.id, BlobType.data)).toEqual(data[i]);
     await again.close();
   });
 
   it("an index write that fails leaves none of the pack's blobs known; the next operation indexes them", async () => {
-    const { home, repo } = await freshRepo();
+    const { home, repo, close, state } = await freshRepo();
     const data = blobs(5, 'b');
-    failNext(repo.state.index, 'batch');
+    failNext(state.sub.index, 'batch');
     await expect(
       repo.writeLock.with(1, async () => {
         for (const d of data) await repo.saveBlob(BlobType.data, Buffer.from(d));
@@ -75,14 +75,14 @@ describe('a failed write does not stay behind', () => {
       await repo.flush();
       return saved;
     });
-    await repo.close();
-    const again = await Repository.open(home, 'pw');
-    for (const [i, id] of ids.entries()) expect(await again.loadBlob(id, BlobType.data)).toEqual(data[i]);
+    await close();
+    const again = await openStores(home, 'pw');
+    for (const [i, id] of ids.entries()) expect(await again.repo.loadBlob(id, BlobType.data)).toEqual(data[i]);
     await again.close();
   });
 
   it('an operation that fails for any reason leaves no blob pending: the next one stores it', async () => {
-    const { repo } = await freshRepo();
+    const { repo, close } = await freshRepo();
     const d = Buffer.from('half-way '.repeat(100));
     await expect(
       repo.writeLock.with(1, async () => {
@@ -97,6 +97,6 @@ describe('a failed write does not stay behind', () => {
     });
     expect(saved.addedBytes).toBeGreaterThan(0);
     expect(await repo.loadBlob(saved.id, BlobType.data)).toEqual(d);
-    await repo.close();
+    await close();
   });
 });

@@ -11,7 +11,8 @@ import { lsOp } from '../../src/ops/browse.js';
 import { restoreOp } from '../../src/ops/restore.js';
 import type { Services } from '../../src/ops/services.js';
 import { BlobType } from '../../src/repo/blob.js';
-import { Repository } from '../../src/repo/repository.js';
+import type { Stores } from '../../src/compose-root.js';
+import { initStores } from '../helpers/stores.js';
 import { encodeTree, loadTree, saveTree } from '../../src/repo/trees.js';
 import { displayName, fromBytes, hasEscapes, toBytes } from '../../src/util/byte-names.js';
 import { systemClock } from '../../src/util/clock.js';
@@ -59,7 +60,7 @@ describe('byte names in memory', () => {
 
 describe('tree format with byte names', () => {
   const dirs: string[] = [];
-  const repos: Repository[] = [];
+  const repos: Stores[] = [];
   afterAll(async () => {
     for (const r of repos) await r.close();
     for (const d of dirs) await rm(d, { recursive: true, force: true });
@@ -67,9 +68,9 @@ describe('tree format with byte names', () => {
   async function newRepo() {
     const work = await mkdtemp(join(tmpdir(), 'cairn-bytes-'));
     dirs.push(work);
-    const repo = (await Repository.init(join(work, 'home'), 'pw', new Date('2026-01-01T00:00:00Z'))).repo;
-    repos.push(repo);
-    return { work, repo };
+    const stores = await initStores(join(work, 'home'), 'pw', new Date('2026-01-01T00:00:00Z'));
+    repos.push(stores);
+    return { work, repo: stores.repo, ledgers: stores.ledgers };
   }
   const node = (name: string, extra: Partial<TreeNode> = {}): TreeNode => ({
     name,
@@ -135,8 +136,8 @@ describe('tree format with byte names', () => {
   });
 
   test('backup and restore keep names and symlink targets byte for byte; nothing is skipped, exit status clean', async () => {
-    const { work, repo } = await newRepo();
-    const svc: Services = { home: join(work, 'home'), repo, clock: systemClock };
+    const { work, repo, ledgers } = await newRepo();
+    const svc: Services = { home: join(work, 'home'), repo, ledgers, clock: systemClock };
     const src = join(work, 'src');
     mkdirSync(src);
     const srcB = Buffer.from(src);

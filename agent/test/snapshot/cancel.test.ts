@@ -6,7 +6,9 @@ import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promis
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { Repository } from '../../src/repo/repository.js';
+import type { Stores } from '../../src/compose-root.js';
+import type { Repository } from '../../src/repo/repository.js';
+import { initStores } from '../helpers/stores.js';
 import { Archiver } from '../../src/snapshot/archiver.js';
 import { Restorer } from '../../src/snapshot/restorer.js';
 import { systemClock } from '../../src/util/clock.js';
@@ -31,16 +33,18 @@ describe('cancel', () => {
   let work: string;
   let src: string;
   let repo: Repository;
+  let stores: Stores | undefined;
   beforeAll(async () => {
     work = await mkdtemp(join(tmpdir(), 'cairn-cancel-'));
     src = join(work, 'src');
     await mkdir(src);
     // incompressible, so packs fill (PACK_TARGET_BYTES 16 MiB) while the backup runs
     for (let i = 0; i < FILES; i++) await writeFile(join(src, `f${String(i).padStart(2, '0')}.bin`), randomBytes(MIB));
-    repo = (await Repository.init(join(work, 'home'), 'pw', new Date('2026-01-01T00:00:00Z'))).repo;
+    stores = await initStores(join(work, 'home'), 'pw', new Date('2026-01-01T00:00:00Z'));
+    repo = stores.repo;
   });
   afterAll(async () => {
-    await repo?.close();
+    await stores?.close();
     await rm(work, { recursive: true, force: true });
   });
 

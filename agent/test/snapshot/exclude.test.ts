@@ -6,12 +6,14 @@ import { afterAll, describe, expect, test } from 'vitest';
 import { backupOp } from '../../src/ops/backup.js';
 import { lsOp } from '../../src/ops/browse.js';
 import type { Services } from '../../src/ops/services.js';
-import { Repository } from '../../src/repo/repository.js';
+import type { Stores } from '../../src/compose-root.js';
+import type { Repository } from '../../src/repo/repository.js';
+import { initStores } from '../helpers/stores.js';
 import { systemClock } from '../../src/util/clock.js';
 
 describe('archiver excludes', () => {
-  let repo: Repository | undefined;
-  afterAll(async () => repo?.close());
+  let stores: Stores | undefined;
+  afterAll(async () => stores?.close());
 
   test('names, directories only, absolute paths, paths with a slash inside; nothing else is lost', async () => {
     const work = await mkdtemp(join(tmpdir(), 'cairn-exclude-'));
@@ -36,9 +38,9 @@ describe('archiver excludes', () => {
       await mkdir(join(data, rel, '..'), { recursive: true });
       await writeFile(join(data, rel), body);
     }
-    const init = await Repository.init(home, 'pw', new Date('2026-01-01T00:00:00Z'));
-    repo = init.repo;
-    const svc: Services = { home, repo, clock: systemClock };
+    stores = await initStores(home, 'pw', new Date('2026-01-01T00:00:00Z'));
+    const repo: Repository = stores.repo;
+    const svc: Services = { home, repo, ledgers: stores.ledgers, clock: systemClock };
     const r = await backupOp(svc, { paths: [data], tags: [], exclude: ['*.tmp', 'cache/', `${data}/private`, 'logs/*.gz'] });
     const listed = new Set((await lsOp(svc, { snapshot: r.id })).filter((e) => e.type === 'file').map((e) => e.path.slice(data.length + 1)));
     const expected = Object.entries(files)

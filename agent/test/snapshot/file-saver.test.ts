@@ -8,7 +8,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { BlobType } from '../../src/repo/blob.js';
-import { Repository } from '../../src/repo/repository.js';
+import type { Stores } from '../../src/compose-root.js';
+import type { Repository } from '../../src/repo/repository.js';
+import { initStores } from '../helpers/stores.js';
 import { FileSaver } from '../../src/snapshot/file-saver.js';
 import type { ArchiveProgress } from '../../src/snapshot/progress.js';
 
@@ -26,11 +28,13 @@ async function* pieces(data: Buffer, sizes: number[]): AsyncGenerator<Uint8Array
 describe('FileSaver: one chunk pipeline for fds and streams', () => {
   let work: string;
   let repo: Repository;
+  let stores: Stores | undefined;
   beforeAll(async () => {
     work = await mkdtemp(join(tmpdir(), 'cairn-file-saver-'));
-    repo = (await Repository.init(join(work, 'home'), 'pw', new Date('2026-01-01T00:00:00Z'))).repo;
+    stores = await initStores(join(work, 'home'), 'pw', new Date('2026-01-01T00:00:00Z'));
+    repo = stores.repo;
   });
-  afterAll(async () => repo.close());
+  afterAll(async () => stores?.close());
 
   const viaFd = async (saver: FileSaver, data: Buffer, name: string) => {
     await writeFile(join(work, name), data);

@@ -9,7 +9,9 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { Archiver } from '../../src/snapshot/archiver.js';
 import { loadTree } from '../../src/repo/trees.js';
-import { Repository } from '../../src/repo/repository.js';
+import type { Stores } from '../../src/compose-root.js';
+import type { Repository } from '../../src/repo/repository.js';
+import { initStores } from '../helpers/stores.js';
 import { systemClock } from '../../src/util/clock.js';
 import { setXattr } from '../../src/util/posix.js';
 import type { Snapshot, TreeNode } from '../../../protocol/snapshot.js';
@@ -46,15 +48,17 @@ async function ageTree(dir: string): Promise<void> {
 describe('unchanged re-run', () => {
   let work: string;
   let repo: Repository;
+  let stores: Stores | undefined;
   const backup = async (paths: string[], parent?: { id: string; snapshot: Snapshot }) =>
     new Archiver(repo, { paths, tags: [], clock: systemClock, ...(parent ? { parent } : {}) }).run();
 
   beforeAll(async () => {
     work = await mkdtemp(join(tmpdir(), 'cairn-rerun-'));
-    repo = (await Repository.init(join(work, 'home'), 'pw', new Date('2026-01-01T00:00:00Z'))).repo;
+    stores = await initStores(join(work, 'home'), 'pw', new Date('2026-01-01T00:00:00Z'));
+    repo = stores.repo;
   });
   afterAll(async () => {
-    await repo?.close();
+    await stores?.close();
     await rm(work, { recursive: true, force: true });
   });
 

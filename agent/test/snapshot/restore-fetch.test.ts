@@ -8,7 +8,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { backupOp } from '../../src/ops/backup.js';
-import { Repository } from '../../src/repo/repository.js';
+import type { Stores } from '../../src/compose-root.js';
+import type { Repository } from '../../src/repo/repository.js';
+import { initStores } from '../helpers/stores.js';
 import type { PackPrefetcher } from '../../src/snapshot/restore-fetch.js';
 import { Restorer } from '../../src/snapshot/restorer.js';
 import { findNode } from '../../src/snapshot/tree-walk.js';
@@ -17,14 +19,16 @@ import { systemClock } from '../../src/util/clock.js';
 describe('a restore fetches ahead the packs it will read', () => {
   let work = '';
   let repo: Repository;
+  let stores: Stores | undefined;
   let tree = '';
   /** The snapshot's path of the source directory, relative to its root tree. */
   let base = '';
   beforeAll(async () => {
     work = await mkdtemp(join(tmpdir(), 'cairn-restore-fetch-'));
     const home = join(work, 'home');
-    repo = (await Repository.init(home, 'pw', new Date('2026-01-01T00:00:00Z'))).repo;
-    const svc = { home, repo, clock: systemClock };
+    stores = await initStores(home, 'pw', new Date('2026-01-01T00:00:00Z'));
+    repo = stores.repo;
+    const svc = { home, repo, ledgers: stores.ledgers, clock: systemClock };
     const src = join(work, 'src');
     mkdirSync(join(src, 'a'), { recursive: true });
     writeFileSync(join(src, 'a', 'one'), 'in a\n'.repeat(1000));
@@ -37,7 +41,7 @@ describe('a restore fetches ahead the packs it will read', () => {
     base = src.slice(1);
   });
   afterAll(async () => {
-    await repo?.close();
+    await stores?.close();
     if (work) await rm(work, { recursive: true, force: true });
   });
 

@@ -14,7 +14,8 @@ import { backupOp } from '../../src/ops/backup.js';
 import { restoreOp } from '../../src/ops/restore.js';
 import type { Services } from '../../src/ops/services.js';
 import { BlobType } from '../../src/repo/blob.js';
-import { Repository } from '../../src/repo/repository.js';
+import type { Stores } from '../../src/compose-root.js';
+import { initStores } from '../helpers/stores.js';
 import type { ArchiveProgress } from '../../src/snapshot/archiver.js';
 import { walkTree } from '../../src/snapshot/tree-walk.js';
 import { mountpointEntries, VolumeTreeBuilder } from '../../src/snapshot/volume-archiver.js';
@@ -138,7 +139,7 @@ function makeTree(dir: string): void {
 }
 
 describe('symlink races', () => {
-  const repos: Repository[] = [];
+  const repos: Stores[] = [];
   const dirs: string[] = [];
   afterAll(async () => {
     for (const r of repos) await r.close();
@@ -149,9 +150,10 @@ describe('symlink races', () => {
     const work = await mkdtemp(join(tmpdir(), prefix));
     dirs.push(work);
     const home = join(work, 'home');
-    const repo = (await Repository.init(home, 'pw', new Date('2026-01-01T00:00:00Z'))).repo;
-    repos.push(repo);
-    const svc: Services = { home, repo, clock: systemClock };
+    const stores = await initStores(home, 'pw', new Date('2026-01-01T00:00:00Z'));
+    repos.push(stores);
+    const { repo, ledgers } = stores;
+    const svc: Services = { home, repo, ledgers, clock: systemClock };
     mkdirSync(join(work, 'stage'));
     return { work, svc, repo };
   }

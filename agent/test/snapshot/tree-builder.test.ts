@@ -7,7 +7,9 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { Repository } from '../../src/repo/repository.js';
+import type { Stores } from '../../src/compose-root.js';
+import type { Repository } from '../../src/repo/repository.js';
+import { initStores } from '../helpers/stores.js';
 import { FileSaver } from '../../src/snapshot/file-saver.js';
 import type { ArchiveProgress } from '../../src/snapshot/progress.js';
 import type { SourceEntry } from '../../src/snapshot/source-entry.js';
@@ -22,12 +24,14 @@ const dirNode = (name: string): TreeNode => ({ name, type: 'dir', mode: 0o755, u
 describe('the tree builder', () => {
   let work = '';
   let repo: Repository;
+  let stores: Stores | undefined;
   beforeAll(async () => {
     work = await mkdtemp(join(tmpdir(), 'cairn-tree-builder-'));
-    repo = (await Repository.init(join(work, 'home'), 'pw', new Date('2026-01-01T00:00:00Z'))).repo;
+    stores = await initStores(join(work, 'home'), 'pw', new Date('2026-01-01T00:00:00Z'));
+    repo = stores.repo;
   });
   afterAll(async () => {
-    await repo?.close();
+    await stores?.close();
     if (work) await rm(work, { recursive: true, force: true });
   });
 

@@ -8,12 +8,15 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, test } from 'vitest';
 import type { ArchiveProgress } from '../../src/snapshot/archiver.js';
 import { mountpointEntries, VolumeTreeBuilder, type VolumeEntry } from '../../src/snapshot/volume-archiver.js';
-import { Repository } from '../../src/repo/repository.js';
+import type { Stores } from '../../src/compose-root.js';
+import type { Repository } from '../../src/repo/repository.js';
+import { initStores } from '../helpers/stores.js';
 import { loadTree } from '../../src/repo/trees.js';
 
 describe('a volume changing under the mountpoint read', () => {
   let repo: Repository | undefined;
-  afterAll(async () => repo?.close());
+  let stores: Stores | undefined;
+  afterAll(async () => stores?.close());
 
   test('a vanished file is skipped and a vanished directory kept empty, with warnings; the rest is kept', async () => {
     const work = await mkdtemp(join(tmpdir(), 'cairn-vanish-'));
@@ -26,7 +29,8 @@ describe('a volume changing under the mountpoint read', () => {
     await writeFile(join(vol, 'base', 'table'), 'rows'.repeat(1000));
     await symlink('base/table', join(vol, 'c-sym'));
     await writeFile(join(vol, 'z-kept'), 'kept');
-    repo = (await Repository.init(join(work, 'home'), 'pw', new Date('2026-01-01T00:00:00Z'))).repo;
+    stores = await initStores(join(work, 'home'), 'pw', new Date('2026-01-01T00:00:00Z'));
+    repo = stores.repo;
 
     const warnings: string[] = [];
     const warn = (m: string) => warnings.push(m);

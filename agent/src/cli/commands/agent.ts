@@ -9,7 +9,7 @@ import { ConfigWatcher } from '../../config/watch.js';
 import { EXAMPLE_CONFIG } from '../../config/example.js';
 import { uploadLimitProblem } from '../../config/load.js';
 import { homePaths } from '../../repo/home.js';
-import { createRepoOp } from '../../ops/create-repo.js';
+import { createRepository } from '../../compose-root.js';
 import { UsageError } from '../../util/errors.js';
 import { writeFileAtomic } from '../../util/fsx.js';
 import { configFor, passphraseFor, type Context } from '../context.js';
@@ -75,7 +75,7 @@ async function firstStart(ctx: Context): Promise<void> {
     await writeFileAtomic(homePassphraseFile(ctx.home), Buffer.from(passphrase + '\n'), 0o600);
     say(`first start: no CAIRN_PASSPHRASE and no terminal, so a random passphrase was generated and kept in ${homePassphraseFile(ctx.home)} (mode 600)`);
   }
-  const { recoveryPhrase } = await createRepoOp(ctx.home, passphrase, new Date(ctx.clock.now()));
+  const { recoveryPhrase } = await createRepository(ctx.home, passphrase, new Date(ctx.clock.now()));
   // on a terminal only: a container's or service's output is kept in its log
   if (phraseMayShow()) {
     process.stdout.write(

@@ -1,4 +1,4 @@
-import { createRepoOp } from '../../ops/create-repo.js';
+import { createRepository } from '../../compose-root.js';
 import { passphraseFor, type Context } from '../context.js';
 import { printJson } from '../format.js';
 import { noticeIfSlow } from '../slow-step.js';
@@ -7,7 +7,7 @@ import { phraseBlock, phraseMayShow, SHOW_PHRASE_HINT } from '../recovery-phrase
 export async function initCommand(ctx: Context): Promise<void> {
   const passphrase = await passphraseFor(ctx, true);
   const made = noticeIfSlow('checking the passphrase and creating the repository');
-  const { repoId, recoveryPhrase } = await createRepoOp(ctx.home, passphrase, new Date(ctx.clock.now())).finally(made);
+  const { repoId, recoveryPhrase } = await createRepository(ctx.home, passphrase, new Date(ctx.clock.now())).finally(made);
   if (ctx.json) {
     // a program asked for it (to put it in a secret store): the JSON carries the phrase
     printJson({ repoId, home: ctx.home, recoveryPhrase });
