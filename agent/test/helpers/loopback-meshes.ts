@@ -14,6 +14,7 @@ import { relayControl } from '../../src/mesh/relay.js';
 import { relaysHeld } from '../../src/mesh/relayed-addrs.js';
 import type { RelayLimits } from '../../src/mesh/relay-budget.js';
 import type { Stores } from '../../src/compose-root.js';
+import { BlobType } from '../../src/repo/blob.js';
 import type { Repository } from '../../src/repo/repository.js';
 import { initStores } from './stores.js';
 import { systemClock, type Clock } from '../../src/util/clock.js';
@@ -62,6 +63,20 @@ export function befriend(a: Mesh, b: Mesh, addrsOfB = b.addresses()): Promise<vo
 }
 
 /** Random bytes named by their SHA-256, as a pack is. */
+/** An owner and a friend, friends both ways and known to each other, the owner holding `packs` packs of one random blob of `blobBytes` each (none at the friend yet). */
+export async function ownerAndFriend(meshes: LoopbackMeshes, packs: number, blobBytes: number): Promise<{ owner: Mesh; friend: Mesh }> {
+  const [owner, friend] = [await meshes.mesh('owner'), await meshes.mesh('friend')];
+  await befriend(owner, friend);
+  await befriend(friend, owner);
+  for (const m of [owner, friend]) await m.presence.remember();
+  const repo = meshes.repoOf(owner);
+  for (let i = 0; i < packs; i++) {
+    await repo.saveBlob(BlobType.data, randomBytes(blobBytes));
+    await repo.flush();
+  }
+  return { owner, friend };
+}
+
 export function randomPack(size: number): { id: string; bytes: Buffer } {
   const bytes = randomBytes(size);
   return { id: createHash('sha256').update(bytes).digest('hex'), bytes };

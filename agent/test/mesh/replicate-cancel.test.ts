@@ -2,28 +2,17 @@
 // cancel` or the console): real meshes on loopback. The owner's signal fires as its first pack is
 // read for a push: the round starts no more pushes, the ones under way finish and count, and it
 // ends with a CancelledError; the next round copies the rest.
-import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import type { Mesh } from '../../src/mesh/compose.js';
-import { BlobType } from '../../src/repo/blob.js';
 import { CancelledError } from '../../src/util/errors.js';
-import { befriend, LoopbackMeshes } from '../helpers/loopback-meshes.js';
+import { LoopbackMeshes, ownerAndFriend } from '../helpers/loopback-meshes.js';
 
 const PACKS = 24;
 const meshes = new LoopbackMeshes();
 let owner: Mesh;
-let friend: Mesh;
 
 beforeAll(async () => {
-  [owner, friend] = [await meshes.mesh('owner'), await meshes.mesh('friend')];
-  await befriend(owner, friend);
-  await befriend(friend, owner);
-  for (const m of [owner, friend]) await m.presence.remember();
-  const repo = meshes.repoOf(owner);
-  for (let i = 0; i < PACKS; i++) {
-    await repo.saveBlob(BlobType.data, randomBytes(100_000));
-    await repo.flush();
-  }
+  ({ owner } = await ownerAndFriend(meshes, PACKS, 100_000));
 }, 60_000);
 
 afterAll(() => meshes.stopAll());

@@ -1,12 +1,10 @@
 // Delete requests sent twice at once (prune's own sending and a replication round's, mesh/deletion.ts):
 // real meshes on loopback. The second sending waits for the first, finds the outbox empty and sends
 // nothing: each pack is asked for once, and neither report says "not sent".
-import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import type { Mesh } from '../../src/mesh/compose.js';
-import { BlobType } from '../../src/repo/blob.js';
 import { systemClock } from '../../src/util/clock.js';
-import { befriend, LoopbackMeshes } from '../helpers/loopback-meshes.js';
+import { LoopbackMeshes, ownerAndFriend } from '../helpers/loopback-meshes.js';
 
 const PACKS = 6;
 const meshes = new LoopbackMeshes();
@@ -14,15 +12,7 @@ let owner: Mesh;
 let friend: Mesh;
 
 beforeAll(async () => {
-  [owner, friend] = [await meshes.mesh('owner'), await meshes.mesh('friend')];
-  await befriend(owner, friend);
-  await befriend(friend, owner);
-  for (const m of [owner, friend]) await m.presence.remember();
-  const repo = meshes.repoOf(owner);
-  for (let i = 0; i < PACKS; i++) {
-    await repo.saveBlob(BlobType.data, randomBytes(50_000));
-    await repo.flush();
-  }
+  ({ owner, friend } = await ownerAndFriend(meshes, PACKS, 50_000));
   expect((await owner.replication.replicate()).underReplicated).toBe(0);
 }, 60_000);
 
