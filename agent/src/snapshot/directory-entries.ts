@@ -11,6 +11,7 @@
 // counted (`notStored`: the backup ends with exit 3). Names are bytes (util/byte-names.ts).
 import { closeSync, constants, fstatSync, lstatSync, openSync, readlinkSync, type BigIntStats } from 'node:fs';
 import { join } from 'node:path';
+import type { PackWindows } from '../repo/pack-windows.js';
 import type { Repository } from '../repo/repository.js';
 import { loadTree } from '../repo/trees.js';
 import { displayName, fromBytes } from '../util/byte-names.js';
@@ -96,15 +97,20 @@ interface Look {
 }
 
 export class DirectoryWalk {
+  /** The parent trees are read through windows over their packs: they lie close together, in walk order. */
+  private readonly windows: PackWindows;
+
   constructor(
     private readonly repo: Repository,
     private readonly o: DirectoryWalkOptions,
-  ) {}
+  ) {
+    this.windows = repo.packWindows();
+  }
 
   /** Starts loading a parent tree (it never rejects: an unreadable one is warned about and reads as null). */
   parentTree(treeId: string | undefined): ParentTree | undefined {
     if (!treeId) return undefined;
-    const loaded = loadTree(this.repo, treeId).then(
+    const loaded = loadTree(this.repo, treeId, this.windows).then(
       (tree) => ({ nodes: tree.nodes, byName: new Map(tree.nodes.map((n) => [n.name, n])) }),
       (err: unknown) => {
         this.o.warn(`parent tree ${treeId} unreadable, reading files again: ${(err as Error).message}`);
