@@ -14,13 +14,14 @@ import { join } from 'node:path';
 import type { PackWindows } from '../repo/pack-windows.js';
 import type { Repository } from '../repo/repository.js';
 import { loadTree } from '../repo/trees.js';
-import { displayName, fromBytes } from '../util/byte-names.js';
+import { displayName, fromBytes, toBytes } from '../util/byte-names.js';
 import { at, openDirNoFollow, sameFile, SwappedError } from '../util/fd-at.js';
-import { readDirFd } from '../util/posix.js';
+import { lstatAt, readDirFd, type EntryStat } from '../util/posix.js';
 import { baseNode, nodeType, unchangedSince, xattrsOf } from './node-meta.js';
 import type { SourceEntry } from './source-entry.js';
 import type { TreeNode } from '../../../protocol/snapshot.js';
 
+const NUL = Buffer.from([0]);
 /** Parent trees loaded ahead of the walk: this many subdirectories ahead, in each directory on the way down. */
 const PARENT_PREFETCH = 8;
 /** Times an entry is looked at when it keeps changing type under us (then it is not stored). */
@@ -268,10 +269,11 @@ export class DirectoryWalk {
     parentTree: ParentTree | null | undefined,
   ): Promise<Look | undefined> {
     const fsPath = at(dirFd, name);
-    let st;
+    let st: EntryStat;
     try {
-      // synchronous: on a warm cache a promise round trip costs far more than the stat itself
-      st = lstatSync(fsPath, { bigint: true });
+      // synchronous: on a warm cache a promise round trip costs far more than the stat itself;
+      // statx relative to the fd where it can (lstatAt), the /proc path where it cannot
+      st = lstatAt(dirFd, Buffer.concat([toBytes(name), NUL]), path) ?? lstatSync(fsPath, { bigint: true });
     } catch (err) {
       if (isErrno(err, 'ENOENT')) {
         this.o.warn(`${displayName(path)}: vanished during backup`);
@@ -360,7 +362,7 @@ const READ_FLAGS = constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBL
  * Opens a regular file that lstat saw as `expect`, without following a symlink, and checks it is
  * that very file (device, inode, type); otherwise SwappedError. O_NOATIME where allowed.
  */
-export function openNoFollow(fsPath: Buffer, shown: string, expect: BigIntStats): number {
+export function openNoFollow(fsPath: Buffer, shown: string, expect: Pick<BigIntStats, 'dev' | 'ino' | 'mode'>): number {
   let fd: number;
   try {
     fd = openSync(fsPath, READ_FLAGS | constants.O_NOATIME);
