@@ -14,14 +14,13 @@ import { join } from 'node:path';
 import type { PackWindows } from '../repo/pack-windows.js';
 import type { Repository } from '../repo/repository.js';
 import { loadTree } from '../repo/trees.js';
-import { displayName, fromBytes, toBytes } from '../util/byte-names.js';
+import { displayName, fromBytes, hasEscapes, toBytes } from '../util/byte-names.js';
 import { at, openDirNoFollow, sameFile, SwappedError } from '../util/fd-at.js';
 import { lstatAt, readDirFd, type EntryStat } from '../util/posix.js';
 import { baseNode, nodeType, unchangedSince, xattrsOf } from './node-meta.js';
 import type { SourceEntry } from './source-entry.js';
 import type { TreeNode } from '../../../protocol/snapshot.js';
 
-const NUL = Buffer.from([0]);
 /** Parent trees loaded ahead of the walk: this many subdirectories ahead, in each directory on the way down. */
 const PARENT_PREFETCH = 8;
 /** Times an entry is looked at when it keeps changing type under us (then it is not stored). */
@@ -268,12 +267,14 @@ export class DirectoryWalk {
     dev: bigint | undefined,
     parentTree: ParentTree | null | undefined,
   ): Promise<Look | undefined> {
-    const fsPath = at(dirFd, name);
+    // the entry's path through /proc, made only when needed: an unchanged file never needs it
+    let fsPathMade: Buffer | undefined;
+    const fsPath = (): Buffer => (fsPathMade ??= at(dirFd, name));
     let st: EntryStat;
     try {
       // synchronous: on a warm cache a promise round trip costs far more than the stat itself;
       // statx relative to the fd where it can (lstatAt), the /proc path where it cannot
-      st = lstatAt(dirFd, Buffer.concat([toBytes(name), NUL]), path) ?? lstatSync(fsPath, { bigint: true });
+      st = lstatAt(dirFd, hasEscapes(name) ? toBytes(name) : name, path) ?? lstatSync(fsPath(), { bigint: true });
     } catch (err) {
       if (isErrno(err, 'ENOENT')) {
         this.o.warn(`${displayName(path)}: vanished during backup`);
@@ -297,13 +298,13 @@ export class DirectoryWalk {
     }
     // setting or removing an xattr changes the ctime: an entry whose ctime did not move keeps its parent's
     const unchanged = sameInode(parent, node);
-    const xattrs = unchanged ? parent.xattrs : xattrsOf(fsPath, displayName(path), (m) => this.o.warn(m));
+    const xattrs = unchanged ? parent.xattrs : xattrsOf(fsPath(), displayName(path), (m) => this.o.warn(m));
     if (xattrs) node.xattrs = xattrs;
     let opened: OpenDir | undefined;
     try {
       switch (type) {
         case 'dir': {
-          const { fd } = openDirNoFollow(fsPath, path, st);
+          const { fd } = openDirNoFollow(fsPath(), path, st);
           try {
             const pt = parentTree === undefined ? this.parentTree(parent?.type === 'dir' ? parent.subtree : undefined) : (parentTree ?? undefined);
             opened = await this.list(fd, path, pt);
@@ -316,7 +317,7 @@ export class DirectoryWalk {
         }
         case 'file':
           if (unchangedSince(parent, node) && parent.content.every((id) => this.repo.index.has(id))) entry.content = { kind: 'known', ids: parent.content };
-          else entry.content = { kind: 'fd', fd: openNoFollow(fsPath, path, st) };
+          else entry.content = { kind: 'fd', fd: openNoFollow(fsPath(), path, st) };
           break;
         case 'symlink': {
           // a symlink's target never changes (a new one is a new inode): an unchanged one is not read again
@@ -325,9 +326,9 @@ export class DirectoryWalk {
             break;
           }
           // readlink fails with EINVAL if it is no longer a symlink; a symlink swapped for another is still one of this tree
-          node.target = fromBytes(readlinkSync(fsPath, { encoding: 'buffer' }));
+          node.target = fromBytes(readlinkSync(fsPath(), { encoding: 'buffer' }));
           // readlink updates the symlink's atime: record the atime after it, which the next backup sees too
-          const after = lstatSync(fsPath, { bigint: true });
+          const after = lstatSync(fsPath(), { bigint: true });
           if (!sameFile(after, st)) throw new SwappedError(displayName(path));
           node.atimeNs = after.atimeNs.toString();
           break;

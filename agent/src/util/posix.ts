@@ -273,15 +273,15 @@ function timeNs(b: Buffer, off: number): bigint {
 }
 
 /**
- * lstat of `nameZ` (a name's exact bytes, NUL-terminated) in the directory open as `dirFd` (at `path`, for errors): statx(2)
+ * lstat of `name` (a string as UTF-8, or exact bytes) in the directory open as `dirFd` (at `path`, for errors): statx(2)
  * relative to that fd, where a path through /proc/self/fd costs the kernel a lookup of its own and
  * Node a BigIntStats. The same values as lstatSync(..., { bigint: true }) gives; undefined where
  * statx is unavailable (the caller uses lstatSync then). Throws PosixError (code ENOENT, ...).
  */
-export function lstatAt(dirFd: number, nameZ: Buffer, path: string): EntryStat | undefined {
+export function lstatAt(dirFd: number, name: CPath, path: string): EntryStat | undefined {
   if (!statxWorks) return undefined;
   const b = statxBuf;
-  if ((statx(dirFd, nameZ, STATX_FLAGS, STATX_MASK, b) as number) !== 0) {
+  if ((statx(dirFd, cstr(name), STATX_FLAGS, STATX_MASK, b) as number) !== 0) {
     const e = koffi.errno();
     if (STATX_UNSUPPORTED.has(e)) {
       statxWorks = false;

@@ -9,7 +9,7 @@ import { describe, expect, it } from 'vitest';
 import { lstatAt, type EntryStat } from '../../src/util/posix.js';
 
 const FIELDS: Array<keyof EntryStat> = ['dev', 'ino', 'mode', 'nlink', 'uid', 'gid', 'rdev', 'size', 'atimeNs', 'mtimeNs', 'ctimeNs'];
-const z = (name: string | Buffer) => Buffer.concat([Buffer.from(name), Buffer.from([0])]);
+const z = (name: string | Buffer) => (typeof name === 'string' ? name : Buffer.from(name));
 
 function expectSame(dir: string, names: Array<string | Buffer>): void {
   const fd = openSync(dir, constants.O_RDONLY | constants.O_DIRECTORY);
@@ -37,6 +37,9 @@ describe('lstatAt', () => {
     await new Promise<void>((resolve) => server.listen(join(dir, 'sock'), resolve));
     try {
       expectSame(dir, readdirSync(dir, { encoding: 'buffer' }));
+      // a name as a string goes as its UTF-8 bytes
+      writeFileSync(join(dir, 'naïve ✓'), 'x');
+      expectSame(dir, ['file', 'sub', 'naïve ✓', 'dangling']);
     } finally {
       server.close();
     }
