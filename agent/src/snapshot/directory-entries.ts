@@ -10,7 +10,7 @@
 // An entry that changed under us is looked at once more; if it changes again it is not stored, and
 // counted (`notStored`: the backup ends with exit 3). Names are bytes (util/byte-names.ts).
 import { closeSync, constants, fstatSync, lstatSync, openSync, readlinkSync, type BigIntStats } from 'node:fs';
-import { join } from 'node:path';
+import { join, normalize } from 'node:path';
 import type { PackWindows } from '../repo/pack-windows.js';
 import type { Repository } from '../repo/repository.js';
 import { loadTree } from '../repo/trees.js';
@@ -80,6 +80,8 @@ interface Frame {
   /** The walk opened the fd (and closes it); else it is the caller's. */
   owned: boolean;
   dir: string;
+  /** `dir` and a slash when `dir` is normal: an entry's path is the prefix and its name. */
+  prefix: string | undefined;
   rel: string;
   names: string[];
   /** Index of the first subdirectory in `names`. */
@@ -133,13 +135,13 @@ export class DirectoryWalk {
 
   /** Entry `name` of the directory open as `dirFd` as a root entry, and (a directory) everything below it; nothing when it is left out. */
   async *entry(dirFd: number, dir: string, name: string, parent: TreeNode | undefined): AsyncGenerator<SourceEntry> {
-    const look = await this.look(dirFd, dir, name, '', parent, undefined, undefined);
+    const look = await this.look(dirFd, join(dir, name), name, '', parent, undefined, undefined);
     if (!look) return;
     if (!look.dir) {
       yield look.entry;
       return;
     }
-    const frame = this.frame(look.dir, join(dir, name), '', true);
+    const frame = this.frame(look.dir, look.entry.path, '', true);
     let handed = false;
     try {
       yield look.entry;
@@ -172,6 +174,8 @@ export class DirectoryWalk {
       fd: open.fd,
       owned,
       dir,
+      // an absolute path path.normalize leaves alone: its entries' paths need no path.join (which normalizes again)
+      prefix: dir === '/' ? '/' : dir.startsWith('/') && !dir.endsWith('/') && normalize(dir) === dir ? `${dir}/` : undefined,
       rel,
       names: [...others, ...dirs],
       firstDir: others.length,
@@ -210,9 +214,11 @@ export class DirectoryWalk {
           pt = f.ahead[d] ?? null;
           f.ahead[d] = undefined;
         }
-        const look = await this.look(f.fd, f.dir, name, rel, f.parents.get(name), f.dev, pt);
+        // a listed name is one component, never "." or "..": join() adds nothing to the prefix's path
+        const path = f.prefix !== undefined ? f.prefix + name : join(f.dir, name);
+        const look = await this.look(f.fd, path, name, rel, f.parents.get(name), f.dev, pt);
         if (!look) continue;
-        if (look.dir) stack.push(this.frame(look.dir, join(f.dir, name), rel, true));
+        if (look.dir) stack.push(this.frame(look.dir, path, rel, true));
         yield look.entry;
       }
     } finally {
@@ -229,17 +235,16 @@ export class DirectoryWalk {
     }
   }
 
-  /** One entry looked at; an entry that changes type under us gets a second look, then is not stored (undefined, as for one left out). */
+  /** One entry looked at (`path`: its directory's path joined with `name`); an entry that changes type under us gets a second look, then is not stored (undefined, as for one left out). */
   private async look(
     dirFd: number,
-    dir: string,
+    path: string,
     name: string,
     rel: string,
     parent: TreeNode | undefined,
     dev: bigint | undefined,
     parentTree: ParentTree | null | undefined,
   ): Promise<Look | undefined> {
-    const path = join(dir, name);
     if (this.o.skip.has(path)) {
       this.o.warn(`${displayName(path)}: skipped (it is the Cairn home)`);
       return undefined;
