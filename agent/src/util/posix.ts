@@ -209,6 +209,8 @@ export interface DirEntry {
 
 /** Buffer size of one getdents64 call (the kernel fills whole records into it). */
 const DIRENT_BUFFER_BYTES = 64 * 1024;
+/** One buffer for every call (readDirFd is synchronous and copies the names out): 64 KiB a directory was most of a walk's garbage by bytes. */
+const DIRENT_BUFFER = Buffer.allocUnsafe(DIRENT_BUFFER_BYTES);
 /** linux_dirent64: d_ino (8), d_off (8), d_reclen (2), d_type (1), then the NUL-terminated name. */
 const DIRENT_NAME_OFFSET = 19;
 
@@ -217,7 +219,7 @@ const DIRENT_NAME_OFFSET = 19;
  * the flags it was opened with (O_NOATIME) hold. Reads from the fd's current position to the end.
  */
 export function readDirFd(fd: number, shownPath: string): DirEntry[] {
-  const buf = Buffer.allocUnsafe(DIRENT_BUFFER_BYTES);
+  const buf = DIRENT_BUFFER;
   const out: DirEntry[] = [];
   for (;;) {
     const got = Number(getdents64(fd, buf, buf.length));
