@@ -1,6 +1,7 @@
 // What every command gets: global options, and a way to run an operation: through the running
 // agent's API when one holds this home, else by opening the home directly (starting a short-lived
 // mesh node when the operation needs friends).
+import { stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import type { CairnConfig } from '../../../protocol/config.js';
 import { configPath, defaultHome } from '../repo/home.js';
@@ -49,8 +50,19 @@ export function makeContext(opts: GlobalOptions): Context {
   };
 }
 
+async function missing(file: string): Promise<boolean> {
+  try {
+    await stat(file);
+    return false;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'ENOENT';
+  }
+}
+
 /** The config file as this command sees it (an invalid file fails the command: ConfigError, exit 2). */
 export async function configFor(ctx: Context): Promise<CairnConfig> {
+  // no config file where one is optional: the defaults, without loading the YAML parser and the schema
+  if (!ctx.configGiven && (await missing(ctx.configFile))) return (await import('../config/with-defaults.js')).defaultConfig();
   const { loadConfig } = await import('../config/load.js');
   return loadConfig(ctx.configFile, { optional: !ctx.configGiven });
 }

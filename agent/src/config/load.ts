@@ -5,11 +5,12 @@
 import { readFile } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Node as YamlNode } from 'yaml';
-import { CONFIG_DEFAULTS, type CairnConfig, type SourceConfig } from '../../../protocol/config.js';
+import type { CairnConfig } from '../../../protocol/config.js';
 import { MIN_TRANSFER_BYTES_PER_SEC, MIN_UPLOAD_LIMIT_BYTES_PER_SEC } from '../../../protocol/mesh.js';
 import { UsageError } from '../util/errors.js';
 import { configSpec, type MapSpec, type Spec } from './schema.js';
 import { yamlErrorLine } from './yaml-errors.js';
+import { withDefaults } from './with-defaults.js';
 
 /** An invalid config file: every problem, one line each. */
 export class ConfigError extends UsageError {
@@ -122,41 +123,6 @@ class Walker {
     for (const req of spec.required ?? []) if (!seen.has(req)) this.fail(node, path || '(top level)', `missing ${req}`);
     return out;
   }
-}
-
-function withDefaults(raw: Record<string, unknown>): CairnConfig {
-  const r = raw as Partial<CairnConfig> & { sources?: Array<Partial<SourceConfig>> };
-  const d = CONFIG_DEFAULTS;
-  return {
-    ...(r.name !== undefined ? { name: r.name } : {}),
-    sources: (r.sources ?? []).map((s) => ({
-      name: s.name as string,
-      volumes: s.volumes ?? [],
-      volumeSelectors: s.volumeSelectors ?? [],
-      paths: s.paths ?? [],
-      exclude: s.exclude ?? [],
-      ...(s.schedule !== undefined ? { schedule: s.schedule } : {}),
-      retention: s.retention ?? {},
-      tags: s.tags ?? [],
-      ...(s.consistency !== undefined ? { consistency: s.consistency } : {}),
-      ...(s.volumeRead !== undefined ? { volumeRead: s.volumeRead } : {}),
-    })),
-    replicas: r.replicas ?? d.replicas,
-    friends: { ...d.friends, ...r.friends, audit: { ...d.friends.audit, ...r.friends?.audit } },
-    bandwidthBytesPerSec: r.bandwidthBytesPerSec ?? d.bandwidthBytesPerSec,
-    listen: r.listen ?? [...d.listen],
-    announce: r.announce ?? [...d.announce],
-    lanDiscovery: r.lanDiscovery ?? d.lanDiscovery,
-    portMapping: r.portMapping ?? d.portMapping,
-    relay: { ...d.relay, ...r.relay },
-    stun: r.stun ?? [...d.stun],
-    webrtc: r.webrtc ?? d.webrtc,
-    console: { ...d.console, ...r.console },
-    maintenance: { ...r.maintenance },
-    drills: r.drills?.schedule === 'off' ? {} : { ...d.drills, ...r.drills },
-    diskFloorBytes: r.diskFloorBytes ?? d.diskFloorBytes,
-    replicateIntervalMs: r.replicateIntervalMs ?? d.replicateIntervalMs,
-  };
 }
 
 /** Checks that span fields; `lineOf` finds the line of a source or key for the message. */

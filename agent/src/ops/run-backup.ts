@@ -11,12 +11,10 @@ import type { HookLogger } from '../sources/hooks.js';
 import { throwIfCancelled } from '../util/errors.js';
 import { adHocKey } from './activity.js';
 import { backupOp } from './backup.js';
-import { stdinBackupOp } from './backup-stdin.js';
 import type { AgentViewDeps, ClockDeps, HomeDeps, ListChangedDeps, RepoDeps } from './services.js';
 
 /** What a backup run needs: the repository, the clock and the home, and whom to tell (the agent's activity record; the daemon's replication after a snapshot). */
 export type BackupRunDeps = RepoDeps & ClockDeps & HomeDeps & ListChangedDeps & Pick<AgentViewDeps, 'activity'>;
-import { volumeBackupOp } from './volumes.js';
 
 /** What to back up, and who follows it (`onStart` gets the engine once it runs). */
 export type BackupRequest =
@@ -56,10 +54,11 @@ async function perform(svc: BackupRunDeps, req: BackupRequest, signal: AbortSign
   switch (req.kind) {
     case 'paths':
       return backupOp(svc, req.args, req.onStart, signal ? { signal } : {});
+    // loaded when first needed: a directory backup does not load Docker's client (dockerode) or the restore path
     case 'volumes':
-      return volumeBackupOp(svc, req.args, req.onStart, req.onLog, signal);
+      return (await import('./volumes.js')).volumeBackupOp(svc, req.args, req.onStart, req.onLog, signal);
     case 'stdin':
-      return stdinBackupOp(svc, req.args, req.input, req.onStart);
+      return (await import('./backup-stdin.js')).stdinBackupOp(svc, req.args, req.input, req.onStart);
   }
 }
 

@@ -30,6 +30,10 @@ const MIN_SLOTS = 1024;
 const U32_MAX = 0xffff_ffff;
 const HEX_ID = /^[0-9a-f]{64}$/;
 
+function checkU32(id: string, what: string, v: number): void {
+  if (!Number.isInteger(v) || v < 0 || v > U32_MAX) throw new CorruptionError(`blob ${id}: ${what} ${v} is out of range`);
+}
+
 export class BlobTable {
   private slots = Buffer.alloc(MIN_SLOTS * SLOT_BYTES);
   private capacity = MIN_SLOTS;
@@ -61,15 +65,12 @@ export class BlobTable {
 
   set(id: string, e: IndexEntry): void {
     if (id.length !== 64 || !HEX_ID.test(id)) throw new CorruptionError(`blob ID ${JSON.stringify(id)} is not 64 lowercase hex digits`);
-    for (const [what, v] of [
-      ['offset', e.offset],
-      ['sealed length', e.sealedLength],
-      ['raw length', e.rawLength],
-    ] as const)
-      if (!Number.isInteger(v) || v < 0 || v > U32_MAX) throw new CorruptionError(`blob ${id}: ${what} ${v} is out of range`);
+    checkU32(id, 'offset', e.offset);
+    checkU32(id, 'sealed length', e.sealedLength);
+    checkU32(id, 'raw length', e.rawLength);
     if (!Number.isInteger(e.flags) || e.flags < 0 || e.flags > 0xff) throw new CorruptionError(`blob ${id}: flags ${e.flags} are out of range`);
     if ((this.count + 1) * 5 > this.capacity * 4) this.grow(); // before loading the key: growing uses the key buffer
-    this.loadKey(id);
+    this.key.write(id, 'hex'); // checked above: 64 hex digits
     let slot = this.probe();
     if (slot >= 0) this.unrefPack(this.slots.readUInt32LE(slot * SLOT_BYTES + PACK_AT));
     else {

@@ -9,6 +9,9 @@ import type { PackEntry } from './pack-format.js';
 
 export type { IndexEntry };
 
+/** Index entries read from LevelDB at once when the index is loaded. */
+const LOAD_BATCH = 4096;
+
 function encode(e: IndexEntry): string {
   return `${e.packId}:${e.offset}:${e.sealedLength}:${e.rawLength}:${e.type}:${e.flags}`;
 }
@@ -29,7 +32,14 @@ export class BlobIndex {
   }
 
   async load(): Promise<void> {
-    for await (const [id, v] of this.sub.iterator()) this.entries.set(id, decode(id, v));
+    // in batches: an await per entry cost more than the entry itself
+    const it = this.sub.iterator();
+    try {
+      for (let batch = await it.nextv(LOAD_BATCH); batch.length > 0; batch = await it.nextv(LOAD_BATCH))
+        for (const [id, v] of batch) this.entries.set(id, decode(id, v));
+    } finally {
+      await it.close();
+    }
   }
 
   get(id: string): IndexEntry | undefined {

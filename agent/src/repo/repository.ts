@@ -23,6 +23,7 @@ import { homePaths, type HomePaths } from './home.js';
 import { BlobIndex, type IndexEntry } from './index.js';
 import { FLAG_ZSTD } from './pack-format.js';
 import { Packer } from './packer.js';
+import { PackWindows } from './pack-windows.js';
 import { SealPool } from './seal-pool.js';
 import type { PackReader, RepositoryOptions } from './pack-reader.js';
 import { parseSnapshotBlob } from './snapshot-blob.js';
@@ -179,10 +180,28 @@ export class Repository {
     return { id, addedBytes: sealed.length };
   }
 
-  /** Reads, authenticates, decompresses and re-verifies one blob. */
-  async loadBlob(id: string, type: BlobType): Promise<Buffer> {
+  /** Windows over the local packs for one pass that loads many blobs lying close together (a backup's parent trees): see loadBlob. */
+  packWindows(): PackWindows {
+    return new PackWindows((packId, offset, length) => this.store.readAtMost(packId, offset, length));
+  }
+
+  /**
+   * Reads, authenticates, decompresses and re-verifies one blob. With `windows`, its bytes come out
+   * of a window over the local pack when they can; when they cannot, or they fail verification, it
+   * is read as without.
+   */
+  async loadBlob(id: string, type: BlobType, windows?: PackWindows): Promise<Buffer> {
     const entry = this.index.get(id);
     if (!entry) throw new CorruptionError(`${BLOB_TYPE_NAMES[type]} blob ${id} is not in the index`);
+    const windowed = windows ? await windows.get(entry.packId, entry.offset, entry.sealedLength) : undefined;
+    if (windows && windowed) {
+      try {
+        return this.openBlob(id, type, entry, windowed);
+      } catch (err) {
+        if (!(err instanceof CorruptionError)) throw err;
+        windows.forget(entry.packId);
+      }
+    }
     const reader = this.reader;
     const sealed = await reader.getRange(entry.packId, entry.offset, entry.sealedLength);
     try {

@@ -1,6 +1,7 @@
 // A small pool of worker threads for compress + seal. Blobs below WORKER_MIN_BYTES are done on the
-// calling thread (a message round trip costs more than compressing them). With one core there
-// are no workers and everything runs inline. Results are identical either way.
+// calling thread (a message round trip costs more than compressing them); the workers start with
+// the first blob that is not. With one core there are no workers and everything runs inline.
+// Results are identical either way.
 import { existsSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
@@ -30,6 +31,8 @@ export class SealWorkerError extends Error {
 
 export class SealPool {
   private readonly slots: Slot[] = [];
+  /** Workers to start: with the first blob big enough for one (a run that seals only small blobs, an unchanged re-run's snapshot, starts none). */
+  private readonly size: number;
   private readonly script: URL;
   private next = 0;
   private closing = false;
@@ -37,8 +40,7 @@ export class SealPool {
   constructor(size = Math.max(0, availableParallelism() - 1)) {
     // Run from TypeScript sources (unit tests) there is no compiled worker file: work inline.
     this.script = new URL('./seal-worker.js', import.meta.url);
-    if (!existsSync(fileURLToPath(this.script))) size = 0;
-    for (let i = 0; i < size; i++) this.slots.push(this.spawn(i));
+    this.size = existsSync(fileURLToPath(this.script)) ? size : 0;
   }
 
   /**
@@ -79,7 +81,8 @@ export class SealPool {
   }
 
   async run(type: BlobType, id: string, data: Buffer, key: Buffer): Promise<{ flags: number; sealed: Buffer }> {
-    if (this.slots.length === 0 || data.length < WORKER_MIN_BYTES) return compressAndSeal(type, id, data, key);
+    if (data.length < WORKER_MIN_BYTES || (this.slots.length === 0 && (this.size === 0 || this.closing))) return compressAndSeal(type, id, data, key);
+    for (let i = this.slots.length; i < this.size; i++) this.slots.push(this.spawn(i));
     let best = this.slots[0] as Slot;
     for (const s of this.slots) if (s.load < best.load) best = s;
     best.load += 1;

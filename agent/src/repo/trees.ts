@@ -8,6 +8,7 @@
 import { fromBytes, hasEscapes, toBytes } from '../util/byte-names.js';
 import { CorruptionError } from '../util/errors.js';
 import { BlobType } from './blob.js';
+import type { PackWindows } from './pack-windows.js';
 import type { Repository } from './repository.js';
 import { TREE_VERSION, TREE_VERSION_UTF8, type StoredTreeNode, type Tree, type TreeNode } from '../../../protocol/snapshot.js';
 
@@ -47,7 +48,7 @@ function escapedBytes(v: unknown): string | undefined {
 
 /** A stored node as a TreeNode (names and targets as strings made by fromBytes), or a reason it is malformed. */
 function decodeNode(raw: StoredTreeNode, version: number): TreeNode | string {
-  const node = { ...raw } as Record<string, unknown>;
+  const node = raw as unknown as Record<string, unknown>; // JSON.parse's own object, changed in place (the keys end in the same order as a copy's)
   if (version >= TREE_VERSION && raw.nameBytes !== undefined) {
     if (raw.name !== undefined) return 'both name and nameBytes';
     const name = escapedBytes(raw.nameBytes);
@@ -108,8 +109,9 @@ export async function saveTree(repo: Repository, nodes: TreeNode[]): Promise<{ i
   return repo.saveBlob(BlobType.tree, encodeTree(sortNodes(nodes)));
 }
 
-export async function loadTree(repo: Repository, id: string): Promise<Tree> {
-  return decodeTree(id, await repo.loadBlob(id, BlobType.tree));
+/** A tree; `windows`: one pass's windows over the packs (Repository.loadBlob). */
+export async function loadTree(repo: Repository, id: string, windows?: PackWindows): Promise<Tree> {
+  return decodeTree(id, await repo.loadBlob(id, BlobType.tree, windows));
 }
 
 /** A tree from its verified plaintext (a blob read by whatever reader), every name checked. */

@@ -10,12 +10,13 @@
 // An entry that changed under us is looked at once more; if it changes again it is not stored, and
 // counted (`notStored`: the backup ends with exit 3). Names are bytes (util/byte-names.ts).
 import { closeSync, constants, fstatSync, lstatSync, openSync, readlinkSync, type BigIntStats } from 'node:fs';
-import { join } from 'node:path';
+import { join, normalize } from 'node:path';
+import type { PackWindows } from '../repo/pack-windows.js';
 import type { Repository } from '../repo/repository.js';
 import { loadTree } from '../repo/trees.js';
-import { displayName, fromBytes } from '../util/byte-names.js';
+import { displayName, fromBytes, hasEscapes, toBytes } from '../util/byte-names.js';
 import { at, openDirNoFollow, sameFile, SwappedError } from '../util/fd-at.js';
-import { readDirFd } from '../util/posix.js';
+import { lstatAt, readDirFd, type EntryStat } from '../util/posix.js';
 import { baseNode, nodeType, unchangedSince, xattrsOf } from './node-meta.js';
 import type { SourceEntry } from './source-entry.js';
 import type { TreeNode } from '../../../protocol/snapshot.js';
@@ -79,6 +80,8 @@ interface Frame {
   /** The walk opened the fd (and closes it); else it is the caller's. */
   owned: boolean;
   dir: string;
+  /** `dir` and a slash when `dir` is normal: an entry's path is the prefix and its name. */
+  prefix: string | undefined;
   rel: string;
   names: string[];
   /** Index of the first subdirectory in `names`. */
@@ -96,15 +99,20 @@ interface Look {
 }
 
 export class DirectoryWalk {
+  /** The parent trees are read through windows over their packs: they lie close together, in walk order. */
+  private readonly windows: PackWindows;
+
   constructor(
     private readonly repo: Repository,
     private readonly o: DirectoryWalkOptions,
-  ) {}
+  ) {
+    this.windows = repo.packWindows();
+  }
 
   /** Starts loading a parent tree (it never rejects: an unreadable one is warned about and reads as null). */
   parentTree(treeId: string | undefined): ParentTree | undefined {
     if (!treeId) return undefined;
-    const loaded = loadTree(this.repo, treeId).then(
+    const loaded = loadTree(this.repo, treeId, this.windows).then(
       (tree) => ({ nodes: tree.nodes, byName: new Map(tree.nodes.map((n) => [n.name, n])) }),
       (err: unknown) => {
         this.o.warn(`parent tree ${treeId} unreadable, reading files again: ${(err as Error).message}`);
@@ -127,13 +135,13 @@ export class DirectoryWalk {
 
   /** Entry `name` of the directory open as `dirFd` as a root entry, and (a directory) everything below it; nothing when it is left out. */
   async *entry(dirFd: number, dir: string, name: string, parent: TreeNode | undefined): AsyncGenerator<SourceEntry> {
-    const look = await this.look(dirFd, dir, name, '', parent, undefined, undefined);
+    const look = await this.look(dirFd, join(dir, name), name, '', parent, undefined, undefined);
     if (!look) return;
     if (!look.dir) {
       yield look.entry;
       return;
     }
-    const frame = this.frame(look.dir, join(dir, name), '', true);
+    const frame = this.frame(look.dir, look.entry.path, '', true);
     let handed = false;
     try {
       yield look.entry;
@@ -166,6 +174,8 @@ export class DirectoryWalk {
       fd: open.fd,
       owned,
       dir,
+      // an absolute path path.normalize leaves alone: its entries' paths need no path.join (which normalizes again)
+      prefix: dir === '/' ? '/' : dir.startsWith('/') && !dir.endsWith('/') && normalize(dir) === dir ? `${dir}/` : undefined,
       rel,
       names: [...others, ...dirs],
       firstDir: others.length,
@@ -204,9 +214,11 @@ export class DirectoryWalk {
           pt = f.ahead[d] ?? null;
           f.ahead[d] = undefined;
         }
-        const look = await this.look(f.fd, f.dir, name, rel, f.parents.get(name), f.dev, pt);
+        // a listed name is one component, never "." or "..": join() adds nothing to the prefix's path
+        const path = f.prefix !== undefined ? f.prefix + name : join(f.dir, name);
+        const look = await this.look(f.fd, path, name, rel, f.parents.get(name), f.dev, pt);
         if (!look) continue;
-        if (look.dir) stack.push(this.frame(look.dir, join(f.dir, name), rel, true));
+        if (look.dir) stack.push(this.frame(look.dir, path, rel, true));
         yield look.entry;
       }
     } finally {
@@ -223,17 +235,16 @@ export class DirectoryWalk {
     }
   }
 
-  /** One entry looked at; an entry that changes type under us gets a second look, then is not stored (undefined, as for one left out). */
+  /** One entry looked at (`path`: its directory's path joined with `name`); an entry that changes type under us gets a second look, then is not stored (undefined, as for one left out). */
   private async look(
     dirFd: number,
-    dir: string,
+    path: string,
     name: string,
     rel: string,
     parent: TreeNode | undefined,
     dev: bigint | undefined,
     parentTree: ParentTree | null | undefined,
   ): Promise<Look | undefined> {
-    const path = join(dir, name);
     if (this.o.skip.has(path)) {
       this.o.warn(`${displayName(path)}: skipped (it is the Cairn home)`);
       return undefined;
@@ -261,11 +272,14 @@ export class DirectoryWalk {
     dev: bigint | undefined,
     parentTree: ParentTree | null | undefined,
   ): Promise<Look | undefined> {
-    const fsPath = at(dirFd, name);
-    let st;
+    // the entry's path through /proc, made only when needed: an unchanged file never needs it
+    let fsPathMade: Buffer | undefined;
+    const fsPath = (): Buffer => (fsPathMade ??= at(dirFd, name));
+    let st: EntryStat;
     try {
-      // synchronous: on a warm cache a promise round trip costs far more than the stat itself
-      st = lstatSync(fsPath, { bigint: true });
+      // synchronous: on a warm cache a promise round trip costs far more than the stat itself;
+      // statx relative to the fd where it can (lstatAt), the /proc path where it cannot
+      st = lstatAt(dirFd, hasEscapes(name) ? toBytes(name) : name, path) ?? lstatSync(fsPath(), { bigint: true });
     } catch (err) {
       if (isErrno(err, 'ENOENT')) {
         this.o.warn(`${displayName(path)}: vanished during backup`);
@@ -289,13 +303,13 @@ export class DirectoryWalk {
     }
     // setting or removing an xattr changes the ctime: an entry whose ctime did not move keeps its parent's
     const unchanged = sameInode(parent, node);
-    const xattrs = unchanged ? parent.xattrs : xattrsOf(fsPath, displayName(path), (m) => this.o.warn(m));
+    const xattrs = unchanged ? parent.xattrs : xattrsOf(fsPath(), displayName(path), (m) => this.o.warn(m));
     if (xattrs) node.xattrs = xattrs;
     let opened: OpenDir | undefined;
     try {
       switch (type) {
         case 'dir': {
-          const { fd } = openDirNoFollow(fsPath, path, st);
+          const { fd } = openDirNoFollow(fsPath(), path, st);
           try {
             const pt = parentTree === undefined ? this.parentTree(parent?.type === 'dir' ? parent.subtree : undefined) : (parentTree ?? undefined);
             opened = await this.list(fd, path, pt);
@@ -308,7 +322,7 @@ export class DirectoryWalk {
         }
         case 'file':
           if (unchangedSince(parent, node) && parent.content.every((id) => this.repo.index.has(id))) entry.content = { kind: 'known', ids: parent.content };
-          else entry.content = { kind: 'fd', fd: openNoFollow(fsPath, path, st) };
+          else entry.content = { kind: 'fd', fd: openNoFollow(fsPath(), path, st) };
           break;
         case 'symlink': {
           // a symlink's target never changes (a new one is a new inode): an unchanged one is not read again
@@ -317,9 +331,9 @@ export class DirectoryWalk {
             break;
           }
           // readlink fails with EINVAL if it is no longer a symlink; a symlink swapped for another is still one of this tree
-          node.target = fromBytes(readlinkSync(fsPath, { encoding: 'buffer' }));
+          node.target = fromBytes(readlinkSync(fsPath(), { encoding: 'buffer' }));
           // readlink updates the symlink's atime: record the atime after it, which the next backup sees too
-          const after = lstatSync(fsPath, { bigint: true });
+          const after = lstatSync(fsPath(), { bigint: true });
           if (!sameFile(after, st)) throw new SwappedError(displayName(path));
           node.atimeNs = after.atimeNs.toString();
           break;
@@ -354,7 +368,7 @@ const READ_FLAGS = constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBL
  * Opens a regular file that lstat saw as `expect`, without following a symlink, and checks it is
  * that very file (device, inode, type); otherwise SwappedError. O_NOATIME where allowed.
  */
-export function openNoFollow(fsPath: Buffer, shown: string, expect: BigIntStats): number {
+export function openNoFollow(fsPath: Buffer, shown: string, expect: Pick<BigIntStats, 'dev' | 'ino' | 'mode'>): number {
   let fd: number;
   try {
     fd = openSync(fsPath, READ_FLAGS | constants.O_NOATIME);

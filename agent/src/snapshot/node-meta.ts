@@ -1,20 +1,40 @@
 // Turning lstat results into tree-node metadata, and xattrs into their stored form.
-import type { BigIntStats } from 'node:fs';
-import { readXattrs } from '../util/posix.js';
+import { constants } from 'node:fs';
+import { readXattrs, type EntryStat } from '../util/posix.js';
 import type { NodeType, TreeNode } from '../../../protocol/snapshot.js';
 
-export function nodeType(st: BigIntStats): NodeType | undefined {
-  if (st.isFile()) return 'file';
-  if (st.isDirectory()) return 'dir';
-  if (st.isSymbolicLink()) return 'symlink';
-  if (st.isFIFO()) return 'fifo';
-  if (st.isCharacterDevice()) return 'chardev';
-  if (st.isBlockDevice()) return 'blockdev';
-  if (st.isSocket()) return 'socket';
-  return undefined;
+const S_IFMT = BigInt(constants.S_IFMT);
+const S_IFREG = BigInt(constants.S_IFREG);
+const S_IFDIR = BigInt(constants.S_IFDIR);
+const S_IFLNK = BigInt(constants.S_IFLNK);
+const S_IFIFO = BigInt(constants.S_IFIFO);
+const S_IFCHR = BigInt(constants.S_IFCHR);
+const S_IFBLK = BigInt(constants.S_IFBLK);
+const S_IFSOCK = BigInt(constants.S_IFSOCK);
+
+/** The type of an entry by its stat's mode (as BigIntStats' isFile() and the others test it). */
+export function nodeType(st: Pick<EntryStat, 'mode'>): NodeType | undefined {
+  switch (st.mode & S_IFMT) {
+    case S_IFREG:
+      return 'file';
+    case S_IFDIR:
+      return 'dir';
+    case S_IFLNK:
+      return 'symlink';
+    case S_IFIFO:
+      return 'fifo';
+    case S_IFCHR:
+      return 'chardev';
+    case S_IFBLK:
+      return 'blockdev';
+    case S_IFSOCK:
+      return 'socket';
+    default:
+      return undefined;
+  }
 }
 
-export function baseNode(name: string, type: NodeType, st: BigIntStats): TreeNode {
+export function baseNode(name: string, type: NodeType, st: EntryStat): TreeNode {
   return {
     name,
     type,

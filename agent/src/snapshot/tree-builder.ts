@@ -325,6 +325,8 @@ export class TreeBuilder {
       dir.parentTree,
     );
     dir.children = [];
+    // its node stays in its directory's list until that one closes; its parent tree is not needed any more
+    dir.parentTree = undefined;
   }
 
   /**

@@ -140,6 +140,17 @@ export class LocalPackStore implements PackStore {
 
   /** Fills `target` with the pack's bytes from `offset` (no allocation: senders reuse their frame buffers). */
   async readInto(id: string, offset: number, target: Uint8Array): Promise<void> {
+    await this.fill(id, offset, target, true);
+  }
+
+  /** Up to `length` bytes from `offset`: fewer where the pack ends first (a window of reads to come). */
+  async readAtMost(id: string, offset: number, length: number): Promise<Buffer> {
+    const buf = Buffer.allocUnsafe(length);
+    return buf.subarray(0, await this.fill(id, offset, buf, false));
+  }
+
+  /** Reads into `target` from `offset` until it is full, or (`exact` false) the pack ends; returns the bytes read. */
+  private async fill(id: string, offset: number, target: Uint8Array, exact: boolean): Promise<number> {
     let h = await this.acquire(id);
     let fh = await h.fh;
     if (fstatSync(fh.fd).nlink === 0) {
@@ -153,9 +164,13 @@ export class LocalPackStore implements PackStore {
       let got = 0;
       while (got < target.length) {
         const { bytesRead } = await fh.read(target, got, target.length - got, offset + got);
-        if (bytesRead === 0) throw new PackTruncatedError(id, target.length, got);
+        if (bytesRead === 0) {
+          if (exact) throw new PackTruncatedError(id, target.length, got);
+          break;
+        }
         got += bytesRead;
       }
+      return got;
     } finally {
       this.release(h);
     }

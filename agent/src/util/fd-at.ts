@@ -23,7 +23,7 @@ export function at(dirFd: number, name: string): Buffer {
 }
 
 /** Same object: device, inode and file type all equal. */
-export function sameFile(a: BigIntStats, b: BigIntStats): boolean {
+export function sameFile(a: Pick<BigIntStats, 'dev' | 'ino' | 'mode'>, b: Pick<BigIntStats, 'dev' | 'ino' | 'mode'>): boolean {
   return a.dev === b.dev && a.ino === b.ino && (a.mode & S_IFMT) === (b.mode & S_IFMT);
 }
 
@@ -56,7 +56,7 @@ export function requireProcFd(): void {
  * taken earlier; when the open object is another one, SwappedError. Opened with O_NOATIME where
  * allowed, so that a backup's own reading does not change what the next backup sees.
  */
-export function openDirNoFollow(path: string | Buffer, shown: string, expect?: BigIntStats): { fd: number; st: BigIntStats } {
+export function openDirNoFollow(path: string | Buffer, shown: string, expect?: Pick<BigIntStats, 'dev' | 'ino' | 'mode'>): { fd: number; st: BigIntStats } {
   const flags = constants.O_RDONLY | constants.O_DIRECTORY | constants.O_NOFOLLOW;
   let fd: number;
   try {

@@ -10,6 +10,10 @@ const AT_SYMLINK_NOFOLLOW = 0x100;
 const ERANGE = 34;
 const ENODATA = 61;
 const ENOTSUP = 95;
+const ENOTDIR = 20;
+const ELOOP = 40;
+const ENAMETOOLONG = 36;
+const ENOMEM = 12;
 const DT_DIR = 4;
 const DT_UNKNOWN = 0;
 const NS_PER_S = 1_000_000_000n;
@@ -28,6 +32,7 @@ const posixFadvise = libc.func('int posix_fadvise(int fd, int64_t offset, int64_
 const POSIX_FADV_DONTNEED = 4;
 const mallopt = libc.func('int mallopt(int param, int value)');
 const getdents64 = libc.func('intptr_t getdents64(int fd, _Out_ void *dirp, size_t count)');
+const statx = libc.func('int statx(int dirfd, const char *path, int flags, unsigned int mask, _Out_ uint8_t *buf)');
 const M_TRIM_THRESHOLD = -1;
 const M_MMAP_THRESHOLD = -3;
 void TimespecPair;
@@ -58,6 +63,10 @@ function errnoName(errno: number): string {
     [ERANGE]: 'ERANGE',
     [ENODATA]: 'ENODATA',
     [ENOTSUP]: 'ENOTSUP',
+    [ENOTDIR]: 'ENOTDIR',
+    [ELOOP]: 'ELOOP',
+    [ENAMETOOLONG]: 'ENAMETOOLONG',
+    [ENOMEM]: 'ENOMEM',
   };
   return names[errno] ?? `errno ${errno}`;
 }
@@ -200,6 +209,8 @@ export interface DirEntry {
 
 /** Buffer size of one getdents64 call (the kernel fills whole records into it). */
 const DIRENT_BUFFER_BYTES = 64 * 1024;
+/** One buffer for every call (readDirFd is synchronous and copies the names out): 64 KiB a directory was most of a walk's garbage by bytes. */
+const DIRENT_BUFFER = Buffer.allocUnsafe(DIRENT_BUFFER_BYTES);
 /** linux_dirent64: d_ino (8), d_off (8), d_reclen (2), d_type (1), then the NUL-terminated name. */
 const DIRENT_NAME_OFFSET = 19;
 
@@ -208,7 +219,7 @@ const DIRENT_NAME_OFFSET = 19;
  * the flags it was opened with (O_NOATIME) hold. Reads from the fd's current position to the end.
  */
 export function readDirFd(fd: number, shownPath: string): DirEntry[] {
-  const buf = Buffer.allocUnsafe(DIRENT_BUFFER_BYTES);
+  const buf = DIRENT_BUFFER;
   const out: DirEntry[] = [];
   for (;;) {
     const got = Number(getdents64(fd, buf, buf.length));
@@ -225,4 +236,72 @@ export function readDirFd(fd: number, shownPath: string): DirEntry[] {
       out.push({ name, isDir: type === DT_UNKNOWN ? undefined : type === DT_DIR });
     }
   }
+}
+
+/** The stat fields of an entry, as Node's BigIntStats holds them (its structural subset: a BigIntStats is one). */
+export interface EntryStat {
+  dev: bigint;
+  ino: bigint;
+  mode: bigint;
+  nlink: bigint;
+  uid: bigint;
+  gid: bigint;
+  rdev: bigint;
+  size: bigint;
+  atimeNs: bigint;
+  mtimeNs: bigint;
+  ctimeNs: bigint;
+}
+
+/** statx: AT_SYMLINK_NOFOLLOW, and the fields of STATX_BASIC_STATS | STATX_BTIME (what libuv asks for). */
+const STATX_FLAGS = AT_SYMLINK_NOFOLLOW;
+const STATX_MASK = 0xfff;
+const STATX_BYTES = 256;
+/** Errors after which libuv gives up statx for stat (a seccomp filter, an old kernel, a filesystem without it): so do we. */
+const STATX_UNSUPPORTED = new Set([1 /* EPERM */, 22 /* EINVAL */, 38 /* ENOSYS */, 95 /* EOPNOTSUPP */]);
+let statxWorks = true;
+const statxBuf = Buffer.alloc(STATX_BYTES);
+
+/** glibc's makedev, as libuv builds st_dev and st_rdev from statx's major and minor numbers. */
+function makedev(major: number, minor: number): bigint {
+  const ma = BigInt(major);
+  const mi = BigInt(minor);
+  return ((ma & 0xfffn) << 8n) | ((ma & 0xfffff000n) << 32n) | (mi & 0xffn) | ((mi & 0xffffff00n) << 12n);
+}
+
+/** A statx timestamp (struct statx_timestamp at `off`) in nanoseconds, as Node's BigIntStats computes it. */
+function timeNs(b: Buffer, off: number): bigint {
+  return b.readBigInt64LE(off) * NS_PER_S + BigInt(b.readUInt32LE(off + 8));
+}
+
+/**
+ * lstat of `name` (a string as UTF-8, or exact bytes) in the directory open as `dirFd` (at `path`, for errors): statx(2)
+ * relative to that fd, where a path through /proc/self/fd costs the kernel a lookup of its own and
+ * Node a BigIntStats. The same values as lstatSync(..., { bigint: true }) gives; undefined where
+ * statx is unavailable (the caller uses lstatSync then). Throws PosixError (code ENOENT, ...).
+ */
+export function lstatAt(dirFd: number, name: CPath, path: string): EntryStat | undefined {
+  if (!statxWorks) return undefined;
+  const b = statxBuf;
+  if ((statx(dirFd, cstr(name), STATX_FLAGS, STATX_MASK, b) as number) !== 0) {
+    const e = koffi.errno();
+    if (STATX_UNSUPPORTED.has(e)) {
+      statxWorks = false;
+      return undefined;
+    }
+    throw new PosixError('lstat', e, displayName(path));
+  }
+  return {
+    dev: makedev(b.readUInt32LE(136), b.readUInt32LE(140)),
+    ino: b.readBigUInt64LE(32),
+    mode: BigInt(b.readUInt16LE(28)),
+    nlink: BigInt(b.readUInt32LE(16)),
+    uid: BigInt(b.readUInt32LE(20)),
+    gid: BigInt(b.readUInt32LE(24)),
+    rdev: makedev(b.readUInt32LE(128), b.readUInt32LE(132)),
+    size: b.readBigUInt64LE(40),
+    atimeNs: timeNs(b, 64),
+    mtimeNs: timeNs(b, 112),
+    ctimeNs: timeNs(b, 96),
+  };
 }

@@ -3,7 +3,8 @@
 import { describe, expect, test } from 'vitest';
 import { CONFIG_DEFAULTS } from '../../../protocol/config.js';
 import { EXAMPLE_CONFIG } from '../../src/config/example.js';
-import { ConfigError, parseConfig } from '../../src/config/load.js';
+import { ConfigError, loadConfig, parseConfig } from '../../src/config/load.js';
+import { defaultConfig } from '../../src/config/with-defaults.js';
 
 function problems(text: string): string[] {
   try {
@@ -137,6 +138,13 @@ describe('invalid configs name the line and the field', () => {
 });
 
 describe('valid configs', () => {
+  test('defaultConfig (a command without a config file) is what an empty file and a missing optional file give', async () => {
+    expect(defaultConfig()).toEqual(parseConfig('', 'cairn.yaml'));
+    expect(defaultConfig()).toEqual(await loadConfig('/nonexistent/cairn.yaml', { optional: true }));
+    expect(defaultConfig()).not.toBe(defaultConfig()); // a fresh object each time: a caller may change its copy
+    expect(defaultConfig().listen).not.toBe(defaultConfig().listen);
+  });
+
   test('an empty file is the defaults', () => {
     const c = parseConfig('', 'cairn.yaml');
     expect(c).toEqual({
