@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { BlobType } from '../../src/repo/blob.js';
 import { PackWindows } from '../../src/repo/pack-windows.js';
-import { Repository } from '../../src/repo/repository.js';
+import { initStores } from '../helpers/stores.js';
 import { CorruptionError } from '../../src/util/errors.js';
 
 const WINDOW = 256 * 1024;
@@ -69,24 +69,24 @@ describe('PackWindows', () => {
 describe('Repository.loadBlob through windows', () => {
   async function repoWithBlobs() {
     const home = join(await mkdtemp(join(tmpdir(), 'cairn-windows-')), 'home');
-    const { repo } = await Repository.init(home, 'pw', new Date('2026-01-01T00:00:00Z'));
+    const { repo, close } = await initStores(home, 'pw', new Date('2026-01-01T00:00:00Z'));
     const blobs = Array.from({ length: 40 }, (_, i) => Buffer.from(JSON.stringify({ tree: i, pad: 'x'.repeat(i * 97) })));
     const ids: string[] = [];
     for (const b of blobs) ids.push((await repo.saveBlob(BlobType.tree, b)).id);
     await repo.flush();
-    return { home, repo, blobs, ids };
+    return { home, repo, close, blobs, ids };
   }
 
   it('reads the same bytes as without windows', async () => {
-    const { home, repo, blobs, ids } = await repoWithBlobs();
+    const { home, repo, close, blobs, ids } = await repoWithBlobs();
     const w = repo.packWindows();
     for (let i = 0; i < ids.length; i++) expect(await repo.loadBlob(ids[i] as string, BlobType.tree, w)).toEqual(blobs[i]);
-    await repo.close();
+    await close();
     await rm(home, { recursive: true, force: true });
   });
 
   it('reads a blob whose window is damaged as without windows: the error it meets is the same', async () => {
-    const { home, repo, blobs, ids } = await repoWithBlobs();
+    const { home, repo, close, blobs, ids } = await repoWithBlobs();
     const w = repo.packWindows();
     const id = ids[3] as string;
     expect(await repo.loadBlob(id, BlobType.tree, w)).toEqual(blobs[3]); // the window is read and kept
@@ -107,7 +107,7 @@ describe('Repository.loadBlob through windows', () => {
     await rm(path);
     await expect(repo.loadBlob(ids[5] as string, BlobType.tree, repo.packWindows())).rejects.toBeInstanceOf(CorruptionError);
     await expect(repo.loadBlob(ids[5] as string, BlobType.tree, repo.packWindows())).rejects.toThrow(/missing/);
-    await repo.close();
+    await close();
     await rm(home, { recursive: true, force: true });
   });
 });
