@@ -9,8 +9,7 @@ export function blobId(idKey: Buffer, data: Uint8Array): string {
   return createHmac('sha256', idKey).update(data).digest('hex');
 }
 
-/** Unkeyed SHA-256: pack names, which anyone holding the pack can verify. */
-/** An incremental SHA-256 (a pack hashed as it is written). */
+/** An incremental unkeyed SHA-256 (a pack hashed as it is written; see sha256Hex). */
 export function createSha256(): { update(part: Uint8Array): void; digestHex(): string } {
   const h = createHash('sha256');
   return {
@@ -19,6 +18,7 @@ export function createSha256(): { update(part: Uint8Array): void; digestHex(): s
   };
 }
 
+/** Unkeyed SHA-256: pack names, which anyone holding the pack can verify. */
 export function sha256Hex(data: Uint8Array | Uint8Array[]): string {
   const h = createHash('sha256');
   for (const part of Array.isArray(data) ? data : [data]) h.update(part);

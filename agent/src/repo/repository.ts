@@ -194,12 +194,12 @@ export class Repository {
     const entry = this.index.get(id);
     if (!entry) throw new CorruptionError(`${BLOB_TYPE_NAMES[type]} blob ${id} is not in the index`);
     const windowed = windows ? await windows.get(entry.packId, entry.offset, entry.sealedLength) : undefined;
-    if (windows && windowed) {
+    if (windowed) {
       try {
         return this.openBlob(id, type, entry, windowed);
       } catch (err) {
         if (!(err instanceof CorruptionError)) throw err;
-        windows.forget(entry.packId);
+        windows?.forget(entry.packId);
       }
     }
     const reader = this.reader;

@@ -81,7 +81,8 @@ export class SealPool {
   }
 
   async run(type: BlobType, id: string, data: Buffer, key: Buffer): Promise<{ flags: number; sealed: Buffer }> {
-    if (data.length < WORKER_MIN_BYTES || (this.slots.length === 0 && (this.size === 0 || this.closing))) return compressAndSeal(type, id, data, key);
+    // small blobs, no workers (one core, or run from sources), or a closed pool: on this thread
+    if (data.length < WORKER_MIN_BYTES || this.size === 0 || this.closing) return compressAndSeal(type, id, data, key);
     for (let i = this.slots.length; i < this.size; i++) this.slots.push(this.spawn(i));
     let best = this.slots[0] as Slot;
     for (const s of this.slots) if (s.load < best.load) best = s;

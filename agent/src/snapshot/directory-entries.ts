@@ -98,6 +98,16 @@ interface Look {
   dir?: OpenDir;
 }
 
+/**
+ * What an entry's path is its name appended to: `dir` and a slash when `dir` is an absolute path that
+ * path.normalize leaves alone (its entries' paths then need no path.join, which normalizes again);
+ * else undefined (join is used).
+ */
+function childPrefix(dir: string): string | undefined {
+  if (dir === '/') return '/';
+  return dir.startsWith('/') && !dir.endsWith('/') && normalize(dir) === dir ? `${dir}/` : undefined;
+}
+
 export class DirectoryWalk {
   /** The parent trees are read through windows over their packs: they lie close together, in walk order. */
   private readonly windows: PackWindows;
@@ -174,8 +184,7 @@ export class DirectoryWalk {
       fd: open.fd,
       owned,
       dir,
-      // an absolute path path.normalize leaves alone: its entries' paths need no path.join (which normalizes again)
-      prefix: dir === '/' ? '/' : dir.startsWith('/') && !dir.endsWith('/') && normalize(dir) === dir ? `${dir}/` : undefined,
+      prefix: childPrefix(dir),
       rel,
       names: [...others, ...dirs],
       firstDir: others.length,
