@@ -1,6 +1,6 @@
 // The attackers of the mesh soak (agent/test/adversarial/mesh-soak.test.ts), in a process of their
-// own: eve, a friend of the target agent (she pairs with an invite code), and mallory, a stranger
-// (let in only while an invite is open). Run apart from the honest friend, so what slows the honest
+// own: eve, a friend of the target agent (she pairs with an invite code; with several codes, one eve
+// per code, each a friend of her own), and mallory, a stranger (let in only while an invite is open). Run apart from the honest friend, so what slows the honest
 // friend is the target agent, not the attacker's own event loop.
 //
 // Eve and mallory send hostile exchanges (frame-fuzz.ts) on every mesh protocol from several lanes
@@ -33,8 +33,8 @@ import { prng } from './prng.js';
 export interface HostileConfig {
   /** The target's libp2p address, with /p2p/<PeerId>. */
   target: string;
-  /** An invite of the target's for eve. */
-  inviteCode: string;
+  /** Invites of the target's, one per eve (each eve is a friend of her own, with her own per-friend limits). */
+  inviteCodes: string[];
   /** Eve's grant to the target, bytes. */
   eveGrantBytes: number;
   /** Hostile frames to send in all before "done". */
@@ -42,7 +42,7 @@ export interface HostileConfig {
   seed: number;
   /** Fuzzing lanes (loops opening streams). */
   lanes: number;
-  /** Fuzzing streams open at once per node. */
+  /** Fuzzing streams open at once per node (each eve and mallory). */
   inflight: number;
   /** Most hostile frames written on one fuzzing stream (each stream carries 1 to this many). */
   maxFramesPerStream: number;
@@ -102,7 +102,9 @@ async function requestJson(s: Stream, body: unknown, timeoutMs: number): Promise
 
 export async function runHostile(cfg: HostileConfig, emit: (event: Record<string, unknown>) => void, stopped: () => boolean, go: Promise<void>): Promise<void> {
   const target: Multiaddr = multiaddr(cfg.target);
-  const eve = await startNode();
+  const eves = await Promise.all(cfg.inviteCodes.map(() => startNode()));
+  const eve = eves[0];
+  if (!eve) throw new Error('no invite code for eve');
   const mallory = await startNode();
   const r = prng(cfg.seed);
   const c: HostileCounts = {
@@ -119,40 +121,45 @@ export async function runHostile(cfg: HostileConfig, emit: (event: Record<string
     seconds: 0,
   };
 
-  // pair eve with the invite
-  const inv = decodeInvite(cfg.inviteCode);
-  await eve.node.peerStore.merge(peerIdFromString(inv.peerId), { multiaddrs: inv.addrs.map((a) => multiaddr(a)) });
-  const pairStream = await eve.node.dialProtocol(target, PROTOCOLS.pair, { signal: AbortSignal.timeout(15_000) });
-  const addrs = eve.node.getMultiaddrs().map((a) => a.toString().replace(/\/p2p\/[^/]+$/, ''));
-  const proof = pairProof(inv.secret, inv.peerId, eve.node.peerId.toString());
-  const accept = await requestJson(pairStream, { inviteId: inviteId(inv.secret), proof, name: 'eve', grantBytes: cfg.eveGrantBytes, addrs }, 15_000);
-  await pairStream.close().catch(() => undefined);
-  if (accept?.ok !== true) throw new Error(`eve could not pair: ${JSON.stringify(accept).slice(0, 300)}`);
+  // pair each eve with her invite
+  for (const [i, e] of eves.entries()) {
+    const inv = decodeInvite(cfg.inviteCodes[i] as string);
+    await e.node.peerStore.merge(peerIdFromString(inv.peerId), { multiaddrs: inv.addrs.map((a) => multiaddr(a)) });
+    const pairStream = await e.node.dialProtocol(target, PROTOCOLS.pair, { signal: AbortSignal.timeout(15_000) });
+    const addrs = e.node.getMultiaddrs().map((a) => a.toString().replace(/\/p2p\/[^/]+$/, ''));
+    const proof = pairProof(inv.secret, inv.peerId, e.node.peerId.toString());
+    const name = i === 0 ? 'eve' : `eve${i + 1}`;
+    const accept = await requestJson(pairStream, { inviteId: inviteId(inv.secret), proof, name, grantBytes: cfg.eveGrantBytes, addrs }, 15_000);
+    await pairStream.close().catch(() => undefined);
+    if (accept?.ok !== true) throw new Error(`${name} could not pair: ${JSON.stringify(accept).slice(0, 300)}`);
+  }
 
-  // eve's own side: lists that never end, pushes she never reads, heads she never gives
-  await eve.node.handle(PROTOCOLS.packList, async (stream) => {
-    const lp = lpStream(stream, { maxDataLength: MAX_FRAME_BYTES });
-    await lp.read({ signal: AbortSignal.timeout(30_000) }).catch(() => null);
-    for (let i = 0; i < 100_000 && stream.status === 'open'; i++) {
-      const packs = Array.from({ length: 1000 }, () => ({ id: randomBytes(32).toString('hex'), sizeBytes: 1 }));
-      await lp
-        .write(Buffer.from(JSON.stringify({ ok: true, packs, more: true })), { signal: AbortSignal.timeout(30_000) })
-        .catch(() => stream.abort(new Error('done')));
-      c.listPagesServed += 1;
-    }
-  });
-  await eve.node.handle(PROTOCOLS.packPut, async (stream) => {
-    await lpStream(stream, { maxDataLength: MAX_FRAME_BYTES })
-      .read({ signal: AbortSignal.timeout(30_000) })
-      .catch(() => null);
-    await sleep(cfg.holdMs); // holds the stream, reads nothing
-    stream.abort(new Error('eve: let go'));
-  });
-  await eve.node.handle(PROTOCOLS.head, async (stream) => {
-    await sleep(cfg.holdMs);
-    stream.abort(new Error('eve: let go'));
-  });
-  emit({ event: 'ready', eve: eve.node.peerId.toString(), mallory: mallory.node.peerId.toString() });
+  // each eve's own side: lists that never end, pushes she never reads, heads she never gives
+  for (const e of eves) {
+    await e.node.handle(PROTOCOLS.packList, async (stream) => {
+      const lp = lpStream(stream, { maxDataLength: MAX_FRAME_BYTES });
+      await lp.read({ signal: AbortSignal.timeout(30_000) }).catch(() => null);
+      for (let i = 0; i < 100_000 && stream.status === 'open'; i++) {
+        const packs = Array.from({ length: 1000 }, () => ({ id: randomBytes(32).toString('hex'), sizeBytes: 1 }));
+        await lp
+          .write(Buffer.from(JSON.stringify({ ok: true, packs, more: true })), { signal: AbortSignal.timeout(30_000) })
+          .catch(() => stream.abort(new Error('done')));
+        c.listPagesServed += 1;
+      }
+    });
+    await e.node.handle(PROTOCOLS.packPut, async (stream) => {
+      await lpStream(stream, { maxDataLength: MAX_FRAME_BYTES })
+        .read({ signal: AbortSignal.timeout(30_000) })
+        .catch(() => null);
+      await sleep(cfg.holdMs); // holds the stream, reads nothing
+      stream.abort(new Error('eve: let go'));
+    });
+    await e.node.handle(PROTOCOLS.head, async (stream) => {
+      await sleep(cfg.holdMs);
+      stream.abort(new Error('eve: let go'));
+    });
+  }
+  emit({ event: 'ready', eve: eve.node.peerId.toString(), eves: eves.map((e) => e.node.peerId.toString()), mallory: mallory.node.peerId.toString() });
   await go;
 
   const started = performance.now();
@@ -163,7 +170,7 @@ export async function runHostile(cfg: HostileConfig, emit: (event: Record<string
   const open = new Map<Libp2p, number>();
   const fuzzLane = async () => {
     while (!finished()) {
-      const node = r() < cfg.strangerShare ? mallory.node : eve.node;
+      const node = r() < cfg.strangerShare ? mallory.node : (eves[Math.floor(r() * eves.length)] ?? eve).node;
       if ((open.get(node) ?? 0) >= cfg.inflight) {
         await sleep(2);
         continue;

@@ -8,6 +8,8 @@
 //   CAIRN_ADV_FRAMES      hostile frames of the mesh soak (default 1000000); the soak itself is
 //                         agent/test/adversarial/mesh-soak.test.ts, run here through vitest; its
 //                         attackers (bench/adversarial/hostile-peer.ts) run in a process of their own
+//   CAIRN_ADV_EVES        hostile friends in the soak (default 1), each paired with an invite of
+//                         her own (alice's stream limits are per friend)
 //   CAIRN_ADV_LANES, CAIRN_ADV_INFLIGHT, CAIRN_ADV_FRAMES_PER_STREAM
 //                         the soak's fuzzing lanes (8), streams open at once per attacker (24) and
 //                         most frames on one stream (16)
@@ -76,6 +78,8 @@ interface SoakResult {
   alive: boolean;
   /** The attackers on a CPU of their own, alice, bob and carol on the other (mesh-soak.test.ts PIN). */
   pinned?: boolean;
+  /** Hostile friends (eves) paired with alice, each with an invite of her own. */
+  eves?: number;
 }
 
 /** Whether the honest friend's p99 under attack stayed under twice its baseline. */
@@ -95,7 +99,7 @@ function renderSoak(r: SoakResult | null, passed: boolean, when: string): string
   const drips = r.hostile.drips as { started: number } | undefined;
   return [
     `Last run ${when}: ${r.frames.toLocaleString('en')} hostile frames on ${r.exchanges.toLocaleString('en')} fuzzing streams (${streams}), ${r.framesPerSecond.toFixed(0)} frames/s, seed ${r.seed}, ${r.seconds.toFixed(0)} s. ${passed ? 'Passed.' : '**Failed.**'}`,
-    `Named attacks alongside: ${tiny?.tried ?? 0} tiny packs (${tiny?.stored ?? 0} stored), ${heads?.tried ?? 0} signed head puts (${heads?.taken ?? 0} taken), ${String(r.hostile.floods ?? 0)} floods of 40 streams, ${drips?.started ?? 0} dripped puts, ${String(r.hostile.socketsOpened ?? 0)} idle TCP connections opened (50 held at a time).`,
+    `Attackers: ${r.eves ?? 1} hostile friend${(r.eves ?? 1) === 1 ? '' : 's'} (eve) and one stranger (mallory). Named attacks alongside: ${tiny?.tried ?? 0} tiny packs (${tiny?.stored ?? 0} stored), ${heads?.tried ?? 0} signed head puts (${heads?.taken ?? 0} taken), ${String(r.hostile.floods ?? 0)} floods of 40 streams, ${drips?.started ?? 0} dripped puts, ${String(r.hostile.socketsOpened ?? 0)} idle TCP connections opened (50 held at a time).`,
     `Machine load (1/5/15 min) before / during / after: ${r.load.before} / ${r.load.during} / ${r.load.after} (2 cores, shared with other work). Alice waited for a CPU ${w.before.aliceMsPerS.toFixed(0)} / ${w.during.aliceMsPerS.toFixed(0)} / ${w.after.aliceMsPerS.toFixed(0)} ms per second, carol's process ${w.before.carolMsPerS.toFixed(0)} / ${w.during.carolMsPerS.toFixed(0)} / ${w.after.carolMsPerS.toFixed(0)}. CPU used during the attack: alice ${r.cpu.alice.toFixed(0)} s, the attackers ${r.cpu.attackers.toFixed(0)} s, in ${r.cpu.seconds.toFixed(0)} s. ${r.pinned ? "Pinned: the attackers on CPU 1, alice, bob and carol on CPU 0 (the attackers' work did not take CPU from them)." : 'Not pinned: the attackers shared both CPUs with alice and carol.'}`,
     '',
     '| measure | result | bound |',

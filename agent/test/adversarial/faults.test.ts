@@ -25,7 +25,7 @@ import { mkdir, open, readdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { PeersResult, SnapshotsResult } from '../../../protocol/api.js';
+import { API_PREFIX, API_TOKEN_HEADER, type Job, type JobKind, type PeersResult, type SnapshotsResult } from '../../../protocol/api.js';
 import { startAgent, type TestAgent } from '../helpers/agents.js';
 import { cairn, type CliResult, tempDir } from '../helpers/cli.js';
 import { describeResult } from '../helpers/damage-cli.js';
@@ -53,6 +53,16 @@ const MAX_SNAPSHOTS = 12;
  * when the copies show anything (stopping and restarting both costs about 6.7 s a fault).
  */
 const EXACT_FRIEND_CHECK_EVERY = 10;
+/**
+ * Share of backup faults whose kill is timed from the moment the agent starts the backup job (seen
+ * by polling its jobs), spread over the job's own measured duration; the others are timed from the
+ * command's start, which also covers kills before the request reaches the agent and just after the
+ * backup ended. (Timed from the command's start alone, few kills landed inside a small backup: the
+ * command's own start-up, 0.3 s or more and longer under load, is most of its time.)
+ */
+const ANCHORED_BACKUP_KILLS = 0.8;
+/** How often the jobs are polled for the backup to start (ms). */
+const JOB_POLL_MS = 5;
 /** A CLI call that has not ended this long after its agent died is a hang. */
 const OP_LIMIT_MS = 120_000;
 
@@ -122,6 +132,36 @@ async function mutate(src: string, rng: Rng, n: number): Promise<void> {
   for (let i = 0; i < 3; i++) await writeFile(join(src, 'new', `n${n}-${i}.txt`), compressibleText(rng, rng.range(100, 128 * 1024)));
 }
 
+/** The agent's newest jobs (POST /api/v1/ops/jobs); [] while it does not answer. */
+async function agentJobs(a: TestAgent): Promise<Job[]> {
+  try {
+    const res = await fetch(`${a.info.api}${API_PREFIX}/ops/jobs`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', [API_TOKEN_HEADER]: a.info.token },
+      body: JSON.stringify({ limit: 5 }),
+      signal: AbortSignal.timeout(2_000),
+    });
+    return res.ok ? ((await res.json()) as Job[]) : [];
+  } catch {
+    return [];
+  }
+}
+
+/** Resolves once `a` runs a job of `kind` that is not in `before` (IDs), or when `gone()` says to stop waiting. */
+async function jobStarted(a: TestAgent, kind: JobKind, before: Set<string>, gone: () => boolean): Promise<boolean> {
+  while (!gone()) {
+    if ((await agentJobs(a)).some((j) => j.kind === kind && j.state === 'running' && !before.has(j.id))) return true;
+    await sleep(JOB_POLL_MS);
+  }
+  return false;
+}
+
+/** How long the agent's newest finished job of `kind` ran (ms), by its own record; undefined if none. */
+async function lastJobMs(a: TestAgent, kind: JobKind): Promise<number | undefined> {
+  const j = (await agentJobs(a)).find((x) => x.kind === kind && x.state === 'succeeded' && x.startedAt && x.finishedAt);
+  return j ? Date.parse(j.finishedAt as string) - Date.parse(j.startedAt as string) : undefined;
+}
+
 describe('fault injection: kills, full disk, across backup, replicate, prune, pack-put and pairing', () => {
   let work: string;
   let src: string;
@@ -186,7 +226,11 @@ describe('fault injection: kills, full disk, across backup, replicate, prune, pa
         await mutate(src, rng, mutations++);
         const facts = await snapshotTree(src);
         const r = await timed(alice, ['backup', src, '--json'], key);
-        if (r.code === 0) known.set((JSON.parse(r.stdout) as { id: string }).id, facts);
+        if (r.code === 0) {
+          known.set((JSON.parse(r.stdout) as { id: string }).id, facts);
+          const ms = await lastJobMs(alice.agent, 'backup');
+          if (ms !== undefined) took.backupJob = ms;
+        }
         return { r, facts };
       };
 
@@ -197,8 +241,15 @@ describe('fault injection: kills, full disk, across backup, replicate, prune, pa
        */
       /** What this iteration did, for its log line and its failures. */
       let note = '';
-      const underKill = async (victim: RestartableAgent | TestAgent, steps: Array<{ who: RestartableAgent | TestAgent; args: string[] }>, delayMs: number) => {
+      const underKill = async (
+        victim: RestartableAgent | TestAgent,
+        steps: Array<{ who: RestartableAgent | TestAgent; args: string[] }>,
+        delayMs: number,
+        /** When given, `delayMs` counts from the moment it resolves (the agent started the work), not from the first command's start. */
+        anchor?: (ended: () => boolean) => Promise<boolean>,
+      ) => {
         let killed = false;
+        let ended = false;
         const results: CliResult[] = [];
         const ops = (async () => {
           for (const s of steps) {
@@ -207,7 +258,13 @@ describe('fault injection: kills, full disk, across backup, replicate, prune, pa
             results.push(r);
             if (r.code !== 0) break;
           }
-        })();
+        })().finally(() => {
+          ended = true;
+        });
+        if (anchor) {
+          const seen = await anchor(() => ended);
+          note += `${note ? ', ' : ''}${seen ? 'timed from the job start' : 'the job ended before it was seen'}`;
+        }
         await Promise.race([ops, sleep(delayMs)]);
         killed = true;
         if (victim instanceof RestartableAgent) await victim.kill();
@@ -394,7 +451,13 @@ describe('fault injection: kills, full disk, across backup, replicate, prune, pa
           if (op === 'backup') {
             await mutate(src, rng, mutations++);
             pending = await snapshotTree(src);
-            const k = await underKill(alice, [{ who: alice, args: ['backup', src, '--json'] }], delay('backup'));
+            const step = [{ who: alice, args: ['backup', src, '--json'] }];
+            let k: Awaited<ReturnType<typeof underKill>>;
+            if (took.backupJob !== undefined && rng.next() < ANCHORED_BACKUP_KILLS) {
+              const before = new Set((await agentJobs(alice.agent)).map((j) => j.id));
+              const agent = alice.agent;
+              k = await underKill(alice, step, rng.next() * 1.1 * took.backupJob, (ended) => jobStarted(agent, 'backup', before, ended));
+            } else k = await underKill(alice, step, delay('backup'));
             if (k.interrupted) stats.interrupted++;
             await alice.restart();
           } else if (op === 'replicate' || op === 'pack-put') {

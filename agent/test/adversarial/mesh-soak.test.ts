@@ -35,6 +35,8 @@ const SEED = Number(process.env.CAIRN_ADV_SEED ?? 1604);
 const LANES = Number(process.env.CAIRN_ADV_LANES ?? 8);
 const INFLIGHT = Number(process.env.CAIRN_ADV_INFLIGHT ?? 24);
 const FRAMES_PER_STREAM = Number(process.env.CAIRN_ADV_FRAMES_PER_STREAM ?? 32);
+/** Hostile friends (eves), each paired with an invite of her own: alice's limits are per friend, so more eves send more at once. */
+const EVES = Number(process.env.CAIRN_ADV_EVES ?? 1);
 const HONEST_PUT_BYTES = 256 * 1024;
 /** Honest puts timed before and after the attack (same loop, same pace as during it). */
 const BASELINE_PUTS = Number(process.env.CAIRN_ADV_BASELINE_PUTS ?? (SHORT ? 20 : 200));
@@ -242,10 +244,11 @@ describe('hostile friend and stranger soak against a real agent', () => {
     expect(paired.kind, JSON.stringify(paired)).toBe('reply');
     if (DECOY) decoy = await startAgent('decoy', { replicas: 3, diskFloor: String(DISK_FLOOR_BYTES) });
     const target = decoy ?? alice;
-    const { code: eveCode } = await target.cli<{ code: string }>(['invite', '--quota', String(EVE_GRANT)]);
+    const eveCodes: string[] = [];
+    for (let i = 0; i < EVES; i++) eveCodes.push((await target.cli<{ code: string }>(['invite', '--quota', String(EVE_GRANT)])).code);
     attackers = startAttackers({
       target: agentAddr(target).toString(),
-      inviteCode: eveCode,
+      inviteCodes: eveCodes,
       eveGrantBytes: 1024 * MIB,
       frames: FRAMES,
       seed: SEED,
@@ -440,6 +443,7 @@ describe('hostile friend and stranger soak against a real agent', () => {
         alive: alice.proc.exitCode === null,
         decoy: DECOY,
         pinned: PIN,
+        eves: EVES,
       };
       if (process.env.CAIRN_ADV_RESULT) await writeFile(process.env.CAIRN_ADV_RESULT, JSON.stringify(result, null, 2));
       process.stderr.write(`soak: ${JSON.stringify(result)}\n`);
