@@ -15,7 +15,8 @@ import { ADMISSION_LIMITS, InboundAdmission, type AdmissionLimits } from './admi
 import { linkOf } from './relayed-addrs.js';
 import { guardRelayStop, relayServer, relayTransport } from './relay.js';
 import { relayGater, type RelayPolicyDeps } from './relay-policy.js';
-import { meterRelayServer, type RelayBudget } from './relay-budget.js';
+import type { RelayBudget } from './relay-budget.js';
+import { onRelayedCircuits, relayAsDrained } from './relay-circuits.js';
 import { nodeParts } from './node-parts.js';
 import { coalescingEncrypter } from './write-coalescing.js';
 import { yamuxHalfWindowUpdates } from './yamux-window.js';
@@ -103,7 +104,15 @@ export async function createMeshNode(opts: MeshNodeOptions): Promise<Libp2p> {
   built.node = node;
   if (rtc) trackWebRTCNode(node);
   await guardRelayStop(node);
-  if (opts.relayBudget) meterRelayServer(node.services.relay, opts.relayBudget, () => node.getPeers());
+  // what our relay joins: metered per friend (relay-budget.ts), each stream read only as fast as the other end takes it (relay-circuits.ts)
+  onRelayedCircuits(
+    node.services.relay,
+    () => node.getPeers(),
+    (c) => {
+      opts.relayBudget?.watchCircuit(c);
+      relayAsDrained(c);
+    },
+  );
   if (rtc) await guardWebRTCSignalling(node, isFriend);
   return node;
 }

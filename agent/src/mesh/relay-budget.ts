@@ -10,6 +10,7 @@
 import type { PeerId, Stream } from '@libp2p/interface';
 import type { Clock } from '../util/clock.js';
 import { realSleep, type Sleep } from '../util/rate-limit.js';
+import { holdStream, type RelayedCircuit } from './relay-circuits.js';
 
 const DAY_MS = 86_400_000;
 /** Friends whose relay counts are kept; past it the ones idle longest (nothing today) are forgotten first. */
@@ -131,7 +132,6 @@ export class RelayBudget {
   watch(stream: Stream, ends: PeerId[]): void {
     const peers = [...new Set(ends.map((p) => p.toString()))];
     for (const p of peers) this.meter(p).streams.add(stream);
-    let waiting = false;
     const onMessage = (evt: { data: { byteLength: number } }): void => {
       const n = evt.data.byteLength;
       this.counted += n;
@@ -147,13 +147,7 @@ export class RelayBudget {
         this.cut(over);
         return;
       }
-      if (waitMs > 0 && !waiting)
-        void this.pauseFor(
-          stream,
-          waitMs,
-          () => (waiting = false),
-          () => (waiting = true),
-        );
+      if (waitMs > 0) void this.pauseFor(stream, waitMs);
     };
     stream.addEventListener('message', onMessage);
     stream.addEventListener(
@@ -177,23 +171,21 @@ export class RelayBudget {
     return m.tokens >= 0 ? 0 : Math.ceil((-m.tokens / rate) * 1000);
   }
 
-  private async pauseFor(stream: Stream, ms: number, done: () => void, started: () => void): Promise<void> {
-    try {
-      stream.pause();
-    } catch {
-      return; // closing already
-    }
-    started();
+  /** Holds `stream` for `ms` (unless the rate holds it already). */
+  private async pauseFor(stream: Stream, ms: number): Promise<void> {
+    const release = holdStream(stream, 'over the rate');
+    if (!release) return;
     try {
       await this.sleep(ms);
     } finally {
-      done();
-      try {
-        stream.resume();
-      } catch {
-        // closed while paused
-      }
+      release();
     }
+  }
+
+  /** Meters both streams of a relayed connection (watch). */
+  watchCircuit(c: RelayedCircuit): void {
+    this.watch(c.source, [c.sourcePeer, c.destinationPeer]);
+    this.watch(c.destination, [c.sourcePeer, c.destinationPeer]);
   }
 
   /** Cuts every relayed stream of `peer` (its daily volume is used up). */
@@ -208,55 +200,4 @@ export class RelayBudget {
       s.abort(err);
     }
   }
-}
-
-interface RelayServerInternals {
-  handleConnect(
-    args: { stream: { unwrap(): Stream }; request: { peer?: { id: Uint8Array } }; connection: { remotePeer: PeerId } },
-    options: unknown,
-  ): Promise<void>;
-  stopHop(args: { connection: { remotePeer: PeerId }; request: { peer?: { id: Uint8Array } } }, options: unknown): Promise<Stream | undefined>;
-}
-
-/** The connected peer whose multihash is `id` (the relay names the ends of a circuit by multihash). */
-function connectedPeer(peers: PeerId[], id: Uint8Array | undefined): PeerId | undefined {
-  if (!id) return undefined;
-  return peers.find((p) => {
-    const mh = p.toMultihash().bytes;
-    return mh.length === id.length && mh.every((b, i) => b === id[i]);
-  });
-}
-
-/**
- * Puts `budget` on the node's circuit relay server (@libp2p/circuit-relay-v2 4.2, `services.relay`):
- * both streams it joins for a relayed connection, the source's HOP stream (unwrapped in handleConnect) and
- * the STOP stream it opens to the destination (stopHop), are metered before it pipes them. Throws
- * when the server is not the one these hooks were written for, rather than relaying unmetered.
- */
-export function meterRelayServer(relay: unknown, budget: RelayBudget, connectedPeers: () => PeerId[]): void {
-  const server = relay as Partial<RelayServerInternals> | undefined;
-  if (typeof server?.handleConnect !== 'function' || typeof server.stopHop !== 'function')
-    throw new Error('the circuit relay server has no handleConnect/stopHop (a @libp2p/circuit-relay-v2 other than 4.2?): relay budgets cannot be applied');
-  const s = server as RelayServerInternals;
-  const handleConnect = s.handleConnect.bind(s);
-  const stopHop = s.stopHop.bind(s);
-  s.handleConnect = async (args, options) => {
-    const dst = connectedPeer(connectedPeers(), args.request.peer?.id);
-    const pb = args.stream;
-    const unwrap = pb.unwrap.bind(pb);
-    // the server unwraps the source's HOP stream only to pipe it, once the destination accepted
-    if (dst)
-      pb.unwrap = () => {
-        const raw = unwrap();
-        budget.watch(raw, [args.connection.remotePeer, dst]);
-        return raw;
-      };
-    return handleConnect(args, options);
-  };
-  s.stopHop = async (args, options) => {
-    const stream = await stopHop(args, options);
-    const src = connectedPeer(connectedPeers(), args.request.peer?.id);
-    if (stream && src) budget.watch(stream, [src, args.connection.remotePeer]);
-    return stream;
-  };
 }
