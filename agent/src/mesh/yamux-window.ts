@@ -7,9 +7,18 @@
 // least half a window left, and the updates per byte fall with the window's size. A new stream's
 // first update (SYN/ACK flags) and a paused stream are left to yamux itself. The wire is unchanged:
 // yamux lets a receiver send updates when it likes.
+//
+// A stream's receive window grows (yamux doubles it while the stream reads fast against the
+// connection's round trip) up to MAX_STREAM_WINDOW_BYTES, not yamux's 16 MiB: a paused stream (our
+// relay pauses the streams it joins, relay-circuits.ts) still receives what its sender had been
+// granted, into a read buffer that @libp2p/utils aborts the stream over (4 MiB); within that
+// window, pausing never aborts a stream.
 import { yamux } from '@chainsafe/libp2p-yamux';
 import { StreamState, type YamuxStream } from '@chainsafe/libp2p-yamux/stream';
 import type { MessageStream, StreamMuxerFactory } from '@libp2p/interface';
+
+/** The largest receive window a stream grows to: @libp2p/utils' read-buffer limit (DEFAULT_MAX_READ_BUFFER_LENGTH). */
+export const MAX_STREAM_WINDOW_BYTES = 4 * 1024 * 1024;
 
 /** A library other than the one these hooks were written for: Cairn refuses it rather than run with a different flow control. */
 export class YamuxInternalsError extends Error {
@@ -40,9 +49,9 @@ interface MuxerInternals {
   _newStream(...args: unknown[]): YamuxStream;
 }
 
-/** yamux(init) whose streams send window updates per half window (halfWindowUpdates). */
+/** yamux(init) whose streams send window updates per half window (halfWindowUpdates), their windows at most MAX_STREAM_WINDOW_BYTES. */
 export function yamuxHalfWindowUpdates(init: Parameters<typeof yamux>[0] = {}): () => StreamMuxerFactory {
-  const factory = yamux(init);
+  const factory = yamux({ ...init, streamOptions: { maxStreamWindowSize: MAX_STREAM_WINDOW_BYTES, ...init.streamOptions } });
   return () => {
     const y = factory();
     const create = y.createStreamMuxer.bind(y);

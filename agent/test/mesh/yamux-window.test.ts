@@ -7,7 +7,7 @@ import type { MessageStream, Stream, StreamMuxer } from '@libp2p/interface';
 import { multiaddrConnectionPair } from '@libp2p/utils';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, expect, test } from 'vitest';
-import { halfWindowUpdates, yamuxHalfWindowUpdates, YamuxInternalsError } from '../../src/mesh/yamux-window.js';
+import { halfWindowUpdates, MAX_STREAM_WINDOW_BYTES, yamuxHalfWindowUpdates, YamuxInternalsError } from '../../src/mesh/yamux-window.js';
 import type { YamuxStream } from '@chainsafe/libp2p-yamux/stream';
 
 const FRAME_BYTES = 16 * 1024;
@@ -71,6 +71,32 @@ test('a receiving stream answers data with one window update per half window, no
   // the stream's opening update (ACK) and one per half window received; yamux 8 alone sends 64
   expect(updates()).toBeGreaterThan(0);
   expect(updates()).toBeLessThanOrEqual(1 + TOTAL_BYTES / (WINDOW_BYTES / 2));
+});
+
+test('a paused stream whose window grew as far as it can is not aborted: what its sender may still send fits its read buffer', async () => {
+  const [outConn, inConn] = multiaddrConnectionPair();
+  const factory = yamuxHalfWindowUpdates({ enableKeepAlive: false })();
+  const client = factory.createStreamMuxer(outConn);
+  const server = factory.createStreamMuxer(inConn);
+  muxers.push(client, server);
+  const received = new Promise<Stream>((resolve) => server.addEventListener('stream', (evt) => resolve(evt.detail)));
+  const stream = await client.createStream();
+  stream.send(new Uint8Array(1));
+  const s = await received;
+  // the window as yamux grows it on a fast link with a long round trip (it doubles while the
+  // stream reads fast against the round trip): as far as it can, granted to the sender at once
+  const w = s as unknown as { recvWindow: number; maxStreamWindowSize: number; sendWindowUpdate(): void };
+  w.recvWindow = w.maxStreamWindowSize;
+  w.sendWindowUpdate();
+  await sleep(50);
+  s.pause(); // our relay pauses a stream whose other end is full (relay-circuits.ts)
+  const chunk = new Uint8Array(64 * 1024).fill(2);
+  for (let sent = 0; sent < 2 * w.maxStreamWindowSize; sent += chunk.length) stream.send(chunk);
+  for (let i = 0; i < 100 && s.readBufferLength < w.maxStreamWindowSize - 2 * chunk.length; i++) await sleep(20);
+  expect(w.maxStreamWindowSize).toBe(MAX_STREAM_WINDOW_BYTES);
+  expect(s.status).toBe('open');
+  expect(s.readBufferLength).toBeGreaterThan(0);
+  expect(s.readBufferLength).toBeLessThanOrEqual(MAX_STREAM_WINDOW_BYTES);
 });
 
 test('a yamux other than the one the hook was written for is refused, not run with its own flow control', () => {
