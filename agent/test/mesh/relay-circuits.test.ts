@@ -53,7 +53,7 @@ describe('relayed streams', () => {
       still = hop.writeBufferLength < left ? 0 : still + 1;
       left = hop.writeBufferLength;
     }
-    // a few windows' worth (256 KiB each at the start, up to 16 MiB as yamux grows them) is in the
+    // a few windows' worth (256 KiB each at the start, at most 4 MiB as yamux grows them) is in the
     // relay and on the way; not the 32 MiB
     expect(taken()).toBeGreaterThan(0);
     expect(taken()).toBeLessThan(8 * MIB);
