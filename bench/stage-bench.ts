@@ -10,7 +10,7 @@ import type { RunResult } from './exec.js';
 import { measureFloors, type Floors } from './floors.js';
 import { BASELINE, MB, SUBJECT } from './report.js';
 import type { Results } from './results.js';
-import { readProfiles, renderStageTable, sampledTotal, stageTable, stageTotal, type StageTable } from './stages.js';
+import { MAIN, readProfiles, renderStageTable, scaleToCpu, stageTable, stageTotal, tableTotal, type StageTable } from './stages.js';
 import { cairnTool, type Tool } from './tools.js';
 
 export interface StageBenchInput {
@@ -85,24 +85,33 @@ export async function runStageBench(input: StageBenchInput): Promise<string[]> {
 
 const s2 = (v: number) => v.toFixed(2);
 
+/** What the command's threads reported (CAIRN_CPU_REPORT), by kind as stages.ts names them. */
+function cpuByKind(run: RunResult): Record<string, number> | undefined {
+  const t = run.threadCpu;
+  return t === undefined ? undefined : { [MAIN]: t.mainS, ...t.workersS };
+}
+
 function renderStageSection(steps: ProfiledStep[], floors: Floors, input: StageBenchInput): string[] {
   const out = [`## ${SUBJECT}'s CPU by stage`, ''];
   for (const p of steps) {
     const measured = input.results.commands.find((c) => c.tool === SUBJECT && c.step === p.step && c.ok);
-    const cpu = p.run.cpuSeconds === null ? '?' : s2(p.run.cpuSeconds);
+    const cpu = p.run.cpuSeconds;
+    const byKind = cpuByKind(p.run);
+    const threads = byKind === undefined ? 0 : Object.values(byKind).reduce((a, b) => a + b, 0);
     out.push(`### ${p.step}`, '');
     out.push(
-      `Profiled run: ${s2(p.run.seconds)} s, ${cpu} CPU-s` +
+      `Profiled run: ${s2(p.run.seconds)} s, ${cpu === null ? '?' : s2(cpu)} CPU-s` +
+        (cpu !== null && byKind !== undefined ? `, of which ${s2(Math.max(0, cpu - threads))} in Node's own threads (no profile covers them)` : '') +
         (measured
-          ? ` (the same step in the comparison above, unprofiled: ${s2(measured.seconds)} s, ${measured.cpuSeconds === null ? '?' : s2(measured.cpuSeconds)} CPU-s).`
+          ? `; the same step unprofiled, in the comparison above: ${s2(measured.seconds)} s, ${measured.cpuSeconds === null ? '?' : s2(measured.cpuSeconds)} CPU-s.`
           : '.'),
       '',
     );
-    const t = p.run.threadCpu;
-    out.push(...renderStageTable(p.table, t ? { byKind: { main: t.mainS, ...t.workersS }, processS: p.run.cpuSeconds } : undefined), '');
+    out.push(...renderStageTable(p.table, byKind), '');
   }
-  const first = steps.find((p) => p.step === 'first backup')?.table;
-  out.push(...renderFloors(floors, first, input));
+  const first = steps.find((p) => p.step === 'first backup');
+  const byKind = first === undefined ? undefined : cpuByKind(first.run);
+  out.push(...renderFloors(floors, first === undefined ? undefined : byKind === undefined ? first.table : scaleToCpu(first.table, byKind), input));
   return out;
 }
 
@@ -111,7 +120,7 @@ function renderFloors(f: Floors, first: StageTable | undefined, input: StageBenc
   const out = ['## Floors per stage (first backup)', ''];
   out.push(
     `The least CPU each stage of a first backup costs on this machine for the data set's ${mb.toFixed(0)} MB in ${f.files} files, on one core ` +
-      `(bench/floors.ts), next to what ${SUBJECT}'s profiled first backup above spent in that stage, all threads together.`,
+      `(bench/floors.ts), next to the CPU-s ${SUBJECT}'s profiled first backup above spent in that stage, all threads together.`,
     '',
   );
   out.push(`| floor | what the loop does | CPU-s | data set MB per CPU-s | ${SUBJECT} (s) | ${SUBJECT} / floor |`);
@@ -127,7 +136,7 @@ function renderFloors(f: Floors, first: StageTable | undefined, input: StageBenc
       `| ${fl.label} | ${fl.what} | ${s2(fl.cpuS)} | ${fl.cpuS > 0 ? (mb / fl.cpuS).toFixed(0) : '–'} | ${cairn === undefined ? '–' : s2(cairn)} | ${ratio} |`,
     );
   }
-  const total = first === undefined ? undefined : sampledTotal(first);
+  const total = first === undefined ? undefined : tableTotal(first);
   if (total !== undefined) out.push(`| everything else ${SUBJECT} does | no floor measured | | | ${s2(total - cairnSum)} | |`);
   out.push(
     `| **sum** | | **${s2(floorSum)}** | **${(mb / floorSum).toFixed(0)}** | ${total === undefined ? '–' : `**${s2(total)}**`} | ${total === undefined ? '' : `**${(total / floorSum).toFixed(1)}×**`} |`,
@@ -158,7 +167,7 @@ function renderFloors(f: Floors, first: StageTable | undefined, input: StageBenc
 
 /** "How to read" bullets for the two sections above. */
 export const STAGE_NOTES: readonly string[] = [
-  `- ${SUBJECT}'s CPU by stage: after the comparison, each ${SUBJECT} step runs once more, in a home of its own (\`$WORK/stages\`) and with V8's sampling profiler on (\`node --cpu-prof\`, a sample every millisecond): the main thread and every worker thread write a profile. \`make-dataset.sh mutate\` runs once more before the profiled incremental backup, so it finds as much new data as the one above. Each sample counts for the stage of the first frame, from the sampled function up its callers, that bench/stages.ts STAGES names by script and function; a native frame (a system call, a hash update, a libc call through koffi) counts for the ${SUBJECT} function that called it. What no stage names is "other JS". Idle samples (a thread waiting in its event loop) are left out. The launcher's own profile (bin/cairn.js before it re-executes itself with its heap flags) is left out too; its start-up is in the measured CPU.`,
-  '- The seconds are sampled, not scaled: the time a thread was seen busy, so a thread blocked in a synchronous system call (a `readSync`, an `fsync`) counts as busy. The profiler costs CPU of its own, so a profiled run is slower than the same step unprofiled (both given above each table). The "measured CPU" row is what each thread itself reported in the profiled run (`CAIRN_CPU_REPORT`); in its last column, the whole process by GNU time, which adds the threads no profile covers (V8\'s garbage collector helpers, libuv\'s file system pool, where the async pack writes run).',
-  `- Floors: each is the CPU one core needs for that stage over the same data, with the simplest loop around the primitives ${SUBJECT} uses (its FastCDC chunker, HMAC-SHA256, zstd level 3, XChaCha20-Poly1305 from sodium-native, SHA-256), timed by the thread's CPU clock around batches of 64 MB of whole files. Compress, seal and pack SHA-256 only see the chunks not seen before, as a backup does. "${SUBJECT} / floor" near 1 means that stage cannot get much cheaper here; the stages without a floor (start-up, unlock, copies, hand-offs, pack writes, index, trees, GC) are overhead that a faster ${SUBJECT} would have to shrink. The best first backup possible is the sum of the floors spread over all cores, a bound no tool can beat with these stages on this machine.`,
+  `- ${SUBJECT}'s CPU by stage: after the comparison, each ${SUBJECT} step runs once more, in a home of its own (\`$WORK/stages\`) and with V8's sampling profiler on (\`node --cpu-prof\`, a sample every millisecond): the main thread and every worker thread write a profile. \`make-dataset.sh mutate\` runs once more before the profiled incremental backup, so it finds as much new data as the one above. Each sample counts for the stage of the first frame, from the sampled function up its callers, that bench/stages.ts STAGES names by script and function; a native frame (a system call, a hash update, a libc call through koffi) counts for the ${SUBJECT} function that called it. What no stage names is "other JS". Idle samples (a thread waiting in its event loop) are left out. The launcher's own profile (bin/cairn.js before it re-executes itself with its heap flags) is left out too; its CPU, which the main thread's report includes, is spread over the main thread's stages by the scaling below.`,
+  `- The stage rows are CPU-s: each thread's samples (the time it was seen busy, a sample every millisecond) scaled so that the stages of a kind of thread add up to the CPU its threads reported themselves in that run (\`CAIRN_CPU_REPORT\`; the "all stages" row). Scaled, because sampling counts wall time: a thread waiting for a core on a busy machine, or blocked in a synchronous call (\`readSync\`, \`fsync\`), is seen busy in the function it is in. The last row gives the seconds as sampled; the further they are from the CPU row, the more the split leans on such waits falling on the stages in proportion. The profiler costs CPU of its own, so a profiled run is slower than the same step unprofiled (both given above each table). Node's own threads (V8's garbage collector helpers, libuv's file system pool, where the async pack writes and reads run) write no profile: their CPU is given above each table, not in it.`,
+  `- Floors: each is the CPU one core needs for that stage over the same data, with the simplest loop around the primitives ${SUBJECT} uses (its FastCDC chunker, HMAC-SHA256, zstd level 3, XChaCha20-Poly1305 from sodium-native, SHA-256), timed by the thread's CPU clock around batches of 64 MB of whole files. Compress, seal and pack SHA-256 only see the chunks not seen before, as a backup does. "${SUBJECT} / floor" near 1 means that stage cannot get much cheaper here; the stages without a floor (start-up, unlock, copies, hand-offs, pack writes, index, trees, GC) are overhead that a faster ${SUBJECT} would have to shrink. The best first backup possible is the sum of the floors spread over all cores, a bound Cairn cannot beat with these stages on this machine.`,
 ];

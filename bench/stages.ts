@@ -255,7 +255,7 @@ export function stageTotal(t: StageTable, stage: string): number {
 }
 
 /** Seconds of every stage, all threads together. */
-export function sampledTotal(t: StageTable): number {
+export function tableTotal(t: StageTable): number {
   let sum = 0;
   for (const stage of t.seconds.keys()) sum += stageTotal(t, stage);
   return sum;
@@ -265,30 +265,59 @@ const ROWS = [...STAGES.map((s) => ({ id: s.id, label: s.label })), OTHER];
 /** Rows below this in every column are left out of a table (their seconds still count in the total). */
 const SHOWN_MIN_S = 0.005;
 
-/** What the threads of the profiled command reported themselves (CAIRN_CPU_REPORT), and the whole process (GNU time). */
-export interface MeasuredCpu {
-  byKind: Record<string, number>;
-  processS: number | null;
+/** Seconds of each kind of thread, all stages together. */
+function kindTotals(t: StageTable): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const row of t.seconds.values()) for (const [k, v] of row) out.set(k, (out.get(k) ?? 0) + v);
+  return out;
 }
 
-/** One step's table: a row per stage, a column per kind of thread, and the totals; with `measured`, a row of what the threads reported. */
-export function renderStageTable(t: StageTable, measured?: MeasuredCpu): string[] {
-  const head = t.kinds.map((k) => (k === MAIN ? 'main thread (s)' : `${k} workers ×${t.threads[k] ?? 0} (s)`));
-  const lines = [`| stage | ${head.join(' | ')} | all threads (s) |`, `|---|${t.kinds.map(() => '---:|').join('')}---:|`];
+/**
+ * The table in CPU seconds: each kind of thread's stages scaled so that they add up to the CPU its
+ * threads reported themselves (`cpuByKind`, CAIRN_CPU_REPORT), which sampling misses where a thread
+ * waited for a core or in a blocking call. A kind with no report, or no samples, stays as sampled.
+ */
+export function scaleToCpu(t: StageTable, cpuByKind: Readonly<Record<string, number>>): StageTable {
+  const sampled = kindTotals(t);
+  const factor = (k: string) => {
+    const cpu = cpuByKind[k];
+    const s = sampled.get(k) ?? 0;
+    return cpu === undefined || s <= 0 ? 1 : cpu / s;
+  };
+  const seconds = new Map([...t.seconds].map(([stage, row]) => [stage, new Map([...row].map(([k, v]) => [k, v * factor(k)]))]));
+  return { ...t, seconds };
+}
+
+/**
+ * One step's table: a row per stage, a column per kind of thread and their sum. With `cpuByKind`
+ * (what the threads reported) the rows are scaled to it (scaleToCpu) and a last row gives the
+ * seconds as sampled; without, the rows are the sampled seconds.
+ */
+export function renderStageTable(sampled: StageTable, cpuByKind?: Readonly<Record<string, number>>): string[] {
+  const t = cpuByKind === undefined ? sampled : scaleToCpu(sampled, cpuByKind);
+  const unit = cpuByKind === undefined ? 's sampled' : 'CPU-s';
+  const head = t.kinds.map((k) => (k === MAIN ? `main thread (${unit})` : `${k} workers ×${t.threads[k] ?? 0} (${unit})`));
+  const lines = [`| stage | ${head.join(' | ')} | all threads (${unit}) |`, `|---|${t.kinds.map(() => '---:|').join('')}---:|`];
   const cell = (v: number) => v.toFixed(2);
-  const totals = t.kinds.map(() => 0);
+  const row = (label: string, values: number[]) => `| ${label} | ${values.map(cell).join(' | ')} | ${cell(values.reduce((a, b) => a + b, 0))} |`;
   for (const r of ROWS) {
-    const row = t.seconds.get(r.id);
-    const values = t.kinds.map((k) => row?.get(k) ?? 0);
-    values.forEach((v, i) => (totals[i] = (totals[i] as number) + v));
-    if (values.every((v) => v < SHOWN_MIN_S)) continue;
-    lines.push(`| ${r.label} | ${values.map(cell).join(' | ')} | ${cell(values.reduce((a, b) => a + b, 0))} |`);
+    const values = t.kinds.map((k) => t.seconds.get(r.id)?.get(k) ?? 0);
+    if (values.some((v) => v >= SHOWN_MIN_S)) lines.push(row(r.label, values));
   }
-  lines.push(`| **sampled, not idle** | ${totals.map((v) => `**${cell(v)}**`).join(' | ')} | **${cell(totals.reduce((a, b) => a + b, 0))}** |`);
-  if (measured) {
-    const values = t.kinds.map((k) => measured.byKind[k]);
+  const totals = kindTotals(t);
+  lines.push(
+    row(
+      cpuByKind === undefined ? '**sampled, not idle**' : "**all stages: the threads' own CPU**",
+      t.kinds.map((k) => totals.get(k) ?? 0),
+    ),
+  );
+  if (cpuByKind !== undefined) {
+    const raw = kindTotals(sampled);
     lines.push(
-      `| measured CPU (threads' own report; all: GNU time) | ${values.map((v) => (v === undefined ? '?' : cell(v))).join(' | ')} | ${measured.processS === null ? '?' : cell(measured.processS)} |`,
+      row(
+        'sampled, not idle (s, before scaling)',
+        t.kinds.map((k) => raw.get(k) ?? 0),
+      ),
     );
   }
   return lines;

@@ -69,7 +69,7 @@ const mainThread = profile([
   { frames: [['(garbage collector)', '']], ms: 7 },
   { frames: [['(idle)', '']], ms: 500 },
   // nothing a stage names: other
-  { frames: [main, ['backupCommand', `${DIST}/cli/commands/backup.js`]], ms: 3 },
+  { frames: [main, ['backupCommand', `${DIST}/cli/commands/backup.js`]], ms: 4 },
 ]);
 
 const sealWorker = profile([
@@ -101,11 +101,11 @@ const round = (m: Map<string, number>) => Object.fromEntries([...m].map(([k, v])
 
 describe('stage table', () => {
   test('samples go to the first frame up the stack that a stage names; idle is left out', () => {
-    expect(round(stageSeconds(mainThread))).toEqual({ read: 0.04, chunk: 0.03, blobid: 0.02, packhash: 0.005, gc: 0.007, [OTHER.id]: 0.003 });
+    expect(round(stageSeconds(mainThread))).toEqual({ read: 0.04, chunk: 0.03, blobid: 0.02, packhash: 0.005, gc: 0.007, [OTHER.id]: 0.004 });
     expect(round(stageSeconds(sealWorker))).toEqual({ compress: 0.025, seal: 0.015 });
   });
 
-  test('threads by kind, the launcher left out, rendered as a table', () => {
+  test('threads by kind, the launcher left out, scaled to what the threads reported', () => {
     const t = stageTable([
       [0, launcher],
       [0, mainThread],
@@ -114,18 +114,28 @@ describe('stage table', () => {
     ]);
     expect(t.kinds).toEqual(['main', 'seal']);
     expect(t.threads).toEqual({ main: 1, seal: 2 });
-    expect(renderStageTable(t, { byKind: { main: 0.2, seal: 0.09 }, processS: 0.4 })).toEqual([
-      '| stage | main thread (s) | seal workers ×2 (s) | all threads (s) |',
+    // sampled: main 0.106 s, seal 0.08 s; reported: twice that
+    expect(renderStageTable(t, { main: 0.212, seal: 0.16 })).toEqual([
+      '| stage | main thread (CPU-s) | seal workers ×2 (CPU-s) | all threads (CPU-s) |',
       '|---|---:|---:|---:|',
-      '| read file data | 0.04 | 0.00 | 0.04 |',
-      '| chunk (FastCDC) | 0.03 | 0.00 | 0.03 |',
-      '| blob IDs (HMAC-SHA256) | 0.02 | 0.00 | 0.02 |',
-      '| compress / decompress (zstd) | 0.00 | 0.05 | 0.05 |',
-      '| seal / open (XChaCha20-Poly1305) | 0.00 | 0.03 | 0.03 |',
+      '| read file data | 0.08 | 0.00 | 0.08 |',
+      '| chunk (FastCDC) | 0.06 | 0.00 | 0.06 |',
+      '| blob IDs (HMAC-SHA256) | 0.04 | 0.00 | 0.04 |',
+      '| compress / decompress (zstd) | 0.00 | 0.10 | 0.10 |',
+      '| seal / open (XChaCha20-Poly1305) | 0.00 | 0.06 | 0.06 |',
       '| pack SHA-256 | 0.01 | 0.00 | 0.01 |',
       '| garbage collection (V8) | 0.01 | 0.00 | 0.01 |',
-      '| **sampled, not idle** | **0.11** | **0.08** | **0.19** |',
-      "| measured CPU (threads' own report; all: GNU time) | 0.20 | 0.09 | 0.40 |",
+      '| other JS (CLI, orchestration, promises) | 0.01 | 0.00 | 0.01 |',
+      "| **all stages: the threads' own CPU** | 0.21 | 0.16 | 0.37 |",
+      '| sampled, not idle (s, before scaling) | 0.11 | 0.08 | 0.19 |',
+    ]);
+    // without a report: as sampled
+    expect(renderStageTable(stageTable([[1, sealWorker]]))).toEqual([
+      '| stage | seal workers ×1 (s sampled) | all threads (s sampled) |',
+      '|---|---:|---:|',
+      '| compress / decompress (zstd) | 0.03 | 0.03 |',
+      '| seal / open (XChaCha20-Poly1305) | 0.02 | 0.02 |',
+      '| **sampled, not idle** | 0.04 | 0.04 |',
     ]);
   });
 
