@@ -10,7 +10,7 @@ import type { RunResult } from './exec.js';
 import { measureFloors, type Floors } from './floors.js';
 import { BASELINE, MB, SUBJECT } from './report.js';
 import type { Results } from './results.js';
-import { MAIN, readProfiles, renderStageTable, scaleToCpu, stageTable, stageTotal, tableTotal, type StageTable } from './stages.js';
+import { MAIN, readProfiles, renderStageTable, samplingRatio, scaleToCpu, stageTable, stageTotal, tableTotal, type StageTable } from './stages.js';
 import { cairnTool, type Tool } from './tools.js';
 
 export interface StageBenchInput {
@@ -107,21 +107,37 @@ function renderStageSection(steps: ProfiledStep[], floors: Floors, input: StageB
           : '.'),
       '',
     );
+    if (byKind !== undefined) out.push(...busyWarning(samplingRatio(p.table, byKind)));
     out.push(...renderStageTable(p.table, byKind), '');
   }
   const first = steps.find((p) => p.step === 'first backup');
   const byKind = first === undefined ? undefined : cpuByKind(first.run);
-  out.push(...renderFloors(floors, first === undefined ? undefined : byKind === undefined ? first.table : scaleToCpu(first.table, byKind), input));
+  const table = first === undefined ? undefined : byKind === undefined ? first.table : scaleToCpu(first.table, byKind);
+  out.push(...renderFloors(floors, table, input, first === undefined || byKind === undefined ? 1 : samplingRatio(first.table, byKind)));
   return out;
 }
 
-function renderFloors(f: Floors, first: StageTable | undefined, input: StageBenchInput): string[] {
+/** Above this many sampled seconds per CPU-s, the threads waited for cores long enough to skew the split. */
+const BUSY_RATIO = 1.25;
+
+function busyWarning(ratio: number): string[] {
+  if (ratio <= BUSY_RATIO) return [];
+  return [
+    `**Busy machine:** the threads were seen busy for ${ratio.toFixed(2)}× the CPU they used, waiting for a core. A thread that waited is sampled ` +
+      `where it gets its core back, often just after a system call, so this split leans towards the stages that make system calls ` +
+      `(walk, read, writes) and away from pure computing (chunk, hashes, zstd). Rerun on an idle machine to trust it.`,
+    '',
+  ];
+}
+
+function renderFloors(f: Floors, first: StageTable | undefined, input: StageBenchInput, firstRatio: number): string[] {
   const mb = f.dataBytes / MB;
   const out = ['## Floors per stage (first backup)', ''];
   out.push(
     `The least CPU each stage of a first backup costs on this machine for the data set's ${mb.toFixed(0)} MB in ${f.files} files, on one core ` +
       `(bench/floors.ts), next to the CPU-s ${SUBJECT}'s profiled first backup above spent in that stage, all threads together.`,
     '',
+    ...busyWarning(firstRatio),
   );
   out.push(`| floor | what the loop does | CPU-s | data set MB per CPU-s | ${SUBJECT} (s) | ${SUBJECT} / floor |`);
   out.push('|---|---|---:|---:|---:|---:|');
@@ -168,6 +184,6 @@ function renderFloors(f: Floors, first: StageTable | undefined, input: StageBenc
 /** "How to read" bullets for the two sections above. */
 export const STAGE_NOTES: readonly string[] = [
   `- ${SUBJECT}'s CPU by stage: after the comparison, each ${SUBJECT} step runs once more, in a home of its own (\`$WORK/stages\`) and with V8's sampling profiler on (\`node --cpu-prof\`, a sample every millisecond): the main thread and every worker thread write a profile. \`make-dataset.sh mutate\` runs once more before the profiled incremental backup, so it finds as much new data as the one above. Each sample counts for the stage of the first frame, from the sampled function up its callers, that bench/stages.ts STAGES names by script and function; a native frame (a system call, a hash update, a libc call through koffi) counts for the ${SUBJECT} function that called it. What no stage names is "other JS". Idle samples (a thread waiting in its event loop) are left out. The launcher's own profile (bin/cairn.js before it re-executes itself with its heap flags) is left out too; its CPU, which the main thread's report includes, is spread over the main thread's stages by the scaling below.`,
-  `- The stage rows are CPU-s: each thread's samples (the time it was seen busy, a sample every millisecond) scaled so that the stages of a kind of thread add up to the CPU its threads reported themselves in that run (\`CAIRN_CPU_REPORT\`; the "all stages" row). Scaled, because sampling counts wall time: a thread waiting for a core on a busy machine, or blocked in a synchronous call (\`readSync\`, \`fsync\`), is seen busy in the function it is in. The last row gives the seconds as sampled; the further they are from the CPU row, the more the split leans on such waits falling on the stages in proportion. The profiler costs CPU of its own, so a profiled run is slower than the same step unprofiled (both given above each table). Node's own threads (V8's garbage collector helpers, libuv's file system pool, where the async pack writes and reads run) write no profile: their CPU is given above each table, not in it.`,
+  `- The stage rows are CPU-s: each thread's samples (the time it was seen busy, a sample every millisecond) scaled so that the stages of a kind of thread add up to the CPU its threads reported themselves in that run (\`CAIRN_CPU_REPORT\`; the "all stages" row). Scaled, because sampling counts wall time: a thread waiting for a core on a busy machine, or blocked in a synchronous call (\`readSync\`, \`fsync\`), is seen busy in the function it is in. The last row gives the seconds as sampled; the further they are from the CPU row, the more the split leans on such waits falling on the stages in proportion, which they do not: a thread that waited is sampled where it gets its core back, often right after a system call. Above 1.25 sampled seconds per CPU-s a warning says so above the table: trust the split when the two rows are close. The profiler costs CPU of its own, so a profiled run is slower than the same step unprofiled (both given above each table). Node's own threads (V8's garbage collector helpers, libuv's file system pool, where the async pack writes and reads run) write no profile: their CPU is given above each table, not in it.`,
   `- Floors: each is the CPU one core needs for that stage over the same data, with the simplest loop around the primitives ${SUBJECT} uses (its FastCDC chunker, HMAC-SHA256, zstd level 3, XChaCha20-Poly1305 from sodium-native, SHA-256), timed by the thread's CPU clock around batches of 64 MB of whole files. Compress, seal and pack SHA-256 only see the chunks not seen before, as a backup does. "${SUBJECT} / floor" near 1 means that stage cannot get much cheaper here; the stages without a floor (start-up, unlock, copies, hand-offs, pack writes, index, trees, GC) are overhead that a faster ${SUBJECT} would have to shrink. The best first backup possible is the sum of the floors spread over all cores, a bound Cairn cannot beat with these stages on this machine.`,
 ];

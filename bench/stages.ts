@@ -288,6 +288,19 @@ export function scaleToCpu(t: StageTable, cpuByKind: Readonly<Record<string, num
   return { ...t, seconds };
 }
 
+/** Seconds sampled (not idle) per CPU-s the same threads reported: about 1 on an idle machine. */
+export function samplingRatio(t: StageTable, cpuByKind: Readonly<Record<string, number>>): number {
+  let sampled = 0;
+  let cpu = 0;
+  for (const [k, s] of kindTotals(t)) {
+    const c = cpuByKind[k];
+    if (c === undefined) continue;
+    sampled += s;
+    cpu += c;
+  }
+  return cpu > 0 ? sampled / cpu : 1;
+}
+
 /**
  * One step's table: a row per stage, a column per kind of thread and their sum. With `cpuByKind`
  * (what the threads reported) the rows are scaled to it (scaleToCpu) and a last row gives the

@@ -6,7 +6,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, test } from 'vitest';
-import { OTHER, renderStageTable, stageOfFrame, stageSeconds, stageTable, STAGES, type CpuProfile } from '../../../bench/stages.js';
+import { OTHER, renderStageTable, samplingRatio, stageOfFrame, stageSeconds, stageTable, STAGES, type CpuProfile } from '../../../bench/stages.js';
 
 const DIST = 'file:///repo/dist/agent/src';
 const MODULES = 'file:///repo/node_modules';
@@ -115,6 +115,7 @@ describe('stage table', () => {
     expect(t.kinds).toEqual(['main', 'seal']);
     expect(t.threads).toEqual({ main: 1, seal: 2 });
     // sampled: main 0.106 s, seal 0.08 s; reported: twice that
+    expect(samplingRatio(t, { main: 0.212, seal: 0.16 })).toBeCloseTo(0.5, 6);
     expect(renderStageTable(t, { main: 0.212, seal: 0.16 })).toEqual([
       '| stage | main thread (CPU-s) | seal workers ×2 (CPU-s) | all threads (CPU-s) |',
       '|---|---:|---:|---:|',
