@@ -69,6 +69,8 @@ export interface ReportInput {
   title: string;
   /** Markdown paragraphs/lists placed between the title and the table. */
   preamble: string[];
+  /** Markdown sections placed after the results and CPU tables, before the list of commands. */
+  sections?: string[];
   /** Markdown placed after the tables. */
   notes: string[];
   /** Shortens long paths in the command list. */
@@ -87,6 +89,7 @@ export function renderReport(input: ReportInput): string {
     lines.push(`| ${m.label} | ${cells.join(' | ')} | ${target} | ${met} |`);
   }
   lines.push(...threadTable(input.results.commands));
+  if (input.sections !== undefined && input.sections.length > 0) lines.push('', ...input.sections);
   lines.push('', '## Every command', '');
   lines.push('| tool | step | wall s | CPU s | other CPU s | peak RSS (MiB) | result | command |');
   lines.push('|---|---|---:|---:|---:|---:|---|---|');

@@ -25,7 +25,7 @@
 // the next step starts; a global step runs once. A new row in the report is an entry in
 // report.ts METRICS plus a step here that fills it.
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
-import { loadavg } from 'node:os';
+import { availableParallelism, loadavg } from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
 import { copyDataset, datasetScale, datasetScript, diskUsage, ensureDataset, mutateDataset, SOURCE_DIRS, treeStats, type TreeStats } from './dataset.js';
 import { CommandError, describeFailure, findRoot, hasGnuTime, runOk, waitForQuiet, type RunResult } from './exec.js';
@@ -34,8 +34,9 @@ import { existingMeshSection, mergeMeshSection, renderMeshSection, runMeshBench 
 import { existingVolumeSection, mergeVolumeSection, renderVolumeSection, runVolumeBench } from './volume.js';
 import { existingNatSection, mergeNatSection, renderNatSection, runNatBench } from './nat.js';
 import { existingAuditSection, mergeAuditSection, renderAuditSection, runAuditBench } from './audit.js';
-import { MB, MIB, METRICS, renderReport, resultsTable } from './report.js';
+import { MB, MIB, METRICS, renderReport, resultsTable, SUBJECT } from './report.js';
 import { Results, type CommandRecord } from './results.js';
+import { runStageBench, STAGE_NOTES } from './stage-bench.js';
 import { TOOL_FACTORIES, type Tool } from './tools.js';
 
 /** The parts CAIRN_BENCH_ONLY may name. */
@@ -378,6 +379,26 @@ async function engine(cfg: Config): Promise<string> {
     }
   }
 
+  // where Cairn's CPU goes, stage by stage, and the floor of each stage (bench/stage-bench.ts)
+  let stages: string[] = [];
+  if (aborted === null && tools.some((t) => t.name === SUBJECT) && !broken.has(SUBJECT)) {
+    try {
+      stages = await runStageBench({
+        root,
+        workDir: cfg.workDir,
+        sources,
+        script,
+        results,
+        cores: availableParallelism(),
+        settle: () => settle(cfg.quietWaitS),
+        log,
+      });
+    } catch (e) {
+      log(`stages FAILED: ${message(e)}`);
+      stages = [`## ${SUBJECT}'s CPU by stage`, '', `**failed**: ${message(e)}`];
+    }
+  }
+
   const versions = await Promise.all(
     allTools.map(async (t) => {
       const v = (await t.version().catch((e: unknown) => `unavailable: ${message(e)}`)).split('\n')[0] ?? '';
@@ -418,18 +439,24 @@ async function engine(cfg: Config): Promise<string> {
     '- Tool settings are their defaults: restic repository format as created by its `init` (zstd "auto" compression on v2), borg `init -e repokey` (lz4 compression), Cairn as `cairn init`. Passphrases come from the environment.',
     '- Targets come from the benchmark issue and compare Cairn with restic measured in the same run.',
   ];
-  const markdown = renderReport({ tools: allTools.map((t) => t.name), results, title: 'Benchmarks', preamble, notes, abbreviate });
+  if (stages.length > 0) notes.push(...STAGE_NOTES);
+  const markdown = renderReport({ tools: allTools.map((t) => t.name), results, title: 'Benchmarks', preamble, sections: stages, notes, abbreviate });
   process.stdout.write(`\n${preamble.join('\n')}\n\n${resultsTable(markdown)}\n`);
   return markdown;
 }
 
-async function measure(results: Results, quietWaitS: number, tool: Tool, step: string, fn: () => Promise<RunResult>): Promise<RunResult> {
+/** Before a measured command: `sync` (untimed), then up to `quietWaitS` for the machine to go idle. */
+async function settle(quietWaitS: number): Promise<void> {
   await runOk('sync', []);
   if (quietWaitS > 0) {
     const q = await waitForQuiet(QUIET_BUSY_CORES, quietWaitS * 1000);
     if (!q.quiet) log(`machine still busy (${q.busyCores.toFixed(2)} cores) after waiting ${q.waitedSeconds.toFixed(0)} s; measuring anyway`);
     else if (q.waitedSeconds > 2) log(`waited ${q.waitedSeconds.toFixed(0)} s for the machine to go idle`);
   }
+}
+
+async function measure(results: Results, quietWaitS: number, tool: Tool, step: string, fn: () => Promise<RunResult>): Promise<RunResult> {
+  await settle(quietWaitS);
   log(`${tool.name}: ${step}...`);
   const started = process.hrtime.bigint();
   try {

@@ -29,7 +29,8 @@ export interface ToolSetup {
   sources: string[];
 }
 
-export function cairnTool(s: ToolSetup): Tool {
+/** `nodeArgs`: Node options each command starts with (the stage profile's --cpu-prof), none by default. */
+export function cairnTool(s: ToolSetup, nodeArgs: () => readonly string[] = () => []): Tool {
   const home = join(s.workDir, 'cairn', 'home');
   const bin = join(s.repoRoot, 'bin', 'cairn.js');
   const cpuFile = join(s.workDir, 'cairn', 'cpu.json');
@@ -37,7 +38,7 @@ export function cairnTool(s: ToolSetup): Tool {
   // each command writes its CPU by thread as it exits (agent/src/util/thread-cpu.ts)
   const cairn = async (args: string[], cwd?: string): Promise<RunResult> => {
     await rm(cpuFile, { force: true });
-    const r = await runOk(process.execPath, [bin, ...args], { env, cwd: cwd ?? s.repoRoot });
+    const r = await runOk(process.execPath, [...nodeArgs(), bin, ...args], { env, cwd: cwd ?? s.repoRoot });
     const report = await readFile(cpuFile, 'utf8').then(
       (t) => JSON.parse(t) as ThreadCpu,
       () => undefined,
@@ -145,7 +146,7 @@ export function borgTool(s: ToolSetup): Tool {
 }
 
 /** All tools, in the order they run within each phase. */
-export const TOOL_FACTORIES: ReadonlyArray<(s: ToolSetup) => Tool> = [cairnTool, resticTool, borgTool];
+export const TOOL_FACTORIES: ReadonlyArray<(s: ToolSetup) => Tool> = [(s) => cairnTool(s), resticTool, borgTool];
 
 function parseJson(text: string, what: string): unknown {
   try {
