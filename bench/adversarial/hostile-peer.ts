@@ -204,8 +204,10 @@ export async function runHostile(cfg: HostileConfig, emit: (event: Record<string
         if (!answered) c.answered += 1;
         answered = true;
       });
-      // the stream is done when the target ends it, or after 2 s (then we reset it)
-      const ended = new Promise<void>((res) => s.addEventListener('close', () => res(), { once: true }));
+      // the stream is done when the target ends it, or after 2 s (then we reset it); its slot is
+      // free at the latest 3 s after it opened, even if its close event came before the listener
+      // (a stream the target reset at once) and never comes again
+      const ended = Promise.race([new Promise<void>((res) => s.addEventListener('close', () => res(), { once: true })), sleep(3_000)]);
       const cut = setTimeout(() => s.abort(new Error('fuzz: done')), 2_000);
       void ended.then(() => {
         clearTimeout(cut);
