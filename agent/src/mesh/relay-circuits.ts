@@ -59,8 +59,7 @@ export function onRelayedCircuits(relay: unknown, connectedPeers: () => PeerId[]
     const unwrap = pb.unwrap.bind(pb);
     pb.unwrap = () => {
       const source = unwrap();
-      const peers = connectedPeers();
-      const destinationPeer = connectedPeer(peers, args.request.peer?.id);
+      const destinationPeer = connectedPeer(connectedPeers(), args.request.peer?.id);
       if (ctx.destination && destinationPeer) each({ source, destination: ctx.destination, sourcePeer: args.connection.remotePeer, destinationPeer });
       return source;
     };
