@@ -68,6 +68,22 @@ const inviteLocks = new WeakMap<object, Semaphore>();
 /** Friendship updates one at a time per database. */
 const updateLocks = new WeakMap<object, Semaphore>();
 
+/**
+ * Each friend's record as stored, per database: every stream a friend opens reads it
+ * (requireFriend), and a LevelDB read per stream was a fifth of the agent's busy time under the
+ * soak's stream floods. Only friends are kept (a stranger's miss is read each time, so strangers
+ * cannot grow it). A read fills it only when no write was under way or begun while it read, and a
+ * write only when no other was under way: nothing is left in it that the database does not hold.
+ */
+interface RecordCache {
+  records: Map<string, string>;
+  /** Writes begun. */
+  writes: number;
+  /** Writes begun and not yet ended. */
+  writing: number;
+}
+const recordCaches = new WeakMap<object, RecordCache>();
+
 /** A friendship with every text a friend could have chosen (or quoted) cleaned and capped. */
 function cleaned(f: Friendship): Friendship {
   return {
@@ -90,9 +106,39 @@ export class Friends {
     this.s = state;
   }
 
+  private cache(): RecordCache {
+    let c = recordCaches.get(this.s.friends);
+    if (!c) recordCaches.set(this.s.friends, (c = { records: new Map(), writes: 0, writing: 0 }));
+    return c;
+  }
+
+  /** The friendship (a copy of its own for the caller), from memory once read. */
   async get(peerId: string): Promise<Friendship | undefined> {
-    const v = await this.s.friends.get(peerId);
+    const c = this.cache();
+    let v = c.records.get(peerId);
+    if (v === undefined) {
+      const writes = c.writing === 0 ? c.writes : -1;
+      v = await this.s.friends.get(peerId);
+      if (v !== undefined && c.writes === writes) c.records.set(peerId, v);
+    }
     return v === undefined ? undefined : (JSON.parse(v) as Friendship);
+  }
+
+  /** Writes (or deletes, `value` undefined) one record and keeps the cache to what was written; a failed write drops it from the cache. */
+  private async write(peerId: string, value: string | undefined): Promise<void> {
+    const c = this.cache();
+    const mine = ++c.writes;
+    c.writing++;
+    c.records.delete(peerId);
+    try {
+      if (value === undefined) await this.s.friends.del(peerId);
+      else await this.s.friends.put(peerId, value);
+      // writes at once may land in the database in any order (each runs on a thread of its own):
+      // only a write that had none beside it may fill the cache
+      if (value !== undefined && c.writes === mine && c.writing === 1) c.records.set(peerId, value);
+    } finally {
+      c.writing--;
+    }
   }
 
   async list(): Promise<Friendship[]> {
@@ -108,7 +154,7 @@ export class Friends {
   }
 
   async put(f: Friendship): Promise<void> {
-    await this.s.friends.put(f.peerId, JSON.stringify(cleaned(f)));
+    await this.write(f.peerId, JSON.stringify(cleaned(f)));
   }
 
   /** Read, change, write, one at a time per database: two changes at once (a sighting, a round's mark) must not undo each other. */
@@ -125,7 +171,7 @@ export class Friends {
 
   /** The friendship alone; forgetFriend (ledgers.ts) also drops what the other ledgers keep of the friend. */
   async remove(peerId: string): Promise<void> {
-    await this.s.friends.del(peerId);
+    await this.write(peerId, undefined);
   }
 
   async addProblem(peerId: string, problem: string): Promise<void> {

@@ -113,6 +113,70 @@ describe('Friends source IPs of a friend', () => {
   });
 });
 
+describe('Friends records kept in memory', () => {
+  const friend = (name: string, grantToPeer = 0) => ({ peerId: A, name, addrs: [], grantToPeer, grantFromPeer: 0, createdAt: '', lastSeen: null, shortfall: null, problems: [] });
+
+  /** Counts the LevelDB reads of the friends sublevel. */
+  function countReads(sub: Sublevels): () => number {
+    let n = 0;
+    const get = sub.friends.get.bind(sub.friends) as (k: string) => Promise<string | undefined>;
+    (sub.friends as unknown as { get: (k: string) => Promise<string | undefined> }).get = (k: string) => {
+      n++;
+      return get(k);
+    };
+    return () => n;
+  }
+
+  it('reads a friend from the database once, however many streams ask, and a stranger every time', async () => {
+    const sub = await open();
+    const book = new Friends(sub);
+    await book.put(friend('alice'));
+    const reads = countReads(sub);
+    for (let i = 0; i < 100; i++) expect((await book.get(A))?.name).toBe('alice');
+    for (let i = 0; i < 3; i++) expect(await book.get(B)).toBeUndefined();
+    expect(reads()).toBe(3);
+  });
+
+  it('gives each caller a copy of its own, and what the last write wrote, through every Friends on the database', async () => {
+    const sub = await open();
+    const one = new Friends(sub);
+    const two = new Friends(sub);
+    await one.put(friend('alice'));
+    const mine = (await one.get(A))!;
+    mine.name = 'changed by a caller';
+    expect((await one.get(A))?.name).toBe('alice');
+    await two.update(A, (f) => (f.grantToPeer = 5));
+    expect((await one.get(A))?.grantToPeer).toBe(5);
+    await two.remove(A);
+    expect(await one.get(A)).toBeUndefined();
+  });
+
+  it('keeps nothing the database does not hold when reads and writes race', async () => {
+    const sub = await open();
+    const book = new Friends(sub);
+    await book.put(friend('v0'));
+    for (let round = 1; round <= 50; round++) {
+      // reads started before, during and after writes; the writes themselves at once
+      const reads = [book.get(A), book.put(friend(`a${round}`)), book.get(A), book.put(friend(`b${round}`)), book.get(A)];
+      await Promise.all(reads);
+      const stored = JSON.parse((await sub.friends.get(A))!) as { name: string };
+      expect((await book.get(A))?.name).toBe(stored.name);
+    }
+  });
+
+  it('forgets a record whose write failed', async () => {
+    const sub = await open();
+    const book = new Friends(sub);
+    await book.put(friend('before'));
+    expect((await book.get(A))?.name).toBe('before');
+    const put = sub.friends.put.bind(sub.friends);
+    (sub.friends as unknown as { put: unknown }).put = () => Promise.reject(new Error('EIO: i/o error, write'));
+    await expect(book.put(friend('lost'))).rejects.toThrow(/EIO/);
+    (sub.friends as unknown as { put: unknown }).put = put;
+    expect((await book.get(A))?.name).toBe('before');
+  });
+});
+
 describe('Deletes pending deletions', () => {
   afterEach(async () => {
     await db?.close();
