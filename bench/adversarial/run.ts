@@ -76,7 +76,7 @@ interface SoakResult {
   rounds: { count: number; maxMs: number; stalled: number; lastDetail: string };
   grants: Array<{ name: string; held: number; grant: number }>;
   alive: boolean;
-  /** The attackers on a CPU of their own, alice, bob and carol on the other (mesh-soak.test.ts PIN). */
+  /** Alice on a CPU of her own; bob, carol and the attackers (SCHED_IDLE) on the other (mesh-soak.test.ts PIN). */
   pinned?: boolean;
   /** Hostile friends (eves) paired with alice, each with an invite of her own. */
   eves?: number;
@@ -100,7 +100,7 @@ function renderSoak(r: SoakResult | null, passed: boolean, when: string): string
   return [
     `Last run ${when}: ${r.frames.toLocaleString('en')} hostile frames on ${r.exchanges.toLocaleString('en')} fuzzing streams (${streams}), ${r.framesPerSecond.toFixed(0)} frames/s, seed ${r.seed}, ${r.seconds.toFixed(0)} s. ${passed ? 'Passed.' : '**Failed.**'}`,
     `Attackers: ${r.eves ?? 1} hostile friend${(r.eves ?? 1) === 1 ? '' : 's'} (eve) and one stranger (mallory). Named attacks alongside: ${tiny?.tried ?? 0} tiny packs (${tiny?.stored ?? 0} stored), ${heads?.tried ?? 0} signed head puts (${heads?.taken ?? 0} taken), ${String(r.hostile.floods ?? 0)} floods of 40 streams, ${drips?.started ?? 0} dripped puts, ${String(r.hostile.socketsOpened ?? 0)} idle TCP connections opened (50 held at a time).`,
-    `Machine load (1/5/15 min) before / during / after: ${r.load.before} / ${r.load.during} / ${r.load.after} (2 cores, shared with other work). Alice waited for a CPU ${w.before.aliceMsPerS.toFixed(0)} / ${w.during.aliceMsPerS.toFixed(0)} / ${w.after.aliceMsPerS.toFixed(0)} ms per second, carol's process ${w.before.carolMsPerS.toFixed(0)} / ${w.during.carolMsPerS.toFixed(0)} / ${w.after.carolMsPerS.toFixed(0)}. CPU used during the attack: alice ${r.cpu.alice.toFixed(0)} s, the attackers ${r.cpu.attackers.toFixed(0)} s, in ${r.cpu.seconds.toFixed(0)} s. ${r.pinned ? "Pinned: the attackers on CPU 1, alice, bob and carol on CPU 0 (the attackers' work did not take CPU from them)." : 'Not pinned: the attackers shared both CPUs with alice and carol.'}`,
+    `Machine load (1/5/15 min) before / during / after: ${r.load.before} / ${r.load.during} / ${r.load.after} (2 cores, shared with other work). Alice waited for a CPU ${w.before.aliceMsPerS.toFixed(0)} / ${w.during.aliceMsPerS.toFixed(0)} / ${w.after.aliceMsPerS.toFixed(0)} ms per second, carol's process ${w.before.carolMsPerS.toFixed(0)} / ${w.during.carolMsPerS.toFixed(0)} / ${w.after.carolMsPerS.toFixed(0)}. CPU used during the attack: alice ${r.cpu.alice.toFixed(0)} s, the attackers ${r.cpu.attackers.toFixed(0)} s, in ${r.cpu.seconds.toFixed(0)} s. ${r.pinned ? "Pinned: alice alone on CPU 0; bob and carol on CPU 1 beside the attackers, who ran there only when bob and carol had nothing to run (SCHED_IDLE)." : 'Not pinned: the attackers shared both CPUs with alice and carol.'}`,
     '',
     '| measure | result | bound |',
     '|---|---|---|',
