@@ -15,6 +15,8 @@
 //                         most frames on one stream (16)
 //   CAIRN_ADV_FAULTS      faults of the fault-injection campaign (default 1000); the campaign itself is
 //                         agent/test/adversarial/faults.test.ts, run here through vitest
+//   CAIRN_ADV_FAULT_KINDS the kinds of fault drawn, comma-separated (default all: backup, replicate,
+//                         pack-put, prune, pairing, enospc, eio); e.g. the kills alone
 //   CAIRN_ADV_MAX_SECONDS no new fault (or soak frame) starts after this many seconds; the report
 //                         says how many ran of those asked for
 //   CAIRN_ADV_SEED        seed of the random mutations (default: the time)

@@ -67,7 +67,16 @@ const JOB_POLL_MS = 5;
 const OP_LIMIT_MS = 120_000;
 
 type Op = 'backup' | 'replicate' | 'pack-put' | 'prune' | 'pairing' | 'enospc' | 'eio';
-const OPS: Op[] = ['backup', 'replicate', 'pack-put', 'prune', 'pairing', 'enospc', 'eio'];
+const ALL_OPS: Op[] = ['backup', 'replicate', 'pack-put', 'prune', 'pairing', 'enospc', 'eio'];
+/** The kinds of fault drawn (CAIRN_ADV_FAULT_KINDS, comma-separated; default all): e.g. the kills alone. */
+const OPS: Op[] = (() => {
+  const asked = process.env.CAIRN_ADV_FAULT_KINDS;
+  if (!asked) return ALL_OPS;
+  const kinds = asked.split(',').map((k) => k.trim());
+  const unknown = kinds.filter((k) => !ALL_OPS.includes(k as Op));
+  if (unknown.length > 0) throw new Error(`CAIRN_ADV_FAULT_KINDS: unknown kind ${unknown.join(', ')} (kinds: ${ALL_OPS.join(', ')})`);
+  return ALL_OPS.filter((o) => kinds.includes(o));
+})();
 const WEIGHTS: Record<Op, number> = { backup: 3, replicate: 2, 'pack-put': 2, prune: 2, pairing: 1, enospc: 2, eio: 2 };
 
 interface OpStats {
