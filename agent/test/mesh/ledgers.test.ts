@@ -114,7 +114,17 @@ describe('Friends source IPs of a friend', () => {
 });
 
 describe('Friends records kept in memory', () => {
-  const friend = (name: string, grantToPeer = 0) => ({ peerId: A, name, addrs: [], grantToPeer, grantFromPeer: 0, createdAt: '', lastSeen: null, shortfall: null, problems: [] });
+  const friend = (name: string, grantToPeer = 0) => ({
+    peerId: A,
+    name,
+    addrs: [],
+    grantToPeer,
+    grantFromPeer: 0,
+    createdAt: '',
+    lastSeen: null,
+    shortfall: null,
+    problems: [],
+  });
 
   /** Counts the LevelDB reads of the friends sublevel. */
   function countReads(sub: Sublevels): () => number {
