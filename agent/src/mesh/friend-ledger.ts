@@ -65,24 +65,20 @@ export type InviteClaim = 'accepted' | 'unknown' | 'used' | 'expired' | 'bad-pro
 
 /** Invite claims one at a time per database: two pairings with one code must not both see it unused. */
 const inviteLocks = new WeakMap<object, Semaphore>();
-/** Friendship updates one at a time per database. */
-const updateLocks = new WeakMap<object, Semaphore>();
-
 /**
- * Each friend's record as stored, per database: every stream a friend opens reads it
- * (requireFriend), and a LevelDB read per stream was a fifth of the agent's busy time under the
- * soak's stream floods. Only friends are kept (a stranger's miss is read each time, so strangers
- * cannot grow it). A read fills it only when no write was under way or begun while it read, and a
- * write only when no other was under way: nothing is left in it that the database does not hold.
+ * What every Friends on one database shares. Each friend's record as stored: every stream a friend
+ * opens reads it (requireFriend), and a LevelDB read per stream was a fifth of the agent's busy
+ * time under the soak's stream floods. Only friends are kept (a stranger's miss is read each time,
+ * so strangers cannot grow it). Friendship writes run one at a time under `lock` (two at once could
+ * land in either order, and an update must not be undone by a put beside it); `changes` counts each
+ * write's start and end, so a read that overlapped any part of a write does not fill the cache.
  */
-interface RecordCache {
+interface FriendsState {
   records: Map<string, string>;
-  /** Writes begun. */
-  writes: number;
-  /** Writes begun and not yet ended. */
-  writing: number;
+  lock: Semaphore;
+  changes: number;
 }
-const recordCaches = new WeakMap<object, RecordCache>();
+const friendsStates = new WeakMap<object, FriendsState>();
 
 /** A friendship with every text a friend could have chosen (or quoted) cleaned and capped. */
 function cleaned(f: Friendship): Friendship {
@@ -106,38 +102,34 @@ export class Friends {
     this.s = state;
   }
 
-  private cache(): RecordCache {
-    let c = recordCaches.get(this.s.friends);
-    if (!c) recordCaches.set(this.s.friends, (c = { records: new Map(), writes: 0, writing: 0 }));
-    return c;
+  private state(): FriendsState {
+    let st = friendsStates.get(this.s.friends);
+    if (!st) friendsStates.set(this.s.friends, (st = { records: new Map(), lock: new Semaphore(1), changes: 0 }));
+    return st;
   }
 
   /** The friendship (a copy of its own for the caller), from memory once read. */
   async get(peerId: string): Promise<Friendship | undefined> {
-    const c = this.cache();
-    let v = c.records.get(peerId);
+    const st = this.state();
+    let v = st.records.get(peerId);
     if (v === undefined) {
-      const writes = c.writing === 0 ? c.writes : -1;
+      const changes = st.changes;
       v = await this.s.friends.get(peerId);
-      if (v !== undefined && c.writes === writes) c.records.set(peerId, v);
+      if (v !== undefined && st.changes === changes) st.records.set(peerId, v);
     }
     return v === undefined ? undefined : (JSON.parse(v) as Friendship);
   }
 
-  /** Writes (or deletes, `value` undefined) one record and keeps the cache to what was written; a failed write drops it from the cache. */
-  private async write(peerId: string, value: string | undefined): Promise<void> {
-    const c = this.cache();
-    const mine = ++c.writes;
-    c.writing++;
-    c.records.delete(peerId);
+  /** Writes (or deletes, `value` undefined) one record; the caller holds the lock. A failed write leaves the record out of the cache. */
+  private async write(st: FriendsState, peerId: string, value: string | undefined): Promise<void> {
+    st.changes++;
+    st.records.delete(peerId);
     try {
       if (value === undefined) await this.s.friends.del(peerId);
       else await this.s.friends.put(peerId, value);
-      // writes at once may land in the database in any order (each runs on a thread of its own):
-      // only a write that had none beside it may fill the cache
-      if (value !== undefined && c.writes === mine && c.writing === 1) c.records.set(peerId, value);
+      if (value !== undefined) st.records.set(peerId, value);
     } finally {
-      c.writing--;
+      st.changes++;
     }
   }
 
@@ -154,24 +146,25 @@ export class Friends {
   }
 
   async put(f: Friendship): Promise<void> {
-    await this.write(f.peerId, JSON.stringify(cleaned(f)));
+    const st = this.state();
+    await st.lock.with(1, () => this.write(st, f.peerId, JSON.stringify(cleaned(f))));
   }
 
   /** Read, change, write, one at a time per database: two changes at once (a sighting, a round's mark) must not undo each other. */
   async update(peerId: string, change: (f: Friendship) => void): Promise<void> {
-    let lock = updateLocks.get(this.s.friends);
-    if (!lock) updateLocks.set(this.s.friends, (lock = new Semaphore(1)));
-    await lock.with(1, async () => {
+    const st = this.state();
+    await st.lock.with(1, async () => {
       const f = await this.get(peerId);
       if (!f) return;
       change(f);
-      await this.put(f);
+      await this.write(st, peerId, JSON.stringify(cleaned(f)));
     });
   }
 
   /** The friendship alone; forgetFriend (ledgers.ts) also drops what the other ledgers keep of the friend. */
   async remove(peerId: string): Promise<void> {
-    await this.write(peerId, undefined);
+    const st = this.state();
+    await st.lock.with(1, () => this.write(st, peerId, undefined));
   }
 
   async addProblem(peerId: string, problem: string): Promise<void> {

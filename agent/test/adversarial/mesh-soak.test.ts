@@ -61,19 +61,16 @@ const DECOY = process.env.CAIRN_ADV_DECOY === '1';
  */
 const PIN = (process.env.CAIRN_ADV_PIN ?? (SHORT ? '0' : '1')) === '1' && availableParallelism() >= 2;
 
-/** Moves every thread of `pid` onto `cpu` (threads it starts later inherit it); throws when taskset fails. */
-function pinTo(pid: number | undefined, cpu: number): void {
-  if (pid === undefined) throw new Error('no PID to pin');
-  const r = spawnSync('taskset', ['-a', '-p', '-c', String(cpu), String(pid)], { encoding: 'utf8' });
-  if (r.status !== 0) throw new Error(`taskset -a -p -c ${cpu} ${pid}: ${(r.stderr || r.error?.message || `exit ${r.status}`).trim()}`);
+/** Runs a scheduling command (taskset, chrt) on every thread of `pid`; throws when it fails. */
+function schedule(pid: number | undefined, cmd: string, args: string[]): void {
+  if (pid === undefined) throw new Error(`no PID for ${cmd}`);
+  const r = spawnSync(cmd, [...args, String(pid)], { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} ${pid}: ${(r.stderr || r.error?.message || `exit ${r.status}`).trim()}`);
 }
-
+/** Moves every thread of `pid` onto `cpu` (threads it starts later inherit it). */
+const pinTo = (pid: number | undefined, cpu: number) => schedule(pid, 'taskset', ['-a', '-p', '-c', String(cpu)]);
 /** Makes every thread of `pid` SCHED_IDLE: it runs only when nothing else on its CPU wants to. */
-function idleOnly(pid: number | undefined): void {
-  if (pid === undefined) throw new Error('no PID to make idle');
-  const r = spawnSync('chrt', ['-a', '-i', '-p', '0', String(pid)], { encoding: 'utf8' });
-  if (r.status !== 0) throw new Error(`chrt -a -i -p 0 ${pid}: ${(r.stderr || r.error?.message || `exit ${r.status}`).trim()}`);
-}
+const idleOnly = (pid: number | undefined) => schedule(pid, 'chrt', ['-a', '-i', '-p', '0']);
 const HONEST_PAUSE_MS = 100;
 const EVE_GRANT = 4 * MIB;
 /** Room for every honest put of a full run (about 4 puts of 256 KiB a second for half an hour), so carol never meets her quota. */

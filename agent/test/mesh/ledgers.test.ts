@@ -174,6 +174,27 @@ describe('Friends records kept in memory', () => {
     }
   });
 
+  it('does not keep what a read found when a write ended while it read', async () => {
+    const sub = await open();
+    // stored without the ledger, so nothing is cached: the next get reads the database
+    await sub.friends.put(A, JSON.stringify(friend('old')));
+    const book = new Friends(sub);
+    const get = sub.friends.get.bind(sub.friends) as (k: string) => Promise<string | undefined>;
+    let release!: () => void;
+    const slowed = new Promise<void>((r) => (release = r));
+    (sub.friends as unknown as { get: unknown }).get = async (k: string) => {
+      const v = await get(k); // read before the write below lands
+      await slowed;
+      return v;
+    };
+    const reading = book.get(A);
+    await book.put(friend('new'));
+    release();
+    expect((await reading)?.name).toBe('old');
+    (sub.friends as unknown as { get: unknown }).get = get;
+    expect((await book.get(A))?.name).toBe('new');
+  });
+
   it('forgets a record whose write failed', async () => {
     const sub = await open();
     const book = new Friends(sub);
