@@ -8,7 +8,9 @@
 // agent builds the activity record, the job store and the scheduler. Each part gets what it needs
 // passed in here; nothing else wires them. `close` stops the mesh, closes the repository, then the
 // state database, in that order.
+import { existsSync } from 'node:fs';
 import { hostname } from 'node:os';
+import { join } from 'node:path';
 import type { CairnConfig } from '../../protocol/config.js';
 import type { Mesh, MeshOptions } from './mesh/compose.js';
 import { openLedgers, type Ledgers } from './mesh/ledgers.js';
@@ -36,13 +38,17 @@ export interface Stores {
 export type OtherReader = () => PackReader | undefined;
 
 /**
- * Opens the stores of `home`: the repository's key file is unlocked before the state database is
- * opened, so a wrong passphrase or a home without a repository leaves nothing behind and says so
- * even while an agent holds the database; then the repository on the database's engine sublevels,
- * and the ledgers on the same database.
+ * Opens the stores of `home`: the repository on the state database's engine sublevels, and the
+ * ledgers on the same database. A home without a repository is refused before anything is opened.
+ * The key file's Argon2id runs while the database opens and the index loads; a wrong passphrase is
+ * said before any error of the database (one an agent holds, say), and closes what was opened. A
+ * state database not created yet is created only once the passphrase proved right, so a wrong one
+ * leaves nothing behind.
  */
 export async function openStores(home: string, passphrase: string, reader?: OtherReader): Promise<Stores> {
-  return storesOf(await Repository.unlock(home, passphrase), reader);
+  const { paths, unlocked } = await Repository.unlocking(home, passphrase);
+  if (!existsSync(join(paths.state, 'CURRENT'))) await unlocked;
+  return storesOf(unlocked, reader, paths.state);
 }
 
 /** A new repository in `home` (E_EXISTS when there is one), from `root` (recovery) or a new root secret, and its stores opened: with its recovery phrase. */
@@ -53,11 +59,18 @@ export async function createStores(
   opts: { root?: Buffer; reader?: OtherReader } = {},
 ): Promise<{ stores: Stores; recoveryPhrase: string }> {
   const { unlocked, recoveryPhrase } = await Repository.create(home, passphrase, now, opts.root);
-  return { stores: await storesOf(unlocked, opts.reader), recoveryPhrase };
+  return { stores: await storesOf(unlocked, opts.reader, unlocked.paths.state), recoveryPhrase };
 }
 
-async function storesOf(unlocked: UnlockedRepo, reader: OtherReader | undefined): Promise<Stores> {
-  const state = await openStateDb(unlocked.paths.state);
+/** The stores on the state database in `stateDir`, for a repository unlocked or being unlocked (its error first). */
+async function storesOf(unlocked: UnlockedRepo | Promise<UnlockedRepo>, reader: OtherReader | undefined, stateDir: string): Promise<Stores> {
+  let state: StateStore;
+  try {
+    state = await openStateDb(stateDir);
+  } catch (err) {
+    await unlocked; // a wrong passphrase is the error to say
+    throw err;
+  }
   let repo: Repository;
   try {
     repo = await Repository.open(unlocked, engineState(state), reader ? { reader } : {});

@@ -24,6 +24,17 @@ function stretch(passphrase: string, salt: Buffer, opslimit: number, memlimit: n
   return key;
 }
 
+/** stretch on one of libuv's threads: the event loop goes on meanwhile. */
+async function stretchAsync(passphrase: string, salt: Buffer, opslimit: number, memlimit: number): Promise<Buffer> {
+  const key = Buffer.alloc(32);
+  await new Promise<void>((resolve, reject) =>
+    sodium.crypto_pwhash_async(key, Buffer.from(passphrase, 'utf8'), salt, opslimit, memlimit, sodium.crypto_pwhash_ALG_ARGON2ID13, (err) =>
+      err ? reject(err) : resolve(),
+    ),
+  );
+  return key;
+}
+
 function keyFileAd(repoId: string): Buffer {
   return Buffer.from(`cairn/v1/key-file/${repoId}`);
 }
@@ -58,7 +69,15 @@ export function parseKeyFile(text: string, path: string): KeyFile {
 
 /** Returns the root secret; throws WrongPassphraseError when the passphrase does not unlock it. */
 export function unlockKeyFile(kf: KeyFile, passphrase: string, path: string): Buffer {
-  const key = stretch(passphrase, Buffer.from(kf.salt, 'base64'), kf.opslimit, kf.memlimitBytes);
+  return openRoot(kf, stretch(passphrase, Buffer.from(kf.salt, 'base64'), kf.opslimit, kf.memlimitBytes), path);
+}
+
+/** unlockKeyFile with Argon2id on one of libuv's threads, while the event loop goes on (loading the index). */
+export async function unlockKeyFileAsync(kf: KeyFile, passphrase: string, path: string): Promise<Buffer> {
+  return openRoot(kf, await stretchAsync(passphrase, Buffer.from(kf.salt, 'base64'), kf.opslimit, kf.memlimitBytes), path);
+}
+
+function openRoot(kf: KeyFile, key: Buffer, path: string): Buffer {
   const root = open(key, Buffer.from(kf.sealedRoot, 'base64'), keyFileAd(kf.repoId));
   if (!root) throw new WrongPassphraseError(path);
   return root;

@@ -9,7 +9,7 @@ import { DEFAULT_CHUNKER, parseChunkerName } from '../chunker/params.js';
 import { open as openSealed } from '../crypto/aead.js';
 import { blobId } from '../crypto/ids.js';
 import { deriveKeys, repoIdFromRoot, ROOT_SECRET_BYTES, type RepoKeys } from '../crypto/kdf.js';
-import { makeKeyFile, parseKeyFile, unlockKeyFile } from '../crypto/key-file.js';
+import { makeKeyFile, parseKeyFile, unlockKeyFileAsync } from '../crypto/key-file.js';
 import { rootToPhrase } from '../crypto/phrase.js';
 import { LocalPackStore } from '../store/local-pack-store.js';
 import type { EngineState, StateOp } from '../state/db.js';
@@ -85,14 +85,14 @@ export class Repository {
     return this.otherReader?.() ?? this.store;
   }
 
-  private constructor({ paths, config, keys }: UnlockedRepo, store: LocalPackStore, state: EngineState, opts: RepositoryOptions) {
+  private constructor({ paths, config, keys }: UnlockedRepo, store: LocalPackStore, state: EngineState, index: BlobIndex, opts: RepositoryOptions) {
     this.paths = paths;
     this.config = config;
     this.keys = keys;
     this.store = store;
     this.otherReader = opts.reader;
     this.state = state;
-    this.index = new BlobIndex(state.index);
+    this.index = index;
     this.packer = new Packer(store, this.index, keys.meta);
     this.chunker = new FastCdc(parseChunkerName(config.chunker), gearTable(keys.chunker));
   }
@@ -119,6 +119,16 @@ export class Repository {
 
   /** Reads the config of `home`'s repository and unlocks its key file with `passphrase` (nothing is opened yet). */
   static async unlock(home: string, passphrase: string): Promise<UnlockedRepo> {
+    return (await Repository.unlocking(home, passphrase)).unlocked;
+  }
+
+  /**
+   * Reads the config and key file of `home`'s repository (errors when there is none) and starts
+   * unlocking the key file with `passphrase`: Argon2id runs on one of libuv's threads, and
+   * `unlocked` settles when it is done (WrongPassphraseError for a wrong one). Meanwhile the caller
+   * may open the state and load the index, which need no key (Repository.open takes the promise).
+   */
+  static async unlocking(home: string, passphrase: string): Promise<{ paths: HomePaths; unlocked: Promise<UnlockedRepo> }> {
     const paths = homePaths(home);
     const config = await readConfig(paths);
     let keyText: string;
@@ -127,23 +137,31 @@ export class Repository {
     } catch {
       throw new CairnError('E_KEYFILE', `key file ${paths.keyFile} is missing; recover with the recovery phrase`);
     }
-    const root = unlockKeyFile(parseKeyFile(keyText, paths.keyFile), passphrase, paths.keyFile);
-    if (repoIdFromRoot(root) !== config.repoId)
-      throw new CairnError('E_KEYFILE', `key file ${paths.keyFile} belongs to another repository than ${paths.config}`);
-    return { paths, config, keys: deriveKeys(root) };
+    const keyFile = parseKeyFile(keyText, paths.keyFile);
+    const unlocked = unlockKeyFileAsync(keyFile, passphrase, paths.keyFile).then((root) => {
+      if (repoIdFromRoot(root) !== config.repoId)
+        throw new CairnError('E_KEYFILE', `key file ${paths.keyFile} belongs to another repository than ${paths.config}`);
+      return { paths, config, keys: deriveKeys(root) };
+    });
+    // settled later by whoever awaits it; until then a rejection must not count as unhandled
+    unlocked.catch(() => undefined);
+    return { paths, unlocked };
   }
 
   /**
    * Opens an unlocked repository on `state` (the engine's part of the state database, opened and
    * later closed by the caller: the composition root); `opts.reader`: where packs missing locally
-   * come from (friends).
+   * come from (friends). Given the unlocking still under way (Repository.unlocking), the index loads
+   * meanwhile; a failed unlock is thrown before any error of the index.
    */
-  static async open(unlocked: UnlockedRepo, state: EngineState, opts: RepositoryOptions = {}): Promise<Repository> {
-    const store = new LocalPackStore(unlocked.paths.packs);
+  static async open(unlocked: UnlockedRepo | Promise<UnlockedRepo>, state: EngineState, opts: RepositoryOptions = {}): Promise<Repository> {
+    const index = new BlobIndex(state.index);
+    const [u, loaded] = await Promise.allSettled([unlocked, index.load()]);
+    if (u.status === 'rejected') throw u.reason;
+    if (loaded.status === 'rejected') throw loaded.reason;
+    const store = new LocalPackStore(u.value.paths.packs);
     await store.open();
-    const repo = new Repository(unlocked, store, state, opts);
-    await repo.index.load();
-    return repo;
+    return new Repository(u.value, store, state, index, opts);
   }
 
   /** Worker threads for compress + seal, started on the first write. */

@@ -1,5 +1,6 @@
 // The engine on real LevelDB files and a real pack directory.
-import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -83,5 +84,31 @@ describe('Repository', () => {
     const { home, close } = await freshRepo();
     await expect(openStores(home, 'pw')).rejects.toThrow(/in use by another cairn process/);
     await close();
+  });
+
+  // openStores runs Argon2id while the database opens and the index loads (compose-root.ts)
+  it('says a wrong passphrase before the database held by another process, and opens nothing', async () => {
+    const { home, close } = await freshRepo();
+    try {
+      await expect(openStores(home, 'nope')).rejects.toBeInstanceOf(WrongPassphraseError);
+    } finally {
+      await close();
+    }
+    // the database it opened meanwhile was closed again: the right passphrase opens it
+    await expect(openStores(home, 'nope')).rejects.toBeInstanceOf(WrongPassphraseError);
+    const again = await openStores(home, 'pw');
+    await again.close();
+  });
+
+  it('creates no state database for a wrong passphrase when there was none yet', async () => {
+    const { home, close } = await freshRepo();
+    await close();
+    const state = join(home, 'state');
+    await rm(state, { recursive: true });
+    await expect(openStores(home, 'nope')).rejects.toBeInstanceOf(WrongPassphraseError);
+    expect(existsSync(state)).toBe(false);
+    const again = await openStores(home, 'pw');
+    await again.close();
+    expect(existsSync(join(state, 'CURRENT'))).toBe(true);
   });
 });
