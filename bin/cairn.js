@@ -29,6 +29,14 @@ const AGENT_V8_FLAGS = { 'max-semi-space-size': 4, 'heap-growing-percent': 50 };
  */
 const HEAP_FLAG_COMMANDS = ['agent', 'relay', 'backup', 'restore', 'check', 'prune', 'recover', 'drill', 'export'];
 
+/**
+ * glibc's malloc arenas for the same commands. By default each thread that allocates (the seal
+ * worker, libuv's pool writing packs, LevelDB's) gets an arena of its own, up to 8 per core, and
+ * each keeps the high-water mark of what its thread freed: a first backup of the reference data set
+ * (BENCHMARKS.md) peaked 25-35 MiB lower with two, at the same speed. A value the user set is left.
+ */
+const MALLOC_ARENA_MAX = '2';
+
 /** Whether a V8 flag is already set, on the command line or in NODE_OPTIONS. */
 function hasFlag(name) {
   const given = [...process.execArgv, ...(process.env.NODE_OPTIONS ?? '').split(/\s+/)].map((f) => f.replace(/_/g, '-').replace(/=.*$/, ''));
@@ -51,12 +59,17 @@ if (major < MIN_MAJOR || (major === MIN_MAJOR && minor < MIN_MINOR)) {
     if (signal) process.kill(process.pid, signal);
     else process.exit(code ?? 1);
   });
-} else if (HEAP_FLAG_COMMANDS.includes(process.argv[2]) && agentFlags.length > 0 && typeof process.execve === 'function') {
-  // the launcher replaces itself with the same node and those flags (same PID, signals and stdio), before loading anything
+} else if (
+  HEAP_FLAG_COMMANDS.includes(process.argv[2]) &&
+  (agentFlags.length > 0 || process.env.MALLOC_ARENA_MAX === undefined) &&
+  typeof process.execve === 'function'
+) {
+  // the launcher replaces itself with the same node, those flags and the arena limit (same PID,
+  // signals and stdio), before loading anything; glibc reads MALLOC_ARENA_MAX only at start
   process.execve(
     process.execPath,
     [process.execPath, ...agentFlags, ...process.execArgv, fileURLToPath(import.meta.url), ...process.argv.slice(2)],
-    process.env,
+    { ...process.env, MALLOC_ARENA_MAX: process.env.MALLOC_ARENA_MAX ?? MALLOC_ARENA_MAX },
   );
 } else {
   const entry = join(root, 'dist', 'agent', 'src', 'cli', 'main.js');

@@ -10,10 +10,13 @@ import { CairnError, throwIfCancelled } from '../util/errors.js';
 import { Semaphore } from '../util/semaphore.js';
 import type { ArchiveProgress } from './progress.js';
 
-/** Chunk bytes read but not yet sealed into a pack, across all files (bounds memory). */
-const CHUNK_BYTES_IN_FLIGHT = 16 * 1024 * 1024;
-/** Read buffers of files being read at once (one max-chunk buffer per large file). */
-const READ_BUFFER_BYTES = 16 * 1024 * 1024;
+/**
+ * Chunk bytes read but not yet sealed into a pack, across all files (bounds memory). 8 MiB keeps
+ * both cores as busy as 16 did on the reference data set (BENCHMARKS.md), with a lower peak.
+ */
+const CHUNK_BYTES_IN_FLIGHT = 8 * 1024 * 1024;
+/** Read buffers of files being read at once (one max-chunk buffer, 8 MiB, per large file: one such file at a time). */
+const READ_BUFFER_BYTES = 8 * 1024 * 1024;
 /** Chunks at least this large get their own ArrayBuffer (transferable to a seal worker). */
 const TRANSFER_MIN_BYTES = 64 * 1024;
 /** One byte read past the expected end tells whether a file grew. */

@@ -15,6 +15,10 @@ async function argvOf(pid: number): Promise<string[]> {
   return (await readFile(`/proc/${pid}/cmdline`, 'utf8')).split('\0').filter((a) => a !== '');
 }
 
+async function envOf(pid: number): Promise<string[]> {
+  return (await readFile(`/proc/${pid}/environ`, 'utf8')).split('\0').filter((a) => a !== '');
+}
+
 describe('the agent daemon runs with its V8 heap flags', () => {
   let agent: TestAgent | TestRelay | undefined;
   afterEach(async () => {
@@ -28,6 +32,8 @@ describe('the agent daemon runs with its V8 heap flags', () => {
     const argv = await argvOf(agent.info.pid);
     const script = argv.findIndex((a) => a.endsWith('cairn.js'));
     expect(argv.slice(1, script)).toEqual(expect.arrayContaining(['--max-semi-space-size=4', '--heap-growing-percent=50']));
+    // glibc's arenas limited too (bin/cairn.js MALLOC_ARENA_MAX)
+    expect(await envOf(agent.info.pid)).toContain('MALLOC_ARENA_MAX=2');
   }, 60_000);
 
   it('the relay daemon (cairn relay) runs with them too', async () => {
@@ -56,8 +62,17 @@ describe('the agent daemon runs with its V8 heap flags', () => {
       argv = await argvOf(proc.pid as number).catch(() => []);
       await sleep(100);
     }
+    const environ = await envOf(proc.pid as number).catch(() => []);
     proc.stdin.end('some bytes');
     expect(await exited).toBe(0);
     expect(argv).toEqual(expect.arrayContaining(['--max-semi-space-size=4', '--heap-growing-percent=50']));
+    expect(environ).toContain('MALLOC_ARENA_MAX=2');
+  }, 60_000);
+
+  it('an arena limit the user set is left as it is', async () => {
+    agent = await startAgent('heapflags-arenas', { env: { MALLOC_ARENA_MAX: '4' } });
+    const environ = await envOf(agent.info.pid);
+    expect(environ).toContain('MALLOC_ARENA_MAX=4');
+    expect(environ).not.toContain('MALLOC_ARENA_MAX=2');
   }, 60_000);
 });
