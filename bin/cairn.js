@@ -66,11 +66,10 @@ if (major < MIN_MAJOR || (major === MIN_MAJOR && minor < MIN_MINOR)) {
 ) {
   // the launcher replaces itself with the same node, those flags and the arena limit (same PID,
   // signals and stdio), before loading anything; glibc reads MALLOC_ARENA_MAX only at start
-  process.execve(
-    process.execPath,
-    [process.execPath, ...agentFlags, ...process.execArgv, fileURLToPath(import.meta.url), ...process.argv.slice(2)],
-    { ...process.env, MALLOC_ARENA_MAX: process.env.MALLOC_ARENA_MAX ?? MALLOC_ARENA_MAX },
-  );
+  process.execve(process.execPath, [process.execPath, ...agentFlags, ...process.execArgv, fileURLToPath(import.meta.url), ...process.argv.slice(2)], {
+    ...process.env,
+    MALLOC_ARENA_MAX: process.env.MALLOC_ARENA_MAX ?? MALLOC_ARENA_MAX,
+  });
 } else {
   const entry = join(root, 'dist', 'agent', 'src', 'cli', 'main.js');
   if (!existsSync(entry)) {
