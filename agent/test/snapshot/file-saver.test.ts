@@ -75,6 +75,27 @@ describe('FileSaver: one chunk pipeline for fds and streams', () => {
     expect(fromStream).toEqual(fromFd);
   });
 
+  test('files between the minimum and the largest chunk: the same chunks from an fd as from a stream, the bytes back', async () => {
+    const { minBytes, maxBytes } = repo.chunker.params;
+    const saver = new FileSaver(repo, newProgress());
+    let several = 0;
+    for (const size of [minBytes + 1, 2 * minBytes + 12345, maxBytes - 1, maxBytes]) {
+      const data = randomBytes(size);
+      const fromFd = await viaFd(saver, data, `whole-${size}`);
+      const saves: Promise<void>[] = [];
+      const fromStream = await saver.saveStream(pieces(data, [65536, 3]), saves);
+      await Promise.all(saves);
+      expect(fromFd.total).toBe(size);
+      expect(fromStream).toEqual(fromFd);
+      if (fromFd.ids.length > 1) several++;
+      await repo.flush();
+      const back = Buffer.concat(await Promise.all(fromFd.ids.map((id) => repo.loadBlob(id, BlobType.data))));
+      expect(back.equals(data)).toBe(true);
+    }
+    // random data of 8 MiB cuts into several chunks: the cuts inside one read buffer are checked too
+    expect(several).toBeGreaterThan(0);
+  });
+
   test('an empty file: no chunks either way', async () => {
     const saver = new FileSaver(repo, newProgress());
     const saves: Promise<void>[] = [];
