@@ -130,12 +130,14 @@ function busyWarning(ratio: number): string[] {
   ];
 }
 
-function renderFloors(f: Floors, first: StageTable | undefined, input: StageBenchInput, firstRatio: number): string[] {
+/** The floors table, what the first backup spent next to each floor, and the best first backup the floors allow. */
+export function renderFloors(f: Floors, first: StageTable | undefined, input: Pick<StageBenchInput, 'results' | 'cores'>, firstRatio: number): string[] {
   const mb = f.dataBytes / MB;
   const out = ['## Floors per stage (first backup)', ''];
   out.push(
-    `The least CPU each stage of a first backup costs on this machine for the data set's ${mb.toFixed(0)} MB in ${f.files} files, on one core ` +
-      `(bench/floors.ts), next to the CPU-s ${SUBJECT}'s profiled first backup above spent in that stage, all threads together.`,
+    `What each stage of a first backup costs on this machine for the data set's ${mb.toFixed(0)} MB in ${f.files} files, on one core, as a ` +
+      `plain loop over the calls ${SUBJECT} makes, on bytes still in the CPU's cache as ${SUBJECT} has them (bench/floors.ts), next to the ` +
+      `CPU-s ${SUBJECT}'s profiled first backup above spent in that stage, all threads together.`,
     '',
     ...busyWarning(firstRatio),
   );
@@ -143,10 +145,12 @@ function renderFloors(f: Floors, first: StageTable | undefined, input: StageBenc
   out.push('|---|---|---:|---:|---:|---:|');
   let floorSum = 0;
   let cairnSum = 0;
+  const below: string[] = [];
   for (const fl of f.floors) {
     const cairn = first === undefined ? undefined : stageTotal(first, fl.stage);
     floorSum += fl.cpuS;
     cairnSum += cairn ?? 0;
+    if (cairn !== undefined && cairn < fl.cpuS) below.push(fl.label);
     const ratio = cairn === undefined || fl.cpuS <= 0 ? '–' : `${(cairn / fl.cpuS).toFixed(1)}×`;
     out.push(
       `| ${fl.label} | ${fl.what} | ${s2(fl.cpuS)} | ${fl.cpuS > 0 ? (mb / fl.cpuS).toFixed(0) : '–'} | ${cairn === undefined ? '–' : s2(cairn)} | ${ratio} |`,
@@ -158,6 +162,14 @@ function renderFloors(f: Floors, first: StageTable | undefined, input: StageBenc
     `| **sum** | | **${s2(floorSum)}** | **${(mb / floorSum).toFixed(0)}** | ${total === undefined ? '–' : `**${s2(total)}**`} | ${total === undefined ? '' : `**${(total / floorSum).toFixed(1)}×**`} |`,
     '',
   );
+  if (below.length > 0)
+    out.push(
+      `**Below the floor:** ${below.join(', ')}. ${SUBJECT} spent less in ${below.length === 1 ? 'this stage' : 'these stages'} than the plain loop, ` +
+        `so the loop is not the least the stage can cost here, or the profile gives part of the stage to other rows (a stage row is a share of ` +
+        `its thread's sampled time, the floor the thread's own CPU clock around the loop). Read ${below.length === 1 ? 'that floor' : 'those floors'} ` +
+        `and the bound below as approximate.`,
+      '',
+    );
   const bestS = floorSum / input.cores;
   const bestMbps = mb / bestS;
   const restic = input.results.value(BASELINE, 'first.mbps');

@@ -6,7 +6,20 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, test } from 'vitest';
-import { OTHER, renderStageTable, samplingRatio, stageOfFrame, stageSeconds, stageTable, STAGES, type CpuProfile } from '../../../bench/stages.js';
+import {
+  MAIN,
+  OTHER,
+  renderStageTable,
+  samplingRatio,
+  stageOfFrame,
+  stageSeconds,
+  stageTable,
+  STAGES,
+  type CpuProfile,
+  type StageTable,
+} from '../../../bench/stages.js';
+import { renderFloors } from '../../../bench/stage-bench.js';
+import { Results } from '../../../bench/results.js';
 
 const DIST = 'file:///repo/dist/agent/src';
 const MODULES = 'file:///repo/node_modules';
@@ -178,5 +191,36 @@ describe('stage table', () => {
           if (!new RegExp(`\\b${name}\\s*(<[^>]*>)?\\(`).test(source)) missing.push(`${stage.id}: ${rel} ${name}()`);
       }
     expect(missing).toEqual([]);
+  });
+});
+
+describe('floors next to the first backup (bench/stage-bench.ts renderFloors)', () => {
+  const floors = {
+    dataBytes: 1_000_000_000,
+    files: 10,
+    floors: [
+      { stage: 'chunk', label: 'chunk', what: 'FastCDC', cpuS: 2 },
+      { stage: 'compress', label: 'compress', what: 'zstd', cpuS: 3 },
+    ],
+  };
+  const table = (chunkS: number): StageTable => ({
+    kinds: [MAIN],
+    threads: { [MAIN]: 1 },
+    seconds: new Map([
+      ['chunk', new Map([[MAIN, chunkS]])],
+      ['compress', new Map([[MAIN, 4]])],
+    ]),
+  });
+  const results = new Results();
+
+  test('a stage that cost less than its floor is named, and the floors read as approximate', () => {
+    const text = renderFloors(floors, table(1), { results, cores: 2 }, 1).join('\n');
+    expect(text).toContain('| chunk | FastCDC | 2.00 | 500 | 1.00 | 0.5× |');
+    expect(text).toContain('**Below the floor:** chunk.');
+  });
+
+  test('no such line when every stage cost at least its floor', () => {
+    const text = renderFloors(floors, table(2.5), { results, cores: 2 }, 1).join('\n');
+    expect(text).not.toContain('Below the floor');
   });
 });
