@@ -126,10 +126,12 @@ describeDocker('agents in containers', () => {
     volumesDir = `${(await docker(['info', '--format', '{{.DockerRootDir}}'])).trim()}/volumes`;
   }, 900_000);
 
+  // one call each for the containers and the volumes: one by one, they went past the 120 s hook
+  // timeout on a loaded machine (a clean-clone run beside fault campaigns)
   afterAll(async () => {
-    for (const c of containers) await docker(['rm', '-f', c]).catch(() => undefined);
-    for (const v of volumes) await docker(['volume', 'rm', '-f', v]).catch(() => undefined);
-  });
+    if (containers.length > 0) await docker(['rm', '-f', ...containers], { timeoutMs: 240_000 }).catch(() => undefined);
+    if (volumes.length > 0) await docker(['volume', 'rm', '-f', ...volumes], { timeoutMs: 50_000 }).catch(() => undefined);
+  }, 300_000);
 
   test('first start, console, pair, back up a volume, replicate, lose the host, recover it in a fresh container, restore the volume identical', async () => {
     const aliceState = await vol('alice-state');
