@@ -20,13 +20,6 @@ const CHUNK_BYTES_IN_FLIGHT = 8 * 1024 * 1024;
 const READ_BUFFER_BYTES = 8 * 1024 * 1024;
 /** Chunks at least this large get their own ArrayBuffer (transferable to a seal worker). */
 const TRANSFER_MIN_BYTES = 64 * 1024;
-/**
- * Read buffers, reused from file to file: a first backup of the reference data set (BENCHMARKS.md)
- * otherwise allocated about 1 GB of them, one per file larger than the minimum chunk, and ran about
- * 10% more full garbage collections (V8 counts each new buffer as external memory). Room for what
- * the read budget lets be in use at once, in the size classes' rounding.
- */
-const readBuffers = new SizeClassPool(64 * 1024, 8 * 1024 * 1024, 2 * READ_BUFFER_BYTES);
 /** One byte read past the expected end tells whether a file grew. */
 const PROBE = Buffer.alloc(1);
 
@@ -38,6 +31,14 @@ export class FileSaver {
   private readonly bufferBudget = new Semaphore(READ_BUFFER_BYTES);
   /** Streams are read one at a time, through one max-chunk buffer (chunks are copied out). */
   private readonly streamTurn = new Semaphore(1);
+  /**
+   * Read buffers, reused from file to file of this backup (they go with it, not kept by a daemon):
+   * a first backup of the reference data set (BENCHMARKS.md) otherwise allocated about 1 GB of
+   * them, one per file larger than the minimum chunk, and ran about 10% more full garbage
+   * collections (V8 counts each new buffer as external memory). Room for what the read budget lets
+   * be in use at once, in the size classes' rounding.
+   */
+  private readonly readBuffers = new SizeClassPool(64 * 1024, 8 * 1024 * 1024, 2 * READ_BUFFER_BYTES);
   private streamBuf: Buffer | undefined;
 
   constructor(
@@ -108,7 +109,7 @@ export class FileSaver {
       // the read buffers of this file, given back once it is read (its chunks are copies)
       const reads: Buffer[] = [];
       try {
-        let buf = readBuffers.take(bufBytes);
+        let buf = this.readBuffers.take(bufBytes);
         reads.push(buf);
         let filled = 0;
         let eof = false;
@@ -124,7 +125,7 @@ export class FileSaver {
           const len = this.repo.chunker.cut(buf, 0, filled, eof);
           if (len < 0) {
             if (buf.length >= maxBytes) throw new CairnError('E_INTERNAL', 'chunker asked for more data with a full buffer');
-            const bigger = readBuffers.take(maxBytes); // the file grew while we read it
+            const bigger = this.readBuffers.take(maxBytes); // the file grew while we read it
             reads.push(bigger);
             buf.copy(bigger, 0, 0, filled);
             buf = bigger;
@@ -138,7 +139,7 @@ export class FileSaver {
         await Promise.all(saves);
         return { ids, total };
       } finally {
-        for (const b of reads) readBuffers.give(b);
+        for (const b of reads) this.readBuffers.give(b);
         this.bufferBudget.release(bufGot);
       }
     } catch (err) {
