@@ -32,8 +32,8 @@ const HEAP_FLAG_COMMANDS = ['agent', 'relay', 'backup', 'restore', 'check', 'pru
 /**
  * glibc's malloc arenas for the same commands. By default each thread that allocates (the seal
  * worker, libuv's pool writing packs, LevelDB's) gets an arena of its own, up to 8 per core, and
- * each keeps the high-water mark of what its thread freed: a first backup of the reference data set
- * (BENCHMARKS.md) peaked 25-35 MiB lower with two, at the same speed. A value the user set is left.
+ * each keeps the high-water mark of what its thread freed: in interleaved first backups of the reference
+ * data set (bench/dataset.ts) the peak was 25-35 MiB lower with two, at the same speed. A value the user set is left.
  */
 const MALLOC_ARENA_MAX = '2';
 

@@ -60,7 +60,7 @@ export async function getPassphrase(opts: { home?: string; passphraseFile?: stri
     if (!line) throw new UsageError(`passphrase file ${opts.passphraseFile} is empty`);
     // the home's own file holds two lines only while a passphrase change is under way (ops/keys.ts
     // changePassphrase): after a crash there, the line that opens the key file is the passphrase
-    if (passphraseFile === homeFile && next !== '' && opts.home) return passphraseThatOpens(opts.home, line, next);
+    if (passphraseFile === homeFile && next !== '' && opts.home) return await passphraseThatOpens(opts.home, line, next);
     return line;
   }
   const env = process.env.CAIRN_PASSPHRASE;

@@ -18,14 +18,11 @@ export interface KeyFile {
   sealedRoot: string;
 }
 
-function stretch(passphrase: string, salt: Buffer, opslimit: number, memlimit: number): Buffer {
-  const key = Buffer.alloc(32);
-  sodium.crypto_pwhash(key, Buffer.from(passphrase, 'utf8'), salt, opslimit, memlimit, sodium.crypto_pwhash_ALG_ARGON2ID13);
-  return key;
-}
-
-/** stretch on one of libuv's threads: the event loop goes on meanwhile. */
-async function stretchAsync(passphrase: string, salt: Buffer, opslimit: number, memlimit: number): Promise<Buffer> {
+/**
+ * Argon2id on one of libuv's threads: the event loop goes on meanwhile (a command loads the index,
+ * the agent serves friends and its console while a passphrase is changed).
+ */
+async function stretch(passphrase: string, salt: Buffer, opslimit: number, memlimit: number): Promise<Buffer> {
   const key = Buffer.alloc(32);
   await new Promise<void>((resolve, reject) =>
     sodium.crypto_pwhash_async(key, Buffer.from(passphrase, 'utf8'), salt, opslimit, memlimit, sodium.crypto_pwhash_ALG_ARGON2ID13, (err) =>
@@ -39,10 +36,10 @@ function keyFileAd(repoId: string): Buffer {
   return Buffer.from(`cairn/v1/key-file/${repoId}`);
 }
 
-export function makeKeyFile(root: Buffer, repoId: string, passphrase: string): KeyFile {
+export async function makeKeyFile(root: Buffer, repoId: string, passphrase: string): Promise<KeyFile> {
   const salt = Buffer.alloc(sodium.crypto_pwhash_SALTBYTES);
   sodium.randombytes_buf(salt);
-  const key = stretch(passphrase, salt, ARGON2_OPSLIMIT, ARGON2_MEMLIMIT_BYTES);
+  const key = await stretch(passphrase, salt, ARGON2_OPSLIMIT, ARGON2_MEMLIMIT_BYTES);
   return {
     version: KEY_FILE_VERSION,
     repoId,
@@ -68,16 +65,8 @@ export function parseKeyFile(text: string, path: string): KeyFile {
 }
 
 /** Returns the root secret; throws WrongPassphraseError when the passphrase does not unlock it. */
-export function unlockKeyFile(kf: KeyFile, passphrase: string, path: string): Buffer {
-  return openRoot(kf, stretch(passphrase, Buffer.from(kf.salt, 'base64'), kf.opslimit, kf.memlimitBytes), path);
-}
-
-/** unlockKeyFile with Argon2id on one of libuv's threads, while the event loop goes on (loading the index). */
-export async function unlockKeyFileAsync(kf: KeyFile, passphrase: string, path: string): Promise<Buffer> {
-  return openRoot(kf, await stretchAsync(passphrase, Buffer.from(kf.salt, 'base64'), kf.opslimit, kf.memlimitBytes), path);
-}
-
-function openRoot(kf: KeyFile, key: Buffer, path: string): Buffer {
+export async function unlockKeyFile(kf: KeyFile, passphrase: string, path: string): Promise<Buffer> {
+  const key = await stretch(passphrase, Buffer.from(kf.salt, 'base64'), kf.opslimit, kf.memlimitBytes);
   const root = open(key, Buffer.from(kf.sealedRoot, 'base64'), keyFileAd(kf.repoId));
   if (!root) throw new WrongPassphraseError(path);
   return root;

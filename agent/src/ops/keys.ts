@@ -1,7 +1,7 @@
 // The repository's secrets from the console: check a recovery phrase against this repository,
 // and change the passphrase that unlocks the key file (the root secret, and so every snapshot and
 // the recovery phrase, stay the same).
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { PassphraseChangeArgs, PassphraseChangeResult, RecoveryPhraseCheckArgs, RecoveryPhraseCheckResult } from '../../../protocol/console-api.js';
@@ -18,7 +18,7 @@ import type { HomeDeps, RepoDeps } from './services.js';
  * `cairn key show-phrase`: the home's key file, read and parsed (E_NO_REPO when there is none), so
  * the passphrase is asked only for a home that has one; `phrase` unlocks it and gives the recovery phrase.
  */
-export async function readKeyFile(home: string): Promise<{ keyFile: string; phrase(passphrase: string): string }> {
+export async function readKeyFile(home: string): Promise<{ keyFile: string; phrase(passphrase: string): Promise<string> }> {
   const path = homePaths(home).keyFile;
   let text: string;
   try {
@@ -27,14 +27,14 @@ export async function readKeyFile(home: string): Promise<{ keyFile: string; phra
     throw new UsageError(`no repository in ${home}: cannot read ${path}: ${(err as Error).message}`, 'E_NO_REPO');
   }
   const kf = parseKeyFile(text, path);
-  return { keyFile: path, phrase: (passphrase) => rootToPhrase(unlockKeyFile(kf, passphrase, path)) };
+  return { keyFile: path, phrase: async (passphrase) => rootToPhrase(await unlockKeyFile(kf, passphrase, path)) };
 }
 
 /** `first` when it unlocks the home's key file (or the key file cannot be read: opening it says so), else `second`. */
-export function passphraseThatOpens(home: string, first: string, second: string): string {
+export async function passphraseThatOpens(home: string, first: string, second: string): Promise<string> {
   const path = homePaths(home).keyFile;
   try {
-    unlockKeyFile(parseKeyFile(readFileSync(path, 'utf8'), path), first, path);
+    await unlockKeyFile(parseKeyFile(await readFile(path, 'utf8'), path), first, path);
     return first;
   } catch (err) {
     return err instanceof WrongPassphraseError ? second : first;
@@ -69,7 +69,7 @@ export async function changePassphrase(home: string, keyFile: string, args: Pass
   const kf = parseKeyFile(await readFile(keyFile, 'utf8'), keyFile);
   let root: Buffer;
   try {
-    root = unlockKeyFile(kf, args.current, keyFile);
+    root = await unlockKeyFile(kf, args.current, keyFile);
   } catch (err) {
     if (err instanceof WrongPassphraseError) throw new UsageError('the current passphrase is wrong', 'E_CURRENT_PASSPHRASE');
     throw err;
@@ -77,7 +77,7 @@ export async function changePassphrase(home: string, keyFile: string, args: Pass
   if (args.next === args.current) throw new UsageError('the new passphrase is the current one', 'E_USAGE');
   if (args.next === '' || args.next.includes('\n')) throw new UsageError('the new passphrase must be one line, not empty', 'E_USAGE');
   await checkNewPassphrase(args.next);
-  const sealed = Buffer.from(JSON.stringify(makeKeyFile(root, kf.repoId, args.next), null, 2) + '\n');
+  const sealed = Buffer.from(JSON.stringify(await makeKeyFile(root, kf.repoId, args.next), null, 2) + '\n');
   // unattended installs keep the passphrase in CAIRN_HOME/passphrase: keep it in step
   const homeFile = join(home, 'passphrase');
   const inStep = existsSync(homeFile) && (await readFile(homeFile, 'utf8')).split('\n')[0] === args.current;

@@ -9,7 +9,7 @@ import { DEFAULT_CHUNKER, parseChunkerName } from '../chunker/params.js';
 import { open as openSealed } from '../crypto/aead.js';
 import { blobId } from '../crypto/ids.js';
 import { deriveKeys, repoIdFromRoot, ROOT_SECRET_BYTES, type RepoKeys } from '../crypto/kdf.js';
-import { makeKeyFile, parseKeyFile, unlockKeyFileAsync } from '../crypto/key-file.js';
+import { makeKeyFile, parseKeyFile, unlockKeyFile } from '../crypto/key-file.js';
 import { rootToPhrase } from '../crypto/phrase.js';
 import { LocalPackStore } from '../store/local-pack-store.js';
 import type { EngineState, StateOp } from '../state/db.js';
@@ -112,7 +112,7 @@ export class Repository {
     await mkdir(paths.repo, { recursive: true, mode: 0o700 });
     const repoId = repoIdFromRoot(root);
     const config: RepoConfig = { version: REPO_CONFIG_VERSION, repoId, chunker: DEFAULT_CHUNKER, createdAt: now.toISOString() };
-    await writeFileAtomic(paths.keyFile, Buffer.from(JSON.stringify(makeKeyFile(root, repoId, passphrase), null, 2) + '\n'));
+    await writeFileAtomic(paths.keyFile, Buffer.from(JSON.stringify(await makeKeyFile(root, repoId, passphrase), null, 2) + '\n'));
     await writeFileAtomic(paths.config, Buffer.from(JSON.stringify(config, null, 2) + '\n'));
     return { unlocked: { paths, config, keys: deriveKeys(root) }, recoveryPhrase: rootToPhrase(root) };
   }
@@ -138,7 +138,7 @@ export class Repository {
       throw new CairnError('E_KEYFILE', `key file ${paths.keyFile} is missing; recover with the recovery phrase`);
     }
     const keyFile = parseKeyFile(keyText, paths.keyFile);
-    const unlocked = unlockKeyFileAsync(keyFile, passphrase, paths.keyFile).then((root) => {
+    const unlocked = unlockKeyFile(keyFile, passphrase, paths.keyFile).then((root) => {
       if (repoIdFromRoot(root) !== config.repoId)
         throw new CairnError('E_KEYFILE', `key file ${paths.keyFile} belongs to another repository than ${paths.config}`);
       return { paths, config, keys: deriveKeys(root) };

@@ -12,8 +12,8 @@ import { Semaphore } from '../util/semaphore.js';
 import type { ArchiveProgress } from './progress.js';
 
 /**
- * Chunk bytes read but not yet sealed into a pack, across all files (bounds memory). 8 MiB keeps
- * both cores as busy as 16 did on the reference data set (BENCHMARKS.md), with a lower peak.
+ * Chunk bytes read but not yet sealed into a pack, across all files (bounds memory). 8 MiB kept
+ * both cores as busy as 16 did in interleaved first backups of the reference data set, with a lower peak.
  */
 const CHUNK_BYTES_IN_FLIGHT = 8 * 1024 * 1024;
 /** Read buffers of files being read at once (one max-chunk buffer, 8 MiB, per large file: one such file at a time). */

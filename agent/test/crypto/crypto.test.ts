@@ -63,11 +63,11 @@ describe('recovery phrase', () => {
 });
 
 describe('key file', () => {
-  it('unlocks with the passphrase and refuses a wrong one', () => {
+  it('unlocks with the passphrase and refuses a wrong one', async () => {
     const root = randomBytes(32);
-    const kf = makeKeyFile(root, 'ab', 'secret');
-    expect(unlockKeyFile(kf, 'secret', 'k')).toEqual(root);
-    expect(() => unlockKeyFile(kf, 'Secret', 'k')).toThrow(WrongPassphraseError);
-    expect(() => unlockKeyFile({ ...kf, repoId: 'cd' }, 'secret', 'k')).toThrow(WrongPassphraseError);
+    const kf = await makeKeyFile(root, 'ab', 'secret');
+    expect(await unlockKeyFile(kf, 'secret', 'k')).toEqual(root);
+    await expect(unlockKeyFile(kf, 'Secret', 'k')).rejects.toThrow(WrongPassphraseError);
+    await expect(unlockKeyFile({ ...kf, repoId: 'cd' }, 'secret', 'k')).rejects.toThrow(WrongPassphraseError);
   });
 });

@@ -16,7 +16,7 @@ export async function showPhraseCommand(ctx: Context): Promise<void> {
       'E_NOT_A_TERMINAL',
     );
   const keyFile = await readKeyFile(ctx.home);
-  process.stdout.write(phraseBlock(keyFile.phrase(await passphraseFor(ctx))));
+  process.stdout.write(phraseBlock(await keyFile.phrase(await passphraseFor(ctx))));
 }
 
 /**
