@@ -24,13 +24,14 @@ export interface KeyFile {
  */
 async function stretch(passphrase: string, salt: Buffer, opslimit: number, memlimit: number): Promise<Buffer> {
   const key = Buffer.alloc(32);
-  await new Promise<void>((resolve, reject) =>
-    sodium.crypto_pwhash_async(key, Buffer.from(passphrase, 'utf8'), salt, opslimit, memlimit, sodium.crypto_pwhash_ALG_ARGON2ID13, (err) =>
-      err ? reject(err) : resolve(),
-    ),
-  );
+  await pwhash.crypto_pwhash_async(key, Buffer.from(passphrase, 'utf8'), salt, opslimit, memlimit, sodium.crypto_pwhash_ALG_ARGON2ID13);
   return key;
 }
+
+/** sodium-native's promise form (no callback given), as crypto/password.ts uses its siblings; its published types only know the callback form. */
+const pwhash = sodium as unknown as {
+  crypto_pwhash_async(out: Buffer, passwd: Buffer, salt: Buffer, opslimit: number, memlimit: number, alg: number): Promise<void>;
+};
 
 function keyFileAd(repoId: string): Buffer {
   return Buffer.from(`cairn/v1/key-file/${repoId}`);
