@@ -9,14 +9,14 @@
 // entries for symlinks while we read; they then get the symlink stored, never what it points to.
 // An entry that changed under us is looked at once more; if it changes again it is not stored, and
 // counted (`notStored`: the backup ends with exit 3). Names are bytes (util/byte-names.ts).
-import { closeSync, constants, fstatSync, lstatSync, openSync, readlinkSync, type BigIntStats } from 'node:fs';
+import { closeSync, constants, fstatSync, lstatSync, readlinkSync, type BigIntStats } from 'node:fs';
 import { join, normalize } from 'node:path';
 import type { PackWindows } from '../repo/pack-windows.js';
 import type { Repository } from '../repo/repository.js';
 import { loadTree } from '../repo/trees.js';
 import { displayName, fromBytes, hasEscapes, toBytes } from '../util/byte-names.js';
-import { at, openDirNoFollow, sameFile, SwappedError } from '../util/fd-at.js';
-import { lstatAt, readDirFd, type EntryStat } from '../util/posix.js';
+import { at, openDirNoFollow, openNoAtime, sameFile, SwappedError, type NameAt } from '../util/fd-at.js';
+import { lstatAt, readDirFd, type EntryStat, type XattrTarget } from '../util/posix.js';
 import { baseNode, nodeType, unchangedSince, xattrsOf } from './node-meta.js';
 import type { SourceEntry } from './source-entry.js';
 import type { TreeNode } from '../../../protocol/snapshot.js';
@@ -310,16 +310,22 @@ export class DirectoryWalk {
       entry.parentTree = null;
       return { entry };
     }
-    // setting or removing an xattr changes the ctime: an entry whose ctime did not move keeps its parent's
+    // setting or removing an xattr changes the ctime: an entry whose ctime did not move keeps its parent's;
+    // a directory or a file that is opened anyway has them read through its fd (no path to resolve)
     const unchanged = sameInode(parent, node);
-    const xattrs = unchanged ? parent.xattrs : xattrsOf(fsPath(), displayName(path), (m) => this.o.warn(m));
-    if (xattrs) node.xattrs = xattrs;
+    const readXattrsOf = (target: XattrTarget) => {
+      const xattrs = unchanged ? parent.xattrs : xattrsOf(target, displayName(path), (m) => this.o.warn(m));
+      if (xattrs) node.xattrs = xattrs;
+    };
+    // opened relative to the directory's fd (openat), the entry's name as its exact bytes
+    const here = { dirFd, name: hasEscapes(name) ? toBytes(name) : name };
     let opened: OpenDir | undefined;
     try {
       switch (type) {
         case 'dir': {
-          const { fd } = openDirNoFollow(fsPath(), path, st);
+          const { fd } = openDirNoFollow(here, path, st);
           try {
+            readXattrsOf({ fd, shown: displayName(path) });
             const pt = parentTree === undefined ? this.parentTree(parent?.type === 'dir' ? parent.subtree : undefined) : (parentTree ?? undefined);
             opened = await this.list(fd, path, pt);
           } catch (err) {
@@ -330,10 +336,17 @@ export class DirectoryWalk {
           break;
         }
         case 'file':
-          if (unchangedSince(parent, node) && parent.content.every((id) => this.repo.index.has(id))) entry.content = { kind: 'known', ids: parent.content };
-          else entry.content = { kind: 'fd', fd: openNoFollow(fsPath(), path, st) };
+          if (unchangedSince(parent, node) && parent.content.every((id) => this.repo.index.has(id))) {
+            entry.content = { kind: 'known', ids: parent.content };
+            readXattrsOf(fsPath()); // unchanged: its parent's (unchangedSince implies the same ctime)
+          } else {
+            const fd = openNoFollow(here, path, st);
+            entry.content = { kind: 'fd', fd };
+            readXattrsOf({ fd, shown: displayName(path) });
+          }
           break;
         case 'symlink': {
+          readXattrsOf(fsPath());
           // a symlink's target never changes (a new one is a new inode): an unchanged one is not read again
           if (unchanged && parent.target !== undefined) {
             node.target = parent.target;
@@ -349,9 +362,11 @@ export class DirectoryWalk {
         }
         case 'chardev':
         case 'blockdev':
+          readXattrsOf(fsPath());
           node.rdev = Number(st.rdev);
           break;
         default:
+          readXattrsOf(fsPath());
           break;
       }
     } catch (err) {
@@ -377,14 +392,8 @@ const READ_FLAGS = constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBL
  * Opens a regular file that lstat saw as `expect`, without following a symlink, and checks it is
  * that very file (device, inode, type); otherwise SwappedError. O_NOATIME where allowed.
  */
-export function openNoFollow(fsPath: Buffer, shown: string, expect: Pick<BigIntStats, 'dev' | 'ino' | 'mode'>): number {
-  let fd: number;
-  try {
-    fd = openSync(fsPath, READ_FLAGS | constants.O_NOATIME);
-  } catch (err) {
-    if (!isErrno(err, 'EPERM')) throw err;
-    fd = openSync(fsPath, READ_FLAGS);
-  }
+export function openNoFollow(where: Buffer | NameAt, shown: string, expect: Pick<BigIntStats, 'dev' | 'ino' | 'mode'>): number {
+  const fd = openNoAtime(where, READ_FLAGS, shown);
   try {
     if (!sameFile(fstatSync(fd, { bigint: true }), expect)) throw new SwappedError(shown);
     return fd;

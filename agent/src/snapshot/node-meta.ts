@@ -1,6 +1,6 @@
 // Turning lstat results into tree-node metadata, and xattrs into their stored form.
 import { constants } from 'node:fs';
-import { readXattrs, type EntryStat } from '../util/posix.js';
+import { readXattrs, type EntryStat, type XattrTarget } from '../util/posix.js';
 import type { NodeType, TreeNode } from '../../../protocol/snapshot.js';
 
 const S_IFMT = BigInt(constants.S_IFMT);
@@ -52,7 +52,7 @@ export function baseNode(name: string, type: NodeType, st: EntryStat): TreeNode 
 }
 
 /** Extended attributes as name -> base64, or undefined when there are none or they are unreadable. */
-export function xattrsOf(path: string | Buffer, shown: string, warn: (msg: string) => void): Record<string, string> | undefined {
+export function xattrsOf(path: XattrTarget, shown: string, warn: (msg: string) => void): Record<string, string> | undefined {
   let attrs: Map<string, Buffer>;
   try {
     attrs = readXattrs(path);

@@ -24,6 +24,9 @@ const TimespecPair = koffi.array(Timespec, 2);
 const utimensat = libc.func('int utimensat(int dirfd, const char *path, _In_ cairn_timespec *times, int flags)');
 const lgetxattr = libc.func('intptr_t lgetxattr(const char *path, const char *name, _Out_ void *value, size_t size)');
 const llistxattr = libc.func('intptr_t llistxattr(const char *path, _Out_ void *list, size_t size)');
+const flistxattr = libc.func('intptr_t flistxattr(int fd, _Out_ void *list, size_t size)');
+const fgetxattr = libc.func('intptr_t fgetxattr(int fd, const char *name, _Out_ void *value, size_t size)');
+const openat = libc.func('int openat(int dirfd, const char *path, int flags, uint32_t mode)');
 const lsetxattr = libc.func('int lsetxattr(const char *path, const char *name, const void *value, size_t size, int flags)');
 const fsetxattr = libc.func('int fsetxattr(int fd, const char *name, const void *value, size_t size, int flags)');
 const futimens = libc.func('int futimens(int fd, _In_ cairn_timespec *times)');
@@ -56,8 +59,15 @@ function errnoName(errno: number): string {
     1: 'EPERM',
     2: 'ENOENT',
     5: 'EIO',
+    6: 'ENXIO',
+    11: 'EAGAIN',
     13: 'EACCES',
+    16: 'EBUSY',
+    21: 'EISDIR',
     22: 'EINVAL',
+    23: 'ENFILE',
+    24: 'EMFILE',
+    26: 'ETXTBSY',
     28: 'ENOSPC',
     30: 'EROFS',
     [ERANGE]: 'ERANGE',
@@ -102,22 +112,41 @@ export function setTimesNsFd(fd: number, atimeNs: bigint, mtimeNs: bigint, shown
   if (rc !== 0) throw new PosixError('futimens', koffi.errno(), shownPath);
 }
 
+/**
+ * Opens `name` (one component) in the directory open as dirFd: openat(2), the fd-relative open
+ * Node lacks. Resolved from that very directory, whatever its path is now; with O_NOFOLLOW a final
+ * symlink fails with ELOOP. Errors carry Node's errno code (PosixError).
+ */
+export function openAt(dirFd: number, name: CPath, flags: number, shownPath: string): number {
+  const fd = openat(dirFd, cstr(name), flags, 0) as number;
+  if (fd < 0) throw new PosixError('open', koffi.errno(), shownPath);
+  return fd;
+}
+
+/** Whose extended attributes: a path (not following a final symlink), or an open fd. */
+export type XattrTarget = CPath | { fd: number; shown: string };
+
+const listCall = (t: XattrTarget, buf: Buffer | null, size: number): number =>
+  typeof t === 'object' && 'fd' in t ? Number(flistxattr(t.fd, buf, size)) : Number(llistxattr(cstr(t), buf, size));
+const getCall = (t: XattrTarget, name: string, buf: Buffer | null, size: number): number =>
+  typeof t === 'object' && 'fd' in t ? Number(fgetxattr(t.fd, name, buf, size)) : Number(lgetxattr(cstr(t), name, buf, size));
+const targetShown = (t: XattrTarget): string => (typeof t === 'object' && 'fd' in t ? t.shown : shown(t));
+
 /** Most files have no xattrs: one call with a reused buffer answers that (a size query first doubles the calls). */
 const LIST_BUFFER = Buffer.alloc(64 * 1024);
 
-/** Extended attribute names of a path (not following symlinks); [] where unsupported. */
-export function listXattrs(path: CPath): string[] {
-  const c = cstr(path);
-  let got = Number(llistxattr(c, LIST_BUFFER, LIST_BUFFER.length));
+/** Extended attribute names; [] where unsupported. */
+export function listXattrs(target: XattrTarget): string[] {
+  let got = listCall(target, LIST_BUFFER, LIST_BUFFER.length);
   let buf = LIST_BUFFER;
   while (got < 0) {
     const e = koffi.errno();
     if (e === ENOTSUP) return [];
-    if (e !== ERANGE) throw new PosixError('llistxattr', e, shown(path));
-    const size = Number(llistxattr(c, null, 0)); // larger than 64 KiB: ask for the size
-    if (size < 0) throw new PosixError('llistxattr', koffi.errno(), shown(path));
+    if (e !== ERANGE) throw new PosixError('listxattr', e, targetShown(target));
+    const size = listCall(target, null, 0); // larger than 64 KiB: ask for the size
+    if (size < 0) throw new PosixError('listxattr', koffi.errno(), targetShown(target));
     buf = Buffer.alloc(size);
-    got = Number(llistxattr(c, buf, size));
+    got = listCall(target, buf, size);
   }
   if (got === 0) return [];
   return buf
@@ -128,31 +157,30 @@ export function listXattrs(path: CPath): string[] {
 }
 
 /** The value of one extended attribute, or undefined when it vanished. */
-export function getXattr(path: CPath, name: string): Buffer | undefined {
-  const c = cstr(path);
+export function getXattr(target: XattrTarget, name: string): Buffer | undefined {
   for (;;) {
-    const size = Number(lgetxattr(c, name, null, 0));
+    const size = getCall(target, name, null, 0);
     if (size < 0) {
       const e = koffi.errno();
       if (e === ENODATA) return undefined;
-      throw new PosixError('lgetxattr', e, shown(path));
+      throw new PosixError('getxattr', e, targetShown(target));
     }
     const buf = Buffer.alloc(size);
     if (size === 0) return buf;
-    const got = Number(lgetxattr(c, name, buf, size));
+    const got = getCall(target, name, buf, size);
     if (got < 0) {
       if (koffi.errno() === ERANGE) continue;
-      throw new PosixError('lgetxattr', koffi.errno(), shown(path));
+      throw new PosixError('getxattr', koffi.errno(), targetShown(target));
     }
     return buf.subarray(0, got);
   }
 }
 
-/** All extended attributes of a path as name → value. */
-export function readXattrs(path: CPath): Map<string, Buffer> {
+/** All extended attributes as name → value. */
+export function readXattrs(target: XattrTarget): Map<string, Buffer> {
   const out = new Map<string, Buffer>();
-  for (const name of listXattrs(path)) {
-    const v = getXattr(path, name);
+  for (const name of listXattrs(target)) {
+    const v = getXattr(target, name);
     if (v !== undefined) out.set(name, v);
   }
   return out;
