@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { open, seal } from '../../src/crypto/aead.js';
+import { NONCE_BYTES, open, seal } from '../../src/crypto/aead.js';
 import { blobId } from '../../src/crypto/ids.js';
 import { deriveKeys, repoIdFromRoot } from '../../src/crypto/kdf.js';
 import { makeKeyFile, unlockKeyFile } from '../../src/crypto/key-file.js';
@@ -16,6 +16,19 @@ describe('AEAD', () => {
     expect(open(key, a, ad)).toEqual(msg);
     expect(seal(key, msg, ad).equals(a)).toBe(false);
   });
+  it('never gives two messages the same nonce, across many refills of the nonce pool', () => {
+    const key = randomBytes(32);
+    const seen = new Set<string>();
+    const n = 3 * 2048 + 17; // three pools of 2048 nonces and a part of a fourth
+    for (let i = 0; i < n; i++)
+      seen.add(
+        seal(key, Buffer.from([i & 0xff]), Buffer.alloc(0))
+          .subarray(0, NONCE_BYTES)
+          .toString('hex'),
+      );
+    expect(seen.size).toBe(n);
+  });
+
   it('refuses every single-bit flip, a wrong key, wrong AD and truncation', () => {
     const sealed = seal(key, Buffer.from('some plaintext'), ad);
     for (let i = 0; i < sealed.length; i++) {
