@@ -313,8 +313,8 @@ export class DirectoryWalk {
     // setting or removing an xattr changes the ctime: an entry whose ctime did not move keeps its parent's;
     // a directory or a file that is opened anyway has them read through its fd (no path to resolve)
     const unchanged = sameInode(parent, node);
-    const readXattrsOf = (target: XattrTarget) => {
-      const xattrs = unchanged ? parent.xattrs : xattrsOf(target, displayName(path), (m) => this.o.warn(m));
+    const readXattrsOf = (target: () => XattrTarget) => {
+      const xattrs = unchanged ? parent.xattrs : xattrsOf(target(), displayName(path), (m) => this.o.warn(m));
       if (xattrs) node.xattrs = xattrs;
     };
     // opened relative to the directory's fd (openat), the entry's name as its exact bytes
@@ -325,7 +325,7 @@ export class DirectoryWalk {
         case 'dir': {
           const { fd } = openDirNoFollow(here, path, st);
           try {
-            readXattrsOf({ fd, shown: displayName(path) });
+            readXattrsOf(() => ({ fd, shown: displayName(path) }));
             const pt = parentTree === undefined ? this.parentTree(parent?.type === 'dir' ? parent.subtree : undefined) : (parentTree ?? undefined);
             opened = await this.list(fd, path, pt);
           } catch (err) {
@@ -338,15 +338,15 @@ export class DirectoryWalk {
         case 'file':
           if (unchangedSince(parent, node) && parent.content.every((id) => this.repo.index.has(id))) {
             entry.content = { kind: 'known', ids: parent.content };
-            readXattrsOf(fsPath()); // unchanged: its parent's (unchangedSince implies the same ctime)
+            readXattrsOf(fsPath); // unchanged: its parent's (unchangedSince implies the same ctime), no path made
           } else {
             const fd = openNoFollow(here, path, st);
             entry.content = { kind: 'fd', fd };
-            readXattrsOf({ fd, shown: displayName(path) });
+            readXattrsOf(() => ({ fd, shown: displayName(path) }));
           }
           break;
         case 'symlink': {
-          readXattrsOf(fsPath());
+          readXattrsOf(fsPath);
           // a symlink's target never changes (a new one is a new inode): an unchanged one is not read again
           if (unchanged && parent.target !== undefined) {
             node.target = parent.target;
@@ -362,11 +362,11 @@ export class DirectoryWalk {
         }
         case 'chardev':
         case 'blockdev':
-          readXattrsOf(fsPath());
+          readXattrsOf(fsPath);
           node.rdev = Number(st.rdev);
           break;
         default:
-          readXattrsOf(fsPath());
+          readXattrsOf(fsPath);
           break;
       }
     } catch (err) {
