@@ -19,7 +19,7 @@ import type { Mesh } from '../agent/src/mesh/compose.js';
 import type { Stores } from '../agent/src/compose-root.js';
 import type { LocalPackStore } from '../agent/src/store/local-pack-store.js';
 import { systemClock } from '../agent/src/util/clock.js';
-import { escape, MB, MIB } from './report.js';
+import { escape, MB, MIB, existingMarked, mergeMarked } from './report.js';
 
 export const AUDIT_BEGIN = '<!-- audit:begin (bench/audit.ts) -->';
 export const AUDIT_END = '<!-- audit:end -->';
@@ -353,16 +353,10 @@ export function renderAuditSection(r: AuditReport, info: { command: string; mach
 
 /** Replaces the audit section of an existing report (or appends it). */
 export function mergeAuditSection(existing: string, section: string): string {
-  const start = existing.indexOf(AUDIT_BEGIN);
-  const end = existing.indexOf(AUDIT_END);
-  if (start !== -1 && end > start) return `${existing.slice(0, start)}${section}${existing.slice(end + AUDIT_END.length)}`;
-  return `${existing.trimEnd()}\n\n${section}\n`;
+  return mergeMarked(existing, AUDIT_BEGIN, AUDIT_END, section);
 }
 
 /** The audit section of an existing report, to carry over when the engine part rewrites the report. */
 export function existingAuditSection(existing: string | null): string | null {
-  if (existing === null) return null;
-  const start = existing.indexOf(AUDIT_BEGIN);
-  const end = existing.indexOf(AUDIT_END);
-  return start !== -1 && end > start ? existing.slice(start, end + AUDIT_END.length) : null;
+  return existingMarked(existing, AUDIT_BEGIN, AUDIT_END);
 }

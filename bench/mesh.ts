@@ -27,7 +27,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { treeStats, type TreeStats } from './dataset.js';
 import { busyCpuSeconds, CommandError, describeFailure, run, runOk, waitForQuiet, type RunResult } from './exec.js';
 import { createFriendLinks, netnsUnavailable, removeFriendLinks, setUplinkRate, type FriendLink } from './netns.js';
-import { commandRow, escape, MB, MIB } from './report.js';
+import { commandRow, escape, MB, MIB, existingMarked, mergeMarked } from './report.js';
 import type { CommandRecord } from './results.js';
 import { BENCH_PASSPHRASE } from './tools.js';
 
@@ -624,16 +624,10 @@ export function renderMeshSection(r: MeshReport, info: { command: string; machin
 /** Replaces the mesh section of an existing report (or appends it). */
 export function mergeMeshSection(existing: string | null, section: string): string {
   if (existing === null || existing.trim() === '') return `# Benchmarks\n\n${section}\n`;
-  const start = existing.indexOf(MESH_BEGIN);
-  const end = existing.indexOf(MESH_END);
-  if (start !== -1 && end > start) return `${existing.slice(0, start)}${section}${existing.slice(end + MESH_END.length)}`;
-  return `${existing.trimEnd()}\n\n${section}\n`;
+  return mergeMarked(existing, MESH_BEGIN, MESH_END, section);
 }
 
 /** The mesh section of an existing report, to carry over when only the engine part runs. */
 export function existingMeshSection(existing: string | null): string | null {
-  if (existing === null) return null;
-  const start = existing.indexOf(MESH_BEGIN);
-  const end = existing.indexOf(MESH_END);
-  return start !== -1 && end > start ? existing.slice(start, end + MESH_END.length) : null;
+  return existingMarked(existing, MESH_BEGIN, MESH_END);
 }

@@ -30,7 +30,7 @@
 import { randomBytes } from 'node:crypto';
 import { MeshNodeProcess } from './nat-node.js';
 import { createBridgeLab, netnsUnavailable, removeBridgeLab, type BridgeLab } from './netns.js';
-import { escape, MB, MIB } from './report.js';
+import { escape, MB, MIB, existingMarked, mergeMarked } from './report.js';
 
 export const NAT_BEGIN = '<!-- nat:begin (bench/nat.ts) -->';
 export const NAT_END = '<!-- nat:end -->';
@@ -230,16 +230,10 @@ export function renderNatSection(r: NatReport, info: { command: string; machine:
 
 /** Replaces the NAT section of an existing report (or appends it). */
 export function mergeNatSection(existing: string, section: string): string {
-  const start = existing.indexOf(NAT_BEGIN);
-  const end = existing.indexOf(NAT_END);
-  if (start !== -1 && end > start) return `${existing.slice(0, start)}${section}${existing.slice(end + NAT_END.length)}`;
-  return `${existing.trimEnd()}\n\n${section}\n`;
+  return mergeMarked(existing, NAT_BEGIN, NAT_END, section);
 }
 
 /** The NAT section of an existing report, to carry over when the engine part rewrites the report. */
 export function existingNatSection(existing: string | null): string | null {
-  if (existing === null) return null;
-  const start = existing.indexOf(NAT_BEGIN);
-  const end = existing.indexOf(NAT_END);
-  return start !== -1 && end > start ? existing.slice(start, end + NAT_END.length) : null;
+  return existingMarked(existing, NAT_BEGIN, NAT_END);
 }

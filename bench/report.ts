@@ -161,3 +161,22 @@ export function resultsTable(markdown: string): string {
   const end = markdown.indexOf('## Every command');
   return markdown.slice(start, end === -1 ? undefined : end).trim();
 }
+
+/**
+ * Puts `section` (which starts with `begin` and ends with `end`, two marker comments) in place of
+ * the one in `existing`, or appends it when there is none.
+ */
+export function mergeMarked(existing: string, begin: string, end: string, section: string): string {
+  const start = existing.indexOf(begin);
+  const stop = existing.indexOf(end);
+  if (start !== -1 && stop > start) return `${existing.slice(0, start)}${section}${existing.slice(stop + end.length)}`;
+  return `${existing.trimEnd()}\n\n${section}\n`;
+}
+
+/** The section between the markers `begin` and `end` of an existing report (markers included), or null. */
+export function existingMarked(existing: string | null, begin: string, end: string): string | null {
+  if (existing === null) return null;
+  const start = existing.indexOf(begin);
+  const stop = existing.indexOf(end);
+  return start !== -1 && stop > start ? existing.slice(start, stop + end.length) : null;
+}

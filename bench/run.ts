@@ -12,8 +12,11 @@
 //                       mesh on loopback, bench/mesh.ts), volume (the data set in a Docker volume,
 //                       read through its mountpoint vs a helper container, bench/volume.ts; needs
 //                       DOCKER_HOST's engine), nat (bench/nat.ts), audit (what storage challenges
-//                       cost a friend and replication, bench/audit.ts); default all of them. A part
-//                       that does not run keeps its previous section of the report.
+//                       cost a friend and replication, bench/audit.ts), growth (Cairn's peak memory
+//                       on the data set and on one at least 3x larger, bench/growth.ts); default all
+//                       of them. A part that does not run keeps its previous section of the report.
+//   CAIRN_BENCH_LARGE_DATA  the growth part's larger data set (default bench/data/dataset-large; built
+//                       when missing at pgbench scale CAIRN_BENCH_LARGE_SCALE, default 200)
 //   CAIRN_BENCH_MESH_BYTES  data size of the mesh part (default 1G; see bench/mesh.ts)
 //   CAIRN_BENCH_AUDIT_BYTES what the friend holds in the audit part (default 1G), CAIRN_BENCH_AUDIT_DAYS
 //                       simulated days of challenge rounds (default 2; see bench/audit.ts)
@@ -34,13 +37,14 @@ import { existingMeshSection, mergeMeshSection, renderMeshSection, runMeshBench 
 import { existingVolumeSection, mergeVolumeSection, renderVolumeSection, runVolumeBench } from './volume.js';
 import { existingNatSection, mergeNatSection, renderNatSection, runNatBench } from './nat.js';
 import { existingAuditSection, mergeAuditSection, renderAuditSection, runAuditBench } from './audit.js';
+import { existingGrowthSection, LARGE_SCALE_DEFAULT, mergeGrowthSection, renderGrowthSection, runGrowthBench } from './growth.js';
 import { MB, MIB, METRICS, renderReport, resultsTable, SUBJECT } from './report.js';
 import { Results, type CommandRecord } from './results.js';
 import { runStageBench, STAGE_NOTES } from './stage-bench.js';
 import { TOOL_FACTORIES, type Tool } from './tools.js';
 
 /** The parts CAIRN_BENCH_ONLY may name. */
-const PARTS = ['engine', 'mesh', 'volume', 'nat', 'audit'];
+const PARTS = ['engine', 'mesh', 'volume', 'nat', 'audit', 'growth'];
 
 /** "Idle" for the pre-command wait: all cores together busier than this means someone else is working. */
 const QUIET_BUSY_CORES = 0.3;
@@ -221,7 +225,7 @@ async function main(): Promise<void> {
       .split(',')
       .map((s) => s.trim().toLowerCase())
       .filter((s) => s.length > 0),
-    parts: (env.CAIRN_BENCH_ONLY ?? 'engine,mesh,volume,nat,audit')
+    parts: (env.CAIRN_BENCH_ONLY ?? PARTS.join(','))
       .split(',')
       .map((s) => s.trim().toLowerCase())
       .filter((s) => s.length > 0),
@@ -241,6 +245,8 @@ async function main(): Promise<void> {
     if (!cfg.parts.includes('nat') && keptNat !== null) markdown = mergeNatSection(markdown, keptNat);
     const keptAudit = existingAuditSection(previous);
     if (!cfg.parts.includes('audit') && keptAudit !== null) markdown = mergeAuditSection(markdown, keptAudit);
+    const keptGrowth = existingGrowthSection(previous);
+    if (!cfg.parts.includes('growth') && keptGrowth !== null) markdown = mergeGrowthSection(markdown, keptGrowth);
   }
   if (cfg.parts.includes('mesh')) {
     if (!cfg.parts.includes('engine')) await mkdir(cfg.workDir, { recursive: true });
@@ -300,6 +306,26 @@ async function main(): Promise<void> {
       machine: `${m.cores} cores, ${m.cpu}, ${m.memoryGiB} GiB RAM, Linux ${m.kernel}, Node ${m.node}, working dir on ${m.filesystem}`,
     });
     markdown = markdown.trim() === '' ? `# Benchmarks\n\n${section}\n` : mergeAuditSection(markdown, section);
+    process.stdout.write(`\n${section}\n`);
+  }
+  if (cfg.parts.includes('growth')) {
+    await mkdir(cfg.workDir, { recursive: true });
+    const runs = await runGrowthBench({
+      root,
+      workDir: cfg.workDir,
+      referenceDir: cfg.dataDir,
+      largeDir: resolve(root, env.CAIRN_BENCH_LARGE_DATA ?? 'bench/data/dataset-large'),
+      largeScale: env.CAIRN_BENCH_LARGE_SCALE ?? LARGE_SCALE_DEFAULT,
+      quietWaitS: cfg.quietWaitS,
+      quietBusyCores: QUIET_BUSY_CORES,
+      log,
+    });
+    const m = await machineInfo(cfg.workDir);
+    const section = renderGrowthSection(runs, {
+      command: commandLine(),
+      machine: `${m.cores} cores, ${m.cpu}, ${m.memoryGiB} GiB RAM, Linux ${m.kernel}, Node ${m.node}, working dir on ${m.filesystem}`,
+    });
+    markdown = markdown.trim() === '' ? `# Benchmarks\n\n${section}\n` : mergeGrowthSection(markdown, section);
     process.stdout.write(`\n${section}\n`);
   }
   await writeFile(cfg.reportPath, markdown);

@@ -9,7 +9,7 @@ import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { treeStats } from './dataset.js';
 import { run, runOk, waitForQuiet, type RunResult } from './exec.js';
-import { commandRow, escape, MB, MIB } from './report.js';
+import { commandRow, escape, MB, MIB, existingMarked, mergeMarked } from './report.js';
 import type { CommandRecord } from './results.js';
 import { BENCH_PASSPHRASE } from './tools.js';
 
@@ -165,16 +165,10 @@ export function renderVolumeSection(r: VolumeReport, info: { command: string; ma
 
 /** Replaces the volume section of an existing report (or appends it). */
 export function mergeVolumeSection(existing: string, section: string): string {
-  const start = existing.indexOf(VOLUME_BEGIN);
-  const end = existing.indexOf(VOLUME_END);
-  if (start !== -1 && end > start) return `${existing.slice(0, start)}${section}${existing.slice(end + VOLUME_END.length)}`;
-  return `${existing.trimEnd()}\n\n${section}\n`;
+  return mergeMarked(existing, VOLUME_BEGIN, VOLUME_END, section);
 }
 
 /** The volume section of an existing report, to carry over when the engine part rewrites the report. */
 export function existingVolumeSection(existing: string | null): string | null {
-  if (existing === null) return null;
-  const start = existing.indexOf(VOLUME_BEGIN);
-  const end = existing.indexOf(VOLUME_END);
-  return start !== -1 && end > start ? existing.slice(start, end + VOLUME_END.length) : null;
+  return existingMarked(existing, VOLUME_BEGIN, VOLUME_END);
 }
