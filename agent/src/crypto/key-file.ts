@@ -3,6 +3,7 @@
 import sodium from 'sodium-native';
 import { CairnError, WrongPassphraseError } from '../util/errors.js';
 import { open, seal } from './aead.js';
+import { sodiumAsync } from './sodium-async.js';
 
 export const KEY_FILE_VERSION = 1;
 export const ARGON2_OPSLIMIT = sodium.crypto_pwhash_OPSLIMIT_INTERACTIVE;
@@ -24,14 +25,9 @@ export interface KeyFile {
  */
 async function stretch(passphrase: string, salt: Buffer, opslimit: number, memlimit: number): Promise<Buffer> {
   const key = Buffer.alloc(32);
-  await pwhash.crypto_pwhash_async(key, Buffer.from(passphrase, 'utf8'), salt, opslimit, memlimit, sodium.crypto_pwhash_ALG_ARGON2ID13);
+  await sodiumAsync.crypto_pwhash_async(key, Buffer.from(passphrase, 'utf8'), salt, opslimit, memlimit, sodium.crypto_pwhash_ALG_ARGON2ID13);
   return key;
 }
-
-/** sodium-native's promise form (no callback given), as crypto/password.ts uses its siblings; its published types only know the callback form. */
-const pwhash = sodium as unknown as {
-  crypto_pwhash_async(out: Buffer, passwd: Buffer, salt: Buffer, opslimit: number, memlimit: number, alg: number): Promise<void>;
-};
 
 function keyFileAd(repoId: string): Buffer {
   return Buffer.from(`cairn/v1/key-file/${repoId}`);

@@ -1,12 +1,7 @@
 // The console password: stored as an Argon2id hash string, checked without blocking the event loop.
 import sodium from 'sodium-native';
 import { ARGON2_MEMLIMIT_BYTES, ARGON2_OPSLIMIT } from './key-file.js';
-
-/** sodium-native's promise forms (no callback given); its published types only know the callback forms. */
-const pwhash = sodium as unknown as {
-  crypto_pwhash_str_async(out: Buffer, passwd: Buffer, opslimit: number, memlimit: number): Promise<void>;
-  crypto_pwhash_str_verify_async(str: Buffer, passwd: Buffer): Promise<boolean>;
-};
+import { sodiumAsync as pwhash } from './sodium-async.js';
 
 /** An Argon2id hash string of `password` (libsodium's crypto_pwhash_str, the key file's cost). */
 export async function hashPassword(password: string): Promise<string> {

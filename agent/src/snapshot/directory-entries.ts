@@ -284,11 +284,13 @@ export class DirectoryWalk {
     // the entry's path through /proc, made only when needed: an unchanged file never needs it
     let fsPathMade: Buffer | undefined;
     const fsPath = (): Buffer => (fsPathMade ??= at(dirFd, name));
+    // the name for libc calls relative to dirFd: its exact bytes where it holds escapes
+    const cName = hasEscapes(name) ? toBytes(name) : name;
     let st: EntryStat;
     try {
       // synchronous: on a warm cache a promise round trip costs far more than the stat itself;
       // statx relative to the fd where it can (lstatAt), the /proc path where it cannot
-      st = lstatAt(dirFd, hasEscapes(name) ? toBytes(name) : name, path) ?? lstatSync(fsPath(), { bigint: true });
+      st = lstatAt(dirFd, cName, path) ?? lstatSync(fsPath(), { bigint: true });
     } catch (err) {
       if (isErrno(err, 'ENOENT')) {
         this.o.warn(`${displayName(path)}: vanished during backup`);
@@ -317,8 +319,8 @@ export class DirectoryWalk {
       const xattrs = unchanged ? parent.xattrs : xattrsOf(target(), displayName(path), (m) => this.o.warn(m));
       if (xattrs) node.xattrs = xattrs;
     };
-    // opened relative to the directory's fd (openat), the entry's name as its exact bytes
-    const here = { dirFd, name: hasEscapes(name) ? toBytes(name) : name };
+    // opened relative to the directory's fd (openat)
+    const here = { dirFd, name: cName };
     let opened: OpenDir | undefined;
     try {
       switch (type) {

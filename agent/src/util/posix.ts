@@ -2,6 +2,7 @@
 // attributes (l*xattr), special files (mknod), page-cache advice (posix_fadvise), the allocator's
 // thresholds (mallopt) and reading a directory through an fd we opened (getdents64: Node's readdir
 // opens the directory again, without our O_NOATIME). Linux (glibc 2.30 or newer) only.
+import { getSystemErrorName } from 'node:util';
 import koffi from 'koffi';
 import { displayName, fromBytes } from './byte-names.js';
 
@@ -10,10 +11,6 @@ const AT_SYMLINK_NOFOLLOW = 0x100;
 const ERANGE = 34;
 const ENODATA = 61;
 const ENOTSUP = 95;
-const ENOTDIR = 20;
-const ELOOP = 40;
-const ENAMETOOLONG = 36;
-const ENOMEM = 12;
 const DT_DIR = 4;
 const DT_UNKNOWN = 0;
 const NS_PER_S = 1_000_000_000n;
@@ -54,31 +51,13 @@ export class PosixError extends Error {
   }
 }
 
+/** The errno's name as Node's own errors give it (ENOENT, ELOOP...), from Node's table; "errno N" for one it does not know. */
 function errnoName(errno: number): string {
-  const names: Record<number, string> = {
-    1: 'EPERM',
-    2: 'ENOENT',
-    5: 'EIO',
-    6: 'ENXIO',
-    11: 'EAGAIN',
-    13: 'EACCES',
-    16: 'EBUSY',
-    21: 'EISDIR',
-    22: 'EINVAL',
-    23: 'ENFILE',
-    24: 'EMFILE',
-    26: 'ETXTBSY',
-    28: 'ENOSPC',
-    30: 'EROFS',
-    [ERANGE]: 'ERANGE',
-    [ENODATA]: 'ENODATA',
-    [ENOTSUP]: 'ENOTSUP',
-    [ENOTDIR]: 'ENOTDIR',
-    [ELOOP]: 'ELOOP',
-    [ENAMETOOLONG]: 'ENAMETOOLONG',
-    [ENOMEM]: 'ENOMEM',
-  };
-  return names[errno] ?? `errno ${errno}`;
+  try {
+    return getSystemErrorName(-errno);
+  } catch {
+    return `errno ${errno}`;
+  }
 }
 
 /** A path for libc: strings as UTF-8, Buffers (exact bytes) NUL-terminated. */
@@ -126,11 +105,11 @@ export function openAt(dirFd: number, name: CPath, flags: number, shownPath: str
 /** Whose extended attributes: a path (not following a final symlink), or an open fd. */
 export type XattrTarget = CPath | { fd: number; shown: string };
 
-const listCall = (t: XattrTarget, buf: Buffer | null, size: number): number =>
-  typeof t === 'object' && 'fd' in t ? Number(flistxattr(t.fd, buf, size)) : Number(llistxattr(cstr(t), buf, size));
+const byFd = (t: XattrTarget): t is { fd: number; shown: string } => typeof t === 'object' && 'fd' in t;
+const listCall = (t: XattrTarget, buf: Buffer | null, size: number): number => Number(byFd(t) ? flistxattr(t.fd, buf, size) : llistxattr(cstr(t), buf, size));
 const getCall = (t: XattrTarget, name: string, buf: Buffer | null, size: number): number =>
-  typeof t === 'object' && 'fd' in t ? Number(fgetxattr(t.fd, name, buf, size)) : Number(lgetxattr(cstr(t), name, buf, size));
-const targetShown = (t: XattrTarget): string => (typeof t === 'object' && 'fd' in t ? t.shown : shown(t));
+  Number(byFd(t) ? fgetxattr(t.fd, name, buf, size) : lgetxattr(cstr(t), name, buf, size));
+const targetShown = (t: XattrTarget): string => (byFd(t) ? t.shown : shown(t));
 
 /** Most files have no xattrs: one call with a reused buffer answers that (a size query first doubles the calls). */
 const LIST_BUFFER = Buffer.alloc(64 * 1024);
